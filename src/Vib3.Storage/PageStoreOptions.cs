@@ -1,0 +1,29 @@
+namespace Vib3.Storage;
+
+/// <summary>How a <see cref="PageStore"/> uses RAM and the disk.</summary>
+public sealed class PageStoreOptions
+{
+    /// <summary>
+    /// Host RAM for this model's pages: FASTER's read buffers plus the page cache (T2).
+    /// The OS page cache is kept out of it by <see cref="DirectIo"/>.
+    /// </summary>
+    public long RamBudgetBytes { get; set; } = 2L << 30;
+
+    /// <summary>
+    /// Read segments with O_DIRECT (Linux) so the OS page cache is not a hidden tier under the
+    /// budget. False uses FASTER's ManagedLocalStorageDevice (buffered), for comparison.
+    /// </summary>
+    public bool DirectIo { get; set; } = true;
+
+    /// <summary>Disk reads outstanding at once (also the number of I/O threads).</summary>
+    public int ReadsInFlight { get; set; } = 16;
+
+    /// <summary>
+    /// Test hook: skip the O_DIRECT attempt and use the buffered + POSIX_FADV_DONTNEED fallback
+    /// (normally taken only where open(O_DIRECT) fails with EINVAL; tmpfs accepts O_DIRECT since Linux 6.6).
+    /// </summary>
+    internal bool ForceBufferedFallback { get; set; }
+
+    /// <summary>Eviction policy for the page cache; null means <see cref="LruEvictionPolicy"/>.</summary>
+    public IEvictionPolicy? EvictionPolicy { get; set; }
+}
