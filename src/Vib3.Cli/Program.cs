@@ -1,1 +1,1 @@
-return 0;
+return Vib3.Cli.Vib3Cli.Run(args, Console.Out, Console.Error);

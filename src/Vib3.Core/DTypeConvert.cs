@@ -99,8 +99,15 @@ public static class DTypeConvert
             src[..n].CopyTo(dst);
             return;
         }
-        var tmp = count <= 4096 ? stackalloc float[count] : new float[count];
-        ToF32(from, src, tmp);
-        FromF32(to, tmp, dst);
+        // Through f32 in chunks (a multiple of the q8_0 block) so converting a whole page allocates nothing.
+        const int chunk = 4096;
+        Span<float> tmp = stackalloc float[chunk];
+        for (var done = 0; done < count; done += chunk)
+        {
+            var n = Math.Min(chunk, count - done);
+            var part = tmp[..n];
+            ToF32(from, src[(int)from.ByteCount(done)..], part);
+            FromF32(to, part, dst[(int)to.ByteCount(done)..]);
+        }
     }
 }

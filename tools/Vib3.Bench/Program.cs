@@ -1,1 +1,109 @@
+using System.Diagnostics;
+using System.Globalization;
+using Vib3.Bench;
+using Vib3.Convert;
+using Vib3.Convert.Descriptors;
+using Vib3.Core;
+using Vib3.Storage;
+using Vib3.Storage.Catalog;
+using Vib3.Synth;
+
+// vib3-bench store [--size-mb N] [--repeat N] [--dir PATH]
+// Prints, with the OS page cache dropped before every cold measurement:
+//   conversion MB/s (synthetic HF checkpoint → store),
+//   cold page reads through the store (O_DIRECT device, reads in flight) vs a plain sequential read of the same
+//   log files (the reference), as a ratio, and the same with FASTER's stock device,
+//   warm hits (pages already in the T2 cache).
+var sizeMb = Args.Int(args, "--size-mb", 1024);
+var repeat = Args.Int(args, "--repeat", 3);
+var root = Args.Str(args, "--dir", Path.Combine(Path.GetTempPath(), "vib3-bench"));
+if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+Directory.CreateDirectory(root);
+
+// Mixtral-shaped: d 1024, expert hidden 2816, 8 experts; layers scale to the requested size (bf16).
+var perLayer = 8L * 3 * 1024 * 2816 * 2;
+var layers = (int)Math.Max(1, sizeMb * 1_000_000L / perLayer);
+var spec = new SyntheticModelSpec
+{
+    Family = ModelFamily.Mixtral, Layers = layers, Dim = 1024, ExpertHidden = 2816, Heads = 16, KvHeads = 4,
+    Experts = 8, TopK = 2, Vocab = 4096, Context = 4096, Seed = 1, DType = DType.BF16,
+};
+var source = Path.Combine(root, "source");
+Console.WriteLine($"generating synthetic Mixtral-shaped checkpoint: {layers} layers, bf16 ...");
+SyntheticModelGenerator.WriteHf(spec, source);
+var sourceBytes = Directory.EnumerateFiles(source, "*.safetensors").Sum(f => new FileInfo(f).Length);
+Console.WriteLine($"source: {sourceBytes / 1e6:0} MB; cold-cache drop {(Cache.CanDrop ? "works" : "NOT available: cold figures are warm")}");
+Console.WriteLine();
+
+var convert = new List<double>();
+var cold = new List<double>();
+var plain = new List<double>();
+var stock = new List<double>();
+var warm = new List<double>();
+ModelManifest? manifest = null;
+for (var i = 0; i < repeat; i++)
+{
+    var catalog = new ModelCatalog(Path.Combine(root, "data"));
+    if (catalog.Exists("bench")) catalog.Drop("bench");
+    Cache.Drop();
+    var clock = Stopwatch.StartNew();
+    manifest = new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(new ConversionRequest(source, "bench"));
+    convert.Add(sourceBytes / 1e6 / clock.Elapsed.TotalSeconds);
+
+    var dir = catalog.ModelDir("bench");
+    var pages = Enumerable.Range(0, manifest.PageCount).ToList();
+    cold.Add(ReadAll(dir, pages, new PageStoreOptions { RamBudgetBytes = 256L << 20, DirectIo = true }, manifest.PageBytes, dropFirst: true));
+    stock.Add(ReadAll(dir, pages, new PageStoreOptions { RamBudgetBytes = 256L << 20, DirectIo = false }, manifest.PageBytes, dropFirst: true));
+    plain.Add(SequentialRead(Path.Combine(dir, "log")));
+
+    using var store = PageStore.Open(dir, "bench", new PageStoreOptions { RamBudgetBytes = manifest.PageBytes * 2 + (64L << 20) });
+    store.ReadManyAsync(pages, (_, _) => ValueTask.CompletedTask).GetAwaiter().GetResult();
+    var warmClock = Stopwatch.StartNew();
+    store.ReadManyAsync(pages, (_, _) => ValueTask.CompletedTask).GetAwaiter().GetResult();
+    warm.Add(manifest.PageBytes / 1e6 / warmClock.Elapsed.TotalSeconds);
+    if (store.Stats.Hits < pages.Count) throw new InvalidOperationException("warm pass did not hit the cache");
+}
+
+Console.WriteLine($"model: {manifest!.PageCount} pages, {manifest.PageBytes / 1e6:0} MB, R = {manifest.PageRows}, largest page {manifest.MaxPageBytes / 1024} KiB; {repeat} runs, min / median");
+Row("conversion (source MB/s)", convert);
+Row("cold store reads, O_DIRECT (MB/s)", cold);
+Row("cold store reads, FASTER stock device (MB/s)", stock);
+Row("reference: plain sequential read (MB/s)", plain);
+Row("warm hits (MB/s)", warm);
+Console.WriteLine($"ratio cold store O_DIRECT / plain sequential: {Median(cold) / Median(plain):0.00} (median)");
+Console.WriteLine($"ratio cold store stock    / plain sequential: {Median(stock) / Median(plain):0.00} (median)");
+Directory.Delete(root, recursive: true);
 return 0;
+
+static double ReadAll(string dir, List<int> pages, PageStoreOptions options, long bytes, bool dropFirst)
+{
+    if (dropFirst) Cache.Drop();
+    using var store = PageStore.Open(dir, "bench", options);
+    var clock = Stopwatch.StartNew();
+    store.ReadManyAsync(pages, (_, _) => ValueTask.CompletedTask).GetAwaiter().GetResult();
+    return bytes / 1e6 / clock.Elapsed.TotalSeconds;
+}
+
+static double SequentialRead(string logDir)
+{
+    Cache.Drop();
+    var buffer = new byte[4 << 20];
+    long total = 0;
+    var clock = Stopwatch.StartNew();
+    foreach (var file in Directory.EnumerateFiles(logDir).Order())
+    {
+        using var fs = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
+        int n;
+        while ((n = fs.Read(buffer)) > 0) total += n;
+    }
+    return total / 1e6 / clock.Elapsed.TotalSeconds;
+}
+
+static double Median(List<double> xs)
+{
+    var s = xs.Order().ToList();
+    return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
+}
+
+static void Row(string name, List<double> xs) =>
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-46} {xs.Min(),8:0} {Median(xs),8:0}"));

@@ -1,0 +1,62 @@
+using System.CommandLine;
+using Spectre.Console;
+using Vib3.Convert;
+using Vib3.Convert.Descriptors;
+using Vib3.Core;
+using Vib3.Storage.Catalog;
+
+namespace Vib3.Cli.Commands;
+
+/// <summary>vib3 convert &lt;path&gt; --name NAME [--dtype f32|f16|bf16|q8_0] [--page-rows R]</summary>
+internal static class ConvertCommand
+{
+    public static Command Create(IAnsiConsole console)
+    {
+        var path = new Argument<string>("path") { Description = "A Hugging Face folder (config.json + *.safetensors) or a .gguf file" };
+        var name = new Option<string>("--name") { Description = "Name of the model in the catalog", Required = true };
+        var dtype = new Option<string?>("--dtype") { Description = "Store 2-D weights as f32, f16, bf16 or q8_0 (default: as in the source)" };
+        var pageRows = new Option<int?>("--page-rows") { Description = "Neuron rows per expert page (default: pages of 0.5-4 MiB)" };
+        var command = new Command("convert", "Convert a checkpoint into a vib3 model store") { path, name, dtype, pageRows };
+        command.SetAction(r =>
+        {
+            var request = new ConversionRequest(
+                r.GetValue(path)!, r.GetValue(name)!,
+                r.GetValue(dtype) is { } d ? DTypes.Parse(d) : null,
+                r.GetValue(pageRows));
+            var converter = new ModelConverter(GlobalOptions.Catalog(r), DescriptorCatalog.LoadDefault());
+            var manifest = Run(console, converter, request);
+            console.MarkupLineInterpolated($"converted [bold]{manifest.Name}[/]: {manifest.PageCount} pages, {ByteSize.Format(manifest.PageBytes)}, {manifest.DType}, R = {manifest.PageRows}");
+            return 0;
+        });
+        return command;
+    }
+
+    public static ModelManifest Run(IAnsiConsole console, ModelConverter converter, ConversionRequest request)
+    {
+        ModelManifest? manifest = null;
+        console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
+                     new TransferSpeedColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var write = ctx.AddTask("writing pages", autoStart: false);
+                var verify = ctx.AddTask("verifying", autoStart: false);
+                manifest = converter.Convert(request, new InlineProgress(p =>
+                {
+                    var task = p.Phase == "write" ? write : verify;
+                    if (!task.IsStarted) task.StartTask();
+                    task.MaxValue = Math.Max(1, p.Total);
+                    task.Value = p.Done;
+                }));
+                write.Value = write.MaxValue;
+                verify.Value = verify.MaxValue;
+            });
+        return manifest!;
+    }
+
+    /// <summary>Reports on the caller's thread (System.Progress would post to the thread pool, out of order).</summary>
+    private sealed class InlineProgress(Action<ConversionProgress> report) : IProgress<ConversionProgress>
+    {
+        public void Report(ConversionProgress value) => report(value);
+    }
+}

@@ -1,0 +1,64 @@
+using System.CommandLine;
+using Spectre.Console;
+using Vib3.Cli.Commands;
+using Vib3.Core;
+
+namespace Vib3.Cli;
+
+/// <summary>The `vib3` binary: one root command, one class per sub-command. Every failure a user can cause ends
+/// as one line on stderr ("vib3: error: ... [SQLSTATE]") and a non-zero exit code, never a stack trace.</summary>
+public static class Vib3Cli
+{
+    public const int ExitError = 1;
+    public const int ExitInternal = 70;
+
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var terminal = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected;
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = terminal ? InteractionSupport.Detect : InteractionSupport.No,
+        });
+        if (!terminal) console.Profile.Width = 200; // tables in logs and pipes stay one row per line
+        var root = new RootCommand("vib3: Mixture-of-Experts inference with the weights kept as pages in a tiered store")
+        {
+            GlobalOptions.DataDir,
+            GlobalOptions.RamBudget,
+        };
+        root.Subcommands.Add(ConvertCommand.Create(console));
+        root.Subcommands.Add(ModelsCommand.Create(console));
+        root.Subcommands.Add(ModelsCommand.CreateInfo(console));
+        root.Subcommands.Add(ModelsCommand.CreateDrop(console));
+        root.Subcommands.Add(DemoCommand.Create(console));
+
+        var parsed = root.Parse(args);
+        try
+        {
+            return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+        }
+        catch (Vib3Exception e)
+        {
+            error.WriteLine($"vib3: error: {e.Message} [SQLSTATE {e.SqlState}]");
+            return ExitError;
+        }
+        catch (OperationCanceledException)
+        {
+            error.WriteLine($"vib3: cancelled [SQLSTATE {SqlState.QueryCanceled}]");
+            return ExitError;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"vib3: error: {e.Message} [SQLSTATE {SqlState.IoError}]");
+            return ExitError;
+        }
+        catch (Exception e)
+        {
+            error.WriteLine($"vib3: internal error: {e.GetType().Name}: {e.Message} [SQLSTATE {SqlState.InternalError}]");
+            error.WriteLine(e.StackTrace);
+            return ExitInternal;
+        }
+    }
+}

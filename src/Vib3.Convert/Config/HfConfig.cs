@@ -1,0 +1,59 @@
+using System.Text.Json;
+using Vib3.Core;
+
+namespace Vib3.Convert.Config;
+
+/// <summary>A Hugging Face config.json.</summary>
+public sealed class HfConfig : IConfigSource
+{
+    private readonly JsonElement _root;
+
+    private HfConfig(string path, JsonElement root)
+    {
+        Origin = path;
+        _root = root;
+    }
+
+    public string Origin { get; }
+
+    /// <summary>architectures[0] (e.g. MixtralForCausalLM).</summary>
+    public string? Architecture =>
+        _root.TryGetProperty("architectures", out var a) && a.ValueKind == JsonValueKind.Array && a.GetArrayLength() > 0
+            ? a[0].GetString()
+            : null;
+
+    public static HfConfig Load(string folder)
+    {
+        var path = Path.Combine(folder, "config.json");
+        if (!File.Exists(path))
+            throw new Vib3Exception(SqlState.UndefinedObject, $"{path}: missing (a Hugging Face model folder needs config.json)");
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw new Vib3Exception(SqlState.InvalidParameterValue, $"{path}: expected a JSON object");
+            return new HfConfig(path, doc.RootElement.Clone());
+        }
+        catch (JsonException e)
+        {
+            throw new Vib3Exception(SqlState.InvalidParameterValue, $"{path}: not valid JSON: {e.Message}");
+        }
+    }
+
+    public double? GetNumber(string key)
+    {
+        if (!_root.TryGetProperty(key, out var v)) return null;
+        return v.ValueKind switch
+        {
+            JsonValueKind.Number => v.GetDouble(),
+            JsonValueKind.True => 1,
+            JsonValueKind.False => 0,
+            JsonValueKind.Array when v.GetArrayLength() > 0 && v[0].ValueKind == JsonValueKind.Number => v[0].GetDouble(),
+            JsonValueKind.Null => null,
+            _ => throw new Vib3Exception(SqlState.InvalidParameterValue, $"{Origin}: '{key}' should be a number, found {v.ValueKind}"),
+        };
+    }
+
+    public int? ArrayLength(string key) =>
+        _root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Array ? v.GetArrayLength() : null;
+}

@@ -1,0 +1,171 @@
+using Vib3.Convert.Config;
+using Vib3.Convert.Descriptors;
+using Vib3.Convert.Formats;
+using Vib3.Convert.Planning;
+using Vib3.Core;
+using Vib3.Storage;
+using Vib3.Storage.Catalog;
+
+namespace Vib3.Convert;
+
+/// <summary>Converts a checkpoint into a model store: plan (names, shapes, dtypes, page geometry) → write pages
+/// into a staging folder → copy the tokenizer → read every page back through the store, verifying checksums →
+/// publish with one rename. Memory stays bounded by one expert's down matrix plus one page, whatever the
+/// model's size; anything that fails leaves the catalog as it was.</summary>
+public sealed class ModelConverter
+{
+    private readonly ModelCatalog _catalog;
+    private readonly DescriptorCatalog _descriptors;
+
+    public ModelConverter(ModelCatalog catalog, DescriptorCatalog descriptors)
+    {
+        _catalog = catalog;
+        _descriptors = descriptors;
+    }
+
+    public ModelManifest Convert(ConversionRequest request, IProgress<ConversionProgress>? progress = null, CancellationToken ct = default)
+    {
+        ModelCatalog.ValidateName(request.Name);
+        if (_catalog.Exists(request.Name))
+            throw new Vib3Exception(SqlState.DuplicateObject, $"model '{request.Name}' already exists (choose another --name)");
+
+        using var reader = CheckpointReader.Open(request.SourcePath);
+        var (family, config, gguf, architecture) = Identify(reader);
+        var ropeStyle = gguf ? family.Gguf.RopeStyle : family.Hf.RopeStyle;
+        var hyper = HyperResolver.Build(HyperResolver.Resolve(family, config, gguf, architecture), ropeStyle, config.Origin);
+        var plan = ConversionPlanner.Plan(reader, family, hyper, gguf, request.DType, request.PageRows);
+
+        using var staging = _catalog.BeginStaging(request.Name);
+        try
+        {
+            var manifest = NewManifest(request, reader, plan, architecture, gguf);
+            WritePages(reader, plan, staging.Dir, manifest, progress, ct);
+            manifest.Tokenizer = TokenizerExport.Export(reader, Path.Combine(staging.Dir, "tokenizer"));
+            Verify(staging.Dir, manifest, progress, ct);
+            _catalog.Publish(staging, manifest);
+            return manifest;
+        }
+        catch (IOException e) when (DiskErrors.IsDiskFull(e))
+        {
+            throw DiskErrors.DiskFull(staging.Dir, e);
+        }
+    }
+
+    private (FamilyDescriptor Family, IConfigSource Config, bool Gguf, string Architecture) Identify(ICheckpointReader reader)
+    {
+        if (reader is GgufCheckpoint g)
+        {
+            var config = new GgufConfig(g);
+            var arch = config.Architecture ?? throw new Vib3Exception(SqlState.InvalidParameterValue,
+                $"{reader.Path}: GGUF metadata has no general.architecture");
+            var family = _descriptors.ForGgufArchitecture(arch) ?? throw new Vib3Exception(SqlState.FeatureNotSupported,
+                $"{reader.Path}: unknown architecture '{arch}' (vib3 converts GGUF architectures: {_descriptors.SupportedGguf})");
+            if ((config.GetNumber($"{arch}.expert_count") ?? 0) < 1)
+                throw new Vib3Exception(SqlState.FeatureNotSupported,
+                    $"{reader.Path}: '{arch}' model without experts; vib3 serves Mixture-of-Experts models ({arch}.expert_count missing or 0)");
+            return (family, config, true, arch);
+        }
+        var hf = HfConfig.Load(reader.Path);
+        var architecture = hf.Architecture ?? throw new Vib3Exception(SqlState.InvalidParameterValue,
+            $"{hf.Origin}: no 'architectures' entry");
+        var hfFamily = _descriptors.ForHfArchitecture(architecture) ?? throw new Vib3Exception(SqlState.FeatureNotSupported,
+            $"{hf.Origin}: unknown architecture '{architecture}' (vib3 converts: {_descriptors.SupportedHf})");
+        return (hfFamily, hf, false, architecture);
+    }
+
+    private static ModelManifest NewManifest(ConversionRequest request, ICheckpointReader reader, ConversionPlan plan, string architecture, bool gguf)
+    {
+        var h = plan.Hyper;
+        long expertParams = 3L * h.Dim * h.ExpertHidden;
+        long denseParams = plan.Dense.Sum(t => t.Rows * t.Cols);
+        return new ModelManifest
+        {
+            Name = request.Name,
+            Family = plan.Family.Family,
+            Source = new SourceInfo
+            {
+                Format = gguf ? "gguf" : "safetensors",
+                Path = Path.GetFullPath(reader.Path),
+                Architecture = architecture,
+                DType = plan.SourceType.Name(),
+                Bytes = reader.Tensors.Values.Sum(t => t.ByteLength),
+            },
+            Hyper = h,
+            DType = plan.ExpertType.Name(),
+            PageRows = plan.Geometry.BundleRows,
+            MaxPageBytes = plan.Geometry.MaxPageBytes,
+            Tokenizer = new TokenizerInfo { Kind = gguf ? "gguf" : "hf" },
+            Parameters = denseParams + (long)h.Layers * h.Experts * expertParams,
+            ActiveParameters = denseParams + (long)h.Layers * h.TopK * expertParams,
+            CreatedAt = DateTimeOffset.UtcNow,
+        };
+    }
+
+    private static void WritePages(
+        ICheckpointReader reader, ConversionPlan plan, string dir, ModelManifest manifest,
+        IProgress<ConversionProgress>? progress, CancellationToken ct)
+    {
+        var total = plan.TotalPageBytes;
+        using var writer = PageLogWriter.Create(dir, plan.Geometry.MaxPageBytes);
+        var pages = new PageAssembler(reader, plan);
+        void Report() => progress?.Report(new ConversionProgress("write", writer.BytesWritten, total));
+
+        foreach (var t in plan.Dense)
+        {
+            var rowsPerPage = plan.DenseRowsPerPage(t);
+            var entry = new TensorEntry
+            {
+                Name = t.Name, Role = t.Role, DType = t.Target.Name(), Shape = t.Shape, SourceName = t.Source.Name,
+                FirstPage = writer.PageCount, RowsPerPage = (int)rowsPerPage,
+            };
+            for (long row = 0; row < t.Rows; row += rowsPerPage)
+            {
+                ct.ThrowIfCancellationRequested();
+                writer.Append(pages.DenseChunk(t, row, Math.Min(rowsPerPage, t.Rows - row)));
+                Report();
+            }
+            entry.PageCount = writer.PageCount - entry.FirstPage;
+            manifest.Tensors.Add(entry);
+        }
+
+        var h = plan.Hyper;
+        for (var l = 0; l < h.Layers; l++)
+        {
+            manifest.ExpertGrids.Add(new ExpertGridEntry
+            {
+                Layer = l, Experts = h.Experts, ExpertHidden = h.ExpertHidden, Dim = h.Dim,
+                BundleRows = plan.Geometry.BundleRows, BundlesPerExpert = plan.BundlesPerExpert,
+                FirstPage = writer.PageCount, DType = plan.ExpertType.Name(),
+            });
+            for (var e = 0; e < h.Experts; e++)
+            {
+                pages.LoadExpert(l, e);
+                for (var b = 0; b < plan.BundlesPerExpert; b++)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    writer.Append(pages.Bundle(b));
+                    Report();
+                }
+            }
+        }
+        writer.Complete();
+        manifest.PageCount = writer.PageCount;
+        manifest.PageBytes = writer.BytesWritten;
+    }
+
+    /// <summary>Reads every page back from disk through the store (checksums verified on the way) before the
+    /// model may be published: what the catalog shows has been read back whole.</summary>
+    private static void Verify(string dir, ModelManifest manifest, IProgress<ConversionProgress>? progress, CancellationToken ct)
+    {
+        var options = new PageStoreOptions { RamBudgetBytes = PageStore.MinimumRamBudget(manifest.MaxPageBytes) + (16L << 20) };
+        using var store = PageStore.Open(dir, manifest.Name, options);
+        long done = 0;
+        var all = Enumerable.Range(0, store.PageCount).ToList();
+        store.ReadManyAsync(all, (_, bytes) =>
+        {
+            Interlocked.Add(ref done, bytes.Length);
+            progress?.Report(new ConversionProgress("verify", done, manifest.PageBytes));
+            return ValueTask.CompletedTask;
+        }, ct).GetAwaiter().GetResult();
+    }
+}

@@ -1,0 +1,86 @@
+using Vib3.Convert.Formats;
+using Vib3.Core;
+
+namespace Vib3.Convert.Planning;
+
+/// <summary>Builds page bytes from source tensors, converting element types on the way. Holds one expert's
+/// down matrix (its columns are strided in the source, so it is read once per expert rather than Dim times
+/// per bundle) and one page; nothing else of the model is in memory.</summary>
+internal sealed class PageAssembler
+{
+    private readonly ICheckpointReader _reader;
+    private readonly ConversionPlan _plan;
+    private byte[] _source = [];
+    private byte[] _page = [];
+    private byte[] _down = [];
+    private (ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down) _expert;
+
+    public PageAssembler(ICheckpointReader reader, ConversionPlan plan)
+    {
+        _reader = reader;
+        _plan = plan;
+    }
+
+    /// <summary>Rows [row, row+count) of a dense tensor, in its target type.</summary>
+    public ReadOnlySpan<byte> DenseChunk(DenseTensorPlan t, long row, long count)
+    {
+        var srcType = t.Source.DType;
+        var values = count * t.Cols;
+        var src = Buffer(ref _source, srcType.ByteCount(values));
+        _reader.Read(t.Source, row * srcType.ByteCount(t.Cols), src);
+        var dst = Buffer(ref _page, t.Target.ByteCount(values));
+        DTypeConvert.Convert(srcType, src, t.Target, dst, checked((int)values));
+        return dst;
+    }
+
+    /// <summary>Reads expert e of layer l's down matrix [Dim, ExpertHidden] whole.</summary>
+    public void LoadExpert(int layer, int expert)
+    {
+        _expert = _plan.Experts[layer][expert];
+        var down = _expert.Down;
+        var bytes = Buffer(ref _down, down.Rows * down.RowBytes);
+        _reader.Read(down.Tensor, down.Offset, bytes);
+    }
+
+    /// <summary>Bundle b of the loaded expert: gate rows [r, Dim], up rows [r, Dim], down columns as [Dim, r].</summary>
+    public ReadOnlySpan<byte> Bundle(int bundle)
+    {
+        var dim = _plan.Hyper.Dim;
+        var rowStart = (long)bundle * _plan.Geometry.BundleRows;
+        var r = (int)Math.Min(_plan.Geometry.BundleRows, _plan.Hyper.ExpertHidden - rowStart);
+        var target = _plan.ExpertType;
+        var rowsBytes = target.ByteCount((long)r * dim);
+        var page = Buffer(ref _page, PlanningBytes(target, dim, r));
+
+        RowsSection(_expert.Gate, rowStart, r, page[..(int)rowsBytes]);
+        RowsSection(_expert.Up, rowStart, r, page.Slice((int)rowsBytes, (int)rowsBytes));
+        DownSection(rowStart, r, page[(int)(2 * rowsBytes)..]);
+        return page;
+    }
+
+    private static int PlanningBytes(DType t, int dim, int r) => checked((int)PageGeometry.BundleBytes(t, dim, r));
+
+    private void RowsSection(ExpertMatrix m, long rowStart, int rows, Span<byte> dst)
+    {
+        var src = Buffer(ref _source, rows * m.RowBytes);
+        _reader.Read(m.Tensor, m.Offset + rowStart * m.RowBytes, src);
+        DTypeConvert.Convert(m.Type, src, _plan.ExpertType, dst, checked((int)(rows * m.Cols)));
+    }
+
+    private void DownSection(long colStart, int cols, Span<byte> dst)
+    {
+        var down = _expert.Down;
+        var sliceOffset = down.Type.ByteCount(colStart);
+        var sliceBytes = (int)down.Type.ByteCount(cols);
+        var src = Buffer(ref _source, down.Rows * sliceBytes);
+        for (var i = 0; i < down.Rows; i++)
+            _down.AsSpan((int)(i * down.RowBytes + sliceOffset), sliceBytes).CopyTo(src.Slice(i * sliceBytes, sliceBytes));
+        DTypeConvert.Convert(down.Type, src, _plan.ExpertType, dst, checked((int)(down.Rows * cols)));
+    }
+
+    private static Span<byte> Buffer(ref byte[] buffer, long bytes)
+    {
+        if (buffer.Length < bytes) buffer = new byte[checked((int)bytes)];
+        return buffer.AsSpan(0, (int)bytes);
+    }
+}

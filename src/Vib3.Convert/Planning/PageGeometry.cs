@@ -1,0 +1,52 @@
+using Vib3.Core;
+
+namespace Vib3.Convert.Planning;
+
+/// <summary>How a model is cut into pages: R (neuron rows per expert bundle) and the largest page.
+/// The page log packs several pages into each of its own pages, so the size that matters is the aligned
+/// buffer a page is read into: pages aim just under 2 MiB so that buffer is exactly 2 MiB.</summary>
+public sealed record PageGeometry(int MaxPageBytes, int BundleRows)
+{
+    /// <summary>2 MiB less room for the log's record header and sector alignment of a read.</summary>
+    public const int TargetPageBytes = (2 << 20) - 12 * 1024;
+
+    /// <summary>An expert no bigger than this stays one page (small models).</summary>
+    public const long SmallExpertBytes = 512 * 1024;
+
+    /// <summary>Kernels like R in multiples of 32 (and q8_0 needs it); smaller R only for very wide experts.</summary>
+    private const int PreferredRowMultiple = 32;
+
+    /// <summary>Bytes of one neuron bundle of r rows: r gate rows + r up rows (each Dim wide) + the Dim×r down slice.</summary>
+    public static long BundleBytes(DType t, int dim, int r) => 2 * t.ByteCount((long)r * dim) + dim * t.ByteCount(r);
+
+    /// <param name="alignRows">32 when q8_0 is involved (blocks must stay whole), else 1.</param>
+    /// <param name="widestDenseRowBytes">The widest row of any dense tensor: a page holds at least one row.</param>
+    public static PageGeometry Choose(DType t, int dim, int expertHidden, int alignRows, long widestDenseRowBytes, int? pageRows)
+    {
+        int rows;
+        if (pageRows is { } forced)
+        {
+            if (forced < 1 || forced > expertHidden || forced % alignRows != 0)
+                throw new Vib3Exception(SqlState.InvalidParameterValue,
+                    $"--page-rows {forced} must be between 1 and the expert hidden size {expertHidden}" +
+                    (alignRows > 1 ? $" and a multiple of {alignRows} (q8_0 blocks)" : ""));
+            rows = forced;
+        }
+        else if (BundleBytes(t, dim, expertHidden) <= SmallExpertBytes)
+        {
+            rows = expertHidden;
+        }
+        else
+        {
+            var align = Math.Max(alignRows, PreferredRowMultiple);
+            var perRow = (double)BundleBytes(t, dim, align) / align;
+            rows = (int)Math.Min(expertHidden, TargetPageBytes / perRow);
+            if (rows < expertHidden && rows >= align) rows -= rows % align;
+            rows = Math.Max(rows, alignRows);
+        }
+        var maxPage = Math.Max(BundleBytes(t, dim, rows), widestDenseRowBytes);
+        if (maxPage > 1 << 30)
+            throw new Vib3Exception(SqlState.FeatureNotSupported, $"a page of {ByteSize.Format(maxPage)} is too large for the page log");
+        return new PageGeometry((int)maxPage, rows);
+    }
+}

@@ -1,0 +1,113 @@
+using System.Text.Json.Serialization;
+
+namespace Vib3.Storage.Catalog;
+
+/// <summary>Everything needed to use a stored model without touching its pages: written last by a
+/// conversion, read first (and only) when a model is opened. Lives in &lt;store&gt;/manifest.json.</summary>
+public sealed class ModelManifest
+{
+    public const int CurrentFormatVersion = 1;
+
+    public int FormatVersion { get; set; } = CurrentFormatVersion;
+    public required string Name { get; set; }
+    /// <summary>Descriptor family in catalog/families (mixtral, qwen2moe, qwen3moe, olmoe).</summary>
+    public required string Family { get; set; }
+    public required SourceInfo Source { get; set; }
+    public required HyperParameters Hyper { get; set; }
+    /// <summary>Element type of every 2-D weight page; 1-D weights (norms, biases) are always f32.</summary>
+    public required string DType { get; set; }
+    /// <summary>R: neuron rows per expert bundle page (the last bundle of an expert may hold fewer).</summary>
+    public int PageRows { get; set; }
+    /// <summary>Largest page in bytes; the page log's record limit.</summary>
+    public int MaxPageBytes { get; set; }
+    public required TokenizerInfo Tokenizer { get; set; }
+    public List<TensorEntry> Tensors { get; set; } = [];
+    public List<ExpertGridEntry> ExpertGrids { get; set; } = [];
+    public int PageCount { get; set; }
+    public long PageBytes { get; set; }
+    public long Parameters { get; set; }
+    public long ActiveParameters { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class SourceInfo
+{
+    /// <summary>"safetensors" or "gguf".</summary>
+    public required string Format { get; set; }
+    public required string Path { get; set; }
+    /// <summary>HF architectures[0] or GGUF general.architecture.</summary>
+    public required string Architecture { get; set; }
+    /// <summary>Element type of the source's matrices, before any --dtype conversion.</summary>
+    public required string DType { get; set; }
+    public long Bytes { get; set; }
+}
+
+/// <summary>Model shape as the forward pass needs it; names follow llama.cpp's metadata where one exists.</summary>
+public sealed class HyperParameters
+{
+    public int Layers { get; set; }
+    public int Dim { get; set; }
+    public int Heads { get; set; }
+    public int KvHeads { get; set; }
+    public int HeadDim { get; set; }
+    public int Vocab { get; set; }
+    public int Context { get; set; }
+    public int Experts { get; set; }
+    public int TopK { get; set; }
+    public int ExpertHidden { get; set; }
+    public int SharedExpertHidden { get; set; }
+    public double RopeTheta { get; set; }
+    public double NormEps { get; set; }
+    public bool NormTopKProb { get; set; }
+    /// <summary>"neox" (rotate half, HF layout) or "interleaved" (pairs; llama.cpp's llama GGUF with permuted Q/K).</summary>
+    public string RopeStyle { get; set; } = "neox";
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? BosTokenId { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? EosTokenId { get; set; }
+}
+
+public sealed class TokenizerInfo
+{
+    /// <summary>"hf" (tokenizer.json and friends copied verbatim) or "gguf" (tokenizer.ggml.* metadata, saved as gguf-tokenizer.json).</summary>
+    public required string Kind { get; set; }
+    /// <summary>File names under &lt;store&gt;/tokenizer/.</summary>
+    public List<string> Files { get; set; } = [];
+}
+
+/// <summary>A dense tensor cut by rows into pages: page i holds rows [i·RowsPerPage, min((i+1)·RowsPerPage, rows)).</summary>
+public sealed class TensorEntry
+{
+    /// <summary>Canonical vib3 name, e.g. blk.3.attn_q (llama.cpp's naming without ".weight").</summary>
+    public required string Name { get; set; }
+    public required string Role { get; set; }
+    public required string DType { get; set; }
+    /// <summary>Row-major shape, outermost first: [rows, cols] for matrices, [n] for vectors.</summary>
+    public required long[] Shape { get; set; }
+    public required string SourceName { get; set; }
+    public int FirstPage { get; set; }
+    public int PageCount { get; set; }
+    public int RowsPerPage { get; set; }
+}
+
+/// <summary>The routed experts of one layer as neuron bundles. Page of (expert e, bundle b) =
+/// FirstPage + e·BundlesPerExpert + b. A bundle of r = min(BundleRows, ExpertHidden − b·BundleRows) rows holds,
+/// each contiguous and in this order:
+///   gate rows  W_gate[b·R .. b·R+r, :]   shape [r, Dim]
+///   up rows    W_up  [b·R .. b·R+r, :]   shape [r, Dim]
+///   down cols  W_down[:, b·R .. b·R+r]   shape [Dim, r]  (row-major slice, so q8_0 blocks stay whole)</summary>
+public sealed class ExpertGridEntry
+{
+    public int Layer { get; set; }
+    public int Experts { get; set; }
+    public int ExpertHidden { get; set; }
+    public int Dim { get; set; }
+    public int BundleRows { get; set; }
+    public int BundlesPerExpert { get; set; }
+    public int FirstPage { get; set; }
+    public required string DType { get; set; }
+
+    public int PageOf(int expert, int bundle) => FirstPage + expert * BundlesPerExpert + bundle;
+
+    public int RowsInBundle(int bundle) => Math.Min(BundleRows, ExpertHidden - bundle * BundleRows);
+}

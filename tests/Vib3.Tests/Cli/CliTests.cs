@@ -1,0 +1,49 @@
+using Vib3.Core;
+using Vib3.Synth;
+using Vib3.Tests.Conversion;
+
+namespace Vib3.Tests.Cli;
+
+/// <summary>convert / models / info / drop as a user runs them.</summary>
+public sealed class CliTests
+{
+    [Fact]
+    public void Convert_then_list_and_describe()
+    {
+        using var dir = new TempDir();
+        var data = dir.Sub("data");
+        var gguf = SyntheticCheckpoints.Write(dir, SyntheticCheckpoints.Small(ModelFamily.Qwen2Moe, DType.F16), "gguf");
+
+        Assert.Contains("no models", CliRun.Run(data, "models").Output);
+        var convert = CliRun.Run(data, "convert", gguf, "--name", "qwen", "--dtype", "bf16");
+        Assert.True(convert.ExitCode == 0, convert.Error);
+        Assert.Contains("converted qwen", convert.Output);
+
+        var models = CliRun.Run(data, "models");
+        Assert.Equal(0, models.ExitCode);
+        Assert.Contains("qwen", models.Output);
+        Assert.Contains("qwen2moe", models.Output);
+        Assert.Contains("4 top-2", models.Output);
+        Assert.Contains("bf16", models.Output);
+
+        var info = CliRun.Run(data, "info", "qwen");
+        Assert.Equal(0, info.ExitCode);
+        Assert.Contains("shared expert hidden 64", info.Output);
+        Assert.Contains("source f16", info.Output);
+        Assert.Contains("gguf", info.Output);
+
+        Assert.Equal(0, CliRun.Run(data, "drop", "qwen").ExitCode);
+        var gone = CliRun.Run(data, "info", "qwen");
+        Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, gone.ExitCode);
+        Assert.Contains($"SQLSTATE {SqlState.UndefinedObject}", gone.Error);
+    }
+
+    [Fact]
+    public void Bad_ram_budget_is_a_clear_error()
+    {
+        using var dir = new TempDir();
+        var r = CliRun.Run(dir.Sub("data"), "demo", "--ram-budget", "lots");
+        Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, r.ExitCode);
+        Assert.Contains("'lots'", r.Error);
+    }
+}

@@ -1,0 +1,158 @@
+using Vib3.Convert;
+using Vib3.Convert.Descriptors;
+using Vib3.Convert.Formats;
+using Vib3.Core;
+using Vib3.Storage;
+using Vib3.Storage.Catalog;
+using Vib3.Synth;
+
+namespace Vib3.Tests.Conversion;
+
+/// <summary>Every family × format: every tensor read back through the page store equals the source, bit-exact
+/// when the dtype is kept, within rounding when converted, with a RAM budget far below the model's size.</summary>
+public sealed class RoundTripTests
+{
+    public static TheoryData<ModelFamily, string, DType> Cases()
+    {
+        var data = new TheoryData<ModelFamily, string, DType>();
+        foreach (var family in Enum.GetValues<ModelFamily>())
+        {
+            data.Add(family, "hf", DType.BF16);
+            data.Add(family, "gguf", DType.F32);
+        }
+        data.Add(ModelFamily.Mixtral, "hf", DType.F16);
+        data.Add(ModelFamily.Mixtral, "hf", DType.F32);
+        data.Add(ModelFamily.Qwen2Moe, "gguf", DType.Q8_0);
+        data.Add(ModelFamily.Olmoe, "gguf", DType.F16);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task Every_tensor_reads_back_bit_exact(ModelFamily family, string format, DType dtype)
+    {
+        using var dir = new TempDir();
+        var spec = SyntheticCheckpoints.Small(family, dtype);
+        var source = SyntheticCheckpoints.Write(dir, spec, format);
+        var catalog = new ModelCatalog(dir.Sub("data"));
+        var manifest = new ModelConverter(catalog, DescriptorCatalog.LoadDefault())
+            .Convert(new ConversionRequest(source, "m", PageRows: 32));
+
+        Assert.Equal(dtype.Name(), manifest.DType);
+        Assert.Equal(32, manifest.PageRows);
+        await AssertMatchesSource(catalog, "m", source, exact: true, budget: 1280 * 1024);
+    }
+
+    [Theory]
+    [InlineData(ModelFamily.Mixtral, "hf", DType.BF16, DType.F32)]
+    [InlineData(ModelFamily.Qwen3Moe, "gguf", DType.F32, DType.BF16)]
+    [InlineData(ModelFamily.Olmoe, "hf", DType.F32, DType.F16)]
+    [InlineData(ModelFamily.Qwen2Moe, "hf", DType.F32, DType.Q8_0)]
+    public async Task Converted_dtypes_read_back_within_rounding(ModelFamily family, string format, DType from, DType to)
+    {
+        using var dir = new TempDir();
+        var spec = SyntheticCheckpoints.Small(family, from) with { ExpertHidden = 96 };
+        var source = SyntheticCheckpoints.Write(dir, spec, format);
+        var catalog = new ModelCatalog(dir.Sub("data"));
+        var manifest = new ModelConverter(catalog, DescriptorCatalog.LoadDefault())
+            .Convert(new ConversionRequest(source, "m", to, PageRows: 32));
+
+        Assert.Equal(to.Name(), manifest.DType);
+        await AssertMatchesSource(catalog, "m", source, exact: false, budget: 1280 * 1024);
+    }
+
+    [Fact]
+    public async Task Default_page_rows_keep_a_small_expert_in_one_page()
+    {
+        using var dir = new TempDir();
+        var source = SyntheticCheckpoints.Write(dir, SyntheticCheckpoints.Small(ModelFamily.Mixtral, DType.F32), "hf");
+        var catalog = new ModelCatalog(dir.Sub("data"));
+        var manifest = new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(new ConversionRequest(source, "m"));
+
+        Assert.Equal(80, manifest.PageRows);
+        Assert.All(manifest.ExpertGrids, g => Assert.Equal(1, g.BundlesPerExpert));
+        await AssertMatchesSource(catalog, "m", source, exact: true, budget: 3 << 20);
+    }
+
+    internal static async Task AssertMatchesSource(ModelCatalog catalog, string name, string sourcePath, bool exact, long budget)
+    {
+        using var model = StoredModel.Open(catalog, name, new PageStoreOptions { RamBudgetBytes = budget });
+        using var reader = CheckpointReader.Open(sourcePath);
+        var m = model.Manifest;
+        Assert.True(m.PageBytes > 0);
+
+        foreach (var t in m.Tensors)
+        {
+            var stored = await model.ReadTensorAsync(t.Name);
+            var src = reader.Tensors[t.SourceName];
+            var srcBytes = new byte[src.ByteLength];
+            reader.Read(src, 0, srcBytes);
+            AssertSame(t.Name, src.DType, srcBytes, DTypes.Parse(t.DType), stored, exact);
+        }
+
+        var gguf = reader.Format == "gguf";
+        foreach (var g in m.ExpertGrids)
+        {
+            for (var e = 0; e < g.Experts; e++)
+            {
+                foreach (var kind in Enum.GetValues<ExpertMatrixKind>())
+                {
+                    var stored = await model.ReadExpertMatrixAsync(g.Layer, e, kind);
+                    var (src, offset) = ExpertSource(reader, m.Family, g.Layer, e, kind, gguf);
+                    var srcBytes = new byte[src.DType.ByteCount((long)g.Dim * g.ExpertHidden)];
+                    reader.Read(src, offset, srcBytes);
+                    AssertSame($"layer {g.Layer} expert {e} {kind}", src.DType, srcBytes, DTypes.Parse(g.DType), stored, exact);
+                }
+            }
+        }
+
+        var stats = model.Store.Stats;
+        Assert.True(stats.BytesRead >= m.PageBytes, $"every page came from disk at least once ({stats.BytesRead} < {m.PageBytes})");
+        if (m.PageBytes > 4 * budget)
+            Assert.True(stats.Evictions > 0, "a budget far below the model must evict");
+        Assert.True(stats.ResidentBytes <= budget, $"resident {stats.ResidentBytes} exceeds the budget {budget}");
+    }
+
+    private static (SourceTensor Tensor, long Offset) ExpertSource(
+        ICheckpointReader reader, string family, int layer, int expert, ExpertMatrixKind kind, bool gguf)
+    {
+        var d = DescriptorCatalog.LoadDefault().Families.Single(f => f.Family == family).Experts;
+        var pattern = kind switch { ExpertMatrixKind.Gate => d.Gate, ExpertMatrixKind.Up => d.Up, _ => d.Down };
+        var name = (gguf ? pattern.Gguf : pattern.Hf).Replace("{l}", layer.ToString()).Replace("{e}", expert.ToString());
+        var t = reader.Tensors[name];
+        if (!gguf) return (t, 0);
+        var per = t.ByteLength / t.Shape[0];
+        return (t, expert * per);
+    }
+
+    private static void AssertSame(string what, DType srcType, byte[] src, DType storedType, byte[] stored, bool exact)
+    {
+        if (srcType == storedType)
+        {
+            Assert.True(src.AsSpan().SequenceEqual(stored), $"{what}: stored bytes differ from the source ({srcType.Name()})");
+            return;
+        }
+        Assert.False(exact && storedType != DType.F32, $"{what}: stored as {storedType.Name()}, source is {srcType.Name()}");
+        var count = (int)(src.Length / srcType.ByteCount(srcType.BlockSize()) * srcType.BlockSize());
+        var a = new float[count];
+        var b = new float[count];
+        DTypeConvert.ToF32(srcType, src, a);
+        DTypeConvert.ToF32(storedType, stored, b);
+        var tolerance = storedType switch { DType.F32 => 0f, DType.F16 => 1e-3f, DType.BF16 => 8e-3f, _ => 2e-2f };
+        for (var i = 0; i < count; i++)
+        {
+            var scale = MathF.Max(1f, MathF.Abs(a[i]));
+            if (storedType == DType.Q8_0) scale = MathF.Max(scale, BlockMax(a, i));
+            Assert.True(MathF.Abs(a[i] - b[i]) <= tolerance * scale,
+                $"{what}[{i}]: source {a[i]} vs stored {b[i]} ({srcType.Name()} → {storedType.Name()})");
+        }
+    }
+
+    private static float BlockMax(float[] a, int i)
+    {
+        var start = i / DTypes.Q8BlockSize * DTypes.Q8BlockSize;
+        var max = 0f;
+        for (var j = start; j < start + DTypes.Q8BlockSize && j < a.Length; j++) max = MathF.Max(max, MathF.Abs(a[j]));
+        return max;
+    }
+}
