@@ -158,4 +158,35 @@ public sealed class BadInputTests : IDisposable
     {
         AssertFailsCleanly(Convert(Hf(), "../evil"), SqlState.InvalidParameterValue, "invalid model name");
     }
+
+    [Fact]
+    public void Hf_folder_without_a_tokenizer()
+    {
+        var folder = Hf();
+        File.Delete(Path.Combine(folder, "tokenizer.json"));
+        AssertFailsCleanly(Convert(folder), SqlState.UndefinedObject, folder, "no tokenizer");
+    }
+
+    [Fact]
+    public void Gguf_of_an_unknown_architecture()
+    {
+        var file = _dir.Sub("neox.gguf");
+        var w = new GgufWriter();
+        w.AddString("general.architecture", "gptneox");
+        w.AddTensor("token_embd.weight", DType.F32, [4, 8], new byte[4 * 8 * 4]);
+        w.Write(file);
+        AssertFailsCleanly(Convert(file), SqlState.FeatureNotSupported, file, "'gptneox'", "qwen3moe");
+    }
+
+    [Fact]
+    public void Gguf_llama_without_experts_is_not_a_moe()
+    {
+        var file = _dir.Sub("dense.gguf");
+        var w = new GgufWriter();
+        w.AddString("general.architecture", "llama");
+        w.AddUInt32("llama.block_count", 1);
+        w.AddTensor("token_embd.weight", DType.F32, [4, 8], new byte[4 * 8 * 4]);
+        w.Write(file);
+        AssertFailsCleanly(Convert(file), SqlState.FeatureNotSupported, file, "Mixture-of-Experts");
+    }
 }

@@ -74,6 +74,23 @@ public sealed class RoundTripTests
         await AssertMatchesSource(catalog, "m", source, exact: true, budget: 3 << 20);
     }
 
+    /// <summary>A 50 MB model read through a 3 MiB budget: most reads miss, evict and come from disk.</summary>
+    [Theory]
+    [InlineData(ModelFamily.Mixtral, "hf")]
+    [InlineData(ModelFamily.Qwen3Moe, "gguf")]
+    public async Task Budget_far_below_the_model_reads_everything_from_disk(ModelFamily family, string format)
+    {
+        using var dir = new TempDir();
+        var spec = SyntheticCheckpoints.Small(family, DType.F32) with { Layers = 4, Dim = 256, ExpertHidden = 512, Experts = 8 };
+        var source = SyntheticCheckpoints.Write(dir, spec, format);
+        var catalog = new ModelCatalog(dir.Sub("data"));
+        var manifest = new ModelConverter(catalog, DescriptorCatalog.LoadDefault())
+            .Convert(new ConversionRequest(source, "m", PageRows: 32));
+        const long budget = 3 << 20;
+        Assert.True(manifest.PageBytes > 15 * budget, $"model {manifest.PageBytes} bytes is not far above the budget");
+        await AssertMatchesSource(catalog, "m", source, exact: true, budget: budget);
+    }
+
     internal static async Task AssertMatchesSource(ModelCatalog catalog, string name, string sourcePath, bool exact, long budget)
     {
         using var model = StoredModel.Open(catalog, name, new PageStoreOptions { RamBudgetBytes = budget });
