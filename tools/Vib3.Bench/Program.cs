@@ -13,7 +13,7 @@ using Vib3.Synth;
 //   conversion MB/s (synthetic HF checkpoint → store),
 //   cold page reads through the store (O_DIRECT device, reads in flight) vs a plain sequential read of the same
 //   log files (the reference), as a ratio, and the same with FASTER's stock device,
-//   warm hits (pages already in the T2 cache).
+//   warm hits (pages already in the T2 cache), and the conversion's peak memory.
 var sizeMb = Args.Int(args, "--size-mb", 1024);
 var repeat = Args.Int(args, "--repeat", 3);
 var root = Args.Str(args, "--dir", Path.Combine(Path.GetTempPath(), "vib3-bench"));
@@ -36,7 +36,9 @@ Console.WriteLine($"source: {sourceBytes / 1e6:0} MB; cold-cache drop {(Cache.Ca
 Console.WriteLine();
 
 var convert = new List<double>();
+var convertRss = new List<double>();
 var cold = new List<double>();
+var cold64 = new List<double>();
 var plain = new List<double>();
 var stock = new List<double>();
 var warm = new List<double>();
@@ -46,31 +48,43 @@ for (var i = 0; i < repeat; i++)
     var catalog = new ModelCatalog(Path.Combine(root, "data"));
     if (catalog.Exists("bench")) catalog.Drop("bench");
     Cache.Drop();
-    var clock = Stopwatch.StartNew();
-    manifest = new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(new ConversionRequest(source, "bench"));
-    convert.Add(sourceBytes / 1e6 / clock.Elapsed.TotalSeconds);
+    GC.Collect();
+    using (var rss = new PeakRss())
+    {
+        var clock = Stopwatch.StartNew();
+        manifest = new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(new ConversionRequest(source, "bench"));
+        convert.Add(sourceBytes / 1e6 / clock.Elapsed.TotalSeconds);
+        convertRss.Add(rss.PeakAboveStartBytes / 1e6);
+    }
 
     var dir = catalog.ModelDir("bench");
     var pages = Enumerable.Range(0, manifest.PageCount).ToList();
     cold.Add(ReadAll(dir, pages, new PageStoreOptions { RamBudgetBytes = 256L << 20, DirectIo = true }, manifest.PageBytes, dropFirst: true));
+    cold64.Add(ReadAll(dir, pages, new PageStoreOptions { RamBudgetBytes = 512L << 20, DirectIo = true, ReadsInFlight = 64 }, manifest.PageBytes, dropFirst: true));
     stock.Add(ReadAll(dir, pages, new PageStoreOptions { RamBudgetBytes = 256L << 20, DirectIo = false }, manifest.PageBytes, dropFirst: true));
     plain.Add(SequentialRead(Path.Combine(dir, "log")));
 
     using var store = PageStore.Open(dir, "bench", new PageStoreOptions { RamBudgetBytes = manifest.PageBytes * 2 + (64L << 20) });
     store.ReadManyAsync(pages, (_, _) => ValueTask.CompletedTask).GetAwaiter().GetResult();
     var warmClock = Stopwatch.StartNew();
-    store.ReadManyAsync(pages, (_, _) => ValueTask.CompletedTask).GetAwaiter().GetResult();
-    warm.Add(manifest.PageBytes / 1e6 / warmClock.Elapsed.TotalSeconds);
+    foreach (var page in pages)
+    {
+        using var lease = store.ReadAsync(page).GetAwaiter().GetResult();
+    }
+    warm.Add(warmClock.Elapsed.TotalMicroseconds / pages.Count);
     if (store.Stats.Hits < pages.Count) throw new InvalidOperationException("warm pass did not hit the cache");
 }
 
 Console.WriteLine($"model: {manifest!.PageCount} pages, {manifest.PageBytes / 1e6:0} MB, R = {manifest.PageRows}, largest page {manifest.MaxPageBytes / 1024} KiB; {repeat} runs, min / median");
 Row("conversion (source MB/s)", convert);
-Row("cold store reads, O_DIRECT (MB/s)", cold);
+Row("conversion peak RSS above start (MB)", convertRss);
+Row("cold store reads, O_DIRECT, 16 in flight (MB/s)", cold);
+Row("cold store reads, O_DIRECT, 64 in flight (MB/s)", cold64);
 Row("cold store reads, FASTER stock device (MB/s)", stock);
 Row("reference: plain sequential read (MB/s)", plain);
-Row("warm hits (MB/s)", warm);
+Row("warm hit, one page at a time (µs/page)", warm, "0.00");
 Console.WriteLine($"ratio cold store O_DIRECT / plain sequential: {Median(cold) / Median(plain):0.00} (median)");
+Console.WriteLine($"ratio cold store O_DIRECT 64 / plain sequential: {Median(cold64) / Median(plain):0.00} (median)");
 Console.WriteLine($"ratio cold store stock    / plain sequential: {Median(stock) / Median(plain):0.00} (median)");
 Directory.Delete(root, recursive: true);
 return 0;
@@ -105,5 +119,6 @@ static double Median(List<double> xs)
     return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
 }
 
-static void Row(string name, List<double> xs) =>
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-46} {xs.Min(),8:0} {Median(xs),8:0}"));
+static void Row(string name, List<double> xs, string format = "0") =>
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"  {name,-50} {xs.Min().ToString(format, CultureInfo.InvariantCulture),10} {Median(xs).ToString(format, CultureInfo.InvariantCulture),10}"));

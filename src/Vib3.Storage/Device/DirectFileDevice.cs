@@ -62,31 +62,23 @@ public sealed unsafe class DirectFileDevice : StorageDeviceBase
     public IEnumerable<string> OpenSegmentPaths => _segments.Values.Select(s => s.Path);
 
     public override void WriteAsync(IntPtr sourceAddress, int segmentId, ulong destinationAddress,
-        uint numBytesToWrite, DeviceIOCompletionCallback callback, object context)
-    {
-        _workers.Enqueue(() =>
-        {
-            uint error = 0, done = 0;
-            try
-            {
-                var seg = GetSegment(segmentId);
-                error = Transfer(seg, write: true, (byte*)sourceAddress, numBytesToWrite, (long)destinationAddress, out done);
-            }
-            catch (IOException e) { error = ErrorFrom(e); }
-            callback(error, done, context);
-        });
-    }
+        uint numBytesToWrite, DeviceIOCompletionCallback callback, object context) =>
+        Submit(segmentId, write: true, (byte*)sourceAddress, numBytesToWrite, (long)destinationAddress, callback, context);
 
     public override void ReadAsync(int segmentId, ulong sourceAddress, IntPtr destinationAddress,
-        uint readLength, DeviceIOCompletionCallback callback, object context)
+        uint readLength, DeviceIOCompletionCallback callback, object context) =>
+        Submit(segmentId, write: false, (byte*)destinationAddress, readLength, (long)sourceAddress, callback, context);
+
+    /// <summary>Runs one transfer on an I/O worker and reports errno (0 on success) through FASTER's callback.</summary>
+    private void Submit(int segmentId, bool write, byte* buffer, uint length, long offset,
+        DeviceIOCompletionCallback callback, object context)
     {
         _workers.Enqueue(() =>
         {
             uint error = 0, done = 0;
             try
             {
-                var seg = GetSegment(segmentId);
-                error = Transfer(seg, write: false, (byte*)destinationAddress, readLength, (long)sourceAddress, out done);
+                error = Transfer(GetSegment(segmentId), write, buffer, length, offset, out done);
             }
             catch (IOException e) { error = ErrorFrom(e); }
             callback(error, done, context);
