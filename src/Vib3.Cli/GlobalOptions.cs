@@ -20,7 +20,16 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
-    public static ModelCatalog Catalog(ParseResult r) => new(ModelCatalog.ResolveDataDir(r.GetValue(DataDir)));
+    /// <summary>The catalog of --data-dir. Every command checks both global options up front, so a mistyped
+    /// budget is reported whatever the command.</summary>
+    public static ModelCatalog Catalog(ParseResult r)
+    {
+        RamBudgetBytes(r);
+        var dir = ModelCatalog.ResolveDataDir(r.GetValue(DataDir));
+        if (File.Exists(dir))
+            throw new Vib3Exception(SqlState.InvalidParameterValue, $"data directory {dir} is a file, not a directory");
+        return new ModelCatalog(dir);
+    }
 
     public static long RamBudgetBytes(ParseResult r) => ByteSize.Parse(r.GetValue(RamBudget)!);
 }

@@ -35,6 +35,12 @@ public static class Vib3Cli
         root.Subcommands.Add(DemoCommand.Create(console));
 
         var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))
+        {
+            var command = parsed.CommandResult.Command is RootCommand ? "" : " " + parsed.CommandResult.Command.Name;
+            error.WriteLine($"vib3: error: {parsed.Errors[0].Message} (see: vib3{command} --help) [SQLSTATE {SqlState.SyntaxError}]");
+            return ExitError;
+        }
         try
         {
             return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });

@@ -32,8 +32,15 @@ public sealed class ModelConverter
         using var reader = CheckpointReader.Open(request.SourcePath);
         var (family, config, gguf, architecture) = Identify(reader);
         var ropeStyle = gguf ? family.Gguf.RopeStyle : family.Hf.RopeStyle;
-        var hyper = HyperResolver.Build(HyperResolver.Resolve(family, config, gguf, architecture), ropeStyle, config.Origin);
+        var values = HyperResolver.Resolve(family, config, gguf, architecture,
+            name => reader.Tensors.TryGetValue(name, out var t) ? t.Shape : null);
+        var hyper = HyperResolver.Build(values, ropeStyle, config.Origin);
         var plan = ConversionPlanner.Plan(reader, family, hyper, gguf, request.DType, request.PageRows);
+        var minimum = PageStore.MinimumRamBudget(plan.Geometry.MaxPageBytes);
+        if (request.RamBudgetBytes < minimum)
+            throw new Vib3Exception(SqlState.InsufficientResources,
+                $"ram budget {ByteSize.Format(request.RamBudgetBytes.Value)} is below the {ByteSize.Format(minimum)} this model's pages " +
+                $"(largest {ByteSize.Format(plan.Geometry.MaxPageBytes)}) need to be read back and verified");
 
         using var staging = _catalog.BeginStaging(request.Name);
         try
@@ -41,7 +48,7 @@ public sealed class ModelConverter
             var manifest = NewManifest(request, reader, plan, architecture, gguf);
             WritePages(reader, plan, staging.Dir, manifest, progress, ct);
             manifest.Tokenizer = TokenizerExport.Export(reader, Path.Combine(staging.Dir, "tokenizer"));
-            Verify(staging.Dir, manifest, progress, ct);
+            Verify(staging.Dir, manifest, request.RamBudgetBytes, progress, ct);
             _catalog.Publish(staging, manifest);
             return manifest;
         }
@@ -65,13 +72,17 @@ public sealed class ModelConverter
                     $"{reader.Path}: '{arch}' model without experts; vib3 serves Mixture-of-Experts models ({arch}.expert_count missing or 0)");
             return (family, config, true, arch);
         }
-        var hf = HfConfig.Load(reader.Path);
+        var hf = HfConfig.Load(CheckpointFolder(reader));
         var architecture = hf.Architecture ?? throw new Vib3Exception(SqlState.InvalidParameterValue,
             $"{hf.Origin}: no 'architectures' entry");
         var hfFamily = _descriptors.ForHfArchitecture(architecture) ?? throw new Vib3Exception(SqlState.FeatureNotSupported,
             $"{hf.Origin}: unknown architecture '{architecture}' (vib3 converts: {_descriptors.SupportedHf})");
         return (hfFamily, hf, false, architecture);
     }
+
+    /// <summary>The folder holding config.json and the tokenizer: the path itself, or the folder of a single .safetensors file.</summary>
+    internal static string CheckpointFolder(ICheckpointReader reader) =>
+        Directory.Exists(reader.Path) ? reader.Path : Path.GetDirectoryName(Path.GetFullPath(reader.Path))!;
 
     private static ModelManifest NewManifest(ConversionRequest request, ICheckpointReader reader, ConversionPlan plan, string architecture, bool gguf)
     {
@@ -153,11 +164,15 @@ public sealed class ModelConverter
         manifest.PageBytes = writer.BytesWritten;
     }
 
+    /// <summary>What verification asks of the RAM budget: the store's minimum plus a little cache (pages are read once).</summary>
+    private static long VerifyBudget(int maxPageBytes) => PageStore.MinimumRamBudget(maxPageBytes) + (16L << 20);
+
     /// <summary>Reads every page back from disk through the store (checksums verified on the way) before the
     /// model may be published: what the catalog shows has been read back whole.</summary>
-    private static void Verify(string dir, ModelManifest manifest, IProgress<ConversionProgress>? progress, CancellationToken ct)
+    private static void Verify(string dir, ModelManifest manifest, long? ramBudget, IProgress<ConversionProgress>? progress, CancellationToken ct)
     {
-        var options = new PageStoreOptions { RamBudgetBytes = PageStore.MinimumRamBudget(manifest.MaxPageBytes) + (16L << 20) };
+        var budget = Math.Min(ramBudget ?? long.MaxValue, VerifyBudget(manifest.MaxPageBytes));
+        var options = new PageStoreOptions { RamBudgetBytes = budget };
         using var store = PageStore.Open(dir, manifest.Name, options);
         long done = 0;
         var all = Enumerable.Range(0, store.PageCount).ToList();

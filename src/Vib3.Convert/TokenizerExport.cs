@@ -21,7 +21,7 @@ public static class TokenizerExport
     public static TokenizerInfo Export(ICheckpointReader reader, string dir)
     {
         Directory.CreateDirectory(dir);
-        return reader is GgufCheckpoint g ? FromGguf(g, dir) : FromHf(reader.Path, dir);
+        return reader is GgufCheckpoint g ? FromGguf(g, dir) : FromHf(ModelConverter.CheckpointFolder(reader), dir);
     }
 
     private static TokenizerInfo FromHf(string folder, string dir)

@@ -15,15 +15,27 @@ internal static class ConvertCommand
         var path = new Argument<string>("path") { Description = "A Hugging Face folder (config.json + *.safetensors) or a .gguf file" };
         var name = new Option<string>("--name") { Description = "Name of the model in the catalog", Required = true };
         var dtype = new Option<string?>("--dtype") { Description = "Store 2-D weights as f32, f16, bf16 or q8_0 (default: as in the source)" };
-        var pageRows = new Option<int?>("--page-rows") { Description = "Neuron rows per expert page (default: pages of 0.5-4 MiB)" };
+        var pageRows = new Option<int?>("--page-rows")
+        {
+            Description = "Neuron rows per expert page (default: expert pages just under 2 MiB; a small expert is one page)",
+            CustomParser = a =>
+            {
+                var text = a.Tokens.Count > 0 ? a.Tokens[0].Value : "";
+                if (int.TryParse(text, out var rows)) return rows;
+                a.AddError($"--page-rows: '{text}' is not a whole number");
+                return null;
+            },
+        };
         var command = new Command("convert", "Convert a checkpoint into a vib3 model store") { path, name, dtype, pageRows };
         command.SetAction(r =>
         {
+            var catalog = GlobalOptions.Catalog(r);
             var request = new ConversionRequest(
                 r.GetValue(path)!, r.GetValue(name)!,
                 r.GetValue(dtype) is { } d ? DTypes.Parse(d) : null,
-                r.GetValue(pageRows));
-            var converter = new ModelConverter(GlobalOptions.Catalog(r), DescriptorCatalog.LoadDefault());
+                r.GetValue(pageRows),
+                GlobalOptions.RamBudgetBytes(r));
+            var converter = new ModelConverter(catalog, DescriptorCatalog.LoadDefault());
             var manifest = Run(console, converter, request);
             console.MarkupLineInterpolated($"converted [bold]{manifest.Name}[/]: {manifest.PageCount} pages, {ByteSize.Format(manifest.PageBytes)}, {manifest.DType}, R = {manifest.PageRows}");
             return 0;

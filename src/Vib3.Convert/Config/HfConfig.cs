@@ -40,9 +40,10 @@ public sealed class HfConfig : IConfigSource
         }
     }
 
+    /// <summary>A dotted key reads inside nested objects: rope_parameters.rope_theta (transformers 5 layout).</summary>
     public double? GetNumber(string key)
     {
-        if (!_root.TryGetProperty(key, out var v)) return null;
+        if (!TryGet(key, out var v)) return null;
         return v.ValueKind switch
         {
             JsonValueKind.Number => v.GetDouble(),
@@ -55,5 +56,15 @@ public sealed class HfConfig : IConfigSource
     }
 
     public int? ArrayLength(string key) =>
-        _root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Array ? v.GetArrayLength() : null;
+        TryGet(key, out var v) && v.ValueKind == JsonValueKind.Array ? v.GetArrayLength() : null;
+
+    private bool TryGet(string key, out JsonElement value)
+    {
+        value = _root;
+        foreach (var part in key.Split('.'))
+        {
+            if (value.ValueKind != JsonValueKind.Object || !value.TryGetProperty(part, out value)) return false;
+        }
+        return true;
+    }
 }

@@ -11,6 +11,9 @@ public sealed class FamilyDescriptor
     public required Dictionary<string, HyperSource> Hyper { get; init; }
     public required List<TensorPattern> Tensors { get; init; }
     public required ExpertPatterns Experts { get; init; }
+    /// <summary>Source tensors the family may carry that vib3 does not need (e.g. HF's cached rotary inv_freq).
+    /// Any other tensor the descriptor does not name fails the conversion: ignoring it could change the model.</summary>
+    public List<string> Ignore { get; init; } = [];
 
     public sealed class HfSide
     {
@@ -28,8 +31,11 @@ public sealed class FamilyDescriptor
     {
         public List<string> Hf { get; init; } = [];
         public List<string> Gguf { get; init; } = [];
-        /// <summary>An expression over other hyper-parameters, a literal, or "none" (may stay unset).</summary>
-        public string? Default { get; init; }
+        /// <summary>Used when no HF key is present: an expression over other hyper-parameters, a literal,
+        /// true/false, or "none" (may stay unset). Absent: the value is required.</summary>
+        public string? HfDefault { get; init; }
+        /// <summary>As HfDefault, for GGUF metadata (llama.cpp's own defaults where it has them).</summary>
+        public string? GgufDefault { get; init; }
     }
 
     public sealed class TensorPattern
@@ -42,6 +48,9 @@ public sealed class FamilyDescriptor
         public required string Hf { get; init; }
         public required string Gguf { get; init; }
         public bool Optional { get; init; }
+        /// <summary>For an output projection that may be tied to the embedding: the tensor used when this one is absent
+        /// (allowed in GGUF always, in HF only when config.json says tie_word_embeddings).</summary>
+        public string? TiedTo { get; init; }
 
         public bool PerLayer => Name.Contains("{l}", StringComparison.Ordinal);
     }
@@ -53,10 +62,12 @@ public sealed class FamilyDescriptor
         public required ExpertPattern Down { get; init; }
     }
 
-    /// <summary>HF: one 2-D tensor per expert ({l}, {e}); GGUF: one 3-D tensor per layer ({l}) stacking all experts.</summary>
+    /// <summary>HF: one 2-D tensor per expert ({l}, {e}); GGUF: one 3-D tensor per layer ({l}) stacking all experts,
+    /// or, in GGUF files made before llama.cpp stacked experts, one 2-D tensor per expert.</summary>
     public sealed class ExpertPattern
     {
         public required string Hf { get; init; }
         public required string Gguf { get; init; }
+        public string? GgufPerExpert { get; init; }
     }
 }

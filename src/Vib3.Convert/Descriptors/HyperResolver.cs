@@ -6,34 +6,37 @@ using Vib3.Storage.Catalog;
 namespace Vib3.Convert.Descriptors;
 
 /// <summary>Reads a family's hyper-parameters from config.json or GGUF metadata, as its descriptor says, and
-/// checks that they make a model.</summary>
+/// checks that they make a model. A key may also be "#key" (length of an array) or "shape:TENSOR:AXIS"
+/// (a dimension of a tensor, for files whose metadata omits a size the tensors make plain).</summary>
 public static class HyperResolver
 {
     /// <summary>Resolution order matters: defaults may refer to earlier names (headDim = dim/heads).</summary>
     private static readonly string[] Order =
     [
         "layers", "dim", "heads", "kvHeads", "headDim", "vocab", "context", "experts", "topK",
-        "expertHidden", "sharedExpertHidden", "ropeTheta", "normEps", "normTopKProb", "bosTokenId", "eosTokenId",
+        "expertHidden", "sharedExpertHidden", "ropeTheta", "normEps", "normTopKProb", "tieEmbeddings",
+        "bosTokenId", "eosTokenId",
     ];
 
     private static readonly HashSet<string> Optional = ["sharedExpertHidden", "bosTokenId", "eosTokenId"];
 
     public static IReadOnlyDictionary<string, double> Resolve(
-        FamilyDescriptor family, IConfigSource config, bool gguf, string? ggufArchitecture)
+        FamilyDescriptor family, IConfigSource config, bool gguf, string? ggufArchitecture, Func<string, long[]?> tensorShape)
     {
         var values = new Dictionary<string, double>();
         foreach (var name in Order)
         {
             if (!family.Hyper.TryGetValue(name, out var source)) continue;
-            var keys = gguf ? source.Gguf : source.Hf;
+            var keys = (gguf ? source.Gguf : source.Hf)
+                .Select(k => k.Replace("{arch}", ggufArchitecture ?? "", StringComparison.Ordinal)).ToList();
             double? value = null;
-            foreach (var raw in keys)
+            foreach (var key in keys)
             {
-                var key = raw.Replace("{arch}", ggufArchitecture ?? "", StringComparison.Ordinal);
-                value = key.StartsWith('#') ? config.ArrayLength(key[1..]) : config.GetNumber(key);
+                value = Lookup(config, key, tensorShape);
                 if (value is not null) break;
             }
-            if (value is null && source.Default is { } def && def != "none")
+            var fallback = gguf ? source.GgufDefault : source.HfDefault;
+            if (value is null && fallback is { } def && def != "none")
                 value = def switch
                 {
                     "true" => 1,
@@ -42,13 +45,23 @@ public static class HyperResolver
                 };
             if (value is null)
             {
-                if (Optional.Contains(name) || source.Default == "none") continue;
-                var tried = keys.Count == 0 ? "(no key)" : string.Join(" or ", keys.Select(k => $"'{k.Replace("{arch}", ggufArchitecture ?? "", StringComparison.Ordinal)}'"));
+                if (Optional.Contains(name) || fallback == "none") continue;
+                var tried = keys.Count == 0 ? "(no key)" : string.Join(" or ", keys.Select(k => $"'{k}'"));
                 throw new Vib3Exception(SqlState.InvalidParameterValue, $"{config.Origin}: missing {tried} ({name})");
             }
             values[name] = value.Value;
         }
         return values;
+    }
+
+    private static double? Lookup(IConfigSource config, string key, Func<string, long[]?> tensorShape)
+    {
+        if (key.StartsWith('#')) return config.ArrayLength(key[1..]);
+        if (!key.StartsWith("shape:", StringComparison.Ordinal)) return config.GetNumber(key);
+        var parts = key.Split(':');
+        var shape = tensorShape(parts[1]);
+        var axis = int.Parse(parts[2], CultureInfo.InvariantCulture);
+        return shape is not null && axis < shape.Length ? shape[shape.Length - 1 - axis] : null;
     }
 
     public static HyperParameters Build(IReadOnlyDictionary<string, double> v, string ropeStyle, string origin)
@@ -62,7 +75,12 @@ public static class HyperResolver
             return (int)x;
         }
 
-        int? OptionalInt(string name) => v.TryGetValue(name, out var d) ? (int)d : null;
+        int? OptionalInt(string name) => v.ContainsKey(name) ? Int(name, min: 0) : null;
+
+        double Positive(string name) => v[name] > 0 && double.IsFinite(v[name])
+            ? v[name]
+            : throw new Vib3Exception(SqlState.InvalidParameterValue,
+                $"{origin}: {name} = {v[name].ToString(CultureInfo.InvariantCulture)} must be a positive number");
 
         var h = new HyperParameters
         {
@@ -77,9 +95,10 @@ public static class HyperResolver
             TopK = Int("topK"),
             ExpertHidden = Int("expertHidden"),
             SharedExpertHidden = v.ContainsKey("sharedExpertHidden") ? Int("sharedExpertHidden") : 0,
-            RopeTheta = v["ropeTheta"],
-            NormEps = v["normEps"],
+            RopeTheta = Positive("ropeTheta"),
+            NormEps = Positive("normEps"),
             NormTopKProb = v["normTopKProb"] != 0,
+            TiedEmbeddings = v.TryGetValue("tieEmbeddings", out var tied) && tied != 0,
             RopeStyle = ropeStyle,
             BosTokenId = OptionalInt("bosTokenId"),
             EosTokenId = OptionalInt("eosTokenId"),

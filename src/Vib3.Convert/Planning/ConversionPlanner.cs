@@ -6,13 +6,16 @@ using Vib3.Storage.Catalog;
 
 namespace Vib3.Convert.Planning;
 
-/// <summary>Matches a checkpoint's tensors against its family descriptor and decides how to store them.</summary>
+/// <summary>Matches a checkpoint's tensors against its family descriptor and decides how to store them.
+/// Every source tensor must be used or explicitly ignored: a tensor vib3 does not understand could change
+/// what the model computes, so it is an error, not something to drop silently.</summary>
 public static class ConversionPlanner
 {
     public static ConversionPlan Plan(
         ICheckpointReader reader, FamilyDescriptor family, HyperParameters hyper, bool gguf, DType? target, int? pageRows)
     {
         var dims = Dimensions(hyper);
+        var used = new HashSet<string>(StringComparer.Ordinal);
         var dense = new List<DenseTensorPlan>();
         foreach (var pattern in family.Tensors)
         {
@@ -24,41 +27,49 @@ public static class ConversionPlanner
                 if (!reader.Tensors.TryGetValue(sourceName, out var source))
                 {
                     if (pattern.Optional) continue;
+                    if (pattern.TiedTo is not null && (gguf || hyper.TiedEmbeddings))
+                    {
+                        hyper.TiedEmbeddings = true;
+                        continue;
+                    }
                     throw new Vib3Exception(SqlState.UndefinedObject,
-                        $"{reader.Path}: missing tensor '{sourceName}' ({family.Family} needs it as {name})");
+                        $"{reader.Path}: missing tensor '{sourceName}' ({family.Family} needs it as {name}" +
+                        (pattern.TiedTo is not null ? "; config.json does not say tie_word_embeddings" : "") + ")");
                 }
+                used.Add(sourceName);
                 var shape = pattern.Shape.Select(e => (long)ShapeExpression.Evaluate(e, n => dims.GetValueOrDefault(n))).ToArray();
-                CheckShape(reader, source, shape, string.Join(", ", pattern.Shape));
+                CheckShape(source, shape, string.Join(", ", pattern.Shape));
                 var keepF32 = shape.Length == 1 || pattern.Role == "router";
                 var type = keepF32 ? DType.F32 : target ?? source.DType;
                 dense.Add(new DenseTensorPlan(name, pattern.Role, source, shape, type));
             }
         }
+        hyper.TiedEmbeddings = dense.All(t => t.Role != "lm_head");
 
-        var experts = new (ExpertMatrix, ExpertMatrix, ExpertMatrix)[hyper.Layers][];
+        var experts = new (ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down)[hyper.Layers][];
         for (var l = 0; l < hyper.Layers; l++)
         {
             experts[l] = new (ExpertMatrix, ExpertMatrix, ExpertMatrix)[hyper.Experts];
             for (var e = 0; e < hyper.Experts; e++)
             {
                 experts[l][e] = (
-                    Expert(reader, family.Experts.Gate, gguf, l, e, hyper.ExpertHidden, hyper.Dim, hyper.Experts),
-                    Expert(reader, family.Experts.Up, gguf, l, e, hyper.ExpertHidden, hyper.Dim, hyper.Experts),
-                    Expert(reader, family.Experts.Down, gguf, l, e, hyper.Dim, hyper.ExpertHidden, hyper.Experts));
+                    Expert(reader, family.Experts.Gate, gguf, l, e, hyper.ExpertHidden, hyper.Dim, hyper.Experts, used),
+                    Expert(reader, family.Experts.Up, gguf, l, e, hyper.ExpertHidden, hyper.Dim, hyper.Experts, used),
+                    Expert(reader, family.Experts.Down, gguf, l, e, hyper.Dim, hyper.ExpertHidden, hyper.Experts, used));
             }
         }
+        CheckAllUsed(reader, family, hyper, used);
 
-        var sourceType = experts[0][0].Item1.Type;
+        var sourceType = SingleExpertType(reader, experts, target);
         var expertType = target ?? sourceType;
-        var q8 = expertType == DType.Q8_0 || experts.Any(layer => layer.Any(x =>
-            x.Item1.Type == DType.Q8_0 || x.Item2.Type == DType.Q8_0 || x.Item3.Type == DType.Q8_0));
+        var q8 = expertType == DType.Q8_0 || sourceType == DType.Q8_0;
         if (q8)
         {
             RequireBlocks(reader, "hidden size", hyper.Dim);
             RequireBlocks(reader, "expert hidden size", hyper.ExpertHidden);
-            foreach (var t in dense.Where(t => t.Target == DType.Q8_0))
-                RequireBlocks(reader, $"row length of {t.Name}", (int)t.Cols);
         }
+        foreach (var t in dense.Where(t => t.Target == DType.Q8_0 || t.Source.DType == DType.Q8_0))
+            RequireBlocks(reader, $"row length of {t.Name}", (int)t.Cols);
         var widestRow = dense.Max(t => t.Target.ByteCount(t.Cols));
         var geometry = PageGeometry.Choose(expertType, hyper.Dim, hyper.ExpertHidden, q8 ? DTypes.Q8BlockSize : 1, widestRow, pageRows);
         return new ConversionPlan
@@ -73,22 +84,54 @@ public static class ConversionPlanner
         };
     }
 
-    private static ExpertMatrix Expert(
-        ICheckpointReader reader, FamilyDescriptor.ExpertPattern pattern, bool gguf, int layer, int expert, long rows, long cols, int experts)
+    /// <summary>Expert pages hold gate, up and down in one type. Without --dtype that must be the source's
+    /// single type; a checkpoint mixing types (e.g. a mixed-quantisation GGUF) needs an explicit --dtype rather
+    /// than a silent conversion.</summary>
+    private static DType SingleExpertType(ICheckpointReader reader, (ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down)[][] experts, DType? target)
     {
-        var name = Expand(gguf ? pattern.Gguf : pattern.Hf, layer, expert);
-        if (!reader.Tensors.TryGetValue(name, out var t))
-            throw new Vib3Exception(SqlState.UndefinedObject, $"{reader.Path}: missing expert tensor '{name}'");
-        if (!gguf)
-        {
-            CheckShape(reader, t, [rows, cols], "expert");
-            return new ExpertMatrix(t, 0, rows, cols);
-        }
-        CheckShape(reader, t, [experts, rows, cols], "experts, expert");
-        return new ExpertMatrix(t, expert * t.DType.ByteCount(rows * cols), rows, cols);
+        var all = experts.SelectMany(layer => layer.SelectMany(x => new[] { x.Gate, x.Up, x.Down })).ToList();
+        var first = all[0];
+        var other = all.FirstOrDefault(m => m.Type != first.Type);
+        if (other is null) return first.Type;
+        if (target is not null) return first.Type;
+        throw new Vib3Exception(SqlState.FeatureNotSupported,
+            $"{reader.Path}: expert tensors mix dtypes ('{first.Tensor.Name}' is {first.Type.Name()}, '{other.Tensor.Name}' is {other.Type.Name()}); pass --dtype to choose one");
     }
 
-    private static void CheckShape(ICheckpointReader reader, SourceTensor source, long[] expected, string formula)
+    private static void CheckAllUsed(ICheckpointReader reader, FamilyDescriptor family, HyperParameters hyper, HashSet<string> used)
+    {
+        var ignored = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var pattern in family.Ignore)
+            for (var l = 0; l < hyper.Layers; l++)
+                ignored.Add(Expand(pattern, l));
+        var unknown = reader.Tensors.Keys.Where(n => !used.Contains(n) && !ignored.Contains(n)).Order(StringComparer.Ordinal).ToList();
+        if (unknown.Count == 0) return;
+        throw new Vib3Exception(SqlState.FeatureNotSupported,
+            $"{reader.Path}: {unknown.Count} tensor(s) that the {family.Family} descriptor does not know, e.g. '{string.Join("', '", unknown.Take(3))}' " +
+            "(vib3 would ignore what they do; is this a variant of the architecture?)");
+    }
+
+    private static ExpertMatrix Expert(
+        ICheckpointReader reader, FamilyDescriptor.ExpertPattern pattern, bool gguf, int layer, int expert,
+        long rows, long cols, int experts, HashSet<string> used)
+    {
+        var stacked = gguf ? Expand(pattern.Gguf, layer) : null;
+        if (stacked is not null && reader.Tensors.TryGetValue(stacked, out var all))
+        {
+            CheckShape(all, [experts, rows, cols], "experts, expert");
+            used.Add(stacked);
+            return new ExpertMatrix(all, expert * all.DType.ByteCount(rows * cols), rows, cols);
+        }
+        var perExpert = gguf ? pattern.GgufPerExpert : pattern.Hf;
+        var name = perExpert is null ? stacked! : Expand(perExpert, layer, expert);
+        if (perExpert is null || !reader.Tensors.TryGetValue(name, out var t))
+            throw new Vib3Exception(SqlState.UndefinedObject, $"{reader.Path}: missing expert tensor '{name}'");
+        CheckShape(t, [rows, cols], "expert");
+        used.Add(name);
+        return new ExpertMatrix(t, 0, rows, cols);
+    }
+
+    private static void CheckShape(SourceTensor source, long[] expected, string formula)
     {
         if (Squeeze(source.Shape).SequenceEqual(Squeeze(expected))) return;
         throw new Vib3Exception(SqlState.InvalidParameterValue,

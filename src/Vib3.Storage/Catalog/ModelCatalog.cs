@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Vib3.Core;
 using Vib3.Storage.Device;
@@ -73,17 +72,13 @@ public sealed partial class ModelCatalog
         if (Directory.Exists(ModelDir(name)))
             throw new Vib3Exception(SqlState.DuplicateObject, $"model '{name}' already exists in {ModelsDir}");
         RemoveAbandonedStaging();
-        var dir = Path.Combine(StagingDir, $"{name}.{Environment.ProcessId}.{Guid.NewGuid():N}");
-        Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, StagingArea.OwnerFile), Environment.ProcessId.ToString());
-        return new StagingArea(name, dir);
+        return StagingArea.Create(StagingDir, name);
     }
 
     /// <summary>Writes the manifest and makes the store visible with one atomic rename.</summary>
     public void Publish(StagingArea staging, ModelManifest manifest)
     {
         ManifestFile.Write(staging.Dir, manifest);
-        File.Delete(Path.Combine(staging.Dir, StagingArea.OwnerFile));
         FileSync.FsyncDirectory(staging.Dir);
         Directory.CreateDirectory(ModelsDir);
         try
@@ -99,10 +94,13 @@ public sealed partial class ModelCatalog
         staging.MarkPublished();
     }
 
-    /// <summary>Removes a stored model; the rename out of models/ comes first so readers never see it half-deleted.</summary>
+    /// <summary>Removes a stored model, readable or not; the rename out of models/ comes first so readers never see
+    /// it half-deleted.</summary>
     public void Drop(string name)
     {
-        Get(name);
+        ValidateName(name);
+        if (!Directory.Exists(ModelDir(name)))
+            throw new Vib3Exception(SqlState.UndefinedObject, $"model '{name}' does not exist in {ModelsDir}");
         var doomed = Path.Combine(StagingDir, $"{name}.dropped.{Guid.NewGuid():N}");
         Directory.CreateDirectory(StagingDir);
         Directory.Move(ModelDir(name), doomed);
@@ -113,26 +111,7 @@ public sealed partial class ModelCatalog
     {
         if (!Directory.Exists(StagingDir)) return;
         foreach (var dir in Directory.EnumerateDirectories(StagingDir))
-        {
-            var owner = Path.Combine(dir, StagingArea.OwnerFile);
-            if (File.Exists(owner) && int.TryParse(File.ReadAllText(owner), out var pid) && IsAlive(pid)) continue;
-            try { Directory.Delete(dir, recursive: true); }
-            catch (IOException) { /* another process is cleaning it up too */ }
-        }
-    }
-
-    private static bool IsAlive(int pid)
-    {
-        if (pid == Environment.ProcessId) return true;
-        try
-        {
-            using var p = Process.GetProcessById(pid);
-            return !p.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
+            StagingArea.RemoveIfAbandoned(dir);
     }
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]

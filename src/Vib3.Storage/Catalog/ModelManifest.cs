@@ -59,6 +59,8 @@ public sealed class HyperParameters
     public double RopeTheta { get; set; }
     public double NormEps { get; set; }
     public bool NormTopKProb { get; set; }
+    /// <summary>True when the model has no output projection of its own and reuses token_embd (tied embeddings).</summary>
+    public bool TiedEmbeddings { get; set; }
     /// <summary>"neox" (rotate half, HF layout) or "interleaved" (pairs; llama.cpp's llama GGUF with permuted Q/K).</summary>
     public string RopeStyle { get; set; } = "neox";
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

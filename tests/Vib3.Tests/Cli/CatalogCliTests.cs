@@ -1,0 +1,89 @@
+using Vib3.Core;
+using Vib3.Storage.Catalog;
+using Vib3.Synth;
+using Vib3.Tests.Conversion;
+
+namespace Vib3.Tests.Cli;
+
+/// <summary>The catalog as users meet it: broken stores, bad options, concurrent conversions' staging folders.</summary>
+public sealed class CatalogCliTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    private string Data => _dir.Sub("data");
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void A_store_with_an_unreadable_manifest_is_listed_and_can_be_dropped()
+    {
+        var store = Path.Combine(Data, "models", "broken");
+        Directory.CreateDirectory(store);
+        File.WriteAllText(Path.Combine(store, ManifestFile.FileName), "{ not json");
+        Assert.Contains("unreadable", CliRun.Run(Data, "models").Output);
+        var drop = CliRun.Run(Data, "drop", "broken");
+        Assert.True(drop.ExitCode == 0, drop.Error);
+        Assert.False(Directory.Exists(store));
+    }
+
+    [Fact]
+    public void A_data_dir_that_is_a_file_is_a_clear_error()
+    {
+        var file = _dir.Sub("afile");
+        File.WriteAllText(file, "x");
+        var r = CliRun.Run(file, "models");
+        Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, r.ExitCode);
+        Assert.Contains("is a file, not a directory", r.Error);
+    }
+
+    [Theory]
+    [InlineData("models")]
+    [InlineData("info", "x")]
+    public void A_bad_ram_budget_is_reported_by_every_command(params string[] args)
+    {
+        var r = CliRun.Run(Data, [.. args, "--ram-budget", "lots"]);
+        Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, r.ExitCode);
+        Assert.Contains("'lots'", r.Error);
+    }
+
+    [Fact]
+    public void A_ram_budget_too_small_to_verify_refuses_the_conversion()
+    {
+        var source = SyntheticCheckpoints.Write(_dir, SyntheticCheckpoints.Small(ModelFamily.Mixtral, DType.F32), "hf");
+        var r = CliRun.Run(Data, "convert", source, "--name", "m", "--ram-budget", "64KiB");
+        Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, r.ExitCode);
+        Assert.Contains($"SQLSTATE {SqlState.InsufficientResources}", r.Error);
+    }
+
+    [Fact]
+    public void Malformed_arguments_are_one_line()
+    {
+        var r = CliRun.Run(Data, "convert", "x", "--name", "m", "--page-rows", "abc");
+        Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, r.ExitCode);
+        Assert.Contains("--page-rows: 'abc' is not a whole number", r.Error);
+        Assert.DoesNotContain('\n', r.Error.Trim());
+        Assert.Contains("required", CliRun.Run(Data, "convert", "x").Error);
+    }
+
+    [Fact]
+    public void Live_staging_survives_cleanup_and_abandoned_staging_does_not()
+    {
+        var catalog = new ModelCatalog(Data);
+        using var live = catalog.BeginStaging("a");
+        File.WriteAllText(Path.Combine(live.Dir, "page"), "x");
+
+        var staging = Path.GetDirectoryName(live.Dir)!;
+        var dead = Path.Combine(staging, "b.dead");
+        Directory.CreateDirectory(dead);
+        File.WriteAllText(dead + StagingArea.LockSuffix, ""); // its owner died: nobody holds the lock
+        var orphan = Path.Combine(staging, "c.orphan");
+        Directory.CreateDirectory(orphan);
+
+        using (catalog.BeginStaging("d")) { }
+
+        Assert.True(File.Exists(Path.Combine(live.Dir, "page")), "a running conversion's staging folder was deleted");
+        Assert.False(Directory.Exists(dead));
+        Assert.False(File.Exists(dead + StagingArea.LockSuffix));
+        Assert.False(Directory.Exists(orphan));
+    }
+}
