@@ -17,9 +17,10 @@ public sealed class PageStore : IDisposable
     private readonly FasterLog _log;
     private readonly PageCache _cache;
     private readonly SemaphoreSlim _diskSlots;
-    private readonly Dictionary<int, Task<byte[]>> _inFlight = new();
+    private readonly Dictionary<int, Load> _inFlight = new(); // also the lock that orders loads against Dispose
+    private readonly CancellationTokenSource _shutdown = new();
     private readonly int _readsInFlight;
-    private long _hits, _misses, _bytesRead, _checksumFailures;
+    private long _hits, _misses, _joinedReads, _bytesRead, _checksumFailures;
     private int _disposed;
 
     private PageStore(string modelName, PageEntry[] entries, int maxPageBytes, IDevice device, FasterLog log,
@@ -37,7 +38,9 @@ public sealed class PageStore : IDisposable
 
     /// <summary>
     /// Open a finished store. The RAM budget pays first for FASTER's per-read buffers
-    /// (ReadsInFlight of them, each sized for the largest page); the rest is the page cache.
+    /// (ReadsInFlight of them, each sized for the largest page); the rest is the page cache, a hard
+    /// limit on the page bytes the store holds: resident pages, pages pinned by leases, and pages
+    /// being read. A miss that would go over it waits until leases end (see <see cref="ReadAsync"/>).
     /// </summary>
     public static PageStore Open(string storeDir, string modelName, PageStoreOptions options)
     {
@@ -86,7 +89,9 @@ public sealed class PageStore : IDisposable
         readsInFlight * LogLayout.ReadBufferBytes(maxPageBytes);
 
     /// <summary>The smallest RAM budget a store whose largest page is <paramref name="maxPageBytes"/> opens with:
-    /// FASTER's read buffers plus room to cache one page.</summary>
+    /// FASTER's read buffers plus room to cache one page. Leased pages count against the cache, so at
+    /// this minimum one lease at a time is all that fits: a caller that holds leases while reading
+    /// more needs room for all of them, or its next miss waits for a lease that it holds itself.</summary>
     public static long MinimumRamBudget(int maxPageBytes, int readsInFlight = 16) =>
         FasterReadBufferBytes(maxPageBytes, readsInFlight) + maxPageBytes;
 
@@ -107,21 +112,35 @@ public sealed class PageStore : IDisposable
     {
         get
         {
-            var (pages, bytes) = _cache.Resident();
+            var (pages, bytes, pinned, loading) = _cache.Snapshot();
             return new TierStats(pages, bytes, _cache.CapacityBytes,
                 Interlocked.Read(ref _hits), Interlocked.Read(ref _misses), Interlocked.Read(ref _bytesRead),
-                _cache.Evictions, Interlocked.Read(ref _checksumFailures));
+                _cache.Evictions, Interlocked.Read(ref _checksumFailures),
+                pinned, loading, Interlocked.Read(ref _joinedReads), _cache.BudgetWaits);
         }
     }
 
+    /// <summary>Test hook: awaited by a read after its first cache check missed, before it looks for an in-flight load.</summary>
+    internal Func<int, Task>? AfterMissHook { get; set; }
+
+    /// <summary>Test hook: awaited by a load holding its budget and disk slot, just before the disk read.</summary>
+    internal Func<int, Task>? BeforeDiskReadHook { get; set; }
+
+    /// <summary>Dispose has begun (new reads are refused).</summary>
+    internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
     /// <summary>
     /// The page's bytes, pinned until the lease is disposed. A hit completes synchronously;
-    /// concurrent misses of one page share a single disk read.
+    /// concurrent misses of one page share a single disk read. A lease's bytes count against the
+    /// RAM budget until it is disposed: when pinned pages and reads in progress fill the cache, a
+    /// miss waits (cancellable through <paramref name="ct"/>) until a lease ends.
     /// </summary>
+    /// <exception cref="Vib3Exception">InvalidParameterValue when the page id is out of range.</exception>
+    /// <exception cref="ObjectDisposedException">The store is disposed, or was disposed while the read waited for RAM or a disk slot.</exception>
     public ValueTask<PageLease> ReadAsync(int page, CancellationToken ct = default)
     {
+        ThrowIfDisposed();
         CheckPage(page);
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var hit = _cache.TryPin(page);
         if (hit != null)
         {
@@ -152,44 +171,112 @@ public sealed class PageStore : IDisposable
 
     private async Task<PageLease> ReadMissAsync(int page, CancellationToken ct)
     {
-        Task<byte[]> load;
-        bool joined;
+        if (AfterMissHook is { } hook) await hook(page).ConfigureAwait(false);
+        Load load;
         lock (_inFlight)
         {
-            joined = _inFlight.TryGetValue(page, out load!);
-            if (!joined)
+            ThrowIfDisposed();
+            // A loader inserts and leaves _inFlight under this lock: if it did so since the first
+            // check missed, the page is resident now and must not be read again.
+            var hit = _cache.TryPin(page, accessed: false);
+            if (hit != null)
             {
-                // The load runs without the caller's token: other callers may be waiting on it.
-                load = LoadAsync(page);
+                Interlocked.Increment(ref _hits);
+                return new PageLease(_cache, hit);
+            }
+            if (_inFlight.TryGetValue(page, out load!))
+            {
+                load.Waiters++;
+                Interlocked.Increment(ref _joinedReads);
+            }
+            else
+            {
+                int length = _entries[page].Length;
+                // Reserved (or queued) now, so the bytes are counted before the disk is touched.
+                var reservation = _cache.ReserveAsync(length, _shutdown.Token);
+                load = new Load { Waiters = 1 };
                 _inFlight[page] = load;
+                Interlocked.Increment(ref _misses);
+                // The load runs without the caller's token: other callers may be waiting on it.
+                load.Task = LoadAsync(page, load, reservation);
             }
         }
-        if (joined) Interlocked.Increment(ref _hits);
-        else Interlocked.Increment(ref _misses);
-        byte[] data = await load.WaitAsync(ct).ConfigureAwait(false);
-        // Pins the copy the loader made resident; re-inserts it (no disk read) if already evicted.
-        return new PageLease(_cache, _cache.Insert(page, data, pin: true));
-    }
-
-    private async Task<byte[]> LoadAsync(int page)
-    {
-        await Task.Yield(); // registered in _inFlight before any work happens
         try
         {
-            var entry = _entries[page];
-            await _diskSlots.WaitAsync().ConfigureAwait(false);
+            // The loader pinned the page once for every waiter: the lease takes over this caller's pin.
+            return new PageLease(_cache, await load.Task.WaitAsync(ct).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            Abandon(load);
+            throw;
+        }
+    }
+
+    /// <summary>A waiter gave up: take it off the load, or drop the pin the loader made for it.</summary>
+    private void Abandon(Load load)
+    {
+        lock (_inFlight)
+        {
+            if (!load.Finished)
+            {
+                load.Waiters--;
+                return;
+            }
+        }
+        load.Task.ContinueWith(static (t, cache) =>
+        {
+            if (t.IsCompletedSuccessfully) ((PageCache)cache!).Unpin(t.Result);
+        }, _cache, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private async Task<CachedPage> LoadAsync(int page, Load load, Task reservation)
+    {
+        await Task.Yield(); // registered in _inFlight before any work happens
+        var entry = _entries[page];
+        bool reserved = false;
+        CachedPage? cached = null;
+        try
+        {
+            await reservation.ConfigureAwait(false);
+            reserved = true;
+            await _diskSlots.WaitAsync(_shutdown.Token).ConfigureAwait(false);
             (byte[]? data, int length) result;
-            try { result = await _log.ReadAsync(entry.Address, entry.Length).ConfigureAwait(false); }
+            try
+            {
+                if (BeforeDiskReadHook is { } hook) await hook(page).ConfigureAwait(false);
+                // Not cancelled by Dispose: FASTER writes into its buffers until the read completes,
+                // and Dispose waits for it, so the waiters get the real bytes.
+                result = await _log.ReadAsync(entry.Address, entry.Length).ConfigureAwait(false);
+            }
             finally { _diskSlots.Release(); }
             var data = Verify(page, entry, result.data, result.length);
             Interlocked.Add(ref _bytesRead, data.Length);
-            // Resident before leaving _inFlight, so no reader can miss both and read the disk twice.
-            _cache.Insert(page, data, pin: false);
-            return data;
+            lock (_inFlight)
+            {
+                // Resident and pinned for every waiter before leaving _inFlight, so no reader can
+                // miss both, and the bytes never leave the budget's count.
+                cached = _cache.Insert(page, data, entry.Length, load.Waiters);
+                load.Finished = true;
+                _inFlight.Remove(page);
+            }
+            return cached;
+        }
+        catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
+        {
+            throw Disposed($"it was disposed while page {page} waited for RAM or a disk slot");
         }
         finally
         {
-            lock (_inFlight) _inFlight.Remove(page);
+            if (cached == null)
+            {
+                lock (_inFlight)
+                {
+                    load.Finished = true;
+                    _inFlight.Remove(page);
+                }
+                if (reserved) _cache.Release(entry.Length);
+            }
         }
     }
 
@@ -214,10 +301,19 @@ public sealed class PageStore : IDisposable
     private int CheckPage(int page)
     {
         if ((uint)page >= (uint)_entries.Length)
-            throw new ArgumentOutOfRangeException(nameof(page), page,
-                $"page {page} is out of range: model '{_modelName}' has {_entries.Length} pages (0..{_entries.Length - 1})");
+            throw new Vib3Exception(SqlState.InvalidParameterValue, _entries.Length == 0
+                ? $"page {page} is out of range for model '{_modelName}' (it has no pages)"
+                : $"page {page} is out of range for model '{_modelName}' (0..{_entries.Length - 1})");
         return page;
     }
+
+    private void ThrowIfDisposed()
+    {
+        if (Volatile.Read(ref _disposed) != 0) throw Disposed("it is disposed");
+    }
+
+    private ObjectDisposedException Disposed(string why) =>
+        new(nameof(PageStore), $"cannot read from the page store of model '{_modelName}': {why}");
 
     // A table row pointing past the committed log would read garbage or hang: refuse at open.
     private static void ValidateAgainstLog(PageEntry[] entries, FasterLog log, LogLayout layout, string tablePath)
@@ -233,11 +329,33 @@ public sealed class PageStore : IDisposable
         }
     }
 
+    /// <summary>
+    /// Refuse new reads, cancel loads still waiting for RAM or a disk slot (their callers get
+    /// ObjectDisposedException), wait for disk reads already under way (their callers get the
+    /// bytes), then close the log and device. Leases stay valid: their memory is managed.
+    /// </summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        Task[] loads;
+        lock (_inFlight)
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+            loads = _inFlight.Values.Select(l => (Task)l.Task).ToArray();
+        }
+        _shutdown.Cancel();
+        try { Task.WaitAll(loads); }
+        catch (AggregateException) { /* each load's failure went to its own callers */ }
         _log.Dispose();
         _device.Dispose();
         _diskSlots.Dispose();
+        _shutdown.Dispose();
+    }
+
+    /// <summary>One disk read and the callers waiting for it. Waiters and Finished are guarded by the _inFlight lock.</summary>
+    private sealed class Load
+    {
+        public Task<CachedPage> Task = null!;
+        public int Waiters;
+        public bool Finished;
     }
 }

@@ -24,9 +24,11 @@ public class ConcurrencyTests
         await Task.WhenAll(tasks);
 
         var s = pages.Stats;
-        Assert.Equal(256 * 20, s.Hits + s.Misses);
+        Assert.Equal(256 * 20, s.Hits + s.Misses + s.JoinedReads);
         // The cache holds everything, so concurrent misses of one page must share one disk read.
         Assert.Equal(s.ResidentPages, s.Misses);
+        Assert.Equal(0, s.PinnedBytes);
+        Assert.Equal(0, s.LoadingBytes);
         Assert.Equal(s.ResidentBytes, s.BytesRead);
     }
 
@@ -48,8 +50,9 @@ public class ConcurrencyTests
         })).ToArray();
         await Task.WhenAll(tasks);
         var s = pages.Stats;
-        Assert.Equal(32 * 50, s.Hits + s.Misses);
+        Assert.Equal(32 * 50, s.Hits + s.Misses + s.JoinedReads);
         Assert.True(s.Evictions > 0);
         Assert.True(s.ResidentBytes <= s.CapacityBytes);
+        Assert.Equal(0, s.PinnedBytes);
     }
 }

@@ -72,11 +72,11 @@ public class RoundTripTests
     }
 
     [Fact]
-    public async Task PinnedPagesSurviveEviction_AndOversizedReadsStillWork()
+    public async Task PinnedPagesSurviveEviction_WhileOthersStreamThroughTheRest()
     {
         using var store = new TempStore().Write(count: 40, minLen: 50_000, maxLen: 50_000, seed: 3);
         long minimum = MinimumFrom(store, readsInFlight: 2);
-        using var pages = store.Open(ramBudget: minimum + 60_000, readsInFlight: 2); // room for one page
+        using var pages = store.Open(ramBudget: minimum + 60_000, readsInFlight: 2); // room for two pages: one held, one streaming
         using var held = await pages.ReadAsync(0);
         // Everything else must stream through without evicting the pinned page.
         for (int i = 1; i < store.Pages.Count; i++)
@@ -87,6 +87,7 @@ public class RoundTripTests
         Assert.True(held.Memory.Span.SequenceEqual(store.Pages[0]));
         using var again = await pages.ReadAsync(0);
         Assert.Equal(1, pages.Stats.Hits);
+        Assert.Equal(50_000, pages.Stats.PinnedBytes); // two leases, one page
     }
 
     [Fact]
@@ -105,13 +106,16 @@ public class RoundTripTests
     }
 
     [Fact]
-    public void OutOfRangePage_Throws()
+    public void OutOfRangePage_IsInvalidParameterValue()
     {
         using var store = new TempStore().Write(count: 3, minLen: 1, maxLen: 100);
         using var pages = store.Open();
-        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => { _ = pages.ReadAsync(3); });
-        Assert.Contains("page 3 is out of range", ex.Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => pages.Entry(-1));
+        var ex = Assert.Throws<Vib3Exception>(() => { _ = pages.ReadAsync(3); });
+        Assert.Equal(SqlState.InvalidParameterValue, ex.SqlState);
+        Assert.Equal("page 3 is out of range for model 'test-model' (0..2)", ex.Message);
+        ex = Assert.Throws<Vib3Exception>(() => pages.Entry(-1));
+        Assert.Equal(SqlState.InvalidParameterValue, ex.SqlState);
+        Assert.Contains("page -1 is out of range", ex.Message);
     }
 
     [Fact]
@@ -120,6 +124,9 @@ public class RoundTripTests
         using var store = new TempStore().Write(count: 0, minLen: 1, maxLen: 100);
         using var pages = store.Open();
         Assert.Equal(0, pages.PageCount);
+        var ex = Assert.Throws<Vib3Exception>(() => { _ = pages.ReadAsync(0); });
+        Assert.Equal(SqlState.InvalidParameterValue, ex.SqlState);
+        Assert.Contains("(it has no pages)", ex.Message);
     }
 
     internal static long MinimumFrom(TempStore store, int readsInFlight)

@@ -69,20 +69,35 @@ public sealed unsafe class DirectFileDevice : StorageDeviceBase
         uint readLength, DeviceIOCompletionCallback callback, object context) =>
         Submit(segmentId, write: false, (byte*)destinationAddress, readLength, (long)sourceAddress, callback, context);
 
-    /// <summary>Runs one transfer on an I/O worker and reports errno (0 on success) through FASTER's callback.</summary>
+    /// <summary>
+    /// Runs one transfer on an I/O worker and reports errno (0 on success) through FASTER's callback.
+    /// Nothing may escape onto the worker or FASTER's thread: any exception becomes EIO, and a
+    /// transfer submitted after Dispose completes at once with EBADF.
+    /// </summary>
     private void Submit(int segmentId, bool write, byte* buffer, uint length, long offset,
         DeviceIOCompletionCallback callback, object context)
     {
-        _workers.Enqueue(() =>
+        if (Volatile.Read(ref _disposed) != 0 || !_workers.TryEnqueue(Work))
+            Complete(callback, LibC.EBADF, 0, context);
+
+        void Work()
         {
-            uint error = 0, done = 0;
+            uint error, done = 0;
             try
             {
                 error = Transfer(GetSegment(segmentId), write, buffer, length, offset, out done);
             }
             catch (IOException e) { error = ErrorFrom(e); }
-            callback(error, done, context);
-        });
+            catch (Exception) { error = LibC.EIO; }
+            Complete(callback, error, done, context);
+        }
+    }
+
+    /// <summary>A throwing callback must not kill the I/O thread (or the process); FASTER's own callbacks do not throw.</summary>
+    private static void Complete(DeviceIOCompletionCallback callback, uint error, uint done, object context)
+    {
+        try { callback(error, done, context); }
+        catch (Exception) { /* nobody to report to: the callback owns its failure */ }
     }
 
     public override void RemoveSegmentAsync(int segment, AsyncCallback callback, IAsyncResult result)
@@ -111,7 +126,7 @@ public sealed unsafe class DirectFileDevice : StorageDeviceBase
         _segments.Clear();
     }
 
-    private static uint ErrorFrom(IOException e) => (uint)(e.HResult & 0xFFFF) is var code and not 0 ? code : uint.MaxValue;
+    private static uint ErrorFrom(IOException e) => (uint)(e.HResult & 0xFFFF) is var code and not 0 ? code : LibC.EIO;
 
     // pread/pwrite until done: both may transfer less than asked (signals, end of file, disk filling up).
     private uint Transfer(SegmentFile seg, bool write, byte* buffer, uint length, long offset, out uint done)

@@ -11,6 +11,7 @@ internal sealed class IoWorkers : IDisposable
 {
     private readonly BlockingCollection<Action> _queue = new();
     private readonly Thread[] _threads;
+    private int _disposed;
 
     public IoWorkers(int count, string name)
     {
@@ -22,19 +23,40 @@ internal sealed class IoWorkers : IDisposable
         }
     }
 
-    public void Enqueue(Action work) => _queue.Add(work);
+    /// <summary>Queue <paramref name="work"/>; false once the workers are disposed (the caller must complete it).</summary>
+    public bool TryEnqueue(Action work)
+    {
+        try
+        {
+            _queue.Add(work);
+            return true;
+        }
+        catch (InvalidOperationException) // adding completed, or (ObjectDisposedException) the queue is gone
+        {
+            return false;
+        }
+    }
 
     private void Run()
     {
         foreach (var work in _queue.GetConsumingEnumerable())
-            work();
+        {
+            // Work items report their own errors; this only keeps a bug in one from killing the process.
+            try { work(); }
+            catch (Exception) { }
+        }
     }
 
+    /// <summary>Run what is queued, then stop the threads. Idempotent.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _queue.CompleteAdding();
+        bool onWorker = false;
         foreach (var t in _threads)
-            if (t != Thread.CurrentThread) t.Join();
-        _queue.Dispose();
+            if (t == Thread.CurrentThread) onWorker = true;
+            else t.Join();
+        // A worker disposing (from a completion callback) still enumerates the queue: leave it to the GC.
+        if (!onWorker) _queue.Dispose();
     }
 }

@@ -17,6 +17,8 @@ internal static unsafe partial class LibC
     public static int O_DIRECT => RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x10000 : 0x4000;
 
     public const int EINTR = 4;
+    public const int EIO = 5;
+    public const int EBADF = 9;
     public const int EINVAL = 22;
     public const int ENOSPC = 28;
 

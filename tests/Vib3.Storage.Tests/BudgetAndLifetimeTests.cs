@@ -1,0 +1,204 @@
+using Vib3.Core;
+
+namespace Vib3.Storage.Tests;
+
+/// <summary>The RAM budget as a hard limit, one disk read per page, and Dispose with reads in flight.</summary>
+public class BudgetAndLifetimeTests
+{
+    private const int PageLen = 50_000;
+
+    /// <summary>Pages of exactly <see cref="PageLen"/> bytes, a cache with room for <paramref name="cachePages"/> of them.</summary>
+    private static (TempStore Store, PageStore Pages) Open(int cachePages, int count = 10)
+    {
+        var store = new TempStore().Write(count: count, minLen: PageLen, maxLen: PageLen, seed: 61);
+        long minimum = RoundTripTests.MinimumFrom(store, readsInFlight: 2); // pays for one page
+        var pages = store.Open(ramBudget: minimum + (cachePages - 1) * (long)PageLen + PageLen / 2, readsInFlight: 2);
+        return (store, pages);
+    }
+
+    [Fact]
+    public async Task MissWhenLeasesFillTheCache_WaitsForALeaseInsteadOfGoingOverBudget()
+    {
+        var (store, pages) = Open(cachePages: 2);
+        using var s0 = store;
+        using var p0 = pages;
+        var l0 = await pages.ReadAsync(0);
+        using var l1 = await pages.ReadAsync(1);
+        Assert.Equal(2L * PageLen, pages.Stats.PinnedBytes);
+
+        var p2 = pages.ReadAsync(2).AsTask();
+        var s = pages.Stats;
+        Assert.Equal(1, s.BudgetWaits);
+        Assert.False(p2.IsCompleted);
+        Assert.Equal(0, s.LoadingBytes);
+        Assert.True(s.ResidentBytes + s.LoadingBytes <= s.CapacityBytes);
+
+        l0.Dispose(); // frees room: page 0 is evicted and page 2 is read
+        using var l2 = await p2;
+        Assert.True(l2.Memory.Span.SequenceEqual(store.Pages[2]));
+        Assert.True(l0.Memory.Span.SequenceEqual(store.Pages[0])); // a lease's memory outlives the lease
+        s = pages.Stats;
+        Assert.Equal(2L * PageLen, s.ResidentBytes);
+        Assert.Equal(2L * PageLen, s.PinnedBytes);
+        Assert.Equal(1, s.Evictions);
+        Assert.Equal(0, s.LoadingBytes);
+    }
+
+    [Fact]
+    public async Task ConcurrentLeaseHolders_NeverHoldMoreThanTheBudget()
+    {
+        var (store, pages) = Open(cachePages: 3, count: 40);
+        using var s0 = store;
+        using var p0 = pages;
+        long capacity = pages.Stats.CapacityBytes;
+        var live = new Dictionary<int, int>(); // page -> leases the test holds on it
+        long liveBytes = 0, peak = 0;
+        var tasks = Enumerable.Range(0, 16).Select(t => Task.Run(async () =>
+        {
+            var rng = new Random(200 + t);
+            for (int k = 0; k < 30; k++)
+            {
+                int page = rng.Next(store.Pages.Count);
+                using var lease = await pages.ReadAsync(page);
+                lock (live)
+                {
+                    if (live.TryGetValue(page, out int n)) live[page] = n + 1;
+                    else { live[page] = 1; liveBytes += PageLen; }
+                    peak = Math.Max(peak, liveBytes);
+                }
+                for (int y = 0; y < 50; y++) await Task.Yield(); // hold the lease while other tasks run
+                Assert.True(lease.Memory.Span.SequenceEqual(store.Pages[page]), $"page {page} differs");
+                lock (live)
+                    if (--live[page] == 0) { live.Remove(page); liveBytes -= PageLen; }
+            }
+        })).ToArray();
+        await Task.WhenAll(tasks);
+        // Distinct pages held by leases at once are what sits in RAM; it may never pass the cache.
+        Assert.InRange(peak, PageLen, capacity);
+        var s = pages.Stats;
+        Assert.Equal(16 * 30, s.Hits + s.Misses + s.JoinedReads);
+        Assert.Equal(0, s.PinnedBytes);
+        Assert.Equal(0, s.LoadingBytes);
+        Assert.True(s.ResidentBytes <= capacity);
+    }
+
+    [Fact]
+    public async Task ReadThatMissedWhileTheLoaderFinished_IsServedFromRam_NotReadAgain()
+    {
+        using var store = new TempStore().Write(count: 8, minLen: 1_000, maxLen: 9_000, seed: 62);
+        using var pages = store.Open();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int calls = 0;
+        pages.AfterMissHook = _ => Interlocked.Increment(ref calls) == 1 ? gate.Task : Task.CompletedTask;
+
+        var a = pages.ReadAsync(5).AsTask(); // missed the cache, parked before looking for a load
+        using (var b = await pages.ReadAsync(5)) // reads the disk, leaves the page resident
+            Assert.True(b.Memory.Span.SequenceEqual(store.Pages[5]));
+        gate.SetResult();
+        using var la = await a;
+
+        Assert.True(la.Memory.Span.SequenceEqual(store.Pages[5]));
+        var s = pages.Stats;
+        Assert.Equal(1, s.Misses);
+        Assert.Equal(1, s.Hits);
+        Assert.Equal(0, s.JoinedReads);
+        Assert.Equal(store.Pages[5].Length, s.BytesRead);
+    }
+
+    [Fact]
+    public async Task ReadsJoiningALoad_AreNotHits_AndACancelledJoinerLeavesNoPin()
+    {
+        var (store, pages) = Open(cachePages: 2);
+        using var s0 = store;
+        using var p0 = pages;
+        var l0 = await pages.ReadAsync(0);
+        using var l1 = await pages.ReadAsync(1);
+
+        var first = pages.ReadAsync(2).AsTask(); // the load waits for RAM, so it stays in flight
+        var joiner = pages.ReadAsync(2).AsTask();
+        using var cts = new CancellationTokenSource();
+        var quitter = pages.ReadAsync(2, cts.Token).AsTask();
+        var s = pages.Stats;
+        Assert.Equal((0L, 3L, 2L), (s.Hits, s.Misses, s.JoinedReads));
+
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => quitter);
+        l0.Dispose();
+        using (var a = await first)
+        using (var b = await joiner)
+        {
+            Assert.True(a.Memory.Span.SequenceEqual(store.Pages[2]));
+            Assert.True(b.Memory.Equals(a.Memory)); // one read, one copy
+            Assert.Equal(2L * PageLen, pages.Stats.PinnedBytes);
+        }
+        s = pages.Stats;
+        Assert.Equal(PageLen, s.PinnedBytes); // only l1: the quitter's pin went with it
+        Assert.Equal((0L, 3L, 2L), (s.Hits, s.Misses, s.JoinedReads));
+        Assert.Equal(3L * PageLen, s.BytesRead);
+    }
+
+    [Fact]
+    public async Task LoadWhoseOnlyCallerGaveUp_StillFinishes_AndIsCachedUnpinned()
+    {
+        var (store, pages) = Open(cachePages: 2);
+        using var s0 = store;
+        using var p0 = pages;
+        var l0 = await pages.ReadAsync(0);
+        using var l1 = await pages.ReadAsync(1);
+        using var cts = new CancellationTokenSource();
+        var quitter = pages.ReadAsync(3, cts.Token).AsTask();
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => quitter);
+        l0.Dispose();
+        using var l3 = await pages.ReadAsync(3); // joins the load or hits what it cached
+        Assert.True(l3.Memory.Span.SequenceEqual(store.Pages[3]));
+        var s = pages.Stats;
+        Assert.Equal(3, s.Misses);
+        Assert.Equal(2L * PageLen, s.PinnedBytes);
+    }
+
+    [Fact]
+    public void ReadAfterDispose_IsObjectDisposed_NamingTheModel()
+    {
+        using var store = new TempStore().Write(count: 3, minLen: 1, maxLen: 100);
+        var pages = store.Open();
+        pages.Dispose();
+        pages.Dispose(); // idempotent
+        var ex = Assert.Throws<ObjectDisposedException>(() => { _ = pages.ReadAsync(0); });
+        Assert.Contains("cannot read from the page store of model 'test-model': it is disposed", ex.Message);
+    }
+
+    [Fact]
+    public async Task Dispose_FinishesDiskReadsUnderWay_AndFailsReadsStillWaitingForRam()
+    {
+        var (store, pages) = Open(cachePages: 3);
+        using var s0 = store;
+        var l0 = await pages.ReadAsync(0);
+        var l1 = await pages.ReadAsync(1);
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        pages.BeforeDiskReadHook = page =>
+        {
+            if (page != 2) return Task.CompletedTask;
+            reached.SetResult();
+            return gate.Task;
+        };
+
+        var underWay = pages.ReadAsync(2).AsTask();
+        await reached.Task; // page 2 holds its RAM and a disk slot: the cache is full
+        var waiting = pages.ReadAsync(3).AsTask();
+        Assert.Equal(1, pages.Stats.BudgetWaits);
+
+        var disposing = Task.Run(pages.Dispose);
+        var ex = await Assert.ThrowsAsync<ObjectDisposedException>(() => waiting);
+        Assert.Contains("model 'test-model': it was disposed while page 3 waited for RAM or a disk slot", ex.Message);
+        Assert.False(disposing.IsCompleted); // still waiting for page 2's disk read
+        gate.SetResult();
+        await disposing;
+        using var l2 = await underWay;
+        Assert.True(l2.Memory.Span.SequenceEqual(store.Pages[2]));
+        Assert.Throws<ObjectDisposedException>(() => { _ = pages.ReadAsync(2); });
+        l0.Dispose();
+        l1.Dispose();
+    }
+}
