@@ -29,8 +29,8 @@ public sealed class InterruptedConversionTests
         using var process = Process.Start(start)!;
         var staging = Path.Combine(data, "staging");
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (!process.HasExited && StagedBytes(staging) == 0 && DateTime.UtcNow < deadline)
-            await Task.Delay(5);
+        // Waiting on the process itself (not the thread pool) so a busy pool cannot make us miss the window.
+        while (!process.WaitForExit(2) && StagedBytes(staging) == 0 && DateTime.UtcNow < deadline) { }
         Assert.False(process.HasExited, "conversion finished before it could be interrupted; make the model bigger");
         process.Kill();
         await process.WaitForExitAsync();
