@@ -118,47 +118,8 @@ public sealed class ModelConverter
     {
         var total = plan.TotalPageBytes;
         using var writer = PageLogWriter.Create(dir, plan.Geometry.MaxPageBytes);
-        var pages = new PageAssembler(reader, plan);
-        void Report() => progress?.Report(new ConversionProgress("write", writer.BytesWritten, total));
-
-        foreach (var t in plan.Dense)
-        {
-            var rowsPerPage = plan.DenseRowsPerPage(t);
-            var entry = new TensorEntry
-            {
-                Name = t.Name, Role = t.Role, DType = t.Target.Name(), Shape = t.Shape, SourceName = t.Source.Name,
-                FirstPage = writer.PageCount, RowsPerPage = (int)rowsPerPage,
-            };
-            for (long row = 0; row < t.Rows; row += rowsPerPage)
-            {
-                ct.ThrowIfCancellationRequested();
-                writer.Append(pages.DenseChunk(t, row, Math.Min(rowsPerPage, t.Rows - row)));
-                Report();
-            }
-            entry.PageCount = writer.PageCount - entry.FirstPage;
-            manifest.Tensors.Add(entry);
-        }
-
-        var h = plan.Hyper;
-        for (var l = 0; l < h.Layers; l++)
-        {
-            manifest.ExpertGrids.Add(new ExpertGridEntry
-            {
-                Layer = l, Experts = h.Experts, ExpertHidden = h.ExpertHidden, Dim = h.Dim,
-                BundleRows = plan.Geometry.BundleRows, BundlesPerExpert = plan.BundlesPerExpert,
-                FirstPage = writer.PageCount, DType = plan.ExpertType.Name(),
-            });
-            for (var e = 0; e < h.Experts; e++)
-            {
-                pages.LoadExpert(l, e);
-                for (var b = 0; b < plan.BundlesPerExpert; b++)
-                {
-                    ct.ThrowIfCancellationRequested();
-                    writer.Append(pages.Bundle(b));
-                    Report();
-                }
-            }
-        }
+        PagePipeline.Run(plan, new PageAssembler(reader, plan), manifest, writer,
+            done => progress?.Report(new ConversionProgress("write", done, total)), ct);
         writer.Complete();
         manifest.PageCount = writer.PageCount;
         manifest.PageBytes = writer.BytesWritten;
