@@ -55,7 +55,7 @@ internal static class DemoCommand
         using var model = StoredModel.Open(catalog, ModelName, new PageStoreOptions { RamBudgetBytes = budget });
         var m = model.Manifest;
         console.MarkupLineInterpolated($"[bold]{m.Name}[/]: {m.Family}, {m.Hyper.Layers} layers, {m.Hyper.Experts} experts top-{m.Hyper.TopK}, {m.DType}, {m.PageCount} pages ({ByteSize.Format(m.PageBytes)}), RAM budget {ByteSize.Format(budget)}");
-        var table = new Table().AddColumns("pass", "seconds", "MB/s", "hits", "misses", "read from disk", "evictions", "resident");
+        var table = new Table().AddColumns("pass", "seconds", "MB/s", "hits", "misses", "joined", "read from disk", "evictions", "waits for room", "resident");
         var pages = Enumerable.Range(0, model.Store.PageCount).ToList();
         for (var pass = 1; pass <= 2; pass++)
         {
@@ -65,9 +65,9 @@ internal static class DemoCommand
             var seconds = clock.Elapsed.TotalSeconds;
             var s = model.Store.Stats;
             table.AddRow(pass.ToString(), seconds.ToString("0.000"), (m.PageBytes / 1e6 / seconds).ToString("0"),
-                (s.Hits - before.Hits).ToString(), (s.Misses - before.Misses).ToString(),
+                (s.Hits - before.Hits).ToString(), (s.Misses - before.Misses).ToString(), (s.JoinedReads - before.JoinedReads).ToString(),
                 ByteSize.Format(s.BytesRead - before.BytesRead), (s.Evictions - before.Evictions).ToString(),
-                ByteSize.Format(s.ResidentBytes));
+                (s.BudgetWaits - before.BudgetWaits).ToString(), ByteSize.Format(s.ResidentBytes));
         }
         console.Write(table);
         console.MarkupLine("[grey]pages are checksummed on their way from disk; the forward pass over them (text generation) comes next.[/]");

@@ -58,6 +58,7 @@ internal static class ModelsCommand
             Row("experts", $"{h.Experts} routed, top-{h.TopK}, expert hidden {h.ExpertHidden}" +
                            (h.SharedExpertHidden > 0 ? $", shared expert hidden {h.SharedExpertHidden}" : ""));
             Row("vocab / context", $"{N(h.Vocab)} / {N(h.Context)}");
+            Row("output", h.TiedEmbeddings ? "tied to token_embd" : "own projection (output)");
             Row("dtype", $"{m.DType} (source {m.Source.DType})");
             Row("parameters", $"{Count(m.Parameters)} total, {Count(m.ActiveParameters)} active per token");
             Row("pages", $"{N(m.PageCount)} pages, {ByteSize.Format(m.PageBytes)}; expert pages of {m.PageRows} neuron rows, largest page {ByteSize.Format(m.MaxPageBytes)}");
