@@ -1,4 +1,5 @@
 using Vib3.Core;
+using Vib3.Storage.Catalog;
 
 namespace Vib3.Convert.Planning;
 
@@ -16,8 +17,7 @@ public sealed record PageGeometry(int MaxPageBytes, int BundleRows)
     /// <summary>Kernels like R in multiples of 32 (and q8_0 needs it); smaller R only for very wide experts.</summary>
     private const int PreferredRowMultiple = 32;
 
-    /// <summary>Bytes of one neuron bundle of r rows: r gate rows + r up rows (each Dim wide) + the Dim×r down slice.</summary>
-    public static long BundleBytes(DType t, int dim, int r) => 2 * t.ByteCount((long)r * dim) + dim * t.ByteCount(r);
+    public static long BundleBytes(DType t, int dim, int r) => ExpertGridEntry.BundleBytes(t, dim, r);
 
     /// <param name="alignRows">32 when q8_0 is involved (blocks must stay whole), else 1.</param>
     /// <param name="widestDenseRowBytes">The widest row of any dense tensor: a page holds at least one row.</param>

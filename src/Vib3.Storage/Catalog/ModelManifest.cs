@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Vib3.Core;
 
 namespace Vib3.Storage.Catalog;
 
@@ -112,4 +113,7 @@ public sealed class ExpertGridEntry
     public int PageOf(int expert, int bundle) => FirstPage + expert * BundlesPerExpert + bundle;
 
     public int RowsInBundle(int bundle) => Math.Min(BundleRows, ExpertHidden - bundle * BundleRows);
+
+    /// <summary>Bytes of one bundle of r rows: r gate rows + r up rows (each dim wide) + the dim×r down slice.</summary>
+    public static long BundleBytes(DType t, int dim, int r) => 2 * t.ByteCount((long)r * dim) + dim * t.ByteCount(r);
 }

@@ -78,9 +78,9 @@ public sealed class StoredModel : IDisposable
             using var lease = await Store.ReadAsync(g.PageOf(expert, b), ct).ConfigureAwait(false);
             var page = lease.Memory.Span;
             var r = g.RowsInBundle(b);
-            if (page.Length != (int)PageBytes(type, g.Dim, r))
+            if (page.Length != (int)ExpertGridEntry.BundleBytes(type, g.Dim, r))
                 throw new Vib3Exception(SqlState.DataCorrupted,
-                    $"model '{Manifest.Name}': page {g.PageOf(expert, b)} (layer {layer} expert {expert} bundle {b}) holds {page.Length} bytes, expected {PageBytes(type, g.Dim, r)}");
+                    $"model '{Manifest.Name}': page {g.PageOf(expert, b)} (layer {layer} expert {expert} bundle {b}) holds {page.Length} bytes, expected {ExpertGridEntry.BundleBytes(type, g.Dim, r)}");
             var rowsBytes = (int)type.ByteCount((long)r * g.Dim);
             var rowStartBytes = type.ByteCount((long)b * g.BundleRows * g.Dim);
             switch (kind)
@@ -102,8 +102,6 @@ public sealed class StoredModel : IDisposable
         }
         return result;
     }
-
-    private static long PageBytes(DType t, int dim, int rows) => 2 * t.ByteCount((long)rows * dim) + dim * t.ByteCount(rows);
 
     private static int TensorBytes(TensorEntry t) =>
         checked((int)DTypes.Parse(t.DType).ByteCount(t.Shape.Aggregate(1L, (a, d) => a * d)));
