@@ -44,8 +44,16 @@ internal static class DemoCommand
         if (Directory.Exists(source)) Directory.Delete(source, recursive: true);
         console.MarkupLine($"[grey]writing a synthetic Mixtral-shaped checkpoint to {Markup.Escape(source)}[/]");
         SyntheticModelGenerator.WriteHf(DemoSpec, source);
-        ConvertCommand.Run(console, new ModelConverter(catalog, DescriptorCatalog.LoadDefault()), new ConversionRequest(source, ModelName));
-        Directory.Delete(source, recursive: true);
+        try
+        {
+            ConvertCommand.Run(console, new ModelConverter(catalog, DescriptorCatalog.LoadDefault()), new ConversionRequest(source, ModelName));
+        }
+        finally
+        {
+            Directory.Delete(source, recursive: true);
+            var sources = Path.GetDirectoryName(source)!;
+            if (!Directory.EnumerateFileSystemEntries(sources).Any()) Directory.Delete(sources);
+        }
     }
 
     /// <summary>Reads every page twice under the budget: the first pass comes from disk, the second hits RAM
