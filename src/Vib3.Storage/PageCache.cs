@@ -162,7 +162,10 @@ internal sealed class PageCache
     {
         while (_residentBytes + _reservedBytes + extra > CapacityBytes && _policy.TryTakeVictim(out int victim))
         {
-            if (!_resident.Remove(victim, out var v)) continue;
+            // The policy only ever holds unpinned pages; a custom policy that names a pinned one is not obeyed
+            // (evicting it would leak its pinned bytes out of the accounting for good).
+            if (!_resident.TryGetValue(victim, out var v) || v.Pins > 0) continue;
+            _resident.Remove(victim);
             v.Resident = false;
             _residentBytes -= v.Data.Length;
             _evictions++;

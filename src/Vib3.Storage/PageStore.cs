@@ -60,7 +60,8 @@ public sealed class PageStore : IDisposable
         long minimum = MinimumRamBudget(maxPage, options.ReadsInFlight);
         if (options.RamBudgetBytes < minimum)
             throw new Vib3Exception(SqlState.InsufficientResources,
-                $"ram budget {ByteSize.Format(options.RamBudgetBytes)} is below the minimum {ByteSize.Format(minimum)} " +
+                $"ram budget {ByteSize.Format(options.RamBudgetBytes)} ({options.RamBudgetBytes} bytes) is below the minimum " +
+                $"{ByteSize.Format(minimum)} ({minimum} bytes) " +
                 $"for model {modelName} (largest page {ByteSize.Format(maxPage)}; FASTER read buffers " +
                 $"{ByteSize.Format(fasterBytes)} for {options.ReadsInFlight} reads in flight)");
 

@@ -201,4 +201,49 @@ public class BudgetAndLifetimeTests
         l0.Dispose();
         l1.Dispose();
     }
+
+    /// <summary>A policy that names pages still leased (a bug in a custom policy) must not make the cache evict them:
+    /// their bytes would leave the accounting and the budget would shrink for good.</summary>
+    private sealed class PinnedVictimPolicy : IEvictionPolicy
+    {
+        private readonly LruEvictionPolicy _inner = new();
+        public void Accessed(int page) => _inner.Accessed(page);
+        public void Add(int page) => _inner.Add(page);
+        public void Remove(int page) => _inner.Remove(page);
+        public void Clear() => _inner.Clear();
+
+        public bool TryTakeVictim(out int page)
+        {
+            if (!_named0)
+            {
+                _named0 = true;
+                page = 0; // leased by the test
+                return true;
+            }
+            return _inner.TryTakeVictim(out page);
+        }
+
+        private bool _named0;
+    }
+
+    [Fact]
+    public async Task A_policy_naming_a_leased_page_does_not_evict_it()
+    {
+        using var store = new TempStore().Write(count: 6, minLen: PageLen, maxLen: PageLen, seed: 62);
+        long minimum = RoundTripTests.MinimumFrom(store, readsInFlight: 2);
+        using var pages = store.Open(ramBudget: minimum + 2L * PageLen, readsInFlight: 2, policy: new PinnedVictimPolicy());
+        using (var l0 = await pages.ReadAsync(0))
+        {
+            for (var p = 1; p < 6; p++)
+            {
+                using var lease = await pages.ReadAsync(p);
+            }
+            Assert.Equal(PageLen, pages.Stats.PinnedBytes);
+        }
+        var s = pages.Stats;
+        Assert.Equal(0, s.PinnedBytes);
+        Assert.True(s.ResidentBytes <= s.CapacityBytes);
+        using var again = await pages.ReadAsync(0);
+        Assert.True(again.Memory.Span.SequenceEqual(store.Pages[0]));
+    }
 }

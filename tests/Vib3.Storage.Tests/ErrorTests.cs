@@ -88,7 +88,7 @@ public class ErrorTests
         using var store = new TempStore().Write(count: 5, minLen: 100_000, maxLen: 200_000);
         var ex = Assert.Throws<Vib3Exception>(() => store.Open(ramBudget: 1 << 20));
         Assert.Equal(SqlState.InsufficientResources, ex.SqlState);
-        Assert.Contains("ram budget 1.00 MiB is below the minimum", ex.Message);
+        Assert.Contains("ram budget 1.00 MiB (1048576 bytes) is below the minimum", ex.Message);
         Assert.Contains("for model test-model (largest page", ex.Message);
     }
 

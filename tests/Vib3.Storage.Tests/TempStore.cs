@@ -33,12 +33,13 @@ internal sealed class TempStore : IDisposable
         return this;
     }
 
-    public PageStore Open(long ramBudget = 1L << 30, bool directIo = true, int readsInFlight = 16) =>
+    public PageStore Open(long ramBudget = 1L << 30, bool directIo = true, int readsInFlight = 16, IEvictionPolicy? policy = null) =>
         PageStore.Open(Dir, "test-model", new PageStoreOptions
         {
             RamBudgetBytes = ramBudget,
             DirectIo = directIo,
             ReadsInFlight = readsInFlight,
+            EvictionPolicy = policy,
         });
 
     public string SegmentPath(int segment) => Path.Combine(Dir, "log", $"pages.log.{segment}");

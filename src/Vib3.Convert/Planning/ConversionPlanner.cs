@@ -62,7 +62,8 @@ public static class ConversionPlanner
 
         var sourceType = SingleExpertType(reader, experts, target);
         var expertType = target ?? sourceType;
-        var q8 = expertType == DType.Q8_0 || sourceType == DType.Q8_0;
+        var q8 = expertType == DType.Q8_0 || experts.Any(layer => layer.Any(x =>
+            x.Gate.Type == DType.Q8_0 || x.Up.Type == DType.Q8_0 || x.Down.Type == DType.Q8_0));
         if (q8)
         {
             RequireBlocks(reader, "hidden size", hyper.Dim);

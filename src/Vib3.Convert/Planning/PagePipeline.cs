@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
 using Vib3.Storage;
 using Vib3.Storage.Catalog;
 
@@ -7,7 +8,8 @@ namespace Vib3.Convert.Planning;
 
 /// <summary>Builds pages on one thread (reading the source, converting types) while the calling thread appends
 /// them to the page log, so source reads overlap log writes. At most <see cref="Depth"/> pages wait between the
-/// two, which with the assembler's buffers bounds conversion memory whatever the model's size.</summary>
+/// two, which with the assembler's buffers bounds conversion memory whatever the model's size. Whichever side
+/// fails first stops the other, and its error is the one reported.</summary>
 internal static class PagePipeline
 {
     public const int Depth = 4;
@@ -18,22 +20,8 @@ internal static class PagePipeline
     {
         using var queue = new BlockingCollection<(byte[] Buffer, int Length)>(Depth);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var producer = Task.Factory.StartNew(() =>
-        {
-            try
-            {
-                PageSequence.Produce(plan, pages, manifest, page =>
-                {
-                    var buffer = ArrayPool<byte>.Shared.Rent(page.Length);
-                    page.CopyTo(buffer);
-                    queue.Add((buffer, page.Length), stop.Token);
-                }, stop.Token);
-            }
-            finally
-            {
-                queue.CompleteAdding();
-            }
-        }, stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var producer = Task.Factory.StartNew(
+            () => Produce(plan, pages, manifest, queue, stop), stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
         try
         {
@@ -47,21 +35,63 @@ internal static class PagePipeline
         catch
         {
             stop.Cancel();
+            var producerError = WaitForProducer(producer);
             Drain(queue);
-            WaitQuietly(producer);
+            if (producerError is not null) ExceptionDispatchInfo.Throw(producerError);
             throw;
         }
-        producer.GetAwaiter().GetResult(); // the producer's own error (a bad source tensor, a read failure)
+        producer.GetAwaiter().GetResult();
+    }
+
+    private static void Produce(
+        ConversionPlan plan, PageAssembler pages, ModelManifest manifest,
+        BlockingCollection<(byte[] Buffer, int Length)> queue, CancellationTokenSource stop)
+    {
+        try
+        {
+            PageSequence.Produce(plan, pages, manifest, page =>
+            {
+                var buffer = ArrayPool<byte>.Shared.Rent(page.Length);
+                try
+                {
+                    page.CopyTo(buffer);
+                    queue.Add((buffer, page.Length), stop.Token);
+                }
+                catch
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    throw;
+                }
+            }, stop.Token);
+        }
+        catch
+        {
+            stop.Cancel(); // a bad source read: stop appending what is queued
+            throw;
+        }
+        finally
+        {
+            queue.CompleteAdding();
+        }
+    }
+
+    /// <summary>The producer's own failure (not its cancellation), once it has stopped.</summary>
+    private static Exception? WaitForProducer(Task producer)
+    {
+        try
+        {
+            producer.Wait();
+            return null;
+        }
+        catch (AggregateException e)
+        {
+            var inner = e.InnerException;
+            return inner is OperationCanceledException ? null : inner;
+        }
     }
 
     private static void Drain(BlockingCollection<(byte[] Buffer, int Length)> queue)
     {
         while (queue.TryTake(out var item)) ArrayPool<byte>.Shared.Return(item.Buffer);
-    }
-
-    private static void WaitQuietly(Task producer)
-    {
-        try { producer.Wait(); }
-        catch (AggregateException) { /* the consumer's error is the one to report */ }
     }
 }

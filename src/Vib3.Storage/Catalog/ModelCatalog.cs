@@ -90,8 +90,16 @@ public sealed partial class ModelCatalog
             throw new Vib3Exception(SqlState.DuplicateObject,
                 $"model '{staging.Name}' was created by someone else while converting; this conversion is discarded");
         }
-        FileSync.FsyncDirectory(ModelsDir);
         staging.MarkPublished();
+        try
+        {
+            FileSync.FsyncDirectory(ModelsDir);
+        }
+        catch (Exception e) when (e is IOException or Vib3Exception)
+        {
+            throw new Vib3Exception(SqlState.IoError,
+                $"model '{staging.Name}' is published, but syncing {ModelsDir} to disk failed (a crash now could lose it): {e.Message}", e);
+        }
     }
 
     /// <summary>Removes a stored model, readable or not; the rename out of models/ comes first so readers never see
@@ -101,18 +109,11 @@ public sealed partial class ModelCatalog
         ValidateName(name);
         if (!Directory.Exists(ModelDir(name)))
             throw new Vib3Exception(SqlState.UndefinedObject, $"model '{name}' does not exist in {ModelsDir}");
-        var doomed = Path.Combine(StagingDir, $"{name}.dropped.{Guid.NewGuid():N}");
-        Directory.CreateDirectory(StagingDir);
-        Directory.Move(ModelDir(name), doomed);
-        Directory.Delete(doomed, recursive: true);
+        using var doomed = StagingArea.Reserve(StagingDir, name + ".dropped");
+        Directory.Move(ModelDir(name), doomed.Dir);
     }
 
-    private void RemoveAbandonedStaging()
-    {
-        if (!Directory.Exists(StagingDir)) return;
-        foreach (var dir in Directory.EnumerateDirectories(StagingDir))
-            StagingArea.RemoveIfAbandoned(dir);
-    }
+    private void RemoveAbandonedStaging() => StagingArea.RemoveAbandoned(StagingDir);
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
     private static partial Regex NamePattern();

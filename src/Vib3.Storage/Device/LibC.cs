@@ -16,11 +16,16 @@ internal static unsafe partial class LibC
     // O_DIRECT differs per architecture: 0x4000 on x86_64, 0x10000 on arm64.
     public static int O_DIRECT => RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x10000 : 0x4000;
 
+    public const int ENOENT = 2;
     public const int EINTR = 4;
     public const int EIO = 5;
     public const int EBADF = 9;
     public const int EINVAL = 22;
     public const int ENOSPC = 28;
+    public const int EWOULDBLOCK = 11;
+    public const int O_EXCL = 0x80;
+    public const int LOCK_EX = 2;
+    public const int LOCK_NB = 4;
 
     public const int POSIX_FADV_RANDOM = 1;
     public const int POSIX_FADV_DONTNEED = 4;
@@ -54,6 +59,9 @@ internal static unsafe partial class LibC
 
     [LibraryImport("libc", EntryPoint = "mincore", SetLastError = true)]
     public static partial int Mincore(nint addr, nuint length, byte* vec);
+
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    public static partial int Flock(int fd, int operation);
 
     public static int Errno => Marshal.GetLastPInvokeError();
 

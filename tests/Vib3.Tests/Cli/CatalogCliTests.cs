@@ -78,6 +78,11 @@ public sealed class CatalogCliTests : IDisposable
         File.WriteAllText(dead + StagingArea.LockSuffix, ""); // its owner died: nobody holds the lock
         var orphan = Path.Combine(staging, "c.orphan");
         Directory.CreateDirectory(orphan);
+        var staleLock = Path.Combine(staging, "e.gone" + StagingArea.LockSuffix);
+        File.WriteAllText(staleLock, "");
+        File.SetLastWriteTimeUtc(staleLock, DateTime.UtcNow.AddHours(-1));
+        var youngLock = Path.Combine(staging, "f.starting" + StagingArea.LockSuffix);
+        File.WriteAllText(youngLock, ""); // an owner that has locked and is about to create its folder
 
         using (catalog.BeginStaging("d")) { }
 
@@ -85,5 +90,17 @@ public sealed class CatalogCliTests : IDisposable
         Assert.False(Directory.Exists(dead));
         Assert.False(File.Exists(dead + StagingArea.LockSuffix));
         Assert.False(Directory.Exists(orphan));
+        Assert.False(File.Exists(staleLock));
+        Assert.True(File.Exists(youngLock));
+    }
+
+    [Fact]
+    public void Drop_leaves_no_staging_behind()
+    {
+        var source = SyntheticCheckpoints.Write(_dir, SyntheticCheckpoints.Small(ModelFamily.Mixtral, DType.F32), "hf");
+        Assert.Equal(0, CliRun.Run(Data, "convert", source, "--name", "m").ExitCode);
+        Assert.Equal(0, CliRun.Run(Data, "drop", "m").ExitCode);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(Data, "staging")));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(Data, "models")));
     }
 }
