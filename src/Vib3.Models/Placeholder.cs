@@ -1,0 +1,1 @@
+namespace Vib3.Models;
