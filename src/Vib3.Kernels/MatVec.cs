@@ -1,0 +1,107 @@
+using System.Buffers;
+using Vib3.Core;
+
+namespace Vib3.Kernels;
+
+/// <summary>y[r] = Σ_c W[r,c]·x[c] for a row-major <c>rows × cols</c> weight matrix stored as <see cref="DType"/>.</summary>
+/// <remarks>
+/// Fast path (<see cref="Compute"/>): AVX-512 row dot products, four f32 accumulators per row.
+/// f32/f16/bf16 weights are widened exactly to f32 and multiplied with f32 x (results differ from the
+/// reference only by f32 summation order). q8_0 weights use llama.cpp's scheme: x is first quantised to q8_0
+/// (per 32-block d_x = amax/127 rounded to f16, q_x = round-half-even(x·127/amax)), then each block is an exact
+/// int8·int8 dot scaled by d_w·d_x in f32. That adds an activation rounding error of up to d_x/2 per element
+/// (≈ 0.4% of the block's max |x|), i.e. |Δy| ≲ Σ_b |d_w|·Σ_j|q_w|·d_x/2 — the same error llama.cpp has.
+/// Work above <see cref="ParallelBytes"/> of weights is split over <see cref="KernelThreads"/> in row chunks.
+/// </remarks>
+public static unsafe class MatVec
+{
+    /// <summary>Weights (bytes) below which a matvec runs on the calling thread only.</summary>
+    public static int ParallelBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Fast path. See the type remarks for the q8_0 rounding.</summary>
+    public static void Compute(DType t, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, Span<float> y)
+    {
+        Check.MatVec(t, w, rows, cols, x.Length, y.Length, 1);
+        if (rows == 0) return;
+        var rowBytes = (int)t.ByteCount(cols);
+        short[]? qArr = null;
+        float[]? dArr = null;
+        try
+        {
+            var blocks = t == DType.Q8_0 ? cols / DTypes.Q8BlockSize : 0;
+            if (t == DType.Q8_0)
+            {
+                qArr = ArrayPool<short>.Shared.Rent(Math.Max(1, cols));
+                dArr = ArrayPool<float>.Shared.Rent(Math.Max(1, blocks));
+            }
+            fixed (byte* pw = w)
+            fixed (float* px = x)
+            fixed (float* py = y)
+            fixed (short* pq = qArr)
+            fixed (float* pd = dArr)
+            {
+                if (t == DType.Q8_0) RowDot.QuantizeQ8(px, blocks, pq, pd);
+                var job = new Job(t, pw, rowBytes, cols, px, pq, pd, py);
+                if ((long)rows * rowBytes < ParallelBytes || KernelThreads.Threads == 1 || rows < 2)
+                {
+                    job.Rows(0, rows);
+                }
+                else
+                {
+                    // Chunks of ~16 KiB of weights (at least 4 rows) so the two halves balance dynamically.
+                    job.Total = rows;
+                    job.Chunk = Math.Max(4, 16384 / Math.Max(1, rowBytes));
+                    job.Chunk = Math.Min(job.Chunk, Math.Max(1, rows / (2 * KernelThreads.Threads)));
+                    KernelThreads.Run(job);
+                }
+            }
+        }
+        finally
+        {
+            if (qArr != null) ArrayPool<short>.Shared.Return(qArr);
+            if (dArr != null) ArrayPool<float>.Shared.Return(dArr);
+        }
+    }
+
+    private sealed class Job(DType t, byte* w, int rowBytes, int cols, float* x, short* xq, float* xd, float* y) : PoolJob
+    {
+        protected override void Run(int start, int end) => Rows(start, end);
+
+        internal void Rows(int start, int end)
+        {
+            switch (t)
+            {
+                case DType.F32:
+                    for (var r = start; r < end; r++) y[r] = RowDot.F32((float*)(w + (long)r * rowBytes), x, cols);
+                    break;
+                case DType.F16:
+                    for (var r = start; r < end; r++) y[r] = RowDot.F16((ushort*)(w + (long)r * rowBytes), x, cols);
+                    break;
+                case DType.BF16:
+                    for (var r = start; r < end; r++) y[r] = RowDot.BF16((ushort*)(w + (long)r * rowBytes), x, cols);
+                    break;
+                case DType.Q8_0:
+                    var blocks = cols / DTypes.Q8BlockSize;
+                    for (var r = start; r < end; r++) y[r] = RowDot.Q8(w + (long)r * rowBytes, xq, xd, blocks);
+                    break;
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(t), t, null);
+            }
+        }
+    }
+
+    /// <summary>Scalar oracle: dequantises each row with <see cref="DTypeConvert.ToF32"/> and accumulates in double.</summary>
+    public static void Reference(DType t, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, Span<float> y)
+    {
+        Check.MatVec(t, w, rows, cols, x.Length, y.Length, 1);
+        var rowBytes = (int)t.ByteCount(cols);
+        var row = new float[cols];
+        for (var r = 0; r < rows; r++)
+        {
+            DTypeConvert.ToF32(t, w.Slice(r * rowBytes, rowBytes), row);
+            double s = 0;
+            for (var c = 0; c < cols; c++) s += (double)row[c] * x[c];
+            y[r] = (float)s;
+        }
+    }
+}

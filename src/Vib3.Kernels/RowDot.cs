@@ -1,0 +1,204 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Vib3.Core;
+
+namespace Vib3.Kernels;
+
+/// <summary>Per-row dot products of a stored weight row with an f32 (or q8-quantised) activation vector.
+/// AVX-512 paths; portable scalar fallbacks compute the same dequantised values.</summary>
+internal static unsafe class RowDot
+{
+    internal static readonly bool Avx512 = Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Avx512BW.IsSupported;
+
+    /// <summary>f16 bits → f32, a 64K-entry table (256 KiB, stays in L2) used for q8_0 block scales.</summary>
+    internal static readonly float[] HalfTable = BuildHalfTable();
+
+    private static float[] BuildHalfTable()
+    {
+        var t = GC.AllocateArray<float>(65536, pinned: true);
+        for (var i = 0; i < t.Length; i++) t[i] = (float)BitConverter.UInt16BitsToHalf((ushort)i);
+        return t;
+    }
+
+    internal static float* HalfTablePtr => (float*)Unsafe.AsPointer(ref HalfTable[0]);
+
+    // ---------- f32 ----------
+    internal static float F32(float* w, float* x, int n)
+    {
+        var i = 0;
+        var sum = 0f;
+        if (Avx512)
+        {
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; i + 64 <= n; i += 64)
+            {
+                a0 = Avx512F.FusedMultiplyAdd(Vector512.Load(w + i), Vector512.Load(x + i), a0);
+                a1 = Avx512F.FusedMultiplyAdd(Vector512.Load(w + i + 16), Vector512.Load(x + i + 16), a1);
+                a2 = Avx512F.FusedMultiplyAdd(Vector512.Load(w + i + 32), Vector512.Load(x + i + 32), a2);
+                a3 = Avx512F.FusedMultiplyAdd(Vector512.Load(w + i + 48), Vector512.Load(x + i + 48), a3);
+            }
+            for (; i + 16 <= n; i += 16)
+                a0 = Avx512F.FusedMultiplyAdd(Vector512.Load(w + i), Vector512.Load(x + i), a0);
+            sum = Vector512.Sum((a0 + a1) + (a2 + a3));
+        }
+        for (; i < n; i++) sum += w[i] * x[i];
+        return sum;
+    }
+
+    // ---------- bf16 ----------
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Bf16x16(ushort* p)
+        => Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512UInt32(Vector256.Load(p)), 16).AsSingle();
+
+    internal static float BF16(ushort* w, float* x, int n)
+    {
+        var i = 0;
+        var sum = 0f;
+        if (Avx512)
+        {
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; i + 64 <= n; i += 64)
+            {
+                a0 = Avx512F.FusedMultiplyAdd(Bf16x16(w + i), Vector512.Load(x + i), a0);
+                a1 = Avx512F.FusedMultiplyAdd(Bf16x16(w + i + 16), Vector512.Load(x + i + 16), a1);
+                a2 = Avx512F.FusedMultiplyAdd(Bf16x16(w + i + 32), Vector512.Load(x + i + 32), a2);
+                a3 = Avx512F.FusedMultiplyAdd(Bf16x16(w + i + 48), Vector512.Load(x + i + 48), a3);
+            }
+            for (; i + 16 <= n; i += 16)
+                a0 = Avx512F.FusedMultiplyAdd(Bf16x16(w + i), Vector512.Load(x + i), a0);
+            sum = Vector512.Sum((a0 + a1) + (a2 + a3));
+        }
+        for (; i < n; i++) sum += DTypeConvert.BF16ToFloat(w[i]) * x[i];
+        return sum;
+    }
+
+    // ---------- f16 ----------
+    /// <summary>16 halves → 16 floats, exact for every finite half (normals, subnormals, ±0): sign-extend each half
+    /// to 32 bits and shift it left 13, so the sign lands in bit 31 and exponent+mantissa in bits 13..27 (bits 28..30,
+    /// copies of the sign, are cleared); read as f32 that is the value times 2^-112 (a half subnormal becomes an f32
+    /// subnormal, still exact), so one multiply by 2^112 restores it. Inf/NaN halves come out finite (±65536·1.m):
+    /// <paramref name="check"/> accumulates max(bits | ~exponentMask) so the caller can see that any element had an
+    /// all-ones half exponent (the max is then 0xFFFFFFFF) and redo the row exactly.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> F16x16(ushort* p, ref Vector512<uint> check)
+    {
+        var t = (Avx512F.ConvertToVector512Int32(Vector256.Load((short*)p)).AsUInt32() << 13) & Vector512.Create(0x8FFFE000u);
+        check = Vector512.Max(check, t | Vector512.Create(0xF07FFFFFu));
+        return t.AsSingle() * Vector512.Create(0x77800000u).AsSingle();
+    }
+
+    internal static float F16(ushort* w, float* x, int n)
+    {
+        var i = 0;
+        var sum = 0f;
+        if (Avx512)
+        {
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector512<uint> chk = default;
+            for (; i + 64 <= n; i += 64)
+            {
+                a0 = Avx512F.FusedMultiplyAdd(F16x16(w + i, ref chk), Vector512.Load(x + i), a0);
+                a1 = Avx512F.FusedMultiplyAdd(F16x16(w + i + 16, ref chk), Vector512.Load(x + i + 16), a1);
+                a2 = Avx512F.FusedMultiplyAdd(F16x16(w + i + 32, ref chk), Vector512.Load(x + i + 32), a2);
+                a3 = Avx512F.FusedMultiplyAdd(F16x16(w + i + 48, ref chk), Vector512.Load(x + i + 48), a3);
+            }
+            for (; i + 16 <= n; i += 16)
+                a0 = Avx512F.FusedMultiplyAdd(F16x16(w + i, ref chk), Vector512.Load(x + i), a0);
+            if (Vector512.EqualsAny(chk, Vector512<uint>.AllBitsSet))
+                return F16Scalar(w, x, n); // an inf/NaN weight: redo the row with exact conversions
+            sum = Vector512.Sum((a0 + a1) + (a2 + a3));
+        }
+        var table = HalfTablePtr;
+        for (; i < n; i++) sum += table[w[i]] * x[i];
+        return sum;
+    }
+
+    private static float F16Scalar(ushort* w, float* x, int n)
+    {
+        var table = HalfTablePtr;
+        var sum = 0f;
+        for (var i = 0; i < n; i++) sum += table[w[i]] * x[i];
+        return sum;
+    }
+
+    // ---------- q8_0 ----------
+    /// <summary>Quantises x (length blocks·32) to q8_0 the way llama.cpp's x86 quantize_row_q8_0 does:
+    /// amax = max|x| per block, d = amax/127 stored as f16 (here: the f16 value, widened back to f32, in xd),
+    /// q = round-half-even(x · 127/amax) (0 when amax = 0), kept as int16 in xq for vpmaddwd.</summary>
+    internal static void QuantizeQ8(float* x, int blocks, short* xq, float* xd)
+    {
+        for (var b = 0; b < blocks; b++)
+        {
+            var xb = x + b * 32;
+            float amax;
+            if (Avx512)
+            {
+                var v0 = Vector512.Load(xb);
+                var v1 = Vector512.Load(xb + 16);
+                amax = MaxAcross(Vector512.Max(Vector512.Abs(v0), Vector512.Abs(v1)));
+                var id = Vector512.Create(amax != 0 ? 127f / amax : 0f);
+                var q0 = Avx512F.ConvertToVector512Int32(v0 * id); // cvtps2dq: round half to even
+                var q1 = Avx512F.ConvertToVector512Int32(v1 * id);
+                Avx512F.ConvertToVector256Int16(q0).Store(xq + b * 32);
+                Avx512F.ConvertToVector256Int16(q1).Store(xq + b * 32 + 16);
+            }
+            else
+            {
+                amax = 0;
+                for (var j = 0; j < 32; j++) amax = MathF.Max(amax, MathF.Abs(xb[j]));
+                var id = amax != 0 ? 127f / amax : 0f;
+                for (var j = 0; j < 32; j++) xq[b * 32 + j] = (short)MathF.Round(xb[j] * id, MidpointRounding.ToEven);
+            }
+            xd[b] = (float)(Half)(amax / 127f);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float MaxAcross(Vector512<float> m)
+    {
+        var h = Vector256.Max(m.GetLower(), m.GetUpper());
+        var q = Vector128.Max(h.GetLower(), h.GetUpper());
+        q = Vector128.Max(q, Vector128.Shuffle(q, Vector128.Create(2, 3, 0, 1)));
+        q = Vector128.Max(q, Vector128.Shuffle(q, Vector128.Create(1, 0, 3, 2)));
+        return q.ToScalar();
+    }
+
+    /// <summary>Σ_b d_w[b]·d_x[b]·Σ_j q_w[b,j]·q_x[b,j] — integer dot per block, f32 accumulation across blocks.</summary>
+    internal static float Q8(byte* w, short* xq, float* xd, int blocks)
+    {
+        var table = HalfTablePtr;
+        var b = 0;
+        var sum = 0f;
+        if (Avx512)
+        {
+            Vector512<float> a0 = default, a1 = default;
+            for (; b + 2 <= blocks; b += 2)
+            {
+                var p0 = w + b * DTypes.Q8BlockBytes;
+                var p1 = p0 + DTypes.Q8BlockBytes;
+                var i0 = Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.Load((sbyte*)(p0 + 2))), Vector512.Load(xq + b * 32));
+                var i1 = Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.Load((sbyte*)(p1 + 2))), Vector512.Load(xq + b * 32 + 32));
+                a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i0), Vector512.Create(table[*(ushort*)p0] * xd[b]), a0);
+                a1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i1), Vector512.Create(table[*(ushort*)p1] * xd[b + 1]), a1);
+            }
+            if (b < blocks)
+            {
+                var p0 = w + b * DTypes.Q8BlockBytes;
+                var i0 = Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.Load((sbyte*)(p0 + 2))), Vector512.Load(xq + b * 32));
+                a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i0), Vector512.Create(table[*(ushort*)p0] * xd[b]), a0);
+                b++;
+            }
+            sum = Vector512.Sum(a0 + a1);
+        }
+        for (; b < blocks; b++)
+        {
+            var p = w + b * DTypes.Q8BlockBytes;
+            var q = (sbyte*)(p + 2);
+            var s = 0;
+            for (var j = 0; j < 32; j++) s += q[j] * xq[b * 32 + j];
+            sum += table[*(ushort*)p] * xd[b] * s;
+        }
+        return sum;
+    }
+}

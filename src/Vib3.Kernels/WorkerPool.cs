@@ -1,0 +1,126 @@
+using System.Diagnostics;
+
+namespace Vib3.Kernels;
+
+/// <summary>A unit of work split into chunks of an index range, claimed dynamically by the calling thread and the
+/// pool's workers. A worker touches the job's data only after claiming a chunk, and chunks run out before the
+/// caller returns, so a worker that wakes late never sees freed (unpinned) memory.</summary>
+internal abstract class PoolJob
+{
+    private int _next;
+    private int _done;
+    internal int Total;
+    internal int Chunk;
+
+    /// <summary>Runs work items [start, end).</summary>
+    protected abstract void Run(int start, int end);
+
+    internal void Work()
+    {
+        while (true)
+        {
+            var s = Interlocked.Add(ref _next, Chunk) - Chunk;
+            if (s >= Total) return;
+            var e = Math.Min(s + Chunk, Total);
+            Run(s, e);
+            Interlocked.Add(ref _done, e - s);
+        }
+    }
+
+    internal bool Finished => Volatile.Read(ref _done) >= Total;
+}
+
+/// <summary>Persistent kernel threads: <see cref="Threads"/> − 1 background workers plus the calling thread.
+/// Workers spin for <see cref="SpinMicroseconds"/> after their last job (a decode step issues matvecs back to back,
+/// so a hot worker picks the next one up in well under a microsecond), then sleep on a semaphore.</summary>
+public static class KernelThreads
+{
+    private static readonly object Gate = new();
+    private static Worker[] _workers = [];
+    private static PoolJob? _current;
+    private static int _threads = Math.Max(1, Environment.ProcessorCount);
+
+    /// <summary>Threads (including the caller) used by the multithreaded kernels; default: processor count.</summary>
+    public static int Threads
+    {
+        get => _threads;
+        set => _threads = Math.Max(1, value);
+    }
+
+    /// <summary>How long an idle worker busy-waits for the next job before it sleeps.</summary>
+    public static int SpinMicroseconds { get; set; } = 100;
+
+    private sealed class Worker
+    {
+        internal int Sleeping;
+        internal readonly SemaphoreSlim Wake = new(0);
+    }
+
+    /// <summary>Runs <paramref name="job"/> on the caller plus up to Threads − 1 workers; returns when every chunk is done.</summary>
+    internal static void Run(PoolJob job)
+    {
+        var workers = EnsureWorkers();
+        Interlocked.Exchange(ref _current, job);
+        foreach (var w in workers)
+            if (Interlocked.Exchange(ref w.Sleeping, 0) == 1)
+                w.Wake.Release();
+        job.Work();
+        var spin = new SpinWait();
+        while (!job.Finished) spin.SpinOnce(sleep1Threshold: -1);
+    }
+
+    private static Worker[] EnsureWorkers()
+    {
+        var want = _threads - 1;
+        var ws = Volatile.Read(ref _workers);
+        if (ws.Length >= want) return ws;
+        lock (Gate)
+        {
+            ws = _workers;
+            if (ws.Length >= want) return ws;
+            var grown = new Worker[want];
+            Array.Copy(ws, grown, ws.Length);
+            for (var i = ws.Length; i < want; i++)
+            {
+                var w = grown[i] = new Worker();
+                new Thread(() => Loop(w)) { IsBackground = true, Name = $"vib3-kernel-{i + 1}" }.Start();
+            }
+            Volatile.Write(ref _workers, grown);
+            return grown;
+        }
+    }
+
+    private static void Loop(Worker self)
+    {
+        PoolJob? seen = null;
+        var ticksPerUs = Stopwatch.Frequency / 1_000_000.0;
+        while (true)
+        {
+            var idleSince = Stopwatch.GetTimestamp();
+            var spinTicks = (long)(SpinMicroseconds * ticksPerUs);
+            PoolJob? job;
+            while ((job = Volatile.Read(ref _current)) == seen)
+            {
+                if (Stopwatch.GetTimestamp() - idleSince > spinTicks)
+                {
+                    Interlocked.Exchange(ref self.Sleeping, 1);
+                    if (Volatile.Read(ref _current) != seen)
+                    {
+                        // A job arrived while registering: if the publisher already claimed our flag it will
+                        // Release once, so consume that to keep the semaphore balanced.
+                        if (Interlocked.Exchange(ref self.Sleeping, 0) == 0) self.Wake.Wait();
+                    }
+                    else
+                    {
+                        self.Wake.Wait();
+                    }
+                    idleSince = Stopwatch.GetTimestamp();
+                    continue;
+                }
+                Thread.SpinWait(20);
+            }
+            seen = job;
+            job?.Work();
+        }
+    }
+}
