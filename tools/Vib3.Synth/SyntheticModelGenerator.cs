@@ -137,10 +137,11 @@ public static class SyntheticModelGenerator
         var list = new List<SyntheticGgufTensor>();
         var llama = s.Family == ModelFamily.Mixtral;
 
-        void Copy(string gguf, string hfName, int permuteHeads = 0)
+        void Copy(string gguf, string hfName, int permuteHeads = 0, bool alwaysF32 = false)
         {
             var t = hf[hfName];
-            list.Add(new SyntheticGgufTensor(gguf, t.Shape, GgufDType(s, t.Kind, t.Shape), t.Kind, [hfName], permuteHeads));
+            var dtype = alwaysF32 ? DType.F32 : GgufDType(s, t.Kind, t.Shape);
+            list.Add(new SyntheticGgufTensor(gguf, t.Shape, dtype, t.Kind, [hfName], permuteHeads));
         }
         void Stack(string gguf, IReadOnlyList<string> sources)
         {
@@ -189,7 +190,9 @@ public static class SyntheticModelGenerator
                 Stack(b + "ffn_down_exps.weight", experts.Select(e => $"{x}experts.{e}.down_proj.weight").ToList());
                 if (s.Family == ModelFamily.Qwen2Moe)
                 {
-                    Copy(b + "ffn_gate_inp_shexp.weight", x + "shared_expert_gate.weight");
+                    // convert_hf_to_gguf.py keeps FFN_GATE_INP_SHEXP in f32 whatever the output type, like the
+                    // router; its [1, dim] shape stays 2-D (ne = [dim, 1]), which llama.cpp accepts as {n_embd}.
+                    Copy(b + "ffn_gate_inp_shexp.weight", x + "shared_expert_gate.weight", alwaysF32: true);
                     Copy(b + "ffn_gate_shexp.weight", x + "shared_expert.gate_proj.weight");
                     Copy(b + "ffn_up_shexp.weight", x + "shared_expert.up_proj.weight");
                     Copy(b + "ffn_down_shexp.weight", x + "shared_expert.down_proj.weight");
@@ -202,7 +205,7 @@ public static class SyntheticModelGenerator
     }
 
     /// <summary>The stored type llama.cpp's converter would choose: F32 for 1-D tensors, norms, biases and the
-    /// router; Q8_0 falls back to F16 when a row is not a whole number of blocks.</summary>
+    /// router (Qwen2-MoE's shared-expert gate is also kept F32, see <see cref="GgufTensors"/>); Q8_0 falls back to F16 when a row is not a whole number of blocks.</summary>
     public static DType GgufDType(SyntheticModelSpec s, SyntheticTensorKind kind, long[] shape)
     {
         if (shape.Length <= 1 || kind != SyntheticTensorKind.Matrix) return DType.F32;

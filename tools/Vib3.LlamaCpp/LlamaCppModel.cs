@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using LLama.Native;
+
+namespace Vib3.LlamaCpp;
+
+/// <summary>A GGUF file loaded in llama.cpp (through LLamaSharp's low-level API: no executor, sampler or chat
+/// template), used as the independent reference for vib3's logits and speed. The context is fixed to what makes
+/// the numbers comparable: F32 KV cache, flash attention off, one sequence, every prompt in one batch.
+/// Not thread-safe: one call at a time.</summary>
+public sealed class LlamaCppModel : IDisposable
+{
+    private static readonly LLamaSeqId Seq = LLamaSeqId.Zero;
+
+    private readonly SafeLlamaModelHandle _model;
+    private readonly SafeLLamaContextHandle _context;
+    private readonly LLamaBatch _batch = new();
+    private bool _disposed;
+
+    private LlamaCppModel(SafeLlamaModelHandle model, SafeLLamaContextHandle context, int contextLength)
+    {
+        _model = model;
+        _context = context;
+        ContextLength = contextLength;
+        VocabSize = model.Vocab.Count;
+    }
+
+    /// <summary>Entries in one row of logits (llama.cpp's n_vocab).</summary>
+    public int VocabSize { get; }
+
+    /// <summary>Most positions one sequence may hold (prompt plus generated tokens).</summary>
+    public int ContextLength { get; }
+
+    /// <summary>Loads <paramref name="ggufPath"/> on the CPU. <paramref name="memoryMap"/> true maps the file
+    /// (llama_model_params.load_mode = mmap), so the weights are page cache that a memory limit can evict; false
+    /// reads them into llama.cpp's own buffers (what LLamaSharp's high-level ModelParams does by default).
+    /// <paramref name="contextLength"/> bounds prompt plus generated tokens.</summary>
+    public static LlamaCppModel Load(string ggufPath, int threads = 2, int contextLength = 512, bool memoryMap = true)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(ggufPath);
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(contextLength, 1);
+        if (!File.Exists(ggufPath)) throw new FileNotFoundException("no GGUF file", ggufPath);
+        LlamaCppLog.EnsureInstalled();
+
+        var mp = LLamaModelParams.Default();
+        mp.n_gpu_layers = 0;
+        mp.load_mode = memoryMap ? LLamaLoadMode.MemoryMap : LLamaLoadMode.None;
+        mp.check_tensors = false;
+        mp.vocab_only = false;
+
+        SafeLlamaModelHandle model;
+        LlamaCppLog.TakeErrors();
+        try
+        {
+            model = SafeLlamaModelHandle.LoadFromFile(ggufPath, mp);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            var why = LlamaCppLog.TakeErrors();
+            throw new InvalidOperationException(
+                $"llama.cpp refused '{ggufPath}'" + (why.Length > 0 ? ": " + why : ": " + e.Message), e);
+        }
+
+        try
+        {
+            var cp = LLamaContextParams.Default();
+            cp.n_ctx = (uint)contextLength;
+            // A whole prompt is one llama_decode batch; llama.cpp computes it in micro-batches of at most 512
+            // (its default), which bounds the compute buffer (it is reserved for n_ubatch rows of logits).
+            cp.n_batch = (uint)contextLength;
+            cp.n_ubatch = (uint)Math.Min(contextLength, 512);
+            cp.n_seq_max = 1;
+            cp.n_threads = threads;
+            cp.n_threads_batch = threads;
+            cp.type_k = GGMLType.GGML_TYPE_F32; // llama.cpp's default f16 KV cache moves logits by ~0.02
+            cp.type_v = GGMLType.GGML_TYPE_F32;
+            cp.llama_flash_attn_type = LLamaFlashAttentionType.LLAMA_FLASH_ATTENTION_TYPE_DISABLED;
+            cp.embeddings = false;
+            cp.offload_kqv = false;
+            cp.op_offload = false;
+            cp.no_perf = true;
+            SafeLLamaContextHandle context;
+            try
+            {
+                context = SafeLLamaContextHandle.Create(model, cp);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                var why = LlamaCppLog.TakeErrors();
+                throw new InvalidOperationException(
+                    $"llama.cpp could not make a context for '{ggufPath}'" + (why.Length > 0 ? ": " + why : ": " + e.Message), e);
+            }
+            return new LlamaCppModel(model, context, contextLength);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Logits at every position of <paramref name="tokens"/>, evaluated as a fresh sequence in one
+    /// batch: row i is the distribution over the token after tokens[0..i].</summary>
+    public float[][] Logits(IReadOnlyList<int> tokens)
+    {
+        CheckPrompt(tokens, 0);
+        Reset();
+        for (var i = 0; i < tokens.Count; i++) _batch.Add(tokens[i], i, Seq, logits: true);
+        Decode();
+        var rows = new float[tokens.Count][];
+        for (var i = 0; i < tokens.Count; i++) rows[i] = _context.GetLogitsIth(i).ToArray();
+        return rows;
+    }
+
+    /// <summary>Greedy decoding (argmax of the raw logits, first index on ties, no penalties) of
+    /// <paramref name="count"/> tokens continuing <paramref name="promptTokens"/> as a fresh sequence.</summary>
+    public int[] Greedy(IReadOnlyList<int> promptTokens, int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        CheckPrompt(promptTokens, count);
+        var output = new int[count];
+        if (count == 0) return output;
+        Reset();
+        for (var i = 0; i < promptTokens.Count; i++) _batch.Add(promptTokens[i], i, Seq, logits: i == promptTokens.Count - 1);
+        Decode();
+        var pos = promptTokens.Count;
+        for (var n = 0; n < count; n++)
+        {
+            var next = ArgMax(_context.GetLogitsIth(_batch.TokenCount - 1));
+            output[n] = next;
+            if (n == count - 1) break;
+            _batch.Clear();
+            _batch.Add(next, pos++, Seq, logits: true);
+            Decode();
+        }
+        return output;
+    }
+
+    /// <summary>Prefill of one batch of <paramref name="promptTokens"/> fixed ids, then
+    /// <paramref name="genTokens"/> single-token decode steps (fixed ids, not sampled), as a fresh sequence
+    /// each call. Returns tokens per second of each phase.</summary>
+    public (double PrefillTokensPerSecond, double DecodeTokensPerSecond) Bench(int promptTokens, int genTokens)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(promptTokens, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(genTokens);
+        if (promptTokens + genTokens > ContextLength)
+            throw new ArgumentOutOfRangeException(nameof(genTokens),
+                $"prompt ({promptTokens}) plus generated ({genTokens}) tokens exceed the context ({ContextLength})");
+        Reset();
+        for (var i = 0; i < promptTokens; i++) _batch.Add(BenchToken(i), i, Seq, logits: i == promptTokens - 1);
+        var sw = Stopwatch.StartNew();
+        Decode();
+        _context.Synchronize();
+        var prefill = sw.Elapsed.TotalSeconds;
+
+        sw.Restart();
+        for (var n = 0; n < genTokens; n++)
+        {
+            _batch.Clear();
+            _batch.Add(BenchToken(promptTokens + n), promptTokens + n, Seq, logits: true);
+            Decode();
+        }
+        _context.Synchronize();
+        var decode = sw.Elapsed.TotalSeconds;
+        return (promptTokens / prefill, genTokens == 0 ? 0 : genTokens / decode);
+    }
+
+    private int BenchToken(int i) => (int)((3L + 7L * i) % VocabSize);
+
+    private void CheckPrompt(IReadOnlyList<int> tokens, int extra)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (tokens.Count == 0) throw new ArgumentException("at least one token is needed", nameof(tokens));
+        // The last generated token is never fed back, so a prompt of p tokens and c outputs needs p + c - 1 slots.
+        if (tokens.Count + Math.Max(0, extra - 1) > ContextLength)
+            throw new ArgumentException($"{tokens.Count} tokens (+{extra} generated) exceed the context ({ContextLength})", nameof(tokens));
+        foreach (var t in tokens)
+            if ((uint)t >= (uint)VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), t, $"token id outside the vocabulary (0..{VocabSize - 1})");
+    }
+
+    /// <summary>Forgets every cached position so the next batch starts a new sequence at position 0.</summary>
+    private void Reset()
+    {
+        _context.MemoryClear(data: true);
+        _batch.Clear();
+    }
+
+    private void Decode()
+    {
+        var r = _context.Decode(_batch);
+        if (r != DecodeResult.Ok)
+        {
+            var why = LlamaCppLog.TakeErrors();
+            throw new InvalidOperationException(
+                $"llama_decode failed: {r} ({(int)r}) for a batch of {_batch.TokenCount} tokens" + (why.Length > 0 ? ": " + why : ""));
+        }
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> row)
+    {
+        var best = 0;
+        for (var i = 1; i < row.Length; i++)
+            if (row[i] > row[best]) best = i;
+        return best;
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _context.Dispose();
+        _model.Dispose();
+    }
+}
