@@ -14,5 +14,6 @@ public static class SqlState
     public const string DiskFull = "53100";
     public const string InsufficientResources = "53000";
     public const string QueryCanceled = "57014";
+    public const string ProgramLimitExceeded = "54000";
     public const string InternalError = "XX000";
 }

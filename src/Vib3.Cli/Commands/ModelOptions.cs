@@ -1,0 +1,34 @@
+using System.CommandLine;
+using Vib3.Core;
+using Vib3.Models.Inference;
+using Vib3.Storage;
+
+namespace Vib3.Cli.Commands;
+
+/// <summary>Options of the commands that run a model.</summary>
+internal static class ModelOptions
+{
+    public static Option<string> Model() => new("--model") { Description = "Name of a stored model (see: vib3 models)", Required = true };
+
+    public static Option<int?> Context() => new("--context")
+    {
+        Description = "KV cache length in tokens (default: the model's context length)",
+    };
+
+    public static Task<InferenceSession> OpenAsync(ParseResult r, Option<string> model, Option<int?> context, CancellationToken ct)
+    {
+        var catalog = GlobalOptions.Catalog(r);
+        return InferenceSession.OpenAsync(catalog, r.GetValue(model)!,
+            new PageStoreOptions { RamBudgetBytes = GlobalOptions.RamBudgetBytes(r) }, r.GetValue(context), ct);
+    }
+
+    /// <summary>"1,5,9" → [1, 5, 9] with an error naming the bad item.</summary>
+    public static int[] ParseTokens(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0) throw new Vib3Exception(SqlState.InvalidParameterValue, "--tokens needs at least one token id (e.g. 1,5,9)");
+        return parts.Select(p => int.TryParse(p, out var id) && id >= 0
+            ? id
+            : throw new Vib3Exception(SqlState.InvalidParameterValue, $"--tokens: '{p}' is not a token id")).ToArray();
+    }
+}

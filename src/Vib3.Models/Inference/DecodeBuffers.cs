@@ -1,0 +1,48 @@
+using Vib3.Storage.Catalog;
+
+namespace Vib3.Models.Inference;
+
+/// <summary>Activations of one decode step, allocated once per session.</summary>
+internal sealed class DecodeBuffers
+{
+    public DecodeBuffers(HyperParameters h, int maxBundleRows)
+    {
+        var qDim = h.Heads * h.HeadDim;
+        var kvDim = h.KvHeads * h.HeadDim;
+        X = new float[h.Dim];
+        Xb = new float[h.Dim];
+        Xb2 = new float[h.Dim];
+        Q = new float[qDim];
+        K = new float[kvDim];
+        V = new float[kvDim];
+        Att = new float[qDim];
+        AttScratch = new float[Math.Max(1, h.Context)];
+        RouterLogits = new float[h.Experts];
+        TopExperts = new int[h.TopK];
+        TopWeights = new float[h.TopK];
+        Gate = new float[Math.Max(maxBundleRows, h.SharedExpertHidden)];
+        Up = new float[Gate.Length];
+        Hidden = new float[Gate.Length];
+        Down = new float[h.Dim];
+        Moe = new float[h.Dim];
+        Logits = new float[h.Vocab];
+    }
+
+    public float[] X { get; }            // [dim] residual stream
+    public float[] Xb { get; }           // [dim] normalised input of a sub-block
+    public float[] Xb2 { get; }          // [dim] attention output projected back
+    public float[] Q { get; }            // [heads·headDim]
+    public float[] K { get; }            // [kvHeads·headDim]
+    public float[] V { get; }            // [kvHeads·headDim]
+    public float[] Att { get; }          // [heads·headDim] attention result, heads concatenated
+    public float[] AttScratch { get; }   // [context] scores of one head over positions
+    public float[] RouterLogits { get; } // [experts] router logits, then probabilities
+    public int[] TopExperts { get; }     // [topK] chosen experts
+    public float[] TopWeights { get; }   // [topK] their routing weights
+    public float[] Gate { get; }         // [max(R, sharedHidden)] gate rows · x of one bundle
+    public float[] Up { get; }           // [max(R, sharedHidden)] up rows · x
+    public float[] Hidden { get; }       // [max(R, sharedHidden)] silu(gate) ⊙ up
+    public float[] Down { get; }         // [dim] one bundle's (or the shared expert's) down projection
+    public float[] Moe { get; }          // [dim] weighted sum of the experts' outputs
+    public float[] Logits { get; }       // [vocab]
+}

@@ -1,0 +1,180 @@
+using Vib3.Core;
+using Vib3.Kernels;
+using Vib3.Models.Architectures;
+using Vib3.Models.Weights;
+using Vib3.Storage.Catalog;
+
+namespace Vib3.Models.Inference;
+
+/// <summary>One token through the model, top to bottom: embedding → per layer (attention, routed experts) →
+/// final norm → logits. Every matrix is streamed page by page from the store; each routed expert contributes
+/// bundle by bundle: y += g_e · W_down[:, rows] · (silu(W_gate[rows]·x) ⊙ (W_up[rows]·x)).</summary>
+public sealed partial class ForwardPass
+{
+    private readonly ModelWeights _w;
+    private readonly HyperParameters _h;
+    private readonly BlockRecipe _recipe;
+    private readonly LayerWeights[] _layers;
+    private readonly DenseWeight _embedding;  // [vocab, dim]
+    private readonly DenseWeight _output;     // [vocab, dim] (the embedding when tied)
+    private readonly float[] _outputNorm;     // [dim]
+    private readonly DecodeBuffers _b;
+
+    private ForwardPass(ModelWeights w, LayerWeights[] layers, float[] outputNorm)
+    {
+        _w = w;
+        _h = w.Manifest.Hyper;
+        _recipe = Families.Recipe(w.Manifest);
+        _layers = layers;
+        _embedding = w.Tensor("token_embd");
+        _output = w.TryTensor("output") ?? _embedding;
+        _outputNorm = outputNorm;
+        _b = new DecodeBuffers(_h, w.Manifest.ExpertGrids.Max(g => g.BundleRows));
+    }
+
+    public HyperParameters Hyper => _h;
+
+    public static async ValueTask<ForwardPass> CreateAsync(ModelWeights w, CancellationToken ct = default)
+    {
+        Families.Recipe(w.Manifest); // refuse unknown families before reading anything
+        var layers = new LayerWeights[w.Manifest.Hyper.Layers];
+        for (var l = 0; l < layers.Length; l++) layers[l] = await LayerWeights.LoadAsync(w, l, ct).ConfigureAwait(false);
+        var norm = await LayerWeights.ReadF32Async(w, w.Tensor("output_norm"), ct).ConfigureAwait(false);
+        return new ForwardPass(w, layers, norm);
+    }
+
+    /// <summary>Runs <paramref name="token"/> at the cache's next position; returns the logits [vocab]
+    /// (a buffer reused by the next call).</summary>
+    public async ValueTask<float[]> DecodeAsync(int token, KvCache cache, CancellationToken ct = default)
+    {
+        if ((uint)token >= (uint)_h.Vocab)
+            throw new Vib3Exception(SqlState.InvalidParameterValue, $"token id {token} is outside the vocabulary (0..{_h.Vocab - 1})");
+        cache.CheckRoom(1);
+        var pos = cache.Length;
+        var b = _b;
+
+        await EmbedAsync(token, b.X, ct).ConfigureAwait(false);
+        for (var l = 0; l < _layers.Length; l++)
+        {
+            var layer = _layers[l];
+            RmsNorm.Compute(b.X, layer.AttnNorm, (float)_h.NormEps, b.Xb);
+            await AttentionAsync(layer, l, pos, cache, ct).ConfigureAwait(false);
+            VectorOps.Add(b.Xb2, b.X);
+
+            RmsNorm.Compute(b.X, layer.FfnNorm, (float)_h.NormEps, b.Xb);
+            await MixtureOfExpertsAsync(layer, ct).ConfigureAwait(false);
+            VectorOps.Add(b.Moe, b.X);
+        }
+        cache.Length = pos + 1;
+
+        RmsNorm.Compute(b.X, _outputNorm, (float)_h.NormEps, b.Xb);
+        await MatVecAsync(_output, b.Xb, b.Logits, ct).ConfigureAwait(false);
+        return b.Logits;
+    }
+
+    private ValueTask EmbedAsync(int token, float[] x, CancellationToken ct) =>
+        _w.StreamPagesAsync(_embedding.PageOfRow(token), 1, (_, page) => _embedding.Row(page, token, x), ct);
+
+    /// <summary>Xb → q, k, v → (q/k norm) → RoPE → cache → causal attention → output projection into Xb2.</summary>
+    private async ValueTask AttentionAsync(LayerWeights layer, int l, int pos, KvCache cache, CancellationToken ct)
+    {
+        var b = _b;
+        await MatVecAsync(layer.Q, b.Xb, b.Q, ct).ConfigureAwait(false);
+        await MatVecAsync(layer.K, b.Xb, b.K, ct).ConfigureAwait(false);
+        await MatVecAsync(layer.V, b.Xb, b.V, ct).ConfigureAwait(false);
+        PositionQueryAndKey(layer, b.Q, b.K, b.V, pos);
+        b.K.CopyTo(cache.K(l, pos));
+        b.V.CopyTo(cache.V(l, pos));
+        Attention.Decode(b.Q, cache.Keys(l, pos + 1), cache.Values(l, pos + 1), pos + 1,
+            _h.Heads, _h.KvHeads, _h.HeadDim, b.Att, b.AttScratch);
+        await MatVecAsync(layer.O, b.Att, b.Xb2, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Biases, q/k normalisation and RoPE on one position's fresh q [heads·headDim], k and v [kvHeads·headDim].</summary>
+    private void PositionQueryAndKey(LayerWeights layer, Span<float> q, Span<float> k, Span<float> v, int pos)
+    {
+        var eps = (float)_h.NormEps;
+        var hd = _h.HeadDim;
+        if (layer.QBias is not null) VectorOps.Add(layer.QBias, q);
+        if (layer.KBias is not null) VectorOps.Add(layer.KBias, k);
+        if (layer.VBias is not null) VectorOps.Add(layer.VBias, v);
+        switch (_recipe.QkNorm)
+        {
+            case QkNorm.PerHead:
+                for (var h = 0; h < _h.Heads; h++) RmsNorm.Compute(q.Slice(h * hd, hd), layer.QNorm, eps, q.Slice(h * hd, hd));
+                for (var h = 0; h < _h.KvHeads; h++) RmsNorm.Compute(k.Slice(h * hd, hd), layer.KNorm, eps, k.Slice(h * hd, hd));
+                break;
+            case QkNorm.Full:
+                RmsNorm.Compute(q, layer.QNorm, eps, q);
+                RmsNorm.Compute(k, layer.KNorm, eps, k);
+                break;
+        }
+        var theta = (float)_h.RopeTheta;
+        if (_recipe.InterleavedRope)
+        {
+            Rope.Normal(q, _h.Heads, hd, pos, theta);
+            Rope.Normal(k, _h.KvHeads, hd, pos, theta);
+        }
+        else
+        {
+            Rope.Neox(q, _h.Heads, hd, pos, theta);
+            Rope.Neox(k, _h.KvHeads, hd, pos, theta);
+        }
+    }
+
+    /// <summary>Xb → router softmax → top-k experts → Σ weight · expert(Xb) (+ gated shared expert) into Moe.</summary>
+    private async ValueTask MixtureOfExpertsAsync(LayerWeights layer, CancellationToken ct)
+    {
+        var b = _b;
+        await MatVecAsync(layer.Router, b.Xb, b.RouterLogits, ct).ConfigureAwait(false);
+        Softmax.InPlace(b.RouterLogits);
+        TopK.Select(b.RouterLogits, _h.TopK, b.TopExperts, b.TopWeights);
+        if (_recipe.RenormalizeTopK)
+        {
+            var sum = 0f;
+            foreach (var v in b.TopWeights) sum += v;
+            VectorOps.Scale(b.TopWeights, 1f / sum);
+        }
+
+        Array.Clear(b.Moe);
+        var grid = layer.Experts;
+        for (var i = 0; i < _h.TopK; i++)
+        {
+            var weight = b.TopWeights[i];
+            await _w.StreamPagesAsync(grid.PageOf(b.TopExperts[i], 0), grid.BundlesPerExpert,
+                (bundle, page) => ExpertBundle(grid, bundle, page, weight), ct).ConfigureAwait(false);
+        }
+        if (_recipe.SharedExpert) await SharedExpertAsync(layer, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Moe += weight · W_down[:, rows] · (silu(W_gate[rows]·Xb) ⊙ (W_up[rows]·Xb)) for one bundle page:
+    /// [r, dim] gate rows, [r, dim] up rows, then the [dim, r] down slice.</summary>
+    private void ExpertBundle(ExpertGridEntry grid, int bundle, ReadOnlySpan<byte> page, float weight)
+    {
+        var b = _b;
+        var r = grid.RowsInBundle(bundle);
+        var type = DTypes.Parse(grid.DType);
+        var rowsBytes = (int)type.ByteCount((long)r * grid.Dim);
+        MatVec.Compute(type, page[..rowsBytes], r, grid.Dim, b.Xb, b.Gate.AsSpan(0, r));
+        MatVec.Compute(type, page.Slice(rowsBytes, rowsBytes), r, grid.Dim, b.Xb, b.Up.AsSpan(0, r));
+        SwiGlu.Compute(b.Gate.AsSpan(0, r), b.Up.AsSpan(0, r), b.Hidden.AsSpan(0, r));
+        MatVec.Compute(type, page[(2 * rowsBytes)..], grid.Dim, r, b.Hidden.AsSpan(0, r), b.Down);
+        VectorOps.AddScaled(b.Down, weight, b.Moe);
+    }
+
+    /// <summary>Moe += sigmoid(w_shared · Xb) · down(silu(gate·Xb) ⊙ up·Xb) (Qwen2-MoE).</summary>
+    private async ValueTask SharedExpertAsync(LayerWeights layer, CancellationToken ct)
+    {
+        var b = _b;
+        var n = layer.SharedGate!.Rows;
+        await MatVecAsync(layer.SharedGate, b.Xb, b.Gate, ct).ConfigureAwait(false);
+        await MatVecAsync(layer.SharedUp!, b.Xb, b.Up, ct).ConfigureAwait(false);
+        SwiGlu.Compute(b.Gate.AsSpan(0, n), b.Up.AsSpan(0, n), b.Hidden.AsSpan(0, n));
+        await MatVecAsync(layer.SharedDown!, b.Hidden, b.Down, ct).ConfigureAwait(false);
+        var gate = 1f / (1f + MathF.Exp(-VectorOps.Dot(layer.SharedRouter, b.Xb)));
+        VectorOps.AddScaled(b.Down, gate, b.Moe);
+    }
+
+    private ValueTask MatVecAsync(DenseWeight w, float[] x, float[] y, CancellationToken ct) =>
+        _w.StreamAsync(w, (i, page) => w.MatVecPage(i, page, x, y), ct);
+}

@@ -1,0 +1,48 @@
+using Vib3.Models.Weights;
+using Vib3.Storage;
+using Vib3.Storage.Catalog;
+
+namespace Vib3.Models.Inference;
+
+/// <summary>A model opened for one sequence: its weights (through the page store), the forward pass and a KV cache.</summary>
+public sealed class InferenceSession : IDisposable
+{
+    private InferenceSession(ModelWeights weights, ForwardPass forward, KvCache cache)
+    {
+        Weights = weights;
+        Forward = forward;
+        Cache = cache;
+    }
+
+    public ModelWeights Weights { get; }
+
+    public ForwardPass Forward { get; }
+
+    public KvCache Cache { get; }
+
+    /// <param name="contextLength">KV cache positions; null: the model's context length.</param>
+    public static async Task<InferenceSession> OpenAsync(
+        ModelCatalog catalog, string model, PageStoreOptions options, int? contextLength = null, CancellationToken ct = default)
+    {
+        var weights = ModelWeights.Open(catalog, model, options);
+        try
+        {
+            var forward = await ForwardPass.CreateAsync(weights, ct).ConfigureAwait(false);
+            var h = weights.Manifest.Hyper;
+            var cache = new KvCache(h.Layers, h.KvHeads * h.HeadDim, Math.Min(contextLength ?? h.Context, h.Context));
+            return new InferenceSession(weights, forward, cache);
+        }
+        catch
+        {
+            weights.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Feeds <paramref name="tokens"/> after what the cache holds (batched prefill); returns the logits of
+    /// every position fed, or only of the last.</summary>
+    public async Task<float[][]> LogitsAsync(IReadOnlyList<int> tokens, bool allPositions, CancellationToken ct = default) =>
+        await Forward.PrefillAsync(tokens, Cache, allPositions, ct).ConfigureAwait(false);
+
+    public void Dispose() => Weights.Dispose();
+}

@@ -1,0 +1,51 @@
+using Vib3.Storage.Catalog;
+
+namespace Vib3.Models.Inference;
+
+/// <summary>Activations of a prefill batch of up to N tokens (row i = token i), allocated once per session.</summary>
+internal sealed class PrefillBuffers
+{
+    public PrefillBuffers(HyperParameters h, int n, int maxBundleRows, int maxPageRows)
+    {
+        N = n;
+        var qDim = h.Heads * h.HeadDim;
+        var kvDim = h.KvHeads * h.HeadDim;
+        var hidden = Math.Max(maxBundleRows, h.SharedExpertHidden);
+        X = new float[n * h.Dim];
+        Xb = new float[n * h.Dim];
+        O = new float[n * h.Dim];
+        Q = new float[n * qDim];
+        K = new float[n * kvDim];
+        V = new float[n * kvDim];
+        Att = new float[n * qDim];
+        RouterLogits = new float[n * h.Experts];
+        TopExperts = new int[n * h.TopK];
+        TopWeights = new float[n * h.TopK];
+        Gathered = new float[n * h.Dim];
+        Gate = new float[n * hidden];
+        Up = new float[n * hidden];
+        Hidden = new float[n * hidden];
+        Down = new float[n * h.Dim];
+        Moe = new float[n * h.Dim];
+        PageScratch = new float[n * Math.Max(maxPageRows, h.Dim)];
+    }
+
+    public int N { get; }
+    public float[] X { get; }            // [n, dim] residual streams
+    public float[] Xb { get; }           // [n, dim] normalised inputs
+    public float[] O { get; }            // [n, dim] attention outputs projected back
+    public float[] Q { get; }            // [n, heads·headDim]
+    public float[] K { get; }            // [n, kvHeads·headDim]
+    public float[] V { get; }            // [n, kvHeads·headDim]
+    public float[] Att { get; }          // [n, heads·headDim]
+    public float[] RouterLogits { get; } // [n, experts]
+    public int[] TopExperts { get; }     // [n, topK]
+    public float[] TopWeights { get; }   // [n, topK]
+    public float[] Gathered { get; }     // [m, dim] inputs of the m tokens routed to one expert
+    public float[] Gate { get; }         // [m, r] (or [n, sharedHidden])
+    public float[] Up { get; }           // [m, r]
+    public float[] Hidden { get; }       // [m, r] silu(gate) ⊙ up
+    public float[] Down { get; }         // [m, dim] one bundle's down projection for the m tokens
+    public float[] Moe { get; }          // [n, dim] weighted expert outputs
+    public float[] PageScratch { get; }  // [n, rows of one page] a dense page's slice of a batched product
+}

@@ -1,0 +1,70 @@
+using Vib3.Core;
+using Vib3.Storage.Catalog;
+
+namespace Vib3.Models.Weights;
+
+/// <summary>A dense tensor of the model as the forward pass sees it: a row-major [Rows, Cols] matrix (or a vector,
+/// Rows = 1) cut by rows into pages of RowsPerPage rows.</summary>
+public sealed class DenseWeight
+{
+    internal DenseWeight(TensorEntry entry)
+    {
+        Entry = entry;
+        Type = DTypes.Parse(entry.DType);
+        Rows = entry.Shape.Length == 1 ? 1 : checked((int)entry.Shape[0]);
+        Cols = checked((int)entry.Shape[^1]);
+    }
+
+    public TensorEntry Entry { get; }
+
+    public DType Type { get; }
+
+    public int Rows { get; }
+
+    public int Cols { get; }
+
+    public int FirstPage => Entry.FirstPage;
+
+    public int PageCount => Entry.PageCount;
+
+    /// <summary>y[Rows] = W · x[Cols], for the rows page <paramref name="index"/> holds.</summary>
+    public void MatVecPage(int index, ReadOnlySpan<byte> page, ReadOnlySpan<float> x, Span<float> y)
+    {
+        var (start, count) = PageRows(index);
+        Kernels.MatVec.Compute(Type, page, count, Cols, x, y.Slice(start, count));
+    }
+
+    /// <summary>Y[n, Rows] = X[n, Cols] · Wᵀ for the rows page <paramref name="index"/> holds (prefill).
+    /// <paramref name="scratch"/> holds n × RowsPerPage floats.</summary>
+    public void MatMulPage(int index, ReadOnlySpan<byte> page, ReadOnlySpan<float> x, int n, Span<float> y, Span<float> scratch)
+    {
+        var (start, count) = PageRows(index);
+        var part = scratch[..(n * count)];
+        Kernels.MatMul.Compute(Type, page, count, Cols, x, n, part);
+        for (var i = 0; i < n; i++)
+            part.Slice(i * count, count).CopyTo(y.Slice(i * Rows + start, count));
+    }
+
+    /// <summary>Row <paramref name="row"/> as f32, from the page that holds it (see <see cref="PageOfRow"/>).</summary>
+    public void Row(ReadOnlySpan<byte> page, int row, Span<float> dst)
+    {
+        var inPage = row % Entry.RowsPerPage;
+        var rowBytes = (int)Type.ByteCount(Cols);
+        DTypeConvert.ToF32(Type, page.Slice(inPage * rowBytes, rowBytes), dst[..Cols]);
+    }
+
+    /// <summary>Decodes the rows page <paramref name="index"/> holds into <paramref name="all"/> (Rows × Cols f32).</summary>
+    public void ToF32Page(int index, ReadOnlySpan<byte> page, Span<float> all)
+    {
+        var (start, count) = PageRows(index);
+        DTypeConvert.ToF32(Type, page, all.Slice(start * Cols, count * Cols));
+    }
+
+    public int PageOfRow(int row) => FirstPage + row / Entry.RowsPerPage;
+
+    private (int Start, int Count) PageRows(int p)
+    {
+        var start = p * Entry.RowsPerPage;
+        return (start, Math.Min(Entry.RowsPerPage, Rows - start));
+    }
+}

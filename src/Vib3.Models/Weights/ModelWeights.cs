@@ -1,0 +1,76 @@
+using Vib3.Core;
+using Vib3.Storage;
+using Vib3.Storage.Catalog;
+
+namespace Vib3.Models.Weights;
+
+/// <summary>Computes with page <paramref name="index"/> (0-based within the tensor or expert) while it is leased.</summary>
+public delegate void PageConsumer(int index, ReadOnlySpan<byte> page);
+
+/// <summary>The model's weights as the forward pass asks for them: by tensor name or by (layer, expert), always
+/// as pages leased from the store. Only the manifest is read at open; every weight comes through the tiers.</summary>
+public sealed class ModelWeights : IDisposable
+{
+    private readonly StoredModel _model;
+    private readonly Dictionary<string, DenseWeight> _dense;
+
+    private ModelWeights(StoredModel model)
+    {
+        _model = model;
+        _dense = model.Manifest.Tensors.ToDictionary(t => t.Name, t => new DenseWeight(t), StringComparer.Ordinal);
+        ExpertGrids = model.Manifest.ExpertGrids.ToDictionary(g => g.Layer);
+    }
+
+    public ModelManifest Manifest => _model.Manifest;
+
+    public PageStore Store => _model.Store;
+
+    public string TokenizerDir => Path.Combine(_model.Dir, "tokenizer");
+
+    /// <summary>Routed experts per layer (layers without experts are absent).</summary>
+    public IReadOnlyDictionary<int, ExpertGridEntry> ExpertGrids { get; }
+
+    public static ModelWeights Open(ModelCatalog catalog, string name, PageStoreOptions options) =>
+        new(StoredModel.Open(catalog, name, options));
+
+    public DenseWeight Tensor(string name) =>
+        _dense.TryGetValue(name, out var w)
+            ? w
+            : throw new Vib3Exception(SqlState.UndefinedObject, $"model '{Manifest.Name}' has no tensor '{name}'");
+
+    public DenseWeight? TryTensor(string name) => _dense.GetValueOrDefault(name);
+
+    /// <summary>Hands the pages [first, first+count) to <paramref name="consume"/> in order, one at a time, reading up
+    /// to <see cref="ReadAhead"/> pages ahead. A page is released before the next is awaited, so a tensor larger than
+    /// the RAM budget streams through it instead of waiting for room it holds itself.</summary>
+    public async ValueTask StreamPagesAsync(int first, int count, PageConsumer consume, CancellationToken ct = default)
+    {
+        var pending = new Queue<ValueTask<PageLease>>();
+        var next = 0;
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                while (next < count && pending.Count < ReadAhead) pending.Enqueue(Store.ReadAsync(first + next++, ct));
+                using var lease = await pending.Dequeue().ConfigureAwait(false);
+                consume(i, lease.Memory.Span);
+            }
+        }
+        finally
+        {
+            while (pending.Count > 0)
+            {
+                try { (await pending.Dequeue().ConfigureAwait(false)).Dispose(); }
+                catch (Exception) { /* the first failure is the one reported */ }
+            }
+        }
+    }
+
+    public ValueTask StreamAsync(DenseWeight w, PageConsumer consume, CancellationToken ct = default) =>
+        StreamPagesAsync(w.FirstPage, w.PageCount, consume, ct);
+
+    /// <summary>Pages read ahead of the one being computed.</summary>
+    public const int ReadAhead = 4;
+
+    public void Dispose() => _model.Dispose();
+}

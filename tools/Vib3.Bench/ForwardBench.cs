@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using System.Globalization;
+using Vib3.Convert;
+using Vib3.Convert.Descriptors;
+using Vib3.Core;
+using Vib3.Kernels;
+using Vib3.LlamaCpp;
+using Vib3.Models.Inference;
+using Vib3.Storage;
+using Vib3.Storage.Catalog;
+using Vib3.Synth;
+
+namespace Vib3.Bench;
+
+/// <summary>vib3 vs llama.cpp on the same Mixtral-shaped synthetic GGUF (8 layers, d 1024, expert hidden 2816,
+/// 16/4 heads, 8 experts top-2, vocab 32000; ~2.5 GB at f32), same threads, prefill and decode tok/s side by
+/// side per dtype, with ratios. Both hold the whole model in RAM (vib3's budget is set above the model).</summary>
+internal static class ForwardBench
+{
+    public static int Run(string[] args)
+    {
+        var dtypes = Args.Str(args, "--dtypes", "f32,f16,q8_0").Split(',').Select(DTypes.Parse).ToList();
+        var layers = Args.Int(args, "--layers", 8);
+        var prompt = Args.Int(args, "--prompt", 64);
+        var gen = Args.Int(args, "--gen", 64);
+        var threads = Args.Int(args, "--threads", 2);
+        var repeat = Args.Int(args, "--repeat", 3);
+        var root = Args.Str(args, "--dir", Path.Combine(Path.GetTempPath(), "vib3-forward-bench"));
+        KernelThreads.Threads = threads;
+
+        var rows = new List<string>();
+        foreach (var dtype in dtypes)
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+            Directory.CreateDirectory(root);
+            var spec = new SyntheticModelSpec
+            {
+                Family = ModelFamily.Mixtral, Layers = layers, Dim = 1024, ExpertHidden = 2816, Heads = 16, KvHeads = 4,
+                Experts = 8, TopK = 2, Vocab = 32000, Context = 2048, Seed = 1, DType = dtype,
+            };
+            var gguf = Path.Combine(root, $"mixtral-{dtype.Name()}.gguf");
+            Console.WriteLine($"[{dtype.Name()}] writing {gguf} ...");
+            SyntheticModelGenerator.WriteGguf(spec, gguf);
+            var catalog = new ModelCatalog(Path.Combine(root, "data"));
+            var manifest = new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(new ConversionRequest(gguf, "bench"));
+            var tokens = Enumerable.Range(0, prompt).Select(i => 3 + i * 7919 % (spec.Vocab - 3)).ToArray();
+
+            var ours = Measure(repeat, () => Vib3Once(catalog, manifest, tokens, gen));
+            (double, double)[] theirs;
+            using (var llama = LlamaCppModel.Load(gguf, threads, contextLength: prompt + gen + 8))
+                theirs = Enumerable.Range(0, repeat).Select(_ => llama.Bench(prompt, gen)).ToArray();
+
+            var size = new FileInfo(gguf).Length / 1e9;
+            rows.Add(Row(dtype, size, ours, theirs));
+            Directory.Delete(root, recursive: true);
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"Mixtral-shaped, {layers} layers, d 1024, expert hidden 2816, 8 experts top-2, vocab 32000; " +
+                          $"{threads} threads; prompt {prompt}, generate {gen}; {repeat} runs, min / median tok/s");
+        Console.WriteLine("dtype   GB     vib3 prefill      llama.cpp prefill   ratio   vib3 decode       llama.cpp decode    ratio");
+        foreach (var r in rows) Console.WriteLine(r);
+        return 0;
+    }
+
+    private static (double Prefill, double Decode) Vib3Once(ModelCatalog catalog, ModelManifest m, int[] tokens, int gen)
+    {
+        var options = new PageStoreOptions { RamBudgetBytes = m.PageBytes + (1L << 30) };
+        using var session = InferenceSession.OpenAsync(catalog, "bench", options, tokens.Length + gen + 8).GetAwaiter().GetResult();
+        // Warm the T2 tier first: the comparison is of compute on weights in RAM, as llama.cpp has them.
+        session.Weights.Store.ReadManyAsync(Enumerable.Range(0, m.PageCount).ToList(), (_, _) => ValueTask.CompletedTask).GetAwaiter().GetResult();
+
+        var clock = Stopwatch.StartNew();
+        var logits = session.LogitsAsync(tokens, allPositions: false).GetAwaiter().GetResult()[0];
+        var prefill = tokens.Length / clock.Elapsed.TotalSeconds;
+
+        clock.Restart();
+        var next = ArgMax(logits);
+        for (var i = 0; i < gen; i++)
+            next = ArgMax(session.Forward.DecodeAsync(next, session.Cache).AsTask().GetAwaiter().GetResult());
+        return (prefill, gen / clock.Elapsed.TotalSeconds);
+    }
+
+    private static (double, double)[] Measure(int repeat, Func<(double, double)> once) =>
+        Enumerable.Range(0, repeat).Select(_ => once()).ToArray();
+
+    private static string Row(DType dtype, double gb, (double Prefill, double Decode)[] ours, (double Prefill, double Decode)[] theirs)
+    {
+        string Pair(IEnumerable<double> xs) => string.Create(CultureInfo.InvariantCulture, $"{xs.Min(),7:0.0} {StoreBench.Median(xs.ToList()),7:0.0}");
+        var prefillRatio = StoreBench.Median(ours.Select(o => o.Prefill).ToList()) / StoreBench.Median(theirs.Select(t => t.Prefill).ToList());
+        var decodeRatio = StoreBench.Median(ours.Select(o => o.Decode).ToList()) / StoreBench.Median(theirs.Select(t => t.Decode).ToList());
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{dtype.Name(),-6} {gb,5:0.00}  {Pair(ours.Select(o => o.Prefill))}   {Pair(theirs.Select(t => t.Prefill))}   {prefillRatio,5:0.00}   " +
+            $"{Pair(ours.Select(o => o.Decode))}   {Pair(theirs.Select(t => t.Decode))}   {decodeRatio,5:0.00}");
+    }
+
+    private static int ArgMax(float[] x)
+    {
+        var best = 0;
+        for (var i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
+        return best;
+    }
+}
