@@ -1,0 +1,105 @@
+using Vib3.Core;
+
+namespace Vib3.Models.Tokenization;
+
+/// <summary>Turns a conversation into the prompt text a model was trained on. A chat_template from the model's
+/// tokenizer_config.json (or GGUF tokenizer.chat_template) is rendered by <see cref="JinjaTemplate"/>; when there is
+/// none, or it uses Jinja beyond vib3's subset, the family's built-in format is used (the Hugging Face template of
+/// the family's reference instruct model, rendered by the same engine). The text includes BOS where the format does
+/// (Mixtral "&lt;s&gt;", OLMoE "&lt;|endoftext|&gt;"): encode it with addBos: false.</summary>
+public static class ChatTemplates
+{
+    /// <summary>mistralai/Mixtral-8x7B-Instruct-v0.1's format; a leading system message is put before the first user
+    /// turn (as later Mistral templates do) instead of being rejected.</summary>
+    public const string Mixtral =
+        "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{% set system = messages[0]['content'] %}{% set loop_messages = messages[1:] %}" +
+        "{% else %}{% set system = '' %}{% set loop_messages = messages %}{% endif %}" +
+        "{% for message in loop_messages %}" +
+        "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}" +
+        "{% if message['role'] == 'user' %}{% if loop.first and system != '' %}{{ '[INST] ' + system + '\\n\\n' + message['content'] + ' [/INST]' }}" +
+        "{% else %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% endif %}" +
+        "{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token }}" +
+        "{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}";
+
+    /// <summary>Qwen1.5/Qwen2-MoE-Chat's ChatML, with its default system message.</summary>
+    public const string Qwen2Moe =
+        "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}" +
+        "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+    /// <summary>Qwen3's ChatML without tools or thinking markup (no default system message).</summary>
+    public const string Qwen3Moe =
+        "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+    /// <summary>allenai/OLMoE-1B-7B-0924-Instruct's (Tülu) format.</summary>
+    public const string Olmoe =
+        "{{ bos_token }}{% for message in messages %}" +
+        "{% if message['role'] == 'system' %}{{ '<|system|>\\n' + message['content'] + '\\n' }}" +
+        "{% elif message['role'] == 'user' %}{{ '<|user|>\\n' + message['content'] + '\\n' }}" +
+        "{% elif message['role'] == 'assistant' %}{% if not loop.last %}{{ '<|assistant|>\\n'  + message['content'] + eos_token + '\\n' }}" +
+        "{% else %}{{ '<|assistant|>\\n'  + message['content'] + eos_token }}{% endif %}{% endif %}" +
+        "{% if loop.last and add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}{% endfor %}";
+
+    /// <summary>Built-in template, BOS text and EOS text for a family (catalog/families name; HF model_type spellings accepted).</summary>
+    public static (string Template, string Bos, string Eos)? BuiltIn(string family) => Normalize(family) switch
+    {
+        "mixtral" or "mistral" or "llama" => (Mixtral, "<s>", "</s>"),
+        "qwen2moe" => (Qwen2Moe, "", "<|im_end|>"),
+        "qwen3moe" => (Qwen3Moe, "", "<|im_end|>"),
+        "olmoe" => (Olmoe, "<|endoftext|>", "<|endoftext|>"),
+        _ => null,
+    };
+
+    private static string Normalize(string family) => family.ToLowerInvariant().Replace("_", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal);
+
+    public static string Render(string family, IReadOnlyList<(string Role, string Content)> messages, bool addGenerationPrompt,
+        string? templateFromTokenizerConfig, string? bosToken = null, string? eosToken = null) =>
+        RenderDetailed(family, messages, addGenerationPrompt, templateFromTokenizerConfig, bosToken, eosToken).Text;
+
+    /// <summary>Renders, saying whether the built-in was used and why. The template's raise_exception (e.g. roles
+    /// that do not alternate) is a Vib3Exception (invalid parameter value), never a silent fallback.</summary>
+    public static ChatRender RenderDetailed(string family, IReadOnlyList<(string Role, string Content)> messages, bool addGenerationPrompt,
+        string? templateFromTokenizerConfig, string? bosToken = null, string? eosToken = null)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var builtIn = BuiltIn(family);
+        string? reason = null;
+        if (!string.IsNullOrWhiteSpace(templateFromTokenizerConfig))
+        {
+            try
+            {
+                var text = RenderTemplate(templateFromTokenizerConfig, messages, addGenerationPrompt, bosToken ?? builtIn?.Bos ?? "", eosToken ?? builtIn?.Eos ?? "");
+                return new ChatRender(text, false, null);
+            }
+            catch (JinjaException e) when (!e.Raised)
+            {
+                reason = $"the model's chat template is beyond vib3's Jinja subset ({e.Message}); used the built-in {family} format";
+                if (builtIn is null)
+                    throw new Vib3Exception(SqlState.FeatureNotSupported, $"chat template: {e.Message}, and family '{family}' has no built-in format");
+            }
+        }
+        if (builtIn is not { } b)
+            throw new Vib3Exception(SqlState.FeatureNotSupported, $"family '{family}' has no built-in chat format and the model has no chat template");
+        return new ChatRender(RenderTemplate(b.Template, messages, addGenerationPrompt, bosToken ?? b.Bos, eosToken ?? b.Eos), true, reason);
+    }
+
+    private static string RenderTemplate(string template, IReadOnlyList<(string Role, string Content)> messages, bool addGenerationPrompt, string bos, string eos)
+    {
+        try
+        {
+            var vars = new Dictionary<string, object?>(StringComparer.Ordinal)
+            {
+                ["messages"] = messages.Select(m => (object?)new Dictionary<string, object?>(StringComparer.Ordinal) { ["role"] = m.Role, ["content"] = m.Content }).ToList(),
+                ["add_generation_prompt"] = addGenerationPrompt,
+                ["bos_token"] = bos,
+                ["eos_token"] = eos,
+            };
+            return JinjaTemplate.Parse(template).Render(vars);
+        }
+        catch (JinjaException e) when (e.Raised)
+        {
+            throw new Vib3Exception(SqlState.InvalidParameterValue, $"chat template rejected the conversation: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,342 @@
+using System.Text.Json;
+using Vib3.Core;
+using Vib3.Storage.Catalog;
+
+namespace Vib3.Models.Tokenization;
+
+/// <summary>Opens a stored model's tokenizer (&lt;store&gt;/tokenizer/, written by Vib3.Convert.TokenizerExport).
+/// Kind "hf": tokenizer.json with a byte-level BPE model, else tokenizer.model (SentencePiece), else a tokenizer.json
+/// BPE/Unigram model in SentencePiece style (Metaspace, byte fallback), rebuilt as a SentencePiece model.
+/// Kind "gguf": gguf-tokenizer.json with tokenizer.ggml.model "gpt2" (byte-level BPE) or "llama" (SentencePiece).</summary>
+public static class TokenizerLoader
+{
+    public const string GgufFileName = "gguf-tokenizer.json";
+
+    /// <summary>Texts of tokens that end a turn in the families vib3 runs, besides the declared eos.</summary>
+    public static readonly IReadOnlyList<string> EndOfGenerationTexts =
+    [
+        "<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<end_of_turn>", "<|end|>",
+        "<|EOT|>", "<｜end▁of▁sentence｜>", "</s>", "<|return|>",
+    ];
+
+    public static ITextTokenizer Load(string tokenizerDir, TokenizerInfo info)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        try
+        {
+            return info.Kind switch
+            {
+                "hf" => LoadHf(tokenizerDir),
+                "gguf" => LoadGguf(Path.Combine(tokenizerDir, GgufFileName)),
+                _ => throw new Vib3Exception(SqlState.FeatureNotSupported, $"tokenizer kind '{info.Kind}' is not supported"),
+            };
+        }
+        catch (Exception e) when (e is JsonException or InvalidDataException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new Vib3Exception(SqlState.DataCorrupted, $"{tokenizerDir}: cannot read the tokenizer: {e.Message}", e);
+        }
+    }
+
+    // ------------------------------------------------------------------ Hugging Face
+
+    public static ITextTokenizer LoadHf(string dir)
+    {
+        using var config = ReadJson(Path.Combine(dir, "tokenizer_config.json"));
+        using var generation = ReadJson(Path.Combine(dir, "generation_config.json"));
+        using var tokenizerJson = ReadJson(Path.Combine(dir, "tokenizer.json"));
+        var spmPath = Path.Combine(dir, "tokenizer.model");
+        if (tokenizerJson is null && !File.Exists(spmPath))
+            throw new Vib3Exception(SqlState.UndefinedObject, $"{dir}: no tokenizer.json or tokenizer.model");
+
+        var model = tokenizerJson?.RootElement.GetProperty("model");
+        var modelType = model is { } m && m.TryGetProperty("type", out var t) ? t.GetString() : null;
+        if (tokenizerJson is not null && modelType == "BPE" && IsByteLevel(tokenizerJson.RootElement))
+            return HfByteLevel(tokenizerJson.RootElement, config, generation);
+
+        var added = tokenizerJson is null ? [] : AddedTokens(tokenizerJson.RootElement);
+        byte[] proto;
+        if (File.Exists(spmPath)) proto = File.ReadAllBytes(spmPath);
+        else if (modelType is "BPE" or "Unigram")
+        {
+            var spm = SpmFromTokenizerJson(tokenizerJson!.RootElement, added);
+            int Find(string? text) => text is null ? -1 : spm.Pieces.FindIndex(p => p.Piece == text);
+            spm.BosId = Find(TokenText(config, "bos_token") ?? "<s>");
+            spm.EosId = Find(TokenText(config, "eos_token") ?? "</s>");
+            proto = spm.ToBytes();
+        }
+        else throw new Vib3Exception(SqlState.FeatureNotSupported, $"{dir}: tokenizer model {modelType ?? "(none)"} is not supported");
+
+        var pieces = SentencePieceModelProto.Parse(proto);
+        var extra = added.Where(a => a.Id >= pieces.Pieces.Count || pieces.Pieces[a.Id].Piece != a.Content)
+            .Select(a => (a.Content, a.Id)).ToList();
+        var specialPieces = Enumerable.Range(0, pieces.Pieces.Count).Where(i => IsSpecialPiece(pieces, i))
+            .Select(i => (pieces.Pieces[i].Piece, i)).Concat(extra);
+        var eog = EndOfGenerationIds(specialPieces, GenerationEos(generation));
+        var tok = new SentencePieceTextTokenizer(proto, eog, extra, addBosByDefault: BoolOr(config, "add_bos_token", true));
+        return tok;
+    }
+
+    private static bool IsSpecialPiece(SentencePieceModelProto m, int id) =>
+        id < m.Pieces.Count && m.Pieces[id].Type is SentencePieceModelProto.Control or SentencePieceModelProto.UserDefined;
+
+    private static bool IsByteLevel(JsonElement root)
+    {
+        static bool Has(JsonElement e) => e.ValueKind switch
+        {
+            JsonValueKind.Object => (e.TryGetProperty("type", out var t) && t.GetString() == "ByteLevel")
+                || e.EnumerateObject().Any(p => Has(p.Value)),
+            JsonValueKind.Array => e.EnumerateArray().Any(Has),
+            _ => false,
+        };
+        return (root.TryGetProperty("pre_tokenizer", out var p) && Has(p)) || (root.TryGetProperty("decoder", out var d) && Has(d));
+    }
+
+    private static List<(string Content, int Id, bool Special)> AddedTokens(JsonElement root)
+    {
+        var list = new List<(string, int, bool)>();
+        if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
+            foreach (var a in added.EnumerateArray())
+                list.Add((a.GetProperty("content").GetString()!, a.GetProperty("id").GetInt32(),
+                    !a.TryGetProperty("special", out var s) || s.ValueKind != JsonValueKind.False));
+        return list;
+    }
+
+    private static ITextTokenizer HfByteLevel(JsonElement root, JsonDocument? config, JsonDocument? generation)
+    {
+        var model = root.GetProperty("model");
+        var tokens = new List<string?>();
+        foreach (var p in model.GetProperty("vocab").EnumerateObject())
+        {
+            var id = p.Value.GetInt32();
+            while (tokens.Count <= id) tokens.Add(null);
+            tokens[id] = p.Name;
+        }
+        var merges = new List<string>();
+        if (model.TryGetProperty("merges", out var ms))
+            foreach (var mg in ms.EnumerateArray())
+                merges.Add(mg.ValueKind == JsonValueKind.Array ? mg[0].GetString() + " " + mg[1].GetString() : mg.GetString()!);
+        var added = AddedTokens(root);
+        var (patterns, addPrefixSpace) = HfPreTokenizer(root.TryGetProperty("pre_tokenizer", out var pt) ? pt : default);
+
+        int? Lookup(string? text)
+        {
+            if (text is null) return null;
+            foreach (var a in added) if (a.Content == text) return a.Id;
+            var i = tokens.IndexOf(text);
+            return i >= 0 ? i : null;
+        }
+        var bos = Lookup(TokenText(config, "bos_token")) ?? IdFrom(generation, "bos_token_id");
+        var eosIds = GenerationEos(generation);
+        var eos = Lookup(TokenText(config, "eos_token")) ?? (eosIds.Count > 0 ? eosIds[0] : null);
+        var eog = EndOfGenerationIds(added.Select(a => (a.Content, a.Id)), eosIds);
+        return new ByteLevelBpeTextTokenizer(tokens, merges, added, patterns, bos, eos, eog, addPrefixSpace,
+            addBosByDefault: BoolOr(config, "add_bos_token", false) && bos is not null);
+    }
+
+    /// <summary>Split regexes and ByteLevel's add_prefix_space from a tokenizer.json pre_tokenizer. Pieces vib3
+    /// cannot express fall back to GPT-2's pattern.</summary>
+    public static (IReadOnlyList<string> Patterns, bool AddPrefixSpace) HfPreTokenizer(JsonElement pre)
+    {
+        var patterns = new List<string>();
+        var addPrefixSpace = false;
+        var supported = true;
+        void Walk(JsonElement e)
+        {
+            if (e.ValueKind != JsonValueKind.Object) return;
+            switch (e.TryGetProperty("type", out var t) ? t.GetString() : null)
+            {
+                case "Sequence":
+                    foreach (var p in e.GetProperty("pretokenizers").EnumerateArray()) Walk(p);
+                    break;
+                case "ByteLevel":
+                    if (!e.TryGetProperty("use_regex", out var ur) || ur.ValueKind != JsonValueKind.False) patterns.Add(PreTokenizerPatterns.Gpt2);
+                    if (e.TryGetProperty("add_prefix_space", out var aps) && aps.ValueKind == JsonValueKind.True) addPrefixSpace = true;
+                    break;
+                case "Split":
+                    var pat = e.GetProperty("pattern");
+                    var behavior = e.TryGetProperty("behavior", out var b) ? b.GetString() : "Isolated";
+                    var invert = e.TryGetProperty("invert", out var inv) && inv.ValueKind == JsonValueKind.True;
+                    if (behavior != "Isolated" || invert) { supported = false; break; }
+                    if (pat.TryGetProperty("Regex", out var rx)) patterns.Add(PreTokenizerPatterns.FromOniguruma(rx.GetString()!));
+                    else if (pat.TryGetProperty("String", out var str)) patterns.Add(System.Text.RegularExpressions.Regex.Escape(str.GetString()!));
+                    break;
+                case "Digits":
+                    patterns.Add(e.TryGetProperty("individual_digits", out var ind) && ind.ValueKind == JsonValueKind.True ? @"\p{Nd}" : @"\p{Nd}+");
+                    break;
+                default:
+                    supported = false;
+                    break;
+            }
+        }
+        Walk(pre);
+        if (!supported || patterns.Count == 0) return ([PreTokenizerPatterns.Gpt2], addPrefixSpace);
+        return (patterns, addPrefixSpace);
+    }
+
+    private static SentencePieceModelProto SpmFromTokenizerJson(JsonElement root, List<(string Content, int Id, bool Special)> added)
+    {
+        var model = root.GetProperty("model");
+        var type = model.GetProperty("type").GetString();
+        var proto = new SentencePieceModelProto
+        {
+            ModelType = type == "BPE" ? SentencePieceModelProto.Bpe : SentencePieceModelProto.Unigram,
+            ByteFallback = model.TryGetProperty("byte_fallback", out var bf) && bf.ValueKind == JsonValueKind.True,
+            RemoveExtraWhitespaces = false,
+            AddDummyPrefix = HasPrepend(root),
+            BosId = -1, EosId = -1, UnkId = 0,
+        };
+        var pieces = new List<(string Piece, float Score)?>();
+        if (type == "BPE")
+        {
+            var rank = new Dictionary<string, int>(StringComparer.Ordinal);
+            var i = 0;
+            foreach (var mg in model.GetProperty("merges").EnumerateArray())
+            {
+                var merged = mg.ValueKind == JsonValueKind.Array ? mg[0].GetString() + mg[1].GetString() : mg.GetString()!.Replace(" ", "", StringComparison.Ordinal);
+                rank.TryAdd(merged, i++);
+            }
+            foreach (var p in model.GetProperty("vocab").EnumerateObject())
+            {
+                var id = p.Value.GetInt32();
+                while (pieces.Count <= id) pieces.Add(null);
+                pieces[id] = (p.Name, rank.TryGetValue(p.Name, out var r) ? -r : -(rank.Count + id));
+            }
+        }
+        else
+        {
+            foreach (var v in model.GetProperty("vocab").EnumerateArray()) pieces.Add((v[0].GetString()!, v[1].GetSingle()));
+            if (model.TryGetProperty("unk_id", out var u) && u.ValueKind == JsonValueKind.Number) proto.UnkId = u.GetInt32();
+        }
+        var unk = model.TryGetProperty("unk_token", out var ut) && ut.ValueKind == JsonValueKind.String ? ut.GetString() : null;
+        var special = added.Where(a => a.Special).Select(a => a.Id).ToHashSet();
+        for (var id = 0; id < pieces.Count; id++)
+        {
+            var (piece, score) = pieces[id] ?? ($"<unused{id}>", 0f);
+            var kind = pieces[id] is null ? SentencePieceModelProto.Unused
+                : piece == unk || (type != "BPE" && id == proto.UnkId) ? SentencePieceModelProto.Unknown
+                : special.Contains(id) ? SentencePieceModelProto.Control
+                : piece.Length == 6 && piece.StartsWith("<0x", StringComparison.Ordinal) && piece[5] == '>' ? SentencePieceModelProto.Byte
+                : SentencePieceModelProto.Normal;
+            if (kind == SentencePieceModelProto.Unknown) proto.UnkId = id;
+            proto.Pieces.Add((piece, score, kind));
+        }
+        return proto;
+    }
+
+    private static bool HasPrepend(JsonElement root)
+    {
+        static bool Has(JsonElement e) => e.ValueKind switch
+        {
+            JsonValueKind.Object => (e.TryGetProperty("type", out var t) && (t.GetString() == "Prepend"
+                    || (t.GetString() == "Metaspace" && ((e.TryGetProperty("add_prefix_space", out var a) && a.ValueKind == JsonValueKind.True)
+                        || (e.TryGetProperty("prepend_scheme", out var s) && s.GetString() is "first" or "always")))))
+                || e.EnumerateObject().Any(p => Has(p.Value)),
+            JsonValueKind.Array => e.EnumerateArray().Any(Has),
+            _ => false,
+        };
+        return (root.TryGetProperty("normalizer", out var n) && Has(n)) || (root.TryGetProperty("pre_tokenizer", out var p) && Has(p));
+    }
+
+    // ------------------------------------------------------------------ GGUF
+
+    public static ITextTokenizer LoadGguf(string file)
+    {
+        using var doc = ReadJson(file) ?? throw new Vib3Exception(SqlState.UndefinedObject, $"{file}: not found");
+        var root = doc.RootElement;
+        var kind = Str(root, "tokenizer.ggml.model") ?? "(none)";
+        var tokens = root.GetProperty("tokenizer.ggml.tokens").EnumerateArray().Select(e => e.GetString()!).ToList();
+        var types = root.TryGetProperty("tokenizer.ggml.token_type", out var tt)
+            ? tt.EnumerateArray().Select(e => e.GetInt32()).ToList() : Enumerable.Repeat(1, tokens.Count).ToList();
+        int? Id(string key) => root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number && v.GetInt64() >= 0 && v.GetInt64() < tokens.Count ? (int)v.GetInt64() : null;
+        bool? Flag(string key) => root.TryGetProperty(key, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : null;
+        var bos = Id("tokenizer.ggml.bos_token_id");
+        var eos = Id("tokenizer.ggml.eos_token_id");
+        var declaredEog = new[] { eos, Id("tokenizer.ggml.eot_token_id"), Id("tokenizer.ggml.eom_token_id") }.OfType<int>().ToList();
+        var controls = Enumerable.Range(0, tokens.Count).Where(i => types[i] is SentencePieceModelProto.Control or SentencePieceModelProto.UserDefined)
+            .Select(i => (tokens[i], i));
+        var eog = EndOfGenerationIds(controls, declaredEog);
+
+        switch (kind)
+        {
+            case "gpt2":
+            {
+                var merges = root.TryGetProperty("tokenizer.ggml.merges", out var ms)
+                    ? ms.EnumerateArray().Select(e => e.GetString()!).ToList() : [];
+                var pre = Str(root, "tokenizer.ggml.pre");
+                var patterns = PreTokenizerPatterns.ForGgufPre(pre) ?? [PreTokenizerPatterns.Gpt2];
+                var added = Enumerable.Range(0, tokens.Count)
+                    .Where(i => types[i] is SentencePieceModelProto.Control or SentencePieceModelProto.UserDefined)
+                    .Select(i => (tokens[i], i, types[i] == SentencePieceModelProto.Control)).ToList();
+                return new ByteLevelBpeTextTokenizer(tokens, merges, added, patterns, bos, eos, eog,
+                    addPrefixSpace: Flag("tokenizer.ggml.add_space_prefix") ?? false,
+                    addBosByDefault: (Flag("tokenizer.ggml.add_bos_token") ?? false) && bos is not null);
+            }
+            case "llama":
+            {
+                var scores = root.TryGetProperty("tokenizer.ggml.scores", out var sc)
+                    ? sc.EnumerateArray().Select(e => e.GetSingle()).ToList() : null;
+                var proto = new SentencePieceModelProto
+                {
+                    ModelType = SentencePieceModelProto.Bpe,
+                    ByteFallback = types.Contains(SentencePieceModelProto.Byte),
+                    UnkId = Id("tokenizer.ggml.unknown_token_id") ?? 0,
+                    BosId = bos ?? -1,
+                    EosId = eos ?? -1,
+                    PadId = Id("tokenizer.ggml.padding_token_id") ?? -1,
+                    AddDummyPrefix = Flag("tokenizer.ggml.add_space_prefix") ?? true,
+                    RemoveExtraWhitespaces = false,
+                };
+                for (var i = 0; i < tokens.Count; i++)
+                    proto.Pieces.Add((tokens[i], scores is null ? -i : scores[i], types[i] is >= 1 and <= 6 ? types[i] : SentencePieceModelProto.Normal));
+                return new SentencePieceTextTokenizer(proto.ToBytes(), eog, addBosByDefault: Flag("tokenizer.ggml.add_bos_token") ?? true);
+            }
+            default:
+                throw new Vib3Exception(SqlState.FeatureNotSupported, $"{file}: tokenizer model {kind} is not supported");
+        }
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private static List<int> EndOfGenerationIds(IEnumerable<(string Text, int Id)> specials, IEnumerable<int> declared)
+    {
+        var ids = new List<int>(declared);
+        foreach (var (text, id) in specials)
+            if (EndOfGenerationTexts.Contains(text, StringComparer.Ordinal)) ids.Add(id);
+        return ids;
+    }
+
+    private static List<int> GenerationEos(JsonDocument? generation)
+    {
+        if (generation is null || !generation.RootElement.TryGetProperty("eos_token_id", out var e)) return [];
+        return e.ValueKind switch
+        {
+            JsonValueKind.Number => [e.GetInt32()],
+            JsonValueKind.Array => [.. e.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.Number).Select(x => x.GetInt32())],
+            _ => [],
+        };
+    }
+
+    private static int? IdFrom(JsonDocument? doc, string key) =>
+        doc is not null && doc.RootElement.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : null;
+
+    /// <summary>A token named in tokenizer_config.json: a string or an AddedToken object {"content": ...}.</summary>
+    public static string? TokenText(JsonDocument? config, string key)
+    {
+        if (config is null || !config.RootElement.TryGetProperty(key, out var v)) return null;
+        return v.ValueKind switch
+        {
+            JsonValueKind.String => v.GetString(),
+            JsonValueKind.Object when v.TryGetProperty("content", out var c) => c.GetString(),
+            _ => null,
+        };
+    }
+
+    private static bool BoolOr(JsonDocument? doc, string key, bool fallback) =>
+        doc is not null && doc.RootElement.TryGetProperty(key, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : fallback;
+
+    private static string? Str(JsonElement root, string key) =>
+        root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    private static JsonDocument? ReadJson(string path) =>
+        File.Exists(path) ? JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip }) : null;
+}
