@@ -33,6 +33,9 @@ public static class Vib3Cli
         root.Subcommands.Add(ModelsCommand.CreateInfo(console));
         root.Subcommands.Add(ModelsCommand.CreateDrop(console));
         root.Subcommands.Add(DemoCommand.Create(console));
+        root.Subcommands.Add(LogitsCommand.Create(output));
+        root.Subcommands.Add(GenerateCommand.Create(output, error));
+        root.Subcommands.Add(BenchCommand.Create(output));
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))

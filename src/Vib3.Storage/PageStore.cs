@@ -20,7 +20,7 @@ public sealed class PageStore : IDisposable
     private readonly Dictionary<int, Load> _inFlight = new(); // also the lock that orders loads against Dispose
     private readonly CancellationTokenSource _shutdown = new();
     private readonly int _readsInFlight;
-    private long _hits, _misses, _joinedReads, _bytesRead, _checksumFailures;
+    private long _hits, _hitBytes, _misses, _joinedReads, _bytesRead, _checksumFailures;
     private int _disposed;
 
     private PageStore(string modelName, PageEntry[] entries, int maxPageBytes, IDevice device, FasterLog log,
@@ -117,8 +117,14 @@ public sealed class PageStore : IDisposable
             return new TierStats(pages, bytes, _cache.CapacityBytes,
                 Interlocked.Read(ref _hits), Interlocked.Read(ref _misses), Interlocked.Read(ref _bytesRead),
                 _cache.Evictions, Interlocked.Read(ref _checksumFailures),
-                pinned, loading, Interlocked.Read(ref _joinedReads), _cache.BudgetWaits);
+                pinned, loading, Interlocked.Read(ref _joinedReads), _cache.BudgetWaits, Interlocked.Read(ref _hitBytes));
         }
+    }
+
+    private void CountHit(int page)
+    {
+        Interlocked.Increment(ref _hits);
+        Interlocked.Add(ref _hitBytes, _entries[page].Length);
     }
 
     /// <summary>Test hook: awaited by a read after its first cache check missed, before it looks for an in-flight load.</summary>
@@ -145,7 +151,7 @@ public sealed class PageStore : IDisposable
         var hit = _cache.TryPin(page);
         if (hit != null)
         {
-            Interlocked.Increment(ref _hits);
+            CountHit(page);
             return ValueTask.FromResult(new PageLease(_cache, hit));
         }
         return new ValueTask<PageLease>(ReadMissAsync(page, ct));
@@ -182,7 +188,7 @@ public sealed class PageStore : IDisposable
             var hit = _cache.TryPin(page, accessed: false);
             if (hit != null)
             {
-                Interlocked.Increment(ref _hits);
+                CountHit(page);
                 return new PageLease(_cache, hit);
             }
             if (_inFlight.TryGetValue(page, out load!))

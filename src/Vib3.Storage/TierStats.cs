@@ -19,6 +19,7 @@ namespace Vib3.Storage;
 /// <param name="LoadingBytes">Capacity reserved for disk reads in progress (not yet resident).</param>
 /// <param name="JoinedReads">Reads that waited for another read's disk read of the same page (no disk read of their own).</param>
 /// <param name="BudgetWaits">Disk reads that had to wait for leases to end because pinned and loading pages filled the cache.</param>
+/// <param name="HitBytes">Bytes of the pages served from RAM (the T2 traffic; BytesRead is the disk traffic).</param>
 public readonly record struct TierStats(
     long ResidentPages,
     long ResidentBytes,
@@ -31,4 +32,5 @@ public readonly record struct TierStats(
     long PinnedBytes,
     long LoadingBytes,
     long JoinedReads,
-    long BudgetWaits);
+    long BudgetWaits,
+    long HitBytes);

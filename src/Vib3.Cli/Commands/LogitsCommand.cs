@@ -11,13 +11,14 @@ internal static class LogitsCommand
     {
         var model = ModelOptions.Model();
         var context = ModelOptions.Context();
+        var kvCache = ModelOptions.KvCache();
         var tokens = new Option<string>("--tokens") { Description = "Comma-separated token ids", Required = true };
         var all = new Option<bool>("--all-positions") { Description = "Logits of every position, not just the last" };
-        var command = new Command("logits", "Print the logits a model gives for token ids, as JSON") { model, context, tokens, all };
+        var command = new Command("logits", "Print the logits a model gives for token ids, as JSON") { model, context, kvCache, tokens, all };
         command.SetAction(async (r, ct) =>
         {
             var ids = ModelOptions.ParseTokens(r.GetValue(tokens)!);
-            using var session = await ModelOptions.OpenAsync(r, model, context, ct);
+            using var session = await ModelOptions.OpenAsync(r, model, context, kvCache, ct);
             var logits = await session.LogitsAsync(ids, r.GetValue(all), ct);
             await using var stream = new MemoryStream();
             using (var json = new Utf8JsonWriter(stream))

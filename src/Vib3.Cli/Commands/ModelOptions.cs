@@ -15,11 +15,24 @@ internal static class ModelOptions
         Description = "KV cache length in tokens (default: the model's context length)",
     };
 
-    public static Task<InferenceSession> OpenAsync(ParseResult r, Option<string> model, Option<int?> context, CancellationToken ct)
+    public static Option<string> KvCache() => new("--kv-cache")
+    {
+        Description = "KV cache element type: f32 (default) or f16",
+        DefaultValueFactory = _ => "f32",
+    };
+
+    public static Task<InferenceSession> OpenAsync(
+        ParseResult r, Option<string> model, Option<int?> context, Option<string> kvCache, CancellationToken ct)
     {
         var catalog = GlobalOptions.Catalog(r);
+        var kv = r.GetValue(kvCache) switch
+        {
+            "f32" => KvCacheType.F32,
+            "f16" => KvCacheType.F16,
+            var other => throw new Vib3Exception(SqlState.InvalidParameterValue, $"--kv-cache '{other}': use f32 or f16"),
+        };
         return InferenceSession.OpenAsync(catalog, r.GetValue(model)!,
-            new PageStoreOptions { RamBudgetBytes = GlobalOptions.RamBudgetBytes(r) }, r.GetValue(context), ct);
+            new PageStoreOptions { RamBudgetBytes = GlobalOptions.RamBudgetBytes(r) }, r.GetValue(context), ct, kv);
     }
 
     /// <summary>"1,5,9" → [1, 5, 9] with an error naming the bad item.</summary>

@@ -70,14 +70,12 @@ public sealed partial class ForwardPass
         for (var i = 0; i < n; i++)
         {
             PositionQueryAndKey(layer, p.Q.AsSpan(i * qDim, qDim), p.K.AsSpan(i * kvDim, kvDim), p.V.AsSpan(i * kvDim, kvDim), pos + i);
-            p.K.AsSpan(i * kvDim, kvDim).CopyTo(cache.K(l, pos + i));
-            p.V.AsSpan(i * kvDim, kvDim).CopyTo(cache.V(l, pos + i));
+            cache.Write(l, pos + i, p.K.AsSpan(i * kvDim, kvDim), p.V.AsSpan(i * kvDim, kvDim));
         }
         for (var i = 0; i < n; i++)
         {
             var seen = pos + i + 1; // causal: token i attends to positions [0, pos + i]
-            Attention.Decode(p.Q.AsSpan(i * qDim, qDim), cache.Keys(l, seen), cache.Values(l, seen), seen,
-                _h.Heads, _h.KvHeads, _h.HeadDim, p.Att.AsSpan(i * qDim, qDim), _b.AttScratch);
+            cache.Attend(l, seen, p.Q.AsSpan(i * qDim, qDim), _h.Heads, _h.KvHeads, _h.HeadDim, p.Att.AsSpan(i * qDim, qDim), _b.AttScratch);
         }
         await MatMulAsync(layer.O, p.Att, n, p.O, ct).ConfigureAwait(false);
     }

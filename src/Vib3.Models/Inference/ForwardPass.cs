@@ -83,10 +83,8 @@ public sealed partial class ForwardPass
         await MatVecAsync(layer.K, b.Xb, b.K, ct).ConfigureAwait(false);
         await MatVecAsync(layer.V, b.Xb, b.V, ct).ConfigureAwait(false);
         PositionQueryAndKey(layer, b.Q, b.K, b.V, pos);
-        b.K.CopyTo(cache.K(l, pos));
-        b.V.CopyTo(cache.V(l, pos));
-        Attention.Decode(b.Q, cache.Keys(l, pos + 1), cache.Values(l, pos + 1), pos + 1,
-            _h.Heads, _h.KvHeads, _h.HeadDim, b.Att, b.AttScratch);
+        cache.Write(l, pos, b.K, b.V);
+        cache.Attend(l, pos + 1, b.Q, _h.Heads, _h.KvHeads, _h.HeadDim, b.Att, b.AttScratch);
         await MatVecAsync(layer.O, b.Att, b.Xb2, ct).ConfigureAwait(false);
     }
 

@@ -21,15 +21,17 @@ public sealed class InferenceSession : IDisposable
     public KvCache Cache { get; }
 
     /// <param name="contextLength">KV cache positions; null: the model's context length.</param>
+    /// <param name="kvCache">f32 (default) or f16 keys and values.</param>
     public static async Task<InferenceSession> OpenAsync(
-        ModelCatalog catalog, string model, PageStoreOptions options, int? contextLength = null, CancellationToken ct = default)
+        ModelCatalog catalog, string model, PageStoreOptions options, int? contextLength = null, CancellationToken ct = default,
+        KvCacheType kvCache = KvCacheType.F32)
     {
         var weights = ModelWeights.Open(catalog, model, options);
         try
         {
             var forward = await ForwardPass.CreateAsync(weights, ct).ConfigureAwait(false);
             var h = weights.Manifest.Hyper;
-            var cache = new KvCache(h.Layers, h.KvHeads * h.HeadDim, Math.Min(contextLength ?? h.Context, h.Context));
+            var cache = new KvCache(h.Layers, h.KvHeads * h.HeadDim, Math.Min(contextLength ?? h.Context, h.Context), kvCache);
             return new InferenceSession(weights, forward, cache);
         }
         catch

@@ -68,6 +68,28 @@ public sealed class FormatEquivalenceTests
         Assert.True(session.Weights.Store.Stats.Evictions > 0);
     }
 
+    [Fact]
+    public async Task An_f16_kv_cache_stays_within_half_precision_of_f32()
+    {
+        var spec = ModelFixture.Small(ModelFamily.Qwen3Moe, DType.F32);
+        using var f = new ModelFixture(spec, "gguf");
+        var tokens = ModelFixture.Tokens(40, spec.Vocab);
+        var options = new PageStoreOptions { RamBudgetBytes = 64 << 20 };
+        using var exact = await InferenceSession.OpenAsync(f.Catalog, "m", options);
+        using var half = await InferenceSession.OpenAsync(f.Catalog, "m", options, kvCache: KvCacheType.F16);
+        Assert.Equal(KvCacheType.F16, half.Cache.Type);
+        Assert.Equal(exact.Cache.Bytes / 2, half.Cache.Bytes);
+        var a = await exact.LogitsAsync(tokens, allPositions: true);
+        var b = await half.LogitsAsync(tokens, allPositions: true);
+        for (var p = 0; p < tokens.Length; p++)
+        {
+            var scale = a[p].Max(MathF.Abs);
+            var worst = a[p].Zip(b[p], (x, y) => MathF.Abs(x - y)).Max();
+            Assert.True(worst <= 5e-3f * scale, $"position {p}: f16 KV moves logits by {worst:G4} (max |logit| {scale:G4})");
+            Assert.True(worst > 0 || p == 0, "the f16 cache should not be bit-identical to f32 beyond the first position");
+        }
+    }
+
     private static int ArgMax(float[] x)
     {
         var best = 0;
