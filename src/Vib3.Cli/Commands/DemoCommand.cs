@@ -3,6 +3,9 @@ using System.Diagnostics;
 using Spectre.Console;
 using Vib3.Convert;
 using Vib3.Convert.Descriptors;
+using Vib3.Models.Inference;
+using Vib3.Models.Sampling;
+using Vib3.Models.Tokenization;
 using Vib3.Core;
 using Vib3.Storage;
 using Vib3.Storage.Catalog;
@@ -11,8 +14,9 @@ using Vib3.Synth;
 namespace Vib3.Cli.Commands;
 
 /// <summary>vib3 demo: makes the default model if it is absent (a Mixtral-shaped synthetic checkpoint,
-/// converted into the store), then walks its pages through the store under the RAM budget and shows what the
-/// tiers did. Text generation joins the demo with the forward pass.</summary>
+/// converted into the store), walks its pages through the store under the RAM budget showing what the tiers
+/// did, then generates text from it. The weights are random until a trained default model ships, so the text
+/// is noise; what the demo shows is the path a prompt takes.</summary>
 internal static class DemoCommand
 {
     public const string ModelName = "vib3-demo";
@@ -26,13 +30,15 @@ internal static class DemoCommand
     public static Command Create(IAnsiConsole console)
     {
         var command = new Command("demo", "Create the default model if absent and run it");
-        command.SetAction(r =>
+        command.SetAction(async (r, ct) =>
         {
             var budget = GlobalOptions.RamBudgetBytes(r);
             var catalog = GlobalOptions.Catalog(r);
             if (!catalog.Exists(ModelName)) Build(console, catalog);
             console.WriteLine();
             Walk(console, catalog, budget);
+            console.WriteLine();
+            await GenerateAsync(console, catalog, budget, ct);
             return 0;
         });
         return command;
@@ -78,6 +84,23 @@ internal static class DemoCommand
                 (s.BudgetWaits - before.BudgetWaits).ToString(), ByteSize.Format(s.ResidentBytes));
         }
         console.Write(table);
-        console.MarkupLine("[grey]pages are checksummed on their way from disk; the forward pass over them (text generation) comes next.[/]");
+        console.MarkupLine("[grey]pages are checksummed on their way from disk.[/]");
+    }
+
+    private static async Task GenerateAsync(IAnsiConsole console, ModelCatalog catalog, long budget, CancellationToken ct)
+    {
+        const string prompt = "Once upon a time";
+        using var session = await InferenceSession.OpenAsync(catalog, ModelName, new PageStoreOptions { RamBudgetBytes = budget }, 256, ct);
+        var tokenizer = TokenizerLoader.Load(session.Weights.TokenizerDir, session.Weights.Manifest.Tokenizer);
+        var request = new GenerationRequest(prompt, 32, new SamplerOptions { Temperature = 0.8f, TopP = 0.95f, Seed = 42 }, []);
+        var outcome = new GenerationOutcome();
+        console.Markup($"[bold]{Markup.Escape(prompt)}[/]");
+        var clock = Stopwatch.StartNew();
+        await foreach (var text in new TextGenerator(session, tokenizer).GenerateAsync(request, outcome, ct))
+            console.Write(new Text(text));
+        console.WriteLine();
+        var s = session.Weights.Store.Stats;
+        console.MarkupLineInterpolated(
+            $"[grey]{outcome.PromptTokens} prompt + {outcome.GeneratedTokens} generated tokens in {clock.Elapsed.TotalSeconds:0.00} s (seed {outcome.Seed}); {s.Hits} page hits, {s.Misses} misses, {ByteSize.Format(s.BytesRead)} from disk. Random weights: the text is noise until a trained default model ships.[/]");
     }
 }

@@ -1,0 +1,101 @@
+using System.Text.Json;
+using Vib3.Core;
+using Vib3.Synth;
+using Vib3.Tests.Conversion;
+
+namespace Vib3.Tests.Cli;
+
+/// <summary>generate / logits / bench as a user runs them on a converted model.</summary>
+public sealed class GenerateCliTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    private string Data => _dir.Sub("data");
+
+    public GenerateCliTests()
+    {
+        var spec = SyntheticCheckpoints.Small(ModelFamily.Qwen3Moe, DType.F32);
+        var source = SyntheticCheckpoints.Write(_dir, spec, "hf");
+        var r = CliRun.Run(Data, "convert", source, "--name", "m");
+        Assert.True(r.ExitCode == 0, r.Error);
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    private CliResult Generate(params string[] extra) =>
+        CliRun.Run(Data, ["generate", "--model", "m", "--prompt", "the quick brown fox", "--max-tokens", "24", .. extra]);
+
+    [Fact]
+    public void Same_seed_same_text_and_another_seed_differs()
+    {
+        var a = Generate("--temperature", "0.9", "--seed", "42");
+        var b = Generate("--temperature", "0.9", "--seed", "42");
+        var c = Generate("--temperature", "0.9", "--seed", "43");
+        Assert.True(a.ExitCode == 0, a.Error);
+        Assert.False(string.IsNullOrWhiteSpace(a.Output));
+        Assert.Equal(a.Output, b.Output);
+        Assert.NotEqual(a.Output, c.Output);
+    }
+
+    [Fact]
+    public void Greedy_is_deterministic_and_a_tight_budget_gives_the_same_text()
+    {
+        var roomy = Generate();
+        var tight = Generate("--ram-budget", "2200KiB", "--stats");
+        Assert.True(tight.ExitCode == 0, tight.Error);
+        Assert.Equal(roomy.Output, tight.Output);
+        Assert.Contains("MB read from disk", tight.Error);
+    }
+
+    [Fact]
+    public void A_stop_string_ends_the_text_before_it()
+    {
+        var full = Generate().Output.TrimEnd('\n');
+        Assert.True(full.Length > 4, "the greedy continuation is too short to cut");
+        var stop = full.Substring(full.Length / 2, 2);
+        var cut = Generate("--stop", stop).Output.TrimEnd('\n');
+        Assert.Equal(full[..full.IndexOf(stop, StringComparison.Ordinal)], cut);
+    }
+
+    [Fact]
+    public void Logits_print_json_for_every_position()
+    {
+        var r = CliRun.Run(Data, "logits", "--model", "m", "--tokens", "5,9,13", "--all-positions");
+        Assert.True(r.ExitCode == 0, r.Error);
+        using var json = JsonDocument.Parse(r.Output);
+        var vocab = json.RootElement.GetProperty("n_vocab").GetInt32();
+        var rows = json.RootElement.GetProperty("logits");
+        Assert.Equal(3, rows.GetArrayLength());
+        Assert.All(rows.EnumerateArray(), row => Assert.Equal(vocab, row.GetArrayLength()));
+    }
+
+    [Fact]
+    public void Bench_prints_speeds_and_bytes_per_token()
+    {
+        var r = CliRun.Run(Data, "bench", "--model", "m", "--prompt-tokens", "8", "--gen-tokens", "4", "--threads", "1");
+        Assert.True(r.ExitCode == 0, r.Error);
+        using var json = JsonDocument.Parse(r.Output);
+        Assert.True(json.RootElement.GetProperty("decode_tokens_per_second").GetDouble() > 0);
+        Assert.True(json.RootElement.GetProperty("decode_bytes_per_token").GetProperty("ram").GetInt64() > 0);
+    }
+
+    [Theory]
+    [InlineData("--tokens", "5,x", "'x' is not a token id")]
+    [InlineData("--tokens", "99999", "outside the vocabulary")]
+    public void Bad_tokens_are_clear_errors(string option, string value, string message)
+    {
+        var r = CliRun.Run(Data, "logits", "--model", "m", option, value);
+        Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, r.ExitCode);
+        Assert.Contains(message, r.Error);
+        Assert.Contains($"SQLSTATE {SqlState.InvalidParameterValue}", r.Error);
+    }
+
+    [Fact]
+    public void A_prompt_longer_than_the_context_is_a_clear_error()
+    {
+        var r = CliRun.Run(Data, "logits", "--model", "m", "--tokens", "5,6,7,8,9", "--context", "4");
+        Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, r.ExitCode);
+        Assert.Contains("context is full", r.Error);
+        Assert.Contains($"SQLSTATE {SqlState.ProgramLimitExceeded}", r.Error);
+    }
+}
