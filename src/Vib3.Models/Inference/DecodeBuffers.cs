@@ -22,6 +22,7 @@ internal sealed class DecodeBuffers
         TopWeights = new float[h.TopK];
         Gate = new float[Math.Max(maxBundleRows, h.SharedExpertHidden)];
         Up = new float[Gate.Length];
+        GateUp = new float[2 * maxBundleRows];
         Hidden = new float[Gate.Length];
         Down = new float[h.Dim];
         Moe = new float[h.Dim];
@@ -39,8 +40,9 @@ internal sealed class DecodeBuffers
     public float[] RouterLogits { get; } // [experts] router logits, then probabilities
     public int[] TopExperts { get; }     // [topK] chosen experts
     public float[] TopWeights { get; }   // [topK] their routing weights
-    public float[] Gate { get; }         // [max(R, sharedHidden)] gate rows · x of one bundle
-    public float[] Up { get; }           // [max(R, sharedHidden)] up rows · x
+    public float[] Gate { get; }         // [max(R, sharedHidden)] shared expert's gate · x
+    public float[] Up { get; }           // [max(R, sharedHidden)] shared expert's up · x
+    public float[] GateUp { get; }       // [2R] one bundle's gate rows · x, then its up rows · x
     public float[] Hidden { get; }       // [max(R, sharedHidden)] silu(gate) ⊙ up
     public float[] Down { get; }         // [dim] one bundle's (or the shared expert's) down projection
     public float[] Moe { get; }          // [dim] weighted sum of the experts' outputs

@@ -146,16 +146,16 @@ public sealed partial class ForwardPass
     }
 
     /// <summary>Moe += weight · W_down[:, rows] · (silu(W_gate[rows]·Xb) ⊙ (W_up[rows]·Xb)) for one bundle page:
-    /// [r, dim] gate rows, [r, dim] up rows, then the [dim, r] down slice.</summary>
+    /// [r, dim] gate rows then [r, dim] up rows (one [2r, dim] product), then the [dim, r] down slice.</summary>
     private void ExpertBundle(ExpertGridEntry grid, int bundle, ReadOnlySpan<byte> page, float weight)
     {
         var b = _b;
         var r = grid.RowsInBundle(bundle);
         var type = DTypes.Parse(grid.DType);
         var rowsBytes = (int)type.ByteCount((long)r * grid.Dim);
-        MatVec.Compute(type, page[..rowsBytes], r, grid.Dim, b.Xb, b.Gate.AsSpan(0, r));
-        MatVec.Compute(type, page.Slice(rowsBytes, rowsBytes), r, grid.Dim, b.Xb, b.Up.AsSpan(0, r));
-        SwiGlu.Compute(b.Gate.AsSpan(0, r), b.Up.AsSpan(0, r), b.Hidden.AsSpan(0, r));
+        var gateUp = b.GateUp.AsSpan(0, 2 * r);
+        MatVec.Compute(type, page[..(2 * rowsBytes)], 2 * r, grid.Dim, b.Xb, gateUp);
+        SwiGlu.Compute(gateUp[..r], gateUp[r..], b.Hidden.AsSpan(0, r));
         MatVec.Compute(type, page[(2 * rowsBytes)..], grid.Dim, r, b.Hidden.AsSpan(0, r), b.Down);
         VectorOps.AddScaled(b.Down, weight, b.Moe);
     }
