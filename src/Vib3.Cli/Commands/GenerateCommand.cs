@@ -24,9 +24,11 @@ internal static class GenerateCommand
         var seed = new Option<ulong?>("--seed") { Description = "Random seed: the same seed gives the same text" };
         var stop = new Option<string[]>("--stop") { Description = "Stop at this string (repeatable)", AllowMultipleArgumentsPerToken = false };
         var stats = new Option<bool>("--stats") { Description = "Print tokens, speed and tier statistics to stderr at the end" };
+        var chat = new Option<bool>("--chat") { Description = "Treat the prompt as a user message in the model's chat template" };
+        var system = new Option<string?>("--system") { Description = "With --chat: a system message before the prompt" };
         var command = new Command("generate", "Generate text from a prompt, streamed to stdout")
         {
-            model, context, kvCache, prompt, maxTokens, temperature, topK, topP, minP, repeat, seed, stop, stats,
+            model, context, kvCache, prompt, maxTokens, temperature, topK, topP, minP, repeat, seed, stop, stats, chat, system,
         };
         command.SetAction(async (r, ct) =>
         {
@@ -38,12 +40,16 @@ internal static class GenerateCommand
             sampling.Validate();
             using var session = await ModelOptions.OpenAsync(r, model, context, kvCache, ct);
             var tokenizer = TokenizerLoader.Load(session.Weights.TokenizerDir, session.Weights.Manifest.Tokenizer);
-            var request = new GenerationRequest(r.GetValue(prompt)!, r.GetValue(maxTokens), sampling, r.GetValue(stop) ?? []);
+            var text = r.GetValue(prompt)!;
+            bool? addBos = null;
+            if (r.GetValue(chat))
+                (text, addBos) = ChatPrompt(session, text, r.GetValue(system));
+            var request = new GenerationRequest(text, r.GetValue(maxTokens), sampling, r.GetValue(stop) ?? [], addBos);
             var outcome = new GenerationOutcome();
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            await foreach (var text in new TextGenerator(session, tokenizer).GenerateAsync(request, outcome, ct))
+            await foreach (var piece in new TextGenerator(session, tokenizer).GenerateAsync(request, outcome, ct))
             {
-                await output.WriteAsync(text);
+                await output.WriteAsync(piece);
                 await output.FlushAsync(ct);
             }
             await output.WriteLineAsync();
@@ -57,5 +63,19 @@ internal static class GenerateCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The prompt as a chat: the model's template (tokenizer_config.json or GGUF tokenizer.chat_template),
+    /// else its family's built-in one. BOS is not added again when the template already wrote it.</summary>
+    private static (string Text, bool? AddBos) ChatPrompt(Vib3.Models.Inference.InferenceSession session, string prompt, string? systemMessage)
+    {
+        var source = ChatTemplateSource.Load(session.Weights.TokenizerDir, session.Weights.Manifest.Tokenizer);
+        var messages = new List<(string Role, string Content)>();
+        if (!string.IsNullOrEmpty(systemMessage)) messages.Add(("system", systemMessage));
+        messages.Add(("user", prompt));
+        var text = ChatTemplates.Render(session.Weights.Manifest.Family, messages, addGenerationPrompt: true,
+            source.Template, source.BosToken, source.EosToken);
+        var startsWithBos = !string.IsNullOrEmpty(source.BosToken) && text.StartsWith(source.BosToken, StringComparison.Ordinal);
+        return (text, startsWithBos ? false : null);
     }
 }

@@ -6,7 +6,10 @@ using Vib3.Models.Tokenization;
 namespace Vib3.Models.Inference;
 
 /// <param name="Stop">Strings that end the generation; the text from a stop string on is not emitted.</param>
-public sealed record GenerationRequest(string Prompt, int MaxTokens, SamplerOptions Sampling, IReadOnlyList<string> Stop);
+/// <param name="AddBos">Prepend BOS; null: as the tokenizer does by default. A rendered chat template that already
+/// starts with the BOS text passes false.</param>
+public sealed record GenerationRequest(
+    string Prompt, int MaxTokens, SamplerOptions Sampling, IReadOnlyList<string> Stop, bool? AddBos = null);
 
 /// <summary>Why a generation ended: "stop" (end-of-generation token or a stop string) or "length" (max tokens or
 /// a full context).</summary>
@@ -36,7 +39,7 @@ public sealed class TextGenerator
     {
         if (request.MaxTokens < 0)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"max tokens must be 0 or more, not {request.MaxTokens}");
-        var prompt = _tokenizer.Encode(request.Prompt, _tokenizer.AddBosByDefault);
+        var prompt = _tokenizer.Encode(request.Prompt, request.AddBos ?? _tokenizer.AddBosByDefault);
         if (prompt.Count == 0)
             throw new Vib3Exception(SqlState.InvalidParameterValue, "the prompt is empty (and the tokenizer adds no BOS token)");
         outcome.PromptTokens = prompt.Count;

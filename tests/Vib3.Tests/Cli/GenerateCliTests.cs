@@ -58,6 +58,18 @@ public sealed class GenerateCliTests : IDisposable
     }
 
     [Fact]
+    public void Chat_wraps_the_prompt_in_the_family_template()
+    {
+        static int PromptTokens(CliResult r) =>
+            int.Parse(System.Text.RegularExpressions.Regex.Match(r.Error, @"vib3: (\d+) prompt").Groups[1].Value);
+        var plain = Generate("--stats");
+        var chat = Generate("--stats", "--chat", "--system", "be brief");
+        Assert.True(chat.ExitCode == 0, chat.Error);
+        // Qwen3-MoE's ChatML adds <|im_start|>system ... <|im_start|>user ... <|im_start|>assistant around the text.
+        Assert.True(PromptTokens(chat) > PromptTokens(plain) + 6, $"{PromptTokens(chat)} vs {PromptTokens(plain)}");
+    }
+
+    [Fact]
     public void Logits_print_json_for_every_position()
     {
         var r = CliRun.Run(Data, "logits", "--model", "m", "--tokens", "5,9,13", "--all-positions");
