@@ -18,6 +18,9 @@ public static unsafe class MatVec
     /// <summary>Weights (bytes) below which a matvec runs on the calling thread only.</summary>
     public static int ParallelBytes { get; set; } = 64 * 1024;
 
+    private const int GuideMinBytes = 64 * 1024;
+    private const int GuideDivisor = 2;
+
     /// <summary>Fast path. See the type remarks for the q8_0 rounding.</summary>
     public static void Compute(DType t, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, Span<float> y)
     {
@@ -48,10 +51,12 @@ public static unsafe class MatVec
                 }
                 else
                 {
-                    // Chunks of ~16 KiB of weights (at least 4 rows) so the two halves balance dynamically.
+                    // Guided chunks: each claim takes remaining / (2·threads) rows (never below ~64 KiB of weights), so
+                    // threads stream long contiguous runs first and a late or preempted thread holds back only a small
+                    // tail chunk. Fixed chunks of 1/(4·threads) made the caller spin on a descheduled worker's chunk.
                     job.Total = rows;
-                    job.Chunk = Math.Max(4, 16384 / Math.Max(1, rowBytes));
-                    job.Chunk = Math.Min(job.Chunk, Math.Max(1, rows / (2 * KernelThreads.Threads)));
+                    job.Chunk = Math.Max(1, GuideMinBytes / rowBytes);
+                    job.Guide = GuideDivisor * KernelThreads.Threads;
                     KernelThreads.Run(job);
                 }
             }
