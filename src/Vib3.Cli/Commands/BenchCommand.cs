@@ -32,6 +32,9 @@ internal static class BenchCommand
             var vocab = session.Forward.Hyper.Vocab;
             var tokens = Enumerable.Range(0, prompt).Select(i => (3 + 7 * i) % vocab).ToArray();
             var store = session.Weights.Store;
+            if (prompt + gen > session.Cache.Capacity)
+                throw new Vib3Exception(SqlState.InvalidParameterValue,
+                    $"--prompt-tokens {prompt} + --gen-tokens {gen} exceed the context of {session.Cache.Capacity} tokens (see --context)");
 
             var clock = Stopwatch.StartNew();
             var logits = (await session.LogitsAsync(tokens, allPositions: false, ct))[0];

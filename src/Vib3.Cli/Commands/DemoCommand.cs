@@ -36,7 +36,7 @@ internal static class DemoCommand
             var catalog = GlobalOptions.Catalog(r);
             if (!catalog.Exists(ModelName)) Build(console, catalog);
             console.WriteLine();
-            Walk(console, catalog, budget);
+            await WalkAsync(console, catalog, budget, ct);
             console.WriteLine();
             await GenerateAsync(console, catalog, budget, ct);
             return 0;
@@ -64,7 +64,7 @@ internal static class DemoCommand
 
     /// <summary>Reads every page twice under the budget: the first pass comes from disk, the second hits RAM
     /// for whatever the budget could keep.</summary>
-    private static void Walk(IAnsiConsole console, ModelCatalog catalog, long budget)
+    private static async Task WalkAsync(IAnsiConsole console, ModelCatalog catalog, long budget, CancellationToken ct)
     {
         using var model = StoredModel.Open(catalog, ModelName, new PageStoreOptions { RamBudgetBytes = budget });
         var m = model.Manifest;
@@ -75,7 +75,7 @@ internal static class DemoCommand
         {
             var before = model.Store.Stats;
             var clock = Stopwatch.StartNew();
-            model.Store.ReadManyAsync(pages, (_, _) => ValueTask.CompletedTask).GetAwaiter().GetResult();
+            await model.Store.ReadManyAsync(pages, (_, _) => ValueTask.CompletedTask, ct);
             var seconds = clock.Elapsed.TotalSeconds;
             var s = model.Store.Stats;
             table.AddRow(pass.ToString(), seconds.ToString("0.000"), (m.PageBytes / 1e6 / seconds).ToString("0"),

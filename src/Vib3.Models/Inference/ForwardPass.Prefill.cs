@@ -19,18 +19,32 @@ public sealed partial class ForwardPass
     /// position, or of the last only.</summary>
     public async ValueTask<float[][]> PrefillAsync(IReadOnlyList<int> tokens, KvCache cache, bool allPositions, CancellationToken ct = default)
     {
-        cache.CheckRoom(tokens.Count);
+        if (cache.Length + tokens.Count > cache.Capacity)
+            throw new Vib3Exception(SqlState.ProgramLimitExceeded,
+                $"the prompt is {tokens.Count} tokens but only {cache.Capacity - cache.Length} of the context's {cache.Capacity} are free " +
+                "(a longer context: --context, up to the model's)");
         foreach (var t in tokens)
             if ((uint)t >= (uint)_h.Vocab)
                 throw new Vib3Exception(SqlState.InvalidParameterValue, $"token id {t} is outside the vocabulary (0..{_h.Vocab - 1})");
+        using var _ = Enter();
         var result = new List<float[]>();
-        for (var start = 0; start < tokens.Count; start += PrefillBatch)
+        var before = cache.Length;
+        try
         {
-            var n = Math.Min(PrefillBatch, tokens.Count - start);
-            var last = start + n == tokens.Count;
-            await BatchAsync(tokens, start, n, cache, ct).ConfigureAwait(false);
-            if (allPositions || last) result.AddRange(await BatchLogitsAsync(n, allPositions, ct).ConfigureAwait(false));
+            for (var start = 0; start < tokens.Count; start += PrefillBatch)
+            {
+                var n = Math.Min(PrefillBatch, tokens.Count - start);
+                var last = start + n == tokens.Count;
+                await BatchAsync(tokens, start, n, cache, ct).ConfigureAwait(false);
+                if (allPositions || last) result.AddRange(await BatchLogitsAsync(n, allPositions, ct).ConfigureAwait(false));
+            }
         }
+        catch
+        {
+            cache.Length = before; // all or nothing: a cancelled or failed prompt leaves the cache as it was
+            throw;
+        }
+        foreach (var row in result) CheckFinite(row);
         return [.. result];
     }
 

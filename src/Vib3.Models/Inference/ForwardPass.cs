@@ -7,7 +7,7 @@ using Vib3.Storage.Catalog;
 namespace Vib3.Models.Inference;
 
 /// <summary>One token through the model, top to bottom: embedding → per layer (attention, routed experts) →
-/// final norm → logits. Every matrix is streamed page by page from the store; each routed expert contributes
+/// final norm → logits. One caller at a time: activations live in the instance (a second concurrent call is refused). Every matrix is streamed page by page from the store; each routed expert contributes
 /// bundle by bundle: y += g_e · W_down[:, rows] · (silu(W_gate[rows]·x) ⊙ (W_up[rows]·x)).</summary>
 public sealed partial class ForwardPass
 {
@@ -19,6 +19,7 @@ public sealed partial class ForwardPass
     private readonly DenseWeight _output;     // [vocab, dim] (the embedding when tied)
     private readonly float[] _outputNorm;     // [dim]
     private readonly DecodeBuffers _b;
+    private int _busy;
 
     private ForwardPass(ModelWeights w, LayerWeights[] layers, float[] outputNorm)
     {
@@ -50,6 +51,7 @@ public sealed partial class ForwardPass
         if ((uint)token >= (uint)_h.Vocab)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"token id {token} is outside the vocabulary (0..{_h.Vocab - 1})");
         cache.CheckRoom(1);
+        using var _ = Enter();
         var pos = cache.Length;
         var b = _b;
 
@@ -69,7 +71,30 @@ public sealed partial class ForwardPass
 
         RmsNorm.Compute(b.X, _outputNorm, (float)_h.NormEps, b.Xb);
         await MatVecAsync(_output, b.Xb, b.Logits, ct).ConfigureAwait(false);
+        CheckFinite(b.Logits);
         return b.Logits;
+    }
+
+    /// <summary>Marks the pass busy; a second caller gets a clear error instead of silently mixed activations.</summary>
+    private Occupancy Enter()
+    {
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+            throw new InvalidOperationException("this model session is already running a forward pass (one caller at a time)");
+        return new Occupancy(this);
+    }
+
+    private readonly struct Occupancy(ForwardPass pass) : IDisposable
+    {
+        public void Dispose() => Volatile.Write(ref pass._busy, 0);
+    }
+
+    /// <summary>A NaN or infinity in the logits means broken weights or an overflow: report it rather than sample garbage.</summary>
+    private void CheckFinite(ReadOnlySpan<float> logits)
+    {
+        foreach (var v in logits)
+            if (!float.IsFinite(v))
+                throw new Vib3Exception(SqlState.DataCorrupted,
+                    $"model '{_w.Manifest.Name}' produced a non-finite logit ({v}); its weights may be corrupt or overflow in {_w.Manifest.DType}");
     }
 
     private ValueTask EmbedAsync(int token, float[] x, CancellationToken ct) =>

@@ -1,10 +1,12 @@
+using Vib3.Core;
 using Vib3.Models.Weights;
 using Vib3.Storage;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Models.Inference;
 
-/// <summary>A model opened for one sequence: its weights (through the page store), the forward pass and a KV cache.</summary>
+/// <summary>A model opened for one sequence: its weights (through the page store), the forward pass and a KV cache.
+/// One caller at a time (a concurrent second forward pass is refused).</summary>
 public sealed class InferenceSession : IDisposable
 {
     private InferenceSession(ModelWeights weights, ForwardPass forward, KvCache cache)
@@ -31,7 +33,10 @@ public sealed class InferenceSession : IDisposable
         {
             var forward = await ForwardPass.CreateAsync(weights, ct).ConfigureAwait(false);
             var h = weights.Manifest.Hyper;
-            var cache = new KvCache(h.Layers, h.KvHeads * h.HeadDim, Math.Min(contextLength ?? h.Context, h.Context), kvCache);
+            if (contextLength > h.Context && h.Context > 0)
+                throw new Vib3Exception(SqlState.InvalidParameterValue,
+                    $"a context of {contextLength} tokens exceeds model '{model}''s context length {h.Context}");
+            var cache = new KvCache(h.Layers, h.KvHeads * h.HeadDim, contextLength ?? h.Context, kvCache);
             return new InferenceSession(weights, forward, cache);
         }
         catch

@@ -17,6 +17,7 @@ public sealed class GenerationOutcome
 {
     public string FinishReason { get; internal set; } = "length";
     public int PromptTokens { get; internal set; }
+    /// <summary>Tokens produced, not counting the end-of-generation token that stopped it.</summary>
     public int GeneratedTokens { get; internal set; }
     public ulong Seed { get; internal set; }
 }
@@ -30,6 +31,10 @@ public sealed class TextGenerator
 
     public TextGenerator(InferenceSession session, ITextTokenizer tokenizer)
     {
+        var modelVocab = session.Forward.Hyper.Vocab;
+        if (tokenizer.VocabSize > modelVocab)
+            throw new Vib3Exception(SqlState.DataCorrupted,
+                $"the tokenizer has {tokenizer.VocabSize} tokens but model '{session.Weights.Manifest.Name}' only {modelVocab}");
         _session = session;
         _tokenizer = tokenizer;
     }
@@ -43,6 +48,7 @@ public sealed class TextGenerator
         if (prompt.Count == 0)
             throw new Vib3Exception(SqlState.InvalidParameterValue, "the prompt is empty (and the tokenizer adds no BOS token)");
         outcome.PromptTokens = prompt.Count;
+        if (request.MaxTokens == 0) yield break;
         var sampler = new Sampler(request.Sampling);
         outcome.Seed = sampler.Seed;
         var history = new List<int>(prompt);
@@ -53,14 +59,15 @@ public sealed class TextGenerator
         var logits = (await _session.LogitsAsync(prompt, allPositions: false, ct).ConfigureAwait(false))[0];
         for (var i = 0; i < request.MaxTokens; i++)
         {
+            MaskPadding(logits);
             var next = sampler.Next(logits, history);
             history.Add(next);
-            outcome.GeneratedTokens++;
             if (_tokenizer.IsEndOfGeneration(next))
             {
                 outcome.FinishReason = "stop";
                 break;
             }
+            outcome.GeneratedTokens++;
             var (emit, stop) = stops.Push(decoder.Push(next));
             if (emit.Length > 0) yield return emit;
             if (stop)
@@ -75,5 +82,13 @@ public sealed class TextGenerator
         if (stopped) outcome.FinishReason = "stop";
         var rest = tail + (stopped ? "" : stops.Flush());
         if (rest.Length > 0) yield return rest;
+    }
+
+    /// <summary>Checkpoints often pad the model's vocabulary past the tokenizer's (e.g. to a multiple of 64): those
+    /// ids have no text and must never be sampled.</summary>
+    private void MaskPadding(float[] logits)
+    {
+        if (_tokenizer.VocabSize < logits.Length)
+            logits.AsSpan(_tokenizer.VocabSize).Fill(float.NegativeInfinity);
     }
 }

@@ -33,4 +33,37 @@ public sealed class PrefillTests
         }
         Assert.Equal(tokens.Length, batched.Cache.Length);
     }
+
+    [Fact]
+    public async Task A_second_concurrent_caller_is_refused_not_mixed_in()
+    {
+        using var f = new ModelFixture(ModelFixture.Small(ModelFamily.Mixtral, DType.F32), "gguf");
+        // A budget of one page: every page is a real disk read, so the prefill is suspended on I/O mid-way.
+        var budget = PageStore.MinimumRamBudget(f.Manifest.MaxPageBytes);
+        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
+        var tokens = ModelFixture.Tokens(100, f.Spec.Vocab);
+        var first = session.LogitsAsync(tokens, allPositions: false);
+        Assert.False(first.IsCompleted, "the prefill finished without waiting for the disk; the test cannot interleave");
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(async () => await session.Forward.DecodeAsync(5, session.Cache));
+        Assert.Contains("one caller at a time", e.Message);
+        await first;
+        Assert.Equal(tokens.Length, session.Cache.Length);
+    }
+
+    [Fact]
+    public async Task A_prefill_cancelled_after_its_first_batch_leaves_the_cache_as_it_was()
+    {
+        using var f = new ModelFixture(ModelFixture.Small(ModelFamily.Mixtral, DType.F32), "gguf");
+        var budget = PageStore.MinimumRamBudget(f.Manifest.MaxPageBytes);
+        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
+        await session.LogitsAsync([7, 8, 9], allPositions: false);
+        using var cancel = new CancellationTokenSource();
+        var tokens = ModelFixture.Tokens(ForwardPass.PrefillBatch + 36, f.Spec.Vocab);
+        var prefill = session.LogitsAsync(tokens, allPositions: false, cancel.Token);
+        while (session.Cache.Length < 3 + ForwardPass.PrefillBatch && !prefill.IsCompleted) await Task.Delay(1);
+        Assert.False(prefill.IsCompleted, "the prefill finished before it could be cancelled mid-way");
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => prefill);
+        Assert.Equal(3, session.Cache.Length);
+    }
 }

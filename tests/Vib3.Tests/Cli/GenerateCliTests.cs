@@ -70,6 +70,23 @@ public sealed class GenerateCliTests : IDisposable
     }
 
     [Fact]
+    public void Zero_max_tokens_generates_nothing_and_reads_no_pages()
+    {
+        var r = CliRun.Run(Data, "generate", "--model", "m", "--prompt", "hello", "--max-tokens", "0", "--stats");
+        Assert.True(r.ExitCode == 0, r.Error);
+        Assert.Equal("", r.Output.Trim());
+        Assert.Contains("+ 0 generated", r.Error);
+    }
+
+    [Fact]
+    public void A_context_beyond_the_models_is_refused()
+    {
+        var r = CliRun.Run(Data, "logits", "--model", "m", "--tokens", "5", "--context", "100000");
+        Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, r.ExitCode);
+        Assert.Contains("exceeds model 'm''s context length", r.Error);
+    }
+
+    [Fact]
     public void Logits_print_json_for_every_position()
     {
         var r = CliRun.Run(Data, "logits", "--model", "m", "--tokens", "5,9,13", "--all-positions");
@@ -107,7 +124,8 @@ public sealed class GenerateCliTests : IDisposable
     {
         var r = CliRun.Run(Data, "logits", "--model", "m", "--tokens", "5,6,7,8,9", "--context", "4");
         Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, r.ExitCode);
-        Assert.Contains("context is full", r.Error);
+        Assert.Contains("the prompt is 5 tokens", r.Error);
+        Assert.Contains("--context", r.Error);
         Assert.Contains($"SQLSTATE {SqlState.ProgramLimitExceeded}", r.Error);
     }
 }
