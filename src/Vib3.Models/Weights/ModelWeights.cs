@@ -42,7 +42,8 @@ public sealed class ModelWeights : IDisposable
 
     /// <summary>Hands the pages [first, first+count) to <paramref name="consume"/> in order, one at a time, reading up
     /// to <see cref="ReadAhead"/> pages ahead. A page is released before the next is awaited, so a tensor larger than
-    /// the RAM budget streams through it instead of waiting for room it holds itself.</summary>
+    /// the RAM budget streams through it instead of waiting for room it holds itself. Do not nest streams over one
+    /// store (a consumer that starts another stream): at a tight budget the inner one could wait on the outer's pages.</summary>
     public async ValueTask StreamPagesAsync(int first, int count, PageConsumer consume, CancellationToken ct = default)
     {
         var pending = new Queue<ValueTask<PageLease>>();
