@@ -114,6 +114,7 @@ public sealed partial class ForwardPass
                 foreach (var v in weights) sum += v;
                 VectorOps.Scale(weights, 1f / sum);
             }
+            Routing.Record(layer.Experts.Layer, top, weights);
             for (var j = 0; j < k; j++) (chosen[top[j]] ??= []).Add((i, weights[j]));
         }
 

@@ -31,7 +31,11 @@ public sealed partial class ForwardPass
         _output = w.TryTensor("output") ?? _embedding;
         _outputNorm = outputNorm;
         _b = new DecodeBuffers(_h, w.Manifest.ExpertGrids.Max(g => g.BundleRows));
+        Routing = new RoutingStats(_h.Layers, _h.Experts);
     }
+
+    /// <summary>Which experts the router chose, per layer, since the pass was created (or last reset).</summary>
+    public RoutingStats Routing { get; }
 
     public HyperParameters Hyper => _h;
 
@@ -159,6 +163,7 @@ public sealed partial class ForwardPass
             VectorOps.Scale(b.TopWeights, 1f / sum);
         }
 
+        Routing.Record(layer.Experts.Layer, b.TopExperts, b.TopWeights);
         Array.Clear(b.Moe);
         var grid = layer.Experts;
         for (var i = 0; i < _h.TopK; i++)

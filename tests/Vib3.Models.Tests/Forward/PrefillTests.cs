@@ -32,6 +32,14 @@ public sealed class PrefillTests
             Assert.True(worst <= 1e-5f * scale, $"{family} position {p}: prefill vs decode max |Δ| {worst:G4} (max |logit| {scale:G4})");
         }
         Assert.Equal(tokens.Length, batched.Cache.Length);
+
+        // Both paths routed every token of every layer the same way.
+        var (rb, rs) = (batched.Forward.Routing, single.Forward.Routing);
+        for (var l = 0; l < spec.Layers; l++)
+        {
+            Assert.Equal((long)tokens.Length * spec.TopK, rb.Decisions(l));
+            for (var e = 0; e < spec.Experts; e++) Assert.Equal(rs.Selected(l, e), rb.Selected(l, e));
+        }
     }
 
     [Fact]
