@@ -1,52 +1,201 @@
-// vib3 query language. Minimal first cut that proves the build pipeline;
-// the full language grows from here. Compiled at build time by src/Vib3.Query.
+// vib3 query language. Compiled at build time by src/Vib3.Query; the parse tree is turned
+// into immutable AST records by src/Vib3.Query/StatementParser.cs (no binding happens here).
 grammar Vib3;
 
 options { caseInsensitive = true; }
+
+// Produced by hand in Vib3Lexer.DollarQuote.cs ($$...$$ and $tag$...$tag$ need a back-reference).
+tokens { DOLLAR_STRING }
 
 // A script: statements separated by ';'. Empty statements (";;", trailing ';') are allowed.
 script
     : statement? (SEMI statement?)* EOF
     ;
 
-// Every decision below is LL(1) on purpose: syntax errors then name exactly what was expected.
+// Statement-level decisions are LL(1) on purpose: syntax errors then name exactly what was expected.
 statement
-    : SHOW target=(MODELS | TIERS)                  # show
-    | DESCRIBE identifier                           # describe
-    | GENERATE STRING routing? maxTokens?           # generate
+    : SHOW showTarget                                           # show
+    | DESCRIBE identifier                                       # describe
+    | generateStatement                                         # generate
+    | EXPLAIN ANALYZE? generateStatement                        # explain
+    | CREATE MODEL identifier FROM stringLiteral (WITH LPAREN modelOption (COMMA modelOption)* RPAREN)?  # createModel
+    | DROP MODEL (IF EXISTS)? identifier                        # dropModel
+    | USE MODEL identifier                                      # useModel
+    | SET identifier (EQ | TO) settingValue                     # set
+    | RESET (ALL | identifier)                                  # reset
+    | SELECT selectItem (COMMA selectItem)* (FROM table=identifier)? (WHERE where=expression)?
+        (ORDER BY orderItem (COMMA orderItem)*)? (LIMIT limit=INTEGER)?   # select
     ;
 
-routing
-    : USING ( ROUTER | RETRIEVAL K EQ INTEGER )
+// MODELS, TIERS and EXPERTS are also identifiers; ANTLR resolves that in favour of the earlier alternative.
+showTarget
+    : MODELS                                                    # showModels
+    | TIERS                                                     # showTiers
+    | EXPERTS (FROM from=identifier)? (LAYER layer=INTEGER)?    # showExperts
+    | ALL                                                       # showAll
+    | identifier                                                # showVariable
     ;
 
-maxTokens
-    : MAX_TOKENS INTEGER
+// GENERATE 'prompt' ... or GENERATE CHAT ((role, content), ...) ...
+generateStatement
+    : GENERATE (prompt=text | CHAT LPAREN chatMessage (COMMA chatMessage)* RPAREN) generateOption*
+    ;
+
+chatMessage
+    : LPAREN role=text COMMA content=text RPAREN
+    ;
+
+generateOption
+    : FROM MODEL identifier                                                  # fromModelOption
+    | USING (ROUTER | RETRIEVAL K EQ k=INTEGER (EF EQ ef=INTEGER)?)          # usingOption
+    | MAX_TOKENS INTEGER                                                     # maxTokensOption
+    | TEMPERATURE number                                                     # temperatureOption
+    | TOP_P number                                                           # topPOption
+    | TOP_K INTEGER                                                          # topKOption
+    | MIN_P number                                                           # minPOption
+    | SEED INTEGER                                                           # seedOption
+    | STOP text (COMMA text)*                                                # stopOption
+    | STREAM                                                                 # streamOption
+    ;
+
+modelOption
+    : identifier EQ (stringLiteral | number)
+    ;
+
+settingValue
+    : stringLiteral
+    | MINUS? number
+    | TRUE
+    | FALSE
+    | identifier
+    ;
+
+selectItem
+    : STAR                                  # selectStar
+    | expression (AS alias=identifier)?     # selectExpression
+    ;
+
+orderItem
+    : expression (ASC | DESC)?
+    ;
+
+// Earlier alternatives bind tighter: comparison > LIKE > IS > NOT > AND > OR.
+expression
+    : primary                                                       # primaryExpression
+    | left=expression op=(EQ | NEQ | LT | LTE | GT | GTE) right=expression  # comparison
+    | left=expression NOT? LIKE right=expression                    # like
+    | expression IS NOT? NULL                                       # isNull
+    | NOT expression                                                # not
+    | left=expression AND right=expression                          # and
+    | left=expression OR right=expression                           # or
+    ;
+
+primary
+    : stringLiteral                                         # stringPrimary
+    | MINUS? number                                         # numberPrimary
+    | TRUE                                                  # truePrimary
+    | FALSE                                                 # falsePrimary
+    | NULL                                                  # nullPrimary
+    | PARAMETER                                             # parameterPrimary
+    | identifier (call=LPAREN (expression (COMMA expression)*)? RPAREN)?   # columnOrCall
+    | LPAREN expression RPAREN                              # parenthesized
+    ;
+
+// A prompt, stop sequence or chat part: a string, a dollar-quoted string or a $n parameter.
+text
+    : stringLiteral
+    | PARAMETER
+    ;
+
+stringLiteral
+    : STRING
+    | DOLLAR_STRING
+    ;
+
+number
+    : INTEGER
+    | DECIMAL
     ;
 
 // Words that are keywords only in context stay usable as names.
 identifier
     : IDENTIFIER
     | QUOTED_IDENTIFIER
-    | MODELS | TIERS | ROUTER | RETRIEVAL | K | MAX_TOKENS
+    | MODELS | TIERS | ROUTER | RETRIEVAL | K | EF | MAX_TOKENS | TEMPERATURE | TOP_P | TOP_K
+    | MIN_P | SEED | STOP | STREAM | CHAT | MODEL | EXPERTS | LAYER | ANALYZE | EXISTS
     ;
 
 // ---- lexer ----
-SHOW       : 'SHOW';
-MODELS     : 'MODELS';
-TIERS      : 'TIERS';
-DESCRIBE   : 'DESCRIBE';
-GENERATE   : 'GENERATE';
-USING      : 'USING';
-ROUTER     : 'ROUTER';
-RETRIEVAL  : 'RETRIEVAL';
-K          : 'K';
-MAX_TOKENS : 'MAX_TOKENS';
+SHOW        : 'SHOW';
+MODELS      : 'MODELS';
+TIERS       : 'TIERS';
+EXPERTS     : 'EXPERTS';
+LAYER       : 'LAYER';
+ALL         : 'ALL';
+DESCRIBE    : 'DESCRIBE';
+GENERATE    : 'GENERATE';
+CHAT        : 'CHAT';
+EXPLAIN     : 'EXPLAIN';
+ANALYZE     : 'ANALYZE';
+CREATE      : 'CREATE';
+DROP        : 'DROP';
+USE         : 'USE';
+MODEL       : 'MODEL';
+IF          : 'IF';
+EXISTS      : 'EXISTS';
+WITH        : 'WITH';
+SET         : 'SET';
+TO          : 'TO';
+RESET       : 'RESET';
+USING       : 'USING';
+ROUTER      : 'ROUTER';
+RETRIEVAL   : 'RETRIEVAL';
+K           : 'K';
+EF          : 'EF';
+MAX_TOKENS  : 'MAX_TOKENS';
+TEMPERATURE : 'TEMPERATURE';
+TOP_P       : 'TOP_P';
+TOP_K       : 'TOP_K';
+MIN_P       : 'MIN_P';
+SEED        : 'SEED';
+STOP        : 'STOP';
+STREAM      : 'STREAM';
+SELECT      : 'SELECT';
+FROM        : 'FROM';
+WHERE       : 'WHERE';
+ORDER       : 'ORDER';
+BY          : 'BY';
+ASC         : 'ASC';
+DESC        : 'DESC';
+LIMIT       : 'LIMIT';
+AS          : 'AS';
+AND         : 'AND';
+OR          : 'OR';
+NOT         : 'NOT';
+LIKE        : 'LIKE';
+IS          : 'IS';
+NULL        : 'NULL';
+TRUE        : 'TRUE';
+FALSE       : 'FALSE';
 
-SEMI : ';';
-EQ   : '=';
+SEMI   : ';';
+COMMA  : ',';
+LPAREN : '(';
+RPAREN : ')';
+STAR   : '*';
+MINUS  : '-';
+EQ     : '=';
+NEQ    : '<>' | '!=';
+LTE    : '<=';
+GTE    : '>=';
+LT     : '<';
+GT     : '>';
 
+DECIMAL : [0-9]+ '.' [0-9]* | '.' [0-9]+;
 INTEGER : [0-9]+;
+
+// $1, $2, ...: a positional parameter.
+PARAMETER : '$' [0-9]+;
 
 // 'it''s' : a doubled quote inside a literal stands for one quote.
 STRING : '\'' ( ~'\'' | '\'\'' )* '\'';

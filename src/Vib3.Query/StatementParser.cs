@@ -1,21 +1,26 @@
+using System.Globalization;
 using Antlr4.Runtime;
 using Antlr4.Runtime.Tree;
 using Vib3.Core;
 using Vib3.Query.Grammar;
+using P = Vib3.Query.Grammar.Vib3Parser;
 
 namespace Vib3.Query;
 
-/// <summary>Parses vib3 query text (grammar/Vib3.g4) into <see cref="Statement"/>s.</summary>
+/// <summary>Parses vib3 query text (grammar/Vib3.g4) into immutable <see cref="Statement"/> records.</summary>
 public static class StatementParser
 {
+    private static readonly string[] ChatRoles = ["system", "user", "assistant", "tool"];
+
     /// <summary>
     /// Parses a script of statements separated by <c>;</c>. Empty statements are skipped, so
     /// empty or comment-only text gives an empty list.
     /// </summary>
     /// <exception cref="Vib3Exception">
-    /// <see cref="SqlState.SyntaxError"/> on the first syntax error, as
-    /// "syntax error at line L:C: ..." (line and column 1-based);
-    /// <see cref="SqlState.InvalidParameterValue"/> for out-of-range numbers.
+    /// <see cref="SqlState.SyntaxError"/> on the first syntax error (including a repeated option),
+    /// as "syntax error at line L:C: ..." (line and column 1-based);
+    /// <see cref="SqlState.InvalidParameterValue"/> for out-of-range numbers, unknown
+    /// CREATE MODEL options and unknown chat roles.
     /// </exception>
     public static IReadOnlyList<Statement> Parse(string text)
     {
@@ -27,12 +32,13 @@ public static class StatementParser
 
         var tokens = new CommonTokenStream(lexer);
         var parser = new Vib3Parser(tokens);
+        parser.ErrorHandler = new ExpectingErrorStrategy();
         parser.RemoveErrorListeners();
         parser.AddErrorListener(ThrowingErrorListener.Instance);
 
-        Vib3Parser.ScriptContext script = parser.script();
+        P.ScriptContext script = parser.script();
 
-        Vib3Parser.StatementContext[] statements = script.statement();
+        P.StatementContext[] statements = script.statement();
         var result = new Statement[statements.Length];
         for (int i = 0; i < statements.Length; i++)
         {
@@ -41,56 +47,309 @@ public static class StatementParser
         return result;
     }
 
-    private static Statement Build(Vib3Parser.StatementContext statement) => statement switch
+    private static Statement Build(P.StatementContext statement)
     {
-        Vib3Parser.ShowContext show => show.target.Type == Vib3Lexer.MODELS ? new ShowModels() : new ShowTiers(),
-        Vib3Parser.DescribeContext describe => new Describe(Identifier(describe.identifier())),
-        Vib3Parser.GenerateContext generate => BuildGenerate(generate),
-        _ => throw new Vib3Exception(SqlState.InternalError, $"unhandled statement kind {statement.GetType().Name}"),
-    };
-
-    private static Generate BuildGenerate(Vib3Parser.GenerateContext generate)
-    {
-        string prompt = Unquote(generate.STRING().GetText(), '\'');
-
-        RoutingMode routing = RoutingMode.Default;
-        int? k = null;
-        if (generate.routing() is { } clause)
+        Statement built = statement switch
         {
-            if (clause.ROUTER() is not null)
+            P.ShowContext c => c.showTarget() switch
             {
-                routing = RoutingMode.Router;
+                P.ShowModelsContext => new ShowModels(),
+                P.ShowTiersContext => new ShowTiers(),
+                P.ShowExpertsContext t => new ShowExperts(
+                    t.from is null ? null : Identifier(t.from),
+                    t.layer is null ? null : (int)Integer(t.layer, "LAYER", 0, int.MaxValue)),
+                P.ShowAllContext => new ShowAll(),
+                P.ShowVariableContext t => new ShowVariable(Identifier(t.identifier())),
+                var t => throw new Vib3Exception(SqlState.InternalError, $"unhandled SHOW kind {t.GetType().Name}"),
+            },
+            P.DescribeContext c => new Describe(Identifier(c.identifier())),
+            P.GenerateContext c => BuildGeneration(c.generateStatement()),
+            P.ExplainContext c => new Explain(c.ANALYZE() is not null, BuildGeneration(c.generateStatement())),
+            P.CreateModelContext c => BuildCreateModel(c),
+            P.DropModelContext c => new DropModel(Identifier(c.identifier()), c.EXISTS() is not null),
+            P.UseModelContext c => new UseModel(Identifier(c.identifier())),
+            P.SetContext c => new SetVariable(Identifier(c.identifier()), SettingValue(c.settingValue())),
+            P.ResetContext c => c.ALL() is not null ? new ResetAll() : new ResetVariable(Identifier(c.identifier())),
+            P.SelectContext c => BuildSelect(c),
+            _ => throw new Vib3Exception(SqlState.InternalError, $"unhandled statement kind {statement.GetType().Name}"),
+        };
+        return built with { Position = Position(statement.Start) };
+    }
+
+    private static GenerationStatement BuildGeneration(P.GenerateStatementContext context)
+    {
+        GenerateOptions options = Options(context.generateOption());
+        GenerationStatement built = context.prompt is not null
+            ? new Generate(Text(context.prompt), options)
+            : new GenerateChat(new ValueList<ChatMessage>(context.chatMessage().Select(ChatMessage)), options);
+        return built with { Position = Position(context.Start) };
+    }
+
+    private static ChatMessage ChatMessage(P.ChatMessageContext context)
+    {
+        Expression role = Text(context.role);
+        if (role is StringLiteral literal)
+        {
+            string? known = ChatRoles.FirstOrDefault(r => string.Equals(r, literal.Value, StringComparison.OrdinalIgnoreCase));
+            if (known is null)
+            {
+                throw Invalid(context.role.Start,
+                    $"invalid chat role at line {Where(context.role.Start)}: expected system, user, assistant or tool, got {ThrowingErrorListener.Quote(literal.Value)}");
+            }
+            role = literal with { Value = known };
+        }
+        return new ChatMessage(role, Text(context.content)) { Position = Position(context.Start) };
+    }
+
+    private static GenerateOptions Options(P.GenerateOptionContext[] options)
+    {
+        var result = GenerateOptions.None;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (P.GenerateOptionContext option in options)
+        {
+            // USING ROUTER and USING RETRIEVAL are one option: routing.
+            string name = option.Start.Text.ToUpperInvariant();
+            if (option is P.FromModelOptionContext)
+            {
+                name = "FROM MODEL";
+            }
+            if (!seen.Add(name))
+            {
+                throw ThrowingErrorListener.Error(option.Start.Line, option.Start.Column,
+                    $"option {name} specified more than once, near {ThrowingErrorListener.Quote(option.Start.Text)}");
+            }
+
+            result = option switch
+            {
+                P.FromModelOptionContext c => result with { Model = Identifier(c.identifier()) },
+                P.UsingOptionContext c when c.ROUTER() is not null => result with { Routing = RoutingMode.Router },
+                P.UsingOptionContext c => result with
+                {
+                    Routing = RoutingMode.Retrieval,
+                    K = (int)Integer(c.k, "k", 1, int.MaxValue),
+                    Ef = c.ef is null ? null : (int)Integer(c.ef, "ef", 1, int.MaxValue),
+                },
+                P.MaxTokensOptionContext c => result with { MaxTokens = (int)Integer(c.INTEGER().Symbol, "MAX_TOKENS", 1, int.MaxValue) },
+                P.TemperatureOptionContext c => result with { Temperature = Number(c.number(), "TEMPERATURE", 0m, decimal.MaxValue, false) },
+                P.TopPOptionContext c => result with { TopP = Number(c.number(), "TOP_P", 0m, 1m, true) },
+                P.TopKOptionContext c => result with { TopK = (int)Integer(c.INTEGER().Symbol, "TOP_K", 1, int.MaxValue) },
+                P.MinPOptionContext c => result with { MinP = Number(c.number(), "MIN_P", 0m, 1m, false) },
+                P.SeedOptionContext c => result with { Seed = Integer(c.INTEGER().Symbol, "SEED", 0, long.MaxValue) },
+                P.StopOptionContext c => result with { Stop = new ValueList<Expression>(c.text().Select(Text)) },
+                P.StreamOptionContext => result with { Stream = true },
+                _ => throw new Vib3Exception(SqlState.InternalError, $"unhandled option {option.GetType().Name}"),
+            };
+        }
+        return result;
+    }
+
+    private static CreateModel BuildCreateModel(P.CreateModelContext context)
+    {
+        string? dtype = null;
+        int? pageRows = null;
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (P.ModelOptionContext option in context.modelOption())
+        {
+            Identifier key = Identifier(option.identifier());
+            IToken keyToken = option.identifier().Start;
+            if (!seen.Add(key.Name))
+            {
+                throw ThrowingErrorListener.Error(keyToken.Line, keyToken.Column,
+                    $"option {key.Name} specified more than once, near {ThrowingErrorListener.Quote(keyToken.Text)}");
+            }
+            IToken valueToken = option.Stop;
+            if (key.Matches("dtype"))
+            {
+                dtype = option.stringLiteral() is { } s
+                    ? StringValue(s)
+                    : throw Invalid(valueToken, $"invalid dtype at line {Where(valueToken)}: expected a string such as 'f16', got {valueToken.Text}");
+            }
+            else if (key.Matches("page_rows"))
+            {
+                pageRows = option.number() is { } n && n.INTEGER() is { } integer
+                    ? (int)Integer(integer.Symbol, "page_rows", 1, int.MaxValue)
+                    : throw Invalid(valueToken, $"invalid page_rows at line {Where(valueToken)}: expected a positive integer, got {valueToken.Text}");
             }
             else
             {
-                routing = RoutingMode.Retrieval;
-                k = PositiveInt(clause.INTEGER(), "k");
+                throw Invalid(keyToken,
+                    $"unknown CREATE MODEL option {ThrowingErrorListener.Quote(key.Name)} at line {Where(keyToken)}: expected dtype or page_rows");
             }
         }
-
-        int? maxTokens = generate.maxTokens() is { } limit ? PositiveInt(limit.INTEGER(), "MAX_TOKENS") : null;
-        return new Generate(prompt, routing, k, maxTokens);
+        return new CreateModel(Identifier(context.identifier()), StringValue(context.stringLiteral()), dtype, pageRows);
     }
 
-    private static string Identifier(Vib3Parser.IdentifierContext identifier)
+    private static Select BuildSelect(P.SelectContext context)
+    {
+        var items = context.selectItem().Select(item => item switch
+        {
+            P.SelectStarContext => (SelectItem)new SelectStar() { Position = Position(item.Start) },
+            P.SelectExpressionContext e => new SelectExpression(Expression(e.expression()), e.alias is null ? null : Identifier(e.alias))
+            {
+                Position = Position(item.Start),
+            },
+            _ => throw new Vib3Exception(SqlState.InternalError, $"unhandled select item {item.GetType().Name}"),
+        });
+        var orderBy = context.orderItem().Select(o => new OrderItem(Expression(o.expression()), o.DESC() is not null)
+        {
+            Position = Position(o.Start),
+        });
+        return new Select(
+            new ValueList<SelectItem>(items),
+            context.table is null ? null : Identifier(context.table),
+            context.where is null ? null : Expression(context.where),
+            new ValueList<OrderItem>(orderBy),
+            context.limit is null ? null : Integer(context.limit, "LIMIT", 0, long.MaxValue));
+    }
+
+    private static Expression SettingValue(P.SettingValueContext context)
+    {
+        Expression value;
+        if (context.stringLiteral() is { } s)
+        {
+            value = new StringLiteral(StringValue(s));
+        }
+        else if (context.number() is { } n)
+        {
+            value = NumberLiteral(n, context.MINUS() is not null);
+        }
+        else if (context.identifier() is { } id)
+        {
+            value = new StringLiteral(Identifier(id).Name); // SET x = word means SET x = 'word'
+        }
+        else
+        {
+            value = new BooleanLiteral(context.TRUE() is not null);
+        }
+        return value with { Position = Position(context.Start) };
+    }
+
+    private static Expression Expression(P.ExpressionContext context)
+    {
+        Expression built = context switch
+        {
+            P.PrimaryExpressionContext c => Primary(c.primary()),
+            P.ComparisonContext c => new Comparison(c.op.Type switch
+            {
+                Vib3Lexer.EQ => ComparisonOperator.Equal,
+                Vib3Lexer.NEQ => ComparisonOperator.NotEqual,
+                Vib3Lexer.LT => ComparisonOperator.Less,
+                Vib3Lexer.LTE => ComparisonOperator.LessOrEqual,
+                Vib3Lexer.GT => ComparisonOperator.Greater,
+                _ => ComparisonOperator.GreaterOrEqual,
+            }, Expression(c.left), Expression(c.right)),
+            P.LikeContext c => new Like(Expression(c.left), Expression(c.right), c.NOT() is not null),
+            P.IsNullContext c => new IsNull(Expression(c.expression()), c.NOT() is not null),
+            P.NotContext c => new Not(Expression(c.expression())),
+            P.AndContext c => new And(Expression(c.left), Expression(c.right)),
+            P.OrContext c => new Or(Expression(c.left), Expression(c.right)),
+            _ => throw new Vib3Exception(SqlState.InternalError, $"unhandled expression {context.GetType().Name}"),
+        };
+        return built with { Position = Position(context.Start) };
+    }
+
+    private static Expression Primary(P.PrimaryContext context)
+    {
+        Expression built = context switch
+        {
+            P.StringPrimaryContext c => new StringLiteral(StringValue(c.stringLiteral())),
+            P.NumberPrimaryContext c => NumberLiteral(c.number(), c.MINUS() is not null),
+            P.TruePrimaryContext => new BooleanLiteral(true),
+            P.FalsePrimaryContext => new BooleanLiteral(false),
+            P.NullPrimaryContext => new NullLiteral(),
+            P.ParameterPrimaryContext c => Parameter(c.PARAMETER().Symbol),
+            P.ColumnOrCallContext c when c.call is not null => new FunctionCall(Identifier(c.identifier()),
+                new ValueList<Expression>(c.expression().Select(Expression))),
+            P.ColumnOrCallContext c => new ColumnRef(Identifier(c.identifier())),
+            P.ParenthesizedContext c => Expression(c.expression()),
+            _ => throw new Vib3Exception(SqlState.InternalError, $"unhandled primary {context.GetType().Name}"),
+        };
+        return built with { Position = Position(context.Start) };
+    }
+
+    private static Expression NumberLiteral(P.NumberContext context, bool negative)
+    {
+        IToken token = context.Start;
+        if (context.INTEGER() is not null)
+        {
+            // Parsed with the sign so that long.MinValue fits.
+            if (!long.TryParse((negative ? "-" : "") + token.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long value))
+            {
+                throw Invalid(token, $"integer out of range at line {Where(token)}: {token.Text}");
+            }
+            return new IntegerLiteral(value);
+        }
+        if (!decimal.TryParse(token.Text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal d))
+        {
+            throw Invalid(token, $"number out of range at line {Where(token)}: {token.Text}");
+        }
+        return new DecimalLiteral(negative ? -d : d);
+    }
+
+    private static Expression Text(P.TextContext context)
+    {
+        Expression built = context.stringLiteral() is { } s
+            ? new StringLiteral(StringValue(s))
+            : Parameter(context.PARAMETER().Symbol);
+        return built with { Position = Position(context.Start) };
+    }
+
+    private static ParameterRef Parameter(IToken token)
+    {
+        if (!int.TryParse(token.Text.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out int index) || index < 1)
+        {
+            throw Invalid(token, $"invalid parameter at line {Where(token)}: must be between $1 and ${int.MaxValue}, got {token.Text}");
+        }
+        return new ParameterRef(index) { Position = Position(token) };
+    }
+
+    private static string StringValue(P.StringLiteralContext context)
+    {
+        string text = context.Start.Text;
+        if (context.STRING() is not null)
+        {
+            return Unquote(text, '\'');
+        }
+        int delimiter = text.IndexOf('$', 1) + 1; // "$tag$" length
+        return text[delimiter..^delimiter];
+    }
+
+    private static Identifier Identifier(P.IdentifierContext identifier)
     {
         string text = identifier.GetText();
-        return identifier.QUOTED_IDENTIFIER() is not null ? Unquote(text, '"') : text;
+        bool quoted = identifier.QUOTED_IDENTIFIER() is not null;
+        return new Identifier(quoted ? Unquote(text, '"') : text, quoted) { Position = Position(identifier.Start) };
     }
 
     /// <summary>Strips the surrounding quotes and folds doubled quotes: 'it''s' → it's.</summary>
     private static string Unquote(string literal, char quote) =>
         literal[1..^1].Replace(new string(quote, 2), quote.ToString(), StringComparison.Ordinal);
 
-    private static int PositiveInt(ITerminalNode node, string what)
+    private static long Integer(IToken token, string what, long min, long max)
     {
-        IToken token = node.Symbol;
-        if (!int.TryParse(token.Text, System.Globalization.NumberStyles.None,
-                System.Globalization.CultureInfo.InvariantCulture, out int value) || value < 1)
+        if (!long.TryParse(token.Text, NumberStyles.None, CultureInfo.InvariantCulture, out long value) || value < min || value > max)
         {
-            throw new Vib3Exception(SqlState.InvalidParameterValue,
-                $"invalid {what} at line {token.Line}:{token.Column + 1}: must be between 1 and {int.MaxValue}, got {token.Text}");
+            throw Invalid(token, $"invalid {what} at line {Where(token)}: must be between {min} and {max}, got {token.Text}");
         }
         return value;
     }
+
+    /// <summary>A number in [min, max], or in (min, max] when <paramref name="exclusiveMin"/>.</summary>
+    private static decimal Number(P.NumberContext context, string what, decimal min, decimal max, bool exclusiveMin)
+    {
+        IToken token = context.Start;
+        if (!decimal.TryParse(token.Text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal value)
+            || value < min || value > max || (exclusiveMin && value == min))
+        {
+            string range = max == decimal.MaxValue ? $"at least {min}" : $"between {min} {(exclusiveMin ? "(exclusive)" : "")} and {max}".Replace("  ", " ", StringComparison.Ordinal);
+            throw Invalid(token, $"invalid {what} at line {Where(token)}: must be {range}, got {token.Text}");
+        }
+        return value;
+    }
+
+    private static Vib3Exception Invalid(IToken token, string message) => new(SqlState.InvalidParameterValue, message);
+
+    private static string Where(IToken token) => $"{token.Line}:{token.Column + 1}";
+
+    private static SourcePosition Position(IToken token) => new(token.Line, token.Column + 1);
 }

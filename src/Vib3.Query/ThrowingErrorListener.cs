@@ -49,7 +49,11 @@ internal sealed class ThrowingErrorListener : IAntlrErrorListener<int>, IAntlrEr
         int charPositionInLine, string msg, RecognitionException e)
     {
         var parser = (Parser)recognizer;
-        IntervalSet expected = parser.GetExpectedTokens();
+        var expected = new IntervalSet(parser.GetExpectedTokens());
+        if (parser.ErrorHandler is ExpectingErrorStrategy strategy)
+        {
+            expected.AddAll(strategy.SkippedAt(offendingSymbol.TokenIndex));
+        }
 
         // At a statement boundary ANTLR only expects ';' or the end, because the optional
         // statement was already skipped; say what would start one instead.
@@ -57,13 +61,26 @@ internal sealed class ThrowingErrorListener : IAntlrErrorListener<int>, IAntlrEr
         if ((previous is null || previous.Type == Vib3Lexer.SEMI) && expected.Contains(Vib3Lexer.SEMI))
         {
             expected = First(parser, Vib3Parser.RULE_statement);
+            previous = null;
         }
 
         string near = offendingSymbol.Type == TokenConstants.EOF ? "end of input" : Quote(offendingSymbol.Text);
-        throw Error(line, charPositionInLine, $"expected {Describe(parser, expected)}, near {near}");
+        string after = previous is null || previous.Type == Vib3Lexer.SEMI ? "" : " after " + Token(parser.Vocabulary, previous);
+        throw Error(line, charPositionInLine, $"expected {Describe(parser, expected)}{after}, near {near}");
     }
 
-    private static Vib3Exception Error(int line, int charPositionInLine, string detail) =>
+    /// <summary>How a token that was read is named in "after X": keywords bare, the rest quoted.</summary>
+    private static string Token(IVocabulary vocabulary, IToken token)
+    {
+        string? literal = vocabulary.GetLiteralName(token.Type);
+        if (literal is not null && literal.Length > 2 && char.IsLetter(literal[1]))
+        {
+            return literal[1..^1];
+        }
+        return Quote(token.Text);
+    }
+
+    internal static Vib3Exception Error(int line, int charPositionInLine, string detail) =>
         new(SqlState.SyntaxError, $"syntax error at line {line}:{charPositionInLine + 1}: {detail}");
 
     private static IToken? PreviousVisible(ITokenStream? tokens, IToken token)
@@ -86,9 +103,31 @@ internal sealed class ThrowingErrorListener : IAntlrErrorListener<int>, IAntlrEr
     private static IntervalSet First(Parser parser, int rule) =>
         parser.Atn.NextTokens(parser.Atn.ruleToStartState[rule]);
 
+    // Groups of tokens that read better as one word: when every token that can start the rule is
+    // expected, they are named by the label instead. Checked in this order.
+    private static readonly (int Rule, string Label)[] Groups =
+    [
+        (Vib3Parser.RULE_expression, "expression"),
+        (Vib3Parser.RULE_text, "a string ('...' / $$...$$ / $n)"),
+        (Vib3Parser.RULE_stringLiteral, "a string ('...' / $$...$$)"),
+        (Vib3Parser.RULE_number, "number"),
+        (Vib3Parser.RULE_identifier, "identifier"),
+    ];
+
     private static string Describe(Parser parser, IntervalSet expected)
     {
         var types = new List<int>(expected.ToList());
+        var names = new List<string>();
+        foreach ((int rule, string label) in Groups)
+        {
+            IntervalSet starts = First(parser, rule);
+            List<int> startTypes = starts.ToList().Where(t => t >= 0).ToList();
+            if (startTypes.Count > 0 && startTypes.All(types.Contains))
+            {
+                types.RemoveAll(startTypes.Contains);
+                names.Add(label);
+            }
+        }
         if (types.Contains(Vib3Lexer.IDENTIFIER))
         {
             // Non-reserved keywords and quoted names are all just "identifier" to the user.
@@ -98,7 +137,8 @@ internal sealed class ThrowingErrorListener : IAntlrErrorListener<int>, IAntlrEr
 
         // "end of input" reads best last: "expected ';' or end of input".
         types = types.OrderBy(t => t == TokenConstants.EOF ? 1 : 0).ToList();
-        var names = types.Select(t => Name(parser.Vocabulary, t)).Distinct().ToList();
+        names.InsertRange(names.Count, types.Select(t => Name(parser.Vocabulary, t)));
+        names = names.Distinct().ToList();
         if (names.Count == 0)
         {
             return "nothing more";
@@ -119,6 +159,10 @@ internal sealed class ThrowingErrorListener : IAntlrErrorListener<int>, IAntlrEr
             case Vib3Lexer.QUOTED_IDENTIFIER: return "identifier";
             case Vib3Lexer.STRING: return "string literal";
             case Vib3Lexer.INTEGER: return "integer";
+            case Vib3Lexer.DECIMAL: return "decimal";
+            case Vib3Lexer.NEQ: return "'<>'";
+            case Vib3Lexer.PARAMETER: return "$n parameter";
+            case Vib3Parser.DOLLAR_STRING: return "$$...$$ string";
         }
         string? literal = vocabulary.GetLiteralName(type);
         if (literal is not null && literal.Length > 2 && char.IsLetter(literal[1]))
@@ -128,7 +172,7 @@ internal sealed class ThrowingErrorListener : IAntlrErrorListener<int>, IAntlrEr
         return literal ?? vocabulary.GetSymbolicName(type) ?? type.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    private static string Quote(string text)
+    internal static string Quote(string text)
     {
         var builder = new StringBuilder(text.Length + 2);
         builder.Append('\'');
