@@ -1,1 +1,0 @@
-namespace Vib3.Query;
