@@ -1,0 +1,43 @@
+using Vib3.Storage.Catalog;
+
+namespace Vib3.Query.Planning;
+
+/// <summary>How experts are chosen for a token.</summary>
+/// <param name="TopK">ROUTER: the model's top-k; RETRIEVAL: k bundles from the index.</param>
+/// <param name="Ef">RETRIEVAL only: the HNSW search breadth.</param>
+public sealed record RoutingPlan(bool Retrieval, int TopK, int? Ef, bool Renormalise);
+
+/// <summary>Sampling settings after defaults: temperature 0 means greedy.</summary>
+public sealed record SamplingPlan(double Temperature, double TopP, int TopK, double MinP, long? Seed);
+
+/// <summary>The prompt: plain text, or chat messages to render with the model's template.</summary>
+public sealed record PlanPrompt(string? Text, IReadOnlyList<(string Role, string Content)>? Messages);
+
+/// <summary>One operator of the plan and what it costs per generated token. Layers hold their sub-operators.</summary>
+public sealed record PlanOperator(string Name, string Detail, int PagesPerToken, long BytesPerToken, IReadOnlyList<PlanOperator> Children)
+{
+    public static PlanOperator Leaf(string name, string detail, int pages, long bytes) => new(name, detail, pages, bytes, []);
+}
+
+/// <summary>Per-token estimates: pages and bytes read (dense vs routed experts), multiply-adds, and whether the
+/// RAM budget holds the whole model (then, once warm, every page is a T2 hit; otherwise the expert pages beyond
+/// the budget come from disk).</summary>
+public sealed record PlanEstimate(int PagesPerToken, long BytesPerToken, long DenseBytesPerToken, long ExpertBytesPerToken,
+    long FlopsPerToken, long ModelBytes, long RamBudgetBytes)
+{
+    public bool FitsInRam => ModelBytes <= RamBudgetBytes;
+}
+
+/// <summary>A GENERATE statement bound to a model: everything the executor needs, decided before it runs, and what
+/// EXPLAIN prints. Nothing in it refers to SQL text.</summary>
+public sealed record GenerationPlan(
+    string Model,
+    ModelManifest Manifest,
+    PlanPrompt Prompt,
+    RoutingPlan Routing,
+    SamplingPlan Sampling,
+    int MaxTokens,
+    IReadOnlyList<string> Stop,
+    bool Stream,
+    IReadOnlyList<PlanOperator> Operators,
+    PlanEstimate Estimate);

@@ -1,0 +1,59 @@
+using System.Globalization;
+using System.Text;
+using Vib3.Core;
+
+namespace Vib3.Query.Planning;
+
+/// <summary>EXPLAIN's text: a header with the bound choices and per-token totals, then the operator tree with the
+/// pages and bytes each operator reads per generated token.</summary>
+public static class PlanPrinter
+{
+    public static string Print(GenerationPlan p)
+    {
+        var m = p.Manifest;
+        var e = p.Estimate;
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"GENERATE model={p.Model} ({m.Family}, {m.Hyper.Layers} layers, {m.DType})\n");
+        sb.Append(CultureInfo.InvariantCulture, $"  prompt: {(p.Prompt.Messages is { } msgs ? $"chat, {msgs.Count} message(s)" : $"text, {p.Prompt.Text!.Length} characters")}\n");
+        sb.Append(CultureInfo.InvariantCulture, $"  routing: {Routing(p.Routing, m.Hyper.Experts)}\n");
+        sb.Append(CultureInfo.InvariantCulture, $"  sampling: {Sampling(p.Sampling)}, max_tokens {p.MaxTokens}, {p.Stop.Count} stop string(s), stream {(p.Stream ? "on" : "off")}\n");
+        sb.Append(CultureInfo.InvariantCulture,
+            $"  per token: {e.PagesPerToken} pages, {ByteSize.Format(e.BytesPerToken)} (dense {ByteSize.Format(e.DenseBytesPerToken)}, experts {ByteSize.Format(e.ExpertBytesPerToken)}), {Flops(e.FlopsPerToken)}\n");
+        var fit = e.FitsInRam ? "fits; once read, pages are RAM hits" : "does not fit; expert pages beyond the budget are read from disk";
+        sb.Append(CultureInfo.InvariantCulture, $"  tiers: model {ByteSize.Format(e.ModelBytes)}, RAM budget {ByteSize.Format(e.RamBudgetBytes)}: {fit}\n");
+        for (var i = 0; i < p.Operators.Count; i++) Operator(sb, p.Operators[i], "", i == p.Operators.Count - 1);
+        return sb.ToString();
+    }
+
+    private static void Operator(StringBuilder sb, PlanOperator op, string indent, bool last)
+    {
+        var label = indent + (last ? "└─ " : "├─ ") + op.Name;
+        var detail = op.Detail.Length > 0 ? "  " + op.Detail : "";
+        sb.Append(CultureInfo.InvariantCulture,
+            $"{label,-20}{op.PagesPerToken,5} page(s) {ByteSize.Format(op.BytesPerToken),10}{detail}\n");
+        for (var i = 0; i < op.Children.Count; i++)
+            Operator(sb, op.Children[i], indent + (last ? "   " : "│  "), i == op.Children.Count - 1);
+    }
+
+    private static string Routing(RoutingPlan r, int experts) => r.Retrieval
+        ? $"RETRIEVAL k={r.TopK}" + (r.Ef is { } ef ? $" ef={ef}" : "")
+        : $"ROUTER top-{r.TopK} of {experts}" + (r.Renormalise ? ", renormalised" : "");
+
+    private static string Sampling(SamplingPlan s)
+    {
+        if (s.Temperature == 0) return "greedy";
+        var parts = new List<string> { $"temperature {s.Temperature.ToString(CultureInfo.InvariantCulture)}" };
+        if (s.TopK > 0) parts.Add($"top_k {s.TopK}");
+        if (s.TopP < 1) parts.Add($"top_p {s.TopP.ToString(CultureInfo.InvariantCulture)}");
+        if (s.MinP > 0) parts.Add($"min_p {s.MinP.ToString(CultureInfo.InvariantCulture)}");
+        parts.Add(s.Seed is { } seed ? $"seed {seed}" : "random seed");
+        return string.Join(", ", parts);
+    }
+
+    private static string Flops(long flops) => flops switch
+    {
+        >= 1_000_000_000 => (flops / 1e9).ToString("0.00", CultureInfo.InvariantCulture) + " GFLOP",
+        >= 1_000_000 => (flops / 1e6).ToString("0.00", CultureInfo.InvariantCulture) + " MFLOP",
+        _ => (flops / 1e3).ToString("0.00", CultureInfo.InvariantCulture) + " kFLOP",
+    };
+}

@@ -1,0 +1,124 @@
+using System.Globalization;
+using Vib3.Core;
+using Vib3.Storage.Catalog;
+
+namespace Vib3.Query.Planning;
+
+/// <summary>Binds a GENERATE statement to a model and lays out its per-token work: which pages each layer reads,
+/// how experts are chosen, what it costs. The executor runs exactly this plan; EXPLAIN prints it.</summary>
+public static class Planner
+{
+    public static GenerationPlan Plan(GenerationStatement statement, PlannerContext context)
+    {
+        var o = statement.Options;
+        var model = Bind(o, context, statement.Position);
+        var m = context.FindModel(model)
+                ?? throw Error(SqlState.UndefinedObject, $"model \"{model}\" does not exist", o.Model?.Position ?? statement.Position);
+        var h = m.Hyper;
+        var routing = o.Routing switch
+        {
+            RoutingMode.Retrieval => throw Error(SqlState.FeatureNotSupported,
+                $"USING RETRIEVAL needs a page index, and model \"{model}\" has none (build one with the retrieval index; until then use USING ROUTER)",
+                statement.Position),
+            _ => new RoutingPlan(Retrieval: false, h.TopK, null, h.NormTopKProb),
+        };
+        var prompt = statement switch
+        {
+            Generate g => new PlanPrompt(Text(g.Prompt, context, "prompt"), null),
+            GenerateChat c => new PlanPrompt(null, c.Messages.Select(x => (Text(x.Role, context, "role"), Text(x.Content, context, "content"))).ToList()),
+            _ => throw new ArgumentOutOfRangeException(nameof(statement)),
+        };
+        var sampling = new SamplingPlan(
+            (double)(o.Temperature ?? 0m), (double)(o.TopP ?? 1m), o.TopK ?? 0, (double)(o.MinP ?? 0m), o.Seed);
+        var (operators, estimate) = Layout(m, routing, context.RamBudgetBytes);
+        return new GenerationPlan(model, m, prompt, routing, sampling, o.MaxTokens ?? context.DefaultMaxTokens,
+            o.Stop.Select(s => Text(s, context, "STOP")).ToList(), o.Stream, operators, estimate);
+    }
+
+    private static string Bind(GenerateOptions o, PlannerContext context, SourcePosition at) =>
+        o.Model?.Name ?? context.CurrentModel
+        ?? throw Error(SqlState.InvalidParameterValue, "no model chosen: add FROM MODEL m, or run USE MODEL m first", at);
+
+    private static string Text(Expression e, PlannerContext context, string what) => e switch
+    {
+        StringLiteral s => s.Value,
+        ParameterRef p when context.Parameters is { } ps && p.Index <= ps.Count && ps[p.Index - 1] is string v => v,
+        ParameterRef p when context.Parameters is { } ps && p.Index <= ps.Count =>
+            throw Error(SqlState.InvalidParameterValue, $"parameter ${p.Index} ({what}) must be text", p.Position),
+        ParameterRef p => throw Error(SqlState.InvalidParameterValue, $"there is no parameter ${p.Index}", p.Position),
+        _ => throw Error(SqlState.InvalidParameterValue, $"the {what} must be text", e.Position),
+    };
+
+    /// <summary>The per-token operator tree and its totals.</summary>
+    private static (IReadOnlyList<PlanOperator>, PlanEstimate) Layout(ModelManifest m, RoutingPlan routing, long budget)
+    {
+        var h = m.Hyper;
+        var tensors = m.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        TensorEntry? T(string name) => tensors.GetValueOrDefault(name);
+        long Bytes(TensorEntry t) => DTypes.Parse(t.DType).ByteCount(t.Shape.Aggregate(1L, (a, d) => a * d));
+        long Params(TensorEntry t) => t.Shape.Aggregate(1L, (a, d) => a * d);
+        (int Pages, long Bytes, long Flops) Sum(params TensorEntry?[] ts) =>
+            (ts.Sum(t => t?.PageCount ?? 0), ts.Sum(t => t is null ? 0 : Bytes(t)), ts.Sum(t => t is null ? 0 : 2 * Params(t)));
+
+        var ops = new List<PlanOperator>();
+        long dense = 0, experts = 0, flops = 0;
+        var pages = 0;
+        void Count(int p, long b, long f, bool expert = false)
+        {
+            pages += p;
+            if (expert) experts += b; else dense += b;
+            flops += f;
+        }
+
+        var embd = T("token_embd")!;
+        var embdRowBytes = Bytes(embd) / embd.Shape[0];
+        Count(1, embdRowBytes, 0);
+        ops.Add(PlanOperator.Leaf("Embedding", $"token_embd [{Shape(embd)}] {embd.DType}, one row", 1, embdRowBytes));
+
+        for (var l = 0; l < h.Layers; l++)
+        {
+            var children = new List<PlanOperator>();
+            var attn = Sum(T($"blk.{l}.attn_q"), T($"blk.{l}.attn_k"), T($"blk.{l}.attn_v"), T($"blk.{l}.attn_output"));
+            var norms = Sum(T($"blk.{l}.attn_norm"), T($"blk.{l}.ffn_norm"), T($"blk.{l}.attn_q_norm"), T($"blk.{l}.attn_k_norm"),
+                T($"blk.{l}.attn_q_bias"), T($"blk.{l}.attn_k_bias"), T($"blk.{l}.attn_v_bias"));
+            Count(attn.Pages, attn.Bytes, attn.Flops);
+            children.Add(PlanOperator.Leaf("Attention",
+                $"q/k/v/o, {h.Heads} heads / {h.KvHeads} kv x {h.HeadDim}, rope {h.RopeStyle}; norms and biases cached ({norms.Bytes} B)",
+                attn.Pages, attn.Bytes));
+
+            var router = Sum(T($"blk.{l}.ffn_gate_inp"));
+            Count(router.Pages, router.Bytes, router.Flops);
+            children.Add(PlanOperator.Leaf("Router",
+                $"softmax, top-{routing.TopK} of {h.Experts}" + (routing.Renormalise ? ", renormalised" : ""), router.Pages, router.Bytes));
+
+            var grid = m.ExpertGrids.First(g => g.Layer == l);
+            var expertBytes = ExpertGridEntry.BundleBytes(DTypes.Parse(grid.DType), grid.Dim, grid.ExpertHidden);
+            var expertPages = routing.TopK * grid.BundlesPerExpert;
+            Count(expertPages, routing.TopK * expertBytes, routing.TopK * 2L * 3 * grid.Dim * grid.ExpertHidden, expert: true);
+            children.Add(PlanOperator.Leaf("Experts",
+                $"{routing.TopK} x {grid.BundlesPerExpert} bundle page(s) of R={grid.BundleRows} ({grid.DType}), chosen per token",
+                expertPages, routing.TopK * expertBytes));
+
+            if (T($"blk.{l}.ffn_gate_shexp") is not null)
+            {
+                var shared = Sum(T($"blk.{l}.ffn_gate_shexp"), T($"blk.{l}.ffn_up_shexp"), T($"blk.{l}.ffn_down_shexp"));
+                Count(shared.Pages, shared.Bytes, shared.Flops);
+                children.Add(PlanOperator.Leaf("SharedExpert", $"hidden {h.SharedExpertHidden}, sigmoid-gated", shared.Pages, shared.Bytes));
+            }
+            ops.Add(new PlanOperator($"Layer {l}", "", children.Sum(c => c.PagesPerToken), children.Sum(c => c.BytesPerToken), children));
+        }
+
+        var output = T("output") ?? embd;
+        var head = Sum(output);
+        Count(head.Pages, head.Bytes, head.Flops);
+        ops.Add(PlanOperator.Leaf("Output", $"output_norm, {(T("output") is null ? "token_embd (tied)" : "output")} [{Shape(output)}] {output.DType}",
+            head.Pages, head.Bytes));
+
+        return (ops, new PlanEstimate(pages, dense + experts, dense, experts, flops, m.PageBytes, budget));
+    }
+
+    private static string Shape(TensorEntry t) => string.Join(" x ", t.Shape.Select(d => d.ToString(CultureInfo.InvariantCulture)));
+
+    private static Vib3Exception Error(string state, string message, SourcePosition at) =>
+        new(state, $"{message} (at line {at.Line}:{at.Column})");
+}

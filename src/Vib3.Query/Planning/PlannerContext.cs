@@ -1,0 +1,18 @@
+using Vib3.Storage.Catalog;
+
+namespace Vib3.Query.Planning;
+
+/// <summary>What the planner may know about the world: the catalog, the session's settings and the statement's
+/// parameters. Front ends build one per statement.</summary>
+/// <param name="FindModel">The manifest of a stored model, or null if there is none of that name.</param>
+/// <param name="CurrentModel">The session's model (USE MODEL), if any.</param>
+/// <param name="Parameters">Values of $1, $2, ... (extended protocol); null when the statement has none.</param>
+public sealed record PlannerContext(
+    Func<string, ModelManifest?> FindModel,
+    string? CurrentModel,
+    long RamBudgetBytes,
+    IReadOnlyList<object?>? Parameters = null)
+{
+    /// <summary>Default for MAX_TOKENS when the statement does not say.</summary>
+    public int DefaultMaxTokens { get; init; } = 64;
+}

@@ -1,0 +1,96 @@
+using Vib3.Convert;
+using Vib3.Convert.Descriptors;
+using Vib3.Core;
+using Vib3.Query.Planning;
+using Vib3.Storage.Catalog;
+using Vib3.Synth;
+
+namespace Vib3.Query.Tests.Planning;
+
+/// <summary>Plans checked through EXPLAIN's text, DuckDB style: the expected output is checked in under
+/// Planning/Expected; a mismatch writes the actual text beside the test binary (*.actual) to diff and, if right,
+/// copy over the expected file.</summary>
+public sealed class PlanTests : IClassFixture<PlanTests.Models>
+{
+    private readonly Models _models;
+
+    public PlanTests(Models models) => _models = models;
+
+    /// <summary>Two small synthetic models, converted once for the class: a Mixtral and a Qwen2-MoE (shared expert).</summary>
+    public sealed class Models : IDisposable
+    {
+        public Models()
+        {
+            Dir = Path.Combine(Path.GetTempPath(), "vib3-plan-test-" + Guid.NewGuid().ToString("N")[..12]);
+            Catalog = new ModelCatalog(Path.Combine(Dir, "data"));
+            var converter = new ModelConverter(Catalog, DescriptorCatalog.LoadDefault());
+            foreach (var (name, family) in new[] { ("mix", ModelFamily.Mixtral), ("qwen", ModelFamily.Qwen2Moe) })
+            {
+                var spec = new SyntheticModelSpec
+                {
+                    Family = family, Layers = 2, Dim = 64, ExpertHidden = 96, Heads = 4, KvHeads = 2, Experts = 4, TopK = 2,
+                    Vocab = 320, Context = 128, Seed = 3, DType = DType.F32, SharedExpertHidden = 64,
+                };
+                var source = Path.Combine(Dir, name);
+                SyntheticModelGenerator.WriteHf(spec, source);
+                converter.Convert(new ConversionRequest(source, name, PageRows: 32));
+            }
+        }
+
+        public string Dir { get; }
+
+        public ModelCatalog Catalog { get; }
+
+        public void Dispose()
+        {
+            try { Directory.Delete(Dir, recursive: true); }
+            catch (IOException) { }
+        }
+    }
+
+    private PlannerContext Context(string? current = null, long budget = 2L << 30, IReadOnlyList<object?>? parameters = null) =>
+        new(name => _models.Catalog.Exists(name) ? _models.Catalog.Get(name) : null, current, budget, parameters);
+
+    private static GenerationStatement Parse(string sql) => StatementParser.Parse(sql).Single() switch
+    {
+        GenerationStatement g => g,
+        Explain e => e.Statement,
+        var other => throw new InvalidOperationException($"not a generation: {other}"),
+    };
+
+    [Theory]
+    [InlineData("mixtral-plain", "EXPLAIN GENERATE 'hello' FROM MODEL mix", 2L << 30)]
+    [InlineData("qwen-chat-sampled", "EXPLAIN GENERATE CHAT (('system', 'be brief'), ('user', 'hi')) FROM MODEL qwen MAX_TOKENS 16 TEMPERATURE 0.7 TOP_P 0.9 SEED 42 STOP 'x', 'y' STREAM", 2L << 30)]
+    [InlineData("mixtral-tight-budget", "EXPLAIN GENERATE $$a long prompt$$ FROM MODEL mix USING ROUTER", 64L << 10)]
+    public void Explain_text_matches_the_checked_in_plan(string name, string sql, long budget)
+    {
+        var actual = PlanPrinter.Print(Planner.Plan(Parse(sql), Context(budget: budget)));
+        var expectedPath = Path.Combine(AppContext.BaseDirectory, "Planning", "Expected", name + ".txt");
+        var expected = File.Exists(expectedPath) ? File.ReadAllText(expectedPath) : "";
+        if (actual != expected) File.WriteAllText(Path.Combine(AppContext.BaseDirectory, name + ".actual"), actual);
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void Use_model_supplies_the_model_and_parameters_the_prompt()
+    {
+        var plan = Planner.Plan(Parse("GENERATE $1 MAX_TOKENS 5"), Context(current: "qwen", parameters: ["from a parameter"]));
+        Assert.Equal("qwen", plan.Model);
+        Assert.Equal("from a parameter", plan.Prompt.Text);
+        Assert.Equal(5, plan.MaxTokens);
+        Assert.Equal(0, plan.Sampling.Temperature);
+    }
+
+    [Theory]
+    [InlineData("GENERATE 'x' FROM MODEL nope", SqlState.UndefinedObject, "model \"nope\" does not exist")]
+    [InlineData("GENERATE 'x'", SqlState.InvalidParameterValue, "no model chosen")]
+    [InlineData("GENERATE 'x' FROM MODEL mix USING RETRIEVAL k=8", SqlState.FeatureNotSupported, "model \"mix\" has none")]
+    [InlineData("GENERATE $2 FROM MODEL mix", SqlState.InvalidParameterValue, "there is no parameter $2")]
+    public void Binding_errors_name_what_is_wrong(string sql, string state, string message)
+    {
+        var e = Assert.Throws<Vib3Exception>(() => Planner.Plan(Parse(sql), Context(parameters: ["one"])));
+        Assert.Equal(state, e.SqlState);
+        Assert.Contains(message, e.Message);
+        Assert.Contains("(at line 1:", e.Message);
+    }
+}
