@@ -36,6 +36,7 @@ public static class Vib3Cli
         root.Subcommands.Add(LogitsCommand.Create(output));
         root.Subcommands.Add(GenerateCommand.Create(output, error));
         root.Subcommands.Add(BenchCommand.Create(output));
+        root.Subcommands.Add(QueryCommand.Create(console, output));
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))

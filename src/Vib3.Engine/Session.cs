@@ -1,0 +1,182 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using Vib3.Convert;
+using Vib3.Core;
+using Vib3.Models.Inference;
+using Vib3.Models.Sampling;
+using Vib3.Models.Tokenization;
+using Vib3.Query;
+using Vib3.Query.Execution;
+using Vib3.Query.Planning;
+using Vib3.Storage;
+
+namespace Vib3.Engine;
+
+/// <summary>One client's state: the current model (USE MODEL), settings (SET), and the models it has opened.
+/// Statements run one at a time, in order.</summary>
+public sealed class Session : IDisposable
+{
+    private readonly Vib3Engine _engine;
+    private readonly Dictionary<string, (InferenceSession Model, ITextTokenizer Tokenizer)> _open = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, string> _settings = new(StringComparer.OrdinalIgnoreCase);
+
+    internal Session(Vib3Engine engine)
+    {
+        _engine = engine;
+    }
+
+    public string? CurrentModel { get; private set; }
+
+    /// <summary>Parses <paramref name="sql"/> and runs its statements in order, yielding each one's result.</summary>
+    public async IAsyncEnumerable<StatementResult> ExecuteAsync(
+        string sql, IReadOnlyList<object?>? parameters = null, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        foreach (var statement in StatementParser.Parse(sql))
+            yield return await RunAsync(statement, parameters, ct).ConfigureAwait(false);
+    }
+
+    private Task<StatementResult> RunAsync(Statement s, IReadOnlyList<object?>? parameters, CancellationToken ct) => s switch
+    {
+        ShowModels => Task.FromResult(Catalog.Models(_engine.Catalog)),
+        UseModel u => Task.FromResult(Use(u)),
+        SetVariable v => Task.FromResult(Set(v)),
+        ResetVariable r => Task.FromResult(Reset(r.Name.Name)),
+        ResetAll => Task.FromResult(ResetEverything()),
+        ShowVariable v => Task.FromResult(Show(v.Name.Name)),
+        ShowAll => Task.FromResult(StatementResult.Table("SHOW", [new("name", ColumnType.Text), new("setting", ColumnType.Text)],
+            _settings.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => new object?[] { kv.Key, kv.Value }))),
+        CreateModel c => Task.FromResult(Create(c, ct)),
+        DropModel d => Task.FromResult(Drop(d)),
+        Explain { Analyze: false } e => Task.FromResult(ExplainPlan(e.Statement, parameters)),
+        GenerationStatement g => GenerateAsync(g, parameters, ct),
+        _ => throw new Vib3Exception(SqlState.FeatureNotSupported,
+            $"{s.GetType().Name} is not supported yet (at line {s.Position.Line}:{s.Position.Column})"),
+    };
+
+    private StatementResult Use(UseModel u)
+    {
+        if (!_engine.Catalog.Exists(u.Name.Name))
+            throw new Vib3Exception(SqlState.UndefinedObject, $"model \"{u.Name.Name}\" does not exist (at line {u.Position.Line}:{u.Position.Column})");
+        CurrentModel = u.Name.Name;
+        return StatementResult.Command("USE MODEL");
+    }
+
+    private StatementResult Set(SetVariable v)
+    {
+        _settings[v.Name.Name] = v.Value switch
+        {
+            StringLiteral s => s.Value,
+            IntegerLiteral i => i.Value.ToString(CultureInfo.InvariantCulture),
+            DecimalLiteral d => d.Value.ToString(CultureInfo.InvariantCulture),
+            BooleanLiteral b => b.Value ? "on" : "off",
+            var other => throw new Vib3Exception(SqlState.InvalidParameterValue, $"SET {v.Name.Name}: unsupported value {other}"),
+        };
+        return StatementResult.Command("SET");
+    }
+
+    private StatementResult Reset(string name)
+    {
+        _settings.Remove(name);
+        return StatementResult.Command("RESET");
+    }
+
+    private StatementResult ResetEverything()
+    {
+        _settings.Clear();
+        return StatementResult.Command("RESET");
+    }
+
+    private StatementResult Show(string name) =>
+        StatementResult.Table("SHOW", [new(name, ColumnType.Text)],
+            [[_settings.TryGetValue(name, out var v) ? v : name.Equals("model", StringComparison.OrdinalIgnoreCase) ? CurrentModel ?? "" :
+                throw new Vib3Exception(SqlState.UndefinedObject, $"unrecognized configuration parameter \"{name}\"")]]);
+
+    private StatementResult Create(CreateModel c, CancellationToken ct)
+    {
+        var converter = new ModelConverter(_engine.Catalog, _engine.Descriptors);
+        var request = new ConversionRequest(c.Path, c.Name.Name, c.DType is { } d ? DTypes.Parse(d) : null, c.PageRows, _engine.Options.RamBudgetBytes);
+        var m = converter.Convert(request, null, ct);
+        return StatementResult.Command($"CREATE MODEL {m.PageCount}");
+    }
+
+    private StatementResult Drop(DropModel d)
+    {
+        if (!_engine.Catalog.Exists(d.Name.Name) && !Directory.Exists(_engine.Catalog.ModelDir(d.Name.Name)))
+        {
+            if (d.IfExists) return StatementResult.Command("DROP MODEL");
+            throw new Vib3Exception(SqlState.UndefinedObject, $"model \"{d.Name.Name}\" does not exist");
+        }
+        if (_open.Remove(d.Name.Name, out var open)) open.Model.Dispose();
+        _engine.Catalog.Drop(d.Name.Name);
+        if (string.Equals(CurrentModel, d.Name.Name, StringComparison.OrdinalIgnoreCase)) CurrentModel = null;
+        return StatementResult.Command("DROP MODEL");
+    }
+
+    private GenerationPlan Plan(GenerationStatement g, IReadOnlyList<object?>? parameters) =>
+        Planner.Plan(g, new PlannerContext(
+            name => _engine.Catalog.Exists(name) ? _engine.Catalog.Get(name) : null, CurrentModel,
+            _engine.Options.RamBudgetBytes, parameters));
+
+    private StatementResult ExplainPlan(GenerationStatement g, IReadOnlyList<object?>? parameters)
+    {
+        var text = PlanPrinter.Print(Plan(g, parameters));
+        return StatementResult.Table("EXPLAIN", [new("QUERY PLAN", ColumnType.Text)],
+            text.TrimEnd('\n').Split('\n').Select(line => new object?[] { line }));
+    }
+
+    private async Task<StatementResult> GenerateAsync(GenerationStatement g, IReadOnlyList<object?>? parameters, CancellationToken ct)
+    {
+        var plan = Plan(g, parameters);
+        var (model, tokenizer) = await OpenAsync(plan.Model, ct).ConfigureAwait(false);
+        model.Cache.Clear();
+        var (prompt, addBos) = plan.Prompt.Messages is { } messages ? Chat(model, messages) : (plan.Prompt.Text!, (bool?)null);
+        var request = new GenerationRequest(prompt, plan.MaxTokens, new SamplerOptions
+        {
+            Temperature = (float)plan.Sampling.Temperature, TopP = (float)plan.Sampling.TopP, TopK = plan.Sampling.TopK,
+            MinP = (float)plan.Sampling.MinP, Seed = plan.Sampling.Seed is { } s ? (ulong)s : null,
+        }, plan.Stop, addBos);
+        var outcome = new GenerationOutcome();
+        var pieces = new TextGenerator(model, tokenizer).GenerateAsync(request, outcome, ct);
+        if (plan.Stream)
+            return new StatementResult
+            {
+                CommandTag = "GENERATE",
+                Columns = [new("token", ColumnType.Text)],
+                Rows = TokenRows(pieces),
+            };
+        var text = new System.Text.StringBuilder();
+        await foreach (var piece in pieces.ConfigureAwait(false)) text.Append(piece);
+        return StatementResult.Table("GENERATE 1",
+            [new("text", ColumnType.Text), new("prompt_tokens", ColumnType.Int64), new("completion_tokens", ColumnType.Int64), new("finish_reason", ColumnType.Text)],
+            [[text.ToString(), (long)outcome.PromptTokens, (long)outcome.GeneratedTokens, outcome.FinishReason]]);
+    }
+
+    private static async IAsyncEnumerable<object?[]> TokenRows(IAsyncEnumerable<string> pieces)
+    {
+        await foreach (var piece in pieces.ConfigureAwait(false)) yield return [piece];
+    }
+
+    private static (string Text, bool? AddBos) Chat(InferenceSession model, IReadOnlyList<(string Role, string Content)> messages)
+    {
+        var source = ChatTemplateSource.Load(model.Weights.TokenizerDir, model.Weights.Manifest.Tokenizer);
+        var text = ChatTemplates.Render(model.Weights.Manifest.Family, messages, addGenerationPrompt: true, source.Template, source.BosToken, source.EosToken);
+        var startsWithBos = !string.IsNullOrEmpty(source.BosToken) && text.StartsWith(source.BosToken, StringComparison.Ordinal);
+        return (text, startsWithBos ? false : null);
+    }
+
+    private async Task<(InferenceSession, ITextTokenizer)> OpenAsync(string name, CancellationToken ct)
+    {
+        if (_open.TryGetValue(name, out var open)) return open;
+        var model = await InferenceSession.OpenAsync(_engine.Catalog, name,
+            new PageStoreOptions { RamBudgetBytes = _engine.Options.RamBudgetBytes }, ct: ct).ConfigureAwait(false);
+        var tokenizer = TokenizerLoader.Load(model.Weights.TokenizerDir, model.Weights.Manifest.Tokenizer);
+        _open[name] = (model, tokenizer);
+        return (model, tokenizer);
+    }
+
+    public void Dispose()
+    {
+        foreach (var (model, _) in _open.Values) model.Dispose();
+        _open.Clear();
+    }
+}

@@ -1,0 +1,99 @@
+using System.Text.Json;
+using Vib3.Core;
+using Vib3.Synth;
+using Vib3.Tests.Conversion;
+
+namespace Vib3.Tests.Cli;
+
+/// <summary>vib3 query end to end on a small converted model: statements in one session, each result printed.</summary>
+public sealed class QueryCliTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+    private readonly string _source;
+
+    private string Data => _dir.Sub("data");
+
+    public QueryCliTests()
+    {
+        _source = SyntheticCheckpoints.Write(_dir, SyntheticCheckpoints.Small(ModelFamily.Qwen3Moe, DType.F32), "hf");
+        var r = Query($"CREATE MODEL m FROM '{_source}' WITH (page_rows = 32)");
+        Assert.True(r.ExitCode == 0, r.Error);
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    private CliResult Query(string sql, params string[] extra) => CliRun.Run(Data, ["query", sql, .. extra]);
+
+    private static JsonElement[] Json(CliResult r) =>
+        r.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+
+    [Fact]
+    public void Show_models_lists_the_created_model()
+    {
+        var rows = Json(Query("SHOW MODELS", "--format", "json"))[0].GetProperty("rows");
+        Assert.Equal("m", rows[0][0].GetString());
+        Assert.Equal("qwen3moe", rows[0][1].GetString());
+    }
+
+    [Fact]
+    public void Generate_returns_text_and_token_counts_and_is_seeded()
+    {
+        const string sql = "USE MODEL m; GENERATE 'the quick brown fox' MAX_TOKENS 12 TEMPERATURE 0.8 SEED 7";
+        var a = Json(Query(sql, "--format", "json"));
+        var b = Json(Query(sql, "--format", "json"));
+        Assert.Equal("USE MODEL", a[0].GetProperty("command").GetString());
+        var row = a[1].GetProperty("rows")[0];
+        Assert.Equal(12, row[2].GetInt64());
+        Assert.Equal("length", row[3].GetString());
+        Assert.Equal(row[0].GetString(), b[1].GetProperty("rows")[0][0].GetString());
+    }
+
+    [Fact]
+    public void Chat_and_stream_forms_run()
+    {
+        var chat = Json(Query("GENERATE CHAT (('system', 'be brief'), ('user', 'hi')) FROM MODEL m MAX_TOKENS 4", "--format", "json"));
+        Assert.True(chat[0].GetProperty("rows")[0][1].GetInt64() > 6, "the chat template adds tokens around the messages");
+        var stream = Json(Query("GENERATE $$streamed$$ FROM MODEL m MAX_TOKENS 6 STREAM", "--format", "json"));
+        Assert.Equal("token", stream[0].GetProperty("columns")[0].GetString());
+        Assert.True(stream[0].GetProperty("rows").GetArrayLength() >= 1);
+    }
+
+    [Fact]
+    public void Explain_prints_the_plan_tree()
+    {
+        var r = Query("EXPLAIN GENERATE 'x' FROM MODEL m", "--format", "csv");
+        Assert.True(r.ExitCode == 0, r.Error);
+        Assert.Contains("GENERATE model=m (qwen3moe, 2 layers, f32)", r.Output);
+        Assert.Contains("Experts", r.Output);
+        Assert.Contains("Output", r.Output);
+    }
+
+    [Fact]
+    public void Set_show_reset()
+    {
+        var r = Json(Query("SET greeting = 'hello'; SHOW greeting; RESET greeting; SHOW ALL", "--format", "json"));
+        Assert.Equal("hello", r[1].GetProperty("rows")[0][0].GetString());
+        Assert.Equal(0, r[3].GetProperty("rows").GetArrayLength());
+    }
+
+    [Fact]
+    public void Drop_model_removes_it()
+    {
+        Assert.Equal(0, Query("DROP MODEL m; DROP MODEL IF EXISTS m").ExitCode);
+        Assert.Equal(0, Json(Query("SHOW MODELS", "--format", "json"))[0].GetProperty("rows").GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData("GENERATE 'x' FROM MODEL nope", SqlState.UndefinedObject, "model \"nope\" does not exist")]
+    [InlineData("GENERATE 'x' FROM MODEL m USING RETRIEVAL k=8", SqlState.FeatureNotSupported, "has none")]
+    [InlineData("GENERATE 'x'", SqlState.InvalidParameterValue, "no model chosen")]
+    [InlineData("GENERATE 'x' FROM MODEL m MAX_TOKENS 2 MAX_TOKENS 3", SqlState.SyntaxError, "1:")]
+    [InlineData("CREATE MODEL m FROM '/nowhere'", SqlState.DuplicateObject, "already exists")]
+    public void Errors_are_one_line_with_sqlstate(string sql, string state, string message)
+    {
+        var r = Query(sql);
+        Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, r.ExitCode);
+        Assert.Contains($"SQLSTATE {state}", r.Error);
+        Assert.Contains(message, r.Error);
+    }
+}
