@@ -48,10 +48,31 @@ public sealed class Session : IDisposable
         CreateModel c => Task.FromResult(Create(c, ct)),
         DropModel d => Task.FromResult(Drop(d)),
         Explain { Analyze: false } e => Task.FromResult(ExplainPlan(e.Statement, parameters)),
+        Select q => Task.FromResult(Query(q, parameters)),
+        ShowTiers => Task.FromResult(FromTable(new SystemTables(_engine, this).Tiers())),
+        ShowExperts x => Task.FromResult(FromTable(new SystemTables(_engine, this).Experts(x.Model?.Name ?? CurrentModel, x.Layer))),
         GenerationStatement g => GenerateAsync(g, parameters, ct),
         _ => throw new Vib3Exception(SqlState.FeatureNotSupported,
             $"{s.GetType().Name} is not supported yet (at line {s.Position.Line}:{s.Position.Column})"),
     };
+
+    private StatementResult Query(Select q, IReadOnlyList<object?>? parameters)
+    {
+        var tables = new SystemTables(_engine, this);
+        var result = SelectEvaluator.Evaluate(q, tables.Resolve, parameters,
+            (name, _) => name == "version" ? "vib3 0.1 (PostgreSQL-compatible surface)" : SelectEvaluator.UnknownFunction);
+        return StatementResult.Table($"SELECT {result.Rows.Count}", result.Columns, result.Rows);
+    }
+
+    private static StatementResult FromTable(Table t) => StatementResult.Table("SHOW", t.Columns, t.Rows.ToList());
+
+    /// <summary>Router statistics of an open model, or null if this session has not run it.</summary>
+    internal RoutingStats? Routing(string model) => _open.TryGetValue(model, out var open) ? open.Model.Forward.Routing : null;
+
+    /// <summary>The page stores of the models this session has open.</summary>
+    internal IEnumerable<(string Model, PageStore Store, long PageBytes)> OpenStores() =>
+        _open.OrderBy(kv => kv.Key, StringComparer.Ordinal)
+             .Select(kv => (kv.Key, kv.Value.Model.Weights.Store, kv.Value.Model.Weights.Manifest.PageBytes));
 
     private StatementResult Use(UseModel u)
     {

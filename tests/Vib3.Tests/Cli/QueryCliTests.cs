@@ -69,6 +69,25 @@ public sealed class QueryCliTests : IDisposable
     }
 
     [Fact]
+    public void System_tables_show_routing_and_tiers_after_a_generation()
+    {
+        var ok = Json(Query(
+            "USE MODEL m; GENERATE 'hello there' MAX_TOKENS 5; " +
+            "SELECT layer, expert, times_selected FROM vib3_experts WHERE layer = 1 ORDER BY expert; SHOW TIERS; " +
+            "SELECT name, family FROM vib3_models WHERE name LIKE 'm%'; SHOW EXPERTS LAYER 0", "--format", "json"));
+        var generated = ok[1].GetProperty("rows")[0];
+        var tokensRun = generated[1].GetInt64() + generated[2].GetInt64() - 1; // the last token is never fed back
+        var experts = ok[2].GetProperty("rows");
+        Assert.Equal(4, experts.GetArrayLength());
+        Assert.Equal(tokensRun * 2, experts.EnumerateArray().Sum(row => row[2].GetInt64())); // top-2 per token
+        var ram = ok[3].GetProperty("rows")[0];
+        Assert.Equal("ram", ram[1].GetString());
+        Assert.True(ram[5].GetInt64() + ram[6].GetInt64() > 0, "pages were served");
+        Assert.Equal("qwen3moe", ok[4].GetProperty("rows")[0][1].GetString());
+        Assert.Equal(4, ok[5].GetProperty("rows").GetArrayLength());
+    }
+
+    [Fact]
     public void Set_show_reset()
     {
         var r = Json(Query("SET greeting = 'hello'; SHOW greeting; RESET greeting; SHOW ALL", "--format", "json"));
@@ -89,6 +108,8 @@ public sealed class QueryCliTests : IDisposable
     [InlineData("GENERATE 'x'", SqlState.InvalidParameterValue, "no model chosen")]
     [InlineData("GENERATE 'x' FROM MODEL m MAX_TOKENS 2 MAX_TOKENS 3", SqlState.SyntaxError, "1:")]
     [InlineData("CREATE MODEL m FROM '/nowhere'", SqlState.DuplicateObject, "already exists")]
+    [InlineData("SELECT * FROM vib3_nothing", SqlState.UndefinedTable, "relation \"vib3_nothing\" does not exist")]
+    [InlineData("SELECT nope FROM vib3_models", "42703", "nope")]
     public void Errors_are_one_line_with_sqlstate(string sql, string state, string message)
     {
         var r = Query(sql);

@@ -1,0 +1,84 @@
+using Vib3.Query;
+using Vib3.Query.Execution;
+using Vib3.Storage.Catalog;
+
+namespace Vib3.Engine;
+
+/// <summary>The vib3_* system tables, built on demand from the catalog and the session's open models:
+/// vib3_models, vib3_layers, vib3_experts (pages, bytes, times the router chose each expert), vib3_tiers
+/// (per open model: RAM tier counters and the disk tier's size), vib3_sessions.</summary>
+internal sealed class SystemTables(Vib3Engine engine, Session session)
+{
+    public Table? Resolve(Identifier name) => name.Name.ToLowerInvariant() switch
+    {
+        "vib3_models" => Models(),
+        "vib3_layers" => Layers(),
+        "vib3_experts" => Experts(null, null),
+        "vib3_tiers" => Tiers(),
+        "vib3_sessions" => Sessions(),
+        _ => null,
+    };
+
+    private IEnumerable<ModelManifest> Manifests() =>
+        engine.Catalog.List().Where(x => x.Manifest is not null).Select(x => x.Manifest!);
+
+    public Table Models() => new("vib3_models",
+        [
+            new("name", ColumnType.Text), new("family", ColumnType.Text), new("architecture", ColumnType.Text),
+            new("layers", ColumnType.Int64), new("experts", ColumnType.Int64), new("top_k", ColumnType.Int64),
+            new("dtype", ColumnType.Text), new("parameters", ColumnType.Int64), new("active_parameters", ColumnType.Int64),
+            new("bytes", ColumnType.Int64), new("pages", ColumnType.Int64),
+        ],
+        Manifests().Select(m => new object?[]
+        {
+            m.Name, m.Family, m.Source.Architecture, (long)m.Hyper.Layers, (long)m.Hyper.Experts, (long)m.Hyper.TopK,
+            m.DType, m.Parameters, m.ActiveParameters, m.PageBytes, (long)m.PageCount,
+        }));
+
+    public Table Layers() => new("vib3_layers",
+        [
+            new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("experts", ColumnType.Int64),
+            new("top_k", ColumnType.Int64), new("bundle_rows", ColumnType.Int64), new("bundles_per_expert", ColumnType.Int64),
+            new("expert_bytes", ColumnType.Int64),
+        ],
+        Manifests().SelectMany(m => m.ExpertGrids.Select(g => new object?[]
+        {
+            m.Name, (long)g.Layer, (long)g.Experts, (long)m.Hyper.TopK, (long)g.BundleRows, (long)g.BundlesPerExpert,
+            ExpertGridEntry.BundleBytes(Vib3.Core.DTypes.Parse(g.DType), g.Dim, g.ExpertHidden),
+        })));
+
+    public Table Experts(string? model, int? layer) => new("vib3_experts",
+        [
+            new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("expert", ColumnType.Int64),
+            new("pages", ColumnType.Int64), new("bytes", ColumnType.Int64), new("times_selected", ColumnType.Int64),
+        ],
+        Manifests()
+            .Where(m => model is null || string.Equals(m.Name, model, StringComparison.OrdinalIgnoreCase))
+            .SelectMany(m => m.ExpertGrids.Where(g => layer is null || g.Layer == layer).SelectMany(g =>
+                Enumerable.Range(0, g.Experts).Select(e => new object?[]
+                {
+                    m.Name, (long)g.Layer, (long)e, (long)g.BundlesPerExpert,
+                    ExpertGridEntry.BundleBytes(Vib3.Core.DTypes.Parse(g.DType), g.Dim, g.ExpertHidden),
+                    session.Routing(m.Name)?.Selected(g.Layer, e) ?? 0L,
+                }))));
+
+    public Table Tiers() => new("vib3_tiers",
+        [
+            new("model", ColumnType.Text), new("tier", ColumnType.Text), new("resident_pages", ColumnType.Int64),
+            new("resident_bytes", ColumnType.Int64), new("capacity_bytes", ColumnType.Int64), new("hits", ColumnType.Int64),
+            new("misses", ColumnType.Int64), new("bytes_read", ColumnType.Int64), new("evictions", ColumnType.Int64),
+        ],
+        session.OpenStores().SelectMany(x =>
+        {
+            var s = x.Store.Stats;
+            return new[]
+            {
+                new object?[] { x.Model, "ram", s.ResidentPages, s.ResidentBytes, s.CapacityBytes, s.Hits, s.Misses, null, s.Evictions },
+                new object?[] { x.Model, "disk", (long)x.Store.PageCount, x.PageBytes, null, null, null, s.BytesRead, null },
+            };
+        }));
+
+    public Table Sessions() => new("vib3_sessions",
+        [new("current_model", ColumnType.Text), new("open_models", ColumnType.Text), new("ram_budget_bytes", ColumnType.Int64)],
+        [[session.CurrentModel, string.Join(",", session.OpenStores().Select(x => x.Model)), engine.Options.RamBudgetBytes]]);
+}
