@@ -48,6 +48,7 @@ public sealed class Session : IDisposable
         CreateModel c => Task.FromResult(Create(c, ct)),
         DropModel d => Task.FromResult(Drop(d)),
         Explain { Analyze: false } e => Task.FromResult(ExplainPlan(e.Statement, parameters)),
+        Explain { Analyze: true } e => ExplainAnalyzeAsync(e.Statement, parameters, ct),
         Select q => Task.FromResult(Query(q, parameters)),
         ShowTiers => Task.FromResult(FromTable(new SystemTables(_engine, this).Tiers())),
         ShowExperts x => Task.FromResult(FromTable(new SystemTables(_engine, this).Experts(x.Model?.Name ?? CurrentModel, x.Layer))),
@@ -145,9 +146,50 @@ public sealed class Session : IDisposable
             text.TrimEnd('\n').Split('\n').Select(line => new object?[] { line }));
     }
 
-    private async Task<StatementResult> GenerateAsync(GenerationStatement g, IReadOnlyList<object?>? parameters, CancellationToken ct)
+    /// <summary>Runs the generation and reports the plan plus what happened: time to first token, decode speed,
+    /// pages and bytes per tier (RAM hits, disk reads), and per layer the experts the router chose.</summary>
+    private async Task<StatementResult> ExplainAnalyzeAsync(GenerationStatement g, IReadOnlyList<object?>? parameters, CancellationToken ct)
     {
         var plan = Plan(g, parameters);
+        var (model, _) = await OpenAsync(plan.Model, ct).ConfigureAwait(false);
+        var store = model.Weights.Store;
+        var routing = model.Forward.Routing;
+        var before = store.Stats;
+        var chosenBefore = Snapshot(routing);
+        var outcome = new GenerationOutcome();
+        await foreach (var _ in Pieces(plan, outcome, ct).ConfigureAwait(false)) { }
+        var after = store.Stats;
+        var chosen = Snapshot(routing);
+
+        var lines = PlanPrinter.Print(plan).TrimEnd('\n').Split('\n').ToList();
+        lines.Add("ANALYZE");
+        lines.Add(FormattableString.Invariant(
+            $"  tokens: {outcome.PromptTokens} prompt, {outcome.GeneratedTokens} generated, finish {outcome.FinishReason}"));
+        lines.Add(FormattableString.Invariant(
+            $"  time: total {outcome.Elapsed.TotalMilliseconds:0.0} ms, first token {outcome.TimeToFirstToken.TotalMilliseconds:0.0} ms, decode {outcome.DecodeTokensPerSecond:0.0} tok/s"));
+        var hits = after.Hits - before.Hits;
+        var misses = after.Misses - before.Misses;
+        var hitRate = hits + misses > 0 ? 100.0 * hits / (hits + misses) : 0;
+        var (hitBytes, resident, capacity) = (Vib3.Core.ByteSize.Format(after.HitBytes - before.HitBytes),
+            Vib3.Core.ByteSize.Format(after.ResidentBytes), Vib3.Core.ByteSize.Format(after.CapacityBytes));
+        lines.Add(FormattableString.Invariant(
+            $"  ram tier: {hits} page hits ({hitBytes}), hit rate {hitRate:0.0}%, {after.Evictions - before.Evictions} evictions, {resident} resident of {capacity}"));
+        lines.Add(FormattableString.Invariant(
+            $"  disk tier: {misses} page reads, {Vib3.Core.ByteSize.Format(after.BytesRead - before.BytesRead)}"));
+        for (var l = 0; l < routing.Layers; l++)
+        {
+            var counts = Enumerable.Range(0, routing.Experts).Select(e => chosen[l][e] - chosenBefore[l][e]).ToArray();
+            lines.Add($"  layer {l} experts: " + string.Join(" ", counts.Select((c, e) => (c, e)).Where(x => x.c > 0)
+                .OrderByDescending(x => x.c).ThenBy(x => x.e).Select(x => $"{x.e}x{x.c}")));
+        }
+        return StatementResult.Table("EXPLAIN", [new("QUERY PLAN", ColumnType.Text)], lines.Select(line => new object?[] { line }));
+    }
+
+    private static long[][] Snapshot(RoutingStats r) =>
+        Enumerable.Range(0, r.Layers).Select(l => Enumerable.Range(0, r.Experts).Select(e => r.Selected(l, e)).ToArray()).ToArray();
+
+    private async IAsyncEnumerable<string> Pieces(GenerationPlan plan, GenerationOutcome outcome, [EnumeratorCancellation] CancellationToken ct)
+    {
         var (model, tokenizer) = await OpenAsync(plan.Model, ct).ConfigureAwait(false);
         model.Cache.Clear();
         var (prompt, addBos) = plan.Prompt.Messages is { } messages ? Chat(model, messages) : (plan.Prompt.Text!, (bool?)null);
@@ -156,8 +198,15 @@ public sealed class Session : IDisposable
             Temperature = (float)plan.Sampling.Temperature, TopP = (float)plan.Sampling.TopP, TopK = plan.Sampling.TopK,
             MinP = (float)plan.Sampling.MinP, Seed = plan.Sampling.Seed is { } s ? (ulong)s : null,
         }, plan.Stop, addBos);
+        await foreach (var piece in new TextGenerator(model, tokenizer).GenerateAsync(request, outcome, ct).ConfigureAwait(false))
+            yield return piece;
+    }
+
+    private async Task<StatementResult> GenerateAsync(GenerationStatement g, IReadOnlyList<object?>? parameters, CancellationToken ct)
+    {
+        var plan = Plan(g, parameters);
         var outcome = new GenerationOutcome();
-        var pieces = new TextGenerator(model, tokenizer).GenerateAsync(request, outcome, ct);
+        var pieces = Pieces(plan, outcome, ct);
         if (plan.Stream)
             return new StatementResult
             {

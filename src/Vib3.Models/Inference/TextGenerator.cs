@@ -20,6 +20,14 @@ public sealed class GenerationOutcome
     /// <summary>Tokens produced, not counting the end-of-generation token that stopped it.</summary>
     public int GeneratedTokens { get; internal set; }
     public ulong Seed { get; internal set; }
+    /// <summary>From the start (tokenizing) to the first sampled token: prompt processing, i.e. time to first token.</summary>
+    public TimeSpan TimeToFirstToken { get; internal set; }
+    /// <summary>From the start to the last token.</summary>
+    public TimeSpan Elapsed { get; internal set; }
+
+    /// <summary>Tokens per second after the first.</summary>
+    public double DecodeTokensPerSecond =>
+        GeneratedTokens > 1 && Elapsed > TimeToFirstToken ? (GeneratedTokens - 1) / (Elapsed - TimeToFirstToken).TotalSeconds : 0;
 }
 
 /// <summary>Text in, text out: tokenize the prompt, prefill it, then sample one token at a time, streaming the
@@ -42,6 +50,7 @@ public sealed class TextGenerator
     public async IAsyncEnumerable<string> GenerateAsync(
         GenerationRequest request, GenerationOutcome outcome, [EnumeratorCancellation] CancellationToken ct = default)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         if (request.MaxTokens < 0)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"max tokens must be 0 or more, not {request.MaxTokens}");
         var prompt = _tokenizer.Encode(request.Prompt, request.AddBos ?? _tokenizer.AddBosByDefault);
@@ -62,6 +71,8 @@ public sealed class TextGenerator
             MaskPadding(logits);
             var next = sampler.Next(logits, history);
             history.Add(next);
+            if (i == 0) outcome.TimeToFirstToken = clock.Elapsed;
+            outcome.Elapsed = clock.Elapsed;
             if (_tokenizer.IsEndOfGeneration(next))
             {
                 outcome.FinishReason = "stop";

@@ -20,12 +20,12 @@ public sealed record PlanOperator(string Name, string Detail, int PagesPerToken,
 }
 
 /// <summary>Per-token estimates: pages and bytes read (dense vs routed experts), multiply-adds, and whether the
-/// RAM budget holds the whole model (then, once warm, every page is a T2 hit; otherwise the expert pages beyond
-/// the budget come from disk).</summary>
+/// page cache the RAM budget leaves (after the store's read buffers) holds the whole model (then, once warm,
+/// every page is a T2 hit; otherwise pages beyond it come from disk).</summary>
 public sealed record PlanEstimate(int PagesPerToken, long BytesPerToken, long DenseBytesPerToken, long ExpertBytesPerToken,
-    long FlopsPerToken, long ModelBytes, long RamBudgetBytes)
+    long FlopsPerToken, long ModelBytes, long RamBudgetBytes, long CacheBytes)
 {
-    public bool FitsInRam => ModelBytes <= RamBudgetBytes;
+    public bool FitsInRam => ModelBytes <= CacheBytes;
 }
 
 /// <summary>A GENERATE statement bound to a model: everything the executor needs, decided before it runs, and what

@@ -19,8 +19,9 @@ public static class PlanPrinter
         sb.Append(CultureInfo.InvariantCulture, $"  sampling: {Sampling(p.Sampling)}, max_tokens {p.MaxTokens}, {p.Stop.Count} stop string(s), stream {(p.Stream ? "on" : "off")}\n");
         sb.Append(CultureInfo.InvariantCulture,
             $"  per token: {e.PagesPerToken} pages, {ByteSize.Format(e.BytesPerToken)} (dense {ByteSize.Format(e.DenseBytesPerToken)}, experts {ByteSize.Format(e.ExpertBytesPerToken)}), {Flops(e.FlopsPerToken)}\n");
-        var fit = e.FitsInRam ? "fits; once read, pages are RAM hits" : "does not fit; expert pages beyond the budget are read from disk";
-        sb.Append(CultureInfo.InvariantCulture, $"  tiers: model {ByteSize.Format(e.ModelBytes)}, RAM budget {ByteSize.Format(e.RamBudgetBytes)}: {fit}\n");
+        var fit = e.FitsInRam ? "fits; once read, pages are RAM hits" : "does not fit; pages beyond the page cache are read from disk";
+        sb.Append(CultureInfo.InvariantCulture,
+            $"  tiers: model {ByteSize.Format(e.ModelBytes)}, RAM budget {ByteSize.Format(e.RamBudgetBytes)} (page cache {ByteSize.Format(e.CacheBytes)}): {fit}\n");
         for (var i = 0; i < p.Operators.Count; i++) Operator(sb, p.Operators[i], "", i == p.Operators.Count - 1);
         return sb.ToString();
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Vib3.Core;
+using Vib3.Storage;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Query.Planning;
@@ -114,7 +115,8 @@ public static class Planner
         ops.Add(PlanOperator.Leaf("Output", $"output_norm, {(T("output") is null ? "token_embd (tied)" : "output")} [{Shape(output)}] {output.DType}",
             head.Pages, head.Bytes));
 
-        return (ops, new PlanEstimate(pages, dense + experts, dense, experts, flops, m.PageBytes, budget));
+        var readBuffers = PageStore.MinimumRamBudget(m.MaxPageBytes) - m.MaxPageBytes;
+        return (ops, new PlanEstimate(pages, dense + experts, dense, experts, flops, m.PageBytes, budget, Math.Max(0, budget - readBuffers)));
     }
 
     private static string Shape(TensorEntry t) => string.Join(" x ", t.Shape.Select(d => d.ToString(CultureInfo.InvariantCulture)));

@@ -88,6 +88,20 @@ public sealed class QueryCliTests : IDisposable
     }
 
     [Fact]
+    public void Explain_analyze_reports_real_tier_traffic_under_a_budget_below_the_model()
+    {
+        var r = Query("EXPLAIN ANALYZE GENERATE 'measure me' FROM MODEL m MAX_TOKENS 4", "--format", "csv", "--ram-budget", "600KiB");
+        Assert.True(r.ExitCode == 0, r.Error);
+        Assert.Contains("does not fit", r.Output);
+        var disk = System.Text.RegularExpressions.Regex.Match(r.Output, @"disk tier: (\d+) page reads");
+        Assert.True(disk.Success, r.Output);
+        Assert.True(int.Parse(disk.Groups[1].Value) > 0, "pages must come from disk when the budget is below the model");
+        Assert.Matches(@"ram tier: \d+ page hits .*, \d+ evictions", r.Output);
+        Assert.Contains("first token", r.Output);
+        Assert.Matches(@"layer 1 experts: (\d+x\d+ ?)+", r.Output);
+    }
+
+    [Fact]
     public void Set_show_reset()
     {
         var r = Json(Query("SET greeting = 'hello'; SHOW greeting; RESET greeting; SHOW ALL", "--format", "json"));
