@@ -12,7 +12,9 @@ public static class Vib3Cli
     public const int ExitError = 1;
     public const int ExitInternal = 70;
 
-    public static int Run(string[] args, TextWriter output, TextWriter error)
+    public static int Run(string[] args, TextWriter output, TextWriter error) => Run(args, Console.In, output, error);
+
+    public static int Run(string[] args, TextReader input, TextWriter output, TextWriter error)
     {
         var terminal = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected;
         var console = AnsiConsole.Create(new AnsiConsoleSettings
@@ -37,6 +39,7 @@ public static class Vib3Cli
         root.Subcommands.Add(GenerateCommand.Create(output, error));
         root.Subcommands.Add(BenchCommand.Create(output));
         root.Subcommands.Add(QueryCommand.Create(console, output));
+        root.Subcommands.Add(ReplCommand.Create(console, input, output));
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))

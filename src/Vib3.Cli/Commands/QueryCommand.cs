@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
-using System.Text.Json;
 using Spectre.Console;
 using Vib3.Core;
 using Vib3.Engine;
@@ -28,64 +26,9 @@ internal static class QueryCommand
             var engine = new Vib3Engine(new EngineOptions(GlobalOptions.Catalog(r).DataDir, GlobalOptions.RamBudgetBytes(r)));
             using var session = engine.OpenSession();
             await foreach (var result in session.ExecuteAsync(text, ct: ct))
-                await PrintAsync(result, fmt, console, output, ct);
+                await ResultPrinter.PrintAsync(result, fmt, console, output, ct);
             return 0;
         });
         return command;
     }
-
-    private static async Task PrintAsync(StatementResult result, string format, IAnsiConsole console, TextWriter output, CancellationToken ct)
-    {
-        if (!result.ReturnsRows)
-        {
-            if (format == "json") await output.WriteLineAsync(JsonSerializer.Serialize(new { command = result.CommandTag }));
-            else await output.WriteLineAsync(result.CommandTag);
-            return;
-        }
-        if (format == "table" && result.Columns is [{ Name: "token" }])
-        {
-            await foreach (var row in result.Rows.WithCancellation(ct))
-            {
-                await output.WriteAsync((string?)row[0]);
-                await output.FlushAsync(ct);
-            }
-            await output.WriteLineAsync();
-            return;
-        }
-        var rows = new List<object?[]>();
-        await foreach (var row in result.Rows.WithCancellation(ct)) rows.Add(row);
-        switch (format)
-        {
-            case "csv":
-                await output.WriteLineAsync(string.Join(",", result.Columns.Select(c => Csv(c.Name))));
-                foreach (var row in rows) await output.WriteLineAsync(string.Join(",", row.Select(v => Csv(Text(v)))));
-                break;
-            case "json":
-                await output.WriteLineAsync(JsonSerializer.Serialize(new
-                {
-                    command = result.CommandTag,
-                    columns = result.Columns.Select(c => c.Name),
-                    rows,
-                }));
-                break;
-            default:
-                var table = new Table();
-                foreach (var c in result.Columns) table.AddColumn(Markup.Escape(c.Name));
-                foreach (var row in rows) table.AddRow(row.Select(v => Markup.Escape(Text(v))).ToArray());
-                console.Write(table);
-                await output.WriteLineAsync($"({rows.Count} row{(rows.Count == 1 ? "" : "s")})");
-                break;
-        }
-    }
-
-    private static string Text(object? v) => v switch
-    {
-        null => "",
-        bool b => b ? "t" : "f",
-        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-        _ => v.ToString() ?? "",
-    };
-
-    private static string Csv(string s) =>
-        s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : s;
 }

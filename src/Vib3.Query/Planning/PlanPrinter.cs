@@ -22,8 +22,21 @@ public static class PlanPrinter
         var fit = e.FitsInRam ? "fits; once read, pages are RAM hits" : "does not fit; pages beyond the page cache are read from disk";
         sb.Append(CultureInfo.InvariantCulture,
             $"  tiers: model {ByteSize.Format(e.ModelBytes)}, RAM budget {ByteSize.Format(e.RamBudgetBytes)} (page cache {ByteSize.Format(e.CacheBytes)}): {fit}\n");
+        var (ram, disk) = PerTier(e);
+        sb.Append(CultureInfo.InvariantCulture,
+            $"  expected per token once warm: RAM {ByteSize.Format(ram)}, disk {ByteSize.Format(disk)} (uniform expert access)\n");
         for (var i = 0; i < p.Operators.Count; i++) Operator(sb, p.Operators[i], "", i == p.Operators.Count - 1);
         return sb.ToString();
+    }
+
+    /// <summary>Bytes per token served from RAM and read from disk once the cache is warm, assuming every page is
+    /// equally likely to be needed: the share of the model the page cache cannot hold comes from disk.</summary>
+    private static (long Ram, long Disk) PerTier(PlanEstimate e)
+    {
+        if (e.FitsInRam || e.ModelBytes == 0) return (e.BytesPerToken, 0);
+        var missShare = 1 - (double)e.CacheBytes / e.ModelBytes;
+        var disk = (long)(e.BytesPerToken * missShare);
+        return (e.BytesPerToken - disk, disk);
     }
 
     private static void Operator(StringBuilder sb, PlanOperator op, string indent, bool last)

@@ -102,6 +102,35 @@ public sealed class QueryCliTests : IDisposable
     }
 
     [Fact]
+    public void The_repl_runs_multi_line_statements_times_them_and_survives_errors()
+    {
+        const string session =
+            "\\timing\n" +
+            "SELECT name,\n  family\nFROM vib3_models;\n" +
+            "GENERATE 'x' FROM MODEL nope;\n" +
+            "USE MODEL m;\n" +
+            "GENERATE $$two\nlines$$ MAX_TOKENS 3;\n" +
+            "\\x\n" +
+            "SHOW MODELS;\n" +
+            "\\q\n" +
+            "SHOW MODELS;\n";
+        var r = CliRun.RunWithInput(Data, session, "repl");
+        Assert.True(r.ExitCode == 0, r.Error);
+        Assert.Contains("vib3-> ", r.Output); // the continuation prompt of the multi-line SELECT
+        Assert.Contains("qwen3moe", r.Output);
+        Assert.Contains("ERROR: model \"nope\" does not exist", r.Output);
+        Assert.Contains("SQLSTATE 42704", r.Output);
+        Assert.Contains("USE MODEL", r.Output);
+        Assert.Contains("completion_tokens", r.Output); // the generation after the error ran
+        Assert.Contains("Time: ", r.Output);
+        Assert.Contains("-[ RECORD 1 ]", r.Output); // \x switched to expanded display
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(r.Output, "RECORD 1")); // nothing after \q
+        var history = File.ReadAllText(Path.Combine(Data, "history"));
+        Assert.Contains("FROM vib3_models;", history);
+        Assert.Contains("GENERATE 'x' FROM MODEL nope;", history);
+    }
+
+    [Fact]
     public void Set_show_reset()
     {
         var r = Json(Query("SET greeting = 'hello'; SHOW greeting; RESET greeting; SHOW ALL", "--format", "json"));
