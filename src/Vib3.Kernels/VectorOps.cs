@@ -17,4 +17,12 @@ public static class VectorOps
 
     /// <summary>Σ a[i]·b[i] over a.Length values.</summary>
     public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => TensorPrimitives.Dot(a, b[..a.Length]);
+
+    /// <summary>Index of the largest value; the first one on ties (greedy decoding's choice, as llama.cpp makes it).</summary>
+    public static int ArgMax(ReadOnlySpan<float> x)
+    {
+        var best = 0;
+        for (var i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
+        return best;
+    }
 }

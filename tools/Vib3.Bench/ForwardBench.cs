@@ -75,9 +75,9 @@ internal static class ForwardBench
         var prefill = tokens.Length / clock.Elapsed.TotalSeconds;
 
         clock.Restart();
-        var next = ArgMax(logits);
+        var next = VectorOps.ArgMax(logits);
         for (var i = 0; i < gen; i++)
-            next = ArgMax(session.Forward.DecodeAsync(next, session.Cache).AsTask().GetAwaiter().GetResult());
+            next = VectorOps.ArgMax(session.Forward.DecodeAsync(next, session.Cache).AsTask().GetAwaiter().GetResult());
         return (prefill, gen / clock.Elapsed.TotalSeconds);
     }
 
@@ -92,12 +92,5 @@ internal static class ForwardBench
         return string.Create(CultureInfo.InvariantCulture,
             $"{dtype.Name(),-6} {gb,5:0.00}  {Pair(ours.Select(o => o.Prefill))}   {Pair(theirs.Select(t => t.Prefill))}   {prefillRatio,5:0.00}   " +
             $"{Pair(ours.Select(o => o.Decode))}   {Pair(theirs.Select(t => t.Decode))}   {decodeRatio,5:0.00}");
-    }
-
-    private static int ArgMax(float[] x)
-    {
-        var best = 0;
-        for (var i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
-        return best;
     }
 }

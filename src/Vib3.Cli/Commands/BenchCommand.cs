@@ -44,7 +44,7 @@ internal static class BenchCommand
             clock.Restart();
             for (var i = 0; i < gen; i++)
             {
-                var next = ArgMax(logits);
+                var next = VectorOps.ArgMax(logits);
                 logits = await session.Forward.DecodeAsync(next, session.Cache, ct);
             }
             var decodeSeconds = clock.Elapsed.TotalSeconds;
@@ -74,12 +74,5 @@ internal static class BenchCommand
             return 0;
         });
         return command;
-    }
-
-    private static int ArgMax(float[] x)
-    {
-        var best = 0;
-        for (var i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
-        return best;
     }
 }

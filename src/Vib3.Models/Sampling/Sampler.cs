@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Vib3.Kernels;
 
 namespace Vib3.Models.Sampling;
 
@@ -40,7 +41,7 @@ public sealed class Sampler
         for (var i = 0; i < n; i++) if (float.IsNaN(l[i])) l[i] = float.NegativeInfinity;
         ApplyRepetitionPenalty(l, history);
 
-        if (_options.Temperature <= 0) return ArgMax(l);
+        if (_options.Temperature <= 0) return VectorOps.ArgMax(l);
 
         // top-k (candidates sorted by logit, descending, when any filter needs an order)
         var needSorted = _options.TopK > 0 || _options.TopP < 1 || _options.MinP > 0;
@@ -108,13 +109,6 @@ public sealed class Sampler
             if ((uint)id >= (uint)l.Length || !seen.Add(id)) continue;
             l[id] = l[id] > 0 ? l[id] / penalty : l[id] * penalty;
         }
-    }
-
-    private static int ArgMax(ReadOnlySpan<float> l)
-    {
-        var best = 0;
-        for (var i = 1; i < l.Length; i++) if (l[i] > l[best]) best = i;
-        return best;
     }
 
     /// <summary>Order: higher logit first, lower id first among equals (so results never depend on the sort).</summary>

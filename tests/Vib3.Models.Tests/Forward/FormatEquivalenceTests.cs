@@ -2,6 +2,7 @@ using Vib3.Core;
 using Vib3.Models.Inference;
 using Vib3.Storage;
 using Vib3.Synth;
+using Vib3.Kernels;
 
 namespace Vib3.Models.Tests.Forward;
 
@@ -47,7 +48,7 @@ public sealed class FormatEquivalenceTests
         var tokens = ModelFixture.Tokens(512, spec.Vocab, seed: 3);
         var a = await Logits(f32, tokens);
         var b = await Logits(q8, tokens);
-        var agree = Enumerable.Range(0, tokens.Length).Count(p => ArgMax(a[p]) == ArgMax(b[p]));
+        var agree = Enumerable.Range(0, tokens.Length).Count(p => VectorOps.ArgMax(a[p]) == VectorOps.ArgMax(b[p]));
         var rate = agree / (double)tokens.Length;
         Console.WriteLine($"q8_0 vs f32 top-1 agreement: {agree}/{tokens.Length} = {rate:P1}");
         Assert.True(rate >= 0.9, $"q8_0 agrees with f32 on top-1 at only {rate:P1} of 512 positions");
@@ -88,12 +89,5 @@ public sealed class FormatEquivalenceTests
             Assert.True(worst <= 5e-3f * scale, $"position {p}: f16 KV moves logits by {worst:G4} (max |logit| {scale:G4})");
             Assert.True(worst > 0 || p == 0, "the f16 cache should not be bit-identical to f32 beyond the first position");
         }
-    }
-
-    private static int ArgMax(float[] x)
-    {
-        var best = 0;
-        for (var i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
-        return best;
     }
 }

@@ -3,6 +3,7 @@ using Vib3.LlamaCpp;
 using Vib3.Models.Inference;
 using Vib3.Storage;
 using Vib3.Synth;
+using Vib3.Kernels;
 
 namespace Vib3.Models.Tests.Forward;
 
@@ -57,17 +58,10 @@ public sealed class LlamaCppDifferentialTests
         var actual = new List<int>();
         for (var i = 0; i < 32; i++)
         {
-            var next = ArgMax(logits);
+            var next = VectorOps.ArgMax(logits);
             actual.Add(next);
             logits = await session.Forward.DecodeAsync(next, session.Cache);
         }
         Assert.Equal(expected, actual);
-    }
-
-    private static int ArgMax(float[] x)
-    {
-        var best = 0;
-        for (var i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
-        return best;
     }
 }

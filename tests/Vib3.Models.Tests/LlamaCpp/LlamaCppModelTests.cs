@@ -1,6 +1,7 @@
 using Vib3.Core;
 using Vib3.LlamaCpp;
 using Vib3.Synth;
+using Vib3.Kernels;
 
 namespace Vib3.Models.Tests.LlamaCpp;
 
@@ -44,7 +45,7 @@ public sealed class LlamaCppModelTests(LlamaCppSyntheticFiles files) : IClassFix
         var greedy = model.Greedy(Tokens, 8);
         Assert.Equal(8, greedy.Length);
         Assert.All(greedy, t => Assert.InRange(t, 0, spec.Vocab - 1));
-        Assert.Equal(ArgMax(logits[^1]), greedy[0]);
+        Assert.Equal(VectorOps.ArgMax(logits[^1]), greedy[0]);
         Assert.Equal(greedy[0], model.Greedy(Tokens, 1)[0]);
     }
 
@@ -98,7 +99,7 @@ public sealed class LlamaCppModelTests(LlamaCppSyntheticFiles files) : IClassFix
         var greedy = model.Greedy(Tokens, 4);
         var extended = Tokens.Concat(greedy[..3]).ToArray();
         var logits = model.Logits(extended);
-        for (var n = 0; n < 4; n++) Assert.Equal(greedy[n], ArgMax(logits[Tokens.Length - 1 + n]));
+        for (var n = 0; n < 4; n++) Assert.Equal(greedy[n], VectorOps.ArgMax(logits[Tokens.Length - 1 + n]));
     }
 
     [Fact]
@@ -134,13 +135,5 @@ public sealed class LlamaCppModelTests(LlamaCppSyntheticFiles files) : IClassFix
         Assert.Throws<ArgumentException>(() => model.Logits(new int[33]));
         Assert.Throws<ArgumentException>(() => model.Greedy(new int[30], 4));
         Assert.Equal(3, model.Greedy(new int[30], 3).Length);
-    }
-
-    private static int ArgMax(float[] row)
-    {
-        var best = 0;
-        for (var i = 1; i < row.Length; i++)
-            if (row[i] > row[best]) best = i;
-        return best;
     }
 }
