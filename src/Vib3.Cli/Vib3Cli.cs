@@ -40,6 +40,7 @@ public static class Vib3Cli
         root.Subcommands.Add(BenchCommand.Create(output));
         root.Subcommands.Add(QueryCommand.Create(console, output));
         root.Subcommands.Add(ReplCommand.Create(console, input, output));
+        root.Subcommands.Add(ServeCommand.Create(output));
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))

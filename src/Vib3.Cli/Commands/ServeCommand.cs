@@ -1,0 +1,29 @@
+using System.CommandLine;
+using Vib3.Engine;
+using Vib3.Server.PgWire;
+
+namespace Vib3.Cli.Commands;
+
+/// <summary>vib3 serve --pg-port 5433: the Postgres wire server on 127.0.0.1 until Ctrl-C. Each connection is a
+/// session running the vib3 language (simple query protocol so far).</summary>
+internal static class ServeCommand
+{
+    public static Command Create(TextWriter output)
+    {
+        var pgPort = new Option<int>("--pg-port") { Description = "Port of the Postgres wire server (127.0.0.1)", DefaultValueFactory = _ => 5433 };
+        var command = new Command("serve", "Serve vib3 over the Postgres wire protocol (psql, Npgsql)") { pgPort };
+        command.SetAction(async (r, ct) =>
+        {
+            var catalog = GlobalOptions.Catalog(r);
+            var engine = new Vib3Engine(new EngineOptions(catalog.DataDir, GlobalOptions.RamBudgetBytes(r)));
+            await using var server = new PgServer(engine, new PgServerOptions { Port = r.GetValue(pgPort) });
+            await server.StartAsync(ct);
+            await output.WriteLineAsync($"vib3: Postgres wire protocol on 127.0.0.1:{server.Port} (psql -h 127.0.0.1 -p {server.Port} -U you vib3); Ctrl-C stops");
+            await output.FlushAsync(ct);
+            try { await Task.Delay(Timeout.Infinite, ct); }
+            catch (OperationCanceledException) { /* Ctrl-C: stop serving */ }
+            return 0;
+        });
+        return command;
+    }
+}

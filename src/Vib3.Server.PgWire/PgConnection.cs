@@ -1,0 +1,282 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+using Vib3.Core;
+using Vib3.Engine;
+using Vib3.Server.PgWire.Protocol;
+using Vib3.Server.PgWire.Protocol.Backend;
+using Vib3.Server.PgWire.Protocol.Frontend;
+
+namespace Vib3.Server.PgWire;
+
+/// <summary>One client: the startup handshake, then simple queries until Terminate or the socket closes.</summary>
+internal sealed partial class PgConnection
+{
+    /// <summary>SSL/GSSENC refusals accepted before the startup message (a client tries each at most once).</summary>
+    private const int MaxNegotiations = 2;
+
+    /// <summary>A row that took at least this long to produce (a streamed token) is sent at once.</summary>
+    private static readonly TimeSpan SlowRow = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>Buffered output beyond this is sent even while rows keep coming fast.</summary>
+    private const int FlushThreshold = 64 << 10;
+
+    private readonly TcpClient _client;
+    private readonly Vib3Engine _engine;
+    private readonly PgServerOptions _options;
+    private readonly int _processId;
+    private readonly MessageBuffer _out = new();
+    private Stream _stream = Stream.Null;
+
+    public PgConnection(TcpClient client, Vib3Engine engine, PgServerOptions options, int processId)
+    {
+        _client = client;
+        _engine = engine;
+        _options = options;
+        _processId = processId;
+    }
+
+    public async Task RunAsync(CancellationToken stopping)
+    {
+        using var client = _client;
+        client.NoDelay = true;
+        _stream = client.GetStream();
+        var reader = new PgMessageReader(_stream);
+        Session? session = null;
+        try
+        {
+            var startup = await HandshakeAsync(reader, stopping).ConfigureAwait(false);
+            if (startup is null) return;
+            session = _engine.OpenSession();
+            await SendStartupResponseAsync(startup, stopping).ConfigureAwait(false);
+            await MessageLoopAsync(reader, session, stopping).ConfigureAwait(false);
+        }
+        catch (PgProtocolException e)
+        {
+            await TrySendFatalAsync(e.SqlState, e.Message).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or EndOfStreamException or SocketException or ObjectDisposedException
+                                       or OperationCanceledException)
+        {
+            // The client went away, sent half a message, or the server is stopping: just close.
+        }
+        finally
+        {
+            session?.Dispose();
+        }
+    }
+
+    /// <summary>Answers SSL/GSSENC requests with 'N' until the StartupMessage; null when the connection should just close.</summary>
+    private async Task<StartupMessage?> HandshakeAsync(PgMessageReader reader, CancellationToken stopping)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        timeout.CancelAfter(_options.StartupTimeout);
+        for (var attempt = 0; ; attempt++)
+        {
+            var message = await reader.ReadStartupAsync(timeout.Token).ConfigureAwait(false);
+            switch (message)
+            {
+                case null:
+                    return null;
+                case SslRequest or GssEncRequest when attempt < MaxNegotiations:
+                    _out.WriteByte((byte)'N'); // a bare byte, not a framed message
+                    await FlushAsync(timeout.Token).ConfigureAwait(false);
+                    continue;
+                case SslRequest or GssEncRequest:
+                    throw new PgProtocolException("too many encryption negotiation requests");
+                case CancelRequest:
+                    return null; // cancel comes later; a CancelRequest never gets a reply
+                case StartupMessage { Major: not 3 } s:
+                    throw new PgProtocolException($"unsupported frontend protocol {s.Major}.{s.Minor}: server supports 3.0 to 3.0",
+                        "0A000");
+                case StartupMessage s:
+                    var extensions = s.Parameters.Keys.Where(k => k.StartsWith("_pq_.", StringComparison.Ordinal)).ToList();
+                    if (s.Minor > 0 || extensions.Count > 0)
+                        new NegotiateProtocolVersion(0, extensions).Write(_out);
+                    if (string.IsNullOrEmpty(s.Get("user")))
+                        throw new PgProtocolException("no PostgreSQL user name specified in startup packet", "28000");
+                    return s;
+                default:
+                    throw new PgProtocolException("unexpected startup packet");
+            }
+        }
+    }
+
+    private async Task SendStartupResponseAsync(StartupMessage startup, CancellationToken ct)
+    {
+        var user = startup.Get("user")!;
+        AuthenticationOk.Instance.Write(_out);
+        foreach (var (name, value) in new (string, string)[]
+                 {
+                     ("server_version", _options.ServerVersion),
+                     ("server_encoding", "UTF8"),
+                     ("client_encoding", "UTF8"),
+                     ("DateStyle", "ISO, MDY"),
+                     ("IntervalStyle", "postgres"),
+                     ("TimeZone", "UTC"),
+                     ("integer_datetimes", "on"),
+                     ("standard_conforming_strings", "on"),
+                     ("application_name", startup.Get("application_name") ?? ""),
+                     ("is_superuser", "on"),
+                     ("session_authorization", user),
+                 })
+            new ParameterStatus(name, value).Write(_out);
+        new BackendKeyData(_processId, RandomNumberGenerator.GetInt32(int.MinValue, int.MaxValue)).Write(_out);
+        ReadyForQuery.Idle.Write(_out);
+        await FlushAsync(ct).ConfigureAwait(false);
+    }
+
+    private async Task MessageLoopAsync(PgMessageReader reader, Session session, CancellationToken ct)
+    {
+        var skipUntilSync = false;
+        while (true)
+        {
+            var message = await reader.ReadMessageAsync(ct).ConfigureAwait(false);
+            switch (message)
+            {
+                case null or TerminateMessage:
+                    return;
+                case QueryMessage q:
+                    skipUntilSync = false;
+                    await SimpleQueryAsync(session, q.Sql, ct).ConfigureAwait(false);
+                    break;
+                case UnsupportedMessage { Type: (byte)'S' }: // Sync: ends an extended-protocol batch
+                    skipUntilSync = false;
+                    ReadyForQuery.Idle.Write(_out);
+                    await FlushAsync(ct).ConfigureAwait(false);
+                    break;
+                case UnsupportedMessage { Type: (byte)'H' }: // Flush
+                    await FlushAsync(ct).ConfigureAwait(false);
+                    break;
+                case UnsupportedMessage u:
+                    // Extended protocol and the rest are not served yet: one error, then discard until Sync.
+                    if (skipUntilSync) break;
+                    skipUntilSync = true;
+                    new ErrorResponse(new ErrorFields("ERROR", SqlState.FeatureNotSupported,
+                        $"message type '{(char)u.Type}' is not supported (only the simple query protocol is)")).Write(_out);
+                    await FlushAsync(ct).ConfigureAwait(false);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Runs each statement of the text: RowDescription, DataRows, CommandComplete per statement (or
+    /// EmptyQueryResponse when there is none), an ErrorResponse that ends the batch on failure, then one ReadyForQuery.</summary>
+    private async Task SimpleQueryAsync(Session session, string sql, CancellationToken ct)
+    {
+        try
+        {
+            if (sql.AsSpan().Trim().Trim(';').Trim().IsEmpty)
+                EmptyQueryResponse.Instance.Write(_out);
+            else
+            {
+                var statements = 0;
+                await foreach (var result in session.ExecuteAsync(sql, null, ct).ConfigureAwait(false))
+                {
+                    statements++;
+                    if (result.ReturnsRows) await SendRowsAsync(result, ct).ConfigureAwait(false);
+                    new CommandComplete(result.CommandTag).Write(_out);
+                }
+                if (statements == 0) EmptyQueryResponse.Instance.Write(_out);
+            }
+        }
+        catch (ClientGoneException) { throw; }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { throw; }
+        catch (Exception e)
+        {
+            var (state, message) = e switch
+            {
+                Vib3Exception v => (v.SqlState, v.Message),
+                OperationCanceledException => (SqlState.QueryCanceled, "canceling statement due to user request"),
+                _ => (SqlState.InternalError, e.Message),
+            };
+            new ErrorResponse(new ErrorFields("ERROR", state, message, Position: PositionOf(sql, message))).Write(_out);
+        }
+        ReadyForQuery.Idle.Write(_out);
+        await FlushAsync(ct).ConfigureAwait(false);
+    }
+
+    private async Task SendRowsAsync(StatementResult result, CancellationToken ct)
+    {
+        new RowDescription(result.Columns.Select(PgTypes.Field).ToList()).Write(_out);
+        // A streamed GENERATE has no row count in its tag; each of its rows (a token) goes out at once.
+        var streamed = result.CommandTag == "GENERATE";
+        var rows = result.Rows.GetAsyncEnumerator(ct);
+        try
+        {
+            while (true)
+            {
+                var started = Stopwatch.GetTimestamp();
+                var next = rows.MoveNextAsync();
+                if (!next.IsCompleted && _out.Length > 0)
+                    await FlushAsync(ct).ConfigureAwait(false); // let the client see what it has while we wait
+                if (!await next.ConfigureAwait(false)) break;
+                var row = rows.Current;
+                new DataRow(row.Select(PgTypes.EncodeText).ToList()).Write(_out);
+                if (streamed || _out.Length >= FlushThreshold || Stopwatch.GetElapsedTime(started) >= SlowRow)
+                    await FlushAsync(ct).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await rows.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The 1-based character index an engine message points at ("at line L:C", 1-based column), if any.</summary>
+    internal static int? PositionOf(string sql, string message)
+    {
+        var m = LinePattern().Match(message);
+        if (!m.Success || !int.TryParse(m.Groups[1].Value, out var line) || !int.TryParse(m.Groups[2].Value, out var column)
+            || line < 1 || column < 1)
+            return null;
+        var offset = 0;
+        for (var l = 1; l < line; l++)
+        {
+            var nl = sql.IndexOf('\n', offset);
+            if (nl < 0) return null;
+            offset = nl + 1;
+        }
+        var position = offset + column;
+        return position <= sql.Length + 1 ? position : null;
+    }
+
+    [GeneratedRegex(@"at line (\d+):(\d+)")]
+    private static partial Regex LinePattern();
+
+    private async Task FlushAsync(CancellationToken ct)
+    {
+        if (_out.Length == 0) return;
+        try
+        {
+            await _stream.WriteAsync(_out.Written, ct).ConfigureAwait(false);
+            await _stream.FlushAsync(ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            throw new ClientGoneException(e);
+        }
+        finally
+        {
+            _out.Clear();
+        }
+    }
+
+    private async Task TrySendFatalAsync(string sqlState, string message)
+    {
+        try
+        {
+            _out.Clear();
+            new ErrorResponse(new ErrorFields("FATAL", sqlState, message)).Write(_out);
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await FlushAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ClientGoneException or OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Writing to the socket failed: the client is gone, so the connection ends.</summary>
+    private sealed class ClientGoneException(Exception inner) : IOException("the client connection is closed", inner);
+}

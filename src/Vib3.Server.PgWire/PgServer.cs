@@ -1,0 +1,80 @@
+using System.Net;
+using System.Net.Sockets;
+using Vib3.Engine;
+
+namespace Vib3.Server.PgWire;
+
+/// <summary>A Postgres wire protocol (3.0) server on 127.0.0.1: psql and Postgres drivers run vib3 statements
+/// through it. Every connection runs on its own task with its own engine <see cref="Session"/>.</summary>
+public sealed class PgServer : IAsyncDisposable
+{
+    private readonly Vib3Engine _engine;
+    private readonly PgServerOptions _options;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Dictionary<int, Task> _connections = new();
+    private readonly Lock _gate = new();
+    private TcpListener? _listener;
+    private Task? _acceptLoop;
+    private int _nextProcessId;
+
+    public PgServer(Vib3Engine engine, PgServerOptions? options = null)
+    {
+        _engine = engine;
+        _options = options ?? new PgServerOptions();
+    }
+
+    /// <summary>The port listened on (the one chosen when the options said 0); 0 before <see cref="StartAsync"/>.</summary>
+    public int Port { get; private set; }
+
+    public Task StartAsync(CancellationToken ct = default)
+    {
+        if (_listener is not null) throw new InvalidOperationException("the server is already started");
+        ct.ThrowIfCancellationRequested();
+        _listener = new TcpListener(IPAddress.Loopback, _options.Port);
+        _listener.Start();
+        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+        _acceptLoop = Task.Run(AcceptLoopAsync, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Stops accepting, cancels running statements, closes every connection and waits for their tasks.</summary>
+    public async Task StopAsync()
+    {
+        if (_listener is null) return;
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _listener.Stop();
+        if (_acceptLoop is not null) await _acceptLoop.ConfigureAwait(false);
+        Task[] running;
+        lock (_gate) running = _connections.Values.ToArray();
+        await Task.WhenAll(running).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            TcpClient client;
+            try { client = await _listener!.AcceptTcpClientAsync(_stopping.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { break; }
+            catch (ObjectDisposedException) { break; }
+            catch (SocketException) when (_stopping.IsCancellationRequested) { break; }
+            catch (SocketException) { continue; } // one failed accept (client reset) does not stop the server
+
+            var id = Interlocked.Increment(ref _nextProcessId);
+            var connection = new PgConnection(client, _engine, _options, id);
+            Task task;
+            lock (_gate) // the continuation below takes the lock too, so it never runs before the task is recorded
+            {
+                task = Task.Run(() => connection.RunAsync(_stopping.Token), CancellationToken.None);
+                _connections[id] = task;
+            }
+            _ = task.ContinueWith(_ => { lock (_gate) _connections.Remove(id); }, TaskScheduler.Default);
+        }
+    }
+}

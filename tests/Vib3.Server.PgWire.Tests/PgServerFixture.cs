@@ -1,0 +1,42 @@
+using Vib3.Convert;
+using Vib3.Convert.Descriptors;
+using Vib3.Core;
+using Vib3.Engine;
+using Vib3.Storage.Catalog;
+using Vib3.Synth;
+
+namespace Vib3.Server.PgWire.Tests;
+
+/// <summary>A PgServer on an ephemeral port over a temp data dir holding one tiny converted model, "m".</summary>
+public sealed class PgServerFixture : IAsyncLifetime
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "vib3-pg-" + Guid.NewGuid().ToString("N")[..12]);
+
+    public PgServer Server { get; private set; } = null!;
+
+    public int Port => Server.Port;
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_dir);
+        var source = Path.Combine(_dir, "qwen3moe-hf");
+        SyntheticModelGenerator.WriteHf(new SyntheticModelSpec
+        {
+            Family = ModelFamily.Qwen3Moe, Layers = 2, Dim = 64, ExpertHidden = 80, Heads = 4, KvHeads = 2,
+            Experts = 4, TopK = 2, Vocab = 300, Context = 128, Seed = 7, DType = DType.F32, SharedExpertHidden = 64,
+        }, source);
+        var data = Path.Combine(_dir, "data");
+        new ModelConverter(new ModelCatalog(data), DescriptorCatalog.LoadDefault())
+            .Convert(new ConversionRequest(source, "m", PageRows: 32));
+        Server = new PgServer(new Vib3Engine(new EngineOptions(data, 64L << 20)),
+            new PgServerOptions { Port = 0, StartupTimeout = TimeSpan.FromSeconds(5) });
+        await Server.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        try { Directory.Delete(_dir, recursive: true); }
+        catch (IOException) { }
+    }
+}
