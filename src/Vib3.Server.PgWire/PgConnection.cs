@@ -10,7 +10,7 @@ using Vib3.Server.PgWire.Protocol.Frontend;
 
 namespace Vib3.Server.PgWire;
 
-/// <summary>One client: the startup handshake, then simple queries until Terminate or the socket closes.</summary>
+/// <summary>One client: the startup handshake, then simple and extended queries until Terminate or the socket closes.</summary>
 internal sealed partial class PgConnection
 {
     /// <summary>SSL/GSSENC refusals accepted before the startup message (a client tries each at most once).</summary>
@@ -63,6 +63,7 @@ internal sealed partial class PgConnection
         }
         finally
         {
+            await ClosePortalsAsync().ConfigureAwait(false);
             session?.Dispose();
         }
     }
@@ -139,22 +140,35 @@ internal sealed partial class PgConnection
                     return;
                 case QueryMessage q:
                     skipUntilSync = false;
+                    await ClosePortalsAsync().ConfigureAwait(false);
+                    _statements.Remove(""); // a simple query replaces the unnamed statement
                     await SimpleQueryAsync(session, q.Sql, ct).ConfigureAwait(false);
                     break;
-                case UnsupportedMessage { Type: (byte)'S' }: // Sync: ends an extended-protocol batch
+                case SyncMessage:
                     skipUntilSync = false;
+                    await ClosePortalsAsync().ConfigureAwait(false);
                     ReadyForQuery.Idle.Write(_out);
                     await FlushAsync(ct).ConfigureAwait(false);
                     break;
-                case UnsupportedMessage { Type: (byte)'H' }: // Flush
+                case FlushMessage:
                     await FlushAsync(ct).ConfigureAwait(false);
                     break;
+                case ParseMessage or BindMessage or DescribeMessage or ExecuteMessage or CloseMessage:
+                    if (skipUntilSync) break; // after an error everything up to Sync is discarded
+                    if (!await ExtendedAsync(session, message, ct).ConfigureAwait(false))
+                    {
+                        skipUntilSync = true;
+                        await FlushAsync(ct).ConfigureAwait(false);
+                    }
+                    else if (_out.Length >= FlushThreshold)
+                        await FlushAsync(ct).ConfigureAwait(false);
+                    break;
                 case UnsupportedMessage u:
-                    // Extended protocol and the rest are not served yet: one error, then discard until Sync.
+                    // FunctionCall, COPY data and the rest are not served: one error, then discard until Sync.
                     if (skipUntilSync) break;
                     skipUntilSync = true;
                     new ErrorResponse(new ErrorFields("ERROR", SqlState.FeatureNotSupported,
-                        $"message type '{(char)u.Type}' is not supported (only the simple query protocol is)")).Write(_out);
+                        $"message type '{(char)u.Type}' is not supported")).Write(_out);
                     await FlushAsync(ct).ConfigureAwait(false);
                     break;
             }
@@ -167,8 +181,20 @@ internal sealed partial class PgConnection
     {
         try
         {
-            if (sql.AsSpan().Trim().Trim(';').Trim().IsEmpty)
+            if (Catalog.PgCatalog.TryWrite(sql, _engine, _out))
+            {
+                // Catalog queries (Npgsql's type loading, psql's \d and \l) answered from the virtual pg_catalog.
+            }
+            else if (sql.AsSpan().Trim().Trim(';').Trim().IsEmpty)
                 EmptyQueryResponse.Instance.Write(_out);
+            else if (Deallocate(sql) is { } tag)
+                new CommandComplete(tag).Write(_out);
+            else if (DiscardAll.Matches(sql))
+            {
+                await foreach (var _ in session.ExecuteAsync(DiscardAll.EngineEquivalent, null, ct).ConfigureAwait(false)) { }
+                DropNamedStatements();
+                new CommandComplete(DiscardAll.Tag).Write(_out);
+            }
             else
             {
                 var statements = 0;
@@ -199,29 +225,46 @@ internal sealed partial class PgConnection
 
     private async Task SendRowsAsync(StatementResult result, CancellationToken ct)
     {
-        new RowDescription(result.Columns.Select(PgTypes.Field).ToList()).Write(_out);
-        // A streamed GENERATE has no row count in its tag; each of its rows (a token) goes out at once.
-        var streamed = result.CommandTag == "GENERATE";
+        var fields = result.Columns.Select(PgTypes.Field).ToList();
+        new RowDescription(fields).Write(_out);
         var rows = result.Rows.GetAsyncEnumerator(ct);
         try
         {
-            while (true)
-            {
-                var started = Stopwatch.GetTimestamp();
-                var next = rows.MoveNextAsync();
-                if (!next.IsCompleted && _out.Length > 0)
-                    await FlushAsync(ct).ConfigureAwait(false); // let the client see what it has while we wait
-                if (!await next.ConfigureAwait(false)) break;
-                var row = rows.Current;
-                new DataRow(row.Select(PgTypes.EncodeText).ToList()).Write(_out);
-                if (streamed || _out.Length >= FlushThreshold || Stopwatch.GetElapsedTime(started) >= SlowRow)
-                    await FlushAsync(ct).ConfigureAwait(false);
-            }
+            await SendDataRowsAsync(rows, fields, result.CommandTag == "GENERATE", int.MaxValue, ct).ConfigureAwait(false);
         }
         finally
         {
             await rows.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Sends DataRows until the rows end or <paramref name="limit"/> went out, each value in its field's
+    /// format (0 text, 1 binary). A streamed GENERATE (no row count in its tag) sends each row (a token) at once;
+    /// otherwise output goes out when a row was slow to come, when the buffer is large, or while waiting for the
+    /// next row. Returns the rows sent and whether the rows ended.</summary>
+    private async Task<(int Sent, bool Exhausted)> SendDataRowsAsync(IAsyncEnumerator<object?[]> rows,
+        IReadOnlyList<FieldDescription> fields, bool streamed, int limit, CancellationToken ct)
+    {
+        var sent = 0;
+        while (sent < limit)
+        {
+            var started = Stopwatch.GetTimestamp();
+            var next = rows.MoveNextAsync();
+            if (!next.IsCompleted && _out.Length > 0)
+                await FlushAsync(ct).ConfigureAwait(false); // let the client see what it has while we wait
+            if (!await next.ConfigureAwait(false)) return (sent, true);
+            var row = rows.Current;
+            var values = new byte[]?[row.Length];
+            for (var i = 0; i < row.Length; i++)
+                values[i] = i < fields.Count && fields[i].Format == 1
+                    ? PgTypes.EncodeBinary(row[i], fields[i].TypeOid)
+                    : PgTypes.EncodeText(row[i]);
+            new DataRow(values).Write(_out);
+            sent++;
+            if (streamed || _out.Length >= FlushThreshold || Stopwatch.GetElapsedTime(started) >= SlowRow)
+                await FlushAsync(ct).ConfigureAwait(false);
+        }
+        return (sent, false);
     }
 
     /// <summary>The 1-based character index an engine message points at ("at line L:C", 1-based column), if any.</summary>

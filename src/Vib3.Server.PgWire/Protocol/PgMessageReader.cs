@@ -65,6 +65,13 @@ internal sealed class PgMessageReader(Stream stream)
         {
             (byte)'Q' => new QueryMessage(ParseQuery(body)),
             (byte)'X' => body.Length == 0 ? TerminateMessage.Instance : throw new PgProtocolException("invalid Terminate message length"),
+            (byte)'P' => ParseMessage.Read(body),
+            (byte)'B' => BindMessage.Read(body),
+            (byte)'D' => DescribeMessage.Read(body),
+            (byte)'E' => ExecuteMessage.Read(body),
+            (byte)'C' => CloseMessage.Read(body),
+            (byte)'S' => body.Length == 0 ? SyncMessage.Instance : throw new PgProtocolException("invalid Sync message length"),
+            (byte)'H' => body.Length == 0 ? FlushMessage.Instance : throw new PgProtocolException("invalid Flush message length"),
             _ => new UnsupportedMessage(type, body),
         };
     }
