@@ -96,15 +96,19 @@ public sealed class Session : IDisposable
         return StatementResult.Command("SET");
     }
 
+    /// <summary>RESET name; "model" is the session's USE MODEL choice.</summary>
     private StatementResult Reset(string name)
     {
+        if (name.Equals("model", StringComparison.OrdinalIgnoreCase)) CurrentModel = null;
         _settings.Remove(name);
         return StatementResult.Command("RESET");
     }
 
+    /// <summary>RESET ALL (and DISCARD ALL from pooled clients): every setting, the chosen model included.</summary>
     private StatementResult ResetEverything()
     {
         _settings.Clear();
+        CurrentModel = null;
         return StatementResult.Command("RESET");
     }
 

@@ -139,6 +139,15 @@ public sealed class QueryCliTests : IDisposable
     }
 
     [Fact]
+    public void Reset_all_forgets_the_chosen_model_too()
+    {
+        var r = Query("USE MODEL m; SHOW model; RESET ALL; GENERATE 'x' MAX_TOKENS 1");
+        Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, r.ExitCode);
+        Assert.Contains("no model chosen", r.Error);
+        Assert.Contains("m", r.Output);
+    }
+
+    [Fact]
     public void Drop_model_removes_it()
     {
         Assert.Equal(0, Query("DROP MODEL m; DROP MODEL IF EXISTS m").ExitCode);
