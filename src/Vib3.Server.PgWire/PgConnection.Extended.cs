@@ -34,6 +34,9 @@ internal sealed partial class PgConnection
         public IAsyncEnumerator<object?[]>? Rows { get; set; }
         public bool Done { get; set; }
 
+        /// <summary>The generation slot a GENERATE portal holds until it closes.</summary>
+        public IDisposable? Slot { get; init; }
+
         public async ValueTask DisposeAsync()
         {
             try
@@ -42,7 +45,14 @@ internal sealed partial class PgConnection
             }
             finally
             {
-                if (results is not null) await results.DisposeAsync().ConfigureAwait(false);
+                try
+                {
+                    if (results is not null) await results.DisposeAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    Slot?.Dispose();
+                }
             }
         }
     }
@@ -165,12 +175,15 @@ internal sealed partial class PgConnection
             return;
         }
 
-        var results = session.ExecuteAsync(statement.Sql, parameters, ct).GetAsyncEnumerator(ct);
+        var slot = IsGeneration(statement.Statement) ? _server.AcquireGenerationSlot() : null;
+        var token = StatementToken;
+        var results = session.ExecuteAsync(statement.Sql, parameters, token).GetAsyncEnumerator(token);
         try
         {
             if (!await results.MoveNextAsync().ConfigureAwait(false))
             {
                 await results.DisposeAsync().ConfigureAwait(false);
+                slot?.Dispose();
                 _portals[b.Portal] = new Portal(null, null, [], statement.Sql);
                 BindComplete.Instance.Write(_out);
                 return;
@@ -191,11 +204,12 @@ internal sealed partial class PgConnection
                     throw new Vib3Exception(PgSqlState.ProtocolViolation, $"unsupported format code: {format}");
                 fields.Add(PgTypes.Field(result.Columns[i]) with { Format = format });
             }
-            _portals[b.Portal] = new Portal(results, result, fields, statement.Sql);
+            _portals[b.Portal] = new Portal(results, result, fields, statement.Sql) { Slot = slot };
         }
         catch
         {
-            await results.DisposeAsync().ConfigureAwait(false);
+            try { await results.DisposeAsync().ConfigureAwait(false); }
+            finally { slot?.Dispose(); }
             throw;
         }
         BindComplete.Instance.Write(_out);
@@ -205,7 +219,7 @@ internal sealed partial class PgConnection
     {
         // Unspecified parameter types are reported as text: that is how their values are taken.
         new ParameterDescription(statement.ParameterTypes.Select(t => t == PgTypes.Unspecified ? PgTypes.Text : t).ToList()).Write(_out);
-        var columns = await ColumnsWithoutEffectsAsync(session, statement, ct).ConfigureAwait(false);
+        var columns = await ColumnsWithoutEffectsAsync(session, statement, StatementToken).ConfigureAwait(false);
         if (columns is { Count: > 0 })
             new RowDescription(columns.Select(PgTypes.Field).ToList()).Write(_out);
         else
@@ -273,9 +287,10 @@ internal sealed partial class PgConnection
         var sent = 0;
         if (!portal.Done)
         {
-            portal.Rows ??= result.Rows.GetAsyncEnumerator(ct);
+            portal.Rows ??= result.Rows.GetAsyncEnumerator(StatementToken);
             var limit = maxRows > 0 ? maxRows : int.MaxValue;
-            (sent, var exhausted) = await SendDataRowsAsync(portal.Rows, portal.Fields, result.CommandTag == "GENERATE", limit, ct)
+            (sent, var exhausted) = await SendDataRowsAsync(portal.Rows, portal.Fields, result.CommandTag == "GENERATE", limit,
+                    portal.Sql, ct)
                 .ConfigureAwait(false);
             if (!exhausted)
             {

@@ -24,22 +24,100 @@ internal sealed partial class PgConnection
 
     private readonly TcpClient _client;
     private readonly Vib3Engine _engine;
+    private readonly PgServer _server;
     private readonly PgServerOptions _options;
     private readonly int _processId;
     private readonly MessageBuffer _out = new();
+    private readonly Lock _cancelGate = new();
     private Stream _stream = Stream.Null;
+    private CancellationToken _stopping;
 
-    public PgConnection(TcpClient client, Vib3Engine engine, PgServerOptions options, int processId)
+    /// <summary>Cancels the statement running now (a simple query, or the extended messages up to Sync); created
+    /// when a statement starts, dropped when ReadyForQuery goes out, so a CancelRequest while idle cancels nothing.</summary>
+    private CancellationTokenSource? _statementCts;
+
+    /// <summary>While a statement runs, checks every <see cref="DisconnectCheckInterval"/> whether the client hung up
+    /// (nothing reads the socket meanwhile), and cancels the statement if it did: a GENERATE does not run on for
+    /// nobody.</summary>
+    private Timer? _disconnectCheck;
+
+    private static readonly TimeSpan DisconnectCheckInterval = TimeSpan.FromMilliseconds(100);
+
+    public PgConnection(TcpClient client, Vib3Engine engine, PgServer server, PgServerOptions options, int processId)
     {
         _client = client;
         _engine = engine;
+        _server = server;
         _options = options;
         _processId = processId;
+        SecretKey = RandomNumberGenerator.GetInt32(int.MinValue, int.MaxValue);
+    }
+
+    public int ProcessId => _processId;
+
+    /// <summary>The BackendKeyData secret a CancelRequest must quote.</summary>
+    public int SecretKey { get; }
+
+    /// <summary>Cancels the running statement, if any (a CancelRequest with this connection's keys arrived).</summary>
+    public void CancelStatement()
+    {
+        CancellationTokenSource? cts;
+        lock (_cancelGate) cts = _statementCts;
+        try { cts?.Cancel(); }
+        catch (ObjectDisposedException) { } // the statement ended meanwhile
+    }
+
+    /// <summary>The token of the statement now running (starts one when none is).</summary>
+    private CancellationToken StatementToken
+    {
+        get
+        {
+            lock (_cancelGate)
+            {
+                if (_statementCts is null)
+                {
+                    _statementCts = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
+                    _disconnectCheck = new Timer(_ => CheckDisconnected(), null, DisconnectCheckInterval, DisconnectCheckInterval);
+                }
+                return _statementCts.Token;
+            }
+        }
+    }
+
+    /// <summary>The statement is over (ReadyForQuery is going out): a later CancelRequest finds nothing to cancel.</summary>
+    private void EndStatement()
+    {
+        CancellationTokenSource? cts;
+        Timer? check;
+        lock (_cancelGate)
+        {
+            cts = _statementCts;
+            check = _disconnectCheck;
+            _statementCts = null;
+            _disconnectCheck = null;
+        }
+        check?.Dispose();
+        cts?.Dispose();
+    }
+
+    /// <summary>A socket that polls readable with no bytes to read has seen the peer's FIN or RST.</summary>
+    private void CheckDisconnected()
+    {
+        try
+        {
+            var socket = _client.Client;
+            if (socket.Poll(0, System.Net.Sockets.SelectMode.SelectRead) && socket.Available == 0) CancelStatement();
+        }
+        catch (Exception e) when (e is ObjectDisposedException or SocketException or NullReferenceException)
+        {
+            CancelStatement();
+        }
     }
 
     public async Task RunAsync(CancellationToken stopping)
     {
         using var client = _client;
+        _stopping = stopping;
         client.NoDelay = true;
         _stream = client.GetStream();
         var reader = new PgMessageReader(_stream);
@@ -48,7 +126,9 @@ internal sealed partial class PgConnection
         {
             var startup = await HandshakeAsync(reader, stopping).ConfigureAwait(false);
             if (startup is null) return;
+            if (!await AuthenticateAsync(reader, startup, stopping).ConfigureAwait(false)) return;
             session = _engine.OpenSession();
+            _server.Register(this);
             await SendStartupResponseAsync(startup, stopping).ConfigureAwait(false);
             await MessageLoopAsync(reader, session, stopping).ConfigureAwait(false);
         }
@@ -63,7 +143,9 @@ internal sealed partial class PgConnection
         }
         finally
         {
+            _server.Unregister(this);
             await ClosePortalsAsync().ConfigureAwait(false);
+            EndStatement();
             session?.Dispose();
         }
     }
@@ -86,8 +168,9 @@ internal sealed partial class PgConnection
                     continue;
                 case SslRequest or GssEncRequest:
                     throw new PgProtocolException("too many encryption negotiation requests");
-                case CancelRequest:
-                    return null; // cancel comes later; a CancelRequest never gets a reply
+                case CancelRequest c:
+                    _server.Cancel(c.ProcessId, c.SecretKey); // keys that match no connection are ignored
+                    return null; // a CancelRequest never gets a reply
                 case StartupMessage { Major: not 3 } s:
                     throw new PgProtocolException($"unsupported frontend protocol {s.Major}.{s.Minor}: server supports 3.0 to 3.0",
                         "0A000");
@@ -104,10 +187,58 @@ internal sealed partial class PgConnection
         }
     }
 
+    /// <summary>Trust when no password is set; otherwise a SCRAM-SHA-256 exchange (AuthenticationSASL, the client's
+    /// SASLInitialResponse, AuthenticationSASLContinue, its SASLResponse, AuthenticationSASLFinal). False when the
+    /// client left; a wrong password throws 28P01, a malformed exchange 08P01.</summary>
+    private async Task<bool> AuthenticateAsync(PgMessageReader reader, StartupMessage startup, CancellationToken stopping)
+    {
+        if (_server.Scram is not { } scram) return true;
+        var user = startup.Get("user")!;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        timeout.CancelAfter(_options.StartupTimeout);
+        new AuthenticationSasl([ScramSha256.Mechanism]).Write(_out);
+        await FlushAsync(timeout.Token).ConfigureAwait(false);
+
+        var initial = await ReadSaslAsync(reader, timeout.Token).ConfigureAwait(false);
+        if (initial is null) return false;
+        var first = SaslInitialResponse.Read(initial);
+        if (first.Mechanism != ScramSha256.Mechanism)
+            throw new PgProtocolException("client selected an invalid SASL authentication mechanism");
+        if (first.Data is null) throw new PgProtocolException("malformed SCRAM message (no initial response)");
+        var exchange = scram.Start();
+        try
+        {
+            new AuthenticationSaslContinue(exchange.First(first.Data)).Write(_out);
+            await FlushAsync(timeout.Token).ConfigureAwait(false);
+            var response = await ReadSaslAsync(reader, timeout.Token).ConfigureAwait(false);
+            if (response is null) return false;
+            var serverFinal = exchange.Final(SaslResponse.Read(response))
+                ?? throw new PgProtocolException($"password authentication failed for user \"{user}\"", "28P01");
+            new AuthenticationSaslFinal(serverFinal).Write(_out); // AuthenticationOk follows with the startup response
+            return true;
+        }
+        catch (FormatException e)
+        {
+            throw new PgProtocolException(e.Message);
+        }
+    }
+
+    /// <summary>The body of the next 'p' message; null when the client closed instead.</summary>
+    private static async Task<byte[]?> ReadSaslAsync(PgMessageReader reader, CancellationToken ct)
+    {
+        var message = await reader.ReadMessageAsync(ct).ConfigureAwait(false);
+        return message switch
+        {
+            null or TerminateMessage => null,
+            UnsupportedMessage { Type: (byte)'p' } p => p.Body,
+            _ => throw new PgProtocolException("expected SASL response"),
+        };
+    }
+
     private async Task SendStartupResponseAsync(StartupMessage startup, CancellationToken ct)
     {
         var user = startup.Get("user")!;
-        AuthenticationOk.Instance.Write(_out);
+        AuthenticationOk.Instance.Write(_out); // after AuthenticationSASLFinal when a password was asked
         foreach (var (name, value) in new (string, string)[]
                  {
                      ("server_version", _options.ServerVersion),
@@ -123,7 +254,7 @@ internal sealed partial class PgConnection
                      ("session_authorization", user),
                  })
             new ParameterStatus(name, value).Write(_out);
-        new BackendKeyData(_processId, RandomNumberGenerator.GetInt32(int.MinValue, int.MaxValue)).Write(_out);
+        new BackendKeyData(_processId, SecretKey).Write(_out);
         ReadyForQuery.Idle.Write(_out);
         await FlushAsync(ct).ConfigureAwait(false);
     }
@@ -147,6 +278,7 @@ internal sealed partial class PgConnection
                 case SyncMessage:
                     skipUntilSync = false;
                     await ClosePortalsAsync().ConfigureAwait(false);
+                    EndStatement();
                     ReadyForQuery.Idle.Write(_out);
                     await FlushAsync(ct).ConfigureAwait(false);
                     break;
@@ -191,17 +323,18 @@ internal sealed partial class PgConnection
                 new CommandComplete(tag).Write(_out);
             else if (DiscardAll.Matches(sql))
             {
-                await foreach (var _ in session.ExecuteAsync(DiscardAll.EngineEquivalent, null, ct).ConfigureAwait(false)) { }
+                await foreach (var _ in session.ExecuteAsync(DiscardAll.EngineEquivalent, null, StatementToken).ConfigureAwait(false)) { }
                 DropNamedStatements();
                 new CommandComplete(DiscardAll.Tag).Write(_out);
             }
             else
             {
+                using var slot = AcquireGenerationSlot(sql);
                 var statements = 0;
-                await foreach (var result in session.ExecuteAsync(sql, null, ct).ConfigureAwait(false))
+                await foreach (var result in session.ExecuteAsync(sql, null, StatementToken).ConfigureAwait(false))
                 {
                     statements++;
-                    if (result.ReturnsRows) await SendRowsAsync(result, ct).ConfigureAwait(false);
+                    if (result.ReturnsRows) await SendRowsAsync(result, sql, ct).ConfigureAwait(false);
                     new CommandComplete(result.CommandTag).Write(_out);
                 }
                 if (statements == 0) EmptyQueryResponse.Instance.Write(_out);
@@ -219,18 +352,19 @@ internal sealed partial class PgConnection
             };
             new ErrorResponse(new ErrorFields("ERROR", state, message, Position: PositionOf(sql, message))).Write(_out);
         }
+        EndStatement();
         ReadyForQuery.Idle.Write(_out);
         await FlushAsync(ct).ConfigureAwait(false);
     }
 
-    private async Task SendRowsAsync(StatementResult result, CancellationToken ct)
+    private async Task SendRowsAsync(StatementResult result, string sql, CancellationToken ct)
     {
         var fields = result.Columns.Select(PgTypes.Field).ToList();
         new RowDescription(fields).Write(_out);
-        var rows = result.Rows.GetAsyncEnumerator(ct);
+        var rows = result.Rows.GetAsyncEnumerator(StatementToken);
         try
         {
-            await SendDataRowsAsync(rows, fields, result.CommandTag == "GENERATE", int.MaxValue, ct).ConfigureAwait(false);
+            await SendDataRowsAsync(rows, fields, result.CommandTag == "GENERATE", int.MaxValue, sql, ct).ConfigureAwait(false);
         }
         finally
         {
@@ -243,11 +377,16 @@ internal sealed partial class PgConnection
     /// otherwise output goes out when a row was slow to come, when the buffer is large, or while waiting for the
     /// next row. Returns the rows sent and whether the rows ended.</summary>
     private async Task<(int Sent, bool Exhausted)> SendDataRowsAsync(IAsyncEnumerator<object?[]> rows,
-        IReadOnlyList<FieldDescription> fields, bool streamed, int limit, CancellationToken ct)
+        IReadOnlyList<FieldDescription> fields, bool streamed, int limit, string sql, CancellationToken ct)
     {
         var sent = 0;
         while (sent < limit)
         {
+            if (_options.BeforeRowForTests is { } hook)
+            {
+                await FlushAsync(ct).ConfigureAwait(false);
+                await hook(sql, StatementToken).ConfigureAwait(false);
+            }
             var started = Stopwatch.GetTimestamp();
             var next = rows.MoveNextAsync();
             if (!next.IsCompleted && _out.Length > 0)
@@ -284,6 +423,19 @@ internal sealed partial class PgConnection
         var position = offset + column;
         return position <= sql.Length + 1 ? position : null;
     }
+
+    /// <summary>A GENERATE/CHAT/EXPLAIN ANALYZE takes one of the server's generation slots while it runs (released
+    /// by disposing the result); other statements, and text that does not parse (the engine reports why), take none.</summary>
+    private IDisposable? AcquireGenerationSlot(string sql)
+    {
+        IReadOnlyList<Vib3.Query.Statement> statements;
+        try { statements = Vib3.Query.StatementParser.Parse(sql); }
+        catch (Exception e) when (e is not OutOfMemoryException) { return null; }
+        return statements.Any(IsGeneration) ? _server.AcquireGenerationSlot() : null;
+    }
+
+    private static bool IsGeneration(Vib3.Query.Statement? s) =>
+        s is Vib3.Query.GenerationStatement or Vib3.Query.Explain { Analyze: true };
 
     [GeneratedRegex(@"at line (\d+):(\d+)")]
     private static partial Regex LinePattern();

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Vib3.Engine;
@@ -13,7 +14,9 @@ public sealed class PgServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Dictionary<int, Task> _connections = new();
     private readonly Lock _gate = new();
+    private readonly ConcurrentDictionary<int, PgConnection> _live = new();
     private TcpListener? _listener;
+    private int _activeGenerations;
     private Task? _acceptLoop;
     private int _nextProcessId;
 
@@ -21,6 +24,50 @@ public sealed class PgServer : IAsyncDisposable
     {
         _engine = engine;
         _options = options ?? new PgServerOptions();
+        if (_options.MaxConcurrentGenerations < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), "MaxConcurrentGenerations must be at least 1");
+        if (_options.Password is { } password) Scram = new ScramSha256(password);
+    }
+
+    /// <summary>The SCRAM-SHA-256 verifier of <see cref="PgServerOptions.Password"/>; null when clients are trusted.</summary>
+    internal ScramSha256? Scram { get; }
+
+    /// <summary>GENERATE statements (and the like) running now, over all connections.</summary>
+    public int ActiveGenerations => Volatile.Read(ref _activeGenerations);
+
+    /// <summary>Takes one of <see cref="PgServerOptions.MaxConcurrentGenerations"/> slots, or fails at once with
+    /// 53000; disposing the result gives the slot back (once).</summary>
+    internal IDisposable AcquireGenerationSlot()
+    {
+        if (Interlocked.Increment(ref _activeGenerations) > _options.MaxConcurrentGenerations)
+        {
+            Interlocked.Decrement(ref _activeGenerations);
+            throw new Vib3.Core.Vib3Exception("53000",
+                $"too many concurrent generations (limit {_options.MaxConcurrentGenerations})");
+        }
+        return new GenerationSlot(this);
+    }
+
+    private sealed class GenerationSlot(PgServer server) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0) Interlocked.Decrement(ref server._activeGenerations);
+        }
+    }
+
+    /// <summary>A connection past authentication: CancelRequests can now name it by its BackendKeyData.</summary>
+    internal void Register(PgConnection connection) => _live[connection.ProcessId] = connection;
+
+    internal void Unregister(PgConnection connection) => _live.TryRemove(new(connection.ProcessId, connection));
+
+    /// <summary>A CancelRequest: cancels the running statement of the connection with these keys; no match, no effect.</summary>
+    internal void Cancel(int processId, int secretKey)
+    {
+        if (_live.TryGetValue(processId, out var connection) && connection.SecretKey == secretKey)
+            connection.CancelStatement();
     }
 
     /// <summary>The port listened on (the one chosen when the options said 0); 0 before <see cref="StartAsync"/>.</summary>
@@ -67,7 +114,7 @@ public sealed class PgServer : IAsyncDisposable
             catch (SocketException) { continue; } // one failed accept (client reset) does not stop the server
 
             var id = Interlocked.Increment(ref _nextProcessId);
-            var connection = new PgConnection(client, _engine, _options, id);
+            var connection = new PgConnection(client, _engine, this, _options, id);
             Task task;
             lock (_gate) // the continuation below takes the lock too, so it never runs before the task is recorded
             {

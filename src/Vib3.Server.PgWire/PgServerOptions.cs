@@ -11,4 +11,15 @@ public sealed record PgServerOptions
 
     /// <summary>Reported to clients as the server_version parameter (plain numeric: Npgsql parses it as a Version).</summary>
     public string ServerVersion { get; init; } = "16.0";
+
+    /// <summary>The password every user must give (SCRAM-SHA-256); null trusts every client.</summary>
+    public string? Password { get; init; }
+
+    /// <summary>GENERATE/CHAT/EXPLAIN ANALYZE statements running at once across all connections; one more fails at
+    /// once with SQLSTATE 53000 (insufficient resources).</summary>
+    public int MaxConcurrentGenerations { get; init; } = 4;
+
+    /// <summary>Test seam: awaited before each result row is fetched, with the statement text and the statement's
+    /// cancellation token (lets tests hold a statement running without a slow model).</summary>
+    internal Func<string, CancellationToken, Task>? BeforeRowForTests { get; init; }
 }

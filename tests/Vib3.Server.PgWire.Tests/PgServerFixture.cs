@@ -8,7 +8,7 @@ using Vib3.Synth;
 namespace Vib3.Server.PgWire.Tests;
 
 /// <summary>A PgServer on an ephemeral port over a temp data dir holding one tiny converted model, "m".</summary>
-public sealed class PgServerFixture : IAsyncLifetime
+public class PgServerFixture : IAsyncLifetime
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "vib3-pg-" + Guid.NewGuid().ToString("N")[..12]);
 
@@ -29,9 +29,12 @@ public sealed class PgServerFixture : IAsyncLifetime
         new ModelConverter(new ModelCatalog(data), DescriptorCatalog.LoadDefault())
             .Convert(new ConversionRequest(source, "m", PageRows: 32));
         Server = new PgServer(new Vib3Engine(new EngineOptions(data, 64L << 20)),
-            new PgServerOptions { Port = 0, StartupTimeout = TimeSpan.FromSeconds(5) });
+            Configure(new PgServerOptions { Port = 0, StartupTimeout = TimeSpan.FromSeconds(5) }));
         await Server.StartAsync();
     }
+
+    /// <summary>Subclasses adjust the server options (a password, a test seam).</summary>
+    protected virtual PgServerOptions Configure(PgServerOptions options) => options;
 
     public async Task DisposeAsync()
     {

@@ -7,7 +7,10 @@ public sealed record PsqlResult(int ExitCode, string Output, string Error);
 /// <summary>Runs the real psql client against the test server: no psqlrc (-X), never a password prompt (-w).</summary>
 public static class Psql
 {
-    public static async Task<PsqlResult> RunAsync(int port, params string[] args)
+    public static Task<PsqlResult> RunAsync(int port, params string[] args) => RunWithPasswordAsync(port, null, args);
+
+    /// <summary>As <see cref="RunAsync"/>, giving <paramref name="password"/> as PGPASSWORD when not null.</summary>
+    public static async Task<PsqlResult> RunWithPasswordAsync(int port, string? password, params string[] args)
     {
         var psi = new ProcessStartInfo("psql")
         {
@@ -20,6 +23,7 @@ public static class Psql
         foreach (var v in new[] { "PGPASSWORD", "PGSERVICE", "PGOPTIONS", "PGSSLMODE", "PGHOSTADDR", "PGTZ" })
             psi.Environment.Remove(v);
         psi.Environment["PGPASSFILE"] = "/dev/null";
+        if (password is not null) psi.Environment["PGPASSWORD"] = password;
         using var p = Process.Start(psi) ?? throw new InvalidOperationException("psql did not start");
         p.StandardInput.Close();
         var output = p.StandardOutput.ReadToEndAsync();

@@ -11,12 +11,22 @@ internal static class ServeCommand
     public static Command Create(TextWriter output)
     {
         var pgPort = new Option<int>("--pg-port") { Description = "Port of the Postgres wire server (127.0.0.1)", DefaultValueFactory = _ => 5433 };
-        var command = new Command("serve", "Serve vib3 over the Postgres wire protocol (psql, Npgsql)") { pgPort };
+        var password = new Option<string?>("--pg-password")
+        {
+            Description = "Require this password (SCRAM-SHA-256) from every Postgres client; default: trust on loopback",
+        };
+        var maxGenerations = new Option<int>("--max-generations") { Description = "Concurrent GENERATEs before 53000", DefaultValueFactory = _ => 4 };
+        var command = new Command("serve", "Serve vib3 over the Postgres wire protocol (psql, Npgsql)") { pgPort, password, maxGenerations };
         command.SetAction(async (r, ct) =>
         {
             var catalog = GlobalOptions.Catalog(r);
             var engine = new Vib3Engine(new EngineOptions(catalog.DataDir, GlobalOptions.RamBudgetBytes(r)));
-            await using var server = new PgServer(engine, new PgServerOptions { Port = r.GetValue(pgPort) });
+            await using var server = new PgServer(engine, new PgServerOptions
+            {
+                Port = r.GetValue(pgPort),
+                Password = r.GetValue(password) ?? Environment.GetEnvironmentVariable("VIB3_PG_PASSWORD"),
+                MaxConcurrentGenerations = r.GetValue(maxGenerations),
+            });
             await server.StartAsync(ct);
             await output.WriteLineAsync($"vib3: Postgres wire protocol on 127.0.0.1:{server.Port} (psql -h 127.0.0.1 -p {server.Port} -U you vib3); Ctrl-C stops");
             await output.FlushAsync(ct);

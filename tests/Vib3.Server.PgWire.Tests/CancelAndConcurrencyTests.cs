@@ -1,0 +1,234 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Text;
+using Npgsql;
+
+namespace Vib3.Server.PgWire.Tests;
+
+/// <summary>A server whose statements containing "slowly" wait <see cref="RowDelay"/> before each row (through the
+/// statement's cancellation token), so a GENERATE can be held running on the tiny model.</summary>
+public sealed class SlowRowsServerFixture : PgServerFixture
+{
+    public static readonly TimeSpan RowDelay = TimeSpan.FromSeconds(1);
+
+    protected override PgServerOptions Configure(PgServerOptions options) => options with
+    {
+        MaxConcurrentGenerations = 4,
+        BeforeRowForTests = (sql, ct) => sql.Contains("slowly", StringComparison.Ordinal) ? Task.Delay(RowDelay, ct) : Task.CompletedTask,
+    };
+}
+
+public sealed class CancelAndConcurrencyTests(SlowRowsServerFixture server) : IClassFixture<SlowRowsServerFixture>
+{
+    private const string SlowStream = "GENERATE 'slowly' FROM MODEL m MAX_TOKENS 60 SEED 1 STREAM";
+
+    private string ConnectionString =>
+        $"Host=127.0.0.1;Port={server.Port};Username=test;Database=vib3;Server Compatibility Mode=NoTypeLoading;Pooling=false;Timeout=10;Command Timeout=60";
+
+    private async Task<NpgsqlConnection> OpenAsync()
+    {
+        var c = new NpgsqlConnection(ConnectionString);
+        await c.OpenAsync();
+        return c;
+    }
+
+    private async Task WaitForNoGenerationsAsync()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (server.Server.ActiveGenerations != 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.Equal(0, server.Server.ActiveGenerations);
+    }
+
+    /// <summary>Reads to the end expecting the 57014 error (Npgsql raises it as an OperationCanceledException
+    /// around the PostgresException when the cancellation was its own).</summary>
+    private static async Task<PostgresException> CancelledAsync(NpgsqlDataReader reader)
+    {
+        var e = await Assert.ThrowsAnyAsync<Exception>(async () => { while (await reader.ReadAsync()) { } });
+        return e as PostgresException ?? e.InnerException as PostgresException
+            ?? throw new Xunit.Sdk.XunitException($"expected a PostgresException, got {e}");
+    }
+
+    private static async Task AssertConnectionWorksAsync(NpgsqlConnection c)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT name FROM vib3_models", c);
+        Assert.Equal("m", await cmd.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task Cancel_ends_a_running_generate_with_57014_and_the_connection_stays_usable()
+    {
+        await using var c = await OpenAsync();
+        await using (var cmd = new NpgsqlCommand(SlowStream, c))
+        {
+            await using var reader = await cmd.ExecuteReaderAsync();
+            Assert.True(await reader.ReadAsync()); // the statement is running: the next row waits
+            cmd.Cancel();
+            var e = await CancelledAsync(reader);
+            Assert.Equal("57014", e.SqlState);
+            Assert.Equal("canceling statement due to user request", e.MessageText);
+        }
+        await AssertConnectionWorksAsync(c);
+        await WaitForNoGenerationsAsync();
+    }
+
+    [Fact]
+    public async Task Cancelling_the_token_of_a_running_generate_gives_57014()
+    {
+        await using var c = await OpenAsync();
+        using var cts = new CancellationTokenSource();
+        await using (var cmd = new NpgsqlCommand(SlowStream, c))
+        {
+            await using var reader = await cmd.ExecuteReaderAsync(cts.Token);
+            Assert.True(await reader.ReadAsync(cts.Token));
+            cts.CancelAfter(TimeSpan.FromMilliseconds(100));
+            var e = await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => { while (await reader.ReadAsync(cts.Token)) { } });
+            Assert.Equal("57014", Assert.IsType<PostgresException>(e.InnerException).SqlState);
+        }
+        await AssertConnectionWorksAsync(c);
+    }
+
+    [Fact]
+    public async Task A_cancel_request_with_wrong_keys_is_ignored()
+    {
+        await using var c = await OpenAsync();
+        await using (var cmd = new NpgsqlCommand("GENERATE 'slowly' FROM MODEL m MAX_TOKENS 2 SEED 1 STREAM", c))
+        {
+            await using var reader = await cmd.ExecuteReaderAsync();
+            Assert.True(await reader.ReadAsync());
+            foreach (var (pid, secret) in new[] { (c.ProcessID, 12345), (c.ProcessID + 1000, 0) })
+            {
+                using var raw = new TcpClient();
+                await raw.ConnectAsync("127.0.0.1", server.Port);
+                var packet = new byte[16];
+                BinaryPrimitives.WriteInt32BigEndian(packet, 16);
+                BinaryPrimitives.WriteInt32BigEndian(packet.AsSpan(4), 80877102);
+                BinaryPrimitives.WriteInt32BigEndian(packet.AsSpan(8), pid);
+                BinaryPrimitives.WriteInt32BigEndian(packet.AsSpan(12), secret);
+                await raw.GetStream().WriteAsync(packet);
+                Assert.Equal(0, await raw.GetStream().ReadAsync(new byte[1])); // no reply, just closed
+            }
+            while (await reader.ReadAsync()) { } // the statement finishes normally
+        }
+        await AssertConnectionWorksAsync(c);
+    }
+
+    [Fact]
+    public async Task Generations_beyond_the_limit_fail_fast_with_53000()
+    {
+        var connections = new List<NpgsqlConnection>();
+        var commands = new List<NpgsqlCommand>();
+        var readers = new List<NpgsqlDataReader>();
+        try
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                var c = await OpenAsync();
+                connections.Add(c);
+                var cmd = new NpgsqlCommand(SlowStream, c);
+                commands.Add(cmd);
+                var reader = await cmd.ExecuteReaderAsync();
+                readers.Add(reader);
+                Assert.True(await reader.ReadAsync());
+            }
+            Assert.Equal(4, server.Server.ActiveGenerations);
+
+            // Npgsql counts SQLSTATE class 53 as a critical failure and drops the connection, so one connection each.
+            foreach (var sql in new[] { "GENERATE 'hi' FROM MODEL m MAX_TOKENS 2 SEED 1", "EXPLAIN ANALYZE GENERATE 'hi' FROM MODEL m MAX_TOKENS 2" })
+            {
+                await using var extra = await OpenAsync();
+                await using var cmd = new NpgsqlCommand(sql, extra);
+                var e = await Assert.ThrowsAsync<PostgresException>(() => cmd.ExecuteScalarAsync());
+                Assert.Equal("53000", e.SqlState);
+                Assert.Equal("too many concurrent generations (limit 4)", e.MessageText);
+            }
+            // psql (simple protocol) keeps its connection: the error, then the next statement runs.
+            var psql = await Psql.RunAsync(server.Port, "-v", "VERBOSITY=verbose", "-c", "GENERATE 'hi' FROM MODEL m MAX_TOKENS 2",
+                "-c", "SELECT name FROM vib3_models");
+            Assert.Contains("53000", psql.Error);
+            Assert.Contains("too many concurrent generations (limit 4)", psql.Error);
+            Assert.Contains("m", psql.Output);
+            await using (var other = await OpenAsync()) await AssertConnectionWorksAsync(other); // other statements are not limited
+
+            for (var i = 0; i < commands.Count; i++)
+            {
+                commands[i].Cancel();
+                Assert.Equal("57014", (await CancelledAsync(readers[i])).SqlState);
+            }
+        }
+        finally
+        {
+            foreach (var r in readers) await r.DisposeAsync();
+            foreach (var cmd in commands) await cmd.DisposeAsync();
+            foreach (var c in connections) await c.DisposeAsync();
+        }
+        await WaitForNoGenerationsAsync();
+        await using (var again = await OpenAsync())
+        await using (var cmd = new NpgsqlCommand("GENERATE 'hi' FROM MODEL m MAX_TOKENS 2 SEED 1", again))
+            Assert.NotNull(await cmd.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task Thirty_two_concurrent_connections_all_run_selects()
+    {
+        var tasks = Enumerable.Range(0, 32).Select(async i =>
+        {
+            await using var c = await OpenAsync();
+            for (var k = 0; k < 5; k++)
+            {
+                await using var cmd = new NpgsqlCommand("SELECT name, $1 AS i FROM vib3_models", c);
+                cmd.Parameters.Add(new NpgsqlParameter { Value = (long)i });
+                await using var reader = await cmd.ExecuteReaderAsync();
+                Assert.True(await reader.ReadAsync());
+                Assert.Equal("m", reader.GetString(0));
+                Assert.Equal((long)i, reader.GetInt64(1));
+            }
+        });
+        await Task.WhenAll(tasks);
+    }
+
+    [Theory]
+    [InlineData(SlowStream, true)]
+    [InlineData(SlowStream, false)]
+    [InlineData("GENERATE 'slowly' FROM MODEL m MAX_TOKENS 2 SEED 1", true)]
+    public async Task A_client_that_disconnects_mid_generate_cancels_it(string sql, bool reset)
+    {
+        await WaitForNoGenerationsAsync();
+        using (var raw = new TcpClient())
+        {
+            await raw.ConnectAsync("127.0.0.1", server.Port);
+            var s = raw.GetStream();
+            await s.WriteAsync(Startup());
+            await s.WriteAsync(Query(sql));
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (server.Server.ActiveGenerations == 0 && DateTime.UtcNow < deadline) await Task.Delay(10);
+            Assert.Equal(1, server.Server.ActiveGenerations);
+            if (reset) raw.Client.LingerState = new LingerOption(true, 0); // a reset, as from a killed client
+        }
+        // Well before the next row is due (a row waits 1 s here), so not found by a failed write but by the check.
+        var closed = DateTime.UtcNow;
+        while (server.Server.ActiveGenerations != 0 && DateTime.UtcNow - closed < TimeSpan.FromSeconds(5)) await Task.Delay(10);
+        Assert.Equal(0, server.Server.ActiveGenerations);
+        Assert.True(DateTime.UtcNow - closed < SlowRowsServerFixture.RowDelay * 0.8,
+            $"the generation ended {(DateTime.UtcNow - closed).TotalMilliseconds:F0} ms after the client left");
+    }
+
+    private static byte[] Startup()
+    {
+        var body = Encoding.UTF8.GetBytes("user\0test\0database\0vib3\0\0");
+        var bytes = new byte[8 + body.Length];
+        BinaryPrimitives.WriteInt32BigEndian(bytes, bytes.Length);
+        BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(4), 196608);
+        body.CopyTo(bytes, 8);
+        return bytes;
+    }
+
+    private static byte[] Query(string sql)
+    {
+        var text = Encoding.UTF8.GetBytes(sql + "\0");
+        var bytes = new byte[5 + text.Length];
+        bytes[0] = (byte)'Q';
+        BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(1), 4 + text.Length);
+        text.CopyTo(bytes, 5);
+        return bytes;
+    }
+}
