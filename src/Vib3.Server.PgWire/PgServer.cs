@@ -77,7 +77,7 @@ public sealed class PgServer : IAsyncDisposable
     {
         if (_listener is not null) throw new InvalidOperationException("the server is already started");
         ct.ThrowIfCancellationRequested();
-        _listener = new TcpListener(IPAddress.Loopback, _options.Port);
+        _listener = new TcpListener(_options.ListenAddress ?? IPAddress.Loopback, _options.Port);
         _listener.Start();
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
         _acceptLoop = Task.Run(AcceptLoopAsync, CancellationToken.None);

@@ -6,6 +6,9 @@ public sealed record PgServerOptions
     /// <summary>TCP port on 127.0.0.1; 0 picks a free one (see <see cref="PgServer.Port"/>).</summary>
     public int Port { get; init; } = 5432;
 
+    /// <summary>Address to listen on; null: 127.0.0.1 (only this machine can connect).</summary>
+    public System.Net.IPAddress? ListenAddress { get; init; }
+
     /// <summary>How long a new connection may take to send its startup packet before it is dropped.</summary>
     public TimeSpan StartupTimeout { get; init; } = TimeSpan.FromSeconds(30);
 

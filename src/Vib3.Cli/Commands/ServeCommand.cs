@@ -4,8 +4,8 @@ using Vib3.Server.PgWire;
 
 namespace Vib3.Cli.Commands;
 
-/// <summary>vib3 serve --pg-port 5433: the Postgres wire server on 127.0.0.1 until Ctrl-C. Each connection is a
-/// session running the vib3 language (simple query protocol so far).</summary>
+/// <summary>vib3 serve --pg-port 5433 [--listen ADDR] [--pg-password P]: the Postgres wire server (127.0.0.1 by
+/// default) until Ctrl-C. Each connection is a session running the vib3 language.</summary>
 internal static class ServeCommand
 {
     public static Command Create(TextWriter output)
@@ -16,7 +16,8 @@ internal static class ServeCommand
             Description = "Require this password (SCRAM-SHA-256) from every Postgres client; default: trust on loopback",
         };
         var maxGenerations = new Option<int>("--max-generations") { Description = "Concurrent GENERATEs before 53000", DefaultValueFactory = _ => 4 };
-        var command = new Command("serve", "Serve vib3 over the Postgres wire protocol (psql, Npgsql)") { pgPort, password, maxGenerations };
+        var listen = new Option<string>("--listen") { Description = "Address to listen on (default 127.0.0.1)", DefaultValueFactory = _ => "127.0.0.1" };
+        var command = new Command("serve", "Serve vib3 over the Postgres wire protocol (psql, Npgsql)") { pgPort, listen, password, maxGenerations };
         command.SetAction(async (r, ct) =>
         {
             var catalog = GlobalOptions.Catalog(r);
@@ -24,11 +25,13 @@ internal static class ServeCommand
             await using var server = new PgServer(engine, new PgServerOptions
             {
                 Port = r.GetValue(pgPort),
+                ListenAddress = System.Net.IPAddress.TryParse(r.GetValue(listen), out var address) ? address
+                    : throw new Vib3.Core.Vib3Exception(Vib3.Core.SqlState.InvalidParameterValue, $"--listen '{r.GetValue(listen)}' is not an IP address"),
                 Password = r.GetValue(password) ?? Environment.GetEnvironmentVariable("VIB3_PG_PASSWORD"),
                 MaxConcurrentGenerations = r.GetValue(maxGenerations),
             });
             await server.StartAsync(ct);
-            await output.WriteLineAsync($"vib3: Postgres wire protocol on 127.0.0.1:{server.Port} (psql -h 127.0.0.1 -p {server.Port} -U you vib3); Ctrl-C stops");
+            await output.WriteLineAsync($"vib3: Postgres wire protocol on {r.GetValue(listen)}:{server.Port} (psql -h {r.GetValue(listen)} -p {server.Port} -U you vib3); Ctrl-C stops");
             await output.FlushAsync(ct);
             try { await Task.Delay(Timeout.Infinite, ct); }
             catch (OperationCanceledException) { /* Ctrl-C: stop serving */ }
