@@ -196,7 +196,7 @@ public sealed class Session : IDisposable
     {
         var (model, tokenizer) = await OpenAsync(plan.Model, ct).ConfigureAwait(false);
         model.Cache.Clear();
-        var (prompt, addBos) = plan.Prompt.Messages is { } messages ? Chat(model, messages) : (plan.Prompt.Text!, (bool?)null);
+        var (prompt, addBos) = plan.Prompt.Messages is { } messages ? ChatPrompt.Render(model, messages) : (plan.Prompt.Text!, (bool?)null);
         var request = new GenerationRequest(prompt, plan.MaxTokens, new SamplerOptions
         {
             Temperature = (float)plan.Sampling.Temperature, TopP = (float)plan.Sampling.TopP, TopK = plan.Sampling.TopK,
@@ -228,14 +228,6 @@ public sealed class Session : IDisposable
     private static async IAsyncEnumerable<object?[]> TokenRows(IAsyncEnumerable<string> pieces)
     {
         await foreach (var piece in pieces.ConfigureAwait(false)) yield return [piece];
-    }
-
-    private static (string Text, bool? AddBos) Chat(InferenceSession model, IReadOnlyList<(string Role, string Content)> messages)
-    {
-        var source = ChatTemplateSource.Load(model.Weights.TokenizerDir, model.Weights.Manifest.Tokenizer);
-        var text = ChatTemplates.Render(model.Weights.Manifest.Family, messages, addGenerationPrompt: true, source.Template, source.BosToken, source.EosToken);
-        var startsWithBos = !string.IsNullOrEmpty(source.BosToken) && text.StartsWith(source.BosToken, StringComparison.Ordinal);
-        return (text, startsWithBos ? false : null);
     }
 
     private async Task<(InferenceSession, ITextTokenizer)> OpenAsync(string name, CancellationToken ct)

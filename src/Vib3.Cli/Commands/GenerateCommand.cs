@@ -43,7 +43,12 @@ internal static class GenerateCommand
             var text = r.GetValue(prompt)!;
             bool? addBos = null;
             if (r.GetValue(chat))
-                (text, addBos) = ChatPrompt(session, text, r.GetValue(system));
+            {
+                var messages = new List<(string Role, string Content)>();
+                if (r.GetValue(system) is { Length: > 0 } sys) messages.Add(("system", sys));
+                messages.Add(("user", text));
+                (text, addBos) = ChatPrompt.Render(session, messages);
+            }
             var request = new GenerationRequest(text, r.GetValue(maxTokens), sampling, r.GetValue(stop) ?? [], addBos);
             var outcome = new GenerationOutcome();
             var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -63,19 +68,5 @@ internal static class GenerateCommand
             return 0;
         });
         return command;
-    }
-
-    /// <summary>The prompt as a chat: the model's template (tokenizer_config.json or GGUF tokenizer.chat_template),
-    /// else its family's built-in one. BOS is not added again when the template already wrote it.</summary>
-    private static (string Text, bool? AddBos) ChatPrompt(Vib3.Models.Inference.InferenceSession session, string prompt, string? systemMessage)
-    {
-        var source = ChatTemplateSource.Load(session.Weights.TokenizerDir, session.Weights.Manifest.Tokenizer);
-        var messages = new List<(string Role, string Content)>();
-        if (!string.IsNullOrEmpty(systemMessage)) messages.Add(("system", systemMessage));
-        messages.Add(("user", prompt));
-        var text = ChatTemplates.Render(session.Weights.Manifest.Family, messages, addGenerationPrompt: true,
-            source.Template, source.BosToken, source.EosToken);
-        var startsWithBos = !string.IsNullOrEmpty(source.BosToken) && text.StartsWith(source.BosToken, StringComparison.Ordinal);
-        return (text, startsWithBos ? false : null);
     }
 }

@@ -1,0 +1,17 @@
+using Vib3.Models.Tokenization;
+
+namespace Vib3.Models.Inference;
+
+/// <summary>Chat messages as one prompt: the model's own template (tokenizer_config.json or GGUF
+/// tokenizer.chat_template), else its family's built-in one. BOS is not added again when the template wrote it.</summary>
+public static class ChatPrompt
+{
+    public static (string Text, bool? AddBos) Render(InferenceSession session, IReadOnlyList<(string Role, string Content)> messages)
+    {
+        var source = ChatTemplateSource.Load(session.Weights.TokenizerDir, session.Weights.Manifest.Tokenizer);
+        var text = ChatTemplates.Render(session.Weights.Manifest.Family, messages, addGenerationPrompt: true,
+            source.Template, source.BosToken, source.EosToken);
+        var startsWithBos = !string.IsNullOrEmpty(source.BosToken) && text.StartsWith(source.BosToken, StringComparison.Ordinal);
+        return (text, startsWithBos ? false : null);
+    }
+}
