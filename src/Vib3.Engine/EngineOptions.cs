@@ -2,4 +2,11 @@ namespace Vib3.Engine;
 
 /// <param name="DataDir">Where the catalog lives.</param>
 /// <param name="RamBudgetBytes">RAM each open model's page store may hold.</param>
-public sealed record EngineOptions(string DataDir, long RamBudgetBytes);
+public sealed record EngineOptions(string DataDir, long RamBudgetBytes)
+{
+    /// <summary>Sequences one model runs together in its continuous batch (1..64).</summary>
+    public int MaxBatch { get; init; } = 32;
+
+    /// <summary>Sequences that may wait for a place in the batch; beyond it requests are refused (53000).</summary>
+    public int MaxQueue { get; init; } = 256;
+}

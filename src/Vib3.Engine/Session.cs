@@ -2,9 +2,8 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using Vib3.Convert;
 using Vib3.Core;
+using Vib3.Engine.Serving;
 using Vib3.Models.Inference;
-using Vib3.Models.Sampling;
-using Vib3.Models.Tokenization;
 using Vib3.Query;
 using Vib3.Query.Execution;
 using Vib3.Query.Planning;
@@ -12,13 +11,13 @@ using Vib3.Storage;
 
 namespace Vib3.Engine;
 
-/// <summary>One client's state: the current model (USE MODEL), settings (SET), and the models it has opened.
-/// Statements run one at a time, in order.</summary>
+/// <summary>One client's state: the current model (USE MODEL) and settings (SET). Statements run one at a time, in
+/// order; generations go to the engine's shared batches.</summary>
 public sealed class Session : IDisposable
 {
     private readonly Vib3Engine _engine;
-    private readonly Dictionary<string, (InferenceSession Model, ITextTokenizer Tokenizer)> _open = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, string> _settings = new(StringComparer.OrdinalIgnoreCase);
+    private readonly HashSet<GenerationStream> _generating = [];
 
     internal Session(Vib3Engine engine)
     {
@@ -46,7 +45,7 @@ public sealed class Session : IDisposable
         ShowAll => Task.FromResult(StatementResult.Table("SHOW", [new("name", ColumnType.Text), new("setting", ColumnType.Text)],
             _settings.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => new object?[] { kv.Key, kv.Value }))),
         CreateModel c => Task.FromResult(Create(c, ct)),
-        DropModel d => Task.FromResult(Drop(d)),
+        DropModel d => DropAsync(d),
         Explain { Analyze: false } e => Task.FromResult(ExplainPlan(e.Statement, parameters)),
         Explain { Analyze: true } e => ExplainAnalyzeAsync(e.Statement, parameters, ct),
         Select q => Task.FromResult(Query(q, parameters)),
@@ -67,13 +66,14 @@ public sealed class Session : IDisposable
 
     private static StatementResult FromTable(Table t) => StatementResult.Table("SHOW", t.Columns, t.Rows.ToList());
 
-    /// <summary>Router statistics of an open model, or null if this session has not run it.</summary>
-    internal RoutingStats? Routing(string model) => _open.TryGetValue(model, out var open) ? open.Model.Forward.Routing : null;
+    /// <summary>Router statistics of an open model (every sequence it ran), or null if it is not open.</summary>
+    internal RoutingStats? Routing(string model) =>
+        _engine.Generations.Open().FirstOrDefault(m => m.Weights.Manifest.Name.Equals(model, StringComparison.OrdinalIgnoreCase))?.Forward.Routing;
 
-    /// <summary>The page stores of the models this session has open.</summary>
+    /// <summary>The page stores of the models the engine has open.</summary>
     internal IEnumerable<(string Model, PageStore Store, long PageBytes)> OpenStores() =>
-        _open.OrderBy(kv => kv.Key, StringComparer.Ordinal)
-             .Select(kv => (kv.Key, kv.Value.Model.Weights.Store, kv.Value.Model.Weights.Manifest.PageBytes));
+        _engine.Generations.Open().OrderBy(m => m.Weights.Manifest.Name, StringComparer.Ordinal)
+             .Select(m => (m.Weights.Manifest.Name, m.Weights.Store, m.Weights.Manifest.PageBytes));
 
     private StatementResult Use(UseModel u)
     {
@@ -125,23 +125,20 @@ public sealed class Session : IDisposable
         return StatementResult.Command($"CREATE MODEL {m.PageCount}");
     }
 
-    private StatementResult Drop(DropModel d)
+    private async Task<StatementResult> DropAsync(DropModel d)
     {
         if (!_engine.Catalog.Exists(d.Name.Name) && !Directory.Exists(_engine.Catalog.ModelDir(d.Name.Name)))
         {
             if (d.IfExists) return StatementResult.Command("DROP MODEL");
             throw new Vib3Exception(SqlState.UndefinedObject, $"model \"{d.Name.Name}\" does not exist");
         }
-        if (_open.Remove(d.Name.Name, out var open)) open.Model.Dispose();
+        await _engine.Generations.CloseAsync(d.Name.Name).ConfigureAwait(false);
         _engine.Catalog.Drop(d.Name.Name);
         if (string.Equals(CurrentModel, d.Name.Name, StringComparison.OrdinalIgnoreCase)) CurrentModel = null;
         return StatementResult.Command("DROP MODEL");
     }
 
-    private GenerationPlan Plan(GenerationStatement g, IReadOnlyList<object?>? parameters) =>
-        Planner.Plan(g, new PlannerContext(
-            name => _engine.Catalog.Exists(name) ? _engine.Catalog.Get(name) : null, CurrentModel,
-            _engine.Options.RamBudgetBytes, parameters));
+    private GenerationPlan Plan(GenerationStatement g, IReadOnlyList<object?>? parameters) => _engine.Plan(g, CurrentModel, parameters);
 
     private StatementResult ExplainPlan(GenerationStatement g, IReadOnlyList<object?>? parameters)
     {
@@ -155,15 +152,11 @@ public sealed class Session : IDisposable
     private async Task<StatementResult> ExplainAnalyzeAsync(GenerationStatement g, IReadOnlyList<object?>? parameters, CancellationToken ct)
     {
         var plan = Plan(g, parameters);
-        var (model, _) = await OpenAsync(plan.Model, ct).ConfigureAwait(false);
-        var store = model.Weights.Store;
-        var routing = model.Forward.Routing;
+        var store = (await _engine.Generations.GetAsync(plan.Model, ct).ConfigureAwait(false)).Weights.Store;
         var before = store.Stats;
-        var chosenBefore = Snapshot(routing);
         var outcome = new GenerationOutcome();
-        await foreach (var _ in Pieces(plan, outcome, ct).ConfigureAwait(false)) { }
+        var routing = await DrainAsync(Pieces(plan, outcome, ct)).ConfigureAwait(false);
         var after = store.Stats;
-        var chosen = Snapshot(routing);
 
         var lines = PlanPrinter.Print(plan).TrimEnd('\n').Split('\n').ToList();
         lines.Add("ANALYZE");
@@ -182,35 +175,64 @@ public sealed class Session : IDisposable
             $"  disk tier: {misses} page reads, {Vib3.Core.ByteSize.Format(after.BytesRead - before.BytesRead)}"));
         for (var l = 0; l < routing.Layers; l++)
         {
-            var counts = Enumerable.Range(0, routing.Experts).Select(e => chosen[l][e] - chosenBefore[l][e]).ToArray();
+            var counts = Enumerable.Range(0, routing.Experts).Select(e => routing.Selected(l, e)).ToArray();
             lines.Add($"  layer {l} experts: " + string.Join(" ", counts.Select((c, e) => (c, e)).Where(x => x.c > 0)
                 .OrderByDescending(x => x.c).ThenBy(x => x.e).Select(x => $"{x.e}x{x.c}")));
         }
         return StatementResult.Table("EXPLAIN", [new("QUERY PLAN", ColumnType.Text)], lines.Select(line => new object?[] { line }));
     }
 
-    private static long[][] Snapshot(RoutingStats r) =>
-        Enumerable.Range(0, r.Layers).Select(l => Enumerable.Range(0, r.Experts).Select(e => r.Selected(l, e)).ToArray()).ToArray();
-
-    private async IAsyncEnumerable<string> Pieces(GenerationPlan plan, GenerationOutcome outcome, [EnumeratorCancellation] CancellationToken ct)
+    /// <summary>Reads a generation to its end; returns the experts its tokens chose.</summary>
+    private static async Task<RoutingStats> DrainAsync(GenerationPieces pieces)
     {
-        var (model, tokenizer) = await OpenAsync(plan.Model, ct).ConfigureAwait(false);
-        model.Cache.Clear();
-        var (prompt, addBos) = plan.Prompt.Messages is { } messages ? ChatPrompt.Render(model, messages) : (plan.Prompt.Text!, (bool?)null);
-        var request = new GenerationRequest(prompt, plan.MaxTokens, new SamplerOptions
+        await foreach (var _ in pieces.Text.ConfigureAwait(false)) { }
+        return pieces.Routing();
+    }
+
+    /// <summary>A generation's text as it arrives, and (once read to the end) the experts it chose.</summary>
+    private sealed record GenerationPieces(IAsyncEnumerable<string> Text, Func<RoutingStats> Routing);
+
+    private GenerationPieces Pieces(GenerationPlan plan, GenerationOutcome outcome, CancellationToken ct)
+    {
+        RoutingStats? routing = null;
+        return new GenerationPieces(Text(), () => routing!);
+
+        async IAsyncEnumerable<string> Text()
         {
-            Temperature = (float)plan.Sampling.Temperature, TopP = (float)plan.Sampling.TopP, TopK = plan.Sampling.TopK,
-            MinP = (float)plan.Sampling.MinP, Seed = plan.Sampling.Seed is { } s ? (ulong)s : null,
-        }, plan.Stop, addBos);
-        await foreach (var piece in new TextGenerator(model, tokenizer).GenerateAsync(request, outcome, ct).ConfigureAwait(false))
-            yield return piece;
+            var stream = await _engine.Generations.StartAsync(plan, GenerationOptions.Default, ct).ConfigureAwait(false);
+            lock (_generating) _generating.Add(stream);
+            try
+            {
+                outcome.PromptTokens = stream.PromptTokens;
+                outcome.Seed = stream.Seeds[0];
+                await foreach (var e in stream.ReadAllAsync(ct).ConfigureAwait(false))
+                    switch (e)
+                    {
+                        case TextDelta d when d.Text.Length > 0:
+                            yield return d.Text;
+                            break;
+                        case ChoiceFinished f:
+                            outcome.FinishReason = f.FinishReason;
+                            outcome.GeneratedTokens = f.CompletionTokens;
+                            outcome.TimeToFirstToken = f.TimeToFirstToken;
+                            outcome.Elapsed = f.Elapsed;
+                            break;
+                    }
+                routing = stream.Routing;
+            }
+            finally
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+                lock (_generating) _generating.Remove(stream);
+            }
+        }
     }
 
     private async Task<StatementResult> GenerateAsync(GenerationStatement g, IReadOnlyList<object?>? parameters, CancellationToken ct)
     {
         var plan = Plan(g, parameters);
         var outcome = new GenerationOutcome();
-        var pieces = Pieces(plan, outcome, ct);
+        var pieces = Pieces(plan, outcome, ct).Text;
         if (plan.Stream)
             return new StatementResult
             {
@@ -230,19 +252,13 @@ public sealed class Session : IDisposable
         await foreach (var piece in pieces.ConfigureAwait(false)) yield return [piece];
     }
 
-    private async Task<(InferenceSession, ITextTokenizer)> OpenAsync(string name, CancellationToken ct)
-    {
-        if (_open.TryGetValue(name, out var open)) return open;
-        var model = await InferenceSession.OpenAsync(_engine.Catalog, name,
-            new PageStoreOptions { RamBudgetBytes = _engine.Options.RamBudgetBytes }, ct: ct).ConfigureAwait(false);
-        var tokenizer = TokenizerLoader.Load(model.Weights.TokenizerDir, model.Weights.Manifest.Tokenizer);
-        _open[name] = (model, tokenizer);
-        return (model, tokenizer);
-    }
-
+    /// <summary>Stops this session's generations still running (its client went away).</summary>
     public void Dispose()
     {
-        foreach (var (model, _) in _open.Values) model.Dispose();
-        _open.Clear();
+        lock (_generating)
+        {
+            foreach (var stream in _generating) stream.Cancel();
+            _generating.Clear();
+        }
     }
 }

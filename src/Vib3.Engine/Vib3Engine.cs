@@ -1,16 +1,27 @@
 using Vib3.Convert.Descriptors;
+using Vib3.Core;
+using Vib3.Engine.Serving;
+using Vib3.Query;
+using Vib3.Query.Planning;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Engine;
 
-/// <summary>The engine facade: the catalog and the architecture descriptors, and sessions to run statements in.</summary>
-public sealed class Vib3Engine
+/// <summary>The engine facade: the catalog and the architecture descriptors, sessions to run statements in, and the
+/// generation service whose continuous batches every front end shares.</summary>
+public sealed class Vib3Engine : IAsyncDisposable
 {
     public Vib3Engine(EngineOptions options)
     {
+        if (options.MaxBatch is < 1 or > Models.Inference.ForwardPass.MaxBatchRows)
+            throw new Vib3Exception(SqlState.InvalidParameterValue,
+                $"the batch must hold 1 to {Models.Inference.ForwardPass.MaxBatchRows} sequences, not {options.MaxBatch}");
+        if (options.MaxQueue < 0)
+            throw new Vib3Exception(SqlState.InvalidParameterValue, $"the queue length must be 0 or more, not {options.MaxQueue}");
         Options = options;
         Catalog = new ModelCatalog(options.DataDir);
         Descriptors = DescriptorCatalog.LoadDefault();
+        Generations = new GenerationService(this);
     }
 
     public EngineOptions Options { get; }
@@ -19,5 +30,15 @@ public sealed class Vib3Engine
 
     public DescriptorCatalog Descriptors { get; }
 
+    public GenerationService Generations { get; }
+
     public Session OpenSession() => new(this);
+
+    /// <summary>Binds a GENERATE / GENERATE CHAT statement to a model, as every front end does: the SQL ones from
+    /// parsed text, the HTTP one from a request it turned into the same tree.</summary>
+    public GenerationPlan Plan(GenerationStatement statement, string? currentModel = null, IReadOnlyList<object?>? parameters = null) =>
+        Planner.Plan(statement, new PlannerContext(
+            name => Catalog.Exists(name) ? Catalog.Get(name) : null, currentModel, Options.RamBudgetBytes, parameters));
+
+    public ValueTask DisposeAsync() => Generations.DisposeAsync();
 }

@@ -1,4 +1,5 @@
 using Vib3.Models.Tokenization;
+using Vib3.Models.Weights;
 
 namespace Vib3.Models.Inference;
 
@@ -6,10 +7,10 @@ namespace Vib3.Models.Inference;
 /// tokenizer.chat_template), else its family's built-in one. BOS is not added again when the template wrote it.</summary>
 public static class ChatPrompt
 {
-    public static (string Text, bool? AddBos) Render(InferenceSession session, IReadOnlyList<(string Role, string Content)> messages)
+    public static (string Text, bool? AddBos) Render(ModelWeights weights, IReadOnlyList<(string Role, string Content)> messages)
     {
-        var source = ChatTemplateSource.Load(session.Weights.TokenizerDir, session.Weights.Manifest.Tokenizer);
-        var text = ChatTemplates.Render(session.Weights.Manifest.Family, messages, addGenerationPrompt: true,
+        var source = ChatTemplateSource.Load(weights.TokenizerDir, weights.Manifest.Tokenizer);
+        var text = ChatTemplates.Render(weights.Manifest.Family, messages, addGenerationPrompt: true,
             source.Template, source.BosToken, source.EosToken);
         var startsWithBos = !string.IsNullOrEmpty(source.BosToken) && text.StartsWith(source.BosToken, StringComparison.Ordinal);
         return (text, startsWithBos ? false : null);

@@ -80,5 +80,27 @@ public sealed class KvCache
             Attention.DecodeF16(q, _k16![layer].AsSpan(0, n), _v16![layer].AsSpan(0, n), positions, heads, kvHeads, headDim, output, scratch);
     }
 
+    /// <summary>Copies the first <paramref name="positions"/> positions of every layer from <paramref name="source"/>
+    /// (same shape and type): several sequences sampled from one prompt share its prefill this way.</summary>
+    public void CopyPrefixFrom(KvCache source, int positions)
+    {
+        if (source.KvDim != KvDim || source.Type != Type || positions > Capacity || positions > source.Length)
+            throw new ArgumentException("the caches differ in shape or type, or the prefix does not fit", nameof(source));
+        var n = positions * KvDim;
+        if (_k32 is not null)
+            for (var l = 0; l < _k32.Length; l++)
+            {
+                source._k32![l].AsSpan(0, n).CopyTo(_k32[l]);
+                source._v32![l].AsSpan(0, n).CopyTo(_v32![l]);
+            }
+        else
+            for (var l = 0; l < _k16!.Length; l++)
+            {
+                source._k16![l].AsSpan(0, n).CopyTo(_k16[l]);
+                source._v16![l].AsSpan(0, n).CopyTo(_v16![l]);
+            }
+        Length = positions;
+    }
+
     public void Clear() => Length = 0;
 }

@@ -15,15 +15,15 @@ public sealed record GenerationRequest(
 /// a full context).</summary>
 public sealed class GenerationOutcome
 {
-    public string FinishReason { get; internal set; } = "length";
-    public int PromptTokens { get; internal set; }
+    public string FinishReason { get; set; } = "length";
+    public int PromptTokens { get; set; }
     /// <summary>Tokens produced, not counting the end-of-generation token that stopped it.</summary>
-    public int GeneratedTokens { get; internal set; }
-    public ulong Seed { get; internal set; }
+    public int GeneratedTokens { get; set; }
+    public ulong Seed { get; set; }
     /// <summary>From the start (tokenizing) to the first sampled token: prompt processing, i.e. time to first token.</summary>
-    public TimeSpan TimeToFirstToken { get; internal set; }
+    public TimeSpan TimeToFirstToken { get; set; }
     /// <summary>From the start to the last token.</summary>
-    public TimeSpan Elapsed { get; internal set; }
+    public TimeSpan Elapsed { get; set; }
 
     /// <summary>Tokens per second after the first.</summary>
     public double DecodeTokensPerSecond =>
@@ -51,55 +51,25 @@ public sealed class TextGenerator
         GenerationRequest request, GenerationOutcome outcome, [EnumeratorCancellation] CancellationToken ct = default)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        if (request.MaxTokens < 0)
-            throw new Vib3Exception(SqlState.InvalidParameterValue, $"max tokens must be 0 or more, not {request.MaxTokens}");
         var prompt = _tokenizer.Encode(request.Prompt, request.AddBos ?? _tokenizer.AddBosByDefault);
-        if (prompt.Count == 0)
-            throw new Vib3Exception(SqlState.InvalidParameterValue, "the prompt is empty (and the tokenizer adds no BOS token)");
+        var state = new GenerationState(_tokenizer, prompt, request.MaxTokens, request.Sampling, request.Stop);
         outcome.PromptTokens = prompt.Count;
-        if (request.MaxTokens == 0) yield break;
-        var sampler = new Sampler(request.Sampling);
-        outcome.Seed = sampler.Seed;
-        var history = new List<int>(prompt);
-        var decoder = new StreamingDecoder(_tokenizer);
-        var stops = new StopMatcher(request.Stop);
+        outcome.Seed = state.Seed;
+        if (state.Finished) yield break;
         var cache = _session.Cache;
 
         var logits = (await _session.LogitsAsync(prompt, allPositions: false, ct).ConfigureAwait(false))[0];
-        for (var i = 0; i < request.MaxTokens; i++)
+        for (var first = true; ; first = false)
         {
-            MaskPadding(logits);
-            var next = sampler.Next(logits, history);
-            history.Add(next);
-            if (i == 0) outcome.TimeToFirstToken = clock.Elapsed;
+            var text = state.Accept(logits);
+            if (first) outcome.TimeToFirstToken = clock.Elapsed;
             outcome.Elapsed = clock.Elapsed;
-            if (_tokenizer.IsEndOfGeneration(next))
-            {
-                outcome.FinishReason = "stop";
-                break;
-            }
-            outcome.GeneratedTokens++;
-            var (emit, stop) = stops.Push(decoder.Push(next));
-            if (emit.Length > 0) yield return emit;
-            if (stop)
-            {
-                outcome.FinishReason = "stop";
-                yield break;
-            }
-            if (i + 1 == request.MaxTokens || cache.Length >= cache.Capacity) break;
-            logits = await _session.Forward.DecodeAsync(next, cache, ct).ConfigureAwait(false);
+            if (!state.Finished && cache.Length >= cache.Capacity) text += state.EndForFullContext();
+            outcome.GeneratedTokens = state.Generated;
+            outcome.FinishReason = state.FinishReason;
+            if (text.Length > 0) yield return text;
+            if (state.Finished) yield break;
+            logits = await _session.Forward.DecodeAsync(state.NextInput, cache, ct).ConfigureAwait(false);
         }
-        var (tail, stopped) = stops.Push(decoder.Flush());
-        if (stopped) outcome.FinishReason = "stop";
-        var rest = tail + (stopped ? "" : stops.Flush());
-        if (rest.Length > 0) yield return rest;
-    }
-
-    /// <summary>Checkpoints often pad the model's vocabulary past the tokenizer's (e.g. to a multiple of 64): those
-    /// ids have no text and must never be sampled.</summary>
-    private void MaskPadding(float[] logits)
-    {
-        if (_tokenizer.VocabSize < logits.Length)
-            logits.AsSpan(_tokenizer.VocabSize).Fill(float.NegativeInfinity);
     }
 }

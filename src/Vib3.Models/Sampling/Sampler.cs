@@ -3,7 +3,8 @@ using Vib3.Kernels;
 
 namespace Vib3.Models.Sampling;
 
-/// <summary>Picks the next token from a logits row. Steps, in order: repetition penalty, top-k, softmax with
+/// <summary>Picks the next token from a logits row. Steps, in order: repetition penalty, presence and frequency
+/// penalties (over the generated tokens only), top-k, softmax with
 /// temperature, top-p, min-p, draw (temperature 0: arg-max after the penalty). Holds its own generator, so one
 /// sampler per sequence; not thread-safe.</summary>
 public sealed class Sampler
@@ -26,7 +27,10 @@ public sealed class Sampler
     /// <summary>The seed in use (the drawn one when the options gave none), so a run can be repeated.</summary>
     public ulong Seed { get; }
 
-    public int Next(ReadOnlySpan<float> logits, IReadOnlyList<int> history)
+    /// <param name="history">The prompt's tokens followed by those generated so far.</param>
+    /// <param name="promptLength">How many of <paramref name="history"/> are the prompt's (the presence and frequency
+    /// penalties look only at the rest).</param>
+    public int Next(ReadOnlySpan<float> logits, IReadOnlyList<int> history, int promptLength = 0)
     {
         if (logits.IsEmpty) throw new ArgumentException("empty logits", nameof(logits));
         var n = logits.Length;
@@ -40,6 +44,7 @@ public sealed class Sampler
         logits.CopyTo(l);
         for (var i = 0; i < n; i++) if (float.IsNaN(l[i])) l[i] = float.NegativeInfinity;
         ApplyRepetitionPenalty(l, history);
+        ApplyPresenceAndFrequency(l, history, promptLength);
 
         if (_options.Temperature <= 0) return VectorOps.ArgMax(l);
 
@@ -109,6 +114,16 @@ public sealed class Sampler
             if ((uint)id >= (uint)l.Length || !seen.Add(id)) continue;
             l[id] = l[id] > 0 ? l[id] / penalty : l[id] * penalty;
         }
+    }
+
+    private void ApplyPresenceAndFrequency(Span<float> l, IReadOnlyList<int> history, int promptLength)
+    {
+        if ((_options.PresencePenalty == 0 && _options.FrequencyPenalty == 0) || history is null) return;
+        var counts = new Dictionary<int, int>();
+        for (var i = Math.Max(0, promptLength); i < history.Count; i++)
+            if ((uint)history[i] < (uint)l.Length) counts[history[i]] = counts.GetValueOrDefault(history[i]) + 1;
+        foreach (var (id, count) in counts)
+            l[id] -= _options.PresencePenalty + _options.FrequencyPenalty * count;
     }
 
     /// <summary>Order: higher logit first, lower id first among equals (so results never depend on the sort).</summary>

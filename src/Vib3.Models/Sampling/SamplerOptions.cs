@@ -22,6 +22,12 @@ public sealed class SamplerOptions
     /// <summary>How many of the most recent tokens the penalty looks at; 0 disables it, negative means the whole history.</summary>
     public int RepetitionWindow { get; set; } = 64;
 
+    /// <summary>OpenAI-style: subtracted once from the logit of every token generated so far (not the prompt's); 0 is off.</summary>
+    public float PresencePenalty { get; set; }
+
+    /// <summary>OpenAI-style: subtracted from a token's logit once per time it was generated so far; 0 is off.</summary>
+    public float FrequencyPenalty { get; set; }
+
     /// <summary>Seed of the sampler's own generator; the same seed, options and logits give the same tokens.
     /// Null draws a seed from the OS.</summary>
     public ulong? Seed { get; set; }
@@ -33,6 +39,8 @@ public sealed class SamplerOptions
         if (!(TopP > 0 && TopP <= 1)) throw Invalid($"top_p must be in (0, 1], got {TopP}");
         if (!(MinP >= 0 && MinP <= 1)) throw Invalid($"min_p must be in [0, 1], got {MinP}");
         if (!(RepetitionPenalty > 0)) throw Invalid($"repetition penalty must be > 0, got {RepetitionPenalty}");
+        if (!(PresencePenalty >= -2 && PresencePenalty <= 2)) throw Invalid($"presence penalty must be in [-2, 2], got {PresencePenalty}");
+        if (!(FrequencyPenalty >= -2 && FrequencyPenalty <= 2)) throw Invalid($"frequency penalty must be in [-2, 2], got {FrequencyPenalty}");
     }
 
     private static Vib3.Core.Vib3Exception Invalid(string message) => new(Vib3.Core.SqlState.InvalidParameterValue, message);

@@ -8,7 +8,10 @@ namespace Vib3.Query.Planning;
 public sealed record RoutingPlan(bool Retrieval, int TopK, int? Ef, bool Renormalise);
 
 /// <summary>Sampling settings after defaults: temperature 0 means greedy.</summary>
-public sealed record SamplingPlan(double Temperature, double TopP, int TopK, double MinP, long? Seed);
+/// <param name="PresencePenalty">OpenAI's: subtracted once from the logit of every token already generated.</param>
+/// <param name="FrequencyPenalty">OpenAI's: subtracted from a token's logit per time it was already generated.</param>
+public sealed record SamplingPlan(double Temperature, double TopP, int TopK, double MinP, long? Seed,
+    double PresencePenalty = 0, double FrequencyPenalty = 0);
 
 /// <summary>The prompt: plain text, or chat messages to render with the model's template.</summary>
 public sealed record PlanPrompt(string? Text, IReadOnlyList<(string Role, string Content)>? Messages);

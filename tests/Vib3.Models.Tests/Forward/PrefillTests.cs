@@ -17,7 +17,7 @@ public sealed class PrefillTests
     {
         var spec = ModelFixture.Small(family, DType.F32) with { Context = 256 };
         using var f = new ModelFixture(spec, format, pageRows: 32);
-        var tokens = ModelFixture.Tokens(ForwardPass.PrefillBatch + 13, spec.Vocab);
+        var tokens = ModelFixture.Tokens(ForwardPass.MaxBatchRows + 13, spec.Vocab);
         var options = new PageStoreOptions { RamBudgetBytes = 64 << 20 };
 
         using var batched = await InferenceSession.OpenAsync(f.Catalog, "m", options);
@@ -66,9 +66,9 @@ public sealed class PrefillTests
         using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
         await session.LogitsAsync([7, 8, 9], allPositions: false);
         using var cancel = new CancellationTokenSource();
-        var tokens = ModelFixture.Tokens(ForwardPass.PrefillBatch + 36, f.Spec.Vocab);
+        var tokens = ModelFixture.Tokens(ForwardPass.MaxBatchRows + 36, f.Spec.Vocab);
         var prefill = session.LogitsAsync(tokens, allPositions: false, cancel.Token);
-        while (session.Cache.Length < 3 + ForwardPass.PrefillBatch && !prefill.IsCompleted) await Task.Delay(1);
+        while (session.Cache.Length < 3 + ForwardPass.MaxBatchRows && !prefill.IsCompleted) await Task.Delay(1);
         Assert.False(prefill.IsCompleted, "the prefill finished before it could be cancelled mid-way");
         cancel.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => prefill);

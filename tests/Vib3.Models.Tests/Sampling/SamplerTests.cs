@@ -41,6 +41,23 @@ public sealed class SamplerTests
     }
 
     [Fact]
+    public void Presence_and_frequency_penalties_count_generated_tokens_only()
+    {
+        // Greedy picks id 1 (3.0) over id 5 (2.9) and id 2 (2.5).
+        float[] logits = [1.0f, 3.0f, 2.5f, -1.0f, 0.5f, 2.9f];
+        int[] history = [1, 1, 5]; // prompt [1], then generated [1, 5]
+        // presence 0.2: id1 2.8, id5 2.7 → still id 1; frequency 0.3 on top: id1 2.5 (one generated), id5 2.4 → id 1
+        Assert.Equal(1, new Sampler(new() { PresencePenalty = 0.2f }).Next(logits, history, promptLength: 1));
+        // frequency 0.3 counting the prompt's 1 too would give id1 2.4 < id2 2.5; only generated ones count: 2.7 vs 2.6
+        Assert.Equal(1, new Sampler(new() { FrequencyPenalty = 0.3f }).Next(logits, history, promptLength: 1));
+        // with the whole history generated, id 1 is penalised twice: 3.0 - 0.6 = 2.4 < 2.5 (id 2), id 5 2.6 wins
+        Assert.Equal(5, new Sampler(new() { FrequencyPenalty = 0.3f }).Next(logits, history, promptLength: 0));
+        // negative penalties encourage repeats
+        Assert.Equal(5, new Sampler(new() { PresencePenalty = -0.5f }).Next(logits, [5], promptLength: 0));
+        Assert.Throws<Vib3Exception>(() => new Sampler(new() { PresencePenalty = 2.5f }));
+    }
+
+    [Fact]
     public void Top_k_keeps_only_the_k_best()
     {
         Assert.Equal([1, 5], Histogram(new() { Temperature = 5, TopK = 2, Seed = 1 }).Keys.Order());

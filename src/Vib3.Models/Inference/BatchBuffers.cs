@@ -2,10 +2,10 @@ using Vib3.Storage.Catalog;
 
 namespace Vib3.Models.Inference;
 
-/// <summary>Activations of a prefill batch of up to N tokens (row i = token i), allocated once per session.</summary>
-internal sealed class PrefillBuffers
+/// <summary>Activations of a batched step of up to N rows (row i = one token of some sequence), allocated once per session.</summary>
+internal sealed class BatchBuffers
 {
-    public PrefillBuffers(HyperParameters h, int n, int maxBundleRows, int maxPageRows)
+    public BatchBuffers(HyperParameters h, int n, int maxBundleRows, int maxPageRows)
     {
         N = n;
         var qDim = h.Heads * h.HeadDim;

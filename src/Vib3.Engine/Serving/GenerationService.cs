@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using Vib3.Core;
+using Vib3.Models.Inference;
+using Vib3.Models.Sampling;
+using Vib3.Query.Planning;
+
+namespace Vib3.Engine.Serving;
+
+/// <summary>Runs generation plans for every front end. Each model is opened once, on first use (or by
+/// <see cref="WarmUpAsync"/>), and all sequences on it share its continuous batch.</summary>
+public sealed class GenerationService : IAsyncDisposable
+{
+    private readonly Vib3Engine _engine;
+    private readonly ConcurrentDictionary<string, Lazy<Task<ServedModel>>> _models = new(StringComparer.OrdinalIgnoreCase);
+
+    internal GenerationService(Vib3Engine engine) => _engine = engine;
+
+    /// <summary>Sequences queued, not yet in a batch (all models).</summary>
+    public int Waiting => Open().Sum(m => m.Scheduler.Waiting);
+
+    /// <summary>Sequences in the running batches (all models).</summary>
+    public int Running => Open().Sum(m => m.Scheduler.Running);
+
+    /// <summary>Opens <paramref name="model"/> for serving now rather than at its first request.</summary>
+    public async Task WarmUpAsync(string model, CancellationToken ct = default) => await GetAsync(model, ct).ConfigureAwait(false);
+
+    /// <summary>Tokenizes the prompt (a chat prompt through the model's template), checks that it fits the context,
+    /// queues its choices and returns at once; their text arrives through the stream.</summary>
+    public async Task<GenerationStream> StartAsync(GenerationPlan plan, GenerationOptions options, CancellationToken ct = default)
+    {
+        if (options.Choices < 1)
+            throw new Vib3Exception(SqlState.InvalidParameterValue, $"the number of choices must be at least 1, not {options.Choices}");
+        if (options.TopLogprobs is < 0 or > 20)
+            throw new Vib3Exception(SqlState.InvalidParameterValue, $"top logprobs must be between 0 and 20, not {options.TopLogprobs}");
+        if (plan.Routing.Retrieval)
+            throw new Vib3Exception(SqlState.FeatureNotSupported, "retrieval routing is not supported yet; use the router");
+        var served = await GetAsync(plan.Model, ct).ConfigureAwait(false);
+        var tokenizer = served.Tokenizer;
+        var (text, addBos) = plan.Prompt.Messages is { } messages
+            ? ChatPrompt.Render(served.Weights, messages)
+            : (plan.Prompt.Text!, (bool?)null);
+        var prompt = tokenizer.Encode(text, addBos ?? tokenizer.AddBosByDefault);
+        var context = served.Forward.Hyper.Context;
+        if (prompt.Count > context)
+            throw new Vib3Exception(SqlState.ProgramLimitExceeded,
+                $"the prompt is {prompt.Count} tokens, more than model '{plan.Model}''s context of {context} tokens");
+        var capacity = (int)Math.Min(context, (long)prompt.Count + plan.MaxTokens);
+
+        var h = served.Forward.Hyper;
+        var stream = new GenerationStream(served.Weights.Manifest.Name, prompt.Count, options.Choices,
+            new RoutingStats(h.Layers, h.Experts), served.Scheduler.Wake);
+        var states = Enumerable.Range(0, options.Choices).Select(i => new GenerationState(tokenizer, prompt, plan.MaxTokens,
+            Sampling(plan.Sampling, i), plan.Stop, options.TopLogprobs)).ToArray();
+        stream.Seeds = states.Select(s => s.Seed).ToArray();
+        if (plan.MaxTokens == 0)
+        {
+            for (var i = 0; i < states.Length; i++) stream.Publish(new ChoiceFinished(i, "length", 0, TimeSpan.Zero, TimeSpan.Zero));
+            return stream;
+        }
+        var leader = new Sequence(stream, 0, prompt, capacity, states[0], null);
+        for (var i = 1; i < states.Length; i++) leader.Followers.Add(new Sequence(stream, i, prompt, capacity, states[i], leader));
+        served.Scheduler.Enqueue(leader);
+        return stream;
+    }
+
+    /// <summary>Choice i samples with seed + i, so n choices from one seeded request differ yet repeat.</summary>
+    private static SamplerOptions Sampling(SamplingPlan s, int choice) => new()
+    {
+        Temperature = (float)s.Temperature, TopP = (float)s.TopP, TopK = s.TopK, MinP = (float)s.MinP,
+        PresencePenalty = (float)s.PresencePenalty, FrequencyPenalty = (float)s.FrequencyPenalty,
+        Seed = s.Seed is { } seed ? unchecked((ulong)seed + (ulong)choice) : null,
+    };
+
+    /// <summary>Per open model: tiers, steps, tokens, batch occupancy.</summary>
+    public IReadOnlyList<ServedModelStats> Stats() => Open().OrderBy(m => m.Weights.Manifest.Name, StringComparer.Ordinal).Select(m =>
+    {
+        var (steps, rows, generated, prompt) = m.Scheduler.Counters;
+        return new ServedModelStats(m.Weights.Manifest.Name, m.Weights.Store.Stats, steps, rows, generated, prompt,
+            m.Scheduler.Running, m.Scheduler.Waiting);
+    }).ToArray();
+
+    /// <summary>The open models (for the system tables).</summary>
+    internal IEnumerable<ServedModel> Open() =>
+        _models.Values.Where(l => l.IsValueCreated && l.Value.IsCompletedSuccessfully).Select(l => l.Value.Result);
+
+    internal async Task<ServedModel> GetAsync(string model, CancellationToken ct)
+    {
+        if (!_engine.Catalog.Exists(model))
+            throw new Vib3Exception(SqlState.UndefinedObject, $"model \"{model}\" does not exist");
+        var lazy = _models.GetOrAdd(model, name => new Lazy<Task<ServedModel>>(() => ServedModel.OpenAsync(_engine, name, CancellationToken.None)));
+        try
+        {
+            return await lazy.Value.WaitAsync(ct).ConfigureAwait(false);
+        }
+        catch (Exception) when (lazy.Value.IsFaulted)
+        {
+            _models.TryRemove(new KeyValuePair<string, Lazy<Task<ServedModel>>>(model, lazy)); // let a later request try again
+            throw;
+        }
+    }
+
+    /// <summary>Closes a model (DROP MODEL): its queued and running generations fail with a clear error.</summary>
+    internal async Task CloseAsync(string model)
+    {
+        if (!_models.TryRemove(model, out var lazy)) return;
+        ServedModel served;
+        try { served = await lazy.Value.ConfigureAwait(false); }
+        catch (Exception) { return; } // it never opened
+        await served.CloseAsync(new Vib3Exception(SqlState.UndefinedObject, $"model \"{model}\" was dropped")).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var name in _models.Keys.ToArray())
+            if (_models.TryRemove(name, out var lazy) && lazy.IsValueCreated)
+            {
+                try { await (await lazy.Value.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false); }
+                catch (Exception) { /* it never opened */ }
+            }
+    }
+}

@@ -1,0 +1,58 @@
+using Vib3.Models.Inference;
+using Vib3.Models.Tokenization;
+using Vib3.Models.Weights;
+using Vib3.Storage;
+
+namespace Vib3.Engine.Serving;
+
+/// <summary>A model open for generation: one page store (one RAM budget) and one forward pass shared by every
+/// front end and every sequence, run by its batch scheduler.</summary>
+internal sealed class ServedModel : IAsyncDisposable
+{
+    private ServedModel(ModelWeights weights, ForwardPass forward, ITextTokenizer tokenizer, BatchScheduler scheduler)
+    {
+        Weights = weights;
+        Forward = forward;
+        Tokenizer = tokenizer;
+        Scheduler = scheduler;
+    }
+
+    public ModelWeights Weights { get; }
+
+    public ForwardPass Forward { get; }
+
+    public ITextTokenizer Tokenizer { get; }
+
+    public BatchScheduler Scheduler { get; }
+
+    public static async Task<ServedModel> OpenAsync(Vib3Engine engine, string name, CancellationToken ct)
+    {
+        var weights = ModelWeights.Open(engine.Catalog, name, new PageStoreOptions { RamBudgetBytes = engine.Options.RamBudgetBytes });
+        try
+        {
+            var forward = await ForwardPass.CreateAsync(weights, ct).ConfigureAwait(false);
+            var tokenizer = TokenizerLoader.Load(weights.TokenizerDir, weights.Manifest.Tokenizer);
+            if (tokenizer.VocabSize > forward.Hyper.Vocab)
+                throw new Vib3.Core.Vib3Exception(Vib3.Core.SqlState.DataCorrupted,
+                    $"the tokenizer has {tokenizer.VocabSize} tokens but model '{name}' only {forward.Hyper.Vocab}");
+            var scheduler = new BatchScheduler(weights.Manifest.Name, forward, tokenizer, engine.Options.MaxBatch, engine.Options.MaxQueue);
+            return new ServedModel(weights, forward, tokenizer, scheduler);
+        }
+        catch
+        {
+            weights.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Fails whatever is queued or running with <paramref name="reason"/>, then closes the store.</summary>
+    public async Task CloseAsync(Exception reason)
+    {
+        await Scheduler.CloseAsync(reason).ConfigureAwait(false);
+        await Scheduler.DisposeAsync().ConfigureAwait(false);
+        Weights.Dispose();
+    }
+
+    public ValueTask DisposeAsync() => new(CloseAsync(new Vib3.Core.Vib3Exception(Vib3.Core.SqlState.InsufficientResources,
+        $"model '{Weights.Manifest.Name}' is closing")));
+}

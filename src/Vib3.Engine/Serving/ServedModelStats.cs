@@ -1,0 +1,16 @@
+using Vib3.Storage;
+
+namespace Vib3.Engine.Serving;
+
+/// <summary>What an open model has done since it was opened.</summary>
+/// <param name="Tiers">Its page store: RAM hits, disk reads (misses = pages read from disk), bytes, residency.</param>
+/// <param name="Steps">Batched forward steps run.</param>
+/// <param name="BatchRows">Rows those steps held in total (Rows / Steps = mean batch).</param>
+/// <param name="GeneratedTokens">Tokens sampled, end-of-generation tokens not counted.</param>
+/// <param name="PromptTokens">Prompt tokens prefilled (a prompt shared by n choices counts once).</param>
+public sealed record ServedModelStats(string Model, TierStats Tiers, long Steps, long BatchRows, long GeneratedTokens, long PromptTokens,
+    int Running, int Waiting)
+{
+    /// <summary>Pages read from disk per generated token (0 before any token).</summary>
+    public double PagesReadPerToken => GeneratedTokens == 0 ? 0 : (double)Tiers.Misses / GeneratedTokens;
+}

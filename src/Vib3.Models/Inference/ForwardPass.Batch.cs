@@ -1,0 +1,236 @@
+using Vib3.Core;
+using Vib3.Kernels;
+using Vib3.Models.Weights;
+using Vib3.Storage.Catalog;
+
+namespace Vib3.Models.Inference;
+
+/// <summary>One row of a batched step: <paramref name="Token"/> at <paramref name="Position"/> of a sequence's cache.
+/// <paramref name="Routing"/>, when given, also records this row's expert choices (per-sequence statistics).</summary>
+public readonly record struct BatchRow(int Token, KvCache Cache, int Position, RoutingStats? Routing = null);
+
+/// <summary>Batched steps: up to <see cref="MaxBatchRows"/> rows through the model at once — a chunk of one prompt
+/// (prefill), one new token of each of many sequences (batched decode), or both mixed. Every weight page is read
+/// once per step and multiplied against all the rows that need it (matrix-matrix); each routed expert runs once on
+/// just the rows that chose it, so sequences whose tokens pick the same experts share one read of those pages.
+/// Same blocks, same order as <see cref="DecodeAsync"/>; only the shapes gain a leading n.</summary>
+public sealed partial class ForwardPass
+{
+    /// <summary>Rows per batched step: long prompts go through in chunks of this many.</summary>
+    public const int MaxBatchRows = 64;
+
+    private BatchBuffers? _p;
+
+    /// <summary>Feeds <paramref name="tokens"/> at the cache's next positions; returns the logits of every
+    /// position, or of the last only.</summary>
+    public async ValueTask<float[][]> PrefillAsync(IReadOnlyList<int> tokens, KvCache cache, bool allPositions, CancellationToken ct = default)
+    {
+        if (cache.Length + tokens.Count > cache.Capacity)
+            throw new Vib3Exception(SqlState.ProgramLimitExceeded,
+                $"the prompt is {tokens.Count} tokens but only {cache.Capacity - cache.Length} of the context's {cache.Capacity} are free " +
+                "(a longer context: --context, up to the model's)");
+        var result = new List<float[]>();
+        var before = cache.Length;
+        try
+        {
+            for (var start = 0; start < tokens.Count; start += MaxBatchRows)
+            {
+                var n = Math.Min(MaxBatchRows, tokens.Count - start);
+                var rows = Enumerable.Range(0, n).Select(i => new BatchRow(tokens[start + i], cache, cache.Length + i)).ToArray();
+                var wanted = allPositions ? Enumerable.Range(0, n).ToArray() : start + n == tokens.Count ? [n - 1] : [];
+                result.AddRange(await StepAsync(rows, wanted, ct).ConfigureAwait(false));
+            }
+        }
+        catch
+        {
+            cache.Length = before; // all or nothing: a cancelled or failed prompt leaves the cache as it was
+            throw;
+        }
+        return [.. result];
+    }
+
+    /// <summary>Runs one batched step and returns the logits [vocab] of the rows listed in
+    /// <paramref name="logitRows"/>, in that order. Each cache's rows must continue it: positions Length, Length+1, ...
+    /// On failure every cache is left as it was.</summary>
+    public async ValueTask<float[][]> StepAsync(IReadOnlyList<BatchRow> rows, IReadOnlyList<int> logitRows, CancellationToken ct = default)
+    {
+        CheckRows(rows);
+        using var _ = Enter();
+        var lengths = rows.Select(r => r.Cache).Distinct().Select(c => (Cache: c, c.Length)).ToArray();
+        try
+        {
+            await RowsAsync(rows, ct).ConfigureAwait(false);
+            var logits = await RowLogitsAsync(logitRows, ct).ConfigureAwait(false);
+            foreach (var row in logits) CheckFinite(row);
+            return logits;
+        }
+        catch
+        {
+            foreach (var (cache, length) in lengths) cache.Length = length;
+            throw;
+        }
+    }
+
+    private void CheckRows(IReadOnlyList<BatchRow> rows)
+    {
+        if (rows.Count is 0 or > MaxBatchRows)
+            throw new ArgumentOutOfRangeException(nameof(rows), $"a batched step takes 1..{MaxBatchRows} rows, not {rows.Count}");
+        var next = new Dictionary<KvCache, int>();
+        foreach (var r in rows)
+        {
+            if ((uint)r.Token >= (uint)_h.Vocab)
+                throw new Vib3Exception(SqlState.InvalidParameterValue, $"token id {r.Token} is outside the vocabulary (0..{_h.Vocab - 1})");
+            var expected = next.GetValueOrDefault(r.Cache, r.Cache.Length);
+            if (r.Position != expected)
+                throw new ArgumentException($"a row at position {r.Position} does not continue its cache (next position {expected})", nameof(rows));
+            r.Cache.CheckRoom(r.Position + 1 - r.Cache.Length);
+            next[r.Cache] = expected + 1;
+        }
+    }
+
+    private async ValueTask RowsAsync(IReadOnlyList<BatchRow> rows, CancellationToken ct)
+    {
+        var n = rows.Count;
+        var p = _p ??= new BatchBuffers(_h, MaxBatchRows, _b.Gate.Length, _w.Manifest.Tensors.Max(t => t.RowsPerPage));
+        var dim = _h.Dim;
+        for (var i = 0; i < n; i++)
+        {
+            var token = rows[i].Token;
+            var row = p.X.AsMemory(i * dim, dim);
+            await _w.StreamPagesAsync(_embedding.PageOfRow(token), 1, (_, page) => _embedding.Row(page, token, row.Span), ct).ConfigureAwait(false);
+        }
+        for (var l = 0; l < _layers.Length; l++)
+        {
+            var layer = _layers[l];
+            NormRows(p.X, layer.AttnNorm, p.Xb, n);
+            await BatchAttentionAsync(layer, l, rows, ct).ConfigureAwait(false);
+            VectorOps.Add(p.O.AsSpan(0, n * dim), p.X.AsSpan(0, n * dim));
+
+            NormRows(p.X, layer.FfnNorm, p.Xb, n);
+            await BatchMixtureOfExpertsAsync(layer, rows, ct).ConfigureAwait(false);
+            VectorOps.Add(p.Moe.AsSpan(0, n * dim), p.X.AsSpan(0, n * dim));
+        }
+        foreach (var r in rows) r.Cache.Length = Math.Max(r.Cache.Length, r.Position + 1);
+    }
+
+    /// <summary>Every row writes its key and value into its own cache first, then attends causally over its cache up
+    /// to its own position (rows of one prompt chunk see each other in order).</summary>
+    private async ValueTask BatchAttentionAsync(LayerWeights layer, int l, IReadOnlyList<BatchRow> rows, CancellationToken ct)
+    {
+        var p = _p!;
+        var n = rows.Count;
+        var qDim = _h.Heads * _h.HeadDim;
+        var kvDim = _h.KvHeads * _h.HeadDim;
+        await MatMulAsync(layer.Q, p.Xb, n, p.Q, ct).ConfigureAwait(false);
+        await MatMulAsync(layer.K, p.Xb, n, p.K, ct).ConfigureAwait(false);
+        await MatMulAsync(layer.V, p.Xb, n, p.V, ct).ConfigureAwait(false);
+        for (var i = 0; i < n; i++)
+        {
+            var (cache, pos) = (rows[i].Cache, rows[i].Position);
+            PositionQueryAndKey(layer, p.Q.AsSpan(i * qDim, qDim), p.K.AsSpan(i * kvDim, kvDim), p.V.AsSpan(i * kvDim, kvDim), pos);
+            cache.Write(l, pos, p.K.AsSpan(i * kvDim, kvDim), p.V.AsSpan(i * kvDim, kvDim));
+        }
+        for (var i = 0; i < n; i++)
+        {
+            var seen = rows[i].Position + 1; // causal: row i attends to positions [0, its position]
+            rows[i].Cache.Attend(l, seen, p.Q.AsSpan(i * qDim, qDim), _h.Heads, _h.KvHeads, _h.HeadDim, p.Att.AsSpan(i * qDim, qDim), _b.AttScratch);
+        }
+        await MatMulAsync(layer.O, p.Att, n, p.O, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Routes every row, then runs each chosen expert once on the rows that chose it.</summary>
+    private async ValueTask BatchMixtureOfExpertsAsync(LayerWeights layer, IReadOnlyList<BatchRow> rows, CancellationToken ct)
+    {
+        var p = _p!;
+        var n = rows.Count;
+        var (k, experts, dim) = (_h.TopK, _h.Experts, _h.Dim);
+        await MatMulAsync(layer.Router, p.Xb, n, p.RouterLogits, ct).ConfigureAwait(false);
+        var chosen = new List<(int Row, float Weight)>[experts];
+        for (var i = 0; i < n; i++)
+        {
+            var probs = p.RouterLogits.AsSpan(i * experts, experts);
+            Softmax.InPlace(probs);
+            var top = p.TopExperts.AsSpan(i * k, k);
+            var weights = p.TopWeights.AsSpan(i * k, k);
+            TopK.Select(probs, k, top, weights);
+            if (_recipe.RenormalizeTopK)
+            {
+                var sum = 0f;
+                foreach (var v in weights) sum += v;
+                VectorOps.Scale(weights, 1f / sum);
+            }
+            Routing.Record(layer.Experts.Layer, top, weights);
+            rows[i].Routing?.Record(layer.Experts.Layer, top, weights);
+            for (var j = 0; j < k; j++) (chosen[top[j]] ??= []).Add((i, weights[j]));
+        }
+
+        Array.Clear(p.Moe, 0, n * dim);
+        var grid = layer.Experts;
+        for (var e = 0; e < experts; e++)
+        {
+            if (chosen[e] is not { } routed) continue;
+            for (var j = 0; j < routed.Count; j++) p.Xb.AsSpan(routed[j].Row * dim, dim).CopyTo(p.Gathered.AsSpan(j * dim, dim));
+            await _w.StreamPagesAsync(grid.PageOf(e, 0), grid.BundlesPerExpert,
+                (bundle, page) => BatchExpertBundle(grid, bundle, page, routed), ct).ConfigureAwait(false);
+        }
+        if (_recipe.SharedExpert) await BatchSharedExpertAsync(layer, n, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>For the m gathered rows: Moe[row] += weight · W_down[:, rows] · (silu(W_gate[rows]·x) ⊙ (W_up[rows]·x)).</summary>
+    private void BatchExpertBundle(ExpertGridEntry grid, int bundle, ReadOnlySpan<byte> page, List<(int Row, float Weight)> rows)
+    {
+        var p = _p!;
+        var m = rows.Count;
+        var r = grid.RowsInBundle(bundle);
+        var dim = grid.Dim;
+        var type = DTypes.Parse(grid.DType);
+        var rowsBytes = (int)type.ByteCount((long)r * dim);
+        var x = p.Gathered.AsSpan(0, m * dim);
+        MatMul.Compute(type, page[..rowsBytes], r, dim, x, m, p.Gate.AsSpan(0, m * r));
+        MatMul.Compute(type, page.Slice(rowsBytes, rowsBytes), r, dim, x, m, p.Up.AsSpan(0, m * r));
+        SwiGlu.Compute(p.Gate.AsSpan(0, m * r), p.Up.AsSpan(0, m * r), p.Hidden.AsSpan(0, m * r));
+        MatMul.Compute(type, page[(2 * rowsBytes)..], dim, r, p.Hidden.AsSpan(0, m * r), m, p.Down.AsSpan(0, m * dim));
+        for (var j = 0; j < m; j++)
+            VectorOps.AddScaled(p.Down.AsSpan(j * dim, dim), rows[j].Weight, p.Moe.AsSpan(rows[j].Row * dim, dim));
+    }
+
+    private async ValueTask BatchSharedExpertAsync(LayerWeights layer, int n, CancellationToken ct)
+    {
+        var p = _p!;
+        var dim = _h.Dim;
+        var hidden = layer.SharedGate!.Rows;
+        await MatMulAsync(layer.SharedGate, p.Xb, n, p.Gate, ct).ConfigureAwait(false);
+        await MatMulAsync(layer.SharedUp!, p.Xb, n, p.Up, ct).ConfigureAwait(false);
+        SwiGlu.Compute(p.Gate.AsSpan(0, n * hidden), p.Up.AsSpan(0, n * hidden), p.Hidden.AsSpan(0, n * hidden));
+        await MatMulAsync(layer.SharedDown!, p.Hidden, n, p.Down, ct).ConfigureAwait(false);
+        for (var i = 0; i < n; i++)
+        {
+            var gate = 1f / (1f + MathF.Exp(-VectorOps.Dot(layer.SharedRouter, p.Xb.AsSpan(i * dim, dim))));
+            VectorOps.AddScaled(p.Down.AsSpan(i * dim, dim), gate, p.Moe.AsSpan(i * dim, dim));
+        }
+    }
+
+    /// <summary>Final norm and output projection for the listed rows.</summary>
+    private async ValueTask<float[][]> RowLogitsAsync(IReadOnlyList<int> rows, CancellationToken ct)
+    {
+        var p = _p!;
+        var dim = _h.Dim;
+        var count = rows.Count;
+        if (count == 0) return [];
+        for (var i = 0; i < count; i++)
+            RmsNorm.Compute(p.X.AsSpan(rows[i] * dim, dim), _outputNorm, (float)_h.NormEps, p.Xb.AsSpan(i * dim, dim));
+        var logits = new float[count * _h.Vocab];
+        await MatMulAsync(_output, p.Xb, count, logits, ct).ConfigureAwait(false);
+        return Enumerable.Range(0, count).Select(i => logits.AsSpan(i * _h.Vocab, _h.Vocab).ToArray()).ToArray();
+    }
+
+    private void NormRows(float[] x, float[] weight, float[] y, int n)
+    {
+        var dim = _h.Dim;
+        for (var i = 0; i < n; i++) RmsNorm.Compute(x.AsSpan(i * dim, dim), weight, (float)_h.NormEps, y.AsSpan(i * dim, dim));
+    }
+
+    /// <summary>Y[n, Rows] = X[n, Cols] · Wᵀ, streamed page by page.</summary>
+    private ValueTask MatMulAsync(DenseWeight w, float[] x, int n, float[] y, CancellationToken ct) =>
+        _w.StreamAsync(w, (i, page) => w.MatMulPage(i, page, x.AsSpan(0, n * w.Cols), n, y, _p!.PageScratch), ct);
+}
