@@ -1,0 +1,158 @@
+using Vib3.Convert;
+using Vib3.Convert.Descriptors;
+using Vib3.Core;
+using Vib3.Engine;
+using Vib3.Engine.Serving;
+using Vib3.Query;
+using Vib3.Storage.Catalog;
+using Vib3.Synth;
+
+namespace Vib3.Tests.Serving;
+
+/// <summary>The engine's continuous batching on a real converted model (q8_0, whose batched and single-row products
+/// are bit-identical, so a sequence must produce exactly the same tokens alone and in a crowd).</summary>
+public sealed class GenerationServiceTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+    private readonly string _data;
+
+    public GenerationServiceTests()
+    {
+        var source = Path.Combine(_dir.Path, "hf");
+        SyntheticModelGenerator.WriteHf(new SyntheticModelSpec
+        {
+            Family = ModelFamily.Mixtral, Layers = 2, Dim = 64, ExpertHidden = 64, Heads = 4, KvHeads = 2,
+            Experts = 4, TopK = 2, Vocab = 300, Context = 96, Seed = 11, DType = DType.F32,
+        }, source);
+        _data = Path.Combine(_dir.Path, "data");
+        new ModelConverter(new ModelCatalog(_data), DescriptorCatalog.LoadDefault())
+            .Convert(new ConversionRequest(source, "m", DType.Q8_0, PageRows: 32));
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    private Vib3Engine Engine(int maxBatch = 32, int maxQueue = 256) =>
+        new(new EngineOptions(_data, 64L << 20) { MaxBatch = maxBatch, MaxQueue = maxQueue });
+
+    private static Query.Planning.GenerationPlan Plan(Vib3Engine engine, string prompt, int maxTokens, decimal temperature = 0, long? seed = null,
+        params string[] stop) =>
+        engine.Plan(new Generate(new StringLiteral(prompt), new GenerateOptions
+        {
+            Model = new Identifier("m"), MaxTokens = maxTokens, Temperature = temperature, Seed = seed,
+            Stop = new ValueList<Expression>(stop.Select(s => (Expression)new StringLiteral(s))),
+        }));
+
+    /// <summary>Every choice's text and finish.</summary>
+    private static async Task<(string[] Text, ChoiceFinished[] Finished)> ReadAsync(GenerationStream stream, int choices = 1)
+    {
+        var text = Enumerable.Range(0, choices).Select(_ => new System.Text.StringBuilder()).ToArray();
+        var finished = new ChoiceFinished[choices];
+        await foreach (var e in stream.ReadAllAsync())
+            if (e is TextDelta d) text[d.Choice].Append(d.Text);
+            else if (e is ChoiceFinished f) finished[f.Choice] = f;
+        return (text.Select(t => t.ToString()).ToArray(), finished);
+    }
+
+    private static readonly string[] Prompts = ["a", "the cat", "hello world", "zz", "one two three", "q", "abc abc", "x y"];
+
+    [Fact]
+    public async Task Sequences_in_one_batch_give_exactly_the_tokens_they_give_alone()
+    {
+        await using var engine = Engine();
+        var alone = new List<(string, string, int)>();
+        foreach (var p in Prompts)
+        {
+            var r = await ReadAsync(await engine.Generations.StartAsync(Plan(engine, p, 24), GenerationOptions.Default));
+            alone.Add((r.Text[0], r.Finished[0].FinishReason, r.Finished[0].CompletionTokens));
+        }
+
+        var streams = await Task.WhenAll(Prompts.Select(p => engine.Generations.StartAsync(Plan(engine, p, 24), GenerationOptions.Default)));
+        var together = await Task.WhenAll(streams.Select(s => ReadAsync(s)));
+        Assert.Equal(alone, together.Select(t => (t.Text[0], t.Finished[0].FinishReason, t.Finished[0].CompletionTokens)));
+        var stats = Assert.Single(engine.Generations.Stats());
+        Assert.True(stats.BatchRows > stats.Steps, "some steps held several sequences");
+        Assert.Equal(0, engine.Generations.Running);
+    }
+
+    [Fact]
+    public async Task Choices_share_the_prompt_and_repeat_with_seed_plus_index()
+    {
+        await using var engine = Engine();
+        var three = await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "the cat", 16, 1, seed: 5),
+            new GenerationOptions { Choices = 3 }), 3);
+        for (var i = 0; i < 3; i++)
+        {
+            var single = await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "the cat", 16, 1, seed: 5 + i), GenerationOptions.Default));
+            Assert.Equal(single.Text[0], three.Text[i]);
+        }
+        Assert.True(three.Text.Distinct().Count() > 1, "different seeds sample differently");
+    }
+
+    [Fact]
+    public async Task A_cancelled_stream_leaves_the_batch_and_frees_its_place()
+    {
+        await using var engine = Engine(maxBatch: 1, maxQueue: 0);
+        var stream = await engine.Generations.StartAsync(Plan(engine, "hello", 90), GenerationOptions.Default);
+        await using (var e = stream.ReadAllAsync().GetAsyncEnumerator()) Assert.True(await e.MoveNextAsync());
+        Assert.Equal(1, engine.Generations.Running);
+        var refused = await Assert.ThrowsAsync<Vib3Exception>(() => engine.Generations.StartAsync(Plan(engine, "x", 4), GenerationOptions.Default));
+        Assert.Equal(SqlState.InsufficientResources, refused.SqlState);
+
+        await stream.DisposeAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (engine.Generations.Running > 0 && DateTime.UtcNow < deadline) await Task.Delay(10);
+        Assert.Equal(0, engine.Generations.Running);
+        var next = await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "x", 4), GenerationOptions.Default));
+        Assert.Equal("length", next.Finished[0].FinishReason);
+    }
+
+    [Fact]
+    public async Task Queued_requests_run_when_the_batch_has_room()
+    {
+        await using var engine = Engine(maxBatch: 2, maxQueue: 4);
+        var streams = await Task.WhenAll(Prompts.Take(6).Select(p => engine.Generations.StartAsync(Plan(engine, p, 8), GenerationOptions.Default)));
+        var results = await Task.WhenAll(streams.Select(s => ReadAsync(s)));
+        Assert.All(results, r => Assert.Equal(8, r.Finished[0].CompletionTokens));
+        var refused = await Assert.ThrowsAsync<Vib3Exception>(async () =>
+        {
+            for (var i = 0; i < 7; i++) await engine.Generations.StartAsync(Plan(engine, "q", 64), GenerationOptions.Default);
+        });
+        Assert.Equal(SqlState.InsufficientResources, refused.SqlState);
+    }
+
+    [Fact]
+    public async Task Stops_max_tokens_and_context_end_a_choice_with_the_right_reason()
+    {
+        await using var engine = Engine();
+        var free = (await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "the cat", 20), GenerationOptions.Default))).Text[0];
+        Assert.True(free.Length > 4);
+        var stop = free.Substring(free.Length / 2, 2);
+        var cut = await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "the cat", 20, stop: stop), GenerationOptions.Default));
+        Assert.Equal("stop", cut.Finished[0].FinishReason);
+        Assert.Equal(free[..free.IndexOf(stop, StringComparison.Ordinal)], cut.Text[0]);
+
+        var full = await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "the cat", 1000), GenerationOptions.Default));
+        Assert.Equal("length", full.Finished[0].FinishReason); // the 96-token context ran out first
+        var tooLong = await Assert.ThrowsAsync<Vib3Exception>(() =>
+            engine.Generations.StartAsync(Plan(engine, string.Join(" ", Enumerable.Repeat("abc", 200)), 4), GenerationOptions.Default));
+        Assert.Equal(SqlState.ProgramLimitExceeded, tooLong.SqlState);
+    }
+
+    [Fact]
+    public async Task Logprobs_are_log_probabilities_and_greedy_picks_the_best()
+    {
+        await using var engine = Engine();
+        var stream = await engine.Generations.StartAsync(Plan(engine, "hello", 8), new GenerationOptions { TopLogprobs = 3 });
+        var tokens = new List<TokenLogprob>();
+        await foreach (var e in stream.ReadAllAsync()) if (e is TextDelta d) tokens.AddRange(d.Logprobs);
+        Assert.Equal(8, tokens.Count);
+        Assert.All(tokens, t =>
+        {
+            Assert.True(t.Logprob <= 0);
+            Assert.Equal(3, t.Top.Count);
+            Assert.Equal(t.Id, t.Top[0].Id); // greedy
+            Assert.True(t.Top[0].Logprob >= t.Top[1].Logprob && t.Top[1].Logprob >= t.Top[2].Logprob);
+            Assert.Equal(t.Logprob, t.Top[0].Logprob);
+        });
+    }
+}
