@@ -11,13 +11,17 @@ public enum KvCacheType
 }
 
 /// <summary>Keys and values of one sequence, per layer: K[l] and V[l] are [Capacity, KvHeads·HeadDim], row p
-/// holding position p (keys after RoPE).</summary>
+/// holding position p (keys after RoPE). Memory grows with use (doubling, up to the capacity), so a sequence that
+/// may run to a long context but stops early never holds the whole context's worth.</summary>
 public sealed class KvCache
 {
-    private readonly float[][]? _k32; // [layers][capacity · kvDim]
-    private readonly float[][]? _v32; // [layers][capacity · kvDim]
-    private readonly Half[][]? _k16;  // [layers][capacity · kvDim]
-    private readonly Half[][]? _v16;  // [layers][capacity · kvDim]
+    private const int FirstPositions = 64;
+    private readonly float[][]? _k32; // [layers][allocated · kvDim]
+    private readonly float[][]? _v32; // [layers][allocated · kvDim]
+    private readonly Half[][]? _k16;  // [layers][allocated · kvDim]
+    private readonly Half[][]? _v16;  // [layers][allocated · kvDim]
+    private readonly int _layers;
+    private int _allocated;           // positions each layer's arrays hold
 
     public KvCache(int layers, int kvDim, int capacity, KvCacheType type = KvCacheType.F32)
     {
@@ -25,18 +29,57 @@ public sealed class KvCache
         KvDim = kvDim;
         Capacity = capacity;
         Type = type;
-        var size = (long)capacity * kvDim;
+        _layers = layers;
         if (type == KvCacheType.F32)
         {
-            _k32 = Enumerable.Range(0, layers).Select(_ => new float[size]).ToArray();
-            _v32 = Enumerable.Range(0, layers).Select(_ => new float[size]).ToArray();
+            _k32 = new float[layers][];
+            _v32 = new float[layers][];
         }
         else
         {
-            _k16 = Enumerable.Range(0, layers).Select(_ => new Half[size]).ToArray();
-            _v16 = Enumerable.Range(0, layers).Select(_ => new Half[size]).ToArray();
+            _k16 = new Half[layers][];
+            _v16 = new Half[layers][];
         }
-        Bytes = 2L * layers * size * (type == KvCacheType.F32 ? sizeof(float) : 2);
+        Grow(Math.Min(capacity, FirstPositions));
+    }
+
+    /// <summary>Bytes the cache would hold at full capacity.</summary>
+    public long Bytes => 2L * _layers * Capacity * KvDim * ElementBytes;
+
+    /// <summary>Bytes held now.</summary>
+    public long AllocatedBytes => 2L * _layers * _allocated * KvDim * ElementBytes;
+
+    private int ElementBytes => Type == KvCacheType.F32 ? sizeof(float) : 2;
+
+    /// <summary>Makes room for positions [0, positions), doubling.</summary>
+    private void EnsureAllocated(int positions)
+    {
+        if (positions <= _allocated) return;
+        Grow((int)Math.Min(Capacity, Math.Max(positions, 2L * _allocated)));
+    }
+
+    private void Grow(int positions)
+    {
+        var size = (long)positions * KvDim;
+        for (var l = 0; l < _layers; l++)
+            if (_k32 is not null)
+            {
+                _k32[l] = Resized(_k32[l], size);
+                _v32![l] = Resized(_v32[l], size);
+            }
+            else
+            {
+                _k16![l] = Resized(_k16[l], size);
+                _v16![l] = Resized(_v16[l], size);
+            }
+        _allocated = positions;
+    }
+
+    private T[] Resized<T>(T[]? old, long size)
+    {
+        var grown = new T[size];
+        old?.CopyTo(grown, 0); // all of it: a batched step may have written past Length in some layers already
+        return grown;
     }
 
     public int KvDim { get; }
@@ -44,8 +87,6 @@ public sealed class KvCache
     public int Capacity { get; }
 
     public KvCacheType Type { get; }
-
-    public long Bytes { get; }
 
     /// <summary>Positions filled so far (the next token goes at this position).</summary>
     public int Length { get; internal set; }
@@ -60,6 +101,7 @@ public sealed class KvCache
     /// <summary>Stores position <paramref name="pos"/>'s key and value [KvDim] of a layer.</summary>
     public void Write(int layer, int pos, ReadOnlySpan<float> k, ReadOnlySpan<float> v)
     {
+        EnsureAllocated(Math.Max(pos + 1, Length));
         if (_k32 is not null)
         {
             k.CopyTo(_k32[layer].AsSpan(pos * KvDim, KvDim));
@@ -80,6 +122,14 @@ public sealed class KvCache
             Attention.DecodeF16(q, _k16![layer].AsSpan(0, n), _v16![layer].AsSpan(0, n), positions, heads, kvHeads, headDim, output, scratch);
     }
 
+    /// <summary>Element i of position <paramref name="pos"/>'s key or value in a layer (for checks).</summary>
+    internal float Read(bool key, int layer, int pos, int i)
+    {
+        var at = pos * KvDim + i;
+        if (_k32 is not null) return (key ? _k32 : _v32!)[layer][at];
+        return (float)(key ? _k16! : _v16!)[layer][at];
+    }
+
     /// <summary>Copies the first <paramref name="positions"/> positions of every layer from <paramref name="source"/>
     /// (same shape and type): several sequences sampled from one prompt share its prefill this way.</summary>
     public void CopyPrefixFrom(KvCache source, int positions)
@@ -87,6 +137,7 @@ public sealed class KvCache
         if (source.KvDim != KvDim || source.Type != Type || positions > Capacity || positions > source.Length)
             throw new ArgumentException("the caches differ in shape or type, or the prefix does not fit", nameof(source));
         var n = positions * KvDim;
+        EnsureAllocated(positions);
         if (_k32 is not null)
             for (var l = 0; l < _k32.Length; l++)
             {
