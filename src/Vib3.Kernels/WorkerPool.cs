@@ -78,9 +78,52 @@ public static class KernelThreads
         internal readonly SemaphoreSlim Wake = new(0);
     }
 
+    /// <summary>True on a thread running a <see cref="ParallelFor"/> body: kernels it calls run on that thread alone.</summary>
+    [ThreadStatic] private static bool _inParallelBody;
+
+    /// <summary>Runs body(0..count-1) spread over the kernel threads, one item per claim: coarse work (a whole weight
+    /// page each) that keeps every thread busy without a dispatch per small product. Kernels called from a body
+    /// run single-threaded on its thread. The first exception of any body is rethrown here, after all have run.</summary>
+    public static void ParallelFor(int count, Action<int> body)
+    {
+        if (count <= 0) return;
+        var job = new ForJob(body) { Total = count, Chunk = 1 };
+        if (count == 1 || _threads == 1 || _inParallelBody) job.Work();
+        else Run(job);
+        if (job.Error is { } e) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
+    }
+
+    private sealed class ForJob(Action<int> body) : PoolJob
+    {
+        internal Exception? Error;
+
+        protected override void Run(int start, int end)
+        {
+            var outer = _inParallelBody;
+            _inParallelBody = true;
+            try
+            {
+                for (var i = start; i < end; i++) body(i);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref Error, e, null);
+            }
+            finally
+            {
+                _inParallelBody = outer;
+            }
+        }
+    }
+
     /// <summary>Runs <paramref name="job"/> on the caller plus up to Threads − 1 workers; returns when every chunk is done.</summary>
     internal static void Run(PoolJob job)
     {
+        if (_inParallelBody)
+        {
+            job.Work(); // inside a ParallelFor body: this thread does it all
+            return;
+        }
         var workers = EnsureWorkers();
         Interlocked.Exchange(ref _current, job);
         foreach (var w in workers)

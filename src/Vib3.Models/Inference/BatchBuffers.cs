@@ -5,12 +5,18 @@ namespace Vib3.Models.Inference;
 /// <summary>Activations of a batched step of up to N rows (row i = one token of some sequence), allocated once per session.</summary>
 internal sealed class BatchBuffers
 {
+    private readonly List<ExpertScratch> _slots = [];
+    private readonly int _maxBundleRows;
+    private readonly int _dim;
+
     public BatchBuffers(HyperParameters h, int n, int maxBundleRows, int maxPageRows)
     {
         N = n;
+        _maxBundleRows = maxBundleRows;
+        _dim = h.Dim;
         var qDim = h.Heads * h.HeadDim;
         var kvDim = h.KvHeads * h.HeadDim;
-        var hidden = Math.Max(maxBundleRows, h.SharedExpertHidden);
+        var hidden = h.SharedExpertHidden;
         X = new float[n * h.Dim];
         Xb = new float[n * h.Dim];
         O = new float[n * h.Dim];
@@ -31,6 +37,16 @@ internal sealed class BatchBuffers
     }
 
     public int N { get; }
+
+    /// <summary>Scratch of the i-th bundle page computed at once (one per kernel thread), made on first use.</summary>
+    public ExpertScratch Slot(int i)
+    {
+        lock (_slots)
+        {
+            while (_slots.Count <= i) _slots.Add(new ExpertScratch(N, _maxBundleRows, _dim));
+            return _slots[i];
+        }
+    }
     public float[] X { get; }            // [n, dim] residual streams
     public float[] Xb { get; }           // [n, dim] normalised inputs
     public float[] O { get; }            // [n, dim] attention outputs projected back
@@ -42,10 +58,19 @@ internal sealed class BatchBuffers
     public int[] TopExperts { get; }     // [n, topK]
     public float[] TopWeights { get; }   // [n, topK]
     public float[] Gathered { get; }     // [m, dim] inputs of the m tokens routed to one expert
-    public float[] Gate { get; }         // [m, r] (or [n, sharedHidden])
-    public float[] Up { get; }           // [m, r]
-    public float[] Hidden { get; }       // [m, r] silu(gate) ⊙ up
-    public float[] Down { get; }         // [m, dim] one bundle's down projection for the m tokens
+    public float[] Gate { get; }         // [n, sharedHidden] the shared expert's
+    public float[] Up { get; }           // [n, sharedHidden]
+    public float[] Hidden { get; }       // [n, sharedHidden] silu(gate) ⊙ up
+    public float[] Down { get; }         // [n, dim]
     public float[] Moe { get; }          // [n, dim] weighted expert outputs
     public float[] PageScratch { get; }  // [n, rows of one page] a dense page's slice of a batched product
+}
+
+/// <summary>One expert bundle page's products for up to n rows routed to it.</summary>
+internal sealed class ExpertScratch(int n, int maxBundleRows, int dim)
+{
+    public float[] Gate { get; } = new float[n * maxBundleRows];   // [m, r]
+    public float[] Up { get; } = new float[n * maxBundleRows];     // [m, r]
+    public float[] Hidden { get; } = new float[n * maxBundleRows]; // [m, r] silu(gate) ⊙ up
+    public float[] Down { get; } = new float[n * dim];             // [m, dim]
 }

@@ -170,28 +170,33 @@ public sealed partial class ForwardPass
         {
             if (chosen[e] is not { } routed) continue;
             for (var j = 0; j < routed.Count; j++) p.Xb.AsSpan(routed[j].Row * dim, dim).CopyTo(p.Gathered.AsSpan(j * dim, dim));
-            await _w.StreamPagesAsync(grid.PageOf(e, 0), grid.BundlesPerExpert,
-                (bundle, page) => BatchExpertBundle(grid, bundle, page, routed), ct).ConfigureAwait(false);
+            // A group of bundle pages at a time, one page per kernel thread: coarse parallel work instead of a
+            // dispatch per small product; each page's share lands in its own slot, summed in order afterwards.
+            await _w.StreamPageGroupsAsync(grid.PageOf(e, 0), grid.BundlesPerExpert, KernelThreads.Threads, (first, pages) =>
+            {
+                KernelThreads.ParallelFor(pages.Count, i => BatchExpertBundle(grid, first + i, pages[i].Span, routed.Count, p.Slot(i)));
+                for (var i = 0; i < pages.Count; i++)
+                    for (var j = 0; j < routed.Count; j++)
+                        VectorOps.AddScaled(p.Slot(i).Down.AsSpan(j * dim, dim), routed[j].Weight, p.Moe.AsSpan(routed[j].Row * dim, dim));
+            }, ct).ConfigureAwait(false);
         }
         if (_recipe.SharedExpert) await BatchSharedExpertAsync(layer, n, ct).ConfigureAwait(false);
     }
 
-    /// <summary>For the m gathered rows: Moe[row] += weight · W_down[:, rows] · (silu(W_gate[rows]·x) ⊙ (W_up[rows]·x)).</summary>
-    private void BatchExpertBundle(ExpertGridEntry grid, int bundle, ReadOnlySpan<byte> page, List<(int Row, float Weight)> rows)
+    /// <summary>For the m gathered rows: slot.Down[j] = W_down[:, rows] · (silu(W_gate[rows]·x_j) ⊙ (W_up[rows]·x_j)),
+    /// one bundle page's contribution before the routing weight.</summary>
+    private void BatchExpertBundle(ExpertGridEntry grid, int bundle, ReadOnlySpan<byte> page, int m, ExpertScratch slot)
     {
         var p = _p!;
-        var m = rows.Count;
         var r = grid.RowsInBundle(bundle);
         var dim = grid.Dim;
         var type = DTypes.Parse(grid.DType);
         var rowsBytes = (int)type.ByteCount((long)r * dim);
         var x = p.Gathered.AsSpan(0, m * dim);
-        MatMul.Compute(type, page[..rowsBytes], r, dim, x, m, p.Gate.AsSpan(0, m * r));
-        MatMul.Compute(type, page.Slice(rowsBytes, rowsBytes), r, dim, x, m, p.Up.AsSpan(0, m * r));
-        SwiGlu.Compute(p.Gate.AsSpan(0, m * r), p.Up.AsSpan(0, m * r), p.Hidden.AsSpan(0, m * r));
-        MatMul.Compute(type, page[(2 * rowsBytes)..], dim, r, p.Hidden.AsSpan(0, m * r), m, p.Down.AsSpan(0, m * dim));
-        for (var j = 0; j < m; j++)
-            VectorOps.AddScaled(p.Down.AsSpan(j * dim, dim), rows[j].Weight, p.Moe.AsSpan(rows[j].Row * dim, dim));
+        MatMul.Compute(type, page[..rowsBytes], r, dim, x, m, slot.Gate.AsSpan(0, m * r));
+        MatMul.Compute(type, page.Slice(rowsBytes, rowsBytes), r, dim, x, m, slot.Up.AsSpan(0, m * r));
+        SwiGlu.Compute(slot.Gate.AsSpan(0, m * r), slot.Up.AsSpan(0, m * r), slot.Hidden.AsSpan(0, m * r));
+        MatMul.Compute(type, page[(2 * rowsBytes)..], dim, r, slot.Hidden.AsSpan(0, m * r), m, slot.Down.AsSpan(0, m * dim));
     }
 
     private async ValueTask BatchSharedExpertAsync(LayerWeights layer, int n, CancellationToken ct)

@@ -7,6 +7,9 @@ namespace Vib3.Models.Weights;
 /// <summary>Computes with page <paramref name="index"/> (0-based within the tensor or expert) while it is leased.</summary>
 public delegate void PageConsumer(int index, ReadOnlySpan<byte> page);
 
+/// <summary>Computes with pages [first, first + pages.Count) (0-based within the tensor or expert) while they are leased.</summary>
+public delegate void PageGroupConsumer(int first, IReadOnlyList<ReadOnlyMemory<byte>> pages);
+
 /// <summary>The model's weights as the forward pass asks for them: by tensor name or by (layer, expert), always
 /// as pages leased from the store. Only the manifest is read at open; every weight comes through the tiers.</summary>
 public sealed class ModelWeights : IDisposable
@@ -59,6 +62,36 @@ public sealed class ModelWeights : IDisposable
         }
         finally
         {
+            while (pending.Count > 0)
+            {
+                try { (await pending.Dequeue().ConfigureAwait(false)).Dispose(); }
+                catch (Exception) { /* the first failure is the one reported */ }
+            }
+        }
+    }
+
+    /// <summary>Like <see cref="StreamPagesAsync"/>, but hands the pages over <paramref name="group"/> at a time, so a
+    /// consumer can compute on several at once (one per thread). Holds at most max(group, ReadAhead) pages.</summary>
+    public async ValueTask StreamPageGroupsAsync(int first, int count, int group, PageGroupConsumer consume, CancellationToken ct = default)
+    {
+        var pending = new Queue<ValueTask<PageLease>>();
+        var held = new List<PageLease>(group);
+        var next = 0;
+        try
+        {
+            for (var i = 0; i < count; i += group)
+            {
+                var n = Math.Min(group, count - i);
+                while (next < count && pending.Count < Math.Max(group, ReadAhead)) pending.Enqueue(Store.ReadAsync(first + next++, ct));
+                for (var j = 0; j < n; j++) held.Add(await pending.Dequeue().ConfigureAwait(false));
+                consume(i, held.Select(l => l.Memory).ToArray());
+                foreach (var lease in held) lease.Dispose();
+                held.Clear();
+            }
+        }
+        finally
+        {
+            foreach (var lease in held) lease.Dispose();
             while (pending.Count > 0)
             {
                 try { (await pending.Dequeue().ConfigureAwait(false)).Dispose(); }

@@ -1,0 +1,42 @@
+using Vib3.Core;
+
+namespace Vib3.Kernels.Tests;
+
+public class ParallelForTests
+{
+    /// <summary>Each body runs a large (normally multithreaded) product; inside a body it must run on that thread
+    /// alone and still give MatMul's exact result.</summary>
+    [Fact]
+    public void Bodies_run_every_item_once_and_nested_kernels_give_the_same_results()
+    {
+        var rng = new Random(5);
+        const int rows = 256, cols = 1024, n = 8, items = 7;
+        var (w, _) = TestData.Weights(rng, DType.F32, rows, cols);
+        var x = TestData.Floats(rng, n * cols);
+        var expected = new float[n * rows];
+        MatMul.Compute(DType.F32, w, rows, cols, x, n, expected);
+        var outputs = Enumerable.Range(0, items).Select(_ => new float[n * rows]).ToArray();
+        var runs = new int[items];
+        KernelThreads.ParallelFor(items, i =>
+        {
+            Interlocked.Increment(ref runs[i]);
+            MatMul.Compute(DType.F32, w, rows, cols, x, n, outputs[i]);
+        });
+        Assert.All(runs, r => Assert.Equal(1, r));
+        Assert.All(outputs, o => Assert.Equal(expected, o));
+    }
+
+    [Fact]
+    public void The_first_failure_of_a_body_is_rethrown_after_all_items_ran()
+    {
+        var ran = 0;
+        var e = Assert.Throws<InvalidOperationException>(() => KernelThreads.ParallelFor(10, i =>
+        {
+            Interlocked.Increment(ref ran);
+            if (i == 3) throw new InvalidOperationException("item 3");
+        }));
+        Assert.Equal("item 3", e.Message);
+        Assert.Equal(10, ran);
+        KernelThreads.ParallelFor(4, _ => { }); // the pool still works
+    }
+}
