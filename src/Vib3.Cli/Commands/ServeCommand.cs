@@ -1,37 +1,80 @@
 using System.CommandLine;
+using System.Net;
+using Vib3.Core;
 using Vib3.Engine;
+using Vib3.Server.Http;
 using Vib3.Server.PgWire;
 
 namespace Vib3.Cli.Commands;
 
-/// <summary>vib3 serve --pg-port 5433 [--listen ADDR] [--pg-password P]: the Postgres wire server (127.0.0.1 by
-/// default) until Ctrl-C. Each connection is a session running the vib3 language.</summary>
+/// <summary>vib3 serve [--pg-port 5433] [--http-port 8080] [--listen ADDR] [--pg-password P] [--api-key K]: the
+/// Postgres wire server and/or the OpenAI-compatible HTTP server (127.0.0.1 by default) until Ctrl-C, over one
+/// engine whose batches both share. With neither port given, the Postgres server runs on 5433.</summary>
 internal static class ServeCommand
 {
+    private const int DefaultPgPort = 5433;
+
     public static Command Create(TextWriter output)
     {
-        var pgPort = new Option<int>("--pg-port") { Description = "Port of the Postgres wire server (127.0.0.1)", DefaultValueFactory = _ => 5433 };
+        var pgPort = new Option<int?>("--pg-port") { Description = $"Port of the Postgres wire server (default {DefaultPgPort} when no --http-port)" };
+        var httpPort = new Option<int?>("--http-port") { Description = "Port of the OpenAI-compatible HTTP server (/v1/chat/completions, /metrics)" };
         var password = new Option<string?>("--pg-password")
         {
             Description = "Require this password (SCRAM-SHA-256) from every Postgres client; default: trust on loopback",
         };
+        var apiKey = new Option<string?>("--api-key")
+        {
+            Description = "Require 'Authorization: Bearer KEY' on every HTTP request but /health (default: $VIB3_API_KEY, else none)",
+        };
         var maxGenerations = new Option<int>("--max-generations") { Description = "Concurrent GENERATEs before 53000", DefaultValueFactory = _ => 4 };
+        var maxBatch = new Option<int>("--max-batch") { Description = "Sequences a model runs together in one batch", DefaultValueFactory = _ => 32 };
+        var maxQueue = new Option<int>("--max-queue") { Description = "Sequences that may wait for the batch before HTTP 429", DefaultValueFactory = _ => 256 };
+        var preload = new Option<string[]>("--preload")
+        {
+            Description = "Model to open before the HTTP server reports ready on /health (repeatable); others open on first use",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var listen = new Option<string>("--listen") { Description = "Address to listen on (default 127.0.0.1)", DefaultValueFactory = _ => "127.0.0.1" };
-        var command = new Command("serve", "Serve vib3 over the Postgres wire protocol (psql, Npgsql)") { pgPort, listen, password, maxGenerations };
+        var command = new Command("serve", "Serve vib3 over the Postgres wire protocol (psql, Npgsql) and/or an OpenAI-compatible HTTP API")
+        {
+            pgPort, httpPort, listen, password, apiKey, maxGenerations, maxBatch, maxQueue, preload,
+        };
         command.SetAction(async (r, ct) =>
         {
             var catalog = GlobalOptions.Catalog(r);
-            var engine = new Vib3Engine(new EngineOptions(catalog.DataDir, GlobalOptions.RamBudgetBytes(r)));
-            await using var server = new PgServer(engine, new PgServerOptions
+            var host = r.GetValue(listen)!;
+            var address = IPAddress.TryParse(host, out var parsed) ? parsed
+                : throw new Vib3Exception(SqlState.InvalidParameterValue, $"--listen '{host}' is not an IP address");
+            await using var engine = new Vib3Engine(new EngineOptions(catalog.DataDir, GlobalOptions.RamBudgetBytes(r))
             {
-                Port = r.GetValue(pgPort),
-                ListenAddress = System.Net.IPAddress.TryParse(r.GetValue(listen), out var address) ? address
-                    : throw new Vib3.Core.Vib3Exception(Vib3.Core.SqlState.InvalidParameterValue, $"--listen '{r.GetValue(listen)}' is not an IP address"),
+                MaxBatch = r.GetValue(maxBatch), MaxQueue = r.GetValue(maxQueue),
+            });
+            var pg = r.GetValue(pgPort) ?? (r.GetValue(httpPort) is null ? DefaultPgPort : null);
+            await using var pgServer = pg is { } p ? new PgServer(engine, new PgServerOptions
+            {
+                Port = p,
+                ListenAddress = address,
                 Password = r.GetValue(password) ?? Environment.GetEnvironmentVariable("VIB3_PG_PASSWORD"),
                 MaxConcurrentGenerations = r.GetValue(maxGenerations),
-            });
-            await server.StartAsync(ct);
-            await output.WriteLineAsync($"vib3: Postgres wire protocol on {r.GetValue(listen)}:{server.Port} (psql -h {r.GetValue(listen)} -p {server.Port} -U you vib3); Ctrl-C stops");
+            }) : null;
+            await using var httpServer = r.GetValue(httpPort) is { } h ? new HttpServer(engine, new HttpServerOptions
+            {
+                Port = h,
+                ListenAddress = address,
+                ApiKey = r.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("VIB3_API_KEY"),
+                Preload = r.GetValue(preload) ?? [],
+            }) : null;
+            if (pgServer is not null)
+            {
+                await pgServer.StartAsync(ct);
+                await output.WriteLineAsync($"vib3: Postgres wire protocol on {host}:{pgServer.Port} (psql -h {host} -p {pgServer.Port} -U you vib3)");
+            }
+            if (httpServer is not null)
+            {
+                await httpServer.StartAsync(ct);
+                await output.WriteLineAsync($"vib3: OpenAI-compatible API on http://{host}:{httpServer.Port}/v1 (health: /health, metrics: /metrics)");
+            }
+            await output.WriteLineAsync("vib3: Ctrl-C stops");
             await output.FlushAsync(ct);
             try { await Task.Delay(Timeout.Infinite, ct); }
             catch (OperationCanceledException) { /* Ctrl-C: stop serving */ }

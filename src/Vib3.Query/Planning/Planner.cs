@@ -121,6 +121,8 @@ public static class Planner
 
     private static string Shape(TensorEntry t) => string.Join(" x ", t.Shape.Select(d => d.ToString(CultureInfo.InvariantCulture)));
 
+    /// <summary>Names the statement's line:column when it came from text (a tree built by hand, e.g. from an HTTP
+    /// request, has no position to name).</summary>
     private static Vib3Exception Error(string state, string message, SourcePosition at) =>
-        new(state, $"{message} (at line {at.Line}:{at.Column})");
+        new(state, at == default ? message : $"{message} (at line {at.Line}:{at.Column})");
 }

@@ -1,0 +1,97 @@
+using Prometheus;
+using Vib3.Engine.Serving;
+
+namespace Vib3.Server.Http.Metrics;
+
+/// <summary>The server's Prometheus metrics, in a registry of its own (several servers may share a process, as the
+/// tests do). Request and latency metrics are recorded as requests run; the engine's counters (page store tiers,
+/// batch steps, queue) are copied from <see cref="GenerationService"/> just before each scrape.</summary>
+internal sealed class ServerMetrics
+{
+    private static readonly double[] LatencyBuckets = Histogram.ExponentialBuckets(0.001, 2, 18); // 1 ms .. ~2 min
+
+    private readonly Counter _requests, _promptTokens, _generationTokens;
+    private readonly Histogram _timeToFirstToken, _interToken, _endToEnd;
+    private readonly Gauge _waiting, _running, _residentBytes, _pagesReadPerToken;
+    private readonly Counter _hits, _misses, _hitBytes, _bytesRead, _steps, _batchRows;
+
+    public ServerMetrics(GenerationService generations)
+    {
+        Registry = Prometheus.Metrics.NewCustomRegistry();
+        var f = Prometheus.Metrics.WithCustomRegistry(Registry);
+        string[] model = ["model"];
+        Histogram Latency(string name, string help) =>
+            f.CreateHistogram(name, help, model, new HistogramConfiguration { Buckets = LatencyBuckets });
+
+        _requests = f.CreateCounter("vib3_http_requests_total", "HTTP requests answered, by endpoint and status", ["endpoint", "status"]);
+        _promptTokens = f.CreateCounter("vib3_prompt_tokens_total", "Prompt tokens of generation requests", model);
+        _generationTokens = f.CreateCounter("vib3_generation_tokens_total", "Tokens generated for requests", model);
+        _timeToFirstToken = Latency("vib3_time_to_first_token_seconds", "From submission (queueing included) to a choice's first token");
+        _interToken = Latency("vib3_inter_token_latency_seconds", "Between consecutive text deltas of a choice");
+        _endToEnd = Latency("vib3_e2e_request_latency_seconds", "From submission to a choice's end");
+        _waiting = f.CreateGauge("vib3_requests_waiting", "Sequences queued for a place in a batch");
+        _running = f.CreateGauge("vib3_requests_running", "Sequences in the running batches");
+        _hits = f.CreateCounter("vib3_tier_hits_total", "Page reads served from RAM", model);
+        _misses = f.CreateCounter("vib3_tier_misses_total", "Page reads that went to disk", model);
+        _hitBytes = f.CreateCounter("vib3_tier_hit_bytes_total", "Bytes of pages served from RAM", model);
+        _bytesRead = f.CreateCounter("vib3_tier_read_bytes_total", "Bytes of pages read from disk", model);
+        _residentBytes = f.CreateGauge("vib3_tier_resident_bytes", "Bytes of pages held in RAM", model);
+        _pagesReadPerToken = f.CreateGauge("vib3_pages_read_per_token", "Pages read from disk per generated token", model);
+        _steps = f.CreateCounter("vib3_batch_steps_total", "Batched forward steps", model);
+        _batchRows = f.CreateCounter("vib3_batch_rows_total", "Rows of those steps (rows / steps = mean batch)", model);
+        Registry.AddBeforeCollectCallback(() => CopyEngineStats(generations));
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    public void Request(string endpoint, int status) => _requests.WithLabels(endpoint, status.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
+
+    /// <summary>Records one request's generation as its events go by.</summary>
+    public GenerationObserver Observe(GenerationStream stream, int choices)
+    {
+        _promptTokens.WithLabels(stream.Model).Inc(stream.PromptTokens);
+        return new GenerationObserver(this, stream.Model, choices);
+    }
+
+    private void CopyEngineStats(GenerationService generations)
+    {
+        _waiting.Set(generations.Waiting);
+        _running.Set(generations.Running);
+        foreach (var s in generations.Stats())
+        {
+            // the engine's counters are cumulative since the model opened: carry them over, never backwards
+            _hits.WithLabels(s.Model).IncTo(s.Tiers.Hits);
+            _misses.WithLabels(s.Model).IncTo(s.Tiers.Misses);
+            _hitBytes.WithLabels(s.Model).IncTo(s.Tiers.HitBytes);
+            _bytesRead.WithLabels(s.Model).IncTo(s.Tiers.BytesRead);
+            _steps.WithLabels(s.Model).IncTo(s.Steps);
+            _batchRows.WithLabels(s.Model).IncTo(s.BatchRows);
+            _residentBytes.WithLabels(s.Model).Set(s.Tiers.ResidentBytes);
+            _pagesReadPerToken.WithLabels(s.Model).Set(s.PagesReadPerToken);
+        }
+    }
+
+    /// <summary>Latency and token metrics of one request, fed its events.</summary>
+    internal sealed class GenerationObserver(ServerMetrics metrics, string model, int choices)
+    {
+        private readonly long[] _lastDelta = new long[choices];
+
+        public void Observe(GenerationEvent e)
+        {
+            switch (e)
+            {
+                case TextDelta d:
+                    var now = System.Diagnostics.Stopwatch.GetTimestamp();
+                    if (_lastDelta[d.Choice] != 0)
+                        metrics._interToken.WithLabels(model).Observe(System.Diagnostics.Stopwatch.GetElapsedTime(_lastDelta[d.Choice], now).TotalSeconds);
+                    _lastDelta[d.Choice] = now;
+                    break;
+                case ChoiceFinished f:
+                    metrics._generationTokens.WithLabels(model).Inc(f.CompletionTokens);
+                    if (f.CompletionTokens > 0) metrics._timeToFirstToken.WithLabels(model).Observe(f.TimeToFirstToken.TotalSeconds);
+                    metrics._endToEnd.WithLabels(model).Observe(f.Elapsed.TotalSeconds);
+                    break;
+            }
+        }
+    }
+}
