@@ -12,7 +12,8 @@ namespace Vib3.Kernels;
 /// vector feeds four FMAs and each x vector four more: compute-bound, the weights cross DRAM once per call.
 /// Results differ from <see cref="MatVec"/> only by f32 summation order.
 /// q8_0: every X row is quantised to q8_0 exactly as <see cref="MatVec"/> does, and each weight row (hot in L1)
-/// is dotted with all n quantised inputs by the same integer kernel, so Y rows equal MatVec's outputs bit for bit.
+/// is dotted with the n quantised inputs four at a time (each weight block widened once for the four) keeping the
+/// single-input kernel's accumulation order, so Y rows equal MatVec's outputs bit for bit.
 /// Rows are split over <see cref="KernelThreads"/> when the work is large.
 /// </remarks>
 public static unsafe class MatMul
@@ -79,10 +80,17 @@ public static unsafe class MatMul
             if (t == DType.Q8_0)
             {
                 var blocks = cols / DTypes.Q8BlockSize;
+                var four = stackalloc float[4];
                 for (var r = startQuad * 4; r < Math.Min(rows, endQuad * 4); r++)
                 {
                     var wr = w + (long)r * rowBytes;
-                    for (var i = 0; i < n; i++)
+                    var i = 0;
+                    for (; i + 4 <= n; i += 4) // each weight block widened once for four inputs
+                    {
+                        RowDot.Q8x4(wr, xq + (long)i * cols, cols, xd + (long)i * blocks, blocks, blocks, four);
+                        for (var k = 0; k < 4; k++) y[(long)(i + k) * rows + r] = four[k];
+                    }
+                    for (; i < n; i++)
                         y[(long)i * rows + r] = RowDot.Q8(wr, xq + (long)i * cols, xd + (long)i * blocks, blocks);
                 }
                 return;

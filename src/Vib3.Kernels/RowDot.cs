@@ -164,6 +164,51 @@ internal static unsafe class RowDot
         return q.ToScalar();
     }
 
+    /// <summary><see cref="Q8"/> of one weight row against four quantised inputs at once (input k at xq + k·xStride,
+    /// its scales at xd + k·dStride): each weight block is loaded and widened once for all four. Every input keeps
+    /// Q8's own accumulators and order, so out[k] equals Q8(w, xq_k, xd_k, blocks) bit for bit.</summary>
+    internal static void Q8x4(byte* w, short* xq, int xStride, float* xd, int dStride, int blocks, float* output)
+    {
+        var table = HalfTablePtr;
+        short* x0 = xq, x1 = xq + xStride, x2 = xq + 2 * xStride, x3 = xq + 3 * xStride;
+        float* d0 = xd, d1 = xd + dStride, d2 = xd + 2 * dStride, d3 = xd + 3 * dStride;
+        Vector512<float> e0 = default, e1 = default, e2 = default, e3 = default; // even blocks (Q8's a0)
+        Vector512<float> o0 = default, o1 = default, o2 = default, o3 = default; // odd blocks (Q8's a1)
+        var b = 0;
+        for (; b + 2 <= blocks; b += 2)
+        {
+            var p0 = w + b * DTypes.Q8BlockBytes;
+            var p1 = p0 + DTypes.Q8BlockBytes;
+            var w0 = Avx512BW.ConvertToVector512Int16(Vector256.Load((sbyte*)(p0 + 2)));
+            var w1 = Avx512BW.ConvertToVector512Int16(Vector256.Load((sbyte*)(p1 + 2)));
+            var s0 = table[*(ushort*)p0];
+            var s1 = table[*(ushort*)p1];
+            e0 = Block(w0, x0 + b * 32, s0 * d0[b], e0); o0 = Block(w1, x0 + b * 32 + 32, s1 * d0[b + 1], o0);
+            e1 = Block(w0, x1 + b * 32, s0 * d1[b], e1); o1 = Block(w1, x1 + b * 32 + 32, s1 * d1[b + 1], o1);
+            e2 = Block(w0, x2 + b * 32, s0 * d2[b], e2); o2 = Block(w1, x2 + b * 32 + 32, s1 * d2[b + 1], o2);
+            e3 = Block(w0, x3 + b * 32, s0 * d3[b], e3); o3 = Block(w1, x3 + b * 32 + 32, s1 * d3[b + 1], o3);
+        }
+        if (b < blocks)
+        {
+            var p0 = w + b * DTypes.Q8BlockBytes;
+            var w0 = Avx512BW.ConvertToVector512Int16(Vector256.Load((sbyte*)(p0 + 2)));
+            var s0 = table[*(ushort*)p0];
+            e0 = Block(w0, x0 + b * 32, s0 * d0[b], e0);
+            e1 = Block(w0, x1 + b * 32, s0 * d1[b], e1);
+            e2 = Block(w0, x2 + b * 32, s0 * d2[b], e2);
+            e3 = Block(w0, x3 + b * 32, s0 * d3[b], e3);
+        }
+        output[0] = Vector512.Sum(e0 + o0);
+        output[1] = Vector512.Sum(e1 + o1);
+        output[2] = Vector512.Sum(e2 + o2);
+        output[3] = Vector512.Sum(e3 + o3);
+    }
+
+    /// <summary>acc + scale · (q_w · q_x), one block: vpmaddwd, then convert and fused multiply-add.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Block(Vector512<short> w, short* x, float scale, Vector512<float> acc) =>
+        Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(w, Vector512.Load(x))), Vector512.Create(scale), acc);
+
     /// <summary>Σ_b d_w[b]·d_x[b]·Σ_j q_w[b,j]·q_x[b,j] — integer dot per block, f32 accumulation across blocks.</summary>
     internal static float Q8(byte* w, short* xq, float* xd, int blocks)
     {

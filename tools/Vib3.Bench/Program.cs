@@ -15,6 +15,6 @@ static int Usage()
 {
     Console.Error.WriteLine("usage: vib3-bench store [--size-mb N] [--repeat N] [--dir PATH]");
     Console.Error.WriteLine("       vib3-bench forward [--dtypes f32,f16,q8_0] [--layers 8] [--prompt 64] [--gen 64] [--threads 2] [--repeat 3] [--dir PATH]");
-    Console.Error.WriteLine("       vib3-bench serve [--dtype q8_0] [--streams 1,8,32] [--layers 8] [--prompt 32] [--gen 64] [--threads 2] [--repeat 3] [--dir PATH]");
+    Console.Error.WriteLine("       vib3-bench serve [--via engine|http] [--dtype q8_0] [--streams 1,8,32] [--layers 8] [--prompt 32] [--gen 64] [--threads 2] [--repeat 3] [--dir PATH]");
     return 2;
 }
