@@ -130,11 +130,20 @@ public sealed partial class ForwardPass
             PositionQueryAndKey(layer, p.Q.AsSpan(i * qDim, qDim), p.K.AsSpan(i * kvDim, kvDim), p.V.AsSpan(i * kvDim, kvDim), pos);
             cache.Write(l, pos, p.K.AsSpan(i * kvDim, kvDim), p.V.AsSpan(i * kvDim, kvDim));
         }
-        for (var i = 0; i < n; i++)
+        // Rows attend independently (each over its own cache), so they are spread over the kernel threads.
+        KernelThreads.ParallelFor(n, i =>
         {
             var seen = rows[i].Position + 1; // causal: row i attends to positions [0, its position]
-            rows[i].Cache.Attend(l, seen, p.Q.AsSpan(i * qDim, qDim), _h.Heads, _h.KvHeads, _h.HeadDim, p.Att.AsSpan(i * qDim, qDim), _b.AttScratch);
-        }
+            var scratch = System.Buffers.ArrayPool<float>.Shared.Rent(seen);
+            try
+            {
+                rows[i].Cache.Attend(l, seen, p.Q.AsSpan(i * qDim, qDim), _h.Heads, _h.KvHeads, _h.HeadDim, p.Att.AsSpan(i * qDim, qDim), scratch);
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<float>.Shared.Return(scratch);
+            }
+        });
         await MatMulAsync(layer.O, p.Att, n, p.O, ct).ConfigureAwait(false);
     }
 
@@ -170,9 +179,10 @@ public sealed partial class ForwardPass
         {
             if (chosen[e] is not { } routed) continue;
             for (var j = 0; j < routed.Count; j++) p.Xb.AsSpan(routed[j].Row * dim, dim).CopyTo(p.Gathered.AsSpan(j * dim, dim));
-            // A group of bundle pages at a time, one page per kernel thread: coarse parallel work instead of a
-            // dispatch per small product; each page's share lands in its own slot, summed in order afterwards.
-            await _w.StreamPageGroupsAsync(grid.PageOf(e, 0), grid.BundlesPerExpert, KernelThreads.Threads, (first, pages) =>
+            // A group of bundle pages at a time, claimed page by page by the kernel threads (two per thread, so one
+            // that starts late still finds work): coarse parallel work instead of a dispatch per small product;
+            // each page's share lands in its own slot, summed in order afterwards.
+            await _w.StreamPageGroupsAsync(grid.PageOf(e, 0), grid.BundlesPerExpert, 2 * KernelThreads.Threads, (first, pages) =>
             {
                 KernelThreads.ParallelFor(pages.Count, i => BatchExpertBundle(grid, first + i, pages[i].Span, routed.Count, p.Slot(i)));
                 for (var i = 0; i < pages.Count; i++)

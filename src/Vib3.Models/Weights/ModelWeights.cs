@@ -70,10 +70,13 @@ public sealed class ModelWeights : IDisposable
         }
     }
 
-    /// <summary>Like <see cref="StreamPagesAsync"/>, but hands the pages over <paramref name="group"/> at a time, so a
-    /// consumer can compute on several at once (one per thread). Holds at most max(group, ReadAhead) pages.</summary>
+    /// <summary>Like <see cref="StreamPagesAsync"/>, but hands the pages over up to <paramref name="group"/> at a time, so
+    /// a consumer can compute on several at once (one per thread). A group's pages are all held together, so the group
+    /// shrinks to what the page cache can hold at once (one page at a time under the tightest budgets): holding pages
+    /// while waiting for room that only their release would free would never end.</summary>
     public async ValueTask StreamPageGroupsAsync(int first, int count, int group, PageGroupConsumer consume, CancellationToken ct = default)
     {
+        group = (int)Math.Clamp(Store.Stats.CapacityBytes / Math.Max(1, Manifest.MaxPageBytes), 1, Math.Max(1, group));
         var pending = new Queue<ValueTask<PageLease>>();
         var held = new List<PageLease>(group);
         var next = 0;
