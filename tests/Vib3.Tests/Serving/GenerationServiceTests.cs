@@ -31,8 +31,8 @@ public sealed class GenerationServiceTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private Vib3Engine Engine(int maxBatch = 32, int maxQueue = 256) =>
-        new(new EngineOptions(_data, 64L << 20) { MaxBatch = maxBatch, MaxQueue = maxQueue });
+    private Vib3Engine Engine(int maxBatch = 32, int maxQueue = 256, long ramBudget = 64L << 20) =>
+        new(new EngineOptions(_data, ramBudget) { MaxBatch = maxBatch, MaxQueue = maxQueue });
 
     private static Query.Planning.GenerationPlan Plan(Vib3Engine engine, string prompt, int maxTokens, decimal temperature = 0, long? seed = null,
         params string[] stop) =>
@@ -72,6 +72,21 @@ public sealed class GenerationServiceTests : IDisposable
         var stats = Assert.Single(engine.Generations.Stats());
         Assert.True(stats.BatchRows > stats.Steps, "some steps held several sequences");
         Assert.Equal(0, engine.Generations.Running);
+    }
+
+    [Fact]
+    public async Task A_batch_under_a_budget_of_two_pages_streams_every_page_and_gives_the_same_tokens()
+    {
+        var maxPage = new ModelCatalog(_data).Get("m").MaxPageBytes;
+        var streams = new List<string>();
+        foreach (var budget in new[] { 64L << 20, Storage.PageStore.MinimumRamBudget(maxPage) + 2L * maxPage })
+        {
+            await using var engine = Engine(ramBudget: budget);
+            var started = await Task.WhenAll(Prompts.Take(4).Select(p => engine.Generations.StartAsync(Plan(engine, p, 12), GenerationOptions.Default)));
+            streams.Add(string.Join("|", (await Task.WhenAll(started.Select(s => ReadAsync(s)))).Select(r => r.Text[0])));
+            if (budget < 64L << 20) Assert.True(engine.Generations.Stats()[0].Tiers.Evictions > 0, "the tight budget made pages stream");
+        }
+        Assert.Equal(streams[0], streams[1]);
     }
 
     [Fact]
