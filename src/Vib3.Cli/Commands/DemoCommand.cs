@@ -3,63 +3,53 @@ using System.Diagnostics;
 using Spectre.Console;
 using Vib3.Convert;
 using Vib3.Convert.Descriptors;
-using Vib3.Models.Inference;
-using Vib3.Models.Sampling;
-using Vib3.Models.Tokenization;
 using Vib3.Core;
+using Vib3.Engine;
 using Vib3.Storage;
 using Vib3.Storage.Catalog;
-using Vib3.Synth;
 
 namespace Vib3.Cli.Commands;
 
-/// <summary>vib3 demo: makes the default model if it is absent (a Mixtral-shaped synthetic checkpoint,
-/// converted into the store), walks its pages through the store under the RAM budget showing what the tiers
-/// did, then generates text from it. The weights are random until a trained default model ships, so the text
-/// is noise; what the demo shows is the path a prompt takes.</summary>
+/// <summary>vib3 demo: converts the embedded default model (vib3-moe, a small MoE vib3 trained on .NET
+/// documentation prose; catalog/models/vib3-moe) into the store if it is absent, walks its pages through the store
+/// under the RAM budget showing what the tiers did, then generates text and runs EXPLAIN ANALYZE through the engine,
+/// as every front end does.</summary>
 internal static class DemoCommand
 {
-    public const string ModelName = "vib3-demo";
+    public const string ModelName = "vib3-moe";
 
-    private static readonly SyntheticModelSpec DemoSpec = new()
-    {
-        Family = ModelFamily.Mixtral, Layers = 4, Dim = 512, ExpertHidden = 1408, Heads = 8, KvHeads = 2,
-        Experts = 8, TopK = 2, Vocab = 2048, Context = 2048, Seed = 42, DType = DType.BF16,
-    };
+    private const string Prompt = "Gets or sets a value that indicates whether";
 
     public static Command Create(IAnsiConsole console)
     {
-        var command = new Command("demo", "Create the default model if absent and run it");
+        var command = new Command("demo", "Install the embedded default model if absent and run it");
         command.SetAction(async (r, ct) =>
         {
             var budget = GlobalOptions.RamBudgetBytes(r);
             var catalog = GlobalOptions.Catalog(r);
-            if (!catalog.Exists(ModelName)) Build(console, catalog);
+            if (!catalog.Exists(ModelName)) Install(console, catalog, budget);
             console.WriteLine();
             await WalkAsync(console, catalog, budget, ct);
             console.WriteLine();
-            await GenerateAsync(console, catalog, budget, ct);
+            await using var engine = new Vib3Engine(new EngineOptions(catalog.DataDir, budget));
+            using var session = engine.OpenSession();
+            await GenerateAsync(console, session, ct);
+            console.WriteLine();
+            await ExplainAnalyzeAsync(console, session, ct);
             return 0;
         });
         return command;
     }
 
-    private static void Build(IAnsiConsole console, ModelCatalog catalog)
+    /// <summary>The model's Hugging Face folder travels with the binary (catalog/models/vib3-moe).</summary>
+    private static void Install(IAnsiConsole console, ModelCatalog catalog, long budget)
     {
-        var source = Path.Combine(catalog.DataDir, "sources", ModelName + "-hf");
-        if (Directory.Exists(source)) Directory.Delete(source, recursive: true);
-        console.MarkupLine($"[grey]writing a synthetic Mixtral-shaped checkpoint to {Markup.Escape(source)}[/]");
-        SyntheticModelGenerator.WriteHf(DemoSpec, source);
-        try
-        {
-            ConvertCommand.Run(console, new ModelConverter(catalog, DescriptorCatalog.LoadDefault()), new ConversionRequest(source, ModelName));
-        }
-        finally
-        {
-            Directory.Delete(source, recursive: true);
-            var sources = Path.GetDirectoryName(source)!;
-            if (!Directory.EnumerateFileSystemEntries(sources).Any()) Directory.Delete(sources);
-        }
+        var source = Path.Combine(AppContext.BaseDirectory, "catalog", "models", ModelName);
+        if (!Directory.Exists(source))
+            throw new Vib3Exception(SqlState.UndefinedObject, $"{source}: the embedded default model is missing (broken install?)");
+        console.MarkupLine($"[grey]installing the default model from {Markup.Escape(source)}[/]");
+        ConvertCommand.Run(console, new ModelConverter(catalog, DescriptorCatalog.LoadDefault()),
+            new ConversionRequest(source, ModelName, RamBudgetBytes: budget));
     }
 
     /// <summary>Reads every page twice under the budget: the first pass comes from disk, the second hits RAM
@@ -87,20 +77,24 @@ internal static class DemoCommand
         console.MarkupLine("[grey]pages are checksummed on their way from disk.[/]");
     }
 
-    private static async Task GenerateAsync(IAnsiConsole console, ModelCatalog catalog, long budget, CancellationToken ct)
+    /// <summary>A sampled continuation, streamed token by token as GENERATE ... STREAM delivers it.</summary>
+    private static async Task GenerateAsync(IAnsiConsole console, Engine.Session session, CancellationToken ct)
     {
-        const string prompt = "Once upon a time";
-        using var session = await InferenceSession.OpenAsync(catalog, ModelName, new PageStoreOptions { RamBudgetBytes = budget }, 256, ct);
-        var tokenizer = TokenizerLoader.Load(session.Weights.TokenizerDir, session.Weights.Manifest.Tokenizer);
-        var request = new GenerationRequest(prompt, 32, new SamplerOptions { Temperature = 0.8f, TopP = 0.95f, Seed = 42 }, []);
-        var outcome = new GenerationOutcome();
-        console.Markup($"[bold]{Markup.Escape(prompt)}[/]");
-        var clock = Stopwatch.StartNew();
-        await foreach (var text in new TextGenerator(session, tokenizer).GenerateAsync(request, outcome, ct))
-            console.Write(new Text(text));
+        var sql = $"GENERATE '{Prompt}' FROM MODEL \"{ModelName}\" MAX_TOKENS 48 TEMPERATURE 0.8 TOP_P 0.95 SEED 42 STREAM";
+        console.MarkupLine($"[grey]vib3> {Markup.Escape(sql)}[/]");
+        console.Markup($"[bold]{Markup.Escape(Prompt)}[/]");
+        await foreach (var result in session.ExecuteAsync(sql, ct: ct))
+            await foreach (var row in result.Rows.WithCancellation(ct))
+                console.Write(new Text((string)row[0]!));
         console.WriteLine();
-        var s = session.Weights.Store.Stats;
-        console.MarkupLineInterpolated(
-            $"[grey]{outcome.PromptTokens} prompt + {outcome.GeneratedTokens} generated tokens in {clock.Elapsed.TotalSeconds:0.00} s (seed {outcome.Seed}); {s.Hits} page hits, {s.Misses} misses, {ByteSize.Format(s.BytesRead)} from disk. Random weights: the text is noise until a trained default model ships.[/]");
+    }
+
+    private static async Task ExplainAnalyzeAsync(IAnsiConsole console, Engine.Session session, CancellationToken ct)
+    {
+        var sql = $"EXPLAIN ANALYZE GENERATE '{Prompt}' FROM MODEL \"{ModelName}\" MAX_TOKENS 24";
+        console.MarkupLine($"[grey]vib3> {Markup.Escape(sql)}[/]");
+        await foreach (var result in session.ExecuteAsync(sql, ct: ct))
+            await foreach (var row in result.Rows.WithCancellation(ct))
+                console.WriteLine((string)row[0]!);
     }
 }

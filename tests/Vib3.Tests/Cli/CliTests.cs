@@ -39,6 +39,26 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void Demo_installs_the_trained_model_once_and_writes_english_then_explain_analyze()
+    {
+        using var dir = new TempDir();
+        var first = CliRun.Run(dir.Sub("data"), "demo");
+        Assert.True(first.ExitCode == 0, first.Error);
+        Assert.Contains("installing the default model", first.Output);
+        var generated = first.Output[(first.Output.IndexOf("STREAM", StringComparison.Ordinal) + 6)..];
+        generated = generated[..generated.IndexOf("vib3> EXPLAIN", StringComparison.Ordinal)];
+        // a trained model continues in words, not byte soup: most tokens of the text are plain English words
+        var words = generated.Split([' ', '\n', '.', ',', ';', ':'], StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(words.Count(w => w.All(char.IsAsciiLetter)) >= 0.7 * words.Length && words.Length >= 10, generated);
+        Assert.Contains("ANALYZE", first.Output);
+        Assert.Contains("24 generated", first.Output);
+
+        var second = CliRun.Run(dir.Sub("data"), "demo");
+        Assert.True(second.ExitCode == 0, second.Error);
+        Assert.DoesNotContain("installing the default model", second.Output);
+    }
+
+    [Fact]
     public void Bad_ram_budget_is_a_clear_error()
     {
         using var dir = new TempDir();
