@@ -73,7 +73,7 @@ public class MetadataTests
         SyntheticModelGenerator.WriteGguf(spec, tmp.Sub("m.gguf"));
         using var g = GgufCheckpoint.Open(tmp.Sub("m.gguf"));
         Assert.Equal("gpt2", g.GetString("tokenizer.ggml.model"));
-        Assert.Equal("default", g.GetString("tokenizer.ggml.pre"));
+        Assert.Equal("gpt-2", g.GetString("tokenizer.ggml.pre"));
         var tokens = g.GetStringArray("tokenizer.ggml.tokens");
         var types = g.GetIntArray("tokenizer.ggml.token_type");
         var merges = g.GetStringArray("tokenizer.ggml.merges");

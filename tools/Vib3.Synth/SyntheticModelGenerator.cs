@@ -345,9 +345,20 @@ public static class SyntheticModelGenerator
         var tensors = GgufTensors(s);
         var hf = HfTensors(s).ToDictionary(x => x.Name, StringComparer.Ordinal);
         var w = new GgufWriter();
+        AddGgufHyperparameters(s, w, $"vib3-synth-{s.Family.ToString().ToLowerInvariant()}");
+        SyntheticTokenizer.Build(s.Vocab).AddToGguf(w);
+        foreach (var t in tensors)
+            w.AddTensor(t.Name, t.DType, t.Shape, stream => WriteGgufTensor(s, t, hf, stream));
+        w.Write(file);
+    }
+
+    /// <summary>The general.* and architecture keys llama.cpp reads for the spec's shape (no tokenizer, no
+    /// tensors). Public so an exporter of real checkpoints (tools/Vib3.Export) writes the same keys.</summary>
+    public static void AddGgufHyperparameters(SyntheticModelSpec s, GgufWriter w, string name)
+    {
         var arch = GgufArchitecture(s.Family);
         w.AddString("general.architecture", arch);
-        w.AddString("general.name", $"vib3-synth-{s.Family.ToString().ToLowerInvariant()}");
+        w.AddString("general.name", name);
         w.AddUInt32("general.file_type", s.DType switch
         {
             DType.F32 => 0u, DType.F16 => 1u, DType.Q8_0 => 7u, DType.BF16 => 32u,
@@ -375,10 +386,6 @@ public static class SyntheticModelGenerator
             w.AddUInt32($"{arch}.attention.key_length", (uint)s.HeadDim);
             w.AddUInt32($"{arch}.attention.value_length", (uint)s.HeadDim);
         }
-        SyntheticTokenizer.Build(s.Vocab).AddToGguf(w);
-        foreach (var t in tensors)
-            w.AddTensor(t.Name, t.DType, t.Shape, stream => WriteGgufTensor(s, t, hf, stream));
-        w.Write(file);
     }
 
     /// <summary>config.json with the keys transformers uses for the family.</summary>

@@ -235,7 +235,7 @@ public sealed class SyntheticTokenizer
     public void AddToGguf(GgufWriter w)
     {
         w.AddString("tokenizer.ggml.model", "gpt2");
-        w.AddString("tokenizer.ggml.pre", "default");
+        w.AddString("tokenizer.ggml.pre", "gpt-2"); // the GPT-2 split it was made with: llama.cpp's "default" is another one
         w.AddStringArray("tokenizer.ggml.tokens", Tokens);
         w.AddInt32Array("tokenizer.ggml.token_type", TokenTypes);
         w.AddStringArray("tokenizer.ggml.merges", Merges);
