@@ -1,14 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
-using Vib3.Convert;
-using Vib3.Convert.Descriptors;
 using Vib3.Core;
 using Vib3.Kernels;
 using Vib3.LlamaCpp;
 using Vib3.Models.Inference;
 using Vib3.Storage;
 using Vib3.Storage.Catalog;
-using Vib3.Synth;
 
 namespace Vib3.Bench;
 
@@ -31,18 +28,7 @@ internal static class ForwardBench
         var rows = new List<string>();
         foreach (var dtype in dtypes)
         {
-            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
-            Directory.CreateDirectory(root);
-            var spec = new SyntheticModelSpec
-            {
-                Family = ModelFamily.Mixtral, Layers = layers, Dim = 1024, ExpertHidden = 2816, Heads = 16, KvHeads = 4,
-                Experts = 8, TopK = 2, Vocab = 32000, Context = 2048, Seed = 1, DType = dtype,
-            };
-            var gguf = Path.Combine(root, $"mixtral-{dtype.Name()}.gguf");
-            Console.WriteLine($"[{dtype.Name()}] writing {gguf} ...");
-            SyntheticModelGenerator.WriteGguf(spec, gguf);
-            var catalog = new ModelCatalog(Path.Combine(root, "data"));
-            var manifest = new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(new ConversionRequest(gguf, "bench"));
+            var (spec, gguf, catalog, manifest) = MixtralBenchModel.Create(root, dtype, layers);
             var tokens = Enumerable.Range(0, prompt).Select(i => 3 + i * 7919 % (spec.Vocab - 3)).ToArray();
 
             var ours = Measure(repeat, () => Vib3Once(catalog, manifest, tokens, gen));

@@ -2,8 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Vib3.Convert;
-using Vib3.Convert.Descriptors;
 using Vib3.Core;
 using Vib3.Engine;
 using Vib3.Engine.Serving;
@@ -11,8 +9,6 @@ using Vib3.Kernels;
 using Vib3.LlamaCpp;
 using Vib3.Query;
 using Vib3.Server.Http;
-using Vib3.Storage.Catalog;
-using Vib3.Synth;
 
 namespace Vib3.Bench;
 
@@ -42,18 +38,7 @@ internal static class ServeBench
         KernelThreads.Threads = threads;
         KernelThreads.SpinMicroseconds = Args.Int(args, "--spin-us", KernelThreads.SpinMicroseconds);
 
-        if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
-        Directory.CreateDirectory(root);
-        var spec = new SyntheticModelSpec
-        {
-            Family = ModelFamily.Mixtral, Layers = layers, Dim = 1024, ExpertHidden = 2816, Heads = 16, KvHeads = 4,
-            Experts = 8, TopK = 2, Vocab = 32000, Context = 2048, Seed = 1, DType = dtype,
-        };
-        var gguf = Path.Combine(root, $"mixtral-{dtype.Name()}.gguf");
-        Console.WriteLine($"writing {gguf} ...");
-        SyntheticModelGenerator.WriteGguf(spec, gguf);
-        var catalog = new ModelCatalog(Path.Combine(root, "data"));
-        var manifest = new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(new ConversionRequest(gguf, "bench"));
+        var (_, gguf, catalog, manifest) = MixtralBenchModel.Create(root, dtype, layers);
 
         var results = new List<(int Streams, double[] TokensPerSecond, double[] MeanBatch)>();
         var engine = new Vib3Engine(new EngineOptions(catalog.DataDir, manifest.PageBytes + (1L << 30)) { MaxBatch = counts.Max() });
