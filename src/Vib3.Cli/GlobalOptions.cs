@@ -1,5 +1,7 @@
 using System.CommandLine;
 using Vib3.Core;
+using Vib3.Engine;
+using Vib3.Storage;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Cli;
@@ -20,11 +22,19 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
-    /// <summary>The catalog of --data-dir. Every command checks both global options up front, so a mistyped
-    /// budget is reported whatever the command.</summary>
+    public static readonly Option<string> CachePolicy = new("--cache-policy")
+    {
+        Description = "Which pages the RAM tier evicts first: lfru (default; expert-aware: decayed frequency per page, prefetched pages kept until read, dense pages last) or lru (least recently used)",
+        DefaultValueFactory = _ => "lfru",
+        Recursive = true,
+    };
+
+    /// <summary>The catalog of --data-dir. Every command checks the global options up front, so a mistyped
+    /// budget or policy is reported whatever the command.</summary>
     public static ModelCatalog Catalog(ParseResult r)
     {
         RamBudgetBytes(r);
+        CachePolicyOf(r);
         var dir = ModelCatalog.ResolveDataDir(r.GetValue(DataDir));
         if (File.Exists(dir))
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"data directory {dir} is a file, not a directory");
@@ -32,4 +42,14 @@ internal static class GlobalOptions
     }
 
     public static long RamBudgetBytes(ParseResult r) => ByteSize.Parse(r.GetValue(RamBudget)!);
+
+    public static CachePolicy CachePolicyOf(ParseResult r) => CachePolicies.Parse(r.GetValue(CachePolicy)!);
+
+    /// <summary>The engine's options for the catalog in <paramref name="dataDir"/>, from the global options.</summary>
+    public static EngineOptions EngineOptions(ParseResult r, string dataDir) =>
+        new(dataDir, RamBudgetBytes(r)) { CachePolicy = CachePolicyOf(r) };
+
+    /// <summary>The page store options of the global options.</summary>
+    public static PageStoreOptions StoreOptions(ParseResult r) =>
+        new() { RamBudgetBytes = RamBudgetBytes(r), CachePolicy = CachePolicyOf(r) };
 }

@@ -29,6 +29,7 @@ public static class Vib3Cli
         {
             GlobalOptions.DataDir,
             GlobalOptions.RamBudget,
+            GlobalOptions.CachePolicy,
         };
         root.Subcommands.Add(ConvertCommand.Create(console));
         root.Subcommands.Add(ModelsCommand.Create(console));

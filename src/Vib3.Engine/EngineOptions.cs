@@ -1,3 +1,5 @@
+using Vib3.Storage;
+
 namespace Vib3.Engine;
 
 /// <param name="DataDir">Where the catalog lives.</param>
@@ -9,4 +11,7 @@ public sealed record EngineOptions(string DataDir, long RamBudgetBytes)
 
     /// <summary>Sequences that may wait for a place in the batch; beyond it requests are refused (53000).</summary>
     public int MaxQueue { get; init; } = 256;
+
+    /// <summary>Eviction policy of each open model's page cache (--cache-policy).</summary>
+    public CachePolicy CachePolicy { get; init; } = CachePolicy.Lfru;
 }

@@ -152,11 +152,14 @@ public sealed class Session : IDisposable
     private async Task<StatementResult> ExplainAnalyzeAsync(GenerationStatement g, IReadOnlyList<object?>? parameters, CancellationToken ct)
     {
         var plan = Plan(g, parameters);
-        var store = (await _engine.Generations.GetAsync(plan.Model, ct).ConfigureAwait(false)).Weights.Store;
+        var served = await _engine.Generations.GetAsync(plan.Model, ct).ConfigureAwait(false);
+        var store = served.Weights.Store;
         var before = store.Stats;
+        var (prefetchBefore, predictionBefore) = (store.Prefetches, (served.Forward.Prediction.Decisions, served.Forward.Prediction.Predicted));
         var outcome = new GenerationOutcome();
         var routing = await DrainAsync(Pieces(plan, outcome, ct)).ConfigureAwait(false);
         var after = store.Stats;
+        var (prefetchAfter, predictionAfter) = (store.Prefetches, (served.Forward.Prediction.Decisions, served.Forward.Prediction.Predicted));
 
         var lines = PlanPrinter.Print(plan).TrimEnd('\n').Split('\n').ToList();
         lines.Add("ANALYZE");
@@ -173,6 +176,10 @@ public sealed class Session : IDisposable
             $"  ram tier: {hits} page hits ({hitBytes}), hit rate {hitRate:0.0}%, {after.Evictions - before.Evictions} evictions, {resident} resident of {capacity}"));
         lines.Add(FormattableString.Invariant(
             $"  disk tier: {misses} page reads, {Vib3.Core.ByteSize.Format(after.BytesRead - before.BytesRead)}"));
+        var (issued, used) = (prefetchAfter.Issued - prefetchBefore.Issued, prefetchAfter.Used - prefetchBefore.Used);
+        var (decisions, predicted) = (predictionAfter.Decisions - predictionBefore.Decisions, predictionAfter.Predicted - predictionBefore.Predicted);
+        lines.Add(FormattableString.Invariant(
+            $"  prefetch: {issued} pages read ahead ({Vib3.Core.ByteSize.Format(prefetchAfter.BytesIssued - prefetchBefore.BytesIssued)}), {used} used, {prefetchAfter.Skipped - prefetchBefore.Skipped} skipped for want of room; next-layer experts predicted {(decisions == 0 ? 0 : 100.0 * predicted / decisions):0.0}% of {decisions} choices"));
         for (var l = 0; l < routing.Layers; l++)
         {
             var counts = Enumerable.Range(0, routing.Experts).Select(e => routing.Selected(l, e)).ToArray();

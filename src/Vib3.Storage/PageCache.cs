@@ -72,6 +72,19 @@ internal sealed class PageCache
         }
     }
 
+    /// <summary>Reserve only if the room exists now (by eviction if need be), never queueing: a prefetch must not
+    /// hold up the demand reads queued for room.</summary>
+    public bool TryReserveNow(long bytes)
+    {
+        lock (_gate) return bytes <= CapacityBytes && _waiters.Count == 0 && TryReserveLocked(bytes);
+    }
+
+    /// <summary>Whether the page is resident (pinned or not); a snapshot, for prefetch decisions only.</summary>
+    public bool Contains(int page)
+    {
+        lock (_gate) return _resident.ContainsKey(page);
+    }
+
     /// <summary>Give back a reservation whose read failed.</summary>
     public void Release(long bytes)
     {

@@ -2,6 +2,7 @@ using System.IO.Hashing;
 using FASTER.core;
 using Vib3.Core;
 using Vib3.Storage.Device;
+using Vib3.Storage.Tracing;
 
 namespace Vib3.Storage;
 
@@ -9,7 +10,7 @@ namespace Vib3.Storage;
 /// Read side of a page store: T3 (the FASTER log on disk) fronted by T2 (a RAM-budgeted cache).
 /// Thread-safe. Every page read from disk is checked against the page table's XxHash64.
 /// </summary>
-public sealed class PageStore : IDisposable
+public sealed partial class PageStore : IDisposable
 {
     private readonly string _modelName;
     private readonly PageEntry[] _entries;
@@ -20,12 +21,14 @@ public sealed class PageStore : IDisposable
     private readonly Dictionary<int, Load> _inFlight = new(); // also the lock that orders loads against Dispose
     private readonly CancellationTokenSource _shutdown = new();
     private readonly int _readsInFlight;
+    private readonly PageTraceWriter? _trace;
     private long _hits, _hitBytes, _misses, _joinedReads, _bytesRead, _checksumFailures;
     private int _disposed;
 
     private PageStore(string modelName, PageEntry[] entries, int maxPageBytes, IDevice device, FasterLog log,
-        PageCache cache, int readsInFlight)
+        PageCache cache, int readsInFlight, PageTraceWriter? trace)
     {
+        _trace = trace;
         _modelName = modelName;
         _entries = entries;
         MaxPageBytes = maxPageBytes;
@@ -42,7 +45,12 @@ public sealed class PageStore : IDisposable
     /// limit on the page bytes the store holds: resident pages, pages pinned by leases, and pages
     /// being read. A miss that would go over it waits until leases end (see <see cref="ReadAsync"/>).
     /// </summary>
-    public static PageStore Open(string storeDir, string modelName, PageStoreOptions options)
+    public static PageStore Open(string storeDir, string modelName, PageStoreOptions options) =>
+        Open(storeDir, modelName, options, classes: null);
+
+    /// <param name="classes">The pages' classes for an expert-aware <see cref="PageStoreOptions.CachePolicy"/>
+    /// (the caller that has the model's manifest knows them); null treats every page alike.</param>
+    public static PageStore Open(string storeDir, string modelName, PageStoreOptions options, PageClassMap? classes)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.ReadsInFlight < 1)
@@ -72,8 +80,9 @@ public sealed class PageStore : IDisposable
             device = StoreDevices.Create(logDir, options.DirectIo, readOnly: true, options.ReadsInFlight, options.ForceBufferedFallback);
             log = new FasterLog(layout.ReaderSettings(device, logDir));
             ValidateAgainstLog(entries, log, layout, Path.Combine(storeDir, PageTableFile.FileName));
-            var cache = new PageCache(options.RamBudgetBytes - fasterBytes, options.EvictionPolicy ?? new LruEvictionPolicy());
-            return new PageStore(modelName, entries, maxPage, device, log, cache, options.ReadsInFlight);
+            var cache = new PageCache(options.RamBudgetBytes - fasterBytes,
+                options.EvictionPolicy ?? CachePolicies.Create(options.CachePolicy, classes));
+            return new PageStore(modelName, entries, maxPage, device, log, cache, options.ReadsInFlight, options.Trace);
         }
         catch (Exception e)
         {
@@ -123,8 +132,10 @@ public sealed class PageStore : IDisposable
 
     private void CountHit(int page)
     {
+        _trace?.Record(page, PageReadOutcome.Hit);
         Interlocked.Increment(ref _hits);
         Interlocked.Add(ref _hitBytes, _entries[page].Length);
+        CountPrefetchUse(page);
     }
 
     /// <summary>Test hook: awaited by a read after its first cache check missed, before it looks for an in-flight load.</summary>
@@ -195,6 +206,8 @@ public sealed class PageStore : IDisposable
             {
                 load.Waiters++;
                 Interlocked.Increment(ref _joinedReads);
+                _trace?.Record(page, PageReadOutcome.Joined);
+                CountPrefetchUse(page);
             }
             else
             {
@@ -204,6 +217,8 @@ public sealed class PageStore : IDisposable
                 load = new Load { Waiters = 1 };
                 _inFlight[page] = load;
                 Interlocked.Increment(ref _misses);
+                _trace?.Record(page, PageReadOutcome.Miss);
+                _prefetchedUnused.TryRemove(page, out _); // prefetched once but evicted unused: this read is a miss
                 // The load runs without the caller's token: other callers may be waiting on it.
                 load.Task = LoadAsync(page, load, reservation);
             }

@@ -1,3 +1,5 @@
+using Vib3.Storage.Tracing;
+
 namespace Vib3.Storage;
 
 /// <summary>How a <see cref="PageStore"/> uses RAM and the disk.</summary>
@@ -24,6 +26,15 @@ public sealed class PageStoreOptions
     /// </summary>
     internal bool ForceBufferedFallback { get; set; }
 
-    /// <summary>Eviction policy for the page cache; null means <see cref="LruEvictionPolicy"/>.</summary>
+    /// <summary>Eviction policy for the page cache; null means a fresh one of <see cref="CachePolicy"/>.</summary>
     public IEvictionPolicy? EvictionPolicy { get; set; }
+
+    /// <summary>The policy by name, used when <see cref="EvictionPolicy"/> is null. LFRU by default: on every model
+    /// measured so far it read fewer bytes per token than LRU at every budget below the model's size (LRU loses the
+    /// dense pages' per-token loop entirely once a token's pages do not fit; vib3-bench policies, vib3 bench
+    /// --cache-policy). LRU remains for comparison.</summary>
+    public CachePolicy CachePolicy { get; set; } = CachePolicy.Lfru;
+
+    /// <summary>Where to record every read (page, hit or miss), for offline policy comparison; null records nothing.</summary>
+    public PageTraceWriter? Trace { get; set; }
 }

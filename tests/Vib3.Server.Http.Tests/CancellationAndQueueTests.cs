@@ -99,6 +99,10 @@ public sealed class CancellationAndQueueTests(OneSlotFixture server) : IClassFix
         Assert.True(Delta("vib3_tier_hits_total{model=\"m\"}") + Delta("vib3_tier_misses_total{model=\"m\"}") > 0);
         Assert.True(Delta("vib3_batch_steps_total{model=\"m\"}") >= 4);
         Assert.True(after.ContainsKey("vib3_pages_read_per_token{model=\"m\"}"));
+        // the fixture's model has 2 layers: every token's layer-1 choices (top-2) were predicted during layer 0
+        Assert.True(Delta("vib3_routed_choices_total{model=\"m\"}") >= 2 * 4);
+        Assert.True(Delta("vib3_predicted_choices_total{model=\"m\"}") <= Delta("vib3_routed_choices_total{model=\"m\"}"));
+        Assert.True(after.ContainsKey("vib3_prefetch_pages_total{model=\"m\"}"));
         Assert.True(after.ContainsKey("vib3_requests_waiting"));
     }
 }

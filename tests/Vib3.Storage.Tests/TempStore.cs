@@ -1,4 +1,5 @@
 using Vib3.Storage;
+using Vib3.Storage.Tracing;
 
 namespace Vib3.Storage.Tests;
 
@@ -33,14 +34,17 @@ internal sealed class TempStore : IDisposable
         return this;
     }
 
-    public PageStore Open(long ramBudget = 1L << 30, bool directIo = true, int readsInFlight = 16, IEvictionPolicy? policy = null) =>
+    public PageStore Open(long ramBudget = 1L << 30, bool directIo = true, int readsInFlight = 16, IEvictionPolicy? policy = null,
+        CachePolicy cachePolicy = CachePolicy.Lru, PageClassMap? classes = null, PageTraceWriter? trace = null) =>
         PageStore.Open(Dir, "test-model", new PageStoreOptions
         {
             RamBudgetBytes = ramBudget,
             DirectIo = directIo,
             ReadsInFlight = readsInFlight,
             EvictionPolicy = policy,
-        });
+            CachePolicy = cachePolicy,
+            Trace = trace,
+        }, classes);
 
     public string SegmentPath(int segment) => Path.Combine(Dir, "log", $"pages.log.{segment}");
 

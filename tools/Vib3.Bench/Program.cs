@@ -3,11 +3,13 @@ using Vib3.Bench;
 // vib3-bench store   — page store: conversion, cold and warm reads vs a plain sequential read
 // vib3-bench forward — forward pass: vib3 vs llama.cpp, prefill and decode tok/s at f32, f16 and q8_0
 // vib3-bench serve   — continuous batching: aggregate tok/s of 1, 8, 32 concurrent streams
+// vib3-bench policies — cache policies (LRU, LFRU, Belady's optimum) replayed on a page trace of vib3 bench --trace
 return args.FirstOrDefault() switch
 {
     "store" => StoreBench.Run(args[1..]),
     "forward" => ForwardBench.Run(args[1..]),
     "serve" => ServeBench.Run(args[1..]),
+    "policies" => PolicyBench.Run(args[1..]),
     _ => Usage(),
 };
 
@@ -16,5 +18,6 @@ static int Usage()
     Console.Error.WriteLine("usage: vib3-bench store [--size-mb N] [--repeat N] [--dir PATH]");
     Console.Error.WriteLine("       vib3-bench forward [--dtypes f32,f16,q8_0] [--layers 8] [--prompt 64] [--gen 64] [--threads 2] [--repeat 3] [--dir PATH]");
     Console.Error.WriteLine("       vib3-bench serve [--via engine|http] [--dtype q8_0] [--streams 1,8,32] [--layers 8] [--prompt 32] [--gen 64] [--threads 2] [--repeat 3] [--dir PATH]");
+    Console.Error.WriteLine("       vib3-bench policies --trace FILE [--budget-pages N,... | --budget-fraction 0.15,0.3,0.5] [--half-life H]");
     return 2;
 }

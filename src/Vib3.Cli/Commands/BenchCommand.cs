@@ -3,11 +3,13 @@ using System.Diagnostics;
 using System.Text.Json;
 using Vib3.Core;
 using Vib3.Kernels;
+using Vib3.Storage.Tracing;
 
 namespace Vib3.Cli.Commands;
 
-/// <summary>vib3 bench --model NAME [--prompt-tokens 64] [--gen-tokens 64] [--threads T] → JSON: prefill and
-/// decode tokens/s, and per generated token the bytes served from RAM (T2) and read from disk (T3).</summary>
+/// <summary>vib3 bench --model NAME [--prompt-tokens 64] [--gen-tokens 64] [--threads T] [--trace FILE] → JSON: prefill and
+/// decode tokens/s, and per generated token the bytes served from RAM (T2) and read from disk (T3). --trace records
+/// every page read, one step for the prefill and one per decoded token (see PageTraceFormat), for vib3-bench policies.</summary>
 internal static class BenchCommand
 {
     public static Command Create(TextWriter output)
@@ -18,9 +20,10 @@ internal static class BenchCommand
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length", DefaultValueFactory = _ => 64 };
         var genTokens = new Option<int>("--gen-tokens") { Description = "Tokens to generate", DefaultValueFactory = _ => 64 };
         var threads = new Option<int>("--threads") { Description = "Kernel threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var trace = new Option<string?>("--trace") { Description = "Record every page read of the run to this file (compare policies with vib3-bench policies)" };
         var command = new Command("bench", "Measure prefill and decode speed on a stored model, as JSON")
         {
-            model, context, kvCache, promptTokens, genTokens, threads,
+            model, context, kvCache, promptTokens, genTokens, threads, trace,
         };
         command.SetAction(async (r, ct) =>
         {
@@ -28,7 +31,10 @@ internal static class BenchCommand
             if (prompt < 1 || gen < 1 || t < 1)
                 throw new Vib3Exception(SqlState.InvalidParameterValue, "--prompt-tokens, --gen-tokens and --threads must be at least 1");
             KernelThreads.Threads = t;
-            using var session = await ModelOptions.OpenAsync(r, model, context, kvCache, ct);
+            using var recorder = r.GetValue(trace) is { } path
+                ? PageTraceWriter.ForModel(path, GlobalOptions.Catalog(r), r.GetValue(model)!)
+                : null;
+            using var session = await ModelOptions.OpenAsync(r, model, context, kvCache, ct, recorder);
             var vocab = session.Forward.Hyper.Vocab;
             var tokens = Enumerable.Range(0, prompt).Select(i => (3 + 7 * i) % vocab).ToArray();
             var store = session.Weights.Store;
@@ -37,6 +43,7 @@ internal static class BenchCommand
                     $"--prompt-tokens {prompt} + --gen-tokens {gen} exceed the context of {session.Cache.Capacity} tokens (see --context)");
 
             var clock = Stopwatch.StartNew();
+            recorder?.MarkStep();
             var logits = (await session.LogitsAsync(tokens, allPositions: false, ct))[0];
             var prefillSeconds = clock.Elapsed.TotalSeconds;
 
@@ -45,6 +52,7 @@ internal static class BenchCommand
             for (var i = 0; i < gen; i++)
             {
                 var next = VectorOps.ArgMax(logits);
+                recorder?.MarkStep();
                 logits = await session.Forward.DecodeAsync(next, session.Cache, ct);
             }
             var decodeSeconds = clock.Elapsed.TotalSeconds;
@@ -68,6 +76,8 @@ internal static class BenchCommand
                 json.WriteNumber("decode_page_hits", after.Hits - before.Hits);
                 json.WriteNumber("decode_page_misses", after.Misses - before.Misses);
                 json.WriteNumber("ram_budget_bytes", GlobalOptions.RamBudgetBytes(r));
+                json.WriteString("cache_policy", Vib3.Storage.CachePolicies.Name(GlobalOptions.CachePolicyOf(r)));
+                if (recorder is not null) json.WriteNumber("trace_reads", recorder.Reads);
                 json.WriteEndObject();
             }
             await output.WriteLineAsync(System.Text.Encoding.UTF8.GetString(stream.ToArray()));

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Vib3.Core;
 using Vib3.Models.Inference;
 using Vib3.Storage;
+using Vib3.Storage.Tracing;
 
 namespace Vib3.Cli.Commands;
 
@@ -21,8 +22,10 @@ internal static class ModelOptions
         DefaultValueFactory = _ => "f32",
     };
 
+    /// <param name="trace">Where the store records its reads (vib3 bench --trace); null records nothing.</param>
     public static Task<InferenceSession> OpenAsync(
-        ParseResult r, Option<string> model, Option<int?> context, Option<string> kvCache, CancellationToken ct)
+        ParseResult r, Option<string> model, Option<int?> context, Option<string> kvCache, CancellationToken ct,
+        PageTraceWriter? trace = null)
     {
         var catalog = GlobalOptions.Catalog(r);
         var kv = r.GetValue(kvCache) switch
@@ -31,8 +34,9 @@ internal static class ModelOptions
             "f16" => KvCacheType.F16,
             var other => throw new Vib3Exception(SqlState.InvalidParameterValue, $"--kv-cache '{other}': use f32 or f16"),
         };
-        return InferenceSession.OpenAsync(catalog, r.GetValue(model)!,
-            new PageStoreOptions { RamBudgetBytes = GlobalOptions.RamBudgetBytes(r) }, r.GetValue(context), ct, kv);
+        var options = GlobalOptions.StoreOptions(r);
+        options.Trace = trace;
+        return InferenceSession.OpenAsync(catalog, r.GetValue(model)!, options, r.GetValue(context), ct, kv);
     }
 
     /// <summary>"1,5,9" → [1, 5, 9] with an error naming the bad item.</summary>

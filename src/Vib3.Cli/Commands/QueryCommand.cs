@@ -23,7 +23,7 @@ internal static class QueryCommand
             var fmt = r.GetValue(format)!;
             if (fmt is not ("table" or "csv" or "json"))
                 throw new Vib3Exception(SqlState.InvalidParameterValue, $"--format '{fmt}': use table, csv or json");
-            var engine = new Vib3Engine(new EngineOptions(GlobalOptions.Catalog(r).DataDir, GlobalOptions.RamBudgetBytes(r)));
+            var engine = new Vib3Engine(GlobalOptions.EngineOptions(r, GlobalOptions.Catalog(r).DataDir));
             using var session = engine.OpenSession();
             await foreach (var result in session.ExecuteAsync(text, ct: ct))
                 await ResultPrinter.PrintAsync(result, fmt, console, output, ct);

@@ -14,7 +14,7 @@ internal static class ReplCommand
         {
             var catalog = GlobalOptions.Catalog(r);
             Directory.CreateDirectory(catalog.DataDir);
-            var engine = new Vib3Engine(new EngineOptions(catalog.DataDir, GlobalOptions.RamBudgetBytes(r)));
+            var engine = new Vib3Engine(GlobalOptions.EngineOptions(r, catalog.DataDir));
             using var session = engine.OpenSession();
             var repl = new Repl(session, input, output, console, Path.Combine(catalog.DataDir, "history"));
             ConsoleCancelEventHandler onCtrlC = (_, e) =>

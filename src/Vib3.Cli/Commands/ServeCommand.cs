@@ -45,7 +45,7 @@ internal static class ServeCommand
             var host = r.GetValue(listen)!;
             var address = IPAddress.TryParse(host, out var parsed) ? parsed
                 : throw new Vib3Exception(SqlState.InvalidParameterValue, $"--listen '{host}' is not an IP address");
-            await using var engine = new Vib3Engine(new EngineOptions(catalog.DataDir, GlobalOptions.RamBudgetBytes(r))
+            await using var engine = new Vib3Engine(GlobalOptions.EngineOptions(r, catalog.DataDir) with
             {
                 MaxBatch = r.GetValue(maxBatch), MaxQueue = r.GetValue(maxQueue),
             });

@@ -27,7 +27,10 @@ internal sealed class ServedModel : IAsyncDisposable
 
     public static async Task<ServedModel> OpenAsync(Vib3Engine engine, string name, CancellationToken ct)
     {
-        var weights = ModelWeights.Open(engine.Catalog, name, new PageStoreOptions { RamBudgetBytes = engine.Options.RamBudgetBytes });
+        var weights = ModelWeights.Open(engine.Catalog, name, new PageStoreOptions
+        {
+            RamBudgetBytes = engine.Options.RamBudgetBytes, CachePolicy = engine.Options.CachePolicy,
+        });
         try
         {
             var forward = await ForwardPass.CreateAsync(weights, ct).ConfigureAwait(false);

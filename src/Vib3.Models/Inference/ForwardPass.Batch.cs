@@ -105,6 +105,7 @@ public sealed partial class ForwardPass
             NormRows(p.X, layer.AttnNorm, p.Xb, n);
             await BatchAttentionAsync(layer, l, rows, ct).ConfigureAwait(false);
             VectorOps.Add(p.O.AsSpan(0, n * dim), p.X.AsSpan(0, n * dim));
+            await PrefetchNextExpertsAsync(l, p.X, n, ct).ConfigureAwait(false);
 
             NormRows(p.X, layer.FfnNorm, p.Xb, n);
             await BatchMixtureOfExpertsAsync(layer, rows, ct).ConfigureAwait(false);
@@ -170,6 +171,7 @@ public sealed partial class ForwardPass
             }
             Routing.Record(layer.Experts.Layer, top, weights);
             rows[i].Routing?.Record(layer.Experts.Layer, top, weights);
+            ScorePrediction(layer.Experts.Layer, i, top);
             for (var j = 0; j < k; j++) (chosen[top[j]] ??= []).Add((i, weights[j]));
         }
 

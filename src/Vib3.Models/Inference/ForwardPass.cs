@@ -66,6 +66,7 @@ public sealed partial class ForwardPass
             RmsNorm.Compute(b.X, layer.AttnNorm, (float)_h.NormEps, b.Xb);
             await AttentionAsync(layer, l, pos, cache, ct).ConfigureAwait(false);
             VectorOps.Add(b.Xb2, b.X);
+            await PrefetchNextExpertsAsync(l, b.X, 1, ct).ConfigureAwait(false);
 
             RmsNorm.Compute(b.X, layer.FfnNorm, (float)_h.NormEps, b.Xb);
             await MixtureOfExpertsAsync(layer, ct).ConfigureAwait(false);
@@ -164,6 +165,7 @@ public sealed partial class ForwardPass
         }
 
         Routing.Record(layer.Experts.Layer, b.TopExperts, b.TopWeights);
+        ScorePrediction(layer.Experts.Layer, 0, b.TopExperts);
         Array.Clear(b.Moe);
         var grid = layer.Experts;
         for (var i = 0; i < _h.TopK; i++)

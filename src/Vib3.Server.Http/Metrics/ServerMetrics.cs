@@ -14,6 +14,7 @@ internal sealed class ServerMetrics
     private readonly Histogram _timeToFirstToken, _interToken, _endToEnd;
     private readonly Gauge _waiting, _running, _residentBytes, _pagesReadPerToken;
     private readonly Counter _hits, _misses, _hitBytes, _bytesRead, _steps, _batchRows;
+    private readonly Counter _prefetchIssued, _prefetchUsed, _routedChoices, _predictedChoices;
 
     public ServerMetrics(GenerationService generations)
     {
@@ -39,6 +40,10 @@ internal sealed class ServerMetrics
         _pagesReadPerToken = f.CreateGauge("vib3_pages_read_per_token", "Pages read from disk per generated token", model);
         _steps = f.CreateCounter("vib3_batch_steps_total", "Batched forward steps", model);
         _batchRows = f.CreateCounter("vib3_batch_rows_total", "Rows of those steps (rows / steps = mean batch)", model);
+        _prefetchIssued = f.CreateCounter("vib3_prefetch_pages_total", "Expert pages read ahead for the next layer", model);
+        _prefetchUsed = f.CreateCounter("vib3_prefetch_used_pages_total", "Prefetched pages a read then used", model);
+        _routedChoices = f.CreateCounter("vib3_routed_choices_total", "Expert choices in layers whose choice was predicted one layer ahead", model);
+        _predictedChoices = f.CreateCounter("vib3_predicted_choices_total", "Of those, the choices the prediction named (accuracy = predicted / routed)", model);
         Registry.AddBeforeCollectCallback(() => CopyEngineStats(generations));
     }
 
@@ -68,6 +73,10 @@ internal sealed class ServerMetrics
             _batchRows.WithLabels(s.Model).IncTo(s.BatchRows);
             _residentBytes.WithLabels(s.Model).Set(s.Tiers.ResidentBytes);
             _pagesReadPerToken.WithLabels(s.Model).Set(s.PagesReadPerToken);
+            _prefetchIssued.WithLabels(s.Model).IncTo(s.Prefetches.Issued);
+            _prefetchUsed.WithLabels(s.Model).IncTo(s.Prefetches.Used);
+            _routedChoices.WithLabels(s.Model).IncTo(s.RoutedChoices);
+            _predictedChoices.WithLabels(s.Model).IncTo(s.PredictedChoices);
         }
     }
 

@@ -59,6 +59,21 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void Cache_policy_is_a_global_option_and_a_bad_name_is_a_clear_error()
+    {
+        using var dir = new TempDir();
+        var bad = CliRun.Run(dir.Sub("data"), "models", "--cache-policy", "fifo");
+        Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, bad.ExitCode);
+        Assert.Contains("fifo", bad.Error);
+        Assert.Contains("22023", bad.Error);
+        foreach (var policy in new[] { "lru", "lfru" })
+        {
+            var ok = CliRun.Run(dir.Sub("data"), "models", "--cache-policy", policy);
+            Assert.True(ok.ExitCode == 0, ok.Error);
+        }
+    }
+
+    [Fact]
     public void Bad_ram_budget_is_a_clear_error()
     {
         using var dir = new TempDir();

@@ -99,6 +99,8 @@ public sealed class QueryCliTests : IDisposable
         Assert.Matches(@"ram tier: \d+ page hits .*, \d+ evictions", r.Output);
         Assert.Contains("first token", r.Output);
         Assert.Matches(@"layer 1 experts: (\d+x\d+ ?)+", r.Output);
+        // (MAX_TOKENS 4 + the prompt) tokens x top-2 x the layers after the first, each predicted one layer ahead
+        Assert.Matches(@"prefetch: \d+ pages read ahead .* next-layer experts predicted \d+\.\d% of [1-9]\d* choices", r.Output);
     }
 
     [Fact]

@@ -1,0 +1,91 @@
+using Vib3.Kernels;
+
+namespace Vib3.Models.Inference;
+
+/// <summary>How well the next layer's experts were predicted: of the experts the router really chose (rows × top-k),
+/// how many had been predicted (and prefetched) one layer ahead.</summary>
+public sealed class ExpertPrediction
+{
+    private long _decisions, _predicted;
+
+    public long Decisions => Interlocked.Read(ref _decisions);
+
+    public long Predicted => Interlocked.Read(ref _predicted);
+
+    /// <summary>Predicted / Decisions (0 before any).</summary>
+    public double Accuracy => Decisions == 0 ? 0 : (double)Predicted / Decisions;
+
+    internal void Record(int decisions, int predicted)
+    {
+        Interlocked.Add(ref _decisions, decisions);
+        Interlocked.Add(ref _predicted, predicted);
+    }
+}
+
+/// <summary>Expert prefetch: before layer l's experts run, layer l+1's router is applied to the current residual
+/// stream (normalised with layer l+1's FFN norm; what layer l+1's router will see, less layers l's experts and
+/// l+1's attention) and the bundle pages of the experts it picks start loading, so their disk reads overlap with
+/// layer l's compute. Predictions only start reads: what the model computes never depends on them.</summary>
+public sealed partial class ForwardPass
+{
+    private PredictionBuffers? _q;
+
+    /// <summary>Start reads of the experts predicted for the next layer (on by default).</summary>
+    public bool PrefetchExperts { get; set; } = true;
+
+    public ExpertPrediction Prediction { get; } = new();
+
+    /// <summary>Predicts layer l+1's experts for the n rows of <paramref name="x"/> [n, dim] and prefetches their pages.</summary>
+    private async ValueTask PrefetchNextExpertsAsync(int l, float[] x, int n, CancellationToken ct)
+    {
+        if (!PrefetchExperts || l + 1 >= _layers.Length) return;
+        var next = _layers[l + 1];
+        var (dim, experts) = (_h.Dim, _h.Experts);
+        var q = _q ??= new PredictionBuffers(MaxBatchRows, dim, experts, next.Router.Entry.RowsPerPage);
+        for (var i = 0; i < n; i++)
+            RmsNorm.Compute(x.AsSpan(i * dim, dim), next.FfnNorm, (float)_h.NormEps, q.X.AsSpan(i * dim, dim));
+        await _w.StreamAsync(next.Router, (page, bytes) => next.Router.MatMulPage(page, bytes, q.X.AsSpan(0, n * dim), n, q.Logits, q.PageScratch), ct)
+            .ConfigureAwait(false);
+        // Layer l+1's prediction is made before layer l's is scored (layer l's MoE runs after this), so the two live
+        // side by side: a slot per layer parity.
+        var chosen = q.Chosen[(l + 1) % 2];
+        Array.Clear(chosen, 0, n * experts);
+        var any = new bool[experts];
+        for (var i = 0; i < n; i++)
+        {
+            TopK.Select(q.Logits.AsSpan(i * experts, experts), _h.TopK, q.Top.AsSpan(0, _h.TopK), q.TopWeights.AsSpan(0, _h.TopK)); // softmax keeps the order
+            foreach (var e in q.Top.AsSpan(0, _h.TopK))
+            {
+                chosen[i * experts + e] = true;
+                any[e] = true;
+            }
+        }
+        q.ForLayer[(l + 1) % 2] = l + 1;
+        var grid = next.Experts;
+        for (var e = 0; e < experts; e++)
+            if (any[e])
+                for (var b = 0; b < grid.BundlesPerExpert; b++) _w.Store.Prefetch(grid.PageOf(e, b));
+    }
+
+    /// <summary>Scores the prediction made for this layer against row <paramref name="row"/>'s real choice.</summary>
+    private void ScorePrediction(int layer, int row, ReadOnlySpan<int> chosen)
+    {
+        if (_q is not { } q || q.ForLayer[layer % 2] != layer) return;
+        var predicted = q.Chosen[layer % 2];
+        var hits = 0;
+        foreach (var e in chosen) if (predicted[row * _h.Experts + e]) hits++;
+        Prediction.Record(chosen.Length, hits);
+    }
+
+    /// <summary>Scratch of the prediction: normalised rows, router logits, and which experts each row is predicted to pick.</summary>
+    private sealed class PredictionBuffers(int n, int dim, int experts, int routerRowsPerPage)
+    {
+        public float[] X { get; } = new float[n * dim];                                        // [n, dim]
+        public float[] Logits { get; } = new float[n * experts];                               // [n, experts]
+        public float[] PageScratch { get; } = new float[n * Math.Max(experts, routerRowsPerPage)]; // [n, router rows of a page]
+        public bool[][] Chosen { get; } = [new bool[n * experts], new bool[n * experts]];      // [layer parity][n, experts]
+        public int[] Top { get; } = new int[64];
+        public float[] TopWeights { get; } = new float[64];
+        public int[] ForLayer { get; } = [-1, -1];                                             // the layer each Chosen predicts
+    }
+}

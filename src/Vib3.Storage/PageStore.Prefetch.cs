@@ -1,0 +1,56 @@
+using System.Collections.Concurrent;
+
+namespace Vib3.Storage;
+
+/// <summary>What prefetching did: reads started, how many of those pages a later read used (a hit, or a read that
+/// joined the prefetch while it was still loading), and prefetches skipped because the cache had no room without
+/// waiting. Issued − Used is the upper bound of wasted reads (some may still be used later).</summary>
+public readonly record struct PrefetchStats(long Issued, long Used, long Skipped, long BytesIssued)
+{
+    /// <summary>Used / Issued (0 before any prefetch).</summary>
+    public double UsefulFraction => Issued == 0 ? 0 : (double)Used / Issued;
+}
+
+public sealed partial class PageStore
+{
+    private readonly ConcurrentDictionary<int, byte> _prefetchedUnused = new();
+    private long _prefetchIssued, _prefetchUsed, _prefetchSkipped, _prefetchBytes;
+
+    public PrefetchStats Prefetches => new(Interlocked.Read(ref _prefetchIssued), Interlocked.Read(ref _prefetchUsed),
+        Interlocked.Read(ref _prefetchSkipped), Interlocked.Read(ref _prefetchBytes));
+
+    /// <summary>Starts reading <paramref name="page"/> into the cache without holding it, so that a read soon after
+    /// hits (or joins the read in progress). Nothing happens when the page is resident or already being read, or when
+    /// the cache has no room without waiting — a prefetch never queues ahead of demand reads. The page stays
+    /// evictable once loaded. Returns whether a read was started; a failed prefetch read is dropped silently (the
+    /// demand read that needs the page will report the error).</summary>
+    public bool Prefetch(int page)
+    {
+        CheckPage(page);
+        lock (_inFlight)
+        {
+            if (IsDisposed || _cache.Contains(page) || _inFlight.ContainsKey(page)) return false;
+            var length = _entries[page].Length;
+            if (!_cache.TryReserveNow(length))
+            {
+                Interlocked.Increment(ref _prefetchSkipped);
+                return false;
+            }
+            var load = new Load { Waiters = 0 };
+            _inFlight[page] = load;
+            _prefetchedUnused[page] = 0;
+            Interlocked.Increment(ref _prefetchIssued);
+            Interlocked.Add(ref _prefetchBytes, length);
+            load.Task = LoadAsync(page, load, Task.CompletedTask);
+            load.Task.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
+                TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+        return true;
+    }
+
+    /// <summary>A demand read found a prefetched page (hit or joined its load): the prefetch was useful.</summary>
+    private void CountPrefetchUse(int page)
+    {
+        if (!_prefetchedUnused.IsEmpty && _prefetchedUnused.TryRemove(page, out _)) Interlocked.Increment(ref _prefetchUsed);
+    }
+}

@@ -1,0 +1,53 @@
+using Vib3.Core;
+using Vib3.Kernels;
+using Vib3.Models.Inference;
+using Vib3.Storage;
+using Vib3.Synth;
+
+namespace Vib3.Models.Tests.Forward;
+
+public sealed class PrefetchTests
+{
+    /// <summary>Decodes greedily, one token at a time (the decode path) then in batched steps (the scheduler's path),
+    /// under a budget holding a third of the model; returns the tokens and the session for its counters.</summary>
+    private static async Task<(List<int> Tokens, InferenceSession Session)> RunAsync(ModelFixture f, long budget, bool prefetch)
+    {
+        var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
+        session.Forward.PrefetchExperts = prefetch;
+        var tokens = new List<int>(ModelFixture.Tokens(5, f.Spec.Vocab));
+        var logits = (await session.LogitsAsync(tokens, allPositions: false))[0];
+        for (var i = 0; i < 12; i++)
+        {
+            tokens.Add(VectorOps.ArgMax(logits));
+            logits = await session.Forward.DecodeAsync(tokens[^1], session.Cache);
+        }
+        return (tokens, session);
+    }
+
+    [Fact]
+    public async Task Prefetching_predicted_experts_never_changes_the_tokens_and_its_reads_get_used()
+    {
+        var spec = ModelFixture.Small(ModelFamily.Mixtral, DType.F32) with { Dim = 128, ExpertHidden = 256, Experts = 8, Layers = 4 };
+        using var f = new ModelFixture(spec, "hf", pageRows: 32);
+        var budget = PageStore.MinimumRamBudget(f.Manifest.MaxPageBytes) + f.Manifest.PageBytes / 3;
+
+        var (without, off) = await RunAsync(f, budget, prefetch: false);
+        var (with, on) = await RunAsync(f, budget, prefetch: true);
+        using (off)
+        using (on)
+        {
+            Assert.Equal(without, with);
+            Assert.Equal(0, off.Weights.Store.Prefetches.Issued);
+            Assert.Equal(0, off.Forward.Prediction.Decisions);
+
+            var p = on.Weights.Store.Prefetches;
+            Assert.True(p.Issued > 0, "the budget left room to prefetch");
+            Assert.True(p.Used > 0 && p.Used <= p.Issued, $"{p.Used} of {p.Issued} prefetched pages were used");
+            var prediction = on.Forward.Prediction;
+            // every routing decision of layers 1..3 was predicted one layer ahead (prefill and decode rows alike)
+            Assert.Equal(17L * spec.TopK * (spec.Layers - 1), prediction.Decisions);
+            Assert.InRange(prediction.Accuracy, 0.0, 1.0);
+            Assert.True(prediction.Predicted > 0);
+        }
+    }
+}
