@@ -29,6 +29,15 @@ internal sealed class DecodeBuffers
         Logits = new float[h.Vocab];
     }
 
+    private readonly List<float[]> _bundleSlots = [];
+
+    /// <summary>[count][dim]: one routed bundle page's output each, kept until the layer sums them in order.</summary>
+    public IReadOnlyList<float[]> BundleSlots(int count)
+    {
+        while (_bundleSlots.Count < count) _bundleSlots.Add(new float[Down.Length]);
+        return _bundleSlots;
+    }
+
     public float[] X { get; }            // [dim] residual stream
     public float[] Xb { get; }           // [dim] normalised input of a sub-block
     public float[] Xb2 { get; }          // [dim] attention output projected back

@@ -166,20 +166,23 @@ public sealed partial class ForwardPass
 
         Routing.Record(layer.Experts.Layer, b.TopExperts, b.TopWeights);
         ScorePrediction(layer.Experts.Layer, 0, b.TopExperts);
-        Array.Clear(b.Moe);
+        // Every chosen bundle page is requested at once and computed as it arrives (a bundle's contribution does not
+        // depend on the others); each lands in its own slot, summed in (expert, bundle) order so the result never
+        // depends on which read finished first.
         var grid = layer.Experts;
-        for (var i = 0; i < _h.TopK; i++)
-        {
-            var weight = b.TopWeights[i];
-            await _w.StreamPagesAsync(grid.PageOf(b.TopExperts[i], 0), grid.BundlesPerExpert,
-                (bundle, page) => ExpertBundle(grid, bundle, page, weight), ct).ConfigureAwait(false);
-        }
+        var bundles = grid.BundlesPerExpert;
+        var pages = new int[_h.TopK * bundles];
+        for (var i = 0; i < pages.Length; i++) pages[i] = grid.PageOf(b.TopExperts[i / bundles], i % bundles);
+        var slots = b.BundleSlots(pages.Length);
+        await _w.StreamPagesUnorderedAsync(pages, (j, page) => ExpertBundle(grid, j % bundles, page, slots[j]), ct).ConfigureAwait(false);
+        Array.Clear(b.Moe);
+        for (var j = 0; j < pages.Length; j++) VectorOps.AddScaled(slots[j], b.TopWeights[j / bundles], b.Moe);
         if (_recipe.SharedExpert) await SharedExpertAsync(layer, ct).ConfigureAwait(false);
     }
 
-    /// <summary>Moe += weight · W_down[:, rows] · (silu(W_gate[rows]·Xb) ⊙ (W_up[rows]·Xb)) for one bundle page:
+    /// <summary>output = W_down[:, rows] · (silu(W_gate[rows]·Xb) ⊙ (W_up[rows]·Xb)) for one bundle page:
     /// [r, dim] gate rows then [r, dim] up rows (one [2r, dim] product), then the [dim, r] down slice.</summary>
-    private void ExpertBundle(ExpertGridEntry grid, int bundle, ReadOnlySpan<byte> page, float weight)
+    private void ExpertBundle(ExpertGridEntry grid, int bundle, ReadOnlySpan<byte> page, float[] output)
     {
         var b = _b;
         var r = grid.RowsInBundle(bundle);
@@ -188,8 +191,7 @@ public sealed partial class ForwardPass
         var gateUp = b.GateUp.AsSpan(0, 2 * r);
         MatVec.Compute(type, page[..(2 * rowsBytes)], 2 * r, grid.Dim, b.Xb, gateUp);
         SwiGlu.Compute(gateUp[..r], gateUp[r..], b.Hidden.AsSpan(0, r));
-        MatVec.Compute(type, page[(2 * rowsBytes)..], grid.Dim, r, b.Hidden.AsSpan(0, r), b.Down);
-        VectorOps.AddScaled(b.Down, weight, b.Moe);
+        MatVec.Compute(type, page[(2 * rowsBytes)..], grid.Dim, r, b.Hidden.AsSpan(0, r), output);
     }
 
     /// <summary>Moe += sigmoid(w_shared · Xb) · down(silu(gate·Xb) ⊙ up·Xb) (Qwen2-MoE).</summary>

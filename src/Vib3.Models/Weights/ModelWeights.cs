@@ -103,6 +103,42 @@ public sealed class ModelWeights : IDisposable
         }
     }
 
+    /// <summary>Hands every page of <paramref name="pages"/> to <paramref name="consume"/> (with its index in the list)
+    /// in the order the reads complete, not the list's: hits first, then disk reads as they land, with up to
+    /// <see cref="UnorderedInFlight"/> reads outstanding (fewer when the page cache holds fewer pages) and no thread
+    /// waiting on any of them. A page is released as soon as its consumer returns. Consumers that must add results
+    /// up in a fixed order keep them per index and sum afterwards.</summary>
+    public async ValueTask StreamPagesUnorderedAsync(IReadOnlyList<int> pages, PageConsumer consume, CancellationToken ct = default)
+    {
+        var limit = (int)Math.Clamp(Store.Stats.CapacityBytes / Math.Max(1, Manifest.MaxPageBytes), 1, UnorderedInFlight);
+        var pending = new List<Task<(int Index, PageLease Lease)>>(limit);
+        var next = 0;
+        try
+        {
+            while (next < pages.Count || pending.Count > 0)
+            {
+                while (next < pages.Count && pending.Count < limit) pending.Add(ReadIndexedAsync(next++));
+                var done = await Task.WhenAny(pending).ConfigureAwait(false);
+                pending.Remove(done);
+                var (index, lease) = await done.ConfigureAwait(false);
+                using (lease) consume(index, lease.Memory.Span);
+            }
+        }
+        finally
+        {
+            foreach (var read in pending)
+            {
+                try { (await read.ConfigureAwait(false)).Lease.Dispose(); }
+                catch (Exception) { /* the first failure is the one reported */ }
+            }
+        }
+
+        async Task<(int, PageLease)> ReadIndexedAsync(int index) => (index, await Store.ReadAsync(pages[index], ct).ConfigureAwait(false));
+    }
+
+    /// <summary>Reads outstanding at once in <see cref="StreamPagesUnorderedAsync"/>.</summary>
+    public const int UnorderedInFlight = 16;
+
     public ValueTask StreamAsync(DenseWeight w, PageConsumer consume, CancellationToken ct = default) =>
         StreamPagesAsync(w.FirstPage, w.PageCount, consume, ct);
 

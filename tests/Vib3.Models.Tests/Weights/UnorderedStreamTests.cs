@@ -1,0 +1,40 @@
+using Vib3.Core;
+using Vib3.Models.Weights;
+using Vib3.Storage;
+using Vib3.Synth;
+
+namespace Vib3.Models.Tests.Weights;
+
+public sealed class UnorderedStreamTests
+{
+    /// <summary>Every listed page (repeats included) reaches the consumer exactly once with its own bytes, whatever
+    /// order the reads finish in, under a roomy budget and under one that holds two pages (reads then wait for room
+    /// that only released pages free: it must not deadlock).</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Every_page_arrives_once_with_its_bytes(bool tight)
+    {
+        var spec = ModelFixture.Small(ModelFamily.Mixtral, DType.F32) with { Dim = 128, ExpertHidden = 256, Experts = 8, Layers = 2 };
+        using var f = new ModelFixture(spec, "hf", pageRows: 32);
+        var budget = tight ? PageStore.MinimumRamBudget(f.Manifest.MaxPageBytes) + 2L * f.Manifest.MaxPageBytes : 256L << 20;
+        using var weights = ModelWeights.Open(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
+        var pages = Enumerable.Range(0, weights.Store.PageCount).Concat([3, 0, 3]).ToArray();
+        var expected = new byte[pages.Length][];
+        for (var i = 0; i < pages.Length; i++)
+        {
+            using var lease = await weights.Store.ReadAsync(pages[i]);
+            expected[i] = lease.Memory.ToArray();
+        }
+        weights.Store.DropCache();
+
+        var seen = new byte[pages.Length][];
+        await weights.StreamPagesUnorderedAsync(pages, (index, page) =>
+        {
+            Assert.Null(seen[index]);
+            seen[index] = page.ToArray();
+        });
+        for (var i = 0; i < pages.Length; i++) Assert.Equal(expected[i], seen[i]);
+        Assert.Equal(0, weights.Store.Stats.PinnedBytes);
+    }
+}
