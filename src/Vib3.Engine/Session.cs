@@ -156,10 +156,12 @@ public sealed class Session : IDisposable
         var store = served.Weights.Store;
         var before = store.Stats;
         var (prefetchBefore, predictionBefore) = (store.Prefetches, (served.Forward.Prediction.Decisions, served.Forward.Prediction.Predicted));
+        var layersBefore = store.ExpertTiersByLayer;
         var outcome = new GenerationOutcome();
         var routing = await DrainAsync(Pieces(plan, outcome, ct)).ConfigureAwait(false);
         var after = store.Stats;
         var (prefetchAfter, predictionAfter) = (store.Prefetches, (served.Forward.Prediction.Decisions, served.Forward.Prediction.Predicted));
+        var layersAfter = store.ExpertTiersByLayer;
 
         var lines = PlanPrinter.Print(plan).TrimEnd('\n').Split('\n').ToList();
         lines.Add("ANALYZE");
@@ -184,9 +186,18 @@ public sealed class Session : IDisposable
         {
             var counts = Enumerable.Range(0, routing.Experts).Select(e => routing.Selected(l, e)).ToArray();
             lines.Add($"  layer {l} experts: " + string.Join(" ", counts.Select((c, e) => (c, e)).Where(x => x.c > 0)
-                .OrderByDescending(x => x.c).ThenBy(x => x.e).Select(x => $"{x.e}x{x.c}")));
+                .OrderByDescending(x => x.c).ThenBy(x => x.e).Select(x => $"{x.e}x{x.c}")) + ExpertPageReads(layersBefore, layersAfter, l));
         }
         return StatementResult.Table("EXPLAIN", [new("QUERY PLAN", ColumnType.Text)], lines.Select(line => new object?[] { line }));
+    }
+
+    /// <summary>"; pages: H hits, J joined, M from disk (hit rate)" for one layer's expert pages over the statement.</summary>
+    private static string ExpertPageReads(IReadOnlyList<Vib3.Storage.LayerTierStats>? before, IReadOnlyList<Vib3.Storage.LayerTierStats>? after, int layer)
+    {
+        if (before is null || after is null || layer >= after.Count) return "";
+        var (a, b) = (after[layer], before[layer]);
+        var d = new Vib3.Storage.LayerTierStats(layer, a.Hits - b.Hits, a.Joined - b.Joined, a.Misses - b.Misses);
+        return FormattableString.Invariant($"; pages: {d.Hits} hits, {d.Joined} joined, {d.Misses} from disk ({100 * d.HitRate:0.0}% hits)");
     }
 
     /// <summary>Reads a generation to its end; returns the experts its tokens chose.</summary>

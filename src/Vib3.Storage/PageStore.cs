@@ -22,13 +22,19 @@ public sealed partial class PageStore : IDisposable
     private readonly CancellationTokenSource _shutdown = new();
     private readonly int _readsInFlight;
     private readonly PageTraceWriter? _trace;
+    private readonly LayerTierCounters? _layers;
+
+    /// <summary>Expert-page reads per layer (hits, reads that joined one in progress, disk reads); null when the store
+    /// was opened without the pages' classes.</summary>
+    public IReadOnlyList<LayerTierStats>? ExpertTiersByLayer => _layers?.Snapshot();
     private long _hits, _hitBytes, _misses, _joinedReads, _bytesRead, _checksumFailures;
     private int _disposed;
 
     private PageStore(string modelName, PageEntry[] entries, int maxPageBytes, IDevice device, FasterLog log,
-        PageCache cache, int readsInFlight, PageTraceWriter? trace)
+        PageCache cache, int readsInFlight, PageTraceWriter? trace, PageClassMap? classes)
     {
         _trace = trace;
+        _layers = classes is null ? null : new LayerTierCounters(classes);
         _modelName = modelName;
         _entries = entries;
         MaxPageBytes = maxPageBytes;
@@ -48,8 +54,8 @@ public sealed partial class PageStore : IDisposable
     public static PageStore Open(string storeDir, string modelName, PageStoreOptions options) =>
         Open(storeDir, modelName, options, classes: null);
 
-    /// <param name="classes">The pages' classes for an expert-aware <see cref="PageStoreOptions.CachePolicy"/>
-    /// (the caller that has the model's manifest knows them); null treats every page alike.</param>
+    /// <param name="classes">The pages' classes, for an expert-aware <see cref="PageStoreOptions.CachePolicy"/> and the
+    /// per-layer counters (the caller that has the model's manifest knows them); null treats every page alike.</param>
     public static PageStore Open(string storeDir, string modelName, PageStoreOptions options, PageClassMap? classes)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -82,7 +88,7 @@ public sealed partial class PageStore : IDisposable
             ValidateAgainstLog(entries, log, layout, Path.Combine(storeDir, PageTableFile.FileName));
             var cache = new PageCache(options.RamBudgetBytes - fasterBytes,
                 options.EvictionPolicy ?? CachePolicies.Create(options.CachePolicy, classes));
-            return new PageStore(modelName, entries, maxPage, device, log, cache, options.ReadsInFlight, options.Trace);
+            return new PageStore(modelName, entries, maxPage, device, log, cache, options.ReadsInFlight, options.Trace, classes);
         }
         catch (Exception e)
         {
@@ -133,6 +139,7 @@ public sealed partial class PageStore : IDisposable
     private void CountHit(int page)
     {
         _trace?.Record(page, PageReadOutcome.Hit);
+        _layers?.Hit(page);
         Interlocked.Increment(ref _hits);
         Interlocked.Add(ref _hitBytes, _entries[page].Length);
         CountPrefetchUse(page);
@@ -207,6 +214,7 @@ public sealed partial class PageStore : IDisposable
                 load.Waiters++;
                 Interlocked.Increment(ref _joinedReads);
                 _trace?.Record(page, PageReadOutcome.Joined);
+                _layers?.Joined(page);
                 CountPrefetchUse(page);
             }
             else
@@ -218,6 +226,7 @@ public sealed partial class PageStore : IDisposable
                 _inFlight[page] = load;
                 Interlocked.Increment(ref _misses);
                 _trace?.Record(page, PageReadOutcome.Miss);
+                _layers?.Miss(page);
                 _prefetchedUnused.TryRemove(page, out _); // prefetched once but evicted unused: this read is a miss
                 // The load runs without the caller's token: other callers may be waiting on it.
                 load.Task = LoadAsync(page, load, reservation);

@@ -76,7 +76,8 @@ public sealed class GenerationService : IAsyncDisposable
     {
         var (steps, rows, generated, prompt) = m.Scheduler.Counters;
         return new ServedModelStats(m.Weights.Manifest.Name, m.Weights.Store.Stats, steps, rows, generated, prompt,
-            m.Scheduler.Running, m.Scheduler.Waiting, m.Weights.Store.Prefetches, m.Forward.Prediction.Decisions, m.Forward.Prediction.Predicted);
+            m.Scheduler.Running, m.Scheduler.Waiting, m.Weights.Store.Prefetches, m.Forward.Prediction.Decisions, m.Forward.Prediction.Predicted,
+            m.Weights.Store.ExpertTiersByLayer ?? []);
     }).ToArray();
 
     /// <summary>The open models (for the system tables).</summary>

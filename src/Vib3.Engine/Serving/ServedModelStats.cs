@@ -11,8 +11,9 @@ namespace Vib3.Engine.Serving;
 /// <param name="Prefetches">Expert pages read ahead for the next layer, and how many of them a read then used.</param>
 /// <param name="RoutedChoices">Expert choices the routers made (rows × top-k) in layers whose choice had been predicted.</param>
 /// <param name="PredictedChoices">How many of those the one-layer-ahead prediction had named.</param>
+/// <param name="ExpertTiersByLayer">Expert-page reads per layer: hits, joined, from disk.</param>
 public sealed record ServedModelStats(string Model, TierStats Tiers, long Steps, long BatchRows, long GeneratedTokens, long PromptTokens,
-    int Running, int Waiting, PrefetchStats Prefetches, long RoutedChoices, long PredictedChoices)
+    int Running, int Waiting, PrefetchStats Prefetches, long RoutedChoices, long PredictedChoices, IReadOnlyList<LayerTierStats> ExpertTiersByLayer)
 {
     /// <summary>Pages read from disk per generated token (0 before any token).</summary>
     public double PagesReadPerToken => GeneratedTokens == 0 ? 0 : (double)Tiers.Misses / GeneratedTokens;

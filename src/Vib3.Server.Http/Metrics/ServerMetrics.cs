@@ -14,7 +14,7 @@ internal sealed class ServerMetrics
     private readonly Histogram _timeToFirstToken, _interToken, _endToEnd;
     private readonly Gauge _waiting, _running, _residentBytes, _pagesReadPerToken;
     private readonly Counter _hits, _misses, _hitBytes, _bytesRead, _steps, _batchRows;
-    private readonly Counter _prefetchIssued, _prefetchUsed, _routedChoices, _predictedChoices;
+    private readonly Counter _prefetchIssued, _prefetchUsed, _routedChoices, _predictedChoices, _layerHits, _layerMisses;
 
     public ServerMetrics(GenerationService generations)
     {
@@ -44,6 +44,8 @@ internal sealed class ServerMetrics
         _prefetchUsed = f.CreateCounter("vib3_prefetch_used_pages_total", "Prefetched pages a read then used", model);
         _routedChoices = f.CreateCounter("vib3_routed_choices_total", "Expert choices in layers whose choice was predicted one layer ahead", model);
         _predictedChoices = f.CreateCounter("vib3_predicted_choices_total", "Of those, the choices the prediction named (accuracy = predicted / routed)", model);
+        _layerHits = f.CreateCounter("vib3_expert_page_hits_total", "Expert-page reads served from RAM, by layer", ["model", "layer"]);
+        _layerMisses = f.CreateCounter("vib3_expert_page_misses_total", "Expert-page reads that went to disk, by layer", ["model", "layer"]);
         Registry.AddBeforeCollectCallback(() => CopyEngineStats(generations));
     }
 
@@ -77,6 +79,12 @@ internal sealed class ServerMetrics
             _prefetchUsed.WithLabels(s.Model).IncTo(s.Prefetches.Used);
             _routedChoices.WithLabels(s.Model).IncTo(s.RoutedChoices);
             _predictedChoices.WithLabels(s.Model).IncTo(s.PredictedChoices);
+            foreach (var layer in s.ExpertTiersByLayer)
+            {
+                var label = layer.Layer.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                _layerHits.WithLabels(s.Model, label).IncTo(layer.Hits);
+                _layerMisses.WithLabels(s.Model, label).IncTo(layer.Misses);
+            }
         }
     }
 

@@ -35,12 +35,11 @@ public sealed class StoredModel : IDisposable
     {
         var manifest = catalog.Get(name);
         var dir = catalog.ModelDir(name);
-        return new StoredModel(manifest, PageStore.Open(dir, name, options, ClassesFor(manifest, options)), dir);
+        return new StoredModel(manifest, PageStore.Open(dir, name, options, ClassesFor(manifest)), dir);
     }
 
-    /// <summary>Only an expert-aware policy needs the pages' classes.</summary>
-    private static PageClassMap? ClassesFor(ModelManifest manifest, PageStoreOptions options) =>
-        options is { EvictionPolicy: null, CachePolicy: CachePolicy.Lfru } ? PageClassifier.FromManifest(manifest) : null;
+    /// <summary>The pages' classes (a few bytes a page): for an expert-aware policy and the per-layer counters.</summary>
+    private static PageClassMap ClassesFor(ModelManifest manifest) => PageClassifier.FromManifest(manifest);
 
     public TensorEntry Tensor(string name) =>
         Manifest.Tensors.FirstOrDefault(t => t.Name == name)

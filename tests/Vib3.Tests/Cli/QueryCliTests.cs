@@ -98,7 +98,9 @@ public sealed class QueryCliTests : IDisposable
         Assert.True(int.Parse(disk.Groups[1].Value) > 0, "pages must come from disk when the budget is below the model");
         Assert.Matches(@"ram tier: \d+ page hits .*, \d+ evictions", r.Output);
         Assert.Contains("first token", r.Output);
-        Assert.Matches(@"layer 1 experts: (\d+x\d+ ?)+", r.Output);
+        Assert.Matches(@"layer 1 experts: (\d+x\d+ ?)+; pages: \d+ hits, \d+ joined, \d+ from disk \(\d+\.\d% hits\)", r.Output);
+        var fromDisk = System.Text.RegularExpressions.Regex.Matches(r.Output, @"layer \d+ experts: .*; pages: \d+ hits, \d+ joined, (\d+) from disk");
+        Assert.True(fromDisk.Sum(m => int.Parse(m.Groups[1].Value)) > 0, "expert pages came from disk under this budget");
         // (MAX_TOKENS 4 + the prompt) tokens x top-2 x the layers after the first, each predicted one layer ahead
         Assert.Matches(@"prefetch: \d+ pages read ahead .* next-layer experts predicted \d+\.\d% of [1-9]\d* choices", r.Output);
     }
