@@ -79,7 +79,17 @@ internal sealed class BatchScheduler : IAsyncDisposable
                 catch (OperationCanceledException) { break; }
                 continue;
             }
-            await StepAsync(ct).ConfigureAwait(false);
+            try
+            {
+                await StepAsync(ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                // A fault outside the forward step (sampling, decoding, bookkeeping) must not kill the loop every
+                // model's requests depend on: the sequences in the batch fail with it, the loop goes on.
+                foreach (var s in _running) s.Stream.Fail(e);
+                Retire(_ => true);
+            }
         }
     }
 
