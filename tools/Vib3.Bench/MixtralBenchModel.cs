@@ -11,15 +11,20 @@ namespace Vib3.Bench;
 /// catalog there as "bench": the same weights for vib3 and llama.cpp.</summary>
 internal sealed record MixtralBenchModel(SyntheticModelSpec Spec, string Gguf, ModelCatalog Catalog, ModelManifest Manifest)
 {
-    public static MixtralBenchModel Create(string root, DType dtype, int layers)
-    {
-        if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
-        Directory.CreateDirectory(root);
-        var spec = new SyntheticModelSpec
+    public static MixtralBenchModel Create(string root, DType dtype, int layers) =>
+        Create(root, new SyntheticModelSpec
         {
             Family = ModelFamily.Mixtral, Layers = layers, Dim = 1024, ExpertHidden = 2816, Heads = 16, KvHeads = 4,
             Experts = 8, TopK = 2, Vocab = 32000, Context = 2048, Seed = 1, DType = dtype,
-        };
+        });
+
+    /// <summary>Any other shape through the same write-and-convert path (vib3-bench tiers uses a tiny one to
+    /// measure what the engines' runtimes hold apart from the weights).</summary>
+    public static MixtralBenchModel Create(string root, SyntheticModelSpec spec)
+    {
+        if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        Directory.CreateDirectory(root);
+        var dtype = spec.DType;
         var gguf = Path.Combine(root, $"mixtral-{dtype.Name()}.gguf");
         Console.WriteLine($"[{dtype.Name()}] writing {gguf} ...");
         SyntheticModelGenerator.WriteGguf(spec, gguf);

@@ -4,12 +4,15 @@ using Vib3.Bench;
 // vib3-bench forward — forward pass: vib3 vs llama.cpp, prefill and decode tok/s at f32, f16 and q8_0
 // vib3-bench serve   — continuous batching: aggregate tok/s of 1, 8, 32 concurrent streams
 // vib3-bench policies — cache policies (LRU, LFRU, Belady's optimum) replayed on a page trace of vib3 bench --trace
+// vib3-bench tiers   — out-of-core decode per RAM budget vs the disk-bandwidth bound and llama.cpp (mmap), under one cgroup limit
 return args.FirstOrDefault() switch
 {
     "store" => StoreBench.Run(args[1..]),
     "forward" => ForwardBench.Run(args[1..]),
     "serve" => ServeBench.Run(args[1..]),
     "policies" => PolicyBench.Run(args[1..]),
+    "tiers" => TiersBench.Run(args[1..]),
+    TiersLlamaWorker.Mode => TiersLlamaWorker.Run(args[1..]), // hidden: tiers' llama.cpp child
     _ => Usage(),
 };
 
@@ -19,5 +22,6 @@ static int Usage()
     Console.Error.WriteLine("       vib3-bench forward [--dtypes f32,f16,q8_0] [--layers 8] [--prompt 64] [--gen 64] [--threads 2] [--repeat 3] [--dir PATH]");
     Console.Error.WriteLine("       vib3-bench serve [--via engine|http] [--dtype q8_0] [--streams 1,8,32] [--layers 8] [--prompt 32] [--gen 64] [--threads 2] [--repeat 3] [--dir PATH]");
     Console.Error.WriteLine("       vib3-bench policies --trace FILE [--budget-pages N,... | --budget-fraction 0.15,0.3,0.5] [--half-life H]");
+    Console.Error.WriteLine("       vib3-bench tiers [--layers 8] [--dtype f32] [--budgets 100,50,30,15] [--prompt 16] [--gen 32] [--llama-gen 8] [--repeat 1] [--threads 2] [--cache-policy lfru] [--headroom-mb 256] [--trace FILE] [--timeout-s 600] [--vib3 PATH] [--dir PATH]");
     return 2;
 }

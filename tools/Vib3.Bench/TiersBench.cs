@@ -1,0 +1,128 @@
+using System.Globalization;
+using Vib3.Core;
+using Vib3.Storage;
+using Vib3.Synth;
+
+namespace Vib3.Bench;
+
+/// <summary>
+/// vib3-bench tiers: out-of-core decode on the Mixtral-shaped synthetic model. Per RAM budget (percent of the
+/// model's page bytes, plus the store's fixed FASTER read buffers so that the page cache itself gets that share),
+/// vib3's decode tok/s and disk bytes per token, the disk-bandwidth bound (O_DIRECT bandwidth measured in the same
+/// run ÷ disk bytes per token), and llama.cpp (mmap) held to the same memory cgroup limit; every run a child
+/// process with the OS cache dropped first. Root only (drop_caches, cgroup v1 memory controller).
+/// </summary>
+internal static class TiersBench
+{
+    public static int Run(string[] args)
+    {
+        var layers = Args.Int(args, "--layers", 8);
+        var dtype = DTypes.Parse(Args.Str(args, "--dtype", "f32"));
+        var budgets = Args.Str(args, "--budgets", "100,50,30,15").Split(',').Select(b => int.Parse(b, CultureInfo.InvariantCulture)).ToArray();
+        var prompt = Args.Int(args, "--prompt", 16);
+        var gen = Args.Int(args, "--gen", 32);
+        var llamaGen = Args.Int(args, "--llama-gen", 8);
+        var repeat = Args.Int(args, "--repeat", 1);
+        var threads = Args.Int(args, "--threads", 2);
+        var policy = Args.Str(args, "--cache-policy", "lfru");
+        var trace = Args.Str(args, "--trace", "");
+        // Above the tiny model's measured runtime peak: what grows with the real model's width and not its weights
+        // (KV cache, activations, llama.cpp's compute buffer, logits), for both engines. vib3 also needs room for
+        // garbage: every page read allocates a fresh managed array (FASTER's GetRecordAndFree), so at 128 MiB its
+        // GC heap hit its hard limit (OutOfMemoryException) at the 50 % and 15 % budgets of the 8-layer model.
+        var headroom = (long)Args.Int(args, "--headroom-mb", 256) << 20;
+        var root = Path.GetFullPath(Args.Str(args, "--dir", Path.Combine(Path.GetTempPath(), "vib3-tiers-bench")));
+        if (!MemoryCgroup.Available || !Cache.CanDrop)
+        {
+            Console.Error.WriteLine("vib3-bench tiers needs root: the cgroup v1 memory controller and /proc/sys/vm/drop_caches");
+            return 2;
+        }
+        var engines = new TiersEngines(TiersEngines.FindVib3Cli(Args.Str(args, "--vib3", "")), threads,
+            TimeSpan.FromSeconds(Args.Int(args, "--timeout-s", 600)));
+
+        var model = MixtralBenchModel.Create(root, dtype, layers);
+        var m = model.Manifest;
+        // The store's log folder (LogLayout.LogDirName, internal to Vib3.Storage): the bytes decode streams.
+        var log = Directory.GetFiles(Path.Combine(model.Catalog.ModelDir("bench"), "log"));
+        // As many reads in flight as the store keeps, so the bound is what the same queue depth can get.
+        var inFlight = new PageStoreOptions().ReadsInFlight;
+        var mbps = DiskBandwidth.MeasureMBps(log, inFlight);
+        Console.WriteLine($"disk: {mbps:0} MB/s O_DIRECT (2 MiB reads, {inFlight} in flight) over {log.Sum(f => new FileInfo(f).Length) / 1e6:0} MB of log");
+        var allowance = RuntimeAllowance(root, dtype, engines, prompt) + headroom;
+        var overhead = PageStore.MinimumRamBudget(m.MaxPageBytes);
+        Console.WriteLine($"model: {m.PageBytes / 1e6:0} MB of pages (largest {m.MaxPageBytes / 1e6:0.0} MB); store read buffers " +
+                          $"{overhead / 1e6:0} MB; runtime allowance {allowance / 1e6:0} MB");
+
+        var rows = new List<string>();
+        foreach (var pct in budgets)
+        {
+            var ramBudget = m.PageBytes * pct / 100 + overhead;
+            var limit = ramBudget + allowance;
+            Console.WriteLine($"[{pct} %] ram budget {ramBudget / 1e6:0} MB, cgroup limit {limit / 1e6:0} MB ...");
+            var ours = Enumerable.Range(0, repeat).Select(_ => engines.Vib3(model.Catalog.DataDir, ramBudget, limit, prompt, gen, policy, null)).ToList();
+            var theirs = Enumerable.Range(0, repeat).Select(_ => engines.LlamaCpp(model.Gguf, prompt, llamaGen, limit)).ToList();
+            rows.Add(Row(pct, limit, mbps, ours, theirs));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"Mixtral-shaped {dtype.Name()}, {layers} layers ({new FileInfo(model.Gguf).Length / 1e9:0.00} GB GGUF), {threads} threads, " +
+                          $"prompt {prompt}; vib3 decodes {gen} tokens ({policy}), llama.cpp (mmap) {llamaGen}; median of {repeat}; " +
+                          $"disk {mbps:0} MB/s; limit = budget + store read buffers {overhead / 1e6:0} MB + runtime allowance {allowance / 1e6:0} MB " +
+                          $"(probe peak + {headroom >> 20} MiB headroom)");
+        Console.WriteLine("budget  limit MB  vib3 tok/s  disk MB/tok  bound tok/s  % bound  vib3 peak MB  llama tok/s  llama peak MB  vib3/llama");
+        foreach (var r in rows) Console.WriteLine(r);
+        var status = trace.Length > 0 ? TracePolicies(engines, model, overhead, prompt, gen, policy, trace) : 0;
+        Directory.Delete(root, recursive: true);
+        return status;
+    }
+
+    /// <summary>A page trace of a 30 % budget decode, replayed by vib3-bench policies. Its own run, not one of the
+    /// timed ones, and without a memory limit: the recorder's buffers are not part of what the limit tests, and which pages
+    /// decode reads does not depend on how much of them stays in RAM.</summary>
+    private static int TracePolicies(TiersEngines engines, MixtralBenchModel model, long overhead, int prompt, int gen, string policy, string trace)
+    {
+        Console.WriteLine();
+        var run = engines.Vib3(model.Catalog.DataDir, model.Manifest.PageBytes * 30 / 100 + overhead, null, prompt, gen, policy, trace);
+        if (run.Failure is not null) return 1;
+        Console.WriteLine($"traced run (30 % budget, no limit): {run.TokensPerSecond:0.00} tok/s");
+        return PolicyBench.Run(["--trace", trace]);
+    }
+
+    /// <summary>What each engine holds beyond the weights (the .NET runtime, JIT'd code, its binaries' page cache:
+    /// vib3's assemblies, libllama), measured once as the unlimited cgroup peak of a run on a one-layer, d-64 model
+    /// of the same vocabulary; the larger of the two (plus --headroom-mb), so both get the same limit.</summary>
+    private static long RuntimeAllowance(string root, DType dtype, TiersEngines engines, int prompt)
+    {
+        var tiny = MixtralBenchModel.Create(Path.Combine(root, "runtime-probe"), new SyntheticModelSpec
+        {
+            Family = ModelFamily.Mixtral, Layers = 1, Experts = 8, TopK = 2, Vocab = 32000, Context = 2048, Seed = 1, DType = dtype,
+        });
+        var budget = tiny.Manifest.PageBytes + PageStore.MinimumRamBudget(tiny.Manifest.MaxPageBytes);
+        var ours = engines.Vib3(tiny.Catalog.DataDir, budget, null, prompt, 4, "lfru", null);
+        var theirs = engines.LlamaCpp(tiny.Gguf, prompt, 4, null);
+        Console.WriteLine($"runtime probe ({tiny.Manifest.PageBytes / 1e6:0.0} MB model): vib3 peak {ours.PeakBytes / 1e6:0} MB, " +
+                          $"llama.cpp peak {theirs.PeakBytes / 1e6:0} MB");
+        if (ours.Failure is not null || theirs.Failure is not null)
+            throw new InvalidOperationException("the runtime probe failed; see above");
+        return Math.Max(ours.PeakBytes, theirs.PeakBytes);
+    }
+
+    private static string Row(int pct, long limit, double mbps, List<EngineRun> ours, List<EngineRun> theirs)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var okOurs = ours.Where(r => r.Failure is null).ToList();
+        var okTheirs = theirs.Where(r => r.Failure is null).ToList();
+        double? tps = okOurs.Count > 0 ? StoreBench.Median(okOurs.Select(r => r.TokensPerSecond).ToList()) : null;
+        double? llama = okTheirs.Count > 0 ? StoreBench.Median(okTheirs.Select(r => r.TokensPerSecond).ToList()) : null;
+        double? diskMb = okOurs.Count > 0 ? StoreBench.Median(okOurs.Select(r => r.DiskBytesPerToken / 1e6).ToList()) : null;
+        // Nothing read from disk per token (everything cached): no disk bound applies.
+        double? bound = diskMb > 0 ? mbps / diskMb : null;
+        string F(double? v, string fmt, string? failure = null) => v is { } x ? x.ToString(fmt, c) : failure ?? "-";
+        var vib3Failure = ours.FirstOrDefault(r => r.Failure is not null)?.Failure;
+        var llamaFailure = theirs.FirstOrDefault(r => r.Failure is not null)?.Failure;
+        return string.Create(c,
+            $"{pct,5} % {limit / 1e6,9:0} {F(tps, "0.00", vib3Failure),11} {F(diskMb, "0.0"),12} {F(bound, "0.00"),12} " +
+            $"{F(tps / bound * 100, "0"),8} {ours.Max(r => r.PeakBytes) / 1e6,13:0} {F(llama, "0.00", llamaFailure),12} " +
+            $"{theirs.Max(r => r.PeakBytes) / 1e6,14:0} {F(tps / llama, "0.00"),11}");
+    }
+}

@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Vib3.Bench;
+
+/// <summary>One engine's decode in a child process held to a memory limit, with the OS cache dropped first: vib3
+/// through its CLI (`vib3 bench`, the command a user would time) and llama.cpp through this tool's hidden
+/// <see cref="TiersLlamaWorker"/> mode. A child per run keeps one engine's heap, mappings and cache out of the
+/// other's figures, and lets the cgroup's peak be the engine's whole footprint.</summary>
+internal sealed class TiersEngines(string vib3Cli, int threads, TimeSpan timeout)
+{
+    public EngineRun Vib3(string dataDir, long ramBudgetBytes, long? limitBytes, int prompt, int gen, string policy, string? trace)
+    {
+        var args = new List<string>
+        {
+            "--data-dir", dataDir, "--ram-budget", ramBudgetBytes.ToString(CultureInfo.InvariantCulture), "--cache-policy", policy,
+            "bench", "--model", "bench", "--prompt-tokens", Num(prompt), "--gen-tokens", Num(gen), "--threads", Num(threads),
+            "--context", Num(prompt + gen + 8),
+        };
+        if (trace is not null) args.AddRange(["--trace", trace]);
+        return Once(vib3Cli, args, limitBytes,
+            j => (j.GetProperty("decode_tokens_per_second").GetDouble(), j.GetProperty("decode_bytes_per_token").GetProperty("disk").GetInt64()));
+    }
+
+    public EngineRun LlamaCpp(string gguf, int prompt, int gen, long? limitBytes)
+    {
+        var (exe, prefix) = Self();
+        return Once(exe, [.. prefix, TiersLlamaWorker.Mode, gguf, Num(prompt), Num(gen), Num(threads)], limitBytes,
+            j => (j.GetProperty("decode_tokens_per_second").GetDouble(), 0));
+    }
+
+    /// <summary>vib3's CLI next to this tool's build: --artifacts-path puts both under bin/&lt;project&gt;/&lt;config&gt;/,
+    /// a plain build under &lt;project&gt;/bin/&lt;Config&gt;/&lt;tfm&gt;/.</summary>
+    public static string FindVib3Cli(string given)
+    {
+        if (given.Length > 0) return given;
+        var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
+        string[] candidates =
+        [
+            Path.Combine(here.Parent!.Parent!.FullName, "Vib3.Cli", here.Name, "vib3"),
+            Path.Combine(here.Parent!.Parent!.Parent!.Parent!.Parent!.FullName, "src", "Vib3.Cli", "bin", here.Parent!.Name, here.Name, "vib3"),
+        ];
+        return candidates.FirstOrDefault(File.Exists) ?? throw new FileNotFoundException(
+            "vib3's CLI is not built next to vib3-bench; build src/Vib3.Cli with the same configuration (and --artifacts-path) " +
+            $"or pass --vib3 PATH (looked at: {string.Join(", ", candidates)})");
+    }
+
+    // What a .NET child holds outside its GC heap (runtime, JIT'd code, its binaries' page cache): the runtime
+    // probe's whole peak is ~40-60 MB, so this is an upper bound.
+    private const long OutsideHeapBytes = 64L << 20;
+
+    /// <summary>.NET caps its GC heap at 75 % of a cgroup's limit by default and throws OutOfMemoryException there
+    /// while the group has room left (vib3's page cache is GC memory, so every budget failed at ~75 % of its limit);
+    /// both children are .NET and the limit, not the GC's default, is what is under test, so the heap may use all of
+    /// it but what the runtime keeps outside the heap (a hard limit equal to the group's leaves no room for that,
+    /// and the kernel's OOM killer fires first).</summary>
+    private static Dictionary<string, string> DotnetIn(long? limitBytes) => limitBytes is { } limit
+        ? new() { ["DOTNET_GCHeapHardLimit"] = (limit - OutsideHeapBytes).ToString("x", CultureInfo.InvariantCulture) }
+        : [];
+
+    private EngineRun Once(string exe, IEnumerable<string> args, long? limitBytes, Func<JsonElement, (double, long)> read)
+    {
+        Cache.Drop();
+        using var group = new MemoryCgroup($"vib3-tiers-{Environment.ProcessId}", limitBytes);
+        var run = group.Run(exe, args, timeout, DotnetIn(limitBytes));
+        if (!run.Ok)
+        {
+            Console.Error.WriteLine($"  {Path.GetFileName(exe)} failed ({run.Failure}): {Head(run.Stderr)}");
+            return new EngineRun(0, 0, run.PeakBytes, run.Failure);
+        }
+        // The result is the last JSON object on stdout (vib3 bench indents it; a native library may log before it).
+        var lines = run.Stdout.Split('\n');
+        var first = Array.FindLastIndex(lines, l => l.StartsWith('{'));
+        using var doc = JsonDocument.Parse(string.Join('\n', lines[first..]));
+        var (tokensPerSecond, diskBytes) = read(doc.RootElement);
+        return new EngineRun(tokensPerSecond, diskBytes, run.PeakBytes, null);
+    }
+
+    /// <summary>How to start this tool again: its apphost, or `dotnet vib3-bench.dll` when run that way.</summary>
+    private static (string Exe, string[] Prefix) Self()
+    {
+        var exe = Environment.ProcessPath!;
+        return Path.GetFileNameWithoutExtension(exe) == "dotnet" ? (exe, [typeof(TiersEngines).Assembly.Location]) : (exe, []);
+    }
+
+    private static string Num(int n) => n.ToString(CultureInfo.InvariantCulture);
+
+    // The head of stderr: the exception message, before its stack.
+    private static string Head(string s) => s.Length > 600 ? s[..600] : s;
+}
+
+/// <summary>Decode tok/s, disk bytes per decoded token (vib3 only), the cgroup's peak, and why it failed if it did.</summary>
+internal sealed record EngineRun(double TokensPerSecond, long DiskBytesPerToken, long PeakBytes, string? Failure);
