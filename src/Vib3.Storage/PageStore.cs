@@ -63,6 +63,7 @@ public sealed partial class PageStore : IDisposable
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"ReadsInFlight must be at least 1, not {options.ReadsInFlight}");
         if (options.RamBudgetBytes <= 0)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"ram budget must be positive, not {options.RamBudgetBytes}");
+        HeapRoom.Check(options.RamBudgetBytes);
 
         string logDir = Path.Combine(storeDir, LogLayout.LogDirName);
         var entries = PageTableFile.Read(Path.Combine(storeDir, PageTableFile.FileName));
