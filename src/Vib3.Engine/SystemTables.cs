@@ -6,7 +6,7 @@ namespace Vib3.Engine;
 
 /// <summary>The vib3_* system tables, built on demand from the catalog and the session's open models:
 /// vib3_models, vib3_layers, vib3_experts (pages, bytes, times the router chose each expert), vib3_tiers
-/// (per open model: RAM tier counters and the disk tier's size), vib3_sessions.</summary>
+/// (per open model: RAM tier counters incl. expert pages prefetched and used, and the disk tier's size), vib3_sessions.</summary>
 internal sealed class SystemTables(Vib3Engine engine, Session session)
 {
     public Table? Resolve(Identifier name) => name.Name.ToLowerInvariant() switch
@@ -67,14 +67,16 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
             new("model", ColumnType.Text), new("tier", ColumnType.Text), new("resident_pages", ColumnType.Int64),
             new("resident_bytes", ColumnType.Int64), new("capacity_bytes", ColumnType.Int64), new("hits", ColumnType.Int64),
             new("misses", ColumnType.Int64), new("bytes_read", ColumnType.Int64), new("evictions", ColumnType.Int64),
+            new("prefetched_pages", ColumnType.Int64), new("prefetched_used", ColumnType.Int64),
         ],
         session.OpenStores().SelectMany(x =>
         {
             var s = x.Store.Stats;
+            var p = x.Store.Prefetches;
             return new[]
             {
-                new object?[] { x.Model, "ram", s.ResidentPages, s.ResidentBytes, s.CapacityBytes, s.Hits, s.Misses, null, s.Evictions },
-                new object?[] { x.Model, "disk", (long)x.Store.PageCount, x.PageBytes, null, null, null, s.BytesRead, null },
+                new object?[] { x.Model, "ram", s.ResidentPages, s.ResidentBytes, s.CapacityBytes, s.Hits, s.Misses, null, s.Evictions, p.Issued, p.Used },
+                new object?[] { x.Model, "disk", (long)x.Store.PageCount, x.PageBytes, null, null, null, s.BytesRead, null, null, null },
             };
         }));
 

@@ -67,6 +67,7 @@ internal static class VirtualCatalog
             new("model", ColumnType.Text), new("tier", ColumnType.Text), new("resident_pages", ColumnType.Int64),
             new("resident_bytes", ColumnType.Int64), new("capacity_bytes", ColumnType.Int64), new("hits", ColumnType.Int64),
             new("misses", ColumnType.Int64), new("bytes_read", ColumnType.Int64), new("evictions", ColumnType.Int64),
+            new("prefetched_pages", ColumnType.Int64), new("prefetched_used", ColumnType.Int64),
         ],
         ["vib3_sessions"] =
             [new("current_model", ColumnType.Text), new("open_models", ColumnType.Text), new("ram_budget_bytes", ColumnType.Int64)],

@@ -83,6 +83,7 @@ public sealed class QueryCliTests : IDisposable
         var ram = ok[3].GetProperty("rows")[0];
         Assert.Equal("ram", ram[1].GetString());
         Assert.True(ram[5].GetInt64() + ram[6].GetInt64() > 0, "pages were served");
+        Assert.True(ram[10].GetInt64() <= ram[9].GetInt64(), "prefetched pages used never exceed those read ahead");
         Assert.Equal("qwen3moe", ok[4].GetProperty("rows")[0][1].GetString());
         Assert.Equal(4, ok[5].GetProperty("rows").GetArrayLength());
     }
