@@ -9,7 +9,7 @@ namespace Vib3.Engine.Serving;
 /// one row per decoding sequence plus chunks of prompts being prefilled, up to <see cref="ForwardPass.MaxBatchRows"/>
 /// rows, so a long prompt never stalls the others for more than one chunk. Requests beyond the batch wait in a
 /// bounded queue; past it they are refused (53000).</summary>
-internal sealed class BatchScheduler : IAsyncDisposable
+internal sealed class BatchScheduler
 {
     private readonly string _model;
     private readonly ForwardPass _forward;
@@ -218,7 +218,9 @@ internal sealed class BatchScheduler : IAsyncDisposable
     private TokenLogprob Describe(SampledToken t) => new(t.Id, _tokenizer.DecodeToken(t.Id), _tokenizer.TokenBytes(t.Id).ToArray(), t.Logprob,
         t.Top.Select(a => new TokenAlternative(a.Id, _tokenizer.DecodeToken(a.Id), _tokenizer.TokenBytes(a.Id).ToArray(), a.Logprob)).ToArray());
 
-    /// <summary>Stops the loop; queued and running sequences fail with <paramref name="reason"/>.</summary>
+    /// <summary>Stops the loop for good; queued and running sequences fail with <paramref name="reason"/>. The wake
+    /// signal is left undisposed (it holds no handle): streams handed out earlier may still call <see cref="Wake"/>
+    /// when their clients go away.</summary>
     public async Task CloseAsync(Exception reason)
     {
         lock (_gate) _closedBecause ??= reason;
@@ -233,12 +235,5 @@ internal sealed class BatchScheduler : IAsyncDisposable
         }
         foreach (var s in _running) s.Stream.Fail(reason);
         Retire(_ => true);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await CloseAsync(new Vib3Exception(SqlState.InsufficientResources, $"model '{_model}' is closing")).ConfigureAwait(false);
-        _shutdown.Dispose();
-        _signal.Dispose();
     }
 }

@@ -52,7 +52,6 @@ internal sealed class ServedModel : IAsyncDisposable
     public async Task CloseAsync(Exception reason)
     {
         await Scheduler.CloseAsync(reason).ConfigureAwait(false);
-        await Scheduler.DisposeAsync().ConfigureAwait(false);
         Weights.Dispose();
     }
 

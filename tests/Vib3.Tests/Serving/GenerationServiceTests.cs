@@ -122,6 +122,16 @@ public sealed class GenerationServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_finished_stream_can_still_be_disposed_after_its_engine_closed()
+    {
+        var engine = Engine();
+        var stream = await engine.Generations.StartAsync(Plan(engine, "hello", 4), GenerationOptions.Default);
+        await ReadAsync(stream);
+        await engine.DisposeAsync();
+        await stream.DisposeAsync(); // a client going away after shutdown: nothing left to wake, and no error
+    }
+
+    [Fact]
     public async Task Queued_requests_run_when_the_batch_has_room()
     {
         await using var engine = Engine(maxBatch: 2, maxQueue: 4);
