@@ -38,6 +38,15 @@ internal sealed class BatchBuffers
 
     public int N { get; }
 
+    private float[] _logits = [];
+
+    /// <summary>[rows, vocab] output logits of a step, grown to the largest step seen; callers copy rows out.</summary>
+    public float[] Logits(int length)
+    {
+        if (_logits.Length < length) _logits = new float[length];
+        return _logits;
+    }
+
     /// <summary>Scratch of the i-th bundle page computed at once (one per kernel thread), made on first use.</summary>
     public ExpertScratch Slot(int i)
     {

@@ -236,7 +236,7 @@ public sealed partial class ForwardPass
         if (count == 0) return [];
         for (var i = 0; i < count; i++)
             RmsNorm.Compute(p.X.AsSpan(rows[i] * dim, dim), _outputNorm, (float)_h.NormEps, p.Xb.AsSpan(i * dim, dim));
-        var logits = new float[count * _h.Vocab];
+        var logits = p.Logits(count * _h.Vocab); // reused: a fresh [rows, vocab] array per step is a large-object allocation
         await MatMulAsync(_output, p.Xb, count, logits, ct).ConfigureAwait(false);
         return Enumerable.Range(0, count).Select(i => logits.AsSpan(i * _h.Vocab, _h.Vocab).ToArray()).ToArray();
     }

@@ -50,7 +50,8 @@ public sealed partial class ForwardPass
         // side by side: a slot per layer parity.
         var chosen = q.Chosen[(l + 1) % 2];
         Array.Clear(chosen, 0, n * experts);
-        var any = new bool[experts];
+        var any = q.AnyRow;
+        Array.Clear(any);
         for (var i = 0; i < n; i++)
         {
             TopK.Select(q.Logits.AsSpan(i * experts, experts), _h.TopK, q.Top.AsSpan(0, _h.TopK), q.TopWeights.AsSpan(0, _h.TopK)); // softmax keeps the order
@@ -84,6 +85,7 @@ public sealed partial class ForwardPass
         public float[] Logits { get; } = new float[n * experts];                               // [n, experts]
         public float[] PageScratch { get; } = new float[n * Math.Max(experts, routerRowsPerPage)]; // [n, router rows of a page]
         public bool[][] Chosen { get; } = [new bool[n * experts], new bool[n * experts]];      // [layer parity][n, experts]
+        public bool[] AnyRow { get; } = new bool[experts];                                     // [experts] chosen by some row
         public int[] Top { get; } = new int[64];
         public float[] TopWeights { get; } = new float[64];
         public int[] ForLayer { get; } = [-1, -1];                                             // the layer each Chosen predicts
