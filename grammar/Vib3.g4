@@ -30,7 +30,7 @@ statement
 // MODELS, TIERS and EXPERTS are also identifiers; ANTLR resolves that in favour of the earlier alternative.
 showTarget
     : MODELS                                                    # showModels
-    | TIERS                                                     # showTiers
+    | TIERS (BY LAYER)?                                         # showTiers
     | EXPERTS (FROM from=identifier)? (LAYER layer=INTEGER)?    # showExperts
     | ALL                                                       # showAll
     | identifier                                                # showVariable

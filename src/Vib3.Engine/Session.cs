@@ -49,6 +49,7 @@ public sealed class Session : IDisposable
         Explain { Analyze: false } e => Task.FromResult(ExplainPlan(e.Statement, parameters)),
         Explain { Analyze: true } e => ExplainAnalyzeAsync(e.Statement, parameters, ct),
         Select q => Task.FromResult(Query(q, parameters)),
+        ShowTiers { ByLayer: true } => Task.FromResult(FromTable(new SystemTables(_engine, this).ExpertTiers())),
         ShowTiers => Task.FromResult(FromTable(new SystemTables(_engine, this).Tiers())),
         ShowExperts x => Task.FromResult(FromTable(new SystemTables(_engine, this).Experts(x.Model?.Name ?? CurrentModel, x.Layer))),
         GenerationStatement g => GenerateAsync(g, parameters, ct),

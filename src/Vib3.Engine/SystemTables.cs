@@ -6,7 +6,8 @@ namespace Vib3.Engine;
 
 /// <summary>The vib3_* system tables, built on demand from the catalog and the session's open models:
 /// vib3_models, vib3_layers, vib3_experts (pages, bytes, times the router chose each expert), vib3_tiers
-/// (per open model: RAM tier counters incl. expert pages prefetched and used, and the disk tier's size), vib3_sessions.</summary>
+/// (per open model: RAM tier counters incl. expert pages prefetched and used, and the disk tier's size), vib3_expert_tiers
+/// (per open model and layer: expert-page reads served from RAM, joined to a read in progress, read from disk), vib3_sessions.</summary>
 internal sealed class SystemTables(Vib3Engine engine, Session session)
 {
     public Table? Resolve(Identifier name) => name.Name.ToLowerInvariant() switch
@@ -15,6 +16,7 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
         "vib3_layers" => Layers(),
         "vib3_experts" => Experts(null, null),
         "vib3_tiers" => Tiers(),
+        "vib3_expert_tiers" => ExpertTiers(),
         "vib3_sessions" => Sessions(),
         _ => null,
     };
@@ -79,6 +81,17 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
                 new object?[] { x.Model, "disk", (long)x.Store.PageCount, x.PageBytes, null, null, null, s.BytesRead, null, null, null },
             };
         }));
+
+    /// <summary>A model whose store was opened without the pages' classes has no per-layer counters, so no rows.</summary>
+    public Table ExpertTiers() => new("vib3_expert_tiers",
+        [
+            new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("hits", ColumnType.Int64),
+            new("joined", ColumnType.Int64), new("from_disk", ColumnType.Int64), new("hit_rate", ColumnType.Float64),
+        ],
+        session.OpenStores().SelectMany(x => (x.Store.ExpertTiersByLayer ?? []).Select(l => new object?[]
+        {
+            x.Model, (long)l.Layer, l.Hits, l.Joined, l.Misses, l.HitRate,
+        })));
 
     public Table Sessions() => new("vib3_sessions",
         [new("current_model", ColumnType.Text), new("open_models", ColumnType.Text), new("ram_budget_bytes", ColumnType.Int64)],

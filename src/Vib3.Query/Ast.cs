@@ -79,8 +79,8 @@ public abstract record Statement : Node;
 /// <summary><c>SHOW MODELS</c></summary>
 public sealed record ShowModels : Statement;
 
-/// <summary><c>SHOW TIERS</c></summary>
-public sealed record ShowTiers : Statement;
+/// <summary><c>SHOW TIERS [BY LAYER]</c>: the model-wide tier counters, or BY LAYER each layer's expert-page reads.</summary>
+public sealed record ShowTiers(bool ByLayer = false) : Statement;
 
 /// <summary><c>SHOW EXPERTS [FROM model] [LAYER n]</c>.</summary>
 public sealed record ShowExperts(Identifier? Model, int? Layer) : Statement;

@@ -54,7 +54,7 @@ public static class StatementParser
             P.ShowContext c => c.showTarget() switch
             {
                 P.ShowModelsContext => new ShowModels(),
-                P.ShowTiersContext => new ShowTiers(),
+                P.ShowTiersContext t => new ShowTiers(t.BY() is not null),
                 P.ShowExpertsContext t => new ShowExperts(
                     t.from is null ? null : Identifier(t.from),
                     t.layer is null ? null : (int)Integer(t.layer, "LAYER", 0, int.MaxValue)),

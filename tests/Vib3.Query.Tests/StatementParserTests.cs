@@ -16,6 +16,7 @@ public class StatementParserTests
     {
         Assert.Equal([new ShowModels()], StatementParser.Parse("SHOW MODELS"));
         Assert.Equal([new ShowTiers()], StatementParser.Parse("SHOW TIERS;"));
+        Assert.Equal([new ShowTiers(ByLayer: true)], StatementParser.Parse("show tiers by layer;"));
     }
 
     [Theory]
@@ -389,6 +390,7 @@ public class StatementParserTests
     // Parser errors: what was expected, after what, near which token; line and column are 1-based.
     [InlineData("SHOW", "syntax error at line 1:5: expected identifier or ALL after SHOW, near end of input")]
     [InlineData("SHOW MODELS SHOW TIERS", "syntax error at line 1:13: expected ';' or end of input after MODELS, near 'SHOW'")]
+    [InlineData("SHOW TIERS BY 1", "syntax error at line 1:15: expected LAYER after BY, near '1'")]
     [InlineData("SHOW MODELS;\n  FOO", "syntax error at line 2:3: expected SHOW, DESCRIBE, GENERATE, EXPLAIN, CREATE, DROP, USE, SET, RESET or SELECT, near 'FOO'")]
     [InlineData("DESCRIBE ;", "syntax error at line 1:10: expected identifier after DESCRIBE, near ';'")]
     [InlineData("CREATE m", "syntax error at line 1:8: expected MODEL after CREATE, near 'm'")]

@@ -29,6 +29,7 @@ public sealed class DefaultModeAndMetaCommandTests(PgServerFixture server) : ICl
     [InlineData("\\dt", "vib3_experts")]
     [InlineData("\\l", "vib3")]
     [InlineData("\\d vib3_models", "active_parameters")]
+    [InlineData("\\d vib3_expert_tiers", "from_disk")]
     public async Task Psql_meta_commands_are_answered_from_the_virtual_catalog(string command, string expected)
     {
         var r = await Psql.RunAsync(server.Port, "-c", command);

@@ -84,6 +84,37 @@ public sealed class NpgsqlTests(PgServerFixture server) : IClassFixture<PgServer
     }
 
     [Fact]
+    public async Task Expert_tiers_by_layer_read_as_int8_and_float8_after_a_generation()
+    {
+        await using var c = await OpenAsync();
+        await using (var generate = new NpgsqlCommand("GENERATE 'count my pages' FROM MODEL m MAX_TOKENS 3 SEED 1", c))
+            await generate.ExecuteNonQueryAsync();
+        await using var cmd = new NpgsqlCommand(
+            "SELECT model, layer, hits, joined, from_disk, hit_rate FROM vib3_expert_tiers WHERE model = $1 ORDER BY layer", c);
+        cmd.Parameters.Add(new NpgsqlParameter { Value = "m" });
+        await using (var reader = await cmd.ExecuteReaderAsync())
+        {
+            Assert.Equal("bigint", reader.GetDataTypeName(4));
+            Assert.Equal("double precision", reader.GetDataTypeName(5));
+            for (var layer = 0L; layer < 2; layer++)
+            {
+                Assert.True(await reader.ReadAsync());
+                Assert.Equal("m", reader.GetString(0));
+                Assert.Equal(layer, reader.GetInt64(1));
+                var reads = reader.GetInt64(2) + reader.GetInt64(3) + reader.GetInt64(4);
+                Assert.True(reads > 0, $"layer {layer} read its chosen experts' pages");
+                Assert.Equal((double)reader.GetInt64(2) / reads, reader.GetDouble(5), 12);
+            }
+            Assert.False(await reader.ReadAsync());
+        }
+        await using var show = new NpgsqlCommand("SHOW TIERS BY LAYER", c);
+        await using var shown = await show.ExecuteReaderAsync();
+        Assert.Equal(["model", "layer", "hits", "joined", "from_disk", "hit_rate"],
+            Enumerable.Range(0, shown.FieldCount).Select(shown.GetName));
+        Assert.True(await shown.ReadAsync());
+    }
+
+    [Fact]
     public async Task An_error_carries_the_sqlstate_and_the_connection_stays_usable()
     {
         await using var c = await OpenAsync();

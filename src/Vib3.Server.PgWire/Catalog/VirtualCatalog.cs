@@ -32,8 +32,10 @@ internal static class VirtualCatalog
         new(2249, "record", -1, 'p'), new(2278, "void", 4, 'p'),
     ];
 
-    /// <summary>The system tables, in the order (and with the oids) the catalog lists them.</summary>
-    public static readonly IReadOnlyList<string> Tables = ["vib3_experts", "vib3_layers", "vib3_models", "vib3_sessions", "vib3_tiers"];
+    /// <summary>The system tables, in the order (and with the oids) the catalog lists them: by name, as psql's ORDER BY
+    /// under the C collation would sort them.</summary>
+    public static readonly IReadOnlyList<string> Tables =
+        ["vib3_expert_tiers", "vib3_experts", "vib3_layers", "vib3_models", "vib3_sessions", "vib3_tiers"];
 
     public static int TableOid(string table) => FirstTableOid + Tables.ToList().IndexOf(table);
 
@@ -68,6 +70,11 @@ internal static class VirtualCatalog
             new("resident_bytes", ColumnType.Int64), new("capacity_bytes", ColumnType.Int64), new("hits", ColumnType.Int64),
             new("misses", ColumnType.Int64), new("bytes_read", ColumnType.Int64), new("evictions", ColumnType.Int64),
             new("prefetched_pages", ColumnType.Int64), new("prefetched_used", ColumnType.Int64),
+        ],
+        ["vib3_expert_tiers"] =
+        [
+            new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("hits", ColumnType.Int64),
+            new("joined", ColumnType.Int64), new("from_disk", ColumnType.Int64), new("hit_rate", ColumnType.Float64),
         ],
         ["vib3_sessions"] =
             [new("current_model", ColumnType.Text), new("open_models", ColumnType.Text), new("ram_budget_bytes", ColumnType.Int64)],

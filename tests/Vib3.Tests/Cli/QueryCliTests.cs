@@ -89,6 +89,40 @@ public sealed class QueryCliTests : IDisposable
     }
 
     [Fact]
+    public void Show_tiers_by_layer_counts_each_layers_expert_page_reads()
+    {
+        var ok = Json(Query(
+            "SHOW TIERS BY LAYER; GENERATE 'per layer' FROM MODEL m MAX_TOKENS 6; SHOW TIERS BY LAYER; SHOW TIERS; " +
+            "SELECT layer, pages FROM vib3_experts WHERE times_selected > 0; " +
+            "SELECT * FROM vib3_expert_tiers WHERE model = 'm' AND layer = 1",
+            "--format", "json", "--ram-budget", "600KiB"));
+        Assert.Empty(ok[0].GetProperty("rows").EnumerateArray()); // m was not open yet
+        Assert.Equal(["model", "layer", "hits", "joined", "from_disk", "hit_rate"],
+            ok[2].GetProperty("columns").EnumerateArray().Select(c => c.GetString()));
+        var layers = ok[2].GetProperty("rows").EnumerateArray().ToArray();
+        Assert.Equal([0L, 1L], layers.Select(l => l[1].GetInt64()));
+        foreach (var l in layers)
+        {
+            var (hits, joined, fromDisk) = (l[2].GetInt64(), l[3].GetInt64(), l[4].GetInt64());
+            Assert.Equal("m", l[0].GetString());
+            Assert.True(fromDisk > 0, "under a budget below the model each layer's expert pages come from disk");
+            Assert.Equal((double)hits / (hits + joined + fromDisk), l[5].GetDouble(), 12);
+        }
+        // Each layer's expert pages are part of the model-wide counters (which also count the dense pages) ...
+        var ram = ok[3].GetProperty("rows")[0];
+        Assert.True(layers.Sum(l => l[2].GetInt64()) <= ram[5].GetInt64(), "expert hits within all hits");
+        Assert.True(layers.Sum(l => l[4].GetInt64()) <= ram[6].GetInt64(), "expert disk reads within all disk reads");
+        // ... and every page of every expert the router chose was read at least once in its layer.
+        var chosen = ok[4].GetProperty("rows").EnumerateArray().GroupBy(r => r[0].GetInt64())
+            .ToDictionary(g => g.Key, g => g.Sum(r => r[1].GetInt64()));
+        var reads = layers.ToDictionary(l => l[1].GetInt64(), l => l[2].GetInt64() + l[3].GetInt64() + l[4].GetInt64());
+        Assert.Equal([0L, 1L], chosen.Keys.Order());
+        Assert.All(chosen, c => Assert.True(reads[c.Key] >= c.Value, $"layer {c.Key}: {reads[c.Key]} reads of {c.Value} chosen pages"));
+        // The system table is the same rows, filterable like the other vib3_* tables.
+        Assert.Equal(layers[1].GetRawText(), Assert.Single(ok[5].GetProperty("rows").EnumerateArray()).GetRawText());
+    }
+
+    [Fact]
     public void Explain_analyze_reports_real_tier_traffic_under_a_budget_below_the_model()
     {
         var r = Query("EXPLAIN ANALYZE GENERATE 'measure me' FROM MODEL m MAX_TOKENS 4", "--format", "csv", "--ram-budget", "600KiB");
