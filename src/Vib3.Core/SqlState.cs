@@ -13,6 +13,7 @@ public static class SqlState
     public const string IoError = "58030";
     public const string DiskFull = "53100";
     public const string InsufficientResources = "53000";
+    public const string OutOfMemory = "53200";
     public const string QueryCanceled = "57014";
     public const string ProgramLimitExceeded = "54000";
     public const string InternalError = "XX000";

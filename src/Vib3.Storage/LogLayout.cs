@@ -103,13 +103,14 @@ internal sealed record LogLayout(int PageSizeBits, int SegmentSizeBits, int MaxP
     };
 
     /// <summary>
-    /// RAM FASTER holds per in-flight read: the record rounded up to whole sectors plus one sector
-    /// of slack for an unaligned start, rounded to the power of two its buffer pool hands out.
+    /// The RAM a page of <paramref name="pageBytes"/> takes in the cache: its log record (header included) read as
+    /// whole sectors, plus one sector because the record may start anywhere within its first sector. Every page of a
+    /// length gets the same size, so a buffer freed by one serves the next (see Memory/FreeBuffers).
     /// </summary>
-    public static long ReadBufferBytes(int recordBytes)
+    public static int PageBufferBytes(int pageBytes)
     {
-        long sectors = (recordBytes + RecordMargin + 2L * DirectFileDevice.Sector - 1) / DirectFileDevice.Sector;
-        return (long)BitOperations.RoundUpToPowerOf2((ulong)sectors) * DirectFileDevice.Sector;
+        const int sector = (int)DirectFileDevice.Sector;
+        return (pageBytes + RecordMargin + sector - 1) / sector * sector + sector;
     }
 
     public void Save(string logDir)

@@ -1,22 +1,27 @@
+using Vib3.Storage.Memory;
+
 namespace Vib3.Storage;
 
 /// <summary>
-/// T2: pages in host RAM under a hard byte capacity. Every page byte the store holds is counted:
-/// resident pages (pinned by leases or evictable) plus bytes reserved for disk reads in progress.
-/// A read reserves its page's length before touching the disk; when the capacity is taken by pinned
-/// pages and other reads, it waits (FIFO) for a lease to end instead of going over the budget.
-/// Pinned pages are never evicted; the <see cref="IEvictionPolicy"/> picks among the rest.
-/// One lock guards everything: the critical sections are a few dictionary operations, far
-/// cheaper than the disk reads they front.
+/// T2: pages in host RAM under a hard byte capacity. Every byte of page memory the store holds is counted: resident
+/// pages' buffers (pinned by leases or evictable), buffers handed to disk reads in progress, and free buffers kept for
+/// reuse; together they never exceed the capacity. A read is granted its buffer before touching the disk; when the
+/// capacity is taken by pinned pages and other reads, it waits (FIFO) for a lease to end instead of going over the
+/// budget. Pinned pages are never evicted; the <see cref="IEvictionPolicy"/> picks among the rest, and an evicted
+/// page's buffer goes to the next read of a page its size.
+/// One lock guards everything: the critical sections are a few dictionary operations, far cheaper than the disk
+/// reads they front.
 /// </summary>
-internal sealed class PageCache
+internal sealed class PageCache : IDisposable
 {
     private readonly object _gate = new();
     private readonly Dictionary<int, CachedPage> _resident = new();
     private readonly LinkedList<Waiter> _waiters = new();
+    private readonly FreeBuffers _free = new();
     private readonly IEvictionPolicy _policy;
     private long _residentBytes, _pinnedBytes, _reservedBytes;
-    private long _evictions, _budgetWaits;
+    private long _evictions, _budgetWaits, _allocations;
+    private bool _disposed;
 
     public PageCache(long capacityBytes, IEvictionPolicy policy)
     {
@@ -27,6 +32,9 @@ internal sealed class PageCache
     public long CapacityBytes { get; }
     public long Evictions => Interlocked.Read(ref _evictions);
     public long BudgetWaits => Interlocked.Read(ref _budgetWaits);
+
+    /// <summary>Buffers allocated so far (the rest of the reads reused an evicted page's buffer).</summary>
+    public long Allocations => Interlocked.Read(ref _allocations);
 
     public (long Pages, long Bytes, long PinnedBytes, long ReservedBytes) Snapshot()
     {
@@ -47,18 +55,19 @@ internal sealed class PageCache
     }
 
     /// <summary>
-    /// Reserve <paramref name="bytes"/> of the capacity for a disk read, evicting unpinned pages
-    /// as needed. Completes synchronously when the room exists (or can be made by eviction);
-    /// otherwise the request is queued, FIFO, until leases end or other reservations are released.
-    /// The caller must hand the reservation to <see cref="Insert"/> or give it back with <see cref="Release"/>.
+    /// A buffer of <paramref name="bytes"/> (a page's charge) for a disk read, evicting unpinned pages as needed.
+    /// Completes synchronously when the room exists (or can be made by eviction); otherwise the request is queued,
+    /// FIFO, until leases end or other reads give their buffers back. The caller must hand the buffer to
+    /// <see cref="Insert"/> or give it back with <see cref="Release"/>.
     /// </summary>
-    public Task ReserveAsync(long bytes, CancellationToken ct)
+    public Task<PageBuffer> ReserveAsync(int bytes, CancellationToken ct)
     {
         lock (_gate)
         {
             if (bytes > CapacityBytes)
                 throw new InvalidOperationException($"a {bytes}-byte page can never fit a {CapacityBytes}-byte cache");
-            if (_waiters.Count == 0 && TryReserveLocked(bytes)) return Task.CompletedTask;
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_waiters.Count == 0 && TryGrantLocked(bytes) is { } granted) return Task.FromResult(granted);
             _budgetWaits++;
             var waiter = new Waiter(bytes);
             var node = _waiters.AddLast(waiter);
@@ -72,11 +81,11 @@ internal sealed class PageCache
         }
     }
 
-    /// <summary>Reserve only if the room exists now (by eviction if need be), never queueing: a prefetch must not
+    /// <summary>A buffer only if the room exists now (by eviction if need be), never queueing: a prefetch must not
     /// hold up the demand reads queued for room.</summary>
-    public bool TryReserveNow(long bytes)
+    public PageBuffer? TryReserveNow(int bytes)
     {
-        lock (_gate) return bytes <= CapacityBytes && _waiters.Count == 0 && TryReserveLocked(bytes);
+        lock (_gate) return bytes <= CapacityBytes && !_disposed && _waiters.Count == 0 ? TryGrantLocked(bytes) : null;
     }
 
     /// <summary>Whether the page is resident (pinned or not); a snapshot, for prefetch decisions only.</summary>
@@ -85,40 +94,41 @@ internal sealed class PageCache
         lock (_gate) return _resident.ContainsKey(page);
     }
 
-    /// <summary>Give back a reservation whose read failed.</summary>
-    public void Release(long bytes)
+    /// <summary>Give back the buffer of a read that failed.</summary>
+    public void Release(PageBuffer buffer)
     {
         lock (_gate)
         {
-            _reservedBytes -= bytes;
+            _reservedBytes -= buffer.Capacity;
+            Discard(buffer);
             PumpLocked();
         }
     }
 
     /// <summary>
-    /// Make freshly read bytes resident with <paramref name="pins"/> pins, converting the
-    /// reservation made for them. If the page is already resident, pin that copy and give the
-    /// reservation back.
+    /// Make the page read into <paramref name="buffer"/> (its bytes at [offset, offset + length)) resident with
+    /// <paramref name="pins"/> pins. If the page is already resident, pin that copy and keep the buffer for reuse.
     /// </summary>
-    public CachedPage Insert(int page, byte[] data, long reserved, int pins)
+    public CachedPage Insert(int page, PageBuffer buffer, int offset, int length, int pins)
     {
         lock (_gate)
         {
-            _reservedBytes -= reserved;
+            _reservedBytes -= buffer.Capacity;
             if (_resident.TryGetValue(page, out var existing))
             {
+                Discard(buffer);
                 for (int i = 0; i < pins; i++) PinLocked(existing);
                 PumpLocked();
                 return existing;
             }
-            // The reservation covered data.Length; should the policy have been unable to give room
-            // (a buggy custom policy), evict what it offers and stay resident anyway: the bytes exist.
-            EvictLocked(data.Length);
-            var entry = new CachedPage(page, data) { Pins = pins, Resident = true };
-            _resident.Add(page, entry);
-            _residentBytes += data.Length;
-            if (pins > 0) _pinnedBytes += data.Length;
-            else _policy.Add(page);
+            var entry = new CachedPage(page, buffer, offset, length) { Pins = pins, Resident = !_disposed };
+            if (entry.Resident)
+            {
+                _resident.Add(page, entry);
+                _residentBytes += entry.Charge;
+                if (pins > 0) _pinnedBytes += entry.Charge;
+                else _policy.Add(page);
+            }
             PumpLocked();
             return entry;
         }
@@ -128,27 +138,43 @@ internal sealed class PageCache
     {
         lock (_gate)
         {
-            if (--entry.Pins == 0 && entry.Resident)
+            if (--entry.Pins != 0) return;
+            if (entry.Resident)
             {
-                _pinnedBytes -= entry.Data.Length;
+                _pinnedBytes -= entry.Charge;
                 _policy.Add(entry.Page);
                 PumpLocked();
             }
+            else ((IDisposable)entry.Buffer).Dispose(); // the cache was disposed while this lease held the page
         }
     }
 
-    /// <summary>Drop every unpinned page; pinned pages stay until their leases end.</summary>
+    /// <summary>Drop every unpinned page and free their memory; pinned pages stay until their leases end.</summary>
     public void DropUnpinned()
     {
         lock (_gate)
         {
             foreach (var entry in _resident.Values.Where(e => e.Pins == 0).ToList())
             {
-                _resident.Remove(entry.Page);
-                entry.Resident = false;
-                _residentBytes -= entry.Data.Length;
+                RemoveLocked(entry);
                 _policy.Remove(entry.Page);
+                ((IDisposable)entry.Buffer).Dispose();
             }
+            _free.FreeAll();
+        }
+    }
+
+    /// <summary>Free all page memory no lease holds; pages still pinned are freed when their last lease ends.
+    /// Reads still in flight must have finished (the store waits for them).</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            DropUnpinned();
+            foreach (var entry in _resident.Values) entry.Resident = false;
+            _resident.Clear();
+            _disposed = true;
         }
     }
 
@@ -156,43 +182,72 @@ internal sealed class PageCache
     {
         if (entry.Pins++ == 0 && entry.Resident)
         {
-            _pinnedBytes += entry.Data.Length;
+            _pinnedBytes += entry.Charge;
             _policy.Remove(entry.Page);
         }
     }
 
-    // Unpinned pages can always be evicted, so a reservation fits when pinned + reserved does.
-    private bool TryReserveLocked(long bytes)
+    /// <summary>
+    /// A buffer of <paramref name="bytes"/> if pinned pages and reads in progress leave room for it (unpinned pages can
+    /// always be evicted). Reuses a free buffer of that size, or an evicted page's; frees buffers of other sizes
+    /// before evicting pages (they hold nothing); allocates only when no buffer of the size is to be had.
+    /// </summary>
+    private PageBuffer? TryGrantLocked(int bytes)
     {
-        if (_pinnedBytes + _reservedBytes + bytes > CapacityBytes) return false;
+        if (_pinnedBytes + _reservedBytes + bytes > CapacityBytes) return null;
         _reservedBytes += bytes;
-        EvictLocked(0);
-        return true;
+        var buffer = _free.TryTake(bytes);
+        while (_residentBytes + _reservedBytes + _free.Bytes > CapacityBytes)
+        {
+            if (_free.TryFreeOne()) continue;
+            if (!TryEvictLocked(out var victim)) break; // unreachable while the accounting holds: see the check above
+            if (buffer is null && victim.Capacity == bytes) buffer = victim;
+            else _free.Add(victim);
+        }
+        if (buffer is not null) return buffer;
+        _allocations++;
+        return PageBuffer.Allocate(bytes);
     }
 
-    /// <summary>Evict until resident + reserved + <paramref name="extra"/> fits the capacity (or nothing is evictable).</summary>
-    private void EvictLocked(long extra)
+    /// <summary>Evict the policy's victim; its buffer is the caller's (counted nowhere until placed).</summary>
+    private bool TryEvictLocked(out PageBuffer buffer)
     {
-        while (_residentBytes + _reservedBytes + extra > CapacityBytes && _policy.TryTakeVictim(out int victim))
+        while (_policy.TryTakeVictim(out int victim))
         {
             // The policy only ever holds unpinned pages; a custom policy that names a pinned one is not obeyed
             // (evicting it would leak its pinned bytes out of the accounting for good).
             if (!_resident.TryGetValue(victim, out var v) || v.Pins > 0) continue;
-            _resident.Remove(victim);
-            v.Resident = false;
-            _residentBytes -= v.Data.Length;
+            RemoveLocked(v);
             _evictions++;
+            buffer = v.Buffer;
+            return true;
         }
+        buffer = null!;
+        return false;
+    }
+
+    private void RemoveLocked(CachedPage entry)
+    {
+        _resident.Remove(entry.Page);
+        entry.Resident = false;
+        _residentBytes -= entry.Charge;
+    }
+
+    /// <summary>Keep a buffer nobody uses for the next read its size (or free it once the cache is gone).</summary>
+    private void Discard(PageBuffer buffer)
+    {
+        if (_disposed) ((IDisposable)buffer).Dispose();
+        else _free.Add(buffer);
     }
 
     // Grant queued reservations in order; the head blocks the rest so a big page cannot starve.
     private void PumpLocked()
     {
-        while (_waiters.First is { } head && TryReserveLocked(head.Value.Bytes))
+        while (_waiters.First is { } head && TryGrantLocked(head.Value.Bytes) is { } buffer)
         {
             _waiters.RemoveFirst();
             head.Value.Registration.Unregister(); // not Dispose: that would wait for a running CancelWait, which waits for this lock
-            head.Value.Done.TrySetResult();
+            head.Value.Done.TrySetResult(buffer);
         }
     }
 
@@ -207,10 +262,10 @@ internal sealed class PageCache
         }
     }
 
-    private sealed class Waiter(long bytes)
+    private sealed class Waiter(int bytes)
     {
-        public long Bytes { get; } = bytes;
-        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public int Bytes { get; } = bytes;
+        public TaskCompletionSource<PageBuffer> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public CancellationTokenRegistration Registration;
     }
 }

@@ -1,8 +1,9 @@
 namespace Vib3.Storage;
 
 /// <summary>
-/// A read page, pinned in the cache until disposed. The memory stays valid after disposal too
-/// (buffers are never recycled), but only a held lease guarantees the page stays resident.
+/// A read page, pinned in the cache until disposed. <see cref="Memory"/> is valid only until then: the page's buffer
+/// is native memory that the cache reuses for another page (or frees) once nothing pins it, so a caller that needs the
+/// bytes longer copies them.
 /// </summary>
 public sealed class PageLease : IDisposable
 {

@@ -31,7 +31,7 @@ public sealed partial class PageStore
         {
             if (IsDisposed || _cache.Contains(page) || _inFlight.ContainsKey(page)) return false;
             var length = _entries[page].Length;
-            if (!_cache.TryReserveNow(length))
+            if (_cache.TryReserveNow(PageCharge(length)) is not { } buffer)
             {
                 Interlocked.Increment(ref _prefetchSkipped);
                 return false;
@@ -41,7 +41,7 @@ public sealed partial class PageStore
             _prefetchedUnused[page] = 0;
             Interlocked.Increment(ref _prefetchIssued);
             Interlocked.Add(ref _prefetchBytes, length);
-            load.Task = LoadAsync(page, load, Task.CompletedTask);
+            load.Task = LoadAsync(page, load, Task.FromResult(buffer));
             load.Task.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
                 TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }

@@ -2,13 +2,15 @@ using System.IO.Hashing;
 using FASTER.core;
 using Vib3.Core;
 using Vib3.Storage.Device;
+using Vib3.Storage.Memory;
 using Vib3.Storage.Tracing;
 
 namespace Vib3.Storage;
 
 /// <summary>
-/// Read side of a page store: T3 (the FASTER log on disk) fronted by T2 (a RAM-budgeted cache).
-/// Thread-safe. Every page read from disk is checked against the page table's XxHash64.
+/// Read side of a page store: T3 (the FASTER log on disk) fronted by T2 (a RAM-budgeted cache of native page buffers).
+/// Thread-safe. Pages are read from the log's device straight into their cache buffers (no copy, no managed
+/// allocation per read); every page read from disk is checked against the page table's XxHash64.
 /// </summary>
 public sealed partial class PageStore : IDisposable
 {
@@ -16,6 +18,7 @@ public sealed partial class PageStore : IDisposable
     private readonly PageEntry[] _entries;
     private readonly IDevice _device;
     private readonly FasterLog _log;
+    private readonly LogRecordReader _reader;
     private readonly PageCache _cache;
     private readonly SemaphoreSlim _diskSlots;
     private readonly Dictionary<int, Load> _inFlight = new(); // also the lock that orders loads against Dispose
@@ -40,16 +43,17 @@ public sealed partial class PageStore : IDisposable
         MaxPageBytes = maxPageBytes;
         _device = device;
         _log = log;
+        _reader = new LogRecordReader(device, log.HeaderSize);
         _cache = cache;
         _readsInFlight = readsInFlight;
         _diskSlots = new SemaphoreSlim(readsInFlight, readsInFlight);
     }
 
     /// <summary>
-    /// Open a finished store. The RAM budget pays first for FASTER's per-read buffers
-    /// (ReadsInFlight of them, each sized for the largest page); the rest is the page cache, a hard
-    /// limit on the page bytes the store holds: resident pages, pages pinned by leases, and pages
-    /// being read. A miss that would go over it waits until leases end (see <see cref="ReadAsync"/>).
+    /// Open a finished store. The RAM budget is the page cache's: a hard limit on the page memory the store holds
+    /// (resident pages, pages pinned by leases, pages being read, free buffers kept for reuse; each page costs
+    /// <see cref="PageCharge"/>). A miss that would go over it waits until leases end (see <see cref="ReadAsync"/>).
+    /// The memory is native, outside the .NET heap, so the budget is not limited by the GC's heap ceiling.
     /// </summary>
     public static PageStore Open(string storeDir, string modelName, PageStoreOptions options) =>
         Open(storeDir, modelName, options, classes: null);
@@ -63,7 +67,6 @@ public sealed partial class PageStore : IDisposable
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"ReadsInFlight must be at least 1, not {options.ReadsInFlight}");
         if (options.RamBudgetBytes <= 0)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"ram budget must be positive, not {options.RamBudgetBytes}");
-        HeapRoom.Check(options.RamBudgetBytes);
 
         string logDir = Path.Combine(storeDir, LogLayout.LogDirName);
         var entries = PageTableFile.Read(Path.Combine(storeDir, PageTableFile.FileName));
@@ -71,14 +74,12 @@ public sealed partial class PageStore : IDisposable
         int maxPage = 0;
         foreach (var e in entries) maxPage = Math.Max(maxPage, e.Length);
 
-        long fasterBytes = FasterReadBufferBytes(maxPage, options.ReadsInFlight);
-        long minimum = MinimumRamBudget(maxPage, options.ReadsInFlight);
+        long minimum = MinimumRamBudget(maxPage);
         if (options.RamBudgetBytes < minimum)
             throw new Vib3Exception(SqlState.InsufficientResources,
                 $"ram budget {ByteSize.Format(options.RamBudgetBytes)} ({options.RamBudgetBytes} bytes) is below the minimum " +
                 $"{ByteSize.Format(minimum)} ({minimum} bytes) " +
-                $"for model {modelName} (largest page {ByteSize.Format(maxPage)}; FASTER read buffers " +
-                $"{ByteSize.Format(fasterBytes)} for {options.ReadsInFlight} reads in flight)");
+                $"for model {modelName} (its largest page, {ByteSize.Format(maxPage)}, needs a {ByteSize.Format(minimum)} buffer)");
 
         IDevice? device = null;
         FasterLog? log = null;
@@ -87,7 +88,7 @@ public sealed partial class PageStore : IDisposable
             device = StoreDevices.Create(logDir, options.DirectIo, readOnly: true, options.ReadsInFlight, options.ForceBufferedFallback);
             log = new FasterLog(layout.ReaderSettings(device, logDir));
             ValidateAgainstLog(entries, log, layout, Path.Combine(storeDir, PageTableFile.FileName));
-            var cache = new PageCache(options.RamBudgetBytes - fasterBytes,
+            var cache = new PageCache(options.RamBudgetBytes,
                 options.EvictionPolicy ?? CachePolicies.Create(options.CachePolicy, classes));
             return new PageStore(modelName, entries, maxPage, device, log, cache, options.ReadsInFlight, options.Trace, classes);
         }
@@ -101,16 +102,21 @@ public sealed partial class PageStore : IDisposable
         }
     }
 
-    /// <summary>RAM FASTER keeps for reads: one pooled aligned buffer per read in flight.</summary>
-    internal static long FasterReadBufferBytes(int maxPageBytes, int readsInFlight) =>
-        readsInFlight * LogLayout.ReadBufferBytes(maxPageBytes);
+    /// <summary>What a page of <paramref name="pageBytes"/> costs the RAM budget while cached or being read: its
+    /// buffer, which also holds the log record's header and the sector padding an aligned read needs.</summary>
+    public static int PageCharge(int pageBytes) => LogLayout.PageBufferBytes(pageBytes);
 
     /// <summary>The smallest RAM budget a store whose largest page is <paramref name="maxPageBytes"/> opens with:
-    /// FASTER's read buffers plus room to cache one page. Leased pages count against the cache, so at
-    /// this minimum one lease at a time is all that fits: a caller that holds leases while reading
-    /// more needs room for all of them, or its next miss waits for a lease that it holds itself.</summary>
-    public static long MinimumRamBudget(int maxPageBytes, int readsInFlight = 16) =>
-        FasterReadBufferBytes(maxPageBytes, readsInFlight) + maxPageBytes;
+    /// room to cache that page. Leased pages count against the cache, so at this minimum one lease at a time is all
+    /// that fits: a caller that holds leases while reading more needs room for all of them, or its next miss waits for
+    /// a lease that it holds itself.</summary>
+    public static long MinimumRamBudget(int maxPageBytes) => PageCharge(maxPageBytes);
+
+    /// <summary>A RAM budget that holds <paramref name="pages"/> pages of <paramref name="pageBytes"/> at once.</summary>
+    public static long RamBudgetFor(int pages, int pageBytes) => (long)pages * PageCharge(pageBytes);
+
+    /// <summary>How many of this store's largest pages the cache can hold at once (at least 1).</summary>
+    public int PagesThatFit => (int)Math.Max(1, Math.Min(int.MaxValue, _cache.CapacityBytes / PageCharge(MaxPageBytes)));
 
     public int PageCount => _entries.Length;
 
@@ -145,6 +151,12 @@ public sealed partial class PageStore : IDisposable
         Interlocked.Add(ref _hitBytes, _entries[page].Length);
         CountPrefetchUse(page);
     }
+
+    /// <summary>Page buffers allocated so far: reads beyond these reused an evicted page's buffer.</summary>
+    internal long BufferAllocations => _cache.Allocations;
+
+    /// <summary>Whether the page is in the cache now.</summary>
+    internal bool IsCached(int page) => _cache.Contains(page);
 
     /// <summary>Test hook: awaited by a read after its first cache check missed, before it looks for an in-flight load.</summary>
     internal Func<int, Task>? AfterMissHook { get; set; }
@@ -220,9 +232,8 @@ public sealed partial class PageStore : IDisposable
             }
             else
             {
-                int length = _entries[page].Length;
                 // Reserved (or queued) now, so the bytes are counted before the disk is touched.
-                var reservation = _cache.ReserveAsync(length, _shutdown.Token);
+                var reservation = _cache.ReserveAsync(PageCharge(_entries[page].Length), _shutdown.Token);
                 load = new Load { Waiters = 1 };
                 _inFlight[page] = load;
                 Interlocked.Increment(ref _misses);
@@ -262,33 +273,36 @@ public sealed partial class PageStore : IDisposable
         }, _cache, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
-    private async Task<CachedPage> LoadAsync(int page, Load load, Task reservation)
+    private async Task<CachedPage> LoadAsync(int page, Load load, Task<PageBuffer> reservation)
     {
         await Task.Yield(); // registered in _inFlight before any work happens
         var entry = _entries[page];
-        bool reserved = false;
+        PageBuffer? buffer = null;
         CachedPage? cached = null;
         try
         {
-            await reservation.ConfigureAwait(false);
-            reserved = true;
+            buffer = await reservation.ConfigureAwait(false);
             await _diskSlots.WaitAsync(_shutdown.Token).ConfigureAwait(false);
-            (byte[]? data, int length) result;
+            int offset;
             try
             {
                 if (BeforeDiskReadHook is { } hook) await hook(page).ConfigureAwait(false);
-                // Not cancelled by Dispose: FASTER writes into its buffers until the read completes,
+                // Not cancelled by Dispose: the device writes into the buffer until the read completes,
                 // and Dispose waits for it, so the waiters get the real bytes.
-                result = await _log.ReadAsync(entry.Address, entry.Length).ConfigureAwait(false);
+                offset = await _reader.ReadAsync(entry.Address, entry.Length, buffer).ConfigureAwait(false);
+            }
+            catch (Vib3Exception e) when (e.SqlState == SqlState.IoError)
+            {
+                throw new Vib3Exception(SqlState.IoError, $"page {page} of model '{_modelName}': {e.Message}", e);
             }
             finally { _diskSlots.Release(); }
-            var data = Verify(page, entry, result.data, result.length);
-            Interlocked.Add(ref _bytesRead, data.Length);
+            Verify(page, entry, buffer, offset);
+            Interlocked.Add(ref _bytesRead, entry.Length);
             lock (_inFlight)
             {
                 // Resident and pinned for every waiter before leaving _inFlight, so no reader can
                 // miss both, and the bytes never leave the budget's count.
-                cached = _cache.Insert(page, data, entry.Length, load.Waiters);
+                cached = _cache.Insert(page, buffer, offset, entry.Length, load.Waiters);
                 load.Finished = true;
                 _inFlight.Remove(page);
             }
@@ -307,24 +321,22 @@ public sealed partial class PageStore : IDisposable
                     load.Finished = true;
                     _inFlight.Remove(page);
                 }
-                if (reserved) _cache.Release(entry.Length);
+                if (buffer != null) _cache.Release(buffer);
             }
         }
     }
 
-    private byte[] Verify(int page, PageEntry entry, byte[]? data, int length)
+    private void Verify(int page, PageEntry entry, PageBuffer buffer, int offset)
     {
-        if (data is null)
-            throw Corrupt(page, $"no readable log record at address {entry.Address} (corrupt record header or i/o error)");
-        if (length != entry.Length)
-            throw Corrupt(page, $"length mismatch (stored {entry.Length}, read {length})");
-        ulong actual = XxHash64.HashToUInt64(data.AsSpan(0, length));
+        int stored = _reader.StoredLength(buffer, offset);
+        if (stored != entry.Length)
+            throw Corrupt(page, $"the log record at address {entry.Address} holds {stored} bytes, the page table says {entry.Length}");
+        ulong actual = XxHash64.HashToUInt64(buffer.GetSpan().Slice(offset, entry.Length));
         if (actual != entry.Checksum)
         {
             Interlocked.Increment(ref _checksumFailures);
             throw Corrupt(page, $"checksum mismatch (stored {entry.Checksum:x16}, read {actual:x16})");
         }
-        return data.Length == length ? data : data[..length];
     }
 
     private Vib3Exception Corrupt(int page, string why) =>
@@ -364,7 +376,8 @@ public sealed partial class PageStore : IDisposable
     /// <summary>
     /// Refuse new reads, cancel loads still waiting for RAM or a disk slot (their callers get
     /// ObjectDisposedException), wait for disk reads already under way (their callers get the
-    /// bytes), then close the log and device. Leases stay valid: their memory is managed.
+    /// bytes), then close the log and device and free the page memory. Leases still held stay valid until disposed:
+    /// their pages' buffers are freed then.
     /// </summary>
     public void Dispose()
     {
@@ -379,6 +392,7 @@ public sealed partial class PageStore : IDisposable
         catch (AggregateException) { /* each load's failure went to its own callers */ }
         _log.Dispose();
         _device.Dispose();
+        _cache.Dispose();
         _diskSlots.Dispose();
         _shutdown.Dispose();
     }

@@ -6,13 +6,13 @@ namespace Vib3.Storage.Tests;
 public class BudgetAndLifetimeTests
 {
     private const int PageLen = 50_000;
+    private static readonly long Charge = PageStore.PageCharge(PageLen); // what one page costs the budget
 
     /// <summary>Pages of exactly <see cref="PageLen"/> bytes, a cache with room for <paramref name="cachePages"/> of them.</summary>
     private static (TempStore Store, PageStore Pages) Open(int cachePages, int count = 10)
     {
         var store = new TempStore().Write(count: count, minLen: PageLen, maxLen: PageLen, seed: 61);
-        long minimum = RoundTripTests.MinimumFrom(store, readsInFlight: 2); // pays for one page
-        var pages = store.Open(ramBudget: minimum + (cachePages - 1) * (long)PageLen + PageLen / 2, readsInFlight: 2);
+        var pages = store.Open(ramBudget: PageStore.RamBudgetFor(cachePages, PageLen) + Charge / 2, readsInFlight: 2);
         return (store, pages);
     }
 
@@ -24,7 +24,7 @@ public class BudgetAndLifetimeTests
         using var p0 = pages;
         var l0 = await pages.ReadAsync(0);
         using var l1 = await pages.ReadAsync(1);
-        Assert.Equal(2L * PageLen, pages.Stats.PinnedBytes);
+        Assert.Equal(2 * Charge, pages.Stats.PinnedBytes);
 
         var p2 = pages.ReadAsync(2).AsTask();
         var s = pages.Stats;
@@ -36,11 +36,11 @@ public class BudgetAndLifetimeTests
         l0.Dispose(); // frees room: page 0 is evicted and page 2 is read
         using var l2 = await p2;
         Assert.True(l2.Memory.Span.SequenceEqual(store.Pages[2]));
-        Assert.True(l0.Memory.Span.SequenceEqual(store.Pages[0])); // a lease's memory outlives the lease
         s = pages.Stats;
-        Assert.Equal(2L * PageLen, s.ResidentBytes);
-        Assert.Equal(2L * PageLen, s.PinnedBytes);
+        Assert.Equal(2 * Charge, s.ResidentBytes);
+        Assert.Equal(2 * Charge, s.PinnedBytes);
         Assert.Equal(1, s.Evictions);
+        Assert.Equal(2, pages.BufferAllocations); // page 2 was read into page 0's buffer
         Assert.Equal(0, s.LoadingBytes);
     }
 
@@ -63,18 +63,18 @@ public class BudgetAndLifetimeTests
                 lock (live)
                 {
                     if (live.TryGetValue(page, out int n)) live[page] = n + 1;
-                    else { live[page] = 1; liveBytes += PageLen; }
+                    else { live[page] = 1; liveBytes += Charge; }
                     peak = Math.Max(peak, liveBytes);
                 }
                 for (int y = 0; y < 50; y++) await Task.Yield(); // hold the lease while other tasks run
                 Assert.True(lease.Memory.Span.SequenceEqual(store.Pages[page]), $"page {page} differs");
                 lock (live)
-                    if (--live[page] == 0) { live.Remove(page); liveBytes -= PageLen; }
+                    if (--live[page] == 0) { live.Remove(page); liveBytes -= Charge; }
             }
         })).ToArray();
         await Task.WhenAll(tasks);
         // Distinct pages held by leases at once are what sits in RAM; it may never pass the cache.
-        Assert.InRange(peak, PageLen, capacity);
+        Assert.InRange(peak, Charge, capacity);
         var s = pages.Stats;
         Assert.Equal(16 * 30, s.Hits + s.Misses + s.JoinedReads);
         Assert.Equal(0, s.PinnedBytes);
@@ -129,10 +129,10 @@ public class BudgetAndLifetimeTests
         {
             Assert.True(a.Memory.Span.SequenceEqual(store.Pages[2]));
             Assert.True(b.Memory.Equals(a.Memory)); // one read, one copy
-            Assert.Equal(2L * PageLen, pages.Stats.PinnedBytes);
+            Assert.Equal(2 * Charge, pages.Stats.PinnedBytes);
         }
         s = pages.Stats;
-        Assert.Equal(PageLen, s.PinnedBytes); // only l1: the quitter's pin went with it
+        Assert.Equal(Charge, s.PinnedBytes); // only l1: the quitter's pin went with it
         Assert.Equal((0L, 3L, 2L), (s.Hits, s.Misses, s.JoinedReads));
         Assert.Equal(3L * PageLen, s.BytesRead);
     }
@@ -154,7 +154,7 @@ public class BudgetAndLifetimeTests
         Assert.True(l3.Memory.Span.SequenceEqual(store.Pages[3]));
         var s = pages.Stats;
         Assert.Equal(3, s.Misses);
-        Assert.Equal(2L * PageLen, s.PinnedBytes);
+        Assert.Equal(2 * Charge, s.PinnedBytes);
     }
 
     [Fact]
@@ -198,6 +198,7 @@ public class BudgetAndLifetimeTests
         using var l2 = await underWay;
         Assert.True(l2.Memory.Span.SequenceEqual(store.Pages[2]));
         Assert.Throws<ObjectDisposedException>(() => { _ = pages.ReadAsync(2); });
+        Assert.True(l0.Memory.Span.SequenceEqual(store.Pages[0])); // a lease outlives its store: freed when disposed
         l0.Dispose();
         l1.Dispose();
     }
@@ -230,15 +231,14 @@ public class BudgetAndLifetimeTests
     public async Task A_policy_naming_a_leased_page_does_not_evict_it()
     {
         using var store = new TempStore().Write(count: 6, minLen: PageLen, maxLen: PageLen, seed: 62);
-        long minimum = RoundTripTests.MinimumFrom(store, readsInFlight: 2);
-        using var pages = store.Open(ramBudget: minimum + 2L * PageLen, readsInFlight: 2, policy: new PinnedVictimPolicy());
+        using var pages = store.Open(ramBudget: PageStore.RamBudgetFor(3, PageLen), readsInFlight: 2, policy: new PinnedVictimPolicy());
         using (var l0 = await pages.ReadAsync(0))
         {
             for (var p = 1; p < 6; p++)
             {
                 using var lease = await pages.ReadAsync(p);
             }
-            Assert.Equal(PageLen, pages.Stats.PinnedBytes);
+            Assert.Equal(Charge, pages.Stats.PinnedBytes);
         }
         var s = pages.Stats;
         Assert.Equal(0, s.PinnedBytes);

@@ -31,6 +31,26 @@ public class ErrorTests
     }
 
     [Fact]
+    public async Task RecordHeaderDisagreeingWithThePageTable_IsDataCorrupted()
+    {
+        using var store = new TempStore().Write(count: 20, minLen: 5_000, maxLen: 9_000, seed: 22);
+        PageEntry entry;
+        using (var probe = store.Open()) entry = probe.Entry(7);
+        using (var fs = new FileStream(store.SegmentPath(0), FileMode.Open, FileAccess.ReadWrite))
+        {
+            fs.Position = entry.Address; // the record's 4-byte length header
+            fs.Write(BitConverter.GetBytes(entry.Length + 8));
+        }
+
+        using var pages = store.Open();
+        var ex = await Assert.ThrowsAsync<Vib3Exception>(async () => await pages.ReadAsync(7));
+        Assert.Equal(SqlState.DataCorrupted, ex.SqlState);
+        Assert.Contains($"page 7 of model 'test-model' is corrupt: the log record at address {entry.Address} holds {entry.Length + 8} bytes", ex.Message);
+        using var ok = await pages.ReadAsync(8);
+        Assert.True(ok.Memory.Span.SequenceEqual(store.Pages[8]));
+    }
+
+    [Fact]
     public void TruncatedPageTable_NamesTheFile()
     {
         using var store = new TempStore().Write(count: 10, minLen: 1, maxLen: 100);
@@ -86,10 +106,10 @@ public class ErrorTests
     public void BudgetTooSmall_IsInsufficientResources()
     {
         using var store = new TempStore().Write(count: 5, minLen: 100_000, maxLen: 200_000);
-        var ex = Assert.Throws<Vib3Exception>(() => store.Open(ramBudget: 1 << 20));
+        var ex = Assert.Throws<Vib3Exception>(() => store.Open(ramBudget: 150_000));
         Assert.Equal(SqlState.InsufficientResources, ex.SqlState);
-        Assert.Contains("ram budget 1.00 MiB (1048576 bytes) is below the minimum", ex.Message);
-        Assert.Contains("for model test-model (largest page", ex.Message);
+        Assert.Contains("(150000 bytes) is below the minimum", ex.Message);
+        Assert.Contains("for model test-model (its largest page", ex.Message);
     }
 
     [Fact]

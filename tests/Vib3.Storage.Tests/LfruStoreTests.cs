@@ -18,8 +18,7 @@ public class LfruStoreTests
     }
 
     private static PageStore Open(TempStore store, int readsInFlight = 2) =>
-        // the minimum pays for one page; each further page of room is PageLen
-        store.Open(ramBudget: PageStore.MinimumRamBudget(PageLen, readsInFlight) + (CachePages - 1) * (long)PageLen,
+        store.Open(ramBudget: PageStore.RamBudgetFor(CachePages, PageLen),
             readsInFlight: readsInFlight, cachePolicy: CachePolicy.Lfru, classes: Classes);
 
     [Fact]

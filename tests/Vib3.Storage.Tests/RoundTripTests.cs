@@ -49,7 +49,7 @@ public class RoundTripTests
         // Work out the smallest budget the store accepts, then give the cache ~4 pages on top.
         var ex = Assert.Throws<Vib3Exception>(() => store.Open(ramBudget: 1, readsInFlight: 4));
         Assert.Equal(SqlState.InsufficientResources, ex.SqlState);
-        long minimum = MinimumFrom(store, readsInFlight: 4);
+        long minimum = MinimumFrom(store);
         using var pages = store.Open(ramBudget: minimum + 4 * 60_000, readsInFlight: 4);
         long capacity = pages.Stats.CapacityBytes;
         Assert.True(capacity < store.TotalBytes / 10);
@@ -75,8 +75,7 @@ public class RoundTripTests
     public async Task PinnedPagesSurviveEviction_WhileOthersStreamThroughTheRest()
     {
         using var store = new TempStore().Write(count: 40, minLen: 50_000, maxLen: 50_000, seed: 3);
-        long minimum = MinimumFrom(store, readsInFlight: 2);
-        using var pages = store.Open(ramBudget: minimum + 60_000, readsInFlight: 2); // room for two pages: one held, one streaming
+        using var pages = store.Open(ramBudget: PageStore.RamBudgetFor(2, 50_000), readsInFlight: 2); // one held, one streaming
         using var held = await pages.ReadAsync(0);
         // Everything else must stream through without evicting the pinned page.
         for (int i = 1; i < store.Pages.Count; i++)
@@ -87,7 +86,7 @@ public class RoundTripTests
         Assert.True(held.Memory.Span.SequenceEqual(store.Pages[0]));
         using var again = await pages.ReadAsync(0);
         Assert.Equal(1, pages.Stats.Hits);
-        Assert.Equal(50_000, pages.Stats.PinnedBytes); // two leases, one page
+        Assert.Equal(PageStore.PageCharge(50_000), pages.Stats.PinnedBytes); // two leases, one page
     }
 
     [Fact]
@@ -129,9 +128,8 @@ public class RoundTripTests
         Assert.Contains("(it has no pages)", ex.Message);
     }
 
-    internal static long MinimumFrom(TempStore store, int readsInFlight)
+    internal static long MinimumFrom(TempStore store)
     {
-        int maxPage = store.Pages.Max(p => p.Length);
-        return PageStore.FasterReadBufferBytes(maxPage, readsInFlight) + maxPage;
+        return PageStore.MinimumRamBudget(store.Pages.Max(p => p.Length));
     }
 }

@@ -28,10 +28,9 @@ internal sealed class MemoryCgroup : IDisposable
     /// <summary>Runs <paramref name="exe"/> inside the group and waits for it (killed after <paramref name="timeout"/>).
     /// A shell joins the group and then execs the engine, so every page it touches from its first instruction on
     /// (runtime start-up included) is charged here; cgroup v1 would not move charges made before a later move.</summary>
-    public ChildRun Run(string exe, IEnumerable<string> args, TimeSpan timeout, IReadOnlyDictionary<string, string> environment)
+    public ChildRun Run(string exe, IEnumerable<string> args, TimeSpan timeout)
     {
         var psi = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var (name, value) in environment) psi.Environment[name] = value;
         foreach (var a in new[] { "-c", "echo $$ > \"$0\" && exec \"$@\"", Path.Combine(_dir, "cgroup.procs"), exe }.Concat(args))
             psi.ArgumentList.Add(a);
         using var child = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {exe}");

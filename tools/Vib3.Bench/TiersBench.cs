@@ -49,14 +49,15 @@ internal static class TiersBench
         var mbps = DiskBandwidth.MeasureMBps(log, inFlight);
         Console.WriteLine($"disk: {mbps:0} MB/s O_DIRECT (2 MiB reads, {inFlight} in flight) over {log.Sum(f => new FileInfo(f).Length) / 1e6:0} MB of log");
         var allowance = RuntimeAllowance(root, dtype, engines, prompt) + headroom;
-        var overhead = PageStore.MinimumRamBudget(m.MaxPageBytes);
-        Console.WriteLine($"model: {m.PageBytes / 1e6:0} MB of pages (largest {m.MaxPageBytes / 1e6:0.0} MB); store read buffers " +
-                          $"{overhead / 1e6:0} MB; runtime allowance {allowance / 1e6:0} MB");
+        // A cached page costs its buffer (record header and sector padding): budget in page memory, not page bytes.
+        var pageMemory = (long)m.PageCount * PageStore.PageCharge((int)(m.PageBytes / m.PageCount));
+        Console.WriteLine($"model: {m.PageBytes / 1e6:0} MB of pages (largest {m.MaxPageBytes / 1e6:0.0} MB, {pageMemory / 1e6:0} MB " +
+                          $"as cache buffers); runtime allowance {allowance / 1e6:0} MB");
 
         var rows = new List<string>();
         foreach (var pct in budgets)
         {
-            var ramBudget = m.PageBytes * pct / 100 + overhead;
+            var ramBudget = Math.Max(pageMemory * pct / 100, PageStore.MinimumRamBudget(m.MaxPageBytes));
             var limit = ramBudget + allowance;
             Console.WriteLine($"[{pct} %] ram budget {ramBudget / 1e6:0} MB, cgroup limit {limit / 1e6:0} MB ...");
             var ours = Enumerable.Range(0, repeat).Select(_ => engines.Vib3(model.Catalog.DataDir, ramBudget, limit, prompt, gen, policy, null)).ToList();
@@ -67,11 +68,11 @@ internal static class TiersBench
         Console.WriteLine();
         Console.WriteLine($"Mixtral-shaped {dtype.Name()}, {layers} layers ({new FileInfo(model.Gguf).Length / 1e9:0.00} GB GGUF), {threads} threads, " +
                           $"prompt {prompt}; vib3 decodes {gen} tokens ({policy}), llama.cpp (mmap) {llamaGen}; median of {repeat}; " +
-                          $"disk {mbps:0} MB/s; limit = budget + store read buffers {overhead / 1e6:0} MB + runtime allowance {allowance / 1e6:0} MB " +
+                          $"disk {mbps:0} MB/s; limit = budget + runtime allowance {allowance / 1e6:0} MB " +
                           $"(probe peak + {headroom >> 20} MiB headroom)");
         Console.WriteLine("budget  limit MB  vib3 tok/s  disk MB/tok  bound tok/s  % bound  vib3 peak MB  llama tok/s  llama peak MB  vib3/llama");
         foreach (var r in rows) Console.WriteLine(r);
-        var status = trace.Length > 0 ? TracePolicies(engines, model, overhead, prompt, gen, policy, trace) : 0;
+        var status = trace.Length > 0 ? TracePolicies(engines, model, pageMemory * 30 / 100, prompt, gen, policy, trace) : 0;
         Directory.Delete(root, recursive: true);
         return status;
     }
@@ -79,10 +80,10 @@ internal static class TiersBench
     /// <summary>A page trace of a 30 % budget decode, replayed by vib3-bench policies. Its own run, not one of the
     /// timed ones, and without a memory limit: the recorder's buffers are not part of what the limit tests, and which pages
     /// decode reads does not depend on how much of them stays in RAM.</summary>
-    private static int TracePolicies(TiersEngines engines, MixtralBenchModel model, long overhead, int prompt, int gen, string policy, string trace)
+    private static int TracePolicies(TiersEngines engines, MixtralBenchModel model, long ramBudget, int prompt, int gen, string policy, string trace)
     {
         Console.WriteLine();
-        var run = engines.Vib3(model.Catalog.DataDir, model.Manifest.PageBytes * 30 / 100 + overhead, null, prompt, gen, policy, trace);
+        var run = engines.Vib3(model.Catalog.DataDir, ramBudget, null, prompt, gen, policy, trace);
         if (run.Failure is not null) return 1;
         Console.WriteLine($"traced run (30 % budget, no limit): {run.TokensPerSecond:0.00} tok/s");
         return PolicyBench.Run(["--trace", trace]);
@@ -97,7 +98,7 @@ internal static class TiersBench
         {
             Family = ModelFamily.Mixtral, Layers = 1, Experts = 8, TopK = 2, Vocab = 32000, Context = 2048, Seed = 1, DType = dtype,
         });
-        var budget = tiny.Manifest.PageBytes + PageStore.MinimumRamBudget(tiny.Manifest.MaxPageBytes);
+        var budget = tiny.Manifest.PageBytes + (long)tiny.Manifest.PageCount * PageStore.MinimumRamBudget(tiny.Manifest.MaxPageBytes);
         var ours = engines.Vib3(tiny.Catalog.DataDir, budget, null, prompt, 4, "lfru", null);
         var theirs = engines.LlamaCpp(tiny.Gguf, prompt, 4, null);
         Console.WriteLine($"runtime probe ({tiny.Manifest.PageBytes / 1e6:0.0} MB model): vib3 peak {ours.PeakBytes / 1e6:0} MB, " +

@@ -45,24 +45,11 @@ internal sealed class TiersEngines(string vib3Cli, int threads, TimeSpan timeout
             $"or pass --vib3 PATH (looked at: {string.Join(", ", candidates)})");
     }
 
-    // What a .NET child holds outside its GC heap (runtime, JIT'd code, its binaries' page cache): the runtime
-    // probe's whole peak is ~40-60 MB, so this is an upper bound.
-    private const long OutsideHeapBytes = 64L << 20;
-
-    /// <summary>.NET caps its GC heap at 75 % of a cgroup's limit by default and throws OutOfMemoryException there
-    /// while the group has room left (vib3's page cache is GC memory, so every budget failed at ~75 % of its limit);
-    /// both children are .NET and the limit, not the GC's default, is what is under test, so the heap may use all of
-    /// it but what the runtime keeps outside the heap (a hard limit equal to the group's leaves no room for that,
-    /// and the kernel's OOM killer fires first).</summary>
-    private static Dictionary<string, string> DotnetIn(long? limitBytes) => limitBytes is { } limit
-        ? new() { ["DOTNET_GCHeapHardLimit"] = (limit - OutsideHeapBytes).ToString("x", CultureInfo.InvariantCulture) }
-        : [];
-
     private EngineRun Once(string exe, IEnumerable<string> args, long? limitBytes, Func<JsonElement, (double, long)> read)
     {
         Cache.Drop();
         using var group = new MemoryCgroup($"vib3-tiers-{Environment.ProcessId}", limitBytes);
-        var run = group.Run(exe, args, timeout, DotnetIn(limitBytes));
+        var run = group.Run(exe, args, timeout);
         if (!run.Ok)
         {
             Console.Error.WriteLine($"  {Path.GetFileName(exe)} failed ({run.Failure}): {Head(run.Stderr)}");

@@ -76,7 +76,7 @@ public sealed class ModelWeights : IDisposable
     /// while waiting for room that only their release would free would never end.</summary>
     public async ValueTask StreamPageGroupsAsync(int first, int count, int group, PageGroupConsumer consume, CancellationToken ct = default)
     {
-        group = (int)Math.Clamp(Store.Stats.CapacityBytes / Math.Max(1, Manifest.MaxPageBytes), 1, Math.Max(1, group));
+        group = Math.Clamp(Store.PagesThatFit, 1, Math.Max(1, group));
         var pending = new Queue<ValueTask<PageLease>>();
         var held = new List<PageLease>(group);
         var next = 0;
@@ -110,7 +110,7 @@ public sealed class ModelWeights : IDisposable
     /// up in a fixed order keep them per index and sum afterwards.</summary>
     public async ValueTask StreamPagesUnorderedAsync(IReadOnlyList<int> pages, PageConsumer consume, CancellationToken ct = default)
     {
-        var limit = (int)Math.Clamp(Store.Stats.CapacityBytes / Math.Max(1, Manifest.MaxPageBytes), 1, UnorderedInFlight);
+        var limit = Math.Clamp(Store.PagesThatFit, 1, UnorderedInFlight);
         var pending = new List<Task<(int Index, PageLease Lease)>>(limit);
         var next = 0;
         try

@@ -23,8 +23,9 @@ public sealed record PlanOperator(string Name, string Detail, int PagesPerToken,
 }
 
 /// <summary>Per-token estimates: pages and bytes read (dense vs routed experts), multiply-adds, and whether the
-/// page cache the RAM budget leaves (after the store's read buffers) holds the whole model (then, once warm,
-/// every page is a T2 hit; otherwise pages beyond it come from disk).</summary>
+/// page cache holds the whole model (then, once warm, every page is a T2 hit; otherwise pages beyond it come from
+/// disk). CacheBytes is the page bytes the RAM budget holds: a little less than the budget, each page's buffer
+/// also holding its log record header and sector padding.</summary>
 public sealed record PlanEstimate(int PagesPerToken, long BytesPerToken, long DenseBytesPerToken, long ExpertBytesPerToken,
     long FlopsPerToken, long ModelBytes, long RamBudgetBytes, long CacheBytes)
 {

@@ -21,7 +21,7 @@ public static class PlanPrinter
             $"  per token: {e.PagesPerToken} pages, {ByteSize.Format(e.BytesPerToken)} (dense {ByteSize.Format(e.DenseBytesPerToken)}, experts {ByteSize.Format(e.ExpertBytesPerToken)}), {Flops(e.FlopsPerToken)}\n");
         var fit = e.FitsInRam ? "fits; once read, pages are RAM hits" : "does not fit; pages beyond the page cache are read from disk";
         sb.Append(CultureInfo.InvariantCulture,
-            $"  tiers: model {ByteSize.Format(e.ModelBytes)}, RAM budget {ByteSize.Format(e.RamBudgetBytes)} (page cache {ByteSize.Format(e.CacheBytes)}): {fit}\n");
+            $"  tiers: model {ByteSize.Format(e.ModelBytes)}, RAM budget {ByteSize.Format(e.RamBudgetBytes)} (holds {ByteSize.Format(e.CacheBytes)} of pages): {fit}\n");
         var (ram, disk) = PerTier(e);
         sb.Append(CultureInfo.InvariantCulture,
             $"  expected per token once warm: RAM {ByteSize.Format(ram)}, disk {ByteSize.Format(disk)} (uniform expert access)\n");

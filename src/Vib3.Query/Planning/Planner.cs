@@ -115,8 +115,11 @@ public static class Planner
         ops.Add(PlanOperator.Leaf("Output", $"output_norm, {(T("output") is null ? "token_embd (tied)" : "output")} [{Shape(output)}] {output.DType}",
             head.Pages, head.Bytes));
 
-        var readBuffers = PageStore.MinimumRamBudget(m.MaxPageBytes) - m.MaxPageBytes;
-        return (ops, new PlanEstimate(pages, dense + experts, dense, experts, flops, m.PageBytes, budget, Math.Max(0, budget - readBuffers)));
+        // Each cached page costs its buffer (record header and sector padding included): the budget holds a little
+        // less than its size in page bytes.
+        var averagePage = m.PageCount == 0 ? 0 : m.PageBytes / m.PageCount;
+        var cacheBytes = averagePage == 0 ? budget : (long)(budget * ((double)averagePage / PageStore.PageCharge((int)averagePage)));
+        return (ops, new PlanEstimate(pages, dense + experts, dense, experts, flops, m.PageBytes, budget, cacheBytes));
     }
 
     private static string Shape(TensorEntry t) => string.Join(" x ", t.Shape.Select(d => d.ToString(CultureInfo.InvariantCulture)));
