@@ -6,7 +6,8 @@ namespace Vib3.Storage;
 public sealed class PageStoreOptions
 {
     /// <summary>
-    /// Host RAM for this model's pages: FASTER's read buffers plus the page cache (T2).
+    /// Host RAM for this model's pages: the page cache (T2), native memory outside the .NET heap; each cached page
+    /// costs its buffer (<see cref="PageStore.PageCharge"/>).
     /// The OS page cache is kept out of it by <see cref="DirectIo"/>.
     /// </summary>
     public long RamBudgetBytes { get; set; } = 2L << 30;

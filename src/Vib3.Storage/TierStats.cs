@@ -8,8 +8,8 @@ namespace Vib3.Storage;
 /// Every read is exactly one of <see cref="Hits"/>, <see cref="Misses"/>, <see cref="JoinedReads"/>.
 /// </remarks>
 /// <param name="ResidentPages">Pages held in the cache now, pinned or not.</param>
-/// <param name="ResidentBytes">Bytes of those pages.</param>
-/// <param name="CapacityBytes">Cache capacity: the RAM budget minus FASTER's read buffers.</param>
+/// <param name="ResidentBytes">RAM those pages take: their buffers (<see cref="PageStore.PageCharge"/>), not just their bytes.</param>
+/// <param name="CapacityBytes">Cache capacity: the RAM budget.</param>
 /// <param name="Hits">Reads served from RAM (the page was resident).</param>
 /// <param name="Misses">Reads that started a disk read (one per disk read).</param>
 /// <param name="BytesRead">Page bytes read from disk (sum of the lengths of missed pages).</param>
