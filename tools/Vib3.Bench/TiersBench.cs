@@ -7,7 +7,7 @@ namespace Vib3.Bench;
 
 /// <summary>
 /// vib3-bench tiers: out-of-core decode on the Mixtral-shaped synthetic model. Per RAM budget (percent of the
-/// model's page bytes, plus the store's fixed FASTER read buffers so that the page cache itself gets that share),
+/// memory the model's pages take as cache buffers),
 /// vib3's decode tok/s and disk bytes per token, the disk-bandwidth bound (O_DIRECT bandwidth measured in the same
 /// run ÷ disk bytes per token), and llama.cpp (mmap) held to the same memory cgroup limit; every run a child
 /// process with the OS cache dropped first. Root only (drop_caches, cgroup v1 memory controller).
@@ -27,10 +27,8 @@ internal static class TiersBench
         var policy = Args.Str(args, "--cache-policy", "lfru");
         var trace = Args.Str(args, "--trace", "");
         // Above the tiny model's measured runtime peak: what grows with the real model's width and not its weights
-        // (KV cache, activations, llama.cpp's compute buffer, logits), for both engines. vib3 also needs room for
-        // garbage: every page read allocates a fresh managed array (FASTER's GetRecordAndFree), so at 128 MiB its
-        // GC heap hit its hard limit (OutOfMemoryException) at the 50 % and 15 % budgets of the 8-layer model.
-        var headroom = (long)Args.Int(args, "--headroom-mb", 256) << 20;
+        // (KV cache, activations, llama.cpp's compute buffer, logits), for both engines.
+        var headroom = (long)Args.Int(args, "--headroom-mb", 64) << 20;
         var root = Path.GetFullPath(Args.Str(args, "--dir", Path.Combine(Path.GetTempPath(), "vib3-tiers-bench")));
         if (!MemoryCgroup.Available || !Cache.CanDrop)
         {
