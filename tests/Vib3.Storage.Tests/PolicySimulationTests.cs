@@ -78,6 +78,35 @@ public class PolicySimulationTests
     }
 
     [Fact]
+    public void Lfru_CountsMoreThanRoot2Apart_AreOrderedByCount_NotRecency()
+    {
+        // B read twice, then A three times (no decay): a cache of 2 pages, C needs room, then A is read again.
+        // A's count is 1.5 times B's: within the earlier factor-of-two tie, where the most recent (A) went and the last
+        // read missed; beyond the √2 tie, so B, the less read, goes and A hits.
+        int[] pages = [1, 1, 0, 0, 0, 2, 0];
+        Assert.Equal(4, CacheSimulator.Run(pages, 2, new LfruEvictionPolicy(null, halfLifeAccesses: 1e12)).Hits);
+        Assert.Equal(3, CacheSimulator.Run(pages, 2, new LfruEvictionPolicy(null, halfLifeAccesses: 1e12, tieWidth: 1)).Hits);
+    }
+
+    [Fact]
+    public void Lfru_CountsWithinRoot2_Tie_AndTheMostRecentGoesFirst()
+    {
+        // B read 4 times, then A 5 times (no decay): log2 counts 2 and 2.32 share a half-doubling bucket, so C evicts
+        // the most recent, A, and the last read of B hits (LRU evicts B there and misses it).
+        int[] pages = [1, 1, 1, 1, 0, 0, 0, 0, 0, 2, 1];
+        Assert.Equal(3 + 4 + 1, CacheSimulator.Run(pages, 2, new LfruEvictionPolicy(null, halfLifeAccesses: 1e12)).Hits);
+        Assert.Equal(3 + 4, CacheSimulator.Run(pages, 2, new LruEvictionPolicy()).Hits);
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(-1.0)]
+    [InlineData(double.NaN)]
+    [InlineData(double.PositiveInfinity)]
+    public void Lfru_RefusesATieWidthThatIsNotPositive(double width) =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LfruEvictionPolicy(null, tieWidth: width));
+
+    [Fact]
     public void Lfru_KeepsADensePage_OverAHotterExpertPage()
     {
         // Page 0 is dense (read once), page 1 an expert read 3 times, then expert page 2 needs room in a 2-page cache.

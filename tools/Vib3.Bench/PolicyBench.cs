@@ -1,5 +1,9 @@
 using System.Globalization;
+using Vib3.Models.Inference;
+using Vib3.Models.Sampling;
+using Vib3.Models.Tokenization;
 using Vib3.Storage;
+using Vib3.Storage.Catalog;
 using Vib3.Storage.Tracing;
 
 namespace Vib3.Bench;
@@ -12,12 +16,15 @@ namespace Vib3.Bench;
 /// decode is where misses cost tokens/s. A budget fraction is of the bytes of the distinct pages the trace reads, and
 /// the cache is simulated in bytes as the store's is; --budget-pages N simulates N equal-sized pages instead, where
 /// Belady's MIN is the exact optimum (with pages of mixed sizes it is the classic yardstick, not a proven bound).
-/// --half-life sets LFRU's count half-life in reads (default: the policy's own), for tuning it.
+/// --half-life sets LFRU's count half-life in reads (default: the policy's own), and --tie-width the factor (in doublings)
+/// within which its counts tie (default 0.5; 1 is the earlier rule), for tuning it.
+/// vib3-bench policies --record FILE ... records a trace of a text prompt instead (see <see cref="Record"/>).
 /// </summary>
 internal static class PolicyBench
 {
     public static int Run(string[] args)
     {
+        if (Args.Str(args, "--record", "") is { Length: > 0 } record) return Record(args, record);
         var path = Args.Str(args, "--trace", "");
         if (path.Length == 0)
         {
@@ -42,14 +49,18 @@ internal static class PolicyBench
         long whole = sizes is null ? distinct.Length : distinctBytes;
 
         double? halfLife = Args.Str(args, "--half-life", "") is { Length: > 0 } h ? double.Parse(h, CultureInfo.InvariantCulture) : null;
-        Table("every read, cold start", trace, budgets, whole, sizes, halfLife, countFrom: 0);
+        var tieWidth = Args.Str(args, "--tie-width", "") is { Length: > 0 } w
+            ? double.Parse(w, CultureInfo.InvariantCulture) : LfruEvictionPolicy.DefaultTieWidth;
+        IEvictionPolicy Lfru(PageClassMap classes) => new LfruEvictionPolicy(classes, halfLife, tieWidth);
+        Table("every read, cold start", trace, budgets, whole, sizes, Lfru, countFrom: 0);
         if (trace.StepStarts.Length > 1)
             Table($"decode reads only ({trace.StepStarts.Length - 1} tokens; load and prefill warm the cache)", trace, budgets,
-                whole, sizes, halfLife, countFrom: trace.StepStarts[1]);
+                whole, sizes, Lfru, countFrom: trace.StepStarts[1]);
         return 0;
     }
 
-    private static void Table(string title, PageTrace trace, long[] budgets, long whole, int[]? sizes, double? halfLife, int countFrom)
+    private static void Table(string title, PageTrace trace, long[] budgets, long whole, int[]? sizes,
+        Func<PageClassMap, IEvictionPolicy> newLfru, int countFrom)
     {
         Console.WriteLine();
         var of = sizes is null ? "reads" : "read bytes";
@@ -59,12 +70,45 @@ internal static class PolicyBench
         foreach (var budget in budgets)
         {
             var lru = CacheSimulator.Run(pages, budget, CachePolicies.Create(CachePolicy.Lru, classes), classes, countFrom, sizes);
-            var lfru = CacheSimulator.Run(pages, budget, new LfruEvictionPolicy(classes, halfLife), classes, countFrom, sizes);
+            var lfru = CacheSimulator.Run(pages, budget, newLfru(classes), classes, countFrom, sizes);
             var opt = CacheSimulator.Run(pages, budget, new BeladyEvictionPolicy(pages), classes, countFrom, sizes);
             var size = sizes is null ? budget.ToString(CultureInfo.InvariantCulture) : $"{budget / 1024.0 / 1024:F1} MiB";
             Console.WriteLine($"{$"{size} ({100.0 * budget / whole:F0}%)",-20} {Rates(lru),-15} {Rates(lfru),-15} {Rates(opt),-15} " +
                               $"{100 * (lfru.ByteHitRate - lru.ByteHitRate),8:+0.0;-0.0}");
         }
+    }
+
+    /// <summary>vib3-bench policies --record FILE --data-dir D --model M --prompt TEXT [--gen-tokens 256] [--temperature 0.8]
+    /// [--seed 1]: a decode trace of a real text prompt, sampled (vib3 bench --trace decodes a synthetic prompt greedily,
+    /// which on a trained model soon falls into a loop). A step marker before the prefill and before each decoded token.</summary>
+    private static int Record(string[] args, string path)
+    {
+        var catalog = new ModelCatalog(Args.Str(args, "--data-dir", ""));
+        var model = Args.Str(args, "--model", "");
+        var gen = int.Parse(Args.Str(args, "--gen-tokens", "256"), CultureInfo.InvariantCulture);
+        using var recorder = PageTraceWriter.ForModel(path, catalog, model);
+        var options = new PageStoreOptions { RamBudgetBytes = 4L << 30, Trace = recorder };
+        using var session = InferenceSession.OpenAsync(catalog, model, options).GetAwaiter().GetResult();
+        var tokenizer = TokenizerLoader.Load(session.Weights.TokenizerDir, session.Weights.Manifest.Tokenizer);
+        var prompt = tokenizer.Encode(Args.Str(args, "--prompt", "The"), tokenizer.AddBosByDefault).ToList();
+        var sampler = new Sampler(new SamplerOptions
+        {
+            Temperature = float.Parse(Args.Str(args, "--temperature", "0.8"), CultureInfo.InvariantCulture),
+            Seed = ulong.Parse(Args.Str(args, "--seed", "1"), CultureInfo.InvariantCulture),
+        });
+        recorder.MarkStep();
+        var logits = session.LogitsAsync(prompt, allPositions: false).GetAwaiter().GetResult()[0];
+        var history = new List<int>(prompt);
+        for (var i = 0; i < gen && session.Cache.Length < session.Cache.Capacity; i++)
+        {
+            var next = sampler.Next(logits, history, prompt.Count);
+            history.Add(next);
+            recorder.MarkStep();
+            logits = session.Forward.DecodeAsync(next, session.Cache).GetAwaiter().GetResult();
+        }
+        Console.WriteLine($"recorded {path}: {prompt.Count} prompt + {history.Count - prompt.Count} tokens, {recorder.Reads} reads");
+        Console.WriteLine(tokenizer.Decode(history.Skip(prompt.Count).ToList()));
+        return 0;
     }
 
     private static string Rates(CacheSimResult r) => $"{100 * r.ByteHitRate:F1} / {100 * r.ExpertHitRate:F1}";
