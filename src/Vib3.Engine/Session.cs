@@ -4,6 +4,7 @@ using Vib3.Convert;
 using Vib3.Core;
 using Vib3.Engine.Serving;
 using Vib3.Models.Inference;
+using Vib3.Models.Weights;
 using Vib3.Query;
 using Vib3.Query.Execution;
 using Vib3.Query.Planning;
@@ -72,9 +73,9 @@ public sealed class Session : IDisposable
         _engine.Generations.Open().FirstOrDefault(m => m.Weights.Manifest.Name.Equals(model, StringComparison.OrdinalIgnoreCase))?.Forward.Routing;
 
     /// <summary>The page stores of the models the engine has open.</summary>
-    internal IEnumerable<(string Model, PageStore Store, long PageBytes)> OpenStores() =>
+    internal IEnumerable<(string Model, ModelWeights Weights)> OpenModels() =>
         _engine.Generations.Open().OrderBy(m => m.Weights.Manifest.Name, StringComparer.Ordinal)
-             .Select(m => (m.Weights.Manifest.Name, m.Weights.Store, m.Weights.Manifest.PageBytes));
+             .Select(m => (m.Weights.Manifest.Name, m.Weights));
 
     private StatementResult Use(UseModel u)
     {
@@ -158,11 +159,13 @@ public sealed class Session : IDisposable
         var before = store.Stats;
         var (prefetchBefore, predictionBefore) = (store.Prefetches, (served.Forward.Prediction.Decisions, served.Forward.Prediction.Predicted));
         var layersBefore = store.ExpertTiersByLayer;
+        var waitsBefore = served.Weights.PageWaits;
         var outcome = new GenerationOutcome();
         var routing = await DrainAsync(Pieces(plan, outcome, ct)).ConfigureAwait(false);
         var after = store.Stats;
         var (prefetchAfter, predictionAfter) = (store.Prefetches, (served.Forward.Prediction.Decisions, served.Forward.Prediction.Predicted));
         var layersAfter = store.ExpertTiersByLayer;
+        var waits = served.Weights.PageWaits - waitsBefore;
 
         var lines = PlanPrinter.Print(plan).TrimEnd('\n').Split('\n').ToList();
         lines.Add("ANALYZE");
@@ -179,6 +182,8 @@ public sealed class Session : IDisposable
             $"  ram tier: {hits} page hits ({hitBytes}), hit rate {hitRate:0.0}%, {after.Evictions - before.Evictions} evictions, {resident} resident of {capacity}"));
         lines.Add(FormattableString.Invariant(
             $"  disk tier: {misses} page reads, {Vib3.Core.ByteSize.Format(after.BytesRead - before.BytesRead)}"));
+        lines.Add(FormattableString.Invariant(
+            $"  page waits: compute stalled {waits.Waits} times for {waits.Seconds * 1000:0.0} ms ({(outcome.Elapsed.TotalSeconds > 0 ? 100 * waits.Seconds / outcome.Elapsed.TotalSeconds : 0):0.0}% of the total time) with no page ready"));
         var (issued, used) = (prefetchAfter.Issued - prefetchBefore.Issued, prefetchAfter.Used - prefetchBefore.Used);
         var (decisions, predicted) = (predictionAfter.Decisions - predictionBefore.Decisions, predictionAfter.Predicted - predictionBefore.Predicted);
         lines.Add(FormattableString.Invariant(

@@ -70,15 +70,18 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
             new("resident_bytes", ColumnType.Int64), new("capacity_bytes", ColumnType.Int64), new("hits", ColumnType.Int64),
             new("misses", ColumnType.Int64), new("bytes_read", ColumnType.Int64), new("evictions", ColumnType.Int64),
             new("prefetched_pages", ColumnType.Int64), new("prefetched_used", ColumnType.Int64),
+            new("page_wait_seconds", ColumnType.Float64),
         ],
-        session.OpenStores().SelectMany(x =>
+        session.OpenModels().SelectMany(x =>
         {
-            var s = x.Store.Stats;
-            var p = x.Store.Prefetches;
+            var s = x.Weights.Store.Stats;
+            var p = x.Weights.Store.Prefetches;
+            // Stalls are charged to the disk: a RAM hit never makes compute wait.
             return new[]
             {
-                new object?[] { x.Model, "ram", s.ResidentPages, s.ResidentBytes, s.CapacityBytes, s.Hits, s.Misses, null, s.Evictions, p.Issued, p.Used },
-                new object?[] { x.Model, "disk", (long)x.Store.PageCount, x.PageBytes, null, null, null, s.BytesRead, null, null, null },
+                new object?[] { x.Model, "ram", s.ResidentPages, s.ResidentBytes, s.CapacityBytes, s.Hits, s.Misses, null, s.Evictions, p.Issued, p.Used, null },
+                new object?[] { x.Model, "disk", (long)x.Weights.Store.PageCount, x.Weights.Manifest.PageBytes, null, null, null, s.BytesRead, null, null, null,
+                    x.Weights.PageWaits.Seconds },
             };
         }));
 
@@ -88,12 +91,12 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
             new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("hits", ColumnType.Int64),
             new("joined", ColumnType.Int64), new("from_disk", ColumnType.Int64), new("hit_rate", ColumnType.Float64),
         ],
-        session.OpenStores().SelectMany(x => (x.Store.ExpertTiersByLayer ?? []).Select(l => new object?[]
+        session.OpenModels().SelectMany(x => (x.Weights.Store.ExpertTiersByLayer ?? []).Select(l => new object?[]
         {
             x.Model, (long)l.Layer, l.Hits, l.Joined, l.Misses, l.HitRate,
         })));
 
     public Table Sessions() => new("vib3_sessions",
         [new("current_model", ColumnType.Text), new("open_models", ColumnType.Text), new("ram_budget_bytes", ColumnType.Int64)],
-        [[session.CurrentModel, string.Join(",", session.OpenStores().Select(x => x.Model)), engine.Options.RamBudgetBytes]]);
+        [[session.CurrentModel, string.Join(",", session.OpenModels().Select(x => x.Model)), engine.Options.RamBudgetBytes]]);
 }

@@ -103,6 +103,7 @@ public sealed class CancellationAndQueueTests(OneSlotFixture server) : IClassFix
         Assert.True(Delta("vib3_routed_choices_total{model=\"m\"}") >= 2 * 4);
         Assert.True(Delta("vib3_predicted_choices_total{model=\"m\"}") <= Delta("vib3_routed_choices_total{model=\"m\"}"));
         Assert.True(after.ContainsKey("vib3_prefetch_pages_total{model=\"m\"}"));
+        Assert.True(after.ContainsKey("vib3_page_wait_seconds_total{model=\"m\"}"));
         Assert.True(Delta("vib3_expert_page_hits_total{model=\"m\",layer=\"0\"}") + Delta("vib3_expert_page_misses_total{model=\"m\",layer=\"0\"}") >= 4,
             "every token read layer 0's expert pages");
         Assert.True(after.ContainsKey("vib3_requests_waiting"));

@@ -48,6 +48,7 @@ internal static class BenchCommand
             var prefillSeconds = clock.Elapsed.TotalSeconds;
 
             var before = store.Stats;
+            var waitsBefore = session.Weights.PageWaits;
             clock.Restart();
             for (var i = 0; i < gen; i++)
             {
@@ -57,6 +58,7 @@ internal static class BenchCommand
             }
             var decodeSeconds = clock.Elapsed.TotalSeconds;
             var after = store.Stats;
+            var waits = session.Weights.PageWaits - waitsBefore;
 
             await using var stream = new MemoryStream();
             using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
@@ -75,6 +77,8 @@ internal static class BenchCommand
                 json.WriteEndObject();
                 json.WriteNumber("decode_page_hits", after.Hits - before.Hits);
                 json.WriteNumber("decode_page_misses", after.Misses - before.Misses);
+                json.WriteNumber("decode_page_wait_seconds", Math.Round(waits.Seconds, 4)); // compute stalled, no page ready
+                json.WriteNumber("decode_page_waits", waits.Waits);
                 json.WriteNumber("ram_budget_bytes", GlobalOptions.RamBudgetBytes(r));
                 json.WriteString("cache_policy", Vib3.Storage.CachePolicies.Name(GlobalOptions.CachePolicyOf(r)));
                 if (recorder is not null) json.WriteNumber("trace_reads", recorder.Reads);

@@ -77,7 +77,7 @@ public sealed class GenerationService : IAsyncDisposable
         var (steps, rows, generated, prompt) = m.Scheduler.Counters;
         return new ServedModelStats(m.Weights.Manifest.Name, m.Weights.Store.Stats, steps, rows, generated, prompt,
             m.Scheduler.Running, m.Scheduler.Waiting, m.Weights.Store.Prefetches, m.Forward.Prediction.Decisions, m.Forward.Prediction.Predicted,
-            m.Weights.Store.ExpertTiersByLayer ?? []);
+            m.Weights.Store.ExpertTiersByLayer ?? [], m.Weights.PageWaits);
     }).ToArray();
 
     /// <summary>The open models (for the system tables).</summary>

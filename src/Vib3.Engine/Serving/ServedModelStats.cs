@@ -1,3 +1,4 @@
+using Vib3.Models.Weights;
 using Vib3.Storage;
 
 namespace Vib3.Engine.Serving;
@@ -12,8 +13,10 @@ namespace Vib3.Engine.Serving;
 /// <param name="RoutedChoices">Expert choices the routers made (rows × top-k) in layers whose choice had been predicted.</param>
 /// <param name="PredictedChoices">How many of those the one-layer-ahead prediction had named.</param>
 /// <param name="ExpertTiersByLayer">Expert-page reads per layer: hits, joined, from disk.</param>
+/// <param name="PageWaits">Time the forward pass stalled with no page ready to compute on.</param>
 public sealed record ServedModelStats(string Model, TierStats Tiers, long Steps, long BatchRows, long GeneratedTokens, long PromptTokens,
-    int Running, int Waiting, PrefetchStats Prefetches, long RoutedChoices, long PredictedChoices, IReadOnlyList<LayerTierStats> ExpertTiersByLayer)
+    int Running, int Waiting, PrefetchStats Prefetches, long RoutedChoices, long PredictedChoices, IReadOnlyList<LayerTierStats> ExpertTiersByLayer,
+    PageWaitStats PageWaits)
 {
     /// <summary>Pages read from disk per generated token (0 before any token).</summary>
     public double PagesReadPerToken => GeneratedTokens == 0 ? 0 : (double)Tiers.Misses / GeneratedTokens;

@@ -16,6 +16,7 @@ public sealed class ModelWeights : IDisposable
 {
     private readonly StoredModel _model;
     private readonly Dictionary<string, DenseWeight> _dense;
+    private readonly PageWaits _waits = new();
 
     private ModelWeights(StoredModel model)
     {
@@ -29,6 +30,9 @@ public sealed class ModelWeights : IDisposable
     public PageStore Store => _model.Store;
 
     public string TokenizerDir => Path.Combine(_model.Dir, "tokenizer");
+
+    /// <summary>Time the streams below spent with no page ready to compute on (since the weights were opened).</summary>
+    public PageWaitStats PageWaits => _waits.Snapshot();
 
     /// <summary>Routed experts per layer (layers without experts are absent).</summary>
     public IReadOnlyDictionary<int, ExpertGridEntry> ExpertGrids { get; }
@@ -56,7 +60,7 @@ public sealed class ModelWeights : IDisposable
             for (var i = 0; i < count; i++)
             {
                 while (next < count && pending.Count < ReadAhead) pending.Enqueue(Store.ReadAsync(first + next++, ct));
-                using var lease = await pending.Dequeue().ConfigureAwait(false);
+                using var lease = await _waits.Await(pending.Dequeue()).ConfigureAwait(false);
                 consume(i, lease.Memory.Span);
             }
         }
@@ -86,7 +90,7 @@ public sealed class ModelWeights : IDisposable
             {
                 var n = Math.Min(group, count - i);
                 while (next < count && pending.Count < Math.Max(group, ReadAhead)) pending.Enqueue(Store.ReadAsync(first + next++, ct));
-                for (var j = 0; j < n; j++) held.Add(await pending.Dequeue().ConfigureAwait(false));
+                for (var j = 0; j < n; j++) held.Add(await _waits.Await(pending.Dequeue()).ConfigureAwait(false));
                 consume(i, held.Select(l => l.Memory).ToArray());
                 foreach (var lease in held) lease.Dispose();
                 held.Clear();
@@ -118,7 +122,7 @@ public sealed class ModelWeights : IDisposable
             while (next < pages.Count || pending.Count > 0)
             {
                 while (next < pages.Count && pending.Count < limit) pending.Add(ReadIndexedAsync(next++));
-                var done = await Task.WhenAny(pending).ConfigureAwait(false);
+                var done = await _waits.First(pending).ConfigureAwait(false);
                 pending.Remove(done);
                 var (index, lease) = await done.ConfigureAwait(false);
                 using (lease) consume(index, lease.Memory.Span);

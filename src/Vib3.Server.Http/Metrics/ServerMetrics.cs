@@ -15,6 +15,7 @@ internal sealed class ServerMetrics
     private readonly Gauge _waiting, _running, _residentBytes, _pagesReadPerToken;
     private readonly Counter _hits, _misses, _hitBytes, _bytesRead, _steps, _batchRows;
     private readonly Counter _prefetchIssued, _prefetchUsed, _routedChoices, _predictedChoices, _layerHits, _layerMisses;
+    private readonly Counter _pageWaits, _pageWaitSeconds;
 
     public ServerMetrics(GenerationService generations)
     {
@@ -42,6 +43,8 @@ internal sealed class ServerMetrics
         _batchRows = f.CreateCounter("vib3_batch_rows_total", "Rows of those steps (rows / steps = mean batch)", model);
         _prefetchIssued = f.CreateCounter("vib3_prefetch_pages_total", "Expert pages read ahead for the next layer", model);
         _prefetchUsed = f.CreateCounter("vib3_prefetch_used_pages_total", "Prefetched pages a read then used", model);
+        _pageWaits = f.CreateCounter("vib3_page_waits_total", "Times the forward pass had no page ready to compute on", model);
+        _pageWaitSeconds = f.CreateCounter("vib3_page_wait_seconds_total", "Time the forward pass stalled with no page ready", model);
         _routedChoices = f.CreateCounter("vib3_routed_choices_total", "Expert choices in layers whose choice was predicted one layer ahead", model);
         _predictedChoices = f.CreateCounter("vib3_predicted_choices_total", "Of those, the choices the prediction named (accuracy = predicted / routed)", model);
         _layerHits = f.CreateCounter("vib3_expert_page_hits_total", "Expert-page reads served from RAM, by layer", ["model", "layer"]);
@@ -77,6 +80,8 @@ internal sealed class ServerMetrics
             _pagesReadPerToken.WithLabels(s.Model).Set(s.PagesReadPerToken);
             _prefetchIssued.WithLabels(s.Model).IncTo(s.Prefetches.Issued);
             _prefetchUsed.WithLabels(s.Model).IncTo(s.Prefetches.Used);
+            _pageWaits.WithLabels(s.Model).IncTo(s.PageWaits.Waits);
+            _pageWaitSeconds.WithLabels(s.Model).IncTo(s.PageWaits.Seconds);
             _routedChoices.WithLabels(s.Model).IncTo(s.RoutedChoices);
             _predictedChoices.WithLabels(s.Model).IncTo(s.PredictedChoices);
             foreach (var layer in s.ExpertTiersByLayer)

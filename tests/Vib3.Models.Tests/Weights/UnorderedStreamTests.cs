@@ -36,5 +36,12 @@ public sealed class UnorderedStreamTests
         });
         for (var i = 0; i < pages.Length; i++) Assert.Equal(expected[i], seen[i]);
         Assert.Equal(0, weights.Store.Stats.PinnedBytes);
+        // Cold pages come from disk: the stream found nothing ready at least once, and timed it.
+        var cold = weights.PageWaits;
+        Assert.True(cold.Waits > 0 && cold.Seconds > 0, $"{cold}");
+        if (tight) return;
+        // Everything is resident now: hits never stall.
+        await weights.StreamPagesUnorderedAsync(pages, (_, _) => { });
+        Assert.Equal(cold, weights.PageWaits);
     }
 }

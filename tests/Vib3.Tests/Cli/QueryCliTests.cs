@@ -138,6 +138,7 @@ public sealed class QueryCliTests : IDisposable
         Assert.True(fromDisk.Sum(m => int.Parse(m.Groups[1].Value)) > 0, "expert pages came from disk under this budget");
         // (MAX_TOKENS 4 + the prompt) tokens x top-2 x the layers after the first, each predicted one layer ahead
         Assert.Matches(@"prefetch: \d+ pages read ahead .* next-layer experts predicted \d+\.\d% of [1-9]\d* choices", r.Output);
+        Assert.Matches(@"page waits: compute stalled [1-9]\d* times for \d+\.\d ms \(\d+\.\d% of the total time\) with no page ready", r.Output);
     }
 
     [Fact]
