@@ -73,7 +73,7 @@ internal static class TiersBench
                           $"prompt {prompt}; vib3 decodes {gen} tokens ({policy}), llama.cpp (mmap) {llamaGen}; median of {repeat}; " +
                           $"disk {mbps:0} MB/s ({disk.Shape}, best pass before and after the runs); limit = budget + runtime allowance {allowance / 1e6:0} MB " +
                           $"(probe peak + {headroom >> 20} MiB headroom)");
-        Console.WriteLine("budget  limit MB  vib3 tok/s  disk MB/tok  bound tok/s  % bound  vib3 peak MB  llama tok/s  llama peak MB  vib3/llama");
+        Console.WriteLine("budget  limit MB  vib3 tok/s  disk MB/tok  vib3 read MB/s  bound tok/s  % bound  vib3 peak MB  llama tok/s  llama peak MB  vib3/llama");
         foreach (var r in rows) Console.WriteLine(r);
         var status = trace.Length > 0 ? TracePolicies(engines, model, pageMemory * 30 / 100, prompt, gen, policy, trace) : 0;
         Directory.Delete(root, recursive: true);
@@ -125,7 +125,7 @@ internal static class TiersBench
         var vib3Failure = ours.FirstOrDefault(r => r.Failure is not null)?.Failure;
         var llamaFailure = theirs.FirstOrDefault(r => r.Failure is not null)?.Failure;
         return string.Create(c,
-            $"{pct,5} % {limit / 1e6,9:0} {F(tps, "0.00", vib3Failure),11} {F(diskMb, "0.0"),12} {F(bound, "0.00"),12} " +
+            $"{pct,5} % {limit / 1e6,9:0} {F(tps, "0.00", vib3Failure),11} {F(diskMb, "0.0"),12} {F(tps * diskMb, "0"),15} {F(bound, "0.00"),12} " +
             $"{F(tps / bound * 100, "0"),8} {ours.Max(r => r.PeakBytes) / 1e6,13:0} {F(llama, "0.00", llamaFailure),12} " +
             $"{theirs.Max(r => r.PeakBytes) / 1e6,14:0} {F(tps / llama, "0.00"),11}");
     }
