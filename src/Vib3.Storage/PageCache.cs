@@ -129,6 +129,7 @@ internal sealed class PageCache : IDisposable
                 if (pins > 0) _pinnedBytes += entry.Charge;
                 else _policy.Add(page);
             }
+            else if (pins == 0) ((IDisposable)buffer).Dispose(); // the cache is gone and nobody waits for the page
             PumpLocked();
             return entry;
         }
