@@ -18,13 +18,24 @@ statement
     | DESCRIBE identifier                                       # describe
     | generateStatement                                         # generate
     | EXPLAIN ANALYZE? generateStatement                        # explain
-    | CREATE MODEL identifier FROM stringLiteral (WITH LPAREN modelOption (COMMA modelOption)* RPAREN)?  # createModel
-    | DROP MODEL (IF EXISTS)? identifier                        # dropModel
+    | CREATE createTarget                                       # create
+    | DROP dropTarget                                           # drop
     | USE MODEL identifier                                      # useModel
     | SET identifier (EQ | TO) settingValue                     # set
     | RESET (ALL | identifier)                                  # reset
     | SELECT selectItem (COMMA selectItem)* (FROM table=identifier)? (WHERE where=expression)?
         (ORDER BY orderItem (COMMA orderItem)*)? (LIMIT limit=INTEGER)?   # select
+    ;
+
+// CREATE MODEL m FROM 'path' [WITH (...)] | CREATE INDEX ON MODEL m [WITH (keys = 'svd_gate', metric = 'ip')]
+createTarget
+    : MODEL identifier FROM stringLiteral (WITH LPAREN modelOption (COMMA modelOption)* RPAREN)?  # createModel
+    | INDEX ON MODEL identifier (WITH LPAREN modelOption (COMMA modelOption)* RPAREN)?            # createIndex
+    ;
+
+dropTarget
+    : MODEL (IF EXISTS)? identifier                             # dropModel
+    | INDEX (IF EXISTS)? ON MODEL identifier                    # dropIndex
     ;
 
 // MODELS, TIERS and EXPERTS are also identifiers; ANTLR resolves that in favour of the earlier alternative.
@@ -122,7 +133,7 @@ identifier
     : IDENTIFIER
     | QUOTED_IDENTIFIER
     | MODELS | TIERS | ROUTER | RETRIEVAL | K | EF | MAX_TOKENS | TEMPERATURE | TOP_P | TOP_K
-    | MIN_P | SEED | STOP | STREAM | CHAT | MODEL | EXPERTS | LAYER | ANALYZE | EXISTS
+    | MIN_P | SEED | STOP | STREAM | CHAT | MODEL | EXPERTS | LAYER | ANALYZE | EXISTS | INDEX | ON
     ;
 
 // ---- lexer ----
@@ -141,6 +152,8 @@ CREATE      : 'CREATE';
 DROP        : 'DROP';
 USE         : 'USE';
 MODEL       : 'MODEL';
+INDEX       : 'INDEX';
+ON          : 'ON';
 IF          : 'IF';
 EXISTS      : 'EXISTS';
 WITH        : 'WITH';

@@ -47,6 +47,8 @@ public sealed class Session : IDisposable
             _settings.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => new object?[] { kv.Key, kv.Value }))),
         CreateModel c => Task.FromResult(Create(c, ct)),
         DropModel d => DropAsync(d),
+        CreateIndex c => IndexStatements.CreateAsync(_engine, c, ct),
+        DropIndex d => Task.FromResult(IndexStatements.Drop(_engine, d)),
         Explain { Analyze: false } e => Task.FromResult(ExplainPlan(e.Statement, parameters)),
         Explain { Analyze: true } e => ExplainAnalyzeAsync(e.Statement, parameters, ct),
         Select q => Task.FromResult(Query(q, parameters)),

@@ -7,7 +7,7 @@ namespace Vib3.Engine;
 /// <summary>The vib3_* system tables, built on demand from the catalog and the session's open models:
 /// vib3_models, vib3_layers, vib3_experts (pages, bytes, times the router chose each expert), vib3_tiers
 /// (per open model: RAM tier counters incl. expert pages prefetched and used, and the disk tier's size), vib3_expert_tiers
-/// (per open model and layer: expert-page reads served from RAM, joined to a read in progress, read from disk), vib3_sessions.</summary>
+/// (per open model and layer: expert-page reads served from RAM, joined to a read in progress, read from disk), vib3_sessions, vib3_indexes (per model and MoE layer: its page index's keys).</summary>
 internal sealed class SystemTables(Vib3Engine engine, Session session)
 {
     public Table? Resolve(Identifier name) => name.Name.ToLowerInvariant() switch
@@ -18,6 +18,7 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
         "vib3_tiers" => Tiers(),
         "vib3_expert_tiers" => ExpertTiers(),
         "vib3_sessions" => Sessions(),
+        "vib3_indexes" => IndexStatements.Table(engine),
         _ => null,
     };
 

@@ -38,7 +38,10 @@ public sealed class Vib3Engine : IAsyncDisposable
     /// parsed text, the HTTP one from a request it turned into the same tree.</summary>
     public GenerationPlan Plan(GenerationStatement statement, string? currentModel = null, IReadOnlyList<object?>? parameters = null) =>
         Planner.Plan(statement, new PlannerContext(
-            name => Catalog.Exists(name) ? Catalog.Get(name) : null, currentModel, Options.RamBudgetBytes, parameters));
+            name => Catalog.Exists(name) ? Catalog.Get(name) : null, currentModel, Options.RamBudgetBytes, parameters)
+        {
+            FindIndex = name => PageIndexFolder.Headers(Catalog.ModelDir(name)).Select(x => x.Header).ToArray(),
+        });
 
     public ValueTask DisposeAsync() => Generations.DisposeAsync();
 }

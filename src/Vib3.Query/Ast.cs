@@ -102,6 +102,17 @@ public sealed record CreateModel(Identifier Name, string Path, string? DType, in
 /// <summary><c>DROP MODEL [IF EXISTS] name</c>.</summary>
 public sealed record DropModel(Identifier Name, bool IfExists) : Statement;
 
+/// <summary><c>CREATE INDEX ON MODEL m [WITH (keys = 'svd_gate', metric = 'ip', m = 16, ef_construction = 200)]</c>:
+/// the page keys of every MoE layer, for USING RETRIEVAL.</summary>
+/// <param name="Keys">mean_gate, svd_gate or gate_up (checked by the parser); null: the default.</param>
+/// <param name="Metric">ip or cosine; null: the default.</param>
+/// <param name="M">HNSW links per node; null when absent.</param>
+/// <param name="EfConstruction">HNSW build breadth; null when absent.</param>
+public sealed record CreateIndex(Identifier Model, string? Keys, string? Metric, int? M, int? EfConstruction) : Statement;
+
+/// <summary><c>DROP INDEX [IF EXISTS] ON MODEL m</c>.</summary>
+public sealed record DropIndex(Identifier Model, bool IfExists) : Statement;
+
 /// <summary><c>USE MODEL name</c>.</summary>
 public sealed record UseModel(Identifier Name) : Statement;
 

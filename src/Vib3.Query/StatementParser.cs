@@ -65,8 +65,18 @@ public static class StatementParser
             P.DescribeContext c => new Describe(Identifier(c.identifier())),
             P.GenerateContext c => BuildGeneration(c.generateStatement()),
             P.ExplainContext c => new Explain(c.ANALYZE() is not null, BuildGeneration(c.generateStatement())),
-            P.CreateModelContext c => BuildCreateModel(c),
-            P.DropModelContext c => new DropModel(Identifier(c.identifier()), c.EXISTS() is not null),
+            P.CreateContext c => c.createTarget() switch
+            {
+                P.CreateModelContext t => BuildCreateModel(t),
+                P.CreateIndexContext t => BuildCreateIndex(t),
+                var t => throw new Vib3Exception(SqlState.InternalError, $"unhandled CREATE kind {t.GetType().Name}"),
+            },
+            P.DropContext c => c.dropTarget() switch
+            {
+                P.DropModelContext t => new DropModel(Identifier(t.identifier()), t.EXISTS() is not null),
+                P.DropIndexContext t => new DropIndex(Identifier(t.identifier()), t.EXISTS() is not null),
+                var t => throw new Vib3Exception(SqlState.InternalError, $"unhandled DROP kind {t.GetType().Name}"),
+            },
             P.UseModelContext c => new UseModel(Identifier(c.identifier())),
             P.SetContext c => new SetVariable(Identifier(c.identifier()), SettingValue(c.settingValue())),
             P.ResetContext c => c.ALL() is not null ? new ResetAll() : new ResetVariable(Identifier(c.identifier())),
@@ -177,6 +187,59 @@ public static class StatementParser
             }
         }
         return new CreateModel(Identifier(context.identifier()), StringValue(context.stringLiteral()), dtype, pageRows);
+    }
+
+    private static readonly string[] KeyKinds = ["mean_gate", "svd_gate", "gate_up"];
+    private static readonly string[] Metrics = ["ip", "cosine"];
+
+    private static CreateIndex BuildCreateIndex(P.CreateIndexContext context)
+    {
+        string? keys = null, metric = null;
+        int? m = null, efConstruction = null;
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (P.ModelOptionContext option in context.modelOption())
+        {
+            Identifier key = Identifier(option.identifier());
+            IToken keyToken = option.identifier().Start;
+            if (!seen.Add(key.Name))
+            {
+                throw ThrowingErrorListener.Error(keyToken.Line, keyToken.Column,
+                    $"option {key.Name} specified more than once, near {ThrowingErrorListener.Quote(keyToken.Text)}");
+            }
+            IToken valueToken = option.Stop;
+            if (key.Matches("keys"))
+            {
+                keys = OneOf(option, KeyKinds, "keys");
+            }
+            else if (key.Matches("metric"))
+            {
+                metric = OneOf(option, Metrics, "metric");
+            }
+            else if (key.Matches("m") || key.Matches("ef_construction"))
+            {
+                var what = key.Name.ToLowerInvariant();
+                var value = option.number() is { } n && n.INTEGER() is { } integer
+                    ? (int)Integer(integer.Symbol, what, 1, int.MaxValue)
+                    : throw Invalid(valueToken, $"invalid {what} at line {Where(valueToken)}: expected a positive integer, got {valueToken.Text}");
+                if (what == "m") m = value; else efConstruction = value;
+            }
+            else
+            {
+                throw Invalid(keyToken,
+                    $"unknown CREATE INDEX option {ThrowingErrorListener.Quote(key.Name)} at line {Where(keyToken)}: expected keys, metric, m or ef_construction");
+            }
+        }
+        return new CreateIndex(Identifier(context.identifier()), keys, metric, m, efConstruction);
+    }
+
+    /// <summary>A string option whose value must be one of <paramref name="allowed"/> (compared case-insensitively).</summary>
+    private static string OneOf(P.ModelOptionContext option, string[] allowed, string what)
+    {
+        IToken valueToken = option.Stop;
+        string? value = option.stringLiteral() is { } s ? StringValue(s) : null;
+        string? known = value is null ? null : allowed.FirstOrDefault(a => string.Equals(a, value, StringComparison.OrdinalIgnoreCase));
+        return known ?? throw Invalid(valueToken,
+            $"invalid {what} at line {Where(valueToken)}: expected {string.Join(" or ", allowed.Select(a => $"'{a}'"))}, got {valueToken.Text}");
     }
 
     private static Select BuildSelect(P.SelectContext context)

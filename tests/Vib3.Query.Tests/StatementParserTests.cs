@@ -195,6 +195,21 @@ public class StatementParserTests
     }
 
     [Fact]
+    public void CreateDropIndex()
+    {
+        Assert.Equal(new CreateIndex(Id("m"), null, null, null, null), One("CREATE INDEX ON MODEL m"));
+        Assert.Equal(new CreateIndex(Id("m"), "svd_gate", "cosine", null, null),
+            One("create index on model m with (KEYS = 'SVD_GATE', metric = 'cosine')"));
+        Assert.Equal(new CreateIndex(Id("M 2", true), "mean_gate", "ip", 16, 200),
+            One("CREATE INDEX ON MODEL \"M 2\" WITH (keys = 'mean_gate', metric = 'ip', m = 16, ef_construction = 200)"));
+        Assert.Equal(new DropIndex(Id("m"), false), One("DROP INDEX ON MODEL m"));
+        Assert.Equal(new DropIndex(Id("m"), true), One("drop index if exists on model m"));
+        // INDEX and ON stay usable as names.
+        Assert.Equal(new UseModel(Id("index")), One("USE MODEL index"));
+        Assert.Equal(new CreateIndex(Id("on"), null, null, null, null), One("CREATE INDEX ON MODEL on"));
+    }
+
+    [Fact]
     public void DropUseModel()
     {
         Assert.Equal(new DropModel(Id("m"), false), One("DROP MODEL m"));
@@ -393,7 +408,8 @@ public class StatementParserTests
     [InlineData("SHOW TIERS BY 1", "syntax error at line 1:15: expected LAYER after BY, near '1'")]
     [InlineData("SHOW MODELS;\n  FOO", "syntax error at line 2:3: expected SHOW, DESCRIBE, GENERATE, EXPLAIN, CREATE, DROP, USE, SET, RESET or SELECT, near 'FOO'")]
     [InlineData("DESCRIBE ;", "syntax error at line 1:10: expected identifier after DESCRIBE, near ';'")]
-    [InlineData("CREATE m", "syntax error at line 1:8: expected MODEL after CREATE, near 'm'")]
+    [InlineData("CREATE m", "syntax error at line 1:8: expected MODEL or INDEX after CREATE, near 'm'")]
+    [InlineData("CREATE INDEX MODEL m", "syntax error at line 1:14: expected ON after INDEX, near 'MODEL'")]
     [InlineData("CREATE MODEL m FROM path", "syntax error at line 1:21: expected a string ('...' / $$...$$) after FROM, near 'path'")]
     [InlineData("GENERATE 'x' STOP", "syntax error at line 1:18: expected a string ('...' / $$...$$ / $n) after STOP, near end of input")]
     // Skipped optional clauses are named too, not just the end of the statement.
@@ -435,6 +451,11 @@ public class StatementParserTests
     [InlineData("GENERATE $0", "invalid parameter at line 1:10: must be between $1 and $2147483647, got $0")]
     [InlineData("SELECT * FROM t WHERE a = 99999999999999999999", "integer out of range at line 1:27: 99999999999999999999")]
     [InlineData("CREATE MODEL m FROM 'p' WITH (colour = 'red')", "unknown CREATE MODEL option 'colour' at line 1:31: expected dtype or page_rows")]
+    [InlineData("CREATE INDEX ON MODEL m WITH (keys = 'pca')", "invalid keys at line 1:38: expected 'mean_gate' or 'svd_gate' or 'gate_up', got 'pca'")]
+    [InlineData("CREATE INDEX ON MODEL m WITH (metric = 'l2')", "invalid metric at line 1:40: expected 'ip' or 'cosine', got 'l2'")]
+    [InlineData("CREATE INDEX ON MODEL m WITH (m = 0)", "invalid m at line 1:35: must be between 1 and 2147483647, got 0")]
+    [InlineData("CREATE INDEX ON MODEL m WITH (ef_construction = 'x')", "invalid ef_construction at line 1:49: expected a positive integer, got 'x'")]
+    [InlineData("CREATE INDEX ON MODEL m WITH (colour = 'red')", "unknown CREATE INDEX option 'colour' at line 1:31: expected keys, metric, m or ef_construction")]
     public void InvalidValueMessages(string text, string message)
     {
         var error = Assert.Throws<Vib3Exception>(() => StatementParser.Parse(text));
@@ -472,6 +493,9 @@ public class StatementParserTests
     [InlineData("RESET 1", Syntax, "1:7")]
     // ---- model DDL
     [InlineData("CREATE m", Syntax, "1:8")]
+    [InlineData("CREATE INDEX ON m", Syntax, "1:17")]
+    [InlineData("CREATE INDEX ON MODEL m WITH (keys = 'mean_gate', keys = 'svd_gate')", Syntax, "1:51")]
+    [InlineData("DROP INDEX m", Syntax, "1:12")]
     [InlineData("CREATE MODEL", Syntax, "1:13")]
     [InlineData("CREATE MODEL m", Syntax, "1:15")]
     [InlineData("CREATE MODEL m FROM", Syntax, "1:20")]

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Vib3.Core;
 using Vib3.Models.Inference;
+using Vib3.Models.Retrieval;
 using Vib3.Models.Sampling;
 using Vib3.Query.Planning;
 
@@ -32,9 +33,16 @@ public sealed class GenerationService : IAsyncDisposable
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"the number of choices must be at least 1, not {options.Choices}");
         if (options.TopLogprobs is < 0 or > 20)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"top logprobs must be between 0 and 20, not {options.TopLogprobs}");
-        if (plan.Routing.Retrieval)
-            throw new Vib3Exception(SqlState.FeatureNotSupported, "retrieval routing is not supported yet; use the router");
         var served = await GetAsync(plan.Model, ct).ConfigureAwait(false);
+        var retrieval = plan.Routing.Retrieval ? new RetrievalRouting(plan.Routing.TopK, plan.Routing.Ef ?? 0) : null;
+        if (retrieval is not null && served.Forward.PageIndex is null)
+        {
+            // Read (and verified) from the model's folder on the first retrieval request, never rebuilt: a corrupt
+            // index then fails retrieval with DataCorrupted while USING ROUTER keeps working.
+            served.Forward.PageIndex = PageIndex.TryLoad(_engine.Catalog.ModelDir(plan.Model), served.Weights.ExpertGrids, plan.Model)
+                ?? throw new Vib3Exception(SqlState.FeatureNotSupported,
+                    $"USING RETRIEVAL needs a page index and model \"{plan.Model}\" has none: run CREATE INDEX ON MODEL {plan.Model} first");
+        }
         var tokenizer = served.Tokenizer;
         var (text, addBos) = plan.Prompt.Messages is { } messages
             ? ChatPrompt.Render(served.Weights, messages)
@@ -57,8 +65,9 @@ public sealed class GenerationService : IAsyncDisposable
             for (var i = 0; i < states.Length; i++) stream.Publish(new ChoiceFinished(i, "length", 0, TimeSpan.Zero, TimeSpan.Zero));
             return stream;
         }
-        var leader = new Sequence(stream, 0, prompt, capacity, states[0], null);
-        for (var i = 1; i < states.Length; i++) leader.Followers.Add(new Sequence(stream, i, prompt, capacity, states[i], leader));
+        var leader = new Sequence(stream, 0, prompt, capacity, states[0], null) { Retrieval = retrieval };
+        for (var i = 1; i < states.Length; i++)
+            leader.Followers.Add(new Sequence(stream, i, prompt, capacity, states[i], leader) { Retrieval = retrieval });
         served.Scheduler.Enqueue(leader);
         return stream;
     }

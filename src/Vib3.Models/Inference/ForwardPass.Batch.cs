@@ -6,8 +6,11 @@ using Vib3.Storage.Catalog;
 namespace Vib3.Models.Inference;
 
 /// <summary>One row of a batched step: <paramref name="Token"/> at <paramref name="Position"/> of a sequence's cache.
-/// <paramref name="Routing"/>, when given, also records this row's expert choices (per-sequence statistics).</summary>
-public readonly record struct BatchRow(int Token, KvCache Cache, int Position, RoutingStats? Routing = null);
+/// <paramref name="Routing"/>, when given, also records this row's expert choices (per-sequence statistics).
+/// <paramref name="Retrieval"/>, when given, picks the row's expert pages from the page index instead of the router's
+/// top-k, so one batch can mix sequences routed either way.</summary>
+public readonly record struct BatchRow(int Token, KvCache Cache, int Position, RoutingStats? Routing = null,
+    Retrieval.RetrievalRouting? Retrieval = null);
 
 /// <summary>Batched steps: up to <see cref="MaxBatchRows"/> rows through the model at once — a chunk of one prompt
 /// (prefill), one new token of each of many sequences (batched decode), or both mixed. Every weight page is read
@@ -84,6 +87,7 @@ public sealed partial class ForwardPass
             if (r.Position != expected)
                 throw new ArgumentException($"a row at position {r.Position} does not continue its cache (next position {expected})", nameof(rows));
             r.Cache.CheckRoom(r.Position + 1 - r.Cache.Length);
+            if (r.Retrieval is not null) RequireIndex();
             next[r.Cache] = expected + 1;
         }
     }
@@ -93,6 +97,7 @@ public sealed partial class ForwardPass
         var n = rows.Count;
         var p = _p ??= new BatchBuffers(_h, MaxBatchRows, _b.Gate.Length, _w.Manifest.Tensors.Max(t => t.RowsPerPage));
         var dim = _h.Dim;
+        var retrieval = rows.Select(r => r.Retrieval).ToArray();
         for (var i = 0; i < n; i++)
         {
             var token = rows[i].Token;
@@ -105,7 +110,7 @@ public sealed partial class ForwardPass
             NormRows(p.X, layer.AttnNorm, p.Xb, n);
             await BatchAttentionAsync(layer, l, rows, ct).ConfigureAwait(false);
             VectorOps.Add(p.O.AsSpan(0, n * dim), p.X.AsSpan(0, n * dim));
-            await PrefetchNextExpertsAsync(l, p.X, n, ct).ConfigureAwait(false);
+            await PrefetchNextExpertsAsync(l, p.X, n, retrieval, ct).ConfigureAwait(false);
 
             NormRows(p.X, layer.FfnNorm, p.Xb, n);
             await BatchMixtureOfExpertsAsync(layer, rows, ct).ConfigureAwait(false);
@@ -156,10 +161,23 @@ public sealed partial class ForwardPass
         var (k, experts, dim) = (_h.TopK, _h.Experts, _h.Dim);
         await MatMulAsync(layer.Router, p.Xb, n, p.RouterLogits, ct).ConfigureAwait(false);
         var chosen = new List<(int Row, float Weight)>[experts];
+        var byPage = new SortedDictionary<int, List<(int Row, float Weight)>>(); // retrieval rows, by page within the layer
         for (var i = 0; i < n; i++)
         {
             var probs = p.RouterLogits.AsSpan(i * experts, experts);
             Softmax.InPlace(probs);
+            if (rows[i].Retrieval is { } retrieval)
+            {
+                var (pages, pageWeights, touched, touchedWeights) = Retrieve(RequireIndex(), layer.Experts, p.Xb.AsSpan(i * dim, dim), probs, retrieval);
+                Routing.Record(layer.Experts.Layer, touched, touchedWeights);
+                rows[i].Routing?.Record(layer.Experts.Layer, touched, touchedWeights);
+                for (var j = 0; j < pages.Length; j++)
+                {
+                    if (!byPage.TryGetValue(pages[j], out var list)) byPage[pages[j]] = list = [];
+                    list.Add((i, pageWeights[j]));
+                }
+                continue;
+            }
             var top = p.TopExperts.AsSpan(i * k, k);
             var weights = p.TopWeights.AsSpan(i * k, k);
             TopK.Select(probs, k, top, weights);
@@ -192,6 +210,7 @@ public sealed partial class ForwardPass
                         VectorOps.AddScaled(p.Slot(i).Down.AsSpan(j * dim, dim), routed[j].Weight, p.Moe.AsSpan(routed[j].Row * dim, dim));
             }, ct).ConfigureAwait(false);
         }
+        await BatchRetrievedPagesAsync(grid, byPage, ct).ConfigureAwait(false);
         if (_recipe.SharedExpert) await BatchSharedExpertAsync(layer, n, ct).ConfigureAwait(false);
     }
 

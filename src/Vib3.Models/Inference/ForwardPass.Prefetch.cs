@@ -35,8 +35,9 @@ public sealed partial class ForwardPass
 
     public ExpertPrediction Prediction { get; } = new();
 
-    /// <summary>Predicts layer l+1's experts for the n rows of <paramref name="x"/> [n, dim] and prefetches their pages.</summary>
-    private async ValueTask PrefetchNextExpertsAsync(int l, float[] x, int n, CancellationToken ct)
+    /// <summary>Predicts layer l+1's experts for the n rows of <paramref name="x"/> [n, dim] and prefetches their pages.
+    /// Retrieval rows (<paramref name="retrieval"/>[i] set) prefetch the pages the next layer's index picks instead.</summary>
+    private async ValueTask PrefetchNextExpertsAsync(int l, float[] x, int n, Retrieval.RetrievalRouting?[] retrieval, CancellationToken ct)
     {
         if (!PrefetchExperts || l + 1 >= _layers.Length) return;
         var next = _layers[l + 1];
@@ -54,6 +55,11 @@ public sealed partial class ForwardPass
         Array.Clear(any);
         for (var i = 0; i < n; i++)
         {
+            if (retrieval[i] is { } r)
+            {
+                PrefetchRetrieved(next.Experts, q.X.AsSpan(i * dim, dim), r);
+                continue;
+            }
             TopK.Select(q.Logits.AsSpan(i * experts, experts), _h.TopK, q.Top.AsSpan(0, _h.TopK), q.TopWeights.AsSpan(0, _h.TopK)); // softmax keeps the order
             foreach (var e in q.Top.AsSpan(0, _h.TopK))
             {

@@ -39,6 +39,10 @@ public sealed partial class ForwardPass
 
     public HyperParameters Hyper => _h;
 
+    /// <summary>Sees each layer's FFN input [dim] (the router's input, what retrieval queries with) during
+    /// <see cref="DecodeAsync(int, KvCache, CancellationToken)"/>: the page-key measurements read real hidden states here.</summary>
+    internal Action<int, float[]>? FfnInputObserver { get; set; }
+
     public static async ValueTask<ForwardPass> CreateAsync(ModelWeights w, CancellationToken ct = default)
     {
         Families.Recipe(w.Manifest); // refuse unknown families before reading anything
@@ -50,7 +54,9 @@ public sealed partial class ForwardPass
 
     /// <summary>Runs <paramref name="token"/> at the cache's next position; returns the logits [vocab]
     /// (a buffer reused by the next call).</summary>
-    public async ValueTask<float[]> DecodeAsync(int token, KvCache cache, CancellationToken ct = default)
+    public ValueTask<float[]> DecodeAsync(int token, KvCache cache, CancellationToken ct = default) => DecodeCoreAsync(token, cache, null, ct);
+
+    private async ValueTask<float[]> DecodeCoreAsync(int token, KvCache cache, Retrieval.RetrievalRouting? retrieval, CancellationToken ct)
     {
         if ((uint)token >= (uint)_h.Vocab)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"token id {token} is outside the vocabulary (0..{_h.Vocab - 1})");
@@ -66,10 +72,11 @@ public sealed partial class ForwardPass
             RmsNorm.Compute(b.X, layer.AttnNorm, (float)_h.NormEps, b.Xb);
             await AttentionAsync(layer, l, pos, cache, ct).ConfigureAwait(false);
             VectorOps.Add(b.Xb2, b.X);
-            await PrefetchNextExpertsAsync(l, b.X, 1, ct).ConfigureAwait(false);
+            await PrefetchNextExpertsAsync(l, b.X, 1, [retrieval], ct).ConfigureAwait(false);
 
             RmsNorm.Compute(b.X, layer.FfnNorm, (float)_h.NormEps, b.Xb);
-            await MixtureOfExpertsAsync(layer, ct).ConfigureAwait(false);
+            FfnInputObserver?.Invoke(l, b.Xb);
+            await MixtureOfExpertsAsync(layer, retrieval, ct).ConfigureAwait(false);
             VectorOps.Add(b.Moe, b.X);
         }
         cache.Length = pos + 1;
@@ -151,11 +158,17 @@ public sealed partial class ForwardPass
     }
 
     /// <summary>Xb → router softmax → top-k experts → Σ weight · expert(Xb) (+ gated shared expert) into Moe.</summary>
-    private async ValueTask MixtureOfExpertsAsync(LayerWeights layer, CancellationToken ct)
+    private async ValueTask MixtureOfExpertsAsync(LayerWeights layer, Retrieval.RetrievalRouting? retrieval, CancellationToken ct)
     {
         var b = _b;
         await MatVecAsync(layer.Router, b.Xb, b.RouterLogits, ct).ConfigureAwait(false);
         Softmax.InPlace(b.RouterLogits);
+        if (retrieval is not null)
+        {
+            await RetrievedExpertsAsync(layer, retrieval, ct).ConfigureAwait(false);
+            if (_recipe.SharedExpert) await SharedExpertAsync(layer, ct).ConfigureAwait(false);
+            return;
+        }
         TopK.Select(b.RouterLogits, _h.TopK, b.TopExperts, b.TopWeights);
         if (_recipe.RenormalizeTopK)
         {

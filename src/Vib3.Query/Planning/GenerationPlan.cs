@@ -5,7 +5,12 @@ namespace Vib3.Query.Planning;
 /// <summary>How experts are chosen for a token.</summary>
 /// <param name="TopK">ROUTER: the model's top-k; RETRIEVAL: k bundles from the index.</param>
 /// <param name="Ef">RETRIEVAL only: the HNSW search breadth.</param>
-public sealed record RoutingPlan(bool Retrieval, int TopK, int? Ef, bool Renormalise);
+/// <param name="Renormalise">The model rescales its top-k weights to sum to 1 (under RETRIEVAL: over the experts the
+/// retrieved pages touch).</param>
+/// <param name="FallbackFromK">Set when USING RETRIEVAL k=N was asked but N pages are at least the router's top-k ×
+/// bundles per expert: retrieval could not read fewer pages, so the plan routes exactly (ROUTER) instead.</param>
+/// <param name="Index">RETRIEVAL only: the page index used (key construction, metric, kind).</param>
+public sealed record RoutingPlan(bool Retrieval, int TopK, int? Ef, bool Renormalise, int? FallbackFromK = null, string? Index = null);
 
 /// <summary>Sampling settings after defaults: temperature 0 means greedy.</summary>
 /// <param name="PresencePenalty">OpenAI's: subtracted once from the logit of every token already generated.</param>

@@ -18,9 +18,7 @@ public static class Planner
         var h = m.Hyper;
         var routing = o.Routing switch
         {
-            RoutingMode.Retrieval => throw Error(SqlState.FeatureNotSupported,
-                $"USING RETRIEVAL needs a page index, and model \"{model}\" has none (build one with the retrieval index; until then use USING ROUTER)",
-                statement.Position),
+            RoutingMode.Retrieval => Retrieval(model, m, o, context, statement.Position),
             _ => new RoutingPlan(Retrieval: false, h.TopK, null, h.NormTopKProb),
         };
         var prompt = statement switch
@@ -34,6 +32,23 @@ public static class Planner
         var (operators, estimate) = Layout(m, routing, context.RamBudgetBytes);
         return new GenerationPlan(model, m, prompt, routing, sampling, o.MaxTokens ?? context.DefaultMaxTokens,
             o.Stop.Select(s => Text(s, context, "STOP")).ToList(), o.Stream, operators, estimate);
+    }
+
+    /// <summary>USING RETRIEVAL k=N [ef=M]: needs the model's page index; when N pages are no fewer than every
+    /// layer's top-k × bundles per expert, retrieval cannot read less than the router, so the plan routes exactly.</summary>
+    private static RoutingPlan Retrieval(string model, ModelManifest m, GenerateOptions o, PlannerContext context, SourcePosition at)
+    {
+        var h = m.Hyper;
+        var k = o.K ?? throw Error(SqlState.InvalidParameterValue, "USING RETRIEVAL needs k", at);
+        var index = context.FindIndex?.Invoke(model);
+        if (index is not { Count: > 0 })
+            throw Error(SqlState.FeatureNotSupported,
+                $"USING RETRIEVAL needs a page index and model \"{model}\" has none: run CREATE INDEX ON MODEL {model} first (or use USING ROUTER)", at);
+        if (m.ExpertGrids.All(g => k >= h.TopK * g.BundlesPerExpert))
+            return new RoutingPlan(Retrieval: false, h.TopK, null, h.NormTopKProb, FallbackFromK: k);
+        var first = index[0];
+        var described = $"{PageKeyLayer.KindName(first.Kind)}, {PageKeyLayer.MetricName(first.Metric)}, exact scan";
+        return new RoutingPlan(Retrieval: true, k, o.Ef, h.NormTopKProb, Index: described);
     }
 
     private static string Bind(GenerateOptions o, PlannerContext context, SourcePosition at) =>
@@ -89,16 +104,33 @@ public static class Planner
 
             var router = Sum(T($"blk.{l}.ffn_gate_inp"));
             Count(router.Pages, router.Bytes, router.Flops);
-            children.Add(PlanOperator.Leaf("Router",
-                $"softmax, top-{routing.TopK} of {h.Experts}" + (routing.Renormalise ? ", renormalised" : ""), router.Pages, router.Bytes));
-
             var grid = m.ExpertGrids.First(g => g.Layer == l);
             var expertBytes = ExpertGridEntry.BundleBytes(DTypes.Parse(grid.DType), grid.Dim, grid.ExpertHidden);
-            var expertPages = routing.TopK * grid.BundlesPerExpert;
-            Count(expertPages, routing.TopK * expertBytes, routing.TopK * 2L * 3 * grid.Dim * grid.ExpertHidden, expert: true);
-            children.Add(PlanOperator.Leaf("Experts",
-                $"{routing.TopK} x {grid.BundlesPerExpert} bundle page(s) of R={grid.BundleRows} ({grid.DType}), chosen per token",
-                expertPages, routing.TopK * expertBytes));
+            if (routing.Retrieval)
+            {
+                // The router still runs (its softmax weights the retrieved pages); the index is in RAM, not pages.
+                children.Add(PlanOperator.Leaf("Router",
+                    $"softmax over {h.Experts}: weights of the retrieved pages' experts" + (routing.Renormalise ? ", renormalised over them" : ""),
+                    router.Pages, router.Bytes));
+                var keys = grid.Experts * grid.BundlesPerExpert;
+                children.Add(PlanOperator.Leaf("PageIndex", $"top-{routing.TopK} of {keys} page keys [{keys} x {grid.Dim}] f32 in RAM ({routing.Index})", 0, 0));
+                var bundleBytes = ExpertGridEntry.BundleBytes(DTypes.Parse(grid.DType), grid.Dim, grid.BundleRows);
+                var exactPages = h.TopK * grid.BundlesPerExpert;
+                Count(routing.TopK, routing.TopK * bundleBytes, routing.TopK * 2L * 3 * grid.Dim * grid.BundleRows, expert: true);
+                children.Add(PlanOperator.Leaf("Experts",
+                    $"{routing.TopK} retrieved bundle page(s) of R={grid.BundleRows} ({grid.DType}), per token; exact routing reads {exactPages} ({ByteSize.Format(h.TopK * expertBytes)})",
+                    routing.TopK, routing.TopK * bundleBytes));
+            }
+            else
+            {
+                children.Add(PlanOperator.Leaf("Router",
+                    $"softmax, top-{routing.TopK} of {h.Experts}" + (routing.Renormalise ? ", renormalised" : ""), router.Pages, router.Bytes));
+                var expertPages = routing.TopK * grid.BundlesPerExpert;
+                Count(expertPages, routing.TopK * expertBytes, routing.TopK * 2L * 3 * grid.Dim * grid.ExpertHidden, expert: true);
+                children.Add(PlanOperator.Leaf("Experts",
+                    $"{routing.TopK} x {grid.BundlesPerExpert} bundle page(s) of R={grid.BundleRows} ({grid.DType}), chosen per token",
+                    expertPages, routing.TopK * expertBytes));
+            }
 
             if (T($"blk.{l}.ffn_gate_shexp") is not null)
             {

@@ -35,7 +35,7 @@ internal static class VirtualCatalog
     /// <summary>The system tables, in the order (and with the oids) the catalog lists them: by name, as psql's ORDER BY
     /// under the C collation would sort them.</summary>
     public static readonly IReadOnlyList<string> Tables =
-        ["vib3_expert_tiers", "vib3_experts", "vib3_layers", "vib3_models", "vib3_sessions", "vib3_tiers"];
+        ["vib3_expert_tiers", "vib3_experts", "vib3_indexes", "vib3_layers", "vib3_models", "vib3_sessions", "vib3_tiers"];
 
     public static int TableOid(string table) => FirstTableOid + Tables.ToList().IndexOf(table);
 
@@ -79,6 +79,11 @@ internal static class VirtualCatalog
         ],
         ["vib3_sessions"] =
             [new("current_model", ColumnType.Text), new("open_models", ColumnType.Text), new("ram_budget_bytes", ColumnType.Int64)],
+        ["vib3_indexes"] =
+        [
+            new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("pages", ColumnType.Int64), new("dims", ColumnType.Int64),
+            new("keys", ColumnType.Text), new("metric", ColumnType.Text), new("kind", ColumnType.Text), new("bytes", ColumnType.Int64),
+        ],
     };
 
     /// <summary>The table's columns as the engine reports them, or the hard-coded list if the engine can't say.</summary>

@@ -48,8 +48,44 @@ public sealed class PlanTests : IClassFixture<PlanTests.Models>
         }
     }
 
-    private PlannerContext Context(string? current = null, long budget = 2L << 30, IReadOnlyList<object?>? parameters = null) =>
-        new(name => _models.Catalog.Exists(name) ? _models.Catalog.Get(name) : null, current, budget, parameters);
+    private PlannerContext Context(string? current = null, long budget = 2L << 30, IReadOnlyList<object?>? parameters = null, bool indexed = false) =>
+        new(name => _models.Catalog.Exists(name) ? _models.Catalog.Get(name) : null, current, budget, parameters)
+        {
+            // Index headers as CREATE INDEX would write them (svd_gate, ip): the planner reads only these, never the keys.
+            FindIndex = name => indexed && _models.Catalog.Exists(name)
+                ? _models.Catalog.Get(name).ExpertGrids.Select(g => new PageKeyLayer(g.Layer, g.Experts * g.BundlesPerExpert, g.Dim,
+                    PageKeyKind.SvdGate, PageKeyMetric.InnerProduct, [])).ToArray()
+                : null,
+        };
+
+    [Theory]
+    [InlineData("mixtral-retrieval", "EXPLAIN GENERATE 'hello' FROM MODEL mix USING RETRIEVAL k=3")]
+    [InlineData("qwen-retrieval-ef", "EXPLAIN GENERATE 'hello' FROM MODEL qwen USING RETRIEVAL k=2 ef=32")]
+    [InlineData("mixtral-retrieval-fallback", "EXPLAIN GENERATE 'hello' FROM MODEL mix USING RETRIEVAL k=6")]
+    public void Retrieval_explain_matches_the_checked_in_plan(string name, string sql)
+    {
+        var actual = PlanPrinter.Print(Planner.Plan(Parse(sql), Context(indexed: true)));
+        var expectedPath = Path.Combine(AppContext.BaseDirectory, "Planning", "Expected", name + ".txt");
+        var expected = File.Exists(expectedPath) ? File.ReadAllText(expectedPath) : "";
+        if (actual != expected) File.WriteAllText(Path.Combine(AppContext.BaseDirectory, name + ".actual"), actual);
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void Retrieval_reads_k_pages_per_layer_and_falls_back_when_k_covers_the_top_k()
+    {
+        var router = Planner.Plan(Parse("GENERATE 'x' FROM MODEL mix USING ROUTER"), Context(indexed: true));
+        var retrieval = Planner.Plan(Parse("GENERATE 'x' FROM MODEL mix USING RETRIEVAL k=3"), Context(indexed: true));
+        Assert.True(retrieval.Routing.Retrieval);
+        // 2 layers: 3 retrieved bundle pages each, against the router's 2 experts x 3 bundles.
+        Assert.Equal(router.Estimate.PagesPerToken - 2 * (6 - 3), retrieval.Estimate.PagesPerToken);
+        Assert.True(retrieval.Estimate.ExpertBytesPerToken < router.Estimate.ExpertBytesPerToken);
+
+        var fallback = Planner.Plan(Parse("GENERATE 'x' FROM MODEL mix USING RETRIEVAL k=6"), Context(indexed: true));
+        Assert.False(fallback.Routing.Retrieval);
+        Assert.Equal(6, fallback.Routing.FallbackFromK);
+        Assert.Equal(router.Estimate, fallback.Estimate);
+    }
 
     private static GenerationStatement Parse(string sql) => StatementParser.Parse(sql).Single() switch
     {
@@ -84,7 +120,7 @@ public sealed class PlanTests : IClassFixture<PlanTests.Models>
     [Theory]
     [InlineData("GENERATE 'x' FROM MODEL nope", SqlState.UndefinedObject, "model \"nope\" does not exist")]
     [InlineData("GENERATE 'x'", SqlState.InvalidParameterValue, "no model chosen")]
-    [InlineData("GENERATE 'x' FROM MODEL mix USING RETRIEVAL k=8", SqlState.FeatureNotSupported, "model \"mix\" has none")]
+    [InlineData("GENERATE 'x' FROM MODEL mix USING RETRIEVAL k=8", SqlState.FeatureNotSupported, "model \"mix\" has none: run CREATE INDEX ON MODEL mix first")]
     [InlineData("GENERATE $2 FROM MODEL mix", SqlState.InvalidParameterValue, "there is no parameter $2")]
     public void Binding_errors_name_what_is_wrong(string sql, string state, string message)
     {

@@ -1,0 +1,110 @@
+using Vib3.Core;
+using Vib3.Index;
+using Vib3.Kernels;
+using Vib3.Models.Retrieval;
+using Vib3.Storage.Catalog;
+
+namespace Vib3.Models.Inference;
+
+/// <summary>Routing by retrieval: per MoE layer a token's FFN input (what the router sees) is scored against the
+/// layer's page keys and the k best bundle pages run, from any experts, instead of every bundle of the router's top-k.
+/// The router still runs: its softmax gives the weights. Each retrieved page of expert e is weighted by the router's
+/// probability of e — a bundle's output is a slice of e's output, so it takes e's gate — and, when the model
+/// renormalises its top-k (<see cref="Architectures.BlockRecipe.RenormalizeTopK"/>), those probabilities are
+/// renormalised over the distinct experts the retrieved pages touch, the retrieval analogue of "the top-k". Pages are
+/// summed in page order so a row's result never depends on read completion order or on the batch it ran in.</summary>
+public sealed partial class ForwardPass
+{
+    private volatile PageIndex? _index;
+    private float[]? _query;
+
+    /// <summary>The model's page index (null: none built). Swapped whole by CREATE INDEX; a step reads it once per layer.</summary>
+    public PageIndex? PageIndex
+    {
+        get => _index;
+        set => _index = value;
+    }
+
+    /// <summary>Runs <paramref name="token"/> like <see cref="DecodeAsync(int, KvCache, CancellationToken)"/>, its expert
+    /// pages chosen by <paramref name="retrieval"/> (null: the router's top-k).</summary>
+    public ValueTask<float[]> DecodeAsync(int token, KvCache cache, RetrievalRouting? retrieval, CancellationToken ct = default)
+    {
+        if (retrieval is not null) RequireIndex();
+        return DecodeCoreAsync(token, cache, retrieval, ct);
+    }
+
+    private PageIndex RequireIndex() => _index ?? throw new Vib3Exception(SqlState.FeatureNotSupported,
+        $"USING RETRIEVAL needs a page index and model '{_w.Manifest.Name}' has none: run CREATE INDEX ON MODEL {_w.Manifest.Name} first");
+
+    /// <summary>The retrieved pages of one token in one layer: page ids within the layer in ascending order, each page's
+    /// weight, and the distinct experts touched with their weights (for the routing statistics).</summary>
+    private (int[] Pages, float[] Weights, int[] Experts, float[] ExpertWeights) Retrieve(
+        PageIndex index, ExpertGridEntry grid, ReadOnlySpan<float> xb, ReadOnlySpan<float> probs, RetrievalRouting routing)
+    {
+        var query = _query ??= new float[_h.Dim];
+        var found = new Neighbor[Math.Min(routing.K, grid.Experts * grid.BundlesPerExpert)];
+        var n = index.Search(grid.Layer, xb, routing, query, found);
+        var pages = found.AsSpan(0, n).ToArray().Select(f => f.Id).Order().ToArray();
+        var bundles = grid.BundlesPerExpert;
+        var experts = pages.Select(p => p / bundles).Distinct().ToArray(); // ascending, as pages are
+        var expertWeights = new float[experts.Length];
+        for (var i = 0; i < experts.Length; i++) expertWeights[i] = probs[experts[i]];
+        if (_recipe.RenormalizeTopK)
+        {
+            var sum = expertWeights.Sum();
+            if (sum > 0) VectorOps.Scale(expertWeights, 1f / sum);
+        }
+        var weights = pages.Select(p => expertWeights[Array.IndexOf(experts, p / bundles)]).ToArray();
+        return (pages, weights, experts, expertWeights);
+    }
+
+    /// <summary>Decode: Moe = Σ weight · bundle(Xb) over the retrieved pages (router probabilities in RouterLogits).</summary>
+    private async ValueTask RetrievedExpertsAsync(LayerWeights layer, RetrievalRouting routing, CancellationToken ct)
+    {
+        var b = _b;
+        var grid = layer.Experts;
+        var (pages, weights, experts, expertWeights) = Retrieve(RequireIndex(), grid, b.Xb, b.RouterLogits, routing);
+        Routing.Record(grid.Layer, experts, expertWeights);
+        var slots = b.BundleSlots(pages.Length);
+        var absolute = pages.Select(p => grid.FirstPage + p).ToArray();
+        await _w.StreamPagesUnorderedAsync(absolute, (j, page) => ExpertBundle(grid, pages[j] % grid.BundlesPerExpert, page, slots[j]), ct)
+            .ConfigureAwait(false);
+        Array.Clear(b.Moe);
+        for (var j = 0; j < pages.Length; j++) VectorOps.AddScaled(slots[j], weights[j], b.Moe);
+    }
+
+    /// <summary>Batched: the retrieval rows' pages, each read once and run on every row that retrieved it; outputs
+    /// [Σ rows per page, dim] kept per page and added into Moe in page order.</summary>
+    private async ValueTask BatchRetrievedPagesAsync(ExpertGridEntry grid, SortedDictionary<int, List<(int Row, float Weight)>> byPage, CancellationToken ct)
+    {
+        if (byPage.Count == 0) return;
+        var p = _p!;
+        var dim = _h.Dim;
+        var ids = byPage.Keys.ToArray();
+        var routed = byPage.Values.ToArray();
+        var offsets = new int[ids.Length + 1]; // [pages + 1] start of each page's [m, dim] block in outputs
+        for (var j = 0; j < ids.Length; j++) offsets[j + 1] = offsets[j] + routed[j].Count * dim;
+        var outputs = new float[offsets[^1]];
+        var slot = p.Slot(0);
+        await _w.StreamPagesUnorderedAsync(ids.Select(id => grid.FirstPage + id).ToArray(), (j, page) =>
+        {
+            var rows = routed[j];
+            for (var t = 0; t < rows.Count; t++) p.Xb.AsSpan(rows[t].Row * dim, dim).CopyTo(p.Gathered.AsSpan(t * dim, dim));
+            BatchExpertBundle(grid, ids[j] % grid.BundlesPerExpert, page, rows.Count, slot);
+            slot.Down.AsSpan(0, rows.Count * dim).CopyTo(outputs.AsSpan(offsets[j]));
+        }, ct).ConfigureAwait(false);
+        for (var j = 0; j < ids.Length; j++)
+            for (var t = 0; t < routed[j].Count; t++)
+                VectorOps.AddScaled(outputs.AsSpan(offsets[j] + t * dim, dim), routed[j][t].Weight, p.Moe.AsSpan(routed[j][t].Row * dim, dim));
+    }
+
+    /// <summary>Prefetch for a retrieval row: the next layer's index applied to the row's prediction input.</summary>
+    private void PrefetchRetrieved(ExpertGridEntry next, ReadOnlySpan<float> x, RetrievalRouting routing)
+    {
+        if (_index is not { } index) return;
+        var query = new float[_h.Dim];
+        var found = new Neighbor[Math.Min(routing.K, next.Experts * next.BundlesPerExpert)];
+        var n = index.Search(next.Layer, x, routing, query, found);
+        for (var i = 0; i < n; i++) _w.Store.Prefetch(next.FirstPage + found[i].Id);
+    }
+}

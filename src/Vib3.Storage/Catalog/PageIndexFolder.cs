@@ -1,0 +1,63 @@
+using Vib3.Storage.Device;
+
+namespace Vib3.Storage.Catalog;
+
+/// <summary>A model's page index: the folder &lt;model&gt;/index/ holding one <see cref="PageKeyFile"/> per MoE layer
+/// (and, later, an HNSW graph file per layer beside each). The folder is built whole under a temporary name and
+/// published by one rename, so a crash leaves either the previous index, none, or the new one — never a mix of
+/// layers from two builds or a half-written file.</summary>
+public static class PageIndexFolder
+{
+    public const string Name = "index";
+
+    public static string Dir(string modelDir) => Path.Combine(modelDir, Name);
+
+    public static bool Exists(string modelDir) => Directory.Exists(Dir(modelDir));
+
+    /// <summary>The layers' headers in layer order (keys not read), or empty when there is no index.</summary>
+    public static IReadOnlyList<(PageKeyLayer Header, string Path, long Bytes)> Headers(string modelDir)
+    {
+        var dir = Dir(modelDir);
+        if (!Directory.Exists(dir)) return [];
+        return Directory.EnumerateFiles(dir, "layer-*.keys").Order(StringComparer.Ordinal)
+            .Select(p => (PageKeyFile.ReadHeader(p), p, new FileInfo(p).Length)).ToArray();
+    }
+
+    /// <summary>Every layer's keys, checksums verified.</summary>
+    public static IReadOnlyList<PageKeyLayer> Read(string modelDir) =>
+        Directory.EnumerateFiles(Dir(modelDir), "layer-*.keys").Order(StringComparer.Ordinal).Select(PageKeyFile.Read).ToArray();
+
+    /// <summary>Writes <paramref name="layers"/> as the model's index, replacing any previous one.</summary>
+    public static void Publish(string modelDir, IEnumerable<PageKeyLayer> layers)
+    {
+        var staging = Path.Combine(modelDir, $"{Name}.tmp-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(staging);
+        try
+        {
+            foreach (var layer in layers) PageKeyFile.Write(Path.Combine(staging, PageKeyFile.FileName(layer.Layer)), layer);
+            FileSync.FsyncDirectory(staging);
+            // rename(2) cannot replace a non-empty folder: the old index steps aside first (a crash in this window
+            // leaves no index, which CREATE INDEX rebuilds, never a torn one).
+            var old = Exists(modelDir) ? Path.Combine(modelDir, $"{Name}.old-{Guid.NewGuid():N}") : null;
+            if (old is not null) Directory.Move(Dir(modelDir), old);
+            Directory.Move(staging, Dir(modelDir));
+            FileSync.FsyncDirectory(modelDir);
+            if (old is not null) Directory.Delete(old, recursive: true);
+        }
+        catch
+        {
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+            throw;
+        }
+    }
+
+    /// <summary>Removes the index; false when there was none.</summary>
+    public static bool Drop(string modelDir)
+    {
+        if (!Exists(modelDir)) return false;
+        var doomed = Path.Combine(modelDir, $"{Name}.old-{Guid.NewGuid():N}");
+        Directory.Move(Dir(modelDir), doomed);
+        Directory.Delete(doomed, recursive: true);
+        return true;
+    }
+}

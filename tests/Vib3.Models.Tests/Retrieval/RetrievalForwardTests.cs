@@ -1,0 +1,101 @@
+using Vib3.Core;
+using Vib3.Kernels;
+using Vib3.Models.Inference;
+using Vib3.Models.Retrieval;
+using Vib3.Storage;
+using Vib3.Storage.Catalog;
+using Vib3.Synth;
+
+namespace Vib3.Models.Tests.Retrieval;
+
+/// <summary>The forward pass routed by retrieval: the single-sequence path and the batched one agree, retrieval
+/// touches only the pages it retrieved, and without an index it is refused.</summary>
+public sealed class RetrievalForwardTests
+{
+    private static async Task<(ModelFixture Fixture, InferenceSession A, InferenceSession B)> OpenAsync(DType dtype)
+    {
+        var spec = ModelFixture.Small(ModelFamily.Mixtral, dtype) with { ExpertHidden = 128 };
+        var fixture = new ModelFixture(spec, "hf", null, 32); // 4 bundle pages per expert, 16 per layer
+        var options = new PageStoreOptions { RamBudgetBytes = 64 << 20 };
+        var a = await InferenceSession.OpenAsync(fixture.Catalog, "m", options);
+        var b = await InferenceSession.OpenAsync(fixture.Catalog, "m", options);
+        var keys = await PageKeys.BuildAsync(a.Weights, PageKeyKind.SvdGate, PageKeyMetric.InnerProduct);
+        a.Forward.PageIndex = new PageIndex(keys, a.Weights.ExpertGrids, "m");
+        b.Forward.PageIndex = new PageIndex(keys, b.Weights.ExpertGrids, "m");
+        return (fixture, a, b);
+    }
+
+    [Fact]
+    public async Task Decode_and_batched_steps_route_by_retrieval_alike()
+    {
+        var (fixture, single, batched) = await OpenAsync(DType.F32);
+        using var _ = fixture;
+        using var __ = single;
+        using var ___ = batched;
+        var routing = new RetrievalRouting(3);
+        var tokens = ModelFixture.Tokens(12, fixture.Spec.Vocab);
+        for (var i = 0; i < tokens.Length; i++)
+        {
+            var a = (float[])(await single.Forward.DecodeAsync(tokens[i], single.Cache, routing)).Clone();
+            var b = (await batched.Forward.StepAsync([new BatchRow(tokens[i], batched.Cache, i, null, routing)], [0]))[0];
+            Assert.Equal(VectorOps.ArgMax(a), VectorOps.ArgMax(b));
+            for (var v = 0; v < a.Length; v++) Assert.True(Math.Abs(a[v] - b[v]) < 1e-3f, $"position {i} logit {v}: {a[v]} vs {b[v]}");
+        }
+        // At most k pages per layer per token, so at most 3 distinct experts a token: every recorded decision is one.
+        var layers = single.Forward.Routing.Layers;
+        for (var l = 0; l < layers; l++) Assert.InRange(single.Forward.Routing.Decisions(l), tokens.Length, 3L * tokens.Length);
+    }
+
+    [Fact]
+    public async Task Retrieval_differs_from_the_router_and_k_pages_change_the_result()
+    {
+        var (fixture, a, b) = await OpenAsync(DType.F32);
+        using var _ = fixture;
+        using var __ = a;
+        using var ___ = b;
+        var token = ModelFixture.Tokens(1, fixture.Spec.Vocab)[0];
+        var routed = (float[])(await a.Forward.DecodeAsync(token, a.Cache)).Clone();
+        var retrieved = await b.Forward.DecodeAsync(token, b.Cache, new RetrievalRouting(2));
+        Assert.NotEqual(routed, retrieved);
+        Assert.All(retrieved, v => Assert.True(float.IsFinite(v)));
+    }
+
+    [Fact]
+    public async Task Retrieval_without_an_index_is_refused()
+    {
+        var spec = ModelFixture.Small(ModelFamily.Mixtral, DType.F32);
+        using var fixture = new ModelFixture(spec, "hf");
+        using var session = await InferenceSession.OpenAsync(fixture.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
+        var e = await Assert.ThrowsAsync<Vib3Exception>(async () => await session.Forward.DecodeAsync(5, session.Cache, new RetrievalRouting(2)));
+        Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
+        Assert.Contains("CREATE INDEX ON MODEL m", e.Message);
+        e = await Assert.ThrowsAsync<Vib3Exception>(async () =>
+            await session.Forward.StepAsync([new BatchRow(5, session.Cache, 0, null, new RetrievalRouting(2))], [0]));
+        Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
+    }
+
+    [Fact]
+    public async Task A_page_key_file_round_trips_and_a_flipped_bit_is_data_corrupted()
+    {
+        var (fixture, a, b) = await OpenAsync(DType.F32);
+        using var _ = fixture;
+        using var __ = a;
+        using var ___ = b;
+        var keys = await PageKeys.BuildAsync(a.Weights, PageKeyKind.MeanGate, PageKeyMetric.Cosine);
+        var modelDir = fixture.Catalog.ModelDir("m");
+        PageIndexFolder.Publish(modelDir, keys);
+        var read = PageIndexFolder.Read(modelDir);
+        Assert.Equal(keys.Select(k => (k.Layer, k.Pages, k.Dims, k.Kind, k.Metric)), read.Select(k => (k.Layer, k.Pages, k.Dims, k.Kind, k.Metric)));
+        Assert.Equal(keys[0].Keys, read[0].Keys);
+
+        var path = Path.Combine(PageIndexFolder.Dir(modelDir), PageKeyFile.FileName(0));
+        var bytes = File.ReadAllBytes(path);
+        bytes[^20] ^= 1;
+        File.WriteAllBytes(path, bytes);
+        var e = Assert.Throws<Vib3Exception>(() => PageIndexFolder.Read(modelDir));
+        Assert.Equal(SqlState.DataCorrupted, e.SqlState);
+        Assert.Contains(path, e.Message);
+        File.WriteAllBytes(path, bytes[..40]); // torn: shorter than the header says
+        Assert.Equal(SqlState.DataCorrupted, Assert.Throws<Vib3Exception>(() => PageIndexFolder.Read(modelDir)).SqlState);
+    }
+}

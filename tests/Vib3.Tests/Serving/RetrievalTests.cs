@@ -1,0 +1,208 @@
+using System.Text.RegularExpressions;
+using Vib3.Convert;
+using Vib3.Convert.Descriptors;
+using Vib3.Core;
+using Vib3.Engine;
+using Vib3.Engine.Serving;
+using Vib3.Query;
+using Vib3.Storage.Catalog;
+using Vib3.Synth;
+
+namespace Vib3.Tests.Serving;
+
+/// <summary>USING RETRIEVAL end to end on a real converted model (q8_0, 4 experts top-2, 4 bundle pages per expert):
+/// CREATE INDEX, the files it writes, vib3_indexes, reopening, corruption, and generation through the engine's
+/// continuous batch, alone and mixed with router-routed sequences.</summary>
+public sealed partial class RetrievalTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+    private readonly string _data;
+
+    public RetrievalTests()
+    {
+        var source = Path.Combine(_dir.Path, "hf");
+        SyntheticModelGenerator.WriteHf(new SyntheticModelSpec
+        {
+            Family = ModelFamily.Mixtral, Layers = 2, Dim = 64, ExpertHidden = 128, Heads = 4, KvHeads = 2,
+            Experts = 4, TopK = 2, Vocab = 300, Context = 96, Seed = 11, DType = DType.F32,
+        }, source);
+        _data = Path.Combine(_dir.Path, "data");
+        new ModelConverter(new ModelCatalog(_data), DescriptorCatalog.LoadDefault())
+            .Convert(new ConversionRequest(source, "m", DType.Q8_0, PageRows: 32));
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    private Vib3Engine Engine() => new(new EngineOptions(_data, 64L << 20));
+
+    private string IndexDir => PageIndexFolder.Dir(new ModelCatalog(_data).ModelDir("m"));
+
+    /// <summary>Runs one statement and returns its rows.</summary>
+    private static async Task<(string Tag, List<object?[]> Rows)> RunAsync(Session session, string sql)
+    {
+        StatementResult? result = null;
+        await foreach (var r in session.ExecuteAsync(sql)) result = r; // one statement per call here
+        var rows = new List<object?[]>();
+        await foreach (var row in result!.Rows) rows.Add(row);
+        return (result.CommandTag, rows);
+    }
+
+    private static async Task<string> TextAsync(Session session, string sql) => (string)(await RunAsync(session, sql)).Rows[0][0]!;
+
+    private static async Task<string> ExplainAsync(Session session, string sql) =>
+        string.Join("\n", (await RunAsync(session, sql)).Rows.Select(r => (string)r[0]!));
+
+    [Fact]
+    public async Task Retrieval_without_an_index_is_refused_naming_create_index()
+    {
+        await using var engine = Engine();
+        using var session = engine.OpenSession();
+        var e = await Assert.ThrowsAsync<Vib3Exception>(() => RunAsync(session, "GENERATE 'a' FROM MODEL m USING RETRIEVAL k=2"));
+        Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
+        Assert.Contains("CREATE INDEX ON MODEL m", e.Message);
+    }
+
+    [Fact]
+    public async Task Hnsw_options_are_refused_until_the_hnsw_index_exists()
+    {
+        await using var engine = Engine();
+        using var session = engine.OpenSession();
+        var e = await Assert.ThrowsAsync<Vib3Exception>(() => RunAsync(session, "CREATE INDEX ON MODEL m WITH (m = 16)"));
+        Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
+        Assert.Contains("HNSW index not available yet", e.Message);
+        Assert.False(Directory.Exists(IndexDir));
+    }
+
+    [Fact]
+    public async Task Create_index_writes_a_file_per_layer_listed_by_vib3_indexes_and_reopening_reuses_them()
+    {
+        await using (var engine = Engine())
+        {
+            using var session = engine.OpenSession();
+            var (tag, rows) = await RunAsync(session, "CREATE INDEX ON MODEL m WITH (keys = 'mean_gate', metric = 'cosine')");
+            Assert.Equal("CREATE INDEX 2", tag);
+            Assert.Equal([0L, 1L], rows.Select(r => r[1]));
+            var (_, indexes) = await RunAsync(session, "SELECT model, layer, pages, dims, keys, metric, kind, bytes FROM vib3_indexes ORDER BY layer");
+            Assert.Equal(2, indexes.Count);
+            var expectedBytes = PageKeyFile.HeaderBytes + 16 * 64 * 4 + 8;
+            Assert.All(indexes, r => Assert.Equal(new object?[] { "m", r[1], 16L, 64L, "mean_gate", "cosine", "exact", (long)expectedBytes }, r));
+        }
+        var files = Directory.GetFiles(IndexDir).Order().ToArray();
+        Assert.Equal(["layer-000.keys", "layer-001.keys"], files.Select(Path.GetFileName));
+        var written = files.Select(File.GetLastWriteTimeUtc).ToArray();
+        Assert.DoesNotContain(Directory.GetDirectories(Path.GetDirectoryName(IndexDir)!),
+            d => Path.GetFileName(d).StartsWith("index.", StringComparison.Ordinal)); // no staging or old index left behind
+
+        await using (var engine = Engine())
+        {
+            using var session = engine.OpenSession();
+            var text = await TextAsync(session, "GENERATE 'the cat' FROM MODEL m USING RETRIEVAL k=3 MAX_TOKENS 8");
+            Assert.NotEmpty(text);
+        }
+        Assert.Equal(written, files.Select(File.GetLastWriteTimeUtc)); // loaded, not rebuilt
+    }
+
+    [Fact]
+    public async Task A_corrupt_keys_file_is_data_corrupted_naming_the_file()
+    {
+        await using (var engine = Engine())
+        {
+            using var session = engine.OpenSession();
+            await RunAsync(session, "CREATE INDEX ON MODEL m");
+        }
+        var path = Path.Combine(IndexDir, PageKeyFile.FileName(1));
+        var bytes = File.ReadAllBytes(path);
+        bytes[PageKeyFile.HeaderBytes + 100] ^= 0x40;
+        File.WriteAllBytes(path, bytes);
+
+        await using (var engine = Engine())
+        {
+            using var session = engine.OpenSession();
+            var e = await Assert.ThrowsAsync<Vib3Exception>(() => RunAsync(session, "GENERATE 'a' FROM MODEL m USING RETRIEVAL k=2 MAX_TOKENS 4"));
+            Assert.Equal(SqlState.DataCorrupted, e.SqlState);
+            Assert.Contains(path, e.Message);
+            Assert.NotEmpty(await TextAsync(session, "GENERATE 'a' FROM MODEL m USING ROUTER MAX_TOKENS 4")); // the router still works
+        }
+    }
+
+    [Fact]
+    public async Task Retrieval_generates_text_reading_fewer_expert_pages_than_the_router()
+    {
+        await using var engine = Engine();
+        using var session = engine.OpenSession();
+        await RunAsync(session, "CREATE INDEX ON MODEL m");
+        const string Tail = "FROM MODEL m MAX_TOKENS 16";
+        var router = await ExplainAsync(session, $"EXPLAIN ANALYZE GENERATE 'one two three' {Tail} USING ROUTER");
+        var retrieval = await ExplainAsync(session, $"EXPLAIN ANALYZE GENERATE 'one two three' {Tail} USING RETRIEVAL k=2");
+        Assert.Contains("routing: RETRIEVAL k=2", retrieval);
+        Assert.Contains("16 generated", retrieval);
+        var (routerPages, retrievalPages) = (ExpertPageReads(router), ExpertPageReads(retrieval));
+        Assert.True(retrievalPages < routerPages, $"retrieval read {retrievalPages} expert pages, the router {routerPages}");
+        Assert.NotEmpty(await TextAsync(session, $"GENERATE 'one two three' {Tail} USING RETRIEVAL k=2"));
+    }
+
+    /// <summary>Sum over the per-layer lines of "pages: H hits, J joined, M from disk".</summary>
+    private static long ExpertPageReads(string explain) =>
+        PageReads().Matches(explain).Sum(m => long.Parse(m.Groups[1].Value) + long.Parse(m.Groups[2].Value) + long.Parse(m.Groups[3].Value));
+
+    [GeneratedRegex(@"pages: (\d+) hits, (\d+) joined, (\d+) from disk")]
+    private static partial Regex PageReads();
+
+    [Fact]
+    public async Task When_k_covers_the_top_k_experts_retrieval_falls_back_to_exact_routing()
+    {
+        await using var engine = Engine();
+        using var session = engine.OpenSession();
+        await RunAsync(session, "CREATE INDEX ON MODEL m");
+        var plan = await ExplainAsync(session, "EXPLAIN GENERATE 'hello world' FROM MODEL m USING RETRIEVAL k=8");
+        Assert.Contains("exact-routing fallback: RETRIEVAL k=8", plan);
+        var router = await TextAsync(session, "GENERATE 'hello world' FROM MODEL m USING ROUTER MAX_TOKENS 24");
+        var fallback = await TextAsync(session, "GENERATE 'hello world' FROM MODEL m USING RETRIEVAL k=8 MAX_TOKENS 24");
+        Assert.Equal(router, fallback);
+    }
+
+    private static readonly string[] Prompts = ["a", "the cat", "hello world", "zz", "one two three", "q"];
+
+    [Fact]
+    public async Task A_batch_mixing_retrieval_and_router_sequences_gives_each_its_tokens_alone()
+    {
+        await using var engine = Engine();
+        using (var session = engine.OpenSession()) await RunAsync(session, "CREATE INDEX ON MODEL m");
+        // Even prompts by retrieval (k=3 of 16 pages), odd ones by the router.
+        Query.Planning.GenerationPlan Plan(int i) => engine.Plan(new Generate(new StringLiteral(Prompts[i]), new GenerateOptions
+        {
+            Model = new Identifier("m"), MaxTokens = 20,
+            Routing = i % 2 == 0 ? RoutingMode.Retrieval : RoutingMode.Router, K = i % 2 == 0 ? 3 : null,
+        }));
+        var alone = new List<string>();
+        for (var i = 0; i < Prompts.Length; i++) alone.Add(await ReadAsync(await engine.Generations.StartAsync(Plan(i), GenerationOptions.Default)));
+
+        var streams = await Task.WhenAll(Enumerable.Range(0, Prompts.Length).Select(i => engine.Generations.StartAsync(Plan(i), GenerationOptions.Default)));
+        var together = await Task.WhenAll(streams.Select(ReadAsync));
+        Assert.Equal(alone, together);
+        var stats = Assert.Single(engine.Generations.Stats());
+        Assert.True(stats.BatchRows > stats.Steps, "some steps held several sequences");
+    }
+
+    private static async Task<string> ReadAsync(GenerationStream stream)
+    {
+        var text = new System.Text.StringBuilder();
+        await foreach (var e in stream.ReadAllAsync())
+            if (e is TextDelta d) text.Append(d.Text);
+        return text.ToString();
+    }
+
+    [Fact]
+    public async Task Drop_index_removes_it_and_retrieval_is_refused_again()
+    {
+        await using var engine = Engine();
+        using var session = engine.OpenSession();
+        await RunAsync(session, "CREATE INDEX ON MODEL m");
+        Assert.Equal("DROP INDEX", (await RunAsync(session, "DROP INDEX ON MODEL m")).Tag);
+        Assert.False(Directory.Exists(IndexDir));
+        Assert.Empty((await RunAsync(session, "SELECT * FROM vib3_indexes")).Rows);
+        var e = await Assert.ThrowsAsync<Vib3Exception>(() => RunAsync(session, "GENERATE 'a' FROM MODEL m USING RETRIEVAL k=2"));
+        Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
+        Assert.Equal("DROP INDEX", (await RunAsync(session, "DROP INDEX IF EXISTS ON MODEL m")).Tag);
+    }
+}
