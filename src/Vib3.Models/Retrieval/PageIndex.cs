@@ -5,10 +5,6 @@ using Vib3.Storage.Catalog;
 
 namespace Vib3.Models.Retrieval;
 
-/// <summary>How a sequence's tokens pick expert pages when they do not use the router's top-k: the k bundle pages of
-/// each MoE layer whose keys score highest against the token's FFN input (ef: the HNSW search breadth, 0 = default).</summary>
-public sealed record RetrievalRouting(int K, int Ef = 0);
-
 /// <summary>A model's page index in memory: per MoE layer, a vector index over its bundle pages' keys (id i = the
 /// layer's page grid.FirstPage + i). Immutable once built; searched from the forward pass's thread.</summary>
 public sealed class PageIndex
