@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace Vib3.Index;
 
 /// <summary>
@@ -57,16 +55,8 @@ public sealed class ExactIndex : IVectorIndex
         return found;
     }
 
-    private float Score(ReadOnlySpan<float> query, ReadOnlySpan<float> vector)
-    {
-        if (Metric != VectorMetric.L2) return TensorPrimitives.Dot(query, vector);
-        var d = TensorPrimitives.Distance(query, vector);
-        return -d * d;
-    }
+    // Shared with HnswIndex (Distances), so recall compares bit-identical scores.
+    private float Score(ReadOnlySpan<float> query, ReadOnlySpan<float> vector) => Distances.Score(Metric, query, vector);
 
-    internal static void Normalise(Span<float> v)
-    {
-        var norm = TensorPrimitives.Norm(v);
-        if (norm > 0) TensorPrimitives.Divide(v, norm, v);
-    }
+    internal static void Normalise(Span<float> v) => Distances.Normalise(v);
 }
