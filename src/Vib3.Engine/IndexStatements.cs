@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Vib3.Core;
+using Vib3.Index;
 using Vib3.Models.Retrieval;
 using Vib3.Query;
 using Vib3.Query.Execution;
@@ -21,9 +22,12 @@ internal static class IndexStatements
     public static async Task<StatementResult> CreateAsync(Vib3Engine engine, CreateIndex c, CancellationToken ct)
     {
         var name = c.Model.Name;
-        if (c.M is not null || c.EfConstruction is not null)
-            throw new Vib3Exception(SqlState.FeatureNotSupported,
-                $"HNSW index not available yet; CREATE INDEX ON MODEL {name} (without m / ef_construction) builds the exact page-key index (at line {c.Position.Line}:{c.Position.Column})");
+        var graphOptions = new HnswOptions(M: c.M ?? 16, EfConstruction: c.EfConstruction ?? 200);
+        try { graphOptions.Validate(); }
+        catch (ArgumentException e)
+        {
+            throw new Vib3Exception(SqlState.InvalidParameterValue, $"{e.Message} (at line {c.Position.Line}:{c.Position.Column})");
+        }
         if (!engine.Catalog.Exists(name))
             throw new Vib3Exception(SqlState.UndefinedObject, $"model \"{name}\" does not exist (at line {c.Position.Line}:{c.Position.Column})");
         var kind = c.Keys switch
@@ -47,19 +51,29 @@ internal static class IndexStatements
         var served = await engine.Generations.GetAsync(name, ct).ConfigureAwait(false);
         var rows = new List<object?[]>();
         var clock = Stopwatch.StartNew();
+        // Every layer gets a graph beside its keys (cheap next to reading the weights); whether a search uses it is decided
+        // per query by SearchCost, so small layers keep the exact scan.
+        var graphs = new Dictionary<int, HnswIndex>();
         var layers = await PageKeys.BuildAsync(served.Weights, kind, metric, layer =>
         {
+            graphs[layer.Layer] = new HnswIndex(layer.Keys, layer.Dims, PageIndex.MetricOf(metric), graphOptions);
             rows.Add([name, (long)layer.Layer, (long)layer.Pages, (long)layer.Dims, PageKeyLayer.KindName(kind),
-                PageKeyLayer.MetricName(metric), clock.Elapsed.TotalSeconds]);
+                PageKeyLayer.MetricName(metric), $"hnsw m={graphOptions.M} ef_construction={graphOptions.EfConstruction}",
+                clock.Elapsed.TotalSeconds]);
             clock.Restart();
         }, ct).ConfigureAwait(false);
         var dir = engine.Catalog.ModelDir(name);
-        PageIndexFolder.Publish(dir, layers);
-        served.Forward.PageIndex = new PageIndex(layers, served.Weights.ExpertGrids, name);
+        PageIndexFolder.Publish(dir, layers, (layer, path) =>
+        {
+            using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+            graphs[layer.Layer].Save(file);
+            file.Flush(flushToDisk: true);
+        });
+        served.Forward.PageIndex = new PageIndex(layers, served.Weights.ExpertGrids, name, graphs);
         return StatementResult.Table($"CREATE INDEX {layers.Count}",
             [
                 new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("pages", ColumnType.Int64), new("dims", ColumnType.Int64),
-                new("keys", ColumnType.Text), new("metric", ColumnType.Text), new("seconds", ColumnType.Float64),
+                new("keys", ColumnType.Text), new("metric", ColumnType.Text), new("graph", ColumnType.Text), new("seconds", ColumnType.Float64),
             ], rows);
     }
 
@@ -85,6 +99,7 @@ internal static class IndexStatements
             PageIndexFolder.Headers(engine.Catalog.ModelDir(x.Name)).Select(h => new object?[]
             {
                 x.Manifest!.Name, (long)h.Header.Layer, (long)h.Header.Pages, (long)h.Header.Dims,
-                PageKeyLayer.KindName(h.Header.Kind), PageKeyLayer.MetricName(h.Header.Metric), "exact", h.Bytes,
+                PageKeyLayer.KindName(h.Header.Kind), PageKeyLayer.MetricName(h.Header.Metric), h.Graph is null ? "exact" : "hnsw",
+                h.Bytes + (h.Graph is { } g ? new FileInfo(g).Length : 0),
             })));
 }

@@ -1,5 +1,6 @@
 using Vib3.Convert.Descriptors;
 using Vib3.Core;
+using Vib3.Index;
 using Vib3.Engine.Serving;
 using Vib3.Query;
 using Vib3.Query.Planning;
@@ -40,7 +41,8 @@ public sealed class Vib3Engine : IAsyncDisposable
         Planner.Plan(statement, new PlannerContext(
             name => Catalog.Exists(name) ? Catalog.Get(name) : null, currentModel, Options.RamBudgetBytes, parameters)
         {
-            FindIndex = name => PageIndexFolder.Headers(Catalog.ModelDir(name)).Select(x => x.Header).ToArray(),
+            FindIndex = name => PageIndexFolder.Headers(Catalog.ModelDir(name))
+                .Select(x => new IndexedLayer(x.Header, x.Graph is { } g ? HnswIndex.ReadHeader(g).M : null)).ToArray(),
         });
 
     public ValueTask DisposeAsync() => Generations.DisposeAsync();

@@ -39,6 +39,9 @@ namespace Vib3.Index;
  * nodes whose level is ≥ l), so even a file with a matching checksum cannot make a search index out of range.
  */
 
+/// <summary>An HNSW file's header fields (see the format at the top of this file).</summary>
+public readonly record struct HnswHeader(VectorMetric Metric, int Dimensions, int Count, int M, int MaxLevel, int EntryPoint);
+
 /// <summary>Reads and writes the HNSW file format described at the top of this file.</summary>
 internal static class HnswFormat
 {
@@ -100,26 +103,7 @@ internal static class HnswFormat
         var hash = new XxHash64();
         Span<byte> header = stackalloc byte[HeaderSize];
         Take(stream, hash, header, sourceName, "header");
-        if (!header[..8].SequenceEqual(Magic))
-            throw Corrupt(sourceName, $"magic is \"{Encoding.ASCII.GetString(header[..8])}\", not \"VIB3HNSW\" (not an HNSW index file)");
-        var version = BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
-        if (version != Version) throw Corrupt(sourceName, $"version is {version}; this reader knows version {Version}");
-        var metricCode = BinaryPrimitives.ReadUInt32LittleEndian(header[12..]);
-        if (metricCode > (uint)VectorMetric.L2) throw Corrupt(sourceName, $"metric is {metricCode}, not 0, 1 or 2");
-        var metric = (VectorMetric)metricCode;
-        var dimensions = BinaryPrimitives.ReadInt32LittleEndian(header[16..]);
-        if (dimensions is < 1 or > MaxDimensions) throw Corrupt(sourceName, $"dims is {dimensions}, not 1..{MaxDimensions}");
-        var count = BinaryPrimitives.ReadInt32LittleEndian(header[20..]);
-        if (count < 0) throw Corrupt(sourceName, $"count is {count}");
-        var m = BinaryPrimitives.ReadInt32LittleEndian(header[24..]);
-        if (m is < 2 or > HnswOptions.MaxM) throw Corrupt(sourceName, $"M is {m}, not 2..{HnswOptions.MaxM}");
-        var maxLevel = BinaryPrimitives.ReadInt32LittleEndian(header[28..]);
-        var entry = BinaryPrimitives.ReadInt32LittleEndian(header[32..]);
-        if (count == 0 ? maxLevel != -1 : maxLevel is < 0 or > MaxLevel)
-            throw Corrupt(sourceName, $"maxLevel is {maxLevel} for {count} vectors");
-        if (count == 0 ? entry != -1 : entry < 0 || entry >= count)
-            throw Corrupt(sourceName, $"entry point is {entry} for {count} vectors");
-        if (BinaryPrimitives.ReadUInt32LittleEndian(header[36..]) != 0) throw Corrupt(sourceName, "reserved is not 0");
+        var (metric, dimensions, count, m, maxLevel, entry) = ParseHeader(header, sourceName);
 
         var stride0 = 1 + 2 * m;
         var vectorCount = (long)count * dimensions;
@@ -162,6 +146,33 @@ internal static class HnswFormat
             for (var layer = 1; layer <= levels[i]; layer++) CheckList(upper[i]!, (layer - 1) * (1 + m), m, layer, levels, sourceName, i);
         }
         return new HnswGraph(metric, dimensions, count, m, vectors, levels, layer0, upper) { EntryPoint = entry, MaxLevel = maxLevel };
+    }
+
+    /// <summary>The header's fields, each checked (DataCorrupted naming <paramref name="sourceName"/> and the field).</summary>
+    public static HnswHeader ParseHeader(ReadOnlySpan<byte> header, string sourceName)
+    {
+        if (!header[..8].SequenceEqual(Magic))
+            throw Corrupt(sourceName, $"magic is \"{Encoding.ASCII.GetString(header[..8])}\", not \"VIB3HNSW\" (not an HNSW index file)");
+        var version = BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
+        if (version != Version) throw Corrupt(sourceName, $"version is {version}; this reader knows version {Version}");
+        var metricCode = BinaryPrimitives.ReadUInt32LittleEndian(header[12..]);
+        if (metricCode > (uint)VectorMetric.L2) throw Corrupt(sourceName, $"metric is {metricCode}, not 0, 1 or 2");
+        var metric = (VectorMetric)metricCode;
+        var dimensions = BinaryPrimitives.ReadInt32LittleEndian(header[16..]);
+        if (dimensions is < 1 or > MaxDimensions) throw Corrupt(sourceName, $"dims is {dimensions}, not 1..{MaxDimensions}");
+        var count = BinaryPrimitives.ReadInt32LittleEndian(header[20..]);
+        if (count < 0) throw Corrupt(sourceName, $"count is {count}");
+        var m = BinaryPrimitives.ReadInt32LittleEndian(header[24..]);
+        if (m is < 2 or > HnswOptions.MaxM) throw Corrupt(sourceName, $"M is {m}, not 2..{HnswOptions.MaxM}");
+        var maxLevel = BinaryPrimitives.ReadInt32LittleEndian(header[28..]);
+        var entry = BinaryPrimitives.ReadInt32LittleEndian(header[32..]);
+        if (count == 0 ? maxLevel != -1 : maxLevel is < 0 or > MaxLevel)
+            throw Corrupt(sourceName, $"maxLevel is {maxLevel} for {count} vectors");
+        if (count == 0 ? entry != -1 : entry < 0 || entry >= count)
+            throw Corrupt(sourceName, $"entry point is {entry} for {count} vectors");
+        if (BinaryPrimitives.ReadUInt32LittleEndian(header[36..]) != 0) throw Corrupt(sourceName, "reserved is not 0");
+        return new HnswHeader(metric, dimensions, count, m, maxLevel, entry);
+
     }
 
     private static void CheckList(int[] list, int offset, int capacity, int layer, int[] levels, string sourceName, int node)

@@ -125,6 +125,17 @@ public sealed class HnswIndex : IVectorIndex
 
     /// <summary>Reads an index written by <see cref="Save"/>. Corrupt or truncated input throws a
     /// <see cref="Vib3.Core.Vib3Exception"/> (DataCorrupted) naming <paramref name="sourceName"/> and the bad field.</summary>
+    /// <summary>The header of the index file at <paramref name="path"/> (40 bytes read; the body is not checked): what a
+    /// planner needs to cost a search without loading the graph.</summary>
+    public static HnswHeader ReadHeader(string path)
+    {
+        using var file = File.OpenRead(path);
+        Span<byte> header = stackalloc byte[HnswFormat.HeaderSize];
+        if (file.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) < header.Length)
+            throw new Vib3.Core.Vib3Exception(Vib3.Core.SqlState.DataCorrupted, $"HNSW index {path}: header is truncated");
+        return HnswFormat.ParseHeader(header, path);
+    }
+
     public static HnswIndex Load(Stream stream, string sourceName)
     {
         ArgumentNullException.ThrowIfNull(stream);

@@ -5,13 +5,16 @@ using Vib3.Storage.Catalog;
 
 namespace Vib3.Models.Retrieval;
 
-/// <summary>A model's page index in memory: per MoE layer, a vector index over its bundle pages' keys (id i = the
-/// layer's page grid.FirstPage + i). Immutable once built; searched from the forward pass's thread.</summary>
+/// <summary>A model's page index in memory: per MoE layer, the exact scan over its bundle pages' keys (id i = the
+/// layer's page grid.FirstPage + i) and, when built, an HNSW graph over the same keys; each search takes whichever
+/// <see cref="SearchCost"/> says is cheaper for its k and ef (as EXPLAIN reports). Immutable once built.</summary>
 public sealed class PageIndex
 {
-    private readonly Dictionary<int, IVectorIndex> _layers;
+    private readonly Dictionary<int, (ExactIndex Exact, HnswIndex? Graph)> _layers;
 
-    public PageIndex(IEnumerable<PageKeyLayer> layers, IReadOnlyDictionary<int, ExpertGridEntry> grids, string model)
+    /// <param name="graphs">Per layer, its HNSW graph over the same keys (absent: exact scan only).</param>
+    public PageIndex(IEnumerable<PageKeyLayer> layers, IReadOnlyDictionary<int, ExpertGridEntry> grids, string model,
+        IReadOnlyDictionary<int, HnswIndex>? graphs = null)
     {
         _layers = [];
         foreach (var k in layers)
@@ -19,8 +22,12 @@ public sealed class PageIndex
             if (!grids.TryGetValue(k.Layer, out var g) || g.Experts * g.BundlesPerExpert != k.Pages || g.Dim != k.Dims)
                 throw new Vib3Exception(SqlState.DataCorrupted,
                     $"model '{model}': the page index of layer {k.Layer} ([{k.Pages}, {k.Dims}]) does not match the model's pages; rebuild it with CREATE INDEX ON MODEL {model}");
-            // Only the exact scan exists today; an HNSW graph beside the keys would be loaded here instead.
-            _layers[k.Layer] = new ExactIndex(k.Keys, k.Dims, k.Metric == PageKeyMetric.Cosine ? VectorMetric.Cosine : VectorMetric.InnerProduct);
+            var metric = MetricOf(k.Metric);
+            var graph = graphs?.GetValueOrDefault(k.Layer);
+            if (graph is not null && (graph.Count != k.Pages || graph.Dimensions != k.Dims || graph.Metric != metric))
+                throw new Vib3Exception(SqlState.DataCorrupted,
+                    $"model '{model}': the HNSW graph of layer {k.Layer} ({graph.Count} x {graph.Dimensions}, {graph.Metric}) does not match its keys; rebuild it with CREATE INDEX ON MODEL {model}");
+            _layers[k.Layer] = (new ExactIndex(k.Keys, k.Dims, metric), graph);
             Kind = k.Kind;
             Metric = k.Metric;
         }
@@ -34,9 +41,21 @@ public sealed class PageIndex
 
     public PageKeyMetric Metric { get; }
 
-    /// <summary>Reads the model's index folder (checksums verified).</summary>
-    public static PageIndex Load(string modelDir, IReadOnlyDictionary<int, ExpertGridEntry> grids, string model) =>
-        new(PageIndexFolder.Read(modelDir), grids, model);
+    public static VectorMetric MetricOf(PageKeyMetric metric) => metric == PageKeyMetric.Cosine ? VectorMetric.Cosine : VectorMetric.InnerProduct;
+
+    /// <summary>Reads the model's index folder: keys and graphs, checksums verified.</summary>
+    public static PageIndex Load(string modelDir, IReadOnlyDictionary<int, ExpertGridEntry> grids, string model)
+    {
+        var keys = PageIndexFolder.Read(modelDir);
+        var graphs = new Dictionary<int, HnswIndex>();
+        foreach (var k in keys)
+            if (PageIndexFolder.GraphPath(modelDir, k.Layer) is { } path)
+            {
+                using var file = File.OpenRead(path);
+                graphs[k.Layer] = HnswIndex.Load(file, path);
+            }
+        return new PageIndex(keys, grids, model, graphs);
+    }
 
     /// <summary>Loads the index when the model has one; null otherwise.</summary>
     public static PageIndex? TryLoad(string modelDir, IReadOnlyDictionary<int, ExpertGridEntry> grids, string model) =>
@@ -51,6 +70,9 @@ public sealed class PageIndex
         x.CopyTo(query);
         var norm = TensorPrimitives.Norm(query);
         if (norm > 0) TensorPrimitives.Divide(query, norm, query);
-        return _layers[layer].Search(query, routing.K, results, routing.Ef);
+        var (exact, graph) = _layers[layer];
+        return graph is not null && SearchCost.PreferGraph(exact.Count, routing.K, routing.Ef, graph.M)
+            ? graph.Search(query, routing.K, results, routing.Ef)
+            : exact.Search(query, routing.K, results);
     }
 }

@@ -9,8 +9,10 @@ namespace Vib3.Query.Planning;
 /// retrieved pages touch).</param>
 /// <param name="FallbackFromK">Set when USING RETRIEVAL k=N was asked but N pages are at least the router's top-k ×
 /// bundles per expert: retrieval could not read fewer pages, so the plan routes exactly (ROUTER) instead.</param>
-/// <param name="Index">RETRIEVAL only: the page index used (key construction, metric, kind).</param>
-public sealed record RoutingPlan(bool Retrieval, int TopK, int? Ef, bool Renormalise, int? FallbackFromK = null, string? Index = null);
+/// <param name="Index">RETRIEVAL only: the page index used (key construction, metric).</param>
+/// <param name="GraphM">RETRIEVAL only: per MoE layer with an HNSW graph, its M (layers absent are scanned).</param>
+public sealed record RoutingPlan(bool Retrieval, int TopK, int? Ef, bool Renormalise, int? FallbackFromK = null, string? Index = null,
+    IReadOnlyDictionary<int, int>? GraphM = null);
 
 /// <summary>Sampling settings after defaults: temperature 0 means greedy.</summary>
 /// <param name="PresencePenalty">OpenAI's: subtracted once from the logit of every token already generated.</param>

@@ -52,7 +52,7 @@ public static class PlanPrinter
     private static string Routing(RoutingPlan r, int experts) => r.Retrieval
         ? $"RETRIEVAL k={r.TopK} bundle pages per layer by page key ({r.Index}), weighted by the router's softmax" +
           (r.Renormalise ? ", renormalised over the experts touched" : "") +
-          (r.Ef is { } ef ? $"; ef={ef} ignored (the exact scan has no search breadth)" : "")
+          (r.Ef is { } ef && r.GraphM is not { Count: > 0 } ? $"; ef={ef} ignored (the exact scan has no search breadth)" : "")
         : $"ROUTER top-{r.TopK} of {experts}" + (r.Renormalise ? ", renormalised" : "") +
           (r.FallbackFromK is { } k ? $" (exact-routing fallback: RETRIEVAL k={k} cannot read fewer pages than the router's top-{r.TopK})" : "");
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Vib3.Core;
+using Vib3.Index;
 using Vib3.Storage;
 using Vib3.Storage.Catalog;
 
@@ -46,9 +47,21 @@ public static class Planner
                 $"USING RETRIEVAL needs a page index and model \"{model}\" has none: run CREATE INDEX ON MODEL {model} first (or use USING ROUTER)", at);
         if (m.ExpertGrids.All(g => k >= h.TopK * g.BundlesPerExpert))
             return new RoutingPlan(Retrieval: false, h.TopK, null, h.NormTopKProb, FallbackFromK: k);
-        var first = index[0];
-        var described = $"{PageKeyLayer.KindName(first.Kind)}, {PageKeyLayer.MetricName(first.Metric)}, exact scan";
-        return new RoutingPlan(Retrieval: true, k, o.Ef, h.NormTopKProb, Index: described);
+        var first = index[0].Keys;
+        var described = $"{PageKeyLayer.KindName(first.Kind)}, {PageKeyLayer.MetricName(first.Metric)}";
+        var graphs = index.Where(x => x.GraphM is not null).ToDictionary(x => x.Keys.Layer, x => x.GraphM!.Value);
+        return new RoutingPlan(Retrieval: true, k, o.Ef, h.NormTopKProb, Index: described, GraphM: graphs);
+    }
+
+    /// <summary>Index or exact scan for one layer, by <see cref="SearchCost"/> (the forward pass decides the same way).</summary>
+    private static string SearchMethod(RoutingPlan routing, int layer, int keys)
+    {
+        if (routing.GraphM?.GetValueOrDefault(layer) is not (> 0 and var m)) return "exact scan";
+        var ef = routing.Ef ?? HnswIndex.DefaultEf;
+        var graph = SearchCost.Graph(routing.TopK, ef, m);
+        return SearchCost.PreferGraph(keys, routing.TopK, ef, m)
+            ? $"HNSW M={m} ef={ef}: ~{graph} distance computations, a scan {keys}"
+            : $"exact scan: {keys} distance computations, HNSW M={m} ef={ef} ~{graph}";
     }
 
     private static string Bind(GenerateOptions o, PlannerContext context, SourcePosition at) =>
@@ -113,7 +126,8 @@ public static class Planner
                     $"softmax over {h.Experts}: weights of the retrieved pages' experts" + (routing.Renormalise ? ", renormalised over them" : ""),
                     router.Pages, router.Bytes));
                 var keys = grid.Experts * grid.BundlesPerExpert;
-                children.Add(PlanOperator.Leaf("PageIndex", $"top-{routing.TopK} of {keys} page keys [{keys} x {grid.Dim}] f32 in RAM ({routing.Index})", 0, 0));
+                children.Add(PlanOperator.Leaf("PageIndex",
+                    $"top-{routing.TopK} of {keys} page keys [{keys} x {grid.Dim}] f32 in RAM ({routing.Index}, {SearchMethod(routing, l, keys)})", 0, 0));
                 var bundleBytes = ExpertGridEntry.BundleBytes(DTypes.Parse(grid.DType), grid.Dim, grid.BundleRows);
                 var exactPages = h.TopK * grid.BundlesPerExpert;
                 Count(routing.TopK, routing.TopK * bundleBytes, routing.TopK * 2L * 3 * grid.Dim * grid.BundleRows, expert: true);

@@ -13,9 +13,9 @@ public sealed record PlannerContext(
     long RamBudgetBytes,
     IReadOnlyList<object?>? Parameters = null)
 {
-    /// <summary>The headers (keys not loaded) of a model's page index, one per MoE layer; null or empty when it has
-    /// none. Null function: no index is known to anyone (USING RETRIEVAL is refused).</summary>
-    public Func<string, IReadOnlyList<PageKeyLayer>?>? FindIndex { get; init; }
+    /// <summary>A model's page index, one entry per MoE layer; null or empty when it has none. Null function: no index
+    /// is known to anyone (USING RETRIEVAL is refused).</summary>
+    public Func<string, IReadOnlyList<IndexedLayer>?>? FindIndex { get; init; }
 
     /// <summary>Default for MAX_TOKENS when the statement does not say.</summary>
     public int DefaultMaxTokens { get; init; } = 64;

@@ -3,7 +3,8 @@ using Vib3.Storage.Device;
 namespace Vib3.Storage.Catalog;
 
 /// <summary>A model's page index: the folder &lt;model&gt;/index/ holding one <see cref="PageKeyFile"/> per MoE layer
-/// (and, later, an HNSW graph file per layer beside each). The folder is built whole under a temporary name and
+/// and, when built, an HNSW graph file per layer beside it (layer-LLL.hnsw, written by the caller: the store does not
+/// know the graph format). The folder is built whole under a temporary name and
 /// published by one rename, so a crash leaves either the previous index, none, or the new one — never a mix of
 /// layers from two builds or a half-written file.</summary>
 public static class PageIndexFolder
@@ -14,27 +15,45 @@ public static class PageIndexFolder
 
     public static bool Exists(string modelDir) => Directory.Exists(Dir(modelDir));
 
-    /// <summary>The layers' headers in layer order (keys not read), or empty when there is no index.</summary>
-    public static IReadOnlyList<(PageKeyLayer Header, string Path, long Bytes)> Headers(string modelDir)
+    /// <summary>The graph file of <paramref name="layer"/>, beside its keys.</summary>
+    public static string GraphFileName(int layer) => Path.ChangeExtension(PageKeyFile.FileName(layer), ".hnsw");
+
+    /// <summary>The layer's graph file in the published index, or null when it has none.</summary>
+    public static string? GraphPath(string modelDir, int layer)
+    {
+        var path = Path.Combine(Dir(modelDir), GraphFileName(layer));
+        return File.Exists(path) ? path : null;
+    }
+
+    /// <summary>The layers' headers in layer order (keys not read), their key files' bytes and their graph files
+    /// (null: none), or empty when there is no index.</summary>
+    public static IReadOnlyList<(PageKeyLayer Header, string Path, long Bytes, string? Graph)> Headers(string modelDir)
     {
         var dir = Dir(modelDir);
         if (!Directory.Exists(dir)) return [];
         return Directory.EnumerateFiles(dir, "layer-*.keys").Order(StringComparer.Ordinal)
-            .Select(p => (PageKeyFile.ReadHeader(p), p, new FileInfo(p).Length)).ToArray();
+            .Select(p => PageKeyFile.ReadHeader(p) is var h ? (h, p, new FileInfo(p).Length, GraphPath(modelDir, h.Layer)) : default)
+            .ToArray();
     }
 
     /// <summary>Every layer's keys, checksums verified.</summary>
     public static IReadOnlyList<PageKeyLayer> Read(string modelDir) =>
         Directory.EnumerateFiles(Dir(modelDir), "layer-*.keys").Order(StringComparer.Ordinal).Select(PageKeyFile.Read).ToArray();
 
-    /// <summary>Writes <paramref name="layers"/> as the model's index, replacing any previous one.</summary>
-    public static void Publish(string modelDir, IEnumerable<PageKeyLayer> layers)
+    /// <summary>Writes <paramref name="layers"/> as the model's index, replacing any previous one;
+    /// <paramref name="writeGraph"/> (when given) writes each layer's graph to the path it is handed, flushed to disk,
+    /// before the folder is published.</summary>
+    public static void Publish(string modelDir, IEnumerable<PageKeyLayer> layers, Action<PageKeyLayer, string>? writeGraph = null)
     {
         var staging = Path.Combine(modelDir, $"{Name}.tmp-{Guid.NewGuid():N}");
         Directory.CreateDirectory(staging);
         try
         {
-            foreach (var layer in layers) PageKeyFile.Write(Path.Combine(staging, PageKeyFile.FileName(layer.Layer)), layer);
+            foreach (var layer in layers)
+            {
+                PageKeyFile.Write(Path.Combine(staging, PageKeyFile.FileName(layer.Layer)), layer);
+                writeGraph?.Invoke(layer, Path.Combine(staging, GraphFileName(layer.Layer)));
+            }
             FileSync.FsyncDirectory(staging);
             // rename(2) cannot replace a non-empty folder: the old index steps aside first (a crash in this window
             // leaves no index, which CREATE INDEX rebuilds, never a torn one).

@@ -63,14 +63,29 @@ public sealed partial class RetrievalTests : IDisposable
     }
 
     [Fact]
-    public async Task Hnsw_options_are_refused_until_the_hnsw_index_exists()
+    public async Task Hnsw_options_build_a_graph_per_layer_and_bad_ones_are_refused_before_anything_is_written()
     {
         await using var engine = Engine();
         using var session = engine.OpenSession();
-        var e = await Assert.ThrowsAsync<Vib3Exception>(() => RunAsync(session, "CREATE INDEX ON MODEL m WITH (m = 16)"));
-        Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
-        Assert.Contains("HNSW index not available yet", e.Message);
+        var e = await Assert.ThrowsAsync<Vib3Exception>(() => RunAsync(session, "CREATE INDEX ON MODEL m WITH (m = 1)"));
+        Assert.Equal(SqlState.InvalidParameterValue, e.SqlState);
+        Assert.Contains("HnswOptions.M", e.Message);
         Assert.False(Directory.Exists(IndexDir));
+
+        var (_, rows) = await RunAsync(session, "CREATE INDEX ON MODEL m WITH (m = 4, ef_construction = 16)");
+        Assert.All(rows, r => Assert.Equal("hnsw m=4 ef_construction=16", r[6]));
+        Assert.Equal(["layer-000.hnsw", "layer-000.keys", "layer-001.hnsw", "layer-001.keys"],
+            Directory.GetFiles(IndexDir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        using (var file = File.OpenRead(Path.Combine(IndexDir, "layer-001.hnsw")))
+        {
+            var graph = Vib3.Index.HnswIndex.Load(file, "layer-001.hnsw");
+            Assert.Equal((16, 64, 4), (graph.Count, graph.Dimensions, graph.M));
+        }
+        // 16 keys a layer: a scan (16) beats the graph at ef 64 (~512); at k 1, ef 1 the graph wins (~8). Both generate.
+        var (_, explain) = await RunAsync(session, "EXPLAIN GENERATE 'the cat' FROM MODEL m USING RETRIEVAL k=1 ef=1");
+        Assert.Contains(explain, r => ((string)r[0]!).Contains("HNSW M=4 ef=1: ~8 distance computations, a scan 16"));
+        Assert.NotEmpty(await TextAsync(session, "GENERATE 'the cat' FROM MODEL m USING RETRIEVAL k=1 ef=1 MAX_TOKENS 6"));
+        Assert.NotEmpty(await TextAsync(session, "GENERATE 'the cat' FROM MODEL m USING RETRIEVAL k=3 MAX_TOKENS 6"));
     }
 
     [Fact]
@@ -85,10 +100,11 @@ public sealed partial class RetrievalTests : IDisposable
             var (_, indexes) = await RunAsync(session, "SELECT model, layer, pages, dims, keys, metric, kind, bytes FROM vib3_indexes ORDER BY layer");
             Assert.Equal(2, indexes.Count);
             var expectedBytes = PageKeyFile.HeaderBytes + 16 * 64 * 4 + 8;
-            Assert.All(indexes, r => Assert.Equal(new object?[] { "m", r[1], 16L, 64L, "mean_gate", "cosine", "exact", (long)expectedBytes }, r));
+            Assert.All(indexes, r => Assert.Equal(new object?[] { "m", r[1], 16L, 64L, "mean_gate", "cosine", "hnsw",
+                expectedBytes + new FileInfo(Path.Combine(IndexDir, $"layer-{r[1]:D3}.hnsw")).Length }, r));
         }
-        var files = Directory.GetFiles(IndexDir).Order().ToArray();
-        Assert.Equal(["layer-000.keys", "layer-001.keys"], files.Select(Path.GetFileName));
+        var files = Directory.GetFiles(IndexDir).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(["layer-000.hnsw", "layer-000.keys", "layer-001.hnsw", "layer-001.keys"], files.Select(Path.GetFileName));
         var written = files.Select(File.GetLastWriteTimeUtc).ToArray();
         Assert.DoesNotContain(Directory.GetDirectories(Path.GetDirectoryName(IndexDir)!),
             d => Path.GetFileName(d).StartsWith("index.", StringComparison.Ordinal)); // no staging or old index left behind

@@ -1,0 +1,13 @@
+namespace Vib3.Index.Tests;
+
+public sealed class SearchCostTests
+{
+    [Theory]
+    [InlineData(64, 8, 64, 16, false)]   // a MoE layer of 64 pages: the scan (64) beats ~2048
+    [InlineData(3072, 8, 64, 16, true)]  // 384 experts x 8 bundles: ~2048 beats the scan
+    [InlineData(3072, 8, 0, 16, true)]   // ef 0 means the default (64)
+    [InlineData(2048, 8, 64, 16, false)] // a tie goes to the scan
+    [InlineData(100, 200, 10, 2, false)] // k above ef: k nodes are expanded
+    public void The_graph_is_chosen_only_when_it_costs_fewer_distance_computations(int count, int k, int ef, int m, bool graph) =>
+        Assert.Equal(graph, SearchCost.PreferGraph(count, k, ef, m));
+}
