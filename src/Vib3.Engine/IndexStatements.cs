@@ -30,14 +30,7 @@ internal static class IndexStatements
         }
         if (!engine.Catalog.Exists(name))
             throw new Vib3Exception(SqlState.UndefinedObject, $"model \"{name}\" does not exist (at line {c.Position.Line}:{c.Position.Column})");
-        var kind = c.Keys switch
-        {
-            null => DefaultKeys,
-            "mean_gate" => PageKeyKind.MeanGate,
-            "svd_gate" => PageKeyKind.SvdGate,
-            "gate_up" => PageKeyKind.GateUp,
-            var other => throw new Vib3Exception(SqlState.InvalidParameterValue, $"unknown key construction '{other}'"),
-        };
+        var kind = KeysNamed(c.Keys);
         var metric = c.Metric switch
         {
             null => DefaultMetric,
@@ -76,6 +69,17 @@ internal static class IndexStatements
                 new("keys", ColumnType.Text), new("metric", ColumnType.Text), new("graph", ColumnType.Text), new("seconds", ColumnType.Float64),
             ], rows);
     }
+
+    /// <summary>The key construction a statement names (null: the default); 22023 for an unknown name.</summary>
+    public static PageKeyKind KeysNamed(string? name) => name switch
+    {
+        null => DefaultKeys,
+        "mean_gate" => PageKeyKind.MeanGate,
+        "svd_gate" => PageKeyKind.SvdGate,
+        "gate_up" => PageKeyKind.GateUp,
+        var other => throw new Vib3Exception(SqlState.InvalidParameterValue,
+            $"unknown key construction '{other}': use mean_gate, svd_gate or gate_up"),
+    };
 
     public static StatementResult Drop(Vib3Engine engine, DropIndex d)
     {

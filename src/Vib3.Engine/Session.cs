@@ -45,7 +45,7 @@ public sealed class Session : IDisposable
         ShowVariable v => Task.FromResult(Show(v.Name.Name)),
         ShowAll => Task.FromResult(StatementResult.Table("SHOW", [new("name", ColumnType.Text), new("setting", ColumnType.Text)],
             _settings.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => new object?[] { kv.Key, kv.Value }))),
-        CreateModel c => Task.FromResult(Create(c, ct)),
+        CreateModel c => CreateAsync(c, ct),
         DropModel d => DropAsync(d),
         CreateIndex c => IndexStatements.CreateAsync(_engine, c, ct),
         DropIndex d => Task.FromResult(IndexStatements.Drop(_engine, d)),
@@ -121,11 +121,16 @@ public sealed class Session : IDisposable
             [[_settings.TryGetValue(name, out var v) ? v : name.Equals("model", StringComparison.OrdinalIgnoreCase) ? CurrentModel ?? "" :
                 throw new Vib3Exception(SqlState.UndefinedObject, $"unrecognized configuration parameter \"{name}\"")]]);
 
-    private StatementResult Create(CreateModel c, CancellationToken ct)
+    private async Task<StatementResult> CreateAsync(CreateModel c, CancellationToken ct)
     {
+        if (c.Index is not null) IndexStatements.KeysNamed(c.Index); // a bad name is refused before hours of conversion
         var converter = new ModelConverter(_engine.Catalog, _engine.Descriptors);
         var request = new ConversionRequest(c.Path, c.Name.Name, c.DType is { } d ? DTypes.Parse(d) : null, c.PageRows, _engine.Options.RamBudgetBytes);
         var m = converter.Convert(request, null, ct);
+        // The model is published before its index is built: a failure here leaves a usable model without an index,
+        // which CREATE INDEX can build later.
+        if (c.Index is { } keys)
+            await IndexStatements.CreateAsync(_engine, new CreateIndex(c.Name, keys, null, null, null) { Position = c.Position }, ct).ConfigureAwait(false);
         return StatementResult.Command($"CREATE MODEL {m.PageCount}");
     }
 

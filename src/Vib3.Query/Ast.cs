@@ -97,7 +97,8 @@ public sealed record Describe(Identifier Name) : Statement;
 /// <summary><c>CREATE MODEL name FROM 'path' [WITH (dtype = 'f16', page_rows = 64)]</c>.</summary>
 /// <param name="DType">The <c>dtype</c> option as written, null when absent (validated by the binder).</param>
 /// <param name="PageRows">The <c>page_rows</c> option, null when absent.</param>
-public sealed record CreateModel(Identifier Name, string Path, string? DType, int? PageRows) : Statement;
+/// <param name="Index">WITH (index = 'mean_gate' | ...): build the page index right after conversion (as CREATE INDEX).</param>
+public sealed record CreateModel(Identifier Name, string Path, string? DType, int? PageRows, string? Index = null) : Statement;
 
 /// <summary><c>DROP MODEL [IF EXISTS] name</c>.</summary>
 public sealed record DropModel(Identifier Name, bool IfExists) : Statement;

@@ -155,7 +155,7 @@ public static class StatementParser
 
     private static CreateModel BuildCreateModel(P.CreateModelContext context)
     {
-        string? dtype = null;
+        string? dtype = null, index = null;
         int? pageRows = null;
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (P.ModelOptionContext option in context.modelOption())
@@ -180,13 +180,19 @@ public static class StatementParser
                     ? (int)Integer(integer.Symbol, "page_rows", 1, int.MaxValue)
                     : throw Invalid(valueToken, $"invalid page_rows at line {Where(valueToken)}: expected a positive integer, got {valueToken.Text}");
             }
+            else if (key.Matches("index"))
+            {
+                index = option.stringLiteral() is { } s
+                    ? StringValue(s)
+                    : throw Invalid(valueToken, $"invalid index at line {Where(valueToken)}: expected a key construction such as 'mean_gate', got {valueToken.Text}");
+            }
             else
             {
                 throw Invalid(keyToken,
-                    $"unknown CREATE MODEL option {ThrowingErrorListener.Quote(key.Name)} at line {Where(keyToken)}: expected dtype or page_rows");
+                    $"unknown CREATE MODEL option {ThrowingErrorListener.Quote(key.Name)} at line {Where(keyToken)}: expected dtype, page_rows or index");
             }
         }
-        return new CreateModel(Identifier(context.identifier()), StringValue(context.stringLiteral()), dtype, pageRows);
+        return new CreateModel(Identifier(context.identifier()), StringValue(context.stringLiteral()), dtype, pageRows, index);
     }
 
     private static readonly string[] KeyKinds = ["mean_gate", "svd_gate", "gate_up"];

@@ -3,6 +3,8 @@ using Spectre.Console;
 using Vib3.Convert;
 using Vib3.Convert.Descriptors;
 using Vib3.Core;
+using Vib3.Engine;
+using Vib3.Query;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Cli.Commands;
@@ -26,8 +28,12 @@ internal static class ConvertCommand
                 return null;
             },
         };
-        var command = new Command("convert", "Convert a checkpoint into a vib3 model store") { path, name, dtype, pageRows };
-        command.SetAction(r =>
+        var index = new Option<string?>("--index")
+        {
+            Description = "Then build the page index for USING RETRIEVAL with this key construction (mean_gate, svd_gate or gate_up), as CREATE INDEX does",
+        };
+        var command = new Command("convert", "Convert a checkpoint into a vib3 model store") { path, name, dtype, pageRows, index };
+        command.SetAction(async (r, ct) =>
         {
             var catalog = GlobalOptions.Catalog(r);
             var request = new ConversionRequest(
@@ -38,6 +44,16 @@ internal static class ConvertCommand
             var converter = new ModelConverter(catalog, DescriptorCatalog.LoadDefault());
             var manifest = Run(console, converter, request);
             console.MarkupLineInterpolated($"converted [bold]{manifest.Name}[/]: {manifest.PageCount} pages, {ByteSize.Format(manifest.PageBytes)}, {manifest.DType}, R = {manifest.PageRows}");
+            if (r.GetValue(index) is { } keys)
+            {
+                // Through the engine's own statement, so the index is exactly what CREATE INDEX builds.
+                await using var engine = new Vib3Engine(GlobalOptions.EngineOptions(r, catalog.DataDir));
+                using var session = engine.OpenSession();
+                var sql = $"CREATE INDEX ON MODEL {new Identifier(manifest.Name, Quoted: true)} WITH (keys = '{keys.Replace("'", "''", StringComparison.Ordinal)}')";
+                await foreach (var result in session.ExecuteAsync(sql, ct: ct))
+                    await foreach (var row in result.Rows.WithCancellation(ct))
+                        console.MarkupLineInterpolated($"indexed layer {row[1]}: {row[2]} page keys, {row[6]}, {row[7]:0.00} s");
+            }
             return 0;
         });
         return command;

@@ -47,6 +47,17 @@ public sealed class CatalogCliTests : IDisposable
     }
 
     [Fact]
+    public void Convert_with_index_builds_the_page_index_as_create_index_does()
+    {
+        var source = SyntheticCheckpoints.Write(_dir, SyntheticCheckpoints.Small(ModelFamily.Mixtral, DType.F32), "hf");
+        var r = CliRun.Run(Data, "convert", source, "--name", "m", "--page-rows", "32", "--index", "mean_gate");
+        Assert.True(r.ExitCode == 0, r.Error);
+        Assert.Matches(@"indexed layer 0: \d+ page keys, hnsw m=16 ef_construction=200", r.Output);
+        Assert.True(File.Exists(Path.Combine(Data, "models", "m", "index", "layer-000.keys")));
+        Assert.True(File.Exists(Path.Combine(Data, "models", "m", "index", "layer-000.hnsw")));
+    }
+
+    [Fact]
     public void A_ram_budget_too_small_to_verify_refuses_the_conversion()
     {
         var source = SyntheticCheckpoints.Write(_dir, SyntheticCheckpoints.Small(ModelFamily.Mixtral, DType.F32), "hf");

@@ -63,6 +63,24 @@ public sealed partial class RetrievalTests : IDisposable
     }
 
     [Fact]
+    public async Task Create_model_with_an_index_builds_it_after_converting_and_a_bad_key_name_converts_nothing()
+    {
+        var source = Path.Combine(_dir.Path, "hf");
+        await using var engine = Engine();
+        using var session = engine.OpenSession();
+        var e = await Assert.ThrowsAsync<Vib3Exception>(() => RunAsync(session, $"CREATE MODEL n FROM '{source}' WITH (index = 'bogus')"));
+        Assert.Equal(SqlState.InvalidParameterValue, e.SqlState);
+        Assert.Contains("unknown key construction 'bogus'", e.Message);
+        Assert.False(new ModelCatalog(_data).Exists("n"));
+
+        var (tag, _) = await RunAsync(session, $"CREATE MODEL n FROM '{source}' WITH (page_rows = 32, index = 'gate_up')");
+        Assert.StartsWith("CREATE MODEL ", tag);
+        var (_, indexes) = await RunAsync(session, "SELECT layer, keys, kind FROM vib3_indexes WHERE model = 'n' ORDER BY layer");
+        Assert.Equal([[0L, "gate_up", "hnsw"], [1L, "gate_up", "hnsw"]], indexes);
+        Assert.NotEmpty(await TextAsync(session, "GENERATE 'the cat' FROM MODEL n USING RETRIEVAL k=3 MAX_TOKENS 4"));
+    }
+
+    [Fact]
     public async Task Hnsw_options_build_a_graph_per_layer_and_bad_ones_are_refused_before_anything_is_written()
     {
         await using var engine = Engine();
