@@ -30,7 +30,7 @@ public class HttpServerFixture : IAsyncLifetime
     /// <summary>A client of the server sending the API key.</summary>
     public HttpClient Http { get; private set; } = null!;
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         var source = SyntheticCheckpoints.Write(_dir, SyntheticCheckpoints.Small(ModelFamily.Qwen3Moe, DType.F32) with { Context = Context }, "hf");
         var data = _dir.Sub("data");
