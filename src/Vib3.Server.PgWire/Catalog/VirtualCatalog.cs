@@ -82,7 +82,8 @@ internal static class VirtualCatalog
         ["vib3_indexes"] =
         [
             new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("pages", ColumnType.Int64), new("dims", ColumnType.Int64),
-            new("keys", ColumnType.Text), new("metric", ColumnType.Text), new("kind", ColumnType.Text), new("bytes", ColumnType.Int64),
+            new("keys", ColumnType.Text), new("metric", ColumnType.Text), new("kind", ColumnType.Text), new("m", ColumnType.Int64),
+            new("bytes", ColumnType.Int64),
         ],
     };
 

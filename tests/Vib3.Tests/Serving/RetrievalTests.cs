@@ -115,10 +115,10 @@ public sealed partial class RetrievalTests : IDisposable
             var (tag, rows) = await RunAsync(session, "CREATE INDEX ON MODEL m WITH (keys = 'mean_gate', metric = 'cosine')");
             Assert.Equal("CREATE INDEX 2", tag);
             Assert.Equal([0L, 1L], rows.Select(r => r[1]));
-            var (_, indexes) = await RunAsync(session, "SELECT model, layer, pages, dims, keys, metric, kind, bytes FROM vib3_indexes ORDER BY layer");
+            var (_, indexes) = await RunAsync(session, "SELECT model, layer, pages, dims, keys, metric, kind, m, bytes FROM vib3_indexes ORDER BY layer");
             Assert.Equal(2, indexes.Count);
             var expectedBytes = PageKeyFile.HeaderBytes + 16 * 64 * 4 + 8;
-            Assert.All(indexes, r => Assert.Equal(new object?[] { "m", r[1], 16L, 64L, "mean_gate", "cosine", "hnsw",
+            Assert.All(indexes, r => Assert.Equal(new object?[] { "m", r[1], 16L, 64L, "mean_gate", "cosine", "hnsw", 16L,
                 expectedBytes + new FileInfo(Path.Combine(IndexDir, $"layer-{r[1]:D3}.hnsw")).Length }, r));
         }
         var files = Directory.GetFiles(IndexDir).Order(StringComparer.Ordinal).ToArray();
