@@ -42,10 +42,12 @@ public sealed partial class ForwardPass
         PageIndex index, ExpertGridEntry grid, ReadOnlySpan<float> xb, ReadOnlySpan<float> probs, RetrievalRouting routing)
     {
         var query = _query ??= new float[_h.Dim];
-        var found = new Neighbor[Math.Min(routing.K, grid.Experts * grid.BundlesPerExpert)];
-        var n = index.Search(grid.Layer, xb, routing, query, found);
-        var pages = found.AsSpan(0, n).ToArray().Select(f => f.Id).Order().ToArray();
+        var all = grid.Experts * grid.BundlesPerExpert;
+        var found = new Neighbor[routing.RouterAware ? all : Math.Min(routing.K, all)];
+        var n = index.Search(grid.Layer, xb, routing.RouterAware ? routing with { K = all } : routing, query, found);
         var bundles = grid.BundlesPerExpert;
+        if (routing.RouterAware) n = RouterAwareRerank(found.AsSpan(0, n), probs, bundles, routing);
+        var pages = found.AsSpan(0, n).ToArray().Select(f => f.Id).Order().ToArray();
         var experts = pages.Select(p => p / bundles).Distinct().ToArray(); // ascending, as pages are
         var expertWeights = new float[experts.Length];
         for (var i = 0; i < experts.Length; i++) expertWeights[i] = probs[experts[i]];
@@ -56,6 +58,33 @@ public sealed partial class ForwardPass
         }
         var weights = pages.Select(p => expertWeights[Array.IndexOf(experts, p / bundles)]).ToArray();
         return (pages, weights, experts, expertWeights);
+    }
+
+    /// <summary>Router-aware ranking of a layer's scored pages (in place): only the pages of the router's
+    /// <see cref="RetrievalRouting.Candidates"/> most probable experts stay (0: all), each scored key score +
+    /// Prior · ln p(expert); the best <see cref="RetrievalRouting.K"/> (ties: lower page id) move to the front.</summary>
+    private static int RouterAwareRerank(Span<Neighbor> found, ReadOnlySpan<float> probs, int bundles, RetrievalRouting routing)
+    {
+        var allowed = new bool[probs.Length];
+        if (routing.Candidates > 0)
+        {
+            var byProbability = Enumerable.Range(0, probs.Length).ToArray();
+            var p = probs.ToArray();
+            Array.Sort(byProbability, (a, b) => p[b].CompareTo(p[a]) is var c && c != 0 ? c : a.CompareTo(b));
+            foreach (var e in byProbability.Take(routing.Candidates)) allowed[e] = true;
+        }
+        else Array.Fill(allowed, true);
+        var kept = 0;
+        foreach (var f in found)
+        {
+            var e = f.Id / bundles;
+            if (!allowed[e]) continue;
+            var prior = routing.Prior > 0 ? routing.Prior * MathF.Log(Math.Max(probs[e], 1e-30f)) : 0f;
+            found[kept++] = new Neighbor(f.Id, f.Score + prior);
+        }
+        var ranked = found[..kept];
+        ranked.Sort((a, b) => b.Score.CompareTo(a.Score) is var c && c != 0 ? c : a.Id.CompareTo(b.Id));
+        return Math.Min(routing.K, kept);
     }
 
     /// <summary>Decode: Moe = Σ weight · bundle(Xb) over the retrieved pages (router probabilities in RouterLogits).</summary>

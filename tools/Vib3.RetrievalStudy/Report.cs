@@ -1,0 +1,96 @@
+using System.Globalization;
+using System.Text;
+using Vib3.Models.Retrieval;
+
+namespace Vib3.RetrievalStudy;
+
+internal sealed record StudyOptions(
+    string Source, string Corpus, int[] PageRows, double[] Ks, int Tokens, int Window, int Gen, int Runs, bool Synthetic,
+    bool RouterAware, string Output);
+
+/// <summary>Runs the sweep on each model and writes one markdown table per model (results.md, also printed) and
+/// every figure as CSV (results.csv, for plot_retrieval.py).</summary>
+internal static class Report
+{
+    public static async Task<int> RunAsync(StudyOptions o, CancellationToken ct)
+    {
+        var results = new List<StudyResult>();
+        foreach (var rows in o.PageRows)
+        {
+            using var model = StudyModel.Trained(o.Source, rows, o.Corpus, o.Window);
+            results.Add(await Study.RunAsync(model, (exact, all) => Variants(o, exact, all, topK: 2), o.Tokens, o.Gen, o.Runs, ct));
+        }
+        if (o.Synthetic)
+        {
+            using var model = StudyModel.Synthetic(32, 128);
+            results.Add(await Study.RunAsync(model, (exact, all) => Variants(o, exact, all, topK: 2), o.Tokens, o.Gen, o.Runs, ct));
+        }
+        var md = new StringBuilder();
+        foreach (var r in results) md.Append(Markdown(r)).Append('\n');
+        Console.Write(md);
+        Directory.CreateDirectory(o.Output);
+        await File.WriteAllTextAsync(Path.Combine(o.Output, "results.md"), md.ToString(), ct);
+        await File.WriteAllTextAsync(Path.Combine(o.Output, "results.csv"), Csv(results), ct);
+        return 0;
+    }
+
+    /// <summary>Exact first (the reference), the plain k sweep (k = fractions and multiples of the pages exact routing
+    /// reads, up to every page of the layer), then the router-aware variants at ¼, ½, ¾ and 1 × the exact budget.</summary>
+    private static List<Variant> Variants(StudyOptions o, int exact, int all, int topK)
+    {
+        var list = new List<Variant> { new("exact", null) };
+        list.AddRange(o.Ks.Select(f => (int)Math.Round(f * exact)).Where(k => k >= 1 && k <= all).Distinct()
+            .Select(k => new Variant("key", new RetrievalRouting(k))));
+        if (!o.RouterAware) return list;
+        foreach (var k in new[] { exact / 4, exact / 2, 3 * exact / 4, exact })
+        {
+            list.Add(new Variant($"top-{2 * topK} experts", new RetrievalRouting(k, Candidates: 2 * topK)));
+            list.Add(new Variant($"top-{topK} experts", new RetrievalRouting(k, Candidates: topK)));
+            list.Add(new Variant("key + 0.05 ln p", new RetrievalRouting(k, Prior: 0.05f)));
+            list.Add(new Variant("key + ln p", new RetrievalRouting(k, Prior: 1)));
+        }
+        // Controls: the router's top-1 expert whole (no key involved), and random keys in place of the real ones.
+        var bundles = exact / topK;
+        list.Add(new Variant("top-1 expert", new RetrievalRouting(bundles, Candidates: 1)));
+        list.Add(new Variant("random keys", new RetrievalRouting(exact), RandomKeys: true));
+        foreach (var k in new[] { exact / 2, 3 * exact / 4 })
+        {
+            list.Add(new Variant("random keys, top-2 experts", new RetrievalRouting(k, Candidates: topK), RandomKeys: true));
+            list.Add(new Variant("random keys + ln p", new RetrievalRouting(k, Prior: 1), RandomKeys: true));
+        }
+        return list;
+    }
+
+    private static string Markdown(StudyResult r)
+    {
+        var s = new StringBuilder();
+        s.Append(CultureInfo.InvariantCulture,
+            $"### {r.Title}\n\n{r.Tokens} teacher-forced tokens ({r.Windows} windows of {r.Window}); {r.Layers} MoE layers of {r.PagesPerLayer} bundle pages, exact routing reads {r.ExactPages} a layer.\n\n");
+        s.Append("| routing | pages/layer | expert KiB/token | top-1 agreement | KL(exact‖retrieval) | perplexity | experts touched/layer | decode tok/s |\n");
+        s.Append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        foreach (var x in r.Rows)
+            s.Append(CultureInfo.InvariantCulture,
+                $"| {x.Variant.Label} | {x.PagesPerLayer} | {x.ExpertKiBPerToken:0.0} | {x.Agreement:0.000} | {x.Kl:0.0000} | {x.Perplexity:0.00} | {x.ExpertsTouched:0.00} | {x.TokensPerSecond:0} |\n");
+        s.Append("\nGreedy continuations (64 tokens after the first 16 of the first window):\n\n");
+        foreach (var x in r.Rows)
+            s.Append(CultureInfo.InvariantCulture, $"- {x.Variant.Label}: `{Clip(x.Sample)}`\n");
+        return s.ToString();
+    }
+
+    private static string Clip(string text)
+    {
+        // One markdown line: no line breaks, backticks or control characters (a synthetic vocabulary decodes to raw bytes).
+        var oneLine = new string(text.ReplaceLineEndings(" ").Replace('`', '\'').Select(c => char.IsControl(c) || char.IsSurrogate(c) ? '·' : c).ToArray());
+        return oneLine.Length > 120 ? oneLine[..120] + "…" : oneLine;
+    }
+
+    private static string Csv(IEnumerable<StudyResult> results)
+    {
+        var s = new StringBuilder("model,family,label,k,candidates,prior,pages_per_layer,expert_kib_per_token,agreement,kl,perplexity,experts_touched,decode_tok_s\n");
+        foreach (var r in results)
+            foreach (var x in r.Rows)
+                s.Append(CultureInfo.InvariantCulture,
+                    $"\"{r.Title}\",{x.Variant.Family},\"{x.Variant.Label}\",{x.Variant.Routing?.K ?? 0},{x.Variant.Routing?.Candidates ?? 0},{x.Variant.Routing?.Prior ?? 0},{x.PagesPerLayer},{x.ExpertKiBPerToken:0.###},{x.Agreement:0.####},{x.Kl:0.######},{x.Perplexity:0.####},{x.ExpertsTouched:0.###},{x.TokensPerSecond:0.#}\n");
+        return s.ToString();
+    }
+}

@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using System.Globalization;
+using Vib3.Core;
+using Vib3.Kernels;
+using Vib3.Models.Inference;
+using Vib3.Models.Retrieval;
+using Vib3.Models.Tokenization;
+using Vib3.Storage;
+using Vib3.Storage.Catalog;
+
+namespace Vib3.RetrievalStudy;
+
+/// <summary>One routing to measure: exact (the router's top-k, <see cref="Routing"/> null) or USING RETRIEVAL.</summary>
+internal sealed record Variant(string Family, RetrievalRouting? Routing, bool RandomKeys = false)
+{
+    public string Label => (RandomKeys ? "random keys, " : "") + Routing switch
+    {
+        null => "exact (USING ROUTER)",
+        { Candidates: > 0 } r => $"k={r.K}, top-{r.Candidates} expert{(r.Candidates > 1 ? "s'" : "'s")} pages",
+        { Prior: > 0 } r => $"k={r.K}, key + {r.Prior.ToString(CultureInfo.InvariantCulture)}·ln p",
+        var r => $"k={r.K}",
+    };
+}
+
+/// <summary>A variant's figures against exact routing over the same teacher-forced tokens.</summary>
+internal sealed record Row(
+    Variant Variant, int PagesPerLayer, double ExpertKiBPerToken, double Agreement, double Kl, double Perplexity,
+    double ExpertsTouched, double TokensPerSecond, string Sample);
+
+internal sealed record StudyResult(string Title, int Tokens, int Windows, int Window, int Layers, int PagesPerLayer, int ExactPages, IReadOnlyList<Row> Rows);
+
+/// <summary>Teacher-forced: every window of the stream is decoded token by token (single-sequence decode, the path
+/// GENERATE uses) from an empty cache once with exact routing and once per variant; per position the next-token
+/// distributions are compared (top-1 agreement, KL(exact ‖ variant)) and the target's log-likelihood summed.</summary>
+internal static class Study
+{
+    public static async Task<StudyResult> RunAsync(StudyModel model, Func<int, int, IReadOnlyList<Variant>> variantsFor, int maxTokens, int genTokens, int runs, CancellationToken ct)
+    {
+        using var session = await InferenceSession.OpenAsync(model.Catalog, model.Name,
+            new PageStoreOptions { RamBudgetBytes = 512L << 20 }, contextLength: null, ct);
+        var w = session.Weights;
+        var keys = await PageKeys.BuildAsync(w, PageKeyKind.MeanGate, PageKeyMetric.InnerProduct, ct: ct); // CREATE INDEX's default
+        var index = new PageIndex(keys, w.ExpertGrids, model.Name);
+        var randomIndex = new PageIndex(RandomKeys(keys), w.ExpertGrids, model.Name);
+
+        var stream = model.Stream(session);
+        var windows = new List<int[]>();
+        for (var start = 0; start + model.Window + 1 <= stream.Length && windows.Count * model.Window < maxTokens; start += model.Window)
+            windows.Add(stream[start..(start + model.Window + 1)]);
+        var tokens = windows.Count * model.Window;
+        var h = w.Manifest.Hyper;
+        var grids = w.ExpertGrids.Values.OrderBy(g => g.Layer).ToArray();
+        var pagesPerLayer = grids[0].Experts * grids[0].BundlesPerExpert;
+        var exactPages = h.TopK * grids[0].BundlesPerExpert;
+        Console.Error.WriteLine($"{model.Title}: {windows.Count} windows x {model.Window} = {tokens} tokens, {grids.Length} MoE layers, " +
+                                $"{pagesPerLayer} pages a layer, exact routing reads {exactPages}");
+
+        var variants = variantsFor(exactPages, pagesPerLayer);
+        ITextTokenizer? tokenizer = null;
+        try { tokenizer = TokenizerLoader.Load(w.TokenizerDir, w.Manifest.Tokenizer); }
+        catch (Vib3Exception) { }
+        var prompt = windows[0][..16];
+
+        float[][]? exact = null; // [tokens][vocab] log-probabilities under exact routing
+        var rows = new List<Row>();
+        foreach (var v in variants)
+        {
+            var clock = Stopwatch.StartNew();
+            session.Forward.Routing.Reset();
+            session.Forward.PageIndex = v.RandomKeys ? randomIndex : index;
+            var logProbs = new float[tokens][];
+            double nll = 0, kl = 0;
+            var agree = 0;
+            var t = 0;
+            foreach (var win in windows)
+            {
+                session.Cache.Clear();
+                for (var i = 0; i < model.Window; i++, t++)
+                {
+                    var logits = await session.Forward.DecodeAsync(win[i], session.Cache, v.Routing, ct);
+                    var lp = LogSoftmax(logits);
+                    logProbs[t] = lp;
+                    nll -= lp[win[i + 1]];
+                    if (exact is not null)
+                    {
+                        kl += Kl(exact[t], lp);
+                        if (VectorOps.ArgMax(exact[t]) == VectorOps.ArgMax(lp)) agree++;
+                    }
+                }
+            }
+            var touched = Enumerable.Range(0, h.Layers).Where(l => w.ExpertGrids.ContainsKey(l))
+                .Average(l => (double)session.Forward.Routing.Decisions(l)) / tokens;
+            if (exact is null)
+            {
+                exact = logProbs;
+                agree = tokens;
+            }
+            var pages = v.Routing switch
+            {
+                null => exactPages,
+                { Candidates: > 0 } r => Math.Min(r.K, r.Candidates * grids[0].BundlesPerExpert),
+                var r => Math.Min(r.K, pagesPerLayer),
+            };
+            var bytes = grids.Sum(g => (double)ExpertGridEntry.BundleBytes(DTypes.Parse(g.DType), g.Dim, g.BundleRows)) * pages;
+            var teacher = clock.Elapsed.TotalSeconds;
+            var (tps, sample) = await GenerateAsync(session, prompt, v.Routing, genTokens, runs, tokenizer, ct);
+            var row = new Row(v, pages, bytes / 1024, (double)agree / tokens, Math.Max(0, kl / tokens), Math.Exp(nll / tokens), touched, tps, sample);
+            rows.Add(row);
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {v.Label,-34} agree {row.Agreement:0.000}  KL {row.Kl:0.0000}  ppl {row.Perplexity:0.00}  {row.TokensPerSecond:0} tok/s  ({teacher:0.0} s)"));
+        }
+        return new StudyResult(model.Title, tokens, windows.Count, model.Window, grids.Length, pagesPerLayer, exactPages, rows);
+    }
+
+    /// <summary>Greedy decode of <paramref name="count"/> tokens after the prompt; the median tok/s of the generated
+    /// steps (prompt excluded) over <paramref name="runs"/> runs, and the generated text.</summary>
+    private static async Task<(double TokensPerSecond, string Text)> GenerateAsync(
+        InferenceSession session, int[] prompt, RetrievalRouting? routing, int count, int runs, ITextTokenizer? tokenizer, CancellationToken ct)
+    {
+        var rates = new List<double>();
+        var generated = new List<int>();
+        for (var run = 0; run < runs; run++)
+        {
+            session.Cache.Clear();
+            generated.Clear();
+            float[] logits = [];
+            foreach (var token in prompt) logits = await session.Forward.DecodeAsync(token, session.Cache, routing, ct);
+            var clock = Stopwatch.StartNew();
+            for (var i = 0; i < count; i++)
+            {
+                var next = VectorOps.ArgMax(logits);
+                generated.Add(next);
+                logits = await session.Forward.DecodeAsync(next, session.Cache, routing, ct);
+            }
+            rates.Add(count / clock.Elapsed.TotalSeconds);
+        }
+        rates.Sort();
+        var text = tokenizer is null ? string.Join(' ', generated.Take(16)) : tokenizer.Decode(generated);
+        return (rates[rates.Count / 2], text);
+    }
+
+    /// <summary>The control: every key replaced by a random direction of the same norm (seeded), so a ranking that
+    /// still works does not owe it to the keys.</summary>
+    private static IReadOnlyList<PageKeyLayer> RandomKeys(IReadOnlyList<PageKeyLayer> keys)
+    {
+        var r = new Random(17);
+        return keys.Select(k =>
+        {
+            var random = new float[k.Keys.Length];
+            for (var p = 0; p < k.Pages; p++)
+            {
+                var row = random.AsSpan(p * k.Dims, k.Dims);
+                for (var d = 0; d < k.Dims; d++) row[d] = (float)(r.NextDouble() * 2 - 1);
+                var scale = System.Numerics.Tensors.TensorPrimitives.Norm(k.Keys.AsSpan(p * k.Dims, k.Dims)) /
+                            System.Numerics.Tensors.TensorPrimitives.Norm(row);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(row, scale, row);
+            }
+            return new PageKeyLayer(k.Layer, k.Pages, k.Dims, k.Kind, k.Metric, random);
+        }).ToList();
+    }
+
+    private static float[] LogSoftmax(ReadOnlySpan<float> logits)
+    {
+        double max = float.NegativeInfinity;
+        foreach (var l in logits) max = Math.Max(max, l);
+        double sum = 0;
+        foreach (var l in logits) sum += Math.Exp(l - max);
+        var lse = max + Math.Log(sum);
+        var result = new float[logits.Length];
+        for (var i = 0; i < logits.Length; i++) result[i] = (float)(logits[i] - lse);
+        return result;
+    }
+
+    /// <summary>KL(p ‖ q) = Σ p (ln p − ln q) of two log-probability vectors, in double.</summary>
+    private static double Kl(float[] p, float[] q)
+    {
+        double kl = 0;
+        for (var i = 0; i < p.Length; i++)
+        {
+            var pi = Math.Exp(p[i]);
+            if (pi > 0) kl += pi * (p[i] - q[i]);
+        }
+        return kl;
+    }
+}

@@ -1,0 +1,90 @@
+using Vib3.Convert;
+using Vib3.Convert.Descriptors;
+using Vib3.Core;
+using Vib3.ModelReport;
+using Vib3.Models.Inference;
+using Vib3.Models.Tokenization;
+using Vib3.Storage.Catalog;
+using Vib3.Synth;
+
+namespace Vib3.RetrievalStudy;
+
+/// <summary>A model converted into a temporary data dir (removed on dispose) with the text it is measured on: the
+/// trained vib3-moe on its held-out documents, or a synthetic Mixtral on deterministic random token ids.</summary>
+internal sealed class StudyModel : IDisposable
+{
+    private readonly string _dir;
+
+    private StudyModel(string dir, string title, ModelCatalog catalog, string name, Func<InferenceSession, int[]> stream, int window)
+    {
+        _dir = dir;
+        Title = title;
+        Catalog = catalog;
+        Name = name;
+        Stream = stream;
+        Window = window;
+    }
+
+    public string Title { get; }
+
+    public ModelCatalog Catalog { get; }
+
+    public string Name { get; }
+
+    /// <summary>The token stream the windows are cut from (needs the opened session for the tokenizer).</summary>
+    public Func<InferenceSession, int[]> Stream { get; }
+
+    public int Window { get; }
+
+    /// <summary>The trained checkpoint at <paramref name="hfFolder"/>, bf16 as shipped, <paramref name="pageRows"/> rows per bundle page.</summary>
+    public static StudyModel Trained(string hfFolder, int pageRows, string corpus, int window) =>
+        Create($"vib3-moe (bf16, page_rows {pageRows})", pageRows, dir => hfFolder, session =>
+        {
+            var tokenizer = TokenizerLoader.Load(session.Weights.TokenizerDir, session.Weights.Manifest.Tokenizer);
+            var text = HeldOutText.Load(corpus, tokenizer);
+            Console.Error.WriteLine($"held-out: {text.Documents} documents, {text.Stream.Length} tokens");
+            return text.Stream;
+        }, window);
+
+    /// <summary>A synthetic Mixtral shaped like vib3-moe's expert grid (8 experts, top-2, 256 hidden rows), f32.</summary>
+    public static StudyModel Synthetic(int pageRows, int window)
+    {
+        var spec = new SyntheticModelSpec
+        {
+            Family = ModelFamily.Mixtral, Layers = 4, Dim = 128, ExpertHidden = 256, Heads = 4, KvHeads = 2,
+            Experts = 8, TopK = 2, Vocab = 512, Context = 512, Seed = 11, DType = DType.F32,
+        };
+        return Create($"synthetic mixtral (f32, random weights, page_rows {pageRows})", pageRows, dir =>
+        {
+            var hf = Path.Combine(dir, "hf");
+            SyntheticModelGenerator.WriteHf(spec, hf);
+            return hf;
+        }, _ =>
+        {
+            var r = new Random(5);
+            return Enumerable.Range(0, 8192).Select(_ => r.Next(3, spec.Vocab)).ToArray();
+        }, window);
+    }
+
+    private static StudyModel Create(string title, int pageRows, Func<string, string> source, Func<InferenceSession, int[]> stream, int window)
+    {
+        const string name = "m";
+        var dir = Directory.CreateTempSubdirectory("vib3-retrieval-study-").FullName;
+        try
+        {
+            var catalog = new ModelCatalog(Path.Combine(dir, "data"));
+            new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(new ConversionRequest(source(dir), name, null, pageRows));
+            return new StudyModel(dir, title, catalog, name, stream, window);
+        }
+        catch
+        {
+            Directory.Delete(dir, recursive: true);
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
+    }
+}
