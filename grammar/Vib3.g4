@@ -58,7 +58,7 @@ chatMessage
 
 generateOption
     : FROM MODEL identifier                                                  # fromModelOption
-    | USING (ROUTER | RETRIEVAL K EQ k=INTEGER (EF EQ ef=INTEGER)?)          # usingOption
+    | USING (ROUTER | RETRIEVAL K EQ k=INTEGER (EF EQ ef=INTEGER)? (EXPERTS EQ experts=INTEGER)? (PRIOR EQ prior=number)?)  # usingOption
     | MAX_TOKENS INTEGER                                                     # maxTokensOption
     | TEMPERATURE number                                                     # temperatureOption
     | TOP_P number                                                           # topPOption
@@ -133,7 +133,7 @@ identifier
     : IDENTIFIER
     | QUOTED_IDENTIFIER
     | MODELS | TIERS | ROUTER | RETRIEVAL | K | EF | MAX_TOKENS | TEMPERATURE | TOP_P | TOP_K
-    | MIN_P | SEED | STOP | STREAM | CHAT | MODEL | EXPERTS | LAYER | ANALYZE | EXISTS | INDEX | ON
+    | MIN_P | SEED | STOP | STREAM | CHAT | MODEL | EXPERTS | LAYER | ANALYZE | EXISTS | INDEX | ON | PRIOR
     ;
 
 // ---- lexer ----
@@ -165,6 +165,7 @@ ROUTER      : 'ROUTER';
 RETRIEVAL   : 'RETRIEVAL';
 K           : 'K';
 EF          : 'EF';
+PRIOR       : 'PRIOR';
 MAX_TOKENS  : 'MAX_TOKENS';
 TEMPERATURE : 'TEMPERATURE';
 TOP_P       : 'TOP_P';

@@ -155,6 +155,11 @@ public sealed record GenerateOptions
     public int? K { get; init; }
     /// <summary>The optional <c>ef=</c> of <c>USING RETRIEVAL</c>.</summary>
     public int? Ef { get; init; }
+    /// <summary>The optional <c>experts=E</c> of <c>USING RETRIEVAL</c>: retrieve only among the pages of the router's E
+    /// most probable experts.</summary>
+    public int? Experts { get; init; }
+    /// <summary>The optional <c>prior=λ</c> of <c>USING RETRIEVAL</c> (≥ 0): rank pages by key score + λ · ln p_router.</summary>
+    public decimal? Prior { get; init; }
     public int? MaxTokens { get; init; }
     /// <summary>&gt;= 0.</summary>
     public decimal? Temperature { get; init; }

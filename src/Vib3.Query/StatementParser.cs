@@ -138,6 +138,8 @@ public static class StatementParser
                     Routing = RoutingMode.Retrieval,
                     K = (int)Integer(c.k, "k", 1, int.MaxValue),
                     Ef = c.ef is null ? null : (int)Integer(c.ef, "ef", 1, int.MaxValue),
+                    Experts = c.experts is null ? null : (int)Integer(c.experts, "experts", 1, int.MaxValue),
+                    Prior = c.prior is null ? null : Number(c.prior, "prior", 0m, 1000m, false),
                 },
                 P.MaxTokensOptionContext c => result with { MaxTokens = (int)Integer(c.INTEGER().Symbol, "MAX_TOKENS", 1, int.MaxValue) },
                 P.TemperatureOptionContext c => result with { Temperature = Number(c.number(), "TEMPERATURE", 0m, decimal.MaxValue, false) },

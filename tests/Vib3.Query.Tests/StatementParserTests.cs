@@ -65,6 +65,9 @@ public class StatementParserTests
         options = One<Generate>("GENERATE 'hi' USING RETRIEVAL K = 4 EF = 64 MAX_TOKENS 128").Options;
         Assert.Equal((RoutingMode.Retrieval, 4, 64, 128), (options.Routing, options.K, options.Ef, options.MaxTokens));
 
+        options = One<Generate>("GENERATE 'hi' USING RETRIEVAL k=12 experts=2 prior=0.5").Options;
+        Assert.Equal((12, (int?)null, (int?)2, (decimal?)0.5m), (options.K!.Value, options.Ef, options.Experts, options.Prior));
+
         Assert.Equal(16, One<Generate>("GENERATE 'hi' max_tokens 16").Options.MaxTokens);
     }
 
@@ -446,6 +449,7 @@ public class StatementParserTests
     [Theory]
     [InlineData("GENERATE 'x' MAX_TOKENS 0", "invalid MAX_TOKENS at line 1:25: must be between 1 and 2147483647, got 0")]
     [InlineData("GENERATE 'x' USING RETRIEVAL k=99999999999", "invalid k at line 1:32: must be between 1 and 2147483647, got 99999999999")]
+    [InlineData("GENERATE 'x' USING RETRIEVAL k=2 experts=0", "invalid experts at line 1:42: must be between 1 and 2147483647, got 0")]
     [InlineData("GENERATE CHAT (('robot', 'x'))", "invalid chat role at line 1:17: expected system, user, assistant or tool, got 'robot'")]
     [InlineData("GENERATE 'x' TOP_P 0", "invalid TOP_P at line 1:20: must be between 0 (exclusive) and 1, got 0")]
     [InlineData("GENERATE 'x' TEMPERATURE 0 MIN_P 1.5", "invalid MIN_P at line 1:34: must be between 0 and 1, got 1.5")]

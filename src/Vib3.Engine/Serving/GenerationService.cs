@@ -34,7 +34,9 @@ public sealed class GenerationService : IAsyncDisposable
         if (options.TopLogprobs is < 0 or > 20)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"top logprobs must be between 0 and 20, not {options.TopLogprobs}");
         var served = await GetAsync(plan.Model, ct).ConfigureAwait(false);
-        var retrieval = plan.Routing.Retrieval ? new RetrievalRouting(plan.Routing.TopK, plan.Routing.Ef ?? 0) : null;
+        var retrieval = plan.Routing.Retrieval
+            ? new RetrievalRouting(plan.Routing.TopK, plan.Routing.Ef ?? 0, plan.Routing.Experts ?? 0, (float)(plan.Routing.Prior ?? 0))
+            : null;
         if (retrieval is not null && served.Forward.PageIndex is null)
         {
             // Read (and verified) from the model's folder on the first retrieval request, never rebuilt: a corrupt

@@ -11,8 +11,14 @@ namespace Vib3.Query.Planning;
 /// bundles per expert: retrieval could not read fewer pages, so the plan routes exactly (ROUTER) instead.</param>
 /// <param name="Index">RETRIEVAL only: the page index used (key construction, metric).</param>
 /// <param name="GraphM">RETRIEVAL only: per MoE layer with an HNSW graph, its M (layers absent are scanned).</param>
+/// <param name="Experts">RETRIEVAL only: retrieve among the pages of the router's most probable E experts only.</param>
+/// <param name="Prior">RETRIEVAL only: rank pages by key score + Prior · ln p_router(expert).</param>
 public sealed record RoutingPlan(bool Retrieval, int TopK, int? Ef, bool Renormalise, int? FallbackFromK = null, string? Index = null,
-    IReadOnlyDictionary<int, int>? GraphM = null);
+    IReadOnlyDictionary<int, int>? GraphM = null, int? Experts = null, decimal? Prior = null)
+{
+    /// <summary>The router's probabilities re-rank the keys: every page of a layer is scored (an exact scan).</summary>
+    public bool RouterAware => Experts is not null || Prior is > 0;
+}
 
 /// <summary>Sampling settings after defaults: temperature 0 means greedy.</summary>
 /// <param name="PresencePenalty">OpenAI's: subtracted once from the logit of every token already generated.</param>

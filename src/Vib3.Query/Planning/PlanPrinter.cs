@@ -50,7 +50,10 @@ public static class PlanPrinter
     }
 
     private static string Routing(RoutingPlan r, int experts) => r.Retrieval
-        ? $"RETRIEVAL k={r.TopK} bundle pages per layer by page key ({r.Index}), weighted by the router's softmax" +
+        ? $"RETRIEVAL k={r.TopK} bundle pages per layer by page key ({r.Index})" +
+          (r.Experts is { } e ? $" among the router's top-{e} experts' pages" : "") +
+          (r.Prior is > 0 and var p ? string.Create(CultureInfo.InvariantCulture, $", ranked by key score + {p} · ln p(expert)") : "") +
+          ", weighted by the router's softmax" +
           (r.Renormalise ? ", renormalised over the experts touched" : "") +
           (r.Ef is { } ef && r.GraphM is not { Count: > 0 } ? $"; ef={ef} ignored (the exact scan has no search breadth)" : "")
         : $"ROUTER top-{r.TopK} of {experts}" + (r.Renormalise ? ", renormalised" : "") +

@@ -45,17 +45,20 @@ public static class Planner
         if (index is not { Count: > 0 })
             throw Error(SqlState.FeatureNotSupported,
                 $"USING RETRIEVAL needs a page index and model \"{model}\" has none: run CREATE INDEX ON MODEL {model} first (or use USING ROUTER)", at);
+        if (o.Experts is { } e && e > h.Experts)
+            throw Error(SqlState.InvalidParameterValue, $"USING RETRIEVAL experts={e}: model \"{model}\" has {h.Experts} experts per layer", at);
         if (m.ExpertGrids.All(g => k >= h.TopK * g.BundlesPerExpert))
             return new RoutingPlan(Retrieval: false, h.TopK, null, h.NormTopKProb, FallbackFromK: k);
         var first = index[0].Keys;
         var described = $"{PageKeyLayer.KindName(first.Kind)}, {PageKeyLayer.MetricName(first.Metric)}";
         var graphs = index.Where(x => x.GraphM is not null).ToDictionary(x => x.Keys.Layer, x => x.GraphM!.Value);
-        return new RoutingPlan(Retrieval: true, k, o.Ef, h.NormTopKProb, Index: described, GraphM: graphs);
+        return new RoutingPlan(Retrieval: true, k, o.Ef, h.NormTopKProb, Index: described, GraphM: graphs, Experts: o.Experts, Prior: o.Prior);
     }
 
     /// <summary>Index or exact scan for one layer, by <see cref="SearchCost"/> (the forward pass decides the same way).</summary>
     private static string SearchMethod(RoutingPlan routing, int layer, int keys)
     {
+        if (routing.RouterAware) return "exact scan: the router re-ranks every page";
         if (routing.GraphM?.GetValueOrDefault(layer) is not (> 0 and var m)) return "exact scan";
         var ef = routing.Ef ?? HnswIndex.DefaultEf;
         var graph = SearchCost.Graph(routing.TopK, ef, m);

@@ -60,19 +60,22 @@ internal static class RequestParser
         return stops.Any(s => s.Length == 0) ? throw ApiException.Invalid("stop", "stop strings must not be empty") : stops;
     }
 
-    /// <summary>The vib3 extension <c>"vib3": {"routing": "router" | "retrieval", "k": 8, "ef": 64}</c>: the
-    /// language's <c>USING ROUTER</c> / <c>USING RETRIEVAL k=8 ef=64</c>.</summary>
+    /// <summary>The vib3 extension <c>"vib3": {"routing": "router" | "retrieval", "k": 8, "ef": 64, "experts": 2,
+    /// "prior": 1}</c>: the language's <c>USING ROUTER</c> / <c>USING RETRIEVAL k=8 ef=64 experts=2 prior=1</c>.</summary>
     private static GenerateOptions Routing(JsonFields f)
     {
         if (f.Object("vib3") is not { } v) return GenerateOptions.None;
         var k = (int?)v.Integer("k", 1, int.MaxValue);
         var ef = (int?)v.Integer("ef", 1, int.MaxValue);
+        var experts = (int?)v.Integer("experts", 1, int.MaxValue);
+        var prior = v.Decimal("prior", 0m, 1000m);
         var routing = v.String("routing");
         switch (routing)
         {
             case null or "router":
-                if (k is not null || ef is not null)
-                    throw ApiException.Invalid(v.Path(k is not null ? "k" : "ef"), "'vib3.k' and 'vib3.ef' apply to \"routing\": \"retrieval\" only");
+                if (new[] { ("k", k is not null), ("ef", ef is not null), ("experts", experts is not null), ("prior", prior is not null) }
+                        .FirstOrDefault(x => x.Item2) is ({ } field, true))
+                    throw ApiException.Invalid(v.Path(field), $"'vib3.{field}' applies to \"routing\": \"retrieval\" only");
                 return routing is null ? GenerateOptions.None : new GenerateOptions { Routing = RoutingMode.Router };
             case "retrieval":
                 return new GenerateOptions
@@ -80,6 +83,8 @@ internal static class RequestParser
                     Routing = RoutingMode.Retrieval,
                     K = k ?? throw ApiException.Invalid(v.Path("k"), "\"routing\": \"retrieval\" needs 'vib3.k', the bundles to retrieve"),
                     Ef = ef,
+                    Experts = experts,
+                    Prior = prior,
                 };
             default:
                 throw ApiException.Invalid(v.Path("routing"), $"'vib3.routing' must be \"router\" or \"retrieval\", got \"{routing}\"");

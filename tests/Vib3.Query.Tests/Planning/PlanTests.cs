@@ -67,6 +67,8 @@ public sealed class PlanTests : IClassFixture<PlanTests.Models>
     [InlineData("mixtral-retrieval-scan-beats-graph", "EXPLAIN GENERATE 'hello' FROM MODEL mix USING RETRIEVAL k=2", 4)]
     // ... and the graph wins only at a breadth below the layer's size (ef 2, M 2: ~8).
     [InlineData("mixtral-retrieval-graph", "EXPLAIN GENERATE 'hello' FROM MODEL mix USING RETRIEVAL k=2 ef=2", 2)]
+    // Router-aware ranking scores every page, so the scan runs even where the graph would be cheaper.
+    [InlineData("mixtral-retrieval-router-aware", "EXPLAIN GENERATE 'hello' FROM MODEL mix USING RETRIEVAL k=4 ef=2 experts=2 prior=1", 2)]
     public void Retrieval_explain_matches_the_checked_in_plan(string name, string sql, int? graphM = null)
     {
         var actual = PlanPrinter.Print(Planner.Plan(Parse(sql), Context(indexed: true, graphM: graphM)));
@@ -90,6 +92,14 @@ public sealed class PlanTests : IClassFixture<PlanTests.Models>
         Assert.False(fallback.Routing.Retrieval);
         Assert.Equal(6, fallback.Routing.FallbackFromK);
         Assert.Equal(router.Estimate, fallback.Estimate);
+    }
+
+    [Fact]
+    public void Retrieval_among_more_experts_than_the_model_has_is_refused()
+    {
+        var e = Assert.Throws<Vib3Exception>(() => Planner.Plan(Parse("GENERATE 'x' FROM MODEL mix USING RETRIEVAL k=2 experts=5"), Context(indexed: true)));
+        Assert.Equal(SqlState.InvalidParameterValue, e.SqlState);
+        Assert.Contains("experts=5: model \"mix\" has 4 experts per layer (at line 1:", e.Message);
     }
 
     private static GenerationStatement Parse(string sql) => StatementParser.Parse(sql).Single() switch

@@ -63,6 +63,26 @@ public sealed partial class RetrievalTests : IDisposable
     }
 
     [Fact]
+    public async Task Router_aware_retrieval_runs_from_the_language_and_keeps_to_the_router_s_experts()
+    {
+        await using var engine = Engine();
+        using var session = engine.OpenSession();
+        await RunAsync(session, "CREATE INDEX ON MODEL m");
+        var explain = await ExplainAsync(session, "EXPLAIN ANALYZE GENERATE 'the cat' FROM MODEL m USING RETRIEVAL k=3 experts=1 prior=1 MAX_TOKENS 5");
+        Assert.Contains("among the router's top-1 experts' pages, ranked by key score + 1 · ln p(expert)", explain);
+        // Every token's pages come from one expert (its router's first): per layer, one touched expert per token, half
+        // of what the router's top-2 touches over the same tokens.
+        var router = await ExplainAsync(session, "EXPLAIN ANALYZE GENERATE 'the cat' FROM MODEL m USING ROUTER MAX_TOKENS 5");
+        Assert.Equal(Tokens(router), Tokens(explain));
+        Assert.Equal(ExpertsTouched(router).Select(n => n / 2), ExpertsTouched(explain));
+
+        static string Tokens(string analyze) => Regex.Match(analyze, @"tokens: \d+ prompt, \d+ generated").Value;
+        static int[] ExpertsTouched(string analyze) => Regex.Matches(analyze, @"layer \d+ experts: ((?:\d+x\d+ ?)+)")
+            .Select(m => m.Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries).Sum(c => int.Parse(c.Split('x')[1])))
+            .ToArray();
+    }
+
+    [Fact]
     public async Task Create_model_with_an_index_builds_it_after_converting_and_a_bad_key_name_converts_nothing()
     {
         var source = Path.Combine(_dir.Path, "hf");
