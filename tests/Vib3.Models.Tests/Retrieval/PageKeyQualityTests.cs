@@ -177,15 +177,4 @@ public sealed class PageKeyQualityTests(ITestOutputHelper output)
         await w.StreamAsync(t, (i, page) => t.ToF32Page(i, page, all));
         return all;
     }
-
-    private sealed class ScratchDir : IDisposable
-    {
-        public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "vib3-keys-test-" + Guid.NewGuid().ToString("N")[..12]);
-
-        public void Dispose()
-        {
-            try { Directory.Delete(Path, recursive: true); }
-            catch (IOException) { }
-        }
-    }
 }
