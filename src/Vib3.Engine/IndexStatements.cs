@@ -71,7 +71,7 @@ internal static class IndexStatements
     }
 
     /// <summary>The key construction a statement names (null: the default); 22023 for an unknown name.</summary>
-    public static PageKeyKind KeysNamed(string? name) => name switch
+    private static PageKeyKind KeysNamed(string? name) => name switch
     {
         null => DefaultKeys,
         "mean_gate" => PageKeyKind.MeanGate,

@@ -123,7 +123,6 @@ public sealed class Session : IDisposable
 
     private async Task<StatementResult> CreateAsync(CreateModel c, CancellationToken ct)
     {
-        if (c.Index is not null) IndexStatements.KeysNamed(c.Index); // a bad name is refused before hours of conversion
         var converter = new ModelConverter(_engine.Catalog, _engine.Descriptors);
         var request = new ConversionRequest(c.Path, c.Name.Name, c.DType is { } d ? DTypes.Parse(d) : null, c.PageRows, _engine.Options.RamBudgetBytes);
         var m = converter.Convert(request, null, ct);

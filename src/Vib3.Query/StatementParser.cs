@@ -159,17 +159,8 @@ public static class StatementParser
     {
         string? dtype = null, index = null;
         int? pageRows = null;
-        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (P.ModelOptionContext option in context.modelOption())
+        foreach (var (key, option, keyToken, valueToken) in DistinctOptions(context.modelOption()))
         {
-            Identifier key = Identifier(option.identifier());
-            IToken keyToken = option.identifier().Start;
-            if (!seen.Add(key.Name))
-            {
-                throw ThrowingErrorListener.Error(keyToken.Line, keyToken.Column,
-                    $"option {key.Name} specified more than once, near {ThrowingErrorListener.Quote(keyToken.Text)}");
-            }
-            IToken valueToken = option.Stop;
             if (key.Matches("dtype"))
             {
                 dtype = option.stringLiteral() is { } s
@@ -178,15 +169,11 @@ public static class StatementParser
             }
             else if (key.Matches("page_rows"))
             {
-                pageRows = option.number() is { } n && n.INTEGER() is { } integer
-                    ? (int)Integer(integer.Symbol, "page_rows", 1, int.MaxValue)
-                    : throw Invalid(valueToken, $"invalid page_rows at line {Where(valueToken)}: expected a positive integer, got {valueToken.Text}");
+                pageRows = PositiveInteger(option, "page_rows");
             }
             else if (key.Matches("index"))
             {
-                index = option.stringLiteral() is { } s
-                    ? StringValue(s)
-                    : throw Invalid(valueToken, $"invalid index at line {Where(valueToken)}: expected a key construction such as 'mean_gate', got {valueToken.Text}");
+                index = OneOf(option, KeyKinds, "index");
             }
             else
             {
@@ -204,17 +191,8 @@ public static class StatementParser
     {
         string? keys = null, metric = null;
         int? m = null, efConstruction = null;
-        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (P.ModelOptionContext option in context.modelOption())
+        foreach (var (key, option, keyToken, valueToken) in DistinctOptions(context.modelOption()))
         {
-            Identifier key = Identifier(option.identifier());
-            IToken keyToken = option.identifier().Start;
-            if (!seen.Add(key.Name))
-            {
-                throw ThrowingErrorListener.Error(keyToken.Line, keyToken.Column,
-                    $"option {key.Name} specified more than once, near {ThrowingErrorListener.Quote(keyToken.Text)}");
-            }
-            IToken valueToken = option.Stop;
             if (key.Matches("keys"))
             {
                 keys = OneOf(option, KeyKinds, "keys");
@@ -223,13 +201,13 @@ public static class StatementParser
             {
                 metric = OneOf(option, Metrics, "metric");
             }
-            else if (key.Matches("m") || key.Matches("ef_construction"))
+            else if (key.Matches("m"))
             {
-                var what = key.Name.ToLowerInvariant();
-                var value = option.number() is { } n && n.INTEGER() is { } integer
-                    ? (int)Integer(integer.Symbol, what, 1, int.MaxValue)
-                    : throw Invalid(valueToken, $"invalid {what} at line {Where(valueToken)}: expected a positive integer, got {valueToken.Text}");
-                if (what == "m") m = value; else efConstruction = value;
+                m = PositiveInteger(option, "m");
+            }
+            else if (key.Matches("ef_construction"))
+            {
+                efConstruction = PositiveInteger(option, "ef_construction");
             }
             else
             {
@@ -239,6 +217,28 @@ public static class StatementParser
         }
         return new CreateIndex(Identifier(context.identifier()), keys, metric, m, efConstruction);
     }
+
+    /// <summary>The WITH (name = value, ...) options in order, each name at most once (a repeat is an error at its position).</summary>
+    private static IEnumerable<(Identifier Key, P.ModelOptionContext Option, IToken KeyToken, IToken ValueToken)> DistinctOptions(
+        IEnumerable<P.ModelOptionContext> options)
+    {
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var option in options)
+        {
+            Identifier key = Identifier(option.identifier());
+            IToken keyToken = option.identifier().Start;
+            if (!seen.Add(key.Name))
+                throw ThrowingErrorListener.Error(keyToken.Line, keyToken.Column,
+                    $"option {key.Name} specified more than once, near {ThrowingErrorListener.Quote(keyToken.Text)}");
+            yield return (key, option, keyToken, option.Stop);
+        }
+    }
+
+    /// <summary>An option whose value must be a positive integer.</summary>
+    private static int PositiveInteger(P.ModelOptionContext option, string what) =>
+        option.number() is { } n && n.INTEGER() is { } integer
+            ? (int)Integer(integer.Symbol, what, 1, int.MaxValue)
+            : throw Invalid(option.Stop, $"invalid {what} at line {Where(option.Stop)}: expected a positive integer, got {option.Stop.Text}");
 
     /// <summary>A string option whose value must be one of <paramref name="allowed"/> (compared case-insensitively).</summary>
     private static string OneOf(P.ModelOptionContext option, string[] allowed, string what)
