@@ -31,11 +31,15 @@ var gen = new Option<int>("--gen") { Description = "Greedy tokens generated for 
 var runs = new Option<int>("--runs") { Description = "Generation runs (median tok/s)", DefaultValueFactory = _ => 3 };
 var synthetic = new Option<bool>("--synthetic") { Description = "Also the synthetic Mixtral", DefaultValueFactory = _ => true };
 var variants = new Option<bool>("--router-aware") { Description = "Also the router-aware variants", DefaultValueFactory = _ => true };
+var indexBench = new Option<bool>("--index-bench")
+{
+    Description = "Only the HNSW graph against the scan on real page keys, with decode's own queries (index-bench.md)",
+};
 var output = new Option<string>("--out") { Description = "Where results.md and results.csv go", DefaultValueFactory = _ => "docs/retrieval" };
 
 var root = new RootCommand("USING RETRIEVAL k=N against exact routing: agreement, KL, perplexity, bytes and decode rate")
 {
-    source, corpus, pageRows, ks, tokens, window, gen, runs, synthetic, variants, output,
+    source, corpus, pageRows, ks, tokens, window, gen, runs, synthetic, variants, output, indexBench,
 };
 root.SetAction(async (r, ct) =>
 {
@@ -43,7 +47,7 @@ root.SetAction(async (r, ct) =>
     {
         return await Report.RunAsync(new StudyOptions(
             r.GetValue(source)!, r.GetValue(corpus)!, r.GetValue(pageRows)!, r.GetValue(ks)!, r.GetValue(tokens), r.GetValue(window),
-            r.GetValue(gen), r.GetValue(runs), r.GetValue(synthetic), r.GetValue(variants), r.GetValue(output)!), ct);
+            r.GetValue(gen), r.GetValue(runs), r.GetValue(synthetic), r.GetValue(variants), r.GetValue(output)!, r.GetValue(indexBench)), ct);
     }
     catch (Exception e) when (e is Vib3Exception or IOException or UnauthorizedAccessException)
     {

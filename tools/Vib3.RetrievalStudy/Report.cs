@@ -6,7 +6,7 @@ namespace Vib3.RetrievalStudy;
 
 internal sealed record StudyOptions(
     string Source, string Corpus, int[] PageRows, double[] Ks, int Tokens, int Window, int Gen, int Runs, bool Synthetic,
-    bool RouterAware, string Output);
+    bool RouterAware, string Output, bool IndexBench = false);
 
 /// <summary>Runs the sweep on each model and writes one markdown table per model (results.md, also printed) and
 /// every figure as CSV (results.csv, for plot_retrieval.py).</summary>
@@ -14,6 +14,7 @@ internal static class Report
 {
     public static async Task<int> RunAsync(StudyOptions o, CancellationToken ct)
     {
+        if (o.IndexBench) return await IndexBenchAsync(o, ct);
         var results = new List<StudyResult>();
         foreach (var rows in o.PageRows)
         {
@@ -31,6 +32,28 @@ internal static class Report
         Directory.CreateDirectory(o.Output);
         await File.WriteAllTextAsync(Path.Combine(o.Output, "results.md"), md.ToString(), ct);
         await File.WriteAllTextAsync(Path.Combine(o.Output, "results.csv"), Csv(results), ct);
+        return 0;
+    }
+
+    /// <summary>--index-bench: the HNSW graph against the scan on real page keys (index-bench.md): the trained model at
+    /// each page_rows, and synthetic models of 8 and 128 experts (the second has 2,048 keys a layer at page_rows 16).</summary>
+    private static async Task<int> IndexBenchAsync(StudyOptions o, CancellationToken ct)
+    {
+        var md = new StringBuilder();
+        int[] efs = [8, 16, 32, 64, 128];
+        foreach (var rows in o.PageRows)
+        {
+            using var model = StudyModel.Trained(o.Source, rows, o.Corpus, o.Window);
+            md.Append(await KeyIndexBench.RunAsync(model, k: 8, efs, ct)).Append('\n');
+        }
+        foreach (var (experts, rows) in new[] { (8, 32), (128, 16) })
+        {
+            using var model = StudyModel.Synthetic(rows, o.Window, experts);
+            md.Append(await KeyIndexBench.RunAsync(model, k: 8, efs, ct)).Append('\n');
+        }
+        Console.Write(md);
+        Directory.CreateDirectory(o.Output);
+        await File.WriteAllTextAsync(Path.Combine(o.Output, "index-bench.md"), md.ToString(), ct);
         return 0;
     }
 

@@ -46,15 +46,16 @@ internal sealed class StudyModel : IDisposable
             return text.Stream;
         }, window);
 
-    /// <summary>A synthetic Mixtral shaped like vib3-moe's expert grid (8 experts, top-2, 256 hidden rows), f32.</summary>
-    public static StudyModel Synthetic(int pageRows, int window)
+    /// <summary>A synthetic Mixtral shaped like vib3-moe's expert grid (8 experts, top-2, 256 hidden rows), f32; or with
+    /// <paramref name="experts"/> experts (wider layers: more page keys to search).</summary>
+    public static StudyModel Synthetic(int pageRows, int window, int experts = 8)
     {
         var spec = new SyntheticModelSpec
         {
-            Family = ModelFamily.Mixtral, Layers = 4, Dim = 128, ExpertHidden = 256, Heads = 4, KvHeads = 2,
-            Experts = 8, TopK = 2, Vocab = 512, Context = 512, Seed = 11, DType = DType.F32,
+            Family = ModelFamily.Mixtral, Layers = experts > 8 ? 2 : 4, Dim = 128, ExpertHidden = 256, Heads = 4, KvHeads = 2,
+            Experts = experts, TopK = 2, Vocab = 512, Context = 512, Seed = 11, DType = DType.F32,
         };
-        return Create($"synthetic mixtral (f32, random weights, page_rows {pageRows})", pageRows, dir =>
+        return Create($"synthetic mixtral (f32, random weights, {experts} experts, page_rows {pageRows})", pageRows, dir =>
         {
             var hf = Path.Combine(dir, "hf");
             SyntheticModelGenerator.WriteHf(spec, hf);

@@ -63,8 +63,8 @@ public static class Planner
         var ef = routing.Ef ?? HnswIndex.DefaultEf;
         var graph = SearchCost.Graph(routing.TopK, ef, m);
         return SearchCost.PreferGraph(keys, routing.TopK, ef, m)
-            ? $"HNSW M={m} ef={ef}: ~{graph} distance computations, a scan {keys}"
-            : $"exact scan: {keys} distance computations, HNSW M={m} ef={ef} ~{graph}";
+            ? $"HNSW M={m} ef={ef}: ~{graph} distance computations at ~{SearchCost.GraphTimeFactor}x a scan's, a scan {keys}"
+            : $"exact scan: {keys} distance computations, HNSW M={m} ef={ef} ~{graph} at ~{SearchCost.GraphTimeFactor}x";
     }
 
     private static string Bind(GenerateOptions o, PlannerContext context, SourcePosition at) =>
