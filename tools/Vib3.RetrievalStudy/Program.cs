@@ -35,11 +35,16 @@ var indexBench = new Option<bool>("--index-bench")
 {
     Description = "Only the HNSW graph against the scan on real page keys, with decode's own queries (index-bench.md)",
 };
+var diskBudget = new Option<double[]>("--disk-budget")
+{
+    Description = "Only the trained model under RAM budgets of these fractions of its pages: disk bytes and tok/s per routing (disk.md)",
+    AllowMultipleArgumentsPerToken = true,
+};
 var output = new Option<string>("--out") { Description = "Where results.md and results.csv go", DefaultValueFactory = _ => "docs/retrieval" };
 
 var root = new RootCommand("USING RETRIEVAL k=N against exact routing: agreement, KL, perplexity, bytes and decode rate")
 {
-    source, corpus, pageRows, ks, tokens, window, gen, runs, synthetic, variants, output, indexBench,
+    source, corpus, pageRows, ks, tokens, window, gen, runs, synthetic, variants, output, indexBench, diskBudget,
 };
 root.SetAction(async (r, ct) =>
 {
@@ -47,7 +52,7 @@ root.SetAction(async (r, ct) =>
     {
         return await Report.RunAsync(new StudyOptions(
             r.GetValue(source)!, r.GetValue(corpus)!, r.GetValue(pageRows)!, r.GetValue(ks)!, r.GetValue(tokens), r.GetValue(window),
-            r.GetValue(gen), r.GetValue(runs), r.GetValue(synthetic), r.GetValue(variants), r.GetValue(output)!, r.GetValue(indexBench)), ct);
+            r.GetValue(gen), r.GetValue(runs), r.GetValue(synthetic), r.GetValue(variants), r.GetValue(output)!, r.GetValue(indexBench), r.GetValue(diskBudget)), ct);
     }
     catch (Exception e) when (e is Vib3Exception or IOException or UnauthorizedAccessException)
     {

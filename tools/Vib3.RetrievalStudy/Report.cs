@@ -6,7 +6,7 @@ namespace Vib3.RetrievalStudy;
 
 internal sealed record StudyOptions(
     string Source, string Corpus, int[] PageRows, double[] Ks, int Tokens, int Window, int Gen, int Runs, bool Synthetic,
-    bool RouterAware, string Output, bool IndexBench = false);
+    bool RouterAware, string Output, bool IndexBench = false, double[]? DiskBudgets = null);
 
 /// <summary>Runs the sweep on each model and writes one markdown table per model (results.md, also printed) and
 /// every figure as CSV (results.csv, for plot_retrieval.py).</summary>
@@ -15,6 +15,7 @@ internal static class Report
     public static async Task<int> RunAsync(StudyOptions o, CancellationToken ct)
     {
         if (o.IndexBench) return await IndexBenchAsync(o, ct);
+        if (o.DiskBudgets is { Length: > 0 } fractions) return await DiskBenchAsync(o, fractions, ct);
         var results = new List<StudyResult>();
         foreach (var rows in o.PageRows)
         {
@@ -54,6 +55,22 @@ internal static class Report
         Console.Write(md);
         Directory.CreateDirectory(o.Output);
         await File.WriteAllTextAsync(Path.Combine(o.Output, "index-bench.md"), md.ToString(), ct);
+        return 0;
+    }
+
+    /// <summary>--disk-budget F...: the trained model under RAM budgets of those fractions of its pages (disk.md).</summary>
+    private static async Task<int> DiskBenchAsync(StudyOptions o, double[] fractions, CancellationToken ct)
+    {
+        var md = new StringBuilder();
+        foreach (var rows in o.PageRows)
+        {
+            using var model = StudyModel.Trained(o.Source, rows, o.Corpus, o.Window);
+            foreach (var fraction in fractions)
+                md.Append(await DiskBench.RunAsync(model, fraction, o.Gen, o.Runs, ct)).Append('\n');
+        }
+        Console.Write(md);
+        Directory.CreateDirectory(o.Output);
+        await File.WriteAllTextAsync(Path.Combine(o.Output, "disk.md"), md.ToString(), ct);
         return 0;
     }
 
