@@ -19,7 +19,8 @@ internal static class IndexStatements
     public const PageKeyKind DefaultKeys = PageKeyKind.MeanGate;
     public const PageKeyMetric DefaultMetric = PageKeyMetric.InnerProduct;
 
-    public static async Task<StatementResult> CreateAsync(Vib3Engine engine, CreateIndex c, CancellationToken ct)
+    /// <param name="progress">Told of each layer as it is indexed (the session's <see cref="Session.Progress"/>).</param>
+    public static async Task<StatementResult> CreateAsync(Vib3Engine engine, CreateIndex c, Action<string>? progress, CancellationToken ct)
     {
         var name = c.Model.Name;
         var graphOptions = new HnswOptions(M: c.M ?? 16, EfConstruction: c.EfConstruction ?? 200);
@@ -53,6 +54,8 @@ internal static class IndexStatements
             rows.Add([name, (long)layer.Layer, (long)layer.Pages, (long)layer.Dims, PageKeyLayer.KindName(kind),
                 PageKeyLayer.MetricName(metric), $"hnsw m={graphOptions.M} ef_construction={graphOptions.EfConstruction}",
                 clock.Elapsed.TotalSeconds]);
+            progress?.Invoke(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"CREATE INDEX ON MODEL {name}: layer {layer.Layer} ({rows.Count} of {served.Weights.ExpertGrids.Count}), {layer.Pages} page keys and a graph in {clock.Elapsed.TotalSeconds:0.00} s"));
             clock.Restart();
         }, ct).ConfigureAwait(false);
         var dir = engine.Catalog.ModelDir(name);

@@ -27,6 +27,10 @@ public sealed class Session : IDisposable
 
     public string? CurrentModel { get; private set; }
 
+    /// <summary>Where long statements report progress while they run (CREATE INDEX: each layer as it is indexed);
+    /// null: nowhere. Called on the statement's thread; the REPL and CLI print these lines to stderr.</summary>
+    public Action<string>? Progress { get; set; }
+
     /// <summary>Parses <paramref name="sql"/> and runs its statements in order, yielding each one's result.</summary>
     public async IAsyncEnumerable<StatementResult> ExecuteAsync(
         string sql, IReadOnlyList<object?>? parameters = null, [EnumeratorCancellation] CancellationToken ct = default)
@@ -47,7 +51,7 @@ public sealed class Session : IDisposable
             _settings.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => new object?[] { kv.Key, kv.Value }))),
         CreateModel c => CreateAsync(c, ct),
         DropModel d => DropAsync(d),
-        CreateIndex c => IndexStatements.CreateAsync(_engine, c, ct),
+        CreateIndex c => IndexStatements.CreateAsync(_engine, c, Progress, ct),
         DropIndex d => Task.FromResult(IndexStatements.Drop(_engine, d)),
         Explain { Analyze: false } e => Task.FromResult(ExplainPlan(e.Statement, parameters)),
         Explain { Analyze: true } e => ExplainAnalyzeAsync(e.Statement, parameters, ct),
@@ -129,7 +133,7 @@ public sealed class Session : IDisposable
         // The model is published before its index is built: a failure here leaves a usable model without an index,
         // which CREATE INDEX can build later.
         if (c.Index is { } keys)
-            await IndexStatements.CreateAsync(_engine, new CreateIndex(c.Name, keys, null, null, null) { Position = c.Position }, ct).ConfigureAwait(false);
+            await IndexStatements.CreateAsync(_engine, new CreateIndex(c.Name, keys, null, null, null) { Position = c.Position }, Progress, ct).ConfigureAwait(false);
         return StatementResult.Command($"CREATE MODEL {m.PageCount}");
     }
 

@@ -49,10 +49,10 @@ internal static class ConvertCommand
                 // Through the engine's own statement, so the index is exactly what CREATE INDEX builds.
                 await using var engine = new Vib3Engine(GlobalOptions.EngineOptions(r, catalog.DataDir));
                 using var session = engine.OpenSession();
+                session.Progress = line => console.WriteLine(line); // each layer as it is indexed
                 var sql = $"CREATE INDEX ON MODEL {new Identifier(manifest.Name, Quoted: true)} WITH (keys = '{keys.Replace("'", "''", StringComparison.Ordinal)}')";
                 await foreach (var result in session.ExecuteAsync(sql, ct: ct))
-                    await foreach (var row in result.Rows.WithCancellation(ct))
-                        console.MarkupLineInterpolated($"indexed layer {row[1]}: {row[2]} page keys, {row[6]}, {row[7]:0.00} s");
+                    await foreach (var _ in result.Rows.WithCancellation(ct)) { }
             }
             return 0;
         });

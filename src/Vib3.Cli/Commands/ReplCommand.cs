@@ -16,6 +16,7 @@ internal static class ReplCommand
             Directory.CreateDirectory(catalog.DataDir);
             var engine = new Vib3Engine(GlobalOptions.EngineOptions(r, catalog.DataDir));
             using var session = engine.OpenSession();
+            session.Progress = r.InvocationConfiguration.Error.WriteLine;
             var repl = new Repl(session, input, output, console, Path.Combine(catalog.DataDir, "history"));
             ConsoleCancelEventHandler onCtrlC = (_, e) =>
             {

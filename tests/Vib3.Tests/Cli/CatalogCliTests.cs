@@ -52,7 +52,8 @@ public sealed class CatalogCliTests : IDisposable
         var source = SyntheticCheckpoints.Write(_dir, SyntheticCheckpoints.Small(ModelFamily.Mixtral, DType.F32), "hf");
         var r = CliRun.Run(Data, "convert", source, "--name", "m", "--page-rows", "32", "--index", "mean_gate");
         Assert.True(r.ExitCode == 0, r.Error);
-        Assert.Matches(@"indexed layer 0: \d+ page keys, hnsw m=16 ef_construction=200", r.Output);
+        Assert.Matches(@"CREATE INDEX ON MODEL m: layer 0 \(1 of 2\), \d+ page keys and a graph in \d+\.\d\d s", r.Output);
+        Assert.Contains("layer 1 (2 of 2)", r.Output);
         Assert.True(File.Exists(Path.Combine(Data, "models", "m", "index", "layer-000.keys")));
         Assert.True(File.Exists(Path.Combine(Data, "models", "m", "index", "layer-000.hnsw")));
     }

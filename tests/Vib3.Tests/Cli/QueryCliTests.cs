@@ -36,6 +36,16 @@ public sealed class QueryCliTests : IDisposable
     }
 
     [Fact]
+    public void Create_index_reports_each_layer_on_stderr_while_stdout_keeps_the_result()
+    {
+        var r = Query("CREATE INDEX ON MODEL m", "--format", "json");
+        Assert.True(r.ExitCode == 0, r.Error);
+        Assert.Matches(@"CREATE INDEX ON MODEL m: layer 0 \(1 of \d+\), \d+ page keys and a graph in", r.Error);
+        Assert.StartsWith("CREATE INDEX ", Json(r)[0].GetProperty("command").GetString());
+        Query("DROP INDEX ON MODEL m");
+    }
+
+    [Fact]
     public void Generate_returns_text_and_token_counts_and_is_seeded()
     {
         const string sql = "USE MODEL m; GENERATE 'the quick brown fox' MAX_TOKENS 12 TEMPERATURE 0.8 SEED 7";
