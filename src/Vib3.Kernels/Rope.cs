@@ -6,7 +6,7 @@ namespace Vib3.Kernels;
 /// Angles follow ggml's CPU rope bit for bit in f32: theta_scale = powf(base, -2/headDim), theta_0 = pos,
 /// theta_{i+1} = theta_i · theta_scale (repeated f32 multiplication), then cosf/sinf of each theta.
 /// At large positions this differs from the exact angle by up to ~i·ulp(pos) radians, exactly as llama.cpp does.</summary>
-public static class Rope
+public static partial class Rope
 {
     /// <summary>GPT-J / llama style: rotates consecutive pairs (x[2i], x[2i+1]).</summary>
     public static void Normal(Span<float> heads, int nHeads, int headDim, int pos, float theta)
