@@ -53,6 +53,15 @@ public static partial class Rope
         var a = buf.Slice(2 * half, half);
         var b = buf.Slice(3 * half, half);
         Angles(headDim, pos, theta, cos, sin);
+        Rotate(heads, nHeads, headDim, cos, sin, a, b, neox);
+    }
+
+    /// <summary>Rotates every head [headDim] of <paramref name="heads"/> by one position's (cos, sin) table [headDim/2]
+    /// (plain or YaRN); <paramref name="a"/> and <paramref name="b"/> are [headDim/2] scratch.</summary>
+    private static void Rotate(Span<float> heads, int nHeads, int headDim, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin,
+        Span<float> a, Span<float> b, bool neox)
+    {
+        var half = headDim / 2;
         for (var h = 0; h < nHeads; h++)
         {
             var x = heads.Slice(h * headDim, headDim);

@@ -153,31 +153,7 @@ public static partial class Rope
         var a = buf.Slice(2 * half, half);
         var b = buf.Slice(3 * half, half);
         YarnAngles(headDim, pos, theta, yarn, cos, sin);
-        for (var h = 0; h < nHeads; h++)
-        {
-            var x = heads.Slice(h * headDim, headDim);
-            if (neox)
-            {
-                var x0 = x[..half];
-                var x1 = x[half..];
-                TensorPrimitives.Multiply(x0, cos, a);
-                TensorPrimitives.Multiply(x1, sin, b);
-                TensorPrimitives.Multiply(x0, sin, x0);
-                TensorPrimitives.Multiply(x1, cos, x1);
-                TensorPrimitives.Add(x0, x1, x1);
-                TensorPrimitives.Subtract(a, b, x0);
-            }
-            else
-            {
-                for (var i = 0; i < half; i++)
-                {
-                    var x0 = x[2 * i];
-                    var x1 = x[2 * i + 1];
-                    x[2 * i] = x0 * cos[i] - x1 * sin[i];
-                    x[2 * i + 1] = x0 * sin[i] + x1 * cos[i];
-                }
-            }
-        }
+        Rotate(heads, nHeads, headDim, cos, sin, a, b, neox);
     }
 
     private static void ReferenceApplyYarn(Span<float> heads, int nHeads, int headDim, int pos, float theta, YarnParams yarn, bool neox)
