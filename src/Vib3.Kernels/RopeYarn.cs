@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace Vib3.Kernels;
 
 /// <summary>YaRN rope-scaling parameters, named as ggml's <c>ggml_rope_ext</c> takes them.

@@ -1,11 +1,8 @@
-using Vib3.Convert;
-using Vib3.Convert.Descriptors;
 using Vib3.Core;
 using Vib3.Engine;
 using Vib3.Engine.Serving;
 using Vib3.Query;
 using Vib3.Storage.Catalog;
-using Vib3.Synth;
 
 namespace Vib3.Tests.Serving;
 
@@ -16,18 +13,7 @@ public sealed class GenerationServiceTests : IDisposable
     private readonly TempDir _dir = new();
     private readonly string _data;
 
-    public GenerationServiceTests()
-    {
-        var source = Path.Combine(_dir.Path, "hf");
-        SyntheticModelGenerator.WriteHf(new SyntheticModelSpec
-        {
-            Family = ModelFamily.Mixtral, Layers = 2, Dim = 64, ExpertHidden = 64, Heads = 4, KvHeads = 2,
-            Experts = 4, TopK = 2, Vocab = 300, Context = 96, Seed = 11, DType = DType.F32,
-        }, source);
-        _data = Path.Combine(_dir.Path, "data");
-        new ModelConverter(new ModelCatalog(_data), DescriptorCatalog.LoadDefault())
-            .Convert(new ConversionRequest(source, "m", DType.Q8_0, PageRows: 32));
-    }
+    public GenerationServiceTests() => _data = ServingModel.Convert(_dir, expertHidden: 64);
 
     public void Dispose() => _dir.Dispose();
 
