@@ -8,7 +8,7 @@ internal static class Program
     private const string Usage = """
         vib3-synth: writes a deterministic random-weight MoE checkpoint.
 
-        usage: vib3-synth --family mixtral|qwen2moe|qwen3moe|olmoe --format hf|gguf --out PATH [options]
+        usage: vib3-synth --family mixtral|qwen2moe|qwen3moe|olmoe|deepseek2 --format hf|gguf --out PATH [options]
           --layers N          decoder layers (2)
           --dim N             hidden size (64)
           --expert-hidden N   routed expert intermediate size (64)
@@ -25,6 +25,27 @@ internal static class Program
           --shards N          safetensors files for hf (1)
           --rope-theta X      rope base (1000000)
           --norm-eps X        rms norm epsilon (1e-5)
+
+        deepseek2 only (DeepSeek-V3 / Kimi K2; aliases deepseekv3, kimi):
+          --q-lora-rank N           compressed query rank, 0 = plain q_proj (24)
+          --kv-lora-rank N          compressed key/value rank (32)
+          --qk-nope-head-dim N      per-head key width without rope (16)
+          --qk-rope-head-dim N      per-head key width with rope (8)
+          --v-head-dim N            per-head value width (16)
+          --leading-dense-layers N  first layers with a dense FFN (1)
+          --dense-hidden N          dense FFN width (2 x expert-hidden)
+          --shared-experts N        shared experts, 0 = none (1)
+          --expert-groups N         expert groups (1)
+          --groups-used N           groups a token may use (1)
+          --routed-scale X          routed experts' weight factor (2.5)
+          --norm-topk-prob B        renormalise the chosen experts' weights, true|false (true)
+          --sigmoid-gating B        sigmoid router scores, false = softmax (true)
+          --score-bias B            selection-only router bias, true|false (true)
+          --mla-split B             gguf attn_k_b/attn_v_b, false = older attn_kv_b (true)
+          --yarn-factor X           YaRN rope scaling factor, 0 = off (0)
+          --yarn-original-context N YaRN original context (context / factor)
+          --mscale-all-dim X        YaRN mscale_all_dim (0)
+          --mtp-layers N            hf only: multi-token-prediction layers (0)
         """;
 
     private static int Main(string[] args)
@@ -77,6 +98,25 @@ internal static class Program
                 case "--shards": spec = spec with { Shards = Int(name, v) }; break;
                 case "--rope-theta": spec = spec with { RopeTheta = Dbl(name, v) }; break;
                 case "--norm-eps": spec = spec with { NormEps = Dbl(name, v) }; break;
+                case "--q-lora-rank": spec = spec with { QLoraRank = Int(name, v) }; break;
+                case "--kv-lora-rank": spec = spec with { KvLoraRank = Int(name, v) }; break;
+                case "--qk-nope-head-dim": spec = spec with { QkNopeHeadDim = Int(name, v) }; break;
+                case "--qk-rope-head-dim": spec = spec with { QkRopeHeadDim = Int(name, v) }; break;
+                case "--v-head-dim": spec = spec with { VHeadDim = Int(name, v) }; break;
+                case "--leading-dense-layers": spec = spec with { LeadingDenseLayers = Int(name, v) }; break;
+                case "--dense-hidden": spec = spec with { DenseHidden = Int(name, v) }; break;
+                case "--shared-experts": spec = spec with { SharedExperts = Int(name, v) }; break;
+                case "--expert-groups": spec = spec with { ExpertGroups = Int(name, v) }; break;
+                case "--groups-used": spec = spec with { GroupsUsed = Int(name, v) }; break;
+                case "--routed-scale": spec = spec with { RoutedScale = Dbl(name, v) }; break;
+                case "--norm-topk-prob": spec = spec with { NormTopKProb = Bool(name, v) }; break;
+                case "--sigmoid-gating": spec = spec with { SigmoidGating = Bool(name, v) }; break;
+                case "--score-bias": spec = spec with { ScoreBias = Bool(name, v) }; break;
+                case "--mla-split": spec = spec with { MlaSplit = Bool(name, v) }; break;
+                case "--yarn-factor": spec = spec with { YarnFactor = Dbl(name, v) }; break;
+                case "--yarn-original-context": spec = spec with { YarnOriginalContext = Int(name, v) }; break;
+                case "--mscale-all-dim": spec = spec with { MscaleAllDim = Dbl(name, v) }; break;
+                case "--mtp-layers": spec = spec with { MtpLayers = Int(name, v) }; break;
                 default: throw Bad($"unknown option {name} (see --help)");
             }
         }
@@ -103,6 +143,13 @@ internal static class Program
 
     private static int Int(string name, string v) =>
         int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : throw Bad($"{name}: '{v}' is not an integer");
+
+    private static bool Bool(string name, string v) => v.ToLowerInvariant() switch
+    {
+        "true" or "1" or "yes" => true,
+        "false" or "0" or "no" => false,
+        _ => throw Bad($"{name}: '{v}' is not true or false"),
+    };
 
     private static double Dbl(string name, string v) =>
         double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) ? n : throw Bad($"{name}: '{v}' is not a number");

@@ -6,7 +6,7 @@ namespace Vib3.Synth;
 /// <summary>Deterministic random-weight MoE checkpoints. Every tensor's values come from a generator seeded by
 /// the model seed and the tensor's HF name, so the HF folder and the GGUF file of one spec hold the same
 /// weights; the GGUF is laid out as llama.cpp's convert_hf_to_gguf.py lays it out (names, stacked experts,
-/// llama Q/K permutation, F32 norms/biases/routers).</summary>
+/// llama Q/K permutation, DeepSeek's kv_b_proj split into k_b/v_b, F32 norms/biases/routers).</summary>
 public static class SyntheticModelGenerator
 {
     private const float MatrixRange = 0.0346f; // uniform(-a, a) with a = 0.02·√3 has std 0.02
@@ -17,6 +17,7 @@ public static class SyntheticModelGenerator
         ModelFamily.Qwen2Moe => "Qwen2MoeForCausalLM",
         ModelFamily.Qwen3Moe => "Qwen3MoeForCausalLM",
         ModelFamily.Olmoe => "OlmoeForCausalLM",
+        ModelFamily.Deepseek2 => "DeepseekV3ForCausalLM",
         _ => throw new ArgumentOutOfRangeException(nameof(f), f, null),
     };
 
@@ -26,6 +27,7 @@ public static class SyntheticModelGenerator
         ModelFamily.Qwen2Moe => "qwen2_moe",
         ModelFamily.Qwen3Moe => "qwen3_moe",
         ModelFamily.Olmoe => "olmoe",
+        ModelFamily.Deepseek2 => "deepseek_v3",
         _ => throw new ArgumentOutOfRangeException(nameof(f), f, null),
     };
 
@@ -35,6 +37,7 @@ public static class SyntheticModelGenerator
         ModelFamily.Qwen2Moe => "qwen2moe",
         ModelFamily.Qwen3Moe => "qwen3moe",
         ModelFamily.Olmoe => "olmoe",
+        ModelFamily.Deepseek2 => "deepseek2",
         _ => throw new ArgumentOutOfRangeException(nameof(f), f, null),
     };
 
@@ -44,8 +47,9 @@ public static class SyntheticModelGenerator
         "qwen2moe" => ModelFamily.Qwen2Moe,
         "qwen3moe" => ModelFamily.Qwen3Moe,
         "olmoe" => ModelFamily.Olmoe,
+        "deepseek2" or "deepseekv3" or "kimi" => ModelFamily.Deepseek2,
         _ => throw new Vib3Exception(SqlState.FeatureNotSupported,
-            $"unknown model family '{s}' (supported: mixtral, qwen2moe, qwen3moe, olmoe)"),
+            $"unknown model family '{s}' (supported: mixtral, qwen2moe, qwen3moe, olmoe, deepseek2)"),
     };
 
     /// <summary>The dense intermediate_size written to config.json / feed_forward_length.</summary>
@@ -53,6 +57,7 @@ public static class SyntheticModelGenerator
     {
         ModelFamily.Qwen2Moe => s.SharedExpertHidden,
         ModelFamily.Qwen3Moe => s.ExpertHidden * s.TopK,
+        ModelFamily.Deepseek2 => s.DenseHidden,
         _ => s.ExpertHidden,
     };
 
@@ -62,6 +67,7 @@ public static class SyntheticModelGenerator
     public static IReadOnlyList<SyntheticTensor> HfTensors(SyntheticModelSpec s)
     {
         s.Validate();
+        if (s.Family == ModelFamily.Deepseek2) return Deepseek2Layout.HfTensors(s);
         long d = s.Dim, ff = s.ExpertHidden, qDim = (long)s.Heads * s.HeadDim, kvDim = (long)s.KvHeads * s.HeadDim;
         var list = new List<SyntheticTensor>();
         void Add(string n, SyntheticTensorKind k, params long[] shape) => list.Add(new SyntheticTensor(n, shape, k));
@@ -134,6 +140,7 @@ public static class SyntheticModelGenerator
     public static IReadOnlyList<SyntheticGgufTensor> GgufTensors(SyntheticModelSpec s)
     {
         var hf = HfTensors(s).ToDictionary(t => t.Name, StringComparer.Ordinal);
+        if (s.Family == ModelFamily.Deepseek2) return Deepseek2Layout.GgufTensors(s, hf);
         var list = new List<SyntheticGgufTensor>();
         var llama = s.Family == ModelFamily.Mixtral;
 
@@ -254,6 +261,9 @@ public static class SyntheticModelGenerator
             case SyntheticTensorKind.Bias:
                 for (var i = 0; i < v.Length; i++) v[i] = rng.NextSymmetric(0.01f);
                 break;
+            case SyntheticTensorKind.ScoreBias:
+                for (var i = 0; i < v.Length; i++) v[i] = rng.NextSymmetric(0.3f);
+                break;
             case SyntheticTensorKind.Router:
                 var a = 1f / MathF.Sqrt(s.Dim);
                 for (var i = 0; i < v.Length; i++) v[i] = rng.NextSymmetric(a);
@@ -293,18 +303,33 @@ public static class SyntheticModelGenerator
     private static void WriteGgufTensor(SyntheticModelSpec s, SyntheticGgufTensor t,
         IReadOnlyDictionary<string, SyntheticTensor> hf, Stream output)
     {
-        foreach (var src in t.Sources)
+        // Stacked experts are independent draws, so a batch of them is generated and encoded in parallel and
+        // written in order: at most one batch (one expert per core) is held at a time.
+        var batch = Math.Max(1, Environment.ProcessorCount);
+        var encoded = new byte[Math.Min(batch, t.Sources.Count)][];
+        for (var start = 0; start < t.Sources.Count; start += batch)
         {
-            var h = hf[src];
-            var v = t.DType == s.DType ? RawValues(s, h) : Values(s, h);
-            if (t.PermuteHeads > 0)
+            var count = Math.Min(batch, t.Sources.Count - start);
+            Parallel.For(0, count, i => encoded[i] = EncodeGgufSource(s, t, hf[t.Sources[start + i]]));
+            for (var i = 0; i < count; i++)
             {
-                var p = new float[v.Length];
-                LlamaQkPermutation.Permute<float>(v, p, (int)h.Shape[0], (int)h.Shape[1], t.PermuteHeads);
-                v = p;
+                output.Write(encoded[i]);
+                encoded[i] = [];
             }
-            output.Write(Encode(t.DType, v));
         }
+    }
+
+    private static byte[] EncodeGgufSource(SyntheticModelSpec s, SyntheticGgufTensor t, SyntheticTensor h)
+    {
+        var v = t.DType == s.DType ? RawValues(s, h) : Values(s, h);
+        if (t.Part != KvBPart.None) v = Deepseek2Layout.SplitKvB(s, v, t.Part);
+        if (t.PermuteHeads > 0)
+        {
+            var p = new float[v.Length];
+            LlamaQkPermutation.Permute<float>(v, p, (int)h.Shape[0], (int)h.Shape[1], t.PermuteHeads);
+            v = p;
+        }
+        return Encode(t.DType, v);
     }
 
     // ---------------------------------------------------------------- writers
@@ -364,6 +389,11 @@ public static class SyntheticModelGenerator
             DType.F32 => 0u, DType.F16 => 1u, DType.Q8_0 => 7u, DType.BF16 => 32u,
             _ => throw new ArgumentOutOfRangeException(nameof(s)),
         });
+        if (s.Family == ModelFamily.Deepseek2)
+        {
+            Deepseek2Metadata.AddGguf(s, w);
+            return;
+        }
         w.AddUInt32($"{arch}.vocab_size", (uint)s.Vocab);
         w.AddUInt32($"{arch}.context_length", (uint)s.Context);
         w.AddUInt32($"{arch}.embedding_length", (uint)s.Dim);
@@ -404,8 +434,11 @@ public static class SyntheticModelGenerator
             w.WriteNumber("intermediate_size", DenseIntermediate(s));
             w.WriteNumber("num_hidden_layers", s.Layers);
             w.WriteNumber("num_attention_heads", s.Heads);
-            w.WriteNumber("num_key_value_heads", s.KvHeads);
-            w.WriteNumber("head_dim", s.HeadDim);
+            if (s.Family != ModelFamily.Deepseek2)
+            {
+                w.WriteNumber("num_key_value_heads", s.KvHeads);
+                w.WriteNumber("head_dim", s.HeadDim);
+            }
             switch (s.Family)
             {
                 case ModelFamily.Mixtral:
@@ -442,6 +475,9 @@ public static class SyntheticModelGenerator
                     w.WriteBoolean("norm_topk_prob", false);
                     w.WriteNull("clip_qkv");
                     w.WriteBoolean("attention_bias", false);
+                    break;
+                case ModelFamily.Deepseek2:
+                    Deepseek2Metadata.WriteConfig(s, w);
                     break;
             }
             w.WriteNumber("vocab_size", s.Vocab);
