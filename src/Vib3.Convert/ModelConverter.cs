@@ -106,8 +106,8 @@ public sealed class ModelConverter
             PageRows = plan.Geometry.BundleRows,
             MaxPageBytes = plan.Geometry.MaxPageBytes,
             Tokenizer = new TokenizerInfo { Kind = gguf ? "gguf" : "hf" },
-            Parameters = denseParams + (long)h.Layers * h.Experts * expertParams,
-            ActiveParameters = denseParams + (long)h.Layers * h.TopK * expertParams,
+            Parameters = denseParams + (long)h.MoeLayers * h.Experts * expertParams,
+            ActiveParameters = denseParams + (long)h.MoeLayers * h.TopK * expertParams,
             CreatedAt = DateTimeOffset.UtcNow,
         };
     }

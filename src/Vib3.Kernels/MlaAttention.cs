@@ -63,24 +63,36 @@ public static class MlaAttention
             for (var d = 0; d < dn; d++)
                 TensorPrimitives.MultiplyAdd(kb.Slice(d * r, r), qn[d], qLat, qLat);
 
-            var qr = qRope.Slice(h * dr, dr);
-            for (var t = 0; t < positions; t++)
-            {
-                var sc = TensorPrimitives.Dot(qLat, latents.Slice(t * r, r));
-                if (dr > 0) sc += TensorPrimitives.Dot(qr, kRope.Slice(t * dr, dr));
-                scores[t] = sc * scale;
-            }
-            Softmax.InPlace(scores);
-
-            oLat.Clear();
-            for (var t = 0; t < positions; t++)
-                TensorPrimitives.MultiplyAdd(latents.Slice(t * r, r), scores[t], oLat, oLat);
+            AttendHead(qLat, qRope.Slice(h * dr, dr), latents, r, kRope, dr, positions, scale, oLat, scores);
 
             var vb = wVb.Slice(h * dv * r, dv * r);
             var o = output.Slice(h * dv, dv);
             for (var j = 0; j < dv; j++)
                 o[j] = TensorPrimitives.Dot(vb.Slice(j * r, r), oLat);
         }
+    }
+
+    /// <summary>One head's attention in latent space: score_t = scale · (q_lat · c_t + q_rope · k_rope_t) over positions
+    /// [0, positions), p = softmax(score), o_lat = Σ_t p_t · c_t [Rank]. c_t is latents[t·latentStride ..][..Rank] and
+    /// k_rope_t is kRope[t·ropeStride ..][..RopeDim], so one interleaved cache row [c_t | k_rope_t] (stride Rank +
+    /// RopeDim, kRope = the cache from Rank on) and two separate arrays both work. <paramref name="scores"/> holds
+    /// at least positions floats.</summary>
+    public static void AttendHead(ReadOnlySpan<float> qLat, ReadOnlySpan<float> qRope, ReadOnlySpan<float> latents, int latentStride,
+        ReadOnlySpan<float> kRope, int ropeStride, int positions, float scale, Span<float> oLat, Span<float> scores)
+    {
+        int r = qLat.Length, dr = qRope.Length;
+        scores = scores[..positions];
+        for (var t = 0; t < positions; t++)
+        {
+            var sc = TensorPrimitives.Dot(qLat, latents.Slice(t * latentStride, r));
+            if (dr > 0) sc += TensorPrimitives.Dot(qRope, kRope.Slice(t * ropeStride, dr));
+            scores[t] = sc * scale;
+        }
+        Softmax.InPlace(scores);
+
+        oLat.Clear();
+        for (var t = 0; t < positions; t++)
+            TensorPrimitives.MultiplyAdd(latents.Slice(t * latentStride, r), scores[t], oLat, oLat);
     }
 
     /// <summary>Scalar oracle, the naive form: per head and position, decompress k_nope = wKb[h] · c_t and

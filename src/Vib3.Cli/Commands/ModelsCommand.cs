@@ -52,11 +52,19 @@ internal static class ModelsCommand
             Row("name", m.Name);
             Row("family", $"{m.Family} ({m.Source.Architecture}, from {m.Source.Format})");
             Row("source", m.Source.Path);
-            Row("layers", N(h.Layers));
+            Row("layers", N(h.Layers) + (h.LeadingDenseLayers > 0 ? $" (the first {h.LeadingDenseLayers} dense, FFN hidden {N(h.DenseHidden)})" : "") +
+                          (h.SkippedMtpLayers > 0 ? $"; {h.SkippedMtpLayers} multi-token-prediction layer(s) in the source not converted (vib3 decodes one token per pass)" : ""));
             Row("hidden", N(h.Dim));
-            Row("attention", $"{h.Heads} heads, {h.KvHeads} kv heads, head dim {h.HeadDim}, rope {h.RopeStyle} θ={h.RopeTheta}");
+            Row("attention", h.KvLoraRank > 0
+                ? $"latent (MLA), {h.Heads} heads, q/k {h.QkNopeHeadDim}+{h.QkRopeHeadDim} (rope), v {h.VHeadDim}, q rank {h.QLoraRank}, kv rank {h.KvLoraRank}; " +
+                  $"cache {h.KvLoraRank + h.QkRopeHeadDim} values per token and layer; rope {h.RopeStyle} θ={h.RopeTheta}" +
+                  (h.YarnFactor > 0 ? $", YaRN x{h.YarnFactor} from {N(h.YarnOriginalContext)}" : "")
+                : $"{h.Heads} heads, {h.KvHeads} kv heads, head dim {h.HeadDim}, rope {h.RopeStyle} θ={h.RopeTheta}");
             Row("experts", $"{h.Experts} routed, top-{h.TopK}, expert hidden {h.ExpertHidden}" +
-                           (h.SharedExpertHidden > 0 ? $", shared expert hidden {h.SharedExpertHidden}" : ""));
+                           (h.SharedExpertHidden > 0 ? $", shared expert hidden {h.SharedExpertHidden}" : "") +
+                           (h.ExpertGating is { } gating ? $"; {gating} scores" : "") +
+                           (h.ExpertGroups > 1 ? $", {h.ExpertGroupsUsed} of {h.ExpertGroups} groups" : "") +
+                           (h.ExpertWeightsScale > 0 ? $", weights x {h.ExpertWeightsScale.ToString(CultureInfo.InvariantCulture)}" : ""));
             Row("vocab / context", $"{N(h.Vocab)} / {N(h.Context)}");
             Row("output", h.TiedEmbeddings ? "tied to token_embd" : "own projection (output)");
             Row("dtype", $"{m.DType} (source {m.Source.DType})");

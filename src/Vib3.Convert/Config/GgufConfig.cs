@@ -27,5 +27,7 @@ public sealed class GgufConfig : IConfigSource
         throw new Vib3Exception(SqlState.InvalidParameterValue, $"{Origin}: metadata '{key}' should be a number, found {v.TypeName}");
     }
 
+    public string? GetText(string key) => _file.TryGetString(key, out var s) ? s : null;
+
     public int? ArrayLength(string key) => _file.TryGet(key, out var v) && v.IsArray ? v.Count : null;
 }

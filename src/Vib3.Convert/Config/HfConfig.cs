@@ -55,6 +55,14 @@ public sealed class HfConfig : IConfigSource
         };
     }
 
+    public string? GetText(string key)
+    {
+        if (!TryGet(key, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        return v.ValueKind == JsonValueKind.String
+            ? v.GetString()
+            : throw new Vib3Exception(SqlState.InvalidParameterValue, $"{Origin}: '{key}' should be a string, found {v.ValueKind}");
+    }
+
     public int? ArrayLength(string key) =>
         TryGet(key, out var v) && v.ValueKind == JsonValueKind.Array ? v.GetArrayLength() : null;
 

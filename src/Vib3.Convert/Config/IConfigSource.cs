@@ -9,6 +9,9 @@ public interface IConfigSource
     /// <summary>A number (bools read as 1/0; for an array of numbers, its first element), or null if absent.</summary>
     double? GetNumber(string key);
 
+    /// <summary>A string value (e.g. scoring_func "sigmoid"), or null if absent.</summary>
+    string? GetText(string key);
+
     /// <summary>Length of an array value, or null if absent.</summary>
     int? ArrayLength(string key);
 }

@@ -14,6 +14,9 @@ public sealed class FamilyDescriptor
     /// <summary>Source tensors the family may carry that vib3 does not need (e.g. HF's cached rotary inv_freq).
     /// Any other tensor the descriptor does not name fails the conversion: ignoring it could change the model.</summary>
     public List<string> Ignore { get; init; } = [];
+    /// <summary>Prefix (with {l}) of a layer's HF tensors: layers from num_hidden_layers on are multi-token-prediction
+    /// layers (hyper-parameter skippedMtpLayers of them), which vib3 does not convert.</summary>
+    public string? MtpLayerPrefix { get; init; }
 
     public sealed class HfSide
     {
@@ -36,6 +39,11 @@ public sealed class FamilyDescriptor
         public string? HfDefault { get; init; }
         /// <summary>As HfDefault, for GGUF metadata (llama.cpp's own defaults where it has them).</summary>
         public string? GgufDefault { get; init; }
+        /// <summary>When set, the HF keys hold text mapped to numbers by this table (scoring_func "sigmoid" → 2);
+        /// text not in it is refused as unsupported.</summary>
+        public Dictionary<string, double>? HfValues { get; init; }
+        /// <summary>As HfValues, for GGUF metadata strings (rope.scaling.type).</summary>
+        public Dictionary<string, double>? GgufValues { get; init; }
     }
 
     public sealed class TensorPattern
@@ -51,6 +59,15 @@ public sealed class FamilyDescriptor
         /// <summary>For an output projection that may be tied to the embedding: the tensor used when this one is absent
         /// (allowed in GGUF always, in HF only when config.json says tie_word_embeddings).</summary>
         public string? TiedTo { get; init; }
+        /// <summary>Per-layer tensors: "dense" (only the leading dense layers), "moe" (only routed layers) or null (all).</summary>
+        public string? Layers { get; init; }
+        /// <summary>Present only when a hyper-parameter is set or not: "qLoraRank" (non-zero) or "!qLoraRank" (zero).</summary>
+        public string? When { get; init; }
+        /// <summary>How stored rows derive from the HF tensor when they are not a plain copy (see <see cref="Planning.TensorViews"/>).</summary>
+        public string? HfView { get; init; }
+        /// <summary>An older GGUF layout of the same weights, used when <see cref="Gguf"/> is absent, and its view.</summary>
+        public string? GgufAlternative { get; init; }
+        public string? GgufAlternativeView { get; init; }
 
         public bool PerLayer => Name.Contains("{l}", StringComparison.Ordinal);
     }

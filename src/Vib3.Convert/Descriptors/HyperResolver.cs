@@ -13,9 +13,14 @@ public static class HyperResolver
     /// <summary>Resolution order matters: defaults may refer to earlier names (headDim = dim/heads).</summary>
     private static readonly string[] Order =
     [
-        "layers", "dim", "heads", "kvHeads", "headDim", "vocab", "context", "experts", "topK",
-        "expertHidden", "sharedExpertHidden", "ropeTheta", "normEps", "normTopKProb", "tieEmbeddings",
+        "layers", "dim", "heads",
+        "qkRopeHeadDim", "qkHeadDim", "qkNopeHeadDim", "vHeadDim", "kvLoraRank", "qLoraRank",
+        "kvHeads", "headDim", "vocab", "context", "experts", "topK",
+        "expertHidden", "sharedExperts", "sharedExpertHidden", "ropeTheta", "normEps", "normTopKProb", "tieEmbeddings",
         "bosTokenId", "eosTokenId",
+        "leadingDenseLayers", "denseHidden", "expertGating", "expertGroups", "expertGroupsUsed", "expertWeightsScale",
+        "yarn", "yarnFactor", "yarnOriginalContext", "ggufYarnLogMultiplier", "yarnMscaleAllDim", "yarnBetaFast", "yarnBetaSlow",
+        "skippedMtpLayers",
     ];
 
     private static readonly HashSet<string> Optional = ["sharedExpertHidden", "bosTokenId", "eosTokenId"];
@@ -32,7 +37,7 @@ public static class HyperResolver
             double? value = null;
             foreach (var key in keys)
             {
-                value = Lookup(config, key, tensorShape);
+                value = (gguf ? source.GgufValues : source.HfValues) is { } table ? Mapped(config, key, table) : Lookup(config, key, tensorShape);
                 if (value is not null) break;
             }
             var fallback = gguf ? source.GgufDefault : source.HfDefault;
@@ -52,6 +57,15 @@ public static class HyperResolver
             values[name] = value.Value;
         }
         return values;
+    }
+
+    private static double? Mapped(IConfigSource config, string key, Dictionary<string, double> table)
+    {
+        if (config.GetText(key) is not { } text) return null;
+        return table.TryGetValue(text, out var v)
+            ? v
+            : throw new Vib3Exception(SqlState.FeatureNotSupported,
+                $"{config.Origin}: '{key}' = '{text}' is not supported (vib3 knows: {string.Join(", ", table.Keys)})");
     }
 
     private static double? Lookup(IConfigSource config, string key, Func<string, long[]?> tensorShape)
@@ -77,10 +91,14 @@ public static class HyperResolver
 
         int? OptionalInt(string name) => v.ContainsKey(name) ? Int(name, min: 0) : null;
 
-        double Positive(string name) => v[name] > 0 && double.IsFinite(v[name])
-            ? v[name]
-            : throw new Vib3Exception(SqlState.InvalidParameterValue,
-                $"{origin}: {name} = {v[name].ToString(CultureInfo.InvariantCulture)} must be a positive number");
+        double Positive(string name)
+        {
+            var x = v.GetValueOrDefault(name);
+            return x > 0 && double.IsFinite(x)
+                ? x
+                : throw new Vib3Exception(SqlState.InvalidParameterValue,
+                    $"{origin}: {name} = {x.ToString(CultureInfo.InvariantCulture)} must be a positive number");
+        }
 
         var h = new HyperParameters
         {
@@ -94,7 +112,7 @@ public static class HyperResolver
             Experts = Int("experts"),
             TopK = Int("topK"),
             ExpertHidden = Int("expertHidden"),
-            SharedExpertHidden = v.ContainsKey("sharedExpertHidden") ? Int("sharedExpertHidden") : 0,
+            SharedExpertHidden = v.GetValueOrDefault("sharedExpertHidden") > 0 ? Int("sharedExpertHidden") : 0,
             RopeTheta = Positive("ropeTheta"),
             NormEps = Positive("normEps"),
             NormTopKProb = v["normTopKProb"] != 0,
@@ -103,10 +121,47 @@ public static class HyperResolver
             BosTokenId = OptionalInt("bosTokenId"),
             EosTokenId = OptionalInt("eosTokenId"),
         };
+        if (v.GetValueOrDefault("kvLoraRank") > 0) LatentAttention(h, Int, origin);
+        h.LeadingDenseLayers = OptionalInt("leadingDenseLayers") ?? 0;
+        if (h.LeadingDenseLayers > 0) h.DenseHidden = Int("denseHidden");
+        if (h.LeadingDenseLayers >= h.Layers)
+            throw new Vib3Exception(SqlState.FeatureNotSupported,
+                $"{origin}: all {h.Layers} layers are dense (leading dense layers {h.LeadingDenseLayers}); vib3 serves Mixture-of-Experts models");
+        h.ExpertGating = v.GetValueOrDefault("expertGating") == 2 ? "sigmoid" : null;
+        h.ExpertGroups = OptionalInt("expertGroups") ?? 0;
+        h.ExpertGroupsUsed = OptionalInt("expertGroupsUsed") ?? 0;
+        h.ExpertWeightsScale = v.GetValueOrDefault("expertWeightsScale");
+        if (h.ExpertGroups > 1 && (h.Experts % h.ExpertGroups != 0 || h.ExpertGroupsUsed < 1 || h.ExpertGroupsUsed > h.ExpertGroups
+                                   || h.TopK > h.ExpertGroupsUsed * (h.Experts / h.ExpertGroups)))
+            throw new Vib3Exception(SqlState.InvalidParameterValue,
+                $"{origin}: {h.Experts} experts in {h.ExpertGroups} groups with {h.ExpertGroupsUsed} used cannot give top-{h.TopK}");
+        if (v.GetValueOrDefault("yarn") != 0)
+        {
+            h.YarnFactor = Positive("yarnFactor");
+            h.YarnOriginalContext = Int("yarnOriginalContext");
+            h.YarnMscaleAllDim = v.GetValueOrDefault("yarnMscaleAllDim");
+            h.YarnBetaFast = Positive("yarnBetaFast");
+            h.YarnBetaSlow = Positive("yarnBetaSlow");
+        }
+        h.SkippedMtpLayers = OptionalInt("skippedMtpLayers") ?? 0;
         if (h.TopK > h.Experts)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"{origin}: top-k {h.TopK} exceeds the expert count {h.Experts}");
         if (h.Heads % h.KvHeads != 0)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"{origin}: {h.Heads} attention heads are not a multiple of {h.KvHeads} key/value heads");
         return h;
+    }
+
+    /// <summary>Multi-head latent attention's ranks and per-head widths; the q/k head width is nope + rope.</summary>
+    private static void LatentAttention(HyperParameters h, Func<string, int, int> read, string origin)
+    {
+        h.KvLoraRank = read("kvLoraRank", 1);
+        h.QLoraRank = read("qLoraRank", 0);
+        h.QkNopeHeadDim = read("qkNopeHeadDim", 1);
+        h.QkRopeHeadDim = read("qkRopeHeadDim", 2);
+        h.VHeadDim = read("vHeadDim", 1);
+        if (h.QkRopeHeadDim % 2 != 0 || h.HeadDim != h.QkNopeHeadDim + h.QkRopeHeadDim)
+            throw new Vib3Exception(SqlState.InvalidParameterValue,
+                $"{origin}: latent attention head widths do not add up (nope {h.QkNopeHeadDim} + rope {h.QkRopeHeadDim} must be the " +
+                $"q/k head width {h.HeadDim}; rope width even)");
     }
 }

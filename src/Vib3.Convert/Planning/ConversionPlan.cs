@@ -5,8 +5,9 @@ using Vib3.Storage.Catalog;
 
 namespace Vib3.Convert.Planning;
 
-/// <summary>A dense tensor to copy: source bytes, the type to store, and its canonical entry.</summary>
-public sealed record DenseTensorPlan(string Name, string Role, SourceTensor Source, long[] Shape, DType Target)
+/// <summary>A dense tensor to copy: source bytes, the type to store, and its canonical entry. <paramref name="View"/>,
+/// when set, says how the stored rows derive from a source in another layout (null: a plain row copy).</summary>
+public sealed record DenseTensorPlan(string Name, string Role, SourceTensor Source, long[] Shape, DType Target, TensorView? View = null)
 {
     public long Rows => Shape.Length == 1 ? 1 : Shape[0];
 
@@ -44,7 +45,7 @@ public sealed class ConversionPlan
         get
         {
             long total = Dense.Sum(t => t.Target.ByteCount(t.Rows * t.Cols));
-            total += (long)Hyper.Layers * Hyper.Experts * PageGeometry.BundleBytes(ExpertType, Hyper.Dim, Hyper.ExpertHidden);
+            total += (long)Hyper.MoeLayers * Hyper.Experts * PageGeometry.BundleBytes(ExpertType, Hyper.Dim, Hyper.ExpertHidden);
             return total;
         }
     }

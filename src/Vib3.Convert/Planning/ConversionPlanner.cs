@@ -19,11 +19,16 @@ public static class ConversionPlanner
         var dense = new List<DenseTensorPlan>();
         foreach (var pattern in family.Tensors)
         {
+            if (!Applies(pattern.When, dims)) continue;
             var layers = pattern.PerLayer ? hyper.Layers : 1;
             for (var l = 0; l < layers; l++)
             {
+                if (pattern.PerLayer && !InLayer(pattern.Layers, hyper, l)) continue;
                 var name = Expand(pattern.Name, l);
                 var sourceName = Expand(gguf ? pattern.Gguf : pattern.Hf, l);
+                var view = gguf ? null : pattern.HfView;
+                if (gguf && !reader.Tensors.ContainsKey(sourceName) && pattern.GgufAlternative is { } alternative)
+                    (sourceName, view) = (Expand(alternative, l), pattern.GgufAlternativeView);
                 if (!reader.Tensors.TryGetValue(sourceName, out var source))
                 {
                     if (pattern.Optional) continue;
@@ -38,10 +43,11 @@ public static class ConversionPlanner
                 }
                 used.Add(sourceName);
                 var shape = pattern.Shape.Select(e => (long)ShapeExpression.Evaluate(e, n => dims.GetValueOrDefault(n))).ToArray();
-                CheckShape(source, shape, string.Join(", ", pattern.Shape));
+                var tensorView = TensorViews.Parse(view, hyper);
+                CheckShape(source, tensorView?.SourceShape ?? shape, tensorView is null ? string.Join(", ", pattern.Shape) : tensorView.SourceFormula);
                 var keepF32 = shape.Length == 1 || pattern.Role == "router";
                 var type = keepF32 ? DType.F32 : target ?? source.DType;
-                dense.Add(new DenseTensorPlan(name, pattern.Role, source, shape, type));
+                dense.Add(new DenseTensorPlan(name, pattern.Role, source, Matrix(shape), type, tensorView));
             }
         }
         hyper.TiedEmbeddings = dense.All(t => t.Role != "lm_head");
@@ -49,8 +55,8 @@ public static class ConversionPlanner
         var experts = new (ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down)[hyper.Layers][];
         for (var l = 0; l < hyper.Layers; l++)
         {
-            experts[l] = new (ExpertMatrix, ExpertMatrix, ExpertMatrix)[hyper.Experts];
-            for (var e = 0; e < hyper.Experts; e++)
+            experts[l] = new (ExpertMatrix, ExpertMatrix, ExpertMatrix)[hyper.IsMoeLayer(l) ? hyper.Experts : 0];
+            for (var e = 0; e < experts[l].Length; e++)
             {
                 experts[l][e] = (
                     Expert(reader, family.Experts.Gate, gguf, l, e, hyper.ExpertHidden, hyper.Dim, hyper.Experts, used),
@@ -105,7 +111,12 @@ public static class ConversionPlanner
         foreach (var pattern in family.Ignore)
             for (var l = 0; l < hyper.Layers; l++)
                 ignored.Add(Expand(pattern, l));
-        var unknown = reader.Tensors.Keys.Where(n => !used.Contains(n) && !ignored.Contains(n)).Order(StringComparer.Ordinal).ToList();
+        // Multi-token-prediction layers follow the main ones (DeepSeek-V3's layer 61): not converted, and said so.
+        var mtp = family.MtpLayerPrefix is { } prefix
+            ? Enumerable.Range(hyper.Layers, hyper.SkippedMtpLayers).Select(l => Expand(prefix, l)).ToList()
+            : [];
+        var unknown = reader.Tensors.Keys.Where(n => !used.Contains(n) && !ignored.Contains(n) && !mtp.Any(p => n.StartsWith(p, StringComparison.Ordinal)))
+            .Order(StringComparer.Ordinal).ToList();
         if (unknown.Count == 0) return;
         throw new Vib3Exception(SqlState.FeatureNotSupported,
             $"{reader.Path}: {unknown.Count} tensor(s) that the {family.Family} descriptor does not know, e.g. '{string.Join("', '", unknown.Take(3))}' " +
@@ -131,6 +142,29 @@ public static class ConversionPlanner
         used.Add(name);
         return new ExpertMatrix(t, 0, rows, cols);
     }
+
+    /// <summary>"qLoraRank": the tensor exists when that hyper-parameter is non-zero; "!qLoraRank": when it is zero.</summary>
+    private static bool Applies(string? when, Dictionary<string, double?> dims)
+    {
+        if (when is null) return true;
+        var negate = when.StartsWith('!');
+        var name = negate ? when[1..] : when;
+        if (!dims.TryGetValue(name, out var value))
+            throw new Vib3Exception(SqlState.DataCorrupted, $"descriptor condition '{when}' names an unknown hyper-parameter");
+        return (value.GetValueOrDefault() != 0) != negate;
+    }
+
+    private static bool InLayer(string? layers, HyperParameters h, int l) => layers switch
+    {
+        null => true,
+        "dense" => !h.IsMoeLayer(l),
+        "moe" => h.IsMoeLayer(l),
+        _ => throw new Vib3Exception(SqlState.DataCorrupted, $"descriptor layers '{layers}' is neither dense nor moe"),
+    };
+
+    /// <summary>Tensors are stored as matrices: [a, b, c] (per head blocks) becomes [a·b, c].</summary>
+    private static long[] Matrix(long[] shape) =>
+        shape.Length <= 2 ? shape : [shape[..^1].Aggregate(1L, (a, b) => a * b), shape[^1]];
 
     private static void CheckShape(SourceTensor source, long[] expected, string formula)
     {
@@ -159,6 +193,8 @@ public static class ConversionPlanner
     {
         ["layers"] = h.Layers, ["dim"] = h.Dim, ["heads"] = h.Heads, ["kvHeads"] = h.KvHeads, ["headDim"] = h.HeadDim,
         ["vocab"] = h.Vocab, ["experts"] = h.Experts, ["topK"] = h.TopK, ["expertHidden"] = h.ExpertHidden,
-        ["sharedExpertHidden"] = h.SharedExpertHidden,
+        ["sharedExpertHidden"] = h.SharedExpertHidden, ["qLoraRank"] = h.QLoraRank, ["kvLoraRank"] = h.KvLoraRank,
+        ["qkNopeHeadDim"] = h.QkNopeHeadDim, ["qkRopeHeadDim"] = h.QkRopeHeadDim, ["vHeadDim"] = h.VHeadDim,
+        ["denseHidden"] = h.DenseHidden,
     };
 }

@@ -26,6 +26,12 @@ internal sealed class PageAssembler
     {
         var srcType = t.Source.DType;
         var values = count * t.Cols;
+        if (t.View is { } view)
+        {
+            var converted = Buffer(ref _page, t.Target.ByteCount(values));
+            DTypeConvert.FromF32(t.Target, view.Rows(_reader, t.Source, row, count), converted);
+            return converted;
+        }
         var src = Buffer(ref _source, srcType.ByteCount(values));
         _reader.Read(t.Source, row * srcType.ByteCount(t.Cols), src);
         var dst = Buffer(ref _page, t.Target.ByteCount(values));

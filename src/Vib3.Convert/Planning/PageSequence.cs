@@ -4,7 +4,7 @@ using Vib3.Storage.Catalog;
 namespace Vib3.Convert.Planning;
 
 /// <summary>The order pages are written in, and the manifest entries that say where each tensor's pages are:
-/// dense tensors row chunk by row chunk, then per layer every expert's bundles. Page i is the i-th page handed
+/// dense tensors row chunk by row chunk, then per routed layer every expert's bundles. Page i is the i-th page handed
 /// to the sink, so the entries are known without asking the log.</summary>
 internal static class PageSequence
 {
@@ -32,7 +32,7 @@ internal static class PageSequence
         }
 
         var h = plan.Hyper;
-        for (var l = 0; l < h.Layers; l++)
+        for (var l = h.LeadingDenseLayers; l < h.Layers; l++)
         {
             manifest.ExpertGrids.Add(new ExpertGridEntry
             {

@@ -106,7 +106,7 @@ internal sealed class BatchScheduler
                 if (request.Cancelled) continue;
                 foreach (var s in request.Followers.Prepend(request))
                 {
-                    s.Cache = new KvCache(h.Layers, h.KvHeads * h.HeadDim, s.Capacity);
+                    s.Cache = KvCache.For(h, s.Capacity);
                     s.Phase = s.Leader is null ? SequencePhase.Prefilling : SequencePhase.AwaitingLeader;
                     _running.Add(s);
                 }

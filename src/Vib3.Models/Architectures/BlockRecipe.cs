@@ -17,4 +17,8 @@ public enum QkNorm
 /// <param name="RenormalizeTopK">The k routing weights are rescaled to sum to 1 after top-k of the softmax.</param>
 /// <param name="InterleavedRope">RoPE rotates consecutive pairs (llama GGUF, whose Q/K rows are permuted);
 /// otherwise it rotates the two halves of each head (HF layout, "neox").</param>
-public sealed record BlockRecipe(QkNorm QkNorm, bool AttentionBias, bool SharedExpert, bool RenormalizeTopK, bool InterleavedRope);
+/// <param name="LatentAttention">Multi-head latent attention over a cache of compressed latents (deepseek2).</param>
+/// <param name="GroupedRouting">Experts chosen by <see cref="Kernels.GroupedRouter"/> (sigmoid or softmax scores, a
+/// selection-only bias, expert groups, scaled weights: deepseek2) rather than softmax top-k.</param>
+public sealed record BlockRecipe(QkNorm QkNorm, bool AttentionBias, bool SharedExpert, bool RenormalizeTopK, bool InterleavedRope,
+    bool LatentAttention = false, bool GroupedRouting = false);

@@ -17,6 +17,8 @@ public static class Families
             "qwen2moe" => new BlockRecipe(QkNorm.None, AttentionBias: true, SharedExpert: true, renorm, interleaved),
             "qwen3moe" => new BlockRecipe(QkNorm.PerHead, AttentionBias: false, SharedExpert: false, renorm, interleaved),
             "olmoe" => new BlockRecipe(QkNorm.Full, AttentionBias: false, SharedExpert: false, renorm, interleaved),
+            "deepseek2" => new BlockRecipe(QkNorm.None, AttentionBias: false, SharedExpert: m.Hyper.SharedExpertHidden > 0, renorm, interleaved,
+                LatentAttention: true, GroupedRouting: true),
             _ => throw new Vib3Exception(SqlState.FeatureNotSupported,
                 $"model '{m.Name}' is of family '{m.Family}', which the forward pass does not run yet"),
         };

@@ -16,7 +16,7 @@ internal sealed class BatchBuffers
         _dim = h.Dim;
         var qDim = h.Heads * h.HeadDim;
         var kvDim = h.KvHeads * h.HeadDim;
-        var hidden = h.SharedExpertHidden;
+        var hidden = Math.Max(h.SharedExpertHidden, h.DenseHidden);
         X = new float[n * h.Dim];
         Xb = new float[n * h.Dim];
         O = new float[n * h.Dim];
@@ -67,9 +67,9 @@ internal sealed class BatchBuffers
     public int[] TopExperts { get; }     // [n, topK]
     public float[] TopWeights { get; }   // [n, topK]
     public float[] Gathered { get; }     // [m, dim] inputs of the m tokens routed to one expert
-    public float[] Gate { get; }         // [n, sharedHidden] the shared expert's
-    public float[] Up { get; }           // [n, sharedHidden]
-    public float[] Hidden { get; }       // [n, sharedHidden] silu(gate) ⊙ up
+    public float[] Gate { get; }         // [n, max(sharedHidden, denseHidden)] the shared expert's (dense FFN's)
+    public float[] Up { get; }           // [n, max(sharedHidden, denseHidden)]
+    public float[] Hidden { get; }       // [n, max(sharedHidden, denseHidden)] silu(gate) ⊙ up
     public float[] Down { get; }         // [n, dim]
     public float[] Moe { get; }          // [n, dim] weighted expert outputs
     public float[] PageScratch { get; }  // [n, rows of one page] a dense page's slice of a batched product

@@ -20,7 +20,7 @@ internal sealed class DecodeBuffers
         RouterLogits = new float[h.Experts];
         TopExperts = new int[h.TopK];
         TopWeights = new float[h.TopK];
-        Gate = new float[Math.Max(maxBundleRows, h.SharedExpertHidden)];
+        Gate = new float[Math.Max(maxBundleRows, Math.Max(h.SharedExpertHidden, h.DenseHidden))];
         Up = new float[Gate.Length];
         GateUp = new float[2 * maxBundleRows];
         Hidden = new float[Gate.Length];
@@ -49,10 +49,10 @@ internal sealed class DecodeBuffers
     public float[] RouterLogits { get; } // [experts] router logits, then probabilities
     public int[] TopExperts { get; }     // [topK] chosen experts
     public float[] TopWeights { get; }   // [topK] their routing weights
-    public float[] Gate { get; }         // [max(R, sharedHidden)] shared expert's gate · x
-    public float[] Up { get; }           // [max(R, sharedHidden)] shared expert's up · x
+    public float[] Gate { get; }         // [max(R, sharedHidden, denseHidden)] shared expert's (dense FFN's) gate · x
+    public float[] Up { get; }           // [max(R, sharedHidden, denseHidden)] its up · x
     public float[] GateUp { get; }       // [2R] one bundle's gate rows · x, then its up rows · x
-    public float[] Hidden { get; }       // [max(R, sharedHidden)] silu(gate) ⊙ up
+    public float[] Hidden { get; }       // [max(R, sharedHidden, denseHidden)] silu(gate) ⊙ up
     public float[] Down { get; }         // [dim] one bundle's (or the shared expert's) down projection
     public float[] Moe { get; }          // [dim] weighted sum of the experts' outputs
     public float[] Logits { get; }       // [vocab]

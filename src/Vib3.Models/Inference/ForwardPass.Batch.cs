@@ -108,12 +108,18 @@ public sealed partial class ForwardPass
         {
             var layer = _layers[l];
             NormRows(p.X, layer.AttnNorm, p.Xb, n);
-            await BatchAttentionAsync(layer, l, rows, ct).ConfigureAwait(false);
+            if (_recipe.LatentAttention) await LatentAttentionAsync(layer, l, rows, p.Xb, p.O, ct).ConfigureAwait(false);
+            else await BatchAttentionAsync(layer, l, rows, ct).ConfigureAwait(false);
             VectorOps.Add(p.O.AsSpan(0, n * dim), p.X.AsSpan(0, n * dim));
             await PrefetchNextExpertsAsync(l, p.X, n, retrieval, ct).ConfigureAwait(false);
 
             NormRows(p.X, layer.FfnNorm, p.Xb, n);
-            await BatchMixtureOfExpertsAsync(layer, rows, ct).ConfigureAwait(false);
+            if (layer.Experts is null)
+            {
+                await BatchSwiGluFfnAsync(layer.FfnGate!, layer.FfnUp!, layer.FfnDown!, n, ct).ConfigureAwait(false);
+                p.Down.AsSpan(0, n * dim).CopyTo(p.Moe);
+            }
+            else await BatchMixtureOfExpertsAsync(layer, layer.Experts, rows, ct).ConfigureAwait(false);
             VectorOps.Add(p.Moe.AsSpan(0, n * dim), p.X.AsSpan(0, n * dim));
         }
         foreach (var r in rows) r.Cache.Length = Math.Max(r.Cache.Length, r.Position + 1);
@@ -127,9 +133,9 @@ public sealed partial class ForwardPass
         var n = rows.Count;
         var qDim = _h.Heads * _h.HeadDim;
         var kvDim = _h.KvHeads * _h.HeadDim;
-        await MatMulAsync(layer.Q, p.Xb, n, p.Q, ct).ConfigureAwait(false);
-        await MatMulAsync(layer.K, p.Xb, n, p.K, ct).ConfigureAwait(false);
-        await MatMulAsync(layer.V, p.Xb, n, p.V, ct).ConfigureAwait(false);
+        await MatMulAsync(layer.Q!, p.Xb, n, p.Q, ct).ConfigureAwait(false);
+        await MatMulAsync(layer.K!, p.Xb, n, p.K, ct).ConfigureAwait(false);
+        await MatMulAsync(layer.V!, p.Xb, n, p.V, ct).ConfigureAwait(false);
         for (var i = 0; i < n; i++)
         {
             var (cache, pos) = (rows[i].Cache, rows[i].Position);
@@ -154,23 +160,23 @@ public sealed partial class ForwardPass
     }
 
     /// <summary>Routes every row, then runs each chosen expert once on the rows that chose it.</summary>
-    private async ValueTask BatchMixtureOfExpertsAsync(LayerWeights layer, IReadOnlyList<BatchRow> rows, CancellationToken ct)
+    private async ValueTask BatchMixtureOfExpertsAsync(LayerWeights layer, ExpertGridEntry grid, IReadOnlyList<BatchRow> rows, CancellationToken ct)
     {
         var p = _p!;
         var n = rows.Count;
         var (k, experts, dim) = (_h.TopK, _h.Experts, _h.Dim);
-        await MatMulAsync(layer.Router, p.Xb, n, p.RouterLogits, ct).ConfigureAwait(false);
+        await MatMulAsync(layer.Router!, p.Xb, n, p.RouterLogits, ct).ConfigureAwait(false);
         var chosen = new List<(int Row, float Weight)>[experts];
         var byPage = new SortedDictionary<int, List<(int Row, float Weight)>>(); // retrieval rows, by page within the layer
         for (var i = 0; i < n; i++)
         {
-            var probs = p.RouterLogits.AsSpan(i * experts, experts);
-            Softmax.InPlace(probs);
+            var logits = p.RouterLogits.AsSpan(i * experts, experts);
             if (rows[i].Retrieval is { } retrieval)
             {
-                var (pages, pageWeights, touched, touchedWeights) = Retrieve(RequireIndex(), layer.Experts, p.Xb.AsSpan(i * dim, dim), probs, retrieval);
-                Routing.Record(layer.Experts.Layer, touched, touchedWeights);
-                rows[i].Routing?.Record(layer.Experts.Layer, touched, touchedWeights);
+                Softmax.InPlace(logits);
+                var (pages, pageWeights, touched, touchedWeights) = Retrieve(RequireIndex(), grid, p.Xb.AsSpan(i * dim, dim), logits, retrieval);
+                Routing.Record(grid.Layer, touched, touchedWeights);
+                rows[i].Routing?.Record(grid.Layer, touched, touchedWeights);
                 for (var j = 0; j < pages.Length; j++)
                 {
                     if (!byPage.TryGetValue(pages[j], out var list)) byPage[pages[j]] = list = [];
@@ -180,21 +186,14 @@ public sealed partial class ForwardPass
             }
             var top = p.TopExperts.AsSpan(i * k, k);
             var weights = p.TopWeights.AsSpan(i * k, k);
-            TopK.Select(probs, k, top, weights);
-            if (_recipe.RenormalizeTopK)
-            {
-                var sum = 0f;
-                foreach (var v in weights) sum += v;
-                VectorOps.Scale(weights, 1f / sum);
-            }
-            Routing.Record(layer.Experts.Layer, top, weights);
-            rows[i].Routing?.Record(layer.Experts.Layer, top, weights);
-            ScorePrediction(layer.Experts.Layer, i, top);
+            Route(layer, logits, top, weights);
+            Routing.Record(grid.Layer, top, weights);
+            rows[i].Routing?.Record(grid.Layer, top, weights);
+            ScorePrediction(grid.Layer, i, top);
             for (var j = 0; j < k; j++) (chosen[top[j]] ??= []).Add((i, weights[j]));
         }
 
         Array.Clear(p.Moe, 0, n * dim);
-        var grid = layer.Experts;
         for (var e = 0; e < experts; e++)
         {
             if (chosen[e] is not { } routed) continue;
@@ -230,20 +229,28 @@ public sealed partial class ForwardPass
         MatMul.Compute(type, page[(2 * rowsBytes)..], dim, r, slot.Hidden.AsSpan(0, m * r), m, slot.Down.AsSpan(0, m * dim));
     }
 
+    /// <summary>Moe += gate · shared expert, per row: gate = sigmoid(w_shared · x) (Qwen2-MoE) or 1 (ungated, deepseek2).</summary>
     private async ValueTask BatchSharedExpertAsync(LayerWeights layer, int n, CancellationToken ct)
     {
         var p = _p!;
         var dim = _h.Dim;
-        var hidden = layer.SharedGate!.Rows;
-        await MatMulAsync(layer.SharedGate, p.Xb, n, p.Gate, ct).ConfigureAwait(false);
-        await MatMulAsync(layer.SharedUp!, p.Xb, n, p.Up, ct).ConfigureAwait(false);
-        SwiGlu.Compute(p.Gate.AsSpan(0, n * hidden), p.Up.AsSpan(0, n * hidden), p.Hidden.AsSpan(0, n * hidden));
-        await MatMulAsync(layer.SharedDown!, p.Hidden, n, p.Down, ct).ConfigureAwait(false);
+        await BatchSwiGluFfnAsync(layer.SharedGate!, layer.SharedUp!, layer.SharedDown!, n, ct).ConfigureAwait(false);
         for (var i = 0; i < n; i++)
         {
-            var gate = 1f / (1f + MathF.Exp(-VectorOps.Dot(layer.SharedRouter, p.Xb.AsSpan(i * dim, dim))));
+            var gate = layer.SharedRouter is { } w ? 1f / (1f + MathF.Exp(-VectorOps.Dot(w, p.Xb.AsSpan(i * dim, dim)))) : 1f;
             VectorOps.AddScaled(p.Down.AsSpan(i * dim, dim), gate, p.Moe.AsSpan(i * dim, dim));
         }
+    }
+
+    /// <summary>Down[n, dim] = down · (silu(gate · Xb) ⊙ (up · Xb)) for the n rows.</summary>
+    private async ValueTask BatchSwiGluFfnAsync(DenseWeight gate, DenseWeight up, DenseWeight down, int n, CancellationToken ct)
+    {
+        var p = _p!;
+        var hidden = gate.Rows;
+        await MatMulAsync(gate, p.Xb, n, p.Gate, ct).ConfigureAwait(false);
+        await MatMulAsync(up, p.Xb, n, p.Up, ct).ConfigureAwait(false);
+        SwiGlu.Compute(p.Gate.AsSpan(0, n * hidden), p.Up.AsSpan(0, n * hidden), p.Hidden.AsSpan(0, n * hidden));
+        await MatMulAsync(down, p.Hidden, n, p.Down, ct).ConfigureAwait(false);
     }
 
     /// <summary>Final norm and output projection for the listed rows.</summary>

@@ -41,11 +41,13 @@ public sealed partial class ForwardPass
     {
         if (!PrefetchExperts || l + 1 >= _layers.Length) return;
         var next = _layers[l + 1];
+        if (next.Experts is not { } grid) return; // a dense layer: nothing to predict
+        var router = next.Router!;
         var (dim, experts) = (_h.Dim, _h.Experts);
-        var q = _q ??= new PredictionBuffers(MaxBatchRows, dim, experts, next.Router.Entry.RowsPerPage);
+        var q = _q ??= new PredictionBuffers(MaxBatchRows, dim, experts, router.Entry.RowsPerPage);
         for (var i = 0; i < n; i++)
             RmsNorm.Compute(x.AsSpan(i * dim, dim), next.FfnNorm, (float)_h.NormEps, q.X.AsSpan(i * dim, dim));
-        await _w.StreamAsync(next.Router, (page, bytes) => next.Router.MatMulPage(page, bytes, q.X.AsSpan(0, n * dim), n, q.Logits, q.PageScratch), ct)
+        await _w.StreamAsync(router, (page, bytes) => router.MatMulPage(page, bytes, q.X.AsSpan(0, n * dim), n, q.Logits, q.PageScratch), ct)
             .ConfigureAwait(false);
         // Layer l+1's prediction is made before layer l's is scored (layer l's MoE runs after this), so the two live
         // side by side: a slot per layer parity.
@@ -57,10 +59,10 @@ public sealed partial class ForwardPass
         {
             if (retrieval[i] is { } r)
             {
-                PrefetchRetrieved(next.Experts, q.X.AsSpan(i * dim, dim), r);
+                PrefetchRetrieved(grid, q.X.AsSpan(i * dim, dim), r);
                 continue;
             }
-            TopK.Select(q.Logits.AsSpan(i * experts, experts), _h.TopK, q.Top.AsSpan(0, _h.TopK), q.TopWeights.AsSpan(0, _h.TopK)); // softmax keeps the order
+            Route(next, q.Logits.AsSpan(i * experts, experts), q.Top.AsSpan(0, _h.TopK), q.TopWeights.AsSpan(0, _h.TopK));
             foreach (var e in q.Top.AsSpan(0, _h.TopK))
             {
                 chosen[i * experts + e] = true;
@@ -68,7 +70,6 @@ public sealed partial class ForwardPass
             }
         }
         q.ForLayer[(l + 1) % 2] = l + 1;
-        var grid = next.Experts;
         for (var e = 0; e < experts; e++)
             if (any[e])
                 for (var b = 0; b < grid.BundlesPerExpert; b++) _w.Store.Prefetch(grid.PageOf(e, b));

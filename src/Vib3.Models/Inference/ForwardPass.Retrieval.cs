@@ -33,8 +33,15 @@ public sealed partial class ForwardPass
         return DecodeCoreAsync(token, cache, retrieval, ct);
     }
 
-    private PageIndex RequireIndex() => _index ?? throw new Vib3Exception(SqlState.FeatureNotSupported,
-        $"USING RETRIEVAL needs a page index and model '{_w.Manifest.Name}' has none: run CREATE INDEX ON MODEL {_w.Manifest.Name} first");
+    private PageIndex RequireIndex()
+    {
+        if (_recipe.GroupedRouting)
+            throw new Vib3Exception(SqlState.FeatureNotSupported,
+                $"USING RETRIEVAL is not supported on model '{_w.Manifest.Name}' ({_w.Manifest.Family}): its router (sigmoid scores, " +
+                "selection bias, expert groups) has no retrieval weighting yet");
+        return _index ?? throw new Vib3Exception(SqlState.FeatureNotSupported,
+            $"USING RETRIEVAL needs a page index and model '{_w.Manifest.Name}' has none: run CREATE INDEX ON MODEL {_w.Manifest.Name} first");
+    }
 
     /// <summary>The retrieved pages of one token in one layer: page ids within the layer in ascending order, each page's
     /// weight, and the distinct experts touched with their weights (for the routing statistics).</summary>
@@ -91,7 +98,7 @@ public sealed partial class ForwardPass
     private async ValueTask RetrievedExpertsAsync(LayerWeights layer, RetrievalRouting routing, CancellationToken ct)
     {
         var b = _b;
-        var grid = layer.Experts;
+        var grid = layer.Experts!;
         var (pages, weights, experts, expertWeights) = Retrieve(RequireIndex(), grid, b.Xb, b.RouterLogits, routing);
         Routing.Record(grid.Layer, experts, expertWeights);
         var slots = b.BundleSlots(pages.Length);

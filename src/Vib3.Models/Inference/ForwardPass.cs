@@ -19,6 +19,7 @@ public sealed partial class ForwardPass
     private readonly DenseWeight _output;     // [vocab, dim] (the embedding when tied)
     private readonly float[] _outputNorm;     // [dim]
     private readonly DecodeBuffers _b;
+    private float[]? _routerScratch;  // GroupedRouter's scratch, [ScratchLength(experts, groups)]
     private int _busy;
 
     private ForwardPass(ModelWeights w, LayerWeights[] layers, float[] outputNorm)
@@ -66,17 +67,20 @@ public sealed partial class ForwardPass
         var b = _b;
 
         await EmbedAsync(token, b.X, ct).ConfigureAwait(false);
+        BatchRow[]? latentRow = _recipe.LatentAttention ? [new BatchRow(token, cache, pos)] : null;
         for (var l = 0; l < _layers.Length; l++)
         {
             var layer = _layers[l];
             RmsNorm.Compute(b.X, layer.AttnNorm, (float)_h.NormEps, b.Xb);
-            await AttentionAsync(layer, l, pos, cache, ct).ConfigureAwait(false);
+            if (latentRow is not null) await LatentAttentionAsync(layer, l, latentRow, b.Xb, b.Xb2, ct).ConfigureAwait(false);
+            else await AttentionAsync(layer, l, pos, cache, ct).ConfigureAwait(false);
             VectorOps.Add(b.Xb2, b.X);
             await PrefetchNextExpertsAsync(l, b.X, 1, [retrieval], ct).ConfigureAwait(false);
 
             RmsNorm.Compute(b.X, layer.FfnNorm, (float)_h.NormEps, b.Xb);
             FfnInputObserver?.Invoke(l, b.Xb);
-            await MixtureOfExpertsAsync(layer, retrieval, ct).ConfigureAwait(false);
+            if (layer.Experts is null) await DenseFfnAsync(layer, ct).ConfigureAwait(false);
+            else await MixtureOfExpertsAsync(layer, layer.Experts, retrieval, ct).ConfigureAwait(false);
             VectorOps.Add(b.Moe, b.X);
         }
         cache.Length = pos + 1;
@@ -116,9 +120,9 @@ public sealed partial class ForwardPass
     private async ValueTask AttentionAsync(LayerWeights layer, int l, int pos, KvCache cache, CancellationToken ct)
     {
         var b = _b;
-        await MatVecAsync(layer.Q, b.Xb, b.Q, ct).ConfigureAwait(false);
-        await MatVecAsync(layer.K, b.Xb, b.K, ct).ConfigureAwait(false);
-        await MatVecAsync(layer.V, b.Xb, b.V, ct).ConfigureAwait(false);
+        await MatVecAsync(layer.Q!, b.Xb, b.Q, ct).ConfigureAwait(false);
+        await MatVecAsync(layer.K!, b.Xb, b.K, ct).ConfigureAwait(false);
+        await MatVecAsync(layer.V!, b.Xb, b.V, ct).ConfigureAwait(false);
         PositionQueryAndKey(layer, b.Q, b.K, b.V, pos);
         cache.Write(l, pos, b.K, b.V);
         cache.Attend(l, pos + 1, b.Q, _h.Heads, _h.KvHeads, _h.HeadDim, b.Att, b.AttScratch);
@@ -157,32 +161,25 @@ public sealed partial class ForwardPass
         }
     }
 
-    /// <summary>Xb → router softmax → top-k experts → Σ weight · expert(Xb) (+ gated shared expert) into Moe.</summary>
-    private async ValueTask MixtureOfExpertsAsync(LayerWeights layer, Retrieval.RetrievalRouting? retrieval, CancellationToken ct)
+    /// <summary>Xb → router → top-k experts → Σ weight · expert(Xb) (+ shared expert) into Moe.</summary>
+    private async ValueTask MixtureOfExpertsAsync(LayerWeights layer, ExpertGridEntry grid, Retrieval.RetrievalRouting? retrieval, CancellationToken ct)
     {
         var b = _b;
-        await MatVecAsync(layer.Router, b.Xb, b.RouterLogits, ct).ConfigureAwait(false);
-        Softmax.InPlace(b.RouterLogits);
+        await MatVecAsync(layer.Router!, b.Xb, b.RouterLogits, ct).ConfigureAwait(false);
         if (retrieval is not null)
         {
+            Softmax.InPlace(b.RouterLogits);
             await RetrievedExpertsAsync(layer, retrieval, ct).ConfigureAwait(false);
             if (_recipe.SharedExpert) await SharedExpertAsync(layer, ct).ConfigureAwait(false);
             return;
         }
-        TopK.Select(b.RouterLogits, _h.TopK, b.TopExperts, b.TopWeights);
-        if (_recipe.RenormalizeTopK)
-        {
-            var sum = 0f;
-            foreach (var v in b.TopWeights) sum += v;
-            VectorOps.Scale(b.TopWeights, 1f / sum);
-        }
+        Route(layer, b.RouterLogits, b.TopExperts, b.TopWeights);
 
-        Routing.Record(layer.Experts.Layer, b.TopExperts, b.TopWeights);
-        ScorePrediction(layer.Experts.Layer, 0, b.TopExperts);
+        Routing.Record(grid.Layer, b.TopExperts, b.TopWeights);
+        ScorePrediction(grid.Layer, 0, b.TopExperts);
         // Every chosen bundle page is requested at once and computed as it arrives (a bundle's contribution does not
         // depend on the others); each lands in its own slot, summed in (expert, bundle) order so the result never
         // depends on which read finished first.
-        var grid = layer.Experts;
         var bundles = grid.BundlesPerExpert;
         var pages = new int[_h.TopK * bundles];
         for (var i = 0; i < pages.Length; i++) pages[i] = grid.PageOf(b.TopExperts[i / bundles], i % bundles);
@@ -191,6 +188,27 @@ public sealed partial class ForwardPass
         Array.Clear(b.Moe);
         for (var j = 0; j < pages.Length; j++) VectorOps.AddScaled(slots[j], b.TopWeights[j / bundles], b.Moe);
         if (_recipe.SharedExpert) await SharedExpertAsync(layer, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>One token's router logits [experts] → its k experts and their weights, as the family routes: softmax,
+    /// top-k, optionally renormalised; or <see cref="GroupedRouter"/> (sigmoid scores, selection-only bias, expert
+    /// groups, scaled weights). The logits are overwritten.</summary>
+    private void Route(LayerWeights layer, Span<float> logits, Span<int> top, Span<float> weights)
+    {
+        if (_recipe.GroupedRouting)
+        {
+            var scratch = _routerScratch ??= new float[GroupedRouter.ScratchLength(_h.Experts, _h.ExpertGroups)];
+            var gating = _h.ExpertGating == "sigmoid" ? ExpertGating.Sigmoid : ExpertGating.Softmax;
+            GroupedRouter.Route(logits, layer.RouterBias, gating, _h.ExpertGroups, _h.ExpertGroupsUsed, _h.TopK, _h.NormTopKProb,
+                (float)_h.ExpertWeightsScale, top, weights, scratch);
+            return;
+        }
+        Softmax.InPlace(logits);
+        TopK.Select(logits, _h.TopK, top, weights);
+        if (!_recipe.RenormalizeTopK) return;
+        var sum = 0f;
+        foreach (var v in weights) sum += v;
+        VectorOps.Scale(weights, 1f / sum);
     }
 
     /// <summary>output = W_down[:, rows] · (silu(W_gate[rows]·Xb) ⊙ (W_up[rows]·Xb)) for one bundle page:
@@ -207,17 +225,32 @@ public sealed partial class ForwardPass
         MatVec.Compute(type, page[(2 * rowsBytes)..], grid.Dim, r, b.Hidden.AsSpan(0, r), output);
     }
 
-    /// <summary>Moe += sigmoid(w_shared · Xb) · down(silu(gate·Xb) ⊙ up·Xb) (Qwen2-MoE).</summary>
+    /// <summary>Moe += gate · down(silu(gate·Xb) ⊙ up·Xb): gate = sigmoid(w_shared · Xb) (Qwen2-MoE), or 1 when the
+    /// shared expert has no gate (deepseek2).</summary>
     private async ValueTask SharedExpertAsync(LayerWeights layer, CancellationToken ct)
     {
         var b = _b;
-        var n = layer.SharedGate!.Rows;
-        await MatVecAsync(layer.SharedGate, b.Xb, b.Gate, ct).ConfigureAwait(false);
-        await MatVecAsync(layer.SharedUp!, b.Xb, b.Up, ct).ConfigureAwait(false);
-        SwiGlu.Compute(b.Gate.AsSpan(0, n), b.Up.AsSpan(0, n), b.Hidden.AsSpan(0, n));
-        await MatVecAsync(layer.SharedDown!, b.Hidden, b.Down, ct).ConfigureAwait(false);
-        var gate = 1f / (1f + MathF.Exp(-VectorOps.Dot(layer.SharedRouter, b.Xb)));
+        await SwiGluFfnAsync(layer.SharedGate!, layer.SharedUp!, layer.SharedDown!, ct).ConfigureAwait(false);
+        var gate = layer.SharedRouter is { } w ? 1f / (1f + MathF.Exp(-VectorOps.Dot(w, b.Xb))) : 1f;
         VectorOps.AddScaled(b.Down, gate, b.Moe);
+    }
+
+    /// <summary>Moe = down(silu(gate·Xb) ⊙ up·Xb): the FFN of a leading dense layer.</summary>
+    private async ValueTask DenseFfnAsync(LayerWeights layer, CancellationToken ct)
+    {
+        await SwiGluFfnAsync(layer.FfnGate!, layer.FfnUp!, layer.FfnDown!, ct).ConfigureAwait(false);
+        _b.Down.CopyTo(_b.Moe, 0);
+    }
+
+    /// <summary>Down = down · (silu(gate · Xb) ⊙ (up · Xb)).</summary>
+    private async ValueTask SwiGluFfnAsync(DenseWeight gate, DenseWeight up, DenseWeight down, CancellationToken ct)
+    {
+        var b = _b;
+        var n = gate.Rows;
+        await MatVecAsync(gate, b.Xb, b.Gate, ct).ConfigureAwait(false);
+        await MatVecAsync(up, b.Xb, b.Up, ct).ConfigureAwait(false);
+        SwiGlu.Compute(b.Gate.AsSpan(0, n), b.Up.AsSpan(0, n), b.Hidden.AsSpan(0, n));
+        await MatVecAsync(down, b.Hidden, b.Down, ct).ConfigureAwait(false);
     }
 
     private ValueTask MatVecAsync(DenseWeight w, float[] x, float[] y, CancellationToken ct) =>

@@ -36,7 +36,7 @@ public sealed class InferenceSession : IDisposable
             if (contextLength > h.Context && h.Context > 0)
                 throw new Vib3Exception(SqlState.InvalidParameterValue,
                     $"a context of {contextLength} tokens exceeds model '{model}''s context length {h.Context}");
-            var cache = new KvCache(h.Layers, h.KvHeads * h.HeadDim, contextLength ?? h.Context, kvCache);
+            var cache = KvCache.For(h, contextLength ?? h.Context, kvCache);
             return new InferenceSession(weights, forward, cache);
         }
         catch

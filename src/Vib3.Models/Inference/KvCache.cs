@@ -1,5 +1,6 @@
 using Vib3.Core;
 using Vib3.Kernels;
+using Vib3.Storage.Catalog;
 
 namespace Vib3.Models.Inference;
 
@@ -10,23 +11,27 @@ public enum KvCacheType
     F16,
 }
 
-/// <summary>Keys and values of one sequence, per layer: K[l] and V[l] are [Capacity, KvHeads·HeadDim], row p
-/// holding position p (keys after RoPE). Memory grows with use (doubling, up to the capacity), so a sequence that
-/// may run to a long context but stops early never holds the whole context's worth.</summary>
+/// <summary>Keys and values of one sequence, per layer: K[l] is [Capacity, KvDim] and V[l] [Capacity, ValueDim], row p
+/// holding position p (keys after RoPE). A latent cache (multi-head latent attention) has no values: each key row is
+/// the compressed latent and the shared rope key, [kv_lora_rank + rope dims], from which every head's key and value
+/// are recovered. Memory grows with use (doubling, up to the capacity), so a sequence that may run to a long context
+/// but stops early never holds the whole context's worth.</summary>
 public sealed class KvCache
 {
     private const int FirstPositions = 64;
     private readonly float[][]? _k32; // [layers][allocated · kvDim]
-    private readonly float[][]? _v32; // [layers][allocated · kvDim]
+    private readonly float[][]? _v32; // [layers][allocated · valueDim]
     private readonly Half[][]? _k16;  // [layers][allocated · kvDim]
-    private readonly Half[][]? _v16;  // [layers][allocated · kvDim]
+    private readonly Half[][]? _v16;  // [layers][allocated · valueDim]
     private readonly int _layers;
     private int _allocated;           // positions each layer's arrays hold
 
-    public KvCache(int layers, int kvDim, int capacity, KvCacheType type = KvCacheType.F32)
+    /// <param name="valueDim">Width of a value row; null: the key width (ordinary attention); 0: a latent cache.</param>
+    public KvCache(int layers, int kvDim, int capacity, KvCacheType type = KvCacheType.F32, int? valueDim = null)
     {
         if (capacity < 1) throw new Vib3Exception(SqlState.InvalidParameterValue, $"context length must be positive, not {capacity}");
         KvDim = kvDim;
+        ValueDim = valueDim ?? kvDim;
         Capacity = capacity;
         Type = type;
         _layers = layers;
@@ -43,11 +48,17 @@ public sealed class KvCache
         Grow(Math.Min(capacity, FirstPositions));
     }
 
+    /// <summary>The cache a model's attention needs: latents for multi-head latent attention, else keys and values.</summary>
+    public static KvCache For(HyperParameters h, int capacity, KvCacheType type = KvCacheType.F32) =>
+        h.KvLoraRank > 0
+            ? new KvCache(h.Layers, h.KvLoraRank + h.QkRopeHeadDim, capacity, type, valueDim: 0)
+            : new KvCache(h.Layers, h.KvHeads * h.HeadDim, capacity, type);
+
     /// <summary>Bytes the cache would hold at full capacity.</summary>
-    public long Bytes => 2L * _layers * Capacity * KvDim * ElementBytes;
+    public long Bytes => (long)_layers * Capacity * (KvDim + ValueDim) * ElementBytes;
 
     /// <summary>Bytes held now.</summary>
-    public long AllocatedBytes => 2L * _layers * _allocated * KvDim * ElementBytes;
+    public long AllocatedBytes => (long)_layers * _allocated * (KvDim + ValueDim) * ElementBytes;
 
     private int ElementBytes => Type == KvCacheType.F32 ? sizeof(float) : 2;
 
@@ -60,17 +71,17 @@ public sealed class KvCache
 
     private void Grow(int positions)
     {
-        var size = (long)positions * KvDim;
+        var (keys, values) = ((long)positions * KvDim, (long)positions * ValueDim);
         for (var l = 0; l < _layers; l++)
             if (_k32 is not null)
             {
-                _k32[l] = Resized(_k32[l], size);
-                _v32![l] = Resized(_v32[l], size);
+                _k32[l] = Resized(_k32[l], keys);
+                _v32![l] = Resized(_v32[l], values);
             }
             else
             {
-                _k16![l] = Resized(_k16[l], size);
-                _v16![l] = Resized(_v16[l], size);
+                _k16![l] = Resized(_k16[l], keys);
+                _v16![l] = Resized(_v16[l], values);
             }
         _allocated = positions;
     }
@@ -82,7 +93,11 @@ public sealed class KvCache
         return grown;
     }
 
+    /// <summary>Width of a key row (of a latent row in a latent cache).</summary>
     public int KvDim { get; }
+
+    /// <summary>Width of a value row: KvDim, or 0 in a latent cache.</summary>
+    public int ValueDim { get; }
 
     public int Capacity { get; }
 
@@ -98,18 +113,29 @@ public sealed class KvCache
                 $"context is full: {Length} + {more} tokens exceed the context length {Capacity}");
     }
 
-    /// <summary>Stores position <paramref name="pos"/>'s key and value [KvDim] of a layer.</summary>
+    /// <summary>Stores position <paramref name="pos"/>'s key [KvDim] and value [ValueDim] of a layer (a latent cache: v empty).</summary>
     public void Write(int layer, int pos, ReadOnlySpan<float> k, ReadOnlySpan<float> v)
     {
         EnsureAllocated(Math.Max(pos + 1, Length));
         if (_k32 is not null)
         {
             k.CopyTo(_k32[layer].AsSpan(pos * KvDim, KvDim));
-            v.CopyTo(_v32![layer].AsSpan(pos * KvDim, KvDim));
+            v.CopyTo(_v32![layer].AsSpan(pos * ValueDim, ValueDim));
             return;
         }
         System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(k, _k16![layer].AsSpan(pos * KvDim, KvDim));
-        System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(v, _v16![layer].AsSpan(pos * KvDim, KvDim));
+        System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(v, _v16![layer].AsSpan(pos * ValueDim, ValueDim));
+    }
+
+    /// <summary>Key (latent) rows [0, positions) of a layer, [positions, KvDim], as f32: the cache itself, or (f16)
+    /// decoded into <paramref name="scratch"/> (at least positions·KvDim floats; unused for f32).</summary>
+    public ReadOnlyMemory<float> Latents(int layer, int positions, float[]? scratch)
+    {
+        var n = positions * KvDim;
+        if (_k32 is not null) return _k32[layer].AsMemory(0, n);
+        ArgumentNullException.ThrowIfNull(scratch);
+        System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(_k16![layer].AsSpan(0, n), scratch.AsSpan(0, n));
+        return scratch.AsMemory(0, n);
     }
 
     /// <summary>Causal attention of one query [heads·headDim] over positions [0, positions) of a layer.</summary>
@@ -125,7 +151,7 @@ public sealed class KvCache
     /// <summary>Element i of position <paramref name="pos"/>'s key or value in a layer (for checks).</summary>
     internal float Read(bool key, int layer, int pos, int i)
     {
-        var at = pos * KvDim + i;
+        var at = pos * (key ? KvDim : ValueDim) + i;
         if (_k32 is not null) return (key ? _k32 : _v32!)[layer][at];
         return (float)(key ? _k16! : _v16!)[layer][at];
     }
@@ -134,21 +160,21 @@ public sealed class KvCache
     /// (same shape and type): several sequences sampled from one prompt share its prefill this way.</summary>
     public void CopyPrefixFrom(KvCache source, int positions)
     {
-        if (source.KvDim != KvDim || source.Type != Type || positions > Capacity || positions > source.Length)
+        if (source.KvDim != KvDim || source.ValueDim != ValueDim || source.Type != Type || positions > Capacity || positions > source.Length)
             throw new ArgumentException("the caches differ in shape or type, or the prefix does not fit", nameof(source));
-        var n = positions * KvDim;
+        var (keys, values) = (positions * KvDim, positions * ValueDim);
         EnsureAllocated(positions);
         if (_k32 is not null)
             for (var l = 0; l < _k32.Length; l++)
             {
-                source._k32![l].AsSpan(0, n).CopyTo(_k32[l]);
-                source._v32![l].AsSpan(0, n).CopyTo(_v32![l]);
+                source._k32![l].AsSpan(0, keys).CopyTo(_k32[l]);
+                source._v32![l].AsSpan(0, values).CopyTo(_v32![l]);
             }
         else
             for (var l = 0; l < _k16!.Length; l++)
             {
-                source._k16![l].AsSpan(0, n).CopyTo(_k16[l]);
-                source._v16![l].AsSpan(0, n).CopyTo(_v16![l]);
+                source._k16![l].AsSpan(0, keys).CopyTo(_k16[l]);
+                source._v16![l].AsSpan(0, values).CopyTo(_v16![l]);
             }
         Length = positions;
     }

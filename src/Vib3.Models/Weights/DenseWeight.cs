@@ -45,6 +45,23 @@ public sealed class DenseWeight
             part.Slice(i * count, count).CopyTo(y.Slice(i * Rows + start, count));
     }
 
+    /// <summary>Per-head products for the rows page <paramref name="index"/> holds: row r belongs to head
+    /// r / <paramref name="rowsPerHead"/> and multiplies that head's slice of x, y[r] = W[r] · x[head·xHeadStride ..][..Cols]
+    /// (latent attention's k_b and v_b, one small matrix per head stacked by rows).</summary>
+    public void HeadMatVecPage(int index, ReadOnlySpan<byte> page, int rowsPerHead, ReadOnlySpan<float> x, int xHeadStride, Span<float> y)
+    {
+        var (start, count) = PageRows(index);
+        var rowBytes = (int)Type.ByteCount(Cols);
+        for (var r = start; r < start + count;)
+        {
+            var head = r / rowsPerHead;
+            var run = Math.Min(start + count, (head + 1) * rowsPerHead) - r;
+            Kernels.MatVec.Compute(Type, page.Slice((r - start) * rowBytes, run * rowBytes), run, Cols,
+                x.Slice(head * xHeadStride, Cols), y.Slice(r, run));
+            r += run;
+        }
+    }
+
     /// <summary>Row <paramref name="row"/> as f32, from the page that holds it (see <see cref="PageOfRow"/>).</summary>
     public void Row(ReadOnlySpan<byte> page, int row, Span<float> dst)
     {

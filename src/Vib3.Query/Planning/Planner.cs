@@ -41,6 +41,10 @@ public static class Planner
     {
         var h = m.Hyper;
         var k = o.K ?? throw Error(SqlState.InvalidParameterValue, "USING RETRIEVAL needs k", at);
+        if (h.ExpertGating is not null || h.ExpertGroups > 1 || m.Tensors.Any(t => t.Role == "router_bias"))
+            throw Error(SqlState.FeatureNotSupported,
+                $"USING RETRIEVAL is not supported on model \"{model}\" ({m.Family}): its router (sigmoid scores, selection bias, expert groups) " +
+                "has no retrieval weighting yet (use USING ROUTER)", at);
         var index = context.FindIndex?.Invoke(model);
         if (index is not { Count: > 0 })
             throw Error(SqlState.FeatureNotSupported,
@@ -110,17 +114,28 @@ public static class Planner
         for (var l = 0; l < h.Layers; l++)
         {
             var children = new List<PlanOperator>();
-            var attn = Sum(T($"blk.{l}.attn_q"), T($"blk.{l}.attn_k"), T($"blk.{l}.attn_v"), T($"blk.{l}.attn_output"));
+            var attn = Sum(T($"blk.{l}.attn_q"), T($"blk.{l}.attn_k"), T($"blk.{l}.attn_v"), T($"blk.{l}.attn_output"),
+                T($"blk.{l}.attn_q_a"), T($"blk.{l}.attn_q_b"), T($"blk.{l}.attn_kv_a_mqa"), T($"blk.{l}.attn_k_b"), T($"blk.{l}.attn_v_b"));
             var norms = Sum(T($"blk.{l}.attn_norm"), T($"blk.{l}.ffn_norm"), T($"blk.{l}.attn_q_norm"), T($"blk.{l}.attn_k_norm"),
-                T($"blk.{l}.attn_q_bias"), T($"blk.{l}.attn_k_bias"), T($"blk.{l}.attn_v_bias"));
+                T($"blk.{l}.attn_q_bias"), T($"blk.{l}.attn_k_bias"), T($"blk.{l}.attn_v_bias"), T($"blk.{l}.attn_q_a_norm"),
+                T($"blk.{l}.attn_kv_a_norm"), T($"blk.{l}.exp_probs_b"));
             Count(attn.Pages, attn.Bytes, attn.Flops);
-            children.Add(PlanOperator.Leaf("Attention",
-                $"q/k/v/o, {h.Heads} heads / {h.KvHeads} kv x {h.HeadDim}, rope {h.RopeStyle}; norms and biases cached ({norms.Bytes} B)",
+            children.Add(PlanOperator.Leaf("Attention", h.KvLoraRank > 0
+                    ? $"latent (MLA), {h.Heads} heads x {h.QkNopeHeadDim}+{h.QkRopeHeadDim} (v {h.VHeadDim}), q rank {h.QLoraRank}, kv rank {h.KvLoraRank}; " +
+                      $"cache {h.KvLoraRank + h.QkRopeHeadDim} values per token; norms cached ({norms.Bytes} B)"
+                    : $"q/k/v/o, {h.Heads} heads / {h.KvHeads} kv x {h.HeadDim}, rope {h.RopeStyle}; norms and biases cached ({norms.Bytes} B)",
                 attn.Pages, attn.Bytes));
 
+            if (m.ExpertGrids.FirstOrDefault(g => g.Layer == l) is not { } grid)
+            {
+                var ffn = Sum(T($"blk.{l}.ffn_gate"), T($"blk.{l}.ffn_up"), T($"blk.{l}.ffn_down"));
+                Count(ffn.Pages, ffn.Bytes, ffn.Flops);
+                children.Add(PlanOperator.Leaf("DenseFFN", $"SwiGLU, hidden {h.DenseHidden} (a leading dense layer: no router, no experts)", ffn.Pages, ffn.Bytes));
+                ops.Add(new PlanOperator($"Layer {l}", "", children.Sum(c => c.PagesPerToken), children.Sum(c => c.BytesPerToken), children));
+                continue;
+            }
             var router = Sum(T($"blk.{l}.ffn_gate_inp"));
             Count(router.Pages, router.Bytes, router.Flops);
-            var grid = m.ExpertGrids.First(g => g.Layer == l);
             var expertBytes = ExpertGridEntry.BundleBytes(DTypes.Parse(grid.DType), grid.Dim, grid.ExpertHidden);
             if (routing.Retrieval)
             {
@@ -140,8 +155,7 @@ public static class Planner
             }
             else
             {
-                children.Add(PlanOperator.Leaf("Router",
-                    $"softmax, top-{routing.TopK} of {h.Experts}" + (routing.Renormalise ? ", renormalised" : ""), router.Pages, router.Bytes));
+                children.Add(PlanOperator.Leaf("Router", RouterText(h, routing, T($"blk.{l}.exp_probs_b") is not null), router.Pages, router.Bytes));
                 var expertPages = routing.TopK * grid.BundlesPerExpert;
                 Count(expertPages, routing.TopK * expertBytes, routing.TopK * 2L * 3 * grid.Dim * grid.ExpertHidden, expert: true);
                 children.Add(PlanOperator.Leaf("Experts",
@@ -153,7 +167,8 @@ public static class Planner
             {
                 var shared = Sum(T($"blk.{l}.ffn_gate_shexp"), T($"blk.{l}.ffn_up_shexp"), T($"blk.{l}.ffn_down_shexp"));
                 Count(shared.Pages, shared.Bytes, shared.Flops);
-                children.Add(PlanOperator.Leaf("SharedExpert", $"hidden {h.SharedExpertHidden}, sigmoid-gated", shared.Pages, shared.Bytes));
+                var gated = T($"blk.{l}.ffn_gate_inp_shexp") is not null;
+                children.Add(PlanOperator.Leaf("SharedExpert", $"hidden {h.SharedExpertHidden}, {(gated ? "sigmoid-gated" : "ungated")}", shared.Pages, shared.Bytes));
             }
             ops.Add(new PlanOperator($"Layer {l}", "", children.Sum(c => c.PagesPerToken), children.Sum(c => c.BytesPerToken), children));
         }
@@ -169,6 +184,17 @@ public static class Planner
         var averagePage = m.PageCount == 0 ? 0 : m.PageBytes / m.PageCount;
         var cacheBytes = averagePage == 0 ? budget : (long)(budget * ((double)averagePage / PageStore.PageCharge((int)averagePage)));
         return (ops, new PlanEstimate(pages, dense + experts, dense, experts, flops, m.PageBytes, budget, cacheBytes));
+    }
+
+    /// <summary>How a routed layer picks its experts: softmax top-k, or DeepSeek's grouped router.</summary>
+    private static string RouterText(HyperParameters h, RoutingPlan routing, bool bias)
+    {
+        var text = $"{h.ExpertGating ?? "softmax"}, top-{routing.TopK} of {h.Experts}";
+        if (bias) text += " by score + selection bias";
+        if (h.ExpertGroups > 1) text += $", best {h.ExpertGroupsUsed} of {h.ExpertGroups} groups eligible";
+        if (routing.Renormalise) text += ", renormalised";
+        if (h.ExpertWeightsScale is > 0 and not 1) text += $", weights x {h.ExpertWeightsScale.ToString("0.###", CultureInfo.InvariantCulture)}";
+        return text;
     }
 
     private static string Shape(TensorEntry t) => string.Join(" x ", t.Shape.Select(d => d.ToString(CultureInfo.InvariantCulture)));

@@ -68,6 +68,61 @@ public sealed class HyperParameters
     public int? BosTokenId { get; set; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? EosTokenId { get; set; }
+
+    // ---- DeepSeek-V3 / Kimi K2 (deepseek2); zero or null in the other families, and then left out of manifest.json.
+
+    /// <summary>The first N layers have a dense SwiGLU FFN of width <see cref="DenseHidden"/> and no experts.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int LeadingDenseLayers { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int DenseHidden { get; set; }
+    /// <summary>Multi-head latent attention: q through a rank-QLoraRank bottleneck (0: one q projection), keys and
+    /// values from a rank-KvLoraRank latent; per head QkNopeHeadDim + QkRopeHeadDim query/key and VHeadDim value.
+    /// KvLoraRank 0: ordinary attention.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int QLoraRank { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int KvLoraRank { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int QkNopeHeadDim { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int QkRopeHeadDim { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int VHeadDim { get; set; }
+    /// <summary>"softmax" (null) or "sigmoid": how router logits become expert scores.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ExpertGating { get; set; }
+    /// <summary>Grouped routing: experts in ExpertGroups consecutive groups, only the best ExpertGroupsUsed eligible
+    /// (0 or 1 groups: no grouping).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int ExpertGroups { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int ExpertGroupsUsed { get; set; }
+    /// <summary>Routing weights are multiplied by this (routed_scaling_factor); 0 means 1.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public double ExpertWeightsScale { get; set; }
+    /// <summary>YaRN rope scaling: factor (0: none), the original context, mscale_all_dim (llama.cpp's
+    /// rope_yarn_log_mul) and the ramp's betas.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public double YarnFactor { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int YarnOriginalContext { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public double YarnMscaleAllDim { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public double YarnBetaFast { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public double YarnBetaSlow { get; set; }
+    /// <summary>Multi-token-prediction layers the checkpoint carried after the main ones; not converted (vib3
+    /// decodes one token per pass).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int SkippedMtpLayers { get; set; }
+
+    /// <summary>Layers [LeadingDenseLayers, Layers) route tokens to experts.</summary>
+    public bool IsMoeLayer(int layer) => layer >= LeadingDenseLayers;
+
+    [JsonIgnore]
+    public int MoeLayers => Layers - LeadingDenseLayers;
 }
 
 public sealed class TokenizerInfo

@@ -15,7 +15,9 @@ public sealed class RoundTripTests
     public static TheoryData<ModelFamily, string, DType> Cases()
     {
         var data = new TheoryData<ModelFamily, string, DType>();
-        foreach (var family in Enum.GetValues<ModelFamily>())
+        // deepseek2 stores k_b / v_b derived from kv_b, not copies of a source tensor: its conversion is checked through
+        // logits (Vib3.Models.Tests Deepseek2DifferentialTests: GGUF of both forms against llama.cpp, HF against GGUF).
+        foreach (var family in Enum.GetValues<ModelFamily>().Where(f => f != ModelFamily.Deepseek2))
         {
             data.Add(family, "hf", DType.BF16);
             data.Add(family, "gguf", DType.F32);

@@ -1,0 +1,131 @@
+using System.Buffers;
+using Vib3.Kernels;
+using Vib3.Models.Weights;
+
+namespace Vib3.Models.Inference;
+
+/// <summary>Multi-head latent attention (DeepSeek-V3, Kimi K2) for n rows, in the absorbed form: the cache holds per
+/// position only the normalised latent c [L] and the shared roped key k_rope [R]; a head's query is moved into latent
+/// space (q_lat = k_b[h] · q_nope, [L]) and scored against c directly, its output is the attention-weighted latent
+/// mapped by v_b[h]. Per token and layer the cache grows by L + R values instead of 2·H·(N+R).
+/// <code>
+///   q      = q_b · RMSNorm(q_a · x)   (or attn_q · x)        [H, N+R] → q_nope [H, N], q_rope [H, R] (roped)
+///   kv     = kv_a_mqa · x                                     [L+R]   → c = RMSNorm(kv[..L]), k_rope = rope(kv[L..])
+///   score  = scale · (q_lat[h] · c_t + q_rope[h] · k_rope_t)  over the row's positions 0..pos
+///   out[h] = v_b[h] · Σ_t softmax(score)_t · c_t              [Dv];   y = attn_output · out
+/// </code></summary>
+public sealed partial class ForwardPass
+{
+    private LatentBuffers? _lat;
+    private YarnParams? _rope;
+    private float _latentScale;
+
+    /// <summary>Attention of rows [n] whose normalised inputs are <paramref name="x"/> [n, dim]; writes y [n, dim].</summary>
+    private async ValueTask LatentAttentionAsync(LayerWeights layer, int l, IReadOnlyList<BatchRow> rows, float[] x, float[] y, CancellationToken ct)
+    {
+        var n = rows.Count;
+        var a = _lat is { } held && held.N >= n ? held : _lat = new LatentBuffers(_h, Math.Max(n, _lat?.N ?? 1), _w.Manifest.Tensors.Max(t => t.RowsPerPage));
+        var rope = _rope ??= RopeScaling();
+        var (heads, nope, r, rank, dv) = (_h.Heads, _h.QkNopeHeadDim, _h.QkRopeHeadDim, _h.KvLoraRank, _h.VHeadDim);
+        var (qk, kvw) = (nope + r, rank + r);
+        var eps = (float)_h.NormEps;
+
+        if (layer.QA is { } qa)
+        {
+            await ProjectAsync(qa, x, n, a.QA, a, ct).ConfigureAwait(false);
+            for (var i = 0; i < n; i++) RmsNorm.Compute(a.QA.AsSpan(i * qa.Rows, qa.Rows), layer.QANorm, eps, a.QA.AsSpan(i * qa.Rows, qa.Rows));
+            await ProjectAsync(layer.QB!, a.QA, n, a.Q, a, ct).ConfigureAwait(false);
+        }
+        else await ProjectAsync(layer.Q!, x, n, a.Q, a, ct).ConfigureAwait(false);
+        await ProjectAsync(layer.KvA!, x, n, a.Kv, a, ct).ConfigureAwait(false);
+
+        var theta = (float)_h.RopeTheta;
+        for (var i = 0; i < n; i++)
+        {
+            var (cache, pos) = (rows[i].Cache, rows[i].Position);
+            var kv = a.Kv.AsSpan(i * kvw, kvw);
+            RmsNorm.Compute(kv[..rank], layer.KvANorm, eps, kv[..rank]);
+            Rope.NormalYarn(kv[rank..], 1, r, pos, theta, rope);
+            var qRope = a.QRope.AsSpan(i * heads * r, heads * r);
+            for (var h = 0; h < heads; h++) a.Q.AsSpan(i * heads * qk + h * qk + nope, r).CopyTo(qRope.Slice(h * r, r));
+            Rope.NormalYarn(qRope, heads, r, pos, theta, rope);
+            cache.Write(l, pos, kv, []);
+        }
+
+        var kb = layer.KB!;
+        await _w.StreamAsync(kb, (page, bytes) =>
+        {
+            for (var i = 0; i < n; i++)
+                kb.HeadMatVecPage(page, bytes, rank, a.Q.AsSpan(i * heads * qk, heads * qk), qk, a.QLat.AsSpan(i * heads * rank, heads * rank));
+        }, ct).ConfigureAwait(false);
+
+        AttendLatents(l, rows, a);
+
+        var vb = layer.VB!;
+        await _w.StreamAsync(vb, (page, bytes) =>
+        {
+            for (var i = 0; i < n; i++)
+                vb.HeadMatVecPage(page, bytes, dv, a.OLat.AsSpan(i * heads * rank, heads * rank), rank, a.Att.AsSpan(i * heads * dv, heads * dv));
+        }, ct).ConfigureAwait(false);
+        await ProjectAsync(layer.O, a.Att, n, y, a, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Every (row, head) attends over its row's cache up to its own position, spread over the kernel threads;
+    /// an f16 cache is decoded once per row first.</summary>
+    private void AttendLatents(int l, IReadOnlyList<BatchRow> rows, LatentBuffers a)
+    {
+        var (heads, r, rank) = (_h.Heads, _h.QkRopeHeadDim, _h.KvLoraRank);
+        var kvw = rank + r;
+        var n = rows.Count;
+        var decoded = new float[n][];
+        var latents = new ReadOnlyMemory<float>[n];
+        for (var i = 0; i < n; i++)
+        {
+            var seen = rows[i].Position + 1;
+            var cache = rows[i].Cache;
+            if (cache.Type != KvCacheType.F32) decoded[i] = ArrayPool<float>.Shared.Rent(seen * kvw);
+            latents[i] = cache.Latents(l, seen, decoded[i]);
+        }
+        try
+        {
+            KernelThreads.ParallelFor(n * heads, item =>
+            {
+                var (i, h) = (item / heads, item % heads);
+                var seen = rows[i].Position + 1;
+                var scores = ArrayPool<float>.Shared.Rent(seen);
+                try
+                {
+                    var c = latents[i].Span;
+                    MlaAttention.AttendHead(a.QLat.AsSpan((i * heads + h) * rank, rank), a.QRope.AsSpan((i * heads + h) * r, r),
+                        c, kvw, c[rank..], kvw, seen, _latentScale, a.OLat.AsSpan((i * heads + h) * rank, rank), scores);
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(scores);
+                }
+            });
+        }
+        finally
+        {
+            foreach (var d in decoded) if (d is not null) ArrayPool<float>.Shared.Return(d);
+        }
+    }
+
+    /// <summary>YaRN rope parameters as llama.cpp derives them for deepseek2 (none: plain rope), and the attention scale
+    /// that goes with them, mscale² / √(N+R).</summary>
+    private YarnParams RopeScaling()
+    {
+        var yarn = _h.YarnFactor > 0
+            ? DeepSeekYarn.RopeParams((float)_h.YarnFactor, _h.YarnOriginalContext, (float)_h.YarnMscaleAllDim,
+                (float)_h.YarnBetaFast, (float)_h.YarnBetaSlow)
+            : YarnParams.None;
+        _latentScale = DeepSeekYarn.AttentionScale(_h.QkNopeHeadDim + _h.QkRopeHeadDim, yarn, _h.YarnFactor > 0 ? (float)_h.YarnMscaleAllDim : 0f);
+        return yarn;
+    }
+
+    /// <summary>Y[n, Rows] = X[n, Cols] · Wᵀ (a matrix-vector product for one row).</summary>
+    private ValueTask ProjectAsync(DenseWeight w, float[] x, int n, float[] y, LatentBuffers a, CancellationToken ct) =>
+        n == 1
+            ? MatVecAsync(w, x, y, ct)
+            : _w.StreamAsync(w, (i, page) => w.MatMulPage(i, page, x.AsSpan(0, n * w.Cols), n, y, a.PageScratch), ct);
+}

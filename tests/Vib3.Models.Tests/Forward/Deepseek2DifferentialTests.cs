@@ -1,0 +1,107 @@
+using Vib3.Core;
+using Vib3.Kernels;
+using Vib3.LlamaCpp;
+using Vib3.Models.Inference;
+using Vib3.Storage;
+using Vib3.Synth;
+
+namespace Vib3.Models.Tests.Forward;
+
+/// <summary>deepseek2 (DeepSeek-V3 / Kimi K2) through vib3 against llama.cpp on the same GGUF, every position, both
+/// MLA forms and each router variant, at the forward-pass tolerance (max |Δlogit| ≤ 1e-4 · max |logit|, f32); the
+/// HF folder of the same weights gives vib3 the same logits; greedy decoding token by token matches llama.cpp's.</summary>
+public sealed class Deepseek2DifferentialTests
+{
+    private static readonly SyntheticModelSpec Base = new()
+    {
+        Family = ModelFamily.Deepseek2, Layers = 3, Dim = 64, Heads = 4, ExpertHidden = 32, Experts = 8, TopK = 2,
+        Vocab = 320, Context = 256, Seed = 13, RopeTheta = 10_000,
+    };
+
+    private static readonly Dictionary<string, SyntheticModelSpec> Specs = new()
+    {
+        ["k_b/v_b split"] = Base,
+        ["kv_b unsplit"] = Base with { MlaSplit = false },
+        ["groups and bias"] = Base with { ExpertGroups = 4, GroupsUsed = 2, TopK = 3 },
+        ["groups, kv_b unsplit"] = Base with { ExpertGroups = 4, GroupsUsed = 2, TopK = 3, MlaSplit = false },
+        ["sigmoid, no bias, scale 1"] = Base with { ScoreBias = false, RoutedScale = 1 },
+        ["softmax, no bias, no renormalisation"] = Base with { SigmoidGating = false, ScoreBias = false, NormTopKProb = false },
+        ["no q compression, no dense layer"] = Base with { QLoraRank = 0, LeadingDenseLayers = 0, Layers = 2 },
+        ["two dense layers, two shared experts"] = Base with { LeadingDenseLayers = 2, Layers = 4, SharedExperts = 2 },
+        ["yarn"] = Base with { YarnFactor = 4, MscaleAllDim = 1.0, YarnOriginalContext = 64 },
+    };
+
+    public static TheoryData<string> Cases => [.. Specs.Keys];
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task Logits_match_llama_cpp_at_every_position(string name)
+    {
+        using var f = new ModelFixture(Specs[name], "gguf", pageRows: 16);
+        var tokens = ModelFixture.Tokens(20, f.Spec.Vocab);
+        float[][] expected;
+        using (var llama = LlamaCppModel.Load(f.SourcePath))
+            expected = llama.Logits(tokens);
+
+        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
+        AssertClose(expected, await session.LogitsAsync(tokens, allPositions: true), name);
+    }
+
+    [Fact]
+    public async Task Hf_folder_gives_the_gguf_logits()
+    {
+        var spec = Base with { YarnFactor = 4, MscaleAllDim = 1.0, YarnOriginalContext = 64, ExpertGroups = 4, GroupsUsed = 2, TopK = 3, MtpLayers = 1 };
+        using var hf = new ModelFixture(spec, "hf");
+        using var gguf = new ModelFixture(spec with { MlaSplit = true }, "gguf");
+        Assert.Equal(1, hf.Manifest.Hyper.SkippedMtpLayers);
+        var tokens = ModelFixture.Tokens(12, spec.Vocab, seed: 3);
+        var options = new PageStoreOptions { RamBudgetBytes = 64 << 20 };
+        using var a = await InferenceSession.OpenAsync(hf.Catalog, "m", options);
+        using var b = await InferenceSession.OpenAsync(gguf.Catalog, "m", options);
+        AssertClose(await b.LogitsAsync(tokens, allPositions: true), await a.LogitsAsync(tokens, allPositions: true), "hf vs gguf", 1e-5f);
+    }
+
+    [Fact]
+    public async Task Greedy_tokens_match_llama_cpp_decoding_one_token_at_a_time()
+    {
+        using var f = new ModelFixture(Specs["groups and bias"], "gguf");
+        var prompt = ModelFixture.Tokens(6, f.Spec.Vocab, seed: 9);
+        int[] expected;
+        using (var llama = LlamaCppModel.Load(f.SourcePath))
+            expected = llama.Greedy(prompt, 24);
+
+        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
+        var logits = (await session.LogitsAsync(prompt, allPositions: false))[0];
+        var actual = new List<int>();
+        for (var i = 0; i < 24; i++)
+        {
+            var next = VectorOps.ArgMax(logits);
+            actual.Add(next);
+            logits = await session.Forward.DecodeAsync(next, session.Cache);
+        }
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public async Task The_cache_holds_latents_not_keys_and_values()
+    {
+        using var f = new ModelFixture(Base, "gguf");
+        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 }, contextLength: 64);
+        var h = f.Manifest.Hyper;
+        Assert.Equal(h.KvLoraRank + h.QkRopeHeadDim, session.Cache.KvDim);
+        Assert.Equal(0, session.Cache.ValueDim);
+        Assert.Equal((long)h.Layers * 64 * (h.KvLoraRank + h.QkRopeHeadDim) * sizeof(float), session.Cache.Bytes);
+    }
+
+    private static void AssertClose(float[][] expected, float[][] actual, string name, float tolerance = LlamaCppDifferentialTests.Tolerance)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (var p = 0; p < expected.Length; p++)
+        {
+            var scale = expected[p].Max(MathF.Abs);
+            var worst = 0f;
+            for (var i = 0; i < expected[p].Length; i++) worst = MathF.Max(worst, MathF.Abs(expected[p][i] - actual[p][i]));
+            Assert.True(worst <= tolerance * scale, $"{name} position {p}: max |Δlogit| {worst:G4} > {tolerance} × max |logit| {scale:G4}");
+        }
+    }
+}
