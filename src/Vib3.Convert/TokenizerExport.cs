@@ -14,6 +14,8 @@ public static class TokenizerExport
     [
         "tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
         "generation_config.json", "vocab.json", "merges.txt",
+        "tiktoken.model",       // Kimi K2's tiktoken vocabulary (it ships no tokenizer.json)
+        "chat_template.jinja",  // newer checkpoints keep the chat template beside tokenizer_config.json
     ];
 
     public const string GgufFileName = "gguf-tokenizer.json";
@@ -27,9 +29,9 @@ public static class TokenizerExport
     private static TokenizerInfo FromHf(string folder, string dir)
     {
         var files = HfFiles.Where(f => File.Exists(Path.Combine(folder, f))).ToList();
-        if (!files.Contains("tokenizer.json") && !files.Contains("tokenizer.model"))
+        if (!files.Contains("tokenizer.json") && !files.Contains("tokenizer.model") && !files.Contains("tiktoken.model"))
             throw new Vib3Exception(SqlState.UndefinedObject,
-                $"{folder}: no tokenizer (tokenizer.json or tokenizer.model); vib3 needs the model's tokenizer");
+                $"{folder}: no tokenizer (tokenizer.json, tokenizer.model or tiktoken.model); vib3 needs the model's tokenizer");
         foreach (var f in files) File.Copy(Path.Combine(folder, f), Path.Combine(dir, f));
         return new TokenizerInfo { Kind = "hf", Files = files };
     }

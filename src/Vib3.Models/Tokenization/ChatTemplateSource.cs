@@ -4,10 +4,13 @@ using Vib3.Storage.Catalog;
 namespace Vib3.Models.Tokenization;
 
 /// <summary>The chat template and BOS/EOS texts stored with a model: tokenizer_config.json's chat_template (a string,
-/// or a list of {name, template} from which "default" is taken), bos_token, eos_token; or GGUF's
+/// or a list of {name, template} from which "default" is taken; else chat_template.jinja), bos_token, eos_token; or GGUF's
 /// tokenizer.chat_template with the texts of the bos/eos ids. Any part may be null.</summary>
 public sealed record ChatTemplateSource(string? Template, string? BosToken, string? EosToken)
 {
+    /// <summary>Where newer HF checkpoints keep the template instead of tokenizer_config.json's chat_template.</summary>
+    public const string ChatTemplateFileName = "chat_template.jinja";
+
     public static ChatTemplateSource Load(string tokenizerDir, TokenizerInfo info)
     {
         if (info.Kind == "gguf")
@@ -37,6 +40,8 @@ public sealed record ChatTemplateSource(string? Template, string? BosToken, stri
                 foreach (var e in ct.EnumerateArray())
                     if (e.TryGetProperty("name", out var n) && n.GetString() == "default" && e.TryGetProperty("template", out var tt)) chat = tt.GetString();
         }
+        var jinja = Path.Combine(tokenizerDir, ChatTemplateFileName);
+        if (chat is null && File.Exists(jinja)) chat = File.ReadAllText(jinja);
         return new(chat, TokenizerLoader.TokenText(cfg, "bos_token"), TokenizerLoader.TokenText(cfg, "eos_token"));
     }
 }

@@ -41,6 +41,26 @@ public static class ChatTemplates
         "{% else %}{{ '<|assistant|>\\n'  + message['content'] + eos_token }}{% endif %}{% endif %}" +
         "{% if loop.last and add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}{% endfor %}";
 
+    /// <summary>deepseek-ai/DeepSeek-V3's format without tool calls: every system message (joined by a blank line)
+    /// right after BOS, then &lt;｜User｜&gt;… and &lt;｜Assistant｜&gt;…&lt;｜end▁of▁sentence｜&gt; turns.</summary>
+    public const string DeepSeekV3 =
+        "{% set ns = namespace(system='', first=true) %}{% for message in messages %}{% if message['role'] == 'system' %}" +
+        "{% set ns.system = message['content'] if ns.first else ns.system + '\\n\\n' + message['content'] %}{% set ns.first = false %}{% endif %}{% endfor %}" +
+        "{{ bos_token }}{{ ns.system }}{% for message in messages %}" +
+        "{% if message['role'] == 'user' %}{{ '<｜User｜>' + message['content'] }}" +
+        "{% elif message['role'] == 'assistant' %}{{ '<｜Assistant｜>' + message['content'] + eos_token }}{% endif %}{% endfor %}" +
+        "{% if add_generation_prompt %}{{ '<｜Assistant｜>' }}{% endif %}";
+
+    /// <summary>moonshotai/Kimi-K2-Instruct's format without tools or images: role markers &lt;|im_system|&gt;,
+    /// &lt;|im_user|&gt;, &lt;|im_assistant|&gt; each followed by the role name and &lt;|im_middle|&gt;; turns end with
+    /// &lt;|im_end|&gt;; Kimi's default system message when the conversation has none. No BOS.</summary>
+    public const string KimiK2 =
+        "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}" +
+        "{{ '<|im_system|>system<|im_middle|>You are Kimi, an AI assistant created by Moonshot AI.<|im_end|>' }}{% endif %}" +
+        "{% if message['role'] == 'user' %}{{ '<|im_user|>' }}{% elif message['role'] == 'assistant' %}{{ '<|im_assistant|>' }}{% else %}{{ '<|im_system|>' }}{% endif %}" +
+        "{{ message['role'] + '<|im_middle|>' + message['content'] + '<|im_end|>' }}{% endfor %}" +
+        "{% if add_generation_prompt %}{{ '<|im_assistant|>assistant<|im_middle|>' }}{% endif %}";
+
     /// <summary>Built-in template, BOS text and EOS text for a family (catalog/families name; HF model_type spellings accepted).</summary>
     public static (string Template, string Bos, string Eos)? BuiltIn(string family) => Normalize(family) switch
     {
@@ -48,6 +68,8 @@ public static class ChatTemplates
         "qwen2moe" => (Qwen2Moe, "", "<|im_end|>"),
         "qwen3moe" => (Qwen3Moe, "", "<|im_end|>"),
         "olmoe" => (Olmoe, "<|endoftext|>", "<|endoftext|>"),
+        "deepseek2" or "deepseekv2" or "deepseekv3" => (DeepSeekV3, "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
+        "kimik2" => (KimiK2, "", "<|im_end|>"),
         _ => null,
     };
 
@@ -63,7 +85,8 @@ public static class ChatTemplates
         string? templateFromTokenizerConfig, string? bosToken = null, string? eosToken = null)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        var builtIn = BuiltIn(family);
+        // Kimi K2 converts as the deepseek2 family; its own template (role markers with <|im_middle|>) tells them apart
+        var builtIn = templateFromTokenizerConfig?.Contains("<|im_middle|>", StringComparison.Ordinal) == true ? BuiltIn("kimik2") : BuiltIn(family);
         string? reason = null;
         if (!string.IsNullOrWhiteSpace(templateFromTokenizerConfig))
         {

@@ -6,9 +6,10 @@ namespace Vib3.Models.Tokenization;
 
 /// <summary>Opens a stored model's tokenizer (&lt;store&gt;/tokenizer/, written by Vib3.Convert.TokenizerExport).
 /// Kind "hf": tokenizer.json with a byte-level BPE model, else tokenizer.model (SentencePiece), else a tokenizer.json
-/// BPE/Unigram model in SentencePiece style (Metaspace, byte fallback), rebuilt as a SentencePiece model.
+/// BPE/Unigram model in SentencePiece style (Metaspace, byte fallback), rebuilt as a SentencePiece model; with no
+/// tokenizer.json, a tiktoken.model (Kimi K2) is read by <see cref="LoadTiktoken"/>.
 /// Kind "gguf": gguf-tokenizer.json with tokenizer.ggml.model "gpt2" (byte-level BPE) or "llama" (SentencePiece).</summary>
-public static class TokenizerLoader
+public static partial class TokenizerLoader
 {
     public const string GgufFileName = "gguf-tokenizer.json";
 
@@ -45,8 +46,11 @@ public static class TokenizerLoader
         using var generation = ReadJson(Path.Combine(dir, "generation_config.json"));
         using var tokenizerJson = ReadJson(Path.Combine(dir, "tokenizer.json"));
         var spmPath = Path.Combine(dir, "tokenizer.model");
+        var tiktokenPath = Path.Combine(dir, TiktokenFileName);
+        if (tokenizerJson is null && !File.Exists(spmPath) && File.Exists(tiktokenPath))
+            return LoadTiktoken(tiktokenPath, config, generation);
         if (tokenizerJson is null && !File.Exists(spmPath))
-            throw new Vib3Exception(SqlState.UndefinedObject, $"{dir}: no tokenizer.json or tokenizer.model");
+            throw new Vib3Exception(SqlState.UndefinedObject, $"{dir}: no tokenizer.json, tokenizer.model or {TiktokenFileName}");
 
         var model = tokenizerJson?.RootElement.GetProperty("model");
         var modelType = model is { } m && m.TryGetProperty("type", out var t) ? t.GetString() : null;
