@@ -32,7 +32,7 @@ public class HttpServerFixture : IAsyncLifetime
 
     public virtual async Task InitializeAsync()
     {
-        var source = SyntheticCheckpoints.Write(_dir, SyntheticCheckpoints.Small(ModelFamily.Qwen3Moe, DType.F32) with { Context = Context }, "hf");
+        var source = SyntheticCheckpoints.Write(_dir, Spec, "hf");
         var data = _dir.Sub("data");
         PrepareCatalog(new ModelConverter(new ModelCatalog(data), DescriptorCatalog.LoadDefault()), source, new ModelCatalog(data));
         Engine = new Vib3Engine(ConfigureEngine(new EngineOptions(data, 64L << 20)));
@@ -40,6 +40,9 @@ public class HttpServerFixture : IAsyncLifetime
         await Server.StartAsync();
         Http = NewHttpClient(ApiKey);
     }
+
+    /// <summary>The model "m" is converted from: a small Qwen3-MoE unless a subclass serves another family.</summary>
+    protected virtual SyntheticModelSpec Spec => SyntheticCheckpoints.Small(ModelFamily.Qwen3Moe, DType.F32) with { Context = Context };
 
     /// <summary>Converts the checkpoint as "m"; subclasses may add models.</summary>
     protected virtual void PrepareCatalog(ModelConverter converter, string source, ModelCatalog catalog) =>
