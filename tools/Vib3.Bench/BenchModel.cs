@@ -6,30 +6,50 @@ using Vib3.Synth;
 
 namespace Vib3.Bench;
 
-/// <summary>The forward-pass issue's Mixtral-shaped synthetic model (d 1024, expert hidden 2816, 16/4 heads, 8 experts
-/// top-2, vocab 32000; ~2.5 GB at f32 with 8 layers), written as a GGUF under a fresh folder and converted into a
-/// catalog there as "bench": the same weights for vib3 and llama.cpp.</summary>
-internal sealed record MixtralBenchModel(SyntheticModelSpec Spec, string Gguf, ModelCatalog Catalog, ModelManifest Manifest)
+/// <summary>A benchmark's synthetic model written as a GGUF under a fresh folder and converted into a catalog there as
+/// "bench": the same weights for vib3 and llama.cpp. Two shapes: the forward-pass issue's Mixtral (d 1024, expert hidden
+/// 2816, 16/4 heads, 8 experts top-2, vocab 32000; ~2.5 GB at f32 with 8 layers) and a Kimi-K2-shaped deepseek2.</summary>
+internal sealed record BenchModel(SyntheticModelSpec Spec, string Gguf, ModelCatalog Catalog, ModelManifest Manifest)
 {
-    public static MixtralBenchModel Create(string root, DType dtype, int layers) =>
-        Create(root, new SyntheticModelSpec
-        {
-            Family = ModelFamily.Mixtral, Layers = layers, Dim = 1024, ExpertHidden = 2816, Heads = 16, KvHeads = 4,
-            Experts = 8, TopK = 2, Vocab = 32000, Context = 2048, Seed = 1, DType = dtype,
-        });
+    public static SyntheticModelSpec Mixtral(DType dtype, int layers) => new()
+    {
+        Family = ModelFamily.Mixtral, Layers = layers, Dim = 1024, ExpertHidden = 2816, Heads = 16, KvHeads = 4,
+        Experts = 8, TopK = 2, Vocab = 32000, Context = 2048, Seed = 1, DType = dtype,
+    };
 
-    /// <summary>Any other shape through the same write-and-convert path (vib3-bench tiers uses a tiny one to
-    /// measure what the engines' runtimes hold apart from the weights).</summary>
-    public static MixtralBenchModel Create(string root, SyntheticModelSpec spec)
+    /// <summary>Kimi K2's routing and attention layout — 384 experts top-8 plus one shared, the first layer dense,
+    /// 64 heads of MLA with q rank 1536, kv rank 512, nope 128 + rope 64, v 128, sigmoid scores with a selection bias,
+    /// weights ×2.827, YaRN ×32 from 4096 — with the widths scaled down (hidden 1024 for 7168, expert hidden 256 for
+    /// 2048, dense FFN 2560 for 18432, vocab 32000 for 163840) so that 40 layers of q8_0 make ~14 GB.</summary>
+    public static SyntheticModelSpec KimiShaped(DType dtype, int layers) => new()
+    {
+        Family = ModelFamily.Deepseek2, Layers = layers, Dim = 1024, Heads = 64, ExpertHidden = 256, Experts = 384, TopK = 8,
+        SharedExperts = 1, LeadingDenseLayers = 1, DenseHidden = 2560, QLoraRank = 1536, KvLoraRank = 512,
+        QkNopeHeadDim = 128, QkRopeHeadDim = 64, VHeadDim = 128, RoutedScale = 2.827, RopeTheta = 50_000,
+        YarnFactor = 32, YarnOriginalContext = 4096, MscaleAllDim = 1, Vocab = 32000, Context = 131_072, Seed = 1, DType = dtype,
+    };
+
+    public static SyntheticModelSpec ForShape(string shape, DType dtype, int layers) => shape switch
+    {
+        "mixtral" => Mixtral(dtype, layers),
+        "kimi" => KimiShaped(dtype, layers),
+        _ => throw new ArgumentException($"unknown model shape '{shape}' (mixtral or kimi)"),
+    };
+
+    public static BenchModel Create(string root, DType dtype, int layers) => Create(root, Mixtral(dtype, layers));
+
+    /// <summary>Any shape through the same write-and-convert path (vib3-bench tiers uses a tiny one to measure what the
+    /// engines' runtimes hold apart from the weights).</summary>
+    public static BenchModel Create(string root, SyntheticModelSpec spec)
     {
         if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         Directory.CreateDirectory(root);
         var dtype = spec.DType;
-        var gguf = Path.Combine(root, $"mixtral-{dtype.Name()}.gguf");
+        var gguf = Path.Combine(root, $"{spec.Family.ToString().ToLowerInvariant()}-{dtype.Name()}.gguf");
         Console.WriteLine($"[{dtype.Name()}] writing {gguf} ...");
         SyntheticModelGenerator.WriteGguf(spec, gguf);
         var catalog = new ModelCatalog(Path.Combine(root, "data"));
         var manifest = new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(new ConversionRequest(gguf, "bench"));
-        return new MixtralBenchModel(spec, gguf, catalog, manifest);
+        return new BenchModel(spec, gguf, catalog, manifest);
     }
 }

@@ -28,7 +28,7 @@ internal static class ForwardBench
         var rows = new List<string>();
         foreach (var dtype in dtypes)
         {
-            var (spec, gguf, catalog, manifest) = MixtralBenchModel.Create(root, dtype, layers);
+            var (spec, gguf, catalog, manifest) = BenchModel.Create(root, dtype, layers);
             var tokens = Enumerable.Range(0, prompt).Select(i => 3 + i * 7919 % (spec.Vocab - 3)).ToArray();
 
             var ours = Measure(repeat, () => Vib3Once(catalog, manifest, tokens, gen));

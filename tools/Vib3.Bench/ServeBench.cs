@@ -38,7 +38,7 @@ internal static class ServeBench
         KernelThreads.Threads = threads;
         KernelThreads.SpinMicroseconds = Args.Int(args, "--spin-us", KernelThreads.SpinMicroseconds);
 
-        var (_, gguf, catalog, manifest) = MixtralBenchModel.Create(root, dtype, layers);
+        var (_, gguf, catalog, manifest) = BenchModel.Create(root, dtype, layers);
 
         var results = new List<(int Streams, double[] TokensPerSecond, double[] MeanBatch)>();
         var engine = new Vib3Engine(new EngineOptions(catalog.DataDir, manifest.PageBytes + (1L << 30)) { MaxBatch = counts.Max() });

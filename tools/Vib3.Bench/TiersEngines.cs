@@ -18,15 +18,21 @@ internal sealed class TiersEngines(string vib3Cli, int threads, TimeSpan timeout
             "--context", Num(prompt + gen + 8),
         };
         if (trace is not null) args.AddRange(["--trace", trace]);
-        return Once(vib3Cli, args, limitBytes,
-            j => (j.GetProperty("decode_tokens_per_second").GetDouble(), j.GetProperty("decode_bytes_per_token").GetProperty("disk").GetInt64()));
+        return Once(vib3Cli, args, limitBytes, j =>
+        {
+            var bytes = j.GetProperty("decode_bytes_per_token");
+            var (hits, misses) = (j.GetProperty("decode_page_hits").GetInt64(), j.GetProperty("decode_page_misses").GetInt64());
+            var (ram, disk) = (bytes.GetProperty("ram").GetInt64(), bytes.GetProperty("disk").GetInt64());
+            return new EngineRun(j.GetProperty("decode_tokens_per_second").GetDouble(), disk, 0, null,
+                hits + misses > 0 ? (double)hits / (hits + misses) : 0, ram + disk > 0 ? (double)ram / (ram + disk) : 0);
+        });
     }
 
     public EngineRun LlamaCpp(string gguf, int prompt, int gen, long? limitBytes)
     {
         var (exe, prefix) = Self();
         return Once(exe, [.. prefix, TiersLlamaWorker.Mode, gguf, Num(prompt), Num(gen), Num(threads)], limitBytes,
-            j => (j.GetProperty("decode_tokens_per_second").GetDouble(), 0));
+            j => new EngineRun(j.GetProperty("decode_tokens_per_second").GetDouble(), 0, 0, null));
     }
 
     /// <summary>vib3's CLI next to this tool's build: --artifacts-path puts both under bin/&lt;project&gt;/&lt;config&gt;/,
@@ -45,7 +51,7 @@ internal sealed class TiersEngines(string vib3Cli, int threads, TimeSpan timeout
             $"or pass --vib3 PATH (looked at: {string.Join(", ", candidates)})");
     }
 
-    private EngineRun Once(string exe, IEnumerable<string> args, long? limitBytes, Func<JsonElement, (double, long)> read)
+    private EngineRun Once(string exe, IEnumerable<string> args, long? limitBytes, Func<JsonElement, EngineRun> read)
     {
         Cache.Drop();
         using var group = new MemoryCgroup($"vib3-tiers-{Environment.ProcessId}", limitBytes);
@@ -59,8 +65,7 @@ internal sealed class TiersEngines(string vib3Cli, int threads, TimeSpan timeout
         var lines = run.Stdout.Split('\n');
         var first = Array.FindLastIndex(lines, l => l.StartsWith('{'));
         using var doc = JsonDocument.Parse(string.Join('\n', lines[first..]));
-        var (tokensPerSecond, diskBytes) = read(doc.RootElement);
-        return new EngineRun(tokensPerSecond, diskBytes, run.PeakBytes, null);
+        return read(doc.RootElement) with { PeakBytes = run.PeakBytes };
     }
 
     /// <summary>How to start this tool again: its apphost, or `dotnet vib3-bench.dll` when run that way.</summary>
@@ -76,5 +81,7 @@ internal sealed class TiersEngines(string vib3Cli, int threads, TimeSpan timeout
     private static string Head(string s) => s.Length > 600 ? s[..600] : s;
 }
 
-/// <summary>Decode tok/s, disk bytes per decoded token (vib3 only), the cgroup's peak, and why it failed if it did.</summary>
-internal sealed record EngineRun(double TokensPerSecond, long DiskBytesPerToken, long PeakBytes, string? Failure);
+/// <summary>Decode tok/s, disk bytes per decoded token (vib3 only), the cgroup's peak, why it failed if it did, and
+/// (vib3 only) the share of decode's page reads and bytes served from RAM.</summary>
+internal sealed record EngineRun(double TokensPerSecond, long DiskBytesPerToken, long PeakBytes, string? Failure,
+    double PageHitRate = 0, double ByteHitRate = 0);
