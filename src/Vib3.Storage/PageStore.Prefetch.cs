@@ -24,7 +24,13 @@ public sealed partial class PageStore
     /// the cache has no room without waiting — a prefetch never queues ahead of demand reads. The page stays
     /// evictable once loaded. Returns whether a read was started; a failed prefetch read is dropped silently (the
     /// demand read that needs the page will report the error).</summary>
-    public bool Prefetch(int page)
+    public bool Prefetch(int page) => StartLoad(page, predicted: true);
+
+    /// <summary>As <see cref="Prefetch"/>, for a page the caller knows it will read shortly (the next pages of a
+    /// known list) rather than one predicted: not counted in <see cref="Prefetches"/>, whose figures score predictions.</summary>
+    public bool ReadAhead(int page) => StartLoad(page, predicted: false);
+
+    private bool StartLoad(int page, bool predicted)
     {
         CheckPage(page);
         lock (_inFlight)
@@ -33,14 +39,17 @@ public sealed partial class PageStore
             var length = _entries[page].Length;
             if (_cache.TryReserveNow(PageCharge(length)) is not { } buffer)
             {
-                Interlocked.Increment(ref _prefetchSkipped);
+                if (predicted) Interlocked.Increment(ref _prefetchSkipped);
                 return false;
             }
             var load = new Load { Waiters = 0 };
             _inFlight[page] = load;
-            _prefetchedUnused[page] = 0;
-            Interlocked.Increment(ref _prefetchIssued);
-            Interlocked.Add(ref _prefetchBytes, length);
+            if (predicted)
+            {
+                _prefetchedUnused[page] = 0;
+                Interlocked.Increment(ref _prefetchIssued);
+                Interlocked.Add(ref _prefetchBytes, length);
+            }
             load.Task = LoadAsync(page, load, Task.FromResult(buffer));
             load.Task.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
                 TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);

@@ -194,9 +194,19 @@ public sealed partial class ForwardPass
         }
 
         Array.Clear(p.Moe, 0, n * dim);
+        // Experts run one after another; the pages of the next ones start loading while earlier ones compute (a window
+        // of UnorderedInFlight pages ahead), so a miss-heavy layer keeps the disk busy instead of one expert's reads at a time.
+        var ahead = new List<int>();
+        for (var e = 0; e < experts; e++)
+            if (chosen[e] is not null)
+                for (var b = 0; b < grid.BundlesPerExpert; b++) ahead.Add(grid.PageOf(e, b));
+        var issued = 0;
+        var done = 0;
         for (var e = 0; e < experts; e++)
         {
             if (chosen[e] is not { } routed) continue;
+            done += grid.BundlesPerExpert;
+            for (; issued < ahead.Count && issued < done + ModelWeights.UnorderedInFlight; issued++) _w.Store.ReadAhead(ahead[issued]);
             for (var j = 0; j < routed.Count; j++) p.Xb.AsSpan(routed[j].Row * dim, dim).CopyTo(p.Gathered.AsSpan(j * dim, dim));
             // A group of bundle pages at a time, claimed page by page by the kernel threads (two per thread, so one
             // that starts late still finds work): coarse parallel work instead of a dispatch per small product;
