@@ -122,7 +122,7 @@ public static class Planner
             Count(attn.Pages, attn.Bytes, attn.Flops);
             children.Add(PlanOperator.Leaf("Attention", h.KvLoraRank > 0
                     ? $"latent (MLA), {h.Heads} heads x {h.QkNopeHeadDim}+{h.QkRopeHeadDim} (v {h.VHeadDim}), q rank {h.QLoraRank}, kv rank {h.KvLoraRank}; " +
-                      $"cache {h.KvLoraRank + h.QkRopeHeadDim} values per token; norms cached ({norms.Bytes} B)"
+                      $"cache {h.KvLoraRank + h.QkRopeHeadDim} values per token (full keys and values: {h.Heads * (h.HeadDim + h.VHeadDim)}); norms cached ({norms.Bytes} B)"
                     : $"q/k/v/o, {h.Heads} heads / {h.KvHeads} kv x {h.HeadDim}, rope {h.RopeStyle}; norms and biases cached ({norms.Bytes} B)",
                 attn.Pages, attn.Bytes));
 
