@@ -9,15 +9,17 @@ using Vib3.Storage.Catalog;
 
 namespace Vib3.Bench;
 
-/// <summary>vib3 vs llama.cpp on the same Mixtral-shaped synthetic GGUF (8 layers, d 1024, expert hidden 2816,
-/// 16/4 heads, 8 experts top-2, vocab 32000; ~2.5 GB at f32), same threads, prefill and decode tok/s side by
-/// side per dtype, with ratios. Both hold the whole model in RAM (vib3's budget is set above the model).</summary>
+/// <summary>vib3 vs llama.cpp on the same synthetic GGUF (--shape mixtral: 8 layers, d 1024, expert hidden 2816,
+/// 16/4 heads, 8 experts top-2, vocab 32000, ~2.5 GB at f32; kimi: <see cref="BenchModel.KimiShaped"/>), same threads,
+/// prefill and decode tok/s side by side per dtype, with ratios. Both hold the whole model in RAM (vib3's budget is set
+/// above the model).</summary>
 internal static class ForwardBench
 {
     public static int Run(string[] args)
     {
         var dtypes = Args.Str(args, "--dtypes", "f32,f16,q8_0").Split(',').Select(DTypes.Parse).ToList();
         var layers = Args.Int(args, "--layers", 8);
+        var shape = Args.Str(args, "--shape", "mixtral");
         var prompt = Args.Int(args, "--prompt", 64);
         var gen = Args.Int(args, "--gen", 64);
         var threads = Args.Int(args, "--threads", 2);
@@ -28,7 +30,7 @@ internal static class ForwardBench
         var rows = new List<string>();
         foreach (var dtype in dtypes)
         {
-            var (spec, gguf, catalog, manifest) = BenchModel.Create(root, dtype, layers);
+            var (spec, gguf, catalog, manifest) = BenchModel.Create(root, BenchModel.ForShape(shape, dtype, layers));
             var tokens = Enumerable.Range(0, prompt).Select(i => 3 + i * 7919 % (spec.Vocab - 3)).ToArray();
 
             var ours = Measure(repeat, () => Vib3Once(catalog, manifest, tokens, gen));
@@ -42,7 +44,9 @@ internal static class ForwardBench
         }
 
         Console.WriteLine();
-        Console.WriteLine($"Mixtral-shaped, {layers} layers, d 1024, expert hidden 2816, 8 experts top-2, vocab 32000; " +
+        Console.WriteLine((shape == "kimi"
+                              ? $"Kimi-K2-shaped deepseek2, {layers} layers, d 1024, MLA 64 heads (q rank 1536, kv rank 512), 384 experts top-8 + 1 shared, vocab 32000; "
+                              : $"Mixtral-shaped, {layers} layers, d 1024, expert hidden 2816, 8 experts top-2, vocab 32000; ") +
                           $"{threads} threads; prompt {prompt}, generate {gen}; {repeat} runs, min / median tok/s");
         Console.WriteLine("dtype   GB     vib3 prefill      llama.cpp prefill   ratio   vib3 decode       llama.cpp decode    ratio");
         foreach (var r in rows) Console.WriteLine(r);

@@ -25,6 +25,7 @@ internal static class Program
           --shards N          safetensors files for hf (1)
           --rope-theta X      rope base (1000000)
           --norm-eps X        rms norm epsilon (1e-5)
+          --embedding-scale X factor on the token embedding's values (1)
 
         deepseek2 only (DeepSeek-V3 / Kimi K2; aliases deepseekv3, kimi):
           --q-lora-rank N           compressed query rank, 0 = plain q_proj (24)
@@ -117,6 +118,7 @@ internal static class Program
                 case "--yarn-original-context": spec = spec with { YarnOriginalContext = Int(name, v) }; break;
                 case "--mscale-all-dim": spec = spec with { MscaleAllDim = Dbl(name, v) }; break;
                 case "--mtp-layers": spec = spec with { MtpLayers = Int(name, v) }; break;
+                case "--embedding-scale": spec = spec with { EmbeddingScale = (float)Dbl(name, v) }; break;
                 default: throw Bad($"unknown option {name} (see --help)");
             }
         }

@@ -269,7 +269,8 @@ public static class SyntheticModelGenerator
                 for (var i = 0; i < v.Length; i++) v[i] = rng.NextSymmetric(a);
                 break;
             default:
-                for (var i = 0; i < v.Length; i++) v[i] = rng.NextSymmetric(MatrixRange);
+                var range = t.Name == "model.embed_tokens.weight" ? MatrixRange * s.EmbeddingScale : MatrixRange;
+                for (var i = 0; i < v.Length; i++) v[i] = rng.NextSymmetric(range);
                 break;
         }
         return v;

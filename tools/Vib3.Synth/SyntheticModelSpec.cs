@@ -115,6 +115,12 @@ public sealed record SyntheticModelSpec
     /// <summary>Multi-token-prediction layers after the main ones; HF only, never in the GGUF.</summary>
     public int MtpLayers { get; init; }
 
+    /// <summary>Factor on the token embedding's values (1: std 0.02 like every matrix). Random projections after
+    /// normalised latents (MLA's q_a / kv_a norms) give attention outputs far larger than such embeddings and nearly
+    /// the same for every token, so every token routes to the same few experts; a larger embedding keeps each token's
+    /// own direction in the residual stream and spreads routing over the experts as a trained model does (benchmarks).</summary>
+    public float EmbeddingScale { get; init; } = 1;
+
     public void Validate()
     {
         static void Check(bool ok, string what)
