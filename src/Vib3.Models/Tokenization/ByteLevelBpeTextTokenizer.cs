@@ -56,8 +56,7 @@ public sealed class ByteLevelBpeTextTokenizer : ITextTokenizer
         EosId = eosId;
         _addPrefixSpace = addPrefixSpace;
         AddBosByDefault = addBosByDefault && bosId is not null;
-        _endOfGeneration = [.. endOfGeneration.Where(i => i >= 0 && i < size)];
-        if (eosId is { } e) _endOfGeneration.Add(e);
+        _endOfGeneration = TokenIds.EndOfGeneration(endOfGeneration, eosId, size);
     }
 
     public SplitPreTokenizer PreTokenizer { get; }
@@ -72,18 +71,10 @@ public sealed class ByteLevelBpeTextTokenizer : ITextTokenizer
         ArgumentNullException.ThrowIfNull(text);
         if (_addPrefixSpace && text.Length > 0 && !char.IsWhiteSpace(text[0])) text = " " + text;
         var ids = _bpe.EncodeToIds(text);
-        if (!addBos || BosId is not { } bos) return ids;
-        var result = new List<int>(ids.Count + 1) { bos };
-        result.AddRange(ids);
-        return result;
+        return TokenIds.WithBos(ids, addBos, BosId);
     }
 
-    public string Decode(IReadOnlyList<int> ids)
-    {
-        var buffer = new List<byte>();
-        foreach (var id in ids) buffer.AddRange(TokenBytes(id));
-        return Encoding.UTF8.GetString(buffer.ToArray());
-    }
+    public string Decode(IReadOnlyList<int> ids) => TokenIds.Decode(ids, _bytes);
 
     public string DecodeToken(int id) => Encoding.UTF8.GetString(TokenBytes(id));
 

@@ -52,8 +52,7 @@ public sealed class SentencePieceTextTokenizer : ITextTokenizer
         BosId = model.BosId >= 0 && model.BosId < size ? model.BosId : null;
         EosId = model.EosId >= 0 && model.EosId < size ? model.EosId : null;
         AddBosByDefault = addBosByDefault && BosId is not null;
-        _endOfGeneration = [.. endOfGeneration.Where(i => i >= 0 && i < size)];
-        if (EosId is { } e) _endOfGeneration.Add(e);
+        _endOfGeneration = TokenIds.EndOfGeneration(endOfGeneration, EosId, size);
     }
 
     public bool AddDummyPrefix { get; }
@@ -76,10 +75,7 @@ public sealed class SentencePieceTextTokenizer : ITextTokenizer
     {
         ArgumentNullException.ThrowIfNull(text);
         var ids = text.Length == 0 ? [] : _spm.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false);
-        if (!addBos || BosId is not { } bos) return ids;
-        var result = new List<int>(ids.Count + 1) { bos };
-        result.AddRange(ids);
-        return result;
+        return TokenIds.WithBos(ids, addBos, BosId);
     }
 
     public string Decode(IReadOnlyList<int> ids) => _spm.Decode(ids, considerSpecialTokens: true);
