@@ -2,6 +2,7 @@ using Vib3.Core;
 using Vib3.Kernels;
 using Vib3.LlamaCpp;
 using Vib3.Models.Inference;
+using Vib3.Models.Tests.LlamaCpp;
 using Vib3.Storage;
 using Vib3.Synth;
 
@@ -12,11 +13,7 @@ namespace Vib3.Models.Tests.Forward;
 /// HF folder of the same weights gives vib3 the same logits; greedy decoding token by token matches llama.cpp's.</summary>
 public sealed class Deepseek2DifferentialTests
 {
-    private static readonly SyntheticModelSpec Base = new()
-    {
-        Family = ModelFamily.Deepseek2, Layers = 3, Dim = 64, Heads = 4, ExpertHidden = 32, Experts = 8, TopK = 2,
-        Vocab = 320, Context = 256, Seed = 13, RopeTheta = 10_000,
-    };
+    private static readonly SyntheticModelSpec Base = LlamaCppDeepseek2SemanticsTests.Base with { Seed = 13 };
 
     private static readonly Dictionary<string, SyntheticModelSpec> Specs = new()
     {
@@ -44,7 +41,7 @@ public sealed class Deepseek2DifferentialTests
             expected = llama.Logits(tokens);
 
         using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
-        AssertClose(expected, await session.LogitsAsync(tokens, allPositions: true), name);
+        LlamaCppDifferentialTests.AssertClose(expected, await session.LogitsAsync(tokens, allPositions: true), name);
     }
 
     [Fact]
@@ -58,7 +55,7 @@ public sealed class Deepseek2DifferentialTests
         var options = new PageStoreOptions { RamBudgetBytes = 64 << 20 };
         using var a = await InferenceSession.OpenAsync(hf.Catalog, "m", options);
         using var b = await InferenceSession.OpenAsync(gguf.Catalog, "m", options);
-        AssertClose(await b.LogitsAsync(tokens, allPositions: true), await a.LogitsAsync(tokens, allPositions: true), "hf vs gguf", 1e-5f);
+        LlamaCppDifferentialTests.AssertClose(await b.LogitsAsync(tokens, allPositions: true), await a.LogitsAsync(tokens, allPositions: true), "hf vs gguf", 1e-5f);
     }
 
     [Fact]
@@ -91,17 +88,5 @@ public sealed class Deepseek2DifferentialTests
         Assert.Equal(h.KvLoraRank + h.QkRopeHeadDim, session.Cache.KvDim);
         Assert.Equal(0, session.Cache.ValueDim);
         Assert.Equal((long)h.Layers * 64 * (h.KvLoraRank + h.QkRopeHeadDim) * sizeof(float), session.Cache.Bytes);
-    }
-
-    private static void AssertClose(float[][] expected, float[][] actual, string name, float tolerance = LlamaCppDifferentialTests.Tolerance)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (var p = 0; p < expected.Length; p++)
-        {
-            var scale = expected[p].Max(MathF.Abs);
-            var worst = 0f;
-            for (var i = 0; i < expected[p].Length; i++) worst = MathF.Max(worst, MathF.Abs(expected[p][i] - actual[p][i]));
-            Assert.True(worst <= tolerance * scale, $"{name} position {p}: max |Δlogit| {worst:G4} > {tolerance} × max |logit| {scale:G4}");
-        }
     }
 }

@@ -13,7 +13,8 @@ public sealed class LlamaCppDeepseek2SemanticsTests(LlamaCppSyntheticFiles files
     private static readonly int[] Tokens = [1, 5, 42, 300, 17, 260, 99, 3, 128, 7, 311, 64];
     private const float Match = 1e-4f, Miss = 1e-3f;
 
-    private static readonly SyntheticModelSpec Base = new()
+    /// <summary>The tiny deepseek2 every variant starts from (3 layers, the first dense; 8 experts top-2).</summary>
+    internal static readonly SyntheticModelSpec Base = new()
     {
         Family = ModelFamily.Deepseek2, Layers = 3, Dim = 64, Heads = 4, ExpertHidden = 32, Experts = 8, TopK = 2,
         Vocab = 320, Context = 256, Seed = 7, RopeTheta = 10_000,

@@ -1,4 +1,5 @@
 using Vib3.Synth;
+using static Vib3.Models.Tests.LlamaCpp.NaiveOps;
 
 namespace Vib3.Models.Tests.LlamaCpp;
 
@@ -114,28 +115,6 @@ internal static class NaiveMoeReference
         return x.Select(r => MatVec(W("lm_head.weight"), Rms(r, W("model.norm.weight"), s.NormEps), s.Vocab)).ToArray();
     }
 
-    private static float[] MatVec(float[] m, float[] v, int rows)
-    {
-        var o = new float[rows];
-        for (var r = 0; r < rows; r++)
-        {
-            double a = 0;
-            for (var i = 0; i < v.Length; i++) a += m[r * v.Length + i] * v[i];
-            o[r] = (float)a;
-        }
-        return o;
-    }
-
-    private static float[] Rms(float[] v, float[] w, double eps)
-    {
-        double ss = 0;
-        foreach (var a in v) ss += a * a;
-        var r = (float)(1 / Math.Sqrt(ss / v.Length + eps));
-        var o = new float[v.Length];
-        for (var i = 0; i < v.Length; i++) o[i] = v[i] * r * w[i];
-        return o;
-    }
-
     private static void RmsPerHead(float[] v, float[] w, int hd, double eps)
     {
         for (var off = 0; off < v.Length; off += hd)
@@ -154,26 +133,5 @@ internal static class NaiveMoeReference
                 v[off + i] = x0 * c - x1 * sn;
                 v[off + i + half] = x0 * sn + x1 * c;
             }
-    }
-
-    private static float[] SwiGlu(float[] gate, float[] up, float[] down, float[] h, int ff, int d)
-    {
-        var g = MatVec(gate, h, ff);
-        var u = MatVec(up, h, ff);
-        for (var i = 0; i < ff; i++) g[i] = g[i] / (1 + MathF.Exp(-g[i])) * u[i];
-        return MatVec(down, g, d);
-    }
-
-    private static void Softmax(double[] w)
-    {
-        var max = w.Max();
-        double z = 0;
-        for (var i = 0; i < w.Length; i++) z += w[i] = Math.Exp(w[i] - max);
-        for (var i = 0; i < w.Length; i++) w[i] /= z;
-    }
-
-    private static void AddInto(float[] acc, float[] add, float scale = 1f)
-    {
-        for (var i = 0; i < acc.Length; i++) acc[i] += scale * add[i];
     }
 }
