@@ -31,11 +31,13 @@ public sealed class ModelConverter
 
         using var reader = CheckpointReader.Open(request.SourcePath);
         var (family, config, gguf, architecture) = Identify(reader);
+        // Block-scaled float8 weights are planned and read as the values they dequantise to.
+        var weights = config is HfConfig hf ? Fp8DequantisingCheckpoint.Wrap(reader, Fp8BlockScaling.FromConfig(hf)) : reader;
         var ropeStyle = gguf ? family.Gguf.RopeStyle : family.Hf.RopeStyle;
         var values = HyperResolver.Resolve(family, config, gguf, architecture,
-            name => reader.Tensors.TryGetValue(name, out var t) ? t.Shape : null);
+            name => weights.Tensors.TryGetValue(name, out var t) ? t.Shape : null);
         var hyper = HyperResolver.Build(values, ropeStyle, config.Origin);
-        var plan = ConversionPlanner.Plan(reader, family, hyper, gguf, request.DType, request.PageRows);
+        var plan = ConversionPlanner.Plan(weights, family, hyper, gguf, request.DType, request.PageRows);
         var minimum = PageStore.MinimumRamBudget(plan.Geometry.MaxPageBytes);
         if (request.RamBudgetBytes < minimum)
             throw new Vib3Exception(SqlState.InsufficientResources,
@@ -46,7 +48,7 @@ public sealed class ModelConverter
         try
         {
             var manifest = NewManifest(request, reader, plan, architecture, gguf);
-            WritePages(reader, plan, staging.Dir, manifest, progress, ct);
+            WritePages(weights, plan, staging.Dir, manifest, progress, ct);
             manifest.Tokenizer = TokenizerExport.Export(reader, Path.Combine(staging.Dir, "tokenizer"));
             Verify(staging.Dir, manifest, request.RamBudgetBytes, progress, ct);
             _catalog.Publish(staging, manifest);
@@ -98,7 +100,7 @@ public sealed class ModelConverter
                 Format = gguf ? "gguf" : "safetensors",
                 Path = Path.GetFullPath(reader.Path),
                 Architecture = architecture,
-                DType = plan.SourceType.Name(),
+                DType = plan.SourceType,
                 Bytes = reader.Tensors.Values.Sum(t => t.ByteLength),
             },
             Hyper = h,

@@ -151,7 +151,7 @@ public sealed class BadInputTests : IDisposable
     [Theory]
     [InlineData("I8")]
     [InlineData("F64")]
-    [InlineData("F8_E4M3")]
+    [InlineData("F8_E5M2")] // F8_E4M3 is read, with block scales (Float8Tests)
     public void Safetensors_unsupported_dtype(string dtype)
     {
         var f = HfFile();

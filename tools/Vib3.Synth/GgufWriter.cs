@@ -158,18 +158,18 @@ public sealed class GgufWriter
     {
         switch (type)
         {
-            case GgufWriterType.UInt8: w.Write(Convert.ToByte(v)); break;
-            case GgufWriterType.Int8: w.Write(Convert.ToSByte(v)); break;
-            case GgufWriterType.UInt16: w.Write(Convert.ToUInt16(v)); break;
-            case GgufWriterType.Int16: w.Write(Convert.ToInt16(v)); break;
-            case GgufWriterType.UInt32: w.Write(Convert.ToUInt32(v)); break;
-            case GgufWriterType.Int32: w.Write(Convert.ToInt32(v)); break;
-            case GgufWriterType.Float32: w.Write(Convert.ToSingle(v)); break;
-            case GgufWriterType.Bool: w.Write((byte)(Convert.ToBoolean(v) ? 1 : 0)); break;
+            case GgufWriterType.UInt8: w.Write(System.Convert.ToByte(v)); break;
+            case GgufWriterType.Int8: w.Write(System.Convert.ToSByte(v)); break;
+            case GgufWriterType.UInt16: w.Write(System.Convert.ToUInt16(v)); break;
+            case GgufWriterType.Int16: w.Write(System.Convert.ToInt16(v)); break;
+            case GgufWriterType.UInt32: w.Write(System.Convert.ToUInt32(v)); break;
+            case GgufWriterType.Int32: w.Write(System.Convert.ToInt32(v)); break;
+            case GgufWriterType.Float32: w.Write(System.Convert.ToSingle(v)); break;
+            case GgufWriterType.Bool: w.Write((byte)(System.Convert.ToBoolean(v) ? 1 : 0)); break;
             case GgufWriterType.String: WriteString(w, (string)v); break;
-            case GgufWriterType.UInt64: w.Write(Convert.ToUInt64(v)); break;
-            case GgufWriterType.Int64: w.Write(Convert.ToInt64(v)); break;
-            case GgufWriterType.Float64: w.Write(Convert.ToDouble(v)); break;
+            case GgufWriterType.UInt64: w.Write(System.Convert.ToUInt64(v)); break;
+            case GgufWriterType.Int64: w.Write(System.Convert.ToInt64(v)); break;
+            case GgufWriterType.Float64: w.Write(System.Convert.ToDouble(v)); break;
             default: throw new ArgumentOutOfRangeException(nameof(type), type, null);
         }
     }

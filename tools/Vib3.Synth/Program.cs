@@ -23,6 +23,8 @@ internal static class Program
           --seed N            weight seed (1)
           --dtype T           f32|f16|bf16 (hf) or f32|f16|bf16|q8_0 (gguf) (f32)
           --shards N          safetensors files for hf (1)
+          --fp8-block N       hf: decoder-layer linear weights as float8 e4m3 in NxN blocks with
+                              weight_scale_inv, as DeepSeek-V3 / Kimi K2 publish them (128); 0 = off (0)
           --rope-theta X      rope base (1000000)
           --norm-eps X        rms norm epsilon (1e-5)
           --embedding-scale X factor on the token embedding's values (1)
@@ -97,6 +99,7 @@ internal static class Program
                 case "--seed": spec = spec with { Seed = long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seed) ? seed : throw Bad($"{name}: '{v}' is not an integer") }; break;
                 case "--dtype": spec = spec with { DType = DTypes.Parse(v) }; break;
                 case "--shards": spec = spec with { Shards = Int(name, v) }; break;
+                case "--fp8-block": spec = spec with { Fp8BlockSize = Int(name, v) }; break;
                 case "--rope-theta": spec = spec with { RopeTheta = Dbl(name, v) }; break;
                 case "--norm-eps": spec = spec with { NormEps = Dbl(name, v) }; break;
                 case "--q-lora-rank": spec = spec with { QLoraRank = Int(name, v) }; break;

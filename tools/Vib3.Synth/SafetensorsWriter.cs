@@ -8,7 +8,8 @@ namespace Vib3.Synth;
 /// model.safetensors.index.json. Data is streamed; nothing is held in memory beyond what a producer holds.</summary>
 public sealed class SafetensorsWriter
 {
-    private sealed record Entry(string Name, DType DType, long[] Shape, long ByteLength, Action<Stream> WriteData);
+    /// <param name="DType">The safetensors dtype name (F32, BF16, F8_E4M3, ...).</param>
+    private sealed record Entry(string Name, string DType, long[] Shape, long ByteLength, Action<Stream> WriteData);
 
     private readonly List<Entry> _entries = [];
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
@@ -22,6 +23,17 @@ public sealed class SafetensorsWriter
     {
         if (dtype == DType.Q8_0)
             throw new Vib3Exception(SqlState.FeatureNotSupported, $"safetensors cannot hold q8_0 tensors ('{name}')");
+        Add(name, DTypeName(dtype), dtype.ByteCount(1), shape, writeData);
+    }
+
+    public void Add(string name, DType dtype, long[] shape, ReadOnlyMemory<byte> data) =>
+        Add(name, dtype, shape, s => s.Write(data.Span));
+
+    /// <summary>A float8 e4m3 tensor: <paramref name="writeData"/> writes one code a value.</summary>
+    public void AddFloat8(string name, long[] shape, Action<Stream> writeData) => Add(name, "F8_E4M3", 1, shape, writeData);
+
+    private void Add(string name, string dtype, long bytesPerValue, long[] shape, Action<Stream> writeData)
+    {
         if (!_names.Add(name))
             throw new ArgumentException($"tensor '{name}' added twice", nameof(name));
         long count = 1;
@@ -30,11 +42,8 @@ public sealed class SafetensorsWriter
             if (d < 0) throw new ArgumentException($"tensor '{name}' has a negative dimension", nameof(shape));
             count = checked(count * d);
         }
-        _entries.Add(new Entry(name, dtype, (long[])shape.Clone(), dtype.ByteCount(count), writeData));
+        _entries.Add(new Entry(name, dtype, (long[])shape.Clone(), count * bytesPerValue, writeData));
     }
-
-    public void Add(string name, DType dtype, long[] shape, ReadOnlyMemory<byte> data) =>
-        Add(name, dtype, shape, s => s.Write(data.Span));
 
     public static string DTypeName(DType t) => t switch
     {
@@ -122,7 +131,7 @@ public sealed class SafetensorsWriter
             foreach (var e in entries)
             {
                 w.WriteStartObject(e.Name);
-                w.WriteString("dtype", DTypeName(e.DType));
+                w.WriteString("dtype", e.DType);
                 w.WriteStartArray("shape");
                 foreach (var d in e.Shape) w.WriteNumberValue(d);
                 w.WriteEndArray();

@@ -222,8 +222,8 @@ public static class SyntheticModelGenerator
 
     // ---------------------------------------------------------------- values
 
-    /// <summary>The values of one HF tensor as f32, already rounded to the spec's precision (F16/BF16), so
-    /// F32 copies in the GGUF hold exactly what the HF file holds.</summary>
+    /// <summary>The values of one HF tensor as f32, already rounded to the spec's precision (F16/BF16; a float8
+    /// weight's: code · scale), so F32 copies in the GGUF hold exactly what the HF file holds.</summary>
     public static float[] Values(SyntheticModelSpec s, string hfName)
     {
         var t = HfTensors(s).FirstOrDefault(x => x.Name == hfName)
@@ -234,6 +234,7 @@ public static class SyntheticModelGenerator
     public static float[] Values(SyntheticModelSpec s, SyntheticTensor t)
     {
         var v = RawValues(s, t);
+        if (IsFloat8(s, t)) return Fp8Blocks.Dequantised(v, t.Shape[0], t.Shape[1], s.Fp8BlockSize);
         if (s.DType is DType.F16 or DType.BF16)
         {
             var tmp = new byte[s.DType.ByteCount(v.Length)];
@@ -243,11 +244,23 @@ public static class SyntheticModelGenerator
         return v;
     }
 
-    /// <summary>Bytes of an HF tensor's values stored as <paramref name="target"/>. Rounding to f16/bf16 is
-    /// idempotent, so when the target is the spec's own type the unrounded values encode to the same bytes
-    /// and the extra round trip is skipped.</summary>
-    private static byte[] EncodeAs(SyntheticModelSpec s, SyntheticTensor t, DType target) =>
-        Encode(target, target == s.DType ? RawValues(s, t) : Values(s, t));
+    /// <summary>Bytes of an HF tensor's values stored as <paramref name="target"/>.</summary>
+    private static byte[] EncodeAs(SyntheticModelSpec s, SyntheticTensor t, DType target) => Encode(target, ValuesFor(s, t, target));
+
+    /// <summary>The values to encode as <paramref name="target"/>. Rounding to f16/bf16 is idempotent, so when the target
+    /// is the spec's own type the unrounded values encode to the same bytes and the extra round trip is skipped; float8
+    /// weights always pass through their quantisation.</summary>
+    private static float[] ValuesFor(SyntheticModelSpec s, SyntheticTensor t, DType target) =>
+        target == s.DType && !IsFloat8(s, t) ? RawValues(s, t) : Values(s, t);
+
+    /// <summary>Whether the HF folder stores <paramref name="t"/> as block-scaled float8: with <see cref="SyntheticModelSpec.Fp8BlockSize"/>
+    /// set, every decoder-layer linear weight, as in DeepSeek-V3's checkpoint (the MTP layers' own embedding and head
+    /// stay unquantised like the model's).</summary>
+    public static bool IsFloat8(SyntheticModelSpec s, SyntheticTensor t) =>
+        s.Fp8BlockSize > 0 && t.Kind == SyntheticTensorKind.Matrix && t.Shape.Length == 2
+        && t.Name.StartsWith("model.layers.", StringComparison.Ordinal)
+        && !t.Name.EndsWith(".embed_tokens.weight", StringComparison.Ordinal)
+        && !t.Name.EndsWith(".shared_head.head.weight", StringComparison.Ordinal);
 
     private static float[] RawValues(SyntheticModelSpec s, SyntheticTensor t)
     {
@@ -283,8 +296,14 @@ public static class SyntheticModelGenerator
         return bytes;
     }
 
-    /// <summary>The exact bytes of an HF tensor (spec.DType must be F32, F16 or BF16).</summary>
-    public static byte[] HfBytes(SyntheticModelSpec s, string hfName) => Encode(HfDType(s), Values(s, hfName));
+    /// <summary>The exact bytes of an HF tensor (spec.DType must be F32, F16 or BF16; not for float8 weights, whose
+    /// file holds codes and a scale grid).</summary>
+    public static byte[] HfBytes(SyntheticModelSpec s, string hfName)
+    {
+        var t = HfTensors(s).First(x => x.Name == hfName);
+        if (IsFloat8(s, t)) throw new ArgumentException($"'{hfName}' is stored as float8 codes with a scale grid", nameof(hfName));
+        return Encode(HfDType(s), Values(s, t));
+    }
 
 
     public static DType HfDType(SyntheticModelSpec s) => s.DType != DType.Q8_0
@@ -322,7 +341,7 @@ public static class SyntheticModelGenerator
 
     private static byte[] EncodeGgufSource(SyntheticModelSpec s, SyntheticGgufTensor t, SyntheticTensor h)
     {
-        var v = t.DType == s.DType ? RawValues(s, h) : Values(s, h);
+        var v = ValuesFor(s, h, t.DType);
         if (t.Part != KvBPart.None) v = Deepseek2Layout.SplitKvB(s, v, t.Part);
         if (t.PermuteHeads > 0)
         {
@@ -347,7 +366,12 @@ public static class SyntheticModelGenerator
         var w = new SafetensorsWriter();
         w.AddMetadata("generator", "vib3-synth");
         foreach (var t in tensors)
-            w.Add(t.Name, dtype, t.Shape, stream => stream.Write(EncodeAs(s, t, dtype)));
+        {
+            if (IsFloat8(s, t))
+                AddFloat8(s, t, w);
+            else
+                w.Add(t.Name, dtype, t.Shape, stream => stream.Write(EncodeAs(s, t, dtype)));
+        }
         var files = w.Write(folder, s.Shards).ToList();
         var tok = SyntheticTokenizer.Build(s.Vocab);
         files.Add(WriteText(folder, "config.json", ConfigJson(s)));
@@ -356,6 +380,20 @@ public static class SyntheticModelGenerator
         files.Add(WriteText(folder, "generation_config.json",
             $"{{\n  \"bos_token_id\": {SyntheticTokenizer.BosId},\n  \"eos_token_id\": {SyntheticTokenizer.EosId}\n}}\n"));
         return files;
+    }
+
+    /// <summary>A float8 weight and, right after it as in DeepSeek-V3's shards, its f32 scale grid "X_scale_inv".</summary>
+    private static void AddFloat8(SyntheticModelSpec s, SyntheticTensor t, SafetensorsWriter w)
+    {
+        long rows = t.Shape[0], cols = t.Shape[1];
+        var b = s.Fp8BlockSize;
+        w.AddFloat8(t.Name, t.Shape, stream =>
+        {
+            var v = RawValues(s, t);
+            stream.Write(Fp8Blocks.Codes(v, Fp8Blocks.Scales(v, rows, cols, b), rows, cols, b));
+        });
+        w.Add(t.Name + "_scale_inv", DType.F32, [(rows + b - 1) / b, (cols + b - 1) / b],
+            stream => stream.Write(Encode(DType.F32, Fp8Blocks.Scales(RawValues(s, t), rows, cols, b))));
     }
 
     private static string WriteText(string folder, string name, string text)
@@ -480,6 +518,18 @@ public static class SyntheticModelGenerator
                 case ModelFamily.Deepseek2:
                     Deepseek2Metadata.WriteConfig(s, w);
                     break;
+            }
+            if (s.Fp8BlockSize > 0)
+            {
+                w.WriteStartObject("quantization_config"); // DeepSeek-V3's, block size aside
+                w.WriteString("activation_scheme", "dynamic");
+                w.WriteString("fmt", "e4m3");
+                w.WriteString("quant_method", "fp8");
+                w.WriteStartArray("weight_block_size");
+                w.WriteNumberValue(s.Fp8BlockSize);
+                w.WriteNumberValue(s.Fp8BlockSize);
+                w.WriteEndArray();
+                w.WriteEndObject();
             }
             w.WriteNumber("vocab_size", s.Vocab);
             w.WriteNumber("max_position_embeddings", s.Context);

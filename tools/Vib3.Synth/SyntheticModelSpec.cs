@@ -47,6 +47,12 @@ public sealed record SyntheticModelSpec
     /// <summary>Intermediate size of Qwen2Moe's shared expert; 0 or unset means 2 × ExpertHidden.</summary>
     public int SharedExpertHidden { get => field > 0 ? field : 2 * ExpertHidden; init; }
 
+    /// <summary>0: HF matrices are stored as <see cref="DType"/>. n &gt; 0: the decoder layers' linear weights are float8
+    /// e4m3 scaled per n×n block, with quantization_config in config.json, as DeepSeek-V3 and Kimi K2 publish them
+    /// (n = 128); embeddings, lm_head, norms and the router stay <see cref="DType"/>. The GGUF holds what the float8
+    /// weights dequantise to, as llama.cpp's converter makes of such a folder.</summary>
+    public int Fp8BlockSize { get; init; }
+
     /// <summary>Number of safetensors shards for the HF folder.</summary>
     public int Shards { get; init; } = 1;
 
@@ -143,6 +149,7 @@ public sealed record SyntheticModelSpec
         Check(Vocab >= SyntheticTokenizer.SpecialCount + 256, $"vocab must be at least {SyntheticTokenizer.SpecialCount + 256}, got {Vocab}");
         Check(Context >= 1, $"context must be positive, got {Context}");
         Check(Shards >= 1, $"shards must be at least 1, got {Shards}");
+        Check(Fp8BlockSize >= 0, $"fp8 block size must be 0 (off) or positive, got {Fp8BlockSize}");
         Check(SharedExpertHidden >= 1, $"shared expert hidden size must be positive, got {SharedExpertHidden}");
         Check(RopeTheta > 0 && NormEps > 0, "rope theta and norm eps must be positive");
     }

@@ -55,6 +55,15 @@ public sealed class HfConfig : IConfigSource
         };
     }
 
+    /// <summary>Every entry of an array of numbers (null when the key is absent or null).</summary>
+    public double[]? GetNumbers(string key)
+    {
+        if (!TryGet(key, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind != JsonValueKind.Array || v.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.Number))
+            throw new Vib3Exception(SqlState.InvalidParameterValue, $"{Origin}: '{key}' should be an array of numbers, found {v.GetRawText()}");
+        return v.EnumerateArray().Select(e => e.GetDouble()).ToArray();
+    }
+
     public string? GetText(string key)
     {
         if (!TryGet(key, out var v) || v.ValueKind == JsonValueKind.Null) return null;

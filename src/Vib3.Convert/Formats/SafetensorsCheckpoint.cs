@@ -36,7 +36,17 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
     /// <summary>The "__metadata__" entries of all files (later files win on clashes).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
-    public void Read(SourceTensor t, long offsetInTensor, Span<byte> destination) => _files.Read(t, offsetInTensor, destination);
+    public void Read(SourceTensor t, long offsetInTensor, Span<byte> destination)
+    {
+        if (t.Float8)
+            throw new Vib3Exception(SqlState.FeatureNotSupported,
+                $"{t.FilePath}: tensor '{t.Name}' is float8 e4m3, which is read dequantised with its block scales " +
+                $"({nameof(Fp8DequantisingCheckpoint)}), not as plain values");
+        _files.Read(t, offsetInTensor, destination);
+    }
+
+    /// <summary>The file's bytes of <paramref name="t"/> as they are (for float8: one code a value).</summary>
+    internal void ReadStored(SourceTensor t, long offsetInTensor, Span<byte> destination) => _files.Read(t, offsetInTensor, destination);
 
     public void Dispose() => _files.Dispose();
 
@@ -208,14 +218,17 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
         if (!v.TryGetProperty("dtype", out var dt) || dt.ValueKind != JsonValueKind.String)
             throw Bad($"{file}: tensor '{name}' has no dtype");
         var dtypeName = dt.GetString()!;
+        var float8 = dtypeName == "F8_E4M3";
         DType dtype = dtypeName switch
         {
             "F32" => DType.F32,
             "F16" => DType.F16,
             "BF16" => DType.BF16,
+            "F8_E4M3" => DType.F32, // what its dequantised reads deliver
             _ => throw new Vib3Exception(SqlState.FeatureNotSupported,
-                $"{file}: tensor '{name}' has dtype {dtypeName}, which vib3 does not read (supported: F32, F16, BF16)"),
+                $"{file}: tensor '{name}' has dtype {dtypeName}, which vib3 does not read (supported: F32, F16, BF16, and F8_E4M3 with block scales)"),
         };
+        var bytesPerValue = float8 ? 1 : dtype.ByteCount(1);
         if (!v.TryGetProperty("shape", out var sh) || sh.ValueKind != JsonValueKind.Array)
             throw Bad($"{file}: tensor '{name}' has no shape array");
         var shape = new long[sh.GetArrayLength()];
@@ -247,7 +260,7 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
         long expected;
         try
         {
-            expected = checked(count * dtype.ByteCount(1));
+            expected = checked(count * bytesPerValue);
         }
         catch (OverflowException)
         {
@@ -255,7 +268,7 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
         }
         if (end - begin != expected)
             throw Bad($"{file}: tensor '{name}' has {end - begin} bytes, but shape {sh.GetRawText()} of {dtypeName} needs {expected}");
-        return new SourceTensor(name, dtype, shape, file, dataStart + begin, end - begin);
+        return new SourceTensor(name, dtype, shape, file, dataStart + begin, end - begin) { Float8 = float8 };
     }
 
     private static Vib3Exception Bad(string message) => new(SqlState.InvalidParameterValue, message);

@@ -32,7 +32,8 @@ public sealed class ConversionPlan
     /// <summary>[layer][expert] → (gate [ff, dim], up [ff, dim], down [dim, ff]).</summary>
     public required (ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down)[][] Experts { get; init; }
     public required DType ExpertType { get; init; }
-    public required DType SourceType { get; init; }
+    /// <summary>The experts' source element type as the manifest names it ("f8_e4m3" for block-scaled float8).</summary>
+    public required string SourceType { get; init; }
     public required PageGeometry Geometry { get; init; }
 
     public long DenseRowsPerPage(DenseTensorPlan t) =>

@@ -46,7 +46,7 @@ public static class ConversionPlanner
                 var tensorView = TensorViews.Parse(view, hyper);
                 CheckShape(source, tensorView?.SourceShape ?? shape, tensorView is null ? string.Join(", ", pattern.Shape) : tensorView.SourceFormula);
                 var keepF32 = shape.Length == 1 || pattern.Role == "router";
-                var type = keepF32 ? DType.F32 : target ?? source.DType;
+                var type = keepF32 ? DType.F32 : target ?? DefaultTarget(source);
                 dense.Add(new DenseTensorPlan(name, pattern.Role, source, Matrix(shape), type, tensorView));
             }
         }
@@ -67,7 +67,7 @@ public static class ConversionPlanner
         CheckAllUsed(reader, family, hyper, used);
 
         var sourceType = SingleExpertType(reader, experts, target);
-        var expertType = target ?? sourceType;
+        var expertType = target ?? DefaultTarget(sourceType);
         var q8 = expertType == DType.Q8_0 || experts.Any(layer => layer.Any(x =>
             x.Gate.Type == DType.Q8_0 || x.Up.Type == DType.Q8_0 || x.Down.Type == DType.Q8_0));
         if (q8)
@@ -86,23 +86,26 @@ public static class ConversionPlanner
             Dense = dense,
             Experts = experts,
             ExpertType = expertType,
-            SourceType = sourceType,
+            SourceType = sourceType.TypeName,
             Geometry = geometry,
         };
     }
 
-    /// <summary>Expert pages hold gate, up and down in one type. Without --dtype that must be the source's
+    /// <summary>What a matrix is stored as without --dtype: its source type, bit-exact, except float8, which vib3 cannot
+    /// store (no float8 kernels): its dequantised values become bf16, as DeepSeek's own fp8_cast_bf16 makes them.</summary>
+    private static DType DefaultTarget(SourceTensor source) => source.Float8 ? DType.BF16 : source.DType;
+
+    /// <summary>Expert pages hold gate, up and down in one type. Without --dtype that must come from the source's
     /// single type; a checkpoint mixing types (e.g. a mixed-quantisation GGUF) needs an explicit --dtype rather
-    /// than a silent conversion.</summary>
-    private static DType SingleExpertType(ICheckpointReader reader, (ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down)[][] experts, DType? target)
+    /// than a silent conversion. Returns the first expert tensor, whose type stands for all.</summary>
+    private static SourceTensor SingleExpertType(ICheckpointReader reader, (ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down)[][] experts, DType? target)
     {
-        var all = experts.SelectMany(layer => layer.SelectMany(x => new[] { x.Gate, x.Up, x.Down })).ToList();
+        var all = experts.SelectMany(layer => layer.SelectMany(x => new[] { x.Gate.Tensor, x.Up.Tensor, x.Down.Tensor })).ToList();
         var first = all[0];
-        var other = all.FirstOrDefault(m => m.Type != first.Type);
-        if (other is null) return first.Type;
-        if (target is not null) return first.Type;
+        var other = all.FirstOrDefault(t => t.TypeName != first.TypeName);
+        if (other is null || target is not null) return first;
         throw new Vib3Exception(SqlState.FeatureNotSupported,
-            $"{reader.Path}: expert tensors mix dtypes ('{first.Tensor.Name}' is {first.Type.Name()}, '{other.Tensor.Name}' is {other.Type.Name()}); pass --dtype to choose one");
+            $"{reader.Path}: expert tensors mix dtypes ('{first.Name}' is {first.TypeName}, '{other.Name}' is {other.TypeName}); pass --dtype to choose one");
     }
 
     private static void CheckAllUsed(ICheckpointReader reader, FamilyDescriptor family, HyperParameters hyper, HashSet<string> used)
