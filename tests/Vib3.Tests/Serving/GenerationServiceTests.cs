@@ -20,7 +20,7 @@ public sealed class GenerationServiceTests : IDisposable
     private Vib3Engine Engine(int maxBatch = 32, int maxQueue = 256, long ramBudget = 64L << 20) =>
         new(new EngineOptions(_data, ramBudget) { MaxBatch = maxBatch, MaxQueue = maxQueue });
 
-    private static Query.Planning.GenerationPlan Plan(Vib3Engine engine, string prompt, int maxTokens, decimal temperature = 0, long? seed = null,
+    internal static Query.Planning.GenerationPlan Plan(Vib3Engine engine, string prompt, int maxTokens, decimal temperature = 0, long? seed = null,
         params string[] stop) =>
         engine.Plan(new Generate(new StringLiteral(prompt), new GenerateOptions
         {
@@ -29,7 +29,7 @@ public sealed class GenerationServiceTests : IDisposable
         }));
 
     /// <summary>Every choice's text and finish.</summary>
-    private static async Task<(string[] Text, ChoiceFinished[] Finished)> ReadAsync(GenerationStream stream, int choices = 1)
+    internal static async Task<(string[] Text, ChoiceFinished[] Finished)> ReadAsync(GenerationStream stream, int choices = 1)
     {
         var text = Enumerable.Range(0, choices).Select(_ => new System.Text.StringBuilder()).ToArray();
         var finished = new ChoiceFinished[choices];
@@ -39,7 +39,7 @@ public sealed class GenerationServiceTests : IDisposable
         return (text.Select(t => t.ToString()).ToArray(), finished);
     }
 
-    private static readonly string[] Prompts = ["a", "the cat", "hello world", "zz", "one two three", "q", "abc abc", "x y"];
+    internal static readonly string[] Prompts = ["a", "the cat", "hello world", "zz", "one two three", "q", "abc abc", "x y"];
 
     [Fact]
     public async Task Sequences_in_one_batch_give_exactly_the_tokens_they_give_alone()
