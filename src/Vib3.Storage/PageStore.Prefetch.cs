@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Vib3.Storage.Tracing;
 
 namespace Vib3.Storage;
 
@@ -14,6 +15,7 @@ public readonly record struct PrefetchStats(long Issued, long Used, long Skipped
 public sealed partial class PageStore
 {
     private readonly ConcurrentDictionary<int, byte> _prefetchedUnused = new();
+    private readonly ConcurrentDictionary<int, byte> _readAheadUnused = new();
     private long _prefetchIssued, _prefetchUsed, _prefetchSkipped, _prefetchBytes;
 
     public PrefetchStats Prefetches => new(Interlocked.Read(ref _prefetchIssued), Interlocked.Read(ref _prefetchUsed),
@@ -27,7 +29,8 @@ public sealed partial class PageStore
     public bool Prefetch(int page) => StartLoad(page, predicted: true);
 
     /// <summary>As <see cref="Prefetch"/>, for a page the caller knows it will read shortly (the next pages of a
-    /// known list) rather than one predicted: not counted in <see cref="Prefetches"/>, whose figures score predictions.</summary>
+    /// known list) rather than one predicted: not counted in <see cref="Prefetches"/>, whose figures score predictions,
+    /// and the read that uses it counts as the disk read it is (a miss of its layer), issued early, not as a hit.</summary>
     public bool ReadAhead(int page) => StartLoad(page, predicted: false);
 
     private bool StartLoad(int page, bool predicted)
@@ -44,7 +47,8 @@ public sealed partial class PageStore
             }
             var load = new Load { Waiters = 0 };
             _inFlight[page] = load;
-            if (predicted)
+            if (!predicted) _readAheadUnused[page] = 0;
+            else
             {
                 _prefetchedUnused[page] = 0;
                 Interlocked.Increment(ref _prefetchIssued);
@@ -55,6 +59,16 @@ public sealed partial class PageStore
                 TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
         return true;
+    }
+
+    /// <summary>A demand read of a page read ahead (hit, or joined its load): the first one is that read-ahead's use.</summary>
+    private bool TakeReadAhead(int page) => !_readAheadUnused.IsEmpty && _readAheadUnused.TryRemove(page, out _);
+
+    private void CountMiss(int page)
+    {
+        Interlocked.Increment(ref _misses);
+        _trace?.Record(page, PageReadOutcome.Miss);
+        _layers?.Miss(page);
     }
 
     /// <summary>A demand read found a prefetched page (hit or joined its load): the prefetch was useful.</summary>

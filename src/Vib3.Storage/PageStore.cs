@@ -145,6 +145,11 @@ public sealed partial class PageStore : IDisposable
 
     private void CountHit(int page)
     {
+        if (TakeReadAhead(page))
+        {
+            CountMiss(page);
+            return;
+        }
         _trace?.Record(page, PageReadOutcome.Hit);
         _layers?.Hit(page);
         Interlocked.Increment(ref _hits);
@@ -225,10 +230,14 @@ public sealed partial class PageStore : IDisposable
             if (_inFlight.TryGetValue(page, out load!))
             {
                 load.Waiters++;
-                Interlocked.Increment(ref _joinedReads);
-                _trace?.Record(page, PageReadOutcome.Joined);
-                _layers?.Joined(page);
-                CountPrefetchUse(page);
+                if (TakeReadAhead(page)) CountMiss(page);
+                else
+                {
+                    Interlocked.Increment(ref _joinedReads);
+                    _trace?.Record(page, PageReadOutcome.Joined);
+                    _layers?.Joined(page);
+                    CountPrefetchUse(page);
+                }
             }
             else
             {
@@ -236,10 +245,9 @@ public sealed partial class PageStore : IDisposable
                 var reservation = _cache.ReserveAsync(PageCharge(_entries[page].Length), _shutdown.Token);
                 load = new Load { Waiters = 1 };
                 _inFlight[page] = load;
-                Interlocked.Increment(ref _misses);
-                _trace?.Record(page, PageReadOutcome.Miss);
-                _layers?.Miss(page);
+                CountMiss(page);
                 _prefetchedUnused.TryRemove(page, out _); // prefetched once but evicted unused: this read is a miss
+                _readAheadUnused.TryRemove(page, out _);
                 // The load runs without the caller's token: other callers may be waiting on it.
                 load.Task = LoadAsync(page, load, reservation);
             }
