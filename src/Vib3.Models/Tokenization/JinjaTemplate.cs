@@ -5,12 +5,13 @@ using System.Text.Json;
 namespace Vib3.Models.Tokenization;
 
 /// <summary>The Jinja subset chat templates use, rendered like transformers does (trim_blocks, lstrip_blocks):
-/// text, {{ }}, {# #}, whitespace control (-), if/elif/else, for (loop.*, tuple targets, "if" filter, else), set
-/// (also ns.attr), generation blocks (transparent); expressions with literals, lists, dicts, attribute/subscript/slice,
+/// text, {{ }}, {# #}, whitespace control (-), if/elif/else, for (loop.*, tuple targets, "if" filter, else), break and
+/// continue (transformers enables loopcontrols), set (also ns.attr), macros (JinjaTemplate.Macros.cs),
+/// generation blocks (transparent); expressions with literals, lists, dicts, attribute/subscript/slice,
 /// calls, filters, tests (is [not] ...), in, not/and/or, + - * / // % ~, comparisons and "x if c else y";
-/// raise_exception, namespace, range; string methods (strip, startswith, split, ...) and dict get/items.
-/// Anything else throws <see cref="JinjaException"/> at parse or render time.</summary>
-public sealed class JinjaTemplate
+/// raise_exception, namespace, range; string methods (strip, startswith, split, ...), dict get/items, list append/pop.
+/// Anything else throws <see cref="JinjaException"/> at parse or render time, naming the template line.</summary>
+public sealed partial class JinjaTemplate
 {
     private readonly List<Node> _body;
 
@@ -42,7 +43,7 @@ public sealed class JinjaTemplate
 
     private enum SegKind { Text, Output, Statement }
 
-    private sealed record Segment(SegKind Kind, string Content);
+    private sealed record Segment(SegKind Kind, string Content, int Line);
 
     private static List<Segment> Lex(string src)
     {
@@ -50,6 +51,12 @@ public sealed class JinjaTemplate
         var pos = 0;
         var stripNextLeading = false;   // from "-%}" etc.
         var trimNextNewline = false;    // trim_blocks after %} and #}
+        var (line, counted) = (1, 0);
+        int LineOf(int at)
+        {
+            for (; counted < at; counted++) if (src[counted] == '\n') line++;
+            return line;
+        }
         while (pos < src.Length)
         {
             var open = IndexOfTag(src, pos);
@@ -61,7 +68,7 @@ public sealed class JinjaTemplate
             }
             if (stripNextLeading) text = text.TrimStart();
             stripNextLeading = trimNextNewline = false;
-            if (open < 0) { if (text.Length > 0) segs.Add(new(SegKind.Text, text)); break; }
+            if (open < 0) { if (text.Length > 0) segs.Add(new(SegKind.Text, text, LineOf(pos))); break; }
 
             var kind = src[open + 1];
             var stripBefore = open + 2 < src.Length && src[open + 2] == '-';
@@ -74,16 +81,17 @@ public sealed class JinjaTemplate
                 while (ls > pos && src[ls - 1] is ' ' or '\t') ls--;
                 if (ls == 0 || src[ls - 1] == '\n') text = text[..Math.Max(0, text.Length - (open - ls))];
             }
-            if (text.Length > 0) segs.Add(new(SegKind.Text, text));
+            if (text.Length > 0) segs.Add(new(SegKind.Text, text, LineOf(pos)));
 
+            var tagLine = LineOf(open);
             var close = kind switch { '{' => "}}", '%' => "%}", _ => "#}" };
             var bodyStart = open + 2 + (stripBefore || keepBefore ? 1 : 0);
             var end = kind == '#' ? src.IndexOf(close, bodyStart, StringComparison.Ordinal) : FindClose(src, bodyStart, close);
-            if (end < 0) throw new JinjaException($"unclosed '{{{kind}' at offset {open}");
+            if (end < 0) throw new JinjaException($"unclosed '{{{kind}'", line: tagLine);
             var stripAfter = end > bodyStart && src[end - 1] == '-';
             var body = src[bodyStart..(stripAfter ? end - 1 : end)].Trim();
-            if (kind == '{') segs.Add(new(SegKind.Output, body));
-            else if (kind == '%') segs.Add(new(SegKind.Statement, body));
+            if (kind == '{') segs.Add(new(SegKind.Output, body, tagLine));
+            else if (kind == '%') segs.Add(new(SegKind.Statement, body, tagLine));
             pos = end + 2;
             stripNextLeading = stripAfter;
             trimNextNewline = kind is '%' or '#';
@@ -176,12 +184,18 @@ public sealed class JinjaTemplate
 
     // ================================================================== AST
 
-    private abstract record Node;
+    /// <summary>A template node; <see cref="Line"/> is where its tag starts, for error messages.</summary>
+    private abstract record Node
+    {
+        public int Line { get; init; }
+    }
+
     private sealed record TextNode(string Text) : Node;
     private sealed record OutputNode(Expr Expr) : Node;
     private sealed record IfNode(List<(Expr Cond, List<Node> Body)> Branches, List<Node>? Else) : Node;
     private sealed record ForNode(List<string> Targets, Expr Iterable, Expr? Filter, List<Node> Body, List<Node>? Else) : Node;
     private sealed record SetNode(string Name, string? Attr, Expr Value) : Node;
+    private sealed record LoopControlNode(bool Break) : Node;
 
     private abstract record Expr;
     private sealed record Lit(object? Value) : Expr;
@@ -200,9 +214,10 @@ public sealed class JinjaTemplate
 
     // ================================================================== parsing
 
-    private sealed class Parser(List<Segment> segs)
+    private sealed partial class Parser(List<Segment> segs)
     {
         private int _at;
+        private int _loopDepth;   // for bodies being parsed around the current tag (break/continue need one)
 
         /// <summary>Parses nodes until a statement whose keyword is in <paramref name="stops"/>; returns it (null at end).</summary>
         public (List<Node> Body, string? Stop, string StopArgs) ParseBody(string[] stops)
@@ -211,15 +226,22 @@ public sealed class JinjaTemplate
             while (_at < segs.Count)
             {
                 var seg = segs[_at++];
-                switch (seg.Kind)
+                try
                 {
-                    case SegKind.Text: body.Add(new TextNode(seg.Content)); break;
-                    case SegKind.Output: body.Add(new OutputNode(ParseExpression(seg.Content))); break;
-                    default:
-                        var (kw, rest) = SplitKeyword(seg.Content);
-                        if (stops.Contains(kw)) return (body, kw, rest);
-                        body.Add(ParseStatement(kw, rest));
-                        break;
+                    switch (seg.Kind)
+                    {
+                        case SegKind.Text: body.Add(new TextNode(seg.Content)); break;
+                        case SegKind.Output: body.Add(new OutputNode(ParseExpression(seg.Content)) { Line = seg.Line }); break;
+                        default:
+                            var (kw, rest) = SplitKeyword(seg.Content);
+                            if (stops.Contains(kw)) return (body, kw, rest);
+                            body.Add(ParseStatement(kw, rest) with { Line = seg.Line });
+                            break;
+                    }
+                }
+                catch (JinjaException e) when (e.Line is null)
+                {
+                    throw e.AtLine(seg.Line);
                 }
             }
             if (stops.Length > 0) throw new JinjaException($"missing {{% {stops[^1]} %}}");
@@ -264,7 +286,9 @@ public sealed class JinjaTemplate
                     if (ts.Peek.Kind == Tk.Name && ts.Peek.Text == "if") { ts.Next(); filter = ts.ParseNoTernary(); }
                     if (ts.Peek.Kind == Tk.Name && ts.Peek.Text == "recursive") throw new JinjaException("recursive loops are not supported");
                     ts.ExpectEnd();
+                    _loopDepth++;
                     var (body, stop, _) = ParseBody(["else", "endfor"]);
+                    _loopDepth--;
                     var elseBody = stop == "else" ? ParseBody(["endfor"]).Body : null;
                     return new ForNode(targets, iterable, filter, body, elseBody);
                 }
@@ -279,6 +303,13 @@ public sealed class JinjaTemplate
                 }
                 case "generation":
                     return new IfNode([(new Lit(true), ParseBody(["endgeneration"]).Body)], null);
+                case "break" or "continue":
+                    if (rest.Length > 0) throw new JinjaException($"unexpected '{rest}' after {kw}");
+                    // a for's else body and a macro body inside a loop are outside it, as in Jinja2
+                    if (_loopDepth == 0) throw new JinjaException($"{{% {kw} %}} outside a for loop");
+                    return new LoopControlNode(kw == "break");
+                case "macro":
+                    return ParseMacro(rest);
                 default:
                     throw new JinjaException($"{{% {kw} %}} is not supported");
             }
@@ -517,6 +548,12 @@ public sealed class JinjaTemplate
         }
 
         public Scope? Parent => parent;
+
+        /// <summary>The render's outermost scope, which keeps per-render state.</summary>
+        public Scope Root => parent is null ? this : parent.Root;
+
+        /// <summary>Macro calls open in this render (meaningful on <see cref="Root"/> only).</summary>
+        public int MacroDepth;
     }
 
     private static List<object?> Range(List<object?> a)
@@ -530,34 +567,54 @@ public sealed class JinjaTemplate
         return list;
     }
 
-    private static void Exec(List<Node> nodes, Scope scope, StringBuilder sb)
+    /// <summary>How a body ended: normally, or at a break/continue that the enclosing for loop acts on.</summary>
+    private enum Flow { Normal, Break, Continue }
+
+    private static Flow Exec(List<Node> nodes, Scope scope, StringBuilder sb)
     {
         foreach (var node in nodes)
-            switch (node)
+        {
+            Flow flow;
+            try
             {
-                case TextNode t: sb.Append(t.Text); break;
-                case OutputNode o: sb.Append(Str(Eval(o.Expr, scope))); break;
-                case IfNode i:
-                {
-                    var done = false;
-                    foreach (var (cond, body) in i.Branches)
-                        if (Truthy(Eval(cond, scope))) { Exec(body, scope, sb); done = true; break; }
-                    if (!done && i.Else is not null) Exec(i.Else, scope, sb);
-                    break;
-                }
-                case ForNode f: ExecFor(f, scope, sb); break;
-                case SetNode s:
-                {
-                    var value = Eval(s.Value, scope);
-                    if (s.Attr is null) scope.Vars[s.Name] = value;
-                    else if (scope.Get(s.Name) is Namespace ns) ns[s.Attr] = value;
-                    else throw new JinjaException($"cannot set attribute '{s.Attr}' of '{s.Name}' (not a namespace)");
-                    break;
-                }
+                flow = ExecNode(node, scope, sb);
             }
+            catch (JinjaException e) when (e.Line is null && !e.Raised)
+            {
+                throw e.AtLine(node.Line);
+            }
+            if (flow != Flow.Normal) return flow;
+        }
+        return Flow.Normal;
     }
 
-    private static void ExecFor(ForNode f, Scope scope, StringBuilder sb)
+    private static Flow ExecNode(Node node, Scope scope, StringBuilder sb)
+    {
+        switch (node)
+        {
+            case TextNode t: sb.Append(t.Text); break;
+            case OutputNode o: sb.Append(Str(Eval(o.Expr, scope))); break;
+            case IfNode i:
+                foreach (var (cond, body) in i.Branches)
+                    if (Truthy(Eval(cond, scope))) return Exec(body, scope, sb);
+                return i.Else is null ? Flow.Normal : Exec(i.Else, scope, sb);
+            case ForNode f: return ExecFor(f, scope, sb);
+            case LoopControlNode c: return c.Break ? Flow.Break : Flow.Continue;
+            case MacroNode m: scope.Vars[m.Name] = DefineMacro(m, scope); break;
+            case SetNode s:
+            {
+                var value = Eval(s.Value, scope);
+                if (s.Attr is null) scope.Vars[s.Name] = value;
+                else if (scope.Get(s.Name) is Namespace ns) ns[s.Attr] = value;
+                else throw new JinjaException($"cannot set attribute '{s.Attr}' of '{s.Name}' (not a namespace)");
+                break;
+            }
+        }
+        return Flow.Normal;
+    }
+
+    /// <summary>Runs a loop; its own break/continue end here, but a break in its else body belongs to an enclosing loop.</summary>
+    private static Flow ExecFor(ForNode f, Scope scope, StringBuilder sb)
     {
         var source = Eval(f.Iterable, scope);
         var items = source switch
@@ -576,11 +633,7 @@ public sealed class JinjaTemplate
             Bind(f.Targets, item, probe);
             if (Truthy(Eval(f.Filter, probe))) selected.Add(item);
         }
-        if (selected.Count == 0)
-        {
-            if (f.Else is not null) Exec(f.Else, new Scope(scope), sb);
-            return;
-        }
+        if (selected.Count == 0) return f.Else is null ? Flow.Normal : Exec(f.Else, new Scope(scope), sb);
         for (var i = 0; i < selected.Count; i++)
         {
             var inner = new Scope(scope);
@@ -592,8 +645,9 @@ public sealed class JinjaTemplate
                 ["previtem"] = i > 0 ? selected[i - 1] : Undefined.Instance,
                 ["nextitem"] = i + 1 < selected.Count ? selected[i + 1] : Undefined.Instance,
             };
-            Exec(f.Body, inner, sb);
+            if (Exec(f.Body, inner, sb) == Flow.Break) break;
         }
+        return Flow.Normal;
     }
 
     private static void Bind(List<string> targets, object? item, Scope scope)
@@ -625,7 +679,13 @@ public sealed class JinjaTemplate
                 var args = c.Args.Select(x => Eval(x, scope)).ToList();
                 var kwargs = c.Kwargs.ToDictionary(x => x.Name, x => Eval(x.Value, scope), StringComparer.Ordinal);
                 if (c.Target is Attr m) return CallMethod(Eval(m.Target, scope), m.Name, args);
-                return Eval(c.Target, scope) is Function f ? f(args, kwargs) : throw new JinjaException($"{Describe(c.Target)} is not callable");
+                return Eval(c.Target, scope) switch
+                {
+                    Function f => f(args, kwargs),
+                    // Jinja2 binds a macro only when its definition runs, so a call above it finds nothing
+                    Undefined => throw new JinjaException($"'{Describe(c.Target)}' is undefined (macros must be defined before they are called)"),
+                    _ => throw new JinjaException($"{Describe(c.Target)} is not callable"),
+                };
             }
             case Filter f: return ApplyFilter(Eval(f.Target, scope), f.Name, f.Args.Select(x => Eval(x, scope)).ToList(), f.Kwargs.ToDictionary(x => x.Name, x => Eval(x.Value, scope)));
             case Test t: return ApplyTest(Eval(t.Target, scope), t.Name, t.Args.Select(x => Eval(x, scope)).ToList()) != t.Negated;
@@ -723,6 +783,15 @@ public sealed class JinjaTemplate
                 _ => throw new JinjaException($"string method '{name}' is not supported"),
             };
         }
+        if (target is List<object?> list)
+            return name switch
+            {
+                // plain Jinja2 (and llama.cpp's minja) allow these; transformers' immutable sandbox would refuse them,
+                // but templates shipped for llama.cpp (Kimi K2's tool-call id queue) rely on them
+                "append" => Append(list, args),
+                "pop" => Pop(list, args),
+                _ => throw new JinjaException($"list method '{name}' is not supported"),
+            };
         if (target is Dictionary<string, object?> d)
             return name switch
             {
@@ -733,6 +802,23 @@ public sealed class JinjaTemplate
                 _ => throw new JinjaException($"dict method '{name}' is not supported"),
             };
         throw new JinjaException($"method '{name}' of {TypeName(target)} is not supported");
+    }
+
+    private static object? Append(List<object?> list, List<object?> args)
+    {
+        if (args.Count != 1) throw new JinjaException($"append() takes exactly one argument ({args.Count} given)");
+        list.Add(args[0]);
+        return null;
+    }
+
+    private static object? Pop(List<object?> list, List<object?> args)
+    {
+        var i = args.Count > 0 ? ToLong(args[0]) : -1;
+        if (i < 0) i += list.Count;
+        if (i < 0 || i >= list.Count) throw new JinjaException(list.Count == 0 ? "pop from empty list" : "pop index out of range");
+        var item = list[(int)i];
+        list.RemoveAt((int)i);
+        return item;
     }
 
     private static object? ApplyFilter(object? v, string name, List<object?> args, Dictionary<string, object?> kwargs)
@@ -764,7 +850,7 @@ public sealed class JinjaTemplate
             case "items": return v is Dictionary<string, object?> d ? CallMethod(d, "items", []) : new List<object?>();
             case "tojson":
                 var indent = args.Count > 0 ? args[0] : kwargs.GetValueOrDefault("indent");
-                return ToJson(v, indent is long i && i > 0);
+                return ToJson(v, indent is long i && i > 0, kwargs.GetValueOrDefault("separators"));
             case "selectattr" or "rejectattr":
             {
                 if (v is not List<object?> items) return new List<object?>();
@@ -934,14 +1020,17 @@ public sealed class JinjaTemplate
 
     private static string Repr(object? v) => v is string s ? "'" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'" : Str(v);
 
-    private static string ToJson(object? v, bool indent)
+    /// <summary>transformers' tojson: json.dumps(v, ensure_ascii=False, indent=..., separators=...).</summary>
+    private static string ToJson(object? v, bool indent, object? separators)
     {
+        var (item, key) = (", ", ": ");
+        if (separators is List<object?> { Count: 2 } seps) (item, key) = (Str(seps[0]), Str(seps[1]));
+        else if (separators is not (null or Undefined)) throw new JinjaException("tojson separators must be an (item, key) pair");
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = indent, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
             WriteJson(w, v);
-        // Python's json.dumps separators: ", " and ": "
         var json = Encoding.UTF8.GetString(ms.ToArray());
-        return indent ? json : JsonSpacing(json);
+        return indent ? json : JsonSpacing(json, item, key);
     }
 
     private static void WriteJson(Utf8JsonWriter w, object? v)
@@ -963,17 +1052,23 @@ public sealed class JinjaTemplate
         }
     }
 
-    private static string JsonSpacing(string json)
+    /// <summary>Compact JSON with Python's separators put in place of ',' and ':' outside strings.</summary>
+    private static string JsonSpacing(string json, string item, string key)
     {
         var sb = new StringBuilder(json.Length + 16);
         var inString = false;
         for (var i = 0; i < json.Length; i++)
         {
             var c = json[i];
-            sb.Append(c);
-            if (inString) { if (c == '\\') sb.Append(json[++i]); else if (c == '"') inString = false; continue; }
-            if (c == '"') inString = true;
-            else if (c is ',' or ':') sb.Append(' ');
+            if (inString)
+            {
+                sb.Append(c);
+                if (c == '\\') sb.Append(json[++i]); else if (c == '"') inString = false;
+                continue;
+            }
+            if (c == ',') sb.Append(item);
+            else if (c == ':') sb.Append(key);
+            else { sb.Append(c); if (c == '"') inString = true; }
         }
         return sb.ToString();
     }

@@ -66,9 +66,9 @@ public sealed class ChatTemplateTests
     [Fact]
     public void Unsupported_jinja_falls_back_to_the_built_in_and_says_so()
     {
-        var r = ChatTemplates.RenderDetailed("qwen3moe", [("user", "Hi")], true, "{% macro f() %}x{% endmacro %}{{ f() }}");
+        var r = ChatTemplates.RenderDetailed("qwen3moe", [("user", "Hi")], true, "{% call f() %}x{% endcall %}");
         Assert.True(r.UsedBuiltIn);
-        Assert.Contains("macro", r.FallbackReason);
+        Assert.Contains("{% call %} is not supported", r.FallbackReason);
         Assert.Equal("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", r.Text);
     }
 
