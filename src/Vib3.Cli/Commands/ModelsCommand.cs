@@ -28,7 +28,8 @@ internal static class ModelsCommand
                     table.AddRow(Markup.Escape(name), $"[red]unreadable: {Markup.Escape(error ?? "")}[/]", "", "", "", "", "", "", "");
                     continue;
                 }
-                table.AddRow(Markup.Escape(name), Markup.Escape($"{m.Family} ({m.Source.Architecture})"), N(m.Hyper.Layers),
+                var layers = N(m.Hyper.Layers) + (m.Hyper.SkippedMtpLayers > 0 ? $" (+{m.Hyper.SkippedMtpLayers} MTP skipped)" : "");
+                table.AddRow(Markup.Escape(name), Markup.Escape($"{m.Family} ({m.Source.Architecture})"), Markup.Escape(layers),
                     $"{m.Hyper.Experts} top-{m.Hyper.TopK}", m.DType, Count(m.Parameters), Count(m.ActiveParameters),
                     ByteSize.Format(m.PageBytes), N(m.PageCount));
             }

@@ -39,6 +39,26 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void A_deepseek2_folder_lists_its_skipped_mtp_layer_and_latent_attention()
+    {
+        using var dir = new TempDir();
+        var data = dir.Sub("data");
+        var hf = SyntheticCheckpoints.Write(dir, SyntheticCheckpoints.Small(ModelFamily.Deepseek2, DType.BF16) with
+        {
+            Layers = 3, Experts = 8, TopK = 2, ExpertHidden = 32, MtpLayers = 1, YarnFactor = 4, MscaleAllDim = 1,
+        }, "hf");
+        var convert = CliRun.Run(data, "convert", hf, "--name", "ds");
+        Assert.True(convert.ExitCode == 0, convert.Error);
+
+        Assert.Contains("3 (+1 MTP skipped)", CliRun.Run(data, "models").Output);
+        var info = CliRun.Run(data, "info", "ds").Output;
+        Assert.Contains("1 multi-token-prediction layer(s) in the source not converted", info);
+        Assert.Contains("the first 1 dense", info);
+        Assert.Contains("latent (MLA), 4 heads, q/k 16+8 (rope), v 16, q rank 24, kv rank 32", info);
+        Assert.Contains("sigmoid scores", info);
+    }
+
+    [Fact]
     public void Demo_installs_the_trained_model_once_and_writes_english_then_explain_analyze()
     {
         using var dir = new TempDir();
