@@ -52,23 +52,21 @@ public sealed partial class ForwardPass
             cache.Write(l, pos, kv, []);
         }
 
-        var kb = layer.KB!;
-        await _w.StreamAsync(kb, (page, bytes) =>
-        {
-            for (var i = 0; i < n; i++)
-                kb.HeadMatVecPage(page, bytes, rank, a.Q.AsSpan(i * heads * qk, heads * qk), qk, a.QLat.AsSpan(i * heads * rank, heads * rank));
-        }, ct).ConfigureAwait(false);
-
+        await HeadProductAsync(layer.KB!, rank, a.Q, heads * qk, qk, n, a.QLat, heads * rank, a, ct).ConfigureAwait(false);
         AttendLatents(l, rows, a);
-
-        var vb = layer.VB!;
-        await _w.StreamAsync(vb, (page, bytes) =>
-        {
-            for (var i = 0; i < n; i++)
-                vb.HeadMatVecPage(page, bytes, dv, a.OLat.AsSpan(i * heads * rank, heads * rank), rank, a.Att.AsSpan(i * heads * dv, heads * dv));
-        }, ct).ConfigureAwait(false);
+        await HeadProductAsync(layer.VB!, dv, a.OLat, heads * rank, rank, n, a.Att, heads * dv, a, ct).ConfigureAwait(false);
         await ProjectAsync(layer.O, a.Att, n, y, a, ct).ConfigureAwait(false);
     }
+
+    /// <summary>y[i, h·rowsPerHead + j] = W[h·rowsPerHead + j] · x[i, h·xHeadStride ..][..Cols] for the n rows: k_b on
+    /// q_nope, v_b on the attended latents (one matrix-vector product for one row, a product per head for several).</summary>
+    private ValueTask HeadProductAsync(DenseWeight w, int rowsPerHead, float[] x, int xStride, int xHeadStride, int n, float[] y, int yStride,
+        LatentBuffers a, CancellationToken ct) =>
+        _w.StreamAsync(w, (page, bytes) =>
+        {
+            if (n == 1) w.HeadMatVecPage(page, bytes, rowsPerHead, x.AsSpan(0, xStride), xHeadStride, y.AsSpan(0, yStride));
+            else w.HeadMatMulPage(page, bytes, rowsPerHead, x, xStride, xHeadStride, n, y, yStride, a.HeadScratch);
+        }, ct);
 
     /// <summary>Every (row, head) attends over its row's cache up to its own position, spread over the kernel threads;
     /// an f16 cache is decoded once per row first.</summary>

@@ -62,6 +62,28 @@ public sealed class DenseWeight
         }
     }
 
+    /// <summary><see cref="HeadMatVecPage"/> for n inputs at once (x rows <paramref name="xStride"/> apart, y rows
+    /// <paramref name="yStride"/> apart): each head's rows in the page are one matrix product over the n inputs' slices
+    /// of that head, so the page's weights are read once per step, not once per input. <paramref name="scratch"/> holds
+    /// n × (Cols + RowsPerPage) floats.</summary>
+    public void HeadMatMulPage(int index, ReadOnlySpan<byte> page, int rowsPerHead, ReadOnlySpan<float> x, int xStride, int xHeadStride,
+        int n, Span<float> y, int yStride, Span<float> scratch)
+    {
+        var (start, count) = PageRows(index);
+        var rowBytes = (int)Type.ByteCount(Cols);
+        var inputs = scratch[..(n * Cols)];                       // [n, Cols] the head's slice of every input
+        var outputs = scratch.Slice(n * Cols, n * Entry.RowsPerPage); // [n, run] the product
+        for (var r = start; r < start + count;)
+        {
+            var head = r / rowsPerHead;
+            var run = Math.Min(start + count, (head + 1) * rowsPerHead) - r;
+            for (var i = 0; i < n; i++) x.Slice(i * xStride + head * xHeadStride, Cols).CopyTo(inputs.Slice(i * Cols, Cols));
+            Kernels.MatMul.Compute(Type, page.Slice((r - start) * rowBytes, run * rowBytes), run, Cols, inputs, n, outputs[..(n * run)]);
+            for (var i = 0; i < n; i++) outputs.Slice(i * run, run).CopyTo(y.Slice(i * yStride + r, run));
+            r += run;
+        }
+    }
+
     /// <summary>Row <paramref name="row"/> as f32, from the page that holds it (see <see cref="PageOfRow"/>).</summary>
     public void Row(ReadOnlySpan<byte> page, int row, Span<float> dst)
     {
