@@ -1,4 +1,7 @@
 using System.Buffers;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using Vib3.Core;
 using Vib3.Kernels;
 using Vib3.Models.Weights;
 
@@ -68,44 +71,60 @@ public sealed partial class ForwardPass
             else w.HeadMatMulPage(page, bytes, rowsPerHead, x, xStride, xHeadStride, n, y, yStride, a.HeadScratch);
         }, ct);
 
-    /// <summary>Every (row, head) attends over its row's cache up to its own position, spread over the kernel threads;
-    /// an f16 cache is decoded once per row first.</summary>
+    /// <summary>Floats of scores held at once (query pairs × positions), bounding attention scratch at long contexts.</summary>
+    private const int ScoreBudget = 1 << 20;
+
+    /// <summary>Every (row, head) attends over its row's cache up to its own position. The latents are shared by all
+    /// heads (and by the rows of one sequence), so the scores of many (row, head) queries [c-part | rope-part] against
+    /// the cache rows [c_t | k_rope_t] are one matrix product; then per query a causal softmax and the weighted sum of
+    /// latents, spread over the kernel threads. An f16 cache is decoded once per sequence first.</summary>
     private void AttendLatents(int l, IReadOnlyList<BatchRow> rows, LatentBuffers a)
     {
         var (heads, r, rank) = (_h.Heads, _h.QkRopeHeadDim, _h.KvLoraRank);
         var kvw = rank + r;
-        var n = rows.Count;
-        var decoded = new float[n][];
-        var latents = new ReadOnlyMemory<float>[n];
-        for (var i = 0; i < n; i++)
+        foreach (var sequence in Enumerable.Range(0, rows.Count).GroupBy(i => rows[i].Cache))
         {
-            var seen = rows[i].Position + 1;
-            var cache = rows[i].Cache;
-            if (cache.Type != KvCacheType.F32) decoded[i] = ArrayPool<float>.Shared.Rent(seen * kvw);
-            latents[i] = cache.Latents(l, seen, decoded[i]);
-        }
-        try
-        {
-            KernelThreads.ParallelFor(n * heads, item =>
+            var cache = sequence.Key;
+            var members = sequence.ToArray();
+            var seen = members.Max(i => rows[i].Position) + 1;
+            var decoded = cache.Type == KvCacheType.F32 ? null : ArrayPool<float>.Shared.Rent(seen * kvw);
+            var pairs = members.Length * heads;
+            var block = Math.Clamp(ScoreBudget / seen, 1, pairs);
+            var queries = ArrayPool<float>.Shared.Rent(block * kvw); // [block, L+R] q_lat | q_rope per (row, head)
+            var scores = ArrayPool<float>.Shared.Rent(block * seen);  // [block, seen]
+            try
             {
-                var (i, h) = (item / heads, item % heads);
-                var seen = rows[i].Position + 1;
-                var scores = ArrayPool<float>.Shared.Rent(seen);
-                try
+                var latents = cache.Latents(l, seen, decoded);         // [seen, L+R] c_t | k_rope_t
+                for (var first = 0; first < pairs; first += block)
                 {
-                    var c = latents[i].Span;
-                    MlaAttention.AttendHead(a.QLat.AsSpan((i * heads + h) * rank, rank), a.QRope.AsSpan((i * heads + h) * r, r),
-                        c, kvw, c[rank..], kvw, seen, _latentScale, a.OLat.AsSpan((i * heads + h) * rank, rank), scores);
+                    var m = Math.Min(block, pairs - first);
+                    for (var j = 0; j < m; j++)
+                    {
+                        var (i, h) = (members[(first + j) / heads], (first + j) % heads);
+                        a.QLat.AsSpan((i * heads + h) * rank, rank).CopyTo(queries.AsSpan(j * kvw, rank));
+                        a.QRope.AsSpan((i * heads + h) * r, r).CopyTo(queries.AsSpan(j * kvw + rank, r));
+                    }
+                    MatMul.Compute(DType.F32, MemoryMarshal.AsBytes(latents.Span), seen, kvw, queries.AsSpan(0, m * kvw), m, scores.AsSpan(0, m * seen));
+                    KernelThreads.ParallelFor(m, j =>
+                    {
+                        var (i, h) = (members[(first + j) / heads], (first + j) % heads);
+                        var visible = rows[i].Position + 1; // causal: the row's own position and before
+                        var p = scores.AsSpan(j * seen, visible);
+                        TensorPrimitives.Multiply(p, _latentScale, p);
+                        Softmax.InPlace(p);
+                        var c = latents.Span;
+                        var o = a.OLat.AsSpan((i * heads + h) * rank, rank);
+                        o.Clear();
+                        for (var t = 0; t < visible; t++) TensorPrimitives.MultiplyAdd(c.Slice(t * kvw, rank), p[t], o, o);
+                    });
                 }
-                finally
-                {
-                    ArrayPool<float>.Shared.Return(scores);
-                }
-            });
-        }
-        finally
-        {
-            foreach (var d in decoded) if (d is not null) ArrayPool<float>.Shared.Return(d);
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(queries);
+                ArrayPool<float>.Shared.Return(scores);
+                if (decoded is not null) ArrayPool<float>.Shared.Return(decoded);
+            }
         }
     }
 
