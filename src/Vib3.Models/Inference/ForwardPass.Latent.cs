@@ -10,7 +10,7 @@ namespace Vib3.Models.Inference;
 /// <summary>Multi-head latent attention (DeepSeek-V3, Kimi K2) for n rows, in the absorbed form: the cache holds per
 /// position only the normalised latent c [L] and the shared roped key k_rope [R]; a head's query is moved into latent
 /// space (q_lat = k_b[h] · q_nope, [L]) and scored against c directly, its output is the attention-weighted latent
-/// mapped by v_b[h]. Per token and layer the cache grows by L + R values instead of 2·H·(N+R).
+/// mapped by v_b[h]. Per token and layer the cache grows by L + R values instead of H·(N+R+Dv) for full keys and values.
 /// <code>
 ///   q      = q_b · RMSNorm(q_a · x)   (or attn_q · x)        [H, N+R] → q_nope [H, N], q_rope [H, R] (roped)
 ///   kv     = kv_a_mqa · x                                     [L+R]   → c = RMSNorm(kv[..L]), k_rope = rope(kv[L..])
