@@ -20,7 +20,7 @@ public static class HyperResolver
         "bosTokenId", "eosTokenId",
         "leadingDenseLayers", "denseHidden", "expertGating", "expertGroups", "expertGroupsUsed", "expertWeightsScale",
         "yarn", "yarnFactor", "yarnOriginalContext", "ggufYarnLogMultiplier", "yarnMscaleAllDim", "yarnBetaFast", "yarnBetaSlow",
-        "skippedMtpLayers",
+        "skippedMtpLayers", "moeLayerFreq",
     ];
 
     private static readonly HashSet<string> Optional = ["sharedExpertHidden", "bosTokenId", "eosTokenId"];
@@ -144,6 +144,10 @@ public static class HyperResolver
             h.YarnBetaSlow = Positive("yarnBetaSlow");
         }
         h.SkippedMtpLayers = OptionalInt("skippedMtpLayers") ?? 0;
+        if (v.TryGetValue("moeLayerFreq", out var freq) && freq != 1)
+            throw new Vib3Exception(SqlState.FeatureNotSupported,
+                $"{origin}: moe_layer_freq = {freq.ToString(CultureInfo.InvariantCulture)} (routed layers only every few layers) is not supported; " +
+                "vib3 runs models whose layers after the leading dense ones are all routed");
         if (h.TopK > h.Experts)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"{origin}: top-k {h.TopK} exceeds the expert count {h.Experts}");
         if (h.Heads % h.KvHeads != 0)

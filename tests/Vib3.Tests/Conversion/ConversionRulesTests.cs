@@ -68,6 +68,20 @@ public sealed class ConversionRulesTests : IDisposable
         Assert.Equal(500000.0, Convert(folder).Hyper.RopeTheta);
     }
 
+    [Theory]
+    [InlineData("moe_layer_freq", "2", "moe_layer_freq = 2")]
+    [InlineData("scoring_func", "\"sqrtsoftplus\"", "'scoring_func' = 'sqrtsoftplus' is not supported")]
+    [InlineData("rope_scaling", "{\"type\": \"longrope\", \"factor\": 4}", "'rope_scaling.type' = 'longrope' is not supported")]
+    public void A_deepseek2_config_vib3_cannot_run_exactly_is_refused_by_name(string key, string value, string message)
+    {
+        var folder = SyntheticCheckpoints.Write(_dir, SyntheticCheckpoints.Small(ModelFamily.Deepseek2, DType.F32) with { Layers = 3 }, "hf");
+        EditConfig(folder, c => c[key] = JsonNode.Parse(value));
+        var e = Refused(folder);
+        Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
+        Assert.Contains(message, e.Message);
+        Assert.Contains("config.json", e.Message);
+    }
+
     [Fact]
     public void A_config_without_rope_theta_is_refused_not_defaulted()
     {
