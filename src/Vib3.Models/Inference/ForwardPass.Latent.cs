@@ -76,8 +76,8 @@ public sealed partial class ForwardPass
 
     /// <summary>Every (row, head) attends over its row's cache up to its own position. The latents are shared by all
     /// heads (and by the rows of one sequence), so the scores of many (row, head) queries [c-part | rope-part] against
-    /// the cache rows [c_t | k_rope_t] are one matrix product; then per query a causal softmax and the weighted sum of
-    /// latents, spread over the kernel threads. An f16 cache is decoded once per sequence first.</summary>
+    /// the cache rows [c_t | k_rope_t] are one matrix product, and after a causal softmax per query (over the kernel
+    /// threads) so are the weighted sums of latents. An f16 cache is decoded once per sequence first.</summary>
     private void AttendLatents(int l, IReadOnlyList<BatchRow> rows, LatentBuffers a)
     {
         var (heads, r, rank) = (_h.Heads, _h.QkRopeHeadDim, _h.KvLoraRank);
@@ -91,7 +91,8 @@ public sealed partial class ForwardPass
             var pairs = members.Length * heads;
             var block = Math.Clamp(ScoreBudget / seen, 1, pairs);
             var queries = ArrayPool<float>.Shared.Rent(block * kvw); // [block, L+R] q_lat | q_rope per (row, head)
-            var scores = ArrayPool<float>.Shared.Rent(block * seen);  // [block, seen]
+            var scores = ArrayPool<float>.Shared.Rent(block * seen);  // [block, seen] scores, then probabilities
+            var output = ArrayPool<float>.Shared.Rent(block * rank);  // [block, L] attention-weighted latents
             try
             {
                 var latents = cache.Latents(l, seen, decoded);         // [seen, L+R] c_t | k_rope_t
@@ -107,24 +108,63 @@ public sealed partial class ForwardPass
                     MatMul.Compute(DType.F32, MemoryMarshal.AsBytes(latents.Span), seen, kvw, queries.AsSpan(0, m * kvw), m, scores.AsSpan(0, m * seen));
                     KernelThreads.ParallelFor(m, j =>
                     {
-                        var (i, h) = (members[(first + j) / heads], (first + j) % heads);
-                        var visible = rows[i].Position + 1; // causal: the row's own position and before
-                        var p = scores.AsSpan(j * seen, visible);
-                        TensorPrimitives.Multiply(p, _latentScale, p);
-                        Softmax.InPlace(p);
-                        var c = latents.Span;
-                        var o = a.OLat.AsSpan((i * heads + h) * rank, rank);
-                        o.Clear();
-                        for (var t = 0; t < visible; t++) TensorPrimitives.MultiplyAdd(c.Slice(t * kvw, rank), p[t], o, o);
+                        var visible = rows[members[(first + j) / heads]].Position + 1; // causal: its own position and before
+                        var p = scores.AsSpan(j * seen, seen);
+                        TensorPrimitives.Multiply(p[..visible], _latentScale, p[..visible]);
+                        Softmax.InPlace(p[..visible]);
+                        p[visible..].Clear();
                     });
+                    WeightedLatents(latents.Span, seen, rank, kvw, scores, m, output);
+                    for (var j = 0; j < m; j++)
+                    {
+                        var (i, h) = (members[(first + j) / heads], (first + j) % heads);
+                        output.AsSpan(j * rank, rank).CopyTo(a.OLat.AsSpan((i * heads + h) * rank, rank));
+                    }
                 }
             }
             finally
             {
                 ArrayPool<float>.Shared.Return(queries);
                 ArrayPool<float>.Shared.Return(scores);
+                ArrayPool<float>.Shared.Return(output);
                 if (decoded is not null) ArrayPool<float>.Shared.Return(decoded);
             }
+        }
+    }
+
+    /// <summary>Positions per tile of <see cref="WeightedLatents"/>.</summary>
+    private const int LatentTile = 256;
+
+    /// <summary>output[j] = Σ_t p[j, t] · c_t [L] for the m queries (probabilities [m, seen], zero past each query's
+    /// visible positions): per tile of positions the c-parts are transposed once to [L, tile] and multiplied with every
+    /// query's probabilities in one matrix product, so the latents are read once per tile rather than once per query.</summary>
+    private static void WeightedLatents(ReadOnlySpan<float> latents, int seen, int rank, int kvw, float[] p, int m, float[] output)
+    {
+        var tile = Math.Min(LatentTile, seen);
+        var transposed = ArrayPool<float>.Shared.Rent(rank * tile); // [L, tile]
+        var probs = ArrayPool<float>.Shared.Rent(m * tile);         // [m, tile]
+        var part = ArrayPool<float>.Shared.Rent(m * rank);          // [m, L]
+        try
+        {
+            Array.Clear(output, 0, m * rank);
+            for (var t0 = 0; t0 < seen; t0 += tile)
+            {
+                var n = Math.Min(tile, seen - t0);
+                for (var t = 0; t < n; t++)
+                {
+                    var c = latents.Slice((t0 + t) * kvw, rank);
+                    for (var l = 0; l < rank; l++) transposed[l * n + t] = c[l];
+                }
+                for (var j = 0; j < m; j++) p.AsSpan(j * seen + t0, n).CopyTo(probs.AsSpan(j * n, n));
+                MatMul.Compute(DType.F32, MemoryMarshal.AsBytes(transposed.AsSpan(0, rank * n)), rank, n, probs.AsSpan(0, m * n), m, part.AsSpan(0, m * rank));
+                TensorPrimitives.Add(output.AsSpan(0, m * rank), part.AsSpan(0, m * rank), output.AsSpan(0, m * rank));
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(transposed);
+            ArrayPool<float>.Shared.Return(probs);
+            ArrayPool<float>.Shared.Return(part);
         }
     }
 

@@ -45,6 +45,20 @@ public sealed class Deepseek2DifferentialTests
     }
 
     [Fact]
+    public async Task Logits_match_llama_cpp_past_one_latent_tile()
+    {
+        // 300 positions: the weighted latent sums run over more than one tile of 256 positions, the prompt over 5 chunks.
+        using var f = new ModelFixture(Base with { Context = 512 }, "gguf", pageRows: 16);
+        var tokens = ModelFixture.Tokens(300, f.Spec.Vocab, seed: 8);
+        float[][] expected;
+        using (var llama = LlamaCppModel.Load(f.SourcePath, contextLength: 512))
+            expected = llama.Logits(tokens);
+
+        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
+        LlamaCppDifferentialTests.AssertClose(expected, await session.LogitsAsync(tokens, allPositions: true), "300 positions");
+    }
+
+    [Fact]
     public async Task Hf_folder_gives_the_gguf_logits()
     {
         var spec = Base with { YarnFactor = 4, MscaleAllDim = 1.0, YarnOriginalContext = 64, ExpertGroups = 4, GroupsUsed = 2, TopK = 3, MtpLayers = 1 };
