@@ -1,4 +1,7 @@
+using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using Vib3.Core;
 
 namespace Vib3.Kernels;
 
@@ -22,27 +25,24 @@ public readonly record struct MlaShape(int Heads, int NopeDim, int RopeDim, int 
 /// <c>kRope</c> [positions, RopeDim] holds the roped key shared by all heads.</para>
 /// <para>New token: <c>qNope</c> [Heads, NopeDim], <c>qRope</c> [Heads, RopeDim] (already roped).</para>
 /// <para>Decompression weights, row-major f32: <c>wKb</c> [Heads, NopeDim, Rank] (k_nope_h = wKb[h] · c) and
-/// <c>wVb</c> [Heads, VDim, Rank] (v_h = wVb[h] · c). This is the split of HF's kv_b_proj / GGUF's legacy
-/// <c>attn_kv_b</c> (see <see cref="SplitKvB"/>). Note GGUF's <c>attn_k_b</c> is stored transposed
-/// ([Heads, Rank, NopeDim] row-major, ggml ne = {NopeDim, Rank, Heads}); convert it with <see cref="KbFromGguf"/>.
-/// GGUF's <c>attn_v_b</c> (ne = {Rank, VDim, Heads}) is already [Heads, VDim, Rank].</para>
+/// <c>wVb</c> [Heads, VDim, Rank] (v_h = wVb[h] · c): HF's kv_b_proj / GGUF's legacy <c>attn_kv_b</c> split per head
+/// (the store keeps k_b transposed per head instead, see Vib3.Convert's KvbView).</para>
 /// <para>Output <c>o</c> [Heads, VDim] = Σ_t softmax_t(scale · (q_nope_h · k_nope_{h,t} + q_rope_h · k_rope_t)) · v_{h,t}.
 /// <c>scale</c> is supplied by the caller (DeepSeek: 1/sqrt(NopeDim+RopeDim) · mscale², YaRN-corrected).</para></summary>
 public static class MlaAttention
 {
-    /// <summary>Floats of scratch <see cref="DecodeAbsorbed"/> needs: positions (scores) + 2·Rank (q_lat, o_lat).</summary>
-    public static int AbsorbedScratchLength(MlaShape s, int positions) => positions + 2 * s.Rank;
+    /// <summary>Floats of scratch <see cref="DecodeAbsorbed"/> needs: the interleaved cache, the heads' queries and their
+    /// latent outputs.</summary>
+    public static int AbsorbedScratchLength(MlaShape s, int positions) => (positions + s.Heads) * s.LatentStride + s.Heads * s.Rank;
 
     /// <summary>Floats of scratch <see cref="Reference"/> needs: positions (scores) + NopeDim (one decompressed k_nope).</summary>
     public static int ReferenceScratchLength(MlaShape s, int positions) => positions + s.NopeDim;
 
-    /// <summary>Absorbed MLA decode (the fast form): per head, q_lat = wKb[h]ᵀ · q_nope_h [Rank];
-    /// score_t = scale · (q_lat · c_t + q_rope_h · k_rope_t); p = softmax(score); o_lat = Σ_t p_t c_t [Rank];
-    /// o_h = wVb[h] · o_lat. The cache is never decompressed: work per position is Rank + RopeDim per head.
-    /// Allocation-free; <paramref name="scratch"/> needs <see cref="AbsorbedScratchLength"/> floats.
-    /// <para>Weights are f32 for now. Quantised weights plug in at the two weight products: with k_b in GGUF's
-    /// transposed layout [Heads, Rank, NopeDim], q_lat is a <see cref="MatVec"/> of rows = Rank, cols = NopeDim per head,
-    /// and o_h is a MatVec of wVb[h] (rows = VDim, cols = Rank) on o_lat; the latent dots stay f32 (or f16 cache).</para></summary>
+    /// <summary>Absorbed MLA decode for one token with f32 decompression weights: per head q_lat = wKb[h]ᵀ · q_nope_h
+    /// [Rank], the heads' queries [q_lat | q_rope] attend through <see cref="AttendLatents"/>, and o_h = wVb[h] · o_lat_h.
+    /// The cache is never decompressed. Checked against <see cref="Reference"/>; the forward pass wires the same
+    /// <see cref="AttendLatents"/> with paged k_b / v_b products. <paramref name="scratch"/> needs
+    /// <see cref="AbsorbedScratchLength"/> floats.</summary>
     public static void DecodeAbsorbed(MlaShape s, ReadOnlySpan<float> qNope, ReadOnlySpan<float> qRope,
         ReadOnlySpan<float> latents, ReadOnlySpan<float> kRope, int positions,
         ReadOnlySpan<float> wKb, ReadOnlySpan<float> wVb, float scale, Span<float> output, Span<float> scratch)
@@ -50,49 +50,113 @@ public static class MlaAttention
         CheckArgs(s, qNope, qRope, latents, kRope, positions, wKb, wVb, scale, output);
         if (scratch.Length < AbsorbedScratchLength(s, positions))
             throw new ArgumentException($"need {AbsorbedScratchLength(s, positions)} floats, got {scratch.Length}", nameof(scratch));
-        int dn = s.NopeDim, dr = s.RopeDim, dv = s.VDim, r = s.Rank;
-        var scores = scratch[..positions];
-        var qLat = scratch.Slice(positions, r);
-        var oLat = scratch.Slice(positions + r, r);
+        int dn = s.NopeDim, dr = s.RopeDim, dv = s.VDim, r = s.Rank, w = s.LatentStride;
+        var cache = scratch[..(positions * w)];                       // [positions, Rank + RopeDim] c_t | k_rope_t
+        var queries = scratch.Slice(positions * w, s.Heads * w);     // [Heads, Rank + RopeDim] q_lat | q_rope
+        var oLat = scratch.Slice((positions + s.Heads) * w, s.Heads * r); // [Heads, Rank]
+        for (var t = 0; t < positions; t++)
+        {
+            latents.Slice(t * r, r).CopyTo(cache.Slice(t * w, r));
+            kRope.Slice(t * dr, dr).CopyTo(cache.Slice(t * w + r, dr));
+        }
         for (var h = 0; h < s.Heads; h++)
         {
-            // q_lat = Σ_d q_nope[d] · wKb[h, d, :]
-            var kb = wKb.Slice(h * dn * r, dn * r);
-            var qn = qNope.Slice(h * dn, dn);
+            var qLat = queries.Slice(h * w, r); // Σ_d q_nope[d] · wKb[h, d, :]
             qLat.Clear();
-            for (var d = 0; d < dn; d++)
-                TensorPrimitives.MultiplyAdd(kb.Slice(d * r, r), qn[d], qLat, qLat);
-
-            AttendHead(qLat, qRope.Slice(h * dr, dr), latents, r, kRope, dr, positions, scale, oLat, scores);
-
-            var vb = wVb.Slice(h * dv * r, dv * r);
-            var o = output.Slice(h * dv, dv);
+            for (var d = 0; d < dn; d++) TensorPrimitives.MultiplyAdd(wKb.Slice((h * dn + d) * r, r), qNope[h * dn + d], qLat, qLat);
+            qRope.Slice(h * dr, dr).CopyTo(queries.Slice(h * w + r, dr));
+        }
+        var seen = new int[s.Heads];
+        Array.Fill(seen, positions);
+        AttendLatents(cache, positions, r, dr, queries, s.Heads, seen, scale, oLat);
+        for (var h = 0; h < s.Heads; h++)
             for (var j = 0; j < dv; j++)
-                o[j] = TensorPrimitives.Dot(vb.Slice(j * r, r), oLat);
+                output[h * dv + j] = TensorPrimitives.Dot(wVb.Slice((h * dv + j) * r, r), oLat.Slice(h * r, r));
+    }
+
+    /// <summary>Floats of scores held at once (queries × positions), bounding the scratch at long contexts.</summary>
+    private const int ScoreBudget = 1 << 20;
+
+    /// <summary>Positions per tile of the weighted latent sums.</summary>
+    private const int LatentTile = 256;
+
+    /// <summary>Attention in latent space of m queries against one sequence's cache, the fast form. Cache rows
+    /// [positions, Rank + RopeDim] hold c_t | k_rope_t; query i [Rank + RopeDim] holds q_lat | q_rope and sees positions
+    /// [0, visible[i]). score_it = scale · (query_i · row_t) — the latents are shared by every head and row of a sequence,
+    /// so all the scores are one matrix product —, p_i = softmax over the visible positions, and
+    /// output_i [Rank] = Σ_t p_it · c_t, per tile of positions one product of the tile's transposed latents with every
+    /// query's probabilities (the cache is read once per tile, not once per query). Queries run in blocks so that at
+    /// most <see cref="ScoreBudget"/> scores are held.</summary>
+    public static void AttendLatents(ReadOnlySpan<float> cache, int positions, int rank, int ropeDim, ReadOnlySpan<float> queries, int m,
+        ReadOnlySpan<int> visible, float scale, Span<float> output)
+    {
+        var w = rank + ropeDim;
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(positions);
+        CheckLen(cache.Length, (long)positions * w, nameof(cache));
+        CheckLen(queries.Length, (long)m * w, nameof(queries));
+        CheckLen(output.Length, (long)m * rank, nameof(output));
+        if (visible.Length < m) throw new ArgumentException($"need {m} visible counts, got {visible.Length}", nameof(visible));
+        foreach (var v in visible[..m])
+            if (v < 1 || v > positions) throw new ArgumentOutOfRangeException(nameof(visible), v, $"each query sees 1..{positions} positions");
+        var block = Math.Clamp(ScoreBudget / positions, 1, Math.Max(1, m));
+        var scores = ArrayPool<float>.Shared.Rent(block * positions);    // [block, positions] scores, then probabilities
+        var seen = ArrayPool<int>.Shared.Rent(block);
+        try
+        {
+            for (var first = 0; first < m; first += block)
+            {
+                var n = Math.Min(block, m - first);
+                visible.Slice(first, n).CopyTo(seen);
+                MatMul.Compute(DType.F32, MemoryMarshal.AsBytes(cache[..(positions * w)]), positions, w, queries.Slice(first * w, n * w), n,
+                    scores.AsSpan(0, n * positions));
+                KernelThreads.ParallelFor(n, j =>
+                {
+                    var p = scores.AsSpan(j * positions, positions);
+                    var v = seen[j];
+                    TensorPrimitives.Multiply(p[..v], scale, p[..v]);
+                    Softmax.InPlace(p[..v]);
+                    p[v..].Clear();
+                });
+                WeightedLatents(cache, positions, rank, w, scores, n, output.Slice(first * rank, n * rank));
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(scores);
+            ArrayPool<int>.Shared.Return(seen);
         }
     }
 
-    /// <summary>One head's attention in latent space: score_t = scale · (q_lat · c_t + q_rope · k_rope_t) over positions
-    /// [0, positions), p = softmax(score), o_lat = Σ_t p_t · c_t [Rank]. c_t is latents[t·latentStride ..][..Rank] and
-    /// k_rope_t is kRope[t·ropeStride ..][..RopeDim], so one interleaved cache row [c_t | k_rope_t] (stride Rank +
-    /// RopeDim, kRope = the cache from Rank on) and two separate arrays both work. <paramref name="scores"/> holds
-    /// at least positions floats.</summary>
-    public static void AttendHead(ReadOnlySpan<float> qLat, ReadOnlySpan<float> qRope, ReadOnlySpan<float> latents, int latentStride,
-        ReadOnlySpan<float> kRope, int ropeStride, int positions, float scale, Span<float> oLat, Span<float> scores)
+    /// <summary>output[j] = Σ_t p[j, t] · c_t [Rank] for n queries, per tile of positions: the tile's c-parts transposed
+    /// once to [Rank, tile], multiplied with every query's probabilities in one matrix product.</summary>
+    private static void WeightedLatents(ReadOnlySpan<float> cache, int positions, int rank, int w, float[] p, int n, Span<float> output)
     {
-        int r = qLat.Length, dr = qRope.Length;
-        scores = scores[..positions];
-        for (var t = 0; t < positions; t++)
+        var tile = Math.Min(LatentTile, positions);
+        var transposed = ArrayPool<float>.Shared.Rent(rank * tile); // [Rank, tile]
+        var probs = ArrayPool<float>.Shared.Rent(n * tile);         // [n, tile]
+        var part = ArrayPool<float>.Shared.Rent(n * rank);          // [n, Rank]
+        try
         {
-            var sc = TensorPrimitives.Dot(qLat, latents.Slice(t * latentStride, r));
-            if (dr > 0) sc += TensorPrimitives.Dot(qRope, kRope.Slice(t * ropeStride, dr));
-            scores[t] = sc * scale;
+            output.Clear();
+            for (var t0 = 0; t0 < positions; t0 += tile)
+            {
+                var k = Math.Min(tile, positions - t0);
+                for (var t = 0; t < k; t++)
+                {
+                    var c = cache.Slice((t0 + t) * w, rank);
+                    for (var l = 0; l < rank; l++) transposed[l * k + t] = c[l];
+                }
+                for (var j = 0; j < n; j++) p.AsSpan(j * positions + t0, k).CopyTo(probs.AsSpan(j * k, k));
+                MatMul.Compute(DType.F32, MemoryMarshal.AsBytes(transposed.AsSpan(0, rank * k)), rank, k, probs.AsSpan(0, n * k), n, part.AsSpan(0, n * rank));
+                TensorPrimitives.Add(output, part.AsSpan(0, n * rank), output);
+            }
         }
-        Softmax.InPlace(scores);
-
-        oLat.Clear();
-        for (var t = 0; t < positions; t++)
-            TensorPrimitives.MultiplyAdd(latents.Slice(t * latentStride, r), scores[t], oLat, oLat);
+        finally
+        {
+            ArrayPool<float>.Shared.Return(transposed);
+            ArrayPool<float>.Shared.Return(probs);
+            ArrayPool<float>.Shared.Return(part);
+        }
     }
 
     /// <summary>Scalar oracle, the naive form: per head and position, decompress k_nope = wKb[h] · c_t and
@@ -137,71 +201,6 @@ public static class MlaAttention
                 output[h * dv + j] = (float)o;
             }
         }
-    }
-
-    /// <summary>Splits the combined kv_b weight [Heads·(NopeDim+VDim), Rank] (per head: NopeDim k rows, then VDim v rows;
-    /// HF kv_b_proj, GGUF legacy <c>attn_kv_b</c>) into <paramref name="wKb"/> [Heads, NopeDim, Rank] and
-    /// <paramref name="wVb"/> [Heads, VDim, Rank].</summary>
-    public static void SplitKvB(MlaShape s, ReadOnlySpan<float> kvB, Span<float> wKb, Span<float> wVb)
-    {
-        CheckShape(s);
-        CheckLen(kvB.Length, (long)s.Heads * (s.NopeDim + s.VDim) * s.Rank, nameof(kvB));
-        CheckLen(wKb.Length, (long)s.Heads * s.NopeDim * s.Rank, nameof(wKb));
-        CheckLen(wVb.Length, (long)s.Heads * s.VDim * s.Rank, nameof(wVb));
-        int k = s.NopeDim * s.Rank, v = s.VDim * s.Rank;
-        for (var h = 0; h < s.Heads; h++)
-        {
-            var src = kvB.Slice(h * (k + v), k + v);
-            src[..k].CopyTo(wKb.Slice(h * k, k));
-            src.Slice(k, v).CopyTo(wVb.Slice(h * v, v));
-        }
-    }
-
-    /// <summary>Inverse of <see cref="SplitKvB"/>: interleaves per head back into [Heads·(NopeDim+VDim), Rank].</summary>
-    public static void MergeKvB(MlaShape s, ReadOnlySpan<float> wKb, ReadOnlySpan<float> wVb, Span<float> kvB)
-    {
-        CheckShape(s);
-        CheckLen(wKb.Length, (long)s.Heads * s.NopeDim * s.Rank, nameof(wKb));
-        CheckLen(wVb.Length, (long)s.Heads * s.VDim * s.Rank, nameof(wVb));
-        CheckLen(kvB.Length, (long)s.Heads * (s.NopeDim + s.VDim) * s.Rank, nameof(kvB));
-        int k = s.NopeDim * s.Rank, v = s.VDim * s.Rank;
-        for (var h = 0; h < s.Heads; h++)
-        {
-            var dst = kvB.Slice(h * (k + v), k + v);
-            wKb.Slice(h * k, k).CopyTo(dst[..k]);
-            wVb.Slice(h * v, v).CopyTo(dst.Slice(k, v));
-        }
-    }
-
-    /// <summary>Converts GGUF's <c>attn_k_b</c> (ggml ne = {NopeDim, Rank, Heads}, i.e. row-major [Heads, Rank, NopeDim],
-    /// the per-head transpose written by convert_hf_to_gguf) into <paramref name="wKb"/> [Heads, NopeDim, Rank].</summary>
-    public static void KbFromGguf(MlaShape s, ReadOnlySpan<float> attnKb, Span<float> wKb)
-    {
-        CheckShape(s);
-        var n = (long)s.Heads * s.NopeDim * s.Rank;
-        CheckLen(attnKb.Length, n, nameof(attnKb));
-        CheckLen(wKb.Length, n, nameof(wKb));
-        int dn = s.NopeDim, r = s.Rank;
-        for (var h = 0; h < s.Heads; h++)
-            for (var i = 0; i < r; i++)
-                for (var d = 0; d < dn; d++)
-                    wKb[(h * dn + d) * r + i] = attnKb[(h * r + i) * dn + d];
-    }
-
-    /// <summary>Bytes per token per layer of the MLA cache: (Rank + RopeDim) elements.</summary>
-    public static long CacheBytesPerToken(MlaShape s, int bytesPerElement)
-    {
-        CheckShape(s);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytesPerElement);
-        return (long)(s.Rank + s.RopeDim) * bytesPerElement;
-    }
-
-    /// <summary>Bytes per token per layer of a naive (decompressed) K/V cache: Heads · ((NopeDim+RopeDim) + VDim) elements.</summary>
-    public static long NaiveCacheBytesPerToken(MlaShape s, int bytesPerElement)
-    {
-        CheckShape(s);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytesPerElement);
-        return (long)s.Heads * (s.NopeDim + s.RopeDim + s.VDim) * bytesPerElement;
     }
 
     private static void CheckShape(MlaShape s)

@@ -112,50 +112,53 @@ public class MlaAttentionTests(ITestOutputHelper log)
         Assert.Equal(mean, RunAbsorbed(c));
     }
 
-    [Fact]
-    public void SplitKvB_RoundTripsAndIndexesPerHead()
+    /// <summary>AttendLatents against plain double arithmetic: causal visibility per query (1, inside the first tile, its
+    /// edge, past it, all), 300 positions (two tiles of 256), odd widths, blocks of queries.</summary>
+    [Theory]
+    [InlineData(5, 3)]
+    [InlineData(16, 8)]
+    public void AttendLatents_MatchesScalarAttentionAcrossTilesAndVisibility(int rank, int ropeDim)
     {
-        var s = new MlaShape(3, 4, 2, 5, 6);
-        var rng = new Random(7);
-        var kvB = TestData.Floats(rng, s.Heads * (s.NopeDim + s.VDim) * s.Rank);
-        var kb = new float[s.Heads * s.NopeDim * s.Rank];
-        var vb = new float[s.Heads * s.VDim * s.Rank];
-        MlaAttention.SplitKvB(s, kvB, kb, vb);
-        for (var h = 0; h < s.Heads; h++)
-            for (var i = 0; i < s.Rank; i++)
+        const int positions = 300;
+        int[] visible = [1, 44, 256, 257, 300, 300];
+        var w = rank + ropeDim;
+        var rng = new Random(rank);
+        var cache = TestData.Floats(rng, positions * w);
+        var queries = TestData.Floats(rng, visible.Length * w);
+        const float scale = 0.3f;
+        var output = new float[visible.Length * rank];
+        MlaAttention.AttendLatents(cache, positions, rank, ropeDim, queries, visible.Length, visible, scale, output);
+        for (var i = 0; i < visible.Length; i++)
+        {
+            var scores = new double[visible[i]];
+            for (var t = 0; t < visible[i]; t++)
             {
-                for (var d = 0; d < s.NopeDim; d++)
-                    Assert.Equal(kvB[(h * (s.NopeDim + s.VDim) + d) * s.Rank + i], kb[(h * s.NopeDim + d) * s.Rank + i]);
-                for (var j = 0; j < s.VDim; j++)
-                    Assert.Equal(kvB[(h * (s.NopeDim + s.VDim) + s.NopeDim + j) * s.Rank + i], vb[(h * s.VDim + j) * s.Rank + i]);
+                double dot = 0;
+                for (var k = 0; k < w; k++) dot += (double)queries[i * w + k] * cache[t * w + k];
+                scores[t] = dot * scale;
             }
-        var back = new float[kvB.Length];
-        MlaAttention.MergeKvB(s, kb, vb, back);
-        Assert.Equal(kvB, back);
+            var max = scores.Max();
+            var sum = scores.Sum(x => Math.Exp(x - max));
+            for (var l = 0; l < rank; l++)
+            {
+                double o = 0;
+                for (var t = 0; t < visible[i]; t++) o += Math.Exp(scores[t] - max) / sum * cache[t * w + l];
+                Assert.True(Math.Abs(o - output[i * rank + l]) <= 1e-5 * Math.Max(1, Math.Abs(o)),
+                    $"query {i} (sees {visible[i]}), dim {l}: {output[i * rank + l]} vs {o}");
+            }
+        }
     }
 
     [Fact]
-    public void KbFromGguf_TransposesPerHead()
+    public void AttendLatents_NamesWhatIsWrong()
     {
-        var s = new MlaShape(2, 3, 1, 2, 4);
-        var gguf = new float[s.Heads * s.Rank * s.NopeDim];
-        for (var i = 0; i < gguf.Length; i++) gguf[i] = i;
-        var kb = new float[gguf.Length];
-        MlaAttention.KbFromGguf(s, gguf, kb);
-        for (var h = 0; h < s.Heads; h++)
-            for (var d = 0; d < s.NopeDim; d++)
-                for (var r = 0; r < s.Rank; r++)
-                    Assert.Equal(gguf[(h * s.Rank + r) * s.NopeDim + d], kb[(h * s.NopeDim + d) * s.Rank + r]);
-    }
-
-    [Fact]
-    public void CacheBytesPerToken_DeepSeekV3AndKimiK2()
-    {
-        Assert.Equal((512 + 64) * 2, MlaAttention.CacheBytesPerToken(MlaShape.DeepSeekV3, 2));      // 1152
-        Assert.Equal(128 * (192 + 128) * 2, MlaAttention.NaiveCacheBytesPerToken(MlaShape.DeepSeekV3, 2)); // 81920
-        Assert.Equal(1152, MlaAttention.CacheBytesPerToken(MlaShape.KimiK2, 2));
-        Assert.Equal(64 * (192 + 128) * 2, MlaAttention.NaiveCacheBytesPerToken(MlaShape.KimiK2, 2));     // 40960
-        Assert.Equal(576 * 4, MlaAttention.CacheBytesPerToken(MlaShape.DeepSeekV3, 4));
+        var cache = new float[4 * 3];
+        var q = new float[2 * 3];
+        var o = new float[2 * 2];
+        Assert.Equal("visible", Assert.ThrowsAny<ArgumentException>(() => MlaAttention.AttendLatents(cache, 4, 2, 1, q, 2, [1, 5], 1f, o)).ParamName);
+        Assert.Equal("visible", Assert.ThrowsAny<ArgumentException>(() => MlaAttention.AttendLatents(cache, 4, 2, 1, q, 2, [1], 1f, o)).ParamName);
+        Assert.Equal("cache", Assert.ThrowsAny<ArgumentException>(() => MlaAttention.AttendLatents(cache[1..], 4, 2, 1, q, 2, [1, 1], 1f, o)).ParamName);
+        Assert.Equal("output", Assert.ThrowsAny<ArgumentException>(() => MlaAttention.AttendLatents(cache, 4, 2, 1, q, 2, [1, 1], 1f, o[1..])).ParamName);
     }
 
     [Fact]
@@ -178,11 +181,7 @@ public class MlaAttentionTests(ITestOutputHelper log)
         Assert.Equal("scratch", Name(() => MlaAttention.Reference(c.S, c.QNope, c.QRope, c.Latents, c.KRope, 3, c.WKb, c.WVb, c.Scale, o, new float[3 + 3])));
         Assert.Equal("scale", Name(() => MlaAttention.DecodeAbsorbed(c.S, c.QNope, c.QRope, c.Latents, c.KRope, 3, c.WKb, c.WVb, float.NaN, o, scratch)));
         Assert.Equal("shape.Heads", Name(() => MlaAttention.DecodeAbsorbed(c.S with { Heads = 0 }, c.QNope, c.QRope, c.Latents, c.KRope, 3, c.WKb, c.WVb, c.Scale, o, scratch)));
-        Assert.Equal("shape.Rank", Name(() => MlaAttention.CacheBytesPerToken(c.S with { Rank = -1 }, 2)));
-        Assert.Equal("shape.RopeDim", Name(() => MlaAttention.NaiveCacheBytesPerToken(c.S with { RopeDim = -1 }, 2)));
-        Assert.Equal("bytesPerElement", Name(() => MlaAttention.CacheBytesPerToken(c.S, 0)));
-        Assert.Equal("kvB", Name(() => MlaAttention.SplitKvB(c.S, new float[10], new float[64], new float[64])));
-        Assert.Equal("wVb", Name(() => MlaAttention.MergeKvB(c.S, new float[64], new float[63], new float[128])));
-        Assert.Equal("attnKb", Name(() => MlaAttention.KbFromGguf(c.S, new float[63], new float[64])));
+        Assert.Equal("shape.Rank", Name(() => MlaAttention.Reference(c.S with { Rank = -1 }, c.QNope, c.QRope, c.Latents, c.KRope, 3, c.WKb, c.WVb, c.Scale, o, scratch)));
+        Assert.Equal("shape.RopeDim", Name(() => MlaAttention.Reference(c.S with { RopeDim = -1 }, c.QNope, c.QRope, c.Latents, c.KRope, 3, c.WKb, c.WVb, c.Scale, o, scratch)));
     }
 }

@@ -1,7 +1,4 @@
 using System.Buffers;
-using System.Numerics.Tensors;
-using System.Runtime.InteropServices;
-using Vib3.Core;
 using Vib3.Kernels;
 using Vib3.Models.Weights;
 
@@ -71,13 +68,9 @@ public sealed partial class ForwardPass
             else w.HeadMatMulPage(page, bytes, rowsPerHead, x, xStride, xHeadStride, n, y, yStride, a.HeadScratch);
         }, ct);
 
-    /// <summary>Floats of scores held at once (query pairs × positions), bounding attention scratch at long contexts.</summary>
-    private const int ScoreBudget = 1 << 20;
-
-    /// <summary>Every (row, head) attends over its row's cache up to its own position. The latents are shared by all
-    /// heads (and by the rows of one sequence), so the scores of many (row, head) queries [c-part | rope-part] against
-    /// the cache rows [c_t | k_rope_t] are one matrix product, and after a causal softmax per query (over the kernel
-    /// threads) so are the weighted sums of latents. An f16 cache is decoded once per sequence first.</summary>
+    /// <summary>Every (row, head) attends over its row's cache up to its own position: per sequence (a prompt chunk's rows
+    /// share one cache, as do a sequence's heads) its queries [q_lat | q_rope] go through <see cref="MlaAttention.AttendLatents"/>
+    /// together. An f16 cache is decoded once per sequence first.</summary>
     private void AttendLatents(int l, IReadOnlyList<BatchRow> rows, LatentBuffers a)
     {
         var (heads, r, rank) = (_h.Heads, _h.QkRopeHeadDim, _h.KvLoraRank);
@@ -87,84 +80,35 @@ public sealed partial class ForwardPass
             var cache = sequence.Key;
             var members = sequence.ToArray();
             var seen = members.Max(i => rows[i].Position) + 1;
-            var decoded = cache.Type == KvCacheType.F32 ? null : ArrayPool<float>.Shared.Rent(seen * kvw);
             var pairs = members.Length * heads;
-            var block = Math.Clamp(ScoreBudget / seen, 1, pairs);
-            var queries = ArrayPool<float>.Shared.Rent(block * kvw); // [block, L+R] q_lat | q_rope per (row, head)
-            var scores = ArrayPool<float>.Shared.Rent(block * seen);  // [block, seen] scores, then probabilities
-            var output = ArrayPool<float>.Shared.Rent(block * rank);  // [block, L] attention-weighted latents
+            var decoded = cache.Type == KvCacheType.F32 ? null : ArrayPool<float>.Shared.Rent(seen * kvw);
+            var queries = ArrayPool<float>.Shared.Rent(pairs * kvw); // [pairs, L+R] q_lat | q_rope per (row, head)
+            var visible = ArrayPool<int>.Shared.Rent(pairs);          // [pairs] positions each sees (causal)
+            var output = ArrayPool<float>.Shared.Rent(pairs * rank);  // [pairs, L] attention-weighted latents
             try
             {
-                var latents = cache.Latents(l, seen, decoded);         // [seen, L+R] c_t | k_rope_t
-                for (var first = 0; first < pairs; first += block)
+                for (var j = 0; j < pairs; j++)
                 {
-                    var m = Math.Min(block, pairs - first);
-                    for (var j = 0; j < m; j++)
-                    {
-                        var (i, h) = (members[(first + j) / heads], (first + j) % heads);
-                        a.QLat.AsSpan((i * heads + h) * rank, rank).CopyTo(queries.AsSpan(j * kvw, rank));
-                        a.QRope.AsSpan((i * heads + h) * r, r).CopyTo(queries.AsSpan(j * kvw + rank, r));
-                    }
-                    MatMul.Compute(DType.F32, MemoryMarshal.AsBytes(latents.Span), seen, kvw, queries.AsSpan(0, m * kvw), m, scores.AsSpan(0, m * seen));
-                    KernelThreads.ParallelFor(m, j =>
-                    {
-                        var visible = rows[members[(first + j) / heads]].Position + 1; // causal: its own position and before
-                        var p = scores.AsSpan(j * seen, seen);
-                        TensorPrimitives.Multiply(p[..visible], _latentScale, p[..visible]);
-                        Softmax.InPlace(p[..visible]);
-                        p[visible..].Clear();
-                    });
-                    WeightedLatents(latents.Span, seen, rank, kvw, scores, m, output);
-                    for (var j = 0; j < m; j++)
-                    {
-                        var (i, h) = (members[(first + j) / heads], (first + j) % heads);
-                        output.AsSpan(j * rank, rank).CopyTo(a.OLat.AsSpan((i * heads + h) * rank, rank));
-                    }
+                    var (i, h) = (members[j / heads], j % heads);
+                    a.QLat.AsSpan((i * heads + h) * rank, rank).CopyTo(queries.AsSpan(j * kvw, rank));
+                    a.QRope.AsSpan((i * heads + h) * r, r).CopyTo(queries.AsSpan(j * kvw + rank, r));
+                    visible[j] = rows[i].Position + 1;
+                }
+                MlaAttention.AttendLatents(cache.Latents(l, seen, decoded).Span, seen, rank, r, queries.AsSpan(0, pairs * kvw), pairs,
+                    visible.AsSpan(0, pairs), _latentScale, output.AsSpan(0, pairs * rank));
+                for (var j = 0; j < pairs; j++)
+                {
+                    var (i, h) = (members[j / heads], j % heads);
+                    output.AsSpan(j * rank, rank).CopyTo(a.OLat.AsSpan((i * heads + h) * rank, rank));
                 }
             }
             finally
             {
                 ArrayPool<float>.Shared.Return(queries);
-                ArrayPool<float>.Shared.Return(scores);
+                ArrayPool<int>.Shared.Return(visible);
                 ArrayPool<float>.Shared.Return(output);
                 if (decoded is not null) ArrayPool<float>.Shared.Return(decoded);
             }
-        }
-    }
-
-    /// <summary>Positions per tile of <see cref="WeightedLatents"/>.</summary>
-    private const int LatentTile = 256;
-
-    /// <summary>output[j] = Σ_t p[j, t] · c_t [L] for the m queries (probabilities [m, seen], zero past each query's
-    /// visible positions): per tile of positions the c-parts are transposed once to [L, tile] and multiplied with every
-    /// query's probabilities in one matrix product, so the latents are read once per tile rather than once per query.</summary>
-    private static void WeightedLatents(ReadOnlySpan<float> latents, int seen, int rank, int kvw, float[] p, int m, float[] output)
-    {
-        var tile = Math.Min(LatentTile, seen);
-        var transposed = ArrayPool<float>.Shared.Rent(rank * tile); // [L, tile]
-        var probs = ArrayPool<float>.Shared.Rent(m * tile);         // [m, tile]
-        var part = ArrayPool<float>.Shared.Rent(m * rank);          // [m, L]
-        try
-        {
-            Array.Clear(output, 0, m * rank);
-            for (var t0 = 0; t0 < seen; t0 += tile)
-            {
-                var n = Math.Min(tile, seen - t0);
-                for (var t = 0; t < n; t++)
-                {
-                    var c = latents.Slice((t0 + t) * kvw, rank);
-                    for (var l = 0; l < rank; l++) transposed[l * n + t] = c[l];
-                }
-                for (var j = 0; j < m; j++) p.AsSpan(j * seen + t0, n).CopyTo(probs.AsSpan(j * n, n));
-                MatMul.Compute(DType.F32, MemoryMarshal.AsBytes(transposed.AsSpan(0, rank * n)), rank, n, probs.AsSpan(0, m * n), m, part.AsSpan(0, m * rank));
-                TensorPrimitives.Add(output.AsSpan(0, m * rank), part.AsSpan(0, m * rank), output.AsSpan(0, m * rank));
-            }
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(transposed);
-            ArrayPool<float>.Shared.Return(probs);
-            ArrayPool<float>.Shared.Return(part);
         }
     }
 
