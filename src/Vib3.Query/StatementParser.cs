@@ -16,22 +16,37 @@ public static class StatementParser
     /// Parses a script of statements separated by <c>;</c>. Empty statements are skipped, so
     /// empty or comment-only text gives an empty list.
     /// </summary>
+    /// <remarks>Safe for untrusted text on any thread: nesting is bounded by <see cref="NestingLimit"/>, and text
+    /// long enough to nest deeply is parsed on a thread whose stack holds that bound (<see cref="LargeStack"/>).</remarks>
     /// <exception cref="Vib3Exception">
     /// <see cref="SqlState.SyntaxError"/> on the first syntax error (including a repeated option),
     /// as "syntax error at line L:C: ..." (line and column 1-based);
     /// <see cref="SqlState.InvalidParameterValue"/> for out-of-range numbers, unknown
-    /// CREATE MODEL options and unknown chat roles.
+    /// CREATE MODEL options and unknown chat roles;
+    /// <see cref="SqlState.StatementTooComplex"/> for expressions nested deeper than
+    /// <see cref="NestingLimit.MaxExpressionDepth"/>.
     /// </exception>
     public static IReadOnlyList<Statement> Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        return text.Length <= InlineMaxChars ? ParseOnThisThread(text) : LargeStack.Run(() => ParseOnThisThread(text));
+    }
 
+    /// <summary>
+    /// Texts up to this many characters are parsed on the caller's thread: every nesting level takes at least one
+    /// character, and parsing measured under 3 KiB of stack per level, so this many fit in any thread's spare stack.
+    /// Longer texts pay for a thread (tens of microseconds) to be safe.
+    /// </summary>
+    private const int InlineMaxChars = 64;
+
+    private static IReadOnlyList<Statement> ParseOnThisThread(string text)
+    {
         var lexer = new Vib3Lexer(CharStreams.fromString(text));
         lexer.RemoveErrorListeners(); // never let ANTLR write to the console
         lexer.AddErrorListener(ThrowingErrorListener.Instance);
 
         var tokens = new CommonTokenStream(lexer);
-        var parser = new Vib3Parser(tokens);
+        var parser = new NestingLimitedParser(tokens);
         parser.ErrorHandler = new ExpectingErrorStrategy();
         parser.RemoveErrorListeners();
         parser.AddErrorListener(ThrowingErrorListener.Instance);
