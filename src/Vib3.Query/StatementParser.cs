@@ -41,6 +41,7 @@ public static class StatementParser
 
     private static IReadOnlyList<Statement> ParseOnThisThread(string text)
     {
+        RequireWellFormed(text);
         var lexer = new Vib3Lexer(CharStreams.fromString(text));
         lexer.RemoveErrorListeners(); // never let ANTLR write to the console
         lexer.AddErrorListener(ThrowingErrorListener.Instance);
@@ -60,6 +61,35 @@ public static class StatementParser
             result[i] = Build(statements[i]);
         }
         return result;
+    }
+
+    /// <summary>
+    /// A syntax error at a lone UTF-16 surrogate, which ANTLR's input (code points) would reject with an
+    /// ArgumentException. Text decoded from UTF-8 never has one; a string built by a caller may.
+    /// </summary>
+    private static void RequireWellFormed(string text)
+    {
+        if (text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') < 0)
+        {
+            return;
+        }
+        int line = 1, column = 0; // as ANTLR counts: lines by '\n', columns in code points
+        for (int i = 0; i < text.Length; i++, column++)
+        {
+            char c = text[i];
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(c))
+            {
+                throw ThrowingErrorListener.Error(line, column, $"unexpected character, near U+{(int)c:X4} (a lone surrogate)");
+            }
+            else if (c == '\n')
+            {
+                (line, column) = (line + 1, -1);
+            }
+        }
     }
 
     private static Statement Build(P.StatementContext statement)
