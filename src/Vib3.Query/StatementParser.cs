@@ -34,8 +34,8 @@ public static class StatementParser
 
     /// <summary>
     /// Texts up to this many characters are parsed on the caller's thread: every nesting level takes at least one
-    /// character, and parsing measured under 3 KiB of stack per level, so this many fit in any thread's spare stack.
-    /// Longer texts pay for a thread (tens of microseconds) to be safe.
+    /// character, and parsing measured under 3 KiB of stack per level (cold, unoptimised code), so this many fit in
+    /// any thread's spare stack. Longer texts pay for starting a thread (well under a millisecond) to be safe.
     /// </summary>
     private const int InlineMaxChars = 64;
 
