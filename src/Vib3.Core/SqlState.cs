@@ -16,5 +16,7 @@ public static class SqlState
     public const string OutOfMemory = "53200";
     public const string QueryCanceled = "57014";
     public const string ProgramLimitExceeded = "54000";
+    /// <summary>statement_too_complex: a statement nests deeper than the parser allows (PostgreSQL's stack depth error).</summary>
+    public const string StatementTooComplex = "54001";
     public const string InternalError = "XX000";
 }

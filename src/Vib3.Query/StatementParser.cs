@@ -16,22 +16,38 @@ public static class StatementParser
     /// Parses a script of statements separated by <c>;</c>. Empty statements are skipped, so
     /// empty or comment-only text gives an empty list.
     /// </summary>
+    /// <remarks>Safe for untrusted text on any thread: nesting is bounded by <see cref="NestingLimit"/>, and text
+    /// long enough to nest deeply is parsed on a thread whose stack holds that bound (<see cref="LargeStack"/>).</remarks>
     /// <exception cref="Vib3Exception">
     /// <see cref="SqlState.SyntaxError"/> on the first syntax error (including a repeated option),
     /// as "syntax error at line L:C: ..." (line and column 1-based);
     /// <see cref="SqlState.InvalidParameterValue"/> for out-of-range numbers, unknown
-    /// CREATE MODEL options and unknown chat roles.
+    /// CREATE MODEL options and unknown chat roles;
+    /// <see cref="SqlState.StatementTooComplex"/> for expressions nested deeper than
+    /// <see cref="NestingLimit.MaxExpressionDepth"/>.
     /// </exception>
     public static IReadOnlyList<Statement> Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        return text.Length <= InlineMaxChars ? ParseOnThisThread(text) : LargeStack.Run(() => ParseOnThisThread(text));
+    }
 
+    /// <summary>
+    /// Texts up to this many characters are parsed on the caller's thread: every nesting level takes at least one
+    /// character, and parsing measured under 3 KiB of stack per level (cold, unoptimised code), so this many fit in
+    /// any thread's spare stack. Longer texts pay for starting a thread (well under a millisecond) to be safe.
+    /// </summary>
+    private const int InlineMaxChars = 64;
+
+    private static IReadOnlyList<Statement> ParseOnThisThread(string text)
+    {
+        RequireWellFormed(text);
         var lexer = new Vib3Lexer(CharStreams.fromString(text));
         lexer.RemoveErrorListeners(); // never let ANTLR write to the console
         lexer.AddErrorListener(ThrowingErrorListener.Instance);
 
         var tokens = new CommonTokenStream(lexer);
-        var parser = new Vib3Parser(tokens);
+        var parser = new NestingLimitedParser(tokens);
         parser.ErrorHandler = new ExpectingErrorStrategy();
         parser.RemoveErrorListeners();
         parser.AddErrorListener(ThrowingErrorListener.Instance);
@@ -45,6 +61,35 @@ public static class StatementParser
             result[i] = Build(statements[i]);
         }
         return result;
+    }
+
+    /// <summary>
+    /// A syntax error at a lone UTF-16 surrogate, which ANTLR's input (code points) would reject with an
+    /// ArgumentException. Text decoded from UTF-8 never has one; a string built by a caller may.
+    /// </summary>
+    private static void RequireWellFormed(string text)
+    {
+        if (text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') < 0)
+        {
+            return;
+        }
+        int line = 1, column = 0; // as ANTLR counts: lines by '\n', columns in code points
+        for (int i = 0; i < text.Length; i++, column++)
+        {
+            char c = text[i];
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(c))
+            {
+                throw ThrowingErrorListener.Error(line, column, $"unexpected character, near U+{(int)c:X4} (a lone surrogate)");
+            }
+            else if (c == '\n')
+            {
+                (line, column) = (line + 1, -1);
+            }
+        }
     }
 
     private static Statement Build(P.StatementContext statement)

@@ -446,6 +446,16 @@ public class StatementParserTests
         Assert.Equal(message, error.Message);
     }
 
+    [Fact]
+    public void A_lone_surrogate_is_a_syntax_error_at_its_position()
+    {
+        // Found by the fuzz test: ANTLR threw ArgumentException. (Not InlineData: test discovery replaces lone surrogates.)
+        // A surrogate pair is one column, as ANTLR counts.
+        SyntaxErrorMessages("GENERATE '\ud83d\ude00 \ude00'", "syntax error at line 1:13: unexpected character, near U+DE00 (a lone surrogate)");
+        SyntaxErrorMessages("SHOW MODELS;\n\ud800", "syntax error at line 2:1: unexpected character, near U+D800 (a lone surrogate)");
+        Assert.Single(StatementParser.Parse("GENERATE '\ud83d\ude00'"));
+    }
+
     [Theory]
     [InlineData("GENERATE 'x' MAX_TOKENS 0", "invalid MAX_TOKENS at line 1:25: must be between 1 and 2147483647, got 0")]
     [InlineData("GENERATE 'x' USING RETRIEVAL k=99999999999", "invalid k at line 1:32: must be between 1 and 2147483647, got 99999999999")]

@@ -39,6 +39,9 @@ public static class SelectEvaluator
     /// 42804 type mismatch; 42P10 ORDER BY position out of range; 42601 <c>SELECT *</c> without FROM or a
     /// non-integer constant in ORDER BY; 22023 missing parameter; 22025 LIKE pattern ending in a backslash.
     /// </exception>
+    /// <remarks>Binding and evaluation recurse once per expression level; a select deeper than
+    /// <see cref="InlineMaxDepth"/> is evaluated on a thread whose stack holds <see cref="NestingLimit.MaxExpressionDepth"/>
+    /// levels (<see cref="LargeStack"/>), so a query the parser accepts never exhausts the caller's stack.</remarks>
     public static ResultSet Evaluate(
         Select select,
         Func<Identifier, Table?> resolveTable,
@@ -47,7 +50,32 @@ public static class SelectEvaluator
     {
         ArgumentNullException.ThrowIfNull(select);
         ArgumentNullException.ThrowIfNull(resolveTable);
+        return Depth(select) <= InlineMaxDepth
+            ? EvaluateOnThisThread(select, resolveTable, parameters, functions)
+            : LargeStack.Run(() => EvaluateOnThisThread(select, resolveTable, parameters, functions));
+    }
 
+    /// <summary>Selects up to this many expression levels deep are evaluated on the caller's thread: binding and
+    /// evaluating measured under 2 KiB of stack per level, so this many fit in any thread's spare stack.</summary>
+    private const int InlineMaxDepth = 64;
+
+    private static int Depth(Select select)
+    {
+        IEnumerable<Expression> expressions = select.Items.OfType<SelectExpression>().Select(i => i.Expression)
+            .Concat(select.OrderBy.Select(o => o.Expression));
+        if (select.Where is { } where)
+        {
+            expressions = expressions.Append(where);
+        }
+        return expressions.Select(ExpressionDepth.Of).DefaultIfEmpty(0).Max();
+    }
+
+    private static ResultSet EvaluateOnThisThread(
+        Select select,
+        Func<Identifier, Table?> resolveTable,
+        IReadOnlyList<object?>? parameters,
+        Func<string, IReadOnlyList<object?>, object?>? functions)
+    {
         Table? table = null;
         if (select.From is { } from)
         {
