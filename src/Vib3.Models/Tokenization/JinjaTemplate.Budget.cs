@@ -13,13 +13,16 @@ public sealed partial class JinjaTemplate
     {
         public int Depth { get; private set; }
 
+        /// <summary>The innermost macro being called, named by the error: deep nesting inside one is most likely
+        /// a macro calling itself without end.</summary>
+        public string? Macro { get; set; }
+
         /// <param name="what">what is nesting, for the message: the template's blocks and expressions, a macro call, a value</param>
-        /// <param name="hint">a likely cause, appended to the message</param>
-        public void Enter(string what = "template", string hint = "")
+        public void Enter(string what = "template")
         {
             if (Depth >= max)
                 throw JinjaException.Limit($"{what} nested deeper than {max} levels (blocks, expressions, macro calls and values " +
-                    $"count together; JinjaLimits.MaxDepth){hint}");
+                    "count together; JinjaLimits.MaxDepth)" + (Macro is null ? "" : $" inside macro '{Macro}' (unbounded recursion?)"));
             // the limit is chosen to fit any thread's stack; this only guards a caller that was already deep
             if (!RuntimeHelpers.TryEnsureSufficientExecutionStack())
                 throw JinjaException.Limit($"{what} nested {Depth} levels deep with too little stack left on this thread");

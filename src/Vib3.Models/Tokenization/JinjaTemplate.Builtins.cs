@@ -13,6 +13,8 @@ public sealed partial class JinjaTemplate
         {
             case Dictionary<string, object?> d:
                 return key is string k && d.TryGetValue(k, out var v) ? v : Undefined.Instance;
+            case LoopContext loop:
+                return key is string name ? loop.Get(name) : Undefined.Instance;
             case List<object?> l when key is long or int || (attribute && key is string ks && long.TryParse(ks, NumberStyles.None, CultureInfo.InvariantCulture, out _)):
             {
                 var i = key is string s ? long.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture) : ToLong(key);

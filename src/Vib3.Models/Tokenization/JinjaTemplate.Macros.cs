@@ -49,10 +49,13 @@ public sealed partial class JinjaTemplate
         var call = new Scope(defining);
         var budget = call.Budget;
         budget.Check();
-        budget.Depth.Enter($"macro '{m.Name}' call", "; unbounded recursion?");
+        budget.Depth.Enter($"macro '{m.Name}' call");
+        var caller = budget.Depth.Macro;
+        budget.Depth.Macro = m.Name;
         BindArguments(m, args, kwargs, call);
         var sb = new StringBuilder();
         Exec(m.Body, call, sb);
+        budget.Depth.Macro = caller;
         budget.Depth.Leave();
         budget.Chars(sb.Length, $"macro '{m.Name}' result");
         return sb.ToString();

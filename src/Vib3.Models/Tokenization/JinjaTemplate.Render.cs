@@ -159,16 +159,31 @@ public sealed partial class JinjaTemplate
             budget.Iterate();
             var inner = new Scope(scope);
             Bind(f.Targets, selected[i], inner);
-            inner.Vars["loop"] = new Dictionary<string, object?>(StringComparer.Ordinal)
-            {
-                ["index0"] = (long)i, ["index"] = (long)i + 1, ["first"] = i == 0, ["last"] = i == selected.Count - 1,
-                ["length"] = (long)selected.Count, ["revindex"] = (long)(selected.Count - i), ["revindex0"] = (long)(selected.Count - i - 1),
-                ["previtem"] = i > 0 ? selected[i - 1] : Undefined.Instance,
-                ["nextitem"] = i + 1 < selected.Count ? selected[i + 1] : Undefined.Instance,
-            };
+            inner.Vars["loop"] = new LoopContext(selected, i);
             if (Exec(f.Body, inner, sb) == Flow.Break) break;
         }
         return Flow.Normal;
+    }
+
+    /// <summary>Jinja2's loop variable. Its attributes are computed when read, not built per iteration: a loop's
+    /// cost per iteration is what bounds a render's time under <see cref="JinjaLimits.MaxLoopIterations"/>.</summary>
+    private sealed class LoopContext(List<object?> items, int index)
+    {
+        public object? Get(string name) => name switch
+        {
+            "index0" => (long)index,
+            "index" => index + 1L,
+            "first" => index == 0,
+            "last" => index == items.Count - 1,
+            "length" => (long)items.Count,
+            "revindex" => (long)(items.Count - index),
+            "revindex0" => items.Count - index - 1L,
+            "previtem" => index > 0 ? items[index - 1] : Undefined.Instance,
+            "nextitem" => index + 1 < items.Count ? items[index + 1] : Undefined.Instance,
+            _ => Undefined.Instance,
+        };
+
+        public override string ToString() => $"<LoopContext {index + 1}/{items.Count}>";
     }
 
     private static void Bind(List<string> targets, object? item, Scope scope)

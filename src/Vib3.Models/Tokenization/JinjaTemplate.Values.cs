@@ -84,6 +84,7 @@ public sealed partial class JinjaTemplate
         bool => "bool",
         List<object?> => "list",
         Dictionary<string, object?> => "dict",
+        LoopContext => "LoopContext",
         _ => v.GetType().Name,
     };
 
