@@ -23,7 +23,7 @@ public sealed partial class JinjaTemplate
             if (Depth >= max)
                 throw JinjaException.Limit($"{what} nested deeper than {max} levels (blocks, expressions, macro calls and values " +
                     "count together; JinjaLimits.MaxDepth)" + (Macro is null ? "" : $" inside macro '{Macro}' (unbounded recursion?)"));
-            // the limit is chosen to fit any thread's stack; this only guards a caller that was already deep
+            // MaxDepth is measured to fit a thread-pool thread's stack; this only guards a caller that was already deep
             if (!RuntimeHelpers.TryEnsureSufficientExecutionStack())
                 throw JinjaException.Limit($"{what} nested {Depth} levels deep with too little stack left on this thread");
             Depth++;
