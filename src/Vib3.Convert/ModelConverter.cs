@@ -31,6 +31,7 @@ public sealed class ModelConverter
 
         using var reader = CheckpointReader.Open(request.SourcePath);
         var (family, config, gguf, architecture) = Identify(reader);
+        ChatTemplateCheck.Check(reader);
         // Block-scaled float8 weights are planned and read as the values they dequantise to.
         var weights = config is HfConfig hf ? Fp8DequantisingCheckpoint.Wrap(reader, Fp8BlockScaling.FromConfig(hf)) : reader;
         var ropeStyle = gguf ? family.Gguf.RopeStyle : family.Hf.RopeStyle;

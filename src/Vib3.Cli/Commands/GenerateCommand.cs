@@ -47,7 +47,7 @@ internal static class GenerateCommand
                 var messages = new List<(string Role, string Content)>();
                 if (r.GetValue(system) is { Length: > 0 } sys) messages.Add(("system", sys));
                 messages.Add(("user", text));
-                (text, addBos) = ChatPrompt.Render(session.Weights, messages);
+                (text, addBos) = ChatPrompt.Render(session.Weights, messages, ct);
             }
             var request = new GenerationRequest(text, r.GetValue(maxTokens), sampling, r.GetValue(stop) ?? [], addBos);
             var outcome = new GenerationOutcome();

@@ -47,7 +47,7 @@ public sealed class GenerationService : IAsyncDisposable
         }
         var tokenizer = served.Tokenizer;
         var (text, addBos) = plan.Prompt.Messages is { } messages
-            ? ChatPrompt.Render(served.Weights, messages)
+            ? ChatPrompt.Render(served.Weights, messages, ct)
             : (plan.Prompt.Text!, (bool?)null);
         var prompt = tokenizer.Encode(text, addBos ?? tokenizer.AddBosByDefault);
         var context = served.Forward.Hyper.Context;

@@ -38,7 +38,8 @@ public sealed record ChatTemplateSource(string? Template, string? BosToken, stri
             if (ct.ValueKind == JsonValueKind.String) chat = ct.GetString();
             else if (ct.ValueKind == JsonValueKind.Array)
                 foreach (var e in ct.EnumerateArray())
-                    if (e.TryGetProperty("name", out var n) && n.GetString() == "default" && e.TryGetProperty("template", out var tt)) chat = tt.GetString();
+                    if (e.ValueKind == JsonValueKind.Object && e.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String && n.GetString() == "default"
+                        && e.TryGetProperty("template", out var tt) && tt.ValueKind == JsonValueKind.String) chat = tt.GetString();
         }
         var jinja = Path.Combine(tokenizerDir, ChatTemplateFileName);
         if (chat is null && File.Exists(jinja)) chat = File.ReadAllText(jinja);

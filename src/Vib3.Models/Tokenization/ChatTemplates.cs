@@ -6,7 +6,9 @@ namespace Vib3.Models.Tokenization;
 /// tokenizer_config.json (or GGUF tokenizer.chat_template) is rendered by <see cref="JinjaTemplate"/>; when there is
 /// none, or it uses Jinja beyond vib3's subset, the family's built-in format is used (the Hugging Face template of
 /// the family's reference instruct model, rendered by the same engine). The text includes BOS where the format does
-/// (Mixtral "&lt;s&gt;", OLMoE "&lt;|endoftext|&gt;"): encode it with addBos: false.</summary>
+/// (Mixtral "&lt;s&gt;", OLMoE "&lt;|endoftext|&gt;"): encode it with addBos: false. Rendering stays within
+/// <see cref="JinjaLimits.Default"/>: a template that reaches a limit is hostile or broken, so it is an error
+/// (ProgramLimitExceeded), never replaced by the built-in format.</summary>
 public static class ChatTemplates
 {
     /// <summary>mistralai/Mixtral-8x7B-Instruct-v0.1's format; a leading system message is put before the first user
@@ -76,13 +78,14 @@ public static class ChatTemplates
     private static string Normalize(string family) => family.ToLowerInvariant().Replace("_", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal);
 
     public static string Render(string family, IReadOnlyList<(string Role, string Content)> messages, bool addGenerationPrompt,
-        string? templateFromTokenizerConfig, string? bosToken = null, string? eosToken = null) =>
-        RenderDetailed(family, messages, addGenerationPrompt, templateFromTokenizerConfig, bosToken, eosToken).Text;
+        string? templateFromTokenizerConfig, string? bosToken = null, string? eosToken = null, CancellationToken ct = default) =>
+        RenderDetailed(family, messages, addGenerationPrompt, templateFromTokenizerConfig, bosToken, eosToken, ct).Text;
 
     /// <summary>Renders, saying whether the built-in was used and why. The template's raise_exception (e.g. roles
-    /// that do not alternate) is a Vib3Exception (invalid parameter value), never a silent fallback.</summary>
+    /// that do not alternate) is a Vib3Exception (invalid parameter value), a limit breach one of its own (program
+    /// limit exceeded), never a silent fallback. A cancelled <paramref name="ct"/> stops the render promptly.</summary>
     public static ChatRender RenderDetailed(string family, IReadOnlyList<(string Role, string Content)> messages, bool addGenerationPrompt,
-        string? templateFromTokenizerConfig, string? bosToken = null, string? eosToken = null)
+        string? templateFromTokenizerConfig, string? bosToken = null, string? eosToken = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
         // Kimi K2 converts as the deepseek2 family; its own template (role markers with <|im_middle|>) tells them apart
@@ -92,10 +95,10 @@ public static class ChatTemplates
         {
             try
             {
-                var text = RenderTemplate(templateFromTokenizerConfig, messages, addGenerationPrompt, bosToken ?? builtIn?.Bos ?? "", eosToken ?? builtIn?.Eos ?? "");
+                var text = RenderTemplate(templateFromTokenizerConfig, messages, addGenerationPrompt, bosToken ?? builtIn?.Bos ?? "", eosToken ?? builtIn?.Eos ?? "", ct);
                 return new ChatRender(text, false, null);
             }
-            catch (JinjaException e) when (!e.Raised)
+            catch (JinjaException e) when (!e.Raised && !e.LimitExceeded)
             {
                 reason = $"the model's chat template is beyond vib3's Jinja subset ({e.Message}); used the built-in {family} format";
                 if (builtIn is null)
@@ -104,10 +107,41 @@ public static class ChatTemplates
         }
         if (builtIn is not { } b)
             throw new Vib3Exception(SqlState.FeatureNotSupported, $"family '{family}' has no built-in chat format and the model has no chat template");
-        return new ChatRender(RenderTemplate(b.Template, messages, addGenerationPrompt, bosToken ?? b.Bos, eosToken ?? b.Eos), true, reason);
+        return new ChatRender(RenderTemplate(b.Template, messages, addGenerationPrompt, bosToken ?? b.Bos, eosToken ?? b.Eos, ct), true, reason);
     }
 
-    private static string RenderTemplate(string template, IReadOnlyList<(string Role, string Content)> messages, bool addGenerationPrompt, string bos, string eos)
+    /// <summary>A conversation with every role, for <see cref="Validate"/>.</summary>
+    private static readonly (string Role, string Content)[] Sample =
+        [("system", "You are a helpful assistant."), ("user", "Hello!"), ("assistant", "Hi! How can I help?"), ("user", "Tell me a joke.")];
+
+    /// <summary>Checks a model's template before conversion publishes it: parsed and rendered once with a short
+    /// sample conversation, under the limits serving uses. A template that reaches a limit is refused
+    /// (ProgramLimitExceeded, naming <paramref name="origin"/> and the template line); Jinja beyond vib3's subset or
+    /// the template's own raise_exception is not an error here (serving uses the built-in format for the former,
+    /// as it always has).</summary>
+    public static void Validate(string? template, string origin)
+    {
+        if (string.IsNullOrWhiteSpace(template)) return;
+        try
+        {
+            RenderTemplate(template, Sample, addGenerationPrompt: true, "", "", CancellationToken.None);
+        }
+        catch (JinjaException e) when (!e.LimitExceeded)
+        {
+            // outside the subset: converted as before, rendered with the built-in format when served
+        }
+        catch (Vib3Exception e) when (e.SqlState == SqlState.InvalidParameterValue)
+        {
+            // the template's raise_exception refused the sample conversation: a choice of the template, not a fault
+        }
+        catch (Vib3Exception e) when (e.SqlState == SqlState.ProgramLimitExceeded)
+        {
+            throw new Vib3Exception(SqlState.ProgramLimitExceeded, $"{origin}: {e.Message}");
+        }
+    }
+
+    private static string RenderTemplate(string template, IReadOnlyList<(string Role, string Content)> messages, bool addGenerationPrompt,
+        string bos, string eos, CancellationToken ct)
     {
         try
         {
@@ -118,11 +152,15 @@ public static class ChatTemplates
                 ["bos_token"] = bos,
                 ["eos_token"] = eos,
             };
-            return JinjaTemplate.Parse(template).Render(vars);
+            return JinjaTemplate.Parse(template).Render(vars, ct);
         }
         catch (JinjaException e) when (e.Raised)
         {
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"chat template rejected the conversation: {e.Message}");
+        }
+        catch (JinjaException e) when (e.LimitExceeded)
+        {
+            throw new Vib3Exception(SqlState.ProgramLimitExceeded, $"chat template refused, it exceeds a limit: {e.Message}");
         }
     }
 }

@@ -6,20 +6,18 @@ namespace Vib3.Models.Tokenization;
 /// the definition is executed; a call binds positional then keyword arguments, evaluates missing defaults in the call's
 /// scope (so they may use earlier arguments), leaves other missing arguments undefined, and returns the rendered body
 /// as a string. The body sees its arguments and the scope it was defined in (lexical, read at call time), never the
-/// caller's loop variables. varargs/kwargs/caller and {% call %} are not supported.</summary>
+/// caller's loop variables. varargs/kwargs/caller and {% call %} are not supported. Jinja2 has no limit on nested
+/// calls of its own (Python's recursion limit stops it); here each call is a level of <see cref="JinjaLimits.MaxDepth"/>,
+/// counted with the blocks and expressions inside the macro, so a self-calling macro ends with a limit error.</summary>
 public sealed partial class JinjaTemplate
 {
-    /// <summary>Nested macro calls allowed per render; Jinja2 has no limit of its own (Python's recursion limit stops
-    /// it), this keeps a self-calling macro from exhausting the stack.</summary>
-    private const int MaxMacroDepth = 64;
-
     private sealed record MacroNode(string Name, List<(string Name, Expr? Default)> Params, List<Node> Body) : Node;
 
     private sealed partial class Parser
     {
         private MacroNode ParseMacro(string rest)
         {
-            var ts = new TokenStream(Tokenize(rest));
+            var ts = new TokenStream(Tokenize(rest), depth);
             var name = ts.ExpectName();
             ts.Expect("(");
             var ps = new List<(string Name, Expr? Default)>();
@@ -40,7 +38,7 @@ public sealed partial class JinjaTemplate
             // a macro body is a function of its own: break/continue in it cannot reach a loop around the definition
             var loops = _loopDepth;
             _loopDepth = 0;
-            var body = ParseBody(["endmacro"]).Body;
+            var body = ParseBlock(["endmacro"]).Body;
             _loopDepth = loops;
             return new MacroNode(name, ps, body);
         }
@@ -49,21 +47,18 @@ public sealed partial class JinjaTemplate
     private static Function DefineMacro(MacroNode m, Scope defining) => (args, kwargs) =>
     {
         var call = new Scope(defining);
+        var budget = call.Budget;
+        budget.Check();
+        budget.Depth.Enter($"macro '{m.Name}' call");
+        var caller = budget.Depth.Macro;
+        budget.Depth.Macro = m.Name;
         BindArguments(m, args, kwargs, call);
-        var root = defining.Root;
-        if (root.MacroDepth >= MaxMacroDepth)
-            throw new JinjaException($"macro '{m.Name}' called with {MaxMacroDepth} macro calls already open (unbounded recursion?)");
-        root.MacroDepth++;
-        try
-        {
-            var sb = new StringBuilder();
-            Exec(m.Body, call, sb);
-            return sb.ToString();
-        }
-        finally
-        {
-            root.MacroDepth--;
-        }
+        var sb = new StringBuilder();
+        Exec(m.Body, call, sb);
+        budget.Depth.Macro = caller;
+        budget.Depth.Leave();
+        budget.Chars(sb.Length, $"macro '{m.Name}' result");
+        return sb.ToString();
     };
 
     private static void BindArguments(MacroNode m, List<object?> args, Dictionary<string, object?> kwargs, Scope call)

@@ -68,6 +68,35 @@ public sealed class BadInputTests : IDisposable
         AssertFailsCleanly(Convert(file), SqlState.InvalidParameterValue, file);
     }
 
+    /// <summary>The chat template is rendered inside the server, so one that reaches a Jinja limit is refused
+    /// before conversion writes anything: in tokenizer_config.json or in chat_template.jinja.</summary>
+    [Theory]
+    [InlineData("tokenizer_config.json", "nested deeper than 200 levels")]
+    [InlineData("chat_template.jinja", "range() of 100000000 items")]
+    public void Chat_template_past_a_limit(string file, string what)
+    {
+        var folder = Hf();
+        if (file == "chat_template.jinja")
+            File.WriteAllText(Path.Combine(folder, file), "{{ bos_token }}\n{% for i in range(100000000) %}{% endfor %}");
+        else
+        {
+            var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, file)))!;
+            config["chat_template"] = "{{ " + new string('(', 20_000) + "1" + new string(')', 20_000) + " }}";
+            File.WriteAllText(Path.Combine(folder, file), config.ToJsonString());
+        }
+        AssertFailsCleanly(Convert(folder), SqlState.ProgramLimitExceeded, folder, "chat template", what);
+    }
+
+    [Fact]
+    public void Chat_template_beyond_the_jinja_subset_still_converts()
+    {
+        var folder = Hf();
+        File.WriteAllText(Path.Combine(folder, "chat_template.jinja"), "{% call f() %}x{% endcall %}");
+        var r = Convert(folder);
+        Assert.True(r.ExitCode == 0, r.Error);
+        Assert.Contains(new ModelCatalog(Data).List(), x => x.Name == "m");
+    }
+
     [Fact]
     public void Header_offsets_that_lie()
     {
