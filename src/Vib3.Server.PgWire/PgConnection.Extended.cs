@@ -14,7 +14,10 @@ namespace Vib3.Server.PgWire;
 /// GENERATE/CHAT/EXPLAIN/SHOW name/SHOW ALL have fixed columns; SELECT and the SHOW MODELS/TIERS/EXPERTS system
 /// tables are evaluated (read-only, cheap) with every parameter NULL to learn their columns; other commands
 /// (SET, USE MODEL, CREATE/DROP MODEL...) return NoData.</para>
-/// <para>vib3 has no transactions, so every Sync ends the implicit one: all portals close then.</para></summary>
+/// <para>vib3 has no transactions, so every Sync ends the implicit one: all portals close then.</para>
+/// <para>A generation slot is held only while a generation runs: through Bind for a GENERATE/CHAT/EXPLAIN ANALYZE
+/// that Bind runs to its end, and from the first Execute until the portal closes for a streamed GENERATE (whose
+/// tokens are generated as Execute sends them). A portal bound and never executed holds none.</para></summary>
 internal sealed partial class PgConnection
 {
     private readonly Dictionary<string, PreparedStatement> _statements = new(StringComparer.Ordinal);
@@ -34,8 +37,11 @@ internal sealed partial class PgConnection
         public IAsyncEnumerator<object?[]>? Rows { get; set; }
         public bool Done { get; set; }
 
-        /// <summary>The generation slot a GENERATE portal holds until it closes.</summary>
-        public IDisposable? Slot { get; init; }
+        /// <summary>A streamed GENERATE: its tokens are generated as Execute asks for them, holding a slot.</summary>
+        public bool StreamsGeneration { get; init; }
+
+        /// <summary>The generation slot a streamed GENERATE portal takes at its first Execute and holds until it closes.</summary>
+        public IDisposable? Slot { get; set; }
 
         public async ValueTask DisposeAsync()
         {
@@ -111,7 +117,7 @@ internal sealed partial class PgConnection
         var (state, message) = e switch
         {
             Vib3Exception v => (v.SqlState, v.Message),
-            OperationCanceledException => (SqlState.QueryCanceled, "canceling statement due to user request"),
+            OperationCanceledException => (SqlState.QueryCanceled, CancelReason),
             _ => (SqlState.InternalError, e.Message),
         };
         new ErrorResponse(new ErrorFields("ERROR", state, message,
@@ -175,7 +181,8 @@ internal sealed partial class PgConnection
             return;
         }
 
-        var slot = IsGeneration(statement.Statement) ? _server.AcquireGenerationSlot() : null;
+        var streams = statement.Statement is GenerationStatement { Options.Stream: true };
+        using var slot = IsGeneration(statement.Statement) && !streams ? _server.AcquireGenerationSlot() : null;
         var token = StatementToken;
         var results = session.ExecuteAsync(statement.Sql, parameters, token).GetAsyncEnumerator(token);
         try
@@ -183,7 +190,6 @@ internal sealed partial class PgConnection
             if (!await results.MoveNextAsync().ConfigureAwait(false))
             {
                 await results.DisposeAsync().ConfigureAwait(false);
-                slot?.Dispose();
                 _portals[b.Portal] = new Portal(null, null, [], statement.Sql);
                 BindComplete.Instance.Write(_out);
                 return;
@@ -204,12 +210,11 @@ internal sealed partial class PgConnection
                     throw new Vib3Exception(PgSqlState.ProtocolViolation, $"unsupported format code: {format}");
                 fields.Add(PgTypes.Field(result.Columns[i]) with { Format = format });
             }
-            _portals[b.Portal] = new Portal(results, result, fields, statement.Sql) { Slot = slot };
+            _portals[b.Portal] = new Portal(results, result, fields, statement.Sql) { StreamsGeneration = streams };
         }
         catch
         {
-            try { await results.DisposeAsync().ConfigureAwait(false); }
-            finally { slot?.Dispose(); }
+            await results.DisposeAsync().ConfigureAwait(false);
             throw;
         }
         BindComplete.Instance.Write(_out);
@@ -287,6 +292,7 @@ internal sealed partial class PgConnection
         var sent = 0;
         if (!portal.Done)
         {
+            if (portal.StreamsGeneration) portal.Slot ??= _server.AcquireGenerationSlot();
             portal.Rows ??= result.Rows.GetAsyncEnumerator(StatementToken);
             var limit = maxRows > 0 ? maxRows : int.MaxValue;
             (sent, var exhausted) = await SendDataRowsAsync(portal.Rows, portal.Fields, result.CommandTag == "GENERATE", limit,

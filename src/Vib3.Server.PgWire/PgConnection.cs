@@ -36,6 +36,10 @@ internal sealed partial class PgConnection
     /// when a statement starts, dropped when ReadyForQuery goes out, so a CancelRequest while idle cancels nothing.</summary>
     private CancellationTokenSource? _statementCts;
 
+    /// <summary>Fires after <see cref="PgServerOptions.StatementTimeout"/> and cancels <see cref="_statementCts"/> with it;
+    /// null when there is no limit or no statement.</summary>
+    private CancellationTokenSource? _statementTimeout;
+
     /// <summary>While a statement runs, checks every <see cref="DisconnectCheckInterval"/> whether the client hung up
     /// (nothing reads the socket meanwhile), and cancels the statement if it did: a GENERATE does not run on for
     /// nobody.</summary>
@@ -76,7 +80,10 @@ internal sealed partial class PgConnection
             {
                 if (_statementCts is null)
                 {
-                    _statementCts = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
+                    if (_options.StatementTimeout > TimeSpan.Zero) _statementTimeout = new CancellationTokenSource(_options.StatementTimeout);
+                    _statementCts = _statementTimeout is null
+                        ? CancellationTokenSource.CreateLinkedTokenSource(_stopping)
+                        : CancellationTokenSource.CreateLinkedTokenSource(_stopping, _statementTimeout.Token);
                     _disconnectCheck = new Timer(_ => CheckDisconnected(), null, DisconnectCheckInterval, DisconnectCheckInterval);
                 }
                 return _statementCts.Token;
@@ -87,17 +94,32 @@ internal sealed partial class PgConnection
     /// <summary>The statement is over (ReadyForQuery is going out): a later CancelRequest finds nothing to cancel.</summary>
     private void EndStatement()
     {
-        CancellationTokenSource? cts;
+        CancellationTokenSource? cts, timeout;
         Timer? check;
         lock (_cancelGate)
         {
             cts = _statementCts;
+            timeout = _statementTimeout;
             check = _disconnectCheck;
             _statementCts = null;
+            _statementTimeout = null;
             _disconnectCheck = null;
         }
         check?.Dispose();
         cts?.Dispose();
+        timeout?.Dispose();
+    }
+
+    /// <summary>Why the statement was cancelled, in PostgreSQL's words.</summary>
+    private string CancelReason
+    {
+        get
+        {
+            lock (_cancelGate)
+                return _statementTimeout is { IsCancellationRequested: true }
+                    ? "canceling statement due to statement timeout"
+                    : "canceling statement due to user request";
+        }
     }
 
     /// <summary>A socket that polls readable with no bytes to read has seen the peer's FIN or RST.</summary>
@@ -120,7 +142,7 @@ internal sealed partial class PgConnection
         _stopping = stopping;
         client.NoDelay = true;
         _stream = client.GetStream();
-        var reader = new PgMessageReader(_stream);
+        var reader = new PgMessageReader(_stream, _options.MaxMessageBytes);
         Session? session = null;
         try
         {
@@ -226,7 +248,7 @@ internal sealed partial class PgConnection
     /// <summary>The body of the next 'p' message; null when the client closed instead.</summary>
     private static async Task<byte[]?> ReadSaslAsync(PgMessageReader reader, CancellationToken ct)
     {
-        var message = await reader.ReadMessageAsync(ct).ConfigureAwait(false);
+        var message = await reader.ReadAuthenticationMessageAsync(ct).ConfigureAwait(false);
         return message switch
         {
             null or TerminateMessage => null,
@@ -262,21 +284,26 @@ internal sealed partial class PgConnection
     private async Task MessageLoopAsync(PgMessageReader reader, Session session, CancellationToken ct)
     {
         var skipUntilSync = false;
+        var awaitingSync = false; // extended-protocol messages came since the last Sync: "idle in transaction"
         while (true)
         {
-            var message = await reader.ReadMessageAsync(ct).ConfigureAwait(false);
+            var message = await ReadIdleAsync(reader, awaitingSync, ct).ConfigureAwait(false);
+            if (message is ParseMessage or BindMessage or DescribeMessage or ExecuteMessage or CloseMessage or UnsupportedMessage)
+                awaitingSync = true;
             switch (message)
             {
                 case null or TerminateMessage:
                     return;
                 case QueryMessage q:
                     skipUntilSync = false;
+                    awaitingSync = false;
                     await ClosePortalsAsync().ConfigureAwait(false);
                     _statements.Remove(""); // a simple query replaces the unnamed statement
                     await SimpleQueryAsync(session, q.Sql, ct).ConfigureAwait(false);
                     break;
                 case SyncMessage:
                     skipUntilSync = false;
+                    awaitingSync = false;
                     await ClosePortalsAsync().ConfigureAwait(false);
                     EndStatement();
                     ReadyForQuery.Idle.Write(_out);
@@ -304,6 +331,27 @@ internal sealed partial class PgConnection
                     await FlushAsync(ct).ConfigureAwait(false);
                     break;
             }
+        }
+    }
+
+    /// <summary>The next message, waited for no longer than the idle timeout that applies: between an extended
+    /// message and its Sync <see cref="PgServerOptions.IdleInTransactionTimeout"/> (25P03), otherwise
+    /// <see cref="PgServerOptions.IdleSessionTimeout"/> (57P05); past it the connection ends with that FATAL error.</summary>
+    private async Task<IFrontendMessage?> ReadIdleAsync(PgMessageReader reader, bool awaitingSync, CancellationToken ct)
+    {
+        var (limit, state, reason) = awaitingSync
+            ? (_options.IdleInTransactionTimeout, PgSqlState.IdleInTransactionSessionTimeout, "idle-in-transaction timeout")
+            : (_options.IdleSessionTimeout, PgSqlState.IdleSessionTimeout, "idle-session timeout");
+        if (limit <= TimeSpan.Zero) return await reader.ReadMessageAsync(ct).ConfigureAwait(false);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        idle.CancelAfter(limit);
+        try
+        {
+            return await reader.ReadMessageAsync(idle.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new PgProtocolException($"terminating connection due to {reason}", state);
         }
     }
 
@@ -344,13 +392,7 @@ internal sealed partial class PgConnection
         catch (OperationCanceledException) when (ct.IsCancellationRequested) { throw; }
         catch (Exception e)
         {
-            var (state, message) = e switch
-            {
-                Vib3Exception v => (v.SqlState, v.Message),
-                OperationCanceledException => (SqlState.QueryCanceled, "canceling statement due to user request"),
-                _ => (SqlState.InternalError, e.Message),
-            };
-            new ErrorResponse(new ErrorFields("ERROR", state, message, Position: PositionOf(sql, message))).Write(_out);
+            WriteError(e, sql);
         }
         EndStatement();
         ReadyForQuery.Idle.Write(_out);

@@ -9,6 +9,15 @@ namespace Vib3.Server.PgWire;
 /// through it. Every connection runs on its own task with its own engine <see cref="Session"/>.</summary>
 public sealed class PgServer : IAsyncDisposable
 {
+    /// <summary>Connections being turned away (53300) at once; beyond this a connection over the cap is just closed,
+    /// so a flood costs at most this many file descriptors more than <see cref="PgServerOptions.MaxConnections"/>.</summary>
+    private const int MaxRefusals = 16;
+
+    /// <summary>File descriptors kept, beyond those open at start, for what the process opens later (model files,
+    /// assemblies loaded on first use, the HTTP server's connections): when the process runs out of them the runtime
+    /// itself fails ("Out of memory", exit 134), so connections must never be able to take them all.</summary>
+    private const int ReservedFiles = 64;
+
     private readonly Vib3Engine _engine;
     private readonly PgServerOptions _options;
     private readonly CancellationTokenSource _stopping = new();
@@ -19,6 +28,7 @@ public sealed class PgServer : IAsyncDisposable
     private int _activeGenerations;
     private Task? _acceptLoop;
     private int _nextProcessId;
+    private int _refusing;
 
     public PgServer(Vib3Engine engine, PgServerOptions? options = null)
     {
@@ -26,6 +36,8 @@ public sealed class PgServer : IAsyncDisposable
         _options = options ?? new PgServerOptions();
         if (_options.MaxConcurrentGenerations < 1)
             throw new ArgumentOutOfRangeException(nameof(options), "MaxConcurrentGenerations must be at least 1");
+        if (_options.MaxConnections < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), "MaxConnections must be at least 1");
         if (_options.Password is { } password) Scram = new ScramSha256(password);
     }
 
@@ -77,11 +89,24 @@ public sealed class PgServer : IAsyncDisposable
     {
         if (_listener is not null) throw new InvalidOperationException("the server is already started");
         ct.ThrowIfCancellationRequested();
+        CheckOpenFilesLimit();
         _listener = new TcpListener(_options.ListenAddress ?? IPAddress.Loopback, _options.Port);
         _listener.Start();
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
         _acceptLoop = Task.Run(AcceptLoopAsync, CancellationToken.None);
         return Task.CompletedTask;
+    }
+
+    /// <summary>Refuses to start when the connections allowed could use up the process's file descriptors (as
+    /// PostgreSQL refuses to start without enough of them for max_connections).</summary>
+    private void CheckOpenFilesLimit()
+    {
+        if (OpenFilesLimit.Current() is not { } limit || OpenFilesLimit.OpenNow() is not { } open) return;
+        var needed = open + ReservedFiles + _options.MaxConnections + MaxRefusals;
+        if (limit < needed)
+            throw new Vib3.Core.Vib3Exception(Vib3.Core.SqlState.InsufficientResources,
+                $"{_options.MaxConnections} connections need up to {needed} open files ({open} open now, {ReservedFiles} kept for later, "
+                + $"{MaxRefusals} for refusals under way) but this process may open {limit}: raise the limit (ulimit -n) or lower --max-connections");
     }
 
     /// <summary>Stops accepting, cancels running statements, closes every connection and waits for their tasks.</summary>
@@ -104,6 +129,7 @@ public sealed class PgServer : IAsyncDisposable
 
     private async Task AcceptLoopAsync()
     {
+        var backoff = new AcceptBackoff();
         while (!_stopping.IsCancellationRequested)
         {
             TcpClient client;
@@ -111,7 +137,15 @@ public sealed class PgServer : IAsyncDisposable
             catch (OperationCanceledException) { break; }
             catch (ObjectDisposedException) { break; }
             catch (SocketException) when (_stopping.IsCancellationRequested) { break; }
-            catch (SocketException) { continue; } // one failed accept (client reset) does not stop the server
+            catch (SocketException)
+            {
+                // A reset client, or no file descriptor left (EMFILE): pause before trying again, never give up.
+                try { await Task.Delay(backoff.Next(), _stopping.Token).ConfigureAwait(false); }
+                catch (OperationCanceledException) { break; }
+                continue;
+            }
+            backoff.Reset();
+            if (!Admit(client)) continue;
 
             var id = Interlocked.Increment(ref _nextProcessId);
             var connection = new PgConnection(client, _engine, this, _options, id);
@@ -123,5 +157,25 @@ public sealed class PgServer : IAsyncDisposable
             }
             _ = task.ContinueWith(_ => { lock (_gate) _connections.Remove(id); }, TaskScheduler.Default);
         }
+    }
+
+    /// <summary>True when the connection may be served; otherwise it is turned away with 53300 (or, when that many
+    /// refusals are already under way, just closed: a flood of connections must not cost more than the cap).</summary>
+    private bool Admit(TcpClient client)
+    {
+        lock (_gate)
+            if (_connections.Count < _options.MaxConnections) return true;
+        if (Interlocked.Increment(ref _refusing) > MaxRefusals)
+        {
+            Interlocked.Decrement(ref _refusing);
+            client.Dispose();
+            return false;
+        }
+        _ = Task.Run(async () =>
+        {
+            try { await TooManyClients.RefuseAsync(client, c => Cancel(c.ProcessId, c.SecretKey)).ConfigureAwait(false); }
+            finally { Interlocked.Decrement(ref _refusing); }
+        });
+        return false;
     }
 }

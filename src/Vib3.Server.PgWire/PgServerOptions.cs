@@ -22,6 +22,35 @@ public sealed record PgServerOptions
     /// once with SQLSTATE 53000 (insufficient resources).</summary>
     public int MaxConcurrentGenerations { get; init; } = 4;
 
+    /// <summary>Connections open at once (from accept to close, before and after login); one more gets FATAL 53300
+    /// "sorry, too many clients already" and is closed before anything is allocated for it. PostgreSQL's
+    /// max_connections default.</summary>
+    public int MaxConnections { get; init; } = 100;
+
+    /// <summary>How long a logged-in connection may sit idle (no statement open) before it is closed with FATAL 57P05,
+    /// like PostgreSQL's idle_session_timeout; <see cref="TimeSpan.Zero"/> keeps idle connections forever. The default
+    /// hour outlasts any pool's own pruning (Npgsql closes pooled connections idle for 300 s) and a paused psql
+    /// session, yet a connection a client abandoned no longer holds one of <see cref="MaxConnections"/> for good.</summary>
+    public TimeSpan IdleSessionTimeout { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>How long a connection may wait between extended-protocol messages before its Sync (a portal bound,
+    /// or suspended mid-stream, possibly holding a generation slot) before it is closed with FATAL 25P03, like
+    /// PostgreSQL's idle_in_transaction_session_timeout; zero: no limit. Drivers send Sync with the rest of a
+    /// statement, so a minute is only reached by a broken or hostile client.</summary>
+    public TimeSpan IdleInTransactionTimeout { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Longest a statement may run (a simple query, or the extended-protocol messages up to Sync) before it
+    /// is cancelled with 57014 "canceling statement due to statement timeout"; zero: no limit (PostgreSQL's
+    /// statement_timeout default).</summary>
+    public TimeSpan StatementTimeout { get; init; } = TimeSpan.Zero;
+
+    /// <summary>Largest message a logged-in client may send: a statement's text, or a Bind's parameters (a prompt).
+    /// A longer one is read past without being kept and answered with 54000.</summary>
+    public int MaxMessageBytes { get; init; } = DefaultMaxMessageBytes;
+
+    /// <summary>16 MiB: a prompt filling a 1M-token context is about 4 MiB of text.</summary>
+    public const int DefaultMaxMessageBytes = 16 << 20;
+
     /// <summary>Test seam: awaited before each result row is fetched, with the statement text and the statement's
     /// cancellation token (lets tests hold a statement running without a slow model).</summary>
     internal Func<string, CancellationToken, Task>? BeforeRowForTests { get; init; }

@@ -11,4 +11,7 @@ internal static class PgSqlState
     public const string UndefinedPreparedStatement = "26000";
     public const string UndefinedCursor = "34000";
     public const string DuplicateCursor = "42P03";
+    public const string TooManyConnections = "53300";
+    public const string IdleSessionTimeout = "57P05";
+    public const string IdleInTransactionSessionTimeout = "25P03";
 }

@@ -161,6 +161,6 @@ public sealed class FuzzTests(PgServerFixture server) : IClassFixture<PgServerFi
     private static class PgMessageLimits
     {
         public const int MaxStartup = Protocol.PgMessageReader.MaxStartupLength;
-        public const int MaxMessage = Protocol.PgMessageReader.MaxMessageLength;
+        public const int MaxMessage = PgServerOptions.DefaultMaxMessageBytes + 4; // the length field counts itself
     }
 }

@@ -180,7 +180,7 @@ public sealed class RawSocketTests(PgServerFixture server) : IClassFixture<PgSer
     }
 
     [Fact]
-    public async Task An_oversized_message_length_is_a_protocol_violation()
+    public async Task An_oversized_message_length_is_refused_with_54000()
     {
         await using var stream = await ConnectAsync();
         await stream.WriteAsync(Startup(196608, ("user", "test")));
@@ -188,6 +188,6 @@ public sealed class RawSocketTests(PgServerFixture server) : IClassFixture<PgSer
         await stream.WriteAsync(new byte[] { (byte)'Q', 0x7F, 0, 0, 0 });
         var reply = await ReadToCloseAsync(stream);
         Assert.Equal((byte)'E', reply[0]);
-        Assert.Contains("08P01", Encoding.UTF8.GetString(reply));
+        Assert.Contains("54000", Encoding.UTF8.GetString(reply));
     }
 }

@@ -34,11 +34,13 @@ internal static class ServeCommand
             Description = "Model to open before the HTTP server reports ready on /health (repeatable); others open on first use",
             AllowMultipleArgumentsPerToken = true,
         };
+        var limits = PgLimitOptions.Create();
         var listen = new Option<string>("--listen") { Description = "Address to listen on (default 127.0.0.1)", DefaultValueFactory = _ => "127.0.0.1" };
         var command = new Command("serve", "Serve vib3 over the Postgres wire protocol (psql, Npgsql) and/or an OpenAI-compatible HTTP API")
         {
             pgPort, httpPort, listen, password, apiKey, maxGenerations, maxBatch, maxQueue, preload,
         };
+        limits.AddTo(command);
         command.SetAction(async (r, ct) =>
         {
             var catalog = GlobalOptions.Catalog(r);
@@ -50,13 +52,13 @@ internal static class ServeCommand
                 MaxBatch = r.GetValue(maxBatch), MaxQueue = r.GetValue(maxQueue),
             });
             var pg = r.GetValue(pgPort) ?? (r.GetValue(httpPort) is null ? DefaultPgPort : null);
-            await using var pgServer = pg is { } p ? new PgServer(engine, new PgServerOptions
+            await using var pgServer = pg is { } p ? new PgServer(engine, limits.Apply(r, new PgServerOptions
             {
                 Port = p,
                 ListenAddress = address,
                 Password = r.GetValue(password) ?? Environment.GetEnvironmentVariable("VIB3_PG_PASSWORD"),
                 MaxConcurrentGenerations = r.GetValue(maxGenerations),
-            }) : null;
+            })) : null;
             await using var httpServer = r.GetValue(httpPort) is { } h ? new HttpServer(engine, new HttpServerOptions
             {
                 Port = h,

@@ -25,7 +25,8 @@ public sealed class GenerationService : IAsyncDisposable
     /// <summary>Opens <paramref name="model"/> for serving now rather than at its first request.</summary>
     public async Task WarmUpAsync(string model, CancellationToken ct = default) => await GetAsync(model, ct).ConfigureAwait(false);
 
-    /// <summary>Tokenizes the prompt (a chat prompt through the model's template), checks that it fits the context,
+    /// <summary>Tokenizes the prompt (a chat prompt through the model's template; text that cannot fit the context is
+    /// refused before it is tokenized), checks that it fits the context,
     /// queues its choices and returns at once; their text arrives through the stream.</summary>
     public async Task<GenerationStream> StartAsync(GenerationPlan plan, GenerationOptions options, CancellationToken ct = default)
     {
@@ -49,8 +50,9 @@ public sealed class GenerationService : IAsyncDisposable
         var (text, addBos) = plan.Prompt.Messages is { } messages
             ? ChatPrompt.Render(served.Weights, messages, ct)
             : (plan.Prompt.Text!, (bool?)null);
-        var prompt = tokenizer.Encode(text, addBos ?? tokenizer.AddBosByDefault);
         var context = served.Forward.Hyper.Context;
+        served.PromptBound.Check(text, context, plan.Model);
+        var prompt = tokenizer.Encode(text, addBos ?? tokenizer.AddBosByDefault);
         if (prompt.Count > context)
             throw new Vib3Exception(SqlState.ProgramLimitExceeded,
                 $"the prompt is {prompt.Count} tokens, more than model '{plan.Model}''s context of {context} tokens");

@@ -14,6 +14,7 @@ internal sealed class ServedModel : IAsyncDisposable
         Weights = weights;
         Forward = forward;
         Tokenizer = tokenizer;
+        PromptBound = PromptBound.Of(tokenizer);
         Scheduler = scheduler;
     }
 
@@ -22,6 +23,9 @@ internal sealed class ServedModel : IAsyncDisposable
     public ForwardPass Forward { get; }
 
     public ITextTokenizer Tokenizer { get; }
+
+    /// <summary>Refuses prompts too long for the context before they are tokenized.</summary>
+    public PromptBound PromptBound { get; }
 
     public BatchScheduler Scheduler { get; }
 

@@ -8,13 +8,14 @@ namespace Vib3.Server.PgWire.Protocol;
 /// A length field always counts itself (4 bytes) plus the body, never the type byte.
 /// A clean end of stream between messages reads as null; one in the middle of a message (truncated input) throws
 /// <see cref="EndOfStreamException"/>, so a half-sent message never leaves the server waiting for more.</summary>
-internal sealed class PgMessageReader(Stream stream)
+internal sealed class PgMessageReader(Stream stream, int maxBodyBytes = PgServerOptions.DefaultMaxMessageBytes)
 {
-    /// <summary>Largest startup packet accepted (PostgreSQL itself allows 10 000 bytes; this is generous).</summary>
-    public const int MaxStartupLength = 1 << 20;
+    /// <summary>Largest startup packet accepted: PostgreSQL's own limit (MAX_STARTUP_PACKET_LENGTH).</summary>
+    public const int MaxStartupLength = 10_000;
 
-    /// <summary>Largest regular message accepted.</summary>
-    public const int MaxMessageLength = 64 << 20;
+    /// <summary>Largest message accepted before login (a SASL response): SCRAM's messages are a few hundred bytes,
+    /// so a client that has not logged in can never make the server allocate more than this.</summary>
+    public const int MaxAuthenticationLength = 2048;
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
@@ -49,16 +50,52 @@ internal sealed class PgMessageReader(Stream stream)
         return new StartupMessage(major, minor, major == 3 ? ParsePairs(body.AsSpan(4)) : new Dictionary<string, string>());
     }
 
-    /// <summary>The next regular message (type byte, length, body). Null when the client closed between messages.</summary>
+    /// <summary>The next regular message (type byte, length, body). Null when the client closed between messages.
+    /// One longer than the reader's limit is refused from its length field, before anything is allocated for it:
+    /// FATAL 54000 (its body cannot be skipped without reading it, so the connection ends, as PostgreSQL's does).</summary>
     public async Task<IFrontendMessage?> ReadMessageAsync(CancellationToken ct)
+    {
+        if (await ReadHeaderAsync(ct).ConfigureAwait(false) is not { } header) return null;
+        var (type, length) = header;
+        if (length - 4 > maxBodyBytes)
+            throw new PgProtocolException($"{MessageName(type)} is {length - 4} bytes, over the limit of {maxBodyBytes} bytes",
+                Vib3.Core.SqlState.ProgramLimitExceeded);
+        return await ReadBodyAsync(type, length, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The next message before login: anything over <see cref="MaxAuthenticationLength"/> is refused from its
+    /// length field alone (FATAL 08P01), before a byte of it is allocated. Null when the client closed.</summary>
+    public async Task<IFrontendMessage?> ReadAuthenticationMessageAsync(CancellationToken ct)
+    {
+        if (await ReadHeaderAsync(ct).ConfigureAwait(false) is not { } header) return null;
+        var (type, length) = header;
+        if (length > MaxAuthenticationLength)
+            throw new PgProtocolException(
+                $"invalid message length {length} for message type '{(char)type}' before login (the limit is {MaxAuthenticationLength})");
+        return await ReadBodyAsync(type, length, ct).ConfigureAwait(false);
+    }
+
+    private static string MessageName(byte type) => type switch
+    {
+        (byte)'Q' or (byte)'P' => "statement text",
+        (byte)'B' => "bind message",
+        _ => $"message of type '{(char)type}'",
+    };
+
+    /// <summary>The type byte and the length field; null when the client closed between messages.</summary>
+    private async Task<(byte Type, int Length)?> ReadHeaderAsync(CancellationToken ct)
     {
         if (!await FillAsync(_header.AsMemory(0, 1), ct).ConfigureAwait(false)) return null;
         await ReadExactAsync(_header.AsMemory(1, 4), ct).ConfigureAwait(false);
         var type = _header[0];
         var length = BinaryPrimitives.ReadInt32BigEndian(_header.AsSpan(1));
         // length counts itself, so 4 means an empty body; below 4 (or negative) is impossible.
-        if (length < 4 || length > MaxMessageLength)
-            throw new PgProtocolException($"invalid message length {length} for message type '{(char)type}'");
+        if (length < 4) throw new PgProtocolException($"invalid message length {length} for message type '{(char)type}'");
+        return (type, length);
+    }
+
+    private async Task<IFrontendMessage> ReadBodyAsync(byte type, int length, CancellationToken ct)
+    {
         var body = new byte[length - 4];
         await ReadExactAsync(body, ct).ConfigureAwait(false);
         return type switch

@@ -150,6 +150,24 @@ public sealed class GenerationServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_prompt_too_long_for_the_context_is_refused_before_it_is_tokenized()
+    {
+        await using var engine = Engine();
+        await engine.Generations.WarmUpAsync("m"); // open: StartAsync now runs on this thread up to the refusal
+        var text = string.Concat(Enumerable.Repeat("the cat sat on the mat. ", (2 << 20) / 24));
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(text);
+        var plan = Plan(engine, text, 4);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var refused = await Assert.ThrowsAsync<Vib3Exception>(() => engine.Generations.StartAsync(plan, GenerationOptions.Default));
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(SqlState.ProgramLimitExceeded, refused.SqlState);
+        Assert.StartsWith($"the prompt is {bytes} bytes, so at least ", refused.Message);
+        Assert.EndsWith("more than its context of 96 tokens", refused.Message);
+        // Tokenizing 2 MiB of text costs megabytes (its ids alone); refusing it from its length costs the error.
+        Assert.True(allocated < 64 << 10, $"{allocated} bytes were allocated to refuse the prompt");
+    }
+
+    [Fact]
     public async Task Logprobs_are_log_probabilities_and_greedy_picks_the_best()
     {
         await using var engine = Engine();
