@@ -17,4 +17,6 @@ public static class SqlState
     public const string QueryCanceled = "57014";
     public const string ProgramLimitExceeded = "54000";
     public const string InternalError = "XX000";
+    public const string InsufficientPrivilege = "42501";
+    public const string InvalidAuthorizationSpecification = "28000";
 }
