@@ -33,6 +33,7 @@ public sealed class ImportScope
     /// the same directory too, so a link inside it cannot pull in a file from elsewhere.</summary>
     public string Resolve(string given)
     {
+        if (given.Contains('\0')) throw Refused(given); // no file has such a name; GetFullPath would throw
         var full = Path.GetFullPath(given); // lexical: '..' is gone before anything is looked up
         foreach (var (dirGiven, dirReal) in _dirs)
         {
