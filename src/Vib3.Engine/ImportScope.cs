@@ -39,7 +39,7 @@ public sealed class ImportScope
         {
             var rest = Within(full, dirGiven) ?? Within(full, dirReal);
             if (rest is null) continue;
-            var real = Walk(dirReal, rest, given) ?? throw Refused(given);
+            if (Walk(dirReal, rest, given) is not { } real) continue; // a link led out of this one; another may hold it
             var folder = Directory.Exists(real) ? real : Path.GetDirectoryName(real)!;
             var shownFolder = Directory.Exists(real) ? given : Path.GetDirectoryName(given) ?? "";
             if (Directory.Exists(folder))
