@@ -10,6 +10,9 @@ namespace Vib3.Cli;
 public static class Vib3Cli
 {
     public const int ExitError = 1;
+
+    /// <summary>`vib3 serve` refused an exposed configuration (beyond loopback with no password or key).</summary>
+    public const int ExitRefused = 2;
     public const int ExitInternal = 70;
 
     public static int Run(string[] args, TextWriter output, TextWriter error) => Run(args, Console.In, output, error);

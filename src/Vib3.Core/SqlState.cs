@@ -19,4 +19,6 @@ public static class SqlState
     /// <summary>statement_too_complex: a statement nests deeper than the parser allows (PostgreSQL's stack depth error).</summary>
     public const string StatementTooComplex = "54001";
     public const string InternalError = "XX000";
+    public const string InsufficientPrivilege = "42501";
+    public const string InvalidAuthorizationSpecification = "28000";
 }

@@ -14,4 +14,8 @@ public sealed record EngineOptions(string DataDir, long RamBudgetBytes)
 
     /// <summary>Eviction policy of each open model's page cache (--cache-policy).</summary>
     public CachePolicy CachePolicy { get; init; } = CachePolicy.Lfru;
+
+    /// <summary>Folders remote sessions may CREATE MODEL from (--import-dir); none by default, so remote clients
+    /// import nothing. Local sessions may read any path.</summary>
+    public IReadOnlyList<string> ImportDirs { get; init; } = [];
 }

@@ -9,6 +9,7 @@ using Vib3.Query;
 using Vib3.Query.Execution;
 using Vib3.Query.Planning;
 using Vib3.Storage;
+using Vib3.Storage.Catalog;
 
 namespace Vib3.Engine;
 
@@ -20,10 +21,14 @@ public sealed class Session : IDisposable
     private readonly Dictionary<string, string> _settings = new(StringComparer.OrdinalIgnoreCase);
     private readonly HashSet<GenerationStream> _generating = [];
 
-    internal Session(Vib3Engine engine)
+    internal Session(Vib3Engine engine, ClientAccess access)
     {
         _engine = engine;
+        Access = access;
     }
+
+    /// <summary>Who the client is and what it may do (administer; read files outside the import directories).</summary>
+    public ClientAccess Access { get; }
 
     public string? CurrentModel { get; private set; }
 
@@ -36,7 +41,10 @@ public sealed class Session : IDisposable
         string sql, IReadOnlyList<object?>? parameters = null, [EnumeratorCancellation] CancellationToken ct = default)
     {
         foreach (var statement in StatementParser.Parse(sql))
+        {
+            Privileges.Check(statement, Access); // before the statement looks anything up
             yield return await RunAsync(statement, parameters, ct).ConfigureAwait(false);
+        }
     }
 
     private Task<StatementResult> RunAsync(Statement s, IReadOnlyList<object?>? parameters, CancellationToken ct) => s switch
@@ -128,7 +136,9 @@ public sealed class Session : IDisposable
     private async Task<StatementResult> CreateAsync(CreateModel c, CancellationToken ct)
     {
         var converter = new ModelConverter(_engine.Catalog, _engine.Descriptors);
-        var request = new ConversionRequest(c.Path, c.Name.Name, c.DType is { } d ? DTypes.Parse(d) : null, c.PageRows, _engine.Options.RamBudgetBytes);
+        // A remote client names a file under an import directory (resolved here, before anything is opened).
+        var path = Access.Local ? c.Path : _engine.Imports.Resolve(c.Path);
+        var request = new ConversionRequest(path, c.Name.Name, c.DType is { } d ? DTypes.Parse(d) : null, c.PageRows, _engine.Options.RamBudgetBytes);
         var m = converter.Convert(request, null, ct);
         // The model is published before its index is built: a failure here leaves a usable model without an index,
         // which CREATE INDEX can build later.
@@ -139,6 +149,7 @@ public sealed class Session : IDisposable
 
     private async Task<StatementResult> DropAsync(DropModel d)
     {
+        ModelCatalog.ValidateName(d.Name.Name); // a name with '/' in it must not probe the disk for folders
         if (!_engine.Catalog.Exists(d.Name.Name) && !Directory.Exists(_engine.Catalog.ModelDir(d.Name.Name)))
         {
             if (d.IfExists) return StatementResult.Command("DROP MODEL");

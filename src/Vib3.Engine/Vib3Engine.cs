@@ -22,6 +22,7 @@ public sealed class Vib3Engine : IAsyncDisposable
         Options = options;
         Catalog = new ModelCatalog(options.DataDir);
         Descriptors = DescriptorCatalog.LoadDefault();
+        Imports = new ImportScope(options.ImportDirs);
         Generations = new GenerationService(this);
     }
 
@@ -33,7 +34,12 @@ public sealed class Vib3Engine : IAsyncDisposable
 
     public GenerationService Generations { get; }
 
-    public Session OpenSession() => new(this);
+    /// <summary>Where remote sessions may import models from.</summary>
+    public ImportScope Imports { get; }
+
+    /// <summary>A session for a client with <paramref name="access"/>: every front end says who its client is
+    /// (the command line is a local administrator; the Postgres server decides from the peer address and user).</summary>
+    public Session OpenSession(ClientAccess access) => new(this, access);
 
     /// <summary>Binds a GENERATE / GENERATE CHAT statement to a model, as every front end does: the SQL ones from
     /// parsed text, the HTTP one from a request it turned into the same tree.</summary>

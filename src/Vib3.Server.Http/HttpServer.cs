@@ -36,6 +36,9 @@ public sealed class HttpServer : IAsyncDisposable
         _metrics = new ServerMetrics(engine.Generations);
     }
 
+    /// <summary>What <see cref="ListenRule"/> names as the secret this server asks for.</summary>
+    public const string SecretDescription = "an API key (--api-key-file or VIB3_API_KEY)";
+
     /// <summary>The port listened on (the one chosen when the options said 0); 0 before <see cref="StartAsync"/>.</summary>
     public int Port { get; private set; }
 
@@ -46,6 +49,7 @@ public sealed class HttpServer : IAsyncDisposable
     public async Task StartAsync(CancellationToken ct = default)
     {
         if (_app is not null) throw new InvalidOperationException("the server is already started");
+        ListenRule.Check(_options.ListenAddress ?? IPAddress.Loopback, _options.ApiKey is not null, _options.InsecureNoAuth, "HTTP", SecretDescription);
         foreach (var model in _options.Preload)
             if (!_engine.Catalog.Exists(model))
                 throw new Vib3.Core.Vib3Exception(Vib3.Core.SqlState.UndefinedObject, $"model \"{model}\" to preload does not exist");

@@ -11,8 +11,12 @@ public sealed record HttpServerOptions
     /// <summary>Address to listen on; null: 127.0.0.1 (only this machine can connect).</summary>
     public IPAddress? ListenAddress { get; init; }
 
-    /// <summary>The key every request but /health must send as <c>Authorization: Bearer KEY</c>; null: no check.</summary>
+    /// <summary>The key every request but /health must send as <c>Authorization: Bearer KEY</c>; null: no check,
+    /// which the server allows only on a loopback address unless <see cref="InsecureNoAuth"/> says otherwise.</summary>
     public string? ApiKey { get; init; }
+
+    /// <summary>Listen beyond loopback with no API key (--insecure-no-auth).</summary>
+    public bool InsecureNoAuth { get; init; }
 
     /// <summary>Request bodies larger than this are refused with 413.</summary>
     public long MaxBodyBytes { get; init; } = 4L << 20;

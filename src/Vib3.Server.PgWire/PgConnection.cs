@@ -149,9 +149,10 @@ internal sealed partial class PgConnection
             var startup = await HandshakeAsync(reader, stopping).ConfigureAwait(false);
             if (startup is null) return;
             if (!await AuthenticateAsync(reader, startup, stopping).ConfigureAwait(false)) return;
-            session = _engine.OpenSession();
+            session = _engine.OpenSession(ClientAccessRules.For(
+                ((System.Net.IPEndPoint)client.Client.RemoteEndPoint!).Address, startup.Get("user")!, _options));
             _server.Register(this);
-            await SendStartupResponseAsync(startup, stopping).ConfigureAwait(false);
+            await SendStartupResponseAsync(startup, session.Access, stopping).ConfigureAwait(false);
             await MessageLoopAsync(reader, session, stopping).ConfigureAwait(false);
         }
         catch (PgProtocolException e)
@@ -257,7 +258,7 @@ internal sealed partial class PgConnection
         };
     }
 
-    private async Task SendStartupResponseAsync(StartupMessage startup, CancellationToken ct)
+    private async Task SendStartupResponseAsync(StartupMessage startup, ClientAccess access, CancellationToken ct)
     {
         var user = startup.Get("user")!;
         AuthenticationOk.Instance.Write(_out); // after AuthenticationSASLFinal when a password was asked
@@ -272,7 +273,7 @@ internal sealed partial class PgConnection
                      ("integer_datetimes", "on"),
                      ("standard_conforming_strings", "on"),
                      ("application_name", startup.Get("application_name") ?? ""),
-                     ("is_superuser", "on"),
+                     ("is_superuser", access.Administrator ? "on" : "off"),
                      ("session_authorization", user),
                  })
             new ParameterStatus(name, value).Write(_out);

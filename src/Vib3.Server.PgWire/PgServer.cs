@@ -5,7 +5,7 @@ using Vib3.Engine;
 
 namespace Vib3.Server.PgWire;
 
-/// <summary>A Postgres wire protocol (3.0) server on 127.0.0.1: psql and Postgres drivers run vib3 statements
+/// <summary>A Postgres wire protocol (3.0) server (on 127.0.0.1 unless told otherwise): psql and Postgres drivers run vib3 statements
 /// through it. Every connection runs on its own task with its own engine <see cref="Session"/>.</summary>
 public sealed class PgServer : IAsyncDisposable
 {
@@ -38,8 +38,14 @@ public sealed class PgServer : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(options), "MaxConcurrentGenerations must be at least 1");
         if (_options.MaxConnections < 1)
             throw new ArgumentOutOfRangeException(nameof(options), "MaxConnections must be at least 1");
+        if (_options.AdminUser is not null && _options.Password is null)
+            throw new Vib3.Core.Vib3Exception(Vib3.Core.SqlState.InvalidParameterValue,
+                "an admin user needs a password: without one any client could log in under its name");
         if (_options.Password is { } password) Scram = new ScramSha256(password);
     }
+
+    /// <summary>What <see cref="ListenRule"/> names as the secret this server asks for.</summary>
+    public const string SecretDescription = "a password (--pg-password-file or VIB3_PG_PASSWORD)";
 
     /// <summary>The SCRAM-SHA-256 verifier of <see cref="PgServerOptions.Password"/>; null when clients are trusted.</summary>
     internal ScramSha256? Scram { get; }
@@ -89,8 +95,10 @@ public sealed class PgServer : IAsyncDisposable
     {
         if (_listener is not null) throw new InvalidOperationException("the server is already started");
         ct.ThrowIfCancellationRequested();
+        var address = _options.ListenAddress ?? IPAddress.Loopback;
+        ListenRule.Check(address, _options.Password is not null, _options.InsecureNoAuth, "Postgres", SecretDescription);
         CheckOpenFilesLimit();
-        _listener = new TcpListener(_options.ListenAddress ?? IPAddress.Loopback, _options.Port);
+        _listener = new TcpListener(address, _options.Port);
         _listener.Start();
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
         _acceptLoop = Task.Run(AcceptLoopAsync, CancellationToken.None);

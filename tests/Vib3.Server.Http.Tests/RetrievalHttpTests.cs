@@ -1,3 +1,5 @@
+using Vib3.Engine;
+
 namespace Vib3.Server.Http.Tests;
 
 /// <summary>The fixture's model with a page index (CREATE INDEX through the same engine), so retrieval requests run.</summary>
@@ -6,7 +8,7 @@ public sealed class IndexedServerFixture : HttpServerFixture
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        using var session = Engine.OpenSession();
+        using var session = Engine.OpenSession(ClientAccess.LocalAdministrator);
         await foreach (var result in session.ExecuteAsync($"CREATE INDEX ON MODEL {Model}"))
             await foreach (var _ in result.Rows) { }
     }

@@ -28,10 +28,13 @@ public class PgServerFixture : IAsyncLifetime
         var data = Path.Combine(_dir, "data");
         new ModelConverter(new ModelCatalog(data), DescriptorCatalog.LoadDefault())
             .Convert(new ConversionRequest(source, "m", PageRows: 32));
-        Server = new PgServer(new Vib3Engine(new EngineOptions(data, 64L << 20)),
+        Server = new PgServer(new Vib3Engine(ConfigureEngine(new EngineOptions(data, 64L << 20))),
             Configure(new PgServerOptions { Port = 0, StartupTimeout = TimeSpan.FromSeconds(5) }));
         await Server.StartAsync();
     }
+
+    /// <summary>Subclasses adjust the engine options (import directories).</summary>
+    protected virtual EngineOptions ConfigureEngine(EngineOptions options) => options;
 
     /// <summary>Subclasses adjust the server options (a password, a test seam).</summary>
     protected virtual PgServerOptions Configure(PgServerOptions options) => options;

@@ -32,7 +32,7 @@ internal static class DemoCommand
             await WalkAsync(console, catalog, budget, ct);
             console.WriteLine();
             await using var engine = new Vib3Engine(new EngineOptions(catalog.DataDir, budget));
-            using var session = engine.OpenSession();
+            using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
             await GenerateAsync(console, session, ct);
             console.WriteLine();
             await ExplainAnalyzeAsync(console, session, ct);

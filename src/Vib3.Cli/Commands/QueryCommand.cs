@@ -24,7 +24,7 @@ internal static class QueryCommand
             if (fmt is not ("table" or "csv" or "json"))
                 throw new Vib3Exception(SqlState.InvalidParameterValue, $"--format '{fmt}': use table, csv or json");
             var engine = new Vib3Engine(GlobalOptions.EngineOptions(r, GlobalOptions.Catalog(r).DataDir));
-            using var session = engine.OpenSession();
+            using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
             session.Progress = r.InvocationConfiguration.Error.WriteLine; // stderr: stdout stays the results (csv / json)
             await foreach (var result in session.ExecuteAsync(text, ct: ct))
                 await ResultPrinter.PrintAsync(result, fmt, console, output, ct);

@@ -7,7 +7,7 @@ using Vib3.Server.PgWire;
 
 namespace Vib3.Cli.Commands;
 
-/// <summary>vib3 serve [--pg-port 5433] [--http-port 8080] [--listen ADDR] [--pg-password P] [--api-key K]: the
+/// <summary>vib3 serve [--pg-port 5433] [--http-port 8080] [--listen ADDR] [access options, <see cref="ServeAccessOptions"/>]: the
 /// Postgres wire server and/or the OpenAI-compatible HTTP server (127.0.0.1 by default) until Ctrl-C, over one
 /// engine whose batches both share. With neither port given, the Postgres server runs on 5433.</summary>
 internal static class ServeCommand
@@ -18,14 +18,7 @@ internal static class ServeCommand
     {
         var pgPort = new Option<int?>("--pg-port") { Description = $"Port of the Postgres wire server (default {DefaultPgPort} when no --http-port)" };
         var httpPort = new Option<int?>("--http-port") { Description = "Port of the OpenAI-compatible HTTP server (/v1/chat/completions, /metrics)" };
-        var password = new Option<string?>("--pg-password")
-        {
-            Description = "Require this password (SCRAM-SHA-256) from every Postgres client; default: trust on loopback",
-        };
-        var apiKey = new Option<string?>("--api-key")
-        {
-            Description = "Require 'Authorization: Bearer KEY' on every HTTP request but /health (default: $VIB3_API_KEY, else none)",
-        };
+        var access = new ServeAccessOptions();
         var maxGenerations = new Option<int>("--max-generations") { Description = "Concurrent GENERATEs before 53000", DefaultValueFactory = _ => 4 };
         var maxBatch = new Option<int>("--max-batch") { Description = "Sequences a model runs together in one batch", DefaultValueFactory = _ => 32 };
         var maxQueue = new Option<int>("--max-queue") { Description = "Sequences that may wait for the batch before HTTP 429", DefaultValueFactory = _ => 256 };
@@ -38,32 +31,41 @@ internal static class ServeCommand
         var listen = new Option<string>("--listen") { Description = "Address to listen on (default 127.0.0.1)", DefaultValueFactory = _ => "127.0.0.1" };
         var command = new Command("serve", "Serve vib3 over the Postgres wire protocol (psql, Npgsql) and/or an OpenAI-compatible HTTP API")
         {
-            pgPort, httpPort, listen, password, apiKey, maxGenerations, maxBatch, maxQueue, preload,
+            pgPort, httpPort, listen, maxGenerations, maxBatch, maxQueue, preload,
         };
         limits.AddTo(command);
+        foreach (var option in access.All) command.Options.Add(option);
         command.SetAction(async (r, ct) =>
         {
             var catalog = GlobalOptions.Catalog(r);
             var host = r.GetValue(listen)!;
             var address = IPAddress.TryParse(host, out var parsed) ? parsed
                 : throw new Vib3Exception(SqlState.InvalidParameterValue, $"--listen '{host}' is not an IP address");
+            var pg = r.GetValue(pgPort) ?? (r.GetValue(httpPort) is null ? DefaultPgPort : null);
+            var (pgPassword, apiKey) = (access.PgPassword(r), access.ApiKey(r));
+            if (access.RefuseExposure(r, address, pg is null ? null : pgPassword is not null,
+                    r.GetValue(httpPort) is null ? null : apiKey is not null, r.InvocationConfiguration.Error) is { } refused)
+                return refused;
             await using var engine = new Vib3Engine(GlobalOptions.EngineOptions(r, catalog.DataDir) with
             {
-                MaxBatch = r.GetValue(maxBatch), MaxQueue = r.GetValue(maxQueue),
+                MaxBatch = r.GetValue(maxBatch), MaxQueue = r.GetValue(maxQueue), ImportDirs = access.ImportDirs(r),
             });
-            var pg = r.GetValue(pgPort) ?? (r.GetValue(httpPort) is null ? DefaultPgPort : null);
             await using var pgServer = pg is { } p ? new PgServer(engine, limits.Apply(r, new PgServerOptions
             {
                 Port = p,
                 ListenAddress = address,
-                Password = r.GetValue(password) ?? Environment.GetEnvironmentVariable("VIB3_PG_PASSWORD"),
+                Password = pgPassword,
+                InsecureNoAuth = access.InsecureNoAuth(r),
+                TrustedNetworks = access.TrustedNetworks(r),
+                AdminUser = access.PgAdminUser(r),
                 MaxConcurrentGenerations = r.GetValue(maxGenerations),
             })) : null;
             await using var httpServer = r.GetValue(httpPort) is { } h ? new HttpServer(engine, new HttpServerOptions
             {
                 Port = h,
                 ListenAddress = address,
-                ApiKey = r.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("VIB3_API_KEY"),
+                ApiKey = apiKey,
+                InsecureNoAuth = access.InsecureNoAuth(r),
                 Preload = r.GetValue(preload) ?? [],
             }) : null;
             if (pgServer is not null)

@@ -87,12 +87,15 @@ internal static class VirtualCatalog
         ],
     };
 
+    /// <summary>The server asking the engine for a table's columns: it reads, nothing more.</summary>
+    private static readonly ClientAccess ColumnsReader = new(Local: false, Administrator: false, "the pg_catalog column lookup");
+
     /// <summary>The table's columns as the engine reports them, or the hard-coded list if the engine can't say.</summary>
     public static IReadOnlyList<PgColumn> Columns(Vib3Engine engine, string table)
     {
         try
         {
-            using var session = engine.OpenSession();
+            using var session = engine.OpenSession(ColumnsReader);
             var results = session.ExecuteAsync($"SELECT * FROM {table} LIMIT 0").GetAsyncEnumerator();
             try
             {

@@ -40,7 +40,9 @@ public sealed partial class ModelCatalog
 
     public string ModelDir(string name) => Path.Combine(ModelsDir, name);
 
-    public bool Exists(string name) => File.Exists(Path.Combine(ModelDir(name), ManifestFile.FileName));
+    /// <summary>Whether a finished model of this name is in the catalog; a name that cannot be a model's (one with
+    /// '/' or '..') is not looked up at all, so it cannot probe the disk outside the catalog.</summary>
+    public bool Exists(string name) => NamePattern().IsMatch(name) && File.Exists(Path.Combine(ModelDir(name), ManifestFile.FileName));
 
     public ModelManifest Get(string name)
     {

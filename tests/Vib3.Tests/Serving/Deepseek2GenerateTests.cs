@@ -69,7 +69,7 @@ public sealed class Deepseek2GenerateTests : IDisposable
         Assert.True(expected.Count >= 4, "the greedy continuation should not end at once");
 
         await using var engine = Engine();
-        using var s = engine.OpenSession();
+        using var s = engine.OpenSession(ClientAccess.LocalAdministrator);
         var rows = await RowsAsync(s, "GENERATE 'the cat sat' FROM MODEL ds MAX_TOKENS 12");
         var text = string.Concat(rows.Select(r => (string)r[0]!));
         Assert.Equal(tokenizer.Decode(expected), text);
@@ -79,7 +79,7 @@ public sealed class Deepseek2GenerateTests : IDisposable
     public async Task Explain_shows_latent_attention_the_dense_layer_and_the_grouped_router()
     {
         await using var engine = Engine();
-        using var s = engine.OpenSession();
+        using var s = engine.OpenSession(ClientAccess.LocalAdministrator);
         var plan = string.Join("\n", (await RowsAsync(s, "EXPLAIN GENERATE 'a' FROM MODEL ds MAX_TOKENS 4")).Select(r => (string)r[0]!));
         Assert.Contains("latent (MLA), 4 heads x 16+8 (v 16), q rank 24, kv rank 32; cache 40 values per token (full keys and values: 160)", plan);
         Assert.Contains("DenseFFN", plan);
@@ -91,7 +91,7 @@ public sealed class Deepseek2GenerateTests : IDisposable
     public async Task Retrieval_is_refused_as_not_supported()
     {
         await using var engine = Engine();
-        using var s = engine.OpenSession();
+        using var s = engine.OpenSession(ClientAccess.LocalAdministrator);
         var e = await Assert.ThrowsAsync<Vib3Exception>(() => RowsAsync(s, "GENERATE 'a' FROM MODEL ds USING RETRIEVAL k=2"));
         Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
         Assert.Contains("deepseek2", e.Message);

@@ -42,7 +42,7 @@ public sealed partial class RetrievalTests : IDisposable
     public async Task Retrieval_without_an_index_is_refused_naming_create_index()
     {
         await using var engine = Engine();
-        using var session = engine.OpenSession();
+        using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
         var e = await Assert.ThrowsAsync<Vib3Exception>(() => RunAsync(session, "GENERATE 'a' FROM MODEL m USING RETRIEVAL k=2"));
         Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
         Assert.Contains("CREATE INDEX ON MODEL m", e.Message);
@@ -52,7 +52,7 @@ public sealed partial class RetrievalTests : IDisposable
     public async Task Router_aware_retrieval_runs_from_the_language_and_keeps_to_the_router_s_experts()
     {
         await using var engine = Engine();
-        using var session = engine.OpenSession();
+        using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
         await RunAsync(session, "CREATE INDEX ON MODEL m");
         var explain = await ExplainAsync(session, "EXPLAIN ANALYZE GENERATE 'the cat' FROM MODEL m USING RETRIEVAL k=3 experts=1 prior=1 MAX_TOKENS 5");
         Assert.Contains("among the router's top-1 experts' pages, ranked by key score + 1 · ln p(expert)", explain);
@@ -73,7 +73,7 @@ public sealed partial class RetrievalTests : IDisposable
     {
         var source = Path.Combine(_dir.Path, "hf");
         await using var engine = Engine();
-        using var session = engine.OpenSession();
+        using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
         var e = await Assert.ThrowsAsync<Vib3Exception>(() => RunAsync(session, $"CREATE MODEL n FROM '{source}' WITH (index = 'bogus')"));
         Assert.Equal(SqlState.InvalidParameterValue, e.SqlState);
         Assert.Contains("invalid index at line 1:", e.Message); // refused by the parser, before any conversion
@@ -90,7 +90,7 @@ public sealed partial class RetrievalTests : IDisposable
     public async Task Hnsw_options_build_a_graph_per_layer_and_bad_ones_are_refused_before_anything_is_written()
     {
         await using var engine = Engine();
-        using var session = engine.OpenSession();
+        using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
         var e = await Assert.ThrowsAsync<Vib3Exception>(() => RunAsync(session, "CREATE INDEX ON MODEL m WITH (m = 1)"));
         Assert.Equal(SqlState.InvalidParameterValue, e.SqlState);
         Assert.Contains("HnswOptions.M", e.Message);
@@ -118,7 +118,7 @@ public sealed partial class RetrievalTests : IDisposable
     {
         await using (var engine = Engine())
         {
-            using var session = engine.OpenSession();
+            using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
             var (tag, rows) = await RunAsync(session, "CREATE INDEX ON MODEL m WITH (keys = 'mean_gate', metric = 'cosine')");
             Assert.Equal("CREATE INDEX 2", tag);
             Assert.Equal([0L, 1L], rows.Select(r => r[1]));
@@ -136,7 +136,7 @@ public sealed partial class RetrievalTests : IDisposable
 
         await using (var engine = Engine())
         {
-            using var session = engine.OpenSession();
+            using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
             var text = await TextAsync(session, "GENERATE 'the cat' FROM MODEL m USING RETRIEVAL k=3 MAX_TOKENS 8");
             Assert.NotEmpty(text);
         }
@@ -148,7 +148,7 @@ public sealed partial class RetrievalTests : IDisposable
     {
         await using (var engine = Engine())
         {
-            using var session = engine.OpenSession();
+            using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
             await RunAsync(session, "CREATE INDEX ON MODEL m");
         }
         var path = Path.Combine(IndexDir, PageKeyFile.FileName(1));
@@ -158,7 +158,7 @@ public sealed partial class RetrievalTests : IDisposable
 
         await using (var engine = Engine())
         {
-            using var session = engine.OpenSession();
+            using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
             var e = await Assert.ThrowsAsync<Vib3Exception>(() => RunAsync(session, "GENERATE 'a' FROM MODEL m USING RETRIEVAL k=2 MAX_TOKENS 4"));
             Assert.Equal(SqlState.DataCorrupted, e.SqlState);
             Assert.Contains(path, e.Message);
@@ -170,7 +170,7 @@ public sealed partial class RetrievalTests : IDisposable
     public async Task Retrieval_generates_text_reading_fewer_expert_pages_than_the_router()
     {
         await using var engine = Engine();
-        using var session = engine.OpenSession();
+        using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
         await RunAsync(session, "CREATE INDEX ON MODEL m");
         const string Tail = "FROM MODEL m MAX_TOKENS 16";
         var router = await ExplainAsync(session, $"EXPLAIN ANALYZE GENERATE 'one two three' {Tail} USING ROUTER");
@@ -193,7 +193,7 @@ public sealed partial class RetrievalTests : IDisposable
     public async Task When_k_covers_the_top_k_experts_retrieval_falls_back_to_exact_routing()
     {
         await using var engine = Engine();
-        using var session = engine.OpenSession();
+        using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
         await RunAsync(session, "CREATE INDEX ON MODEL m");
         var plan = await ExplainAsync(session, "EXPLAIN GENERATE 'hello world' FROM MODEL m USING RETRIEVAL k=8");
         Assert.Contains("exact-routing fallback: RETRIEVAL k=8", plan);
@@ -208,7 +208,7 @@ public sealed partial class RetrievalTests : IDisposable
     public async Task A_batch_mixing_retrieval_and_router_sequences_gives_each_its_tokens_alone()
     {
         await using var engine = Engine();
-        using (var session = engine.OpenSession()) await RunAsync(session, "CREATE INDEX ON MODEL m");
+        using (var session = engine.OpenSession(ClientAccess.LocalAdministrator)) await RunAsync(session, "CREATE INDEX ON MODEL m");
         // Even prompts by retrieval (k=3 of 16 pages), odd ones by the router.
         Query.Planning.GenerationPlan Plan(int i) => engine.Plan(new Generate(new StringLiteral(Prompts[i]), new GenerateOptions
         {
@@ -237,7 +237,7 @@ public sealed partial class RetrievalTests : IDisposable
     public async Task Drop_index_removes_it_and_retrieval_is_refused_again()
     {
         await using var engine = Engine();
-        using var session = engine.OpenSession();
+        using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
         await RunAsync(session, "CREATE INDEX ON MODEL m");
         Assert.Equal("DROP INDEX", (await RunAsync(session, "DROP INDEX ON MODEL m")).Tag);
         Assert.False(Directory.Exists(IndexDir));
