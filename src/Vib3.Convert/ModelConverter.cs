@@ -131,13 +131,16 @@ public sealed class ModelConverter
     /// <summary>What verification asks of the RAM budget: the store's minimum plus a little cache (pages are read once).</summary>
     private static long VerifyBudget(int maxPageBytes) => PageStore.MinimumRamBudget(maxPageBytes) + (16L << 20);
 
-    /// <summary>Reads every page back from disk through the store (checksums verified on the way) before the
-    /// model may be published: what the catalog shows has been read back whole.</summary>
+    /// <summary>Reads every page back from disk through the store (checksums verified on the way) and holds the
+    /// manifest to the page table, as opening the model will, before the model may be published: what the catalog
+    /// shows has been read back whole.</summary>
     private static void Verify(string dir, ModelManifest manifest, long? ramBudget, IProgress<ConversionProgress>? progress, CancellationToken ct)
     {
         var budget = Math.Min(ramBudget ?? long.MaxValue, VerifyBudget(manifest.MaxPageBytes));
         var options = new PageStoreOptions { RamBudgetBytes = budget };
         using var store = PageStore.Open(dir, manifest.Name, options);
+        ManifestValidator.Validate(manifest, manifest.Name);
+        ManifestValidator.ValidatePages(manifest, store, manifest.Name);
         long done = 0;
         var all = Enumerable.Range(0, store.PageCount).ToList();
         store.ReadManyAsync(all, (_, bytes) =>

@@ -30,13 +30,16 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
             new("name", ColumnType.Text), new("family", ColumnType.Text), new("architecture", ColumnType.Text),
             new("layers", ColumnType.Int64), new("experts", ColumnType.Int64), new("top_k", ColumnType.Int64),
             new("dtype", ColumnType.Text), new("parameters", ColumnType.Int64), new("active_parameters", ColumnType.Int64),
-            new("bytes", ColumnType.Int64), new("pages", ColumnType.Int64),
+            new("bytes", ColumnType.Int64), new("pages", ColumnType.Int64), new("error", ColumnType.Text),
         ],
-        Manifests().Select(m => new object?[]
-        {
-            m.Name, m.Family, m.Source.Architecture, (long)m.Hyper.Layers, (long)m.Hyper.Experts, (long)m.Hyper.TopK,
-            m.DType, m.Parameters, m.ActiveParameters, m.PageBytes, (long)m.PageCount,
-        }));
+        // Like SHOW MODELS: a model whose manifest is unreadable or corrupt is a row with its name and error.
+        engine.Catalog.List().Select(x => x.Manifest is not { } m
+            ? new object?[] { x.Name, null, null, null, null, null, null, null, null, null, null, x.Error }
+            : new object?[]
+            {
+                m.Name, m.Family, m.Source.Architecture, (long)m.Hyper.Layers, (long)m.Hyper.Experts, (long)m.Hyper.TopK,
+                m.DType, m.Parameters, m.ActiveParameters, m.PageBytes, (long)m.PageCount, null,
+            }));
 
     public Table Layers() => new("vib3_layers",
         [

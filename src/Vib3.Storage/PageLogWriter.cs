@@ -25,6 +25,7 @@ public sealed class PageLogWriter : IDisposable
     private readonly FasterLog _log;
     private readonly FileStream _table;
     private readonly byte[] _row = new byte[PageTableFile.RowBytes];
+    private readonly XxHash64 _tableHash = new(); // the rows written so far, sealed with the header in Complete()
     private bool _completed, _disposed;
 
     private PageLogWriter(string storeDir, LogLayout layout)
@@ -87,7 +88,8 @@ public sealed class PageLogWriter : IDisposable
         try { address = _log.Enqueue(page); }
         catch (Exception e) { throw IoErrors.Writing(_logDir, e); }
 
-        PageTableFile.WriteRow(_row, new PageEntry(address, page.Length, checksum));
+        PageTableFile.WriteRow(_row, PageCount, new PageEntry(address, page.Length, checksum));
+        _tableHash.Append(_row);
         try { _table.Write(_row); }
         catch (IOException e) { throw IoErrors.Writing(_tableTmpPath, e); }
         BytesWritten += page.Length;
@@ -106,6 +108,7 @@ public sealed class PageLogWriter : IDisposable
         {
             Span<byte> header = stackalloc byte[PageTableFile.HeaderBytes];
             PageTableFile.WriteHeader(header, PageCount);
+            PageTableFile.Seal(_tableHash, header);
             _table.Position = 0;
             _table.Write(header);
             _table.Flush(flushToDisk: true);

@@ -69,7 +69,7 @@ public sealed partial class PageStore : IDisposable
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"ram budget must be positive, not {options.RamBudgetBytes}");
 
         string logDir = Path.Combine(storeDir, LogLayout.LogDirName);
-        var entries = PageTableFile.Read(Path.Combine(storeDir, PageTableFile.FileName));
+        var entries = PageTableFile.Read(Path.Combine(storeDir, PageTableFile.FileName), modelName);
         var layout = LogLayout.Load(logDir);
         int maxPage = 0;
         foreach (var e in entries) maxPage = Math.Max(maxPage, e.Length);
@@ -87,7 +87,7 @@ public sealed partial class PageStore : IDisposable
         {
             device = StoreDevices.Create(logDir, options.DirectIo, readOnly: true, options.ReadsInFlight, options.ForceBufferedFallback);
             log = new FasterLog(layout.ReaderSettings(device, logDir));
-            ValidateAgainstLog(entries, log, layout, Path.Combine(storeDir, PageTableFile.FileName));
+            ValidateAgainstLog(entries, log, layout, modelName);
             var cache = new PageCache(options.RamBudgetBytes,
                 options.EvictionPolicy ?? CachePolicies.Create(options.CachePolicy, classes));
             return new PageStore(modelName, entries, maxPage, device, log, cache, options.ReadsInFlight, options.Trace, classes);
@@ -368,7 +368,7 @@ public sealed partial class PageStore : IDisposable
         new(nameof(PageStore), $"cannot read from the page store of model '{_modelName}': {why}");
 
     // A table row pointing past the committed log would read garbage or hang: refuse at open.
-    private static void ValidateAgainstLog(PageEntry[] entries, FasterLog log, LogLayout layout, string tablePath)
+    private static void ValidateAgainstLog(PageEntry[] entries, FasterLog log, LogLayout layout, string modelName)
     {
         long end = log.CommittedUntilAddress;
         for (int i = 0; i < entries.Length; i++)
@@ -376,8 +376,8 @@ public sealed partial class PageStore : IDisposable
             var e = entries[i];
             if (e.Address < log.BeginAddress || e.Address + log.HeaderSize + e.Length > end
                 || e.Length + log.HeaderSize > layout.PageSize)
-                throw new Vib3Exception(SqlState.DataCorrupted,
-                    $"page table {tablePath} is corrupt: page {i} (address {e.Address}, length {e.Length}) lies outside the committed log [{log.BeginAddress}, {end})");
+                throw PageTableFile.Corrupt(modelName,
+                    $"page {i} (address {e.Address}, length {e.Length}) lies outside the committed log [{log.BeginAddress}, {end})");
         }
     }
 

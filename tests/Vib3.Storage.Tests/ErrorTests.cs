@@ -51,7 +51,7 @@ public class ErrorTests
     }
 
     [Fact]
-    public void TruncatedPageTable_NamesTheFile()
+    public void TruncatedPageTable_NamesTheModel()
     {
         using var store = new TempStore().Write(count: 10, minLen: 1, maxLen: 100);
         string table = Path.Combine(store.Dir, "pages.tbl");
@@ -59,25 +59,26 @@ public class ErrorTests
         File.WriteAllBytes(table, bytes[..^5]);
         var ex = Assert.Throws<Vib3Exception>(() => store.Open());
         Assert.Equal(SqlState.DataCorrupted, ex.SqlState);
-        Assert.Contains(table, ex.Message);
+        Assert.Contains("model test-model's page table is corrupt", ex.Message);
         Assert.Contains("header says 10 pages", ex.Message);
 
         File.WriteAllBytes(table, bytes[..7]);
         ex = Assert.Throws<Vib3Exception>(() => store.Open());
-        Assert.Contains(table, ex.Message);
+        Assert.Equal(SqlState.DataCorrupted, ex.SqlState);
+        Assert.Contains("model test-model's page table is corrupt", ex.Message);
     }
 
     [Fact]
-    public void GarbagePageTable_NamesTheFile()
+    public void GarbagePageTable_NamesTheModel()
     {
         using var store = new TempStore().Write(count: 10, minLen: 1, maxLen: 100);
         string table = Path.Combine(store.Dir, "pages.tbl");
-        var garbage = new byte[16 + 24 * 10];
+        var garbage = new byte[PageTableFile.HeaderBytes + PageTableFile.RowBytes * 10];
         new Random(4).NextBytes(garbage);
         File.WriteAllBytes(table, garbage);
         var ex = Assert.Throws<Vib3Exception>(() => store.Open());
         Assert.Equal(SqlState.DataCorrupted, ex.SqlState);
-        Assert.Contains(table, ex.Message);
+        Assert.Contains("model test-model's page table is corrupt", ex.Message);
         Assert.Contains("bad magic", ex.Message);
     }
 
@@ -87,7 +88,10 @@ public class ErrorTests
         using var store = new TempStore().Write(count: 10, minLen: 1, maxLen: 100);
         string table = Path.Combine(store.Dir, "pages.tbl");
         var bytes = File.ReadAllBytes(table);
-        BitConverter.TryWriteBytes(bytes.AsSpan(16 + 24 * 9), 1L << 40); // last row's address
+        BitConverter.TryWriteBytes(bytes.AsSpan(PageTableFile.HeaderBytes + PageTableFile.RowBytes * 9), 1L << 40); // last row's address
+        var rows = new System.IO.Hashing.XxHash64();
+        rows.Append(bytes.AsSpan(PageTableFile.HeaderBytes));
+        PageTableFile.Seal(rows, bytes.AsSpan(0, PageTableFile.HeaderBytes)); // a valid checksum: the log check must catch it
         File.WriteAllBytes(table, bytes);
         var ex = Assert.Throws<Vib3Exception>(() => store.Open());
         Assert.Equal(SqlState.DataCorrupted, ex.SqlState);

@@ -51,7 +51,7 @@ internal static class VirtualCatalog
             new("name", ColumnType.Text), new("family", ColumnType.Text), new("architecture", ColumnType.Text),
             new("layers", ColumnType.Int64), new("experts", ColumnType.Int64), new("top_k", ColumnType.Int64),
             new("dtype", ColumnType.Text), new("parameters", ColumnType.Int64), new("active_parameters", ColumnType.Int64),
-            new("bytes", ColumnType.Int64), new("pages", ColumnType.Int64),
+            new("bytes", ColumnType.Int64), new("pages", ColumnType.Int64), new("error", ColumnType.Text),
         ],
         ["vib3_layers"] =
         [

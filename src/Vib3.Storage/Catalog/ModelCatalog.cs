@@ -49,10 +49,12 @@ public sealed partial class ModelCatalog
         ValidateName(name);
         if (!Directory.Exists(ModelDir(name)))
             throw new Vib3Exception(SqlState.UndefinedObject, $"model '{name}' does not exist in {ModelsDir}");
-        return ManifestFile.Read(ModelDir(name));
+        return ManifestFile.Read(ModelDir(name), name);
     }
 
-    /// <summary>Every readable model, by name; stores whose manifest cannot be read are reported, not hidden.</summary>
+    /// <summary>Every model, by name; stores whose manifest cannot be read or is corrupt are reported with their error,
+    /// not hidden, and do not stop the others from being listed. Only manifests are read (page tables are checked when
+    /// a model is opened).</summary>
     public IReadOnlyList<(string Name, ModelManifest? Manifest, string? Error)> List()
     {
         if (!Directory.Exists(ModelsDir)) return [];
@@ -60,7 +62,7 @@ public sealed partial class ModelCatalog
         foreach (var dir in Directory.EnumerateDirectories(ModelsDir).Order(StringComparer.Ordinal))
         {
             var name = Path.GetFileName(dir);
-            try { result.Add((name, ManifestFile.Read(dir), null)); }
+            try { result.Add((name, ManifestFile.Read(dir, name), null)); }
             catch (Vib3Exception e) { result.Add((name, null, e.Message)); }
         }
         return result;
@@ -77,9 +79,11 @@ public sealed partial class ModelCatalog
         return StagingArea.Create(StagingDir, name);
     }
 
-    /// <summary>Writes the manifest and makes the store visible with one atomic rename.</summary>
+    /// <summary>Writes the manifest and makes the store visible with one atomic rename. A manifest that reading it
+    /// back would refuse is not published.</summary>
     public void Publish(StagingArea staging, ModelManifest manifest)
     {
+        ManifestValidator.Validate(manifest, staging.Name);
         ManifestFile.Write(staging.Dir, manifest);
         FileSync.FsyncDirectory(staging.Dir);
         Directory.CreateDirectory(ModelsDir);

@@ -7,9 +7,14 @@ namespace Vib3.Storage.Catalog;
 /// conversion, read first (and only) when a model is opened. Lives in &lt;store&gt;/manifest.json.</summary>
 public sealed class ModelManifest
 {
-    public const int CurrentFormatVersion = 1;
+    /// <summary>2: the manifest carries <see cref="Checksum"/> and pages.tbl rows their page ids (1 had neither).</summary>
+    public const int CurrentFormatVersion = 2;
 
     public int FormatVersion { get; set; } = CurrentFormatVersion;
+    /// <summary>"xxh64:" and the XxHash64 of the manifest serialised without this field (see <see cref="ManifestFile"/>);
+    /// set when the manifest is written.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Checksum { get; set; }
     public required string Name { get; set; }
     /// <summary>Descriptor family in catalog/families (mixtral, qwen2moe, qwen3moe, olmoe).</summary>
     public required string Family { get; set; }

@@ -30,12 +30,23 @@ public sealed class StoredModel : IDisposable
 
     public string Dir { get; }
 
-    /// <summary>Reads the manifest only; pages come from disk when asked for.</summary>
+    /// <summary>Reads the manifest and the page table, each verified and validated, and holds one to the other;
+    /// pages come from disk when asked for.</summary>
     public static StoredModel Open(ModelCatalog catalog, string name, PageStoreOptions options)
     {
         var manifest = catalog.Get(name);
         var dir = catalog.ModelDir(name);
-        return new StoredModel(manifest, PageStore.Open(dir, name, options, ClassesFor(manifest)), dir);
+        var store = PageStore.Open(dir, name, options, ClassesFor(manifest));
+        try
+        {
+            ManifestValidator.ValidatePages(manifest, store, name);
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+        return new StoredModel(manifest, store, dir);
     }
 
     /// <summary>The pages' classes (a few bytes a page): for an expert-aware policy and the per-layer counters.</summary>

@@ -36,7 +36,7 @@ public sealed class PageTraceWriter : IDisposable
     public static PageTraceWriter ForModel(string path, ModelCatalog catalog, string name)
     {
         var classes = PageClassifier.FromManifest(catalog.Get(name));
-        var entries = PageTableFile.Read(Path.Combine(catalog.ModelDir(name), PageTableFile.FileName));
+        var entries = PageTableFile.Read(Path.Combine(catalog.ModelDir(name), PageTableFile.FileName), name);
         return new PageTraceWriter(path, name, classes, entries.Select(e => e.Length).ToArray());
     }
 
