@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Vib3.Convert;
 using Vib3.Storage.Catalog;
+using Vib3.Engine;
 
 namespace Vib3.Server.Http.Tests;
 
@@ -76,7 +77,7 @@ public sealed class HostileTemplateTests(HostileTemplateFixture server) : IClass
     public async Task Cancelling_the_statement_stops_the_render()
     {
         await server.Engine.Generations.WarmUpAsync(HostileTemplateFixture.Slow);
-        var session = server.Engine.OpenSession();
+        var session = server.Engine.OpenSession(ClientAccess.LocalAdministrator);
         using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
         var clock = Stopwatch.StartNew();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
