@@ -8,6 +8,9 @@ namespace Vib3.Soak;
 /// fresh one, so every case is judged on its own.</summary>
 internal sealed class Battery(VibCli cli, string scratch, string password) : IAsyncDisposable
 {
+    /// <summary>How long a server that stopped answering may take to exit before it counts as hung rather than crashed.</summary>
+    private static readonly TimeSpan DyingGrace = TimeSpan.FromSeconds(5);
+
     private VibServer? _plain;
     private VibServer? _guarded;
 
@@ -29,10 +32,6 @@ internal sealed class Battery(VibCli cli, string scratch, string password) : IAs
         {
             seen = new Seen(Outcome.Hang, $"no result within {c.Deadline.TotalSeconds:0} s");
         }
-        catch (Exception e) when (server.HasExited)
-        {
-            seen = new Seen(Outcome.Crash, $"connection lost ({e.GetType().Name})");
-        }
         catch (Exception e) when (e is OperationCanceledException && cancel.IsCancellationRequested)
         {
             seen = new Seen(Outcome.Hang, $"no result within {c.Deadline.TotalSeconds:0} s");
@@ -41,17 +40,23 @@ internal sealed class Battery(VibCli cli, string scratch, string password) : IAs
         {
             seen = Seen.Unclean($"{e.GetType().Name}: {e.Message}");
         }
+        // memory is watched through the probes too: a server still growing after the case is killed at the cap
+        var answers = await server.HealthyAsync() && await server.SelectOneAsync();
         await stopSampling.CancelAsync();
         var (peak, killedForMemory) = await sampler;
+        // a dying runtime may still be printing a 20,000-frame stack trace: give it time to finish exiting
+        if (!answers) await server.Process.WaitForExitAsync().WaitAsync(DyingGrace).ContinueWith(_ => { });
         var alive = !server.HasExited;
-        var answers = alive && await server.HealthyAsync() && await server.SelectOneAsync();
         var after = server.RssBytes;
+        peak = Math.Max(peak, after ?? 0);
         var retained = before is { } b && after is { } a && a - b > Limits.RetainedGrowthBytes;
         var crash = seen.Outcome == Outcome.Crash || (!alive && !killedForMemory);
         var memory = seen.Outcome == Outcome.Memory || killedForMemory || retained;
-        var hang = seen.Outcome == Outcome.Hang || (alive && !answers);
-        if (!alive && !killedForMemory)
-            seen = seen with { Detail = $"server died (exit {server.Process.ExitCode}): {Text.Clip(await server.OutputAsync(), 200)}; case saw: {seen.Detail}" };
+        var hang = seen.Outcome == Outcome.Hang || (alive && !answers && !killedForMemory);
+        if (killedForMemory)
+            seen = seen with { Detail = $"server killed at the {ProcessMemory.Mb(Limits.MemoryCapBytes)} MB cap; case saw: {seen.Detail}" };
+        else if (!alive)
+            seen = seen with { Detail = $"server died (exit {server.Process.ExitCode}): {Text.FatalLine(await server.OutputAsync())}; case saw: {seen.Detail}" };
         else if (alive && !answers)
             seen = seen with { Detail = $"server alive but /health or SELECT 1 unanswered; case saw: {seen.Detail}" };
         var result = new CaseResult(c, seen, crash, hang, memory, before, after, peak, clock.Elapsed);

@@ -20,6 +20,7 @@ internal sealed record ChildResult(int? ExitCode, bool TimedOut, bool OverMemory
 /// The soak must never hang itself: whatever the child does, this returns by the deadline.</summary>
 internal static class ChildProcess
 {
+    private const int HeadChars = 4 << 10;
     private const int KeptChars = 16 << 10;
 
     public static async Task<ChildResult> RunAsync(string file, IEnumerable<string> args, TimeSpan deadline,
@@ -49,7 +50,21 @@ internal static class ChildProcess
         };
         foreach (var a in args) info.ArgumentList.Add(a);
         foreach (var (k, v) in env ?? new Dictionary<string, string>()) info.Environment[k] = v;
-        return Process.Start(info) ?? throw new InvalidOperationException($"could not start {file}");
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {file}");
+        lock (Started) Started.Add(process);
+        return process;
+    }
+
+    /// <summary>Every process the soak started, so that stopping the soak (Ctrl-C, SIGTERM) stops them too.</summary>
+    private static readonly List<Process> Started = [];
+
+    /// <summary>Kills every child still running (only processes this soak started).</summary>
+    public static void KillAll()
+    {
+        lock (Started)
+            foreach (var p in Started)
+                try { if (!p.HasExited) p.Kill(entireProcessTree: true); }
+                catch (InvalidOperationException) { /* exited or disposed meanwhile */ }
     }
 
     /// <summary>Samples the child's RSS until it exits, the deadline passes or it crosses the memory cap.</summary>
@@ -75,17 +90,23 @@ internal static class ChildProcess
         catch (InvalidOperationException) { /* already gone */ }
     }
 
-    /// <summary>Reads a stream to its end, keeping only the last <see cref="KeptChars"/> characters.</summary>
+    /// <summary>Reads a stream to its end, keeping its first <see cref="HeadChars"/> characters (where a runtime
+    /// names a fatal error, "Stack overflow.") and its last <see cref="KeptChars"/>, joined by "…".</summary>
     public static async Task<string> Tail(StreamReader reader)
     {
-        var kept = new StringBuilder();
+        var head = new StringBuilder();
+        var tail = new StringBuilder();
         var buffer = new char[4096];
         int n;
         while ((n = await reader.ReadAsync(buffer)) > 0)
         {
-            kept.Append(buffer, 0, n);
-            if (kept.Length > 2 * KeptChars) kept.Remove(0, kept.Length - KeptChars);
+            var chunk = buffer.AsSpan(0, n);
+            var toHead = Math.Min(HeadChars - head.Length, n);
+            head.Append(chunk[..toHead]);
+            tail.Append(chunk[toHead..]);
+            if (tail.Length > 2 * KeptChars) tail.Remove(0, tail.Length - KeptChars);
         }
-        return kept.Length > KeptChars ? kept.ToString(kept.Length - KeptChars, KeptChars) : kept.ToString();
+        var kept = tail.Length > KeptChars ? tail.ToString(tail.Length - KeptChars, KeptChars) : tail.ToString();
+        return tail.Length > KeptChars ? head + "\n…\n" + kept : head + kept;
     }
 }

@@ -13,10 +13,14 @@ internal static class Probes
         var r = await ctx.Server.PsqlAsync(sql, deadline);
         if (r.TimedOut) return new Seen(Outcome.Hang, $"psql: no answer within {deadline.TotalSeconds:0} s");
         if (r.ExitCode == 0) return Seen.Clean($"psql: ok ({Text.Clip(r.Stdout.Trim(), 40)})");
-        return r.Stderr.Contains("ERROR:", StringComparison.Ordinal) && !r.Stderr.Contains("internal", StringComparison.OrdinalIgnoreCase)
-            ? Seen.Clean($"psql: {r.FirstErrorLine}")
-            : Seen.Unclean($"psql exit {r.ExitCode}: {r.FirstErrorLine}");
+        return PsqlError(r) is { } error ? Judge(error) : Seen.Unclean($"psql exit {r.ExitCode}: {r.FirstErrorLine}");
     }
+
+    /// <summary>The server's "SQLSTATE: message" from psql's verbose ERROR line; null when psql failed otherwise
+    /// (connection lost, refused).</summary>
+    public static string? PsqlError(ChildResult r) =>
+        r.Stderr.Split('\n').FirstOrDefault(l => l.StartsWith("ERROR:", StringComparison.Ordinal)) is { } line
+            ? line["ERROR:".Length..].Trim().Replace(": ", " ", StringComparison.Ordinal) : null;
 
     /// <summary>A statement over a raw connection (simple query): ErrorResponse or completion within the deadline.</summary>
     public static async Task<Seen> RawQueryAsync(CaseContext ctx, byte[] frame, TimeSpan deadline)
@@ -27,9 +31,9 @@ internal static class Probes
         return m.Type == 'E' ? Judge(m.Error) : Seen.Clean("completed");
     }
 
-    /// <summary>A server error: XX000 (internal) is not a clean refusal, any other SQLSTATE is.</summary>
+    /// <summary>A server error ("SQLSTATE message"): XX000 (internal) is not a clean refusal, any other SQLSTATE is.</summary>
     public static Seen Judge(string error) =>
-        error.StartsWith("XX000", StringComparison.Ordinal) ? Seen.Unclean(error) : Seen.Clean(error);
+        error.StartsWith("XX000", StringComparison.Ordinal) ? Seen.Unclean(Text.Clip(error)) : Seen.Clean(Text.Clip(error));
 
     /// <summary>A chat completion with <paramref name="model"/>: 200 or a JSON 4xx/501 is clean, a 500 is not.</summary>
     public static async Task<Seen> ChatAsync(CaseContext ctx, string model, TimeSpan deadline)

@@ -38,9 +38,8 @@ internal static class SecurityCases
             ctx => HostileFolderAsync(ctx, "range", d => ModelFolders.SetChatTemplate(d, "{% for i in range(100000000) %}{{ i }}{% endfor %}"), Chat)),
         new("template-repeat-1e9", "chat_template {{ 'x' * 1000000000 }} → convert, then chat", TimeSpan.FromSeconds(150),
             ctx => HostileFolderAsync(ctx, "repeat", d => ModelFolders.SetChatTemplate(d, "{{ 'x' * 1000000000 }}"), Chat)),
-        new("tokenizer-id-2147483647", "tokenizer.json added token with id 2147483647 → convert, then GENERATE", TimeSpan.FromSeconds(150),
-            ctx => HostileFolderAsync(ctx, "bigid", d => ModelFolders.EditJson(Path.Combine(d, "tokenizer.json"), o =>
-                o["added_tokens"]!.AsArray().Add(System.Text.Json.Nodes.JsonNode.Parse("""{"id": 2147483647, "content": "<evil>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}"""))), Generate)),
+        new("tokenizer-id-2147483647", "tokenizer.json vocabulary entry with id 2147483647 → convert, then GENERATE", TimeSpan.FromSeconds(150),
+            ctx => HostileFolderAsync(ctx, "bigid", d => ModelFolders.EditJson(Path.Combine(d, "tokenizer.json"), o => o["model"]!["vocab"]!["<evil>"] = int.MaxValue), Generate)),
         new("config-dev-zero", "config.json a symlink to /dev/zero → convert", TimeSpan.FromSeconds(120),
             ctx => HostileFolderAsync(ctx, "devzero", d => { File.Delete(Path.Combine(d, "config.json")); File.CreateSymbolicLink(Path.Combine(d, "config.json"), "/dev/zero"); }, Generate)),
         new("config-fifo", "config.json a FIFO nobody writes → convert", TimeSpan.FromSeconds(120),
@@ -90,7 +89,10 @@ internal static class SecurityCases
     }
 
     /// <summary>Each connection starts up, gets the SASL request, and sends a SASLInitialResponse header claiming
-    /// 64 MiB, then only a few bytes of it.</summary>
+    /// 64 MiB, then half of it and never the rest: a server that allocates what is announced fills the buffer it
+    /// made (untouched pages would not show in RSS); one that checks the length closes the connection at once.</summary>
+    private const int AnnouncedSasl = 64 << 20;
+
     private static async Task<Seen> SaslAnnouncementsAsync(CaseContext ctx)
     {
         var held = new List<PgRaw>();
@@ -106,8 +108,12 @@ internal static class SecurityCases
                 if (m.Type != 'R' || m.AuthCode != 10) return Seen.Unclean($"expected a SASL request, got '{m.Type}' {m.Error}");
                 var header = new byte[5];
                 header[0] = (byte)'p';
-                System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(1), 64 << 20);
-                try { await c.SendAsync([.. header, .. PgRaw.CString("SCRAM-SHA-256")], Short); }
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(1), AnnouncedSasl);
+                try
+                {
+                    await c.SendAsync([.. header, .. PgRaw.CString("SCRAM-SHA-256"), .. PgRaw.Int32(-1)], Short);
+                    await c.SendAsync(new byte[AnnouncedSasl / 2], Short);
+                }
                 catch (IOException) { refused++; }
             }
             await Task.Delay(TimeSpan.FromSeconds(3), ctx.Cancel);
@@ -162,7 +168,8 @@ internal static class SecurityCases
         var good = await ctx.Server.PsqlAsync(string.Format(statement, Model), Short);
         var bad = await ctx.Server.PsqlAsync(string.Format(statement, copy), Short);
         if (bad.TimedOut) return new Seen(Outcome.Hang, "GENERATE on the swapped copy: no answer");
-        if (bad.ExitCode != 0) return Probes.Judge(bad.FirstErrorLine.Replace("ERROR:  ", "")) with { Detail = $"rows {a}/{b} swapped: {bad.FirstErrorLine}" };
+        if (bad.ExitCode != 0)
+            return Probes.PsqlError(bad) is { } error ? Probes.Judge(error) with { Detail = $"rows {a}/{b} swapped: {Text.Clip(error)}" } : Seen.Unclean($"psql: {bad.FirstErrorLine}");
         return Seen.Unclean(good.Stdout == bad.Stdout
             ? $"rows {a}/{b} swapped: not detected (output unchanged)"
             : $"rows {a}/{b} swapped: not detected, output silently differs");
@@ -179,7 +186,8 @@ internal static class SecurityCases
         if (!edited) return Seen.Unclean("manifest.json has no layers field this soak knows");
         var r = await ctx.Server.PsqlAsync($"GENERATE 'hello' FROM MODEL {copy} MAX_TOKENS 2", Short);
         if (r.TimedOut) return new Seen(Outcome.Hang, "GENERATE: no answer");
-        return r.ExitCode == 0 ? Seen.Unclean("layers = 0 accepted: GENERATE produced text") : Probes.Judge(r.FirstErrorLine.Replace("ERROR:  ", ""));
+        if (r.ExitCode == 0) return Seen.Unclean("layers = 0 accepted: GENERATE produced text");
+        return Probes.PsqlError(r) is { } error ? Probes.Judge(error) : Seen.Unclean($"psql: {r.FirstErrorLine}");
     }
 
     /// <summary>Sets the first "layers" property found (the manifest nests hyperparameters) to 0.</summary>

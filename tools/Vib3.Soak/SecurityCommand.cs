@@ -20,12 +20,16 @@ internal static class SecurityCommand
         }
         var cases = names.Length == 0 ? SecurityCases.All : SecurityCases.All.Where(c => names.Contains(c.Name)).ToList();
         var root = Directory.CreateTempSubdirectory("vib3-soak-").FullName;
+        // a soak stopped early must not leave servers behind
+        Console.CancelKeyPress += (_, _) => ChildProcess.KillAll();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => ChildProcess.KillAll();
         try
         {
             return RunAsync(VibCli.Find(Value("--cli")), root, cases, keepGoing).GetAwaiter().GetResult();
         }
         finally
         {
+            ChildProcess.KillAll();
             Directory.Delete(root, recursive: true);
         }
     }

@@ -30,7 +30,7 @@ internal sealed record Seen(Outcome Outcome, string Detail)
     {
         { OverMemory: true } => new(Outcome.Memory, $"{what}: killed at {ProcessMemory.Mb(r.PeakRssBytes)} MB RSS"),
         { TimedOut: true } => new(Outcome.Hang, $"{what}: no exit within {r.Elapsed.TotalSeconds:0} s"),
-        { Crashed: true } => new(Outcome.Crash, $"{what}: exit {r.ExitCode}: {r.FirstErrorLine}"),
+        { Crashed: true } => new(Outcome.Crash, $"{what}: exit {r.ExitCode}: {Text.FatalLine(r.Stderr + "\n" + r.Stdout)}"),
         { StackTrace: true } => new(Outcome.Unclean, $"{what}: exit {r.ExitCode} with a stack trace: {r.FirstErrorLine}"),
         { ExitCode: 0 } => new(Outcome.Clean, $"{what}: ok"),
         { ExitCode: 1 } => new(Outcome.Clean, $"{what}: {r.FirstErrorLine}"),

@@ -86,13 +86,14 @@ internal sealed class VibServer : IAsyncDisposable
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { return false; }
     }
 
-    /// <summary>psql running one statement against this server, under a deadline.</summary>
+    /// <summary>psql running one statement against this server, under a deadline. Verbose errors carry the SQLSTATE
+    /// ("ERROR:  XX000: …"), which tells an internal error from a clean refusal.</summary>
     public Task<ChildResult> PsqlAsync(string sql, TimeSpan deadline)
     {
         var env = new Dictionary<string, string> { ["PGCONNECT_TIMEOUT"] = "5" };
         if (Password is not null) env["PGPASSWORD"] = Password;
         return ChildProcess.RunAsync("psql",
-            ["-X", "-A", "-t", "-h", "127.0.0.1", "-p", $"{PgPort}", "-U", User, "-d", "vib3", "-v", "ON_ERROR_STOP=1", "-c", sql],
+            ["-X", "-A", "-t", "-h", "127.0.0.1", "-p", $"{PgPort}", "-U", User, "-d", "vib3", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-c", sql],
             deadline, env);
     }
 
@@ -103,10 +104,14 @@ internal sealed class VibServer : IAsyncDisposable
         return r.ExitCode == 0 && r.Stdout.Trim() == "1";
     }
 
+    /// <summary>Posts with <c>Expect: 100-continue</c>, so a body the server refuses by its Content-Length (413) is
+    /// answered before it is uploaded rather than cut off mid-upload.</summary>
     public async Task<HttpResponseMessage> PostAsync(string path, HttpContent content, TimeSpan deadline)
     {
         using var cts = new CancellationTokenSource(deadline);
-        return await _http.PostAsync(path, content, cts.Token);
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
+        request.Headers.ExpectContinue = true;
+        return await _http.SendAsync(request, cts.Token);
     }
 
     /// <summary>What the server printed last (for a crash report).</summary>
