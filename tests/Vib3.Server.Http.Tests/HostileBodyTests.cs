@@ -98,6 +98,15 @@ public sealed class HostileBodyTests(HttpServerFixture server) : IClassFixture<H
         return ExpectAsync(400, Chat, Encoding.UTF8.GetBytes(body), param);
     }
 
+    [Fact]
+    public async Task A_number_beyond_any_range_is_named_as_written()
+    {
+        var body = """{"model": "m", "max_tokens": 2, "prompt": "x", "temperature": 1e400}"""u8.ToArray();
+        var (status, json) = await Api.PostBytesAsync(server.Http, Completions, body);
+        Assert.Equal(400, status);
+        Assert.Equal("'temperature' must be between 0 and 2, got 1e400", (string?)Api.Error(json)["message"]);
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("null")]
