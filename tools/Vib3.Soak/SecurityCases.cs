@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Text;
 
 namespace Vib3.Soak;
@@ -16,6 +15,9 @@ internal static class SecurityCases
 
     private static string Nots(int n) => "SELECT " + string.Concat(Enumerable.Repeat("NOT ", n)) + "TRUE";
 
+    /// <summary>60 MiB of ordinary words: text a tokenizer handles linearly, so only its size is hostile.</summary>
+    private static string HugePrompt() => string.Concat(Enumerable.Repeat("word ", (60 << 20) / 5));
+
     public static readonly IReadOnlyList<SoakCase> All =
     [
         new("sql-not-6000-psql", "SELECT + 6,000 × NOT + TRUE via psql", Short, ctx => Probes.PsqlAsync(ctx, Nots(6000), Short)),
@@ -28,9 +30,9 @@ internal static class SecurityCases
         new("tcp-flood-2000", "2,000 bare TCP connections to the PG port, held 3 s, then closed", TimeSpan.FromSeconds(90), TcpFloodAsync),
         new("sasl-64mib-x20", "20 connections announcing a 64 MiB SASL message (password server)", TimeSpan.FromSeconds(60), SaslAnnouncementsAsync, NeedsPassword: true),
         new("prompt-60mib-pg", "GENERATE with a 60 MiB prompt over the wire (simple query)", TimeSpan.FromSeconds(120),
-            ctx => Probes.RawQueryAsync(ctx, PgRaw.Query($"GENERATE '{new string('w', 60 << 20)}' FROM MODEL {Model} MAX_TOKENS 1"), TimeSpan.FromSeconds(110))),
+            ctx => Probes.RawQueryAsync(ctx, PgRaw.Query($"GENERATE '{HugePrompt()}' FROM MODEL {Model} MAX_TOKENS 1"), TimeSpan.FromSeconds(110))),
         new("prompt-60mib-http", "POST /v1/completions with a 60 MiB prompt", TimeSpan.FromSeconds(60),
-            ctx => Probes.PostAsync(ctx, "v1/completions", new StringContent($$"""{"model": "{{Model}}", "max_tokens": 1, "prompt": "{{new string('w', 60 << 20)}}"}""", Encoding.UTF8, "application/json"), TimeSpan.FromSeconds(50))),
+            ctx => Probes.PostAsync(ctx, "v1/completions", new StringContent($$"""{"model": "{{Model}}", "max_tokens": 1, "prompt": "{{HugePrompt()}}"}""", Encoding.UTF8, "application/json"), TimeSpan.FromSeconds(50))),
         new("generate-portals-4+1", "4 connections hold bound, never-executed GENERATE portals; a 5th GENERATE", SlotWindow + TimeSpan.FromSeconds(30), IdlePortalsAsync),
         new("template-parens-20000", "chat_template of 20,000 nested ( ) → convert, then chat", TimeSpan.FromSeconds(150),
             ctx => HostileFolderAsync(ctx, "parens", d => ModelFolders.SetChatTemplate(d, "{{ " + new string('(', 20_000) + "'x'" + new string(')', 20_000) + " }}"), Chat)),
@@ -59,8 +61,8 @@ internal static class SecurityCases
     {
         var dir = ModelFolders.Copy(ctx.Cli, ctx.Scratch, name);
         tamper(dir);
-        var converted = Seen.Of("vib3 convert", await ctx.Cli.ConvertAsync(dir, name, ConvertDeadline));
-        if (converted.Outcome != Outcome.Clean || !converted.Detail.EndsWith(": ok", StringComparison.Ordinal)) return converted;
+        var converted = await ctx.Cli.ConvertAsync(dir, name, ConvertDeadline);
+        if (converted.ExitCode != 0) return Seen.Of("vib3 convert", converted);
         var used = await use(ctx, name);
         return used with { Detail = $"converted; then {used.Detail}" };
     }
@@ -157,11 +159,20 @@ internal static class SecurityCases
         }
     }
 
+    /// <summary>Converts the default model again under another name, to tamper with its store; a Seen only when that fails.</summary>
+    private static async Task<Seen?> CleanCopyAsync(CaseContext ctx, string name)
+    {
+        var r = await ctx.Cli.ConvertAsync(ctx.Cli.DefaultModelFolder, name, ConvertDeadline);
+        if (r.ExitCode == 0) return null;
+        // a refusal to convert the untampered model tests nothing: not clean, whatever its error looks like
+        var seen = Seen.Of("vib3 convert of the untampered model", r);
+        return seen.Outcome == Outcome.Clean ? seen with { Outcome = Outcome.Unclean } : seen;
+    }
+
     private static async Task<Seen> SwappedPagesAsync(CaseContext ctx)
     {
         const string copy = "swapped";
-        var converted = Seen.Of("vib3 convert", await ctx.Cli.ConvertAsync(ctx.Cli.DefaultModelFolder, copy, ConvertDeadline));
-        if (converted.Outcome != Outcome.Clean) return converted;
+        if (await CleanCopyAsync(ctx, copy) is { } failed) return failed;
         if (ModelFolders.SwapPageRows(Path.Combine(ctx.Cli.DataDir, "models", copy)) is not var (a, b))
             return Seen.Unclean("pages.tbl is not in the layout this soak knows (version 1, 24-byte rows)");
         const string statement = "GENERATE 'Gets or sets a value' FROM MODEL {0} MAX_TOKENS 8 TEMPERATURE 0";
@@ -178,8 +189,7 @@ internal static class SecurityCases
     private static async Task<Seen> ManifestLayersZeroAsync(CaseContext ctx)
     {
         const string copy = "nolayers";
-        var converted = Seen.Of("vib3 convert", await ctx.Cli.ConvertAsync(ctx.Cli.DefaultModelFolder, copy, ConvertDeadline));
-        if (converted.Outcome != Outcome.Clean) return converted;
+        if (await CleanCopyAsync(ctx, copy) is { } failed) return failed;
         var manifest = Path.Combine(ctx.Cli.DataDir, "models", copy, "manifest.json");
         var edited = false;
         ModelFolders.EditJson(manifest, o => edited = SetLayers(o));

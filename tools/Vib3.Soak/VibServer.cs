@@ -32,7 +32,6 @@ internal sealed class VibServer : IAsyncDisposable
     public bool HasExited => _process.HasExited;
     public Process Process => _process;
     public long? RssBytes => ProcessMemory.RssBytes(_process.Id);
-    public Uri HttpBase => _http.BaseAddress!;
 
     /// <summary>Starts the server and waits until both listeners are up (or the start deadline passes).</summary>
     public static async Task<VibServer> StartAsync(VibCli cli, string? password)
