@@ -8,7 +8,7 @@ internal static class SecurityCases
 {
     private const string Model = SecurityCommand.ModelName;
     private static readonly TimeSpan Short = TimeSpan.FromSeconds(20);
-    private static readonly TimeSpan ConvertDeadline = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan ConvertDeadline = TimeSpan.FromSeconds(60); // vib3-moe converts in a few seconds
 
     /// <summary>How long the fifth GENERATE retries while four idle bound portals hold the slots.</summary>
     private static readonly TimeSpan SlotWindow = TimeSpan.FromSeconds(40);
