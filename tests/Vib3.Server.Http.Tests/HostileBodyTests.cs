@@ -152,4 +152,23 @@ public sealed class HostileBodyTests(HttpServerFixture server) : IClassFixture<H
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Equal("request_too_large", (string?)Api.Error(await Api.ReadJsonAsync(response))["code"]);
     }
+
+    /// <summary>Framing HttpClient cannot produce: a chunk size that is not hex. Kestrel's own verdict (400) is the
+    /// answer, in OpenAI's shape, not an internal error.</summary>
+    [Fact]
+    public async Task A_broken_chunked_body_is_400_not_500()
+    {
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, server.Server.Port);
+        var stream = tcp.GetStream();
+        var request = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+                      $"Authorization: Bearer {HttpServerFixture.ApiKey}\r\nContent-Type: application/json\r\n" +
+                      "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var response = await new StreamReader(stream).ReadToEndAsync(cts.Token);
+        Assert.StartsWith("HTTP/1.1 400", response);
+        var body = response[response.IndexOf('{')..(response.LastIndexOf('}') + 1)]; // the JSON, whatever the framing
+        Assert.Equal("bad_request", (string?)Api.Error(System.Text.Json.Nodes.JsonNode.Parse(body))["code"]);
+    }
 }
