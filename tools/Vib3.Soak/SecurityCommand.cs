@@ -27,6 +27,12 @@ internal static class SecurityCommand
         {
             return RunAsync(VibCli.Find(Value("--cli")), root, cases, keepGoing).GetAwaiter().GetResult();
         }
+        catch (Exception e) when (e is FileNotFoundException or InvalidOperationException)
+        {
+            // no CLI, or a server that would not start: nothing to judge
+            Console.Error.WriteLine($"vib3-soak: {e.Message}");
+            return 2;
+        }
         finally
         {
             ChildProcess.KillAll();

@@ -20,7 +20,8 @@ internal sealed class VibCli(string dll, string dataDir)
     /// <summary>The CLI next to this tool in the same build layout, as vib3-bench finds it.</summary>
     public static string Find(string given)
     {
-        if (given.Length > 0) return Path.GetFullPath(given);
+        if (given.Length > 0)
+            return File.Exists(given) ? Path.GetFullPath(given) : throw new FileNotFoundException($"--cli {given}: no such file (the built vib3.dll)");
         var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')); // tools/Vib3.Soak/bin/CONFIG/TFM
         var candidate = Path.Combine(here.Parent!.Parent!.Parent!.Parent!.Parent!.FullName, "src", "Vib3.Cli", "bin", here.Parent!.Name, here.Name, "vib3.dll");
         return File.Exists(candidate) ? candidate : throw new FileNotFoundException(
