@@ -19,6 +19,15 @@ internal static class Api
         return ((int)response.StatusCode, await ReadJsonAsync(response));
     }
 
+    /// <summary>Posts exactly these bytes as application/json: bodies a JSON serializer would never produce.</summary>
+    public static async Task<(int Status, JsonNode? Body)> PostBytesAsync(HttpClient http, string path, byte[] body)
+    {
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        using var response = await http.PostAsync(path, content);
+        return ((int)response.StatusCode, await ReadJsonAsync(response));
+    }
+
     public static async Task<JsonNode?> ReadJsonAsync(HttpResponseMessage response)
     {
         var text = await response.Content.ReadAsStringAsync();

@@ -30,19 +30,24 @@ internal readonly struct JsonFields(JsonElement obj, string prefix = "")
     public decimal? Decimal(string name, decimal min, decimal max)
     {
         if (Get(name) is not { } v) return null;
-        if (v.ValueKind != JsonValueKind.Number || !v.TryGetDecimal(out var d))
-            throw ApiException.Invalid(Path(name), $"'{Path(name)}' must be a number");
-        return d >= min && d <= max ? d
-            : throw ApiException.Invalid(Path(name), $"'{Path(name)}' must be between {min} and {max}, got {d}");
+        if (v.ValueKind != JsonValueKind.Number) throw ApiException.Invalid(Path(name), $"'{Path(name)}' must be a number");
+        return v.TryGetDecimal(out var d) && d >= min && d <= max ? d
+            : throw ApiException.Invalid(Path(name), $"'{Path(name)}' must be between {min} and {max}, got {Shown(v)}");
     }
 
     public long? Integer(string name, long min, long max)
     {
         if (Get(name) is not { } v) return null;
-        if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out var n))
-            throw ApiException.Invalid(Path(name), $"'{Path(name)}' must be an integer");
-        return n >= min && n <= max ? n
-            : throw ApiException.Invalid(Path(name), $"'{Path(name)}' must be between {min} and {max}, got {n}");
+        if (v.ValueKind != JsonValueKind.Number) throw ApiException.Invalid(Path(name), $"'{Path(name)}' must be an integer");
+        return v.TryGetInt64(out var n) && n >= min && n <= max ? n
+            : throw ApiException.Invalid(Path(name), $"'{Path(name)}' must be an integer between {min} and {max}, got {Shown(v)}");
+    }
+
+    /// <summary>A number as the client wrote it (1e400, 2.5), cut short: JSON numbers may have any number of digits.</summary>
+    private static string Shown(JsonElement number)
+    {
+        var raw = number.GetRawText();
+        return raw.Length <= 40 ? raw : raw[..40] + "…";
     }
 
     /// <summary>A nested object's fields, named <c>name.field</c> in errors.</summary>

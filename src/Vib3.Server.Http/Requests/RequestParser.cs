@@ -17,6 +17,7 @@ internal static class RequestParser
     {
         if (root.ValueKind != JsonValueKind.Object)
             throw new ApiException(400, "invalid_request_error", "invalid_json", "the request body must be a JSON object");
+        UnicodeCheck.Check(root);
         var f = new JsonFields(root);
         var model = f.String("model");
         if (string.IsNullOrEmpty(model)) throw ApiException.Invalid("model", "'model' is required");

@@ -1,0 +1,16 @@
+using Vib3.Soak;
+
+// vib3-soak security — the hostile-input battery of issue 16 against a live `vib3 serve`: a Markdown table of
+// cases (clean / crash / hang / memory) and a non-zero exit code if any case crashed, hung or grew memory unboundedly.
+return args.FirstOrDefault() switch
+{
+    "security" => SecurityCommand.Run(args[1..]),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: vib3-soak security [--cli PATH/vib3.dll] [--keep-going] [--cases NAME,NAME]");
+    Console.Error.WriteLine($"cases: {string.Join(", ", SecurityCases.All.Select(c => c.Name))}");
+    return 2;
+}
