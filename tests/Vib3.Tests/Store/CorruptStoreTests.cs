@@ -105,7 +105,7 @@ public sealed class CorruptStoreTests(CorruptStoreTests.Stores stores) : IClassF
     public async Task Generate_from_a_broken_model_is_one_line_and_the_engine_goes_on_serving_the_good_one()
     {
         await using var engine = new Vib3Engine(new EngineOptions(Data, 64L << 20));
-        using var session = engine.OpenSession();
+        using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
         foreach (var (model, state, line) in new[] { ("bad", SqlState.DataCorrupted, BadLine), ("old", SqlState.FeatureNotSupported, OldLine) })
         {
             var ex = await Assert.ThrowsAsync<Vib3Exception>(() => RunAsync(session, $"GENERATE 'the cat' FROM MODEL {model} MAX_TOKENS 2 SEED 1"));
