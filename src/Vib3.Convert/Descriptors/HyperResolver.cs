@@ -25,6 +25,11 @@ public static class HyperResolver
 
     private static readonly HashSet<string> Optional = ["sharedExpertHidden", "bosTokenId", "eosTokenId"];
 
+    /// <summary>The longest context_length a model may declare: 16 Mi tokens, beyond every published model (the longest
+    /// are 1–10 M). A larger one is no real model's; it is refused at conversion rather than stored as a limit no
+    /// sequence could reach (the KV cache still refuses at run time whatever memory cannot hold).</summary>
+    public const int MaxContextLength = 1 << 24;
+
     public static IReadOnlyDictionary<string, double> Resolve(
         FamilyDescriptor family, IConfigSource config, bool gguf, string? ggufArchitecture, Func<string, long[]?> tensorShape)
     {
@@ -148,6 +153,9 @@ public static class HyperResolver
             throw new Vib3Exception(SqlState.FeatureNotSupported,
                 $"{origin}: moe_layer_freq = {freq.ToString(CultureInfo.InvariantCulture)} (routed layers only every few layers) is not supported; " +
                 "vib3 runs models whose layers after the leading dense ones are all routed");
+        if (h.Context > MaxContextLength)
+            throw new Vib3Exception(SqlState.InvalidParameterValue,
+                $"{origin}: context_length {h.Context} is more than the {MaxContextLength} tokens vib3 accepts");
         if (h.TopK > h.Experts)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"{origin}: top-k {h.TopK} exceeds the expert count {h.Experts}");
         if (h.Heads % h.KvHeads != 0)

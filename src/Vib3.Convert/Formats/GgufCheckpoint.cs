@@ -8,6 +8,12 @@ namespace Vib3.Convert.Formats;
 public sealed class GgufCheckpoint : ICheckpointReader
 {
     public const uint DefaultAlignment = 32;
+
+    /// <summary>The header (metadata and tensor infos) must end within this many bytes. Real headers are a few MiB
+    /// (a 262 k token vocabulary with scores and types is ~7 MiB); the limit bounds what a file can make vib3
+    /// allocate, since every count is checked against the bytes left before this point, not the file's size (a
+    /// sparse file can claim terabytes).</summary>
+    public const long MaxHeaderBytes = 64L << 20;
     public const int MaxDims = 4;
     private const int MaxArrayNesting = 8;
 
@@ -122,12 +128,12 @@ public sealed class GgufCheckpoint : ICheckpointReader
 
     private static GgufCheckpoint Parse(string shownPath, string full, PositionalFiles files)
     {
-        using var r = new GgufHeaderReader(full);
+        using var r = new GgufHeaderReader(full, MaxHeaderBytes);
         if (r.Length < 4)
             throw r.Bad($"{r.Length} bytes is too short to be a GGUF file");
         var magic = r.ReadBytes(4, "the magic");
-        if (!magic.AsSpan().SequenceEqual("GGUF"u8))
-            throw r.Bad($"not a GGUF file: starts with {DescribeMagic(magic)}, expected \"GGUF\"");
+        if (!magic.AsSpan().SequenceEqual("GGUF"u8)) // what it starts with is not shown: the file may be a secret
+            throw r.Bad("not a GGUF file: it does not start with \"GGUF\"");
         var version = r.U32("the version");
         if (version is not (2 or 3))
         {
@@ -140,9 +146,9 @@ public sealed class GgufCheckpoint : ICheckpointReader
         var kvCount = r.U64("the metadata count");
         // Smallest possible entries: kv = key length (8) + type (4) + 1 byte; tensor info = 8 + 4 + 8 + 4 + 8.
         if (kvCount > (ulong)r.Remaining / 13)
-            throw r.Bad($"header claims {kvCount} metadata entries, impossible for a file of {r.Length} bytes");
+            throw r.Bad($"header claims {kvCount} metadata entries, impossible in a header of at most {r.HeaderLimit} bytes");
         if (tensorCount > (ulong)r.Remaining / 32)
-            throw r.Bad($"header claims {tensorCount} tensors, impossible for a file of {r.Length} bytes");
+            throw r.Bad($"header claims {tensorCount} tensors, impossible in a header of at most {r.HeaderLimit} bytes");
 
         var metadata = new Dictionary<string, GgufValue>(StringComparer.Ordinal);
         for (ulong i = 0; i < kvCount; i++)
@@ -262,9 +268,10 @@ public sealed class GgufCheckpoint : ICheckpointReader
                 var countAt = r.Position;
                 var count = r.U64($"the element count of {what}");
                 var min = MinSize(elem) ?? throw r.Bad($"{what} has an array of unknown value type {elem} (at offset {elemAt})");
+                // Checked as the 64-bit count it is, against the header bytes left, before the cast and the allocation.
                 if (count > (ulong)r.Remaining / (ulong)min)
-                    throw r.Bad($"{what} claims an array of {count} elements at offset {countAt}, more than the file can hold");
-                return new(GgufValueType.Array, ReadArray(r, key, elem, (int)count, elemAt, depth), (GgufValueType)elem);
+                    throw r.Bad($"{what} claims an array of {count} elements at offset {countAt}, more than the file can hold (or the header limit allows)");
+                return new(GgufValueType.Array, ReadArray(r, key, elem, checked((int)count), elemAt, depth), (GgufValueType)elem);
             default:
                 throw r.Bad($"{what} has unknown value type {type} (at offset {typeAt})");
         }
@@ -308,12 +315,5 @@ public sealed class GgufCheckpoint : ICheckpointReader
     {
         for (var i = 0; i < a.Length; i++) a[i] = read(i);
         return a;
-    }
-
-    private static string DescribeMagic(byte[] m)
-    {
-        var printable = m.All(b => b is >= 0x20 and < 0x7F);
-        var hex = string.Join(" ", m.Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
-        return printable ? $"\"{System.Text.Encoding.ASCII.GetString(m)}\" ({hex})" : $"bytes {hex}";
     }
 }

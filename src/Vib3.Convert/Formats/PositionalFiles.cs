@@ -1,5 +1,6 @@
 using Microsoft.Win32.SafeHandles;
 using Vib3.Core;
+using Vib3.Core.IO;
 
 namespace Vib3.Convert.Formats;
 
@@ -12,26 +13,7 @@ internal sealed class PositionalFiles : IDisposable
     public SafeFileHandle Open(string path)
     {
         if (_handles.TryGetValue(path, out var h)) return h;
-        try
-        {
-            h = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
-        }
-        catch (FileNotFoundException)
-        {
-            throw new Vib3Exception(SqlState.UndefinedObject, $"{path}: no such file");
-        }
-        catch (DirectoryNotFoundException)
-        {
-            throw new Vib3Exception(SqlState.UndefinedObject, $"{path}: no such file or directory");
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            throw new Vib3Exception(SqlState.IoError, $"{path}: cannot open for reading ({e.Message})");
-        }
-        catch (IOException e)
-        {
-            throw new Vib3Exception(SqlState.IoError, $"{path}: cannot open for reading ({e.Message})");
-        }
+        h = UntrustedFile.OpenRegular(path);
         _handles[path] = h;
         return h;
     }

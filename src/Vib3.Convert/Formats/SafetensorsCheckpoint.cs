@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text.Json;
 using Vib3.Core;
+using Vib3.Core.IO;
 
 namespace Vib3.Convert.Formats;
 
@@ -74,9 +75,8 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
     private static SafetensorsCheckpoint OpenIndexed(string folder, string index)
     {
         Dictionary<string, string> weightMap;
-        try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(index));
+            using var doc = UntrustedJson.Read(index, ModelFileLimits.SafetensorsIndexBytes);
             if (doc.RootElement.ValueKind != JsonValueKind.Object ||
                 !doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
                 throw Bad($"{index}: no \"weight_map\" object");
@@ -90,10 +90,6 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
                     throw Bad($"{index}: weight_map entry '{p.Name}' names '{shard}', which is not a plain file name");
                 weightMap[p.Name] = shard;
             }
-        }
-        catch (JsonException e)
-        {
-            throw Bad($"{index}: not valid JSON ({FirstLine(e.Message)})");
         }
         if (weightMap.Count == 0)
             throw Bad($"{index}: weight_map is empty");
@@ -154,25 +150,19 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
         if (!PositionalFiles.TryReadExactly(h, 0, lenBytes))
             throw Bad($"{file}: cannot read the header length");
         var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lenBytes);
+        // The length is never shown: the file may be no safetensors file at all (a symlink to a secret), and its
+        // first eight bytes are not to be echoed back.
         if (headerLength > MaxHeaderBytes)
-            throw Bad($"{file}: header length {headerLength} is absurd (limit {MaxHeaderBytes}); not a safetensors file?");
+            throw Bad($"{file}: the header length is more than the {MaxHeaderBytes}-byte limit; not a safetensors file?");
         if (8 + (long)headerLength > length)
-            throw Bad($"{file}: header length {headerLength} runs past the end of the file ({length} bytes); truncated?");
+            throw Bad($"{file}: the header length runs past the end of the file ({length} bytes); truncated, or not a safetensors file?");
         var header = new byte[headerLength];
         if (!PositionalFiles.TryReadExactly(h, 8, header))
-            throw Bad($"{file}: cannot read the {headerLength}-byte header");
+            throw Bad($"{file}: the file ended while its header was read");
         var dataStart = 8 + (long)headerLength;
         var dataLength = length - dataStart;
 
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(header);
-        }
-        catch (JsonException e)
-        {
-            throw Bad($"{file}: header is not valid JSON ({FirstLine(e.Message)})");
-        }
+        var doc = UntrustedJson.Parse($"{file}: header", header);
         var result = new List<SourceTensor>();
         var ranges = new List<(long Begin, long End, string Name)>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -250,7 +240,8 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
         }
         if (!v.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
             throw Bad($"{file}: tensor '{name}' has no data_offsets [begin, end]");
-        if (!off[0].TryGetInt64(out var begin) || !off[1].TryGetInt64(out var end) || begin < 0 || end < 0)
+        if (off[0].ValueKind != JsonValueKind.Number || off[1].ValueKind != JsonValueKind.Number
+            || !off[0].TryGetInt64(out var begin) || !off[1].TryGetInt64(out var end) || begin < 0 || end < 0)
             throw Bad($"{file}: tensor '{name}' has data_offsets {off.GetRawText()} that are not non-negative integers");
         if (begin > end)
             throw Bad($"{file}: tensor '{name}' has data_offsets [{begin}, {end}] out of order (begin after end)");
@@ -272,10 +263,4 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
     }
 
     private static Vib3Exception Bad(string message) => new(SqlState.InvalidParameterValue, message);
-
-    private static string FirstLine(string s)
-    {
-        var i = s.IndexOfAny(['\r', '\n']);
-        return i < 0 ? s : s[..i];
-    }
 }
