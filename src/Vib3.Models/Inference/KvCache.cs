@@ -45,7 +45,6 @@ public sealed class KvCache
             _k16 = new Half[layers][];
             _v16 = new Half[layers][];
         }
-        Grow(Math.Min(capacity, FirstPositions));
     }
 
     /// <summary>The cache a model's attention needs: latents for multi-head latent attention, else keys and values.</summary>
@@ -62,11 +61,12 @@ public sealed class KvCache
 
     private int ElementBytes => Type == KvCacheType.F32 ? sizeof(float) : 2;
 
-    /// <summary>Makes room for positions [0, positions), doubling.</summary>
+    /// <summary>Makes room for positions [0, positions): FirstPositions at the first write, then doubling. Nothing is
+    /// allocated before the first write, so opening a session costs nothing whatever the context length.</summary>
     private void EnsureAllocated(int positions)
     {
         if (positions <= _allocated) return;
-        Grow((int)Math.Min(Capacity, Math.Max(positions, 2L * _allocated)));
+        Grow((int)Math.Min(Capacity, Math.Max(Math.Max(positions, FirstPositions), 2L * _allocated)));
     }
 
     private void Grow(int positions)
