@@ -61,14 +61,14 @@ public sealed class HfConfig : IConfigSource
     {
         if (!TryGet(key, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         if (v.ValueKind != JsonValueKind.Array || v.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.Number))
-            throw new Vib3Exception(SqlState.InvalidParameterValue, $"{Origin}: '{key}' should be an array of numbers, found {v.GetRawText()}");
+            throw new Vib3Exception(SqlState.InvalidParameterValue, $"{Origin}: '{key}' should be an array of numbers, found {UntrustedText.Shown(v.GetRawText())}");
         return v.EnumerateArray().Select(e => Finite(key, e)).ToArray();
     }
 
     /// <summary>A JSON number as a double; one beyond double's range (1e400) is an error, not an exception.</summary>
     private double Finite(string key, JsonElement number) => number.TryGetDouble(out var d) && double.IsFinite(d)
         ? d
-        : throw new Vib3Exception(SqlState.InvalidParameterValue, $"{Origin}: '{key}' = {number.GetRawText()} is out of range");
+        : throw new Vib3Exception(SqlState.InvalidParameterValue, $"{Origin}: '{key}' = {UntrustedText.Shown(number.GetRawText())} is out of range");
 
     public string? GetText(string key)
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Vib3.Convert.Config;
 using Vib3.Core;
+using Vib3.Core.IO;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Convert.Descriptors;
@@ -57,7 +58,7 @@ public static class HyperResolver
             {
                 if (Optional.Contains(name) || fallback == "none") continue;
                 var tried = keys.Count == 0 ? "(no key)" : string.Join(" or ", keys.Select(k => $"'{k}'"));
-                throw new Vib3Exception(SqlState.InvalidParameterValue, $"{config.Origin}: missing {tried} ({name})");
+                throw new Vib3Exception(SqlState.InvalidParameterValue, $"{config.Origin}: missing {tried} ({UntrustedText.Shown(name)})");
             }
             values[name] = value.Value;
         }
@@ -70,7 +71,7 @@ public static class HyperResolver
         return table.TryGetValue(text, out var v)
             ? v
             : throw new Vib3Exception(SqlState.FeatureNotSupported,
-                $"{config.Origin}: '{key}' = '{text}' is not supported (vib3 knows: {string.Join(", ", table.Keys)})");
+                $"{config.Origin}: '{key}' = '{UntrustedText.Shown(text)}' is not supported (vib3 knows: {string.Join(", ", table.Keys)})");
     }
 
     private static double? Lookup(IConfigSource config, string key, Func<string, long[]?> tensorShape)
@@ -90,7 +91,7 @@ public static class HyperResolver
             var x = v.TryGetValue(name, out var d) ? d : 0;
             if (x != Math.Floor(x) || x < min || x > int.MaxValue)
                 throw new Vib3Exception(SqlState.InvalidParameterValue,
-                    $"{origin}: {name} = {x.ToString(CultureInfo.InvariantCulture)} is not a valid value (whole number ≥ {min})");
+                    $"{origin}: {UntrustedText.Shown(name)} = {x.ToString(CultureInfo.InvariantCulture)} is not a valid value (whole number ≥ {min})");
             return (int)x;
         }
 
@@ -102,7 +103,7 @@ public static class HyperResolver
             return x > 0 && double.IsFinite(x)
                 ? x
                 : throw new Vib3Exception(SqlState.InvalidParameterValue,
-                    $"{origin}: {name} = {x.ToString(CultureInfo.InvariantCulture)} must be a positive number");
+                    $"{origin}: {UntrustedText.Shown(name)} = {x.ToString(CultureInfo.InvariantCulture)} must be a positive number");
         }
 
         var h = new HyperParameters

@@ -1,4 +1,5 @@
 using Vib3.Core;
+using Vib3.Core.IO;
 
 namespace Vib3.Convert.Formats;
 
@@ -59,7 +60,7 @@ public sealed class GgufCheckpoint : ICheckpointReader
 
     public GgufValue Get(string key) => Metadata.TryGetValue(key, out var v)
         ? v
-        : throw new Vib3Exception(SqlState.UndefinedObject, $"{Path}: metadata key '{key}' is missing");
+        : throw new Vib3Exception(SqlState.UndefinedObject, $"{Path}: metadata key '{UntrustedText.Shown(key)}' is missing");
 
     public ulong GetUInt(string key) => As(key, v => v.GetUInt());
     public long GetInt(string key) => As(key, v => v.GetInt());
@@ -97,7 +98,7 @@ public sealed class GgufCheckpoint : ICheckpointReader
         }
         catch (InvalidCastException e)
         {
-            throw new Vib3Exception(SqlState.InvalidParameterValue, $"{Path}: metadata '{key}': {e.Message}");
+            throw new Vib3Exception(SqlState.InvalidParameterValue, $"{Path}: metadata '{UntrustedText.Shown(key)}': {e.Message}");
         }
     }
 
@@ -155,10 +156,10 @@ public sealed class GgufCheckpoint : ICheckpointReader
         {
             var key = r.String($"metadata key #{i}");
             var typeAt = r.Position;
-            var type = r.U32($"the type of metadata '{key}'");
+            var type = r.U32($"the type of metadata '{UntrustedText.Shown(key)}'");
             var value = ReadValue(r, key, type, typeAt, 0);
             if (!metadata.TryAdd(key, value))
-                throw r.Bad($"metadata key '{key}' appears twice");
+                throw r.Bad($"metadata key '{UntrustedText.Shown(key)}' appears twice");
         }
 
         var alignment = DefaultAlignment;
@@ -175,17 +176,17 @@ public sealed class GgufCheckpoint : ICheckpointReader
         {
             var name = r.String($"the name of tensor #{i}");
             if (!names.Add(name))
-                throw r.Bad($"tensor '{name}' appears twice");
-            var nDims = r.U32($"the dimension count of tensor '{name}'");
+                throw r.Bad($"tensor '{UntrustedText.Shown(name)}' appears twice");
+            var nDims = r.U32($"the dimension count of tensor '{UntrustedText.Shown(name)}'");
             if (nDims is 0 or > MaxDims)
-                throw r.Bad($"tensor '{name}' has {nDims} dimensions (1 to {MaxDims} allowed)");
+                throw r.Bad($"tensor '{UntrustedText.Shown(name)}' has {nDims} dimensions (1 to {MaxDims} allowed)");
             var ne = new long[nDims];
             long count = 1;
             for (var d = 0; d < nDims; d++)
             {
-                var n = r.U64($"dimension {d} of tensor '{name}'");
+                var n = r.U64($"dimension {d} of tensor '{UntrustedText.Shown(name)}'");
                 if (n > long.MaxValue)
-                    throw r.Bad($"tensor '{name}' dimension {d} is {n}, too large");
+                    throw r.Bad($"tensor '{UntrustedText.Shown(name)}' dimension {d} is {n}, too large");
                 ne[d] = (long)n;
                 try
                 {
@@ -193,19 +194,19 @@ public sealed class GgufCheckpoint : ICheckpointReader
                 }
                 catch (OverflowException)
                 {
-                    throw r.Bad($"tensor '{name}' has shape ne=[{string.Join(", ", ne.Take(d + 1))}...] whose element count overflows");
+                    throw r.Bad($"tensor '{UntrustedText.Shown(name)}' has shape ne=[{string.Join(", ", ne.Take(d + 1))}...] whose element count overflows");
                 }
             }
-            var ggmlType = r.U32($"the type of tensor '{name}'");
-            var offset = r.U64($"the data offset of tensor '{name}'");
+            var ggmlType = r.U32($"the type of tensor '{UntrustedText.Shown(name)}'");
+            var offset = r.U64($"the data offset of tensor '{UntrustedText.Shown(name)}'");
             if (!GgmlTypes.TryToDType(ggmlType, out var dtype))
                 throw new Vib3Exception(SqlState.FeatureNotSupported, GgmlTypes.IsKnown(ggmlType)
-                    ? $"{full}: tensor '{name}' has type {GgmlTypes.Name(ggmlType)}, which vib3 does not read (supported: F32, F16, BF16, Q8_0)"
-                    : $"{full}: tensor '{name}' has ggml type {ggmlType}, which vib3 does not know (supported: F32, F16, BF16, Q8_0)");
+                    ? $"{full}: tensor '{UntrustedText.Shown(name)}' has type {GgmlTypes.Name(ggmlType)}, which vib3 does not read (supported: F32, F16, BF16, Q8_0)"
+                    : $"{full}: tensor '{UntrustedText.Shown(name)}' has ggml type {ggmlType}, which vib3 does not know (supported: F32, F16, BF16, Q8_0)");
             if (dtype == DType.Q8_0 && ne[0] % DTypes.Q8BlockSize != 0)
-                throw r.Bad($"tensor '{name}' is Q8_0 with rows of {ne[0]} values, not a multiple of the block size {DTypes.Q8BlockSize}");
+                throw r.Bad($"tensor '{UntrustedText.Shown(name)}' is Q8_0 with rows of {ne[0]} values, not a multiple of the block size {DTypes.Q8BlockSize}");
             if (offset % alignment != 0)
-                throw r.Bad($"tensor '{name}' data offset {offset} is not a multiple of the alignment {alignment}");
+                throw r.Bad($"tensor '{UntrustedText.Shown(name)}' data offset {offset} is not a multiple of the alignment {alignment}");
             long bytes;
             try
             {
@@ -215,7 +216,7 @@ public sealed class GgufCheckpoint : ICheckpointReader
             }
             catch (OverflowException)
             {
-                throw r.Bad($"tensor '{name}' is too large ({count} elements)");
+                throw r.Bad($"tensor '{UntrustedText.Shown(name)}' is too large ({count} elements)");
             }
             var shape = new long[nDims];
             for (var d = 0; d < nDims; d++) shape[d] = ne[nDims - 1 - d];
@@ -229,7 +230,7 @@ public sealed class GgufCheckpoint : ICheckpointReader
         {
             var dataLength = Math.Max(0, r.Length - dataStart);
             if (offset > (ulong)dataLength || bytes > dataLength - (long)offset)
-                throw r.Bad($"truncated: tensor '{name}' data [{offset}, {offset + (ulong)bytes}) of the data section " +
+                throw r.Bad($"truncated: tensor '{UntrustedText.Shown(name)}' data [{offset}, {offset + (ulong)bytes}) of the data section " +
                             $"(which starts at {dataStart}) runs past the end of the file ({r.Length} bytes)");
             tensors.Add(name, new SourceTensor(name, dtype, shape, full, dataStart + (long)offset, bytes));
             order.Add(name);
@@ -237,7 +238,7 @@ public sealed class GgufCheckpoint : ICheckpointReader
         var sorted = tensors.Values.Where(t => t.ByteLength > 0).OrderBy(t => t.DataOffset).ToList();
         for (var i = 1; i < sorted.Count; i++)
             if (sorted[i - 1].DataOffset + sorted[i - 1].ByteLength > sorted[i].DataOffset)
-                throw r.Bad($"tensors '{sorted[i - 1].Name}' and '{sorted[i].Name}' overlap in the data section");
+                throw r.Bad($"tensors '{UntrustedText.Shown(sorted[i - 1].Name)}' and '{UntrustedText.Shown(sorted[i].Name)}' overlap in the data section");
 
         files.Open(full);
         return new GgufCheckpoint(shownPath, files, version, alignment, dataStart, metadata, tensors, order);
@@ -245,7 +246,7 @@ public sealed class GgufCheckpoint : ICheckpointReader
 
     private static GgufValue ReadValue(GgufHeaderReader r, string key, uint type, long typeAt, int depth)
     {
-        var what = $"metadata '{key}'";
+        var what = $"metadata '{UntrustedText.Shown(key)}'";
         switch ((GgufValueType)type)
         {
             case GgufValueType.UInt8: return new(GgufValueType.UInt8, r.U8(what));
@@ -289,7 +290,7 @@ public sealed class GgufCheckpoint : ICheckpointReader
 
     private static Array ReadArray(GgufHeaderReader r, string key, uint elem, int n, long elemAt, int depth)
     {
-        var what = $"an element of metadata '{key}'";
+        var what = $"an element of metadata '{UntrustedText.Shown(key)}'";
         switch ((GgufValueType)elem)
         {
             case GgufValueType.UInt8: return Fill(new byte[n], _ => r.U8(what));
@@ -307,7 +308,7 @@ public sealed class GgufCheckpoint : ICheckpointReader
             case GgufValueType.Array:
                 return Fill(new GgufValue[n], _ => ReadValue(r, key, (uint)GgufValueType.Array, elemAt, depth + 1));
             default:
-                throw r.Bad($"metadata '{key}' has an array of unknown value type {elem} (at offset {elemAt})");
+                throw r.Bad($"metadata '{UntrustedText.Shown(key)}' has an array of unknown value type {elem} (at offset {elemAt})");
         }
     }
 

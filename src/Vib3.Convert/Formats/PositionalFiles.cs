@@ -36,12 +36,12 @@ internal sealed class PositionalFiles : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (offsetInTensor < 0 || offsetInTensor > t.ByteLength - destination.Length)
             throw new ArgumentOutOfRangeException(nameof(offsetInTensor),
-                $"reading {destination.Length} bytes at {offsetInTensor} of tensor '{t.Name}' ({t.ByteLength} bytes)");
+                $"reading {destination.Length} bytes at {offsetInTensor} of tensor '{UntrustedText.Shown(t.Name)}' ({t.ByteLength} bytes)");
         if (!_handles.TryGetValue(t.FilePath, out var h))
-            throw new ArgumentException($"tensor '{t.Name}' ({t.FilePath}) is not from this checkpoint", nameof(t));
+            throw new ArgumentException($"tensor '{UntrustedText.Shown(t.Name)}' ({t.FilePath}) is not from this checkpoint", nameof(t));
         if (!TryReadExactly(h, t.DataOffset + offsetInTensor, destination))
             throw new Vib3Exception(SqlState.DataCorrupted,
-                $"{t.FilePath}: file ended while reading tensor '{t.Name}' (was it truncated after opening?)");
+                $"{t.FilePath}: file ended while reading tensor '{UntrustedText.Shown(t.Name)}' (was it truncated after opening?)");
     }
 
     public void Dispose()
