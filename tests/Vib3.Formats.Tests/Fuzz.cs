@@ -32,7 +32,7 @@ public static class Fuzz
                 var random = new Random(HashCode.Combine(seed, ran));
                 var (bytes, e) = SpecialFiles.Allocated(() => oneCase(random));
                 if (e is not null and not Vib3Exception)
-                    throw new InvalidOperationException($"seed {seed} case {ran}: {e.GetType().Name} escaped: {e.Message}", e);
+                    throw new InvalidOperationException($"seed {seed} case {ran}: {e.GetType().Name} escaped: {e.Message} {e.StackTrace}", e);
                 if (e is Vib3Exception { Message: var m } && m.Contains('\n'))
                     throw new InvalidOperationException($"seed {seed} case {ran}: a multi-line error: {m}");
                 if (bytes > maxBytesPerCase)

@@ -11,11 +11,11 @@ public static class UntrustedText
     /// <summary>Characters shown before the text is cut with "…".</summary>
     public const int MaxShownChars = 80;
 
-    public static string Shown(string? text)
+    public static string Shown(string? text, int maxChars = MaxShownChars)
     {
         if (text is null) return "";
-        var clipped = text.Length > MaxShownChars;
-        var s = clipped ? text[..MaxShownChars] : text;
+        var clipped = text.Length > maxChars;
+        var s = clipped ? text[..maxChars] : text;
         if (!s.Any(char.IsControl)) return clipped ? s + "…" : s;
         var b = new StringBuilder(s.Length + 16);
         foreach (var c in s)

@@ -40,9 +40,12 @@ public static partial class TokenizerLoader
                 _ => throw new Vib3Exception(SqlState.FeatureNotSupported, $"tokenizer kind '{info.Kind}' is not supported"),
             };
         }
-        catch (Exception e) when (e is JsonException or InvalidDataException or KeyNotFoundException or InvalidOperationException or FormatException)
+        // Wrongly typed JSON (InvalidOperationException, FormatException), missing keys, and what the tokenizer
+        // libraries throw for a vocabulary they cannot build from (ArgumentException: a null or repeated entry).
+        catch (Exception e) when (e is JsonException or InvalidDataException or KeyNotFoundException or InvalidOperationException
+                                      or FormatException or ArgumentException)
         {
-            throw new Vib3Exception(SqlState.DataCorrupted, $"{tokenizerDir}: cannot read the tokenizer: {e.Message}", e);
+            throw new Vib3Exception(SqlState.DataCorrupted, $"{tokenizerDir}: cannot read the tokenizer: {UntrustedText.Shown(e.Message, 200)}", e);
         }
     }
 
@@ -129,7 +132,7 @@ public static partial class TokenizerLoader
         var merges = new List<string>();
         if (model.TryGetProperty("merges", out var ms))
             foreach (var mg in ms.EnumerateArray())
-                merges.Add(mg.ValueKind == JsonValueKind.Array ? mg[0].GetString() + " " + mg[1].GetString() : mg.GetString()!);
+                merges.Add(Merge(file, mg) is var (left, right) && right is null ? left : left + " " + right);
         var added = AddedTokens(file, root, ids);
         var (patterns, addPrefixSpace) = HfPreTokenizer(root.TryGetProperty("pre_tokenizer", out var pt) ? pt : default);
 
@@ -207,7 +210,7 @@ public static partial class TokenizerLoader
             var i = 0;
             foreach (var mg in model.GetProperty("merges").EnumerateArray())
             {
-                var merged = mg.ValueKind == JsonValueKind.Array ? mg[0].GetString() + mg[1].GetString() : mg.GetString()!.Replace(" ", "", StringComparison.Ordinal);
+                var merged = Merge(file, mg) is var (left, right) && right is null ? left.Replace(" ", "", StringComparison.Ordinal) : left + right;
                 rank.TryAdd(merged, i++);
             }
             foreach (var p in model.GetProperty("vocab").EnumerateObject())
@@ -220,7 +223,12 @@ public static partial class TokenizerLoader
         else
         {
             ids.CheckCount(file, "model.vocab", model.GetProperty("vocab").GetArrayLength());
-            foreach (var v in model.GetProperty("vocab").EnumerateArray()) pieces.Add((v[0].GetString()!, v[1].GetSingle()));
+            foreach (var v in model.GetProperty("vocab").EnumerateArray())
+            {
+                if (v.ValueKind != JsonValueKind.Array || v.GetArrayLength() != 2 || v[0].ValueKind != JsonValueKind.String)
+                    throw new Vib3Exception(SqlState.DataCorrupted, $"{file}: a Unigram model.vocab entry is not [piece, score]");
+                pieces.Add((v[0].GetString()!, v[1].GetSingle()));
+            }
             if (model.TryGetProperty("unk_id", out var u) && u.ValueKind == JsonValueKind.Number) proto.UnkId = ids.Check(file, "model.unk_id", u);
         }
         var unk = model.TryGetProperty("unk_token", out var ut) && ut.ValueKind == JsonValueKind.String ? ut.GetString() : null;
@@ -317,6 +325,16 @@ public static partial class TokenizerLoader
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /// <summary>A merges entry: "left right" (returned whole, Right null) or ["left", "right"] (tokenizers ≥ 0.20).</summary>
+    private static (string Left, string? Right) Merge(string file, JsonElement merge)
+    {
+        if (merge.ValueKind == JsonValueKind.String) return (merge.GetString()!, null);
+        if (merge.ValueKind == JsonValueKind.Array && merge.GetArrayLength() == 2
+            && merge[0].ValueKind == JsonValueKind.String && merge[1].ValueKind == JsonValueKind.String)
+            return (merge[0].GetString()!, merge[1].GetString());
+        throw new Vib3Exception(SqlState.DataCorrupted, $"{file}: a model.merges entry is neither \"left right\" nor [\"left\", \"right\"]");
+    }
 
     /// <summary>A per-token array (types, scores) must have one entry for every token.</summary>
     private static void SameLength(string file, string field, int count, int tokens)
