@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
 using Vib3.Core;
-using Vib3.Core.IO;
 
 namespace Vib3.Convert.Formats;
 
@@ -57,11 +56,11 @@ public sealed class Fp8DequantisingCheckpoint : ICheckpointReader
         var name = weight.Name + Fp8BlockScaling.ScaleSuffix;
         if (!reader.Tensors.TryGetValue(name, out var scale))
             throw new Vib3Exception(SqlState.UndefinedObject,
-                $"{reader.Path}: float8 tensor '{weight.Name}' has no block scales '{UntrustedText.Shown(name)}'");
+                $"{reader.Path}: float8 tensor '{weight.Name}' has no block scales '{name}'");
         var expected = scaling.ScaleShape(weight.Shape[0], weight.Shape[1]);
         if (scale.Float8 || !scale.Shape.SequenceEqual(expected))
             throw new Vib3Exception(SqlState.InvalidParameterValue,
-                $"{scale.FilePath}: block scales '{UntrustedText.Shown(name)}' are {scale.TypeName} {scale.ShapeText}, but float8 tensor '{weight.Name}' " +
+                $"{scale.FilePath}: block scales '{name}' are {scale.TypeName} {scale.ShapeText}, but float8 tensor '{weight.Name}' " +
                 $"{weight.ShapeText} in {scaling.BlockRows}×{scaling.BlockCols} blocks needs a float grid [{string.Join(", ", expected)}]");
         return scale;
     }
@@ -75,7 +74,7 @@ public sealed class Fp8DequantisingCheckpoint : ICheckpointReader
             return;
         }
         if (offsetInTensor % sizeof(float) != 0 || destination.Length % sizeof(float) != 0)
-            throw new ArgumentException($"reads of float8 tensor '{UntrustedText.Shown(t.Name)}' deliver whole f32 values " +
+            throw new ArgumentException($"reads of float8 tensor '{t.Name}' deliver whole f32 values " +
                                         $"({destination.Length} bytes at {offsetInTensor})");
         var first = offsetInTensor / sizeof(float);
         var count = destination.Length / sizeof(float);
