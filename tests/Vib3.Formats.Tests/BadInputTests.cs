@@ -99,7 +99,8 @@ public sealed class BadInputTests : IDisposable
     {
         var f = HfFile();
         Corrupt.PatchU64(f, 0, 1UL << 40);
-        Fails(SqlState.InvalidParameterValue, f, () => CheckpointReader.Open(f), "absurd");
+        var e = Fails(SqlState.InvalidParameterValue, f, () => CheckpointReader.Open(f), "header length is more than");
+        Assert.DoesNotContain((1UL << 40).ToString(System.Globalization.CultureInfo.InvariantCulture), e.Message);
     }
 
     [Fact]
@@ -195,8 +196,10 @@ public sealed class BadInputTests : IDisposable
     {
         var f = Gguf();
         Corrupt.Patch(f, 0, "GGUX"u8);
-        Fails(SqlState.InvalidParameterValue, f, () => CheckpointReader.Open(f), "\"GGUX\"", "not a GGUF file");
-        Fails(SqlState.InvalidParameterValue, f, () => GgufCheckpoint.Open(f), "GGUX");
+        // What the file starts with is never echoed: it might be a secret reached through a *.gguf symlink.
+        var e = Fails(SqlState.InvalidParameterValue, f, () => CheckpointReader.Open(f), "not a GGUF file");
+        Assert.DoesNotContain("GGUX", e.Message);
+        Assert.DoesNotContain("GGUX", Fails(SqlState.InvalidParameterValue, f, () => GgufCheckpoint.Open(f)).Message);
     }
 
     [Theory]

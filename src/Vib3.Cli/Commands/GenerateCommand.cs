@@ -39,7 +39,7 @@ internal static class GenerateCommand
             };
             sampling.Validate();
             using var session = await ModelOptions.OpenAsync(r, model, context, kvCache, ct);
-            var tokenizer = TokenizerLoader.Load(session.Weights.TokenizerDir, session.Weights.Manifest.Tokenizer);
+            var tokenizer = TokenizerLoader.Load(session.Weights.TokenizerDir, session.Weights.Manifest.Tokenizer, session.Weights.Manifest.Hyper.Vocab);
             var text = r.GetValue(prompt)!;
             bool? addBos = null;
             if (r.GetValue(chat))

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Vib3.Core;
+using Vib3.Core.IO;
 
 namespace Vib3.Convert.Config;
 
@@ -17,27 +18,27 @@ public sealed class HfConfig : IConfigSource
     public string Origin { get; }
 
     /// <summary>architectures[0] (e.g. MixtralForCausalLM).</summary>
-    public string? Architecture =>
-        _root.TryGetProperty("architectures", out var a) && a.ValueKind == JsonValueKind.Array && a.GetArrayLength() > 0
-            ? a[0].GetString()
-            : null;
+    public string? Architecture
+    {
+        get
+        {
+            if (!_root.TryGetProperty("architectures", out var a) || a.ValueKind != JsonValueKind.Array || a.GetArrayLength() == 0)
+                return null;
+            return a[0].ValueKind == JsonValueKind.String
+                ? a[0].GetString()
+                : throw new Vib3Exception(SqlState.InvalidParameterValue, $"{Origin}: 'architectures' should list names (strings), found {a[0].ValueKind}");
+        }
+    }
 
     public static HfConfig Load(string folder)
     {
         var path = Path.Combine(folder, "config.json");
         if (!File.Exists(path))
             throw new Vib3Exception(SqlState.UndefinedObject, $"{path}: missing (a Hugging Face model folder needs config.json)");
-        try
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                throw new Vib3Exception(SqlState.InvalidParameterValue, $"{path}: expected a JSON object");
-            return new HfConfig(path, doc.RootElement.Clone());
-        }
-        catch (JsonException e)
-        {
-            throw new Vib3Exception(SqlState.InvalidParameterValue, $"{path}: not valid JSON: {e.Message}");
-        }
+        using var doc = UntrustedJson.Read(path, ModelFileLimits.ConfigJsonBytes);
+        if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            throw new Vib3Exception(SqlState.InvalidParameterValue, $"{path}: expected a JSON object");
+        return new HfConfig(path, doc.RootElement.Clone());
     }
 
     /// <summary>A dotted key reads inside nested objects: rope_parameters.rope_theta (transformers 5 layout).</summary>
@@ -46,10 +47,10 @@ public sealed class HfConfig : IConfigSource
         if (!TryGet(key, out var v)) return null;
         return v.ValueKind switch
         {
-            JsonValueKind.Number => v.GetDouble(),
+            JsonValueKind.Number => Finite(key, v),
             JsonValueKind.True => 1,
             JsonValueKind.False => 0,
-            JsonValueKind.Array when v.GetArrayLength() > 0 && v[0].ValueKind == JsonValueKind.Number => v[0].GetDouble(),
+            JsonValueKind.Array when v.GetArrayLength() > 0 && v[0].ValueKind == JsonValueKind.Number => Finite(key, v[0]),
             JsonValueKind.Null => null,
             _ => throw new Vib3Exception(SqlState.InvalidParameterValue, $"{Origin}: '{key}' should be a number, found {v.ValueKind}"),
         };
@@ -60,9 +61,14 @@ public sealed class HfConfig : IConfigSource
     {
         if (!TryGet(key, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         if (v.ValueKind != JsonValueKind.Array || v.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.Number))
-            throw new Vib3Exception(SqlState.InvalidParameterValue, $"{Origin}: '{key}' should be an array of numbers, found {v.GetRawText()}");
-        return v.EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            throw new Vib3Exception(SqlState.InvalidParameterValue, $"{Origin}: '{key}' should be an array of numbers, found {UntrustedText.Shown(v.GetRawText())}");
+        return v.EnumerateArray().Select(e => Finite(key, e)).ToArray();
     }
+
+    /// <summary>A JSON number as a double; one beyond double's range (1e400) is an error, not an exception.</summary>
+    private double Finite(string key, JsonElement number) => number.TryGetDouble(out var d) && double.IsFinite(d)
+        ? d
+        : throw new Vib3Exception(SqlState.InvalidParameterValue, $"{Origin}: '{key}' = {UntrustedText.Shown(number.GetRawText())} is out of range");
 
     public string? GetText(string key)
     {

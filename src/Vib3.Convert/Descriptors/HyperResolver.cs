@@ -1,6 +1,7 @@
 using System.Globalization;
 using Vib3.Convert.Config;
 using Vib3.Core;
+using Vib3.Core.IO;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Convert.Descriptors;
@@ -24,6 +25,11 @@ public static class HyperResolver
     ];
 
     private static readonly HashSet<string> Optional = ["sharedExpertHidden", "bosTokenId", "eosTokenId"];
+
+    /// <summary>The longest context_length a model may declare: 16 Mi tokens, beyond every published model (the longest
+    /// are 1–10 M). A larger one is no real model's; it is refused at conversion rather than stored as a limit no
+    /// sequence could reach (the KV cache still refuses at run time whatever memory cannot hold).</summary>
+    public const int MaxContextLength = 1 << 24;
 
     public static IReadOnlyDictionary<string, double> Resolve(
         FamilyDescriptor family, IConfigSource config, bool gguf, string? ggufArchitecture, Func<string, long[]?> tensorShape)
@@ -52,7 +58,7 @@ public static class HyperResolver
             {
                 if (Optional.Contains(name) || fallback == "none") continue;
                 var tried = keys.Count == 0 ? "(no key)" : string.Join(" or ", keys.Select(k => $"'{k}'"));
-                throw new Vib3Exception(SqlState.InvalidParameterValue, $"{config.Origin}: missing {tried} ({name})");
+                throw new Vib3Exception(SqlState.InvalidParameterValue, $"{config.Origin}: missing {tried} ({UntrustedText.Shown(name)})");
             }
             values[name] = value.Value;
         }
@@ -65,7 +71,7 @@ public static class HyperResolver
         return table.TryGetValue(text, out var v)
             ? v
             : throw new Vib3Exception(SqlState.FeatureNotSupported,
-                $"{config.Origin}: '{key}' = '{text}' is not supported (vib3 knows: {string.Join(", ", table.Keys)})");
+                $"{config.Origin}: '{key}' = '{UntrustedText.Shown(text)}' is not supported (vib3 knows: {string.Join(", ", table.Keys)})");
     }
 
     private static double? Lookup(IConfigSource config, string key, Func<string, long[]?> tensorShape)
@@ -85,7 +91,7 @@ public static class HyperResolver
             var x = v.TryGetValue(name, out var d) ? d : 0;
             if (x != Math.Floor(x) || x < min || x > int.MaxValue)
                 throw new Vib3Exception(SqlState.InvalidParameterValue,
-                    $"{origin}: {name} = {x.ToString(CultureInfo.InvariantCulture)} is not a valid value (whole number ≥ {min})");
+                    $"{origin}: {UntrustedText.Shown(name)} = {x.ToString(CultureInfo.InvariantCulture)} is not a valid value (whole number ≥ {min})");
             return (int)x;
         }
 
@@ -97,7 +103,7 @@ public static class HyperResolver
             return x > 0 && double.IsFinite(x)
                 ? x
                 : throw new Vib3Exception(SqlState.InvalidParameterValue,
-                    $"{origin}: {name} = {x.ToString(CultureInfo.InvariantCulture)} must be a positive number");
+                    $"{origin}: {UntrustedText.Shown(name)} = {x.ToString(CultureInfo.InvariantCulture)} must be a positive number");
         }
 
         var h = new HyperParameters
@@ -148,6 +154,9 @@ public static class HyperResolver
             throw new Vib3Exception(SqlState.FeatureNotSupported,
                 $"{origin}: moe_layer_freq = {freq.ToString(CultureInfo.InvariantCulture)} (routed layers only every few layers) is not supported; " +
                 "vib3 runs models whose layers after the leading dense ones are all routed");
+        if (h.Context > MaxContextLength)
+            throw new Vib3Exception(SqlState.InvalidParameterValue,
+                $"{origin}: context_length {h.Context} is more than the {MaxContextLength} tokens vib3 accepts");
         if (h.TopK > h.Experts)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"{origin}: top-k {h.TopK} exceeds the expert count {h.Experts}");
         if (h.Heads % h.KvHeads != 0)

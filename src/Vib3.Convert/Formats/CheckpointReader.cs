@@ -1,4 +1,5 @@
 using Vib3.Core;
+using Vib3.Core.IO;
 
 namespace Vib3.Convert.Formats;
 
@@ -14,7 +15,7 @@ public static class CheckpointReader
             throw new Vib3Exception(SqlState.UndefinedObject, $"{path}: no such file or directory");
         Span<byte> magic = stackalloc byte[4];
         int n;
-        using (var h = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read))
+        using (var h = UntrustedFile.OpenRegular(path))
             n = RandomAccess.Read(h, magic, 0);
         if (n == 4 && magic.SequenceEqual("GGUF"u8))
             return GgufCheckpoint.Open(path);

@@ -1,4 +1,5 @@
 using Vib3.Core;
+using Vib3.Core.IO;
 
 namespace Vib3.Convert.Formats;
 
@@ -8,6 +9,12 @@ namespace Vib3.Convert.Formats;
 public sealed class GgufCheckpoint : ICheckpointReader
 {
     public const uint DefaultAlignment = 32;
+
+    /// <summary>The header (metadata and tensor infos) must end within this many bytes. Real headers are a few MiB
+    /// (a 262 k token vocabulary with scores and types is ~7 MiB); the limit bounds what a file can make vib3
+    /// allocate, since every count is checked against the bytes left before this point, not the file's size (a
+    /// sparse file can claim terabytes).</summary>
+    public const long MaxHeaderBytes = 64L << 20;
     public const int MaxDims = 4;
     private const int MaxArrayNesting = 8;
 
@@ -53,7 +60,7 @@ public sealed class GgufCheckpoint : ICheckpointReader
 
     public GgufValue Get(string key) => Metadata.TryGetValue(key, out var v)
         ? v
-        : throw new Vib3Exception(SqlState.UndefinedObject, $"{Path}: metadata key '{key}' is missing");
+        : throw new Vib3Exception(SqlState.UndefinedObject, $"{Path}: metadata key '{UntrustedText.Shown(key)}' is missing");
 
     public ulong GetUInt(string key) => As(key, v => v.GetUInt());
     public long GetInt(string key) => As(key, v => v.GetInt());
@@ -91,7 +98,7 @@ public sealed class GgufCheckpoint : ICheckpointReader
         }
         catch (InvalidCastException e)
         {
-            throw new Vib3Exception(SqlState.InvalidParameterValue, $"{Path}: metadata '{key}': {e.Message}");
+            throw new Vib3Exception(SqlState.InvalidParameterValue, $"{Path}: metadata '{UntrustedText.Shown(key)}': {e.Message}");
         }
     }
 
@@ -122,12 +129,12 @@ public sealed class GgufCheckpoint : ICheckpointReader
 
     private static GgufCheckpoint Parse(string shownPath, string full, PositionalFiles files)
     {
-        using var r = new GgufHeaderReader(full);
+        using var r = new GgufHeaderReader(full, MaxHeaderBytes);
         if (r.Length < 4)
             throw r.Bad($"{r.Length} bytes is too short to be a GGUF file");
         var magic = r.ReadBytes(4, "the magic");
-        if (!magic.AsSpan().SequenceEqual("GGUF"u8))
-            throw r.Bad($"not a GGUF file: starts with {DescribeMagic(magic)}, expected \"GGUF\"");
+        if (!magic.AsSpan().SequenceEqual("GGUF"u8)) // what it starts with is not shown: the file may be a secret
+            throw r.Bad("not a GGUF file: it does not start with \"GGUF\"");
         var version = r.U32("the version");
         if (version is not (2 or 3))
         {
@@ -140,19 +147,19 @@ public sealed class GgufCheckpoint : ICheckpointReader
         var kvCount = r.U64("the metadata count");
         // Smallest possible entries: kv = key length (8) + type (4) + 1 byte; tensor info = 8 + 4 + 8 + 4 + 8.
         if (kvCount > (ulong)r.Remaining / 13)
-            throw r.Bad($"header claims {kvCount} metadata entries, impossible for a file of {r.Length} bytes");
+            throw r.Bad($"header claims {kvCount} metadata entries, impossible in a header of at most {r.HeaderLimit} bytes");
         if (tensorCount > (ulong)r.Remaining / 32)
-            throw r.Bad($"header claims {tensorCount} tensors, impossible for a file of {r.Length} bytes");
+            throw r.Bad($"header claims {tensorCount} tensors, impossible in a header of at most {r.HeaderLimit} bytes");
 
         var metadata = new Dictionary<string, GgufValue>(StringComparer.Ordinal);
         for (ulong i = 0; i < kvCount; i++)
         {
             var key = r.String($"metadata key #{i}");
             var typeAt = r.Position;
-            var type = r.U32($"the type of metadata '{key}'");
+            var type = r.U32($"the type of metadata '{UntrustedText.Shown(key)}'");
             var value = ReadValue(r, key, type, typeAt, 0);
             if (!metadata.TryAdd(key, value))
-                throw r.Bad($"metadata key '{key}' appears twice");
+                throw r.Bad($"metadata key '{UntrustedText.Shown(key)}' appears twice");
         }
 
         var alignment = DefaultAlignment;
@@ -169,17 +176,17 @@ public sealed class GgufCheckpoint : ICheckpointReader
         {
             var name = r.String($"the name of tensor #{i}");
             if (!names.Add(name))
-                throw r.Bad($"tensor '{name}' appears twice");
-            var nDims = r.U32($"the dimension count of tensor '{name}'");
+                throw r.Bad($"tensor '{UntrustedText.Shown(name)}' appears twice");
+            var nDims = r.U32($"the dimension count of tensor '{UntrustedText.Shown(name)}'");
             if (nDims is 0 or > MaxDims)
-                throw r.Bad($"tensor '{name}' has {nDims} dimensions (1 to {MaxDims} allowed)");
+                throw r.Bad($"tensor '{UntrustedText.Shown(name)}' has {nDims} dimensions (1 to {MaxDims} allowed)");
             var ne = new long[nDims];
             long count = 1;
             for (var d = 0; d < nDims; d++)
             {
-                var n = r.U64($"dimension {d} of tensor '{name}'");
+                var n = r.U64($"dimension {d} of tensor '{UntrustedText.Shown(name)}'");
                 if (n > long.MaxValue)
-                    throw r.Bad($"tensor '{name}' dimension {d} is {n}, too large");
+                    throw r.Bad($"tensor '{UntrustedText.Shown(name)}' dimension {d} is {n}, too large");
                 ne[d] = (long)n;
                 try
                 {
@@ -187,19 +194,19 @@ public sealed class GgufCheckpoint : ICheckpointReader
                 }
                 catch (OverflowException)
                 {
-                    throw r.Bad($"tensor '{name}' has shape ne=[{string.Join(", ", ne.Take(d + 1))}...] whose element count overflows");
+                    throw r.Bad($"tensor '{UntrustedText.Shown(name)}' has shape ne=[{string.Join(", ", ne.Take(d + 1))}...] whose element count overflows");
                 }
             }
-            var ggmlType = r.U32($"the type of tensor '{name}'");
-            var offset = r.U64($"the data offset of tensor '{name}'");
+            var ggmlType = r.U32($"the type of tensor '{UntrustedText.Shown(name)}'");
+            var offset = r.U64($"the data offset of tensor '{UntrustedText.Shown(name)}'");
             if (!GgmlTypes.TryToDType(ggmlType, out var dtype))
                 throw new Vib3Exception(SqlState.FeatureNotSupported, GgmlTypes.IsKnown(ggmlType)
-                    ? $"{full}: tensor '{name}' has type {GgmlTypes.Name(ggmlType)}, which vib3 does not read (supported: F32, F16, BF16, Q8_0)"
-                    : $"{full}: tensor '{name}' has ggml type {ggmlType}, which vib3 does not know (supported: F32, F16, BF16, Q8_0)");
+                    ? $"{full}: tensor '{UntrustedText.Shown(name)}' has type {GgmlTypes.Name(ggmlType)}, which vib3 does not read (supported: F32, F16, BF16, Q8_0)"
+                    : $"{full}: tensor '{UntrustedText.Shown(name)}' has ggml type {ggmlType}, which vib3 does not know (supported: F32, F16, BF16, Q8_0)");
             if (dtype == DType.Q8_0 && ne[0] % DTypes.Q8BlockSize != 0)
-                throw r.Bad($"tensor '{name}' is Q8_0 with rows of {ne[0]} values, not a multiple of the block size {DTypes.Q8BlockSize}");
+                throw r.Bad($"tensor '{UntrustedText.Shown(name)}' is Q8_0 with rows of {ne[0]} values, not a multiple of the block size {DTypes.Q8BlockSize}");
             if (offset % alignment != 0)
-                throw r.Bad($"tensor '{name}' data offset {offset} is not a multiple of the alignment {alignment}");
+                throw r.Bad($"tensor '{UntrustedText.Shown(name)}' data offset {offset} is not a multiple of the alignment {alignment}");
             long bytes;
             try
             {
@@ -209,7 +216,7 @@ public sealed class GgufCheckpoint : ICheckpointReader
             }
             catch (OverflowException)
             {
-                throw r.Bad($"tensor '{name}' is too large ({count} elements)");
+                throw r.Bad($"tensor '{UntrustedText.Shown(name)}' is too large ({count} elements)");
             }
             var shape = new long[nDims];
             for (var d = 0; d < nDims; d++) shape[d] = ne[nDims - 1 - d];
@@ -223,7 +230,7 @@ public sealed class GgufCheckpoint : ICheckpointReader
         {
             var dataLength = Math.Max(0, r.Length - dataStart);
             if (offset > (ulong)dataLength || bytes > dataLength - (long)offset)
-                throw r.Bad($"truncated: tensor '{name}' data [{offset}, {offset + (ulong)bytes}) of the data section " +
+                throw r.Bad($"truncated: tensor '{UntrustedText.Shown(name)}' data [{offset}, {offset + (ulong)bytes}) of the data section " +
                             $"(which starts at {dataStart}) runs past the end of the file ({r.Length} bytes)");
             tensors.Add(name, new SourceTensor(name, dtype, shape, full, dataStart + (long)offset, bytes));
             order.Add(name);
@@ -231,7 +238,7 @@ public sealed class GgufCheckpoint : ICheckpointReader
         var sorted = tensors.Values.Where(t => t.ByteLength > 0).OrderBy(t => t.DataOffset).ToList();
         for (var i = 1; i < sorted.Count; i++)
             if (sorted[i - 1].DataOffset + sorted[i - 1].ByteLength > sorted[i].DataOffset)
-                throw r.Bad($"tensors '{sorted[i - 1].Name}' and '{sorted[i].Name}' overlap in the data section");
+                throw r.Bad($"tensors '{UntrustedText.Shown(sorted[i - 1].Name)}' and '{UntrustedText.Shown(sorted[i].Name)}' overlap in the data section");
 
         files.Open(full);
         return new GgufCheckpoint(shownPath, files, version, alignment, dataStart, metadata, tensors, order);
@@ -239,7 +246,7 @@ public sealed class GgufCheckpoint : ICheckpointReader
 
     private static GgufValue ReadValue(GgufHeaderReader r, string key, uint type, long typeAt, int depth)
     {
-        var what = $"metadata '{key}'";
+        var what = $"metadata '{UntrustedText.Shown(key)}'";
         switch ((GgufValueType)type)
         {
             case GgufValueType.UInt8: return new(GgufValueType.UInt8, r.U8(what));
@@ -262,9 +269,10 @@ public sealed class GgufCheckpoint : ICheckpointReader
                 var countAt = r.Position;
                 var count = r.U64($"the element count of {what}");
                 var min = MinSize(elem) ?? throw r.Bad($"{what} has an array of unknown value type {elem} (at offset {elemAt})");
+                // Checked as the 64-bit count it is, against the header bytes left, before the cast and the allocation.
                 if (count > (ulong)r.Remaining / (ulong)min)
-                    throw r.Bad($"{what} claims an array of {count} elements at offset {countAt}, more than the file can hold");
-                return new(GgufValueType.Array, ReadArray(r, key, elem, (int)count, elemAt, depth), (GgufValueType)elem);
+                    throw r.Bad($"{what} claims an array of {count} elements at offset {countAt}, more than the file can hold (or the header limit allows)");
+                return new(GgufValueType.Array, ReadArray(r, key, elem, checked((int)count), elemAt, depth), (GgufValueType)elem);
             default:
                 throw r.Bad($"{what} has unknown value type {type} (at offset {typeAt})");
         }
@@ -282,7 +290,7 @@ public sealed class GgufCheckpoint : ICheckpointReader
 
     private static Array ReadArray(GgufHeaderReader r, string key, uint elem, int n, long elemAt, int depth)
     {
-        var what = $"an element of metadata '{key}'";
+        var what = $"an element of metadata '{UntrustedText.Shown(key)}'";
         switch ((GgufValueType)elem)
         {
             case GgufValueType.UInt8: return Fill(new byte[n], _ => r.U8(what));
@@ -300,7 +308,7 @@ public sealed class GgufCheckpoint : ICheckpointReader
             case GgufValueType.Array:
                 return Fill(new GgufValue[n], _ => ReadValue(r, key, (uint)GgufValueType.Array, elemAt, depth + 1));
             default:
-                throw r.Bad($"metadata '{key}' has an array of unknown value type {elem} (at offset {elemAt})");
+                throw r.Bad($"metadata '{UntrustedText.Shown(key)}' has an array of unknown value type {elem} (at offset {elemAt})");
         }
     }
 
@@ -308,12 +316,5 @@ public sealed class GgufCheckpoint : ICheckpointReader
     {
         for (var i = 0; i < a.Length; i++) a[i] = read(i);
         return a;
-    }
-
-    private static string DescribeMagic(byte[] m)
-    {
-        var printable = m.All(b => b is >= 0x20 and < 0x7F);
-        var hex = string.Join(" ", m.Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
-        return printable ? $"\"{System.Text.Encoding.ASCII.GetString(m)}\" ({hex})" : $"bytes {hex}";
     }
 }

@@ -1,27 +1,34 @@
 using System.Buffers.Binary;
 using System.Text;
 using Vib3.Core;
+using Vib3.Core.IO;
 
 namespace Vib3.Convert.Formats;
 
-/// <summary>Sequential, bounds-checked reader for the GGUF header: every read that would pass the end of
-/// the file fails with one line naming the file, the offset and what was being read.</summary>
+/// <summary>Sequential, bounds-checked reader for the GGUF header: every read that would pass the end of the file,
+/// or the header limit, fails with one line naming the file, the offset and what was being read.</summary>
 internal sealed class GgufHeaderReader : IDisposable
 {
     private readonly Stream _stream;
     private readonly byte[] _scratch = new byte[8];
 
-    public GgufHeaderReader(string file)
+    /// <param name="maxHeaderBytes">Where the header (metadata and tensor infos) must end. <see cref="Remaining"/>
+    /// counts to it, not to the end of the file: a sparse file of terabytes holds no more header than this.</param>
+    public GgufHeaderReader(string file, long maxHeaderBytes)
     {
         File = file;
-        _stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        _stream = new FileStream(UntrustedFile.OpenRegular(file), FileAccess.Read, 1 << 16);
         Length = _stream.Length;
+        HeaderLimit = Math.Min(Length, maxHeaderBytes);
     }
 
     public string File { get; }
     public long Length { get; }
+    public long HeaderLimit { get; }
     public long Position { get; private set; }
-    public long Remaining => Length - Position;
+
+    /// <summary>Bytes the header may still take: to the end of the file or the header limit, whichever is first.</summary>
+    public long Remaining => HeaderLimit - Position;
 
     public void Dispose() => _stream.Dispose();
 
@@ -29,8 +36,10 @@ internal sealed class GgufHeaderReader : IDisposable
 
     private void Fill(Span<byte> dst, string what)
     {
-        if (dst.Length > Remaining)
+        if (dst.Length > Length - Position)
             throw Bad($"truncated: needs {dst.Length} bytes at offset {Position} for {what}, but the file is {Length} bytes");
+        if (dst.Length > Remaining)
+            throw Bad($"the header runs past {HeaderLimit} bytes (at offset {Position}, reading {what}); vib3 reads GGUF headers of at most that size");
         _stream.ReadExactly(dst);
         Position += dst.Length;
     }
@@ -54,11 +63,9 @@ internal sealed class GgufHeaderReader : IDisposable
         var at = Position;
         var n = U64($"the length of {what}");
         if (n > (ulong)Remaining)
-            throw Bad($"{what} at offset {at} claims {n} bytes, more than the rest of the file ({Remaining} bytes)");
-        if (n > int.MaxValue)
-            throw Bad($"{what} at offset {at} claims {n} bytes, too long for a string");
+            throw Bad($"{what} at offset {at} claims {n} bytes, more than the rest of the file or header ({Remaining} bytes)");
         if (n == 0) return "";
-        var b = new byte[n];
+        var b = new byte[(int)n]; // n ≤ Remaining ≤ the header limit, far below int.MaxValue
         Fill(b, what);
         return Encoding.UTF8.GetString(b);
     }

@@ -1,5 +1,6 @@
 using Microsoft.Win32.SafeHandles;
 using Vib3.Core;
+using Vib3.Core.IO;
 
 namespace Vib3.Convert.Formats;
 
@@ -12,26 +13,7 @@ internal sealed class PositionalFiles : IDisposable
     public SafeFileHandle Open(string path)
     {
         if (_handles.TryGetValue(path, out var h)) return h;
-        try
-        {
-            h = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
-        }
-        catch (FileNotFoundException)
-        {
-            throw new Vib3Exception(SqlState.UndefinedObject, $"{path}: no such file");
-        }
-        catch (DirectoryNotFoundException)
-        {
-            throw new Vib3Exception(SqlState.UndefinedObject, $"{path}: no such file or directory");
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            throw new Vib3Exception(SqlState.IoError, $"{path}: cannot open for reading ({e.Message})");
-        }
-        catch (IOException e)
-        {
-            throw new Vib3Exception(SqlState.IoError, $"{path}: cannot open for reading ({e.Message})");
-        }
+        h = UntrustedFile.OpenRegular(path);
         _handles[path] = h;
         return h;
     }
@@ -54,12 +36,12 @@ internal sealed class PositionalFiles : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (offsetInTensor < 0 || offsetInTensor > t.ByteLength - destination.Length)
             throw new ArgumentOutOfRangeException(nameof(offsetInTensor),
-                $"reading {destination.Length} bytes at {offsetInTensor} of tensor '{t.Name}' ({t.ByteLength} bytes)");
+                $"reading {destination.Length} bytes at {offsetInTensor} of tensor '{UntrustedText.Shown(t.Name)}' ({t.ByteLength} bytes)");
         if (!_handles.TryGetValue(t.FilePath, out var h))
-            throw new ArgumentException($"tensor '{t.Name}' ({t.FilePath}) is not from this checkpoint", nameof(t));
+            throw new ArgumentException($"tensor '{UntrustedText.Shown(t.Name)}' ({t.FilePath}) is not from this checkpoint", nameof(t));
         if (!TryReadExactly(h, t.DataOffset + offsetInTensor, destination))
             throw new Vib3Exception(SqlState.DataCorrupted,
-                $"{t.FilePath}: file ended while reading tensor '{t.Name}' (was it truncated after opening?)");
+                $"{t.FilePath}: file ended while reading tensor '{UntrustedText.Shown(t.Name)}' (was it truncated after opening?)");
     }
 
     public void Dispose()

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text.Json;
 using Vib3.Core;
+using Vib3.Core.IO;
 
 namespace Vib3.Convert.Formats;
 
@@ -40,7 +41,7 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
     {
         if (t.Float8)
             throw new Vib3Exception(SqlState.FeatureNotSupported,
-                $"{t.FilePath}: tensor '{t.Name}' is float8 e4m3, which is read dequantised with its block scales " +
+                $"{t.FilePath}: tensor '{UntrustedText.Shown(t.Name)}' is float8 e4m3, which is read dequantised with its block scales " +
                 $"({nameof(Fp8DequantisingCheckpoint)}), not as plain values");
         _files.Read(t, offsetInTensor, destination);
     }
@@ -74,9 +75,8 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
     private static SafetensorsCheckpoint OpenIndexed(string folder, string index)
     {
         Dictionary<string, string> weightMap;
-        try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(index));
+            using var doc = UntrustedJson.Read(index, ModelFileLimits.SafetensorsIndexBytes);
             if (doc.RootElement.ValueKind != JsonValueKind.Object ||
                 !doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
                 throw Bad($"{index}: no \"weight_map\" object");
@@ -84,16 +84,12 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
             foreach (var p in map.EnumerateObject())
             {
                 if (p.Value.ValueKind != JsonValueKind.String)
-                    throw Bad($"{index}: weight_map entry '{p.Name}' is not a file name");
+                    throw Bad($"{index}: weight_map entry '{UntrustedText.Shown(p.Name)}' is not a file name");
                 var shard = p.Value.GetString()!;
                 if (shard.Length == 0 || System.IO.Path.GetFileName(shard) != shard)
-                    throw Bad($"{index}: weight_map entry '{p.Name}' names '{shard}', which is not a plain file name");
+                    throw Bad($"{index}: weight_map entry '{UntrustedText.Shown(p.Name)}' names '{UntrustedText.Shown(shard)}', which is not a plain file name");
                 weightMap[p.Name] = shard;
             }
-        }
-        catch (JsonException e)
-        {
-            throw Bad($"{index}: not valid JSON ({FirstLine(e.Message)})");
         }
         if (weightMap.Count == 0)
             throw Bad($"{index}: weight_map is empty");
@@ -103,7 +99,7 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
             var p = System.IO.Path.Combine(folder, shard);
             if (!File.Exists(p))
                 throw new Vib3Exception(SqlState.UndefinedObject,
-                    $"{index}: names shard '{shard}', which does not exist in {folder}");
+                    $"{index}: names shard '{UntrustedText.Shown(shard)}', which does not exist in {folder}");
         }
         var full = shards.Select(s => System.IO.Path.GetFullPath(System.IO.Path.Combine(folder, s))).ToList();
         return OpenFiles(folder, full, (index, weightMap));
@@ -122,7 +118,7 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
                 foreach (var t in ParseFile(file, handles, metadata))
                 {
                     if (tensors.TryGetValue(t.Name, out var other))
-                        throw Bad($"{file}: tensor '{t.Name}' is also in {other.FilePath}");
+                        throw Bad($"{file}: tensor '{UntrustedText.Shown(t.Name)}' is also in {other.FilePath}");
                     tensors.Add(t.Name, t);
                 }
             }
@@ -132,7 +128,7 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
                 {
                     if (!tensors.TryGetValue(name, out var t) ||
                         !string.Equals(System.IO.Path.GetFileName(t.FilePath), shard, StringComparison.Ordinal))
-                        throw Bad($"{ix.Index}: tensor '{name}' is mapped to '{shard}', but that file has no such tensor");
+                        throw Bad($"{ix.Index}: tensor '{UntrustedText.Shown(name)}' is mapped to '{UntrustedText.Shown(shard)}', but that file has no such tensor");
                 }
             }
             return new SafetensorsCheckpoint(path, handles, files, tensors, metadata);
@@ -154,25 +150,19 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
         if (!PositionalFiles.TryReadExactly(h, 0, lenBytes))
             throw Bad($"{file}: cannot read the header length");
         var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lenBytes);
+        // The length is never shown: the file may be no safetensors file at all (a symlink to a secret), and its
+        // first eight bytes are not to be echoed back.
         if (headerLength > MaxHeaderBytes)
-            throw Bad($"{file}: header length {headerLength} is absurd (limit {MaxHeaderBytes}); not a safetensors file?");
+            throw Bad($"{file}: the header length is more than the {MaxHeaderBytes}-byte limit; not a safetensors file?");
         if (8 + (long)headerLength > length)
-            throw Bad($"{file}: header length {headerLength} runs past the end of the file ({length} bytes); truncated?");
+            throw Bad($"{file}: the header length runs past the end of the file ({length} bytes); truncated, or not a safetensors file?");
         var header = new byte[headerLength];
         if (!PositionalFiles.TryReadExactly(h, 8, header))
-            throw Bad($"{file}: cannot read the {headerLength}-byte header");
+            throw Bad($"{file}: the file ended while its header was read");
         var dataStart = 8 + (long)headerLength;
         var dataLength = length - dataStart;
 
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(header);
-        }
-        catch (JsonException e)
-        {
-            throw Bad($"{file}: header is not valid JSON ({FirstLine(e.Message)})");
-        }
+        var doc = UntrustedJson.Parse($"{file}: header", header);
         var result = new List<SourceTensor>();
         var ranges = new List<(long Begin, long End, string Name)>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -183,7 +173,7 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
             foreach (var p in doc.RootElement.EnumerateObject())
             {
                 if (!seen.Add(p.Name))
-                    throw Bad($"{file}: tensor '{p.Name}' appears twice in the header");
+                    throw Bad($"{file}: tensor '{UntrustedText.Shown(p.Name)}' appears twice in the header");
                 if (p.Name == "__metadata__")
                 {
                     if (p.Value.ValueKind != JsonValueKind.Object)
@@ -202,8 +192,8 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
         {
             if (ranges[i].Begin == ranges[i].End) continue;
             if (ranges[prev].End > ranges[i].Begin)
-                throw Bad($"{file}: tensors '{ranges[prev].Name}' [{ranges[prev].Begin}, {ranges[prev].End}) and " +
-                          $"'{ranges[i].Name}' [{ranges[i].Begin}, {ranges[i].End}) overlap");
+                throw Bad($"{file}: tensors '{UntrustedText.Shown(ranges[prev].Name)}' [{ranges[prev].Begin}, {ranges[prev].End}) and " +
+                          $"'{UntrustedText.Shown(ranges[i].Name)}' [{ranges[i].Begin}, {ranges[i].End}) overlap");
             prev = i;
         }
         return result;
@@ -214,9 +204,9 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
         var name = p.Name;
         var v = p.Value;
         if (v.ValueKind != JsonValueKind.Object)
-            throw Bad($"{file}: tensor '{name}' is not an object in the header");
+            throw Bad($"{file}: tensor '{UntrustedText.Shown(name)}' is not an object in the header");
         if (!v.TryGetProperty("dtype", out var dt) || dt.ValueKind != JsonValueKind.String)
-            throw Bad($"{file}: tensor '{name}' has no dtype");
+            throw Bad($"{file}: tensor '{UntrustedText.Shown(name)}' has no dtype");
         var dtypeName = dt.GetString()!;
         var float8 = dtypeName == "F8_E4M3";
         DType dtype = dtypeName switch
@@ -226,18 +216,18 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
             "BF16" => DType.BF16,
             "F8_E4M3" => DType.F32, // what its dequantised reads deliver
             _ => throw new Vib3Exception(SqlState.FeatureNotSupported,
-                $"{file}: tensor '{name}' has dtype {dtypeName}, which vib3 does not read (supported: F32, F16, BF16, and F8_E4M3 with block scales)"),
+                $"{file}: tensor '{UntrustedText.Shown(name)}' has dtype {dtypeName}, which vib3 does not read (supported: F32, F16, BF16, and F8_E4M3 with block scales)"),
         };
         var bytesPerValue = float8 ? 1 : dtype.ByteCount(1);
         if (!v.TryGetProperty("shape", out var sh) || sh.ValueKind != JsonValueKind.Array)
-            throw Bad($"{file}: tensor '{name}' has no shape array");
+            throw Bad($"{file}: tensor '{UntrustedText.Shown(name)}' has no shape array");
         var shape = new long[sh.GetArrayLength()];
         var i = 0;
         long count = 1;
         foreach (var d in sh.EnumerateArray())
         {
             if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out var n) || n < 0)
-                throw Bad($"{file}: tensor '{name}' has a shape entry that is not a non-negative integer ({d.GetRawText()})");
+                throw Bad($"{file}: tensor '{UntrustedText.Shown(name)}' has a shape entry that is not a non-negative integer ({UntrustedText.Shown(d.GetRawText())})");
             shape[i++] = n;
             try
             {
@@ -245,17 +235,18 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
             }
             catch (OverflowException)
             {
-                throw Bad($"{file}: tensor '{name}' shape {sh.GetRawText()} overflows");
+                throw Bad($"{file}: tensor '{UntrustedText.Shown(name)}' shape {UntrustedText.Shown(sh.GetRawText())} overflows");
             }
         }
         if (!v.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
-            throw Bad($"{file}: tensor '{name}' has no data_offsets [begin, end]");
-        if (!off[0].TryGetInt64(out var begin) || !off[1].TryGetInt64(out var end) || begin < 0 || end < 0)
-            throw Bad($"{file}: tensor '{name}' has data_offsets {off.GetRawText()} that are not non-negative integers");
+            throw Bad($"{file}: tensor '{UntrustedText.Shown(name)}' has no data_offsets [begin, end]");
+        if (off[0].ValueKind != JsonValueKind.Number || off[1].ValueKind != JsonValueKind.Number
+            || !off[0].TryGetInt64(out var begin) || !off[1].TryGetInt64(out var end) || begin < 0 || end < 0)
+            throw Bad($"{file}: tensor '{UntrustedText.Shown(name)}' has data_offsets {UntrustedText.Shown(off.GetRawText())} that are not non-negative integers");
         if (begin > end)
-            throw Bad($"{file}: tensor '{name}' has data_offsets [{begin}, {end}] out of order (begin after end)");
+            throw Bad($"{file}: tensor '{UntrustedText.Shown(name)}' has data_offsets [{begin}, {end}] out of order (begin after end)");
         if (end > dataLength)
-            throw Bad($"{file}: tensor '{name}' ends at data byte {end}, past the end of the file " +
+            throw Bad($"{file}: tensor '{UntrustedText.Shown(name)}' ends at data byte {end}, past the end of the file " +
                       $"(data section is {dataLength} bytes); truncated?");
         long expected;
         try
@@ -264,18 +255,12 @@ public sealed class SafetensorsCheckpoint : ICheckpointReader
         }
         catch (OverflowException)
         {
-            throw Bad($"{file}: tensor '{name}' shape {sh.GetRawText()} overflows");
+            throw Bad($"{file}: tensor '{UntrustedText.Shown(name)}' shape {UntrustedText.Shown(sh.GetRawText())} overflows");
         }
         if (end - begin != expected)
-            throw Bad($"{file}: tensor '{name}' has {end - begin} bytes, but shape {sh.GetRawText()} of {dtypeName} needs {expected}");
+            throw Bad($"{file}: tensor '{UntrustedText.Shown(name)}' has {end - begin} bytes, but shape {UntrustedText.Shown(sh.GetRawText())} of {dtypeName} needs {expected}");
         return new SourceTensor(name, dtype, shape, file, dataStart + begin, end - begin) { Float8 = float8 };
     }
 
     private static Vib3Exception Bad(string message) => new(SqlState.InvalidParameterValue, message);
-
-    private static string FirstLine(string s)
-    {
-        var i = s.IndexOfAny(['\r', '\n']);
-        return i < 0 ? s : s[..i];
-    }
 }

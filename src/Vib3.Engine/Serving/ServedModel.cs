@@ -38,10 +38,8 @@ internal sealed class ServedModel : IAsyncDisposable
         try
         {
             var forward = await ForwardPass.CreateAsync(weights, ct).ConfigureAwait(false);
-            var tokenizer = TokenizerLoader.Load(weights.TokenizerDir, weights.Manifest.Tokenizer);
-            if (tokenizer.VocabSize > forward.Hyper.Vocab)
-                throw new Vib3.Core.Vib3Exception(Vib3.Core.SqlState.DataCorrupted,
-                    $"the tokenizer has {tokenizer.VocabSize} tokens but model '{name}' only {forward.Hyper.Vocab}");
+            // Every token id is checked against the model's vocabulary as the tokenizer is read.
+            var tokenizer = TokenizerLoader.Load(weights.TokenizerDir, weights.Manifest.Tokenizer, forward.Hyper.Vocab);
             var scheduler = new BatchScheduler(weights.Manifest.Name, forward, tokenizer, engine.Options.MaxBatch, engine.Options.MaxQueue);
             return new ServedModel(weights, forward, tokenizer, scheduler);
         }

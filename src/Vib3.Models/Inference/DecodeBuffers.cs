@@ -16,7 +16,6 @@ internal sealed class DecodeBuffers
         K = new float[kvDim];
         V = new float[kvDim];
         Att = new float[qDim];
-        AttScratch = new float[Math.Max(1, h.Context)];
         RouterLogits = new float[h.Experts];
         TopExperts = new int[h.TopK];
         TopWeights = new float[h.TopK];
@@ -30,6 +29,16 @@ internal sealed class DecodeBuffers
     }
 
     private readonly List<float[]> _bundleSlots = [];
+    private float[] _attScratch = new float[64];
+
+    /// <summary>[positions or more] scores of one head over the positions attended, grown (doubling) with use rather
+    /// than sized by the model's context length up front: a context_length of 2^31 − 1 then costs nothing until a
+    /// sequence is that long, which the KV cache refuses first (<see cref="KvCache"/>).</summary>
+    public float[] AttScratch(int positions)
+    {
+        if (_attScratch.Length < positions) _attScratch = new float[Math.Max(positions, (int)Math.Min(Array.MaxLength, 2L * _attScratch.Length))];
+        return _attScratch;
+    }
 
     /// <summary>[count][dim]: one routed bundle page's output each, kept until the layer sums them in order.</summary>
     public IReadOnlyList<float[]> BundleSlots(int count)
@@ -45,7 +54,6 @@ internal sealed class DecodeBuffers
     public float[] K { get; }            // [kvHeads·headDim]
     public float[] V { get; }            // [kvHeads·headDim]
     public float[] Att { get; }          // [heads·headDim] attention result, heads concatenated
-    public float[] AttScratch { get; }   // [context] scores of one head over positions
     public float[] RouterLogits { get; } // [experts] router logits, then probabilities
     public int[] TopExperts { get; }     // [topK] chosen experts
     public float[] TopWeights { get; }   // [topK] their routing weights

@@ -45,7 +45,6 @@ public sealed class KvCache
             _k16 = new Half[layers][];
             _v16 = new Half[layers][];
         }
-        Grow(Math.Min(capacity, FirstPositions));
     }
 
     /// <summary>The cache a model's attention needs: latents for multi-head latent attention, else keys and values.</summary>
@@ -62,16 +61,18 @@ public sealed class KvCache
 
     private int ElementBytes => Type == KvCacheType.F32 ? sizeof(float) : 2;
 
-    /// <summary>Makes room for positions [0, positions), doubling.</summary>
+    /// <summary>Makes room for positions [0, positions): FirstPositions at the first write, then doubling. Nothing is
+    /// allocated before the first write, so opening a session costs nothing whatever the context length.</summary>
     private void EnsureAllocated(int positions)
     {
         if (positions <= _allocated) return;
-        Grow((int)Math.Min(Capacity, Math.Max(positions, 2L * _allocated)));
+        Grow((int)Math.Min(Capacity, Math.Max(Math.Max(positions, FirstPositions), 2L * _allocated)));
     }
 
     private void Grow(int positions)
     {
         var (keys, values) = ((long)positions * KvDim, (long)positions * ValueDim);
+        CheckFits(positions, keys, values);
         for (var l = 0; l < _layers; l++)
             if (_k32 is not null)
             {
@@ -84,6 +85,21 @@ public sealed class KvCache
                 _v16![l] = Resized(_v16[l], values);
             }
         _allocated = positions;
+    }
+
+    /// <summary>Refuses (53200) a growth the process cannot hold, before allocating any of it: a layer's keys beyond
+    /// the largest .NET array, or the grown cache beyond the memory the GC may still use. A model's context_length
+    /// (2^31 − 1 from a hostile config.json) is then a limit a sequence runs into with one clear line, not an
+    /// OutOfMemoryException or the OS killing the process.</summary>
+    private void CheckFits(int positions, long keys, long values)
+    {
+        var bytes = (double)_layers * positions * (KvDim + ValueDim) * ElementBytes;
+        var memory = GC.GetGCMemoryInfo();
+        var available = memory.TotalAvailableMemoryBytes - memory.HeapSizeBytes + AllocatedBytes;
+        if (Math.Max(keys, values) <= Array.MaxLength && bytes <= available) return;
+        throw new Vib3Exception(SqlState.OutOfMemory,
+            $"the KV cache for {positions} positions (of context_length {Capacity}) would need {ByteSize.Format((long)Math.Min(bytes, long.MaxValue))}, " +
+            $"more than the {ByteSize.Format(Math.Max(0, available))} of memory this process can still use; use a shorter context");
     }
 
     private T[] Resized<T>(T[]? old, long size)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Vib3.Core.IO;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Models.Tokenization;
@@ -17,7 +18,7 @@ public sealed record ChatTemplateSource(string? Template, string? BosToken, stri
         {
             var path = Path.Combine(tokenizerDir, TokenizerLoader.GgufFileName);
             if (!File.Exists(path)) return new(null, null, null);
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            using var doc = JsonDocument.Parse(UntrustedFile.ReadAllBytes(path, ModelFileLimits.TokenizerJsonBytes));
             var root = doc.RootElement;
             var template = root.TryGetProperty("tokenizer.chat_template", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
             string? Token(string key)
@@ -31,7 +32,7 @@ public sealed record ChatTemplateSource(string? Template, string? BosToken, stri
         }
         var config = Path.Combine(tokenizerDir, "tokenizer_config.json");
         if (!File.Exists(config)) return new(null, null, null);
-        using var cfg = JsonDocument.Parse(File.ReadAllBytes(config));
+        using var cfg = JsonDocument.Parse(UntrustedFile.ReadAllBytes(config, ModelFileLimits.ConfigJsonBytes));
         string? chat = null;
         if (cfg.RootElement.TryGetProperty("chat_template", out var ct))
         {
@@ -42,7 +43,7 @@ public sealed record ChatTemplateSource(string? Template, string? BosToken, stri
                         && e.TryGetProperty("template", out var tt) && tt.ValueKind == JsonValueKind.String) chat = tt.GetString();
         }
         var jinja = Path.Combine(tokenizerDir, ChatTemplateFileName);
-        if (chat is null && File.Exists(jinja)) chat = File.ReadAllText(jinja);
+        if (chat is null && File.Exists(jinja)) chat = UntrustedFile.ReadAllText(jinja, ModelFileLimits.ChatTemplateBytes);
         return new(chat, TokenizerLoader.TokenText(cfg, "bos_token"), TokenizerLoader.TokenText(cfg, "eos_token"));
     }
 }

@@ -88,7 +88,12 @@ public sealed class SentencePieceModelProto
         {
             var (field, wire) = ReadKey(data, ref pos);
             if (field == 1 && wire == 2) piece = Encoding.UTF8.GetString(ReadLengthDelimited(data, ref pos));
-            else if (field == 2 && wire == 5) { score = BinaryPrimitives.ReadSingleLittleEndian(data[pos..]); pos += 4; }
+            else if (field == 2 && wire == 5)
+            {
+                if (pos + 4 > data.Length) throw new InvalidDataException("truncated SentencePiece model (score)");
+                score = BinaryPrimitives.ReadSingleLittleEndian(data[pos..]);
+                pos += 4;
+            }
             else if (field == 3 && wire == 0) type = (int)ReadVarint(data, ref pos);
             else Skip(data, ref pos, wire);
         }

@@ -1,5 +1,5 @@
-using System.Text;
 using Vib3.Core;
+using Vib3.Core.IO;
 
 namespace Vib3.Models.Tokenization;
 
@@ -8,28 +8,27 @@ namespace Vib3.Models.Tokenization;
 /// reported by line number and so that every id's bytes are at hand for decoding.</summary>
 public static class TiktokenModelFile
 {
-    /// <summary>Token bytes by rank. Ranks must be 0..n-1, each once, and no two lines may hold the same bytes:
-    /// a gap or a repeat would give an id without text or text with two ids.</summary>
+    /// <summary>Token bytes by rank. Ranks must be 0..n-1 for n tokens, each once, and no two lines may hold the same
+    /// bytes: a gap or a repeat would give an id without text or text with two ids. A rank of n or more is refused as
+    /// it is read (so no table is ever sized by a rank in the file).</summary>
     public static byte[][] Read(string path)
     {
-        var byRank = new List<byte[]?>();
+        var lines = UntrustedFile.ReadAllText(path, ModelFileLimits.TokenizerModelBytes).Split('\n');
+        var count = lines.Count(l => l.TrimEnd('\r').Length > 0);
+        if (count == 0) throw new Vib3Exception(SqlState.DataCorrupted, $"{path}: the tiktoken file holds no tokens");
+        var byRank = new byte[]?[count];
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        var lineNumber = 0;
-        foreach (var line in File.ReadLines(path, Encoding.UTF8))
+        for (var i = 0; i < lines.Length; i++)
         {
-            lineNumber++;
+            var line = lines[i].TrimEnd('\r');
             if (line.Length == 0) continue;
-            var (bytes, rank) = ParseLine(path, lineNumber, line);
+            var (bytes, rank) = ParseLine(path, i + 1, line);
             if (!seen.Add(Convert.ToBase64String(bytes)))
-                throw Malformed(path, lineNumber, "these token bytes already appear on an earlier line");
-            while (byRank.Count <= rank) byRank.Add(null);
-            if (byRank[rank] is not null) throw Malformed(path, lineNumber, $"rank {rank} already appears on an earlier line");
+                throw Malformed(path, i + 1, "these token bytes already appear on an earlier line");
+            if (rank >= count) throw Malformed(path, i + 1, $"rank {rank} is beyond the {count} tokens the file lists (ranks run 0..{count - 1})");
+            if (byRank[rank] is not null) throw Malformed(path, i + 1, $"rank {rank} already appears on an earlier line");
             byRank[rank] = bytes;
         }
-        if (byRank.Count == 0) throw new Vib3Exception(SqlState.DataCorrupted, $"{path}: the tiktoken file holds no tokens");
-        var missing = byRank.FindIndex(b => b is null);
-        if (missing >= 0)
-            throw new Vib3Exception(SqlState.DataCorrupted, $"{path}: rank {missing} is missing (ranks must run 0..{byRank.Count - 1} without gaps)");
         return byRank.Select(b => b!).ToArray();
     }
 

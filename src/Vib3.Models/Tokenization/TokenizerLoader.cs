@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Vib3.Core;
+using Vib3.Core.IO;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Models.Tokenization;
@@ -13,6 +14,11 @@ public static partial class TokenizerLoader
 {
     public const string GgufFileName = "gguf-tokenizer.json";
 
+    /// <summary>The most token ids a tokenizer may have when the model's vocabulary is not given (real ones have up to
+    /// ~262 k): an id is refused, not a list grown up to it, so a tokenizer.json naming id 2147483647 cannot make vib3
+    /// allocate gigabytes.</summary>
+    public const int MaxVocabSize = 1 << 22;
+
     /// <summary>Texts of tokens that end a turn in the families vib3 runs, besides the declared eos.</summary>
     public static readonly IReadOnlyList<string> EndOfGenerationTexts =
     [
@@ -20,49 +26,56 @@ public static partial class TokenizerLoader
         "<|EOT|>", "<｜end▁of▁sentence｜>", "</s>", "<|return|>",
     ];
 
-    public static ITextTokenizer Load(string tokenizerDir, TokenizerInfo info)
+    /// <param name="modelVocab">The model's vocabulary (embedding rows): every token id must be below it. Null: below
+    /// <see cref="MaxVocabSize"/>.</param>
+    public static ITextTokenizer Load(string tokenizerDir, TokenizerInfo info, int? modelVocab = null)
     {
         ArgumentNullException.ThrowIfNull(info);
         try
         {
             return info.Kind switch
             {
-                "hf" => LoadHf(tokenizerDir),
-                "gguf" => LoadGguf(Path.Combine(tokenizerDir, GgufFileName)),
+                "hf" => LoadHf(tokenizerDir, modelVocab),
+                "gguf" => LoadGguf(Path.Combine(tokenizerDir, GgufFileName), modelVocab),
                 _ => throw new Vib3Exception(SqlState.FeatureNotSupported, $"tokenizer kind '{info.Kind}' is not supported"),
             };
         }
-        catch (Exception e) when (e is JsonException or InvalidDataException or KeyNotFoundException or InvalidOperationException or FormatException)
+        // Wrongly typed JSON (InvalidOperationException, FormatException), missing keys, and what the tokenizer
+        // libraries throw for a vocabulary they cannot build from (ArgumentException: a null or repeated entry).
+        catch (Exception e) when (e is JsonException or InvalidDataException or KeyNotFoundException or InvalidOperationException
+                                      or FormatException or ArgumentException)
         {
-            throw new Vib3Exception(SqlState.DataCorrupted, $"{tokenizerDir}: cannot read the tokenizer: {e.Message}", e);
+            throw new Vib3Exception(SqlState.DataCorrupted, $"{tokenizerDir}: cannot read the tokenizer: {UntrustedText.Shown(e.Message, 200)}", e);
         }
     }
 
     // ------------------------------------------------------------------ Hugging Face
 
-    public static ITextTokenizer LoadHf(string dir)
+    public static ITextTokenizer LoadHf(string dir, int? modelVocab = null)
     {
-        using var config = ReadJson(Path.Combine(dir, "tokenizer_config.json"));
-        using var generation = ReadJson(Path.Combine(dir, "generation_config.json"));
-        using var tokenizerJson = ReadJson(Path.Combine(dir, "tokenizer.json"));
+        var ids = new IdRange(modelVocab);
+        var tokenizerPath = Path.Combine(dir, "tokenizer.json");
+        using var config = ReadJson(Path.Combine(dir, "tokenizer_config.json"), ModelFileLimits.ConfigJsonBytes);
+        using var generation = ReadJson(Path.Combine(dir, "generation_config.json"), ModelFileLimits.ConfigJsonBytes);
+        using var tokenizerJson = ReadJson(tokenizerPath, ModelFileLimits.TokenizerJsonBytes);
         var spmPath = Path.Combine(dir, "tokenizer.model");
         var tiktokenPath = Path.Combine(dir, TiktokenFileName);
         if (tokenizerJson is null && !File.Exists(spmPath) && File.Exists(tiktokenPath))
-            return LoadTiktoken(tiktokenPath, config, generation);
+            return LoadTiktoken(tiktokenPath, config, generation, ids);
         if (tokenizerJson is null && !File.Exists(spmPath))
             throw new Vib3Exception(SqlState.UndefinedObject, $"{dir}: no tokenizer.json, tokenizer.model or {TiktokenFileName}");
 
         var model = tokenizerJson?.RootElement.GetProperty("model");
         var modelType = model is { } m && m.TryGetProperty("type", out var t) ? t.GetString() : null;
         if (tokenizerJson is not null && modelType == "BPE" && IsByteLevel(tokenizerJson.RootElement))
-            return HfByteLevel(tokenizerJson.RootElement, config, generation);
+            return HfByteLevel(tokenizerPath, tokenizerJson.RootElement, config, generation, ids);
 
-        var added = tokenizerJson is null ? [] : AddedTokens(tokenizerJson.RootElement);
+        var added = tokenizerJson is null ? [] : AddedTokens(tokenizerPath, tokenizerJson.RootElement, ids);
         byte[] proto;
-        if (File.Exists(spmPath)) proto = File.ReadAllBytes(spmPath);
+        if (File.Exists(spmPath)) proto = UntrustedFile.ReadAllBytes(spmPath, ModelFileLimits.TokenizerModelBytes);
         else if (modelType is "BPE" or "Unigram")
         {
-            var spm = SpmFromTokenizerJson(tokenizerJson!.RootElement, added);
+            var spm = SpmFromTokenizerJson(tokenizerPath, tokenizerJson!.RootElement, added, ids);
             int Find(string? text) => text is null ? -1 : spm.Pieces.FindIndex(p => p.Piece == text);
             spm.BosId = Find(TokenText(config, "bos_token") ?? "<s>");
             spm.EosId = Find(TokenText(config, "eos_token") ?? "</s>");
@@ -71,11 +84,12 @@ public static partial class TokenizerLoader
         else throw new Vib3Exception(SqlState.FeatureNotSupported, $"{dir}: tokenizer model {modelType ?? "(none)"} is not supported");
 
         var pieces = SentencePieceModelProto.Parse(proto);
+        ids.CheckCount(spmPath, "tokenizer.model pieces", pieces.Pieces.Count);
         var extra = added.Where(a => a.Id >= pieces.Pieces.Count || pieces.Pieces[a.Id].Piece != a.Content)
             .Select(a => (a.Content, a.Id)).ToList();
         var specialPieces = Enumerable.Range(0, pieces.Pieces.Count).Where(i => IsSpecialPiece(pieces, i))
             .Select(i => (pieces.Pieces[i].Piece, i)).Concat(extra);
-        var eog = EndOfGenerationIds(specialPieces, GenerationEos(generation));
+        var eog = EndOfGenerationIds(specialPieces, GenerationEos(generation, ids));
         var tok = new SentencePieceTextTokenizer(proto, eog, extra, addBosByDefault: BoolOr(config, "add_bos_token", true));
         return tok;
     }
@@ -95,31 +109,31 @@ public static partial class TokenizerLoader
         return (root.TryGetProperty("pre_tokenizer", out var p) && Has(p)) || (root.TryGetProperty("decoder", out var d) && Has(d));
     }
 
-    private static List<(string Content, int Id, bool Special)> AddedTokens(JsonElement root)
+    private static List<(string Content, int Id, bool Special)> AddedTokens(string file, JsonElement root, IdRange ids)
     {
         var list = new List<(string, int, bool)>();
         if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
             foreach (var a in added.EnumerateArray())
-                list.Add((a.GetProperty("content").GetString()!, a.GetProperty("id").GetInt32(),
+                list.Add((a.GetProperty("content").GetString()!, ids.Check(file, "an added_tokens entry", a.GetProperty("id")),
                     !a.TryGetProperty("special", out var s) || s.ValueKind != JsonValueKind.False));
         return list;
     }
 
-    private static ITextTokenizer HfByteLevel(JsonElement root, JsonDocument? config, JsonDocument? generation)
+    private static ITextTokenizer HfByteLevel(string file, JsonElement root, JsonDocument? config, JsonDocument? generation, IdRange ids)
     {
         var model = root.GetProperty("model");
         var tokens = new List<string?>();
         foreach (var p in model.GetProperty("vocab").EnumerateObject())
         {
-            var id = p.Value.GetInt32();
+            var id = ids.Check(file, "a model.vocab entry", p.Value);
             while (tokens.Count <= id) tokens.Add(null);
             tokens[id] = p.Name;
         }
         var merges = new List<string>();
         if (model.TryGetProperty("merges", out var ms))
             foreach (var mg in ms.EnumerateArray())
-                merges.Add(mg.ValueKind == JsonValueKind.Array ? mg[0].GetString() + " " + mg[1].GetString() : mg.GetString()!);
-        var added = AddedTokens(root);
+                merges.Add(Merge(file, mg) is var (left, right) && right is null ? left : left + " " + right);
+        var added = AddedTokens(file, root, ids);
         var (patterns, addPrefixSpace) = HfPreTokenizer(root.TryGetProperty("pre_tokenizer", out var pt) ? pt : default);
 
         int? Lookup(string? text)
@@ -129,8 +143,8 @@ public static partial class TokenizerLoader
             var i = tokens.IndexOf(text);
             return i >= 0 ? i : null;
         }
-        var bos = Lookup(TokenText(config, "bos_token")) ?? IdFrom(generation, "bos_token_id");
-        var eosIds = GenerationEos(generation);
+        var bos = Lookup(TokenText(config, "bos_token")) ?? IdFrom(generation, "bos_token_id", ids);
+        var eosIds = GenerationEos(generation, ids);
         var eos = Lookup(TokenText(config, "eos_token")) ?? (eosIds.Count > 0 ? eosIds[0] : null);
         var eog = EndOfGenerationIds(added.Select(a => (a.Content, a.Id)), eosIds);
         return new ByteLevelBpeTextTokenizer(tokens, merges, added, patterns, bos, eos, eog, addPrefixSpace,
@@ -177,7 +191,7 @@ public static partial class TokenizerLoader
         return (patterns, addPrefixSpace);
     }
 
-    private static SentencePieceModelProto SpmFromTokenizerJson(JsonElement root, List<(string Content, int Id, bool Special)> added)
+    private static SentencePieceModelProto SpmFromTokenizerJson(string file, JsonElement root, List<(string Content, int Id, bool Special)> added, IdRange ids)
     {
         var model = root.GetProperty("model");
         var type = model.GetProperty("type").GetString();
@@ -196,20 +210,26 @@ public static partial class TokenizerLoader
             var i = 0;
             foreach (var mg in model.GetProperty("merges").EnumerateArray())
             {
-                var merged = mg.ValueKind == JsonValueKind.Array ? mg[0].GetString() + mg[1].GetString() : mg.GetString()!.Replace(" ", "", StringComparison.Ordinal);
+                var merged = Merge(file, mg) is var (left, right) && right is null ? left.Replace(" ", "", StringComparison.Ordinal) : left + right;
                 rank.TryAdd(merged, i++);
             }
             foreach (var p in model.GetProperty("vocab").EnumerateObject())
             {
-                var id = p.Value.GetInt32();
+                var id = ids.Check(file, "a model.vocab entry", p.Value);
                 while (pieces.Count <= id) pieces.Add(null);
                 pieces[id] = (p.Name, rank.TryGetValue(p.Name, out var r) ? -r : -(rank.Count + id));
             }
         }
         else
         {
-            foreach (var v in model.GetProperty("vocab").EnumerateArray()) pieces.Add((v[0].GetString()!, v[1].GetSingle()));
-            if (model.TryGetProperty("unk_id", out var u) && u.ValueKind == JsonValueKind.Number) proto.UnkId = u.GetInt32();
+            ids.CheckCount(file, "model.vocab", model.GetProperty("vocab").GetArrayLength());
+            foreach (var v in model.GetProperty("vocab").EnumerateArray())
+            {
+                if (v.ValueKind != JsonValueKind.Array || v.GetArrayLength() != 2 || v[0].ValueKind != JsonValueKind.String)
+                    throw new Vib3Exception(SqlState.DataCorrupted, $"{file}: a Unigram model.vocab entry is not [piece, score]");
+                pieces.Add((v[0].GetString()!, v[1].GetSingle()));
+            }
+            if (model.TryGetProperty("unk_id", out var u) && u.ValueKind == JsonValueKind.Number) proto.UnkId = ids.Check(file, "model.unk_id", u);
         }
         var unk = model.TryGetProperty("unk_token", out var ut) && ut.ValueKind == JsonValueKind.String ? ut.GetString() : null;
         var special = added.Where(a => a.Special).Select(a => a.Id).ToHashSet();
@@ -243,14 +263,18 @@ public static partial class TokenizerLoader
 
     // ------------------------------------------------------------------ GGUF
 
-    public static ITextTokenizer LoadGguf(string file)
+    public static ITextTokenizer LoadGguf(string file, int? modelVocab = null)
     {
-        using var doc = ReadJson(file) ?? throw new Vib3Exception(SqlState.UndefinedObject, $"{file}: not found");
+        using var doc = ReadJson(file, ModelFileLimits.TokenizerJsonBytes) ?? throw new Vib3Exception(SqlState.UndefinedObject, $"{file}: not found");
         var root = doc.RootElement;
         var kind = Str(root, "tokenizer.ggml.model") ?? "(none)";
         var tokens = root.GetProperty("tokenizer.ggml.tokens").EnumerateArray().Select(e => e.GetString()!).ToList();
+        var ids = new IdRange(modelVocab);
+        ids.CheckCount(file, "tokenizer.ggml.tokens", tokens.Count);
+        TokenizerVocabulary.EnsureDistinct(tokens, file, "tokenizer.ggml.tokens");
         var types = root.TryGetProperty("tokenizer.ggml.token_type", out var tt)
             ? tt.EnumerateArray().Select(e => e.GetInt32()).ToList() : Enumerable.Repeat(1, tokens.Count).ToList();
+        SameLength(file, "tokenizer.ggml.token_type", types.Count, tokens.Count);
         int? Id(string key) => root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number && v.GetInt64() >= 0 && v.GetInt64() < tokens.Count ? (int)v.GetInt64() : null;
         bool? Flag(string key) => root.TryGetProperty(key, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : null;
         var bos = Id("tokenizer.ggml.bos_token_id");
@@ -279,6 +303,7 @@ public static partial class TokenizerLoader
             {
                 var scores = root.TryGetProperty("tokenizer.ggml.scores", out var sc)
                     ? sc.EnumerateArray().Select(e => e.GetSingle()).ToList() : null;
+                if (scores is not null) SameLength(file, "tokenizer.ggml.scores", scores.Count, tokens.Count);
                 var proto = new SentencePieceModelProto
                 {
                     ModelType = SentencePieceModelProto.Bpe,
@@ -301,6 +326,23 @@ public static partial class TokenizerLoader
 
     // ------------------------------------------------------------------ helpers
 
+    /// <summary>A merges entry: "left right" (returned whole, Right null) or ["left", "right"] (tokenizers ≥ 0.20).</summary>
+    private static (string Left, string? Right) Merge(string file, JsonElement merge)
+    {
+        if (merge.ValueKind == JsonValueKind.String) return (merge.GetString()!, null);
+        if (merge.ValueKind == JsonValueKind.Array && merge.GetArrayLength() == 2
+            && merge[0].ValueKind == JsonValueKind.String && merge[1].ValueKind == JsonValueKind.String)
+            return (merge[0].GetString()!, merge[1].GetString());
+        throw new Vib3Exception(SqlState.DataCorrupted, $"{file}: a model.merges entry is neither \"left right\" nor [\"left\", \"right\"]");
+    }
+
+    /// <summary>A per-token array (types, scores) must have one entry for every token.</summary>
+    private static void SameLength(string file, string field, int count, int tokens)
+    {
+        if (count != tokens)
+            throw new Vib3Exception(SqlState.DataCorrupted, $"{file}: {field} has {count} entries for {tokens} tokens");
+    }
+
     private static List<int> EndOfGenerationIds(IEnumerable<(string Text, int Id)> specials, IEnumerable<int> declared)
     {
         var ids = new List<int>(declared);
@@ -309,19 +351,22 @@ public static partial class TokenizerLoader
         return ids;
     }
 
-    private static List<int> GenerationEos(JsonDocument? generation)
+    private static List<int> GenerationEos(JsonDocument? generation, IdRange ids)
     {
         if (generation is null || !generation.RootElement.TryGetProperty("eos_token_id", out var e)) return [];
+        const string what = "generation_config.json eos_token_id";
         return e.ValueKind switch
         {
-            JsonValueKind.Number => [e.GetInt32()],
-            JsonValueKind.Array => [.. e.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.Number).Select(x => x.GetInt32())],
+            JsonValueKind.Number => [ids.Check(GenerationConfig, what, e)],
+            JsonValueKind.Array => [.. e.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.Number).Select(x => ids.Check(GenerationConfig, what, x))],
             _ => [],
         };
     }
 
-    private static int? IdFrom(JsonDocument? doc, string key) =>
-        doc is not null && doc.RootElement.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : null;
+    private const string GenerationConfig = "generation_config.json";
+
+    private static int? IdFrom(JsonDocument? doc, string key, IdRange ids) =>
+        doc is not null && doc.RootElement.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number ? ids.Check(GenerationConfig, key, v) : null;
 
     /// <summary>A token named in tokenizer_config.json: a string or an AddedToken object {"content": ...}.</summary>
     public static string? TokenText(JsonDocument? config, string key)
@@ -341,6 +386,6 @@ public static partial class TokenizerLoader
     private static string? Str(JsonElement root, string key) =>
         root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
-    private static JsonDocument? ReadJson(string path) =>
-        File.Exists(path) ? JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip }) : null;
+    private static JsonDocument? ReadJson(string path, long maxBytes) =>
+        File.Exists(path) ? UntrustedJson.Read(path, maxBytes, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip }) : null;
 }

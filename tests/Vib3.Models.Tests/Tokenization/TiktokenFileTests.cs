@@ -50,7 +50,7 @@ public sealed class TiktokenFileTests : IDisposable
     {
         var path = Write("AA== 0\nAQ== 2\n");
         var e = Assert.Throws<Vib3Exception>(() => TiktokenModelFile.Read(path));
-        Assert.Contains("rank 1 is missing", e.Message);
+        Assert.Contains("rank 2 is beyond the 2 tokens the file lists", e.Message);
     }
 
     [Fact]
