@@ -30,8 +30,9 @@ internal static class ModelFolders
     {
         var path = Path.Combine(modelDir, "pages.tbl");
         var bytes = File.ReadAllBytes(path);
-        const int header = 16, row = 24;
-        if (bytes.Length < header || BitConverter.ToUInt32(bytes, 4) != 1 || (bytes.Length - header) % row != 0) return null;
+        // pages.tbl version 2: a 24-byte header, then 24-byte rows (address, length, page id, checksum).
+        const int header = 24, row = 24;
+        if (bytes.Length < header || BitConverter.ToUInt32(bytes, 4) != 2 || (bytes.Length - header) % row != 0) return null;
         var rows = (bytes.Length - header) / row;
         int Length(int i) => BitConverter.ToInt32(bytes, header + i * row + 8);
         // the first pair from the start: dense pages (attention, embeddings) every token reads
