@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
+using static Vib3.Server.PgWire.Tests.RawPg;
 
 namespace Vib3.Server.PgWire.Tests;
 
@@ -14,66 +15,6 @@ public sealed class RawSocketTests(PgServerFixture server) : IClassFixture<PgSer
         var stream = client.GetStream();
         stream.ReadTimeout = 10_000;
         return stream;
-    }
-
-    /// <summary>Everything the server sends until it closes the connection (or 10 s pass).</summary>
-    private static async Task<byte[]> ReadToCloseAsync(Stream stream)
-    {
-        using var all = new MemoryStream();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var buffer = new byte[4096];
-        int n;
-        while ((n = await stream.ReadAsync(buffer, timeout.Token)) > 0) all.Write(buffer, 0, n);
-        return all.ToArray();
-    }
-
-    /// <summary>Reads one backend message: type and body.</summary>
-    private static async Task<(char Type, byte[] Body)> ReadMessageAsync(Stream stream)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var header = new byte[5];
-        await stream.ReadExactlyAsync(header, timeout.Token);
-        var body = new byte[BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(1)) - 4];
-        await stream.ReadExactlyAsync(body, timeout.Token);
-        return ((char)header[0], body);
-    }
-
-    private static byte[] Startup(int version, params (string, string)[] parameters)
-    {
-        using var ms = new MemoryStream();
-        var head = new byte[8];
-        ms.Write(head);
-        foreach (var (k, v) in parameters)
-        {
-            ms.Write(Encoding.UTF8.GetBytes(k)); ms.WriteByte(0);
-            ms.Write(Encoding.UTF8.GetBytes(v)); ms.WriteByte(0);
-        }
-        ms.WriteByte(0);
-        var bytes = ms.ToArray();
-        BinaryPrimitives.WriteInt32BigEndian(bytes, bytes.Length);
-        BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(4), version);
-        return bytes;
-    }
-
-    private static byte[] Query(string sql)
-    {
-        var text = Encoding.UTF8.GetBytes(sql);
-        var bytes = new byte[1 + 4 + text.Length + 1];
-        bytes[0] = (byte)'Q';
-        BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(1), 4 + text.Length + 1);
-        text.CopyTo(bytes, 5);
-        return bytes;
-    }
-
-    private static async Task<List<char>> ReadUntilReadyAsync(Stream stream)
-    {
-        var types = new List<char>();
-        while (true)
-        {
-            var (type, _) = await ReadMessageAsync(stream);
-            types.Add(type);
-            if (type == 'Z') return types;
-        }
     }
 
     [Fact]
@@ -164,16 +105,16 @@ public sealed class RawSocketTests(PgServerFixture server) : IClassFixture<PgSer
         Assert.Equal("alice", parameters["session_authorization"]);
         Assert.Equal("on", parameters["standard_conforming_strings"]);
 
-        await stream.WriteAsync(Query(""));
+        await stream.WriteAsync(RawPg.Query(""));
         Assert.Equal(['I', 'Z'], await ReadUntilReadyAsync(stream));
-        await stream.WriteAsync(Query("SELEKT 1"));
+        await stream.WriteAsync(RawPg.Query("SELEKT 1"));
         var error = await ReadMessageAsync(stream);
         Assert.Equal('E', error.Type);
         var fields = Encoding.UTF8.GetString(error.Body);
         Assert.Contains("C42601\0", fields);
         Assert.Contains("SERROR\0", fields);
         Assert.Equal('Z', (await ReadMessageAsync(stream)).Type);
-        await stream.WriteAsync(Query("SELECT name FROM vib3_models; SHOW MODELS"));
+        await stream.WriteAsync(RawPg.Query("SELECT name FROM vib3_models; SHOW MODELS"));
         Assert.Equal(['T', 'D', 'C', 'T', 'D', 'C', 'Z'], await ReadUntilReadyAsync(stream));
         await stream.WriteAsync(new byte[] { (byte)'X', 0, 0, 0, 4 });
         Assert.Empty(await ReadToCloseAsync(stream));
