@@ -7,42 +7,37 @@ namespace Vib3.Server.PgWire;
 
 /// <summary>How many parameters a parsed statement takes: the highest <c>$n</c> (<see cref="ParameterRef"/>) anywhere
 /// in its syntax tree. The walk is generic (public properties of the AST records, lists, tuples), so new statement
-/// kinds are covered without changes here.</summary>
+/// kinds are covered without changes here. It keeps its own stack rather than recursing: the parser bounds expression
+/// depth (<see cref="NestingLimit"/>), and an explicit stack visits every node of a tree that deep without depending on
+/// the calling thread's stack size.</summary>
 internal static class ParameterCounter
 {
-    private const int MaxDepth = 64;
-
-    public static int Highest(Statement statement) => Walk(statement, 0);
-
-    private static int Walk(object? node, int depth)
+    public static int Highest(Statement statement)
     {
-        if (node is null || depth > MaxDepth) return 0;
-        switch (node)
-        {
-            case ParameterRef p:
-                return p.Index;
-            case string or SourcePosition or Enum or IFormattable:
-                return 0;
-            case ITuple tuple:
-            {
-                var max = 0;
-                for (var i = 0; i < tuple.Length; i++) max = Math.Max(max, Walk(tuple[i], depth + 1));
-                return max;
-            }
-            case IEnumerable items:
-            {
-                var max = 0;
-                foreach (var item in items) max = Math.Max(max, Walk(item, depth + 1));
-                return max;
-            }
-        }
-        var type = node.GetType();
-        if (type.Assembly != typeof(Statement).Assembly) return 0;
         var highest = 0;
-        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        var pending = new Stack<object?>();
+        pending.Push(statement);
+        while (pending.TryPop(out var node))
         {
-            if (property.GetIndexParameters().Length > 0 || property.PropertyType.IsPrimitive) continue;
-            highest = Math.Max(highest, Walk(property.GetValue(node), depth + 1));
+            switch (node)
+            {
+                case null or string or SourcePosition or Enum or IFormattable:
+                    continue;
+                case ParameterRef p:
+                    highest = Math.Max(highest, p.Index);
+                    continue;
+                case ITuple tuple:
+                    for (var i = 0; i < tuple.Length; i++) pending.Push(tuple[i]);
+                    continue;
+                case IEnumerable items:
+                    foreach (var item in items) pending.Push(item);
+                    continue;
+            }
+            var type = node.GetType();
+            if (type.Assembly != typeof(Statement).Assembly) continue;
+            foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
+                if (property.GetIndexParameters().Length == 0 && !property.PropertyType.IsPrimitive)
+                    pending.Push(property.GetValue(node));
         }
         return highest;
     }
