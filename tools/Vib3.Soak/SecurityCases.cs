@@ -16,7 +16,9 @@ internal static class SecurityCases
     private static string Nots(int n) => "SELECT " + string.Concat(Enumerable.Repeat("NOT ", n)) + "TRUE";
 
     /// <summary>60 MiB of ordinary words: text a tokenizer handles linearly, so only its size is hostile.</summary>
-    private static string HugePrompt() => string.Concat(Enumerable.Repeat("word ", (60 << 20) / 5));
+    private static string HugePrompt() => Prompt(60 << 20);
+
+    private static string Prompt(int bytes) => string.Concat(Enumerable.Repeat("word ", bytes / 5));
 
     public static readonly IReadOnlyList<SoakCase> All =
     [
@@ -31,6 +33,8 @@ internal static class SecurityCases
         new("sasl-64mib-x20", "20 connections announcing a 64 MiB SASL message (password server)", TimeSpan.FromSeconds(60), SaslAnnouncementsAsync, NeedsPassword: true),
         new("prompt-60mib-pg", "GENERATE with a 60 MiB prompt over the wire (simple query)", TimeSpan.FromSeconds(120),
             ctx => Probes.RawQueryAsync(ctx, PgRaw.Query($"GENERATE '{HugePrompt()}' FROM MODEL {Model} MAX_TOKENS 1"), TimeSpan.FromSeconds(110))),
+        new("prompt-8mib-pg", "GENERATE with an 8 MiB prompt (under the message limit, far over the context)", TimeSpan.FromSeconds(60),
+            ctx => Probes.RawQueryAsync(ctx, PgRaw.Query($"GENERATE '{Prompt(8 << 20)}' FROM MODEL {Model} MAX_TOKENS 1"), TimeSpan.FromSeconds(50))),
         new("prompt-60mib-http", "POST /v1/completions with a 60 MiB prompt", TimeSpan.FromSeconds(60),
             ctx => Probes.PostAsync(ctx, "v1/completions", new StringContent($$"""{"model": "{{Model}}", "max_tokens": 1, "prompt": "{{HugePrompt()}}"}""", Encoding.UTF8, "application/json"), TimeSpan.FromSeconds(50))),
         new("generate-portals-4+1", "4 connections hold bound, never-executed GENERATE portals; a 5th GENERATE", SlotWindow + TimeSpan.FromSeconds(30), IdlePortalsAsync),
