@@ -157,15 +157,24 @@ public sealed class RoundTripTests
         var b = new float[count];
         DTypeConvert.ToF32(srcType, src, a);
         DTypeConvert.ToF32(storedType, stored, b);
-        var tolerance = storedType switch { DType.F32 => 0f, DType.F16 => 1e-3f, DType.BF16 => 8e-3f, _ => 2e-2f };
         for (var i = 0; i < count; i++)
-        {
-            var scale = MathF.Max(1f, MathF.Abs(a[i]));
-            if (storedType == DType.Q8_0) scale = MathF.Max(scale, BlockMax(a, i));
-            Assert.True(MathF.Abs(a[i] - b[i]) <= tolerance * scale,
-                $"{what}[{i}]: source {a[i]} vs stored {b[i]} ({srcType.Name()} → {storedType.Name()})");
-        }
+            Assert.True(MathF.Abs(a[i] - b[i]) <= RoundingBound(storedType, a, i),
+                $"{what}[{i}]: source {a[i]} vs stored {b[i]} ({srcType.Name()} → {storedType.Name()}), " +
+                $"more than {storedType.Name()}'s rounding error {RoundingBound(storedType, a, i)}");
     }
+
+    /// <summary>The most that rounding <paramref name="a"/>[i] to <paramref name="type"/> can move it (round to
+    /// nearest): half an ulp of the value (f16: 11 significant bits, and half its smallest subnormal 2^-24; bf16: 8);
+    /// for q8_0, half a quantisation step of the block (amax / 127 / 2) plus the step's own f16 rounding times the
+    /// largest quant (127 · step · 2^-11). A hair over, for the float arithmetic of the check itself.</summary>
+    private static float RoundingBound(DType type, float[] a, int i) => 1.0001f * type switch
+    {
+        DType.F32 => 0f,
+        DType.F16 => MathF.Abs(a[i]) * MathF.Pow(2, -11) + MathF.Pow(2, -25),
+        DType.BF16 => MathF.Abs(a[i]) * MathF.Pow(2, -8),
+        DType.Q8_0 => BlockMax(a, i) * (1f / 254 + MathF.Pow(2, -11)),
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "no rounding bound for this stored type"),
+    };
 
     private static float BlockMax(float[] a, int i)
     {
