@@ -89,7 +89,7 @@ public sealed class CancellationAndQueueTests(OneSlotFixture server) : IClassFix
         var (status, _) = await Api.PostAsync(server.Http, "v1/completions", new { model = HttpServerFixture.Model, prompt = "x", max_tokens = 4, temperature = 0 });
         Assert.Equal(200, status);
         var after = await Metrics.ScrapeAsync(server.Http);
-        double Delta(string key) => Metrics.Get(after, key) - Metrics.Get(before, key);
+        double Delta(string key) => Metrics.Get(after, key) - Metrics.Baseline(before, key);
         Assert.Equal(1, Delta("vib3_http_requests_total{endpoint=\"/v1/completions\",status=\"200\"}"));
         Assert.Equal(4, Delta("vib3_generation_tokens_total{model=\"m\"}"));
         Assert.True(Delta("vib3_prompt_tokens_total{model=\"m\"}") > 0);

@@ -33,5 +33,12 @@ internal static partial class Metrics
         return samples;
     }
 
-    public static double Get(Dictionary<string, double> samples, string key) => samples.GetValueOrDefault(key);
+    /// <summary>The value of series <paramref name="key"/>; a series that is not exported fails the test (a metric
+    /// that disappeared must not read as 0).</summary>
+    public static double Get(Dictionary<string, double> samples, string key) =>
+        samples.TryGetValue(key, out var value) ? value : throw new Xunit.Sdk.XunitException($"/metrics has no series {key}");
+
+    /// <summary>The value of <paramref name="key"/> in a scrape taken before a request: a labelled series appears only
+    /// once something was counted under its labels, so one not exported yet counts 0.</summary>
+    public static double Baseline(Dictionary<string, double> samples, string key) => samples.GetValueOrDefault(key);
 }
