@@ -34,6 +34,8 @@ public sealed class RetrievalForwardTests
         using var ___ = batched;
         var routing = new RetrievalRouting(3);
         var tokens = ModelFixture.Tokens(12, fixture.Spec.Vocab);
+        // Building the keys read every expert page of the first session: count from here.
+        var before = new[] { single, batched }.Select(s => s.Weights.Store.ExpertTiersByLayer!.ToArray()).ToArray();
         for (var i = 0; i < tokens.Length; i++)
         {
             var a = (float[])(await single.Forward.DecodeAsync(tokens[i], single.Cache, routing)).Clone();
@@ -44,6 +46,16 @@ public sealed class RetrievalForwardTests
         // At most k pages per layer per token, so at most 3 distinct experts a token: every recorded decision is one.
         var layers = single.Forward.Routing.Layers;
         for (var l = 0; l < layers; l++) Assert.InRange(single.Forward.Routing.Decisions(l), tokens.Length, 3L * tokens.Length);
+        // Retrieval reads exactly the k pages it retrieved, no more: every expert-page read of a layer (from RAM,
+        // joined or from disk) is one of the 3 per token, in both paths.
+        var sessions = new[] { single, batched };
+        for (var s = 0; s < sessions.Length; s++)
+            foreach (var layer in sessions[s].Weights.Store.ExpertTiersByLayer!)
+            {
+                var was = before[s][layer.Layer];
+                var reads = layer.Hits + layer.Joined + layer.Misses - (was.Hits + was.Joined + was.Misses);
+                Assert.True(3L * tokens.Length == reads, $"{(s == 0 ? "decode" : "batched")} layer {layer.Layer}: {reads} expert-page reads for {tokens.Length} tokens");
+            }
     }
 
     [Fact]
