@@ -88,7 +88,7 @@ public sealed class GenerationService : IAsyncDisposable
     public IReadOnlyList<ServedModelStats> Stats() => Open().OrderBy(m => m.Weights.Manifest.Name, StringComparer.Ordinal).Select(m =>
     {
         var (steps, rows, generated, prompt) = m.Scheduler.Counters;
-        return new ServedModelStats(m.Weights.Manifest.Name, m.Weights.Store.Stats, steps, rows, generated, prompt,
+        return new ServedModelStats(m.Weights.Manifest.Name, m.Instance, m.Weights.Store.Stats, steps, rows, generated, prompt,
             m.Scheduler.Running, m.Scheduler.Waiting, m.Weights.Store.Prefetches, m.Forward.Prediction.Decisions, m.Forward.Prediction.Predicted,
             m.Weights.Store.ExpertTiersByLayer ?? [], m.Weights.PageWaits);
     }).ToArray();

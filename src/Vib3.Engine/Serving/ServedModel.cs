@@ -9,6 +9,8 @@ namespace Vib3.Engine.Serving;
 /// front end and every sequence, run by its batch scheduler.</summary>
 internal sealed class ServedModel : IAsyncDisposable
 {
+    private static long s_opened;
+
     private ServedModel(ModelWeights weights, ForwardPass forward, ITextTokenizer tokenizer, BatchScheduler scheduler)
     {
         Weights = weights;
@@ -16,7 +18,12 @@ internal sealed class ServedModel : IAsyncDisposable
         Tokenizer = tokenizer;
         PromptBound = PromptBound.Of(tokenizer);
         Scheduler = scheduler;
+        Instance = Interlocked.Increment(ref s_opened);
     }
+
+    /// <summary>Which opening of a model this is (process-wide, rising): a model dropped and created again, or closed
+    /// and reopened, starts its counters at 0 under a new instance, so whoever copies them knows not to subtract.</summary>
+    public long Instance { get; }
 
     public ModelWeights Weights { get; }
 

@@ -4,6 +4,7 @@ using Vib3.Storage;
 namespace Vib3.Engine.Serving;
 
 /// <summary>What an open model has done since it was opened.</summary>
+/// <param name="Instance">Which opening of the model these counters belong to: they restart at 0 when it changes.</param>
 /// <param name="Tiers">Its page store: RAM hits, disk reads (misses = pages read from disk), bytes, residency.</param>
 /// <param name="Steps">Batched forward steps run.</param>
 /// <param name="BatchRows">Rows those steps held in total (Rows / Steps = mean batch).</param>
@@ -14,7 +15,7 @@ namespace Vib3.Engine.Serving;
 /// <param name="PredictedChoices">How many of those the one-layer-ahead prediction had named.</param>
 /// <param name="ExpertTiersByLayer">Expert-page reads per layer: hits, joined, from disk.</param>
 /// <param name="PageWaits">Time the forward pass stalled with no page ready to compute on.</param>
-public sealed record ServedModelStats(string Model, TierStats Tiers, long Steps, long BatchRows, long GeneratedTokens, long PromptTokens,
+public sealed record ServedModelStats(string Model, long Instance, TierStats Tiers, long Steps, long BatchRows, long GeneratedTokens, long PromptTokens,
     int Running, int Waiting, PrefetchStats Prefetches, long RoutedChoices, long PredictedChoices, IReadOnlyList<LayerTierStats> ExpertTiersByLayer,
     PageWaitStats PageWaits)
 {

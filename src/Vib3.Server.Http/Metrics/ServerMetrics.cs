@@ -16,6 +16,7 @@ internal sealed class ServerMetrics
     private readonly Counter _hits, _misses, _hitBytes, _bytesRead, _steps, _batchRows;
     private readonly Counter _prefetchIssued, _prefetchUsed, _routedChoices, _predictedChoices, _layerHits, _layerMisses;
     private readonly Counter _pageWaits, _pageWaitSeconds;
+    private readonly EngineCounterCopy _copy = new();
 
     public ServerMetrics(GenerationService generations)
     {
@@ -69,26 +70,27 @@ internal sealed class ServerMetrics
         _running.Set(generations.Running);
         foreach (var s in generations.Stats())
         {
-            // the engine's counters are cumulative since the model opened: carry them over, never backwards
-            _hits.WithLabels(s.Model).IncTo(s.Tiers.Hits);
-            _misses.WithLabels(s.Model).IncTo(s.Tiers.Misses);
-            _hitBytes.WithLabels(s.Model).IncTo(s.Tiers.HitBytes);
-            _bytesRead.WithLabels(s.Model).IncTo(s.Tiers.BytesRead);
-            _steps.WithLabels(s.Model).IncTo(s.Steps);
-            _batchRows.WithLabels(s.Model).IncTo(s.BatchRows);
+            // the engine's counters are cumulative since the model opened: carry them over, never backwards, and
+            // across a reopening (a new instance counts from 0)
+            _copy.Copy(_hits.WithLabels(s.Model), s.Instance, s.Tiers.Hits);
+            _copy.Copy(_misses.WithLabels(s.Model), s.Instance, s.Tiers.Misses);
+            _copy.Copy(_hitBytes.WithLabels(s.Model), s.Instance, s.Tiers.HitBytes);
+            _copy.Copy(_bytesRead.WithLabels(s.Model), s.Instance, s.Tiers.BytesRead);
+            _copy.Copy(_steps.WithLabels(s.Model), s.Instance, s.Steps);
+            _copy.Copy(_batchRows.WithLabels(s.Model), s.Instance, s.BatchRows);
             _residentBytes.WithLabels(s.Model).Set(s.Tiers.ResidentBytes);
             _pagesReadPerToken.WithLabels(s.Model).Set(s.PagesReadPerToken);
-            _prefetchIssued.WithLabels(s.Model).IncTo(s.Prefetches.Issued);
-            _prefetchUsed.WithLabels(s.Model).IncTo(s.Prefetches.Used);
-            _pageWaits.WithLabels(s.Model).IncTo(s.PageWaits.Waits);
-            _pageWaitSeconds.WithLabels(s.Model).IncTo(s.PageWaits.Seconds);
-            _routedChoices.WithLabels(s.Model).IncTo(s.RoutedChoices);
-            _predictedChoices.WithLabels(s.Model).IncTo(s.PredictedChoices);
+            _copy.Copy(_prefetchIssued.WithLabels(s.Model), s.Instance, s.Prefetches.Issued);
+            _copy.Copy(_prefetchUsed.WithLabels(s.Model), s.Instance, s.Prefetches.Used);
+            _copy.Copy(_pageWaits.WithLabels(s.Model), s.Instance, s.PageWaits.Waits);
+            _copy.Copy(_pageWaitSeconds.WithLabels(s.Model), s.Instance, s.PageWaits.Seconds);
+            _copy.Copy(_routedChoices.WithLabels(s.Model), s.Instance, s.RoutedChoices);
+            _copy.Copy(_predictedChoices.WithLabels(s.Model), s.Instance, s.PredictedChoices);
             foreach (var layer in s.ExpertTiersByLayer)
             {
                 var label = layer.Layer.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                _layerHits.WithLabels(s.Model, label).IncTo(layer.Hits);
-                _layerMisses.WithLabels(s.Model, label).IncTo(layer.Misses);
+                _copy.Copy(_layerHits.WithLabels(s.Model, label), s.Instance, layer.Hits);
+                _copy.Copy(_layerMisses.WithLabels(s.Model, label), s.Instance, layer.Misses);
             }
         }
     }
