@@ -52,6 +52,12 @@ public sealed class Session : IDisposable
     /// <summary>The model GENERATE uses without FROM MODEL (USE MODEL, SET model); null when none is chosen.</summary>
     public string? CurrentModel => Settings.Model;
 
+    /// <summary>The application_name a client gave when it connected (psql's PGAPPNAME, Npgsql's Application Name),
+    /// kept as PostgreSQL keeps it: clipped to its longest length, source "client".</summary>
+    public void SetApplicationName(string name) =>
+        Settings.Set(SettingRegistry.ApplicationName, name.Length <= SettingRegistry.MaxTextChars ? name : name[..SettingRegistry.MaxTextChars],
+            SessionSettings.FromClient);
+
     /// <summary>True while a statement runs (its rows included); the text of the running or last statement, clipped.</summary>
     internal (bool Active, string? Statement) Activity => (_active, _statement);
 

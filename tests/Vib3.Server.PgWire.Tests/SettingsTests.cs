@@ -27,7 +27,7 @@ public sealed class SettingsTests(PgServerFixture server) : IClassFixture<PgServ
     }
 
     [Fact]
-    public async Task Psql_show_all_on_a_fresh_connection_lists_every_parameter()
+    public async Task Psql_show_all_on_a_fresh_connection_lists_every_parameter_and_its_application_name()
     {
         var r = await Psql.RunAsync(server.Port, "-A", "-t", "-c", "SHOW ALL");
         Assert.True(r.ExitCode == 0, r.Error);
@@ -35,6 +35,7 @@ public sealed class SettingsTests(PgServerFixture server) : IClassFixture<PgServ
         Assert.Equal(13, rows.Count);
         Assert.Contains(rows, x => x[..3] is ["temperature", "0", "default"]);
         Assert.Contains(rows, x => x[..3] is ["model", "", "default"]);
+        Assert.Contains(rows, x => x[..3] is ["application_name", "vib3-tests", "client"]); // psql's PGAPPNAME, sent at startup
     }
 
     [Fact]

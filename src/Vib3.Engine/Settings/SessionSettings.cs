@@ -11,14 +11,17 @@ internal sealed class SessionSettings(Vib3Engine engine)
     /// <summary>Where a value came from, as pg_settings.source words it.</summary>
     public const string FromDefault = "default";
     public const string FromSession = "session";
+    public const string FromClient = "client";
 
-    private readonly ConcurrentDictionary<string, string> _set = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, (string Value, string Source)> _set = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Checks <paramref name="value"/> against the parameter's rules and keeps what SHOW will print.</summary>
-    public void Set(string name, string value)
+    /// <summary>Checks <paramref name="value"/> against the parameter's rules and keeps what SHOW will print.
+    /// <paramref name="source"/>: SET's <see cref="FromSession"/>, or <see cref="FromClient"/> for a connection's
+    /// startup parameter.</summary>
+    public void Set(string name, string value, string source = FromSession)
     {
         var setting = SettingRegistry.Get(name);
-        _set[setting.Name] = setting.Check(value, engine);
+        _set[setting.Name] = (setting.Check(value, engine), source);
     }
 
     public void Reset(string name) => _set.TryRemove(SettingRegistry.Get(name).Name, out _);
@@ -28,12 +31,12 @@ internal sealed class SessionSettings(Vib3Engine engine)
     public string Get(string name)
     {
         var setting = SettingRegistry.Get(name);
-        return _set.TryGetValue(setting.Name, out var v) ? v : setting.Default;
+        return _set.TryGetValue(setting.Name, out var v) ? v.Value : setting.Default;
     }
 
-    /// <summary>Every parameter: name, value, source (default / session), description.</summary>
+    /// <summary>Every parameter: name, value, source (default / client / session), description.</summary>
     public IEnumerable<object?[]> All() => SettingRegistry.All.Select(s => _set.TryGetValue(s.Name, out var v)
-        ? new object?[] { s.Name, v, FromSession, s.Description }
+        ? new object?[] { s.Name, v.Value, v.Source, s.Description }
         : new object?[] { s.Name, s.Default, FromDefault, s.Description });
 
     /// <summary>The model setting; null when none is chosen.</summary>
