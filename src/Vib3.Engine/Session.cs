@@ -53,10 +53,9 @@ public sealed class Session : IDisposable
     public string? CurrentModel => Settings.Model;
 
     /// <summary>The application_name a client gave when it connected (psql's PGAPPNAME, Npgsql's Application Name),
-    /// kept as PostgreSQL keeps it: clipped to its longest length, source "client".</summary>
+    /// kept as PostgreSQL keeps it: clipped to its longest length, source "client", what RESET returns to.</summary>
     public void SetApplicationName(string name) =>
-        Settings.Set(SettingRegistry.ApplicationName, name.Length <= SettingRegistry.MaxTextChars ? name : name[..SettingRegistry.MaxTextChars],
-            SessionSettings.FromClient);
+        Settings.SetFromClient(SettingRegistry.ApplicationName, name.Length <= SettingRegistry.MaxTextChars ? name : name[..SettingRegistry.MaxTextChars]);
 
     /// <summary>True while a statement runs (its rows included); the text of the running or last statement, clipped.</summary>
     internal (bool Active, string? Statement) Activity => (_active, _statement);

@@ -39,6 +39,16 @@ public sealed class SettingsTests(PgServerFixture server) : IClassFixture<PgServ
     }
 
     [Fact]
+    public async Task Reset_and_discard_all_return_to_the_startup_application_name()
+    {
+        var r = await Psql.RunAsync(server.Port, "-q", "-A", "-t", "-c", "SET application_name = 'other'; SHOW application_name",
+            "-c", "RESET application_name; SHOW application_name", "-c", "SET application_name = 'x'", "-c", "DISCARD ALL",
+            "-c", "SHOW application_name");
+        Assert.True(r.ExitCode == 0, r.Error);
+        Assert.Equal(["other", "vib3-tests", "vib3-tests"], r.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
     public async Task The_sets_drivers_send_are_accepted_and_listed_with_their_source()
     {
         await using var c = await OpenAsync();
