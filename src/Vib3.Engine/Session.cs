@@ -149,14 +149,14 @@ public sealed class Session : IDisposable
         return StatementResult.Command("SET");
     }
 
-    /// <summary>RESET name: back to the default ("model": no model chosen).</summary>
+    /// <summary>RESET name: back to the value the client connected with, else the default ("model": none chosen).</summary>
     private StatementResult Reset(string name)
     {
         Settings.Reset(name);
         return StatementResult.Command("RESET");
     }
 
-    /// <summary>RESET ALL (and DISCARD ALL from pooled clients): every setting, the chosen model included.</summary>
+    /// <summary>RESET ALL (and DISCARD ALL from pooled clients): every setting SET changed, the chosen model included.</summary>
     private StatementResult ResetEverything()
     {
         Settings.ResetAll();

@@ -1,3 +1,4 @@
+using Vib3.Engine.Settings;
 using Vib3.Query;
 using Vib3.Query.Execution;
 using Vib3.Storage.Catalog;
@@ -118,7 +119,7 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
             var mayRead = s == session || session.Access.Administrator;
             return new object?[]
             {
-                s.Id, s.Access.Client, s.Settings.Get(Settings.SettingRegistry.ApplicationName), s.CurrentModel,
+                s.Id, s.Access.Client, s.Settings.Get(SettingRegistry.ApplicationName), s.CurrentModel,
                 active ? "active" : "idle", mayRead || statement is null ? statement : HiddenStatement,
                 s.StartedAt.ToString("yyyy-MM-dd HH:mm:ss.fffzzz", System.Globalization.CultureInfo.InvariantCulture),
             };
