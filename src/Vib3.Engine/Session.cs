@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using Vib3.Convert;
 using Vib3.Core;
 using Vib3.Engine.Serving;
+using Vib3.Engine.Settings;
 using Vib3.Models.Inference;
 using Vib3.Models.Weights;
 using Vib3.Query;
@@ -13,24 +14,51 @@ using Vib3.Storage.Catalog;
 
 namespace Vib3.Engine;
 
-/// <summary>One client's state: the current model (USE MODEL) and settings (SET). Statements run one at a time, in
-/// order; generations go to the engine's shared batches.</summary>
+/// <summary>One client's state: its settings (SET; USE MODEL sets the model) and what it is running, which
+/// vib3_sessions shows to every session. Statements run one at a time, in order; generations go to the engine's
+/// shared batches.</summary>
 public sealed class Session : IDisposable
 {
-    private readonly Vib3Engine _engine;
-    private readonly Dictionary<string, string> _settings = new(StringComparer.OrdinalIgnoreCase);
-    private readonly HashSet<GenerationStream> _generating = [];
+    /// <summary>Characters of a statement's text that vib3_sessions shows, as PostgreSQL's track_activity_query_size.</summary>
+    public const int MaxShownStatementChars = 1024;
 
-    internal Session(Vib3Engine engine, ClientAccess access)
+    /// <summary>SHOW ALL's columns, as PostgreSQL's (name, setting, description) plus pg_settings' source.</summary>
+    public static readonly IReadOnlyList<ColumnDef> ShowAllColumns =
+        [new("name", ColumnType.Text), new("setting", ColumnType.Text), new("source", ColumnType.Text), new("description", ColumnType.Text)];
+
+    private readonly Vib3Engine _engine;
+    private readonly HashSet<GenerationStream> _generating = [];
+    private volatile string? _statement;
+    private volatile bool _active;
+
+    internal Session(Vib3Engine engine, ClientAccess access, long id)
     {
         _engine = engine;
         Access = access;
+        Id = id;
+        Settings = new SessionSettings(engine);
     }
 
     /// <summary>Who the client is and what it may do (administer; read files outside the import directories).</summary>
     public ClientAccess Access { get; }
 
-    public string? CurrentModel { get; private set; }
+    /// <summary>The engine-wide number of this session, in the order sessions were opened.</summary>
+    public long Id { get; }
+
+    public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+
+    internal SessionSettings Settings { get; }
+
+    /// <summary>The model GENERATE uses without FROM MODEL (USE MODEL, SET model); null when none is chosen.</summary>
+    public string? CurrentModel => Settings.Model;
+
+    /// <summary>The application_name a client gave when it connected (psql's PGAPPNAME, Npgsql's Application Name),
+    /// kept as PostgreSQL keeps it: clipped to its longest length, source "client", what RESET returns to.</summary>
+    public void SetApplicationName(string name) =>
+        Settings.SetFromClient(SettingRegistry.ApplicationName, name.Length <= SettingRegistry.MaxTextChars ? name : name[..SettingRegistry.MaxTextChars]);
+
+    /// <summary>True while a statement runs (its rows included); the text of the running or last statement, clipped.</summary>
+    internal (bool Active, string? Statement) Activity => (_active, _statement);
 
     /// <summary>Where long statements report progress while they run (CREATE INDEX: each layer as it is indexed);
     /// null: nowhere. Called on the statement's thread; the REPL and CLI print these lines to stderr.</summary>
@@ -40,10 +68,19 @@ public sealed class Session : IDisposable
     public async IAsyncEnumerable<StatementResult> ExecuteAsync(
         string sql, IReadOnlyList<object?>? parameters = null, [EnumeratorCancellation] CancellationToken ct = default)
     {
-        foreach (var statement in StatementParser.Parse(sql))
+        _statement = sql.Length <= MaxShownStatementChars ? sql : sql[..MaxShownStatementChars];
+        _active = true;
+        try
         {
-            Privileges.Check(statement, Access); // before the statement looks anything up
-            yield return await RunAsync(statement, parameters, ct).ConfigureAwait(false);
+            foreach (var statement in StatementParser.Parse(sql))
+            {
+                Privileges.Check(statement, Access); // before the statement looks anything up
+                yield return await RunAsync(statement, parameters, ct).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _active = false;
         }
     }
 
@@ -55,8 +92,8 @@ public sealed class Session : IDisposable
         ResetVariable r => Task.FromResult(Reset(r.Name.Name)),
         ResetAll => Task.FromResult(ResetEverything()),
         ShowVariable v => Task.FromResult(Show(v.Name.Name)),
-        ShowAll => Task.FromResult(StatementResult.Table("SHOW", [new("name", ColumnType.Text), new("setting", ColumnType.Text)],
-            _settings.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => new object?[] { kv.Key, kv.Value }))),
+        ShowAll => Task.FromResult(StatementResult.Table("SHOW", ShowAllColumns, Settings.All())),
+        Describe d => Task.FromResult(Describer.Describe(_engine, new SystemTables(_engine, this), d)),
         CreateModel c => CreateAsync(c, ct),
         DropModel d => DropAsync(d),
         CreateIndex c => IndexStatements.CreateAsync(_engine, c, Progress, ct),
@@ -95,43 +132,39 @@ public sealed class Session : IDisposable
     {
         if (!_engine.Catalog.Exists(u.Name.Name))
             throw new Vib3Exception(SqlState.UndefinedObject, $"model \"{u.Name.Name}\" does not exist (at line {u.Position.Line}:{u.Position.Column})");
-        CurrentModel = u.Name.Name;
+        Settings.Set(SettingRegistry.Model, u.Name.Name);
         return StatementResult.Command("USE MODEL");
     }
 
     private StatementResult Set(SetVariable v)
     {
-        _settings[v.Name.Name] = v.Value switch
+        Settings.Set(v.Name.Name, v.Value switch
         {
             StringLiteral s => s.Value,
             IntegerLiteral i => i.Value.ToString(CultureInfo.InvariantCulture),
             DecimalLiteral d => d.Value.ToString(CultureInfo.InvariantCulture),
             BooleanLiteral b => b.Value ? "on" : "off",
             var other => throw new Vib3Exception(SqlState.InvalidParameterValue, $"SET {v.Name.Name}: unsupported value {other}"),
-        };
+        });
         return StatementResult.Command("SET");
     }
 
-    /// <summary>RESET name; "model" is the session's USE MODEL choice.</summary>
+    /// <summary>RESET name: back to the value the client connected with, else the default ("model": none chosen).</summary>
     private StatementResult Reset(string name)
     {
-        if (name.Equals("model", StringComparison.OrdinalIgnoreCase)) CurrentModel = null;
-        _settings.Remove(name);
+        Settings.Reset(name);
         return StatementResult.Command("RESET");
     }
 
-    /// <summary>RESET ALL (and DISCARD ALL from pooled clients): every setting, the chosen model included.</summary>
+    /// <summary>RESET ALL (and DISCARD ALL from pooled clients): every setting SET changed, the chosen model included.</summary>
     private StatementResult ResetEverything()
     {
-        _settings.Clear();
-        CurrentModel = null;
+        Settings.ResetAll();
         return StatementResult.Command("RESET");
     }
 
     private StatementResult Show(string name) =>
-        StatementResult.Table("SHOW", [new(name, ColumnType.Text)],
-            [[_settings.TryGetValue(name, out var v) ? v : name.Equals("model", StringComparison.OrdinalIgnoreCase) ? CurrentModel ?? "" :
-                throw new Vib3Exception(SqlState.UndefinedObject, $"unrecognized configuration parameter \"{name}\"")]]);
+        StatementResult.Table("SHOW", [new(name, ColumnType.Text)], [[Settings.Get(name)]]);
 
     private async Task<StatementResult> CreateAsync(CreateModel c, CancellationToken ct)
     {
@@ -157,11 +190,16 @@ public sealed class Session : IDisposable
         }
         await _engine.Generations.CloseAsync(d.Name.Name).ConfigureAwait(false);
         _engine.Catalog.Drop(d.Name.Name);
-        if (string.Equals(CurrentModel, d.Name.Name, StringComparison.OrdinalIgnoreCase)) CurrentModel = null;
+        if (string.Equals(CurrentModel, d.Name.Name, StringComparison.OrdinalIgnoreCase)) Settings.Reset(SettingRegistry.Model);
         return StatementResult.Command("DROP MODEL");
     }
 
-    private GenerationPlan Plan(GenerationStatement g, IReadOnlyList<object?>? parameters) => _engine.Plan(g, CurrentModel, parameters);
+    /// <summary>The session's settings fill the clauses the statement leaves out.</summary>
+    private GenerationPlan Plan(GenerationStatement g, IReadOnlyList<object?>? parameters) =>
+        Planner.Plan(g, _engine.PlanningContext(CurrentModel, parameters) with
+        {
+            DefaultSampling = Settings.Sampling, DefaultMaxTokens = Settings.MaxTokens,
+        });
 
     private StatementResult ExplainPlan(GenerationStatement g, IReadOnlyList<object?>? parameters)
     {
@@ -297,9 +335,10 @@ public sealed class Session : IDisposable
         await foreach (var piece in pieces.ConfigureAwait(false)) yield return [piece];
     }
 
-    /// <summary>Stops this session's generations still running (its client went away).</summary>
+    /// <summary>Stops this session's generations still running (its client went away) and leaves vib3_sessions.</summary>
     public void Dispose()
     {
+        _engine.Forget(this);
         lock (_generating)
         {
             foreach (var stream in _generating) stream.Cancel();

@@ -1,3 +1,4 @@
+using Vib3.Engine.Settings;
 using Vib3.Query;
 using Vib3.Query.Execution;
 using Vib3.Storage.Catalog;
@@ -7,7 +8,7 @@ namespace Vib3.Engine;
 /// <summary>The vib3_* system tables, built on demand from the catalog and the session's open models:
 /// vib3_models, vib3_layers, vib3_experts (pages, bytes, times the router chose each expert), vib3_tiers
 /// (per open model: RAM tier counters incl. expert pages prefetched and used, and the disk tier's size), vib3_expert_tiers
-/// (per open model and layer: expert-page reads served from RAM, joined to a read in progress, read from disk), vib3_sessions, vib3_indexes (per model and MoE layer: its page index's keys).</summary>
+/// (per open model and layer: expert-page reads served from RAM, joined to a read in progress, read from disk), vib3_sessions (every open session, like pg_stat_activity), vib3_indexes (per model and MoE layer: its page index's keys).</summary>
 internal sealed class SystemTables(Vib3Engine engine, Session session)
 {
     public Table? Resolve(Identifier name) => name.Name.ToLowerInvariant() switch
@@ -100,7 +101,27 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
             x.Model, (long)l.Layer, l.Hits, l.Joined, l.Misses, l.HitRate,
         })));
 
+    /// <summary>Text shown instead of another client's statement to a session that is not an administrator, as
+    /// PostgreSQL's pg_stat_activity shows it to a non-superuser.</summary>
+    public const string HiddenStatement = "<insufficient privilege>";
+
+    /// <summary>Every open session of the engine, like pg_stat_activity: state is "active" while a statement runs,
+    /// else "idle"; statement is the running or last one, clipped to <see cref="Session.MaxShownStatementChars"/>.</summary>
     public Table Sessions() => new("vib3_sessions",
-        [new("current_model", ColumnType.Text), new("open_models", ColumnType.Text), new("ram_budget_bytes", ColumnType.Int64)],
-        [[session.CurrentModel, string.Join(",", session.OpenModels().Select(x => x.Model)), engine.Options.RamBudgetBytes]]);
+        [
+            new("id", ColumnType.Int64), new("client", ColumnType.Text), new("application_name", ColumnType.Text),
+            new("current_model", ColumnType.Text), new("state", ColumnType.Text), new("statement", ColumnType.Text),
+            new("started_at", ColumnType.Text),
+        ],
+        engine.Sessions.Select(s =>
+        {
+            var (active, statement) = s.Activity;
+            var mayRead = s == session || session.Access.Administrator;
+            return new object?[]
+            {
+                s.Id, s.Access.Client, s.Settings.Get(SettingRegistry.ApplicationName), s.CurrentModel,
+                active ? "active" : "idle", mayRead || statement is null ? statement : HiddenStatement,
+                s.StartedAt.ToString("yyyy-MM-dd HH:mm:ss.fffzzz", System.Globalization.CultureInfo.InvariantCulture),
+            };
+        }));
 }

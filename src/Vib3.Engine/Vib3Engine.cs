@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Vib3.Convert.Descriptors;
 using Vib3.Core;
 using Vib3.Index;
@@ -12,6 +13,9 @@ namespace Vib3.Engine;
 /// generation service whose continuous batches every front end shares.</summary>
 public sealed class Vib3Engine : IAsyncDisposable
 {
+    private readonly ConcurrentDictionary<long, Session> _sessions = new();
+    private long _lastSessionId;
+
     public Vib3Engine(EngineOptions options)
     {
         if (options.MaxBatch is < 1 or > Models.Inference.ForwardPass.MaxBatchRows)
@@ -39,17 +43,31 @@ public sealed class Vib3Engine : IAsyncDisposable
 
     /// <summary>A session for a client with <paramref name="access"/>: every front end says who its client is
     /// (the command line is a local administrator; the Postgres server decides from the peer address and user).</summary>
-    public Session OpenSession(ClientAccess access) => new(this, access);
+    public Session OpenSession(ClientAccess access)
+    {
+        var session = new Session(this, access, Interlocked.Increment(ref _lastSessionId));
+        _sessions[session.Id] = session;
+        return session;
+    }
+
+    /// <summary>Every open session, by id (vib3_sessions).</summary>
+    internal IEnumerable<Session> Sessions => _sessions.Values.OrderBy(s => s.Id);
+
+    /// <summary>A disposed session leaves the registry.</summary>
+    internal void Forget(Session session) => _sessions.TryRemove(session.Id, out _);
 
     /// <summary>Binds a GENERATE / GENERATE CHAT statement to a model, as every front end does: the SQL ones from
     /// parsed text, the HTTP one from a request it turned into the same tree.</summary>
     public GenerationPlan Plan(GenerationStatement statement, string? currentModel = null, IReadOnlyList<object?>? parameters = null) =>
-        Planner.Plan(statement, new PlannerContext(
-            name => Catalog.Exists(name) ? Catalog.Get(name) : null, currentModel, Options.RamBudgetBytes, parameters)
+        Planner.Plan(statement, PlanningContext(currentModel, parameters));
+
+    /// <summary>What the planner knows: the catalog, the model's page indexes, the RAM budget, the parameters.</summary>
+    internal PlannerContext PlanningContext(string? currentModel, IReadOnlyList<object?>? parameters) =>
+        new(name => Catalog.Exists(name) ? Catalog.Get(name) : null, currentModel, Options.RamBudgetBytes, parameters)
         {
             FindIndex = name => PageIndexFolder.Headers(Catalog.ModelDir(name))
                 .Select(x => new IndexedLayer(x.Header, x.Graph is { } g ? HnswIndex.ReadHeader(g).M : null)).ToArray(),
-        });
+        };
 
     public ValueTask DisposeAsync() => Generations.DisposeAsync();
 }

@@ -11,7 +11,7 @@ namespace Vib3.Server.PgWire;
 /// <para>A portal runs its statement when it is bound: Bind calls the engine with the decoded parameters and the
 /// portal keeps the result, whose rows (possibly a live token stream) Execute then sends, up to its row limit.
 /// So Describe of a portal always knows the real columns. Describe of a statement runs nothing that has effects:
-/// GENERATE/CHAT/EXPLAIN/SHOW name/SHOW ALL have fixed columns; SELECT and the SHOW MODELS/TIERS/EXPERTS system
+/// GENERATE/CHAT/EXPLAIN/SHOW name/SHOW ALL have fixed columns; SELECT, DESCRIBE and the SHOW MODELS/TIERS/EXPERTS system
 /// tables are evaluated (read-only, cheap) with every parameter NULL to learn their columns; other commands
 /// (SET, USE MODEL, CREATE/DROP MODEL...) return NoData.</para>
 /// <para>vib3 has no transactions, so every Sync ends the implicit one: all portals close then.</para>
@@ -248,10 +248,10 @@ internal sealed partial class PgConnection
             case Explain:
                 return [new("QUERY PLAN", ColumnType.Text)];
             case ShowAll:
-                return [new("name", ColumnType.Text), new("setting", ColumnType.Text)];
+                return Session.ShowAllColumns;
             case ShowVariable v:
                 return [new(v.Name.Name, ColumnType.Text)];
-            case Select or ShowModels or ShowTiers or ShowExperts:
+            case Select or ShowModels or ShowTiers or ShowExperts or Vib3.Query.Describe:
                 try
                 {
                     var nulls = new object?[statement.ParameterTypes.Length];

@@ -151,6 +151,7 @@ internal sealed partial class PgConnection
             if (!await AuthenticateAsync(reader, startup, stopping).ConfigureAwait(false)) return;
             session = _engine.OpenSession(ClientAccessRules.For(
                 ((System.Net.IPEndPoint)client.Client.RemoteEndPoint!).Address, startup.Get("user")!, _options));
+            if (startup.Get("application_name") is { } application) session.SetApplicationName(application);
             _server.Register(this);
             await SendStartupResponseAsync(startup, session.Access, stopping).ConfigureAwait(false);
             await MessageLoopAsync(reader, session, stopping).ConfigureAwait(false);

@@ -212,7 +212,7 @@ public sealed class NpgsqlTests(PgServerFixture server) : IClassFixture<PgServer
         await using var c = await OpenAsync();
         await using var batch = new NpgsqlBatch(c)
         {
-            BatchCommands = { new("SET a = 'x'"), new("SHOW a"), new("SELECT name FROM vib3_models") },
+            BatchCommands = { new("SET application_name = 'x'"), new("SHOW application_name"), new("SELECT name FROM vib3_models") },
         };
         await using var reader = await batch.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync());

@@ -52,7 +52,7 @@ public sealed class PsqlTests(PgServerFixture server) : IClassFixture<PgServerFi
     [Fact]
     public async Task Several_statements_in_one_query_message_all_answer()
     {
-        var r = await Psql("-q", "-A", "-t", "-c", "SET a = 'x'; SHOW a; SELECT name FROM vib3_models");
+        var r = await Psql("-q", "-A", "-t", "-c", "SET application_name = 'x'; SHOW application_name; SELECT name FROM vib3_models");
         Assert.True(r.ExitCode == 0, r.Error);
         Assert.Equal(["x", "m"], r.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }

@@ -28,8 +28,9 @@ public static class Planner
             GenerateChat c => new PlanPrompt(null, c.Messages.Select(x => (Text(x.Role, context, "role"), Text(x.Content, context, "content"))).ToList()),
             _ => throw new ArgumentOutOfRangeException(nameof(statement)),
         };
-        var sampling = new SamplingPlan(
-            (double)(o.Temperature ?? 0m), (double)(o.TopP ?? 1m), o.TopK ?? 0, (double)(o.MinP ?? 0m), o.Seed);
+        var d = context.DefaultSampling;
+        var sampling = new SamplingPlan((double?)o.Temperature ?? d.Temperature, (double?)o.TopP ?? d.TopP, o.TopK ?? d.TopK,
+            (double?)o.MinP ?? d.MinP, o.Seed ?? d.Seed);
         var (operators, estimate) = Layout(m, routing, context.RamBudgetBytes);
         return new GenerationPlan(model, m, prompt, routing, sampling, o.MaxTokens ?? context.DefaultMaxTokens,
             o.Stop.Select(s => Text(s, context, "STOP")).ToList(), o.Stream, operators, estimate);

@@ -17,6 +17,16 @@ public sealed record PlannerContext(
     /// is known to anyone (USING RETRIEVAL is refused).</summary>
     public Func<string, IReadOnlyList<IndexedLayer>?>? FindIndex { get; init; }
 
-    /// <summary>Default for MAX_TOKENS when the statement does not say.</summary>
-    public int DefaultMaxTokens { get; init; } = 64;
+    /// <summary>Default for MAX_TOKENS when the statement does not say (the session's max_tokens setting).</summary>
+    public int DefaultMaxTokens { get; init; } = BuiltInMaxTokens;
+
+    /// <summary>Sampling for the clauses a statement leaves out (the session's temperature, top_p, top_k, min_p and
+    /// seed settings); a statement's own TEMPERATURE, TOP_P, ... win.</summary>
+    public SamplingPlan DefaultSampling { get; init; } = BuiltInSampling;
+
+    /// <summary>MAX_TOKENS when neither the statement nor the session says.</summary>
+    public const int BuiltInMaxTokens = 64;
+
+    /// <summary>Greedy decoding: temperature 0, no top-p / top-k / min-p cut, a random seed.</summary>
+    public static readonly SamplingPlan BuiltInSampling = new(Temperature: 0, TopP: 1, TopK: 0, MinP: 0, Seed: null);
 }

@@ -78,7 +78,11 @@ internal static class VirtualCatalog
             new("joined", ColumnType.Int64), new("from_disk", ColumnType.Int64), new("hit_rate", ColumnType.Float64),
         ],
         ["vib3_sessions"] =
-            [new("current_model", ColumnType.Text), new("open_models", ColumnType.Text), new("ram_budget_bytes", ColumnType.Int64)],
+        [
+            new("id", ColumnType.Int64), new("client", ColumnType.Text), new("application_name", ColumnType.Text),
+            new("current_model", ColumnType.Text), new("state", ColumnType.Text), new("statement", ColumnType.Text),
+            new("started_at", ColumnType.Text),
+        ],
         ["vib3_indexes"] =
         [
             new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("pages", ColumnType.Int64), new("dims", ColumnType.Int64),

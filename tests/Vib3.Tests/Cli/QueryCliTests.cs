@@ -183,9 +183,11 @@ public sealed class QueryCliTests : IDisposable
     [Fact]
     public void Set_show_reset()
     {
-        var r = Json(Query("SET greeting = 'hello'; SHOW greeting; RESET greeting; SHOW ALL", "--format", "json"));
+        var r = Json(Query("SET application_name = 'hello'; SHOW application_name; RESET application_name; SHOW ALL", "--format", "json"));
         Assert.Equal("hello", r[1].GetProperty("rows")[0][0].GetString());
-        Assert.Equal(0, r[3].GetProperty("rows").GetArrayLength());
+        var all = r[3].GetProperty("rows").EnumerateArray().ToList();
+        Assert.Equal(13, all.Count); // every registered parameter, none of them set
+        Assert.All(all, row => Assert.Equal("default", row[2].GetString()));
     }
 
     [Fact]
