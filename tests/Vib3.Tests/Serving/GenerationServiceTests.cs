@@ -124,11 +124,16 @@ public sealed class GenerationServiceTests : IDisposable
         var streams = await Task.WhenAll(Prompts.Take(6).Select(p => engine.Generations.StartAsync(Plan(engine, p, 8), GenerationOptions.Default)));
         var results = await Task.WhenAll(streams.Select(s => ReadAsync(s)));
         Assert.All(results, r => Assert.Equal(8, r.Finished[0].CompletionTokens));
-        var refused = await Assert.ThrowsAsync<Vib3Exception>(async () =>
+        // Seven at once into 2 running + 4 queued places: at least one is refused. (Submitted one after another, the
+        // first could finish its 64 tokens before the seventh arrived on a loaded machine, and none was refused.)
+        var attempts = Enumerable.Range(0, 7).Select(_ => engine.Generations.StartAsync(Plan(engine, "q", 64), GenerationOptions.Default)).ToArray();
+        var refusals = 0;
+        foreach (var attempt in attempts)
         {
-            for (var i = 0; i < 7; i++) await engine.Generations.StartAsync(Plan(engine, "q", 64), GenerationOptions.Default);
-        });
-        Assert.Equal(SqlState.InsufficientResources, refused.SqlState);
+            try { await ReadAsync(await attempt); }
+            catch (Vib3Exception e) when (e.SqlState == SqlState.InsufficientResources) { refusals++; }
+        }
+        Assert.InRange(refusals, 1, 1);
     }
 
     [Fact]
