@@ -54,6 +54,7 @@ public sealed class HostileTemplateTests(HostileTemplateFixture server) : IClass
         {
             var (status, body) = await Api.PostAsync(server.Http, "v1/chat/completions", Chat(HostileTemplateFixture.Deep));
             Assert.Equal(400, status);
+            Assert.Equal("chat_template_limit_exceeded", (string?)Api.Error(body)["code"]); // not the context's code
             var message = (string?)Api.Error(body)["message"];
             Assert.StartsWith("chat template refused, it exceeds a limit: line 1: template nested deeper than 200 levels", message);
         }

@@ -136,7 +136,7 @@ public static class ChatTemplates
         }
         catch (Vib3Exception e) when (e.SqlState == SqlState.ProgramLimitExceeded)
         {
-            throw new Vib3Exception(SqlState.ProgramLimitExceeded, $"{origin}: {e.Message}");
+            throw new Vib3Exception(SqlState.ProgramLimitExceeded, $"{origin}: {e.Message}", e.InnerException);
         }
     }
 
@@ -160,7 +160,8 @@ public static class ChatTemplates
         }
         catch (JinjaException e) when (e.LimitExceeded)
         {
-            throw new Vib3Exception(SqlState.ProgramLimitExceeded, $"chat template refused, it exceeds a limit: {e.Message}");
+            // the JinjaException rides along so front ends can tell this limit from the context's (same SQLSTATE)
+            throw new Vib3Exception(SqlState.ProgramLimitExceeded, $"chat template refused, it exceeds a limit: {e.Message}", e);
         }
     }
 }
