@@ -465,7 +465,7 @@ public class StatementParserTests
     [InlineData("GENERATE 'x' TEMPERATURE 0 MIN_P 1.5", "invalid MIN_P at line 1:34: must be between 0 and 1, got 1.5")]
     [InlineData("GENERATE $0", "invalid parameter at line 1:10: must be between $1 and $2147483647, got $0")]
     [InlineData("SELECT * FROM t WHERE a = 99999999999999999999", "integer out of range at line 1:27: 99999999999999999999")]
-    [InlineData("CREATE MODEL m FROM 'p' WITH (colour = 'red')", "unknown CREATE MODEL option 'colour' at line 1:31: expected dtype, page_rows or index")]
+    [InlineData("CREATE MODEL m FROM 'p' WITH (colour = 'red')", "unknown CREATE MODEL option 'colour' at line 1:31: expected dtype, page_rows, index or tokenizer_fallback")]
     [InlineData("CREATE MODEL m FROM 'p' WITH (index = 1)", "invalid index at line 1:39: expected 'mean_gate' or 'svd_gate' or 'gate_up', got 1")]
     [InlineData("CREATE MODEL m FROM 'p' WITH (index = 'bogus')", "invalid index at line 1:39: expected 'mean_gate' or 'svd_gate' or 'gate_up', got 'bogus'")]
     [InlineData("CREATE INDEX ON MODEL m WITH (keys = 'pca')", "invalid keys at line 1:38: expected 'mean_gate' or 'svd_gate' or 'gate_up', got 'pca'")]
