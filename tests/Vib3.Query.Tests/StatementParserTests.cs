@@ -196,6 +196,7 @@ public class StatementParserTests
             One("create model \"M 2\" from $$/x$$ with (dtype = 'f16', PAGE_ROWS = 64)"));
         Assert.Equal(new CreateModel(Id("m"), "p", "q8", null), One("CREATE MODEL m FROM 'p' WITH (dtype='q8')"));
         Assert.Equal(new CreateModel(Id("m"), "p", null, 32, "svd_gate"), One("CREATE MODEL m FROM 'p' WITH (page_rows = 32, index = 'svd_gate')"));
+        Assert.Equal(new CreateModel(Id("m"), "p", null, null, null, "gpt2"), One("CREATE MODEL m FROM 'p' WITH (tokenizer_fallback = 'gpt2')"));
     }
 
     [Fact]
@@ -468,6 +469,7 @@ public class StatementParserTests
     [InlineData("CREATE MODEL m FROM 'p' WITH (colour = 'red')", "unknown CREATE MODEL option 'colour' at line 1:31: expected dtype, page_rows, index or tokenizer_fallback")]
     [InlineData("CREATE MODEL m FROM 'p' WITH (index = 1)", "invalid index at line 1:39: expected 'mean_gate' or 'svd_gate' or 'gate_up', got 1")]
     [InlineData("CREATE MODEL m FROM 'p' WITH (index = 'bogus')", "invalid index at line 1:39: expected 'mean_gate' or 'svd_gate' or 'gate_up', got 'bogus'")]
+    [InlineData("CREATE MODEL m FROM 'p' WITH (tokenizer_fallback = 'bert')", "invalid tokenizer_fallback at line 1:52: expected 'gpt2', got 'bert'")]
     [InlineData("CREATE INDEX ON MODEL m WITH (keys = 'pca')", "invalid keys at line 1:38: expected 'mean_gate' or 'svd_gate' or 'gate_up', got 'pca'")]
     [InlineData("CREATE INDEX ON MODEL m WITH (metric = 'l2')", "invalid metric at line 1:40: expected 'ip' or 'cosine', got 'l2'")]
     [InlineData("CREATE INDEX ON MODEL m WITH (m = 0)", "invalid m at line 1:35: must be between 1 and 2147483647, got 0")]
