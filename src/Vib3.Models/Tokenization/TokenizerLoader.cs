@@ -175,7 +175,7 @@ public static partial class TokenizerLoader
 
     /// <summary>What in GGUF tokenizer metadata vib3 would have to replace by GPT-2's split, or null.</summary>
     public static string? UnsupportedGgufPre(string? model, string? pre) =>
-        model == "gpt2" && PreTokenizerPatterns.ForGgufPre(pre) is null ? $"tokenizer.ggml.pre '{pre}'" : null;
+        model == "gpt2" && PreTokenizerPatterns.ForGgufPre(pre) is null ? $"tokenizer.ggml.pre '{UntrustedText.Shown(pre, 80)}'" : null;
 
     private static (List<string> Patterns, bool AddPrefixSpace, string? Unsupported) ReadHfPreTokenizer(JsonElement pre)
     {
