@@ -6,8 +6,11 @@ namespace Vib3.Convert;
 /// <param name="DType">Element type for 2-D weights; null keeps each tensor's source type (bit-exact).</param>
 /// <param name="PageRows">R, neuron rows per expert page; null picks R so expert pages are just under 2 MiB (a small expert is one page).</param>
 /// <param name="RamBudgetBytes">RAM the conversion's store may hold while verifying; null: what verification needs.</param>
+/// <param name="TokenizerFallback">"gpt2": a pre-tokenizer vib3 cannot express is split as GPT-2 does (and recorded in
+/// the manifest) instead of refused; null refuses it.</param>
 public sealed record ConversionRequest(
-    string SourcePath, string Name, DType? DType = null, int? PageRows = null, long? RamBudgetBytes = null);
+    string SourcePath, string Name, DType? DType = null, int? PageRows = null, long? RamBudgetBytes = null,
+    string? TokenizerFallback = null);
 
 /// <summary>Progress in bytes of pages written (phase "write") or verified (phase "verify").</summary>
 public readonly record struct ConversionProgress(string Phase, long Done, long Total);

@@ -32,6 +32,7 @@ public sealed class ModelConverter
         using var reader = CheckpointReader.Open(request.SourcePath);
         var (family, config, gguf, architecture) = Identify(reader);
         ChatTemplateCheck.Check(reader);
+        var unsupportedPreTokenizer = PreTokenizerCheck.Check(reader, request.TokenizerFallback);
         // Block-scaled float8 weights are planned and read as the values they dequantise to.
         var weights = config is HfConfig hf ? Fp8DequantisingCheckpoint.Wrap(reader, Fp8BlockScaling.FromConfig(hf)) : reader;
         var ropeStyle = gguf ? family.Gguf.RopeStyle : family.Hf.RopeStyle;
@@ -51,6 +52,11 @@ public sealed class ModelConverter
             var manifest = NewManifest(request, reader, plan, architecture, gguf);
             WritePages(weights, plan, staging.Dir, manifest, progress, ct);
             manifest.Tokenizer = TokenizerExport.Export(reader, Path.Combine(staging.Dir, "tokenizer"));
+            if (unsupportedPreTokenizer is not null)
+            {
+                manifest.Tokenizer.PreTokenizerFallback = PreTokenizerCheck.Gpt2;
+                manifest.Tokenizer.UnsupportedPreTokenizer = unsupportedPreTokenizer;
+            }
             Verify(staging.Dir, manifest, request.RamBudgetBytes, progress, ct);
             _catalog.Publish(staging, manifest);
             return manifest;

@@ -171,7 +171,7 @@ public sealed class Session : IDisposable
         var converter = new ModelConverter(_engine.Catalog, _engine.Descriptors);
         // A remote client names a file under an import directory (resolved here, before anything is opened).
         var path = Access.Local ? c.Path : _engine.Imports.Resolve(c.Path);
-        var request = new ConversionRequest(path, c.Name.Name, c.DType is { } d ? DTypes.Parse(d) : null, c.PageRows, _engine.Options.RamBudgetBytes);
+        var request = new ConversionRequest(path, c.Name.Name, c.DType is { } d ? DTypes.Parse(d) : null, c.PageRows, _engine.Options.RamBudgetBytes, c.TokenizerFallback);
         var m = converter.Convert(request, null, ct);
         // The model is published before its index is built: a failure here leaves a usable model without an index,
         // which CREATE INDEX can build later.
@@ -203,7 +203,8 @@ public sealed class Session : IDisposable
 
     private StatementResult ExplainPlan(GenerationStatement g, IReadOnlyList<object?>? parameters)
     {
-        var text = PlanPrinter.Print(Plan(g, parameters));
+        var plan = Plan(g, parameters);
+        var text = PlanPrinter.Print(plan, ChatTemplateNote.For(_engine, plan, CancellationToken.None));
         return StatementResult.Table("EXPLAIN", [new("QUERY PLAN", ColumnType.Text)],
             text.TrimEnd('\n').Split('\n').Select(line => new object?[] { line }));
     }
@@ -226,7 +227,7 @@ public sealed class Session : IDisposable
         var layersAfter = store.ExpertTiersByLayer;
         var waits = served.Weights.PageWaits - waitsBefore;
 
-        var lines = PlanPrinter.Print(plan).TrimEnd('\n').Split('\n').ToList();
+        var lines = PlanPrinter.Print(plan, ChatTemplateNote.For(_engine, plan, ct)).TrimEnd('\n').Split('\n').ToList();
         lines.Add("ANALYZE");
         lines.Add(FormattableString.Invariant(
             $"  tokens: {outcome.PromptTokens} prompt, {outcome.GeneratedTokens} generated, finish {outcome.FinishReason}"));

@@ -75,7 +75,7 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
             new("resident_bytes", ColumnType.Int64), new("capacity_bytes", ColumnType.Int64), new("hits", ColumnType.Int64),
             new("misses", ColumnType.Int64), new("bytes_read", ColumnType.Int64), new("evictions", ColumnType.Int64),
             new("prefetched_pages", ColumnType.Int64), new("prefetched_used", ColumnType.Int64),
-            new("page_wait_seconds", ColumnType.Float64),
+            new("page_wait_seconds", ColumnType.Float64), new("direct_io", ColumnType.Bool),
         ],
         session.OpenModels().SelectMany(x =>
         {
@@ -84,9 +84,10 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
             // Stalls are charged to the disk: a RAM hit never makes compute wait.
             return new[]
             {
-                new object?[] { x.Model, "ram", s.ResidentPages, s.ResidentBytes, s.CapacityBytes, s.Hits, s.Misses, null, s.Evictions, p.Issued, p.Used, null },
+                new object?[] { x.Model, "ram", s.ResidentPages, s.ResidentBytes, s.CapacityBytes, s.Hits, s.Misses, null, s.Evictions, p.Issued, p.Used, null, null },
+                // direct_io false: O_DIRECT was refused (tmpfs, some overlays) and pages are read through the OS cache
                 new object?[] { x.Model, "disk", (long)x.Weights.Store.PageCount, x.Weights.Manifest.PageBytes, null, null, null, s.BytesRead, null, null, null,
-                    x.Weights.PageWaits.Seconds },
+                    x.Weights.PageWaits.Seconds, x.Weights.Store.IsDirectIo },
             };
         }));
 

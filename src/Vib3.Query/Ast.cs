@@ -98,7 +98,8 @@ public sealed record Describe(Identifier Name) : Statement;
 /// <param name="DType">The <c>dtype</c> option as written, null when absent (validated by the binder).</param>
 /// <param name="PageRows">The <c>page_rows</c> option, null when absent.</param>
 /// <param name="Index">WITH (index = 'mean_gate' | ...): build the page index right after conversion (as CREATE INDEX).</param>
-public sealed record CreateModel(Identifier Name, string Path, string? DType, int? PageRows, string? Index = null) : Statement;
+public sealed record CreateModel(Identifier Name, string Path, string? DType, int? PageRows, string? Index = null,
+    string? TokenizerFallback = null) : Statement;
 
 /// <summary><c>DROP MODEL [IF EXISTS] name</c>.</summary>
 public sealed record DropModel(Identifier Name, bool IfExists) : Statement;

@@ -202,7 +202,7 @@ public static class StatementParser
 
     private static CreateModel BuildCreateModel(P.CreateModelContext context)
     {
-        string? dtype = null, index = null;
+        string? dtype = null, index = null, tokenizerFallback = null;
         int? pageRows = null;
         foreach (var (key, option, keyToken, valueToken) in DistinctOptions(context.modelOption()))
         {
@@ -220,16 +220,21 @@ public static class StatementParser
             {
                 index = OneOf(option, KeyKinds, "index");
             }
+            else if (key.Matches("tokenizer_fallback"))
+            {
+                tokenizerFallback = OneOf(option, TokenizerFallbacks, "tokenizer_fallback");
+            }
             else
             {
                 throw Invalid(keyToken,
-                    $"unknown CREATE MODEL option {ThrowingErrorListener.Quote(key.Name)} at line {Where(keyToken)}: expected dtype, page_rows or index");
+                    $"unknown CREATE MODEL option {ThrowingErrorListener.Quote(key.Name)} at line {Where(keyToken)}: expected dtype, page_rows, index or tokenizer_fallback");
             }
         }
-        return new CreateModel(Identifier(context.identifier()), StringValue(context.stringLiteral()), dtype, pageRows, index);
+        return new CreateModel(Identifier(context.identifier()), StringValue(context.stringLiteral()), dtype, pageRows, index, tokenizerFallback);
     }
 
     private static readonly string[] KeyKinds = ["mean_gate", "svd_gate", "gate_up"];
+    private static readonly string[] TokenizerFallbacks = ["gpt2"];
     private static readonly string[] Metrics = ["ip", "cosine"];
 
     private static CreateIndex BuildCreateIndex(P.CreateIndexContext context)

@@ -196,6 +196,7 @@ public class StatementParserTests
             One("create model \"M 2\" from $$/x$$ with (dtype = 'f16', PAGE_ROWS = 64)"));
         Assert.Equal(new CreateModel(Id("m"), "p", "q8", null), One("CREATE MODEL m FROM 'p' WITH (dtype='q8')"));
         Assert.Equal(new CreateModel(Id("m"), "p", null, 32, "svd_gate"), One("CREATE MODEL m FROM 'p' WITH (page_rows = 32, index = 'svd_gate')"));
+        Assert.Equal(new CreateModel(Id("m"), "p", null, null, null, "gpt2"), One("CREATE MODEL m FROM 'p' WITH (tokenizer_fallback = 'gpt2')"));
     }
 
     [Fact]
@@ -465,9 +466,10 @@ public class StatementParserTests
     [InlineData("GENERATE 'x' TEMPERATURE 0 MIN_P 1.5", "invalid MIN_P at line 1:34: must be between 0 and 1, got 1.5")]
     [InlineData("GENERATE $0", "invalid parameter at line 1:10: must be between $1 and $2147483647, got $0")]
     [InlineData("SELECT * FROM t WHERE a = 99999999999999999999", "integer out of range at line 1:27: 99999999999999999999")]
-    [InlineData("CREATE MODEL m FROM 'p' WITH (colour = 'red')", "unknown CREATE MODEL option 'colour' at line 1:31: expected dtype, page_rows or index")]
+    [InlineData("CREATE MODEL m FROM 'p' WITH (colour = 'red')", "unknown CREATE MODEL option 'colour' at line 1:31: expected dtype, page_rows, index or tokenizer_fallback")]
     [InlineData("CREATE MODEL m FROM 'p' WITH (index = 1)", "invalid index at line 1:39: expected 'mean_gate' or 'svd_gate' or 'gate_up', got 1")]
     [InlineData("CREATE MODEL m FROM 'p' WITH (index = 'bogus')", "invalid index at line 1:39: expected 'mean_gate' or 'svd_gate' or 'gate_up', got 'bogus'")]
+    [InlineData("CREATE MODEL m FROM 'p' WITH (tokenizer_fallback = 'bert')", "invalid tokenizer_fallback at line 1:52: expected 'gpt2', got 'bert'")]
     [InlineData("CREATE INDEX ON MODEL m WITH (keys = 'pca')", "invalid keys at line 1:38: expected 'mean_gate' or 'svd_gate' or 'gate_up', got 'pca'")]
     [InlineData("CREATE INDEX ON MODEL m WITH (metric = 'l2')", "invalid metric at line 1:40: expected 'ip' or 'cosine', got 'l2'")]
     [InlineData("CREATE INDEX ON MODEL m WITH (m = 0)", "invalid m at line 1:35: must be between 1 and 2147483647, got 0")]

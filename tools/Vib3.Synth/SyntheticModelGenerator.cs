@@ -410,7 +410,7 @@ public static class SyntheticModelGenerator
         var hf = HfTensors(s).ToDictionary(x => x.Name, StringComparer.Ordinal);
         var w = new GgufWriter();
         AddGgufHyperparameters(s, w, $"vib3-synth-{s.Family.ToString().ToLowerInvariant()}");
-        SyntheticTokenizer.Build(s.Vocab).AddToGguf(w);
+        SyntheticTokenizer.Build(s.Vocab).AddToGguf(w, s.GgufPreTokenizer);
         foreach (var t in tensors)
             w.AddTensor(t.Name, t.DType, t.Shape, stream => WriteGgufTensor(s, t, hf, stream));
         w.Write(file);

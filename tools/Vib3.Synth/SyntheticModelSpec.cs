@@ -127,6 +127,10 @@ public sealed record SyntheticModelSpec
     /// own direction in the residual stream and spreads routing over the experts as a trained model does (benchmarks).</summary>
     public float EmbeddingScale { get; init; } = 1;
 
+    /// <summary>The GGUF's tokenizer.ggml.pre: "gpt-2", the split the synthetic vocabulary was made with; another
+    /// name makes a file whose pre-tokenizer vib3 may not know.</summary>
+    public string GgufPreTokenizer { get; init; } = SyntheticTokenizer.GgufPre;
+
     public void Validate()
     {
         static void Check(bool ok, string what)

@@ -231,11 +231,14 @@ public sealed class SyntheticTokenizer
         return Encoding.UTF8.GetString(ms.ToArray());
     }
 
+    /// <summary>The GPT-2 split the vocabulary was made with: llama.cpp's "default" is another one.</summary>
+    public const string GgufPre = "gpt-2";
+
     /// <summary>Writes tokenizer.ggml.* keys the way llama.cpp's converter does for a gpt2-style vocab.</summary>
-    public void AddToGguf(GgufWriter w)
+    public void AddToGguf(GgufWriter w, string pre = GgufPre)
     {
         w.AddString("tokenizer.ggml.model", "gpt2");
-        w.AddString("tokenizer.ggml.pre", "gpt-2"); // the GPT-2 split it was made with: llama.cpp's "default" is another one
+        w.AddString("tokenizer.ggml.pre", pre);
         w.AddStringArray("tokenizer.ggml.tokens", Tokens);
         w.AddInt32Array("tokenizer.ggml.token_type", TokenTypes);
         w.AddStringArray("tokenizer.ggml.merges", Merges);

@@ -9,7 +9,7 @@ using Vib3.Storage.Catalog;
 
 namespace Vib3.Cli.Commands;
 
-/// <summary>vib3 convert &lt;path&gt; --name NAME [--dtype f32|f16|bf16|q8_0] [--page-rows R]</summary>
+/// <summary>vib3 convert &lt;path&gt; --name NAME [--dtype f32|f16|bf16|q8_0] [--page-rows R] [--tokenizer-fallback gpt2]</summary>
 internal static class ConvertCommand
 {
     public static Command Create(IAnsiConsole console)
@@ -32,7 +32,11 @@ internal static class ConvertCommand
         {
             Description = "Then build the page index for USING RETRIEVAL with this key construction (mean_gate, svd_gate or gate_up), as CREATE INDEX does",
         };
-        var command = new Command("convert", "Convert a checkpoint into a vib3 model store") { path, name, dtype, pageRows, index };
+        var tokenizerFallback = new Option<string?>("--tokenizer-fallback")
+        {
+            Description = "gpt2: split a pre-tokenizer vib3 does not know as GPT-2 does (token ids may differ; recorded in the manifest) instead of refusing the checkpoint",
+        };
+        var command = new Command("convert", "Convert a checkpoint into a vib3 model store") { path, name, dtype, pageRows, index, tokenizerFallback };
         command.SetAction(async (r, ct) =>
         {
             var catalog = GlobalOptions.Catalog(r);
@@ -40,7 +44,8 @@ internal static class ConvertCommand
                 r.GetValue(path)!, r.GetValue(name)!,
                 r.GetValue(dtype) is { } d ? DTypes.Parse(d) : null,
                 r.GetValue(pageRows),
-                GlobalOptions.RamBudgetBytes(r));
+                GlobalOptions.RamBudgetBytes(r),
+                r.GetValue(tokenizerFallback));
             var converter = new ModelConverter(catalog, DescriptorCatalog.LoadDefault());
             var manifest = Run(console, converter, request);
             console.MarkupLineInterpolated($"converted [bold]{manifest.Name}[/]: {manifest.PageCount} pages, {ByteSize.Format(manifest.PageBytes)}, {manifest.DType}, R = {manifest.PageRows}");

@@ -47,7 +47,10 @@ internal static class GenerateCommand
                 var messages = new List<(string Role, string Content)>();
                 if (r.GetValue(system) is { Length: > 0 } sys) messages.Add(("system", sys));
                 messages.Add(("user", text));
-                (text, addBos) = ChatPrompt.Render(session.Weights, messages, ct);
+                var chatPrompt = ChatPrompt.Render(session.Weights, messages, ct);
+                (text, addBos) = (chatPrompt.Text, chatPrompt.AddBos);
+                if (chatPrompt.Template.FallbackReason is not null) // never silently another format than the model's
+                    await error.WriteLineAsync($"vib3: chat template: {chatPrompt.Template.Describe()}");
             }
             var request = new GenerationRequest(text, r.GetValue(maxTokens), sampling, r.GetValue(stop) ?? [], addBos);
             var outcome = new GenerationOutcome();

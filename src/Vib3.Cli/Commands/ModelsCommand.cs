@@ -72,6 +72,8 @@ internal static class ModelsCommand
             Row("parameters", $"{Count(m.Parameters)} total, {Count(m.ActiveParameters)} active per token");
             Row("pages", $"{N(m.PageCount)} pages, {ByteSize.Format(m.PageBytes)}; expert pages of {m.PageRows} neuron rows, largest page {ByteSize.Format(m.MaxPageBytes)}");
             Row("tokenizer", $"{m.Tokenizer.Kind}: {string.Join(", ", m.Tokenizer.Files)}");
+            if (m.Tokenizer.PreTokenizerFallback is { } fallback)
+                Row("pre-tokenizer", $"{fallback} fallback: {m.Tokenizer.UnsupportedPreTokenizer} is not supported, split as GPT-2 does (token ids may differ)");
             Row("store", catalog.ModelDir(m.Name));
             console.Write(grid);
             return 0;

@@ -78,6 +78,7 @@ internal static class ServeCommand
                 await httpServer.StartAsync(ct);
                 await output.WriteLineAsync($"vib3: OpenAI-compatible API on http://{host}:{httpServer.Port}/v1 (health: /health, metrics: /metrics)");
             }
+            await output.WriteLineAsync($"vib3: {Vib3.Storage.DirectIoProbe.Describe(catalog.DataDir)}");
             await output.WriteLineAsync("vib3: Ctrl-C stops");
             await output.FlushAsync(ct);
             try { await Task.Delay(Timeout.Infinite, ct); }

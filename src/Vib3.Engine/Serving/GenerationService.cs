@@ -47,9 +47,8 @@ public sealed class GenerationService : IAsyncDisposable
                     $"USING RETRIEVAL needs a page index and model \"{plan.Model}\" has none: run CREATE INDEX ON MODEL {plan.Model} first");
         }
         var tokenizer = served.Tokenizer;
-        var (text, addBos) = plan.Prompt.Messages is { } messages
-            ? ChatPrompt.Render(served.Weights, messages, ct)
-            : (plan.Prompt.Text!, (bool?)null);
+        var chat = plan.Prompt.Messages is { } messages ? ChatPrompt.Render(served.Weights, messages, ct) : null;
+        var (text, addBos) = chat is not null ? (chat.Text, chat.AddBos) : (plan.Prompt.Text!, (bool?)null);
         var context = served.Forward.Hyper.Context;
         served.PromptBound.Check(text, context, plan.Model);
         var prompt = tokenizer.Encode(text, addBos ?? tokenizer.AddBosByDefault);
@@ -60,7 +59,7 @@ public sealed class GenerationService : IAsyncDisposable
 
         var h = served.Forward.Hyper;
         var stream = new GenerationStream(served.Weights.Manifest.Name, prompt.Count, options.Choices,
-            new RoutingStats(h.Layers, h.Experts), served.Scheduler.Wake);
+            new RoutingStats(h.Layers, h.Experts), served.Scheduler.Wake) { ChatTemplate = chat?.Template };
         var states = Enumerable.Range(0, options.Choices).Select(i => new GenerationState(tokenizer, prompt, plan.MaxTokens,
             Sampling(plan.Sampling, i), plan.Stop, options.TopLogprobs)).ToArray();
         stream.Seeds = states.Select(s => s.Seed).ToArray();
@@ -90,7 +89,7 @@ public sealed class GenerationService : IAsyncDisposable
         var (steps, rows, generated, prompt) = m.Scheduler.Counters;
         return new ServedModelStats(m.Weights.Manifest.Name, m.Instance, m.Weights.Store.Stats, steps, rows, generated, prompt,
             m.Scheduler.Running, m.Scheduler.Waiting, m.Weights.Store.Prefetches, m.Forward.Prediction.Decisions, m.Forward.Prediction.Predicted,
-            m.Weights.Store.ExpertTiersByLayer ?? [], m.Weights.PageWaits);
+            m.Weights.Store.ExpertTiersByLayer ?? [], m.Weights.PageWaits, m.Weights.Store.IsDirectIo);
     }).ToArray();
 
     /// <summary>The open models (for the system tables).</summary>

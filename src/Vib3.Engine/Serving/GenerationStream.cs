@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using Vib3.Models.Tokenization;
 using Vib3.Models.Inference;
 
 namespace Vib3.Engine.Serving;
@@ -34,6 +35,10 @@ public sealed class GenerationStream : IAsyncDisposable
 
     /// <summary>The experts this generation's tokens chose, per layer (all choices together).</summary>
     public RoutingStats Routing { get; }
+
+    /// <summary>For a chat prompt, which template rendered it (the model's own, or the built-in format and why);
+    /// null for a text prompt.</summary>
+    public ChatRender? ChatTemplate { get; internal init; }
 
     internal Stopwatch Clock { get; } = Stopwatch.StartNew();
 

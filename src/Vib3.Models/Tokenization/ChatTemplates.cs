@@ -89,7 +89,8 @@ public static class ChatTemplates
     {
         ArgumentNullException.ThrowIfNull(messages);
         // Kimi K2 converts as the deepseek2 family; its own template (role markers with <|im_middle|>) tells them apart
-        var builtIn = templateFromTokenizerConfig?.Contains("<|im_middle|>", StringComparison.Ordinal) == true ? BuiltIn("kimik2") : BuiltIn(family);
+        var builtInName = templateFromTokenizerConfig?.Contains("<|im_middle|>", StringComparison.Ordinal) == true ? "kimik2" : family;
+        var builtIn = BuiltIn(builtInName);
         string? reason = null;
         if (!string.IsNullOrWhiteSpace(templateFromTokenizerConfig))
         {
@@ -100,14 +101,15 @@ public static class ChatTemplates
             }
             catch (JinjaException e) when (!e.Raised && !e.LimitExceeded)
             {
-                reason = $"the model's chat template is beyond vib3's Jinja subset ({e.Message}); used the built-in {family} format";
+                reason = $"the model's template is outside vib3's Jinja subset: {e.Message}";
                 if (builtIn is null)
                     throw new Vib3Exception(SqlState.FeatureNotSupported, $"chat template: {e.Message}, and family '{family}' has no built-in format");
             }
         }
         if (builtIn is not { } b)
             throw new Vib3Exception(SqlState.FeatureNotSupported, $"family '{family}' has no built-in chat format and the model has no chat template");
-        return new ChatRender(RenderTemplate(b.Template, messages, addGenerationPrompt, bosToken ?? b.Bos, eosToken ?? b.Eos, ct), true, reason);
+        return new ChatRender(RenderTemplate(b.Template, messages, addGenerationPrompt, bosToken ?? b.Bos, eosToken ?? b.Eos, ct), true, reason,
+            Normalize(builtInName));
     }
 
     /// <summary>A conversation with every role, for <see cref="Validate"/>.</summary>

@@ -53,16 +53,24 @@ public static class PreTokenizerPatterns
         @"|\s+(?!\S)" +
         @"|\s+";
 
-    /// <summary>Patterns for a tokenizer.ggml.pre value; null when vib3 does not know the name.</summary>
-    public static IReadOnlyList<string>? ForGgufPre(string? pre) => pre switch
+    /// <summary>The tokenizer.ggml.pre names vib3 splits as llama.cpp does (a missing or empty name is GPT-2's).</summary>
+    private static readonly Dictionary<string, IReadOnlyList<string>> GgufPre = new(StringComparer.Ordinal)
     {
-        null or "" or "default" or "gpt2" or "gpt-2" or "olmo" or "jais" or "mpt" or "starcoder" or "refact" => [Gpt2],
-        "llama3" or "llama-bpe" or "llama-v3" or "smaug-bpe" or "falcon3" or "dbrx" => [Llama3],
-        "qwen2" or "deepseek-r1-qwen" or "megrez" => [Qwen2],
-        "deepseek-v3" => DeepSeekV3,
-        "kimi-k2" => [KimiK2],
-        _ => null,
+        ["default"] = [Gpt2], ["gpt2"] = [Gpt2], ["gpt-2"] = [Gpt2], ["olmo"] = [Gpt2], ["jais"] = [Gpt2],
+        ["mpt"] = [Gpt2], ["starcoder"] = [Gpt2], ["refact"] = [Gpt2],
+        ["llama3"] = [Llama3], ["llama-bpe"] = [Llama3], ["llama-v3"] = [Llama3], ["smaug-bpe"] = [Llama3],
+        ["falcon3"] = [Llama3], ["dbrx"] = [Llama3],
+        ["qwen2"] = [Qwen2], ["deepseek-r1-qwen"] = [Qwen2], ["megrez"] = [Qwen2],
+        ["deepseek-v3"] = DeepSeekV3,
+        ["kimi-k2"] = [KimiK2],
     };
+
+    /// <summary>The known tokenizer.ggml.pre names, for a message that refuses another.</summary>
+    public static string KnownGgufPre => string.Join(", ", GgufPre.Keys);
+
+    /// <summary>Patterns for a tokenizer.ggml.pre value; null when vib3 does not know the name.</summary>
+    public static IReadOnlyList<string>? ForGgufPre(string? pre) =>
+        string.IsNullOrEmpty(pre) ? [Gpt2] : GgufPre.GetValueOrDefault(pre);
 
     /// <summary>Oniguruma → .NET: possessive quantifiers (x?+, x*+, x++, x{n}+) have no .NET spelling and become
     /// greedy ones, which split the same way on every pattern these vocabularies use; \p{S} also takes the emoji

@@ -152,16 +152,41 @@ public static partial class TokenizerLoader
     }
 
     /// <summary>Split regexes and ByteLevel's add_prefix_space from a tokenizer.json pre_tokenizer. Pieces vib3
-    /// cannot express fall back to GPT-2's pattern.</summary>
+    /// cannot express fall back to GPT-2's pattern: conversion refuses such a tokenizer
+    /// (<see cref="UnsupportedPreTokenizer"/>) unless the fallback was asked for and recorded in the manifest.</summary>
     public static (IReadOnlyList<string> Patterns, bool AddPrefixSpace) HfPreTokenizer(JsonElement pre)
+    {
+        var (patterns, addPrefixSpace, unsupported) = ReadHfPreTokenizer(pre);
+        return (unsupported is not null || patterns.Count == 0 ? [PreTokenizerPatterns.Gpt2] : patterns, addPrefixSpace);
+    }
+
+    /// <summary>The HF pre-tokenizer types vib3 expresses as split regexes.</summary>
+    public const string KnownHfPreTokenizers = "Sequence, ByteLevel, Split (behavior Isolated, not inverted), Digits";
+
+    /// <summary>What in a tokenizer.json vib3 would have to replace by GPT-2's split, or null when it splits as the
+    /// checkpoint says (or the tokenizer is not byte-level BPE, whose split comes from elsewhere).</summary>
+    public static string? UnsupportedPreTokenizer(JsonElement tokenizerJson)
+    {
+        if (!tokenizerJson.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object
+            || !model.TryGetProperty("type", out var t) || t.GetString() != "BPE" || !IsByteLevel(tokenizerJson))
+            return null;
+        return ReadHfPreTokenizer(tokenizerJson.TryGetProperty("pre_tokenizer", out var pt) ? pt : default).Unsupported;
+    }
+
+    /// <summary>What in GGUF tokenizer metadata vib3 would have to replace by GPT-2's split, or null.</summary>
+    public static string? UnsupportedGgufPre(string? model, string? pre) =>
+        model == "gpt2" && PreTokenizerPatterns.ForGgufPre(pre) is null ? $"tokenizer.ggml.pre '{UntrustedText.Shown(pre, 80)}'" : null;
+
+    private static (List<string> Patterns, bool AddPrefixSpace, string? Unsupported) ReadHfPreTokenizer(JsonElement pre)
     {
         var patterns = new List<string>();
         var addPrefixSpace = false;
-        var supported = true;
+        string? unsupported = null;
         void Walk(JsonElement e)
         {
             if (e.ValueKind != JsonValueKind.Object) return;
-            switch (e.TryGetProperty("type", out var t) ? t.GetString() : null)
+            var type = e.TryGetProperty("type", out var t) ? t.GetString() : null;
+            switch (type)
             {
                 case "Sequence":
                     foreach (var p in e.GetProperty("pretokenizers").EnumerateArray()) Walk(p);
@@ -174,7 +199,7 @@ public static partial class TokenizerLoader
                     var pat = e.GetProperty("pattern");
                     var behavior = e.TryGetProperty("behavior", out var b) ? b.GetString() : "Isolated";
                     var invert = e.TryGetProperty("invert", out var inv) && inv.ValueKind == JsonValueKind.True;
-                    if (behavior != "Isolated" || invert) { supported = false; break; }
+                    if (behavior != "Isolated" || invert) { unsupported ??= $"pre-tokenizer Split with behavior {behavior}{(invert ? ", inverted" : "")}"; break; }
                     if (pat.TryGetProperty("Regex", out var rx)) patterns.Add(PreTokenizerPatterns.FromOniguruma(rx.GetString()!));
                     else if (pat.TryGetProperty("String", out var str)) patterns.Add(System.Text.RegularExpressions.Regex.Escape(str.GetString()!));
                     break;
@@ -182,13 +207,12 @@ public static partial class TokenizerLoader
                     patterns.Add(e.TryGetProperty("individual_digits", out var ind) && ind.ValueKind == JsonValueKind.True ? @"\p{Nd}" : @"\p{Nd}+");
                     break;
                 default:
-                    supported = false;
+                    unsupported ??= type is null ? "a pre-tokenizer without a type" : $"pre-tokenizer {UntrustedText.Shown(type, 80)}";
                     break;
             }
         }
         Walk(pre);
-        if (!supported || patterns.Count == 0) return ([PreTokenizerPatterns.Gpt2], addPrefixSpace);
-        return (patterns, addPrefixSpace);
+        return (patterns, addPrefixSpace, unsupported);
     }
 
     private static SentencePieceModelProto SpmFromTokenizerJson(string file, JsonElement root, List<(string Content, int Id, bool Special)> added, IdRange ids)
@@ -291,6 +315,7 @@ public static partial class TokenizerLoader
                 var merges = root.TryGetProperty("tokenizer.ggml.merges", out var ms)
                     ? ms.EnumerateArray().Select(e => e.GetString()!).ToList() : [];
                 var pre = Str(root, "tokenizer.ggml.pre");
+                // an unknown name was refused at conversion unless the manifest records the GPT-2 fallback
                 var patterns = PreTokenizerPatterns.ForGgufPre(pre) ?? [PreTokenizerPatterns.Gpt2];
                 var added = Enumerable.Range(0, tokens.Count)
                     .Where(i => types[i] is SentencePieceModelProto.Control or SentencePieceModelProto.UserDefined)

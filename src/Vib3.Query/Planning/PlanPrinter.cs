@@ -8,13 +8,16 @@ namespace Vib3.Query.Planning;
 /// pages and bytes each operator reads per generated token.</summary>
 public static class PlanPrinter
 {
-    public static string Print(GenerationPlan p)
+    /// <param name="chatTemplate">For a chat prompt, which template renders it (the model's own, or a built-in
+    /// format and why); printed after the prompt line.</param>
+    public static string Print(GenerationPlan p, string? chatTemplate = null)
     {
         var m = p.Manifest;
         var e = p.Estimate;
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"GENERATE model={p.Model} ({m.Family}, {m.Hyper.Layers} layers, {m.DType})\n");
         sb.Append(CultureInfo.InvariantCulture, $"  prompt: {(p.Prompt.Messages is { } msgs ? $"chat, {msgs.Count} message(s)" : $"text, {p.Prompt.Text!.Length} characters")}\n");
+        if (chatTemplate is not null) sb.Append(CultureInfo.InvariantCulture, $"  chat template: {chatTemplate}\n");
         sb.Append(CultureInfo.InvariantCulture, $"  routing: {Routing(p.Routing, m.Hyper.Experts)}\n");
         sb.Append(CultureInfo.InvariantCulture, $"  sampling: {Sampling(p.Sampling)}, max_tokens {p.MaxTokens}, {p.Stop.Count} stop string(s), stream {(p.Stream ? "on" : "off")}\n");
         sb.Append(CultureInfo.InvariantCulture,

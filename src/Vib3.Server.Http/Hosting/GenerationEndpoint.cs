@@ -17,6 +17,8 @@ namespace Vib3.Server.Http.Hosting;
 internal sealed class GenerationEndpoint(Vib3Engine engine, ServerMetrics metrics, Readiness readiness, HttpServerOptions options,
     ApiFlavor flavor, CancellationToken stopping)
 {
+    private readonly ChatTemplateHeader _chatTemplate = new(Console.Error);
+
     public async Task HandleAsync(HttpContext ctx)
     {
         readiness.ThrowIfNotReady();
@@ -26,6 +28,7 @@ internal sealed class GenerationEndpoint(Vib3Engine engine, ServerMetrics metric
         var plan = Plan(request);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, stopping);
         await using var generation = await engine.Generations.StartAsync(plan, request.Engine, cancel.Token);
+        _chatTemplate.Report(ctx, generation.Model, generation.ChatTemplate);
         var observer = metrics.Observe(generation, request.Engine.Choices);
         var json = new ResponseJson(flavor, generation.Model);
         if (request.Stream) await StreamAsync(ctx, request, generation, observer, json, cancel.Token);

@@ -12,7 +12,7 @@ internal sealed class ServerMetrics
 
     private readonly Counter _requests, _promptTokens, _generationTokens;
     private readonly Histogram _timeToFirstToken, _interToken, _endToEnd;
-    private readonly Gauge _waiting, _running, _residentBytes, _pagesReadPerToken;
+    private readonly Gauge _waiting, _running, _residentBytes, _pagesReadPerToken, _directIo;
     private readonly Counter _hits, _misses, _hitBytes, _bytesRead, _steps, _batchRows;
     private readonly Counter _prefetchIssued, _prefetchUsed, _routedChoices, _predictedChoices, _layerHits, _layerMisses;
     private readonly Counter _pageWaits, _pageWaitSeconds;
@@ -40,6 +40,7 @@ internal sealed class ServerMetrics
         _bytesRead = f.CreateCounter("vib3_tier_read_bytes_total", "Bytes of pages read from disk", model);
         _residentBytes = f.CreateGauge("vib3_tier_resident_bytes", "Bytes of pages held in RAM", model);
         _pagesReadPerToken = f.CreateGauge("vib3_pages_read_per_token", "Pages read from disk per generated token", model);
+        _directIo = f.CreateGauge("vib3_direct_io", "1 when the model's pages are read with O_DIRECT, 0 when the device refused it and reads go through the OS cache", model);
         _steps = f.CreateCounter("vib3_batch_steps_total", "Batched forward steps", model);
         _batchRows = f.CreateCounter("vib3_batch_rows_total", "Rows of those steps (rows / steps = mean batch)", model);
         _prefetchIssued = f.CreateCounter("vib3_prefetch_pages_total", "Expert pages read ahead for the next layer", model);
@@ -80,6 +81,7 @@ internal sealed class ServerMetrics
             _copy.Copy(_batchRows.WithLabels(s.Model), s.Instance, s.BatchRows);
             _residentBytes.WithLabels(s.Model).Set(s.Tiers.ResidentBytes);
             _pagesReadPerToken.WithLabels(s.Model).Set(s.PagesReadPerToken);
+            _directIo.WithLabels(s.Model).Set(s.DirectIo ? 1 : 0);
             _copy.Copy(_prefetchIssued.WithLabels(s.Model), s.Instance, s.Prefetches.Issued);
             _copy.Copy(_prefetchUsed.WithLabels(s.Model), s.Instance, s.Prefetches.Used);
             _copy.Copy(_pageWaits.WithLabels(s.Model), s.Instance, s.PageWaits.Waits);

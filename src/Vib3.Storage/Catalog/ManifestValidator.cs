@@ -138,7 +138,16 @@ public static partial class ManifestValidator
             if (string.IsNullOrEmpty(f) || f is "." or ".." || f.IndexOfAny(['/', '\\', '\0']) >= 0)
                 throw c.Fail($"tokenizer.files[{i}] is {ManifestChecker.Quote(f)}, not a file name");
         }
+        // The fallback and what it replaced come together; the description is shown, so it is bounded.
+        if (t.PreTokenizerFallback is null && t.UnsupportedPreTokenizer is null) return;
+        c.OneOf("tokenizer.preTokenizerFallback", t.PreTokenizerFallback, "gpt2");
+        c.NotEmpty("tokenizer.unsupportedPreTokenizer", t.UnsupportedPreTokenizer ?? "");
+        if (t.UnsupportedPreTokenizer!.Length > MaxUnsupportedPreTokenizerChars)
+            throw c.Fail($"tokenizer.unsupportedPreTokenizer is longer than {MaxUnsupportedPreTokenizerChars} characters");
     }
+
+    /// <summary>Longest description of a replaced pre-tokenizer a manifest may hold (conversion writes under 200).</summary>
+    public const int MaxUnsupportedPreTokenizerChars = 400;
 
     [GeneratedRegex("^[a-z0-9_]{1,64}$")]
     private static partial Regex FamilyName();

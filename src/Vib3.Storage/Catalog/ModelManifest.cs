@@ -136,6 +136,14 @@ public sealed class TokenizerInfo
     public required string Kind { get; set; }
     /// <summary>File names under &lt;store&gt;/tokenizer/.</summary>
     public List<string> Files { get; set; } = [];
+    /// <summary>"gpt2" when the checkpoint's pre-tokenizer is one vib3 cannot express and the conversion was told to
+    /// split as GPT-2 does instead (vib3 convert --tokenizer-fallback gpt2): token ids may then differ from the
+    /// checkpoint's own tokenizer. Null (absent) when vib3 splits as the checkpoint says.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? PreTokenizerFallback { get; set; }
+    /// <summary>What the fallback replaced, e.g. "pre-tokenizer Whitespace" or "tokenizer.ggml.pre 'tekken'".</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? UnsupportedPreTokenizer { get; set; }
 }
 
 /// <summary>A dense tensor cut by rows into pages: page i holds rows [i·RowsPerPage, min((i+1)·RowsPerPage, rows)).</summary>

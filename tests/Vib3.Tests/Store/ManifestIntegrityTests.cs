@@ -91,6 +91,10 @@ public sealed class ManifestIntegrityTests(ConvertedStores stores) : IClassFixtu
         Add("mix", "tokenizer.kind", "\"sentencepiece\"", "tokenizer.kind is 'sentencepiece', must be one of 'hf', 'gguf'");
         Add("mix", "tokenizer.files", "[]", "tokenizer.files is empty");
         Add("mix", "tokenizer.files", "[\"../../../etc/passwd\"]", "tokenizer.files[0] is '../../../etc/passwd', not a file name");
+        // the recorded pre-tokenizer fallback: only gpt2, and only with what it replaced (bounded, it is shown)
+        Add("mix", "tokenizer.preTokenizerFallback", "\"bert\"", "tokenizer.preTokenizerFallback is 'bert', must be one of 'gpt2'");
+        Add("mix", "tokenizer.unsupportedPreTokenizer", "\"pre-tokenizer Whitespace\"", "tokenizer.preTokenizerFallback is");
+        Add("mix", "tokenizer.preTokenizerFallback", "\"gpt2\"", "tokenizer.unsupportedPreTokenizer is empty");
         foreach (var field in new[] { "pageRows", "maxPageBytes", "pageCount", "pageBytes" })
             Add("mix", field, "0", $"{field} is 0");
         foreach (var field in new[] { "pageRows", "maxPageBytes", "pageCount" })
