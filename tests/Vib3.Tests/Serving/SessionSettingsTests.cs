@@ -121,7 +121,7 @@ public sealed class SessionSettingsTests : IDisposable
         using var s = _engine.OpenSession(Bob);
         var table = await RowsAsync(s, "DESCRIBE vib3_tiers");
         Assert.Equal(["model", "text"], table[0]);
-        Assert.Equal(["page_wait_seconds", "double precision"], table[^1]);
+        Assert.Equal(["direct_io", "boolean"], table[^1]);
         Assert.Contains(new object?[] { "hits", "bigint" }, table);
 
         var model = (await RowsAsync(s, "DESCRIBE m")).ToDictionary(r => (string)r[0]!, r => (string?)r[1]);
