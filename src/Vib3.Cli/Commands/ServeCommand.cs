@@ -96,7 +96,7 @@ internal static class ServeCommand
                     await Bind("HTTP", address, h, httpServer.StartAsync);
                     await output.WriteLineAsync($"vib3: OpenAI-compatible API on http://{host}:{httpServer.Port}/v1 (health: /health, metrics: /metrics)");
                 }
-                await output.WriteLineAsync("vib3: Ctrl-C or SIGTERM stops");
+                await output.WriteLineAsync("vib3: Ctrl-C stops (as does SIGTERM)");
                 await output.FlushAsync(CancellationToken.None);
                 try { await Task.Delay(Timeout.Infinite, signals.Stopping); }
                 catch (OperationCanceledException) { /* the first signal: stop serving */ }

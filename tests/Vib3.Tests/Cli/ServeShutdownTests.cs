@@ -24,7 +24,7 @@ public sealed class ServeShutdownTests
     {
         using var dir = new TempDir();
         using var serve = ServeProcess.WithDefaultSignals(dir.Sub("data"), ports);
-        await serve.LineAsync("SIGTERM stops", StartTimeout);
+        await serve.LineAsync("Ctrl-C stops", StartTimeout);
         var listening = await ListeningPorts(serve, ports);
         Assert.All(listening, p => Assert.True(Answers(p), $"port {p} does not answer while serving"));
 
@@ -43,7 +43,7 @@ public sealed class ServeShutdownTests
     {
         using var dir = new TempDir();
         using var serve = ServeProcess.WithDefaultSignals(dir.Sub("data"), "--http-port", "0", "--pg-port", "0");
-        await serve.LineAsync("SIGTERM stops", StartTimeout);
+        await serve.LineAsync("Ctrl-C stops", StartTimeout);
 
         serve.Signal(SigInt);
         serve.Signal(SigInt);
