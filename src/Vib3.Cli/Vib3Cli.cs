@@ -13,6 +13,9 @@ public static class Vib3Cli
 
     /// <summary>`vib3 serve` refused an exposed configuration (beyond loopback with no password or key).</summary>
     public const int ExitRefused = 2;
+
+    /// <summary>A command line that cannot work (<see cref="UsageException"/>): a port out of range, a bad address.</summary>
+    public const int ExitUsage = 2;
     public const int ExitInternal = 70;
 
     public static int Run(string[] args, TextWriter output, TextWriter error) => Run(args, Console.In, output, error);
@@ -44,7 +47,8 @@ public static class Vib3Cli
         root.Subcommands.Add(BenchCommand.Create(output));
         root.Subcommands.Add(QueryCommand.Create(console, output));
         root.Subcommands.Add(ReplCommand.Create(console, input, output));
-        root.Subcommands.Add(ServeCommand.Create(output));
+        var serve = ServeCommand.Create(output);
+        root.Subcommands.Add(serve);
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && !args.Contains("--help") && !args.Contains("-h"))
@@ -55,7 +59,16 @@ public static class Vib3Cli
         }
         try
         {
-            return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+            var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
+            // serve handles SIGINT/SIGTERM itself (ShutdownSignals): it drains for up to --shutdown-timeout, where
+            // System.CommandLine's handler would return 130/143 after 2 s with the servers still stopping
+            if (ReferenceEquals(parsed.CommandResult.Command, serve)) configuration.ProcessTerminationTimeout = null;
+            return parsed.Invoke(configuration);
+        }
+        catch (UsageException e)
+        {
+            error.WriteLine($"vib3: error: {e.Message} [SQLSTATE {SqlState.InvalidParameterValue}]");
+            return ExitUsage;
         }
         catch (Vib3Exception e)
         {

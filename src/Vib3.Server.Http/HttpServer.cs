@@ -77,6 +77,7 @@ public sealed class HttpServer : IAsyncDisposable
         });
         builder.Services.AddRoutingCore();
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = _options.ShutdownTimeout);
+        builder.Services.AddSingleton<IHostLifetime, EmbeddedLifetime>(); // the owner of the process handles its signals
         var app = builder.Build();
 
         app.UseRouting();

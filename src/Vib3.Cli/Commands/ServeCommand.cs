@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net;
+using System.Net.Sockets;
 using Vib3.Core;
 using Vib3.Engine;
 using Vib3.Server.Http;
@@ -8,11 +9,12 @@ using Vib3.Server.PgWire;
 namespace Vib3.Cli.Commands;
 
 /// <summary>vib3 serve [--pg-port 5433] [--http-port 8080] [--listen ADDR] [access options, <see cref="ServeAccessOptions"/>]: the
-/// Postgres wire server and/or the OpenAI-compatible HTTP server (127.0.0.1 by default) until Ctrl-C, over one
+/// Postgres wire server and/or the OpenAI-compatible HTTP server (127.0.0.1 by default) until SIGINT or SIGTERM, over one
 /// engine whose batches both share. With neither port given, the Postgres server runs on 5433.</summary>
 internal static class ServeCommand
 {
     private const int DefaultPgPort = 5433;
+    private const int DefaultShutdownSeconds = 10;
 
     public static Command Create(TextWriter output)
     {
@@ -28,63 +30,116 @@ internal static class ServeCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var limits = PgLimitOptions.Create();
-        var listen = new Option<string>("--listen") { Description = "Address to listen on (default 127.0.0.1)", DefaultValueFactory = _ => "127.0.0.1" };
+        var listen = new Option<string>("--listen") { Description = "Address or host name to listen on (default 127.0.0.1)", DefaultValueFactory = _ => "127.0.0.1" };
+        var shutdownTimeout = new Option<int>("--shutdown-timeout")
+        {
+            Description = $"Seconds the first SIGINT/SIGTERM waits for running generations (cancelled at once) and connections to end and the stores to close (default {DefaultShutdownSeconds})",
+            DefaultValueFactory = _ => DefaultShutdownSeconds,
+        };
         var command = new Command("serve", "Serve vib3 over the Postgres wire protocol (psql, Npgsql) and/or an OpenAI-compatible HTTP API")
         {
-            pgPort, httpPort, listen, maxGenerations, maxBatch, maxQueue, preload,
+            pgPort, httpPort, listen, shutdownTimeout, maxGenerations, maxBatch, maxQueue, preload,
         };
         limits.AddTo(command);
         foreach (var option in access.All) command.Options.Add(option);
-        command.SetAction(async (r, ct) =>
+        command.SetAction(async (r, _) => // stopping comes from ShutdownSignals (Vib3Cli turns System.CommandLine's off)
         {
             var catalog = GlobalOptions.Catalog(r);
             var host = r.GetValue(listen)!;
-            var address = IPAddress.TryParse(host, out var parsed) ? parsed
-                : throw new Vib3Exception(SqlState.InvalidParameterValue, $"--listen '{host}' is not an IP address");
-            var pg = r.GetValue(pgPort) ?? (r.GetValue(httpPort) is null ? DefaultPgPort : null);
+            var address = ListenAddress.Resolve(host);
+            var httpPortValue = ListenAddress.Port(r.GetValue(httpPort), httpPort.Name);
+            var pg = ListenAddress.Port(r.GetValue(pgPort), pgPort.Name) ?? (httpPortValue is null ? DefaultPgPort : null);
+            var drainSeconds = r.GetValue(shutdownTimeout);
+            if (drainSeconds < 0) throw new UsageException($"{shutdownTimeout.Name} {drainSeconds} is negative");
+            var drain = TimeSpan.FromSeconds(drainSeconds);
+            var error = r.InvocationConfiguration.Error;
             var (pgPassword, apiKey) = (access.PgPassword(r), access.ApiKey(r));
             if (access.RefuseExposure(r, address, pg is null ? null : pgPassword is not null,
-                    r.GetValue(httpPort) is null ? null : apiKey is not null, r.InvocationConfiguration.Error) is { } refused)
+                    httpPortValue is null ? null : apiKey is not null, error) is { } refused)
                 return refused;
-            await using var engine = new Vib3Engine(GlobalOptions.EngineOptions(r, catalog.DataDir) with
+            DataDirCheck.EnsureWritable(catalog.DataDir);
+            using var signals = new ShutdownSignals(output);
+            var engine = new Vib3Engine(GlobalOptions.EngineOptions(r, catalog.DataDir) with
             {
                 MaxBatch = r.GetValue(maxBatch), MaxQueue = r.GetValue(maxQueue), ImportDirs = access.ImportDirs(r),
             });
-            await using var pgServer = pg is { } p ? new PgServer(engine, limits.Apply(r, new PgServerOptions
+            PgServer? pgServer = null;
+            HttpServer? httpServer = null;
+            try
             {
-                Port = p,
-                ListenAddress = address,
-                Password = pgPassword,
-                InsecureNoAuth = access.InsecureNoAuth(r),
-                TrustedNetworks = access.TrustedNetworks(r),
-                AdminUser = access.PgAdminUser(r),
-                MaxConcurrentGenerations = r.GetValue(maxGenerations),
-            })) : null;
-            await using var httpServer = r.GetValue(httpPort) is { } h ? new HttpServer(engine, new HttpServerOptions
-            {
-                Port = h,
-                ListenAddress = address,
-                ApiKey = apiKey,
-                InsecureNoAuth = access.InsecureNoAuth(r),
-                Preload = r.GetValue(preload) ?? [],
-            }) : null;
-            if (pgServer is not null)
-            {
-                await pgServer.StartAsync(ct);
-                await output.WriteLineAsync($"vib3: Postgres wire protocol on {host}:{pgServer.Port} (psql -h {host} -p {pgServer.Port} -U you vib3)");
+                if (pg is { } p)
+                {
+                    pgServer = new PgServer(engine, limits.Apply(r, new PgServerOptions
+                    {
+                        Port = p,
+                        ListenAddress = address,
+                        Password = pgPassword,
+                        InsecureNoAuth = access.InsecureNoAuth(r),
+                        TrustedNetworks = access.TrustedNetworks(r),
+                        AdminUser = access.PgAdminUser(r),
+                        MaxConcurrentGenerations = r.GetValue(maxGenerations),
+                    }));
+                    await Bind("Postgres", address, p, pgServer.StartAsync);
+                    await output.WriteLineAsync($"vib3: Postgres wire protocol on {host}:{pgServer.Port} (psql -h {host} -p {pgServer.Port} -U you vib3)");
+                }
+                if (httpPortValue is { } h)
+                {
+                    httpServer = new HttpServer(engine, new HttpServerOptions
+                    {
+                        Port = h,
+                        ListenAddress = address,
+                        ApiKey = apiKey,
+                        InsecureNoAuth = access.InsecureNoAuth(r),
+                        Preload = r.GetValue(preload) ?? [],
+                        ShutdownTimeout = drain,
+                    });
+                    await Bind("HTTP", address, h, httpServer.StartAsync);
+                    await output.WriteLineAsync($"vib3: OpenAI-compatible API on http://{host}:{httpServer.Port}/v1 (health: /health, metrics: /metrics)");
+                }
+                await output.WriteLineAsync($"vib3: {Vib3.Storage.DirectIoProbe.Describe(catalog.DataDir)}");
+                await output.WriteLineAsync("vib3: Ctrl-C stops (as does SIGTERM)");
+                await output.FlushAsync(CancellationToken.None);
+                try { await Task.Delay(Timeout.Infinite, signals.Stopping); }
+                catch (OperationCanceledException) { /* the first signal: stop serving */ }
             }
-            if (httpServer is not null)
+            finally
             {
-                await httpServer.StartAsync(ct);
-                await output.WriteLineAsync($"vib3: OpenAI-compatible API on http://{host}:{httpServer.Port}/v1 (health: /health, metrics: /metrics)");
+                if (!await StopWithin(drain, pgServer, httpServer, engine))
+                {
+                    await error.WriteLineAsync($"vib3: error: the servers did not stop within {shutdownTimeout.Name} {drain.TotalSeconds:0} s; exiting anyway [SQLSTATE {SqlState.QueryCanceled}]");
+                    Environment.Exit(Vib3Cli.ExitError); // what did not stop may still hold threads and files
+                }
             }
-            await output.WriteLineAsync($"vib3: {Vib3.Storage.DirectIoProbe.Describe(catalog.DataDir)}");
-            await output.WriteLineAsync("vib3: Ctrl-C stops");
-            await output.FlushAsync(ct);
-            try { await Task.Delay(Timeout.Infinite, ct); }
-            catch (OperationCanceledException) { /* Ctrl-C: stop serving */ }
+            await output.WriteLineAsync("vib3: stopped");
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Starts a server; a port that cannot be listened on (in use, an address not on this machine) is one line.</summary>
+    private static async Task Bind(string server, IPAddress address, int port, Func<CancellationToken, Task> start)
+    {
+        try { await start(CancellationToken.None); }
+        catch (Exception e) when (e is SocketException or IOException)
+        {
+            var cause = e.GetBaseException().Message; // Kestrel wraps the socket's "Address already in use"
+            throw new Vib3Exception(SqlState.IoError, $"cannot listen for {server} on {address} port {port}: {cause}");
+        }
+    }
+
+    /// <summary>Stops the servers (they cancel their running generations and close their connections) and then
+    /// closes the engine and its stores; false when that took longer than <paramref name="timeout"/>.</summary>
+    private static async Task<bool> StopWithin(TimeSpan timeout, PgServer? pg, HttpServer? http, Vib3Engine engine)
+    {
+        var stop = Task.Run(async () =>
+        {
+            await Task.WhenAll(
+                pg is null ? Task.CompletedTask : pg.DisposeAsync().AsTask(),
+                http is null ? Task.CompletedTask : http.DisposeAsync().AsTask());
+            await engine.DisposeAsync();
+        });
+        if (await Task.WhenAny(stop, Task.Delay(timeout)) != stop) return false;
+        await stop; // a failure while stopping is reported as such
+        return true;
     }
 }

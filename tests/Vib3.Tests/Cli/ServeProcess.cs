@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Vib3.Tests.Cli;
@@ -12,9 +13,12 @@ public sealed class ServeProcess : IDisposable
     private readonly Task<string> _stderr;
 
     public ServeProcess(string dataDir, IReadOnlyDictionary<string, string>? environment, params string[] args)
+        : this(dataDir, environment, ["dotnet"], args) { }
+
+    private ServeProcess(string dataDir, IReadOnlyDictionary<string, string>? environment, string[] launcher, string[] args)
     {
         var vib3 = typeof(Vib3.Cli.Vib3Cli).Assembly.Location;
-        var start = new ProcessStartInfo("dotnet", [vib3, "serve", .. args, "--data-dir", dataDir])
+        var start = new ProcessStartInfo(launcher[0], [.. launcher[1..], vib3, "serve", .. args, "--data-dir", dataDir])
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
@@ -25,6 +29,23 @@ public sealed class ServeProcess : IDisposable
         _process.BeginOutputReadLine();
         _stderr = _process.StandardError.ReadToEndAsync();
     }
+
+    /// <summary>A serve process that receives SIGINT even when this test run was started with it ignored (a shell's
+    /// background job ignores SIGINT, and children inherit that): `env --default-signal=INT` restores it, then
+    /// execs dotnet, so the process id is still the server's.</summary>
+    public static ServeProcess WithDefaultSignals(string dataDir, params string[] args) =>
+        new(dataDir, null, ["env", "--default-signal=INT", "dotnet"], args);
+
+    public int Id => _process.Id;
+
+    /// <summary>Sends a POSIX signal (2 SIGINT, 15 SIGTERM) to the server process.</summary>
+    public void Signal(int signal)
+    {
+        if (Kill(_process.Id, signal) != 0) throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
 
     /// <summary>Waits for the process to exit on its own; its exit code and stderr.</summary>
     public async Task<(int ExitCode, string Error)> ExitAsync(TimeSpan timeout)
