@@ -31,7 +31,7 @@ internal sealed class ShutdownSignals : IDisposable
         context.Cancel = true; // the process decides when it ends, not the runtime's default handler
         if (Interlocked.Increment(ref _received) > 1)
         {
-            _output.WriteLine($"vib3: {name} again: exiting now");
+            _output.WriteLine($"vib3: {name} while stopping: exiting now");
             _output.Flush();
             Environment.Exit(128 + number);
         }

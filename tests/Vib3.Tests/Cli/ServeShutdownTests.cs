@@ -39,18 +39,22 @@ public sealed class ServeShutdownTests
     }
 
     [Fact]
-    public async Task A_second_sigint_exits_at_once_with_130()
+    public async Task A_second_signal_exits_at_once_with_128_plus_its_number()
     {
         using var dir = new TempDir();
         using var serve = ServeProcess.WithDefaultSignals(dir.Sub("data"), "--http-port", "0", "--pg-port", "0");
         await serve.LineAsync("Ctrl-C stops", StartTimeout);
 
+        // Two different signals: the kernel merges a second SIGINT still pending with the first (standard signals do
+        // not queue), so two Ctrl-Cs sent back to back could arrive as one and the server would just stop (exit 0);
+        // SIGINT and SIGTERM always arrive as two.
         serve.Signal(SigInt);
-        serve.Signal(SigInt);
+        serve.Signal(SigTerm);
         var (code, error) = await serve.ExitAsync(StopTimeout);
 
-        Assert.True(code == 130, $"exit {code}: {error}");
-        await serve.LineAsync("SIGINT again: exiting now", TimeSpan.FromSeconds(1));
+        // Which of the two the runtime hands over first is its choice: the other one ends the process.
+        Assert.True(code is 128 + SigInt or 128 + SigTerm, $"exit {code}: {error}");
+        await serve.LineAsync($"{(code == 128 + SigInt ? "SIGINT" : "SIGTERM")} while stopping: exiting now", TimeSpan.FromSeconds(1));
     }
 
     private static async Task<int[]> ListeningPorts(ServeProcess serve, string[] ports)
