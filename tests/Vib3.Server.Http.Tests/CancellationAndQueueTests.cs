@@ -69,6 +69,27 @@ public sealed class CancellationAndQueueTests(OneSlotFixture server) : IClassFix
     }
 
     [Fact]
+    public async Task A_cancelled_request_is_in_the_latency_histograms_as_cancelled()
+    {
+        const string EndToEnd = "vib3_e2e_request_latency_seconds_count{model=\"m\",outcome=\"cancelled\"}";
+        const string FirstToken = "vib3_time_to_first_token_seconds_count{model=\"m\",outcome=\"cancelled\"}";
+        var before = await Metrics.ScrapeAsync(server.Http);
+        var client = await StartLongAsync(); // it saw its first event: a first token was generated
+        client.Dispose();
+        await WaitUntilIdleAsync();
+        // the request's handler records it as it unwinds, just after the engine let the sequence go: wait for it
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        var after = await Metrics.ScrapeAsync(server.Http);
+        while (!after.ContainsKey(EndToEnd) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+            after = await Metrics.ScrapeAsync(server.Http);
+        }
+        Assert.Equal(1, Metrics.Get(after, EndToEnd) - Metrics.Baseline(before, EndToEnd));
+        Assert.Equal(1, Metrics.Get(after, FirstToken) - Metrics.Baseline(before, FirstToken));
+    }
+
+    [Fact]
     public async Task A_full_queue_is_429_and_the_slot_frees_when_the_first_client_leaves()
     {
         var client = await StartLongAsync();
@@ -93,8 +114,8 @@ public sealed class CancellationAndQueueTests(OneSlotFixture server) : IClassFix
         Assert.Equal(1, Delta("vib3_http_requests_total{endpoint=\"/v1/completions\",status=\"200\"}"));
         Assert.Equal(4, Delta("vib3_generation_tokens_total{model=\"m\"}"));
         Assert.True(Delta("vib3_prompt_tokens_total{model=\"m\"}") > 0);
-        Assert.Equal(1, Delta("vib3_time_to_first_token_seconds_count{model=\"m\"}"));
-        Assert.Equal(1, Delta("vib3_e2e_request_latency_seconds_count{model=\"m\"}"));
+        Assert.Equal(1, Delta("vib3_time_to_first_token_seconds_count{model=\"m\",outcome=\"finished\"}"));
+        Assert.Equal(1, Delta("vib3_e2e_request_latency_seconds_count{model=\"m\",outcome=\"finished\"}"));
         Assert.True(Delta("vib3_inter_token_latency_seconds_count{model=\"m\"}") >= 1);
         Assert.True(Delta("vib3_tier_hits_total{model=\"m\"}") + Delta("vib3_tier_misses_total{model=\"m\"}") > 0);
         Assert.True(Delta("vib3_batch_steps_total{model=\"m\"}") >= 4);

@@ -31,8 +31,15 @@ internal sealed class GenerationEndpoint(Vib3Engine engine, ServerMetrics metric
         _chatTemplate.Report(ctx, generation.Model, generation.ChatTemplate);
         var observer = metrics.Observe(generation, request.Engine.Choices);
         var json = new ResponseJson(flavor, generation.Model);
-        if (request.Stream) await StreamAsync(ctx, request, generation, observer, json, cancel.Token);
-        else await CompleteAsync(ctx, request, generation, observer, json, cancel.Token);
+        try
+        {
+            if (request.Stream) await StreamAsync(ctx, request, generation, observer, json, cancel.Token);
+            else await CompleteAsync(ctx, request, generation, observer, json, cancel.Token);
+        }
+        finally
+        {
+            observer.End(); // a cancelled request is counted too
+        }
     }
 
     private GenerationPlan Plan(GenerationRequest request)

@@ -23,15 +23,17 @@ internal sealed class ServerMetrics
         Registry = Prometheus.Metrics.NewCustomRegistry();
         var f = Prometheus.Metrics.WithCustomRegistry(Registry);
         string[] model = ["model"];
-        Histogram Latency(string name, string help) =>
-            f.CreateHistogram(name, help, model, new HistogramConfiguration { Buckets = LatencyBuckets });
+        Histogram Latency(string name, string help, params string[] labels) =>
+            f.CreateHistogram(name, help, labels, new HistogramConfiguration { Buckets = LatencyBuckets });
 
         _requests = f.CreateCounter("vib3_http_requests_total", "HTTP requests answered, by endpoint and status", ["endpoint", "status"]);
         _promptTokens = f.CreateCounter("vib3_prompt_tokens_total", "Prompt tokens of generation requests", model);
         _generationTokens = f.CreateCounter("vib3_generation_tokens_total", "Tokens generated for requests", model);
-        _timeToFirstToken = Latency("vib3_time_to_first_token_seconds", "From submission (queueing included) to a choice's first token");
-        _interToken = Latency("vib3_inter_token_latency_seconds", "Between consecutive text deltas of a choice");
-        _endToEnd = Latency("vib3_e2e_request_latency_seconds", "From submission to a choice's end");
+        _timeToFirstToken = Latency("vib3_time_to_first_token_seconds",
+            "From submission (queueing included) to a choice's first token; outcome: finished, or cancelled (the client left or the server stopped)", "model", "outcome");
+        _interToken = Latency("vib3_inter_token_latency_seconds", "Between consecutive text deltas of a choice", "model");
+        _endToEnd = Latency("vib3_e2e_request_latency_seconds",
+            "From submission to a choice's end, whatever the outcome: finished, or cancelled (the client left or the server stopped)", "model", "outcome");
         _waiting = f.CreateGauge("vib3_requests_waiting", "Sequences queued for a place in a batch");
         _running = f.CreateGauge("vib3_requests_running", "Sequences in the running batches");
         _hits = f.CreateCounter("vib3_tier_hits_total", "Page reads served from RAM", model);
@@ -97,10 +99,16 @@ internal sealed class ServerMetrics
         }
     }
 
-    /// <summary>Latency and token metrics of one request, fed its events.</summary>
+    /// <summary>Latency and token metrics of one request, fed its events; <see cref="End"/> records the choices that
+    /// never finished (a cancelled request), so every request is in the latency histograms, labelled by outcome.</summary>
     internal sealed class GenerationObserver(ServerMetrics metrics, string model, int choices)
     {
+        private const string Finished = "finished", Cancelled = "cancelled";
+
+        private readonly long _submitted = System.Diagnostics.Stopwatch.GetTimestamp();
         private readonly long[] _lastDelta = new long[choices];
+        private readonly bool[] _finished = new bool[choices];
+        private readonly long[] _firstDelta = new long[choices];
 
         public void Observe(GenerationEvent e)
         {
@@ -108,15 +116,31 @@ internal sealed class ServerMetrics
             {
                 case TextDelta d:
                     var now = System.Diagnostics.Stopwatch.GetTimestamp();
+                    if (_firstDelta[d.Choice] == 0) _firstDelta[d.Choice] = now;
                     if (_lastDelta[d.Choice] != 0)
                         metrics._interToken.WithLabels(model).Observe(System.Diagnostics.Stopwatch.GetElapsedTime(_lastDelta[d.Choice], now).TotalSeconds);
                     _lastDelta[d.Choice] = now;
                     break;
                 case ChoiceFinished f:
+                    _finished[f.Choice] = true;
                     metrics._generationTokens.WithLabels(model).Inc(f.CompletionTokens);
-                    if (f.CompletionTokens > 0) metrics._timeToFirstToken.WithLabels(model).Observe(f.TimeToFirstToken.TotalSeconds);
-                    metrics._endToEnd.WithLabels(model).Observe(f.Elapsed.TotalSeconds);
+                    if (f.CompletionTokens > 0) metrics._timeToFirstToken.WithLabels(model, Finished).Observe(f.TimeToFirstToken.TotalSeconds);
+                    metrics._endToEnd.WithLabels(model, Finished).Observe(f.Elapsed.TotalSeconds);
                     break;
+            }
+        }
+
+        /// <summary>The request is over: a choice that did not finish was cancelled; its latencies are measured here
+        /// (from when the request was submitted, as the engine's are).</summary>
+        public void End()
+        {
+            for (var c = 0; c < _finished.Length; c++)
+            {
+                if (_finished[c]) continue;
+                // the first delta's time stands for the first token's (the time of the token itself is the engine's)
+                if (_firstDelta[c] != 0)
+                    metrics._timeToFirstToken.WithLabels(model, Cancelled).Observe(System.Diagnostics.Stopwatch.GetElapsedTime(_submitted, _firstDelta[c]).TotalSeconds);
+                metrics._endToEnd.WithLabels(model, Cancelled).Observe(System.Diagnostics.Stopwatch.GetElapsedTime(_submitted).TotalSeconds);
             }
         }
     }
