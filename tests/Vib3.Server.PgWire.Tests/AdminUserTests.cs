@@ -24,8 +24,7 @@ public sealed class AdminUserOnLoopbackFixture : PgServerFixture, IDisposable
 
     protected override PgServerOptions Configure(PgServerOptions options) => options with { Password = Password, AdminUser = "admin" };
 
-    public NpgsqlConnection Connect(string user) => new(
-        $"Host=127.0.0.1;Port={Port};Username={user};Password={Password};Database=vib3;Server Compatibility Mode=NoTypeLoading;Pooling=false;Timeout=10;Command Timeout=60");
+    public NpgsqlConnection Connect(string user) => new(NpgsqlClient.ConnectionString(Port, user, Password));
 
     public void Dispose()
     {

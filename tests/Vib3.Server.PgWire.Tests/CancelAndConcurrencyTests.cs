@@ -22,15 +22,7 @@ public sealed class CancelAndConcurrencyTests(SlowRowsServerFixture server) : IC
 {
     private const string SlowStream = "GENERATE 'slowly' FROM MODEL m MAX_TOKENS 60 SEED 1 STREAM";
 
-    private string ConnectionString =>
-        $"Host=127.0.0.1;Port={server.Port};Username=test;Database=vib3;Server Compatibility Mode=NoTypeLoading;Pooling=false;Timeout=10;Command Timeout=60";
-
-    private async Task<NpgsqlConnection> OpenAsync()
-    {
-        var c = new NpgsqlConnection(ConnectionString);
-        await c.OpenAsync();
-        return c;
-    }
+    private Task<NpgsqlConnection> OpenAsync() => NpgsqlClient.OpenAsync(server.Port);
 
     private async Task WaitForNoGenerationsAsync()
     {

@@ -42,8 +42,7 @@ public sealed class ImportDirFixture : PgServerFixture, IDisposable
     protected override PgServerOptions Configure(PgServerOptions options) =>
         options with { TrustedNetworks = [], Password = Password, AdminUser = Admin };
 
-    public NpgsqlConnection Connect(string user) => new(
-        $"Host=127.0.0.1;Port={Port};Username={user};Password={Password};Database=vib3;Server Compatibility Mode=NoTypeLoading;Pooling=false;Timeout=10;Command Timeout=60");
+    public NpgsqlConnection Connect(string user) => new(NpgsqlClient.ConnectionString(Port, user, Password));
 
     public void Dispose()
     {

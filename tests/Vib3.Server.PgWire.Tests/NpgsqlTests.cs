@@ -7,15 +7,7 @@ namespace Vib3.Server.PgWire.Tests;
 /// <c>Server Compatibility Mode=NoTypeLoading</c> (the default mode also loads pg_catalog types).</summary>
 public sealed class NpgsqlTests(PgServerFixture server) : IClassFixture<PgServerFixture>
 {
-    private string ConnectionString =>
-        $"Host=127.0.0.1;Port={server.Port};Username=test;Database=vib3;Server Compatibility Mode=NoTypeLoading;Pooling=false;Timeout=10;Command Timeout=60";
-
-    private async Task<NpgsqlConnection> OpenAsync()
-    {
-        var c = new NpgsqlConnection(ConnectionString);
-        await c.OpenAsync();
-        return c;
-    }
+    private Task<NpgsqlConnection> OpenAsync() => NpgsqlClient.OpenAsync(server.Port);
 
     [Fact]
     public async Task Select_from_vib3_models_reads_text_and_int8_in_binary()

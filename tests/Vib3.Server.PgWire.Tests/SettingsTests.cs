@@ -7,15 +7,7 @@ namespace Vib3.Server.PgWire.Tests;
 /// their source, a prepared SHOW ALL / DESCRIBE describes its columns, and every connection sees every other.</summary>
 public sealed class SettingsTests(PgServerFixture server) : IClassFixture<PgServerFixture>
 {
-    private string ConnectionString =>
-        $"Host=127.0.0.1;Port={server.Port};Username=test;Database=vib3;Server Compatibility Mode=NoTypeLoading;Pooling=false;Timeout=10;Command Timeout=60";
-
-    private async Task<NpgsqlConnection> OpenAsync()
-    {
-        var c = new NpgsqlConnection(ConnectionString);
-        await c.OpenAsync();
-        return c;
-    }
+    private Task<NpgsqlConnection> OpenAsync() => NpgsqlClient.OpenAsync(server.Port);
 
     [Fact]
     public async Task Psql_shows_42704_for_a_misspelt_parameter_and_the_session_goes_on()
