@@ -65,14 +65,24 @@ public sealed class Session : IDisposable
     public Action<string>? Progress { get; set; }
 
     /// <summary>Parses <paramref name="sql"/> and runs its statements in order, yielding each one's result.</summary>
-    public async IAsyncEnumerable<StatementResult> ExecuteAsync(
-        string sql, IReadOnlyList<object?>? parameters = null, [EnumeratorCancellation] CancellationToken ct = default)
+    public IAsyncEnumerable<StatementResult> ExecuteAsync(
+        string sql, IReadOnlyList<object?>? parameters = null, CancellationToken ct = default) =>
+        RunAllAsync(sql, null, parameters, ct);
+
+    /// <summary>Runs statements the caller already parsed from <paramref name="sql"/> (a Postgres Parse message, or the
+    /// slot check of a simple query): parsing a large statement costs many times its text, so it is done once.</summary>
+    public IAsyncEnumerable<StatementResult> ExecuteAsync(
+        string sql, IReadOnlyList<Statement> parsed, IReadOnlyList<object?>? parameters, CancellationToken ct) =>
+        RunAllAsync(sql, parsed, parameters, ct);
+
+    private async IAsyncEnumerable<StatementResult> RunAllAsync(string sql, IReadOnlyList<Statement>? parsed,
+        IReadOnlyList<object?>? parameters, [EnumeratorCancellation] CancellationToken ct)
     {
         _statement = sql.Length <= MaxShownStatementChars ? sql : sql[..MaxShownStatementChars];
         _active = true;
         try
         {
-            foreach (var statement in StatementParser.Parse(sql))
+            foreach (var statement in parsed ?? StatementParser.Parse(sql))
             {
                 Privileges.Check(statement, Access); // before the statement looks anything up
                 yield return await RunAsync(statement, parameters, ct).ConfigureAwait(false);

@@ -184,7 +184,7 @@ internal sealed partial class PgConnection
         var streams = statement.Statement is GenerationStatement { Options.Stream: true };
         using var slot = IsGeneration(statement.Statement) && !streams ? _server.AcquireGenerationSlot() : null;
         var token = StatementToken;
-        var results = session.ExecuteAsync(statement.Sql, parameters, token).GetAsyncEnumerator(token);
+        var results = session.ExecuteAsync(statement.Sql, [statement.Statement], parameters, token).GetAsyncEnumerator(token);
         try
         {
             if (!await results.MoveNextAsync().ConfigureAwait(false))
@@ -255,7 +255,7 @@ internal sealed partial class PgConnection
                 try
                 {
                     var nulls = new object?[statement.ParameterTypes.Length];
-                    await foreach (var result in session.ExecuteAsync(statement.Sql, nulls, ct).ConfigureAwait(false))
+                    await foreach (var result in session.ExecuteAsync(statement.Sql, [statement.Statement!], nulls, ct).ConfigureAwait(false))
                         return result.Columns;
                     return null;
                 }

@@ -379,9 +379,12 @@ internal sealed partial class PgConnection
             }
             else
             {
-                using var slot = AcquireGenerationSlot(sql);
+                // Parsed once, here: the slot check and the engine share the tree (a large statement costs many times
+                // its text to parse). A GENERATE/CHAT/EXPLAIN ANALYZE holds a generation slot while the batch runs.
+                var parsed = Vib3.Query.StatementParser.Parse(sql);
+                using var slot = parsed.Any(IsGeneration) ? _server.AcquireGenerationSlot() : null;
                 var statements = 0;
-                await foreach (var result in session.ExecuteAsync(sql, null, StatementToken).ConfigureAwait(false))
+                await foreach (var result in session.ExecuteAsync(sql, parsed, null, StatementToken).ConfigureAwait(false))
                 {
                     statements++;
                     if (result.ReturnsRows) await SendRowsAsync(result, sql, ct).ConfigureAwait(false);
@@ -466,16 +469,6 @@ internal sealed partial class PgConnection
         }
         var position = offset + column;
         return position <= sql.Length + 1 ? position : null;
-    }
-
-    /// <summary>A GENERATE/CHAT/EXPLAIN ANALYZE takes one of the server's generation slots while it runs (released
-    /// by disposing the result); other statements, and text that does not parse (the engine reports why), take none.</summary>
-    private IDisposable? AcquireGenerationSlot(string sql)
-    {
-        IReadOnlyList<Vib3.Query.Statement> statements;
-        try { statements = Vib3.Query.StatementParser.Parse(sql); }
-        catch (Exception e) when (e is not OutOfMemoryException) { return null; }
-        return statements.Any(IsGeneration) ? _server.AcquireGenerationSlot() : null;
     }
 
     private static bool IsGeneration(Vib3.Query.Statement? s) =>
