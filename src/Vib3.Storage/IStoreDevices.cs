@@ -6,6 +6,8 @@ namespace Vib3.Storage;
 /// Opens the FASTER device a store's log segments are read and written through. Production uses
 /// <see cref="StoreDevices.Default"/>; a decorator around it can slow or hold reads (every page read from disk goes
 /// through the device's ReadAsync), so races in the read path are tested against the real store.
+/// <see cref="PageStore.IsDirectIo"/> asks the <see cref="Device.DirectFileDevice"/> itself, so a store over a
+/// decorator reports buffered reads.
 /// </summary>
 public interface IStoreDevices
 {

@@ -58,6 +58,28 @@ public class LinuxDiskTests
         Assert.Equal(0, ResidentPages(segment));
     }
 
+    /// <summary>Only EINVAL means "this file system has no O_DIRECT"; any other refusal is an error the user sees,
+    /// never a quiet switch to buffered reads.</summary>
+    [Fact]
+    public void OpenFailingForAnotherReason_IsAnIoError_NotAFallback()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "the fallback is part of the Linux O_DIRECT device");
+        using var store = new TempStore().Write(count: 3, minLen: 1, maxLen: 5_000, seed: 43);
+        var ex = Assert.Throws<Vib3Exception>(() => store.Open(devices: new StoreDevices(new DirectIoDenied())));
+        Assert.Equal(SqlState.IoError, ex.SqlState);
+        Assert.Contains($"open {store.SegmentPath(0)} failed: ", ex.Message);
+        Assert.Contains("(errno 13)", ex.Message);
+    }
+
+    /// <summary>Refuses O_DIRECT opens with EACCES (as a security module might), opens buffered ones for real.</summary>
+    private sealed class DirectIoDenied : ISegmentOpener
+    {
+        private const int EACCES = 13;
+
+        public int Open(string path, bool readOnly, bool direct) =>
+            direct ? -EACCES : PosixSegmentOpener.Instance.Open(path, readOnly, direct: false);
+    }
+
     [Fact]
     public async Task DirectIoReads_AreBoundedByReadsInFlight()
     {
