@@ -18,4 +18,8 @@ public sealed record EngineOptions(string DataDir, long RamBudgetBytes)
     /// <summary>Folders remote sessions may CREATE MODEL from (--import-dir); none by default, so remote clients
     /// import nothing. Local sessions may read any path.</summary>
     public IReadOnlyList<string> ImportDirs { get; init; } = [];
+
+    /// <summary>Opens the devices open models read their pages through (<see cref="Storage.StoreDevices.Default"/>:
+    /// O_DIRECT where the file system allows it, else buffered).</summary>
+    public IStoreDevices StoreDevices { get; init; } = Storage.StoreDevices.Default;
 }

@@ -16,7 +16,7 @@ public static class DirectIoProbe
         var path = Path.Combine(dir, $".direct-io-probe.{Environment.ProcessId}");
         try
         {
-            using var file = SegmentFile.Open(path, readOnly: false);
+            using var file = SegmentFile.Open(path, readOnly: false, PosixSegmentOpener.Instance);
             return file.IsDirect;
         }
         finally

@@ -40,7 +40,7 @@ public sealed class PageLogWriter : IDisposable
             Directory.CreateDirectory(_logDir);
             layout.Save(_logDir);
             // Always our device on Linux: its write path reports errno (ENOSPC) back to FASTER.
-            _device = StoreDevices.Create(_logDir, direct: true, readOnly: false, ioThreads: LogLayout.WriterMemoryPages);
+            _device = StoreDevices.Default.Open(_logDir, direct: true, readOnly: false, ioThreads: LogLayout.WriterMemoryPages);
             _log = new FasterLog(layout.WriterSettings(_device, _logDir));
             _table = new FileStream(_tableTmpPath, FileMode.Create, FileAccess.ReadWrite, FileShare.Read, 1 << 20);
             Span<byte> header = stackalloc byte[PageTableFile.HeaderBytes];
@@ -141,7 +141,7 @@ public sealed class PageLogWriter : IDisposable
     {
         long expected = _log.CommittedUntilAddress;
         long recovered;
-        using (var device = StoreDevices.Create(_logDir, direct: true, readOnly: true, ioThreads: 1))
+        using (var device = StoreDevices.Default.Open(_logDir, direct: true, readOnly: true, ioThreads: 1))
         using (var check = new FasterLog(_layout.ReaderSettings(device, _logDir)))
             recovered = check.CommittedUntilAddress;
         if (recovered >= expected) return;

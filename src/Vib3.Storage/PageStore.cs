@@ -26,6 +26,7 @@ public sealed partial class PageStore : IDisposable
     private readonly int _readsInFlight;
     private readonly PageTraceWriter? _trace;
     private readonly LayerTierCounters? _layers;
+    private readonly IPageMissObserver? _missObserver;
 
     /// <summary>Expert-page reads per layer (hits, reads that joined one in progress, disk reads); null when the store
     /// was opened without the pages' classes.</summary>
@@ -34,9 +35,10 @@ public sealed partial class PageStore : IDisposable
     private int _disposed;
 
     private PageStore(string modelName, PageEntry[] entries, int maxPageBytes, IDevice device, FasterLog log,
-        PageCache cache, int readsInFlight, PageTraceWriter? trace, PageClassMap? classes)
+        PageCache cache, int readsInFlight, PageTraceWriter? trace, PageClassMap? classes, IPageMissObserver? missObserver)
     {
         _trace = trace;
+        _missObserver = missObserver;
         _layers = classes is null ? null : new LayerTierCounters(classes);
         _modelName = modelName;
         _entries = entries;
@@ -85,12 +87,13 @@ public sealed partial class PageStore : IDisposable
         FasterLog? log = null;
         try
         {
-            device = StoreDevices.Create(logDir, options.DirectIo, readOnly: true, options.ReadsInFlight, options.ForceBufferedFallback);
+            device = options.Devices.Open(logDir, options.DirectIo, readOnly: true, options.ReadsInFlight);
             log = new FasterLog(layout.ReaderSettings(device, logDir));
             ValidateAgainstLog(entries, log, layout, modelName);
             var cache = new PageCache(options.RamBudgetBytes,
                 options.EvictionPolicy ?? CachePolicies.Create(options.CachePolicy, classes));
-            return new PageStore(modelName, entries, maxPage, device, log, cache, options.ReadsInFlight, options.Trace, classes);
+            return new PageStore(modelName, entries, maxPage, device, log, cache, options.ReadsInFlight, options.Trace, classes,
+                options.MissObserver);
         }
         catch (Exception e)
         {
@@ -163,12 +166,6 @@ public sealed partial class PageStore : IDisposable
     /// <summary>Whether the page is in the cache now.</summary>
     internal bool IsCached(int page) => _cache.Contains(page);
 
-    /// <summary>Test hook: awaited by a read after its first cache check missed, before it looks for an in-flight load.</summary>
-    internal Func<int, Task>? AfterMissHook { get; set; }
-
-    /// <summary>Test hook: awaited by a load holding its budget and disk slot, just before the disk read.</summary>
-    internal Func<int, Task>? BeforeDiskReadHook { get; set; }
-
     /// <summary>Dispose has begun (new reads are refused).</summary>
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
@@ -214,7 +211,7 @@ public sealed partial class PageStore : IDisposable
 
     private async Task<PageLease> ReadMissAsync(int page, CancellationToken ct)
     {
-        if (AfterMissHook is { } hook) await hook(page).ConfigureAwait(false);
+        if (_missObserver is { } observer) await observer.MissedAsync(page).ConfigureAwait(false);
         Load load;
         lock (_inFlight)
         {
@@ -294,7 +291,6 @@ public sealed partial class PageStore : IDisposable
             int offset;
             try
             {
-                if (BeforeDiskReadHook is { } hook) await hook(page).ConfigureAwait(false);
                 // Not cancelled by Dispose: the device writes into the buffer until the read completes,
                 // and Dispose waits for it, so the waiters get the real bytes.
                 offset = await _reader.ReadAsync(entry.Address, entry.Length, buffer).ConfigureAwait(false);

@@ -21,11 +21,13 @@ public sealed class PageStoreOptions
     /// <summary>Disk reads outstanding at once (also the number of I/O threads).</summary>
     public int ReadsInFlight { get; set; } = 16;
 
-    /// <summary>
-    /// Test hook: skip the O_DIRECT attempt and use the buffered + POSIX_FADV_DONTNEED fallback
-    /// (normally taken only where open(O_DIRECT) fails with EINVAL; tmpfs accepts O_DIRECT since Linux 6.6).
-    /// </summary>
-    internal bool ForceBufferedFallback { get; set; }
+    /// <summary>Opens the device the store reads its log through: <see cref="StoreDevices.Default"/> unless a caller
+    /// decorates it (a slow or gated device) or opens segment files its own way.</summary>
+    public IStoreDevices Devices { get; set; } = StoreDevices.Default;
+
+    /// <summary>Told of every read that missed the cache, before it looks for a load to join; null (the default)
+    /// tells no one. See <see cref="IPageMissObserver"/>.</summary>
+    public IPageMissObserver? MissObserver { get; set; }
 
     /// <summary>Eviction policy for the page cache; null means a fresh one of <see cref="CachePolicy"/>.</summary>
     public IEvictionPolicy? EvictionPolicy { get; set; }

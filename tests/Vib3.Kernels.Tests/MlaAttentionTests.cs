@@ -1,4 +1,3 @@
-using Xunit.Abstractions;
 
 namespace Vib3.Kernels.Tests;
 

@@ -30,7 +30,7 @@ public class HttpServerFixture : IAsyncLifetime
     /// <summary>A client of the server sending the API key.</summary>
     public HttpClient Http { get; private set; } = null!;
 
-    public virtual async Task InitializeAsync()
+    public virtual async ValueTask InitializeAsync()
     {
         var source = SyntheticCheckpoints.Write(_dir, Spec, "hf");
         var data = _dir.Sub("data");
@@ -66,7 +66,7 @@ public class HttpServerFixture : IAsyncLifetime
     public OpenAIClient OpenAi(string key = ApiKey) =>
         new(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri(BaseUri, "v1") });
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         Http.Dispose();
         await Server.DisposeAsync();

@@ -5,7 +5,7 @@ namespace Vib3.Server.Http.Tests;
 /// <summary>The fixture's model with a page index (CREATE INDEX through the same engine), so retrieval requests run.</summary>
 public sealed class IndexedServerFixture : HttpServerFixture
 {
-    public override async Task InitializeAsync()
+    public override async ValueTask InitializeAsync()
     {
         await base.InitializeAsync();
         using var session = Engine.OpenSession(ClientAccess.LocalAdministrator);

@@ -1,114 +1,34 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
+using static Vib3.Server.PgWire.Tests.RawPg;
 
 namespace Vib3.Server.PgWire.Tests;
 
 /// <summary>Hand-made extended-protocol messages: the exact replies to Parse/Bind/Describe/Execute/Close/Sync.</summary>
 public sealed class ExtendedProtocolTests(PgServerFixture server) : IClassFixture<PgServerFixture>
 {
-    private async Task<NetworkStream> ConnectAsync()
-    {
-        var client = new TcpClient();
-        await client.ConnectAsync("127.0.0.1", server.Port);
-        var stream = client.GetStream();
-        var startup = new MemoryStream();
-        startup.Write(new byte[8]);
-        startup.Write("user\0test\0\0"u8);
-        var bytes = startup.ToArray();
-        BinaryPrimitives.WriteInt32BigEndian(bytes, bytes.Length);
-        BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(4), 196608);
-        await stream.WriteAsync(bytes);
-        await ReadUntilReadyAsync(stream);
-        return stream;
-    }
+    /// <summary>A logged-in connection (trust mode); disposing the stream closes the socket.</summary>
+    private async Task<NetworkStream> ConnectAsync() => new((await LoginAsync(server.Port)).Client, ownsSocket: true);
 
-    private static async Task<(char Type, byte[] Body)> ReadMessageAsync(Stream stream)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var header = new byte[5];
-        await stream.ReadExactlyAsync(header, timeout.Token);
-        var body = new byte[BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(1)) - 4];
-        await stream.ReadExactlyAsync(body, timeout.Token);
-        return ((char)header[0], body);
-    }
-
-    private static async Task<List<(char Type, byte[] Body)>> ReadUntilReadyAsync(Stream stream)
-    {
-        var messages = new List<(char, byte[])>();
-        while (true)
-        {
-            var m = await ReadMessageAsync(stream);
-            messages.Add(m);
-            if (m.Type == 'Z') return messages;
-        }
-    }
-
+    /// <summary>Sends <paramref name="messages"/> and returns the types of the replies up to ReadyForQuery.</summary>
     private static async Task<string> ExchangeAsync(Stream stream, params byte[][] messages)
     {
         foreach (var m in messages) await stream.WriteAsync(m);
-        return new string((await ReadUntilReadyAsync(stream)).Select(m => m.Type).ToArray());
+        return new string([.. await ReadUntilReadyAsync(stream)]);
     }
-
-    private sealed class Msg(char type)
-    {
-        private readonly MemoryStream _body = new();
-        public Msg Str(string s) { _body.Write(Encoding.UTF8.GetBytes(s)); _body.WriteByte(0); return this; }
-        public Msg I16(int v) { Span<byte> b = stackalloc byte[2]; BinaryPrimitives.WriteInt16BigEndian(b, (short)v); _body.Write(b); return this; }
-        public Msg I32(int v) { Span<byte> b = stackalloc byte[4]; BinaryPrimitives.WriteInt32BigEndian(b, v); _body.Write(b); return this; }
-        public Msg Byte(char c) { _body.WriteByte((byte)c); return this; }
-        public Msg Bytes(byte[] v) { _body.Write(v); return this; }
-
-        public byte[] Build()
-        {
-            var body = _body.ToArray();
-            var bytes = new byte[5 + body.Length];
-            bytes[0] = (byte)type;
-            BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(1), 4 + body.Length);
-            body.CopyTo(bytes, 5);
-            return bytes;
-        }
-    }
-
-    private static byte[] Parse(string name, string sql, params int[] types)
-    {
-        var m = new Msg('P').Str(name).Str(sql).I16(types.Length);
-        foreach (var t in types) m.I32(t);
-        return m.Build();
-    }
-
-    private static byte[] Bind(string portal, string statement, short[] paramFormats, byte[]?[] values, short[] resultFormats)
-    {
-        var m = new Msg('B').Str(portal).Str(statement).I16(paramFormats.Length);
-        foreach (var f in paramFormats) m.I16(f);
-        m.I16(values.Length);
-        foreach (var v in values)
-        {
-            if (v is null) m.I32(-1);
-            else m.I32(v.Length).Bytes(v);
-        }
-        m.I16(resultFormats.Length);
-        foreach (var f in resultFormats) m.I16(f);
-        return m.Build();
-    }
-
-    private static byte[] Describe(char kind, string name) => new Msg('D').Byte(kind).Str(name).Build();
-    private static byte[] Execute(string portal, int maxRows) => new Msg('E').Str(portal).I32(maxRows).Build();
-    private static byte[] Close(char kind, string name) => new Msg('C').Byte(kind).Str(name).Build();
-    private static readonly byte[] Sync = new Msg('S').Build();
-    private static readonly byte[] Flush = new Msg('H').Build();
 
     [Fact]
     public async Task Describe_statement_always_sends_parameter_description_then_row_description_or_no_data()
     {
         await using var s = await ConnectAsync();
-        Assert.Equal("1tTZ", await ExchangeAsync(s, Parse("a", "SELECT name FROM vib3_models"), Describe('S', "a"), Sync));
-        Assert.Equal("1tnZ", await ExchangeAsync(s, Parse("b", "SET x = 1"), Describe('S', "b"), Sync));
-        Assert.Equal("1tTZ", await ExchangeAsync(s, Parse("c", "GENERATE $1 FROM MODEL m STREAM", 0), Describe('S', "c"), Sync));
+        Assert.Equal("1tTZ", await ExchangeAsync(s, Parse("a", "SELECT name FROM vib3_models"), Describe('S', "a"), Sync()));
+        Assert.Equal("1tnZ", await ExchangeAsync(s, Parse("b", "SET x = 1"), Describe('S', "b"), Sync()));
+        Assert.Equal("1tTZ", await ExchangeAsync(s, Parse("c", "GENERATE $1 FROM MODEL m STREAM", 0), Describe('S', "c"), Sync()));
         await s.WriteAsync(Parse("d", "SELECT name FROM vib3_models WHERE name = $2 OR name = $1", 25));
         await s.WriteAsync(Describe('S', "d"));
-        await s.WriteAsync(Sync);
-        var replies = await ReadUntilReadyAsync(s);
+        await s.WriteAsync(Sync());
+        var replies = await ReadMessagesUntilReadyAsync(s);
         var t = replies.Single(r => r.Type == 't').Body;
         Assert.Equal(2, BinaryPrimitives.ReadInt16BigEndian(t));
         Assert.Equal(25, BinaryPrimitives.ReadInt32BigEndian(t.AsSpan(2)));
@@ -121,12 +41,12 @@ public sealed class ExtendedProtocolTests(PgServerFixture server) : IClassFixtur
         await using var s = await ConnectAsync();
         var types = await ExchangeAsync(s,
             Parse("", "SELECT layer FROM vib3_layers ORDER BY layer"), Bind("p", "", [], [], []), Describe('P', "p"),
-            Execute("p", 1), Execute("p", 1), Execute("p", 1), Sync);
+            Execute("p", 1), Execute("p", 1), Execute("p", 1), Sync());
         Assert.Equal("12TDsDsCZ", types);
         // After Sync the portal is gone.
         await s.WriteAsync(Execute("p", 0));
-        await s.WriteAsync(Sync);
-        var replies = await ReadUntilReadyAsync(s);
+        await s.WriteAsync(Sync());
+        var replies = await ReadMessagesUntilReadyAsync(s);
         Assert.Equal('E', replies[0].Type);
         Assert.Contains("C34000\0", Encoding.UTF8.GetString(replies[0].Body));
     }
@@ -135,11 +55,11 @@ public sealed class ExtendedProtocolTests(PgServerFixture server) : IClassFixtur
     public async Task After_an_error_messages_are_skipped_until_sync()
     {
         await using var s = await ConnectAsync();
-        Assert.Equal("EZ", await ExchangeAsync(s, Parse("", "SELEKT 1"), Bind("", "", [], [], []), Execute("", 0), Sync));
+        Assert.Equal("EZ", await ExchangeAsync(s, Parse("", "SELEKT 1"), Bind("", "", [], [], []), Execute("", 0), Sync()));
         Assert.Equal("12DCZ", await ExchangeAsync(s, Parse("", "SELECT name FROM vib3_models"), Bind("", "", [], [], []),
-            Execute("", 0), Sync));
+            Execute("", 0), Sync()));
         // Wrong parameter count at Bind.
-        Assert.Equal("1EZ", await ExchangeAsync(s, Parse("", "SELECT $1"), Bind("", "", [], [], []), Execute("", 0), Sync));
+        Assert.Equal("1EZ", await ExchangeAsync(s, Parse("", "SELECT $1"), Bind("", "", [], [], []), Execute("", 0), Sync()));
     }
 
     [Fact]
@@ -157,8 +77,8 @@ public sealed class ExtendedProtocolTests(PgServerFixture server) : IClassFixtur
             await s.WriteAsync(Bind("", "", [1], ["hi"u8.ToArray(), seven], formats));
             await s.WriteAsync(Describe('P', ""));
             await s.WriteAsync(Execute("", 0));
-            await s.WriteAsync(Sync);
-            var replies = await ReadUntilReadyAsync(s);
+            await s.WriteAsync(Sync());
+            var replies = await ReadMessagesUntilReadyAsync(s);
             Assert.Equal("12TDCZ", new string(replies.Select(r => r.Type).ToArray()));
             var row = replies[3].Body;
             var values = new List<byte[]>();
@@ -181,13 +101,13 @@ public sealed class ExtendedProtocolTests(PgServerFixture server) : IClassFixtur
     {
         await using var s = await ConnectAsync();
         await s.WriteAsync(Parse("q", "SHOW MODELS"));
-        await s.WriteAsync(Flush);
-        Assert.Equal('1', (await ReadMessageAsync(s)).Type); // Flush sends without waiting for Sync
+        await s.WriteAsync(Flush());
+        Assert.Equal('1', (await ReadMessageAsync(s)).Type); // Flush() sends without waiting for Sync
         Assert.Equal("2DC2DCZ", await ExchangeAsync(s, Bind("", "q", [], [], []), Execute("", 0),
-            Bind("", "q", [], [], []), Execute("", 0), Sync));
-        Assert.Equal("EZ", await ExchangeAsync(s, Parse("q", "SHOW MODELS"), Sync)); // already exists
-        Assert.Equal("33Z", await ExchangeAsync(s, Close('S', "q"), Close('P', "nothing"), Sync));
-        Assert.Equal("EZ", await ExchangeAsync(s, Bind("", "q", [], [], []), Sync));
-        Assert.Equal("12IZ", await ExchangeAsync(s, Parse("", ""), Bind("", "", [], [], []), Execute("", 0), Sync));
+            Bind("", "q", [], [], []), Execute("", 0), Sync()));
+        Assert.Equal("EZ", await ExchangeAsync(s, Parse("q", "SHOW MODELS"), Sync())); // already exists
+        Assert.Equal("33Z", await ExchangeAsync(s, Close('S', "q"), Close('P', "nothing"), Sync()));
+        Assert.Equal("EZ", await ExchangeAsync(s, Bind("", "q", [], [], []), Sync()));
+        Assert.Equal("12IZ", await ExchangeAsync(s, Parse("", ""), Bind("", "", [], [], []), Execute("", 0), Sync()));
     }
 }

@@ -16,7 +16,7 @@ public class PgServerFixture : IAsyncLifetime
 
     public int Port => Server.Port;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         Directory.CreateDirectory(_dir);
         var source = Path.Combine(_dir, "qwen3moe-hf");
@@ -39,7 +39,7 @@ public class PgServerFixture : IAsyncLifetime
     /// <summary>Subclasses adjust the server options (a password, a test seam).</summary>
     protected virtual PgServerOptions Configure(PgServerOptions options) => options;
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         await Server.DisposeAsync();
         try { Directory.Delete(_dir, recursive: true); }

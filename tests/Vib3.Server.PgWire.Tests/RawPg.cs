@@ -62,27 +62,69 @@ public static class RawPg
         return bytes;
     }
 
-    public static byte[] Query(string sql) => Frame('Q', CString(sql));
+    public static byte[] Query(string sql) => new Body().Str(sql).Frame('Q');
+
+    /// <summary>Parse of statement <paramref name="name"/> ("" is the unnamed one) declaring the parameter type OIDs
+    /// <paramref name="types"/> (0: unspecified).</summary>
+    public static byte[] Parse(string name, string sql, params int[] types)
+    {
+        var body = new Body().Str(name).Str(sql).I16(types.Length);
+        foreach (var t in types) body.I32(t);
+        return body.Frame('P');
+    }
 
     /// <summary>Parse of the unnamed statement (no parameter types).</summary>
-    public static byte[] Parse(string sql) => Frame('P', [.. CString(""), .. CString(sql), 0, 0]);
+    public static byte[] Parse(string sql) => Parse("", sql);
+
+    /// <summary>Bind of <paramref name="statement"/> to <paramref name="portal"/>: parameter format codes, values
+    /// (null is SQL NULL) and result format codes, each list as the protocol counts it.</summary>
+    public static byte[] Bind(string portal, string statement, short[] paramFormats, byte[]?[] values, short[] resultFormats)
+    {
+        var body = new Body().Str(portal).Str(statement).I16(paramFormats.Length);
+        foreach (var f in paramFormats) body.I16(f);
+        body.I16(values.Length);
+        foreach (var v in values)
+        {
+            if (v is null) body.I32(-1);
+            else body.I32(v.Length).Bytes(v);
+        }
+        body.I16(resultFormats.Length);
+        foreach (var f in resultFormats) body.I16(f);
+        return body.Frame('B');
+    }
 
     /// <summary>Bind of the unnamed statement to the unnamed portal, no parameters, default result formats.</summary>
-    public static byte[] Bind() => Frame('B', [.. CString(""), .. CString(""), 0, 0, 0, 0, 0, 0]);
+    public static byte[] Bind() => Bind("", "", [], [], []);
+
+    /// <summary>Describe of a statement ('S') or portal ('P').</summary>
+    public static byte[] Describe(char kind, string name) => new Body().Byte(kind).Str(name).Frame('D');
+
+    /// <summary>Execute of <paramref name="portal"/>, at most <paramref name="maxRows"/> rows (0: all).</summary>
+    public static byte[] Execute(string portal, int maxRows) => new Body().Str(portal).I32(maxRows).Frame('E');
 
     /// <summary>Execute of the unnamed portal, at most <paramref name="maxRows"/> rows (0: all).</summary>
-    public static byte[] Execute(int maxRows)
-    {
-        var body = new byte[5];
-        BinaryPrimitives.WriteInt32BigEndian(body.AsSpan(1), maxRows);
-        return Frame('E', body);
-    }
+    public static byte[] Execute(int maxRows) => Execute("", maxRows);
+
+    /// <summary>Close of a statement ('S') or portal ('P').</summary>
+    public static byte[] Close(char kind, string name) => new Body().Byte(kind).Str(name).Frame('C');
 
     public static byte[] Flush() => Frame('H', []);
 
     public static byte[] Sync() => Frame('S', []);
 
-    private static byte[] CString(string s) => Encoding.UTF8.GetBytes(s + "\0");
+    /// <summary>A message body written field by field in the protocol's encodings (big-endian integers, C strings).</summary>
+    private sealed class Body
+    {
+        private readonly MemoryStream _bytes = new();
+
+        public Body Str(string s) { _bytes.Write(Encoding.UTF8.GetBytes(s)); _bytes.WriteByte(0); return this; }
+        public Body I16(int v) { Span<byte> b = stackalloc byte[2]; BinaryPrimitives.WriteInt16BigEndian(b, (short)v); _bytes.Write(b); return this; }
+        public Body I32(int v) { Span<byte> b = stackalloc byte[4]; BinaryPrimitives.WriteInt32BigEndian(b, v); _bytes.Write(b); return this; }
+        public Body Byte(char c) { _bytes.WriteByte((byte)c); return this; }
+        public Body Bytes(byte[] v) { _bytes.Write(v); return this; }
+
+        public byte[] Frame(char type) => RawPg.Frame(type, _bytes.ToArray());
+    }
 
     /// <summary>Reads one backend message: type and body (10 s at most).</summary>
     public static async Task<(char Type, byte[] Body)> ReadMessageAsync(Stream stream)
@@ -95,17 +137,21 @@ public static class RawPg
         return ((char)header[0], body);
     }
 
-    /// <summary>The types of the messages up to and including ReadyForQuery.</summary>
-    public static async Task<List<char>> ReadUntilReadyAsync(Stream stream)
+    /// <summary>The messages up to and including ReadyForQuery.</summary>
+    public static async Task<List<(char Type, byte[] Body)>> ReadMessagesUntilReadyAsync(Stream stream)
     {
-        var types = new List<char>();
+        var messages = new List<(char, byte[])>();
         while (true)
         {
-            var (type, _) = await ReadMessageAsync(stream);
-            types.Add(type);
-            if (type == 'Z') return types;
+            var message = await ReadMessageAsync(stream);
+            messages.Add(message);
+            if (message.Type == 'Z') return messages;
         }
     }
+
+    /// <summary>The types of the messages up to and including ReadyForQuery.</summary>
+    public static async Task<List<char>> ReadUntilReadyAsync(Stream stream) =>
+        [.. (await ReadMessagesUntilReadyAsync(stream)).Select(m => m.Type)];
 
     /// <summary>Everything the server sends until it closes the connection (10 s at most).</summary>
     public static async Task<byte[]> ReadToCloseAsync(Stream stream)

@@ -9,10 +9,11 @@ public class BudgetAndLifetimeTests
     private static readonly long Charge = PageStore.PageCharge(PageLen); // what one page costs the budget
 
     /// <summary>Pages of exactly <see cref="PageLen"/> bytes, a cache with room for <paramref name="cachePages"/> of them.</summary>
-    private static (TempStore Store, PageStore Pages) Open(int cachePages, int count = 10)
+    private static (TempStore Store, PageStore Pages) Open(int cachePages, int count = 10, IStoreDevices? devices = null)
     {
         var store = new TempStore().Write(count: count, minLen: PageLen, maxLen: PageLen, seed: 61);
-        var pages = store.Open(ramBudget: PageStore.RamBudgetFor(cachePages, PageLen) + Charge / 2, readsInFlight: 2);
+        var pages = store.Open(ramBudget: PageStore.RamBudgetFor(cachePages, PageLen) + Charge / 2, readsInFlight: 2,
+            devices: devices);
         return (store, pages);
     }
 
@@ -86,15 +87,13 @@ public class BudgetAndLifetimeTests
     public async Task ReadThatMissedWhileTheLoaderFinished_IsServedFromRam_NotReadAgain()
     {
         using var store = new TempStore().Write(count: 8, minLen: 1_000, maxLen: 9_000, seed: 62);
-        using var pages = store.Open();
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        int calls = 0;
-        pages.AfterMissHook = _ => Interlocked.Increment(ref calls) == 1 ? gate.Task : Task.CompletedTask;
+        var held = new HeldMiss();
+        using var pages = store.Open(missObserver: held);
 
         var a = pages.ReadAsync(5).AsTask(); // missed the cache, parked before looking for a load
         using (var b = await pages.ReadAsync(5)) // reads the disk, leaves the page resident
             Assert.True(b.Memory.Span.SequenceEqual(store.Pages[5]));
-        gate.SetResult();
+        held.Release();
         using var la = await a;
 
         Assert.True(la.Memory.Span.SequenceEqual(store.Pages[5]));
@@ -171,21 +170,15 @@ public class BudgetAndLifetimeTests
     [Fact]
     public async Task Dispose_FinishesDiskReadsUnderWay_AndFailsReadsStillWaitingForRam()
     {
-        var (store, pages) = Open(cachePages: 3);
+        var devices = new GatedDevices();
+        var (store, pages) = Open(cachePages: 3, devices: devices);
         using var s0 = store;
         var l0 = await pages.ReadAsync(0);
         var l1 = await pages.ReadAsync(1);
-        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        pages.BeforeDiskReadHook = page =>
-        {
-            if (page != 2) return Task.CompletedTask;
-            reached.SetResult();
-            return gate.Task;
-        };
+        devices.Hold(pages.Entry(2).Address);
 
         var underWay = pages.ReadAsync(2).AsTask();
-        await reached.Task; // page 2 holds its RAM and a disk slot: the cache is full
+        await devices.Reached.WaitAsync(TimeSpan.FromSeconds(10)); // page 2 holds its RAM and a disk slot: the cache is full
         var waiting = pages.ReadAsync(3).AsTask();
         Assert.Equal(1, pages.Stats.BudgetWaits);
 
@@ -193,7 +186,7 @@ public class BudgetAndLifetimeTests
         var ex = await Assert.ThrowsAsync<ObjectDisposedException>(() => waiting);
         Assert.Contains("model 'test-model': it was disposed while page 3 waited for RAM or a disk slot", ex.Message);
         Assert.False(disposing.IsCompleted); // still waiting for page 2's disk read
-        gate.SetResult();
+        devices.Release();
         await disposing;
         using var l2 = await underWay;
         Assert.True(l2.Memory.Span.SequenceEqual(store.Pages[2]));

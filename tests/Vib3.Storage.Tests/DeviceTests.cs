@@ -11,7 +11,7 @@ public class DeviceTests
     [Fact]
     public async Task ThrowingCallback_DoesNotKillTheIoWorker()
     {
-        if (!OperatingSystem.IsLinux()) return; // DirectFileDevice is Linux-only
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "DirectFileDevice is Linux-only");
         using var store = new TempStore().Write(count: 4, minLen: 5_000, maxLen: 5_000, seed: 71);
         using var device = OpenDevice(store);
         using var buffer = new AlignedBuffer(4096);
@@ -33,7 +33,7 @@ public class DeviceTests
     [Fact]
     public async Task ReadAfterDispose_CompletesWithAnError_InsteadOfThrowingOnTheCaller()
     {
-        if (!OperatingSystem.IsLinux()) return;
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "DirectFileDevice is Linux-only");
         using var store = new TempStore().Write(count: 2, minLen: 5_000, maxLen: 5_000, seed: 72);
         var device = OpenDevice(store);
         using var buffer = new AlignedBuffer(4096);

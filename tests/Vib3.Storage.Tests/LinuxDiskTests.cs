@@ -11,11 +11,13 @@ public class LinuxDiskTests
     [Fact]
     public void DiskFull_SurfacesAsDiskFull_NotAHang()
     {
-        if (!OperatingSystem.IsLinux()) return; // Linux-only: needs mount(8) and tmpfs
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "needs Linux: mount(8) and tmpfs");
         using var parent = new TempStore();
         string mnt = Path.Combine(parent.Dir, "tiny");
         Directory.CreateDirectory(mnt);
-        if (!TryMountTmpfs(mnt, "2m")) return;
+        // Not root / no CAP_SYS_ADMIN: there is no safe way to get a small file system here.
+        if (!TryRun("mount", $"-t tmpfs -o size=2m tmpfs {mnt}", out string refused))
+            Assert.Skip($"needs root to mount a 2 MiB tmpfs; mount said: {refused.Trim().Split('\n')[0]}");
         try
         {
             string dir = Path.Combine(mnt, "store");
@@ -40,11 +42,12 @@ public class LinuxDiskTests
     [Fact]
     public async Task BufferedFallback_ReadsCorrectly_AndDropsWhatItReadFromThePageCache()
     {
-        if (!OperatingSystem.IsLinux()) return; // the fallback is part of the Linux device
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "the fallback is part of the Linux O_DIRECT device");
         using var store = new TempStore().Write(count: 100, minLen: 1, maxLen: 50_000, seed: 41);
         string segment = store.SegmentPath(0);
         DropFromPageCache(segment);
-        using var pages = PageStore.Open(store.Dir, "test-model", new PageStoreOptions { ForceBufferedFallback = true });
+        // The file system refuses O_DIRECT (EINVAL) when the device opens the segment: it falls back, and says so.
+        using var pages = store.Open(devices: RefusingDirectIoOpener.Devices);
         Assert.False(pages.IsDirectIo);
         for (int i = 0; i < store.Pages.Count; i++)
         {
@@ -53,6 +56,28 @@ public class LinuxDiskTests
         }
         // Read-ahead is off (FADV_RANDOM) and every read range is dropped (FADV_DONTNEED).
         Assert.Equal(0, ResidentPages(segment));
+    }
+
+    /// <summary>Only EINVAL means "this file system has no O_DIRECT"; any other refusal is an error the user sees,
+    /// never a quiet switch to buffered reads.</summary>
+    [Fact]
+    public void OpenFailingForAnotherReason_IsAnIoError_NotAFallback()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "the fallback is part of the Linux O_DIRECT device");
+        using var store = new TempStore().Write(count: 3, minLen: 1, maxLen: 5_000, seed: 43);
+        var ex = Assert.Throws<Vib3Exception>(() => store.Open(devices: new StoreDevices(new DirectIoDenied())));
+        Assert.Equal(SqlState.IoError, ex.SqlState);
+        Assert.Contains($"open {store.SegmentPath(0)} failed: ", ex.Message);
+        Assert.Contains("(errno 13)", ex.Message);
+    }
+
+    /// <summary>Refuses O_DIRECT opens with EACCES (as a security module might), opens buffered ones for real.</summary>
+    private sealed class DirectIoDenied : ISegmentOpener
+    {
+        private const int EACCES = 13;
+
+        public int Open(string path, bool readOnly, bool direct) =>
+            direct ? -EACCES : PosixSegmentOpener.Instance.Open(path, readOnly, direct: false);
     }
 
     [Fact]
@@ -68,7 +93,7 @@ public class LinuxDiskTests
     [Fact]
     public async Task DirectIoReads_LeaveNoSegmentPagesInTheOsPageCache()
     {
-        if (!OperatingSystem.IsLinux()) return; // O_DIRECT and mincore are Linux-only
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "O_DIRECT and mincore are Linux-only");
         using var store = new TempStore().Write(count: 200, minLen: 30_000, maxLen: 70_000, seed: 31);
         string segment = store.SegmentPath(0);
         DropFromPageCache(segment);
@@ -89,14 +114,6 @@ public class LinuxDiskTests
             using (await buffered.ReadAsync(i)) { }
         Assert.True(ResidentPages(segment) > 0);
         DropFromPageCache(segment);
-    }
-
-    private static bool TryMountTmpfs(string dir, string size)
-    {
-        if (TryRun("mount", $"-t tmpfs -o size={size} tmpfs {dir}", out string why)) return true;
-        // Not root / no CAP_SYS_ADMIN: there is no safe way to get a small file system here.
-        Console.WriteLine($"SKIPPED tmpfs test: mount refused: {why.Trim()}");
-        return false;
     }
 
     private static void DropFromPageCache(string path)

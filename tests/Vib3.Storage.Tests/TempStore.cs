@@ -35,7 +35,8 @@ internal sealed class TempStore : IDisposable
     }
 
     public PageStore Open(long ramBudget = 1L << 30, bool directIo = true, int readsInFlight = 16, IEvictionPolicy? policy = null,
-        CachePolicy cachePolicy = CachePolicy.Lru, PageClassMap? classes = null, PageTraceWriter? trace = null) =>
+        CachePolicy cachePolicy = CachePolicy.Lru, PageClassMap? classes = null, PageTraceWriter? trace = null,
+        IStoreDevices? devices = null, IPageMissObserver? missObserver = null) =>
         PageStore.Open(Dir, "test-model", new PageStoreOptions
         {
             RamBudgetBytes = ramBudget,
@@ -44,6 +45,8 @@ internal sealed class TempStore : IDisposable
             EvictionPolicy = policy,
             CachePolicy = cachePolicy,
             Trace = trace,
+            Devices = devices ?? StoreDevices.Default,
+            MissObserver = missObserver,
         }, classes);
 
     public string SegmentPath(int segment) => Path.Combine(Dir, "log", $"pages.log.{segment}");

@@ -41,6 +41,7 @@ internal sealed class ServedModel : IAsyncDisposable
         var weights = ModelWeights.Open(engine.Catalog, name, new PageStoreOptions
         {
             RamBudgetBytes = engine.Options.RamBudgetBytes, CachePolicy = engine.Options.CachePolicy,
+            Devices = engine.Options.StoreDevices,
         });
         try
         {

@@ -22,7 +22,7 @@ public sealed unsafe class DirectFileDevice : StorageDeviceBase
     public const uint Sector = 4096;
 
     private readonly bool _readOnly;
-    private readonly bool _tryDirect;
+    private readonly ISegmentOpener _opener;
     private readonly ConcurrentDictionary<int, SegmentFile> _segments = new();
     private readonly IoWorkers _workers;
     private int _fallbacks;
@@ -32,14 +32,14 @@ public sealed unsafe class DirectFileDevice : StorageDeviceBase
     /// <param name="fileName">Base path; segment i lives in "{fileName}.{i}".</param>
     /// <param name="readOnly">Open existing segments read-only and never create files.</param>
     /// <param name="ioThreads">How many blocking I/Os may be in flight at once.</param>
-    /// <param name="tryDirect">False skips O_DIRECT and goes straight to the buffered fallback (tests).</param>
-    public DirectFileDevice(string fileName, bool readOnly, int ioThreads = 16, bool tryDirect = true)
+    /// <param name="opener">Opens the segment files; null is open(2) (<see cref="PosixSegmentOpener"/>).</param>
+    public DirectFileDevice(string fileName, bool readOnly, int ioThreads = 16, ISegmentOpener? opener = null)
         : base(fileName, Sector, Devices.CAPACITY_UNSPECIFIED)
     {
         if (!OperatingSystem.IsLinux())
             throw new PlatformNotSupportedException("DirectFileDevice needs Linux (O_DIRECT, pread, pwrite)");
         _readOnly = readOnly;
-        _tryDirect = tryDirect;
+        _opener = opener ?? PosixSegmentOpener.Instance;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(fileName))!);
         RecoverSegmentRange();
         // Open existing segments now, so IsDirect is known before the first read and a file
@@ -53,7 +53,7 @@ public sealed unsafe class DirectFileDevice : StorageDeviceBase
     /// True while every segment opened so far bypasses the page cache. False once any segment had
     /// to fall back to buffered I/O + POSIX_FADV_DONTNEED (O_DIRECT is refused by e.g. tmpfs).
     /// </summary>
-    public bool IsDirect => _tryDirect && Volatile.Read(ref _fallbacks) == 0;
+    public bool IsDirect => Volatile.Read(ref _fallbacks) == 0;
 
     /// <summary>Most I/Os ever outstanding at once (evidence that reads overlap; for tests and benchmarks).</summary>
     internal int PeakInFlight => Volatile.Read(ref _peakInFlight);
@@ -172,7 +172,7 @@ public sealed unsafe class DirectFileDevice : StorageDeviceBase
         lock (_segments)
         {
             if (_segments.TryGetValue(segmentId, out seg)) return seg;
-            seg = SegmentFile.Open(GetSegmentFilename(FileName, segmentId), _readOnly, _tryDirect);
+            seg = SegmentFile.Open(GetSegmentFilename(FileName, segmentId), _readOnly, _opener);
             if (!seg.IsDirect) Interlocked.Increment(ref _fallbacks);
             _segments[segmentId] = seg;
             return seg;

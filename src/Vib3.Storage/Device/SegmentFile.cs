@@ -16,24 +16,18 @@ internal sealed class SegmentFile : IDisposable
     public int Fd => _fd;
     public bool IsDirect { get; }
 
-    public static SegmentFile Open(string path, bool readOnly, bool tryDirect = true)
+    public static SegmentFile Open(string path, bool readOnly, ISegmentOpener opener)
     {
-        int flags = (readOnly ? LibC.O_RDONLY : LibC.O_RDWR | LibC.O_CREAT) | LibC.O_CLOEXEC;
-        int fd;
-        if (tryDirect)
-        {
-            fd = LibC.Open(path, flags | LibC.O_DIRECT, 0b110_100_100);
-            if (fd >= 0) return new SegmentFile(path, fd, isDirect: true);
-            int errno = LibC.Errno;
-            // File systems without O_DIRECT (tmpfs before Linux 6.6, some FUSE/overlay) refuse it
-            // with EINVAL: fall back to buffered I/O and drop what we touched from the page cache
-            // after each transfer.
-            if (errno != LibC.EINVAL)
-                throw IoErrors.FromErrnoIo(errno, $"open {path}");
-        }
-        fd = LibC.Open(path, flags, 0b110_100_100);
+        int fd = opener.Open(path, readOnly, direct: true);
+        if (fd >= 0) return new SegmentFile(path, fd, isDirect: true);
+        // File systems without O_DIRECT (tmpfs before Linux 6.6, some FUSE/overlay) refuse it
+        // with EINVAL: fall back to buffered I/O and drop what we touched from the page cache
+        // after each transfer.
+        if (-fd != LibC.EINVAL)
+            throw IoErrors.FromErrnoIo(-fd, $"open {path}");
+        fd = opener.Open(path, readOnly, direct: false);
         if (fd < 0)
-            throw IoErrors.FromErrnoIo(LibC.Errno, $"open {path}");
+            throw IoErrors.FromErrnoIo(-fd, $"open {path}");
         // Measured: kernel read-ahead pulls in pages beyond each read that a DONTNEED of the read's
         // own range never drops (740 of 1024 pages stayed cached). FADV_RANDOM turns read-ahead off.
         _ = LibC.PosixFadvise(fd, 0, 0, LibC.POSIX_FADV_RANDOM);

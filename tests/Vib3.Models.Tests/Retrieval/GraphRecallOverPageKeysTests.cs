@@ -9,7 +9,6 @@ using Vib3.Models.Tests.Shipped;
 using Vib3.Models.Tokenization;
 using Vib3.Storage;
 using Vib3.Storage.Catalog;
-using Xunit.Abstractions;
 
 namespace Vib3.Models.Tests.Retrieval;
 

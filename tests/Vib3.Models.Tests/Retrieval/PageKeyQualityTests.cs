@@ -10,7 +10,6 @@ using Vib3.Models.Tokenization;
 using Vib3.Storage;
 using Vib3.Storage.Catalog;
 using Vib3.Synth;
-using Xunit.Abstractions;
 
 namespace Vib3.Models.Tests.Retrieval;
 

@@ -4,7 +4,6 @@ using LLama.Native;
 using Vib3.LlamaCpp;
 using Vib3.Models.Tests.Forward;
 using Vib3.Models.Tokenization;
-using Xunit.Abstractions;
 
 namespace Vib3.Models.Tests.Shipped;
 

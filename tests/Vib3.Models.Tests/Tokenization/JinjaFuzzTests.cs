@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text;
 using Vib3.Models.Tokenization;
-using Xunit.Abstractions;
 
 namespace Vib3.Models.Tests.Tokenization;
 
