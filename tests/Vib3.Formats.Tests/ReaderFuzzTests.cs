@@ -32,7 +32,7 @@ public sealed class ReaderFuzzTests : IDisposable
             using var g = GgufCheckpoint.Open(file);
             _ = new GgufConfig(g).GetNumber($"{g.Architecture}.context_length");
         });
-        Assert.True(ran >= 100, $"only {ran} cases ran");
+        Assert.True(ran >= Fuzz.MinCases, $"only {ran} cases ran");
     }
 
     [Fact]
@@ -56,7 +56,7 @@ public sealed class ReaderFuzzTests : IDisposable
             File.WriteAllBytes(file, mutated);
             using var s = SafetensorsCheckpoint.Open(file);
         });
-        Assert.True(ran >= 100, $"only {ran} cases ran");
+        Assert.True(ran >= Fuzz.MinCases, $"only {ran} cases ran");
     }
 
     /// <summary>config.json through everything conversion does with it before reading weights: the architecture, the
@@ -80,6 +80,6 @@ public sealed class ReaderFuzzTests : IDisposable
             HyperResolver.Build(values, family.Hf.RopeStyle, hf.Origin);
             Fp8BlockScaling.FromConfig(hf);
         });
-        Assert.True(ran >= 100, $"only {ran} cases ran");
+        Assert.True(ran >= Fuzz.MinCases, $"only {ran} cases ran");
     }
 }
