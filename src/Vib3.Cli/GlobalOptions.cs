@@ -17,7 +17,7 @@ internal static class GlobalOptions
 
     public static readonly Option<string> RamBudget = new("--ram-budget")
     {
-        Description = "Host RAM the page store may hold (e.g. 512MiB, 2GiB); pages beyond it are read from disk on demand",
+        Description = "Host RAM for model pages (e.g. 512MiB, 2GiB), engine-wide, shared by every open model; pages beyond it are read from disk on demand",
         DefaultValueFactory = _ => "2GiB",
         Recursive = true,
     };

@@ -3,7 +3,8 @@ using Vib3.Storage;
 namespace Vib3.Engine;
 
 /// <param name="DataDir">Where the catalog lives.</param>
-/// <param name="RamBudgetBytes">RAM each open model's page store may hold.</param>
+/// <param name="RamBudgetBytes">RAM for pages, engine-wide: shared by every open model (one page cache, one eviction
+/// policy), so the page memory of all of them together never exceeds it.</param>
 public sealed record EngineOptions(string DataDir, long RamBudgetBytes)
 {
     /// <summary>Sequences one model runs together in its continuous batch (1..64).</summary>
@@ -12,7 +13,7 @@ public sealed record EngineOptions(string DataDir, long RamBudgetBytes)
     /// <summary>Sequences that may wait for a place in the batch; beyond it requests are refused (53000).</summary>
     public int MaxQueue { get; init; } = 256;
 
-    /// <summary>Eviction policy of each open model's page cache (--cache-policy).</summary>
+    /// <summary>Eviction policy of the engine's page cache, over the pages of every open model (--cache-policy).</summary>
     public CachePolicy CachePolicy { get; init; } = CachePolicy.Lfru;
 
     /// <summary>Folders remote sessions may CREATE MODEL from (--import-dir); none by default, so remote clients

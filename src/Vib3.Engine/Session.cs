@@ -200,7 +200,9 @@ public sealed class Session : IDisposable
         }
         await _engine.Generations.CloseAsync(d.Name.Name).ConfigureAwait(false);
         _engine.Catalog.Drop(d.Name.Name);
-        if (string.Equals(CurrentModel, d.Name.Name, StringComparison.OrdinalIgnoreCase)) Settings.Reset(SettingRegistry.Model);
+        // No session is left on a model that no longer exists (vib3_sessions would list it).
+        foreach (var s in _engine.Sessions)
+            if (string.Equals(s.CurrentModel, d.Name.Name, StringComparison.OrdinalIgnoreCase)) s.Settings.Reset(SettingRegistry.Model);
         return StatementResult.Command("DROP MODEL");
     }
 

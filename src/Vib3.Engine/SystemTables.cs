@@ -7,7 +7,8 @@ namespace Vib3.Engine;
 
 /// <summary>The vib3_* system tables, built on demand from the catalog and the session's open models:
 /// vib3_models, vib3_layers, vib3_experts (pages, bytes, times the router chose each expert), vib3_tiers
-/// (per open model: RAM tier counters incl. expert pages prefetched and used, and the disk tier's size), vib3_expert_tiers
+/// (per open model: RAM tier counters incl. expert pages prefetched and used, and the disk tier's size; and a row with
+/// no model for the engine-wide RAM budget they share), vib3_expert_tiers
 /// (per open model and layer: expert-page reads served from RAM, joined to a read in progress, read from disk), vib3_sessions (every open session, like pg_stat_activity), vib3_indexes (per model and MoE layer: its page index's keys).</summary>
 internal sealed class SystemTables(Vib3Engine engine, Session session)
 {
@@ -79,6 +80,7 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
         ],
         session.OpenModels().SelectMany(x =>
         {
+            // capacity_bytes of a model's RAM row is the shared budget: the most it can hold, by evicting the others.
             var s = x.Weights.Store.Stats;
             var p = x.Weights.Store.Prefetches;
             // Stalls are charged to the disk: a RAM hit never makes compute wait.
@@ -89,7 +91,15 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
                 new object?[] { x.Model, "disk", (long)x.Weights.Store.PageCount, x.Weights.Manifest.PageBytes, null, null, null, s.BytesRead, null, null, null,
                     x.Weights.PageWaits.Seconds, x.Weights.Store.IsDirectIo },
             };
-        }));
+        }).Append(EngineRamRow()));
+
+    /// <summary>The engine-wide budget: every open model's pages together (the sum of their RAM rows, plus pages of a
+    /// dropped model that a running read still holds), the budget, and the evictions it made.</summary>
+    private object?[] EngineRamRow()
+    {
+        var p = engine.Generations.RamBudget;
+        return [null, "ram", p.ResidentPages, p.ResidentBytes, p.CapacityBytes, null, null, null, p.Evictions, null, null, null, null];
+    }
 
     /// <summary>A model whose store was opened without the pages' classes has no per-layer counters, so no rows.</summary>
     public Table ExpertTiers() => new("vib3_expert_tiers",

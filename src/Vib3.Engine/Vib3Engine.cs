@@ -5,6 +5,7 @@ using Vib3.Index;
 using Vib3.Engine.Serving;
 using Vib3.Query;
 using Vib3.Query.Planning;
+using Vib3.Storage;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Engine;
@@ -24,6 +25,7 @@ public sealed class Vib3Engine : IAsyncDisposable
         if (options.MaxQueue < 0)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"the queue length must be 0 or more, not {options.MaxQueue}");
         Options = options;
+        PagePool = new PagePool(options.RamBudgetBytes, options.CachePolicy);
         Catalog = new ModelCatalog(options.DataDir);
         Descriptors = DescriptorCatalog.LoadDefault();
         Imports = new ImportScope(options.ImportDirs);
@@ -31,6 +33,9 @@ public sealed class Vib3Engine : IAsyncDisposable
     }
 
     public EngineOptions Options { get; }
+
+    /// <summary>The RAM budget every open model's pages share (--ram-budget).</summary>
+    public PagePool PagePool { get; }
 
     public ModelCatalog Catalog { get; }
 
@@ -65,9 +70,15 @@ public sealed class Vib3Engine : IAsyncDisposable
     internal PlannerContext PlanningContext(string? currentModel, IReadOnlyList<object?>? parameters) =>
         new(name => Catalog.Exists(name) ? Catalog.Get(name) : null, currentModel, Options.RamBudgetBytes, parameters)
         {
+            RamUse = Generations.RamUse,
             FindIndex = name => PageIndexFolder.Headers(Catalog.ModelDir(name))
                 .Select(x => new IndexedLayer(x.Header, x.Graph is { } g ? HnswIndex.ReadHeader(g).M : null)).ToArray(),
         };
 
-    public ValueTask DisposeAsync() => Generations.DisposeAsync();
+    /// <summary>Closes the open models, then frees the page memory no lease holds.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await Generations.DisposeAsync().ConfigureAwait(false);
+        PagePool.Dispose();
+    }
 }

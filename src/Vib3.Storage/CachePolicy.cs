@@ -24,7 +24,7 @@ public static class CachePolicies
     public static string Name(CachePolicy policy) => policy.ToString().ToLowerInvariant();
 
     /// <summary>A fresh policy; <paramref name="classes"/> (null: every page is alike) tells LFRU which pages are dense.</summary>
-    public static IEvictionPolicy Create(CachePolicy policy, PageClassMap? classes) => policy switch
+    public static IEvictionPolicy Create(CachePolicy policy, IPageClasses? classes) => policy switch
     {
         CachePolicy.Lru => new LruEvictionPolicy(),
         CachePolicy.Lfru => new LfruEvictionPolicy(classes),

@@ -23,6 +23,10 @@ public interface IEvictionPolicy
     /// <summary>Pick and forget the page to evict next; false when nothing is evictable.</summary>
     bool TryTakeVictim(out int page);
 
+    /// <summary>The page's store closed: forget everything about the page (a pool reuses its id for another store's
+    /// page). Policies that keep nothing beyond the evictable set need only <see cref="Remove"/>.</summary>
+    void Forget(int page) => Remove(page);
+
     /// <summary>Forget every page (the cache was dropped).</summary>
     void Clear();
 }

@@ -52,9 +52,8 @@ public sealed class LfruEvictionPolicy : IEvictionPolicy
     /// <summary>Counts within a factor of 2^0.5 = √2 tie (see remarks).</summary>
     public const double DefaultTieWidth = 0.5;
 
-    private readonly PageClassMap? _classes;
-    private readonly double _halfLife;
-    private readonly long _prefetchWindow;
+    private readonly IPageClasses? _classes;
+    private readonly double? _fixedHalfLife;
     private readonly double _tieWidth;
     private readonly Dictionary<int, Score> _scores = new();
     private readonly HashSet<int> _readSinceEvicted = new();
@@ -64,19 +63,25 @@ public sealed class LfruEvictionPolicy : IEvictionPolicy
 
     /// <param name="classes">Which pages are dense; null treats every page alike.</param>
     /// <param name="halfLifeAccesses">Accesses after which an untouched page's count halves; by default the number of
-    /// pages in <paramref name="classes"/> (about one pass over the model's pages), at least 1024.</param>
+    /// pages in <paramref name="classes"/> (about one pass over the model's pages), at least 1024. For a pool shared by
+    /// several stores that number follows the stores open in it, so it changes as models open and close: keys made
+    /// before the change stay on the old scale until their page is read again, which only blurs the order a little
+    /// for about one pass.</param>
     /// <param name="tieWidth">Decayed counts within a factor of 2^tieWidth of each other tie (are told apart by recency,
     /// most recent first); by default 0.5 (a factor of √2). 1 was this policy's earlier rule, kept for comparison
     /// (vib3-bench policies --tie-width).</param>
-    public LfruEvictionPolicy(PageClassMap? classes, double? halfLifeAccesses = null, double tieWidth = DefaultTieWidth)
+    public LfruEvictionPolicy(IPageClasses? classes, double? halfLifeAccesses = null, double tieWidth = DefaultTieWidth)
     {
         _classes = classes;
-        _halfLife = halfLifeAccesses ?? Math.Max(1024, classes?.PageCount ?? 0);
-        if (!(_halfLife > 0)) throw new ArgumentOutOfRangeException(nameof(halfLifeAccesses), "the half-life must be positive");
+        if (halfLifeAccesses is { } h && !(h > 0)) throw new ArgumentOutOfRangeException(nameof(halfLifeAccesses), "the half-life must be positive");
         if (!(tieWidth > 0) || double.IsInfinity(tieWidth)) throw new ArgumentOutOfRangeException(nameof(tieWidth), "the tie width must be positive");
+        _fixedHalfLife = halfLifeAccesses;
         _tieWidth = tieWidth;
-        _prefetchWindow = (long)Math.Max(1, _halfLife / 8);
     }
+
+    private double HalfLife => _fixedHalfLife ?? Math.Max(1024, _classes?.PageCount ?? 0);
+
+    private long PrefetchWindow => (long)Math.Max(1, HalfLife / 8);
 
     public void Accessed(int page)
     {
@@ -94,7 +99,7 @@ public sealed class LfruEvictionPolicy : IEvictionPolicy
         var s = _scores[page] = new Score(Math.Max(1, DecayedCount(page, _clock)), _clock);
         var (key, set) = _classes?.IsDense(page) == true ? (new Key(-s.Last, s.Last, page), _dense)
             : !_readSinceEvicted.Contains(page) ? (new Key(s.Last, s.Last, page), _prefetched)
-            : (new Key(Math.Floor((Math.Log2(s.Count) + s.Last / _halfLife) / _tieWidth), -s.Last, page), _others);
+            : (new Key(Math.Floor((Math.Log2(s.Count) + s.Last / HalfLife) / _tieWidth), -s.Last, page), _others);
         _evictable[page] = (key, set);
         set.Add(key);
     }
@@ -107,7 +112,7 @@ public sealed class LfruEvictionPolicy : IEvictionPolicy
     public bool TryTakeVictim(out int page)
     {
         // A prefetch unread past its window was a wrong guess: it goes first; the others wait for their read.
-        bool stalePrefetch = _prefetched.Count > 0 && _clock - _prefetched.Min.Last >= _prefetchWindow;
+        bool stalePrefetch = _prefetched.Count > 0 && _clock - _prefetched.Min.Last >= PrefetchWindow;
         var set = stalePrefetch ? _prefetched
             : _others.Count > 0 ? _others
             : _prefetched.Count > 0 ? _prefetched
@@ -117,6 +122,14 @@ public sealed class LfruEvictionPolicy : IEvictionPolicy
         Remove(page);
         _readSinceEvicted.Remove(page);
         return true;
+    }
+
+    /// <summary>The page's count goes too: its store closed, and the id may next name another store's page.</summary>
+    public void Forget(int page)
+    {
+        Remove(page);
+        _scores.Remove(page);
+        _readSinceEvicted.Remove(page);
     }
 
     /// <summary>Forget the evictable pages; the counts stay, as a dropped cache does not make a hot page cold.</summary>
@@ -130,7 +143,7 @@ public sealed class LfruEvictionPolicy : IEvictionPolicy
     }
 
     private double DecayedCount(int page, long now) =>
-        _scores.TryGetValue(page, out var s) ? s.Count * Math.Pow(2, -(now - s.Last) / _halfLife) : 0;
+        _scores.TryGetValue(page, out var s) ? s.Count * Math.Pow(2, -(now - s.Last) / HalfLife) : 0;
 
     private readonly record struct Score(double Count, long Last);
 

@@ -3,73 +3,127 @@ using Vib3.Storage.Memory;
 namespace Vib3.Storage;
 
 /// <summary>
-/// T2: pages in host RAM under a hard byte capacity. Every byte of page memory the store holds is counted: resident
-/// pages' buffers (pinned by leases or evictable), buffers handed to disk reads in progress, and free buffers kept for
-/// reuse; together they never exceed the capacity. A read is granted its buffer before touching the disk; when the
-/// capacity is taken by pinned pages and other reads, it waits (FIFO) for a lease to end instead of going over the
-/// budget. Pinned pages are never evicted; the <see cref="IEvictionPolicy"/> picks among the rest, and an evicted
-/// page's buffer goes to the next read of a page its size.
+/// T2: pages in host RAM under a hard byte capacity, shared by every store open in one <see cref="PagePool"/> (a store
+/// of its own has a pool of its own). Each store reads through its <see cref="CacheShare"/>; the cache knows pages by
+/// key (the store's range in a <see cref="PageKeySpace"/> plus the page), so one <see cref="IEvictionPolicy"/> ranks
+/// the pages of every store together, and a read of one store evicts another's pages when they rank lowest (an idle
+/// model's pages are the least recent and, by a decayed count, the least frequent).
+/// Every byte of page memory the pool holds is counted: resident pages' buffers (pinned by leases or evictable),
+/// buffers handed to disk reads in progress, and free buffers kept for reuse; together they never exceed the
+/// capacity. A read is granted its buffer before touching the disk; when the capacity is taken by pinned pages and
+/// other reads, it waits (FIFO, whichever store it is for) until a lease of any store ends, instead of going over the
+/// budget. Pinned pages are never evicted; the policy picks among the rest, and an evicted page's buffer goes to the
+/// next read of a page its size, whichever store it is for.
 /// One lock guards everything: the critical sections are a few dictionary operations, far cheaper than the disk
 /// reads they front.
 /// </summary>
 internal sealed class PageCache : IDisposable
 {
     private readonly object _gate = new();
-    private readonly Dictionary<int, CachedPage> _resident = new();
+    private readonly Dictionary<int, CachedPage> _resident = new(); // by key
     private readonly LinkedList<Waiter> _waiters = new();
     private readonly FreeBuffers _free = new();
     private readonly IEvictionPolicy _policy;
+    private readonly PageKeySpace _keys;
     private long _residentBytes, _pinnedBytes, _reservedBytes;
-    private long _evictions, _budgetWaits, _allocations;
+    private long _evictions, _budgetWaits;
+    private int _openShares;
     private bool _disposed;
 
-    public PageCache(long capacityBytes, IEvictionPolicy policy)
+    /// <param name="keys">The key space the stores' ranges come from; <paramref name="policy"/> may consult it.</param>
+    public PageCache(long capacityBytes, IEvictionPolicy policy, PageKeySpace keys)
     {
         CapacityBytes = capacityBytes;
         _policy = policy;
+        _keys = keys;
     }
 
     public long CapacityBytes { get; }
-    public long Evictions => Interlocked.Read(ref _evictions);
-    public long BudgetWaits => Interlocked.Read(ref _budgetWaits);
 
-    /// <summary>Buffers allocated so far (the rest of the reads reused an evicted page's buffer).</summary>
-    public long Allocations => Interlocked.Read(ref _allocations);
-
-    public (long Pages, long Bytes, long PinnedBytes, long ReservedBytes) Snapshot()
+    /// <summary>Stores open in the cache now (a closed store whose leases are still held is not counted).</summary>
+    public int OpenShares
     {
-        lock (_gate) return (_resident.Count, _residentBytes, _pinnedBytes, _reservedBytes);
+        get { lock (_gate) return _openShares; }
+    }
+
+    public PagePoolStats Snapshot()
+    {
+        lock (_gate)
+            return new PagePoolStats(CapacityBytes, _openShares, _resident.Count, _residentBytes, _pinnedBytes, _reservedBytes,
+                _free.Bytes, _evictions, _budgetWaits);
+    }
+
+    public ShareCounters Snapshot(CacheShare share)
+    {
+        lock (_gate)
+            return new ShareCounters(share.Pages, share.ResidentBytes, share.PinnedBytes, share.ReservedBytes, share.Evictions,
+                share.BudgetWaits, share.Allocations);
+    }
+
+    /// <summary>A share for a store of <paramref name="pages"/> pages (its range of keys).</summary>
+    public CacheShare Attach(string modelName, int pages, PageClassMap? classes)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var share = new CacheShare(this, _keys.Allocate(pages, classes, modelName), pages);
+            _openShares++;
+            return share;
+        }
+    }
+
+    /// <summary>The store closed (its reads have finished): its unpinned pages leave the cache now, its pinned ones
+    /// when their leases end; its keys are forgotten by the policy and, once its last page is gone, given back.</summary>
+    public void Detach(CacheShare share)
+    {
+        lock (_gate)
+        {
+            if (share.Closed) return;
+            share.Closed = true;
+            _openShares--;
+            if (_disposed) return;
+            foreach (var entry in _resident.Values.Where(e => e.Share == share && e.Pins == 0).ToList())
+            {
+                RemoveLocked(entry);
+                ((IDisposable)entry.Buffer).Dispose();
+            }
+            for (int page = 0; page < share.PageCount; page++) _policy.Forget(share.Key(page));
+            if (share.Pages == 0) _keys.Free(share.Base);
+            PumpLocked();
+        }
     }
 
     /// <summary>Pin and return the page if resident.</summary>
     /// <param name="accessed">Tell the eviction policy about the read (false for a re-check of the same read).</param>
-    public CachedPage? TryPin(int page, bool accessed = true)
+    public CachedPage? TryPin(CacheShare share, int page, bool accessed)
     {
         lock (_gate)
         {
-            if (accessed) _policy.Accessed(page);
-            if (!_resident.TryGetValue(page, out var entry)) return null;
+            int key = share.Key(page);
+            if (accessed) _policy.Accessed(key);
+            if (!_resident.TryGetValue(key, out var entry)) return null;
             PinLocked(entry);
             return entry;
         }
     }
 
     /// <summary>
-    /// A buffer of <paramref name="bytes"/> (a page's charge) for a disk read, evicting unpinned pages as needed.
-    /// Completes synchronously when the room exists (or can be made by eviction); otherwise the request is queued,
-    /// FIFO, until leases end or other reads give their buffers back. The caller must hand the buffer to
+    /// A buffer of <paramref name="bytes"/> (a page's charge) for a disk read, evicting unpinned pages (of any store)
+    /// as needed. Completes synchronously when the room exists (or can be made by eviction); otherwise the request is
+    /// queued, FIFO, until leases end or other reads give their buffers back. The caller must hand the buffer to
     /// <see cref="Insert"/> or give it back with <see cref="Release"/>.
     /// </summary>
-    public Task<PageBuffer> ReserveAsync(int bytes, CancellationToken ct)
+    public Task<PageBuffer> ReserveAsync(CacheShare share, int bytes, CancellationToken ct)
     {
         lock (_gate)
         {
             if (bytes > CapacityBytes)
                 throw new InvalidOperationException($"a {bytes}-byte page can never fit a {CapacityBytes}-byte cache");
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_waiters.Count == 0 && TryGrantLocked(bytes) is { } granted) return Task.FromResult(granted);
+            if (_waiters.Count == 0 && TryGrantLocked(share, bytes) is { } granted) return Task.FromResult(granted);
             _budgetWaits++;
-            var waiter = new Waiter(bytes);
+            share.BudgetWaits++;
+            var waiter = new Waiter(share, bytes);
             var node = _waiters.AddLast(waiter);
             if (ct.CanBeCanceled)
                 waiter.Registration = ct.UnsafeRegister(static s =>
@@ -83,23 +137,24 @@ internal sealed class PageCache : IDisposable
 
     /// <summary>A buffer only if the room exists now (by eviction if need be), never queueing: a prefetch must not
     /// hold up the demand reads queued for room.</summary>
-    public PageBuffer? TryReserveNow(int bytes)
+    public PageBuffer? TryReserveNow(CacheShare share, int bytes)
     {
-        lock (_gate) return bytes <= CapacityBytes && !_disposed && _waiters.Count == 0 ? TryGrantLocked(bytes) : null;
+        lock (_gate)
+            return bytes <= CapacityBytes && !_disposed && _waiters.Count == 0 ? TryGrantLocked(share, bytes) : null;
     }
 
     /// <summary>Whether the page is resident (pinned or not); a snapshot, for prefetch decisions only.</summary>
-    public bool Contains(int page)
+    public bool Contains(CacheShare share, int page)
     {
-        lock (_gate) return _resident.ContainsKey(page);
+        lock (_gate) return _resident.ContainsKey(share.Key(page));
     }
 
     /// <summary>Give back the buffer of a read that failed.</summary>
-    public void Release(PageBuffer buffer)
+    public void Release(CacheShare share, PageBuffer buffer)
     {
         lock (_gate)
         {
-            _reservedBytes -= buffer.Capacity;
+            Unreserve(share, buffer);
             Discard(buffer);
             PumpLocked();
         }
@@ -109,27 +164,32 @@ internal sealed class PageCache : IDisposable
     /// Make the page read into <paramref name="buffer"/> (its bytes at [offset, offset + length)) resident with
     /// <paramref name="pins"/> pins. If the page is already resident, pin that copy and keep the buffer for reuse.
     /// </summary>
-    public CachedPage Insert(int page, PageBuffer buffer, int offset, int length, int pins)
+    public CachedPage Insert(CacheShare share, int page, PageBuffer buffer, int offset, int length, int pins)
     {
         lock (_gate)
         {
-            _reservedBytes -= buffer.Capacity;
-            if (_resident.TryGetValue(page, out var existing))
+            Unreserve(share, buffer);
+            int key = share.Key(page);
+            if (_resident.TryGetValue(key, out var existing))
             {
                 Discard(buffer);
                 for (int i = 0; i < pins; i++) PinLocked(existing);
                 PumpLocked();
                 return existing;
             }
-            var entry = new CachedPage(page, buffer, offset, length) { Pins = pins, Resident = !_disposed };
+            // A store closes only once its reads have finished, so a closed share's insert is a guard, not a path:
+            // its range may already name another store's pages.
+            var entry = new CachedPage(share, page, buffer, offset, length) { Pins = pins, Resident = !_disposed && !share.Closed };
             if (entry.Resident)
             {
-                _resident.Add(page, entry);
+                _resident.Add(key, entry);
                 _residentBytes += entry.Charge;
-                if (pins > 0) _pinnedBytes += entry.Charge;
-                else _policy.Add(page);
+                share.Pages++;
+                share.ResidentBytes += entry.Charge;
+                if (pins > 0) AddPinned(entry, entry.Charge);
+                else _policy.Add(key);
             }
-            else if (pins == 0) ((IDisposable)buffer).Dispose(); // the cache is gone and nobody waits for the page
+            else if (pins == 0) Discard(buffer); // nobody waits for the page
             PumpLocked();
             return entry;
         }
@@ -140,25 +200,35 @@ internal sealed class PageCache : IDisposable
         lock (_gate)
         {
             if (--entry.Pins != 0) return;
-            if (entry.Resident)
+            if (!entry.Resident)
             {
-                _pinnedBytes -= entry.Charge;
-                _policy.Add(entry.Page);
-                PumpLocked();
+                ((IDisposable)entry.Buffer).Dispose(); // the pool was disposed while this lease held the page
+                return;
             }
-            else ((IDisposable)entry.Buffer).Dispose(); // the cache was disposed while this lease held the page
+            // A page of a closed store is resident only if its lease outlived the store (Detach dropped the rest).
+            AddPinned(entry, -entry.Charge);
+            var share = entry.Share;
+            if (share.Closed)
+            {
+                RemoveLocked(entry);
+                ((IDisposable)entry.Buffer).Dispose();
+                if (share.Pages == 0) _keys.Free(share.Base);
+            }
+            else _policy.Add(share.Key(entry.Page));
+            PumpLocked();
         }
     }
 
-    /// <summary>Drop every unpinned page and free their memory; pinned pages stay until their leases end.</summary>
-    public void DropUnpinned()
+    /// <summary>Drop every unpinned page of <paramref name="share"/>'s store and free their memory (and the free
+    /// buffers); pinned pages stay until their leases end.</summary>
+    public void DropUnpinned(CacheShare share)
     {
         lock (_gate)
         {
-            foreach (var entry in _resident.Values.Where(e => e.Pins == 0).ToList())
+            foreach (var entry in _resident.Values.Where(e => e.Share == share && e.Pins == 0).ToList())
             {
                 RemoveLocked(entry);
-                _policy.Remove(entry.Page);
+                _policy.Remove(share.Key(entry.Page));
                 ((IDisposable)entry.Buffer).Dispose();
             }
             _free.FreeAll();
@@ -166,15 +236,20 @@ internal sealed class PageCache : IDisposable
     }
 
     /// <summary>Free all page memory no lease holds; pages still pinned are freed when their last lease ends.
-    /// Reads still in flight must have finished (the store waits for them).</summary>
+    /// Reads still in flight must have finished (the stores wait for theirs as they close).</summary>
     public void Dispose()
     {
         lock (_gate)
         {
             if (_disposed) return;
-            DropUnpinned();
-            foreach (var entry in _resident.Values) entry.Resident = false;
+            foreach (var entry in _resident.Values)
+            {
+                entry.Resident = false;
+                if (entry.Pins == 0) ((IDisposable)entry.Buffer).Dispose();
+            }
             _resident.Clear();
+            _policy.Clear();
+            _free.FreeAll();
             _disposed = true;
         }
     }
@@ -183,9 +258,21 @@ internal sealed class PageCache : IDisposable
     {
         if (entry.Pins++ == 0 && entry.Resident)
         {
-            _pinnedBytes += entry.Charge;
-            _policy.Remove(entry.Page);
+            AddPinned(entry, entry.Charge);
+            _policy.Remove(entry.Share.Key(entry.Page));
         }
+    }
+
+    private void AddPinned(CachedPage entry, long bytes)
+    {
+        _pinnedBytes += bytes;
+        entry.Share.PinnedBytes += bytes;
+    }
+
+    private void Unreserve(CacheShare share, PageBuffer buffer)
+    {
+        _reservedBytes -= buffer.Capacity;
+        share.ReservedBytes -= buffer.Capacity;
     }
 
     /// <summary>
@@ -193,10 +280,11 @@ internal sealed class PageCache : IDisposable
     /// always be evicted). Reuses a free buffer of that size, or an evicted page's; frees buffers of other sizes
     /// before evicting pages (they hold nothing); allocates only when no buffer of the size is to be had.
     /// </summary>
-    private PageBuffer? TryGrantLocked(int bytes)
+    private PageBuffer? TryGrantLocked(CacheShare share, int bytes)
     {
         if (_pinnedBytes + _reservedBytes + bytes > CapacityBytes) return null;
         _reservedBytes += bytes;
+        share.ReservedBytes += bytes;
         var buffer = _free.TryTake(bytes);
         while (_residentBytes + _reservedBytes + _free.Bytes > CapacityBytes)
         {
@@ -206,7 +294,7 @@ internal sealed class PageCache : IDisposable
             else _free.Add(victim);
         }
         if (buffer is not null) return buffer;
-        _allocations++;
+        share.Allocations++;
         return PageBuffer.Allocate(bytes);
     }
 
@@ -220,6 +308,7 @@ internal sealed class PageCache : IDisposable
             if (!_resident.TryGetValue(victim, out var v) || v.Pins > 0) continue;
             RemoveLocked(v);
             _evictions++;
+            v.Share.Evictions++;
             buffer = v.Buffer;
             return true;
         }
@@ -229,12 +318,14 @@ internal sealed class PageCache : IDisposable
 
     private void RemoveLocked(CachedPage entry)
     {
-        _resident.Remove(entry.Page);
+        _resident.Remove(entry.Share.Key(entry.Page));
         entry.Resident = false;
         _residentBytes -= entry.Charge;
+        entry.Share.Pages--;
+        entry.Share.ResidentBytes -= entry.Charge;
     }
 
-    /// <summary>Keep a buffer nobody uses for the next read its size (or free it once the cache is gone).</summary>
+    /// <summary>Keep a buffer nobody uses for the next read its size (or free it once the pool is gone).</summary>
     private void Discard(PageBuffer buffer)
     {
         if (_disposed) ((IDisposable)buffer).Dispose();
@@ -244,7 +335,7 @@ internal sealed class PageCache : IDisposable
     // Grant queued reservations in order; the head blocks the rest so a big page cannot starve.
     private void PumpLocked()
     {
-        while (_waiters.First is { } head && TryGrantLocked(head.Value.Bytes) is { } buffer)
+        while (_waiters.First is { } head && TryGrantLocked(head.Value.Share, head.Value.Bytes) is { } buffer)
         {
             _waiters.RemoveFirst();
             head.Value.Registration.Unregister(); // not Dispose: that would wait for a running CancelWait, which waits for this lock
@@ -263,8 +354,9 @@ internal sealed class PageCache : IDisposable
         }
     }
 
-    private sealed class Waiter(int bytes)
+    private sealed class Waiter(CacheShare share, int bytes)
     {
+        public CacheShare Share { get; } = share;
         public int Bytes { get; } = bytes;
         public TaskCompletionSource<PageBuffer> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public CancellationTokenRegistration Registration;

@@ -21,7 +21,7 @@ public readonly record struct PageClass(PageKind Kind, int Layer, int Expert)
 /// Page id → <see cref="PageClass"/>, for expert-aware eviction policies and routing traces. The store knows
 /// nothing about models; whoever opens it with a manifest builds this map (see Catalog/PageClassifier).
 /// </summary>
-public sealed class PageClassMap(PageClass[] classes)
+public sealed class PageClassMap(PageClass[] classes) : IPageClasses
 {
     private readonly PageClass[] _classes = classes;
 

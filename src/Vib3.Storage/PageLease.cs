@@ -7,10 +7,10 @@ namespace Vib3.Storage;
 /// </summary>
 public sealed class PageLease : IDisposable
 {
-    private readonly PageCache _cache;
+    private readonly CacheShare _cache;
     private CachedPage? _entry;
 
-    internal PageLease(PageCache cache, CachedPage entry)
+    internal PageLease(CacheShare cache, CachedPage entry)
     {
         _cache = cache;
         _entry = entry;

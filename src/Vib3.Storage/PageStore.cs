@@ -19,7 +19,8 @@ public sealed partial class PageStore : IDisposable
     private readonly IDevice _device;
     private readonly FasterLog _log;
     private readonly LogRecordReader _reader;
-    private readonly PageCache _cache;
+    private readonly CacheShare _cache;
+    private readonly PagePool? _ownPool;
     private readonly SemaphoreSlim _diskSlots;
     private readonly Dictionary<int, Load> _inFlight = new(); // also the lock that orders loads against Dispose
     private readonly CancellationTokenSource _shutdown = new();
@@ -35,8 +36,10 @@ public sealed partial class PageStore : IDisposable
     private int _disposed;
 
     private PageStore(string modelName, PageEntry[] entries, int maxPageBytes, IDevice device, FasterLog log,
-        PageCache cache, int readsInFlight, PageTraceWriter? trace, PageClassMap? classes, IPageMissObserver? missObserver)
+        CacheShare cache, PagePool? ownPool, int readsInFlight, PageTraceWriter? trace, PageClassMap? classes,
+        IPageMissObserver? missObserver)
     {
+        _ownPool = ownPool;
         _trace = trace;
         _missObserver = missObserver;
         _layers = classes is null ? null : new LayerTierCounters(classes);
@@ -54,7 +57,8 @@ public sealed partial class PageStore : IDisposable
     /// <summary>
     /// Open a finished store. The RAM budget is the page cache's: a hard limit on the page memory the store holds
     /// (resident pages, pages pinned by leases, pages being read, free buffers kept for reuse; each page costs
-    /// <see cref="PageCharge"/>). A miss that would go over it waits until leases end (see <see cref="ReadAsync"/>).
+    /// <see cref="PageCharge"/>), or with <see cref="PageStoreOptions.Pool"/> on what every store in the pool holds
+    /// together. A miss that would go over it waits until leases end (see <see cref="ReadAsync"/>).
     /// The memory is native, outside the .NET heap, so the budget is not limited by the GC's heap ceiling.
     /// </summary>
     public static PageStore Open(string storeDir, string modelName, PageStoreOptions options) =>
@@ -67,8 +71,9 @@ public sealed partial class PageStore : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         if (options.ReadsInFlight < 1)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"ReadsInFlight must be at least 1, not {options.ReadsInFlight}");
-        if (options.RamBudgetBytes <= 0)
-            throw new Vib3Exception(SqlState.InvalidParameterValue, $"ram budget must be positive, not {options.RamBudgetBytes}");
+        long budget = options.Pool?.CapacityBytes ?? options.RamBudgetBytes;
+        if (budget <= 0)
+            throw new Vib3Exception(SqlState.InvalidParameterValue, $"ram budget must be positive, not {budget}");
 
         string logDir = Path.Combine(storeDir, LogLayout.LogDirName);
         var entries = PageTableFile.Read(Path.Combine(storeDir, PageTableFile.FileName), modelName);
@@ -77,26 +82,29 @@ public sealed partial class PageStore : IDisposable
         foreach (var e in entries) maxPage = Math.Max(maxPage, e.Length);
 
         long minimum = MinimumRamBudget(maxPage);
-        if (options.RamBudgetBytes < minimum)
+        if (budget < minimum)
             throw new Vib3Exception(SqlState.InsufficientResources,
-                $"ram budget {ByteSize.Format(options.RamBudgetBytes)} ({options.RamBudgetBytes} bytes) is below the minimum " +
+                $"ram budget {ByteSize.Format(budget)} ({budget} bytes) is below the minimum " +
                 $"{ByteSize.Format(minimum)} ({minimum} bytes) " +
                 $"for model {modelName} (its largest page, {ByteSize.Format(maxPage)}, needs a {ByteSize.Format(minimum)} buffer)");
 
         IDevice? device = null;
         FasterLog? log = null;
+        PagePool? ownPool = null;
         try
         {
             device = options.Devices.Open(logDir, options.DirectIo, readOnly: true, options.ReadsInFlight);
             log = new FasterLog(layout.ReaderSettings(device, logDir));
             ValidateAgainstLog(entries, log, layout, modelName);
-            var cache = new PageCache(options.RamBudgetBytes,
-                options.EvictionPolicy ?? CachePolicies.Create(options.CachePolicy, classes));
-            return new PageStore(modelName, entries, maxPage, device, log, cache, options.ReadsInFlight, options.Trace, classes,
+            if (options.Pool is null)
+                ownPool = new PagePool(options.RamBudgetBytes, options.EvictionPolicy ?? CachePolicies.Create(options.CachePolicy, classes));
+            var cache = (options.Pool ?? ownPool!).Cache.Attach(modelName, entries.Length, classes);
+            return new PageStore(modelName, entries, maxPage, device, log, cache, ownPool, options.ReadsInFlight, options.Trace, classes,
                 options.MissObserver);
         }
         catch (Exception e)
         {
+            ownPool?.Dispose();
             log?.Dispose();
             device?.Dispose();
             if (e is IOException or UnauthorizedAccessException)
@@ -118,8 +126,9 @@ public sealed partial class PageStore : IDisposable
     /// <summary>A RAM budget that holds <paramref name="pages"/> pages of <paramref name="pageBytes"/> at once.</summary>
     public static long RamBudgetFor(int pages, int pageBytes) => (long)pages * PageCharge(pageBytes);
 
-    /// <summary>How many of this store's largest pages the cache can hold at once (at least 1).</summary>
-    public int PagesThatFit => (int)Math.Max(1, Math.Min(int.MaxValue, _cache.CapacityBytes / PageCharge(MaxPageBytes)));
+    /// <summary>How many of this store's largest pages it may hold at once (at least 1): what the cache holds, or in a
+    /// shared pool this store's even part of it (see <see cref="CacheShare.PagesThatFit"/>).</summary>
+    public int PagesThatFit => _cache.PagesThatFit(PageCharge(MaxPageBytes));
 
     public int PageCount => _entries.Length;
 
@@ -138,11 +147,11 @@ public sealed partial class PageStore : IDisposable
     {
         get
         {
-            var (pages, bytes, pinned, loading) = _cache.Snapshot();
-            return new TierStats(pages, bytes, _cache.CapacityBytes,
+            var c = _cache.Snapshot();
+            return new TierStats(c.Pages, c.Bytes, _cache.CapacityBytes,
                 Interlocked.Read(ref _hits), Interlocked.Read(ref _misses), Interlocked.Read(ref _bytesRead),
-                _cache.Evictions, Interlocked.Read(ref _checksumFailures),
-                pinned, loading, Interlocked.Read(ref _joinedReads), _cache.BudgetWaits, Interlocked.Read(ref _hitBytes));
+                c.Evictions, Interlocked.Read(ref _checksumFailures),
+                c.PinnedBytes, c.ReservedBytes, Interlocked.Read(ref _joinedReads), c.BudgetWaits, Interlocked.Read(ref _hitBytes));
         }
     }
 
@@ -161,7 +170,7 @@ public sealed partial class PageStore : IDisposable
     }
 
     /// <summary>Page buffers allocated so far: reads beyond these reused an evicted page's buffer.</summary>
-    internal long BufferAllocations => _cache.Allocations;
+    internal long BufferAllocations => _cache.Snapshot().Allocations;
 
     /// <summary>Whether the page is in the cache now.</summary>
     internal bool IsCached(int page) => _cache.Contains(page);
@@ -274,7 +283,7 @@ public sealed partial class PageStore : IDisposable
         }
         load.Task.ContinueWith(static (t, cache) =>
         {
-            if (t.IsCompletedSuccessfully) ((PageCache)cache!).Unpin(t.Result);
+            if (t.IsCompletedSuccessfully) ((CacheShare)cache!).Unpin(t.Result);
         }, _cache, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
@@ -380,8 +389,8 @@ public sealed partial class PageStore : IDisposable
     /// <summary>
     /// Refuse new reads, cancel loads still waiting for RAM or a disk slot (their callers get
     /// ObjectDisposedException), wait for disk reads already under way (their callers get the
-    /// bytes), then close the log and device and free the page memory. Leases still held stay valid until disposed:
-    /// their pages' buffers are freed then.
+    /// bytes), then close the log and device and take the store's pages out of the pool, freeing their memory. Leases
+    /// still held stay valid until disposed: their pages' buffers are freed (and leave the pool's count) then.
     /// </summary>
     public void Dispose()
     {
@@ -396,7 +405,8 @@ public sealed partial class PageStore : IDisposable
         catch (AggregateException) { /* each load's failure went to its own callers */ }
         _log.Dispose();
         _device.Dispose();
-        _cache.Dispose();
+        _cache.Detach();
+        _ownPool?.Dispose();
         _diskSlots.Dispose();
         _shutdown.Dispose();
     }

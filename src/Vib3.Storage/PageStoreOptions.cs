@@ -6,11 +6,16 @@ namespace Vib3.Storage;
 public sealed class PageStoreOptions
 {
     /// <summary>
-    /// Host RAM for this model's pages: the page cache (T2), native memory outside the .NET heap; each cached page
-    /// costs its buffer (<see cref="PageStore.PageCharge"/>).
+    /// Host RAM for this model's pages when it has no <see cref="Pool"/>: the page cache (T2), native memory outside
+    /// the .NET heap; each cached page costs its buffer (<see cref="PageStore.PageCharge"/>).
     /// The OS page cache is kept out of it by <see cref="DirectIo"/>.
     /// </summary>
     public long RamBudgetBytes { get; set; } = 2L << 30;
+
+    /// <summary>A budget shared with the other stores opened with it (the engine's); null: the store gets a pool of
+    /// its own of <see cref="RamBudgetBytes"/> under <see cref="EvictionPolicy"/> / <see cref="CachePolicy"/>. With a
+    /// pool those three are the pool's business and ignored here.</summary>
+    public PagePool? Pool { get; set; }
 
     /// <summary>
     /// Read segments with O_DIRECT (Linux) so the OS page cache is not a hidden tier under the

@@ -9,11 +9,12 @@ namespace Vib3.Storage;
 /// </remarks>
 /// <param name="ResidentPages">Pages held in the cache now, pinned or not.</param>
 /// <param name="ResidentBytes">RAM those pages take: their buffers (<see cref="PageStore.PageCharge"/>), not just their bytes.</param>
-/// <param name="CapacityBytes">Cache capacity: the RAM budget.</param>
+/// <param name="CapacityBytes">Cache capacity: the RAM budget (in a shared <see cref="PagePool"/>, the pool's, which
+/// the other stores' pages take their part of).</param>
 /// <param name="Hits">Reads served from RAM (the page was resident).</param>
 /// <param name="Misses">Reads that started a disk read (one per disk read).</param>
 /// <param name="BytesRead">Page bytes read from disk (sum of the lengths of missed pages).</param>
-/// <param name="Evictions">Pages evicted to make room.</param>
+/// <param name="Evictions">This store's pages evicted to make room (in a shared pool, by any store's reads).</param>
 /// <param name="ChecksumFailures">Disk reads whose bytes did not match the page table.</param>
 /// <param name="PinnedBytes">Part of <see cref="ResidentBytes"/> held by live leases, which cannot be evicted.</param>
 /// <param name="LoadingBytes">Capacity reserved for disk reads in progress (not yet resident).</param>

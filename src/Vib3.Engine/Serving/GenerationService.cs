@@ -4,6 +4,7 @@ using Vib3.Models.Inference;
 using Vib3.Models.Retrieval;
 using Vib3.Models.Sampling;
 using Vib3.Query.Planning;
+using Vib3.Storage;
 
 namespace Vib3.Engine.Serving;
 
@@ -91,6 +92,17 @@ public sealed class GenerationService : IAsyncDisposable
             m.Scheduler.Running, m.Scheduler.Waiting, m.Weights.Store.Prefetches, m.Forward.Prediction.Decisions, m.Forward.Prediction.Predicted,
             m.Weights.Store.ExpertTiersByLayer ?? [], m.Weights.PageWaits, m.Weights.Store.IsDirectIo);
     }).ToArray();
+
+    /// <summary>The engine-wide RAM budget and what every open model's pages take of it.</summary>
+    public PagePoolStats RamBudget => _engine.PagePool.Stats;
+
+    /// <summary>How the shared budget is used now, for EXPLAIN of a plan on <paramref name="model"/>.</summary>
+    internal RamBudgetUse RamUse(string model)
+    {
+        var pool = _engine.PagePool.Stats;
+        var own = Open().FirstOrDefault(m => m.Weights.Manifest.Name.Equals(model, StringComparison.OrdinalIgnoreCase))?.Weights.Store.Stats.ResidentBytes ?? 0;
+        return new RamBudgetUse(pool.Stores, own, pool.ResidentBytes - own);
+    }
 
     /// <summary>The open models (for the system tables).</summary>
     internal IEnumerable<ServedModel> Open() =>

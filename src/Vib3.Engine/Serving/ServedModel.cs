@@ -5,8 +5,8 @@ using Vib3.Storage;
 
 namespace Vib3.Engine.Serving;
 
-/// <summary>A model open for generation: one page store (one RAM budget) and one forward pass shared by every
-/// front end and every sequence, run by its batch scheduler.</summary>
+/// <summary>A model open for generation: one page store (in the engine's page pool, whose RAM budget every open model
+/// shares) and one forward pass shared by every front end and every sequence, run by its batch scheduler.</summary>
 internal sealed class ServedModel : IAsyncDisposable
 {
     private static long s_opened;
@@ -40,8 +40,7 @@ internal sealed class ServedModel : IAsyncDisposable
     {
         var weights = ModelWeights.Open(engine.Catalog, name, new PageStoreOptions
         {
-            RamBudgetBytes = engine.Options.RamBudgetBytes, CachePolicy = engine.Options.CachePolicy,
-            Devices = engine.Options.StoreDevices,
+            Pool = engine.PagePool, Devices = engine.Options.StoreDevices,
         });
         try
         {

@@ -43,7 +43,18 @@ public sealed record PlanEstimate(int PagesPerToken, long BytesPerToken, long De
     long FlopsPerToken, long ModelBytes, long RamBudgetBytes, long CacheBytes)
 {
     public bool FitsInRam => ModelBytes <= CacheBytes;
+
+    /// <summary>How the engine-wide budget, which every open model shares, is used as the plan is made; null when the
+    /// planner was not told (a plan made outside an engine).</summary>
+    public RamBudgetUse? RamUse { get; init; }
 }
+
+/// <summary>The engine-wide RAM budget as a plan sees it: every open model's pages share it, so the planned model can
+/// hold up to <see cref="PlanEstimate.CacheBytes"/> only by evicting the others' (whatever leases do not hold).</summary>
+/// <param name="OpenModels">Models open in the budget now.</param>
+/// <param name="ModelResidentBytes">RAM the planned model's pages take now (0 when it is not open).</param>
+/// <param name="OthersResidentBytes">RAM the other open models' pages take now.</param>
+public sealed record RamBudgetUse(int OpenModels, long ModelResidentBytes, long OthersResidentBytes);
 
 /// <summary>A GENERATE statement bound to a model: everything the executor needs, decided before it runs, and what
 /// EXPLAIN prints. Nothing in it refers to SQL text.</summary>

@@ -25,6 +25,9 @@ public static class PlanPrinter
         var fit = e.FitsInRam ? "fits; once read, pages are RAM hits" : "does not fit; pages beyond the page cache are read from disk";
         sb.Append(CultureInfo.InvariantCulture,
             $"  tiers: model {ByteSize.Format(e.ModelBytes)}, RAM budget {ByteSize.Format(e.RamBudgetBytes)} (holds {ByteSize.Format(e.CacheBytes)} of pages): {fit}\n");
+        if (e.RamUse is { } use)
+            sb.Append(CultureInfo.InvariantCulture,
+                $"  RAM budget shared by every open model: {use.OpenModels} open, this one's pages {ByteSize.Format(use.ModelResidentBytes)}, the others' {ByteSize.Format(use.OthersResidentBytes)} (evicted as this one needs room, unless in use)\n");
         var (ram, disk) = PerTier(e);
         sb.Append(CultureInfo.InvariantCulture,
             $"  expected per token once warm: RAM {ByteSize.Format(ram)}, disk {ByteSize.Format(disk)} (uniform expert access)\n");

@@ -32,6 +32,7 @@ public static class Planner
         var sampling = new SamplingPlan((double?)o.Temperature ?? d.Temperature, (double?)o.TopP ?? d.TopP, o.TopK ?? d.TopK,
             (double?)o.MinP ?? d.MinP, o.Seed ?? d.Seed);
         var (operators, estimate) = Layout(m, routing, context.RamBudgetBytes);
+        estimate = estimate with { RamUse = context.RamUse?.Invoke(model) };
         return new GenerationPlan(model, m, prompt, routing, sampling, o.MaxTokens ?? context.DefaultMaxTokens,
             o.Stop.Select(s => Text(s, context, "STOP")).ToList(), o.Stream, operators, estimate);
     }

@@ -17,6 +17,9 @@ public sealed record PlannerContext(
     /// is known to anyone (USING RETRIEVAL is refused).</summary>
     public Func<string, IReadOnlyList<IndexedLayer>?>? FindIndex { get; init; }
 
+    /// <summary>How the engine-wide RAM budget is used now, for the plan's model (EXPLAIN shows it); null: not known.</summary>
+    public Func<string, RamBudgetUse>? RamUse { get; init; }
+
     /// <summary>Default for MAX_TOKENS when the statement does not say (the session's max_tokens setting).</summary>
     public int DefaultMaxTokens { get; init; } = BuiltInMaxTokens;
 

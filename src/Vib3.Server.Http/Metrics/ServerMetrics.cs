@@ -13,6 +13,8 @@ internal sealed class ServerMetrics
     private readonly Counter _requests, _promptTokens, _generationTokens;
     private readonly Histogram _timeToFirstToken, _interToken, _endToEnd;
     private readonly Gauge _waiting, _running, _residentBytes, _pagesReadPerToken, _directIo;
+    private readonly Gauge _ramBudget, _ramResident;
+    private readonly HashSet<string> _modelGauges = new(StringComparer.Ordinal); // models whose gauges are exported
     private readonly Counter _hits, _misses, _hitBytes, _bytesRead, _steps, _batchRows;
     private readonly Counter _prefetchIssued, _prefetchUsed, _routedChoices, _predictedChoices, _layerHits, _layerMisses;
     private readonly Counter _pageWaits, _pageWaitSeconds;
@@ -40,7 +42,9 @@ internal sealed class ServerMetrics
         _misses = f.CreateCounter("vib3_tier_misses_total", "Page reads that went to disk", model);
         _hitBytes = f.CreateCounter("vib3_tier_hit_bytes_total", "Bytes of pages served from RAM", model);
         _bytesRead = f.CreateCounter("vib3_tier_read_bytes_total", "Bytes of pages read from disk", model);
-        _residentBytes = f.CreateGauge("vib3_tier_resident_bytes", "Bytes of pages held in RAM", model);
+        _residentBytes = f.CreateGauge("vib3_tier_resident_bytes", "Bytes of the model's pages held in RAM (its part of vib3_ram_resident_bytes)", model);
+        _ramBudget = f.CreateGauge("vib3_ram_budget_bytes", "The engine-wide RAM budget for pages (--ram-budget), shared by every open model");
+        _ramResident = f.CreateGauge("vib3_ram_resident_bytes", "Bytes of pages the engine holds in RAM, every open model's together (never above vib3_ram_budget_bytes)");
         _pagesReadPerToken = f.CreateGauge("vib3_pages_read_per_token", "Pages read from disk per generated token", model);
         _directIo = f.CreateGauge("vib3_direct_io", "1 when the model's pages are read with O_DIRECT, 0 when the device refused it and reads go through the OS cache", model);
         _steps = f.CreateCounter("vib3_batch_steps_total", "Batched forward steps", model);
@@ -71,8 +75,21 @@ internal sealed class ServerMetrics
     {
         _waiting.Set(generations.Waiting);
         _running.Set(generations.Running);
-        foreach (var s in generations.Stats())
+        var budget = generations.RamBudget;
+        _ramBudget.Set(budget.CapacityBytes);
+        _ramResident.Set(budget.ResidentBytes);
+        var stats = generations.Stats();
+        // A closed (dropped) model's gauges go: they would go on showing what it held. Its counters stay, as counters do.
+        foreach (var gone in _modelGauges.Except(stats.Select(s => s.Model)).ToArray())
         {
+            _residentBytes.RemoveLabelled(gone);
+            _pagesReadPerToken.RemoveLabelled(gone);
+            _directIo.RemoveLabelled(gone);
+            _modelGauges.Remove(gone);
+        }
+        foreach (var s in stats)
+        {
+            _modelGauges.Add(s.Model);
             // the engine's counters are cumulative since the model opened: carry them over, never backwards, and
             // across a reopening (a new instance counts from 0)
             _copy.Copy(_hits.WithLabels(s.Model), s.Instance, s.Tiers.Hits);
