@@ -62,8 +62,7 @@ public sealed class HttpServer : IAsyncDisposable
 
     private async Task WarmUpAsync()
     {
-        foreach (var model in _options.Preload) await _engine.Generations.WarmUpAsync(model, _stopping.Token);
-        if (_options.BeforeReadyForTests is { } hold) await hold(_stopping.Token);
+        foreach (var model in _options.Preload) await _options.WarmUp.WarmUpAsync(_engine, model, _stopping.Token);
     }
 
     private WebApplication Build()

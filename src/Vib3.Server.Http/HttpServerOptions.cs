@@ -28,6 +28,6 @@ public sealed record HttpServerOptions
     /// <summary>How long stopping waits for requests in flight (their generations are cancelled first).</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Test seam: awaited after the preloads, before the server reports ready (lets tests hold it loading).</summary>
-    internal Func<CancellationToken, Task>? BeforeReadyForTests { get; init; }
+    /// <summary>How each of <see cref="Preload"/> is made ready.</summary>
+    public Hosting.IModelWarmUp WarmUp { get; init; } = Hosting.EngineWarmUp.Instance;
 }

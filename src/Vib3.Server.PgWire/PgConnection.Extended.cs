@@ -295,8 +295,7 @@ internal sealed partial class PgConnection
             if (portal.StreamsGeneration) portal.Slot ??= _server.AcquireGenerationSlot();
             portal.Rows ??= result.Rows.GetAsyncEnumerator(StatementToken);
             var limit = maxRows > 0 ? maxRows : int.MaxValue;
-            (sent, var exhausted) = await SendDataRowsAsync(portal.Rows, portal.Fields, result.CommandTag == "GENERATE", limit,
-                    portal.Sql, ct)
+            (sent, var exhausted) = await SendDataRowsAsync(portal.Rows, portal.Fields, result.CommandTag == "GENERATE", limit, ct)
                 .ConfigureAwait(false);
             if (!exhausted)
             {

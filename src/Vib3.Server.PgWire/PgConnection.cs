@@ -387,7 +387,7 @@ internal sealed partial class PgConnection
                 await foreach (var result in session.ExecuteAsync(sql, parsed, null, StatementToken).ConfigureAwait(false))
                 {
                     statements++;
-                    if (result.ReturnsRows) await SendRowsAsync(result, sql, ct).ConfigureAwait(false);
+                    if (result.ReturnsRows) await SendRowsAsync(result, ct).ConfigureAwait(false);
                     new CommandComplete(result.CommandTag).Write(_out);
                 }
                 if (statements == 0) EmptyQueryResponse.Instance.Write(_out);
@@ -404,14 +404,14 @@ internal sealed partial class PgConnection
         await FlushAsync(ct).ConfigureAwait(false);
     }
 
-    private async Task SendRowsAsync(StatementResult result, string sql, CancellationToken ct)
+    private async Task SendRowsAsync(StatementResult result, CancellationToken ct)
     {
         var fields = result.Columns.Select(PgTypes.Field).ToList();
         new RowDescription(fields).Write(_out);
         var rows = result.Rows.GetAsyncEnumerator(StatementToken);
         try
         {
-            await SendDataRowsAsync(rows, fields, result.CommandTag == "GENERATE", int.MaxValue, sql, ct).ConfigureAwait(false);
+            await SendDataRowsAsync(rows, fields, result.CommandTag == "GENERATE", int.MaxValue, ct).ConfigureAwait(false);
         }
         finally
         {
@@ -424,16 +424,11 @@ internal sealed partial class PgConnection
     /// otherwise output goes out when a row was slow to come, when the buffer is large, or while waiting for the
     /// next row. Returns the rows sent and whether the rows ended.</summary>
     private async Task<(int Sent, bool Exhausted)> SendDataRowsAsync(IAsyncEnumerator<object?[]> rows,
-        IReadOnlyList<FieldDescription> fields, bool streamed, int limit, string sql, CancellationToken ct)
+        IReadOnlyList<FieldDescription> fields, bool streamed, int limit, CancellationToken ct)
     {
         var sent = 0;
         while (sent < limit)
         {
-            if (_options.BeforeRowForTests is { } hook)
-            {
-                await FlushAsync(ct).ConfigureAwait(false);
-                await hook(sql, StatementToken).ConfigureAwait(false);
-            }
             var started = Stopwatch.GetTimestamp();
             var next = rows.MoveNextAsync();
             if (!next.IsCompleted && _out.Length > 0)

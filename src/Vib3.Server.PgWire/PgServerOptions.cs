@@ -67,8 +67,4 @@ public sealed record PgServerOptions
 
     /// <summary>16 MiB: a prompt filling a 1M-token context is about 4 MiB of text.</summary>
     public const int DefaultMaxMessageBytes = 16 << 20;
-
-    /// <summary>Test seam: awaited before each result row is fetched, with the statement text and the statement's
-    /// cancellation token (lets tests hold a statement running without a slow model).</summary>
-    internal Func<string, CancellationToken, Task>? BeforeRowForTests { get; init; }
 }

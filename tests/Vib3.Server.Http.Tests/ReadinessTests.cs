@@ -1,15 +1,26 @@
+using Vib3.Engine;
+using Vib3.Server.Http.Hosting;
+
 namespace Vib3.Server.Http.Tests;
 
-/// <summary>A server preloading "m" and then held loading until the test lets it go.</summary>
-public sealed class HeldLoadingFixture : HttpServerFixture
+/// <summary>A warm-up that waits until it is released, then opens the model as the server's default does.</summary>
+public sealed class HeldWarmUp : IModelWarmUp
 {
     public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    protected override HttpServerOptions Configure(HttpServerOptions options) => options with
+    public async Task WarmUpAsync(Vib3Engine engine, string model, CancellationToken ct)
     {
-        Preload = [Model],
-        BeforeReadyForTests = ct => Release.Task.WaitAsync(ct),
-    };
+        await Release.Task.WaitAsync(ct);
+        await EngineWarmUp.Instance.WarmUpAsync(engine, model, ct);
+    }
+}
+
+/// <summary>A server preloading "m" whose warm-up is held until the test lets it go.</summary>
+public sealed class HeldLoadingFixture : HttpServerFixture
+{
+    public HeldWarmUp WarmUp { get; } = new();
+
+    protected override HttpServerOptions Configure(HttpServerOptions options) => options with { Preload = [Model], WarmUp = WarmUp };
 }
 
 public sealed class ReadinessTests(HeldLoadingFixture server) : IClassFixture<HeldLoadingFixture>
@@ -28,7 +39,8 @@ public sealed class ReadinessTests(HeldLoadingFixture server) : IClassFixture<He
         Assert.Equal(503, status);
         Api.Error(body);
 
-        server.Release.SetResult();
+        Assert.Empty(server.Engine.Generations.Stats()); // not open yet
+        server.WarmUp.Release.SetResult();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (!server.Server.IsReady && DateTime.UtcNow < deadline) await Task.Delay(20);
         using (var health = await anonymous.GetAsync("health"))

@@ -5,22 +5,16 @@ using Npgsql;
 
 namespace Vib3.Server.PgWire.Tests;
 
-/// <summary>A server whose statements containing "slowly" wait <see cref="RowDelay"/> before each row (through the
-/// statement's cancellation token), so a GENERATE can be held running on the tiny model.</summary>
-public sealed class SlowRowsServerFixture : PgServerFixture
+/// <summary>A server with four generation slots whose generations run long (<see cref="SlowGenerationServerFixture"/>).</summary>
+public sealed class FourSlotsSlowServerFixture : SlowGenerationServerFixture
 {
-    public static readonly TimeSpan RowDelay = TimeSpan.FromSeconds(1);
-
-    protected override PgServerOptions Configure(PgServerOptions options) => options with
-    {
-        MaxConcurrentGenerations = 4,
-        BeforeRowForTests = (sql, ct) => sql.Contains("slowly", StringComparison.Ordinal) ? Task.Delay(RowDelay, ct) : Task.CompletedTask,
-    };
+    protected override PgServerOptions Configure(PgServerOptions options) => options with { MaxConcurrentGenerations = 4 };
 }
 
-public sealed class CancelAndConcurrencyTests(SlowRowsServerFixture server) : IClassFixture<SlowRowsServerFixture>
+/// <summary>Cancel requests, disconnects and the generation limit against GENERATEs that are really running.</summary>
+public sealed class CancelAndConcurrencyTests(FourSlotsSlowServerFixture server) : IClassFixture<FourSlotsSlowServerFixture>
 {
-    private const string SlowStream = "GENERATE 'slowly' FROM MODEL m MAX_TOKENS 60 SEED 1 STREAM";
+    private const string SlowStream = SlowGenerationServerFixture.LongGenerate;
 
     private Task<NpgsqlConnection> OpenAsync() => NpgsqlClient.OpenAsync(server.Port);
 
@@ -32,12 +26,25 @@ public sealed class CancelAndConcurrencyTests(SlowRowsServerFixture server) : IC
     }
 
     /// <summary>Reads to the end expecting the 57014 error (Npgsql raises it as an OperationCanceledException
-    /// around the PostgresException when the cancellation was its own).</summary>
-    private static async Task<PostgresException> CancelledAsync(NpgsqlDataReader reader)
+    /// around the PostgresException when the cancellation was its own); returns it and the rows read before it.</summary>
+    private static async Task<(PostgresException Error, int Rows)> CancelledAsync(NpgsqlDataReader reader)
     {
-        var e = await Assert.ThrowsAnyAsync<Exception>(async () => { while (await reader.ReadAsync()) { } });
-        return e as PostgresException ?? e.InnerException as PostgresException
-            ?? throw new Xunit.Sdk.XunitException($"expected a PostgresException, got {e}");
+        var rows = 0;
+        var e = await Assert.ThrowsAnyAsync<Exception>(async () => { while (await reader.ReadAsync()) rows++; });
+        return (e as PostgresException ?? e.InnerException as PostgresException
+            ?? throw new Xunit.Sdk.XunitException($"expected a PostgresException, got {e}"), rows);
+    }
+
+    /// <summary>The engine stopped generating: its token count no longer moves (a forward pass that ran on would add
+    /// a token every few tens of milliseconds), and it is far below what the statement asked for.</summary>
+    private async Task AssertGenerationStoppedAsync(long before)
+    {
+        await WaitForNoGenerationsAsync();
+        var stopped = server.GeneratedTokens;
+        await Task.Delay(300);
+        Assert.Equal(stopped, server.GeneratedTokens);
+        Assert.True(stopped - before < SlowGenerationServerFixture.LongMaxTokens / 4,
+            $"{stopped - before} tokens generated of {SlowGenerationServerFixture.LongMaxTokens}");
     }
 
     private static async Task AssertConnectionWorksAsync(NpgsqlConnection c)
@@ -47,20 +54,22 @@ public sealed class CancelAndConcurrencyTests(SlowRowsServerFixture server) : IC
     }
 
     [Fact]
-    public async Task Cancel_ends_a_running_generate_with_57014_and_the_connection_stays_usable()
+    public async Task Cancel_ends_a_running_generate_with_57014_long_before_its_max_tokens_and_the_connection_stays_usable()
     {
         await using var c = await OpenAsync();
+        var before = server.GeneratedTokens;
         await using (var cmd = new NpgsqlCommand(SlowStream, c))
         {
             await using var reader = await cmd.ExecuteReaderAsync();
-            Assert.True(await reader.ReadAsync()); // the statement is running: the next row waits
+            Assert.True(await reader.ReadAsync()); // the statement is running: the model is generating the next rows
             cmd.Cancel();
-            var e = await CancelledAsync(reader);
+            var (e, rows) = await CancelledAsync(reader);
             Assert.Equal("57014", e.SqlState);
             Assert.Equal("canceling statement due to user request", e.MessageText);
+            Assert.True(rows < SlowGenerationServerFixture.LongMaxTokens / 4, $"{rows} rows after the cancel");
         }
+        await AssertGenerationStoppedAsync(before);
         await AssertConnectionWorksAsync(c);
-        await WaitForNoGenerationsAsync();
     }
 
     [Fact]
@@ -83,7 +92,8 @@ public sealed class CancelAndConcurrencyTests(SlowRowsServerFixture server) : IC
     public async Task A_cancel_request_with_wrong_keys_is_ignored()
     {
         await using var c = await OpenAsync();
-        await using (var cmd = new NpgsqlCommand("GENERATE 'slowly' FROM MODEL m MAX_TOKENS 2 SEED 1 STREAM", c))
+        // Long enough (a token every few tens of milliseconds) for the wrong cancels to arrive while it runs.
+        await using (var cmd = new NpgsqlCommand("GENERATE 'slowly' FROM MODEL m MAX_TOKENS 200 TEMPERATURE 0 STREAM", c))
         {
             await using var reader = await cmd.ExecuteReaderAsync();
             Assert.True(await reader.ReadAsync());
@@ -99,6 +109,7 @@ public sealed class CancelAndConcurrencyTests(SlowRowsServerFixture server) : IC
                 await raw.GetStream().WriteAsync(packet);
                 Assert.Equal(0, await raw.GetStream().ReadAsync(new byte[1])); // no reply, just closed
             }
+            Assert.Equal(1, server.Server.ActiveGenerations); // still running when the wrong cancels came
             while (await reader.ReadAsync()) { } // the statement finishes normally
         }
         await AssertConnectionWorksAsync(c);
@@ -144,7 +155,7 @@ public sealed class CancelAndConcurrencyTests(SlowRowsServerFixture server) : IC
             for (var i = 0; i < commands.Count; i++)
             {
                 commands[i].Cancel();
-                Assert.Equal("57014", (await CancelledAsync(readers[i])).SqlState);
+                Assert.Equal("57014", (await CancelledAsync(readers[i])).Error.SqlState);
             }
         }
         finally
@@ -181,10 +192,11 @@ public sealed class CancelAndConcurrencyTests(SlowRowsServerFixture server) : IC
     [Theory]
     [InlineData(SlowStream, true)]
     [InlineData(SlowStream, false)]
-    [InlineData("GENERATE 'slowly' FROM MODEL m MAX_TOKENS 2 SEED 1", true)]
+    [InlineData("GENERATE 'slowly' FROM MODEL m MAX_TOKENS 2000 TEMPERATURE 0", true)]
     public async Task A_client_that_disconnects_mid_generate_cancels_it(string sql, bool reset)
     {
         await WaitForNoGenerationsAsync();
+        var before = server.GeneratedTokens;
         using (var raw = new TcpClient())
         {
             await raw.ConnectAsync("127.0.0.1", server.Port);
@@ -196,12 +208,14 @@ public sealed class CancelAndConcurrencyTests(SlowRowsServerFixture server) : IC
             Assert.Equal(1, server.Server.ActiveGenerations);
             if (reset) raw.Client.LingerState = new LingerOption(true, 0); // a reset, as from a killed client
         }
-        // Well before the next row is due (a row waits 1 s here), so not found by a failed write but by the check.
+        // A generation that had a minute to go ends within a second: the server saw the client leave (a GENERATE
+        // without STREAM writes nothing until its end, so not through a failed write).
         var closed = DateTime.UtcNow;
         while (server.Server.ActiveGenerations != 0 && DateTime.UtcNow - closed < TimeSpan.FromSeconds(5)) await Task.Delay(10);
         Assert.Equal(0, server.Server.ActiveGenerations);
-        Assert.True(DateTime.UtcNow - closed < SlowRowsServerFixture.RowDelay * 0.8,
+        Assert.True(DateTime.UtcNow - closed < TimeSpan.FromSeconds(1),
             $"the generation ended {(DateTime.UtcNow - closed).TotalMilliseconds:F0} ms after the client left");
+        await AssertGenerationStoppedAsync(before);
     }
 
     private static byte[] Startup()

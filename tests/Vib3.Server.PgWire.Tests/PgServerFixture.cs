@@ -14,6 +14,9 @@ public class PgServerFixture : IAsyncLifetime
 
     public PgServer Server { get; private set; } = null!;
 
+    /// <summary>The engine behind <see cref="Server"/> (its generation counters).</summary>
+    public Vib3Engine Engine { get; private set; } = null!;
+
     public int Port => Server.Port;
 
     public async ValueTask InitializeAsync()
@@ -23,15 +26,22 @@ public class PgServerFixture : IAsyncLifetime
         SyntheticModelGenerator.WriteHf(new SyntheticModelSpec
         {
             Family = ModelFamily.Qwen3Moe, Layers = 2, Dim = 64, ExpertHidden = 80, Heads = 4, KvHeads = 2,
-            Experts = 4, TopK = 2, Vocab = 300, Context = 128, Seed = 7, DType = DType.F32, SharedExpertHidden = 64,
+            Experts = 4, TopK = 2, Vocab = 300, Context = Context, Seed = 7, DType = DType.F32, SharedExpertHidden = 64,
         }, source);
         var data = Path.Combine(_dir, "data");
         new ModelConverter(new ModelCatalog(data), DescriptorCatalog.LoadDefault())
             .Convert(new ConversionRequest(source, "m", PageRows: 32));
-        Server = new PgServer(new Vib3Engine(ConfigureEngine(new EngineOptions(data, 64L << 20))),
-            Configure(new PgServerOptions { Port = 0, StartupTimeout = TimeSpan.FromSeconds(5) }));
+        var maxPage = new ModelCatalog(data).Get("m").MaxPageBytes;
+        Engine = new Vib3Engine(ConfigureEngine(new EngineOptions(data, RamBudget(maxPage))));
+        Server = new PgServer(Engine, Configure(new PgServerOptions { Port = 0, StartupTimeout = TimeSpan.FromSeconds(5) }));
         await Server.StartAsync();
     }
+
+    /// <summary>The model's context in tokens.</summary>
+    protected virtual int Context => 128;
+
+    /// <summary>The engine's RAM budget: room for the whole model unless a subclass wants its pages read from disk.</summary>
+    protected virtual long RamBudget(int maxPageBytes) => 64L << 20;
 
     /// <summary>Subclasses adjust the engine options (import directories).</summary>
     protected virtual EngineOptions ConfigureEngine(EngineOptions options) => options;

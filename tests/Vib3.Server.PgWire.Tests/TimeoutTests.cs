@@ -2,11 +2,10 @@ using System.Diagnostics;
 
 namespace Vib3.Server.PgWire.Tests;
 
-/// <summary>A server with short idle and statement timeouts, whose statements containing "slowly" wait
-/// <see cref="RowDelay"/> before each row (so a GENERATE runs long enough on the tiny model).</summary>
-public sealed class ShortTimeoutsServerFixture : PgServerFixture
+/// <summary>A server with short idle and statement timeouts whose generations run long
+/// (<see cref="SlowGenerationServerFixture"/>).</summary>
+public sealed class ShortTimeoutsServerFixture : SlowGenerationServerFixture
 {
-    public static readonly TimeSpan RowDelay = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromMilliseconds(500);
     public static readonly TimeSpan StatementTimeout = TimeSpan.FromSeconds(1.5);
 
@@ -15,15 +14,12 @@ public sealed class ShortTimeoutsServerFixture : PgServerFixture
         IdleSessionTimeout = IdleTimeout,
         IdleInTransactionTimeout = IdleTimeout,
         StatementTimeout = StatementTimeout,
-        BeforeRowForTests = (sql, ct) => sql.Contains("slowly", StringComparison.Ordinal) ? Task.Delay(RowDelay, ct) : Task.CompletedTask,
     };
 }
 
 /// <summary>--idle-timeout, --idle-in-transaction-timeout and --statement-timeout.</summary>
 public sealed class TimeoutTests(ShortTimeoutsServerFixture server) : IClassFixture<ShortTimeoutsServerFixture>
 {
-    private const string SlowStream = "GENERATE 'slowly' FROM MODEL m MAX_TOKENS 60 SEED 1 STREAM";
-
     [Fact]
     public async Task An_idle_logged_in_connection_is_closed_with_57P05()
     {
@@ -59,14 +55,22 @@ public sealed class TimeoutTests(ShortTimeoutsServerFixture server) : IClassFixt
     }
 
     [Fact]
-    public async Task A_statement_running_past_the_statement_timeout_is_cancelled_with_57014_and_the_session_goes_on()
+    public async Task A_generate_running_past_the_statement_timeout_is_cancelled_with_57014_and_the_session_goes_on()
     {
+        var before = server.GeneratedTokens;
         var started = Stopwatch.StartNew();
-        var r = await Psql.RunAsync(server.Port, "-v", "VERBOSITY=verbose", "-A", "-t", "-c", SlowStream, "-c", "SELECT name FROM vib3_models");
+        var r = await Psql.RunAsync(server.Port, "-v", "VERBOSITY=verbose", "-A", "-t", "-c", SlowGenerationServerFixture.LongGenerate,
+            "-c", "SELECT name FROM vib3_models");
         Assert.Contains("57014", r.Error);
         Assert.Contains("canceling statement due to statement timeout", r.Error);
         Assert.EndsWith("m", r.Output.Trim());
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), $"took {started.Elapsed}");
+        // The forward pass stopped with the statement, long before the tokens it was asked for.
+        var stopped = server.GeneratedTokens;
+        await Task.Delay(300);
+        Assert.Equal(stopped, server.GeneratedTokens);
+        Assert.True(stopped - before < SlowGenerationServerFixture.LongMaxTokens / 4,
+            $"{stopped - before} tokens generated of {SlowGenerationServerFixture.LongMaxTokens}");
     }
 }
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Numerics.Tensors;
 using System.Text;
 using Vib3.Index;
 using Vib3.Models.Inference;
@@ -21,18 +20,12 @@ internal static class KeyIndexBench
 {
     public static async Task<string> RunAsync(StudyModel model, int k, int[] efs, CancellationToken ct)
     {
+        var recorder = new FfnInputRecorder(normalize: true); // queries as the page index searches with them
         using var session = await InferenceSession.OpenAsync(model.Catalog, model.Name,
-            new PageStoreOptions { RamBudgetBytes = 512L << 20 }, contextLength: null, ct);
+            new PageStoreOptions { RamBudgetBytes = 512L << 20 }, contextLength: null, ct, observer: recorder);
         var w = session.Weights;
-        var queries = w.ExpertGrids.Keys.ToDictionary(l => l, _ => new List<float[]>()); // per layer: [tokens][dim]
-        session.Forward.FfnInputObserver = (l, xb) =>
-        {
-            var q = (float[])xb.Clone();
-            TensorPrimitives.Divide(q, TensorPrimitives.Norm(q), q);
-            queries[l].Add(q);
-        };
         foreach (var t in model.Stream(session)[..model.Window]) await session.Forward.DecodeAsync(t, session.Cache, ct);
-        session.Forward.FfnInputObserver = null;
+        var queries = recorder.Inputs; // per layer: [tokens][dim]
         var keys = await PageKeys.BuildAsync(w, PageKeyKind.MeanGate, PageKeyMetric.InnerProduct, ct: ct);
 
         var layers = keys.Select(l => (Keys: l, Exact: new ExactIndex(l.Keys, l.Dims, VectorMetric.InnerProduct),

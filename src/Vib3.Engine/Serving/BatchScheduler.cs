@@ -8,7 +8,8 @@ namespace Vib3.Engine.Serving;
 /// join (up to <c>maxBatch</c>) and leave (finished or cancelled) without waiting for each other. Each step holds
 /// one row per decoding sequence plus chunks of prompts being prefilled, up to <see cref="ForwardPass.MaxBatchRows"/>
 /// rows, so a long prompt never stalls the others for more than one chunk. Requests beyond the batch wait in a
-/// bounded queue; past it they are refused (53000).</summary>
+/// bounded queue; past it they are refused (53000). A cancelled sequence leaves at the end of the running step, or
+/// within a page of the cancel when no one else in the step is left (see <see cref="StepCancellation"/>).</summary>
 internal sealed class BatchScheduler
 {
     private readonly string _model;
@@ -23,6 +24,8 @@ internal sealed class BatchScheduler
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _shutdown = new();
     private readonly Task _loop;
+    private readonly object _stepGate = new();
+    private StepCancellation? _step;                    // the step running now; guarded by _stepGate
     private Exception? _closedBecause;                  // guarded by _gate
     private int _runningCount;
     private long _steps, _rows, _generated, _prompt;
@@ -64,7 +67,13 @@ internal sealed class BatchScheduler
         Wake();
     }
 
-    public void Wake() => _signal.Release();
+    /// <summary>Something changed for the loop: a request queued, or a client went away (then the running step stops
+    /// at its next page if no one in it is left waiting).</summary>
+    public void Wake()
+    {
+        lock (_stepGate) _step?.Check();
+        _signal.Release();
+    }
 
     private async Task LoopAsync()
     {
@@ -152,21 +161,39 @@ internal sealed class BatchScheduler
         if (rows.Count == 0) return;
 
         float[][] logits;
-        try
+        var inStep = sampled.Select(x => x.Sequence).Concat(fed.Select(x => x.Sequence)).Distinct();
+        using (var step = new StepCancellation(inStep, ct))
         {
-            logits = await _forward.StepAsync(rows, sampled.Select(x => x.Row).ToArray(), ct).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            return;
-        }
-        catch (Exception e)
-        {
-            // The step is all or nothing: every sequence in it fails with the engine's error; the others go on.
-            var failed = rows.Select(r => r.Cache).ToHashSet();
-            foreach (var s in _running.Where(s => s.Cache is not null && failed.Contains(s.Cache))) s.Stream.Fail(e);
-            Retire(s => s.Cancelled);
-            return;
+            // Published before the check, under the lock Wake takes: a cancel that came just before is seen by the
+            // check, one that comes after finds the step.
+            lock (_stepGate)
+            {
+                _step = step;
+                step.Check();
+            }
+            try
+            {
+                logits = await _forward.StepAsync(rows, sampled.Select(x => x.Row).ToArray(), step.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (step.Token.IsCancellationRequested)
+            {
+                // Shutdown, or every sequence in the step was cancelled: the step stopped at a page and left the
+                // caches as they were.
+                Retire(s => s.Cancelled);
+                return;
+            }
+            catch (Exception e)
+            {
+                // The step is all or nothing: every sequence in it fails with the engine's error; the others go on.
+                var failed = rows.Select(r => r.Cache).ToHashSet();
+                foreach (var s in _running.Where(s => s.Cache is not null && failed.Contains(s.Cache))) s.Stream.Fail(e);
+                Retire(s => s.Cancelled);
+                return;
+            }
+            finally
+            {
+                lock (_stepGate) _step = null;
+            }
         }
         Interlocked.Increment(ref _steps);
         Interlocked.Add(ref _rows, rows.Count);

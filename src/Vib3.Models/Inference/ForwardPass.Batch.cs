@@ -114,6 +114,8 @@ public sealed partial class ForwardPass
             await PrefetchNextExpertsAsync(l, p.X, n, retrieval, ct).ConfigureAwait(false);
 
             NormRows(p.X, layer.FfnNorm, p.Xb, n);
+            if (_observer is { } observer)
+                for (var i = 0; i < n; i++) observer.FfnInput(l, p.Xb.AsSpan(i * dim, dim));
             if (layer.Experts is null)
             {
                 await BatchSwiGluFfnAsync(layer.FfnGate!, layer.FfnUp!, layer.FfnDown!, n, ct).ConfigureAwait(false);

@@ -70,6 +70,7 @@ public sealed partial class ForwardPass
             }
         }
         q.ForLayer[(l + 1) % 2] = l + 1;
+        ct.ThrowIfCancellationRequested(); // a step no one waits for starts no more reads
         for (var e = 0; e < experts; e++)
             if (any[e])
                 for (var b = 0; b < grid.BundlesPerExpert; b++) _w.Store.Prefetch(grid.PageOf(e, b));

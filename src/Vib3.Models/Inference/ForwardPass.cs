@@ -19,11 +19,13 @@ public sealed partial class ForwardPass
     private readonly DenseWeight _output;     // [vocab, dim] (the embedding when tied)
     private readonly float[] _outputNorm;     // [dim]
     private readonly DecodeBuffers _b;
+    private readonly IForwardObserver? _observer;
     private float[]? _routerScratch;  // GroupedRouter's scratch, [ScratchLength(experts, groups)]
     private int _busy;
 
-    private ForwardPass(ModelWeights w, LayerWeights[] layers, float[] outputNorm)
+    private ForwardPass(ModelWeights w, LayerWeights[] layers, float[] outputNorm, IForwardObserver? observer)
     {
+        _observer = observer;
         _w = w;
         _h = w.Manifest.Hyper;
         _recipe = Families.Recipe(w.Manifest);
@@ -40,17 +42,14 @@ public sealed partial class ForwardPass
 
     public HyperParameters Hyper => _h;
 
-    /// <summary>Sees each layer's FFN input [dim] (the router's input, what retrieval queries with) during
-    /// <see cref="DecodeAsync(int, KvCache, CancellationToken)"/>: the page-key measurements read real hidden states here.</summary>
-    internal Action<int, float[]>? FfnInputObserver { get; set; }
-
-    public static async ValueTask<ForwardPass> CreateAsync(ModelWeights w, CancellationToken ct = default)
+    /// <param name="observer">Sees the hidden states as they are computed (measurements); null for none.</param>
+    public static async ValueTask<ForwardPass> CreateAsync(ModelWeights w, CancellationToken ct = default, IForwardObserver? observer = null)
     {
         Families.Recipe(w.Manifest); // refuse unknown families before reading anything
         var layers = new LayerWeights[w.Manifest.Hyper.Layers];
         for (var l = 0; l < layers.Length; l++) layers[l] = await LayerWeights.LoadAsync(w, l, ct).ConfigureAwait(false);
         var norm = await LayerWeights.ReadF32Async(w, w.Tensor("output_norm"), ct).ConfigureAwait(false);
-        return new ForwardPass(w, layers, norm);
+        return new ForwardPass(w, layers, norm, observer);
     }
 
     /// <summary>Runs <paramref name="token"/> at the cache's next position; returns the logits [vocab]
@@ -78,7 +77,7 @@ public sealed partial class ForwardPass
             await PrefetchNextExpertsAsync(l, b.X, 1, [retrieval], ct).ConfigureAwait(false);
 
             RmsNorm.Compute(b.X, layer.FfnNorm, (float)_h.NormEps, b.Xb);
-            FfnInputObserver?.Invoke(l, b.Xb);
+            _observer?.FfnInput(l, b.Xb);
             if (layer.Experts is null) await DenseFfnAsync(layer, ct).ConfigureAwait(false);
             else await MixtureOfExpertsAsync(layer, layer.Experts, retrieval, ct).ConfigureAwait(false);
             VectorOps.Add(b.Moe, b.X);

@@ -24,14 +24,15 @@ public sealed class InferenceSession : IDisposable
 
     /// <param name="contextLength">KV cache positions; null: the model's context length.</param>
     /// <param name="kvCache">f32 (default) or f16 keys and values.</param>
+    /// <param name="observer">Sees the forward pass's hidden states (measurements); null for none.</param>
     public static async Task<InferenceSession> OpenAsync(
         ModelCatalog catalog, string model, PageStoreOptions options, int? contextLength = null, CancellationToken ct = default,
-        KvCacheType kvCache = KvCacheType.F32)
+        KvCacheType kvCache = KvCacheType.F32, IForwardObserver? observer = null)
     {
         var weights = ModelWeights.Open(catalog, model, options);
         try
         {
-            var forward = await ForwardPass.CreateAsync(weights, ct).ConfigureAwait(false);
+            var forward = await ForwardPass.CreateAsync(weights, ct, observer).ConfigureAwait(false);
             var h = weights.Manifest.Hyper;
             if (contextLength > h.Context && h.Context > 0)
                 throw new Vib3Exception(SqlState.InvalidParameterValue,

@@ -49,7 +49,9 @@ public sealed class ModelWeights : IDisposable
 
     /// <summary>Hands the pages [first, first+count) to <paramref name="consume"/> in order, one at a time, reading up
     /// to <see cref="ReadAhead"/> pages ahead. A page is released before the next is awaited, so a tensor larger than
-    /// the RAM budget streams through it instead of waiting for room it holds itself. Do not nest streams over one
+    /// the RAM budget streams through it instead of waiting for room it holds itself. A cancelled
+    /// <paramref name="ct"/> stops it before the next page is computed on (a read under way is waited for and
+    /// released, not used). Do not nest streams over one
     /// store (a consumer that starts another stream): at a tight budget the inner one could wait on the outer's pages.</summary>
     public async ValueTask StreamPagesAsync(int first, int count, PageConsumer consume, CancellationToken ct = default)
     {
@@ -61,6 +63,7 @@ public sealed class ModelWeights : IDisposable
             {
                 while (next < count && pending.Count < ReadAhead) pending.Enqueue(Store.ReadAsync(first + next++, ct));
                 using var lease = await _waits.Await(pending.Dequeue()).ConfigureAwait(false);
+                ct.ThrowIfCancellationRequested(); // a hit completes without looking at the token
                 consume(i, lease.Memory.Span);
             }
         }
@@ -91,6 +94,7 @@ public sealed class ModelWeights : IDisposable
                 var n = Math.Min(group, count - i);
                 while (next < count && pending.Count < Math.Max(group, ReadAhead)) pending.Enqueue(Store.ReadAsync(first + next++, ct));
                 for (var j = 0; j < n; j++) held.Add(await _waits.Await(pending.Dequeue()).ConfigureAwait(false));
+                ct.ThrowIfCancellationRequested();
                 consume(i, held.Select(l => l.Memory).ToArray());
                 foreach (var lease in held) lease.Dispose();
                 held.Clear();
@@ -125,7 +129,11 @@ public sealed class ModelWeights : IDisposable
                 var done = await _waits.First(pending).ConfigureAwait(false);
                 pending.Remove(done);
                 var (index, lease) = await done.ConfigureAwait(false);
-                using (lease) consume(index, lease.Memory.Span);
+                using (lease)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    consume(index, lease.Memory.Span);
+                }
             }
         }
         finally

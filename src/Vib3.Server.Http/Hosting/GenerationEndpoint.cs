@@ -26,19 +26,26 @@ internal sealed class GenerationEndpoint(Vib3Engine engine, ServerMetrics metric
         using (var body = await RequestBody.ReadJsonAsync(ctx, options.MaxBodyBytes))
             request = RequestParser.Parse(body.RootElement, flavor);
         var plan = Plan(request);
+        // Counted from here, whatever happens next: the model exists, so its name is a safe label.
+        var observer = metrics.Observe(plan.Manifest.Name, request.Engine.Choices);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, stopping);
-        await using var generation = await engine.Generations.StartAsync(plan, request.Engine, cancel.Token);
-        _chatTemplate.Report(ctx, generation.Model, generation.ChatTemplate);
-        var observer = metrics.Observe(generation, request.Engine.Choices);
-        var json = new ResponseJson(flavor, generation.Model);
         try
         {
+            await using var generation = await engine.Generations.StartAsync(plan, request.Engine, cancel.Token);
+            _chatTemplate.Report(ctx, generation.Model, generation.ChatTemplate);
+            observer.Started(generation);
+            var json = new ResponseJson(flavor, generation.Model);
             if (request.Stream) await StreamAsync(ctx, request, generation, observer, json, cancel.Token);
             else await CompleteAsync(ctx, request, generation, observer, json, cancel.Token);
         }
+        catch (Exception) when (!cancel.IsCancellationRequested)
+        {
+            observer.Failed(); // refused (a full queue, a prompt too long), the model dropped, an engine error
+            throw;
+        }
         finally
         {
-            observer.End(); // a cancelled request is counted too
+            observer.End(); // a cancelled or failed request is counted too
         }
     }
 

@@ -32,10 +32,10 @@ internal sealed class ServerMetrics
         _promptTokens = f.CreateCounter("vib3_prompt_tokens_total", "Prompt tokens of generation requests", model);
         _generationTokens = f.CreateCounter("vib3_generation_tokens_total", "Tokens generated for requests", model);
         _timeToFirstToken = Latency("vib3_time_to_first_token_seconds",
-            "From submission (queueing included) to a choice's first token; outcome: finished, or cancelled (the client left or the server stopped)", "model", "outcome");
+            "From submission (queueing included) to a choice's first token; outcome: finished, cancelled (the client left or the server stopped) or error (refused, the model dropped, an engine error)", "model", "outcome");
         _interToken = Latency("vib3_inter_token_latency_seconds", "Between consecutive text deltas of a choice", "model");
         _endToEnd = Latency("vib3_e2e_request_latency_seconds",
-            "From submission to a choice's end, whatever the outcome: finished, or cancelled (the client left or the server stopped)", "model", "outcome");
+            "From submission to a choice's end, whatever the outcome: finished, cancelled (the client left or the server stopped) or error (refused, the model dropped, an engine error)", "model", "outcome");
         _waiting = f.CreateGauge("vib3_requests_waiting", "Sequences queued for a place in a batch");
         _running = f.CreateGauge("vib3_requests_running", "Sequences in the running batches");
         _hits = f.CreateCounter("vib3_tier_hits_total", "Page reads served from RAM", model);
@@ -64,12 +64,8 @@ internal sealed class ServerMetrics
 
     public void Request(string endpoint, int status) => _requests.WithLabels(endpoint, status.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
 
-    /// <summary>Records one request's generation as its events go by.</summary>
-    public GenerationObserver Observe(GenerationStream stream, int choices)
-    {
-        _promptTokens.WithLabels(stream.Model).Inc(stream.PromptTokens);
-        return new GenerationObserver(this, stream.Model, choices);
-    }
+    /// <summary>Records one request's generation on <paramref name="model"/> as it goes, from its submission on.</summary>
+    internal GenerationObserver Observe(string model, int choices) => new(this, model, choices);
 
     private void CopyEngineStats(GenerationService generations)
     {
@@ -117,15 +113,23 @@ internal sealed class ServerMetrics
     }
 
     /// <summary>Latency and token metrics of one request, fed its events; <see cref="End"/> records the choices that
-    /// never finished (a cancelled request), so every request is in the latency histograms, labelled by outcome.</summary>
+    /// never finished (a cancelled or failed request), so every request is in the latency histograms, labelled by
+    /// outcome.</summary>
     internal sealed class GenerationObserver(ServerMetrics metrics, string model, int choices)
     {
-        private const string Finished = "finished", Cancelled = "cancelled";
+        private const string Finished = "finished", Cancelled = "cancelled", Error = "error";
 
         private readonly long _submitted = System.Diagnostics.Stopwatch.GetTimestamp();
         private readonly long[] _lastDelta = new long[choices];
         private readonly bool[] _finished = new bool[choices];
         private readonly long[] _firstDelta = new long[choices];
+        private bool _failed;
+
+        /// <summary>The engine accepted the request: its prompt is counted.</summary>
+        public void Started(GenerationStream stream) => metrics._promptTokens.WithLabels(model).Inc(stream.PromptTokens);
+
+        /// <summary>The request ended with an error rather than by its client or the server stopping.</summary>
+        public void Failed() => _failed = true;
 
         public void Observe(GenerationEvent e)
         {
@@ -147,17 +151,18 @@ internal sealed class ServerMetrics
             }
         }
 
-        /// <summary>The request is over: a choice that did not finish was cancelled; its latencies are measured here
-        /// (from when the request was submitted, as the engine's are).</summary>
+        /// <summary>The request is over: a choice that did not finish was cancelled, or failed; its latencies are
+        /// measured here (from when the request was submitted, as the engine's are).</summary>
         public void End()
         {
+            var outcome = _failed ? Error : Cancelled;
             for (var c = 0; c < _finished.Length; c++)
             {
                 if (_finished[c]) continue;
                 // the first delta's time stands for the first token's (the time of the token itself is the engine's)
                 if (_firstDelta[c] != 0)
-                    metrics._timeToFirstToken.WithLabels(model, Cancelled).Observe(System.Diagnostics.Stopwatch.GetElapsedTime(_submitted, _firstDelta[c]).TotalSeconds);
-                metrics._endToEnd.WithLabels(model, Cancelled).Observe(System.Diagnostics.Stopwatch.GetElapsedTime(_submitted).TotalSeconds);
+                    metrics._timeToFirstToken.WithLabels(model, outcome).Observe(System.Diagnostics.Stopwatch.GetElapsedTime(_submitted, _firstDelta[c]).TotalSeconds);
+                metrics._endToEnd.WithLabels(model, outcome).Observe(System.Diagnostics.Stopwatch.GetElapsedTime(_submitted).TotalSeconds);
             }
         }
     }

@@ -20,10 +20,11 @@ public sealed class PrefillTests
         var tokens = ModelFixture.Tokens(ForwardPass.MaxBatchRows + 13, spec.Vocab);
         var options = new PageStoreOptions { RamBudgetBytes = 64 << 20 };
 
-        using var batched = await InferenceSession.OpenAsync(f.Catalog, "m", options);
+        var (seenBatched, seenSingle) = (new FfnInputRecorder(normalize: false), new FfnInputRecorder(normalize: false));
+        using var batched = await InferenceSession.OpenAsync(f.Catalog, "m", options, observer: seenBatched);
         var a = await batched.LogitsAsync(tokens, allPositions: true);
 
-        using var single = await InferenceSession.OpenAsync(f.Catalog, "m", options);
+        using var single = await InferenceSession.OpenAsync(f.Catalog, "m", options, observer: seenSingle);
         for (var p = 0; p < tokens.Length; p++)
         {
             var b = await single.Forward.DecodeAsync(tokens[p], single.Cache);
@@ -39,6 +40,20 @@ public sealed class PrefillTests
         {
             Assert.Equal((long)tokens.Length * spec.TopK, rb.Decisions(l));
             for (var e = 0; e < spec.Experts; e++) Assert.Equal(rs.Selected(l, e), rb.Selected(l, e));
+        }
+
+        // An observer sees every token's FFN input in both paths, in token order, the same values.
+        Assert.Equal(spec.Layers, seenBatched.Inputs.Count);
+        for (var l = 0; l < spec.Layers; l++)
+        {
+            Assert.Equal(tokens.Length, seenBatched.Inputs[l].Count);
+            Assert.Equal(tokens.Length, seenSingle.Inputs[l].Count);
+            for (var p = 0; p < tokens.Length; p++)
+            {
+                var (x, y) = (seenBatched.Inputs[l][p], seenSingle.Inputs[l][p]);
+                var worst = x.Zip(y, (u, v) => MathF.Abs(u - v)).Max();
+                Assert.True(worst <= 1e-4f * y.Max(MathF.Abs), $"layer {l} position {p}: FFN input differs by {worst:G4}");
+            }
         }
     }
 

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Numerics.Tensors;
 using Vib3.Convert;
 using Vib3.Convert.Descriptors;
 using Vib3.Index;
@@ -30,18 +29,12 @@ public sealed class GraphRecallOverPageKeysTests(ITestOutputHelper output)
         using var dir = new ScratchDir();
         var catalog = new ModelCatalog(Path.Combine(dir.Path, "data"));
         new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(new ConversionRequest(ShippedModelFixture.CheckpointDir, "moe", null, 32));
-        using var session = await InferenceSession.OpenAsync(catalog, "moe", new PageStoreOptions { RamBudgetBytes = 256 << 20 });
+        var recorder = new FfnInputRecorder(normalize: true); // queries as the page index searches with them
+        using var session = await InferenceSession.OpenAsync(catalog, "moe", new PageStoreOptions { RamBudgetBytes = 256 << 20 }, observer: recorder);
         var w = session.Weights;
         var tokenizer = TokenizerLoader.Load(w.TokenizerDir, w.Manifest.Tokenizer);
-        var queries = w.ExpertGrids.Keys.ToDictionary(l => l, _ => new List<float[]>()); // per layer: [tokens][dim]
-        session.Forward.FfnInputObserver = (l, xb) =>
-        {
-            var q = (float[])xb.Clone();
-            TensorPrimitives.Divide(q, TensorPrimitives.Norm(q), q);
-            queries[l].Add(q);
-        };
         foreach (var t in tokenizer.Encode(Prose, tokenizer.AddBosByDefault)) await session.Forward.DecodeAsync(t, session.Cache);
-        session.Forward.FfnInputObserver = null;
+        var queries = recorder.Inputs; // per layer: [tokens][dim]
         var keys = await PageKeys.BuildAsync(w, PageKeyKind.MeanGate, PageKeyMetric.InnerProduct);
 
         output.WriteLine("| k | ef | recall | distance computations / query (a scan: pages) |");

@@ -42,10 +42,11 @@ public sealed class PageKeyQualityTests(ITestOutputHelper output)
         var catalog = new ModelCatalog(Path.Combine(dir.Path, "data"));
         // 32 rows per bundle: 8 bundle pages per expert, 64 per layer (as shipped, an expert is one page).
         new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(new ConversionRequest(ShippedModelFixture.CheckpointDir, "moe", null, 32));
-        using var session = await InferenceSession.OpenAsync(catalog, "moe", new PageStoreOptions { RamBudgetBytes = 256 << 20 });
+        var recorder = new FfnInputRecorder(normalize: false);
+        using var session = await InferenceSession.OpenAsync(catalog, "moe", new PageStoreOptions { RamBudgetBytes = 256 << 20 }, observer: recorder);
         var tokenizer = TokenizerLoader.Load(session.Weights.TokenizerDir, session.Weights.Manifest.Tokenizer);
         var tokens = tokenizer.Encode(Prose, tokenizer.AddBosByDefault);
-        var figures = await MeasureAsync(session, tokens, "vib3-moe (bf16, R=32)");
+        var figures = await MeasureAsync(session, recorder, tokens, "vib3-moe (bf16, R=32)");
         var best = figures.Where(f => f.Key is not ("random" or "router top-k")).MaxBy(f => f.Value);
         Assert.True(best.Value > figures["random"] + 0.1, $"the best key ({best.Key}: {best.Value:0.000}) should beat chance clearly");
         // The default construction of CREATE INDEX is the best measured here (mean_gate).
@@ -57,20 +58,20 @@ public sealed class PageKeyQualityTests(ITestOutputHelper output)
     {
         var spec = ModelFixture.Small(ModelFamily.Mixtral, DType.F32) with { ExpertHidden = 128 };
         using var fixture = new ModelFixture(spec, "hf", null, 32);
-        using var session = await InferenceSession.OpenAsync(fixture.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
-        var figures = await MeasureAsync(session, ModelFixture.Tokens(48, spec.Vocab), "synthetic mixtral (f32, R=32)");
+        var recorder = new FfnInputRecorder(normalize: false);
+        using var session = await InferenceSession.OpenAsync(fixture.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 }, observer: recorder);
+        var figures = await MeasureAsync(session, recorder, ModelFixture.Tokens(48, spec.Vocab), "synthetic mixtral (f32, R=32)");
         Assert.True(figures.Where(f => f.Key != "random" && f.Key != "router top-k").Max(f => f.Value) > figures["random"]);
     }
 
     /// <summary>Recall@N per construction (and the router's and chance's), printed as a table.</summary>
-    private async Task<Dictionary<string, double>> MeasureAsync(InferenceSession session, IReadOnlyList<int> tokens, string title)
+    private async Task<Dictionary<string, double>> MeasureAsync(InferenceSession session, FfnInputRecorder recorder, IReadOnlyList<int> tokens,
+        string title)
     {
         var w = session.Weights;
         var grids = w.ExpertGrids.Values.OrderBy(g => g.Layer).ToArray();
-        var inputs = grids.ToDictionary(g => g.Layer, _ => new List<float[]>()); // per layer: [tokens][dim] FFN inputs
-        session.Forward.FfnInputObserver = (l, xb) => inputs[l].Add((float[])xb.Clone());
         foreach (var t in tokens) await session.Forward.DecodeAsync(t, session.Cache);
-        session.Forward.FfnInputObserver = null;
+        var inputs = recorder.Inputs; // per layer: [tokens][dim] FFN inputs
 
         var keys = new Dictionary<(PageKeyKind, int), float[]>();
         foreach (var kind in Constructions.Select(c => c.Kind).Distinct())
