@@ -1,0 +1,100 @@
+using System.Diagnostics;
+
+namespace Vib3.Soak;
+
+/// <summary>SIGTERM under load: 32 clients streaming long generations (16 GENERATE … STREAM through Npgsql, 16 HTTP
+/// streams), then SIGTERM once every one has received text. Judged: the server exits 0 within its
+/// --shutdown-timeout, and every client got a complete answer or a clear end — 57014 / 57P01 over Postgres, a closed
+/// stream over HTTP — and none is left waiting.</summary>
+internal static class SigtermCase
+{
+    private const int PgClients = 16, HttpClients = 16, MaxTokens = 1000;
+    private const int ShutdownSeconds = 10;
+
+    private static readonly string[] Options =
+        ["--shutdown-timeout", $"{ShutdownSeconds}", "--max-connections", "24", "--max-generations", $"{PgClients}"];
+
+    /// <summary>Postgres errors that say a statement ended because the server is stopping.</summary>
+    private static readonly string[] ClearPgEnds = ["57014", "57P01"];
+
+    /// <summary>How long every stream may take to deliver its first text.</summary>
+    private static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long after the server's exit a client may take to notice.</summary>
+    private static readonly TimeSpan ClientGrace = TimeSpan.FromSeconds(5);
+
+    public static ReliabilityCase Case { get; } = new("sigterm-32-streams",
+        $"{PgClients} Npgsql GENERATE … STREAM + {HttpClients} HTTP streams (MAX_TOKENS {MaxTokens}), SIGTERM once all have text; --shutdown-timeout {ShutdownSeconds}",
+        TimeSpan.FromSeconds(120), RunAsync);
+
+    private static async Task<Verdict> RunAsync(ReliabilityContext ctx)
+    {
+        await using var server = await VibServer.StartAsync(ctx.Cli, null, Options);
+        using var http = HttpGeneration.Client(server);
+        var model = SoakSetup.ModelName;
+        using var clients = CancellationTokenSource.CreateLinkedTokenSource(ctx.Cancel);
+        using var started = new CountdownEvent(PgClients + HttpClients);
+        var tasks = Enumerable.Range(0, PgClients).Select(i => PgStreamAsync(server, model, i, OnFirst(started), clients.Token))
+            .Concat(Enumerable.Range(0, HttpClients).Select(i => HttpStreamAsync(http, model, i, OnFirst(started), clients.Token))).ToList();
+        var allStarted = await Task.Run(() => started.Wait(StartDeadline, ctx.Cancel));
+        var running = tasks.Count(t => !t.IsCompleted);
+
+        server.Signal(Posix.SigTerm);
+        var clock = Stopwatch.StartNew();
+        var exited = await server.Process.WaitForExitAsync(ctx.Cancel).WaitAsync(TimeSpan.FromSeconds(ShutdownSeconds) + ClientGrace)
+            .ContinueWith(t => t.IsCompletedSuccessfully);
+        var toExit = clock.Elapsed;
+        var ended = await Task.WhenAll(tasks).WaitAsync(ClientGrace).ContinueWith(t => t.IsCompletedSuccessfully);
+        await clients.CancelAsync(); // a client still waiting now is hung: its deadline ends it as TimedOut
+        var answers = await Task.WhenAll(tasks);
+
+        var pg = answers[..PgClients];
+        var web = answers[PgClients..];
+        var problems = new List<string>();
+        if (!allStarted) problems.Add($"only {PgClients + HttpClients - started.CurrentCount} of {PgClients + HttpClients} streams had text within {StartDeadline.TotalSeconds:0} s");
+        if (!exited) problems.Add($"still running {toExit.TotalSeconds:0.0} s after SIGTERM");
+        else if (server.Process.ExitCode != 0) problems.Add($"exit {server.Process.ExitCode}: {Text.FatalLine(await server.OutputAsync())}");
+        else if (toExit > TimeSpan.FromSeconds(ShutdownSeconds)) problems.Add($"exited after {toExit.TotalSeconds:0.0} s, past --shutdown-timeout {ShutdownSeconds}");
+        if (!ended) problems.Add($"{answers.Count(a => a.Ending == Ending.TimedOut)} clients still waiting {ClientGrace.TotalSeconds:0} s after the server exited");
+        var unclearPg = pg.Where(a => a.Ending is Ending.Closed or Ending.TimedOut || (a.Ending == Ending.Refused && !ClearPgEnds.Contains(a.SqlState))).ToList();
+        if (unclearPg.Count > 0) problems.Add($"{unclearPg.Count} Postgres clients ended unclearly: {Text.Clip(unclearPg[0].Why, 80)}");
+        var unclearHttp = web.Where(a => a.Ending is Ending.Refused or Ending.TimedOut).ToList();
+        if (unclearHttp.Count > 0) problems.Add($"{unclearHttp.Count} HTTP clients ended unclearly: {Text.Clip(unclearHttp[0].Why, 80)}");
+
+        var pgEnds = string.Join(", ", pg.GroupBy(a => a.Ending == Ending.Refused ? a.SqlState : a.Ending.ToString().ToLowerInvariant()).Select(g => $"{g.Count()} {g.Key}"));
+        var httpEnds = string.Join(", ", web.GroupBy(a => a.Ending == Ending.Closed ? "closed" : a.Ending.ToString().ToLowerInvariant()).Select(g => $"{g.Count()} {g.Key}"));
+        var figures = $"{running} of {tasks.Count} streaming at SIGTERM; exit {(exited ? server.Process.ExitCode.ToString() : "none")} " +
+                      $"{toExit.TotalSeconds:0.00} s after it; Postgres: {pgEnds}; HTTP: {httpEnds}; " +
+                      $"text before the end: {answers.Sum(a => a.Pieces)} pieces";
+        return Verdict.Of(figures, problems, "drained: every client ended clearly, exit 0");
+    }
+
+    /// <summary>Counts a client as started at its first piece of text.</summary>
+    private static Action OnFirst(CountdownEvent started)
+    {
+        var fired = 0;
+        return () =>
+        {
+            if (Interlocked.Exchange(ref fired, 1) == 0) started.Signal();
+        };
+    }
+
+    private static async Task<Answer> PgStreamAsync(VibServer server, string model, int client, Action onPiece, CancellationToken ct)
+    {
+        try
+        {
+            await using var c = await PgGeneration.OpenAsync(server, TimeSpan.Zero, ct); // no command timeout: the stream runs until stopped
+            return await PgGeneration.RunAsync(c, PgGeneration.Sql(model, $"Stream {client}: tell a long story", MaxTokens, stream: true), ct, onPiece);
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or OperationCanceledException)
+        {
+            return new Answer(Ending.Refused, "", 0, $"connect: {e.GetBaseException().Message}", TimeSpan.Zero);
+        }
+    }
+
+    private static Task<Answer> HttpStreamAsync(HttpClient http, string model, int client, Action onPiece, CancellationToken ct)
+    {
+        var route = client % 2 == 0 ? HttpGeneration.Completions : HttpGeneration.Chat;
+        return HttpGeneration.RunAsync(http, route, model, $"Stream {client}: tell a long story", MaxTokens, stream: true, ct, onPiece);
+    }
+}
