@@ -38,10 +38,12 @@ internal static class SigtermCase
         using var http = HttpGeneration.Client(server);
         var model = SoakSetup.ModelName;
         using var clients = CancellationTokenSource.CreateLinkedTokenSource(ctx.Cancel);
-        using var started = new CountdownEvent(PgClients + HttpClients);
-        var tasks = Enumerable.Range(0, PgClients).Select(i => PgStreamAsync(server, model, i, OnFirst(started), clients.Token))
-            .Concat(Enumerable.Range(0, HttpClients).Select(i => HttpStreamAsync(http, model, i, OnFirst(started), clients.Token))).ToList();
-        var allStarted = await Task.Run(() => started.Wait(StartDeadline, ctx.Cancel));
+        var started = new StartedClients(PgClients + HttpClients);
+        var slowestLogin = 0L; // ticks
+        void LoggedIn(TimeSpan t) => InterlockedMax(ref slowestLogin, t.Ticks);
+        var tasks = Enumerable.Range(0, PgClients).Select(i => PgStreamAsync(server, model, i, started.OnFirstPiece(), LoggedIn, clients.Token))
+            .Concat(Enumerable.Range(0, HttpClients).Select(i => HttpStreamAsync(http, model, i, started.OnFirstPiece(), clients.Token))).ToList();
+        var allStarted = await started.AllAsync(StartDeadline, ctx.Cancel);
         var running = tasks.Count(t => !t.IsCompleted);
 
         server.Signal(Posix.SigTerm);
@@ -56,7 +58,7 @@ internal static class SigtermCase
         var pg = answers[..PgClients];
         var web = answers[PgClients..];
         var problems = new List<string>();
-        if (!allStarted) problems.Add($"only {PgClients + HttpClients - started.CurrentCount} of {PgClients + HttpClients} streams had text within {StartDeadline.TotalSeconds:0} s");
+        if (!allStarted) problems.Add($"only {started.Started} of {PgClients + HttpClients} streams had text within {StartDeadline.TotalSeconds:0} s");
         if (!exited) problems.Add($"still running {toExit.TotalSeconds:0.0} s after SIGTERM");
         else if (server.Process.ExitCode != 0) problems.Add($"exit {server.Process.ExitCode}: {Text.FatalLine(await server.OutputAsync())}");
         else if (toExit > TimeSpan.FromSeconds(ShutdownSeconds)) problems.Add($"exited after {toExit.TotalSeconds:0.0} s, past --shutdown-timeout {ShutdownSeconds}");
@@ -68,30 +70,23 @@ internal static class SigtermCase
 
         var pgEnds = string.Join(", ", pg.GroupBy(a => a.Ending == Ending.Refused ? a.SqlState : a.Ending.ToString().ToLowerInvariant()).Select(g => $"{g.Count()} {g.Key}"));
         var httpEnds = string.Join(", ", web.GroupBy(a => a.Ending == Ending.Refused ? a.Why.Split(':')[0] : a.Ending.ToString().ToLowerInvariant()).Select(g => $"{g.Count()} {g.Key}"));
-        var figures = $"{running} clients streaming at SIGTERM ({ends.Sum(e => e.Completed)} generations completed before); exit {(exited ? server.Process.ExitCode.ToString() : "none")} " +
+        var figures = $"Postgres logins took up to {TimeSpan.FromTicks(slowestLogin).TotalSeconds:0.0} s; {running} clients streaming at SIGTERM ({ends.Sum(e => e.Completed)} generations completed before); exit {(exited ? server.Process.ExitCode.ToString() : "none")} " +
                       $"{toExit.TotalSeconds:0.00} s after it; Postgres: {pgEnds}; HTTP: {httpEnds}; " +
                       $"{answers.Sum(a => a.Pieces)} pieces of text in the interrupted streams";
         return Verdict.Of(figures, problems, "drained: every client ended clearly, exit 0");
     }
 
-    /// <summary>Counts a client as started at its first piece of text.</summary>
-    private static Action OnFirst(CountdownEvent started)
-    {
-        var fired = 0;
-        return () =>
-        {
-            if (Interlocked.Exchange(ref fired, 1) == 0) started.Signal();
-        };
-    }
-
     /// <summary>Streams GENERATEs back to back on one connection until one does not complete (the server stopped);
     /// returns how many completed and how the last one ended.</summary>
-    private static async Task<(int Completed, Answer Last)> PgStreamAsync(VibServer server, string model, int client, Action onPiece, CancellationToken ct)
+    private static async Task<(int Completed, Answer Last)> PgStreamAsync(VibServer server, string model, int client, Action onPiece,
+        Action<TimeSpan> loggedIn, CancellationToken ct)
     {
         var completed = 0;
         try
         {
+            var login = Stopwatch.StartNew();
             await using var c = await PgGeneration.OpenAsync(server, TimeSpan.Zero, ct); // no command timeout: the stream runs until stopped
+            loggedIn(login.Elapsed);
             while (true)
             {
                 var a = await PgGeneration.RunAsync(c, PgGeneration.Sql(model, Prompt(client, completed), MaxTokens, stream: true), ct, onPiece);
@@ -103,6 +98,12 @@ internal static class SigtermCase
         {
             return (completed, new Answer(Ending.Refused, "", 0, $"connect: {e.GetBaseException().Message}", TimeSpan.Zero));
         }
+    }
+
+    private static void InterlockedMax(ref long target, long value)
+    {
+        for (var seen = Volatile.Read(ref target); value > seen; seen = Volatile.Read(ref target))
+            if (Interlocked.CompareExchange(ref target, value, seen) == seen) return;
     }
 
     /// <summary>Streams completions back to back until one does not complete.</summary>

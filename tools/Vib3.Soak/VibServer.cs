@@ -118,10 +118,11 @@ internal sealed class VibServer : IAsyncDisposable
     public void Signal(int signal) => Posix.Signal(_process.Id, signal);
 
     /// <summary>Npgsql's connection string for this server: no pg_catalog type loading (vib3 serves only what drivers
-    /// need), no pooling (each client holds its own connection), bounded connect and command waits.</summary>
+    /// need), no pooling (each client holds its own connection), bounded connect (<see cref="Limits.ConnectDeadline"/>)
+    /// and command waits.</summary>
     public string NpgsqlConnectionString(TimeSpan commandTimeout) =>
         $"Host=127.0.0.1;Port={PgPort};Username={User};{(Password is null ? "" : $"Password={Password};")}Database=vib3;" +
-        $"Server Compatibility Mode=NoTypeLoading;Pooling=false;Timeout=10;Command Timeout={(int)commandTimeout.TotalSeconds}";
+        $"Server Compatibility Mode=NoTypeLoading;Pooling=false;Timeout={(int)Limits.ConnectDeadline.TotalSeconds};Command Timeout={(int)commandTimeout.TotalSeconds}";
 
     /// <summary>What the server printed last (for a crash report).</summary>
     public async Task<string> OutputAsync() =>
