@@ -12,7 +12,7 @@ internal static class LoadCase
 
     /// <summary>Room for the 32 Postgres clients (and the probes) and their 32 concurrent GENERATEs; the HTTP queue
     /// (256) already holds 32.</summary>
-    private static readonly string[] Limits =
+    private static readonly string[] ServeOptions =
         ["--max-connections", "40", "--max-generations", $"{PgClients}", "--max-batch", "32", "--max-queue", "256"];
 
     private static readonly TimeSpan RequestDeadline = TimeSpan.FromSeconds(60);
@@ -26,7 +26,7 @@ internal static class LoadCase
 
     private static async Task<Verdict> RunAsync(ReliabilityContext ctx)
     {
-        await using var server = await VibServer.StartAsync(ctx.Cli, null, Limits);
+        await using var server = await VibServer.StartAsync(ctx.Cli, null, ServeOptions);
         using var http = HttpGeneration.Client(server);
         var model = SoakSetup.ModelName;
         // the first request opens the model: measure the server serving it, not opening it
@@ -57,8 +57,8 @@ internal static class LoadCase
             .GroupBy(x => x.Route).ToDictionary(g => g.Key, g => g.Sum(x => x.Count));
         var metrics = await MetricsAgreeAsync(http, metricsBefore, sentByRoute, model, ctx.Cancel);
         if (metrics is not null) problems.Add(metrics);
-        if (killed) problems.Add($"server killed at the {ProcessMemory.Mb(Vib3.Soak.Limits.MemoryCapBytes)} MB cap");
-        else if (rssBefore is { } b && rssAfter is { } a && a - b > Vib3.Soak.Limits.RetainedGrowthBytes)
+        if (killed) problems.Add($"server killed at the {ProcessMemory.Mb(Limits.MemoryCapBytes)} MB cap");
+        else if (rssBefore is { } b && rssAfter is { } a && a - b > Limits.RetainedGrowthBytes)
             problems.Add($"RSS grew {ProcessMemory.Mb(a - b)} MB and stayed");
         if (!await server.HealthyAsync()) problems.Add("server no longer answers /health");
 

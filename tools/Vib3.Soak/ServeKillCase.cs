@@ -15,7 +15,7 @@ internal static class ServeKillCase
     private const int Streams = 8, StreamTokens = 200, ReferenceTokens = 16;
     private const string ReferencePrompt = "The server was killed and started again, and then";
 
-    private static readonly string[] Limits = ["--max-connections", "24", "--max-generations", "16"];
+    private static readonly string[] ServeOptions = ["--max-connections", "24", "--max-generations", "16"];
 
     private static readonly TimeSpan Statement = TimeSpan.FromSeconds(120);
 
@@ -34,8 +34,8 @@ internal static class ServeKillCase
         List<(string Name, string? Error)> before;
         string httpReference;
         long staged;
-        int streamedPieces;
-        await using (var first = await VibServer.StartAsync(ctx.Cli, null, Limits))
+        int streamedPieces, junk;
+        await using (var first = await VibServer.StartAsync(ctx.Cli, null, ServeOptions))
         {
             before = await ShowModelsAsync(first, ctx.Cancel);
             reference = await GenerateEachAsync(first, before.Select(m => m.Name), ctx.Cancel);
@@ -53,6 +53,7 @@ internal static class ServeKillCase
 
             first.Signal(Posix.SigKill);
             await first.Process.WaitForExitAsync(ctx.Cancel);
+            junk = DataDir.Staging(ctx.Cli.DataDir, Copy).Count;
             var ended = await Task.WhenAll([.. streams, create]).WaitAsync(ClientGrace).ContinueWith(t => t.IsCompletedSuccessfully);
             await clients.CancelAsync();
             if (!ended) problems.Add($"clients still waiting {ClientGrace.TotalSeconds:0} s after the kill");
@@ -60,7 +61,7 @@ internal static class ServeKillCase
         }
 
         var clock = Stopwatch.StartNew();
-        await using var second = await VibServer.StartAsync(ctx.Cli, null, Limits);
+        await using var second = await VibServer.StartAsync(ctx.Cli, null, ServeOptions);
         var restart = clock.Elapsed;
         var after = await ShowModelsAsync(second, ctx.Cancel);
         if (after.FirstOrDefault(m => m.Error is not null) is { Name: not null } broken) problems.Add($"after the restart SHOW MODELS has '{broken.Name}' with error: {broken.Error}");
@@ -85,7 +86,8 @@ internal static class ServeKillCase
         }
         if (DataDir.Staging(ctx.Cli.DataDir, Copy).Count is var left and > 0) problems.Add($"{left} staging folder(s) of '{Copy}' left after CREATE MODEL succeeded");
 
-        var figures = $"killed with {streamedPieces} streamed rows received and {ProcessMemory.Mb(staged)} of {ProcessMemory.Mb(ctx.Big.Bytes)} MB staged; " +
+        var figures = $"killed with {streamedPieces} streamed rows received and {ProcessMemory.Mb(staged)} of {ProcessMemory.Mb(ctx.Big.Bytes)} MB staged " +
+                      $"({junk} staging folder left); " +
                       $"restart ready in {restart.TotalSeconds:0.0} s; {reference.Count} models + HTTP answered as before; CREATE MODEL again " +
                       $"{(recreate.Ok ? $"ok in {recreate.Elapsed.TotalSeconds:0.0} s" : "failed")}";
         return Verdict.Of(figures, problems, $"models {string.Join(", ", after.Select(m => m.Name))} reopened; outputs identical");

@@ -13,7 +13,7 @@ internal static class SigtermCase
     private const int PgClients = 16, HttpClients = 16, MaxTokens = 1000;
     private const int ShutdownSeconds = 10;
 
-    private static readonly string[] Options =
+    private static readonly string[] ServeOptions =
         ["--shutdown-timeout", $"{ShutdownSeconds}", "--max-connections", "24", "--max-generations", $"{PgClients}"];
 
     /// <summary>Postgres errors that say a statement ended because the server is stopping.</summary>
@@ -34,7 +34,7 @@ internal static class SigtermCase
 
     private static async Task<Verdict> RunAsync(ReliabilityContext ctx)
     {
-        await using var server = await VibServer.StartAsync(ctx.Cli, null, Options);
+        await using var server = await VibServer.StartAsync(ctx.Cli, null, ServeOptions);
         using var http = HttpGeneration.Client(server);
         var model = SoakSetup.ModelName;
         using var clients = CancellationTokenSource.CreateLinkedTokenSource(ctx.Cancel);
