@@ -6,7 +6,7 @@ namespace Vib3.Soak;
 /// be stopped the way docker, systemd and Ctrl-C stop it (SIGTERM, SIGINT).</summary>
 internal static partial class Posix
 {
-    public const int SigInt = 2, SigKill = 9, SigTerm = 15;
+    public const int SigKill = 9, SigTerm = 15;
 
     public static void Signal(int pid, int signal)
     {

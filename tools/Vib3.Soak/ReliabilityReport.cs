@@ -11,7 +11,7 @@ internal static class ReliabilityReport
         o.WriteLine("|---|---|---|---|---|---|");
         foreach (var r in results)
             o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Case.Name} | {Text.Clip(r.Case.Tried, 120)} | {(r.Verdict.Passed ? "yes" : "NO")} | {Text.Clip(r.Verdict.Figures, 400)} | " +
+                $"| {r.Case.Name} | {Text.Clip(r.Case.Tried, 160)} | {(r.Verdict.Passed ? "yes" : "NO")} | {Text.Clip(r.Verdict.Figures, 400)} | " +
                 $"{r.Elapsed.TotalSeconds:0.0} | {Text.Clip(r.Verdict.Detail, 300)} |"));
         o.WriteLine();
         o.WriteLine($"{results.Count} cases run: {results.Count(r => r.Verdict.Passed)} passed, {results.Count(r => !r.Verdict.Passed)} failed" +
