@@ -160,10 +160,16 @@ internal sealed partial class PgConnection
         {
             await TrySendFatalAsync(e.SqlState, e.Message).ConfigureAwait(false);
         }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // The server is stopping (SIGTERM, Ctrl-C): say so before closing, as PostgreSQL's fast shutdown does, so an
+            // idle client or one whose statement was cut off sees why rather than a lost connection.
+            await TrySendFatalAsync(PgSqlState.AdminShutdown, "terminating connection due to administrator command").ConfigureAwait(false);
+        }
         catch (Exception e) when (e is IOException or EndOfStreamException or SocketException or ObjectDisposedException
                                        or OperationCanceledException)
         {
-            // The client went away, sent half a message, or the server is stopping: just close.
+            // The client went away, sent half a message, or let a startup deadline pass: just close.
         }
         finally
         {

@@ -13,5 +13,6 @@ internal static class PgSqlState
     public const string DuplicateCursor = "42P03";
     public const string TooManyConnections = "53300";
     public const string IdleSessionTimeout = "57P05";
+    public const string AdminShutdown = "57P01";
     public const string IdleInTransactionSessionTimeout = "25P03";
 }

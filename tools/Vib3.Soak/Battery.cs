@@ -21,7 +21,7 @@ internal sealed class Battery(VibCli cli, string scratch, string password) : IAs
         var clock = Stopwatch.StartNew();
         using var cancel = new CancellationTokenSource(c.Deadline);
         using var stopSampling = new CancellationTokenSource();
-        var sampler = SampleAsync(server, stopSampling.Token);
+        var sampler = RssSampler.SampleAsync(server, stopSampling.Token);
         var dir = Directory.CreateDirectory(Path.Combine(scratch, c.Name)).FullName;
         Seen seen;
         try
@@ -62,25 +62,6 @@ internal sealed class Battery(VibCli cli, string scratch, string password) : IAs
         var result = new CaseResult(c, seen, crash, hang, memory, before, after, peak, clock.Elapsed);
         if (!result.Clean) await ReplaceAsync(c.NeedsPassword);
         return result;
-    }
-
-    /// <summary>Peak RSS while the case runs; kills the server past the memory cap.</summary>
-    private static async Task<(long Peak, bool Killed)> SampleAsync(VibServer server, CancellationToken stop)
-    {
-        long peak = 0;
-        while (!stop.IsCancellationRequested && !server.HasExited)
-        {
-            var rss = server.RssBytes ?? 0;
-            peak = Math.Max(peak, rss);
-            if (rss > Limits.MemoryCapBytes)
-            {
-                ChildProcess.Kill(server.Process);
-                return (peak, true);
-            }
-            try { await Task.Delay(Limits.SampleEvery, stop); }
-            catch (OperationCanceledException) { }
-        }
-        return (peak, false);
     }
 
     private async Task<VibServer> ServerAsync(bool guarded)

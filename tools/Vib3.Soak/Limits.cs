@@ -14,6 +14,11 @@ internal static class Limits
     /// <summary>How long /health and psql SELECT 1 may take after a case before the server counts as hung.</summary>
     public static readonly TimeSpan ProbeDeadline = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long a Postgres client may take to connect and log in. Generous, because the soak runs beside other
+    /// builds on 2 cores (at load 30–45, starting 16 `psql --version` at once took 3 s); the sigterm case reports its
+    /// slowest login, so a slow one is seen without failing the run.</summary>
+    public static readonly TimeSpan ConnectDeadline = TimeSpan.FromSeconds(30);
+
     /// <summary>How long `vib3 serve` may take to print that it listens.</summary>
     public static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(60);
 

@@ -17,14 +17,6 @@ internal sealed class VibCli(string dll, string dataDir)
     public Task<ChildResult> ConvertAsync(string folder, string name, TimeSpan deadline) =>
         RunAsync(deadline, "convert", folder, "--name", name);
 
-    /// <summary>The CLI next to this tool in the same build layout, as vib3-bench finds it.</summary>
-    public static string Find(string given)
-    {
-        if (given.Length > 0)
-            return File.Exists(given) ? Path.GetFullPath(given) : throw new FileNotFoundException($"--cli {given}: no such file (the built vib3.dll)");
-        var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')); // tools/Vib3.Soak/bin/CONFIG/TFM
-        var candidate = Path.Combine(here.Parent!.Parent!.Parent!.Parent!.Parent!.FullName, "src", "Vib3.Cli", "bin", here.Parent!.Name, here.Name, "vib3.dll");
-        return File.Exists(candidate) ? candidate : throw new FileNotFoundException(
-            $"vib3's CLI is not built at {candidate}; build src/Vib3.Cli with the same configuration or pass --cli PATH/vib3.dll");
-    }
+    /// <summary>The CLI given with --cli, else the one built beside this tool.</summary>
+    public static string Find(string given) => BuildLayout.Find(given, "--cli", Path.Combine("src", "Vib3.Cli"), "vib3.dll");
 }

@@ -34,11 +34,12 @@ internal sealed class VibServer : IAsyncDisposable
     public long? RssBytes => ProcessMemory.RssBytes(_process.Id);
 
     /// <summary>Starts the server and waits until both listeners are up (or the start deadline passes).</summary>
-    public static async Task<VibServer> StartAsync(VibCli cli, string? password)
+    /// <param name="options">More `vib3 serve` options (limits, shutdown timeout).</param>
+    public static async Task<VibServer> StartAsync(VibCli cli, string? password, params string[] options)
     {
         var (pg, http) = (FreePort(), FreePort());
         var env = password is null ? null : new Dictionary<string, string> { ["VIB3_PG_PASSWORD"] = password };
-        var process = ChildProcess.Start("dotnet", cli.Args("serve", "--pg-port", $"{pg}", "--http-port", $"{http}", "--listen", "127.0.0.1"), env);
+        var process = ChildProcess.Start("dotnet", cli.Args(["serve", "--pg-port", $"{pg}", "--http-port", $"{http}", "--listen", "127.0.0.1", .. options]), env);
         var ready = new TaskCompletionSource();
         var stdout = ReadUntilReadyAsync(process.StandardOutput, ready);
         var server = new VibServer(process, pg, http, password, stdout, ChildProcess.Tail(process.StandardError));
@@ -112,6 +113,16 @@ internal sealed class VibServer : IAsyncDisposable
         request.Headers.ExpectContinue = true;
         return await _http.SendAsync(request, cts.Token);
     }
+
+    /// <summary>Sends <paramref name="signal"/> (<see cref="Posix"/>) to the server.</summary>
+    public void Signal(int signal) => Posix.Signal(_process.Id, signal);
+
+    /// <summary>Npgsql's connection string for this server: no pg_catalog type loading (vib3 serves only what drivers
+    /// need), no pooling (each client holds its own connection), bounded connect (<see cref="Limits.ConnectDeadline"/>)
+    /// and command waits.</summary>
+    public string NpgsqlConnectionString(TimeSpan commandTimeout) =>
+        $"Host=127.0.0.1;Port={PgPort};Username={User};{(Password is null ? "" : $"Password={Password};")}Database=vib3;" +
+        $"Server Compatibility Mode=NoTypeLoading;Pooling=false;Timeout={(int)Limits.ConnectDeadline.TotalSeconds};Command Timeout={(int)commandTimeout.TotalSeconds}";
 
     /// <summary>What the server printed last (for a crash report).</summary>
     public async Task<string> OutputAsync() =>

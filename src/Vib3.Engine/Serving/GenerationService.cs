@@ -112,7 +112,10 @@ public sealed class GenerationService : IAsyncDisposable
     {
         if (!_engine.Catalog.Exists(model))
             throw new Vib3Exception(SqlState.UndefinedObject, $"model \"{model}\" does not exist");
-        var lazy = _models.GetOrAdd(model, name => new Lazy<Task<ServedModel>>(() => ServedModel.OpenAsync(_engine, name, CancellationToken.None)));
+        // Opened on a thread of its own: the Lazy's factory runs under its lock, and the open's synchronous part (the
+        // store, then the first page reads' continuations) would hold every other caller's thread blocked on that lock,
+        // starving the pool the open itself needs (16 first requests: ~15 s to first token on 2 cores, a hang with 4 workers).
+        var lazy = _models.GetOrAdd(model, name => new Lazy<Task<ServedModel>>(() => Task.Run(() => ServedModel.OpenAsync(_engine, name, CancellationToken.None))));
         try
         {
             return await lazy.Value.WaitAsync(ct).ConfigureAwait(false);
