@@ -9,9 +9,9 @@ public sealed class ShutdownTests : IAsyncLifetime
 {
     private readonly PgServerFixture _server = new();
 
-    public Task InitializeAsync() => _server.InitializeAsync();
+    public ValueTask InitializeAsync() => _server.InitializeAsync();
 
-    public Task DisposeAsync() => _server.DisposeAsync();
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 
     [Fact]
     public async Task An_idle_connection_gets_57P01_when_the_server_stops()
