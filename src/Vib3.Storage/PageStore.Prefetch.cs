@@ -45,7 +45,7 @@ public sealed partial class PageStore
                 if (predicted) Interlocked.Increment(ref _prefetchSkipped);
                 return false;
             }
-            var load = new Load { Waiters = 0 };
+            var load = new Load { Page = page, Waiters = 0 };
             _inFlight[page] = load;
             if (!predicted) _readAheadUnused[page] = 0;
             else

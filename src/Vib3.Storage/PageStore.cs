@@ -247,9 +247,11 @@ public sealed partial class PageStore : IDisposable
             }
             else
             {
-                // Reserved (or queued) now, so the bytes are counted before the disk is touched.
-                var reservation = _cache.ReserveAsync(PageCharge(_entries[page].Length), _shutdown.Token);
-                load = new Load { Waiters = 1 };
+                // Reserved (or queued) now, so the bytes are counted before the disk is touched. The queued request
+                // is withdrawn if every caller gives up before room comes (Abandon).
+                load = new Load { Page = page, Waiters = 1, Room = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token) };
+                var reservation = _cache.ReserveAsync(PageCharge(_entries[page].Length), load.Room.Token);
+                load.Reservation = reservation;
                 _inFlight[page] = load;
                 CountMiss(page);
                 _prefetchedUnused.TryRemove(page, out _); // prefetched once but evicted unused: this read is a miss
@@ -270,7 +272,10 @@ public sealed partial class PageStore : IDisposable
         }
     }
 
-    /// <summary>A waiter gave up: take it off the load, or drop the pin the loader made for it.</summary>
+    /// <summary>A waiter gave up: take it off the load, or drop the pin the loader made for it. When the last waiter of
+    /// a load still queued for room gives up, the load leaves the queue: otherwise it would keep its place ahead of
+    /// reads someone waits for, and a reader holding pages while its next read waits behind it (a page group under a
+    /// tight budget) would wait for room that only its own pages could free.</summary>
     private void Abandon(Load load)
     {
         lock (_inFlight)
@@ -278,6 +283,13 @@ public sealed partial class PageStore : IDisposable
             if (!load.Finished)
             {
                 load.Waiters--;
+                if (load.Waiters == 0 && load.Room is not null && !load.Reservation!.IsCompleted)
+                {
+                    LeaveInFlight(load);
+                    // Under the lock, so the loader cannot have disposed it; the waiter's continuation runs
+                    // asynchronously, not here.
+                    load.Room.Cancel();
+                }
                 return;
             }
         }
@@ -317,7 +329,7 @@ public sealed partial class PageStore : IDisposable
                 // miss both, and the bytes never leave the budget's count.
                 cached = _cache.Insert(page, buffer, offset, entry.Length, load.Waiters);
                 load.Finished = true;
-                _inFlight.Remove(page);
+                LeaveInFlight(load);
             }
             return cached;
         }
@@ -332,11 +344,19 @@ public sealed partial class PageStore : IDisposable
                 lock (_inFlight)
                 {
                     load.Finished = true;
-                    _inFlight.Remove(page);
+                    LeaveInFlight(load);
                 }
                 if (buffer != null) _cache.Release(buffer);
             }
+            lock (_inFlight) load.Room?.Dispose(); // under the lock Abandon cancels it under
         }
+    }
+
+    /// <summary>Takes the load out of the in-flight table if it is still the one there (an abandoned load was taken out
+    /// early, and a later read of the same page may have started another). Under the <c>_inFlight</c> lock.</summary>
+    private void LeaveInFlight(Load load)
+    {
+        if (_inFlight.TryGetValue(load.Page, out var current) && current == load) _inFlight.Remove(load.Page);
     }
 
     private void Verify(int page, PageEntry entry, PageBuffer buffer, int offset)
@@ -414,8 +434,14 @@ public sealed partial class PageStore : IDisposable
     /// <summary>One disk read and the callers waiting for it. Waiters and Finished are guarded by the _inFlight lock.</summary>
     private sealed class Load
     {
+        public required int Page;
         public Task<CachedPage> Task = null!;
         public int Waiters;
         public bool Finished;
+
+        /// <summary>Cancels the request for room while it is queued (a demand read's; a prefetch has its room already).</summary>
+        public CancellationTokenSource? Room;
+
+        public Task<PageBuffer>? Reservation;
     }
 }

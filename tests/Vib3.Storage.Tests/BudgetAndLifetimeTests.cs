@@ -45,6 +45,34 @@ public class BudgetAndLifetimeTests
         Assert.Equal(0, s.LoadingBytes);
     }
 
+    /// <summary>A read whose every caller gave up while it waited for room leaves the queue. Kept there, it took the
+    /// first room a lease freed, ahead of reads someone still waited for: a reader holding pages while its next read
+    /// waited behind it (a page group of a step cancelled under a tight budget) hung the next generation.</summary>
+    [Fact]
+    public async Task ReadAbandonedWhileWaitingForRoom_GivesItsPlaceInTheQueueBack()
+    {
+        var (store, pages) = Open(cachePages: 2);
+        using var s0 = store;
+        using var p0 = pages;
+        using var l0 = await pages.ReadAsync(0);
+        var l1 = await pages.ReadAsync(1);
+        using var giveUp = new CancellationTokenSource();
+        var abandoned = pages.ReadAsync(2, giveUp.Token).AsTask();
+        Assert.False(abandoned.IsCompleted); // queued for room
+        giveUp.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+        var wanted = pages.ReadAsync(3).AsTask();
+        Assert.False(wanted.IsCompleted);
+
+        l1.Dispose(); // room for one page: the read someone waits for gets it
+        using (var l3 = await wanted.WaitAsync(TimeSpan.FromSeconds(10)))
+            Assert.True(l3.Memory.Span.SequenceEqual(store.Pages[3]));
+        Assert.Equal(3L * PageLen, pages.Stats.BytesRead); // pages 0, 1 and 3: page 2 was never read
+        Assert.Equal(0, pages.Stats.LoadingBytes);
+        using var again = await pages.ReadAsync(2).AsTask().WaitAsync(TimeSpan.FromSeconds(10)); // a new read of it works
+        Assert.True(again.Memory.Span.SequenceEqual(store.Pages[2]));
+    }
+
     [Fact]
     public async Task ConcurrentLeaseHolders_NeverHoldMoreThanTheBudget()
     {
@@ -136,23 +164,29 @@ public class BudgetAndLifetimeTests
         Assert.Equal(3L * PageLen, s.BytesRead);
     }
 
+    /// <summary>A load that had its room and was at the disk when its only caller gave up finishes and is cached,
+    /// unpinned (a load still queued for room leaves the queue instead:
+    /// <see cref="ReadAbandonedWhileWaitingForRoom_GivesItsPlaceInTheQueueBack"/>).</summary>
     [Fact]
-    public async Task LoadWhoseOnlyCallerGaveUp_StillFinishes_AndIsCachedUnpinned()
+    public async Task LoadAtTheDiskWhoseOnlyCallerGaveUp_StillFinishes_AndIsCachedUnpinned()
     {
-        var (store, pages) = Open(cachePages: 2);
+        var devices = new GatedDevices();
+        var (store, pages) = Open(cachePages: 2, devices: devices);
         using var s0 = store;
         using var p0 = pages;
-        var l0 = await pages.ReadAsync(0);
-        using var l1 = await pages.ReadAsync(1);
+        using var l0 = await pages.ReadAsync(0);
+        devices.Hold(pages.Entry(3).Address);
         using var cts = new CancellationTokenSource();
         var quitter = pages.ReadAsync(3, cts.Token).AsTask();
+        await devices.Reached.WaitAsync(TimeSpan.FromSeconds(10)); // page 3 has its room and is at the disk
         cts.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => quitter);
-        l0.Dispose();
-        using var l3 = await pages.ReadAsync(3); // joins the load or hits what it cached
+        devices.Release();
+        using var l3 = await pages.ReadAsync(3).AsTask().WaitAsync(TimeSpan.FromSeconds(10)); // joins the load or hits what it cached
         Assert.True(l3.Memory.Span.SequenceEqual(store.Pages[3]));
         var s = pages.Stats;
-        Assert.Equal(3, s.Misses);
+        Assert.Equal(2, s.Misses); // pages 0 and 3, each read once
+        Assert.Equal(2L * PageLen, s.BytesRead);
         Assert.Equal(2 * Charge, s.PinnedBytes);
     }
 

@@ -48,20 +48,23 @@ public sealed class ModelWeights : IDisposable
     public DenseWeight? TryTensor(string name) => _dense.GetValueOrDefault(name);
 
     /// <summary>Hands the pages [first, first+count) to <paramref name="consume"/> in order, one at a time, reading up
-    /// to <see cref="ReadAhead"/> pages ahead. A page is released before the next is awaited, so a tensor larger than
+    /// to <see cref="ReadAhead"/> pages ahead (fewer when the page cache holds fewer). A page is released before the next is awaited, so a tensor larger than
     /// the RAM budget streams through it instead of waiting for room it holds itself. A cancelled
     /// <paramref name="ct"/> stops it before the next page is computed on (a read under way is waited for and
     /// released, not used). Do not nest streams over one
     /// store (a consumer that starts another stream): at a tight budget the inner one could wait on the outer's pages.</summary>
     public async ValueTask StreamPagesAsync(int first, int count, PageConsumer consume, CancellationToken ct = default)
     {
+        // Never more pages outstanding than the cache holds at once: a later page that is resident is pinned at once,
+        // and the earlier read it overtook would then wait for room that only this stream's own pages could free.
+        var window = Math.Clamp(Store.PagesThatFit, 1, ReadAhead);
         var pending = new Queue<ValueTask<PageLease>>();
         var next = 0;
         try
         {
             for (var i = 0; i < count; i++)
             {
-                while (next < count && pending.Count < ReadAhead) pending.Enqueue(Store.ReadAsync(first + next++, ct));
+                while (next < count && pending.Count < window) pending.Enqueue(Store.ReadAsync(first + next++, ct));
                 using var lease = await _waits.Await(pending.Dequeue()).ConfigureAwait(false);
                 ct.ThrowIfCancellationRequested(); // a hit completes without looking at the token
                 consume(i, lease.Memory.Span);
@@ -83,7 +86,10 @@ public sealed class ModelWeights : IDisposable
     /// while waiting for room that only their release would free would never end.</summary>
     public async ValueTask StreamPageGroupsAsync(int first, int count, int group, PageGroupConsumer consume, CancellationToken ct = default)
     {
-        group = Math.Clamp(Store.PagesThatFit, 1, Math.Max(1, group));
+        var fit = Math.Max(1, Store.PagesThatFit);
+        group = Math.Clamp(fit, 1, Math.Max(1, group));
+        // The group and the reads ahead of it together never outnumber what the cache holds (see StreamPagesAsync).
+        var window = Math.Min(fit, Math.Max(group, ReadAhead));
         var pending = new Queue<ValueTask<PageLease>>();
         var held = new List<PageLease>(group);
         var next = 0;
@@ -92,7 +98,7 @@ public sealed class ModelWeights : IDisposable
             for (var i = 0; i < count; i += group)
             {
                 var n = Math.Min(group, count - i);
-                while (next < count && pending.Count < Math.Max(group, ReadAhead)) pending.Enqueue(Store.ReadAsync(first + next++, ct));
+                while (next < count && pending.Count < window) pending.Enqueue(Store.ReadAsync(first + next++, ct));
                 for (var j = 0; j < n; j++) held.Add(await _waits.Await(pending.Dequeue()).ConfigureAwait(false));
                 ct.ThrowIfCancellationRequested();
                 consume(i, held.Select(l => l.Memory).ToArray());
