@@ -37,15 +37,6 @@ public sealed class Deepseek2GenerateTests : IDisposable
 
     private Vib3Engine Engine() => new(new EngineOptions(_data, 64L << 20));
 
-    private static async Task<List<object?[]>> RowsAsync(Session session, string sql)
-    {
-        StatementResult? result = null;
-        await foreach (var r in session.ExecuteAsync(sql)) result = r;
-        var rows = new List<object?[]>();
-        await foreach (var row in result!.Rows) rows.Add(row);
-        return rows;
-    }
-
     [Fact]
     public async Task Generate_gives_the_forward_pass_s_greedy_tokens()
     {
@@ -70,7 +61,7 @@ public sealed class Deepseek2GenerateTests : IDisposable
 
         await using var engine = Engine();
         using var s = engine.OpenSession(ClientAccess.LocalAdministrator);
-        var rows = await RowsAsync(s, "GENERATE 'the cat sat' FROM MODEL ds MAX_TOKENS 12");
+        var rows = await SessionRows.LastAsync(s, "GENERATE 'the cat sat' FROM MODEL ds MAX_TOKENS 12");
         var text = string.Concat(rows.Select(r => (string)r[0]!));
         Assert.Equal(tokenizer.Decode(expected), text);
     }
@@ -80,7 +71,7 @@ public sealed class Deepseek2GenerateTests : IDisposable
     {
         await using var engine = Engine();
         using var s = engine.OpenSession(ClientAccess.LocalAdministrator);
-        var plan = string.Join("\n", (await RowsAsync(s, "EXPLAIN GENERATE 'a' FROM MODEL ds MAX_TOKENS 4")).Select(r => (string)r[0]!));
+        var plan = string.Join("\n", (await SessionRows.LastAsync(s, "EXPLAIN GENERATE 'a' FROM MODEL ds MAX_TOKENS 4")).Select(r => (string)r[0]!));
         Assert.Contains("latent (MLA), 4 heads x 16+8 (v 16), q rank 24, kv rank 32; cache 40 values per token (full keys and values: 160)", plan);
         Assert.Contains("DenseFFN", plan);
         Assert.Contains("sigmoid, top-3 of 8 by score + selection bias, best 2 of 4 groups eligible, renormalised, weights x 2.5", plan);
@@ -92,7 +83,7 @@ public sealed class Deepseek2GenerateTests : IDisposable
     {
         await using var engine = Engine();
         using var s = engine.OpenSession(ClientAccess.LocalAdministrator);
-        var e = await Assert.ThrowsAsync<Vib3Exception>(() => RowsAsync(s, "GENERATE 'a' FROM MODEL ds USING RETRIEVAL k=2"));
+        var e = await Assert.ThrowsAsync<Vib3Exception>(() => SessionRows.LastAsync(s, "GENERATE 'a' FROM MODEL ds USING RETRIEVAL k=2"));
         Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
         Assert.Contains("deepseek2", e.Message);
     }

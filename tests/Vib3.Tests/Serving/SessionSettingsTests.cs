@@ -47,13 +47,13 @@ public sealed class SessionSettingsTests : IDisposable
     public async Task Set_model_is_the_model_generate_uses_without_from_model()
     {
         using var s = _engine.OpenSession(ClientAccess.LocalAdministrator);
-        var rows = await RowsAsync(s, "SET model = 'm'; GENERATE 'hello' MAX_TOKENS 2");
+        var rows = await SessionRows.LastAsync(s, "SET model = 'm'; GENERATE 'hello' MAX_TOKENS 2");
         Assert.InRange((long)rows[0][2]!, 1, 2);
-        Assert.Equal("m", (await RowsAsync(s, "SHOW model"))[0][0]);
-        var missing = await Assert.ThrowsAsync<Vib3Exception>(() => RowsAsync(s, "SET model = 'nope'"));
+        Assert.Equal("m", (await SessionRows.LastAsync(s, "SHOW model"))[0][0]);
+        var missing = await Assert.ThrowsAsync<Vib3Exception>(() => SessionRows.LastAsync(s, "SET model = 'nope'"));
         Assert.Equal((SqlState.UndefinedObject, "model \"nope\" does not exist"), (missing.SqlState, missing.Message));
-        await RowsAsync(s, "RESET model");
-        var none = await Assert.ThrowsAsync<Vib3Exception>(() => RowsAsync(s, "GENERATE 'hello' MAX_TOKENS 2"));
+        await SessionRows.LastAsync(s, "RESET model");
+        var none = await Assert.ThrowsAsync<Vib3Exception>(() => SessionRows.LastAsync(s, "GENERATE 'hello' MAX_TOKENS 2"));
         Assert.Contains("no model chosen", none.Message);
     }
 
@@ -64,7 +64,7 @@ public sealed class SessionSettingsTests : IDisposable
     public async Task An_unknown_parameter_is_refused_as_postgres_refuses_it(string sql)
     {
         using var s = _engine.OpenSession(ClientAccess.LocalAdministrator);
-        var e = await Assert.ThrowsAsync<Vib3Exception>(() => RowsAsync(s, sql));
+        var e = await Assert.ThrowsAsync<Vib3Exception>(() => SessionRows.LastAsync(s, sql));
         Assert.Equal((SqlState.UndefinedObject, "unrecognized configuration parameter \"tempurature\""), (e.SqlState, e.Message));
     }
 
@@ -78,7 +78,7 @@ public sealed class SessionSettingsTests : IDisposable
     public async Task A_bad_value_names_the_parameter_and_what_it_accepts(string sql, string message)
     {
         using var s = _engine.OpenSession(ClientAccess.LocalAdministrator);
-        var e = await Assert.ThrowsAsync<Vib3Exception>(() => RowsAsync(s, sql));
+        var e = await Assert.ThrowsAsync<Vib3Exception>(() => SessionRows.LastAsync(s, sql));
         Assert.Equal((SqlState.InvalidParameterValue, message), (e.SqlState, e.Message));
     }
 
@@ -86,16 +86,16 @@ public sealed class SessionSettingsTests : IDisposable
     public async Task The_sampling_settings_are_the_defaults_of_generate_and_its_own_clauses_win()
     {
         using var s = _engine.OpenSession(ClientAccess.LocalAdministrator);
-        await RowsAsync(s, "USE MODEL m; SET temperature = 0.5; SET top_k = 5; SET seed = 42; SET max_tokens = 3");
+        await SessionRows.LastAsync(s, "USE MODEL m; SET temperature = 0.5; SET top_k = 5; SET seed = 42; SET max_tokens = 3");
         Assert.Contains("sampling: temperature 0.5, top_k 5, seed 42, max_tokens 3", await PlanAsync(s, "EXPLAIN GENERATE 'x'"));
         Assert.Contains("sampling: greedy, max_tokens 7", await PlanAsync(s, "EXPLAIN GENERATE 'x' TEMPERATURE 0 MAX_TOKENS 7"));
 
         // The settings sample exactly as the same clauses written out do, in a session with nothing set.
-        var bySettings = await RowsAsync(s, "GENERATE 'the cat'");
+        var bySettings = await SessionRows.LastAsync(s, "GENERATE 'the cat'");
         using var plain = _engine.OpenSession(ClientAccess.LocalAdministrator);
-        Assert.Equal(bySettings[0], (await RowsAsync(plain, "GENERATE 'the cat' FROM MODEL m TEMPERATURE 0.5 TOP_K 5 SEED 42 MAX_TOKENS 3"))[0]);
+        Assert.Equal(bySettings[0], (await SessionRows.LastAsync(plain, "GENERATE 'the cat' FROM MODEL m TEMPERATURE 0.5 TOP_K 5 SEED 42 MAX_TOKENS 3"))[0]);
 
-        await RowsAsync(s, "RESET ALL");
+        await SessionRows.LastAsync(s, "RESET ALL");
         Assert.Contains("sampling: greedy, max_tokens 64", await PlanAsync(s, "EXPLAIN GENERATE 'x' FROM MODEL m"));
     }
 
@@ -103,13 +103,13 @@ public sealed class SessionSettingsTests : IDisposable
     public async Task Show_all_on_a_fresh_session_lists_every_parameter_with_its_source()
     {
         using var s = _engine.OpenSession(ClientAccess.LocalAdministrator);
-        var fresh = await RowsAsync(s, "SHOW ALL");
+        var fresh = await SessionRows.LastAsync(s, "SHOW ALL");
         Assert.Equal(Registered, fresh.Select(r => (string)r[0]!));
         Assert.All(fresh, r => Assert.Equal("default", r[2]));
         Assert.All(fresh, r => Assert.False(string.IsNullOrWhiteSpace((string?)r[3])));
         Assert.Equal(["temperature", "0", "default"], fresh.Single(r => (string)r[0]! == "temperature")[..3]);
 
-        var set = await RowsAsync(s, "SET Temperature TO 0.25; USE MODEL m; SHOW ALL");
+        var set = await SessionRows.LastAsync(s, "SET Temperature TO 0.25; USE MODEL m; SHOW ALL");
         Assert.Equal(["temperature", "0.25", "session"], set.Single(r => (string)r[0]! == "temperature")[..3]);
         Assert.Equal(["model", "m", "session"], set.Single(r => (string)r[0]! == "model")[..3]);
         Assert.Equal(["top_p", "1", "default"], set.Single(r => (string)r[0]! == "top_p")[..3]);
@@ -119,15 +119,15 @@ public sealed class SessionSettingsTests : IDisposable
     public async Task Describe_shows_a_system_tables_columns_and_a_models_shape()
     {
         using var s = _engine.OpenSession(Bob);
-        var table = await RowsAsync(s, "DESCRIBE vib3_tiers");
+        var table = await SessionRows.LastAsync(s, "DESCRIBE vib3_tiers");
         Assert.Equal(["model", "text"], table[0]);
         Assert.Equal(["direct_io", "boolean"], table[^1]);
         Assert.Contains(new object?[] { "hits", "bigint" }, table);
 
-        var model = (await RowsAsync(s, "DESCRIBE m")).ToDictionary(r => (string)r[0]!, r => (string?)r[1]);
+        var model = (await SessionRows.LastAsync(s, "DESCRIBE m")).ToDictionary(r => (string)r[0]!, r => (string?)r[1]);
         Assert.Equal(("qwen3moe", "2", "4", "2", "64"), (model["family"], model["layers"], model["experts"], model["top_k"], model["hidden"]));
 
-        var e = await Assert.ThrowsAsync<Vib3Exception>(() => RowsAsync(s, "DESCRIBE nothing"));
+        var e = await Assert.ThrowsAsync<Vib3Exception>(() => SessionRows.LastAsync(s, "DESCRIBE nothing"));
         Assert.Equal((SqlState.UndefinedObject, "no system table or model named \"nothing\" (at line 1:1)"), (e.SqlState, e.Message));
     }
 
@@ -137,34 +137,23 @@ public sealed class SessionSettingsTests : IDisposable
         const string Query = "SELECT id, client, application_name, current_model, state, statement FROM vib3_sessions ORDER BY id";
         using var admin = _engine.OpenSession(ClientAccess.LocalAdministrator);
         var bob = _engine.OpenSession(Bob);
-        await RowsAsync(admin, "USE MODEL m; SET application_name = 'console'");
-        await RowsAsync(bob, "SET application_name = 'report'");
+        await SessionRows.LastAsync(admin, "USE MODEL m; SET application_name = 'console'");
+        await SessionRows.LastAsync(bob, "SET application_name = 'report'");
 
-        var seenByAdmin = await RowsAsync(admin, Query);
+        var seenByAdmin = await SessionRows.LastAsync(admin, Query);
         Assert.Equal([admin.Id, bob.Id], seenByAdmin.Select(r => (long)r[0]!));
         Assert.Equal(new object?[] { admin.Id, "the local command line", "console", "m", "active", Query }, seenByAdmin[0]);
         Assert.Equal(new object?[] { bob.Id, Bob.Client, "report", null, "idle", "SET application_name = 'report'" }, seenByAdmin[1]);
 
-        var seenByBob = await RowsAsync(bob, Query);
+        var seenByBob = await SessionRows.LastAsync(bob, Query);
         Assert.Equal("<insufficient privilege>", seenByBob[0][5]);
         Assert.Equal(new object?[] { bob.Id, Bob.Client, "report", null, "active", Query }, seenByBob[1]);
 
         bob.Dispose();
-        Assert.Equal([admin.Id], (await RowsAsync(admin, Query)).Select(r => (long)r[0]!));
+        Assert.Equal([admin.Id], (await SessionRows.LastAsync(admin, Query)).Select(r => (long)r[0]!));
     }
 
     private static async Task<string> PlanAsync(Session s, string sql) =>
-        string.Join("\n", (await RowsAsync(s, sql)).Select(r => (string)r[0]!));
+        string.Join("\n", (await SessionRows.LastAsync(s, sql)).Select(r => (string)r[0]!));
 
-    /// <summary>The rows of the last statement of <paramref name="sql"/>.</summary>
-    private static async Task<List<object?[]>> RowsAsync(Session session, string sql)
-    {
-        var rows = new List<object?[]>();
-        await foreach (var result in session.ExecuteAsync(sql))
-        {
-            rows = [];
-            await foreach (var row in result.Rows) rows.Add(row);
-        }
-        return rows;
-    }
 }

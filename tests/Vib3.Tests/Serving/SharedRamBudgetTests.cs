@@ -118,25 +118,25 @@ public sealed class SharedRamBudgetTests : IDisposable
         await using var engine = Engine(_modelCharge * 4);
         using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
         using var other = engine.OpenSession(ClientAccess.LocalAdministrator);
-        await RowsAsync(other, "USE MODEL b");
-        await RowsAsync(session, "GENERATE 'the cat' FROM MODEL a MAX_TOKENS 4");
-        await RowsAsync(session, "GENERATE 'the cat' FROM MODEL b MAX_TOKENS 4");
+        await SessionRows.LastAsync(other, "USE MODEL b");
+        await SessionRows.LastAsync(session, "GENERATE 'the cat' FROM MODEL a MAX_TOKENS 4");
+        await SessionRows.LastAsync(session, "GENERATE 'the cat' FROM MODEL b MAX_TOKENS 4");
         var a = Resident(engine, "a");
         var b = Resident(engine, "b");
         Assert.Equal(a + b, engine.Generations.RamBudget.ResidentBytes);
 
-        var tiers = await RowsAsync(session, "SELECT model, resident_bytes, capacity_bytes FROM vib3_tiers WHERE tier = 'ram'");
+        var tiers = await SessionRows.LastAsync(session, "SELECT model, resident_bytes, capacity_bytes FROM vib3_tiers WHERE tier = 'ram'");
         Assert.Equal([("a", a), ("b", b), ((string?)null, a + b)], tiers.Select(r => ((string?)r[0], (long)r[1]!)));
         Assert.All(tiers, r => Assert.Equal(_modelCharge * 4, r[2]));
 
-        await RowsAsync(session, "DROP MODEL b");
+        await SessionRows.LastAsync(session, "DROP MODEL b");
 
         Assert.Equal(a, engine.Generations.RamBudget.ResidentBytes); // at once, not when b's pages are evicted
         Assert.Equal(1, engine.Generations.RamBudget.Stores);
-        tiers = await RowsAsync(session, "SELECT model, resident_bytes FROM vib3_tiers WHERE tier = 'ram'");
+        tiers = await SessionRows.LastAsync(session, "SELECT model, resident_bytes FROM vib3_tiers WHERE tier = 'ram'");
         Assert.Equal([("a", a), ((string?)null, a)], tiers.Select(r => ((string?)r[0], (long)r[1]!)));
-        Assert.Empty(await RowsAsync(session, "SELECT model FROM vib3_tiers WHERE model = 'b'"));
-        Assert.DoesNotContain(await RowsAsync(session, "SELECT current_model FROM vib3_sessions"), r => (string?)r[0] == "b");
+        Assert.Empty(await SessionRows.LastAsync(session, "SELECT model FROM vib3_tiers WHERE model = 'b'"));
+        Assert.DoesNotContain(await SessionRows.LastAsync(session, "SELECT current_model FROM vib3_sessions"), r => (string?)r[0] == "b");
         Assert.DoesNotContain(engine.Generations.Stats(), s => s.Model == "b");
     }
 
@@ -145,8 +145,8 @@ public sealed class SharedRamBudgetTests : IDisposable
     {
         await using var engine = Engine(_modelCharge * 4);
         using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
-        await RowsAsync(session, "GENERATE 'the cat' FROM MODEL b MAX_TOKENS 4");
-        var plan = string.Join("\n", (await RowsAsync(session, "EXPLAIN GENERATE 'x' FROM MODEL a")).Select(r => (string)r[0]!));
+        await SessionRows.LastAsync(session, "GENERATE 'the cat' FROM MODEL b MAX_TOKENS 4");
+        var plan = string.Join("\n", (await SessionRows.LastAsync(session, "EXPLAIN GENERATE 'x' FROM MODEL a")).Select(r => (string)r[0]!));
         Assert.Contains(
             $"RAM budget shared by every open model: 1 open, this one's pages 0 B, the others' {ByteSize.Format(Resident(engine, "b"))}", plan);
     }
@@ -180,15 +180,4 @@ public sealed class SharedRamBudgetTests : IDisposable
         Assert.Equal(0, engine.Generations.RamBudget.Stores);
     }
 
-    /// <summary>The rows of the last statement of <paramref name="sql"/>.</summary>
-    private static async Task<List<object?[]>> RowsAsync(Session session, string sql)
-    {
-        var rows = new List<object?[]>();
-        await foreach (var result in session.ExecuteAsync(sql))
-        {
-            rows = [];
-            await foreach (var row in result.Rows) rows.Add(row);
-        }
-        return rows;
-    }
 }
