@@ -1,0 +1,56 @@
+using System.Runtime.InteropServices;
+
+namespace Vib3.Kernels.Tests.Quant;
+
+/// <summary>
+/// ggml itself, as shipped in LLamaSharp.Backend.Cpu: its exported scalar dequantize_row_* and its quantizer
+/// (ggml_quantize_chunk, llama.cpp's reference path without an importance matrix). The noavx build is loaded by path:
+/// it is compiled without FMA, so its C arithmetic is the plain f32 multiply-then-subtract a bit-exact comparison
+/// needs (an FMA build may fuse d·q − m into one rounding).
+/// </summary>
+internal static unsafe class GgmlReference
+{
+    private static readonly nint Library = NativeLibrary.Load(
+        Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "noavx", "libggml-base.so"));
+
+    /// <summary>ggml_type enum values (ggml.h) of the formats under test.</summary>
+    public static int TypeId(string name) => name switch
+    {
+        "q2_K" => 10, "q3_K" => 11, "q4_K" => 12, "q5_K" => 13, "q6_K" => 14, "iq4_nl" => 20, "iq4_xs" => 23,
+        _ => throw new ArgumentOutOfRangeException(nameof(name), name, "no ggml type id recorded"),
+    };
+
+    public static string TypeName(int type) =>
+        Marshal.PtrToStringUTF8(((delegate* unmanaged<int, nint>)Export("ggml_type_name"))(type))!;
+
+    public static long BlockValues(int type) => ((delegate* unmanaged<int, long>)Export("ggml_blck_size"))(type);
+
+    public static nuint BlockBytes(int type) => ((delegate* unmanaged<int, nuint>)Export("ggml_type_size"))(type);
+
+    /// <summary>ggml's dequantize_row_{name} of <paramref name="values"/> values.</summary>
+    public static float[] Dequantize(string name, byte[] blocks, int values)
+    {
+        var y = new float[values];
+        var f = (delegate* unmanaged<byte*, float*, long, void>)Export("dequantize_row_" + name);
+        fixed (byte* x = blocks)
+        fixed (float* py = y)
+            f(x, py, values);
+        return y;
+    }
+
+    /// <summary>Quantises <paramref name="rows"/> rows of <paramref name="values"/> as llama.cpp's quantizer does
+    /// without an importance matrix; returns the blocks and the byte count ggml reports.</summary>
+    public static (byte[] Blocks, nuint Written) Quantize(string name, float[] values, int rows, int byteCount)
+    {
+        var dst = new byte[byteCount];
+        var f = (delegate* unmanaged<int, float*, byte*, long, long, long, float*, nuint>)Export("ggml_quantize_chunk");
+        fixed (float* src = values)
+        fixed (byte* d = dst)
+        {
+            var written = f(TypeId(name), src, d, 0, rows, values.Length / rows, null);
+            return (dst, written);
+        }
+    }
+
+    private static nint Export(string symbol) => NativeLibrary.GetExport(Library, symbol);
+}
