@@ -5,8 +5,8 @@ namespace Vib3.Kernels.Tests.Quant;
 /// <summary>
 /// ggml itself, as shipped in LLamaSharp.Backend.Cpu: its exported scalar dequantize_row_* and its quantizer
 /// (ggml_quantize_chunk, llama.cpp's reference path without an importance matrix). The noavx build is loaded by path:
-/// it is compiled without FMA, so its C arithmetic is the plain f32 multiply-then-subtract a bit-exact comparison
-/// needs (an FMA build may fuse d·q − m into one rounding).
+/// it runs on any x86-64 CPU and is compiled without FMA, so its d·q − m is certainly two f32 roundings, as vib3's is
+/// (the avx512 build gave the same bits on this machine, but a compiler may fuse that expression where FMA is on).
 /// </summary>
 internal static unsafe class GgmlReference
 {
