@@ -18,7 +18,7 @@ internal sealed record BlockFormatCase(
     public delegate float DotFn(ReadOnlySpan<byte> row, ReadOnlySpan<float> x);
     public delegate void UnpackFn(ReadOnlySpan<byte> block, Span<sbyte> q, Span<float> scales, Span<float> mins);
 
-    public static readonly TheoryData<string> Names = new("q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_nl", "iq4_xs");
+    public static readonly TheoryData<string> Names = new("q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_nl", "iq4_xs", "tq1_0", "tq2_0");
 
     public static BlockFormatCase Get(string name) => name switch
     {
@@ -29,6 +29,8 @@ internal sealed record BlockFormatCase(
         "q6_K" => Of<Q6K>(),
         "iq4_nl" => Of<IQ4NL>(),
         "iq4_xs" => Of<IQ4XS>(),
+        "tq1_0" => Of<TQ1_0>(),
+        "tq2_0" => Of<TQ2_0>(),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
     };
 
