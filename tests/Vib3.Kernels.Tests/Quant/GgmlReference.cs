@@ -53,5 +53,15 @@ internal static unsafe class GgmlReference
         }
     }
 
+    /// <summary>ggml's quantize_row_q8_K_ref into <paramref name="dst"/> (which it only partly writes for an all-zero
+    /// block, so callers pass a zeroed buffer).</summary>
+    public static void QuantizeQ8K(float[] values, byte[] dst)
+    {
+        var f = (delegate* unmanaged<float*, byte*, long, void>)Export("quantize_row_q8_K_ref");
+        fixed (float* src = values)
+        fixed (byte* d = dst)
+            f(src, d, values.Length);
+    }
+
     private static nint Export(string symbol) => NativeLibrary.GetExport(Library, symbol);
 }
