@@ -20,6 +20,9 @@ internal sealed record BlockFormatCase(
 
     public static readonly TheoryData<string> Names = new("q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_nl", "iq4_xs", "tq1_0", "tq2_0");
 
+    /// <summary>The formats llama.cpp multiplies against Q8_K activations (IQ4_NL pairs with Q8_0 instead).</summary>
+    public static readonly TheoryData<string> Q8KPaired = new("q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_xs", "tq1_0", "tq2_0");
+
     public static BlockFormatCase Get(string name) => name switch
     {
         "q2_K" => Of<Q2K>(),

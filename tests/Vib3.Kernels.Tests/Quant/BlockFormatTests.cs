@@ -1,3 +1,5 @@
+using Vib3.Kernels.Quant;
+
 namespace Vib3.Kernels.Tests.Quant;
 
 /// <summary>
@@ -99,6 +101,36 @@ public class BlockFormatTests
                 Assert.True(Math.Abs(got - exact) <= 1e-5 * bound + 1e-30,
                     $"{name} seed {seed} {blockCount} blocks: dot {got}, dequantise-then-dot {exact}, bound {1e-5 * bound}");
             }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(BlockFormatCase.Q8KPaired), MemberType = typeof(BlockFormatCase))]
+    public void Dot_AgreesWithLlamaCppsQ8KDot(string name)
+    {
+        var f = BlockFormatCase.Get(name);
+        foreach (var seed in Seeds)
+        {
+            var rng = new Random(seed);
+            const int blockCount = 8;
+            var n = blockCount * f.BlockValues;
+            var row = f.RandomBlocks(rng, blockCount);
+            var x = TestData.Floats(rng, n);
+            var xq = new byte[blockCount * Q8K.BlockBytes];
+            Q8K.Quantize(x, xq);
+            var w = new float[n];
+            f.Dequantize(row, w);
+            // llama.cpp sees x̂ = d·q, each within d/2 of x (d = amax/127 per 256 values), then rounds in f32 as vib3 does.
+            double bound = 0;
+            for (var i = 0; i < n; i++)
+            {
+                var d = Math.Abs(BitConverter.ToSingle(xq, i / Q8K.BlockValues * Q8K.BlockBytes));
+                bound += Math.Abs((double)w[i]) * (0.501 * d + 1e-5 * Math.Abs(x[i]));
+            }
+            var ours = f.Dot(row, x);
+            var llama = GgmlReference.VecDotQ8K(name, row, xq, n);
+            Assert.True(Math.Abs(ours - llama) <= bound,
+                $"{name} seed {seed}: vib3 {ours}, llama.cpp {llama}, allowed {bound}");
         }
     }
 

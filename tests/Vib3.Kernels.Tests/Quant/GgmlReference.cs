@@ -13,6 +13,19 @@ internal static unsafe class GgmlReference
     private static readonly nint Library = NativeLibrary.Load(
         Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "noavx", "libggml-base.so"));
 
+    /// <summary>ggml's CPU backend (same folder; it finds the base library already loaded by its soname), for the
+    /// integer dot products llama.cpp's matvec runs (the noavx build's are the portable "_generic" ones). Its f16
+    /// lookup table is all zeros until ggml_cpu_init runs, which would make every dot 0.</summary>
+    private static readonly nint CpuLibrary = LoadCpuLibrary();
+
+    private static nint LoadCpuLibrary()
+    {
+        var library = NativeLibrary.Load(
+            Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "noavx", "libggml-cpu.so"));
+        ((delegate* unmanaged<void>)NativeLibrary.GetExport(library, "ggml_cpu_init"))();
+        return library;
+    }
+
     /// <summary>ggml_type enum values (ggml.h) of the formats under test.</summary>
     public static int TypeId(string name) => name switch
     {
@@ -61,6 +74,19 @@ internal static unsafe class GgmlReference
         fixed (float* src = values)
         fixed (byte* d = dst)
             f(src, d, values.Length);
+    }
+
+    /// <summary>llama.cpp's dot of a row of <paramref name="name"/> blocks with a row of Q8_K activation blocks
+    /// (ggml_vec_dot_{name}_q8_K), over <paramref name="values"/> values.</summary>
+    public static float VecDotQ8K(string name, byte[] weights, byte[] activations, int values)
+    {
+        var f = (delegate* unmanaged<int, float*, nuint, byte*, nuint, byte*, nuint, int, void>)
+            NativeLibrary.GetExport(CpuLibrary, $"ggml_vec_dot_{name}_q8_K");
+        float s;
+        fixed (byte* w = weights)
+        fixed (byte* a = activations)
+            f(values, &s, 0, w, 0, a, 0, 1);
+        return s;
     }
 
     private static nint Export(string symbol) => NativeLibrary.GetExport(Library, symbol);
