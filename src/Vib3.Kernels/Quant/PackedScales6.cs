@@ -1,0 +1,18 @@
+namespace Vib3.Kernels.Quant;
+
+/// <summary>
+/// Q4_K's and Q5_K's 12-byte table of eight 6-bit scales and eight 6-bit mins (one pair per 32-value sub-block).
+/// Bytes 0–3 hold scales 0–3 in their low 6 bits, bytes 4–7 mins 0–3 likewise; bytes 8–11 hold scale j (j = 4–7) in
+/// their low nibble and min j in their high nibble, and the missing top two bits of scale j and min j are the top two
+/// bits of bytes j−4 and j respectively.
+/// </summary>
+internal static class PackedScales6
+{
+    public const int Bytes = 12;
+
+    public static (int Scale, int Min) Get(ReadOnlySpan<byte> table, int j)
+    {
+        if (j < 4) return (table[j] & 63, table[j + 4] & 63);
+        return ((table[j + 4] & 0xF) | ((table[j - 4] >> 6) << 4), (table[j + 4] >> 4) | ((table[j] >> 6) << 4));
+    }
+}

@@ -1,0 +1,93 @@
+using System.Runtime.InteropServices;
+
+namespace Vib3.Kernels.Tests.Quant;
+
+/// <summary>
+/// ggml itself, as shipped in LLamaSharp.Backend.Cpu: its exported scalar dequantize_row_* and its quantizer
+/// (ggml_quantize_chunk, llama.cpp's reference path without an importance matrix). The noavx build is loaded by path:
+/// it runs on any x86-64 CPU and is compiled without FMA, so its d·q − m is certainly two f32 roundings, as vib3's is
+/// (the avx512 build gave the same bits on this machine, but a compiler may fuse that expression where FMA is on).
+/// </summary>
+internal static unsafe class GgmlReference
+{
+    private static readonly nint Library = NativeLibrary.Load(
+        Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "noavx", "libggml-base.so"));
+
+    /// <summary>ggml's CPU backend (same folder; it finds the base library already loaded by its soname), for the
+    /// integer dot products llama.cpp's matvec runs (the noavx build's are the portable "_generic" ones). Its f16
+    /// lookup table is all zeros until ggml_cpu_init runs, which would make every dot 0.</summary>
+    private static readonly nint CpuLibrary = LoadCpuLibrary();
+
+    private static nint LoadCpuLibrary()
+    {
+        var library = NativeLibrary.Load(
+            Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "noavx", "libggml-cpu.so"));
+        ((delegate* unmanaged<void>)NativeLibrary.GetExport(library, "ggml_cpu_init"))();
+        return library;
+    }
+
+    /// <summary>ggml_type enum values (ggml.h) of the formats under test.</summary>
+    public static int TypeId(string name) => name switch
+    {
+        "q2_K" => 10, "q3_K" => 11, "q4_K" => 12, "q5_K" => 13, "q6_K" => 14, "iq4_nl" => 20, "iq4_xs" => 23,
+        "tq1_0" => 34, "tq2_0" => 35,
+        _ => throw new ArgumentOutOfRangeException(nameof(name), name, "no ggml type id recorded"),
+    };
+
+    public static string TypeName(int type) =>
+        Marshal.PtrToStringUTF8(((delegate* unmanaged<int, nint>)Export("ggml_type_name"))(type))!;
+
+    public static long BlockValues(int type) => ((delegate* unmanaged<int, long>)Export("ggml_blck_size"))(type);
+
+    public static nuint BlockBytes(int type) => ((delegate* unmanaged<int, nuint>)Export("ggml_type_size"))(type);
+
+    /// <summary>ggml's dequantize_row_{name} of <paramref name="values"/> values.</summary>
+    public static float[] Dequantize(string name, byte[] blocks, int values)
+    {
+        var y = new float[values];
+        var f = (delegate* unmanaged<byte*, float*, long, void>)Export("dequantize_row_" + name);
+        fixed (byte* x = blocks)
+        fixed (float* py = y)
+            f(x, py, values);
+        return y;
+    }
+
+    /// <summary>Quantises <paramref name="rows"/> rows of <paramref name="values"/> as llama.cpp's quantizer does
+    /// without an importance matrix; returns the blocks and the byte count ggml reports.</summary>
+    public static (byte[] Blocks, nuint Written) Quantize(string name, float[] values, int rows, int byteCount)
+    {
+        var dst = new byte[byteCount];
+        var f = (delegate* unmanaged<int, float*, byte*, long, long, long, float*, nuint>)Export("ggml_quantize_chunk");
+        fixed (float* src = values)
+        fixed (byte* d = dst)
+        {
+            var written = f(TypeId(name), src, d, 0, rows, values.Length / rows, null);
+            return (dst, written);
+        }
+    }
+
+    /// <summary>ggml's quantize_row_q8_K_ref into <paramref name="dst"/> (which it only partly writes for an all-zero
+    /// block, so callers pass a zeroed buffer).</summary>
+    public static void QuantizeQ8K(float[] values, byte[] dst)
+    {
+        var f = (delegate* unmanaged<float*, byte*, long, void>)Export("quantize_row_q8_K_ref");
+        fixed (float* src = values)
+        fixed (byte* d = dst)
+            f(src, d, values.Length);
+    }
+
+    /// <summary>llama.cpp's dot of a row of <paramref name="name"/> blocks with a row of Q8_K activation blocks
+    /// (ggml_vec_dot_{name}_q8_K), over <paramref name="values"/> values.</summary>
+    public static float VecDotQ8K(string name, byte[] weights, byte[] activations, int values)
+    {
+        var f = (delegate* unmanaged<int, float*, nuint, byte*, nuint, byte*, nuint, int, void>)
+            NativeLibrary.GetExport(CpuLibrary, $"ggml_vec_dot_{name}_q8_K");
+        float s;
+        fixed (byte* w = weights)
+        fixed (byte* a = activations)
+            f(values, &s, 0, w, 0, a, 0, 1);
+        return s;
+    }
+
+    private static nint Export(string symbol) => NativeLibrary.GetExport(Library, symbol);
+}
