@@ -11,6 +11,7 @@ namespace Vib3.Kernels;
 /// (per 32-block d_x = amax/127 rounded to f16, q_x = round-half-even(x·127/amax)), then each block is an exact
 /// int8·int8 dot scaled by d_w·d_x in f32. That adds an activation rounding error of up to d_x/2 per element
 /// (≈ 0.4% of the block's max |x|), i.e. |Δy| ≲ Σ_b |d_w|·Σ_j|q_w|·d_x/2 — the same error llama.cpp has.
+/// q4_0/q4_1/q5_0/q5_1 weights are dequantised block by block and dotted in f32 (<see cref="BlockRowDot"/>).
 /// Work above <see cref="ParallelBytes"/> of weights is split over <see cref="KernelThreads"/> in row chunks.
 /// </remarks>
 public static unsafe class MatVec
@@ -88,6 +89,12 @@ public static unsafe class MatVec
                 case DType.Q8_0:
                     var blocks = cols / DTypes.Q8BlockSize;
                     for (var r = start; r < end; r++) y[r] = RowDot.Q8(w + (long)r * rowBytes, xq, xd, blocks);
+                    break;
+                case DType.Q4_0:
+                case DType.Q4_1:
+                case DType.Q5_0:
+                case DType.Q5_1:
+                    for (var r = start; r < end; r++) y[r] = BlockRowDot.Dot(t, w + (long)r * rowBytes, x, cols);
                     break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(t), t, null);

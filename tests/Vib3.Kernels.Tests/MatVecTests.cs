@@ -34,7 +34,7 @@ public class MatVecTests
         var rng = new Random(42 + (int)t);
         for (var cols = 0; cols <= 257; cols++)
         {
-            if (t == DType.Q8_0 && cols % 32 != 0) continue;
+            if (cols % t.BlockSize() != 0) continue;
             foreach (var rows in new[] { 1, 2, 3, 7 })
                 Compare(t, rows, cols, rng);
         }
