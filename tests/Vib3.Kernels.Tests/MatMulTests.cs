@@ -24,10 +24,10 @@ public class MatMulTests
                 // Same bound as MatVecTests (f32 summation order), doubled: fast vs MatVec are two such results.
                 var abs = TestData.AbsDot(wf, r, cols, xi);
                 var tol = 2e-5 * abs + 1e-30;
-                var q8 = t == DType.Q8_0 ? TestData.Q8ActivationBound(wf, r, cols, xi) : 0;
+                var q8 = t.IsBlocked() ? TestData.Q8ActivationBound(wf, r, cols, xi) : 0;
                 var got = fast[i * rows + r];
                 Assert.True(Math.Abs((double)got - reference[i * rows + r]) <= tol + q8, $"{t} {rows}x{cols} n={n} [{i},{r}] vs reference");
-                if (t == DType.Q8_0) Assert.Equal(mv[r], got); // same quantisation and kernel: bit-identical
+                if (t.IsBlocked()) Assert.Equal(mv[r], got); // same quantisation and kernel: bit-identical
                 else Assert.True(Math.Abs(got - mv[r]) <= 2 * tol, $"{t} {rows}x{cols} n={n} [{i},{r}]: {got} vs matvec {mv[r]}");
             }
         }
