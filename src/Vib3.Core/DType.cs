@@ -23,8 +23,9 @@ public enum DType
 
 /// <summary>How a type is laid out: <paramref name="BlockValues"/> consecutive values take <paramref name="BlockBytes"/>
 /// bytes and must stay together (1 value for plain floats). <paramref name="Writable"/>: vib3 can encode f32 into it
-/// (the others are only read as they come, bit for bit).</summary>
-public sealed record DTypeLayout(string Name, int BlockValues, int BlockBytes, bool Writable);
+/// (the others are only read as they come, bit for bit). <paramref name="LeadingScales"/>: how many f16 fields (d, then
+/// m) open each block; a non-finite one makes the whole block garbage, so the converter refuses it.</summary>
+public sealed record DTypeLayout(string Name, int BlockValues, int BlockBytes, bool Writable, int LeadingScales = 0);
 
 public static class DTypes
 {
@@ -43,11 +44,11 @@ public static class DTypes
         new("f32", 1, 4, true),
         new("f16", 1, 2, true),
         new("bf16", 1, 2, true),
-        new("q8_0", Q8BlockSize, Q8BlockBytes, true),
-        new("q4_0", LegacyBlockSize, 2 + 16, false),
-        new("q4_1", LegacyBlockSize, 2 + 2 + 16, false),
-        new("q5_0", LegacyBlockSize, 2 + 4 + 16, false),
-        new("q5_1", LegacyBlockSize, 2 + 2 + 4 + 16, false),
+        new("q8_0", Q8BlockSize, Q8BlockBytes, true, LeadingScales: 1),
+        new("q4_0", LegacyBlockSize, 2 + 16, false, LeadingScales: 1),
+        new("q4_1", LegacyBlockSize, 2 + 2 + 16, false, LeadingScales: 2),
+        new("q5_0", LegacyBlockSize, 2 + 4 + 16, false, LeadingScales: 1),
+        new("q5_1", LegacyBlockSize, 2 + 2 + 4 + 16, false, LeadingScales: 2),
     ];
 
     public static IReadOnlyList<DType> All { get; } = Enum.GetValues<DType>();
@@ -72,6 +73,21 @@ public static class DTypes
             throw new Vib3Exception(SqlState.InvalidParameterValue,
                 $"{l.Name} needs a multiple of {l.BlockValues} values per row, got {count}");
         return checked(count / l.BlockValues * l.BlockBytes);
+    }
+
+    /// <summary>The first block of <paramref name="blocks"/> (whole blocks of <paramref name="t"/>) whose f16 scale d or
+    /// min m is NaN or infinite, or -1 when all are finite (always -1 for plain floats).</summary>
+    public static long FirstNonFiniteScale(this DType t, ReadOnlySpan<byte> blocks)
+    {
+        var l = t.Layout();
+        if (l.LeadingScales == 0) return -1;
+        for (var b = 0; b < blocks.Length / l.BlockBytes; b++)
+            for (var s = 0; s < l.LeadingScales; s++)
+            {
+                var bits = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(blocks[(b * l.BlockBytes + 2 * s)..]);
+                if ((bits & 0x7C00) == 0x7C00) return b; // exponent all ones: inf or NaN
+            }
+        return -1;
     }
 
     /// <summary>The lower-case name used on the command line, in manifests and in SQL.</summary>
