@@ -1,14 +1,31 @@
 namespace Vib3.Core;
 
-/// <summary>Element types a stored tensor may have. Q8_0 is llama.cpp's block format:
-/// blocks of 32 values, each an f16 scale followed by 32 signed bytes (34 bytes per block).</summary>
+/// <summary>Element types a stored tensor may have. The Q types are ggml's block formats, stored bit for bit as
+/// ggml lays them out (little-endian; "d" and "m" are f16):
+/// Q8_0: d, 32 × int8 (34 bytes per 32 values).
+/// Q4_0: d, 16 bytes of nibbles; byte j holds value j (low nibble) and value j+16 (high nibble), value = d·(q−8).
+/// Q4_1: d, m, 16 bytes of nibbles as Q4_0; value = d·q + m.
+/// Q5_0: d, qh (4 bytes, a little-endian u32 whose bit j is the fifth bit of value j), 16 bytes of nibbles as Q4_0;
+///       value = d·(q−16).
+/// Q5_1: d, m, qh, 16 bytes of nibbles as Q5_0; value = d·q + m.
+/// The numbering is stored in catalogs: new types are appended.</summary>
 public enum DType
 {
     F32,
     F16,
     BF16,
     Q8_0,
+    Q4_0,
+    Q4_1,
+    Q5_0,
+    Q5_1,
 }
+
+/// <summary>How a type is laid out: <paramref name="BlockValues"/> consecutive values take <paramref name="BlockBytes"/>
+/// bytes and must stay together (1 value for plain floats). <paramref name="Writable"/>: vib3 can encode f32 into it
+/// (the others are only read as they come, bit for bit). <paramref name="LeadingScales"/>: how many f16 fields (d, then
+/// m) open each block; a non-finite one makes the whole block garbage, so the converter refuses it.</summary>
+public sealed record DTypeLayout(string Name, int BlockValues, int BlockBytes, bool Writable, int LeadingScales = 0);
 
 public static class DTypes
 {
@@ -18,50 +35,84 @@ public static class DTypes
     /// <summary>Bytes per Q8_0 block: f16 scale (2) + 32 int8 quants.</summary>
     public const int Q8BlockBytes = 2 + Q8BlockSize;
 
-    /// <summary>Values that must be stored together (1 for plain floats, 32 for Q8_0).</summary>
-    public static int BlockSize(this DType t) => t == DType.Q8_0 ? Q8BlockSize : 1;
+    /// <summary>Values per block of ggml's legacy 4- and 5-bit types (Q4_0, Q4_1, Q5_0, Q5_1).</summary>
+    public const int LegacyBlockSize = 32;
+
+    /// <summary>One row per <see cref="DType"/>, in enum order: a new block type is one row here.</summary>
+    private static readonly DTypeLayout[] Layouts =
+    [
+        new("f32", 1, 4, true),
+        new("f16", 1, 2, true),
+        new("bf16", 1, 2, true),
+        new("q8_0", Q8BlockSize, Q8BlockBytes, true, LeadingScales: 1),
+        new("q4_0", LegacyBlockSize, 2 + 16, false, LeadingScales: 1),
+        new("q4_1", LegacyBlockSize, 2 + 2 + 16, false, LeadingScales: 2),
+        new("q5_0", LegacyBlockSize, 2 + 4 + 16, false, LeadingScales: 1),
+        new("q5_1", LegacyBlockSize, 2 + 2 + 4 + 16, false, LeadingScales: 2),
+    ];
+
+    public static IReadOnlyList<DType> All { get; } = Enum.GetValues<DType>();
+
+    public static DTypeLayout Layout(this DType t) =>
+        (uint)t < (uint)Layouts.Length ? Layouts[(int)t] : throw new ArgumentOutOfRangeException(nameof(t), t, null);
+
+    /// <summary>Values that must be stored together (1 for plain floats, 32 for the Q types).</summary>
+    public static int BlockSize(this DType t) => t.Layout().BlockValues;
+
+    /// <summary>True for the block (quantised) types.</summary>
+    public static bool IsBlocked(this DType t) => t.Layout().BlockValues > 1;
+
+    /// <summary>Whether vib3 can encode f32 values into this type (--dtype); the others are read as they are.</summary>
+    public static bool IsWritable(this DType t) => t.Layout().Writable;
 
     /// <summary>Bytes taken by <paramref name="count"/> consecutive values; count must be a whole number of blocks.</summary>
     public static long ByteCount(this DType t, long count)
     {
-        switch (t)
-        {
-            case DType.F32: return count * 4;
-            case DType.F16:
-            case DType.BF16: return count * 2;
-            case DType.Q8_0:
-                if (count % Q8BlockSize != 0)
-                    throw new Vib3Exception(SqlState.InvalidParameterValue,
-                        $"q8_0 needs a multiple of {Q8BlockSize} values per row, got {count}");
-                return count / Q8BlockSize * Q8BlockBytes;
-            default: throw new ArgumentOutOfRangeException(nameof(t), t, null);
-        }
+        var l = t.Layout();
+        if (count % l.BlockValues != 0)
+            throw new Vib3Exception(SqlState.InvalidParameterValue,
+                $"{l.Name} needs a multiple of {l.BlockValues} values per row, got {count}");
+        return checked(count / l.BlockValues * l.BlockBytes);
+    }
+
+    /// <summary>The first block of <paramref name="blocks"/> (whole blocks of <paramref name="t"/>) whose f16 scale d or
+    /// min m is NaN or infinite, or -1 when all are finite (always -1 for plain floats).</summary>
+    public static long FirstNonFiniteScale(this DType t, ReadOnlySpan<byte> blocks)
+    {
+        var l = t.Layout();
+        if (l.LeadingScales == 0) return -1;
+        for (var b = 0; b < blocks.Length / l.BlockBytes; b++)
+            for (var s = 0; s < l.LeadingScales; s++)
+            {
+                var bits = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(blocks[(b * l.BlockBytes + 2 * s)..]);
+                if ((bits & 0x7C00) == 0x7C00) return b; // exponent all ones: inf or NaN
+            }
+        return -1;
     }
 
     /// <summary>The lower-case name used on the command line, in manifests and in SQL.</summary>
-    public static string Name(this DType t) => t switch
-    {
-        DType.F32 => "f32",
-        DType.F16 => "f16",
-        DType.BF16 => "bf16",
-        DType.Q8_0 => "q8_0",
-        _ => throw new ArgumentOutOfRangeException(nameof(t), t, null),
-    };
+    public static string Name(this DType t) => t.Layout().Name;
+
+    /// <summary>"f32, f16, bf16, q8_0" — the types --dtype accepts.</summary>
+    public static string WritableNames => string.Join(", ", All.Where(IsWritable).Select(Name));
 
     public static DType Parse(string name) => TryParse(name, out var t)
         ? t
         : throw new Vib3Exception(SqlState.FeatureNotSupported,
-            $"unsupported dtype '{name}' (supported: f32, f16, bf16, q8_0)");
+            $"unsupported dtype '{name}' (supported: {string.Join(", ", All.Select(Name))})");
 
     public static bool TryParse(string name, out DType t)
     {
-        switch (name.Trim().ToLowerInvariant())
+        var key = name.Trim().ToLowerInvariant() switch
         {
-            case "f32": case "float32": t = DType.F32; return true;
-            case "f16": case "float16": t = DType.F16; return true;
-            case "bf16": case "bfloat16": t = DType.BF16; return true;
-            case "q8_0": t = DType.Q8_0; return true;
-            default: t = default; return false;
-        }
+            "float32" => "f32",
+            "float16" => "f16",
+            "bfloat16" => "bf16",
+            var k => k,
+        };
+        foreach (var candidate in All)
+            if (candidate.Name() == key) { t = candidate; return true; }
+        t = default;
+        return false;
     }
 }

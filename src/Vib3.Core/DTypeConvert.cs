@@ -46,6 +46,14 @@ public static class DTypeConvert
                         dst[b * DTypes.Q8BlockSize + j] = d * (sbyte)block[2 + j];
                 }
                 break;
+            case DType.Q4_0:
+            case DType.Q4_1:
+            case DType.Q5_0:
+            case DType.Q5_1:
+                var blockBytes = src.Layout().BlockBytes;
+                for (var b = 0; b < dst.Length / DTypes.LegacyBlockSize; b++)
+                    LegacyBlocks.Dequantize(src, bytes.Slice(b * blockBytes, blockBytes), dst.Slice(b * DTypes.LegacyBlockSize, DTypes.LegacyBlockSize));
+                break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(src), src, null);
         }
@@ -55,6 +63,9 @@ public static class DTypeConvert
     /// the rounding llama.cpp's reference quantizer uses).</summary>
     public static void FromF32(DType dstType, ReadOnlySpan<float> src, Span<byte> bytes)
     {
+        if (!dstType.IsWritable())
+            throw new Vib3Exception(SqlState.FeatureNotSupported,
+                $"vib3 cannot write {dstType.Name()} (it writes {DTypes.WritableNames}; {dstType.Name()} is read as it is)");
         var need = dstType.ByteCount(src.Length);
         if (bytes.Length < need)
             throw new ArgumentException($"need {need} bytes for {src.Length} {dstType.Name()} values, got {bytes.Length}");
@@ -99,7 +110,7 @@ public static class DTypeConvert
             src[..n].CopyTo(dst);
             return;
         }
-        // Through f32 in chunks (a multiple of the q8_0 block) so converting a whole page allocates nothing.
+        // Through f32 in chunks (a multiple of every block length) so converting a whole page allocates nothing.
         const int chunk = 4096;
         Span<float> tmp = stackalloc float[chunk];
         for (var done = 0; done < count; done += chunk)

@@ -9,8 +9,8 @@ internal static class Check
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentOutOfRangeException.ThrowIfNegative(cols);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
-        if (t == DType.Q8_0 && cols % DTypes.Q8BlockSize != 0)
-            throw new ArgumentException($"q8_0 needs cols to be a multiple of {DTypes.Q8BlockSize}, got {cols}");
+        if (cols % t.BlockSize() != 0)
+            throw new ArgumentException($"{t.Name()} needs cols to be a multiple of {t.BlockSize()}, got {cols}");
         var need = t.ByteCount((long)rows * cols);
         if (w.Length < need) throw new ArgumentException($"weights: need {need} bytes, got {w.Length}");
         if (xLen < (long)n * cols) throw new ArgumentException($"x: need {(long)n * cols} values, got {xLen}");

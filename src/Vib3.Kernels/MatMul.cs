@@ -22,7 +22,7 @@ public static unsafe class MatMul
     {
         Check.MatVec(t, w, rows, cols, x.Length, y.Length, n);
         if (rows == 0 || n == 0) return;
-        if (n == 1 || !RowDot.Avx512) { ComputeRows(t, w, rows, cols, x, n, y); return; }
+        if (n == 1 || !RowDot.Avx512 || (t.IsBlocked() && t != DType.Q8_0)) { ComputeRows(t, w, rows, cols, x, n, y); return; }
         var rowBytes = (int)t.ByteCount(cols);
         short[]? qArr = null;
         float[]? dArr = null;
@@ -63,7 +63,7 @@ public static unsafe class MatMul
         }
     }
 
-    /// <summary>Per-input MatVec (also the non-AVX-512 path).</summary>
+    /// <summary>Per-input MatVec (also the non-AVX-512 path and the block types without a batched kernel).</summary>
     private static void ComputeRows(DType t, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, int n, Span<float> y)
     {
         for (var i = 0; i < n; i++) MatVec.Compute(t, w, rows, cols, x.Slice(i * cols, cols), y.Slice(i * rows, rows));

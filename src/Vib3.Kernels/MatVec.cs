@@ -11,6 +11,7 @@ namespace Vib3.Kernels;
 /// (per 32-block d_x = amax/127 rounded to f16, q_x = round-half-even(x·127/amax)), then each block is an exact
 /// int8·int8 dot scaled by d_w·d_x in f32. That adds an activation rounding error of up to d_x/2 per element
 /// (≈ 0.4% of the block's max |x|), i.e. |Δy| ≲ Σ_b |d_w|·Σ_j|q_w|·d_x/2 — the same error llama.cpp has.
+/// q4_0/q4_1/q5_0/q5_1 weights take the same q8_0 activations and integer block products (<see cref="BlockRowDot"/>).
 /// Work above <see cref="ParallelBytes"/> of weights is split over <see cref="KernelThreads"/> in row chunks.
 /// </remarks>
 public static unsafe class MatVec
@@ -29,22 +30,26 @@ public static unsafe class MatVec
         var rowBytes = (int)t.ByteCount(cols);
         short[]? qArr = null;
         float[]? dArr = null;
+        float[]? sArr = null;
         try
         {
-            var blocks = t == DType.Q8_0 ? cols / DTypes.Q8BlockSize : 0;
-            if (t == DType.Q8_0)
+            // Every block type's kernel takes its activations as q8_0 blocks, as llama.cpp's do.
+            var blocks = t.IsBlocked() ? cols / DTypes.Q8BlockSize : 0;
+            if (t.IsBlocked())
             {
                 qArr = ArrayPool<short>.Shared.Rent(Math.Max(1, cols));
                 dArr = ArrayPool<float>.Shared.Rent(Math.Max(1, blocks));
+                if (BlockRowDot.NeedsSums(t)) sArr = ArrayPool<float>.Shared.Rent(Math.Max(1, blocks));
             }
             fixed (byte* pw = w)
             fixed (float* px = x)
             fixed (float* py = y)
             fixed (short* pq = qArr)
             fixed (float* pd = dArr)
+            fixed (float* ps = sArr)
             {
-                if (t == DType.Q8_0) RowDot.QuantizeQ8(px, blocks, pq, pd);
-                var job = new Job(t, pw, rowBytes, cols, px, pq, pd, py);
+                if (t.IsBlocked()) RowDot.QuantizeQ8(px, blocks, pq, pd, ps);
+                var job = new Job(t, pw, rowBytes, cols, px, pq, pd, ps, py);
                 if ((long)rows * rowBytes < ParallelBytes || KernelThreads.Threads == 1 || rows < 2)
                 {
                     job.Rows(0, rows);
@@ -65,10 +70,11 @@ public static unsafe class MatVec
         {
             if (qArr != null) ArrayPool<short>.Shared.Return(qArr);
             if (dArr != null) ArrayPool<float>.Shared.Return(dArr);
+            if (sArr != null) ArrayPool<float>.Shared.Return(sArr);
         }
     }
 
-    private sealed class Job(DType t, byte* w, int rowBytes, int cols, float* x, short* xq, float* xd, float* y) : PoolJob
+    private sealed class Job(DType t, byte* w, int rowBytes, int cols, float* x, short* xq, float* xd, float* xs, float* y) : PoolJob
     {
         protected override void Run(int start, int end) => Rows(start, end);
 
@@ -88,6 +94,12 @@ public static unsafe class MatVec
                 case DType.Q8_0:
                     var blocks = cols / DTypes.Q8BlockSize;
                     for (var r = start; r < end; r++) y[r] = RowDot.Q8(w + (long)r * rowBytes, xq, xd, blocks);
+                    break;
+                case DType.Q4_0:
+                case DType.Q4_1:
+                case DType.Q5_0:
+                case DType.Q5_1:
+                    for (var r = start; r < end; r++) y[r] = BlockRowDot.Dot(t, w + (long)r * rowBytes, xq, xd, xs, cols / DTypes.LegacyBlockSize);
                     break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(t), t, null);

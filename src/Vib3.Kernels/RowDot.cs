@@ -125,8 +125,10 @@ internal static unsafe class RowDot
     // ---------- q8_0 ----------
     /// <summary>Quantises x (length blocks·32) to q8_0 the way llama.cpp's x86 quantize_row_q8_0 does:
     /// amax = max|x| per block, d = amax/127 stored as f16 (here: the f16 value, widened back to f32, in xd),
-    /// q = round-half-even(x · 127/amax) (0 when amax = 0), kept as int16 in xq for vpmaddwd.</summary>
-    internal static void QuantizeQ8(float* x, int blocks, short* xq, float* xd)
+    /// q = round-half-even(x · 127/amax) (0 when amax = 0), kept as int16 in xq for vpmaddwd.
+    /// <paramref name="xs"/> (optional): q8_1's block sum s = f16(Σq · amax/127), from the unrounded d as
+    /// llama.cpp's quantize_row_q8_1 computes it, for the weight types with a min (Q4_1, Q5_1).</summary>
+    internal static void QuantizeQ8(float* x, int blocks, short* xq, float* xd, float* xs = null)
     {
         for (var b = 0; b < blocks; b++)
         {
@@ -151,6 +153,12 @@ internal static unsafe class RowDot
                 for (var j = 0; j < 32; j++) xq[b * 32 + j] = (short)MathF.Round(xb[j] * id, MidpointRounding.ToEven);
             }
             xd[b] = (float)(Half)(amax / 127f);
+            if (xs != null)
+            {
+                var sum = 0;
+                for (var j = 0; j < 32; j++) sum += xq[b * 32 + j];
+                xs[b] = (float)(Half)(sum * (amax / 127f));
+            }
         }
     }
 

@@ -315,7 +315,7 @@ public sealed class BadInputTests : IDisposable
 
     [Theory]
     [InlineData(12u, "type Q4_K")]
-    [InlineData(2u, "type Q4_0")]
+    [InlineData(9u, "type Q8_1")]
     [InlineData(14u, "type Q6_K")]
     [InlineData(28u, "type F64")]
     [InlineData(77u, "ggml type 77")]
@@ -350,6 +350,22 @@ public sealed class BadInputTests : IDisposable
         var f = Gguf(DType.Q8_0);
         Corrupt.PatchU64(f, Corrupt.TensorInfo(f, "blk.0.attn_q.weight").Ne, 48);
         Fails(SqlState.InvalidParameterValue, f, () => GgufCheckpoint.Open(f), "blk.0.attn_q.weight", "block size");
+    }
+
+    /// <summary>The legacy 4/5-bit types (read since issue 18) hold blocks of 32 values too: a row of 48 is refused at
+    /// open, naming the tensor, before a byte size is derived from it.</summary>
+    [Theory]
+    [InlineData(2u, "Q4_0")]
+    [InlineData(3u, "Q4_1")]
+    [InlineData(6u, "Q5_0")]
+    [InlineData(7u, "Q5_1")]
+    public void Gguf_legacy_block_row_not_whole_blocks(uint type, string name)
+    {
+        var f = Gguf();
+        var info = Corrupt.TensorInfo(f, "blk.0.attn_q.weight");
+        Corrupt.PatchU32(f, info.Type, type);
+        Corrupt.PatchU64(f, info.Ne, 48);
+        Fails(SqlState.InvalidParameterValue, f, () => GgufCheckpoint.Open(f), "blk.0.attn_q.weight", name, "block size 32");
     }
 
     [Fact]

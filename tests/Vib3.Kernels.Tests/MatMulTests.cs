@@ -24,10 +24,10 @@ public class MatMulTests
                 // Same bound as MatVecTests (f32 summation order), doubled: fast vs MatVec are two such results.
                 var abs = TestData.AbsDot(wf, r, cols, xi);
                 var tol = 2e-5 * abs + 1e-30;
-                var q8 = t == DType.Q8_0 ? TestData.Q8ActivationBound(wf, r, cols, xi) : 0;
+                var q8 = t.IsBlocked() ? TestData.Q8ActivationBound(wf, r, cols, xi) : 0;
                 var got = fast[i * rows + r];
                 Assert.True(Math.Abs((double)got - reference[i * rows + r]) <= tol + q8, $"{t} {rows}x{cols} n={n} [{i},{r}] vs reference");
-                if (t == DType.Q8_0) Assert.Equal(mv[r], got); // same quantisation and kernel: bit-identical
+                if (t.IsBlocked()) Assert.Equal(mv[r], got); // same quantisation and kernel: bit-identical
                 else Assert.True(Math.Abs(got - mv[r]) <= 2 * tol, $"{t} {rows}x{cols} n={n} [{i},{r}]: {got} vs matvec {mv[r]}");
             }
         }
@@ -40,7 +40,7 @@ public class MatMulTests
         var rng = new Random(3);
         foreach (var cols in new[] { 0, 1, 15, 16, 17, 32, 33, 63, 64, 96, 257 })
         {
-            if (t == DType.Q8_0 && cols % 32 != 0) continue;
+            if (cols % t.BlockSize() != 0) continue;
             foreach (var rows in new[] { 1, 3, 4, 5, 9 })
                 foreach (var n in new[] { 0, 1, 2, 3, 4, 5, 8, 9 })
                     Compare(t, rows, cols, n, rng);

@@ -21,7 +21,7 @@ public class MatVecTests
         for (var r = 0; r < rows; r++)
         {
             var tol = RelTol * TestData.AbsDot(wf, r, cols, x) + 1e-30;
-            if (t == DType.Q8_0) tol += TestData.Q8ActivationBound(wf, r, cols, x);
+            if (t.IsBlocked()) tol += TestData.Q8ActivationBound(wf, r, cols, x);
             var err = Math.Abs((double)fast[r] - reference[r]);
             Assert.True(err <= tol, $"{t} {rows}x{cols} row {r}: fast {fast[r]} ref {reference[r]} err {err} tol {tol}");
         }
@@ -34,7 +34,7 @@ public class MatVecTests
         var rng = new Random(42 + (int)t);
         for (var cols = 0; cols <= 257; cols++)
         {
-            if (t == DType.Q8_0 && cols % 32 != 0) continue;
+            if (cols % t.BlockSize() != 0) continue;
             foreach (var rows in new[] { 1, 2, 3, 7 })
                 Compare(t, rows, cols, rng);
         }

@@ -4,7 +4,7 @@ namespace Vib3.Kernels.Tests;
 
 internal static class TestData
 {
-    public static readonly DType[] AllTypes = [DType.F32, DType.F16, DType.BF16, DType.Q8_0];
+    public static readonly DType[] AllTypes = [.. DTypes.All];
 
     public static float[] Floats(Random rng, int n, float scale = 1f)
     {
@@ -13,9 +13,17 @@ internal static class TestData
         return a;
     }
 
-    /// <summary>Random weights encoded as <paramref name="t"/> (via the reference encoder), plus their exact f32 values.</summary>
+    /// <summary>Random weights encoded as <paramref name="t"/> (via the reference encoder, or random blocks for the
+    /// types vib3 only reads), plus their exact f32 values.</summary>
     public static (byte[] Bytes, float[] Values) Weights(Random rng, DType t, int rows, int cols)
     {
+        if (!t.IsWritable())
+        {
+            var blocks = RandomBlocks(rng, t, (long)rows * cols / t.BlockSize());
+            var values = new float[rows * cols];
+            DTypeConvert.ToF32(t, blocks, values);
+            return (blocks, values);
+        }
         var f = Floats(rng, rows * cols, 0.5f);
         // Sprinkle exact zeros, tiny values (f16 subnormals) and larger values: the conversion corner cases.
         for (var i = 0; i < f.Length; i += 7) f[i] = 0;
@@ -26,6 +34,26 @@ internal static class TestData
         DTypeConvert.ToF32(t, bytes, f);
         return (bytes, f);
     }
+
+    /// <summary>Random blocks of a legacy type: random quant bits, f16 scales d and mins m of either sign and of the
+    /// sizes real models have (|d| up to 0.05, |m| up to 0.5), some of them zero.</summary>
+    public static byte[] RandomBlocks(Random rng, DType t, long count)
+    {
+        var layout = t.Layout();
+        var bytes = new byte[count * layout.BlockBytes];
+        rng.NextBytes(bytes);
+        var withMin = t is DType.Q4_1 or DType.Q5_1;
+        for (long b = 0; b < count; b++)
+        {
+            var block = bytes.AsSpan((int)(b * layout.BlockBytes), layout.BlockBytes);
+            Half(block, b % 9 == 4 ? 0 : (rng.NextDouble() * 2 - 1) * 0.05);
+            if (withMin) Half(block[2..], (rng.NextDouble() * 2 - 1) * 0.5);
+        }
+        return bytes;
+    }
+
+    private static void Half(Span<byte> at, double v) =>
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(at, BitConverter.HalfToUInt16Bits((Half)v));
 
     /// <summary>Σ_c |W[r,c]·x[c]| for each row: the scale f32 summation error is relative to.</summary>
     public static double AbsDot(float[] w, int r, int cols, ReadOnlySpan<float> x)

@@ -9,7 +9,9 @@ namespace Vib3.Models.Tests;
 /// <summary>A synthetic checkpoint written to a temp folder and converted into a temp catalog.</summary>
 public sealed class ModelFixture : IDisposable
 {
-    public ModelFixture(SyntheticModelSpec spec, string format, DType? storeAs = null, int? pageRows = null)
+    /// <param name="rewrite">Makes the file vib3 converts from the synthetic one (e.g. llama.cpp's quantizer);
+    /// returns its path. <see cref="SourcePath"/> is then that file.</param>
+    public ModelFixture(SyntheticModelSpec spec, string format, DType? storeAs = null, int? pageRows = null, Func<string, string>? rewrite = null)
     {
         Dir = Path.Combine(Path.GetTempPath(), "vib3-models-test-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(Dir);
@@ -24,6 +26,7 @@ public sealed class ModelFixture : IDisposable
             SourcePath = Path.Combine(Dir, "hf");
             SyntheticModelGenerator.WriteHf(spec, SourcePath);
         }
+        if (rewrite is not null) SourcePath = rewrite(SourcePath);
         Catalog = new ModelCatalog(Path.Combine(Dir, "data"));
         Manifest = new ModelConverter(Catalog, DescriptorCatalog.LoadDefault())
             .Convert(new ConversionRequest(SourcePath, "m", storeAs, pageRows));

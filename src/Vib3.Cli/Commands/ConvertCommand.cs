@@ -16,7 +16,7 @@ internal static class ConvertCommand
     {
         var path = new Argument<string>("path") { Description = "A Hugging Face folder (config.json + *.safetensors) or a .gguf file" };
         var name = new Option<string>("--name") { Description = "Name of the model in the catalog", Required = true };
-        var dtype = new Option<string?>("--dtype") { Description = "Store 2-D weights as f32, f16, bf16 or q8_0 (default: as in the source)" };
+        var dtype = new Option<string?>("--dtype") { Description = "Store 2-D weights as f32, f16, bf16 or q8_0 (default: as in the source, q4_0/q4_1/q5_0/q5_1 included)" };
         var pageRows = new Option<int?>("--page-rows")
         {
             Description = "Neuron rows per expert page (default: expert pages just under 2 MiB; a small expert is one page)",

@@ -5,7 +5,17 @@ namespace Vib3.Convert.Formats;
 /// <summary>ggml tensor type ids as stored in GGUF tensor infos, with names for the error messages.</summary>
 public static class GgmlTypes
 {
-    public const uint F32 = 0, F16 = 1, Q8_0 = 8, BF16 = 30;
+    public const uint F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, BF16 = 30;
+
+    /// <summary>The ggml types vib3 reads, each stored as the <see cref="DType"/> with the same block layout.</summary>
+    private static readonly Dictionary<uint, DType> Read = new()
+    {
+        [F32] = DType.F32, [F16] = DType.F16, [BF16] = DType.BF16, [Q8_0] = DType.Q8_0,
+        [Q4_0] = DType.Q4_0, [Q4_1] = DType.Q4_1, [Q5_0] = DType.Q5_0, [Q5_1] = DType.Q5_1,
+    };
+
+    /// <summary>"F32, F16, ..." for the refusal of a type vib3 does not read.</summary>
+    public static string ReadNames => string.Join(", ", Read.Keys.Order().Select(Name));
 
     private static readonly Dictionary<uint, string> Names = new()
     {
@@ -22,24 +32,12 @@ public static class GgmlTypes
 
     public static bool IsKnown(uint id) => Names.ContainsKey(id);
 
-    public static bool TryToDType(uint id, out DType t)
-    {
-        switch (id)
-        {
-            case F32: t = DType.F32; return true;
-            case F16: t = DType.F16; return true;
-            case Q8_0: t = DType.Q8_0; return true;
-            case BF16: t = DType.BF16; return true;
-            default: t = default; return false;
-        }
-    }
+    public static bool TryToDType(uint id, out DType t) => Read.TryGetValue(id, out t);
 
-    public static uint FromDType(DType t) => t switch
+    public static uint FromDType(DType t)
     {
-        DType.F32 => F32,
-        DType.F16 => F16,
-        DType.Q8_0 => Q8_0,
-        DType.BF16 => BF16,
-        _ => throw new ArgumentOutOfRangeException(nameof(t), t, null),
-    };
+        foreach (var (id, dtype) in Read)
+            if (dtype == t) return id;
+        throw new ArgumentOutOfRangeException(nameof(t), t, null);
+    }
 }

@@ -201,18 +201,16 @@ public sealed class GgufCheckpoint : ICheckpointReader
             var offset = r.U64($"the data offset of tensor '{UntrustedText.Shown(name)}'");
             if (!GgmlTypes.TryToDType(ggmlType, out var dtype))
                 throw new Vib3Exception(SqlState.FeatureNotSupported, GgmlTypes.IsKnown(ggmlType)
-                    ? $"{full}: tensor '{UntrustedText.Shown(name)}' has type {GgmlTypes.Name(ggmlType)}, which vib3 does not read (supported: F32, F16, BF16, Q8_0)"
-                    : $"{full}: tensor '{UntrustedText.Shown(name)}' has ggml type {ggmlType}, which vib3 does not know (supported: F32, F16, BF16, Q8_0)");
-            if (dtype == DType.Q8_0 && ne[0] % DTypes.Q8BlockSize != 0)
-                throw r.Bad($"tensor '{UntrustedText.Shown(name)}' is Q8_0 with rows of {ne[0]} values, not a multiple of the block size {DTypes.Q8BlockSize}");
+                    ? $"{full}: tensor '{UntrustedText.Shown(name)}' has type {GgmlTypes.Name(ggmlType)}, which vib3 does not read (supported: {GgmlTypes.ReadNames})"
+                    : $"{full}: tensor '{UntrustedText.Shown(name)}' has ggml type {ggmlType}, which vib3 does not know (supported: {GgmlTypes.ReadNames})");
+            if (ne[0] % dtype.BlockSize() != 0)
+                throw r.Bad($"tensor '{UntrustedText.Shown(name)}' is {GgmlTypes.Name(ggmlType)} with rows of {ne[0]} values, not a multiple of the block size {dtype.BlockSize()}");
             if (offset % alignment != 0)
                 throw r.Bad($"tensor '{UntrustedText.Shown(name)}' data offset {offset} is not a multiple of the alignment {alignment}");
             long bytes;
             try
             {
-                bytes = dtype == DType.Q8_0
-                    ? checked(count / DTypes.Q8BlockSize * DTypes.Q8BlockBytes)
-                    : checked(count * dtype.ByteCount(1));
+                bytes = dtype.ByteCount(count);
             }
             catch (OverflowException)
             {

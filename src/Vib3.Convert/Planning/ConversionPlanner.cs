@@ -14,6 +14,10 @@ public static class ConversionPlanner
     public static ConversionPlan Plan(
         ICheckpointReader reader, FamilyDescriptor family, HyperParameters hyper, bool gguf, DType? target, int? pageRows)
     {
+        if (target is { } wanted && !wanted.IsWritable())
+            throw new Vib3Exception(SqlState.FeatureNotSupported,
+                $"--dtype {wanted.Name()}: vib3 does not write {wanted.Name()} (it writes {DTypes.WritableNames}); " +
+                $"{wanted.Name()} tensors of a GGUF are kept as they are without --dtype");
         var dims = Dimensions(hyper);
         var used = new HashSet<string>(StringComparer.Ordinal);
         var dense = new List<DenseTensorPlan>();
@@ -68,17 +72,16 @@ public static class ConversionPlanner
 
         var sourceType = SingleExpertType(reader, experts, target);
         var expertType = target ?? DefaultTarget(sourceType);
-        var q8 = expertType == DType.Q8_0 || experts.Any(layer => layer.Any(x =>
-            x.Gate.Type == DType.Q8_0 || x.Up.Type == DType.Q8_0 || x.Down.Type == DType.Q8_0));
-        if (q8)
-        {
-            RequireBlocks(reader, "hidden size", hyper.Dim);
-            RequireBlocks(reader, "expert hidden size", hyper.ExpertHidden);
-        }
-        foreach (var t in dense.Where(t => t.Target == DType.Q8_0 || t.Source.DType == DType.Q8_0))
-            RequireBlocks(reader, $"row length of {t.Name}", (int)t.Cols);
+        // Expert bundles are cut across rows of both orientations (down's rows are gate's columns), so the widest block
+        // of any expert type, source or target, must divide both sizes and the bundle rows.
+        var expertBlock = experts.SelectMany(layer => layer.SelectMany(x => new[] { x.Gate.Type, x.Up.Type, x.Down.Type }))
+            .Append(expertType).Max(t => t.BlockSize());
+        RequireBlocks(reader, "hidden size", hyper.Dim, expertBlock);
+        RequireBlocks(reader, "expert hidden size", hyper.ExpertHidden, expertBlock);
+        foreach (var t in dense)
+            RequireBlocks(reader, $"row length of {t.Name}", (int)t.Cols, Math.Max(t.Target.BlockSize(), t.Source.DType.BlockSize()));
         var widestRow = dense.Max(t => t.Target.ByteCount(t.Cols));
-        var geometry = PageGeometry.Choose(expertType, hyper.Dim, hyper.ExpertHidden, q8 ? DTypes.Q8BlockSize : 1, widestRow, pageRows);
+        var geometry = PageGeometry.Choose(expertType, hyper.Dim, hyper.ExpertHidden, expertBlock, widestRow, pageRows);
         return new ConversionPlan
         {
             Family = family,
@@ -176,11 +179,11 @@ public static class ConversionPlanner
             $"{source.FilePath}: tensor '{source.Name}' has shape {Show(source.Shape)} but the model's config says {Show(expected)} ([{formula}])");
     }
 
-    private static void RequireBlocks(ICheckpointReader reader, string what, int n)
+    private static void RequireBlocks(ICheckpointReader reader, string what, int n, int block)
     {
-        if (n % DTypes.Q8BlockSize != 0)
+        if (n % block != 0)
             throw new Vib3Exception(SqlState.FeatureNotSupported,
-                $"{reader.Path}: q8_0 needs the {what} ({n}) to be a multiple of {DTypes.Q8BlockSize}");
+                $"{reader.Path}: blocks of {block} values need the {what} ({n}) to be a multiple of {block}");
     }
 
     /// <summary>[1, n] and [n] describe the same data (HF stores the shared-expert gate as [1, dim], GGUF as [dim]).</summary>

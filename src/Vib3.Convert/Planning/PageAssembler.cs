@@ -1,5 +1,6 @@
 using Vib3.Convert.Formats;
 using Vib3.Core;
+using Vib3.Core.IO;
 
 namespace Vib3.Convert.Planning;
 
@@ -33,7 +34,7 @@ internal sealed class PageAssembler
             return converted;
         }
         var src = Buffer(ref _source, srcType.ByteCount(values));
-        _reader.Read(t.Source, row * srcType.ByteCount(t.Cols), src);
+        Read(t.Source, row * srcType.ByteCount(t.Cols), src);
         var dst = Buffer(ref _page, t.Target.ByteCount(values));
         DTypeConvert.Convert(srcType, src, t.Target, dst, checked((int)values));
         return dst;
@@ -45,7 +46,7 @@ internal sealed class PageAssembler
         _expert = _plan.Experts[layer][expert];
         var down = _expert.Down;
         var bytes = Buffer(ref _down, down.Rows * down.RowBytes);
-        _reader.Read(down.Tensor, down.Offset, bytes);
+        Read(down.Tensor, down.Offset, bytes);
     }
 
     /// <summary>Bundle b of the loaded expert: gate rows [r, Dim], up rows [r, Dim], down columns as [Dim, r].</summary>
@@ -69,7 +70,7 @@ internal sealed class PageAssembler
     private void RowsSection(ExpertMatrix m, long rowStart, int rows, Span<byte> dst)
     {
         var src = Buffer(ref _source, rows * m.RowBytes);
-        _reader.Read(m.Tensor, m.Offset + rowStart * m.RowBytes, src);
+        Read(m.Tensor, m.Offset + rowStart * m.RowBytes, src);
         DTypeConvert.Convert(m.Type, src, _plan.ExpertType, dst, checked((int)(rows * m.Cols)));
     }
 
@@ -82,6 +83,19 @@ internal sealed class PageAssembler
         for (var i = 0; i < down.Rows; i++)
             _down.AsSpan((int)(i * down.RowBytes + sliceOffset), sliceBytes).CopyTo(src.Slice(i * sliceBytes, sliceBytes));
         DTypeConvert.Convert(down.Type, src, _plan.ExpertType, dst, checked((int)(down.Rows * cols)));
+    }
+
+    /// <summary>Reads source bytes and refuses a block whose scale is NaN or infinite: every value it decodes to would
+    /// be garbage that poisons the activations, so the conversion stops before anything is published.</summary>
+    private void Read(SourceTensor tensor, long offset, Span<byte> dst)
+    {
+        _reader.Read(tensor, offset, dst);
+        var bad = tensor.DType.FirstNonFiniteScale(dst);
+        if (bad < 0) return;
+        var blockBytes = tensor.DType.Layout().BlockBytes;
+        throw new Vib3Exception(SqlState.DataCorrupted,
+            $"{tensor.FilePath}: tensor '{UntrustedText.Shown(tensor.Name)}' ({tensor.DType.Name()}) has a NaN or infinite scale in block {offset / blockBytes + bad} " +
+            $"(bytes {offset + bad * blockBytes} to {offset + (bad + 1) * blockBytes} of its data)");
     }
 
     private static Span<byte> Buffer(ref byte[] buffer, long bytes)

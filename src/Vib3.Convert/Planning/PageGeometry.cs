@@ -14,12 +14,12 @@ public sealed record PageGeometry(int MaxPageBytes, int BundleRows)
     /// <summary>An expert no bigger than this stays one page (small models).</summary>
     public const long SmallExpertBytes = 512 * 1024;
 
-    /// <summary>Kernels like R in multiples of 32 (and q8_0 needs it); smaller R only for very wide experts.</summary>
+    /// <summary>Kernels like R in multiples of 32 (and 32-value blocks need it); smaller R only for very wide experts.</summary>
     private const int PreferredRowMultiple = 32;
 
     public static long BundleBytes(DType t, int dim, int r) => ExpertGridEntry.BundleBytes(t, dim, r);
 
-    /// <param name="alignRows">32 when q8_0 is involved (blocks must stay whole), else 1.</param>
+    /// <param name="alignRows">The block length when a block type is involved (blocks must stay whole), else 1.</param>
     /// <param name="widestDenseRowBytes">The widest row of any dense tensor: a page holds at least one row.</param>
     public static PageGeometry Choose(DType t, int dim, int expertHidden, int alignRows, long widestDenseRowBytes, int? pageRows)
     {
@@ -29,7 +29,7 @@ public sealed record PageGeometry(int MaxPageBytes, int BundleRows)
             if (forced < 1 || forced > expertHidden || forced % alignRows != 0)
                 throw new Vib3Exception(SqlState.InvalidParameterValue,
                     $"--page-rows {forced} must be between 1 and the expert hidden size {expertHidden}" +
-                    (alignRows > 1 ? $" and a multiple of {alignRows} (q8_0 blocks)" : ""));
+                    (alignRows > 1 ? $" and a multiple of {alignRows} (the block length)" : ""));
             rows = forced;
         }
         else if (BundleBytes(t, dim, expertHidden) <= SmallExpertBytes)

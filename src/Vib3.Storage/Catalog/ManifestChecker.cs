@@ -42,7 +42,7 @@ internal sealed class ManifestChecker(string model)
     }
 
     public DType DType(string field, string value) =>
-        DTypes.TryParse(value, out var t) ? t : throw Fail($"{field} is {Quote(value)}, not a dtype vib3 stores (f32, f16, bf16, q8_0)");
+        DTypes.TryParse(value, out var t) ? t : throw Fail($"{field} is {Quote(value)}, not a dtype vib3 stores ({string.Join(", ", DTypes.All.Select(t => t.Name()))})");
 
     public static string Quote(string? s) => s is null ? "null" : $"'{s}'";
 

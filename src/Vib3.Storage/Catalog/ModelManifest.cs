@@ -166,7 +166,7 @@ public sealed class TensorEntry
 /// each contiguous and in this order:
 ///   gate rows  W_gate[b·R .. b·R+r, :]   shape [r, Dim]
 ///   up rows    W_up  [b·R .. b·R+r, :]   shape [r, Dim]
-///   down cols  W_down[:, b·R .. b·R+r]   shape [Dim, r]  (row-major slice, so q8_0 blocks stay whole)</summary>
+///   down cols  W_down[:, b·R .. b·R+r]   shape [Dim, r]  (row-major slice, so blocks stay whole)</summary>
 public sealed class ExpertGridEntry
 {
     public int Layer { get; set; }

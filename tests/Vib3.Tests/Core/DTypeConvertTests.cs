@@ -68,6 +68,54 @@ public sealed class DTypeConvertTests
         Assert.Equal(SqlState.InvalidParameterValue, e.SqlState);
     }
 
+    /// <summary>The layout table: q8_0 as before, ggml's legacy block sizes, and every name parses back to its type.</summary>
+    [Theory]
+    [InlineData(DType.F32, 1, 4)]
+    [InlineData(DType.Q8_0, 32, 34)]
+    [InlineData(DType.Q4_0, 32, 18)]
+    [InlineData(DType.Q4_1, 32, 20)]
+    [InlineData(DType.Q5_0, 32, 22)]
+    [InlineData(DType.Q5_1, 32, 24)]
+    public void Layout_gives_block_length_and_bytes(DType t, int values, int bytes)
+    {
+        Assert.Equal(values, t.BlockSize());
+        Assert.Equal(3L * bytes, t.ByteCount(3L * values));
+        Assert.Equal(t, DTypes.Parse(t.Name().ToUpperInvariant()));
+        if (values > 1) Assert.Equal(SqlState.InvalidParameterValue, Assert.Throws<Vib3Exception>(() => t.ByteCount(values + 1)).SqlState);
+    }
+
+    /// <summary>A legacy-quantised GGUF converted with --dtype f32/f16/bf16/q8_0: the chunked conversion equals
+    /// dequantising then encoding, across the chunk boundary; encoding into a legacy type is refused by name.</summary>
+    [Theory]
+    [InlineData(DType.Q4_0)]
+    [InlineData(DType.Q4_1)]
+    [InlineData(DType.Q5_0)]
+    [InlineData(DType.Q5_1)]
+    public void Legacy_blocks_convert_to_every_writable_type(DType from)
+    {
+        foreach (var to in DTypes.All.Where(t => t.IsWritable()))
+            foreach (var count in new[] { 32, 4064, 4128 })
+            {
+                var src = new byte[from.ByteCount(count)];
+                new Random(count).NextBytes(src);
+                for (var b = 0; b < count / 32; b++) // finite f16 scales (d, and m where there is one)
+                {
+                    BitConverter.TryWriteBytes(src.AsSpan(b * from.Layout().BlockBytes), (Half)0.01f);
+                    if (from.Layout().LeadingScales == 2) BitConverter.TryWriteBytes(src.AsSpan(b * from.Layout().BlockBytes + 2), (Half)(-0.1f));
+                }
+                var viaConvert = new byte[to.ByteCount(count)];
+                DTypeConvert.Convert(from, src, to, viaConvert, count);
+                var f = new float[count];
+                DTypeConvert.ToF32(from, src, f);
+                var reference = new byte[to.ByteCount(count)];
+                DTypeConvert.FromF32(to, f, reference);
+                Assert.Equal(reference, viaConvert);
+            }
+        var e = Assert.Throws<Vib3Exception>(() => DTypeConvert.FromF32(from, new float[32], new byte[64]));
+        Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
+        Assert.Contains($"cannot write {from.Name()}", e.Message);
+    }
+
     [Fact]
     public void Unknown_dtype_names_the_supported_ones()
     {
