@@ -17,31 +17,24 @@ internal static unsafe class BlockRowDot
 
     public static float Dot(DType t, byte* row, short* xq, float* xd, float* xs, int blocks)
     {
+        // Where each field sits in the block (d always first), decided once per row, not per block:
+        // Q4_0 d·qs, Q4_1 d·m·qs, Q5_0 d·qh·qs, Q5_1 d·m·qh·qs; -1 for a field the type lacks.
+        var (mAt, qhAt, qsAt, offset) = t switch
+        {
+            DType.Q4_0 => (-1, -1, 2, -8),
+            DType.Q4_1 => (2, -1, 4, 0),
+            DType.Q5_0 => (-1, 2, 6, -16),
+            DType.Q5_1 => (2, 4, 8, 0),
+            _ => throw new ArgumentOutOfRangeException(nameof(t), t, "not a legacy 4/5-bit block type"),
+        };
         var blockBytes = t.Layout().BlockBytes;
         var sum = 0f;
         for (var b = 0; b < blocks; b++)
         {
             var w = row + (long)b * blockBytes;
-            var q = xq + b * DTypes.LegacyBlockSize;
-            var d = F16(w) * xd[b];
-            switch (t)
-            {
-                case DType.Q4_0:
-                    sum += d * Products(w + 2, 0, -8, q);
-                    break;
-                case DType.Q5_0:
-                    sum += d * Products(w + 6, BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(w + 2, 4)), -16, q);
-                    break;
-                case DType.Q4_1:
-                    sum += d * Products(w + 4, 0, 0, q) + F16(w + 2) * xs[b];
-                    break;
-                case DType.Q5_1:
-                    sum += d * Products(w + 8, BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(w + 4, 4)), 0, q) +
-                           F16(w + 2) * xs[b];
-                    break;
-                default:
-                    throw new ArgumentOutOfRangeException(nameof(t), t, "not a legacy 4/5-bit block type");
-            }
+            var qh = qhAt < 0 ? 0 : BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(w + qhAt, 4));
+            var block = F16(w) * xd[b] * Products(w + qsAt, qh, offset, xq + b * DTypes.LegacyBlockSize);
+            sum += mAt < 0 ? block : block + F16(w + mAt) * xs[b];
         }
         return sum;
     }
