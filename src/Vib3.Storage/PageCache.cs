@@ -135,8 +135,8 @@ internal sealed class PageCache : IDisposable
         }
     }
 
-    /// <summary>A buffer only if the room exists now (by eviction if need be), never queueing: a prefetch must not
-    /// hold up the demand reads queued for room.</summary>
+    /// <summary>A buffer only if the room exists now (by eviction if need be), never queueing and never ahead of
+    /// reads queued for room: a prefetch must not hold them up, and a demand read tries this before it queues.</summary>
     public PageBuffer? TryReserveNow(CacheShare share, int bytes)
     {
         lock (_gate)

@@ -247,10 +247,18 @@ public sealed partial class PageStore : IDisposable
             }
             else
             {
-                // Reserved (or queued) now, so the bytes are counted before the disk is touched. The queued request
-                // is withdrawn if every caller gives up before room comes (Abandon).
-                load = new Load { Page = page, Waiters = 1, Room = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token) };
-                var reservation = _cache.ReserveAsync(PageCharge(_entries[page].Length), load.Room.Token);
+                // Reserved (or queued) now, so the bytes are counted before the disk is touched. Only a request that
+                // must queue gets a token of its own, to be withdrawn if every caller gives up before room comes
+                // (Abandon); one granted at once (the usual case) costs no cancellation source.
+                var charge = PageCharge(_entries[page].Length);
+                load = new Load { Page = page, Waiters = 1 };
+                Task<PageBuffer> reservation;
+                if (_cache.TryReserveNow(charge) is { } now) reservation = Task.FromResult(now);
+                else
+                {
+                    load.Room = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
+                    reservation = _cache.ReserveAsync(charge, load.Room.Token);
+                }
                 load.Reservation = reservation;
                 _inFlight[page] = load;
                 CountMiss(page);
