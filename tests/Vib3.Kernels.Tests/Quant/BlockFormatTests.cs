@@ -1,4 +1,4 @@
-using Vib3.Kernels.Quant;
+using Vib3.Core.Quant;
 
 namespace Vib3.Kernels.Tests.Quant;
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Vib3.Kernels.Quant;
+namespace Vib3.Core.Quant;
 
 /// <summary>
 /// ggml's IQ4_XS: 256 values in 136 bytes (4.25 bits per weight), eight sub-blocks of 32, symmetric.

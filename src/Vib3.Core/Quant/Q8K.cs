@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Vib3.Kernels.Quant;
+namespace Vib3.Core.Quant;
 
 /// <summary>
 /// ggml's Q8_K, the activation format the K-quant integer dot products take: 256 values in 292 bytes.

@@ -1,4 +1,4 @@
-namespace Vib3.Kernels.Quant;
+namespace Vib3.Core.Quant;
 
 /// <summary>
 /// Q4_K's and Q5_K's 12-byte table of eight 6-bit scales and eight 6-bit mins (one pair per 32-value sub-block).

@@ -1,4 +1,4 @@
-namespace Vib3.Kernels.Quant;
+namespace Vib3.Core.Quant;
 
 /// <summary>
 /// ggml's IQ4_NL: 32 values in 18 bytes (4.5 bits per weight), one scale.

@@ -1,4 +1,4 @@
-namespace Vib3.Kernels.Quant;
+namespace Vib3.Core.Quant;
 
 /// <summary>
 /// ggml's TQ1_0 (ternary, base-3 packed): 256 values in 54 bytes (1.6875 bits per weight), one scale.

@@ -1,4 +1,4 @@
-namespace Vib3.Kernels.Quant;
+namespace Vib3.Core.Quant;
 
 /// <summary>
 /// ggml's Q3_K: 256 values in 110 bytes (3.4375 bits per weight), sixteen sub-blocks of 16, symmetric.

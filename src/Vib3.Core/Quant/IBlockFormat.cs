@@ -1,4 +1,4 @@
-namespace Vib3.Kernels.Quant;
+namespace Vib3.Core.Quant;
 
 /// <summary>
 /// One of ggml's block-quantised weight formats, described the way its scalar dequantiser reads it. Every format in

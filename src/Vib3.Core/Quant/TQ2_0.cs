@@ -1,4 +1,4 @@
-namespace Vib3.Kernels.Quant;
+namespace Vib3.Core.Quant;
 
 /// <summary>
 /// ggml's TQ2_0 (ternary): 256 values in 66 bytes (2.0625 bits per weight), one scale.

@@ -1,4 +1,4 @@
-namespace Vib3.Kernels.Quant;
+namespace Vib3.Core.Quant;
 
 /// <summary>
 /// ggml's Q2_K: 256 values in 84 bytes (2.625 bits per weight), sixteen sub-blocks of 16, asymmetric.

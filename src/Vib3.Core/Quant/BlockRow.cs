@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Vib3.Kernels.Quant;
+namespace Vib3.Core.Quant;
 
 /// <summary>
 /// Scalar reference kernels over a row of blocks of any <see cref="IBlockFormat"/>: dequantisation (bit-exact with

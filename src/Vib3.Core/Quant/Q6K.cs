@@ -1,4 +1,4 @@
-namespace Vib3.Kernels.Quant;
+namespace Vib3.Core.Quant;
 
 /// <summary>
 /// ggml's Q6_K: 256 values in 210 bytes (6.5625 bits per weight), sixteen sub-blocks of 16, symmetric.

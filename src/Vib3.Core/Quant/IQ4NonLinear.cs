@@ -1,4 +1,4 @@
-namespace Vib3.Kernels.Quant;
+namespace Vib3.Core.Quant;
 
 /// <summary>The 16-entry non-linear codebook IQ4_NL and IQ4_XS index with a nibble (ggml's kvalues_iq4nl): denser
 /// near zero, where most weights are.</summary>
