@@ -8,6 +8,7 @@ namespace Vib3.Core;
 /// Q5_0: d, qh (4 bytes, a little-endian u32 whose bit j is the fifth bit of value j), 16 bytes of nibbles as Q4_0;
 ///       value = d·(q−16).
 /// Q5_1: d, m, qh, 16 bytes of nibbles as Q5_0; value = d·q + m.
+/// The K-quant, IQ4 and ternary types (Q2_K … TQ2_0) are laid out on their formats in <see cref="Quant"/>.
 /// The numbering is stored in catalogs: new types are appended.</summary>
 public enum DType
 {
@@ -19,13 +20,29 @@ public enum DType
     Q4_1,
     Q5_0,
     Q5_1,
+    Q2_K,
+    Q3_K,
+    Q4_K,
+    Q5_K,
+    Q6_K,
+    IQ4_NL,
+    IQ4_XS,
+    TQ1_0,
+    TQ2_0,
 }
 
 /// <summary>How a type is laid out: <paramref name="BlockValues"/> consecutive values take <paramref name="BlockBytes"/>
 /// bytes and must stay together (1 value for plain floats). <paramref name="Writable"/>: vib3 can encode f32 into it
 /// (the others are only read as they come, bit for bit). <paramref name="LeadingScales"/>: how many f16 fields (d, then
-/// m) open each block; a non-finite one makes the whole block garbage, so the converter refuses it.</summary>
-public sealed record DTypeLayout(string Name, int BlockValues, int BlockBytes, bool Writable, int LeadingScales = 0);
+/// m) open each block; a non-finite one makes the whole block garbage, so the converter refuses it.
+/// <paramref name="Codec"/>: the format in <see cref="Quant"/> that reads the type, where one does.</summary>
+public sealed record DTypeLayout(string Name, int BlockValues, int BlockBytes, bool Writable, int LeadingScales = 0,
+    Quant.IBlockCodec? Codec = null)
+{
+    /// <summary>The row of a type read through its <see cref="Quant.IBlockFormat"/>.</summary>
+    public static DTypeLayout Of<T>(string name) where T : Quant.IBlockFormat =>
+        new(name, T.BlockValues, T.BlockBytes, Writable: false, Codec: Quant.BlockCodec<T>.Instance);
+}
 
 public static class DTypes
 {
@@ -49,6 +66,15 @@ public static class DTypes
         new("q4_1", LegacyBlockSize, 2 + 2 + 16, false, LeadingScales: 2),
         new("q5_0", LegacyBlockSize, 2 + 4 + 16, false, LeadingScales: 1),
         new("q5_1", LegacyBlockSize, 2 + 2 + 4 + 16, false, LeadingScales: 2),
+        DTypeLayout.Of<Quant.Q2K>("q2_k"),
+        DTypeLayout.Of<Quant.Q3K>("q3_k"),
+        DTypeLayout.Of<Quant.Q4K>("q4_k"),
+        DTypeLayout.Of<Quant.Q5K>("q5_k"),
+        DTypeLayout.Of<Quant.Q6K>("q6_k"),
+        DTypeLayout.Of<Quant.IQ4NL>("iq4_nl"),
+        DTypeLayout.Of<Quant.IQ4XS>("iq4_xs"),
+        DTypeLayout.Of<Quant.TQ1_0>("tq1_0"),
+        DTypeLayout.Of<Quant.TQ2_0>("tq2_0"),
     ];
 
     public static IReadOnlyList<DType> All { get; } = Enum.GetValues<DType>();
@@ -56,7 +82,7 @@ public static class DTypes
     public static DTypeLayout Layout(this DType t) =>
         (uint)t < (uint)Layouts.Length ? Layouts[(int)t] : throw new ArgumentOutOfRangeException(nameof(t), t, null);
 
-    /// <summary>Values that must be stored together (1 for plain floats, 32 for the Q types).</summary>
+    /// <summary>Values that must be stored together (1 for plain floats, 32 or 256 for the block types).</summary>
     public static int BlockSize(this DType t) => t.Layout().BlockValues;
 
     /// <summary>True for the block (quantised) types.</summary>
@@ -80,6 +106,7 @@ public static class DTypes
     public static long FirstNonFiniteScale(this DType t, ReadOnlySpan<byte> blocks)
     {
         var l = t.Layout();
+        if (l.Codec is { } codec) return codec.FirstNonFiniteBlock(blocks[..(blocks.Length / l.BlockBytes * l.BlockBytes)]);
         if (l.LeadingScales == 0) return -1;
         for (var b = 0; b < blocks.Length / l.BlockBytes; b++)
             for (var s = 0; s < l.LeadingScales; s++)

@@ -54,6 +54,9 @@ public static class DTypeConvert
                 for (var b = 0; b < dst.Length / DTypes.LegacyBlockSize; b++)
                     LegacyBlocks.Dequantize(src, bytes.Slice(b * blockBytes, blockBytes), dst.Slice(b * DTypes.LegacyBlockSize, DTypes.LegacyBlockSize));
                 break;
+            case var _ when src.Layout().Codec is { } codec:
+                codec.Dequantize(bytes[..(int)need], dst);
+                break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(src), src, null);
         }
