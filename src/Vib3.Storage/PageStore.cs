@@ -28,6 +28,7 @@ public sealed partial class PageStore : IDisposable
     private readonly PageTraceWriter? _trace;
     private readonly LayerTierCounters? _layers;
     private readonly IPageMissObserver? _missObserver;
+    private readonly string _logDir;
 
     /// <summary>Expert-page reads per layer (hits, reads that joined one in progress, disk reads); null when the store
     /// was opened without the pages' classes.</summary>
@@ -35,7 +36,7 @@ public sealed partial class PageStore : IDisposable
     private long _hits, _hitBytes, _misses, _joinedReads, _bytesRead, _checksumFailures;
     private int _disposed;
 
-    private PageStore(string modelName, PageEntry[] entries, int maxPageBytes, IDevice device, FasterLog log,
+    private PageStore(string modelName, string logDir, PageEntry[] entries, int maxPageBytes, IDevice device, FasterLog log,
         CacheShare cache, PagePool? ownPool, int readsInFlight, PageTraceWriter? trace, PageClassMap? classes,
         IPageMissObserver? missObserver)
     {
@@ -44,6 +45,7 @@ public sealed partial class PageStore : IDisposable
         _missObserver = missObserver;
         _layers = classes is null ? null : new LayerTierCounters(classes);
         _modelName = modelName;
+        _logDir = logDir;
         _entries = entries;
         MaxPageBytes = maxPageBytes;
         _device = device;
@@ -99,7 +101,7 @@ public sealed partial class PageStore : IDisposable
             if (options.Pool is null)
                 ownPool = new PagePool(options.RamBudgetBytes, options.EvictionPolicy ?? CachePolicies.Create(options.CachePolicy, classes));
             var cache = (options.Pool ?? ownPool!).Cache.Attach(modelName, entries.Length, classes);
-            return new PageStore(modelName, entries, maxPage, device, log, cache, ownPool, options.ReadsInFlight, options.Trace, classes,
+            return new PageStore(modelName, logDir, entries, maxPage, device, log, cache, ownPool, options.ReadsInFlight, options.Trace, classes,
                 options.MissObserver);
         }
         catch (Exception e)
@@ -217,6 +219,25 @@ public sealed partial class PageStore : IDisposable
 
     /// <summary>Empty the page cache (pages pinned by live leases stay). For benchmarks.</summary>
     public void DropCache() => _cache.DropUnpinned();
+
+    /// <summary>What a cold start finds: the page cache emptied (<see cref="DropCache"/>) and the OS asked to forget
+    /// its cached copy of the segment files (posix_fadvise DONTNEED, which needs no privilege and drops clean pages
+    /// only), so the next reads come from the device even where the store reads through the OS page cache. Returns
+    /// false where the OS cache cannot be dropped this way (not Linux, or a segment file that would not open).</summary>
+    public bool DropCaches()
+    {
+        DropCache();
+        if (!OperatingSystem.IsLinux()) return false;
+        var dropped = true;
+        foreach (var path in Directory.EnumerateFiles(_logDir, LogLayout.SegmentBaseName + ".*"))
+        {
+            var fd = LibC.Open(path, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
+            if (fd < 0) { dropped = false; continue; }
+            dropped &= LibC.PosixFadvise(fd, 0, 0, LibC.POSIX_FADV_DONTNEED) == 0;
+            LibC.Close(fd);
+        }
+        return dropped;
+    }
 
     private async Task<PageLease> ReadMissAsync(int page, CancellationToken ct)
     {

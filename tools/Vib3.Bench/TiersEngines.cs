@@ -15,7 +15,7 @@ internal sealed class TiersEngines(string vib3Cli, int threads, TimeSpan timeout
         {
             "--data-dir", dataDir, "--ram-budget", ramBudgetBytes.ToString(CultureInfo.InvariantCulture), "--cache-policy", policy,
             "bench", "--model", "bench", "--prompt-tokens", Num(prompt), "--gen-tokens", Num(gen), "--threads", Num(threads),
-            "--context", Num(prompt + gen + 8),
+            "--context", Num(prompt + gen + 8), "--warmup", "0", "--repetitions", "1", "--cold",
         };
         if (trace is not null) args.AddRange(["--trace", trace]);
         return Once(vib3Cli, args, limitBytes, j =>
@@ -23,7 +23,7 @@ internal sealed class TiersEngines(string vib3Cli, int threads, TimeSpan timeout
             var bytes = j.GetProperty("decode_bytes_per_token");
             var (hits, misses) = (j.GetProperty("decode_page_hits").GetInt64(), j.GetProperty("decode_page_misses").GetInt64());
             var (ram, disk) = (bytes.GetProperty("ram").GetInt64(), bytes.GetProperty("disk").GetInt64());
-            return new EngineRun(j.GetProperty("decode_tokens_per_second").GetDouble(), disk, 0, null,
+            return new EngineRun(j.GetProperty("decode_tokens_per_second").GetProperty("mean").GetDouble(), disk, 0, null,
                 hits + misses > 0 ? (double)hits / (hits + misses) : 0, ram + disk > 0 ? (double)ram / (ram + disk) : 0);
         });
     }

@@ -99,13 +99,55 @@ public sealed class GenerateCliTests : IDisposable
     }
 
     [Fact]
-    public void Bench_prints_speeds_and_bytes_per_token()
+    public void Bench_measures_repetitions_after_a_warm_up_like_llama_bench()
     {
-        var r = CliRun.Run(Data, "bench", "--model", "m", "--prompt-tokens", "8", "--gen-tokens", "4", "--threads", "1");
+        var r = CliRun.Run(Data, "bench", "--model", "m", "--prompt-tokens", "8", "--gen-tokens", "4", "--threads", "1",
+            "--warmup", "1", "--repetitions", "3");
         Assert.True(r.ExitCode == 0, r.Error);
         using var json = JsonDocument.Parse(r.Output);
-        Assert.True(json.RootElement.GetProperty("decode_tokens_per_second").GetDouble() > 0);
-        Assert.True(json.RootElement.GetProperty("decode_bytes_per_token").GetProperty("ram").GetInt64() > 0);
+        var root = json.RootElement;
+        Assert.Equal("warm", root.GetProperty("cache").GetString());
+        Assert.Equal(3, root.GetProperty("repetitions").GetInt32());
+        foreach (var figure in new[] { "prefill_tokens_per_second", "decode_tokens_per_second" })
+        {
+            var f = root.GetProperty(figure);
+            var samples = f.GetProperty("samples").EnumerateArray().Select(x => x.GetDouble()).ToArray();
+            Assert.Equal(3, samples.Length);
+            Assert.All(samples, x => Assert.True(x > 0, $"{figure} sample {x}"));
+            Assert.Equal(samples.Min(), f.GetProperty("min").GetDouble());
+            Assert.Equal(samples.Max(), f.GetProperty("max").GetDouble());
+            Assert.InRange(f.GetProperty("median").GetDouble(), samples.Min(), samples.Max());
+            Assert.True(f.GetProperty("sd").GetDouble() >= 0);
+        }
+        // The warm-up read every page the run needs and the model fits the default budget: nothing comes from disk.
+        Assert.Equal(0, root.GetProperty("prefill_disk_bytes").GetInt64());
+        Assert.Equal(0, root.GetProperty("decode_bytes_per_token").GetProperty("disk").GetInt64());
+        Assert.True(root.GetProperty("decode_bytes_per_token").GetProperty("ram").GetInt64() > 0);
+    }
+
+    [Fact]
+    public void Bench_cold_starts_every_repetition_from_disk()
+    {
+        var r = CliRun.Run(Data, "bench", "--model", "m", "--prompt-tokens", "8", "--gen-tokens", "2", "--threads", "1",
+            "--repetitions", "2", "--cold");
+        Assert.True(r.ExitCode == 0, r.Error);
+        using var json = JsonDocument.Parse(r.Output);
+        var root = json.RootElement;
+        Assert.Equal("cold", root.GetProperty("cache").GetString());
+        Assert.True(root.GetProperty("os_cache_dropped").GetBoolean());
+        // Each repetition's prefill read the model's pages again (the mean over both is more than nothing).
+        Assert.True(root.GetProperty("prefill_disk_bytes").GetInt64() > 0);
+    }
+
+    [Theory]
+    [InlineData("--repetitions", "0")]
+    [InlineData("--warmup", "-1")]
+    public void Bench_refuses_a_nonsense_run_count(string option, string value)
+    {
+        var r = CliRun.Run(Data, "bench", "--model", "m", option, value);
+        Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, r.ExitCode);
+        Assert.Contains(option, r.Error);
+        Assert.Contains($"SQLSTATE {SqlState.InvalidParameterValue}", r.Error);
     }
 
     [Theory]
