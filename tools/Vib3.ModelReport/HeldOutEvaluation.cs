@@ -11,13 +11,15 @@ internal sealed record HeldOutResult(double Loss, long Tokens, int Windows, Rout
 
 internal static class HeldOutEvaluation
 {
-    public static async Task<HeldOutResult> RunAsync(InferenceSession session, HeldOutText text, int window, CancellationToken ct)
+    /// <param name="maxWindows">Evaluate only the first windows (all by default).</param>
+    public static async Task<HeldOutResult> RunAsync(InferenceSession session, HeldOutText text, int window, CancellationToken ct,
+        int maxWindows = int.MaxValue)
     {
         session.Forward.Routing.Reset();
         double total = 0;
         long tokens = 0;
         var windows = 0;
-        foreach (var (inputs, targets) in text.Windows(window))
+        foreach (var (inputs, targets) in text.Windows(window).Take(maxWindows))
         {
             session.Cache.Clear(); // every window starts from an empty context, as in training's evaluation
             var logits = await session.LogitsAsync(inputs, allPositions: true, ct);
@@ -29,7 +31,7 @@ internal static class HeldOutEvaluation
     }
 
     /// <summary>-log softmax(logits)[target], in double so that 59k terms sum without drift.</summary>
-    private static double NegativeLogLikelihood(float[] logits, int target)
+    internal static double NegativeLogLikelihood(float[] logits, int target)
     {
         double max = logits.Max();
         double sum = 0;
