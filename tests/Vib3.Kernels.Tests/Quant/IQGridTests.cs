@@ -28,8 +28,8 @@ public class IQGridTests
     [Fact]
     public void Probe_RejectsAValueOffTheLattice()
     {
-        // The decoder that turns ggml's output into a table refuses anything that is not scale·(integer + shift), so a
-        // probe built on a wrong scale (here IQ3_S's rows read as if IQ2's 1/8 applied to a ¼-step) fails loudly.
+        // The measurement refuses a value that is not scale·(integer + shift): a probe that assumed a wrong scale (3
+        // for IQ3_S, whose rows hold odd numbers 1…15) fails loudly instead of writing a table of truncated values.
         var iq3s = IQGridProbe.All.Single(g => g.Type == "iq3_s");
         var wrong = iq3s with { Scale = 3f };
         Assert.Throws<InvalidOperationException>(() => wrong.Measure());
