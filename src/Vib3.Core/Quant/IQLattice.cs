@@ -49,6 +49,7 @@ public static class IQLattice
         for (var j = 0; j < 8; j++) dst[j] = (sbyte)(8 * (sbyte)(row >> (8 * j)) + shift);
     }
 
-    /// <summary>The IQ1 scale ggml applies, dl = d·(2·s + 1), as <see cref="Shifted8"/>'s integers need it.</summary>
+    /// <summary>The scale of <see cref="Shifted8"/>'s integers: dl/8, where dl = d·(2·s + 1) is the scale ggml applies
+    /// to grid + δ (computed as ggml computes it, then divided exactly).</summary>
     public static float ShiftedScale(float d, int s) => d * (2 * s + 1) * 0.125f;
 }
