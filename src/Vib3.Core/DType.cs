@@ -8,7 +8,7 @@ namespace Vib3.Core;
 /// Q5_0: d, qh (4 bytes, a little-endian u32 whose bit j is the fifth bit of value j), 16 bytes of nibbles as Q4_0;
 ///       value = d·(q−16).
 /// Q5_1: d, m, qh, 16 bytes of nibbles as Q5_0; value = d·q + m.
-/// The K-quant, IQ4 and ternary types (Q2_K … TQ2_0) are laid out on their formats in <see cref="Quant"/>.
+/// The K-quant, IQ and ternary types (Q2_K … IQ1_M) are laid out on their formats in <see cref="Quant"/>.
 /// The numbering is stored in catalogs: new types are appended.</summary>
 public enum DType
 {
@@ -29,6 +29,13 @@ public enum DType
     IQ4_XS,
     TQ1_0,
     TQ2_0,
+    IQ2_XXS,
+    IQ2_XS,
+    IQ2_S,
+    IQ3_XXS,
+    IQ3_S,
+    IQ1_S,
+    IQ1_M,
 }
 
 /// <summary>How a type is laid out: <paramref name="BlockValues"/> consecutive values take <paramref name="BlockBytes"/>
@@ -75,6 +82,13 @@ public static class DTypes
         DTypeLayout.Of<Quant.IQ4XS>("iq4_xs"),
         DTypeLayout.Of<Quant.TQ1_0>("tq1_0"),
         DTypeLayout.Of<Quant.TQ2_0>("tq2_0"),
+        DTypeLayout.Of<Quant.IQ2XXS>("iq2_xxs"),
+        DTypeLayout.Of<Quant.IQ2XS>("iq2_xs"),
+        DTypeLayout.Of<Quant.IQ2S>("iq2_s"),
+        DTypeLayout.Of<Quant.IQ3XXS>("iq3_xxs"),
+        DTypeLayout.Of<Quant.IQ3S>("iq3_s"),
+        DTypeLayout.Of<Quant.IQ1S>("iq1_s"),
+        DTypeLayout.Of<Quant.IQ1M>("iq1_m"),
     ];
 
     public static IReadOnlyList<DType> All { get; } = Enum.GetValues<DType>();

@@ -40,6 +40,13 @@ public sealed class GgufWriter
         DType.F16 => 1,
         DType.Q8_0 => 8,
         DType.BF16 => 30,
+        DType.IQ2_XXS => 16,
+        DType.IQ2_XS => 17,
+        DType.IQ3_XXS => 18,
+        DType.IQ1_S => 19,
+        DType.IQ3_S => 21,
+        DType.IQ2_S => 22,
+        DType.IQ1_M => 29,
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, null),
     };
 
@@ -61,6 +68,14 @@ public sealed class GgufWriter
     public void AddUInt64(string key, ulong v) => AddKv(key, GgufWriterType.UInt64, default, v);
     public void AddInt64(string key, long v) => AddKv(key, GgufWriterType.Int64, default, v);
     public void AddFloat64(string key, double v) => AddKv(key, GgufWriterType.Float64, default, v);
+
+    /// <summary>A scalar of any type but Array, <paramref name="value"/> convertible to it (as another file's reader
+    /// returned it).</summary>
+    public void AddScalar(string key, GgufWriterType type, object value)
+    {
+        if (type == GgufWriterType.Array) throw new ArgumentException("arrays go through AddArray", nameof(type));
+        AddKv(key, type, default, value);
+    }
 
     /// <summary>An array of scalars or strings; <paramref name="values"/> holds elements of the matching
     /// C# type (byte, sbyte, ushort, short, uint, int, float, bool, string, ulong, long, double).</summary>

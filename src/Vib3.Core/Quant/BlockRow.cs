@@ -77,8 +77,12 @@ public static class BlockRow
         if (row.Length % T.BlockBytes != 0)
             throw new ArgumentException($"{T.Name}: {row.Length} bytes is not a whole number of {T.BlockBytes}-byte blocks");
         for (var b = 0; b < row.Length / T.BlockBytes; b++)
+        {
+            var block = row.Slice(b * T.BlockBytes, T.BlockBytes);
             foreach (var offset in T.HalfOffsets)
-                if (!Half.IsFinite(ReadHalf(row, b * T.BlockBytes + offset))) return b;
+                if (!Half.IsFinite(ReadHalf(block, offset))) return b;
+            if (T.ScatteredHalf(block) is { } scattered && !Half.IsFinite(scattered)) return b;
+        }
         return -1;
     }
 

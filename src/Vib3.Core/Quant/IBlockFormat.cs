@@ -25,6 +25,11 @@ public interface IBlockFormat
     /// fields a reader checks for NaN/inf before trusting a block.</summary>
     static abstract ReadOnlySpan<int> HalfOffsets { get; }
 
+    /// <summary>The f16 super-scale of a format that does not store it as one field (IQ1_M spreads its bits over the
+    /// top nibbles of four scale words), so a reader checks it as it checks <see cref="HalfOffsets"/>; null for the
+    /// formats whose super-scales are all at <see cref="HalfOffsets"/>.</summary>
+    static virtual Half? ScatteredHalf(ReadOnlySpan<byte> block) => null;
+
     /// <summary>Decodes one block: <paramref name="quants"/> gets <see cref="BlockValues"/> integers in output order,
     /// <paramref name="scales"/> and <paramref name="mins"/> one entry per sub-block (mins are 0 for symmetric types).
     /// </summary>

@@ -43,7 +43,10 @@ public class BlockFormatTests
         // The ternary types only represent {−1, 0, +1}·scale (weights trained that way); give them such rows, which
         // they hold almost exactly, and the others Gaussian rows.
         var ternary = name.StartsWith("tq", StringComparison.Ordinal);
-        var maxError = ternary ? 0.01 : 0.5;
+        // Below 2.5 bits per weight (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS) a Gaussian row with outliers keeps only its
+        // rough shape; a decoder reading the wrong format would still be far off (relative error ≈ √2 or worse).
+        var bitsPerWeight = 8.0 * f.BlockBytes / f.BlockValues;
+        var maxError = ternary ? 0.01 : bitsPerWeight < 2.5 ? 0.75 : 0.5;
         foreach (var seed in Seeds)
         {
             var rng = new Random(seed);
@@ -141,12 +144,12 @@ public class BlockFormatTests
         var f = BlockFormatCase.Get(name);
         var blocks = f.RandomBlocks(new Random(7), 10);
         Assert.Equal(-1, f.FirstNonFiniteBlock(blocks));
-        foreach (var offset in f.HalfOffsets)
+        foreach (var field in f.ScaleFields)
         foreach (var bad in new[] { Half.NaN, Half.PositiveInfinity, Half.NegativeInfinity })
         {
             var copy = (byte[])blocks.Clone();
-            BlockFormatCase.WriteHalf(copy, 6 * f.BlockBytes + offset, bad);
-            BlockFormatCase.WriteHalf(copy, 8 * f.BlockBytes + offset, bad);
+            field(copy.AsSpan(6 * f.BlockBytes, f.BlockBytes), bad);
+            field(copy.AsSpan(8 * f.BlockBytes, f.BlockBytes), bad);
             Assert.Equal(6, f.FirstNonFiniteBlock(copy));
         }
         var ex = Assert.Throws<ArgumentException>(() => f.FirstNonFiniteBlock(blocks[..^1]));

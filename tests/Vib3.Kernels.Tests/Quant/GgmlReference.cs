@@ -30,7 +30,8 @@ internal static unsafe class GgmlReference
     public static int TypeId(string name) => name switch
     {
         "q2_K" => 10, "q3_K" => 11, "q4_K" => 12, "q5_K" => 13, "q6_K" => 14, "iq4_nl" => 20, "iq4_xs" => 23,
-        "tq1_0" => 34, "tq2_0" => 35,
+        "tq1_0" => 34, "tq2_0" => 35, "iq2_xxs" => 16, "iq2_xs" => 17, "iq3_xxs" => 18, "iq1_s" => 19, "iq3_s" => 21,
+        "iq2_s" => 22, "iq1_m" => 29,
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "no ggml type id recorded"),
     };
 
@@ -52,19 +53,31 @@ internal static unsafe class GgmlReference
         return y;
     }
 
-    /// <summary>Quantises <paramref name="rows"/> rows of <paramref name="values"/> as llama.cpp's quantizer does
-    /// without an importance matrix; returns the blocks and the byte count ggml reports.</summary>
+    /// <summary>Quantises <paramref name="rows"/> rows of <paramref name="values"/> as llama.cpp's quantizer does:
+    /// without an importance matrix, except for the low-bit IQ types (IQ1/IQ2/IQ3), which llama.cpp will not make
+    /// without one; they get an all-ones matrix (every column equally important). Returns the blocks and the byte
+    /// count ggml reports.</summary>
     public static (byte[] Blocks, nuint Written) Quantize(string name, float[] values, int rows, int byteCount)
     {
         var dst = new byte[byteCount];
+        var columns = values.Length / rows;
+        var importance = NeedsImportance(name) ? Enumerable.Repeat(1f, columns).ToArray() : null;
+        var type = TypeId(name);
+        // Builds the IQ types' search tables (lattice maps and neighbours); a no-op for the others.
+        ((delegate* unmanaged<int, void>)Export("ggml_quantize_init"))(type);
         var f = (delegate* unmanaged<int, float*, byte*, long, long, long, float*, nuint>)Export("ggml_quantize_chunk");
         fixed (float* src = values)
         fixed (byte* d = dst)
+        fixed (float* w = importance)
         {
-            var written = f(TypeId(name), src, d, 0, rows, values.Length / rows, null);
+            var written = f(type, src, d, 0, rows, columns, w);
             return (dst, written);
         }
     }
+
+    private static bool NeedsImportance(string name) =>
+        name.StartsWith("iq1", StringComparison.Ordinal) || name.StartsWith("iq2", StringComparison.Ordinal) ||
+        name.StartsWith("iq3", StringComparison.Ordinal);
 
     /// <summary>ggml's quantize_row_q8_K_ref into <paramref name="dst"/> (which it only partly writes for an all-zero
     /// block, so callers pass a zeroed buffer).</summary>
