@@ -29,7 +29,7 @@ internal static unsafe class GgmlReference
     /// <summary>ggml_type enum values (ggml.h) of the formats under test.</summary>
     public static int TypeId(string name) => name switch
     {
-        "q4_0" => 2, "q5_0" => 6, "q8_0" => 8,
+        "q4_0" => 2, "q4_1" => 3, "q5_0" => 6, "q5_1" => 7, "q8_0" => 8,
         "q2_K" => 10, "q3_K" => 11, "q4_K" => 12, "q5_K" => 13, "q6_K" => 14, "iq4_nl" => 20, "iq4_xs" => 23,
         "tq1_0" => 34, "tq2_0" => 35,
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "no ggml type id recorded"),

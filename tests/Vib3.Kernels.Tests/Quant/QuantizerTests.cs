@@ -14,7 +14,7 @@ public class QuantizerTests
     public static readonly TheoryData<string, string> Writable = new()
     {
         { "q4_k", "q4_K" }, { "q6_k", "q6_K" }, { "q5_k", "q5_K" }, { "q3_k", "q3_K" }, { "q2_k", "q2_K" },
-        { "q4_0", "q4_0" }, { "q5_0", "q5_0" }, { "q8_0", "q8_0" }, { "iq4_xs", "iq4_xs" },
+        { "q4_0", "q4_0" }, { "q4_1", "q4_1" }, { "q5_0", "q5_0" }, { "q5_1", "q5_1" }, { "q8_0", "q8_0" }, { "iq4_xs", "iq4_xs" },
     };
 
     private const int Cols = 1024;
