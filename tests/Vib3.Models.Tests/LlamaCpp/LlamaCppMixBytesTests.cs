@@ -23,28 +23,33 @@ public sealed class LlamaCppMixBytesTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "vib3-mix-bytes-" + Guid.NewGuid().ToString("N")[..12]);
 
-    public static TheoryData<string, ModelFamily, int> Cases() => new()
+    /// <summary>(dtype, family, experts, width): width 256 lets every K type apply; width 64 (expert hidden 96) makes
+    /// every K type fall back (Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0 …) as llama.cpp's tensor_type_fallback does.</summary>
+    public static TheoryData<string, ModelFamily, int, int> Cases() => new()
     {
-        { "q4_k_m", ModelFamily.Mixtral, 4 },
-        { "q4_k_m", ModelFamily.Mixtral, 8 }, // exactly 8 experts: attn_v/attn_k Q8_0, attn_output Q5_K
-        { "q4_k_m", ModelFamily.Qwen2Moe, 4 }, // shared experts: a dense ffn_down_shexp follows the ffn_down rules
-        { "q4_k_s", ModelFamily.Mixtral, 4 },
-        { "q5_k_m", ModelFamily.Mixtral, 4 },
-        { "q3_k_m", ModelFamily.Mixtral, 4 },
-        { "q2_k", ModelFamily.Mixtral, 4 },
-        { "q6_k", ModelFamily.Mixtral, 4 },
-        { "q8_0", ModelFamily.Mixtral, 4 },
+        { "q4_k_m", ModelFamily.Mixtral, 4, 256 },
+        { "q4_k_m", ModelFamily.Mixtral, 8, 256 }, // exactly 8 experts: attn_v/attn_k Q8_0, attn_output Q5_K
+        { "q4_k_m", ModelFamily.Qwen2Moe, 4, 256 }, // shared experts: a dense ffn_down_shexp follows the ffn_down rules
+        { "q4_k_s", ModelFamily.Mixtral, 4, 256 },
+        { "q5_k_m", ModelFamily.Mixtral, 4, 256 },
+        { "q3_k_m", ModelFamily.Mixtral, 4, 256 },
+        { "q2_k", ModelFamily.Mixtral, 4, 256 },
+        { "q6_k", ModelFamily.Mixtral, 4, 256 },
+        { "q8_0", ModelFamily.Mixtral, 4, 256 },
+        { "q4_k_m", ModelFamily.Mixtral, 4, 64 },
+        { "q5_k_m", ModelFamily.Mixtral, 4, 64 },
+        { "q2_k", ModelFamily.Mixtral, 4, 64 },
     };
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Vib3_writes_the_bytes_llama_cpp_writes(string dtype, ModelFamily family, int experts)
+    public void Vib3_writes_the_bytes_llama_cpp_writes(string dtype, ModelFamily family, int experts, int width)
     {
         Directory.CreateDirectory(_dir);
         var f32 = Path.Combine(_dir, "model.gguf");
         var spec = new SyntheticModelSpec
         {
-            Family = family, Layers = 4, Dim = 256, ExpertHidden = 256, SharedExpertHidden = 256, Heads = 4, KvHeads = 2,
+            Family = family, Layers = 4, Dim = width, ExpertHidden = width == 256 ? 256 : 96, SharedExpertHidden = width, Heads = 4, KvHeads = 2,
             Experts = experts, TopK = 2, Vocab = 320, Context = 128, Seed = 13, DType = DType.F32,
         };
         SyntheticModelGenerator.WriteGguf(spec, f32);
