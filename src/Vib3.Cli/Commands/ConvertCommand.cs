@@ -51,13 +51,13 @@ internal static class ConvertCommand
             var mix = r.GetValue(dtype) is { } m && LlamaCppMix.TryParse(m, out var named) ? named : null;
             var request = new ConversionRequest(
                 r.GetValue(path)!, r.GetValue(name)!,
-                mix is null && r.GetValue(dtype) is { } d ? DTypes.Parse(d) : null,
+                mix is null && r.GetValue(dtype) is { } d ? ParseType("--dtype", d) : null,
                 r.GetValue(pageRows),
                 GlobalOptions.RamBudgetBytes(r),
                 r.GetValue(tokenizerFallback),
                 mix,
-                r.GetValue(expertDtype) is { } e ? DTypes.Parse(e) : null,
-                r.GetValue(denseDtype) is { } dd ? DTypes.Parse(dd) : null);
+                r.GetValue(expertDtype) is { } e ? ParseType("--expert-dtype", e) : null,
+                r.GetValue(denseDtype) is { } dd ? ParseType("--dense-dtype", dd) : null);
             var converter = new ModelConverter(catalog, DescriptorCatalog.LoadDefault());
             var manifest = Run(console, converter, request);
             console.MarkupLineInterpolated($"converted [bold]{manifest.Name}[/]: {manifest.PageCount} pages, {ByteSize.Format(manifest.PageBytes)}, {manifest.DType}, R = {manifest.PageRows}");
@@ -75,6 +75,12 @@ internal static class ConvertCommand
         });
         return command;
     }
+
+    private static DType ParseType(string option, string text) => DTypes.TryParse(text, out var t)
+        ? t
+        : throw new Vib3Exception(SqlState.FeatureNotSupported,
+            $"{option} {text}: not a type vib3 knows (it writes {DTypes.WritableNames}" +
+            (option == "--dtype" ? $", and llama.cpp's mixes {LlamaCppMix.Names})" : ")"));
 
     public static ModelManifest Run(IAnsiConsole console, ModelConverter converter, ConversionRequest request)
     {
