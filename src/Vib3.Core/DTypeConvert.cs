@@ -102,15 +102,22 @@ public static class DTypeConvert
             src[..n].CopyTo(dst);
             return;
         }
-        // Through f32 in chunks (a multiple of every block length) so converting a whole page allocates nothing.
-        const int chunk = 4096;
-        Span<float> tmp = stackalloc float[chunk];
-        for (var done = 0; done < count; done += chunk)
+        // Through f32 in chunks (a multiple of every block length) from a pooled buffer, so converting a whole page
+        // allocates nothing; a chunk is large enough for a quantiser to spread it over cores.
+        const int chunk = 64 * 1024;
+        var buffer = System.Buffers.ArrayPool<float>.Shared.Rent(Math.Min(chunk, count));
+        try
         {
-            var n = Math.Min(chunk, count - done);
-            var part = tmp[..n];
-            ToF32(from, src[(int)from.ByteCount(done)..], part);
-            FromF32(to, part, dst[(int)to.ByteCount(done)..]);
+            for (var done = 0; done < count; done += chunk)
+            {
+                var part = buffer.AsSpan(0, Math.Min(chunk, count - done));
+                ToF32(from, src[(int)from.ByteCount(done)..], part);
+                FromF32(to, part, dst[(int)to.ByteCount(done)..]);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<float>.Shared.Return(buffer);
         }
     }
 }

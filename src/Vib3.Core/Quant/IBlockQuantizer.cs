@@ -28,9 +28,14 @@ public interface IRowQuantizer
     void Quantize(ReadOnlySpan<float> values, Span<byte> blocks);
 }
 
-/// <summary>The <see cref="IRowQuantizer"/> of <typeparamref name="T"/>.</summary>
+/// <summary>The <see cref="IRowQuantizer"/> of <typeparamref name="T"/>. Blocks are independent, so a long span is
+/// split across the thread pool (the bytes do not depend on the split): the K-quant searches encode only a few
+/// million values a second per core, and a converter hands over a page at a time.</summary>
 public sealed class RowQuantizer<T> : IRowQuantizer where T : IBlockQuantizer
 {
+    /// <summary>Values one parallel work item encodes: large enough that scheduling costs nothing next to the search.</summary>
+    public const int ValuesPerTask = 16 * 1024;
+
     public static RowQuantizer<T> Instance { get; } = new();
 
     private RowQuantizer() { }
@@ -42,7 +47,31 @@ public sealed class RowQuantizer<T> : IRowQuantizer where T : IBlockQuantizer
         var count = values.Length / T.BlockValues;
         if (blocks.Length < (long)count * T.BlockBytes)
             throw new ArgumentException($"{typeof(T).Name}: {count} blocks need {(long)count * T.BlockBytes} bytes, got {blocks.Length}");
-        for (var b = 0; b < count; b++)
+        var blocksPerTask = Math.Max(1, ValuesPerTask / T.BlockValues);
+        if (count <= blocksPerTask)
+        {
+            QuantizeBlocks(values, blocks, 0, count);
+            return;
+        }
+        unsafe
+        {
+            fixed (float* x = values)
+            fixed (byte* y = blocks)
+            {
+                var (px, py, length, bytes) = ((nint)x, (nint)y, values.Length, blocks.Length);
+                Parallel.For(0, (count + blocksPerTask - 1) / blocksPerTask, task =>
+                {
+                    var first = task * blocksPerTask;
+                    QuantizeBlocks(new ReadOnlySpan<float>((float*)px, length), new Span<byte>((byte*)py, bytes),
+                        first, Math.Min(blocksPerTask, count - first));
+                });
+            }
+        }
+    }
+
+    private static void QuantizeBlocks(ReadOnlySpan<float> values, Span<byte> blocks, int first, int count)
+    {
+        for (var b = first; b < first + count; b++)
             T.QuantizeBlock(values.Slice(b * T.BlockValues, T.BlockValues), blocks.Slice(b * T.BlockBytes, T.BlockBytes));
     }
 }

@@ -1,4 +1,5 @@
 using Vib3.Core;
+using Vib3.Core.Quant;
 
 namespace Vib3.Kernels.Tests.Quant;
 
@@ -60,6 +61,17 @@ public class QuantizerTests
         rows.Add(Enumerable.Range(0, Cols).Select(_ => MathF.Abs(Gaussian(rng)) + 0.1f).ToArray());
         rows.Add(Enumerable.Range(0, Cols).Select(_ => -MathF.Abs(Gaussian(rng)) - 0.1f).ToArray());
         AssertSameBytes(vib3Name, ggmlName, rows.SelectMany(r => r).ToArray(), "edge rows");
+    }
+
+    [Theory]
+    [MemberData(nameof(Writable))]
+    public void FromF32_ASpanSplitAcrossThreads_SameBytesAsGgml(string vib3Name, string ggmlName)
+    {
+        // Several of RowQuantizer's parallel work items, the last one partial.
+        var rng = new Random(17);
+        var x = new float[5 * RowQuantizer<Q4KQuantizer>.ValuesPerTask / 2 + 4 * Cols];
+        for (var i = 0; i < x.Length; i++) x[i] = Gaussian(rng) * (i / Cols % 3 == 0 ? 0.02f : 1f);
+        AssertSameBytes(vib3Name, ggmlName, x, "parallel span");
     }
 
     private static void AssertSameBytes(string vib3Name, string ggmlName, float[] x, string what)
