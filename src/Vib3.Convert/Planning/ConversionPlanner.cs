@@ -82,12 +82,14 @@ public static class ConversionPlanner
         var expertType = chosenExpertType ?? DefaultTarget(sourceType);
         // Expert bundles are cut across rows of both orientations (down's rows are gate's columns), so the widest block
         // of any expert type, source or target, must divide both sizes and the bundle rows.
-        var expertBlock = experts.SelectMany(layer => layer.SelectMany(x => new[] { x.Gate.Type, x.Up.Type, x.Down.Type }))
-            .Append(expertType).Max(t => t.BlockSize());
-        RequireBlocks(reader, "hidden size", hyper.Dim, expertBlock);
-        RequireBlocks(reader, "expert hidden size", hyper.ExpertHidden, expertBlock);
+        var widestExpertType = experts.SelectMany(layer => layer.SelectMany(x => new[] { x.Gate.Type, x.Up.Type, x.Down.Type }))
+            .Append(expertType).MaxBy(t => t.BlockSize());
+        var expertBlock = widestExpertType.BlockSize();
+        RequireBlocks(reader, "hidden size", hyper.Dim, widestExpertType);
+        RequireBlocks(reader, "expert hidden size", hyper.ExpertHidden, widestExpertType);
         foreach (var t in dense)
-            RequireBlocks(reader, $"row length of {t.Name}", (int)t.Cols, Math.Max(t.Target.BlockSize(), t.Source.DType.BlockSize()));
+            RequireBlocks(reader, $"row length of {t.Name}", (int)t.Cols,
+                t.Target.BlockSize() >= t.Source.DType.BlockSize() ? t.Target : t.Source.DType);
         var widestRow = dense.Max(t => t.Target.ByteCount(t.Cols));
         var geometry = PageGeometry.Choose(expertType, hyper.Dim, hyper.ExpertHidden, expertBlock, widestRow, pageRows);
         return new ConversionPlan
@@ -187,11 +189,12 @@ public static class ConversionPlanner
             $"{source.FilePath}: tensor '{source.Name}' has shape {Show(source.Shape)} but the model's config says {Show(expected)} ([{formula}])");
     }
 
-    private static void RequireBlocks(ICheckpointReader reader, string what, int n, int block)
+    private static void RequireBlocks(ICheckpointReader reader, string what, int n, DType type)
     {
+        var block = type.BlockSize();
         if (n % block != 0)
             throw new Vib3Exception(SqlState.FeatureNotSupported,
-                $"{reader.Path}: blocks of {block} values need the {what} ({n}) to be a multiple of {block}");
+                $"{reader.Path}: {type.Name()} blocks of {block} values need the {what} ({n}) to be a multiple of {block}");
     }
 
     /// <summary>[1, n] and [n] describe the same data (HF stores the shared-expert gate as [1, dim], GGUF as [dim]).</summary>

@@ -61,4 +61,16 @@ public sealed class ConvertDtypeCliTests : IDisposable
         Assert.DoesNotContain("   at ", run.Error);
         Assert.False(new ModelCatalog(data).Exists("m"));
     }
+
+    [Fact]
+    public void A_K_type_whose_blocks_do_not_fit_the_rows_is_refused_naming_the_type()
+    {
+        // A single type is taken as asked (no silent fallback, unlike a mix): 256-value blocks cannot cut 64-wide rows.
+        var data = _dir.Sub("data");
+        var run = CliRun.Run(data, "convert", Hf(), "--name", "m", "--dtype", "q4_k");
+        Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, run.ExitCode);
+        Assert.Contains($"SQLSTATE {SqlState.FeatureNotSupported}", run.Error);
+        Assert.Contains("q4_k blocks of 256 values need the hidden size (64) to be a multiple of 256", run.Error);
+        Assert.False(new ModelCatalog(data).Exists("m"));
+    }
 }
