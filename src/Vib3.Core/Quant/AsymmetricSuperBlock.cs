@@ -60,7 +60,7 @@ internal static class AsymmetricSuperBlock
             var dm = dmin * m;
             for (var i = 0; i < SubBlockValues; i++)
                 levels[SubBlockValues * j + i] =
-                    (byte)ScaleSearch.Clamp(ScaleSearch.NearestInt((x[SubBlockValues * j + i] + dm) / ds), 0, nmax);
+                    (byte)Math.Clamp(ScaleSearch.NearestInt((x[SubBlockValues * j + i] + dm) / ds), 0, nmax);
         }
     }
 }

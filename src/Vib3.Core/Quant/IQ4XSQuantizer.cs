@@ -39,7 +39,7 @@ public sealed class IQ4XSQuantizer : IBlockQuantizer
         ushort scalesHigh = 0;
         for (var s = 0; s < SubBlocks; s++)
         {
-            var l = ScaleSearch.Clamp(ScaleSearch.NearestInt(id * scales[s]), -32, 31);
+            var l = Math.Clamp(ScaleSearch.NearestInt(id * scales[s]), -32, 31);
             // The values are re-picked against the f32 d·l, not the f16 d read back: ggml's order.
             var dl = d * l;
             var idl = dl != 0 ? 1 / dl : 0f;

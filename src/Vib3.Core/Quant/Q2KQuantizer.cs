@@ -64,7 +64,7 @@ public sealed class Q2KQuantizer : IBlockQuantizer
             if (ds == 0) continue;
             var dm = dmin * (packed[s] >> 4);
             for (var i = SubBlockValues * s; i < SubBlockValues * (s + 1); i++)
-                levels[i] = (byte)ScaleSearch.Clamp(ScaleSearch.NearestInt((x[i] + dm) / ds), 0, 3);
+                levels[i] = (byte)Math.Clamp(ScaleSearch.NearestInt((x[i] + dm) / ds), 0, 3);
         }
         TwoBitQuants.Pack<byte>(levels, block.Slice(QuantsOffset, 64));
     }

@@ -35,7 +35,7 @@ public sealed class Q3KQuantizer : IBlockQuantizer
             for (var s = 0; s < SubBlocks; s++)
             {
                 // ggml keeps nearest_int's result in an int8 before clamping.
-                var l = ScaleSearch.Clamp((sbyte)ScaleSearch.NearestInt(iscale * scales[s]), -32, 31) + 32;
+                var l = Math.Clamp((int)(sbyte)ScaleSearch.NearestInt(iscale * scales[s]), -32, 31) + 32;
                 if (s < 8) table[s] = (byte)(l & 0xF);
                 else table[s - 8] |= (byte)((l & 0xF) << 4);
                 table[8 + s % 4] |= (byte)((l >> 4) << (2 * (s / 4)));
@@ -55,7 +55,7 @@ public sealed class Q3KQuantizer : IBlockQuantizer
             var ds = d * sc;
             if (ds == 0) continue;
             for (var i = SubBlockValues * s; i < SubBlockValues * (s + 1); i++)
-                levels[i] = (sbyte)(ScaleSearch.Clamp(ScaleSearch.NearestInt(x[i] / ds), -4, 3) + 4);
+                levels[i] = (sbyte)(Math.Clamp(ScaleSearch.NearestInt(x[i] / ds), -4, 3) + 4);
         }
 
         // The third bit of value j goes to bit j/32 of hmask[j%32]; the low two bits are packed as Q2_K's.

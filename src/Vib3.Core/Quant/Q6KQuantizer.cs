@@ -41,7 +41,7 @@ public sealed class Q6KQuantizer : IBlockQuantizer
             var ds = d * (sbyte)stored[s];
             if (ds == 0) continue;
             for (var i = SubBlockValues * s; i < SubBlockValues * (s + 1); i++)
-                levels[i] = (sbyte)(ScaleSearch.Clamp(ScaleSearch.NearestInt(x[i] / ds), -32, 31) + 32);
+                levels[i] = (sbyte)(Math.Clamp(ScaleSearch.NearestInt(x[i] / ds), -32, 31) + 32);
         }
 
         for (var h = 0; h < 2; h++)

@@ -44,7 +44,7 @@ internal static class ScaleSearch
         }
         var iscale = -nmax / max;
         var (sumlx, suml2) = FitSums(x, nmax, iscale);
-        for (var i = 0; i < x.Length; i++) levels[i] = (sbyte)(Clamp(NearestInt(iscale * x[i]), -nmax, nmax - 1) + nmax);
+        for (var i = 0; i < x.Length; i++) levels[i] = (sbyte)(Math.Clamp(NearestInt(iscale * x[i]), -nmax, nmax - 1) + nmax);
         var scale = suml2 != 0 ? sumlx / suml2 : 0f;
         var best = scale * sumlx;
         for (var step = -9; step <= 9; step++)
@@ -54,7 +54,7 @@ internal static class ScaleSearch
             (sumlx, suml2) = FitSums(x, nmax, iscale);
             if (suml2 > 0 && sumlx * sumlx > best * suml2)
             {
-                for (var i = 0; i < x.Length; i++) levels[i] = (sbyte)(nmax + Clamp(NearestInt(iscale * x[i]), -nmax, nmax - 1));
+                for (var i = 0; i < x.Length; i++) levels[i] = (sbyte)(nmax + Math.Clamp(NearestInt(iscale * x[i]), -nmax, nmax - 1));
                 scale = sumlx / suml2;
                 best = scale * sumlx;
             }
@@ -67,7 +67,7 @@ internal static class ScaleSearch
         float sumlx = 0, suml2 = 0;
         foreach (var v in x)
         {
-            var l = Clamp(NearestInt(iscale * v), -nmax, nmax - 1);
+            var l = Math.Clamp(NearestInt(iscale * v), -nmax, nmax - 1);
             var w = v * v;
             sumlx += w * v * l;
             suml2 += w * l * l;
@@ -93,7 +93,7 @@ internal static class ScaleSearch
         float sumlx = 0, suml2 = 0;
         for (var i = 0; i < x.Length; i++)
         {
-            var l = Clamp(NearestInt(iscale * x[i]), -nmax, nmax - 1);
+            var l = Math.Clamp(NearestInt(iscale * x[i]), -nmax, nmax - 1);
             levels[i] = (sbyte)l;
             var w = x[i] * x[i];
             sumlx += w * x[i] * l;
@@ -109,7 +109,7 @@ internal static class ScaleSearch
                 var slx = sumlx - w * x[i] * levels[i];
                 if (!(slx > 0)) continue;
                 var sl2 = suml2 - w * levels[i] * levels[i];
-                var newL = Clamp(NearestInt(x[i] * sl2 / slx), -nmax, nmax - 1);
+                var newL = Math.Clamp(NearestInt(x[i] * sl2 / slx), -nmax, nmax - 1);
                 if (newL == levels[i]) continue;
                 slx += w * x[i] * newL;
                 sl2 += w * newL * newL;
@@ -161,7 +161,7 @@ internal static class ScaleSearch
         float bestError = 0;
         for (var i = 0; i < n; i++)
         {
-            var l = Clamp(NearestInt(iscale * (x[i] - lo)), 0, nmax);
+            var l = Math.Clamp(NearestInt(iscale * (x[i] - lo)), 0, nmax);
             levels[i] = (byte)l;
             var diff = scale * levels[i] + lo - x[i];
             diff = absoluteError ? MathF.Abs(diff) : diff * diff;
@@ -174,7 +174,7 @@ internal static class ScaleSearch
             float sumL = 0, sumL2 = 0, sumXL = 0;
             for (var i = 0; i < n; i++)
             {
-                var l = Clamp(NearestInt(iscale * (x[i] - lo)), 0, nmax);
+                var l = Math.Clamp(NearestInt(iscale * (x[i] - lo)), 0, nmax);
                 trial[i] = (byte)l;
                 var w = weights[i];
                 sumL += w * l;
@@ -208,6 +208,4 @@ internal static class ScaleSearch
         min = -lo;
         return scale;
     }
-
-    public static int Clamp(int v, int lo, int hi) => v < lo ? lo : v > hi ? hi : v;
 }
