@@ -8,9 +8,15 @@ namespace Vib3.Convert;
 /// <param name="RamBudgetBytes">RAM the conversion's store may hold while verifying; null: what verification needs.</param>
 /// <param name="TokenizerFallback">"gpt2": a pre-tokenizer vib3 cannot express is split as GPT-2 does (and recorded in
 /// the manifest) instead of refused; null refuses it.</param>
+/// <param name="Mix">A llama.cpp mix (--dtype q4_k_m …) choosing each tensor's type; instead of <paramref name="DType"/>.</param>
+/// <param name="ExpertDType">--expert-dtype: the routed experts' type, over <paramref name="DType"/> or the mix.</param>
+/// <param name="DenseDType">--dense-dtype: every other 2-D weight's type, over <paramref name="DType"/> or the mix.</param>
 public sealed record ConversionRequest(
     string SourcePath, string Name, DType? DType = null, int? PageRows = null, long? RamBudgetBytes = null,
-    string? TokenizerFallback = null);
+    string? TokenizerFallback = null, Planning.LlamaCppMix? Mix = null, DType? ExpertDType = null, DType? DenseDType = null)
+{
+    public Planning.StorageTypes StorageTypes => new(DType, Mix, ExpertDType, DenseDType);
+}
 
 /// <summary>Progress in bytes of pages written (phase "write") or verified (phase "verify").</summary>
 public readonly record struct ConversionProgress(string Phase, long Done, long Total);

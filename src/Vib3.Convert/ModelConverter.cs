@@ -39,7 +39,7 @@ public sealed class ModelConverter
         var values = HyperResolver.Resolve(family, config, gguf, architecture,
             name => weights.Tensors.TryGetValue(name, out var t) ? t.Shape : null);
         var hyper = HyperResolver.Build(values, ropeStyle, config.Origin);
-        var plan = ConversionPlanner.Plan(weights, family, hyper, gguf, request.DType, request.PageRows);
+        var plan = ConversionPlanner.Plan(weights, family, hyper, gguf, request.StorageTypes, request.PageRows);
         var minimum = PageStore.MinimumRamBudget(plan.Geometry.MaxPageBytes);
         if (request.RamBudgetBytes < minimum)
             throw new Vib3Exception(SqlState.InsufficientResources,

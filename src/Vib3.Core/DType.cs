@@ -42,13 +42,18 @@ public enum DType
 /// bytes and must stay together (1 value for plain floats). <paramref name="Writable"/>: vib3 can encode f32 into it
 /// (the others are only read as they come, bit for bit). <paramref name="LeadingScales"/>: how many f16 fields (d, then
 /// m) open each block; a non-finite one makes the whole block garbage, so the converter refuses it.
-/// <paramref name="Codec"/>: the format in <see cref="Quant"/> that reads the type, where one does.</summary>
+/// <paramref name="Codec"/>: the format in <see cref="Quant"/> that reads the type, where one does.
+/// <paramref name="Quantizer"/>: what encodes f32 into a block type (the bytes of ggml's reference quantizer).</summary>
 public sealed record DTypeLayout(string Name, int BlockValues, int BlockBytes, bool Writable, int LeadingScales = 0,
-    Quant.IBlockCodec? Codec = null)
+    Quant.IBlockCodec? Codec = null, Quant.IRowQuantizer? Quantizer = null)
 {
     /// <summary>The row of a type read through its <see cref="Quant.IBlockFormat"/>.</summary>
     public static DTypeLayout Of<T>(string name) where T : Quant.IBlockFormat =>
         new(name, T.BlockValues, T.BlockBytes, Writable: false, Codec: Quant.BlockCodec<T>.Instance);
+
+    /// <summary>The row of a type read through <typeparamref name="T"/> and written by <typeparamref name="TQuantizer"/>.</summary>
+    public static DTypeLayout Of<T, TQuantizer>(string name) where T : Quant.IBlockFormat where TQuantizer : Quant.IBlockQuantizer =>
+        Of<T>(name) with { Writable = true, Quantizer = Quant.RowQuantizer<TQuantizer>.Instance };
 }
 
 public static class DTypes
@@ -68,18 +73,18 @@ public static class DTypes
         new("f32", 1, 4, true),
         new("f16", 1, 2, true),
         new("bf16", 1, 2, true),
-        new("q8_0", Q8BlockSize, Q8BlockBytes, true, LeadingScales: 1),
-        new("q4_0", LegacyBlockSize, 2 + 16, false, LeadingScales: 1),
-        new("q4_1", LegacyBlockSize, 2 + 2 + 16, false, LeadingScales: 2),
-        new("q5_0", LegacyBlockSize, 2 + 4 + 16, false, LeadingScales: 1),
-        new("q5_1", LegacyBlockSize, 2 + 2 + 4 + 16, false, LeadingScales: 2),
-        DTypeLayout.Of<Quant.Q2K>("q2_k"),
-        DTypeLayout.Of<Quant.Q3K>("q3_k"),
-        DTypeLayout.Of<Quant.Q4K>("q4_k"),
-        DTypeLayout.Of<Quant.Q5K>("q5_k"),
-        DTypeLayout.Of<Quant.Q6K>("q6_k"),
+        new("q8_0", Q8BlockSize, Q8BlockBytes, true, LeadingScales: 1, Quantizer: Quant.RowQuantizer<Quant.Q8_0Quantizer>.Instance),
+        new("q4_0", LegacyBlockSize, 2 + 16, true, LeadingScales: 1, Quantizer: Quant.RowQuantizer<Quant.Q4_0Quantizer>.Instance),
+        new("q4_1", LegacyBlockSize, 2 + 2 + 16, true, LeadingScales: 2, Quantizer: Quant.RowQuantizer<Quant.Q4_1Quantizer>.Instance),
+        new("q5_0", LegacyBlockSize, 2 + 4 + 16, true, LeadingScales: 1, Quantizer: Quant.RowQuantizer<Quant.Q5_0Quantizer>.Instance),
+        new("q5_1", LegacyBlockSize, 2 + 2 + 4 + 16, true, LeadingScales: 2, Quantizer: Quant.RowQuantizer<Quant.Q5_1Quantizer>.Instance),
+        DTypeLayout.Of<Quant.Q2K, Quant.Q2KQuantizer>("q2_k"),
+        DTypeLayout.Of<Quant.Q3K, Quant.Q3KQuantizer>("q3_k"),
+        DTypeLayout.Of<Quant.Q4K, Quant.Q4KQuantizer>("q4_k"),
+        DTypeLayout.Of<Quant.Q5K, Quant.Q5KQuantizer>("q5_k"),
+        DTypeLayout.Of<Quant.Q6K, Quant.Q6KQuantizer>("q6_k"),
         DTypeLayout.Of<Quant.IQ4NL>("iq4_nl"),
-        DTypeLayout.Of<Quant.IQ4XS>("iq4_xs"),
+        DTypeLayout.Of<Quant.IQ4XS, Quant.IQ4XSQuantizer>("iq4_xs"),
         DTypeLayout.Of<Quant.TQ1_0>("tq1_0"),
         DTypeLayout.Of<Quant.TQ2_0>("tq2_0"),
         DTypeLayout.Of<Quant.IQ2XXS>("iq2_xxs"),
@@ -134,7 +139,7 @@ public static class DTypes
     /// <summary>The lower-case name used on the command line, in manifests and in SQL.</summary>
     public static string Name(this DType t) => t.Layout().Name;
 
-    /// <summary>"f32, f16, bf16, q8_0" — the types --dtype accepts.</summary>
+    /// <summary>"f32, f16, bf16, q8_0, …" — the types --dtype accepts.</summary>
     public static string WritableNames => string.Join(", ", All.Where(IsWritable).Select(Name));
 
     public static DType Parse(string name) => TryParse(name, out var t)

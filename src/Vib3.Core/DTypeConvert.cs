@@ -62,8 +62,8 @@ public static class DTypeConvert
         }
     }
 
-    /// <summary>Encodes f32 values as <paramref name="dstType"/> (Q8_0: per block of 32, scale = max|x|/127,
-    /// the rounding llama.cpp's reference quantizer uses).</summary>
+    /// <summary>Encodes f32 values as <paramref name="dstType"/>; the block types get the bytes llama.cpp's reference
+    /// quantizer (no importance matrix) writes.</summary>
     public static void FromF32(DType dstType, ReadOnlySpan<float> src, Span<byte> bytes)
     {
         if (!dstType.IsWritable())
@@ -85,19 +85,8 @@ public static class DTypeConvert
                 for (var i = 0; i < src.Length; i++)
                     BinaryPrimitives.WriteUInt16LittleEndian(bytes[(2 * i)..], FloatToBF16(src[i]));
                 break;
-            case DType.Q8_0:
-                for (var b = 0; b < src.Length / DTypes.Q8BlockSize; b++)
-                {
-                    var x = src.Slice(b * DTypes.Q8BlockSize, DTypes.Q8BlockSize);
-                    var block = bytes.Slice(b * DTypes.Q8BlockBytes, DTypes.Q8BlockBytes);
-                    var amax = 0f;
-                    foreach (var v in x) amax = MathF.Max(amax, MathF.Abs(v));
-                    var d = amax / 127f;
-                    var id = d != 0 ? 1f / d : 0f;
-                    BinaryPrimitives.WriteUInt16LittleEndian(block, BitConverter.HalfToUInt16Bits((Half)d));
-                    for (var j = 0; j < DTypes.Q8BlockSize; j++)
-                        block[2 + j] = (byte)(sbyte)MathF.Round(x[j] * id, MidpointRounding.AwayFromZero);
-                }
+            case var _ when dstType.Layout().Quantizer is { } quantizer:
+                quantizer.Quantize(src, bytes[..(int)need]);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(dstType), dstType, null);
@@ -113,15 +102,22 @@ public static class DTypeConvert
             src[..n].CopyTo(dst);
             return;
         }
-        // Through f32 in chunks (a multiple of every block length) so converting a whole page allocates nothing.
-        const int chunk = 4096;
-        Span<float> tmp = stackalloc float[chunk];
-        for (var done = 0; done < count; done += chunk)
+        // Through f32 in chunks (a multiple of every block length) from a pooled buffer, so converting a whole page
+        // allocates nothing; a chunk is large enough for a quantiser to spread it over cores.
+        const int chunk = 64 * 1024;
+        var buffer = System.Buffers.ArrayPool<float>.Shared.Rent(Math.Min(chunk, count));
+        try
         {
-            var n = Math.Min(chunk, count - done);
-            var part = tmp[..n];
-            ToF32(from, src[(int)from.ByteCount(done)..], part);
-            FromF32(to, part, dst[(int)to.ByteCount(done)..]);
+            for (var done = 0; done < count; done += chunk)
+            {
+                var part = buffer.AsSpan(0, Math.Min(chunk, count - done));
+                ToF32(from, src[(int)from.ByteCount(done)..], part);
+                FromF32(to, part, dst[(int)to.ByteCount(done)..]);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<float>.Shared.Return(buffer);
         }
     }
 }

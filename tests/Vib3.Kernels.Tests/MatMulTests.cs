@@ -24,7 +24,7 @@ public class MatMulTests
                 // Same bound as MatVecTests (f32 summation order), doubled: fast vs MatVec are two such results.
                 var abs = TestData.AbsDot(wf, r, cols, xi);
                 var tol = 2e-5 * abs + 1e-30;
-                var q8 = t.IsBlocked() ? TestData.Q8ActivationBound(wf, r, cols, xi) : 0;
+                var q8 = t.IsBlocked() ? TestData.Q8ActivationBound(t, wf, r, cols, xi) : 0;
                 var got = fast[i * rows + r];
                 Assert.True(Math.Abs((double)got - reference[i * rows + r]) <= tol + q8, $"{t} {rows}x{cols} n={n} [{i},{r}] vs reference");
                 if (t.IsBlocked()) Assert.Equal(mv[r], got); // same quantisation and kernel: bit-identical

@@ -21,7 +21,7 @@ public class MatVecTests
         for (var r = 0; r < rows; r++)
         {
             var tol = RelTol * TestData.AbsDot(wf, r, cols, x) + 1e-30;
-            if (t.IsBlocked()) tol += TestData.Q8ActivationBound(wf, r, cols, x);
+            if (t.IsBlocked()) tol += TestData.Q8ActivationBound(t, wf, r, cols, x);
             var err = Math.Abs((double)fast[r] - reference[r]);
             Assert.True(err <= tol, $"{t} {rows}x{cols} row {r}: fast {fast[r]} ref {reference[r]} err {err} tol {tol}");
         }

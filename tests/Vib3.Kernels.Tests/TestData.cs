@@ -64,19 +64,26 @@ internal static class TestData
     }
 
     /// <summary>Bound on the q8_0 fast path's extra error from quantising x: each x̂ = q·f16(d) with
-    /// q = round(x·127/amax) is within d/2 + 127·|f16(d) − d| ≤ 0.5·d + 127·d·2^-11 &lt; 0.57·d of x, d = amax/127.</summary>
-    public static double Q8ActivationBound(float[] w, int r, int cols, ReadOnlySpan<float> x)
+    /// q = round(x·127/amax) is within d/2 + 127·|f16(d) − d| ≤ 0.5·d + 127·d·2^-11 &lt; 0.57·d of x, d = amax/127.
+    /// The types with a block min (Q4_1, Q5_1) also multiply m by q8_1's block sum s = d·Σq, which llama.cpp stores
+    /// as f16: within |s|·2^-11 ≤ Σ|x̂|·2^-11, and |m| is at most the block's largest |w| (the encoder's m is the
+    /// block minimum, and its d ≥ 0).</summary>
+    public static double Q8ActivationBound(DType t, float[] w, int r, int cols, ReadOnlySpan<float> x)
     {
+        var blockMin = t.Layout().LeadingScales == 2;
         double s = 0;
         for (var b = 0; b < cols / 32; b++)
         {
-            double amax = 0, wa = 0;
+            double amax = 0, wa = 0, wmax = 0, xa = 0;
             for (var j = 0; j < 32; j++)
             {
                 amax = Math.Max(amax, Math.Abs(x[b * 32 + j]));
                 wa += Math.Abs(w[r * cols + b * 32 + j]);
+                wmax = Math.Max(wmax, Math.Abs(w[r * cols + b * 32 + j]));
+                xa += Math.Abs(x[b * 32 + j]);
             }
             s += wa * 0.57 * amax / 127;
+            if (blockMin) s += wmax * 1.01 * xa * Math.Pow(2, -11);
         }
         return s;
     }

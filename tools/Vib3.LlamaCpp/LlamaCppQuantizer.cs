@@ -8,9 +8,9 @@ namespace Vib3.LlamaCpp;
 public static class LlamaCppQuantizer
 {
     /// <summary>Writes <paramref name="output"/>, <paramref name="input"/> quantised to <paramref name="ftype"/>;
-    /// throws with llama.cpp's error lines when it refuses. <paramref name="quantizeOutput"/>: quantise output.weight
-    /// by llama.cpp's rules as llama-quantize does (the files people download); LLamaSharp's default, false, leaves it
-    /// as it is in <paramref name="input"/>.</summary>
+    /// throws with llama.cpp's error lines when it refuses.</summary>
+    /// <param name="quantizeOutput">Quantise output.weight too, as llama-quantize does by default (LLamaSharp's default
+    /// keeps it in the source type).</param>
     public static void Quantize(string input, string output, LLamaFtype ftype, int threads = 2, bool quantizeOutput = false)
     {
         if (!File.Exists(input)) throw new FileNotFoundException("no GGUF file", input);

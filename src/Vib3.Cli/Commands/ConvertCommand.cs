@@ -2,6 +2,7 @@ using System.CommandLine;
 using Spectre.Console;
 using Vib3.Convert;
 using Vib3.Convert.Descriptors;
+using Vib3.Convert.Planning;
 using Vib3.Core;
 using Vib3.Engine;
 using Vib3.Query;
@@ -9,14 +10,21 @@ using Vib3.Storage.Catalog;
 
 namespace Vib3.Cli.Commands;
 
-/// <summary>vib3 convert &lt;path&gt; --name NAME [--dtype f32|f16|bf16|q8_0] [--page-rows R] [--tokenizer-fallback gpt2]</summary>
+/// <summary>vib3 convert &lt;path&gt; --name NAME [--dtype TYPE|MIX] [--expert-dtype TYPE] [--dense-dtype TYPE] [--page-rows R]
+/// [--tokenizer-fallback gpt2]</summary>
 internal static class ConvertCommand
 {
     public static Command Create(IAnsiConsole console)
     {
         var path = new Argument<string>("path") { Description = "A Hugging Face folder (config.json + *.safetensors) or a .gguf file" };
         var name = new Option<string>("--name") { Description = "Name of the model in the catalog", Required = true };
-        var dtype = new Option<string?>("--dtype") { Description = "Store 2-D weights as f32, f16, bf16 or q8_0 (default: as in the source, q4_0/q4_1/q5_0/q5_1 included)" };
+        var dtype = new Option<string?>("--dtype")
+        {
+            Description = "Store 2-D weights as one type (f32, f16, bf16, q8_0, q6_k, q5_k, q4_k, q3_k, q4_0, q4_1, q5_0, q5_1, iq4_xs), " +
+                "or as one of llama.cpp's mixes (q4_k_m, q4_k_s, q5_k_m, q3_k_m, q2_k) with its per-tensor rules (default: as in the source)",
+        };
+        var expertDtype = new Option<string?>("--expert-dtype") { Description = "Store the routed experts as this type, whatever --dtype says (e.g. q4_k to offload them small)" };
+        var denseDtype = new Option<string?>("--dense-dtype") { Description = "Store attention, shared experts, embeddings and output as this type, whatever --dtype says" };
         var pageRows = new Option<int?>("--page-rows")
         {
             Description = "Neuron rows per expert page (default: expert pages just under 2 MiB; a small expert is one page)",
@@ -36,16 +44,20 @@ internal static class ConvertCommand
         {
             Description = "gpt2: split a pre-tokenizer vib3 does not know as GPT-2 does (token ids may differ; recorded in the manifest) instead of refusing the checkpoint",
         };
-        var command = new Command("convert", "Convert a checkpoint into a vib3 model store") { path, name, dtype, pageRows, index, tokenizerFallback };
+        var command = new Command("convert", "Convert a checkpoint into a vib3 model store") { path, name, dtype, expertDtype, denseDtype, pageRows, index, tokenizerFallback };
         command.SetAction(async (r, ct) =>
         {
             var catalog = GlobalOptions.Catalog(r);
+            var mix = r.GetValue(dtype) is { } m && LlamaCppMix.TryParse(m, out var named) ? named : null;
             var request = new ConversionRequest(
                 r.GetValue(path)!, r.GetValue(name)!,
-                r.GetValue(dtype) is { } d ? DTypes.Parse(d) : null,
+                mix is null && r.GetValue(dtype) is { } d ? ParseType("--dtype", d) : null,
                 r.GetValue(pageRows),
                 GlobalOptions.RamBudgetBytes(r),
-                r.GetValue(tokenizerFallback));
+                r.GetValue(tokenizerFallback),
+                mix,
+                r.GetValue(expertDtype) is { } e ? ParseType("--expert-dtype", e) : null,
+                r.GetValue(denseDtype) is { } dd ? ParseType("--dense-dtype", dd) : null);
             var converter = new ModelConverter(catalog, DescriptorCatalog.LoadDefault());
             var manifest = Run(console, converter, request);
             console.MarkupLineInterpolated($"converted [bold]{manifest.Name}[/]: {manifest.PageCount} pages, {ByteSize.Format(manifest.PageBytes)}, {manifest.DType}, R = {manifest.PageRows}");
@@ -63,6 +75,12 @@ internal static class ConvertCommand
         });
         return command;
     }
+
+    private static DType ParseType(string option, string text) => DTypes.TryParse(text, out var t)
+        ? t
+        : throw new Vib3Exception(SqlState.FeatureNotSupported,
+            $"{option} {text}: not a type vib3 knows (it writes {DTypes.WritableNames}" +
+            (option == "--dtype" ? $", and llama.cpp's mixes {LlamaCppMix.Names})" : ")"));
 
     public static ModelManifest Run(IAnsiConsole console, ModelConverter converter, ConversionRequest request)
     {

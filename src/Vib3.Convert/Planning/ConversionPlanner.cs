@@ -12,12 +12,13 @@ namespace Vib3.Convert.Planning;
 public static class ConversionPlanner
 {
     public static ConversionPlan Plan(
-        ICheckpointReader reader, FamilyDescriptor family, HyperParameters hyper, bool gguf, DType? target, int? pageRows)
+        ICheckpointReader reader, FamilyDescriptor family, HyperParameters hyper, bool gguf, DType? target, int? pageRows) =>
+        Plan(reader, family, hyper, gguf, new StorageTypes(All: target), pageRows);
+
+    public static ConversionPlan Plan(
+        ICheckpointReader reader, FamilyDescriptor family, HyperParameters hyper, bool gguf, StorageTypes types, int? pageRows)
     {
-        if (target is { } wanted && !wanted.IsWritable())
-            throw new Vib3Exception(SqlState.FeatureNotSupported,
-                $"--dtype {wanted.Name()}: vib3 does not write {wanted.Name()} (it writes {DTypes.WritableNames}); " +
-                $"{wanted.Name()} tensors of a GGUF are kept as they are without --dtype");
+        types.RequireWritable();
         var dims = Dimensions(hyper);
         var used = new HashSet<string>(StringComparer.Ordinal);
         var dense = new List<DenseTensorPlan>();
@@ -49,12 +50,18 @@ public static class ConversionPlanner
                 var shape = pattern.Shape.Select(e => (long)ShapeExpression.Evaluate(e, n => dims.GetValueOrDefault(n))).ToArray();
                 var tensorView = TensorViews.Parse(view, hyper);
                 CheckShape(source, tensorView?.SourceShape ?? shape, tensorView is null ? string.Join(", ", pattern.Shape) : tensorView.SourceFormula);
-                var keepF32 = shape.Length == 1 || pattern.Role == "router";
-                var type = keepF32 ? DType.F32 : target ?? DefaultTarget(source);
-                dense.Add(new DenseTensorPlan(name, pattern.Role, source, Matrix(shape), type, tensorView));
+                // The type is chosen below, once it is known whether the model has its own output projection.
+                dense.Add(new DenseTensorPlan(name, pattern.Role, source, Matrix(shape), DefaultTarget(source), tensorView));
             }
         }
         hyper.TiedEmbeddings = dense.All(t => t.Role != "lm_head");
+        var mixShape = new MixShape(hyper.Layers, hyper.Experts, hyper.Heads, hyper.KvHeads, hyper.TiedEmbeddings);
+        for (var i = 0; i < dense.Count; i++)
+        {
+            var t = dense[i];
+            var keepF32 = t.Shape.Length == 1 || t.Role == "router";
+            dense[i] = t with { Target = keepF32 ? DType.F32 : types.DenseType(t.Name, t.Cols, mixShape) ?? t.Target };
+        }
 
         var experts = new (ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down)[hyper.Layers][];
         for (var l = 0; l < hyper.Layers; l++)
@@ -70,16 +77,19 @@ public static class ConversionPlanner
         }
         CheckAllUsed(reader, family, hyper, used);
 
-        var sourceType = SingleExpertType(reader, experts, target);
-        var expertType = target ?? DefaultTarget(sourceType);
+        var chosenExpertType = types.ExpertType(hyper.Dim, hyper.ExpertHidden, mixShape);
+        var sourceType = SingleExpertType(reader, experts, chosenExpertType);
+        var expertType = chosenExpertType ?? DefaultTarget(sourceType);
         // Expert bundles are cut across rows of both orientations (down's rows are gate's columns), so the widest block
         // of any expert type, source or target, must divide both sizes and the bundle rows.
-        var expertBlock = experts.SelectMany(layer => layer.SelectMany(x => new[] { x.Gate.Type, x.Up.Type, x.Down.Type }))
-            .Append(expertType).Max(t => t.BlockSize());
-        RequireBlocks(reader, "hidden size", hyper.Dim, expertBlock);
-        RequireBlocks(reader, "expert hidden size", hyper.ExpertHidden, expertBlock);
+        var widestExpertType = experts.SelectMany(layer => layer.SelectMany(x => new[] { x.Gate.Type, x.Up.Type, x.Down.Type }))
+            .Append(expertType).MaxBy(t => t.BlockSize());
+        var expertBlock = widestExpertType.BlockSize();
+        RequireBlocks(reader, "hidden size", hyper.Dim, widestExpertType);
+        RequireBlocks(reader, "expert hidden size", hyper.ExpertHidden, widestExpertType);
         foreach (var t in dense)
-            RequireBlocks(reader, $"row length of {t.Name}", (int)t.Cols, Math.Max(t.Target.BlockSize(), t.Source.DType.BlockSize()));
+            RequireBlocks(reader, $"row length of {t.Name}", (int)t.Cols,
+                t.Target.BlockSize() >= t.Source.DType.BlockSize() ? t.Target : t.Source.DType);
         var widestRow = dense.Max(t => t.Target.ByteCount(t.Cols));
         var geometry = PageGeometry.Choose(expertType, hyper.Dim, hyper.ExpertHidden, expertBlock, widestRow, pageRows);
         return new ConversionPlan
@@ -179,11 +189,12 @@ public static class ConversionPlanner
             $"{source.FilePath}: tensor '{source.Name}' has shape {Show(source.Shape)} but the model's config says {Show(expected)} ([{formula}])");
     }
 
-    private static void RequireBlocks(ICheckpointReader reader, string what, int n, int block)
+    private static void RequireBlocks(ICheckpointReader reader, string what, int n, DType type)
     {
+        var block = type.BlockSize();
         if (n % block != 0)
             throw new Vib3Exception(SqlState.FeatureNotSupported,
-                $"{reader.Path}: blocks of {block} values need the {what} ({n}) to be a multiple of {block}");
+                $"{reader.Path}: {type.Name()} blocks of {block} values need the {what} ({n}) to be a multiple of {block}");
     }
 
     /// <summary>[1, n] and [n] describe the same data (HF stores the shared-expert gate as [1, dim], GGUF as [dim]).</summary>

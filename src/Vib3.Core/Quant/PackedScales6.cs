@@ -15,4 +15,19 @@ internal static class PackedScales6
         if (j < 4) return (table[j] & 63, table[j + 4] & 63);
         return ((table[j + 4] & 0xF) | ((table[j - 4] >> 6) << 4), (table[j + 4] >> 4) | ((table[j] >> 6) << 4));
     }
+
+    /// <summary>Stores the 6-bit <paramref name="scale"/> and <paramref name="min"/> of sub-block j into a table that
+    /// was cleared first (the top bits of j = 4–7 are OR-ed into bytes that j − 4 and j also use).</summary>
+    public static void Set(Span<byte> table, int j, byte scale, byte min)
+    {
+        if (j < 4)
+        {
+            table[j] |= scale;
+            table[j + 4] |= min;
+            return;
+        }
+        table[j + 4] = (byte)((scale & 0xF) | ((min & 0xF) << 4));
+        table[j - 4] |= (byte)((scale >> 4) << 6);
+        table[j] |= (byte)((min >> 4) << 6);
+    }
 }

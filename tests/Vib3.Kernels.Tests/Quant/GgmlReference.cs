@@ -29,6 +29,7 @@ internal static unsafe class GgmlReference
     /// <summary>ggml_type enum values (ggml.h) of the formats under test.</summary>
     public static int TypeId(string name) => name switch
     {
+        "q4_0" => 2, "q4_1" => 3, "q5_0" => 6, "q5_1" => 7, "q8_0" => 8,
         "q2_K" => 10, "q3_K" => 11, "q4_K" => 12, "q5_K" => 13, "q6_K" => 14, "iq4_nl" => 20, "iq4_xs" => 23,
         "tq1_0" => 34, "tq2_0" => 35, "iq2_xxs" => 16, "iq2_xs" => 17, "iq3_xxs" => 18, "iq1_s" => 19, "iq3_s" => 21,
         "iq2_s" => 22, "iq1_m" => 29,

@@ -47,8 +47,8 @@ public sealed class LegacyQuantConversionRefusalTests : IDisposable
     }
 
     [Theory]
-    [InlineData("q4_0")]
-    [InlineData("q5_1")]
+    [InlineData("iq4_nl")]
+    [InlineData("tq1_0")]
     public void Dtype_vib3_does_not_write_is_refused_before_anything_is_written(string dtype)
     {
         var file = Path.Combine(_dir, "model.gguf");

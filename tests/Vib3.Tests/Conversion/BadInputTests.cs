@@ -167,7 +167,7 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public void Unsupported_target_dtype()
     {
-        AssertFailsCleanly(Convert(Hf(), "m", "--dtype", "q4_k"), SqlState.FeatureNotSupported, "q4_k");
+        AssertFailsCleanly(Convert(Hf(), "m", "--dtype", "iq4_nl"), SqlState.FeatureNotSupported, "iq4_nl");
     }
 
     [Fact]

@@ -1,0 +1,66 @@
+namespace Vib3.Core.Quant;
+
+/// <summary>
+/// The part of ggml's Q4_K and Q5_K quantizers they share (quantize_row_q4_K_ref / q5_K_ref): eight sub-blocks of 32,
+/// each given a scale and a min by <see cref="ScaleSearch.Asymmetric"/> with weights |x| + rms(sub-block); the scales
+/// and the mins are then each quantised to 6 bits against their largest (d = max/63, dmin = max min/63, stored f16),
+/// and every value is re-quantised against the scale and min it will actually be decoded with.
+/// </summary>
+internal static class AsymmetricSuperBlock
+{
+    public const int Values = 256;
+    public const int SubBlocks = 8;
+    public const int SubBlockValues = 32;
+
+    /// <summary>Offset of the packed 6-bit scale table, after d and dmin.</summary>
+    private const int ScalesOffset = 4;
+
+    /// <summary>Writes d, dmin and the scale table (bytes 0–15 of <paramref name="block"/>) and leaves each value's
+    /// quant, 0…<paramref name="nmax"/>, in <paramref name="levels"/>.</summary>
+    public static void Quantize(ReadOnlySpan<float> x, int nmax, float rmin, int steps, Span<byte> block, Span<byte> levels)
+    {
+        Span<float> scales = stackalloc float[SubBlocks];
+        Span<float> mins = stackalloc float[SubBlocks];
+        Span<float> weights = stackalloc float[SubBlockValues];
+        float maxScale = 0, maxMin = 0;
+        for (var j = 0; j < SubBlocks; j++)
+        {
+            var xs = x.Slice(SubBlockValues * j, SubBlockValues);
+            float sumX2 = 0;
+            foreach (var v in xs) sumX2 += v * v;
+            var rms = MathF.Sqrt(sumX2 / SubBlockValues);
+            for (var l = 0; l < SubBlockValues; l++) weights[l] = rms + MathF.Abs(xs[l]);
+            scales[j] = ScaleSearch.Asymmetric(xs, weights, nmax, levels.Slice(SubBlockValues * j, SubBlockValues),
+                out mins[j], rmin, rdelta: 0.1f, steps, absoluteError: false);
+            if (scales[j] > maxScale) maxScale = scales[j];
+            if (mins[j] > maxMin) maxMin = mins[j];
+        }
+
+        var table = block.Slice(ScalesOffset, PackedScales6.Bytes);
+        table.Clear();
+        var inverseScale = maxScale > 0 ? 63f / maxScale : 0f;
+        var inverseMin = maxMin > 0 ? 63f / maxMin : 0f;
+        for (var j = 0; j < SubBlocks; j++)
+        {
+            // ggml stores nearest_int's result in a byte before clamping, so a negative one wraps and clamps to 63.
+            var ls = Math.Min((byte)63, (byte)ScaleSearch.NearestInt(inverseScale * scales[j]));
+            var lm = Math.Min((byte)63, (byte)ScaleSearch.NearestInt(inverseMin * mins[j]));
+            PackedScales6.Set(table, j, ls, lm);
+        }
+        HalfField.Write(block, 0, maxScale / 63f);
+        HalfField.Write(block, 2, maxMin / 63f);
+
+        var d = HalfField.Read(block, 0);
+        var dmin = HalfField.Read(block, 2);
+        for (var j = 0; j < SubBlocks; j++)
+        {
+            var (sc, m) = PackedScales6.Get(table, j);
+            var ds = d * sc;
+            if (ds == 0) continue;
+            var dm = dmin * m;
+            for (var i = 0; i < SubBlockValues; i++)
+                levels[SubBlockValues * j + i] =
+                    (byte)Math.Clamp(ScaleSearch.NearestInt((x[SubBlockValues * j + i] + dm) / ds), 0, nmax);
+        }
+    }
+}
