@@ -24,7 +24,7 @@ public class MatMulTests
                 // Same bound as MatVecTests (f32 summation order), doubled: fast vs MatVec are two such results.
                 var abs = TestData.AbsDot(wf, r, cols, xi);
                 var tol = 2e-5 * abs + 1e-30;
-                var q8 = t.IsBlocked() ? TestData.Q8ActivationBound(wf, r, cols, xi) : 0;
+                var q8 = t.IsBlocked() ? TestData.Q8ActivationBound(t, wf, r, cols, xi) : 0;
                 var got = fast[i * rows + r];
                 Assert.True(Math.Abs((double)got - reference[i * rows + r]) <= tol + q8, $"{t} {rows}x{cols} n={n} [{i},{r}] vs reference");
                 if (t.IsBlocked()) Assert.Equal(mv[r], got); // same quantisation and kernel: bit-identical
@@ -38,7 +38,7 @@ public class MatMulTests
     public void SmallShapes(DType t)
     {
         var rng = new Random(3);
-        foreach (var cols in new[] { 0, 1, 15, 16, 17, 32, 33, 63, 64, 96, 257 })
+        foreach (var cols in new[] { 0, 1, 15, 16, 17, 32, 33, 63, 64, 96, 256, 257, 512 })
         {
             if (cols % t.BlockSize() != 0) continue;
             foreach (var rows in new[] { 1, 3, 4, 5, 9 })
