@@ -52,7 +52,7 @@ public sealed class LlamaCppKQuantTests
     {
         var (ftype, experts, types) = Files[file];
         var spec = ModelFixture.Small(family, DType.F32) with { Dim = 256, ExpertHidden = 256, SharedExpertHidden = 256 };
-        using var f = new ModelFixture(spec, "gguf", pageRows: 256, rewrite: f32 => Quantise(f32, file, ftype));
+        using var f = new ModelFixture(spec, "gguf", rewrite: f32 => Quantise(f32, file, ftype));
         AssertTypes(f.SourcePath, experts, types);
         Assert.All(f.Manifest.ExpertGrids, g => Assert.Equal(experts.Name(), g.DType));
 
