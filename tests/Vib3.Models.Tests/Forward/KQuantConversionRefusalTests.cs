@@ -9,9 +9,10 @@ using Vib3.Synth;
 
 namespace Vib3.Models.Tests.Forward;
 
-/// <summary>A llama.cpp Q4_K_S file (Q4_K experts and attention, Q5_K attn_v) whose blocks lie: a NaN or infinite
-/// super-scale (d, or dmin, which sit at the block's start in both types) gets one clear line naming the tensor, its
-/// type and the block, and no model is published.</summary>
+/// <summary>K-quant files vib3 must refuse, each with one clear line and no model published: a llama.cpp Q4_K_S file
+/// (Q4_K experts and attention, Q5_K attn_v) whose blocks lie — a NaN or infinite super-scale (d, or dmin, which sit at
+/// the block's start in both types) is named with its tensor, type and block — and expert types mixed in ways vib3's
+/// pages cannot hold.</summary>
 public sealed class KQuantConversionRefusalTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "vib3-kquant-refusal-" + Guid.NewGuid().ToString("N")[..12]);
@@ -52,6 +53,53 @@ public sealed class KQuantConversionRefusalTests : IDisposable
         Assert.Contains($"tensor '{tensor}' ({type}) has a NaN or infinite scale in block {block}", e.Message);
         Assert.DoesNotContain('\n', e.Message);
         Assert.Empty(catalog.List());
+    }
+
+    /// <summary>Mixed block types convert (llama.cpp's mixes), but only as whole grids: gate and up of a layer share one
+    /// type, so a file whose layer-1 gate is IQ4_XS while its up is Q4_K is refused naming both.</summary>
+    [Fact]
+    public void Gate_and_up_of_one_layer_in_different_types_are_refused()
+    {
+        var file = Q4_K_SFile();
+        PatchType(file, "blk.1.ffn_gate_exps.weight", 23); // IQ4_XS: smaller blocks than Q4_K, so the data still fits
+        var (e, catalog) = Refused(file);
+        Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
+        Assert.Contains("'blk.1.ffn_gate_exps.weight' is iq4_xs, 'blk.1.ffn_up_exps.weight' is q4_k", e.Message);
+        Assert.Empty(catalog.List());
+    }
+
+    /// <summary>Only block types mix: f32 experts in layer 0 and f16 in layer 1 still need an explicit --dtype.</summary>
+    [Fact]
+    public void Float_experts_of_different_types_are_refused()
+    {
+        var file = Path.Combine(_dir, "model.gguf");
+        SyntheticModelGenerator.WriteGguf(ModelFixture.Small(ModelFamily.Mixtral, DType.F32), file);
+        foreach (var matrix in new[] { "gate", "up", "down" })
+            PatchType(file, $"blk.1.ffn_{matrix}_exps.weight", 1); // F16: half the bytes, so the data still fits
+        var (e, catalog) = Refused(file);
+        Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
+        Assert.Contains("'blk.0.ffn_gate_exps.weight' is f32, 'blk.1.ffn_gate_exps.weight' is f16); pass --dtype", e.Message);
+        Assert.Empty(catalog.List());
+    }
+
+    private (Vib3Exception Error, ModelCatalog Catalog) Refused(string file)
+    {
+        var catalog = new ModelCatalog(Path.Combine(_dir, "data"));
+        var e = Assert.Throws<Vib3Exception>(() =>
+            new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(new ConversionRequest(file, "m", null, null)));
+        return (e, catalog);
+    }
+
+    /// <summary>Rewrites the ggml type id in tensor <paramref name="name"/>'s GGUF tensor info (after its name, dimension
+    /// count and dimensions).</summary>
+    private static void PatchType(string file, string name, uint type)
+    {
+        var bytes = File.ReadAllBytes(file);
+        var key = BitConverter.GetBytes((ulong)name.Length).Concat(System.Text.Encoding.UTF8.GetBytes(name)).ToArray();
+        var at = bytes.AsSpan().IndexOf(key) + key.Length;
+        var nDims = BitConverter.ToUInt32(bytes, at);
+        BitConverter.GetBytes(type).CopyTo(bytes, at + 4 + 8 * (int)nDims);
+        File.WriteAllBytes(file, bytes);
     }
 
     private string Q4_K_SFile()
