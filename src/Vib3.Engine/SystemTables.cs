@@ -52,7 +52,7 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
         Manifests().SelectMany(m => m.ExpertGrids.Select(g => new object?[]
         {
             m.Name, (long)g.Layer, (long)g.Experts, (long)m.Hyper.TopK, (long)g.BundleRows, (long)g.BundlesPerExpert,
-            ExpertGridEntry.BundleBytes(Vib3.Core.DTypes.Parse(g.DType), g.Dim, g.ExpertHidden),
+            g.BundleBytes(g.ExpertHidden),
         })));
 
     public Table Experts(string? model, int? layer) => new("vib3_experts",
@@ -66,7 +66,7 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
                 Enumerable.Range(0, g.Experts).Select(e => new object?[]
                 {
                     m.Name, (long)g.Layer, (long)e, (long)g.BundlesPerExpert,
-                    ExpertGridEntry.BundleBytes(Vib3.Core.DTypes.Parse(g.DType), g.Dim, g.ExpertHidden),
+                    g.BundleBytes(g.ExpertHidden),
                     session.Routing(m.Name)?.Selected(g.Layer, e) ?? 0L,
                 }))));
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Vib3.Core;
+using Vib3.Core.Quant;
 
 namespace Vib3.Kernels;
 
@@ -11,7 +12,10 @@ namespace Vib3.Kernels;
 /// (per 32-block d_x = amax/127 rounded to f16, q_x = round-half-even(x·127/amax)), then each block is an exact
 /// int8·int8 dot scaled by d_w·d_x in f32. That adds an activation rounding error of up to d_x/2 per element
 /// (≈ 0.4% of the block's max |x|), i.e. |Δy| ≲ Σ_b |d_w|·Σ_j|q_w|·d_x/2 — the same error llama.cpp has.
-/// q4_0/q4_1/q5_0/q5_1 weights take the same q8_0 activations and integer block products (<see cref="BlockRowDot"/>).
+/// q4_0/q4_1/q5_0/q5_1 weights take the same q8_0 activations and integer block products (<see cref="BlockRowDot"/>),
+/// and so does iq4_nl. The types in 256-value blocks (K-quants, iq4_xs, tq1_0, tq2_0) take x quantised to Q8_K
+/// (<see cref="Q8K.Quantize"/>: f32 d = amax/127 per 256 values, so |x̂ − x| ≤ d/2) and integer sub-block products
+/// (<see cref="IntegerBlockDot"/>), as llama.cpp does.
 /// Work above <see cref="ParallelBytes"/> of weights is split over <see cref="KernelThreads"/> in row chunks.
 /// </remarks>
 public static unsafe class MatVec
@@ -31,15 +35,23 @@ public static unsafe class MatVec
         short[]? qArr = null;
         float[]? dArr = null;
         float[]? sArr = null;
+        byte[]? kArr = null;
         try
         {
-            // Every block type's kernel takes its activations as q8_0 blocks, as llama.cpp's do.
-            var blocks = t.IsBlocked() ? cols / DTypes.Q8BlockSize : 0;
-            if (t.IsBlocked())
+            // Every block type's kernel takes quantised activations, as llama.cpp's do: Q8_K blocks for the types in
+            // 256-value blocks, q8_0 blocks for the others.
+            var takesQ8K = TakesQ8K(t);
+            var blocks = t.IsBlocked() && !takesQ8K ? cols / DTypes.Q8BlockSize : 0;
+            if (blocks > 0)
             {
-                qArr = ArrayPool<short>.Shared.Rent(Math.Max(1, cols));
-                dArr = ArrayPool<float>.Shared.Rent(Math.Max(1, blocks));
-                if (BlockRowDot.NeedsSums(t)) sArr = ArrayPool<float>.Shared.Rent(Math.Max(1, blocks));
+                qArr = ArrayPool<short>.Shared.Rent(cols);
+                dArr = ArrayPool<float>.Shared.Rent(blocks);
+                if (BlockRowDot.NeedsSums(t)) sArr = ArrayPool<float>.Shared.Rent(blocks);
+            }
+            if (takesQ8K && cols > 0)
+            {
+                kArr = ArrayPool<byte>.Shared.Rent(cols / Q8K.BlockValues * Q8K.BlockBytes);
+                Q8K.Quantize(x[..cols], kArr);
             }
             fixed (byte* pw = w)
             fixed (float* px = x)
@@ -47,9 +59,10 @@ public static unsafe class MatVec
             fixed (short* pq = qArr)
             fixed (float* pd = dArr)
             fixed (float* ps = sArr)
+            fixed (byte* pk = kArr)
             {
-                if (t.IsBlocked()) RowDot.QuantizeQ8(px, blocks, pq, pd, ps);
-                var job = new Job(t, pw, rowBytes, cols, px, pq, pd, ps, py);
+                if (blocks > 0) RowDot.QuantizeQ8(px, blocks, pq, pd, ps);
+                var job = new Job(t, pw, rowBytes, cols, px, pq, pd, ps, pk, py);
                 if ((long)rows * rowBytes < ParallelBytes || KernelThreads.Threads == 1 || rows < 2)
                 {
                     job.Rows(0, rows);
@@ -71,10 +84,15 @@ public static unsafe class MatVec
             if (qArr != null) ArrayPool<short>.Shared.Return(qArr);
             if (dArr != null) ArrayPool<float>.Shared.Return(dArr);
             if (sArr != null) ArrayPool<float>.Shared.Return(sArr);
+            if (kArr != null) ArrayPool<byte>.Shared.Return(kArr);
         }
     }
 
-    private sealed class Job(DType t, byte* w, int rowBytes, int cols, float* x, short* xq, float* xd, float* xs, float* y) : PoolJob
+    /// <summary>ggml pairs every type stored in 256-value blocks (the K-quants, IQ4_XS, the ternary types) with Q8_K
+    /// activations; the 32-value block types take q8_0.</summary>
+    private static bool TakesQ8K(DType t) => t.BlockSize() == Q8K.BlockValues;
+
+    private sealed class Job(DType t, byte* w, int rowBytes, int cols, float* x, short* xq, float* xd, float* xs, byte* xk, float* y) : PoolJob
     {
         protected override void Run(int start, int end) => Rows(start, end);
 
@@ -101,9 +119,26 @@ public static unsafe class MatVec
                 case DType.Q5_1:
                     for (var r = start; r < end; r++) y[r] = BlockRowDot.Dot(t, w + (long)r * rowBytes, xq, xd, xs, cols / DTypes.LegacyBlockSize);
                     break;
+                case DType.IQ4_NL:
+                    for (var r = start; r < end; r++) y[r] = IntegerBlockDot.WithQ8_0<IQ4NL>(w + (long)r * rowBytes, xq, xd, cols / DTypes.Q8BlockSize);
+                    break;
+                case DType.Q2_K: WithQ8K<Q2K>(start, end); break;
+                case DType.Q3_K: WithQ8K<Q3K>(start, end); break;
+                case DType.Q4_K: WithQ8K<Q4K>(start, end); break;
+                case DType.Q5_K: WithQ8K<Q5K>(start, end); break;
+                case DType.Q6_K: WithQ8K<Q6K>(start, end); break;
+                case DType.IQ4_XS: WithQ8K<IQ4XS>(start, end); break;
+                case DType.TQ1_0: WithQ8K<TQ1_0>(start, end); break;
+                case DType.TQ2_0: WithQ8K<TQ2_0>(start, end); break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(t), t, null);
             }
+        }
+
+        private void WithQ8K<T>(int start, int end) where T : IBlockFormat
+        {
+            var blocks = cols / Q8K.BlockValues;
+            for (var r = start; r < end; r++) y[r] = IntegerBlockDot.WithQ8K<T>(w + (long)r * rowBytes, xk, blocks);
         }
     }
 

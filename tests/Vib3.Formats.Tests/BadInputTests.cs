@@ -314,9 +314,9 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Theory]
-    [InlineData(12u, "type Q4_K")]
+    [InlineData(15u, "type Q8_K")] // an activation format: ggml never stores weights in it
     [InlineData(9u, "type Q8_1")]
-    [InlineData(14u, "type Q6_K")]
+    [InlineData(39u, "type MXFP4")]
     [InlineData(28u, "type F64")]
     [InlineData(77u, "ggml type 77")]
     public void Gguf_unsupported_tensor_type(uint type, string mention)
@@ -366,6 +366,28 @@ public sealed class BadInputTests : IDisposable
         Corrupt.PatchU32(f, info.Type, type);
         Corrupt.PatchU64(f, info.Ne, 48);
         Fails(SqlState.InvalidParameterValue, f, () => GgufCheckpoint.Open(f), "blk.0.attn_q.weight", name, "block size 32");
+    }
+
+    /// <summary>The K-quant, IQ4 and ternary types (read since issue 18): a row that is not a whole number of blocks
+    /// (128 values of a 256-value type, 48 of IQ4_NL's 32) is refused at open, naming the tensor, the type and the
+    /// block size, before a byte size is derived from it.</summary>
+    [Theory]
+    [InlineData(10u, "Q2_K", 128, 256)]
+    [InlineData(11u, "Q3_K", 128, 256)]
+    [InlineData(12u, "Q4_K", 128, 256)]
+    [InlineData(13u, "Q5_K", 128, 256)]
+    [InlineData(14u, "Q6_K", 128, 256)]
+    [InlineData(20u, "IQ4_NL", 48, 32)]
+    [InlineData(23u, "IQ4_XS", 128, 256)]
+    [InlineData(34u, "TQ1_0", 128, 256)]
+    [InlineData(35u, "TQ2_0", 128, 256)]
+    public void Gguf_k_quant_row_not_whole_blocks(uint type, string name, int rowValues, int block)
+    {
+        var f = Gguf();
+        var info = Corrupt.TensorInfo(f, "blk.0.attn_q.weight");
+        Corrupt.PatchU32(f, info.Type, type);
+        Corrupt.PatchU64(f, info.Ne, (ulong)rowValues);
+        Fails(SqlState.InvalidParameterValue, f, () => GgufCheckpoint.Open(f), "blk.0.attn_q.weight", name, $"rows of {rowValues} values", $"block size {block}");
     }
 
     [Fact]

@@ -38,7 +38,7 @@ public class MatMulTests
     public void SmallShapes(DType t)
     {
         var rng = new Random(3);
-        foreach (var cols in new[] { 0, 1, 15, 16, 17, 32, 33, 63, 64, 96, 257 })
+        foreach (var cols in new[] { 0, 1, 15, 16, 17, 32, 33, 63, 64, 96, 256, 257, 512 })
         {
             if (cols % t.BlockSize() != 0) continue;
             foreach (var rows in new[] { 1, 3, 4, 5, 9 })

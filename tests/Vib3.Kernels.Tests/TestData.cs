@@ -35,11 +35,14 @@ internal static class TestData
         return (bytes, f);
     }
 
-    /// <summary>Random blocks of a legacy type: random quant bits, f16 scales d and mins m of either sign and of the
-    /// sizes real models have (|d| up to 0.05, |m| up to 0.5), some of them zero.</summary>
+    /// <summary>Random blocks of a read-only type. A format of <see cref="Core.Quant"/>: random bytes with finite random
+    /// f16 super-scales (<see cref="Quant.BlockFormatCase.RandomBlocks"/>). A legacy type: random quant bits, f16 scales
+    /// d and mins m of either sign and of the sizes real models have (|d| up to 0.05, |m| up to 0.5), some of them zero.
+    /// </summary>
     public static byte[] RandomBlocks(Random rng, DType t, long count)
     {
         var layout = t.Layout();
+        if (layout.Codec != null) return Quant.BlockFormatCase.Get(GgmlName(t)).RandomBlocks(rng, (int)count);
         var bytes = new byte[count * layout.BlockBytes];
         rng.NextBytes(bytes);
         var withMin = t is DType.Q4_1 or DType.Q5_1;
@@ -52,6 +55,9 @@ internal static class TestData
         return bytes;
     }
 
+    /// <summary>ggml's spelling of a type name ("q4_K" for q4_k), as <see cref="Quant.BlockFormatCase"/> knows them.</summary>
+    public static string GgmlName(DType t) => t.Name().EndsWith("_k", StringComparison.Ordinal) ? t.Name()[..^2] + "_K" : t.Name();
+
     private static void Half(Span<byte> at, double v) =>
         System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(at, BitConverter.HalfToUInt16Bits((Half)v));
 
@@ -63,26 +69,29 @@ internal static class TestData
         return s;
     }
 
-    /// <summary>Bound on the q8_0 fast path's extra error from quantising x: each x̂ = q·f16(d) with
-    /// q = round(x·127/amax) is within d/2 + 127·|f16(d) − d| ≤ 0.5·d + 127·d·2^-11 &lt; 0.57·d of x, d = amax/127.
+    /// <summary>Bound on a block type's extra error from quantising x, per activation block of the type's kernel:
+    /// q8_0 (32 values): x̂ = q·f16(d) with q = round(x·127/amax) is within d/2 + 127·|f16(d) − d| ≤ 0.5·d + 127·d·2^-11
+    /// &lt; 0.57·d of x, d = amax/127. Q8_K (256 values, the types in 256-value blocks): d is kept in f32, so x̂ is within
+    /// d/2 plus f32 rounding (a relative 2^-24·127 of d), &lt; 0.51·d.
     /// The types with a block min (Q4_1, Q5_1) also multiply m by q8_1's block sum s = d·Σq, which llama.cpp stores
     /// as f16: within |s|·2^-11 ≤ Σ|x̂|·2^-11, and |m| is at most the block's largest |w| (the encoder's m is the
     /// block minimum, and its d ≥ 0).</summary>
     public static double Q8ActivationBound(DType t, float[] w, int r, int cols, ReadOnlySpan<float> x)
     {
+        var (block, factor) = t.BlockSize() == 256 ? (256, 0.51) : (32, 0.57);
         var blockMin = t.Layout().LeadingScales == 2;
         double s = 0;
-        for (var b = 0; b < cols / 32; b++)
+        for (var b = 0; b < cols / block; b++)
         {
             double amax = 0, wa = 0, wmax = 0, xa = 0;
-            for (var j = 0; j < 32; j++)
+            for (var j = 0; j < block; j++)
             {
-                amax = Math.Max(amax, Math.Abs(x[b * 32 + j]));
-                wa += Math.Abs(w[r * cols + b * 32 + j]);
-                wmax = Math.Max(wmax, Math.Abs(w[r * cols + b * 32 + j]));
-                xa += Math.Abs(x[b * 32 + j]);
+                amax = Math.Max(amax, Math.Abs(x[b * block + j]));
+                wa += Math.Abs(w[r * cols + b * block + j]);
+                wmax = Math.Max(wmax, Math.Abs(w[r * cols + b * block + j]));
+                xa += Math.Abs(x[b * block + j]);
             }
-            s += wa * 0.57 * amax / 127;
+            s += wa * factor * amax / 127;
             if (blockMin) s += wmax * 1.01 * xa * Math.Pow(2, -11);
         }
         return s;

@@ -16,7 +16,24 @@ public static class LlamaCppQuantizer
         if (!File.Exists(input)) throw new FileNotFoundException("no GGUF file", input);
         LlamaCppLog.EnsureInstalled();
         LlamaCppLog.TakeErrors();
-        if (!LLamaQuantizer.Quantize(input, output, ftype, threads, quantizeOutputTensor: quantizeOutput))
+        var written = Ternary(ftype)
+            ? QuantizeNative(input, output, ftype, threads, quantizeOutput)
+            : LLamaQuantizer.Quantize(input, output, ftype, threads, quantizeOutputTensor: quantizeOutput);
+        if (!written)
             throw new InvalidOperationException($"llama.cpp could not quantise '{input}' to {ftype}: {LlamaCppLog.TakeErrors()}");
+    }
+
+    /// <summary>LLamaSharp's LLamaQuantizer refuses the ternary file types before llama.cpp sees them (its list of valid
+    /// types predates them), though llama.cpp writes them; those go to llama_model_quantize directly.</summary>
+    private static bool Ternary(LLamaFtype ftype) =>
+        ftype is LLamaFtype.LLAMA_FTYPE_MOSTLY_TQ1_0 or LLamaFtype.LLAMA_FTYPE_MOSTLY_TQ2_0;
+
+    private static bool QuantizeNative(string input, string output, LLamaFtype ftype, int threads, bool quantizeOutput)
+    {
+        var parameters = LLamaModelQuantizeParams.Default();
+        parameters.ftype = ftype;
+        parameters.nthread = threads;
+        parameters.quantize_output_tensor = quantizeOutput;
+        return NativeApi.llama_model_quantize(input, output, ref parameters) == 0;
     }
 }

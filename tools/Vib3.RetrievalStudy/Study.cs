@@ -101,7 +101,7 @@ internal static class Study
                 { Candidates: > 0 } r => Math.Min(r.K, r.Candidates * grids[0].BundlesPerExpert),
                 var r => Math.Min(r.K, pagesPerLayer),
             };
-            var bytes = grids.Sum(g => (double)ExpertGridEntry.BundleBytes(DTypes.Parse(g.DType), g.Dim, g.BundleRows)) * pages;
+            var bytes = grids.Sum(g => (double)g.BundleBytes(g.BundleRows)) * pages;
             var teacher = clock.Elapsed.TotalSeconds;
             var (tps, sample) = await GenerateAsync(session, prompt, v.Routing, genTokens, runs, tokenizer, ct);
             var row = new Row(v, pages, bytes / 1024, (double)agree / tokens, Math.Max(0, kl / tokens), Math.Exp(nll / tokens), touched, tps, sample);

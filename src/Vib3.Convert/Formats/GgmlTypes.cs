@@ -6,12 +6,15 @@ namespace Vib3.Convert.Formats;
 public static class GgmlTypes
 {
     public const uint F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, BF16 = 30;
+    public const uint Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, IQ4_NL = 20, IQ4_XS = 23, TQ1_0 = 34, TQ2_0 = 35;
 
     /// <summary>The ggml types vib3 reads, each stored as the <see cref="DType"/> with the same block layout.</summary>
     private static readonly Dictionary<uint, DType> Read = new()
     {
         [F32] = DType.F32, [F16] = DType.F16, [BF16] = DType.BF16, [Q8_0] = DType.Q8_0,
         [Q4_0] = DType.Q4_0, [Q4_1] = DType.Q4_1, [Q5_0] = DType.Q5_0, [Q5_1] = DType.Q5_1,
+        [Q2_K] = DType.Q2_K, [Q3_K] = DType.Q3_K, [Q4_K] = DType.Q4_K, [Q5_K] = DType.Q5_K, [Q6_K] = DType.Q6_K,
+        [IQ4_NL] = DType.IQ4_NL, [IQ4_XS] = DType.IQ4_XS, [TQ1_0] = DType.TQ1_0, [TQ2_0] = DType.TQ2_0,
     };
 
     /// <summary>"F32, F16, ..." for the refusal of a type vib3 does not read.</summary>

@@ -31,7 +31,10 @@ public sealed class ConversionPlan
     public required IReadOnlyList<DenseTensorPlan> Dense { get; init; }
     /// <summary>[layer][expert] → (gate [ff, dim], up [ff, dim], down [dim, ff]).</summary>
     public required (ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down)[][] Experts { get; init; }
+    /// <summary>The model's dtype: the first expert layer's gate/up type (every layer's, unless a quantised GGUF mixes).</summary>
     public required DType ExpertType { get; init; }
+    /// <summary>[layer] → the types that layer's expert pages store (null for a layer without experts).</summary>
+    public required (DType GateUp, DType Down)?[] LayerExpertTypes { get; init; }
     /// <summary>The experts' source element type as the manifest names it ("f8_e4m3" for block-scaled float8).</summary>
     public required string SourceType { get; init; }
     public required PageGeometry Geometry { get; init; }
@@ -46,7 +49,9 @@ public sealed class ConversionPlan
         get
         {
             long total = Dense.Sum(t => t.Target.ByteCount(t.Rows * t.Cols));
-            total += (long)Hyper.MoeLayers * Hyper.Experts * PageGeometry.BundleBytes(ExpertType, Hyper.Dim, Hyper.ExpertHidden);
+            foreach (var t in LayerExpertTypes)
+                if (t is { } types)
+                    total += (long)Hyper.Experts * ExpertGridEntry.BundleBytes(types.GateUp, types.Down, Hyper.Dim, Hyper.ExpertHidden);
             return total;
         }
     }

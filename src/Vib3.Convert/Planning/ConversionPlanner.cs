@@ -79,7 +79,8 @@ public static class ConversionPlanner
 
         var chosenExpertType = types.ExpertType(hyper.Dim, hyper.ExpertHidden, mixShape);
         var sourceType = SingleExpertType(reader, experts, chosenExpertType);
-        var expertType = chosenExpertType ?? DefaultTarget(sourceType);
+        var layerTypes = LayerExpertTypes(experts, chosenExpertType ?? DefaultTarget(sourceType), chosenExpertType is null);
+        var expertType = layerTypes.First(t => t is not null)!.Value.GateUp;
         // Expert bundles are cut across rows of both orientations (down's rows are gate's columns), so the widest block
         // of any expert type, source or target, must divide both sizes and the bundle rows.
         var widestExpertType = experts.SelectMany(layer => layer.SelectMany(x => new[] { x.Gate.Type, x.Up.Type, x.Down.Type }))
@@ -91,7 +92,9 @@ public static class ConversionPlanner
             RequireBlocks(reader, $"row length of {t.Name}", (int)t.Cols,
                 t.Target.BlockSize() >= t.Source.DType.BlockSize() ? t.Target : t.Source.DType);
         var widestRow = dense.Max(t => t.Target.ByteCount(t.Cols));
-        var geometry = PageGeometry.Choose(expertType, hyper.Dim, hyper.ExpertHidden, expertBlock, widestRow, pageRows);
+        var widestBundle = layerTypes.Where(t => t is not null).Select(t => t!.Value)
+            .MaxBy(t => ExpertGridEntry.BundleBytes(t.GateUp, t.Down, hyper.Dim, hyper.ExpertHidden));
+        var geometry = PageGeometry.Choose(widestBundle.GateUp, widestBundle.Down, hyper.Dim, hyper.ExpertHidden, expertBlock, widestRow, pageRows);
         return new ConversionPlan
         {
             Family = family,
@@ -99,6 +102,7 @@ public static class ConversionPlanner
             Dense = dense,
             Experts = experts,
             ExpertType = expertType,
+            LayerExpertTypes = layerTypes,
             SourceType = sourceType.TypeName,
             Geometry = geometry,
         };
@@ -108,18 +112,40 @@ public static class ConversionPlanner
     /// store (no float8 kernels): its dequantised values become bf16, as DeepSeek's own fp8_cast_bf16 makes them.</summary>
     private static DType DefaultTarget(SourceTensor source) => source.Float8 ? DType.BF16 : source.DType;
 
-    /// <summary>Expert pages hold gate, up and down in one type. Without --dtype that must come from the source's
-    /// single type; a checkpoint mixing types (e.g. a mixed-quantisation GGUF) needs an explicit --dtype rather
-    /// than a silent conversion. Returns the first expert tensor, whose type stands for all.</summary>
+    /// <summary>Without --dtype, experts are stored as their source types. One layer's expert pages hold gate and up in
+    /// one type and down in one type (possibly another), so those must agree across the layer's experts; across layers,
+    /// and between gate/up and down, block types may differ as llama.cpp's mixes make them (Q4_K_M keeps some layers'
+    /// down in Q6_K). Any other mix (e.g. f16 and f32 experts) needs an explicit --dtype rather than a silent
+    /// conversion. Returns the first expert tensor.</summary>
     private static SourceTensor SingleExpertType(ICheckpointReader reader, (ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down)[][] experts, DType? target)
     {
         var all = experts.SelectMany(layer => layer.SelectMany(x => new[] { x.Gate.Tensor, x.Up.Tensor, x.Down.Tensor })).ToList();
         var first = all[0];
-        var other = all.FirstOrDefault(t => t.TypeName != first.TypeName);
-        if (other is null || target is not null) return first;
-        throw new Vib3Exception(SqlState.FeatureNotSupported,
-            $"{reader.Path}: expert tensors mix dtypes ('{first.Name}' is {first.TypeName}, '{other.Name}' is {other.TypeName}); pass --dtype to choose one");
+        if (target is not null) return first;
+        foreach (var layer in experts.Where(layer => layer.Length > 0))
+        {
+            var (gate, down) = (layer[0].Gate.Tensor, layer[0].Down.Tensor);
+            if (layer.SelectMany(x => new[] { x.Gate.Tensor, x.Up.Tensor }).FirstOrDefault(t => t.TypeName != gate.TypeName) is { } g)
+                throw Mixed(reader, gate, g);
+            if (layer.Select(x => x.Down.Tensor).FirstOrDefault(t => t.TypeName != down.TypeName) is { } d)
+                throw Mixed(reader, down, d);
+        }
+        if (all.FirstOrDefault(t => t.TypeName != first.TypeName && !(t.DType.IsBlocked() && first.DType.IsBlocked())) is { } other)
+            throw Mixed(reader, first, other);
+        return first;
     }
+
+    private static Vib3Exception Mixed(ICheckpointReader reader, SourceTensor a, SourceTensor b) =>
+        new(SqlState.FeatureNotSupported,
+            $"{reader.Path}: expert tensors mix dtypes ('{a.Name}' is {a.TypeName}, '{b.Name}' is {b.TypeName}); pass --dtype to choose one");
+
+    /// <summary>[layer] → the types its expert pages store (null for a layer without experts): the target for every
+    /// layer when one is given, else each layer's source types.</summary>
+    private static (DType GateUp, DType Down)?[] LayerExpertTypes((ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down)[][] experts,
+        DType target, bool keepSourceTypes) =>
+        experts.Select(layer => layer.Length == 0
+            ? ((DType, DType)?)null
+            : keepSourceTypes && layer[0].Gate.Type.IsBlocked() ? (layer[0].Gate.Type, layer[0].Down.Type) : (target, target)).ToArray();
 
     private static void CheckAllUsed(ICheckpointReader reader, FamilyDescriptor family, HyperParameters hyper, HashSet<string> used)
     {

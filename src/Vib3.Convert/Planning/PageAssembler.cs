@@ -1,6 +1,7 @@
 using Vib3.Convert.Formats;
 using Vib3.Core;
 using Vib3.Core.IO;
+using Vib3.Storage.Catalog;
 
 namespace Vib3.Convert.Planning;
 
@@ -15,6 +16,7 @@ internal sealed class PageAssembler
     private byte[] _page = [];
     private byte[] _down = [];
     private (ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down) _expert;
+    private (DType GateUp, DType Down) _types;
 
     public PageAssembler(ICheckpointReader reader, ConversionPlan plan)
     {
@@ -44,6 +46,7 @@ internal sealed class PageAssembler
     public void LoadExpert(int layer, int expert)
     {
         _expert = _plan.Experts[layer][expert];
+        _types = _plan.LayerExpertTypes[layer] ?? throw new InvalidOperationException($"layer {layer} has no expert types planned");
         var down = _expert.Down;
         var bytes = Buffer(ref _down, down.Rows * down.RowBytes);
         Read(down.Tensor, down.Offset, bytes);
@@ -55,9 +58,8 @@ internal sealed class PageAssembler
         var dim = _plan.Hyper.Dim;
         var rowStart = (long)bundle * _plan.Geometry.BundleRows;
         var r = (int)Math.Min(_plan.Geometry.BundleRows, _plan.Hyper.ExpertHidden - rowStart);
-        var target = _plan.ExpertType;
-        var rowsBytes = target.ByteCount((long)r * dim);
-        var page = Buffer(ref _page, PlanningBytes(target, dim, r));
+        var rowsBytes = _types.GateUp.ByteCount((long)r * dim);
+        var page = Buffer(ref _page, checked((int)ExpertGridEntry.BundleBytes(_types.GateUp, _types.Down, dim, r)));
 
         RowsSection(_expert.Gate, rowStart, r, page[..(int)rowsBytes]);
         RowsSection(_expert.Up, rowStart, r, page.Slice((int)rowsBytes, (int)rowsBytes));
@@ -65,13 +67,11 @@ internal sealed class PageAssembler
         return page;
     }
 
-    private static int PlanningBytes(DType t, int dim, int r) => checked((int)PageGeometry.BundleBytes(t, dim, r));
-
     private void RowsSection(ExpertMatrix m, long rowStart, int rows, Span<byte> dst)
     {
         var src = Buffer(ref _source, rows * m.RowBytes);
         Read(m.Tensor, m.Offset + rowStart * m.RowBytes, src);
-        DTypeConvert.Convert(m.Type, src, _plan.ExpertType, dst, checked((int)(rows * m.Cols)));
+        DTypeConvert.Convert(m.Type, src, _types.GateUp, dst, checked((int)(rows * m.Cols)));
     }
 
     private void DownSection(long colStart, int cols, Span<byte> dst)
@@ -82,7 +82,7 @@ internal sealed class PageAssembler
         var src = Buffer(ref _source, down.Rows * sliceBytes);
         for (var i = 0; i < down.Rows; i++)
             _down.AsSpan((int)(i * down.RowBytes + sliceOffset), sliceBytes).CopyTo(src.Slice(i * sliceBytes, sliceBytes));
-        DTypeConvert.Convert(down.Type, src, _plan.ExpertType, dst, checked((int)(down.Rows * cols)));
+        DTypeConvert.Convert(down.Type, src, _types.Down, dst, checked((int)(down.Rows * cols)));
     }
 
     /// <summary>Reads source bytes and refuses a block whose scale is NaN or infinite: every value it decodes to would

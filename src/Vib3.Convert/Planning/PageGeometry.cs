@@ -19,9 +19,16 @@ public sealed record PageGeometry(int MaxPageBytes, int BundleRows)
 
     public static long BundleBytes(DType t, int dim, int r) => ExpertGridEntry.BundleBytes(t, dim, r);
 
+    private static long BundleBytes(DType gateUp, DType down, int dim, int r) => ExpertGridEntry.BundleBytes(gateUp, down, dim, r);
+
     /// <param name="alignRows">The block length when a block type is involved (blocks must stay whole), else 1.</param>
     /// <param name="widestDenseRowBytes">The widest row of any dense tensor: a page holds at least one row.</param>
-    public static PageGeometry Choose(DType t, int dim, int expertHidden, int alignRows, long widestDenseRowBytes, int? pageRows)
+    public static PageGeometry Choose(DType t, int dim, int expertHidden, int alignRows, long widestDenseRowBytes, int? pageRows) =>
+        Choose(t, t, dim, expertHidden, alignRows, widestDenseRowBytes, pageRows);
+
+    /// <summary>As above for bundles whose gate/up rows are <paramref name="gateUp"/> and down slice <paramref name="down"/>
+    /// (the widest layer's types where a quantised source mixes them).</summary>
+    public static PageGeometry Choose(DType gateUp, DType down, int dim, int expertHidden, int alignRows, long widestDenseRowBytes, int? pageRows)
     {
         int rows;
         if (pageRows is { } forced)
@@ -32,19 +39,19 @@ public sealed record PageGeometry(int MaxPageBytes, int BundleRows)
                     (alignRows > 1 ? $" and a multiple of {alignRows} (the block length)" : ""));
             rows = forced;
         }
-        else if (BundleBytes(t, dim, expertHidden) <= SmallExpertBytes)
+        else if (BundleBytes(gateUp, down, dim, expertHidden) <= SmallExpertBytes)
         {
             rows = expertHidden;
         }
         else
         {
             var align = Math.Max(alignRows, PreferredRowMultiple);
-            var perRow = (double)BundleBytes(t, dim, align) / align;
+            var perRow = (double)BundleBytes(gateUp, down, dim, align) / align;
             rows = (int)Math.Min(expertHidden, TargetPageBytes / perRow);
             if (rows < expertHidden && rows >= align) rows -= rows % align;
             rows = Math.Max(rows, alignRows);
         }
-        var maxPage = Math.Max(BundleBytes(t, dim, rows), widestDenseRowBytes);
+        var maxPage = Math.Max(BundleBytes(gateUp, down, dim, rows), widestDenseRowBytes);
         if (maxPage > 1 << 30)
             throw new Vib3Exception(SqlState.FeatureNotSupported, $"a page of {ByteSize.Format(maxPage)} is too large for the page log");
         return new PageGeometry((int)maxPage, rows);

@@ -34,11 +34,12 @@ internal static class PageSequence
         var h = plan.Hyper;
         for (var l = h.LeadingDenseLayers; l < h.Layers; l++)
         {
+            var types = plan.LayerExpertTypes[l] ?? throw new InvalidOperationException($"layer {l} has no expert types planned");
             manifest.ExpertGrids.Add(new ExpertGridEntry
             {
                 Layer = l, Experts = h.Experts, ExpertHidden = h.ExpertHidden, Dim = h.Dim,
                 BundleRows = plan.Geometry.BundleRows, BundlesPerExpert = plan.BundlesPerExpert,
-                FirstPage = next, DType = plan.ExpertType.Name(),
+                FirstPage = next, DType = types.GateUp.Name(), DownDType = types.Down == types.GateUp ? null : types.Down.Name(),
             });
             for (var e = 0; e < h.Experts; e++)
             {

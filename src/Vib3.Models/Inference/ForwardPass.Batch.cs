@@ -232,13 +232,13 @@ public sealed partial class ForwardPass
         var p = _p!;
         var r = grid.RowsInBundle(bundle);
         var dim = grid.Dim;
-        var type = DTypes.Parse(grid.DType);
+        var type = grid.GateUpType();
         var rowsBytes = (int)type.ByteCount((long)r * dim);
         var x = p.Gathered.AsSpan(0, m * dim);
         MatMul.Compute(type, page[..rowsBytes], r, dim, x, m, slot.Gate.AsSpan(0, m * r));
         MatMul.Compute(type, page.Slice(rowsBytes, rowsBytes), r, dim, x, m, slot.Up.AsSpan(0, m * r));
         SwiGlu.Compute(slot.Gate.AsSpan(0, m * r), slot.Up.AsSpan(0, m * r), slot.Hidden.AsSpan(0, m * r));
-        MatMul.Compute(type, page[(2 * rowsBytes)..], dim, r, slot.Hidden.AsSpan(0, m * r), m, slot.Down.AsSpan(0, m * dim));
+        MatMul.Compute(grid.DownType(), page[(2 * rowsBytes)..], dim, r, slot.Hidden.AsSpan(0, m * r), m, slot.Down.AsSpan(0, m * dim));
     }
 
     /// <summary>Moe += gate · shared expert, per row: gate = sigmoid(w_shared · x) (Qwen2-MoE) or 1 (ungated, deepseek2).</summary>

@@ -216,12 +216,12 @@ public sealed partial class ForwardPass
     {
         var b = _b;
         var r = grid.RowsInBundle(bundle);
-        var type = DTypes.Parse(grid.DType);
+        var type = grid.GateUpType();
         var rowsBytes = (int)type.ByteCount((long)r * grid.Dim);
         var gateUp = b.GateUp.AsSpan(0, 2 * r);
         MatVec.Compute(type, page[..(2 * rowsBytes)], 2 * r, grid.Dim, b.Xb, gateUp);
         SwiGlu.Compute(gateUp[..r], gateUp[r..], b.Hidden.AsSpan(0, r));
-        MatVec.Compute(type, page[(2 * rowsBytes)..], grid.Dim, r, b.Hidden.AsSpan(0, r), output);
+        MatVec.Compute(grid.DownType(), page[(2 * rowsBytes)..], grid.Dim, r, b.Hidden.AsSpan(0, r), output);
     }
 
     /// <summary>Moe += gate · down(silu(gate·Xb) ⊙ up·Xb): gate = sigmoid(w_shared · Xb) (Qwen2-MoE), or 1 when the

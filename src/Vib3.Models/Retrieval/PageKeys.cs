@@ -48,7 +48,7 @@ public static class PageKeys
     /// <summary>A bundle page's gate rows and up rows as f32, each [r, dim].</summary>
     public static void Dequantise(ExpertGridEntry grid, ReadOnlySpan<byte> page, int r, Span<float> gate, Span<float> up)
     {
-        var type = DTypes.Parse(grid.DType);
+        var type = grid.GateUpType();
         var rowsBytes = (int)type.ByteCount((long)r * grid.Dim);
         DTypeConvert.ToF32(type, page[..rowsBytes], gate[..(r * grid.Dim)]);
         DTypeConvert.ToF32(type, page.Slice(rowsBytes, rowsBytes), up[..(r * grid.Dim)]);

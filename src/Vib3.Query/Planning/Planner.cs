@@ -138,7 +138,7 @@ public static class Planner
             }
             var router = Sum(T($"blk.{l}.ffn_gate_inp"));
             Count(router.Pages, router.Bytes, router.Flops);
-            var expertBytes = ExpertGridEntry.BundleBytes(DTypes.Parse(grid.DType), grid.Dim, grid.ExpertHidden);
+            var expertBytes = grid.BundleBytes(grid.ExpertHidden);
             if (routing.Retrieval)
             {
                 // The router still runs (its softmax weights the retrieved pages); the index is in RAM, not pages.
@@ -148,7 +148,7 @@ public static class Planner
                 var keys = grid.Experts * grid.BundlesPerExpert;
                 children.Add(PlanOperator.Leaf("PageIndex",
                     $"top-{routing.TopK} of {keys} page keys [{keys} x {grid.Dim}] f32 in RAM ({routing.Index}, {SearchMethod(routing, l, keys)})", 0, 0));
-                var bundleBytes = ExpertGridEntry.BundleBytes(DTypes.Parse(grid.DType), grid.Dim, grid.BundleRows);
+                var bundleBytes = grid.BundleBytes(grid.BundleRows);
                 var exactPages = h.TopK * grid.BundlesPerExpert;
                 Count(routing.TopK, routing.TopK * bundleBytes, routing.TopK * 2L * 3 * grid.Dim * grid.BundleRows, expert: true);
                 children.Add(PlanOperator.Leaf("Experts",

@@ -33,10 +33,9 @@ public static partial class ManifestValidator
         }
         foreach (var g in m.ExpertGrids)
         {
-            var type = DTypes.Parse(g.DType);
             for (var b = 0; b < g.BundlesPerExpert; b++)
             {
-                var expected = ExpertGridEntry.BundleBytes(type, g.Dim, g.RowsInBundle(b));
+                var expected = g.BundleBytes(g.RowsInBundle(b));
                 for (var e = 0; e < g.Experts; e++)
                     PageHolds(c, store, g.PageOf(e, b), expected, $"bundle {b} of layer {g.Layer} expert {e}");
             }

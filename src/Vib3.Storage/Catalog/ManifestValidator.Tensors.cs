@@ -81,8 +81,12 @@ public static partial class ManifestValidator
             Same(c, $"{field}.bundleRows", g.BundleRows, "pageRows", m.PageRows);
             Same(c, $"{field}.bundlesPerExpert", g.BundlesPerExpert, "its expertHidden / bundleRows, rounded up",
                 (h.ExpertHidden + m.PageRows - 1) / m.PageRows);
-            if (c.DType($"{field}.dType", g.DType) != dtype)
-                throw c.Fail($"{field}.dType is '{g.DType}', must be the model's dtype '{m.DType}'");
+            // A quantised GGUF may keep some layers' experts in other types (llama.cpp's mixes): each grid names its own.
+            var gateUp = c.DType($"{field}.dType", g.DType);
+            if (gateUp != dtype && !gateUp.IsBlocked())
+                throw c.Fail($"{field}.dType is '{g.DType}', must be the model's dtype '{m.DType}' (only block types mix)");
+            if (g.DownDType is { } down && !(c.DType($"{field}.downDType", down).IsBlocked() && gateUp.IsBlocked()))
+                throw c.Fail($"{field}.downDType is '{down}', but only block types mix (dType is '{g.DType}')");
             c.Between($"{field}.firstPage", g.FirstPage, 0, m.PageCount - GridPages(g), "pageCount - its pages");
         }
         if (layers.Count != h.MoeLayers)

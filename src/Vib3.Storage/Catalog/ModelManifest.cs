@@ -166,7 +166,9 @@ public sealed class TensorEntry
 /// each contiguous and in this order:
 ///   gate rows  W_gate[b·R .. b·R+r, :]   shape [r, Dim]
 ///   up rows    W_up  [b·R .. b·R+r, :]   shape [r, Dim]
-///   down cols  W_down[:, b·R .. b·R+r]   shape [Dim, r]  (row-major slice, so blocks stay whole)</summary>
+///   down cols  W_down[:, b·R .. b·R+r]   shape [Dim, r]  (row-major slice, so blocks stay whole)
+/// Gate and up are stored as <see cref="DType"/>; down as <see cref="DownDType"/> where a quantised GGUF gives it another
+/// type (llama.cpp's Q4_K_M keeps some layers' down in Q6_K), else as <see cref="DType"/> too.</summary>
 public sealed class ExpertGridEntry
 {
     public int Layer { get; set; }
@@ -178,10 +180,25 @@ public sealed class ExpertGridEntry
     public int FirstPage { get; set; }
     public required string DType { get; set; }
 
+    /// <summary>The down slices' type where it differs from gate's and up's (absent otherwise).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? DownDType { get; set; }
+
+    public DType GateUpType() => DTypes.Parse(DType);
+
+    public DType DownType() => DTypes.Parse(DownDType ?? DType);
+
+    /// <summary>Bytes of this grid's bundle of r rows.</summary>
+    public long BundleBytes(int r) => BundleBytes(GateUpType(), DownType(), Dim, r);
+
     public int PageOf(int expert, int bundle) => FirstPage + expert * BundlesPerExpert + bundle;
 
     public int RowsInBundle(int bundle) => Math.Min(BundleRows, ExpertHidden - bundle * BundleRows);
 
     /// <summary>Bytes of one bundle of r rows: r gate rows + r up rows (each dim wide) + the dim×r down slice.</summary>
-    public static long BundleBytes(DType t, int dim, int r) => 2 * t.ByteCount((long)r * dim) + dim * t.ByteCount(r);
+    public static long BundleBytes(DType t, int dim, int r) => BundleBytes(t, t, dim, r);
+
+    /// <summary>Bytes of one bundle whose gate and up rows are <paramref name="gateUp"/> and down slice <paramref name="down"/>.</summary>
+    public static long BundleBytes(DType gateUp, DType down, int dim, int r) =>
+        2 * gateUp.ByteCount((long)r * dim) + dim * down.ByteCount(r);
 }

@@ -84,17 +84,18 @@ public sealed class StoredModel : IDisposable
                 ?? throw new Vib3Exception(SqlState.UndefinedObject, $"model '{Manifest.Name}' has no experts in layer {layer}");
         if (expert < 0 || expert >= g.Experts)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"layer {layer} has experts 0..{g.Experts - 1}, not {expert}");
-        var type = DTypes.Parse(g.DType);
-        var result = new byte[type.ByteCount((long)g.ExpertHidden * g.Dim)];
-        var downRowBytes = type.ByteCount(g.ExpertHidden);
+        var type = g.GateUpType();
+        var downType = g.DownType();
+        var result = new byte[(kind == ExpertMatrixKind.Down ? downType : type).ByteCount((long)g.ExpertHidden * g.Dim)];
+        var downRowBytes = downType.ByteCount(g.ExpertHidden);
         for (var b = 0; b < g.BundlesPerExpert; b++)
         {
             using var lease = await Store.ReadAsync(g.PageOf(expert, b), ct).ConfigureAwait(false);
             var page = lease.Memory.Span;
             var r = g.RowsInBundle(b);
-            if (page.Length != (int)ExpertGridEntry.BundleBytes(type, g.Dim, r))
+            if (page.Length != (int)g.BundleBytes(r))
                 throw new Vib3Exception(SqlState.DataCorrupted,
-                    $"model '{Manifest.Name}': page {g.PageOf(expert, b)} (layer {layer} expert {expert} bundle {b}) holds {page.Length} bytes, expected {ExpertGridEntry.BundleBytes(type, g.Dim, r)}");
+                    $"model '{Manifest.Name}': page {g.PageOf(expert, b)} (layer {layer} expert {expert} bundle {b}) holds {page.Length} bytes, expected {g.BundleBytes(r)}");
             var rowsBytes = (int)type.ByteCount((long)r * g.Dim);
             var rowStartBytes = type.ByteCount((long)b * g.BundleRows * g.Dim);
             switch (kind)
@@ -106,8 +107,8 @@ public sealed class StoredModel : IDisposable
                     page.Slice(rowsBytes, rowsBytes).CopyTo(result.AsSpan((int)rowStartBytes));
                     break;
                 case ExpertMatrixKind.Down:
-                    var slice = (int)type.ByteCount(r);
-                    var colStart = type.ByteCount((long)b * g.BundleRows);
+                    var slice = (int)downType.ByteCount(r);
+                    var colStart = downType.ByteCount((long)b * g.BundleRows);
                     var down = page[(2 * rowsBytes)..];
                     for (var i = 0; i < g.Dim; i++)
                         down.Slice(i * slice, slice).CopyTo(result.AsSpan((int)(i * downRowBytes + colStart)));

@@ -103,5 +103,29 @@ internal static unsafe class GgmlReference
         return s;
     }
 
+    /// <summary>ggml's quantize_row_q8_0_ref: the q8_0 activation blocks (f16 d, 32 int8) the 32-value types dot with.</summary>
+    public static byte[] QuantizeQ8_0(float[] values)
+    {
+        var dst = new byte[values.Length / 32 * 34];
+        var f = (delegate* unmanaged<float*, byte*, long, void>)Export("quantize_row_q8_0_ref");
+        fixed (float* src = values)
+        fixed (byte* d = dst)
+            f(src, d, values.Length);
+        return dst;
+    }
+
+    /// <summary>llama.cpp's dot of a row of <paramref name="name"/> blocks with q8_0 activation blocks
+    /// (ggml_vec_dot_{name}_q8_0), over <paramref name="values"/> values.</summary>
+    public static float VecDotQ8_0(string name, byte[] weights, byte[] activations, int values)
+    {
+        var f = (delegate* unmanaged<int, float*, nuint, byte*, nuint, byte*, nuint, int, void>)
+            NativeLibrary.GetExport(CpuLibrary, $"ggml_vec_dot_{name}_q8_0");
+        float s;
+        fixed (byte* w = weights)
+        fixed (byte* a = activations)
+            f(values, &s, 0, w, 0, a, 0, 1);
+        return s;
+    }
+
     private static nint Export(string symbol) => NativeLibrary.GetExport(Library, symbol);
 }

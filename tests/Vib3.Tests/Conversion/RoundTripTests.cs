@@ -120,7 +120,7 @@ public sealed class RoundTripTests
                     var (src, offset) = ExpertSource(reader, m.Family, g.Layer, e, kind, gguf);
                     var srcBytes = new byte[src.DType.ByteCount((long)g.Dim * g.ExpertHidden)];
                     reader.Read(src, offset, srcBytes);
-                    AssertSame($"layer {g.Layer} expert {e} {kind}", src.DType, srcBytes, DTypes.Parse(g.DType), stored, exact);
+                    AssertSame($"layer {g.Layer} expert {e} {kind}", src.DType, srcBytes, kind == ExpertMatrixKind.Down ? g.DownType() : g.GateUpType(), stored, exact);
                 }
             }
         }

@@ -130,6 +130,8 @@ public sealed class ManifestIntegrityTests(ConvertedStores stores) : IClassFixtu
         Add("mix", "expertGrids[0].firstPage", "0", "starts at page 0, inside");
         Add("mix", "expertGrids[0].firstPage", "-1", "expertGrids[0].firstPage is -1");
         Add("mix", "expertGrids[0].dType", "\"bf16\"", "expertGrids[0].dType is 'bf16', must be the model's dtype 'f32'");
+        Add("mix", "expertGrids[0].downDType", "\"bf16\"", "expertGrids[0].downDType is 'bf16', but only block types mix (dType is 'f32')");
+        Add("mix", "expertGrids[0].downDType", "\"q9_9\"", "expertGrids[0].downDType");
         Add("mix", "expertGrids[1].layer", "0", "expertGrids[1].layer 0 has a second expert grid");
 
         // Arrays cut short.

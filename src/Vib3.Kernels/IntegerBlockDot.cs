@@ -1,0 +1,86 @@
+using System.Buffers.Binary;
+using Vib3.Core.Quant;
+
+namespace Vib3.Kernels;
+
+/// <summary>
+/// Scalar row dot of a block-format weight row (<see cref="IBlockFormat"/>) with quantised activations, computed the
+/// way llama.cpp's ggml_vec_dot_*_q8_K / *_q8_0 do: per block, the quant products are summed exactly in integers per
+/// sub-block and weighted by the sub-block's integer scale (and its integer min times the sub-block's activation
+/// sum), then the block adds (d_x·d_w)·Σscale·Σq_w·q_x − (d_x·dmin_w)·Σmin·Σq_x in f32. The only difference from the
+/// generic ggml code is f32 summation order (ggml keeps eight lanes for Q3_K–Q6_K and applies IQ4_XS's scales per
+/// pair of sub-blocks in f32), a few ulps per row.
+/// This is the reference form; a SIMD form of a type replaces the call in <see cref="MatVec"/>'s dispatch.
+/// </summary>
+internal static unsafe class IntegerBlockDot
+{
+    private const int MaxBlockValues = Q8K.BlockValues;
+    private const int MaxSubBlocks = MaxBlockValues / 16;
+
+    private const int Q8_0Values = Core.DTypes.Q8BlockSize;
+
+    /// <summary>Bytes before qs in a Q8_K block: its f32 d.</summary>
+    private const int Q8KQuantsOffset = 4;
+
+    /// <summary>Row of a 256-value format against Q8_K activation blocks (<see cref="Q8K.Quantize"/>'s bytes).</summary>
+    public static float WithQ8K<T>(byte* row, byte* activations, int blocks) where T : IBlockFormat
+    {
+        var sum = 0f;
+        for (var b = 0; b < blocks; b++)
+        {
+            var a = activations + (long)b * Q8K.BlockBytes;
+            var dx = BinaryPrimitives.ReadSingleLittleEndian(new ReadOnlySpan<byte>(a, 4));
+            sum += Block<T>(row + (long)b * T.BlockBytes, dx, new ReadOnlySpan<sbyte>(a + Q8KQuantsOffset, T.BlockValues));
+        }
+        return sum;
+    }
+
+    /// <summary>Row of a 32-value format (IQ4_NL) against q8_0 activations as <see cref="RowDot.QuantizeQ8"/> lays them
+    /// out: quants widened to int16, one f16-rounded scale per block.</summary>
+    public static float WithQ8_0<T>(byte* row, short* xq, float* xd, int blocks) where T : IBlockFormat
+    {
+        Span<sbyte> q = stackalloc sbyte[Q8_0Values];
+        var sum = 0f;
+        for (var b = 0; b < blocks; b++)
+        {
+            for (var j = 0; j < Q8_0Values; j++) q[j] = (sbyte)xq[b * Q8_0Values + j];
+            sum += Block<T>(row + (long)b * T.BlockBytes, xd[b], q);
+        }
+        return sum;
+    }
+
+    /// <summary>One weight block against its activation quants <paramref name="x"/> (scale <paramref name="dx"/>).</summary>
+    private static float Block<T>(byte* block, float dx, ReadOnlySpan<sbyte> x) where T : IBlockFormat
+    {
+        Span<sbyte> q = stackalloc sbyte[MaxBlockValues];
+        Span<float> scales = stackalloc float[MaxSubBlocks];
+        Span<float> mins = stackalloc float[MaxSubBlocks];
+        var bytes = new ReadOnlySpan<byte>(block, T.BlockBytes);
+        T.Unpack(bytes, q, scales, mins);
+        var halves = T.HalfOffsets;
+        var d = ReadHalf(bytes, halves[0]);
+        var dmin = halves.Length > 1 ? ReadHalf(bytes, halves[1]) : 0f;
+        int scaled = 0, mined = 0;
+        for (var s = 0; s < T.BlockValues / T.SubBlockValues; s++)
+        {
+            int products = 0, activationSum = 0;
+            for (var i = s * T.SubBlockValues; i < (s + 1) * T.SubBlockValues; i++)
+            {
+                products += q[i] * x[i];
+                activationSum += x[i];
+            }
+            scaled += IntegerFactor(scales[s], d) * products;
+            mined += IntegerFactor(mins[s], dmin) * activationSum;
+        }
+        return dx * d * scaled - dx * dmin * mined;
+    }
+
+    /// <summary>The integer k with <paramref name="product"/> = <paramref name="superScale"/>·k. Unpack gives each
+    /// sub-block's scale as d·k in f32, and that product is exact (d is an f16, 11 significant bits; k has at most 8),
+    /// so the division recovers k exactly and the formats need not state their scale bits a second time.</summary>
+    private static int IntegerFactor(float product, float superScale) =>
+        superScale == 0 || product == 0 ? 0 : (int)MathF.Round(product / superScale);
+
+    private static float ReadHalf(ReadOnlySpan<byte> bytes, int offset) =>
+        (float)BitConverter.UInt16BitsToHalf(BinaryPrimitives.ReadUInt16LittleEndian(bytes[offset..]));
+}
