@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Vib3.Convert;
 using Vib3.Convert.Descriptors;
+using Vib3.Convert.Planning;
 using Vib3.Core;
 using Vib3.Export;
 using Vib3.Kernels;
@@ -54,8 +55,8 @@ internal static class QuantReport
                 var llama = LlamaCppPerplexity.Run(gguf, text, o.Window, o.MaxWindows, o.Threads);
                 var (onFile, bpw, perToken) = await Vib3Async(converter, catalog, new ConversionRequest(gguf, $"file-{level.Name}"), text, o, ct);
                 EngineResult? written = null;
-                if (DTypes.TryParse(level.Name, out var t) && t.IsWritable())
-                    (written, _, _) = await Vib3Async(converter, catalog, new ConversionRequest(o.Source, $"own-{level.Name}", t), text, o, ct);
+                if (OwnQuantisation(o.Source, level) is { } own)
+                    (written, _, _) = await Vib3Async(converter, catalog, own, text, o, ct);
                 var row = new QuantRow(level.Name, new FileInfo(gguf).Length, bpw, perToken, EngineResult.Of(llama.Loss), onFile, written);
                 rows.Add(row);
                 Console.WriteLine($"| {row.Level} | {ByteSize.Format(row.FileBytes)} | {row.BitsPerWeight:0.00} | {Bytes(row.BytesPerToken)} | " +
@@ -69,6 +70,13 @@ internal static class QuantReport
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    /// <summary>vib3's conversion of the checkpoint at <paramref name="level"/>: one of llama.cpp's mixes, or one type
+    /// vib3 writes; null where vib3 does not write the level.</summary>
+    private static ConversionRequest? OwnQuantisation(string source, QuantLevel level) =>
+        LlamaCppMix.TryParse(level.Name, out var mix) ? new ConversionRequest(source, $"own-{level.Name}", Mix: mix)
+        : DTypes.TryParse(level.Name, out var t) && t.IsWritable() ? new ConversionRequest(source, $"own-{level.Name}", t)
+        : null;
 
     /// <summary>The held-out text tokenised by the model's own tokenizer (the f32 export's, as vib3 stores it).</summary>
     private static async Task<HeldOutText> LoadTextAsync(ModelConverter converter, ModelCatalog catalog, string f32, string corpus, CancellationToken ct)
