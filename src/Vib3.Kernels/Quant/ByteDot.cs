@@ -4,13 +4,16 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Vib3.Kernels.Quant;
 
-/// <summary>Σ u·s over 32 unsigned weight bytes and 32 signed activation bytes, as int32 lanes: each 128-bit half of
-/// the result holds (in its four lanes, in some split) the products of the corresponding 16 bytes, so a caller can
-/// scale the halves by two different sub-block scales. Callers pass u ≤ 127 so vpmaddubsw's int16 pair sums
-/// (≤ 2·127·127) cannot saturate: every tier is then exact.</summary>
+/// <summary>The byte arithmetic a vector tier provides. <see cref="Dot"/>: Σ u·s over 32 unsigned weight bytes and
+/// 32 signed activation bytes, as int32 lanes, each 128-bit half of the result holding (in its four lanes, in some
+/// split) the products of the corresponding 16 bytes, so a caller can scale the halves by two different sub-block
+/// scales. Callers pass u ≤ 127 so vpmaddubsw's int16 pair sums (≤ 2·127·127) cannot saturate: every tier is then
+/// exact. <see cref="Lookup"/>: table[i] per byte, for i in 0…15, with the 16-entry table in both halves.</summary>
 internal interface IByteDot
 {
     static abstract Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s);
+
+    static abstract Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices);
 }
 
 internal readonly struct VnniDot : IByteDot
@@ -18,6 +21,9 @@ internal readonly struct VnniDot : IByteDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s) =>
         AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, u, s);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices) => Avx2.Shuffle(table, indices.AsSByte());
 }
 
 internal readonly struct Avx2Dot : IByteDot
@@ -25,6 +31,9 @@ internal readonly struct Avx2Dot : IByteDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s) =>
         Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Vector256.Create((short)1));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices) => Avx2.Shuffle(table, indices.AsSByte());
 }
 
 internal readonly struct PortableDot : IByteDot
@@ -40,4 +49,22 @@ internal readonly struct PortableDot : IByteDot
         var high = c + d;
         return Vector256.Create(low.GetLower() + low.GetUpper(), high.GetLower() + high.GetUpper());
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices) => Vector256.Shuffle(table, indices.AsSByte());
+}
+
+/// <summary>Helpers the K-quant vector sums share.</summary>
+internal static unsafe class ByteDots
+{
+    /// <summary>Σ a·s for signed weights a (|a| ≤ 127): |a| times s with a's sign, llama.cpp's sign trick.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> SignedDot<TDot>(Vector256<sbyte> a, Vector256<sbyte> s) where TDot : IByteDot =>
+        TDot.Dot(Vector256.Abs(a).AsByte(), Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256<sbyte>.Zero), -s, s));
+
+    /// <summary>scales[s] in the low four lanes, scales[s+1] in the high four: the multipliers of a 32-byte run that
+    /// spans two 16-value sub-blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Pair(int* scales, int s) =>
+        Vector256.Create(Vector128.Create(scales[s]), Vector128.Create(scales[s + 1]));
 }

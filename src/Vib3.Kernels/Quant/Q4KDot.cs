@@ -4,12 +4,8 @@ using Vib3.Core.Quant;
 
 namespace Vib3.Kernels.Quant;
 
-/// <summary>
-/// A row of Q4_K weights · a row of Q8_K activations, the way llama.cpp's x86 ggml_vec_dot_q4_K_q8_K computes it:
-/// per block, sumi = Σ_s scale_s·Σ_{j∈s} q_j·x_j and summ = Σ_s min_s·(bsum_2s + bsum_2s+1) are exact integers, and
-/// the row adds (d_x·d)·sumi and subtracts (d_x·dmin)·summ in f32, block by block. The tiers differ only in how
-/// they form the integer sums, so they give the same bits.
-/// </summary>
+/// <summary>A row of Q4_K weights · a row of Q8_K activations (<see cref="KQuantRow"/>): 4-bit unsigned quants,
+/// eight 32-value sub-blocks with 6-bit scales and mins.</summary>
 public static unsafe class Q4KDot
 {
     private const int QuantsOffset = 16;
@@ -26,55 +22,37 @@ public static unsafe class Q4KDot
     /// output[k] is bit for bit what <see cref="Dot(byte*, byte*, int)"/> gives for row k.</summary>
     internal static void Dot(IntegerTier tier, byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
     {
-        KQuantRow.CheckInputs(inputs, blocks);
         switch (tier)
         {
-            case IntegerTier.AvxVnni: Run<VectorSums<VnniDot>>(row, q8k, stride, inputs, blocks, output); break;
-            case IntegerTier.Avx2: Run<VectorSums<Avx2Dot>>(row, q8k, stride, inputs, blocks, output); break;
-            case IntegerTier.Vector256: Run<VectorSums<PortableDot>>(row, q8k, stride, inputs, blocks, output); break;
-            default: Run<ScalarSums>(row, q8k, stride, inputs, blocks, output); break;
+            case IntegerTier.AvxVnni: KQuantRow.Run<Block, VectorSums<VnniDot>>(row, q8k, stride, inputs, blocks, output); break;
+            case IntegerTier.Avx2: KQuantRow.Run<Block, VectorSums<Avx2Dot>>(row, q8k, stride, inputs, blocks, output); break;
+            case IntegerTier.Vector256: KQuantRow.Run<Block, VectorSums<PortableDot>>(row, q8k, stride, inputs, blocks, output); break;
+            default: KQuantRow.Run<Block, ScalarSums>(row, q8k, stride, inputs, blocks, output); break;
         }
     }
 
-    private static void Run<TSums>(byte* row, byte* q8k, long stride, int inputs, int blocks, float* output) where TSums : ISums
+    /// <summary>Shared with Q5_K, whose block starts the same way (d, dmin, the packed 6-bit table).</summary>
+    internal readonly struct Block : IKQuantBlock
     {
-        var scales = stackalloc int[8];
-        var mins = stackalloc int[8];
-        var sums = stackalloc float[KQuantRow.MaxInputs];
-        var minSums = stackalloc float[KQuantRow.MaxInputs];
-        for (var k = 0; k < inputs; k++) sums[k] = minSums[k] = 0;
-        for (var b = 0; b < blocks; b++)
+        public static int BlockBytes => 144;
+        public static int SubBlockValues => 32;
+        public static int QuantOffset => 0;
+        public static bool HasMins => true;
+
+        public static void Decode(byte* block, int* scales, int* mins, out float d, out float dmin)
         {
-            var w = row + (long)b * 144;
-            var table = new ReadOnlySpan<byte>(w + 4, PackedScales6.Bytes);
+            var table = new ReadOnlySpan<byte>(block + 4, PackedScales6.Bytes);
             for (var s = 0; s < 8; s++) (scales[s], mins[s]) = PackedScales6.Get(table, s);
-            var d = KQuantRow.Half(w);
-            var dmin = KQuantRow.Half(w + 2);
-            for (var k = 0; k < inputs; k++)
-            {
-                var x = KQuantRow.Activation(q8k, stride, k, b);
-                var sumi = TSums.Sumi(w + QuantsOffset, KQuantRow.Quants(x), scales);
-                var bsums = KQuantRow.Sums(x);
-                var summ = 0;
-                for (var s = 0; s < 8; s++) summ += mins[s] * (bsums[2 * s] + bsums[2 * s + 1]);
-                var xd = *(float*)x;
-                sums[k] += xd * d * sumi;
-                minSums[k] += xd * dmin * summ;
-            }
+            d = KQuantRow.Half(block);
+            dmin = KQuantRow.Half(block + 2);
         }
-        for (var k = 0; k < inputs; k++) output[k] = sums[k] - minSums[k];
     }
 
-    /// <summary>Σ_s scales[s]·Σ_{j∈s} q_j·x_j over one block's 128 quant bytes (|sumi| ≤ 8·63·32·15·127 fits int).</summary>
-    private interface ISums
+    private readonly struct ScalarSums : IKQuantSums
     {
-        static abstract int Sumi(byte* qs, sbyte* x, int* scales);
-    }
-
-    private readonly struct ScalarSums : ISums
-    {
-        public static int Sumi(byte* qs, sbyte* x, int* scales)
+        public static int Sumi(byte* block, sbyte* x, int* scales)
         {
+            var qs = block + QuantsOffset;
             var sumi = 0;
             for (var s = 0; s < 8; s++)
             {
@@ -87,11 +65,12 @@ public static unsafe class Q4KDot
     }
 
     /// <summary>Group g's 32 bytes give sub-block 2g in their low nibbles and 2g+1 in their high ones.</summary>
-    private readonly struct VectorSums<TDot> : ISums where TDot : IByteDot
+    private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static int Sumi(byte* qs, sbyte* x, int* scales)
+        public static int Sumi(byte* block, sbyte* x, int* scales)
         {
+            var qs = block + QuantsOffset;
             var acc = Vector256<int>.Zero;
             var low4 = Vector256.Create((byte)0x0F);
             for (var g = 0; g < 4; g++)

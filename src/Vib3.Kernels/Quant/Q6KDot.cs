@@ -3,19 +3,10 @@ using System.Runtime.Intrinsics;
 
 namespace Vib3.Kernels.Quant;
 
-/// <summary>
-/// A row of Q6_K weights · a row of Q8_K activations, as llama.cpp's x86 ggml_vec_dot_q6_K_q8_K computes it: the
-/// 6-bit quants are dotted unsigned (0…63) with the int8 activations, and the −32 offset comes back as
-/// 32·Σ_s scale_s·bsum_s, so per block sumi = Σ_s scale_s·(Σ_{j∈s} q_j·x_j − 32·bsum_s) is an exact integer; the row
-/// adds (d_x·d)·sumi in f32, block by block. The tiers differ only in how they form the integer sums.
-/// </summary>
+/// <summary>A row of Q6_K weights · a row of Q8_K activations (<see cref="KQuantRow"/>): 6-bit quants dotted unsigned
+/// (0…63, the −32 offset comes back through the block sums), sixteen 16-value sub-blocks with int8 scales.</summary>
 public static unsafe class Q6KDot
 {
-    private const int BlockBytes = 210;
-    private const int ScalesOffset = 192;
-    private const int ScaleOffset = 208;
-    private const int Offset = 32;
-
     /// <summary>Σ w·x over <paramref name="blocks"/> blocks, on the fastest tier.</summary>
     public static float Dot(byte* row, byte* q8k, int blocks)
     {
@@ -28,46 +19,34 @@ public static unsafe class Q6KDot
     /// output[k] is bit for bit what <see cref="Dot(byte*, byte*, int)"/> gives for row k.</summary>
     internal static void Dot(IntegerTier tier, byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
     {
-        KQuantRow.CheckInputs(inputs, blocks);
         switch (tier)
         {
-            case IntegerTier.AvxVnni: Run<VectorSums<VnniDot>>(row, q8k, stride, inputs, blocks, output); break;
-            case IntegerTier.Avx2: Run<VectorSums<Avx2Dot>>(row, q8k, stride, inputs, blocks, output); break;
-            case IntegerTier.Vector256: Run<VectorSums<PortableDot>>(row, q8k, stride, inputs, blocks, output); break;
-            default: Run<ScalarSums>(row, q8k, stride, inputs, blocks, output); break;
+            case IntegerTier.AvxVnni: KQuantRow.Run<Block, VectorSums<VnniDot>>(row, q8k, stride, inputs, blocks, output); break;
+            case IntegerTier.Avx2: KQuantRow.Run<Block, VectorSums<Avx2Dot>>(row, q8k, stride, inputs, blocks, output); break;
+            case IntegerTier.Vector256: KQuantRow.Run<Block, VectorSums<PortableDot>>(row, q8k, stride, inputs, blocks, output); break;
+            default: KQuantRow.Run<Block, ScalarSums>(row, q8k, stride, inputs, blocks, output); break;
         }
     }
 
-    private static void Run<TSums>(byte* row, byte* q8k, long stride, int inputs, int blocks, float* output) where TSums : ISums
+    private readonly struct Block : IKQuantBlock
     {
-        var scales = stackalloc int[16];
-        var sums = stackalloc float[KQuantRow.MaxInputs];
-        for (var k = 0; k < inputs; k++) sums[k] = 0;
-        for (var b = 0; b < blocks; b++)
+        private const int ScalesOffset = 192;
+        private const int ScaleOffset = 208;
+
+        public static int BlockBytes => 210;
+        public static int SubBlockValues => 16;
+        public static int QuantOffset => 32;
+        public static bool HasMins => false;
+
+        public static void Decode(byte* block, int* scales, int* mins, out float d, out float dmin)
         {
-            var w = row + (long)b * BlockBytes;
-            for (var s = 0; s < 16; s++) scales[s] = ((sbyte*)(w + ScalesOffset))[s];
-            var d = KQuantRow.Half(w + ScaleOffset);
-            for (var k = 0; k < inputs; k++)
-            {
-                var x = KQuantRow.Activation(q8k, stride, k, b);
-                var bsums = KQuantRow.Sums(x);
-                var offsets = 0;
-                for (var s = 0; s < 16; s++) offsets += scales[s] * bsums[s];
-                var sumi = TSums.Sumi(w, KQuantRow.Quants(x), scales) - Offset * offsets;
-                sums[k] += *(float*)x * d * sumi;
-            }
+            for (var s = 0; s < 16; s++) scales[s] = ((sbyte*)(block + ScalesOffset))[s];
+            d = KQuantRow.Half(block + ScaleOffset);
+            dmin = 0;
         }
-        for (var k = 0; k < inputs; k++) output[k] = sums[k];
     }
 
-    /// <summary>Σ_s scales[s]·Σ_{j∈s} q_j·x_j with q unsigned (0…63): |sum| ≤ 16·127·16·63·127, which fits int.</summary>
-    private interface ISums
-    {
-        static abstract int Sumi(byte* block, sbyte* x, int* scales);
-    }
-
-    private readonly struct ScalarSums : ISums
+    private readonly struct ScalarSums : IKQuantSums
     {
         public static int Sumi(byte* block, sbyte* x, int* scales)
         {
@@ -96,7 +75,7 @@ public static unsafe class Q6KDot
 
     /// <summary>Each half's four 32-value runs are rebuilt from ql and qh in registers; a run spans two sub-blocks,
     /// one per 128-bit half of the product vector.</summary>
-    private readonly struct VectorSums<TDot> : ISums where TDot : IByteDot
+    private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static int Sumi(byte* block, sbyte* x, int* scales)
@@ -114,17 +93,12 @@ public static unsafe class Q6KDot
                 var v2 = (ql0 >>> 4) | (((qh >>> 4) & low2) << 4);
                 var v3 = (ql1 >>> 4) | ((qh >>> 6) << 4);
                 var xh = x + 128 * h;
-                acc += TDot.Dot(v0, Vector256.Load(xh)) * Pair(scales, 8 * h);
-                acc += TDot.Dot(v1, Vector256.Load(xh + 32)) * Pair(scales, 8 * h + 2);
-                acc += TDot.Dot(v2, Vector256.Load(xh + 64)) * Pair(scales, 8 * h + 4);
-                acc += TDot.Dot(v3, Vector256.Load(xh + 96)) * Pair(scales, 8 * h + 6);
+                acc += TDot.Dot(v0, Vector256.Load(xh)) * ByteDots.Pair(scales, 8 * h);
+                acc += TDot.Dot(v1, Vector256.Load(xh + 32)) * ByteDots.Pair(scales, 8 * h + 2);
+                acc += TDot.Dot(v2, Vector256.Load(xh + 64)) * ByteDots.Pair(scales, 8 * h + 4);
+                acc += TDot.Dot(v3, Vector256.Load(xh + 96)) * ByteDots.Pair(scales, 8 * h + 6);
             }
             return Vector256.Sum(acc);
         }
-
-        /// <summary>scales[s] in the low four lanes, scales[s+1] in the high four.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<int> Pair(int* scales, int s) =>
-            Vector256.Create(Vector128.Create(scales[s]), Vector128.Create(scales[s + 1]));
     }
 }

@@ -12,12 +12,16 @@ public unsafe class KQuantDotTests
 {
     internal delegate void Kernel(IntegerTier tier, byte* row, byte* q8k, long stride, int inputs, int blocks, float* output);
 
-    public static readonly TheoryData<string> Types = new("q4_K", "q6_K");
+    public static readonly TheoryData<string> Types = new("q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_xs");
 
     private static Kernel KernelOf(string name) => name switch
     {
         "q4_K" => Q4KDot.Dot,
         "q6_K" => Q6KDot.Dot,
+        "q5_K" => Q5KDot.Dot,
+        "q3_K" => Q3KDot.Dot,
+        "q2_K" => Q2KDot.Dot,
+        "iq4_xs" => IQ4XSDot.Dot,
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
     };
 

@@ -1,0 +1,84 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Vib3.Kernels.Quant;
+
+/// <summary>A row of Q2_K weights · a row of Q8_K activations (<see cref="KQuantRow"/>): 2-bit unsigned quants,
+/// sixteen 16-value sub-blocks with a 4-bit scale and a 4-bit min each.</summary>
+public static unsafe class Q2KDot
+{
+    private const int QuantsOffset = 16;
+
+    /// <summary>Σ w·x over <paramref name="blocks"/> blocks, on the fastest tier.</summary>
+    public static float Dot(byte* row, byte* q8k, int blocks)
+    {
+        float result;
+        Dot(IntegerTiers.Best, row, q8k, 0, 1, blocks, &result);
+        return result;
+    }
+
+    /// <summary>One weight row against <paramref name="inputs"/> activation rows (row k at q8k + k·stride):
+    /// output[k] is bit for bit what <see cref="Dot(byte*, byte*, int)"/> gives for row k.</summary>
+    internal static void Dot(IntegerTier tier, byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
+    {
+        switch (tier)
+        {
+            case IntegerTier.AvxVnni: KQuantRow.Run<Block, VectorSums<VnniDot>>(row, q8k, stride, inputs, blocks, output); break;
+            case IntegerTier.Avx2: KQuantRow.Run<Block, VectorSums<Avx2Dot>>(row, q8k, stride, inputs, blocks, output); break;
+            case IntegerTier.Vector256: KQuantRow.Run<Block, VectorSums<PortableDot>>(row, q8k, stride, inputs, blocks, output); break;
+            default: KQuantRow.Run<Block, ScalarSums>(row, q8k, stride, inputs, blocks, output); break;
+        }
+    }
+
+    private readonly struct Block : IKQuantBlock
+    {
+        public static int BlockBytes => 84;
+        public static int SubBlockValues => 16;
+        public static int QuantOffset => 0;
+        public static bool HasMins => true;
+
+        public static void Decode(byte* block, int* scales, int* mins, out float d, out float dmin)
+        {
+            for (var s = 0; s < 16; s++)
+            {
+                scales[s] = block[s] & 0xF;
+                mins[s] = block[s] >> 4;
+            }
+            d = KQuantRow.Half(block + 80);
+            dmin = KQuantRow.Half(block + 82);
+        }
+    }
+
+    private readonly struct ScalarSums : IKQuantSums
+    {
+        public static int Sumi(byte* block, sbyte* x, int* scales)
+        {
+            var qs = block + QuantsOffset;
+            var dots = stackalloc int[16];
+            for (var s = 0; s < 16; s++) dots[s] = 0;
+            for (var p = 0; p < 256; p++)
+                dots[p / 16] += ((qs[32 * (p / 128) + p % 32] >> (2 * (p % 128 / 32))) & 3) * x[p];
+            var sumi = 0;
+            for (var s = 0; s < 16; s++) sumi += scales[s] * dots[s];
+            return sumi;
+        }
+    }
+
+    /// <summary>Value 128h + 32j + l is bits 2j…2j+1 of qs[32h + l]; each 32-value run spans sub-blocks 8h+2j, 8h+2j+1.</summary>
+    private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static int Sumi(byte* block, sbyte* x, int* scales)
+        {
+            var three = Vector256.Create((byte)3);
+            var acc = Vector256<int>.Zero;
+            for (var h = 0; h < 2; h++)
+            {
+                var q = Vector256.Load(block + QuantsOffset + 32 * h);
+                for (var j = 0; j < 4; j++)
+                    acc += TDot.Dot((q >>> (2 * j)) & three, Vector256.Load(x + 128 * h + 32 * j)) * ByteDots.Pair(scales, 8 * h + 2 * j);
+            }
+            return Vector256.Sum(acc);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Vib3.Kernels.Quant;
+
+/// <summary>A row of Q3_K weights · a row of Q8_K activations (<see cref="KQuantRow"/>): 3-bit quants dotted unsigned
+/// (low 2 bits + 4·hmask bit, 0…7; the −4 offset comes back through the block sums), sixteen 16-value sub-blocks
+/// with 6-bit scales stored biased by 32.</summary>
+public static unsafe class Q3KDot
+{
+    private const int QuantsOffset = 32;
+
+    /// <summary>Σ w·x over <paramref name="blocks"/> blocks, on the fastest tier.</summary>
+    public static float Dot(byte* row, byte* q8k, int blocks)
+    {
+        float result;
+        Dot(IntegerTiers.Best, row, q8k, 0, 1, blocks, &result);
+        return result;
+    }
+
+    /// <summary>One weight row against <paramref name="inputs"/> activation rows (row k at q8k + k·stride):
+    /// output[k] is bit for bit what <see cref="Dot(byte*, byte*, int)"/> gives for row k.</summary>
+    internal static void Dot(IntegerTier tier, byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
+    {
+        switch (tier)
+        {
+            case IntegerTier.AvxVnni: KQuantRow.Run<Block, VectorSums<VnniDot>>(row, q8k, stride, inputs, blocks, output); break;
+            case IntegerTier.Avx2: KQuantRow.Run<Block, VectorSums<Avx2Dot>>(row, q8k, stride, inputs, blocks, output); break;
+            case IntegerTier.Vector256: KQuantRow.Run<Block, VectorSums<PortableDot>>(row, q8k, stride, inputs, blocks, output); break;
+            default: KQuantRow.Run<Block, ScalarSums>(row, q8k, stride, inputs, blocks, output); break;
+        }
+    }
+
+    private readonly struct Block : IKQuantBlock
+    {
+        private const int TableOffset = 96;
+        private const int ScaleOffset = 108;
+        private const int ScaleBias = 32;
+
+        public static int BlockBytes => 110;
+        public static int SubBlockValues => 16;
+        public static int QuantOffset => 4;
+        public static bool HasMins => false;
+
+        public static void Decode(byte* block, int* scales, int* mins, out float d, out float dmin)
+        {
+            var table = block + TableOffset;
+            for (var s = 0; s < 16; s++)
+            {
+                var low = s < 8 ? table[s] & 0xF : table[s - 8] >> 4;
+                var high = (table[8 + s % 4] >> (2 * (s / 4))) & 3;
+                scales[s] = (low | (high << 4)) - ScaleBias;
+            }
+            d = KQuantRow.Half(block + ScaleOffset);
+            dmin = 0;
+        }
+    }
+
+    private readonly struct ScalarSums : IKQuantSums
+    {
+        public static int Sumi(byte* block, sbyte* x, int* scales)
+        {
+            byte* hmask = block, qs = block + QuantsOffset;
+            var dots = stackalloc int[16];
+            for (var s = 0; s < 16; s++) dots[s] = 0;
+            for (var p = 0; p < 256; p++)
+            {
+                int h = p / 128, j = p % 128 / 32, l = p % 32;
+                var u = ((qs[32 * h + l] >> (2 * j)) & 3) | (((hmask[l] >> (4 * h + j)) & 1) << 2);
+                dots[p / 16] += u * x[p];
+            }
+            var sumi = 0;
+            for (var s = 0; s < 16; s++) sumi += scales[s] * dots[s];
+            return sumi;
+        }
+    }
+
+    /// <summary>Value 128h + 32j + l: bits 2j…2j+1 of qs[32h + l], high bit 4h+j of hmask[l]; each 32-value run spans
+    /// sub-blocks 8h+2j and 8h+2j+1.</summary>
+    private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static int Sumi(byte* block, sbyte* x, int* scales)
+        {
+            var hmask = Vector256.Load(block);
+            var three = Vector256.Create((byte)3);
+            var one = Vector256.Create((byte)1);
+            var acc = Vector256<int>.Zero;
+            for (var h = 0; h < 2; h++)
+            {
+                var q = Vector256.Load(block + QuantsOffset + 32 * h);
+                for (var j = 0; j < 4; j++)
+                {
+                    var u = ((q >>> (2 * j)) & three) | (((hmask >>> (4 * h + j)) & one) << 2);
+                    acc += TDot.Dot(u, Vector256.Load(x + 128 * h + 32 * j)) * ByteDots.Pair(scales, 8 * h + 2 * j);
+                }
+            }
+            return Vector256.Sum(acc);
+        }
+    }
+}
