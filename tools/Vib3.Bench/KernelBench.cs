@@ -20,6 +20,9 @@ internal static unsafe class KernelBench
     /// the reference quantizer takes seconds per type and changes nothing the kernels see).</summary>
     private const int SampleRows = 64;
 
+    private const int WarmupPasses = 2;
+    private static readonly TimeSpan WarmupTime = TimeSpan.FromMilliseconds(300);
+
     public static int Run(string[] args)
     {
         var dtypes = Args.Str(args, "--dtypes", "q4_k,q6_k,q5_k,q3_k,q2_k,iq4_xs,q8_0,q4_0").Split(',').Select(DTypes.Parse).ToList();
@@ -61,8 +64,12 @@ internal static unsafe class KernelBench
 
         double Seconds(Action<byte[]> once)
         {
-            foreach (var m in matrices) once(m); // warm-up: JIT, page faults, worker threads
+            // Warm-up: page faults, worker threads, and enough calls for the JIT's tier-1 code (tiered compilation
+            // starts every method unoptimised).
             var clock = Stopwatch.StartNew();
+            for (var pass = 0; pass < WarmupPasses || clock.Elapsed < WarmupTime; pass++)
+                foreach (var m in matrices) once(m);
+            clock.Restart();
             foreach (var m in matrices) once(m);
             return clock.Elapsed.TotalSeconds / copies;
         }

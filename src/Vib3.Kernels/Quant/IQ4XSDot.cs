@@ -37,16 +37,15 @@ public static unsafe class IQ4XSDot
         private const int ScaleBias = 32;
 
         public static int BlockBytes => 136;
-        public static int SubBlockValues => 32;
-        public static int QuantOffset => 0;
         public static bool HasMins => false;
+        public static bool UsesSums => false;
 
-        public static void Decode(byte* block, int* scales, int* mins, out float d, out float dmin)
+        public static void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin)
         {
             var high = *(ushort*)(block + 2);
             for (var s = 0; s < 8; s++)
                 scales[s] = (((block[4 + s / 2] >> (4 * (s % 2))) & 0xF) | (((high >> (2 * s)) & 3) << 4)) - ScaleBias;
-            d = KQuantRow.Half(block);
+            d = KQuantRow.Half(halves, block);
             dmin = 0;
         }
     }

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Vib3.Core.Quant;
 
 namespace Vib3.Kernels.Quant;
@@ -9,18 +11,20 @@ internal unsafe interface IKQuantBlock
 {
     static abstract int BlockBytes { get; }
 
-    /// <summary>Values sharing one scale: 16 or 32, i.e. one or two of Q8_K's 16-value block sums.</summary>
-    static abstract int SubBlockValues { get; }
-
-    /// <summary>The constant the kernel's unsigned quants exceed the format's signed ones by (Q6_K 32, Q3_K 4, else
-    /// 0): Σ (u − c)·x = Σ u·x − c·bsum, so the vector code multiplies unsigned bytes.</summary>
-    static abstract int QuantOffset { get; }
-
-    /// <summary>True for the asymmetric formats (value = d·scale·q − dmin·min).</summary>
+    /// <summary>True for the asymmetric formats (value = d·scale·q − dmin·min): the block sums weighted by the mins
+    /// make a second integer, scaled by dmin. Otherwise the weighted block sums are subtracted from sumi: the formats
+    /// whose kernel multiplies unsigned quants u = q + c (Q6_K c = 32, Q3_K c = 4) weight each sum by c·scale, since
+    /// Σ (u − c)·x = Σ u·x − c·bsum.</summary>
     static abstract bool HasMins { get; }
 
-    /// <summary>The block's integer sub-block scales (and mins) and its f32 super-scales (dmin 0 without mins).</summary>
-    static abstract void Decode(byte* block, int* scales, int* mins, out float d, out float dmin);
+    /// <summary>True where the block sums take part (the mins or an offset); IQ4_XS's signed codebook needs neither.</summary>
+    static abstract bool UsesSums { get; }
+
+    /// <summary>Decodes the block's integer sub-block scales into <paramref name="scales"/> (one per sub-block, up to
+    /// 16), the weight of each of Q8_K's sixteen 16-value block sums into <paramref name="sumWeights"/> (where
+    /// <see cref="UsesSums"/>), and its f32 super-scales (dmin 0 without mins; f16 read through
+    /// <see cref="KQuantRow.Half"/>).</summary>
+    static abstract void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin);
 }
 
 /// <summary>Σ_s scales[s]·Σ_{j∈s} u_j·x_j over one block: the one part of the dot each tier computes its own way.</summary>
@@ -31,64 +35,108 @@ internal unsafe interface IKQuantSums
 
 /// <summary>
 /// The row loop every K-quant × Q8_K dot shares, the way llama.cpp's x86 ggml_vec_dot_*_q8_K computes it: per block,
-/// sumi = Σ_s scale_s·(Σ_{j∈s} u_j·x_j − c·bsum_s) and summ = Σ_s min_s·bsum_s are exact integers, and the row adds
-/// (d_x·d)·sumi and subtracts (d_x·dmin)·summ in f32, block by block. Only <see cref="IKQuantSums"/> differs between
-/// tiers, and it is exact, so every tier gives the same bits. One call dots a weight row with up to
-/// <see cref="MaxInputs"/> activation rows, decoding each weight block's scales once for all of them; each row keeps
-/// its own accumulators in the single-row order.
+/// sumi = Σ_s scale_s·Σ_{j∈s} u_j·x_j and the weighted block sums Σ_r w_r·bsum_r are exact integers, and the row adds
+/// (d_x·d)·sumi and subtracts (d_x·dmin)·Σ min·bsum (or folds the offset's sums into sumi) in f32, block by block.
+/// Only <see cref="IKQuantSums"/> differs between tiers, and it is exact, so every tier gives the same bits. One call
+/// dots a weight row with up to <see cref="MaxInputs"/> activation rows, decoding each weight block once for all of
+/// them; each row keeps its own accumulators in the single-row order.
 /// </summary>
 internal static unsafe class KQuantRow
 {
     /// <summary>Activation rows one call takes. Four keeps their q8_K blocks and the weight block in L1 together.</summary>
     public const int MaxInputs = 4;
 
-    private const int MaxSubBlocks = Q8K.BlockValues / Q8K.SumRun;
+    private const int Runs = Q8K.BlockValues / Q8K.SumRun;
 
     public static void Run<TBlock, TSums>(byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
         where TBlock : IKQuantBlock where TSums : IKQuantSums
     {
         if (inputs is < 1 or > MaxInputs) throw new ArgumentOutOfRangeException(nameof(inputs), inputs, $"1 to {MaxInputs} activation rows per call");
         ArgumentOutOfRangeException.ThrowIfNegative(blocks);
-        var scales = stackalloc int[MaxSubBlocks];
-        var mins = stackalloc int[MaxSubBlocks];
-        var sums = stackalloc float[MaxInputs];
-        var minSums = stackalloc float[MaxInputs];
-        for (var k = 0; k < inputs; k++) sums[k] = minSums[k] = 0;
-        var subBlocks = Q8K.BlockValues / TBlock.SubBlockValues;
-        var runs = TBlock.SubBlockValues / Q8K.SumRun;
+        var scales = stackalloc int[Runs];
+        var sumWeights = stackalloc short[Runs];
+        var halves = RowDot.HalfTablePtr;
+        // One pair of f32 accumulators per input, in locals (registers) rather than an array: a per-block
+        // round-trip through memory would put a store-to-load latency on every block's dependency chain.
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0, m0 = 0, m1 = 0, m2 = 0, m3 = 0;
         for (var b = 0; b < blocks; b++)
         {
             var w = row + (long)b * TBlock.BlockBytes;
-            TBlock.Decode(w, scales, mins, out var d, out var dmin);
-            for (var k = 0; k < inputs; k++)
-            {
-                var x = q8k + k * stride + (long)b * Q8K.BlockBytes;
-                var bsums = (short*)(x + Q8K.SumsOffset);
-                var sumi = TSums.Sumi(w, (sbyte*)(x + Q8K.QuantsOffset), scales);
-                var xd = *(float*)x;
-                if (TBlock.QuantOffset != 0)
-                {
-                    var offsets = 0;
-                    for (var s = 0; s < subBlocks; s++) offsets += scales[s] * RunSum(bsums, s, runs);
-                    sumi -= TBlock.QuantOffset * offsets;
-                }
-                sums[k] += xd * d * sumi;
-                if (TBlock.HasMins)
-                {
-                    var summ = 0;
-                    for (var s = 0; s < subBlocks; s++) summ += mins[s] * RunSum(bsums, s, runs);
-                    minSums[k] += xd * dmin * summ;
-                }
-            }
+            TBlock.Decode(w, halves, scales, sumWeights, out var d, out var dmin);
+            var weights = Vector256.Load(sumWeights);
+            var x = q8k + (long)b * Q8K.BlockBytes;
+            Input<TBlock, TSums>(w, x, scales, weights, d, dmin, ref s0, ref m0);
+            if (inputs == 1) continue;
+            Input<TBlock, TSums>(w, x + stride, scales, weights, d, dmin, ref s1, ref m1);
+            if (inputs == 2) continue;
+            Input<TBlock, TSums>(w, x + 2 * stride, scales, weights, d, dmin, ref s2, ref m2);
+            if (inputs == 3) continue;
+            Input<TBlock, TSums>(w, x + 3 * stride, scales, weights, d, dmin, ref s3, ref m3);
         }
-        for (var k = 0; k < inputs; k++) output[k] = sums[k] - minSums[k];
+        output[0] = s0 - m0;
+        if (inputs > 1) output[1] = s1 - m1;
+        if (inputs > 2) output[2] = s2 - m2;
+        if (inputs > 3) output[3] = s3 - m3;
     }
 
-    /// <summary>Σ of the activation quants of sub-block <paramref name="s"/>: its <paramref name="runs"/> block sums.</summary>
+    /// <summary>One block of one input: adds (d_x·d)·sumi to <paramref name="sum"/> and, for the asymmetric formats,
+    /// (d_x·dmin)·Σ min·bsum to <paramref name="minSum"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int RunSum(short* bsums, int s, int runs) => runs == 1 ? bsums[s] : bsums[2 * s] + bsums[2 * s + 1];
+    private static void Input<TBlock, TSums>(byte* w, byte* x, int* scales, Vector256<short> weights, float d, float dmin, ref float sum, ref float minSum)
+        where TBlock : IKQuantBlock where TSums : IKQuantSums
+    {
+        var sumi = TSums.Sumi(w, (sbyte*)(x + Q8K.QuantsOffset), scales);
+        var xd = *(float*)x;
+        if (!TBlock.UsesSums)
+        {
+            sum += xd * d * sumi;
+            return;
+        }
+        var weighted = WeightedSums(weights, Vector256.Load((short*)(x + Q8K.SumsOffset)));
+        if (TBlock.HasMins)
+        {
+            sum += xd * d * sumi;
+            minSum += xd * dmin * weighted;
+        }
+        else
+        {
+            sum += xd * d * (sumi - weighted);
+        }
+    }
 
-    /// <summary>The f16 at <paramref name="p"/> as f32 (table lookup: exact, and cheaper than a software convert).</summary>
+    /// <summary>Σ_r w_r·bsum_r over the sixteen block sums, exact (|w·bsum| ≤ 4096·2032): vpmaddwd, or widened.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Half(byte* p) => RowDot.HalfTablePtr[*(ushort*)p];
+    private static int WeightedSums(Vector256<short> weights, Vector256<short> bsums)
+    {
+        if (Avx2.IsSupported) return Vector256.Sum(Avx2.MultiplyAddAdjacent(weights, bsums));
+        var (w0, w1) = Vector256.Widen(weights);
+        var (b0, b1) = Vector256.Widen(bsums);
+        return Vector256.Sum(w0 * b0 + w1 * b1);
+    }
+
+    /// <summary>Sixteen bytes as sixteen ints at <paramref name="dst"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreInts(Vector128<sbyte> bytes, int* dst)
+    {
+        var (low, high) = Vector128.Widen(bytes);
+        var (a, b) = Vector128.Widen(low);
+        var (c, e) = Vector128.Widen(high);
+        a.Store(dst);
+        b.Store(dst + 4);
+        c.Store(dst + 8);
+        e.Store(dst + 12);
+    }
+
+    /// <summary>Sixteen bytes as sixteen shorts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<short> Shorts(Vector128<sbyte> bytes)
+    {
+        var (low, high) = Vector128.Widen(bytes);
+        return Vector256.Create(low, high);
+    }
+
+    /// <summary>The f16 at <paramref name="p"/> as f32, looked up in <paramref name="halves"/>
+    /// (<see cref="RowDot.HalfTablePtr"/>: exact, and cheaper than a software convert).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Half(float* halves, byte* p) => halves[*(ushort*)p];
 }

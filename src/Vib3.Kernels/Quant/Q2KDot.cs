@@ -33,19 +33,16 @@ public static unsafe class Q2KDot
     private readonly struct Block : IKQuantBlock
     {
         public static int BlockBytes => 84;
-        public static int SubBlockValues => 16;
-        public static int QuantOffset => 0;
         public static bool HasMins => true;
+        public static bool UsesSums => true;
 
-        public static void Decode(byte* block, int* scales, int* mins, out float d, out float dmin)
+        public static void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin)
         {
-            for (var s = 0; s < 16; s++)
-            {
-                scales[s] = block[s] & 0xF;
-                mins[s] = block[s] >> 4;
-            }
-            d = KQuantRow.Half(block + 80);
-            dmin = KQuantRow.Half(block + 82);
+            var packed = Vector128.Load(block);
+            KQuantRow.StoreInts((packed & Vector128.Create((byte)0x0F)).AsSByte(), scales);
+            KQuantRow.Shorts((packed >>> 4).AsSByte()).Store(sumWeights);
+            d = KQuantRow.Half(halves, block + 80);
+            dmin = KQuantRow.Half(halves, block + 82);
         }
     }
 

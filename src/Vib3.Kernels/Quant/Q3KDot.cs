@@ -37,21 +37,28 @@ public static unsafe class Q3KDot
         private const int ScaleOffset = 108;
         private const int ScaleBias = 32;
 
-        public static int BlockBytes => 110;
-        public static int SubBlockValues => 16;
-        public static int QuantOffset => 4;
-        public static bool HasMins => false;
+        private const int Offset = 4;
 
-        public static void Decode(byte* block, int* scales, int* mins, out float d, out float dmin)
+        public static int BlockBytes => 110;
+        public static bool HasMins => false;
+        public static bool UsesSums => true;
+
+        /// <summary>Scale s is the low or high nibble of table byte s % 8 topped by two bits of byte 8 + s % 4
+        /// (Q3K's layout); unpacked four at a time in 32-bit words as llama.cpp does.</summary>
+        public static void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin)
         {
+            const uint low4 = 0x0F0F0F0F, low2 = 0x03030303;
             var table = block + TableOffset;
-            for (var s = 0; s < 16; s++)
-            {
-                var low = s < 8 ? table[s] & 0xF : table[s - 8] >> 4;
-                var high = (table[8 + s % 4] >> (2 * (s / 4))) & 3;
-                scales[s] = (low | (high << 4)) - ScaleBias;
-            }
-            d = KQuantRow.Half(block + ScaleOffset);
+            uint a = *(uint*)table, b = *(uint*)(table + 4), top = *(uint*)(table + 8);
+            var packed = Vector128.Create(
+                (a & low4) | ((top & low2) << 4),
+                (b & low4) | (((top >> 2) & low2) << 4),
+                ((a >> 4) & low4) | (((top >> 4) & low2) << 4),
+                ((b >> 4) & low4) | (((top >> 6) & low2) << 4));
+            var int8 = packed.AsSByte() - Vector128.Create((sbyte)ScaleBias);
+            KQuantRow.StoreInts(int8, scales);
+            (KQuantRow.Shorts(int8) * Offset).Store(sumWeights);
+            d = KQuantRow.Half(halves, block + ScaleOffset);
             dmin = 0;
         }
     }

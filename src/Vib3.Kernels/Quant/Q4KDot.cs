@@ -35,16 +35,23 @@ public static unsafe class Q4KDot
     internal readonly struct Block : IKQuantBlock
     {
         public static int BlockBytes => 144;
-        public static int SubBlockValues => 32;
-        public static int QuantOffset => 0;
         public static bool HasMins => true;
+        public static bool UsesSums => true;
 
-        public static void Decode(byte* block, int* scales, int* mins, out float d, out float dmin)
+        /// <summary>The 12-byte table (<see cref="PackedScales6"/>) unpacked four at a time in 32-bit words, as
+        /// llama.cpp does; the scalar twin's sums read the same scales, and the ggml differential test checks both.</summary>
+        public static void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin)
         {
-            var table = new ReadOnlySpan<byte>(block + 4, PackedScales6.Bytes);
-            for (var s = 0; s < 8; s++) (scales[s], mins[s]) = PackedScales6.Get(table, s);
-            d = KQuantRow.Half(block);
-            dmin = KQuantRow.Half(block + 2);
+            const uint six = 0x3F3F3F3F, four = 0x0F0F0F0F, two = 0x03030303;
+            uint a = *(uint*)(block + 4), b = *(uint*)(block + 8), c = *(uint*)(block + 12);
+            var scales8 = (a & six) | (ulong)((c & four) | (((a >> 6) & two) << 4)) << 32;
+            var mins8 = (b & six) | (ulong)(((c >> 4) & four) | (((b >> 6) & two) << 4)) << 32;
+            KQuantRow.StoreInts(Vector128.CreateScalar(scales8).AsSByte(), scales);
+            // Each 32-value sub-block spans two of the sixteen block sums: min s weighs sums 2s and 2s+1.
+            var pairs = Vector128.Shuffle(Vector128.CreateScalar(mins8).AsSByte(), Vector128.Create((sbyte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
+            KQuantRow.Shorts(pairs).Store(sumWeights);
+            d = KQuantRow.Half(halves, block);
+            dmin = KQuantRow.Half(halves, block + 2);
         }
     }
 

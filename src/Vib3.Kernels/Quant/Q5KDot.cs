@@ -34,12 +34,11 @@ public static unsafe class Q5KDot
     private readonly struct Block : IKQuantBlock
     {
         public static int BlockBytes => 176;
-        public static int SubBlockValues => 32;
-        public static int QuantOffset => 0;
         public static bool HasMins => true;
+        public static bool UsesSums => true;
 
-        public static void Decode(byte* block, int* scales, int* mins, out float d, out float dmin) =>
-            Q4KDot.Block.Decode(block, scales, mins, out d, out dmin);
+        public static void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin) =>
+            Q4KDot.Block.Decode(block, halves, scales, sumWeights, out d, out dmin);
     }
 
     private readonly struct ScalarSums : IKQuantSums

@@ -33,15 +33,18 @@ public static unsafe class Q6KDot
         private const int ScalesOffset = 192;
         private const int ScaleOffset = 208;
 
-        public static int BlockBytes => 210;
-        public static int SubBlockValues => 16;
-        public static int QuantOffset => 32;
-        public static bool HasMins => false;
+        private const int Offset = 32;
 
-        public static void Decode(byte* block, int* scales, int* mins, out float d, out float dmin)
+        public static int BlockBytes => 210;
+        public static bool HasMins => false;
+        public static bool UsesSums => true;
+
+        public static void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin)
         {
-            for (var s = 0; s < 16; s++) scales[s] = ((sbyte*)(block + ScalesOffset))[s];
-            d = KQuantRow.Half(block + ScaleOffset);
+            var int8 = Vector128.Load((sbyte*)(block + ScalesOffset));
+            KQuantRow.StoreInts(int8, scales);
+            (KQuantRow.Shorts(int8) * Offset).Store(sumWeights);
+            d = KQuantRow.Half(halves, block + ScaleOffset);
             dmin = 0;
         }
     }
