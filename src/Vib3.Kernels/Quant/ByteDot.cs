@@ -57,10 +57,54 @@ internal readonly struct PortableDot : IByteDot
 /// <summary>Helpers the K-quant vector sums share.</summary>
 internal static unsafe class ByteDots
 {
-    /// <summary>Σ a·s for signed weights a (|a| ≤ 127): |a| times s with a's sign, llama.cpp's sign trick.</summary>
+    /// <summary>a_k += scale·Σ u·x_k for each of the <paramref name="inputs"/> activation rows x_k = x + k·stride: the
+    /// weight bytes are decoded once by the caller and reused for every input.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> SignedDot<TDot>(Vector256<sbyte> a, Vector256<sbyte> s) where TDot : IByteDot =>
-        TDot.Dot(Vector256.Abs(a).AsByte(), Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256<sbyte>.Zero), -s, s));
+    public static void Add<TDot>(Vector256<byte> u, sbyte* x, long stride, int inputs, Vector256<int> scale,
+        ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TDot : IByteDot
+    {
+        a0 += TDot.Dot(u, Vector256.Load(x)) * scale;
+        if (inputs == 1) return;
+        a1 += TDot.Dot(u, Vector256.Load(x + stride)) * scale;
+        if (inputs == 2) return;
+        a2 += TDot.Dot(u, Vector256.Load(x + 2 * stride)) * scale;
+        if (inputs == 3) return;
+        a3 += TDot.Dot(u, Vector256.Load(x + 3 * stride)) * scale;
+    }
+
+    /// <summary><see cref="Add{TDot}"/> for signed weights a (|a| ≤ 127): |a| times x with a's sign, llama.cpp's
+    /// sign trick.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddSigned<TDot>(Vector256<sbyte> a, sbyte* x, long stride, int inputs, Vector256<int> scale,
+        ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TDot : IByteDot
+    {
+        var magnitude = Vector256.Abs(a).AsByte();
+        var negative = Vector256.LessThan(a, Vector256<sbyte>.Zero);
+        a0 += TDot.Dot(magnitude, Signed(negative, x)) * scale;
+        if (inputs == 1) return;
+        a1 += TDot.Dot(magnitude, Signed(negative, x + stride)) * scale;
+        if (inputs == 2) return;
+        a2 += TDot.Dot(magnitude, Signed(negative, x + 2 * stride)) * scale;
+        if (inputs == 3) return;
+        a3 += TDot.Dot(magnitude, Signed(negative, x + 3 * stride)) * scale;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> Signed(Vector256<sbyte> negative, sbyte* x)
+    {
+        var v = Vector256.Load(x);
+        return Vector256.ConditionalSelect(negative, -v, v);
+    }
+
+    /// <summary>sumis[k] = the lane sum of a_k, for the inputs there are.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(int inputs, int* sumis, Vector256<int> a0, Vector256<int> a1, Vector256<int> a2, Vector256<int> a3)
+    {
+        sumis[0] = Vector256.Sum(a0);
+        if (inputs > 1) sumis[1] = Vector256.Sum(a1);
+        if (inputs > 2) sumis[2] = Vector256.Sum(a2);
+        if (inputs > 3) sumis[3] = Vector256.Sum(a3);
+    }
 
     /// <summary>scales[s] in the low four lanes, scales[s+1] in the high four: the multipliers of a 32-byte run that
     /// spans two 16-value sub-blocks.</summary>

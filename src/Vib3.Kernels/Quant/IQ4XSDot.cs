@@ -40,6 +40,7 @@ public static unsafe class IQ4XSDot
         public static bool HasMins => false;
         public static bool UsesSums => false;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin)
         {
             var high = *(ushort*)(block + 2);
@@ -52,7 +53,12 @@ public static unsafe class IQ4XSDot
 
     private readonly struct ScalarSums : IKQuantSums
     {
-        public static int Sumi(byte* block, sbyte* x, int* scales)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
+        {
+            for (var k = 0; k < inputs; k++) sumis[k] = One(block, x + k * stride, scales);
+        }
+
+        private static int One(byte* block, sbyte* x, int* scales)
         {
             var codebook = IQ4NonLinear.Codebook;
             var sumi = 0;
@@ -72,19 +78,19 @@ public static unsafe class IQ4XSDot
     private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static int Sumi(byte* block, sbyte* x, int* scales)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
         {
+            Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
             var codebook = Vector128.Create(IQ4NonLinear.Codebook);
             var table = Vector256.Create(codebook, codebook);
             var low4 = Vector128.Create((byte)0x0F);
-            var acc = Vector256<int>.Zero;
             for (var s = 0; s < 8; s++)
             {
                 var nibbles = Vector128.Load(block + QuantsOffset + 16 * s);
                 var values = TDot.Lookup(table, Vector256.Create(nibbles & low4, nibbles >>> 4));
-                acc += ByteDots.SignedDot<TDot>(values, Vector256.Load(x + 32 * s)) * Vector256.Create(scales[s]);
+                ByteDots.AddSigned<TDot>(values, x + 32 * s, stride, inputs, Vector256.Create(scales[s]), ref a0, ref a1, ref a2, ref a3);
             }
-            return Vector256.Sum(acc);
+            ByteDots.Store(inputs, sumis, a0, a1, a2, a3);
         }
     }
 }

@@ -27,10 +27,12 @@ internal unsafe interface IKQuantBlock
     static abstract void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin);
 }
 
-/// <summary>Σ_s scales[s]·Σ_{j∈s} u_j·x_j over one block: the one part of the dot each tier computes its own way.</summary>
+/// <summary>sumis[k] = Σ_s scales[s]·Σ_{j∈s} u_j·x_k,j over one block, for the activation rows x_k = x + k·stride
+/// (k &lt; inputs): the one part of the dot each tier computes its own way. The vector tiers decode each weight
+/// vector once for all the inputs.</summary>
 internal unsafe interface IKQuantSums
 {
-    static abstract int Sumi(byte* block, sbyte* x, int* scales);
+    static abstract void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis);
 }
 
 /// <summary>
@@ -55,6 +57,7 @@ internal static unsafe class KQuantRow
         ArgumentOutOfRangeException.ThrowIfNegative(blocks);
         var scales = stackalloc int[Runs];
         var sumWeights = stackalloc short[Runs];
+        var sumis = stackalloc int[MaxInputs];
         var halves = RowDot.HalfTablePtr;
         // One pair of f32 accumulators per input, in locals (registers) rather than an array: a per-block
         // round-trip through memory would put a store-to-load latency on every block's dependency chain.
@@ -63,15 +66,24 @@ internal static unsafe class KQuantRow
         {
             var w = row + (long)b * TBlock.BlockBytes;
             TBlock.Decode(w, halves, scales, sumWeights, out var d, out var dmin);
-            var weights = Vector256.Load(sumWeights);
             var x = q8k + (long)b * Q8K.BlockBytes;
-            Input<TBlock, TSums>(w, x, scales, weights, d, dmin, ref s0, ref m0);
+            TSums.Sumi(w, (sbyte*)(x + Q8K.QuantsOffset), stride, inputs, scales, sumis);
+            var weights = Vector256.Load(sumWeights);
+            var (add, minAdd) = Contribution<TBlock>(sumis[0], x, weights, d, dmin);
+            s0 += add;
+            m0 += minAdd;
             if (inputs == 1) continue;
-            Input<TBlock, TSums>(w, x + stride, scales, weights, d, dmin, ref s1, ref m1);
+            (add, minAdd) = Contribution<TBlock>(sumis[1], x + stride, weights, d, dmin);
+            s1 += add;
+            m1 += minAdd;
             if (inputs == 2) continue;
-            Input<TBlock, TSums>(w, x + 2 * stride, scales, weights, d, dmin, ref s2, ref m2);
+            (add, minAdd) = Contribution<TBlock>(sumis[2], x + 2 * stride, weights, d, dmin);
+            s2 += add;
+            m2 += minAdd;
             if (inputs == 3) continue;
-            Input<TBlock, TSums>(w, x + 3 * stride, scales, weights, d, dmin, ref s3, ref m3);
+            (add, minAdd) = Contribution<TBlock>(sumis[3], x + 3 * stride, weights, d, dmin);
+            s3 += add;
+            m3 += minAdd;
         }
         output[0] = s0 - m0;
         if (inputs > 1) output[1] = s1 - m1;
@@ -79,29 +91,16 @@ internal static unsafe class KQuantRow
         if (inputs > 3) output[3] = s3 - m3;
     }
 
-    /// <summary>One block of one input: adds (d_x·d)·sumi to <paramref name="sum"/> and, for the asymmetric formats,
-    /// (d_x·dmin)·Σ min·bsum to <paramref name="minSum"/>.</summary>
+    /// <summary>One block of one input: (d_x·d)·sumi, and for the asymmetric formats (d_x·dmin)·Σ min·bsum (else 0).
+    /// Returned, not added through refs: a ref would pin the caller's accumulators to memory.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Input<TBlock, TSums>(byte* w, byte* x, int* scales, Vector256<short> weights, float d, float dmin, ref float sum, ref float minSum)
-        where TBlock : IKQuantBlock where TSums : IKQuantSums
+    private static (float Sum, float MinSum) Contribution<TBlock>(int sumi, byte* x, Vector256<short> weights, float d, float dmin)
+        where TBlock : IKQuantBlock
     {
-        var sumi = TSums.Sumi(w, (sbyte*)(x + Q8K.QuantsOffset), scales);
         var xd = *(float*)x;
-        if (!TBlock.UsesSums)
-        {
-            sum += xd * d * sumi;
-            return;
-        }
+        if (!TBlock.UsesSums) return (xd * d * sumi, 0);
         var weighted = WeightedSums(weights, Vector256.Load((short*)(x + Q8K.SumsOffset)));
-        if (TBlock.HasMins)
-        {
-            sum += xd * d * sumi;
-            minSum += xd * dmin * weighted;
-        }
-        else
-        {
-            sum += xd * d * (sumi - weighted);
-        }
+        return TBlock.HasMins ? (xd * d * sumi, xd * dmin * weighted) : (xd * d * (sumi - weighted), 0);
     }
 
     /// <summary>Σ_r w_r·bsum_r over the sixteen block sums, exact (|w·bsum| ≤ 4096·2032): vpmaddwd, or widened.</summary>

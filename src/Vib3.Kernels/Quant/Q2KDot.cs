@@ -36,6 +36,7 @@ public static unsafe class Q2KDot
         public static bool HasMins => true;
         public static bool UsesSums => true;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin)
         {
             var packed = Vector128.Load(block);
@@ -48,7 +49,12 @@ public static unsafe class Q2KDot
 
     private readonly struct ScalarSums : IKQuantSums
     {
-        public static int Sumi(byte* block, sbyte* x, int* scales)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
+        {
+            for (var k = 0; k < inputs; k++) sumis[k] = One(block, x + k * stride, scales);
+        }
+
+        private static int One(byte* block, sbyte* x, int* scales)
         {
             var qs = block + QuantsOffset;
             var dots = stackalloc int[16];
@@ -65,17 +71,17 @@ public static unsafe class Q2KDot
     private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static int Sumi(byte* block, sbyte* x, int* scales)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
         {
+            Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
             var three = Vector256.Create((byte)3);
-            var acc = Vector256<int>.Zero;
             for (var h = 0; h < 2; h++)
             {
                 var q = Vector256.Load(block + QuantsOffset + 32 * h);
                 for (var j = 0; j < 4; j++)
-                    acc += TDot.Dot((q >>> (2 * j)) & three, Vector256.Load(x + 128 * h + 32 * j)) * ByteDots.Pair(scales, 8 * h + 2 * j);
+                    ByteDots.Add<TDot>((q >>> (2 * j)) & three, x + 128 * h + 32 * j, stride, inputs, ByteDots.Pair(scales, 8 * h + 2 * j), ref a0, ref a1, ref a2, ref a3);
             }
-            return Vector256.Sum(acc);
+            ByteDots.Store(inputs, sumis, a0, a1, a2, a3);
         }
     }
 }

@@ -45,6 +45,7 @@ public static unsafe class Q3KDot
 
         /// <summary>Scale s is the low or high nibble of table byte s % 8 topped by two bits of byte 8 + s % 4
         /// (Q3K's layout); unpacked four at a time in 32-bit words as llama.cpp does.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin)
         {
             const uint low4 = 0x0F0F0F0F, low2 = 0x03030303;
@@ -65,7 +66,12 @@ public static unsafe class Q3KDot
 
     private readonly struct ScalarSums : IKQuantSums
     {
-        public static int Sumi(byte* block, sbyte* x, int* scales)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
+        {
+            for (var k = 0; k < inputs; k++) sumis[k] = One(block, x + k * stride, scales);
+        }
+
+        private static int One(byte* block, sbyte* x, int* scales)
         {
             byte* hmask = block, qs = block + QuantsOffset;
             var dots = stackalloc int[16];
@@ -87,22 +93,22 @@ public static unsafe class Q3KDot
     private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static int Sumi(byte* block, sbyte* x, int* scales)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
         {
+            Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
             var hmask = Vector256.Load(block);
             var three = Vector256.Create((byte)3);
             var one = Vector256.Create((byte)1);
-            var acc = Vector256<int>.Zero;
             for (var h = 0; h < 2; h++)
             {
                 var q = Vector256.Load(block + QuantsOffset + 32 * h);
                 for (var j = 0; j < 4; j++)
                 {
                     var u = ((q >>> (2 * j)) & three) | (((hmask >>> (4 * h + j)) & one) << 2);
-                    acc += TDot.Dot(u, Vector256.Load(x + 128 * h + 32 * j)) * ByteDots.Pair(scales, 8 * h + 2 * j);
+                    ByteDots.Add<TDot>(u, x + 128 * h + 32 * j, stride, inputs, ByteDots.Pair(scales, 8 * h + 2 * j), ref a0, ref a1, ref a2, ref a3);
                 }
             }
-            return Vector256.Sum(acc);
+            ByteDots.Store(inputs, sumis, a0, a1, a2, a3);
         }
     }
 }

@@ -40,6 +40,7 @@ public static unsafe class Q4KDot
 
         /// <summary>The 12-byte table (<see cref="PackedScales6"/>) unpacked four at a time in 32-bit words, as
         /// llama.cpp does; the scalar twin's sums read the same scales, and the ggml differential test checks both.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin)
         {
             const uint six = 0x3F3F3F3F, four = 0x0F0F0F0F, two = 0x03030303;
@@ -57,7 +58,12 @@ public static unsafe class Q4KDot
 
     private readonly struct ScalarSums : IKQuantSums
     {
-        public static int Sumi(byte* block, sbyte* x, int* scales)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
+        {
+            for (var k = 0; k < inputs; k++) sumis[k] = One(block, x + k * stride, scales);
+        }
+
+        private static int One(byte* block, sbyte* x, int* scales)
         {
             var qs = block + QuantsOffset;
             var sumi = 0;
@@ -75,18 +81,18 @@ public static unsafe class Q4KDot
     private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static int Sumi(byte* block, sbyte* x, int* scales)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
         {
+            Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
             var qs = block + QuantsOffset;
-            var acc = Vector256<int>.Zero;
             var low4 = Vector256.Create((byte)0x0F);
             for (var g = 0; g < 4; g++)
             {
                 var q = Vector256.Load(qs + 32 * g);
-                acc += TDot.Dot(q & low4, Vector256.Load(x + 64 * g)) * Vector256.Create(scales[2 * g]);
-                acc += TDot.Dot(q >>> 4, Vector256.Load(x + 64 * g + 32)) * Vector256.Create(scales[2 * g + 1]);
+                ByteDots.Add<TDot>(q & low4, x + 64 * g, stride, inputs, Vector256.Create(scales[2 * g]), ref a0, ref a1, ref a2, ref a3);
+                ByteDots.Add<TDot>(q >>> 4, x + 64 * g + 32, stride, inputs, Vector256.Create(scales[2 * g + 1]), ref a0, ref a1, ref a2, ref a3);
             }
-            return Vector256.Sum(acc);
+            ByteDots.Store(inputs, sumis, a0, a1, a2, a3);
         }
     }
 }

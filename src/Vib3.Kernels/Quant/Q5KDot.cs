@@ -37,13 +37,19 @@ public static unsafe class Q5KDot
         public static bool HasMins => true;
         public static bool UsesSums => true;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin) =>
             Q4KDot.Block.Decode(block, halves, scales, sumWeights, out d, out dmin);
     }
 
     private readonly struct ScalarSums : IKQuantSums
     {
-        public static int Sumi(byte* block, sbyte* x, int* scales)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
+        {
+            for (var k = 0; k < inputs; k++) sumis[k] = One(block, x + k * stride, scales);
+        }
+
+        private static int One(byte* block, sbyte* x, int* scales)
         {
             byte* qh = block + HighBitsOffset, qs = block + QuantsOffset;
             var sumi = 0;
@@ -61,11 +67,11 @@ public static unsafe class Q5KDot
     private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static int Sumi(byte* block, sbyte* x, int* scales)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
         {
+            Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
             var qs = block + QuantsOffset;
             var qh = Vector256.Load(block + HighBitsOffset);
-            var acc = Vector256<int>.Zero;
             var low4 = Vector256.Create((byte)0x0F);
             var one = Vector256.Create((byte)1);
             for (var g = 0; g < 4; g++)
@@ -73,10 +79,10 @@ public static unsafe class Q5KDot
                 var q = Vector256.Load(qs + 32 * g);
                 var low = (q & low4) | (((qh >>> (2 * g)) & one) << 4);
                 var high = (q >>> 4) | (((qh >>> (2 * g + 1)) & one) << 4);
-                acc += TDot.Dot(low, Vector256.Load(x + 64 * g)) * Vector256.Create(scales[2 * g]);
-                acc += TDot.Dot(high, Vector256.Load(x + 64 * g + 32)) * Vector256.Create(scales[2 * g + 1]);
+                ByteDots.Add<TDot>(low, x + 64 * g, stride, inputs, Vector256.Create(scales[2 * g]), ref a0, ref a1, ref a2, ref a3);
+                ByteDots.Add<TDot>(high, x + 64 * g + 32, stride, inputs, Vector256.Create(scales[2 * g + 1]), ref a0, ref a1, ref a2, ref a3);
             }
-            return Vector256.Sum(acc);
+            ByteDots.Store(inputs, sumis, a0, a1, a2, a3);
         }
     }
 }

@@ -39,6 +39,7 @@ public static unsafe class Q6KDot
         public static bool HasMins => false;
         public static bool UsesSums => true;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin)
         {
             var int8 = Vector128.Load((sbyte*)(block + ScalesOffset));
@@ -51,7 +52,12 @@ public static unsafe class Q6KDot
 
     private readonly struct ScalarSums : IKQuantSums
     {
-        public static int Sumi(byte* block, sbyte* x, int* scales)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
+        {
+            for (var k = 0; k < inputs; k++) sumis[k] = One(block, x + k * stride, scales);
+        }
+
+        private static int One(byte* block, sbyte* x, int* scales)
         {
             var dots = stackalloc int[16];
             for (var s = 0; s < 16; s++) dots[s] = 0;
@@ -81,9 +87,9 @@ public static unsafe class Q6KDot
     private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static int Sumi(byte* block, sbyte* x, int* scales)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
         {
-            var acc = Vector256<int>.Zero;
+            Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
             var low4 = Vector256.Create((byte)0x0F);
             var low2 = Vector256.Create((byte)0x03);
             for (var h = 0; h < 2; h++)
@@ -91,17 +97,13 @@ public static unsafe class Q6KDot
                 var ql0 = Vector256.Load(block + 64 * h);
                 var ql1 = Vector256.Load(block + 64 * h + 32);
                 var qh = Vector256.Load(block + 128 + 32 * h);
-                var v0 = (ql0 & low4) | ((qh & low2) << 4);
-                var v1 = (ql1 & low4) | (((qh >>> 2) & low2) << 4);
-                var v2 = (ql0 >>> 4) | (((qh >>> 4) & low2) << 4);
-                var v3 = (ql1 >>> 4) | ((qh >>> 6) << 4);
                 var xh = x + 128 * h;
-                acc += TDot.Dot(v0, Vector256.Load(xh)) * ByteDots.Pair(scales, 8 * h);
-                acc += TDot.Dot(v1, Vector256.Load(xh + 32)) * ByteDots.Pair(scales, 8 * h + 2);
-                acc += TDot.Dot(v2, Vector256.Load(xh + 64)) * ByteDots.Pair(scales, 8 * h + 4);
-                acc += TDot.Dot(v3, Vector256.Load(xh + 96)) * ByteDots.Pair(scales, 8 * h + 6);
+                ByteDots.Add<TDot>((ql0 & low4) | ((qh & low2) << 4), xh, stride, inputs, ByteDots.Pair(scales, 8 * h), ref a0, ref a1, ref a2, ref a3);
+                ByteDots.Add<TDot>((ql1 & low4) | (((qh >>> 2) & low2) << 4), xh + 32, stride, inputs, ByteDots.Pair(scales, 8 * h + 2), ref a0, ref a1, ref a2, ref a3);
+                ByteDots.Add<TDot>((ql0 >>> 4) | (((qh >>> 4) & low2) << 4), xh + 64, stride, inputs, ByteDots.Pair(scales, 8 * h + 4), ref a0, ref a1, ref a2, ref a3);
+                ByteDots.Add<TDot>((ql1 >>> 4) | ((qh >>> 6) << 4), xh + 96, stride, inputs, ByteDots.Pair(scales, 8 * h + 6), ref a0, ref a1, ref a2, ref a3);
             }
-            return Vector256.Sum(acc);
+            ByteDots.Store(inputs, sumis, a0, a1, a2, a3);
         }
     }
 }
