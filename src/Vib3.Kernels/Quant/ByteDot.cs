@@ -13,6 +13,12 @@ internal interface IByteDot
 {
     static abstract Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s);
 
+    /// <summary>acc + scale·<see cref="Dot"/>(u, s), the scale given per lane both as int16 (for the x86 tiers, which
+    /// fold it into vpmaddwd / vpdpwssd on the int16 pair sums of vpmaddubsw, as llama.cpp does: |pair·scale| ≤
+    /// 2·127·127·128 fits int32) and as int32 (for the portable tier); the caller builds both and the JIT drops the
+    /// unused one. In both forms lanes 0–7 (int16) or 0–3 (int32) scale the first 16 bytes.</summary>
+    static abstract Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale16, Vector256<int> scale32);
+
     static abstract Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices);
 }
 
@@ -21,6 +27,11 @@ internal readonly struct VnniDot : IByteDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s) =>
         AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, u, s);
+
+    /// <summary>vpmaddubsw then vpdpwssd: the scale multiply and the accumulation in one VNNI instruction.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale16, Vector256<int> scale32) =>
+        AvxVnni.MultiplyWideningAndAdd(acc, Avx2.MultiplyAddAdjacent(u, s), scale16);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices) => Avx2.Shuffle(table, indices.AsSByte());
@@ -31,6 +42,10 @@ internal readonly struct Avx2Dot : IByteDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s) =>
         Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Vector256.Create((short)1));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale16, Vector256<int> scale32) =>
+        acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), scale16);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices) => Avx2.Shuffle(table, indices.AsSByte());
@@ -51,6 +66,10 @@ internal readonly struct PortableDot : IByteDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale16, Vector256<int> scale32) =>
+        acc + Dot(u, s) * scale32;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices) => Vector256.Shuffle(table, indices.AsSByte());
 }
 
@@ -60,33 +79,33 @@ internal static unsafe class ByteDots
     /// <summary>a_k += scale·Σ u·x_k for each of the <paramref name="inputs"/> activation rows x_k = x + k·stride: the
     /// weight bytes are decoded once by the caller and reused for every input.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Add<TDot>(Vector256<byte> u, sbyte* x, long stride, int inputs, Vector256<int> scale,
+    public static void Add<TDot>(Vector256<byte> u, sbyte* x, long stride, int inputs, (Vector256<short> Int16, Vector256<int> Int32) scale,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TDot : IByteDot
     {
-        a0 += TDot.Dot(u, Vector256.Load(x)) * scale;
+        a0 = TDot.DotAdd(a0, u, Vector256.Load(x), scale.Int16, scale.Int32);
         if (inputs == 1) return;
-        a1 += TDot.Dot(u, Vector256.Load(x + stride)) * scale;
+        a1 = TDot.DotAdd(a1, u, Vector256.Load(x + stride), scale.Int16, scale.Int32);
         if (inputs == 2) return;
-        a2 += TDot.Dot(u, Vector256.Load(x + 2 * stride)) * scale;
+        a2 = TDot.DotAdd(a2, u, Vector256.Load(x + 2 * stride), scale.Int16, scale.Int32);
         if (inputs == 3) return;
-        a3 += TDot.Dot(u, Vector256.Load(x + 3 * stride)) * scale;
+        a3 = TDot.DotAdd(a3, u, Vector256.Load(x + 3 * stride), scale.Int16, scale.Int32);
     }
 
     /// <summary><see cref="Add{TDot}"/> for signed weights a (|a| ≤ 127): |a| times x with a's sign, llama.cpp's
     /// sign trick.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AddSigned<TDot>(Vector256<sbyte> a, sbyte* x, long stride, int inputs, Vector256<int> scale,
+    public static void AddSigned<TDot>(Vector256<sbyte> a, sbyte* x, long stride, int inputs, (Vector256<short> Int16, Vector256<int> Int32) scale,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TDot : IByteDot
     {
         var magnitude = Vector256.Abs(a).AsByte();
         var negative = Vector256.LessThan(a, Vector256<sbyte>.Zero);
-        a0 += TDot.Dot(magnitude, Signed(negative, x)) * scale;
+        a0 = TDot.DotAdd(a0, magnitude, Signed(negative, x), scale.Int16, scale.Int32);
         if (inputs == 1) return;
-        a1 += TDot.Dot(magnitude, Signed(negative, x + stride)) * scale;
+        a1 = TDot.DotAdd(a1, magnitude, Signed(negative, x + stride), scale.Int16, scale.Int32);
         if (inputs == 2) return;
-        a2 += TDot.Dot(magnitude, Signed(negative, x + 2 * stride)) * scale;
+        a2 = TDot.DotAdd(a2, magnitude, Signed(negative, x + 2 * stride), scale.Int16, scale.Int32);
         if (inputs == 3) return;
-        a3 += TDot.Dot(magnitude, Signed(negative, x + 3 * stride)) * scale;
+        a3 = TDot.DotAdd(a3, magnitude, Signed(negative, x + 3 * stride), scale.Int16, scale.Int32);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -106,9 +125,14 @@ internal static unsafe class ByteDots
         if (inputs > 3) sumis[3] = Vector256.Sum(a3);
     }
 
-    /// <summary>scales[s] in the low four lanes, scales[s+1] in the high four: the multipliers of a 32-byte run that
-    /// spans two 16-value sub-blocks.</summary>
+    /// <summary>One scale for a whole 32-byte run (a 32-value sub-block), in both lane widths.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> Pair(int* scales, int s) =>
-        Vector256.Create(Vector128.Create(scales[s]), Vector128.Create(scales[s + 1]));
+    public static (Vector256<short>, Vector256<int>) Scale(int scale) => (Vector256.Create((short)scale), Vector256.Create(scale));
+
+    /// <summary>scales[s] for the first 16 bytes' lanes, scales[s+1] for the last 16: the multipliers of a 32-byte run
+    /// that spans two 16-value sub-blocks, in both lane widths.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector256<short>, Vector256<int>) Pair(int* scales, int s) =>
+        (Vector256.Create(Vector128.Create((short)scales[s]), Vector128.Create((short)scales[s + 1])),
+         Vector256.Create(Vector128.Create(scales[s]), Vector128.Create(scales[s + 1])));
 }

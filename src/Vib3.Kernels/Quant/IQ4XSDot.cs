@@ -88,7 +88,7 @@ public static unsafe class IQ4XSDot
             {
                 var nibbles = Vector128.Load(block + QuantsOffset + 16 * s);
                 var values = TDot.Lookup(table, Vector256.Create(nibbles & low4, nibbles >>> 4));
-                ByteDots.AddSigned<TDot>(values, x + 32 * s, stride, inputs, Vector256.Create(scales[s]), ref a0, ref a1, ref a2, ref a3);
+                ByteDots.AddSigned<TDot>(values, x + 32 * s, stride, inputs, ByteDots.Scale(scales[s]), ref a0, ref a1, ref a2, ref a3);
             }
             ByteDots.Store(inputs, sumis, a0, a1, a2, a3);
         }

@@ -89,8 +89,8 @@ public static unsafe class Q4KDot
             for (var g = 0; g < 4; g++)
             {
                 var q = Vector256.Load(qs + 32 * g);
-                ByteDots.Add<TDot>(q & low4, x + 64 * g, stride, inputs, Vector256.Create(scales[2 * g]), ref a0, ref a1, ref a2, ref a3);
-                ByteDots.Add<TDot>(q >>> 4, x + 64 * g + 32, stride, inputs, Vector256.Create(scales[2 * g + 1]), ref a0, ref a1, ref a2, ref a3);
+                ByteDots.Add<TDot>(q & low4, x + 64 * g, stride, inputs, ByteDots.Scale(scales[2 * g]), ref a0, ref a1, ref a2, ref a3);
+                ByteDots.Add<TDot>(q >>> 4, x + 64 * g + 32, stride, inputs, ByteDots.Scale(scales[2 * g + 1]), ref a0, ref a1, ref a2, ref a3);
             }
             ByteDots.Store(inputs, sumis, a0, a1, a2, a3);
         }

@@ -79,8 +79,8 @@ public static unsafe class Q5KDot
                 var q = Vector256.Load(qs + 32 * g);
                 var low = (q & low4) | (((qh >>> (2 * g)) & one) << 4);
                 var high = (q >>> 4) | (((qh >>> (2 * g + 1)) & one) << 4);
-                ByteDots.Add<TDot>(low, x + 64 * g, stride, inputs, Vector256.Create(scales[2 * g]), ref a0, ref a1, ref a2, ref a3);
-                ByteDots.Add<TDot>(high, x + 64 * g + 32, stride, inputs, Vector256.Create(scales[2 * g + 1]), ref a0, ref a1, ref a2, ref a3);
+                ByteDots.Add<TDot>(low, x + 64 * g, stride, inputs, ByteDots.Scale(scales[2 * g]), ref a0, ref a1, ref a2, ref a3);
+                ByteDots.Add<TDot>(high, x + 64 * g + 32, stride, inputs, ByteDots.Scale(scales[2 * g + 1]), ref a0, ref a1, ref a2, ref a3);
             }
             ByteDots.Store(inputs, sumis, a0, a1, a2, a3);
         }
