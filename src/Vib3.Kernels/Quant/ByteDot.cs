@@ -127,12 +127,12 @@ internal static unsafe class ByteDots
 
     /// <summary>One scale for a whole 32-byte run (a 32-value sub-block), in both lane widths.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static (Vector256<short>, Vector256<int>) Scale(int scale) => (Vector256.Create((short)scale), Vector256.Create(scale));
+    public static (Vector256<short>, Vector256<int>) Scale(short scale) => (Vector256.Create(scale), Vector256.Create((int)scale));
 
     /// <summary>scales[s] for the first 16 bytes' lanes, scales[s+1] for the last 16: the multipliers of a 32-byte run
     /// that spans two 16-value sub-blocks, in both lane widths.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static (Vector256<short>, Vector256<int>) Pair(int* scales, int s) =>
-        (Vector256.Create(Vector128.Create((short)scales[s]), Vector128.Create((short)scales[s + 1])),
-         Vector256.Create(Vector128.Create(scales[s]), Vector128.Create(scales[s + 1])));
+    public static (Vector256<short>, Vector256<int>) Pair(short* scales, int s) =>
+        (Vector256.Create(Vector128.Create(scales[s]), Vector128.Create(scales[s + 1])),
+         Vector256.Create(Vector128.Create((int)scales[s]), Vector128.Create((int)scales[s + 1])));
 }

@@ -41,11 +41,11 @@ public static unsafe class IQ4XSDot
         public static bool UsesSums => false;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin)
+        public static void Decode(byte* block, float* halves, short* scales, short* sumWeights, out float d, out float dmin)
         {
             var high = *(ushort*)(block + 2);
             for (var s = 0; s < 8; s++)
-                scales[s] = (((block[4 + s / 2] >> (4 * (s % 2))) & 0xF) | (((high >> (2 * s)) & 3) << 4)) - ScaleBias;
+                scales[s] = (short)((((block[4 + s / 2] >> (4 * (s % 2))) & 0xF) | (((high >> (2 * s)) & 3) << 4)) - ScaleBias);
             d = KQuantRow.Half(halves, block);
             dmin = 0;
         }
@@ -53,12 +53,12 @@ public static unsafe class IQ4XSDot
 
     private readonly struct ScalarSums : IKQuantSums
     {
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
         {
             for (var k = 0; k < inputs; k++) sumis[k] = One(block, x + k * stride, scales);
         }
 
-        private static int One(byte* block, sbyte* x, int* scales)
+        private static int One(byte* block, sbyte* x, short* scales)
         {
             var codebook = IQ4NonLinear.Codebook;
             var sumi = 0;
@@ -78,7 +78,7 @@ public static unsafe class IQ4XSDot
     private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
         {
             Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
             var codebook = Vector128.Create(IQ4NonLinear.Codebook);

@@ -24,7 +24,7 @@ internal unsafe interface IKQuantBlock
     /// 16), the weight of each of Q8_K's sixteen 16-value block sums into <paramref name="sumWeights"/> (where
     /// <see cref="UsesSums"/>), and its f32 super-scales (dmin 0 without mins; f16 read through
     /// <see cref="KQuantRow.Half"/>).</summary>
-    static abstract void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin);
+    static abstract void Decode(byte* block, float* halves, short* scales, short* sumWeights, out float d, out float dmin);
 }
 
 /// <summary>sumis[k] = Σ_s scales[s]·Σ_{j∈s} u_j·x_k,j over one block, for the activation rows x_k = x + k·stride
@@ -32,7 +32,7 @@ internal unsafe interface IKQuantBlock
 /// vector once for all the inputs.</summary>
 internal unsafe interface IKQuantSums
 {
-    static abstract void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis);
+    static abstract void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis);
 }
 
 /// <summary>
@@ -50,15 +50,20 @@ internal static unsafe class KQuantRow
 
     private const int Runs = Q8K.BlockValues / Q8K.SumRun;
 
+    /// <summary>The f16 → f32 table (<see cref="RowDot.HalfTable"/>, pinned), read once: a static readonly the JIT
+    /// folds, where the property would be a call per row.</summary>
+    private static readonly float* Halves = RowDot.HalfTablePtr;
+
+    [SkipLocalsInit] // the scratch below is written before it is read; zeroing it cost a noticeable share of a short row
     public static void Run<TBlock, TSums>(byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
         where TBlock : IKQuantBlock where TSums : IKQuantSums
     {
         if (inputs is < 1 or > MaxInputs) throw new ArgumentOutOfRangeException(nameof(inputs), inputs, $"1 to {MaxInputs} activation rows per call");
         ArgumentOutOfRangeException.ThrowIfNegative(blocks);
-        var scales = stackalloc int[Runs];
+        var scales = stackalloc short[Runs];
         var sumWeights = stackalloc short[Runs];
         var sumis = stackalloc int[MaxInputs];
-        var halves = RowDot.HalfTablePtr;
+        var halves = Halves;
         // One pair of f32 accumulators per input, in locals (registers) rather than an array: a per-block
         // round-trip through memory would put a store-to-load latency on every block's dependency chain.
         float s0 = 0, s1 = 0, s2 = 0, s3 = 0, m0 = 0, m1 = 0, m2 = 0, m3 = 0;
@@ -111,19 +116,6 @@ internal static unsafe class KQuantRow
         var (w0, w1) = Vector256.Widen(weights);
         var (b0, b1) = Vector256.Widen(bsums);
         return Vector256.Sum(w0 * b0 + w1 * b1);
-    }
-
-    /// <summary>Sixteen bytes as sixteen ints at <paramref name="dst"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void StoreInts(Vector128<sbyte> bytes, int* dst)
-    {
-        var (low, high) = Vector128.Widen(bytes);
-        var (a, b) = Vector128.Widen(low);
-        var (c, e) = Vector128.Widen(high);
-        a.Store(dst);
-        b.Store(dst + 4);
-        c.Store(dst + 8);
-        e.Store(dst + 12);
     }
 
     /// <summary>Sixteen bytes as sixteen shorts.</summary>

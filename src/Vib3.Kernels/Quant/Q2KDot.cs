@@ -37,10 +37,10 @@ public static unsafe class Q2KDot
         public static bool UsesSums => true;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin)
+        public static void Decode(byte* block, float* halves, short* scales, short* sumWeights, out float d, out float dmin)
         {
             var packed = Vector128.Load(block);
-            KQuantRow.StoreInts((packed & Vector128.Create((byte)0x0F)).AsSByte(), scales);
+            KQuantRow.Shorts((packed & Vector128.Create((byte)0x0F)).AsSByte()).Store(scales);
             KQuantRow.Shorts((packed >>> 4).AsSByte()).Store(sumWeights);
             d = KQuantRow.Half(halves, block + 80);
             dmin = KQuantRow.Half(halves, block + 82);
@@ -49,12 +49,12 @@ public static unsafe class Q2KDot
 
     private readonly struct ScalarSums : IKQuantSums
     {
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
         {
             for (var k = 0; k < inputs; k++) sumis[k] = One(block, x + k * stride, scales);
         }
 
-        private static int One(byte* block, sbyte* x, int* scales)
+        private static int One(byte* block, sbyte* x, short* scales)
         {
             var qs = block + QuantsOffset;
             var dots = stackalloc int[16];
@@ -71,7 +71,7 @@ public static unsafe class Q2KDot
     private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
         {
             Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
             var three = Vector256.Create((byte)3);

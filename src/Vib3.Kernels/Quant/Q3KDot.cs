@@ -46,7 +46,7 @@ public static unsafe class Q3KDot
         /// <summary>Scale s is the low or high nibble of table byte s % 8 topped by two bits of byte 8 + s % 4
         /// (Q3K's layout); unpacked four at a time in 32-bit words as llama.cpp does.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin)
+        public static void Decode(byte* block, float* halves, short* scales, short* sumWeights, out float d, out float dmin)
         {
             const uint low4 = 0x0F0F0F0F, low2 = 0x03030303;
             var table = block + TableOffset;
@@ -57,8 +57,9 @@ public static unsafe class Q3KDot
                 ((a >> 4) & low4) | (((top >> 4) & low2) << 4),
                 ((b >> 4) & low4) | (((top >> 6) & low2) << 4));
             var int8 = packed.AsSByte() - Vector128.Create((sbyte)ScaleBias);
-            KQuantRow.StoreInts(int8, scales);
-            (KQuantRow.Shorts(int8) * Offset).Store(sumWeights);
+            var shorts = KQuantRow.Shorts(int8);
+            shorts.Store(scales);
+            (shorts * Offset).Store(sumWeights);
             d = KQuantRow.Half(halves, block + ScaleOffset);
             dmin = 0;
         }
@@ -66,12 +67,12 @@ public static unsafe class Q3KDot
 
     private readonly struct ScalarSums : IKQuantSums
     {
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
         {
             for (var k = 0; k < inputs; k++) sumis[k] = One(block, x + k * stride, scales);
         }
 
-        private static int One(byte* block, sbyte* x, int* scales)
+        private static int One(byte* block, sbyte* x, short* scales)
         {
             byte* hmask = block, qs = block + QuantsOffset;
             var dots = stackalloc int[16];
@@ -93,7 +94,7 @@ public static unsafe class Q3KDot
     private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
         {
             Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
             var hmask = Vector256.Load(block);

@@ -41,13 +41,13 @@ public static unsafe class Q4KDot
         /// <summary>The 12-byte table (<see cref="PackedScales6"/>) unpacked four at a time in 32-bit words, as
         /// llama.cpp does; the scalar twin's sums read the same scales, and the ggml differential test checks both.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin)
+        public static void Decode(byte* block, float* halves, short* scales, short* sumWeights, out float d, out float dmin)
         {
             const uint six = 0x3F3F3F3F, four = 0x0F0F0F0F, two = 0x03030303;
             uint a = *(uint*)(block + 4), b = *(uint*)(block + 8), c = *(uint*)(block + 12);
             var scales8 = (a & six) | (ulong)((c & four) | (((a >> 6) & two) << 4)) << 32;
             var mins8 = (b & six) | (ulong)(((c >> 4) & four) | (((b >> 6) & two) << 4)) << 32;
-            KQuantRow.StoreInts(Vector128.CreateScalar(scales8).AsSByte(), scales);
+            KQuantRow.Shorts(Vector128.CreateScalar(scales8).AsSByte()).Store(scales);
             // Each 32-value sub-block spans two of the sixteen block sums: min s weighs sums 2s and 2s+1.
             var pairs = Vector128.Shuffle(Vector128.CreateScalar(mins8).AsSByte(), Vector128.Create((sbyte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
             KQuantRow.Shorts(pairs).Store(sumWeights);
@@ -58,12 +58,12 @@ public static unsafe class Q4KDot
 
     private readonly struct ScalarSums : IKQuantSums
     {
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
         {
             for (var k = 0; k < inputs; k++) sumis[k] = One(block, x + k * stride, scales);
         }
 
-        private static int One(byte* block, sbyte* x, int* scales)
+        private static int One(byte* block, sbyte* x, short* scales)
         {
             var qs = block + QuantsOffset;
             var sumi = 0;
@@ -81,7 +81,7 @@ public static unsafe class Q4KDot
     private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
         {
             Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
             var qs = block + QuantsOffset;

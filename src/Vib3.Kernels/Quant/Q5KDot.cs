@@ -38,18 +38,18 @@ public static unsafe class Q5KDot
         public static bool UsesSums => true;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin) =>
+        public static void Decode(byte* block, float* halves, short* scales, short* sumWeights, out float d, out float dmin) =>
             Q4KDot.Block.Decode(block, halves, scales, sumWeights, out d, out dmin);
     }
 
     private readonly struct ScalarSums : IKQuantSums
     {
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
         {
             for (var k = 0; k < inputs; k++) sumis[k] = One(block, x + k * stride, scales);
         }
 
-        private static int One(byte* block, sbyte* x, int* scales)
+        private static int One(byte* block, sbyte* x, short* scales)
         {
             byte* qh = block + HighBitsOffset, qs = block + QuantsOffset;
             var sumi = 0;
@@ -67,7 +67,7 @@ public static unsafe class Q5KDot
     private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
         {
             Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
             var qs = block + QuantsOffset;

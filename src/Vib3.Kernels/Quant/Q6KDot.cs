@@ -40,11 +40,12 @@ public static unsafe class Q6KDot
         public static bool UsesSums => true;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Decode(byte* block, float* halves, int* scales, short* sumWeights, out float d, out float dmin)
+        public static void Decode(byte* block, float* halves, short* scales, short* sumWeights, out float d, out float dmin)
         {
             var int8 = Vector128.Load((sbyte*)(block + ScalesOffset));
-            KQuantRow.StoreInts(int8, scales);
-            (KQuantRow.Shorts(int8) * Offset).Store(sumWeights);
+            var shorts = KQuantRow.Shorts(int8);
+            shorts.Store(scales);
+            (shorts * Offset).Store(sumWeights);
             d = KQuantRow.Half(halves, block + ScaleOffset);
             dmin = 0;
         }
@@ -52,12 +53,12 @@ public static unsafe class Q6KDot
 
     private readonly struct ScalarSums : IKQuantSums
     {
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
         {
             for (var k = 0; k < inputs; k++) sumis[k] = One(block, x + k * stride, scales);
         }
 
-        private static int One(byte* block, sbyte* x, int* scales)
+        private static int One(byte* block, sbyte* x, short* scales)
         {
             var dots = stackalloc int[16];
             for (var s = 0; s < 16; s++) dots[s] = 0;
@@ -87,7 +88,7 @@ public static unsafe class Q6KDot
     private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, int* scales, int* sumis)
+        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
         {
             Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
             var low4 = Vector256.Create((byte)0x0F);
