@@ -4,31 +4,26 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Vib3.Kernels.Quant;
 
-/// <summary>The byte arithmetic a vector tier provides. <see cref="Dot"/>: Σ u·s over 32 unsigned weight bytes and
-/// 32 signed activation bytes, as int32 lanes, each 128-bit half of the result holding (in its four lanes, in some
-/// split) the products of the corresponding 16 bytes, so a caller can scale the halves by two different sub-block
-/// scales. Callers pass u ≤ 127 so vpmaddubsw's int16 pair sums (≤ 2·127·127) cannot saturate: every tier is then
-/// exact. <see cref="Lookup"/>: table[i] per byte, for i in 0…15, with the 16-entry table in both halves.</summary>
+/// <summary>The byte arithmetic a vector tier provides. <see cref="DotAdd"/>: acc + scale·Σ u·s over 32 unsigned
+/// weight bytes u and 32 signed activation bytes s, where each 128-bit half of the int32 result holds the products of
+/// the corresponding 16 bytes (on x86, lane i those of bytes 4i…4i+3), so a 32-byte run can span two 16-value
+/// sub-blocks with two scales. The scale comes per lane both as int16 (for the x86 tiers, which fold it into the
+/// vpmaddwd / vpdpwssd of vpmaddubsw's int16 pair sums, as llama.cpp does) and as int32 (for the portable tier); the
+/// caller builds both and the JIT drops the unused one. Callers pass u ≤ 127 and s ≥ −127, so a pair sum
+/// (≤ 2·127·127) cannot saturate int16 and pair·scale (|scale| ≤ 128) fits int32: every tier is exact.
+/// <see cref="Lookup"/>: table[i] per byte, for i in 0…15, with the 16-entry table in both halves.</summary>
 internal interface IByteDot
 {
-    static abstract Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s);
-
-    /// <summary>acc + scale·<see cref="Dot"/>(u, s), the scale given per lane both as int16 (for the x86 tiers, which
-    /// fold it into vpmaddwd / vpdpwssd on the int16 pair sums of vpmaddubsw, as llama.cpp does: |pair·scale| ≤
-    /// 2·127·127·128 fits int32) and as int32 (for the portable tier); the caller builds both and the JIT drops the
-    /// unused one. In both forms lanes 0–7 (int16) or 0–3 (int32) scale the first 16 bytes.</summary>
     static abstract Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale16, Vector256<int> scale32);
 
     static abstract Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices);
 }
 
+/// <summary>AVX-VNNI: vpmaddubsw, then vpdpwssd multiplies the pair sums by the scales and accumulates in one
+/// instruction. (vpdpbusd would sum four u8·s8 products in one step, but the sub-block scale would then need a
+/// separate vpmulld.)</summary>
 internal readonly struct VnniDot : IByteDot
 {
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s) =>
-        AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, u, s);
-
-    /// <summary>vpmaddubsw then vpdpwssd: the scale multiply and the accumulation in one VNNI instruction.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale16, Vector256<int> scale32) =>
         AvxVnni.MultiplyWideningAndAdd(acc, Avx2.MultiplyAddAdjacent(u, s), scale16);
@@ -37,12 +32,9 @@ internal readonly struct VnniDot : IByteDot
     public static Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices) => Avx2.Shuffle(table, indices.AsSByte());
 }
 
+/// <summary>AVX2: vpmaddubsw, vpmaddwd against the scales, vpaddd.</summary>
 internal readonly struct Avx2Dot : IByteDot
 {
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s) =>
-        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Vector256.Create((short)1));
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale16, Vector256<int> scale32) =>
         acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), scale16);
@@ -51,10 +43,11 @@ internal readonly struct Avx2Dot : IByteDot
     public static Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices) => Avx2.Shuffle(table, indices.AsSByte());
 }
 
+/// <summary>Portable Vector256 (NEON or any accelerated Vector256): widen to int16, multiply, widen to int32.</summary>
 internal readonly struct PortableDot : IByteDot
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s)
+    public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale16, Vector256<int> scale32)
     {
         var (u0, u1) = Vector256.Widen(u);
         var (s0, s1) = Vector256.Widen(s);
@@ -62,12 +55,8 @@ internal readonly struct PortableDot : IByteDot
         var (c, d) = Vector256.Widen(u1.AsInt16() * s1); // bytes 16–31
         var low = a + b;
         var high = c + d;
-        return Vector256.Create(low.GetLower() + low.GetUpper(), high.GetLower() + high.GetUpper());
+        return acc + Vector256.Create(low.GetLower() + low.GetUpper(), high.GetLower() + high.GetUpper()) * scale32;
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale16, Vector256<int> scale32) =>
-        acc + Dot(u, s) * scale32;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices) => Vector256.Shuffle(table, indices.AsSByte());

@@ -5,8 +5,8 @@ namespace Vib3.Kernels.Quant;
 
 /// <summary>The instruction set the K-quant integer dot products run on. Every tier computes the same exact integer
 /// sub-block sums and combines them in the same float order, so all tiers give identical bits; they differ only in
-/// speed. .NET 10 exposes no 512-bit vpdpbusd (there is no Avx512Vnni class; AvxVnniInt8.V512 is AVX10.2), so the
-/// top tier is the VEX-encoded 256-bit vpdpbusd that AVX-512 VNNI CPUs also carry (cpuid avx_vnni).</summary>
+/// speed. .NET 10 exposes no 512-bit VNNI (there is no Avx512Vnni class; AvxVnniInt8.V512 is AVX10.2), so the top
+/// tier is the VEX-encoded 256-bit AVX-VNNI that AVX-512 VNNI CPUs also carry (cpuid avx_vnni).</summary>
 public enum IntegerTier
 {
     /// <summary>One byte product at a time: the definition the vector tiers are tested against.</summary>
@@ -15,10 +15,10 @@ public enum IntegerTier
     /// <summary>Portable Vector256: widen to int16, multiply, widen to int32 (NEON and any accelerated Vector256).</summary>
     Vector256,
 
-    /// <summary>AVX2: vpmaddubsw then vpmaddwd against ones, as llama.cpp's AVX2 kernels do.</summary>
+    /// <summary>AVX2: vpmaddubsw then vpmaddwd against the sub-block scales, as llama.cpp's AVX2 kernels do.</summary>
     Avx2,
 
-    /// <summary>AVX-VNNI: vpdpbusd, four u8·s8 products summed into each int32 lane in one instruction.</summary>
+    /// <summary>AVX-VNNI: vpmaddubsw then vpdpwssd, which applies the scales and accumulates in one instruction.</summary>
     AvxVnni,
 }
 

@@ -54,7 +54,7 @@ internal static unsafe class KQuantRow
     /// folds, where the property would be a call per row.</summary>
     private static readonly float* Halves = RowDot.HalfTablePtr;
 
-    [SkipLocalsInit] // the scratch below is written before it is read; zeroing it cost a noticeable share of a short row
+    [SkipLocalsInit] // the per-row scratch below is written before it is read: no need to zero it per call
     public static void Run<TBlock, TSums>(byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
         where TBlock : IKQuantBlock where TSums : IKQuantSums
     {

@@ -77,9 +77,13 @@ public static unsafe class Q2KDot
             var three = Vector256.Create((byte)3);
             for (var h = 0; h < 2; h++)
             {
+                // Constant shifts, written out: a shift by a loop variable costs the JIT a computed mask per use.
                 var q = Vector256.Load(block + QuantsOffset + 32 * h);
-                for (var j = 0; j < 4; j++)
-                    ByteDots.Add<TDot>((q >>> (2 * j)) & three, x + 128 * h + 32 * j, stride, inputs, ByteDots.Pair(scales, 8 * h + 2 * j), ref a0, ref a1, ref a2, ref a3);
+                var xh = x + 128 * h;
+                ByteDots.Add<TDot>(q & three, xh, stride, inputs, ByteDots.Pair(scales, 8 * h), ref a0, ref a1, ref a2, ref a3);
+                ByteDots.Add<TDot>((q >>> 2) & three, xh + 32, stride, inputs, ByteDots.Pair(scales, 8 * h + 2), ref a0, ref a1, ref a2, ref a3);
+                ByteDots.Add<TDot>((q >>> 4) & three, xh + 64, stride, inputs, ByteDots.Pair(scales, 8 * h + 4), ref a0, ref a1, ref a2, ref a3);
+                ByteDots.Add<TDot>(q >>> 6, xh + 96, stride, inputs, ByteDots.Pair(scales, 8 * h + 6), ref a0, ref a1, ref a2, ref a3);
             }
             ByteDots.Store(inputs, sumis, a0, a1, a2, a3);
         }

@@ -89,8 +89,8 @@ public static unsafe class Q3KDot
         }
     }
 
-    /// <summary>Value 128h + 32j + l: bits 2j…2j+1 of qs[32h + l], high bit 4h+j of hmask[l]; each 32-value run spans
-    /// sub-blocks 8h+2j and 8h+2j+1.</summary>
+    /// <summary>Value 128h + 32j + l: bits 2j…2j+1 of qs[32h + l], high bit 4h+j of hmask[l] (moved to bit 2, value
+    /// 4); each 32-value run spans sub-blocks 8h+2j and 8h+2j+1.</summary>
     private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -99,15 +99,17 @@ public static unsafe class Q3KDot
             Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
             var hmask = Vector256.Load(block);
             var three = Vector256.Create((byte)3);
-            var one = Vector256.Create((byte)1);
+            var four = Vector256.Create((byte)4);
             for (var h = 0; h < 2; h++)
             {
+                // Constant shifts, written out: a shift by a loop variable costs the JIT a computed mask per use.
                 var q = Vector256.Load(block + QuantsOffset + 32 * h);
-                for (var j = 0; j < 4; j++)
-                {
-                    var u = ((q >>> (2 * j)) & three) | (((hmask >>> (4 * h + j)) & one) << 2);
-                    ByteDots.Add<TDot>(u, x + 128 * h + 32 * j, stride, inputs, ByteDots.Pair(scales, 8 * h + 2 * j), ref a0, ref a1, ref a2, ref a3);
-                }
+                var xh = x + 128 * h;
+                ByteDots.Add<TDot>((q & three) | ((hmask << 2) & four), xh, stride, inputs, ByteDots.Pair(scales, 8 * h), ref a0, ref a1, ref a2, ref a3);
+                ByteDots.Add<TDot>(((q >>> 2) & three) | ((hmask << 1) & four), xh + 32, stride, inputs, ByteDots.Pair(scales, 8 * h + 2), ref a0, ref a1, ref a2, ref a3);
+                ByteDots.Add<TDot>(((q >>> 4) & three) | (hmask & four), xh + 64, stride, inputs, ByteDots.Pair(scales, 8 * h + 4), ref a0, ref a1, ref a2, ref a3);
+                ByteDots.Add<TDot>((q >>> 6) | ((hmask >>> 1) & four), xh + 96, stride, inputs, ByteDots.Pair(scales, 8 * h + 6), ref a0, ref a1, ref a2, ref a3);
+                hmask >>>= 4; // the second half's high bits are bits 4–7
             }
             ByteDots.Store(inputs, sumis, a0, a1, a2, a3);
         }

@@ -73,14 +73,15 @@ public static unsafe class Q5KDot
             var qs = block + QuantsOffset;
             var qh = Vector256.Load(block + HighBitsOffset);
             var low4 = Vector256.Create((byte)0x0F);
-            var one = Vector256.Create((byte)1);
+            var sixteen = Vector256.Create((byte)0x10);
             for (var g = 0; g < 4; g++)
             {
                 var q = Vector256.Load(qs + 32 * g);
-                var low = (q & low4) | (((qh >>> (2 * g)) & one) << 4);
-                var high = (q >>> 4) | (((qh >>> (2 * g + 1)) & one) << 4);
+                var low = (q & low4) | ((qh << 4) & sixteen);
+                var high = (q >>> 4) | ((qh << 3) & sixteen);
                 ByteDots.Add<TDot>(low, x + 64 * g, stride, inputs, ByteDots.Scale(scales[2 * g]), ref a0, ref a1, ref a2, ref a3);
                 ByteDots.Add<TDot>(high, x + 64 * g + 32, stride, inputs, ByteDots.Scale(scales[2 * g + 1]), ref a0, ref a1, ref a2, ref a3);
+                qh >>>= 2; // constant shifts: the next group's bits 2g, 2g+1 move to bits 0, 1
             }
             ByteDots.Store(inputs, sumis, a0, a1, a2, a3);
         }
