@@ -11,12 +11,15 @@ namespace Vib3.Kernels.Quant;
 /// vpmaddwd / vpdpwssd of vpmaddubsw's int16 pair sums, as llama.cpp does) and as int32 (for the portable tier); the
 /// caller builds both and the JIT drops the unused one. Callers pass u ≤ 127 and s ≥ −127, so a pair sum
 /// (≤ 2·127·127) cannot saturate int16 and pair·scale (|scale| ≤ 128) fits int32: every tier is exact.
-/// <see cref="Lookup"/>: table[i] per byte, for i in 0…15, with the 16-entry table in both halves.</summary>
+/// <see cref="Lookup"/>: table[i] per byte, for i in 0…15, with the 16-entry table in both halves.
+/// <see cref="Sign"/>: x with a's sign (−x where a &lt; 0; where a = 0 either x or 0, which |a| = 0 makes the same).</summary>
 internal interface IByteDot
 {
     static abstract Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale16, Vector256<int> scale32);
 
     static abstract Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices);
+
+    static abstract Vector256<sbyte> Sign(Vector256<sbyte> x, Vector256<sbyte> a);
 }
 
 /// <summary>AVX-VNNI: vpmaddubsw, then vpdpwssd multiplies the pair sums by the scales and accumulates in one
@@ -30,6 +33,9 @@ internal readonly struct VnniDot : IByteDot
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices) => Avx2.Shuffle(table, indices.AsSByte());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<sbyte> Sign(Vector256<sbyte> x, Vector256<sbyte> a) => Avx2.Sign(x, a);
 }
 
 /// <summary>AVX2: vpmaddubsw, vpmaddwd against the scales, vpaddd.</summary>
@@ -41,6 +47,9 @@ internal readonly struct Avx2Dot : IByteDot
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices) => Avx2.Shuffle(table, indices.AsSByte());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<sbyte> Sign(Vector256<sbyte> x, Vector256<sbyte> a) => Avx2.Sign(x, a);
 }
 
 /// <summary>Portable Vector256 (NEON or any accelerated Vector256): widen to int16, multiply, widen to int32.</summary>
@@ -60,6 +69,10 @@ internal readonly struct PortableDot : IByteDot
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices) => Vector256.Shuffle(table, indices.AsSByte());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<sbyte> Sign(Vector256<sbyte> x, Vector256<sbyte> a) =>
+        Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256<sbyte>.Zero), -x, x);
 }
 
 /// <summary>Helpers the K-quant vector sums share.</summary>
@@ -87,21 +100,13 @@ internal static unsafe class ByteDots
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TDot : IByteDot
     {
         var magnitude = Vector256.Abs(a).AsByte();
-        var negative = Vector256.LessThan(a, Vector256<sbyte>.Zero);
-        a0 = TDot.DotAdd(a0, magnitude, Signed(negative, x), scale.Int16, scale.Int32);
+        a0 = TDot.DotAdd(a0, magnitude, TDot.Sign(Vector256.Load(x), a), scale.Int16, scale.Int32);
         if (inputs == 1) return;
-        a1 = TDot.DotAdd(a1, magnitude, Signed(negative, x + stride), scale.Int16, scale.Int32);
+        a1 = TDot.DotAdd(a1, magnitude, TDot.Sign(Vector256.Load(x + stride), a), scale.Int16, scale.Int32);
         if (inputs == 2) return;
-        a2 = TDot.DotAdd(a2, magnitude, Signed(negative, x + 2 * stride), scale.Int16, scale.Int32);
+        a2 = TDot.DotAdd(a2, magnitude, TDot.Sign(Vector256.Load(x + 2 * stride), a), scale.Int16, scale.Int32);
         if (inputs == 3) return;
-        a3 = TDot.DotAdd(a3, magnitude, Signed(negative, x + 3 * stride), scale.Int16, scale.Int32);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<sbyte> Signed(Vector256<sbyte> negative, sbyte* x)
-    {
-        var v = Vector256.Load(x);
-        return Vector256.ConditionalSelect(negative, -v, v);
+        a3 = TDot.DotAdd(a3, magnitude, TDot.Sign(Vector256.Load(x + 3 * stride), a), scale.Int16, scale.Int32);
     }
 
     /// <summary>sumis[k] = the lane sum of a_k, for the inputs there are.</summary>
