@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Vib3.Core;
@@ -11,9 +10,9 @@ namespace Vib3.Kernels;
 /// then a 4-row × 4-input register tile (16 AVX-512 accumulators) runs over the columns, so each loaded weight
 /// vector feeds four FMAs and each x vector four more: compute-bound, the weights cross DRAM once per call.
 /// Results differ from <see cref="MatVec"/> only by f32 summation order.
-/// q8_0: every X row is quantised to q8_0 exactly as <see cref="MatVec"/> does, and each weight row (hot in L1)
-/// is dotted with the n quantised inputs four at a time (each weight block widened once for the four) keeping the
-/// single-input kernel's accumulation order, so Y rows equal MatVec's outputs bit for bit.
+/// Block types with an integer row kernel (q8_0, the legacy 4/5-bit types, the K-quants, IQ4_XS): see
+/// <see cref="BlockBatch"/> — each input quantised once, row tiles reused across all inputs, every output equal to
+/// the single-input kernel's bit for bit. Other block types run one matvec per input.
 /// Rows are split over <see cref="KernelThreads"/> when the work is large.
 /// </remarks>
 public static unsafe class MatMul
@@ -22,48 +21,29 @@ public static unsafe class MatMul
     {
         Check.MatVec(t, w, rows, cols, x.Length, y.Length, n);
         if (rows == 0 || n == 0) return;
-        if (n == 1 || !RowDot.Avx512 || (t.IsBlocked() && t != DType.Q8_0)) { ComputeRows(t, w, rows, cols, x, n, y); return; }
+        if (BlockBatch.Handles(t)) { BlockBatch.Compute(t, w, rows, cols, x, n, y); return; }
+        if (n == 1 || !RowDot.Avx512 || t.IsBlocked()) { ComputeRows(t, w, rows, cols, x, n, y); return; }
         var rowBytes = (int)t.ByteCount(cols);
-        short[]? qArr = null;
-        float[]? dArr = null;
-        try
+        fixed (byte* pw = w)
+        fixed (float* px = x)
+        fixed (float* py = y)
         {
-            var blocks = cols / DTypes.Q8BlockSize;
-            if (t == DType.Q8_0)
+            var job = new Job(t, pw, rowBytes, rows, cols, px, n, py);
+            var quads = (rows + 3) / 4;
+            if ((long)rows * cols * n < 1 << 20 || KernelThreads.Threads == 1 || quads < 2)
             {
-                qArr = ArrayPool<short>.Shared.Rent(Math.Max(1, n * cols));
-                dArr = ArrayPool<float>.Shared.Rent(Math.Max(1, n * blocks));
+                job.Quads(0, quads);
             }
-            fixed (byte* pw = w)
-            fixed (float* px = x)
-            fixed (float* py = y)
-            fixed (short* pq = qArr)
-            fixed (float* pd = dArr)
+            else
             {
-                if (t == DType.Q8_0)
-                    for (var i = 0; i < n; i++) RowDot.QuantizeQ8(px + (long)i * cols, blocks, pq + (long)i * cols, pd + (long)i * blocks);
-                var job = new Job(t, pw, rowBytes, rows, cols, px, n, pq, pd, py);
-                var quads = (rows + 3) / 4;
-                if ((long)rows * cols * n < 1 << 20 || KernelThreads.Threads == 1 || quads < 2)
-                {
-                    job.Quads(0, quads);
-                }
-                else
-                {
-                    job.Total = quads;
-                    job.Chunk = Math.Max(1, Math.Min(8, quads / (4 * KernelThreads.Threads)));
-                    KernelThreads.Run(job);
-                }
+                job.Total = quads;
+                job.Chunk = Math.Max(1, Math.Min(8, quads / (4 * KernelThreads.Threads)));
+                KernelThreads.Run(job);
             }
-        }
-        finally
-        {
-            if (qArr != null) ArrayPool<short>.Shared.Return(qArr);
-            if (dArr != null) ArrayPool<float>.Shared.Return(dArr);
         }
     }
 
-    /// <summary>Per-input MatVec (also the non-AVX-512 path and the block types without a batched kernel).</summary>
+    /// <summary>Per-input MatVec (the non-AVX-512 path and the block types without a batched kernel).</summary>
     private static void ComputeRows(DType t, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, int n, Span<float> y)
     {
         for (var i = 0; i < n; i++) MatVec.Compute(t, w, rows, cols, x.Slice(i * cols, cols), y.Slice(i * rows, rows));
@@ -71,30 +51,12 @@ public static unsafe class MatMul
 
     [ThreadStatic] private static float[]? _panel;
 
-    private sealed class Job(DType t, byte* w, int rowBytes, int rows, int cols, float* x, int n, short* xq, float* xd, float* y) : PoolJob
+    private sealed class Job(DType t, byte* w, int rowBytes, int rows, int cols, float* x, int n, float* y) : PoolJob
     {
         protected override void Run(int start, int end) => Quads(start, end);
 
         internal void Quads(int startQuad, int endQuad)
         {
-            if (t == DType.Q8_0)
-            {
-                var blocks = cols / DTypes.Q8BlockSize;
-                var four = stackalloc float[4];
-                for (var r = startQuad * 4; r < Math.Min(rows, endQuad * 4); r++)
-                {
-                    var wr = w + (long)r * rowBytes;
-                    var i = 0;
-                    for (; i + 4 <= n; i += 4) // each weight block widened once for four inputs
-                    {
-                        RowDot.Q8x4(wr, xq + (long)i * cols, cols, xd + (long)i * blocks, blocks, blocks, four);
-                        for (var k = 0; k < 4; k++) y[(long)(i + k) * rows + r] = four[k];
-                    }
-                    for (; i < n; i++)
-                        y[(long)i * rows + r] = RowDot.Q8(wr, xq + (long)i * cols, xd + (long)i * blocks, blocks);
-                }
-                return;
-            }
             var panel = _panel is { } p && p.Length >= 4 * cols ? p : _panel = GC.AllocateUninitializedArray<float>(Math.Max(64, 4 * cols), pinned: true);
             fixed (float* pp = panel)
             {

@@ -2,7 +2,7 @@ namespace Vib3.Core.Quant;
 
 /// <summary>The 16-entry non-linear codebook IQ4_NL and IQ4_XS index with a nibble (ggml's kvalues_iq4nl): denser
 /// near zero, where most weights are.</summary>
-internal static class IQ4NonLinear
+public static class IQ4NonLinear
 {
     public static ReadOnlySpan<sbyte> Codebook => [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
 

@@ -6,7 +6,7 @@ namespace Vib3.Core.Quant;
 /// their low nibble and min j in their high nibble, and the missing top two bits of scale j and min j are the top two
 /// bits of bytes j−4 and j respectively.
 /// </summary>
-internal static class PackedScales6
+public static class PackedScales6
 {
     public const int Bytes = 12;
 

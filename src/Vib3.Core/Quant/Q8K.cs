@@ -13,9 +13,9 @@ public static class Q8K
     public const int BlockValues = 256;
     public const int BlockBytes = 292;
 
-    private const int QuantsOffset = 4;
-    private const int SumsOffset = QuantsOffset + BlockValues;
-    private const int SumRun = 16;
+    public const int QuantsOffset = 4;
+    public const int SumsOffset = QuantsOffset + BlockValues;
+    public const int SumRun = 16;
 
     /// <summary>Quantises finite activations <paramref name="x"/> (a whole number of blocks) into <paramref name="dst"/>.
     /// Each block scales by −127/(its value of largest magnitude, the first if tied) and rounds half to even, as

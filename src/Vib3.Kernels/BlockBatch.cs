@@ -1,0 +1,158 @@
+using System.Buffers;
+using Vib3.Core;
+using Vib3.Core.Quant;
+using Vib3.Kernels.Quant;
+
+namespace Vib3.Kernels;
+
+/// <summary>
+/// Y[i, r] = W[r]·X[i] for the block-quantised types, reading each weight block from memory once for all n inputs:
+/// every input is quantised once (q8_0 blocks for Q8_0 and the legacy 4/5-bit types, q8_K for the K-quants and
+/// IQ4_XS, as their matvec kernels take them), then the rows are cut into tiles of <see cref="TileRows"/>; a tile's
+/// weights (a few KiB a row) stay in L1/L2 while every input passes over them, <see cref="KQuantRow.MaxInputs"/>
+/// inputs per row kernel call. Each output is computed by the single-input row kernel's own code and order, so Y
+/// equals n separate matvecs bit for bit. Tiles are split over <see cref="KernelThreads"/> when the work is large.
+/// </summary>
+internal static unsafe class BlockBatch
+{
+    /// <summary>Weight rows per tile: 16 rows of a 4096-wide Q4_K matrix are 37 KiB, L2-resident while the inputs
+    /// pass; a whole tile is also the unit a thread claims.</summary>
+    private const int TileRows = 16;
+
+    /// <summary>Multiply-adds (rows·cols·n) below which the batch runs on the calling thread only.</summary>
+    private const long ParallelWork = 1 << 16;
+
+    private const int Align = 64;
+
+    public static bool Handles(DType t) =>
+        t == DType.Q8_0 || t is DType.Q4_0 or DType.Q4_1 or DType.Q5_0 or DType.Q5_1 || KQuantDots.For(t) != null;
+
+    public static void Compute(DType t, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, int n, Span<float> y)
+    {
+        var kernel = KQuantDots.For(t);
+        var qk = kernel != null;
+        long q8kStride = (long)cols / Q8K.BlockValues * Q8K.BlockBytes;
+        var q8Blocks = cols / DTypes.Q8BlockSize;
+        var sums = BlockRowDot.NeedsSums(t);
+        // One pinned scratch: q8_K rows, or q8_0 quants (int16) + scales + the q8_1 sums where the type needs them.
+        long quantBytes = qk ? n * q8kStride : Round((long)n * cols * sizeof(short));
+        long scaleBytes = qk ? 0 : Round((long)n * q8Blocks * sizeof(float));
+        var scratch = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, quantBytes + (sums ? 2 : 1) * scaleBytes + Align));
+        try
+        {
+            fixed (byte* pw = w)
+            fixed (float* px = x)
+            fixed (float* py = y)
+            fixed (byte* ps = scratch)
+            {
+                var q = (byte*)(((nint)ps + Align - 1) & ~(nint)(Align - 1));
+                Job job;
+                if (qk)
+                {
+                    for (var i = 0; i < n; i++) Q8K.Quantize(x.Slice(i * cols, cols), new Span<byte>(q + i * q8kStride, (int)q8kStride));
+                    job = new KQuantJob(kernel, q, q8kStride, cols / Q8K.BlockValues);
+                }
+                else
+                {
+                    var xq = (short*)q;
+                    var xd = (float*)(q + quantBytes);
+                    var xs = sums ? (float*)(q + quantBytes + scaleBytes) : null;
+                    for (var i = 0; i < n; i++)
+                        RowDot.QuantizeQ8(px + (long)i * cols, q8Blocks, xq + (long)i * cols, xd + (long)i * q8Blocks, xs == null ? null : xs + (long)i * q8Blocks);
+                    job = t == DType.Q8_0 ? new Q8Job(xq, xd, cols, q8Blocks) : new LegacyJob(t, xq, xd, xs, cols, q8Blocks);
+                }
+                job.Set(pw, t.ByteCount(cols), rows, n, py);
+                var tiles = (rows + TileRows - 1) / TileRows;
+                if ((long)rows * cols * n < ParallelWork || KernelThreads.Threads == 1 || tiles < 2)
+                {
+                    job.Tiles(0, tiles);
+                }
+                else
+                {
+                    job.Total = tiles;
+                    job.Chunk = 1;
+                    KernelThreads.Run(job);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
+    private static long Round(long bytes) => (bytes + Align - 1) / Align * Align;
+
+    /// <summary>The tile loop; a subclass dots one weight row with up to <see cref="KQuantRow.MaxInputs"/> inputs.</summary>
+    private abstract class Job : PoolJob
+    {
+        private byte* _w;
+        private long _rowBytes;
+        private int _rows, _n;
+        private float* _y;
+
+        public void Set(byte* w, long rowBytes, int rows, int n, float* y)
+        {
+            _w = w;
+            _y = y;
+            (_rowBytes, _rows, _n) = (rowBytes, rows, n);
+        }
+
+        /// <summary>output[k] = row · input (first + k), k &lt; count.</summary>
+        protected abstract void Dot(byte* row, int first, int count, float* output);
+
+        protected override void Run(int start, int end) => Tiles(start, end);
+
+        public void Tiles(int startTile, int endTile)
+        {
+            var output = stackalloc float[KQuantRow.MaxInputs];
+            for (var tile = startTile; tile < endTile; tile++)
+            {
+                var r0 = tile * TileRows;
+                var r1 = Math.Min(_rows, r0 + TileRows);
+                for (var i0 = 0; i0 < _n; i0 += KQuantRow.MaxInputs)
+                {
+                    var count = Math.Min(KQuantRow.MaxInputs, _n - i0);
+                    for (var r = r0; r < r1; r++)
+                    {
+                        Dot(_w + r * _rowBytes, i0, count, output);
+                        for (var k = 0; k < count; k++) _y[(long)(i0 + k) * _rows + r] = output[k];
+                    }
+                }
+            }
+        }
+    }
+
+    private sealed class KQuantJob(delegate*<IntegerTier, byte*, byte*, long, int, int, float*, void> kernel, byte* q8k, long stride, int blocks) : Job
+    {
+        protected override void Dot(byte* row, int first, int count, float* output) =>
+            kernel(IntegerTiers.Best, row, q8k + first * stride, stride, count, blocks, output);
+    }
+
+    /// <summary>q8_0: four inputs share each widened weight block (<see cref="RowDot.Q8x4"/>, AVX-512), else one at a time.</summary>
+    private sealed class Q8Job(short* xq, float* xd, int cols, int blocks) : Job
+    {
+        protected override void Dot(byte* row, int first, int count, float* output)
+        {
+            if (count == 4 && RowDot.Avx512)
+            {
+                RowDot.Q8x4(row, xq + (long)first * cols, cols, xd + (long)first * blocks, blocks, blocks, output);
+                return;
+            }
+            for (var k = 0; k < count; k++)
+                output[k] = RowDot.Q8(row, xq + (long)(first + k) * cols, xd + (long)(first + k) * blocks, blocks);
+        }
+    }
+
+    private sealed class LegacyJob(DType t, short* xq, float* xd, float* xs, int cols, int blocks) : Job
+    {
+        protected override void Dot(byte* row, int first, int count, float* output)
+        {
+            for (var k = 0; k < count; k++)
+            {
+                long i = first + k;
+                output[k] = BlockRowDot.Dot(t, row, xq + i * cols, xd + i * blocks, xs == null ? null : xs + i * blocks, blocks);
+            }
+        }
+    }
+}
