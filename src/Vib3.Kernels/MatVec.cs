@@ -1,6 +1,7 @@
 using System.Buffers;
 using Vib3.Core;
 using Vib3.Core.Quant;
+using Vib3.Kernels.Quant;
 
 namespace Vib3.Kernels;
 
@@ -14,8 +15,9 @@ namespace Vib3.Kernels;
 /// (≈ 0.4% of the block's max |x|), i.e. |Δy| ≲ Σ_b |d_w|·Σ_j|q_w|·d_x/2 — the same error llama.cpp has.
 /// q4_0/q4_1/q5_0/q5_1 weights take the same q8_0 activations and integer block products (<see cref="BlockRowDot"/>),
 /// and so does iq4_nl. The types in 256-value blocks (K-quants, iq4_xs, tq1_0, tq2_0) take x quantised to Q8_K
-/// (<see cref="Q8K.Quantize"/>: f32 d = amax/127 per 256 values, so |x̂ − x| ≤ d/2) and integer sub-block products
-/// (<see cref="IntegerBlockDot"/>), as llama.cpp does.
+/// (<see cref="Q8K.Quantize"/>: f32 d = amax/127 per 256 values, so |x̂ − x| ≤ d/2) and integer sub-block products,
+/// as llama.cpp does: the K-quants and iq4_xs through their SIMD row kernels (<see cref="KQuantDots"/>), the ternary
+/// types through the scalar <see cref="IntegerBlockDot"/>.
 /// Work above <see cref="ParallelBytes"/> of weights is split over <see cref="KernelThreads"/> in row chunks.
 /// </remarks>
 public static unsafe class MatVec
@@ -122,16 +124,32 @@ public static unsafe class MatVec
                 case DType.IQ4_NL:
                     for (var r = start; r < end; r++) y[r] = IntegerBlockDot.WithQ8_0<IQ4NL>(w + (long)r * rowBytes, xq, xd, cols / DTypes.Q8BlockSize);
                     break;
-                case DType.Q2_K: WithQ8K<Q2K>(start, end); break;
-                case DType.Q3_K: WithQ8K<Q3K>(start, end); break;
-                case DType.Q4_K: WithQ8K<Q4K>(start, end); break;
-                case DType.Q5_K: WithQ8K<Q5K>(start, end); break;
-                case DType.Q6_K: WithQ8K<Q6K>(start, end); break;
-                case DType.IQ4_XS: WithQ8K<IQ4XS>(start, end); break;
+                case DType.Q2_K:
+                case DType.Q3_K:
+                case DType.Q4_K:
+                case DType.Q5_K:
+                case DType.Q6_K:
+                case DType.IQ4_XS:
+                    WithKQuantKernel(start, end);
+                    break;
                 case DType.TQ1_0: WithQ8K<TQ1_0>(start, end); break;
                 case DType.TQ2_0: WithQ8K<TQ2_0>(start, end); break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(t), t, null);
+            }
+        }
+
+        /// <summary>The integer SIMD row kernel (<see cref="KQuantDots"/>): the same kernel MatMul's batches use, so a
+        /// batch row equals this matvec bit for bit.</summary>
+        private void WithKQuantKernel(int start, int end)
+        {
+            var kernel = KQuantDots.For(t);
+            var blocks = cols / Q8K.BlockValues;
+            float result;
+            for (var r = start; r < end; r++)
+            {
+                kernel(IntegerTiers.Best, w + (long)r * rowBytes, xk, 0, 1, blocks, &result);
+                y[r] = result;
             }
         }
 
