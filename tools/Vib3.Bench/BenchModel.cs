@@ -1,6 +1,7 @@
 using Vib3.Convert;
 using Vib3.Convert.Descriptors;
 using Vib3.Core;
+using Vib3.LlamaCpp;
 using Vib3.Storage.Catalog;
 using Vib3.Synth;
 
@@ -43,15 +44,33 @@ internal sealed record BenchModel(SyntheticModelSpec Spec, string Gguf, ModelCat
     public static BenchModel Create(string root, DType dtype, int layers) => Create(root, Mixtral(dtype, layers));
 
     /// <summary>Any shape through the same write-and-convert path (vib3-bench tiers uses a tiny one to measure what the
-    /// engines' runtimes hold apart from the weights).</summary>
-    public static BenchModel Create(string root, SyntheticModelSpec spec)
+    /// engines' runtimes hold apart from the weights). With a <paramref name="level"/> that llama.cpp makes, the shape
+    /// is written in f32 and llama.cpp's own quantizer makes the file both engines run (output tensor included, as
+    /// llama-quantize does): the files people download, mixes such as Q4_K_M included.</summary>
+    public static BenchModel Create(string root, SyntheticModelSpec spec, QuantLevel? level = null)
     {
         if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         Directory.CreateDirectory(root);
+        if (level?.Ftype is { } ftype)
+        {
+            var f32 = Path.Combine(root, $"{spec.Family.ToString().ToLowerInvariant()}-f32.gguf");
+            Console.WriteLine($"[{level.Name}] writing {f32} ...");
+            SyntheticModelGenerator.WriteGguf(spec with { DType = DType.F32 }, f32);
+            var quantised = Path.Combine(root, $"{spec.Family.ToString().ToLowerInvariant()}-{level.Name}.gguf");
+            Console.WriteLine($"[{level.Name}] llama.cpp quantising to {quantised} ...");
+            LlamaCppQuantizer.Quantize(f32, quantised, ftype, Environment.ProcessorCount, quantizeOutput: true);
+            File.Delete(f32);
+            return Convert(root, spec, quantised);
+        }
         var dtype = spec.DType;
         var gguf = Path.Combine(root, $"{spec.Family.ToString().ToLowerInvariant()}-{dtype.Name()}.gguf");
         Console.WriteLine($"[{dtype.Name()}] writing {gguf} ...");
         SyntheticModelGenerator.WriteGguf(spec, gguf);
+        return Convert(root, spec, gguf);
+    }
+
+    private static BenchModel Convert(string root, SyntheticModelSpec spec, string gguf)
+    {
         var catalog = new ModelCatalog(Path.Combine(root, "data"));
         var manifest = new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(new ConversionRequest(gguf, "bench"));
         return new BenchModel(spec, gguf, catalog, manifest);

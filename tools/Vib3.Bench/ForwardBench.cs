@@ -17,7 +17,9 @@ internal static class ForwardBench
 {
     public static int Run(string[] args)
     {
-        var dtypes = Args.Str(args, "--dtypes", "f32,f16,q8_0").Split(',').Select(DTypes.Parse).ToList();
+        // Levels as llama-quantize names them: f32 is the synthetic file itself, every other level is made from it by
+        // llama.cpp's own quantizer, so both engines run the file a user would download.
+        var levels = Args.Str(args, "--dtypes", "f32,f16,q8_0").Split(',').Select(QuantLevel.Parse).ToList();
         var layers = Args.Int(args, "--layers", 8);
         var shape = Args.Str(args, "--shape", "mixtral");
         var prompt = Args.Int(args, "--prompt", 64);
@@ -28,9 +30,9 @@ internal static class ForwardBench
         KernelThreads.Threads = threads;
 
         var rows = new List<string>();
-        foreach (var dtype in dtypes)
+        foreach (var level in levels)
         {
-            var (spec, gguf, catalog, manifest) = BenchModel.Create(root, BenchModel.ForShape(shape, dtype, layers));
+            var (spec, gguf, catalog, manifest) = BenchModel.Create(root, BenchModel.ForShape(shape, DType.F32, layers), level);
             var tokens = Enumerable.Range(0, prompt).Select(i => 3 + i * 7919 % (spec.Vocab - 3)).ToArray();
 
             var ours = Measure(repeat, () => Vib3Once(catalog, manifest, tokens, gen));
@@ -39,7 +41,7 @@ internal static class ForwardBench
                 theirs = Enumerable.Range(0, repeat).Select(_ => llama.Bench(prompt, gen)).ToArray();
 
             var size = new FileInfo(gguf).Length / 1e9;
-            rows.Add(Row(dtype, size, ours, theirs));
+            rows.Add(Row(level.Name, size, ours, theirs));
             Directory.Delete(root, recursive: true);
         }
 
@@ -48,7 +50,7 @@ internal static class ForwardBench
                               ? $"Kimi-K2-shaped deepseek2, {layers} layers, d 1024, MLA 64 heads (q rank 1536, kv rank 512), 384 experts top-8 + 1 shared, vocab 32000; "
                               : $"Mixtral-shaped, {layers} layers, d 1024, expert hidden 2816, 8 experts top-2, vocab 32000; ") +
                           $"{threads} threads; prompt {prompt}, generate {gen}; {repeat} runs, min / median tok/s");
-        Console.WriteLine("dtype   GB     vib3 prefill      llama.cpp prefill   ratio   vib3 decode       llama.cpp decode    ratio");
+        Console.WriteLine("level    GB     vib3 prefill      llama.cpp prefill   ratio   vib3 decode       llama.cpp decode    ratio");
         foreach (var r in rows) Console.WriteLine(r);
         return 0;
     }
@@ -74,13 +76,13 @@ internal static class ForwardBench
     private static (double, double)[] Measure(int repeat, Func<(double, double)> once) =>
         Enumerable.Range(0, repeat).Select(_ => once()).ToArray();
 
-    private static string Row(DType dtype, double gb, (double Prefill, double Decode)[] ours, (double Prefill, double Decode)[] theirs)
+    private static string Row(string level, double gb, (double Prefill, double Decode)[] ours, (double Prefill, double Decode)[] theirs)
     {
         string Pair(IEnumerable<double> xs) => string.Create(CultureInfo.InvariantCulture, $"{xs.Min(),7:0.0} {StoreBench.Median(xs.ToList()),7:0.0}");
         var prefillRatio = StoreBench.Median(ours.Select(o => o.Prefill).ToList()) / StoreBench.Median(theirs.Select(t => t.Prefill).ToList());
         var decodeRatio = StoreBench.Median(ours.Select(o => o.Decode).ToList()) / StoreBench.Median(theirs.Select(t => t.Decode).ToList());
         return string.Create(CultureInfo.InvariantCulture,
-            $"{dtype.Name(),-6} {gb,5:0.00}  {Pair(ours.Select(o => o.Prefill))}   {Pair(theirs.Select(t => t.Prefill))}   {prefillRatio,5:0.00}   " +
+            $"{level,-7} {gb,5:0.00}  {Pair(ours.Select(o => o.Prefill))}   {Pair(theirs.Select(t => t.Prefill))}   {prefillRatio,5:0.00}   " +
             $"{Pair(ours.Select(o => o.Decode))}   {Pair(theirs.Select(t => t.Decode))}   {decodeRatio,5:0.00}");
     }
 }

@@ -21,7 +21,7 @@ return args.FirstOrDefault() switch
 static int Usage()
 {
     Console.Error.WriteLine("usage: vib3-bench store [--size-mb N] [--repeat N] [--dir PATH]");
-    Console.Error.WriteLine("       vib3-bench forward [--shape mixtral|kimi] [--dtypes f32,f16,q8_0] [--layers 8] [--prompt 64] [--gen 64] [--threads 2] [--repeat 3] [--dir PATH]");
+    Console.Error.WriteLine("       vib3-bench forward [--shape mixtral|kimi] [--dtypes f32,f16,q8_0,q6_k,q4_k_m,...] [--layers 8] [--prompt 64] [--gen 64] [--threads 2] [--repeat 3] [--dir PATH]");
     Console.Error.WriteLine("       vib3-bench serve [--via engine|http] [--dtype q8_0] [--streams 1,8,32] [--layers 8] [--prompt 32] [--gen 64] [--threads 2] [--repeat 3] [--dir PATH]");
     Console.Error.WriteLine("       vib3-bench policies --trace FILE [--budget-pages N,... | --budget-fraction 0.15,0.3,0.5] [--half-life H] [--tie-width W]");
     Console.Error.WriteLine("       vib3-bench policies --record FILE --data-dir D --model M --prompt TEXT [--gen-tokens 256] [--temperature 0.8] [--seed 1]");

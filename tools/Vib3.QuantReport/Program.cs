@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Vib3.LlamaCpp;
 using System.Globalization;
 using System.Text.Json;
 using Vib3.Core;

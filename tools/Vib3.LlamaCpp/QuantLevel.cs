@@ -1,10 +1,10 @@
 using LLama.Native;
 
-namespace Vib3.QuantReport;
+namespace Vib3.LlamaCpp;
 
-/// <summary>One row of the table: a name as `vib3 convert --dtype` and llama.cpp's quantizer spell it, and the
-/// llama.cpp file type that makes the GGUF both engines run (null: the f32 export itself, not re-quantised).</summary>
-internal sealed record QuantLevel(string Name, LLamaFtype? Ftype)
+/// <summary>A quantisation level as `vib3 convert --dtype` and llama-quantize spell it, and the llama.cpp file type
+/// that makes the GGUF both engines run in comparisons (null: the f32 file itself, not re-quantised).</summary>
+public sealed record QuantLevel(string Name, LLamaFtype? Ftype)
 {
     /// <summary>Every level llama.cpp's quantizer makes without an importance matrix, from widest to narrowest.</summary>
     public static IReadOnlyList<QuantLevel> All { get; } =
