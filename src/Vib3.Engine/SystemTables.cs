@@ -7,7 +7,8 @@ using Vib3.Storage.Catalog;
 namespace Vib3.Engine;
 
 /// <summary>The vib3_* system tables, built on demand from the catalog and the session's open models:
-/// vib3_models, vib3_layers (incl. each layer's expert types), vib3_tensors (every weight's type and bits per weight), vib3_experts (pages, bytes, times the router chose each expert), vib3_tiers
+/// vib3_models, vib3_layers (incl. each layer's expert types), vib3_tensors (every weight's type and bits per weight),
+/// vib3_experts (pages, bytes, times the router chose each expert), vib3_tiers
 /// (per open model: RAM tier counters incl. expert pages prefetched and used, and the disk tier's size; and a row with
 /// no model for the engine-wide RAM budget they share), vib3_expert_tiers
 /// (per open model and layer: expert-page reads served from RAM, joined to a read in progress, read from disk), vib3_sessions (every open session, like pg_stat_activity), vib3_indexes (per model and MoE layer: its page index's keys).</summary>
@@ -70,9 +71,7 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
         ],
         Manifests().SelectMany(m => StoredTensors.Of(m).Select(t => new object?[]
         {
-            m.Name, t.Name, (long?)t.Layer, t.Role, t.DType.Name(),
-            string.Join(" x ", t.Shape.Select(d => d.ToString(System.Globalization.CultureInfo.InvariantCulture))),
-            t.Parameters, t.Bytes, t.BitsPerWeight,
+            m.Name, t.Name, (long?)t.Layer, t.Role, t.DType.Name(), t.ShapeText, t.Parameters, t.Bytes, t.BitsPerWeight,
         })));
 
     public Table Experts(string? model, int? layer) => new("vib3_experts",

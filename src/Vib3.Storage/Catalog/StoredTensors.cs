@@ -10,6 +10,9 @@ public sealed record StoredTensor(string Name, int? Layer, string Role, DType DT
 {
     /// <summary>Stored bits per parameter of this tensor.</summary>
     public double BitsPerWeight => Parameters == 0 ? 0 : Bytes * 8.0 / Parameters;
+
+    /// <summary>"4 x 256 x 512", outermost first.</summary>
+    public string ShapeText => string.Join(" x ", Shape.Select(d => d.ToString(CultureInfo.InvariantCulture)));
 }
 
 /// <summary>What one element type holds across a model: its tensors, parameters and stored bytes.</summary>
