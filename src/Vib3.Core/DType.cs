@@ -104,6 +104,10 @@ public static class DTypes
     /// <summary>Values that must be stored together (1 for plain floats, 32 or 256 for the block types).</summary>
     public static int BlockSize(this DType t) => t.Layout().BlockValues;
 
+    /// <summary>Stored bits per value: a block's bytes × 8 over its values (4.5 for q4_k, 6.5625 for q6_k, 32 for f32),
+    /// as llama.cpp counts a type's bits per weight.</summary>
+    public static double BitsPerWeight(this DType t) => t.Layout().BlockBytes * 8.0 / t.Layout().BlockValues;
+
     /// <summary>True for the block (quantised) types.</summary>
     public static bool IsBlocked(this DType t) => t.Layout().BlockValues > 1;
 

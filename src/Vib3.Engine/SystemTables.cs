@@ -1,3 +1,4 @@
+using Vib3.Core;
 using Vib3.Engine.Settings;
 using Vib3.Query;
 using Vib3.Query.Execution;
@@ -6,7 +7,8 @@ using Vib3.Storage.Catalog;
 namespace Vib3.Engine;
 
 /// <summary>The vib3_* system tables, built on demand from the catalog and the session's open models:
-/// vib3_models, vib3_layers, vib3_experts (pages, bytes, times the router chose each expert), vib3_tiers
+/// vib3_models, vib3_layers (incl. each layer's expert types), vib3_tensors (every weight's type and bits per weight),
+/// vib3_experts (pages, bytes, times the router chose each expert), vib3_tiers
 /// (per open model: RAM tier counters incl. expert pages prefetched and used, and the disk tier's size; and a row with
 /// no model for the engine-wide RAM budget they share), vib3_expert_tiers
 /// (per open model and layer: expert-page reads served from RAM, joined to a read in progress, read from disk), vib3_sessions (every open session, like pg_stat_activity), vib3_indexes (per model and MoE layer: its page index's keys).</summary>
@@ -16,6 +18,7 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
     {
         "vib3_models" => Models(),
         "vib3_layers" => Layers(),
+        "vib3_tensors" => Tensors(),
         "vib3_experts" => Experts(null, null),
         "vib3_tiers" => Tiers(),
         "vib3_expert_tiers" => ExpertTiers(),
@@ -47,12 +50,28 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
         [
             new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("experts", ColumnType.Int64),
             new("top_k", ColumnType.Int64), new("bundle_rows", ColumnType.Int64), new("bundles_per_expert", ColumnType.Int64),
-            new("expert_bytes", ColumnType.Int64),
+            new("expert_bytes", ColumnType.Int64), new("gate_up_dtype", ColumnType.Text), new("down_dtype", ColumnType.Text),
+            new("bits_per_weight", ColumnType.Float64),
         ],
         Manifests().SelectMany(m => m.ExpertGrids.Select(g => new object?[]
         {
             m.Name, (long)g.Layer, (long)g.Experts, (long)m.Hyper.TopK, (long)g.BundleRows, (long)g.BundlesPerExpert,
-            g.BundleBytes(g.ExpertHidden),
+            g.BundleBytes(g.ExpertHidden), g.GateUpType().Name(), g.DownType().Name(),
+            // an expert's gate, up and down matrices: 3 × hidden × dim parameters in expert_bytes
+            g.BundleBytes(g.ExpertHidden) * 8.0 / (3L * g.ExpertHidden * g.Dim),
+        })));
+
+    /// <summary>Every weight of every stored model: dense tensors and each MoE layer's three expert matrices, with
+    /// the type it is stored in and its bits per weight. layer is null outside the blocks.</summary>
+    public Table Tensors() => new("vib3_tensors",
+        [
+            new("model", ColumnType.Text), new("name", ColumnType.Text), new("layer", ColumnType.Int64), new("role", ColumnType.Text),
+            new("dtype", ColumnType.Text), new("shape", ColumnType.Text), new("parameters", ColumnType.Int64), new("bytes", ColumnType.Int64),
+            new("bits_per_weight", ColumnType.Float64),
+        ],
+        Manifests().SelectMany(m => StoredTensors.Of(m).Select(t => new object?[]
+        {
+            m.Name, t.Name, (long?)t.Layer, t.Role, t.DType.Name(), t.ShapeText, t.Parameters, t.Bytes, t.BitsPerWeight,
         })));
 
     public Table Experts(string? model, int? layer) => new("vib3_experts",

@@ -30,6 +30,7 @@ public sealed class DefaultModeAndMetaCommandTests(PgServerFixture server) : ICl
     [InlineData("\\l", "vib3")]
     [InlineData("\\d vib3_models", "active_parameters")]
     [InlineData("\\d vib3_expert_tiers", "from_disk")]
+    [InlineData("\\d vib3_tensors", "bits_per_weight")]
     public async Task Psql_meta_commands_are_answered_from_the_virtual_catalog(string command, string expected)
     {
         var r = await Psql.RunAsync(server.Port, "-c", command);

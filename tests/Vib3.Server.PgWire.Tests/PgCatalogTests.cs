@@ -155,10 +155,10 @@ public sealed class PgCatalogTests : IDisposable
     {
         var r = Assert.Single(Answer(PsqlListRelations));
         Assert.Equal(["Schema", "Name", "Type", "Owner"], r.Columns.Select(c => c.Name));
-        Assert.Equal(["vib3_expert_tiers", "vib3_experts", "vib3_indexes", "vib3_layers", "vib3_models", "vib3_sessions", "vib3_tiers"],
+        Assert.Equal(["vib3_expert_tiers", "vib3_experts", "vib3_indexes", "vib3_layers", "vib3_models", "vib3_sessions", "vib3_tensors", "vib3_tiers"],
             r.Rows.Select(x => x[1]));
         Assert.All(r.Rows, x => { Assert.Equal("vib3", x[0]); Assert.Equal("table", x[2]); Assert.Equal("vib3", x[3]); });
-        Assert.Equal("SELECT 7", r.CommandTag);
+        Assert.Equal("SELECT 8", r.CommandTag);
     }
 
     [Fact]

@@ -20,17 +20,19 @@ internal static class ModelsCommand
                 console.WriteLine("no models (convert one with: vib3 convert <path> --name NAME)");
                 return 0;
             }
-            var table = new Table().AddColumns("name", "architecture", "layers", "experts", "dtype", "params", "active", "bytes", "pages");
+            var table = new Table().AddColumns("name", "architecture", "layers", "experts", "dtype", "bits/weight", "params", "active", "bytes", "pages");
             foreach (var (name, m, error) in models)
             {
                 if (m is null)
                 {
-                    table.AddRow(Markup.Escape(name), $"[red]unreadable: {Markup.Escape(error ?? "")}[/]", "", "", "", "", "", "", "");
+                    table.AddRow(Markup.Escape(name), $"[red]unreadable: {Markup.Escape(error ?? "")}[/]", "", "", "", "", "", "", "", "");
                     continue;
                 }
+                var tensors = StoredTensors.Of(m);
                 var layers = N(m.Hyper.Layers) + (m.Hyper.SkippedMtpLayers > 0 ? $" (+{m.Hyper.SkippedMtpLayers} MTP skipped)" : "");
                 table.AddRow(Markup.Escape(name), Markup.Escape($"{m.Family} ({m.Source.Architecture})"), Markup.Escape(layers),
-                    $"{m.Hyper.Experts} top-{m.Hyper.TopK}", m.DType, Count(m.Parameters), Count(m.ActiveParameters),
+                    $"{m.Hyper.Experts} top-{m.Hyper.TopK}", Markup.Escape(StoredTensors.TypeLabel(tensors)),
+                    StoredTensors.FormatBits(StoredTensors.BitsPerWeight(tensors)), Count(m.Parameters), Count(m.ActiveParameters),
                     ByteSize.Format(m.PageBytes), N(m.PageCount));
             }
             console.Write(table);
@@ -68,7 +70,9 @@ internal static class ModelsCommand
                            (h.ExpertWeightsScale > 0 ? $", weights x {h.ExpertWeightsScale.ToString(CultureInfo.InvariantCulture)}" : ""));
             Row("vocab / context", $"{N(h.Vocab)} / {N(h.Context)}");
             Row("output", h.TiedEmbeddings ? "tied to token_embd" : "own projection (output)");
-            Row("dtype", $"{m.DType} (source {m.Source.DType})");
+            var tensors = StoredTensors.Of(m);
+            Row("dtype", $"{StoredTensors.TypeLabel(tensors)}, {StoredTensors.FormatBits(StoredTensors.BitsPerWeight(tensors))} bits per weight (source {m.Source.DType})");
+            if (ExpertTypesByLayer(m) is { } expertTypes) Row("expert types", expertTypes);
             Row("parameters", $"{Count(m.Parameters)} total, {Count(m.ActiveParameters)} active per token");
             Row("pages", $"{N(m.PageCount)} pages, {ByteSize.Format(m.PageBytes)}; expert pages of {m.PageRows} neuron rows, largest page {ByteSize.Format(m.MaxPageBytes)}");
             Row("tokenizer", $"{m.Tokenizer.Kind}: {string.Join(", ", m.Tokenizer.Files)}");
@@ -76,9 +80,39 @@ internal static class ModelsCommand
                 Row("pre-tokenizer", $"{fallback} fallback: {m.Tokenizer.UnsupportedPreTokenizer} is not supported, split as GPT-2 does (token ids may differ)");
             Row("store", catalog.ModelDir(m.Name));
             console.Write(grid);
+            console.Write(TypeTable(tensors));
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Per element type: its tensors, parameters, stored bytes and bits per weight.</summary>
+    private static Table TypeTable(IReadOnlyList<StoredTensor> tensors)
+    {
+        var table = new Table().AddColumns("type", "tensors", "parameters", "bytes", "bits/weight");
+        foreach (var s in StoredTensors.ByType(tensors))
+            table.AddRow(s.DType.Name(), N(s.Tensors), Count(s.Parameters), ByteSize.Format(s.Bytes), StoredTensors.FormatBits(s.BitsPerWeight));
+        return table;
+    }
+
+    /// <summary>"layers 0, 2: gate/up q4_k, down q4_k; layer 1: gate/up q4_k, down q6_k" where the MoE layers' expert
+    /// types differ (llama.cpp's mixes); null when every layer has the same.</summary>
+    private static string? ExpertTypesByLayer(ModelManifest m)
+    {
+        var groups = m.ExpertGrids.GroupBy(g => (GateUp: g.GateUpType(), Down: g.DownType())).ToList();
+        if (groups.Count < 2) return null;
+        return string.Join("; ", groups.Select(g =>
+            $"{(g.Count() == 1 ? "layer" : "layers")} {Runs(g.Select(x => x.Layer))}: gate/up {g.Key.GateUp.Name()}, down {g.Key.Down.Name()}"));
+    }
+
+    /// <summary>"0-2, 5, 7-9": ascending numbers with consecutive runs joined (a 60-layer mix stays one line).</summary>
+    private static string Runs(IEnumerable<int> numbers)
+    {
+        var runs = new List<(int First, int Last)>();
+        foreach (var n in numbers.Order())
+            if (runs.Count > 0 && runs[^1].Last == n - 1) runs[^1] = (runs[^1].First, n);
+            else runs.Add((n, n));
+        return string.Join(", ", runs.Select(r => r.First == r.Last ? N(r.First) : $"{N(r.First)}-{N(r.Last)}"));
     }
 
     public static Command CreateDrop(IAnsiConsole console)

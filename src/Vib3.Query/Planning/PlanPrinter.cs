@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Vib3.Core;
+using Vib3.Storage.Catalog;
 
 namespace Vib3.Query.Planning;
 
@@ -15,7 +16,9 @@ public static class PlanPrinter
         var m = p.Manifest;
         var e = p.Estimate;
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"GENERATE model={p.Model} ({m.Family}, {m.Hyper.Layers} layers, {m.DType})\n");
+        var weights = StoredTensors.Of(m);
+        sb.Append(CultureInfo.InvariantCulture,
+            $"GENERATE model={p.Model} ({m.Family}, {m.Hyper.Layers} layers, {StoredTensors.TypeLabel(weights)}, {StoredTensors.FormatBits(StoredTensors.BitsPerWeight(weights))} bits per weight)\n");
         sb.Append(CultureInfo.InvariantCulture, $"  prompt: {(p.Prompt.Messages is { } msgs ? $"chat, {msgs.Count} message(s)" : $"text, {p.Prompt.Text!.Length} characters")}\n");
         if (chatTemplate is not null) sb.Append(CultureInfo.InvariantCulture, $"  chat template: {chatTemplate}\n");
         sb.Append(CultureInfo.InvariantCulture, $"  routing: {Routing(p.Routing, m.Hyper.Experts)}\n");

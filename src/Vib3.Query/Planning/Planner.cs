@@ -108,42 +108,59 @@ public static class Planner
             flops += f;
         }
 
+        // The token's row is read as the page that holds it: the store reads (and the RAM tier counts) whole pages.
         var embd = T("token_embd")!;
-        var embdRowBytes = Bytes(embd) / embd.Shape[0];
-        Count(1, embdRowBytes, 0);
-        ops.Add(PlanOperator.Leaf("Embedding", $"token_embd [{Shape(embd)}] {embd.DType}, one row", 1, embdRowBytes));
+        var embdPageRows = Math.Min(embd.RowsPerPage, embd.Shape[0]);
+        var embdPageBytes = Bytes(embd) / embd.Shape[0] * embdPageRows;
+        Count(1, embdPageBytes, 0);
+        ops.Add(PlanOperator.Leaf("Embedding", $"token_embd [{Shape(embd)}] {embd.DType}, one row (its page of {embdPageRows} rows)", 1, embdPageBytes));
 
         for (var l = 0; l < h.Layers; l++)
         {
             var children = new List<PlanOperator>();
-            var attn = Sum(T($"blk.{l}.attn_q"), T($"blk.{l}.attn_k"), T($"blk.{l}.attn_v"), T($"blk.{l}.attn_output"),
-                T($"blk.{l}.attn_q_a"), T($"blk.{l}.attn_q_b"), T($"blk.{l}.attn_kv_a_mqa"), T($"blk.{l}.attn_k_b"), T($"blk.{l}.attn_v_b"));
+            TensorEntry?[] attnTensors = [T($"blk.{l}.attn_q"), T($"blk.{l}.attn_k"), T($"blk.{l}.attn_v"), T($"blk.{l}.attn_output"),
+                T($"blk.{l}.attn_q_a"), T($"blk.{l}.attn_q_b"), T($"blk.{l}.attn_kv_a_mqa"), T($"blk.{l}.attn_k_b"), T($"blk.{l}.attn_v_b")];
+            var attn = Sum(attnTensors);
             var norms = Sum(T($"blk.{l}.attn_norm"), T($"blk.{l}.ffn_norm"), T($"blk.{l}.attn_q_norm"), T($"blk.{l}.attn_k_norm"),
                 T($"blk.{l}.attn_q_bias"), T($"blk.{l}.attn_k_bias"), T($"blk.{l}.attn_v_bias"), T($"blk.{l}.attn_q_a_norm"),
                 T($"blk.{l}.attn_kv_a_norm"), T($"blk.{l}.exp_probs_b"));
             Count(attn.Pages, attn.Bytes, attn.Flops);
-            children.Add(PlanOperator.Leaf("Attention", h.KvLoraRank > 0
+            children.Add(PlanOperator.Leaf("Attention", Typed(l, h.KvLoraRank > 0
                     ? $"latent (MLA), {h.Heads} heads x {h.QkNopeHeadDim}+{h.QkRopeHeadDim} (v {h.VHeadDim}), q rank {h.QLoraRank}, kv rank {h.KvLoraRank}; " +
                       $"cache {h.KvLoraRank + h.QkRopeHeadDim} values per token (full keys and values: {h.Heads * (h.HeadDim + h.VHeadDim)}); norms cached ({norms.Bytes} B)"
                     : $"q/k/v/o, {h.Heads} heads / {h.KvHeads} kv x {h.HeadDim}, rope {h.RopeStyle}; norms and biases cached ({norms.Bytes} B)",
-                attn.Pages, attn.Bytes));
+                attnTensors), attn.Pages, attn.Bytes));
+            if (l + 1 < h.Layers && m.ExpertGrids.Any(g => g.Layer == l + 1))
+            {
+                // Expert prefetch (always on): the next layer's router scores this residual so that its experts' pages
+                // start loading during this layer's compute; one more read of that router per token.
+                var nextRouter = T($"blk.{l + 1}.ffn_gate_inp");
+                var prediction = Sum(nextRouter);
+                Count(prediction.Pages, prediction.Bytes, prediction.Flops);
+                children.Add(PlanOperator.Leaf("Prediction",
+                    Typed(l, $"layer {l + 1}'s router on this residual: its experts' pages start loading", nextRouter),
+                    prediction.Pages, prediction.Bytes));
+            }
 
             if (m.ExpertGrids.FirstOrDefault(g => g.Layer == l) is not { } grid)
             {
-                var ffn = Sum(T($"blk.{l}.ffn_gate"), T($"blk.{l}.ffn_up"), T($"blk.{l}.ffn_down"));
+                TensorEntry?[] ffnTensors = [T($"blk.{l}.ffn_gate"), T($"blk.{l}.ffn_up"), T($"blk.{l}.ffn_down")];
+                var ffn = Sum(ffnTensors);
                 Count(ffn.Pages, ffn.Bytes, ffn.Flops);
-                children.Add(PlanOperator.Leaf("DenseFFN", $"SwiGLU, hidden {h.DenseHidden} (a leading dense layer: no router, no experts)", ffn.Pages, ffn.Bytes));
+                children.Add(PlanOperator.Leaf("DenseFFN",
+                    Typed(l, $"SwiGLU, hidden {h.DenseHidden} (a leading dense layer: no router, no experts)", ffnTensors), ffn.Pages, ffn.Bytes));
                 ops.Add(new PlanOperator($"Layer {l}", "", children.Sum(c => c.PagesPerToken), children.Sum(c => c.BytesPerToken), children));
                 continue;
             }
-            var router = Sum(T($"blk.{l}.ffn_gate_inp"));
+            var routerTensor = T($"blk.{l}.ffn_gate_inp");
+            var router = Sum(routerTensor);
             Count(router.Pages, router.Bytes, router.Flops);
             var expertBytes = grid.BundleBytes(grid.ExpertHidden);
             if (routing.Retrieval)
             {
                 // The router still runs (its softmax weights the retrieved pages); the index is in RAM, not pages.
                 children.Add(PlanOperator.Leaf("Router",
-                    $"softmax over {h.Experts}: weights of the retrieved pages' experts" + (routing.Renormalise ? ", renormalised over them" : ""),
+                    Typed(l, $"softmax over {h.Experts}: weights of the retrieved pages' experts" + (routing.Renormalise ? ", renormalised over them" : ""), routerTensor),
                     router.Pages, router.Bytes));
                 var keys = grid.Experts * grid.BundlesPerExpert;
                 children.Add(PlanOperator.Leaf("PageIndex",
@@ -152,25 +169,28 @@ public static class Planner
                 var exactPages = h.TopK * grid.BundlesPerExpert;
                 Count(routing.TopK, routing.TopK * bundleBytes, routing.TopK * 2L * 3 * grid.Dim * grid.BundleRows, expert: true);
                 children.Add(PlanOperator.Leaf("Experts",
-                    $"{routing.TopK} retrieved bundle page(s) of R={grid.BundleRows} ({grid.DType}), per token; exact routing reads {exactPages} ({ByteSize.Format(h.TopK * expertBytes)})",
+                    $"{routing.TopK} retrieved bundle page(s) of R={grid.BundleRows} ({ExpertTypes(grid)}), per token; exact routing reads {exactPages} ({ByteSize.Format(h.TopK * expertBytes)})",
                     routing.TopK, routing.TopK * bundleBytes));
             }
             else
             {
-                children.Add(PlanOperator.Leaf("Router", RouterText(h, routing, T($"blk.{l}.exp_probs_b") is not null), router.Pages, router.Bytes));
+                children.Add(PlanOperator.Leaf("Router", Typed(l, RouterText(h, routing, T($"blk.{l}.exp_probs_b") is not null), routerTensor),
+                    router.Pages, router.Bytes));
                 var expertPages = routing.TopK * grid.BundlesPerExpert;
                 Count(expertPages, routing.TopK * expertBytes, routing.TopK * 2L * 3 * grid.Dim * grid.ExpertHidden, expert: true);
                 children.Add(PlanOperator.Leaf("Experts",
-                    $"{routing.TopK} x {grid.BundlesPerExpert} bundle page(s) of R={grid.BundleRows} ({grid.DType}), chosen per token",
+                    $"{routing.TopK} x {grid.BundlesPerExpert} bundle page(s) of R={grid.BundleRows} ({ExpertTypes(grid)}), chosen per token",
                     expertPages, routing.TopK * expertBytes));
             }
 
             if (T($"blk.{l}.ffn_gate_shexp") is not null)
             {
-                var shared = Sum(T($"blk.{l}.ffn_gate_shexp"), T($"blk.{l}.ffn_up_shexp"), T($"blk.{l}.ffn_down_shexp"));
+                TensorEntry?[] sharedTensors = [T($"blk.{l}.ffn_gate_shexp"), T($"blk.{l}.ffn_up_shexp"), T($"blk.{l}.ffn_down_shexp")];
+                var shared = Sum(sharedTensors);
                 Count(shared.Pages, shared.Bytes, shared.Flops);
                 var gated = T($"blk.{l}.ffn_gate_inp_shexp") is not null;
-                children.Add(PlanOperator.Leaf("SharedExpert", $"hidden {h.SharedExpertHidden}, {(gated ? "sigmoid-gated" : "ungated")}", shared.Pages, shared.Bytes));
+                children.Add(PlanOperator.Leaf("SharedExpert", Typed(l, $"hidden {h.SharedExpertHidden}, {(gated ? "sigmoid-gated" : "ungated")}", sharedTensors),
+                    shared.Pages, shared.Bytes));
             }
             ops.Add(new PlanOperator($"Layer {l}", "", children.Sum(c => c.PagesPerToken), children.Sum(c => c.BytesPerToken), children));
         }
@@ -187,6 +207,25 @@ public static class Planner
         var cacheBytes = averagePage == 0 ? budget : (long)(budget * ((double)averagePage / PageStore.PageCharge((int)averagePage)));
         return (ops, new PlanEstimate(pages, dense + experts, dense, experts, flops, m.PageBytes, budget, cacheBytes));
     }
+
+    /// <summary>An operator's detail and the types of the weights it reads: "...; weights f32" when they share one,
+    /// else the type of most parameters and the exceptions by name, "...; weights q4_k (attn_v q6_k)" (llama.cpp's
+    /// mixes give some tensors a wider type).</summary>
+    private static string Typed(int layer, string detail, params TensorEntry?[] tensors)
+    {
+        var present = tensors.OfType<TensorEntry>().ToList();
+        if (present.Count == 0) return detail;
+        var main = present.GroupBy(t => t.DType, StringComparer.Ordinal)
+            .OrderByDescending(g => g.Sum(t => t.Shape.Aggregate(1L, (a, d) => a * d))).First().Key;
+        var prefix = $"blk.{layer}.";
+        var others = present.Where(t => t.DType != main)
+            .Select(t => $"{(t.Name.StartsWith(prefix, StringComparison.Ordinal) ? t.Name[prefix.Length..] : t.Name)} {t.DType}").ToList();
+        return $"{detail}; weights {main}" + (others.Count == 0 ? "" : $" ({string.Join(", ", others)})");
+    }
+
+    /// <summary>"q4_k" for experts stored in one type, "gate/up q4_k, down q6_k" where down has its own.</summary>
+    private static string ExpertTypes(ExpertGridEntry grid) =>
+        grid.DownDType is { } down && down != grid.DType ? $"gate/up {grid.DType}, down {down}" : grid.DType;
 
     /// <summary>How a routed layer picks its experts: softmax top-k, or DeepSeek's grouped router.</summary>
     private static string RouterText(HyperParameters h, RoutingPlan routing, bool bias)

@@ -35,7 +35,7 @@ internal static class VirtualCatalog
     /// <summary>The system tables, in the order (and with the oids) the catalog lists them: by name, as psql's ORDER BY
     /// under the C collation would sort them.</summary>
     public static readonly IReadOnlyList<string> Tables =
-        ["vib3_expert_tiers", "vib3_experts", "vib3_indexes", "vib3_layers", "vib3_models", "vib3_sessions", "vib3_tiers"];
+        ["vib3_expert_tiers", "vib3_experts", "vib3_indexes", "vib3_layers", "vib3_models", "vib3_sessions", "vib3_tensors", "vib3_tiers"];
 
     public static int TableOid(string table) => FirstTableOid + Tables.ToList().IndexOf(table);
 
@@ -57,7 +57,14 @@ internal static class VirtualCatalog
         [
             new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("experts", ColumnType.Int64),
             new("top_k", ColumnType.Int64), new("bundle_rows", ColumnType.Int64), new("bundles_per_expert", ColumnType.Int64),
-            new("expert_bytes", ColumnType.Int64),
+            new("expert_bytes", ColumnType.Int64), new("gate_up_dtype", ColumnType.Text), new("down_dtype", ColumnType.Text),
+            new("bits_per_weight", ColumnType.Float64),
+        ],
+        ["vib3_tensors"] =
+        [
+            new("model", ColumnType.Text), new("name", ColumnType.Text), new("layer", ColumnType.Int64), new("role", ColumnType.Text),
+            new("dtype", ColumnType.Text), new("shape", ColumnType.Text), new("parameters", ColumnType.Int64), new("bytes", ColumnType.Int64),
+            new("bits_per_weight", ColumnType.Float64),
         ],
         ["vib3_experts"] =
         [

@@ -73,7 +73,7 @@ public sealed class QueryCliTests : IDisposable
     {
         var r = Query("EXPLAIN GENERATE 'x' FROM MODEL m", "--format", "csv");
         Assert.True(r.ExitCode == 0, r.Error);
-        Assert.Contains("GENERATE model=m (qwen3moe, 2 layers, f32)", r.Output);
+        Assert.Contains("GENERATE model=m (qwen3moe, 2 layers, f32, 32.00 bits per weight)", r.Output);
         Assert.Contains("Experts", r.Output);
         Assert.Contains("Output", r.Output);
     }
