@@ -69,6 +69,7 @@ internal static class ModelsCommand
             Row("vocab / context", $"{N(h.Vocab)} / {N(h.Context)}");
             Row("output", h.TiedEmbeddings ? "tied to token_embd" : "own projection (output)");
             Row("dtype", $"{m.DType} (source {m.Source.DType})");
+            Row("quantization", m.Quantization is { } asked ? $"{asked} (as vib3 convert was asked)" : "none asked (source types kept)");
             Row("parameters", $"{Count(m.Parameters)} total, {Count(m.ActiveParameters)} active per token");
             Row("pages", $"{N(m.PageCount)} pages, {ByteSize.Format(m.PageBytes)}; expert pages of {m.PageRows} neuron rows, largest page {ByteSize.Format(m.MaxPageBytes)}");
             Row("tokenizer", $"{m.Tokenizer.Kind}: {string.Join(", ", m.Tokenizer.Files)}");

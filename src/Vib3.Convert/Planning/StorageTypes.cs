@@ -15,6 +15,23 @@ public sealed record StorageTypes(
 {
     public static StorageTypes AsStored { get; } = new();
 
+    /// <summary>What was asked, as the manifest records it: "q4_k_m", "q8_0, experts q4_k_m, dense bf16" …; null when
+    /// nothing was (every tensor keeps its source type).</summary>
+    public string? Requested
+    {
+        get
+        {
+            string?[] parts =
+            [
+                Mix?.Name ?? All?.Name(),
+                (ExpertMix?.Name ?? Experts?.Name()) is { } experts ? "experts " + experts : null,
+                Dense is { } dense ? "dense " + dense.Name() : null,
+            ];
+            var asked = string.Join(", ", parts.OfType<string>());
+            return asked.Length > 0 ? asked : null;
+        }
+    }
+
     /// <summary>Refuses a type vib3 reads but cannot encode, naming the option that asked for it.</summary>
     public void RequireWritable()
     {

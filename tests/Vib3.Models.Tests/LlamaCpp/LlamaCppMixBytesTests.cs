@@ -64,6 +64,7 @@ public sealed class LlamaCppMixBytesTests : IDisposable
         var manifest = new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(
             new ConversionRequest(f32, "m", mix is null ? DTypes.Parse(dtype) : null, Mix: mix));
         using var store = PageStore.Open(catalog.ModelDir("m"), "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
+        Assert.Equal(dtype, manifest.Quantization);
 
         var compared = 0;
         foreach (var t in manifest.Tensors)
