@@ -20,8 +20,8 @@ internal static class ConvertCommand
         var name = new Option<string>("--name") { Description = "Name of the model in the catalog", Required = true };
         var dtype = new Option<string?>("--dtype")
         {
-            Description = "Store 2-D weights as one type (f32, f16, bf16, q8_0, q6_k, q5_k, q4_k, q3_k, q4_0, q4_1, q5_0, q5_1, iq4_xs), " +
-                "or as one of llama.cpp's mixes (q4_k_m, q4_k_s, q5_k_m, q3_k_m, q2_k) with its per-tensor rules (default: as in the source)",
+            Description = "Store 2-D weights as one type (f32, f16, bf16, q8_0, q6_k, q5_k, q4_k, q3_k, q4_0, q4_1, q5_0, q5_1), " +
+                "or as one of llama.cpp's mixes (q4_k_m, q4_k_s, q5_k_m, q3_k_m, q2_k, iq4_xs) with its per-tensor rules (default: as in the source)",
         };
         var expertDtype = new Option<string?>("--expert-dtype") {
             Description = "Store the routed experts as this type, or by one of llama.cpp's mixes' per-layer rules, whatever --dtype says (e.g. q4_k or q4_k_m to offload them small)",

@@ -82,6 +82,7 @@ public static class ConversionPlanner
         var sourceType = SingleExpertType(reader, experts, keepSourceTypes);
         var layerTypes = LayerExpertTypes(experts, chosen, DefaultTarget(sourceType));
         var expertType = layerTypes.First(t => t is not null)!.Value.GateUp;
+        RequireEncodable(reader, types, dense, experts, layerTypes);
         // Expert bundles cut gate and up by whole rows (dim values each) and down by columns (its rows of expert hidden
         // values are sliced R at a time): every gate/up type's block, source or target, must divide the hidden size, and
         // every down type's block the expert hidden size and the bundle rows.
@@ -150,6 +151,25 @@ public static class ConversionPlanner
         (DType GateUp, DType Down)?[] chosen, DType floatTarget) =>
         experts.Select((layer, l) => layer.Length == 0 ? ((DType, DType)?)null
             : chosen[l] ?? (layer[0].Gate.Type.IsBlocked() ? (layer[0].Gate.Type, layer[0].Down.Type) : (floatTarget, floatTarget))).ToArray();
+
+    /// <summary>A mix may pick a type vib3 reads but cannot encode (IQ4_XS falls back to IQ4_NL on rows that are not
+    /// whole 256-value blocks): refused before anything is written, naming the tensor. Copying a source's own type
+    /// needs no encoder.</summary>
+    private static void RequireEncodable(ICheckpointReader reader, StorageTypes types, List<DenseTensorPlan> dense,
+        (ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down)[][] experts, (DType GateUp, DType Down)?[] layerTypes)
+    {
+        var targets = dense.Select(t => (t.Name, Rows: t.Cols, t.Source.DType, t.Target))
+            .Concat(experts.SelectMany((layer, l) => layer.Take(1).SelectMany(x => new[]
+            {
+                ($"blk.{l}.ffn_gate_exps", x.Gate.Cols, x.Gate.Type, layerTypes[l]!.Value.GateUp),
+                ($"blk.{l}.ffn_down_exps", x.Down.Cols, x.Down.Type, layerTypes[l]!.Value.Down),
+            })));
+        foreach (var (name, rowLength, source, target) in targets)
+            if (target != source && !target.IsWritable())
+                throw new Vib3Exception(SqlState.FeatureNotSupported,
+                    $"{reader.Path}: {types.Requested} stores {name} (rows of {rowLength} values) as {target.Name()}, llama.cpp's choice for " +
+                    $"rows that are not whole blocks of its type, which vib3 reads but does not write (it writes {DTypes.WritableNames})");
+    }
 
     private static void CheckAllUsed(ICheckpointReader reader, FamilyDescriptor family, HyperParameters hyper, HashSet<string> used)
     {

@@ -34,6 +34,8 @@ public sealed class LlamaCppMixBytesTests : IDisposable
         { "q5_k_m", ModelFamily.Mixtral, 4, 256, 256 },
         { "q3_k_m", ModelFamily.Mixtral, 4, 256, 256 },
         { "q2_k", ModelFamily.Mixtral, 4, 256, 256 },
+        { "iq4_xs", ModelFamily.Mixtral, 4, 256, 256 }, // llama.cpp's IQ4_XS is a mix too: output Q6_K
+        { "iq4_xs", ModelFamily.Mixtral, 8, 256, 256 },
         { "q6_k", ModelFamily.Mixtral, 4, 256, 256 },
         { "q8_0", ModelFamily.Mixtral, 4, 256, 256 },
         { "q4_k_m", ModelFamily.Mixtral, 4, 64, 96 },
@@ -141,6 +143,7 @@ public sealed class LlamaCppMixBytesTests : IDisposable
         "q5_k_m" => LLamaFtype.MOSTLY_Q5_K_M,
         "q3_k_m" => LLamaFtype.MOSTLY_Q3_K_M,
         "q2_k" => LLamaFtype.MOSTLY_Q2_K,
+        "iq4_xs" => LLamaFtype.MOSTLY_IQ4_XS,
         "q6_k" => LLamaFtype.MOSTLY_Q6_K,
         "q8_0" => LLamaFtype.MOSTLY_Q8_0,
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, null),

@@ -69,6 +69,19 @@ public sealed class ConvertDtypeCliTests : IDisposable
         Assert.All(manifest.ExpertGrids, g => Assert.Equal("f32", g.DType));
     }
 
+    [Fact]
+    public void A_mix_whose_fallback_vib3_cannot_write_is_refused_naming_the_tensor()
+    {
+        // llama.cpp's IQ4_XS falls back to IQ4_NL on 64-wide rows; vib3 reads IQ4_NL but has no encoder for it.
+        var data = _dir.Sub("data");
+        var run = CliRun.Run(data, "convert", Hf(), "--name", "m", "--dtype", "iq4_xs");
+        Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, run.ExitCode);
+        Assert.Contains($"SQLSTATE {SqlState.FeatureNotSupported}", run.Error);
+        Assert.Contains("iq4_xs stores token_embd (rows of 64 values) as iq4_nl", run.Error);
+        Assert.DoesNotContain("   at ", run.Error);
+        Assert.False(new ModelCatalog(data).Exists("m"));
+    }
+
     [Theory]
     [InlineData("--expert-dtype", "iq4_nl")]
     [InlineData("--dense-dtype", "tq2_0")]
