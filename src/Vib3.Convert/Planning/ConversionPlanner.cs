@@ -158,7 +158,7 @@ public static class ConversionPlanner
     private static void RequireEncodable(ICheckpointReader reader, StorageTypes types, List<DenseTensorPlan> dense,
         (ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down)[][] experts, (DType GateUp, DType Down)?[] layerTypes)
     {
-        var targets = dense.Select(t => (t.Name, Rows: t.Cols, t.Source.DType, t.Target))
+        var targets = dense.Select(t => (t.Name, RowLength: t.Cols, t.Source.DType, t.Target))
             .Concat(experts.SelectMany((layer, l) => layer.Take(1).SelectMany(x => new[]
             {
                 ($"blk.{l}.ffn_gate_exps", x.Gate.Cols, x.Gate.Type, layerTypes[l]!.Value.GateUp),
