@@ -11,11 +11,13 @@ namespace Vib3.Convert;
 /// <param name="Mix">A llama.cpp mix (--dtype q4_k_m …) choosing each tensor's type; instead of <paramref name="DType"/>.</param>
 /// <param name="ExpertDType">--expert-dtype: the routed experts' type, over <paramref name="DType"/> or the mix.</param>
 /// <param name="DenseDType">--dense-dtype: every other 2-D weight's type, over <paramref name="DType"/> or the mix.</param>
+/// <param name="ExpertMix">--expert-dtype q4_k_m …: the routed experts' types by a llama.cpp mix's rules, per layer.</param>
 public sealed record ConversionRequest(
     string SourcePath, string Name, DType? DType = null, int? PageRows = null, long? RamBudgetBytes = null,
-    string? TokenizerFallback = null, Planning.LlamaCppMix? Mix = null, DType? ExpertDType = null, DType? DenseDType = null)
+    string? TokenizerFallback = null, Planning.LlamaCppMix? Mix = null, DType? ExpertDType = null, DType? DenseDType = null,
+    Planning.LlamaCppMix? ExpertMix = null)
 {
-    public Planning.StorageTypes StorageTypes => new(DType, Mix, ExpertDType, DenseDType);
+    public Planning.StorageTypes StorageTypes => new(DType, Mix, ExpertDType, DenseDType, ExpertMix);
 }
 
 /// <summary>Progress in bytes of pages written (phase "write") or verified (phase "verify").</summary>

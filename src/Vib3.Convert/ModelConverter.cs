@@ -112,6 +112,7 @@ public sealed class ModelConverter
             },
             Hyper = h,
             DType = plan.ExpertType.Name(),
+            Quantization = request.StorageTypes.Requested,
             PageRows = plan.Geometry.BundleRows,
             MaxPageBytes = plan.Geometry.MaxPageBytes,
             Tokenizer = new TokenizerInfo { Kind = gguf ? "gguf" : "hf" },

@@ -10,7 +10,7 @@ using Vib3.Storage.Catalog;
 
 namespace Vib3.Cli.Commands;
 
-/// <summary>vib3 convert &lt;path&gt; --name NAME [--dtype TYPE|MIX] [--expert-dtype TYPE] [--dense-dtype TYPE] [--page-rows R]
+/// <summary>vib3 convert &lt;path&gt; --name NAME [--dtype TYPE|MIX] [--expert-dtype TYPE|MIX] [--dense-dtype TYPE] [--page-rows R]
 /// [--tokenizer-fallback gpt2]</summary>
 internal static class ConvertCommand
 {
@@ -20,10 +20,12 @@ internal static class ConvertCommand
         var name = new Option<string>("--name") { Description = "Name of the model in the catalog", Required = true };
         var dtype = new Option<string?>("--dtype")
         {
-            Description = "Store 2-D weights as one type (f32, f16, bf16, q8_0, q6_k, q5_k, q4_k, q3_k, q4_0, q4_1, q5_0, q5_1, iq4_xs), " +
-                "or as one of llama.cpp's mixes (q4_k_m, q4_k_s, q5_k_m, q3_k_m, q2_k) with its per-tensor rules (default: as in the source)",
+            Description = "Store 2-D weights as one type (f32, f16, bf16, q8_0, q6_k, q5_k, q4_k, q3_k, q4_0, q4_1, q5_0, q5_1), " +
+                "or as one of llama.cpp's mixes (q4_k_m, q4_k_s, q5_k_m, q3_k_m, q2_k, iq4_xs) with its per-tensor rules (default: as in the source)",
         };
-        var expertDtype = new Option<string?>("--expert-dtype") { Description = "Store the routed experts as this type, whatever --dtype says (e.g. q4_k to offload them small)" };
+        var expertDtype = new Option<string?>("--expert-dtype") {
+            Description = "Store the routed experts as this type, or by one of llama.cpp's mixes' per-layer rules, whatever --dtype says (e.g. q4_k or q4_k_m to offload them small)",
+        };
         var denseDtype = new Option<string?>("--dense-dtype") { Description = "Store attention, shared experts, embeddings and output as this type, whatever --dtype says" };
         var pageRows = new Option<int?>("--page-rows")
         {
@@ -49,6 +51,7 @@ internal static class ConvertCommand
         {
             var catalog = GlobalOptions.Catalog(r);
             var mix = r.GetValue(dtype) is { } m && LlamaCppMix.TryParse(m, out var named) ? named : null;
+            var expertMix = r.GetValue(expertDtype) is { } em && LlamaCppMix.TryParse(em, out var expertNamed) ? expertNamed : null;
             var request = new ConversionRequest(
                 r.GetValue(path)!, r.GetValue(name)!,
                 mix is null && r.GetValue(dtype) is { } d ? ParseType("--dtype", d) : null,
@@ -56,8 +59,9 @@ internal static class ConvertCommand
                 GlobalOptions.RamBudgetBytes(r),
                 r.GetValue(tokenizerFallback),
                 mix,
-                r.GetValue(expertDtype) is { } e ? ParseType("--expert-dtype", e) : null,
-                r.GetValue(denseDtype) is { } dd ? ParseType("--dense-dtype", dd) : null);
+                expertMix is null && r.GetValue(expertDtype) is { } e ? ParseType("--expert-dtype", e) : null,
+                r.GetValue(denseDtype) is { } dd ? ParseType("--dense-dtype", dd) : null,
+                expertMix);
             var converter = new ModelConverter(catalog, DescriptorCatalog.LoadDefault());
             var manifest = Run(console, converter, request);
             console.MarkupLineInterpolated($"converted [bold]{manifest.Name}[/]: {manifest.PageCount} pages, {ByteSize.Format(manifest.PageBytes)}, {manifest.DType}, R = {manifest.PageRows}");
@@ -80,7 +84,7 @@ internal static class ConvertCommand
         ? t
         : throw new Vib3Exception(SqlState.FeatureNotSupported,
             $"{option} {text}: not a type vib3 knows (it writes {DTypes.WritableNames}" +
-            (option == "--dtype" ? $", and llama.cpp's mixes {LlamaCppMix.Names})" : ")"));
+            (option != "--dense-dtype" ? $", and llama.cpp's mixes {LlamaCppMix.Names})" : ")"));
 
     public static ModelManifest Run(IAnsiConsole console, ModelConverter converter, ConversionRequest request)
     {

@@ -72,6 +72,7 @@ internal static class ModelsCommand
             Row("output", h.TiedEmbeddings ? "tied to token_embd" : "own projection (output)");
             var tensors = StoredTensors.Of(m);
             Row("dtype", $"{StoredTensors.TypeLabel(tensors)}, {StoredTensors.FormatBits(StoredTensors.BitsPerWeight(tensors))} bits per weight (source {m.Source.DType})");
+            Row("quantization", m.Quantization is { } asked ? $"{asked} (as vib3 convert was asked)" : "none asked (source types kept)");
             if (ExpertTypesByLayer(m) is { } expertTypes) Row("expert types", expertTypes);
             Row("parameters", $"{Count(m.Parameters)} total, {Count(m.ActiveParameters)} active per token");
             Row("pages", $"{N(m.PageCount)} pages, {ByteSize.Format(m.PageBytes)}; expert pages of {m.PageRows} neuron rows, largest page {ByteSize.Format(m.MaxPageBytes)}");

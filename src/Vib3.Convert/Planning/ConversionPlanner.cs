@@ -77,24 +77,30 @@ public static class ConversionPlanner
         }
         CheckAllUsed(reader, family, hyper, used);
 
-        var chosenExpertType = types.ExpertType(hyper.Dim, hyper.ExpertHidden, mixShape);
-        var sourceType = SingleExpertType(reader, experts, chosenExpertType);
-        var layerTypes = LayerExpertTypes(experts, chosenExpertType ?? DefaultTarget(sourceType), chosenExpertType is null);
+        var chosen = Enumerable.Range(0, hyper.Layers).Select(l => types.ExpertTypes(l, hyper.Dim, hyper.ExpertHidden, mixShape)).ToArray();
+        var keepSourceTypes = chosen.All(t => t is null);
+        var sourceType = SingleExpertType(reader, experts, keepSourceTypes);
+        var layerTypes = LayerExpertTypes(experts, chosen, DefaultTarget(sourceType));
         var expertType = layerTypes.First(t => t is not null)!.Value.GateUp;
-        // Expert bundles are cut across rows of both orientations (down's rows are gate's columns), so the widest block
-        // of any expert type, source or target, must divide both sizes and the bundle rows.
-        var widestExpertType = experts.SelectMany(layer => layer.SelectMany(x => new[] { x.Gate.Type, x.Up.Type, x.Down.Type }))
-            .Append(expertType).MaxBy(t => t.BlockSize());
-        var expertBlock = widestExpertType.BlockSize();
-        RequireBlocks(reader, "hidden size", hyper.Dim, widestExpertType);
-        RequireBlocks(reader, "expert hidden size", hyper.ExpertHidden, widestExpertType);
+        RequireEncodable(reader, types, dense, experts, layerTypes);
+        // Expert bundles cut gate and up by whole rows (dim values each) and down by columns (its rows of expert hidden
+        // values are sliced R at a time): every gate/up type's block, source or target, must divide the hidden size, and
+        // every down type's block the expert hidden size and the bundle rows.
+        var expertMatrices = experts.SelectMany(layer => layer).ToList();
+        var gateUpTypes = expertMatrices.SelectMany(x => new[] { x.Gate.Type, x.Up.Type })
+            .Concat(layerTypes.Where(t => t is not null).Select(t => t!.Value.GateUp));
+        var downTypes = expertMatrices.Select(x => x.Down.Type).Concat(layerTypes.Where(t => t is not null).Select(t => t!.Value.Down));
+        var widestGateUp = gateUpTypes.MaxBy(t => t.BlockSize());
+        var widestDown = downTypes.MaxBy(t => t.BlockSize());
+        RequireBlocks(reader, "hidden size", hyper.Dim, widestGateUp);
+        RequireBlocks(reader, "expert hidden size", hyper.ExpertHidden, widestDown);
         foreach (var t in dense)
             RequireBlocks(reader, $"row length of {t.Name}", (int)t.Cols,
                 t.Target.BlockSize() >= t.Source.DType.BlockSize() ? t.Target : t.Source.DType);
         var widestRow = dense.Max(t => t.Target.ByteCount(t.Cols));
         var widestBundle = layerTypes.Where(t => t is not null).Select(t => t!.Value)
             .MaxBy(t => ExpertGridEntry.BundleBytes(t.GateUp, t.Down, hyper.Dim, hyper.ExpertHidden));
-        var geometry = PageGeometry.Choose(widestBundle.GateUp, widestBundle.Down, hyper.Dim, hyper.ExpertHidden, expertBlock, widestRow, pageRows);
+        var geometry = PageGeometry.Choose(widestBundle.GateUp, widestBundle.Down, hyper.Dim, hyper.ExpertHidden, widestDown.BlockSize(), widestRow, pageRows);
         return new ConversionPlan
         {
             Family = family,
@@ -117,11 +123,11 @@ public static class ConversionPlanner
     /// and between gate/up and down, block types may differ as llama.cpp's mixes make them (Q4_K_M keeps some layers'
     /// down in Q6_K). Any other mix (e.g. f16 and f32 experts) needs an explicit --dtype rather than a silent
     /// conversion. Returns the first expert tensor.</summary>
-    private static SourceTensor SingleExpertType(ICheckpointReader reader, (ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down)[][] experts, DType? target)
+    private static SourceTensor SingleExpertType(ICheckpointReader reader, (ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down)[][] experts, bool keepSourceTypes)
     {
         var all = experts.SelectMany(layer => layer.SelectMany(x => new[] { x.Gate.Tensor, x.Up.Tensor, x.Down.Tensor })).ToList();
         var first = all[0];
-        if (target is not null) return first;
+        if (!keepSourceTypes) return first;
         foreach (var layer in experts.Where(layer => layer.Length > 0))
         {
             var (gate, down) = (layer[0].Gate.Tensor, layer[0].Down.Tensor);
@@ -139,13 +145,31 @@ public static class ConversionPlanner
         new(SqlState.FeatureNotSupported,
             $"{reader.Path}: expert tensors mix dtypes ('{a.Name}' is {a.TypeName}, '{b.Name}' is {b.TypeName}); pass --dtype to choose one");
 
-    /// <summary>[layer] → the types its expert pages store (null for a layer without experts): the target for every
-    /// layer when one is given, else each layer's source types.</summary>
+    /// <summary>[layer] → the types its expert pages store (null for a layer without experts): the chosen types where
+    /// storage types choose them, else each layer's source types (a float source as <paramref name="floatTarget"/>).</summary>
     private static (DType GateUp, DType Down)?[] LayerExpertTypes((ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down)[][] experts,
-        DType target, bool keepSourceTypes) =>
-        experts.Select(layer => layer.Length == 0
-            ? ((DType, DType)?)null
-            : keepSourceTypes && layer[0].Gate.Type.IsBlocked() ? (layer[0].Gate.Type, layer[0].Down.Type) : (target, target)).ToArray();
+        (DType GateUp, DType Down)?[] chosen, DType floatTarget) =>
+        experts.Select((layer, l) => layer.Length == 0 ? ((DType, DType)?)null
+            : chosen[l] ?? (layer[0].Gate.Type.IsBlocked() ? (layer[0].Gate.Type, layer[0].Down.Type) : (floatTarget, floatTarget))).ToArray();
+
+    /// <summary>A mix may pick a type vib3 reads but cannot encode (IQ4_XS falls back to IQ4_NL on rows that are not
+    /// whole 256-value blocks): refused before anything is written, naming the tensor. Copying a source's own type
+    /// needs no encoder.</summary>
+    private static void RequireEncodable(ICheckpointReader reader, StorageTypes types, List<DenseTensorPlan> dense,
+        (ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down)[][] experts, (DType GateUp, DType Down)?[] layerTypes)
+    {
+        var targets = dense.Select(t => (t.Name, RowLength: t.Cols, t.Source.DType, t.Target))
+            .Concat(experts.SelectMany((layer, l) => layer.Take(1).SelectMany(x => new[]
+            {
+                ($"blk.{l}.ffn_gate_exps", x.Gate.Cols, x.Gate.Type, layerTypes[l]!.Value.GateUp),
+                ($"blk.{l}.ffn_down_exps", x.Down.Cols, x.Down.Type, layerTypes[l]!.Value.Down),
+            })));
+        foreach (var (name, rowLength, source, target) in targets)
+            if (target != source && !target.IsWritable())
+                throw new Vib3Exception(SqlState.FeatureNotSupported,
+                    $"{reader.Path}: {types.Requested} stores {name} (rows of {rowLength} values) as {target.Name()}, llama.cpp's choice for " +
+                    $"rows that are not whole blocks of its type, which vib3 reads but does not write (it writes {DTypes.WritableNames})");
+    }
 
     private static void CheckAllUsed(ICheckpointReader reader, FamilyDescriptor family, HyperParameters hyper, HashSet<string> used)
     {

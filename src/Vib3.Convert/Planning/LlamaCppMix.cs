@@ -15,33 +15,34 @@ public readonly record struct MixShape(int Layers, int Experts, int Heads, int K
 }
 
 /// <summary>
-/// llama.cpp's quantisation mixes (llama-quantize Q2_K, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_M without an importance matrix):
+/// llama.cpp's quantisation mixes (llama-quantize Q2_K, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_M, IQ4_XS without an importance matrix):
 /// the type each tensor gets, decided as llama-quant.cpp's llama_tensor_get_type decides it, from the tensor's GGUF
 /// name (its category), its layer, its row length and the model's shape. Restated rule by rule from that function's
-/// behaviour for these five mixes; the branches for other mixes, for Falcon and for importance matrices are left out.
+/// behaviour for these six mixes; the branches for other mixes, for Falcon and for importance matrices are left out.
 /// <list type="number">
-/// <item>The mix has a default type (Q2_K, Q3_K, Q4_K, Q4_K, Q5_K); tensors no rule below names get it.</item>
+/// <item>The mix has a default type (Q2_K, Q3_K, Q4_K, Q4_K, Q5_K, IQ4_XS); tensors no rule below names get it.</item>
 /// <item>output.weight — and token_embd.weight when the model has no output.weight — gets Q6_K, or Q8_0 when its rows
 /// are not a multiple of the default type's block.</item>
 /// <item>attn_v (also attn_qkv, attn_kv_b): Q2_K → Q4_K if n_head/n_head_kv ≥ 4, else Q3_K; Q3_K_M → Q5_K in the first
 /// two layers, else Q4_K; Q4_K_M and Q5_K_M → Q6_K in the layers <see cref="UseMoreBits"/> picks; Q4_K_S → Q5_K in the
-/// first four layers. A model with exactly 8 experts gets Q8_0 whatever the mix. (llama.cpp counts attn_v tensors in
+/// first four layers; IQ4_XS → Q5_K if n_head/n_head_kv ≥ 4. A model with exactly 8 experts gets Q8_0 whatever the mix. (llama.cpp counts attn_v tensors in
 /// file order, which is layer order.)</item>
 /// <item>attn_k: Q8_0 in a model with exactly 8 experts.</item>
 /// <item>ffn_down (dense, shared-expert and routed-expert alike): Q2_K → Q3_K; Q3_K_M → Q5_K in the first 1/16 of the
 /// layers, else Q4_K; Q4_K_M and Q5_K_M → Q6_K in the <see cref="UseMoreBits"/> layers; Q4_K_S → Q5_K in the first
-/// 1/8 of the layers.</item>
-/// <item>attn_output: with exactly 8 experts, Q5_K for Q2_K, Q3_K_M, Q4_K_S and Q4_K_M; otherwise Q2_K → Q3_K and
+/// 1/8 of the layers; IQ4_XS → Q5_K in the first 1/8 of the layers.</item>
+/// <item>attn_output: with exactly 8 experts, Q5_K for Q2_K, Q3_K_M, Q4_K_S, Q4_K_M and IQ4_XS; otherwise Q2_K → Q3_K and
 /// Q3_K_M → Q4_K.</item>
 /// <item>Fallback, last: a type whose block does not divide the row length becomes Q4_0 (for Q2_K, Q3_K), Q5_0 (Q4_K),
-/// Q5_1 (Q5_K) or Q8_0 (Q6_K), and F16 if that block does not divide it either.</item>
+/// Q5_1 (Q5_K), Q8_0 (Q6_K) or IQ4_NL (IQ4_XS; vib3 reads IQ4_NL but does not write it, so the planner refuses such a
+/// tensor), and F16 if that block does not divide it either.</item>
 /// </list>
 /// Not applied: llama.cpp's bump of attn_v to Q5_K for Llama-2/3-70B-sized dense models (vib3 converts MoE families).
 /// Which tensors are quantised at all (2-D weights; not norms, not the router) is the converter's rule, the same one.
 /// </summary>
 public sealed class LlamaCppMix
 {
-    private enum Kind { Q2_K, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_M }
+    private enum Kind { Q2_K, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_M, IQ4_XS }
 
     private readonly Kind _kind;
 
@@ -52,7 +53,7 @@ public sealed class LlamaCppMix
         DefaultType = defaultType;
     }
 
-    /// <summary>The --dtype spelling: q2_k, q3_k_m, q4_k_s, q4_k_m, q5_k_m.</summary>
+    /// <summary>The --dtype spelling: q2_k, q3_k_m, q4_k_s, q4_k_m, q5_k_m, iq4_xs.</summary>
     public string Name { get; }
 
     /// <summary>The type of every tensor no rule names.</summary>
@@ -65,9 +66,10 @@ public sealed class LlamaCppMix
         new(Kind.Q4_K_S, "q4_k_s", DType.Q4_K),
         new(Kind.Q4_K_M, "q4_k_m", DType.Q4_K),
         new(Kind.Q5_K_M, "q5_k_m", DType.Q5_K),
+        new(Kind.IQ4_XS, "iq4_xs", DType.IQ4_XS),
     ];
 
-    /// <summary>"q2_k, q3_k_m, q4_k_s, q4_k_m, q5_k_m".</summary>
+    /// <summary>"q2_k, q3_k_m, q4_k_s, q4_k_m, q5_k_m, iq4_xs".</summary>
     public static string Names => string.Join(", ", All.Select(m => m.Name));
 
     public static bool TryParse(string name, out LlamaCppMix mix)
@@ -114,6 +116,7 @@ public sealed class LlamaCppMix
             Kind.Q3_K_M => layer < 2 ? DType.Q5_K : DType.Q4_K,
             Kind.Q4_K_M or Kind.Q5_K_M when UseMoreBits(layer, shape.Layers) => DType.Q6_K,
             Kind.Q4_K_S when layer < 4 => DType.Q5_K,
+            Kind.IQ4_XS when shape.GroupedQueryRatio >= 4 => DType.Q5_K,
             _ => DefaultType,
         };
     }
@@ -123,7 +126,7 @@ public sealed class LlamaCppMix
         Kind.Q2_K => DType.Q3_K,
         Kind.Q3_K_M => layer < layers / 16 ? DType.Q5_K : DType.Q4_K,
         Kind.Q4_K_M or Kind.Q5_K_M when UseMoreBits(layer, layers) => DType.Q6_K,
-        Kind.Q4_K_S when layer < layers / 8 => DType.Q5_K,
+        Kind.Q4_K_S or Kind.IQ4_XS when layer < layers / 8 => DType.Q5_K,
         _ => DefaultType,
     };
 
@@ -149,6 +152,7 @@ public sealed class LlamaCppMix
             DType.Q4_K => DType.Q5_0,
             DType.Q5_K => DType.Q5_1,
             DType.Q6_K => DType.Q8_0,
+            DType.IQ4_XS => DType.IQ4_NL,
             _ => DType.F16,
         };
         return rowLength % smaller.BlockSize() == 0 ? smaller : DType.F16;

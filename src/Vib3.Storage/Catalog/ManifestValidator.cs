@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Vib3.Core;
+using Vib3.Core.IO;
 
 namespace Vib3.Storage.Catalog;
 
@@ -30,6 +31,8 @@ public static partial class ManifestValidator
         Source(c, m.Source);
         Hyper(c, m.Hyper);
         var dtype = c.DType("dtype", m.DType);
+        if (m.Quantization is { } q && !QuantizationRequest().IsMatch(q))
+            throw c.Fail($"quantization is '{UntrustedText.Shown(q)}', not a request like 'q4_k_m' or 'q8_0, experts q4_k_m, dense bf16'");
         c.Between("pageRows", m.PageRows, 1, m.Hyper.ExpertHidden, "hyper.expertHidden");
         c.Between("maxPageBytes", m.MaxPageBytes, 1, MaxPageBytes);
         Tokenizer(c, m.Tokenizer);
@@ -151,4 +154,8 @@ public static partial class ManifestValidator
 
     [GeneratedRegex("^[a-z0-9_]{1,64}$")]
     private static partial Regex FamilyName();
+
+    /// <summary>[--dtype name][, experts name][, dense name], at least one: what vib3 convert writes, shown as it is.</summary>
+    [GeneratedRegex("^(?=.)(?!, )(?:[a-z0-9_]{1,16})?(?:(?:^|, )experts [a-z0-9_]{1,16})?(?:(?:^|, )dense [a-z0-9_]{1,16})?\\z")]
+    private static partial Regex QuantizationRequest();
 }

@@ -22,6 +22,12 @@ public sealed class ModelManifest
     public required HyperParameters Hyper { get; set; }
     /// <summary>Element type of every 2-D weight page; 1-D weights (norms, biases) are always f32.</summary>
     public required string DType { get; set; }
+    /// <summary>What the conversion was asked to store, as vib3 convert's options spell it: "q4_k_m" (--dtype, a type or
+    /// one of llama.cpp's mixes), then ", experts TYPE" (--expert-dtype) and ", dense TYPE" (--dense-dtype) where given,
+    /// e.g. "q8_0, experts q4_k_m". Absent when every tensor kept its source type. Shown by vib3 info; the types
+    /// themselves are in <see cref="Tensors"/> and <see cref="ExpertGrids"/>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Quantization { get; set; }
     /// <summary>R: neuron rows per expert bundle page (the last bundle of an expert may hold fewer).</summary>
     public int PageRows { get; set; }
     /// <summary>Largest page in bytes; the page log's record limit.</summary>

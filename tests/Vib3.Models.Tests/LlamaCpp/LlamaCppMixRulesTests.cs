@@ -18,17 +18,20 @@ public sealed class LlamaCppMixRulesTests : IDisposable
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "vib3-mix-rules-" + Guid.NewGuid().ToString("N")[..12]);
 
     [Theory]
-    [InlineData("q2_k", LLamaFtype.MOSTLY_Q2_K)]
-    [InlineData("q3_k_m", LLamaFtype.MOSTLY_Q3_K_M)]
-    [InlineData("q4_k_s", LLamaFtype.MOSTLY_Q4_K_S)]
-    [InlineData("q4_k_m", LLamaFtype.MOSTLY_Q4_K_M)]
-    [InlineData("q5_k_m", LLamaFtype.MOSTLY_Q5_K_M)]
-    public void Every_tensor_gets_the_type_llama_cpp_gives_it(string mixName, LLamaFtype ftype)
+    [InlineData("q2_k", LLamaFtype.MOSTLY_Q2_K, 256)]
+    [InlineData("q3_k_m", LLamaFtype.MOSTLY_Q3_K_M, 256)]
+    [InlineData("q4_k_s", LLamaFtype.MOSTLY_Q4_K_S, 256)]
+    [InlineData("q4_k_m", LLamaFtype.MOSTLY_Q4_K_M, 256)]
+    [InlineData("q5_k_m", LLamaFtype.MOSTLY_Q5_K_M, 256)]
+    [InlineData("iq4_xs", LLamaFtype.MOSTLY_IQ4_XS, 256)] // attn_v Q5_K (n_head/n_head_kv = 4), ffn_down Q5_K in layers 0 and 1
+    [InlineData("iq4_xs", LLamaFtype.MOSTLY_IQ4_XS, 64)] // 64-wide rows: IQ4_XS falls back to IQ4_NL, Q5_K to Q5_1
+    [InlineData("q3_k_m", LLamaFtype.MOSTLY_Q3_K_M, 64)]
+    public void Every_tensor_gets_the_type_llama_cpp_gives_it(string mixName, LLamaFtype ftype, int width)
     {
         Directory.CreateDirectory(_dir);
         var spec = new SyntheticModelSpec
         {
-            Family = ModelFamily.Mixtral, Layers = 16, Dim = 256, ExpertHidden = 256, Heads = 8, KvHeads = 2,
+            Family = ModelFamily.Mixtral, Layers = 16, Dim = width, ExpertHidden = width, Heads = 8, KvHeads = 2,
             Experts = 2, TopK = 1, Vocab = 288, Context = 64, Seed = 5, DType = DType.F32,
         };
         var f32 = Path.Combine(_dir, "model.gguf");

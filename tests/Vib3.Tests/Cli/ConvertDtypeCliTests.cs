@@ -45,11 +45,48 @@ public sealed class ConvertDtypeCliTests : IDisposable
         Assert.Equal("f32", manifest.Tensors.Single(t => t.Name == "blk.0.ffn_gate_inp").DType);
     }
 
+    [Fact]
+    public void An_expert_mix_gives_each_layer_llama_cpps_expert_types_and_info_shows_the_request()
+    {
+        // Q4_K_M's rules on 64-wide gate/up rows and 96-wide down rows: gate and up Q4_K → Q5_0 in every layer; down
+        // Q4_K → Q5_0 in layer 0 and Q6_K → Q8_0 in layer 1, a "more bits" layer (the last eighth of two layers).
+        var manifest = Converted("--dtype", "q8_0", "--expert-dtype", "q4_k_m");
+        Assert.Equal(["q5_0", "q5_0"], manifest.ExpertGrids.Select(g => g.DType));
+        Assert.Equal(["q5_0", "q8_0"], manifest.ExpertGrids.Select(g => g.DownType().Name()));
+        Assert.Equal("q8_0", manifest.Tensors.Single(t => t.Name == "blk.0.attn_q").DType);
+        Assert.Equal("q8_0, experts q4_k_m", manifest.Quantization);
+
+        var info = CliRun.Run(_dir.Sub("data"), "info", "m");
+        Assert.True(info.ExitCode == 0, info.Error);
+        Assert.Contains("q8_0, experts q4_k_m (as vib3 convert was asked)", info.Output);
+    }
+
+    [Fact]
+    public void Without_a_dtype_the_manifest_records_no_request()
+    {
+        var manifest = Converted();
+        Assert.Null(manifest.Quantization);
+        Assert.All(manifest.ExpertGrids, g => Assert.Equal("f32", g.DType));
+    }
+
+    [Fact]
+    public void A_mix_whose_fallback_vib3_cannot_write_is_refused_naming_the_tensor()
+    {
+        // llama.cpp's IQ4_XS falls back to IQ4_NL on 64-wide rows; vib3 reads IQ4_NL but has no encoder for it.
+        var data = _dir.Sub("data");
+        var run = CliRun.Run(data, "convert", Hf(), "--name", "m", "--dtype", "iq4_xs");
+        Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, run.ExitCode);
+        Assert.Contains($"SQLSTATE {SqlState.FeatureNotSupported}", run.Error);
+        Assert.Contains("iq4_xs stores token_embd (rows of 64 values) as iq4_nl", run.Error);
+        Assert.DoesNotContain("   at ", run.Error);
+        Assert.False(new ModelCatalog(data).Exists("m"));
+    }
+
     [Theory]
     [InlineData("--expert-dtype", "iq4_nl")]
     [InlineData("--dense-dtype", "tq2_0")]
     [InlineData("--dtype", "q4_1_m")]
-    [InlineData("--expert-dtype", "q4_k_m")] // a mix is a whole-model choice, not one role's type
+    [InlineData("--expert-dtype", "q4_k_l")] // not one of the mixes vib3 writes
     public void A_type_vib3_cannot_write_is_refused_in_one_line_before_anything_is_written(string option, string type)
     {
         var data = _dir.Sub("data");

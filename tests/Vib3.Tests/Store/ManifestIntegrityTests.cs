@@ -95,6 +95,10 @@ public sealed class ManifestIntegrityTests(ConvertedStores stores) : IClassFixtu
         Add("mix", "tokenizer.preTokenizerFallback", "\"bert\"", "tokenizer.preTokenizerFallback is 'bert', must be one of 'gpt2'");
         Add("mix", "tokenizer.unsupportedPreTokenizer", "\"pre-tokenizer Whitespace\"", "tokenizer.preTokenizerFallback is");
         Add("mix", "tokenizer.preTokenizerFallback", "\"gpt2\"", "tokenizer.unsupportedPreTokenizer is empty");
+        // the recorded quantization request: shown by vib3 info, so only the shape vib3 convert writes, and quoted safely
+        Add("mix", "quantization", "\"\"", "quantization is '', not a request like 'q4_k_m'");
+        Add("mix", "quantization", "\"q8_0, dense bf16, experts q4_k_m\"", "quantization is 'q8_0, dense bf16, experts q4_k_m', not a request");
+        Add("mix", "quantization", "\"q4_k_m\\n\\u001b[2J\"", "quantization is 'q4_k_m");
         foreach (var field in new[] { "pageRows", "maxPageBytes", "pageCount", "pageBytes" })
             Add("mix", field, "0", $"{field} is 0");
         foreach (var field in new[] { "pageRows", "maxPageBytes", "pageCount" })
