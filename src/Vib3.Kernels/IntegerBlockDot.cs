@@ -7,9 +7,13 @@ namespace Vib3.Kernels;
 /// Scalar row dot of a block-format weight row (<see cref="IBlockFormat"/>) with quantised activations, computed the
 /// way llama.cpp's ggml_vec_dot_*_q8_K / *_q8_0 do: per block, the quant products are summed exactly in integers per
 /// sub-block and weighted by the sub-block's integer scale (and its integer min times the sub-block's activation
-/// sum), then the block adds (d_x·d_w)·Σscale·Σq_w·q_x − (d_x·dmin_w)·Σmin·Σq_x in f32. The only difference from the
-/// generic ggml code is f32 summation order (ggml keeps eight lanes for Q3_K–Q6_K and applies IQ4_XS's scales per
-/// pair of sub-blocks in f32), a few ulps per row.
+/// sum), then the block adds (d_x·u)·Σscale·Σq_w·q_x − (d_x·dmin_w)·Σmin·Σq_x in f32, where u is the scales' unit
+/// d_w / <see cref="IBlockFormat.ScaleUnitDivisor"/>. For the IQ2/IQ3/IQ1 types ggml sums d_x·d_w·Σscale·Σq_w·q_x
+/// per block and multiplies the row by 1/8 or 1/4 at the end (IQ1 adds its ±1/8 shift as 0.125·Σscale·δ·Σq_x); a
+/// power-of-two factor moved inside commutes with f32 rounding, and IQ1's q_w = 8·grid ± 1 folds the shift into the
+/// same exact integer, so these equal ggml's generic dots bit for bit. The only difference from the generic ggml code
+/// is f32 summation order (ggml keeps eight lanes for Q3_K–Q6_K and applies IQ4_XS's scales per pair of sub-blocks in
+/// f32), a few ulps per row.
 /// This is the reference form; a SIMD form of a type replaces the call in <see cref="MatVec"/>'s dispatch.
 /// </summary>
 internal static unsafe class IntegerBlockDot
@@ -58,7 +62,7 @@ internal static unsafe class IntegerBlockDot
         var bytes = new ReadOnlySpan<byte>(block, T.BlockBytes);
         T.Unpack(bytes, q, scales, mins);
         var halves = T.HalfOffsets;
-        var d = ReadHalf(bytes, halves[0]);
+        var unit = SuperScale<T>(bytes) / T.ScaleUnitDivisor;
         var dmin = halves.Length > 1 ? ReadHalf(bytes, halves[1]) : 0f;
         int scaled = 0, mined = 0;
         for (var s = 0; s < T.BlockValues / T.SubBlockValues; s++)
@@ -69,15 +73,21 @@ internal static unsafe class IntegerBlockDot
                 products += q[i] * x[i];
                 activationSum += x[i];
             }
-            scaled += IntegerFactor(scales[s], d) * products;
+            scaled += IntegerFactor(scales[s], unit) * products;
             mined += IntegerFactor(mins[s], dmin) * activationSum;
         }
-        return dx * d * scaled - dx * dmin * mined;
+        return dx * unit * scaled - dx * dmin * mined;
     }
 
+    /// <summary>The block's f16 super-scale d: the field at the first of <see cref="IBlockFormat.HalfOffsets"/>, or
+    /// the one a format scatters over the block (IQ1_M).</summary>
+    private static float SuperScale<T>(ReadOnlySpan<byte> bytes) where T : IBlockFormat =>
+        T.ScatteredHalf(bytes) is { } scattered ? (float)scattered : ReadHalf(bytes, T.HalfOffsets[0]);
+
     /// <summary>The integer k with <paramref name="product"/> = <paramref name="superScale"/>·k. Unpack gives each
-    /// sub-block's scale as d·k in f32, and that product is exact (d is an f16, 11 significant bits; k has at most 8),
-    /// so the division recovers k exactly and the formats need not state their scale bits a second time.</summary>
+    /// sub-block's scale as u·k in f32 (u = d, or d/8 or d/4 for the IQ types: powers of two, exact), and that product
+    /// is exact (d is an f16, 11 significant bits; k has at most 8), so the division recovers k exactly and the formats
+    /// need not state their scale bits a second time.</summary>
     private static int IntegerFactor(float product, float superScale) =>
         superScale == 0 || product == 0 ? 0 : (int)MathF.Round(product / superScale);
 

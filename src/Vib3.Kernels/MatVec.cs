@@ -14,10 +14,10 @@ namespace Vib3.Kernels;
 /// int8·int8 dot scaled by d_w·d_x in f32. That adds an activation rounding error of up to d_x/2 per element
 /// (≈ 0.4% of the block's max |x|), i.e. |Δy| ≲ Σ_b |d_w|·Σ_j|q_w|·d_x/2 — the same error llama.cpp has.
 /// q4_0/q4_1/q5_0/q5_1 weights take the same q8_0 activations and integer block products (<see cref="BlockRowDot"/>),
-/// and so does iq4_nl. The types in 256-value blocks (K-quants, iq4_xs, tq1_0, tq2_0) take x quantised to Q8_K
-/// (<see cref="Q8K.Quantize"/>: f32 d = amax/127 per 256 values, so |x̂ − x| ≤ d/2) and integer sub-block products,
-/// as llama.cpp does: the K-quants and iq4_xs through their SIMD row kernels (<see cref="KQuantDots"/>), the ternary
-/// types through the scalar <see cref="IntegerBlockDot"/>.
+/// and so does iq4_nl. The types in 256-value blocks (K-quants, iq4_xs, tq1_0, tq2_0, the IQ2/IQ3/IQ1 types) take x
+/// quantised to Q8_K (<see cref="Q8K.Quantize"/>: f32 d = amax/127 per 256 values, so |x̂ − x| ≤ d/2) and integer
+/// sub-block products, as llama.cpp does: the K-quants and iq4_xs through their SIMD row kernels
+/// (<see cref="KQuantDots"/>), the ternary and IQ2/IQ3/IQ1 types through the scalar <see cref="IntegerBlockDot"/>.
 /// Work above <see cref="ParallelBytes"/> of weights is split over <see cref="KernelThreads"/> in row chunks.
 /// </remarks>
 public static unsafe class MatVec
@@ -90,8 +90,8 @@ public static unsafe class MatVec
         }
     }
 
-    /// <summary>ggml pairs every type stored in 256-value blocks (the K-quants, IQ4_XS, the ternary types) with Q8_K
-    /// activations; the 32-value block types take q8_0.</summary>
+    /// <summary>ggml pairs every type stored in 256-value blocks (the K-quants, the IQ types but IQ4_NL, the ternary
+    /// types) with Q8_K activations; the 32-value block types take q8_0.</summary>
     private static bool TakesQ8K(DType t) => t.BlockSize() == Q8K.BlockValues;
 
     private sealed class Job(DType t, byte* w, int rowBytes, int cols, float* x, short* xq, float* xd, float* xs, byte* xk, float* y) : PoolJob
@@ -134,6 +134,13 @@ public static unsafe class MatVec
                     break;
                 case DType.TQ1_0: WithQ8K<TQ1_0>(start, end); break;
                 case DType.TQ2_0: WithQ8K<TQ2_0>(start, end); break;
+                case DType.IQ2_XXS: WithQ8K<IQ2XXS>(start, end); break;
+                case DType.IQ2_XS: WithQ8K<IQ2XS>(start, end); break;
+                case DType.IQ2_S: WithQ8K<IQ2S>(start, end); break;
+                case DType.IQ3_XXS: WithQ8K<IQ3XXS>(start, end); break;
+                case DType.IQ3_S: WithQ8K<IQ3S>(start, end); break;
+                case DType.IQ1_S: WithQ8K<IQ1S>(start, end); break;
+                case DType.IQ1_M: WithQ8K<IQ1M>(start, end); break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(t), t, null);
             }

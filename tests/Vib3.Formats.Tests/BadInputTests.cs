@@ -368,7 +368,7 @@ public sealed class BadInputTests : IDisposable
         Fails(SqlState.InvalidParameterValue, f, () => GgufCheckpoint.Open(f), "blk.0.attn_q.weight", name, "block size 32");
     }
 
-    /// <summary>The K-quant, IQ4 and ternary types (read since issue 18): a row that is not a whole number of blocks
+    /// <summary>The K-quant, IQ and ternary types (read since issue 18): a row that is not a whole number of blocks
     /// (128 values of a 256-value type, 48 of IQ4_NL's 32) is refused at open, naming the tensor, the type and the
     /// block size, before a byte size is derived from it.</summary>
     [Theory]
@@ -381,6 +381,13 @@ public sealed class BadInputTests : IDisposable
     [InlineData(23u, "IQ4_XS", 128, 256)]
     [InlineData(34u, "TQ1_0", 128, 256)]
     [InlineData(35u, "TQ2_0", 128, 256)]
+    [InlineData(16u, "IQ2_XXS", 128, 256)]
+    [InlineData(17u, "IQ2_XS", 128, 256)]
+    [InlineData(22u, "IQ2_S", 128, 256)]
+    [InlineData(18u, "IQ3_XXS", 128, 256)]
+    [InlineData(21u, "IQ3_S", 128, 256)]
+    [InlineData(19u, "IQ1_S", 128, 256)]
+    [InlineData(29u, "IQ1_M", 128, 256)]
     public void Gguf_k_quant_row_not_whole_blocks(uint type, string name, int rowValues, int block)
     {
         var f = Gguf();

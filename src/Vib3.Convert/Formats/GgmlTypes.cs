@@ -7,6 +7,7 @@ public static class GgmlTypes
 {
     public const uint F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, BF16 = 30;
     public const uint Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, IQ4_NL = 20, IQ4_XS = 23, TQ1_0 = 34, TQ2_0 = 35;
+    public const uint IQ2_XXS = 16, IQ2_XS = 17, IQ3_XXS = 18, IQ1_S = 19, IQ3_S = 21, IQ2_S = 22, IQ1_M = 29;
 
     /// <summary>The ggml types vib3 reads, each stored as the <see cref="DType"/> with the same block layout.</summary>
     private static readonly Dictionary<uint, DType> Read = new()
@@ -15,6 +16,8 @@ public static class GgmlTypes
         [Q4_0] = DType.Q4_0, [Q4_1] = DType.Q4_1, [Q5_0] = DType.Q5_0, [Q5_1] = DType.Q5_1,
         [Q2_K] = DType.Q2_K, [Q3_K] = DType.Q3_K, [Q4_K] = DType.Q4_K, [Q5_K] = DType.Q5_K, [Q6_K] = DType.Q6_K,
         [IQ4_NL] = DType.IQ4_NL, [IQ4_XS] = DType.IQ4_XS, [TQ1_0] = DType.TQ1_0, [TQ2_0] = DType.TQ2_0,
+        [IQ2_XXS] = DType.IQ2_XXS, [IQ2_XS] = DType.IQ2_XS, [IQ2_S] = DType.IQ2_S, [IQ3_XXS] = DType.IQ3_XXS,
+        [IQ3_S] = DType.IQ3_S, [IQ1_S] = DType.IQ1_S, [IQ1_M] = DType.IQ1_M,
     };
 
     /// <summary>"F32, F16, ..." for the refusal of a type vib3 does not read.</summary>

@@ -19,21 +19,24 @@ internal static class GgufRewrite
 
     /// <summary>Writes <paramref name="quantised"/>: <paramref name="input"/> with every f32 matrix (2 or more
     /// dimensions) whose rows are whole blocks of <paramref name="type"/> quantised to it by ggml, as llama-quantize
-    /// would with an importance matrix of ones (vectors such as norms stay f32, as llama-quantize keeps them); and
-    /// <paramref name="decoded"/>: the same file with those tensors as the f32 values their blocks decode to (vib3's
-    /// dequantiser, bit-exact with ggml's). Returns the names of the quantised tensors.</summary>
-    public static IReadOnlyCollection<string> Requantise(string input, string quantised, string decoded, DType type)
+    /// would with an importance matrix of ones (vectors such as norms and the expert routers stay f32, as llama-quantize
+    /// keeps them: vib3 stores a router as f32 whatever its source type, so a quantised one would be computed with f32
+    /// activations where llama.cpp rounds them to Q8_K); and, unless null, <paramref name="decoded"/>: the same file
+    /// with those tensors as the f32 values their blocks decode to (vib3's dequantiser, bit-exact with ggml's). Returns
+    /// the names of the quantised tensors.</summary>
+    public static IReadOnlyCollection<string> Requantise(string input, string quantised, string? decoded, DType type)
     {
         var blocks = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         Write(input, quantised, (t, bytes) =>
         {
-            if (t.DType != DType.F32 || t.Shape.Length < 2 || t.Shape[^1] % type.BlockSize() != 0) return null;
+            if (t.DType != DType.F32 || t.Shape.Length < 2 || t.Shape[^1] % type.BlockSize() != 0 || IsRouter(t.Name)) return null;
             var columns = t.Shape[^1];
             var importance = Enumerable.Repeat(1f, (int)columns).ToArray();
             var q = GgmlRowQuantizer.Quantize((int)GgufWriter.GgmlType(type), Floats(bytes), t.ElementCount / columns, columns, importance);
             blocks[t.Name] = q;
             return (type, q);
         });
+        if (decoded is null) return blocks.Keys;
         Write(input, decoded, (t, _) =>
         {
             if (!blocks.TryGetValue(t.Name, out var q)) return null;
@@ -45,6 +48,9 @@ internal static class GgufRewrite
         });
         return blocks.Keys;
     }
+
+    /// <summary>llama-quantize's rule: the expert router (ffn_gate_inp) is never quantised.</summary>
+    private static bool IsRouter(string name) => name.Contains("ffn_gate_inp", StringComparison.Ordinal);
 
     public static void Write(string input, string output, Transform transform)
     {
