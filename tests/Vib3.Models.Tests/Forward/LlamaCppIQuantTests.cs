@@ -35,16 +35,7 @@ public sealed class LlamaCppIQuantTests
     [MemberData(nameof(Types))]
     public async Task Llama_cpp_iq_file_matches_llama_cpp_at_every_position(DType type)
     {
-        var spec = ModelFixture.Small(ModelFamily.Mixtral, DType.F32) with { Dim = 256, ExpertHidden = 256, SharedExpertHidden = 256 };
-        var decoded = "";
-        IReadOnlyCollection<string> names = [];
-        using var f = new ModelFixture(spec, "gguf", pageRows: 256, rewrite: f32 =>
-        {
-            var quantised = Path.ChangeExtension(f32, $"{type.Name()}.gguf");
-            decoded = Path.ChangeExtension(f32, $"{type.Name()}-decoded.gguf");
-            names = GgufRewrite.Requantise(f32, quantised, decoded, type);
-            return quantised;
-        });
+        using var f = Fixture(type, out var decoded, out var names);
         // Every matrix really is in the type: the experts, the attention projections, the embeddings and the head.
         foreach (var name in new[] { "blk.0.ffn_gate_exps.weight", "blk.1.ffn_down_exps.weight", "blk.0.attn_q.weight", "token_embd.weight", "output.weight" })
             Assert.Contains(name, names);
@@ -63,6 +54,24 @@ public sealed class LlamaCppIQuantTests
             Assert.True(VectorOps.ArgMax(expected[p]) == VectorOps.ArgMax(actual[p]), $"{type.Name()} position {p}: argmax differs");
         Assert.True(f32Activations > 2 * Tolerance,
             $"{type.Name()}: f32 activations move the logits by only {f32Activations:G3}, too little for the bound to see the Q8_K path");
+    }
+
+    /// <summary>The 256-wide synthetic Mixtral with every matrix quantised to <paramref name="type"/> by ggml, converted
+    /// by vib3; <paramref name="decoded"/> is its f32 twin, <paramref name="names"/> the quantised tensors.</summary>
+    internal static ModelFixture Fixture(DType type, out string decoded, out IReadOnlyCollection<string> names)
+    {
+        var spec = ModelFixture.Small(ModelFamily.Mixtral, DType.F32) with { Dim = 256, ExpertHidden = 256, SharedExpertHidden = 256 };
+        string? twin = null;
+        IReadOnlyCollection<string> quantisedNames = [];
+        var f = new ModelFixture(spec, "gguf", pageRows: 256, rewrite: f32 =>
+        {
+            var quantised = Path.ChangeExtension(f32, $"{type.Name()}.gguf");
+            twin = Path.ChangeExtension(f32, $"{type.Name()}-decoded.gguf");
+            quantisedNames = GgufRewrite.Requantise(f32, quantised, twin, type);
+            return quantised;
+        });
+        (decoded, names) = (twin!, quantisedNames);
+        return f;
     }
 
     private static float[][] LlamaLogits(string file, int[] tokens)
