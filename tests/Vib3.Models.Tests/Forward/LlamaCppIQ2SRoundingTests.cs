@@ -72,7 +72,8 @@ public sealed class LlamaCppIQ2SRoundingTests
         Q8K.Quantize(llamaAttention, llamaQ);
         Q8K.Quantize(vib3Attention, vib3Q);
         var flips = Enumerable.Range(0, dim).Where(i => llamaQ[Q8K.QuantsOffset + i] != vib3Q[Q8K.QuantsOffset + i]).ToArray();
-        Assert.NotEmpty(flips);
+        Assert.True(flips.Length > 0, "no Q8_K rounding of the attention output differs any more (did the synthetic model or "
+            + "ggml change?): if the logits now agree, IQ2_S can join LlamaCppIQuantTests' list against the build loaded here");
         foreach (var i in flips)
         {
             var scaled = Math.Abs(-127 * exactAttention[i] / exactMax);
