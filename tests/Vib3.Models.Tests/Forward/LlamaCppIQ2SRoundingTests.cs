@@ -7,8 +7,9 @@ using Vib3.LlamaCpp;
 namespace Vib3.Models.Tests.Forward;
 
 /// <summary>
-/// Why the IQ2_S file of <see cref="LlamaCppIQuantTests"/> is not compared with llama.cpp at 2e-3: the two engines
-/// part at one Q8_K rounding that f32 summation order decides, not at anything either computes wrongly.
+/// Why the IQ2_S file of <see cref="LlamaCppIQuantTests"/> is compared with llama.cpp's portable build, not the x86
+/// build loaded here: vib3 and the x86 build part at one Q8_K rounding that f32 summation order decides, not at
+/// anything either computes wrongly.
 /// Token 0, layer 0: both quantise the same attn_norm output to the same Q8_K bytes and take the same integer dots
 /// with W_v; llama.cpp's x86 build sums each row's eight SIMD lanes in f32 (d·lane, then a tree), vib3 sums the
 /// integers first, as ggml's portable kernel does, so V differs in the last bit of some rows. With one position the
