@@ -91,22 +91,28 @@ internal readonly struct PortableDot : IByteDot
         Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256<sbyte>.Zero), -x, x);
 }
 
-/// <summary>How many activation rows a block's sums serve, fixed per compiled loop: one input spreads a block's
-/// runs over independent accumulators (one chain of dependent vpdpwssd per block would leave the multipliers idle),
-/// several inputs are independent chains already, one per input.</summary>
+/// <summary>How many activation rows a block's sums serve, fixed per compiled loop where it can be: one input spreads
+/// a block's runs over independent accumulators (one chain of dependent vpdpwssd per block would leave the multipliers
+/// idle); four (the batch's case) are independent chains already, one per input, and need no branch on the count;
+/// <see cref="Count"/> 0: two or three, read from the call's inputs.</summary>
 internal interface IInputCount
 {
-    static abstract bool Single { get; }
+    static abstract int Count { get; }
 }
 
 internal readonly struct OneInput : IInputCount
 {
-    public static bool Single => true;
+    public static int Count => 1;
 }
 
-internal readonly struct SeveralInputs : IInputCount
+internal readonly struct FourInputs : IInputCount
 {
-    public static bool Single => false;
+    public static int Count => 4;
+}
+
+internal readonly struct SomeInputs : IInputCount
+{
+    public static int Count => 0;
 }
 
 /// <summary>Helpers the K-quant vector sums share.</summary>
@@ -119,16 +125,16 @@ internal static unsafe class ByteDots
     public static void Add<TDot, TCount>(int chain, Vector256<byte> u, sbyte* x, long stride, int inputs, Vector256<short> scale,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TDot : IByteDot where TCount : IInputCount
     {
-        if (TCount.Single)
+        if (TCount.Count == 1)
         {
             AddTo<TDot>(chain, u, Vector256.Load(x), scale, ref a0, ref a1, ref a2, ref a3);
             return;
         }
         a0 = TDot.DotAdd(a0, u, Vector256.Load(x), scale);
         a1 = TDot.DotAdd(a1, u, Vector256.Load(x + stride), scale);
-        if (inputs == 2) return;
+        if (TCount.Count == 0 && inputs == 2) return;
         a2 = TDot.DotAdd(a2, u, Vector256.Load(x + 2 * stride), scale);
-        if (inputs == 3) return;
+        if (TCount.Count == 0 && inputs == 3) return;
         a3 = TDot.DotAdd(a3, u, Vector256.Load(x + 3 * stride), scale);
     }
 
@@ -139,16 +145,16 @@ internal static unsafe class ByteDots
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TDot : IByteDot where TCount : IInputCount
     {
         var magnitude = Vector256.Abs(a).AsByte();
-        if (TCount.Single)
+        if (TCount.Count == 1)
         {
             AddTo<TDot>(chain, magnitude, TDot.Sign(Vector256.Load(x), a), scale, ref a0, ref a1, ref a2, ref a3);
             return;
         }
         a0 = TDot.DotAdd(a0, magnitude, TDot.Sign(Vector256.Load(x), a), scale);
         a1 = TDot.DotAdd(a1, magnitude, TDot.Sign(Vector256.Load(x + stride), a), scale);
-        if (inputs == 2) return;
+        if (TCount.Count == 0 && inputs == 2) return;
         a2 = TDot.DotAdd(a2, magnitude, TDot.Sign(Vector256.Load(x + 2 * stride), a), scale);
-        if (inputs == 3) return;
+        if (TCount.Count == 0 && inputs == 3) return;
         a3 = TDot.DotAdd(a3, magnitude, TDot.Sign(Vector256.Load(x + 3 * stride), a), scale);
     }
 
@@ -167,7 +173,7 @@ internal static unsafe class ByteDots
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Lanes<TCount>(ref Vector256<int> a0, Vector256<int> a1, Vector256<int> a2, Vector256<int> a3) where TCount : IInputCount
     {
-        if (TCount.Single) a0 = (a0 + a1) + (a2 + a3);
+        if (TCount.Count == 1) a0 = (a0 + a1) + (a2 + a3);
     }
 
     /// <summary>The multipliers of a run that is the whole 32-value sub-block <paramref name="s"/> (0–7) of an

@@ -84,25 +84,26 @@ public static unsafe class IQ4XSDot
             Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
             var codebook = Vector128.Create(IQ4NonLinear.Codebook);
             var table = Vector256.Create(codebook, codebook);
-            for (var s = 0; s < 8; s += 4)
-            {
-                SubBlock<TCount>(0, s, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
-                SubBlock<TCount>(1, s + 1, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
-                SubBlock<TCount>(2, s + 2, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
-                SubBlock<TCount>(3, s + 3, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
-            }
+            SubBlock<TCount>(0, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            SubBlock<TCount>(1, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            SubBlock<TCount>(2, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            SubBlock<TCount>(3, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            SubBlock<TCount>(4, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            SubBlock<TCount>(5, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            SubBlock<TCount>(6, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            SubBlock<TCount>(7, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
             ByteDots.Lanes<TCount>(ref a0, a1, a2, a3);
             (l0, l1, l2, l3) = (a0, a1, a2, a3);
         }
 
-        /// <summary>Called with constant <paramref name="chain"/>.</summary>
+        /// <summary>Called with constant <paramref name="s"/>: the scale shuffle and the chain (s % 4) fold to constants.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void SubBlock<TCount>(int chain, int s, byte* block, sbyte* x, long stride, int inputs, Vector256<sbyte> codebook, Vector256<short> scales,
+        private static void SubBlock<TCount>(int s, byte* block, sbyte* x, long stride, int inputs, Vector256<sbyte> codebook, Vector256<short> scales,
             ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TCount : IInputCount
         {
             var nibbles = Vector128.Load(block + QuantsOffset + 16 * s);
             var values = TDot.Lookup(codebook, Vector256.Create(nibbles & Vector128.Create((byte)0x0F), nibbles >>> 4));
-            ByteDots.AddSigned<TDot, TCount>(chain, values, x + 32 * s, stride, inputs, ByteDots.SubBlock<TDot>(scales, s), ref a0, ref a1, ref a2, ref a3);
+            ByteDots.AddSigned<TDot, TCount>(s % 4, values, x + 32 * s, stride, inputs, ByteDots.SubBlock<TDot>(scales, s), ref a0, ref a1, ref a2, ref a3);
         }
 
         public static Vector256<int> WeightedSums(Vector256<short> weights, short* bsums) =>

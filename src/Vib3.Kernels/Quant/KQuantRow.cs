@@ -77,7 +77,8 @@ internal static unsafe class KQuantRow
         if (inputs is < 1 or > MaxInputs) throw new ArgumentOutOfRangeException(nameof(inputs), inputs, $"1 to {MaxInputs} activation rows per call");
         ArgumentOutOfRangeException.ThrowIfNegative(blocks);
         if (inputs == 1) Loop<TBlock, TSums, OneInput>(row, q8k, stride, inputs, blocks, output);
-        else Loop<TBlock, TSums, SeveralInputs>(row, q8k, stride, inputs, blocks, output);
+        else if (inputs == 4) Loop<TBlock, TSums, FourInputs>(row, q8k, stride, inputs, blocks, output);
+        else Loop<TBlock, TSums, SomeInputs>(row, q8k, stride, inputs, blocks, output);
     }
 
     private static void Loop<TBlock, TSums, TCount>(byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
@@ -94,11 +95,11 @@ internal static unsafe class KQuantRow
             var x = q8k + (long)b * Q8K.BlockBytes;
             TSums.Lanes<TCount>(w, (sbyte*)(x + Q8K.QuantsOffset), stride, inputs, scales, out var l0, out var l1, out var l2, out var l3);
             f0 = Accumulate<TBlock, TSums>(f0, l0, x, scales.SumWeights, d, dmin);
-            if (TCount.Single) continue;
+            if (TCount.Count == 1) continue;
             f1 = Accumulate<TBlock, TSums>(f1, l1, x + stride, scales.SumWeights, d, dmin);
-            if (inputs == 2) continue;
+            if (TCount.Count == 0 && inputs == 2) continue;
             f2 = Accumulate<TBlock, TSums>(f2, l2, x + 2 * stride, scales.SumWeights, d, dmin);
-            if (inputs == 3) continue;
+            if (TCount.Count == 0 && inputs == 3) continue;
             f3 = Accumulate<TBlock, TSums>(f3, l3, x + 3 * stride, scales.SumWeights, d, dmin);
         }
         output[0] = Reduce(f0);
