@@ -56,7 +56,7 @@ internal unsafe interface IKQuantSums
 /// <summary>
 /// The row loop every K-quant × Q8_K dot shares, the way llama.cpp's x86 ggml_vec_dot_*_q8_K computes it: per block,
 /// eight int32 lanes of exact sums (<see cref="IKQuantSums"/>), converted to f32 and accumulated per lane,
-/// acc = fma(d_x·d, lanes, acc), and for the asymmetric formats acc = fma(−(d_x·dmin), weighted sums, acc) after it
+/// acc = fma(d_x·d, lanes, acc), and for the asymmetric formats acc = fma(d_x·(−dmin), weighted sums, acc) after it
 /// (the offset formats subtract their weighted sums from the lanes as integers first); one horizontal sum per row,
 /// ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)). Only <see cref="IKQuantSums"/> differs between tiers, and it is exact,
 /// so every tier gives the same bits. One call dots a weight row with up to <see cref="MaxInputs"/> activation rows,
@@ -92,15 +92,18 @@ internal static unsafe class KQuantRow
         {
             var w = row + (long)b * TBlock.BlockBytes;
             var scales = TBlock.Decode(w, halves, out var d, out var dmin);
+            // The super-scales broadcast once for all inputs; d_x·d and −(d_x·dmin) = d_x·(−dmin) in f32 lane by lane.
+            var dv = Vector256.Create(d);
+            var negativeMin = Vector256.Create(-dmin);
             var x = q8k + (long)b * Q8K.BlockBytes;
             TSums.Lanes<TCount>(w, (sbyte*)(x + Q8K.QuantsOffset), stride, inputs, scales, out var l0, out var l1, out var l2, out var l3);
-            f0 = Accumulate<TBlock, TSums>(f0, l0, x, scales.SumWeights, d, dmin);
+            f0 = Accumulate<TBlock, TSums>(f0, l0, x, scales.SumWeights, dv, negativeMin);
             if (TCount.Count == 1) continue;
-            f1 = Accumulate<TBlock, TSums>(f1, l1, x + stride, scales.SumWeights, d, dmin);
+            f1 = Accumulate<TBlock, TSums>(f1, l1, x + stride, scales.SumWeights, dv, negativeMin);
             if (TCount.Count == 0 && inputs == 2) continue;
-            f2 = Accumulate<TBlock, TSums>(f2, l2, x + 2 * stride, scales.SumWeights, d, dmin);
+            f2 = Accumulate<TBlock, TSums>(f2, l2, x + 2 * stride, scales.SumWeights, dv, negativeMin);
             if (TCount.Count == 0 && inputs == 3) continue;
-            f3 = Accumulate<TBlock, TSums>(f3, l3, x + 3 * stride, scales.SumWeights, d, dmin);
+            f3 = Accumulate<TBlock, TSums>(f3, l3, x + 3 * stride, scales.SumWeights, dv, negativeMin);
         }
         output[0] = Reduce(f0);
         if (inputs > 1) output[1] = Reduce(f1);
@@ -110,16 +113,16 @@ internal static unsafe class KQuantRow
 
     /// <summary>One block of one input (its q8_K block at <paramref name="x"/>) added to its lane accumulator.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Accumulate<TBlock, TSums>(Vector256<float> acc, Vector256<int> lanes, byte* x, Vector256<short> weights, float d, float dmin)
-        where TBlock : IKQuantBlock where TSums : IKQuantSums
+    private static Vector256<float> Accumulate<TBlock, TSums>(Vector256<float> acc, Vector256<int> lanes, byte* x, Vector256<short> weights,
+        Vector256<float> d, Vector256<float> negativeMin) where TBlock : IKQuantBlock where TSums : IKQuantSums
     {
-        var xd = *(float*)x;
-        var scale = Vector256.Create(xd * d);
+        var xd = Vector256.Create(*(float*)x);
+        var scale = xd * d;
         if (!TBlock.UsesSums) return Vector256.FusedMultiplyAdd(scale, Vector256.ConvertToSingle(lanes), acc);
         var sums = TSums.WeightedSums(weights, (short*)(x + Q8K.SumsOffset));
         if (!TBlock.HasMins) return Vector256.FusedMultiplyAdd(scale, Vector256.ConvertToSingle(lanes - sums), acc);
         acc = Vector256.FusedMultiplyAdd(scale, Vector256.ConvertToSingle(lanes), acc);
-        return Vector256.FusedMultiplyAdd(Vector256.Create(-(xd * dmin)), Vector256.ConvertToSingle(sums), acc);
+        return Vector256.FusedMultiplyAdd(xd * negativeMin, Vector256.ConvertToSingle(sums), acc);
     }
 
     /// <summary>((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)): the row's one horizontal sum, in one order for every tier.</summary>

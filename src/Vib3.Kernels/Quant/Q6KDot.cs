@@ -21,6 +21,7 @@ public static unsafe class Q6KDot
     {
         switch (tier)
         {
+            case IntegerTier.Avx512: KQuantRow.Run<Block, WideSums>(row, q8k, stride, inputs, blocks, output); break;
             case IntegerTier.AvxVnni: KQuantRow.Run<Block, VectorSums<VnniDot>>(row, q8k, stride, inputs, blocks, output); break;
             case IntegerTier.Avx2: KQuantRow.Run<Block, VectorSums<Avx2Dot>>(row, q8k, stride, inputs, blocks, output); break;
             case IntegerTier.Vector256: KQuantRow.Run<Block, VectorSums<PortableDot>>(row, q8k, stride, inputs, blocks, output); break;
@@ -96,5 +97,38 @@ public static unsafe class Q6KDot
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> WeightedSums(Vector256<short> weights, short* bsums) => TDot.PairDot(weights, Vector256.Load(bsums));
+    }
+
+    /// <summary><see cref="VectorSums{TDot}"/> on <see cref="WideDots"/>: a half's ql (64 bytes) is one 512-bit
+    /// load, and with qh beside qh >> 2 it rebuilds runs 0 and 1 (low nibbles) or 2 and 3 (high nibbles) at once.</summary>
+    private readonly struct WideSums : IKQuantSums
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Lanes<TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
+            out Vector256<int> l0, out Vector256<int> l1, out Vector256<int> l2, out Vector256<int> l3) where TCount : IInputCount
+        {
+            Vector512<int> a0 = default, a1 = default, a2 = default, a3 = default;
+            Half<TCount>(0, block, x, stride, inputs, WideDots.Table(scales.Low), ref a0, ref a1, ref a2, ref a3);
+            Half<TCount>(1, block, x, stride, inputs, WideDots.Table(scales.High), ref a0, ref a1, ref a2, ref a3);
+            WideDots.Lanes<TCount>(a0, a1, a2, a3, out l0, out l1, out l2, out l3);
+        }
+
+        /// <summary>Called with constant <paramref name="h"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Half<TCount>(int h, byte* block, sbyte* x, long stride, int inputs, Vector512<short> table,
+            ref Vector512<int> a0, ref Vector512<int> a1, ref Vector512<int> a2, ref Vector512<int> a3) where TCount : IInputCount
+        {
+            var low4 = Vector512.Create((byte)0x0F);
+            var low2 = Vector512.Create((byte)0x03);
+            var ql = Vector512.Load(block + 64 * h);
+            var qh = Vector256.Load(block + 128 + 32 * h);
+            var qh2 = Vector512.Create(qh, qh >>> 2);
+            var xh = x + 128 * h;
+            WideDots.Add<TCount>(0, (ql & low4) | ((qh2 & low2) << 4), xh, stride, inputs, WideDots.SubBlockQuad(table, 0), ref a0, ref a1, ref a2, ref a3);
+            WideDots.Add<TCount>(1, (ql >>> 4) | (((qh2 >>> 4) & low2) << 4), xh + 64, stride, inputs, WideDots.SubBlockQuad(table, 1), ref a0, ref a1, ref a2, ref a3);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> WeightedSums(Vector256<short> weights, short* bsums) => VnniDot.PairDot(weights, Vector256.Load(bsums));
     }
 }
