@@ -37,7 +37,8 @@ internal static unsafe class KernelBench
 
         Console.WriteLine($"{rows}x{cols} weights, {streams} streams, {threads} threads, {repeat} repeats; vib3 integer tier {IntegerTiers.Best}; " +
                           "GB/s of weights, median (best); 1T columns in thread CPU time, the others in wall time");
-        Console.WriteLine("dtype    vib3 1T         llama.cpp 1T    vib3 tiers 1T (scalar/v256/avx2/vnni)       1T " + streams + "-stream  vib3 " + threads + "T 1-stream   " + streams + "-stream aggregate");
+        var tierNames = string.Join("/", Enum.GetNames<IntegerTier>()).ToLowerInvariant();
+        Console.WriteLine($"dtype    vib3 1T         llama.cpp 1T    {$"vib3 tiers 1T ({tierNames})",-43} 1T {streams}-stream  vib3 {threads}T 1-stream   {streams}-stream aggregate");
         foreach (var t in dtypes)
             Console.WriteLine(Measure(t, rows, cols, streams, threads, repeat, totalMib));
         return 0;
