@@ -13,7 +13,8 @@ public enum IntegerTier
     /// <summary>One byte product at a time: the definition the vector tiers are tested against.</summary>
     Scalar,
 
-    /// <summary>Portable Vector256: widen to int16, multiply, widen to int32 (NEON and any accelerated Vector256).</summary>
+    /// <summary>Portable Vector256: x86's pair sums rebuilt from int16/int32 shifts and multiplies (NEON and any
+    /// accelerated Vector256).</summary>
     Vector256,
 
     /// <summary>AVX2: vpmaddubsw then vpmaddwd against the sub-block scales, as llama.cpp's AVX2 kernels do.</summary>
