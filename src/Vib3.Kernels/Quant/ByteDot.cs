@@ -4,18 +4,20 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Vib3.Kernels.Quant;
 
-/// <summary>The byte arithmetic a vector tier provides. <see cref="DotAdd"/>: acc + scale·Σ u·s over 32 unsigned
-/// weight bytes u and 32 signed activation bytes s, where each 128-bit half of the int32 result holds the products of
-/// the corresponding 16 bytes (on x86, lane i those of bytes 4i…4i+3), so a 32-byte run can span two 16-value
-/// sub-blocks with two scales. The scale comes per lane both as int16 (for the x86 tiers, which fold it into the
-/// vpmaddwd / vpdpwssd of vpmaddubsw's int16 pair sums, as llama.cpp does) and as int32 (for the portable tier); the
-/// caller builds both and the JIT drops the unused one. Callers pass u ≤ 127 and s ≥ −127, so a pair sum
-/// (≤ 2·127·127) cannot saturate int16 and pair·scale (|scale| ≤ 128) fits int32: every tier is exact.
-/// <see cref="Lookup"/>: table[i] per byte, for i in 0…15, with the 16-entry table in both halves.
-/// <see cref="Sign"/>: x with a's sign (−x where a &lt; 0; where a = 0 either x or 0, which |a| = 0 makes the same).</summary>
+/// <summary>The byte arithmetic a vector tier provides, every operation exact and with x86's lane layout, so all
+/// tiers put the same integers in the same lanes. <see cref="DotAdd"/>: int32 lane i of the result is acc_i +
+/// scale_{2i}·(u_{4i}·s_{4i} + u_{4i+1}·s_{4i+1}) + scale_{2i+1}·(u_{4i+2}·s_{4i+2} + u_{4i+3}·s_{4i+3}) over 32
+/// unsigned weight bytes u, 32 signed activation bytes s and 16 int16 multipliers (vpmaddubsw, then vpmaddwd against
+/// the scales, as llama.cpp does). Callers pass u ≤ 127 and s ≥ −127, so a pair sum (≤ 2·127·127) cannot saturate
+/// int16, and |scale| ≤ 128 keeps every lane in int32. <see cref="PairDot"/>: lane i = a_{2i}·b_{2i} +
+/// a_{2i+1}·b_{2i+1} (vpmaddwd). <see cref="Lookup"/>: table[i] per byte, for i in 0…15, with the 16-entry table in
+/// both halves. <see cref="Sign"/>: x with a's sign (−x where a &lt; 0; where a = 0 either x or 0, which |a| = 0
+/// makes the same).</summary>
 internal interface IByteDot
 {
-    static abstract Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale16, Vector256<int> scale32);
+    static abstract Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale);
+
+    static abstract Vector256<int> PairDot(Vector256<short> a, Vector256<short> b);
 
     static abstract Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices);
 
@@ -28,8 +30,11 @@ internal interface IByteDot
 internal readonly struct VnniDot : IByteDot
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale16, Vector256<int> scale32) =>
-        AvxVnni.MultiplyWideningAndAdd(acc, Avx2.MultiplyAddAdjacent(u, s), scale16);
+    public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale) =>
+        AvxVnni.MultiplyWideningAndAdd(acc, Avx2.MultiplyAddAdjacent(u, s), scale);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> PairDot(Vector256<short> a, Vector256<short> b) => Avx2.MultiplyAddAdjacent(a, b);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices) => Avx2.Shuffle(table, indices.AsSByte());
@@ -42,8 +47,11 @@ internal readonly struct VnniDot : IByteDot
 internal readonly struct Avx2Dot : IByteDot
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale16, Vector256<int> scale32) =>
-        acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), scale16);
+    public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale) =>
+        acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), scale);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> PairDot(Vector256<short> a, Vector256<short> b) => Avx2.MultiplyAddAdjacent(a, b);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices) => Avx2.Shuffle(table, indices.AsSByte());
@@ -52,19 +60,27 @@ internal readonly struct Avx2Dot : IByteDot
     public static Vector256<sbyte> Sign(Vector256<sbyte> x, Vector256<sbyte> a) => Avx2.Sign(x, a);
 }
 
-/// <summary>Portable Vector256 (NEON or any accelerated Vector256): widen to int16, multiply, widen to int32.</summary>
+/// <summary>Portable Vector256 (NEON or any accelerated Vector256): the x86 pair sums rebuilt from shifts, so the
+/// lanes hold what vpmaddubsw and vpmaddwd would put there.</summary>
 internal readonly struct PortableDot : IByteDot
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale16, Vector256<int> scale32)
+    public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale)
     {
-        var (u0, u1) = Vector256.Widen(u);
-        var (s0, s1) = Vector256.Widen(s);
-        var (a, b) = Vector256.Widen(u0.AsInt16() * s0); // bytes 0–15: |u·s| ≤ 255·128 fits int16
-        var (c, d) = Vector256.Widen(u1.AsInt16() * s1); // bytes 16–31
-        var low = a + b;
-        var high = c + d;
-        return acc + Vector256.Create(low.GetLower() + low.GetUpper(), high.GetLower() + high.GetUpper()) * scale32;
+        // Int16 element k holds bytes 2k (low) and 2k+1 (high): u unsigned, s signed.
+        var u16 = u.AsInt16();
+        var s16 = s.AsInt16();
+        var pairs = (u16 & Vector256.Create((short)0xFF)) * ((s16 << 8) >> 8) + (u16 >>> 8) * (s16 >> 8);
+        return acc + PairDot(pairs, scale);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> PairDot(Vector256<short> a, Vector256<short> b)
+    {
+        // Int32 element i holds int16s 2i (low) and 2i+1 (high), both signed.
+        var a32 = a.AsInt32();
+        var b32 = b.AsInt32();
+        return ((a32 << 16) >> 16) * ((b32 << 16) >> 16) + (a32 >> 16) * (b32 >> 16);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -75,58 +91,101 @@ internal readonly struct PortableDot : IByteDot
         Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256<sbyte>.Zero), -x, x);
 }
 
+/// <summary>How many activation rows a block's sums serve, fixed per compiled loop where it can be: one input spreads
+/// a block's runs over independent accumulators (one chain of dependent vpdpwssd per block would leave the multipliers
+/// idle); four (the batch's case) are independent chains already, one per input, and need no branch on the count;
+/// <see cref="Count"/> 0: two or three, read from the call's inputs.</summary>
+internal interface IInputCount
+{
+    static abstract int Count { get; }
+}
+
+internal readonly struct OneInput : IInputCount
+{
+    public static int Count => 1;
+}
+
+internal readonly struct FourInputs : IInputCount
+{
+    public static int Count => 4;
+}
+
+internal readonly struct SomeInputs : IInputCount
+{
+    public static int Count => 0;
+}
+
 /// <summary>Helpers the K-quant vector sums share.</summary>
 internal static unsafe class ByteDots
 {
-    /// <summary>a_k += scale·Σ u·x_k for each of the <paramref name="inputs"/> activation rows x_k = x + k·stride: the
-    /// weight bytes are decoded once by the caller and reused for every input.</summary>
+    /// <summary>Adds scale·u·x_k to the accumulators for each of the <paramref name="inputs"/> activation rows
+    /// x_k = x + k·stride, decoding the weight bytes u once for all of them: with one input into the accumulator
+    /// <paramref name="chain"/> (0–3, a constant at the call), with several input k's into a_k.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Add<TDot>(Vector256<byte> u, sbyte* x, long stride, int inputs, (Vector256<short> Int16, Vector256<int> Int32) scale,
-        ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TDot : IByteDot
+    public static void Add<TDot, TCount>(int chain, Vector256<byte> u, sbyte* x, long stride, int inputs, Vector256<short> scale,
+        ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TDot : IByteDot where TCount : IInputCount
     {
-        a0 = TDot.DotAdd(a0, u, Vector256.Load(x), scale.Int16, scale.Int32);
-        if (inputs == 1) return;
-        a1 = TDot.DotAdd(a1, u, Vector256.Load(x + stride), scale.Int16, scale.Int32);
-        if (inputs == 2) return;
-        a2 = TDot.DotAdd(a2, u, Vector256.Load(x + 2 * stride), scale.Int16, scale.Int32);
-        if (inputs == 3) return;
-        a3 = TDot.DotAdd(a3, u, Vector256.Load(x + 3 * stride), scale.Int16, scale.Int32);
+        if (TCount.Count == 1)
+        {
+            AddTo<TDot>(chain, u, Vector256.Load(x), scale, ref a0, ref a1, ref a2, ref a3);
+            return;
+        }
+        a0 = TDot.DotAdd(a0, u, Vector256.Load(x), scale);
+        a1 = TDot.DotAdd(a1, u, Vector256.Load(x + stride), scale);
+        if (TCount.Count == 0 && inputs == 2) return;
+        a2 = TDot.DotAdd(a2, u, Vector256.Load(x + 2 * stride), scale);
+        if (TCount.Count == 0 && inputs == 3) return;
+        a3 = TDot.DotAdd(a3, u, Vector256.Load(x + 3 * stride), scale);
     }
 
-    /// <summary><see cref="Add{TDot}"/> for signed weights a (|a| ≤ 127): |a| times x with a's sign, llama.cpp's
-    /// sign trick.</summary>
+    /// <summary><see cref="Add{TDot, TCount}"/> for signed weights a (|a| ≤ 127): |a| times x with a's sign,
+    /// llama.cpp's sign trick.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AddSigned<TDot>(Vector256<sbyte> a, sbyte* x, long stride, int inputs, (Vector256<short> Int16, Vector256<int> Int32) scale,
-        ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TDot : IByteDot
+    public static void AddSigned<TDot, TCount>(int chain, Vector256<sbyte> a, sbyte* x, long stride, int inputs, Vector256<short> scale,
+        ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TDot : IByteDot where TCount : IInputCount
     {
         var magnitude = Vector256.Abs(a).AsByte();
-        a0 = TDot.DotAdd(a0, magnitude, TDot.Sign(Vector256.Load(x), a), scale.Int16, scale.Int32);
-        if (inputs == 1) return;
-        a1 = TDot.DotAdd(a1, magnitude, TDot.Sign(Vector256.Load(x + stride), a), scale.Int16, scale.Int32);
-        if (inputs == 2) return;
-        a2 = TDot.DotAdd(a2, magnitude, TDot.Sign(Vector256.Load(x + 2 * stride), a), scale.Int16, scale.Int32);
-        if (inputs == 3) return;
-        a3 = TDot.DotAdd(a3, magnitude, TDot.Sign(Vector256.Load(x + 3 * stride), a), scale.Int16, scale.Int32);
+        if (TCount.Count == 1)
+        {
+            AddTo<TDot>(chain, magnitude, TDot.Sign(Vector256.Load(x), a), scale, ref a0, ref a1, ref a2, ref a3);
+            return;
+        }
+        a0 = TDot.DotAdd(a0, magnitude, TDot.Sign(Vector256.Load(x), a), scale);
+        a1 = TDot.DotAdd(a1, magnitude, TDot.Sign(Vector256.Load(x + stride), a), scale);
+        if (TCount.Count == 0 && inputs == 2) return;
+        a2 = TDot.DotAdd(a2, magnitude, TDot.Sign(Vector256.Load(x + 2 * stride), a), scale);
+        if (TCount.Count == 0 && inputs == 3) return;
+        a3 = TDot.DotAdd(a3, magnitude, TDot.Sign(Vector256.Load(x + 3 * stride), a), scale);
     }
 
-    /// <summary>sumis[k] = the lane sum of a_k, for the inputs there are.</summary>
+    /// <summary>a_chain += scale·u·s. Assignments, not a returned ref: a ref to a local would pin it to memory.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Store(int inputs, int* sumis, Vector256<int> a0, Vector256<int> a1, Vector256<int> a2, Vector256<int> a3)
+    private static void AddTo<TDot>(int chain, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale,
+        ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TDot : IByteDot
     {
-        sumis[0] = Vector256.Sum(a0);
-        if (inputs > 1) sumis[1] = Vector256.Sum(a1);
-        if (inputs > 2) sumis[2] = Vector256.Sum(a2);
-        if (inputs > 3) sumis[3] = Vector256.Sum(a3);
+        if (chain == 0) a0 = TDot.DotAdd(a0, u, s, scale);
+        else if (chain == 1) a1 = TDot.DotAdd(a1, u, s, scale);
+        else if (chain == 2) a2 = TDot.DotAdd(a2, u, s, scale);
+        else a3 = TDot.DotAdd(a3, u, s, scale);
     }
 
-    /// <summary>One scale for a whole 32-byte run (a 32-value sub-block), in both lane widths.</summary>
+    /// <summary>The lanes of input k after a block: one input's chains summed (exact), or a_k itself.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static (Vector256<short>, Vector256<int>) Scale(short scale) => (Vector256.Create(scale), Vector256.Create((int)scale));
+    public static void Lanes<TCount>(ref Vector256<int> a0, Vector256<int> a1, Vector256<int> a2, Vector256<int> a3) where TCount : IInputCount
+    {
+        if (TCount.Count == 1) a0 = (a0 + a1) + (a2 + a3);
+    }
 
-    /// <summary>scales[s] for the first 16 bytes' lanes, scales[s+1] for the last 16: the multipliers of a 32-byte run
-    /// that spans two 16-value sub-blocks, in both lane widths.</summary>
+    /// <summary>The multipliers of a run that is the whole 32-value sub-block <paramref name="s"/> (0–7) of an
+    /// eight-scale <paramref name="table"/> (<see cref="BlockScales"/>): scale s in every int16.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static (Vector256<short>, Vector256<int>) Pair(short* scales, int s) =>
-        (Vector256.Create(Vector128.Create(scales[s]), Vector128.Create(scales[s + 1])),
-         Vector256.Create(Vector128.Create((int)scales[s]), Vector128.Create((int)scales[s + 1])));
+    public static Vector256<short> SubBlock<TDot>(Vector256<short> table, int s) where TDot : IByteDot =>
+        TDot.Lookup(table.AsSByte(), Vector256.Create((short)(0x0100 + 0x0202 * s)).AsByte()).AsInt16();
+
+    /// <summary>The multipliers of run <paramref name="j"/> (0–3) of a 128-value half whose eight 16-value
+    /// sub-block scales are <paramref name="table"/>: scale 2j for the run's first 16 bytes (the low 128-bit half),
+    /// 2j+1 for its last 16.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<short> SubBlockPair<TDot>(Vector256<short> table, int j) where TDot : IByteDot =>
+        TDot.Lookup(table.AsSByte(), Vector256.Create(Vector128.Create((short)(0x0100 + 0x0404 * j)), Vector128.Create((short)(0x0302 + 0x0404 * j))).AsByte()).AsInt16();
 }

@@ -23,12 +23,12 @@ public static unsafe class IQ4XSDot
     /// output[k] is bit for bit what <see cref="Dot(byte*, byte*, int)"/> gives for row k.</summary>
     internal static void Dot(IntegerTier tier, byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
     {
-        switch (tier)
+        switch (IntegerTiers.Narrow(tier))
         {
             case IntegerTier.AvxVnni: KQuantRow.Run<Block, VectorSums<VnniDot>>(row, q8k, stride, inputs, blocks, output); break;
             case IntegerTier.Avx2: KQuantRow.Run<Block, VectorSums<Avx2Dot>>(row, q8k, stride, inputs, blocks, output); break;
             case IntegerTier.Vector256: KQuantRow.Run<Block, VectorSums<PortableDot>>(row, q8k, stride, inputs, blocks, output); break;
-            default: KQuantRow.Run<Block, ScalarSums>(row, q8k, stride, inputs, blocks, output); break;
+            default: KQuantRow.Run<Block, ScalarSums<Quants>>(row, q8k, stride, inputs, blocks, output); break;
         }
     }
 
@@ -40,57 +40,73 @@ public static unsafe class IQ4XSDot
         public static bool HasMins => false;
         public static bool UsesSums => false;
 
+        /// <summary>Scale s: the low (s even) or high (s odd) nibble of byte 4 + s/2, topped by bits 2s…2s+1 of the
+        /// 16-bit word at byte 2; both spread to one byte per scale with shifts and masks, as a bit deposit would.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Decode(byte* block, float* halves, short* scales, short* sumWeights, out float d, out float dmin)
+        public static BlockScales Decode(byte* block, float* halves, out float d, out float dmin)
         {
-            var high = *(ushort*)(block + 2);
-            for (var s = 0; s < 8; s++)
-                scales[s] = (short)((((block[4 + s / 2] >> (4 * (s % 2))) & 0xF) | (((high >> (2 * s)) & 3) << 4)) - ScaleBias);
+            ulong low = *(uint*)(block + 4);
+            low = (low | low << 16) & 0x0000FFFF0000FFFF;
+            low = (low | low << 8) & 0x00FF00FF00FF00FF;
+            low = (low | low << 4) & 0x0F0F0F0F0F0F0F0F;
+            ulong high = *(ushort*)(block + 2);
+            high = (high | high << 24) & 0x000000FF000000FF;
+            high = (high | high << 12) & 0x000F000F000F000F;
+            high = (high | high << 6) & 0x0303030303030303;
+            var scales = Vector128.WidenLower(Vector128.CreateScalar(low | high << 4).AsByte()).AsInt16() - Vector128.Create((short)ScaleBias);
             d = KQuantRow.Half(halves, block);
             dmin = 0;
+            return new BlockScales(KQuantRow.Both(scales), default, default);
         }
     }
 
-    private readonly struct ScalarSums : IKQuantSums
+    /// <summary>Value 32s + l: the codebook entry of the low (l &lt; 16) or high nibble of byte 8 + 16s + l % 16.</summary>
+    private readonly struct Quants : IScalarQuants
     {
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
-        {
-            for (var k = 0; k < inputs; k++) sumis[k] = One(block, x + k * stride, scales);
-        }
+        public static int SubBlockValues => 32;
 
-        private static int One(byte* block, sbyte* x, short* scales)
+        public static int Quant(byte* block, int p)
         {
-            var codebook = IQ4NonLinear.Codebook;
-            var sumi = 0;
-            for (var s = 0; s < 8; s++)
-            {
-                var nibbles = block + QuantsOffset + 16 * s;
-                var dot = 0;
-                for (var l = 0; l < 16; l++)
-                    dot += codebook[nibbles[l] & 0xF] * x[32 * s + l] + codebook[nibbles[l] >> 4] * x[32 * s + l + 16];
-                sumi += scales[s] * dot;
-            }
-            return sumi;
+            int s = p / 32, l = p % 32;
+            var nibbles = block[QuantsOffset + 16 * s + l % 16];
+            return IQ4NonLinear.Codebook[l < 16 ? nibbles & 0xF : nibbles >> 4];
         }
     }
 
-    /// <summary>Sub-block s: its 16 nibble bytes give values 0–15 (low nibbles) and 16–31 (high ones).</summary>
+    /// <summary>Sub-block s: its 16 nibble bytes give values 0–15 (low nibbles) and 16–31 (high ones); with one
+    /// input sub-block s goes to chain s % 4.</summary>
     private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
+        public static void Lanes<TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
+            out Vector256<int> l0, out Vector256<int> l1, out Vector256<int> l2, out Vector256<int> l3) where TCount : IInputCount
         {
             Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
             var codebook = Vector128.Create(IQ4NonLinear.Codebook);
             var table = Vector256.Create(codebook, codebook);
-            var low4 = Vector128.Create((byte)0x0F);
-            for (var s = 0; s < 8; s++)
-            {
-                var nibbles = Vector128.Load(block + QuantsOffset + 16 * s);
-                var values = TDot.Lookup(table, Vector256.Create(nibbles & low4, nibbles >>> 4));
-                ByteDots.AddSigned<TDot>(values, x + 32 * s, stride, inputs, ByteDots.Scale(scales[s]), ref a0, ref a1, ref a2, ref a3);
-            }
-            ByteDots.Store(inputs, sumis, a0, a1, a2, a3);
+            SubBlock<TCount>(0, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            SubBlock<TCount>(1, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            SubBlock<TCount>(2, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            SubBlock<TCount>(3, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            SubBlock<TCount>(4, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            SubBlock<TCount>(5, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            SubBlock<TCount>(6, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            SubBlock<TCount>(7, block, x, stride, inputs, table, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            ByteDots.Lanes<TCount>(ref a0, a1, a2, a3);
+            (l0, l1, l2, l3) = (a0, a1, a2, a3);
         }
+
+        /// <summary>Called with constant <paramref name="s"/>: the scale shuffle and the chain (s % 4) fold to constants.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void SubBlock<TCount>(int s, byte* block, sbyte* x, long stride, int inputs, Vector256<sbyte> codebook, Vector256<short> scales,
+            ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TCount : IInputCount
+        {
+            var nibbles = Vector128.Load(block + QuantsOffset + 16 * s);
+            var values = TDot.Lookup(codebook, Vector256.Create(nibbles & Vector128.Create((byte)0x0F), nibbles >>> 4));
+            ByteDots.AddSigned<TDot, TCount>(s % 4, values, x + 32 * s, stride, inputs, ByteDots.SubBlock<TDot>(scales, s), ref a0, ref a1, ref a2, ref a3);
+        }
+
+        public static Vector256<int> WeightedSums(Vector256<short> weights, short* bsums) =>
+            throw new InvalidOperationException("IQ4_XS uses no block sums");
     }
 }

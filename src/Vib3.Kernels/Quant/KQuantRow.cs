@@ -5,6 +5,21 @@ using Vib3.Core.Quant;
 
 namespace Vib3.Kernels.Quant;
 
+/// <summary>A block's decoded scale fields, in registers. <see cref="Low"/>: sub-block scales 0–7 as int16, the same
+/// eight in both 128-bit halves (so a per-half byte shuffle, <see cref="IByteDot.Lookup"/>, picks any of them);
+/// <see cref="High"/>: scales 8–15 likewise (the sixteen-sub-block formats; unused otherwise);
+/// <see cref="SumWeights"/>: the weight of each of Q8_K's sixteen 16-value block sums (where
+/// <see cref="IKQuantBlock.UsesSums"/>).</summary>
+internal readonly struct BlockScales(Vector256<short> low, Vector256<short> high, Vector256<short> sumWeights)
+{
+    public readonly Vector256<short> Low = low;
+    public readonly Vector256<short> High = high;
+    public readonly Vector256<short> SumWeights = sumWeights;
+
+    /// <summary>The scale of sub-block <paramref name="s"/> (0–15).</summary>
+    public int Scale(int s) => s < 8 ? Low.GetElement(s) : High.GetElement(s - 8);
+}
+
 /// <summary>One K-quant format's block, as the integer dot sees it: its scale fields decoded to integers, and how
 /// its quants relate to the Q8_K block sums.</summary>
 internal unsafe interface IKQuantBlock
@@ -12,119 +27,125 @@ internal unsafe interface IKQuantBlock
     static abstract int BlockBytes { get; }
 
     /// <summary>True for the asymmetric formats (value = d·scale·q − dmin·min): the block sums weighted by the mins
-    /// make a second integer, scaled by dmin. Otherwise the weighted block sums are subtracted from sumi: the formats
-    /// whose kernel multiplies unsigned quants u = q + c (Q6_K c = 32, Q3_K c = 4) weight each sum by c·scale, since
-    /// Σ (u − c)·x = Σ u·x − c·bsum.</summary>
+    /// make a second integer vector, scaled by dmin. Otherwise the weighted block sums are subtracted from the
+    /// lanes: the formats whose kernel multiplies unsigned quants u = q + c (Q6_K c = 32, Q3_K c = 4) weight each
+    /// sum by c·scale, since Σ (u − c)·x = Σ u·x − c·bsum.</summary>
     static abstract bool HasMins { get; }
 
     /// <summary>True where the block sums take part (the mins or an offset); IQ4_XS's signed codebook needs neither.</summary>
     static abstract bool UsesSums { get; }
 
-    /// <summary>Decodes the block's integer sub-block scales into <paramref name="scales"/> (one per sub-block, up to
-    /// 16), the weight of each of Q8_K's sixteen 16-value block sums into <paramref name="sumWeights"/> (where
-    /// <see cref="UsesSums"/>), and its f32 super-scales (dmin 0 without mins; f16 read through
+    /// <summary>The block's integer scales and its f32 super-scales (dmin 0 without mins; f16 read through
     /// <see cref="KQuantRow.Half"/>).</summary>
-    static abstract void Decode(byte* block, float* halves, short* scales, short* sumWeights, out float d, out float dmin);
+    static abstract BlockScales Decode(byte* block, float* halves, out float d, out float dmin);
 }
 
-/// <summary>sumis[k] = Σ_s scales[s]·Σ_{j∈s} u_j·x_k,j over one block, for the activation rows x_k = x + k·stride
-/// (k &lt; inputs): the one part of the dot each tier computes its own way. The vector tiers decode each weight
-/// vector once for all the inputs.</summary>
+/// <summary>The integer part of one block, the one part each tier computes its own way; exact, so every tier gives
+/// the same integers. <see cref="Lanes{TCount}"/>: for each activation row x_k = x + k·stride (k &lt; inputs),
+/// int32 lane i (0–7) = Σ over the block's eight 32-value runs r of Σ_{l=4i}^{4i+3} scale(32r+l)·u_{32r+l}·x_k,{32r+l}
+/// (scale(p) the scale of the sub-block value p is in; x86's vpmaddubsw/vpmaddwd lane layout).
+/// <see cref="WeightedSums"/>: lane i = w_{2i}·bsum_{2i} + w_{2i+1}·bsum_{2i+1} over the sixteen block sums.</summary>
 internal unsafe interface IKQuantSums
 {
-    static abstract void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis);
+    static abstract void Lanes<TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
+        out Vector256<int> l0, out Vector256<int> l1, out Vector256<int> l2, out Vector256<int> l3) where TCount : IInputCount;
+
+    static abstract Vector256<int> WeightedSums(Vector256<short> weights, short* bsums);
 }
 
 /// <summary>
 /// The row loop every K-quant × Q8_K dot shares, the way llama.cpp's x86 ggml_vec_dot_*_q8_K computes it: per block,
-/// sumi = Σ_s scale_s·Σ_{j∈s} u_j·x_j and the weighted block sums Σ_r w_r·bsum_r are exact integers, and the row adds
-/// (d_x·d)·sumi and subtracts (d_x·dmin)·Σ min·bsum (or folds the offset's sums into sumi) in f32, block by block.
-/// Only <see cref="IKQuantSums"/> differs between tiers, and it is exact, so every tier gives the same bits. One call
-/// dots a weight row with up to <see cref="MaxInputs"/> activation rows, decoding each weight block once for all of
-/// them; each row keeps its own accumulators in the single-row order.
+/// eight int32 lanes of exact sums (<see cref="IKQuantSums"/>), converted to f32 and accumulated per lane,
+/// acc = fma(d_x·d, lanes, acc), and for the asymmetric formats acc = fma(d_x·(−dmin), weighted sums, acc) after it
+/// (the offset formats subtract their weighted sums from the lanes as integers first); one horizontal sum per row,
+/// ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)). Only <see cref="IKQuantSums"/> differs between tiers, and it is exact,
+/// so every tier gives the same bits. One call dots a weight row with up to <see cref="MaxInputs"/> activation rows,
+/// decoding each weight block once for all of them; each row keeps its own accumulator in the single-row order.
 /// </summary>
 internal static unsafe class KQuantRow
 {
     /// <summary>Activation rows one call takes. Four keeps their q8_K blocks and the weight block in L1 together.</summary>
     public const int MaxInputs = 4;
 
-    private const int Runs = Q8K.BlockValues / Q8K.SumRun;
-
     /// <summary>The f16 → f32 table (<see cref="RowDot.HalfTable"/>, pinned), read once: a static readonly the JIT
     /// folds, where the property would be a call per row.</summary>
     private static readonly float* Halves = RowDot.HalfTablePtr;
 
-    [SkipLocalsInit] // the per-row scratch below is written before it is read: no need to zero it per call
     public static void Run<TBlock, TSums>(byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
         where TBlock : IKQuantBlock where TSums : IKQuantSums
     {
         if (inputs is < 1 or > MaxInputs) throw new ArgumentOutOfRangeException(nameof(inputs), inputs, $"1 to {MaxInputs} activation rows per call");
         ArgumentOutOfRangeException.ThrowIfNegative(blocks);
-        var scales = stackalloc short[Runs];
-        var sumWeights = stackalloc short[Runs];
-        var sumis = stackalloc int[MaxInputs];
+        if (inputs == 1) Loop<TBlock, TSums, OneInput>(row, q8k, stride, inputs, blocks, output);
+        else if (inputs == 4) Loop<TBlock, TSums, FourInputs>(row, q8k, stride, inputs, blocks, output);
+        else Loop<TBlock, TSums, SomeInputs>(row, q8k, stride, inputs, blocks, output);
+    }
+
+    private static void Loop<TBlock, TSums, TCount>(byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
+        where TBlock : IKQuantBlock where TSums : IKQuantSums where TCount : IInputCount
+    {
         var halves = Halves;
-        // One pair of f32 accumulators per input, in locals (registers) rather than an array: a per-block
-        // round-trip through memory would put a store-to-load latency on every block's dependency chain.
-        float s0 = 0, s1 = 0, s2 = 0, s3 = 0, m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+        // One f32 lane accumulator per input, in locals (registers): a per-block round trip through memory would put
+        // a store-to-load latency on every block's dependency chain.
+        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
         for (var b = 0; b < blocks; b++)
         {
             var w = row + (long)b * TBlock.BlockBytes;
-            TBlock.Decode(w, halves, scales, sumWeights, out var d, out var dmin);
+            var scales = TBlock.Decode(w, halves, out var d, out var dmin);
+            // The super-scales broadcast once for all inputs; d_x·d and −(d_x·dmin) = d_x·(−dmin) in f32 lane by lane.
+            var dv = Vector256.Create(d);
+            var negativeMin = Vector256.Create(-dmin);
             var x = q8k + (long)b * Q8K.BlockBytes;
-            TSums.Sumi(w, (sbyte*)(x + Q8K.QuantsOffset), stride, inputs, scales, sumis);
-            var weights = Vector256.Load(sumWeights);
-            var (add, minAdd) = Contribution<TBlock>(sumis[0], x, weights, d, dmin);
-            s0 += add;
-            m0 += minAdd;
-            if (inputs == 1) continue;
-            (add, minAdd) = Contribution<TBlock>(sumis[1], x + stride, weights, d, dmin);
-            s1 += add;
-            m1 += minAdd;
-            if (inputs == 2) continue;
-            (add, minAdd) = Contribution<TBlock>(sumis[2], x + 2 * stride, weights, d, dmin);
-            s2 += add;
-            m2 += minAdd;
-            if (inputs == 3) continue;
-            (add, minAdd) = Contribution<TBlock>(sumis[3], x + 3 * stride, weights, d, dmin);
-            s3 += add;
-            m3 += minAdd;
+            TSums.Lanes<TCount>(w, (sbyte*)(x + Q8K.QuantsOffset), stride, inputs, scales, out var l0, out var l1, out var l2, out var l3);
+            f0 = Accumulate<TBlock, TSums>(f0, l0, x, scales.SumWeights, dv, negativeMin);
+            if (TCount.Count == 1) continue;
+            f1 = Accumulate<TBlock, TSums>(f1, l1, x + stride, scales.SumWeights, dv, negativeMin);
+            if (TCount.Count == 0 && inputs == 2) continue;
+            f2 = Accumulate<TBlock, TSums>(f2, l2, x + 2 * stride, scales.SumWeights, dv, negativeMin);
+            if (TCount.Count == 0 && inputs == 3) continue;
+            f3 = Accumulate<TBlock, TSums>(f3, l3, x + 3 * stride, scales.SumWeights, dv, negativeMin);
         }
-        output[0] = s0 - m0;
-        if (inputs > 1) output[1] = s1 - m1;
-        if (inputs > 2) output[2] = s2 - m2;
-        if (inputs > 3) output[3] = s3 - m3;
+        output[0] = Reduce(f0);
+        if (inputs > 1) output[1] = Reduce(f1);
+        if (inputs > 2) output[2] = Reduce(f2);
+        if (inputs > 3) output[3] = Reduce(f3);
     }
 
-    /// <summary>One block of one input: (d_x·d)·sumi, and for the asymmetric formats (d_x·dmin)·Σ min·bsum (else 0).
-    /// Returned, not added through refs: a ref would pin the caller's accumulators to memory.</summary>
+    /// <summary>One block of one input (its q8_K block at <paramref name="x"/>) added to its lane accumulator.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (float Sum, float MinSum) Contribution<TBlock>(int sumi, byte* x, Vector256<short> weights, float d, float dmin)
-        where TBlock : IKQuantBlock
+    private static Vector256<float> Accumulate<TBlock, TSums>(Vector256<float> acc, Vector256<int> lanes, byte* x, Vector256<short> weights,
+        Vector256<float> d, Vector256<float> negativeMin) where TBlock : IKQuantBlock where TSums : IKQuantSums
     {
-        var xd = *(float*)x;
-        if (!TBlock.UsesSums) return (xd * d * sumi, 0);
-        var weighted = WeightedSums(weights, Vector256.Load((short*)(x + Q8K.SumsOffset)));
-        return TBlock.HasMins ? (xd * d * sumi, xd * dmin * weighted) : (xd * d * (sumi - weighted), 0);
+        var xd = Vector256.Create(*(float*)x);
+        var scale = xd * d;
+        if (!TBlock.UsesSums) return Vector256.FusedMultiplyAdd(scale, Vector256.ConvertToSingle(lanes), acc);
+        var sums = TSums.WeightedSums(weights, (short*)(x + Q8K.SumsOffset));
+        if (!TBlock.HasMins) return Vector256.FusedMultiplyAdd(scale, Vector256.ConvertToSingle(lanes - sums), acc);
+        acc = Vector256.FusedMultiplyAdd(scale, Vector256.ConvertToSingle(lanes), acc);
+        return Vector256.FusedMultiplyAdd(xd * negativeMin, Vector256.ConvertToSingle(sums), acc);
     }
 
-    /// <summary>Σ_r w_r·bsum_r over the sixteen block sums, exact (|w·bsum| ≤ 4096·2032): vpmaddwd, or widened.</summary>
+    /// <summary>((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)): the row's one horizontal sum, in one order for every tier.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int WeightedSums(Vector256<short> weights, Vector256<short> bsums)
+    private static float Reduce(Vector256<float> a)
     {
-        if (Avx2.IsSupported) return Vector256.Sum(Avx2.MultiplyAddAdjacent(weights, bsums));
-        var (w0, w1) = Vector256.Widen(weights);
-        var (b0, b1) = Vector256.Widen(bsums);
-        return Vector256.Sum(w0 * b0 + w1 * b1);
+        var four = a.GetLower() + a.GetUpper();
+        var two = four + Vector128.Shuffle(four, Vector128.Create(2, 3, 0, 1));
+        return two.ToScalar() + two.GetElement(1);
     }
 
-    /// <summary>Sixteen bytes as sixteen shorts.</summary>
+    /// <summary>Sixteen bytes as sixteen shorts, sign-extended.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<short> Shorts(Vector128<sbyte> bytes)
     {
+        if (Avx2.IsSupported) return Avx2.ConvertToVector256Int16(bytes);
         var (low, high) = Vector128.Widen(bytes);
         return Vector256.Create(low, high);
     }
+
+    /// <summary>Eight shorts in both 128-bit halves: a <see cref="BlockScales"/> table.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<short> Both(Vector128<short> eight) => Vector256.Create(eight, eight);
 
     /// <summary>The f16 at <paramref name="p"/> as f32, looked up in <paramref name="halves"/>
     /// (<see cref="RowDot.HalfTablePtr"/>: exact, and cheaper than a software convert).</summary>

@@ -21,12 +21,12 @@ public static unsafe class Q2KDot
     /// output[k] is bit for bit what <see cref="Dot(byte*, byte*, int)"/> gives for row k.</summary>
     internal static void Dot(IntegerTier tier, byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
     {
-        switch (tier)
+        switch (IntegerTiers.Narrow(tier))
         {
             case IntegerTier.AvxVnni: KQuantRow.Run<Block, VectorSums<VnniDot>>(row, q8k, stride, inputs, blocks, output); break;
             case IntegerTier.Avx2: KQuantRow.Run<Block, VectorSums<Avx2Dot>>(row, q8k, stride, inputs, blocks, output); break;
             case IntegerTier.Vector256: KQuantRow.Run<Block, VectorSums<PortableDot>>(row, q8k, stride, inputs, blocks, output); break;
-            default: KQuantRow.Run<Block, ScalarSums>(row, q8k, stride, inputs, blocks, output); break;
+            default: KQuantRow.Run<Block, ScalarSums<Quants>>(row, q8k, stride, inputs, blocks, output); break;
         }
     }
 
@@ -37,55 +37,53 @@ public static unsafe class Q2KDot
         public static bool UsesSums => true;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Decode(byte* block, float* halves, short* scales, short* sumWeights, out float d, out float dmin)
+        public static BlockScales Decode(byte* block, float* halves, out float d, out float dmin)
         {
             var packed = Vector128.Load(block);
-            KQuantRow.Shorts((packed & Vector128.Create((byte)0x0F)).AsSByte()).Store(scales);
-            KQuantRow.Shorts((packed >>> 4).AsSByte()).Store(sumWeights);
+            var scales = KQuantRow.Shorts((packed & Vector128.Create((byte)0x0F)).AsSByte());
             d = KQuantRow.Half(halves, block + 80);
             dmin = KQuantRow.Half(halves, block + 82);
+            return new BlockScales(KQuantRow.Both(scales.GetLower()), KQuantRow.Both(scales.GetUpper()), KQuantRow.Shorts((packed >>> 4).AsSByte()));
         }
     }
 
-    private readonly struct ScalarSums : IKQuantSums
+    /// <summary>Value 128h + 32j + l is bits 2j…2j+1 of qs[32h + l].</summary>
+    private readonly struct Quants : IScalarQuants
     {
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
-        {
-            for (var k = 0; k < inputs; k++) sumis[k] = One(block, x + k * stride, scales);
-        }
+        public static int SubBlockValues => 16;
 
-        private static int One(byte* block, sbyte* x, short* scales)
-        {
-            var qs = block + QuantsOffset;
-            var dots = stackalloc int[16];
-            for (var s = 0; s < 16; s++) dots[s] = 0;
-            for (var p = 0; p < 256; p++)
-                dots[p / 16] += ((qs[32 * (p / 128) + p % 32] >> (2 * (p % 128 / 32))) & 3) * x[p];
-            var sumi = 0;
-            for (var s = 0; s < 16; s++) sumi += scales[s] * dots[s];
-            return sumi;
-        }
+        public static int Quant(byte* block, int p) => (block[QuantsOffset + 32 * (p / 128) + p % 32] >> (2 * (p % 128 / 32))) & 3;
     }
 
-    /// <summary>Value 128h + 32j + l is bits 2j…2j+1 of qs[32h + l]; each 32-value run spans sub-blocks 8h+2j, 8h+2j+1.</summary>
+    /// <summary>Each 32-value run spans sub-blocks 8h+2j, 8h+2j+1; with one input run j goes to chain j.</summary>
     private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
+        public static void Lanes<TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
+            out Vector256<int> l0, out Vector256<int> l1, out Vector256<int> l2, out Vector256<int> l3) where TCount : IInputCount
         {
             Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
-            var three = Vector256.Create((byte)3);
-            for (var h = 0; h < 2; h++)
-            {
-                // Constant shifts, written out: a shift by a loop variable costs the JIT a computed mask per use.
-                var q = Vector256.Load(block + QuantsOffset + 32 * h);
-                var xh = x + 128 * h;
-                ByteDots.Add<TDot>(q & three, xh, stride, inputs, ByteDots.Pair(scales, 8 * h), ref a0, ref a1, ref a2, ref a3);
-                ByteDots.Add<TDot>((q >>> 2) & three, xh + 32, stride, inputs, ByteDots.Pair(scales, 8 * h + 2), ref a0, ref a1, ref a2, ref a3);
-                ByteDots.Add<TDot>((q >>> 4) & three, xh + 64, stride, inputs, ByteDots.Pair(scales, 8 * h + 4), ref a0, ref a1, ref a2, ref a3);
-                ByteDots.Add<TDot>(q >>> 6, xh + 96, stride, inputs, ByteDots.Pair(scales, 8 * h + 6), ref a0, ref a1, ref a2, ref a3);
-            }
-            ByteDots.Store(inputs, sumis, a0, a1, a2, a3);
+            Half<TCount>(0, block, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            Half<TCount>(1, block, x, stride, inputs, scales.High, ref a0, ref a1, ref a2, ref a3);
+            ByteDots.Lanes<TCount>(ref a0, a1, a2, a3);
+            (l0, l1, l2, l3) = (a0, a1, a2, a3);
         }
+
+        /// <summary>Called with constant <paramref name="h"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Half<TCount>(int h, byte* block, sbyte* x, long stride, int inputs, Vector256<short> table,
+            ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TCount : IInputCount
+        {
+            var three = Vector256.Create((byte)3);
+            var q = Vector256.Load(block + QuantsOffset + 32 * h);
+            var xh = x + 128 * h;
+            ByteDots.Add<TDot, TCount>(0, q & three, xh, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 0), ref a0, ref a1, ref a2, ref a3);
+            ByteDots.Add<TDot, TCount>(1, (q >>> 2) & three, xh + 32, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 1), ref a0, ref a1, ref a2, ref a3);
+            ByteDots.Add<TDot, TCount>(2, (q >>> 4) & three, xh + 64, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 2), ref a0, ref a1, ref a2, ref a3);
+            ByteDots.Add<TDot, TCount>(3, q >>> 6, xh + 96, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 3), ref a0, ref a1, ref a2, ref a3);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> WeightedSums(Vector256<short> weights, short* bsums) => TDot.PairDot(weights, Vector256.Load(bsums));
     }
 }

@@ -22,12 +22,12 @@ public static unsafe class Q3KDot
     /// output[k] is bit for bit what <see cref="Dot(byte*, byte*, int)"/> gives for row k.</summary>
     internal static void Dot(IntegerTier tier, byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
     {
-        switch (tier)
+        switch (IntegerTiers.Narrow(tier))
         {
             case IntegerTier.AvxVnni: KQuantRow.Run<Block, VectorSums<VnniDot>>(row, q8k, stride, inputs, blocks, output); break;
             case IntegerTier.Avx2: KQuantRow.Run<Block, VectorSums<Avx2Dot>>(row, q8k, stride, inputs, blocks, output); break;
             case IntegerTier.Vector256: KQuantRow.Run<Block, VectorSums<PortableDot>>(row, q8k, stride, inputs, blocks, output); break;
-            default: KQuantRow.Run<Block, ScalarSums>(row, q8k, stride, inputs, blocks, output); break;
+            default: KQuantRow.Run<Block, ScalarSums<Quants>>(row, q8k, stride, inputs, blocks, output); break;
         }
     }
 
@@ -46,7 +46,7 @@ public static unsafe class Q3KDot
         /// <summary>Scale s is the low or high nibble of table byte s % 8 topped by two bits of byte 8 + s % 4
         /// (Q3K's layout); unpacked four at a time in 32-bit words as llama.cpp does.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Decode(byte* block, float* halves, short* scales, short* sumWeights, out float d, out float dmin)
+        public static BlockScales Decode(byte* block, float* halves, out float d, out float dmin)
         {
             const uint low4 = 0x0F0F0F0F, low2 = 0x03030303;
             var table = block + TableOffset;
@@ -56,62 +56,57 @@ public static unsafe class Q3KDot
                 (b & low4) | (((top >> 2) & low2) << 4),
                 ((a >> 4) & low4) | (((top >> 4) & low2) << 4),
                 ((b >> 4) & low4) | (((top >> 6) & low2) << 4));
-            var int8 = packed.AsSByte() - Vector128.Create((sbyte)ScaleBias);
-            var shorts = KQuantRow.Shorts(int8);
-            shorts.Store(scales);
-            (shorts * Offset).Store(sumWeights);
+            var shorts = KQuantRow.Shorts(packed.AsSByte() - Vector128.Create((sbyte)ScaleBias));
             d = KQuantRow.Half(halves, block + ScaleOffset);
             dmin = 0;
+            return new BlockScales(KQuantRow.Both(shorts.GetLower()), KQuantRow.Both(shorts.GetUpper()), shorts * Offset);
         }
     }
 
-    private readonly struct ScalarSums : IKQuantSums
+    /// <summary>Value 128h + 32j + l: bits 2j…2j+1 of qs[32h + l], plus 4 where bit 4h+j of hmask[l] is set.</summary>
+    private readonly struct Quants : IScalarQuants
     {
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
-        {
-            for (var k = 0; k < inputs; k++) sumis[k] = One(block, x + k * stride, scales);
-        }
+        public static int SubBlockValues => 16;
 
-        private static int One(byte* block, sbyte* x, short* scales)
+        public static int Quant(byte* block, int p)
         {
-            byte* hmask = block, qs = block + QuantsOffset;
-            var dots = stackalloc int[16];
-            for (var s = 0; s < 16; s++) dots[s] = 0;
-            for (var p = 0; p < 256; p++)
-            {
-                int h = p / 128, j = p % 128 / 32, l = p % 32;
-                var u = ((qs[32 * h + l] >> (2 * j)) & 3) | (((hmask[l] >> (4 * h + j)) & 1) << 2);
-                dots[p / 16] += u * x[p];
-            }
-            var sumi = 0;
-            for (var s = 0; s < 16; s++) sumi += scales[s] * dots[s];
-            return sumi;
+            int h = p / 128, j = p % 128 / 32, l = p % 32;
+            return ((block[QuantsOffset + 32 * h + l] >> (2 * j)) & 3) | (((block[l] >> (4 * h + j)) & 1) << 2);
         }
     }
 
     /// <summary>Value 128h + 32j + l: bits 2j…2j+1 of qs[32h + l], high bit 4h+j of hmask[l] (moved to bit 2, value
-    /// 4); each 32-value run spans sub-blocks 8h+2j and 8h+2j+1.</summary>
+    /// 4); each 32-value run spans sub-blocks 8h+2j and 8h+2j+1; with one input run j goes to chain j.</summary>
     private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
+        public static void Lanes<TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
+            out Vector256<int> l0, out Vector256<int> l1, out Vector256<int> l2, out Vector256<int> l3) where TCount : IInputCount
         {
             Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
             var hmask = Vector256.Load(block);
+            Half<TCount>(0, block, hmask, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            Half<TCount>(1, block, hmask >>> 4, x, stride, inputs, scales.High, ref a0, ref a1, ref a2, ref a3);
+            ByteDots.Lanes<TCount>(ref a0, a1, a2, a3);
+            (l0, l1, l2, l3) = (a0, a1, a2, a3);
+        }
+
+        /// <summary>Called with constant <paramref name="h"/>; <paramref name="hmask"/> already shifted right by 4h.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Half<TCount>(int h, byte* block, Vector256<byte> hmask, sbyte* x, long stride, int inputs, Vector256<short> table,
+            ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TCount : IInputCount
+        {
             var three = Vector256.Create((byte)3);
             var four = Vector256.Create((byte)4);
-            for (var h = 0; h < 2; h++)
-            {
-                // Constant shifts, written out: a shift by a loop variable costs the JIT a computed mask per use.
-                var q = Vector256.Load(block + QuantsOffset + 32 * h);
-                var xh = x + 128 * h;
-                ByteDots.Add<TDot>((q & three) | ((hmask << 2) & four), xh, stride, inputs, ByteDots.Pair(scales, 8 * h), ref a0, ref a1, ref a2, ref a3);
-                ByteDots.Add<TDot>(((q >>> 2) & three) | ((hmask << 1) & four), xh + 32, stride, inputs, ByteDots.Pair(scales, 8 * h + 2), ref a0, ref a1, ref a2, ref a3);
-                ByteDots.Add<TDot>(((q >>> 4) & three) | (hmask & four), xh + 64, stride, inputs, ByteDots.Pair(scales, 8 * h + 4), ref a0, ref a1, ref a2, ref a3);
-                ByteDots.Add<TDot>((q >>> 6) | ((hmask >>> 1) & four), xh + 96, stride, inputs, ByteDots.Pair(scales, 8 * h + 6), ref a0, ref a1, ref a2, ref a3);
-                hmask >>>= 4; // the second half's high bits are bits 4–7
-            }
-            ByteDots.Store(inputs, sumis, a0, a1, a2, a3);
+            var q = Vector256.Load(block + QuantsOffset + 32 * h);
+            var xh = x + 128 * h;
+            ByteDots.Add<TDot, TCount>(0, (q & three) | ((hmask << 2) & four), xh, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 0), ref a0, ref a1, ref a2, ref a3);
+            ByteDots.Add<TDot, TCount>(1, ((q >>> 2) & three) | ((hmask << 1) & four), xh + 32, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 1), ref a0, ref a1, ref a2, ref a3);
+            ByteDots.Add<TDot, TCount>(2, ((q >>> 4) & three) | (hmask & four), xh + 64, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 2), ref a0, ref a1, ref a2, ref a3);
+            ByteDots.Add<TDot, TCount>(3, (q >>> 6) | ((hmask >>> 1) & four), xh + 96, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 3), ref a0, ref a1, ref a2, ref a3);
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> WeightedSums(Vector256<short> weights, short* bsums) => TDot.PairDot(weights, Vector256.Load(bsums));
     }
 }

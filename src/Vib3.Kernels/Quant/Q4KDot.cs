@@ -22,12 +22,12 @@ public static unsafe class Q4KDot
     /// output[k] is bit for bit what <see cref="Dot(byte*, byte*, int)"/> gives for row k.</summary>
     internal static void Dot(IntegerTier tier, byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
     {
-        switch (tier)
+        switch (IntegerTiers.Narrow(tier))
         {
             case IntegerTier.AvxVnni: KQuantRow.Run<Block, VectorSums<VnniDot>>(row, q8k, stride, inputs, blocks, output); break;
             case IntegerTier.Avx2: KQuantRow.Run<Block, VectorSums<Avx2Dot>>(row, q8k, stride, inputs, blocks, output); break;
             case IntegerTier.Vector256: KQuantRow.Run<Block, VectorSums<PortableDot>>(row, q8k, stride, inputs, blocks, output); break;
-            default: KQuantRow.Run<Block, ScalarSums>(row, q8k, stride, inputs, blocks, output); break;
+            default: KQuantRow.Run<Block, ScalarSums<Quants>>(row, q8k, stride, inputs, blocks, output); break;
         }
     }
 
@@ -41,58 +41,58 @@ public static unsafe class Q4KDot
         /// <summary>The 12-byte table (<see cref="PackedScales6"/>) unpacked four at a time in 32-bit words, as
         /// llama.cpp does; the scalar twin's sums read the same scales, and the ggml differential test checks both.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Decode(byte* block, float* halves, short* scales, short* sumWeights, out float d, out float dmin)
+        public static BlockScales Decode(byte* block, float* halves, out float d, out float dmin)
         {
             const uint six = 0x3F3F3F3F, four = 0x0F0F0F0F, two = 0x03030303;
             uint a = *(uint*)(block + 4), b = *(uint*)(block + 8), c = *(uint*)(block + 12);
             var scales8 = (a & six) | (ulong)((c & four) | (((a >> 6) & two) << 4)) << 32;
             var mins8 = (b & six) | (ulong)(((c >> 4) & four) | (((b >> 6) & two) << 4)) << 32;
-            KQuantRow.Shorts(Vector128.CreateScalar(scales8).AsSByte()).Store(scales);
+            var scales = Vector128.WidenLower(Vector128.CreateScalar(scales8).AsByte()).AsInt16();
             // Each 32-value sub-block spans two of the sixteen block sums: min s weighs sums 2s and 2s+1.
             var pairs = Vector128.Shuffle(Vector128.CreateScalar(mins8).AsSByte(), Vector128.Create((sbyte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
-            KQuantRow.Shorts(pairs).Store(sumWeights);
             d = KQuantRow.Half(halves, block);
             dmin = KQuantRow.Half(halves, block + 2);
+            return new BlockScales(KQuantRow.Both(scales), default, KQuantRow.Shorts(pairs));
         }
     }
 
-    private readonly struct ScalarSums : IKQuantSums
+    /// <summary>Value 32s + l is the low (s even) or high (s odd) nibble of qs[32·(s/2) + l].</summary>
+    private readonly struct Quants : IScalarQuants
     {
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
-        {
-            for (var k = 0; k < inputs; k++) sumis[k] = One(block, x + k * stride, scales);
-        }
+        public static int SubBlockValues => 32;
 
-        private static int One(byte* block, sbyte* x, short* scales)
-        {
-            var qs = block + QuantsOffset;
-            var sumi = 0;
-            for (var s = 0; s < 8; s++)
-            {
-                var dot = 0;
-                for (var l = 0; l < 32; l++) dot += ((qs[32 * (s / 2) + l] >> (4 * (s % 2))) & 0xF) * x[32 * s + l];
-                sumi += scales[s] * dot;
-            }
-            return sumi;
-        }
+        public static int Quant(byte* block, int p) => (block[QuantsOffset + 32 * (p / 64) + p % 32] >> (4 * (p / 32 % 2))) & 0xF;
     }
 
-    /// <summary>Group g's 32 bytes give sub-block 2g in their low nibbles and 2g+1 in their high ones.</summary>
+    /// <summary>Group g's 32 bytes give sub-block 2g in their low nibbles and 2g+1 in their high ones; with one
+    /// input the eight runs go round four chains.</summary>
     private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
+        public static void Lanes<TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
+            out Vector256<int> l0, out Vector256<int> l1, out Vector256<int> l2, out Vector256<int> l3) where TCount : IInputCount
         {
             Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
             var qs = block + QuantsOffset;
-            var low4 = Vector256.Create((byte)0x0F);
-            for (var g = 0; g < 4; g++)
-            {
-                var q = Vector256.Load(qs + 32 * g);
-                ByteDots.Add<TDot>(q & low4, x + 64 * g, stride, inputs, ByteDots.Scale(scales[2 * g]), ref a0, ref a1, ref a2, ref a3);
-                ByteDots.Add<TDot>(q >>> 4, x + 64 * g + 32, stride, inputs, ByteDots.Scale(scales[2 * g + 1]), ref a0, ref a1, ref a2, ref a3);
-            }
-            ByteDots.Store(inputs, sumis, a0, a1, a2, a3);
+            Group<TCount>(0, qs, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            Group<TCount>(1, qs, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            Group<TCount>(2, qs, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            Group<TCount>(3, qs, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            ByteDots.Lanes<TCount>(ref a0, a1, a2, a3);
+            (l0, l1, l2, l3) = (a0, a1, a2, a3);
         }
+
+        /// <summary>Called with constant <paramref name="g"/>: the scale shuffles and chains fold to constants.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Group<TCount>(int g, byte* qs, sbyte* x, long stride, int inputs, Vector256<short> table,
+            ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TCount : IInputCount
+        {
+            var q = Vector256.Load(qs + 32 * g);
+            ByteDots.Add<TDot, TCount>(2 * g % 4, q & Vector256.Create((byte)0x0F), x + 64 * g, stride, inputs, ByteDots.SubBlock<TDot>(table, 2 * g), ref a0, ref a1, ref a2, ref a3);
+            ByteDots.Add<TDot, TCount>((2 * g + 1) % 4, q >>> 4, x + 64 * g + 32, stride, inputs, ByteDots.SubBlock<TDot>(table, 2 * g + 1), ref a0, ref a1, ref a2, ref a3);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> WeightedSums(Vector256<short> weights, short* bsums) => TDot.PairDot(weights, Vector256.Load(bsums));
     }
 }

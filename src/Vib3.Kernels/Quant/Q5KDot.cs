@@ -22,12 +22,12 @@ public static unsafe class Q5KDot
     /// output[k] is bit for bit what <see cref="Dot(byte*, byte*, int)"/> gives for row k.</summary>
     internal static void Dot(IntegerTier tier, byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
     {
-        switch (tier)
+        switch (IntegerTiers.Narrow(tier))
         {
             case IntegerTier.AvxVnni: KQuantRow.Run<Block, VectorSums<VnniDot>>(row, q8k, stride, inputs, blocks, output); break;
             case IntegerTier.Avx2: KQuantRow.Run<Block, VectorSums<Avx2Dot>>(row, q8k, stride, inputs, blocks, output); break;
             case IntegerTier.Vector256: KQuantRow.Run<Block, VectorSums<PortableDot>>(row, q8k, stride, inputs, blocks, output); break;
-            default: KQuantRow.Run<Block, ScalarSums>(row, q8k, stride, inputs, blocks, output); break;
+            default: KQuantRow.Run<Block, ScalarSums<Quants>>(row, q8k, stride, inputs, blocks, output); break;
         }
     }
 
@@ -38,52 +38,52 @@ public static unsafe class Q5KDot
         public static bool UsesSums => true;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Decode(byte* block, float* halves, short* scales, short* sumWeights, out float d, out float dmin) =>
-            Q4KDot.Block.Decode(block, halves, scales, sumWeights, out d, out dmin);
+        public static BlockScales Decode(byte* block, float* halves, out float d, out float dmin) =>
+            Q4KDot.Block.Decode(block, halves, out d, out dmin);
     }
 
-    private readonly struct ScalarSums : IKQuantSums
+    private readonly struct Quants : IScalarQuants
     {
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
-        {
-            for (var k = 0; k < inputs; k++) sumis[k] = One(block, x + k * stride, scales);
-        }
+        public static int SubBlockValues => 32;
 
-        private static int One(byte* block, sbyte* x, short* scales)
+        public static int Quant(byte* block, int p)
         {
-            byte* qh = block + HighBitsOffset, qs = block + QuantsOffset;
-            var sumi = 0;
-            for (var s = 0; s < 8; s++)
-            {
-                var dot = 0;
-                for (var l = 0; l < 32; l++)
-                    dot += (((qs[32 * (s / 2) + l] >> (4 * (s % 2))) & 0xF) | (((qh[l] >> s) & 1) << 4)) * x[32 * s + l];
-                sumi += scales[s] * dot;
-            }
-            return sumi;
+            int s = p / 32, l = p % 32;
+            return ((block[QuantsOffset + 32 * (s / 2) + l] >> (4 * (s % 2))) & 0xF) | (((block[HighBitsOffset + l] >> s) & 1) << 4);
         }
     }
 
+    /// <summary>Q4_K's groups with the fifth bits of sub-blocks 2g and 2g+1 (bits 2g, 2g+1 of qh) moved to bit 4.</summary>
     private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
+        public static void Lanes<TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
+            out Vector256<int> l0, out Vector256<int> l1, out Vector256<int> l2, out Vector256<int> l3) where TCount : IInputCount
         {
             Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
-            var qs = block + QuantsOffset;
             var qh = Vector256.Load(block + HighBitsOffset);
-            var low4 = Vector256.Create((byte)0x0F);
-            var sixteen = Vector256.Create((byte)0x10);
-            for (var g = 0; g < 4; g++)
-            {
-                var q = Vector256.Load(qs + 32 * g);
-                var low = (q & low4) | ((qh << 4) & sixteen);
-                var high = (q >>> 4) | ((qh << 3) & sixteen);
-                ByteDots.Add<TDot>(low, x + 64 * g, stride, inputs, ByteDots.Scale(scales[2 * g]), ref a0, ref a1, ref a2, ref a3);
-                ByteDots.Add<TDot>(high, x + 64 * g + 32, stride, inputs, ByteDots.Scale(scales[2 * g + 1]), ref a0, ref a1, ref a2, ref a3);
-                qh >>>= 2; // constant shifts: the next group's bits 2g, 2g+1 move to bits 0, 1
-            }
-            ByteDots.Store(inputs, sumis, a0, a1, a2, a3);
+            Group<TCount>(0, block, qh, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            Group<TCount>(1, block, qh >>> 2, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            Group<TCount>(2, block, qh >>> 4, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            Group<TCount>(3, block, qh >>> 6, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            ByteDots.Lanes<TCount>(ref a0, a1, a2, a3);
+            (l0, l1, l2, l3) = (a0, a1, a2, a3);
         }
+
+        /// <summary>Called with constant <paramref name="g"/>; <paramref name="qh"/> already shifted right by 2g.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Group<TCount>(int g, byte* block, Vector256<byte> qh, sbyte* x, long stride, int inputs, Vector256<short> table,
+            ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TCount : IInputCount
+        {
+            var sixteen = Vector256.Create((byte)0x10);
+            var q = Vector256.Load(block + QuantsOffset + 32 * g);
+            var low = (q & Vector256.Create((byte)0x0F)) | ((qh << 4) & sixteen);
+            var high = (q >>> 4) | ((qh << 3) & sixteen);
+            ByteDots.Add<TDot, TCount>(2 * g % 4, low, x + 64 * g, stride, inputs, ByteDots.SubBlock<TDot>(table, 2 * g), ref a0, ref a1, ref a2, ref a3);
+            ByteDots.Add<TDot, TCount>((2 * g + 1) % 4, high, x + 64 * g + 32, stride, inputs, ByteDots.SubBlock<TDot>(table, 2 * g + 1), ref a0, ref a1, ref a2, ref a3);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> WeightedSums(Vector256<short> weights, short* bsums) => TDot.PairDot(weights, Vector256.Load(bsums));
     }
 }

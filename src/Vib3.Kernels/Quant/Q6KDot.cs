@@ -21,10 +21,11 @@ public static unsafe class Q6KDot
     {
         switch (tier)
         {
+            case IntegerTier.Avx512: KQuantRow.Run<Block, WideSums>(row, q8k, stride, inputs, blocks, output); break;
             case IntegerTier.AvxVnni: KQuantRow.Run<Block, VectorSums<VnniDot>>(row, q8k, stride, inputs, blocks, output); break;
             case IntegerTier.Avx2: KQuantRow.Run<Block, VectorSums<Avx2Dot>>(row, q8k, stride, inputs, blocks, output); break;
             case IntegerTier.Vector256: KQuantRow.Run<Block, VectorSums<PortableDot>>(row, q8k, stride, inputs, blocks, output); break;
-            default: KQuantRow.Run<Block, ScalarSums>(row, q8k, stride, inputs, blocks, output); break;
+            default: KQuantRow.Run<Block, ScalarSums<Quants>>(row, q8k, stride, inputs, blocks, output); break;
         }
     }
 
@@ -32,7 +33,6 @@ public static unsafe class Q6KDot
     {
         private const int ScalesOffset = 192;
         private const int ScaleOffset = 208;
-
         private const int Offset = 32;
 
         public static int BlockBytes => 210;
@@ -40,71 +40,95 @@ public static unsafe class Q6KDot
         public static bool UsesSums => true;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Decode(byte* block, float* halves, short* scales, short* sumWeights, out float d, out float dmin)
+        public static BlockScales Decode(byte* block, float* halves, out float d, out float dmin)
         {
-            var int8 = Vector128.Load((sbyte*)(block + ScalesOffset));
-            var shorts = KQuantRow.Shorts(int8);
-            shorts.Store(scales);
-            (shorts * Offset).Store(sumWeights);
+            var shorts = KQuantRow.Shorts(Vector128.Load((sbyte*)(block + ScalesOffset)));
             d = KQuantRow.Half(halves, block + ScaleOffset);
             dmin = 0;
+            return new BlockScales(KQuantRow.Both(shorts.GetLower()), KQuantRow.Both(shorts.GetUpper()), shorts * Offset);
         }
     }
 
-    private readonly struct ScalarSums : IKQuantSums
+    /// <summary>Value 128h + 32·part + l: the low (part 0, 1) or high (part 2, 3) nibble of ql[64h + l] (parts 0, 2)
+    /// or ql[64h + l + 32] (parts 1, 3), topped by bits 2·part… of qh[32h + l], as Q6K's layout documents.</summary>
+    private readonly struct Quants : IScalarQuants
     {
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
-        {
-            for (var k = 0; k < inputs; k++) sumis[k] = One(block, x + k * stride, scales);
-        }
+        public static int SubBlockValues => 16;
 
-        private static int One(byte* block, sbyte* x, short* scales)
+        public static int Quant(byte* block, int p)
         {
-            var dots = stackalloc int[16];
-            for (var s = 0; s < 16; s++) dots[s] = 0;
-            for (var h = 0; h < 2; h++)
-            {
-                byte* ql = block + 64 * h, qh = block + 128 + 32 * h;
-                for (var l = 0; l < 32; l++)
-                {
-                    // Values l, l+32, l+64, l+96 of this half, as Q6K's layout documents.
-                    for (var part = 0; part < 4; part++)
-                    {
-                        var low = part % 2 == 0 ? ql[l] : ql[l + 32];
-                        var q = ((low >> (4 * (part / 2))) & 0xF) | (((qh[l] >> (2 * part)) & 3) << 4);
-                        var value = 128 * h + 32 * part + l;
-                        dots[value / 16] += q * x[value];
-                    }
-                }
-            }
-            var sumi = 0;
-            for (var s = 0; s < 16; s++) sumi += scales[s] * dots[s];
-            return sumi;
+            int h = p / 128, part = p % 128 / 32, l = p % 32;
+            var low = block[64 * h + l + 32 * (part % 2)];
+            return ((low >> (4 * (part / 2))) & 0xF) | (((block[128 + 32 * h + l] >> (2 * part)) & 3) << 4);
         }
     }
 
     /// <summary>Each half's four 32-value runs are rebuilt from ql and qh in registers; a run spans two sub-blocks,
-    /// one per 128-bit half of the product vector.</summary>
+    /// one per 128-bit half of the product vector; with one input the four runs of a half go to four chains.</summary>
     private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Sumi(byte* block, sbyte* x, long stride, int inputs, short* scales, int* sumis)
+        public static void Lanes<TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
+            out Vector256<int> l0, out Vector256<int> l1, out Vector256<int> l2, out Vector256<int> l3) where TCount : IInputCount
         {
             Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
+            Half<TCount>(0, block, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
+            Half<TCount>(1, block, x, stride, inputs, scales.High, ref a0, ref a1, ref a2, ref a3);
+            ByteDots.Lanes<TCount>(ref a0, a1, a2, a3);
+            (l0, l1, l2, l3) = (a0, a1, a2, a3);
+        }
+
+        /// <summary>Called with constant <paramref name="h"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Half<TCount>(int h, byte* block, sbyte* x, long stride, int inputs, Vector256<short> table,
+            ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TCount : IInputCount
+        {
             var low4 = Vector256.Create((byte)0x0F);
             var low2 = Vector256.Create((byte)0x03);
-            for (var h = 0; h < 2; h++)
-            {
-                var ql0 = Vector256.Load(block + 64 * h);
-                var ql1 = Vector256.Load(block + 64 * h + 32);
-                var qh = Vector256.Load(block + 128 + 32 * h);
-                var xh = x + 128 * h;
-                ByteDots.Add<TDot>((ql0 & low4) | ((qh & low2) << 4), xh, stride, inputs, ByteDots.Pair(scales, 8 * h), ref a0, ref a1, ref a2, ref a3);
-                ByteDots.Add<TDot>((ql1 & low4) | (((qh >>> 2) & low2) << 4), xh + 32, stride, inputs, ByteDots.Pair(scales, 8 * h + 2), ref a0, ref a1, ref a2, ref a3);
-                ByteDots.Add<TDot>((ql0 >>> 4) | (((qh >>> 4) & low2) << 4), xh + 64, stride, inputs, ByteDots.Pair(scales, 8 * h + 4), ref a0, ref a1, ref a2, ref a3);
-                ByteDots.Add<TDot>((ql1 >>> 4) | ((qh >>> 6) << 4), xh + 96, stride, inputs, ByteDots.Pair(scales, 8 * h + 6), ref a0, ref a1, ref a2, ref a3);
-            }
-            ByteDots.Store(inputs, sumis, a0, a1, a2, a3);
+            var ql0 = Vector256.Load(block + 64 * h);
+            var ql1 = Vector256.Load(block + 64 * h + 32);
+            var qh = Vector256.Load(block + 128 + 32 * h);
+            var xh = x + 128 * h;
+            ByteDots.Add<TDot, TCount>(0, (ql0 & low4) | ((qh & low2) << 4), xh, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 0), ref a0, ref a1, ref a2, ref a3);
+            ByteDots.Add<TDot, TCount>(1, (ql1 & low4) | (((qh >>> 2) & low2) << 4), xh + 32, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 1), ref a0, ref a1, ref a2, ref a3);
+            ByteDots.Add<TDot, TCount>(2, (ql0 >>> 4) | (((qh >>> 4) & low2) << 4), xh + 64, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 2), ref a0, ref a1, ref a2, ref a3);
+            ByteDots.Add<TDot, TCount>(3, (ql1 >>> 4) | ((qh >>> 6) << 4), xh + 96, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 3), ref a0, ref a1, ref a2, ref a3);
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> WeightedSums(Vector256<short> weights, short* bsums) => TDot.PairDot(weights, Vector256.Load(bsums));
+    }
+
+    /// <summary><see cref="VectorSums{TDot}"/> on <see cref="WideDots"/>: a half's ql (64 bytes) is one 512-bit
+    /// load, and with qh beside qh >> 2 it rebuilds runs 0 and 1 (low nibbles) or 2 and 3 (high nibbles) at once.</summary>
+    private readonly struct WideSums : IKQuantSums
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Lanes<TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
+            out Vector256<int> l0, out Vector256<int> l1, out Vector256<int> l2, out Vector256<int> l3) where TCount : IInputCount
+        {
+            Vector512<int> a0 = default, a1 = default, a2 = default, a3 = default;
+            Half<TCount>(0, block, x, stride, inputs, WideDots.Table(scales.Low), ref a0, ref a1, ref a2, ref a3);
+            Half<TCount>(1, block, x, stride, inputs, WideDots.Table(scales.High), ref a0, ref a1, ref a2, ref a3);
+            WideDots.Lanes<TCount>(a0, a1, a2, a3, out l0, out l1, out l2, out l3);
+        }
+
+        /// <summary>Called with constant <paramref name="h"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Half<TCount>(int h, byte* block, sbyte* x, long stride, int inputs, Vector512<short> table,
+            ref Vector512<int> a0, ref Vector512<int> a1, ref Vector512<int> a2, ref Vector512<int> a3) where TCount : IInputCount
+        {
+            var low4 = Vector512.Create((byte)0x0F);
+            var low2 = Vector512.Create((byte)0x03);
+            var ql = Vector512.Load(block + 64 * h);
+            var qh = Vector256.Load(block + 128 + 32 * h);
+            var qh2 = Vector512.Create(qh, qh >>> 2);
+            var xh = x + 128 * h;
+            WideDots.Add<TCount>(0, (ql & low4) | ((qh2 & low2) << 4), xh, stride, inputs, WideDots.SubBlockQuad(table, 0), ref a0, ref a1, ref a2, ref a3);
+            WideDots.Add<TCount>(1, (ql >>> 4) | (((qh2 >>> 4) & low2) << 4), xh + 64, stride, inputs, WideDots.SubBlockQuad(table, 1), ref a0, ref a1, ref a2, ref a3);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> WeightedSums(Vector256<short> weights, short* bsums) => VnniDot.PairDot(weights, Vector256.Load(bsums));
     }
 }
