@@ -30,6 +30,7 @@ internal static class ForwardBench
         KernelThreads.Threads = threads;
 
         var rows = new List<string>();
+        var mixes = new List<string>();
         foreach (var level in levels)
         {
             var (spec, gguf, catalog, manifest) = BenchModel.Create(root, BenchModel.ForShape(shape, DType.F32, layers), level);
@@ -40,8 +41,9 @@ internal static class ForwardBench
             using (var llama = LlamaCppModel.Load(gguf, threads, contextLength: prompt + gen + 8))
                 theirs = Enumerable.Range(0, repeat).Select(_ => llama.Bench(prompt, gen)).ToArray();
 
-            var size = new FileInfo(gguf).Length / 1e9;
+            var size = GgufSize.Of(gguf);
             rows.Add(Row(level.Name, size, ours, theirs));
+            mixes.Add($"{level.Name}: {size.Mix}");
             Directory.Delete(root, recursive: true);
         }
 
@@ -50,8 +52,9 @@ internal static class ForwardBench
                               ? $"Kimi-K2-shaped deepseek2, {layers} layers, d 1024, MLA 64 heads (q rank 1536, kv rank 512), 384 experts top-8 + 1 shared, vocab 32000; "
                               : $"Mixtral-shaped, {layers} layers, d 1024, expert hidden 2816, 8 experts top-2, vocab 32000; ") +
                           $"{threads} threads; prompt {prompt}, generate {gen}; {repeat} runs, min / median tok/s");
-        Console.WriteLine("level    GB     vib3 prefill      llama.cpp prefill   ratio   vib3 decode       llama.cpp decode    ratio");
+        Console.WriteLine("level    GB     bpw    vib3 prefill      llama.cpp prefill   ratio   vib3 decode       llama.cpp decode    ratio");
         foreach (var r in rows) Console.WriteLine(r);
+        Console.WriteLine("tensor bytes by type: " + string.Join("; ", mixes));
         return 0;
     }
 
@@ -76,13 +79,13 @@ internal static class ForwardBench
     private static (double, double)[] Measure(int repeat, Func<(double, double)> once) =>
         Enumerable.Range(0, repeat).Select(_ => once()).ToArray();
 
-    private static string Row(string level, double gb, (double Prefill, double Decode)[] ours, (double Prefill, double Decode)[] theirs)
+    private static string Row(string level, GgufSize size, (double Prefill, double Decode)[] ours, (double Prefill, double Decode)[] theirs)
     {
         string Pair(IEnumerable<double> xs) => string.Create(CultureInfo.InvariantCulture, $"{xs.Min(),7:0.0} {StoreBench.Median(xs.ToList()),7:0.0}");
         var prefillRatio = StoreBench.Median(ours.Select(o => o.Prefill).ToList()) / StoreBench.Median(theirs.Select(t => t.Prefill).ToList());
         var decodeRatio = StoreBench.Median(ours.Select(o => o.Decode).ToList()) / StoreBench.Median(theirs.Select(t => t.Decode).ToList());
         return string.Create(CultureInfo.InvariantCulture,
-            $"{level,-7} {gb,5:0.00}  {Pair(ours.Select(o => o.Prefill))}   {Pair(theirs.Select(t => t.Prefill))}   {prefillRatio,5:0.00}   " +
+            $"{level,-7} {size.Gigabytes,5:0.00}  {size.BitsPerWeight,5:0.00}  {Pair(ours.Select(o => o.Prefill))}   {Pair(theirs.Select(t => t.Prefill))}   {prefillRatio,5:0.00}   " +
             $"{Pair(ours.Select(o => o.Decode))}   {Pair(theirs.Select(t => t.Decode))}   {decodeRatio,5:0.00}");
     }
 }
