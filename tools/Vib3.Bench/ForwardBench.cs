@@ -58,7 +58,7 @@ internal static class ForwardBench
         return 0;
     }
 
-    private static (double Prefill, double Decode) Vib3Once(ModelCatalog catalog, ModelManifest m, int[] tokens, int gen)
+    internal static (double Prefill, double Decode) Vib3Once(ModelCatalog catalog, ModelManifest m, int[] tokens, int gen)
     {
         var options = new PageStoreOptions { RamBudgetBytes = m.PageBytes + (1L << 30) };
         using var session = InferenceSession.OpenAsync(catalog, "bench", options, tokens.Length + gen + 8).GetAwaiter().GetResult();

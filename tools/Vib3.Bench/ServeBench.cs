@@ -71,6 +71,10 @@ internal static class ServeBench
         }
         // llama.cpp's prompts are as many fixed ids as vib3's prompts had tokens.
         var llamaPrompt = (int)Math.Round(results.SelectMany(r => r.Runs).Average(r => r.PromptTokensPerStream));
+        // One stream's decode without the serving loop (a session's forward pass and argmax, as vib3-bench forward):
+        // what the loop (scheduling, sampling, events) costs per token.
+        var ids = Enumerable.Range(0, llamaPrompt).Select(i => 3 + i * 7919 % (BenchModel.Mixtral(DType.F32, layers).Vocab - 3)).ToArray();
+        var direct = Enumerable.Range(0, repeat).Select(_ => ForwardBench.Vib3Once(catalog, manifest, ids, gen).Decode).ToArray();
         var llama = new List<double[]>();
         using (var model = LlamaCppModel.Load(gguf, threads, contextLength: llamaPrompt + gen + 8, sequences: counts.Max()))
             foreach (var n in counts)
@@ -99,6 +103,8 @@ internal static class ServeBench
                 $"{n,7}   {Pair(runs.Select(r => r.Wall))}  {wall / wall1,5:0.00}   {Pair(runs.Select(r => r.Decode))}    {decode / decode1,5:0.00}   " +
                 $"{Med(runs.Select(r => r.MeanBatch)),9:0.0}   {Pair(llama[i])}          {theirs / llama1,5:0.00}   {decode / theirs,8:0.00}"));
         }
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"vib3 1 stream without the serving loop (forward pass + argmax): {Pair(direct)} decode tok/s; the loop's 1-stream decode is {decode1 / Med(direct):0.00} of it"));
         return 0;
     }
 
