@@ -76,10 +76,18 @@ internal static class ServeBench
         var ids = Enumerable.Range(0, llamaPrompt).Select(i => 3 + i * 7919 % (BenchModel.Mixtral(DType.F32, layers).Vocab - 3)).ToArray();
         var direct = Enumerable.Range(0, repeat).Select(_ => ForwardBench.Vib3Once(catalog, manifest, ids, gen).Decode).ToArray();
         var llama = new List<double[]>();
+        var llamaCpu = new List<double[]>();
         using (var model = LlamaCppModel.Load(gguf, threads, contextLength: llamaPrompt + gen + 8, sequences: counts.Max()))
             foreach (var n in counts)
             {
-                llama.Add(Enumerable.Range(0, repeat).Select(_ => model.BenchStreams(n, llamaPrompt, gen)).ToArray());
+                var runs = Enumerable.Range(0, repeat).Select(_ =>
+                {
+                    var cpu = CpuClock.Seconds();
+                    var decode = model.BenchStreams(n, llamaPrompt, gen);
+                    return (Decode: decode, PerCpuSecond: (double)n * gen / (CpuClock.Seconds() - cpu));
+                }).ToArray();
+                llama.Add(runs.Select(r => r.Decode).ToArray());
+                llamaCpu.Add(runs.Select(r => r.PerCpuSecond).ToArray());
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"llama.cpp {n} streams: {string.Join(", ", llama[^1].Select(t => $"{t:0.0} decode tok/s"))}"));
             }
@@ -105,6 +113,17 @@ internal static class ServeBench
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"vib3 1 stream without the serving loop (forward pass + argmax): {Pair(direct)} decode tok/s; the loop's 1-stream decode is {decode1 / Med(direct):0.00} of it"));
+        Console.WriteLine();
+        Console.WriteLine("per CPU-second (generated tokens ÷ the process's CPU seconds for the whole run, prefill included; with --threads 1 " +
+                          "what the machine would give alone, whatever the load):");
+        Console.WriteLine("streams   vib3 tok/CPU-s    ×1     llama.cpp tok/CPU-s   ×1     vib3/llama");
+        var (cpu1, llamaCpu1) = (Med(results[0].Runs.Select(r => r.PerCpuSecond)), Med(llamaCpu[0]));
+        for (var i = 0; i < results.Count; i++)
+        {
+            var (ours, theirs) = (Med(results[i].Runs.Select(r => r.PerCpuSecond)), Med(llamaCpu[i]));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{results[i].Streams,7}   {Pair(results[i].Runs.Select(r => r.PerCpuSecond))}  {ours / cpu1,5:0.00}   {Pair(llamaCpu[i])}       {theirs / llamaCpu1,5:0.00}   {ours / theirs,8:0.00}"));
+        }
         return 0;
     }
 
@@ -112,21 +131,24 @@ internal static class ServeBench
     private sealed record StreamRun(int Tokens, double FirstTokenSeconds, double Seconds);
 
     /// <summary>One run of n concurrent streams: wall and decode-phase aggregate tok/s, mean rows per batched step.</summary>
-    private sealed record Aggregate(double Wall, double Decode, double MeanBatch, double PromptTokensPerStream);
+    private sealed record Aggregate(double Wall, double Decode, double MeanBatch, double PromptTokensPerStream, double PerCpuSecond);
 
     /// <summary>Starts <paramref name="streams"/> generations at once and waits for all.</summary>
     private static Aggregate Once(Vib3Engine engine, Func<string, int, Task<StreamRun>> generate, int streams, int promptWords, int gen)
     {
         var before = engine.Generations.Stats()[0];
+        var cpu = CpuClock.Seconds();
         var clock = Stopwatch.StartNew();
         var runs = Task.WhenAll(Enumerable.Range(0, streams).Select(i =>
             generate(string.Join(" ", Enumerable.Range(0, promptWords).Select(w => $"w{(i * 31 + w * 7) % 97}")), gen)))
             .GetAwaiter().GetResult();
         var seconds = clock.Elapsed.TotalSeconds;
+        var cpuSeconds = CpuClock.Seconds() - cpu;
         var after = engine.Generations.Stats()[0];
         var decode = runs.Where(r => r.Tokens > 1 && r.Seconds > r.FirstTokenSeconds).Sum(r => (r.Tokens - 1) / (r.Seconds - r.FirstTokenSeconds));
         return new Aggregate(runs.Sum(r => r.Tokens) / seconds, decode,
-            (double)(after.BatchRows - before.BatchRows) / Math.Max(1, after.Steps - before.Steps), (double)(after.PromptTokens - before.PromptTokens) / streams);
+            (double)(after.BatchRows - before.BatchRows) / Math.Max(1, after.Steps - before.Steps), (double)(after.PromptTokens - before.PromptTokens) / streams,
+            runs.Sum(r => r.Tokens) / cpuSeconds);
     }
 
     /// <summary>The engine's own times (from submission to the first sampled token and to the end).</summary>
