@@ -74,7 +74,7 @@ internal static class ServeBench
         // One stream's decode without the serving loop (a session's forward pass and argmax, as vib3-bench forward):
         // what the loop (scheduling, sampling, events) costs per token.
         var ids = Enumerable.Range(0, llamaPrompt).Select(i => 3 + i * 7919 % (BenchModel.Mixtral(DType.F32, layers).Vocab - 3)).ToArray();
-        var direct = Enumerable.Range(0, repeat).Select(_ => ForwardBench.Vib3Once(catalog, manifest, ids, gen).Decode).ToArray();
+        var direct = Enumerable.Range(0, repeat).Select(_ => ForwardBench.Vib3Once(catalog, manifest, ids, gen)).ToArray();
         var llama = new List<double[]>();
         var llamaCpu = new List<double[]>();
         using (var model = LlamaCppModel.Load(gguf, threads, contextLength: llamaPrompt + gen + 8, sequences: counts.Max()))
@@ -111,8 +111,10 @@ internal static class ServeBench
                 $"{n,7}   {Pair(runs.Select(r => r.Wall))}  {wall / wall1,5:0.00}   {Pair(runs.Select(r => r.Decode))}    {decode / decode1,5:0.00}   " +
                 $"{Med(runs.Select(r => r.MeanBatch)),9:0.0}   {Pair(llama[i])}          {theirs / llama1,5:0.00}   {decode / theirs,8:0.00}"));
         }
+        var (directWall, directCpu) = (direct.Select(d => d.DecodeTokensPerSecond).ToList(), direct.Select(d => d.DecodeTokensPerCpuSecond).ToList());
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"vib3 1 stream without the serving loop (forward pass + argmax): {Pair(direct)} decode tok/s; the loop's 1-stream decode is {decode1 / Med(direct):0.00} of it"));
+            $"vib3 1 stream without the serving loop (forward pass + argmax): {Pair(directWall)} decode tok/s (the loop's: {decode1 / Med(directWall):0.00} of it), " +
+            $"{Pair(directCpu)} decode tok/CPU-s"));
         Console.WriteLine();
         Console.WriteLine("per CPU-second (generated tokens ÷ the process's CPU seconds for the whole run, prefill included; with --threads 1 " +
                           "what the machine would give alone, whatever the load):");

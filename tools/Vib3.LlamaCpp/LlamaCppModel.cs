@@ -150,6 +150,13 @@ public sealed class LlamaCppModel : IDisposable
     /// each call. Returns tokens per second of each phase.</summary>
     public (double PrefillTokensPerSecond, double DecodeTokensPerSecond) Bench(int promptTokens, int genTokens)
     {
+        var t = BenchPhases(promptTokens, genTokens);
+        return (t.PrefillTokensPerSecond, t.DecodeTokensPerSecond);
+    }
+
+    /// <summary><see cref="Bench"/> with each phase's wall and process CPU seconds.</summary>
+    public BenchPhaseTimes BenchPhases(int promptTokens, int genTokens)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(promptTokens, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(genTokens);
         if (promptTokens + genTokens > ContextLength)
@@ -157,11 +164,14 @@ public sealed class LlamaCppModel : IDisposable
                 $"prompt ({promptTokens}) plus generated ({genTokens}) tokens exceed the context ({ContextLength})");
         Reset();
         for (var i = 0; i < promptTokens; i++) _batch.Add(BenchToken(i), i, Seq, logits: i == promptTokens - 1);
+        var cpu = CpuClock.Seconds();
         var sw = Stopwatch.StartNew();
         Decode();
         _context.Synchronize();
         var prefill = sw.Elapsed.TotalSeconds;
+        var prefillCpu = CpuClock.Seconds() - cpu;
 
+        cpu = CpuClock.Seconds();
         sw.Restart();
         for (var n = 0; n < genTokens; n++)
         {
@@ -170,8 +180,7 @@ public sealed class LlamaCppModel : IDisposable
             Decode();
         }
         _context.Synchronize();
-        var decode = sw.Elapsed.TotalSeconds;
-        return (promptTokens / prefill, genTokens == 0 ? 0 : genTokens / decode);
+        return new BenchPhaseTimes(promptTokens, genTokens, prefill, sw.Elapsed.TotalSeconds, prefillCpu, CpuClock.Seconds() - cpu);
     }
 
     /// <summary>Continuous batching as llama-server does it: <paramref name="streams"/> sequences, each prefilled with
@@ -257,4 +266,15 @@ public sealed class LlamaCppModel : IDisposable
         _context.Dispose();
         _model.Dispose();
     }
+}
+
+/// <summary>One <see cref="LlamaCppModel.BenchPhases"/> run: tokens and seconds per phase, wall and the process's CPU
+/// (every thread; with one thread and nothing spinning, the time the phase would take on a machine to itself).</summary>
+public sealed record BenchPhaseTimes(int PromptTokens, int GenTokens, double PrefillSeconds, double DecodeSeconds,
+    double PrefillCpuSeconds, double DecodeCpuSeconds)
+{
+    public double PrefillTokensPerSecond => PromptTokens / PrefillSeconds;
+    public double DecodeTokensPerSecond => GenTokens == 0 ? 0 : GenTokens / DecodeSeconds;
+    public double PrefillTokensPerCpuSecond => PromptTokens / PrefillCpuSeconds;
+    public double DecodeTokensPerCpuSecond => GenTokens == 0 ? 0 : GenTokens / DecodeCpuSeconds;
 }
