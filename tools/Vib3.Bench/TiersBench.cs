@@ -68,9 +68,9 @@ internal static class TiersBench
             var theirs = Enumerable.Range(0, repeat).Select(_ => engines.LlamaCpp(model.Gguf, prompt, llamaGen, limit)).ToList();
             // Each run on its own line (the table gives medians): the spread, min and max, stays visible.
             foreach (var r in ours)
-                Console.WriteLine($"  vib3 run: {r.TokensPerSecond:0.00} tok/s, {r.DiskBytesPerToken / 1e6:0.0} MB/tok from disk, peak {r.PeakBytes / 1e6:0} MB{(r.Failure is null ? "" : $" ({r.Failure})")}");
+                Console.WriteLine($"  vib3 run: {r.TokensPerSecond:0.00} tok/s, {r.DiskBytesPerToken / 1e6:0.0} MB/tok from disk, peak {r.PeakBytes / 1e6:0} MB (anonymous {r.PeakAnonBytes / 1e6:0} MB){(r.Failure is null ? "" : $" ({r.Failure})")}");
             foreach (var r in theirs)
-                Console.WriteLine($"  llama.cpp run: {r.TokensPerSecond:0.00} tok/s, peak {r.PeakBytes / 1e6:0} MB{(r.Failure is null ? "" : $" ({r.Failure})")}");
+                Console.WriteLine($"  llama.cpp run: {r.TokensPerSecond:0.00} tok/s, peak {r.PeakBytes / 1e6:0} MB (anonymous {r.PeakAnonBytes / 1e6:0} MB){(r.Failure is null ? "" : $" ({r.Failure})")}");
             runs.Add((label, limit, ours, theirs));
         }
         // Again after the runs: the bound uses the best the disk did at either end (its bandwidth drifts).

@@ -59,13 +59,13 @@ internal sealed class TiersEngines(string vib3Cli, int threads, TimeSpan timeout
         if (!run.Ok)
         {
             Console.Error.WriteLine($"  {Path.GetFileName(exe)} failed ({run.Failure}): {Head(run.Stderr)}");
-            return new EngineRun(0, 0, run.PeakBytes, run.Failure);
+            return new EngineRun(0, 0, run.PeakBytes, run.Failure) { PeakAnonBytes = run.PeakAnonBytes };
         }
         // The result is the last JSON object on stdout (vib3 bench indents it; a native library may log before it).
         var lines = run.Stdout.Split('\n');
         var first = Array.FindLastIndex(lines, l => l.StartsWith('{'));
         using var doc = JsonDocument.Parse(string.Join('\n', lines[first..]));
-        return read(doc.RootElement) with { PeakBytes = run.PeakBytes };
+        return read(doc.RootElement) with { PeakBytes = run.PeakBytes, PeakAnonBytes = run.PeakAnonBytes };
     }
 
     /// <summary>How to start this tool again: its apphost, or `dotnet vib3-bench.dll` when run that way.</summary>
@@ -84,4 +84,8 @@ internal sealed class TiersEngines(string vib3Cli, int threads, TimeSpan timeout
 /// <summary>Decode tok/s, disk bytes per decoded token (vib3 only), the cgroup's peak, why it failed if it did, and
 /// (vib3 only) the share of decode's page reads and bytes served from RAM.</summary>
 internal sealed record EngineRun(double TokensPerSecond, long DiskBytesPerToken, long PeakBytes, string? Failure,
-    double PageHitRate = 0, double ByteHitRate = 0);
+    double PageHitRate = 0, double ByteHitRate = 0)
+{
+    /// <summary>The sampled peak of the run's anonymous memory (what the limit cannot evict).</summary>
+    public long PeakAnonBytes { get; init; }
+}
