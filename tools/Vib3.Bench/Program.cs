@@ -26,6 +26,6 @@ static int Usage()
     Console.Error.WriteLine("       vib3-bench policies --trace FILE [--budget-pages N,... | --budget-fraction 0.15,0.3,0.5] [--half-life H] [--tie-width W]");
     Console.Error.WriteLine("       vib3-bench policies --record FILE --data-dir D --model M --prompt TEXT [--gen-tokens 256] [--temperature 0.8] [--seed 1]");
     Console.Error.WriteLine("       vib3-bench kernels [--dtypes q4_k,q6_k,...] [--rows 14336] [--cols 4096] [--streams 32] [--threads 2] [--repeat 5] [--mib 512]");
-    Console.Error.WriteLine("       vib3-bench tiers [--shape mixtral|kimi] [--layers 8] [--dtype f32|q8_0|q4_k_m|...] [--budgets 100,50,30,15|8G] [--prompt 16] [--gen 32] [--llama-gen 8] [--repeat 1] [--threads 2] [--cache-policy lfru] [--headroom-mb 256] [--trace FILE] [--timeout-s 600] [--vib3 PATH] [--dir PATH]");
+    Console.Error.WriteLine("       vib3-bench tiers [--shape mixtral|kimi] [--layers 8] [--dtype f32|q8_0|q4_k_m|...] [--budgets 100,50,30,15|8G] [--prompt 16] [--gen 32] [--llama-gen 8] [--llama-repack on|off] [--repeat 1] [--threads 2] [--cache-policy lfru] [--headroom-mb 256] [--trace FILE] [--timeout-s 600] [--vib3 PATH] [--dir PATH]");
     return 2;
 }

@@ -39,8 +39,14 @@ internal static class TiersBench
             Console.Error.WriteLine("vib3-bench tiers needs root: the cgroup v1 memory controller and /proc/sys/vm/drop_caches");
             return 2;
         }
+        var llamaRepack = Args.Str(args, "--llama-repack", "on") switch
+        {
+            "on" => true,
+            "off" => false,
+            var other => throw new ArgumentException($"--llama-repack on|off, not '{other}'"),
+        };
         var engines = new TiersEngines(TiersEngines.FindVib3Cli(Args.Str(args, "--vib3", "")), threads,
-            TimeSpan.FromSeconds(Args.Int(args, "--timeout-s", 600)));
+            TimeSpan.FromSeconds(Args.Int(args, "--timeout-s", 600)), llamaRepack);
 
         var model = BenchModel.CreateNamed(root, BenchModel.ForShape(shape, DType.F32, layers), dtype);
         var size = GgufSize.Of(model.Gguf);
@@ -82,7 +88,7 @@ internal static class TiersBench
         Console.WriteLine();
         Console.WriteLine($"{(shape == "kimi" ? "Kimi-K2" : "Mixtral")}-shaped {dtype}, {layers} layers ({size.Gigabytes:0.00} GB GGUF, " +
                           $"{size.BitsPerWeight:0.00} bits per weight: {size.Mix}), {threads} threads, " +
-                          $"prompt {prompt}; vib3 decodes {gen} tokens ({policy}), llama.cpp (mmap) {llamaGen}; median of {repeat}; " +
+                          $"prompt {prompt}; vib3 decodes {gen} tokens ({policy}), llama.cpp (mmap, repack {(llamaRepack ? "on" : "off")}) {llamaGen}; median of {repeat}; " +
                           $"disk {mbps:0} MB/s ({disk.Shape}, best pass before and after the runs); limit = budget + runtime allowance {allowance / 1e6:0} MB " +
                           $"(probe peak + {headroom >> 20} MiB headroom)");
         Console.WriteLine("budget  limit MB  vib3 tok/s  disk MB/tok  vib3 read MB/s  bound tok/s  % bound  page hits  byte hits  vib3 peak MB  llama tok/s  llama peak MB  vib3/llama");

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Vib3.LlamaCpp;
 
 namespace Vib3.Bench;
 
@@ -7,7 +8,8 @@ namespace Vib3.Bench;
 /// through its CLI (`vib3 bench`, the command a user would time) and llama.cpp through this tool's hidden
 /// <see cref="TiersLlamaWorker"/> mode. A child per run keeps one engine's heap, mappings and cache out of the
 /// other's figures, and lets the cgroup's peak be the engine's whole footprint.</summary>
-internal sealed class TiersEngines(string vib3Cli, int threads, TimeSpan timeout)
+/// <param name="llamaRepack">llama.cpp's default (true) or llama-cli's --no-repack (false): see <see cref="LlamaCppModel.Load"/>.</param>
+internal sealed class TiersEngines(string vib3Cli, int threads, TimeSpan timeout, bool llamaRepack)
 {
     public EngineRun Vib3(string dataDir, long ramBudgetBytes, long? limitBytes, int prompt, int gen, string policy, string? trace)
     {
@@ -31,7 +33,7 @@ internal sealed class TiersEngines(string vib3Cli, int threads, TimeSpan timeout
     public EngineRun LlamaCpp(string gguf, int prompt, int gen, long? limitBytes)
     {
         var (exe, prefix) = Self();
-        return Once(exe, [.. prefix, TiersLlamaWorker.Mode, gguf, Num(prompt), Num(gen), Num(threads)], limitBytes,
+        return Once(exe, [.. prefix, TiersLlamaWorker.Mode, gguf, Num(prompt), Num(gen), Num(threads), llamaRepack.ToString()], limitBytes,
             j => new EngineRun(j.GetProperty("decode_tokens_per_second").GetDouble(), 0, 0, null));
     }
 

@@ -38,8 +38,12 @@ public sealed class LlamaCppModel : IDisposable
     /// (llama_model_params.load_mode = mmap), so the weights are page cache that a memory limit can evict; false
     /// reads them into llama.cpp's own buffers (what LLamaSharp's high-level ModelParams does by default).
     /// <paramref name="contextLength"/> bounds prompt plus generated tokens of each of <paramref name="sequences"/>
-    /// sequences (more than one: one KV cache shared by all, as llama-server's parallel slots, for <see cref="BenchStreams"/>).</summary>
-    public static LlamaCppModel Load(string ggufPath, int threads = 2, int contextLength = 512, bool memoryMap = true, int sequences = 1)
+    /// sequences (more than one: one KV cache shared by all, as llama-server's parallel slots, for <see cref="BenchStreams"/>).
+    /// <paramref name="repack"/> false is llama-cli's --no-repack: llama.cpp's CPU backend otherwise copies the tensors
+    /// it has interleaved kernels for (Q4_0, Q4_K, IQ4_NL, ...) into its own anonymous buffers, which a memory
+    /// limit cannot evict however the file is mapped.</summary>
+    public static LlamaCppModel Load(string ggufPath, int threads = 2, int contextLength = 512, bool memoryMap = true, int sequences = 1,
+        bool repack = true)
     {
         ArgumentException.ThrowIfNullOrEmpty(ggufPath);
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
@@ -53,6 +57,7 @@ public sealed class LlamaCppModel : IDisposable
         mp.load_mode = memoryMap ? LLamaLoadMode.MemoryMap : LLamaLoadMode.None;
         mp.check_tensors = false;
         mp.vocab_only = false;
+        mp.use_extra_bufts = repack;
 
         SafeLlamaModelHandle model;
         LlamaCppLog.TakeErrors();
