@@ -43,6 +43,18 @@ internal sealed record BenchModel(SyntheticModelSpec Spec, string Gguf, ModelCat
 
     public static BenchModel Create(string root, DType dtype, int layers) => Create(root, Mixtral(dtype, layers));
 
+    /// <summary>The types the synthetic generator writes itself (no f32 intermediate: a 40-layer Kimi-shaped q8_0 file
+    /// is 14.6 GB, its f32 source would be 55 GB).</summary>
+    private static readonly DType[] WrittenDirectly = [DType.F32, DType.F16, DType.BF16, DType.Q8_0];
+
+    /// <summary>A model by the name a benchmark's --dtype gives: f32, f16, bf16 and q8_0 are written by the synthetic
+    /// generator; any other llama-quantize level (q4_k_m, q6_k, q2_k, ...) is made by llama.cpp's quantizer from the f32
+    /// file, as <see cref="Create(string, SyntheticModelSpec, QuantLevel?)"/> does.</summary>
+    public static BenchModel CreateNamed(string root, SyntheticModelSpec spec, string name) =>
+        DTypes.TryParse(name, out var dtype) && WrittenDirectly.Contains(dtype)
+            ? Create(root, spec with { DType = dtype })
+            : Create(root, spec with { DType = DType.F32 }, QuantLevel.Parse(name));
+
     /// <summary>Any shape through the same write-and-convert path (vib3-bench tiers uses a tiny one to measure what the
     /// engines' runtimes hold apart from the weights). With a <paramref name="level"/> that llama.cpp makes, the shape
     /// is written in f32 and llama.cpp's own quantizer makes the file both engines run (output tensor included, as

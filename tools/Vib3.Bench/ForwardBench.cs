@@ -30,18 +30,22 @@ internal static class ForwardBench
         KernelThreads.Threads = threads;
 
         var rows = new List<string>();
+        var mixes = new List<string>();
+        var cpuRows = new List<string>();
         foreach (var level in levels)
         {
             var (spec, gguf, catalog, manifest) = BenchModel.Create(root, BenchModel.ForShape(shape, DType.F32, layers), level);
             var tokens = Enumerable.Range(0, prompt).Select(i => 3 + i * 7919 % (spec.Vocab - 3)).ToArray();
 
             var ours = Measure(repeat, () => Vib3Once(catalog, manifest, tokens, gen));
-            (double, double)[] theirs;
+            BenchPhaseTimes[] theirs;
             using (var llama = LlamaCppModel.Load(gguf, threads, contextLength: prompt + gen + 8))
-                theirs = Enumerable.Range(0, repeat).Select(_ => llama.Bench(prompt, gen)).ToArray();
+                theirs = Enumerable.Range(0, repeat).Select(_ => llama.BenchPhases(prompt, gen)).ToArray();
 
-            var size = new FileInfo(gguf).Length / 1e9;
-            rows.Add(Row(level.Name, size, ours, theirs));
+            var size = GgufSize.Of(gguf);
+            rows.Add(Row(level.Name, size, ours, theirs, t => (t.PrefillTokensPerSecond, t.DecodeTokensPerSecond)));
+            cpuRows.Add(Row(level.Name, size, ours, theirs, t => (t.PrefillTokensPerCpuSecond, t.DecodeTokensPerCpuSecond)));
+            mixes.Add($"{level.Name}: {size.Mix}");
             Directory.Delete(root, recursive: true);
         }
 
@@ -50,39 +54,50 @@ internal static class ForwardBench
                               ? $"Kimi-K2-shaped deepseek2, {layers} layers, d 1024, MLA 64 heads (q rank 1536, kv rank 512), 384 experts top-8 + 1 shared, vocab 32000; "
                               : $"Mixtral-shaped, {layers} layers, d 1024, expert hidden 2816, 8 experts top-2, vocab 32000; ") +
                           $"{threads} threads; prompt {prompt}, generate {gen}; {repeat} runs, min / median tok/s");
-        Console.WriteLine("level    GB     vib3 prefill      llama.cpp prefill   ratio   vib3 decode       llama.cpp decode    ratio");
+        Console.WriteLine("level    GB     bpw    vib3 prefill      llama.cpp prefill   ratio   vib3 decode       llama.cpp decode    ratio");
         foreach (var r in rows) Console.WriteLine(r);
+        Console.WriteLine("per CPU-second (tokens ÷ the process's CPU seconds in the phase; with --threads 1 what the machine would give alone, whatever the load):");
+        foreach (var r in cpuRows) Console.WriteLine(r);
+        Console.WriteLine("tensor bytes by type: " + string.Join("; ", mixes));
         return 0;
     }
 
-    private static (double Prefill, double Decode) Vib3Once(ModelCatalog catalog, ModelManifest m, int[] tokens, int gen)
+    internal static BenchPhaseTimes Vib3Once(ModelCatalog catalog, ModelManifest m, int[] tokens, int gen)
     {
         var options = new PageStoreOptions { RamBudgetBytes = m.PageBytes + (1L << 30) };
         using var session = InferenceSession.OpenAsync(catalog, "bench", options, tokens.Length + gen + 8).GetAwaiter().GetResult();
         // Warm the T2 tier first: the comparison is of compute on weights in RAM, as llama.cpp has them.
         session.Weights.Store.ReadManyAsync(Enumerable.Range(0, m.PageCount).ToList(), (_, _) => ValueTask.CompletedTask).GetAwaiter().GetResult();
 
+        var cpu = CpuClock.Seconds();
         var clock = Stopwatch.StartNew();
         var logits = session.LogitsAsync(tokens, allPositions: false).GetAwaiter().GetResult()[0];
-        var prefill = tokens.Length / clock.Elapsed.TotalSeconds;
+        var prefill = clock.Elapsed.TotalSeconds;
+        var prefillCpu = CpuClock.Seconds() - cpu;
 
+        cpu = CpuClock.Seconds();
         clock.Restart();
         var next = VectorOps.ArgMax(logits);
         for (var i = 0; i < gen; i++)
             next = VectorOps.ArgMax(session.Forward.DecodeAsync(next, session.Cache).AsTask().GetAwaiter().GetResult());
-        return (prefill, gen / clock.Elapsed.TotalSeconds);
+        return new BenchPhaseTimes(tokens.Length, gen, prefill, clock.Elapsed.TotalSeconds, prefillCpu, CpuClock.Seconds() - cpu);
     }
 
-    private static (double, double)[] Measure(int repeat, Func<(double, double)> once) =>
+    private static BenchPhaseTimes[] Measure(int repeat, Func<BenchPhaseTimes> once) =>
         Enumerable.Range(0, repeat).Select(_ => once()).ToArray();
 
-    private static string Row(string level, double gb, (double Prefill, double Decode)[] ours, (double Prefill, double Decode)[] theirs)
+    /// <summary>One level's line: min / median of both engines' prefill and decode rates as <paramref name="rate"/>
+    /// reads them from a run (per wall or per CPU second), and the ratios of the medians.</summary>
+    private static string Row(string level, GgufSize size, BenchPhaseTimes[] ourRuns, BenchPhaseTimes[] theirRuns,
+        Func<BenchPhaseTimes, (double Prefill, double Decode)> rate)
     {
+        var ours = ourRuns.Select(rate).ToArray();
+        var theirs = theirRuns.Select(rate).ToArray();
         string Pair(IEnumerable<double> xs) => string.Create(CultureInfo.InvariantCulture, $"{xs.Min(),7:0.0} {StoreBench.Median(xs.ToList()),7:0.0}");
         var prefillRatio = StoreBench.Median(ours.Select(o => o.Prefill).ToList()) / StoreBench.Median(theirs.Select(t => t.Prefill).ToList());
         var decodeRatio = StoreBench.Median(ours.Select(o => o.Decode).ToList()) / StoreBench.Median(theirs.Select(t => t.Decode).ToList());
         return string.Create(CultureInfo.InvariantCulture,
-            $"{level,-7} {gb,5:0.00}  {Pair(ours.Select(o => o.Prefill))}   {Pair(theirs.Select(t => t.Prefill))}   {prefillRatio,5:0.00}   " +
+            $"{level,-7} {size.Gigabytes,5:0.00}  {size.BitsPerWeight,5:0.00}  {Pair(ours.Select(o => o.Prefill))}   {Pair(theirs.Select(t => t.Prefill))}   {prefillRatio,5:0.00}   " +
             $"{Pair(ours.Select(o => o.Decode))}   {Pair(theirs.Select(t => t.Decode))}   {decodeRatio,5:0.00}");
     }
 }

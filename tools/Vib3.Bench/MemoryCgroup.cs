@@ -30,6 +30,15 @@ internal sealed class MemoryCgroup : IDisposable
     /// (runtime start-up included) is charged here; cgroup v1 would not move charges made before a later move.</summary>
     public ChildRun Run(string exe, IEnumerable<string> args, TimeSpan timeout)
     {
+        long anonPeak = 0;
+        var gate = new object();
+        // cgroup v1 keeps no high-water mark of anonymous memory alone: sampled, so a run can say how much of its
+        // peak was memory the limit cannot evict (an mmap engine's weights are page cache; a copy of them is not).
+        using var sampler = new Timer(_ =>
+        {
+            var now = AnonBytes();
+            lock (gate) anonPeak = Math.Max(anonPeak, now);
+        }, null, 0, AnonSampleMilliseconds);
         var psi = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "-c", "echo $$ > \"$0\" && exec \"$@\"", Path.Combine(_dir, "cgroup.procs"), exe }.Concat(args))
             psi.ArgumentList.Add(a);
@@ -39,7 +48,24 @@ internal sealed class MemoryCgroup : IDisposable
         var timedOut = !child.WaitForExit(timeout);
         if (timedOut) child.Kill(entireProcessTree: true);
         child.WaitForExit();
-        return new ChildRun(timedOut ? -1 : child.ExitCode, timedOut, stdout.Result, stderr.Result, PeakBytes);
+        sampler.Dispose();
+        lock (gate) return new ChildRun(timedOut ? -1 : child.ExitCode, timedOut, stdout.Result, stderr.Result, PeakBytes, anonPeak);
+    }
+
+    private const int AnonSampleMilliseconds = 20;
+
+    /// <summary>The group's anonymous memory now (memory.stat "rss"; 0 once the group is gone).</summary>
+    private long AnonBytes()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines(Path.Combine(_dir, "memory.stat")))
+                if (line.StartsWith("rss ", StringComparison.Ordinal)) return long.Parse(line.AsSpan(4), CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+        }
+        return 0;
     }
 
     private void Write(string file, string value) => File.WriteAllText(Path.Combine(_dir, file), value);
@@ -48,8 +74,9 @@ internal sealed class MemoryCgroup : IDisposable
     public void Dispose() => Directory.Delete(_dir);
 }
 
-/// <summary>What a child run left: exit code (-1 on timeout), its output and the group's peak memory.</summary>
-internal sealed record ChildRun(int ExitCode, bool TimedOut, string Stdout, string Stderr, long PeakBytes)
+/// <summary>What a child run left: exit code (-1 on timeout), its output, the group's peak memory and the peak of its
+/// anonymous part (sampled every 20 ms).</summary>
+internal sealed record ChildRun(int ExitCode, bool TimedOut, string Stdout, string Stderr, long PeakBytes, long PeakAnonBytes)
 {
     public bool Ok => ExitCode == 0;
 

@@ -7,7 +7,9 @@ namespace Vib3.Bench;
 
 /// <summary>
 /// vib3-bench tiers: out-of-core decode on a synthetic model (--shape mixtral: the forward-pass issue's Mixtral;
-/// kimi: Kimi K2's routing and attention layout, widths scaled). Per RAM budget (percent of the memory the model's
+/// kimi: Kimi K2's routing and attention layout, widths scaled) in one --dtype: f32, f16, bf16 and q8_0 written by the
+/// synthetic generator, any other llama-quantize level (q4_k_m, q2_k, ...) made by llama.cpp's quantizer, so that
+/// llama.cpp maps the file people download and vib3 runs its conversion of that same file. Per RAM budget (percent of the memory the model's
 /// pages take as cache buffers, or "8G": GiB),
 /// vib3's decode tok/s and disk bytes per token, the disk-bandwidth bound (O_DIRECT bandwidth measured in the same
 /// run ÷ disk bytes per token), and llama.cpp (mmap) held to the same memory cgroup limit; every run a child
@@ -18,7 +20,7 @@ internal static class TiersBench
     public static int Run(string[] args)
     {
         var layers = Args.Int(args, "--layers", 8);
-        var dtype = DTypes.Parse(Args.Str(args, "--dtype", "f32"));
+        var dtype = Args.Str(args, "--dtype", "f32");
         var shape = Args.Str(args, "--shape", "mixtral");
         var budgets = Args.Str(args, "--budgets", "100,50,30,15").Split(',');
         var prompt = Args.Int(args, "--prompt", 16);
@@ -37,10 +39,17 @@ internal static class TiersBench
             Console.Error.WriteLine("vib3-bench tiers needs root: the cgroup v1 memory controller and /proc/sys/vm/drop_caches");
             return 2;
         }
+        var llamaRepack = Args.Str(args, "--llama-repack", "on") switch
+        {
+            "on" => true,
+            "off" => false,
+            var other => throw new ArgumentException($"--llama-repack on|off, not '{other}'"),
+        };
         var engines = new TiersEngines(TiersEngines.FindVib3Cli(Args.Str(args, "--vib3", "")), threads,
-            TimeSpan.FromSeconds(Args.Int(args, "--timeout-s", 600)));
+            TimeSpan.FromSeconds(Args.Int(args, "--timeout-s", 600)), llamaRepack);
 
-        var model = BenchModel.Create(root, BenchModel.ForShape(shape, dtype, layers));
+        var model = BenchModel.CreateNamed(root, BenchModel.ForShape(shape, DType.F32, layers), dtype);
+        var size = GgufSize.Of(model.Gguf);
         var m = model.Manifest;
         // The store's log folder (LogLayout.LogDirName, internal to Vib3.Storage): the bytes decode streams.
         var log = Directory.GetFiles(Path.Combine(model.Catalog.ModelDir("bench"), "log"));
@@ -65,9 +74,9 @@ internal static class TiersBench
             var theirs = Enumerable.Range(0, repeat).Select(_ => engines.LlamaCpp(model.Gguf, prompt, llamaGen, limit)).ToList();
             // Each run on its own line (the table gives medians): the spread, min and max, stays visible.
             foreach (var r in ours)
-                Console.WriteLine($"  vib3 run: {r.TokensPerSecond:0.00} tok/s, {r.DiskBytesPerToken / 1e6:0.0} MB/tok from disk, peak {r.PeakBytes / 1e6:0} MB{(r.Failure is null ? "" : $" ({r.Failure})")}");
+                Console.WriteLine($"  vib3 run: {r.TokensPerSecond:0.00} tok/s, {r.DiskBytesPerToken / 1e6:0.0} MB/tok from disk, peak {r.PeakBytes / 1e6:0} MB (anonymous {r.PeakAnonBytes / 1e6:0} MB){(r.Failure is null ? "" : $" ({r.Failure})")}");
             foreach (var r in theirs)
-                Console.WriteLine($"  llama.cpp run: {r.TokensPerSecond:0.00} tok/s, peak {r.PeakBytes / 1e6:0} MB{(r.Failure is null ? "" : $" ({r.Failure})")}");
+                Console.WriteLine($"  llama.cpp run: {r.TokensPerSecond:0.00} tok/s, peak {r.PeakBytes / 1e6:0} MB (anonymous {r.PeakAnonBytes / 1e6:0} MB){(r.Failure is null ? "" : $" ({r.Failure})")}");
             runs.Add((label, limit, ours, theirs));
         }
         // Again after the runs: the bound uses the best the disk did at either end (its bandwidth drifts).
@@ -77,8 +86,9 @@ internal static class TiersBench
         var rows = runs.Select(r => Row(r.Budget, r.Limit, mbps, r.Ours, r.Theirs)).ToList();
 
         Console.WriteLine();
-        Console.WriteLine($"{(shape == "kimi" ? "Kimi-K2" : "Mixtral")}-shaped {dtype.Name()}, {layers} layers ({new FileInfo(model.Gguf).Length / 1e9:0.00} GB GGUF), {threads} threads, " +
-                          $"prompt {prompt}; vib3 decodes {gen} tokens ({policy}), llama.cpp (mmap) {llamaGen}; median of {repeat}; " +
+        Console.WriteLine($"{(shape == "kimi" ? "Kimi-K2" : "Mixtral")}-shaped {dtype}, {layers} layers ({size.Gigabytes:0.00} GB GGUF, " +
+                          $"{size.BitsPerWeight:0.00} bits per weight: {size.Mix}), {threads} threads, " +
+                          $"prompt {prompt}; vib3 decodes {gen} tokens ({policy}), llama.cpp (mmap, repack {(llamaRepack ? "on" : "off")}) {llamaGen}; median of {repeat}; " +
                           $"disk {mbps:0} MB/s ({disk.Shape}, best pass before and after the runs); limit = budget + runtime allowance {allowance / 1e6:0} MB " +
                           $"(probe peak + {headroom >> 20} MiB headroom)");
         Console.WriteLine("budget  limit MB  vib3 tok/s  disk MB/tok  vib3 read MB/s  bound tok/s  % bound  page hits  byte hits  vib3 peak MB  llama tok/s  llama peak MB  vib3/llama");
@@ -103,12 +113,13 @@ internal static class TiersBench
     /// <summary>What each engine holds beyond the weights (the .NET runtime, JIT'd code, its binaries' page cache:
     /// vib3's assemblies, libllama), measured once as the unlimited cgroup peak of a run on a one-layer, d-64 model
     /// of the same vocabulary; the larger of the two (plus --headroom-mb), so both get the same limit.</summary>
-    private static long RuntimeAllowance(string root, string shape, DType dtype, TiersEngines engines, int prompt)
+    private static long RuntimeAllowance(string root, string shape, string dtype, TiersEngines engines, int prompt)
     {
         // Kimi's probe keeps the attention layout (its activations and llama.cpp's compute buffer scale with the heads).
-        var tiny = BenchModel.Create(Path.Combine(root, "runtime-probe"), shape == "kimi"
-            ? BenchModel.KimiShaped(dtype, 2) with { Experts = 16 }
-            : new SyntheticModelSpec { Family = ModelFamily.Mixtral, Layers = 1, Experts = 8, TopK = 2, Vocab = 32000, Context = 2048, Seed = 1, DType = dtype });
+        var tiny = BenchModel.CreateNamed(Path.Combine(root, "runtime-probe"), shape == "kimi"
+            ? BenchModel.KimiShaped(DType.F32, 2) with { Experts = 16 }
+            : new SyntheticModelSpec { Family = ModelFamily.Mixtral, Layers = 1, Experts = 8, TopK = 2, Vocab = 32000, Context = 2048, Seed = 1, DType = DType.F32 },
+            dtype);
         var budget = tiny.Manifest.PageBytes + (long)tiny.Manifest.PageCount * PageStore.MinimumRamBudget(tiny.Manifest.MaxPageBytes);
         var ours = engines.Vib3(tiny.Catalog.DataDir, budget, null, prompt, 4, "lfru", null);
         var theirs = engines.LlamaCpp(tiny.Gguf, prompt, 4, null);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Vib3.LlamaCpp;
 
 namespace Vib3.Bench;
 
@@ -7,7 +8,8 @@ namespace Vib3.Bench;
 /// through its CLI (`vib3 bench`, the command a user would time) and llama.cpp through this tool's hidden
 /// <see cref="TiersLlamaWorker"/> mode. A child per run keeps one engine's heap, mappings and cache out of the
 /// other's figures, and lets the cgroup's peak be the engine's whole footprint.</summary>
-internal sealed class TiersEngines(string vib3Cli, int threads, TimeSpan timeout)
+/// <param name="llamaRepack">llama.cpp's default (true) or llama-cli's --no-repack (false): see <see cref="LlamaCppModel.Load"/>.</param>
+internal sealed class TiersEngines(string vib3Cli, int threads, TimeSpan timeout, bool llamaRepack)
 {
     public EngineRun Vib3(string dataDir, long ramBudgetBytes, long? limitBytes, int prompt, int gen, string policy, string? trace)
     {
@@ -31,7 +33,7 @@ internal sealed class TiersEngines(string vib3Cli, int threads, TimeSpan timeout
     public EngineRun LlamaCpp(string gguf, int prompt, int gen, long? limitBytes)
     {
         var (exe, prefix) = Self();
-        return Once(exe, [.. prefix, TiersLlamaWorker.Mode, gguf, Num(prompt), Num(gen), Num(threads)], limitBytes,
+        return Once(exe, [.. prefix, TiersLlamaWorker.Mode, gguf, Num(prompt), Num(gen), Num(threads), llamaRepack.ToString()], limitBytes,
             j => new EngineRun(j.GetProperty("decode_tokens_per_second").GetDouble(), 0, 0, null));
     }
 
@@ -59,13 +61,13 @@ internal sealed class TiersEngines(string vib3Cli, int threads, TimeSpan timeout
         if (!run.Ok)
         {
             Console.Error.WriteLine($"  {Path.GetFileName(exe)} failed ({run.Failure}): {Head(run.Stderr)}");
-            return new EngineRun(0, 0, run.PeakBytes, run.Failure);
+            return new EngineRun(0, 0, run.PeakBytes, run.Failure) { PeakAnonBytes = run.PeakAnonBytes };
         }
         // The result is the last JSON object on stdout (vib3 bench indents it; a native library may log before it).
         var lines = run.Stdout.Split('\n');
         var first = Array.FindLastIndex(lines, l => l.StartsWith('{'));
         using var doc = JsonDocument.Parse(string.Join('\n', lines[first..]));
-        return read(doc.RootElement) with { PeakBytes = run.PeakBytes };
+        return read(doc.RootElement) with { PeakBytes = run.PeakBytes, PeakAnonBytes = run.PeakAnonBytes };
     }
 
     /// <summary>How to start this tool again: its apphost, or `dotnet vib3-bench.dll` when run that way.</summary>
@@ -84,4 +86,8 @@ internal sealed class TiersEngines(string vib3Cli, int threads, TimeSpan timeout
 /// <summary>Decode tok/s, disk bytes per decoded token (vib3 only), the cgroup's peak, why it failed if it did, and
 /// (vib3 only) the share of decode's page reads and bytes served from RAM.</summary>
 internal sealed record EngineRun(double TokensPerSecond, long DiskBytesPerToken, long PeakBytes, string? Failure,
-    double PageHitRate = 0, double ByteHitRate = 0);
+    double PageHitRate = 0, double ByteHitRate = 0)
+{
+    /// <summary>The sampled peak of the run's anonymous memory (what the limit cannot evict).</summary>
+    public long PeakAnonBytes { get; init; }
+}

@@ -16,11 +16,12 @@ public sealed class LlamaCppModel : IDisposable
     private readonly LLamaBatch _batch = new();
     private bool _disposed;
 
-    private LlamaCppModel(SafeLlamaModelHandle model, SafeLLamaContextHandle context, int contextLength)
+    private LlamaCppModel(SafeLlamaModelHandle model, SafeLLamaContextHandle context, int contextLength, int sequences)
     {
         _model = model;
         _context = context;
         ContextLength = contextLength;
+        Sequences = sequences;
         VocabSize = model.Vocab.Count;
     }
 
@@ -30,15 +31,24 @@ public sealed class LlamaCppModel : IDisposable
     /// <summary>Most positions one sequence may hold (prompt plus generated tokens).</summary>
     public int ContextLength { get; }
 
+    /// <summary>Sequences the context holds at once (<see cref="BenchStreams"/> decodes up to this many together).</summary>
+    public int Sequences { get; }
+
     /// <summary>Loads <paramref name="ggufPath"/> on the CPU. <paramref name="memoryMap"/> true maps the file
     /// (llama_model_params.load_mode = mmap), so the weights are page cache that a memory limit can evict; false
     /// reads them into llama.cpp's own buffers (what LLamaSharp's high-level ModelParams does by default).
-    /// <paramref name="contextLength"/> bounds prompt plus generated tokens.</summary>
-    public static LlamaCppModel Load(string ggufPath, int threads = 2, int contextLength = 512, bool memoryMap = true)
+    /// <paramref name="contextLength"/> bounds prompt plus generated tokens of each of <paramref name="sequences"/>
+    /// sequences (more than one: one KV cache shared by all, as llama-server's parallel slots, for <see cref="BenchStreams"/>).
+    /// <paramref name="repack"/> false is llama-cli's --no-repack: llama.cpp's CPU backend otherwise copies the tensors
+    /// it has interleaved kernels for (Q4_0, Q4_K, IQ4_NL, ...) into its own anonymous buffers, which a memory
+    /// limit cannot evict however the file is mapped.</summary>
+    public static LlamaCppModel Load(string ggufPath, int threads = 2, int contextLength = 512, bool memoryMap = true, int sequences = 1,
+        bool repack = true)
     {
         ArgumentException.ThrowIfNullOrEmpty(ggufPath);
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(contextLength, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(sequences, 1);
         if (!File.Exists(ggufPath)) throw new FileNotFoundException("no GGUF file", ggufPath);
         LlamaCppLog.EnsureInstalled();
 
@@ -47,6 +57,7 @@ public sealed class LlamaCppModel : IDisposable
         mp.load_mode = memoryMap ? LLamaLoadMode.MemoryMap : LLamaLoadMode.None;
         mp.check_tensors = false;
         mp.vocab_only = false;
+        mp.use_extra_bufts = repack;
 
         SafeLlamaModelHandle model;
         LlamaCppLog.TakeErrors();
@@ -64,12 +75,15 @@ public sealed class LlamaCppModel : IDisposable
         try
         {
             var cp = LLamaContextParams.Default();
-            cp.n_ctx = (uint)contextLength;
-            // A whole prompt is one llama_decode batch; llama.cpp computes it in micro-batches of at most 512
-            // (its default), which bounds the compute buffer (it is reserved for n_ubatch rows of logits).
-            cp.n_batch = (uint)contextLength;
-            cp.n_ubatch = (uint)Math.Min(contextLength, 512);
-            cp.n_seq_max = 1;
+            cp.n_ctx = (uint)(contextLength * sequences);
+            // A whole prompt is one llama_decode batch, and so is one token of every sequence; llama.cpp computes it
+            // in micro-batches of at most 512 (its default), which bounds the compute buffer (it is reserved for
+            // n_ubatch rows of logits).
+            var batch = Math.Max(contextLength, sequences);
+            cp.n_batch = (uint)batch;
+            cp.n_ubatch = (uint)Math.Min(batch, 512);
+            cp.n_seq_max = (uint)sequences;
+            cp.kv_unified = sequences > 1;
             cp.n_threads = threads;
             cp.n_threads_batch = threads;
             cp.type_k = GGMLType.GGML_TYPE_F32; // llama.cpp's default f16 KV cache moves logits by ~0.02
@@ -90,7 +104,7 @@ public sealed class LlamaCppModel : IDisposable
                 throw new InvalidOperationException(
                     $"llama.cpp could not make a context for '{ggufPath}'" + (why.Length > 0 ? ": " + why : ": " + e.Message), e);
             }
-            return new LlamaCppModel(model, context, contextLength);
+            return new LlamaCppModel(model, context, contextLength, sequences);
         }
         catch
         {
@@ -141,6 +155,13 @@ public sealed class LlamaCppModel : IDisposable
     /// each call. Returns tokens per second of each phase.</summary>
     public (double PrefillTokensPerSecond, double DecodeTokensPerSecond) Bench(int promptTokens, int genTokens)
     {
+        var t = BenchPhases(promptTokens, genTokens);
+        return (t.PrefillTokensPerSecond, t.DecodeTokensPerSecond);
+    }
+
+    /// <summary><see cref="Bench"/> with each phase's wall and process CPU seconds.</summary>
+    public BenchPhaseTimes BenchPhases(int promptTokens, int genTokens)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(promptTokens, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(genTokens);
         if (promptTokens + genTokens > ContextLength)
@@ -148,11 +169,14 @@ public sealed class LlamaCppModel : IDisposable
                 $"prompt ({promptTokens}) plus generated ({genTokens}) tokens exceed the context ({ContextLength})");
         Reset();
         for (var i = 0; i < promptTokens; i++) _batch.Add(BenchToken(i), i, Seq, logits: i == promptTokens - 1);
+        var cpu = CpuClock.Seconds();
         var sw = Stopwatch.StartNew();
         Decode();
         _context.Synchronize();
         var prefill = sw.Elapsed.TotalSeconds;
+        var prefillCpu = CpuClock.Seconds() - cpu;
 
+        cpu = CpuClock.Seconds();
         sw.Restart();
         for (var n = 0; n < genTokens; n++)
         {
@@ -161,8 +185,42 @@ public sealed class LlamaCppModel : IDisposable
             Decode();
         }
         _context.Synchronize();
-        var decode = sw.Elapsed.TotalSeconds;
-        return (promptTokens / prefill, genTokens == 0 ? 0 : genTokens / decode);
+        return new BenchPhaseTimes(promptTokens, genTokens, prefill, sw.Elapsed.TotalSeconds, prefillCpu, CpuClock.Seconds() - cpu);
+    }
+
+    /// <summary>Continuous batching as llama-server does it: <paramref name="streams"/> sequences, each prefilled with
+    /// its own <paramref name="promptTokens"/> fixed ids (one batch per sequence, not timed), then
+    /// <paramref name="genTokens"/> steps that each decode one fixed id of every sequence in one batch. Returns the
+    /// decode phase's aggregate tokens per second (all sequences' tokens ÷ the steps' time).</summary>
+    public double BenchStreams(int streams, int promptTokens, int genTokens)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(streams, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(streams, Sequences);
+        ArgumentOutOfRangeException.ThrowIfLessThan(promptTokens, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(genTokens, 1);
+        if (promptTokens + genTokens > ContextLength)
+            throw new ArgumentOutOfRangeException(nameof(genTokens),
+                $"prompt ({promptTokens}) plus generated ({genTokens}) tokens exceed the context ({ContextLength})");
+        Reset();
+        // Each sequence its own ids (offset by a prime stride), so the streams route to different experts.
+        int Token(int stream, int i) => BenchToken(i + stream * 1009);
+        for (var s = 0; s < streams; s++)
+        {
+            _batch.Clear();
+            for (var i = 0; i < promptTokens; i++) _batch.Add(Token(s, i), i, (LLamaSeqId)s, logits: i == promptTokens - 1);
+            Decode();
+        }
+        _context.Synchronize();
+
+        var sw = Stopwatch.StartNew();
+        for (var n = 0; n < genTokens; n++)
+        {
+            _batch.Clear();
+            for (var s = 0; s < streams; s++) _batch.Add(Token(s, promptTokens + n), promptTokens + n, (LLamaSeqId)s, logits: true);
+            Decode();
+        }
+        _context.Synchronize();
+        return (double)streams * genTokens / sw.Elapsed.TotalSeconds;
     }
 
     private int BenchToken(int i) => (int)((3L + 7L * i) % VocabSize);
@@ -213,4 +271,15 @@ public sealed class LlamaCppModel : IDisposable
         _context.Dispose();
         _model.Dispose();
     }
+}
+
+/// <summary>One <see cref="LlamaCppModel.BenchPhases"/> run: tokens and seconds per phase, wall and the process's CPU
+/// (every thread; with one thread and nothing spinning, the time the phase would take on a machine to itself).</summary>
+public sealed record BenchPhaseTimes(int PromptTokens, int GenTokens, double PrefillSeconds, double DecodeSeconds,
+    double PrefillCpuSeconds, double DecodeCpuSeconds)
+{
+    public double PrefillTokensPerSecond => PromptTokens / PrefillSeconds;
+    public double DecodeTokensPerSecond => GenTokens == 0 ? 0 : GenTokens / DecodeSeconds;
+    public double PrefillTokensPerCpuSecond => PromptTokens / PrefillCpuSeconds;
+    public double DecodeTokensPerCpuSecond => GenTokens == 0 ? 0 : GenTokens / DecodeCpuSeconds;
 }
