@@ -28,12 +28,12 @@ public static unsafe class MatVec
     private const int GuideMinBytes = 64 * 1024;
     private const int GuideDivisor = 2;
 
-    /// <summary>Fast path. See the type remarks for the q8_0 rounding.</summary>
+    /// <summary>Fast path. See the type remarks for the q8_0 rounding. x is quantised for this call alone; a vector
+    /// that several matvecs multiply is quantised once through <see cref="MatVecInput"/>.</summary>
     public static void Compute(DType t, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, Span<float> y)
     {
         Check.MatVec(t, w, rows, cols, x.Length, y.Length, 1);
         if (rows == 0) return;
-        var rowBytes = (int)t.ByteCount(cols);
         short[]? qArr = null;
         float[]? dArr = null;
         float[]? sArr = null;
@@ -64,21 +64,7 @@ public static unsafe class MatVec
             fixed (byte* pk = kArr)
             {
                 if (blocks > 0) RowDot.QuantizeQ8(px, blocks, pq, pd, ps);
-                var job = new Job(t, pw, rowBytes, cols, px, pq, pd, ps, pk, py);
-                if ((long)rows * rowBytes < ParallelBytes || KernelThreads.Threads == 1 || rows < 2)
-                {
-                    job.Rows(0, rows);
-                }
-                else
-                {
-                    // Guided chunks: each claim takes remaining / (2·threads) rows (never below ~64 KiB of weights), so
-                    // threads stream long contiguous runs first and a late or preempted thread holds back only a small
-                    // tail chunk. Fixed chunks of 1/(4·threads) made the caller spin on a descheduled worker's chunk.
-                    job.Total = rows;
-                    job.Chunk = Math.Max(1, GuideMinBytes / rowBytes);
-                    job.Guide = GuideDivisor * KernelThreads.Threads;
-                    KernelThreads.Run(job);
-                }
+                Run(new Job(t, pw, (int)t.ByteCount(cols), cols, px, pq, pd, ps, pk, py), rows);
             }
         }
         finally
@@ -90,12 +76,50 @@ public static unsafe class MatVec
         }
     }
 
+    /// <summary><see cref="Compute(DType, ReadOnlySpan{byte}, int, int, ReadOnlySpan{float}, Span{float})"/> of the
+    /// vector <paramref name="x"/> holds (its length is cols), with the quantised form x already has for the kernel
+    /// of <paramref name="t"/> or makes now and keeps for the next matvec: the same bits as quantising per call.</summary>
+    public static void Compute(DType t, ReadOnlySpan<byte> w, int rows, int cols, MatVecInput x, Span<float> y)
+    {
+        if (x.Length != cols) throw new ArgumentException($"x: holds {x.Length} values, the weights have {cols} columns");
+        Check.MatVec(t, w, rows, cols, x.Length, y.Length, 1);
+        if (rows == 0) return;
+        var p = x.Prepare(t);
+        fixed (byte* pw = w)
+        fixed (float* py = y)
+        fixed (float* px = p.X)
+        fixed (short* pq = p.Q8)
+        fixed (float* pd = p.Q8D)
+        fixed (float* ps = p.Q8S)
+        fixed (byte* pk = p.Q8K)
+            Run(new Job(t, pw, (int)t.ByteCount(cols), cols, px, pq, pd, ps, pk, py), rows);
+    }
+
+    /// <summary>Runs <paramref name="job"/>'s rows on this thread when they are few, else on the kernel threads.</summary>
+    private static void Run(Job job, int rows)
+    {
+        if ((long)rows * job.RowBytes < ParallelBytes || KernelThreads.Threads == 1 || rows < 2)
+        {
+            job.Rows(0, rows);
+            return;
+        }
+        // Guided chunks: each claim takes remaining / (2·threads) rows (never below ~64 KiB of weights), so threads
+        // stream long contiguous runs first and a late or preempted thread holds back only a small tail chunk. Fixed
+        // chunks of 1/(4·threads) made the caller spin on a descheduled worker's chunk.
+        job.Total = rows;
+        job.Chunk = Math.Max(1, GuideMinBytes / job.RowBytes);
+        job.Guide = GuideDivisor * KernelThreads.Threads;
+        KernelThreads.Run(job);
+    }
+
     /// <summary>ggml pairs every type stored in 256-value blocks (the K-quants, the IQ types but IQ4_NL, the ternary
     /// types) with Q8_K activations; the 32-value block types take q8_0.</summary>
-    private static bool TakesQ8K(DType t) => t.BlockSize() == Q8K.BlockValues;
+    internal static bool TakesQ8K(DType t) => t.BlockSize() == Q8K.BlockValues;
 
     private sealed class Job(DType t, byte* w, int rowBytes, int cols, float* x, short* xq, float* xd, float* xs, byte* xk, float* y) : PoolJob
     {
+        internal int RowBytes => rowBytes;
+
         protected override void Run(int start, int end) => Rows(start, end);
 
         internal void Rows(int start, int end)

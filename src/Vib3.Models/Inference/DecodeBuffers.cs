@@ -1,3 +1,4 @@
+using Vib3.Kernels;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Models.Inference;
@@ -11,6 +12,7 @@ internal sealed class DecodeBuffers
         var kvDim = h.KvHeads * h.HeadDim;
         X = new float[h.Dim];
         Xb = new float[h.Dim];
+        XbInput = new MatVecInput(h.Dim);
         Xb2 = new float[h.Dim];
         Q = new float[qDim];
         K = new float[kvDim];
@@ -49,6 +51,7 @@ internal sealed class DecodeBuffers
 
     public float[] X { get; }            // [dim] residual stream
     public float[] Xb { get; }           // [dim] normalised input of a sub-block
+    public MatVecInput XbInput { get; }  // Xb again, with the quantised forms its matvecs share
     public float[] Xb2 { get; }          // [dim] attention output projected back
     public float[] Q { get; }            // [heads·headDim]
     public float[] K { get; }            // [kvHeads·headDim]
