@@ -9,7 +9,8 @@ namespace Vib3.Kernels;
 /// <remarks>
 /// Fast path (<see cref="Compute"/>): AVX-512 row dot products, four f32 accumulators per row.
 /// f32/f16/bf16 weights are widened exactly to f32 and multiplied with f32 x (results differ from the
-/// reference only by f32 summation order). q8_0 weights use llama.cpp's scheme: x is first quantised to q8_0
+/// reference only by f32 summation order); f16 weights are multiplied as their bits read (the half times 2^-112) with
+/// x·2^112, which gives the same products without a multiply per weight (<see cref="RowDot.ScaleForF16"/>). q8_0 weights use llama.cpp's scheme: x is first quantised to q8_0
 /// (per 32-block d_x = amax/127 rounded to f16, q_x = round-half-even(x·127/amax)), then each block is an exact
 /// int8·int8 dot scaled by d_w·d_x in f32. That adds an activation rounding error of up to d_x/2 per element
 /// (≈ 0.4% of the block's max |x|), i.e. |Δy| ≲ Σ_b |d_w|·Σ_j|q_w|·d_x/2 — the same error llama.cpp has.
@@ -38,6 +39,8 @@ public static unsafe class MatVec
         float[]? dArr = null;
         float[]? sArr = null;
         byte[]? kArr = null;
+        float[]? hArr = null;
+        var post = 1f;
         try
         {
             // Every block type's kernel takes quantised activations, as llama.cpp's do: Q8_K blocks for the types in
@@ -64,7 +67,12 @@ public static unsafe class MatVec
             fixed (byte* pk = kArr)
             {
                 if (blocks > 0) RowDot.QuantizeQ8(px, blocks, pq, pd, ps);
-                Run(new Job(t, pw, (int)t.ByteCount(cols), cols, px, pq, pd, ps, pk, py), rows);
+                if (t == DType.F16) hArr = ArrayPool<float>.Shared.Rent(cols);
+                fixed (float* ph = hArr)
+                {
+                    if (ph != null) post = RowDot.ScaleForF16(px, cols, ph);
+                    Run(new Job(t, pw, (int)t.ByteCount(cols), cols, px, pq, pd, ps, pk, ph, post, py), rows);
+                }
             }
         }
         finally
@@ -73,6 +81,7 @@ public static unsafe class MatVec
             if (dArr != null) ArrayPool<float>.Shared.Return(dArr);
             if (sArr != null) ArrayPool<float>.Shared.Return(sArr);
             if (kArr != null) ArrayPool<byte>.Shared.Return(kArr);
+            if (hArr != null) ArrayPool<float>.Shared.Return(hArr);
         }
     }
 
@@ -92,7 +101,8 @@ public static unsafe class MatVec
         fixed (float* pd = p.Q8D)
         fixed (float* ps = p.Q8S)
         fixed (byte* pk = p.Q8K)
-            Run(new Job(t, pw, (int)t.ByteCount(cols), cols, px, pq, pd, ps, pk, py), rows);
+        fixed (float* ph = p.F16)
+            Run(new Job(t, pw, (int)t.ByteCount(cols), cols, px, pq, pd, ps, pk, ph, p.F16Post, py), rows);
     }
 
     /// <summary>Runs <paramref name="job"/>'s rows on this thread when they are few, else on the kernel threads.</summary>
@@ -116,7 +126,10 @@ public static unsafe class MatVec
     /// types) with Q8_K activations; the 32-value block types take q8_0.</summary>
     internal static bool TakesQ8K(DType t) => t.BlockSize() == Q8K.BlockValues;
 
-    private sealed class Job(DType t, byte* w, int rowBytes, int cols, float* x, short* xq, float* xd, float* xs, byte* xk, float* y) : PoolJob
+    /// <param name="xh">x scaled for the f16 kernel and <paramref name="post"/> the factor that undoes it
+    /// (<see cref="RowDot.ScaleForF16"/>).</param>
+    private sealed class Job(DType t, byte* w, int rowBytes, int cols, float* x, short* xq, float* xd, float* xs, byte* xk,
+        float* xh, float post, float* y) : PoolJob
     {
         internal int RowBytes => rowBytes;
 
@@ -130,7 +143,7 @@ public static unsafe class MatVec
                     for (var r = start; r < end; r++) y[r] = RowDot.F32((float*)(w + (long)r * rowBytes), x, cols);
                     break;
                 case DType.F16:
-                    for (var r = start; r < end; r++) y[r] = RowDot.F16((ushort*)(w + (long)r * rowBytes), x, cols);
+                    for (var r = start; r < end; r++) y[r] = RowDot.F16((ushort*)(w + (long)r * rowBytes), x, xh, post, cols);
                     break;
                 case DType.BF16:
                     for (var r = start; r < end; r++) y[r] = RowDot.BF16((ushort*)(w + (long)r * rowBytes), x, cols);

@@ -16,6 +16,8 @@ public sealed class MatVecInput
     private readonly float[] _q8d;   // q8_0 block scales, [capacity / 32]
     private readonly float[] _q8s;   // q8_1 block sums for the types with a min, [capacity / 32]
     private readonly byte[] _q8k;    // Q8_K blocks, [capacity / 256 blocks]
+    private readonly float[] _f16;   // x scaled for the f16 kernel, [capacity]
+    private float _f16Post = 1f;     // the factor that undoes that scale
     private Forms _made;
 
     [Flags]
@@ -25,6 +27,7 @@ public sealed class MatVecInput
         Q8 = 1,
         Q8Sums = 2,
         Q8K = 4,
+        F16 = 8,
     }
 
     /// <param name="capacity">The longest vector <see cref="Set"/> will be given.</param>
@@ -36,6 +39,7 @@ public sealed class MatVecInput
         _q8d = GC.AllocateArray<float>(capacity / DTypes.Q8BlockSize, pinned: true);
         _q8s = GC.AllocateArray<float>(capacity / DTypes.Q8BlockSize, pinned: true);
         _q8k = GC.AllocateArray<byte>(capacity / Q8K.BlockValues * Q8K.BlockBytes, pinned: true);
+        _f16 = GC.AllocateArray<float>(capacity, pinned: true);
     }
 
     /// <summary>Values in the vector now held.</summary>
@@ -58,8 +62,21 @@ public sealed class MatVecInput
     /// vector has not been for that kind of kernel yet.</summary>
     internal Prepared Prepare(DType t)
     {
-        if (Length == 0) return new Prepared(_x, _q8, _q8d, _q8s, _q8k);
-        if (MatVec.TakesQ8K(t))
+        if (Length == 0) return new Prepared(_x, _q8, _q8d, _q8s, _q8k, _f16, _f16Post);
+        if (t == DType.F16)
+        {
+            if ((_made & Forms.F16) == 0)
+            {
+                unsafe
+                {
+                    fixed (float* px = _x)
+                    fixed (float* ph = _f16)
+                        _f16Post = RowDot.ScaleForF16(px, Length, ph);
+                }
+                _made |= Forms.F16;
+            }
+        }
+        else if (MatVec.TakesQ8K(t))
         {
             if ((_made & Forms.Q8K) == 0)
             {
@@ -83,8 +100,8 @@ public sealed class MatVecInput
                 _made |= Forms.Q8 | (sums ? Forms.Q8Sums : Forms.None);
             }
         }
-        return new Prepared(_x, _q8, _q8d, _q8s, _q8k);
+        return new Prepared(_x, _q8, _q8d, _q8s, _q8k, _f16, _f16Post);
     }
 
-    internal readonly record struct Prepared(float[] X, short[] Q8, float[] Q8D, float[] Q8S, byte[] Q8K);
+    internal readonly record struct Prepared(float[] X, short[] Q8, float[] Q8D, float[] Q8S, byte[] Q8K, float[] F16, float F16Post);
 }
