@@ -33,11 +33,17 @@ internal sealed class DecodeBuffers
     private readonly List<float[]> _bundleSlots = [];
     private float[] _attScratch = new float[64];
 
-    /// <summary>[positions or more] scores of one head over the positions attended, grown (doubling) with use rather
-    /// than sized by the model's context length up front: a context_length of 2^31 − 1 then costs nothing until a
-    /// sequence is that long, which the KV cache refuses first (<see cref="KvCache"/>).</summary>
-    public float[] AttScratch(int positions)
+    /// <summary>Scores (floats) above which attention's heads share one row of scratch and run one after another.</summary>
+    public const int MaxParallelScores = 1 << 24;
+
+    /// <summary>[heads · positions] scores over the positions attended, a row per head so that the heads can run on
+    /// the kernel threads at once (<see cref="Attention.Decode"/>); [positions] (one row, heads in turn) past
+    /// <see cref="MaxParallelScores"/>. Grown (doubling) with use rather than sized by the model's context length up
+    /// front: a context_length of 2^31 − 1 then costs nothing until a sequence is that long, which the KV cache refuses
+    /// first (<see cref="KvCache"/>).</summary>
+    public float[] AttScratch(int heads, int positions)
     {
+        if ((long)heads * positions <= MaxParallelScores) positions *= heads;
         if (_attScratch.Length < positions) _attScratch = new float[Math.Max(positions, (int)Math.Min(Array.MaxLength, 2L * _attScratch.Length))];
         return _attScratch;
     }

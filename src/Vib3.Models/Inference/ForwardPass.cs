@@ -132,7 +132,7 @@ public sealed partial class ForwardPass
         await MatVecAsync(layer.V!, b.XbInput, b.V, ct).ConfigureAwait(false);
         PositionQueryAndKey(layer, b.Q, b.K, b.V, pos);
         cache.Write(l, pos, b.K, b.V);
-        cache.Attend(l, pos + 1, b.Q, _h.Heads, _h.KvHeads, _h.HeadDim, b.Att, b.AttScratch(pos + 1));
+        cache.Attend(l, pos + 1, b.Q, _h.Heads, _h.KvHeads, _h.HeadDim, b.Att, b.AttScratch(_h.Heads, pos + 1));
         await MatVecAsync(layer.O, b.Att, b.Xb2, ct).ConfigureAwait(false);
     }
 
