@@ -4,29 +4,25 @@ namespace Vib3.Kernels;
 
 /// <summary>Causal single-query attention for decode over a KV cache laid out [positions, kvHeads, headDim].
 /// Query head h reads kv head h / (heads / kvHeads) (grouped-query attention); scores are scaled by
-/// 1/sqrt(headDim) and softmaxed in f32. <c>scratch</c> needs at least <c>positions</c> floats.</summary>
-public static class Attention
+/// 1/sqrt(headDim) and softmaxed in f32. <c>scratch</c> needs at least <c>positions</c> floats; with
+/// <c>heads · positions</c> (each head its own scores) and at least <see cref="ParallelMultiplyAdds"/> of work, the
+/// heads are spread over the kernel threads. A head's arithmetic is the same either way, so are the bits.</summary>
+public static unsafe class Attention
 {
+    /// <summary>q·k plus weight·v multiply-adds (heads · positions · headDim) below which the heads run on the calling
+    /// thread: a hand-off to the kernel threads costs about as much as a few thousand of them.</summary>
+    public const int ParallelMultiplyAdds = 32 * 1024;
+
     public static void Decode(ReadOnlySpan<float> q, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache,
         int positions, int heads, int kvHeads, int headDim, Span<float> output, Span<float> scratch)
     {
         CheckArgs(q.Length, kCache.Length, vCache.Length, positions, heads, kvHeads, headDim, output.Length, scratch.Length);
-        var group = heads / kvHeads;
-        var scale = 1f / MathF.Sqrt(headDim);
-        var stride = kvHeads * headDim;
-        var scores = scratch[..positions];
-        for (var h = 0; h < heads; h++)
-        {
-            var kvh = h / group;
-            var qh = q.Slice(h * headDim, headDim);
-            for (var p = 0; p < positions; p++)
-                scores[p] = TensorPrimitives.Dot(qh, kCache.Slice(p * stride + kvh * headDim, headDim)) * scale;
-            Softmax.InPlace(scores);
-            var o = output.Slice(h * headDim, headDim);
-            o.Clear();
-            for (var p = 0; p < positions; p++)
-                TensorPrimitives.MultiplyAdd(vCache.Slice(p * stride + kvh * headDim, headDim), scores[p], o, o);
-        }
+        fixed (float* pq = q)
+        fixed (float* pk = kCache)
+        fixed (float* pv = vCache)
+        fixed (float* po = output)
+        fixed (float* ps = scratch)
+            Run(new Heads<float>(pq, pk, pv, positions, heads, kvHeads, headDim, po, ps, OwnScores(positions, heads, scratch.Length)));
     }
 
     /// <summary>As <see cref="Decode"/> with an f16 KV cache (values widened to f32 before use).</summary>
@@ -34,28 +30,90 @@ public static class Attention
         int positions, int heads, int kvHeads, int headDim, Span<float> output, Span<float> scratch)
     {
         CheckArgs(q.Length, kCache.Length, vCache.Length, positions, heads, kvHeads, headDim, output.Length, scratch.Length);
-        var group = heads / kvHeads;
-        var scale = 1f / MathF.Sqrt(headDim);
-        var stride = kvHeads * headDim;
-        var scores = scratch[..positions];
-        var row = headDim <= 1024 ? stackalloc float[headDim] : new float[headDim];
-        for (var h = 0; h < heads; h++)
+        fixed (float* pq = q)
+        fixed (Half* pk = kCache)
+        fixed (Half* pv = vCache)
+        fixed (float* po = output)
+        fixed (float* ps = scratch)
+            Run(new Heads<Half>(pq, pk, pv, positions, heads, kvHeads, headDim, po, ps, OwnScores(positions, heads, scratch.Length)));
+    }
+
+    private static bool OwnScores(int positions, int heads, int scratchLength) => scratchLength >= (long)heads * positions;
+
+    private static void Run<T>(Heads<T> job) where T : unmanaged
+    {
+        job.Total = job.HeadCount;
+        if (job.OwnScores && KernelThreads.Threads > 1 && job.MultiplyAdds >= ParallelMultiplyAdds)
         {
-            var kvh = h / group;
-            var qh = q.Slice(h * headDim, headDim);
-            for (var p = 0; p < positions; p++)
+            job.Chunk = 1;
+            KernelThreads.Run(job);
+        }
+        else
+        {
+            job.Chunk = job.HeadCount; // one claim: every head on this thread, in order
+            job.Work();
+        }
+    }
+
+    /// <summary>Heads [start, end) of one query; <paramref name="ownScores"/>: head h keeps its scores at
+    /// scratch + h·positions (else all share scratch, one head at a time).</summary>
+    private sealed class Heads<T>(float* q, T* k, T* v, int positions, int heads, int kvHeads, int headDim, float* output, float* scratch,
+        bool ownScores) : PoolJob where T : unmanaged
+    {
+        internal int HeadCount => heads;
+        internal bool OwnScores => ownScores;
+        internal long MultiplyAdds => 2L * heads * positions * headDim;
+
+        protected override void Run(int start, int end)
+        {
+            var group = heads / kvHeads;
+            var scale = 1f / MathF.Sqrt(headDim);
+            var stride = kvHeads * headDim;
+            var n = (long)positions * stride;
+            for (var h = start; h < end; h++)
             {
-                TensorPrimitives.ConvertToSingle(kCache.Slice(p * stride + kvh * headDim, headDim), row);
-                scores[p] = TensorPrimitives.Dot(qh, row) * scale;
+                var scores = new Span<float>(scratch + (ownScores ? (long)h * positions : 0), positions);
+                var qh = new ReadOnlySpan<float>(q + (long)h * headDim, headDim);
+                var o = new Span<float>(output + (long)h * headDim, headDim);
+                var offset = h / group * headDim;
+                if (typeof(T) == typeof(float))
+                    HeadF32(qh, new ReadOnlySpan<float>(k, checked((int)n)), new ReadOnlySpan<float>(v, checked((int)n)), positions, stride, offset, scale, o, scores);
+                else
+                    HeadF16(qh, new ReadOnlySpan<Half>(k, checked((int)n)), new ReadOnlySpan<Half>(v, checked((int)n)), positions, stride, offset, scale, o, scores);
             }
-            Softmax.InPlace(scores);
-            var o = output.Slice(h * headDim, headDim);
-            o.Clear();
-            for (var p = 0; p < positions; p++)
-            {
-                TensorPrimitives.ConvertToSingle(vCache.Slice(p * stride + kvh * headDim, headDim), row);
-                TensorPrimitives.MultiplyAdd(row, scores[p], o, o);
-            }
+        }
+    }
+
+    /// <summary>One query head over its kv head (the values at offset + p·stride for position p).</summary>
+    private static void HeadF32(ReadOnlySpan<float> qh, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int positions, int stride,
+        int offset, float scale, Span<float> o, Span<float> scores)
+    {
+        var headDim = qh.Length;
+        for (var p = 0; p < positions; p++)
+            scores[p] = TensorPrimitives.Dot(qh, kCache.Slice(p * stride + offset, headDim)) * scale;
+        Softmax.InPlace(scores);
+        o.Clear();
+        for (var p = 0; p < positions; p++)
+            TensorPrimitives.MultiplyAdd(vCache.Slice(p * stride + offset, headDim), scores[p], o, o);
+    }
+
+    /// <summary><see cref="HeadF32"/> over an f16 cache, each position's key and value widened first.</summary>
+    private static void HeadF16(ReadOnlySpan<float> qh, ReadOnlySpan<Half> kCache, ReadOnlySpan<Half> vCache, int positions, int stride,
+        int offset, float scale, Span<float> o, Span<float> scores)
+    {
+        var headDim = qh.Length;
+        var row = headDim <= 1024 ? stackalloc float[headDim] : new float[headDim];
+        for (var p = 0; p < positions; p++)
+        {
+            TensorPrimitives.ConvertToSingle(kCache.Slice(p * stride + offset, headDim), row);
+            scores[p] = TensorPrimitives.Dot(qh, row) * scale;
+        }
+        Softmax.InPlace(scores);
+        o.Clear();
+        for (var p = 0; p < positions; p++)
+        {
+            TensorPrimitives.ConvertToSingle(vCache.Slice(p * stride + offset, headDim), row);
+            TensorPrimitives.MultiplyAdd(row, scores[p], o, o);
         }
     }
 

@@ -9,7 +9,8 @@ namespace Vib3.Kernels;
 /// <remarks>
 /// Fast path (<see cref="Compute"/>): AVX-512 row dot products, four f32 accumulators per row.
 /// f32/f16/bf16 weights are widened exactly to f32 and multiplied with f32 x (results differ from the
-/// reference only by f32 summation order). q8_0 weights use llama.cpp's scheme: x is first quantised to q8_0
+/// reference only by f32 summation order); f16 weights are multiplied as their bits read (the half times 2^-112) with
+/// x·2^112, which gives the same products without a multiply per weight (<see cref="RowDot.ScaleForF16"/>). q8_0 weights use llama.cpp's scheme: x is first quantised to q8_0
 /// (per 32-block d_x = amax/127 rounded to f16, q_x = round-half-even(x·127/amax)), then each block is an exact
 /// int8·int8 dot scaled by d_w·d_x in f32. That adds an activation rounding error of up to d_x/2 per element
 /// (≈ 0.4% of the block's max |x|), i.e. |Δy| ≲ Σ_b |d_w|·Σ_j|q_w|·d_x/2 — the same error llama.cpp has.
@@ -28,16 +29,18 @@ public static unsafe class MatVec
     private const int GuideMinBytes = 64 * 1024;
     private const int GuideDivisor = 2;
 
-    /// <summary>Fast path. See the type remarks for the q8_0 rounding.</summary>
+    /// <summary>Fast path. See the type remarks for the q8_0 rounding. x is quantised for this call alone; a vector
+    /// that several matvecs multiply is quantised once through <see cref="MatVecInput"/>.</summary>
     public static void Compute(DType t, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, Span<float> y)
     {
         Check.MatVec(t, w, rows, cols, x.Length, y.Length, 1);
         if (rows == 0) return;
-        var rowBytes = (int)t.ByteCount(cols);
         short[]? qArr = null;
         float[]? dArr = null;
         float[]? sArr = null;
         byte[]? kArr = null;
+        float[]? hArr = null;
+        var post = 1f;
         try
         {
             // Every block type's kernel takes quantised activations, as llama.cpp's do: Q8_K blocks for the types in
@@ -64,20 +67,11 @@ public static unsafe class MatVec
             fixed (byte* pk = kArr)
             {
                 if (blocks > 0) RowDot.QuantizeQ8(px, blocks, pq, pd, ps);
-                var job = new Job(t, pw, rowBytes, cols, px, pq, pd, ps, pk, py);
-                if ((long)rows * rowBytes < ParallelBytes || KernelThreads.Threads == 1 || rows < 2)
+                if (t == DType.F16) hArr = ArrayPool<float>.Shared.Rent(cols);
+                fixed (float* ph = hArr)
                 {
-                    job.Rows(0, rows);
-                }
-                else
-                {
-                    // Guided chunks: each claim takes remaining / (2·threads) rows (never below ~64 KiB of weights), so
-                    // threads stream long contiguous runs first and a late or preempted thread holds back only a small
-                    // tail chunk. Fixed chunks of 1/(4·threads) made the caller spin on a descheduled worker's chunk.
-                    job.Total = rows;
-                    job.Chunk = Math.Max(1, GuideMinBytes / rowBytes);
-                    job.Guide = GuideDivisor * KernelThreads.Threads;
-                    KernelThreads.Run(job);
+                    if (ph != null) post = RowDot.ScaleForF16(px, cols, ph);
+                    Run(new Job(t, pw, (int)t.ByteCount(cols), cols, px, pq, pd, ps, pk, ph, post, py), rows);
                 }
             }
         }
@@ -87,15 +81,58 @@ public static unsafe class MatVec
             if (dArr != null) ArrayPool<float>.Shared.Return(dArr);
             if (sArr != null) ArrayPool<float>.Shared.Return(sArr);
             if (kArr != null) ArrayPool<byte>.Shared.Return(kArr);
+            if (hArr != null) ArrayPool<float>.Shared.Return(hArr);
         }
+    }
+
+    /// <summary><see cref="Compute(DType, ReadOnlySpan{byte}, int, int, ReadOnlySpan{float}, Span{float})"/> of the
+    /// vector <paramref name="x"/> holds (its length is cols), with the quantised form x already has for the kernel
+    /// of <paramref name="t"/> or makes now and keeps for the next matvec: the same bits as quantising per call.</summary>
+    public static void Compute(DType t, ReadOnlySpan<byte> w, int rows, int cols, MatVecInput x, Span<float> y)
+    {
+        if (x.Length != cols) throw new ArgumentException($"x: holds {x.Length} values, the weights have {cols} columns");
+        Check.MatVec(t, w, rows, cols, x.Length, y.Length, 1);
+        if (rows == 0) return;
+        var p = x.Prepare(t);
+        fixed (byte* pw = w)
+        fixed (float* py = y)
+        fixed (float* px = p.X)
+        fixed (short* pq = p.Q8)
+        fixed (float* pd = p.Q8D)
+        fixed (float* ps = p.Q8S)
+        fixed (byte* pk = p.Q8K)
+        fixed (float* ph = p.F16)
+            Run(new Job(t, pw, (int)t.ByteCount(cols), cols, px, pq, pd, ps, pk, ph, p.F16Post, py), rows);
+    }
+
+    /// <summary>Runs <paramref name="job"/>'s rows on this thread when they are few, else on the kernel threads.</summary>
+    private static void Run(Job job, int rows)
+    {
+        if ((long)rows * job.RowBytes < ParallelBytes || KernelThreads.Threads == 1 || rows < 2)
+        {
+            job.Rows(0, rows);
+            return;
+        }
+        // Guided chunks: each claim takes remaining / (2·threads) rows (never below ~64 KiB of weights), so threads
+        // stream long contiguous runs first and a late or preempted thread holds back only a small tail chunk. Fixed
+        // chunks of 1/(4·threads) made the caller spin on a descheduled worker's chunk.
+        job.Total = rows;
+        job.Chunk = Math.Max(1, GuideMinBytes / job.RowBytes);
+        job.Guide = GuideDivisor * KernelThreads.Threads;
+        KernelThreads.Run(job);
     }
 
     /// <summary>ggml pairs every type stored in 256-value blocks (the K-quants, the IQ types but IQ4_NL, the ternary
     /// types) with Q8_K activations; the 32-value block types take q8_0.</summary>
-    private static bool TakesQ8K(DType t) => t.BlockSize() == Q8K.BlockValues;
+    internal static bool TakesQ8K(DType t) => t.BlockSize() == Q8K.BlockValues;
 
-    private sealed class Job(DType t, byte* w, int rowBytes, int cols, float* x, short* xq, float* xd, float* xs, byte* xk, float* y) : PoolJob
+    /// <param name="xh">x scaled for the f16 kernel and <paramref name="post"/> the factor that undoes it
+    /// (<see cref="RowDot.ScaleForF16"/>).</param>
+    private sealed class Job(DType t, byte* w, int rowBytes, int cols, float* x, short* xq, float* xd, float* xs, byte* xk,
+        float* xh, float post, float* y) : PoolJob
     {
+        internal int RowBytes => rowBytes;
+
         protected override void Run(int start, int end) => Rows(start, end);
 
         internal void Rows(int start, int end)
@@ -106,7 +143,7 @@ public static unsafe class MatVec
                     for (var r = start; r < end; r++) y[r] = RowDot.F32((float*)(w + (long)r * rowBytes), x, cols);
                     break;
                 case DType.F16:
-                    for (var r = start; r < end; r++) y[r] = RowDot.F16((ushort*)(w + (long)r * rowBytes), x, cols);
+                    for (var r = start; r < end; r++) y[r] = RowDot.F16((ushort*)(w + (long)r * rowBytes), x, xh, post, cols);
                     break;
                 case DType.BF16:
                     for (var r = start; r < end; r++) y[r] = RowDot.BF16((ushort*)(w + (long)r * rowBytes), x, cols);

@@ -81,14 +81,60 @@ internal static unsafe class RowDot
     /// <paramref name="check"/> accumulates max(bits | ~exponentMask) so the caller can see that any element had an
     /// all-ones half exponent (the max is then 0xFFFFFFFF) and redo the row exactly.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> F16x16(ushort* p, ref Vector512<uint> check)
+    internal static Vector512<float> F16x16(ushort* p, ref Vector512<uint> check) =>
+        F16Checked(p, ref check) * Vector512.Create(HalfScale);
+
+    /// <summary><see cref="F16x16"/> before its multiply: the 16 halves times 2^-112, exactly.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> F16Checked(ushort* p, ref Vector512<uint> check)
     {
         var t = (Avx512F.ConvertToVector512Int32(Vector256.Load((short*)p)).AsUInt32() << 13) & Vector512.Create(0x8FFFE000u);
         check = Vector512.Max(check, t | Vector512.Create(0xF07FFFFFu));
-        return t.AsSingle() * Vector512.Create(0x77800000u).AsSingle();
+        return t.AsSingle();
     }
 
-    internal static float F16(ushort* w, float* x, int n)
+    /// <summary>2^112: a half's bits moved into an f32's exponent and mantissa read as the half times 2^-112.</summary>
+    private static readonly float HalfScale = MathF.ScaleB(1f, 112);
+
+    /// <summary>The exponent k that <see cref="ScaleForF16"/> uses when every |x| is below 2^16: x·2^112 is then finite and
+    /// exact, and (w·2^-112)·(x·2^112) is w·x exactly, so the f16 kernel needs no multiply per weight to widen it.</summary>
+    private const int F16InputExponent = 112;
+
+    /// <summary>Writes x·2^k into <paramref name="scaled"/> for <see cref="F16"/> and returns 2^(112−k), the factor that
+    /// brings its row sums back: k = 112 (factor 1) unless some finite |x| ≥ 2^16, when k shrinks so that x·2^k stays
+    /// finite. The scaling is exact, and so is each product (w·2^-112)·(x·2^k) = w·x·2^(k−112): with k = 112 every
+    /// fused multiply-add rounds exactly as it would on w·x, so the row sums have the same bits as widening each
+    /// weight with <see cref="F16x16"/> (products smaller than 2^-126·2^(112−k) would lose bits only in the rare
+    /// k &lt; 112 case). NaN and infinite x pass through as they are.</summary>
+    internal static float ScaleForF16(float* x, int n, float* scaled)
+    {
+        var amax = 0f;
+        var i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var m = Vector512<float>.Zero;
+            for (; i + 16 <= n; i += 16)
+            {
+                var a = Vector512.Abs(Vector512.Load(x + i));
+                m = Vector512.Max(m, Vector512.ConditionalSelect(Vector512.LessThan(a, Vector512.Create(float.PositiveInfinity)), a, default));
+            }
+            amax = MaxAcross(m);
+        }
+        for (; i < n; i++)
+            if (float.IsFinite(x[i])) amax = MathF.Max(amax, MathF.Abs(x[i]));
+        var k = amax < 65536f ? F16InputExponent : Math.Max(0, 126 - MathF.ILogB(amax));
+        var up = MathF.ScaleB(1f, k);
+        i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= n; i += 16) (Vector512.Load(x + i) * up).Store(scaled + i);
+        for (; i < n; i++) scaled[i] = x[i] * up;
+        return MathF.ScaleB(1f, F16InputExponent - k);
+    }
+
+    /// <summary>Σ w·x over a row of halves. <paramref name="xScaled"/> and <paramref name="post"/> come from
+    /// <see cref="ScaleForF16"/> (x·2^k and 2^(112−k)); <paramref name="x"/> is the unscaled vector, used for the
+    /// elements past the last whole 16 and to redo a row holding an inf or NaN weight exactly.</summary>
+    internal static float F16(ushort* w, float* x, float* xScaled, float post, int n)
     {
         var i = 0;
         var sum = 0f;
@@ -98,16 +144,16 @@ internal static unsafe class RowDot
             Vector512<uint> chk = default;
             for (; i + 64 <= n; i += 64)
             {
-                a0 = Avx512F.FusedMultiplyAdd(F16x16(w + i, ref chk), Vector512.Load(x + i), a0);
-                a1 = Avx512F.FusedMultiplyAdd(F16x16(w + i + 16, ref chk), Vector512.Load(x + i + 16), a1);
-                a2 = Avx512F.FusedMultiplyAdd(F16x16(w + i + 32, ref chk), Vector512.Load(x + i + 32), a2);
-                a3 = Avx512F.FusedMultiplyAdd(F16x16(w + i + 48, ref chk), Vector512.Load(x + i + 48), a3);
+                a0 = Avx512F.FusedMultiplyAdd(F16Checked(w + i, ref chk), Vector512.Load(xScaled + i), a0);
+                a1 = Avx512F.FusedMultiplyAdd(F16Checked(w + i + 16, ref chk), Vector512.Load(xScaled + i + 16), a1);
+                a2 = Avx512F.FusedMultiplyAdd(F16Checked(w + i + 32, ref chk), Vector512.Load(xScaled + i + 32), a2);
+                a3 = Avx512F.FusedMultiplyAdd(F16Checked(w + i + 48, ref chk), Vector512.Load(xScaled + i + 48), a3);
             }
             for (; i + 16 <= n; i += 16)
-                a0 = Avx512F.FusedMultiplyAdd(F16x16(w + i, ref chk), Vector512.Load(x + i), a0);
+                a0 = Avx512F.FusedMultiplyAdd(F16Checked(w + i, ref chk), Vector512.Load(xScaled + i), a0);
             if (Vector512.EqualsAny(chk, Vector512<uint>.AllBitsSet))
                 return F16Scalar(w, x, n); // an inf/NaN weight: redo the row with exact conversions
-            sum = Vector512.Sum((a0 + a1) + (a2 + a3));
+            sum = Vector512.Sum((a0 + a1) + (a2 + a3)) * post;
         }
         var table = HalfTablePtr;
         for (; i < n; i++) sum += table[w[i]] * x[i];

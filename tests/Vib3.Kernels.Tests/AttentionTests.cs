@@ -37,6 +37,34 @@ public class AttentionTests
         }
     }
 
+    /// <summary>With a row of scores per head the heads run on the kernel threads; each head's arithmetic is the one
+    /// the serial loop does, so the output has the same bits as with one shared row (heads one after another).</summary>
+    [Theory]
+    [InlineData(16, 4, 64, 100)] // the bench model's shape: well above Attention.ParallelMultiplyAdds
+    [InlineData(6, 1, 128, 333)]
+    [InlineData(4, 2, 17, 2000)]
+    public void ParallelHeads_GiveTheBitsOfTheSerialLoop(int heads, int kvHeads, int hd, int positions)
+    {
+        Assert.True(2L * heads * hd * positions >= Attention.ParallelMultiplyAdds);
+        var rng = new Random(heads + positions);
+        var q = TestData.Floats(rng, heads * hd, 3f);
+        var k = TestData.Floats(rng, positions * kvHeads * hd);
+        var v = TestData.Floats(rng, positions * kvHeads * hd);
+        var serial = new float[heads * hd];
+        var parallel = new float[heads * hd];
+        for (var round = 0; round < 20; round++) // back to back: the pool's hand-off, and scores rows reused
+        {
+            Attention.Decode(q, k, v, positions, heads, kvHeads, hd, serial, new float[positions]);
+            Attention.Decode(q, k, v, positions, heads, kvHeads, hd, parallel, new float[heads * positions]);
+            Assert.Equal(serial.Select(BitConverter.SingleToInt32Bits), parallel.Select(BitConverter.SingleToInt32Bits));
+        }
+        var kh = k.Select(f => (Half)f).ToArray();
+        var vh = v.Select(f => (Half)f).ToArray();
+        Attention.DecodeF16(q, kh, vh, positions, heads, kvHeads, hd, serial, new float[positions]);
+        Attention.DecodeF16(q, kh, vh, positions, heads, kvHeads, hd, parallel, new float[heads * positions]);
+        Assert.Equal(serial.Select(BitConverter.SingleToInt32Bits), parallel.Select(BitConverter.SingleToInt32Bits));
+    }
+
     [Fact]
     public void SinglePositionReturnsV()
     {

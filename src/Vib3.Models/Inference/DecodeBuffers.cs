@@ -1,3 +1,4 @@
+using Vib3.Kernels;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Models.Inference;
@@ -11,6 +12,7 @@ internal sealed class DecodeBuffers
         var kvDim = h.KvHeads * h.HeadDim;
         X = new float[h.Dim];
         Xb = new float[h.Dim];
+        XbInput = new MatVecInput(h.Dim);
         Xb2 = new float[h.Dim];
         Q = new float[qDim];
         K = new float[kvDim];
@@ -31,11 +33,17 @@ internal sealed class DecodeBuffers
     private readonly List<float[]> _bundleSlots = [];
     private float[] _attScratch = new float[64];
 
-    /// <summary>[positions or more] scores of one head over the positions attended, grown (doubling) with use rather
-    /// than sized by the model's context length up front: a context_length of 2^31 − 1 then costs nothing until a
-    /// sequence is that long, which the KV cache refuses first (<see cref="KvCache"/>).</summary>
-    public float[] AttScratch(int positions)
+    /// <summary>Scores (floats) above which attention's heads share one row of scratch and run one after another.</summary>
+    public const int MaxParallelScores = 1 << 24;
+
+    /// <summary>[heads · positions] scores over the positions attended, a row per head so that the heads can run on
+    /// the kernel threads at once (<see cref="Attention.Decode"/>); [positions] (one row, heads in turn) past
+    /// <see cref="MaxParallelScores"/>. Grown (doubling) with use rather than sized by the model's context length up
+    /// front: a context_length of 2^31 − 1 then costs nothing until a sequence is that long, which the KV cache refuses
+    /// first (<see cref="KvCache"/>).</summary>
+    public float[] AttScratch(int heads, int positions)
     {
+        if ((long)heads * positions <= MaxParallelScores) positions *= heads;
         if (_attScratch.Length < positions) _attScratch = new float[Math.Max(positions, (int)Math.Min(Array.MaxLength, 2L * _attScratch.Length))];
         return _attScratch;
     }
@@ -49,6 +57,7 @@ internal sealed class DecodeBuffers
 
     public float[] X { get; }            // [dim] residual stream
     public float[] Xb { get; }           // [dim] normalised input of a sub-block
+    public MatVecInput XbInput { get; }  // Xb again, with the quantised forms its matvecs share
     public float[] Xb2 { get; }          // [dim] attention output projected back
     public float[] Q { get; }            // [heads·headDim]
     public float[] K { get; }            // [kvHeads·headDim]

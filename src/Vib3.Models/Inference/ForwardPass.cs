@@ -70,13 +70,13 @@ public sealed partial class ForwardPass
         for (var l = 0; l < _layers.Length; l++)
         {
             var layer = _layers[l];
-            RmsNorm.Compute(b.X, layer.AttnNorm, (float)_h.NormEps, b.Xb);
+            Normalize(layer.AttnNorm);
             if (latentRow is not null) await LatentAttentionAsync(layer, l, latentRow, b.Xb, b.Xb2, ct).ConfigureAwait(false);
             else await AttentionAsync(layer, l, pos, cache, ct).ConfigureAwait(false);
             VectorOps.Add(b.Xb2, b.X);
             await PrefetchNextExpertsAsync(l, b.X, 1, [retrieval], ct).ConfigureAwait(false);
 
-            RmsNorm.Compute(b.X, layer.FfnNorm, (float)_h.NormEps, b.Xb);
+            Normalize(layer.FfnNorm);
             _observer?.FfnInput(l, b.Xb);
             if (layer.Experts is null) await DenseFfnAsync(layer, ct).ConfigureAwait(false);
             else await MixtureOfExpertsAsync(layer, layer.Experts, retrieval, ct).ConfigureAwait(false);
@@ -84,10 +84,18 @@ public sealed partial class ForwardPass
         }
         cache.Length = pos + 1;
 
-        RmsNorm.Compute(b.X, _outputNorm, (float)_h.NormEps, b.Xb);
-        await MatVecAsync(_output, b.Xb, b.Logits, ct).ConfigureAwait(false);
+        Normalize(_outputNorm);
+        await MatVecAsync(_output, b.XbInput, b.Logits, ct).ConfigureAwait(false);
         CheckFinite(b.Logits);
         return b.Logits;
+    }
+
+    /// <summary>Xb = RmsNorm(X) · weight, and the same vector as the input the sub-block's matrices multiply (quantised
+    /// once for all of them).</summary>
+    private void Normalize(float[] weight)
+    {
+        RmsNorm.Compute(_b.X, weight, (float)_h.NormEps, _b.Xb);
+        _b.XbInput.Set(_b.Xb);
     }
 
     /// <summary>Marks the pass busy; a second caller gets a clear error instead of silently mixed activations.</summary>
@@ -119,12 +127,12 @@ public sealed partial class ForwardPass
     private async ValueTask AttentionAsync(LayerWeights layer, int l, int pos, KvCache cache, CancellationToken ct)
     {
         var b = _b;
-        await MatVecAsync(layer.Q!, b.Xb, b.Q, ct).ConfigureAwait(false);
-        await MatVecAsync(layer.K!, b.Xb, b.K, ct).ConfigureAwait(false);
-        await MatVecAsync(layer.V!, b.Xb, b.V, ct).ConfigureAwait(false);
+        await MatVecAsync(layer.Q!, b.XbInput, b.Q, ct).ConfigureAwait(false);
+        await MatVecAsync(layer.K!, b.XbInput, b.K, ct).ConfigureAwait(false);
+        await MatVecAsync(layer.V!, b.XbInput, b.V, ct).ConfigureAwait(false);
         PositionQueryAndKey(layer, b.Q, b.K, b.V, pos);
         cache.Write(l, pos, b.K, b.V);
-        cache.Attend(l, pos + 1, b.Q, _h.Heads, _h.KvHeads, _h.HeadDim, b.Att, b.AttScratch(pos + 1));
+        cache.Attend(l, pos + 1, b.Q, _h.Heads, _h.KvHeads, _h.HeadDim, b.Att, b.AttScratch(_h.Heads, pos + 1));
         await MatVecAsync(layer.O, b.Att, b.Xb2, ct).ConfigureAwait(false);
     }
 
@@ -164,7 +172,7 @@ public sealed partial class ForwardPass
     private async ValueTask MixtureOfExpertsAsync(LayerWeights layer, ExpertGridEntry grid, Retrieval.RetrievalRouting? retrieval, CancellationToken ct)
     {
         var b = _b;
-        await MatVecAsync(layer.Router!, b.Xb, b.RouterLogits, ct).ConfigureAwait(false);
+        await MatVecAsync(layer.Router!, b.XbInput, b.RouterLogits, ct).ConfigureAwait(false);
         if (retrieval is not null)
         {
             Softmax.InPlace(b.RouterLogits);
@@ -219,7 +227,7 @@ public sealed partial class ForwardPass
         var type = grid.GateUpType();
         var rowsBytes = (int)type.ByteCount((long)r * grid.Dim);
         var gateUp = b.GateUp.AsSpan(0, 2 * r);
-        MatVec.Compute(type, page[..(2 * rowsBytes)], 2 * r, grid.Dim, b.Xb, gateUp);
+        MatVec.Compute(type, page[..(2 * rowsBytes)], 2 * r, grid.Dim, b.XbInput, gateUp);
         SwiGlu.Compute(gateUp[..r], gateUp[r..], b.Hidden.AsSpan(0, r));
         MatVec.Compute(grid.DownType(), page[(2 * rowsBytes)..], grid.Dim, r, b.Hidden.AsSpan(0, r), output);
     }
@@ -246,12 +254,15 @@ public sealed partial class ForwardPass
     {
         var b = _b;
         var n = gate.Rows;
-        await MatVecAsync(gate, b.Xb, b.Gate, ct).ConfigureAwait(false);
-        await MatVecAsync(up, b.Xb, b.Up, ct).ConfigureAwait(false);
+        await MatVecAsync(gate, b.XbInput, b.Gate, ct).ConfigureAwait(false);
+        await MatVecAsync(up, b.XbInput, b.Up, ct).ConfigureAwait(false);
         SwiGlu.Compute(b.Gate.AsSpan(0, n), b.Up.AsSpan(0, n), b.Hidden.AsSpan(0, n));
         await MatVecAsync(down, b.Hidden, b.Down, ct).ConfigureAwait(false);
     }
 
     private ValueTask MatVecAsync(DenseWeight w, float[] x, float[] y, CancellationToken ct) =>
+        _w.StreamAsync(w, (i, page) => w.MatVecPage(i, page, x, y), ct);
+
+    private ValueTask MatVecAsync(DenseWeight w, MatVecInput x, float[] y, CancellationToken ct) =>
         _w.StreamAsync(w, (i, page) => w.MatVecPage(i, page, x, y), ct);
 }

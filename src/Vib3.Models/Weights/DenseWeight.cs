@@ -34,6 +34,14 @@ public sealed class DenseWeight
         Kernels.MatVec.Compute(Type, page, count, Cols, x, y.Slice(start, count));
     }
 
+    /// <summary><see cref="MatVecPage(int, ReadOnlySpan{byte}, ReadOnlySpan{float}, Span{float})"/> of the vector
+    /// <paramref name="x"/> holds, quantised once for every page (and every other matrix) that multiplies it.</summary>
+    public void MatVecPage(int index, ReadOnlySpan<byte> page, Kernels.MatVecInput x, Span<float> y)
+    {
+        var (start, count) = PageRows(index);
+        Kernels.MatVec.Compute(Type, page, count, Cols, x, y.Slice(start, count));
+    }
+
     /// <summary>Y[n, Rows] = X[n, Cols] · Wᵀ for the rows page <paramref name="index"/> holds (prefill).
     /// <paramref name="scratch"/> holds n × RowsPerPage floats.</summary>
     public void MatMulPage(int index, ReadOnlySpan<byte> page, ReadOnlySpan<float> x, int n, Span<float> y, Span<float> scratch)

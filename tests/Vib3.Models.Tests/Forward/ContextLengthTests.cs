@@ -19,8 +19,12 @@ public sealed class ContextLengthTests
         var before = GC.GetAllocatedBytesForCurrentThread();
         var b = new DecodeBuffers(h, maxBundleRows: 8); // used to be new float[2^31 − 1]: OutOfMemoryException at load
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20);
-        Assert.True(b.AttScratch(1000).Length >= 1000);
-        Assert.Same(b.AttScratch(10), b.AttScratch(1000));
+        Assert.True(b.AttScratch(2, 1000).Length >= 2 * 1000); // a row of scores per head
+        Assert.Same(b.AttScratch(2, 10), b.AttScratch(2, 1000));
+        // Past MaxParallelScores the heads share one row: a long context does not multiply the scratch by the heads.
+        var positions = DecodeBuffers.MaxParallelScores / 2 + 1;
+        var shared = b.AttScratch(2, positions).Length;
+        Assert.True(shared >= positions && shared < 2L * positions);
     }
 
     [Theory]

@@ -1,0 +1,107 @@
+using Vib3.Core;
+using Vib3.Core.Quant;
+
+namespace Vib3.Kernels;
+
+/// <summary>An activation vector that several matvecs multiply (q, k and v of one layer; the gate and up rows of every
+/// routed expert bundle; every page of the output matrix), with the quantised forms the block kernels take made once,
+/// on first use, instead of once per <see cref="MatVec.Compute(DType, ReadOnlySpan{byte}, int, int, ReadOnlySpan{float}, Span{float})"/>
+/// call, as ggml quantises an op's input once for all its rows. The forms are the same bytes a per-call quantisation
+/// makes, so results do not change. <see cref="Set"/> copies x in (later writes to the caller's buffer cannot leave a
+/// stale quantisation behind) and drops the forms made for the previous vector. One thread at a time.</summary>
+public sealed class MatVecInput
+{
+    private readonly float[] _x;
+    private readonly short[] _q8;    // q8_0 values as int16 (vpmaddwd), [capacity]
+    private readonly float[] _q8d;   // q8_0 block scales, [capacity / 32]
+    private readonly float[] _q8s;   // q8_1 block sums for the types with a min, [capacity / 32]
+    private readonly byte[] _q8k;    // Q8_K blocks, [capacity / 256 blocks]
+    private readonly float[] _f16;   // x scaled for the f16 kernel, [capacity]
+    private float _f16Post = 1f;     // the factor that undoes that scale
+    private Forms _made;
+
+    [Flags]
+    private enum Forms
+    {
+        None = 0,
+        Q8 = 1,
+        Q8Sums = 2,
+        Q8K = 4,
+        F16 = 8,
+    }
+
+    /// <param name="capacity">The longest vector <see cref="Set"/> will be given.</param>
+    public MatVecInput(int capacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(capacity);
+        _x = GC.AllocateArray<float>(capacity, pinned: true);
+        _q8 = GC.AllocateArray<short>(capacity, pinned: true);
+        _q8d = GC.AllocateArray<float>(capacity / DTypes.Q8BlockSize, pinned: true);
+        _q8s = GC.AllocateArray<float>(capacity / DTypes.Q8BlockSize, pinned: true);
+        _q8k = GC.AllocateArray<byte>(capacity / Q8K.BlockValues * Q8K.BlockBytes, pinned: true);
+        _f16 = GC.AllocateArray<float>(capacity, pinned: true);
+    }
+
+    /// <summary>Values in the vector now held.</summary>
+    public int Length { get; private set; }
+
+    /// <summary>The f32 vector now held.</summary>
+    public ReadOnlySpan<float> Values => _x.AsSpan(0, Length);
+
+    /// <summary>Takes <paramref name="x"/> as the vector the next matvecs multiply.</summary>
+    public void Set(ReadOnlySpan<float> x)
+    {
+        if (x.Length > _x.Length)
+            throw new ArgumentException($"x: {x.Length} values, more than the {_x.Length} this input was made for");
+        x.CopyTo(_x);
+        Length = x.Length;
+        _made = Forms.None;
+    }
+
+    /// <summary>The arrays (pinned) the kernels for weights of type <paramref name="t"/> read, quantised now if this
+    /// vector has not been for that kind of kernel yet.</summary>
+    internal Prepared Prepare(DType t)
+    {
+        if (Length == 0) return new Prepared(_x, _q8, _q8d, _q8s, _q8k, _f16, _f16Post);
+        if (t == DType.F16)
+        {
+            if ((_made & Forms.F16) == 0)
+            {
+                unsafe
+                {
+                    fixed (float* px = _x)
+                    fixed (float* ph = _f16)
+                        _f16Post = RowDot.ScaleForF16(px, Length, ph);
+                }
+                _made |= Forms.F16;
+            }
+        }
+        else if (MatVec.TakesQ8K(t))
+        {
+            if ((_made & Forms.Q8K) == 0)
+            {
+                Q8K.Quantize(_x.AsSpan(0, Length), _q8k);
+                _made |= Forms.Q8K;
+            }
+        }
+        else if (t.IsBlocked())
+        {
+            var sums = BlockRowDot.NeedsSums(t);
+            if ((_made & Forms.Q8) == 0 || (sums && (_made & Forms.Q8Sums) == 0))
+            {
+                unsafe
+                {
+                    fixed (float* px = _x)
+                    fixed (short* pq = _q8)
+                    fixed (float* pd = _q8d)
+                    fixed (float* ps = _q8s)
+                        RowDot.QuantizeQ8(px, Length / DTypes.Q8BlockSize, pq, pd, sums ? ps : null);
+                }
+                _made |= Forms.Q8 | (sums ? Forms.Q8Sums : Forms.None);
+            }
+        }
+        return new Prepared(_x, _q8, _q8d, _q8s, _q8k, _f16, _f16Post);
+    }
+
+    internal readonly record struct Prepared(float[] X, short[] Q8, float[] Q8D, float[] Q8S, byte[] Q8K, float[] F16, float F16Post);
+}
