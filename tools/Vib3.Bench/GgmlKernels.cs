@@ -24,6 +24,7 @@ internal static unsafe class GgmlKernels
         "q4_0" => (2, 8, "q8_0"), "q4_1" => (3, 9, "q8_1"), "q5_0" => (6, 8, "q8_0"), "q5_1" => (7, 9, "q8_1"),
         "q8_0" => (8, 8, "q8_0"), "q2_k" => (10, 15, "q8_K"), "q3_k" => (11, 15, "q8_K"), "q4_k" => (12, 15, "q8_K"),
         "q5_k" => (13, 15, "q8_K"), "q6_k" => (14, 15, "q8_K"), "iq4_xs" => (23, 15, "q8_K"),
+        "f16" => (1, 1, "f16"), // ggml_vec_dot_f16 takes x converted to f16
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "no llama.cpp kernel recorded"),
     };
 
@@ -47,7 +48,8 @@ internal static unsafe class GgmlKernels
     public static byte[] QuantizeActivations(string activation, int activationType, float[] x)
     {
         var dst = new byte[RowBytes(activationType, x.Length)];
-        var f = (delegate* unmanaged<float*, byte*, long, void>)NativeLibrary.GetExport(Cpu, "quantize_row_" + activation);
+        var f = (delegate* unmanaged<float*, byte*, long, void>)NativeLibrary.GetExport(Cpu,
+            activation == "f16" ? "ggml_cpu_fp32_to_fp16" : "quantize_row_" + activation);
         fixed (float* src = x)
         fixed (byte* d = dst)
             f(src, d, x.Length);
@@ -55,5 +57,6 @@ internal static unsafe class GgmlKernels
     }
 
     public static delegate* unmanaged<int, float*, nuint, byte*, nuint, byte*, nuint, int, void> VecDot(string weight, string activation) =>
-        (delegate* unmanaged<int, float*, nuint, byte*, nuint, byte*, nuint, int, void>)NativeLibrary.GetExport(Cpu, $"ggml_vec_dot_{weight.Replace("_k", "_K")}_{activation}");
+        (delegate* unmanaged<int, float*, nuint, byte*, nuint, byte*, nuint, int, void>)NativeLibrary.GetExport(Cpu,
+            weight == activation ? $"ggml_vec_dot_{weight}" : $"ggml_vec_dot_{weight.Replace("_k", "_K")}_{activation}");
 }
