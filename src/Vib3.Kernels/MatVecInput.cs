@@ -58,6 +58,10 @@ public sealed class MatVecInput
         _made = Forms.None;
     }
 
+    /// <summary>Makes the quantised form the kernels for weights of type <paramref name="t"/> read now, so that
+    /// matvecs on several threads at once only read it (<see cref="Set"/> and the making are one thread's).</summary>
+    public void Quantize(DType t) => Prepare(t);
+
     /// <summary>The arrays (pinned) the kernels for weights of type <paramref name="t"/> read, quantised now if this
     /// vector has not been for that kind of kernel yet.</summary>
     internal Prepared Prepare(DType t)
