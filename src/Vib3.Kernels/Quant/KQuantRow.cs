@@ -79,8 +79,8 @@ internal static unsafe class KQuantRow
     {
         switch (IntegerTiers.Narrow(tier))
         {
-            case IntegerTier.AvxVnni: Run<TFormat, VectorSums<TFormat, VnniDot>>(row, q8k, stride, inputs, blocks, output); break;
-            case IntegerTier.Avx2: Run<TFormat, VectorSums<TFormat, Avx2Dot>>(row, q8k, stride, inputs, blocks, output); break;
+            case IntegerTier.AvxVnni: Run<TFormat, VectorSums<TFormat, X86Dot<VnniScaledAdd>>>(row, q8k, stride, inputs, blocks, output); break;
+            case IntegerTier.Avx2: Run<TFormat, VectorSums<TFormat, X86Dot<Avx2ScaledAdd>>>(row, q8k, stride, inputs, blocks, output); break;
             case IntegerTier.Vector256: Run<TFormat, VectorSums<TFormat, PortableDot>>(row, q8k, stride, inputs, blocks, output); break;
             default: Run<TFormat, ScalarSums<TFormat>>(row, q8k, stride, inputs, blocks, output); break;
         }
