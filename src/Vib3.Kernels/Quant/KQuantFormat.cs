@@ -41,9 +41,21 @@ internal readonly unsafe struct VectorSums<TFormat, TDot> : IKQuantSums where TF
 /// sixteen in 8h + 2j + 1.</summary>
 internal unsafe interface IHalfRuns
 {
-    /// <summary>The unsigned quants of half <paramref name="h"/>'s four runs (a constant at the call, so the
-    /// format's shifts and loads fold).</summary>
-    static abstract void Runs(byte* block, int h, out Vector256<byte> r0, out Vector256<byte> r1, out Vector256<byte> r2, out Vector256<byte> r3);
+    /// <summary>The bytes half <paramref name="h"/>'s runs are rebuilt from, loaded once for all four (a run at a
+    /// time would load them again: the JIT does not merge the loads).</summary>
+    static abstract HalfBytes Load(byte* block, int h);
+
+    /// <summary>The unsigned quants of run <paramref name="j"/> (a constant at the call, so the shifts fold).</summary>
+    static abstract Vector256<byte> Run(HalfBytes bytes, int j);
+}
+
+/// <summary>Up to three 32-byte vectors of one half's quant bits (which ones is the format's; unused ones default,
+/// and the JIT drops them).</summary>
+internal readonly struct HalfBytes(Vector256<byte> a, Vector256<byte> b = default, Vector256<byte> c = default)
+{
+    public readonly Vector256<byte> A = a;
+    public readonly Vector256<byte> B = b;
+    public readonly Vector256<byte> C = c;
 }
 
 /// <summary>The <see cref="IKQuantFormat.Add{TDot, TCount}"/> every <see cref="IHalfRuns"/> format shares: half h's
@@ -66,11 +78,11 @@ internal static unsafe class HalfRuns
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
         where TFormat : IHalfRuns where TDot : IByteDot where TCount : IInputCount
     {
-        TFormat.Runs(block, h, out var r0, out var r1, out var r2, out var r3);
+        var bytes = TFormat.Load(block, h);
         var xh = x + 128 * h;
-        ByteDots.Add<TDot, TCount>(0, r0, xh, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 0), ref a0, ref a1, ref a2, ref a3);
-        ByteDots.Add<TDot, TCount>(1, r1, xh + 32, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 1), ref a0, ref a1, ref a2, ref a3);
-        ByteDots.Add<TDot, TCount>(2, r2, xh + 64, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 2), ref a0, ref a1, ref a2, ref a3);
-        ByteDots.Add<TDot, TCount>(3, r3, xh + 96, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 3), ref a0, ref a1, ref a2, ref a3);
+        ByteDots.Add<TDot, TCount>(0, TFormat.Run(bytes, 0), xh, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 0), ref a0, ref a1, ref a2, ref a3);
+        ByteDots.Add<TDot, TCount>(1, TFormat.Run(bytes, 1), xh + 32, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 1), ref a0, ref a1, ref a2, ref a3);
+        ByteDots.Add<TDot, TCount>(2, TFormat.Run(bytes, 2), xh + 64, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 2), ref a0, ref a1, ref a2, ref a3);
+        ByteDots.Add<TDot, TCount>(3, TFormat.Run(bytes, 3), xh + 96, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 3), ref a0, ref a1, ref a2, ref a3);
     }
 }

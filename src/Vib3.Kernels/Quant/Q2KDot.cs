@@ -37,15 +37,19 @@ internal readonly unsafe struct Q2KDot : IKQuantFormat, IHalfRuns
         where TDot : IByteDot where TCount : IInputCount =>
         HalfRuns.Add<Q2KDot, TDot, TCount>(block, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
 
-    /// <summary>Run j of half h: bits 2j…2j+1 of qs[32h …].</summary>
+    /// <summary>Half h's runs: bits 2j…2j+1 of qs[32h …] make run j.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Runs(byte* block, int h, out Vector256<byte> r0, out Vector256<byte> r1, out Vector256<byte> r2, out Vector256<byte> r3)
+    public static HalfBytes Load(byte* block, int h) => new(Vector256.Load(block + QuantsOffset + 32 * h));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Run(HalfBytes bytes, int j)
     {
         var three = Vector256.Create((byte)3);
-        var q = Vector256.Load(block + QuantsOffset + 32 * h);
-        r0 = q & three;
-        r1 = (q >>> 2) & three;
-        r2 = (q >>> 4) & three;
-        r3 = q >>> 6;
+        return j switch
+        {
+            0 => bytes.A & three,
+            3 => bytes.A >>> 6,
+            _ => (bytes.A >>> (2 * j)) & three,
+        };
     }
 }

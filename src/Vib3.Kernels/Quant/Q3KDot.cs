@@ -55,18 +55,27 @@ internal readonly unsafe struct Q3KDot : IKQuantFormat, IHalfRuns
         where TDot : IByteDot where TCount : IInputCount =>
         HalfRuns.Add<Q3KDot, TDot, TCount>(block, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
 
-    /// <summary>Run j of half h: bits 2j…2j+1 of qs[32h …], high bit 4h+j of hmask moved to bit 2 (value 4).</summary>
+    /// <summary>Half h's runs: bits 2j…2j+1 of qs[32h …] (A) make run j, topped by bit 4h+j of hmask (B, shifted
+    /// right by 4h here) moved to bit 2 (value 4).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Runs(byte* block, int h, out Vector256<byte> r0, out Vector256<byte> r1, out Vector256<byte> r2, out Vector256<byte> r3)
+    public static HalfBytes Load(byte* block, int h)
+    {
+        var hmask = Vector256.Load(block);
+        return new(Vector256.Load(block + QuantsOffset + 32 * h), h == 0 ? hmask : hmask >>> 4);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Run(HalfBytes bytes, int j)
     {
         var three = Vector256.Create((byte)3);
         var four = Vector256.Create((byte)4);
-        var hmask = Vector256.Load(block);
-        if (h == 1) hmask >>>= 4;
-        var q = Vector256.Load(block + QuantsOffset + 32 * h);
-        r0 = (q & three) | ((hmask << 2) & four);
-        r1 = ((q >>> 2) & three) | ((hmask << 1) & four);
-        r2 = ((q >>> 4) & three) | (hmask & four);
-        r3 = (q >>> 6) | ((hmask >>> 1) & four);
+        var (q, hmask) = (bytes.A, bytes.B);
+        return j switch
+        {
+            0 => (q & three) | ((hmask << 2) & four),
+            1 => ((q >>> 2) & three) | ((hmask << 1) & four),
+            2 => ((q >>> 4) & three) | (hmask & four),
+            _ => (q >>> 6) | ((hmask >>> 1) & four),
+        };
     }
 }

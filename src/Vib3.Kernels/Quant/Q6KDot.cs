@@ -49,19 +49,25 @@ internal readonly unsafe struct Q6KDot : IKQuantFormat, IHalfRuns
         where TDot : IByteDot where TCount : IInputCount =>
         HalfRuns.Add<Q6KDot, TDot, TCount>(block, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
 
-    /// <summary>Half h's four runs rebuilt from ql and qh in registers.</summary>
+    /// <summary>Half h's runs rebuilt in registers: run j is the low (j &lt; 2) or high nibbles of ql[64h …] (A) or
+    /// ql[64h + 32 …] (B) for j even or odd, topped by bits 2j…2j+1 of qh[32h …] (C).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Runs(byte* block, int h, out Vector256<byte> r0, out Vector256<byte> r1, out Vector256<byte> r2, out Vector256<byte> r3)
+    public static HalfBytes Load(byte* block, int h) =>
+        new(Vector256.Load(block + 64 * h), Vector256.Load(block + 64 * h + 32), Vector256.Load(block + 128 + 32 * h));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Run(HalfBytes bytes, int j)
     {
         var low4 = Vector256.Create((byte)0x0F);
         var low2 = Vector256.Create((byte)0x03);
-        var ql0 = Vector256.Load(block + 64 * h);
-        var ql1 = Vector256.Load(block + 64 * h + 32);
-        var qh = Vector256.Load(block + 128 + 32 * h);
-        r0 = (ql0 & low4) | ((qh & low2) << 4);
-        r1 = (ql1 & low4) | (((qh >>> 2) & low2) << 4);
-        r2 = (ql0 >>> 4) | (((qh >>> 4) & low2) << 4);
-        r3 = (ql1 >>> 4) | ((qh >>> 6) << 4);
+        var (ql0, ql1, qh) = (bytes.A, bytes.B, bytes.C);
+        return j switch
+        {
+            0 => (ql0 & low4) | ((qh & low2) << 4),
+            1 => (ql1 & low4) | (((qh >>> 2) & low2) << 4),
+            2 => (ql0 >>> 4) | (((qh >>> 4) & low2) << 4),
+            _ => (ql1 >>> 4) | ((qh >>> 6) << 4),
+        };
     }
 
     /// <summary>The <see cref="IntegerTier.Avx512"/> sums (<see cref="WideDots"/>): a half's ql (64 bytes) is one
