@@ -14,33 +14,29 @@ public static unsafe class Attention
     public const int ParallelMultiplyAdds = 32 * 1024;
 
     public static void Decode(ReadOnlySpan<float> q, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache,
-        int positions, int heads, int kvHeads, int headDim, Span<float> output, Span<float> scratch)
-    {
-        CheckArgs(q.Length, kCache.Length, vCache.Length, positions, heads, kvHeads, headDim, output.Length, scratch.Length);
-        fixed (float* pq = q)
-        fixed (float* pk = kCache)
-        fixed (float* pv = vCache)
-        fixed (float* po = output)
-        fixed (float* ps = scratch)
-            Run(new Heads<float>(pq, pk, pv, positions, heads, kvHeads, headDim, po, ps, OwnScores(positions, heads, scratch.Length)));
-    }
+        int positions, int heads, int kvHeads, int headDim, Span<float> output, Span<float> scratch) =>
+        Decode<float, F32Rows>(q, kCache, vCache, positions, heads, kvHeads, headDim, output, scratch);
 
     /// <summary>As <see cref="Decode"/> with an f16 KV cache (values widened to f32 before use).</summary>
     public static void DecodeF16(ReadOnlySpan<float> q, ReadOnlySpan<Half> kCache, ReadOnlySpan<Half> vCache,
-        int positions, int heads, int kvHeads, int headDim, Span<float> output, Span<float> scratch)
+        int positions, int heads, int kvHeads, int headDim, Span<float> output, Span<float> scratch) =>
+        Decode<Half, F16Rows>(q, kCache, vCache, positions, heads, kvHeads, headDim, output, scratch);
+
+    private static void Decode<T, TRows>(ReadOnlySpan<float> q, ReadOnlySpan<T> kCache, ReadOnlySpan<T> vCache,
+        int positions, int heads, int kvHeads, int headDim, Span<float> output, Span<float> scratch) where T : unmanaged where TRows : IKvRows<T>
     {
         CheckArgs(q.Length, kCache.Length, vCache.Length, positions, heads, kvHeads, headDim, output.Length, scratch.Length);
         fixed (float* pq = q)
-        fixed (Half* pk = kCache)
-        fixed (Half* pv = vCache)
+        fixed (T* pk = kCache)
+        fixed (T* pv = vCache)
         fixed (float* po = output)
         fixed (float* ps = scratch)
-            Run(new Heads<Half>(pq, pk, pv, positions, heads, kvHeads, headDim, po, ps, OwnScores(positions, heads, scratch.Length)));
+            Run(new Heads<T, TRows>(pq, pk, pv, positions, heads, kvHeads, headDim, po, ps, OwnScores(positions, heads, scratch.Length)));
     }
 
     private static bool OwnScores(int positions, int heads, int scratchLength) => scratchLength >= (long)heads * positions;
 
-    private static void Run<T>(Heads<T> job) where T : unmanaged
+    private static void Run<T, TRows>(Heads<T, TRows> job) where T : unmanaged where TRows : IKvRows<T>
     {
         job.Total = job.HeadCount;
         if (job.OwnScores && KernelThreads.Threads > 1 && job.MultiplyAdds >= ParallelMultiplyAdds)
@@ -57,8 +53,8 @@ public static unsafe class Attention
 
     /// <summary>Heads [start, end) of one query; <paramref name="ownScores"/>: head h keeps its scores at
     /// scratch + h·positions (else all share scratch, one head at a time).</summary>
-    private sealed class Heads<T>(float* q, T* k, T* v, int positions, int heads, int kvHeads, int headDim, float* output, float* scratch,
-        bool ownScores) : PoolJob where T : unmanaged
+    private sealed class Heads<T, TRows>(float* q, T* k, T* v, int positions, int heads, int kvHeads, int headDim, float* output, float* scratch,
+        bool ownScores) : PoolJob where T : unmanaged where TRows : IKvRows<T>
     {
         internal int HeadCount => heads;
         internal bool OwnScores => ownScores;
@@ -76,44 +72,51 @@ public static unsafe class Attention
                 var qh = new ReadOnlySpan<float>(q + (long)h * headDim, headDim);
                 var o = new Span<float>(output + (long)h * headDim, headDim);
                 var offset = h / group * headDim;
-                if (typeof(T) == typeof(float))
-                    HeadF32(qh, new ReadOnlySpan<float>(k, checked((int)n)), new ReadOnlySpan<float>(v, checked((int)n)), positions, stride, offset, scale, o, scores);
-                else
-                    HeadF16(qh, new ReadOnlySpan<Half>(k, checked((int)n)), new ReadOnlySpan<Half>(v, checked((int)n)), positions, stride, offset, scale, o, scores);
+                Head<T, TRows>(qh, new ReadOnlySpan<T>(k, checked((int)n)), new ReadOnlySpan<T>(v, checked((int)n)), positions, stride, offset, scale, o, scores);
             }
         }
     }
 
     /// <summary>One query head over its kv head (the values at offset + p·stride for position p).</summary>
-    private static void HeadF32(ReadOnlySpan<float> qh, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int positions, int stride,
-        int offset, float scale, Span<float> o, Span<float> scores)
+    private static void Head<T, TRows>(ReadOnlySpan<float> qh, ReadOnlySpan<T> kCache, ReadOnlySpan<T> vCache, int positions, int stride,
+        int offset, float scale, Span<float> o, Span<float> scores) where T : unmanaged where TRows : IKvRows<T>
     {
         var headDim = qh.Length;
+        var buffer = !TRows.Widens ? default : headDim <= 1024 ? stackalloc float[headDim] : new float[headDim];
         for (var p = 0; p < positions; p++)
-            scores[p] = TensorPrimitives.Dot(qh, kCache.Slice(p * stride + offset, headDim)) * scale;
+            scores[p] = TensorPrimitives.Dot(qh, TRows.Row(kCache.Slice(p * stride + offset, headDim), buffer)) * scale;
         Softmax.InPlace(scores);
         o.Clear();
         for (var p = 0; p < positions; p++)
-            TensorPrimitives.MultiplyAdd(vCache.Slice(p * stride + offset, headDim), scores[p], o, o);
+            TensorPrimitives.MultiplyAdd(TRows.Row(vCache.Slice(p * stride + offset, headDim), buffer), scores[p], o, o);
     }
 
-    /// <summary><see cref="HeadF32"/> over an f16 cache, each position's key and value widened first.</summary>
-    private static void HeadF16(ReadOnlySpan<float> qh, ReadOnlySpan<Half> kCache, ReadOnlySpan<Half> vCache, int positions, int stride,
-        int offset, float scale, Span<float> o, Span<float> scores)
+    /// <summary>How a head reads one position's key or value row as f32.</summary>
+    private interface IKvRows<T> where T : unmanaged
     {
-        var headDim = qh.Length;
-        var row = headDim <= 1024 ? stackalloc float[headDim] : new float[headDim];
-        for (var p = 0; p < positions; p++)
+        /// <summary>True where <see cref="Row"/> needs a buffer of the row's length.</summary>
+        static abstract bool Widens { get; }
+
+        static abstract ReadOnlySpan<float> Row(ReadOnlySpan<T> row, Span<float> buffer);
+    }
+
+    /// <summary>An f32 cache: its rows as they are.</summary>
+    private readonly struct F32Rows : IKvRows<float>
+    {
+        public static bool Widens => false;
+
+        public static ReadOnlySpan<float> Row(ReadOnlySpan<float> row, Span<float> buffer) => row;
+    }
+
+    /// <summary>An f16 cache: each row widened into the buffer before use.</summary>
+    private readonly struct F16Rows : IKvRows<Half>
+    {
+        public static bool Widens => true;
+
+        public static ReadOnlySpan<float> Row(ReadOnlySpan<Half> row, Span<float> buffer)
         {
-            TensorPrimitives.ConvertToSingle(kCache.Slice(p * stride + offset, headDim), row);
-            scores[p] = TensorPrimitives.Dot(qh, row) * scale;
-        }
-        Softmax.InPlace(scores);
-        o.Clear();
-        for (var p = 0; p < positions; p++)
-        {
-            TensorPrimitives.ConvertToSingle(vCache.Slice(p * stride + offset, headDim), row);
-            TensorPrimitives.MultiplyAdd(row, scores[p], o, o);
+            TensorPrimitives.ConvertToSingle(row, buffer);
+            return buffer;
         }
     }
 

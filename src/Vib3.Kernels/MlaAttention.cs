@@ -48,8 +48,7 @@ public static class MlaAttention
         ReadOnlySpan<float> wKb, ReadOnlySpan<float> wVb, float scale, Span<float> output, Span<float> scratch)
     {
         CheckArgs(s, qNope, qRope, latents, kRope, positions, wKb, wVb, scale, output);
-        if (scratch.Length < AbsorbedScratchLength(s, positions))
-            throw new ArgumentException($"need {AbsorbedScratchLength(s, positions)} floats, got {scratch.Length}", nameof(scratch));
+        CheckLen(scratch.Length, AbsorbedScratchLength(s, positions), nameof(scratch));
         int dn = s.NopeDim, dr = s.RopeDim, dv = s.VDim, r = s.Rank, w = s.LatentStride;
         var cache = scratch[..(positions * w)];                       // [positions, Rank + RopeDim] c_t | k_rope_t
         var queries = scratch.Slice(positions * w, s.Heads * w);     // [Heads, Rank + RopeDim] q_lat | q_rope
@@ -168,8 +167,7 @@ public static class MlaAttention
         ReadOnlySpan<float> wKb, ReadOnlySpan<float> wVb, float scale, Span<float> output, Span<float> scratch)
     {
         CheckArgs(s, qNope, qRope, latents, kRope, positions, wKb, wVb, scale, output);
-        if (scratch.Length < ReferenceScratchLength(s, positions))
-            throw new ArgumentException($"need {ReferenceScratchLength(s, positions)} floats, got {scratch.Length}", nameof(scratch));
+        CheckLen(scratch.Length, ReferenceScratchLength(s, positions), nameof(scratch));
         int dn = s.NopeDim, dr = s.RopeDim, dv = s.VDim, r = s.Rank;
         var scores = scratch[..positions];
         var kNope = scratch.Slice(positions, dn);

@@ -42,7 +42,21 @@ public static partial class Rope
         if (heads.Length < (long)nHeads * headDim) throw new ArgumentException($"rope: need {(long)nHeads * headDim} values, got {heads.Length}");
     }
 
-    private static void Apply(Span<float> heads, int nHeads, int headDim, int pos, float theta, bool neox)
+    private static void Apply(Span<float> heads, int nHeads, int headDim, int pos, float theta, bool neox) =>
+        Apply(heads, nHeads, headDim, new PlainAngles(pos, theta), neox);
+
+    /// <summary>Fills one position's (cos, sin) table [headDim/2 each]: plain (<see cref="Angles"/>) or YaRN.</summary>
+    private interface IAngleTable
+    {
+        void Fill(int headDim, Span<float> cos, Span<float> sin);
+    }
+
+    private readonly struct PlainAngles(int pos, float theta) : IAngleTable
+    {
+        public void Fill(int headDim, Span<float> cos, Span<float> sin) => Angles(headDim, pos, theta, cos, sin);
+    }
+
+    private static void Apply<TAngles>(Span<float> heads, int nHeads, int headDim, TAngles angles, bool neox) where TAngles : struct, IAngleTable
     {
         CheckArgs(heads, nHeads, headDim);
         var half = headDim / 2;
@@ -52,7 +66,7 @@ public static partial class Rope
         var sin = buf.Slice(half, half);
         var a = buf.Slice(2 * half, half);
         var b = buf.Slice(3 * half, half);
-        Angles(headDim, pos, theta, cos, sin);
+        angles.Fill(headDim, cos, sin);
         Rotate(heads, nHeads, headDim, cos, sin, a, b, neox);
     }
 

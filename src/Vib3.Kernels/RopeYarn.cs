@@ -143,15 +143,12 @@ public static partial class Rope
     {
         ArgumentNullException.ThrowIfNull(yarn);
         yarn.Validate();
-        CheckArgs(heads, nHeads, headDim);
-        var half = headDim / 2;
-        var buf = half <= 512 ? stackalloc float[4 * half] : new float[4 * half];
-        var cos = buf[..half];
-        var sin = buf.Slice(half, half);
-        var a = buf.Slice(2 * half, half);
-        var b = buf.Slice(3 * half, half);
-        YarnAngles(headDim, pos, theta, yarn, cos, sin);
-        Rotate(heads, nHeads, headDim, cos, sin, a, b, neox);
+        Apply(heads, nHeads, headDim, new YarnAngleTable(pos, theta, yarn), neox);
+    }
+
+    private readonly struct YarnAngleTable(int pos, float theta, YarnParams yarn) : IAngleTable
+    {
+        public void Fill(int headDim, Span<float> cos, Span<float> sin) => YarnAngles(headDim, pos, theta, yarn, cos, sin);
     }
 
     private static void ReferenceApplyYarn(Span<float> heads, int nHeads, int headDim, int pos, float theta, YarnParams yarn, bool neox)

@@ -2,7 +2,7 @@ namespace Vib3.Core.Quant;
 
 /// <summary>
 /// The part of ggml's Q4_K and Q5_K quantizers they share (quantize_row_q4_K_ref / q5_K_ref): eight sub-blocks of 32,
-/// each given a scale and a min by <see cref="ScaleSearch.Asymmetric"/> with weights |x| + rms(sub-block); the scales
+/// each given a scale and a min (<see cref="AsymmetricSubBlocks"/>) with weights |x| + rms(sub-block); the scales
 /// and the mins are then each quantised to 6 bits against their largest (d = max/63, dmin = max min/63, stored f16),
 /// and every value is re-quantised against the scale and min it will actually be decoded with.
 /// </summary>
@@ -21,20 +21,8 @@ internal static class AsymmetricSuperBlock
     {
         Span<float> scales = stackalloc float[SubBlocks];
         Span<float> mins = stackalloc float[SubBlocks];
-        Span<float> weights = stackalloc float[SubBlockValues];
-        float maxScale = 0, maxMin = 0;
-        for (var j = 0; j < SubBlocks; j++)
-        {
-            var xs = x.Slice(SubBlockValues * j, SubBlockValues);
-            float sumX2 = 0;
-            foreach (var v in xs) sumX2 += v * v;
-            var rms = MathF.Sqrt(sumX2 / SubBlockValues);
-            for (var l = 0; l < SubBlockValues; l++) weights[l] = rms + MathF.Abs(xs[l]);
-            scales[j] = ScaleSearch.Asymmetric(xs, weights, nmax, levels.Slice(SubBlockValues * j, SubBlockValues),
-                out mins[j], rmin, rdelta: 0.1f, steps, absoluteError: false);
-            if (scales[j] > maxScale) maxScale = scales[j];
-            if (mins[j] > maxMin) maxMin = mins[j];
-        }
+        var (maxScale, maxMin) = AsymmetricSubBlocks.Search(x, SubBlockValues, nmax, rmin, steps, absoluteError: false, rmsWeights: true,
+            scales, mins, levels);
 
         var table = block.Slice(ScalesOffset, PackedScales6.Bytes);
         table.Clear();
@@ -55,12 +43,8 @@ internal static class AsymmetricSuperBlock
         for (var j = 0; j < SubBlocks; j++)
         {
             var (sc, m) = PackedScales6.Get(table, j);
-            var ds = d * sc;
-            if (ds == 0) continue;
-            var dm = dmin * m;
-            for (var i = 0; i < SubBlockValues; i++)
-                levels[SubBlockValues * j + i] =
-                    (byte)Math.Clamp(ScaleSearch.NearestInt((x[SubBlockValues * j + i] + dm) / ds), 0, nmax);
+            AsymmetricSubBlocks.Requantize(x.Slice(SubBlockValues * j, SubBlockValues), d * sc, dmin * m, nmax,
+                levels.Slice(SubBlockValues * j, SubBlockValues));
         }
     }
 }

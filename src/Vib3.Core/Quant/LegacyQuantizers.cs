@@ -26,6 +26,16 @@ internal static class SymmetricBlock32
         for (var j = 0; j < Values; j++)
             levels[j] = (byte)Math.Min(top, (sbyte)(int)(x[j] * id + offset));
     }
+
+    /// <summary>Q5_0's and Q5_1's quants from their 5-bit levels: qh (32 bits, the fifth bit of value j at bit j),
+    /// then the low nibbles as Q4_0's, at the start of <paramref name="quants"/>.</summary>
+    public static void WriteFiveBitLevels(ReadOnlySpan<byte> levels, Span<byte> quants)
+    {
+        uint qh = 0;
+        for (var j = 0; j < Values; j++) qh |= (uint)((levels[j] & 0x10) >> 4) << j;
+        BinaryPrimitives.WriteUInt32LittleEndian(quants, qh);
+        for (var j = 0; j < 16; j++) quants[4 + j] = (byte)((levels[j] & 0xF) | ((levels[j + 16] & 0xF) << 4));
+    }
 }
 
 /// <summary>Writes Q4_0 blocks (d, then byte j holds value j in its low nibble and value j+16 in its high one).</summary>
@@ -52,10 +62,8 @@ public sealed class Q5_0Quantizer : IBlockQuantizer
     {
         Span<byte> levels = stackalloc byte[SymmetricBlock32.Values];
         SymmetricBlock32.QuantizeOffsetLevels(x, 5, block, levels);
-        uint qh = 0;
-        for (var j = 0; j < SymmetricBlock32.Values; j++) qh |= (uint)(levels[j] >> 4) << j;
-        BinaryPrimitives.WriteUInt32LittleEndian(block[2..], qh);
-        for (var j = 0; j < 16; j++) block[6 + j] = (byte)((levels[j] & 0xF) | ((levels[j + 16] & 0xF) << 4));
+        // The levels are 0…31 here, so the fifth bit is levels[j] >> 4, the bit WriteFiveBitLevels masks.
+        SymmetricBlock32.WriteFiveBitLevels(levels, block[2..]);
     }
 }
 
@@ -123,9 +131,6 @@ public sealed class Q5_1Quantizer : IBlockQuantizer
     {
         Span<byte> levels = stackalloc byte[SymmetricBlock32.Values];
         AsymmetricBlock32.QuantizeLevels(x, 5, block, levels);
-        uint qh = 0;
-        for (var j = 0; j < SymmetricBlock32.Values; j++) qh |= (uint)((levels[j] & 0x10) >> 4) << j;
-        BinaryPrimitives.WriteUInt32LittleEndian(block[4..], qh);
-        for (var j = 0; j < 16; j++) block[8 + j] = (byte)((levels[j] & 0xF) | ((levels[j + 16] & 0xF) << 4));
+        SymmetricBlock32.WriteFiveBitLevels(levels, block[4..]);
     }
 }

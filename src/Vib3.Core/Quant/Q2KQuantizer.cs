@@ -1,7 +1,7 @@
 namespace Vib3.Core.Quant;
 
 /// <summary>Writes <see cref="Q2K"/> blocks as ggml's quantize_row_q2_K_ref does: each sub-block of 16 gets a scale
-/// and a min from <see cref="ScaleSearch.Asymmetric"/> (quants 0…3, weights |x|, absolute error); scales and mins are
+/// and a min (<see cref="AsymmetricSubBlocks"/>: quants 0…3, weights |x|, absolute error); scales and mins are
 /// each stored as 4 bits against their largest /15, and every value re-quantised against what it will decode with.
 /// </summary>
 public sealed class Q2KQuantizer : IBlockQuantizer
@@ -19,19 +19,10 @@ public sealed class Q2KQuantizer : IBlockQuantizer
     public static void QuantizeBlock(ReadOnlySpan<float> x, Span<byte> block)
     {
         Span<byte> levels = stackalloc byte[BlockValues];
-        Span<float> weights = stackalloc float[SubBlockValues];
         Span<float> scales = stackalloc float[SubBlocks];
         Span<float> mins = stackalloc float[SubBlocks];
-        float maxScale = 0, maxMin = 0;
-        for (var s = 0; s < SubBlocks; s++)
-        {
-            var xs = x.Slice(SubBlockValues * s, SubBlockValues);
-            for (var l = 0; l < SubBlockValues; l++) weights[l] = MathF.Abs(xs[l]);
-            scales[s] = ScaleSearch.Asymmetric(xs, weights, 3, levels.Slice(SubBlockValues * s, SubBlockValues),
-                out mins[s], rmin: -0.5f, rdelta: 0.1f, steps: 15, absoluteError: true);
-            if (scales[s] > maxScale) maxScale = scales[s];
-            if (mins[s] > maxMin) maxMin = mins[s];
-        }
+        var (maxScale, maxMin) = AsymmetricSubBlocks.Search(x, SubBlockValues, 3, rmin: -0.5f, steps: 15, absoluteError: true, rmsWeights: false,
+            scales, mins, levels);
 
         block.Clear();
         var packed = block[..SubBlocks];
@@ -59,13 +50,8 @@ public sealed class Q2KQuantizer : IBlockQuantizer
         var d = HalfField.Read(block, DOffset);
         var dmin = HalfField.Read(block, DMinOffset);
         for (var s = 0; s < SubBlocks; s++)
-        {
-            var ds = d * (packed[s] & 0xF);
-            if (ds == 0) continue;
-            var dm = dmin * (packed[s] >> 4);
-            for (var i = SubBlockValues * s; i < SubBlockValues * (s + 1); i++)
-                levels[i] = (byte)Math.Clamp(ScaleSearch.NearestInt((x[i] + dm) / ds), 0, 3);
-        }
+            AsymmetricSubBlocks.Requantize(x.Slice(SubBlockValues * s, SubBlockValues), d * (packed[s] & 0xF), dmin * (packed[s] >> 4), 3,
+                levels.Slice(SubBlockValues * s, SubBlockValues));
         TwoBitQuants.Pack<byte>(levels, block.Slice(QuantsOffset, 64));
     }
 }

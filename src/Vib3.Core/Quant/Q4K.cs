@@ -9,18 +9,25 @@ namespace Vib3.Core.Quant;
 /// </summary>
 public sealed class Q4K : IBlockFormat
 {
+    private const int QuantsOffset = 16;
+
     public static string Name => "q4_K";
     public static int BlockValues => 256;
     public static int BlockBytes => 144;
     public static int SubBlockValues => 32;
     public static ReadOnlySpan<int> HalfOffsets => [0, 2];
 
-    public static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> quants, Span<float> scales, Span<float> mins)
+    public static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> quants, Span<float> scales, Span<float> mins) =>
+        Unpack(block, QuantsOffset, quants, scales, mins);
+
+    /// <summary>The header (d, dmin, the 6-bit table) and the nibble groups starting at <paramref name="quantsOffset"/>:
+    /// Q4_K's block, or the low four bits of Q5_K's (which start at 48).</summary>
+    internal static void Unpack(ReadOnlySpan<byte> block, int quantsOffset, Span<sbyte> quants, Span<float> scales, Span<float> mins)
     {
         var d = (float)BlockRow.ReadHalf(block, 0);
         var dmin = (float)BlockRow.ReadHalf(block, 2);
         var table = block.Slice(4, PackedScales6.Bytes);
-        var qs = block[16..];
+        var qs = block[quantsOffset..];
         for (var g = 0; g < 4; g++)
         {
             for (var half = 0; half < 2; half++)

@@ -9,6 +9,9 @@ namespace Vib3.Core.Quant;
 /// </summary>
 public sealed class Q5K : IBlockFormat
 {
+    private const int HighBitsOffset = 16;
+    private const int QuantsOffset = 48;
+
     public static string Name => "q5_K";
     public static int BlockValues => 256;
     public static int BlockBytes => 176;
@@ -17,22 +20,9 @@ public sealed class Q5K : IBlockFormat
 
     public static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> quants, Span<float> scales, Span<float> mins)
     {
-        var d = (float)BlockRow.ReadHalf(block, 0);
-        var dmin = (float)BlockRow.ReadHalf(block, 2);
-        var table = block.Slice(4, PackedScales6.Bytes);
-        var qh = block.Slice(16, 32);
-        var qs = block[48..];
-        for (var g = 0; g < 4; g++)
-        {
-            for (var half = 0; half < 2; half++)
-            {
-                var s = 2 * g + half;
-                var (scale, min) = PackedScales6.Get(table, s);
-                scales[s] = d * scale;
-                mins[s] = dmin * min;
-                for (var l = 0; l < 32; l++)
-                    quants[32 * s + l] = (sbyte)(((qs[32 * g + l] >> (4 * half)) & 0xF) | (((qh[l] >> s) & 1) << 4));
-            }
-        }
+        Q4K.Unpack(block, QuantsOffset, quants, scales, mins);
+        var qh = block.Slice(HighBitsOffset, 32);
+        for (var p = 0; p < BlockValues; p++)
+            quants[p] |= (sbyte)(((qh[p % 32] >> (p / 32)) & 1) << 4);
     }
 }

@@ -24,14 +24,14 @@ internal interface IByteDot
     static abstract Vector256<sbyte> Sign(Vector256<sbyte> x, Vector256<sbyte> a);
 }
 
-/// <summary>AVX-VNNI: vpmaddubsw, then vpdpwssd multiplies the pair sums by the scales and accumulates in one
-/// instruction. (vpdpbusd would sum four u8·s8 products in one step, but the sub-block scale would then need a
-/// separate vpmulld.)</summary>
-internal readonly struct VnniDot : IByteDot
+/// <summary>The x86 tiers (<see cref="IntegerTier.AvxVnni"/>, <see cref="IntegerTier.Avx2"/>): vpmaddubsw for the pair
+/// sums, vpmaddwd, vpshufb and vpsignb; they differ only in how the pair sums meet the scales
+/// (<typeparamref name="TScaledAdd"/>).</summary>
+internal readonly struct X86Dot<TScaledAdd> : IByteDot where TScaledAdd : IScaledAdd
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale) =>
-        AvxVnni.MultiplyWideningAndAdd(acc, Avx2.MultiplyAddAdjacent(u, s), scale);
+        TScaledAdd.Add(acc, Avx2.MultiplyAddAdjacent(u, s), scale);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> PairDot(Vector256<short> a, Vector256<short> b) => Avx2.MultiplyAddAdjacent(a, b);
@@ -43,21 +43,27 @@ internal readonly struct VnniDot : IByteDot
     public static Vector256<sbyte> Sign(Vector256<sbyte> x, Vector256<sbyte> a) => Avx2.Sign(x, a);
 }
 
-/// <summary>AVX2: vpmaddubsw, vpmaddwd against the scales, vpaddd.</summary>
-internal readonly struct Avx2Dot : IByteDot
+/// <summary>acc + <see cref="IByteDot.PairDot"/>(pairs, scale): the step after vpmaddubsw in <see cref="X86Dot{TScaledAdd}"/>.</summary>
+internal interface IScaledAdd
+{
+    static abstract Vector256<int> Add(Vector256<int> acc, Vector256<short> pairs, Vector256<short> scale);
+}
+
+/// <summary>AVX-VNNI: vpdpwssd multiplies the pair sums by the scales and accumulates in one instruction.
+/// (vpdpbusd would sum four u8·s8 products in one step, but the sub-block scale would then need a separate vpmulld.)</summary>
+internal readonly struct VnniScaledAdd : IScaledAdd
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s, Vector256<short> scale) =>
-        acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), scale);
+    public static Vector256<int> Add(Vector256<int> acc, Vector256<short> pairs, Vector256<short> scale) =>
+        AvxVnni.MultiplyWideningAndAdd(acc, pairs, scale);
+}
 
+/// <summary>AVX2: vpmaddwd against the scales, then vpaddd.</summary>
+internal readonly struct Avx2ScaledAdd : IScaledAdd
+{
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> PairDot(Vector256<short> a, Vector256<short> b) => Avx2.MultiplyAddAdjacent(a, b);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<sbyte> Lookup(Vector256<sbyte> table, Vector256<byte> indices) => Avx2.Shuffle(table, indices.AsSByte());
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<sbyte> Sign(Vector256<sbyte> x, Vector256<sbyte> a) => Avx2.Sign(x, a);
+    public static Vector256<int> Add(Vector256<int> acc, Vector256<short> pairs, Vector256<short> scale) =>
+        acc + Avx2.MultiplyAddAdjacent(pairs, scale);
 }
 
 /// <summary>Portable Vector256 (NEON or any accelerated Vector256): the x86 pair sums rebuilt from shifts, so the

@@ -71,6 +71,21 @@ internal static unsafe class KQuantRow
     /// folds, where the property would be a call per row.</summary>
     private static readonly float* Halves = RowDot.HalfTablePtr;
 
+    /// <summary>One weight row of <typeparamref name="TFormat"/> against <paramref name="inputs"/> activation rows
+    /// (row k at q8k + k·stride) on <paramref name="tier"/> (<see cref="IntegerTier.Avx512"/> runs the best 256-bit
+    /// tier): output[k] is bit for bit what any tier gives for row k alone. The one tier switch of every format.</summary>
+    public static void Dot<TFormat>(IntegerTier tier, byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
+        where TFormat : IKQuantFormat
+    {
+        switch (IntegerTiers.Narrow(tier))
+        {
+            case IntegerTier.AvxVnni: Run<TFormat, VectorSums<TFormat, X86Dot<VnniScaledAdd>>>(row, q8k, stride, inputs, blocks, output); break;
+            case IntegerTier.Avx2: Run<TFormat, VectorSums<TFormat, X86Dot<Avx2ScaledAdd>>>(row, q8k, stride, inputs, blocks, output); break;
+            case IntegerTier.Vector256: Run<TFormat, VectorSums<TFormat, PortableDot>>(row, q8k, stride, inputs, blocks, output); break;
+            default: Run<TFormat, ScalarSums<TFormat>>(row, q8k, stride, inputs, blocks, output); break;
+        }
+    }
+
     public static void Run<TBlock, TSums>(byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
         where TBlock : IKQuantBlock where TSums : IKQuantSums
     {

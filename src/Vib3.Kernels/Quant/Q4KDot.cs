@@ -4,95 +4,63 @@ using Vib3.Core.Quant;
 
 namespace Vib3.Kernels.Quant;
 
-/// <summary>A row of Q4_K weights · a row of Q8_K activations (<see cref="KQuantRow"/>): 4-bit unsigned quants,
-/// eight 32-value sub-blocks with 6-bit scales and mins.</summary>
-public static unsafe class Q4KDot
+/// <summary>Q4_K weights · Q8_K activations (<see cref="KQuantRow"/>): 4-bit unsigned quants, eight 32-value
+/// sub-blocks with 6-bit scales and mins.</summary>
+internal readonly unsafe struct Q4KDot : IKQuantFormat
 {
     private const int QuantsOffset = 16;
 
-    /// <summary>Σ w·x over <paramref name="blocks"/> blocks, on the fastest tier.</summary>
-    public static float Dot(byte* row, byte* q8k, int blocks)
-    {
-        float result;
-        Dot(IntegerTiers.Best, row, q8k, 0, 1, blocks, &result);
-        return result;
-    }
+    /// <summary><see cref="KQuantRow.Dot{TFormat}"/> of Q4_K.</summary>
+    internal static void Dot(IntegerTier tier, byte* row, byte* q8k, long stride, int inputs, int blocks, float* output) =>
+        KQuantRow.Dot<Q4KDot>(tier, row, q8k, stride, inputs, blocks, output);
 
-    /// <summary>One weight row against <paramref name="inputs"/> activation rows (row k at q8k + k·stride):
-    /// output[k] is bit for bit what <see cref="Dot(byte*, byte*, int)"/> gives for row k.</summary>
-    internal static void Dot(IntegerTier tier, byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
-    {
-        switch (IntegerTiers.Narrow(tier))
-        {
-            case IntegerTier.AvxVnni: KQuantRow.Run<Block, VectorSums<VnniDot>>(row, q8k, stride, inputs, blocks, output); break;
-            case IntegerTier.Avx2: KQuantRow.Run<Block, VectorSums<Avx2Dot>>(row, q8k, stride, inputs, blocks, output); break;
-            case IntegerTier.Vector256: KQuantRow.Run<Block, VectorSums<PortableDot>>(row, q8k, stride, inputs, blocks, output); break;
-            default: KQuantRow.Run<Block, ScalarSums<Quants>>(row, q8k, stride, inputs, blocks, output); break;
-        }
-    }
+    public static int BlockBytes => 144;
+    public static bool HasMins => true;
+    public static bool UsesSums => true;
+    public static int SubBlockValues => 32;
 
-    /// <summary>Shared with Q5_K, whose block starts the same way (d, dmin, the packed 6-bit table).</summary>
-    internal readonly struct Block : IKQuantBlock
+    /// <summary>The 12-byte table (<see cref="PackedScales6"/>) unpacked four at a time in 32-bit words, as
+    /// llama.cpp does; the scalar twin's sums read the same scales, and the ggml differential test checks both.
+    /// Shared with Q5_K, whose block starts the same way (d, dmin, the packed 6-bit table).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static BlockScales Decode(byte* block, float* halves, out float d, out float dmin)
     {
-        public static int BlockBytes => 144;
-        public static bool HasMins => true;
-        public static bool UsesSums => true;
-
-        /// <summary>The 12-byte table (<see cref="PackedScales6"/>) unpacked four at a time in 32-bit words, as
-        /// llama.cpp does; the scalar twin's sums read the same scales, and the ggml differential test checks both.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static BlockScales Decode(byte* block, float* halves, out float d, out float dmin)
-        {
-            const uint six = 0x3F3F3F3F, four = 0x0F0F0F0F, two = 0x03030303;
-            uint a = *(uint*)(block + 4), b = *(uint*)(block + 8), c = *(uint*)(block + 12);
-            var scales8 = (a & six) | (ulong)((c & four) | (((a >> 6) & two) << 4)) << 32;
-            var mins8 = (b & six) | (ulong)(((c >> 4) & four) | (((b >> 6) & two) << 4)) << 32;
-            var scales = Vector128.WidenLower(Vector128.CreateScalar(scales8).AsByte()).AsInt16();
-            // Each 32-value sub-block spans two of the sixteen block sums: min s weighs sums 2s and 2s+1.
-            var pairs = Vector128.Shuffle(Vector128.CreateScalar(mins8).AsSByte(), Vector128.Create((sbyte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
-            d = KQuantRow.Half(halves, block);
-            dmin = KQuantRow.Half(halves, block + 2);
-            return new BlockScales(KQuantRow.Both(scales), default, KQuantRow.Shorts(pairs));
-        }
+        const uint six = 0x3F3F3F3F, four = 0x0F0F0F0F, two = 0x03030303;
+        uint a = *(uint*)(block + 4), b = *(uint*)(block + 8), c = *(uint*)(block + 12);
+        var scales8 = (a & six) | (ulong)((c & four) | (((a >> 6) & two) << 4)) << 32;
+        var mins8 = (b & six) | (ulong)(((c >> 4) & four) | (((b >> 6) & two) << 4)) << 32;
+        var scales = Vector128.WidenLower(Vector128.CreateScalar(scales8).AsByte()).AsInt16();
+        // Each 32-value sub-block spans two of the sixteen block sums: min s weighs sums 2s and 2s+1.
+        var pairs = Vector128.Shuffle(Vector128.CreateScalar(mins8).AsSByte(), Vector128.Create((sbyte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
+        d = KQuantRow.Half(halves, block);
+        dmin = KQuantRow.Half(halves, block + 2);
+        return new BlockScales(KQuantRow.Both(scales), default, KQuantRow.Shorts(pairs));
     }
 
     /// <summary>Value 32s + l is the low (s even) or high (s odd) nibble of qs[32·(s/2) + l].</summary>
-    private readonly struct Quants : IScalarQuants
-    {
-        public static int SubBlockValues => 32;
-
-        public static int Quant(byte* block, int p) => (block[QuantsOffset + 32 * (p / 64) + p % 32] >> (4 * (p / 32 % 2))) & 0xF;
-    }
+    public static int Quant(byte* block, int p) => (block[QuantsOffset + 32 * (p / 64) + p % 32] >> (4 * (p / 32 % 2))) & 0xF;
 
     /// <summary>Group g's 32 bytes give sub-block 2g in their low nibbles and 2g+1 in their high ones; with one
     /// input the eight runs go round four chains.</summary>
-    private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Add<TDot, TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
+        ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
+        where TDot : IByteDot where TCount : IInputCount
     {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Lanes<TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
-            out Vector256<int> l0, out Vector256<int> l1, out Vector256<int> l2, out Vector256<int> l3) where TCount : IInputCount
-        {
-            Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
-            var qs = block + QuantsOffset;
-            Group<TCount>(0, qs, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
-            Group<TCount>(1, qs, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
-            Group<TCount>(2, qs, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
-            Group<TCount>(3, qs, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
-            ByteDots.Lanes<TCount>(ref a0, a1, a2, a3);
-            (l0, l1, l2, l3) = (a0, a1, a2, a3);
-        }
+        var qs = block + QuantsOffset;
+        Group<TDot, TCount>(0, qs, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
+        Group<TDot, TCount>(1, qs, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
+        Group<TDot, TCount>(2, qs, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
+        Group<TDot, TCount>(3, qs, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
+    }
 
-        /// <summary>Called with constant <paramref name="g"/>: the scale shuffles and chains fold to constants.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Group<TCount>(int g, byte* qs, sbyte* x, long stride, int inputs, Vector256<short> table,
-            ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TCount : IInputCount
-        {
-            var q = Vector256.Load(qs + 32 * g);
-            ByteDots.Add<TDot, TCount>(2 * g % 4, q & Vector256.Create((byte)0x0F), x + 64 * g, stride, inputs, ByteDots.SubBlock<TDot>(table, 2 * g), ref a0, ref a1, ref a2, ref a3);
-            ByteDots.Add<TDot, TCount>((2 * g + 1) % 4, q >>> 4, x + 64 * g + 32, stride, inputs, ByteDots.SubBlock<TDot>(table, 2 * g + 1), ref a0, ref a1, ref a2, ref a3);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> WeightedSums(Vector256<short> weights, short* bsums) => TDot.PairDot(weights, Vector256.Load(bsums));
+    /// <summary>Called with constant <paramref name="g"/>: the scale shuffles and chains fold to constants.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Group<TDot, TCount>(int g, byte* qs, sbyte* x, long stride, int inputs, Vector256<short> table,
+        ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TDot : IByteDot where TCount : IInputCount
+    {
+        var q = Vector256.Load(qs + 32 * g);
+        ByteDots.Add<TDot, TCount>(2 * g % 4, q & Vector256.Create((byte)0x0F), x + 64 * g, stride, inputs, ByteDots.SubBlock<TDot>(table, 2 * g), ref a0, ref a1, ref a2, ref a3);
+        ByteDots.Add<TDot, TCount>((2 * g + 1) % 4, q >>> 4, x + 64 * g + 32, stride, inputs, ByteDots.SubBlock<TDot>(table, 2 * g + 1), ref a0, ref a1, ref a2, ref a3);
     }
 }

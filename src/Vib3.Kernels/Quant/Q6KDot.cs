@@ -1,106 +1,77 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Vib3.Kernels.Quant;
 
-/// <summary>A row of Q6_K weights · a row of Q8_K activations (<see cref="KQuantRow"/>): 6-bit quants dotted unsigned
-/// (0…63, the −32 offset comes back through the block sums), sixteen 16-value sub-blocks with int8 scales.</summary>
-public static unsafe class Q6KDot
+/// <summary>Q6_K weights · Q8_K activations (<see cref="KQuantRow"/>): 6-bit quants dotted unsigned (0…63, the −32
+/// offset comes back through the block sums), sixteen 16-value sub-blocks with int8 scales.</summary>
+internal readonly unsafe struct Q6KDot : IKQuantFormat, IHalfRuns
 {
-    /// <summary>Σ w·x over <paramref name="blocks"/> blocks, on the fastest tier.</summary>
-    public static float Dot(byte* row, byte* q8k, int blocks)
-    {
-        float result;
-        Dot(IntegerTiers.Best, row, q8k, 0, 1, blocks, &result);
-        return result;
-    }
+    private const int ScalesOffset = 192;
+    private const int ScaleOffset = 208;
+    private const int Offset = 32;
 
-    /// <summary>One weight row against <paramref name="inputs"/> activation rows (row k at q8k + k·stride):
-    /// output[k] is bit for bit what <see cref="Dot(byte*, byte*, int)"/> gives for row k.</summary>
+    /// <summary><see cref="KQuantRow.Dot{TFormat}"/> of Q6_K, the one format with 512-bit sums
+    /// (<see cref="IntegerTier.Avx512"/>).</summary>
     internal static void Dot(IntegerTier tier, byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
     {
-        switch (tier)
-        {
-            case IntegerTier.Avx512: KQuantRow.Run<Block, WideSums>(row, q8k, stride, inputs, blocks, output); break;
-            case IntegerTier.AvxVnni: KQuantRow.Run<Block, VectorSums<VnniDot>>(row, q8k, stride, inputs, blocks, output); break;
-            case IntegerTier.Avx2: KQuantRow.Run<Block, VectorSums<Avx2Dot>>(row, q8k, stride, inputs, blocks, output); break;
-            case IntegerTier.Vector256: KQuantRow.Run<Block, VectorSums<PortableDot>>(row, q8k, stride, inputs, blocks, output); break;
-            default: KQuantRow.Run<Block, ScalarSums<Quants>>(row, q8k, stride, inputs, blocks, output); break;
-        }
+        if (tier == IntegerTier.Avx512) KQuantRow.Run<Q6KDot, WideSums>(row, q8k, stride, inputs, blocks, output);
+        else KQuantRow.Dot<Q6KDot>(tier, row, q8k, stride, inputs, blocks, output);
     }
 
-    private readonly struct Block : IKQuantBlock
+    public static int BlockBytes => 210;
+    public static bool HasMins => false;
+    public static bool UsesSums => true;
+    public static int SubBlockValues => 16;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static BlockScales Decode(byte* block, float* halves, out float d, out float dmin)
     {
-        private const int ScalesOffset = 192;
-        private const int ScaleOffset = 208;
-        private const int Offset = 32;
-
-        public static int BlockBytes => 210;
-        public static bool HasMins => false;
-        public static bool UsesSums => true;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static BlockScales Decode(byte* block, float* halves, out float d, out float dmin)
-        {
-            var shorts = KQuantRow.Shorts(Vector128.Load((sbyte*)(block + ScalesOffset)));
-            d = KQuantRow.Half(halves, block + ScaleOffset);
-            dmin = 0;
-            return new BlockScales(KQuantRow.Both(shorts.GetLower()), KQuantRow.Both(shorts.GetUpper()), shorts * Offset);
-        }
+        var shorts = KQuantRow.Shorts(Vector128.Load((sbyte*)(block + ScalesOffset)));
+        d = KQuantRow.Half(halves, block + ScaleOffset);
+        dmin = 0;
+        return new BlockScales(KQuantRow.Both(shorts.GetLower()), KQuantRow.Both(shorts.GetUpper()), shorts * Offset);
     }
 
     /// <summary>Value 128h + 32·part + l: the low (part 0, 1) or high (part 2, 3) nibble of ql[64h + l] (parts 0, 2)
     /// or ql[64h + l + 32] (parts 1, 3), topped by bits 2·part… of qh[32h + l], as Q6K's layout documents.</summary>
-    private readonly struct Quants : IScalarQuants
+    public static int Quant(byte* block, int p)
     {
-        public static int SubBlockValues => 16;
-
-        public static int Quant(byte* block, int p)
-        {
-            int h = p / 128, part = p % 128 / 32, l = p % 32;
-            var low = block[64 * h + l + 32 * (part % 2)];
-            return ((low >> (4 * (part / 2))) & 0xF) | (((block[128 + 32 * h + l] >> (2 * part)) & 3) << 4);
-        }
+        int h = p / 128, part = p % 128 / 32, l = p % 32;
+        var low = block[64 * h + l + 32 * (part % 2)];
+        return ((low >> (4 * (part / 2))) & 0xF) | (((block[128 + 32 * h + l] >> (2 * part)) & 3) << 4);
     }
 
-    /// <summary>Each half's four 32-value runs are rebuilt from ql and qh in registers; a run spans two sub-blocks,
-    /// one per 128-bit half of the product vector; with one input the four runs of a half go to four chains.</summary>
-    private readonly struct VectorSums<TDot> : IKQuantSums where TDot : IByteDot
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Add<TDot, TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
+        ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
+        where TDot : IByteDot where TCount : IInputCount =>
+        HalfRuns.Add<Q6KDot, TDot, TCount>(block, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
+
+    /// <summary>Half h's runs rebuilt in registers: run j is the low (j &lt; 2) or high nibbles of ql[64h …] (A) or
+    /// ql[64h + 32 …] (B) for j even or odd, topped by bits 2j…2j+1 of qh[32h …] (C).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static HalfBytes Load(byte* block, int h) =>
+        new(Vector256.Load(block + 64 * h), Vector256.Load(block + 64 * h + 32), Vector256.Load(block + 128 + 32 * h));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Run(HalfBytes bytes, int j)
     {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Lanes<TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
-            out Vector256<int> l0, out Vector256<int> l1, out Vector256<int> l2, out Vector256<int> l3) where TCount : IInputCount
+        var low4 = Vector256.Create((byte)0x0F);
+        var low2 = Vector256.Create((byte)0x03);
+        var (ql0, ql1, qh) = (bytes.A, bytes.B, bytes.C);
+        return j switch
         {
-            Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
-            Half<TCount>(0, block, x, stride, inputs, scales.Low, ref a0, ref a1, ref a2, ref a3);
-            Half<TCount>(1, block, x, stride, inputs, scales.High, ref a0, ref a1, ref a2, ref a3);
-            ByteDots.Lanes<TCount>(ref a0, a1, a2, a3);
-            (l0, l1, l2, l3) = (a0, a1, a2, a3);
-        }
-
-        /// <summary>Called with constant <paramref name="h"/>.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Half<TCount>(int h, byte* block, sbyte* x, long stride, int inputs, Vector256<short> table,
-            ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TCount : IInputCount
-        {
-            var low4 = Vector256.Create((byte)0x0F);
-            var low2 = Vector256.Create((byte)0x03);
-            var ql0 = Vector256.Load(block + 64 * h);
-            var ql1 = Vector256.Load(block + 64 * h + 32);
-            var qh = Vector256.Load(block + 128 + 32 * h);
-            var xh = x + 128 * h;
-            ByteDots.Add<TDot, TCount>(0, (ql0 & low4) | ((qh & low2) << 4), xh, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 0), ref a0, ref a1, ref a2, ref a3);
-            ByteDots.Add<TDot, TCount>(1, (ql1 & low4) | (((qh >>> 2) & low2) << 4), xh + 32, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 1), ref a0, ref a1, ref a2, ref a3);
-            ByteDots.Add<TDot, TCount>(2, (ql0 >>> 4) | (((qh >>> 4) & low2) << 4), xh + 64, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 2), ref a0, ref a1, ref a2, ref a3);
-            ByteDots.Add<TDot, TCount>(3, (ql1 >>> 4) | ((qh >>> 6) << 4), xh + 96, stride, inputs, ByteDots.SubBlockPair<TDot>(table, 3), ref a0, ref a1, ref a2, ref a3);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> WeightedSums(Vector256<short> weights, short* bsums) => TDot.PairDot(weights, Vector256.Load(bsums));
+            0 => (ql0 & low4) | ((qh & low2) << 4),
+            1 => (ql1 & low4) | (((qh >>> 2) & low2) << 4),
+            2 => (ql0 >>> 4) | (((qh >>> 4) & low2) << 4),
+            _ => (ql1 >>> 4) | ((qh >>> 6) << 4),
+        };
     }
 
-    /// <summary><see cref="VectorSums{TDot}"/> on <see cref="WideDots"/>: a half's ql (64 bytes) is one 512-bit
-    /// load, and with qh beside qh >> 2 it rebuilds runs 0 and 1 (low nibbles) or 2 and 3 (high nibbles) at once.</summary>
+    /// <summary>The <see cref="IntegerTier.Avx512"/> sums (<see cref="WideDots"/>): a half's ql (64 bytes) is one
+    /// 512-bit load, and with qh beside qh >> 2 it rebuilds runs 0 and 1 (low nibbles) or 2 and 3 (high nibbles) at once.</summary>
     private readonly struct WideSums : IKQuantSums
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -129,6 +100,6 @@ public static unsafe class Q6KDot
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> WeightedSums(Vector256<short> weights, short* bsums) => VnniDot.PairDot(weights, Vector256.Load(bsums));
+        public static Vector256<int> WeightedSums(Vector256<short> weights, short* bsums) => Avx2.MultiplyAddAdjacent(weights, Vector256.Load(bsums));
     }
 }
