@@ -42,6 +42,9 @@ public sealed class MatVecInput
         _f16 = GC.AllocateArray<float>(capacity, pinned: true);
     }
 
+    /// <summary>The longest vector <see cref="Set"/> takes.</summary>
+    public int Capacity => _x.Length;
+
     /// <summary>Values in the vector now held.</summary>
     public int Length { get; private set; }
 

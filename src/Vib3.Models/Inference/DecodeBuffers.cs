@@ -60,6 +60,16 @@ internal sealed class DecodeBuffers
     public float[] X { get; }            // [dim] residual stream
     public float[] Xb { get; }           // [dim] normalised input of a sub-block
     public MatVecInput XbInput { get; }  // Xb again, with the quantised forms its matvecs share
+
+    /// <summary>Any other matvec input (attention's output, an FFN's hidden vector, latent attention's vectors), grown
+    /// to the longest given; one at a time.</summary>
+    public MatVecInput Input(int length)
+    {
+        if (_input.Capacity < length) _input = new MatVecInput(length);
+        return _input;
+    }
+
+    private MatVecInput _input = new(0);
     public float[] Xb2 { get; }          // [dim] attention output projected back
     public float[] Q { get; }            // [heads·headDim]
     public float[] K { get; }            // [kvHeads·headDim]

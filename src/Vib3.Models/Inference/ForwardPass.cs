@@ -276,9 +276,18 @@ public sealed partial class ForwardPass
         await MatVecAsync(down, b.Hidden, b.Down, ct).ConfigureAwait(false);
     }
 
-    private ValueTask MatVecAsync(DenseWeight w, float[] x, float[] y, CancellationToken ct) =>
-        _w.StreamAsync(w, (i, page) => w.MatVecPage(i, page, x, y), ct);
+    /// <summary>y = w · x[..w.Cols], through <see cref="DecodeBuffers.Input"/> (x quantised once for all of w's pages).</summary>
+    private ValueTask MatVecAsync(DenseWeight w, float[] x, float[] y, CancellationToken ct)
+    {
+        var input = _b.Input(w.Cols);
+        input.Set(x.AsSpan(0, w.Cols));
+        return MatVecAsync(w, input, y, ct);
+    }
 
+    /// <summary>y = w · x. A tensor of several pages: every page whose read has completed is computed in one job over
+    /// the kernel threads (all of them at once for a tensor in RAM), the rest as they land.</summary>
     private ValueTask MatVecAsync(DenseWeight w, MatVecInput x, float[] y, CancellationToken ct) =>
-        _w.StreamAsync(w, (i, page) => w.MatVecPage(i, page, x, y), ct);
+        w.PageCount == 1
+            ? _w.StreamAsync(w, (i, page) => w.MatVecPage(i, page, x, y), ct)
+            : _w.StreamPagesUnorderedAsync(w.PageIds, ModelWeights.UnorderedInFlight, (indices, pages) => w.MatVecPages(indices, pages, x, y), ct);
 }
