@@ -1,4 +1,3 @@
-using System.Buffers;
 using Vib3.Core;
 using Vib3.Core.Quant;
 using Vib3.Kernels.Quant;
@@ -29,61 +28,20 @@ public static unsafe class MatVec
     private const int GuideMinBytes = 64 * 1024;
     private const int GuideDivisor = 2;
 
-    /// <summary>Fast path. See the type remarks for the q8_0 rounding. x is quantised for this call alone; a vector
-    /// that several matvecs multiply is quantised once through <see cref="MatVecInput"/>.</summary>
+    /// <summary>Fast path. See the type remarks for the q8_0 rounding. x is quantised for this call alone (in this
+    /// thread's scratch <see cref="MatVecInput"/>); a vector that several matvecs multiply is quantised once by
+    /// passing one <see cref="MatVecInput"/> to all of them.</summary>
     public static void Compute(DType t, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, Span<float> y)
     {
         Check.MatVec(t, w, rows, cols, x.Length, y.Length, 1);
-        if (rows == 0) return;
-        short[]? qArr = null;
-        float[]? dArr = null;
-        float[]? sArr = null;
-        byte[]? kArr = null;
-        float[]? hArr = null;
-        var post = 1f;
-        try
-        {
-            // Every block type's kernel takes quantised activations, as llama.cpp's do: Q8_K blocks for the types in
-            // 256-value blocks, q8_0 blocks for the others.
-            var takesQ8K = TakesQ8K(t);
-            var blocks = t.IsBlocked() && !takesQ8K ? cols / DTypes.Q8BlockSize : 0;
-            if (blocks > 0)
-            {
-                qArr = ArrayPool<short>.Shared.Rent(cols);
-                dArr = ArrayPool<float>.Shared.Rent(blocks);
-                if (BlockRowDot.NeedsSums(t)) sArr = ArrayPool<float>.Shared.Rent(blocks);
-            }
-            if (takesQ8K && cols > 0)
-            {
-                kArr = ArrayPool<byte>.Shared.Rent(cols / Q8K.BlockValues * Q8K.BlockBytes);
-                Q8K.Quantize(x[..cols], kArr);
-            }
-            fixed (byte* pw = w)
-            fixed (float* px = x)
-            fixed (float* py = y)
-            fixed (short* pq = qArr)
-            fixed (float* pd = dArr)
-            fixed (float* ps = sArr)
-            fixed (byte* pk = kArr)
-            {
-                if (blocks > 0) RowDot.QuantizeQ8(px, blocks, pq, pd, ps);
-                if (t == DType.F16) hArr = ArrayPool<float>.Shared.Rent(cols);
-                fixed (float* ph = hArr)
-                {
-                    if (ph != null) post = RowDot.ScaleForF16(px, cols, ph);
-                    Run(new Job(t, pw, (int)t.ByteCount(cols), cols, px, pq, pd, ps, pk, ph, post, py), rows);
-                }
-            }
-        }
-        finally
-        {
-            if (qArr != null) ArrayPool<short>.Shared.Return(qArr);
-            if (dArr != null) ArrayPool<float>.Shared.Return(dArr);
-            if (sArr != null) ArrayPool<float>.Shared.Return(sArr);
-            if (kArr != null) ArrayPool<byte>.Shared.Return(kArr);
-            if (hArr != null) ArrayPool<float>.Shared.Return(hArr);
-        }
+        var input = _scratch is { } s && s.Capacity >= cols ? s : _scratch = new MatVecInput(cols);
+        input.Set(x[..cols]);
+        Compute(t, w, rows, cols, input, y);
     }
+
+    /// <summary>The calling thread's input for <see cref="Compute(DType, ReadOnlySpan{byte}, int, int, ReadOnlySpan{float}, Span{float})"/>,
+    /// grown to the longest vector it has been given.</summary>
+    [ThreadStatic] private static MatVecInput? _scratch;
 
     /// <summary><see cref="Compute(DType, ReadOnlySpan{byte}, int, int, ReadOnlySpan{float}, Span{float})"/> of the
     /// vector <paramref name="x"/> holds (its length is cols), with the quantised form x already has for the kernel
