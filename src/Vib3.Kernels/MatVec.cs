@@ -1,4 +1,3 @@
-using System.Buffers;
 using Vib3.Core;
 using Vib3.Core.Quant;
 using Vib3.Kernels.Quant;
@@ -29,61 +28,20 @@ public static unsafe class MatVec
     private const int GuideMinBytes = 64 * 1024;
     private const int GuideDivisor = 2;
 
-    /// <summary>Fast path. See the type remarks for the q8_0 rounding. x is quantised for this call alone; a vector
-    /// that several matvecs multiply is quantised once through <see cref="MatVecInput"/>.</summary>
+    /// <summary>Fast path. See the type remarks for the q8_0 rounding. x is quantised for this call alone (in this
+    /// thread's scratch <see cref="MatVecInput"/>); a vector that several matvecs multiply is quantised once by
+    /// passing one <see cref="MatVecInput"/> to all of them.</summary>
     public static void Compute(DType t, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, Span<float> y)
     {
         Check.MatVec(t, w, rows, cols, x.Length, y.Length, 1);
-        if (rows == 0) return;
-        short[]? qArr = null;
-        float[]? dArr = null;
-        float[]? sArr = null;
-        byte[]? kArr = null;
-        float[]? hArr = null;
-        var post = 1f;
-        try
-        {
-            // Every block type's kernel takes quantised activations, as llama.cpp's do: Q8_K blocks for the types in
-            // 256-value blocks, q8_0 blocks for the others.
-            var takesQ8K = TakesQ8K(t);
-            var blocks = t.IsBlocked() && !takesQ8K ? cols / DTypes.Q8BlockSize : 0;
-            if (blocks > 0)
-            {
-                qArr = ArrayPool<short>.Shared.Rent(cols);
-                dArr = ArrayPool<float>.Shared.Rent(blocks);
-                if (BlockRowDot.NeedsSums(t)) sArr = ArrayPool<float>.Shared.Rent(blocks);
-            }
-            if (takesQ8K && cols > 0)
-            {
-                kArr = ArrayPool<byte>.Shared.Rent(cols / Q8K.BlockValues * Q8K.BlockBytes);
-                Q8K.Quantize(x[..cols], kArr);
-            }
-            fixed (byte* pw = w)
-            fixed (float* px = x)
-            fixed (float* py = y)
-            fixed (short* pq = qArr)
-            fixed (float* pd = dArr)
-            fixed (float* ps = sArr)
-            fixed (byte* pk = kArr)
-            {
-                if (blocks > 0) RowDot.QuantizeQ8(px, blocks, pq, pd, ps);
-                if (t == DType.F16) hArr = ArrayPool<float>.Shared.Rent(cols);
-                fixed (float* ph = hArr)
-                {
-                    if (ph != null) post = RowDot.ScaleForF16(px, cols, ph);
-                    Run(new Job(t, pw, (int)t.ByteCount(cols), cols, px, pq, pd, ps, pk, ph, post, py), rows);
-                }
-            }
-        }
-        finally
-        {
-            if (qArr != null) ArrayPool<short>.Shared.Return(qArr);
-            if (dArr != null) ArrayPool<float>.Shared.Return(dArr);
-            if (sArr != null) ArrayPool<float>.Shared.Return(sArr);
-            if (kArr != null) ArrayPool<byte>.Shared.Return(kArr);
-            if (hArr != null) ArrayPool<float>.Shared.Return(hArr);
-        }
+        var input = _scratch is { } s && s.Capacity >= cols ? s : _scratch = new MatVecInput(cols);
+        input.Set(x[..cols]);
+        Compute(t, w, rows, cols, input, y);
     }
+
+    /// <summary>The calling thread's input for <see cref="Compute(DType, ReadOnlySpan{byte}, int, int, ReadOnlySpan{float}, Span{float})"/>,
+    /// grown to the longest vector it has been given.</summary>
+    [ThreadStatic] private static MatVecInput? _scratch;
 
     /// <summary><see cref="Compute(DType, ReadOnlySpan{byte}, int, int, ReadOnlySpan{float}, Span{float})"/> of the
     /// vector <paramref name="x"/> holds (its length is cols), with the quantised form x already has for the kernel
@@ -105,19 +63,92 @@ public static unsafe class MatVec
             Run(new Job(t, pw, (int)t.ByteCount(cols), cols, px, pq, pd, ps, pk, ph, p.F16Post, py), rows);
     }
 
-    /// <summary>Runs <paramref name="job"/>'s rows on this thread when they are few, else on the kernel threads.</summary>
-    private static void Run(Job job, int rows)
+    /// <summary><see cref="Compute(DType, ReadOnlySpan{byte}, int, int, MatVecInput, Span{float})"/> over several pages of
+    /// one matrix at once: y[page.FirstRow + i] = row i of the page · x. The kernel threads split all the pages' rows
+    /// between them in guided chunks, so a matrix spread over many pages (the output projection: tens of pages) costs
+    /// one dispatch, not one per page, and no thread waits at a page boundary. Same bits as page by page.</summary>
+    public static void Compute(DType t, IReadOnlyList<RowPage> pages, int cols, MatVecInput x, Span<float> y)
     {
-        if ((long)rows * job.RowBytes < ParallelBytes || KernelThreads.Threads == 1 || rows < 2)
+        if (x.Length != cols) throw new ArgumentException($"x: holds {x.Length} values, the weights have {cols} columns");
+        var rowBytes = (int)t.ByteCount(cols);
+        foreach (var page in pages)
         {
-            job.Rows(0, rows);
+            if (page.FirstRow < 0 || page.FirstRow > y.Length - page.Rows)
+                throw new ArgumentException($"page rows [{page.FirstRow}, {page.FirstRow + page.Rows}) fall outside y (length {y.Length})");
+            Check.MatVec(t, page.Weights.Span, page.Rows, cols, x.Length, page.Rows, 1);
+        }
+        var p = x.Prepare(t);
+        var handles = new System.Buffers.MemoryHandle[pages.Count];
+        try
+        {
+            for (var i = 0; i < pages.Count; i++) handles[i] = pages[i].Weights.Pin();
+            fixed (float* py = y)
+            fixed (float* px = p.X)
+            fixed (short* pq = p.Q8)
+            fixed (float* pd = p.Q8D)
+            fixed (float* ps = p.Q8S)
+            fixed (byte* pk = p.Q8K)
+            fixed (float* ph = p.F16)
+            {
+                var jobs = new Job[pages.Count];
+                for (var i = 0; i < jobs.Length; i++)
+                    jobs[i] = new Job(t, (byte*)handles[i].Pointer, rowBytes, cols, px, pq, pd, ps, pk, ph, p.F16Post, py + pages[i].FirstRow);
+                var all = new PagesJob(jobs, pages.Select(page => page.Rows).ToArray());
+                Run(all, all.Total, rowBytes);
+            }
+        }
+        finally
+        {
+            foreach (var h in handles) h.Dispose();
+        }
+    }
+
+    /// <summary>The rows of several pages' <see cref="Job"/>s as one index range, in page order.</summary>
+    private sealed class PagesJob : PoolJob
+    {
+        private readonly Job[] _pages;
+        private readonly int[] _starts; // [pages + 1] first index of each page's rows in the range
+
+        internal PagesJob(Job[] pages, int[] rows)
+        {
+            _pages = pages;
+            _starts = new int[pages.Length + 1];
+            for (var i = 0; i < pages.Length; i++) _starts[i + 1] = _starts[i] + rows[i];
+            Total = _starts[^1];
+        }
+
+        protected override void Run(int start, int end)
+        {
+            var i = Array.BinarySearch(_starts, start);
+            if (i < 0) i = ~i - 1;
+            for (; start < end; i++)
+            {
+                var stop = Math.Min(end, _starts[i + 1]);
+                if (stop > start) _pages[i].Rows(start - _starts[i], stop - _starts[i]);
+                start = stop;
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="job"/>'s rows on this thread when they are few, else on the kernel threads.</summary>
+    private static void Run(Job job, int rows) => Run(job, rows, job.RowBytes);
+
+    /// <summary>Runs rows [0, <paramref name="rows"/>) of <paramref name="job"/> on this thread when they are few, else
+    /// on the kernel threads.</summary>
+    private static void Run(PoolJob job, int rows, int rowBytes)
+    {
+        if ((long)rows * rowBytes < ParallelBytes || KernelThreads.Threads == 1 || rows < 2)
+        {
+            job.Total = rows;
+            job.Chunk = rows;
+            job.Work();
             return;
         }
         // Guided chunks: each claim takes remaining / (2·threads) rows (never below ~64 KiB of weights), so threads
         // stream long contiguous runs first and a late or preempted thread holds back only a small tail chunk. Fixed
         // chunks of 1/(4·threads) made the caller spin on a descheduled worker's chunk.
         job.Total = rows;
-        job.Chunk = Math.Max(1, GuideMinBytes / job.RowBytes);
+        job.Chunk = Math.Max(1, GuideMinBytes / rowBytes);
         job.Guide = GuideDivisor * KernelThreads.Threads;
         KernelThreads.Run(job);
     }
@@ -219,3 +250,7 @@ public static unsafe class MatVec
         }
     }
 }
+
+/// <summary>One page of a matrix's rows for <see cref="MatVec.Compute(DType, IReadOnlyList{RowPage}, int, MatVecInput, Span{float})"/>:
+/// its <paramref name="Rows"/> rows' weights, which give outputs [<paramref name="FirstRow"/>, FirstRow + Rows).</summary>
+public readonly record struct RowPage(ReadOnlyMemory<byte> Weights, int FirstRow, int Rows);

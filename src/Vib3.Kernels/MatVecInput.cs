@@ -42,6 +42,9 @@ public sealed class MatVecInput
         _f16 = GC.AllocateArray<float>(capacity, pinned: true);
     }
 
+    /// <summary>The longest vector <see cref="Set"/> takes.</summary>
+    public int Capacity => _x.Length;
+
     /// <summary>Values in the vector now held.</summary>
     public int Length { get; private set; }
 
@@ -57,6 +60,10 @@ public sealed class MatVecInput
         Length = x.Length;
         _made = Forms.None;
     }
+
+    /// <summary>Makes the quantised form the kernels for weights of type <paramref name="t"/> read now, so that
+    /// matvecs on several threads at once only read it (<see cref="Set"/> and the making are one thread's).</summary>
+    public void Quantize(DType t) => Prepare(t);
 
     /// <summary>The arrays (pinned) the kernels for weights of type <paramref name="t"/> read, quantised now if this
     /// vector has not been for that kind of kernel yet.</summary>

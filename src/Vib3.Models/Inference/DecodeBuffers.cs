@@ -23,14 +23,15 @@ internal sealed class DecodeBuffers
         TopWeights = new float[h.TopK];
         Gate = new float[Math.Max(maxBundleRows, Math.Max(h.SharedExpertHidden, h.DenseHidden))];
         Up = new float[Gate.Length];
-        GateUp = new float[2 * maxBundleRows];
         Hidden = new float[Gate.Length];
         Down = new float[h.Dim];
         Moe = new float[h.Dim];
         Logits = new float[h.Vocab];
+        _maxBundleRows = maxBundleRows;
     }
 
-    private readonly List<float[]> _bundleSlots = [];
+    private readonly int _maxBundleRows;
+    private readonly List<BundleSlot> _bundleSlots = [];
     private float[] _attScratch = new float[64];
 
     /// <summary>Scores (floats) above which attention's heads share one row of scratch and run one after another.</summary>
@@ -48,16 +49,27 @@ internal sealed class DecodeBuffers
         return _attScratch;
     }
 
-    /// <summary>[count][dim]: one routed bundle page's output each, kept until the layer sums them in order.</summary>
-    public IReadOnlyList<float[]> BundleSlots(int count)
+    /// <summary>One slot per routed bundle page of a layer: its output, kept until the layer sums them in order, and
+    /// its own scratch, so bundles can be computed on several threads at once.</summary>
+    public IReadOnlyList<BundleSlot> BundleSlots(int count)
     {
-        while (_bundleSlots.Count < count) _bundleSlots.Add(new float[Down.Length]);
+        while (_bundleSlots.Count < count) _bundleSlots.Add(new BundleSlot(_maxBundleRows, Down.Length));
         return _bundleSlots;
     }
 
     public float[] X { get; }            // [dim] residual stream
     public float[] Xb { get; }           // [dim] normalised input of a sub-block
     public MatVecInput XbInput { get; }  // Xb again, with the quantised forms its matvecs share
+
+    /// <summary>Any other matvec input (attention's output, an FFN's hidden vector, latent attention's vectors), grown
+    /// to the longest given; one at a time.</summary>
+    public MatVecInput Input(int length)
+    {
+        if (_input.Capacity < length) _input = new MatVecInput(length);
+        return _input;
+    }
+
+    private MatVecInput _input = new(0);
     public float[] Xb2 { get; }          // [dim] attention output projected back
     public float[] Q { get; }            // [heads·headDim]
     public float[] K { get; }            // [kvHeads·headDim]
@@ -68,9 +80,16 @@ internal sealed class DecodeBuffers
     public float[] TopWeights { get; }   // [topK] their routing weights
     public float[] Gate { get; }         // [max(R, sharedHidden, denseHidden)] shared expert's (dense FFN's) gate · x
     public float[] Up { get; }           // [max(R, sharedHidden, denseHidden)] its up · x
-    public float[] GateUp { get; }       // [2R] one bundle's gate rows · x, then its up rows · x
     public float[] Hidden { get; }       // [max(R, sharedHidden, denseHidden)] silu(gate) ⊙ up
     public float[] Down { get; }         // [dim] one bundle's (or the shared expert's) down projection
     public float[] Moe { get; }          // [dim] weighted sum of the experts' outputs
     public float[] Logits { get; }       // [vocab]
+}
+
+/// <summary>One routed bundle page's buffers in a decode step.</summary>
+internal sealed class BundleSlot(int maxBundleRows, int dim)
+{
+    public float[] GateUp { get; } = new float[2 * maxBundleRows]; // [2R] the bundle's gate rows · x, then its up rows · x
+    public float[] Hidden { get; } = new float[maxBundleRows];     // [R] silu(gate) ⊙ up
+    public float[] Output { get; } = new float[dim];               // [dim] its down projection
 }

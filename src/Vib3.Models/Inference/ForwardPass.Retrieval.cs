@@ -103,10 +103,9 @@ public sealed partial class ForwardPass
         Routing.Record(grid.Layer, experts, expertWeights);
         var slots = b.BundleSlots(pages.Length);
         var absolute = pages.Select(p => grid.FirstPage + p).ToArray();
-        await _w.StreamPagesUnorderedAsync(absolute, (j, page) => ExpertBundle(grid, pages[j] % grid.BundlesPerExpert, page, slots[j]), ct)
-            .ConfigureAwait(false);
+        await ExpertBundlesAsync(grid, absolute, j => pages[j] % grid.BundlesPerExpert, slots, ct).ConfigureAwait(false);
         Array.Clear(b.Moe);
-        for (var j = 0; j < pages.Length; j++) VectorOps.AddScaled(slots[j], weights[j], b.Moe);
+        for (var j = 0; j < pages.Length; j++) VectorOps.AddScaled(slots[j].Output, weights[j], b.Moe);
     }
 
     /// <summary>Batched: the retrieval rows' pages, each read once and run on every row that retrieved it; outputs

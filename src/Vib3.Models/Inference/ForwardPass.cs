@@ -191,9 +191,9 @@ public sealed partial class ForwardPass
         var pages = new int[_h.TopK * bundles];
         for (var i = 0; i < pages.Length; i++) pages[i] = grid.PageOf(b.TopExperts[i / bundles], i % bundles);
         var slots = b.BundleSlots(pages.Length);
-        await _w.StreamPagesUnorderedAsync(pages, (j, page) => ExpertBundle(grid, j % bundles, page, slots[j]), ct).ConfigureAwait(false);
+        await ExpertBundlesAsync(grid, pages, j => j % bundles, slots, ct).ConfigureAwait(false);
         Array.Clear(b.Moe);
-        for (var j = 0; j < pages.Length; j++) VectorOps.AddScaled(slots[j], b.TopWeights[j / bundles], b.Moe);
+        for (var j = 0; j < pages.Length; j++) VectorOps.AddScaled(slots[j].Output, b.TopWeights[j / bundles], b.Moe);
         if (_recipe.SharedExpert) await SharedExpertAsync(layer, ct).ConfigureAwait(false);
     }
 
@@ -218,18 +218,34 @@ public sealed partial class ForwardPass
         VectorOps.Scale(weights, 1f / sum);
     }
 
-    /// <summary>output = W_down[:, rows] · (silu(W_gate[rows]·Xb) ⊙ (W_up[rows]·Xb)) for one bundle page:
-    /// [r, dim] gate rows then [r, dim] up rows (one [2r, dim] product), then the [dim, r] down slice.</summary>
-    private void ExpertBundle(ExpertGridEntry grid, int bundle, ReadOnlySpan<byte> page, float[] output)
+    /// <summary>Computes the bundle pages <paramref name="pages"/> (absolute page ids; bundle j is bundle
+    /// <paramref name="bundleOf"/>(j) of its expert) into their slots. Pages already in RAM arrive together and are
+    /// spread over the kernel threads a whole bundle each: one dispatch per layer instead of two matvecs per bundle,
+    /// each thread streaming whole pages. A page that arrives alone (a disk read landing) is computed at once on all
+    /// threads. The bits are the same either way: a row's dot product does not depend on which thread runs it.</summary>
+    private ValueTask ExpertBundlesAsync(ExpertGridEntry grid, IReadOnlyList<int> pages, Func<int, int> bundleOf, IReadOnlyList<BundleSlot> slots,
+        CancellationToken ct)
     {
-        var b = _b;
+        _b.XbInput.Quantize(grid.GateUpType()); // made here, once, not by whichever thread gets there first
+        return _w.StreamPagesUnorderedAsync(pages, ModelWeights.UnorderedInFlight, (indices, memories) =>
+        {
+            if (indices.Count == 1) ExpertBundle(grid, bundleOf(indices[0]), memories[0].Span, slots[indices[0]]);
+            else KernelThreads.ParallelFor(indices.Count, i => ExpertBundle(grid, bundleOf(indices[i]), memories[i].Span, slots[indices[i]]));
+        }, ct);
+    }
+
+    /// <summary>slot.Output = W_down[:, rows] · (silu(W_gate[rows]·Xb) ⊙ (W_up[rows]·Xb)) for one bundle page:
+    /// [r, dim] gate rows then [r, dim] up rows (one [2r, dim] product), then the [dim, r] down slice.</summary>
+    private void ExpertBundle(ExpertGridEntry grid, int bundle, ReadOnlySpan<byte> page, BundleSlot slot)
+    {
         var r = grid.RowsInBundle(bundle);
         var type = grid.GateUpType();
         var rowsBytes = (int)type.ByteCount((long)r * grid.Dim);
-        var gateUp = b.GateUp.AsSpan(0, 2 * r);
-        MatVec.Compute(type, page[..(2 * rowsBytes)], 2 * r, grid.Dim, b.XbInput, gateUp);
-        SwiGlu.Compute(gateUp[..r], gateUp[r..], b.Hidden.AsSpan(0, r));
-        MatVec.Compute(grid.DownType(), page[(2 * rowsBytes)..], grid.Dim, r, b.Hidden.AsSpan(0, r), output);
+        var gateUp = slot.GateUp.AsSpan(0, 2 * r);
+        var hidden = slot.Hidden.AsSpan(0, r);
+        MatVec.Compute(type, page[..(2 * rowsBytes)], 2 * r, grid.Dim, _b.XbInput, gateUp);
+        SwiGlu.Compute(gateUp[..r], gateUp[r..], hidden);
+        MatVec.Compute(grid.DownType(), page[(2 * rowsBytes)..], grid.Dim, r, hidden, slot.Output);
     }
 
     /// <summary>Moe += gate · down(silu(gate·Xb) ⊙ up·Xb): gate = sigmoid(w_shared · Xb) (Qwen2-MoE), or 1 when the
@@ -260,9 +276,18 @@ public sealed partial class ForwardPass
         await MatVecAsync(down, b.Hidden, b.Down, ct).ConfigureAwait(false);
     }
 
-    private ValueTask MatVecAsync(DenseWeight w, float[] x, float[] y, CancellationToken ct) =>
-        _w.StreamAsync(w, (i, page) => w.MatVecPage(i, page, x, y), ct);
+    /// <summary>y = w · x[..w.Cols], through <see cref="DecodeBuffers.Input"/> (x quantised once for all of w's pages).</summary>
+    private ValueTask MatVecAsync(DenseWeight w, float[] x, float[] y, CancellationToken ct)
+    {
+        var input = _b.Input(w.Cols);
+        input.Set(x.AsSpan(0, w.Cols));
+        return MatVecAsync(w, input, y, ct);
+    }
 
+    /// <summary>y = w · x. A tensor of several pages: every page whose read has completed is computed in one job over
+    /// the kernel threads (all of them at once for a tensor in RAM), the rest as they land.</summary>
     private ValueTask MatVecAsync(DenseWeight w, MatVecInput x, float[] y, CancellationToken ct) =>
-        _w.StreamAsync(w, (i, page) => w.MatVecPage(i, page, x, y), ct);
+        w.PageCount == 1
+            ? _w.StreamAsync(w, (i, page) => w.MatVecPage(i, page, x, y), ct)
+            : _w.StreamPagesUnorderedAsync(w.PageIds, ModelWeights.UnorderedInFlight, (indices, pages) => w.MatVecPages(indices, pages, x, y), ct);
 }

@@ -27,20 +27,31 @@ public sealed class DenseWeight
 
     public int PageCount => Entry.PageCount;
 
-    /// <summary>y[Rows] = W · x[Cols], for the rows page <paramref name="index"/> holds.</summary>
-    public void MatVecPage(int index, ReadOnlySpan<byte> page, ReadOnlySpan<float> x, Span<float> y)
-    {
-        var (start, count) = PageRows(index);
-        Kernels.MatVec.Compute(Type, page, count, Cols, x, y.Slice(start, count));
-    }
-
-    /// <summary><see cref="MatVecPage(int, ReadOnlySpan{byte}, ReadOnlySpan{float}, Span{float})"/> of the vector
-    /// <paramref name="x"/> holds, quantised once for every page (and every other matrix) that multiplies it.</summary>
+    /// <summary>y[Rows] = W · x[Cols] for the rows page <paramref name="index"/> holds, of the vector <paramref name="x"/>
+    /// holds, quantised once for every page (and every other matrix) that multiplies it.</summary>
     public void MatVecPage(int index, ReadOnlySpan<byte> page, Kernels.MatVecInput x, Span<float> y)
     {
         var (start, count) = PageRows(index);
         Kernels.MatVec.Compute(Type, page, count, Cols, x, y.Slice(start, count));
     }
+
+    /// <summary>The rows the pages <paramref name="indices"/> (0-based within the tensor) hold, · x, as one job over
+    /// all of them (<see cref="Kernels.MatVec.Compute(DType, IReadOnlyList{Kernels.RowPage}, int, Kernels.MatVecInput, Span{float})"/>).</summary>
+    public void MatVecPages(IReadOnlyList<int> indices, IReadOnlyList<ReadOnlyMemory<byte>> pages, Kernels.MatVecInput x, Span<float> y)
+    {
+        var rows = new Kernels.RowPage[indices.Count];
+        for (var i = 0; i < rows.Length; i++)
+        {
+            var (start, count) = PageRows(indices[i]);
+            rows[i] = new Kernels.RowPage(pages[i], start, count);
+        }
+        Kernels.MatVec.Compute(Type, rows, Cols, x, y[..Rows]);
+    }
+
+    /// <summary>The store's page ids of this tensor, in row order.</summary>
+    public IReadOnlyList<int> PageIds => _pageIds ??= Enumerable.Range(FirstPage, PageCount).ToArray();
+
+    private int[]? _pageIds;
 
     /// <summary>Y[n, Rows] = X[n, Cols] · Wᵀ for the rows page <paramref name="index"/> holds (prefill).
     /// <paramref name="scratch"/> holds n × RowsPerPage floats.</summary>

@@ -10,6 +10,9 @@ public delegate void PageConsumer(int index, ReadOnlySpan<byte> page);
 /// <summary>Computes with pages [first, first + pages.Count) (0-based within the tensor or expert) while they are leased.</summary>
 public delegate void PageGroupConsumer(int first, IReadOnlyList<ReadOnlyMemory<byte>> pages);
 
+/// <summary>Computes with the pages <paramref name="indices"/> name (positions in the list streamed) while they are leased.</summary>
+public delegate void PageSetConsumer(IReadOnlyList<int> indices, IReadOnlyList<ReadOnlyMemory<byte>> pages);
+
 /// <summary>The model's weights as the forward pass asks for them: by tensor name or by (layer, expert), always
 /// as pages leased from the store. Only the manifest is read at open; every weight comes through the tiers.</summary>
 public sealed class ModelWeights : IDisposable
@@ -122,10 +125,20 @@ public sealed class ModelWeights : IDisposable
     /// <see cref="UnorderedInFlight"/> reads outstanding (fewer when the page cache holds fewer pages) and no thread
     /// waiting on any of them. A page is released as soon as its consumer returns. Consumers that must add results
     /// up in a fixed order keep them per index and sum afterwards.</summary>
-    public async ValueTask StreamPagesUnorderedAsync(IReadOnlyList<int> pages, PageConsumer consume, CancellationToken ct = default)
+    public ValueTask StreamPagesUnorderedAsync(IReadOnlyList<int> pages, PageConsumer consume, CancellationToken ct = default) =>
+        StreamPagesUnorderedAsync(pages, 1, (indices, memories) => consume(indices[0], memories[0].Span), ct);
+
+    /// <summary><see cref="StreamPagesUnorderedAsync(IReadOnlyList{int}, PageConsumer, CancellationToken)"/>, handing
+    /// over every page whose read has completed at once, up to <paramref name="group"/> (indices into
+    /// <paramref name="pages"/> with their pages), so a consumer can compute on several at once, one per thread: with
+    /// the pages in RAM that is the whole list in one call, with reads landing one by one a page at a time as they
+    /// land. Only completed reads are grouped, so nothing is held while waiting.</summary>
+    public async ValueTask StreamPagesUnorderedAsync(IReadOnlyList<int> pages, int group, PageSetConsumer consume, CancellationToken ct = default)
     {
         var limit = Math.Clamp(Store.PagesThatFit, 1, UnorderedInFlight);
+        group = Math.Clamp(group, 1, limit);
         var pending = new List<Task<(int Index, PageLease Lease)>>(limit);
+        var ready = new List<(int Index, PageLease Lease)>(group);
         var next = 0;
         try
         {
@@ -134,16 +147,23 @@ public sealed class ModelWeights : IDisposable
                 while (next < pages.Count && pending.Count < limit) pending.Add(ReadIndexedAsync(next++));
                 var done = await _waits.First(pending).ConfigureAwait(false);
                 pending.Remove(done);
-                var (index, lease) = await done.ConfigureAwait(false);
-                using (lease)
+                ready.Add(await done.ConfigureAwait(false));
+                for (var i = 0; i < pending.Count && ready.Count < group;)
                 {
-                    ct.ThrowIfCancellationRequested();
-                    consume(index, lease.Memory.Span);
+                    if (!pending[i].IsCompleted) { i++; continue; }
+                    var read = pending[i];
+                    pending.RemoveAt(i);
+                    ready.Add(await read.ConfigureAwait(false));
                 }
+                ct.ThrowIfCancellationRequested();
+                consume(ready.Select(r => r.Index).ToArray(), ready.Select(r => r.Lease.Memory).ToArray());
+                foreach (var r in ready) r.Lease.Dispose();
+                ready.Clear();
             }
         }
         finally
         {
+            foreach (var r in ready) r.Lease.Dispose();
             foreach (var read in pending)
             {
                 try { (await read.ConfigureAwait(false)).Lease.Dispose(); }

@@ -44,4 +44,43 @@ public sealed class UnorderedStreamTests
         await weights.StreamPagesUnorderedAsync(pages, (_, _) => { });
         Assert.Equal(cold, weights.PageWaits);
     }
+
+    /// <summary>The grouped stream hands each page over once, in groups no larger than asked; with every page in RAM a
+    /// group takes all that fit at once (the decode step's one dispatch per layer); and under a budget of two pages it
+    /// neither deadlocks nor holds more than the cache has room for.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Grouped_every_page_arrives_once_in_groups_of_at_most_the_group(bool tight)
+    {
+        var spec = ModelFixture.Small(ModelFamily.Mixtral, DType.F32) with { Dim = 128, ExpertHidden = 256, Experts = 8, Layers = 2 };
+        using var f = new ModelFixture(spec, "hf", pageRows: 32);
+        var budget = tight ? PageStore.MinimumRamBudget(f.Manifest.MaxPageBytes) + 2L * f.Manifest.MaxPageBytes : 256L << 20;
+        using var weights = ModelWeights.Open(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
+        var pages = Enumerable.Range(0, Math.Min(12, weights.Store.PageCount)).ToArray();
+        var expected = new byte[pages.Length][];
+        for (var i = 0; i < pages.Length; i++)
+        {
+            using var lease = await weights.Store.ReadAsync(pages[i]);
+            expected[i] = lease.Memory.ToArray();
+        }
+        if (tight) weights.Store.DropCache();
+
+        const int group = 5;
+        var seen = new byte[pages.Length][];
+        var sizes = new List<int>();
+        await weights.StreamPagesUnorderedAsync(pages, group, (indices, memories) =>
+        {
+            sizes.Add(indices.Count);
+            for (var i = 0; i < indices.Count; i++)
+            {
+                Assert.Null(seen[indices[i]]);
+                seen[indices[i]] = memories[i].ToArray();
+            }
+        });
+        for (var i = 0; i < pages.Length; i++) Assert.Equal(expected[i], seen[i]);
+        Assert.All(sizes, n => Assert.InRange(n, 1, group));
+        Assert.Equal(0, weights.Store.Stats.PinnedBytes);
+        if (!tight) Assert.Equal([5, 5, 2], sizes); // all resident: full groups
+    }
 }
