@@ -54,13 +54,7 @@ public static unsafe class MatVec
         var p = x.Prepare(t);
         fixed (byte* pw = w)
         fixed (float* py = y)
-        fixed (float* px = p.X)
-        fixed (short* pq = p.Q8)
-        fixed (float* pd = p.Q8D)
-        fixed (float* ps = p.Q8S)
-        fixed (byte* pk = p.Q8K)
-        fixed (float* ph = p.F16)
-            Run(new Job(t, pw, (int)t.ByteCount(cols), cols, px, pq, pd, ps, pk, ph, p.F16Post, py), rows);
+            Run(new Job(t, pw, (int)t.ByteCount(cols), cols, p, py), rows);
     }
 
     /// <summary><see cref="Compute(DType, ReadOnlySpan{byte}, int, int, MatVecInput, Span{float})"/> over several pages of
@@ -83,16 +77,10 @@ public static unsafe class MatVec
         {
             for (var i = 0; i < pages.Count; i++) handles[i] = pages[i].Weights.Pin();
             fixed (float* py = y)
-            fixed (float* px = p.X)
-            fixed (short* pq = p.Q8)
-            fixed (float* pd = p.Q8D)
-            fixed (float* ps = p.Q8S)
-            fixed (byte* pk = p.Q8K)
-            fixed (float* ph = p.F16)
             {
                 var jobs = new Job[pages.Count];
                 for (var i = 0; i < jobs.Length; i++)
-                    jobs[i] = new Job(t, (byte*)handles[i].Pointer, rowBytes, cols, px, pq, pd, ps, pk, ph, p.F16Post, py + pages[i].FirstRow);
+                    jobs[i] = new Job(t, (byte*)handles[i].Pointer, rowBytes, cols, p, py + pages[i].FirstRow);
                 var all = new PagesJob(jobs, pages.Select(page => page.Rows).ToArray());
                 Run(all, all.Total, rowBytes);
             }
@@ -157,11 +145,17 @@ public static unsafe class MatVec
     /// types) with Q8_K activations; the 32-value block types take q8_0.</summary>
     internal static bool TakesQ8K(DType t) => t.BlockSize() == Q8K.BlockValues;
 
-    /// <param name="xh">x scaled for the f16 kernel and <paramref name="post"/> the factor that undoes it
-    /// (<see cref="RowDot.ScaleForF16"/>).</param>
-    private sealed class Job(DType t, byte* w, int rowBytes, int cols, float* x, short* xq, float* xd, float* xs, byte* xk,
-        float* xh, float post, float* y) : PoolJob
+    /// <param name="input">x and its quantised forms (<see cref="MatVecInput.Prepare"/>).</param>
+    private sealed class Job(DType t, byte* w, int rowBytes, int cols, MatVecInput.Prepared input, float* y) : PoolJob
     {
+        private readonly float* x = input.X;      // [cols] f32 x (f32/bf16 weights, tails)
+        private readonly short* xq = input.Q8;    // [cols] q8_0 values
+        private readonly float* xd = input.Q8D;   // [cols/32] q8_0 scales
+        private readonly float* xs = input.Q8S;   // [cols/32] q8_1 sums
+        private readonly byte* xk = input.Q8K;    // Q8_K blocks
+        private readonly float* xh = input.F16;   // [cols] x scaled for the f16 kernel
+        private readonly float post = input.F16Post;
+
         internal int RowBytes => rowBytes;
 
         protected override void Run(int start, int end) => Rows(start, end);

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Vib3.Core;
 using Vib3.Core.Quant;
 
@@ -69,7 +71,7 @@ public sealed class MatVecInput
     /// vector has not been for that kind of kernel yet.</summary>
     internal Prepared Prepare(DType t)
     {
-        if (Length == 0) return new Prepared(_x, _q8, _q8d, _q8s, _q8k, _f16, _f16Post);
+        if (Length == 0) return Pointers();
         if (t == DType.F16)
         {
             if ((_made & Forms.F16) == 0)
@@ -107,8 +109,29 @@ public sealed class MatVecInput
                 _made |= Forms.Q8 | (sums ? Forms.Q8Sums : Forms.None);
             }
         }
-        return new Prepared(_x, _q8, _q8d, _q8s, _q8k, _f16, _f16Post);
+        return Pointers();
     }
 
-    internal readonly record struct Prepared(float[] X, short[] Q8, float[] Q8D, float[] Q8S, byte[] Q8K, float[] F16, float F16Post);
+    /// <summary>The arrays are pinned (allocated so), so their addresses stay valid for as long as this input lives.</summary>
+    private unsafe Prepared Pointers() => new(
+        (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_x)),
+        (short*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_q8)),
+        (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_q8d)),
+        (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_q8s)),
+        (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_q8k)),
+        (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_f16)),
+        _f16Post);
+
+    /// <summary>Where the kernels read the vector and its quantised forms: x [length], q8_0 values [length] and block
+    /// scales [length/32], q8_1 block sums [length/32], Q8_K blocks, x scaled for f16 [length] and the factor undoing it.</summary>
+    internal readonly unsafe struct Prepared(float* x, short* q8, float* q8d, float* q8s, byte* q8k, float* f16, float f16Post)
+    {
+        public float* X { get; } = x;
+        public short* Q8 { get; } = q8;
+        public float* Q8D { get; } = q8d;
+        public float* Q8S { get; } = q8s;
+        public byte* Q8K { get; } = q8k;
+        public float* F16 { get; } = f16;
+        public float F16Post { get; } = f16Post;
+    }
 }
