@@ -46,6 +46,15 @@ internal sealed class BatchBuffers
         return _logits;
     }
 
+    private readonly List<float[]> _rowLogits = [];
+
+    /// <summary>The i-th [vocab] logits row a step hands back, made on first use and reused by every later step.</summary>
+    public float[] RowLogits(int i, int vocab)
+    {
+        while (_rowLogits.Count <= i) _rowLogits.Add(new float[vocab]);
+        return _rowLogits[i];
+    }
+
     private float[] _bundleOutputs = [];
 
     /// <summary>[Σ rows per page, dim] outputs of a layer's expert bundle pages, grown to the largest layer seen.</summary>

@@ -41,7 +41,7 @@ public sealed partial class ForwardPass
                 var n = Math.Min(MaxBatchRows, tokens.Count - start);
                 var rows = Enumerable.Range(0, n).Select(i => new BatchRow(tokens[start + i], cache, cache.Length + i)).ToArray();
                 var wanted = allPositions ? Enumerable.Range(0, n).ToArray() : start + n == tokens.Count ? [n - 1] : [];
-                result.AddRange(await StepAsync(rows, wanted, ct).ConfigureAwait(false));
+                result.AddRange((await StepAsync(rows, wanted, ct).ConfigureAwait(false)).Select(r => (float[])r.Clone()));
             }
         }
         catch
@@ -53,7 +53,8 @@ public sealed partial class ForwardPass
     }
 
     /// <summary>Runs one batched step and returns the logits [vocab] of the rows listed in
-    /// <paramref name="logitRows"/>, in that order. Each cache's rows must continue it: positions Length, Length+1, ...
+    /// <paramref name="logitRows"/>, in that order (buffers reused by the next step: a fresh 128 KB array per row per
+    /// step is a large-object allocation that costs a serving loop its garbage collections). Each cache's rows must continue it: positions Length, Length+1, ...
     /// On failure every cache is left as it was.</summary>
     public async ValueTask<float[][]> StepAsync(IReadOnlyList<BatchRow> rows, IReadOnlyList<int> logitRows, CancellationToken ct = default)
     {
@@ -304,7 +305,9 @@ public sealed partial class ForwardPass
             RmsNorm.Compute(p.X.AsSpan(rows[i] * dim, dim), _outputNorm, (float)_h.NormEps, p.Xb.AsSpan(i * dim, dim));
         var logits = p.Logits(count * _h.Vocab); // reused: a fresh [rows, vocab] array per step is a large-object allocation
         await MatMulAsync(_output, p.Xb, count, logits, ct).ConfigureAwait(false);
-        return Enumerable.Range(0, count).Select(i => logits.AsSpan(i * _h.Vocab, _h.Vocab).ToArray()).ToArray();
+        var result = new float[count][];
+        for (var i = 0; i < count; i++) logits.AsSpan(i * _h.Vocab, _h.Vocab).CopyTo(result[i] = p.RowLogits(i, _h.Vocab));
+        return result;
     }
 
     private void NormRows(float[] x, float[] weight, float[] y, int n)

@@ -14,9 +14,10 @@ public sealed class BatchedExpertsTests
     {
         using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
         var rows = tokens.Select(t => new BatchRow(t, KvCache.For(session.Forward.Hyper, 16), 0)).ToArray();
-        if (together) return await session.Forward.StepAsync(rows, Enumerable.Range(0, rows.Length).ToArray());
+        // A step's logits are buffers the next step reuses: copied out.
+        if (together) return [.. (await session.Forward.StepAsync(rows, Enumerable.Range(0, rows.Length).ToArray())).Select(r => (float[])r.Clone())];
         var alone = new List<float[]>();
-        foreach (var row in rows) alone.Add((await session.Forward.StepAsync([row], [0]))[0]);
+        foreach (var row in rows) alone.Add((float[])(await session.Forward.StepAsync([row], [0]))[0].Clone());
         return [.. alone];
     }
 
