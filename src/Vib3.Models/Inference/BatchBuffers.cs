@@ -5,7 +5,7 @@ namespace Vib3.Models.Inference;
 /// <summary>Activations of a batched step of up to N rows (row i = one token of some sequence), allocated once per session.</summary>
 internal sealed class BatchBuffers
 {
-    private readonly List<ExpertScratch> _slots = [];
+    private readonly Stack<ExpertScratch> _scratch = new(); // free ones; at most one per kernel thread is ever made
     private readonly int _maxBundleRows;
     private readonly int _dim;
 
@@ -27,7 +27,6 @@ internal sealed class BatchBuffers
         RouterLogits = new float[n * h.Experts];
         TopExperts = new int[n * h.TopK];
         TopWeights = new float[n * h.TopK];
-        Gathered = new float[n * h.Dim];
         Gate = new float[n * hidden];
         Up = new float[n * hidden];
         Hidden = new float[n * hidden];
@@ -47,15 +46,36 @@ internal sealed class BatchBuffers
         return _logits;
     }
 
-    /// <summary>Scratch of the i-th bundle page computed at once (one per kernel thread), made on first use.</summary>
-    public ExpertScratch Slot(int i)
+    private readonly List<float[]> _rowLogits = [];
+
+    /// <summary>The i-th [vocab] logits row a step hands back, made on first use and reused by every later step.</summary>
+    public float[] RowLogits(int i, int vocab)
     {
-        lock (_slots)
-        {
-            while (_slots.Count <= i) _slots.Add(new ExpertScratch(N, _maxBundleRows, _dim));
-            return _slots[i];
-        }
+        while (_rowLogits.Count <= i) _rowLogits.Add(new float[vocab]);
+        return _rowLogits[i];
     }
+
+    private float[] _bundleOutputs = [];
+
+    /// <summary>[Σ rows per page, dim] outputs of a layer's expert bundle pages, grown to the largest layer seen.</summary>
+    public float[] BundleOutputs(int length)
+    {
+        if (_bundleOutputs.Length < length) _bundleOutputs = new float[length];
+        return _bundleOutputs;
+    }
+
+    /// <summary>Scratch for one bundle page being computed; a thread holds one while it computes a page, so no more
+    /// are made than threads compute pages at once.</summary>
+    public ExpertScratch RentScratch()
+    {
+        lock (_scratch) return _scratch.TryPop(out var s) ? s : new ExpertScratch(N, _maxBundleRows, _dim);
+    }
+
+    public void ReturnScratch(ExpertScratch scratch)
+    {
+        lock (_scratch) _scratch.Push(scratch);
+    }
+
     public float[] X { get; }            // [n, dim] residual streams
     public float[] Xb { get; }           // [n, dim] normalised inputs
     public float[] O { get; }            // [n, dim] attention outputs projected back
@@ -66,7 +86,6 @@ internal sealed class BatchBuffers
     public float[] RouterLogits { get; } // [n, experts]
     public int[] TopExperts { get; }     // [n, topK]
     public float[] TopWeights { get; }   // [n, topK]
-    public float[] Gathered { get; }     // [m, dim] inputs of the m tokens routed to one expert
     public float[] Gate { get; }         // [n, max(sharedHidden, denseHidden)] the shared expert's (dense FFN's)
     public float[] Up { get; }           // [n, max(sharedHidden, denseHidden)]
     public float[] Hidden { get; }       // [n, max(sharedHidden, denseHidden)] silu(gate) ⊙ up
@@ -75,11 +94,10 @@ internal sealed class BatchBuffers
     public float[] PageScratch { get; }  // [n, rows of one page] a dense page's slice of a batched product
 }
 
-/// <summary>One expert bundle page's products for up to n rows routed to it.</summary>
+/// <summary>One expert bundle page's intermediate products for up to n rows routed to it.</summary>
 internal sealed class ExpertScratch(int n, int maxBundleRows, int dim)
 {
-    public float[] Gate { get; } = new float[n * maxBundleRows];   // [m, r]
-    public float[] Up { get; } = new float[n * maxBundleRows];     // [m, r]
-    public float[] Hidden { get; } = new float[n * maxBundleRows]; // [m, r] silu(gate) ⊙ up
-    public float[] Down { get; } = new float[n * dim];             // [m, dim]
+    public float[] Gathered { get; } = new float[n * dim];             // [m, dim] the inputs of the m rows
+    public float[] GateUp { get; } = new float[n * 2 * maxBundleRows]; // [m, 2r] per row: gate outputs, then up outputs
+    public float[] Hidden { get; } = new float[n * maxBundleRows];     // [m, r] silu(gate) ⊙ up
 }

@@ -41,7 +41,7 @@ public sealed partial class ForwardPass
                 var n = Math.Min(MaxBatchRows, tokens.Count - start);
                 var rows = Enumerable.Range(0, n).Select(i => new BatchRow(tokens[start + i], cache, cache.Length + i)).ToArray();
                 var wanted = allPositions ? Enumerable.Range(0, n).ToArray() : start + n == tokens.Count ? [n - 1] : [];
-                result.AddRange(await StepAsync(rows, wanted, ct).ConfigureAwait(false));
+                result.AddRange((await StepAsync(rows, wanted, ct).ConfigureAwait(false)).Select(r => (float[])r.Clone()));
             }
         }
         catch
@@ -53,7 +53,8 @@ public sealed partial class ForwardPass
     }
 
     /// <summary>Runs one batched step and returns the logits [vocab] of the rows listed in
-    /// <paramref name="logitRows"/>, in that order. Each cache's rows must continue it: positions Length, Length+1, ...
+    /// <paramref name="logitRows"/>, in that order (buffers reused by the next step: a fresh 128 KB array per row per
+    /// step is a large-object allocation that costs a serving loop its garbage collections). Each cache's rows must continue it: positions Length, Length+1, ...
     /// On failure every cache is left as it was.</summary>
     public async ValueTask<float[][]> StepAsync(IReadOnlyList<BatchRow> rows, IReadOnlyList<int> logitRows, CancellationToken ct = default)
     {
@@ -196,49 +197,77 @@ public sealed partial class ForwardPass
         }
 
         Array.Clear(p.Moe, 0, n * dim);
-        // Experts run one after another; the pages of the next ones start loading while earlier ones compute (a window
-        // of UnorderedInFlight pages ahead), so a miss-heavy layer keeps the disk busy instead of one expert's reads at a time.
-        var ahead = new List<int>();
+        var routed = new List<BundleRows>();
         for (var e = 0; e < experts; e++)
-            if (chosen[e] is not null)
-                for (var b = 0; b < grid.BundlesPerExpert; b++) ahead.Add(grid.PageOf(e, b));
-        var issued = 0;
-        var done = 0;
-        for (var e = 0; e < experts; e++)
-        {
-            if (chosen[e] is not { } routed) continue;
-            done += grid.BundlesPerExpert;
-            for (; issued < ahead.Count && issued < done + ModelWeights.UnorderedInFlight; issued++) _w.Store.ReadAhead(ahead[issued]);
-            for (var j = 0; j < routed.Count; j++) p.Xb.AsSpan(routed[j].Row * dim, dim).CopyTo(p.Gathered.AsSpan(j * dim, dim));
-            // A group of bundle pages at a time, claimed page by page by the kernel threads (two per thread, so one
-            // that starts late still finds work): coarse parallel work instead of a dispatch per small product;
-            // each page's share lands in its own slot, summed in order afterwards.
-            await _w.StreamPageGroupsAsync(grid.PageOf(e, 0), grid.BundlesPerExpert, 2 * KernelThreads.Threads, (first, pages) =>
-            {
-                KernelThreads.ParallelFor(pages.Count, i => BatchExpertBundle(grid, first + i, pages[i].Span, routed.Count, p.Slot(i)));
-                for (var i = 0; i < pages.Count; i++)
-                    for (var j = 0; j < routed.Count; j++)
-                        VectorOps.AddScaled(p.Slot(i).Down.AsSpan(j * dim, dim), routed[j].Weight, p.Moe.AsSpan(routed[j].Row * dim, dim));
-            }, ct).ConfigureAwait(false);
-        }
+            if (chosen[e] is { } expertRows)
+                for (var b = 0; b < grid.BundlesPerExpert; b++) routed.Add(new BundleRows(grid.PageOf(e, b), b, expertRows));
+        await BatchBundlesAsync(grid, routed, ct).ConfigureAwait(false);
         await BatchRetrievedPagesAsync(grid, byPage, ct).ConfigureAwait(false);
         if (_recipe.SharedExpert) await BatchSharedExpertAsync(layer, n, ct).ConfigureAwait(false);
     }
 
-    /// <summary>For the m gathered rows: slot.Down[j] = W_down[:, rows] · (silu(W_gate[rows]·x_j) ⊙ (W_up[rows]·x_j)),
-    /// one bundle page's contribution before the routing weight.</summary>
-    private void BatchExpertBundle(ExpertGridEntry grid, int bundle, ReadOnlySpan<byte> page, int m, ExpertScratch slot)
+    /// <summary>One expert bundle page and the rows that run on it: absolute page id, bundle within its expert, and
+    /// (row, routing weight) for each row.</summary>
+    private readonly record struct BundleRows(int Page, int Bundle, List<(int Row, float Weight)> Rows);
+
+    /// <summary>Moe[row] += weight · bundle(row) for every listed bundle page and its rows. All the pages of the layer
+    /// go to the kernel threads together, a whole page each (pages already in RAM arrive in one group; pages read
+    /// from disk as their reads land, at most <see cref="ModelWeights.UnorderedInFlight"/> outstanding and never more
+    /// than the page cache holds), instead of expert after expert with threads idling at each expert's last page.
+    /// Each page's [rows, dim] output has its own place; they are added into Moe afterwards in list order, so the bits
+    /// never depend on which read or thread finished first.</summary>
+    private async ValueTask BatchBundlesAsync(ExpertGridEntry grid, IReadOnlyList<BundleRows> work, CancellationToken ct)
+    {
+        if (work.Count == 0) return;
+        var p = _p!;
+        var dim = _h.Dim;
+        var offsets = new int[work.Count + 1]; // start of each page's [rows, dim] block in outputs
+        for (var j = 0; j < work.Count; j++) offsets[j + 1] = offsets[j] + work[j].Rows.Count * dim;
+        var outputs = p.BundleOutputs(offsets[^1]);
+        await _w.StreamPagesUnorderedAsync(work.Select(w => w.Page).ToArray(), ModelWeights.UnorderedInFlight, (indices, pages) =>
+        {
+            void Run(int i)
+            {
+                var j = indices[i];
+                BatchExpertBundle(grid, work[j], pages[i].Span, outputs.AsSpan(offsets[j], offsets[j + 1] - offsets[j]));
+            }
+            // A page landing alone runs on all threads; several run one per thread, most rows first so the last page
+            // a thread claims is a short one.
+            if (indices.Count == 1) Run(0);
+            else
+            {
+                var order = Enumerable.Range(0, indices.Count).OrderByDescending(i => work[indices[i]].Rows.Count).ToArray();
+                KernelThreads.ParallelFor(order.Length, i => Run(order[i]));
+            }
+        }, ct).ConfigureAwait(false);
+        for (var j = 0; j < work.Count; j++)
+            for (var t = 0; t < work[j].Rows.Count; t++)
+                VectorOps.AddScaled(outputs.AsSpan(offsets[j] + t * dim, dim), work[j].Rows[t].Weight, p.Moe.AsSpan(work[j].Rows[t].Row * dim, dim));
+    }
+
+    /// <summary>For the m rows of <paramref name="work"/>: output[t] = W_down[:, rows] · (silu(W_gate[rows]·x_t) ⊙
+    /// (W_up[rows]·x_t)), one bundle page's contribution before the routing weight. The page's gate rows and up rows
+    /// are one [2r, dim] product (each input quantised once).</summary>
+    private void BatchExpertBundle(ExpertGridEntry grid, BundleRows work, ReadOnlySpan<byte> page, Span<float> output)
     {
         var p = _p!;
-        var r = grid.RowsInBundle(bundle);
-        var dim = grid.Dim;
-        var type = grid.GateUpType();
-        var rowsBytes = (int)type.ByteCount((long)r * dim);
-        var x = p.Gathered.AsSpan(0, m * dim);
-        MatMul.Compute(type, page[..rowsBytes], r, dim, x, m, slot.Gate.AsSpan(0, m * r));
-        MatMul.Compute(type, page.Slice(rowsBytes, rowsBytes), r, dim, x, m, slot.Up.AsSpan(0, m * r));
-        SwiGlu.Compute(slot.Gate.AsSpan(0, m * r), slot.Up.AsSpan(0, m * r), slot.Hidden.AsSpan(0, m * r));
-        MatMul.Compute(grid.DownType(), page[(2 * rowsBytes)..], dim, r, slot.Hidden.AsSpan(0, m * r), m, slot.Down.AsSpan(0, m * dim));
+        var scratch = p.RentScratch();
+        try
+        {
+            var (r, dim, m) = (grid.RowsInBundle(work.Bundle), grid.Dim, work.Rows.Count);
+            for (var t = 0; t < m; t++) p.Xb.AsSpan(work.Rows[t].Row * dim, dim).CopyTo(scratch.Gathered.AsSpan(t * dim, dim));
+            var type = grid.GateUpType();
+            var rowsBytes = (int)type.ByteCount((long)r * dim);
+            var gateUp = scratch.GateUp.AsSpan(0, m * 2 * r); // [m, 2r]: row t's gate outputs, then its up outputs
+            MatMul.Compute(type, page[..(2 * rowsBytes)], 2 * r, dim, scratch.Gathered.AsSpan(0, m * dim), m, gateUp);
+            for (var t = 0; t < m; t++)
+                SwiGlu.Compute(gateUp.Slice(t * 2 * r, r), gateUp.Slice(t * 2 * r + r, r), scratch.Hidden.AsSpan(t * r, r));
+            MatMul.Compute(grid.DownType(), page[(2 * rowsBytes)..], dim, r, scratch.Hidden.AsSpan(0, m * r), m, output);
+        }
+        finally
+        {
+            p.ReturnScratch(scratch);
+        }
     }
 
     /// <summary>Moe += gate · shared expert, per row: gate = sigmoid(w_shared · x) (Qwen2-MoE) or 1 (ungated, deepseek2).</summary>
@@ -276,7 +305,9 @@ public sealed partial class ForwardPass
             RmsNorm.Compute(p.X.AsSpan(rows[i] * dim, dim), _outputNorm, (float)_h.NormEps, p.Xb.AsSpan(i * dim, dim));
         var logits = p.Logits(count * _h.Vocab); // reused: a fresh [rows, vocab] array per step is a large-object allocation
         await MatMulAsync(_output, p.Xb, count, logits, ct).ConfigureAwait(false);
-        return Enumerable.Range(0, count).Select(i => logits.AsSpan(i * _h.Vocab, _h.Vocab).ToArray()).ToArray();
+        var result = new float[count][];
+        for (var i = 0; i < count; i++) logits.AsSpan(i * _h.Vocab, _h.Vocab).CopyTo(result[i] = p.RowLogits(i, _h.Vocab));
+        return result;
     }
 
     private void NormRows(float[] x, float[] weight, float[] y, int n)

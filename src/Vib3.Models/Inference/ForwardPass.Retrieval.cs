@@ -108,30 +108,10 @@ public sealed partial class ForwardPass
         for (var j = 0; j < pages.Length; j++) VectorOps.AddScaled(slots[j].Output, weights[j], b.Moe);
     }
 
-    /// <summary>Batched: the retrieval rows' pages, each read once and run on every row that retrieved it; outputs
-    /// [Σ rows per page, dim] kept per page and added into Moe in page order.</summary>
-    private async ValueTask BatchRetrievedPagesAsync(ExpertGridEntry grid, SortedDictionary<int, List<(int Row, float Weight)>> byPage, CancellationToken ct)
-    {
-        if (byPage.Count == 0) return;
-        var p = _p!;
-        var dim = _h.Dim;
-        var ids = byPage.Keys.ToArray();
-        var routed = byPage.Values.ToArray();
-        var offsets = new int[ids.Length + 1]; // [pages + 1] start of each page's [m, dim] block in outputs
-        for (var j = 0; j < ids.Length; j++) offsets[j + 1] = offsets[j] + routed[j].Count * dim;
-        var outputs = new float[offsets[^1]];
-        var slot = p.Slot(0);
-        await _w.StreamPagesUnorderedAsync(ids.Select(id => grid.FirstPage + id).ToArray(), (j, page) =>
-        {
-            var rows = routed[j];
-            for (var t = 0; t < rows.Count; t++) p.Xb.AsSpan(rows[t].Row * dim, dim).CopyTo(p.Gathered.AsSpan(t * dim, dim));
-            BatchExpertBundle(grid, ids[j] % grid.BundlesPerExpert, page, rows.Count, slot);
-            slot.Down.AsSpan(0, rows.Count * dim).CopyTo(outputs.AsSpan(offsets[j]));
-        }, ct).ConfigureAwait(false);
-        for (var j = 0; j < ids.Length; j++)
-            for (var t = 0; t < routed[j].Count; t++)
-                VectorOps.AddScaled(outputs.AsSpan(offsets[j] + t * dim, dim), routed[j][t].Weight, p.Moe.AsSpan(routed[j][t].Row * dim, dim));
-    }
+    /// <summary>Batched: the retrieval rows' pages (ids within the layer, in order), each read once and run on every
+    /// row that retrieved it.</summary>
+    private ValueTask BatchRetrievedPagesAsync(ExpertGridEntry grid, SortedDictionary<int, List<(int Row, float Weight)>> byPage, CancellationToken ct) =>
+        BatchBundlesAsync(grid, byPage.Select(kv => new BundleRows(grid.FirstPage + kv.Key, kv.Key % grid.BundlesPerExpert, kv.Value)).ToArray(), ct);
 
     /// <summary>Prefetch for a retrieval row: the next layer's index applied to the row's prediction input.</summary>
     private void PrefetchRetrieved(ExpertGridEntry next, ReadOnlySpan<float> x, RetrievalRouting routing)
