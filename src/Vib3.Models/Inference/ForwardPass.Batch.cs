@@ -59,6 +59,10 @@ public sealed partial class ForwardPass
     public async ValueTask<float[][]> StepAsync(IReadOnlyList<BatchRow> rows, IReadOnlyList<int> logitRows, CancellationToken ct = default)
     {
         CheckRows(rows);
+        // One router-routed row wanting its logits (a lone stream's decode step) is the decode pass, which gives the
+        // same bits and hands the kernel threads whole pages where a one-row batch would run matrix products page by page.
+        if (rows is [{ Retrieval: null } lone] && logitRows is [0])
+            return [await DecodeCoreAsync(lone.Token, lone.Cache, null, ct, lone.Routing).ConfigureAwait(false)];
         using var _ = Enter();
         var lengths = rows.Select(r => r.Cache).Distinct().Select(c => (Cache: c, c.Length)).ToArray();
         try

@@ -56,7 +56,9 @@ public sealed partial class ForwardPass
     /// (a buffer reused by the next call).</summary>
     public ValueTask<float[]> DecodeAsync(int token, KvCache cache, CancellationToken ct = default) => DecodeCoreAsync(token, cache, null, ct);
 
-    private async ValueTask<float[]> DecodeCoreAsync(int token, KvCache cache, Retrieval.RetrievalRouting? retrieval, CancellationToken ct)
+    /// <param name="rowRouting">A sequence's own routing statistics, recorded too (a batched step of one row).</param>
+    private async ValueTask<float[]> DecodeCoreAsync(int token, KvCache cache, Retrieval.RetrievalRouting? retrieval, CancellationToken ct,
+        RoutingStats? rowRouting = null)
     {
         if ((uint)token >= (uint)_h.Vocab)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"token id {token} is outside the vocabulary (0..{_h.Vocab - 1})");
@@ -79,7 +81,7 @@ public sealed partial class ForwardPass
             Normalize(layer.FfnNorm);
             _observer?.FfnInput(l, b.Xb);
             if (layer.Experts is null) await DenseFfnAsync(layer, ct).ConfigureAwait(false);
-            else await MixtureOfExpertsAsync(layer, layer.Experts, retrieval, ct).ConfigureAwait(false);
+            else await MixtureOfExpertsAsync(layer, layer.Experts, retrieval, rowRouting, ct).ConfigureAwait(false);
             VectorOps.Add(b.Moe, b.X);
         }
         cache.Length = pos + 1;
@@ -169,7 +171,8 @@ public sealed partial class ForwardPass
     }
 
     /// <summary>Xb → router → top-k experts → Σ weight · expert(Xb) (+ shared expert) into Moe.</summary>
-    private async ValueTask MixtureOfExpertsAsync(LayerWeights layer, ExpertGridEntry grid, Retrieval.RetrievalRouting? retrieval, CancellationToken ct)
+    private async ValueTask MixtureOfExpertsAsync(LayerWeights layer, ExpertGridEntry grid, Retrieval.RetrievalRouting? retrieval,
+        RoutingStats? rowRouting, CancellationToken ct)
     {
         var b = _b;
         await MatVecAsync(layer.Router!, b.XbInput, b.RouterLogits, ct).ConfigureAwait(false);
@@ -183,6 +186,7 @@ public sealed partial class ForwardPass
         Route(layer, b.RouterLogits, b.TopExperts, b.TopWeights);
 
         Routing.Record(grid.Layer, b.TopExperts, b.TopWeights);
+        rowRouting?.Record(grid.Layer, b.TopExperts, b.TopWeights);
         ScorePrediction(grid.Layer, 0, b.TopExperts);
         // Every chosen bundle page is requested at once and computed as it arrives (a bundle's contribution does not
         // depend on the others); each lands in its own slot, summed in (expert, bundle) order so the result never
