@@ -58,5 +58,5 @@ internal static unsafe class GgmlKernels
 
     public static delegate* unmanaged<int, float*, nuint, byte*, nuint, byte*, nuint, int, void> VecDot(string weight, string activation) =>
         (delegate* unmanaged<int, float*, nuint, byte*, nuint, byte*, nuint, int, void>)NativeLibrary.GetExport(Cpu,
-            weight == activation ? $"ggml_vec_dot_{weight}" : $"ggml_vec_dot_{weight.Replace("_k", "_K")}_{activation}");
+            weight == "f16" ? "ggml_vec_dot_f16" : $"ggml_vec_dot_{weight.Replace("_k", "_K")}_{activation}");
 }
