@@ -15,17 +15,10 @@ public sealed class UnorderedStreamTests
     [InlineData(true)]
     public async Task Every_page_arrives_once_with_its_bytes(bool tight)
     {
-        var spec = ModelFixture.Small(ModelFamily.Mixtral, DType.F32) with { Dim = 128, ExpertHidden = 256, Experts = 8, Layers = 2 };
-        using var f = new ModelFixture(spec, "hf", pageRows: 32);
-        var budget = tight ? PageStore.MinimumRamBudget(f.Manifest.MaxPageBytes) + 2L * f.Manifest.MaxPageBytes : 256L << 20;
-        using var weights = ModelWeights.Open(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
+        using var f = Fixture();
+        using var weights = Open(f, tight);
         var pages = Enumerable.Range(0, weights.Store.PageCount).Concat([3, 0, 3]).ToArray();
-        var expected = new byte[pages.Length][];
-        for (var i = 0; i < pages.Length; i++)
-        {
-            using var lease = await weights.Store.ReadAsync(pages[i]);
-            expected[i] = lease.Memory.ToArray();
-        }
+        var expected = await BytesOf(weights, pages);
         weights.Store.DropCache();
 
         var seen = new byte[pages.Length][];
@@ -53,17 +46,10 @@ public sealed class UnorderedStreamTests
     [InlineData(true)]
     public async Task Grouped_every_page_arrives_once_in_groups_of_at_most_the_group(bool tight)
     {
-        var spec = ModelFixture.Small(ModelFamily.Mixtral, DType.F32) with { Dim = 128, ExpertHidden = 256, Experts = 8, Layers = 2 };
-        using var f = new ModelFixture(spec, "hf", pageRows: 32);
-        var budget = tight ? PageStore.MinimumRamBudget(f.Manifest.MaxPageBytes) + 2L * f.Manifest.MaxPageBytes : 256L << 20;
-        using var weights = ModelWeights.Open(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
+        using var f = Fixture();
+        using var weights = Open(f, tight);
         var pages = Enumerable.Range(0, Math.Min(12, weights.Store.PageCount)).ToArray();
-        var expected = new byte[pages.Length][];
-        for (var i = 0; i < pages.Length; i++)
-        {
-            using var lease = await weights.Store.ReadAsync(pages[i]);
-            expected[i] = lease.Memory.ToArray();
-        }
+        var expected = await BytesOf(weights, pages);
         if (tight) weights.Store.DropCache();
 
         const int group = 5;
@@ -82,5 +68,26 @@ public sealed class UnorderedStreamTests
         Assert.All(sizes, n => Assert.InRange(n, 1, group));
         Assert.Equal(0, weights.Store.Stats.PinnedBytes);
         if (!tight) Assert.Equal([5, 5, 2], sizes); // all resident: full groups
+    }
+
+    private static ModelFixture Fixture() =>
+        new(ModelFixture.Small(ModelFamily.Mixtral, DType.F32) with { Dim = 128, ExpertHidden = 256, Experts = 8, Layers = 2 }, "hf", pageRows: 32);
+
+    /// <summary>A roomy budget, or one that holds two pages (reads then wait for room that only released pages free).</summary>
+    private static ModelWeights Open(ModelFixture f, bool tight)
+    {
+        var budget = tight ? PageStore.MinimumRamBudget(f.Manifest.MaxPageBytes) + 2L * f.Manifest.MaxPageBytes : 256L << 20;
+        return ModelWeights.Open(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
+    }
+
+    private static async Task<byte[][]> BytesOf(ModelWeights weights, int[] pages)
+    {
+        var bytes = new byte[pages.Length][];
+        for (var i = 0; i < pages.Length; i++)
+        {
+            using var lease = await weights.Store.ReadAsync(pages[i]);
+            bytes[i] = lease.Memory.ToArray();
+        }
+        return bytes;
     }
 }
