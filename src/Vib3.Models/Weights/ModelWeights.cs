@@ -7,9 +7,6 @@ namespace Vib3.Models.Weights;
 /// <summary>Computes with page <paramref name="index"/> (0-based within the tensor or expert) while it is leased.</summary>
 public delegate void PageConsumer(int index, ReadOnlySpan<byte> page);
 
-/// <summary>Computes with pages [first, first + pages.Count) (0-based within the tensor or expert) while they are leased.</summary>
-public delegate void PageGroupConsumer(int first, IReadOnlyList<ReadOnlyMemory<byte>> pages);
-
 /// <summary>Computes with the pages <paramref name="indices"/> name (positions in the list streamed) while they are leased.</summary>
 public delegate void PageSetConsumer(IReadOnlyList<int> indices, IReadOnlyList<ReadOnlyMemory<byte>> pages);
 
@@ -75,43 +72,6 @@ public sealed class ModelWeights : IDisposable
         }
         finally
         {
-            while (pending.Count > 0)
-            {
-                try { (await pending.Dequeue().ConfigureAwait(false)).Dispose(); }
-                catch (Exception) { /* the first failure is the one reported */ }
-            }
-        }
-    }
-
-    /// <summary>Like <see cref="StreamPagesAsync"/>, but hands the pages over up to <paramref name="group"/> at a time, so
-    /// a consumer can compute on several at once (one per thread). A group's pages are all held together, so the group
-    /// shrinks to what the page cache can hold at once (one page at a time under the tightest budgets): holding pages
-    /// while waiting for room that only their release would free would never end.</summary>
-    public async ValueTask StreamPageGroupsAsync(int first, int count, int group, PageGroupConsumer consume, CancellationToken ct = default)
-    {
-        var fit = Math.Max(1, Store.PagesThatFit);
-        group = Math.Clamp(fit, 1, Math.Max(1, group));
-        // The group and the reads ahead of it together never outnumber what the cache holds (see StreamPagesAsync).
-        var window = Math.Min(fit, Math.Max(group, ReadAhead));
-        var pending = new Queue<ValueTask<PageLease>>();
-        var held = new List<PageLease>(group);
-        var next = 0;
-        try
-        {
-            for (var i = 0; i < count; i += group)
-            {
-                var n = Math.Min(group, count - i);
-                while (next < count && pending.Count < window) pending.Enqueue(Store.ReadAsync(first + next++, ct));
-                for (var j = 0; j < n; j++) held.Add(await _waits.Await(pending.Dequeue()).ConfigureAwait(false));
-                ct.ThrowIfCancellationRequested();
-                consume(i, held.Select(l => l.Memory).ToArray());
-                foreach (var lease in held) lease.Dispose();
-                held.Clear();
-            }
-        }
-        finally
-        {
-            foreach (var lease in held) lease.Dispose();
             while (pending.Count > 0)
             {
                 try { (await pending.Dequeue().ConfigureAwait(false)).Dispose(); }
