@@ -124,16 +124,23 @@ public sealed class GenerationServiceTests : IDisposable
         var streams = await Task.WhenAll(Prompts.Take(6).Select(p => engine.Generations.StartAsync(Plan(engine, p, 8), GenerationOptions.Default)));
         var results = await Task.WhenAll(streams.Select(s => ReadAsync(s)));
         Assert.All(results, r => Assert.Equal(8, r.Finished[0].CompletionTokens));
-        // Seven at once into 2 running + 4 queued places: at least one is refused. (Submitted one after another, the
-        // first could finish its 64 tokens before the seventh arrived on a loaded machine, and none was refused.)
-        var attempts = Enumerable.Range(0, 7).Select(_ => engine.Generations.StartAsync(Plan(engine, "q", 64), GenerationOptions.Default)).ToArray();
-        var refusals = 0;
-        foreach (var attempt in attempts)
+        // Seven at once into 2 running + 4 queued places: exactly one is refused, unless a running stream finished
+        // its 64 tokens (and freed its place) before the seventh arrived, which a loaded machine can do by pausing
+        // this thread. So a burst may refuse fewer, never more, and some burst in five must refuse exactly one.
+        var bursts = new List<int>();
+        while (bursts.Count < 5 && !bursts.Contains(1))
         {
-            try { await ReadAsync(await attempt); }
-            catch (Vib3Exception e) when (e.SqlState == SqlState.InsufficientResources) { refusals++; }
+            var attempts = Enumerable.Range(0, 7).Select(_ => engine.Generations.StartAsync(Plan(engine, "q", 64), GenerationOptions.Default)).ToArray();
+            var refusals = 0;
+            foreach (var attempt in attempts)
+            {
+                try { await ReadAsync(await attempt); }
+                catch (Vib3Exception e) when (e.SqlState == SqlState.InsufficientResources) { refusals++; }
+            }
+            bursts.Add(refusals);
         }
-        Assert.InRange(refusals, 1, 1);
+        Assert.All(bursts, refusals => Assert.InRange(refusals, 0, 1));
+        Assert.Contains(1, bursts);
     }
 
     [Fact]
