@@ -83,12 +83,19 @@ public static class KernelThreads
 
     /// <summary>Runs body(0..count-1) spread over the kernel threads, one item per claim: coarse work (a whole weight
     /// page each) that keeps every thread busy without a dispatch per small product. Kernels called from a body
-    /// run single-threaded on its thread. The first exception of any body is rethrown here, after all have run.</summary>
+    /// run single-threaded on its thread, except when there is one item: it runs on the calling thread and its
+    /// kernels spread over all the threads as they would outside. The first exception of any body is rethrown here,
+    /// after all have run.</summary>
     public static void ParallelFor(int count, Action<int> body)
     {
         if (count <= 0) return;
+        if (count == 1 && !_inParallelBody)
+        {
+            body(0);
+            return;
+        }
         var job = new ForJob(body) { Total = count, Chunk = 1 };
-        if (count == 1 || _threads == 1 || _inParallelBody) job.Work();
+        if (_threads == 1 || _inParallelBody) job.Work();
         else Run(job);
         if (job.Error is { } e) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
     }

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using Vib3.Core;
 
 namespace Vib3.Kernels.Tests;
@@ -38,5 +40,22 @@ public class ParallelForTests
         Assert.Equal("item 3", e.Message);
         Assert.Equal(10, ran);
         KernelThreads.ParallelFor(4, _ => { }); // the pool still works
+    }
+
+    /// <summary>A lone item (one page that landed alone) runs on the calling thread with the pool free, so work it
+    /// spreads — its kernels, here a nested ParallelFor — reaches every thread, as it would outside. Each nested item
+    /// waits (up to 2 s) for the other thread to join: run inline on one thread, only one thread is ever seen.</summary>
+    [Fact]
+    public void A_lone_item_keeps_every_thread_for_the_work_it_spreads()
+    {
+        if (KernelThreads.Threads < 2) Assert.Skip("one kernel thread: nothing to spread");
+        var threads = new ConcurrentDictionary<int, bool>();
+        KernelThreads.ParallelFor(1, _ => KernelThreads.ParallelFor(2, _ =>
+        {
+            threads.TryAdd(Environment.CurrentManagedThreadId, true);
+            var clock = Stopwatch.StartNew();
+            while (threads.Count < 2 && clock.ElapsedMilliseconds < 2000) Thread.SpinWait(100);
+        }));
+        Assert.Equal(2, threads.Count);
     }
 }

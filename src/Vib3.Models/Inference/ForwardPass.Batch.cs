@@ -230,19 +230,13 @@ public sealed partial class ForwardPass
         var outputs = p.BundleOutputs(offsets[^1]);
         await _w.StreamPagesUnorderedAsync(work.Select(w => w.Page).ToArray(), ModelWeights.UnorderedInFlight, (indices, pages) =>
         {
-            void Run(int i)
+            // Most rows first, so the last page a thread claims is a short one.
+            var order = Enumerable.Range(0, indices.Count).OrderByDescending(i => work[indices[i]].Rows.Count).ToArray();
+            KernelThreads.ParallelFor(order.Length, k =>
             {
-                var j = indices[i];
+                var (i, j) = (order[k], indices[order[k]]);
                 BatchExpertBundle(grid, work[j], pages[i].Span, outputs.AsSpan(offsets[j], offsets[j + 1] - offsets[j]));
-            }
-            // A page landing alone runs on all threads; several run one per thread, most rows first so the last page
-            // a thread claims is a short one.
-            if (indices.Count == 1) Run(0);
-            else
-            {
-                var order = Enumerable.Range(0, indices.Count).OrderByDescending(i => work[indices[i]].Rows.Count).ToArray();
-                KernelThreads.ParallelFor(order.Length, i => Run(order[i]));
-            }
+            });
         }, ct).ConfigureAwait(false);
         for (var j = 0; j < work.Count; j++)
             for (var t = 0; t < work[j].Rows.Count; t++)

@@ -232,10 +232,7 @@ public sealed partial class ForwardPass
     {
         _b.XbInput.Quantize(grid.GateUpType()); // made here, once, not by whichever thread gets there first
         return _w.StreamPagesUnorderedAsync(pages, ModelWeights.UnorderedInFlight, (indices, memories) =>
-        {
-            if (indices.Count == 1) ExpertBundle(grid, bundleOf(indices[0]), memories[0].Span, slots[indices[0]]);
-            else KernelThreads.ParallelFor(indices.Count, i => ExpertBundle(grid, bundleOf(indices[i]), memories[i].Span, slots[indices[i]]));
-        }, ct);
+            KernelThreads.ParallelFor(indices.Count, i => ExpertBundle(grid, bundleOf(indices[i]), memories[i].Span, slots[indices[i]])), ct);
     }
 
     /// <summary>slot.Output = W_down[:, rows] · (silu(W_gate[rows]·Xb) ⊙ (W_up[rows]·Xb)) for one bundle page:
