@@ -76,16 +76,12 @@ public static class MlaAttention
     /// <summary>Floats of scores held at once (queries × positions), bounding the scratch at long contexts.</summary>
     private const int ScoreBudget = 1 << 20;
 
-    /// <summary>Positions per tile of the weighted latent sums.</summary>
-    private const int LatentTile = 256;
-
     /// <summary>Attention in latent space of m queries against one sequence's cache, the fast form. Cache rows
     /// [positions, Rank + RopeDim] hold c_t | k_rope_t; query i [Rank + RopeDim] holds q_lat | q_rope and sees positions
     /// [0, visible[i]). score_it = scale · (query_i · row_t) — the latents are shared by every head and row of a sequence,
     /// so all the scores are one matrix product —, p_i = softmax over the visible positions, and
-    /// output_i [Rank] = Σ_t p_it · c_t, per tile of positions one product of the tile's transposed latents with every
-    /// query's probabilities (the cache is read once per tile, not once per query). Queries run in blocks so that at
-    /// most <see cref="ScoreBudget"/> scores are held.</summary>
+    /// output_i [Rank] = Σ_t p_it · c_t (<see cref="WeightedRows"/>: the latents read in place, each loaded vector
+    /// serving four queries). Queries run in blocks so that at most <see cref="ScoreBudget"/> scores are held.</summary>
     public static void AttendLatents(ReadOnlySpan<float> cache, int positions, int rank, int ropeDim, ReadOnlySpan<float> queries, int m,
         ReadOnlySpan<int> visible, float scale, Span<float> output)
     {
@@ -116,45 +112,13 @@ public static class MlaAttention
                     Softmax.InPlace(p[..v]);
                     p[v..].Clear();
                 });
-                WeightedLatents(cache, positions, rank, w, scores, n, output.Slice(first * rank, n * rank));
+                WeightedRows.Compute(scores, n, positions, cache, w, rank, output.Slice(first * rank, n * rank));
             }
         }
         finally
         {
             ArrayPool<float>.Shared.Return(scores);
             ArrayPool<int>.Shared.Return(seen);
-        }
-    }
-
-    /// <summary>output[j] = Σ_t p[j, t] · c_t [Rank] for n queries, per tile of positions: the tile's c-parts transposed
-    /// once to [Rank, tile], multiplied with every query's probabilities in one matrix product.</summary>
-    private static void WeightedLatents(ReadOnlySpan<float> cache, int positions, int rank, int w, float[] p, int n, Span<float> output)
-    {
-        var tile = Math.Min(LatentTile, positions);
-        var transposed = ArrayPool<float>.Shared.Rent(rank * tile); // [Rank, tile]
-        var probs = ArrayPool<float>.Shared.Rent(n * tile);         // [n, tile]
-        var part = ArrayPool<float>.Shared.Rent(n * rank);          // [n, Rank]
-        try
-        {
-            output.Clear();
-            for (var t0 = 0; t0 < positions; t0 += tile)
-            {
-                var k = Math.Min(tile, positions - t0);
-                for (var t = 0; t < k; t++)
-                {
-                    var c = cache.Slice((t0 + t) * w, rank);
-                    for (var l = 0; l < rank; l++) transposed[l * k + t] = c[l];
-                }
-                for (var j = 0; j < n; j++) p.AsSpan(j * positions + t0, k).CopyTo(probs.AsSpan(j * k, k));
-                MatMul.Compute(DType.F32, MemoryMarshal.AsBytes(transposed.AsSpan(0, rank * k)), rank, k, probs.AsSpan(0, n * k), n, part.AsSpan(0, n * rank));
-                TensorPrimitives.Add(output, part.AsSpan(0, n * rank), output);
-            }
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(transposed);
-            ArrayPool<float>.Shared.Return(probs);
-            ArrayPool<float>.Shared.Return(part);
         }
     }
 
