@@ -116,7 +116,7 @@ public sealed class MatVecInput
                     {
                         var blocks = Length / DTypes.Q8BlockSize;
                         if (bytes) RowDot.QuantizeQ8Bytes(px, blocks, pb, pd, sums ? ps : null);
-                        else RowDot.QuantizeQ8(px, blocks, pq, pd, sums ? ps : null);
+                        else RowDot.QuantizeQ8(px, blocks, pq, pd);
                     }
                 }
                 _made |= form | (sums ? Forms.Q8Sums : Forms.None);
