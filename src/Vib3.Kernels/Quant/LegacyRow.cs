@@ -131,31 +131,33 @@ internal static unsafe class LegacyRow
         if (TFormat.HasMin && xs == null) throw new ArgumentNullException(nameof(xs), "a format with a min needs q8_1's block sums");
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         float m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+        // Pointers bumped per group of four blocks, so every block's fields are constant displacements.
         var b = 0;
-        for (; b + Chains <= blocks; b += Chains)
+        for (; b + Chains <= blocks; b += Chains, row += Chains * TFormat.BlockBytes, x += Chains * DTypes.LegacyBlockSize, xd += Chains, xs += Chains)
         {
-            a0 = Block<TFormat, TSums>(a0, ref m0, row, x, xd, xs, b);
-            a1 = Block<TFormat, TSums>(a1, ref m1, row, x, xd, xs, b + 1);
-            a2 = Block<TFormat, TSums>(a2, ref m2, row, x, xd, xs, b + 2);
-            a3 = Block<TFormat, TSums>(a3, ref m3, row, x, xd, xs, b + 3);
+            a0 = Block<TFormat, TSums>(a0, ref m0, row, x, xd, xs, 0);
+            a1 = Block<TFormat, TSums>(a1, ref m1, row, x, xd, xs, 1);
+            a2 = Block<TFormat, TSums>(a2, ref m2, row, x, xd, xs, 2);
+            a3 = Block<TFormat, TSums>(a3, ref m3, row, x, xd, xs, 3);
         }
-        if (b < blocks) a0 = Block<TFormat, TSums>(a0, ref m0, row, x, xd, xs, b++);
-        if (b < blocks) a1 = Block<TFormat, TSums>(a1, ref m1, row, x, xd, xs, b++);
-        if (b < blocks) a2 = Block<TFormat, TSums>(a2, ref m2, row, x, xd, xs, b);
+        if (b < blocks) a0 = Block<TFormat, TSums>(a0, ref m0, row, x, xd, xs, 0);
+        if (b + 1 < blocks) a1 = Block<TFormat, TSums>(a1, ref m1, row, x, xd, xs, 1);
+        if (b + 2 < blocks) a2 = Block<TFormat, TSums>(a2, ref m2, row, x, xd, xs, 2);
         var sum = Reduce((a0 + a2) + (a1 + a3));
         return TFormat.HasMin ? sum + ((m0 + m2) + (m1 + m3)) : sum;
     }
 
-    /// <summary>Block <paramref name="b"/> added to its lane accumulator (returned) and, with a min, its m·s to
-    /// <paramref name="mins"/>: a product then a sum, two roundings in every tier (the JIT does not contract them).</summary>
+    /// <summary>Block <paramref name="k"/> (a constant at each call) of the group at <paramref name="row"/> added to its
+    /// lane accumulator (returned) and, with a min, its m·s to <paramref name="mins"/>: a product then a sum, two
+    /// roundings in every tier (the JIT does not contract them).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Block<TFormat, TSums>(Vector256<float> acc, ref float mins, byte* row, sbyte* x, float* xd, float* xs, int b)
+    private static Vector256<float> Block<TFormat, TSums>(Vector256<float> acc, ref float mins, byte* row, sbyte* x, float* xd, float* xs, int k)
         where TFormat : ILegacyFormat where TSums : ILegacySums
     {
-        var w = row + (long)b * TFormat.BlockBytes;
-        var lanes = TSums.Lanes<TFormat>(w, x + (long)b * DTypes.LegacyBlockSize);
-        if (TFormat.HasMin) mins += Halves[*(ushort*)(w + MinOffset)] * xs[b];
-        return Vector256.FusedMultiplyAdd(Vector256.Create(Halves[*(ushort*)w] * xd[b]), Vector256.ConvertToSingle(lanes), acc);
+        var w = row + k * TFormat.BlockBytes;
+        var lanes = TSums.Lanes<TFormat>(w, x + k * DTypes.LegacyBlockSize);
+        if (TFormat.HasMin) mins += Halves[*(ushort*)(w + MinOffset)] * xs[k];
+        return Vector256.FusedMultiplyAdd(Vector256.Create(Halves[*(ushort*)w] * xd[k]), Vector256.ConvertToSingle(lanes), acc);
     }
 
     /// <summary>((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)): llama.cpp's hsum_float_8 order, the K-quant rows' too.</summary>
