@@ -154,18 +154,12 @@ internal static unsafe class BlockBatch
         }
     }
 
-    /// <summary>The 32-value types' row kernel (<see cref="LegacyDots"/>) once per input: the tile keeps the weight row
-    /// in L1 while the inputs pass, and each output is the matvec's own call.</summary>
-    private sealed class LegacyJob(delegate*<IntegerTier, byte*, sbyte*, float*, float*, int, float> kernel, sbyte* xq, float* xd, float* xs,
-        int cols, int blocks) : Job
+    /// <summary>The 32-value types' row kernel (<see cref="LegacyDots"/>): up to four inputs share each unpacked weight
+    /// block, every output in the single-input order.</summary>
+    private sealed class LegacyJob(delegate*<IntegerTier, byte*, sbyte*, float*, float*, int, int, float*, void> kernel,
+        sbyte* xq, float* xd, float* xs, int cols, int blocks) : Job
     {
-        protected override void Dot(byte* row, int first, int count, float* output)
-        {
-            for (var k = 0; k < count; k++)
-            {
-                long i = first + k;
-                output[k] = kernel(IntegerTiers.Best, row, xq + i * cols, xd + i * blocks, xs == null ? null : xs + i * blocks, blocks);
-            }
-        }
+        protected override void Dot(byte* row, int first, int count, float* output) =>
+            kernel(IntegerTiers.Best, row, xq + (long)first * cols, xd + (long)first * blocks, xs == null ? null : xs + (long)first * blocks, count, blocks, output);
     }
 }

@@ -226,7 +226,12 @@ public static unsafe class MatVec
         {
             var kernel = LegacyDots.For(t);
             var blocks = cols / DTypes.LegacyBlockSize;
-            for (var r = start; r < end; r++) y[r] = kernel(IntegerTiers.Best, w + (long)r * rowBytes, xb, xd, xs, blocks);
+            float result;
+            for (var r = start; r < end; r++)
+            {
+                kernel(IntegerTiers.Best, w + (long)r * rowBytes, xb, xd, xs, 1, blocks, &result);
+                y[r] = result;
+            }
         }
 
         private void WithQ8K<T>(int start, int end) where T : IBlockFormat

@@ -21,10 +21,14 @@ public static unsafe class LegacyDots
         var kernel = For(t);
         if (kernel == null) throw new ArgumentOutOfRangeException(nameof(t), t, "no q8_0 row kernel for this type");
         if (!IntegerTiers.IsSupported(tier)) throw new PlatformNotSupportedException($"{tier} is not supported on this CPU");
-        return kernel(tier, row, xq, xd, xs, blocks);
+        float result;
+        kernel(tier, row, xq, xd, xs, 1, blocks, &result);
+        return result;
     }
 
-    internal static delegate*<IntegerTier, byte*, sbyte*, float*, float*, int, float> For(DType t) => t switch
+    /// <summary>The row kernel of <paramref name="t"/> (null if none): one weight row against 1–
+    /// <see cref="LegacyRow.MaxInputs"/> activation rows (see <see cref="LegacyRow.Dot{TFormat}"/>).</summary>
+    internal static delegate*<IntegerTier, byte*, sbyte*, float*, float*, int, int, float*, void> For(DType t) => t switch
     {
         DType.Q4_0 => &Q4_0Dot.Dot,
         DType.Q4_1 => &Q4_1Dot.Dot,

@@ -10,8 +10,8 @@ internal readonly unsafe struct Q4_0Dot : ILegacyFormat
     private const int QuantsOffset = 2;
     private const int Offset = 8;
 
-    internal static float Dot(IntegerTier tier, byte* row, sbyte* x, float* xd, float* xs, int blocks) =>
-        LegacyRow.Dot<Q4_0Dot>(tier, row, x, xd, xs, blocks);
+    internal static void Dot(IntegerTier tier, byte* row, sbyte* x, float* xd, float* xs, int inputs, int blocks, float* output) =>
+        LegacyRow.Dot<Q4_0Dot>(tier, row, x, xd, xs, inputs, blocks, output);
 
     public static int BlockBytes => 18;
     public static bool HasMin => false;
@@ -29,8 +29,8 @@ internal readonly unsafe struct Q4_1Dot : ILegacyFormat
 {
     private const int QuantsOffset = 4;
 
-    internal static float Dot(IntegerTier tier, byte* row, sbyte* x, float* xd, float* xs, int blocks) =>
-        LegacyRow.Dot<Q4_1Dot>(tier, row, x, xd, xs, blocks);
+    internal static void Dot(IntegerTier tier, byte* row, sbyte* x, float* xd, float* xs, int inputs, int blocks, float* output) =>
+        LegacyRow.Dot<Q4_1Dot>(tier, row, x, xd, xs, inputs, blocks, output);
 
     public static int BlockBytes => 20;
     public static bool HasMin => true;
@@ -50,8 +50,8 @@ internal readonly unsafe struct Q5_0Dot : ILegacyFormat
     private const int QuantsOffset = 6;
     private const int Offset = 16;
 
-    internal static float Dot(IntegerTier tier, byte* row, sbyte* x, float* xd, float* xs, int blocks) =>
-        LegacyRow.Dot<Q5_0Dot>(tier, row, x, xd, xs, blocks);
+    internal static void Dot(IntegerTier tier, byte* row, sbyte* x, float* xd, float* xs, int inputs, int blocks, float* output) =>
+        LegacyRow.Dot<Q5_0Dot>(tier, row, x, xd, xs, inputs, blocks, output);
 
     public static int BlockBytes => 22;
     public static bool HasMin => false;
@@ -71,8 +71,8 @@ internal readonly unsafe struct Q5_1Dot : ILegacyFormat
     private const int HighBitsOffset = 4;
     private const int QuantsOffset = 8;
 
-    internal static float Dot(IntegerTier tier, byte* row, sbyte* x, float* xd, float* xs, int blocks) =>
-        LegacyRow.Dot<Q5_1Dot>(tier, row, x, xd, xs, blocks);
+    internal static void Dot(IntegerTier tier, byte* row, sbyte* x, float* xd, float* xs, int inputs, int blocks, float* output) =>
+        LegacyRow.Dot<Q5_1Dot>(tier, row, x, xd, xs, inputs, blocks, output);
 
     public static int BlockBytes => 24;
     public static bool HasMin => true;
@@ -91,8 +91,8 @@ internal readonly unsafe struct IQ4NLDot : ILegacyFormat
 {
     private const int QuantsOffset = 2;
 
-    internal static float Dot(IntegerTier tier, byte* row, sbyte* x, float* xd, float* xs, int blocks) =>
-        LegacyRow.Dot<IQ4NLDot>(tier, row, x, xd, xs, blocks);
+    internal static void Dot(IntegerTier tier, byte* row, sbyte* x, float* xd, float* xs, int inputs, int blocks, float* output) =>
+        LegacyRow.Dot<IQ4NLDot>(tier, row, x, xd, xs, inputs, blocks, output);
 
     public static int BlockBytes => 18;
     public static bool HasMin => false;

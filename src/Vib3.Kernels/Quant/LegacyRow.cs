@@ -27,11 +27,23 @@ internal unsafe interface ILegacyFormat
     static abstract int Quant(byte* block, int j);
 }
 
-/// <summary>The exact integer part of one block, the part each tier computes its own way: int32 lane i (0–7) =
-/// Σ_{j=4i}^{4i+3} q_j·x_j, where x86's vpmaddubsw + vpmaddwd (or vpdpbusd) put it.</summary>
+/// <summary>The exact integer part of one block, the part each tier computes its own way: the block's weights are
+/// unpacked once (<see cref="Unpack{TFormat}"/>), then for each activation row x, int32 lane i (0–7) of
+/// <see cref="Lanes{TFormat}"/> = Σ_{j=4i}^{4i+3} q_j·x_j, where x86's vpmaddubsw + vpmaddwd (or vpdpbusd) put it.</summary>
 internal unsafe interface ILegacySums
 {
-    static abstract Vector256<int> Lanes<TFormat>(byte* block, sbyte* x) where TFormat : ILegacyFormat;
+    static abstract LegacyWeights Unpack<TFormat>(byte* block) where TFormat : ILegacyFormat;
+
+    static abstract Vector256<int> Lanes<TFormat>(in LegacyWeights weights, sbyte* x) where TFormat : ILegacyFormat;
+}
+
+/// <summary>One block's weights as a tier holds them between rows: the block itself (the scalar twin reads it again
+/// per row), its quants q, and the unsigned bytes the products take (|q| for the signed formats, else q).</summary>
+internal readonly unsafe struct LegacyWeights(byte* block, Vector256<sbyte> quants, Vector256<byte> unsigned)
+{
+    public readonly byte* Block = block;
+    public readonly Vector256<sbyte> Quants = quants;
+    public readonly Vector256<byte> Unsigned = unsigned;
 }
 
 /// <summary>lane i = Σ_{j=4i}^{4i+3} u_j·s_j over 32 unsigned bytes u (≤ 127 where the sign trick made them, ≤ 31
@@ -70,11 +82,17 @@ internal readonly struct PortableQuadDot : IQuadDot
 internal readonly unsafe struct LegacyVectorSums<TDot, TQuad> : ILegacySums where TDot : IByteDot where TQuad : IQuadDot
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> Lanes<TFormat>(byte* block, sbyte* x) where TFormat : ILegacyFormat
+    public static LegacyWeights Unpack<TFormat>(byte* block) where TFormat : ILegacyFormat
     {
         var q = TFormat.Quants<TDot>(block);
+        return new LegacyWeights(block, q, TFormat.Signed ? Vector256.Abs(q).AsByte() : q.AsByte());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Lanes<TFormat>(in LegacyWeights weights, sbyte* x) where TFormat : ILegacyFormat
+    {
         var xv = Vector256.Load(x);
-        return TFormat.Signed ? TQuad.Dot(Vector256.Abs(q).AsByte(), TDot.Sign(xv, q)) : TQuad.Dot(q.AsByte(), xv);
+        return TQuad.Dot(weights.Unsigned, TFormat.Signed ? TDot.Sign(xv, weights.Quants) : xv);
     }
 }
 
@@ -83,11 +101,13 @@ internal readonly unsafe struct LegacyScalarSums : ILegacySums
 {
     private const int LaneValues = 4;
 
-    public static Vector256<int> Lanes<TFormat>(byte* block, sbyte* x) where TFormat : ILegacyFormat
+    public static LegacyWeights Unpack<TFormat>(byte* block) where TFormat : ILegacyFormat => new(block, default, default);
+
+    public static Vector256<int> Lanes<TFormat>(in LegacyWeights weights, sbyte* x) where TFormat : ILegacyFormat
     {
         var lanes = stackalloc int[Vector256<int>.Count];
         for (var i = 0; i < Vector256<int>.Count; i++) lanes[i] = 0;
-        for (var j = 0; j < DTypes.LegacyBlockSize; j++) lanes[j / LaneValues] += TFormat.Quant(block, j) * x[j];
+        for (var j = 0; j < DTypes.LegacyBlockSize; j++) lanes[j / LaneValues] += TFormat.Quant(weights.Block, j) * x[j];
         return Vector256.Load(lanes);
     }
 }
@@ -97,13 +117,18 @@ internal readonly unsafe struct LegacyScalarSums : ILegacySums
 /// them: per block, eight int32 lanes of exact products (<see cref="ILegacySums"/>), converted to f32 and added
 /// with one fused multiply-add, acc = fma(d_w·d_x, lanes, acc); one horizontal sum per row,
 /// ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)); the formats with a min add Σ m·s in f32 beside it, as llama.cpp's summs.
-/// Block b goes to accumulator b % 4 (lanes and min sums alike), combined as (acc0 + acc2) + (acc1 + acc3) at the end:
-/// a block is only ~18 bytes, and one accumulator would make every block wait for the last one's 4-cycle fma.
-/// Only <see cref="ILegacySums"/> differs between tiers, and it is exact, so every tier gives the same bits.
+/// Even blocks go to one accumulator and odd blocks to another (lanes and min sums alike), added at the end: a block
+/// is only ~18 bytes and ~16 instructions, and with one accumulator every block would wait for the last one's
+/// 4-cycle fma. Only <see cref="ILegacySums"/> differs between tiers, and it is exact, so every tier gives the same
+/// bits. One call dots a weight row with up to <see cref="MaxInputs"/> activation rows, unpacking each weight block
+/// once for all of them; each row keeps its own accumulators in the single-row order.
 /// </summary>
 internal static unsafe class LegacyRow
 {
-    private const int Chains = 4;
+    /// <summary>Activation rows one call takes: with two chains each, eight lane accumulators and eight min sums,
+    /// which stay in registers. <see cref="BlockBatch"/> hands out groups of <see cref="KQuantRow.MaxInputs"/>, the
+    /// same four.</summary>
+    public const int MaxInputs = 4;
 
     /// <summary>The f16 → f32 table (<see cref="RowDot.HalfTable"/>), read once into a static the JIT folds.</summary>
     private static readonly float* Halves = RowDot.HalfTablePtr;
@@ -111,53 +136,97 @@ internal static unsafe class LegacyRow
     /// <summary>Offset of Q4_1's and Q5_1's f16 m in the block (after d).</summary>
     private const int MinOffset = 2;
 
-    /// <summary>One row of <typeparamref name="TFormat"/> (<paramref name="blocks"/> blocks) · q8_0 activations: quants
-    /// <paramref name="x"/> [32·blocks], f16-rounded scales <paramref name="xd"/> [blocks], and for the formats with a
-    /// min q8_1's f16-rounded block sums <paramref name="xs"/> [blocks], on <paramref name="tier"/>
-    /// (<see cref="IntegerTier.Avx512"/> runs the best 256-bit tier). The one tier switch of every format.</summary>
-    public static float Dot<TFormat>(IntegerTier tier, byte* row, sbyte* x, float* xd, float* xs, int blocks) where TFormat : ILegacyFormat =>
-        IntegerTiers.Narrow(tier) switch
-        {
-            IntegerTier.AvxVnni => Run<TFormat, LegacyVectorSums<X86Dot<VnniScaledAdd>, VnniQuadDot>>(row, x, xd, xs, blocks),
-            IntegerTier.Avx2 => Run<TFormat, LegacyVectorSums<X86Dot<Avx2ScaledAdd>, Avx2QuadDot>>(row, x, xd, xs, blocks),
-            IntegerTier.Vector256 => Run<TFormat, LegacyVectorSums<PortableDot, PortableQuadDot>>(row, x, xd, xs, blocks),
-            _ => Run<TFormat, LegacyScalarSums>(row, x, xd, xs, blocks),
-        };
-
-    private static float Run<TFormat, TSums>(byte* row, sbyte* x, float* xd, float* xs, int blocks)
-        where TFormat : ILegacyFormat where TSums : ILegacySums
+    /// <summary>One row of <typeparamref name="TFormat"/> (<paramref name="blocks"/> blocks) · <paramref name="inputs"/>
+    /// q8_0 activation rows, row k's quants at x + k·32·blocks, its f16-rounded scales at xd + k·blocks and, for the
+    /// formats with a min, q8_1's f16-rounded block sums at xs + k·blocks, on <paramref name="tier"/>
+    /// (<see cref="IntegerTier.Avx512"/> runs the best 256-bit tier): output[k] is bit for bit what any tier gives for
+    /// row k alone. The one tier switch of every format.</summary>
+    public static void Dot<TFormat>(IntegerTier tier, byte* row, sbyte* x, float* xd, float* xs, int inputs, int blocks, float* output)
+        where TFormat : ILegacyFormat
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(blocks);
-        if (TFormat.HasMin && xs == null) throw new ArgumentNullException(nameof(xs), "a format with a min needs q8_1's block sums");
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        float m0 = 0, m1 = 0, m2 = 0, m3 = 0;
-        // Pointers bumped per group of four blocks, so every block's fields are constant displacements.
-        var b = 0;
-        for (; b + Chains <= blocks; b += Chains, row += Chains * TFormat.BlockBytes, x += Chains * DTypes.LegacyBlockSize, xd += Chains, xs += Chains)
+        switch (IntegerTiers.Narrow(tier))
         {
-            a0 = Block<TFormat, TSums>(a0, ref m0, row, x, xd, xs, 0);
-            a1 = Block<TFormat, TSums>(a1, ref m1, row, x, xd, xs, 1);
-            a2 = Block<TFormat, TSums>(a2, ref m2, row, x, xd, xs, 2);
-            a3 = Block<TFormat, TSums>(a3, ref m3, row, x, xd, xs, 3);
+            case IntegerTier.AvxVnni: Run<TFormat, LegacyVectorSums<X86Dot<VnniScaledAdd>, VnniQuadDot>>(row, x, xd, xs, inputs, blocks, output); break;
+            case IntegerTier.Avx2: Run<TFormat, LegacyVectorSums<X86Dot<Avx2ScaledAdd>, Avx2QuadDot>>(row, x, xd, xs, inputs, blocks, output); break;
+            case IntegerTier.Vector256: Run<TFormat, LegacyVectorSums<PortableDot, PortableQuadDot>>(row, x, xd, xs, inputs, blocks, output); break;
+            default: Run<TFormat, LegacyScalarSums>(row, x, xd, xs, inputs, blocks, output); break;
         }
-        if (b < blocks) a0 = Block<TFormat, TSums>(a0, ref m0, row, x, xd, xs, 0);
-        if (b + 1 < blocks) a1 = Block<TFormat, TSums>(a1, ref m1, row, x, xd, xs, 1);
-        if (b + 2 < blocks) a2 = Block<TFormat, TSums>(a2, ref m2, row, x, xd, xs, 2);
-        var sum = Reduce((a0 + a2) + (a1 + a3));
-        return TFormat.HasMin ? sum + ((m0 + m2) + (m1 + m3)) : sum;
     }
 
-    /// <summary>Block <paramref name="k"/> (a constant at each call) of the group at <paramref name="row"/> added to its
-    /// lane accumulator (returned) and, with a min, its m·s to <paramref name="mins"/>: a product then a sum, two
-    /// roundings in every tier (the JIT does not contract them).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Block<TFormat, TSums>(Vector256<float> acc, ref float mins, byte* row, sbyte* x, float* xd, float* xs, int k)
+    private static void Run<TFormat, TSums>(byte* row, sbyte* x, float* xd, float* xs, int inputs, int blocks, float* output)
         where TFormat : ILegacyFormat where TSums : ILegacySums
     {
-        var w = row + k * TFormat.BlockBytes;
-        var lanes = TSums.Lanes<TFormat>(w, x + k * DTypes.LegacyBlockSize);
-        if (TFormat.HasMin) mins += Halves[*(ushort*)(w + MinOffset)] * xs[k];
-        return Vector256.FusedMultiplyAdd(Vector256.Create(Halves[*(ushort*)w] * xd[k]), Vector256.ConvertToSingle(lanes), acc);
+        if (inputs is < 1 or > MaxInputs) throw new ArgumentOutOfRangeException(nameof(inputs), inputs, $"1 to {MaxInputs} activation rows per call");
+        ArgumentOutOfRangeException.ThrowIfNegative(blocks);
+        if (TFormat.HasMin && xs == null) throw new ArgumentNullException(nameof(xs), "a format with a min needs q8_1's block sums");
+        if (inputs == 1) Loop<TFormat, TSums, OneInput>(row, x, xd, xs, inputs, blocks, output);
+        else if (inputs == 4) Loop<TFormat, TSums, FourInputs>(row, x, xd, xs, inputs, blocks, output);
+        else Loop<TFormat, TSums, SomeInputs>(row, x, xd, xs, inputs, blocks, output);
+    }
+
+    /// <summary>The two chains of input k: e_k (even blocks) and o_k (odd ones), with their min sums, in locals so
+    /// they stay in registers. Pointers move by two blocks per step, so each block's fields are constant
+    /// displacements.</summary>
+    private static void Loop<TFormat, TSums, TCount>(byte* row, sbyte* x, float* xd, float* xs, int inputs, int blocks, float* output)
+        where TFormat : ILegacyFormat where TSums : ILegacySums where TCount : IInputCount
+    {
+        long stride = (long)blocks * DTypes.LegacyBlockSize;
+        Vector256<float> e0 = default, e1 = default, e2 = default, e3 = default, o0 = default, o1 = default, o2 = default, o3 = default;
+        float me0 = 0, me1 = 0, me2 = 0, me3 = 0, mo0 = 0, mo1 = 0, mo2 = 0, mo3 = 0;
+        var b = 0;
+        for (; b + 2 <= blocks; b += 2, row += 2 * TFormat.BlockBytes, x += 2 * DTypes.LegacyBlockSize, xd += 2, xs += 2)
+        {
+            Block<TFormat, TSums, TCount>(row, x, xd, xs, stride, blocks, inputs, 0, ref e0, ref e1, ref e2, ref e3, ref me0, ref me1, ref me2, ref me3);
+            Block<TFormat, TSums, TCount>(row, x, xd, xs, stride, blocks, inputs, 1, ref o0, ref o1, ref o2, ref o3, ref mo0, ref mo1, ref mo2, ref mo3);
+        }
+        if (b < blocks)
+            Block<TFormat, TSums, TCount>(row, x, xd, xs, stride, blocks, inputs, 0, ref e0, ref e1, ref e2, ref e3, ref me0, ref me1, ref me2, ref me3);
+        output[0] = Finish<TFormat>(e0, o0, me0, mo0);
+        if (inputs > 1) output[1] = Finish<TFormat>(e1, o1, me1, mo1);
+        if (inputs > 2) output[2] = Finish<TFormat>(e2, o2, me2, mo2);
+        if (inputs > 3) output[3] = Finish<TFormat>(e3, o3, me3, mo3);
+    }
+
+    /// <summary>Block <paramref name="k"/> (0 or 1, a constant at each call) of the pair at <paramref name="row"/>, for
+    /// every input i: its lanes into a_i and, with a min, m·s into m_i (a product then a sum, two roundings in every
+    /// tier: the JIT does not contract them). Row i's quants are at x + i·<paramref name="stride"/>, its scales and
+    /// sums at xd, xs + i·<paramref name="scaleStride"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block<TFormat, TSums, TCount>(byte* row, sbyte* x, float* xd, float* xs, long stride, long scaleStride, int inputs, int k,
+        ref Vector256<float> a0, ref Vector256<float> a1, ref Vector256<float> a2, ref Vector256<float> a3,
+        ref float m0, ref float m1, ref float m2, ref float m3)
+        where TFormat : ILegacyFormat where TSums : ILegacySums where TCount : IInputCount
+    {
+        var block = row + k * TFormat.BlockBytes;
+        var weights = TSums.Unpack<TFormat>(block);
+        var d = Halves[*(ushort*)block];
+        var m = TFormat.HasMin ? Halves[*(ushort*)(block + MinOffset)] : 0;
+        x += k * DTypes.LegacyBlockSize;
+        xd += k;
+        xs += k;
+        a0 = Accumulate<TFormat>(a0, ref m0, TSums.Lanes<TFormat>(weights, x), d, m, xd, xs);
+        if (TCount.Count == 1) return;
+        a1 = Accumulate<TFormat>(a1, ref m1, TSums.Lanes<TFormat>(weights, x + stride), d, m, xd + scaleStride, xs + scaleStride);
+        if (TCount.Count == 0 && inputs == 2) return;
+        a2 = Accumulate<TFormat>(a2, ref m2, TSums.Lanes<TFormat>(weights, x + 2 * stride), d, m, xd + 2 * scaleStride, xs + 2 * scaleStride);
+        if (TCount.Count == 0 && inputs == 3) return;
+        a3 = Accumulate<TFormat>(a3, ref m3, TSums.Lanes<TFormat>(weights, x + 3 * stride), d, m, xd + 3 * scaleStride, xs + 3 * scaleStride);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Accumulate<TFormat>(Vector256<float> acc, ref float mins, Vector256<int> lanes, float d, float m, float* xd, float* xs)
+        where TFormat : ILegacyFormat
+    {
+        if (TFormat.HasMin) mins += m * *xs;
+        return Vector256.FusedMultiplyAdd(Vector256.Create(d * *xd), Vector256.ConvertToSingle(lanes), acc);
+    }
+
+    /// <summary>A row's result: its chains added lane by lane, one horizontal sum, then its min sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Finish<TFormat>(Vector256<float> even, Vector256<float> odd, float minsEven, float minsOdd) where TFormat : ILegacyFormat
+    {
+        var sum = Reduce(even + odd);
+        return TFormat.HasMin ? sum + (minsEven + minsOdd) : sum;
     }
 
     /// <summary>((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)): llama.cpp's hsum_float_8 order, the K-quant rows' too.</summary>

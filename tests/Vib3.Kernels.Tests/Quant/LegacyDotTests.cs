@@ -6,9 +6,9 @@ namespace Vib3.Kernels.Tests.Quant;
 
 /// <summary>
 /// The 32-value types' q8_0 integer row dots (<see cref="LegacyDots"/>: Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL): every vector
-/// tier this CPU runs gives the scalar twin's bits at every block count (all four accumulator tails), the scalar twin
-/// computes the format's own dequantised values exactly where every f32 step is exact, and the fastest tier matches
-/// llama.cpp's ggml_vec_dot_*_q8_0 / *_q8_1 on ggml's own activation bytes within float-order rounding.
+/// tier this CPU runs gives the scalar twin's bits at every block count (odd and even: both accumulator chains) and
+/// for 1–4 activation rows per call, the scalar twin computes the format's own dequantised values exactly where every
+/// f32 step is exact, and the fastest tier matches llama.cpp's ggml_vec_dot_*_q8_0 / *_q8_1 on ggml's own activation bytes within float-order rounding.
 /// </summary>
 public unsafe class LegacyDotTests
 {
@@ -70,6 +70,54 @@ public unsafe class LegacyDotTests
         foreach (var blocks in Enumerable.Range(1, 24).Append(128).Append(131))
             for (var repeat = 0; repeat < 4; repeat++)
                 AssertEveryTierAsScalar(t, TestData.RandomBlocks(rng, t, blocks), RandomActivations(rng, blocks), $"blocks={blocks} #{repeat}");
+    }
+
+    /// <summary>One call over 1–4 activation rows (the batch's form, each weight block unpacked once for all of them)
+    /// gives every row the bits of that row alone on the scalar twin, on every tier.</summary>
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void EveryTier_SeveralInputs_EachRowAsAlone(DType t)
+    {
+        var rng = new Random(31 + (int)t);
+        var kernel = LegacyDots.For(t);
+        foreach (var blocks in new[] { 1, 2, 3, 8, 17 })
+        {
+            var w = TestData.RandomBlocks(rng, t, blocks);
+            var a = RandomActivations(rng, LegacyRow.MaxInputs * blocks);
+            var alone = new float[LegacyRow.MaxInputs];
+            for (var k = 0; k < alone.Length; k++) alone[k] = Dot(t, IntegerTier.Scalar, w, Row(a, k, blocks));
+            var got = new float[LegacyRow.MaxInputs];
+            fixed (byte* pw = w)
+            fixed (sbyte* pq = a.Q)
+            fixed (float* pd = a.D)
+            fixed (float* ps = a.S)
+            fixed (float* pg = got)
+                foreach (var tier in VectorTiers().Append(IntegerTier.Scalar))
+                    for (var inputs = 1; inputs <= LegacyRow.MaxInputs; inputs++)
+                    {
+                        kernel(tier, pw, pq, pd, ps, inputs, blocks, pg);
+                        for (var k = 0; k < inputs; k++)
+                            Assert.True(BitConverter.SingleToInt32Bits(alone[k]) == BitConverter.SingleToInt32Bits(got[k]),
+                                $"{t} {tier} blocks={blocks} inputs={inputs} row {k}: {got[k]} vs alone {alone[k]}");
+                    }
+        }
+    }
+
+    /// <summary>Row <paramref name="k"/> of activations laid out as rows of <paramref name="blocks"/> blocks.</summary>
+    private static Activations Row(Activations a, int k, int blocks) => new(
+        a.Q.AsSpan(k * blocks * BlockValues, blocks * BlockValues).ToArray(),
+        a.D.AsSpan(k * blocks, blocks).ToArray(),
+        a.S.AsSpan(k * blocks, blocks).ToArray());
+
+    [Fact]
+    public void MoreActivationRowsThanOneCallTakes_AreRefused()
+    {
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() =>
+        {
+            float* o = stackalloc float[LegacyRow.MaxInputs + 1];
+            LegacyDots.For(DType.Q4_0)(IntegerTier.Scalar, null, null, null, null, LegacyRow.MaxInputs + 1, 0, o);
+        });
+        Assert.Equal("inputs", ex.ParamName);
     }
 
     /// <summary>Blocks at the extremes the lanes must hold without saturating (every quant at its largest magnitude,
