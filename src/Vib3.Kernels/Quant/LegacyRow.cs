@@ -126,7 +126,7 @@ internal readonly unsafe struct LegacyScalarSums : ILegacySums
 internal static unsafe class LegacyRow
 {
     /// <summary>Activation rows one call takes: with two chains each, eight lane accumulators and eight min sums,
-    /// which stay in registers. <see cref="BlockBatch"/> hands out groups of <see cref="KQuantRow.MaxInputs"/>, the
+    /// nearly all in registers (the JIT spills two on x64). <see cref="BlockBatch"/> hands out groups of <see cref="KQuantRow.MaxInputs"/>, the
     /// same four.</summary>
     public const int MaxInputs = 4;
 
