@@ -7,8 +7,8 @@ namespace Vib3.Kernels;
 
 /// <summary>
 /// Y[i, r] = W[r]·X[i] for the block-quantised types, reading each weight block from memory once for all n inputs:
-/// every input is quantised once (q8_0 blocks for Q8_0 and the legacy 4/5-bit types, q8_K for the K-quants and
-/// IQ4_XS, as their matvec kernels take them), then the rows are cut into tiles of <see cref="TileRows"/>; a tile's
+/// every input is quantised once (q8_0 blocks for Q8_0, the legacy 4/5-bit types and IQ4_NL, q8_K for the K-quants
+/// and IQ4_XS, as their matvec kernels take them), then the rows are cut into tiles of <see cref="TileRows"/>; a tile's
 /// weights (a few KiB a row) stay in L1/L2 while every input passes over them, <see cref="KQuantRow.MaxInputs"/>
 /// inputs per row kernel call. Each output is computed by the single-input row kernel's own code and order, so Y
 /// equals n separate matvecs bit for bit. Tiles are split over <see cref="KernelThreads"/> when the work is large.
@@ -25,7 +25,7 @@ internal static unsafe class BlockBatch
     private const int Align = 64;
 
     public static bool Handles(DType t) =>
-        t == DType.Q8_0 || t is DType.Q4_0 or DType.Q4_1 or DType.Q5_0 or DType.Q5_1 || KQuantDots.For(t) != null;
+        t == DType.Q8_0 || LegacyDots.Has(t) || KQuantDots.For(t) != null;
 
     public static void Compute(DType t, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, int n, Span<float> y)
     {
@@ -33,9 +33,11 @@ internal static unsafe class BlockBatch
         var qk = kernel != null;
         long q8kStride = (long)cols / Q8K.BlockValues * Q8K.BlockBytes;
         var q8Blocks = cols / DTypes.Q8BlockSize;
-        var sums = BlockRowDot.NeedsSums(t);
-        // One pinned scratch: q8_K rows, or q8_0 quants (int16) + scales + the q8_1 sums where the type needs them.
-        long quantBytes = qk ? n * q8kStride : Round((long)n * cols * sizeof(short));
+        var legacy = LegacyDots.For(t);
+        var sums = LegacyDots.NeedsSums(t);
+        // One pinned scratch: q8_K rows, or q8_0 quants (int16 for Q8_0, int8 for the other 32-value types) + scales
+        // + the q8_1 sums where the type needs them.
+        long quantBytes = qk ? n * q8kStride : Round((long)n * cols * (legacy != null ? sizeof(sbyte) : sizeof(short)));
         long scaleBytes = qk ? 0 : Round((long)n * q8Blocks * sizeof(float));
         var scratch = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, quantBytes + (sums ? 2 : 1) * scaleBytes + Align));
         try
@@ -52,14 +54,22 @@ internal static unsafe class BlockBatch
                     for (var i = 0; i < n; i++) Q8K.Quantize(x.Slice(i * cols, cols), new Span<byte>(q + i * q8kStride, (int)q8kStride));
                     job = new KQuantJob(kernel, q, q8kStride, cols / Q8K.BlockValues);
                 }
+                else if (legacy != null)
+                {
+                    var xb = (sbyte*)q;
+                    var xd = (float*)(q + quantBytes);
+                    var xs = sums ? (float*)(q + quantBytes + scaleBytes) : null;
+                    for (var i = 0; i < n; i++)
+                        RowDot.QuantizeQ8Bytes(px + (long)i * cols, q8Blocks, xb + (long)i * cols, xd + (long)i * q8Blocks, xs == null ? null : xs + (long)i * q8Blocks);
+                    job = new LegacyJob(legacy, xb, xd, xs, cols, q8Blocks);
+                }
                 else
                 {
                     var xq = (short*)q;
                     var xd = (float*)(q + quantBytes);
-                    var xs = sums ? (float*)(q + quantBytes + scaleBytes) : null;
                     for (var i = 0; i < n; i++)
-                        RowDot.QuantizeQ8(px + (long)i * cols, q8Blocks, xq + (long)i * cols, xd + (long)i * q8Blocks, xs == null ? null : xs + (long)i * q8Blocks);
-                    job = t == DType.Q8_0 ? new Q8Job(xq, xd, cols, q8Blocks) : new LegacyJob(t, xq, xd, xs, cols, q8Blocks);
+                        RowDot.QuantizeQ8(px + (long)i * cols, q8Blocks, xq + (long)i * cols, xd + (long)i * q8Blocks);
+                    job = new Q8Job(xq, xd, cols, q8Blocks);
                 }
                 job.Set(pw, t.ByteCount(cols), rows, n, py);
                 var tiles = (rows + TileRows - 1) / TileRows;
@@ -144,15 +154,12 @@ internal static unsafe class BlockBatch
         }
     }
 
-    private sealed class LegacyJob(DType t, short* xq, float* xd, float* xs, int cols, int blocks) : Job
+    /// <summary>The 32-value types' row kernel (<see cref="LegacyDots"/>): up to four inputs share each unpacked weight
+    /// block, every output in the single-input order.</summary>
+    private sealed class LegacyJob(delegate*<IntegerTier, byte*, sbyte*, float*, float*, int, int, float*, void> kernel,
+        sbyte* xq, float* xd, float* xs, int cols, int blocks) : Job
     {
-        protected override void Dot(byte* row, int first, int count, float* output)
-        {
-            for (var k = 0; k < count; k++)
-            {
-                long i = first + k;
-                output[k] = BlockRowDot.Dot(t, row, xq + i * cols, xd + i * blocks, xs == null ? null : xs + i * blocks, blocks);
-            }
-        }
+        protected override void Dot(byte* row, int first, int count, float* output) =>
+            kernel(IntegerTiers.Best, row, xq + (long)first * cols, xd + (long)first * blocks, xs == null ? null : xs + (long)first * blocks, count, blocks, output);
     }
 }

@@ -5,7 +5,7 @@ namespace Vib3.Kernels;
 
 /// <summary>
 /// Scalar row dot of a block-format weight row (<see cref="IBlockFormat"/>) with quantised activations, computed the
-/// way llama.cpp's ggml_vec_dot_*_q8_K / *_q8_0 do: per block, the quant products are summed exactly in integers per
+/// way llama.cpp's ggml_vec_dot_*_q8_K do: per block, the quant products are summed exactly in integers per
 /// sub-block and weighted by the sub-block's integer scale (and its integer min times the sub-block's activation
 /// sum), then the block adds (d_x·u)·Σscale·Σq_w·q_x − (d_x·dmin_w)·Σmin·Σq_x in f32, where u is the scales' unit
 /// d_w / <see cref="IBlockFormat.ScaleUnitDivisor"/>. For the IQ2/IQ3/IQ1 types ggml sums d_x·d_w·Σscale·Σq_w·q_x
@@ -21,8 +21,6 @@ internal static unsafe class IntegerBlockDot
     private const int MaxBlockValues = Q8K.BlockValues;
     private const int MaxSubBlocks = MaxBlockValues / 16;
 
-    private const int Q8_0Values = Core.DTypes.Q8BlockSize;
-
     /// <summary>Bytes before qs in a Q8_K block: its f32 d.</summary>
     private const int Q8KQuantsOffset = 4;
 
@@ -35,20 +33,6 @@ internal static unsafe class IntegerBlockDot
             var a = activations + (long)b * Q8K.BlockBytes;
             var dx = BinaryPrimitives.ReadSingleLittleEndian(new ReadOnlySpan<byte>(a, 4));
             sum += Block<T>(row + (long)b * T.BlockBytes, dx, new ReadOnlySpan<sbyte>(a + Q8KQuantsOffset, T.BlockValues));
-        }
-        return sum;
-    }
-
-    /// <summary>Row of a 32-value format (IQ4_NL) against q8_0 activations as <see cref="RowDot.QuantizeQ8"/> lays them
-    /// out: quants widened to int16, one f16-rounded scale per block.</summary>
-    public static float WithQ8_0<T>(byte* row, short* xq, float* xd, int blocks) where T : IBlockFormat
-    {
-        Span<sbyte> q = stackalloc sbyte[Q8_0Values];
-        var sum = 0f;
-        for (var b = 0; b < blocks; b++)
-        {
-            for (var j = 0; j < Q8_0Values; j++) q[j] = (sbyte)xq[b * Q8_0Values + j];
-            sum += Block<T>(row + (long)b * T.BlockBytes, xd[b], q);
         }
         return sum;
     }

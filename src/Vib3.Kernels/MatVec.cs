@@ -13,8 +13,8 @@ namespace Vib3.Kernels;
 /// (per 32-block d_x = amax/127 rounded to f16, q_x = round-half-even(x·127/amax)), then each block is an exact
 /// int8·int8 dot scaled by d_w·d_x in f32. That adds an activation rounding error of up to d_x/2 per element
 /// (≈ 0.4% of the block's max |x|), i.e. |Δy| ≲ Σ_b |d_w|·Σ_j|q_w|·d_x/2 — the same error llama.cpp has.
-/// q4_0/q4_1/q5_0/q5_1 weights take the same q8_0 activations and integer block products (<see cref="BlockRowDot"/>),
-/// and so does iq4_nl. The types in 256-value blocks (K-quants, iq4_xs, tq1_0, tq2_0, the IQ2/IQ3/IQ1 types) take x
+/// q4_0/q4_1/q5_0/q5_1 and iq4_nl weights take the same q8_0 activations (as int8) and integer block products in
+/// their SIMD row kernels (<see cref="LegacyDots"/>). The types in 256-value blocks (K-quants, iq4_xs, tq1_0, tq2_0, the IQ2/IQ3/IQ1 types) take x
 /// quantised to Q8_K (<see cref="Q8K.Quantize"/>: f32 d = amax/127 per 256 values, so |x̂ − x| ≤ d/2) and integer
 /// sub-block products, as llama.cpp does: the K-quants and iq4_xs through their SIMD row kernels
 /// (<see cref="KQuantDots"/>), the ternary and IQ2/IQ3/IQ1 types through the scalar <see cref="IntegerBlockDot"/>.
@@ -150,6 +150,7 @@ public static unsafe class MatVec
     {
         private readonly float* x = input.X;      // [cols] f32 x (f32/bf16 weights, tails)
         private readonly short* xq = input.Q8;    // [cols] q8_0 values
+        private readonly sbyte* xb = input.Q8Bytes; // [cols] q8_0 values as int8
         private readonly float* xd = input.Q8D;   // [cols/32] q8_0 scales
         private readonly float* xs = input.Q8S;   // [cols/32] q8_1 sums
         private readonly byte* xk = input.Q8K;    // Q8_K blocks
@@ -181,10 +182,8 @@ public static unsafe class MatVec
                 case DType.Q4_1:
                 case DType.Q5_0:
                 case DType.Q5_1:
-                    for (var r = start; r < end; r++) y[r] = BlockRowDot.Dot(t, w + (long)r * rowBytes, xq, xd, xs, cols / DTypes.LegacyBlockSize);
-                    break;
                 case DType.IQ4_NL:
-                    for (var r = start; r < end; r++) y[r] = IntegerBlockDot.WithQ8_0<IQ4NL>(w + (long)r * rowBytes, xq, xd, cols / DTypes.Q8BlockSize);
+                    WithLegacyKernel(start, end);
                     break;
                 case DType.Q2_K:
                 case DType.Q3_K:
@@ -218,6 +217,19 @@ public static unsafe class MatVec
             for (var r = start; r < end; r++)
             {
                 kernel(IntegerTiers.Best, w + (long)r * rowBytes, xk, 0, 1, blocks, &result);
+                y[r] = result;
+            }
+        }
+
+        /// <summary>The 32-value types' SIMD row kernel (<see cref="LegacyDots"/>), the one MatMul's batches use too.</summary>
+        private void WithLegacyKernel(int start, int end)
+        {
+            var kernel = LegacyDots.For(t);
+            var blocks = cols / DTypes.LegacyBlockSize;
+            float result;
+            for (var r = start; r < end; r++)
+            {
+                kernel(IntegerTiers.Best, w + (long)r * rowBytes, xb, xd, xs, 1, blocks, &result);
                 y[r] = result;
             }
         }

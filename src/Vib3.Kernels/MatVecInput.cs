@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Vib3.Core;
 using Vib3.Core.Quant;
+using Vib3.Kernels.Quant;
 
 namespace Vib3.Kernels;
 
@@ -15,6 +16,7 @@ public sealed class MatVecInput
 {
     private readonly float[] _x;
     private readonly short[] _q8;    // q8_0 values as int16 (vpmaddwd), [capacity]
+    private readonly sbyte[] _q8b;   // the same q8_0 values as int8 (the 4/5-bit and IQ4_NL kernels), [capacity]
     private readonly float[] _q8d;   // q8_0 block scales, [capacity / 32]
     private readonly float[] _q8s;   // q8_1 block sums for the types with a min, [capacity / 32]
     private readonly byte[] _q8k;    // Q8_K blocks, [capacity / 256 blocks]
@@ -30,6 +32,7 @@ public sealed class MatVecInput
         Q8Sums = 2,
         Q8K = 4,
         F16 = 8,
+        Q8Bytes = 16,
     }
 
     /// <param name="capacity">The longest vector <see cref="Set"/> will be given.</param>
@@ -38,6 +41,7 @@ public sealed class MatVecInput
         ArgumentOutOfRangeException.ThrowIfNegative(capacity);
         _x = GC.AllocateArray<float>(capacity, pinned: true);
         _q8 = GC.AllocateArray<short>(capacity, pinned: true);
+        _q8b = GC.AllocateArray<sbyte>(capacity, pinned: true);
         _q8d = GC.AllocateArray<float>(capacity / DTypes.Q8BlockSize, pinned: true);
         _q8s = GC.AllocateArray<float>(capacity / DTypes.Q8BlockSize, pinned: true);
         _q8k = GC.AllocateArray<byte>(capacity / Q8K.BlockValues * Q8K.BlockBytes, pinned: true);
@@ -95,18 +99,27 @@ public sealed class MatVecInput
         }
         else if (t.IsBlocked())
         {
-            var sums = BlockRowDot.NeedsSums(t);
-            if ((_made & Forms.Q8) == 0 || (sums && (_made & Forms.Q8Sums) == 0))
+            // Q8_0 takes the quants as int16, the other 32-value types as int8; the scales and sums are the same
+            // numbers whichever width made them.
+            var bytes = LegacyDots.Has(t);
+            var form = bytes ? Forms.Q8Bytes : Forms.Q8;
+            var sums = LegacyDots.NeedsSums(t);
+            if ((_made & form) == 0 || (sums && (_made & Forms.Q8Sums) == 0))
             {
                 unsafe
                 {
                     fixed (float* px = _x)
                     fixed (short* pq = _q8)
+                    fixed (sbyte* pb = _q8b)
                     fixed (float* pd = _q8d)
                     fixed (float* ps = _q8s)
-                        RowDot.QuantizeQ8(px, Length / DTypes.Q8BlockSize, pq, pd, sums ? ps : null);
+                    {
+                        var blocks = Length / DTypes.Q8BlockSize;
+                        if (bytes) RowDot.QuantizeQ8Bytes(px, blocks, pb, pd, sums ? ps : null);
+                        else RowDot.QuantizeQ8(px, blocks, pq, pd);
+                    }
                 }
-                _made |= Forms.Q8 | (sums ? Forms.Q8Sums : Forms.None);
+                _made |= form | (sums ? Forms.Q8Sums : Forms.None);
             }
         }
         return Pointers();
@@ -116,18 +129,21 @@ public sealed class MatVecInput
     private unsafe Prepared Pointers() => new(
         (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_x)),
         (short*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_q8)),
+        (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_q8b)),
         (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_q8d)),
         (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_q8s)),
         (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_q8k)),
         (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_f16)),
         _f16Post);
 
-    /// <summary>Where the kernels read the vector and its quantised forms: x [length], q8_0 values [length] and block
-    /// scales [length/32], q8_1 block sums [length/32], Q8_K blocks, x scaled for f16 [length] and the factor undoing it.</summary>
-    internal readonly unsafe struct Prepared(float* x, short* q8, float* q8d, float* q8s, byte* q8k, float* f16, float f16Post)
+    /// <summary>Where the kernels read the vector and its quantised forms: x [length], q8_0 values as int16 and as int8
+    /// [length] and block scales [length/32], q8_1 block sums [length/32], Q8_K blocks, x scaled for f16 [length] and
+    /// the factor undoing it.</summary>
+    internal readonly unsafe struct Prepared(float* x, short* q8, sbyte* q8Bytes, float* q8d, float* q8s, byte* q8k, float* f16, float f16Post)
     {
         public float* X { get; } = x;
         public short* Q8 { get; } = q8;
+        public sbyte* Q8Bytes { get; } = q8Bytes;
         public float* Q8D { get; } = q8d;
         public float* Q8S { get; } = q8s;
         public byte* Q8K { get; } = q8k;

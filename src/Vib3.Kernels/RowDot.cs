@@ -171,10 +171,20 @@ internal static unsafe class RowDot
     // ---------- q8_0 ----------
     /// <summary>Quantises x (length blocks·32) to q8_0 the way llama.cpp's x86 quantize_row_q8_0 does:
     /// amax = max|x| per block, d = amax/127 stored as f16 (here: the f16 value, widened back to f32, in xd),
-    /// q = round-half-even(x · 127/amax) (0 when amax = 0), kept as int16 in xq for vpmaddwd.
+    /// q = round-half-even(x · 127/amax) (0 when amax = 0), kept as int16 in xq for the q8_0 kernel's vpmaddwd.
     /// <paramref name="xs"/> (optional): q8_1's block sum s = f16(Σq · amax/127), from the unrounded d as
     /// llama.cpp's quantize_row_q8_1 computes it, for the weight types with a min (Q4_1, Q5_1).</summary>
-    internal static void QuantizeQ8(float* x, int blocks, short* xq, float* xd, float* xs = null)
+    internal static void QuantizeQ8(float* x, int blocks, short* xq, float* xd, float* xs = null) =>
+        QuantizeQ8(x, blocks, xq, null, xd, xs);
+
+    /// <summary><see cref="QuantizeQ8(float*, int, short*, float*, float*)"/> with the same quants kept as int8, as the
+    /// 4/5-bit and IQ4_NL kernels take them (<see cref="Quant.LegacyDots"/>: vpmaddubsw, vpdpbusd).</summary>
+    internal static void QuantizeQ8Bytes(float* x, int blocks, sbyte* xq, float* xd, float* xs = null) =>
+        QuantizeQ8(x, blocks, null, xq, xd, xs);
+
+    /// <summary>The one q8_0 quantiser; exactly one of <paramref name="wide"/> (int16) and <paramref name="narrow"/>
+    /// (int8) receives the quants, the same integers either way.</summary>
+    private static void QuantizeQ8(float* x, int blocks, short* wide, sbyte* narrow, float* xd, float* xs)
     {
         for (var b = 0; b < blocks; b++)
         {
@@ -188,21 +198,34 @@ internal static unsafe class RowDot
                 var id = Vector512.Create(amax != 0 ? 127f / amax : 0f);
                 var q0 = Avx512F.ConvertToVector512Int32(v0 * id); // cvtps2dq: round half to even
                 var q1 = Avx512F.ConvertToVector512Int32(v1 * id);
-                Avx512F.ConvertToVector256Int16(q0).Store(xq + b * 32);
-                Avx512F.ConvertToVector256Int16(q1).Store(xq + b * 32 + 16);
+                if (wide != null)
+                {
+                    Avx512F.ConvertToVector256Int16(q0).Store(wide + b * 32);
+                    Avx512F.ConvertToVector256Int16(q1).Store(wide + b * 32 + 16);
+                }
+                else
+                {
+                    Avx512F.ConvertToVector128SByte(q0).Store(narrow + b * 32); // |q| ≤ 127: the truncating vpmovdb is exact
+                    Avx512F.ConvertToVector128SByte(q1).Store(narrow + b * 32 + 16);
+                }
             }
             else
             {
                 amax = 0;
                 for (var j = 0; j < 32; j++) amax = MathF.Max(amax, MathF.Abs(xb[j]));
                 var id = amax != 0 ? 127f / amax : 0f;
-                for (var j = 0; j < 32; j++) xq[b * 32 + j] = (short)MathF.Round(xb[j] * id, MidpointRounding.ToEven);
+                for (var j = 0; j < 32; j++)
+                {
+                    var q = MathF.Round(xb[j] * id, MidpointRounding.ToEven);
+                    if (wide != null) wide[b * 32 + j] = (short)q;
+                    else narrow[b * 32 + j] = (sbyte)q;
+                }
             }
             xd[b] = (float)(Half)(amax / 127f);
             if (xs != null)
             {
                 var sum = 0;
-                for (var j = 0; j < 32; j++) sum += xq[b * 32 + j];
+                for (var j = 0; j < 32; j++) sum += wide != null ? wide[b * 32 + j] : narrow[b * 32 + j];
                 xs[b] = (float)(Half)(sum * (amax / 127f));
             }
         }

@@ -7,8 +7,8 @@ namespace Vib3.Kernels.Tests;
 
 /// <summary>
 /// The batched block kernels (<see cref="MatMul"/> through <see cref="BlockBatch"/>): every output equals the
-/// single-input kernel's bit for bit — the K-quants' scalar twin on the input's own q8_K row, q8_0 and the legacy
-/// types' <see cref="MatVec"/> — at every batch size 1…33 (full and partial groups of four inputs), odd row counts
+/// single-input kernel's bit for bit — the K-quants' scalar twin on the input's own q8_K row, q8_0's, the legacy
+/// types' and IQ4_NL's <see cref="MatVec"/> — at every batch size 1…33 (full and partial groups of four inputs), odd row counts
 /// (partial tiles), and large shapes that run on several threads.
 /// </summary>
 public unsafe class BlockBatchTests
@@ -18,7 +18,7 @@ public unsafe class BlockBatchTests
 
     public static readonly TheoryData<DType> KQuantTypes = new(KQuants.Select(k => k.Type));
 
-    public static readonly TheoryData<DType> Q8Types = new(DType.Q8_0, DType.Q4_0, DType.Q4_1, DType.Q5_0, DType.Q5_1);
+    public static readonly TheoryData<DType> Q8Types = new(DType.Q8_0, DType.Q4_0, DType.Q4_1, DType.Q5_0, DType.Q5_1, DType.IQ4_NL);
 
     private static readonly int[] OddRows = [1, 3, 17, 33];
 

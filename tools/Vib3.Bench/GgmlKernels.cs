@@ -23,7 +23,7 @@ internal static unsafe class GgmlKernels
     {
         "q4_0" => (2, 8, "q8_0"), "q4_1" => (3, 9, "q8_1"), "q5_0" => (6, 8, "q8_0"), "q5_1" => (7, 9, "q8_1"),
         "q8_0" => (8, 8, "q8_0"), "q2_k" => (10, 15, "q8_K"), "q3_k" => (11, 15, "q8_K"), "q4_k" => (12, 15, "q8_K"),
-        "q5_k" => (13, 15, "q8_K"), "q6_k" => (14, 15, "q8_K"), "iq4_xs" => (23, 15, "q8_K"),
+        "q5_k" => (13, 15, "q8_K"), "q6_k" => (14, 15, "q8_K"), "iq4_xs" => (23, 15, "q8_K"), "iq4_nl" => (20, 8, "q8_0"),
         "f16" => (1, 1, "f16"), // ggml_vec_dot_f16 takes x converted to f16
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "no llama.cpp kernel recorded"),
     };

@@ -10,10 +10,11 @@ namespace Vib3.Bench;
 /// <summary>
 /// Block-quantised matvec and batched matmul kernels on one weight matrix shape (default 14336×4096, Mixtral's FFN),
 /// per dtype: vib3's one-thread matvec next to llama.cpp's one-thread row loop (ggml_vec_dot of its avx512 build over
-/// the same llama.cpp-quantised rows), each integer tier of vib3's K-quant row dot, the multithreaded single-stream
-/// matvec, and the n-stream batch (<see cref="MatMul"/>) as aggregate speed-up over n single matvecs, on one thread
-/// (CPU time) and on the given threads (wall time). Weights are
-/// cycled over enough copies to exceed the last-level cache, so single-stream figures are memory-bound as in decode.
+/// the same llama.cpp-quantised rows), each integer tier of vib3's K-quant row dot and of its q8_0 row dot for the
+/// legacy 32-value types and IQ4_NL (both on llama.cpp's activation bytes), the multithreaded single-stream matvec,
+/// and the n-stream batch (<see cref="MatMul"/>) as aggregate speed-up over n single matvecs, on one thread (CPU
+/// time) and on the given threads (wall time). Weights are cycled over enough copies to exceed the last-level cache,
+/// so single-stream figures are memory-bound as in decode.
 /// GB/s = weight bytes / time; every figure is median (best) of the repeats.
 /// </summary>
 internal static unsafe class KernelBench
@@ -93,12 +94,21 @@ internal static unsafe class KernelBench
             fixed (float* py = y)
                 for (var r = 0; r < rows; r++) vecDot(cols, py + r, 0, pm + r * rowBytes, 0, px, 0, 1);
         }));
-        var tiers = KQuantDots.Has(t)
+        var legacyX = LegacyDots.Has(t) ? LegacyActivations.From(xq, cols, LegacyDots.NeedsSums(t)) : null;
+        var tiers = KQuantDots.Has(t) || legacyX != null
             ? string.Join("  ", Enum.GetValues<IntegerTier>().Select(tier => IntegerTiers.IsSupported(tier) ? Figure(matrixBytes, Repeat(repeat, () => Seconds(m =>
             {
                 fixed (byte* pm = m)
                 fixed (byte* px = xq) // llama.cpp's q8_K row: the same bytes vib3's quantiser writes
-                    for (var r = 0; r < rows; r++) y[r] = KQuantDots.Dot(t, tier, pm + r * rowBytes, px, cols / 256);
+                fixed (sbyte* pq = legacyX?.Quants) // or its q8_0 / q8_1 row, as vib3's legacy kernels lay it out
+                fixed (float* pd = legacyX?.Scales)
+                fixed (float* ps = legacyX?.Sums)
+                {
+                    if (legacyX != null)
+                        for (var r = 0; r < rows; r++) y[r] = LegacyDots.Dot(t, tier, pm + r * rowBytes, pq, pd, ps, cols / 32);
+                    else
+                        for (var r = 0; r < rows; r++) y[r] = KQuantDots.Dot(t, tier, pm + r * rowBytes, px, cols / 256);
+                }
             })), compact: true) : "-"))
             : "-";
         // The batch on one thread, in CPU time like the other 1T columns: what sharing a weight block across the
@@ -113,6 +123,26 @@ internal static unsafe class KernelBench
         var bestAggregate = singleT.Min() * streams / batch.Min();
         return string.Create(CultureInfo.InvariantCulture,
             $"{name,-8} {Figure(matrixBytes, single1),-15} {Figure(matrixBytes, llama1),-15} {tiers,-43} {$"{aggregate1:0.00}x",-13} {Figure(matrixBytes, singleT),-17} {aggregate:0.00}x ({bestAggregate:0.00}x)");
+    }
+
+    /// <summary>llama.cpp's q8_0 (f16 d · 32 int8) or q8_1 (f16 d · f16 s · 32 int8) row split into the arrays vib3's
+    /// legacy kernels read (<see cref="LegacyDots"/>), so each tier runs on llama.cpp's own activation bytes.</summary>
+    private sealed record LegacyActivations(sbyte[] Quants, float[] Scales, float[] Sums)
+    {
+        public static LegacyActivations From(byte[] q8, int cols, bool withSums)
+        {
+            var header = withSums ? 4 : 2;
+            var blocks = cols / 32;
+            var a = new LegacyActivations(new sbyte[cols], new float[blocks], new float[blocks]);
+            for (var b = 0; b < blocks; b++)
+            {
+                var block = q8.AsSpan(b * (header + 32));
+                a.Scales[b] = (float)BitConverter.ToHalf(block);
+                if (withSums) a.Sums[b] = (float)BitConverter.ToHalf(block[2..]);
+                for (var j = 0; j < 32; j++) a.Quants[b * 32 + j] = (sbyte)block[header + j];
+            }
+            return a;
+        }
     }
 
     [StructLayout(LayoutKind.Sequential)]

@@ -114,12 +114,31 @@ internal static unsafe class GgmlReference
         return dst;
     }
 
+    /// <summary>ggml's quantize_row_q8_1_ref: q8_0's blocks with s = d·Σq beside d (f16 d, f16 s, 32 int8), the
+    /// activations Q4_1 and Q5_1 dot with.</summary>
+    public static byte[] QuantizeQ8_1(float[] values)
+    {
+        var dst = new byte[values.Length / 32 * 36];
+        var f = (delegate* unmanaged<float*, byte*, long, void>)Export("quantize_row_q8_1_ref");
+        fixed (float* src = values)
+        fixed (byte* d = dst)
+            f(src, d, values.Length);
+        return dst;
+    }
+
     /// <summary>llama.cpp's dot of a row of <paramref name="name"/> blocks with q8_0 activation blocks
     /// (ggml_vec_dot_{name}_q8_0), over <paramref name="values"/> values.</summary>
-    public static float VecDotQ8_0(string name, byte[] weights, byte[] activations, int values)
+    public static float VecDotQ8_0(string name, byte[] weights, byte[] activations, int values) =>
+        VecDot($"ggml_vec_dot_{name}_q8_0", weights, activations, values);
+
+    /// <summary>ggml_vec_dot_{name}_q8_1 (Q4_1, Q5_1) against <see cref="QuantizeQ8_1"/>'s blocks.</summary>
+    public static float VecDotQ8_1(string name, byte[] weights, byte[] activations, int values) =>
+        VecDot($"ggml_vec_dot_{name}_q8_1", weights, activations, values);
+
+    private static float VecDot(string symbol, byte[] weights, byte[] activations, int values)
     {
         var f = (delegate* unmanaged<int, float*, nuint, byte*, nuint, byte*, nuint, int, void>)
-            NativeLibrary.GetExport(CpuLibrary, $"ggml_vec_dot_{name}_q8_0");
+            NativeLibrary.GetExport(CpuLibrary, symbol);
         float s;
         fixed (byte* w = weights)
         fixed (byte* a = activations)
