@@ -104,22 +104,17 @@ internal static unsafe class GgmlReference
     }
 
     /// <summary>ggml's quantize_row_q8_0_ref: the q8_0 activation blocks (f16 d, 32 int8) the 32-value types dot with.</summary>
-    public static byte[] QuantizeQ8_0(float[] values)
-    {
-        var dst = new byte[values.Length / 32 * 34];
-        var f = (delegate* unmanaged<float*, byte*, long, void>)Export("quantize_row_q8_0_ref");
-        fixed (float* src = values)
-        fixed (byte* d = dst)
-            f(src, d, values.Length);
-        return dst;
-    }
+    public static byte[] QuantizeQ8_0(float[] values) => QuantizeRow("quantize_row_q8_0_ref", values, 34);
 
     /// <summary>ggml's quantize_row_q8_1_ref: q8_0's blocks with s = d·Σq beside d (f16 d, f16 s, 32 int8), the
     /// activations Q4_1 and Q5_1 dot with.</summary>
-    public static byte[] QuantizeQ8_1(float[] values)
+    public static byte[] QuantizeQ8_1(float[] values) => QuantizeRow("quantize_row_q8_1_ref", values, 36);
+
+    /// <summary>One of ggml's quantize_row_*_ref functions over 32-value blocks of <paramref name="blockBytes"/> each.</summary>
+    private static byte[] QuantizeRow(string export, float[] values, int blockBytes)
     {
-        var dst = new byte[values.Length / 32 * 36];
-        var f = (delegate* unmanaged<float*, byte*, long, void>)Export("quantize_row_q8_1_ref");
+        var dst = new byte[values.Length / 32 * blockBytes];
+        var f = (delegate* unmanaged<float*, byte*, long, void>)Export(export);
         fixed (float* src = values)
         fixed (byte* d = dst)
             f(src, d, values.Length);
