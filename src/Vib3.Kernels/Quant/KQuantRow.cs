@@ -54,13 +54,15 @@ internal unsafe interface IKQuantSums
 }
 
 /// <summary>
-/// The row loop every K-quant × Q8_K dot shares, the way llama.cpp's x86 ggml_vec_dot_*_q8_K computes it: per block,
-/// eight int32 lanes of exact sums (<see cref="IKQuantSums"/>), converted to f32 and accumulated per lane,
-/// acc = fma(d_x·d, lanes, acc), and for the asymmetric formats acc = fma(d_x·(−dmin), weighted sums, acc) after it
-/// (the offset formats subtract their weighted sums from the lanes as integers first); one horizontal sum per row,
-/// ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)). Only <see cref="IKQuantSums"/> differs between tiers, and it is exact,
-/// so every tier gives the same bits. One call dots a weight row with up to <see cref="MaxInputs"/> activation rows,
-/// decoding each weight block once for all of them; each row keeps its own accumulator in the single-row order.
+/// The row loop every K-quant × Q8_K dot shares. Per block, the exact integers: isum = Σ scale·u·x over the block
+/// (the offset formats less their weighted block sums, <see cref="IKQuantBlock.HasMins"/>) and, for the asymmetric
+/// formats, msum = Σ min·bsum (the mins' weighted block sums); then ONE scalar f32 chain per (row, input):
+/// acc = fma(d_x·d, (float)isum, acc), and with mins acc = fma(d_x·(−dmin), (float)msum, acc). The result is acc.
+/// The integers are exact however they are summed, so every tier (<see cref="IKQuantSums"/>: scalar, 256-bit,
+/// 512-bit) gives them alike, and the float chain is per (row, input): a kernel whose vector lanes are eight rows
+/// (<see cref="TileDot"/>) computes in each lane exactly this chain, so batched outputs equal this row kernel bit for
+/// bit. One call dots a weight row with up to <see cref="MaxInputs"/> activation rows, decoding each weight block
+/// once for all of them.
 /// </summary>
 internal static unsafe class KQuantRow
 {
@@ -100,53 +102,66 @@ internal static unsafe class KQuantRow
         where TBlock : IKQuantBlock where TSums : IKQuantSums where TCount : IInputCount
     {
         var halves = Halves;
-        // One f32 lane accumulator per input, in locals (registers): a per-block round trip through memory would put
-        // a store-to-load latency on every block's dependency chain.
-        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        // One f32 accumulator per input, in locals (registers): a per-block round trip through memory would put a
+        // store-to-load latency on every block's dependency chain.
+        float f0 = 0, f1 = 0, f2 = 0, f3 = 0;
         for (var b = 0; b < blocks; b++)
         {
             var w = row + (long)b * TBlock.BlockBytes;
             var scales = TBlock.Decode(w, halves, out var d, out var dmin);
-            // The super-scales broadcast once for all inputs; d_x·d and −(d_x·dmin) = d_x·(−dmin) in f32 lane by lane.
-            var dv = Vector256.Create(d);
-            var negativeMin = Vector256.Create(-dmin);
+            var negativeMin = -dmin;
             var x = q8k + (long)b * Q8K.BlockBytes;
             TSums.Lanes<TCount>(w, (sbyte*)(x + Q8K.QuantsOffset), stride, inputs, scales, out var l0, out var l1, out var l2, out var l3);
-            f0 = Accumulate<TBlock, TSums>(f0, l0, x, scales.SumWeights, dv, negativeMin);
+            f0 = Accumulate<TBlock, TSums>(f0, l0, x, scales.SumWeights, d, negativeMin);
             if (TCount.Count == 1) continue;
-            f1 = Accumulate<TBlock, TSums>(f1, l1, x + stride, scales.SumWeights, dv, negativeMin);
+            f1 = Accumulate<TBlock, TSums>(f1, l1, x + stride, scales.SumWeights, d, negativeMin);
             if (TCount.Count == 0 && inputs == 2) continue;
-            f2 = Accumulate<TBlock, TSums>(f2, l2, x + 2 * stride, scales.SumWeights, dv, negativeMin);
+            f2 = Accumulate<TBlock, TSums>(f2, l2, x + 2 * stride, scales.SumWeights, d, negativeMin);
             if (TCount.Count == 0 && inputs == 3) continue;
-            f3 = Accumulate<TBlock, TSums>(f3, l3, x + 3 * stride, scales.SumWeights, dv, negativeMin);
+            f3 = Accumulate<TBlock, TSums>(f3, l3, x + 3 * stride, scales.SumWeights, d, negativeMin);
         }
-        output[0] = Reduce(f0);
-        if (inputs > 1) output[1] = Reduce(f1);
-        if (inputs > 2) output[2] = Reduce(f2);
-        if (inputs > 3) output[3] = Reduce(f3);
+        output[0] = f0;
+        if (inputs > 1) output[1] = f1;
+        if (inputs > 2) output[2] = f2;
+        if (inputs > 3) output[3] = f3;
     }
 
-    /// <summary>One block of one input (its q8_K block at <paramref name="x"/>) added to its lane accumulator.</summary>
+    /// <summary>One block of one input (its q8_K block at <paramref name="x"/>) added to its accumulator: the lanes
+    /// (and weighted sums) summed to the block's exact integers, then the canonical float chain.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Accumulate<TBlock, TSums>(Vector256<float> acc, Vector256<int> lanes, byte* x, Vector256<short> weights,
-        Vector256<float> d, Vector256<float> negativeMin) where TBlock : IKQuantBlock where TSums : IKQuantSums
+    private static float Accumulate<TBlock, TSums>(float acc, Vector256<int> lanes, byte* x, Vector256<short> weights,
+        float d, float negativeMin) where TBlock : IKQuantBlock where TSums : IKQuantSums
     {
-        var xd = Vector256.Create(*(float*)x);
-        var scale = xd * d;
-        if (!TBlock.UsesSums) return Vector256.FusedMultiplyAdd(scale, Vector256.ConvertToSingle(lanes), acc);
+        var xd = *(float*)x;
+        if (!TBlock.UsesSums) return Chain(acc, xd * d, Sum(lanes));
         var sums = TSums.WeightedSums(weights, (short*)(x + Q8K.SumsOffset));
-        if (!TBlock.HasMins) return Vector256.FusedMultiplyAdd(scale, Vector256.ConvertToSingle(lanes - sums), acc);
-        acc = Vector256.FusedMultiplyAdd(scale, Vector256.ConvertToSingle(lanes), acc);
-        return Vector256.FusedMultiplyAdd(xd * negativeMin, Vector256.ConvertToSingle(sums), acc);
+        if (!TBlock.HasMins) return Chain(acc, xd * d, Sum(lanes - sums));
+        var (isum, msum) = Sums(lanes, sums);
+        return Chain(Chain(acc, xd * d, isum), xd * negativeMin, msum);
     }
 
-    /// <summary>((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)): the row's one horizontal sum, in one order for every tier.</summary>
+    /// <summary>acc + scale·integer, rounded once: the canonical step every kernel takes per (row, input, block).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Reduce(Vector256<float> a)
+    public static float Chain(float acc, float scale, int integer) => MathF.FusedMultiplyAdd(scale, integer, acc);
+
+    /// <summary>The eight lanes' sum (exact: integer adds in any order).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Sum(Vector256<int> v)
     {
-        var four = a.GetLower() + a.GetUpper();
+        var four = v.GetLower() + v.GetUpper();
         var two = four + Vector128.Shuffle(four, Vector128.Create(2, 3, 0, 1));
         return two.ToScalar() + two.GetElement(1);
+    }
+
+    /// <summary>Both vectors' lane sums at once: horizontal adds pair a's and b's lanes in one register.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (int A, int B) Sums(Vector256<int> a, Vector256<int> b)
+    {
+        if (!Avx2.IsSupported) return (Sum(a), Sum(b));
+        var pairs = Avx2.HorizontalAdd(a, b);
+        var four = pairs.GetLower() + pairs.GetUpper();
+        var two = Ssse3.HorizontalAdd(four, four);
+        return (two.ToScalar(), two.GetElement(1));
     }
 
     /// <summary>Sixteen bytes as sixteen shorts, sign-extended.</summary>

@@ -6,7 +6,7 @@ namespace Vib3.Kernels.Quant;
 
 /// <summary>Q6_K weights · Q8_K activations (<see cref="KQuantRow"/>): 6-bit quants dotted unsigned (0…63, the −32
 /// offset comes back through the block sums), sixteen 16-value sub-blocks with int8 scales.</summary>
-internal readonly unsafe struct Q6KDot : IKQuantFormat, IHalfRuns
+internal readonly unsafe struct Q6KDot : ITileFormat, IHalfRuns
 {
     private const int ScalesOffset = 192;
     private const int ScaleOffset = 208;
@@ -24,6 +24,7 @@ internal readonly unsafe struct Q6KDot : IKQuantFormat, IHalfRuns
     public static bool HasMins => false;
     public static bool UsesSums => true;
     public static int SubBlockValues => 16;
+    public static int MaxQuant => 63;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static BlockScales Decode(byte* block, float* halves, out float d, out float dmin)
@@ -41,6 +42,20 @@ internal readonly unsafe struct Q6KDot : IKQuantFormat, IHalfRuns
         int h = p / 128, part = p % 128 / 32, l = p % 32;
         var low = block[64 * h + l + 32 * (part % 2)];
         return ((low >> (4 * (part / 2))) & 0xF) | (((block[128 + 32 * h + l] >> (2 * part)) & 3) << 4);
+    }
+
+    /// <summary>Run j of half h is values 128h + 32j … 128h + 32j + 31.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Unpack(byte* block, byte* dst)
+    {
+        for (var h = 0; h < 2; h++)
+        {
+            var bytes = Load(block, h);
+            Run(bytes, 0).Store(dst + 128 * h);
+            Run(bytes, 1).Store(dst + 128 * h + 32);
+            Run(bytes, 2).Store(dst + 128 * h + 64);
+            Run(bytes, 3).Store(dst + 128 * h + 96);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

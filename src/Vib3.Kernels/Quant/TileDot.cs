@@ -1,0 +1,232 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Vib3.Core;
+using Vib3.Core.Quant;
+
+namespace Vib3.Kernels.Quant;
+
+/// <summary>A K-quant format the interleaved tile kernel (<see cref="TileDot{TFormat}"/>) runs: one whose kernel
+/// multiplies unsigned quants u.</summary>
+internal unsafe interface ITileFormat : IKQuantFormat
+{
+    /// <summary>The block's 256 unsigned quants u (what <see cref="IScalarQuants.Quant"/> gives), value p at dst[p].</summary>
+    static abstract void Unpack(byte* block, byte* dst);
+
+    /// <summary>The largest u: with |x| ≤ 127 a vpmaddubsw pair sum is at most 2·127·MaxQuant, and the tile kernel
+    /// adds a sub-block's pair sums as int16, which <see cref="TileDot{TFormat}.PairSumsFit"/> checks stay exact.</summary>
+    static abstract int MaxQuant { get; }
+}
+
+/// <summary>
+/// Eight weight rows of <typeparamref name="TFormat"/> against any number of q8_K inputs, llama.cpp's repacked-GEMM
+/// idea on AVX-512BW with <see cref="KQuantRow"/>'s exact order. Each weight block of the eight rows is repacked once
+/// (<see cref="Repack"/>) so that one 512-bit vector holds the same eight consecutive quants of all eight rows (row r
+/// in qword r), with the rows' sub-block scales, the weights of their block sums, d and −dmin beside it as vectors.
+/// Then per input: broadcast eight activation bytes, vpmaddubsw, add a sub-block's pair sums as int16 (exact, see
+/// <see cref="ITileFormat.MaxQuant"/>), vpmaddwd against the eight rows' scales, vpaddd: the int32 lanes ARE the rows
+/// (two per row, folded once per block), so each lane holds row r's exact isum and msum, and one vector fma per block
+/// runs the eight rows' canonical float chains at once: outputs equal the row kernel's bit for bit.
+/// </summary>
+internal static unsafe class TileDot<TFormat> where TFormat : ITileFormat
+{
+    private const int Rows = KQuantTiles.Rows;
+
+    /// <summary>Consecutive values of a row in one vector (a qword).</summary>
+    private const int ChunkValues = 8;
+
+    private const int Chunks = Q8K.BlockValues / ChunkValues;
+    private const int VectorBytes = 64;
+    private const int SubBlocks = Q8K.BlockValues / 16;
+    private const int SumPairs = Q8K.BlockValues / Q8K.SumRun / 2;
+
+    // One repacked block: the quants (chunk c at 64c), a scale vector per sub-block, the sum weights (pair t of the
+    // eight rows at 32t), d and −dmin of the eight rows.
+    private const int ScalesOffset = Chunks * VectorBytes;
+    private const int SumWeightsOffset = ScalesOffset + SubBlocks * VectorBytes;
+    private const int DOffset = SumWeightsOffset + SumPairs * 32;
+    private const int NegativeMinOffset = DOffset + Rows * sizeof(float);
+    public const int BlockStride = NegativeMinOffset + Rows * sizeof(float);
+
+    /// <summary>Blocks repacked at once: 8 × 3.3 KiB stays in L1 beside the inputs' q8_K blocks, for any width.</summary>
+    private const int GroupBlocks = 8;
+
+    /// <summary>The row-major staging a block's repack transposes: unpacked quants, scales, sum weights.</summary>
+    private const int StagingBytes = Rows * Q8K.BlockValues + 2 * Rows * 16 + Rows * 32;
+
+    private static readonly float* Halves = RowDot.HalfTablePtr;
+
+    /// <summary>The sub-block's values per row in chunks; its int16 pair sums are added before the scale.</summary>
+    private static int ChunksPerSubBlock => TFormat.SubBlockValues / ChunkValues;
+
+    /// <summary>A sub-block's pair sums, added as int16, cannot overflow: a chunk's pair sum is at most
+    /// 2·127·<see cref="ITileFormat.MaxQuant"/> (q8_K quants are within ±127).</summary>
+    public static bool PairSumsFit => ChunksPerSubBlock * 2 * 127 * TFormat.MaxQuant <= short.MaxValue;
+
+    [ThreadStatic] private static byte[]? _scratch;
+
+    /// <summary>y[k·yStride + r] = row r · input k for the eight rows at rows + r·rowBytes and the n q8_K inputs at
+    /// q8k + k·stride, each of <paramref name="blocks"/> blocks.</summary>
+    public static void Dot(byte* rows, long rowBytes, byte* q8k, long stride, int n, int blocks, float* y, long yStride)
+    {
+        var bytes = GroupBlocks * BlockStride + StagingBytes + VectorBytes;
+        var scratch = _scratch is { } s && s.Length >= bytes ? s : _scratch = GC.AllocateUninitializedArray<byte>(bytes, pinned: true);
+        fixed (byte* p = scratch)
+        {
+            var tile = (byte*)(((nint)p + VectorBytes - 1) & ~(nint)(VectorBytes - 1));
+            var staging = tile + GroupBlocks * BlockStride;
+            for (var b0 = 0; b0 < blocks; b0 += GroupBlocks)
+            {
+                var count = Math.Min(GroupBlocks, blocks - b0);
+                for (var b = 0; b < count; b++) Repack(rows + (long)(b0 + b) * TFormat.BlockBytes, rowBytes, tile + b * BlockStride, staging);
+                // The accumulators live in y between block groups: the chain per lane goes on where it stopped.
+                for (var k = 0; k < n; k++)
+                {
+                    var output = y + k * yStride;
+                    var acc = b0 == 0 ? Vector256<float>.Zero : Vector256.Load(output);
+                    var x = q8k + k * stride + (long)b0 * Q8K.BlockBytes;
+                    for (var b = 0; b < count; b++) acc = Block(tile + b * BlockStride, x + (long)b * Q8K.BlockBytes, acc);
+                    acc.Store(output);
+                }
+            }
+        }
+    }
+
+    /// <summary>One repacked block against one input's q8_K block: the eight rows' exact integers, then their chains.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Block(byte* t, byte* x, Vector256<float> acc)
+    {
+        var xq = x + Q8K.QuantsOffset;
+        Vector512<int> dot = default;
+        var subBlocks = Q8K.BlockValues / TFormat.SubBlockValues;
+        for (var s = 0; s < subBlocks; s += 2)
+        {
+            dot += SubBlock(t, xq, s);
+            dot += SubBlock(t, xq, s + 1);
+        }
+        // Row r's two int32 lanes (2r, 2r+1) added in the low dword of qword r (exact: the sum fits int32), then
+        // vpmovqd keeps those low dwords: lane r = row r.
+        var lanes = Avx512F.ConvertToVector256Int32((dot + (dot.AsInt64() >>> 32).AsInt32()).AsInt64());
+        var xd = Vector256.Create(*(float*)x);
+        var d = Vector256.Load((float*)(t + DOffset));
+        if (!TFormat.UsesSums) return Vector256.FusedMultiplyAdd(xd * d, Vector256.ConvertToSingle(lanes), acc);
+        var bsums = (int*)(x + Q8K.SumsOffset);
+        var sums = Vector256<int>.Zero;
+        for (var p = 0; p < SumPairs; p++)
+            sums += Avx2.MultiplyAddAdjacent(Vector256.Load((short*)(t + SumWeightsOffset + 32 * p)), Vector256.Create(bsums[p]).AsInt16());
+        if (!TFormat.HasMins) return Vector256.FusedMultiplyAdd(xd * d, Vector256.ConvertToSingle(lanes - sums), acc);
+        acc = Vector256.FusedMultiplyAdd(xd * d, Vector256.ConvertToSingle(lanes), acc);
+        return Vector256.FusedMultiplyAdd(xd * Vector256.Load((float*)(t + NegativeMinOffset)), Vector256.ConvertToSingle(sums), acc);
+    }
+
+    /// <summary>Sub-block s of the eight rows: its chunks' pair sums (int16, exact by <see cref="PairSumsFit"/>)
+    /// times the rows' scale s.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> SubBlock(byte* t, byte* xq, int s)
+    {
+        var c = s * ChunksPerSubBlock;
+        var pairs = Chunk(t, xq, c) + Chunk(t, xq, c + 1);
+        if (ChunksPerSubBlock == 4) pairs += Chunk(t, xq, c + 2) + Chunk(t, xq, c + 3);
+        return Avx512BW.MultiplyAddAdjacent(pairs, Vector512.Load((short*)(t + ScalesOffset + VectorBytes * s)));
+    }
+
+    /// <summary>Chunk c of the eight rows times the input's values 8c…8c+7, broadcast to every row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> Chunk(byte* t, byte* xq, int c) =>
+        Avx512BW.MultiplyAddAdjacent(Vector512.Load(t + VectorBytes * c), Vector512.Create(*(long*)(xq + ChunkValues * c)).AsSByte());
+
+    /// <summary>The eight rows' block at <paramref name="block"/> (row r at block + r·rowBytes) into the tile layout
+    /// at <paramref name="dst"/> (<see cref="BlockStride"/> bytes), through <paramref name="staging"/>
+    /// (<see cref="StagingBytes"/>): chunk c's qword r = row r's u[8c…8c+7]; scale vector s: int16 4r…4r+3 = row r's
+    /// scale s; sum-weight vector p: dword r = row r's weights of block sums 2p, 2p+1.</summary>
+    public static void Repack(byte* block, long rowBytes, byte* dst, byte* staging)
+    {
+        var halves = Halves;
+        var quants = staging;
+        var scales = staging + Rows * Q8K.BlockValues;
+        var weights = scales + 2 * Rows * 16;
+        for (var r = 0; r < Rows; r++)
+        {
+            var w = block + r * rowBytes;
+            var decoded = TFormat.Decode(w, halves, out var d, out var dmin);
+            ((float*)(dst + DOffset))[r] = d;
+            ((float*)(dst + NegativeMinOffset))[r] = -dmin;
+            TFormat.Unpack(w, quants + Q8K.BlockValues * r);
+            decoded.Low.GetLower().Store((short*)(scales + 16 * r));
+            decoded.High.GetLower().Store((short*)(scales + Rows * 16 + 16 * r));
+            decoded.SumWeights.Store((short*)(weights + 32 * r));
+        }
+        for (var q = 0; q < Chunks / Rows; q++) Transpose(quants + VectorBytes * q, dst + VectorBytes * Rows * q);
+        var subBlocks = Q8K.BlockValues / TFormat.SubBlockValues;
+        for (var s = 0; s < subBlocks; s++)
+        {
+            // Scales of rows 0–3 and 4–7 (eight int16 each) in two vectors; int16 4r + k picks row r's scale s.
+            var table = scales + (s < Rows ? 0 : Rows * 16);
+            var pick = Vector512.Create((short)(s % Rows)) + Vector512.Create(0, 0, 0, 0, 8, 8, 8, 8, 16, 16, 16, 16, 24, 24, 24, 24,
+                32, 32, 32, 32, 40, 40, 40, 40, 48, 48, 48, 48, 56, 56, 56, 56);
+            Avx512BW.PermuteVar32x16x2(Vector512.Load((short*)table), pick, Vector512.Load((short*)(table + 64))).Store((short*)(dst + ScalesOffset + VectorBytes * s));
+        }
+        if (!TFormat.UsesSums) return;
+        var column = Vector256.Create(0, 8, 16, 24, 32, 40, 48, 56);
+        for (var p = 0; p < SumPairs; p++)
+            Avx2.GatherVector256((int*)weights + p, column, sizeof(int)).Store((int*)(dst + SumWeightsOffset + 32 * p));
+    }
+
+    /// <summary>An 8×8 transpose of qwords: row r (64 bytes at src + r·256) to column r of the eight vectors at dst.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose(byte* src, byte* dst)
+    {
+        var v0 = Vector512.Load((ulong*)src);
+        var v1 = Vector512.Load((ulong*)(src + Q8K.BlockValues));
+        var v2 = Vector512.Load((ulong*)(src + 2 * Q8K.BlockValues));
+        var v3 = Vector512.Load((ulong*)(src + 3 * Q8K.BlockValues));
+        var v4 = Vector512.Load((ulong*)(src + 4 * Q8K.BlockValues));
+        var v5 = Vector512.Load((ulong*)(src + 5 * Q8K.BlockValues));
+        var v6 = Vector512.Load((ulong*)(src + 6 * Q8K.BlockValues));
+        var v7 = Vector512.Load((ulong*)(src + 7 * Q8K.BlockValues));
+        // Swap single qwords between rows r and r^1, pairs between r and r^2, quads between r and r^4.
+        var even = Vector512.Create(0ul, 8, 2, 10, 4, 12, 6, 14);
+        var odd = Vector512.Create(1ul, 9, 3, 11, 5, 13, 7, 15);
+        var (t0, t1) = (Avx512F.PermuteVar8x64x2(v0, even, v1), Avx512F.PermuteVar8x64x2(v0, odd, v1));
+        var (t2, t3) = (Avx512F.PermuteVar8x64x2(v2, even, v3), Avx512F.PermuteVar8x64x2(v2, odd, v3));
+        var (t4, t5) = (Avx512F.PermuteVar8x64x2(v4, even, v5), Avx512F.PermuteVar8x64x2(v4, odd, v5));
+        var (t6, t7) = (Avx512F.PermuteVar8x64x2(v6, even, v7), Avx512F.PermuteVar8x64x2(v6, odd, v7));
+        var lowPairs = Vector512.Create(0ul, 1, 8, 9, 4, 5, 12, 13);
+        var highPairs = Vector512.Create(2ul, 3, 10, 11, 6, 7, 14, 15);
+        var (u0, u2) = (Avx512F.PermuteVar8x64x2(t0, lowPairs, t2), Avx512F.PermuteVar8x64x2(t0, highPairs, t2));
+        var (u1, u3) = (Avx512F.PermuteVar8x64x2(t1, lowPairs, t3), Avx512F.PermuteVar8x64x2(t1, highPairs, t3));
+        var (u4, u6) = (Avx512F.PermuteVar8x64x2(t4, lowPairs, t6), Avx512F.PermuteVar8x64x2(t4, highPairs, t6));
+        var (u5, u7) = (Avx512F.PermuteVar8x64x2(t5, lowPairs, t7), Avx512F.PermuteVar8x64x2(t5, highPairs, t7));
+        var lowQuads = Vector512.Create(0ul, 1, 2, 3, 8, 9, 10, 11);
+        var highQuads = Vector512.Create(4ul, 5, 6, 7, 12, 13, 14, 15);
+        Avx512F.PermuteVar8x64x2(u0, lowQuads, u4).Store((ulong*)dst);
+        Avx512F.PermuteVar8x64x2(u1, lowQuads, u5).Store((ulong*)(dst + VectorBytes));
+        Avx512F.PermuteVar8x64x2(u2, lowQuads, u6).Store((ulong*)(dst + 2 * VectorBytes));
+        Avx512F.PermuteVar8x64x2(u3, lowQuads, u7).Store((ulong*)(dst + 3 * VectorBytes));
+        Avx512F.PermuteVar8x64x2(u0, highQuads, u4).Store((ulong*)(dst + 4 * VectorBytes));
+        Avx512F.PermuteVar8x64x2(u1, highQuads, u5).Store((ulong*)(dst + 5 * VectorBytes));
+        Avx512F.PermuteVar8x64x2(u2, highQuads, u6).Store((ulong*)(dst + 6 * VectorBytes));
+        Avx512F.PermuteVar8x64x2(u3, highQuads, u7).Store((ulong*)(dst + 7 * VectorBytes));
+    }
+}
+
+/// <summary>The interleaved tile kernel (<see cref="TileDot{TFormat}"/>) of each block type that has one on this CPU.</summary>
+internal static unsafe class KQuantTiles
+{
+    /// <summary>Inputs from which a batch runs the tile kernel: below it, repacking a tile costs more than the
+    /// row kernel spends on the few inputs. Either way the bits are the same.</summary>
+    public const int MinInputs = 4;
+
+    /// <summary>Weight rows one call takes: one per qword of a 512-bit vector.</summary>
+    public const int Rows = 8;
+
+    /// <summary>The tile kernel of <paramref name="t"/>, or null (no AVX-512BW, or a format without one: the batch
+    /// runs the row kernel).</summary>
+    public static delegate*<byte*, long, byte*, long, int, int, float*, long, void> For(DType t) =>
+        !Avx512BW.IsSupported ? null : t switch
+        {
+            DType.Q4_K => &TileDot<Q4KDot>.Dot,
+            DType.Q6_K => &TileDot<Q6KDot>.Dot,
+            _ => null,
+        };
+}
