@@ -41,16 +41,12 @@ internal readonly unsafe struct Q4KDot : ITileFormat
     /// <summary>Value 32s + l is the low (s even) or high (s odd) nibble of qs[32·(s/2) + l].</summary>
     public static int Quant(byte* block, int p) => (block[QuantsOffset + 32 * (p / 64) + p % 32] >> (4 * (p / 32 % 2))) & 0xF;
 
-    /// <summary>Group g's 32 bytes: low nibbles values 64g…64g+31, high nibbles the next 32.</summary>
+    /// <summary>Values 64q…64q+63: group q's 32 bytes, low nibbles then high nibbles.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Unpack(byte* block, byte* dst)
+    public static Vector512<byte> Quarter(byte* block, int q)
     {
-        for (var g = 0; g < 4; g++)
-        {
-            var q = Vector256.Load(block + QuantsOffset + 32 * g);
-            (q & Vector256.Create((byte)0x0F)).Store(dst + 64 * g);
-            (q >>> 4).Store(dst + 64 * g + 32);
-        }
+        var bytes = Vector256.Load(block + QuantsOffset + 32 * q);
+        return Vector512.Create(bytes & Vector256.Create((byte)0x0F), bytes >>> 4);
     }
 
     /// <summary>Group g's 32 bytes give sub-block 2g in their low nibbles and 2g+1 in their high ones; with one

@@ -44,18 +44,12 @@ internal readonly unsafe struct Q6KDot : ITileFormat, IHalfRuns
         return ((low >> (4 * (part / 2))) & 0xF) | (((block[128 + 32 * h + l] >> (2 * part)) & 3) << 4);
     }
 
-    /// <summary>Run j of half h is values 128h + 32j … 128h + 32j + 31.</summary>
+    /// <summary>Values 64q…64q+63: runs 2(q mod 2) and 2(q mod 2)+1 of half q/2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Unpack(byte* block, byte* dst)
+    public static Vector512<byte> Quarter(byte* block, int q)
     {
-        for (var h = 0; h < 2; h++)
-        {
-            var bytes = Load(block, h);
-            Run(bytes, 0).Store(dst + 128 * h);
-            Run(bytes, 1).Store(dst + 128 * h + 32);
-            Run(bytes, 2).Store(dst + 128 * h + 64);
-            Run(bytes, 3).Store(dst + 128 * h + 96);
-        }
+        var bytes = Load(block, q / 2);
+        return Vector512.Create(Run(bytes, 2 * (q % 2)), Run(bytes, 2 * (q % 2) + 1));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

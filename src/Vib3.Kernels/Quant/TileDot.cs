@@ -10,8 +10,9 @@ namespace Vib3.Kernels.Quant;
 /// multiplies unsigned quants u.</summary>
 internal unsafe interface ITileFormat : IKQuantFormat
 {
-    /// <summary>The block's 256 unsigned quants u (what <see cref="IScalarQuants.Quant"/> gives), value p at dst[p].</summary>
-    static abstract void Unpack(byte* block, byte* dst);
+    /// <summary>The block's unsigned quants u of values 64q…64q+63 (what <see cref="IScalarQuants.Quant"/> gives),
+    /// value 64q + i in byte i; <paramref name="q"/> (0–3) is a constant at the call.</summary>
+    static abstract Vector512<byte> Quarter(byte* block, int q);
 
     /// <summary>The largest u: with |x| ≤ 127 a vpmaddubsw pair sum is at most 2·127·MaxQuant, and the tile kernel
     /// adds a sub-block's pair sums as int16, which <see cref="TileDot{TFormat}.PairSumsFit"/> checks stay exact.</summary>
@@ -25,7 +26,7 @@ internal unsafe interface ITileFormat : IKQuantFormat
 /// in qword r), with the rows' sub-block scales, the weights of their block sums, d and −dmin beside it as vectors.
 /// Then per input: broadcast eight activation bytes, vpmaddubsw, add a sub-block's pair sums as int16 (exact, see
 /// <see cref="ITileFormat.MaxQuant"/>), vpmaddwd against the eight rows' scales, vpaddd: the int32 lanes ARE the rows
-/// (two per row, folded once per block), so each lane holds row r's exact isum and msum, and one vector fma per block
+/// (two per row, folded once per block), so lane r holds row r's exact isum (and msum), and one vector fma per block
 /// runs the eight rows' canonical float chains at once: outputs equal the row kernel's bit for bit.
 /// </summary>
 internal static unsafe class TileDot<TFormat> where TFormat : ITileFormat
@@ -37,22 +38,23 @@ internal static unsafe class TileDot<TFormat> where TFormat : ITileFormat
 
     private const int Chunks = Q8K.BlockValues / ChunkValues;
     private const int VectorBytes = 64;
-    private const int SubBlocks = Q8K.BlockValues / 16;
-    private const int SumPairs = Q8K.BlockValues / Q8K.SumRun / 2;
+    private const int QuarterValues = 64;
+    private const int MaxSubBlocks = Q8K.BlockValues / 16;
 
-    // One repacked block: the quants (chunk c at 64c), a scale vector per sub-block, the sum weights (pair t of the
-    // eight rows at 32t), d and −dmin of the eight rows.
+    // One repacked block: the quants (chunk c at 64c), a scale vector per sub-block, the sum weights (four vectors:
+    // vector k holds rows k and k + 4, see Sums), d and −dmin of the eight rows.
     private const int ScalesOffset = Chunks * VectorBytes;
-    private const int SumWeightsOffset = ScalesOffset + SubBlocks * VectorBytes;
-    private const int DOffset = SumWeightsOffset + SumPairs * 32;
+    private const int SumWeightsOffset = ScalesOffset + MaxSubBlocks * VectorBytes;
+    private const int DOffset = SumWeightsOffset + Rows / 2 * VectorBytes;
     private const int NegativeMinOffset = DOffset + Rows * sizeof(float);
     public const int BlockStride = NegativeMinOffset + Rows * sizeof(float);
 
     /// <summary>Blocks repacked at once: 8 × 3.3 KiB stays in L1 beside the inputs' q8_K blocks, for any width.</summary>
     private const int GroupBlocks = 8;
 
-    /// <summary>The row-major staging a block's repack transposes: unpacked quants, scales, sum weights.</summary>
-    private const int StagingBytes = Rows * Q8K.BlockValues + 2 * Rows * 16 + Rows * 32;
+    /// <summary>The eight rows' decoded scales (16 sub-blocks of int16 each), which <see cref="Repack"/> reads back
+    /// in the same 16-byte pieces it writes (a wider load would miss store forwarding).</summary>
+    private const int StagingBytes = Rows * MaxSubBlocks * sizeof(short);
 
     private static readonly float* Halves = RowDot.HalfTablePtr;
 
@@ -79,7 +81,7 @@ internal static unsafe class TileDot<TFormat> where TFormat : ITileFormat
             {
                 var count = Math.Min(GroupBlocks, blocks - b0);
                 for (var b = 0; b < count; b++) Repack(rows + (long)(b0 + b) * TFormat.BlockBytes, rowBytes, tile + b * BlockStride, staging);
-                // The accumulators live in y between block groups: the chain per lane goes on where it stopped.
+                // The accumulators live in y between block groups: each lane's chain goes on where it stopped.
                 for (var k = 0; k < n; k++)
                 {
                     var output = y + k * yStride;
@@ -96,13 +98,15 @@ internal static unsafe class TileDot<TFormat> where TFormat : ITileFormat
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Block(byte* t, byte* x, Vector256<float> acc)
     {
+        // Pointers that step, so every load has a constant displacement (the JIT does not unroll the loop).
         var xq = x + Q8K.QuantsOffset;
+        var chunk = t;
+        var scale = t + ScalesOffset;
         Vector512<int> dot = default;
-        var subBlocks = Q8K.BlockValues / TFormat.SubBlockValues;
-        for (var s = 0; s < subBlocks; s += 2)
+        for (var end = t + ScalesOffset; chunk < end; chunk += 2 * ChunksPerSubBlock * VectorBytes, xq += 2 * TFormat.SubBlockValues, scale += 2 * VectorBytes)
         {
-            dot += SubBlock(t, xq, s);
-            dot += SubBlock(t, xq, s + 1);
+            dot += SubBlock(chunk, xq, scale);
+            dot += SubBlock(chunk + ChunksPerSubBlock * VectorBytes, xq + TFormat.SubBlockValues, scale + VectorBytes);
         }
         // Row r's two int32 lanes (2r, 2r+1) added in the low dword of qword r (exact: the sum fits int32), then
         // vpmovqd keeps those low dwords: lane r = row r.
@@ -110,80 +114,93 @@ internal static unsafe class TileDot<TFormat> where TFormat : ITileFormat
         var xd = Vector256.Create(*(float*)x);
         var d = Vector256.Load((float*)(t + DOffset));
         if (!TFormat.UsesSums) return Vector256.FusedMultiplyAdd(xd * d, Vector256.ConvertToSingle(lanes), acc);
-        var bsums = (int*)(x + Q8K.SumsOffset);
-        var sums = Vector256<int>.Zero;
-        for (var p = 0; p < SumPairs; p++)
-            sums += Avx2.MultiplyAddAdjacent(Vector256.Load((short*)(t + SumWeightsOffset + 32 * p)), Vector256.Create(bsums[p]).AsInt16());
+        var sums = Sums(t + SumWeightsOffset, (short*)(x + Q8K.SumsOffset));
         if (!TFormat.HasMins) return Vector256.FusedMultiplyAdd(xd * d, Vector256.ConvertToSingle(lanes - sums), acc);
         acc = Vector256.FusedMultiplyAdd(xd * d, Vector256.ConvertToSingle(lanes), acc);
         return Vector256.FusedMultiplyAdd(xd * Vector256.Load((float*)(t + NegativeMinOffset)), Vector256.ConvertToSingle(sums), acc);
     }
 
-    /// <summary>Sub-block s of the eight rows: its chunks' pair sums (int16, exact by <see cref="PairSumsFit"/>)
-    /// times the rows' scale s.</summary>
+    /// <summary>Lane r = Σ_j w_{r,j}·bsum_j, row r's weighted block sums. Weight vector k holds, per 128-bit lane,
+    /// the weights of sums 0–7 of row k, of row k + 4, sums 8–15 of row k, of row k + 4; against the input's sums
+    /// laid out to match, vpmaddwd leaves four partial dwords per (row, lane), which two unpack-and-add
+    /// steps gather into dword k of each lane and the halves' sum into lane r.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> SubBlock(byte* t, byte* xq, int s)
+    private static Vector256<int> Sums(byte* weights, short* bsums)
     {
-        var c = s * ChunksPerSubBlock;
-        var pairs = Chunk(t, xq, c) + Chunk(t, xq, c + 1);
-        if (ChunksPerSubBlock == 4) pairs += Chunk(t, xq, c + 2) + Chunk(t, xq, c + 3);
-        return Avx512BW.MultiplyAddAdjacent(pairs, Vector512.Load((short*)(t + ScalesOffset + VectorBytes * s)));
+        // The sums as per 128-bit lane: 0–7, 0–7, 8–15, 8–15.
+        var x = Avx512F.PermuteVar8x64(Vector256.Load((long*)bsums).ToVector512Unsafe(), Vector512.Create(0L, 1, 0, 1, 2, 3, 2, 3)).AsInt16();
+        var m0 = Avx512BW.MultiplyAddAdjacent(Vector512.Load((short*)weights), x);
+        var m1 = Avx512BW.MultiplyAddAdjacent(Vector512.Load((short*)(weights + VectorBytes)), x);
+        var m2 = Avx512BW.MultiplyAddAdjacent(Vector512.Load((short*)(weights + 2 * VectorBytes)), x);
+        var m3 = Avx512BW.MultiplyAddAdjacent(Vector512.Load((short*)(weights + 3 * VectorBytes)), x);
+        var m01 = (Avx512F.UnpackLow(m0, m1) + Avx512F.UnpackHigh(m0, m1)).AsInt64();
+        var m23 = (Avx512F.UnpackLow(m2, m3) + Avx512F.UnpackHigh(m2, m3)).AsInt64();
+        // Added as int32: a 64-bit add would carry from one row's dword into the next.
+        var all = Avx512F.UnpackLow(m01, m23).AsInt32() + Avx512F.UnpackHigh(m01, m23).AsInt32();
+        return all.GetLower() + all.GetUpper();
+    }
+
+    /// <summary>A sub-block of the eight rows (its chunks at <paramref name="chunk"/>, its values of the input at
+    /// <paramref name="xq"/>): the chunks' pair sums, added as int16 (exact by <see cref="PairSumsFit"/>), times the
+    /// rows' scales at <paramref name="scale"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> SubBlock(byte* chunk, byte* xq, byte* scale)
+    {
+        var pairs = Chunk(chunk, xq, 0) + Chunk(chunk, xq, 1);
+        if (ChunksPerSubBlock == 4) pairs += Chunk(chunk, xq, 2) + Chunk(chunk, xq, 3);
+        return Avx512BW.MultiplyAddAdjacent(pairs, Vector512.Load((short*)scale));
     }
 
     /// <summary>Chunk c of the eight rows times the input's values 8c…8c+7, broadcast to every row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<short> Chunk(byte* t, byte* xq, int c) =>
-        Avx512BW.MultiplyAddAdjacent(Vector512.Load(t + VectorBytes * c), Vector512.Create(*(long*)(xq + ChunkValues * c)).AsSByte());
+    private static Vector512<short> Chunk(byte* chunk, byte* xq, int c) =>
+        Avx512BW.MultiplyAddAdjacent(Vector512.Load(chunk + VectorBytes * c), Vector512.Create(*(long*)(xq + ChunkValues * c)).AsSByte());
 
     /// <summary>The eight rows' block at <paramref name="block"/> (row r at block + r·rowBytes) into the tile layout
-    /// at <paramref name="dst"/> (<see cref="BlockStride"/> bytes), through <paramref name="staging"/>
-    /// (<see cref="StagingBytes"/>): chunk c's qword r = row r's u[8c…8c+7]; scale vector s: int16 4r…4r+3 = row r's
-    /// scale s; sum-weight vector p: dword r = row r's weights of block sums 2p, 2p+1.</summary>
+    /// at <paramref name="dst"/> (<see cref="BlockStride"/> bytes; <paramref name="staging"/>:
+    /// <see cref="StagingBytes"/>): chunk c's qword r = row r's u[8c…8c+7]; scale vector s: int16 4r…4r+3 = row r's
+    /// scale s; the sum weights as <see cref="Sums"/> reads them; d and −dmin.</summary>
     public static void Repack(byte* block, long rowBytes, byte* dst, byte* staging)
     {
         var halves = Halves;
-        var quants = staging;
-        var scales = staging + Rows * Q8K.BlockValues;
-        var weights = scales + 2 * Rows * 16;
         for (var r = 0; r < Rows; r++)
         {
             var w = block + r * rowBytes;
             var decoded = TFormat.Decode(w, halves, out var d, out var dmin);
             ((float*)(dst + DOffset))[r] = d;
             ((float*)(dst + NegativeMinOffset))[r] = -dmin;
-            TFormat.Unpack(w, quants + Q8K.BlockValues * r);
-            decoded.Low.GetLower().Store((short*)(scales + 16 * r));
-            decoded.High.GetLower().Store((short*)(scales + Rows * 16 + 16 * r));
-            decoded.SumWeights.Store((short*)(weights + 32 * r));
+            decoded.Low.GetLower().Store((short*)(staging + 16 * r));
+            if (TFormat.SubBlockValues == 16) decoded.High.GetLower().Store((short*)(staging + Rows * 16 + 16 * r));
+            var weights = dst + SumWeightsOffset + VectorBytes * (r % 4) + 16 * (r / 4);
+            decoded.SumWeights.GetLower().Store((short*)weights);
+            decoded.SumWeights.GetUpper().Store((short*)(weights + 32));
         }
-        for (var q = 0; q < Chunks / Rows; q++) Transpose(quants + VectorBytes * q, dst + VectorBytes * Rows * q);
-        var subBlocks = Q8K.BlockValues / TFormat.SubBlockValues;
-        for (var s = 0; s < subBlocks; s++)
+        for (var q = 0; q < Q8K.BlockValues / QuarterValues; q++)
+            Transpose(Quarter(block, rowBytes, q, 0), Quarter(block, rowBytes, q, 1), Quarter(block, rowBytes, q, 2), Quarter(block, rowBytes, q, 3),
+                Quarter(block, rowBytes, q, 4), Quarter(block, rowBytes, q, 5), Quarter(block, rowBytes, q, 6), Quarter(block, rowBytes, q, 7),
+                dst + VectorBytes * Rows * q);
+        // int16 4r + k of scale vector s = int16 8r + s of the eight rows' eight scales (rows 0–3, then 4–7).
+        var rowStarts = Vector512.Create(0, 0, 0, 0, 8, 8, 8, 8, 16, 16, 16, 16, 24, 24, 24, 24,
+            32, 32, 32, 32, 40, 40, 40, 40, 48, 48, 48, 48, 56, 56, 56, 56);
+        for (var h = 0; h < Q8K.BlockValues / TFormat.SubBlockValues / 8; h++)
         {
-            // Scales of rows 0–3 and 4–7 (eight int16 each) in two vectors; int16 4r + k picks row r's scale s.
-            var table = scales + (s < Rows ? 0 : Rows * 16);
-            var pick = Vector512.Create((short)(s % Rows)) + Vector512.Create(0, 0, 0, 0, 8, 8, 8, 8, 16, 16, 16, 16, 24, 24, 24, 24,
-                32, 32, 32, 32, 40, 40, 40, 40, 48, 48, 48, 48, 56, 56, 56, 56);
-            Avx512BW.PermuteVar32x16x2(Vector512.Load((short*)table), pick, Vector512.Load((short*)(table + 64))).Store((short*)(dst + ScalesOffset + VectorBytes * s));
+            var table = staging + Rows * 16 * h;
+            var low = Vector512.Create(Vector256.Create(Vector128.Load(table), Vector128.Load(table + 16)), Vector256.Create(Vector128.Load(table + 32), Vector128.Load(table + 48))).AsInt16();
+            var high = Vector512.Create(Vector256.Create(Vector128.Load(table + 64), Vector128.Load(table + 80)), Vector256.Create(Vector128.Load(table + 96), Vector128.Load(table + 112))).AsInt16();
+            for (var s = 0; s < 8; s++)
+                Avx512BW.PermuteVar32x16x2(low, rowStarts + Vector512.Create((short)s), high).Store((short*)(dst + ScalesOffset + VectorBytes * (8 * h + s)));
         }
-        if (!TFormat.UsesSums) return;
-        var column = Vector256.Create(0, 8, 16, 24, 32, 40, 48, 56);
-        for (var p = 0; p < SumPairs; p++)
-            Avx2.GatherVector256((int*)weights + p, column, sizeof(int)).Store((int*)(dst + SumWeightsOffset + 32 * p));
     }
 
-    /// <summary>An 8×8 transpose of qwords: row r (64 bytes at src + r·256) to column r of the eight vectors at dst.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose(byte* src, byte* dst)
+    private static Vector512<ulong> Quarter(byte* block, long rowBytes, int q, int r) => TFormat.Quarter(block + r * rowBytes, q).AsUInt64();
+
+    /// <summary>An 8×8 transpose of qwords: row r (<paramref name="v0"/>…<paramref name="v7"/>) to qword r of the
+    /// eight vectors at <paramref name="dst"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose(Vector512<ulong> v0, Vector512<ulong> v1, Vector512<ulong> v2, Vector512<ulong> v3,
+        Vector512<ulong> v4, Vector512<ulong> v5, Vector512<ulong> v6, Vector512<ulong> v7, byte* dst)
     {
-        var v0 = Vector512.Load((ulong*)src);
-        var v1 = Vector512.Load((ulong*)(src + Q8K.BlockValues));
-        var v2 = Vector512.Load((ulong*)(src + 2 * Q8K.BlockValues));
-        var v3 = Vector512.Load((ulong*)(src + 3 * Q8K.BlockValues));
-        var v4 = Vector512.Load((ulong*)(src + 4 * Q8K.BlockValues));
-        var v5 = Vector512.Load((ulong*)(src + 5 * Q8K.BlockValues));
-        var v6 = Vector512.Load((ulong*)(src + 6 * Q8K.BlockValues));
-        var v7 = Vector512.Load((ulong*)(src + 7 * Q8K.BlockValues));
         // Swap single qwords between rows r and r^1, pairs between r and r^2, quads between r and r^4.
         var even = Vector512.Create(0ul, 8, 2, 10, 4, 12, 6, 14);
         var odd = Vector512.Create(1ul, 9, 3, 11, 5, 13, 7, 15);
@@ -215,7 +232,7 @@ internal static unsafe class KQuantTiles
 {
     /// <summary>Inputs from which a batch runs the tile kernel: below it, repacking a tile costs more than the
     /// row kernel spends on the few inputs. Either way the bits are the same.</summary>
-    public const int MinInputs = 4;
+    public const int MinInputs = 8;
 
     /// <summary>Weight rows one call takes: one per qword of a 512-bit vector.</summary>
     public const int Rows = 8;
