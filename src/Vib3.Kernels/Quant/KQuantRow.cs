@@ -32,6 +32,12 @@ internal unsafe interface IKQuantBlock
     /// sum by c·scale, since Σ (u − c)·x = Σ u·x − c·bsum.</summary>
     static abstract bool HasMins { get; }
 
+    /// <summary>With mins: true where the chain adds the mins' term before the scaled sums (Q2_K), false where after
+    /// (Q4_K, Q5_K). Each format takes the order of llama.cpp's x86 kernel for it (ggml_vec_dot_q2_K_q8_K adds the
+    /// mins first, q4_K and q5_K the scaled sums first), which keeps vib3 within float rounding of llama.cpp where an
+    /// activation's Q8_K rounding would otherwise flip (the llama.cpp logits tests).</summary>
+    static abstract bool MinsFirst { get; }
+
     /// <summary>True where the block sums take part (the mins or an offset); IQ4_XS's signed codebook needs neither.</summary>
     static abstract bool UsesSums { get; }
 
@@ -154,8 +160,11 @@ internal static unsafe class KQuantRow
                 acc = Vector128.FusedMultiplyAdd(xd * d, Vector128.ConvertToSingle(Sums(l0 - s0, l1 - s1, l2 - s2, l3 - s3)), acc);
                 continue;
             }
-            acc = Vector128.FusedMultiplyAdd(xd * d, Vector128.ConvertToSingle(Sums(l0, l1, l2, l3)), acc);
-            acc = Vector128.FusedMultiplyAdd(xd * -dmin, Vector128.ConvertToSingle(Sums(s0, s1, s2, s3)), acc);
+            var isum = Vector128.ConvertToSingle(Sums(l0, l1, l2, l3));
+            var msum = Vector128.ConvertToSingle(Sums(s0, s1, s2, s3));
+            acc = TBlock.MinsFirst
+                ? Vector128.FusedMultiplyAdd(xd * d, isum, Vector128.FusedMultiplyAdd(xd * -dmin, msum, acc))
+                : Vector128.FusedMultiplyAdd(xd * -dmin, msum, Vector128.FusedMultiplyAdd(xd * d, isum, acc));
         }
         acc.Store(output);
     }
@@ -180,7 +189,9 @@ internal static unsafe class KQuantRow
         var sums = TSums.WeightedSums(weights, (short*)(x + Q8K.SumsOffset));
         if (!TBlock.HasMins) return Chain(acc, xd * d, Sum(lanes - sums));
         var (isum, msum) = Sums(lanes, sums);
-        return Chain(Chain(acc, xd * d, isum), xd * negativeMin, msum);
+        return TBlock.MinsFirst
+            ? Chain(Chain(acc, xd * negativeMin, msum), xd * d, isum)
+            : Chain(Chain(acc, xd * d, isum), xd * negativeMin, msum);
     }
 
     /// <summary>acc + scale·integer, rounded once: the canonical step every kernel takes per (row, input, block).</summary>

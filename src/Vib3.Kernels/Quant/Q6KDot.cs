@@ -22,6 +22,7 @@ internal readonly unsafe struct Q6KDot : ITileFormat, IHalfRuns
 
     public static int BlockBytes => 210;
     public static bool HasMins => false;
+    public static bool MinsFirst => false;
     public static bool UsesSums => true;
     public static int SubBlockValues => 16;
     public static int MaxQuant => 63;

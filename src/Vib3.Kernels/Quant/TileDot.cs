@@ -116,8 +116,10 @@ internal static unsafe class TileDot<TFormat> where TFormat : ITileFormat
         if (!TFormat.UsesSums) return Vector256.FusedMultiplyAdd(xd * d, Vector256.ConvertToSingle(lanes), acc);
         var sums = Sums(t + SumWeightsOffset, (short*)(x + Q8K.SumsOffset));
         if (!TFormat.HasMins) return Vector256.FusedMultiplyAdd(xd * d, Vector256.ConvertToSingle(lanes - sums), acc);
-        acc = Vector256.FusedMultiplyAdd(xd * d, Vector256.ConvertToSingle(lanes), acc);
-        return Vector256.FusedMultiplyAdd(xd * Vector256.Load((float*)(t + NegativeMinOffset)), Vector256.ConvertToSingle(sums), acc);
+        var negativeMin = xd * Vector256.Load((float*)(t + NegativeMinOffset));
+        return TFormat.MinsFirst
+            ? Vector256.FusedMultiplyAdd(xd * d, Vector256.ConvertToSingle(lanes), Vector256.FusedMultiplyAdd(negativeMin, Vector256.ConvertToSingle(sums), acc))
+            : Vector256.FusedMultiplyAdd(negativeMin, Vector256.ConvertToSingle(sums), Vector256.FusedMultiplyAdd(xd * d, Vector256.ConvertToSingle(lanes), acc));
     }
 
     /// <summary>Lane r = Σ_j w_{r,j}·bsum_j, row r's weighted block sums. Weight vector k holds, per 128-bit lane,
