@@ -11,7 +11,10 @@ namespace Vib3.Kernels;
 /// IQ4_XS, as their matvec kernels take them), then the rows are cut into tiles of <see cref="TileRows"/>; a tile's
 /// weights (a few KiB a row) stay in L1/L2 while every input passes over them, <see cref="KQuantRow.MaxInputs"/>
 /// inputs per row kernel call. Each output is computed by the single-input row kernel's own code and order, so Y
-/// equals n separate matvecs bit for bit. Tiles are split over <see cref="KernelThreads"/> when the work is large.
+/// equals n separate matvecs bit for bit. From <see cref="KQuantTiles.MinInputs"/> inputs, the K-quant types that have
+/// one (<see cref="KQuantTiles"/>) run a tile's rows eight at a time through the interleaved tile kernel
+/// (<see cref="TileDot{TFormat}"/>), which computes the row kernel's integers and float chain with the rows in vector
+/// lanes: the same bits. Tiles are split over <see cref="KernelThreads"/> when the work is large.
 /// </summary>
 internal static unsafe class BlockBatch
 {

@@ -61,14 +61,15 @@ internal unsafe interface IKQuantSums
 
 /// <summary>
 /// The row loop every K-quant × Q8_K dot shares. Per block, the exact integers: isum = Σ scale·u·x over the block
-/// (the offset formats less their weighted block sums, <see cref="IKQuantBlock.HasMins"/>) and, for the asymmetric
-/// formats, msum = Σ min·bsum (the mins' weighted block sums); then ONE scalar f32 chain per (row, input):
-/// acc = fma(d_x·d, (float)isum, acc), and with mins acc = fma(d_x·(−dmin), (float)msum, acc). The result is acc.
-/// The integers are exact however they are summed, so every tier (<see cref="IKQuantSums"/>: scalar, 256-bit,
-/// 512-bit) gives them alike, and the float chain is per (row, input): a kernel whose vector lanes are eight rows
-/// (<see cref="TileDot"/>) computes in each lane exactly this chain, so batched outputs equal this row kernel bit for
-/// bit. One call dots a weight row with up to <see cref="MaxInputs"/> activation rows, decoding each weight block
-/// once for all of them.
+/// (the offset formats less their weighted block sums, see <see cref="IKQuantBlock.HasMins"/>) and, for the
+/// asymmetric formats, msum = Σ min·bsum (the mins' weighted block sums); then ONE scalar f32 chain per (row, input):
+/// acc = fma(d_x·d, (float)isum, acc), and with mins acc = fma(d_x·(−dmin), (float)msum, acc), before or after it
+/// (<see cref="IKQuantBlock.MinsFirst"/>). The result is acc. The integers are exact however they are summed, so every
+/// tier (<see cref="IKQuantSums"/>: scalar, 256-bit, 512-bit) gives them alike, and the float chain is per (row,
+/// input): a kernel whose vector lanes are inputs (<see cref="LoopFour{TBlock, TSums}"/>) or rows
+/// (<see cref="TileDot{TFormat}"/>) computes in each lane exactly this chain, so batched outputs equal this row kernel
+/// bit for bit. One call dots a weight row with up to <see cref="MaxInputs"/> activation rows, decoding each weight
+/// block once for all of them.
 /// </summary>
 internal static unsafe class KQuantRow
 {
@@ -104,32 +105,31 @@ internal static unsafe class KQuantRow
         else Loop<TBlock, TSums, SomeInputs>(row, q8k, stride, inputs, blocks, output);
     }
 
+    /// <summary>One to three inputs (<see cref="OneInput"/>, or <see cref="SomeInputs"/>: two or three), each its
+    /// own scalar chain.</summary>
     private static void Loop<TBlock, TSums, TCount>(byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
         where TBlock : IKQuantBlock where TSums : IKQuantSums where TCount : IInputCount
     {
         var halves = Halves;
         // One f32 accumulator per input, in locals (registers): a per-block round trip through memory would put a
         // store-to-load latency on every block's dependency chain.
-        float f0 = 0, f1 = 0, f2 = 0, f3 = 0;
+        float f0 = 0, f1 = 0, f2 = 0;
         for (var b = 0; b < blocks; b++)
         {
             var w = row + (long)b * TBlock.BlockBytes;
             var scales = TBlock.Decode(w, halves, out var d, out var dmin);
             var negativeMin = -dmin;
             var x = q8k + (long)b * Q8K.BlockBytes;
-            TSums.Lanes<TCount>(w, (sbyte*)(x + Q8K.QuantsOffset), stride, inputs, scales, out var l0, out var l1, out var l2, out var l3);
+            TSums.Lanes<TCount>(w, (sbyte*)(x + Q8K.QuantsOffset), stride, inputs, scales, out var l0, out var l1, out var l2, out _);
             f0 = Accumulate<TBlock, TSums>(f0, l0, x, scales.SumWeights, d, negativeMin);
             if (TCount.Count == 1) continue;
             f1 = Accumulate<TBlock, TSums>(f1, l1, x + stride, scales.SumWeights, d, negativeMin);
-            if (TCount.Count == 0 && inputs == 2) continue;
+            if (inputs == 2) continue;
             f2 = Accumulate<TBlock, TSums>(f2, l2, x + 2 * stride, scales.SumWeights, d, negativeMin);
-            if (TCount.Count == 0 && inputs == 3) continue;
-            f3 = Accumulate<TBlock, TSums>(f3, l3, x + 3 * stride, scales.SumWeights, d, negativeMin);
         }
         output[0] = f0;
         if (inputs > 1) output[1] = f1;
         if (inputs > 2) output[2] = f2;
-        if (inputs > 3) output[3] = f3;
     }
 
     /// <summary><see cref="Loop{TBlock, TSums, TCount}"/> for four inputs (the batch's case): their integers summed
