@@ -173,49 +173,51 @@ internal static unsafe class KQuantRow
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<int> Sums(Vector256<int> a, Vector256<int> b, Vector256<int> c, Vector256<int> d)
     {
-        if (!Avx2.IsSupported) return Vector128.Create(Sum(a), Sum(b), Sum(c), Sum(d));
+        if (!Avx2.IsSupported) return Vector128.Create(Sum(a).ToScalar(), Sum(b).ToScalar(), Sum(c).ToScalar(), Sum(d).ToScalar());
         var all = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a, b), Avx2.HorizontalAdd(c, d));
         return all.GetLower() + all.GetUpper();
     }
 
     /// <summary>One block of one input (its q8_K block at <paramref name="x"/>) added to its accumulator: the lanes
-    /// (and weighted sums) summed to the block's exact integers, then the canonical float chain.</summary>
+    /// (and weighted sums) summed to the block's exact integers, converted in a vector register (vcvtdq2ps rounds as
+    /// a scalar convert does, without the round trip through a general register), then the canonical float chain.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Accumulate<TBlock, TSums>(float acc, Vector256<int> lanes, byte* x, Vector256<short> weights,
         float d, float negativeMin) where TBlock : IKQuantBlock where TSums : IKQuantSums
     {
         var xd = *(float*)x;
-        if (!TBlock.UsesSums) return Chain(acc, xd * d, Sum(lanes));
+        if (!TBlock.UsesSums) return Chain(acc, xd * d, Vector128.ConvertToSingle(Sum(lanes)).ToScalar());
         var sums = TSums.WeightedSums(weights, (short*)(x + Q8K.SumsOffset));
-        if (!TBlock.HasMins) return Chain(acc, xd * d, Sum(lanes - sums));
-        var (isum, msum) = Sums(lanes, sums);
+        if (!TBlock.HasMins) return Chain(acc, xd * d, Vector128.ConvertToSingle(Sum(lanes - sums)).ToScalar());
+        var both = Vector128.ConvertToSingle(Sums(lanes, sums));
+        var (isum, msum) = (both.ToScalar(), both.GetElement(1));
         return TBlock.MinsFirst
             ? Chain(Chain(acc, xd * negativeMin, msum), xd * d, isum)
             : Chain(Chain(acc, xd * d, isum), xd * negativeMin, msum);
     }
 
-    /// <summary>acc + scale·integer, rounded once: the canonical step every kernel takes per (row, input, block).</summary>
+    /// <summary>acc + scale·integer (an integer the f32 holds as converted), rounded once: the canonical step every
+    /// kernel takes per (row, input, block).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Chain(float acc, float scale, int integer) => MathF.FusedMultiplyAdd(scale, integer, acc);
+    private static float Chain(float acc, float scale, float integer) => MathF.FusedMultiplyAdd(scale, integer, acc);
 
-    /// <summary>The eight lanes' sum (exact: integer adds in any order).</summary>
+    /// <summary>The eight lanes' sum in every lane (exact: integer adds in any order).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Sum(Vector256<int> v)
+    private static Vector128<int> Sum(Vector256<int> v)
     {
         var four = v.GetLower() + v.GetUpper();
         var two = four + Vector128.Shuffle(four, Vector128.Create(2, 3, 0, 1));
-        return two.ToScalar() + two.GetElement(1);
+        return two + Vector128.Shuffle(two, Vector128.Create(1, 0, 3, 2));
     }
 
-    /// <summary>Both vectors' lane sums at once: horizontal adds pair a's and b's lanes in one register.</summary>
+    /// <summary>a's lane sum in lane 0, b's in lane 1: horizontal adds pair a's and b's lanes in one register.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (int A, int B) Sums(Vector256<int> a, Vector256<int> b)
+    private static Vector128<int> Sums(Vector256<int> a, Vector256<int> b)
     {
-        if (!Avx2.IsSupported) return (Sum(a), Sum(b));
+        if (!Avx2.IsSupported) return Vector128.Create(Sum(a).ToScalar(), Sum(b).ToScalar(), 0, 0);
         var pairs = Avx2.HorizontalAdd(a, b);
         var four = pairs.GetLower() + pairs.GetUpper();
-        var two = Ssse3.HorizontalAdd(four, four);
-        return (two.ToScalar(), two.GetElement(1));
+        return Ssse3.HorizontalAdd(four, four);
     }
 
     /// <summary>Sixteen bytes as sixteen shorts, sign-extended.</summary>
