@@ -65,7 +65,7 @@ internal unsafe interface IKQuantSums
 /// asymmetric formats, msum = Σ min·bsum (the mins' weighted block sums); then ONE scalar f32 chain per (row, input):
 /// acc = fma(d_x·d, (float)isum, acc), and with mins acc = fma(d_x·(−dmin), (float)msum, acc), before or after it
 /// (<see cref="IKQuantBlock.MinsFirst"/>). The result is acc. The integers are exact however they are summed, so every
-/// tier (<see cref="IKQuantSums"/>: scalar, 256-bit, 512-bit) gives them alike, and the float chain is per (row,
+/// tier (<see cref="IKQuantSums"/>: scalar, portable, AVX2, AVX-VNNI) gives them alike, and the float chain is per (row,
 /// input): a kernel whose vector lanes are inputs (<see cref="LoopFour{TBlock, TSums}"/>) or rows
 /// (<see cref="TileDot{TFormat}"/>) computes in each lane exactly this chain, so batched outputs equal this row kernel
 /// bit for bit. One call dots a weight row with up to <see cref="MaxInputs"/> activation rows, decoding each weight
