@@ -81,6 +81,7 @@ internal static unsafe class TileDot<TFormat> where TFormat : ITileFormat
             {
                 var count = Math.Min(GroupBlocks, blocks - b0);
                 for (var b = 0; b < count; b++) Repack(rows + (long)(b0 + b) * TFormat.BlockBytes, rowBytes, tile + b * BlockStride, staging);
+                if (b0 == 0) PrefetchNextRows(rows, rowBytes);
                 // The accumulators live in y between block groups: each lane's chain goes on where it stopped.
                 for (var k = 0; k < n; k++)
                 {
@@ -92,6 +93,15 @@ internal static unsafe class TileDot<TFormat> where TFormat : ITileFormat
                 }
             }
         }
+    }
+
+    /// <summary>Asks for the eight rows after these into L2 while this call's inputs run: a batch's next tile
+    /// (<see cref="BlockBatch"/> walks rows in order), whose repack would otherwise wait on memory row by row.
+    /// A prefetch is a hint that never faults, so past the matrix's last row it does nothing.</summary>
+    private static void PrefetchNextRows(byte* rows, long rowBytes)
+    {
+        var next = rows + Rows * rowBytes;
+        for (long offset = 0; offset < Rows * rowBytes; offset += VectorBytes) Sse.Prefetch1(next + offset);
     }
 
     /// <summary>One repacked block against one input's q8_K block: the eight rows' exact integers, then their chains.</summary>
