@@ -11,7 +11,10 @@ namespace Vib3.Kernels;
 /// and IQ4_XS, as their matvec kernels take them), then the rows are cut into tiles of <see cref="TileRows"/>; a tile's
 /// weights (a few KiB a row) stay in L1/L2 while every input passes over them, <see cref="KQuantRow.MaxInputs"/>
 /// inputs per row kernel call. Each output is computed by the single-input row kernel's own code and order, so Y
-/// equals n separate matvecs bit for bit. Tiles are split over <see cref="KernelThreads"/> when the work is large.
+/// equals n separate matvecs bit for bit. From <see cref="KQuantTiles.MinInputs"/> inputs, the K-quant types that have
+/// one (<see cref="KQuantTiles"/>) run a tile's rows eight at a time through the interleaved tile kernel
+/// (<see cref="TileDot{TFormat}"/>), which computes the row kernel's integers and float chain with the rows in vector
+/// lanes: the same bits. Tiles are split over <see cref="KernelThreads"/> when the work is large.
 /// </summary>
 internal static unsafe class BlockBatch
 {
@@ -52,7 +55,7 @@ internal static unsafe class BlockBatch
                 if (qk)
                 {
                     for (var i = 0; i < n; i++) Q8K.Quantize(x.Slice(i * cols, cols), new Span<byte>(q + i * q8kStride, (int)q8kStride));
-                    job = new KQuantJob(kernel, q, q8kStride, cols / Q8K.BlockValues);
+                    job = new KQuantJob(kernel, KQuantTiles.For(t), q, q8kStride, cols / Q8K.BlockValues);
                 }
                 else if (legacy != null)
                 {
@@ -115,26 +118,54 @@ internal static unsafe class BlockBatch
 
         public void Tiles(int startTile, int endTile)
         {
-            var output = stackalloc float[KQuantRow.MaxInputs];
             for (var tile = startTile; tile < endTile; tile++)
             {
                 var r0 = tile * TileRows;
-                var r1 = Math.Min(_rows, r0 + TileRows);
-                for (var i0 = 0; i0 < _n; i0 += KQuantRow.MaxInputs)
+                Rows(r0, Math.Min(_rows, r0 + TileRows));
+            }
+        }
+
+        /// <summary>Rows [r0, r1) of one tile against every input.</summary>
+        protected virtual void Rows(int r0, int r1) => RowByRow(r0, r1);
+
+        /// <summary>Rows [r0, r1) against every input, <see cref="KQuantRow.MaxInputs"/> inputs per <see cref="Dot"/>.</summary>
+        private void RowByRow(int r0, int r1)
+        {
+            var output = stackalloc float[KQuantRow.MaxInputs];
+            for (var i0 = 0; i0 < _n; i0 += KQuantRow.MaxInputs)
+            {
+                var count = Math.Min(KQuantRow.MaxInputs, _n - i0);
+                for (var r = r0; r < r1; r++)
                 {
-                    var count = Math.Min(KQuantRow.MaxInputs, _n - i0);
-                    for (var r = r0; r < r1; r++)
-                    {
-                        Dot(_w + r * _rowBytes, i0, count, output);
-                        for (var k = 0; k < count; k++) _y[(long)(i0 + k) * _rows + r] = output[k];
-                    }
+                    Dot(_w + r * _rowBytes, i0, count, output);
+                    for (var k = 0; k < count; k++) _y[(long)(i0 + k) * _rows + r] = output[k];
                 }
             }
         }
+
+        /// <summary>Rows [r0, r1) of the tile as groups of <see cref="KQuantTiles.Rows"/> through
+        /// <paramref name="tile"/>, the rows left over one by one.</summary>
+        protected void InterleavedRows(int r0, int r1, delegate*<byte*, long, byte*, long, int, int, float*, long, void> tile, byte* q8k, long stride, int blocks)
+        {
+            var r = r0;
+            for (; r + KQuantTiles.Rows <= r1; r += KQuantTiles.Rows) tile(_w + r * _rowBytes, _rowBytes, q8k, stride, _n, blocks, _y + r, _rows);
+            if (r < r1) RowByRow(r, r1);
+        }
+
+        /// <summary>Inputs in the batch.</summary>
+        protected int Inputs => _n;
     }
 
-    private sealed class KQuantJob(delegate*<IntegerTier, byte*, byte*, long, int, int, float*, void> kernel, byte* q8k, long stride, int blocks) : Job
+    /// <param name="tile">The format's interleaved tile kernel (<see cref="KQuantTiles"/>), or null.</param>
+    private sealed class KQuantJob(delegate*<IntegerTier, byte*, byte*, long, int, int, float*, void> kernel,
+        delegate*<byte*, long, byte*, long, int, int, float*, long, void> tile, byte* q8k, long stride, int blocks) : Job
     {
+        protected override void Rows(int r0, int r1)
+        {
+            if (tile != null && Inputs >= KQuantTiles.MinInputs) InterleavedRows(r0, r1, tile, q8k, stride, blocks);
+            else base.Rows(r0, r1);
+        }
+
         protected override void Dot(byte* row, int first, int count, float* output) =>
             kernel(IntegerTiers.Best, row, q8k + first * stride, stride, count, blocks, output);
     }

@@ -42,6 +42,12 @@ public unsafe class BlockBatchTests
         CompareKQuant(t, 64, 2048, 33, rng);
     }
 
+    /// <summary>Rows of 19 blocks: the tile kernel repacks eight blocks at a time and carries each row's chain
+    /// from one group of blocks to the next; an odd input count and rows that leave a partial group of eight.</summary>
+    [Theory]
+    [MemberData(nameof(KQuantTypes))]
+    public void KQuant_WideRows_EqualScalarTwinPerInput(DType t) => CompareKQuant(t, 21, 19 * Q8K.BlockValues, 9, new Random(15));
+
     [Theory]
     [MemberData(nameof(Q8Types))]
     public void Q8Activations_EveryBatchSize_EqualMatVec(DType t)

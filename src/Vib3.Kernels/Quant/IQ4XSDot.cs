@@ -18,6 +18,7 @@ internal readonly unsafe struct IQ4XSDot : IKQuantFormat
 
     public static int BlockBytes => 136;
     public static bool HasMins => false;
+    public static bool MinsFirst => false;
     public static bool UsesSums => false;
     public static int SubBlockValues => 32;
 

@@ -23,9 +23,9 @@ public enum IntegerTier
     /// <summary>AVX-VNNI: vpmaddubsw then vpdpwssd, which applies the scales and accumulates in one instruction.</summary>
     AvxVnni,
 
-    /// <summary>AVX-512BW: two 32-value runs per vpmaddubsw / vpmaddwd (<see cref="WideDots"/>), for Q6_K, where it
-    /// measured 12–15 % faster than AVX-VNNI on Zen 5; the other formats (Q4_K measured 5 % slower) run the best
-    /// 256-bit tier here.</summary>
+    /// <summary>AVX-512BW: the batches' interleaved tile kernel (<see cref="KQuantTiles"/>); a single row runs the best
+    /// 256-bit tier here (with one f32 chain per row, Q6_K's 512-bit row sums measured no faster than AVX-VNNI, and
+    /// Q4_K's 5 % slower).</summary>
     Avx512,
 }
 
@@ -44,8 +44,8 @@ public static class IntegerTiers
         _ => false,
     };
 
-    /// <summary><paramref name="tier"/>, or for <see cref="IntegerTier.Avx512"/> the best 256-bit tier: what a format
-    /// without 512-bit sums runs.</summary>
+    /// <summary><paramref name="tier"/>, or for <see cref="IntegerTier.Avx512"/> the best 256-bit tier: what the row
+    /// kernels run.</summary>
     internal static IntegerTier Narrow(IntegerTier tier) =>
         tier != IntegerTier.Avx512 ? tier : AvxVnni.IsSupported ? IntegerTier.AvxVnni : IntegerTier.Avx2;
 

@@ -32,6 +32,12 @@ internal unsafe interface IKQuantBlock
     /// sum by c·scale, since Σ (u − c)·x = Σ u·x − c·bsum.</summary>
     static abstract bool HasMins { get; }
 
+    /// <summary>With mins: true where the chain adds the mins' term before the scaled sums (Q2_K), false where after
+    /// (Q4_K, Q5_K). Each format takes the order of llama.cpp's x86 kernel for it (ggml_vec_dot_q2_K_q8_K adds the
+    /// mins first, q4_K and q5_K the scaled sums first), which keeps vib3 within float rounding of llama.cpp where an
+    /// activation's Q8_K rounding would otherwise flip (the llama.cpp logits tests).</summary>
+    static abstract bool MinsFirst { get; }
+
     /// <summary>True where the block sums take part (the mins or an offset); IQ4_XS's signed codebook needs neither.</summary>
     static abstract bool UsesSums { get; }
 
@@ -54,13 +60,16 @@ internal unsafe interface IKQuantSums
 }
 
 /// <summary>
-/// The row loop every K-quant × Q8_K dot shares, the way llama.cpp's x86 ggml_vec_dot_*_q8_K computes it: per block,
-/// eight int32 lanes of exact sums (<see cref="IKQuantSums"/>), converted to f32 and accumulated per lane,
-/// acc = fma(d_x·d, lanes, acc), and for the asymmetric formats acc = fma(d_x·(−dmin), weighted sums, acc) after it
-/// (the offset formats subtract their weighted sums from the lanes as integers first); one horizontal sum per row,
-/// ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)). Only <see cref="IKQuantSums"/> differs between tiers, and it is exact,
-/// so every tier gives the same bits. One call dots a weight row with up to <see cref="MaxInputs"/> activation rows,
-/// decoding each weight block once for all of them; each row keeps its own accumulator in the single-row order.
+/// The row loop every K-quant × Q8_K dot shares. Per block, the exact integers: isum = Σ scale·u·x over the block
+/// (the offset formats less their weighted block sums, see <see cref="IKQuantBlock.HasMins"/>) and, for the
+/// asymmetric formats, msum = Σ min·bsum (the mins' weighted block sums); then ONE scalar f32 chain per (row, input):
+/// acc = fma(d_x·d, (float)isum, acc), and with mins acc = fma(d_x·(−dmin), (float)msum, acc), before or after it
+/// (<see cref="IKQuantBlock.MinsFirst"/>). The result is acc. The integers are exact however they are summed, so every
+/// tier (<see cref="IKQuantSums"/>: scalar, portable, AVX2, AVX-VNNI) gives them alike, and the float chain is per (row,
+/// input): a kernel whose vector lanes are inputs (<see cref="LoopFour{TBlock, TSums}"/>) or rows
+/// (<see cref="TileDot{TFormat}"/>) computes in each lane exactly this chain, so batched outputs equal this row kernel
+/// bit for bit. One call dots a weight row with up to <see cref="MaxInputs"/> activation rows, decoding each weight
+/// block once for all of them.
 /// </summary>
 internal static unsafe class KQuantRow
 {
@@ -92,61 +101,123 @@ internal static unsafe class KQuantRow
         if (inputs is < 1 or > MaxInputs) throw new ArgumentOutOfRangeException(nameof(inputs), inputs, $"1 to {MaxInputs} activation rows per call");
         ArgumentOutOfRangeException.ThrowIfNegative(blocks);
         if (inputs == 1) Loop<TBlock, TSums, OneInput>(row, q8k, stride, inputs, blocks, output);
-        else if (inputs == 4) Loop<TBlock, TSums, FourInputs>(row, q8k, stride, inputs, blocks, output);
+        else if (inputs == 4) LoopFour<TBlock, TSums>(row, q8k, stride, blocks, output);
         else Loop<TBlock, TSums, SomeInputs>(row, q8k, stride, inputs, blocks, output);
     }
 
+    /// <summary>One to three inputs (<see cref="OneInput"/>, or <see cref="SomeInputs"/>: two or three), each its
+    /// own scalar chain.</summary>
     private static void Loop<TBlock, TSums, TCount>(byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
         where TBlock : IKQuantBlock where TSums : IKQuantSums where TCount : IInputCount
     {
         var halves = Halves;
-        // One f32 lane accumulator per input, in locals (registers): a per-block round trip through memory would put
-        // a store-to-load latency on every block's dependency chain.
-        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        // One f32 accumulator per input, in locals (registers): a per-block round trip through memory would put a
+        // store-to-load latency on every block's dependency chain.
+        float f0 = 0, f1 = 0, f2 = 0;
         for (var b = 0; b < blocks; b++)
         {
             var w = row + (long)b * TBlock.BlockBytes;
             var scales = TBlock.Decode(w, halves, out var d, out var dmin);
-            // The super-scales broadcast once for all inputs; d_x·d and −(d_x·dmin) = d_x·(−dmin) in f32 lane by lane.
-            var dv = Vector256.Create(d);
-            var negativeMin = Vector256.Create(-dmin);
+            var negativeMin = -dmin;
             var x = q8k + (long)b * Q8K.BlockBytes;
-            TSums.Lanes<TCount>(w, (sbyte*)(x + Q8K.QuantsOffset), stride, inputs, scales, out var l0, out var l1, out var l2, out var l3);
-            f0 = Accumulate<TBlock, TSums>(f0, l0, x, scales.SumWeights, dv, negativeMin);
+            TSums.Lanes<TCount>(w, (sbyte*)(x + Q8K.QuantsOffset), stride, inputs, scales, out var l0, out var l1, out var l2, out _);
+            f0 = Accumulate<TBlock, TSums>(f0, l0, x, scales.SumWeights, d, negativeMin);
             if (TCount.Count == 1) continue;
-            f1 = Accumulate<TBlock, TSums>(f1, l1, x + stride, scales.SumWeights, dv, negativeMin);
-            if (TCount.Count == 0 && inputs == 2) continue;
-            f2 = Accumulate<TBlock, TSums>(f2, l2, x + 2 * stride, scales.SumWeights, dv, negativeMin);
-            if (TCount.Count == 0 && inputs == 3) continue;
-            f3 = Accumulate<TBlock, TSums>(f3, l3, x + 3 * stride, scales.SumWeights, dv, negativeMin);
+            f1 = Accumulate<TBlock, TSums>(f1, l1, x + stride, scales.SumWeights, d, negativeMin);
+            if (inputs == 2) continue;
+            f2 = Accumulate<TBlock, TSums>(f2, l2, x + 2 * stride, scales.SumWeights, d, negativeMin);
         }
-        output[0] = Reduce(f0);
-        if (inputs > 1) output[1] = Reduce(f1);
-        if (inputs > 2) output[2] = Reduce(f2);
-        if (inputs > 3) output[3] = Reduce(f3);
+        output[0] = f0;
+        if (inputs > 1) output[1] = f1;
+        if (inputs > 2) output[2] = f2;
     }
 
-    /// <summary>One block of one input (its q8_K block at <paramref name="x"/>) added to its lane accumulator.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Accumulate<TBlock, TSums>(Vector256<float> acc, Vector256<int> lanes, byte* x, Vector256<short> weights,
-        Vector256<float> d, Vector256<float> negativeMin) where TBlock : IKQuantBlock where TSums : IKQuantSums
+    /// <summary><see cref="Loop{TBlock, TSums, TCount}"/> for four inputs (the batch's case): their integers summed
+    /// together, one per lane of a 128-bit vector, so the four canonical chains run as one vector fma per step.</summary>
+    private static void LoopFour<TBlock, TSums>(byte* row, byte* q8k, long stride, int blocks, float* output)
+        where TBlock : IKQuantBlock where TSums : IKQuantSums
     {
-        var xd = Vector256.Create(*(float*)x);
-        var scale = xd * d;
-        if (!TBlock.UsesSums) return Vector256.FusedMultiplyAdd(scale, Vector256.ConvertToSingle(lanes), acc);
+        var halves = Halves;
+        var acc = Vector128<float>.Zero;
+        for (var b = 0; b < blocks; b++)
+        {
+            var w = row + (long)b * TBlock.BlockBytes;
+            var scales = TBlock.Decode(w, halves, out var d, out var dmin);
+            var x = q8k + (long)b * Q8K.BlockBytes;
+            TSums.Lanes<FourInputs>(w, (sbyte*)(x + Q8K.QuantsOffset), stride, 4, scales, out var l0, out var l1, out var l2, out var l3);
+            var xd = Vector128.Create(*(float*)x, *(float*)(x + stride), *(float*)(x + 2 * stride), *(float*)(x + 3 * stride));
+            if (!TBlock.UsesSums)
+            {
+                acc = Vector128.FusedMultiplyAdd(xd * d, Vector128.ConvertToSingle(Sums(l0, l1, l2, l3)), acc);
+                continue;
+            }
+            var s0 = TSums.WeightedSums(scales.SumWeights, (short*)(x + Q8K.SumsOffset));
+            var s1 = TSums.WeightedSums(scales.SumWeights, (short*)(x + stride + Q8K.SumsOffset));
+            var s2 = TSums.WeightedSums(scales.SumWeights, (short*)(x + 2 * stride + Q8K.SumsOffset));
+            var s3 = TSums.WeightedSums(scales.SumWeights, (short*)(x + 3 * stride + Q8K.SumsOffset));
+            if (!TBlock.HasMins)
+            {
+                acc = Vector128.FusedMultiplyAdd(xd * d, Vector128.ConvertToSingle(Sums(l0 - s0, l1 - s1, l2 - s2, l3 - s3)), acc);
+                continue;
+            }
+            var isum = Vector128.ConvertToSingle(Sums(l0, l1, l2, l3));
+            var msum = Vector128.ConvertToSingle(Sums(s0, s1, s2, s3));
+            acc = TBlock.MinsFirst
+                ? Vector128.FusedMultiplyAdd(xd * d, isum, Vector128.FusedMultiplyAdd(xd * -dmin, msum, acc))
+                : Vector128.FusedMultiplyAdd(xd * -dmin, msum, Vector128.FusedMultiplyAdd(xd * d, isum, acc));
+        }
+        acc.Store(output);
+    }
+
+    /// <summary>Lane k = the lane sum of the k-th vector (exact), by a tree of horizontal adds.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> Sums(Vector256<int> a, Vector256<int> b, Vector256<int> c, Vector256<int> d)
+    {
+        if (!Avx2.IsSupported) return Vector128.Create(Sum(a).ToScalar(), Sum(b).ToScalar(), Sum(c).ToScalar(), Sum(d).ToScalar());
+        var all = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a, b), Avx2.HorizontalAdd(c, d));
+        return all.GetLower() + all.GetUpper();
+    }
+
+    /// <summary>One block of one input (its q8_K block at <paramref name="x"/>) added to its accumulator: the lanes
+    /// (and weighted sums) summed to the block's exact integers, converted in a vector register (vcvtdq2ps rounds as
+    /// a scalar convert does, without the round trip through a general register), then the canonical float chain.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Accumulate<TBlock, TSums>(float acc, Vector256<int> lanes, byte* x, Vector256<short> weights,
+        float d, float negativeMin) where TBlock : IKQuantBlock where TSums : IKQuantSums
+    {
+        var xd = *(float*)x;
+        if (!TBlock.UsesSums) return Chain(acc, xd * d, Vector128.ConvertToSingle(Sum(lanes)).ToScalar());
         var sums = TSums.WeightedSums(weights, (short*)(x + Q8K.SumsOffset));
-        if (!TBlock.HasMins) return Vector256.FusedMultiplyAdd(scale, Vector256.ConvertToSingle(lanes - sums), acc);
-        acc = Vector256.FusedMultiplyAdd(scale, Vector256.ConvertToSingle(lanes), acc);
-        return Vector256.FusedMultiplyAdd(xd * negativeMin, Vector256.ConvertToSingle(sums), acc);
+        if (!TBlock.HasMins) return Chain(acc, xd * d, Vector128.ConvertToSingle(Sum(lanes - sums)).ToScalar());
+        var both = Vector128.ConvertToSingle(Sums(lanes, sums));
+        var (isum, msum) = (both.ToScalar(), both.GetElement(1));
+        return TBlock.MinsFirst
+            ? Chain(Chain(acc, xd * negativeMin, msum), xd * d, isum)
+            : Chain(Chain(acc, xd * d, isum), xd * negativeMin, msum);
     }
 
-    /// <summary>((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)): the row's one horizontal sum, in one order for every tier.</summary>
+    /// <summary>acc + scale·integer (an integer the f32 holds as converted), rounded once: the canonical step every
+    /// kernel takes per (row, input, block).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Reduce(Vector256<float> a)
+    private static float Chain(float acc, float scale, float integer) => MathF.FusedMultiplyAdd(scale, integer, acc);
+
+    /// <summary>The eight lanes' sum in every lane (exact: integer adds in any order).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> Sum(Vector256<int> v)
     {
-        var four = a.GetLower() + a.GetUpper();
+        var four = v.GetLower() + v.GetUpper();
         var two = four + Vector128.Shuffle(four, Vector128.Create(2, 3, 0, 1));
-        return two.ToScalar() + two.GetElement(1);
+        return two + Vector128.Shuffle(two, Vector128.Create(1, 0, 3, 2));
+    }
+
+    /// <summary>a's lane sum in lane 0, b's in lane 1: horizontal adds pair a's and b's lanes in one register.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> Sums(Vector256<int> a, Vector256<int> b)
+    {
+        if (!Avx2.IsSupported) return Vector128.Create(Sum(a).ToScalar(), Sum(b).ToScalar(), 0, 0);
+        var pairs = Avx2.HorizontalAdd(a, b);
+        var four = pairs.GetLower() + pairs.GetUpper();
+        return Ssse3.HorizontalAdd(four, four);
     }
 
     /// <summary>Sixteen bytes as sixteen shorts, sign-extended.</summary>

@@ -15,6 +15,7 @@ internal readonly unsafe struct Q2KDot : IKQuantFormat, IHalfRuns
 
     public static int BlockBytes => 84;
     public static bool HasMins => true;
+    public static bool MinsFirst => true;
     public static bool UsesSums => true;
     public static int SubBlockValues => 16;
 

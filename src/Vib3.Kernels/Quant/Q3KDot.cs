@@ -20,6 +20,7 @@ internal readonly unsafe struct Q3KDot : IKQuantFormat, IHalfRuns
 
     public static int BlockBytes => 110;
     public static bool HasMins => false;
+    public static bool MinsFirst => false;
     public static bool UsesSums => true;
     public static int SubBlockValues => 16;
 

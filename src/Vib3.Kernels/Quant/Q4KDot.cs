@@ -6,7 +6,7 @@ namespace Vib3.Kernels.Quant;
 
 /// <summary>Q4_K weights · Q8_K activations (<see cref="KQuantRow"/>): 4-bit unsigned quants, eight 32-value
 /// sub-blocks with 6-bit scales and mins.</summary>
-internal readonly unsafe struct Q4KDot : IKQuantFormat
+internal readonly unsafe struct Q4KDot : ITileFormat
 {
     private const int QuantsOffset = 16;
 
@@ -16,8 +16,10 @@ internal readonly unsafe struct Q4KDot : IKQuantFormat
 
     public static int BlockBytes => 144;
     public static bool HasMins => true;
+    public static bool MinsFirst => false;
     public static bool UsesSums => true;
     public static int SubBlockValues => 32;
+    public static int MaxQuant => 15;
 
     /// <summary>The 12-byte table (<see cref="PackedScales6"/>) unpacked four at a time in 32-bit words, as
     /// llama.cpp does; the scalar twin's sums read the same scales, and the ggml differential test checks both.
@@ -39,6 +41,14 @@ internal readonly unsafe struct Q4KDot : IKQuantFormat
 
     /// <summary>Value 32s + l is the low (s even) or high (s odd) nibble of qs[32·(s/2) + l].</summary>
     public static int Quant(byte* block, int p) => (block[QuantsOffset + 32 * (p / 64) + p % 32] >> (4 * (p / 32 % 2))) & 0xF;
+
+    /// <summary>Values 64q…64q+63: group q's 32 bytes, low nibbles then high nibbles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> Quarter(byte* block, int q)
+    {
+        var bytes = Vector256.Load(block + QuantsOffset + 32 * q);
+        return Vector512.Create(bytes & Vector256.Create((byte)0x0F), bytes >>> 4);
+    }
 
     /// <summary>Group g's 32 bytes give sub-block 2g in their low nibbles and 2g+1 in their high ones; with one
     /// input the eight runs go round four chains.</summary>

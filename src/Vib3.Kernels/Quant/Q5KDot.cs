@@ -16,6 +16,7 @@ internal readonly unsafe struct Q5KDot : IKQuantFormat
 
     public static int BlockBytes => 176;
     public static bool HasMins => true;
+    public static bool MinsFirst => false;
     public static bool UsesSums => true;
     public static int SubBlockValues => 32;
 

@@ -1,29 +1,26 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace Vib3.Kernels.Quant;
 
 /// <summary>Q6_K weights · Q8_K activations (<see cref="KQuantRow"/>): 6-bit quants dotted unsigned (0…63, the −32
 /// offset comes back through the block sums), sixteen 16-value sub-blocks with int8 scales.</summary>
-internal readonly unsafe struct Q6KDot : IKQuantFormat, IHalfRuns
+internal readonly unsafe struct Q6KDot : ITileFormat, IHalfRuns
 {
     private const int ScalesOffset = 192;
     private const int ScaleOffset = 208;
     private const int Offset = 32;
 
-    /// <summary><see cref="KQuantRow.Dot{TFormat}"/> of Q6_K, the one format with 512-bit sums
-    /// (<see cref="IntegerTier.Avx512"/>).</summary>
-    internal static void Dot(IntegerTier tier, byte* row, byte* q8k, long stride, int inputs, int blocks, float* output)
-    {
-        if (tier == IntegerTier.Avx512) KQuantRow.Run<Q6KDot, WideSums>(row, q8k, stride, inputs, blocks, output);
-        else KQuantRow.Dot<Q6KDot>(tier, row, q8k, stride, inputs, blocks, output);
-    }
+    /// <summary><see cref="KQuantRow.Dot{TFormat}"/> of Q6_K.</summary>
+    internal static void Dot(IntegerTier tier, byte* row, byte* q8k, long stride, int inputs, int blocks, float* output) =>
+        KQuantRow.Dot<Q6KDot>(tier, row, q8k, stride, inputs, blocks, output);
 
     public static int BlockBytes => 210;
     public static bool HasMins => false;
+    public static bool MinsFirst => false;
     public static bool UsesSums => true;
     public static int SubBlockValues => 16;
+    public static int MaxQuant => 63;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static BlockScales Decode(byte* block, float* halves, out float d, out float dmin)
@@ -41,6 +38,14 @@ internal readonly unsafe struct Q6KDot : IKQuantFormat, IHalfRuns
         int h = p / 128, part = p % 128 / 32, l = p % 32;
         var low = block[64 * h + l + 32 * (part % 2)];
         return ((low >> (4 * (part / 2))) & 0xF) | (((block[128 + 32 * h + l] >> (2 * part)) & 3) << 4);
+    }
+
+    /// <summary>Values 64q…64q+63: runs 2(q mod 2) and 2(q mod 2)+1 of half q/2.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> Quarter(byte* block, int q)
+    {
+        var bytes = Load(block, q / 2);
+        return Vector512.Create(Run(bytes, 2 * (q % 2)), Run(bytes, 2 * (q % 2) + 1));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -68,38 +73,5 @@ internal readonly unsafe struct Q6KDot : IKQuantFormat, IHalfRuns
             2 => (ql0 >>> 4) | (((qh >>> 4) & low2) << 4),
             _ => (ql1 >>> 4) | ((qh >>> 6) << 4),
         };
-    }
-
-    /// <summary>The <see cref="IntegerTier.Avx512"/> sums (<see cref="WideDots"/>): a half's ql (64 bytes) is one
-    /// 512-bit load, and with qh beside qh >> 2 it rebuilds runs 0 and 1 (low nibbles) or 2 and 3 (high nibbles) at once.</summary>
-    private readonly struct WideSums : IKQuantSums
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Lanes<TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
-            out Vector256<int> l0, out Vector256<int> l1, out Vector256<int> l2, out Vector256<int> l3) where TCount : IInputCount
-        {
-            Vector512<int> a0 = default, a1 = default, a2 = default, a3 = default;
-            Half<TCount>(0, block, x, stride, inputs, WideDots.Table(scales.Low), ref a0, ref a1, ref a2, ref a3);
-            Half<TCount>(1, block, x, stride, inputs, WideDots.Table(scales.High), ref a0, ref a1, ref a2, ref a3);
-            WideDots.Lanes<TCount>(a0, a1, a2, a3, out l0, out l1, out l2, out l3);
-        }
-
-        /// <summary>Called with constant <paramref name="h"/>.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Half<TCount>(int h, byte* block, sbyte* x, long stride, int inputs, Vector512<short> table,
-            ref Vector512<int> a0, ref Vector512<int> a1, ref Vector512<int> a2, ref Vector512<int> a3) where TCount : IInputCount
-        {
-            var low4 = Vector512.Create((byte)0x0F);
-            var low2 = Vector512.Create((byte)0x03);
-            var ql = Vector512.Load(block + 64 * h);
-            var qh = Vector256.Load(block + 128 + 32 * h);
-            var qh2 = Vector512.Create(qh, qh >>> 2);
-            var xh = x + 128 * h;
-            WideDots.Add<TCount>(0, (ql & low4) | ((qh2 & low2) << 4), xh, stride, inputs, WideDots.SubBlockQuad(table, 0), ref a0, ref a1, ref a2, ref a3);
-            WideDots.Add<TCount>(1, (ql >>> 4) | (((qh2 >>> 4) & low2) << 4), xh + 64, stride, inputs, WideDots.SubBlockQuad(table, 1), ref a0, ref a1, ref a2, ref a3);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> WeightedSums(Vector256<short> weights, short* bsums) => Avx2.MultiplyAddAdjacent(weights, Vector256.Load(bsums));
     }
 }
