@@ -229,7 +229,7 @@ internal static unsafe class LegacyRow
         return TFormat.HasMin ? sum + (minsEven + minsOdd) : sum;
     }
 
-    /// <summary>((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)): llama.cpp's hsum_float_8 order, the K-quant rows' too.</summary>
+    /// <summary>((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)): llama.cpp's hsum_float_8 order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Reduce(Vector256<float> a)
     {
