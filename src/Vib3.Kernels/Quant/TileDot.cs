@@ -24,7 +24,7 @@ internal unsafe interface ITileFormat : IKQuantFormat
 /// idea on AVX-512BW with <see cref="KQuantRow"/>'s exact order. Each weight block of the eight rows is repacked once
 /// (<see cref="Repack"/>) so that one 512-bit vector holds the same eight consecutive quants of all eight rows (row r
 /// in qword r), with the rows' sub-block scales, the weights of their block sums, d and −dmin beside it as vectors.
-/// Then per input: broadcast eight activation bytes, vpmaddubsw, add a sub-block's pair sums as int16 (exact, see
+/// Then per input (four inputs per pass over a sub-block's chunks, <see cref="BlockFour"/>): broadcast eight activation bytes, vpmaddubsw, add a sub-block's pair sums as int16 (exact, see
 /// <see cref="ITileFormat.MaxQuant"/>), vpmaddwd against the eight rows' scales, vpaddd: the int32 lanes ARE the rows
 /// (two per row, folded once per block), so lane r holds row r's exact isum (and msum), and one vector fma per block
 /// runs the eight rows' canonical float chains at once: outputs equal the row kernel's bit for bit.
@@ -48,6 +48,9 @@ internal static unsafe class TileDot<TFormat> where TFormat : ITileFormat
     private const int DOffset = SumWeightsOffset + Rows / 2 * VectorBytes;
     private const int NegativeMinOffset = DOffset + Rows * sizeof(float);
     public const int BlockStride = NegativeMinOffset + Rows * sizeof(float);
+
+    /// <summary>Inputs one pass over a block takes (<see cref="BlockFour"/>).</summary>
+    private const int InputsPerPass = 4;
 
     /// <summary>Blocks repacked at once: 8 × 3.3 KiB stays in L1 beside the inputs' q8_K blocks, for any width.</summary>
     private const int GroupBlocks = 8;
@@ -82,8 +85,23 @@ internal static unsafe class TileDot<TFormat> where TFormat : ITileFormat
                 var count = Math.Min(GroupBlocks, blocks - b0);
                 for (var b = 0; b < count; b++) Repack(rows + (long)(b0 + b) * TFormat.BlockBytes, rowBytes, tile + b * BlockStride, staging);
                 if (b0 == 0) PrefetchNextRows(rows, rowBytes);
-                // The accumulators live in y between block groups: each lane's chain goes on where it stopped.
-                for (var k = 0; k < n; k++)
+                // The accumulators live in y between block groups: each lane's chain goes on where it stopped. Inputs
+                // go four at a time, so each chunk of the tile is loaded once for four inputs.
+                var k = 0;
+                for (; k + InputsPerPass <= n; k += InputsPerPass)
+                {
+                    var output = y + k * yStride;
+                    Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+                    if (b0 != 0)
+                        (a0, a1, a2, a3) = (Vector256.Load(output), Vector256.Load(output + yStride), Vector256.Load(output + 2 * yStride), Vector256.Load(output + 3 * yStride));
+                    var x = q8k + k * stride + (long)b0 * Q8K.BlockBytes;
+                    for (var b = 0; b < count; b++) BlockFour(tile + b * BlockStride, x + (long)b * Q8K.BlockBytes, stride, ref a0, ref a1, ref a2, ref a3);
+                    a0.Store(output);
+                    a1.Store(output + yStride);
+                    a2.Store(output + 2 * yStride);
+                    a3.Store(output + 3 * yStride);
+                }
+                for (; k < n; k++)
                 {
                     var output = y + k * yStride;
                     var acc = b0 == 0 ? Vector256<float>.Zero : Vector256.Load(output);
@@ -118,6 +136,59 @@ internal static unsafe class TileDot<TFormat> where TFormat : ITileFormat
             dot += SubBlock(chunk, xq, scale);
             dot += SubBlock(chunk + ChunksPerSubBlock * VectorBytes, xq + TFormat.SubBlockValues, scale + VectorBytes);
         }
+        return Finish(t, x, dot, acc);
+    }
+
+    /// <summary><see cref="Block"/> for the four inputs at x + j·stride: each sub-block's chunks and scales are loaded
+    /// once for the four (the one-input loop is bound by its loads, two per pair-sum step).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BlockFour(byte* t, byte* x, long stride, ref Vector256<float> a0, ref Vector256<float> a1, ref Vector256<float> a2, ref Vector256<float> a3)
+    {
+        var x0 = x + Q8K.QuantsOffset;
+        var x1 = x0 + stride;
+        var x2 = x1 + stride;
+        var x3 = x2 + stride;
+        var scale = t + ScalesOffset;
+        Vector512<int> d0 = default, d1 = default, d2 = default, d3 = default;
+        for (var chunk = t; chunk < t + ScalesOffset; chunk += ChunksPerSubBlock * VectorBytes, scale += VectorBytes)
+        {
+            var c0 = Vector512.Load(chunk);
+            var c1 = Vector512.Load(chunk + VectorBytes);
+            var c2 = ChunksPerSubBlock == 4 ? Vector512.Load(chunk + 2 * VectorBytes) : default;
+            var c3 = ChunksPerSubBlock == 4 ? Vector512.Load(chunk + 3 * VectorBytes) : default;
+            var s = Vector512.Load((short*)scale);
+            d0 += SubBlock(c0, c1, c2, c3, x0, s);
+            d1 += SubBlock(c0, c1, c2, c3, x1, s);
+            d2 += SubBlock(c0, c1, c2, c3, x2, s);
+            d3 += SubBlock(c0, c1, c2, c3, x3, s);
+            x0 += TFormat.SubBlockValues;
+            x1 += TFormat.SubBlockValues;
+            x2 += TFormat.SubBlockValues;
+            x3 += TFormat.SubBlockValues;
+        }
+        a0 = Finish(t, x, d0, a0);
+        a1 = Finish(t, x + stride, d1, a1);
+        a2 = Finish(t, x + 2 * stride, d2, a2);
+        a3 = Finish(t, x + 3 * stride, d3, a3);
+    }
+
+    /// <summary>A sub-block of the eight rows whose chunks are in registers (c2, c3 unused where a sub-block has two).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> SubBlock(Vector512<byte> c0, Vector512<byte> c1, Vector512<byte> c2, Vector512<byte> c3, byte* xq, Vector512<short> scale)
+    {
+        var pairs = Avx512BW.MultiplyAddAdjacent(c0, Vector512.Create(*(long*)xq).AsSByte())
+            + Avx512BW.MultiplyAddAdjacent(c1, Vector512.Create(*(long*)(xq + ChunkValues)).AsSByte());
+        if (ChunksPerSubBlock == 4)
+            pairs += Avx512BW.MultiplyAddAdjacent(c2, Vector512.Create(*(long*)(xq + 2 * ChunkValues)).AsSByte())
+                + Avx512BW.MultiplyAddAdjacent(c3, Vector512.Create(*(long*)(xq + 3 * ChunkValues)).AsSByte());
+        return Avx512BW.MultiplyAddAdjacent(pairs, scale);
+    }
+
+    /// <summary>The block's exact integers (<paramref name="dot"/>: two int32 lanes per row) into the eight rows'
+    /// float chains <paramref name="acc"/>, with the block sums of the input at <paramref name="x"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Finish(byte* t, byte* x, Vector512<int> dot, Vector256<float> acc)
+    {
         // Row r's two int32 lanes (2r, 2r+1) added in the low dword of qword r (exact: the sum fits int32), then
         // vpmovqd keeps those low dwords: lane r = row r.
         var lanes = Avx512F.ConvertToVector256Int32((dot + (dot.AsInt64() >>> 32).AsInt32()).AsInt64());
@@ -243,8 +314,10 @@ internal static unsafe class TileDot<TFormat> where TFormat : ITileFormat
 internal static unsafe class KQuantTiles
 {
     /// <summary>Inputs from which a batch runs the tile kernel: below it, repacking a tile costs more than the
-    /// row kernel spends on the few inputs. Either way the bits are the same.</summary>
-    public const int MinInputs = 8;
+    /// row kernel spends on the few inputs. Either way the bits are the same. Measured one thread on an
+    /// expert-shaped Q4_K/Q6_K matrix (2816×1024): at 4 inputs the row kernel (one four-input pass) is ahead, at 5
+    /// (where it needs a second pass for one input) the tile kernel is 1.2–1.5× ahead.</summary>
+    public const int MinInputs = 5;
 
     /// <summary>Weight rows one call takes: one per qword of a 512-bit vector.</summary>
     public const int Rows = 8;
