@@ -63,8 +63,9 @@ public unsafe class TileDotTests
     }
 
     /// <summary>Eight rows of <paramref name="blocks"/> (cycled) against activations all +1, all −1 and alternating
-    /// (q8_K quants ±127, the largest products): the tile's outputs equal the scalar row kernel's, and the format's
-    /// int16 pair sums provably fit (<see cref="TileDot{TFormat}.PairSumsFit"/>).</summary>
+    /// (q8_K quants ±127, the largest products), each twice and +1 once more (seven inputs: one four-input pass, then
+    /// three one at a time): the tile's outputs equal the scalar row kernel's, and the format's int16 pair sums
+    /// provably fit (<see cref="TileDot{TFormat}.PairSumsFit"/>).</summary>
     private static void ExtremeBlocksSameBitsAsRowKernel<TFormat>(byte[] first, byte[][] blocks) where TFormat : ITileFormat
     {
         Assert.SkipUnless(Avx512BW.IsSupported, "the tile kernel needs AVX-512BW");
@@ -80,6 +81,7 @@ public unsafe class TileDotTests
             Enumerable.Repeat(-1f, cols).ToArray(),
             Enumerable.Range(0, cols).Select(i => i % 2 == 0 ? 1f : -1f).ToArray(),
         ];
+        inputs = [.. inputs, .. inputs, inputs[0]];
         long stride = width * Q8K.BlockBytes;
         var q8k = new byte[inputs.Length * stride];
         for (var k = 0; k < inputs.Length; k++) Q8K.Quantize(inputs[k], q8k.AsSpan((int)(k * stride), (int)stride));
