@@ -24,7 +24,8 @@ internal unsafe interface ITileFormat : IKQuantFormat
 /// idea on AVX-512BW with <see cref="KQuantRow"/>'s exact order. Each weight block of the eight rows is repacked once
 /// (<see cref="Repack"/>) so that one 512-bit vector holds the same eight consecutive quants of all eight rows (row r
 /// in qword r), with the rows' sub-block scales, the weights of their block sums, d and −dmin beside it as vectors.
-/// Then per input (four inputs per pass over a sub-block's chunks, <see cref="BlockFour"/>): broadcast eight activation bytes, vpmaddubsw, add a sub-block's pair sums as int16 (exact, see
+/// Then per input (four inputs per pass over a sub-block's chunks, <see cref="BlockFour"/>): broadcast eight
+/// activation bytes, vpmaddubsw, add a sub-block's pair sums as int16 (exact, see
 /// <see cref="ITileFormat.MaxQuant"/>), vpmaddwd against the eight rows' scales, vpaddd: the int32 lanes ARE the rows
 /// (two per row, folded once per block), so lane r holds row r's exact isum (and msum), and one vector fma per block
 /// runs the eight rows' canonical float chains at once: outputs equal the row kernel's bit for bit.
