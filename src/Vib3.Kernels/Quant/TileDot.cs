@@ -228,17 +228,11 @@ internal static unsafe class TileDot<TFormat> where TFormat : ITileFormat
     /// <paramref name="xq"/>): the chunks' pair sums, added as int16 (exact by <see cref="PairSumsFit"/>), times the
     /// rows' scales at <paramref name="scale"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> SubBlock(byte* chunk, byte* xq, byte* scale)
-    {
-        var pairs = Chunk(chunk, xq, 0) + Chunk(chunk, xq, 1);
-        if (ChunksPerSubBlock == 4) pairs += Chunk(chunk, xq, 2) + Chunk(chunk, xq, 3);
-        return Avx512BW.MultiplyAddAdjacent(pairs, Vector512.Load((short*)scale));
-    }
-
-    /// <summary>Chunk c of the eight rows times the input's values 8c…8c+7, broadcast to every row.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<short> Chunk(byte* chunk, byte* xq, int c) =>
-        Avx512BW.MultiplyAddAdjacent(Vector512.Load(chunk + VectorBytes * c), Vector512.Create(*(long*)(xq + ChunkValues * c)).AsSByte());
+    private static Vector512<int> SubBlock(byte* chunk, byte* xq, byte* scale) =>
+        SubBlock(Vector512.Load(chunk), Vector512.Load(chunk + VectorBytes),
+            ChunksPerSubBlock == 4 ? Vector512.Load(chunk + 2 * VectorBytes) : default,
+            ChunksPerSubBlock == 4 ? Vector512.Load(chunk + 3 * VectorBytes) : default,
+            xq, Vector512.Load((short*)scale));
 
     /// <summary>The eight rows' block at <paramref name="block"/> (row r at block + r·rowBytes) into the tile layout
     /// at <paramref name="dst"/> (<see cref="BlockStride"/> bytes; <paramref name="staging"/>:
