@@ -23,6 +23,16 @@ public sealed class LlamaCppLegacyQuantTests
 {
     private const float Tolerance = 2e-3f;
 
+    /// <summary>Not the fixture's default (5): with those tokens llama.cpp itself gives Qwen2Moe Q4_0 one of two
+    /// results, fixed for the life of a process and chosen per process (2 of 12 whole-project runs measured the
+    /// second; every evaluation inside such a process, fresh loads and other threads included, gave it again). The
+    /// two agree at positions 0–3 and differ from position 4 on by up to 1.4e-3 (3e-3 × max |logit|), the mark of
+    /// a near-tie decided differently at position 4 (an expert choice or an activation's rounding) that attention
+    /// carries forward. vib3's logits were identical in every process and within 1.2e-7 of the common result. Neither
+    /// the thread count (1–4), the memory map, FTZ/DAZ on the calling thread nor running on another thread produced
+    /// the second result; its cause inside llama.cpp is not known. These tokens give no such near-tie.</summary>
+    private const int TokenSeed = 6;
+
     public static TheoryData<ModelFamily, DType> Cases()
     {
         var data = new TheoryData<ModelFamily, DType>();
@@ -42,7 +52,7 @@ public sealed class LlamaCppLegacyQuantTests
         Assert.All(f.Manifest.ExpertGrids, g => Assert.Equal(type.Name(), g.DType));
         Assert.Contains(f.Manifest.Tensors, t => t.DType == type.Name() && t.Name.Contains("attn", StringComparison.Ordinal));
 
-        var tokens = ModelFixture.Tokens(24, f.Spec.Vocab);
+        var tokens = ModelFixture.Tokens(24, f.Spec.Vocab, seed: TokenSeed);
         float[][] expected;
         using (var llama = LlamaCppModel.Load(f.SourcePath))
             expected = llama.Logits(tokens);
