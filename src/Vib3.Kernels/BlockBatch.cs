@@ -30,7 +30,9 @@ internal static unsafe class BlockBatch
     public static bool Handles(DType t) =>
         t == DType.Q8_0 || LegacyDots.Has(t) || KQuantDots.For(t) != null;
 
-    public static void Compute(DType t, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, int n, Span<float> y)
+    /// <param name="interleaved">The weights are held interleaved (<see cref="WeightLayout.Interleaved"/>, Q4_K or Q6_K,
+    /// rows a multiple of eight): the tile kernel reads them as they are, whatever n.</param>
+    public static void Compute(DType t, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, int n, Span<float> y, bool interleaved = false)
     {
         var kernel = KQuantDots.For(t);
         var qk = kernel != null;
@@ -55,7 +57,9 @@ internal static unsafe class BlockBatch
                 if (qk)
                 {
                     for (var i = 0; i < n; i++) Q8K.Quantize(x.Slice(i * cols, cols), new Span<byte>(q + i * q8kStride, (int)q8kStride));
-                    job = new KQuantJob(kernel, KQuantTiles.For(t), q, q8kStride, cols / Q8K.BlockValues);
+                    job = interleaved
+                        ? new InterleavedJob(KQuantTiles.Interleaved(t), q, q8kStride, cols / Q8K.BlockValues)
+                        : new KQuantJob(kernel, KQuantTiles.For(t), q, q8kStride, cols / Q8K.BlockValues);
                 }
                 else if (legacy != null)
                 {
@@ -154,6 +158,22 @@ internal static unsafe class BlockBatch
 
         /// <summary>Inputs in the batch.</summary>
         protected int Inputs => _n;
+
+        /// <summary>Rows [r0, r1) of interleaved weights (r0 and r1 multiples of eight) through <paramref name="tile"/>.</summary>
+        protected void InterleavedGroups(int r0, int r1, delegate*<byte*, byte*, long, int, int, float*, long, void> tile, byte* q8k, long stride, int blocks)
+        {
+            for (var r = r0; r < r1; r += KQuantTiles.Rows) tile(_w + r * _rowBytes, q8k, stride, _n, blocks, _y + r, _rows);
+        }
+    }
+
+    /// <summary>Weights held interleaved (<see cref="WeightLayout.Interleaved"/>): every tile through the interleaved
+    /// tile kernel, whatever the number of inputs.</summary>
+    private sealed class InterleavedJob(delegate*<byte*, byte*, long, int, int, float*, long, void> tile, byte* q8k, long stride, int blocks) : Job
+    {
+        protected override void Rows(int r0, int r1) => InterleavedGroups(r0, r1, tile, q8k, stride, blocks);
+
+        protected override void Dot(byte* row, int first, int count, float* output) =>
+            throw new InvalidOperationException("interleaved weights have no row-at-a-time dot");
     }
 
     /// <param name="tile">The format's interleaved tile kernel (<see cref="KQuantTiles"/>), or null.</param>

@@ -43,6 +43,21 @@ public static unsafe class MatMul
         }
     }
 
+    /// <summary><see cref="Compute(DType, ReadOnlySpan{byte}, int, int, ReadOnlySpan{float}, int, Span{float})"/> of
+    /// weights in <paramref name="layout"/>: held interleaved (<see cref="WeightLayout.Interleaved"/>), the tile
+    /// kernel reads them as they are, for any number of inputs; the same bits.</summary>
+    public static void Compute(DType t, WeightLayout layout, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, int n, Span<float> y)
+    {
+        if (layout == WeightLayout.Rows)
+        {
+            Compute(t, w, rows, cols, x, n, y);
+            return;
+        }
+        Check.MatVec(t, w, rows, cols, x.Length, y.Length, n);
+        if (!Quant.InterleavedMatrix.Supports(t, rows)) throw new ArgumentException($"a {rows}-row {t.Name()} matrix is not held interleaved on this CPU");
+        if (n > 0) BlockBatch.Compute(t, w, rows, cols, x, n, y, interleaved: true);
+    }
+
     /// <summary>Per-input MatVec (the non-AVX-512 path and the block types without a batched kernel).</summary>
     private static void ComputeRows(DType t, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, int n, Span<float> y)
     {

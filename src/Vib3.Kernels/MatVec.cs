@@ -57,6 +57,41 @@ public static unsafe class MatVec
             Run(new Job(t, pw, (int)t.ByteCount(cols), cols, p, py), rows);
     }
 
+    /// <summary><see cref="Compute(DType, ReadOnlySpan{byte}, int, int, MatVecInput, Span{float})"/> of weights in
+    /// <paramref name="layout"/>: held interleaved (<see cref="WeightLayout.Interleaved"/>), eight rows at a time
+    /// through the tile kernel on the bytes as they are, with the row kernel's bits.</summary>
+    public static void Compute(DType t, WeightLayout layout, ReadOnlySpan<byte> w, int rows, int cols, MatVecInput x, Span<float> y)
+    {
+        if (layout == WeightLayout.Rows)
+        {
+            Compute(t, w, rows, cols, x, y);
+            return;
+        }
+        if (x.Length != cols) throw new ArgumentException($"x: holds {x.Length} values, the weights have {cols} columns");
+        Check.MatVec(t, w, rows, cols, x.Length, y.Length, 1);
+        if (!InterleavedMatrix.Supports(t, rows)) throw new ArgumentException($"a {rows}-row {t.Name()} matrix is not held interleaved on this CPU");
+        var p = x.Prepare(t);
+        var rowBytes = (int)t.ByteCount(cols);
+        fixed (byte* pw = w)
+        fixed (float* py = y)
+        {
+            var groups = rows / KQuantTiles.Rows;
+            var job = new InterleavedJob(KQuantTiles.Interleaved(t), pw, KQuantTiles.Rows * rowBytes, p.Q8K, cols / Q8K.BlockValues, py, rows);
+            Run(job, groups, KQuantTiles.Rows * rowBytes);
+        }
+    }
+
+    /// <summary>Groups of eight interleaved rows against one q8_K vector.</summary>
+    private sealed class InterleavedJob(delegate*<byte*, byte*, long, int, int, float*, long, void> tile, byte* w, int groupBytes,
+        byte* q8k, int blocks, float* y, int rows) : PoolJob
+    {
+        protected override void Run(int start, int end)
+        {
+            for (var g = start; g < end; g++)
+                tile(w + (long)g * groupBytes, q8k, 0, 1, blocks, y + g * KQuantTiles.Rows, rows);
+        }
+    }
+
     /// <summary><see cref="Compute(DType, ReadOnlySpan{byte}, int, int, MatVecInput, Span{float})"/> over several pages of
     /// one matrix at once: y[page.FirstRow + i] = row i of the page · x. The kernel threads split all the pages' rows
     /// between them in guided chunks, so a matrix spread over many pages (the output projection: tens of pages) costs

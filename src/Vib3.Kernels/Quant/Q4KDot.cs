@@ -6,7 +6,7 @@ namespace Vib3.Kernels.Quant;
 
 /// <summary>Q4_K weights · Q8_K activations (<see cref="KQuantRow"/>): 4-bit unsigned quants, eight 32-value
 /// sub-blocks with 6-bit scales and mins.</summary>
-internal readonly unsafe struct Q4KDot : ITileFormat
+internal readonly unsafe partial struct Q4KDot : ITileFormat
 {
     private const int QuantsOffset = 16;
 

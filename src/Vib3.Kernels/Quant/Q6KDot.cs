@@ -5,7 +5,7 @@ namespace Vib3.Kernels.Quant;
 
 /// <summary>Q6_K weights · Q8_K activations (<see cref="KQuantRow"/>): 6-bit quants dotted unsigned (0…63, the −32
 /// offset comes back through the block sums), sixteen 16-value sub-blocks with int8 scales.</summary>
-internal readonly unsafe struct Q6KDot : ITileFormat, IHalfRuns
+internal readonly unsafe partial struct Q6KDot : ITileFormat, IHalfRuns
 {
     private const int ScalesOffset = 192;
     private const int ScaleOffset = 208;

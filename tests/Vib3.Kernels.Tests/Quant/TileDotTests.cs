@@ -64,9 +64,10 @@ public unsafe class TileDotTests
 
     /// <summary>Eight rows of <paramref name="blocks"/> (cycled) against activations all +1, all −1 and alternating
     /// (q8_K quants ±127, the largest products), each twice and +1 once more (seven inputs: one four-input pass, then
-    /// three one at a time): the tile's outputs equal the scalar row kernel's, and the format's int16 pair sums
-    /// provably fit (<see cref="TileDot{TFormat}.PairSumsFit"/>).</summary>
-    private static void ExtremeBlocksSameBitsAsRowKernel<TFormat>(byte[] first, byte[][] blocks) where TFormat : ITileFormat
+    /// three one at a time): the tile's outputs, from the rows repacked and from the rows held interleaved (where the
+    /// CPU has AVX-512 VBMI), equal the scalar row kernel's, and the format's int16 pair sums provably fit
+    /// (<see cref="TileDot{TFormat}.PairSumsFit"/>).</summary>
+    private static void ExtremeBlocksSameBitsAsRowKernel<TFormat>(byte[] first, byte[][] blocks) where TFormat : IInterleavedFormat
     {
         Assert.SkipUnless(Avx512BW.IsSupported, "the tile kernel needs AVX-512BW");
         Assert.True(TileDot<TFormat>.PairSumsFit);
@@ -86,11 +87,21 @@ public unsafe class TileDotTests
         var q8k = new byte[inputs.Length * stride];
         for (var k = 0; k < inputs.Length; k++) Q8K.Quantize(inputs[k], q8k.AsSpan((int)(k * stride), (int)stride));
         var y = new float[inputs.Length * Rows];
+        var fromInterleaved = new float[inputs.Length * Rows];
+        var interleaved = (byte[])w.Clone();
+        var canInterleave = Avx512Vbmi.IsSupported;
         fixed (byte* pw = w)
+        fixed (byte* pi = interleaved)
         fixed (byte* px = q8k)
         fixed (float* py = y)
+        fixed (float* pf = fromInterleaved)
         {
             TileDot<TFormat>.Dot(pw, rowBytes, px, stride, inputs.Length, width, py, Rows);
+            if (canInterleave)
+            {
+                for (var b = 0; b < width; b++) TFormat.Interleave(pw + b * first.Length, rowBytes, pi + b * Rows * first.Length);
+                TileDot<TFormat>.DotInterleaved<TFormat>(pi, px, stride, inputs.Length, width, pf, Rows);
+            }
             for (var k = 0; k < inputs.Length; k++)
                 for (var r = 0; r < Rows; r++)
                 {
@@ -98,6 +109,9 @@ public unsafe class TileDotTests
                     KQuantRow.Run<TFormat, ScalarSums<TFormat>>(pw + r * rowBytes, px + k * stride, 0, 1, width, &expected);
                     Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(py[k * Rows + r]),
                         $"input {k} row {r}: {py[k * Rows + r]} vs row kernel {expected}");
+                    if (canInterleave)
+                        Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(pf[k * Rows + r]),
+                            $"interleaved, input {k} row {r}: {pf[k * Rows + r]} vs row kernel {expected}");
                 }
         }
     }
