@@ -57,6 +57,16 @@ public static unsafe class MatVec
             Run(new Job(t, pw, (int)t.ByteCount(cols), cols, p, py), rows);
     }
 
+    /// <summary><see cref="Compute(DType, ReadOnlySpan{byte}, int, int, ReadOnlySpan{float}, Span{float})"/> of weights
+    /// in <paramref name="layout"/>.</summary>
+    public static void Compute(DType t, WeightLayout layout, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, Span<float> y)
+    {
+        Check.MatVec(t, w, rows, cols, x.Length, y.Length, 1);
+        var input = _scratch is { } s && s.Capacity >= cols ? s : _scratch = new MatVecInput(cols);
+        input.Set(x[..cols]);
+        Compute(t, layout, w, rows, cols, input, y);
+    }
+
     /// <summary><see cref="Compute(DType, ReadOnlySpan{byte}, int, int, MatVecInput, Span{float})"/> of weights in
     /// <paramref name="layout"/>: held interleaved (<see cref="WeightLayout.Interleaved"/>), eight rows at a time
     /// through the tile kernel on the bytes as they are, with the row kernel's bits.</summary>

@@ -28,6 +28,7 @@ public sealed partial class PageStore : IDisposable
     private readonly PageTraceWriter? _trace;
     private readonly LayerTierCounters? _layers;
     private readonly IPageMissObserver? _missObserver;
+    private readonly IPageMemoryForm? _memoryForm;
     private readonly string _logDir;
 
     /// <summary>Expert-page reads per layer (hits, reads that joined one in progress, disk reads); null when the store
@@ -38,8 +39,9 @@ public sealed partial class PageStore : IDisposable
 
     private PageStore(string modelName, string logDir, PageEntry[] entries, int maxPageBytes, IDevice device, FasterLog log,
         CacheShare cache, PagePool? ownPool, int readsInFlight, PageTraceWriter? trace, PageClassMap? classes,
-        IPageMissObserver? missObserver)
+        IPageMissObserver? missObserver, IPageMemoryForm? memoryForm)
     {
+        _memoryForm = memoryForm;
         _ownPool = ownPool;
         _trace = trace;
         _missObserver = missObserver;
@@ -68,7 +70,10 @@ public sealed partial class PageStore : IDisposable
 
     /// <param name="classes">The pages' classes, for an expert-aware <see cref="PageStoreOptions.CachePolicy"/> and the
     /// per-layer counters (the caller that has the model's manifest knows them); null treats every page alike.</param>
-    public static PageStore Open(string storeDir, string modelName, PageStoreOptions options, PageClassMap? classes)
+    /// <param name="memoryForm">How the pages are held in RAM where that differs from the stored bytes (see
+    /// <see cref="IPageMemoryForm"/>); null holds them as stored.</param>
+    public static PageStore Open(string storeDir, string modelName, PageStoreOptions options, PageClassMap? classes,
+        IPageMemoryForm? memoryForm = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.ReadsInFlight < 1)
@@ -102,7 +107,7 @@ public sealed partial class PageStore : IDisposable
                 ownPool = new PagePool(options.RamBudgetBytes, options.EvictionPolicy ?? CachePolicies.Create(options.CachePolicy, classes));
             var cache = (options.Pool ?? ownPool!).Cache.Attach(modelName, entries.Length, classes);
             return new PageStore(modelName, logDir, entries, maxPage, device, log, cache, ownPool, options.ReadsInFlight, options.Trace, classes,
-                options.MissObserver);
+                options.MissObserver, memoryForm);
         }
         catch (Exception e)
         {
@@ -351,6 +356,7 @@ public sealed partial class PageStore : IDisposable
             }
             finally { _diskSlots.Release(); }
             Verify(page, entry, buffer, offset);
+            _memoryForm?.ToMemory(page, buffer.GetSpan().Slice(offset, entry.Length));
             Interlocked.Add(ref _bytesRead, entry.Length);
             lock (_inFlight)
             {

@@ -257,10 +257,11 @@ public sealed partial class ForwardPass
             var type = grid.GateUpType();
             var rowsBytes = (int)type.ByteCount((long)r * dim);
             var gateUp = scratch.GateUp.AsSpan(0, m * 2 * r); // [m, 2r]: row t's gate outputs, then its up outputs
-            MatMul.Compute(type, page[..(2 * rowsBytes)], 2 * r, dim, scratch.Gathered.AsSpan(0, m * dim), m, gateUp);
+            var layouts = _w.ExpertLayouts(grid);
+            MatMul.Compute(type, layouts.GateUp, page[..(2 * rowsBytes)], 2 * r, dim, scratch.Gathered.AsSpan(0, m * dim), m, gateUp);
             for (var t = 0; t < m; t++)
                 SwiGlu.Compute(gateUp.Slice(t * 2 * r, r), gateUp.Slice(t * 2 * r + r, r), scratch.Hidden.AsSpan(t * r, r));
-            MatMul.Compute(grid.DownType(), page[(2 * rowsBytes)..], dim, r, scratch.Hidden.AsSpan(0, m * r), m, output);
+            MatMul.Compute(grid.DownType(), layouts.Down, page[(2 * rowsBytes)..], dim, r, scratch.Hidden.AsSpan(0, m * r), m, output);
         }
         finally
         {

@@ -244,9 +244,10 @@ public sealed partial class ForwardPass
         var rowsBytes = (int)type.ByteCount((long)r * grid.Dim);
         var gateUp = slot.GateUp.AsSpan(0, 2 * r);
         var hidden = slot.Hidden.AsSpan(0, r);
-        MatVec.Compute(type, page[..(2 * rowsBytes)], 2 * r, grid.Dim, _b.XbInput, gateUp);
+        var layouts = _w.ExpertLayouts(grid);
+        MatVec.Compute(type, layouts.GateUp, page[..(2 * rowsBytes)], 2 * r, grid.Dim, _b.XbInput, gateUp);
         SwiGlu.Compute(gateUp[..r], gateUp[r..], hidden);
-        MatVec.Compute(grid.DownType(), page[(2 * rowsBytes)..], grid.Dim, r, hidden, slot.Output);
+        MatVec.Compute(grid.DownType(), layouts.Down, page[(2 * rowsBytes)..], grid.Dim, r, hidden, slot.Output);
     }
 
     /// <summary>Moe += gate · down(silu(gate·Xb) ⊙ up·Xb): gate = sigmoid(w_shared · Xb) (Qwen2-MoE), or 1 when the

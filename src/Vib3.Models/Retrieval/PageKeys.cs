@@ -39,7 +39,7 @@ public static class PageKeys
         await w.StreamPagesAsync(grid.FirstPage, pages, (i, page) =>
         {
             var r = grid.RowsInBundle(i % grid.BundlesPerExpert);
-            Dequantise(grid, page, r, gate, up);
+            Dequantise(grid, w.StoredBytes(grid.FirstPage + i, page), r, gate, up);
             Key(kind, gate.AsSpan(0, r * dim), up.AsSpan(0, r * dim), r, dim, keys.AsSpan(i * dim, dim));
         }, ct).ConfigureAwait(false);
         return new PageKeyLayer(grid.Layer, pages, dim, kind, metric, keys);

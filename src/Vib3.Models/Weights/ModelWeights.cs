@@ -17,10 +17,12 @@ public sealed class ModelWeights : IDisposable
     private readonly StoredModel _model;
     private readonly Dictionary<string, DenseWeight> _dense;
     private readonly PageWaits _waits = new();
+    private readonly ExpertPageForm? _form;
 
-    private ModelWeights(StoredModel model)
+    private ModelWeights(StoredModel model, ExpertPageForm? form)
     {
         _model = model;
+        _form = form;
         _dense = model.Manifest.Tensors.ToDictionary(t => t.Name, t => new DenseWeight(t), StringComparer.Ordinal);
         ExpertGrids = model.Manifest.ExpertGrids.ToDictionary(g => g.Layer);
     }
@@ -37,8 +39,30 @@ public sealed class ModelWeights : IDisposable
     /// <summary>Routed experts per layer (layers without experts are absent).</summary>
     public IReadOnlyDictionary<int, ExpertGridEntry> ExpertGrids { get; }
 
-    public static ModelWeights Open(ModelCatalog catalog, string name, PageStoreOptions options) =>
-        new(StoredModel.Open(catalog, name, options));
+    /// <summary>Opens the model for inference: its expert pages held in RAM in the form the kernels read fastest
+    /// (<see cref="ExpertPageForm"/>), unless <paramref name="interleaveExperts"/> is false (llama.cpp's --no-repack:
+    /// every page held as stored; the same results, bit for bit).</summary>
+    public static ModelWeights Open(ModelCatalog catalog, string name, PageStoreOptions options, bool interleaveExperts = true)
+    {
+        ExpertPageForm? form = null;
+        var model = StoredModel.Open(catalog, name, options, manifest => form = interleaveExperts ? ExpertPageForm.For(manifest) : null);
+        return new ModelWeights(model, form);
+    }
+
+    /// <summary>How layer <paramref name="grid"/>'s expert pages hold their gate-and-up rows and their down slices
+    /// in RAM (<see cref="ExpertPageForm"/>).</summary>
+    public (Kernels.WeightLayout GateUp, Kernels.WeightLayout Down) ExpertLayouts(ExpertGridEntry grid) =>
+        _form?.Layouts(grid) ?? (Kernels.WeightLayout.Rows, Kernels.WeightLayout.Rows);
+
+    /// <summary>Page <paramref name="page"/>'s bytes as stored, from the bytes RAM holds (<paramref name="held"/>,
+    /// unchanged): a copy where the page is held in another form, else the bytes themselves.</summary>
+    public ReadOnlySpan<byte> StoredBytes(int page, ReadOnlySpan<byte> held)
+    {
+        if (_form is null) return held;
+        var copy = held.ToArray();
+        _form.ToStored(page, copy);
+        return copy;
+    }
 
     public DenseWeight Tensor(string name) =>
         _dense.TryGetValue(name, out var w)

@@ -17,11 +17,14 @@ public enum ExpertMatrixKind
 /// the forward pass never needs (it works on pages) but conversion checks and tools do.</summary>
 public sealed class StoredModel : IDisposable
 {
-    private StoredModel(ModelManifest manifest, PageStore store, string dir)
+    private readonly IPageMemoryForm? _memoryForm;
+
+    private StoredModel(ModelManifest manifest, PageStore store, string dir, IPageMemoryForm? memoryForm)
     {
         Manifest = manifest;
         Store = store;
         Dir = dir;
+        _memoryForm = memoryForm;
     }
 
     public ModelManifest Manifest { get; }
@@ -31,12 +34,14 @@ public sealed class StoredModel : IDisposable
     public string Dir { get; }
 
     /// <summary>Reads the manifest and the page table, each verified and validated, and holds one to the other;
-    /// pages come from disk when asked for.</summary>
-    public static StoredModel Open(ModelCatalog catalog, string name, PageStoreOptions options)
+    /// pages come from disk when asked for, held in RAM in the form <paramref name="memoryForm"/> gives for the
+    /// manifest (null, or no form: as stored).</summary>
+    public static StoredModel Open(ModelCatalog catalog, string name, PageStoreOptions options, Func<ModelManifest, IPageMemoryForm?>? memoryForm = null)
     {
         var manifest = catalog.Get(name);
         var dir = catalog.ModelDir(name);
-        var store = PageStore.Open(dir, name, options, ClassesFor(manifest));
+        var form = memoryForm?.Invoke(manifest);
+        var store = PageStore.Open(dir, name, options, ClassesFor(manifest), form);
         try
         {
             ManifestValidator.ValidatePages(manifest, store, name);
@@ -46,7 +51,7 @@ public sealed class StoredModel : IDisposable
             store.Dispose();
             throw;
         }
-        return new StoredModel(manifest, store, dir);
+        return new StoredModel(manifest, store, dir, form);
     }
 
     /// <summary>The pages' classes (a few bytes a page): for an expert-aware policy and the per-layer counters.</summary>
@@ -68,12 +73,22 @@ public sealed class StoredModel : IDisposable
             if (at + lease.Memory.Length > result.Length)
                 throw new Vib3Exception(SqlState.DataCorrupted,
                     $"model '{Manifest.Name}': tensor '{name}' pages hold more than its {result.Length} bytes");
-            lease.Memory.Span.CopyTo(result.AsSpan(at));
+            StoredBytes(t.FirstPage + p, lease.Memory.Span).CopyTo(result.AsSpan(at));
             at += lease.Memory.Length;
         }
         if (at != result.Length)
             throw new Vib3Exception(SqlState.DataCorrupted, $"model '{Manifest.Name}': tensor '{name}' pages hold {at} bytes, expected {result.Length}");
         return result;
+    }
+
+    /// <summary>Page <paramref name="page"/>'s bytes as stored: the leased bytes themselves, or a copy rewritten back
+    /// from the form RAM holds them in.</summary>
+    private ReadOnlySpan<byte> StoredBytes(int page, ReadOnlySpan<byte> held)
+    {
+        if (_memoryForm is null) return held;
+        var copy = held.ToArray();
+        _memoryForm.ToStored(page, copy);
+        return copy;
     }
 
     /// <summary>One expert matrix reassembled from its bundles, row-major in the grid's type
@@ -91,7 +106,7 @@ public sealed class StoredModel : IDisposable
         for (var b = 0; b < g.BundlesPerExpert; b++)
         {
             using var lease = await Store.ReadAsync(g.PageOf(expert, b), ct).ConfigureAwait(false);
-            var page = lease.Memory.Span;
+            var page = StoredBytes(g.PageOf(expert, b), lease.Memory.Span);
             var r = g.RowsInBundle(b);
             if (page.Length != (int)g.BundleBytes(r))
                 throw new Vib3Exception(SqlState.DataCorrupted,
