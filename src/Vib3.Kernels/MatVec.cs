@@ -93,9 +93,11 @@ public static unsafe class MatVec
 
     /// <summary>Groups of eight interleaved rows against one q8_K vector.</summary>
     private sealed class InterleavedJob(delegate*<byte*, byte*, long, int, int, float*, long, void> tile, byte* w, int groupBytes,
-        byte* q8k, int blocks, float* y, int rows) : PoolJob
+        byte* q8k, int blocks, float* y, int rows) : PoolJob, IPageRange
     {
-        protected override void Run(int start, int end)
+        protected override void Run(int start, int end) => Items(start, end);
+
+        public void Items(int start, int end)
         {
             for (var g = start; g < end; g++)
                 tile(w + (long)g * groupBytes, q8k, 0, 1, blocks, y + g * KQuantTiles.Rows, rows);
@@ -123,7 +125,7 @@ public static unsafe class MatVec
             for (var i = 0; i < pages.Count; i++) handles[i] = pages[i].Weights.Pin();
             fixed (float* py = y)
             {
-                var jobs = new Job[pages.Count];
+                var jobs = new IPageRange[pages.Count];
                 for (var i = 0; i < jobs.Length; i++)
                     jobs[i] = new Job(t, (byte*)handles[i].Pointer, rowBytes, cols, p, py + pages[i].FirstRow);
                 var all = new PagesJob(jobs, pages.Select(page => page.Rows).ToArray());
@@ -136,13 +138,59 @@ public static unsafe class MatVec
         }
     }
 
-    /// <summary>The rows of several pages' <see cref="Job"/>s as one index range, in page order.</summary>
+    /// <summary><see cref="Compute(DType, IReadOnlyList{RowPage}, int, MatVecInput, Span{float})"/> of pages held in
+    /// <paramref name="layout"/>: interleaved pages (every page's rows a multiple of eight) split between the kernel
+    /// threads in groups of eight rows, one dispatch for all of them.</summary>
+    public static void Compute(DType t, WeightLayout layout, IReadOnlyList<RowPage> pages, int cols, MatVecInput x, Span<float> y)
+    {
+        if (layout == WeightLayout.Rows)
+        {
+            Compute(t, pages, cols, x, y);
+            return;
+        }
+        if (x.Length != cols) throw new ArgumentException($"x: holds {x.Length} values, the weights have {cols} columns");
+        var groupBytes = KQuantTiles.Rows * (int)t.ByteCount(cols);
+        foreach (var page in pages)
+        {
+            if (page.FirstRow < 0 || page.FirstRow > y.Length - page.Rows)
+                throw new ArgumentException($"page rows [{page.FirstRow}, {page.FirstRow + page.Rows}) fall outside y (length {y.Length})");
+            Check.MatVec(t, page.Weights.Span, page.Rows, cols, x.Length, page.Rows, 1);
+            if (!InterleavedMatrix.Supports(t, page.Rows)) throw new ArgumentException($"a {page.Rows}-row {t.Name()} page is not held interleaved on this CPU");
+        }
+        var p = x.Prepare(t);
+        var tile = KQuantTiles.Interleaved(t);
+        var handles = new System.Buffers.MemoryHandle[pages.Count];
+        try
+        {
+            for (var i = 0; i < pages.Count; i++) handles[i] = pages[i].Weights.Pin();
+            fixed (float* py = y)
+            {
+                var jobs = new IPageRange[pages.Count];
+                for (var i = 0; i < jobs.Length; i++)
+                    jobs[i] = new InterleavedJob(tile, (byte*)handles[i].Pointer, groupBytes, p.Q8K, cols / Q8K.BlockValues, py + pages[i].FirstRow, pages[i].Rows);
+                var all = new PagesJob(jobs, pages.Select(page => page.Rows / KQuantTiles.Rows).ToArray());
+                Run(all, all.Total, groupBytes);
+            }
+        }
+        finally
+        {
+            foreach (var h in handles) h.Dispose();
+        }
+    }
+
+    /// <summary>A page's part of a <see cref="PagesJob"/>: its items (rows, or groups of eight interleaved rows).</summary>
+    private interface IPageRange
+    {
+        void Items(int start, int end);
+    }
+
+    /// <summary>The items of several pages' jobs as one index range, in page order.</summary>
     private sealed class PagesJob : PoolJob
     {
-        private readonly Job[] _pages;
-        private readonly int[] _starts; // [pages + 1] first index of each page's rows in the range
+        private readonly IPageRange[] _pages;
+        private readonly int[] _starts; // [pages + 1] first index of each page's items in the range
 
-        internal PagesJob(Job[] pages, int[] rows)
+        internal PagesJob(IPageRange[] pages, int[] rows)
         {
             _pages = pages;
             _starts = new int[pages.Length + 1];
@@ -157,7 +205,7 @@ public static unsafe class MatVec
             for (; start < end; i++)
             {
                 var stop = Math.Min(end, _starts[i + 1]);
-                if (stop > start) _pages[i].Rows(start - _starts[i], stop - _starts[i]);
+                if (stop > start) _pages[i].Items(start - _starts[i], stop - _starts[i]);
                 start = stop;
             }
         }
@@ -191,8 +239,10 @@ public static unsafe class MatVec
     internal static bool TakesQ8K(DType t) => t.BlockSize() == Q8K.BlockValues;
 
     /// <param name="input">x and its quantised forms (<see cref="MatVecInput.Prepare"/>).</param>
-    private sealed class Job(DType t, byte* w, int rowBytes, int cols, MatVecInput.Prepared input, float* y) : PoolJob
+    private sealed class Job(DType t, byte* w, int rowBytes, int cols, MatVecInput.Prepared input, float* y) : PoolJob, IPageRange
     {
+        void IPageRange.Items(int start, int end) => Rows(start, end);
+
         private readonly float* x = input.X;      // [cols] f32 x (f32/bf16 weights, tails)
         private readonly short* xq = input.Q8;    // [cols] q8_0 values
         private readonly sbyte* xb = input.Q8Bytes; // [cols] q8_0 values as int8

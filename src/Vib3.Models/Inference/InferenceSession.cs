@@ -25,7 +25,7 @@ public sealed class InferenceSession : IDisposable
     /// <param name="contextLength">KV cache positions; null: the model's context length.</param>
     /// <param name="kvCache">f32 (default) or f16 keys and values.</param>
     /// <param name="observer">Sees the forward pass's hidden states (measurements); null for none.</param>
-    /// <param name="interleaveExperts">Hold Q4_K/Q6_K expert pages interleaved in RAM (<see cref="ExpertPageForm"/>);
+    /// <param name="interleaveExperts">Hold Q4_K/Q6_K expert pages interleaved in RAM (<see cref="InterleavedPageForm"/>);
     /// false holds them as stored.</param>
     public static async Task<InferenceSession> OpenAsync(
         ModelCatalog catalog, string model, PageStoreOptions options, int? contextLength = null, CancellationToken ct = default,

@@ -7,9 +7,10 @@ namespace Vib3.Models.Weights;
 /// Rows = 1) cut by rows into pages of RowsPerPage rows.</summary>
 public sealed class DenseWeight
 {
-    internal DenseWeight(TensorEntry entry)
+    internal DenseWeight(TensorEntry entry, Kernels.WeightLayout layout)
     {
         Entry = entry;
+        Layout = layout;
         Type = DTypes.Parse(entry.DType);
         Rows = entry.Shape.Length == 1 ? 1 : checked((int)entry.Shape[0]);
         Cols = checked((int)entry.Shape[^1]);
@@ -23,6 +24,9 @@ public sealed class DenseWeight
 
     public int Cols { get; }
 
+    /// <summary>How its pages hold the rows in RAM (<see cref="InterleavedPageForm"/>).</summary>
+    public Kernels.WeightLayout Layout { get; }
+
     public int FirstPage => Entry.FirstPage;
 
     public int PageCount => Entry.PageCount;
@@ -32,7 +36,7 @@ public sealed class DenseWeight
     public void MatVecPage(int index, ReadOnlySpan<byte> page, Kernels.MatVecInput x, Span<float> y)
     {
         var (start, count) = PageRows(index);
-        Kernels.MatVec.Compute(Type, page, count, Cols, x, y.Slice(start, count));
+        Kernels.MatVec.Compute(Type, Layout, page, count, Cols, x, y.Slice(start, count));
     }
 
     /// <summary>The rows the pages <paramref name="indices"/> (0-based within the tensor) hold, · x, as one job over
@@ -45,7 +49,7 @@ public sealed class DenseWeight
             var (start, count) = PageRows(indices[i]);
             rows[i] = new Kernels.RowPage(pages[i], start, count);
         }
-        Kernels.MatVec.Compute(Type, rows, Cols, x, y[..Rows]);
+        Kernels.MatVec.Compute(Type, Layout, rows, Cols, x, y[..Rows]);
     }
 
     /// <summary>The store's page ids of this tensor, in row order.</summary>
@@ -59,7 +63,7 @@ public sealed class DenseWeight
     {
         var (start, count) = PageRows(index);
         var part = scratch[..(n * count)];
-        Kernels.MatMul.Compute(Type, page, count, Cols, x, n, part);
+        Kernels.MatMul.Compute(Type, Layout, page, count, Cols, x, n, part);
         for (var i = 0; i < n; i++)
             part.Slice(i * count, count).CopyTo(y.Slice(i * Rows + start, count));
     }
@@ -69,6 +73,7 @@ public sealed class DenseWeight
     /// (latent attention's k_b and v_b, one small matrix per head stacked by rows).</summary>
     public void HeadMatVecPage(int index, ReadOnlySpan<byte> page, int rowsPerHead, ReadOnlySpan<float> x, int xHeadStride, Span<float> y)
     {
+        RequireRows();
         var (start, count) = PageRows(index);
         var rowBytes = (int)Type.ByteCount(Cols);
         for (var r = start; r < start + count;)
@@ -88,6 +93,7 @@ public sealed class DenseWeight
     public void HeadMatMulPage(int index, ReadOnlySpan<byte> page, int rowsPerHead, ReadOnlySpan<float> x, int xStride, int xHeadStride,
         int n, Span<float> y, int yStride, Span<float> scratch)
     {
+        RequireRows();
         var (start, count) = PageRows(index);
         var rowBytes = (int)Type.ByteCount(Cols);
         var inputs = scratch[..(n * Cols)];                       // [n, Cols] the head's slice of every input
@@ -106,6 +112,7 @@ public sealed class DenseWeight
     /// <summary>Row <paramref name="row"/> as f32, from the page that holds it (see <see cref="PageOfRow"/>).</summary>
     public void Row(ReadOnlySpan<byte> page, int row, Span<float> dst)
     {
+        RequireRows();
         var inPage = row % Entry.RowsPerPage;
         var rowBytes = (int)Type.ByteCount(Cols);
         DTypeConvert.ToF32(Type, page.Slice(inPage * rowBytes, rowBytes), dst[..Cols]);
@@ -114,8 +121,17 @@ public sealed class DenseWeight
     /// <summary>Decodes the rows page <paramref name="index"/> holds into <paramref name="all"/> (Rows × Cols f32).</summary>
     public void ToF32Page(int index, ReadOnlySpan<byte> page, Span<float> all)
     {
+        RequireRows();
         var (start, count) = PageRows(index);
         DTypeConvert.ToF32(Type, page, all.Slice(start * Cols, count * Cols));
+    }
+
+    /// <summary>The accessors that read rows or per-head slices need the stored layout; the page form never
+    /// interleaves the tensors they serve (<see cref="InterleavedPageForm"/>).</summary>
+    private void RequireRows()
+    {
+        if (Layout != Kernels.WeightLayout.Rows)
+            throw new InvalidOperationException($"tensor '{Entry.Name}' is held interleaved; its rows are read only through whole-page products");
     }
 
     public int PageOfRow(int row) => FirstPage + row / Entry.RowsPerPage;

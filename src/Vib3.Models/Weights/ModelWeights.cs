@@ -17,13 +17,13 @@ public sealed class ModelWeights : IDisposable
     private readonly StoredModel _model;
     private readonly Dictionary<string, DenseWeight> _dense;
     private readonly PageWaits _waits = new();
-    private readonly ExpertPageForm? _form;
+    private readonly InterleavedPageForm? _form;
 
-    private ModelWeights(StoredModel model, ExpertPageForm? form)
+    private ModelWeights(StoredModel model, InterleavedPageForm? form)
     {
         _model = model;
         _form = form;
-        _dense = model.Manifest.Tensors.ToDictionary(t => t.Name, t => new DenseWeight(t), StringComparer.Ordinal);
+        _dense = model.Manifest.Tensors.ToDictionary(t => t.Name, t => new DenseWeight(t, form?.Layout(t) ?? Kernels.WeightLayout.Rows), StringComparer.Ordinal);
         ExpertGrids = model.Manifest.ExpertGrids.ToDictionary(g => g.Layer);
     }
 
@@ -40,17 +40,17 @@ public sealed class ModelWeights : IDisposable
     public IReadOnlyDictionary<int, ExpertGridEntry> ExpertGrids { get; }
 
     /// <summary>Opens the model for inference: its expert pages held in RAM in the form the kernels read fastest
-    /// (<see cref="ExpertPageForm"/>), unless <paramref name="interleaveExperts"/> is false (llama.cpp's --no-repack:
+    /// (<see cref="InterleavedPageForm"/>), unless <paramref name="interleaveExperts"/> is false (llama.cpp's --no-repack:
     /// every page held as stored; the same results, bit for bit).</summary>
     public static ModelWeights Open(ModelCatalog catalog, string name, PageStoreOptions options, bool interleaveExperts = true)
     {
-        ExpertPageForm? form = null;
-        var model = StoredModel.Open(catalog, name, options, manifest => form = interleaveExperts ? ExpertPageForm.For(manifest) : null);
+        InterleavedPageForm? form = null;
+        var model = StoredModel.Open(catalog, name, options, manifest => form = interleaveExperts ? InterleavedPageForm.For(manifest) : null);
         return new ModelWeights(model, form);
     }
 
     /// <summary>How layer <paramref name="grid"/>'s expert pages hold their gate-and-up rows and their down slices
-    /// in RAM (<see cref="ExpertPageForm"/>).</summary>
+    /// in RAM (<see cref="InterleavedPageForm"/>).</summary>
     public (Kernels.WeightLayout GateUp, Kernels.WeightLayout Down) ExpertLayouts(ExpertGridEntry grid) =>
         _form?.Layouts(grid) ?? (Kernels.WeightLayout.Rows, Kernels.WeightLayout.Rows);
 

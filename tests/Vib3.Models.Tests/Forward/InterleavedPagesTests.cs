@@ -11,12 +11,12 @@ using Vib3.Synth;
 namespace Vib3.Models.Tests.Forward;
 
 /// <summary>
-/// Expert pages held interleaved in RAM (<see cref="ExpertPageForm"/>) change nothing but speed: a Q4_K_M file made by
-/// llama.cpp's quantizer (experts' gate and up Q4_K, some layers' down Q6_K) gives the same logits bit for bit with the
-/// pages interleaved and held as stored, in prefill (the batch kernels, every position) and in decode (one token at a
+/// Pages held interleaved in RAM (<see cref="InterleavedPageForm"/>) change nothing but speed: a Q4_K_M file made by
+/// llama.cpp's quantizer (experts' gate and up Q4_K, some layers' down Q6_K, attention Q4_K/Q6_K, the output matrix
+/// Q6_K) gives the same logits bit for bit with the pages interleaved and held as stored, in prefill (the batch kernels, every position) and in decode (one token at a
 /// time), with two bundle pages per expert, at a RAM budget that holds the model and at one that streams its expert pages from disk.
 /// </summary>
-public sealed class InterleavedExpertsTests
+public sealed class InterleavedPagesTests
 {
     [Theory]
     [InlineData(ModelFamily.Mixtral, 64 << 20)]
@@ -41,6 +41,11 @@ public sealed class InterleavedExpertsTests
         using var stored = await InferenceSession.OpenAsync(f.Catalog, "m", options, interleaveExperts: false);
         Assert.All(f.Manifest.ExpertGrids, g => Assert.Equal((WeightLayout.Interleaved, WeightLayout.Interleaved), held.Weights.ExpertLayouts(g)));
         Assert.All(f.Manifest.ExpertGrids, g => Assert.Equal((WeightLayout.Rows, WeightLayout.Rows), stored.Weights.ExpertLayouts(g)));
+        // The products' matrices are held interleaved too; the embeddings, read a row at a time, are not.
+        Assert.All(f.Manifest.Tensors.Where(t => t.Name.Contains("attn_") && t.Shape.Length == 2),
+            t => Assert.True(held.Weights.Tensor(t.Name).Layout == WeightLayout.Interleaved, $"{t.Name} ({t.DType}) held as stored"));
+        Assert.Equal(WeightLayout.Rows, held.Weights.Tensor("token_embd").Layout);
+        Assert.All(f.Manifest.Tensors, t => Assert.Equal(WeightLayout.Rows, stored.Weights.Tensor(t.Name).Layout));
 
         AssertSameBits(await stored.LogitsAsync(tokens, allPositions: true), await held.LogitsAsync(tokens, allPositions: true), "prefill");
         for (var i = 0; i < 6; i++)
@@ -50,8 +55,9 @@ public sealed class InterleavedExpertsTests
         }
     }
 
-    /// <summary>Every expert page of a Q4_K_M file held interleaved gives back its stored bytes, which the plain store
-    /// reads (what PageKeys and tools that need the stored form rely on), and differs from them while held.</summary>
+    /// <summary>Every page of a Q4_K_M file gives back its stored bytes, which the plain store reads (what PageKeys and
+    /// tools that need the stored form rely on); the expert pages and the interleaved dense ones differ from them while
+    /// held, the others are held as stored.</summary>
     [Fact]
     public async Task Held_expert_pages_give_back_their_stored_bytes()
     {
@@ -66,14 +72,17 @@ public sealed class InterleavedExpertsTests
         var options = new PageStoreOptions { RamBudgetBytes = 64 << 20 };
         using var weights = ModelWeights.Open(f.Catalog, "m", options);
         using var plain = Vib3.Storage.Catalog.StoredModel.Open(f.Catalog, "m", options);
-        foreach (var g in f.Manifest.ExpertGrids)
-            for (var page = g.FirstPage; page < g.FirstPage + g.Experts * g.BundlesPerExpert; page++)
-            {
-                using var held = await weights.Store.ReadAsync(page);
-                using var stored = await plain.Store.ReadAsync(page);
-                Assert.False(held.Memory.Span.SequenceEqual(stored.Memory.Span), $"page {page} is held as stored");
-                Assert.True(weights.StoredBytes(page, held.Memory.Span).SequenceEqual(stored.Memory.Span), $"page {page}");
-            }
+        var interleaved = f.Manifest.ExpertGrids.SelectMany(g => Enumerable.Range(g.FirstPage, g.Experts * g.BundlesPerExpert))
+            .Concat(f.Manifest.Tensors.Where(t => weights.Tensor(t.Name).Layout == WeightLayout.Interleaved).SelectMany(t => Enumerable.Range(t.FirstPage, t.PageCount)))
+            .ToHashSet();
+        Assert.Contains(f.Manifest.Tensors.Single(t => t.Name == "blk.0.attn_q").FirstPage, interleaved);
+        for (var page = 0; page < weights.Store.PageCount; page++)
+        {
+            using var held = await weights.Store.ReadAsync(page);
+            using var stored = await plain.Store.ReadAsync(page);
+            Assert.True(interleaved.Contains(page) != held.Memory.Span.SequenceEqual(stored.Memory.Span), $"page {page}: held {(interleaved.Contains(page) ? "as stored" : "changed")}");
+            Assert.True(weights.StoredBytes(page, held.Memory.Span).SequenceEqual(stored.Memory.Span), $"page {page}");
+        }
     }
 
     private static void AssertSameBits(float[][] expected, float[][] actual, string what)
