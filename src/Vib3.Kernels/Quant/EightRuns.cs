@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Vib3.Core.Quant;
 
 namespace Vib3.Kernels.Quant;
@@ -8,11 +9,27 @@ namespace Vib3.Kernels.Quant;
 /// formats IQ2/IQ3/IQ1): run r holds values 32r … 32r + 31, byte k of its vector value 32r + k.</summary>
 internal unsafe interface IEightRuns
 {
+    /// <summary>Writes the block's codebook row numbers into <paramref name="numbers"/> (room for
+    /// <see cref="RowNumbers.Capacity"/>), where a format assembles them from bit fields: with vector shifts and masks
+    /// for the whole block at once, so that a run reads each with one load instead of a chain of scalar shifts. A
+    /// format whose runs read their rows' bytes directly writes nothing.</summary>
+    static abstract void Prepare(byte* block, ushort* numbers);
+
     /// <summary>Adds run <paramref name="r"/> (a constant at the call, so its offsets and scale shuffle fold) with
     /// <see cref="ByteDots"/>' conventions: with one input into chain r % 4.</summary>
-    static abstract void Run<TDot, TCount>(int r, byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
+    static abstract void Run<TDot, TCount>(int r, byte* block, ushort* numbers, sbyte* x, long stride, int inputs, BlockScales scales,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
         where TDot : IByteDot where TCount : IInputCount;
+}
+
+/// <summary>A block's row numbers (<see cref="IEightRuns.Prepare"/>): a local whose address is taken, so it lives in
+/// the kernel's frame, set up once per call, not per block.</summary>
+[InlineArray(Capacity)]
+internal struct RowNumbers
+{
+    public const int Capacity = 64;
+
+    private ushort _first;
 }
 
 /// <summary>The <see cref="IKQuantFormat.Add{TDot, TCount}"/> of the <see cref="IEightRuns"/> formats, and what their
@@ -24,14 +41,17 @@ internal static unsafe class EightRuns
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
         where TFormat : IEightRuns where TDot : IByteDot where TCount : IInputCount
     {
-        TFormat.Run<TDot, TCount>(0, block, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
-        TFormat.Run<TDot, TCount>(1, block, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
-        TFormat.Run<TDot, TCount>(2, block, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
-        TFormat.Run<TDot, TCount>(3, block, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
-        TFormat.Run<TDot, TCount>(4, block, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
-        TFormat.Run<TDot, TCount>(5, block, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
-        TFormat.Run<TDot, TCount>(6, block, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
-        TFormat.Run<TDot, TCount>(7, block, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
+        Unsafe.SkipInit(out RowNumbers local); // every number a run reads is written first
+        var numbers = (ushort*)&local;
+        TFormat.Prepare(block, numbers);
+        TFormat.Run<TDot, TCount>(0, block, numbers, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
+        TFormat.Run<TDot, TCount>(1, block, numbers, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
+        TFormat.Run<TDot, TCount>(2, block, numbers, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
+        TFormat.Run<TDot, TCount>(3, block, numbers, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
+        TFormat.Run<TDot, TCount>(4, block, numbers, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
+        TFormat.Run<TDot, TCount>(5, block, numbers, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
+        TFormat.Run<TDot, TCount>(6, block, numbers, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
+        TFormat.Run<TDot, TCount>(7, block, numbers, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
     }
 
     /// <summary>The multipliers of run <paramref name="r"/> of a format of sixteen 16-value sub-blocks (scales 0–7 in
@@ -46,7 +66,7 @@ internal static unsafe class EightRuns
     private static readonly ulong[] Iq2SGrid = Pinned(IQGrids.IQ2S);
     private static readonly uint[] Iq3XxsGrid = Pinned(IQGrids.IQ3XXS);
     private static readonly uint[] Iq3SGrid = Pinned(IQGrids.IQ3S);
-    private static readonly ulong[] Iq1SGrid = Pinned(IQGrids.IQ1S);
+    private static readonly ulong[] Iq1SGrid = Pinned<ulong>(Offset9(IQGrids.IQ1S));
     private static readonly ulong[] EvenSignsTable = Pinned<ulong>(BuildEvenSigns());
 
     public static readonly ulong* Iq2Xxs = (ulong*)Unsafe.AsPointer(ref Iq2XxsGrid[0]);
@@ -54,6 +74,8 @@ internal static unsafe class EightRuns
     public static readonly ulong* Iq2S = (ulong*)Unsafe.AsPointer(ref Iq2SGrid[0]);
     public static readonly uint* Iq3Xxs = (uint*)Unsafe.AsPointer(ref Iq3XxsGrid[0]);
     public static readonly uint* Iq3S = (uint*)Unsafe.AsPointer(ref Iq3SGrid[0]);
+    /// <summary>IQ1_S/IQ1_M's codebook as the IQ1 kernels multiply it: each value g (−1, 0, +1) stored as 8g + 9
+    /// (1, 9, 17), so a run's unsigned quants 8g + 9 ± 1 are a row plus its shift's ±1.</summary>
     public static readonly ulong* Iq1S = (ulong*)Unsafe.AsPointer(ref Iq1SGrid[0]);
 
     /// <summary>Entry k (0–127): the sign bytes of a group of eight values whose seven stored sign bits are k (IQ2_XXS,
@@ -68,6 +90,14 @@ internal static unsafe class EightRuns
         return array;
     }
 
+    private static ulong[] Offset9(ReadOnlySpan<ulong> grid)
+    {
+        var table = new ulong[grid.Length];
+        for (var k = 0; k < table.Length; k++)
+            for (var j = 0; j < 8; j++) table[k] |= (ulong)(byte)(8 * (sbyte)(grid[k] >> (8 * j)) + 9) << (8 * j);
+        return table;
+    }
+
     private static ulong[] BuildEvenSigns()
     {
         var table = new ulong[128];
@@ -79,7 +109,17 @@ internal static unsafe class EightRuns
         return table;
     }
 
-    /// <summary>Four groups' rows of an 8-value codebook (one 64-bit lane each): a run's 32 values.</summary>
+    /// <summary>Sixteen bytes as sixteen 16-bit lanes, zero-extended.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<ushort> Widen(Vector128<byte> bytes)
+    {
+        if (Avx2.IsSupported) return Avx2.ConvertToVector256Int16(bytes).AsUInt16();
+        var (low, high) = Vector128.Widen(bytes);
+        return Vector256.Create(low, high);
+    }
+
+    /// <summary>Four 64-bit entries of a table, one lane each: four groups' rows of an 8-value codebook (a run's 32
+    /// values), or their sign lanes from <see cref="EvenSigns"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> Rows(ulong* grid, uint i0, uint i1, uint i2, uint i3) =>
         Vector256.Create(grid[i0], grid[i1], grid[i2], grid[i3]).AsByte();

@@ -54,27 +54,41 @@ internal readonly unsafe struct IQ1MDot : IKQuantFormat, IEightRuns
         return 8 * grid + Offset + ((nibble & 8) != 0 ? -1 : 1);
     }
 
+    /// <summary>Row number of group g: qs[g] + 256·(bits 0–2 of nibble g mod 2 of qh[g/2]), for all 32 groups with
+    /// vector operations: each qh byte doubled into two 16-bit lanes, multiplied by 256 (even g) or 16 (odd g) to put
+    /// its nibble's low bits at 8–10, and masked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Prepare(byte* block, ushort* numbers)
+    {
+        var (low0, low1) = Vector256.Widen(Vector256.Load(block));
+        var high = Vector128.Load(block + HighOffset);
+        var fields = Vector256.Create((ushort)256, 16, 256, 16, 256, 16, 256, 16, 256, 16, 256, 16, 256, 16, 256, 16);
+        var top = Vector256.Create((ushort)0x700);
+        var high0 = EightRuns.Widen(Vector128.Shuffle(high, Vector128.Create((byte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)));
+        var high1 = EightRuns.Widen(Vector128.Shuffle(high, Vector128.Create((byte)8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15)));
+        (low0 | (high0 * fields & top)).Store(numbers);
+        (low1 | (high1 * fields & top)).Store(numbers + 16);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Add<TDot, TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
         where TDot : IByteDot where TCount : IInputCount =>
         EightRuns.Add<IQ1MDot, TDot, TCount>(block, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
 
-    /// <summary>Run r: groups 4r … 4r + 3, their low row bytes one 32-bit load, their nibbles the 16 bits at 32 + 2r;
-    /// each group's 64-bit lane of 9 ± 1 is 10, or 8 where its nibble's bit 3 compares set.</summary>
+    /// <summary>Run r: groups 4r … 4r + 3 (<see cref="EightRuns.Iq1S"/>: 8g + 9), each group's 64-bit lane plus +1,
+    /// or −1 (all ones) where its nibble's bit 3, the shift's sign, compares set.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Run<TDot, TCount>(int r, byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
+    public static void Run<TDot, TCount>(int r, byte* block, ushort* numbers, sbyte* x, long stride, int inputs, BlockScales scales,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
         where TDot : IByteDot where TCount : IInputCount
     {
-        var low = *(uint*)(block + 4 * r);
         uint nibbles = *(ushort*)(block + HighOffset + 2 * r);
-        var rows = EightRuns.Rows(EightRuns.Iq1S, (low & 0xFF) | (nibbles & 0x7) << 8, (low >> 8 & 0xFF) | (nibbles & 0x70) << 4,
-            (low >> 16 & 0xFF) | (nibbles & 0x700), low >> 24 | (nibbles & 0x7000) >> 4);
+        var n = numbers + 4 * r;
+        var rows = EightRuns.Rows(EightRuns.Iq1S, n[0], n[1], n[2], n[3]);
         var signBits = Vector256.Create(0x8UL, 0x80UL, 0x800UL, 0x8000UL);
         var negative = Vector256.Equals(Vector256.Create((ulong)nibbles) & signBits, signBits).AsByte();
-        var shift = Vector256.Create((byte)(Offset + 1)) + negative + negative;
-        ByteDots.Add<TDot, TCount>(r % 4, (rows << 3) + shift, x + 32 * r, stride, inputs, EightRuns.PairScale<TDot>(scales, r),
+        ByteDots.Add<TDot, TCount>(r % 4, rows + (negative | Vector256<byte>.One), x + 32 * r, stride, inputs, EightRuns.PairScale<TDot>(scales, r),
             ref a0, ref a1, ref a2, ref a3);
     }
 }

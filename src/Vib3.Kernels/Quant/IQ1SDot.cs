@@ -50,24 +50,42 @@ internal readonly unsafe struct IQ1SDot : IKQuantFormat, IEightRuns
         return 8 * grid + Offset + ((word & 0x8000) != 0 ? -1 : 1);
     }
 
+    /// <summary>Row number of group 4r + l: qs[4r + l] + 256·(bits 3l…3l+2 of word r), for all 32 groups with vector
+    /// operations: each word spread over its four groups' 16-bit lanes, multiplied by 2^(11 − 3l) (a shift per lane)
+    /// to put its field at bits 11–13, shifted down to 8–10 and masked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Prepare(byte* block, ushort* numbers)
+    {
+        var (low0, low1) = Vector256.Widen(Vector256.Load(block + LowOffset));
+        var words = Vector128.Load((ushort*)(block + HighOffset));
+        var fields = Vector256.Create((ushort)2048, 256, 32, 4, 2048, 256, 32, 4, 2048, 256, 32, 4, 2048, 256, 32, 4);
+        var top = Vector256.Create((ushort)0x700);
+        var high0 = Vector256.Create(Vector128.Shuffle(words, Vector128.Create((ushort)0, 0, 0, 0, 1, 1, 1, 1)),
+            Vector128.Shuffle(words, Vector128.Create((ushort)2, 2, 2, 2, 3, 3, 3, 3)));
+        var high1 = Vector256.Create(Vector128.Shuffle(words, Vector128.Create((ushort)4, 4, 4, 4, 5, 5, 5, 5)),
+            Vector128.Shuffle(words, Vector128.Create((ushort)6, 6, 6, 6, 7, 7, 7, 7)));
+        (low0 | ((high0 * fields) >>> 3 & top)).Store(numbers);
+        (low1 | ((high1 * fields) >>> 3 & top)).Store(numbers + 16);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Add<TDot, TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
         where TDot : IByteDot where TCount : IInputCount =>
         EightRuns.Add<IQ1SDot, TDot, TCount>(block, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
 
-    /// <summary>Run r: the four rows (bytes −1/0/+1) shifted left by 3, plus 9 ± 1 (wrapping −8 + 8 to 0).</summary>
+    /// <summary>Run r: the four rows (<see cref="EightRuns.Iq1S"/>: 8g + 9) plus the sub-block's ±1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Run<TDot, TCount>(int r, byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
+    public static void Run<TDot, TCount>(int r, byte* block, ushort* numbers, sbyte* x, long stride, int inputs, BlockScales scales,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
         where TDot : IByteDot where TCount : IInputCount
     {
-        var low = *(uint*)(block + LowOffset + 4 * r);
         uint word = *(ushort*)(block + HighOffset + 2 * r);
-        var rows = EightRuns.Rows(EightRuns.Iq1S, (low & 0xFF) | (word & 0x7) << 8, (low >> 8 & 0xFF) | (word & 0x38) << 5,
-            (low >> 16 & 0xFF) | (word & 0x1C0) << 2, low >> 24 | (word & 0xE00) >> 1);
-        var shift = Vector256.Create((byte)((word & 0x8000) != 0 ? Offset - 1 : Offset + 1));
-        ByteDots.Add<TDot, TCount>(r % 4, (rows << 3) + shift, x + 32 * r, stride, inputs, ByteDots.SubBlock<TDot>(scales.Low, r),
+        var n = numbers + 4 * r;
+        var rows = EightRuns.Rows(EightRuns.Iq1S, n[0], n[1], n[2], n[3]);
+        // +1, or −1 where bit 15 (the shift's sign) is set: arithmetic, not a branch on a data bit.
+        var shift = Vector256.Create((byte)(1 - (word >> 14 & 2)));
+        ByteDots.Add<TDot, TCount>(r % 4, rows + shift, x + 32 * r, stride, inputs, ByteDots.SubBlock<TDot>(scales.Low, r),
             ref a0, ref a1, ref a2, ref a3);
     }
 }

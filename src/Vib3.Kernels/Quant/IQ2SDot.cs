@@ -42,6 +42,22 @@ internal readonly unsafe struct IQ2SDot : IKQuantFormat, IEightRuns
         return (block[SignsOffset + g] >> (p % 8) & 1) != 0 ? -magnitude : magnitude;
     }
 
+    /// <summary>Row number of group g: qs[g] + 256·(bits 2(g mod 4)… of qh[g/4]), for all 32 groups with vector
+    /// operations: each qh byte spread over four 16-bit lanes, multiplied by 2^(8 − 2(g mod 4)) to put its field at
+    /// bits 8–9, and masked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Prepare(byte* block, ushort* numbers)
+    {
+        var (low0, low1) = Vector256.Widen(Vector256.Load(block + LowOffset));
+        var high = Vector128.CreateScalar(*(ulong*)(block + HighOffset)).AsByte();
+        var fields = Vector256.Create((ushort)256, 64, 16, 4, 256, 64, 16, 4, 256, 64, 16, 4, 256, 64, 16, 4);
+        var top = Vector256.Create((ushort)0x300);
+        var high0 = EightRuns.Widen(Vector128.Shuffle(high, Vector128.Create((byte)0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3)));
+        var high1 = EightRuns.Widen(Vector128.Shuffle(high, Vector128.Create((byte)4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7)));
+        (low0 | (high0 * fields & top)).Store(numbers);
+        (low1 | (high1 * fields & top)).Store(numbers + 16);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Add<TDot, TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
@@ -51,14 +67,12 @@ internal readonly unsafe struct IQ2SDot : IKQuantFormat, IEightRuns
     /// <summary>Run r: groups 4r … 4r + 3, their low row bytes one 32-bit load, their top bits qh[r], their signs the
     /// 32 bits at 34 + 4r.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Run<TDot, TCount>(int r, byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
+    public static void Run<TDot, TCount>(int r, byte* block, ushort* numbers, sbyte* x, long stride, int inputs, BlockScales scales,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
         where TDot : IByteDot where TCount : IInputCount
     {
-        var low = *(uint*)(block + LowOffset + 4 * r);
-        uint high = block[HighOffset + r];
-        var magnitudes = EightRuns.Rows(EightRuns.Iq2S, (low & 0xFF) | (high & 3) << 8, (low >> 8 & 0xFF) | (high & 0xC) << 6,
-            (low >> 16 & 0xFF) | (high & 0x30) << 4, low >> 24 | (high & 0xC0) << 2);
+        var n = numbers + 4 * r;
+        var magnitudes = EightRuns.Rows(EightRuns.Iq2S, n[0], n[1], n[2], n[3]);
         ByteDots.AddWithSigns<TDot, TCount>(r % 4, magnitudes, EightRuns.BitSigns<TDot>(*(uint*)(block + SignsOffset + 4 * r)), x + 32 * r,
             stride, inputs, EightRuns.PairScale<TDot>(scales, r), ref a0, ref a1, ref a2, ref a3);
     }

@@ -38,6 +38,10 @@ internal readonly unsafe struct IQ2XSDot : IKQuantFormat, IEightRuns
         return (IQLattice.EvenParitySigns(word >> 9) >> (p % 8) & 1) != 0 ? -magnitude : magnitude;
     }
 
+    public static void Prepare(byte* block, ushort* numbers)
+    {
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Add<TDot, TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
@@ -46,14 +50,13 @@ internal readonly unsafe struct IQ2XSDot : IKQuantFormat, IEightRuns
 
     /// <summary>Run r is words 4r … 4r + 3, read as one 64-bit load.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Run<TDot, TCount>(int r, byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
+    public static void Run<TDot, TCount>(int r, byte* block, ushort* numbers, sbyte* x, long stride, int inputs, BlockScales scales,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
         where TDot : IByteDot where TCount : IInputCount
     {
         var words = *(ulong*)(block + 2 + 8 * r);
-        uint w0 = (ushort)words, w1 = (ushort)(words >> 16), w2 = (ushort)(words >> 32), w3 = (ushort)(words >> 48);
-        var magnitudes = EightRuns.Rows(EightRuns.Iq2Xs, w0 & 511, w1 & 511, w2 & 511, w3 & 511);
-        var signs = EightRuns.EvenParity(w0 >> 9 | (w1 >> 9) << 7 | (w2 >> 9) << 14 | (w3 >> 9) << 21);
+        var magnitudes = EightRuns.Rows(EightRuns.Iq2Xs, (uint)words & 511, (uint)(words >> 16) & 511, (uint)(words >> 32) & 511, (uint)(words >> 48) & 511);
+        var signs = EightRuns.Rows(EightRuns.EvenSigns, (uint)(words >> 9) & 127, (uint)(words >> 25) & 127, (uint)(words >> 41) & 127, (uint)(words >> 57)).AsSByte();
         ByteDots.AddWithSigns<TDot, TCount>(r % 4, magnitudes, signs, x + 32 * r, stride, inputs, EightRuns.PairScale<TDot>(scales, r),
             ref a0, ref a1, ref a2, ref a3);
     }

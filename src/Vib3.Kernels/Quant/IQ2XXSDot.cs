@@ -43,21 +43,25 @@ internal readonly unsafe struct IQ2XXSDot : IKQuantFormat, IEightRuns
         return (signs >> j & 1) != 0 ? -magnitude : magnitude;
     }
 
+    public static void Prepare(byte* block, ushort* numbers)
+    {
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Add<TDot, TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
         where TDot : IByteDot where TCount : IInputCount =>
         EightRuns.Add<IQ2XXSDot, TDot, TCount>(block, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
 
-    /// <summary>Run r is record r: its four rows as 64-bit lanes, its signs from <see cref="EightRuns.EvenSigns"/>.</summary>
+    /// <summary>Run r is record r: its four rows as 64-bit lanes (each row byte one load), its signs from
+    /// <see cref="EightRuns.EvenSigns"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Run<TDot, TCount>(int r, byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
+    public static void Run<TDot, TCount>(int r, byte* block, ushort* numbers, sbyte* x, long stride, int inputs, BlockScales scales,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
         where TDot : IByteDot where TCount : IInputCount
     {
         var record = block + 2 + 8 * r;
-        var rows = *(uint*)record;
-        var magnitudes = EightRuns.Rows(EightRuns.Iq2Xxs, rows & 0xFF, rows >> 8 & 0xFF, rows >> 16 & 0xFF, rows >> 24);
+        var magnitudes = EightRuns.Rows(EightRuns.Iq2Xxs, record[0], record[1], record[2], record[3]);
         ByteDots.AddWithSigns<TDot, TCount>(r % 4, magnitudes, EightRuns.EvenParity(*(uint*)(record + 4)), x + 32 * r, stride, inputs,
             ByteDots.SubBlock<TDot>(scales.Low, r), ref a0, ref a1, ref a2, ref a3);
     }

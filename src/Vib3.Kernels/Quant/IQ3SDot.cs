@@ -49,6 +49,29 @@ internal readonly unsafe struct IQ3SDot : IKQuantFormat, IEightRuns
         return (block[SignsOffset + p / 8] >> (p % 8) & 1) != 0 ? -magnitude : magnitude;
     }
 
+    /// <summary>Row number of group g: qs[g] + 256·(bit g mod 8 of qh[g/8]), for all 64 groups with vector operations:
+    /// each qh byte spread over eight 16-bit lanes, multiplied by 2^(8 − g mod 8) to put its bit at bit 8, and
+    /// masked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Prepare(byte* block, ushort* numbers)
+    {
+        var high = Vector128.CreateScalar(*(ulong*)(block + HighOffset)).AsByte();
+        Quarter(0, block, high, numbers);
+        Quarter(1, block, high, numbers);
+        Quarter(2, block, high, numbers);
+        Quarter(3, block, high, numbers);
+    }
+
+    /// <summary>Groups 16q … 16q + 15 (q a constant at the call, so the shuffle's indices are constants).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quarter(int q, byte* block, Vector128<byte> high, ushort* numbers)
+    {
+        var low = EightRuns.Widen(Vector128.Load(block + LowOffset + 16 * q));
+        var spread = Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1) + Vector128.Create((byte)(2 * q));
+        var bits = Vector256.Create((ushort)256, 128, 64, 32, 16, 8, 4, 2, 256, 128, 64, 32, 16, 8, 4, 2);
+        (low | (EightRuns.Widen(Vector128.Shuffle(high, spread)) * bits & Vector256.Create((ushort)0x100))).Store(numbers + 16 * q);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Add<TDot, TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
@@ -58,18 +81,13 @@ internal readonly unsafe struct IQ3SDot : IKQuantFormat, IEightRuns
     /// <summary>Run r: groups 8r … 8r + 7, their low row bytes one 64-bit load, their ninth bits qh[r], their signs
     /// the 32 bits at 74 + 4r.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Run<TDot, TCount>(int r, byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
+    public static void Run<TDot, TCount>(int r, byte* block, ushort* numbers, sbyte* x, long stride, int inputs, BlockScales scales,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
         where TDot : IByteDot where TCount : IInputCount
     {
-        var low = *(ulong*)(block + LowOffset + 8 * r);
-        ulong high = block[HighOffset + r];
         var grid = EightRuns.Iq3S;
-        var magnitudes = Vector256.Create(
-            grid[(low & 0xFF) | (high & 0x01) << 8], grid[(low >> 8 & 0xFF) | (high & 0x02) << 7],
-            grid[(low >> 16 & 0xFF) | (high & 0x04) << 6], grid[(low >> 24 & 0xFF) | (high & 0x08) << 5],
-            grid[(low >> 32 & 0xFF) | (high & 0x10) << 4], grid[(low >> 40 & 0xFF) | (high & 0x20) << 3],
-            grid[(low >> 48 & 0xFF) | (high & 0x40) << 2], grid[(low >> 56) | (high & 0x80) << 1]).AsByte();
+        var n = numbers + 8 * r;
+        var magnitudes = Vector256.Create(grid[n[0]], grid[n[1]], grid[n[2]], grid[n[3]], grid[n[4]], grid[n[5]], grid[n[6]], grid[n[7]]).AsByte();
         ByteDots.AddWithSigns<TDot, TCount>(r % 4, magnitudes, EightRuns.BitSigns<TDot>(*(uint*)(block + SignsOffset + 4 * r)), x + 32 * r,
             stride, inputs, ByteDots.SubBlock<TDot>(scales.Low, r), ref a0, ref a1, ref a2, ref a3);
     }

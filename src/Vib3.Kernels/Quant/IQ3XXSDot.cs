@@ -44,22 +44,26 @@ internal readonly unsafe struct IQ3XXSDot : IKQuantFormat, IEightRuns
         return (signs >> (p % 8) & 1) != 0 ? -magnitude : magnitude;
     }
 
+    public static void Prepare(byte* block, ushort* numbers)
+    {
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Add<TDot, TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
         where TDot : IByteDot where TCount : IInputCount =>
         EightRuns.Add<IQ3XXSDot, TDot, TCount>(block, x, stride, inputs, scales, ref a0, ref a1, ref a2, ref a3);
 
-    /// <summary>Run r: the eight row bytes at 2 + 8r (one 64-bit load) as eight 32-bit lanes, the signs of word r.</summary>
+    /// <summary>Run r: the rows of the eight bytes at 2 + 8r as eight 32-bit lanes, the signs of word r.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Run<TDot, TCount>(int r, byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
+    public static void Run<TDot, TCount>(int r, byte* block, ushort* numbers, sbyte* x, long stride, int inputs, BlockScales scales,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
         where TDot : IByteDot where TCount : IInputCount
     {
-        var rows = *(ulong*)(block + RowsOffset + 8 * r);
+        var rows = block + RowsOffset + 8 * r;
         var grid = EightRuns.Iq3Xxs;
-        var magnitudes = Vector256.Create(grid[rows & 0xFF], grid[rows >> 8 & 0xFF], grid[rows >> 16 & 0xFF], grid[rows >> 24 & 0xFF],
-            grid[rows >> 32 & 0xFF], grid[rows >> 40 & 0xFF], grid[rows >> 48 & 0xFF], grid[rows >> 56]).AsByte();
+        var magnitudes = Vector256.Create(grid[rows[0]], grid[rows[1]], grid[rows[2]], grid[rows[3]],
+            grid[rows[4]], grid[rows[5]], grid[rows[6]], grid[rows[7]]).AsByte();
         ByteDots.AddWithSigns<TDot, TCount>(r % 4, magnitudes, EightRuns.EvenParity(*(uint*)(block + WordsOffset + 4 * r)), x + 32 * r,
             stride, inputs, ByteDots.SubBlock<TDot>(scales.Low, r), ref a0, ref a1, ref a2, ref a3);
     }
