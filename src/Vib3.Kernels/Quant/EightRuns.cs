@@ -23,7 +23,7 @@ internal unsafe interface IEightRuns
 }
 
 /// <summary>A block's row numbers (<see cref="IEightRuns.Prepare"/>): a local whose address is taken, so it lives in
-/// the kernel's frame, set up once per call, not per block.</summary>
+/// the kernel's frame (no allocation per block) and a run reads each number with one load.</summary>
 [InlineArray(Capacity)]
 internal struct RowNumbers
 {
