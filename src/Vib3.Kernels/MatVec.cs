@@ -16,8 +16,7 @@ namespace Vib3.Kernels;
 /// q4_0/q4_1/q5_0/q5_1 and iq4_nl weights take the same q8_0 activations (as int8) and integer block products in
 /// their SIMD row kernels (<see cref="LegacyDots"/>). The types in 256-value blocks (K-quants, iq4_xs, tq1_0, tq2_0, the IQ2/IQ3/IQ1 types) take x
 /// quantised to Q8_K (<see cref="Q8K.Quantize"/>: f32 d = amax/127 per 256 values, so |x̂ − x| ≤ d/2) and integer
-/// sub-block products, as llama.cpp does: the K-quants and iq4_xs through their SIMD row kernels
-/// (<see cref="KQuantDots"/>), the ternary and IQ2/IQ3/IQ1 types through the scalar <see cref="IntegerBlockDot"/>.
+/// sub-block products, as llama.cpp does, through their SIMD row kernels (<see cref="KQuantDots"/>).
 /// Work above <see cref="ParallelBytes"/> of weights is split over <see cref="KernelThreads"/> in row chunks.
 /// </remarks>
 public static unsafe class MatVec
@@ -286,17 +285,17 @@ public static unsafe class MatVec
                 case DType.Q5_K:
                 case DType.Q6_K:
                 case DType.IQ4_XS:
+                case DType.TQ1_0:
+                case DType.TQ2_0:
+                case DType.IQ2_XXS:
+                case DType.IQ2_XS:
+                case DType.IQ2_S:
+                case DType.IQ3_XXS:
+                case DType.IQ3_S:
+                case DType.IQ1_S:
+                case DType.IQ1_M:
                     WithKQuantKernel(start, end);
                     break;
-                case DType.TQ1_0: WithQ8K<TQ1_0>(start, end); break;
-                case DType.TQ2_0: WithQ8K<TQ2_0>(start, end); break;
-                case DType.IQ2_XXS: WithQ8K<IQ2XXS>(start, end); break;
-                case DType.IQ2_XS: WithQ8K<IQ2XS>(start, end); break;
-                case DType.IQ2_S: WithQ8K<IQ2S>(start, end); break;
-                case DType.IQ3_XXS: WithQ8K<IQ3XXS>(start, end); break;
-                case DType.IQ3_S: WithQ8K<IQ3S>(start, end); break;
-                case DType.IQ1_S: WithQ8K<IQ1S>(start, end); break;
-                case DType.IQ1_M: WithQ8K<IQ1M>(start, end); break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(t), t, null);
             }
@@ -327,12 +326,6 @@ public static unsafe class MatVec
                 kernel(IntegerTiers.Best, w + (long)r * rowBytes, xb, xd, xs, 1, blocks, &result);
                 y[r] = result;
             }
-        }
-
-        private void WithQ8K<T>(int start, int end) where T : IBlockFormat
-        {
-            var blocks = cols / Q8K.BlockValues;
-            for (var r = start; r < end; r++) y[r] = IntegerBlockDot.WithQ8K<T>(w + (long)r * rowBytes, xk, blocks);
         }
     }
 

@@ -14,7 +14,9 @@ namespace Vib3.Kernels.Tests;
 public unsafe class BlockBatchTests
 {
     private static readonly (DType Type, string Ggml)[] KQuants =
-        [(DType.Q2_K, "q2_K"), (DType.Q3_K, "q3_K"), (DType.Q4_K, "q4_K"), (DType.Q5_K, "q5_K"), (DType.Q6_K, "q6_K"), (DType.IQ4_XS, "iq4_xs")];
+        [(DType.Q2_K, "q2_K"), (DType.Q3_K, "q3_K"), (DType.Q4_K, "q4_K"), (DType.Q5_K, "q5_K"), (DType.Q6_K, "q6_K"), (DType.IQ4_XS, "iq4_xs"),
+         (DType.TQ1_0, "tq1_0"), (DType.TQ2_0, "tq2_0"), (DType.IQ2_XXS, "iq2_xxs"), (DType.IQ2_XS, "iq2_xs"), (DType.IQ2_S, "iq2_s"),
+         (DType.IQ3_XXS, "iq3_xxs"), (DType.IQ3_S, "iq3_s"), (DType.IQ1_S, "iq1_s"), (DType.IQ1_M, "iq1_m")];
 
     public static readonly TheoryData<DType> KQuantTypes = new(KQuants.Select(k => k.Type));
 

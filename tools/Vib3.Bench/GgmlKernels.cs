@@ -24,6 +24,9 @@ internal static unsafe class GgmlKernels
         "q4_0" => (2, 8, "q8_0"), "q4_1" => (3, 9, "q8_1"), "q5_0" => (6, 8, "q8_0"), "q5_1" => (7, 9, "q8_1"),
         "q8_0" => (8, 8, "q8_0"), "q2_k" => (10, 15, "q8_K"), "q3_k" => (11, 15, "q8_K"), "q4_k" => (12, 15, "q8_K"),
         "q5_k" => (13, 15, "q8_K"), "q6_k" => (14, 15, "q8_K"), "iq4_xs" => (23, 15, "q8_K"), "iq4_nl" => (20, 8, "q8_0"),
+        "tq1_0" => (34, 15, "q8_K"), "tq2_0" => (35, 15, "q8_K"), "iq2_xxs" => (16, 15, "q8_K"), "iq2_xs" => (17, 15, "q8_K"),
+        "iq2_s" => (22, 15, "q8_K"), "iq3_xxs" => (18, 15, "q8_K"), "iq3_s" => (21, 15, "q8_K"), "iq1_s" => (19, 15, "q8_K"),
+        "iq1_m" => (29, 15, "q8_K"),
         "f16" => (1, 1, "f16"), // ggml_vec_dot_f16 takes x converted to f16
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "no llama.cpp kernel recorded"),
     };
@@ -32,15 +35,20 @@ internal static unsafe class GgmlKernels
         (long)((delegate* unmanaged<int, long, nuint>)NativeLibrary.GetExport(Base, "ggml_row_size"))(type, values);
 
     /// <summary>Quantises <paramref name="rows"/> rows of <paramref name="x"/> as llama.cpp's quantizer does without
-    /// an importance matrix.</summary>
+    /// an importance matrix, except for the IQ1/IQ2/IQ3 types (ggml_quantize_requires_imatrix), which it makes only with
+    /// one: they get an all-ones matrix (every column equally important).</summary>
     public static byte[] Quantize(int type, float[] x, int rows)
     {
         var cols = x.Length / rows;
         var dst = new byte[RowBytes(type, cols) * rows];
+        var requiresImportance = ((delegate* unmanaged<int, byte>)NativeLibrary.GetExport(Base, "ggml_quantize_requires_imatrix"))(type) != 0;
+        var importance = requiresImportance ? Enumerable.Repeat(1f, cols).ToArray() : null;
+        ((delegate* unmanaged<int, void>)NativeLibrary.GetExport(Base, "ggml_quantize_init"))(type); // the IQ types' search tables
         var f = (delegate* unmanaged<int, float*, byte*, long, long, long, float*, nuint>)NativeLibrary.GetExport(Base, "ggml_quantize_chunk");
         fixed (float* src = x)
         fixed (byte* d = dst)
-            f(type, src, d, 0, rows, cols, null);
+        fixed (float* w = importance)
+            f(type, src, d, 0, rows, cols, w);
         return dst;
     }
 

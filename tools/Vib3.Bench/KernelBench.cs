@@ -169,6 +169,10 @@ internal static unsafe class KernelBench
 
     /// <summary>GB/s at the median time and at the best time.</summary>
     private static string Figure(long bytes, List<double> seconds, bool compact = false) => compact
-        ? string.Create(CultureInfo.InvariantCulture, $"{bytes / Median(seconds) / 1e9:0.0}")
-        : string.Create(CultureInfo.InvariantCulture, $"{bytes / Median(seconds) / 1e9:0.0} ({bytes / seconds.Min() / 1e9:0.0})");
+        ? Rate(bytes / Median(seconds))
+        : $"{Rate(bytes / Median(seconds))} ({Rate(bytes / seconds.Min())})";
+
+    /// <summary>GB/s to one decimal, or to three below 1 GB/s (a scalar kernel's figures).</summary>
+    private static string Rate(double bytesPerSecond) =>
+        (bytesPerSecond / 1e9).ToString(bytesPerSecond < 1e9 ? "0.000" : "0.0", CultureInfo.InvariantCulture);
 }

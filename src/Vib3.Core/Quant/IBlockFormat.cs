@@ -30,12 +30,6 @@ public interface IBlockFormat
     /// formats whose super-scales are all at <see cref="HalfOffsets"/>.</summary>
     static virtual Half? ScatteredHalf(ReadOnlySpan<byte> block) => null;
 
-    /// <summary>Every sub-block scale is an integer multiple of d / ScaleUnitDivisor, and ggml's integer dot multiplies
-    /// its sub-block sums by that integer: 1 for the K-quants, IQ4 and IQ3_S (scale d·k), 8 for the IQ2 and IQ1 types
-    /// (d·(2s + 1)/8) and 4 for IQ3_XXS (d·(2s + 1)/4), whose ggml dots apply the 1/8 or 1/4 once to the float sum.
-    /// </summary>
-    static virtual int ScaleUnitDivisor => 1;
-
     /// <summary>Decodes one block: <paramref name="quants"/> gets <see cref="BlockValues"/> integers in output order,
     /// <paramref name="scales"/> and <paramref name="mins"/> one entry per sub-block (mins are 0 for symmetric types).
     /// </summary>

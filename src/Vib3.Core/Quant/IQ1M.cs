@@ -19,7 +19,6 @@ public sealed class IQ1M : IBlockFormat
     public static int BlockBytes => 56;
     public static int SubBlockValues => 16;
     public static ReadOnlySpan<int> HalfOffsets => [];
-    public static int ScaleUnitDivisor => 8;
 
     public static Half? ScatteredHalf(ReadOnlySpan<byte> block) => SuperScale(block);
 

@@ -14,7 +14,6 @@ public sealed class IQ2S : IBlockFormat
     public static int BlockBytes => 82;
     public static int SubBlockValues => 16;
     public static ReadOnlySpan<int> HalfOffsets => [0];
-    public static int ScaleUnitDivisor => 8;
 
     public static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> quants, Span<float> scales, Span<float> mins)
     {

@@ -16,7 +16,6 @@ public sealed class IQ2XXS : IBlockFormat
     public static int BlockBytes => 66;
     public static int SubBlockValues => 32;
     public static ReadOnlySpan<int> HalfOffsets => [0];
-    public static int ScaleUnitDivisor => 8;
 
     public static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> quants, Span<float> scales, Span<float> mins)
     {

@@ -15,7 +15,6 @@ public sealed class IQ3XXS : IBlockFormat
     public static int BlockBytes => 98;
     public static int SubBlockValues => 32;
     public static ReadOnlySpan<int> HalfOffsets => [0];
-    public static int ScaleUnitDivisor => 4;
 
     public static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> quants, Span<float> scales, Span<float> mins)
     {

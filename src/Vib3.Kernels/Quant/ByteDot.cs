@@ -148,20 +148,28 @@ internal static unsafe class ByteDots
     /// llama.cpp's sign trick.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void AddSigned<TDot, TCount>(int chain, Vector256<sbyte> a, sbyte* x, long stride, int inputs, Vector256<short> scale,
-        ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TDot : IByteDot where TCount : IInputCount
+        ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3) where TDot : IByteDot where TCount : IInputCount =>
+        AddWithSigns<TDot, TCount>(chain, Vector256.Abs(a).AsByte(), a, x, stride, inputs, scale, ref a0, ref a1, ref a2, ref a3);
+
+    /// <summary><see cref="Add{TDot, TCount}"/> for weights given as magnitudes (≤ 127) and signs apart, as the
+    /// lattice formats store them: the magnitude times x with the sign's sign (<see cref="IByteDot.Sign"/>; a sign
+    /// byte may be 0 only where the magnitude is).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddWithSigns<TDot, TCount>(int chain, Vector256<byte> magnitude, Vector256<sbyte> signs, sbyte* x, long stride, int inputs,
+        Vector256<short> scale, ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
+        where TDot : IByteDot where TCount : IInputCount
     {
-        var magnitude = Vector256.Abs(a).AsByte();
         if (TCount.Count == 1)
         {
-            AddTo<TDot>(chain, magnitude, TDot.Sign(Vector256.Load(x), a), scale, ref a0, ref a1, ref a2, ref a3);
+            AddTo<TDot>(chain, magnitude, TDot.Sign(Vector256.Load(x), signs), scale, ref a0, ref a1, ref a2, ref a3);
             return;
         }
-        a0 = TDot.DotAdd(a0, magnitude, TDot.Sign(Vector256.Load(x), a), scale);
-        a1 = TDot.DotAdd(a1, magnitude, TDot.Sign(Vector256.Load(x + stride), a), scale);
+        a0 = TDot.DotAdd(a0, magnitude, TDot.Sign(Vector256.Load(x), signs), scale);
+        a1 = TDot.DotAdd(a1, magnitude, TDot.Sign(Vector256.Load(x + stride), signs), scale);
         if (TCount.Count == 0 && inputs == 2) return;
-        a2 = TDot.DotAdd(a2, magnitude, TDot.Sign(Vector256.Load(x + 2 * stride), a), scale);
+        a2 = TDot.DotAdd(a2, magnitude, TDot.Sign(Vector256.Load(x + 2 * stride), signs), scale);
         if (TCount.Count == 0 && inputs == 3) return;
-        a3 = TDot.DotAdd(a3, magnitude, TDot.Sign(Vector256.Load(x + 3 * stride), a), scale);
+        a3 = TDot.DotAdd(a3, magnitude, TDot.Sign(Vector256.Load(x + 3 * stride), signs), scale);
     }
 
     /// <summary>a_chain += scale·u·s. Assignments, not a returned ref: a ref to a local would pin it to memory.</summary>

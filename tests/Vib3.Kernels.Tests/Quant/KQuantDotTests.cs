@@ -12,7 +12,8 @@ public unsafe class KQuantDotTests
 {
     internal delegate void Kernel(IntegerTier tier, byte* row, byte* q8k, long stride, int inputs, int blocks, float* output);
 
-    public static readonly TheoryData<string> Types = new("q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_xs");
+    public static readonly TheoryData<string> Types = new("q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_xs", "tq1_0", "tq2_0",
+        "iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m");
 
     private static Kernel KernelOf(string name) => name switch
     {
@@ -22,6 +23,15 @@ public unsafe class KQuantDotTests
         "q3_K" => Q3KDot.Dot,
         "q2_K" => Q2KDot.Dot,
         "iq4_xs" => IQ4XSDot.Dot,
+        "tq1_0" => TQ1_0Dot.Dot,
+        "tq2_0" => TQ2_0Dot.Dot,
+        "iq2_xxs" => IQ2XXSDot.Dot,
+        "iq2_xs" => IQ2XSDot.Dot,
+        "iq2_s" => IQ2SDot.Dot,
+        "iq3_xxs" => IQ3XXSDot.Dot,
+        "iq3_s" => IQ3SDot.Dot,
+        "iq1_s" => IQ1SDot.Dot,
+        "iq1_m" => IQ1MDot.Dot,
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
     };
 

@@ -6,7 +6,7 @@ namespace Vib3.Kernels.Tests.Quant;
 /// <summary>MatVec on the block formats computes what llama.cpp's integer dots compute: the same quantised activations
 /// and the same integer sub-block sums, so the two differ only by f32 summation order — a bound far below one unit of
 /// any integer product, so a wrong quant, scale, min or activation rounding fails it.</summary>
-public class IntegerBlockDotTests
+public class MatVecGgmlDotTests
 {
     private static readonly int[] Seeds = [1, 2, 3, 4, 5];
 
