@@ -58,7 +58,7 @@ internal static unsafe class BlockBatch
                 {
                     for (var i = 0; i < n; i++) Q8K.Quantize(x.Slice(i * cols, cols), new Span<byte>(q + i * q8kStride, (int)q8kStride));
                     job = interleaved
-                        ? new InterleavedJob(KQuantTiles.Interleaved(t), q, q8kStride, cols / Q8K.BlockValues)
+                        ? new InterleavedJob(kernel, KQuantTiles.Interleaved(t), q, q8kStride, cols / Q8K.BlockValues)
                         : new KQuantJob(kernel, KQuantTiles.For(t), q, q8kStride, cols / Q8K.BlockValues);
                 }
                 else if (legacy != null)
@@ -133,7 +133,7 @@ internal static unsafe class BlockBatch
         protected virtual void Rows(int r0, int r1) => RowByRow(r0, r1);
 
         /// <summary>Rows [r0, r1) against every input, <see cref="KQuantRow.MaxInputs"/> inputs per <see cref="Dot"/>.</summary>
-        private void RowByRow(int r0, int r1)
+        protected void RowByRow(int r0, int r1)
         {
             var output = stackalloc float[KQuantRow.MaxInputs];
             for (var i0 = 0; i0 < _n; i0 += KQuantRow.MaxInputs)
@@ -159,21 +159,25 @@ internal static unsafe class BlockBatch
         /// <summary>Inputs in the batch.</summary>
         protected int Inputs => _n;
 
-        /// <summary>Rows [r0, r1) of interleaved weights (r0 and r1 multiples of eight) through <paramref name="tile"/>.</summary>
+        /// <summary>Rows [r0, r1) of interleaved weights (r0 a multiple of eight): the whole groups through
+        /// <paramref name="tile"/>, the rows after the matrix's last whole group (stored as they are) one by one.</summary>
         protected void InterleavedGroups(int r0, int r1, delegate*<byte*, byte*, long, int, int, float*, long, void> tile, byte* q8k, long stride, int blocks)
         {
-            for (var r = r0; r < r1; r += KQuantTiles.Rows) tile(_w + r * _rowBytes, q8k, stride, _n, blocks, _y + r, _rows);
+            var r = r0;
+            for (; r + KQuantTiles.Rows <= r1; r += KQuantTiles.Rows) tile(_w + r * _rowBytes, q8k, stride, _n, blocks, _y + r, _rows);
+            if (r < r1) RowByRow(r, r1);
         }
     }
 
-    /// <summary>Weights held interleaved (<see cref="WeightLayout.Interleaved"/>): every tile through the interleaved
-    /// tile kernel, whatever the number of inputs.</summary>
-    private sealed class InterleavedJob(delegate*<byte*, byte*, long, int, int, float*, long, void> tile, byte* q8k, long stride, int blocks) : Job
+    /// <summary>Weights held interleaved (<see cref="WeightLayout.Interleaved"/>): every whole group of eight rows
+    /// through the interleaved tile kernel, whatever the number of inputs; a tail of fewer rows through the row kernel.</summary>
+    private sealed class InterleavedJob(delegate*<IntegerTier, byte*, byte*, long, int, int, float*, void> kernel,
+        delegate*<byte*, byte*, long, int, int, float*, long, void> tile, byte* q8k, long stride, int blocks) : Job
     {
         protected override void Rows(int r0, int r1) => InterleavedGroups(r0, r1, tile, q8k, stride, blocks);
 
         protected override void Dot(byte* row, int first, int count, float* output) =>
-            throw new InvalidOperationException("interleaved weights have no row-at-a-time dot");
+            kernel(IntegerTiers.Best, row, q8k + first * stride, stride, count, blocks, output);
     }
 
     /// <param name="tile">The format's interleaved tile kernel (<see cref="KQuantTiles"/>), or null.</param>

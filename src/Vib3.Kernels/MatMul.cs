@@ -54,7 +54,7 @@ public static unsafe class MatMul
             return;
         }
         Check.MatVec(t, w, rows, cols, x.Length, y.Length, n);
-        if (!Quant.InterleavedMatrix.Supports(t, rows)) throw new ArgumentException($"a {rows}-row {t.Name()} matrix is not held interleaved on this CPU");
+        if (!Quant.InterleavedMatrix.Supports(t)) throw new ArgumentException($"{t.Name()} matrices are not held interleaved on this CPU");
         if (n > 0) BlockBatch.Compute(t, w, rows, cols, x, n, y, interleaved: true);
     }
 

@@ -78,28 +78,41 @@ public static unsafe class MatVec
         }
         if (x.Length != cols) throw new ArgumentException($"x: holds {x.Length} values, the weights have {cols} columns");
         Check.MatVec(t, w, rows, cols, x.Length, y.Length, 1);
-        if (!InterleavedMatrix.Supports(t, rows)) throw new ArgumentException($"a {rows}-row {t.Name()} matrix is not held interleaved on this CPU");
+        if (!InterleavedMatrix.Supports(t)) throw new ArgumentException($"{t.Name()} matrices are not held interleaved on this CPU");
         var p = x.Prepare(t);
         var rowBytes = (int)t.ByteCount(cols);
         fixed (byte* pw = w)
         fixed (float* py = y)
         {
-            var groups = rows / KQuantTiles.Rows;
-            var job = new InterleavedJob(KQuantTiles.Interleaved(t), pw, KQuantTiles.Rows * rowBytes, p.Q8K, cols / Q8K.BlockValues, py, rows);
-            Run(job, groups, KQuantTiles.Rows * rowBytes);
+            var job = new InterleavedJob(t, pw, rowBytes, rows, p.Q8K, cols / Q8K.BlockValues, py);
+            Run(job, job.Count, KQuantTiles.Rows * rowBytes);
         }
     }
 
-    /// <summary>Groups of eight interleaved rows against one q8_K vector.</summary>
-    private sealed class InterleavedJob(delegate*<byte*, byte*, long, int, int, float*, long, void> tile, byte* w, int groupBytes,
-        byte* q8k, int blocks, float* y, int rows) : PoolJob, IPageRange
+    /// <summary>Groups of eight interleaved rows against one q8_K vector; the rows after the last whole group (stored
+    /// as they are) are one more item, dotted one at a time by the row kernel.</summary>
+    private sealed class InterleavedJob(DType t, byte* w, int rowBytes, int rows, byte* q8k, int blocks, float* y) : PoolJob, IPageRange
     {
+        private readonly delegate*<byte*, byte*, long, int, int, float*, long, void> _tile = KQuantTiles.Interleaved(t);
+        private readonly delegate*<IntegerTier, byte*, byte*, long, int, int, float*, void> _row = KQuantDots.For(t);
+
+        /// <summary>Items: the whole groups, then the tail if there is one.</summary>
+        internal int Count => (rows + KQuantTiles.Rows - 1) / KQuantTiles.Rows;
+
         protected override void Run(int start, int end) => Items(start, end);
 
         public void Items(int start, int end)
         {
             for (var g = start; g < end; g++)
-                tile(w + (long)g * groupBytes, q8k, 0, 1, blocks, y + g * KQuantTiles.Rows, rows);
+            {
+                var r0 = g * KQuantTiles.Rows;
+                if (r0 + KQuantTiles.Rows <= rows)
+                {
+                    _tile(w + (long)r0 * rowBytes, q8k, 0, 1, blocks, y + r0, rows);
+                    continue;
+                }
+                for (var r = r0; r < rows; r++) _row(IntegerTiers.Best, w + (long)r * rowBytes, q8k, 0, 1, blocks, y + r);
+            }
         }
     }
 
@@ -148,27 +161,26 @@ public static unsafe class MatVec
             return;
         }
         if (x.Length != cols) throw new ArgumentException($"x: holds {x.Length} values, the weights have {cols} columns");
-        var groupBytes = KQuantTiles.Rows * (int)t.ByteCount(cols);
+        var rowBytes = (int)t.ByteCount(cols);
         foreach (var page in pages)
         {
             if (page.FirstRow < 0 || page.FirstRow > y.Length - page.Rows)
                 throw new ArgumentException($"page rows [{page.FirstRow}, {page.FirstRow + page.Rows}) fall outside y (length {y.Length})");
             Check.MatVec(t, page.Weights.Span, page.Rows, cols, x.Length, page.Rows, 1);
-            if (!InterleavedMatrix.Supports(t, page.Rows)) throw new ArgumentException($"a {page.Rows}-row {t.Name()} page is not held interleaved on this CPU");
         }
+        if (!InterleavedMatrix.Supports(t)) throw new ArgumentException($"{t.Name()} matrices are not held interleaved on this CPU");
         var p = x.Prepare(t);
-        var tile = KQuantTiles.Interleaved(t);
         var handles = new System.Buffers.MemoryHandle[pages.Count];
         try
         {
             for (var i = 0; i < pages.Count; i++) handles[i] = pages[i].Weights.Pin();
             fixed (float* py = y)
             {
-                var jobs = new IPageRange[pages.Count];
+                var jobs = new InterleavedJob[pages.Count];
                 for (var i = 0; i < jobs.Length; i++)
-                    jobs[i] = new InterleavedJob(tile, (byte*)handles[i].Pointer, groupBytes, p.Q8K, cols / Q8K.BlockValues, py + pages[i].FirstRow, pages[i].Rows);
-                var all = new PagesJob(jobs, pages.Select(page => page.Rows / KQuantTiles.Rows).ToArray());
-                Run(all, all.Total, groupBytes);
+                    jobs[i] = new InterleavedJob(t, (byte*)handles[i].Pointer, rowBytes, pages[i].Rows, p.Q8K, cols / Q8K.BlockValues, py + pages[i].FirstRow);
+                var all = new PagesJob(jobs, jobs.Select(job => job.Count).ToArray());
+                Run(all, all.Total, KQuantTiles.Rows * rowBytes);
             }
         }
         finally

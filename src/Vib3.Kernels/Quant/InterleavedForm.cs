@@ -140,14 +140,14 @@ internal static class QwordTranspose
     }
 }
 
-/// <summary>Whole matrices to and from the interleaved form (<see cref="IInterleavedFormat"/>), in place: rows a
-/// multiple of eight, each group of eight rows rewritten within its own bytes.</summary>
+/// <summary>Whole matrices to and from the interleaved form (<see cref="IInterleavedFormat"/>), in place: each group
+/// of eight rows rewritten within its own bytes; the rows after the last whole group (fewer than eight) stay as
+/// stored, and the kernels dot them one at a time.</summary>
 public static unsafe class InterleavedMatrix
 {
-    /// <summary>True where a matrix of <paramref name="t"/> with <paramref name="rows"/> rows can be held
-    /// interleaved on this CPU: Q4_K or Q6_K, a multiple of eight rows, AVX-512 VBMI (the scale permutes).</summary>
-    public static bool Supports(DType t, int rows) =>
-        Avx512Vbmi.IsSupported && rows > 0 && rows % KQuantTiles.Rows == 0 && t is DType.Q4_K or DType.Q6_K;
+    /// <summary>True where matrices of <paramref name="t"/> can be held interleaved on this CPU: Q4_K or Q6_K, with
+    /// AVX-512 VBMI (the scale permutes).</summary>
+    public static bool Supports(DType t) => Avx512Vbmi.IsSupported && t is DType.Q4_K or DType.Q6_K;
 
     public static void Interleave(DType t, Span<byte> matrix, int rows, int cols) => Rewrite(t, matrix, rows, cols, toInterleaved: true);
 
@@ -155,7 +155,7 @@ public static unsafe class InterleavedMatrix
 
     private static void Rewrite(DType t, Span<byte> matrix, int rows, int cols, bool toInterleaved)
     {
-        if (!Supports(t, rows)) throw new ArgumentException($"a {rows}-row {t.Name()} matrix cannot be held interleaved on this CPU", nameof(t));
+        if (!Supports(t)) throw new ArgumentException($"{t.Name()} matrices cannot be held interleaved on this CPU", nameof(t));
         var rowBytes = (int)t.ByteCount(cols);
         Check.MatVec(t, matrix, rows, cols, cols, rows, 1);
         var blocks = cols / Q8K.BlockValues;

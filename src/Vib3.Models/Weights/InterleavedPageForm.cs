@@ -10,13 +10,13 @@ namespace Vib3.Models.Weights;
 /// Weight pages held in RAM with their Q4_K / Q6_K matrices interleaved (<see cref="WeightLayout.Interleaved"/>, eight
 /// rows' blocks together in the rows' own bytes), as llama.cpp's CPU backend repacks such weights when it loads them:
 /// the tile kernel then reads them as they are for one input or many, with no repack per call, and gives the same
-/// bits. A part is interleaved where its type has the form and its rows are a multiple of eight, on a CPU with
-/// AVX-512 VBMI:
+/// bits. A part is interleaved where its type has the form, on a CPU with AVX-512 VBMI (its rows after the last whole
+/// group of eight, if any, stay as stored):
 /// <list type="bullet">
 /// <item>expert bundle pages ([2r, dim] gate-and-up rows, then the [dim, r] down slice), each part per grid, for every
 /// bundle of it;</item>
-/// <item>dense matrices whose every page holds a multiple of eight rows and that the forward pass only multiplies
-/// (not the token embeddings, read a row at a time, nor latent attention's per-head k_b and v_b).</item>
+/// <item>dense matrices that the forward pass only multiplies, page by page (not the token embeddings, read a row at a
+/// time, nor latent attention's per-head k_b and v_b).</item>
 /// </list>
 /// Pages keep their checksums and stored bytes: the store verifies the stored bytes, then rewrites the page in place
 /// (<see cref="ToMemory"/>); <see cref="ToStored"/> gives them back.
@@ -44,9 +44,8 @@ public sealed class InterleavedPageForm : IPageMemoryForm
         var layouts = new Dictionary<int, (WeightLayout, WeightLayout)>();
         foreach (var g in manifest.ExpertGrids)
         {
-            var bundles = Enumerable.Range(0, g.BundlesPerExpert).Select(g.RowsInBundle).ToArray();
-            var gateUp = bundles.All(r => InterleavedMatrix.Supports(g.GateUpType(), 2 * r)) ? WeightLayout.Interleaved : WeightLayout.Rows;
-            var down = InterleavedMatrix.Supports(g.DownType(), g.Dim) ? WeightLayout.Interleaved : WeightLayout.Rows;
+            var gateUp = InterleavedMatrix.Supports(g.GateUpType()) ? WeightLayout.Interleaved : WeightLayout.Rows;
+            var down = InterleavedMatrix.Supports(g.DownType()) ? WeightLayout.Interleaved : WeightLayout.Rows;
             layouts[g.Layer] = (gateUp, down);
         }
         var dense = manifest.Tensors.Where(Interleavable).OrderBy(t => t.FirstPage).ToArray();
@@ -57,8 +56,7 @@ public sealed class InterleavedPageForm : IPageMemoryForm
     private static bool Interleavable(TensorEntry t)
     {
         if (t.Shape.Length != 2 || ReadByRowsOrHeads.Any(name => t.Name.EndsWith(name, StringComparison.Ordinal))) return false;
-        var (type, rows) = (DTypes.Parse(t.DType), checked((int)t.Shape[0]));
-        return InterleavedMatrix.Supports(type, t.RowsPerPage) && InterleavedMatrix.Supports(type, rows - (t.PageCount - 1) * t.RowsPerPage);
+        return InterleavedMatrix.Supports(DTypes.Parse(t.DType));
     }
 
     /// <summary>How the dense tensor <paramref name="t"/>'s pages hold its rows.</summary>

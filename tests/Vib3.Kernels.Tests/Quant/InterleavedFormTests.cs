@@ -22,7 +22,7 @@ public unsafe class InterleavedFormTests
     {
         Assert.SkipUnless(Avx512Vbmi.IsSupported, "the interleaved form needs AVX-512 VBMI");
         var (t, f) = (DTypes.Parse(name), BlockFormatCase.Get(name));
-        const int rows = 3 * Rows, blocks = 3;
+        const int rows = 3 * Rows + 5, blocks = 3; // a tail of five rows stays as stored
         var plain = f.RandomBlocks(new Random(31), rows * blocks);
         var matrix = (byte[])plain.Clone();
         InterleavedMatrix.Interleave(t, matrix, rows, blocks * Q8K.BlockValues);
@@ -31,6 +31,7 @@ public unsafe class InterleavedFormTests
         fixed (byte* pm = matrix)
         {
             var rowBytes = blocks * f.BlockBytes;
+            Assert.True(new ReadOnlySpan<byte>(pp + 3 * Rows * rowBytes, 5 * rowBytes).SequenceEqual(new ReadOnlySpan<byte>(pm + 3 * Rows * rowBytes, 5 * rowBytes)));
             for (var g = 0; g < rows / Rows; g++)
                 for (var b = 0; b < blocks; b++)
                 {
@@ -90,15 +91,18 @@ public unsafe class InterleavedFormTests
     }
 
     /// <summary>The public entry points on interleaved weights (<see cref="WeightLayout.Interleaved"/>) against the
-    /// same matrix in rows: a matrix large enough to be split over the kernel threads, one input (MatVec) and 1–33
-    /// (MatMul), bit for bit.</summary>
+    /// same matrix in rows: matrices large enough to be split over the kernel threads, with and without a tail of rows
+    /// after the last whole group, one input (MatVec, also over several pages) and 1–33 (MatMul), bit for bit.</summary>
     [Theory]
-    [MemberData(nameof(Types))]
-    public void MatVecAndMatMul_OnInterleavedWeights_SameBitsAsOnRows(string name)
+    [InlineData("q4_K", 512)]
+    [InlineData("q6_K", 512)]
+    [InlineData("q4_K", 517)]
+    [InlineData("q6_K", 523)]
+    public void MatVecAndMatMul_OnInterleavedWeights_SameBitsAsOnRows(string name, int rows)
     {
         Assert.SkipUnless(Avx512Vbmi.IsSupported, "the interleaved form needs AVX-512 VBMI");
         var (t, f) = (DTypes.Parse(name), BlockFormatCase.Get(name));
-        const int rows = 512, cols = 1024;
+        const int cols = 1024;
         var rng = new Random(51);
         var plain = f.RandomBlocks(rng, rows * cols / Q8K.BlockValues);
         var matrix = (byte[])plain.Clone();
@@ -110,6 +114,19 @@ public unsafe class InterleavedFormTests
         float[] expected = new float[rows], actual = new float[rows];
         MatVec.Compute(t, plain, rows, cols, input, expected);
         MatVec.Compute(t, WeightLayout.Interleaved, matrix, rows, cols, input, actual);
+        Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), actual.Select(BitConverter.SingleToInt32Bits));
+        // The same rows as three pages, each interleaved on its own (the last with the tail).
+        var rowBytes = (int)t.ByteCount(cols);
+        int[] pageRows = [200, 160, rows - 360];
+        var pages = new List<RowPage>();
+        for (int i = 0, first = 0; i < pageRows.Length; first += pageRows[i++])
+        {
+            var page = plain.AsSpan(first * rowBytes, pageRows[i] * rowBytes).ToArray();
+            InterleavedMatrix.Interleave(t, page, pageRows[i], cols);
+            pages.Add(new RowPage(page, first, pageRows[i]));
+        }
+        actual = new float[rows];
+        MatVec.Compute(t, WeightLayout.Interleaved, pages, cols, input, actual);
         Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), actual.Select(BitConverter.SingleToInt32Bits));
         foreach (var n in new[] { 1, 2, 3, 4, 5, 8, 9, 16, 33 })
         {
