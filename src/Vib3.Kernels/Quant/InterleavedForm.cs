@@ -7,7 +7,7 @@ using Vib3.Core.Quant;
 namespace Vib3.Kernels.Quant;
 
 /// <summary>
-/// A K-quant format's interleaved form: the blocks of eight consecutive rows stored together, block b of rows
+/// A K-quant format's interleaved form (Q4_K, Q5_K, Q6_K): the blocks of eight consecutive rows stored together, block b of rows
 /// 8g…8g+7 in the <c>8·BlockBytes</c> bytes at group g's start + b·8·BlockBytes, so that a group of eight rows
 /// occupies exactly the bytes its rows did. Inside, the quants are already where <see cref="TileDot{TFormat}"/>'s
 /// broadcast activations meet them (qword r of a chunk = row r's eight consecutive quants, packed two chunks per
@@ -145,9 +145,9 @@ internal static class QwordTranspose
 /// stored, and the kernels dot them one at a time.</summary>
 public static unsafe class InterleavedMatrix
 {
-    /// <summary>True where matrices of <paramref name="t"/> can be held interleaved on this CPU: Q4_K or Q6_K, with
-    /// AVX-512 VBMI (the scale permutes).</summary>
-    public static bool Supports(DType t) => Avx512Vbmi.IsSupported && t is DType.Q4_K or DType.Q6_K;
+    /// <summary>True where matrices of <paramref name="t"/> can be held interleaved on this CPU: Q4_K, Q5_K or Q6_K,
+    /// with AVX-512 VBMI (the scale permutes).</summary>
+    public static bool Supports(DType t) => Avx512Vbmi.IsSupported && t is DType.Q4_K or DType.Q5_K or DType.Q6_K;
 
     public static void Interleave(DType t, Span<byte> matrix, int rows, int cols) => Rewrite(t, matrix, rows, cols, toInterleaved: true);
 
@@ -180,13 +180,21 @@ public static unsafe class InterleavedMatrix
 
     private static void Interleave(DType t, byte* block, long rowBytes, byte* dst)
     {
-        if (t == DType.Q4_K) Q4KDot.Interleave(block, rowBytes, dst);
-        else Q6KDot.Interleave(block, rowBytes, dst);
+        switch (t)
+        {
+            case DType.Q4_K: Q4KDot.Interleave(block, rowBytes, dst); break;
+            case DType.Q5_K: Q5KDot.Interleave(block, rowBytes, dst); break;
+            default: Q6KDot.Interleave(block, rowBytes, dst); break;
+        }
     }
 
     private static void Deinterleave(DType t, byte* src, byte* block, long rowBytes)
     {
-        if (t == DType.Q4_K) Q4KDot.Deinterleave(src, block, rowBytes);
-        else Q6KDot.Deinterleave(src, block, rowBytes);
+        switch (t)
+        {
+            case DType.Q4_K: Q4KDot.Deinterleave(src, block, rowBytes); break;
+            case DType.Q5_K: Q5KDot.Deinterleave(src, block, rowBytes); break;
+            default: Q6KDot.Deinterleave(src, block, rowBytes); break;
+        }
     }
 }

@@ -9,17 +9,14 @@ namespace Vib3.Kernels.Quant;
 /// <list type="bullet">
 /// <item>0–1023: the quants, 128 bytes per 32-value group i: two vectors whose qword r holds row r's chunks
 /// 4i + 2k (low nibbles) and 4i + 2k + 1 (high nibbles), k = 0, 1.</item>
-/// <item>1024–1087: byte 8s + r = the low four bits of row r's scale s | those of its min s &lt;&lt; 4.</item>
-/// <item>1088–1119: the top two bits: byte j holds those of index j = 8s + r (scale in bits 0–1, min in 2–3) and of
-/// index j + 32 (bits 4–7).</item>
-/// <item>1120–1135: the eight rows' d (f16); 1136–1151: their dmin.</item>
+/// <item>1024–1151, the scales (<see cref="InterleaveScales"/>, Q5_K's too): 64 bytes, byte 8s + r = the low four
+/// bits of row r's scale s | those of its min s &lt;&lt; 4; 32 bytes of top two bits, byte j holding those of index
+/// j = 8s + r (scale in bits 0–1, min in 2–3) and of index j + 32 (bits 4–7); the eight rows' d (f16), then their
+/// dmin.</item>
 /// </list></summary>
 internal readonly unsafe partial struct Q4KDot : IInterleavedFormat
 {
     private const int LowBitsOffset = 1024;
-    private const int TopBitsOffset = 1088;
-    private const int DOffset = 1120;
-    private const int DminOffset = 1136;
     private const int Rows = KQuantTiles.Rows;
 
     private static readonly Vector512<byte>[] ScaleIndex = [.. Enumerable.Range(0, 8).Select(TileMeta.ScaleIndex)];
@@ -38,7 +35,14 @@ internal readonly unsafe partial struct Q4KDot : IInterleavedFormat
                 var high = Vector512.Load(chunks + 256 * i + 128 * k + 64);
                 (low | (high.AsUInt16() << 4).AsByte()).Store(dst + 128 * i + 64 * k);
             }
-        new Span<byte>(dst + TopBitsOffset, 32).Clear();
+        InterleaveScales(block, rowBytes, dst + LowBitsOffset);
+    }
+
+    /// <summary>The eight rows' d, dmin and 6-bit scale table (a Q4_K or Q5_K block's first 16 bytes) into the
+    /// 128 bytes at <paramref name="dst"/>: 64 bytes of low bits, 32 of top bits, d, dmin (see the type summary).</summary>
+    internal static void InterleaveScales(byte* block, long rowBytes, byte* dst)
+    {
+        new Span<byte>(dst + 64, 32).Clear();
         for (var r = 0; r < Rows; r++)
         {
             var w = block + r * rowBytes;
@@ -47,11 +51,26 @@ internal readonly unsafe partial struct Q4KDot : IInterleavedFormat
             {
                 var (scale, min) = PackedScales6.Get(table, s);
                 var index = 8 * s + r;
-                dst[LowBitsOffset + index] = (byte)((scale & 0xF) | (min & 0xF) << 4);
-                dst[TopBitsOffset + index % 32] |= (byte)(((scale >> 4) | (min >> 4) << 2) << (4 * (index / 32)));
+                dst[index] = (byte)((scale & 0xF) | (min & 0xF) << 4);
+                dst[64 + index % 32] |= (byte)(((scale >> 4) | (min >> 4) << 2) << (4 * (index / 32)));
             }
-            ((ushort*)(dst + DOffset))[r] = *(ushort*)w;
-            ((ushort*)(dst + DminOffset))[r] = *(ushort*)(w + 2);
+            ((ushort*)(dst + 96))[r] = *(ushort*)w;
+            ((ushort*)(dst + 112))[r] = *(ushort*)(w + 2);
+        }
+    }
+
+    /// <summary>The inverse of <see cref="InterleaveScales"/> for row r: its d, dmin and 6-bit table, into a
+    /// cleared block.</summary>
+    internal static void DeinterleaveScales(byte* src, int r, byte* w)
+    {
+        *(ushort*)w = ((ushort*)(src + 96))[r];
+        *(ushort*)(w + 2) = ((ushort*)(src + 112))[r];
+        var table = new Span<byte>(w + 4, PackedScales6.Bytes);
+        for (var s = 0; s < 8; s++)
+        {
+            var index = 8 * s + r;
+            int low = src[index], top = src[64 + index % 32] >> (4 * (index / 32));
+            PackedScales6.Set(table, s, (byte)((low & 0xF) | (top & 3) << 4), (byte)((low >> 4) | ((top >> 2) & 3) << 4));
         }
     }
 
@@ -67,27 +86,23 @@ internal readonly unsafe partial struct Q4KDot : IInterleavedFormat
         {
             var w = block + r * rowBytes;
             new Span<byte>(w, BlockBytes).Clear();
-            *(ushort*)w = ((ushort*)(src + DOffset))[r];
-            *(ushort*)(w + 2) = ((ushort*)(src + DminOffset))[r];
-            var table = new Span<byte>(w + 4, PackedScales6.Bytes);
-            for (var s = 0; s < 8; s++)
-            {
-                var index = 8 * s + r;
-                int low = src[LowBitsOffset + index], top = src[TopBitsOffset + index % 32] >> (4 * (index / 32));
-                PackedScales6.Set(table, s, (byte)((low & 0xF) | (top & 3) << 4), (byte)((low >> 4) | ((top >> 2) & 3) << 4));
-            }
+            DeinterleaveScales(src + LowBitsOffset, r, w);
             for (var p = 0; p < Q8K.BlockValues; p++)
                 w[QuantsOffset + 32 * (p / 64) + p % 32] |= (byte)(QuantAt(src, r, p) << (4 * (p / 32 % 2)));
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Meta(byte* src, float* halves, byte* meta)
+    public static void Meta(byte* src, float* halves, byte* meta) => ScaleMeta(src + LowBitsOffset, halves, meta);
+
+    /// <summary>The <see cref="TileMeta"/> of the 128 bytes <see cref="InterleaveScales"/> wrote.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void ScaleMeta(byte* table, float* halves, byte* meta)
     {
         var low4 = Vector512.Create((byte)0x0F);
         var three = Vector512.Create((byte)3);
-        var low = Vector512.Load(src + LowBitsOffset);
-        var top = Vector256.Load(src + TopBitsOffset);
+        var low = Vector512.Load(table);
+        var top = Vector256.Load(table + 64);
         // Indices 0–31 read bits 0–3 of the top bytes, indices 32–63 bits 4–7 (shifted down; what a 16-bit shift
         // brings in from the next byte lands above bit 3 and is masked off).
         var tops = Vector512.Create(top, (top.AsUInt16() >>> 4).AsByte());
@@ -97,7 +112,7 @@ internal readonly unsafe partial struct Q4KDot : IInterleavedFormat
             TileMeta.Unsigned(Avx512Vbmi.PermuteVar64x8(scales, ScaleIndex[s])).Store((short*)(meta + TileMeta.VectorBytes * s));
         for (var k = 0; k < 4; k++)
             TileMeta.Unsigned(Avx512Vbmi.PermuteVar64x8(mins, SumIndex[k])).Store((short*)(meta + TileMeta.SumWeightsOffset + TileMeta.VectorBytes * k));
-        TileMeta.Scales(halves, (ushort*)(src + DOffset), (ushort*)(src + DminOffset), meta);
+        TileMeta.Scales(halves, (ushort*)(table + 96), (ushort*)(table + 112), meta);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -5,7 +5,7 @@ namespace Vib3.Kernels.Quant;
 
 /// <summary>Q5_K weights · Q8_K activations (<see cref="KQuantRow"/>): Q4_K's nibbles and table plus a fifth bit per
 /// value from qh (bit s of qh[l] for value 32s + l), so quants are 0…31.</summary>
-internal readonly unsafe struct Q5KDot : IKQuantFormat
+internal readonly unsafe partial struct Q5KDot : ITileFormat
 {
     private const int HighBitsOffset = 16;
     private const int QuantsOffset = 48;
@@ -19,6 +19,7 @@ internal readonly unsafe struct Q5KDot : IKQuantFormat
     public static bool MinsFirst => false;
     public static bool UsesSums => true;
     public static int SubBlockValues => 32;
+    public static int MaxQuant => 31;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static BlockScales Decode(byte* block, float* halves, out float d, out float dmin) => Q4KDot.Decode(block, halves, out d, out dmin);
@@ -27,6 +28,16 @@ internal readonly unsafe struct Q5KDot : IKQuantFormat
     {
         int s = p / 32, l = p % 32;
         return ((block[QuantsOffset + 32 * (s / 2) + l] >> (4 * (s % 2))) & 0xF) | (((block[HighBitsOffset + l] >> s) & 1) << 4);
+    }
+
+    /// <summary>Values 64q…64q+63: group q's nibbles (low, then high) topped by bits 2q and 2q+1 of qh.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> Quarter(byte* block, int q)
+    {
+        var sixteen = Vector256.Create((byte)0x10);
+        var qs = Vector256.Load(block + QuantsOffset + 32 * q);
+        var qh = Vector256.Load(block + HighBitsOffset) >>> (2 * q);
+        return Vector512.Create((qs & Vector256.Create((byte)0x0F)) | ((qh << 4) & sixteen), (qs >>> 4) | ((qh << 3) & sixteen));
     }
 
     /// <summary>Q4_K's groups with the fifth bits of sub-blocks 2g and 2g+1 (bits 2g, 2g+1 of qh) moved to bit 4.</summary>

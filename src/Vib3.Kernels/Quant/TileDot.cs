@@ -322,6 +322,7 @@ internal static unsafe class KQuantTiles
         !Avx512BW.IsSupported ? null : t switch
         {
             DType.Q4_K => &TileDot<Q4KDot>.Dot,
+            DType.Q5_K => &TileDot<Q5KDot>.Dot,
             DType.Q6_K => &TileDot<Q6KDot>.Dot,
             _ => null,
         };
@@ -331,6 +332,7 @@ internal static unsafe class KQuantTiles
     public static delegate*<byte*, byte*, long, int, int, float*, long, void> Interleaved(DType t) => t switch
     {
         DType.Q4_K => &TileDot<Q4KDot>.DotInterleaved<Q4KDot>,
+        DType.Q5_K => &TileDot<Q5KDot>.DotInterleaved<Q5KDot>,
         DType.Q6_K => &TileDot<Q6KDot>.DotInterleaved<Q6KDot>,
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "no interleaved form"),
     };

@@ -7,7 +7,7 @@ using Vib3.Storage.Catalog;
 namespace Vib3.Models.Weights;
 
 /// <summary>
-/// Weight pages held in RAM with their Q4_K / Q6_K matrices interleaved (<see cref="WeightLayout.Interleaved"/>, eight
+/// Weight pages held in RAM with their Q4_K / Q5_K / Q6_K matrices interleaved (<see cref="WeightLayout.Interleaved"/>, eight
 /// rows' blocks together in the rows' own bytes), as llama.cpp's CPU backend repacks such weights when it loads them:
 /// the tile kernel then reads them as they are for one input or many, with no repack per call, and gives the same
 /// bits. A part is interleaved where its type has the form, on a CPU with AVX-512 VBMI (its rows after the last whole

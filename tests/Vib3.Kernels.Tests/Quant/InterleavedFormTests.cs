@@ -6,7 +6,7 @@ using Vib3.Kernels.Quant;
 namespace Vib3.Kernels.Tests.Quant;
 
 /// <summary>
-/// The interleaved form of Q4_K and Q6_K matrices (<see cref="InterleavedMatrix"/>): it holds every quant, scale and
+/// The interleaved form of Q4_K, Q5_K and Q6_K matrices (<see cref="InterleavedMatrix"/>): it holds every quant, scale and
 /// super-scale of the plain rows (interleaving then de-interleaving gives the bytes back), and the tile kernel on it
 /// gives the row kernel's bits on the plain rows for any number of inputs and any width.
 /// </summary>
@@ -14,7 +14,7 @@ public unsafe class InterleavedFormTests
 {
     private const int Rows = KQuantTiles.Rows;
 
-    public static readonly TheoryData<string> Types = new("q4_K", "q6_K");
+    public static readonly TheoryData<string> Types = new("q4_K", "q5_K", "q6_K");
 
     [Theory]
     [MemberData(nameof(Types))]
@@ -41,9 +41,12 @@ public unsafe class InterleavedFormTests
                         var block = pp + (g * Rows + r) * rowBytes + b * f.BlockBytes;
                         for (var p = 0; p < Q8K.BlockValues; p++)
                         {
-                            var (expected, actual) = t == DType.Q4_K
-                                ? (Q4KDot.Quant(block, p), Q4KDot.QuantAt(src, r, p))
-                                : (Q6KDot.Quant(block, p), Q6KDot.QuantAt(src, r, p));
+                            var (expected, actual) = t switch
+                            {
+                                DType.Q4_K => (Q4KDot.Quant(block, p), Q4KDot.QuantAt(src, r, p)),
+                                DType.Q5_K => (Q5KDot.Quant(block, p), Q5KDot.QuantAt(src, r, p)),
+                                _ => (Q6KDot.Quant(block, p), Q6KDot.QuantAt(src, r, p)),
+                            };
                             Assert.True(expected == actual, $"group {g} block {b} row {r} value {p}: {actual}, plain {expected}");
                         }
                     }
@@ -96,7 +99,9 @@ public unsafe class InterleavedFormTests
     [Theory]
     [InlineData("q4_K", 512)]
     [InlineData("q6_K", 512)]
+    [InlineData("q5_K", 512)]
     [InlineData("q4_K", 517)]
+    [InlineData("q5_K", 515)]
     [InlineData("q6_K", 523)]
     public void MatVecAndMatMul_OnInterleavedWeights_SameBitsAsOnRows(string name, int rows)
     {

@@ -17,6 +17,9 @@ public unsafe class TileDotTests
     public void Repack_Q4K_GivesBackEveryQuant() => RepackGivesBackEveryQuant<Q4KDot>("q4_K");
 
     [Fact]
+    public void Repack_Q5K_GivesBackEveryQuant() => RepackGivesBackEveryQuant<Q5KDot>("q5_K");
+
+    [Fact]
     public void Repack_Q6K_GivesBackEveryQuant() => RepackGivesBackEveryQuant<Q6KDot>("q6_K");
 
     /// <summary>Chunk c of the repacked block holds row r's values 8c…8c+7 in qword r.</summary>
@@ -48,6 +51,16 @@ public unsafe class TileDotTests
         SetHalf(block, 0, 1);
         SetHalf(block, 2, 1);
         ExtremeBlocksSameBitsAsRowKernel<Q4KDot>(block, [block]);
+    }
+
+    [Fact]
+    public void ExtremeBlocks_Q5K_SameBitsAsRowKernel()
+    {
+        // Every quant 31 (nibbles and fifth bits all ones), every 6-bit scale and min 63, d = dmin = 1.
+        var block = Enumerable.Repeat((byte)0xFF, 176).ToArray();
+        SetHalf(block, 0, 1);
+        SetHalf(block, 2, 1);
+        ExtremeBlocksSameBitsAsRowKernel<Q5KDot>(block, [block]);
     }
 
     [Fact]
