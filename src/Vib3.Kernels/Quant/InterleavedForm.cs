@@ -126,6 +126,22 @@ internal static class QwordTranspose
         Avx512F.PermuteVar8x64x2(u3, highQuads, u7).Store((ulong*)(dst + 7 * 64));
     }
 
+    /// <summary>The low four bits of a block's 32 chunks (<see cref="Chunks{TFormat}"/>'s 2 KiB at
+    /// <paramref name="chunks"/>) packed two chunks a byte into the 1 KiB at <paramref name="dst"/>: 128 bytes per
+    /// 32-value group i, vector k's qword r holding row r's chunk 4i + 2k in its low nibbles and 4i + 2k + 1 in its
+    /// high ones.</summary>
+    public static unsafe void PackNibbles(byte* chunks, byte* dst)
+    {
+        var low4 = Vector512.Create((byte)0x0F);
+        for (var i = 0; i < 8; i++)
+            for (var k = 0; k < 2; k++)
+            {
+                var low = Vector512.Load(chunks + 256 * i + 128 * k);
+                var high = Vector512.Load(chunks + 256 * i + 128 * k + 64);
+                ((low & low4) | ((high & low4).AsUInt16() << 4).AsByte()).Store(dst + 128 * i + 64 * k);
+            }
+    }
+
     /// <summary>The eight rows' unsigned quants of one block (row r at block + r·rowBytes) as 32 chunks at
     /// <paramref name="dst"/> (2 KiB): chunk c's qword r = row r's quants 8c…8c+7.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -28,13 +28,7 @@ internal readonly unsafe partial struct Q4KDot : IInterleavedFormat
     {
         var chunks = stackalloc byte[Q8K.BlockValues * Rows];
         QwordTranspose.Chunks<Q4KDot>(block, rowBytes, chunks);
-        for (var i = 0; i < 8; i++)
-            for (var k = 0; k < 2; k++)
-            {
-                var low = Vector512.Load(chunks + 256 * i + 128 * k);
-                var high = Vector512.Load(chunks + 256 * i + 128 * k + 64);
-                (low | (high.AsUInt16() << 4).AsByte()).Store(dst + 128 * i + 64 * k);
-            }
+        QwordTranspose.PackNibbles(chunks, dst);
         InterleaveScales(block, rowBytes, dst + LowBitsOffset);
     }
 

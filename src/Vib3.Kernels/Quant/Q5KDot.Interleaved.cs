@@ -22,15 +22,8 @@ internal readonly unsafe partial struct Q5KDot : IInterleavedFormat
     {
         var chunks = stackalloc byte[Q8K.BlockValues * Rows];
         QwordTranspose.Chunks<Q5KDot>(block, rowBytes, chunks);
-        var low4 = Vector512.Create((byte)0x0F);
+        QwordTranspose.PackNibbles(chunks, dst);
         var one = Vector512.Create((byte)1);
-        for (var i = 0; i < 8; i++)
-            for (var k = 0; k < 2; k++)
-            {
-                var low = Vector512.Load(chunks + 256 * i + 128 * k);
-                var high = Vector512.Load(chunks + 256 * i + 128 * k + 64);
-                ((low & low4) | ((high & low4).AsUInt16() << 4).AsByte()).Store(dst + 128 * i + 64 * k);
-            }
         for (var k = 0; k < 4; k++)
         {
             var bits = Vector512<byte>.Zero;

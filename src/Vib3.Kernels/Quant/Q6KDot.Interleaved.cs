@@ -29,20 +29,14 @@ internal readonly unsafe partial struct Q6KDot : IInterleavedFormat
     {
         var chunks = stackalloc byte[Q8K.BlockValues * Rows];
         QwordTranspose.Chunks<Q6KDot>(block, rowBytes, chunks);
-        var low4 = Vector512.Create((byte)0x0F);
+        QwordTranspose.PackNibbles(chunks, dst);
         var three = Vector512.Create((byte)3);
         for (var i = 0; i < 8; i++)
         {
+            // Chunk j of group i: its top bits to bits 2j…2j+1 (values below 4 shifted by at most 6 stay in their byte).
             var top = Vector512<byte>.Zero;
-            for (var k = 0; k < 2; k++)
-            {
-                var low = Vector512.Load(chunks + 256 * i + 128 * k);
-                var high = Vector512.Load(chunks + 256 * i + 128 * k + 64);
-                ((low & low4) | ((high & low4).AsUInt16() << 4).AsByte()).Store(dst + 128 * i + 64 * k);
-                // Chunk j = 2k (low) and 2k + 1 (high): top bits to 2j…2j+1; values below 4 shifted by at most 6 stay in their byte.
-                top |= (((low.AsUInt16() >>> 4).AsByte() & three).AsUInt16() << (4 * k)).AsByte();
-                top |= (((high.AsUInt16() >>> 4).AsByte() & three).AsUInt16() << (4 * k + 2)).AsByte();
-            }
+            for (var j = 0; j < 4; j++)
+                top |= (((Vector512.Load(chunks + 256 * i + 64 * j).AsUInt16() >>> 4).AsByte() & three).AsUInt16() << (2 * j)).AsByte();
             top.Store(dst + TopBitsOffset + 64 * i);
         }
         for (var r = 0; r < Rows; r++)
