@@ -4,6 +4,9 @@ using Vib3.Core;
 
 namespace Vib3.Kernels.Tests;
 
+/// <remarks>Alone (<see cref="KernelThreadsAlone"/>): the kernel threads are one pool per process, and a test class
+/// running beside this one can hand the worker its own job, so the lone-item test would see one thread.</remarks>
+[Collection(nameof(KernelThreadsAlone))]
 public class ParallelForTests
 {
     /// <summary>Each body runs a large (normally multithreaded) product; inside a body it must run on that thread
@@ -59,3 +62,7 @@ public class ParallelForTests
         Assert.Equal(2, threads.Count);
     }
 }
+
+/// <summary>Tests that need the process's kernel threads to themselves run in this collection, never beside others.</summary>
+[CollectionDefinition(nameof(KernelThreadsAlone), DisableParallelization = true)]
+public sealed class KernelThreadsAlone;
