@@ -65,11 +65,13 @@ public sealed class TimeoutTests(ShortTimeoutsServerFixture server) : IClassFixt
         Assert.Contains("canceling statement due to statement timeout", r.Error);
         Assert.EndsWith("m", r.Output.Trim());
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), $"took {started.Elapsed}");
-        // The forward pass stopped with the statement, long before the tokens it was asked for.
+        // The forward pass stopped with the statement (nothing more 300 ms later), long before the tokens it was asked
+        // for. How many the 1.5 s allow depends on the machine and the engine's speed: 618 were seen on 2026-12-07
+        // (a quarter of the 2000, the bound until then, was too close), so the bound is half.
         var stopped = server.GeneratedTokens;
         await Task.Delay(300);
         Assert.Equal(stopped, server.GeneratedTokens);
-        Assert.True(stopped - before < SlowGenerationServerFixture.LongMaxTokens / 4,
+        Assert.True(stopped - before < SlowGenerationServerFixture.LongMaxTokens / 2,
             $"{stopped - before} tokens generated of {SlowGenerationServerFixture.LongMaxTokens}");
     }
 }
