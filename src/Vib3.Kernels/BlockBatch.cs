@@ -30,8 +30,8 @@ internal static unsafe class BlockBatch
     public static bool Handles(DType t) =>
         t == DType.Q8_0 || LegacyDots.Has(t) || KQuantDots.For(t) != null;
 
-    /// <param name="interleaved">The weights are held interleaved (<see cref="WeightLayout.Interleaved"/>, Q4_K, Q5_K or Q6_K,
-    /// rows a multiple of eight): the tile kernel reads them as they are, whatever n.</param>
+    /// <param name="interleaved">The weights are held interleaved (<see cref="WeightLayout.Interleaved"/>, Q4_K, Q5_K or Q6_K:
+    /// whole groups of eight rows, then a tail as stored): the tile kernel reads them as they are, whatever n.</param>
     public static void Compute(DType t, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, int n, Span<float> y, bool interleaved = false)
     {
         var kernel = KQuantDots.For(t);

@@ -30,13 +30,8 @@ public static unsafe class MatVec
     /// <summary>Fast path. See the type remarks for the q8_0 rounding. x is quantised for this call alone (in this
     /// thread's scratch <see cref="MatVecInput"/>); a vector that several matvecs multiply is quantised once by
     /// passing one <see cref="MatVecInput"/> to all of them.</summary>
-    public static void Compute(DType t, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, Span<float> y)
-    {
-        Check.MatVec(t, w, rows, cols, x.Length, y.Length, 1);
-        var input = _scratch is { } s && s.Capacity >= cols ? s : _scratch = new MatVecInput(cols);
-        input.Set(x[..cols]);
-        Compute(t, w, rows, cols, input, y);
-    }
+    public static void Compute(DType t, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, Span<float> y) =>
+        Compute(t, WeightLayout.Rows, w, rows, cols, x, y);
 
     /// <summary>The calling thread's input for <see cref="Compute(DType, ReadOnlySpan{byte}, int, int, ReadOnlySpan{float}, Span{float})"/>,
     /// grown to the longest vector it has been given.</summary>
@@ -85,7 +80,7 @@ public static unsafe class MatVec
         fixed (float* py = y)
         {
             var job = new InterleavedJob(t, pw, rowBytes, rows, p.Q8K, cols / Q8K.BlockValues, py);
-            Run(job, job.Count, KQuantTiles.Rows * rowBytes);
+            Run(job, InterleavedJob.ItemsFor(rows), KQuantTiles.Rows * rowBytes);
         }
     }
 
@@ -96,8 +91,8 @@ public static unsafe class MatVec
         private readonly delegate*<byte*, byte*, long, int, int, float*, long, void> _tile = KQuantTiles.Interleaved(t);
         private readonly delegate*<IntegerTier, byte*, byte*, long, int, int, float*, void> _row = KQuantDots.For(t);
 
-        /// <summary>Items: the whole groups, then the tail if there is one.</summary>
-        internal int Count => (rows + KQuantTiles.Rows - 1) / KQuantTiles.Rows;
+        /// <summary>Items of a matrix of <paramref name="rows"/> rows: the whole groups, then the tail if there is one.</summary>
+        internal static int ItemsFor(int rows) => (rows + KQuantTiles.Rows - 1) / KQuantTiles.Rows;
 
         protected override void Run(int start, int end) => Items(start, end);
 
@@ -120,7 +115,12 @@ public static unsafe class MatVec
     /// one matrix at once: y[page.FirstRow + i] = row i of the page · x. The kernel threads split all the pages' rows
     /// between them in guided chunks, so a matrix spread over many pages (the output projection: tens of pages) costs
     /// one dispatch, not one per page, and no thread waits at a page boundary. Same bits as page by page.</summary>
-    public static void Compute(DType t, IReadOnlyList<RowPage> pages, int cols, MatVecInput x, Span<float> y)
+    public static void Compute(DType t, IReadOnlyList<RowPage> pages, int cols, MatVecInput x, Span<float> y) =>
+        Compute(t, WeightLayout.Rows, pages, cols, x, y);
+
+    /// <summary>The same of pages held in <paramref name="layout"/>: interleaved pages split between the kernel threads
+    /// in groups of eight rows (a page's rows after its last whole group are one more item).</summary>
+    public static void Compute(DType t, WeightLayout layout, IReadOnlyList<RowPage> pages, int cols, MatVecInput x, Span<float> y)
     {
         if (x.Length != cols) throw new ArgumentException($"x: holds {x.Length} values, the weights have {cols} columns");
         var rowBytes = (int)t.ByteCount(cols);
@@ -130,6 +130,8 @@ public static unsafe class MatVec
                 throw new ArgumentException($"page rows [{page.FirstRow}, {page.FirstRow + page.Rows}) fall outside y (length {y.Length})");
             Check.MatVec(t, page.Weights.Span, page.Rows, cols, x.Length, page.Rows, 1);
         }
+        var interleaved = layout == WeightLayout.Interleaved;
+        if (interleaved && !InterleavedMatrix.Supports(t)) throw new ArgumentException($"{t.Name()} matrices are not held interleaved on this CPU");
         var p = x.Prepare(t);
         var handles = new System.Buffers.MemoryHandle[pages.Count];
         try
@@ -138,49 +140,17 @@ public static unsafe class MatVec
             fixed (float* py = y)
             {
                 var jobs = new IPageRange[pages.Count];
+                var items = new int[pages.Count];
                 for (var i = 0; i < jobs.Length; i++)
-                    jobs[i] = new Job(t, (byte*)handles[i].Pointer, rowBytes, cols, p, py + pages[i].FirstRow);
-                var all = new PagesJob(jobs, pages.Select(page => page.Rows).ToArray());
-                Run(all, all.Total, rowBytes);
-            }
-        }
-        finally
-        {
-            foreach (var h in handles) h.Dispose();
-        }
-    }
-
-    /// <summary><see cref="Compute(DType, IReadOnlyList{RowPage}, int, MatVecInput, Span{float})"/> of pages held in
-    /// <paramref name="layout"/>: interleaved pages (every page's rows a multiple of eight) split between the kernel
-    /// threads in groups of eight rows, one dispatch for all of them.</summary>
-    public static void Compute(DType t, WeightLayout layout, IReadOnlyList<RowPage> pages, int cols, MatVecInput x, Span<float> y)
-    {
-        if (layout == WeightLayout.Rows)
-        {
-            Compute(t, pages, cols, x, y);
-            return;
-        }
-        if (x.Length != cols) throw new ArgumentException($"x: holds {x.Length} values, the weights have {cols} columns");
-        var rowBytes = (int)t.ByteCount(cols);
-        foreach (var page in pages)
-        {
-            if (page.FirstRow < 0 || page.FirstRow > y.Length - page.Rows)
-                throw new ArgumentException($"page rows [{page.FirstRow}, {page.FirstRow + page.Rows}) fall outside y (length {y.Length})");
-            Check.MatVec(t, page.Weights.Span, page.Rows, cols, x.Length, page.Rows, 1);
-        }
-        if (!InterleavedMatrix.Supports(t)) throw new ArgumentException($"{t.Name()} matrices are not held interleaved on this CPU");
-        var p = x.Prepare(t);
-        var handles = new System.Buffers.MemoryHandle[pages.Count];
-        try
-        {
-            for (var i = 0; i < pages.Count; i++) handles[i] = pages[i].Weights.Pin();
-            fixed (float* py = y)
-            {
-                var jobs = new InterleavedJob[pages.Count];
-                for (var i = 0; i < jobs.Length; i++)
-                    jobs[i] = new InterleavedJob(t, (byte*)handles[i].Pointer, rowBytes, pages[i].Rows, p.Q8K, cols / Q8K.BlockValues, py + pages[i].FirstRow);
-                var all = new PagesJob(jobs, jobs.Select(job => job.Count).ToArray());
-                Run(all, all.Total, KQuantTiles.Rows * rowBytes);
+                {
+                    var w = (byte*)handles[i].Pointer;
+                    var first = py + pages[i].FirstRow;
+                    var rows = pages[i].Rows;
+                    jobs[i] = interleaved ? new InterleavedJob(t, w, rowBytes, rows, p.Q8K, cols / Q8K.BlockValues, first) : new Job(t, w, rowBytes, cols, p, first);
+                    items[i] = interleaved ? InterleavedJob.ItemsFor(rows) : rows;
+                }
+                var all = new PagesJob(jobs, items);
+                Run(all, all.Total, interleaved ? KQuantTiles.Rows * rowBytes : rowBytes);
             }
         }
         finally

@@ -12,8 +12,10 @@ internal unsafe interface IEightRuns
     /// <summary>Writes the block's codebook row numbers into <paramref name="numbers"/> (room for
     /// <see cref="RowNumbers.Capacity"/>), where a format assembles them from bit fields: with vector shifts and masks
     /// for the whole block at once, so that a run reads each with one load instead of a chain of scalar shifts. A
-    /// format whose runs read their rows' bytes directly writes nothing.</summary>
-    static abstract void Prepare(byte* block, ushort* numbers);
+    /// format whose runs read their rows' bytes directly keeps this default, which writes nothing.</summary>
+    static virtual void Prepare(byte* block, ushort* numbers)
+    {
+    }
 
     /// <summary>Adds run <paramref name="r"/> (a constant at the call, so its offsets and scale shuffle fold) with
     /// <see cref="ByteDots"/>' conventions: with one input into chain r % 4.</summary>

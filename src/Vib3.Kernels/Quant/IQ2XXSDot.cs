@@ -43,10 +43,6 @@ internal readonly unsafe struct IQ2XXSDot : IKQuantFormat, IEightRuns
         return (signs >> j & 1) != 0 ? -magnitude : magnitude;
     }
 
-    public static void Prepare(byte* block, ushort* numbers)
-    {
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Add<TDot, TCount>(byte* block, sbyte* x, long stride, int inputs, BlockScales scales,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)

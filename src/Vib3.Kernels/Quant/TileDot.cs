@@ -58,7 +58,7 @@ internal readonly unsafe struct InterleavedChunks<TFormat> : ITileChunks where T
 /// exact isum (and msum), and one vector fma per block runs the eight rows' canonical float chains at once: outputs
 /// equal the row kernel's bit for bit.
 /// </summary>
-internal static unsafe class TileDot<TFormat> where TFormat : ITileFormat
+internal static unsafe class TileDot<TFormat> where TFormat : IInterleavedFormat
 {
     private const int Rows = KQuantTiles.Rows;
 
@@ -120,8 +120,7 @@ internal static unsafe class TileDot<TFormat> where TFormat : ITileFormat
 
     /// <summary><see cref="Dot"/> for eight rows held interleaved (<see cref="IInterleavedFormat"/>): block b at
     /// group + b·8·BlockBytes.</summary>
-    public static void DotInterleaved<TInterleaved>(byte* group, byte* q8k, long stride, int n, int blocks, float* y, long yStride)
-        where TInterleaved : IInterleavedFormat
+    public static void DotInterleaved(byte* group, byte* q8k, long stride, int n, int blocks, float* y, long yStride)
     {
         var groupBlockBytes = Rows * TFormat.BlockBytes;
         var meta = Scratch(GroupBlocks * TileMeta.Bytes);
@@ -129,9 +128,9 @@ internal static unsafe class TileDot<TFormat> where TFormat : ITileFormat
         {
             var count = Math.Min(GroupBlocks, blocks - b0);
             var first = group + (long)b0 * groupBlockBytes;
-            for (var b = 0; b < count; b++) TInterleaved.Meta(first + b * groupBlockBytes, Halves, meta + b * TileMeta.Bytes);
+            for (var b = 0; b < count; b++) TFormat.Meta(first + b * groupBlockBytes, Halves, meta + b * TileMeta.Bytes);
             if (b0 + count == blocks) PrefetchNext(group, (long)blocks * groupBlockBytes);
-            Inputs<InterleavedChunks<TInterleaved>>(first, groupBlockBytes, meta, TileMeta.Bytes, q8k, stride, n, b0, count, y, yStride);
+            Inputs<InterleavedChunks<TFormat>>(first, groupBlockBytes, meta, TileMeta.Bytes, q8k, stride, n, b0, count, y, yStride);
         }
     }
 
@@ -331,9 +330,9 @@ internal static unsafe class KQuantTiles
     /// (<see cref="InterleavedMatrix"/>): (group, q8k, stride, n, blocks, y, yStride).</summary>
     public static delegate*<byte*, byte*, long, int, int, float*, long, void> Interleaved(DType t) => t switch
     {
-        DType.Q4_K => &TileDot<Q4KDot>.DotInterleaved<Q4KDot>,
-        DType.Q5_K => &TileDot<Q5KDot>.DotInterleaved<Q5KDot>,
-        DType.Q6_K => &TileDot<Q6KDot>.DotInterleaved<Q6KDot>,
+        DType.Q4_K => &TileDot<Q4KDot>.DotInterleaved,
+        DType.Q5_K => &TileDot<Q5KDot>.DotInterleaved,
+        DType.Q6_K => &TileDot<Q6KDot>.DotInterleaved,
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "no interleaved form"),
     };
 }

@@ -23,7 +23,7 @@ public unsafe class TileDotTests
     public void Repack_Q6K_GivesBackEveryQuant() => RepackGivesBackEveryQuant<Q6KDot>("q6_K");
 
     /// <summary>Chunk c of the repacked block holds row r's values 8c…8c+7 in qword r.</summary>
-    private static void RepackGivesBackEveryQuant<TFormat>(string name) where TFormat : ITileFormat
+    private static void RepackGivesBackEveryQuant<TFormat>(string name) where TFormat : IInterleavedFormat
     {
         Assert.SkipUnless(Avx512BW.IsSupported, "the tile kernel needs AVX-512BW");
         var format = BlockFormatCase.Get(name);
@@ -113,7 +113,7 @@ public unsafe class TileDotTests
             if (canInterleave)
             {
                 for (var b = 0; b < width; b++) TFormat.Interleave(pw + b * first.Length, rowBytes, pi + b * Rows * first.Length);
-                TileDot<TFormat>.DotInterleaved<TFormat>(pi, px, stride, inputs.Length, width, pf, Rows);
+                TileDot<TFormat>.DotInterleaved(pi, px, stride, inputs.Length, width, pf, Rows);
             }
             for (var k = 0; k < inputs.Length; k++)
                 for (var r = 0; r < Rows; r++)
