@@ -25,13 +25,13 @@ public sealed class InferenceSession : IDisposable
     /// <param name="contextLength">KV cache positions; null: the model's context length.</param>
     /// <param name="kvCache">f32 (default) or f16 keys and values.</param>
     /// <param name="observer">Sees the forward pass's hidden states (measurements); null for none.</param>
-    /// <param name="interleaveExperts">Hold Q4_K/Q6_K expert pages interleaved in RAM (<see cref="InterleavedPageForm"/>);
+    /// <param name="interleave">Hold Q4_K/Q5_K/Q6_K matrix pages interleaved in RAM (<see cref="InterleavedPageForm"/>);
     /// false holds them as stored.</param>
     public static async Task<InferenceSession> OpenAsync(
         ModelCatalog catalog, string model, PageStoreOptions options, int? contextLength = null, CancellationToken ct = default,
-        KvCacheType kvCache = KvCacheType.F32, IForwardObserver? observer = null, bool interleaveExperts = true)
+        KvCacheType kvCache = KvCacheType.F32, IForwardObserver? observer = null, bool interleave = true)
     {
-        var weights = ModelWeights.Open(catalog, model, options, interleaveExperts);
+        var weights = ModelWeights.Open(catalog, model, options, interleave);
         try
         {
             var forward = await ForwardPass.CreateAsync(weights, ct, observer).ConfigureAwait(false);

@@ -39,13 +39,13 @@ public sealed class ModelWeights : IDisposable
     /// <summary>Routed experts per layer (layers without experts are absent).</summary>
     public IReadOnlyDictionary<int, ExpertGridEntry> ExpertGrids { get; }
 
-    /// <summary>Opens the model for inference: its expert pages held in RAM in the form the kernels read fastest
-    /// (<see cref="InterleavedPageForm"/>), unless <paramref name="interleaveExperts"/> is false (llama.cpp's --no-repack:
-    /// every page held as stored; the same results, bit for bit).</summary>
-    public static ModelWeights Open(ModelCatalog catalog, string name, PageStoreOptions options, bool interleaveExperts = true)
+    /// <summary>Opens the model for inference: its Q4_K/Q5_K/Q6_K matrix pages held in RAM in the form the kernels read
+    /// fastest (<see cref="InterleavedPageForm"/>), unless <paramref name="interleave"/> is false (llama.cpp's
+    /// --no-repack: every page held as stored; the same results, bit for bit).</summary>
+    public static ModelWeights Open(ModelCatalog catalog, string name, PageStoreOptions options, bool interleave = true)
     {
         InterleavedPageForm? form = null;
-        var model = StoredModel.Open(catalog, name, options, manifest => form = interleaveExperts ? InterleavedPageForm.For(manifest) : null);
+        var model = StoredModel.Open(catalog, name, options, manifest => form = interleave ? InterleavedPageForm.For(manifest) : null);
         return new ModelWeights(model, form);
     }
 
@@ -54,15 +54,8 @@ public sealed class ModelWeights : IDisposable
     public (Kernels.WeightLayout GateUp, Kernels.WeightLayout Down) ExpertLayouts(ExpertGridEntry grid) =>
         _form?.Layouts(grid) ?? (Kernels.WeightLayout.Rows, Kernels.WeightLayout.Rows);
 
-    /// <summary>Page <paramref name="page"/>'s bytes as stored, from the bytes RAM holds (<paramref name="held"/>,
-    /// unchanged): a copy where the page is held in another form, else the bytes themselves.</summary>
-    public ReadOnlySpan<byte> StoredBytes(int page, ReadOnlySpan<byte> held)
-    {
-        if (_form is null) return held;
-        var copy = held.ToArray();
-        _form.ToStored(page, copy);
-        return copy;
-    }
+    /// <summary>Page <paramref name="page"/>'s bytes as stored (<see cref="StoredModel.StoredBytes"/>).</summary>
+    public ReadOnlySpan<byte> StoredBytes(int page, ReadOnlySpan<byte> held) => _model.StoredBytes(page, held);
 
     public DenseWeight Tensor(string name) =>
         _dense.TryGetValue(name, out var w)

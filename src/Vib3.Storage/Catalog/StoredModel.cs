@@ -81,9 +81,9 @@ public sealed class StoredModel : IDisposable
         return result;
     }
 
-    /// <summary>Page <paramref name="page"/>'s bytes as stored: the leased bytes themselves, or a copy rewritten back
-    /// from the form RAM holds them in.</summary>
-    private ReadOnlySpan<byte> StoredBytes(int page, ReadOnlySpan<byte> held)
+    /// <summary>Page <paramref name="page"/>'s bytes as stored, from the bytes RAM holds (<paramref name="held"/>,
+    /// unchanged): the bytes themselves, or a copy rewritten back from the form RAM holds them in.</summary>
+    public ReadOnlySpan<byte> StoredBytes(int page, ReadOnlySpan<byte> held)
     {
         if (_memoryForm is null) return held;
         var copy = held.ToArray();
