@@ -57,8 +57,9 @@ internal static unsafe class TileMeta
     }
 
     /// <summary>vpermb control of sum-weight vector k: int16 lane m (in the low 32 bytes' order) takes the weight of
-    /// block sum j of row r, where the 128-bit lane ℓ = m/8 holds sums 0–7 (ℓ even) or 8–15 of row k (ℓ = 0, 2) or
-    /// k + 4 (ℓ = 1, 3); <paramref name="valueOfSum"/> maps a sum j to the table index of the value that weighs it.</summary>
+    /// block sum j of row r, where the 128-bit lane ℓ = m/8 holds sums 0–7 (ℓ &lt; 2) or 8–15 (ℓ ≥ 2) of row k
+    /// (ℓ even) or k + 4 (ℓ odd); <paramref name="valueOfSum"/> maps a sum j to the table index of the value that
+    /// weighs it.</summary>
     public static Vector512<byte> SumIndex(int k, Func<int, int> valueOfSum)
     {
         var idx = new byte[64];
