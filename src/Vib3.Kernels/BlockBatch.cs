@@ -194,12 +194,12 @@ internal static unsafe class BlockBatch
             kernel(IntegerTiers.Best, row, q8k + first * stride, stride, count, blocks, output);
     }
 
-    /// <summary>q8_0: four inputs share each widened weight block (<see cref="RowDot.Q8x4"/>, AVX-512), else one at a time.</summary>
+    /// <summary>q8_0: four inputs share each widened weight block (<see cref="RowDot.Q8x4"/>, AVX-512 or AVX2), else one at a time.</summary>
     private sealed class Q8Job(short* xq, float* xd, int cols, int blocks) : Job
     {
         protected override void Dot(byte* row, int first, int count, float* output)
         {
-            if (count == 4 && RowDot.Avx512)
+            if (count == 4 && (RowDot.Avx512 || RowDot.Avx2Fma))
             {
                 RowDot.Q8x4(row, xq + (long)first * cols, cols, xd + (long)first * blocks, blocks, blocks, output);
                 return;

@@ -22,7 +22,7 @@ public static unsafe class MatMul
         Check.MatVec(t, w, rows, cols, x.Length, y.Length, n);
         if (rows == 0 || n == 0) return;
         if (BlockBatch.Handles(t)) { BlockBatch.Compute(t, w, rows, cols, x, n, y); return; }
-        if (n == 1 || !RowDot.Avx512 || t.IsBlocked()) { ComputeRows(t, w, rows, cols, x, n, y); return; }
+        if (n == 1 || !(RowDot.Avx512 || RowDot.Avx2Fma) || t.IsBlocked()) { ComputeRows(t, w, rows, cols, x, n, y); return; }
         var rowBytes = (int)t.ByteCount(cols);
         fixed (byte* pw = w)
         fixed (float* px = x)
@@ -58,7 +58,7 @@ public static unsafe class MatMul
         if (n > 0) BlockBatch.Compute(t, w, rows, cols, x, n, y, interleaved: true);
     }
 
-    /// <summary>Per-input MatVec (the non-AVX-512 path and the block types without a batched kernel).</summary>
+    /// <summary>Per-input MatVec (a CPU without AVX-512 or AVX2 and FMA, and the block types without a batched kernel).</summary>
     private static void ComputeRows(DType t, ReadOnlySpan<byte> w, int rows, int cols, ReadOnlySpan<float> x, int n, Span<float> y)
     {
         for (var i = 0; i < n; i++) MatVec.Compute(t, w, rows, cols, x.Slice(i * cols, cols), y.Slice(i * rows, rows));
@@ -93,7 +93,8 @@ public static unsafe class MatMul
                     {
                         var nb = Math.Min(4, n - i0);
                         for (var k = 0; k < 4; k++) xr[k] = x + (long)(i0 + Math.Min(k, nb - 1)) * cols;
-                        Tile(wr, xr, cols, outTile);
+                        if (RowDot.Avx512) Tile(wr, xr, cols, outTile);
+                        else { TileHalf(wr, xr, cols, outTile); TileHalf(wr, xr + 2, cols, outTile + 2); }
                         for (var ii = 0; ii < nb; ii++)
                             for (var rr = 0; rr < rb; rr++)
                                 y[(long)(i0 + ii) * rows + r0 + rr] = outTile[rr * 4 + ii];
@@ -108,8 +109,17 @@ public static unsafe class MatMul
         var i = 0;
         if (t == DType.BF16)
         {
-            for (; i + 16 <= cols; i += 16) RowDot.Bf16x16(src + i).Store(dst + i);
+            if (RowDot.Avx512) for (; i + 16 <= cols; i += 16) RowDot.Bf16x16(src + i).Store(dst + i);
+            else for (; i + 8 <= cols; i += 8) RowDot.Bf16x8(src + i).Store(dst + i);
             for (; i < cols; i++) dst[i] = DTypeConvert.BF16ToFloat(src[i]);
+        }
+        else if (!RowDot.Avx512)
+        {
+            var table = RowDot.HalfTablePtr;
+            var chk = Vector256<uint>.Zero;
+            for (; i + 8 <= cols; i += 8) RowDot.F16x8(src + i, ref chk).Store(dst + i);
+            if (Vector256.EqualsAny(chk, Vector256<uint>.AllBitsSet)) i = 0; // inf/NaN present: redo exactly
+            for (; i < cols; i++) dst[i] = table[src[i]];
         }
         else
         {
@@ -155,6 +165,38 @@ public static unsafe class MatMul
         for (; c < cols; c++)
             for (var r = 0; r < 4; r++)
                 for (var i = 0; i < 4; i++)
+                    o[r * 4 + i] += w[r][c] * x[i][c];
+    }
+
+    /// <summary><see cref="Tile"/>'s 4 rows × the first 2 inputs of <paramref name="x"/> on AVX2 (16 registers: 8
+    /// accumulators, 2 inputs, a weight), written to o[r·4 + i]; the caller runs it for inputs 0–1 and 2–3, the
+    /// weight rows still in L1.</summary>
+    private static void TileHalf(float** w, float** x, int cols, float* o)
+    {
+        float* w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+        float* x0 = x[0], x1 = x[1];
+        Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default;
+        Vector256<float> a20 = default, a21 = default, a30 = default, a31 = default;
+        var c = 0;
+        for (; c + 8 <= cols; c += 8)
+        {
+            var v0 = Vector256.Load(x0 + c); var v1 = Vector256.Load(x1 + c);
+            var u = Vector256.Load(w0 + c);
+            a00 = Fma.MultiplyAdd(u, v0, a00); a01 = Fma.MultiplyAdd(u, v1, a01);
+            u = Vector256.Load(w1 + c);
+            a10 = Fma.MultiplyAdd(u, v0, a10); a11 = Fma.MultiplyAdd(u, v1, a11);
+            u = Vector256.Load(w2 + c);
+            a20 = Fma.MultiplyAdd(u, v0, a20); a21 = Fma.MultiplyAdd(u, v1, a21);
+            u = Vector256.Load(w3 + c);
+            a30 = Fma.MultiplyAdd(u, v0, a30); a31 = Fma.MultiplyAdd(u, v1, a31);
+        }
+        o[0] = Vector256.Sum(a00); o[1] = Vector256.Sum(a01);
+        o[4] = Vector256.Sum(a10); o[5] = Vector256.Sum(a11);
+        o[8] = Vector256.Sum(a20); o[9] = Vector256.Sum(a21);
+        o[12] = Vector256.Sum(a30); o[13] = Vector256.Sum(a31);
+        for (; c < cols; c++)
+            for (var r = 0; r < 4; r++)
+                for (var i = 0; i < 2; i++)
                     o[r * 4 + i] += w[r][c] * x[i][c];
     }
 

@@ -6,10 +6,14 @@ using Vib3.Core;
 namespace Vib3.Kernels;
 
 /// <summary>Per-row dot products of a stored weight row with an f32 (or q8-quantised) activation vector.
-/// AVX-512 paths; portable scalar fallbacks compute the same dequantised values.</summary>
+/// AVX-512 paths, AVX2 + FMA paths (the same arithmetic in 256-bit halves, its own summation order), and portable
+/// scalar fallbacks that compute the same dequantised values.</summary>
 internal static unsafe class RowDot
 {
     internal static readonly bool Avx512 = Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Avx512BW.IsSupported;
+
+    /// <summary>AVX2 with FMA (Haswell, Zen 1–3): what the kernels run where AVX-512 is absent.</summary>
+    internal static readonly bool Avx2Fma = !Avx512 && Avx2.IsSupported && Fma.IsSupported && Vector256.IsHardwareAccelerated;
 
     /// <summary>f16 bits → f32, a 64K-entry table (256 KiB, stays in L2) used for q8_0 block scales.</summary>
     internal static readonly float[] HalfTable = BuildHalfTable();
@@ -42,6 +46,20 @@ internal static unsafe class RowDot
                 a0 = Avx512F.FusedMultiplyAdd(Vector512.Load(w + i), Vector512.Load(x + i), a0);
             sum = Vector512.Sum((a0 + a1) + (a2 + a3));
         }
+        else if (Avx2Fma)
+        {
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; i + 32 <= n; i += 32)
+            {
+                a0 = Fma.MultiplyAdd(Vector256.Load(w + i), Vector256.Load(x + i), a0);
+                a1 = Fma.MultiplyAdd(Vector256.Load(w + i + 8), Vector256.Load(x + i + 8), a1);
+                a2 = Fma.MultiplyAdd(Vector256.Load(w + i + 16), Vector256.Load(x + i + 16), a2);
+                a3 = Fma.MultiplyAdd(Vector256.Load(w + i + 24), Vector256.Load(x + i + 24), a3);
+            }
+            for (; i + 8 <= n; i += 8)
+                a0 = Fma.MultiplyAdd(Vector256.Load(w + i), Vector256.Load(x + i), a0);
+            sum = Vector256.Sum((a0 + a1) + (a2 + a3));
+        }
         for (; i < n; i++) sum += w[i] * x[i];
         return sum;
     }
@@ -50,6 +68,10 @@ internal static unsafe class RowDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<float> Bf16x16(ushort* p)
         => Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512UInt32(Vector256.Load(p)), 16).AsSingle();
+
+    /// <summary>8 bf16 → 8 f32 (AVX2): zero-extend and shift into the high half.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> Bf16x8(ushort* p) => Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(p), 16).AsSingle();
 
     internal static float BF16(ushort* w, float* x, int n)
     {
@@ -68,6 +90,20 @@ internal static unsafe class RowDot
             for (; i + 16 <= n; i += 16)
                 a0 = Avx512F.FusedMultiplyAdd(Bf16x16(w + i), Vector512.Load(x + i), a0);
             sum = Vector512.Sum((a0 + a1) + (a2 + a3));
+        }
+        else if (Avx2Fma)
+        {
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; i + 32 <= n; i += 32)
+            {
+                a0 = Fma.MultiplyAdd(Bf16x8(w + i), Vector256.Load(x + i), a0);
+                a1 = Fma.MultiplyAdd(Bf16x8(w + i + 8), Vector256.Load(x + i + 8), a1);
+                a2 = Fma.MultiplyAdd(Bf16x8(w + i + 16), Vector256.Load(x + i + 16), a2);
+                a3 = Fma.MultiplyAdd(Bf16x8(w + i + 24), Vector256.Load(x + i + 24), a3);
+            }
+            for (; i + 8 <= n; i += 8)
+                a0 = Fma.MultiplyAdd(Bf16x8(w + i), Vector256.Load(x + i), a0);
+            sum = Vector256.Sum((a0 + a1) + (a2 + a3));
         }
         for (; i < n; i++) sum += DTypeConvert.BF16ToFloat(w[i]) * x[i];
         return sum;
@@ -90,6 +126,19 @@ internal static unsafe class RowDot
     {
         var t = (Avx512F.ConvertToVector512Int32(Vector256.Load((short*)p)).AsUInt32() << 13) & Vector512.Create(0x8FFFE000u);
         check = Vector512.Max(check, t | Vector512.Create(0xF07FFFFFu));
+        return t.AsSingle();
+    }
+
+    /// <summary><see cref="F16x16"/> for 8 halves (AVX2), the same bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> F16x8(ushort* p, ref Vector256<uint> check) =>
+        F16Checked(p, ref check) * Vector256.Create(HalfScale);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> F16Checked(ushort* p, ref Vector256<uint> check)
+    {
+        var t = (Avx2.ConvertToVector256Int32((short*)p).AsUInt32() << 13) & Vector256.Create(0x8FFFE000u);
+        check = Vector256.Max(check, t | Vector256.Create(0xF07FFFFFu));
         return t.AsSingle();
     }
 
@@ -120,6 +169,16 @@ internal static unsafe class RowDot
             }
             amax = MaxAcross(m);
         }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var m = Vector256<float>.Zero;
+            for (; i + 8 <= n; i += 8)
+            {
+                var a = Vector256.Abs(Vector256.Load(x + i));
+                m = Vector256.Max(m, Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(float.PositiveInfinity)), a, default));
+            }
+            amax = MaxAcross(m);
+        }
         for (; i < n; i++)
             if (float.IsFinite(x[i])) amax = MathF.Max(amax, MathF.Abs(x[i]));
         var k = amax < 65536f ? F16InputExponent : Math.Max(0, 126 - MathF.ILogB(amax));
@@ -127,6 +186,8 @@ internal static unsafe class RowDot
         i = 0;
         if (Vector512.IsHardwareAccelerated)
             for (; i + 16 <= n; i += 16) (Vector512.Load(x + i) * up).Store(scaled + i);
+        else if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8) (Vector256.Load(x + i) * up).Store(scaled + i);
         for (; i < n; i++) scaled[i] = x[i] * up;
         return MathF.ScaleB(1f, F16InputExponent - k);
     }
@@ -154,6 +215,23 @@ internal static unsafe class RowDot
             if (Vector512.EqualsAny(chk, Vector512<uint>.AllBitsSet))
                 return F16Scalar(w, x, n); // an inf/NaN weight: redo the row with exact conversions
             sum = Vector512.Sum((a0 + a1) + (a2 + a3)) * post;
+        }
+        else if (Avx2Fma)
+        {
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector256<uint> chk = default;
+            for (; i + 32 <= n; i += 32)
+            {
+                a0 = Fma.MultiplyAdd(F16Checked(w + i, ref chk), Vector256.Load(xScaled + i), a0);
+                a1 = Fma.MultiplyAdd(F16Checked(w + i + 8, ref chk), Vector256.Load(xScaled + i + 8), a1);
+                a2 = Fma.MultiplyAdd(F16Checked(w + i + 16, ref chk), Vector256.Load(xScaled + i + 16), a2);
+                a3 = Fma.MultiplyAdd(F16Checked(w + i + 24, ref chk), Vector256.Load(xScaled + i + 24), a3);
+            }
+            for (; i + 8 <= n; i += 8)
+                a0 = Fma.MultiplyAdd(F16Checked(w + i, ref chk), Vector256.Load(xScaled + i), a0);
+            if (Vector256.EqualsAny(chk, Vector256<uint>.AllBitsSet))
+                return F16Scalar(w, x, n);
+            sum = Vector256.Sum((a0 + a1) + (a2 + a3)) * post;
         }
         var table = HalfTablePtr;
         for (; i < n; i++) sum += table[w[i]] * x[i];
@@ -209,6 +287,27 @@ internal static unsafe class RowDot
                     Avx512F.ConvertToVector128SByte(q1).Store(narrow + b * 32 + 16);
                 }
             }
+            else if (Avx2Fma)
+            {
+                var v0 = Vector256.Load(xb);
+                var v1 = Vector256.Load(xb + 8);
+                var v2 = Vector256.Load(xb + 16);
+                var v3 = Vector256.Load(xb + 24);
+                amax = MaxAcross(Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3))));
+                var id = Vector256.Create(amax != 0 ? 127f / amax : 0f);
+                // cvtps2dq rounds half to even; |q| ≤ 127, so the truncating narrows are exact.
+                var q01 = Vector256.Narrow(Avx.ConvertToVector256Int32(v0 * id), Avx.ConvertToVector256Int32(v1 * id));
+                var q23 = Vector256.Narrow(Avx.ConvertToVector256Int32(v2 * id), Avx.ConvertToVector256Int32(v3 * id));
+                if (wide != null)
+                {
+                    q01.Store(wide + b * 32);
+                    q23.Store(wide + b * 32 + 16);
+                }
+                else
+                {
+                    Vector256.Narrow(q01, q23).Store(narrow + b * 32);
+                }
+            }
             else
             {
                 amax = 0;
@@ -232,9 +331,11 @@ internal static unsafe class RowDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float MaxAcross(Vector512<float> m)
+    private static float MaxAcross(Vector512<float> m) => MaxAcross(Vector256.Max(m.GetLower(), m.GetUpper()));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float MaxAcross(Vector256<float> h)
     {
-        var h = Vector256.Max(m.GetLower(), m.GetUpper());
         var q = Vector128.Max(h.GetLower(), h.GetUpper());
         q = Vector128.Max(q, Vector128.Shuffle(q, Vector128.Create(2, 3, 0, 1)));
         q = Vector128.Max(q, Vector128.Shuffle(q, Vector128.Create(1, 0, 3, 2)));
@@ -246,6 +347,11 @@ internal static unsafe class RowDot
     /// Q8's own accumulators and order, so out[k] equals Q8(w, xq_k, xd_k, blocks) bit for bit.</summary>
     internal static void Q8x4(byte* w, short* xq, int xStride, float* xd, int dStride, int blocks, float* output)
     {
+        if (!Avx512)
+        {
+            Q8x4Avx2(w, xq, xStride, xd, dStride, blocks, output);
+            return;
+        }
         var table = HalfTablePtr;
         short* x0 = xq, x1 = xq + xStride, x2 = xq + 2 * xStride, x3 = xq + 3 * xStride;
         float* d0 = xd, d1 = xd + dStride, d2 = xd + 2 * dStride, d3 = xd + 3 * dStride;
@@ -281,6 +387,46 @@ internal static unsafe class RowDot
         output[3] = Vector512.Sum(e3 + o3);
     }
 
+    /// <summary><see cref="Q8x4"/> on AVX2: each block's 32 weights widened once (two halves) for the four inputs, every
+    /// input in <see cref="Q8"/>'s AVX2 order, so out[k] equals Q8(w, xq_k, xd_k, blocks) bit for bit.</summary>
+    private static void Q8x4Avx2(byte* w, short* xq, int xStride, float* xd, int dStride, int blocks, float* output)
+    {
+        var table = HalfTablePtr;
+        short* x0 = xq, x1 = xq + xStride, x2 = xq + 2 * xStride, x3 = xq + 3 * xStride;
+        float* d0 = xd, d1 = xd + dStride, d2 = xd + 2 * dStride, d3 = xd + 3 * dStride;
+        Vector256<float> e0 = default, e1 = default, e2 = default, e3 = default; // even blocks (Q8's a0)
+        Vector256<float> o0 = default, o1 = default, o2 = default, o3 = default; // odd blocks (Q8's a1)
+        for (var b = 0; b < blocks; b++)
+        {
+            var p = w + b * DTypes.Q8BlockBytes;
+            var lo = Avx2.ConvertToVector256Int16((sbyte*)(p + 2));
+            var hi = Avx2.ConvertToVector256Int16((sbyte*)(p + 18));
+            var s = table[*(ushort*)p];
+            var c = b * 32;
+            if ((b & 1) == 0)
+            {
+                e0 = Block(lo, hi, x0 + c, s * d0[b], e0); e1 = Block(lo, hi, x1 + c, s * d1[b], e1);
+                e2 = Block(lo, hi, x2 + c, s * d2[b], e2); e3 = Block(lo, hi, x3 + c, s * d3[b], e3);
+            }
+            else
+            {
+                o0 = Block(lo, hi, x0 + c, s * d0[b], o0); o1 = Block(lo, hi, x1 + c, s * d1[b], o1);
+                o2 = Block(lo, hi, x2 + c, s * d2[b], o2); o3 = Block(lo, hi, x3 + c, s * d3[b], o3);
+            }
+        }
+        output[0] = Vector256.Sum(e0 + o0);
+        output[1] = Vector256.Sum(e1 + o1);
+        output[2] = Vector256.Sum(e2 + o2);
+        output[3] = Vector256.Sum(e3 + o3);
+    }
+
+    /// <summary>acc + scale · (q_w · q_x), one block on AVX2: vpmaddwd on each half, the two halves' pair sums added
+    /// (exact), then convert and fused multiply-add.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Block(Vector256<short> lo, Vector256<short> hi, short* x, float scale, Vector256<float> acc) =>
+        Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(lo, Vector256.Load(x)) + Avx2.MultiplyAddAdjacent(hi, Vector256.Load(x + 16))),
+            Vector256.Create(scale), acc);
+
     /// <summary>acc + scale · (q_w · q_x), one block: vpmaddwd, then convert and fused multiply-add.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Block(Vector512<short> w, short* x, float scale, Vector512<float> acc) =>
@@ -312,6 +458,24 @@ internal static unsafe class RowDot
                 b++;
             }
             sum = Vector512.Sum(a0 + a1);
+        }
+        else if (Avx2Fma)
+        {
+            Vector256<float> a0 = default, a1 = default;
+            for (; b + 2 <= blocks; b += 2)
+            {
+                var p0 = w + b * DTypes.Q8BlockBytes;
+                var p1 = p0 + DTypes.Q8BlockBytes;
+                a0 = Block(Avx2.ConvertToVector256Int16((sbyte*)(p0 + 2)), Avx2.ConvertToVector256Int16((sbyte*)(p0 + 18)), xq + b * 32, table[*(ushort*)p0] * xd[b], a0);
+                a1 = Block(Avx2.ConvertToVector256Int16((sbyte*)(p1 + 2)), Avx2.ConvertToVector256Int16((sbyte*)(p1 + 18)), xq + b * 32 + 32, table[*(ushort*)p1] * xd[b + 1], a1);
+            }
+            if (b < blocks)
+            {
+                var p0 = w + b * DTypes.Q8BlockBytes;
+                a0 = Block(Avx2.ConvertToVector256Int16((sbyte*)(p0 + 2)), Avx2.ConvertToVector256Int16((sbyte*)(p0 + 18)), xq + b * 32, table[*(ushort*)p0] * xd[b], a0);
+                b++;
+            }
+            sum = Vector256.Sum(a0 + a1);
         }
         for (; b < blocks; b++)
         {

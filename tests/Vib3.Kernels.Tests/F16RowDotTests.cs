@@ -12,7 +12,9 @@ public class F16RowDotTests
 {
     /// <summary>The kernel before the change: widen 16 halves exactly (<see cref="RowDot.F16x16"/>), fused multiply-add
     /// into four accumulators, the same tree and the same scalar tail.</summary>
-    private static unsafe float WidenFirst(ushort* w, float* x, int n)
+    private static unsafe float WidenFirst(ushort* w, float* x, int n) => RowDot.Avx512 ? WidenFirst512(w, x, n) : WidenFirst256(w, x, n);
+
+    private static unsafe float WidenFirst512(ushort* w, float* x, int n)
     {
         var i = 0;
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -30,6 +32,25 @@ public class F16RowDotTests
         return sum;
     }
 
+    /// <summary><see cref="WidenFirst512"/> on AVX2: <see cref="RowDot.F16x8"/>, four 8-lane accumulators.</summary>
+    private static unsafe float WidenFirst256(ushort* w, float* x, int n)
+    {
+        var i = 0;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<uint> chk = default;
+        for (; i + 32 <= n; i += 32)
+        {
+            a0 = Fma.MultiplyAdd(RowDot.F16x8(w + i, ref chk), Vector256.Load(x + i), a0);
+            a1 = Fma.MultiplyAdd(RowDot.F16x8(w + i + 8, ref chk), Vector256.Load(x + i + 8), a1);
+            a2 = Fma.MultiplyAdd(RowDot.F16x8(w + i + 16, ref chk), Vector256.Load(x + i + 16), a2);
+            a3 = Fma.MultiplyAdd(RowDot.F16x8(w + i + 24, ref chk), Vector256.Load(x + i + 24), a3);
+        }
+        for (; i + 8 <= n; i += 8) a0 = Fma.MultiplyAdd(RowDot.F16x8(w + i, ref chk), Vector256.Load(x + i), a0);
+        var sum = Vector256.Sum((a0 + a1) + (a2 + a3));
+        for (; i < n; i++) sum += (float)BitConverter.UInt16BitsToHalf(w[i]) * x[i];
+        return sum;
+    }
+
     /// <summary>Any finite half, subnormals and the extremes over-represented.</summary>
     private static ushort RandomFiniteHalf(Random rng) => rng.Next(4) switch
     {
@@ -41,7 +62,7 @@ public class F16RowDotTests
     [Fact]
     public unsafe void ScaledInput_KeepsTheBitsOfWideningEachWeight()
     {
-        Assert.SkipUnless(RowDot.Avx512, "the f16 kernel's vector path is AVX-512");
+        Assert.SkipUnless(RowDot.Avx512 || RowDot.Avx2Fma, "the f16 kernel's vector paths are AVX-512 and AVX2 + FMA");
         var rng = new Random(3);
         foreach (var cols in new[] { 16, 64, 80, 100, 1024, 2816 })
         {

@@ -134,6 +134,30 @@ public class MatVecTests
     }
 
     [Fact]
+    public unsafe void F16Conversion_AllBitPatterns_Avx2()
+    {
+        Assert.SkipUnless(System.Runtime.Intrinsics.X86.Avx2.IsSupported, "RowDot.F16x8 is the AVX2 path; this CPU lacks AVX2");
+        var bits = new ushort[65536];
+        for (var i = 0; i < bits.Length; i++) bits[i] = (ushort)i;
+        fixed (ushort* p = bits)
+        {
+            for (var i = 0; i < bits.Length; i += 8)
+            {
+                var check = System.Runtime.Intrinsics.Vector256<uint>.Zero;
+                var v = RowDot.F16x8(p + i, ref check);
+                var anyInfNan = false;
+                for (var j = 0; j < 8; j++)
+                {
+                    var h = BitConverter.UInt16BitsToHalf((ushort)(i + j));
+                    if (Half.IsNaN(h) || Half.IsInfinity(h)) { anyInfNan = true; continue; }
+                    Assert.Equal(BitConverter.SingleToUInt32Bits((float)h), BitConverter.SingleToUInt32Bits(v[j]));
+                }
+                Assert.Equal(anyInfNan, System.Runtime.Intrinsics.Vector256.EqualsAny(check, System.Runtime.Intrinsics.Vector256<uint>.AllBitsSet));
+            }
+        }
+    }
+
+    [Fact]
     public void F16_InfAndNaNWeightsMatchReference()
     {
         const int cols = 64;
