@@ -37,10 +37,21 @@ internal static class ForwardBench
             var (spec, gguf, catalog, manifest) = BenchModel.Create(root, BenchModel.ForShape(shape, DType.F32, layers), level);
             var tokens = Enumerable.Range(0, prompt).Select(i => 3 + i * 7919 % (spec.Vocab - 3)).ToArray();
 
-            var ours = Measure(repeat, () => Vib3Once(catalog, manifest, tokens, gen));
-            BenchPhaseTimes[] theirs;
+            // One untimed warm-up run of each engine (JIT, first touches), then the repetitions alternate the engines:
+            // this machine's speed drifts by tens of percent over a minute (other tenants), and back-to-back blocks of
+            // one engine then the other measured that drift as much as the engines.
+            var ours = new BenchPhaseTimes[repeat];
+            var theirs = new BenchPhaseTimes[repeat];
             using (var llama = LlamaCppModel.Load(gguf, threads, contextLength: prompt + gen + 8))
-                theirs = Enumerable.Range(0, repeat).Select(_ => llama.BenchPhases(prompt, gen)).ToArray();
+            {
+                Vib3Once(catalog, manifest, tokens, gen);
+                llama.BenchPhases(prompt, gen);
+                for (var i = 0; i < repeat; i++)
+                {
+                    ours[i] = Vib3Once(catalog, manifest, tokens, gen);
+                    theirs[i] = llama.BenchPhases(prompt, gen);
+                }
+            }
 
             var size = GgufSize.Of(gguf);
             rows.Add(Row(level.Name, size, ours, theirs, t => (t.PrefillTokensPerSecond, t.DecodeTokensPerSecond)));
@@ -53,7 +64,8 @@ internal static class ForwardBench
         Console.WriteLine((shape == "kimi"
                               ? $"Kimi-K2-shaped deepseek2, {layers} layers, d 1024, MLA 64 heads (q rank 1536, kv rank 512), 384 experts top-8 + 1 shared, vocab 32000; "
                               : $"Mixtral-shaped, {layers} layers, d 1024, expert hidden 2816, 8 experts top-2, vocab 32000; ") +
-                          $"{threads} threads; prompt {prompt}, generate {gen}; {repeat} runs, min / median tok/s");
+                          $"{threads} threads; prompt {prompt}, generate {gen}; a warm-up, then {repeat} runs alternating the engines; " +
+                          "min / median tok/s; ratio: median of the paired runs' ratios");
         Console.WriteLine("level    GB     bpw    vib3 prefill      llama.cpp prefill   ratio   vib3 decode       llama.cpp decode    ratio");
         foreach (var r in rows) Console.WriteLine(r);
         Console.WriteLine("per CPU-second (tokens ÷ the process's CPU seconds in the phase; with --threads 1 what the machine would give alone, whatever the load):");
@@ -83,19 +95,17 @@ internal static class ForwardBench
         return new BenchPhaseTimes(tokens.Length, gen, prefill, clock.Elapsed.TotalSeconds, prefillCpu, CpuClock.Seconds() - cpu);
     }
 
-    private static BenchPhaseTimes[] Measure(int repeat, Func<BenchPhaseTimes> once) =>
-        Enumerable.Range(0, repeat).Select(_ => once()).ToArray();
-
     /// <summary>One level's line: min / median of both engines' prefill and decode rates as <paramref name="rate"/>
-    /// reads them from a run (per wall or per CPU second), and the ratios of the medians.</summary>
+    /// reads them from a run (per wall or per CPU second), and the median of the paired ratios (repetition i of vib3
+    /// over repetition i of llama.cpp, run next to each other).</summary>
     private static string Row(string level, GgufSize size, BenchPhaseTimes[] ourRuns, BenchPhaseTimes[] theirRuns,
         Func<BenchPhaseTimes, (double Prefill, double Decode)> rate)
     {
         var ours = ourRuns.Select(rate).ToArray();
         var theirs = theirRuns.Select(rate).ToArray();
         string Pair(IEnumerable<double> xs) => string.Create(CultureInfo.InvariantCulture, $"{xs.Min(),7:0.0} {StoreBench.Median(xs.ToList()),7:0.0}");
-        var prefillRatio = StoreBench.Median(ours.Select(o => o.Prefill).ToList()) / StoreBench.Median(theirs.Select(t => t.Prefill).ToList());
-        var decodeRatio = StoreBench.Median(ours.Select(o => o.Decode).ToList()) / StoreBench.Median(theirs.Select(t => t.Decode).ToList());
+        var prefillRatio = StoreBench.Median(ours.Zip(theirs, (o, t) => o.Prefill / t.Prefill).ToList());
+        var decodeRatio = StoreBench.Median(ours.Zip(theirs, (o, t) => o.Decode / t.Decode).ToList());
         return string.Create(CultureInfo.InvariantCulture,
             $"{level,-7} {size.Gigabytes,5:0.00}  {size.BitsPerWeight,5:0.00}  {Pair(ours.Select(o => o.Prefill))}   {Pair(theirs.Select(t => t.Prefill))}   {prefillRatio,5:0.00}   " +
             $"{Pair(ours.Select(o => o.Decode))}   {Pair(theirs.Select(t => t.Decode))}   {decodeRatio,5:0.00}");

@@ -2,12 +2,16 @@ using System.Runtime.InteropServices;
 
 namespace Vib3.Bench;
 
-/// <summary>llama.cpp's CPU row kernels as LLamaSharp.Backend.Cpu ships them (its avx512 build): the quantizer
+/// <summary>llama.cpp's CPU row kernels as LLamaSharp.Backend.Cpu ships them (its avx512 build, or its avx2 build on a
+/// CPU without AVX-512, as LLamaSharp itself chooses): the quantizer
 /// (ggml_quantize_chunk, to make realistic weights), the activation quantisers and ggml_vec_dot_{type}_{q8 type},
 /// the per-row integer dot its matvec runs. Loaded by path so the kernel benchmark measures exactly that build.</summary>
 internal static unsafe class GgmlKernels
 {
-    private static readonly string Folder = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "avx512");
+    private static readonly string Folder = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", Build);
+
+    /// <summary>The build this CPU runs: avx512 needs AVX-512 F/BW (its kernels would stop on an illegal instruction).</summary>
+    public static string Build => System.Runtime.Intrinsics.X86.Avx512BW.IsSupported ? "avx512" : "avx2";
     private static readonly nint Base = NativeLibrary.Load(Path.Combine(Folder, "libggml-base.so"));
     private static readonly nint Cpu = LoadCpu();
 

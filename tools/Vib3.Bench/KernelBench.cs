@@ -9,7 +9,7 @@ namespace Vib3.Bench;
 
 /// <summary>
 /// Block-quantised matvec and batched matmul kernels on one weight matrix shape (default 14336×4096, Mixtral's FFN),
-/// per dtype: vib3's one-thread matvec next to llama.cpp's one-thread row loop (ggml_vec_dot of its avx512 build over
+/// per dtype: vib3's one-thread matvec next to llama.cpp's one-thread row loop (ggml_vec_dot of its avx512 or avx2 build over
 /// the same llama.cpp-quantised rows), each integer tier of vib3's K-quant row dot and of its q8_0 row dot for the
 /// legacy 32-value types and IQ4_NL (both on llama.cpp's activation bytes), the multithreaded single-stream matvec,
 /// and the n-stream batch (<see cref="MatMul"/>) as aggregate speed-up over n single matvecs, on one thread (CPU
@@ -36,7 +36,7 @@ internal static unsafe class KernelBench
         var repeat = Args.Int(args, "--repeat", 5);
         var totalMib = Args.Int(args, "--mib", 512);
 
-        Console.WriteLine($"{rows}x{cols} weights, {streams} streams, {threads} threads, {repeat} repeats; vib3 integer tier {IntegerTiers.Best}; " +
+        Console.WriteLine($"{rows}x{cols} weights, {streams} streams, {threads} threads, {repeat} repeats; vib3 integer tier {IntegerTiers.Best}, llama.cpp build {GgmlKernels.Build}; " +
                           "GB/s of weights, median (best); 1T columns in thread CPU time, the others in wall time");
         var tierNames = string.Join("/", Enum.GetNames<IntegerTier>()).ToLowerInvariant();
         Console.WriteLine($"dtype    vib3 1T         llama.cpp 1T    {$"vib3 tiers 1T ({tierNames})",-43} 1T {streams}-stream  vib3 {threads}T 1-stream   {streams}-stream aggregate");
