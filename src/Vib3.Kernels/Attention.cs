@@ -89,6 +89,11 @@ public static unsafe class Attention
             Head64(qh, MemoryMarshal.Cast<T, float>(kCache), MemoryMarshal.Cast<T, float>(vCache), positions, stride, offset, scale, o, scores);
             return;
         }
+        if (typeof(T) == typeof(float) && headDim == 64 && Vector256.IsHardwareAccelerated)
+        {
+            Head64Narrow(qh, MemoryMarshal.Cast<T, float>(kCache), MemoryMarshal.Cast<T, float>(vCache), positions, stride, offset, scale, o, scores);
+            return;
+        }
         var buffer = !TRows.Widens ? default : headDim <= 1024 ? stackalloc float[headDim] : new float[headDim];
         for (var p = 0; p < positions; p++)
             scores[p] = TensorPrimitives.Dot(qh, TRows.Row(kCache.Slice(p * stride + offset, headDim), buffer)) * scale;
@@ -136,6 +141,53 @@ public static unsafe class Attention
             o1.Store(po + 16);
             o2.Store(po + 32);
             o3.Store(po + 48);
+        }
+    }
+
+    /// <summary><see cref="Head64"/> with 256-bit vectors (AVX2): the query, then the output, in eight registers.</summary>
+    private static void Head64Narrow(ReadOnlySpan<float> qh, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int positions, int stride,
+        int offset, float scale, Span<float> o, Span<float> scores)
+    {
+        if ((long)(positions - 1) * stride + offset + 64 > Math.Min(kCache.Length, vCache.Length) || scores.Length < positions || o.Length < 64)
+            throw new ArgumentException("attention head: the cache, scores or output is too short");
+        fixed (float* pq = qh)
+        fixed (float* pk = kCache)
+        fixed (float* pv = vCache)
+        fixed (float* ps = scores)
+        fixed (float* po = o)
+        {
+            var (q0, q1, q2, q3) = (Vector256.Load(pq), Vector256.Load(pq + 8), Vector256.Load(pq + 16), Vector256.Load(pq + 24));
+            var (q4, q5, q6, q7) = (Vector256.Load(pq + 32), Vector256.Load(pq + 40), Vector256.Load(pq + 48), Vector256.Load(pq + 56));
+            for (var p = 0; p < positions; p++)
+            {
+                var k = pk + (long)p * stride + offset;
+                var low = q0 * Vector256.Load(k) + q1 * Vector256.Load(k + 8) + (q2 * Vector256.Load(k + 16) + q3 * Vector256.Load(k + 24));
+                var high = q4 * Vector256.Load(k + 32) + q5 * Vector256.Load(k + 40) + (q6 * Vector256.Load(k + 48) + q7 * Vector256.Load(k + 56));
+                ps[p] = Vector256.Sum(low + high) * scale;
+            }
+            Softmax.InPlace(new Span<float>(ps, positions));
+            Vector256<float> o0 = default, o1 = default, o2 = default, o3 = default, o4 = default, o5 = default, o6 = default, o7 = default;
+            for (var p = 0; p < positions; p++)
+            {
+                var v = pv + (long)p * stride + offset;
+                var w = Vector256.Create(ps[p]);
+                o0 += Vector256.Load(v) * w;
+                o1 += Vector256.Load(v + 8) * w;
+                o2 += Vector256.Load(v + 16) * w;
+                o3 += Vector256.Load(v + 24) * w;
+                o4 += Vector256.Load(v + 32) * w;
+                o5 += Vector256.Load(v + 40) * w;
+                o6 += Vector256.Load(v + 48) * w;
+                o7 += Vector256.Load(v + 56) * w;
+            }
+            o0.Store(po);
+            o1.Store(po + 8);
+            o2.Store(po + 16);
+            o3.Store(po + 24);
+            o4.Store(po + 32);
+            o5.Store(po + 40);
+            o6.Store(po + 48);
+            o7.Store(po + 56);
         }
     }
 
