@@ -8,7 +8,8 @@ namespace Vib3.Kernels;
 
 /// <summary>y[r] = Σ_c W[r,c]·x[c] for a row-major <c>rows × cols</c> weight matrix stored as <see cref="DType"/>.</summary>
 /// <remarks>
-/// Fast path (<see cref="Compute"/>): AVX-512 row dot products, four f32 accumulators per row.
+/// Fast path (<see cref="Compute"/>): AVX-512 or AVX2 + FMA row dot products, four f32 accumulators per row, each
+/// row's successor 4 KiB on prefetched (<see cref="PrefetchBytes"/>).
 /// f32/f16/bf16 weights are widened exactly to f32 and multiplied with f32 x (results differ from the
 /// reference only by f32 summation order); f16 weights are multiplied as their bits read (the half times 2^-112) with
 /// x·2^112, which gives the same products without a multiply per weight (<see cref="RowDot.ScaleForF16"/>). q8_0 weights use llama.cpp's scheme: x is first quantised to q8_0

@@ -106,6 +106,11 @@ internal sealed partial class PgConnection
             _disconnectCheck = null;
         }
         check?.Dispose();
+        // Anything still running on the statement's behalf stops now: a generation whose rows no one will read (the
+        // client left while the next row was being made, so its reader was never wound down) would otherwise run on
+        // to its max_tokens, since disposing a source does not cancel its token.
+        try { cts?.Cancel(); }
+        catch (AggregateException) { } // a registration's own failure; the statement is over either way
         cts?.Dispose();
         timeout?.Dispose();
     }
@@ -438,7 +443,22 @@ internal sealed partial class PgConnection
             var started = Stopwatch.GetTimestamp();
             var next = rows.MoveNextAsync();
             if (!next.IsCompleted && _out.Length > 0)
-                await FlushAsync(ct).ConfigureAwait(false); // let the client see what it has while we wait
+            {
+                try
+                {
+                    await FlushAsync(ct).ConfigureAwait(false); // let the client see what it has while we wait
+                }
+                catch
+                {
+                    // The client is gone while the next row is being made: stop making it and let that step end before
+                    // the caller disposes the rows (an async iterator cannot be disposed mid-step, and its cleanup is
+                    // what cancels a generation).
+                    CancelStatement();
+                    try { await next.ConfigureAwait(false); }
+                    catch (Exception) { } // how that step ended: no one is left to tell
+                    throw;
+                }
+            }
             if (!await next.ConfigureAwait(false)) return (sent, true);
             var row = rows.Current;
             var values = new byte[]?[row.Length];
