@@ -111,8 +111,7 @@ public static unsafe class Attention
     private static void Head64(ReadOnlySpan<float> qh, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int positions, int stride,
         int offset, float scale, Span<float> o, Span<float> scores)
     {
-        if ((long)(positions - 1) * stride + offset + 64 > Math.Min(kCache.Length, vCache.Length) || scores.Length < positions || o.Length < 64)
-            throw new ArgumentException("attention head: the cache, scores or output is too short");
+        RequireHead64Room(kCache.Length, vCache.Length, positions, stride, offset, scores.Length, o.Length);
         fixed (float* pq = qh)
         fixed (float* pk = kCache)
         fixed (float* pv = vCache)
@@ -144,12 +143,18 @@ public static unsafe class Attention
         }
     }
 
+    /// <summary>The 64-wide heads read past no span's end: every position's 64 values, a score per position, 64 outputs.</summary>
+    private static void RequireHead64Room(int kLength, int vLength, int positions, int stride, int offset, int scoresLength, int outputLength)
+    {
+        if ((long)(positions - 1) * stride + offset + 64 > Math.Min(kLength, vLength) || scoresLength < positions || outputLength < 64)
+            throw new ArgumentException("attention head: the cache, scores or output is too short");
+    }
+
     /// <summary><see cref="Head64"/> with 256-bit vectors (AVX2): the query, then the output, in eight registers.</summary>
     private static void Head64Narrow(ReadOnlySpan<float> qh, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, int positions, int stride,
         int offset, float scale, Span<float> o, Span<float> scores)
     {
-        if ((long)(positions - 1) * stride + offset + 64 > Math.Min(kCache.Length, vCache.Length) || scores.Length < positions || o.Length < 64)
-            throw new ArgumentException("attention head: the cache, scores or output is too short");
+        RequireHead64Room(kCache.Length, vCache.Length, positions, stride, offset, scores.Length, o.Length);
         fixed (float* pq = qh)
         fixed (float* pk = kCache)
         fixed (float* pv = vCache)
