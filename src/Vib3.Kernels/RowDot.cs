@@ -147,6 +147,13 @@ internal static unsafe class RowDot
     private static Vector256<float> F16Bits(ushort* p) =>
         ((Avx2.ConvertToVector256Int32((short*)p).AsUInt32() << 13) & Vector256.Create(0x8FFFE000u)).AsSingle();
 
+    /// <summary>8 halves held in the top 16 bits of 32-bit lanes → the halves times 2^-112 (<see cref="F16x16"/>'s
+    /// bits): an arithmetic shift by 3 puts exponent and mantissa at bits 13–27 and copies of the sign above, which the
+    /// mask clears but for bit 31.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> HalfWords(Vector256<ushort> top) =>
+        (Avx2.ShiftRightArithmetic(top.AsInt32(), 3).AsUInt32() & Vector256.Create(0x8FFFE000u)).AsSingle();
+
     /// <summary>The half exponent field; a half is inf or NaN when all of it is set.</summary>
     private const ushort HalfExponent = 0x7C00;
 
@@ -194,6 +201,17 @@ internal static unsafe class RowDot
         i = 0;
         if (Vector512.IsHardwareAccelerated)
             for (; i + 16 <= n; i += 16) (Vector512.Load(x + i) * up).Store(scaled + i);
+        else if (Avx2Fma)
+        {
+            // Each whole group of 16 in the order F16's AVX2 loop widens the halves: 0–3, 8–11, then 4–7, 12–15.
+            for (; i + 16 <= n; i += 16)
+            {
+                var low = Vector256.Load(x + i) * up;
+                var high = Vector256.Load(x + i + 8) * up;
+                Avx2.Permute2x128(low, high, 0x20).Store(scaled + i);
+                Avx2.Permute2x128(low, high, 0x31).Store(scaled + i + 8);
+            }
+        }
         else if (Vector256.IsHardwareAccelerated)
             for (; i + 8 <= n; i += 8) (Vector256.Load(x + i) * up).Store(scaled + i);
         for (; i < n; i++) scaled[i] = x[i] * up;
@@ -228,17 +246,27 @@ internal static unsafe class RowDot
         {
             // The inf/NaN check runs on the halves as loaded, 16 per max of their exponent fields (the 512-bit path's
             // per-widened-vector check cost two more instructions per 8 weights, the kernel's bound here in cache).
+            // 16 halves are loaded once and widened by interleaving them with zeros (vpunpcklwd/hwd give halves 0–3,
+            // 8–11 and 4–7, 12–15, each in a lane's top 16 bits), which ScaleForF16 matched by storing x in that order.
             Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
             var exponents = Vector256<ushort>.Zero;
             var field = Vector256.Create(HalfExponent);
             for (; i + 32 <= n; i += 32)
             {
-                exponents = Vector256.Max(exponents, Vector256.Load(w + i) & field);
-                exponents = Vector256.Max(exponents, Vector256.Load(w + i + 16) & field);
-                a0 = Fma.MultiplyAdd(F16Bits(w + i), Vector256.Load(xScaled + i), a0);
-                a1 = Fma.MultiplyAdd(F16Bits(w + i + 8), Vector256.Load(xScaled + i + 8), a1);
-                a2 = Fma.MultiplyAdd(F16Bits(w + i + 16), Vector256.Load(xScaled + i + 16), a2);
-                a3 = Fma.MultiplyAdd(F16Bits(w + i + 24), Vector256.Load(xScaled + i + 24), a3);
+                var h0 = Vector256.Load(w + i);
+                var h1 = Vector256.Load(w + i + 16);
+                exponents = Vector256.Max(exponents, Vector256.Max(h0 & field, h1 & field));
+                a0 = Fma.MultiplyAdd(HalfWords(Avx2.UnpackLow(Vector256<ushort>.Zero, h0)), Vector256.Load(xScaled + i), a0);
+                a1 = Fma.MultiplyAdd(HalfWords(Avx2.UnpackHigh(Vector256<ushort>.Zero, h0)), Vector256.Load(xScaled + i + 8), a1);
+                a2 = Fma.MultiplyAdd(HalfWords(Avx2.UnpackLow(Vector256<ushort>.Zero, h1)), Vector256.Load(xScaled + i + 16), a2);
+                a3 = Fma.MultiplyAdd(HalfWords(Avx2.UnpackHigh(Vector256<ushort>.Zero, h1)), Vector256.Load(xScaled + i + 24), a3);
+            }
+            for (; i + 16 <= n; i += 16)
+            {
+                var h = Vector256.Load(w + i);
+                exponents = Vector256.Max(exponents, h & field);
+                a0 = Fma.MultiplyAdd(HalfWords(Avx2.UnpackLow(Vector256<ushort>.Zero, h)), Vector256.Load(xScaled + i), a0);
+                a1 = Fma.MultiplyAdd(HalfWords(Avx2.UnpackHigh(Vector256<ushort>.Zero, h)), Vector256.Load(xScaled + i + 8), a1);
             }
             for (; i + 8 <= n; i += 8)
             {

@@ -32,18 +32,37 @@ public class F16RowDotTests
         return sum;
     }
 
-    /// <summary><see cref="WidenFirst512"/> on AVX2: <see cref="RowDot.F16x8"/>, four 8-lane accumulators.</summary>
+    /// <summary><see cref="WidenFirst512"/> on AVX2: <see cref="RowDot.F16x8"/>, four 8-lane accumulators fed as
+    /// the kernel feeds them (of each 16, halves 0–3 and 8–11, then 4–7 and 12–15).</summary>
     private static unsafe float WidenFirst256(ushort* w, float* x, int n)
     {
         var i = 0;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         Vector256<uint> chk = default;
+        var wl = stackalloc ushort[8];
+        var xl = stackalloc float[8];
+        Vector256<float> Part(int start, int firstQuarter)
+        {
+            for (var j = 0; j < 4; j++)
+            {
+                wl[j] = w[start + firstQuarter + j];
+                wl[4 + j] = w[start + firstQuarter + 8 + j];
+                xl[j] = x[start + firstQuarter + j];
+                xl[4 + j] = x[start + firstQuarter + 8 + j];
+            }
+            return RowDot.F16x8(wl, ref chk);
+        }
         for (; i + 32 <= n; i += 32)
         {
-            a0 = Fma.MultiplyAdd(RowDot.F16x8(w + i, ref chk), Vector256.Load(x + i), a0);
-            a1 = Fma.MultiplyAdd(RowDot.F16x8(w + i + 8, ref chk), Vector256.Load(x + i + 8), a1);
-            a2 = Fma.MultiplyAdd(RowDot.F16x8(w + i + 16, ref chk), Vector256.Load(x + i + 16), a2);
-            a3 = Fma.MultiplyAdd(RowDot.F16x8(w + i + 24, ref chk), Vector256.Load(x + i + 24), a3);
+            var v = Part(i, 0); a0 = Fma.MultiplyAdd(v, Vector256.Load(xl), a0);
+            v = Part(i, 4); a1 = Fma.MultiplyAdd(v, Vector256.Load(xl), a1);
+            v = Part(i + 16, 0); a2 = Fma.MultiplyAdd(v, Vector256.Load(xl), a2);
+            v = Part(i + 16, 4); a3 = Fma.MultiplyAdd(v, Vector256.Load(xl), a3);
+        }
+        for (; i + 16 <= n; i += 16)
+        {
+            var v = Part(i, 0); a0 = Fma.MultiplyAdd(v, Vector256.Load(xl), a0);
+            v = Part(i, 4); a1 = Fma.MultiplyAdd(v, Vector256.Load(xl), a1);
         }
         for (; i + 8 <= n; i += 8) a0 = Fma.MultiplyAdd(RowDot.F16x8(w + i, ref chk), Vector256.Load(x + i), a0);
         var sum = Vector256.Sum((a0 + a1) + (a2 + a3));
@@ -64,7 +83,7 @@ public class F16RowDotTests
     {
         Assert.SkipUnless(RowDot.Avx512 || RowDot.Avx2Fma, "the f16 kernel's vector paths are AVX-512 and AVX2 + FMA");
         var rng = new Random(3);
-        foreach (var cols in new[] { 16, 64, 80, 100, 1024, 2816 })
+        foreach (var cols in new[] { 8, 16, 24, 64, 80, 88, 100, 1024, 2816 })
         {
             const int rows = 24;
             var w = new ushort[rows * cols];
