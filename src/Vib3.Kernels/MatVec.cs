@@ -257,7 +257,14 @@ public static unsafe class MatVec
                     }
                     break;
                 case DType.F16:
-                    for (var r = start; r < end; r++)
+                    var r4 = start;
+                    if (RowDot.Avx512)
+                        for (; r4 + 4 <= end; r4 += 4)
+                        {
+                            Ahead(r4, end, 4);
+                            F16FourRows.Compute((ushort*)(w + (long)r4 * rowBytes), rowBytes / 2, x, xh, post, cols, y + r4);
+                        }
+                    for (var r = r4; r < end; r++)
                     {
                         Ahead(r, end);
                         y[r] = RowDot.F16((ushort*)(w + (long)r * rowBytes), x, xh, post, cols);
@@ -307,16 +314,17 @@ public static unsafe class MatVec
             }
         }
 
-        /// <summary>Prefetches the row <see cref="PrefetchBytes"/> past row <paramref name="r"/>, within this chunk
-        /// (the next chunk may be another thread's).</summary>
+        /// <summary>Prefetches the <paramref name="count"/> rows <see cref="PrefetchBytes"/> past rows
+        /// [<paramref name="r"/>, r + count), within this chunk (the next chunk may be another thread's).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void Ahead(int r, int end)
+        private void Ahead(int r, int end, int count = 1)
         {
             if (!Sse.IsSupported) return;
             var ahead = r + _prefetchRows;
             if (ahead >= end) return;
             var p = w + (long)ahead * rowBytes;
-            for (var o = 0; o < rowBytes; o += 64) Sse.Prefetch0(p + o);
+            var bytes = (long)Math.Min(count, end - ahead) * rowBytes;
+            for (var o = 0; o < bytes; o += 64) Sse.Prefetch0(p + o);
         }
 
         private readonly int _prefetchRows = rowBytes == 0 ? 1 : Math.Max(1, (PrefetchBytes + rowBytes - 1) / rowBytes);

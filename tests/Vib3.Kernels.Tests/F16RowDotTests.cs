@@ -83,9 +83,9 @@ public class F16RowDotTests
     {
         Assert.SkipUnless(RowDot.Avx512 || RowDot.Avx2Fma, "the f16 kernel's vector paths are AVX-512 and AVX2 + FMA");
         var rng = new Random(3);
-        foreach (var cols in new[] { 8, 16, 24, 64, 80, 88, 100, 1024, 2816 })
+        foreach (var cols in new[] { 8, 16, 24, 32, 48, 64, 80, 88, 96, 100, 112, 1024, 2816 })
         {
-            const int rows = 24;
+            var rows = 23 + cols % 3; // groups of four and a tail
             var w = new ushort[rows * cols];
             for (var i = 0; i < w.Length; i++) w[i] = RandomFiniteHalf(rng);
             var x = new float[cols];

@@ -179,6 +179,35 @@ public class MatVecTests
         }
     }
 
+    /// <summary>Rows are computed four at a time where the CPU allows: an inf or NaN weight in one row of a group must
+    /// give that row the reference's value and leave the other rows' bits as they are alone.</summary>
+    [Fact]
+    public void F16_InfAndNaNWeightInAGroupOfRows()
+    {
+        const int rows = 5, cols = 80;
+        var rng = new Random(9);
+        foreach (var special in new[] { Half.PositiveInfinity, Half.NegativeInfinity, Half.NaN })
+            for (var bad = 0; bad < rows; bad++)
+            {
+                var bytes = new byte[rows * cols * 2];
+                for (var i = 0; i < rows * cols; i++)
+                    BitConverter.TryWriteBytes(bytes.AsSpan(2 * i), BitConverter.HalfToUInt16Bits((Half)(float)(rng.NextDouble() - 0.5)));
+                BitConverter.TryWriteBytes(bytes.AsSpan(2 * (bad * cols + 70)), BitConverter.HalfToUInt16Bits(special));
+                var x = TestData.Floats(rng, cols);
+                var y = new float[rows];
+                MatVec.Compute(DType.F16, bytes, rows, cols, x, y);
+                for (var r = 0; r < rows; r++)
+                {
+                    var alone = new float[1];
+                    var row = bytes.AsSpan(r * cols * 2, cols * 2).ToArray();
+                    if (r == bad) MatVec.Reference(DType.F16, row, 1, cols, x, alone);
+                    else MatVec.Compute(DType.F16, row, 1, cols, x, alone);
+                    Assert.True(BitConverter.SingleToInt32Bits(alone[0]) == BitConverter.SingleToInt32Bits(y[r]) || (float.IsNaN(alone[0]) && float.IsNaN(y[r])),
+                        $"{special} in row {bad}: row {r} gave {y[r]}, alone {alone[0]}");
+                }
+            }
+    }
+
     [Fact]
     public void RejectsShortSpans()
     {
