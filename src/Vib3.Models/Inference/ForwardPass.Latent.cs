@@ -32,12 +32,12 @@ public sealed partial class ForwardPass
 
         if (layer.QA is { } qa)
         {
-            await ProjectAsync(qa, x, n, a.QA, a, ct).ConfigureAwait(false);
+            await ProjectAsync(qa, x, n, a.QA, ct).ConfigureAwait(false);
             for (var i = 0; i < n; i++) RmsNorm.Compute(a.QA.AsSpan(i * qa.Rows, qa.Rows), layer.QANorm, eps, a.QA.AsSpan(i * qa.Rows, qa.Rows));
-            await ProjectAsync(layer.QB!, a.QA, n, a.Q, a, ct).ConfigureAwait(false);
+            await ProjectAsync(layer.QB!, a.QA, n, a.Q, ct).ConfigureAwait(false);
         }
-        else await ProjectAsync(layer.Q!, x, n, a.Q, a, ct).ConfigureAwait(false);
-        await ProjectAsync(layer.KvA!, x, n, a.Kv, a, ct).ConfigureAwait(false);
+        else await ProjectAsync(layer.Q!, x, n, a.Q, ct).ConfigureAwait(false);
+        await ProjectAsync(layer.KvA!, x, n, a.Kv, ct).ConfigureAwait(false);
 
         var theta = (float)_h.RopeTheta;
         for (var i = 0; i < n; i++)
@@ -55,7 +55,7 @@ public sealed partial class ForwardPass
         await HeadProductAsync(layer.KB!, rank, a.Q, heads * qk, qk, n, a.QLat, heads * rank, a, ct).ConfigureAwait(false);
         AttendLatents(l, rows, a);
         await HeadProductAsync(layer.VB!, dv, a.OLat, heads * rank, rank, n, a.Att, heads * dv, a, ct).ConfigureAwait(false);
-        await ProjectAsync(layer.O, a.Att, n, y, a, ct).ConfigureAwait(false);
+        await ProjectAsync(layer.O, a.Att, n, y, ct).ConfigureAwait(false);
     }
 
     /// <summary>y[i, h·rowsPerHead + j] = W[h·rowsPerHead + j] · x[i, h·xHeadStride ..][..Cols] for the n rows: k_b on
@@ -123,10 +123,4 @@ public sealed partial class ForwardPass
         _latentScale = DeepSeekYarn.AttentionScale(_h.QkNopeHeadDim + _h.QkRopeHeadDim, yarn, _h.YarnFactor > 0 ? (float)_h.YarnMscaleAllDim : 0f);
         return yarn;
     }
-
-    /// <summary>Y[n, Rows] = X[n, Cols] · Wᵀ (a matrix-vector product for one row).</summary>
-    private ValueTask ProjectAsync(DenseWeight w, float[] x, int n, float[] y, LatentBuffers a, CancellationToken ct) =>
-        n == 1
-            ? MatVecAsync(w, x, y, ct)
-            : _w.StreamAsync(w, (i, page) => w.MatMulPage(i, page, x.AsSpan(0, n * w.Cols), n, y, a.PageScratch), ct);
 }

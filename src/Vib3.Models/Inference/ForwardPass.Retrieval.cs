@@ -25,14 +25,6 @@ public sealed partial class ForwardPass
         set => _index = value;
     }
 
-    /// <summary>Runs <paramref name="token"/> like <see cref="DecodeAsync(int, KvCache, CancellationToken)"/>, its expert
-    /// pages chosen by <paramref name="retrieval"/> (null: the router's top-k).</summary>
-    public ValueTask<float[]> DecodeAsync(int token, KvCache cache, RetrievalRouting? retrieval, CancellationToken ct = default)
-    {
-        if (retrieval is not null) RequireIndex();
-        return DecodeCoreAsync(token, cache, retrieval, ct);
-    }
-
     private PageIndex RequireIndex()
     {
         if (_recipe.GroupedRouting)
@@ -93,25 +85,6 @@ public sealed partial class ForwardPass
         ranked.Sort((a, b) => b.Score.CompareTo(a.Score) is var c && c != 0 ? c : a.Id.CompareTo(b.Id));
         return Math.Min(routing.K, kept);
     }
-
-    /// <summary>Decode: Moe = Σ weight · bundle(Xb) over the retrieved pages (router probabilities in RouterLogits).</summary>
-    private async ValueTask RetrievedExpertsAsync(LayerWeights layer, RetrievalRouting routing, CancellationToken ct)
-    {
-        var b = _b;
-        var grid = layer.Experts!;
-        var (pages, weights, experts, expertWeights) = Retrieve(RequireIndex(), grid, b.Xb, b.RouterLogits, routing);
-        Routing.Record(grid.Layer, experts, expertWeights);
-        var slots = b.BundleSlots(pages.Length);
-        var absolute = pages.Select(p => grid.FirstPage + p).ToArray();
-        await ExpertBundlesAsync(grid, absolute, j => pages[j] % grid.BundlesPerExpert, slots, ct).ConfigureAwait(false);
-        Array.Clear(b.Moe);
-        for (var j = 0; j < pages.Length; j++) VectorOps.AddScaled(slots[j].Output, weights[j], b.Moe);
-    }
-
-    /// <summary>Batched: the retrieval rows' pages (ids within the layer, in order), each read once and run on every
-    /// row that retrieved it.</summary>
-    private ValueTask BatchRetrievedPagesAsync(ExpertGridEntry grid, SortedDictionary<int, List<(int Row, float Weight)>> byPage, CancellationToken ct) =>
-        BatchBundlesAsync(grid, byPage.Select(kv => new BundleRows(grid.FirstPage + kv.Key, kv.Key % grid.BundlesPerExpert, kv.Value)).ToArray(), ct);
 
     /// <summary>Prefetch for a retrieval row: the next layer's index applied to the row's prediction input.</summary>
     private void PrefetchRetrieved(ExpertGridEntry next, ReadOnlySpan<float> x, RetrievalRouting routing)

@@ -1,16 +1,33 @@
 using Vib3.Core;
 using Vib3.Kernels;
 using Vib3.Models.Architectures;
+using Vib3.Models.Retrieval;
 using Vib3.Models.Weights;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Models.Inference;
 
-/// <summary>One token through the model, top to bottom: embedding → per layer (attention, routed experts) →
-/// final norm → logits. One caller at a time: activations live in the instance (a second concurrent call is refused). Every matrix is streamed page by page from the store; each routed expert contributes
-/// bundle by bundle: y += g_e · W_down[:, rows] · (silu(W_gate[rows]·x) ⊙ (W_up[rows]·x)).</summary>
+/// <summary>One row of a batched step: <paramref name="Token"/> at <paramref name="Position"/> of a sequence's cache.
+/// <paramref name="Routing"/>, when given, also records this row's expert choices (per-sequence statistics).
+/// <paramref name="Retrieval"/>, when given, picks the row's expert pages from the page index instead of the router's
+/// top-k, so one batch can mix sequences routed either way.</summary>
+public readonly record struct BatchRow(int Token, KvCache Cache, int Position, RoutingStats? Routing = null,
+    Retrieval.RetrievalRouting? Retrieval = null);
+
+/// <summary>The forward pass: a step of 1 to <see cref="MaxBatchRows"/> rows through the model, top to bottom —
+/// embedding → per layer (attention, then routed experts or a dense FFN) → final norm → logits. A decode step is a step
+/// of one row, a prompt goes through in chunks of rows, and the next tokens of many sequences share a step. Every
+/// weight page is read once per step and multiplied against all the rows that need it: one row takes the
+/// matrix-vector kernels (its normalised input quantised once for every matrix that reads it, a tensor's pages handed
+/// to the kernel threads as one job), several rows the matrix-matrix kernels, and a row gets the same bits either way.
+/// Each routed expert runs once, on just the rows that chose it, bundle page by bundle page:
+/// y += g_e · W_down[:, rows] · (silu(W_gate[rows]·x) ⊙ (W_up[rows]·x)). One caller at a time: activations live in
+/// the instance (a second concurrent call is refused).</summary>
 public sealed partial class ForwardPass
 {
+    /// <summary>Rows per step: long prompts go through in chunks of this many.</summary>
+    public const int MaxBatchRows = 64;
+
     private readonly ModelWeights _w;
     private readonly HyperParameters _h;
     private readonly BlockRecipe _recipe;
@@ -18,8 +35,10 @@ public sealed partial class ForwardPass
     private readonly DenseWeight _embedding;  // [vocab, dim]
     private readonly DenseWeight _output;     // [vocab, dim] (the embedding when tied)
     private readonly float[] _outputNorm;     // [dim]
-    private readonly DecodeBuffers _b;
+    private readonly int _maxBundleRows;      // rows of the largest expert bundle page
+    private readonly int _maxPageRows;        // rows of the largest page of any tensor
     private readonly IForwardObserver? _observer;
+    private StepBuffers? _p;          // activations, sized for the largest step so far
     private float[]? _routerScratch;  // GroupedRouter's scratch, [ScratchLength(experts, groups)]
     private int _busy;
 
@@ -33,7 +52,8 @@ public sealed partial class ForwardPass
         _embedding = w.Tensor("token_embd");
         _output = w.TryTensor("output") ?? _embedding;
         _outputNorm = outputNorm;
-        _b = new DecodeBuffers(_h, w.Manifest.ExpertGrids.Max(g => g.BundleRows));
+        _maxBundleRows = w.Manifest.ExpertGrids.Max(g => g.BundleRows);
+        _maxPageRows = w.Manifest.Tensors.Max(t => t.RowsPerPage);
         Routing = new RoutingStats(_h.Layers, _h.Experts);
     }
 
@@ -52,90 +72,170 @@ public sealed partial class ForwardPass
         return new ForwardPass(w, layers, norm, observer);
     }
 
-    /// <summary>Runs <paramref name="token"/> at the cache's next position; returns the logits [vocab]
-    /// (a buffer reused by the next call).</summary>
-    public ValueTask<float[]> DecodeAsync(int token, KvCache cache, CancellationToken ct = default) => DecodeCoreAsync(token, cache, null, ct);
+    /// <summary>Runs <paramref name="token"/> at the cache's next position (a step of one row); returns the logits
+    /// [vocab] (a buffer reused by the next step).</summary>
+    public ValueTask<float[]> DecodeAsync(int token, KvCache cache, CancellationToken ct = default) => DecodeAsync(token, cache, null, ct);
 
-    /// <param name="rowRouting">A sequence's own routing statistics, recorded too (a batched step of one row).</param>
-    private async ValueTask<float[]> DecodeCoreAsync(int token, KvCache cache, Retrieval.RetrievalRouting? retrieval, CancellationToken ct,
-        RoutingStats? rowRouting = null)
+    /// <summary>The same, the token's expert pages chosen by <paramref name="retrieval"/> (null: the router's top-k).</summary>
+    public async ValueTask<float[]> DecodeAsync(int token, KvCache cache, RetrievalRouting? retrieval, CancellationToken ct = default) =>
+        (await StepAsync([new BatchRow(token, cache, cache.Length, Retrieval: retrieval)], [0], ct).ConfigureAwait(false))[0];
+
+    /// <summary>Feeds <paramref name="tokens"/> at the cache's next positions; returns the logits of every
+    /// position, or of the last only.</summary>
+    public async ValueTask<float[][]> PrefillAsync(IReadOnlyList<int> tokens, KvCache cache, bool allPositions, CancellationToken ct = default)
     {
-        if ((uint)token >= (uint)_h.Vocab)
-            throw new Vib3Exception(SqlState.InvalidParameterValue, $"token id {token} is outside the vocabulary (0..{_h.Vocab - 1})");
-        cache.CheckRoom(1);
-        using var _ = Enter();
-        var pos = cache.Length;
-        var b = _b;
+        if (cache.Length + tokens.Count > cache.Capacity)
+            throw new Vib3Exception(SqlState.ProgramLimitExceeded,
+                $"the prompt is {tokens.Count} tokens but only {cache.Capacity - cache.Length} of the context's {cache.Capacity} are free " +
+                "(a longer context: --context, up to the model's)");
+        var result = new List<float[]>();
+        var before = cache.Length;
+        try
+        {
+            for (var start = 0; start < tokens.Count; start += MaxBatchRows)
+            {
+                var n = Math.Min(MaxBatchRows, tokens.Count - start);
+                var rows = Enumerable.Range(0, n).Select(i => new BatchRow(tokens[start + i], cache, cache.Length + i)).ToArray();
+                var wanted = allPositions ? Enumerable.Range(0, n).ToArray() : start + n == tokens.Count ? [n - 1] : [];
+                result.AddRange((await StepAsync(rows, wanted, ct).ConfigureAwait(false)).Select(r => (float[])r.Clone()));
+            }
+        }
+        catch
+        {
+            cache.Length = before; // all or nothing: a cancelled or failed prompt leaves the cache as it was
+            throw;
+        }
+        return [.. result];
+    }
 
-        await EmbedAsync(token, b.X, ct).ConfigureAwait(false);
-        BatchRow[]? latentRow = _recipe.LatentAttention ? [new BatchRow(token, cache, pos)] : null;
+    /// <summary>Runs one step and returns the logits [vocab] of the rows listed in <paramref name="logitRows"/>, in
+    /// that order (buffers reused by the next step: a fresh 128 KB array per row per step is a large-object allocation
+    /// that costs a serving loop its garbage collections). Each cache's rows must continue it: positions Length,
+    /// Length+1, ... On failure every cache is left as it was.</summary>
+    public async ValueTask<float[][]> StepAsync(IReadOnlyList<BatchRow> rows, IReadOnlyList<int> logitRows, CancellationToken ct = default)
+    {
+        CheckRows(rows);
+        using var _ = Enter();
+        var lengths = rows.Select(r => r.Cache).Distinct().Select(c => (Cache: c, c.Length)).ToArray();
+        try
+        {
+            await RowsAsync(rows, ct).ConfigureAwait(false);
+            var logits = await RowLogitsAsync(logitRows, ct).ConfigureAwait(false);
+            foreach (var row in logits) CheckFinite(row);
+            return logits;
+        }
+        catch
+        {
+            foreach (var (cache, length) in lengths) cache.Length = length;
+            throw;
+        }
+    }
+
+    private void CheckRows(IReadOnlyList<BatchRow> rows)
+    {
+        if (rows.Count is 0 or > MaxBatchRows)
+            throw new ArgumentOutOfRangeException(nameof(rows), $"a batched step takes 1..{MaxBatchRows} rows, not {rows.Count}");
+        var next = new Dictionary<KvCache, int>();
+        foreach (var r in rows)
+        {
+            if ((uint)r.Token >= (uint)_h.Vocab)
+                throw new Vib3Exception(SqlState.InvalidParameterValue, $"token id {r.Token} is outside the vocabulary (0..{_h.Vocab - 1})");
+            var expected = next.GetValueOrDefault(r.Cache, r.Cache.Length);
+            if (r.Position != expected)
+                throw new ArgumentException($"a row at position {r.Position} does not continue its cache (next position {expected})", nameof(rows));
+            r.Cache.CheckRoom(r.Position + 1 - r.Cache.Length);
+            if (r.Retrieval is not null) RequireIndex();
+            next[r.Cache] = expected + 1;
+        }
+    }
+
+    /// <summary>The pass over the step's n rows: X [n, dim] is the residual stream, Xb its normalised copy that each
+    /// sub-block reads, O and Moe the sub-blocks' outputs added back.</summary>
+    private async ValueTask RowsAsync(IReadOnlyList<BatchRow> rows, CancellationToken ct)
+    {
+        var n = rows.Count;
+        var p = Buffers(n);
+        var dim = _h.Dim;
+        var retrieval = rows.Select(r => r.Retrieval).ToArray();
+        for (var i = 0; i < n; i++) await EmbedAsync(rows[i].Token, p.X.AsMemory(i * dim, dim), ct).ConfigureAwait(false);
         for (var l = 0; l < _layers.Length; l++)
         {
             var layer = _layers[l];
-            Normalize(layer.AttnNorm);
-            if (latentRow is not null) await LatentAttentionAsync(layer, l, latentRow, b.Xb, b.Xb2, ct).ConfigureAwait(false);
-            else await AttentionAsync(layer, l, pos, cache, ct).ConfigureAwait(false);
-            VectorOps.Add(b.Xb2, b.X);
-            await PrefetchNextExpertsAsync(l, b.X, 1, [retrieval], ct).ConfigureAwait(false);
+            Normalize(layer.AttnNorm, n);
+            if (_recipe.LatentAttention) await LatentAttentionAsync(layer, l, rows, p.Xb, p.O, ct).ConfigureAwait(false);
+            else await AttentionAsync(layer, l, rows, ct).ConfigureAwait(false);
+            VectorOps.Add(p.O.AsSpan(0, n * dim), p.X.AsSpan(0, n * dim));
+            await PrefetchNextExpertsAsync(l, p.X, n, retrieval, ct).ConfigureAwait(false);
 
-            Normalize(layer.FfnNorm);
-            _observer?.FfnInput(l, b.Xb);
-            if (layer.Experts is null) await DenseFfnAsync(layer, ct).ConfigureAwait(false);
-            else await MixtureOfExpertsAsync(layer, layer.Experts, retrieval, rowRouting, ct).ConfigureAwait(false);
-            VectorOps.Add(b.Moe, b.X);
+            Normalize(layer.FfnNorm, n);
+            if (_observer is { } observer)
+                for (var i = 0; i < n; i++) observer.FfnInput(l, p.Xb.AsSpan(i * dim, dim));
+            if (layer.Experts is null) await DenseFfnAsync(layer, n, ct).ConfigureAwait(false);
+            else await MixtureOfExpertsAsync(layer, layer.Experts, rows, ct).ConfigureAwait(false);
+            VectorOps.Add(p.Moe.AsSpan(0, n * dim), p.X.AsSpan(0, n * dim));
         }
-        cache.Length = pos + 1;
-
-        Normalize(_outputNorm);
-        await MatVecAsync(_output, b.XbInput, b.Logits, ct).ConfigureAwait(false);
-        CheckFinite(b.Logits);
-        return b.Logits;
+        foreach (var r in rows) r.Cache.Length = Math.Max(r.Cache.Length, r.Position + 1);
     }
 
-    /// <summary>Xb = RmsNorm(X) · weight, and the same vector as the input the sub-block's matrices multiply (quantised
-    /// once for all of them).</summary>
-    private void Normalize(float[] weight)
+    /// <summary>The step's buffers, regrown when a step has more rows than any before it.</summary>
+    private StepBuffers Buffers(int n) =>
+        _p is { } held && held.N >= n ? held : _p = new StepBuffers(_h, Math.Max(n, _p?.N ?? 1), _maxBundleRows, _maxPageRows);
+
+    /// <summary>Xb[i] = RmsNorm(X[i]) · weight for the n rows; for one row, also the input its sub-block's matrices
+    /// multiply (quantised once for all of them).</summary>
+    private void Normalize(float[] weight, int n)
     {
-        RmsNorm.Compute(_b.X, weight, (float)_h.NormEps, _b.Xb);
-        _b.XbInput.Set(_b.Xb);
+        var p = _p!;
+        var dim = _h.Dim;
+        for (var i = 0; i < n; i++) RmsNorm.Compute(p.X.AsSpan(i * dim, dim), weight, (float)_h.NormEps, p.Xb.AsSpan(i * dim, dim));
+        if (n == 1) p.XbInput.Set(p.Xb.AsSpan(0, dim));
     }
 
-    /// <summary>Marks the pass busy; a second caller gets a clear error instead of silently mixed activations.</summary>
-    private Occupancy Enter()
-    {
-        if (Interlocked.Exchange(ref _busy, 1) != 0)
-            throw new InvalidOperationException("this model session is already running a forward pass (one caller at a time)");
-        return new Occupancy(this);
-    }
+    private ValueTask EmbedAsync(int token, Memory<float> x, CancellationToken ct) =>
+        _w.StreamPagesAsync(_embedding.PageOfRow(token), 1, (_, page) => _embedding.Row(page, token, x.Span), ct);
 
-    private readonly struct Occupancy(ForwardPass pass) : IDisposable
+    /// <summary>Xb → q, k, v → (q/k norm) → RoPE → each row's cache → causal attention → output projection into O.
+    /// Every row writes its key and value into its own cache first, then attends over its cache up to its own position
+    /// (rows of one prompt chunk see each other in order).</summary>
+    private async ValueTask AttentionAsync(LayerWeights layer, int l, IReadOnlyList<BatchRow> rows, CancellationToken ct)
     {
-        public void Dispose() => Volatile.Write(ref pass._busy, 0);
-    }
-
-    /// <summary>A NaN or infinity in the logits means broken weights or an overflow: report it rather than sample garbage.</summary>
-    private void CheckFinite(ReadOnlySpan<float> logits)
-    {
-        foreach (var v in logits)
-            if (!float.IsFinite(v))
-                throw new Vib3Exception(SqlState.DataCorrupted,
-                    $"model '{_w.Manifest.Name}' produced a non-finite logit ({v}); its weights may be corrupt or overflow in {_w.Manifest.DType}");
-    }
-
-    private ValueTask EmbedAsync(int token, float[] x, CancellationToken ct) =>
-        _w.StreamPagesAsync(_embedding.PageOfRow(token), 1, (_, page) => _embedding.Row(page, token, x), ct);
-
-    /// <summary>Xb → q, k, v → (q/k norm) → RoPE → cache → causal attention → output projection into Xb2.</summary>
-    private async ValueTask AttentionAsync(LayerWeights layer, int l, int pos, KvCache cache, CancellationToken ct)
-    {
-        var b = _b;
-        await MatVecAsync(layer.Q!, b.XbInput, b.Q, ct).ConfigureAwait(false);
-        await MatVecAsync(layer.K!, b.XbInput, b.K, ct).ConfigureAwait(false);
-        await MatVecAsync(layer.V!, b.XbInput, b.V, ct).ConfigureAwait(false);
-        PositionQueryAndKey(layer, b.Q, b.K, b.V, pos);
-        cache.Write(l, pos, b.K, b.V);
-        cache.Attend(l, pos + 1, b.Q, _h.Heads, _h.KvHeads, _h.HeadDim, b.Att, b.AttScratch(_h.Heads, pos + 1));
-        await MatVecAsync(layer.O, b.Att, b.Xb2, ct).ConfigureAwait(false);
+        var p = _p!;
+        var n = rows.Count;
+        var qDim = _h.Heads * _h.HeadDim;
+        var kvDim = _h.KvHeads * _h.HeadDim;
+        await ProjectXbAsync(layer.Q!, n, p.Q, ct).ConfigureAwait(false);
+        await ProjectXbAsync(layer.K!, n, p.K, ct).ConfigureAwait(false);
+        await ProjectXbAsync(layer.V!, n, p.V, ct).ConfigureAwait(false);
+        for (var i = 0; i < n; i++)
+        {
+            var (cache, pos) = (rows[i].Cache, rows[i].Position);
+            PositionQueryAndKey(layer, p.Q.AsSpan(i * qDim, qDim), p.K.AsSpan(i * kvDim, kvDim), p.V.AsSpan(i * kvDim, kvDim), pos);
+            cache.Write(l, pos, p.K.AsSpan(i * kvDim, kvDim), p.V.AsSpan(i * kvDim, kvDim));
+        }
+        if (n == 1)
+        {
+            // One row: its heads run on the kernel threads at once, each over its own row of scores.
+            var seen = rows[0].Position + 1;
+            rows[0].Cache.Attend(l, seen, p.Q.AsSpan(0, qDim), _h.Heads, _h.KvHeads, _h.HeadDim, p.Att.AsSpan(0, qDim), p.AttScratch(_h.Heads, seen));
+        }
+        else
+        {
+            // Rows attend independently (each over its own cache), so the rows are spread over the kernel threads.
+            KernelThreads.ParallelFor(n, i =>
+            {
+                var seen = rows[i].Position + 1; // causal: row i attends to positions [0, its position]
+                var scratch = System.Buffers.ArrayPool<float>.Shared.Rent(seen);
+                try
+                {
+                    rows[i].Cache.Attend(l, seen, p.Q.AsSpan(i * qDim, qDim), _h.Heads, _h.KvHeads, _h.HeadDim, p.Att.AsSpan(i * qDim, qDim), scratch);
+                }
+                finally
+                {
+                    System.Buffers.ArrayPool<float>.Shared.Return(scratch);
+                }
+            });
+        }
+        await ProjectAsync(layer.O, p.Att, n, p.O, ct).ConfigureAwait(false);
     }
 
     /// <summary>Biases, q/k normalisation and RoPE on one position's fresh q [heads·headDim], k and v [kvHeads·headDim].</summary>
@@ -170,118 +270,60 @@ public sealed partial class ForwardPass
         }
     }
 
-    /// <summary>Xb → router → top-k experts → Σ weight · expert(Xb) (+ shared expert) into Moe.</summary>
-    private async ValueTask MixtureOfExpertsAsync(LayerWeights layer, ExpertGridEntry grid, Retrieval.RetrievalRouting? retrieval,
-        RoutingStats? rowRouting, CancellationToken ct)
+    /// <summary>Final norm and output projection for the listed rows.</summary>
+    private async ValueTask<float[][]> RowLogitsAsync(IReadOnlyList<int> rows, CancellationToken ct)
     {
-        var b = _b;
-        await MatVecAsync(layer.Router!, b.XbInput, b.RouterLogits, ct).ConfigureAwait(false);
-        if (retrieval is not null)
+        var p = _p!;
+        var (dim, vocab) = (_h.Dim, _h.Vocab);
+        var count = rows.Count;
+        if (count == 0) return [];
+        for (var i = 0; i < count; i++)
+            RmsNorm.Compute(p.X.AsSpan(rows[i] * dim, dim), _outputNorm, (float)_h.NormEps, p.Xb.AsSpan(i * dim, dim));
+        if (count == 1)
         {
-            Softmax.InPlace(b.RouterLogits);
-            await RetrievedExpertsAsync(layer, retrieval, ct).ConfigureAwait(false);
-            if (_recipe.SharedExpert) await SharedExpertAsync(layer, ct).ConfigureAwait(false);
-            return;
+            var y = p.RowLogits(0, vocab);
+            await ProjectAsync(_output, p.Xb, 1, y, ct).ConfigureAwait(false);
+            return [y];
         }
-        Route(layer, b.RouterLogits, b.TopExperts, b.TopWeights);
-
-        Routing.Record(grid.Layer, b.TopExperts, b.TopWeights);
-        rowRouting?.Record(grid.Layer, b.TopExperts, b.TopWeights);
-        ScorePrediction(grid.Layer, 0, b.TopExperts);
-        // Every chosen bundle page is requested at once and computed as it arrives (a bundle's contribution does not
-        // depend on the others); each lands in its own slot, summed in (expert, bundle) order so the result never
-        // depends on which read finished first.
-        var bundles = grid.BundlesPerExpert;
-        var pages = new int[_h.TopK * bundles];
-        for (var i = 0; i < pages.Length; i++) pages[i] = grid.PageOf(b.TopExperts[i / bundles], i % bundles);
-        var slots = b.BundleSlots(pages.Length);
-        await ExpertBundlesAsync(grid, pages, j => j % bundles, slots, ct).ConfigureAwait(false);
-        Array.Clear(b.Moe);
-        for (var j = 0; j < pages.Length; j++) VectorOps.AddScaled(slots[j].Output, b.TopWeights[j / bundles], b.Moe);
-        if (_recipe.SharedExpert) await SharedExpertAsync(layer, ct).ConfigureAwait(false);
+        var logits = p.Logits(count * vocab); // reused: a fresh [rows, vocab] array per step is a large-object allocation
+        await MatMulAsync(_output, p.Xb, count, logits, ct).ConfigureAwait(false);
+        var result = new float[count][];
+        for (var i = 0; i < count; i++) logits.AsSpan(i * vocab, vocab).CopyTo(result[i] = p.RowLogits(i, vocab));
+        return result;
     }
 
-    /// <summary>One token's router logits [experts] → its k experts and their weights, as the family routes: softmax,
-    /// top-k, optionally renormalised; or <see cref="GroupedRouter"/> (sigmoid scores, selection-only bias, expert
-    /// groups, scaled weights). The logits are overwritten.</summary>
-    private void Route(LayerWeights layer, Span<float> logits, Span<int> top, Span<float> weights)
+    /// <summary>Marks the pass busy; a second caller gets a clear error instead of silently mixed activations.</summary>
+    private Occupancy Enter()
     {
-        if (_recipe.GroupedRouting)
-        {
-            var scratch = _routerScratch ??= new float[GroupedRouter.ScratchLength(_h.Experts, _h.ExpertGroups)];
-            var gating = _h.ExpertGating == "sigmoid" ? ExpertGating.Sigmoid : ExpertGating.Softmax;
-            GroupedRouter.Route(logits, layer.RouterBias, gating, _h.ExpertGroups, _h.ExpertGroupsUsed, _h.TopK, _h.NormTopKProb,
-                (float)_h.ExpertWeightsScale, top, weights, scratch);
-            return;
-        }
-        Softmax.InPlace(logits);
-        TopK.Select(logits, _h.TopK, top, weights);
-        if (!_recipe.RenormalizeTopK) return;
-        var sum = 0f;
-        foreach (var v in weights) sum += v;
-        VectorOps.Scale(weights, 1f / sum);
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+            throw new InvalidOperationException("this model session is already running a forward pass (one caller at a time)");
+        return new Occupancy(this);
     }
 
-    /// <summary>Computes the bundle pages <paramref name="pages"/> (absolute page ids; bundle j is bundle
-    /// <paramref name="bundleOf"/>(j) of its expert) into their slots. Pages already in RAM arrive together and are
-    /// spread over the kernel threads a whole bundle each: one dispatch per layer instead of two matvecs per bundle,
-    /// each thread streaming whole pages. A page that arrives alone (a disk read landing) is computed at once on all
-    /// threads. The bits are the same either way: a row's dot product does not depend on which thread runs it.</summary>
-    private ValueTask ExpertBundlesAsync(ExpertGridEntry grid, IReadOnlyList<int> pages, Func<int, int> bundleOf, IReadOnlyList<BundleSlot> slots,
-        CancellationToken ct)
+    private readonly struct Occupancy(ForwardPass pass) : IDisposable
     {
-        _b.XbInput.Quantize(grid.GateUpType()); // made here, once, not by whichever thread gets there first
-        return _w.StreamPagesUnorderedAsync(pages, ModelWeights.UnorderedInFlight, (indices, memories) =>
-            KernelThreads.ParallelFor(indices.Count, i => ExpertBundle(grid, bundleOf(indices[i]), memories[i].Span, slots[indices[i]])), ct);
+        public void Dispose() => Volatile.Write(ref pass._busy, 0);
     }
 
-    /// <summary>slot.Output = W_down[:, rows] · (silu(W_gate[rows]·Xb) ⊙ (W_up[rows]·Xb)) for one bundle page:
-    /// [r, dim] gate rows then [r, dim] up rows (one [2r, dim] product), then the [dim, r] down slice.</summary>
-    private void ExpertBundle(ExpertGridEntry grid, int bundle, ReadOnlySpan<byte> page, BundleSlot slot)
+    /// <summary>A NaN or infinity in the logits means broken weights or an overflow: report it rather than sample garbage.</summary>
+    private void CheckFinite(ReadOnlySpan<float> logits)
     {
-        var r = grid.RowsInBundle(bundle);
-        var type = grid.GateUpType();
-        var rowsBytes = (int)type.ByteCount((long)r * grid.Dim);
-        var gateUp = slot.GateUp.AsSpan(0, 2 * r);
-        var hidden = slot.Hidden.AsSpan(0, r);
-        var layouts = _w.ExpertLayouts(grid);
-        MatVec.Compute(type, layouts.GateUp, page[..(2 * rowsBytes)], 2 * r, grid.Dim, _b.XbInput, gateUp);
-        SwiGlu.Compute(gateUp[..r], gateUp[r..], hidden);
-        MatVec.Compute(grid.DownType(), layouts.Down, page[(2 * rowsBytes)..], grid.Dim, r, hidden, slot.Output);
+        foreach (var v in logits)
+            if (!float.IsFinite(v))
+                throw new Vib3Exception(SqlState.DataCorrupted,
+                    $"model '{_w.Manifest.Name}' produced a non-finite logit ({v}); its weights may be corrupt or overflow in {_w.Manifest.DType}");
     }
 
-    /// <summary>Moe += gate · down(silu(gate·Xb) ⊙ up·Xb): gate = sigmoid(w_shared · Xb) (Qwen2-MoE), or 1 when the
-    /// shared expert has no gate (deepseek2).</summary>
-    private async ValueTask SharedExpertAsync(LayerWeights layer, CancellationToken ct)
-    {
-        var b = _b;
-        await SwiGluFfnAsync(layer.SharedGate!, layer.SharedUp!, layer.SharedDown!, ct).ConfigureAwait(false);
-        var gate = layer.SharedRouter is { } w ? 1f / (1f + MathF.Exp(-VectorOps.Dot(w, b.Xb))) : 1f;
-        VectorOps.AddScaled(b.Down, gate, b.Moe);
-    }
+    /// <summary>Y[n, w.Rows] = Xb[n, dim] · wᵀ: one row through its prepared input (<see cref="Normalize"/>).</summary>
+    private ValueTask ProjectXbAsync(DenseWeight w, int n, float[] y, CancellationToken ct) =>
+        n == 1 ? MatVecAsync(w, _p!.XbInput, y, ct) : MatMulAsync(w, _p!.Xb, n, y, ct);
 
-    /// <summary>Moe = down(silu(gate·Xb) ⊙ up·Xb): the FFN of a leading dense layer.</summary>
-    private async ValueTask DenseFfnAsync(LayerWeights layer, CancellationToken ct)
+    /// <summary>Y[n, w.Rows] = X[n, w.Cols] · wᵀ for any other input (attention's output, an FFN's hidden rows, latent
+    /// attention's vectors, the final norm's rows).</summary>
+    private ValueTask ProjectAsync(DenseWeight w, float[] x, int n, float[] y, CancellationToken ct)
     {
-        await SwiGluFfnAsync(layer.FfnGate!, layer.FfnUp!, layer.FfnDown!, ct).ConfigureAwait(false);
-        _b.Down.CopyTo(_b.Moe, 0);
-    }
-
-    /// <summary>Down = down · (silu(gate · Xb) ⊙ (up · Xb)).</summary>
-    private async ValueTask SwiGluFfnAsync(DenseWeight gate, DenseWeight up, DenseWeight down, CancellationToken ct)
-    {
-        var b = _b;
-        var n = gate.Rows;
-        await MatVecAsync(gate, b.XbInput, b.Gate, ct).ConfigureAwait(false);
-        await MatVecAsync(up, b.XbInput, b.Up, ct).ConfigureAwait(false);
-        SwiGlu.Compute(b.Gate.AsSpan(0, n), b.Up.AsSpan(0, n), b.Hidden.AsSpan(0, n));
-        await MatVecAsync(down, b.Hidden, b.Down, ct).ConfigureAwait(false);
-    }
-
-    /// <summary>y = w · x[..w.Cols], through <see cref="DecodeBuffers.Input"/> (x quantised once for all of w's pages).</summary>
-    private ValueTask MatVecAsync(DenseWeight w, float[] x, float[] y, CancellationToken ct)
-    {
-        var input = _b.Input(w.Cols);
+        if (n > 1) return MatMulAsync(w, x, n, y, ct);
+        var input = _p!.Input(w.Cols);
         input.Set(x.AsSpan(0, w.Cols));
         return MatVecAsync(w, input, y, ct);
     }
@@ -292,4 +334,8 @@ public sealed partial class ForwardPass
         w.PageCount == 1
             ? _w.StreamAsync(w, (i, page) => w.MatVecPage(i, page, x, y), ct)
             : _w.StreamPagesUnorderedAsync(w.PageIds, ModelWeights.UnorderedInFlight, (indices, pages) => w.MatVecPages(indices, pages, x, y), ct);
+
+    /// <summary>Y[n, Rows] = X[n, Cols] · Wᵀ, streamed page by page.</summary>
+    private ValueTask MatMulAsync(DenseWeight w, float[] x, int n, float[] y, CancellationToken ct) =>
+        _w.StreamAsync(w, (i, page) => w.MatMulPage(i, page, x.AsSpan(0, n * w.Cols), n, y, _p!.PageScratch), ct);
 }

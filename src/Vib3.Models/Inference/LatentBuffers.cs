@@ -17,7 +17,6 @@ internal sealed class LatentBuffers
         QLat = new float[n * heads * h.KvLoraRank];
         OLat = new float[n * heads * h.KvLoraRank];
         Att = new float[n * heads * h.VHeadDim];
-        PageScratch = new float[n * Math.Max(maxPageRows, h.Dim)];
         HeadScratch = new float[n * (Math.Max(h.QkNopeHeadDim, h.KvLoraRank) + maxPageRows)];
     }
 
@@ -29,6 +28,5 @@ internal sealed class LatentBuffers
     public float[] QLat { get; }        // [n, H·L] q_nope absorbed into latent space, k_b[h] · q_nope[h]
     public float[] OLat { get; }        // [n, H·L] attention-weighted sum of latents per head
     public float[] Att { get; }         // [n, H·Dv] heads' outputs, v_b[h] · o_lat[h]
-    public float[] PageScratch { get; } // [n, rows of one page] a dense page's slice of a batched product
     public float[] HeadScratch { get; } // [n, max(N, L)] one head's inputs, then [n, rows of one page] their product
 }

@@ -9,7 +9,7 @@ namespace Vib3.Models.Tests.Forward;
 public sealed class ContextLengthTests
 {
     [Fact]
-    public void Decode_buffers_for_a_context_of_int_max_allocate_by_use()
+    public void Step_buffers_for_a_context_of_int_max_allocate_by_use()
     {
         var h = new HyperParameters
         {
@@ -17,12 +17,12 @@ public sealed class ContextLengthTests
             Experts = 2, TopK = 1, ExpertHidden = 8,
         };
         var before = GC.GetAllocatedBytesForCurrentThread();
-        var b = new DecodeBuffers(h, maxBundleRows: 8); // used to be new float[2^31 − 1]: OutOfMemoryException at load
+        var b = new StepBuffers(h, n: 1, maxBundleRows: 8, maxPageRows: 8); // used to be new float[2^31 − 1]: OutOfMemoryException at load
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20);
         Assert.True(b.AttScratch(2, 1000).Length >= 2 * 1000); // a row of scores per head
         Assert.Same(b.AttScratch(2, 10), b.AttScratch(2, 1000));
         // Past MaxParallelScores the heads share one row: a long context does not multiply the scratch by the heads.
-        var positions = DecodeBuffers.MaxParallelScores / 2 + 1;
+        var positions = StepBuffers.MaxParallelScores / 2 + 1;
         var shared = b.AttScratch(2, positions).Length;
         Assert.True(shared >= positions && shared < 2L * positions);
     }

@@ -1,15 +1,17 @@
+using Vib3.Kernels;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Models.Inference;
 
-/// <summary>Activations of a batched step of up to N rows (row i = one token of some sequence), allocated once per session.</summary>
-internal sealed class BatchBuffers
+/// <summary>Activations of a step of up to N rows (row i = one token of some sequence), allocated once per session and
+/// regrown for a larger step.</summary>
+internal sealed class StepBuffers
 {
     private readonly Stack<ExpertScratch> _scratch = new(); // free ones; at most one per kernel thread is ever made
     private readonly int _maxBundleRows;
     private readonly int _dim;
 
-    public BatchBuffers(HyperParameters h, int n, int maxBundleRows, int maxPageRows)
+    public StepBuffers(HyperParameters h, int n, int maxBundleRows, int maxPageRows)
     {
         N = n;
         _maxBundleRows = maxBundleRows;
@@ -33,9 +35,40 @@ internal sealed class BatchBuffers
         Down = new float[n * h.Dim];
         Moe = new float[n * h.Dim];
         PageScratch = new float[n * Math.Max(maxPageRows, h.Dim)];
+        XbInput = new MatVecInput(h.Dim);
     }
 
     public int N { get; }
+
+    /// <summary>Xb's row when the step has one: the input every matrix that reads Xb multiplies, with the quantised forms
+    /// they share.</summary>
+    public MatVecInput XbInput { get; }
+
+    private MatVecInput _input = new(0);
+
+    /// <summary>One row's input to any other matrix (attention's output, an FFN's hidden vector, latent attention's
+    /// vectors, the final norm), grown to the longest given; one at a time.</summary>
+    public MatVecInput Input(int length)
+    {
+        if (_input.Capacity < length) _input = new MatVecInput(length);
+        return _input;
+    }
+
+    private float[] _attScratch = new float[64];
+
+    /// <summary>Scores (floats) above which attention's heads share one row of scratch and run one after another.</summary>
+    public const int MaxParallelScores = 1 << 24;
+
+    /// <summary>[heads · positions] scores over the positions one row attends, a row per head so that the heads can run
+    /// on the kernel threads at once; [positions] (one row, heads in turn) past <see cref="MaxParallelScores"/>. Grown
+    /// (doubling) with use rather than sized by the model's context length up front: a context_length of 2^31 − 1 then
+    /// costs nothing until a sequence is that long, which the KV cache refuses first (<see cref="KvCache"/>).</summary>
+    public float[] AttScratch(int heads, int positions)
+    {
+        if ((long)heads * positions <= MaxParallelScores) positions *= heads;
+        if (_attScratch.Length < positions) _attScratch = new float[Math.Max(positions, (int)Math.Min(Array.MaxLength, 2L * _attScratch.Length))];
+        return _attScratch;
+    }
 
     private float[] _logits = [];
 

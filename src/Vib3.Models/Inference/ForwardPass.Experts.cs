@@ -1,0 +1,174 @@
+using Vib3.Core;
+using Vib3.Kernels;
+using Vib3.Models.Weights;
+using Vib3.Storage.Catalog;
+
+namespace Vib3.Models.Inference;
+
+/// <summary>The FFN half of a layer for a step's rows: routed experts (each chosen expert's bundle pages read once and
+/// run on the rows that chose it), the shared expert, or a leading dense layer's FFN.</summary>
+public sealed partial class ForwardPass
+{
+    /// <summary>Routes every row (or retrieves its pages), then runs each chosen expert once on the rows that chose it.</summary>
+    private async ValueTask MixtureOfExpertsAsync(LayerWeights layer, ExpertGridEntry grid, IReadOnlyList<BatchRow> rows, CancellationToken ct)
+    {
+        var p = _p!;
+        var n = rows.Count;
+        var (k, experts, dim) = (_h.TopK, _h.Experts, _h.Dim);
+        await ProjectXbAsync(layer.Router!, n, p.RouterLogits, ct).ConfigureAwait(false);
+        var chosen = new List<(int Row, float Weight)>[experts];
+        var byPage = new SortedDictionary<int, List<(int Row, float Weight)>>(); // retrieval rows, by page within the layer
+        for (var i = 0; i < n; i++)
+        {
+            var logits = p.RouterLogits.AsSpan(i * experts, experts);
+            if (rows[i].Retrieval is { } retrieval)
+            {
+                Softmax.InPlace(logits);
+                var (pages, pageWeights, touched, touchedWeights) = Retrieve(RequireIndex(), grid, p.Xb.AsSpan(i * dim, dim), logits, retrieval);
+                Routing.Record(grid.Layer, touched, touchedWeights);
+                rows[i].Routing?.Record(grid.Layer, touched, touchedWeights);
+                for (var j = 0; j < pages.Length; j++)
+                {
+                    if (!byPage.TryGetValue(pages[j], out var list)) byPage[pages[j]] = list = [];
+                    list.Add((i, pageWeights[j]));
+                }
+                continue;
+            }
+            var top = p.TopExperts.AsSpan(i * k, k);
+            var weights = p.TopWeights.AsSpan(i * k, k);
+            Route(layer, logits, top, weights);
+            Routing.Record(grid.Layer, top, weights);
+            rows[i].Routing?.Record(grid.Layer, top, weights);
+            ScorePrediction(grid.Layer, i, top);
+            for (var j = 0; j < k; j++) (chosen[top[j]] ??= []).Add((i, weights[j]));
+        }
+
+        Array.Clear(p.Moe, 0, n * dim);
+        var routed = new List<BundleRows>();
+        for (var e = 0; e < experts; e++)
+            if (chosen[e] is { } expertRows)
+                for (var b = 0; b < grid.BundlesPerExpert; b++) routed.Add(new BundleRows(grid.PageOf(e, b), b, expertRows));
+        routed.AddRange(byPage.Select(kv => new BundleRows(grid.FirstPage + kv.Key, kv.Key % grid.BundlesPerExpert, kv.Value)));
+        await BundlesAsync(grid, routed, n, ct).ConfigureAwait(false);
+        if (_recipe.SharedExpert) await SharedExpertAsync(layer, n, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>One token's router logits [experts] → its k experts and their weights, as the family routes: softmax,
+    /// top-k, optionally renormalised; or <see cref="GroupedRouter"/> (sigmoid scores, selection-only bias, expert
+    /// groups, scaled weights). The logits are overwritten.</summary>
+    private void Route(LayerWeights layer, Span<float> logits, Span<int> top, Span<float> weights)
+    {
+        if (_recipe.GroupedRouting)
+        {
+            var scratch = _routerScratch ??= new float[GroupedRouter.ScratchLength(_h.Experts, _h.ExpertGroups)];
+            var gating = _h.ExpertGating == "sigmoid" ? ExpertGating.Sigmoid : ExpertGating.Softmax;
+            GroupedRouter.Route(logits, layer.RouterBias, gating, _h.ExpertGroups, _h.ExpertGroupsUsed, _h.TopK, _h.NormTopKProb,
+                (float)_h.ExpertWeightsScale, top, weights, scratch);
+            return;
+        }
+        Softmax.InPlace(logits);
+        TopK.Select(logits, _h.TopK, top, weights);
+        if (!_recipe.RenormalizeTopK) return;
+        var sum = 0f;
+        foreach (var v in weights) sum += v;
+        VectorOps.Scale(weights, 1f / sum);
+    }
+
+    /// <summary>One expert bundle page and the rows that run on it: absolute page id, bundle within its expert, and
+    /// (row, routing weight) for each row.</summary>
+    private readonly record struct BundleRows(int Page, int Bundle, List<(int Row, float Weight)> Rows);
+
+    /// <summary>Moe[row] += weight · bundle(row) for every listed bundle page and its rows. All the pages of the layer
+    /// go to the kernel threads together, a whole page each (pages already in RAM arrive in one group; pages read
+    /// from disk as their reads land, at most <see cref="ModelWeights.UnorderedInFlight"/> outstanding and never more
+    /// than the page cache holds), instead of expert after expert with threads idling at each expert's last page.
+    /// Each page's [rows, dim] output has its own place; they are added into Moe afterwards in list order, so the bits
+    /// never depend on which read or thread finished first.</summary>
+    private async ValueTask BundlesAsync(ExpertGridEntry grid, IReadOnlyList<BundleRows> work, int n, CancellationToken ct)
+    {
+        if (work.Count == 0) return;
+        var p = _p!;
+        var dim = _h.Dim;
+        var offsets = new int[work.Count + 1]; // start of each page's [rows, dim] block in outputs
+        for (var j = 0; j < work.Count; j++) offsets[j + 1] = offsets[j] + work[j].Rows.Count * dim;
+        var outputs = p.BundleOutputs(offsets[^1]);
+        var lone = n == 1; // one row: the matrix-vector kernels on Xb's prepared input
+        if (lone) p.XbInput.Quantize(grid.GateUpType()); // made here, once, not by whichever thread gets there first
+        await _w.StreamPagesUnorderedAsync(work.Select(w => w.Page).ToArray(), ModelWeights.UnorderedInFlight, (indices, pages) =>
+        {
+            // Most rows first, so the last page a thread claims is a short one.
+            var order = Enumerable.Range(0, indices.Count).OrderByDescending(i => work[indices[i]].Rows.Count).ToArray();
+            KernelThreads.ParallelFor(order.Length, k =>
+            {
+                var (i, j) = (order[k], indices[order[k]]);
+                ExpertBundle(grid, work[j], pages[i].Span, outputs.AsSpan(offsets[j], offsets[j + 1] - offsets[j]), lone);
+            });
+        }, ct).ConfigureAwait(false);
+        for (var j = 0; j < work.Count; j++)
+            for (var t = 0; t < work[j].Rows.Count; t++)
+                VectorOps.AddScaled(outputs.AsSpan(offsets[j] + t * dim, dim), work[j].Rows[t].Weight, p.Moe.AsSpan(work[j].Rows[t].Row * dim, dim));
+    }
+    /// <summary>For the m rows of <paramref name="work"/>: output[t] = W_down[:, rows] · (silu(W_gate[rows]·x_t) ⊙
+    /// (W_up[rows]·x_t)), one bundle page's contribution before the routing weight. The page's gate rows and up rows
+    /// are one [2r, dim] product (each input quantised once). <paramref name="lone"/>: the step's only row, through
+    /// the matrix-vector kernels on its prepared input; the same bits as a product of one row.</summary>
+    private void ExpertBundle(ExpertGridEntry grid, BundleRows work, ReadOnlySpan<byte> page, Span<float> output, bool lone)
+    {
+        var p = _p!;
+        var scratch = p.RentScratch();
+        try
+        {
+            var (r, dim, m) = (grid.RowsInBundle(work.Bundle), grid.Dim, work.Rows.Count);
+            var type = grid.GateUpType();
+            var rowsBytes = (int)type.ByteCount((long)r * dim);
+            var gateUp = scratch.GateUp.AsSpan(0, m * 2 * r); // [m, 2r]: row t's gate outputs, then its up outputs
+            var hidden = scratch.Hidden.AsSpan(0, m * r);     // [m, r]
+            var layouts = _w.ExpertLayouts(grid);
+            if (lone) MatVec.Compute(type, layouts.GateUp, page[..(2 * rowsBytes)], 2 * r, dim, p.XbInput, gateUp);
+            else
+            {
+                for (var t = 0; t < m; t++) p.Xb.AsSpan(work.Rows[t].Row * dim, dim).CopyTo(scratch.Gathered.AsSpan(t * dim, dim));
+                MatMul.Compute(type, layouts.GateUp, page[..(2 * rowsBytes)], 2 * r, dim, scratch.Gathered.AsSpan(0, m * dim), m, gateUp);
+            }
+            for (var t = 0; t < m; t++)
+                SwiGlu.Compute(gateUp.Slice(t * 2 * r, r), gateUp.Slice(t * 2 * r + r, r), hidden.Slice(t * r, r));
+            if (lone) MatVec.Compute(grid.DownType(), layouts.Down, page[(2 * rowsBytes)..], dim, r, hidden, output);
+            else MatMul.Compute(grid.DownType(), layouts.Down, page[(2 * rowsBytes)..], dim, r, hidden, m, output);
+        }
+        finally
+        {
+            p.ReturnScratch(scratch);
+        }
+    }
+
+    /// <summary>Moe += gate · shared expert, per row: gate = sigmoid(w_shared · x) (Qwen2-MoE) or 1 (ungated, deepseek2).</summary>
+    private async ValueTask SharedExpertAsync(LayerWeights layer, int n, CancellationToken ct)
+    {
+        var p = _p!;
+        var dim = _h.Dim;
+        await SwiGluFfnAsync(layer.SharedGate!, layer.SharedUp!, layer.SharedDown!, n, ct).ConfigureAwait(false);
+        for (var i = 0; i < n; i++)
+        {
+            var gate = layer.SharedRouter is { } w ? 1f / (1f + MathF.Exp(-VectorOps.Dot(w, p.Xb.AsSpan(i * dim, dim)))) : 1f;
+            VectorOps.AddScaled(p.Down.AsSpan(i * dim, dim), gate, p.Moe.AsSpan(i * dim, dim));
+        }
+    }
+
+    /// <summary>Moe = down(silu(gate·Xb) ⊙ up·Xb): the FFN of a leading dense layer.</summary>
+    private async ValueTask DenseFfnAsync(LayerWeights layer, int n, CancellationToken ct)
+    {
+        await SwiGluFfnAsync(layer.FfnGate!, layer.FfnUp!, layer.FfnDown!, n, ct).ConfigureAwait(false);
+        _p!.Down.AsSpan(0, n * _h.Dim).CopyTo(_p.Moe);
+    }
+
+    /// <summary>Down[n, dim] = down · (silu(gate · Xb) ⊙ (up · Xb)) for the n rows.</summary>
+    private async ValueTask SwiGluFfnAsync(DenseWeight gate, DenseWeight up, DenseWeight down, int n, CancellationToken ct)
+    {
+        var p = _p!;
+        var hidden = gate.Rows;
+        await ProjectXbAsync(gate, n, p.Gate, ct).ConfigureAwait(false);
+        await ProjectXbAsync(up, n, p.Up, ct).ConfigureAwait(false);
+        SwiGlu.Compute(p.Gate.AsSpan(0, n * hidden), p.Up.AsSpan(0, n * hidden), p.Hidden.AsSpan(0, n * hidden));
+        await ProjectAsync(down, p.Hidden, n, p.Down, ct).ConfigureAwait(false);
+    }
+}
