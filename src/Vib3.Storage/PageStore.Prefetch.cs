@@ -6,11 +6,7 @@ namespace Vib3.Storage;
 /// <summary>What prefetching did: reads started, how many of those pages a later read used (a hit, or a read that
 /// joined the prefetch while it was still loading), and prefetches skipped because the cache had no room without
 /// waiting. Issued − Used is the upper bound of wasted reads (some may still be used later).</summary>
-public readonly record struct PrefetchStats(long Issued, long Used, long Skipped, long BytesIssued)
-{
-    /// <summary>Used / Issued (0 before any prefetch).</summary>
-    public double UsefulFraction => Issued == 0 ? 0 : (double)Used / Issued;
-}
+public readonly record struct PrefetchStats(long Issued, long Used, long Skipped, long BytesIssued);
 
 public sealed partial class PageStore
 {

@@ -39,11 +39,4 @@ public static class GgmlTypes
     public static bool IsKnown(uint id) => Names.ContainsKey(id);
 
     public static bool TryToDType(uint id, out DType t) => Read.TryGetValue(id, out t);
-
-    public static uint FromDType(DType t)
-    {
-        foreach (var (id, dtype) in Read)
-            if (dtype == t) return id;
-        throw new ArgumentOutOfRangeException(nameof(t), t, null);
-    }
 }

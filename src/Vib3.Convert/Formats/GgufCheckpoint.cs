@@ -72,9 +72,6 @@ public sealed class GgufCheckpoint : ICheckpointReader
     public long[] GetIntArray(string key) => As(key, v => v.GetIntArray());
 
     public bool TryGetUInt(string key, out ulong value) => TryAs(key, v => v.GetUInt(), out value);
-    public bool TryGetInt(string key, out long value) => TryAs(key, v => v.GetInt(), out value);
-    public bool TryGetFloat(string key, out double value) => TryAs(key, v => v.GetFloat(), out value);
-    public bool TryGetBool(string key, out bool value) => TryAs(key, v => v.GetBool(), out value);
     public bool TryGetString(string key, out string value) => TryAs(key, v => v.GetString(), out value!);
 
     /// <summary>False when the key is absent; a key present with the wrong type is an error, not a miss.</summary>

@@ -58,9 +58,6 @@ public sealed unsafe class DirectFileDevice : StorageDeviceBase
     /// <summary>Most I/Os ever outstanding at once (evidence that reads overlap; for tests and benchmarks).</summary>
     internal int PeakInFlight => Volatile.Read(ref _peakInFlight);
 
-    /// <summary>Segment files opened so far (for fsync and tests).</summary>
-    public IEnumerable<string> OpenSegmentPaths => _segments.Values.Select(s => s.Path);
-
     public override void WriteAsync(IntPtr sourceAddress, int segmentId, ulong destinationAddress,
         uint numBytesToWrite, DeviceIOCompletionCallback callback, object context) =>
         Submit(segmentId, write: true, (byte*)sourceAddress, numBytesToWrite, (long)destinationAddress, callback, context);
