@@ -65,7 +65,7 @@ internal static class IndexStatements
             graphs[layer.Layer].Save(file);
             file.Flush(flushToDisk: true);
         });
-        served.Forward.PageIndex = new PageIndex(layers, served.Weights.ExpertGrids, name, graphs);
+        served.Index.Replace(new PageIndex(layers, served.Weights.ExpertGrids, name, graphs));
         return StatementResult.Table($"CREATE INDEX {layers.Count}",
             [
                 new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("pages", ColumnType.Int64), new("dims", ColumnType.Int64),
@@ -92,7 +92,7 @@ internal static class IndexStatements
         if (!PageIndexFolder.Drop(engine.Catalog.ModelDir(name)) && !d.IfExists)
             throw new Vib3Exception(SqlState.UndefinedObject, $"model \"{name}\" has no index (at line {d.Position.Line}:{d.Position.Column})");
         foreach (var served in engine.Generations.Open())
-            if (served.Weights.Manifest.Name.Equals(name, StringComparison.OrdinalIgnoreCase)) served.Forward.PageIndex = null;
+            if (served.Weights.Manifest.Name.Equals(name, StringComparison.OrdinalIgnoreCase)) served.Index.Drop();
         return StatementResult.Command("DROP INDEX");
     }
 

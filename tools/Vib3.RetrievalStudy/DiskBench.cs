@@ -48,14 +48,14 @@ internal static class DiskBench
             for (var run = 0; run < runs; run++)
             {
                 using var session = await InferenceSession.OpenAsync(model.Catalog, model.Name, new PageStoreOptions { RamBudgetBytes = budget }, null, ct);
-                session.Forward.PageIndex = new PageIndex(keys, session.Weights.ExpertGrids, model.Name);
+                var index = new PageIndex(keys, session.Weights.ExpertGrids, model.Name);
                 float[] logits = [];
-                foreach (var token in prompt) logits = await session.Forward.DecodeAsync(token, session.Cache, routing, ct);
+                foreach (var token in prompt) logits = await session.Forward.DecodeAsync(token, session.Cache, routing, index, ct);
                 var before = session.Weights.Store.Stats;
                 var waits = session.Weights.PageWaits;
                 var clock = Stopwatch.StartNew();
                 for (var i = 0; i < gen; i++)
-                    logits = await session.Forward.DecodeAsync(VectorOps.ArgMax(logits), session.Cache, routing, ct);
+                    logits = await session.Forward.DecodeAsync(VectorOps.ArgMax(logits), session.Cache, routing, index, ct);
                 var seconds = clock.Elapsed.TotalSeconds;
                 var waited = session.Weights.PageWaits - waits;
                 results.Add(((session.Weights.Store.Stats.BytesRead - before.BytesRead) / 1024.0 / gen, gen / seconds, 1000 * waited.Seconds / gen));

@@ -67,7 +67,7 @@ internal static class Study
         {
             var clock = Stopwatch.StartNew();
             session.Forward.Routing.Reset();
-            session.Forward.PageIndex = v.RandomKeys ? randomIndex : index;
+            var variantIndex = v.RandomKeys ? randomIndex : index;
             var logProbs = new float[tokens][];
             double nll = 0, kl = 0;
             var agree = 0;
@@ -77,7 +77,7 @@ internal static class Study
                 session.Cache.Clear();
                 for (var i = 0; i < model.Window; i++, t++)
                 {
-                    var logits = await session.Forward.DecodeAsync(win[i], session.Cache, v.Routing, ct);
+                    var logits = await session.Forward.DecodeAsync(win[i], session.Cache, v.Routing, variantIndex, ct);
                     var lp = LogSoftmax(logits);
                     logProbs[t] = lp;
                     nll -= lp[win[i + 1]];
@@ -103,7 +103,7 @@ internal static class Study
             };
             var bytes = grids.Sum(g => (double)g.BundleBytes(g.BundleRows)) * pages;
             var teacher = clock.Elapsed.TotalSeconds;
-            var (tps, sample) = await GenerateAsync(session, prompt, v.Routing, genTokens, runs, tokenizer, ct);
+            var (tps, sample) = await GenerateAsync(session, prompt, v.Routing, variantIndex, genTokens, runs, tokenizer, ct);
             var row = new Row(v, pages, bytes / 1024, (double)agree / tokens, Math.Max(0, kl / tokens), Math.Exp(nll / tokens), touched, tps, sample);
             rows.Add(row);
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -115,7 +115,7 @@ internal static class Study
     /// <summary>Greedy decode of <paramref name="count"/> tokens after the prompt; the median tok/s of the generated
     /// steps (prompt excluded) over <paramref name="runs"/> runs, and the generated text.</summary>
     private static async Task<(double TokensPerSecond, string Text)> GenerateAsync(
-        InferenceSession session, int[] prompt, RetrievalRouting? routing, int count, int runs, ITextTokenizer? tokenizer, CancellationToken ct)
+        InferenceSession session, int[] prompt, RetrievalRouting? routing, PageIndex? index, int count, int runs, ITextTokenizer? tokenizer, CancellationToken ct)
     {
         var rates = new List<double>();
         var generated = new List<int>();
@@ -124,13 +124,13 @@ internal static class Study
             session.Cache.Clear();
             generated.Clear();
             float[] logits = [];
-            foreach (var token in prompt) logits = await session.Forward.DecodeAsync(token, session.Cache, routing, ct);
+            foreach (var token in prompt) logits = await session.Forward.DecodeAsync(token, session.Cache, routing, index, ct);
             var clock = Stopwatch.StartNew();
             for (var i = 0; i < count; i++)
             {
                 var next = VectorOps.ArgMax(logits);
                 generated.Add(next);
-                logits = await session.Forward.DecodeAsync(next, session.Cache, routing, ct);
+                logits = await session.Forward.DecodeAsync(next, session.Cache, routing, index, ct);
             }
             rates.Add(count / clock.Elapsed.TotalSeconds);
         }

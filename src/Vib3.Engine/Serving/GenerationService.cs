@@ -39,14 +39,7 @@ public sealed class GenerationService : IAsyncDisposable
         var retrieval = plan.Routing.Retrieval
             ? new RetrievalRouting(plan.Routing.TopK, plan.Routing.Ef ?? 0, plan.Routing.Experts ?? 0, (float)(plan.Routing.Prior ?? 0))
             : null;
-        if (retrieval is not null && served.Forward.PageIndex is null)
-        {
-            // Read (and verified) from the model's folder on the first retrieval request, never rebuilt: a corrupt
-            // index then fails retrieval with DataCorrupted while USING ROUTER keeps working.
-            served.Forward.PageIndex = PageIndex.TryLoad(_engine.Catalog.ModelDir(plan.Model), served.Weights.ExpertGrids, plan.Model)
-                ?? throw new Vib3Exception(SqlState.FeatureNotSupported,
-                    $"USING RETRIEVAL needs a page index and model \"{plan.Model}\" has none: run CREATE INDEX ON MODEL {plan.Model} first");
-        }
+        var index = retrieval is null ? null : served.Index.Current();
         var tokenizer = served.Tokenizer;
         var chat = plan.Prompt.Messages is { } messages ? ChatPrompt.Render(served.Weights, messages, ct) : null;
         var (text, addBos) = chat is not null ? (chat.Text, chat.AddBos) : (plan.Prompt.Text!, (bool?)null);
@@ -69,9 +62,9 @@ public sealed class GenerationService : IAsyncDisposable
             for (var i = 0; i < states.Length; i++) stream.Publish(new ChoiceFinished(i, "length", 0, TimeSpan.Zero, TimeSpan.Zero));
             return stream;
         }
-        var leader = new Sequence(stream, 0, prompt, capacity, states[0], null) { Retrieval = retrieval };
+        var leader = new Sequence(stream, 0, prompt, capacity, states[0], null) { Retrieval = retrieval, Index = index };
         for (var i = 1; i < states.Length; i++)
-            leader.Followers.Add(new Sequence(stream, i, prompt, capacity, states[i], leader) { Retrieval = retrieval });
+            leader.Followers.Add(new Sequence(stream, i, prompt, capacity, states[i], leader) { Retrieval = retrieval, Index = index });
         served.Scheduler.Enqueue(leader);
         return stream;
     }

@@ -44,6 +44,9 @@ internal sealed class Sequence(GenerationStream stream, int choice, IReadOnlyLis
     /// <summary>How its rows pick expert pages: null for the router's top-k, else the plan's USING RETRIEVAL.</summary>
     public Vib3.Models.Retrieval.RetrievalRouting? Retrieval { get; init; }
 
+    /// <summary>The page index its retrieval searches, taken when it started (<see cref="ModelIndex"/>).</summary>
+    public Vib3.Models.Retrieval.PageIndex? Index { get; init; }
+
     /// <summary>Null until the sequence joins the batch, and again once it leaves.</summary>
     public KvCache? Cache { get; set; }
 

@@ -11,8 +11,9 @@ internal sealed class ServedModel : IAsyncDisposable
 {
     private static long s_opened;
 
-    private ServedModel(ModelWeights weights, ForwardPass forward, ITextTokenizer tokenizer, BatchScheduler scheduler)
+    private ServedModel(ModelWeights weights, ForwardPass forward, ITextTokenizer tokenizer, BatchScheduler scheduler, ModelIndex index)
     {
+        Index = index;
         Weights = weights;
         Forward = forward;
         Tokenizer = tokenizer;
@@ -36,6 +37,9 @@ internal sealed class ServedModel : IAsyncDisposable
 
     public BatchScheduler Scheduler { get; }
 
+    /// <summary>Its page index, for USING RETRIEVAL.</summary>
+    public ModelIndex Index { get; }
+
     public static async Task<ServedModel> OpenAsync(Vib3Engine engine, string name, CancellationToken ct)
     {
         var weights = ModelWeights.Open(engine.Catalog, name, new PageStoreOptions
@@ -48,7 +52,7 @@ internal sealed class ServedModel : IAsyncDisposable
             // Every token id is checked against the model's vocabulary as the tokenizer is read.
             var tokenizer = TokenizerLoader.Load(weights.TokenizerDir, weights.Manifest.Tokenizer, forward.Hyper.Vocab);
             var scheduler = new BatchScheduler(weights.Manifest.Name, forward, tokenizer, engine.Options.MaxBatch, engine.Options.MaxQueue);
-            return new ServedModel(weights, forward, tokenizer, scheduler);
+            return new ServedModel(weights, forward, tokenizer, scheduler, new ModelIndex(engine.Catalog.ModelDir(name), weights.ExpertGrids, name));
         }
         catch
         {

@@ -24,7 +24,7 @@ public sealed partial class ForwardPass
             if (rows[i].Retrieval is { } retrieval)
             {
                 Softmax.InPlace(logits);
-                var (pages, pageWeights, touched, touchedWeights) = Retrieve(RequireIndex(), grid, p.Xb.AsSpan(i * dim, dim), logits, retrieval);
+                var (pages, pageWeights, touched, touchedWeights) = Retrieve(RequireIndex(rows[i]), grid, p.Xb.AsSpan(i * dim, dim), logits, retrieval);
                 Routing.Record(grid.Layer, touched, touchedWeights);
                 rows[i].Routing?.Record(grid.Layer, touched, touchedWeights);
                 for (var j = 0; j < pages.Length; j++)

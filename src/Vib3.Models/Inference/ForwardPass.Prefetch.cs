@@ -36,14 +36,14 @@ public sealed partial class ForwardPass
     public ExpertPrediction Prediction { get; } = new();
 
     /// <summary>Predicts layer l+1's experts for the n rows of <paramref name="x"/> [n, dim] and prefetches their pages.
-    /// Retrieval rows (<paramref name="retrieval"/>[i] set) prefetch the pages the next layer's index picks instead.</summary>
-    private async ValueTask PrefetchNextExpertsAsync(int l, float[] x, int n, Retrieval.RetrievalRouting?[] retrieval, CancellationToken ct)
+    /// Retrieval rows prefetch the pages the next layer's index picks instead.</summary>
+    private async ValueTask PrefetchNextExpertsAsync(int l, float[] x, IReadOnlyList<BatchRow> rows, CancellationToken ct)
     {
         if (!PrefetchExperts || l + 1 >= _layers.Length) return;
         var next = _layers[l + 1];
         if (next.Experts is not { } grid) return; // a dense layer: nothing to predict
         var router = next.Router!;
-        var (dim, experts) = (_h.Dim, _h.Experts);
+        var (dim, experts, n) = (_h.Dim, _h.Experts, rows.Count);
         var q = _q ??= new PredictionBuffers(MaxBatchRows, dim, experts, router.Entry.RowsPerPage);
         for (var i = 0; i < n; i++)
             RmsNorm.Compute(x.AsSpan(i * dim, dim), next.FfnNorm, (float)_h.NormEps, q.X.AsSpan(i * dim, dim));
@@ -57,9 +57,9 @@ public sealed partial class ForwardPass
         Array.Clear(any);
         for (var i = 0; i < n; i++)
         {
-            if (retrieval[i] is { } r)
+            if (rows[i] is { Retrieval: { } r, Index: { } index })
             {
-                PrefetchRetrieved(grid, q.X.AsSpan(i * dim, dim), r);
+                PrefetchRetrieved(grid, q.X.AsSpan(i * dim, dim), r, index);
                 continue;
             }
             Route(next, q.Logits.AsSpan(i * experts, experts), q.Top.AsSpan(0, _h.TopK), q.TopWeights.AsSpan(0, _h.TopK));

@@ -15,23 +15,18 @@ namespace Vib3.Models.Inference;
 /// summed in page order so a row's result never depends on read completion order or on the batch it ran in.</summary>
 public sealed partial class ForwardPass
 {
-    private volatile PageIndex? _index;
     private float[]? _query;
 
-    /// <summary>The model's page index (null: none built). Swapped whole by CREATE INDEX; a step reads it once per layer.</summary>
-    public PageIndex? PageIndex
-    {
-        get => _index;
-        set => _index = value;
-    }
-
-    private PageIndex RequireIndex()
+    /// <summary>The page index a retrieval row carries (its sequence's, taken when the sequence started). Whether
+    /// retrieval suits the model's router is the planner's decision, made before a statement starts; this refuses the
+    /// same for a caller that runs the pass without a plan.</summary>
+    private PageIndex RequireIndex(BatchRow row)
     {
         if (_recipe.GroupedRouting)
             throw new Vib3Exception(SqlState.FeatureNotSupported,
                 $"USING RETRIEVAL is not supported on model '{_w.Manifest.Name}' ({_w.Manifest.Family}): its router (sigmoid scores, " +
                 "selection bias, expert groups) has no retrieval weighting yet");
-        return _index ?? throw new Vib3Exception(SqlState.FeatureNotSupported,
+        return row.Index ?? throw new Vib3Exception(SqlState.FeatureNotSupported,
             $"USING RETRIEVAL needs a page index and model '{_w.Manifest.Name}' has none: run CREATE INDEX ON MODEL {_w.Manifest.Name} first");
     }
 
@@ -87,9 +82,8 @@ public sealed partial class ForwardPass
     }
 
     /// <summary>Prefetch for a retrieval row: the next layer's index applied to the row's prediction input.</summary>
-    private void PrefetchRetrieved(ExpertGridEntry next, ReadOnlySpan<float> x, RetrievalRouting routing)
+    private void PrefetchRetrieved(ExpertGridEntry next, ReadOnlySpan<float> x, RetrievalRouting routing, PageIndex index)
     {
-        if (_index is not { } index) return;
         var query = new float[_h.Dim];
         var found = new Neighbor[Math.Min(routing.K, next.Experts * next.BundlesPerExpert)];
         var n = index.Search(next.Layer, x, routing, query, found);

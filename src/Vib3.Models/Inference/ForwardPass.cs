@@ -10,9 +10,9 @@ namespace Vib3.Models.Inference;
 /// <summary>One row of a batched step: <paramref name="Token"/> at <paramref name="Position"/> of a sequence's cache.
 /// <paramref name="Routing"/>, when given, also records this row's expert choices (per-sequence statistics).
 /// <paramref name="Retrieval"/>, when given, picks the row's expert pages from the page index instead of the router's
-/// top-k, so one batch can mix sequences routed either way.</summary>
+/// top-k, so one batch can mix sequences routed either way; <paramref name="Index"/> is the page index it retrieves from.</summary>
 public readonly record struct BatchRow(int Token, KvCache Cache, int Position, RoutingStats? Routing = null,
-    Retrieval.RetrievalRouting? Retrieval = null);
+    RetrievalRouting? Retrieval = null, PageIndex? Index = null);
 
 /// <summary>The forward pass: a step of 1 to <see cref="MaxBatchRows"/> rows through the model, top to bottom —
 /// embedding → per layer (attention, then routed experts or a dense FFN) → final norm → logits. A decode step is a step
@@ -74,11 +74,12 @@ public sealed partial class ForwardPass
 
     /// <summary>Runs <paramref name="token"/> at the cache's next position (a step of one row); returns the logits
     /// [vocab] (a buffer reused by the next step).</summary>
-    public ValueTask<float[]> DecodeAsync(int token, KvCache cache, CancellationToken ct = default) => DecodeAsync(token, cache, null, ct);
+    public ValueTask<float[]> DecodeAsync(int token, KvCache cache, CancellationToken ct = default) => DecodeAsync(token, cache, null, null, ct);
 
-    /// <summary>The same, the token's expert pages chosen by <paramref name="retrieval"/> (null: the router's top-k).</summary>
-    public async ValueTask<float[]> DecodeAsync(int token, KvCache cache, RetrievalRouting? retrieval, CancellationToken ct = default) =>
-        (await StepAsync([new BatchRow(token, cache, cache.Length, Retrieval: retrieval)], [0], ct).ConfigureAwait(false))[0];
+    /// <summary>The same, the token's expert pages chosen by <paramref name="retrieval"/> from <paramref name="index"/>
+    /// (null: the router's top-k).</summary>
+    public async ValueTask<float[]> DecodeAsync(int token, KvCache cache, RetrievalRouting? retrieval, PageIndex? index, CancellationToken ct = default) =>
+        (await StepAsync([new BatchRow(token, cache, cache.Length, Retrieval: retrieval, Index: index)], [0], ct).ConfigureAwait(false))[0];
 
     /// <summary>Feeds <paramref name="tokens"/> at the cache's next positions; returns the logits of every
     /// position, or of the last only.</summary>
@@ -144,7 +145,7 @@ public sealed partial class ForwardPass
             if (r.Position != expected)
                 throw new ArgumentException($"a row at position {r.Position} does not continue its cache (next position {expected})", nameof(rows));
             r.Cache.CheckRoom(r.Position + 1 - r.Cache.Length);
-            if (r.Retrieval is not null) RequireIndex();
+            if (r.Retrieval is not null) RequireIndex(r);
             next[r.Cache] = expected + 1;
         }
     }
@@ -156,7 +157,6 @@ public sealed partial class ForwardPass
         var n = rows.Count;
         var p = Buffers(n);
         var dim = _h.Dim;
-        var retrieval = rows.Select(r => r.Retrieval).ToArray();
         for (var i = 0; i < n; i++) await EmbedAsync(rows[i].Token, p.X.AsMemory(i * dim, dim), ct).ConfigureAwait(false);
         for (var l = 0; l < _layers.Length; l++)
         {
@@ -165,7 +165,7 @@ public sealed partial class ForwardPass
             if (_recipe.LatentAttention) await LatentAttentionAsync(layer, l, rows, p.Xb, p.O, ct).ConfigureAwait(false);
             else await AttentionAsync(layer, l, rows, ct).ConfigureAwait(false);
             VectorOps.Add(p.O.AsSpan(0, n * dim), p.X.AsSpan(0, n * dim));
-            await PrefetchNextExpertsAsync(l, p.X, n, retrieval, ct).ConfigureAwait(false);
+            await PrefetchNextExpertsAsync(l, p.X, rows, ct).ConfigureAwait(false);
 
             Normalize(layer.FfnNorm, n);
             if (_observer is { } observer)

@@ -12,7 +12,7 @@ namespace Vib3.Models.Tests.Retrieval;
 /// touches only the pages it retrieved, and without an index it is refused.</summary>
 public sealed class RetrievalForwardTests
 {
-    private static async Task<(ModelFixture Fixture, InferenceSession A, InferenceSession B)> OpenAsync(DType dtype)
+    private static async Task<(ModelFixture Fixture, InferenceSession A, InferenceSession B, PageIndex Index)> OpenAsync(DType dtype)
     {
         var spec = ModelFixture.Small(ModelFamily.Mixtral, dtype) with { ExpertHidden = 128 };
         var fixture = new ModelFixture(spec, "hf", null, 32); // 4 bundle pages per expert, 16 per layer
@@ -20,15 +20,13 @@ public sealed class RetrievalForwardTests
         var a = await InferenceSession.OpenAsync(fixture.Catalog, "m", options);
         var b = await InferenceSession.OpenAsync(fixture.Catalog, "m", options);
         var keys = await PageKeys.BuildAsync(a.Weights, PageKeyKind.SvdGate, PageKeyMetric.InnerProduct);
-        a.Forward.PageIndex = new PageIndex(keys, a.Weights.ExpertGrids, "m");
-        b.Forward.PageIndex = new PageIndex(keys, b.Weights.ExpertGrids, "m");
-        return (fixture, a, b);
+        return (fixture, a, b, new PageIndex(keys, a.Weights.ExpertGrids, "m"));
     }
 
     [Fact]
     public async Task Decode_and_batched_steps_route_by_retrieval_alike()
     {
-        var (fixture, single, batched) = await OpenAsync(DType.F32);
+        var (fixture, single, batched, index) = await OpenAsync(DType.F32);
         using var _ = fixture;
         using var __ = single;
         using var ___ = batched;
@@ -38,8 +36,8 @@ public sealed class RetrievalForwardTests
         var before = new[] { single, batched }.Select(s => s.Weights.Store.ExpertTiersByLayer!.ToArray()).ToArray();
         for (var i = 0; i < tokens.Length; i++)
         {
-            var a = (float[])(await single.Forward.DecodeAsync(tokens[i], single.Cache, routing)).Clone();
-            var b = (await batched.Forward.StepAsync([new BatchRow(tokens[i], batched.Cache, i, null, routing)], [0]))[0];
+            var a = (float[])(await single.Forward.DecodeAsync(tokens[i], single.Cache, routing, index)).Clone();
+            var b = (await batched.Forward.StepAsync([new BatchRow(tokens[i], batched.Cache, i, null, routing, index)], [0]))[0];
             Assert.Equal(VectorOps.ArgMax(a), VectorOps.ArgMax(b));
             for (var v = 0; v < a.Length; v++) Assert.True(Math.Abs(a[v] - b[v]) < 1e-3f, $"position {i} logit {v}: {a[v]} vs {b[v]}");
         }
@@ -61,15 +59,44 @@ public sealed class RetrievalForwardTests
     [Fact]
     public async Task Retrieval_differs_from_the_router_and_k_pages_change_the_result()
     {
-        var (fixture, a, b) = await OpenAsync(DType.F32);
+        var (fixture, a, b, index) = await OpenAsync(DType.F32);
         using var _ = fixture;
         using var __ = a;
         using var ___ = b;
         var token = ModelFixture.Tokens(1, fixture.Spec.Vocab)[0];
         var routed = (float[])(await a.Forward.DecodeAsync(token, a.Cache)).Clone();
-        var retrieved = await b.Forward.DecodeAsync(token, b.Cache, new RetrievalRouting(2));
+        var retrieved = await b.Forward.DecodeAsync(token, b.Cache, new RetrievalRouting(2), index);
         Assert.NotEqual(routed, retrieved);
         Assert.All(retrieved, v => Assert.True(float.IsFinite(v)));
+    }
+
+    /// <summary>The index comes with each row: two rows of one step retrieving from two different indexes each get
+    /// what they get alone with their own (the pass holds no index of its own).</summary>
+    [Fact]
+    public async Task Each_row_retrieves_from_the_index_it_carries()
+    {
+        var (fixture, a, b, svd) = await OpenAsync(DType.F32);
+        using var _ = fixture;
+        using var __ = a;
+        using var ___ = b;
+        var mean = new PageIndex(await PageKeys.BuildAsync(a.Weights, PageKeyKind.MeanGate, PageKeyMetric.InnerProduct), a.Weights.ExpertGrids, "m");
+        var routing = new RetrievalRouting(3);
+        var token = ModelFixture.Tokens(1, fixture.Spec.Vocab)[0];
+        var alone = new List<float[]>();
+        foreach (var index in new[] { svd, mean })
+        {
+            a.Cache.Clear();
+            alone.Add((float[])(await a.Forward.DecodeAsync(token, a.Cache, routing, index)).Clone());
+        }
+        Assert.NotEqual(alone[0], alone[1]); // the two indexes pick different pages
+        var other = KvCache.For(b.Forward.Hyper, 16);
+        var together = await b.Forward.StepAsync([new BatchRow(token, b.Cache, 0, null, routing, svd), new BatchRow(token, other, 0, null, routing, mean)], [0, 1]);
+        for (var r = 0; r < 2; r++)
+        {
+            Assert.Equal(VectorOps.ArgMax(alone[r]), VectorOps.ArgMax(together[r]));
+            for (var v = 0; v < alone[r].Length; v++)
+                Assert.True(Math.Abs(alone[r][v] - together[r][v]) < 1e-4f, $"row {r} logit {v}: alone {alone[r][v]}, together {together[r][v]}");
+        }
     }
 
     [Fact]
@@ -78,7 +105,7 @@ public sealed class RetrievalForwardTests
         var spec = ModelFixture.Small(ModelFamily.Mixtral, DType.F32);
         using var fixture = new ModelFixture(spec, "hf");
         using var session = await InferenceSession.OpenAsync(fixture.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
-        var e = await Assert.ThrowsAsync<Vib3Exception>(async () => await session.Forward.DecodeAsync(5, session.Cache, new RetrievalRouting(2)));
+        var e = await Assert.ThrowsAsync<Vib3Exception>(async () => await session.Forward.DecodeAsync(5, session.Cache, new RetrievalRouting(2), null));
         Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
         Assert.Contains("CREATE INDEX ON MODEL m", e.Message);
         e = await Assert.ThrowsAsync<Vib3Exception>(async () =>
@@ -89,7 +116,7 @@ public sealed class RetrievalForwardTests
     [Fact]
     public async Task A_page_key_file_round_trips_and_a_flipped_bit_is_data_corrupted()
     {
-        var (fixture, a, b) = await OpenAsync(DType.F32);
+        var (fixture, a, b, index) = await OpenAsync(DType.F32);
         using var _ = fixture;
         using var __ = a;
         using var ___ = b;

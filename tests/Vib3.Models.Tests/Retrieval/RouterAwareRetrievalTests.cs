@@ -11,20 +11,19 @@ namespace Vib3.Models.Tests.Retrieval;
 /// most probable experts, Prior adds Prior · ln p(expert) to a page's key score.</summary>
 public sealed class RouterAwareRetrievalTests
 {
-    private static async Task<(ModelFixture Fixture, InferenceSession Session)> OpenAsync()
+    private static async Task<(ModelFixture Fixture, InferenceSession Session, PageIndex Index)> OpenAsync()
     {
         var spec = ModelFixture.Small(ModelFamily.Mixtral, DType.F32) with { ExpertHidden = 128 };
         var fixture = new ModelFixture(spec, "hf", null, 32); // 4 bundle pages per expert, 16 per layer
         var session = await InferenceSession.OpenAsync(fixture.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
         var keys = await PageKeys.BuildAsync(session.Weights, PageKeyKind.MeanGate, PageKeyMetric.InnerProduct);
-        session.Forward.PageIndex = new PageIndex(keys, session.Weights.ExpertGrids, "m");
-        return (fixture, session);
+        return (fixture, session, new PageIndex(keys, session.Weights.ExpertGrids, "m"));
     }
 
     [Fact]
     public async Task Every_page_of_the_top_k_experts_is_exact_routing()
     {
-        var (fixture, session) = await OpenAsync();
+        var (fixture, session, index) = await OpenAsync();
         using var _ = fixture;
         using var __ = session;
         var h = session.Weights.Manifest.Hyper;
@@ -36,7 +35,7 @@ public sealed class RouterAwareRetrievalTests
         var routing = new RetrievalRouting(h.TopK * bundles, Candidates: h.TopK);
         for (var i = 0; i < tokens.Length; i++)
         {
-            var logits = await session.Forward.DecodeAsync(tokens[i], session.Cache, routing);
+            var logits = await session.Forward.DecodeAsync(tokens[i], session.Cache, routing, index);
             for (var v = 0; v < logits.Length; v++)
                 Assert.True(Math.Abs(exact[i][v] - logits[v]) < 1e-4f, $"position {i} logit {v}: {exact[i][v]} vs {logits[v]}");
         }
@@ -45,11 +44,11 @@ public sealed class RouterAwareRetrievalTests
     [Fact]
     public async Task Candidates_bound_the_experts_a_token_touches()
     {
-        var (fixture, session) = await OpenAsync();
+        var (fixture, session, index) = await OpenAsync();
         using var _ = fixture;
         using var __ = session;
         var tokens = ModelFixture.Tokens(12, fixture.Spec.Vocab);
-        foreach (var t in tokens) await session.Forward.DecodeAsync(t, session.Cache, new RetrievalRouting(6, Candidates: 1));
+        foreach (var t in tokens) await session.Forward.DecodeAsync(t, session.Cache, new RetrievalRouting(6, Candidates: 1), index);
         var routing = session.Forward.Routing;
         for (var l = 0; l < routing.Layers; l++) Assert.Equal(tokens.Length, routing.Decisions(l)); // one expert a token
     }
@@ -57,13 +56,13 @@ public sealed class RouterAwareRetrievalTests
     [Fact]
     public async Task A_strong_prior_takes_the_router_top_expert_first()
     {
-        var (fixture, session) = await OpenAsync();
+        var (fixture, session, index) = await OpenAsync();
         using var _ = fixture;
         using var __ = session;
         var bundles = session.Weights.ExpertGrids.Values.First().BundlesPerExpert;
         var tokens = ModelFixture.Tokens(12, fixture.Spec.Vocab);
         // k = one expert's pages and a prior that outweighs any key score: exactly the router's top-1 expert.
-        foreach (var t in tokens) await session.Forward.DecodeAsync(t, session.Cache, new RetrievalRouting(bundles, Prior: 1000));
+        foreach (var t in tokens) await session.Forward.DecodeAsync(t, session.Cache, new RetrievalRouting(bundles, Prior: 1000), index);
         var routing = session.Forward.Routing;
         for (var l = 0; l < routing.Layers; l++) Assert.Equal(tokens.Length, routing.Decisions(l));
         Assert.True(new RetrievalRouting(4, Prior: 0.5f).RouterAware);
