@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -17,52 +18,16 @@ internal static class Distances
     public static float Score(VectorMetric metric, ReadOnlySpan<float> a, ReadOnlySpan<float> b) =>
         metric == VectorMetric.L2 ? -SquaredL2(a, b) : Dot(a, b);
 
-    /// <summary>Σ aᵢbᵢ with the widest vectors the CPU accelerates; two accumulators so that consecutive fused
-    /// multiply-adds do not wait on each other (a 128-dimensional key is only 8 AVX-512 steps).</summary>
+    /// <summary>Σ aᵢbᵢ (TensorPrimitives.Dot: the widest vectors the CPU accelerates, several accumulators).</summary>
     public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         if (a.Length != b.Length) ThrowLengths();
-        ref var x = ref MemoryMarshal.GetReference(a);
-        ref var y = ref MemoryMarshal.GetReference(b);
-        var n = (nuint)a.Length;
-        nuint i = 0;
-        var sum = 0f;
-        if (Vector512.IsHardwareAccelerated && n >= 16)
-        {
-            Vector512<float> s0 = Vector512<float>.Zero, s1 = Vector512<float>.Zero;
-            for (; i + 32 <= n; i += 32)
-            {
-                s0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref x, i), Vector512.LoadUnsafe(ref y, i), s0);
-                s1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref x, i + 16), Vector512.LoadUnsafe(ref y, i + 16), s1);
-            }
-            if (i + 16 <= n)
-            {
-                s0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref x, i), Vector512.LoadUnsafe(ref y, i), s0);
-                i += 16;
-            }
-            sum = Vector512.Sum(s0 + s1);
-        }
-        else if (Vector256.IsHardwareAccelerated && n >= 8)
-        {
-            Vector256<float> s0 = Vector256<float>.Zero, s1 = Vector256<float>.Zero;
-            for (; i + 16 <= n; i += 16)
-            {
-                s0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref x, i), Vector256.LoadUnsafe(ref y, i), s0);
-                s1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref x, i + 8), Vector256.LoadUnsafe(ref y, i + 8), s1);
-            }
-            if (i + 8 <= n)
-            {
-                s0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref x, i), Vector256.LoadUnsafe(ref y, i), s0);
-                i += 8;
-            }
-            sum = Vector256.Sum(s0 + s1);
-        }
-        // The tail (fewer than one vector) is scalar: cheaper than a masked load for the short remainders keys have.
-        for (; i < n; i++) sum += Unsafe.Add(ref x, i) * Unsafe.Add(ref y, i);
-        return sum;
+        return TensorPrimitives.Dot(a, b);
     }
 
-    /// <summary>Σ (aᵢ − bᵢ)², never square-rooted: the order is the same and L2 scores are defined as −|a − b|².</summary>
+    /// <summary>Σ (aᵢ − bᵢ)², never square-rooted: the order is the same and L2 scores are defined as −|a − b|².
+    /// Written out because TensorPrimitives has no squared distance: squaring its Distance rounds twice (27 came back
+    /// as 26.9999981), and Subtract then SumOfSquares measured 1.4–2.2× slower on 128-dimensional keys.</summary>
     public static float SquaredL2(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         if (a.Length != b.Length) ThrowLengths();
@@ -140,7 +105,7 @@ internal static class Distances
     public static void Normalise(Span<float> v)
     {
         var norm = MathF.Sqrt(Dot(v, v));
-        if (norm > 0) System.Numerics.Tensors.TensorPrimitives.Divide(v, norm, v);
+        if (norm > 0) TensorPrimitives.Divide(v, norm, v);
     }
 
     private static void ThrowLengths() => throw new ArgumentException("the vectors have different lengths");
