@@ -295,7 +295,7 @@ public sealed class Session : IDisposable
 
         async IAsyncEnumerable<string> Text()
         {
-            var stream = await _engine.Generations.StartAsync(plan, GenerationOptions.Default, ct).ConfigureAwait(false);
+            var stream = await _engine.Generations.StartAsync(plan, ChoiceOptions.Default, ct).ConfigureAwait(false);
             lock (_generating) _generating.Add(stream);
             try
             {

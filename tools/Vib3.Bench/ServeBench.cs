@@ -160,7 +160,7 @@ internal static class ServeBench
     private static async Task<StreamRun> ViaEngineAsync(Vib3Engine engine, string words, int gen)
     {
         var plan = engine.Plan(new Generate(new StringLiteral(words), new GenerateOptions { Model = new Identifier("bench"), MaxTokens = gen }));
-        await using var stream = await engine.Generations.StartAsync(plan, GenerationOptions.Default);
+        await using var stream = await engine.Generations.StartAsync(plan, ChoiceOptions.Default);
         StreamRun? run = null;
         await foreach (var e in stream.ReadAllAsync())
             if (e is ChoiceFinished f) run = new StreamRun(f.CompletionTokens, f.TimeToFirstToken.TotalSeconds, f.Elapsed.TotalSeconds);

@@ -24,7 +24,7 @@ internal static class SampleGenerations
         foreach (var s in log.Samples)
         {
             session.Cache.Clear();
-            var request = new GenerationRequest(s.Prompt, log.MaxNewTokens, new SamplerOptions { Temperature = s.Temperature, Seed = s.Seed }, [], AddBos: true);
+            var request = new TextGenerationRequest(s.Prompt, log.MaxNewTokens, new SamplerOptions { Temperature = s.Temperature, Seed = s.Seed }, [], AddBos: true);
             var text = new System.Text.StringBuilder(s.Prompt);
             await foreach (var piece in generator.GenerateAsync(request, new GenerationOutcome(), ct)) text.Append(piece);
             result.Add(new SampleComparison(s.Prompt, s.Temperature, s.Seed, text.ToString(), s.Text));

@@ -52,7 +52,7 @@ internal static class GenerateCommand
                 if (chatPrompt.Template.FallbackReason is not null) // never silently another format than the model's
                     await error.WriteLineAsync($"vib3: chat template: {chatPrompt.Template.Describe()}");
             }
-            var request = new GenerationRequest(text, r.GetValue(maxTokens), sampling, r.GetValue(stop) ?? [], addBos);
+            var request = new TextGenerationRequest(text, r.GetValue(maxTokens), sampling, r.GetValue(stop) ?? [], addBos);
             var outcome = new GenerationOutcome();
             var clock = System.Diagnostics.Stopwatch.StartNew();
             await foreach (var piece in new TextGenerator(session, tokenizer).GenerateAsync(request, outcome, ct))

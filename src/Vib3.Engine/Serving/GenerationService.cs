@@ -29,7 +29,7 @@ public sealed class GenerationService : IAsyncDisposable
     /// <summary>Tokenizes the prompt (a chat prompt through the model's template; text that cannot fit the context is
     /// refused before it is tokenized), checks that it fits the context,
     /// queues its choices and returns at once; their text arrives through the stream.</summary>
-    public async Task<GenerationStream> StartAsync(GenerationPlan plan, GenerationOptions options, CancellationToken ct = default)
+    public async Task<GenerationStream> StartAsync(GenerationPlan plan, ChoiceOptions options, CancellationToken ct = default)
     {
         if (options.Choices < 1)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"the number of choices must be at least 1, not {options.Choices}");

@@ -5,10 +5,12 @@ using Vib3.Models.Tokenization;
 
 namespace Vib3.Models.Inference;
 
+/// <summary>One prompt for <see cref="TextGenerator"/> (a single sequence through the forward pass, for the CLI and the
+/// report tools).</summary>
 /// <param name="Stop">Strings that end the generation; the text from a stop string on is not emitted.</param>
 /// <param name="AddBos">Prepend BOS; null: as the tokenizer does by default. A rendered chat template that already
 /// starts with the BOS text passes false.</param>
-public sealed record GenerationRequest(
+public sealed record TextGenerationRequest(
     string Prompt, int MaxTokens, SamplerOptions Sampling, IReadOnlyList<string> Stop, bool? AddBos = null);
 
 /// <summary>Why a generation ended: "stop" (end-of-generation token or a stop string) or "length" (max tokens or
@@ -48,7 +50,7 @@ public sealed class TextGenerator
     }
 
     public async IAsyncEnumerable<string> GenerateAsync(
-        GenerationRequest request, GenerationOutcome outcome, [EnumeratorCancellation] CancellationToken ct = default)
+        TextGenerationRequest request, GenerationOutcome outcome, [EnumeratorCancellation] CancellationToken ct = default)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var prompt = _tokenizer.Encode(request.Prompt, request.AddBos ?? _tokenizer.AddBosByDefault);

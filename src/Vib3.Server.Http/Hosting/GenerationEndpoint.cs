@@ -22,7 +22,7 @@ internal sealed class GenerationEndpoint(Vib3Engine engine, ServerMetrics metric
     public async Task HandleAsync(HttpContext ctx)
     {
         readiness.ThrowIfNotReady();
-        GenerationRequest request;
+        CompletionRequest request;
         using (var body = await RequestBody.ReadJsonAsync(ctx, options.MaxBodyBytes))
             request = RequestParser.Parse(body.RootElement, flavor);
         var plan = Plan(request);
@@ -49,7 +49,7 @@ internal sealed class GenerationEndpoint(Vib3Engine engine, ServerMetrics metric
         }
     }
 
-    private GenerationPlan Plan(GenerationRequest request)
+    private GenerationPlan Plan(CompletionRequest request)
     {
         var plan = engine.Plan(request.Statement);
         return plan with
@@ -61,7 +61,7 @@ internal sealed class GenerationEndpoint(Vib3Engine engine, ServerMetrics metric
         };
     }
 
-    private static async Task CompleteAsync(HttpContext ctx, GenerationRequest request, GenerationStream generation,
+    private static async Task CompleteAsync(HttpContext ctx, CompletionRequest request, GenerationStream generation,
         ServerMetrics.GenerationObserver observer, ResponseJson json, CancellationToken ct)
     {
         var n = request.Engine.Choices;
@@ -94,7 +94,7 @@ internal sealed class GenerationEndpoint(Vib3Engine engine, ServerMetrics metric
 
     /// <summary>SSE: chat opens each choice with its role, then content deltas as they come, a chunk with the
     /// finish_reason when a choice ends, the usage chunk when asked for, and <c>[DONE]</c>. Each event is flushed.</summary>
-    private async Task StreamAsync(HttpContext ctx, GenerationRequest request, GenerationStream generation,
+    private async Task StreamAsync(HttpContext ctx, CompletionRequest request, GenerationStream generation,
         ServerMetrics.GenerationObserver observer, ResponseJson json, CancellationToken ct)
     {
         ctx.Response.ContentType = "text/event-stream";

@@ -13,7 +13,7 @@ internal static class RequestParser
     /// <summary>Choices per request: OpenAI's own limit for n.</summary>
     private const int MaxChoices = 128;
 
-    public static GenerationRequest Parse(JsonElement root, ApiFlavor flavor)
+    public static CompletionRequest Parse(JsonElement root, ApiFlavor flavor)
     {
         if (root.ValueKind != JsonValueKind.Object)
             throw new ApiException(400, "invalid_request_error", "invalid_json", "the request body must be a JSON object");
@@ -44,12 +44,12 @@ internal static class RequestParser
             Stream = stream,
         };
         var (statement, promptChars) = flavor.ParsePrompt(f, options);
-        return new GenerationRequest(
+        return new CompletionRequest(
             statement,
             MaxTokensGiven: maxTokens is not null,
             PresencePenalty: (double)(f.Decimal("presence_penalty", -2, 2) ?? 0),
             FrequencyPenalty: (double)(f.Decimal("frequency_penalty", -2, 2) ?? 0),
-            new GenerationOptions { Choices = n, TopLogprobs = flavor.ParseLogprobs(f) },
+            new ChoiceOptions { Choices = n, TopLogprobs = flavor.ParseLogprobs(f) },
             stream,
             IncludeUsage: stream && (f.Object("stream_options")?.Bool("include_usage") ?? false),
             promptChars);

@@ -41,9 +41,9 @@ public sealed class Deepseek2BatchTests : IDisposable
         var alone = new List<string>();
         foreach (var p in prompts)
             alone.Add((await GenerationServiceTests.ReadAsync(
-                await engine.Generations.StartAsync(GenerationServiceTests.Plan(engine, p, 16), GenerationOptions.Default))).Text[0]);
+                await engine.Generations.StartAsync(GenerationServiceTests.Plan(engine, p, 16), ChoiceOptions.Default))).Text[0]);
 
-        var streams = await Task.WhenAll(prompts.Select(p => engine.Generations.StartAsync(GenerationServiceTests.Plan(engine, p, 16), GenerationOptions.Default)));
+        var streams = await Task.WhenAll(prompts.Select(p => engine.Generations.StartAsync(GenerationServiceTests.Plan(engine, p, 16), ChoiceOptions.Default)));
         var together = await Task.WhenAll(streams.Select(s => GenerationServiceTests.ReadAsync(s)));
         Assert.Equal(alone, together.Select(t => t.Text[0]));
         Assert.True(alone.Distinct().Count() > 1, "different prompts continue differently");

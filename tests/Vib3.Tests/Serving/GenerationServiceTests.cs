@@ -48,11 +48,11 @@ public sealed class GenerationServiceTests : IDisposable
         var alone = new List<(string, string, int)>();
         foreach (var p in Prompts)
         {
-            var r = await ReadAsync(await engine.Generations.StartAsync(Plan(engine, p, 24), GenerationOptions.Default));
+            var r = await ReadAsync(await engine.Generations.StartAsync(Plan(engine, p, 24), ChoiceOptions.Default));
             alone.Add((r.Text[0], r.Finished[0].FinishReason, r.Finished[0].CompletionTokens));
         }
 
-        var streams = await Task.WhenAll(Prompts.Select(p => engine.Generations.StartAsync(Plan(engine, p, 24), GenerationOptions.Default)));
+        var streams = await Task.WhenAll(Prompts.Select(p => engine.Generations.StartAsync(Plan(engine, p, 24), ChoiceOptions.Default)));
         var together = await Task.WhenAll(streams.Select(s => ReadAsync(s)));
         Assert.Equal(alone, together.Select(t => (t.Text[0], t.Finished[0].FinishReason, t.Finished[0].CompletionTokens)));
         var stats = Assert.Single(engine.Generations.Stats());
@@ -68,7 +68,7 @@ public sealed class GenerationServiceTests : IDisposable
         foreach (var budget in new[] { 64L << 20, Storage.PageStore.MinimumRamBudget(maxPage) + 2L * maxPage })
         {
             await using var engine = Engine(ramBudget: budget);
-            var started = await Task.WhenAll(Prompts.Take(4).Select(p => engine.Generations.StartAsync(Plan(engine, p, 12), GenerationOptions.Default)));
+            var started = await Task.WhenAll(Prompts.Take(4).Select(p => engine.Generations.StartAsync(Plan(engine, p, 12), ChoiceOptions.Default)));
             streams.Add(string.Join("|", (await Task.WhenAll(started.Select(s => ReadAsync(s)))).Select(r => r.Text[0])));
             if (budget < 64L << 20) Assert.True(engine.Generations.Stats()[0].Tiers.Evictions > 0, "the tight budget made pages stream");
         }
@@ -80,10 +80,10 @@ public sealed class GenerationServiceTests : IDisposable
     {
         await using var engine = Engine();
         var three = await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "the cat", 16, 1, seed: 5),
-            new GenerationOptions { Choices = 3 }), 3);
+            new ChoiceOptions { Choices = 3 }), 3);
         for (var i = 0; i < 3; i++)
         {
-            var single = await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "the cat", 16, 1, seed: 5 + i), GenerationOptions.Default));
+            var single = await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "the cat", 16, 1, seed: 5 + i), ChoiceOptions.Default));
             Assert.Equal(single.Text[0], three.Text[i]);
         }
         Assert.True(three.Text.Distinct().Count() > 1, "different seeds sample differently");
@@ -93,17 +93,17 @@ public sealed class GenerationServiceTests : IDisposable
     public async Task A_cancelled_stream_leaves_the_batch_and_frees_its_place()
     {
         await using var engine = Engine(maxBatch: 1, maxQueue: 0);
-        var stream = await engine.Generations.StartAsync(Plan(engine, "hello", 90), GenerationOptions.Default);
+        var stream = await engine.Generations.StartAsync(Plan(engine, "hello", 90), ChoiceOptions.Default);
         await using (var e = stream.ReadAllAsync().GetAsyncEnumerator()) Assert.True(await e.MoveNextAsync());
         Assert.Equal(1, engine.Generations.Running);
-        var refused = await Assert.ThrowsAsync<Vib3Exception>(() => engine.Generations.StartAsync(Plan(engine, "x", 4), GenerationOptions.Default));
+        var refused = await Assert.ThrowsAsync<Vib3Exception>(() => engine.Generations.StartAsync(Plan(engine, "x", 4), ChoiceOptions.Default));
         Assert.Equal(SqlState.InsufficientResources, refused.SqlState);
 
         await stream.DisposeAsync();
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (engine.Generations.Running > 0 && DateTime.UtcNow < deadline) await Task.Delay(10);
         Assert.Equal(0, engine.Generations.Running);
-        var next = await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "x", 4), GenerationOptions.Default));
+        var next = await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "x", 4), ChoiceOptions.Default));
         Assert.Equal("length", next.Finished[0].FinishReason);
     }
 
@@ -111,7 +111,7 @@ public sealed class GenerationServiceTests : IDisposable
     public async Task A_finished_stream_can_still_be_disposed_after_its_engine_closed()
     {
         var engine = Engine();
-        var stream = await engine.Generations.StartAsync(Plan(engine, "hello", 4), GenerationOptions.Default);
+        var stream = await engine.Generations.StartAsync(Plan(engine, "hello", 4), ChoiceOptions.Default);
         await ReadAsync(stream);
         await engine.DisposeAsync();
         await stream.DisposeAsync(); // a client going away after shutdown: nothing left to wake, and no error
@@ -121,7 +121,7 @@ public sealed class GenerationServiceTests : IDisposable
     public async Task Queued_requests_run_when_the_batch_has_room()
     {
         await using var engine = Engine(maxBatch: 2, maxQueue: 4);
-        var streams = await Task.WhenAll(Prompts.Take(6).Select(p => engine.Generations.StartAsync(Plan(engine, p, 8), GenerationOptions.Default)));
+        var streams = await Task.WhenAll(Prompts.Take(6).Select(p => engine.Generations.StartAsync(Plan(engine, p, 8), ChoiceOptions.Default)));
         var results = await Task.WhenAll(streams.Select(s => ReadAsync(s)));
         Assert.All(results, r => Assert.Equal(8, r.Finished[0].CompletionTokens));
         // Seven at once into 2 running + 4 queued places: exactly one is refused, unless a running stream finished
@@ -130,7 +130,7 @@ public sealed class GenerationServiceTests : IDisposable
         var bursts = new List<int>();
         while (bursts.Count < 5 && !bursts.Contains(1))
         {
-            var attempts = Enumerable.Range(0, 7).Select(_ => engine.Generations.StartAsync(Plan(engine, "q", 64), GenerationOptions.Default)).ToArray();
+            var attempts = Enumerable.Range(0, 7).Select(_ => engine.Generations.StartAsync(Plan(engine, "q", 64), ChoiceOptions.Default)).ToArray();
             var refusals = 0;
             foreach (var attempt in attempts)
             {
@@ -147,17 +147,17 @@ public sealed class GenerationServiceTests : IDisposable
     public async Task Stops_max_tokens_and_context_end_a_choice_with_the_right_reason()
     {
         await using var engine = Engine();
-        var free = (await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "the cat", 20), GenerationOptions.Default))).Text[0];
+        var free = (await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "the cat", 20), ChoiceOptions.Default))).Text[0];
         Assert.True(free.Length > 4);
         var stop = free.Substring(free.Length / 2, 2);
-        var cut = await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "the cat", 20, stop: stop), GenerationOptions.Default));
+        var cut = await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "the cat", 20, stop: stop), ChoiceOptions.Default));
         Assert.Equal("stop", cut.Finished[0].FinishReason);
         Assert.Equal(free[..free.IndexOf(stop, StringComparison.Ordinal)], cut.Text[0]);
 
-        var full = await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "the cat", 1000), GenerationOptions.Default));
+        var full = await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "the cat", 1000), ChoiceOptions.Default));
         Assert.Equal("length", full.Finished[0].FinishReason); // the 96-token context ran out first
         var tooLong = await Assert.ThrowsAsync<Vib3Exception>(() =>
-            engine.Generations.StartAsync(Plan(engine, string.Join(" ", Enumerable.Repeat("abc", 200)), 4), GenerationOptions.Default));
+            engine.Generations.StartAsync(Plan(engine, string.Join(" ", Enumerable.Repeat("abc", 200)), 4), ChoiceOptions.Default));
         Assert.Equal(SqlState.ProgramLimitExceeded, tooLong.SqlState);
     }
 
@@ -170,7 +170,7 @@ public sealed class GenerationServiceTests : IDisposable
         var bytes = System.Text.Encoding.UTF8.GetByteCount(text);
         var plan = Plan(engine, text, 4);
         var before = GC.GetAllocatedBytesForCurrentThread();
-        var refused = await Assert.ThrowsAsync<Vib3Exception>(() => engine.Generations.StartAsync(plan, GenerationOptions.Default));
+        var refused = await Assert.ThrowsAsync<Vib3Exception>(() => engine.Generations.StartAsync(plan, ChoiceOptions.Default));
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(SqlState.ProgramLimitExceeded, refused.SqlState);
         Assert.StartsWith($"the prompt is {bytes} bytes, so at least ", refused.Message);
@@ -183,7 +183,7 @@ public sealed class GenerationServiceTests : IDisposable
     public async Task Logprobs_are_log_probabilities_and_greedy_picks_the_best()
     {
         await using var engine = Engine();
-        var stream = await engine.Generations.StartAsync(Plan(engine, "hello", 8), new GenerationOptions { TopLogprobs = 3 });
+        var stream = await engine.Generations.StartAsync(Plan(engine, "hello", 8), new ChoiceOptions { TopLogprobs = 3 });
         var tokens = new List<TokenLogprob>();
         await foreach (var e in stream.ReadAllAsync()) if (e is TextDelta d) tokens.AddRange(d.Logprobs);
         Assert.Equal(8, tokens.Count);

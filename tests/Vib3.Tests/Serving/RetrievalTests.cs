@@ -216,9 +216,9 @@ public sealed partial class RetrievalTests : IDisposable
             Routing = i % 2 == 0 ? RoutingMode.Retrieval : RoutingMode.Router, K = i % 2 == 0 ? 3 : null,
         }));
         var alone = new List<string>();
-        for (var i = 0; i < Prompts.Length; i++) alone.Add(await ReadAsync(await engine.Generations.StartAsync(Plan(i), GenerationOptions.Default)));
+        for (var i = 0; i < Prompts.Length; i++) alone.Add(await ReadAsync(await engine.Generations.StartAsync(Plan(i), ChoiceOptions.Default)));
 
-        var streams = await Task.WhenAll(Enumerable.Range(0, Prompts.Length).Select(i => engine.Generations.StartAsync(Plan(i), GenerationOptions.Default)));
+        var streams = await Task.WhenAll(Enumerable.Range(0, Prompts.Length).Select(i => engine.Generations.StartAsync(Plan(i), ChoiceOptions.Default)));
         var together = await Task.WhenAll(streams.Select(ReadAsync));
         Assert.Equal(alone, together);
         var stats = Assert.Single(engine.Generations.Stats());

@@ -50,7 +50,7 @@ public sealed class SharedRamBudgetTests : IDisposable
     private static async Task<string> GenerateAsync(Vib3Engine engine, string model, string prompt, int tokens)
     {
         var plan = engine.Plan(new Generate(new StringLiteral(prompt), new GenerateOptions { Model = new Identifier(model), MaxTokens = tokens }));
-        var (text, _) = await GenerationServiceTests.ReadAsync(await engine.Generations.StartAsync(plan, GenerationOptions.Default));
+        var (text, _) = await GenerationServiceTests.ReadAsync(await engine.Generations.StartAsync(plan, ChoiceOptions.Default));
         return text[0];
     }
 

@@ -51,12 +51,12 @@ public sealed class StepCancellationTests : IDisposable
     {
         var maxPage = new ModelCatalog(_data).Get("m").MaxPageBytes;
         await using var engine = new Vib3Engine(new EngineOptions(_data, PageStore.MinimumRamBudget(maxPage) + 2L * maxPage));
-        await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "a", 1), GenerationOptions.Default)); // opens the model
+        await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "a", 1), ChoiceOptions.Default)); // opens the model
 
         // The same step uncancelled: how long it takes and how many pages it reads.
         var pages = Misses(engine);
         var clock = Stopwatch.StartNew();
-        var whole = await engine.Generations.StartAsync(Plan(engine, Prompt, 1), GenerationOptions.Default);
+        var whole = await engine.Generations.StartAsync(Plan(engine, Prompt, 1), ChoiceOptions.Default);
         Assert.Equal(ForwardPass.MaxBatchRows, whole.PromptTokens); // one full step
         await ReadAsync(whole);
         var stepTime = clock.Elapsed;
@@ -65,7 +65,7 @@ public sealed class StepCancellationTests : IDisposable
 
         // Cancelled a quarter of the way through its pages.
         pages = Misses(engine);
-        var stream = await engine.Generations.StartAsync(Plan(engine, Prompt, 1), GenerationOptions.Default);
+        var stream = await engine.Generations.StartAsync(Plan(engine, Prompt, 1), ChoiceOptions.Default);
         var deadline = Stopwatch.StartNew();
         while (Misses(engine) - pages < stepPages / 4 && deadline.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(1);
         var atCancel = Misses(engine);
@@ -82,7 +82,7 @@ public sealed class StepCancellationTests : IDisposable
         Assert.True(stopTime < stepTime / 4, $"the step ended {stopTime.TotalMilliseconds:F0} ms after its cancel; uncancelled it takes {stepTime.TotalMilliseconds:F0} ms");
 
         // The model still serves: the cancelled step left nothing behind.
-        var after = await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "a", 1), GenerationOptions.Default));
+        var after = await ReadAsync(await engine.Generations.StartAsync(Plan(engine, "a", 1), ChoiceOptions.Default));
         Assert.NotNull(after.Finished[0]);
     }
 }

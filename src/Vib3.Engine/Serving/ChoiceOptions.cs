@@ -1,9 +1,10 @@
 namespace Vib3.Engine.Serving;
 
-/// <summary>What a front end may ask beyond the plan itself.</summary>
-public sealed record GenerationOptions
+/// <summary>What a front end may ask beyond the plan itself: how many choices to sample from the one prompt, and their
+/// log-probabilities.</summary>
+public sealed record ChoiceOptions
 {
-    public static readonly GenerationOptions Default = new();
+    public static readonly ChoiceOptions Default = new();
 
     /// <summary>Sequences to sample from the one prompt (OpenAI's n). Choice i uses seed + i when a seed is given.</summary>
     public int Choices { get; init; } = 1;

@@ -7,12 +7,12 @@ namespace Vib3.Server.Http.Requests;
 /// it, plus what the language has no words for.</summary>
 /// <param name="MaxTokensGiven">False: the endpoint's default applies (chat: the rest of the context).</param>
 /// <param name="PromptChars">Length of a completions prompt: OpenAI's text_offset counts from the prompt's start.</param>
-internal sealed record GenerationRequest(
+internal sealed record CompletionRequest(
     GenerationStatement Statement,
     bool MaxTokensGiven,
     double PresencePenalty,
     double FrequencyPenalty,
-    GenerationOptions Engine,
+    ChoiceOptions Engine,
     bool Stream,
     bool IncludeUsage,
     int PromptChars);
