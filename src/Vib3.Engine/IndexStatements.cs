@@ -99,11 +99,7 @@ internal static class IndexStatements
     /// <summary>vib3_indexes: one row per model and MoE layer with an index (headers only; keys are not read): key
     /// construction, metric, kind (exact: keys only; hnsw: a graph beside them), the graph's M, bytes on disk.</summary>
     public static Table Table(Vib3Engine engine) => new("vib3_indexes",
-        [
-            new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("pages", ColumnType.Int64), new("dims", ColumnType.Int64),
-            new("keys", ColumnType.Text), new("metric", ColumnType.Text), new("kind", ColumnType.Text), new("m", ColumnType.Int64),
-            new("bytes", ColumnType.Int64),
-        ],
+        SystemTableSchemas.Indexes,
         engine.Catalog.List().Where(x => x.Manifest is not null).SelectMany(x =>
             PageIndexFolder.Headers(engine.Catalog.ModelDir(x.Name)).Select(h => new object?[]
             {

@@ -96,7 +96,7 @@ public sealed class Session : IDisposable
 
     private Task<StatementResult> RunAsync(Statement s, IReadOnlyList<object?>? parameters, CancellationToken ct) => s switch
     {
-        ShowModels => Task.FromResult(Catalog.Models(_engine.Catalog)),
+        ShowModels => Task.FromResult(Query(ShowModelsQuery, null, "SHOW")),
         UseModel u => Task.FromResult(Use(u)),
         SetVariable v => Task.FromResult(Set(v)),
         ResetVariable r => Task.FromResult(Reset(r.Name.Name)),
@@ -119,12 +119,18 @@ public sealed class Session : IDisposable
             $"{s.GetType().Name} is not supported yet (at line {s.Position.Line}:{s.Position.Column})"),
     };
 
-    private StatementResult Query(Select q, IReadOnlyList<object?>? parameters)
+    /// <summary>SHOW MODELS is this SELECT on vib3_models: every model in the catalog, one whose manifest is unreadable
+    /// or corrupt with only its name and, in error, why (so one broken store neither hides nor breaks the others).</summary>
+    private static readonly Select ShowModelsQuery = (Select)StatementParser.Parse(
+        "SELECT name, family, layers, experts, top_k, dtype, parameters, active_parameters, bytes, pages, error FROM vib3_models")[0];
+
+    /// <param name="tag">The command tag: SELECT n, or SHOW for a SHOW statement answered by a query.</param>
+    private StatementResult Query(Select q, IReadOnlyList<object?>? parameters, string? tag = null)
     {
         var tables = new SystemTables(_engine, this);
         var result = SelectEvaluator.Evaluate(q, tables.Resolve, parameters,
             (name, _) => name == "version" ? "vib3 0.1 (PostgreSQL-compatible surface)" : SelectEvaluator.UnknownFunction);
-        return StatementResult.Table($"SELECT {result.Rows.Count}", result.Columns, result.Rows);
+        return StatementResult.Table(tag ?? $"SELECT {result.Rows.Count}", result.Columns, result.Rows);
     }
 
     private static StatementResult FromTable(Table t) => StatementResult.Table("SHOW", t.Columns, t.Rows.ToList());

@@ -31,13 +31,8 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
         engine.Catalog.List().Where(x => x.Manifest is not null).Select(x => x.Manifest!);
 
     public Table Models() => new("vib3_models",
-        [
-            new("name", ColumnType.Text), new("family", ColumnType.Text), new("architecture", ColumnType.Text),
-            new("layers", ColumnType.Int64), new("experts", ColumnType.Int64), new("top_k", ColumnType.Int64),
-            new("dtype", ColumnType.Text), new("parameters", ColumnType.Int64), new("active_parameters", ColumnType.Int64),
-            new("bytes", ColumnType.Int64), new("pages", ColumnType.Int64), new("error", ColumnType.Text),
-        ],
-        // Like SHOW MODELS: a model whose manifest is unreadable or corrupt is a row with its name and error.
+        SystemTableSchemas.Models,
+        // A model whose manifest is unreadable or corrupt is a row with its name and error (SHOW MODELS reads these rows).
         engine.Catalog.List().Select(x => x.Manifest is not { } m
             ? new object?[] { x.Name, null, null, null, null, null, null, null, null, null, null, x.Error }
             : new object?[]
@@ -47,12 +42,7 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
             }));
 
     public Table Layers() => new("vib3_layers",
-        [
-            new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("experts", ColumnType.Int64),
-            new("top_k", ColumnType.Int64), new("bundle_rows", ColumnType.Int64), new("bundles_per_expert", ColumnType.Int64),
-            new("expert_bytes", ColumnType.Int64), new("gate_up_dtype", ColumnType.Text), new("down_dtype", ColumnType.Text),
-            new("bits_per_weight", ColumnType.Float64),
-        ],
+        SystemTableSchemas.Layers,
         Manifests().SelectMany(m => m.ExpertGrids.Select(g => new object?[]
         {
             m.Name, (long)g.Layer, (long)g.Experts, (long)m.Hyper.TopK, (long)g.BundleRows, (long)g.BundlesPerExpert,
@@ -64,21 +54,14 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
     /// <summary>Every weight of every stored model: dense tensors and each MoE layer's three expert matrices, with
     /// the type it is stored in and its bits per weight. layer is null outside the blocks.</summary>
     public Table Tensors() => new("vib3_tensors",
-        [
-            new("model", ColumnType.Text), new("name", ColumnType.Text), new("layer", ColumnType.Int64), new("role", ColumnType.Text),
-            new("dtype", ColumnType.Text), new("shape", ColumnType.Text), new("parameters", ColumnType.Int64), new("bytes", ColumnType.Int64),
-            new("bits_per_weight", ColumnType.Float64),
-        ],
+        SystemTableSchemas.Tensors,
         Manifests().SelectMany(m => StoredTensors.Of(m).Select(t => new object?[]
         {
             m.Name, t.Name, (long?)t.Layer, t.Role, t.DType.Name(), t.ShapeText, t.Parameters, t.Bytes, t.BitsPerWeight,
         })));
 
     public Table Experts(string? model, int? layer) => new("vib3_experts",
-        [
-            new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("expert", ColumnType.Int64),
-            new("pages", ColumnType.Int64), new("bytes", ColumnType.Int64), new("times_selected", ColumnType.Int64),
-        ],
+        SystemTableSchemas.Experts,
         Manifests()
             .Where(m => model is null || string.Equals(m.Name, model, StringComparison.OrdinalIgnoreCase))
             .SelectMany(m => m.ExpertGrids.Where(g => layer is null || g.Layer == layer).SelectMany(g =>
@@ -90,13 +73,7 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
                 }))));
 
     public Table Tiers() => new("vib3_tiers",
-        [
-            new("model", ColumnType.Text), new("tier", ColumnType.Text), new("resident_pages", ColumnType.Int64),
-            new("resident_bytes", ColumnType.Int64), new("capacity_bytes", ColumnType.Int64), new("hits", ColumnType.Int64),
-            new("misses", ColumnType.Int64), new("bytes_read", ColumnType.Int64), new("evictions", ColumnType.Int64),
-            new("prefetched_pages", ColumnType.Int64), new("prefetched_used", ColumnType.Int64),
-            new("page_wait_seconds", ColumnType.Float64), new("direct_io", ColumnType.Bool),
-        ],
+        SystemTableSchemas.Tiers,
         session.OpenModels().SelectMany(x =>
         {
             // capacity_bytes of a model's RAM row is the shared budget: the most it can hold, by evicting the others.
@@ -122,10 +99,7 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
 
     /// <summary>A model whose store was opened without the pages' classes has no per-layer counters, so no rows.</summary>
     public Table ExpertTiers() => new("vib3_expert_tiers",
-        [
-            new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("hits", ColumnType.Int64),
-            new("joined", ColumnType.Int64), new("from_disk", ColumnType.Int64), new("hit_rate", ColumnType.Float64),
-        ],
+        SystemTableSchemas.ExpertTiers,
         session.OpenModels().SelectMany(x => (x.Weights.Store.ExpertTiersByLayer ?? []).Select(l => new object?[]
         {
             x.Model, (long)l.Layer, l.Hits, l.Joined, l.Misses, l.HitRate,
@@ -138,11 +112,7 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
     /// <summary>Every open session of the engine, like pg_stat_activity: state is "active" while a statement runs,
     /// else "idle"; statement is the running or last one, clipped to <see cref="Session.MaxShownStatementChars"/>.</summary>
     public Table Sessions() => new("vib3_sessions",
-        [
-            new("id", ColumnType.Int64), new("client", ColumnType.Text), new("application_name", ColumnType.Text),
-            new("current_model", ColumnType.Text), new("state", ColumnType.Text), new("statement", ColumnType.Text),
-            new("started_at", ColumnType.Text),
-        ],
+        SystemTableSchemas.Sessions,
         engine.Sessions.Select(s =>
         {
             var (active, statement) = s.Activity;

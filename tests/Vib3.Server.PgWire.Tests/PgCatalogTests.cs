@@ -242,7 +242,7 @@ public sealed class PgCatalogTests : IDisposable
             ORDER BY a.attnum;
             """));
         Assert.Equal(7, columns.Columns.Count);
-        Assert.Equal(VirtualCatalog.SystemTableColumnsFallback["vib3_models"].Select(c => c.Name), columns.Rows.Select(x => x[0]));
+        Assert.Equal(VirtualCatalog.Columns("vib3_models").Select(c => c.Name), columns.Rows.Select(x => x[0]));
         Assert.Equal("name|text|<null>|f|<null>||", Row(columns.Rows[0]));
         Assert.Equal("bigint", columns.Rows.Single(x => x[0] == "layers")[1]);
 
@@ -270,11 +270,18 @@ public sealed class PgCatalogTests : IDisposable
         Assert.Equal(3, r.Columns.Count);
     }
 
+    /// <summary>pg_catalog describes each system table with the engine's one schema; the tables the engine builds
+    /// (what a SELECT returns) carry exactly those columns.</summary>
     [Fact]
-    public void EngineColumnsAgreeWithTheHardCodedCopy()
+    public async Task EngineTablesCarryTheSchemaTheCatalogDescribes()
     {
+        using var session = _engine.OpenSession(ClientAccess.LocalAdministrator);
         foreach (var table in VirtualCatalog.Tables)
-            Assert.Equal(VirtualCatalog.SystemTableColumnsFallback[table], VirtualCatalog.Columns(_engine, table));
+        {
+            StatementResult? result = null;
+            await foreach (var r in session.ExecuteAsync($"SELECT * FROM {table} LIMIT 0")) result = r;
+            Assert.Equal(VirtualCatalog.Columns(table), result!.Columns.Select(c => new PgColumn(c.Name, c.Type)).ToList());
+        }
     }
 
     [Fact]

@@ -103,7 +103,7 @@ public static class PgCatalog
         {
             var table = VirtualCatalog.TableByOid(relid);
             if (table is null) return Result(items, []);
-            var columns = VirtualCatalog.Columns(engine, table);
+            var columns = VirtualCatalog.Columns(table);
             return Result(items, columns.Select((c, n) => items.Select(i => AttributeValue(i, c, n + 1)).ToArray()).ToList());
         }
 

@@ -34,96 +34,16 @@ internal static class VirtualCatalog
 
     /// <summary>The system tables, in the order (and with the oids) the catalog lists them: by name, as psql's ORDER BY
     /// under the C collation would sort them.</summary>
-    public static readonly IReadOnlyList<string> Tables =
-        ["vib3_expert_tiers", "vib3_experts", "vib3_indexes", "vib3_layers", "vib3_models", "vib3_sessions", "vib3_tensors", "vib3_tiers"];
+    public static readonly IReadOnlyList<string> Tables = SystemTableSchemas.ByName.Select(t => t.Key).ToArray();
 
     public static int TableOid(string table) => FirstTableOid + Tables.ToList().IndexOf(table);
 
     public static string? TableByOid(long oid) =>
         oid >= FirstTableOid && oid < FirstTableOid + Tables.Count ? Tables[(int)(oid - FirstTableOid)] : null;
 
-    /// <summary>Hard-coded copy of the column lists in src/Vib3.Engine/SystemTables.cs (internal to the engine), used
-    /// only when asking the engine for them (<c>SELECT * FROM t LIMIT 0</c>) fails. Keep in step with that file.</summary>
-    public static readonly IReadOnlyDictionary<string, PgColumn[]> SystemTableColumnsFallback = new Dictionary<string, PgColumn[]>
-    {
-        ["vib3_models"] =
-        [
-            new("name", ColumnType.Text), new("family", ColumnType.Text), new("architecture", ColumnType.Text),
-            new("layers", ColumnType.Int64), new("experts", ColumnType.Int64), new("top_k", ColumnType.Int64),
-            new("dtype", ColumnType.Text), new("parameters", ColumnType.Int64), new("active_parameters", ColumnType.Int64),
-            new("bytes", ColumnType.Int64), new("pages", ColumnType.Int64), new("error", ColumnType.Text),
-        ],
-        ["vib3_layers"] =
-        [
-            new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("experts", ColumnType.Int64),
-            new("top_k", ColumnType.Int64), new("bundle_rows", ColumnType.Int64), new("bundles_per_expert", ColumnType.Int64),
-            new("expert_bytes", ColumnType.Int64), new("gate_up_dtype", ColumnType.Text), new("down_dtype", ColumnType.Text),
-            new("bits_per_weight", ColumnType.Float64),
-        ],
-        ["vib3_tensors"] =
-        [
-            new("model", ColumnType.Text), new("name", ColumnType.Text), new("layer", ColumnType.Int64), new("role", ColumnType.Text),
-            new("dtype", ColumnType.Text), new("shape", ColumnType.Text), new("parameters", ColumnType.Int64), new("bytes", ColumnType.Int64),
-            new("bits_per_weight", ColumnType.Float64),
-        ],
-        ["vib3_experts"] =
-        [
-            new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("expert", ColumnType.Int64),
-            new("pages", ColumnType.Int64), new("bytes", ColumnType.Int64), new("times_selected", ColumnType.Int64),
-        ],
-        ["vib3_tiers"] =
-        [
-            new("model", ColumnType.Text), new("tier", ColumnType.Text), new("resident_pages", ColumnType.Int64),
-            new("resident_bytes", ColumnType.Int64), new("capacity_bytes", ColumnType.Int64), new("hits", ColumnType.Int64),
-            new("misses", ColumnType.Int64), new("bytes_read", ColumnType.Int64), new("evictions", ColumnType.Int64),
-            new("prefetched_pages", ColumnType.Int64), new("prefetched_used", ColumnType.Int64),
-            new("page_wait_seconds", ColumnType.Float64), new("direct_io", ColumnType.Bool),
-        ],
-        ["vib3_expert_tiers"] =
-        [
-            new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("hits", ColumnType.Int64),
-            new("joined", ColumnType.Int64), new("from_disk", ColumnType.Int64), new("hit_rate", ColumnType.Float64),
-        ],
-        ["vib3_sessions"] =
-        [
-            new("id", ColumnType.Int64), new("client", ColumnType.Text), new("application_name", ColumnType.Text),
-            new("current_model", ColumnType.Text), new("state", ColumnType.Text), new("statement", ColumnType.Text),
-            new("started_at", ColumnType.Text),
-        ],
-        ["vib3_indexes"] =
-        [
-            new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("pages", ColumnType.Int64), new("dims", ColumnType.Int64),
-            new("keys", ColumnType.Text), new("metric", ColumnType.Text), new("kind", ColumnType.Text), new("m", ColumnType.Int64),
-            new("bytes", ColumnType.Int64),
-        ],
-    };
-
-    /// <summary>The server asking the engine for a table's columns: it reads, nothing more.</summary>
-    private static readonly ClientAccess ColumnsReader = new(Local: false, Administrator: false, "the pg_catalog column lookup");
-
-    /// <summary>The table's columns as the engine reports them, or the hard-coded list if the engine can't say.</summary>
-    public static IReadOnlyList<PgColumn> Columns(Vib3Engine engine, string table)
-    {
-        try
-        {
-            using var session = engine.OpenSession(ColumnsReader);
-            var results = session.ExecuteAsync($"SELECT * FROM {table} LIMIT 0").GetAsyncEnumerator();
-            try
-            {
-                if (results.MoveNextAsync().AsTask().GetAwaiter().GetResult() && results.Current.Columns.Count > 0)
-                    return results.Current.Columns.Select(c => new PgColumn(c.Name, c.Type)).ToList();
-            }
-            finally
-            {
-                results.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            }
-        }
-        catch (Exception)
-        {
-            // fall through to the copy
-        }
-        return SystemTableColumnsFallback[table];
-    }
+    /// <summary>A system table's columns, as the engine defines them (<see cref="SystemTableSchemas"/>).</summary>
+    public static IReadOnlyList<PgColumn> Columns(string table) =>
+        SystemTableSchemas.ByName.First(t => t.Key == table).Value.Select(c => new PgColumn(c.Name, c.Type)).ToList();
 
     /// <summary>format_type() spelling, type oid and typlen of a vib3 column type (the ones PgTypes sends).</summary>
     public static (string Format, int Oid, short Length) TypeOf(ColumnType type) => type switch
