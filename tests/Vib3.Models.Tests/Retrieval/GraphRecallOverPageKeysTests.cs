@@ -8,6 +8,7 @@ using Vib3.Models.Tests.Shipped;
 using Vib3.Models.Tokenization;
 using Vib3.Storage;
 using Vib3.Storage.Catalog;
+using Vib3.Tests;
 
 namespace Vib3.Models.Tests.Retrieval;
 
@@ -26,7 +27,7 @@ public sealed class GraphRecallOverPageKeysTests(ITestOutputHelper output)
     [Fact]
     public async Task A_graph_over_real_page_keys_finds_the_exact_top_k()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var catalog = new ModelCatalog(Path.Combine(dir.Path, "data"));
         new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(new ConversionRequest(ShippedModelFixture.CheckpointDir, "moe", null, 32));
         var recorder = new FfnInputRecorder(normalize: true); // queries as the page index searches with them

@@ -10,6 +10,7 @@ using Vib3.Models.Tokenization;
 using Vib3.Storage;
 using Vib3.Storage.Catalog;
 using Vib3.Synth;
+using Vib3.Tests;
 
 namespace Vib3.Models.Tests.Retrieval;
 
@@ -38,7 +39,7 @@ public sealed class PageKeyQualityTests(ITestOutputHelper output)
     [Fact]
     public async Task Page_keys_rank_bundles_better_than_chance_on_the_trained_model()
     {
-        using var dir = new ScratchDir();
+        using var dir = new TempDir();
         var catalog = new ModelCatalog(Path.Combine(dir.Path, "data"));
         // 32 rows per bundle: 8 bundle pages per expert, 64 per layer (as shipped, an expert is one page).
         new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(new ConversionRequest(ShippedModelFixture.CheckpointDir, "moe", null, 32));
