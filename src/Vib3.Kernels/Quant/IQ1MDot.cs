@@ -21,8 +21,6 @@ internal readonly unsafe struct IQ1MDot : IKQuantFormat, IEightRuns
         KQuantRow.Dot<IQ1MDot>(tier, row, q8k, stride, inputs, blocks, output);
 
     public static int BlockBytes => 56;
-    public static bool HasMins => false;
-    public static bool MinsFirst => false;
     public static bool UsesSums => true;
     public static int SubBlockValues => 16;
 

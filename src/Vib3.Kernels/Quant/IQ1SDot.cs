@@ -21,8 +21,6 @@ internal readonly unsafe struct IQ1SDot : IKQuantFormat, IEightRuns
         KQuantRow.Dot<IQ1SDot>(tier, row, q8k, stride, inputs, blocks, output);
 
     public static int BlockBytes => 50;
-    public static bool HasMins => false;
-    public static bool MinsFirst => false;
     public static bool UsesSums => true;
     public static int SubBlockValues => 32;
 

@@ -19,8 +19,6 @@ internal readonly unsafe struct IQ2SDot : IKQuantFormat, IEightRuns
         KQuantRow.Dot<IQ2SDot>(tier, row, q8k, stride, inputs, blocks, output);
 
     public static int BlockBytes => 82;
-    public static bool HasMins => false;
-    public static bool MinsFirst => false;
     public static bool UsesSums => false;
     public static int SubBlockValues => 16;
 

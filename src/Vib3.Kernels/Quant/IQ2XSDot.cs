@@ -16,8 +16,6 @@ internal readonly unsafe struct IQ2XSDot : IKQuantFormat, IEightRuns
         KQuantRow.Dot<IQ2XSDot>(tier, row, q8k, stride, inputs, blocks, output);
 
     public static int BlockBytes => 74;
-    public static bool HasMins => false;
-    public static bool MinsFirst => false;
     public static bool UsesSums => false;
     public static int SubBlockValues => 16;
 

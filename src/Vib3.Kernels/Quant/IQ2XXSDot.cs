@@ -15,8 +15,6 @@ internal readonly unsafe struct IQ2XXSDot : IKQuantFormat, IEightRuns
         KQuantRow.Dot<IQ2XXSDot>(tier, row, q8k, stride, inputs, blocks, output);
 
     public static int BlockBytes => 66;
-    public static bool HasMins => false;
-    public static bool MinsFirst => false;
     public static bool UsesSums => false;
     public static int SubBlockValues => 32;
 

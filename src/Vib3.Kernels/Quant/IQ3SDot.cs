@@ -19,8 +19,6 @@ internal readonly unsafe struct IQ3SDot : IKQuantFormat, IEightRuns
         KQuantRow.Dot<IQ3SDot>(tier, row, q8k, stride, inputs, blocks, output);
 
     public static int BlockBytes => 110;
-    public static bool HasMins => false;
-    public static bool MinsFirst => false;
     public static bool UsesSums => false;
     public static int SubBlockValues => 32;
 

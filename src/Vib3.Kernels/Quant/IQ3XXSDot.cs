@@ -18,8 +18,6 @@ internal readonly unsafe struct IQ3XXSDot : IKQuantFormat, IEightRuns
         KQuantRow.Dot<IQ3XXSDot>(tier, row, q8k, stride, inputs, blocks, output);
 
     public static int BlockBytes => 98;
-    public static bool HasMins => false;
-    public static bool MinsFirst => false;
     public static bool UsesSums => false;
     public static int SubBlockValues => 32;
 

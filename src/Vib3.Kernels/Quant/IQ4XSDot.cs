@@ -17,8 +17,6 @@ internal readonly unsafe struct IQ4XSDot : IKQuantFormat
         KQuantRow.Dot<IQ4XSDot>(tier, row, q8k, stride, inputs, blocks, output);
 
     public static int BlockBytes => 136;
-    public static bool HasMins => false;
-    public static bool MinsFirst => false;
     public static bool UsesSums => false;
     public static int SubBlockValues => 32;
 

@@ -26,17 +26,17 @@ internal unsafe interface IKQuantBlock
 {
     static abstract int BlockBytes { get; }
 
-    /// <summary>True for the asymmetric formats (value = d·scale·q − dmin·min): the block sums weighted by the mins
+    /// <summary>True for the asymmetric formats (value = d·scale·q − dmin·min; false, the default, for the others): the block sums weighted by the mins
     /// make a second integer vector, scaled by dmin. Otherwise the weighted block sums are subtracted from the
     /// lanes: the formats whose kernel multiplies unsigned quants u = q + c (Q6_K c = 32, Q3_K c = 4) weight each
     /// sum by c·scale, since Σ (u − c)·x = Σ u·x − c·bsum.</summary>
-    static abstract bool HasMins { get; }
+    static virtual bool HasMins => false;
 
     /// <summary>With mins: true where the chain adds the mins' term before the scaled sums (Q2_K), false where after
     /// (Q4_K, Q5_K). Each format takes the order of llama.cpp's x86 kernel for it (ggml_vec_dot_q2_K_q8_K adds the
     /// mins first, q4_K and q5_K the scaled sums first), which keeps vib3 within float rounding of llama.cpp where an
     /// activation's Q8_K rounding would otherwise flip (the llama.cpp logits tests).</summary>
-    static abstract bool MinsFirst { get; }
+    static virtual bool MinsFirst => false;
 
     /// <summary>True where the block sums take part (the mins or an offset); IQ4_XS's signed codebook needs neither.</summary>
     static abstract bool UsesSums { get; }

@@ -19,8 +19,6 @@ internal readonly unsafe struct Q3KDot : IKQuantFormat, IHalfRuns
         KQuantRow.Dot<Q3KDot>(tier, row, q8k, stride, inputs, blocks, output);
 
     public static int BlockBytes => 110;
-    public static bool HasMins => false;
-    public static bool MinsFirst => false;
     public static bool UsesSums => true;
     public static int SubBlockValues => 16;
 

@@ -16,7 +16,6 @@ internal readonly unsafe partial struct Q4KDot : ITileFormat
 
     public static int BlockBytes => 144;
     public static bool HasMins => true;
-    public static bool MinsFirst => false;
     public static bool UsesSums => true;
     public static int SubBlockValues => 32;
     public static int MaxQuant => 15;

@@ -16,8 +16,6 @@ internal readonly unsafe partial struct Q6KDot : ITileFormat, IHalfRuns
         KQuantRow.Dot<Q6KDot>(tier, row, q8k, stride, inputs, blocks, output);
 
     public static int BlockBytes => 210;
-    public static bool HasMins => false;
-    public static bool MinsFirst => false;
     public static bool UsesSums => true;
     public static int SubBlockValues => 16;
     public static int MaxQuant => 63;

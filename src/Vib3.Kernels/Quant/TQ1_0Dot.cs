@@ -19,8 +19,6 @@ internal readonly unsafe struct TQ1_0Dot : IKQuantFormat
         KQuantRow.Dot<TQ1_0Dot>(tier, row, q8k, stride, inputs, blocks, output);
 
     public static int BlockBytes => 54;
-    public static bool HasMins => false;
-    public static bool MinsFirst => false;
     public static bool UsesSums => true;
     public static int SubBlockValues => 32;
 

@@ -15,8 +15,6 @@ internal readonly unsafe struct TQ2_0Dot : IKQuantFormat
         KQuantRow.Dot<TQ2_0Dot>(tier, row, q8k, stride, inputs, blocks, output);
 
     public static int BlockBytes => 66;
-    public static bool HasMins => false;
-    public static bool MinsFirst => false;
     public static bool UsesSums => true;
     public static int SubBlockValues => 32;
 
