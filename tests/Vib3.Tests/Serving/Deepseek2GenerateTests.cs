@@ -2,8 +2,8 @@ using Vib3.Convert;
 using Vib3.Convert.Descriptors;
 using Vib3.Core;
 using Vib3.Engine;
-using Vib3.Kernels;
 using Vib3.Models.Inference;
+using Vib3.Models.Tests;
 using Vib3.Models.Tokenization;
 using Vib3.Storage;
 using Vib3.Storage.Catalog;
@@ -44,18 +44,9 @@ public sealed class Deepseek2GenerateTests : IDisposable
         var manifest = catalog.Get("ds");
         var tokenizer = TokenizerLoader.Load(Path.Combine(catalog.ModelDir("ds"), "tokenizer"), manifest.Tokenizer);
         var prompt = tokenizer.Encode("the cat sat", tokenizer.AddBosByDefault);
-        var expected = new List<int>();
+        List<int> expected;
         using (var session = await InferenceSession.OpenAsync(catalog, "ds", new PageStoreOptions { RamBudgetBytes = 64 << 20 }, contextLength: 64))
-        {
-            var logits = (await session.LogitsAsync(prompt, allPositions: false))[0];
-            for (var i = 0; i < 12; i++)
-            {
-                var next = VectorOps.ArgMax(logits);
-                if (tokenizer.IsEndOfGeneration(next)) break;
-                expected.Add(next);
-                logits = await session.Forward.DecodeAsync(next, session.Cache);
-            }
-        }
+            expected = await session.GreedyAsync(prompt, 12, tokenizer.IsEndOfGeneration);
 
         Assert.True(expected.Count >= 4, "the greedy continuation should not end at once");
 
