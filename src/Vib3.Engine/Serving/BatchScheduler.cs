@@ -141,20 +141,20 @@ internal sealed class BatchScheduler
     /// sequence whose last row was in the step samples its next token.</summary>
     private async Task StepAsync(CancellationToken ct)
     {
-        var rows = new List<BatchRow>(ForwardPass.MaxBatchRows);
+        var rows = new List<StepRow>(ForwardPass.MaxBatchRows);
         var sampled = new List<(Sequence Sequence, int Row)>();
         var fed = new List<(Sequence Sequence, int Count)>();
         foreach (var s in _running)
             if (s.Phase == SequencePhase.Decoding)
             {
-                rows.Add(new BatchRow(s.State.NextInput, s.Cache!, s.Cache!.Length, s.Stream.Routing, s.Retrieval, s.Index));
+                rows.Add(new StepRow(s.State.NextInput, s.Cache!, s.Cache!.Length, s.Stream.Routing, s.Retrieval, s.Index));
                 sampled.Add((s, rows.Count - 1));
             }
         foreach (var s in _running)
         {
             if (s.Phase != SequencePhase.Prefilling || rows.Count == ForwardPass.MaxBatchRows) continue;
             var take = Math.Min(ForwardPass.MaxBatchRows - rows.Count, s.Prompt.Count - s.Fed);
-            for (var i = 0; i < take; i++) rows.Add(new BatchRow(s.Prompt[s.Fed + i], s.Cache!, s.Fed + i, s.Stream.Routing, s.Retrieval, s.Index));
+            for (var i = 0; i < take; i++) rows.Add(new StepRow(s.Prompt[s.Fed + i], s.Cache!, s.Fed + i, s.Stream.Routing, s.Retrieval, s.Index));
             fed.Add((s, take));
             if (s.Fed + take == s.Prompt.Count) sampled.Add((s, rows.Count - 1));
         }

@@ -10,7 +10,7 @@ namespace Vib3.Models.Inference;
 public sealed partial class ForwardPass
 {
     /// <summary>Routes every row (or retrieves its pages), then runs each chosen expert once on the rows that chose it.</summary>
-    private async ValueTask MixtureOfExpertsAsync(LayerWeights layer, ExpertGridEntry grid, IReadOnlyList<BatchRow> rows, CancellationToken ct)
+    private async ValueTask MixtureOfExpertsAsync(LayerWeights layer, ExpertGridEntry grid, IReadOnlyList<StepRow> rows, CancellationToken ct)
     {
         var p = _p!;
         var n = rows.Count;

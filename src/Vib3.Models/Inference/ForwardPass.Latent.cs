@@ -21,7 +21,7 @@ public sealed partial class ForwardPass
     private float _latentScale;
 
     /// <summary>Attention of rows [n] whose normalised inputs are <paramref name="x"/> [n, dim]; writes y [n, dim].</summary>
-    private async ValueTask LatentAttentionAsync(LayerWeights layer, int l, IReadOnlyList<BatchRow> rows, float[] x, float[] y, CancellationToken ct)
+    private async ValueTask LatentAttentionAsync(LayerWeights layer, int l, IReadOnlyList<StepRow> rows, float[] x, float[] y, CancellationToken ct)
     {
         var n = rows.Count;
         var a = _lat is { } held && held.N >= n ? held : _lat = new LatentBuffers(_h, Math.Max(n, _lat?.N ?? 1), _w.Manifest.Tensors.Max(t => t.RowsPerPage));
@@ -71,7 +71,7 @@ public sealed partial class ForwardPass
     /// <summary>Every (row, head) attends over its row's cache up to its own position: per sequence (a prompt chunk's rows
     /// share one cache, as do a sequence's heads) its queries [q_lat | q_rope] go through <see cref="MlaAttention.AttendLatents"/>
     /// together. An f16 cache is decoded once per sequence first.</summary>
-    private void AttendLatents(int l, IReadOnlyList<BatchRow> rows, LatentBuffers a)
+    private void AttendLatents(int l, IReadOnlyList<StepRow> rows, LatentBuffers a)
     {
         var (heads, r, rank) = (_h.Heads, _h.QkRopeHeadDim, _h.KvLoraRank);
         var kvw = rank + r;

@@ -37,7 +37,7 @@ public sealed partial class ForwardPass
 
     /// <summary>Predicts layer l+1's experts for the n rows of <paramref name="x"/> [n, dim] and prefetches their pages.
     /// Retrieval rows prefetch the pages the next layer's index picks instead.</summary>
-    private async ValueTask PrefetchNextExpertsAsync(int l, float[] x, IReadOnlyList<BatchRow> rows, CancellationToken ct)
+    private async ValueTask PrefetchNextExpertsAsync(int l, float[] x, IReadOnlyList<StepRow> rows, CancellationToken ct)
     {
         if (!PrefetchExperts || l + 1 >= _layers.Length) return;
         var next = _layers[l + 1];

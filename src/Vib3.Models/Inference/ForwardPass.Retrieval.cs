@@ -20,7 +20,7 @@ public sealed partial class ForwardPass
     /// <summary>The page index a retrieval row carries (its sequence's, taken when the sequence started). Whether
     /// retrieval suits the model's router is the planner's decision, made before a statement starts; this refuses the
     /// same for a caller that runs the pass without a plan.</summary>
-    private PageIndex RequireIndex(BatchRow row)
+    private PageIndex RequireIndex(StepRow row)
     {
         if (_recipe.GroupedRouting)
             throw new Vib3Exception(SqlState.FeatureNotSupported,

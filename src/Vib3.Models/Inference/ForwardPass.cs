@@ -7,11 +7,12 @@ using Vib3.Storage.Catalog;
 
 namespace Vib3.Models.Inference;
 
-/// <summary>One row of a batched step: <paramref name="Token"/> at <paramref name="Position"/> of a sequence's cache.
+/// <summary>One row of a step: <paramref name="Token"/> at <paramref name="Position"/> of a sequence's cache.
 /// <paramref name="Routing"/>, when given, also records this row's expert choices (per-sequence statistics).
 /// <paramref name="Retrieval"/>, when given, picks the row's expert pages from the page index instead of the router's
-/// top-k, so one batch can mix sequences routed either way; <paramref name="Index"/> is the page index it retrieves from.</summary>
-public readonly record struct BatchRow(int Token, KvCache Cache, int Position, RoutingStats? Routing = null,
+/// top-k, so one step can mix sequences routed either way; <paramref name="Index"/> is the page index it retrieves
+/// from.</summary>
+public readonly record struct StepRow(int Token, KvCache Cache, int Position, RoutingStats? Routing = null,
     RetrievalRouting? Retrieval = null, PageIndex? Index = null);
 
 /// <summary>The forward pass: a step of 1 to <see cref="MaxBatchRows"/> rows through the model, top to bottom —
@@ -79,7 +80,7 @@ public sealed partial class ForwardPass
     /// <summary>The same, the token's expert pages chosen by <paramref name="retrieval"/> from <paramref name="index"/>
     /// (null: the router's top-k).</summary>
     public async ValueTask<float[]> DecodeAsync(int token, KvCache cache, RetrievalRouting? retrieval, PageIndex? index, CancellationToken ct = default) =>
-        (await StepAsync([new BatchRow(token, cache, cache.Length, Retrieval: retrieval, Index: index)], [0], ct).ConfigureAwait(false))[0];
+        (await StepAsync([new StepRow(token, cache, cache.Length, Retrieval: retrieval, Index: index)], [0], ct).ConfigureAwait(false))[0];
 
     /// <summary>Feeds <paramref name="tokens"/> at the cache's next positions; returns the logits of every
     /// position, or of the last only.</summary>
@@ -96,7 +97,7 @@ public sealed partial class ForwardPass
             for (var start = 0; start < tokens.Count; start += MaxBatchRows)
             {
                 var n = Math.Min(MaxBatchRows, tokens.Count - start);
-                var rows = Enumerable.Range(0, n).Select(i => new BatchRow(tokens[start + i], cache, cache.Length + i)).ToArray();
+                var rows = Enumerable.Range(0, n).Select(i => new StepRow(tokens[start + i], cache, cache.Length + i)).ToArray();
                 var wanted = allPositions ? Enumerable.Range(0, n).ToArray() : start + n == tokens.Count ? [n - 1] : [];
                 result.AddRange((await StepAsync(rows, wanted, ct).ConfigureAwait(false)).Select(r => (float[])r.Clone()));
             }
@@ -113,7 +114,7 @@ public sealed partial class ForwardPass
     /// that order (buffers reused by the next step: a fresh 128 KB array per row per step is a large-object allocation
     /// that costs a serving loop its garbage collections). Each cache's rows must continue it: positions Length,
     /// Length+1, ... On failure every cache is left as it was.</summary>
-    public async ValueTask<float[][]> StepAsync(IReadOnlyList<BatchRow> rows, IReadOnlyList<int> logitRows, CancellationToken ct = default)
+    public async ValueTask<float[][]> StepAsync(IReadOnlyList<StepRow> rows, IReadOnlyList<int> logitRows, CancellationToken ct = default)
     {
         CheckRows(rows);
         using var _ = Enter();
@@ -132,7 +133,7 @@ public sealed partial class ForwardPass
         }
     }
 
-    private void CheckRows(IReadOnlyList<BatchRow> rows)
+    private void CheckRows(IReadOnlyList<StepRow> rows)
     {
         if (rows.Count is 0 or > MaxBatchRows)
             throw new ArgumentOutOfRangeException(nameof(rows), $"a batched step takes 1..{MaxBatchRows} rows, not {rows.Count}");
@@ -152,7 +153,7 @@ public sealed partial class ForwardPass
 
     /// <summary>The pass over the step's n rows: X [n, dim] is the residual stream, Xb its normalised copy that each
     /// sub-block reads, O and Moe the sub-blocks' outputs added back.</summary>
-    private async ValueTask RowsAsync(IReadOnlyList<BatchRow> rows, CancellationToken ct)
+    private async ValueTask RowsAsync(IReadOnlyList<StepRow> rows, CancellationToken ct)
     {
         var n = rows.Count;
         var p = Buffers(n);
@@ -197,7 +198,7 @@ public sealed partial class ForwardPass
     /// <summary>Xb → q, k, v → (q/k norm) → RoPE → each row's cache → causal attention → output projection into O.
     /// Every row writes its key and value into its own cache first, then attends over its cache up to its own position
     /// (rows of one prompt chunk see each other in order).</summary>
-    private async ValueTask AttentionAsync(LayerWeights layer, int l, IReadOnlyList<BatchRow> rows, CancellationToken ct)
+    private async ValueTask AttentionAsync(LayerWeights layer, int l, IReadOnlyList<StepRow> rows, CancellationToken ct)
     {
         var p = _p!;
         var n = rows.Count;

@@ -13,7 +13,7 @@ public sealed class BatchedExpertsTests
     private static async Task<float[][]> StepAsync(ModelFixture f, int[] tokens, long budget, bool together)
     {
         using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
-        var rows = tokens.Select(t => new BatchRow(t, KvCache.For(session.Forward.Hyper, 16), 0)).ToArray();
+        var rows = tokens.Select(t => new StepRow(t, KvCache.For(session.Forward.Hyper, 16), 0)).ToArray();
         // A step's logits are buffers the next step reuses: copied out.
         if (together) return [.. (await session.Forward.StepAsync(rows, Enumerable.Range(0, rows.Length).ToArray())).Select(r => (float[])r.Clone())];
         var alone = new List<float[]>();
