@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using Vib3.Engine;
-using Vib3.Server.PgWire.Protocol;
 using Vib3.Server.PgWire.Protocol.Backend;
-using Vib3.Server.PgWire.Protocol.Frontend;
 
 namespace Vib3.Server.PgWire;
 
