@@ -261,7 +261,7 @@ public static unsafe class MatVec
                     if (RowDot.Avx512)
                         for (; r4 + 4 <= end; r4 += 4)
                         {
-                            Ahead(r4, end, 4);
+                            Ahead(r4 + 3, end, 4); // four rows from PrefetchBytes past the group's last, not rows it is reading
                             F16FourRows.Compute((ushort*)(w + (long)r4 * rowBytes), rowBytes / 2, x, xh, post, cols, y + r4);
                         }
                     for (var r = r4; r < end; r++)
@@ -314,8 +314,8 @@ public static unsafe class MatVec
             }
         }
 
-        /// <summary>Prefetches the <paramref name="count"/> rows <see cref="PrefetchBytes"/> past rows
-        /// [<paramref name="r"/>, r + count), within this chunk (the next chunk may be another thread's).</summary>
+        /// <summary>Prefetches the <paramref name="count"/> rows that start <see cref="PrefetchBytes"/> past row
+        /// <paramref name="r"/>, within this chunk (the next chunk may be another thread's).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private void Ahead(int r, int end, int count = 1)
         {
