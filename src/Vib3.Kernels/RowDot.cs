@@ -258,8 +258,8 @@ internal static unsafe class RowDot
         }
         else if (Avx2Fma)
         {
-            // The inf/NaN check runs on the halves as loaded, 16 per max of their exponent fields (the 512-bit path's
-            // per-widened-vector check cost two more instructions per 8 weights, the kernel's bound here in cache).
+            // The inf/NaN check runs on the halves as loaded, 16 per max of their exponent fields (checking each widened
+            // vector cost two more instructions per 8 weights, the kernel's bound here in cache).
             // 16 halves are loaded once and widened by interleaving them with zeros (vpunpcklwd/hwd give halves 0–3,
             // 8–11 and 4–7, 12–15, each in a lane's top 16 bits), which ScaleForF16 matched by storing x in that order.
             Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
