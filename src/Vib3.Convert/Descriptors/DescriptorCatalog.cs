@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Vib3.Core;
+using Vib3.Storage.Catalog;
 
 namespace Vib3.Convert.Descriptors;
 
@@ -31,8 +32,10 @@ public sealed class DescriptorCatalog
         {
             try
             {
-                list.Add(JsonSerializer.Deserialize<FamilyDescriptor>(File.ReadAllBytes(file), Options)
-                         ?? throw new JsonException("empty document"));
+                var family = JsonSerializer.Deserialize<FamilyDescriptor>(File.ReadAllBytes(file), Options)
+                             ?? throw new JsonException("empty document");
+                CheckAgainstSchema(file, family);
+                list.Add(family);
             }
             catch (JsonException e)
             {
@@ -40,6 +43,29 @@ public sealed class DescriptorCatalog
             }
         }
         return new DescriptorCatalog(list);
+    }
+
+    /// <summary>A family is a selection of the one <see cref="LayerSchema"/>: each tensor it names must be one the
+    /// forward pass reads, with the schema's role, in the layers the schema allows it (otherwise a conversion would
+    /// store a tensor no operator reads, or the manifest it publishes would be refused only at the end).</summary>
+    private static void CheckAgainstSchema(string file, FamilyDescriptor family)
+    {
+        foreach (var t in family.Tensors)
+        {
+            var baseName = t.PerLayer ? t.Name.Replace("blk.{l}.", "", StringComparison.Ordinal) : t.Name;
+            var where = $"{file}: tensor \"{t.Name}\"";
+            if (LayerSchema.Find(baseName) is not { } schema)
+                throw new Vib3Exception(SqlState.DataCorrupted, $"{where} is not a tensor the forward pass reads");
+            if (schema.Role != t.Role)
+                throw new Vib3Exception(SqlState.DataCorrupted, $"{where} has role \"{t.Role}\", the layer schema's is \"{schema.Role}\"");
+            var place = t.Layers switch { "dense" => TensorPlace.DenseLayer, "moe" => TensorPlace.MoeLayer, _ => TensorPlace.AnyLayer };
+            var fits = t.PerLayer
+                ? schema.Place != TensorPlace.Model && !((place, schema.Place) is (TensorPlace.DenseLayer, TensorPlace.MoeLayer) or (TensorPlace.MoeLayer, TensorPlace.DenseLayer))
+                : schema.Place == TensorPlace.Model;
+            if (!fits)
+                throw new Vib3Exception(SqlState.DataCorrupted,
+                    $"{where} is placed in {(t.PerLayer ? t.Layers ?? "every" : "no")} layer(s), the layer schema puts it in {schema.Place}");
+        }
     }
 
     public FamilyDescriptor? ForHfArchitecture(string architecture) =>

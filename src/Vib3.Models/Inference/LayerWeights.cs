@@ -40,24 +40,33 @@ internal sealed class LayerWeights
     public float[]? SharedRouter { get; init; }            // [dim]: sigmoid(w·x) gates the shared expert (null: ungated)
     public ExpertGridEntry? Experts { get; init; }         // routed experts as neuron-bundle pages (null: a dense layer)
 
+    /// <summary>Finds layer <paramref name="l"/>'s tensors by their <see cref="LayerSchema"/> names. Every tensor the
+    /// manifest has in the layer must be one of them: a schema tensor the pass did not read would be silently
+    /// ignored.</summary>
     public static async ValueTask<LayerWeights> LoadAsync(ModelWeights w, int l, CancellationToken ct)
     {
-        async ValueTask<float[]?> Vector(string name) =>
-            w.TryTensor($"blk.{l}.{name}") is { } t ? await ReadF32Async(w, t, ct).ConfigureAwait(false) : null;
-
-        return new LayerWeights
+        var read = new HashSet<string>(StringComparer.Ordinal);
+        DenseWeight? Find(string name)
         {
-            Q = w.TryTensor($"blk.{l}.attn_q"),
-            K = w.TryTensor($"blk.{l}.attn_k"),
-            V = w.TryTensor($"blk.{l}.attn_v"),
-            QA = w.TryTensor($"blk.{l}.attn_q_a"),
+            read.Add(name);
+            return w.TryTensor(LayerSchema.Layered(l, name));
+        }
+        async ValueTask<float[]?> Vector(string name) =>
+            Find(name) is { } t ? await ReadF32Async(w, t, ct).ConfigureAwait(false) : null;
+
+        var layer = new LayerWeights
+        {
+            Q = Find("attn_q"),
+            K = Find("attn_k"),
+            V = Find("attn_v"),
+            QA = Find("attn_q_a"),
             QANorm = await Vector("attn_q_a_norm").ConfigureAwait(false),
-            QB = w.TryTensor($"blk.{l}.attn_q_b"),
-            KvA = w.TryTensor($"blk.{l}.attn_kv_a_mqa"),
+            QB = Find("attn_q_b"),
+            KvA = Find("attn_kv_a_mqa"),
             KvANorm = await Vector("attn_kv_a_norm").ConfigureAwait(false),
-            KB = w.TryTensor($"blk.{l}.attn_k_b"),
-            VB = w.TryTensor($"blk.{l}.attn_v_b"),
-            O = w.Tensor($"blk.{l}.attn_output"),
+            KB = Find("attn_k_b"),
+            VB = Find("attn_v_b"),
+            O = Find("attn_output")!,
             AttnNorm = (await Vector("attn_norm").ConfigureAwait(false))!,
             FfnNorm = (await Vector("ffn_norm").ConfigureAwait(false))!,
             QBias = await Vector("attn_q_bias").ConfigureAwait(false),
@@ -65,17 +74,22 @@ internal sealed class LayerWeights
             VBias = await Vector("attn_v_bias").ConfigureAwait(false),
             QNorm = await Vector("attn_q_norm").ConfigureAwait(false),
             KNorm = await Vector("attn_k_norm").ConfigureAwait(false),
-            FfnGate = w.TryTensor($"blk.{l}.ffn_gate"),
-            FfnUp = w.TryTensor($"blk.{l}.ffn_up"),
-            FfnDown = w.TryTensor($"blk.{l}.ffn_down"),
-            Router = w.TryTensor($"blk.{l}.ffn_gate_inp"),
+            FfnGate = Find("ffn_gate"),
+            FfnUp = Find("ffn_up"),
+            FfnDown = Find("ffn_down"),
+            Router = Find("ffn_gate_inp"),
             RouterBias = await Vector("exp_probs_b").ConfigureAwait(false),
-            SharedGate = w.TryTensor($"blk.{l}.ffn_gate_shexp"),
-            SharedUp = w.TryTensor($"blk.{l}.ffn_up_shexp"),
-            SharedDown = w.TryTensor($"blk.{l}.ffn_down_shexp"),
+            SharedGate = Find("ffn_gate_shexp"),
+            SharedUp = Find("ffn_up_shexp"),
+            SharedDown = Find("ffn_down_shexp"),
             SharedRouter = await Vector("ffn_gate_inp_shexp").ConfigureAwait(false),
             Experts = w.ExpertGrids.GetValueOrDefault(l),
         };
+        var prefix = LayerSchema.Layered(l, "");
+        foreach (var t in w.Manifest.Tensors)
+            if (t.Name.StartsWith(prefix, StringComparison.Ordinal) && !read.Contains(t.Name[prefix.Length..]))
+                throw new InvalidOperationException($"layer {l}'s tensor {t.Name} is in the layer schema but the forward pass does not read it");
+        return layer;
     }
 
     public static async ValueTask<float[]> ReadF32Async(ModelWeights w, DenseWeight t, CancellationToken ct)

@@ -5,7 +5,7 @@ namespace Vib3.Storage.Catalog;
 
 public static partial class ManifestValidator
 {
-    /// <summary>Every tensor is one the forward pass reads (<see cref="TensorContract"/>), in a layer that exists and
+    /// <summary>Every tensor is one the forward pass reads (<see cref="LayerSchema"/>), in a layer that exists and
     /// may hold it, with the shape the hyper-parameters give, cut into as many pages as its rows need; every layer has
     /// the tensors every layer has, so hyper.layers and hyper.leadingDenseLayers agree with the tensors.</summary>
     private static void Tensors(ManifestChecker c, ModelManifest m)
@@ -17,8 +17,8 @@ public static partial class ManifestValidator
             var t = m.Tensors[i] ?? throw c.Fail($"tensors[{i}] is null");
             var field = $"tensors[{i}] ({t.Name})";
             if (!names.Add(t.Name)) throw c.Fail($"{field} appears twice");
-            var (layer, baseName) = SplitName(t.Name);
-            var rule = TensorContract.Find(baseName) ?? throw c.Fail($"{field} is not a tensor vib3 reads");
+            var (layer, baseName) = LayerSchema.Split(t.Name);
+            var rule = LayerSchema.Find(baseName) ?? throw c.Fail($"{field} is not a tensor vib3 reads");
             CheckPlace(c, field, rule, layer, h);
             if (t.Role != rule.Role) throw c.Fail($"{field}.role is {ManifestChecker.Quote(t.Role)}, must be '{rule.Role}'");
             c.DType($"{field}.dType", t.DType);
@@ -35,9 +35,9 @@ public static partial class ManifestValidator
             c.Between($"{field}.firstPage", t.FirstPage, 0, (long)m.PageCount - t.PageCount, "pageCount - its pages");
         }
 
-        Require(c, names, "token_embd", "the model");
-        Require(c, names, "output_norm", "the model");
-        if (names.Contains("output") == h.TiedEmbeddings)
+        Require(c, names, LayerSchema.TokenEmbedding, "the model");
+        Require(c, names, LayerSchema.OutputNorm, "the model");
+        if (names.Contains(LayerSchema.Output) == h.TiedEmbeddings)
             throw c.Fail(h.TiedEmbeddings
                 ? "hyper.tiedEmbeddings is true but the model has its own output tensor"
                 : "hyper.tiedEmbeddings is false but the model has no output tensor");
@@ -46,13 +46,13 @@ public static partial class ManifestValidator
             throw c.Fail($"hyper.layers is {h.Layers}, more than the {m.Tensors.Count} tensors could hold");
         for (var l = 0; l < h.Layers; l++)
         {
-            foreach (var name in TensorContract.EveryLayer) Require(c, names, Layered(l, name), $"layer {l}");
-            if (h.IsMoeLayer(l)) Require(c, names, Layered(l, TensorContract.Router), $"routed layer {l}");
-            else foreach (var name in TensorContract.EveryDenseLayer) Require(c, names, Layered(l, name), $"dense layer {l}");
+            foreach (var name in LayerSchema.EveryLayer) Require(c, names, LayerSchema.Layered(l, name), $"layer {l}");
+            if (h.IsMoeLayer(l)) Require(c, names, LayerSchema.Layered(l, LayerSchema.Router), $"routed layer {l}");
+            else foreach (var name in LayerSchema.EveryDenseLayer) Require(c, names, LayerSchema.Layered(l, name), $"dense layer {l}");
         }
     }
 
-    private static void CheckPlace(ManifestChecker c, string field, TensorRule rule, int? layer, HyperParameters h)
+    private static void CheckPlace(ManifestChecker c, string field, SchemaTensor rule, int? layer, HyperParameters h)
     {
         if (layer is null != (rule.Place == TensorPlace.Model))
             throw c.Fail(layer is null ? $"{field} must belong to a layer (blk.N.{rule.BaseName})" : $"{field} must not belong to a layer");
@@ -137,19 +137,6 @@ public static partial class ManifestValidator
     internal static long Rows(TensorEntry t) => t.Shape.Length == 1 ? 1 : t.Shape[0];
 
     internal static long GridPages(ExpertGridEntry g) => (long)g.Experts * g.BundlesPerExpert;
-
-    private static string Layered(int layer, string baseName) => $"blk.{layer.ToString(CultureInfo.InvariantCulture)}.{baseName}";
-
-    /// <summary>"blk.3.attn_q" → (3, "attn_q"); "token_embd" → (null, "token_embd"); a malformed layer → (null, the name).</summary>
-    private static (int? Layer, string BaseName) SplitName(string name)
-    {
-        if (!name.StartsWith("blk.", StringComparison.Ordinal)) return (null, name);
-        var dot = name.IndexOf('.', 4);
-        if (dot < 0 || !int.TryParse(name.AsSpan(4, dot - 4), NumberStyles.None, CultureInfo.InvariantCulture, out var layer)
-            || Layered(layer, "") != name[..(dot + 1)])
-            return (null, name);
-        return (layer, name[(dot + 1)..]);
-    }
 
     private static string Show(long[] shape) => "[" + string.Join(", ", shape.Select(d => d.ToString(CultureInfo.InvariantCulture))) + "]";
 }
