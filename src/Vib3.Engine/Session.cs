@@ -227,81 +227,81 @@ public sealed class Session : IDisposable
             text.TrimEnd('\n').Split('\n').Select(line => new object?[] { line }));
     }
 
-    /// <summary>Runs the generation and reports the plan plus what happened: time to first token, decode speed,
-    /// pages and bytes per tier (RAM hits, disk reads), and per layer the experts the router chose.</summary>
+    /// <summary>Runs the generation and reports the plan with what each operator did for it (time, steps, rows, pages
+    /// by tier, bytes, waits: the statement's own rows only, whatever runs beside it), then the totals, the store's
+    /// prefetching over the same time, and per layer the experts the router chose.</summary>
     private async Task<StatementResult> ExplainAnalyzeAsync(GenerationStatement g, IReadOnlyList<object?>? parameters, CancellationToken ct)
     {
         var plan = Plan(g, parameters);
         var served = await _engine.Generations.GetAsync(plan.Model, ct).ConfigureAwait(false);
         var store = served.Weights.Store;
-        var before = store.Stats;
+        var evictionsBefore = store.Stats.Evictions;
         var (prefetchBefore, predictionBefore) = (store.Prefetches, (served.Forward.Prediction.Decisions, served.Forward.Prediction.Predicted));
-        var layersBefore = store.ExpertTiersByLayer;
-        var waitsBefore = served.Weights.PageWaits;
         var outcome = new GenerationOutcome();
-        var routing = await DrainAsync(Pieces(plan, outcome, ct)).ConfigureAwait(false);
+        var (routing, actuals) = await DrainAsync(Pieces(plan, outcome, new ChoiceOptions { Analyze = true }, ct)).ConfigureAwait(false);
         var after = store.Stats;
         var (prefetchAfter, predictionAfter) = (store.Prefetches, (served.Forward.Prediction.Decisions, served.Forward.Prediction.Predicted));
-        var layersAfter = store.ExpertTiersByLayer;
-        var waits = served.Weights.PageWaits - waitsBefore;
 
-        var lines = PlanPrinter.Print(plan, ChatTemplateNote.For(_engine, plan, ct)).TrimEnd('\n').Split('\n').ToList();
+        var lines = PlanPrinter.Print(plan, ChatTemplateNote.For(_engine, plan, ct), actuals).TrimEnd('\n').Split('\n').ToList();
         lines.Add("ANALYZE");
+        lines.Add("  (actual: the operator's time in the steps that ran this statement's rows (shared with other statements' rows in the same steps), " +
+                  "those steps (calls) and rows; pages it read for them by where each was found: RAM (hit), a read already under way (joined), disk; their bytes; " +
+                  "times compute found no page ready and how long. A page read once for rows of several statements counts in each.)");
         lines.Add(FormattableString.Invariant(
             $"  tokens: {outcome.PromptTokens} prompt, {outcome.GeneratedTokens} generated, finish {outcome.FinishReason}"));
         lines.Add(FormattableString.Invariant(
             $"  time: total {outcome.Elapsed.TotalMilliseconds:0.0} ms, first token {outcome.TimeToFirstToken.TotalMilliseconds:0.0} ms, decode {outcome.DecodeTokensPerSecond:0.0} tok/s"));
-        var hits = after.Hits - before.Hits;
-        var misses = after.Misses - before.Misses;
-        var hitRate = hits + misses > 0 ? 100.0 * hits / (hits + misses) : 0;
-        var (hitBytes, resident, capacity) = (Vib3.Core.ByteSize.Format(after.HitBytes - before.HitBytes),
-            Vib3.Core.ByteSize.Format(after.ResidentBytes), Vib3.Core.ByteSize.Format(after.CapacityBytes));
+        var total = actuals.Total;
+        var hitRate = total.Pages > 0 ? 100.0 * total.PagesHit / total.Pages : 0;
+        var (resident, capacity) = (Vib3.Core.ByteSize.Format(after.ResidentBytes), Vib3.Core.ByteSize.Format(after.CapacityBytes));
         lines.Add(FormattableString.Invariant(
-            $"  ram tier: {hits} page hits ({hitBytes}), hit rate {hitRate:0.0}%, {after.Evictions - before.Evictions} evictions, {resident} resident of {capacity}"));
+            $"  ram tier: {total.PagesHit} page hits, {total.PagesJoined} joined, hit rate {hitRate:0.0}%; the store: {after.Evictions - evictionsBefore} evictions, {resident} resident of {capacity}"));
         lines.Add(FormattableString.Invariant(
-            $"  disk tier: {misses} page reads, {Vib3.Core.ByteSize.Format(after.BytesRead - before.BytesRead)}"));
+            $"  disk tier: {total.PagesFromDisk} page reads; {Vib3.Core.ByteSize.Format(total.Bytes)} of pages in all"));
         lines.Add(FormattableString.Invariant(
-            $"  page waits: compute stalled {waits.Waits} times for {waits.Seconds * 1000:0.0} ms ({(outcome.Elapsed.TotalSeconds > 0 ? 100 * waits.Seconds / outcome.Elapsed.TotalSeconds : 0):0.0}% of the total time) with no page ready"));
+            $"  page waits: compute stalled {total.Waits} times for {total.WaitTime.TotalMilliseconds:0.0} ms ({(outcome.Elapsed.TotalSeconds > 0 ? 100 * total.WaitTime.TotalSeconds / outcome.Elapsed.TotalSeconds : 0):0.0}% of the total time) with no page ready"));
         var (issued, used) = (prefetchAfter.Issued - prefetchBefore.Issued, prefetchAfter.Used - prefetchBefore.Used);
         var (decisions, predicted) = (predictionAfter.Decisions - predictionBefore.Decisions, predictionAfter.Predicted - predictionBefore.Predicted);
         lines.Add(FormattableString.Invariant(
-            $"  prefetch: {issued} pages read ahead ({Vib3.Core.ByteSize.Format(prefetchAfter.BytesIssued - prefetchBefore.BytesIssued)}), {used} used, {prefetchAfter.Skipped - prefetchBefore.Skipped} skipped for want of room; next-layer experts predicted {(decisions == 0 ? 0 : 100.0 * predicted / decisions):0.0}% of {decisions} choices"));
+            $"  prefetch (the model's, while it ran): {issued} pages read ahead ({Vib3.Core.ByteSize.Format(prefetchAfter.BytesIssued - prefetchBefore.BytesIssued)}), {used} used, {prefetchAfter.Skipped - prefetchBefore.Skipped} skipped for want of room; next-layer experts predicted {(decisions == 0 ? 0 : 100.0 * predicted / decisions):0.0}% of {decisions} choices"));
+        var experts = plan.Program.Operators.Where(o => o.Kind == Vib3.Storage.Catalog.OperatorKind.Experts).ToDictionary(o => o.Layer);
         for (var l = 0; l < routing.Layers; l++)
         {
             var counts = Enumerable.Range(0, routing.Experts).Select(e => routing.Selected(l, e)).ToArray();
             lines.Add($"  layer {l} experts: " + string.Join(" ", counts.Select((c, e) => (c, e)).Where(x => x.c > 0)
-                .OrderByDescending(x => x.c).ThenBy(x => x.e).Select(x => $"{x.e}x{x.c}")) + ExpertPageReads(layersBefore, layersAfter, l));
+                .OrderByDescending(x => x.c).ThenBy(x => x.e).Select(x => $"{x.e}x{x.c}")) +
+                (experts.TryGetValue(l, out var op) ? ExpertPageReads(actuals[op.Id]) : ""));
         }
         return StatementResult.Table("EXPLAIN", [new("QUERY PLAN", ColumnType.Text)], lines.Select(line => new object?[] { line }));
     }
 
     /// <summary>"; pages: H hits, J joined, M from disk (hit rate)" for one layer's expert pages over the statement.</summary>
-    private static string ExpertPageReads(IReadOnlyList<Vib3.Storage.LayerTierStats>? before, IReadOnlyList<Vib3.Storage.LayerTierStats>? after, int layer)
-    {
-        if (before is null || after is null || layer >= after.Count) return "";
-        var (a, b) = (after[layer], before[layer]);
-        var d = new Vib3.Storage.LayerTierStats(layer, a.Hits - b.Hits, a.Joined - b.Joined, a.Misses - b.Misses);
-        return FormattableString.Invariant($"; pages: {d.Hits} hits, {d.Joined} joined, {d.Misses} from disk ({100 * d.HitRate:0.0}% hits)");
-    }
+    private static string ExpertPageReads(OperatorFigures f) =>
+        FormattableString.Invariant($"; pages: {f.PagesHit} hits, {f.PagesJoined} joined, {f.PagesFromDisk} from disk ({(f.Pages == 0 ? 0 : 100.0 * f.PagesHit / f.Pages):0.0}% hits)");
 
-    /// <summary>Reads a generation to its end; returns the experts its tokens chose.</summary>
-    private static async Task<RoutingStats> DrainAsync(GenerationPieces pieces)
+    /// <summary>Reads a generation to its end; returns the experts its tokens chose and its operators' figures.</summary>
+    private static async Task<(RoutingStats, StatementActuals)> DrainAsync(GenerationPieces pieces)
     {
         await foreach (var _ in pieces.Text.ConfigureAwait(false)) { }
-        return pieces.Routing();
+        return (pieces.Routing(), pieces.Actuals()!);
     }
 
-    /// <summary>A generation's text as it arrives, and (once read to the end) the experts it chose.</summary>
-    private sealed record GenerationPieces(IAsyncEnumerable<string> Text, Func<RoutingStats> Routing);
+    /// <summary>A generation's text as it arrives, and (once read to the end) the experts it chose and, when asked,
+    /// what each operator did.</summary>
+    private sealed record GenerationPieces(IAsyncEnumerable<string> Text, Func<RoutingStats> Routing, Func<StatementActuals?> Actuals);
 
-    private GenerationPieces Pieces(GenerationPlan plan, GenerationOutcome outcome, CancellationToken ct)
+    private GenerationPieces Pieces(GenerationPlan plan, GenerationOutcome outcome, CancellationToken ct) =>
+        Pieces(plan, outcome, ChoiceOptions.Default, ct);
+
+    private GenerationPieces Pieces(GenerationPlan plan, GenerationOutcome outcome, ChoiceOptions options, CancellationToken ct)
     {
         RoutingStats? routing = null;
-        return new GenerationPieces(Text(), () => routing!);
+        StatementActuals? actuals = null;
+        return new GenerationPieces(Text(), () => routing!, () => actuals);
 
         async IAsyncEnumerable<string> Text()
         {
-            var stream = await _engine.Generations.StartAsync(plan, ChoiceOptions.Default, ct).ConfigureAwait(false);
+            var stream = await _engine.Generations.StartAsync(plan, options, ct).ConfigureAwait(false);
             lock (_generating) _generating.Add(stream);
             try
             {
@@ -321,6 +321,7 @@ public sealed class Session : IDisposable
                             break;
                     }
                 routing = stream.Routing;
+                actuals = stream.Actuals;
             }
             finally
             {

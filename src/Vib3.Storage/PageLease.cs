@@ -10,16 +10,21 @@ public sealed class PageLease : IDisposable
     private readonly CacheShare _cache;
     private CachedPage? _entry;
 
-    internal PageLease(CacheShare cache, CachedPage entry)
+    internal PageLease(CacheShare cache, CachedPage entry, Tracing.PageReadOutcome outcome)
     {
         _cache = cache;
         _entry = entry;
         Page = entry.Page;
         Memory = entry.Data;
+        Outcome = outcome;
     }
 
     public int Page { get; }
     public ReadOnlyMemory<byte> Memory { get; }
+
+    /// <summary>How this read found the page: cached (a hit), already being read for someone else (joined), or read
+    /// from disk for it (a miss, which includes a page this reader's own read-ahead brought in).</summary>
+    public Tracing.PageReadOutcome Outcome { get; }
 
     public void Dispose()
     {

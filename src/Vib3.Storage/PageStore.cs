@@ -162,18 +162,21 @@ public sealed partial class PageStore : IDisposable
         }
     }
 
-    private void CountHit(int page)
+    /// <summary>Counts a read that found the page cached: a hit, or a miss when this reader's own read-ahead brought
+    /// it (the read was caused by this stream).</summary>
+    private PageReadOutcome CountHit(int page)
     {
         if (TakeReadAhead(page))
         {
             CountMiss(page);
-            return;
+            return PageReadOutcome.Miss;
         }
         _trace?.Record(page, PageReadOutcome.Hit);
         _layers?.Hit(page);
         Interlocked.Increment(ref _hits);
         Interlocked.Add(ref _hitBytes, _entries[page].Length);
         CountPrefetchUse(page);
+        return PageReadOutcome.Hit;
     }
 
     /// <summary>Page buffers allocated so far: reads beyond these reused an evicted page's buffer.</summary>
@@ -200,8 +203,7 @@ public sealed partial class PageStore : IDisposable
         var hit = _cache.TryPin(page);
         if (hit != null)
         {
-            CountHit(page);
-            return ValueTask.FromResult(new PageLease(_cache, hit));
+            return ValueTask.FromResult(new PageLease(_cache, hit, CountHit(page)));
         }
         return new ValueTask<PageLease>(ReadMissAsync(page, ct));
     }
@@ -248,6 +250,7 @@ public sealed partial class PageStore : IDisposable
     {
         if (_missObserver is { } observer) await observer.MissedAsync(page).ConfigureAwait(false);
         Load load;
+        var outcome = PageReadOutcome.Miss;
         lock (_inFlight)
         {
             ThrowIfDisposed();
@@ -256,8 +259,7 @@ public sealed partial class PageStore : IDisposable
             var hit = _cache.TryPin(page, accessed: false);
             if (hit != null)
             {
-                CountHit(page);
-                return new PageLease(_cache, hit);
+                return new PageLease(_cache, hit, CountHit(page));
             }
             if (_inFlight.TryGetValue(page, out load!))
             {
@@ -266,6 +268,7 @@ public sealed partial class PageStore : IDisposable
                 else
                 {
                     Interlocked.Increment(ref _joinedReads);
+                    outcome = PageReadOutcome.Joined;
                     _trace?.Record(page, PageReadOutcome.Joined);
                     _layers?.Joined(page);
                     CountPrefetchUse(page);
@@ -297,7 +300,7 @@ public sealed partial class PageStore : IDisposable
         try
         {
             // The loader pinned the page once for every waiter: the lease takes over this caller's pin.
-            return new PageLease(_cache, await load.Task.WaitAsync(ct).ConfigureAwait(false));
+            return new PageLease(_cache, await load.Task.WaitAsync(ct).ConfigureAwait(false), outcome);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Vib3.Core;
 using Vib3.Models.Inference;
 using Vib3.Models.Tokenization;
@@ -147,14 +148,14 @@ internal sealed class BatchScheduler
         foreach (var s in _running)
             if (s.Phase == SequencePhase.Decoding)
             {
-                rows.Add(new StepRow(s.State.NextInput, s.Cache!, s.Cache!.Length, s.Stream.Routing, s.Retrieval, s.Index));
+                rows.Add(new StepRow(s.State.NextInput, s.Cache!, s.Cache!.Length, s.Stream.Routing, s.Program, s.Index, s.Stream.Actuals));
                 sampled.Add((s, rows.Count - 1));
             }
         foreach (var s in _running)
         {
             if (s.Phase != SequencePhase.Prefilling || rows.Count == ForwardPass.MaxBatchRows) continue;
             var take = Math.Min(ForwardPass.MaxBatchRows - rows.Count, s.Prompt.Count - s.Fed);
-            for (var i = 0; i < take; i++) rows.Add(new StepRow(s.Prompt[s.Fed + i], s.Cache!, s.Fed + i, s.Stream.Routing, s.Retrieval, s.Index));
+            for (var i = 0; i < take; i++) rows.Add(new StepRow(s.Prompt[s.Fed + i], s.Cache!, s.Fed + i, s.Stream.Routing, s.Program, s.Index, s.Stream.Actuals));
             fed.Add((s, take));
             if (s.Fed + take == s.Prompt.Count) sampled.Add((s, rows.Count - 1));
         }
@@ -223,7 +224,10 @@ internal sealed class BatchScheduler
         if (s.Cancelled) return;
         var first = s.Phase != SequencePhase.Decoding;
         var before = s.State.Generated;
+        var start = Stopwatch.GetTimestamp();
         var text = s.State.Accept(logits);
+        // The program's last operator, Sample, runs here, a row of one sequence at a time.
+        s.Stream.Actuals?.Add(s.Program.Operators[^1].Id, new OperatorFigures(1, 1, Stopwatch.GetElapsedTime(start), 0, 0, 0, 0, 0, TimeSpan.Zero));
         if (first) s.TimeToFirstToken = s.Elapsed;
         if (!s.State.Finished && s.Cache!.Length >= s.Cache.Capacity) text += s.State.EndForFullContext();
         if (s.State.LastSampled is { } t) s.PendingLogprobs.Add(Describe(t));

@@ -1,7 +1,7 @@
 namespace Vib3.Engine.Serving;
 
-/// <summary>What a front end may ask beyond the plan itself: how many choices to sample from the one prompt, and their
-/// log-probabilities.</summary>
+/// <summary>What a front end may ask beyond the plan itself: how many choices to sample from the one prompt, their
+/// log-probabilities, and the figures of each operator (EXPLAIN ANALYZE).</summary>
 public sealed record ChoiceOptions
 {
     public static readonly ChoiceOptions Default = new();
@@ -11,4 +11,7 @@ public sealed record ChoiceOptions
 
     /// <summary>Null: no log-probabilities. 0..20: each token's log-probability plus this many alternatives.</summary>
     public int? TopLogprobs { get; init; }
+
+    /// <summary>Measure each operator of the program for this statement (<see cref="GenerationStream.Actuals"/>).</summary>
+    public bool Analyze { get; init; }
 }

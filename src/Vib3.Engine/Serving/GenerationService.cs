@@ -36,10 +36,7 @@ public sealed class GenerationService : IAsyncDisposable
         if (options.TopLogprobs is < 0 or > 20)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"top logprobs must be between 0 and 20, not {options.TopLogprobs}");
         var served = await GetAsync(plan.Model, ct).ConfigureAwait(false);
-        var retrieval = plan.Routing.Retrieval
-            ? new RetrievalRouting(plan.Routing.TopK, plan.Routing.Ef ?? 0, plan.Routing.Experts ?? 0, (float)(plan.Routing.Prior ?? 0))
-            : null;
-        var index = retrieval is null ? null : served.Index.Current();
+        var index = plan.Program.Retrieval is null ? null : served.Index.Current();
         var tokenizer = served.Tokenizer;
         var chat = plan.Prompt.Messages is { } messages ? ChatPrompt.Render(served.Weights, messages, ct) : null;
         var (text, addBos) = chat is not null ? (chat.Text, chat.AddBos) : (plan.Prompt.Text!, (bool?)null);
@@ -53,7 +50,10 @@ public sealed class GenerationService : IAsyncDisposable
 
         var h = served.Forward.Hyper;
         var stream = new GenerationStream(served.Weights.Manifest.Name, prompt.Count, options.Choices,
-            new RoutingStats(h.Layers, h.Experts), served.Scheduler.Wake) { ChatTemplate = chat?.Template };
+            new RoutingStats(h.Layers, h.Experts), served.Scheduler.Wake)
+        {
+            ChatTemplate = chat?.Template, Actuals = options.Analyze ? new StatementActuals(plan.Program) : null,
+        };
         var states = Enumerable.Range(0, options.Choices).Select(i => new GenerationState(tokenizer, prompt, plan.MaxTokens,
             Sampling(plan.Sampling, i), plan.Stop, options.TopLogprobs)).ToArray();
         stream.Seeds = states.Select(s => s.Seed).ToArray();
@@ -62,9 +62,9 @@ public sealed class GenerationService : IAsyncDisposable
             for (var i = 0; i < states.Length; i++) stream.Publish(new ChoiceFinished(i, "length", 0, TimeSpan.Zero, TimeSpan.Zero));
             return stream;
         }
-        var leader = new Sequence(stream, 0, prompt, capacity, states[0], null) { Retrieval = retrieval, Index = index };
+        var leader = new Sequence(stream, 0, prompt, capacity, states[0], null) { Program = plan.Program, Index = index };
         for (var i = 1; i < states.Length; i++)
-            leader.Followers.Add(new Sequence(stream, i, prompt, capacity, states[i], leader) { Retrieval = retrieval, Index = index });
+            leader.Followers.Add(new Sequence(stream, i, prompt, capacity, states[i], leader) { Program = plan.Program, Index = index });
         served.Scheduler.Enqueue(leader);
         return stream;
     }

@@ -36,6 +36,9 @@ public sealed class GenerationStream : IAsyncDisposable
     /// <summary>The experts this generation's tokens chose, per layer (all choices together).</summary>
     public RoutingStats Routing { get; }
 
+    /// <summary>Each operator's figures for this statement's rows (<see cref="ChoiceOptions.Analyze"/>); null when not asked.</summary>
+    public StatementActuals? Actuals { get; internal init; }
+
     /// <summary>For a chat prompt, which template rendered it (the model's own, or the built-in format and why);
     /// null for a text prompt.</summary>
     public ChatRender? ChatTemplate { get; internal init; }

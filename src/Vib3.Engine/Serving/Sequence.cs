@@ -41,8 +41,8 @@ internal sealed class Sequence(GenerationStream stream, int choice, IReadOnlyLis
 
     public SequencePhase Phase { get; set; } = SequencePhase.Waiting;
 
-    /// <summary>How its rows pick expert pages: null for the router's top-k, else the plan's USING RETRIEVAL.</summary>
-    public Vib3.Models.Retrieval.RetrievalRouting? Retrieval { get; init; }
+    /// <summary>Its statement's forward program (the plan's), which its rows run.</summary>
+    public required ForwardProgram Program { get; init; }
 
     /// <summary>The page index its retrieval searches, taken when it started (<see cref="ModelIndex"/>).</summary>
     public Vib3.Models.Retrieval.PageIndex? Index { get; init; }

@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using Vib3.Core;
 using Vib3.Kernels;
 using Vib3.Models.Weights;
 using Vib3.Storage.Catalog;
+using Vib3.Storage.Tracing;
 
 namespace Vib3.Models.Inference;
 
@@ -9,22 +11,50 @@ namespace Vib3.Models.Inference;
 /// run on the rows that chose it), the shared expert, or a leading dense layer's FFN.</summary>
 public sealed partial class ForwardPass
 {
-    /// <summary>Routes every row (or retrieves its pages), then runs each chosen expert once on the rows that chose it.</summary>
-    private async ValueTask MixtureOfExpertsAsync(LayerWeights layer, ExpertGridEntry grid, IReadOnlyList<StepRow> rows, CancellationToken ct)
+    /// <summary>The Router operator: router logits for every row of Xb; a router row's top-k experts and weights into
+    /// TopExperts / TopWeights, a retrieval row's softmax (the weights of the pages Experts retrieves) left in
+    /// RouterLogits.</summary>
+    private async ValueTask RouteAsync(LayerWeights layer, ExpertGridEntry grid, IReadOnlyList<StepRow> rows, CancellationToken ct)
     {
         var p = _p!;
         var n = rows.Count;
-        var (k, experts, dim) = (_h.TopK, _h.Experts, _h.Dim);
+        var (k, experts) = (_h.TopK, _h.Experts);
         await ProjectXbAsync(layer.Router!, n, p.RouterLogits, ct).ConfigureAwait(false);
+        for (var i = 0; i < n; i++)
+        {
+            var logits = p.RouterLogits.AsSpan(i * experts, experts);
+            if (rows[i].Retrieval is not null)
+            {
+                Softmax.InPlace(logits);
+                continue;
+            }
+            var top = p.TopExperts.AsSpan(i * k, k);
+            var weights = p.TopWeights.AsSpan(i * k, k);
+            Route(layer, logits, top, weights);
+            Routing.Record(grid.Layer, top, weights);
+            rows[i].Routing?.Record(grid.Layer, top, weights);
+            ScorePrediction(grid.Layer, i, top);
+        }
+    }
+
+    /// <summary>The Experts operator: each row's pages — every bundle of its top-k experts, or the pages its program
+    /// retrieves from the index — then each page read once and run on the rows that chose it, into Moe.
+    /// <paramref name="measured"/>: the operator, when its figures go to the rows' statements (each is given the pages
+    /// its own rows used).</summary>
+    private async ValueTask ExpertsAsync(ExpertGridEntry grid, IReadOnlyList<StepRow> rows, PhysicalOperator? measured, CancellationToken ct)
+    {
+        var (start, waits) = measured is null ? default : (Stopwatch.GetTimestamp(), _w.PageWaits);
+        var p = _p!;
+        var n = rows.Count;
+        var (k, experts, dim) = (_h.TopK, _h.Experts, _h.Dim);
         var chosen = new List<(int Row, float Weight)>[experts];
         var byPage = new SortedDictionary<int, List<(int Row, float Weight)>>(); // retrieval rows, by page within the layer
         for (var i = 0; i < n; i++)
         {
-            var logits = p.RouterLogits.AsSpan(i * experts, experts);
             if (rows[i].Retrieval is { } retrieval)
             {
-                Softmax.InPlace(logits);
-                var (pages, pageWeights, touched, touchedWeights) = Retrieve(RequireIndex(rows[i]), grid, p.Xb.AsSpan(i * dim, dim), logits, retrieval);
+                var probs = p.RouterLogits.AsSpan(i * experts, experts);
+                var (pages, pageWeights, touched, touchedWeights) = Retrieve(RequireIndex(rows[i]), grid, p.Xb.AsSpan(i * dim, dim), probs, retrieval);
                 Routing.Record(grid.Layer, touched, touchedWeights);
                 rows[i].Routing?.Record(grid.Layer, touched, touchedWeights);
                 for (var j = 0; j < pages.Length; j++)
@@ -36,10 +66,6 @@ public sealed partial class ForwardPass
             }
             var top = p.TopExperts.AsSpan(i * k, k);
             var weights = p.TopWeights.AsSpan(i * k, k);
-            Route(layer, logits, top, weights);
-            Routing.Record(grid.Layer, top, weights);
-            rows[i].Routing?.Record(grid.Layer, top, weights);
-            ScorePrediction(grid.Layer, i, top);
             for (var j = 0; j < k; j++) (chosen[top[j]] ??= []).Add((i, weights[j]));
         }
 
@@ -50,7 +76,33 @@ public sealed partial class ForwardPass
                 for (var b = 0; b < grid.BundlesPerExpert; b++) routed.Add(new BundleRows(grid.PageOf(e, b), b, expertRows));
         routed.AddRange(byPage.Select(kv => new BundleRows(grid.FirstPage + kv.Key, kv.Key % grid.BundlesPerExpert, kv.Value)));
         await BundlesAsync(grid, routed, n, ct).ConfigureAwait(false);
-        if (_recipe.SharedExpert) await SharedExpertAsync(layer, n, ct).ConfigureAwait(false);
+        if (measured is not null) AttributePages(measured, rows, routed, start, waits);
+    }
+
+    /// <summary>Gives each statement in the step the expert pages its own rows used (a page two statements' rows shared
+    /// counts in both), with the operator's time and waits in this step.</summary>
+    private void AttributePages(PhysicalOperator op, IReadOnlyList<StepRow> rows, List<BundleRows> work, long start, PageWaitStats waitsBefore)
+    {
+        var waits = _w.PageWaits - waitsBefore;
+        var time = StatementActuals.Since(start);
+        foreach (var group in Enumerable.Range(0, rows.Count).Where(i => rows[i].Actuals is not null).GroupBy(i => rows[i].Actuals!))
+        {
+            var mine = group.ToHashSet();
+            long hit = 0, joined = 0, disk = 0, bytes = 0;
+            for (var j = 0; j < work.Count; j++)
+            {
+                if (!work[j].Rows.Exists(r => mine.Contains(r.Row))) continue;
+                var (outcome, length) = _tally.Of(j);
+                switch (outcome)
+                {
+                    case PageReadOutcome.Hit: hit++; break;
+                    case PageReadOutcome.Joined: joined++; break;
+                    default: disk++; break;
+                }
+                bytes += length;
+            }
+            group.Key.Add(op.Id, new OperatorFigures(1, mine.Count, time, hit, joined, disk, bytes, waits.Waits, TimeSpan.FromSeconds(waits.Seconds)));
+        }
     }
 
     /// <summary>One token's router logits [experts] → its k experts and their weights, as the family routes: softmax,
@@ -103,7 +155,7 @@ public sealed partial class ForwardPass
                 var (i, j) = (order[k], indices[order[k]]);
                 ExpertBundle(grid, work[j], pages[i].Span, outputs.AsSpan(offsets[j], offsets[j + 1] - offsets[j]), lone);
             });
-        }, ct).ConfigureAwait(false);
+        }, ct, _tally).ConfigureAwait(false);
         for (var j = 0; j < work.Count; j++)
             for (var t = 0; t < work[j].Rows.Count; t++)
                 VectorOps.AddScaled(outputs.AsSpan(offsets[j] + t * dim, dim), work[j].Rows[t].Weight, p.Moe.AsSpan(work[j].Rows[t].Row * dim, dim));

@@ -35,7 +35,7 @@ public sealed partial class ForwardPass
 
     public ExpertPrediction Prediction { get; } = new();
 
-    /// <summary>Predicts layer l+1's experts for the n rows of <paramref name="x"/> [n, dim] and prefetches their pages.
+    /// <summary>The Prediction operator: predicts layer l+1's experts for the n rows of <paramref name="x"/> [n, dim] and prefetches their pages.
     /// Retrieval rows prefetch the pages the next layer's index picks instead.</summary>
     private async ValueTask PrefetchNextExpertsAsync(int l, float[] x, IReadOnlyList<StepRow> rows, CancellationToken ct)
     {
@@ -47,7 +47,7 @@ public sealed partial class ForwardPass
         var q = _q ??= new PredictionBuffers(MaxBatchRows, dim, experts, router.Entry.RowsPerPage);
         for (var i = 0; i < n; i++)
             RmsNorm.Compute(x.AsSpan(i * dim, dim), next.FfnNorm, (float)_h.NormEps, q.X.AsSpan(i * dim, dim));
-        await _w.StreamAsync(router, (page, bytes) => router.MatMulPage(page, bytes, q.X.AsSpan(0, n * dim), n, q.Logits, q.PageScratch), ct)
+        await _w.StreamAsync(router, (page, bytes) => router.MatMulPage(page, bytes, q.X.AsSpan(0, n * dim), n, q.Logits, q.PageScratch), ct, _tally)
             .ConfigureAwait(false);
         // Layer l+1's prediction is made before layer l's is scored (layer l's MoE runs after this), so the two live
         // side by side: a slot per layer parity.

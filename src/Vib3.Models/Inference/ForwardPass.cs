@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Vib3.Core;
 using Vib3.Kernels;
 using Vib3.Models.Architectures;
@@ -9,14 +10,20 @@ namespace Vib3.Models.Inference;
 
 /// <summary>One row of a step: <paramref name="Token"/> at <paramref name="Position"/> of a sequence's cache.
 /// <paramref name="Routing"/>, when given, also records this row's expert choices (per-sequence statistics).
-/// <paramref name="Retrieval"/>, when given, picks the row's expert pages from the page index instead of the router's
-/// top-k, so one step can mix sequences routed either way; <paramref name="Index"/> is the page index it retrieves
-/// from.</summary>
+/// <paramref name="Program"/> is its statement's forward program (null: the router's, as the pass was built); its
+/// Experts operators pick the row's pages, so one step can mix rows routed by the router and by the page index,
+/// <paramref name="Index"/> being the index a retrieval row searches. <paramref name="Actuals"/>, when given, receives
+/// each operator's figures for the steps this row is in (EXPLAIN ANALYZE).</summary>
 public readonly record struct StepRow(int Token, KvCache Cache, int Position, RoutingStats? Routing = null,
-    RetrievalRouting? Retrieval = null, PageIndex? Index = null);
+    ForwardProgram? Program = null, PageIndex? Index = null, StatementActuals? Actuals = null)
+{
+    /// <summary>How the row's experts are chosen: null for the router's top-k.</summary>
+    public RetrievalRouting? Retrieval => Program?.Retrieval;
+}
 
-/// <summary>The forward pass: a step of 1 to <see cref="MaxBatchRows"/> rows through the model, top to bottom —
-/// embedding → per layer (attention, then routed experts or a dense FFN) → final norm → logits. A decode step is a step
+/// <summary>The forward pass, the executor of a <see cref="ForwardProgram"/>: a step of 1 to <see cref="MaxBatchRows"/>
+/// rows through the program's operators, top to bottom — Embed → per layer (Attention, Prediction, FfnNorm, then
+/// Router, Experts, SharedExpert or DenseFfn) → FinalNorm → LmHead (Sample is the scheduler's, on the logits). A decode step is a step
 /// of one row, a prompt goes through in chunks of rows, and the next tokens of many sequences share a step. Every
 /// weight page is read once per step and multiplied against all the rows that need it: one row takes the
 /// matrix-vector kernels (its normalised input quantised once for every matrix that reads it, a tensor's pages handed
@@ -39,6 +46,8 @@ public sealed partial class ForwardPass
     private readonly int _maxBundleRows;      // rows of the largest expert bundle page
     private readonly int _maxPageRows;        // rows of the largest page of any tensor
     private readonly IForwardObserver? _observer;
+    private readonly ForwardProgram _program;  // the router's program, for rows that bring none
+    private readonly PageReadTally _tally = new(); // pages the running operator has read, and how
     private StepBuffers? _p;          // activations, sized for the largest step so far
     private float[]? _routerScratch;  // GroupedRouter's scratch, [ScratchLength(experts, groups)]
     private int _busy;
@@ -55,8 +64,12 @@ public sealed partial class ForwardPass
         _outputNorm = outputNorm;
         _maxBundleRows = w.Manifest.ExpertGrids.Max(g => g.BundleRows);
         _maxPageRows = w.Manifest.Tensors.Max(t => t.RowsPerPage);
+        _program = ForwardProgram.Build(w.Manifest);
         Routing = new RoutingStats(_h.Layers, _h.Experts);
     }
+
+    /// <summary>The model's program with the router choosing the experts (what rows without a program of their own run).</summary>
+    public ForwardProgram Program => _program;
 
     /// <summary>Which experts the router chose, per layer, since the pass was created (or last reset).</summary>
     public RoutingStats Routing { get; }
@@ -80,7 +93,8 @@ public sealed partial class ForwardPass
     /// <summary>The same, the token's expert pages chosen by <paramref name="retrieval"/> from <paramref name="index"/>
     /// (null: the router's top-k).</summary>
     public async ValueTask<float[]> DecodeAsync(int token, KvCache cache, RetrievalRouting? retrieval, PageIndex? index, CancellationToken ct = default) =>
-        (await StepAsync([new StepRow(token, cache, cache.Length, Retrieval: retrieval, Index: index)], [0], ct).ConfigureAwait(false))[0];
+        (await StepAsync([new StepRow(token, cache, cache.Length, Program: retrieval is null ? null : ForwardProgram.Build(_w.Manifest, retrieval), Index: index)],
+            [0], ct).ConfigureAwait(false))[0];
 
     /// <summary>Feeds <paramref name="tokens"/> at the cache's next positions; returns the logits of every
     /// position, or of the last only.</summary>
@@ -121,8 +135,7 @@ public sealed partial class ForwardPass
         var lengths = rows.Select(r => r.Cache).Distinct().Select(c => (Cache: c, c.Length)).ToArray();
         try
         {
-            await RowsAsync(rows, ct).ConfigureAwait(false);
-            var logits = await RowLogitsAsync(logitRows, ct).ConfigureAwait(false);
+            var logits = await RunAsync(rows[0].Program ?? _program, rows, logitRows, ct).ConfigureAwait(false);
             foreach (var row in logits) CheckFinite(row);
             return logits;
         }
@@ -147,35 +160,91 @@ public sealed partial class ForwardPass
                 throw new ArgumentException($"a row at position {r.Position} does not continue its cache (next position {expected})", nameof(rows));
             r.Cache.CheckRoom(r.Position + 1 - r.Cache.Length);
             if (r.Retrieval is not null) RequireIndex(r);
+            if (r.Program is { } program && program != _program && !SameOperators(program))
+                throw new ArgumentException($"a row's program is not one of model '{_w.Manifest.Name}''s", nameof(rows));
             next[r.Cache] = expected + 1;
         }
     }
 
-    /// <summary>The pass over the step's n rows: X [n, dim] is the residual stream, Xb its normalised copy that each
-    /// sub-block reads, O and Moe the sub-blocks' outputs added back.</summary>
-    private async ValueTask RowsAsync(IReadOnlyList<StepRow> rows, CancellationToken ct)
+    /// <summary>Programs of one model have the same operators (only how Experts picks pages differs), so the rows of
+    /// a step can run one program's operators.</summary>
+    private bool SameOperators(ForwardProgram program) =>
+        program.Operators.Count == _program.Operators.Count
+        && program.Operators.Zip(_program.Operators).All(x => x.First.Kind == x.Second.Kind && x.First.Layer == x.Second.Layer);
+
+    /// <summary>Runs the program's operators over the step's n rows: X [n, dim] is the residual stream, Xb its
+    /// normalised copy that each sub-block reads, O and Moe the sub-blocks' outputs added back. Returns the logits of
+    /// <paramref name="logitRows"/>.</summary>
+    private async ValueTask<float[][]> RunAsync(ForwardProgram program, IReadOnlyList<StepRow> rows, IReadOnlyList<int> logitRows, CancellationToken ct)
     {
         var n = rows.Count;
         var p = Buffers(n);
         var dim = _h.Dim;
-        for (var i = 0; i < n; i++) await EmbedAsync(rows[i].Token, p.X.AsMemory(i * dim, dim), ct).ConfigureAwait(false);
-        for (var l = 0; l < _layers.Length; l++)
+        var measured = rows.Any(r => r.Actuals is not null);
+        float[][] logits = [];
+        foreach (var op in program.Operators)
         {
-            var layer = _layers[l];
-            Normalize(layer.AttnNorm, n);
-            if (_recipe.LatentAttention) await LatentAttentionAsync(layer, l, rows, p.Xb, p.O, ct).ConfigureAwait(false);
-            else await AttentionAsync(layer, l, rows, ct).ConfigureAwait(false);
-            VectorOps.Add(p.O.AsSpan(0, n * dim), p.X.AsSpan(0, n * dim));
-            await PrefetchNextExpertsAsync(l, p.X, rows, ct).ConfigureAwait(false);
-
-            Normalize(layer.FfnNorm, n);
-            if (_observer is { } observer)
-                for (var i = 0; i < n; i++) observer.FfnInput(l, p.Xb.AsSpan(i * dim, dim));
-            if (layer.Experts is null) await DenseFfnAsync(layer, n, ct).ConfigureAwait(false);
-            else await MixtureOfExpertsAsync(layer, layer.Experts, rows, ct).ConfigureAwait(false);
-            VectorOps.Add(p.Moe.AsSpan(0, n * dim), p.X.AsSpan(0, n * dim));
+            var (start, waits) = measured ? (Stopwatch.GetTimestamp(), _w.PageWaits) : default;
+            _tally.Clear();
+            var layer = op.Layer >= 0 ? _layers[op.Layer] : null;
+            switch (op.Kind)
+            {
+                case OperatorKind.Embed:
+                    for (var i = 0; i < n; i++) await EmbedAsync(rows[i].Token, p.X.AsMemory(i * dim, dim), ct).ConfigureAwait(false);
+                    break;
+                case OperatorKind.Attention:
+                    Normalize(layer!.AttnNorm, n);
+                    if (op.Variant == OperatorVariant.Latent) await LatentAttentionAsync(layer, op.Layer, rows, p.Xb, p.O, ct).ConfigureAwait(false);
+                    else await AttentionAsync(layer, op.Layer, rows, ct).ConfigureAwait(false);
+                    VectorOps.Add(p.O.AsSpan(0, n * dim), p.X.AsSpan(0, n * dim));
+                    break;
+                case OperatorKind.Prediction:
+                    await PrefetchNextExpertsAsync(op.Layer, p.X, rows, ct).ConfigureAwait(false);
+                    break;
+                case OperatorKind.FfnNorm:
+                    Normalize(layer!.FfnNorm, n);
+                    if (_observer is { } observer)
+                        for (var i = 0; i < n; i++) observer.FfnInput(op.Layer, p.Xb.AsSpan(i * dim, dim));
+                    break;
+                case OperatorKind.Router:
+                    await RouteAsync(layer!, layer!.Experts!, rows, ct).ConfigureAwait(false);
+                    break;
+                case OperatorKind.Experts:
+                    await ExpertsAsync(layer!.Experts!, rows, measured ? op : null, ct).ConfigureAwait(false);
+                    break;
+                case OperatorKind.SharedExpert:
+                    await SharedExpertAsync(layer!, n, ct).ConfigureAwait(false);
+                    break;
+                case OperatorKind.DenseFfn:
+                    await DenseFfnAsync(layer!, n, ct).ConfigureAwait(false);
+                    break;
+                case OperatorKind.FinalNorm:
+                    for (var i = 0; i < logitRows.Count; i++)
+                        RmsNorm.Compute(p.X.AsSpan(logitRows[i] * dim, dim), _outputNorm, (float)_h.NormEps, p.Xb.AsSpan(i * dim, dim));
+                    break;
+                case OperatorKind.LmHead:
+                    logits = await RowLogitsAsync(logitRows.Count, ct).ConfigureAwait(false);
+                    break;
+                case OperatorKind.Sample:
+                    continue; // the caller samples from the logits
+            }
+            if (op.EndsLayer) VectorOps.Add(p.Moe.AsSpan(0, n * dim), p.X.AsSpan(0, n * dim));
+            if (measured && op.Kind != OperatorKind.Experts) Attribute(op, rows, logitRows, start, waits);
         }
         foreach (var r in rows) r.Cache.Length = Math.Max(r.Cache.Length, r.Position + 1);
+        return logits;
+    }
+
+    /// <summary>Adds the operator's figures for this step to each statement whose rows it ran (FinalNorm and LmHead run
+    /// only the rows whose logits are wanted): the step's time and pages, which its rows shared.</summary>
+    private void Attribute(PhysicalOperator op, IReadOnlyList<StepRow> rows, IReadOnlyList<int> logitRows, long start, PageWaitStats waitsBefore)
+    {
+        var waits = _w.PageWaits - waitsBefore;
+        var time = StatementActuals.Since(start);
+        var ran = op.Kind is OperatorKind.FinalNorm or OperatorKind.LmHead ? logitRows.Select(i => rows[i]) : rows;
+        foreach (var group in ran.Where(r => r.Actuals is not null).GroupBy(r => r.Actuals!))
+            group.Key.Add(op.Id, new OperatorFigures(1, group.Count(), time, _tally.Hits, _tally.Joined, _tally.FromDisk, _tally.Bytes,
+                waits.Waits, TimeSpan.FromSeconds(waits.Seconds)));
     }
 
     /// <summary>The step's buffers, regrown when a step has more rows than any before it.</summary>
@@ -193,7 +262,7 @@ public sealed partial class ForwardPass
     }
 
     private ValueTask EmbedAsync(int token, Memory<float> x, CancellationToken ct) =>
-        _w.StreamPagesAsync(_embedding.PageOfRow(token), 1, (_, page) => _embedding.Row(page, token, x.Span), ct);
+        _w.StreamPagesAsync(_embedding.PageOfRow(token), 1, (_, page) => _embedding.Row(page, token, x.Span), ct, _tally);
 
     /// <summary>Xb → q, k, v → (q/k norm) → RoPE → each row's cache → causal attention → output projection into O.
     /// Every row writes its key and value into its own cache first, then attends over its cache up to its own position
@@ -271,15 +340,13 @@ public sealed partial class ForwardPass
         }
     }
 
-    /// <summary>Final norm and output projection for the listed rows.</summary>
-    private async ValueTask<float[][]> RowLogitsAsync(IReadOnlyList<int> rows, CancellationToken ct)
+    /// <summary>The output projection of the first <paramref name="count"/> rows of Xb (FinalNorm put the rows whose
+    /// logits are wanted there).</summary>
+    private async ValueTask<float[][]> RowLogitsAsync(int count, CancellationToken ct)
     {
         var p = _p!;
-        var (dim, vocab) = (_h.Dim, _h.Vocab);
-        var count = rows.Count;
+        var vocab = _h.Vocab;
         if (count == 0) return [];
-        for (var i = 0; i < count; i++)
-            RmsNorm.Compute(p.X.AsSpan(rows[i] * dim, dim), _outputNorm, (float)_h.NormEps, p.Xb.AsSpan(i * dim, dim));
         if (count == 1)
         {
             var y = p.RowLogits(0, vocab);
@@ -333,10 +400,10 @@ public sealed partial class ForwardPass
     /// the kernel threads (all of them at once for a tensor in RAM), the rest as they land.</summary>
     private ValueTask MatVecAsync(DenseWeight w, MatVecInput x, float[] y, CancellationToken ct) =>
         w.PageCount == 1
-            ? _w.StreamAsync(w, (i, page) => w.MatVecPage(i, page, x, y), ct)
-            : _w.StreamPagesUnorderedAsync(w.PageIds, ModelWeights.UnorderedInFlight, (indices, pages) => w.MatVecPages(indices, pages, x, y), ct);
+            ? _w.StreamAsync(w, (i, page) => w.MatVecPage(i, page, x, y), ct, _tally)
+            : _w.StreamPagesUnorderedAsync(w.PageIds, ModelWeights.UnorderedInFlight, (indices, pages) => w.MatVecPages(indices, pages, x, y), ct, _tally);
 
     /// <summary>Y[n, Rows] = X[n, Cols] · Wᵀ, streamed page by page.</summary>
     private ValueTask MatMulAsync(DenseWeight w, float[] x, int n, float[] y, CancellationToken ct) =>
-        _w.StreamAsync(w, (i, page) => w.MatMulPage(i, page, x.AsSpan(0, n * w.Cols), n, y, _p!.PageScratch), ct);
+        _w.StreamAsync(w, (i, page) => w.MatMulPage(i, page, x.AsSpan(0, n * w.Cols), n, y, _p!.PageScratch), ct, _tally);
 }

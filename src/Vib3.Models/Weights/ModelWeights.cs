@@ -70,7 +70,8 @@ public sealed class ModelWeights : IDisposable
     /// <paramref name="ct"/> stops it before the next page is computed on (a read under way is waited for and
     /// released, not used). Do not nest streams over one
     /// store (a consumer that starts another stream): at a tight budget the inner one could wait on the outer's pages.</summary>
-    public async ValueTask StreamPagesAsync(int first, int count, PageConsumer consume, CancellationToken ct = default)
+    /// <param name="tally">Counts how each page was found (by its index in the stream); null counts nothing.</param>
+    public async ValueTask StreamPagesAsync(int first, int count, PageConsumer consume, CancellationToken ct = default, PageReadTally? tally = null)
     {
         // Never more pages outstanding than the cache holds at once: a later page that is resident is pinned at once,
         // and the earlier read it overtook would then wait for room that only this stream's own pages could free.
@@ -84,6 +85,7 @@ public sealed class ModelWeights : IDisposable
                 while (next < count && pending.Count < window) pending.Enqueue(Store.ReadAsync(first + next++, ct));
                 using var lease = await _waits.Await(pending.Dequeue()).ConfigureAwait(false);
                 ct.ThrowIfCancellationRequested(); // a hit completes without looking at the token
+                tally?.Count(i, lease);
                 consume(i, lease.Memory.Span);
             }
         }
@@ -102,15 +104,17 @@ public sealed class ModelWeights : IDisposable
     /// <see cref="UnorderedInFlight"/> reads outstanding (fewer when the page cache holds fewer pages) and no thread
     /// waiting on any of them. A page is released as soon as its consumer returns. Consumers that must add results
     /// up in a fixed order keep them per index and sum afterwards.</summary>
-    public ValueTask StreamPagesUnorderedAsync(IReadOnlyList<int> pages, PageConsumer consume, CancellationToken ct = default) =>
-        StreamPagesUnorderedAsync(pages, 1, (indices, memories) => consume(indices[0], memories[0].Span), ct);
+    public ValueTask StreamPagesUnorderedAsync(IReadOnlyList<int> pages, PageConsumer consume, CancellationToken ct = default,
+        PageReadTally? tally = null) =>
+        StreamPagesUnorderedAsync(pages, 1, (indices, memories) => consume(indices[0], memories[0].Span), ct, tally);
 
     /// <summary><see cref="StreamPagesUnorderedAsync(IReadOnlyList{int}, PageConsumer, CancellationToken)"/>, handing
     /// over every page whose read has completed at once, up to <paramref name="group"/> (indices into
     /// <paramref name="pages"/> with their pages), so a consumer can compute on several at once, one per thread: with
     /// the pages in RAM that is the whole list in one call, with reads landing one by one a page at a time as they
     /// land. Only completed reads are grouped, so nothing is held while waiting.</summary>
-    public async ValueTask StreamPagesUnorderedAsync(IReadOnlyList<int> pages, int group, PageSetConsumer consume, CancellationToken ct = default)
+    public async ValueTask StreamPagesUnorderedAsync(IReadOnlyList<int> pages, int group, PageSetConsumer consume, CancellationToken ct = default,
+        PageReadTally? tally = null)
     {
         var limit = Math.Clamp(Store.PagesThatFit, 1, UnorderedInFlight);
         group = Math.Clamp(group, 1, limit);
@@ -133,6 +137,7 @@ public sealed class ModelWeights : IDisposable
                     ready.Add(await read.ConfigureAwait(false));
                 }
                 ct.ThrowIfCancellationRequested();
+                if (tally is not null) foreach (var r in ready) tally.Count(r.Index, r.Lease);
                 consume(ready.Select(r => r.Index).ToArray(), ready.Select(r => r.Lease.Memory).ToArray());
                 foreach (var r in ready) r.Lease.Dispose();
                 ready.Clear();
@@ -154,8 +159,8 @@ public sealed class ModelWeights : IDisposable
     /// <summary>Reads outstanding at once in <see cref="StreamPagesUnorderedAsync"/>.</summary>
     public const int UnorderedInFlight = 16;
 
-    public ValueTask StreamAsync(DenseWeight w, PageConsumer consume, CancellationToken ct = default) =>
-        StreamPagesAsync(w.FirstPage, w.PageCount, consume, ct);
+    public ValueTask StreamAsync(DenseWeight w, PageConsumer consume, CancellationToken ct = default, PageReadTally? tally = null) =>
+        StreamPagesAsync(w.FirstPage, w.PageCount, consume, ct, tally);
 
     /// <summary>Pages read ahead of the one being computed.</summary>
     public const int ReadAhead = 4;

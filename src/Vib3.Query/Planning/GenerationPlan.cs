@@ -1,3 +1,4 @@
+using Vib3.Models.Inference;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Query.Planning;
@@ -29,10 +30,11 @@ public sealed record SamplingPlan(double Temperature, double TopP, int TopK, dou
 /// <summary>The prompt: plain text, or chat messages to render with the model's template.</summary>
 public sealed record PlanPrompt(string? Text, IReadOnlyList<(string Role, string Content)>? Messages);
 
-/// <summary>One operator of the plan and what it costs per generated token. Layers hold their sub-operators.</summary>
+/// <summary>A node of the plan EXPLAIN prints and what it costs per generated token: one of the program's operators
+/// (<see cref="Operator"/> is its <see cref="PhysicalOperator.Id"/>), or a layer holding its operators.</summary>
 public sealed record PlanOperator(string Name, string Detail, int PagesPerToken, long BytesPerToken, IReadOnlyList<PlanOperator> Children)
 {
-    public static PlanOperator Leaf(string name, string detail, int pages, long bytes) => new(name, detail, pages, bytes, []);
+    public int? Operator { get; init; }
 }
 
 /// <summary>Per-token estimates: pages and bytes read (dense vs routed experts), multiply-adds, and whether the
@@ -56,8 +58,9 @@ public sealed record PlanEstimate(int PagesPerToken, long BytesPerToken, long De
 /// <param name="OthersResidentBytes">RAM the other open models' pages take now.</param>
 public sealed record RamBudgetUse(int OpenModels, long ModelResidentBytes, long OthersResidentBytes);
 
-/// <summary>A GENERATE statement bound to a model: everything the executor needs, decided before it runs, and what
-/// EXPLAIN prints. Nothing in it refers to SQL text.</summary>
+/// <summary>A GENERATE statement bound to a model: everything the executor needs, decided before it runs — the forward
+/// program its rows run, how its tokens are sampled and when it stops — and what EXPLAIN prints (the program's
+/// operators as a tree). Nothing in it refers to SQL text.</summary>
 public sealed record GenerationPlan(
     string Model,
     ModelManifest Manifest,
@@ -67,5 +70,6 @@ public sealed record GenerationPlan(
     int MaxTokens,
     IReadOnlyList<string> Stop,
     bool Stream,
+    ForwardProgram Program,
     IReadOnlyList<PlanOperator> Operators,
     PlanEstimate Estimate);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Vib3.Core;
+using Vib3.Models.Inference;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Query.Planning;
@@ -11,7 +12,8 @@ public static class PlanPrinter
 {
     /// <param name="chatTemplate">For a chat prompt, which template renders it (the model's own, or a built-in
     /// format and why); printed after the prompt line.</param>
-    public static string Print(GenerationPlan p, string? chatTemplate = null)
+    /// <param name="actuals">EXPLAIN ANALYZE: the statement's measured figures, printed under each node.</param>
+    public static string Print(GenerationPlan p, string? chatTemplate = null, StatementActuals? actuals = null)
     {
         var m = p.Manifest;
         var e = p.Estimate;
@@ -34,7 +36,7 @@ public static class PlanPrinter
         var (ram, disk) = PerTier(e);
         sb.Append(CultureInfo.InvariantCulture,
             $"  expected per token once warm: RAM {ByteSize.Format(ram)}, disk {ByteSize.Format(disk)} (uniform expert access)\n");
-        for (var i = 0; i < p.Operators.Count; i++) Operator(sb, p.Operators[i], "", i == p.Operators.Count - 1);
+        for (var i = 0; i < p.Operators.Count; i++) Operator(sb, p.Operators[i], "", i == p.Operators.Count - 1, actuals);
         return sb.ToString();
     }
 
@@ -48,15 +50,32 @@ public static class PlanPrinter
         return (e.BytesPerToken - disk, disk);
     }
 
-    private static void Operator(StringBuilder sb, PlanOperator op, string indent, bool last)
+    private static void Operator(StringBuilder sb, PlanOperator op, string indent, bool last, StatementActuals? actuals)
     {
         var label = indent + (last ? "└─ " : "├─ ") + op.Name;
         var detail = op.Detail.Length > 0 ? "  " + op.Detail : "";
         sb.Append(CultureInfo.InvariantCulture,
             $"{label,-20}{op.PagesPerToken,5} page(s) {ByteSize.Format(op.BytesPerToken),10}{detail}\n");
-        for (var i = 0; i < op.Children.Count; i++)
-            Operator(sb, op.Children[i], indent + (last ? "   " : "│  "), i == op.Children.Count - 1);
+        var inner = indent + (last ? "   " : "│  ");
+        if (actuals is not null)
+            sb.Append(inner).Append(op.Children.Count > 0 ? "│  " : "   ").Append(Actual(Figures(op, actuals))).Append('\n');
+        for (var i = 0; i < op.Children.Count; i++) Operator(sb, op.Children[i], inner, i == op.Children.Count - 1, actuals);
     }
+
+    /// <summary>A node's figures: its operator's, or a layer's operators' summed (calls and rows are the layer's
+    /// first operator's: every operator of a layer runs the same steps).</summary>
+    private static OperatorFigures Figures(PlanOperator op, StatementActuals actuals)
+    {
+        if (op.Operator is { } id) return actuals[id];
+        var children = op.Children.Select(c => Figures(c, actuals)).ToList();
+        return children.Aggregate(default(OperatorFigures), (a, b) => a + b) with { Calls = children[0].Calls, Rows = children[0].Rows };
+    }
+
+    /// <summary>"(actual 12.3 ms, 17 calls, 17 rows; pages 68 hit / 0 joined / 0 disk, 20.4 MiB; 0 waits)" — the
+    /// legend EXPLAIN ANALYZE prints explains each figure.</summary>
+    public static string Actual(OperatorFigures f) => string.Create(CultureInfo.InvariantCulture,
+        $"(actual {f.Time.TotalMilliseconds:0.000} ms, {f.Calls} calls, {f.Rows} rows; pages {f.PagesHit} hit / {f.PagesJoined} joined / {f.PagesFromDisk} disk, " +
+        $"{ByteSize.Format(f.Bytes)}; {f.Waits} waits {f.WaitTime.TotalMilliseconds:0.0} ms)");
 
     private static string Routing(RoutingPlan r, int experts) => r.Retrieval
         ? $"RETRIEVAL k={r.TopK} bundle pages per layer by page key ({r.Index})" +

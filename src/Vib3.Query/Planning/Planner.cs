@@ -1,13 +1,15 @@
 using System.Globalization;
 using Vib3.Core;
 using Vib3.Index;
+using Vib3.Models.Inference;
+using Vib3.Models.Retrieval;
 using Vib3.Storage;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Query.Planning;
 
 /// <summary>Binds a GENERATE statement to a model and lays out its per-token work: which pages each layer reads,
-/// how experts are chosen, what it costs. The executor runs exactly this plan; EXPLAIN prints it.</summary>
+/// how experts are chosen, what it costs. Its forward program is what the executor runs; EXPLAIN prints it.</summary>
 public static class Planner
 {
     public static GenerationPlan Plan(GenerationStatement statement, PlannerContext context)
@@ -31,10 +33,10 @@ public static class Planner
         var d = context.DefaultSampling;
         var sampling = new SamplingPlan((double?)o.Temperature ?? d.Temperature, (double?)o.TopP ?? d.TopP, o.TopK ?? d.TopK,
             (double?)o.MinP ?? d.MinP, o.Seed ?? d.Seed);
-        var (operators, estimate) = Layout(m, routing, context.RamBudgetBytes);
+        var (program, operators, estimate) = Layout(m, routing, context.RamBudgetBytes);
         estimate = estimate with { RamUse = context.RamUse?.Invoke(model) };
         return new GenerationPlan(model, m, prompt, routing, sampling, o.MaxTokens ?? context.DefaultMaxTokens,
-            o.Stop.Select(s => Text(s, context, "STOP")).ToList(), o.Stream, operators, estimate);
+            o.Stop.Select(s => Text(s, context, "STOP")).ToList(), o.Stream, program, operators, estimate);
     }
 
     /// <summary>USING RETRIEVAL k=N [ef=M]: needs the model's page index; when N pages are no fewer than every
@@ -87,133 +89,100 @@ public static class Planner
         _ => throw Error(SqlState.InvalidParameterValue, $"the {what} must be text", e.Position),
     };
 
-    /// <summary>The per-token operator tree and its totals.</summary>
-    private static (IReadOnlyList<PlanOperator>, PlanEstimate) Layout(ModelManifest m, RoutingPlan routing, long budget)
+    /// <summary>The statement's forward program (built from the layer schema) and the tree EXPLAIN prints of it: each
+    /// of the program's operators as a node, a layer's under "Layer l", with what it costs a token.</summary>
+    private static (ForwardProgram, IReadOnlyList<PlanOperator>, PlanEstimate) Layout(ModelManifest m, RoutingPlan routing, long budget)
     {
         var h = m.Hyper;
-        var tensors = m.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
-        TensorEntry? T(string name) => tensors.GetValueOrDefault(name);
-        long Bytes(TensorEntry t) => DTypes.Parse(t.DType).ByteCount(t.Shape.Aggregate(1L, (a, d) => a * d));
-        long Params(TensorEntry t) => t.Shape.Aggregate(1L, (a, d) => a * d);
-        (int Pages, long Bytes, long Flops) Sum(params TensorEntry?[] ts) =>
-            (ts.Sum(t => t?.PageCount ?? 0), ts.Sum(t => t is null ? 0 : Bytes(t)), ts.Sum(t => t is null ? 0 : 2 * Params(t)));
-
+        var program = ForwardProgram.Build(m, routing.Retrieval
+            ? new RetrievalRouting(routing.TopK, routing.Ef ?? 0, routing.Experts ?? 0, (float)(routing.Prior ?? 0))
+            : null);
         var ops = new List<PlanOperator>();
-        long dense = 0, experts = 0, flops = 0;
-        var pages = 0;
-        void Count(int p, long b, long f, bool expert = false)
+        var layer = new List<PlanOperator>(); // the nodes of the layer being gathered
+        foreach (var o in program.Operators)
         {
-            pages += p;
-            if (expert) experts += b; else dense += b;
-            flops += f;
-        }
-
-        // The token's row is read as the page that holds it: the store reads (and the RAM tier counts) whole pages.
-        var embd = T("token_embd")!;
-        var embdPageRows = Math.Min(embd.RowsPerPage, embd.Shape[0]);
-        var embdPageBytes = Bytes(embd) / embd.Shape[0] * embdPageRows;
-        Count(1, embdPageBytes, 0);
-        ops.Add(PlanOperator.Leaf("Embedding", $"token_embd [{Shape(embd)}] {embd.DType}, one row (its page of {embdPageRows} rows)", 1, embdPageBytes));
-
-        for (var l = 0; l < h.Layers; l++)
-        {
-            var children = new List<PlanOperator>();
-            TensorEntry?[] attnTensors = [T($"blk.{l}.attn_q"), T($"blk.{l}.attn_k"), T($"blk.{l}.attn_v"), T($"blk.{l}.attn_output"),
-                T($"blk.{l}.attn_q_a"), T($"blk.{l}.attn_q_b"), T($"blk.{l}.attn_kv_a_mqa"), T($"blk.{l}.attn_k_b"), T($"blk.{l}.attn_v_b")];
-            var attn = Sum(attnTensors);
-            var norms = Sum(T($"blk.{l}.attn_norm"), T($"blk.{l}.ffn_norm"), T($"blk.{l}.attn_q_norm"), T($"blk.{l}.attn_k_norm"),
-                T($"blk.{l}.attn_q_bias"), T($"blk.{l}.attn_k_bias"), T($"blk.{l}.attn_v_bias"), T($"blk.{l}.attn_q_a_norm"),
-                T($"blk.{l}.attn_kv_a_norm"), T($"blk.{l}.exp_probs_b"));
-            Count(attn.Pages, attn.Bytes, attn.Flops);
-            children.Add(PlanOperator.Leaf("Attention", Typed(l, h.KvLoraRank > 0
-                    ? $"latent (MLA), {h.Heads} heads x {h.QkNopeHeadDim}+{h.QkRopeHeadDim} (v {h.VHeadDim}), q rank {h.QLoraRank}, kv rank {h.KvLoraRank}; " +
-                      $"cache {h.KvLoraRank + h.QkRopeHeadDim} values per token (full keys and values: {h.Heads * (h.HeadDim + h.VHeadDim)}); norms cached ({norms.Bytes} B)"
-                    : $"q/k/v/o, {h.Heads} heads / {h.KvHeads} kv x {h.HeadDim}, rope {h.RopeStyle}; norms and biases cached ({norms.Bytes} B)",
-                attnTensors), attn.Pages, attn.Bytes));
-            if (l + 1 < h.Layers && m.ExpertGrids.Any(g => g.Layer == l + 1))
+            var node = new PlanOperator(o.Kind.ToString(), Detail(o, m, routing), o.PagesPerRow, o.BytesPerRow, []) { Operator = o.Id };
+            if (o.Layer < 0)
             {
-                // Expert prefetch (always on): the next layer's router scores this residual so that its experts' pages
-                // start loading during this layer's compute; one more read of that router per token.
-                var nextRouter = T($"blk.{l + 1}.ffn_gate_inp");
-                var prediction = Sum(nextRouter);
-                Count(prediction.Pages, prediction.Bytes, prediction.Flops);
-                children.Add(PlanOperator.Leaf("Prediction",
-                    Typed(l, $"layer {l + 1}'s router on this residual: its experts' pages start loading", nextRouter),
-                    prediction.Pages, prediction.Bytes));
-            }
-
-            if (m.ExpertGrids.FirstOrDefault(g => g.Layer == l) is not { } grid)
-            {
-                TensorEntry?[] ffnTensors = [T($"blk.{l}.ffn_gate"), T($"blk.{l}.ffn_up"), T($"blk.{l}.ffn_down")];
-                var ffn = Sum(ffnTensors);
-                Count(ffn.Pages, ffn.Bytes, ffn.Flops);
-                children.Add(PlanOperator.Leaf("DenseFFN",
-                    Typed(l, $"SwiGLU, hidden {h.DenseHidden} (a leading dense layer: no router, no experts)", ffnTensors), ffn.Pages, ffn.Bytes));
-                ops.Add(new PlanOperator($"Layer {l}", "", children.Sum(c => c.PagesPerToken), children.Sum(c => c.BytesPerToken), children));
+                ops.Add(node);
                 continue;
             }
-            var routerTensor = T($"blk.{l}.ffn_gate_inp");
-            var router = Sum(routerTensor);
-            Count(router.Pages, router.Bytes, router.Flops);
-            var expertBytes = grid.BundleBytes(grid.ExpertHidden);
-            if (routing.Retrieval)
-            {
-                // The router still runs (its softmax weights the retrieved pages); the index is in RAM, not pages.
-                children.Add(PlanOperator.Leaf("Router",
-                    Typed(l, $"softmax over {h.Experts}: weights of the retrieved pages' experts" + (routing.Renormalise ? ", renormalised over them" : ""), routerTensor),
-                    router.Pages, router.Bytes));
-                var keys = grid.Experts * grid.BundlesPerExpert;
-                children.Add(PlanOperator.Leaf("PageIndex",
-                    $"top-{routing.TopK} of {keys} page keys [{keys} x {grid.Dim}] f32 in RAM ({routing.Index}, {SearchMethod(routing, l, keys)})", 0, 0));
-                var bundleBytes = grid.BundleBytes(grid.BundleRows);
-                var exactPages = h.TopK * grid.BundlesPerExpert;
-                Count(routing.TopK, routing.TopK * bundleBytes, routing.TopK * 2L * 3 * grid.Dim * grid.BundleRows, expert: true);
-                children.Add(PlanOperator.Leaf("Experts",
-                    $"{routing.TopK} retrieved bundle page(s) of R={grid.BundleRows} ({ExpertTypes(grid)}), per token; exact routing reads {exactPages} ({ByteSize.Format(h.TopK * expertBytes)})",
-                    routing.TopK, routing.TopK * bundleBytes));
-            }
-            else
-            {
-                children.Add(PlanOperator.Leaf("Router", Typed(l, RouterText(h, routing, T($"blk.{l}.exp_probs_b") is not null), routerTensor),
-                    router.Pages, router.Bytes));
-                var expertPages = routing.TopK * grid.BundlesPerExpert;
-                Count(expertPages, routing.TopK * expertBytes, routing.TopK * 2L * 3 * grid.Dim * grid.ExpertHidden, expert: true);
-                children.Add(PlanOperator.Leaf("Experts",
-                    $"{routing.TopK} x {grid.BundlesPerExpert} bundle page(s) of R={grid.BundleRows} ({ExpertTypes(grid)}), chosen per token",
-                    expertPages, routing.TopK * expertBytes));
-            }
-
-            if (T($"blk.{l}.ffn_gate_shexp") is not null)
-            {
-                TensorEntry?[] sharedTensors = [T($"blk.{l}.ffn_gate_shexp"), T($"blk.{l}.ffn_up_shexp"), T($"blk.{l}.ffn_down_shexp")];
-                var shared = Sum(sharedTensors);
-                Count(shared.Pages, shared.Bytes, shared.Flops);
-                var gated = T($"blk.{l}.ffn_gate_inp_shexp") is not null;
-                children.Add(PlanOperator.Leaf("SharedExpert", Typed(l, $"hidden {h.SharedExpertHidden}, {(gated ? "sigmoid-gated" : "ungated")}", sharedTensors),
-                    shared.Pages, shared.Bytes));
-            }
-            ops.Add(new PlanOperator($"Layer {l}", "", children.Sum(c => c.PagesPerToken), children.Sum(c => c.BytesPerToken), children));
+            layer.Add(node);
+            if (!o.EndsLayer) continue;
+            ops.Add(new PlanOperator($"Layer {o.Layer}", "", layer.Sum(c => c.PagesPerToken), layer.Sum(c => c.BytesPerToken), layer));
+            layer = [];
         }
 
-        var output = T("output") ?? embd;
-        var head = Sum(output);
-        Count(head.Pages, head.Bytes, head.Flops);
-        ops.Add(PlanOperator.Leaf("Output", $"output_norm, {(T("output") is null ? "token_embd (tied)" : "output")} [{Shape(output)}] {output.DType}",
-            head.Pages, head.Bytes));
-
+        var (pages, bytes, expertBytes, flops) = program.PerToken;
         // Each cached page costs its buffer (record header and sector padding included): the budget holds a little
         // less than its size in page bytes.
         var averagePage = m.PageCount == 0 ? 0 : m.PageBytes / m.PageCount;
         var cacheBytes = averagePage == 0 ? budget : (long)(budget * ((double)averagePage / PageStore.PageCharge((int)averagePage)));
-        return (ops, new PlanEstimate(pages, dense + experts, dense, experts, flops, m.PageBytes, budget, cacheBytes));
+        return (program, ops, new PlanEstimate(pages, bytes, bytes - expertBytes, expertBytes, flops, m.PageBytes, budget, cacheBytes));
+    }
+
+    /// <summary>What an operator does, as EXPLAIN says it.</summary>
+    private static string Detail(PhysicalOperator o, ModelManifest m, RoutingPlan routing)
+    {
+        var h = m.Hyper;
+        var l = o.Layer;
+        var vectors = ByteSize.Format(o.Tensors.Where(t => t.Shape.Length == 1).Sum(t => DTypes.Parse(t.DType).ByteCount(t.Shape[0])));
+        switch (o.Kind)
+        {
+            case OperatorKind.Embed:
+                var embd = o.Tensors[0];
+                return $"token_embd [{Shape(embd)}] {embd.DType}, one row (its page of {Math.Min(embd.RowsPerPage, embd.Shape[0])} rows)";
+            case OperatorKind.Attention:
+                return Typed(l, o.Variant == OperatorVariant.Latent
+                    ? $"latent (MLA), {h.Heads} heads x {h.QkNopeHeadDim}+{h.QkRopeHeadDim} (v {h.VHeadDim}), q rank {h.QLoraRank}, kv rank {h.KvLoraRank}; " +
+                      $"cache {h.KvLoraRank + h.QkRopeHeadDim} values per token (full keys and values: {h.Heads * (h.HeadDim + h.VHeadDim)}); norms cached ({vectors})"
+                    : $"q/k/v/o, {h.Heads} heads / {h.KvHeads} kv x {h.HeadDim}, rope {h.RopeStyle}; norms and biases cached ({vectors})",
+                    o.Tensors);
+            case OperatorKind.Prediction:
+                // Expert prefetch (always on): the next layer's router scores this residual so that its experts' pages
+                // start loading during this layer's compute; one more read of that router per token.
+                return Typed(l, $"layer {l + 1}'s router on this residual: its experts' pages start loading", o.Tensors);
+            case OperatorKind.FfnNorm:
+                return $"RMSNorm of the residual, the FFN half's input; weights cached ({vectors})";
+            case OperatorKind.DenseFfn:
+                return Typed(l, $"SwiGLU, hidden {h.DenseHidden} (a leading dense layer: no router, no experts)", o.Tensors);
+            case OperatorKind.Router when routing.Retrieval:
+                // The router still runs (its softmax weights the retrieved pages).
+                return Typed(l, $"softmax over {h.Experts}: weights of the retrieved pages' experts" + (routing.Renormalise ? ", renormalised over them" : ""),
+                    o.Tensors);
+            case OperatorKind.Router:
+                return Typed(l, RouterText(h, routing, o.Tensors.Any(t => t.Name.EndsWith(".exp_probs_b", StringComparison.Ordinal))), o.Tensors);
+            case OperatorKind.Experts when routing.Retrieval:
+            {
+                var grid = o.Grid!;
+                var keys = grid.Experts * grid.BundlesPerExpert;
+                return $"{routing.TopK} retrieved bundle page(s) of R={grid.BundleRows} ({ExpertTypes(grid)}), per token; exact routing reads " +
+                       $"{h.TopK * grid.BundlesPerExpert} ({ByteSize.Format(h.TopK * grid.BundleBytes(grid.ExpertHidden))}); page index: top-{routing.TopK} " +
+                       $"of {keys} page keys [{keys} x {grid.Dim}] f32 in RAM ({routing.Index}, {SearchMethod(routing, l, keys)})";
+            }
+            case OperatorKind.Experts:
+                return $"{routing.TopK} x {o.Grid!.BundlesPerExpert} bundle page(s) of R={o.Grid.BundleRows} ({ExpertTypes(o.Grid)}), chosen per token";
+            case OperatorKind.SharedExpert:
+                var gated = o.Tensors.Any(t => t.Name.EndsWith(".ffn_gate_inp_shexp", StringComparison.Ordinal));
+                return Typed(l, $"hidden {h.SharedExpertHidden}, {(gated ? "sigmoid-gated" : "ungated")}", o.Tensors);
+            case OperatorKind.FinalNorm:
+                return $"output_norm, RMSNorm of the rows whose logits are wanted; weights cached ({vectors})";
+            case OperatorKind.LmHead:
+                var output = o.Tensors[0];
+                return $"{(output.Name == LayerSchema.TokenEmbedding ? "token_embd (tied)" : "output")} [{Shape(output)}] {output.DType}";
+            case OperatorKind.Sample:
+                return "the next token from the logits, as the sampling line says";
+            default:
+                throw new ArgumentOutOfRangeException(nameof(o), o.Kind, "an operator EXPLAIN does not know");
+        }
     }
 
     /// <summary>An operator's detail and the types of the weights it reads: "...; weights f32" when they share one,
     /// else the type of most parameters and the exceptions by name, "...; weights q4_k (attn_v q6_k)" (llama.cpp's
     /// mixes give some tensors a wider type).</summary>
-    private static string Typed(int layer, string detail, params TensorEntry?[] tensors)
+    private static string Typed(int layer, string detail, IReadOnlyList<TensorEntry> tensors)
     {
-        var present = tensors.OfType<TensorEntry>().ToList();
+        var present = tensors.Where(t => t.Shape.Length == 2).ToList();
         if (present.Count == 0) return detail;
         var main = present.GroupBy(t => t.DType, StringComparer.Ordinal)
             .OrderByDescending(g => g.Sum(t => t.Shape.Aggregate(1L, (a, d) => a * d))).First().Key;

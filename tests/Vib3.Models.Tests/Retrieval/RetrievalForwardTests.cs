@@ -37,7 +37,7 @@ public sealed class RetrievalForwardTests
         for (var i = 0; i < tokens.Length; i++)
         {
             var a = (float[])(await single.Forward.DecodeAsync(tokens[i], single.Cache, routing, index)).Clone();
-            var b = (await batched.Forward.StepAsync([new StepRow(tokens[i], batched.Cache, i, null, routing, index)], [0]))[0];
+            var b = (await batched.Forward.StepAsync([new StepRow(tokens[i], batched.Cache, i, null, ForwardProgram.Build(batched.Weights.Manifest, routing), index)], [0]))[0];
             Assert.Equal(VectorOps.ArgMax(a), VectorOps.ArgMax(b));
             for (var v = 0; v < a.Length; v++) Assert.True(Math.Abs(a[v] - b[v]) < 1e-3f, $"position {i} logit {v}: {a[v]} vs {b[v]}");
         }
@@ -90,7 +90,8 @@ public sealed class RetrievalForwardTests
         }
         Assert.NotEqual(alone[0], alone[1]); // the two indexes pick different pages
         var other = KvCache.For(b.Forward.Hyper, 16);
-        var together = await b.Forward.StepAsync([new StepRow(token, b.Cache, 0, null, routing, svd), new StepRow(token, other, 0, null, routing, mean)], [0, 1]);
+        var program = ForwardProgram.Build(b.Weights.Manifest, routing);
+        var together = await b.Forward.StepAsync([new StepRow(token, b.Cache, 0, null, program, svd), new StepRow(token, other, 0, null, program, mean)], [0, 1]);
         for (var r = 0; r < 2; r++)
         {
             Assert.Equal(VectorOps.ArgMax(alone[r]), VectorOps.ArgMax(together[r]));
@@ -109,7 +110,7 @@ public sealed class RetrievalForwardTests
         Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
         Assert.Contains("CREATE INDEX ON MODEL m", e.Message);
         e = await Assert.ThrowsAsync<Vib3Exception>(async () =>
-            await session.Forward.StepAsync([new StepRow(5, session.Cache, 0, null, new RetrievalRouting(2))], [0]));
+            await session.Forward.StepAsync([new StepRow(5, session.Cache, 0, null, ForwardProgram.Build(session.Weights.Manifest, new RetrievalRouting(2)))], [0]));
         Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
     }
 

@@ -64,7 +64,7 @@ public sealed class Deepseek2GenerateTests : IDisposable
         using var s = engine.OpenSession(ClientAccess.LocalAdministrator);
         var plan = string.Join("\n", (await SessionRows.LastAsync(s, "EXPLAIN GENERATE 'a' FROM MODEL ds MAX_TOKENS 4")).Select(r => (string)r[0]!));
         Assert.Contains("latent (MLA), 4 heads x 16+8 (v 16), q rank 24, kv rank 32; cache 40 values per token (full keys and values: 160)", plan);
-        Assert.Contains("DenseFFN", plan);
+        Assert.Contains("DenseFfn", plan);
         Assert.Contains("sigmoid, top-3 of 8 by score + selection bias, best 2 of 4 groups eligible, renormalised, weights x 2.5", plan);
         Assert.Contains("ungated", plan);
     }
