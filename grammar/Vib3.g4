@@ -64,6 +64,8 @@ generateOption
     | TOP_P number                                                           # topPOption
     | TOP_K INTEGER                                                          # topKOption
     | MIN_P number                                                           # minPOption
+    | REPEAT_PENALTY number                                                  # repeatPenaltyOption
+    | IGNORE_EOS                                                             # ignoreEosOption
     | SEED INTEGER                                                           # seedOption
     | STOP text (COMMA text)*                                                # stopOption
     | STREAM                                                                 # streamOption
@@ -134,6 +136,7 @@ identifier
     | QUOTED_IDENTIFIER
     | MODELS | TIERS | ROUTER | RETRIEVAL | K | EF | MAX_TOKENS | TEMPERATURE | TOP_P | TOP_K
     | MIN_P | SEED | STOP | STREAM | CHAT | MODEL | EXPERTS | LAYER | ANALYZE | EXISTS | INDEX | ON | PRIOR
+    | REPEAT_PENALTY | IGNORE_EOS
     ;
 
 // ---- lexer ----
@@ -171,6 +174,8 @@ TEMPERATURE : 'TEMPERATURE';
 TOP_P       : 'TOP_P';
 TOP_K       : 'TOP_K';
 MIN_P       : 'MIN_P';
+REPEAT_PENALTY : 'REPEAT_PENALTY';
+IGNORE_EOS  : 'IGNORE_EOS';
 SEED        : 'SEED';
 STOP        : 'STOP';
 STREAM      : 'STREAM';

@@ -48,8 +48,4 @@ internal static class GlobalOptions
     /// <summary>The engine's options for the catalog in <paramref name="dataDir"/>, from the global options.</summary>
     public static EngineOptions EngineOptions(ParseResult r, string dataDir) =>
         new(dataDir, RamBudgetBytes(r)) { CachePolicy = CachePolicyOf(r) };
-
-    /// <summary>The page store options of the global options.</summary>
-    public static PageStoreOptions StoreOptions(ParseResult r) =>
-        new() { RamBudgetBytes = RamBudgetBytes(r), CachePolicy = CachePolicyOf(r) };
 }

@@ -41,7 +41,7 @@ public static class Vib3Cli
         root.Subcommands.Add(ModelsCommand.Create(console));
         root.Subcommands.Add(ModelsCommand.CreateInfo(console));
         root.Subcommands.Add(ModelsCommand.CreateDrop(console));
-        root.Subcommands.Add(DemoCommand.Create(console));
+        root.Subcommands.Add(DemoCommand.Create(console, output));
         root.Subcommands.Add(LogitsCommand.Create(output));
         root.Subcommands.Add(GenerateCommand.Create(output, error));
         root.Subcommands.Add(BenchCommand.Create(output));

@@ -23,4 +23,16 @@ public sealed record EngineOptions(string DataDir, long RamBudgetBytes)
     /// <summary>Opens the devices open models read their pages through (<see cref="Storage.StoreDevices.Default"/>:
     /// O_DIRECT where the file system allows it, else buffered).</summary>
     public IStoreDevices StoreDevices { get; init; } = Storage.StoreDevices.Default;
+
+    /// <summary>Element type of every sequence's KV cache (--kv-cache): f32, or f16 for half the memory.</summary>
+    public Models.Inference.KvCacheType KvCache { get; init; } = Models.Inference.KvCacheType.F32;
+
+    /// <summary>Most tokens (prompt and generated) a sequence may hold, below a model's own context (--context); null:
+    /// each model's context. A sequence's KV cache is sized to its prompt plus its MAX_TOKENS within this.</summary>
+    public int? MaxContext { get; init; }
+
+    /// <summary>Page traces to record, by model name: that model's store records every read to its writer and its
+    /// scheduler marks each forward step (vib3 bench --trace).</summary>
+    public IReadOnlyDictionary<string, Storage.Tracing.PageTraceWriter> PageTraces { get; init; } =
+        new Dictionary<string, Storage.Tracing.PageTraceWriter>();
 }

@@ -251,13 +251,15 @@ public sealed class Session : IDisposable
             $"  tokens: {outcome.PromptTokens} prompt, {outcome.GeneratedTokens} generated, finish {outcome.FinishReason}"));
         lines.Add(FormattableString.Invariant(
             $"  time: total {outcome.Elapsed.TotalMilliseconds:0.0} ms, first token {outcome.TimeToFirstToken.TotalMilliseconds:0.0} ms, decode {outcome.DecodeTokensPerSecond:0.0} tok/s"));
+        lines.Add(Phase(actuals, StepPhase.Prefill, "prefill", "prompt rows"));
+        lines.Add(Phase(actuals, StepPhase.Decode, "decode", "tokens"));
         var total = actuals.Total;
         var hitRate = total.Pages > 0 ? 100.0 * total.PagesHit / total.Pages : 0;
         var (resident, capacity) = (Vib3.Core.ByteSize.Format(after.ResidentBytes), Vib3.Core.ByteSize.Format(after.CapacityBytes));
         lines.Add(FormattableString.Invariant(
             $"  ram tier: {total.PagesHit} page hits, {total.PagesJoined} joined, hit rate {hitRate:0.0}%; the store: {after.Evictions - evictionsBefore} evictions, {resident} resident of {capacity}"));
         lines.Add(FormattableString.Invariant(
-            $"  disk tier: {total.PagesFromDisk} page reads; {Vib3.Core.ByteSize.Format(total.Bytes)} of pages in all"));
+            $"  disk tier: {total.PagesFromDisk} page reads; of the {Vib3.Core.ByteSize.Format(total.Bytes)} of pages the operators read, {Vib3.Core.ByteSize.Format(total.Bytes - total.HitBytes)} were not in RAM"));
         lines.Add(FormattableString.Invariant(
             $"  page waits: compute stalled {total.Waits} times for {total.WaitTime.TotalMilliseconds:0.0} ms ({(outcome.Elapsed.TotalSeconds > 0 ? 100 * total.WaitTime.TotalSeconds / outcome.Elapsed.TotalSeconds : 0):0.0}% of the total time) with no page ready"));
         var (issued, used) = (prefetchAfter.Issued - prefetchBefore.Issued, prefetchAfter.Used - prefetchBefore.Used);
@@ -273,6 +275,16 @@ public sealed class Session : IDisposable
                 (experts.TryGetValue(l, out var op) ? ExpertPageReads(actuals[op.Id]) : ""));
         }
         return StatementResult.Table("EXPLAIN", [new("QUERY PLAN", ColumnType.Text)], lines.Select(line => new object?[] { line }));
+    }
+
+    /// <summary>"  decode: 11 tokens in 11 steps, 20.0 pages (80.3 KiB) a token, 1.2 ms a token": one phase's totals.</summary>
+    private static string Phase(StatementActuals actuals, StepPhase phase, string name, string rowsName)
+    {
+        var embed = actuals[actuals.Program.Operators[0].Id, phase];
+        var sum = actuals.Sum(phase);
+        var perRow = Math.Max(1, embed.Rows);
+        return FormattableString.Invariant(
+            $"  {name}: {embed.Rows} {rowsName} in {embed.Calls} steps; per row {(double)sum.Pages / perRow:0.0} pages ({Vib3.Core.ByteSize.Format(sum.Bytes / perRow)}), {sum.Time.TotalMilliseconds / perRow:0.000} ms");
     }
 
     /// <summary>"; pages: H hits, J joined, M from disk (hit rate)" for one layer's expert pages over the statement.</summary>

@@ -170,6 +170,10 @@ public sealed record GenerateOptions
     public int? TopK { get; init; }
     /// <summary>In [0, 1].</summary>
     public decimal? MinP { get; init; }
+    /// <summary>&gt; 0; 1 is off (llama.cpp's repeat penalty on the last 64 tokens).</summary>
+    public decimal? RepeatPenalty { get; init; }
+    /// <summary><c>IGNORE_EOS</c>: never end at an end-of-generation token (run to MAX_TOKENS).</summary>
+    public bool IgnoreEos { get; init; }
     /// <summary>&gt;= 0.</summary>
     public long? Seed { get; init; }
     /// <summary>Stop sequences: <see cref="StringLiteral"/>s or <see cref="ParameterRef"/>s.</summary>

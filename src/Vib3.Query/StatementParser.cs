@@ -191,6 +191,8 @@ public static class StatementParser
                 P.TopPOptionContext c => result with { TopP = Number(c.number(), "TOP_P", 0m, 1m, true) },
                 P.TopKOptionContext c => result with { TopK = (int)Integer(c.INTEGER().Symbol, "TOP_K", 1, int.MaxValue) },
                 P.MinPOptionContext c => result with { MinP = Number(c.number(), "MIN_P", 0m, 1m, false) },
+                P.RepeatPenaltyOptionContext c => result with { RepeatPenalty = Number(c.number(), "REPEAT_PENALTY", 0m, decimal.MaxValue, true) },
+                P.IgnoreEosOptionContext => result with { IgnoreEos = true },
                 P.SeedOptionContext c => result with { Seed = Integer(c.INTEGER().Symbol, "SEED", 0, long.MaxValue) },
                 P.StopOptionContext c => result with { Stop = new ValueList<Expression>(c.text().Select(Text)) },
                 P.StreamOptionContext => result with { Stream = true },
@@ -462,7 +464,7 @@ public static class StatementParser
         if (!decimal.TryParse(token.Text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal value)
             || value < min || value > max || (exclusiveMin && value == min))
         {
-            string range = max == decimal.MaxValue ? $"at least {min}" : $"between {min} {(exclusiveMin ? "(exclusive)" : "")} and {max}".Replace("  ", " ", StringComparison.Ordinal);
+            string range = max == decimal.MaxValue ? (exclusiveMin ? $"greater than {min}" : $"at least {min}") : $"between {min} {(exclusiveMin ? "(exclusive)" : "")} and {max}".Replace("  ", " ", StringComparison.Ordinal);
             throw Invalid(token, $"invalid {what} at line {Where(token)}: must be {range}, got {token.Text}");
         }
         return value;

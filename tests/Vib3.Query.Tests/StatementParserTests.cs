@@ -111,11 +111,20 @@ public class StatementParserTests
     [InlineData("TOP_P .5", "TopP", 0.5)]
     [InlineData("MIN_P 0", "MinP", 0)]
     [InlineData("MIN_P 1.0", "MinP", 1)]
+    [InlineData("REPEAT_PENALTY 1.1", "RepeatPenalty", 1.1)]
+    [InlineData("REPEAT_PENALTY 0.5", "RepeatPenalty", 0.5)]
     public void NumericOptionBounds(string option, string property, double value)
     {
         GenerateOptions options = One<Generate>("GENERATE 'x' " + option).Options;
         object? actual = typeof(GenerateOptions).GetProperty(property)!.GetValue(options);
         Assert.Equal((decimal)value, actual);
+    }
+
+    [Fact]
+    public void IgnoreEos_is_a_flag_and_off_by_default()
+    {
+        Assert.True(One<Generate>("GENERATE 'x' IGNORE_EOS MAX_TOKENS 8").Options.IgnoreEos);
+        Assert.False(One<Generate>("GENERATE 'x' MAX_TOKENS 8").Options.IgnoreEos);
     }
 
     [Fact]
@@ -418,7 +427,7 @@ public class StatementParserTests
     [InlineData("CREATE MODEL m FROM path", "syntax error at line 1:21: expected a string ('...' / $$...$$) after FROM, near 'path'")]
     [InlineData("GENERATE 'x' STOP", "syntax error at line 1:18: expected a string ('...' / $$...$$ / $n) after STOP, near end of input")]
     // Skipped optional clauses are named too, not just the end of the statement.
-    [InlineData("GENERATE 'x' BOGUS", "syntax error at line 1:14: expected USING, MAX_TOKENS, TEMPERATURE, TOP_P, TOP_K, MIN_P, SEED, STOP, STREAM, FROM, ';' or end of input after ''x'', near 'BOGUS'")]
+    [InlineData("GENERATE 'x' BOGUS", "syntax error at line 1:14: expected USING, MAX_TOKENS, TEMPERATURE, TOP_P, TOP_K, MIN_P, REPEAT_PENALTY, IGNORE_EOS, SEED, STOP, STREAM, FROM, ';' or end of input after ''x'', near 'BOGUS'")]
     [InlineData("SELECT * FROM t ORDER BY a DESC ASC", "syntax error at line 1:33: expected LIMIT, ';', ',' or end of input after DESC, near 'ASC'")]
     [InlineData("SELECT * FROM t WHERE a = 1 WHERE b", "syntax error at line 1:29: expected ORDER, LIMIT, AND, OR, NOT, LIKE, IS, ';', '=', '<>', '<=', '>=', '<', '>' or end of input after '1', near 'WHERE'")]
     [InlineData("SELECT * FROM t WHERE a IS 1", "syntax error at line 1:28: expected NOT or NULL after IS, near '1'")]
@@ -464,6 +473,7 @@ public class StatementParserTests
     [InlineData("GENERATE CHAT (('robot', 'x'))", "invalid chat role at line 1:17: expected system, user, assistant or tool, got 'robot'")]
     [InlineData("GENERATE 'x' TOP_P 0", "invalid TOP_P at line 1:20: must be between 0 (exclusive) and 1, got 0")]
     [InlineData("GENERATE 'x' TEMPERATURE 0 MIN_P 1.5", "invalid MIN_P at line 1:34: must be between 0 and 1, got 1.5")]
+    [InlineData("GENERATE 'x' REPEAT_PENALTY 0", "invalid REPEAT_PENALTY at line 1:29: must be greater than 0, got 0")]
     [InlineData("GENERATE $0", "invalid parameter at line 1:10: must be between $1 and $2147483647, got $0")]
     [InlineData("SELECT * FROM t WHERE a = 99999999999999999999", "integer out of range at line 1:27: 99999999999999999999")]
     [InlineData("CREATE MODEL m FROM 'p' WITH (colour = 'red')", "unknown CREATE MODEL option 'colour' at line 1:31: expected dtype, page_rows, index or tokenizer_fallback")]

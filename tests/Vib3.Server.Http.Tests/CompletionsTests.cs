@@ -127,6 +127,18 @@ public sealed class CompletionsTests(HttpServerFixture server) : IClassFixture<H
     }
 
     [Fact]
+    public async Task Llama_server_s_ignore_eos_runs_to_max_tokens_and_repeat_penalty_is_checked()
+    {
+        var (status, body) = await Api.PostAsync(server.Http, "v1/completions", Request(20, extra: new { ignore_eos = true, repeat_penalty = 1.2 }));
+        Assert.Equal(200, status);
+        Assert.Equal(20, (int)body!["usage"]!["completion_tokens"]!);
+        Assert.Equal("length", (string)body["choices"]![0]!["finish_reason"]!);
+        var (bad, error) = await Api.PostAsync(server.Http, "v1/completions", Request(2, extra: new { repeat_penalty = 0 }));
+        Assert.Equal(400, bad);
+        Assert.Equal("'repeat_penalty' must be greater than 0", (string)error!["error"]!["message"]!);
+    }
+
+    [Fact]
     public async Task The_routing_extension_accepts_the_router()
     {
         var (status, _) = await Api.PostAsync(server.Http, "v1/completions", Request(2, extra: new { vib3 = new { routing = "router" } }));

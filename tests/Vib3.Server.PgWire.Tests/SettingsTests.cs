@@ -24,8 +24,9 @@ public sealed class SettingsTests(PgServerFixture server) : IClassFixture<PgServ
         var r = await Psql.RunAsync(server.Port, "-A", "-t", "-c", "SHOW ALL");
         Assert.True(r.ExitCode == 0, r.Error);
         var rows = r.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('|')).ToList();
-        Assert.Equal(13, rows.Count);
+        Assert.Equal(14, rows.Count);
         Assert.Contains(rows, x => x[..3] is ["temperature", "0", "default"]);
+        Assert.Contains(rows, x => x[..3] is ["repeat_penalty", "1", "default"]);
         Assert.Contains(rows, x => x[..3] is ["model", "", "default"]);
         Assert.Contains(rows, x => x[..3] is ["application_name", "vib3-tests", "client"]); // psql's PGAPPNAME, sent at startup
     }

@@ -1,9 +1,12 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Text.Json;
 using Vib3.Core;
 using Vib3.Kernels;
+using Vib3.Engine;
+using Vib3.Engine.Serving;
 using Vib3.Models.Inference;
+using Vib3.Query;
+using Vib3.Query.Planning;
 using Vib3.Storage;
 using Vib3.Storage.Tracing;
 
@@ -11,12 +14,15 @@ namespace Vib3.Cli.Commands;
 
 /// <summary>vib3 bench --model NAME [--prompt-tokens 64] [--gen-tokens 64] [--threads T] [--warmup 1] [--repetitions 5]
 /// [--cold] [--trace FILE] → JSON, measured the way llama-bench measures: untimed warm-up runs first (JIT, thread pool,
-/// and in warm mode the pages the run touches), then each repetition prefills the prompt into an empty KV cache and
-/// decodes; prefill and decode tokens/s are given as mean, sample sd, min, median and max over the repetitions, with
-/// per generated token the bytes served from RAM (T2) and read from disk (T3). --cold empties vib3's RAM tier and asks
-/// the OS to drop its cached copy of the store before every repetition, so each one starts from disk (the budget is
-/// honoured either way). --trace records every page read, warm-up included, one step for each prefill and one per
-/// decoded token (see PageTraceFormat), for vib3-bench policies.</summary>
+/// and in warm mode the pages the run touches), then each repetition is one statement through the engine — GENERATE
+/// over the prompt's token ids, greedy, end-of-generation ignored, so it prefills the prompt into an empty KV cache
+/// and decodes exactly --gen-tokens tokens; prefill and decode tokens/s are given as mean, sample sd, min, median and
+/// max over the repetitions, with per decoded token the bytes its operators found in RAM (T2) and did not (read from
+/// disk for it, or joined to a read under way: T3), from the statement's own EXPLAIN ANALYZE figures. --cold empties
+/// vib3's RAM tier and asks the OS to drop its cached copy of the store before every repetition, so each one starts
+/// from disk (the budget is honoured either way). --trace records every page read, warm-up included, one step per
+/// forward step (the prefill of a prompt of up to 64 tokens, then each decoded token; see PageTraceFormat), for
+/// vib3-bench policies.</summary>
 internal static class BenchCommand
 {
     public static Command Create(TextWriter output)
@@ -44,31 +50,40 @@ internal static class BenchCommand
             if (warm < 0)
                 throw new Vib3Exception(SqlState.InvalidParameterValue, $"--warmup must be 0 or more, not {warm}");
             KernelThreads.Threads = t;
-            using var recorder = r.GetValue(trace) is { } path
-                ? PageTraceWriter.ForModel(path, GlobalOptions.Catalog(r), r.GetValue(model)!)
-                : null;
-            using var session = await ModelOptions.OpenAsync(r, model, context, kvCache, ct, recorder);
-            var vocab = session.Forward.Hyper.Vocab;
-            var tokens = Enumerable.Range(0, prompt).Select(i => (3 + 7 * i) % vocab).ToArray();
-            if (prompt + gen > session.Cache.Capacity)
+            var name = r.GetValue(model)!;
+            var catalog = GlobalOptions.Catalog(r);
+            using var recorder = r.GetValue(trace) is { } path ? PageTraceWriter.ForModel(path, catalog, name) : null;
+            await using var engine = new Vib3Engine(ModelOptions.EngineOptions(r, model, context, kvCache) with
+            {
+                PageTraces = recorder is null ? new Dictionary<string, PageTraceWriter>() : new() { [name] = recorder },
+            });
+            var manifest = catalog.Get(name);
+            var limit = Math.Min(manifest.Hyper.Context, r.GetValue(context) ?? int.MaxValue);
+            if (prompt + gen > limit)
                 throw new Vib3Exception(SqlState.InvalidParameterValue,
-                    $"--prompt-tokens {prompt} + --gen-tokens {gen} exceed the context of {session.Cache.Capacity} tokens (see --context)");
+                    $"--prompt-tokens {prompt} + --gen-tokens {gen} exceed the context of {limit} tokens (see --context)");
+            var tokens = Enumerable.Range(0, prompt).Select(i => (3 + 7 * i) % manifest.Hyper.Vocab).ToArray();
+            // The prefill samples the first token; each of the gen decode steps runs one more and samples the next.
+            var plan = engine.Plan(new Generate(new StringLiteral(""), new GenerateOptions
+            {
+                Model = new Identifier(name), MaxTokens = gen + 1, Temperature = 0, IgnoreEos = true,
+            })) with { Prompt = new PlanPrompt(null, null, tokens) };
 
-            for (var i = 0; i < warm; i++) await RunAsync(session, tokens, gen, recorder, ct);
+            for (var i = 0; i < warm; i++) await RunAsync(engine, plan, ct);
             var runs = new List<BenchRun>();
             var osCacheDropped = true;
             for (var i = 0; i < reps; i++)
             {
-                if (isCold) osCacheDropped &= session.Weights.Store.DropCaches();
-                runs.Add(await RunAsync(session, tokens, gen, recorder, ct));
+                if (isCold) osCacheDropped &= await engine.Generations.DropCachesAsync(name, ct);
+                runs.Add(await RunAsync(engine, plan, ct));
             }
 
             await using var stream = new MemoryStream();
             using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
             {
                 json.WriteStartObject();
-                json.WriteString("model", session.Weights.Manifest.Name);
-                json.WriteString("dtype", session.Weights.Manifest.DType);
+                json.WriteString("model", manifest.Name);
+                json.WriteString("dtype", manifest.DType);
                 json.WriteNumber("threads", t);
                 json.WriteNumber("prompt_tokens", prompt);
                 json.WriteNumber("gen_tokens", gen);
@@ -78,18 +93,20 @@ internal static class BenchCommand
                 json.WriteNumber("repetitions", reps);
                 WriteSummary(json, "prefill_tokens_per_second", runs.Select(x => prompt / x.PrefillSeconds));
                 WriteSummary(json, "decode_tokens_per_second", runs.Select(x => gen / x.DecodeSeconds));
-                // A warm run's prefill reads nothing from disk when the model fits the budget; a cold one reads it all.
-                json.WriteNumber("prefill_disk_bytes", runs.Sum(x => x.PrefillDiskBytes) / reps);
+                // A warm run's prefill finds every page in RAM when the model fits the budget; a cold one none.
+                json.WriteNumber("prefill_disk_bytes", runs.Sum(x => x.Prefill.Bytes - x.Prefill.HitBytes) / reps);
                 // The page figures are per decoded token (bytes) or totals over the measured repetitions (counts).
                 var decoded = (long)gen * reps;
                 json.WriteStartObject("decode_bytes_per_token");
-                json.WriteNumber("ram", runs.Sum(x => x.HitBytes) / decoded);
-                json.WriteNumber("disk", runs.Sum(x => x.DiskBytes) / decoded);
+                json.WriteNumber("ram", runs.Sum(x => x.Decode.HitBytes) / decoded);
+                json.WriteNumber("disk", runs.Sum(x => x.Decode.Bytes - x.Decode.HitBytes) / decoded);
                 json.WriteEndObject();
-                json.WriteNumber("decode_page_hits", runs.Sum(x => x.Hits));
-                json.WriteNumber("decode_page_misses", runs.Sum(x => x.Misses));
-                json.WriteNumber("decode_page_wait_seconds", Math.Round(runs.Sum(x => x.Waits.Seconds), 4)); // compute stalled, no page ready
-                json.WriteNumber("decode_page_waits", runs.Sum(x => x.Waits.Waits));
+                json.WriteNumber("decode_page_hits", runs.Sum(x => x.Decode.PagesHit));
+                json.WriteNumber("decode_page_misses", runs.Sum(x => x.Decode.PagesJoined + x.Decode.PagesFromDisk));
+                json.WriteNumber("decode_page_wait_seconds", Math.Round(runs.Sum(x => x.Decode.WaitTime.TotalSeconds), 4)); // compute stalled, no page ready
+                json.WriteNumber("decode_page_waits", runs.Sum(x => x.Decode.Waits));
+                // Everything the store read from disk in the measured runs, the expert prefetcher's reads included.
+                json.WriteNumber("store_disk_bytes", runs.Sum(x => x.StoreDiskBytes));
                 json.WriteNumber("ram_budget_bytes", GlobalOptions.RamBudgetBytes(r));
                 json.WriteString("cache_policy", CachePolicies.Name(GlobalOptions.CachePolicyOf(r)));
                 if (recorder is not null) json.WriteNumber("trace_reads", recorder.Reads);
@@ -101,31 +118,22 @@ internal static class BenchCommand
         return command;
     }
 
-    /// <summary>One run from an empty KV cache: the prompt prefilled, then <paramref name="gen"/> greedy decode steps,
-    /// with the store's counters over the decode alone.</summary>
-    private static async Task<BenchRun> RunAsync(InferenceSession session, int[] tokens, int gen, PageTraceWriter? recorder, CancellationToken ct)
+    /// <summary>One run of the plan from an empty KV cache: the prefill's and the decode's seconds and page figures (the
+    /// statement's own, by phase), and what the store read from disk meanwhile.</summary>
+    private static async Task<BenchRun> RunAsync(Vib3Engine engine, GenerationPlan plan, CancellationToken ct)
     {
-        session.Cache.Clear();
-        var store = session.Weights.Store;
-        var start = store.Stats;
-        var clock = Stopwatch.StartNew();
-        recorder?.MarkStep();
-        var logits = (await session.LogitsAsync(tokens, allPositions: false, ct))[0];
-        var prefillSeconds = clock.Elapsed.TotalSeconds;
-
-        var before = store.Stats;
-        var waitsBefore = session.Weights.PageWaits;
-        clock.Restart();
-        for (var i = 0; i < gen; i++)
-        {
-            var next = VectorOps.ArgMax(logits);
-            recorder?.MarkStep();
-            logits = await session.Forward.DecodeAsync(next, session.Cache, ct);
-        }
-        var decodeSeconds = clock.Elapsed.TotalSeconds;
-        var after = store.Stats;
-        return new BenchRun(prefillSeconds, before.BytesRead - start.BytesRead, decodeSeconds, after.Hits - before.Hits, after.Misses - before.Misses,
-            after.HitBytes - before.HitBytes, after.BytesRead - before.BytesRead, session.Weights.PageWaits - waitsBefore);
+        var before = engine.Generations.Stats().SingleOrDefault()?.Tiers.BytesRead ?? 0;
+        await using var stream = await engine.Generations.StartAsync(plan, new ChoiceOptions { Analyze = true }, ct);
+        ChoiceFinished? finished = null;
+        await foreach (var e in stream.ReadAllAsync(ct))
+            if (e is ChoiceFinished f) finished = f;
+        if (finished!.CompletionTokens != plan.MaxTokens)
+            throw new Vib3Exception(SqlState.InternalError,
+                $"the run generated {finished.CompletionTokens} tokens, not {plan.MaxTokens} (finish {finished.FinishReason})");
+        var prefill = finished.TimeToFirstToken.TotalSeconds;
+        var actuals = stream.Actuals!;
+        var after = engine.Generations.Stats().Single().Tiers.BytesRead;
+        return new BenchRun(prefill, finished.Elapsed.TotalSeconds - prefill, actuals.Sum(StepPhase.Prefill), actuals.Sum(StepPhase.Decode), after - before);
     }
 
     /// <summary>{"mean", "sd" (sample; 0 for one run), "min", "median", "max", "samples"} of a figure, like
@@ -149,8 +157,6 @@ internal static class BenchCommand
         json.WriteEndObject();
     }
 
-    /// <summary>One measured run: its two phases' seconds, the bytes its prefill read from disk, and the decode's page reads (hits, misses, bytes from RAM and
-    /// from disk) and stalls.</summary>
-    private sealed record BenchRun(double PrefillSeconds, long PrefillDiskBytes, double DecodeSeconds, long Hits, long Misses, long HitBytes,
-        long DiskBytes, Vib3.Models.Weights.PageWaitStats Waits);
+    /// <summary>One measured run: its two phases' seconds and page figures, and the bytes the store read from disk.</summary>
+    private sealed record BenchRun(double PrefillSeconds, double DecodeSeconds, OperatorFigures Prefill, OperatorFigures Decode, long StoreDiskBytes);
 }

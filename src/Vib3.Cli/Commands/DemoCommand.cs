@@ -1,26 +1,24 @@
 using System.CommandLine;
-using System.Diagnostics;
 using Spectre.Console;
 using Vib3.Convert;
 using Vib3.Convert.Descriptors;
 using Vib3.Core;
 using Vib3.Engine;
-using Vib3.Storage;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Cli.Commands;
 
 /// <summary>vib3 demo: converts the embedded default model (vib3-moe, a small MoE vib3 trained on .NET
-/// documentation prose; catalog/models/vib3-moe) into the store if it is absent, walks its pages through the store
-/// under the RAM budget showing what the tiers did, then generates text and runs EXPLAIN ANALYZE through the engine,
-/// as every front end does.</summary>
+/// documentation prose; catalog/models/vib3-moe) into the store if it is absent, then runs statements through the
+/// engine, as every front end does: a streamed GENERATE, EXPLAIN ANALYZE of another, and SHOW TIERS — what the RAM and
+/// disk tiers did for them under the RAM budget.</summary>
 internal static class DemoCommand
 {
     public const string ModelName = "vib3-moe";
 
     private const string Prompt = "Gets or sets a value that indicates whether";
 
-    public static Command Create(IAnsiConsole console)
+    public static Command Create(IAnsiConsole console, TextWriter output)
     {
         var command = new Command("demo", "Install the embedded default model if absent and run it");
         command.SetAction(async (r, ct) =>
@@ -29,13 +27,13 @@ internal static class DemoCommand
             var catalog = GlobalOptions.Catalog(r);
             if (!catalog.Exists(ModelName)) Install(console, catalog, budget);
             console.WriteLine();
-            await WalkAsync(console, catalog, budget, ct);
-            console.WriteLine();
-            await using var engine = new Vib3Engine(new EngineOptions(catalog.DataDir, budget));
+            await using var engine = new Vib3Engine(GlobalOptions.EngineOptions(r, catalog.DataDir));
             using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
             await GenerateAsync(console, session, ct);
             console.WriteLine();
             await ExplainAnalyzeAsync(console, session, ct);
+            console.WriteLine();
+            await ShowTiersAsync(console, output, session, ct);
             return 0;
         });
         return command;
@@ -52,31 +50,6 @@ internal static class DemoCommand
             new ConversionRequest(source, ModelName, RamBudgetBytes: budget));
     }
 
-    /// <summary>Reads every page twice under the budget: the first pass comes from disk, the second hits RAM
-    /// for whatever the budget could keep.</summary>
-    private static async Task WalkAsync(IAnsiConsole console, ModelCatalog catalog, long budget, CancellationToken ct)
-    {
-        using var model = StoredModel.Open(catalog, ModelName, new PageStoreOptions { RamBudgetBytes = budget });
-        var m = model.Manifest;
-        console.MarkupLineInterpolated($"[bold]{m.Name}[/]: {m.Family}, {m.Hyper.Layers} layers, {m.Hyper.Experts} experts top-{m.Hyper.TopK}, {m.DType}, {m.PageCount} pages ({ByteSize.Format(m.PageBytes)}), RAM budget {ByteSize.Format(budget)}");
-        var table = new Table().AddColumns("pass", "seconds", "MB/s", "hits", "misses", "joined", "read from disk", "evictions", "waits for room", "resident");
-        var pages = Enumerable.Range(0, model.Store.PageCount).ToList();
-        for (var pass = 1; pass <= 2; pass++)
-        {
-            var before = model.Store.Stats;
-            var clock = Stopwatch.StartNew();
-            await model.Store.ReadManyAsync(pages, (_, _) => ValueTask.CompletedTask, ct);
-            var seconds = clock.Elapsed.TotalSeconds;
-            var s = model.Store.Stats;
-            table.AddRow(pass.ToString(), seconds.ToString("0.000"), (m.PageBytes / 1e6 / seconds).ToString("0"),
-                (s.Hits - before.Hits).ToString(), (s.Misses - before.Misses).ToString(), (s.JoinedReads - before.JoinedReads).ToString(),
-                ByteSize.Format(s.BytesRead - before.BytesRead), (s.Evictions - before.Evictions).ToString(),
-                (s.BudgetWaits - before.BudgetWaits).ToString(), ByteSize.Format(s.ResidentBytes));
-        }
-        console.Write(table);
-        console.MarkupLine("[grey]pages are checksummed on their way from disk.[/]");
-    }
-
     /// <summary>A sampled continuation, streamed token by token as GENERATE ... STREAM delivers it.</summary>
     private static async Task GenerateAsync(IAnsiConsole console, Engine.Session session, CancellationToken ct)
     {
@@ -87,6 +60,16 @@ internal static class DemoCommand
             await foreach (var row in result.Rows.WithCancellation(ct))
                 console.Write(new Text((string)row[0]!));
         console.WriteLine();
+    }
+
+    /// <summary>The tiers' counters after both statements: pages found in RAM, read from disk, evicted, resident.</summary>
+    private static async Task ShowTiersAsync(IAnsiConsole console, TextWriter output, Engine.Session session, CancellationToken ct)
+    {
+        const string Sql = "SHOW TIERS";
+        console.MarkupLine($"[grey]vib3> {Sql}[/]");
+        await foreach (var result in session.ExecuteAsync(Sql, ct: ct))
+            await ResultPrinter.PrintAsync(result, "table", console, output, ct);
+        console.MarkupLine("[grey]pages are checksummed on their way from disk.[/]");
     }
 
     private static async Task ExplainAnalyzeAsync(IAnsiConsole console, Engine.Session session, CancellationToken ct)

@@ -1,10 +1,12 @@
 using System.CommandLine;
 using System.Text.Json;
+using Vib3.Engine;
 
 namespace Vib3.Cli.Commands;
 
 /// <summary>vib3 logits --model NAME --tokens 1,5,9 [--all-positions] → {"n_vocab":N,"logits":[[...],...]}.
-/// A stable interface other tools (and the differential tests' users) read.</summary>
+/// A stable interface other tools (and the differential tests' users) read. The engine feeds the tokens into an empty
+/// cache on the model's scheduler, as it runs every statement.</summary>
 internal static class LogitsCommand
 {
     public static Command Create(TextWriter output)
@@ -18,13 +20,13 @@ internal static class LogitsCommand
         command.SetAction(async (r, ct) =>
         {
             var ids = ModelOptions.ParseTokens(r.GetValue(tokens)!);
-            using var session = await ModelOptions.OpenAsync(r, model, context, kvCache, ct);
-            var logits = await session.LogitsAsync(ids, r.GetValue(all), ct);
+            await using var engine = new Vib3Engine(ModelOptions.EngineOptions(r, model, context, kvCache));
+            var logits = await engine.Generations.LogitsAsync(r.GetValue(model)!, ids, r.GetValue(all), ct);
             await using var stream = new MemoryStream();
             using (var json = new Utf8JsonWriter(stream))
             {
                 json.WriteStartObject();
-                json.WriteNumber("n_vocab", session.Forward.Hyper.Vocab);
+                json.WriteNumber("n_vocab", logits[0].Length);
                 json.WriteStartArray("logits");
                 foreach (var row in logits)
                 {

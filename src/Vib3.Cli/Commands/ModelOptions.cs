@@ -1,8 +1,7 @@
 using System.CommandLine;
 using Vib3.Core;
+using Vib3.Engine;
 using Vib3.Models.Inference;
-using Vib3.Storage;
-using Vib3.Storage.Tracing;
 
 namespace Vib3.Cli.Commands;
 
@@ -13,7 +12,7 @@ internal static class ModelOptions
 
     public static Option<int?> Context() => new("--context")
     {
-        Description = "KV cache length in tokens (default: the model's context length)",
+        Description = "Most tokens a sequence may hold, prompt and generated (default: the model's context length)",
     };
 
     public static Option<string> KvCache() => new("--kv-cache")
@@ -22,22 +21,30 @@ internal static class ModelOptions
         DefaultValueFactory = _ => "f32",
     };
 
-    /// <param name="trace">Where the store records its reads (vib3 bench --trace); null records nothing.</param>
-    public static Task<InferenceSession> OpenAsync(
-        ParseResult r, Option<string> model, Option<int?> context, Option<string> kvCache, CancellationToken ct,
-        PageTraceWriter? trace = null)
+    /// <summary>The engine the command runs its statement on: the global options (data folder, RAM budget, cache
+    /// policy) with the context limit and KV cache type given; a context beyond the model's is refused rather than cut.</summary>
+    public static EngineOptions EngineOptions(ParseResult r, Option<string> model, Option<int?> context, Option<string> kvCache)
     {
-        var catalog = GlobalOptions.Catalog(r);
-        var kv = r.GetValue(kvCache) switch
+        if (r.GetValue(context) is { } c)
         {
-            "f32" => KvCacheType.F32,
-            "f16" => KvCacheType.F16,
-            var other => throw new Vib3Exception(SqlState.InvalidParameterValue, $"--kv-cache '{other}': use f32 or f16"),
+            if (c < 1) throw new Vib3Exception(SqlState.InvalidParameterValue, $"--context must be at least 1 token, not {c}");
+            var name = r.GetValue(model)!;
+            var catalog = GlobalOptions.Catalog(r);
+            if (catalog.Exists(name) && catalog.Get(name).Hyper.Context is > 0 and var own && c > own)
+                throw new Vib3Exception(SqlState.InvalidParameterValue, $"a context of {c} tokens exceeds model '{name}''s context length {own}");
+        }
+        return GlobalOptions.EngineOptions(r, GlobalOptions.Catalog(r).DataDir) with
+        {
+            MaxContext = r.GetValue(context), KvCache = KvCacheTypeOf(r, kvCache),
         };
-        var options = GlobalOptions.StoreOptions(r);
-        options.Trace = trace;
-        return InferenceSession.OpenAsync(catalog, r.GetValue(model)!, options, r.GetValue(context), ct, kv);
     }
+
+    private static KvCacheType KvCacheTypeOf(ParseResult r, Option<string> kvCache) => r.GetValue(kvCache) switch
+    {
+        "f32" => KvCacheType.F32,
+        "f16" => KvCacheType.F16,
+        var other => throw new Vib3Exception(SqlState.InvalidParameterValue, $"--kv-cache '{other}': use f32 or f16"),
+    };
 
     /// <summary>"1,5,9" → [1, 5, 9] with an error naming the bad item.</summary>
     public static int[] ParseTokens(string text)

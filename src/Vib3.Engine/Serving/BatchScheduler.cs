@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Vib3.Core;
 using Vib3.Models.Inference;
 using Vib3.Models.Tokenization;
+using Vib3.Storage.Tracing;
 
 namespace Vib3.Engine.Serving;
 
@@ -21,6 +22,7 @@ internal sealed class BatchScheduler
     private readonly object _gate = new();
     private readonly Queue<Sequence> _waiting = new(); // requests (their first choice, followers attached); guarded by _gate
     private int _waitingCount;                         // sequences in _waiting, followers included; guarded by _gate
+    private readonly Queue<(Func<Task> Run, Action<Exception> Fail)> _alone = new(); // work needing the pass to itself; guarded by _gate
     private readonly List<Sequence> _running = [];     // the loop's own
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _shutdown = new();
@@ -31,11 +33,18 @@ internal sealed class BatchScheduler
     private int _runningCount;
     private long _steps, _rows, _generated, _prompt;
 
-    public BatchScheduler(string model, ForwardPass forward, ITextTokenizer tokenizer, int maxBatch, int maxQueue)
+    private readonly KvCacheType _kvCache;
+    private readonly PageTraceWriter? _trace;
+
+    /// <param name="trace">The model's page trace, if one is recorded: each step is marked in it.</param>
+    public BatchScheduler(string model, ForwardPass forward, ITextTokenizer tokenizer, int maxBatch, int maxQueue, KvCacheType kvCache,
+        PageTraceWriter? trace = null)
     {
+        _trace = trace;
         _model = model;
         _forward = forward;
         _tokenizer = tokenizer;
+        _kvCache = kvCache;
         _maxBatch = maxBatch;
         _maxQueue = maxQueue;
         _loop = Task.Run(LoopAsync);
@@ -68,6 +77,24 @@ internal sealed class BatchScheduler
         Wake();
     }
 
+    /// <summary>Runs <paramref name="work"/> on the model's forward pass between two steps, with nothing else using the
+    /// pass meanwhile (the pass has one caller: this loop). For work that is not a generation, such as logits.</summary>
+    public Task<T> RunAloneAsync<T>(Func<ForwardPass, ValueTask<T>> work, CancellationToken ct)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+        {
+            if (_closedBecause is { } closed) throw closed;
+            _alone.Enqueue((async () =>
+            {
+                try { done.TrySetResult(await work(_forward).ConfigureAwait(false)); }
+                catch (Exception e) { done.TrySetException(e); }
+            }, e => done.TrySetException(e)));
+        }
+        Wake();
+        return done.Task.WaitAsync(ct);
+    }
+
     /// <summary>Something changed for the loop: a request queued, or a client went away (then the running step stops
     /// at its next page if no one in it is left waiting).</summary>
     public void Wake()
@@ -81,10 +108,12 @@ internal sealed class BatchScheduler
         var ct = _shutdown.Token;
         while (!ct.IsCancellationRequested)
         {
+            await RunAloneWorkAsync().ConfigureAwait(false);
             Admit();
             Retire(s => s.Cancelled);
             if (_running.Count == 0)
             {
+                if (HasAloneWork) continue;
                 try { await _signal.WaitAsync(ct).ConfigureAwait(false); }
                 catch (OperationCanceledException) { break; }
                 continue;
@@ -103,6 +132,26 @@ internal sealed class BatchScheduler
         }
     }
 
+    private bool HasAloneWork
+    {
+        get { lock (_gate) return _alone.Count > 0; }
+    }
+
+    /// <summary>Runs the work queued by <see cref="RunAloneAsync"/>, one at a time.</summary>
+    private async Task RunAloneWorkAsync()
+    {
+        while (true)
+        {
+            Func<Task> run;
+            lock (_gate)
+            {
+                if (!_alone.TryDequeue(out var work)) return;
+                run = work.Run;
+            }
+            await run().ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Moves queued requests into the batch, first come first served, while all of a request's choices fit;
     /// each sequence gets its KV cache now, not while it waits.</summary>
     private void Admit()
@@ -116,7 +165,7 @@ internal sealed class BatchScheduler
                 if (request.Cancelled) continue;
                 foreach (var s in request.Followers.Prepend(request))
                 {
-                    s.Cache = KvCache.For(h, s.Capacity);
+                    s.Cache = KvCache.For(h, s.Capacity, _kvCache);
                     s.Phase = s.Leader is null ? SequencePhase.Prefilling : SequencePhase.AwaitingLeader;
                     _running.Add(s);
                 }
@@ -155,7 +204,8 @@ internal sealed class BatchScheduler
         {
             if (s.Phase != SequencePhase.Prefilling || rows.Count == ForwardPass.MaxBatchRows) continue;
             var take = Math.Min(ForwardPass.MaxBatchRows - rows.Count, s.Prompt.Count - s.Fed);
-            for (var i = 0; i < take; i++) rows.Add(new StepRow(s.Prompt[s.Fed + i], s.Cache!, s.Fed + i, s.Stream.Routing, s.Program, s.Index, s.Stream.Actuals));
+            for (var i = 0; i < take; i++) rows.Add(new StepRow(s.Prompt[s.Fed + i], s.Cache!, s.Fed + i, s.Stream.Routing, s.Program, s.Index, s.Stream.Actuals,
+                StepPhase.Prefill));
             fed.Add((s, take));
             if (s.Fed + take == s.Prompt.Count) sampled.Add((s, rows.Count - 1));
         }
@@ -174,6 +224,7 @@ internal sealed class BatchScheduler
             }
             try
             {
+                _trace?.MarkStep();
                 logits = await _forward.StepAsync(rows, sampled.Select(x => x.Row).ToArray(), step.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (step.Token.IsCancellationRequested)
@@ -227,7 +278,8 @@ internal sealed class BatchScheduler
         var start = Stopwatch.GetTimestamp();
         var text = s.State.Accept(logits);
         // The program's last operator, Sample, runs here, a row of one sequence at a time.
-        s.Stream.Actuals?.Add(s.Program.Operators[^1].Id, new OperatorFigures(1, 1, Stopwatch.GetElapsedTime(start), 0, 0, 0, 0, 0, TimeSpan.Zero));
+        s.Stream.Actuals?.Add(s.Program.Operators[^1].Id, first ? StepPhase.Prefill : StepPhase.Decode,
+            new OperatorFigures(1, 1, Stopwatch.GetElapsedTime(start), 0, 0, 0, 0, 0, 0, TimeSpan.Zero));
         if (first) s.TimeToFirstToken = s.Elapsed;
         if (!s.State.Finished && s.Cache!.Length >= s.Cache.Capacity) text += s.State.EndForFullContext();
         if (s.State.LastSampled is { } t) s.PendingLogprobs.Add(Describe(t));
@@ -264,6 +316,8 @@ internal sealed class BatchScheduler
             _waiting.Clear();
             _waitingCount = 0;
         }
+        lock (_gate)
+            while (_alone.TryDequeue(out var work)) work.Fail(reason);
         foreach (var s in _running) s.Stream.Fail(reason);
         Retire(_ => true);
     }

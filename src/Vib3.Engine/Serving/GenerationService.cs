@@ -39,13 +39,18 @@ public sealed class GenerationService : IAsyncDisposable
         var index = plan.Program.Retrieval is null ? null : served.Index.Current();
         var tokenizer = served.Tokenizer;
         var chat = plan.Prompt.Messages is { } messages ? ChatPrompt.Render(served.Weights, messages, ct) : null;
-        var (text, addBos) = chat is not null ? (chat.Text, chat.AddBos) : (plan.Prompt.Text!, (bool?)null);
-        var context = served.Forward.Hyper.Context;
-        served.PromptBound.Check(text, context, plan.Model);
-        var prompt = tokenizer.Encode(text, addBos ?? tokenizer.AddBosByDefault);
+        var context = Context(served);
+        IReadOnlyList<int> prompt;
+        if (plan.Prompt.Tokens is { } ids) prompt = CheckTokens(ids, served);
+        else
+        {
+            var (text, addBos) = chat is not null ? (chat.Text, chat.AddBos) : (plan.Prompt.Text!, (bool?)null);
+            served.PromptBound.Check(text, context, plan.Model);
+            prompt = tokenizer.Encode(text, addBos ?? tokenizer.AddBosByDefault);
+        }
         if (prompt.Count > context)
             throw new Vib3Exception(SqlState.ProgramLimitExceeded,
-                $"the prompt is {prompt.Count} tokens, more than model '{plan.Model}''s context of {context} tokens");
+                $"the prompt is {prompt.Count} tokens, more than {ContextName(served, plan.Model)} of {context} tokens");
         var capacity = (int)Math.Min(context, (long)prompt.Count + plan.MaxTokens);
 
         var h = served.Forward.Hyper;
@@ -55,7 +60,7 @@ public sealed class GenerationService : IAsyncDisposable
             ChatTemplate = chat?.Template, Actuals = options.Analyze ? new StatementActuals(plan.Program) : null,
         };
         var states = Enumerable.Range(0, options.Choices).Select(i => new GenerationState(tokenizer, prompt, plan.MaxTokens,
-            Sampling(plan.Sampling, i), plan.Stop, options.TopLogprobs)).ToArray();
+            Sampling(plan.Sampling, i), plan.Stop, options.TopLogprobs, plan.IgnoreEos)).ToArray();
         stream.Seeds = states.Select(s => s.Seed).ToArray();
         if (plan.MaxTokens == 0)
         {
@@ -69,11 +74,48 @@ public sealed class GenerationService : IAsyncDisposable
         return stream;
     }
 
+    /// <summary>The logits a model gives for <paramref name="tokens"/> fed into an empty cache: of every position, or
+    /// of the last only. Runs on the model's scheduler between its steps (its forward pass has one caller).</summary>
+    public async Task<float[][]> LogitsAsync(string model, IReadOnlyList<int> tokens, bool allPositions, CancellationToken ct = default)
+    {
+        var served = await GetAsync(model, ct).ConfigureAwait(false);
+        CheckTokens(tokens, served);
+        var context = Context(served);
+        if (tokens.Count > context)
+            throw new Vib3Exception(SqlState.ProgramLimitExceeded,
+                $"the prompt is {tokens.Count} tokens, more than {ContextName(served, model)} of {context} tokens");
+        return await served.Scheduler.RunAloneAsync(forward =>
+            forward.PrefillAsync(tokens, KvCache.For(forward.Hyper, tokens.Count, _engine.Options.KvCache), allPositions, ct), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>A cold start for <paramref name="model"/> (benchmarks): its page cache emptied and the OS asked to drop
+    /// its cached copy of the store (<see cref="PageStore.DropCaches"/>); false where the OS cache could not be
+    /// dropped. Pages in use by a running step stay.</summary>
+    public async Task<bool> DropCachesAsync(string model, CancellationToken ct = default) =>
+        (await GetAsync(model, ct).ConfigureAwait(false)).Weights.Store.DropCaches();
+
+    /// <summary>Positions a sequence on the model may hold: its context, or less where the engine caps it.</summary>
+    private int Context(ServedModel served) => Math.Min(served.Forward.Hyper.Context, _engine.Options.MaxContext ?? int.MaxValue);
+
+    private string ContextName(ServedModel served, string model) =>
+        _engine.Options.MaxContext < served.Forward.Hyper.Context ? "the engine's context limit (--context)" : $"model '{model}''s context";
+
+    /// <summary>A prompt given as token ids: each must be in the vocabulary, and there must be one.</summary>
+    private static IReadOnlyList<int> CheckTokens(IReadOnlyList<int> tokens, ServedModel served)
+    {
+        if (tokens.Count == 0) throw new Vib3Exception(SqlState.InvalidParameterValue, "the prompt has no tokens");
+        var vocab = served.Forward.Hyper.Vocab;
+        foreach (var t in tokens)
+            if ((uint)t >= (uint)vocab)
+                throw new Vib3Exception(SqlState.InvalidParameterValue, $"token id {t} is outside the vocabulary (0..{vocab - 1})");
+        return tokens;
+    }
+
     /// <summary>Choice i samples with seed + i, so n choices from one seeded request differ yet repeat.</summary>
     private static SamplerOptions Sampling(SamplingPlan s, int choice) => new()
     {
         Temperature = (float)s.Temperature, TopP = (float)s.TopP, TopK = s.TopK, MinP = (float)s.MinP,
-        PresencePenalty = (float)s.PresencePenalty, FrequencyPenalty = (float)s.FrequencyPenalty,
+        PresencePenalty = (float)s.PresencePenalty, FrequencyPenalty = (float)s.FrequencyPenalty, RepetitionPenalty = (float)s.RepeatPenalty,
         Seed = s.Seed is { } seed ? unchecked((ulong)seed + (ulong)choice) : null,
     };
 

@@ -42,16 +42,18 @@ internal sealed class ServedModel : IAsyncDisposable
 
     public static async Task<ServedModel> OpenAsync(Vib3Engine engine, string name, CancellationToken ct)
     {
+        var trace = engine.Options.PageTraces.GetValueOrDefault(name);
         var weights = ModelWeights.Open(engine.Catalog, name, new PageStoreOptions
         {
-            Pool = engine.PagePool, Devices = engine.Options.StoreDevices,
+            Pool = engine.PagePool, Devices = engine.Options.StoreDevices, Trace = trace,
         });
         try
         {
             var forward = await ForwardPass.CreateAsync(weights, ct).ConfigureAwait(false);
             // Every token id is checked against the model's vocabulary as the tokenizer is read.
             var tokenizer = TokenizerLoader.Load(weights.TokenizerDir, weights.Manifest.Tokenizer, forward.Hyper.Vocab);
-            var scheduler = new BatchScheduler(weights.Manifest.Name, forward, tokenizer, engine.Options.MaxBatch, engine.Options.MaxQueue);
+            var scheduler = new BatchScheduler(weights.Manifest.Name, forward, tokenizer, engine.Options.MaxBatch, engine.Options.MaxQueue,
+                engine.Options.KvCache, trace);
             return new ServedModel(weights, forward, tokenizer, scheduler, new ModelIndex(engine.Catalog.ModelDir(name), weights.ExpertGrids, name));
         }
         catch

@@ -57,7 +57,8 @@ internal sealed class SessionSettings(Vib3Engine engine)
     /// <summary>What a GENERATE uses for the sampling clauses it leaves out.</summary>
     public SamplingPlan Sampling => new(
         Real(SettingRegistry.Temperature), Real(SettingRegistry.TopP), (int)Integer(SettingRegistry.TopK), Real(SettingRegistry.MinP),
-        Get(SettingRegistry.Seed) is var seed && seed == SettingRegistry.RandomSeed ? null : long.Parse(seed, CultureInfo.InvariantCulture));
+        Get(SettingRegistry.Seed) is var seed && seed == SettingRegistry.RandomSeed ? null : long.Parse(seed, CultureInfo.InvariantCulture),
+        RepeatPenalty: Real(SettingRegistry.RepeatPenalty));
 
     public int MaxTokens => (int)Integer(SettingRegistry.MaxTokens);
 

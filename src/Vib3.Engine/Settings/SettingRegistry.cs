@@ -14,6 +14,7 @@ internal static class SettingRegistry
     public const string TopP = "top_p";
     public const string TopK = "top_k";
     public const string MinP = "min_p";
+    public const string RepeatPenalty = "repeat_penalty";
     public const string MaxTokens = "max_tokens";
     public const string Seed = "seed";
     public const string ApplicationName = "application_name";
@@ -42,6 +43,8 @@ internal static class SettingRegistry
         new Setting(Model, "The model GENERATE uses when it has no FROM MODEL clause (USE MODEL sets it).", "",
             (v, engine) => v.Length == 0 || engine.Catalog.Exists(v) ? v
                 : throw new Vib3Exception(SqlState.UndefinedObject, $"model \"{v}\" does not exist")),
+        Number(RepeatPenalty, "Default REPEAT_PENALTY of GENERATE: a token among the last 64 has its logit divided (positive) or multiplied (negative) by it (1 is off).",
+            BuiltIn.RepeatPenalty, 0, double.PositiveInfinity, lowOpen: true),
         new Setting(Seed, "Default SEED of GENERATE: an integer >= 0 makes sampling repeatable; 'random' draws one per statement.",
             RandomSeed, (v, _) => v.Equals(RandomSeed, StringComparison.OrdinalIgnoreCase) ? RandomSeed
                 : long.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? Text(n)
@@ -80,7 +83,7 @@ internal static class SettingRegistry
             (v, _) => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) && double.IsFinite(x)
                       && (lowOpen ? x > min : x >= min) && x <= max ? Text(x)
                 : throw Invalid(name, v, double.IsPositiveInfinity(max)
-                    ? $"a number >= {Text(min)}"
+                    ? $"a number {(lowOpen ? ">" : ">=")} {Text(min)}"
                     : $"a number {(lowOpen ? "above" : "from")} {Text(min)} to {Text(max)}"));
 
     private static string Text(double v) => v.ToString(CultureInfo.InvariantCulture);

@@ -88,20 +88,24 @@ public sealed partial class ForwardPass
         foreach (var group in Enumerable.Range(0, rows.Count).Where(i => rows[i].Actuals is not null).GroupBy(i => rows[i].Actuals!))
         {
             var mine = group.ToHashSet();
-            long hit = 0, joined = 0, disk = 0, bytes = 0;
+            long hit = 0, joined = 0, disk = 0, bytes = 0, hitBytes = 0;
             for (var j = 0; j < work.Count; j++)
             {
                 if (!work[j].Rows.Exists(r => mine.Contains(r.Row))) continue;
                 var (outcome, length) = _tally.Of(j);
                 switch (outcome)
                 {
-                    case PageReadOutcome.Hit: hit++; break;
+                    case PageReadOutcome.Hit:
+                        hit++;
+                        hitBytes += length;
+                        break;
                     case PageReadOutcome.Joined: joined++; break;
                     default: disk++; break;
                 }
                 bytes += length;
             }
-            group.Key.Add(op.Id, new OperatorFigures(1, mine.Count, time, hit, joined, disk, bytes, waits.Waits, TimeSpan.FromSeconds(waits.Seconds)));
+            group.Key.Add(op.Id, PhaseOf(group.Select(i => rows[i])),
+                new OperatorFigures(1, mine.Count, time, hit, joined, disk, bytes, hitBytes, waits.Waits, TimeSpan.FromSeconds(waits.Seconds)));
         }
     }
 

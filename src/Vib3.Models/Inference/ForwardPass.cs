@@ -13,9 +13,10 @@ namespace Vib3.Models.Inference;
 /// <paramref name="Program"/> is its statement's forward program (null: the router's, as the pass was built); its
 /// Experts operators pick the row's pages, so one step can mix rows routed by the router and by the page index,
 /// <paramref name="Index"/> being the index a retrieval row searches. <paramref name="Actuals"/>, when given, receives
-/// each operator's figures for the steps this row is in (EXPLAIN ANALYZE).</summary>
+/// each operator's figures for the steps this row is in (EXPLAIN ANALYZE), counted under <paramref name="Phase"/>
+/// (a prompt row, or a generated token's).</summary>
 public readonly record struct StepRow(int Token, KvCache Cache, int Position, RoutingStats? Routing = null,
-    ForwardProgram? Program = null, PageIndex? Index = null, StatementActuals? Actuals = null)
+    ForwardProgram? Program = null, PageIndex? Index = null, StatementActuals? Actuals = null, StepPhase Phase = StepPhase.Decode)
 {
     /// <summary>How the row's experts are chosen: null for the router's top-k.</summary>
     public RetrievalRouting? Retrieval => Program?.Retrieval;
@@ -111,7 +112,7 @@ public sealed partial class ForwardPass
             for (var start = 0; start < tokens.Count; start += MaxBatchRows)
             {
                 var n = Math.Min(MaxBatchRows, tokens.Count - start);
-                var rows = Enumerable.Range(0, n).Select(i => new StepRow(tokens[start + i], cache, cache.Length + i)).ToArray();
+                var rows = Enumerable.Range(0, n).Select(i => new StepRow(tokens[start + i], cache, cache.Length + i, Phase: StepPhase.Prefill)).ToArray();
                 var wanted = allPositions ? Enumerable.Range(0, n).ToArray() : start + n == tokens.Count ? [n - 1] : [];
                 result.AddRange((await StepAsync(rows, wanted, ct).ConfigureAwait(false)).Select(r => (float[])r.Clone()));
             }
@@ -243,9 +244,12 @@ public sealed partial class ForwardPass
         var time = StatementActuals.Since(start);
         var ran = op.Kind is OperatorKind.FinalNorm or OperatorKind.LmHead ? logitRows.Select(i => rows[i]) : rows;
         foreach (var group in ran.Where(r => r.Actuals is not null).GroupBy(r => r.Actuals!))
-            group.Key.Add(op.Id, new OperatorFigures(1, group.Count(), time, _tally.Hits, _tally.Joined, _tally.FromDisk, _tally.Bytes,
-                waits.Waits, TimeSpan.FromSeconds(waits.Seconds)));
+            group.Key.Add(op.Id, PhaseOf(group), new OperatorFigures(1, group.Count(), time, _tally.Hits, _tally.Joined, _tally.FromDisk,
+                _tally.Bytes, _tally.HitBytes, waits.Waits, TimeSpan.FromSeconds(waits.Seconds)));
     }
+
+    /// <summary>A statement's rows in a step are its prompt's (a chunk of it) or its generated tokens'.</summary>
+    private static StepPhase PhaseOf(IEnumerable<StepRow> rows) => rows.Any(r => r.Phase == StepPhase.Prefill) ? StepPhase.Prefill : StepPhase.Decode;
 
     /// <summary>The step's buffers, regrown when a step has more rows than any before it.</summary>
     private StepBuffers Buffers(int n) =>

@@ -21,11 +21,14 @@ public sealed class GenerationState
     private readonly StopMatcher _stops;
     private readonly int _maxTokens;
     private readonly int? _topLogprobs;
+    private readonly bool _ignoreEndOfGeneration;
 
     /// <param name="prompt">The prompt's token ids (already encoded, BOS included if wanted).</param>
     /// <param name="topLogprobs">Null: no log-probabilities; otherwise report them with this many alternatives.</param>
+    /// <param name="ignoreEndOfGeneration">Never sample an end-of-generation token (their logits are masked), so the
+    /// sequence runs to its max tokens (a benchmark's fixed length; llama.cpp's ignore_eos).</param>
     public GenerationState(ITextTokenizer tokenizer, IReadOnlyList<int> prompt, int maxTokens, SamplerOptions sampling,
-        IReadOnlyList<string> stop, int? topLogprobs = null)
+        IReadOnlyList<string> stop, int? topLogprobs = null, bool ignoreEndOfGeneration = false)
     {
         if (maxTokens < 0)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"max tokens must be 0 or more, not {maxTokens}");
@@ -38,6 +41,7 @@ public sealed class GenerationState
         _decoder = new StreamingDecoder(tokenizer);
         _stops = new StopMatcher(stop);
         _maxTokens = maxTokens;
+        _ignoreEndOfGeneration = ignoreEndOfGeneration;
         _topLogprobs = topLogprobs;
         Finished = maxTokens == 0;
     }
@@ -112,5 +116,8 @@ public sealed class GenerationState
     {
         if (_tokenizer.VocabSize < logits.Length)
             logits.AsSpan(_tokenizer.VocabSize).Fill(float.NegativeInfinity);
+        if (_ignoreEndOfGeneration)
+            foreach (var id in _tokenizer.EndOfGenerationIds)
+                if (id < logits.Length) logits[id] = float.NegativeInfinity;
     }
 }

@@ -6,45 +6,55 @@ namespace Vib3.Models.Inference;
 /// ANALYZE's actual figures. <paramref name="Calls"/>: steps in which it ran rows of the statement;
 /// <paramref name="Rows"/>: those rows; <paramref name="Time"/>: the operator's time in those steps (shared with the
 /// other statements' rows of the same steps); pages by how each was found — in RAM, joined to a read already under
-/// way, read from disk — and their bytes (a page the step read once for rows of several statements counts in each
-/// statement whose rows used it); <paramref name="Waits"/>: times compute found no page ready, for
-/// <paramref name="WaitTime"/>.</summary>
+/// way, read from disk — and their bytes, all and those of the pages found in RAM (a page the step read once for rows
+/// of several statements counts in each statement whose rows used it); <paramref name="Waits"/>: times compute found no
+/// page ready, for <paramref name="WaitTime"/>.</summary>
 public readonly record struct OperatorFigures(long Calls, long Rows, TimeSpan Time, long PagesHit, long PagesJoined, long PagesFromDisk,
-    long Bytes, long Waits, TimeSpan WaitTime)
+    long Bytes, long HitBytes, long Waits, TimeSpan WaitTime)
 {
     public long Pages => PagesHit + PagesJoined + PagesFromDisk;
 
     public static OperatorFigures operator +(OperatorFigures a, OperatorFigures b) => new(a.Calls + b.Calls, a.Rows + b.Rows, a.Time + b.Time,
-        a.PagesHit + b.PagesHit, a.PagesJoined + b.PagesJoined, a.PagesFromDisk + b.PagesFromDisk, a.Bytes + b.Bytes, a.Waits + b.Waits,
-        a.WaitTime + b.WaitTime);
+        a.PagesHit + b.PagesHit, a.PagesJoined + b.PagesJoined, a.PagesFromDisk + b.PagesFromDisk, a.Bytes + b.Bytes, a.HitBytes + b.HitBytes,
+        a.Waits + b.Waits, a.WaitTime + b.WaitTime);
+}
+
+/// <summary>Which rows of a statement a step ran: prompt rows (prefill) or generated tokens (decode).</summary>
+public enum StepPhase
+{
+    Prefill,
+    Decode,
 }
 
 /// <summary>One statement's figures per operator of its <see cref="ForwardProgram"/> (indexed by
-/// <see cref="PhysicalOperator.Id"/>), added to by every step that runs its rows — and only by those, so sequences
-/// running beside it never count as its own. Thread-safe.</summary>
+/// <see cref="PhysicalOperator.Id"/>) and phase, added to by every step that runs its rows — and only by those, so
+/// sequences running beside it never count as its own. Thread-safe.</summary>
 public sealed class StatementActuals(ForwardProgram program)
 {
-    private readonly OperatorFigures[] _figures = new OperatorFigures[program.Operators.Count];
+    private readonly OperatorFigures[][] _figures = [new OperatorFigures[program.Operators.Count], new OperatorFigures[program.Operators.Count]];
 
     public ForwardProgram Program { get; } = program;
 
-    public OperatorFigures this[int id]
+    /// <summary>An operator's figures over both phases.</summary>
+    public OperatorFigures this[int id] => this[id, StepPhase.Prefill] + this[id, StepPhase.Decode];
+
+    public OperatorFigures this[int id, StepPhase phase]
     {
-        get { lock (_figures) return _figures[id]; }
+        get { lock (_figures) return _figures[(int)phase][id]; }
     }
 
-    /// <summary>The sum over every operator.</summary>
-    public OperatorFigures Total
+    /// <summary>The sum over every operator (calls and rows are left 0: operators run the same steps and rows).</summary>
+    public OperatorFigures Total => Sum(StepPhase.Prefill) + Sum(StepPhase.Decode);
+
+    /// <summary>The sum over every operator in one phase (calls and rows left 0).</summary>
+    public OperatorFigures Sum(StepPhase phase)
     {
-        get
-        {
-            lock (_figures) return _figures.Aggregate(default(OperatorFigures), (a, b) => a + b) with { Calls = 0, Rows = 0 };
-        }
+        lock (_figures) return _figures[(int)phase].Aggregate(default(OperatorFigures), (a, b) => a + b) with { Calls = 0, Rows = 0 };
     }
 
-    public void Add(int id, OperatorFigures figures)
+    public void Add(int id, StepPhase phase, OperatorFigures figures)
     {
-        lock (_figures) _figures[id] += figures;
+        lock (_figures) _figures[(int)phase][id] += figures;
     }
 
     /// <summary>Times one piece of work for <see cref="Add"/>.</summary>

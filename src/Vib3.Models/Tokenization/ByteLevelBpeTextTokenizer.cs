@@ -83,4 +83,6 @@ public sealed class ByteLevelBpeTextTokenizer : ITextTokenizer
     public bool IsSpecial(int id) => (uint)id < (uint)_special.Length && _special[id];
 
     public bool IsEndOfGeneration(int id) => _endOfGeneration.Contains(id);
+
+    public IReadOnlyCollection<int> EndOfGenerationIds => _endOfGeneration;
 }

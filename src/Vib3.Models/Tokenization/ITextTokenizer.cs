@@ -34,4 +34,7 @@ public interface ITextTokenizer
 
     /// <summary>True for ids that end a generated turn: eos, eot, &lt;|im_end|&gt;, &lt;|endoftext|&gt;, ...</summary>
     bool IsEndOfGeneration(int id);
+
+    /// <summary>Every id <see cref="IsEndOfGeneration"/> is true for.</summary>
+    IReadOnlyCollection<int> EndOfGenerationIds { get; }
 }

@@ -87,4 +87,6 @@ public sealed class SentencePieceTextTokenizer : ITextTokenizer
     public bool IsSpecial(int id) => (uint)id < (uint)_special.Length && _special[id];
 
     public bool IsEndOfGeneration(int id) => _endOfGeneration.Contains(id);
+
+    public IReadOnlyCollection<int> EndOfGenerationIds => _endOfGeneration;
 }

@@ -64,4 +64,6 @@ public sealed class TiktokenTextTokenizer : ITextTokenizer
     public bool IsSpecial(int id) => id >= _rankedCount && id < VocabSize;
 
     public bool IsEndOfGeneration(int id) => _endOfGeneration.Contains(id);
+
+    public IReadOnlyCollection<int> EndOfGenerationIds => _endOfGeneration;
 }

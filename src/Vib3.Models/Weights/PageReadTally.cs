@@ -19,6 +19,9 @@ public sealed class PageReadTally
 
     public long Bytes { get; private set; }
 
+    /// <summary>Bytes of the pages found in RAM.</summary>
+    public long HitBytes { get; private set; }
+
     public long Pages => Hits + Joined + FromDisk;
 
     /// <summary>How the page at position <paramref name="index"/> of the last list streamed was found, and its bytes.</summary>
@@ -26,7 +29,7 @@ public sealed class PageReadTally
 
     public void Clear()
     {
-        (Hits, Joined, FromDisk, Bytes) = (0, 0, 0, 0);
+        (Hits, Joined, FromDisk, Bytes, HitBytes) = (0, 0, 0, 0, 0);
     }
 
     internal void Count(int index, PageLease lease)
@@ -34,7 +37,10 @@ public sealed class PageReadTally
         var length = lease.Memory.Length;
         switch (lease.Outcome)
         {
-            case PageReadOutcome.Hit: Hits++; break;
+            case PageReadOutcome.Hit:
+                Hits++;
+                HitBytes += length;
+                break;
             case PageReadOutcome.Joined: Joined++; break;
             default: FromDisk++; break;
         }

@@ -24,11 +24,14 @@ public sealed record RoutingPlan(bool Retrieval, int TopK, int? Ef, bool Renorma
 /// <summary>Sampling settings after defaults: temperature 0 means greedy.</summary>
 /// <param name="PresencePenalty">OpenAI's: subtracted once from the logit of every token already generated.</param>
 /// <param name="FrequencyPenalty">OpenAI's: subtracted from a token's logit per time it was already generated.</param>
+/// <param name="RepeatPenalty">llama.cpp's: a token seen in the last 64 has its positive logit divided by it, its
+/// negative one multiplied; 1 is off.</param>
 public sealed record SamplingPlan(double Temperature, double TopP, int TopK, double MinP, long? Seed,
-    double PresencePenalty = 0, double FrequencyPenalty = 0);
+    double PresencePenalty = 0, double FrequencyPenalty = 0, double RepeatPenalty = 1);
 
-/// <summary>The prompt: plain text, or chat messages to render with the model's template.</summary>
-public sealed record PlanPrompt(string? Text, IReadOnlyList<(string Role, string Content)>? Messages);
+/// <summary>The prompt: plain text, chat messages to render with the model's template, or token ids (an API's
+/// pre-tokenized prompt, fed as given).</summary>
+public sealed record PlanPrompt(string? Text, IReadOnlyList<(string Role, string Content)>? Messages, IReadOnlyList<int>? Tokens = null);
 
 /// <summary>A node of the plan EXPLAIN prints and what it costs per generated token: one of the program's operators
 /// (<see cref="Operator"/> is its <see cref="PhysicalOperator.Id"/>), or a layer holding its operators.</summary>
@@ -72,4 +75,8 @@ public sealed record GenerationPlan(
     bool Stream,
     ForwardProgram Program,
     IReadOnlyList<PlanOperator> Operators,
-    PlanEstimate Estimate);
+    PlanEstimate Estimate)
+{
+    /// <summary>IGNORE_EOS: end-of-generation tokens are never sampled, so every choice runs to MaxTokens.</summary>
+    public bool IgnoreEos { get; init; }
+}

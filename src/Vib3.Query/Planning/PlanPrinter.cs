@@ -21,10 +21,11 @@ public static class PlanPrinter
         var weights = StoredTensors.Of(m);
         sb.Append(CultureInfo.InvariantCulture,
             $"GENERATE model={p.Model} ({m.Family}, {m.Hyper.Layers} layers, {StoredTensors.TypeLabel(weights)}, {StoredTensors.FormatBits(StoredTensors.BitsPerWeight(weights))} bits per weight)\n");
-        sb.Append(CultureInfo.InvariantCulture, $"  prompt: {(p.Prompt.Messages is { } msgs ? $"chat, {msgs.Count} message(s)" : $"text, {p.Prompt.Text!.Length} characters")}\n");
+        sb.Append(CultureInfo.InvariantCulture, $"  prompt: {Prompt(p.Prompt)}\n");
         if (chatTemplate is not null) sb.Append(CultureInfo.InvariantCulture, $"  chat template: {chatTemplate}\n");
         sb.Append(CultureInfo.InvariantCulture, $"  routing: {Routing(p.Routing, m.Hyper.Experts)}\n");
-        sb.Append(CultureInfo.InvariantCulture, $"  sampling: {Sampling(p.Sampling)}, max_tokens {p.MaxTokens}, {p.Stop.Count} stop string(s), stream {(p.Stream ? "on" : "off")}\n");
+        sb.Append(CultureInfo.InvariantCulture,
+            $"  sampling: {Sampling(p.Sampling)}, max_tokens {p.MaxTokens}{(p.IgnoreEos ? " (end-of-generation tokens ignored)" : "")}, {p.Stop.Count} stop string(s), stream {(p.Stream ? "on" : "off")}\n");
         sb.Append(CultureInfo.InvariantCulture,
             $"  per token: {e.PagesPerToken} pages, {ByteSize.Format(e.BytesPerToken)} (dense {ByteSize.Format(e.DenseBytesPerToken)}, experts {ByteSize.Format(e.ExpertBytesPerToken)}), {Flops(e.FlopsPerToken)}\n");
         var fit = e.FitsInRam ? "fits; once read, pages are RAM hits" : "does not fit; pages beyond the page cache are read from disk";
@@ -87,15 +88,23 @@ public static class PlanPrinter
         : $"ROUTER top-{r.TopK} of {experts}" + (r.Renormalise ? ", renormalised" : "") +
           (r.FallbackFromK is { } k ? $" (exact-routing fallback: RETRIEVAL k={k} cannot read fewer pages than the router's top-{r.TopK})" : "");
 
+    private static string Prompt(PlanPrompt p) => p switch
+    {
+        { Messages: { } messages } => $"chat, {messages.Count} message(s)",
+        { Tokens: { } tokens } => $"{tokens.Count} token ids",
+        _ => $"text, {p.Text!.Length} characters",
+    };
+
     private static string Sampling(SamplingPlan s)
     {
-        if (s.Temperature == 0) return "greedy";
+        var penalty = s.RepeatPenalty == 1 ? "" : $", repeat_penalty {s.RepeatPenalty.ToString(CultureInfo.InvariantCulture)}";
+        if (s.Temperature == 0) return "greedy" + penalty;
         var parts = new List<string> { $"temperature {s.Temperature.ToString(CultureInfo.InvariantCulture)}" };
         if (s.TopK > 0) parts.Add($"top_k {s.TopK}");
         if (s.TopP < 1) parts.Add($"top_p {s.TopP.ToString(CultureInfo.InvariantCulture)}");
         if (s.MinP > 0) parts.Add($"min_p {s.MinP.ToString(CultureInfo.InvariantCulture)}");
         parts.Add(s.Seed is { } seed ? $"seed {seed}" : "random seed");
-        return string.Join(", ", parts);
+        return string.Join(", ", parts) + penalty;
     }
 
     private static string Flops(long flops) => flops switch

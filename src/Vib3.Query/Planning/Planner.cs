@@ -32,11 +32,11 @@ public static class Planner
         };
         var d = context.DefaultSampling;
         var sampling = new SamplingPlan((double?)o.Temperature ?? d.Temperature, (double?)o.TopP ?? d.TopP, o.TopK ?? d.TopK,
-            (double?)o.MinP ?? d.MinP, o.Seed ?? d.Seed);
+            (double?)o.MinP ?? d.MinP, o.Seed ?? d.Seed, RepeatPenalty: (double?)o.RepeatPenalty ?? d.RepeatPenalty);
         var (program, operators, estimate) = Layout(m, routing, context.RamBudgetBytes);
         estimate = estimate with { RamUse = context.RamUse?.Invoke(model) };
         return new GenerationPlan(model, m, prompt, routing, sampling, o.MaxTokens ?? context.DefaultMaxTokens,
-            o.Stop.Select(s => Text(s, context, "STOP")).ToList(), o.Stream, program, operators, estimate);
+            o.Stop.Select(s => Text(s, context, "STOP")).ToList(), o.Stream, program, operators, estimate) { IgnoreEos = o.IgnoreEos };
     }
 
     /// <summary>USING RETRIEVAL k=N [ef=M]: needs the model's page index; when N pages are no fewer than every

@@ -32,7 +32,9 @@ internal readonly struct JsonFields(JsonElement obj, string prefix = "")
         if (Get(name) is not { } v) return null;
         if (v.ValueKind != JsonValueKind.Number) throw ApiException.Invalid(Path(name), $"'{Path(name)}' must be a number");
         return v.TryGetDecimal(out var d) && d >= min && d <= max ? d
-            : throw ApiException.Invalid(Path(name), $"'{Path(name)}' must be between {min} and {max}, got {Shown(v)}");
+            : throw ApiException.Invalid(Path(name), max == decimal.MaxValue
+                ? $"'{Path(name)}' must be at least {min}, got {Shown(v)}"
+                : $"'{Path(name)}' must be between {min} and {max}, got {Shown(v)}");
     }
 
     public long? Integer(string name, long min, long max)

@@ -40,6 +40,9 @@ internal static class RequestParser
             TopK = f.Integer("top_k", -1, int.MaxValue) is { } k and > 0 ? (int)k : null,
             MinP = f.Decimal("min_p", 0, 1),
             Seed = f.Integer("seed", 0, long.MaxValue),
+            // llama.cpp server's extensions, as the language's REPEAT_PENALTY and IGNORE_EOS
+            RepeatPenalty = RepeatPenalty(f),
+            IgnoreEos = f.Bool("ignore_eos") ?? false,
             Stop = new ValueList<Expression>(Stops(f).Select(s => (Expression)new StringLiteral(s))),
             Stream = stream,
         };
@@ -54,6 +57,12 @@ internal static class RequestParser
             IncludeUsage: stream && (f.Object("stream_options")?.Bool("include_usage") ?? false),
             promptChars);
     }
+
+    private static decimal? RepeatPenalty(JsonFields f) => f.Decimal("repeat_penalty", 0, decimal.MaxValue) switch
+    {
+        0 => throw ApiException.Invalid("repeat_penalty", "'repeat_penalty' must be greater than 0"),
+        var p => p,
+    };
 
     private static IReadOnlyList<string> Stops(JsonFields f)
     {

@@ -70,6 +70,18 @@ public sealed class GenerateCliTests : IDisposable
     }
 
     [Fact]
+    public void Ignore_eos_runs_to_max_tokens_and_the_sampling_options_reach_the_engine()
+    {
+        var r = Generate("--ignore-eos", "--stats", "--repeat-penalty", "1.3");
+        Assert.True(r.ExitCode == 0, r.Error);
+        Assert.Contains("+ 24 generated", r.Error);
+        Assert.Contains("finish length", r.Error);
+        var bad = Generate("--repeat-penalty", "0");
+        Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, bad.ExitCode);
+        Assert.Contains("repetition penalty must be > 0", bad.Error);
+    }
+
+    [Fact]
     public void Zero_max_tokens_generates_nothing_and_reads_no_pages()
     {
         var r = CliRun.Run(Data, "generate", "--model", "m", "--prompt", "hello", "--max-tokens", "0", "--stats");

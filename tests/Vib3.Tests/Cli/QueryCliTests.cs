@@ -186,7 +186,7 @@ public sealed class QueryCliTests : IDisposable
         var r = Json(Query("SET application_name = 'hello'; SHOW application_name; RESET application_name; SHOW ALL", "--format", "json"));
         Assert.Equal("hello", r[1].GetProperty("rows")[0][0].GetString());
         var all = r[3].GetProperty("rows").EnumerateArray().ToList();
-        Assert.Equal(13, all.Count); // every registered parameter, none of them set
+        Assert.Equal(14, all.Count); // every registered parameter, none of them set
         Assert.All(all, row => Assert.Equal("default", row[2].GetString()));
     }
 

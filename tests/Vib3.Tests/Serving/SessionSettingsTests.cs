@@ -16,7 +16,7 @@ public sealed class SessionSettingsTests : IDisposable
     private static readonly string[] Registered =
     [
         "application_name", "client_encoding", "DateStyle", "extra_float_digits", "IntervalStyle", "max_tokens", "min_p",
-        "model", "seed", "temperature", "TimeZone", "top_k", "top_p",
+        "model", "repeat_penalty", "seed", "temperature", "TimeZone", "top_k", "top_p",
     ];
 
     private static readonly ClientAccess Bob = new(Local: false, Administrator: false, "user \"bob\" from 10.0.0.5");
