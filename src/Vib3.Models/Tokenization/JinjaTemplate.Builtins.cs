@@ -242,6 +242,24 @@ public sealed partial class JinjaTemplate
                         return Enumerable.Reverse(rl).ToList();
                     default: throw new JinjaException("reverse needs a list or string");
                 }
+            case "sort":
+            {
+                if (v is not List<object?> items) throw new JinjaException("sort needs a list");
+                budget.Entries(items.Count, "sort");
+                var reverse = Truthy(args.Count > 0 ? args[0] : kwargs.GetValueOrDefault("reverse"));
+                var caseSensitive = Truthy(args.Count > 1 ? args[1] : kwargs.GetValueOrDefault("case_sensitive"));
+                var attribute = args.Count > 2 ? args[2] : kwargs.GetValueOrDefault("attribute");
+                object? Key(object? x)
+                {
+                    var k = attribute is null ? x : GetItem(x, Str(attribute, budget), attribute: true);
+                    return !caseSensitive && k is string ks ? ks.ToLowerInvariant() : k;
+                }
+                // Python's sort is stable either way, as OrderBy and OrderByDescending are.
+                var keyed = items.Select(x => (Key: Key(x), Item: x)).ToList();
+                SortOrder.CheckComparable(keyed.Select(x => x.Key).ToList()); // checked first: LINQ would wrap the comparer's error
+                var sorted = reverse ? keyed.OrderByDescending(x => x.Key, SortOrder.Instance) : keyed.OrderBy(x => x.Key, SortOrder.Instance);
+                return sorted.Select(x => x.Item).ToList();
+            }
             case "join":
             {
                 var sep = args.Count > 0 ? Str(args[0], budget) : "";
@@ -364,5 +382,40 @@ public sealed partial class JinjaTemplate
         {
             for (var at = 0; at < span.Length; at += x.Length) x.AsSpan().CopyTo(span[at..]);
         });
+    }
+
+    /// <summary>How Python orders the values sort compares: numbers (and booleans) by value, strings by code point;
+    /// anything else, or a string against a number, cannot be ordered (Python's TypeError).</summary>
+    private sealed class SortOrder : IComparer<object?>
+    {
+        public static readonly SortOrder Instance = new();
+
+        public int Compare(object? a, object? b) =>
+            a is string x && b is string y ? string.CompareOrdinal(x, y) : ToDouble(a).CompareTo(ToDouble(b));
+
+        /// <summary>The keys are all strings or all numbers, else one line naming the two kinds that met (one key is
+        /// never compared, so it may be anything).</summary>
+        public static void CheckComparable(IReadOnlyCollection<object?> keys)
+        {
+            if (keys.Count < 2) return;
+            object? first = null;
+            var any = false;
+            foreach (var k in keys)
+            {
+                if (!any) (first, any) = (k, true);
+                var ok = (first, k) is (string, string) or (long or double or bool, long or double or bool);
+                if (!ok) throw new JinjaException($"sort cannot order {TypeName(first)} and {TypeName(k)}");
+            }
+        }
+
+        private static string TypeName(object? v) => v switch
+        {
+            null => "none",
+            string => "a string",
+            long or double or bool => "a number",
+            List<object?> => "a list",
+            Dictionary<string, object?> => "a mapping",
+            _ => "a value",
+        };
     }
 }

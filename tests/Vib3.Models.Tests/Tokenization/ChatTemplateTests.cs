@@ -153,36 +153,4 @@ public sealed class ChatTemplateTests
             "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n" +
             "<|im_start|>user\nCapital of France?<|im_end|>\n<|im_start|>assistant\n", r.Text);
     }
-
-    [Fact]
-    public void Trim_blocks_and_lstrip_blocks_like_transformers()
-    {
-        const string t = "{% for m in messages %}\n    {% if m.role == 'user' %}\nU:{{ m.content }}\n    {% endif %}\n{% endfor %}";
-        Assert.Equal("U:a\nU:b\n", JinjaTemplate.Parse(t).Render(new Dictionary<string, object?>
-        {
-            ["messages"] = JinjaTemplate.Value(new List<object?>
-            {
-                new Dictionary<string, object?> { ["role"] = "user", ["content"] = "a" },
-                new Dictionary<string, object?> { ["role"] = "assistant", ["content"] = "x" },
-                new Dictionary<string, object?> { ["role"] = "user", ["content"] = "b" },
-            }),
-        }));
-    }
-
-    [Theory]
-    [InlineData("{{ 1 + 2 * 3 }}", "7")]
-    [InlineData("{{ 7 // 2 }} {{ 7 % 3 }} {{ -7 // 2 }}", "3 1 -4")]
-    [InlineData("{{ 'a' ~ 1 ~ none }}", "a1None")]
-    [InlineData("{{ [1, 2, 3][1:] | length }}{{ 'abc'[::-1] }}", "2cba")]
-    [InlineData("{{ 'x' if false else 'y' }}{{ 'z' if false }}", "y")]
-    [InlineData("{% set xs = [] %}{{ xs | length }}{{ undefined_name is defined }}{{ 'b' in 'abc' }}{{ 3 not in [1, 2] }}", "0FalseTrueTrue")]
-    [InlineData("{{ {'a': [1, 'x', true, none]} | tojson }}", "{\"a\": [1, \"x\", true, null]}")]
-    [InlineData("{% for k, v in {'a': 1, 'b': 2}.items() %}{{ k }}={{ v }}{{ ',' if not loop.last }}{% endfor %}", "a=1,b=2")]
-    [InlineData("{% for x in [] %}x{% else %}empty{% endfor %}", "empty")]
-    [InlineData("{%- if true -%}  \n  a  \n  {%- endif %}", "a")]
-    [InlineData("{# comment #}{{ \"q\\\"uote\" }}", "q\"uote")]
-    public void Jinja_expressions(string template, string expected)
-    {
-        Assert.Equal(expected, JinjaTemplate.Parse(template).Render(new Dictionary<string, object?>()));
-    }
 }
