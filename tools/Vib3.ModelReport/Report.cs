@@ -40,7 +40,7 @@ internal static class Report
         Directory.CreateDirectory(o.Output);
         ExpertUsage.Write(Path.Combine(o.Output, "expert_usage.csv"), heldOut.Routing, session.Weights.Manifest.Hyper.TopK);
 
-        var samples = await SampleGenerations.RunAsync(session, tokenizer, log, ct);
+        var samples = await SampleGenerations.RunAsync(model.Catalog, model.Name, tokenizer, log, ct);
         foreach (var s in samples)
             Console.WriteLine($"T={s.Temperature.ToString(CultureInfo.InvariantCulture)} {(s.Identical ? "same as transformers" : "differs")}: {JsonSerializer.Serialize(s.Vib3Text)}");
 
