@@ -6,12 +6,10 @@ namespace Vib3.Models.Tokenization;
 /// <summary>GPT-2 style byte-level BPE (OLMoE, Qwen2/Qwen3, DeepSeek, GGUF "gpt2"): encoding by
 /// Microsoft.ML.Tokenizers' <see cref="BpeTokenizer"/> (ByteLevel mode) over a <see cref="SplitPreTokenizer"/>;
 /// decoding straight from each token's bytes, which is exactly what the ByteLevel decoder does.</summary>
-public sealed class ByteLevelBpeTextTokenizer : ITextTokenizer
+public sealed class ByteLevelBpeTextTokenizer : TextTokenizer
 {
     private readonly BpeTokenizer _bpe;
-    private readonly byte[][] _bytes;
     private readonly bool[] _special;
-    private readonly HashSet<int> _endOfGeneration;
     private readonly bool _addPrefixSpace;
 
     /// <param name="tokens">Vocabulary strings by id (byte-level alphabet); null for an unused id.</param>
@@ -24,24 +22,24 @@ public sealed class ByteLevelBpeTextTokenizer : ITextTokenizer
     {
         var size = Math.Max(tokens.Count, addedTokens.Count == 0 ? 0 : addedTokens.Max(a => a.Id) + 1);
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        _bytes = new byte[size][];
+        var bytes = new byte[size][];
         _special = new bool[size];
         for (var id = 0; id < tokens.Count; id++)
         {
             var t = tokens[id];
             if (t is null) continue;
             vocab.TryAdd(t, id);
-            _bytes[id] = ByteLevelAlphabet.TryGetBytes(t) ?? Encoding.UTF8.GetBytes(t);
+            bytes[id] = ByteLevelAlphabet.TryGetBytes(t) ?? Encoding.UTF8.GetBytes(t);
         }
         var specials = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var (content, id, special) in addedTokens)
         {
             specials[content] = id;
             vocab.TryAdd(content, id);
-            _bytes[id] = Encoding.UTF8.GetBytes(content);
+            bytes[id] = Encoding.UTF8.GetBytes(content);
             _special[id] = special;
         }
-        for (var id = 0; id < size; id++) _bytes[id] ??= [];
+        for (var id = 0; id < size; id++) bytes[id] ??= [];
 
         PreTokenizer = new SplitPreTokenizer(splitPatterns, specials.Keys);
         _bpe = BpeTokenizer.Create(new BpeOptions(vocab)
@@ -51,38 +49,19 @@ public sealed class ByteLevelBpeTextTokenizer : ITextTokenizer
             ByteLevel = true,
             PreTokenizer = PreTokenizer,
         });
-        VocabSize = size;
-        BosId = bosId;
-        EosId = eosId;
         _addPrefixSpace = addPrefixSpace;
-        AddBosByDefault = addBosByDefault && bosId is not null;
-        _endOfGeneration = TokenIds.EndOfGeneration(endOfGeneration, eosId, size);
+        SetVocabulary(bytes, bosId, eosId, addBosByDefault, endOfGeneration);
     }
 
     public SplitPreTokenizer PreTokenizer { get; }
 
-    public int VocabSize { get; }
-    public int? BosId { get; }
-    public int? EosId { get; }
-    public bool AddBosByDefault { get; }
-
-    public IReadOnlyList<int> Encode(string text, bool addBos)
+    protected override IReadOnlyList<int> EncodeText(string text)
     {
-        ArgumentNullException.ThrowIfNull(text);
         if (_addPrefixSpace && text.Length > 0 && !char.IsWhiteSpace(text[0])) text = " " + text;
-        var ids = _bpe.EncodeToIds(text);
-        return TokenIds.WithBos(ids, addBos, BosId);
+        return _bpe.EncodeToIds(text);
     }
 
-    public string Decode(IReadOnlyList<int> ids) => TokenIds.Decode(ids, _bytes);
+    public override string Decode(IReadOnlyList<int> ids) => TokenIds.Decode(ids, Vocabulary);
 
-    public string DecodeToken(int id) => Encoding.UTF8.GetString(TokenBytes(id));
-
-    public ReadOnlySpan<byte> TokenBytes(int id) => (uint)id < (uint)_bytes.Length ? _bytes[id] : [];
-
-    public bool IsSpecial(int id) => (uint)id < (uint)_special.Length && _special[id];
-
-    public bool IsEndOfGeneration(int id) => _endOfGeneration.Contains(id);
-
-    public IReadOnlyCollection<int> EndOfGenerationIds => _endOfGeneration;
+    public override bool IsSpecial(int id) => (uint)id < (uint)_special.Length && _special[id];
 }

@@ -7,12 +7,10 @@ namespace Vib3.Models.Tokenization;
 /// <summary>SentencePiece (Llama / Mixtral tokenizer.model, GGUF "llama") on Microsoft.ML.Tokenizers'
 /// <see cref="SentencePieceTokenizer"/>. Control and user-defined pieces written literally in the text are
 /// matched whole.</summary>
-public sealed class SentencePieceTextTokenizer : ITextTokenizer
+public sealed class SentencePieceTextTokenizer : TextTokenizer
 {
     private readonly SentencePieceTokenizer _spm;
-    private readonly byte[][] _bytes;
     private readonly bool[] _special;
-    private readonly HashSet<int> _endOfGeneration;
 
     public SentencePieceTextTokenizer(byte[] modelProto, IEnumerable<int> endOfGeneration,
         IReadOnlyList<(string Content, int Id)>? extraSpecialTokens = null, bool addBosByDefault = true, bool? addDummyPrefix = null)
@@ -25,13 +23,13 @@ public sealed class SentencePieceTextTokenizer : ITextTokenizer
         }
         var size = model.Pieces.Count;
         if (extraSpecialTokens is { Count: > 0 }) size = Math.Max(size, extraSpecialTokens.Max(t => t.Id) + 1);
-        _bytes = new byte[size][];
+        var bytes = new byte[size][];
         _special = new bool[size];
         var specials = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var id = 0; id < model.Pieces.Count; id++)
         {
             var (piece, _, type) = model.Pieces[id];
-            _bytes[id] = PieceBytes(piece, type);
+            bytes[id] = PieceBytes(piece, type);
             _special[id] = type is SentencePieceModelProto.Control or SentencePieceModelProto.Unknown;
             if (type is SentencePieceModelProto.Control or SentencePieceModelProto.UserDefined && piece.Length > 0)
                 specials.TryAdd(piece, id);
@@ -39,28 +37,20 @@ public sealed class SentencePieceTextTokenizer : ITextTokenizer
         foreach (var (content, id) in extraSpecialTokens ?? [])
         {
             specials[content] = id;
-            _bytes[id] = Encoding.UTF8.GetBytes(content);
+            bytes[id] = Encoding.UTF8.GetBytes(content);
             _special[id] = true;
         }
-        for (var id = 0; id < size; id++) _bytes[id] ??= [];
+        for (var id = 0; id < size; id++) bytes[id] ??= [];
 
         using var stream = new MemoryStream(modelProto, writable: false);
         _spm = SentencePieceTokenizer.Create(stream, addBeginningOfSentence: false, addEndOfSentence: false,
             specialTokens: specials.Count == 0 ? null : specials);
-        VocabSize = size;
+        SetVocabulary(bytes, model.BosId >= 0 && model.BosId < size ? model.BosId : null, model.EosId >= 0 && model.EosId < size ? model.EosId : null,
+            addBosByDefault, endOfGeneration);
         AddDummyPrefix = model.AddDummyPrefix;
-        BosId = model.BosId >= 0 && model.BosId < size ? model.BosId : null;
-        EosId = model.EosId >= 0 && model.EosId < size ? model.EosId : null;
-        AddBosByDefault = addBosByDefault && BosId is not null;
-        _endOfGeneration = TokenIds.EndOfGeneration(endOfGeneration, EosId, size);
     }
 
     public bool AddDummyPrefix { get; }
-
-    public int VocabSize { get; }
-    public int? BosId { get; }
-    public int? EosId { get; }
-    public bool AddBosByDefault { get; }
 
     private static byte[] PieceBytes(string piece, int type)
     {
@@ -71,22 +61,10 @@ public sealed class SentencePieceTextTokenizer : ITextTokenizer
             ? piece.Replace('\u2581', ' ') : piece);
     }
 
-    public IReadOnlyList<int> Encode(string text, bool addBos)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var ids = text.Length == 0 ? [] : _spm.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false);
-        return TokenIds.WithBos(ids, addBos, BosId);
-    }
+    protected override IReadOnlyList<int> EncodeText(string text) =>
+        text.Length == 0 ? [] : _spm.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false);
 
-    public string Decode(IReadOnlyList<int> ids) => _spm.Decode(ids, considerSpecialTokens: true);
+    public override string Decode(IReadOnlyList<int> ids) => _spm.Decode(ids, considerSpecialTokens: true);
 
-    public string DecodeToken(int id) => Encoding.UTF8.GetString(TokenBytes(id));
-
-    public ReadOnlySpan<byte> TokenBytes(int id) => (uint)id < (uint)_bytes.Length ? _bytes[id] : [];
-
-    public bool IsSpecial(int id) => (uint)id < (uint)_special.Length && _special[id];
-
-    public bool IsEndOfGeneration(int id) => _endOfGeneration.Contains(id);
-
-    public IReadOnlyCollection<int> EndOfGenerationIds => _endOfGeneration;
+    public override bool IsSpecial(int id) => (uint)id < (uint)_special.Length && _special[id];
 }

@@ -6,12 +6,10 @@ namespace Vib3.Models.Tokenization;
 /// <summary>tiktoken-style byte-level BPE (Kimi K2's tiktoken.model): encoding by Microsoft.ML.Tokenizers'
 /// <see cref="TiktokenTokenizer"/> over a <see cref="SplitPreTokenizer"/> (special tokens cut out whole, then the
 /// model's split regex); decoding straight from each id's bytes. Ids above the ranked tokens are the special tokens.</summary>
-public sealed class TiktokenTextTokenizer : ITextTokenizer
+public sealed class TiktokenTextTokenizer : TextTokenizer
 {
     private readonly TiktokenTokenizer _tiktoken;
-    private readonly byte[][] _bytes;
     private readonly int _rankedCount;
-    private readonly HashSet<int> _endOfGeneration;
 
     /// <param name="modelPath">The tiktoken file, already validated into <paramref name="ranked"/>.</param>
     /// <param name="ranked">Token bytes by rank (= id), from <see cref="TiktokenModelFile.Read"/>.</param>
@@ -22,48 +20,26 @@ public sealed class TiktokenTextTokenizer : ITextTokenizer
     {
         _rankedCount = ranked.Length;
         var size = Math.Max(ranked.Length, specialTokens.Count == 0 ? 0 : specialTokens.Values.Max() + 1);
-        _bytes = new byte[size][];
-        Array.Copy(ranked, _bytes, ranked.Length);
+        var bytes = new byte[size][];
+        Array.Copy(ranked, bytes, ranked.Length);
         foreach (var (text, id) in specialTokens)
         {
             if (id < ranked.Length)
                 throw new ArgumentException($"special token '{text}' has id {id}, inside the {ranked.Length} ranked tokens", nameof(specialTokens));
-            _bytes[id] = Encoding.UTF8.GetBytes(text);
+            bytes[id] = Encoding.UTF8.GetBytes(text);
         }
-        for (var id = 0; id < size; id++) _bytes[id] ??= [];
+        for (var id = 0; id < size; id++) bytes[id] ??= [];
 
         PreTokenizer = new SplitPreTokenizer([splitPattern], specialTokens.Keys);
         _tiktoken = TiktokenTokenizer.Create(modelPath, PreTokenizer, normalizer: null, specialTokens: specialTokens);
-        VocabSize = size;
-        BosId = bosId;
-        EosId = eosId;
-        AddBosByDefault = addBosByDefault && bosId is not null;
-        _endOfGeneration = TokenIds.EndOfGeneration(endOfGeneration, eosId, size);
+        SetVocabulary(bytes, bosId, eosId, addBosByDefault, endOfGeneration);
     }
 
     public SplitPreTokenizer PreTokenizer { get; }
 
-    public int VocabSize { get; }
-    public int? BosId { get; }
-    public int? EosId { get; }
-    public bool AddBosByDefault { get; }
+    protected override IReadOnlyList<int> EncodeText(string text) => _tiktoken.EncodeToIds(text);
 
-    public IReadOnlyList<int> Encode(string text, bool addBos)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var ids = _tiktoken.EncodeToIds(text);
-        return TokenIds.WithBos(ids, addBos, BosId);
-    }
+    public override string Decode(IReadOnlyList<int> ids) => TokenIds.Decode(ids, Vocabulary);
 
-    public string Decode(IReadOnlyList<int> ids) => TokenIds.Decode(ids, _bytes);
-
-    public string DecodeToken(int id) => Encoding.UTF8.GetString(TokenBytes(id));
-
-    public ReadOnlySpan<byte> TokenBytes(int id) => (uint)id < (uint)_bytes.Length ? _bytes[id] : [];
-
-    public bool IsSpecial(int id) => id >= _rankedCount && id < VocabSize;
-
-    public bool IsEndOfGeneration(int id) => _endOfGeneration.Contains(id);
-
-    public IReadOnlyCollection<int> EndOfGenerationIds => _endOfGeneration;
+    public override bool IsSpecial(int id) => id >= _rankedCount && id < VocabSize;
 }
