@@ -259,7 +259,7 @@ public sealed class Session : IDisposable
         lines.Add(FormattableString.Invariant(
             $"  ram tier: {total.PagesHit} page hits, {total.PagesJoined} joined, hit rate {hitRate:0.0}%; the store: {after.Evictions - evictionsBefore} evictions, {resident} resident of {capacity}"));
         lines.Add(FormattableString.Invariant(
-            $"  disk tier: {total.PagesFromDisk} page reads; of the {Vib3.Core.ByteSize.Format(total.Bytes)} of pages the operators read, {Vib3.Core.ByteSize.Format(total.Bytes - total.HitBytes)} were not in RAM"));
+            $"  disk tier: {total.PagesFromDisk} page reads ({Vib3.Core.ByteSize.Format(total.Reads.DiskBytes)}) and {total.Reads.Prefetched} read ahead ({Vib3.Core.ByteSize.Format(total.Reads.PrefetchedBytes)}) for this statement; {Vib3.Core.ByteSize.Format(total.Bytes)} of pages read in all"));
         lines.Add(FormattableString.Invariant(
             $"  page waits: compute stalled {total.Waits} times for {total.WaitTime.TotalMilliseconds:0.0} ms ({(outcome.Elapsed.TotalSeconds > 0 ? 100 * total.WaitTime.TotalSeconds / outcome.Elapsed.TotalSeconds : 0):0.0}% of the total time) with no page ready"));
         var (issued, used) = (prefetchAfter.Issued - prefetchBefore.Issued, prefetchAfter.Used - prefetchBefore.Used);

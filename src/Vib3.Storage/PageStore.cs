@@ -139,6 +139,13 @@ public sealed partial class PageStore : IDisposable
 
     public int PageCount => _entries.Length;
 
+    /// <summary>Page <paramref name="page"/>'s length in bytes, as stored.</summary>
+    public int PageLength(int page)
+    {
+        CheckPage(page);
+        return _entries[page].Length;
+    }
+
     /// <summary>Length of the largest page in this store.</summary>
     public int MaxPageBytes { get; }
 

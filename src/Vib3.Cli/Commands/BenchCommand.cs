@@ -93,16 +93,18 @@ internal static class BenchCommand
                 json.WriteNumber("repetitions", reps);
                 WriteSummary(json, "prefill_tokens_per_second", runs.Select(x => prompt / x.PrefillSeconds));
                 WriteSummary(json, "decode_tokens_per_second", runs.Select(x => gen / x.DecodeSeconds));
-                // A warm run's prefill finds every page in RAM when the model fits the budget; a cold one none.
-                json.WriteNumber("prefill_disk_bytes", runs.Sum(x => x.Prefill.Bytes - x.Prefill.HitBytes) / reps);
+                // Bytes read from disk: for the pages the operators asked for and for those the expert prefetch read
+                // ahead (a page read ahead is then found in RAM or joined: its bytes count once, here). A warm run's prefill
+                // reads nothing when the model fits the budget; a cold one reads it all.
+                json.WriteNumber("prefill_disk_bytes", runs.Sum(x => DiskBytes(x.Prefill)) / reps);
                 // The page figures are per decoded token (bytes) or totals over the measured repetitions (counts).
                 var decoded = (long)gen * reps;
                 json.WriteStartObject("decode_bytes_per_token");
-                json.WriteNumber("ram", runs.Sum(x => x.Decode.HitBytes) / decoded);
-                json.WriteNumber("disk", runs.Sum(x => x.Decode.Bytes - x.Decode.HitBytes) / decoded);
+                json.WriteNumber("ram", runs.Sum(x => x.Decode.Reads.HitBytes) / decoded);
+                json.WriteNumber("disk", runs.Sum(x => DiskBytes(x.Decode)) / decoded);
                 json.WriteEndObject();
                 json.WriteNumber("decode_page_hits", runs.Sum(x => x.Decode.PagesHit));
-                json.WriteNumber("decode_page_misses", runs.Sum(x => x.Decode.PagesJoined + x.Decode.PagesFromDisk));
+                json.WriteNumber("decode_page_misses", runs.Sum(x => x.Decode.PagesFromDisk)); // pages joined to a read under way: neither
                 json.WriteNumber("decode_page_wait_seconds", Math.Round(runs.Sum(x => x.Decode.WaitTime.TotalSeconds), 4)); // compute stalled, no page ready
                 json.WriteNumber("decode_page_waits", runs.Sum(x => x.Decode.Waits));
                 // Everything the store read from disk in the measured runs, the expert prefetcher's reads included.
@@ -156,6 +158,8 @@ internal static class BenchCommand
         json.WriteEndArray();
         json.WriteEndObject();
     }
+
+    private static long DiskBytes(OperatorFigures f) => f.Reads.DiskBytes + f.Reads.PrefetchedBytes;
 
     /// <summary>One measured run: its two phases' seconds and page figures, and the bytes the store read from disk.</summary>
     private sealed record BenchRun(double PrefillSeconds, double DecodeSeconds, OperatorFigures Prefill, OperatorFigures Decode, long StoreDiskBytes);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Vib3.Core;
 using Vib3.Engine;
 using Vib3.Engine.Serving;
 using Vib3.Query;
@@ -17,11 +18,11 @@ internal static class GenerateCommand
         var kvCache = ModelOptions.KvCache();
         var prompt = new Option<string>("--prompt") { Description = "Text to continue", Required = true };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Most tokens to generate", DefaultValueFactory = _ => 64 };
-        var temperature = new Option<decimal>("--temperature") { Description = "0 = greedy (default)", DefaultValueFactory = _ => 0 };
+        var temperature = new Option<double>("--temperature") { Description = "0 = greedy (default)", DefaultValueFactory = _ => 0 };
         var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens (0 = all)" };
-        var topP = new Option<decimal>("--top-p") { Description = "Keep the smallest set with this much probability", DefaultValueFactory = _ => 1 };
-        var minP = new Option<decimal>("--min-p") { Description = "Drop tokens below this fraction of the top probability" };
-        var repeat = new Option<decimal>("--repeat-penalty") { Description = "Penalty on the last 64 tokens (1 = none)", DefaultValueFactory = _ => 1 };
+        var topP = new Option<double>("--top-p") { Description = "Keep the smallest set with this much probability", DefaultValueFactory = _ => 1 };
+        var minP = new Option<double>("--min-p") { Description = "Drop tokens below this fraction of the top probability" };
+        var repeat = new Option<double>("--repeat-penalty") { Description = "Penalty on the last 64 tokens (1 = none)", DefaultValueFactory = _ => 1 };
         var seed = new Option<long?>("--seed") { Description = "Random seed: the same seed gives the same text" };
         var stop = new Option<string[]>("--stop") { Description = "Stop at this string (repeatable)", AllowMultipleArgumentsPerToken = false };
         var ignoreEos = new Option<bool>("--ignore-eos") { Description = "Never stop at an end-of-generation token: run to --max-tokens" };
@@ -34,11 +35,15 @@ internal static class GenerateCommand
         };
         command.SetAction(async (r, ct) =>
         {
+            if (r.GetValue(topK) is < 0 and var negativeK)
+                throw new Vib3Exception(SqlState.InvalidParameterValue, $"--top-k must be 0 (all) or more, not {negativeK}");
+            if (r.GetValue(seed) is < 0 and var negativeSeed)
+                throw new Vib3Exception(SqlState.InvalidParameterValue, $"--seed must be 0 or more, not {negativeSeed}");
             var options = new GenerateOptions
             {
-                Model = new Identifier(r.GetValue(model)!), MaxTokens = r.GetValue(maxTokens), Temperature = r.GetValue(temperature),
-                TopK = r.GetValue(topK) is > 0 and var k ? k : null, TopP = r.GetValue(topP), MinP = r.GetValue(minP),
-                RepeatPenalty = r.GetValue(repeat), Seed = r.GetValue(seed), IgnoreEos = r.GetValue(ignoreEos),
+                Model = new Identifier(r.GetValue(model)!), MaxTokens = r.GetValue(maxTokens), Temperature = Decimal(r.GetValue(temperature), "--temperature"),
+                TopK = r.GetValue(topK) is > 0 and var k ? k : null, TopP = Decimal(r.GetValue(topP), "--top-p"), MinP = Decimal(r.GetValue(minP), "--min-p"),
+                RepeatPenalty = Decimal(r.GetValue(repeat), "--repeat-penalty"), Seed = r.GetValue(seed), IgnoreEos = r.GetValue(ignoreEos),
                 Stop = new ValueList<Expression>((r.GetValue(stop) ?? []).Select(s => (Expression)new StringLiteral(s))),
             };
             var text = new StringLiteral(r.GetValue(prompt)!);
@@ -75,6 +80,11 @@ internal static class GenerateCommand
         });
         return command;
     }
+
+    /// <summary>The statement's decimal from a command-line number (1e-3 and 0.7 alike; 0.7 stays 0.7).</summary>
+    private static decimal Decimal(double value, string option) => double.IsFinite(value) && Math.Abs(value) < 1e15
+        ? (decimal)value
+        : throw new Vib3Exception(SqlState.InvalidParameterValue, $"{option} {value.ToString(System.Globalization.CultureInfo.InvariantCulture)} is not a usable number");
 
     private static IEnumerable<ChatMessage> Messages(string? system, StringLiteral prompt)
     {

@@ -78,8 +78,10 @@ internal sealed class BatchScheduler
     }
 
     /// <summary>Runs <paramref name="work"/> on the model's forward pass between two steps, with nothing else using the
-    /// pass meanwhile (the pass has one caller: this loop). For work that is not a generation, such as logits.</summary>
-    public Task<T> RunAloneAsync<T>(Func<ForwardPass, ValueTask<T>> work, CancellationToken ct)
+    /// pass meanwhile (the pass has one caller: this loop). For work that is not a generation, such as logits. The work's
+    /// token is cancelled when the caller's is or the scheduler closes; work whose caller gave up before its turn is
+    /// not run.</summary>
+    public Task<T> RunAloneAsync<T>(Func<ForwardPass, CancellationToken, ValueTask<T>> work, CancellationToken ct)
     {
         var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
@@ -87,7 +89,14 @@ internal sealed class BatchScheduler
             if (_closedBecause is { } closed) throw closed;
             _alone.Enqueue((async () =>
             {
-                try { done.TrySetResult(await work(_forward).ConfigureAwait(false)); }
+                if (ct.IsCancellationRequested)
+                {
+                    done.TrySetCanceled(ct);
+                    return;
+                }
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, _shutdown.Token);
+                try { done.TrySetResult(await work(_forward, linked.Token).ConfigureAwait(false)); }
+                catch (OperationCanceledException) when (linked.IsCancellationRequested) { done.TrySetCanceled(ct.IsCancellationRequested ? ct : linked.Token); }
                 catch (Exception e) { done.TrySetException(e); }
             }, e => done.TrySetException(e)));
         }
@@ -137,10 +146,13 @@ internal sealed class BatchScheduler
         get { lock (_gate) return _alone.Count > 0; }
     }
 
-    /// <summary>Runs the work queued by <see cref="RunAloneAsync"/>, one at a time.</summary>
+    /// <summary>Runs the work queued by <see cref="RunAloneAsync"/> before this turn of the loop, one at a time (work
+    /// queued meanwhile waits for the next turn, so a stream of it cannot starve the batch).</summary>
     private async Task RunAloneWorkAsync()
     {
-        while (true)
+        int queued;
+        lock (_gate) queued = _alone.Count;
+        for (var i = 0; i < queued; i++)
         {
             Func<Task> run;
             lock (_gate)
@@ -279,7 +291,7 @@ internal sealed class BatchScheduler
         var text = s.State.Accept(logits);
         // The program's last operator, Sample, runs here, a row of one sequence at a time.
         s.Stream.Actuals?.Add(s.Program.Operators[^1].Id, first ? StepPhase.Prefill : StepPhase.Decode,
-            new OperatorFigures(1, 1, Stopwatch.GetElapsedTime(start), 0, 0, 0, 0, 0, 0, TimeSpan.Zero));
+            new OperatorFigures(1, 1, Stopwatch.GetElapsedTime(start), default, 0, TimeSpan.Zero));
         if (first) s.TimeToFirstToken = s.Elapsed;
         if (!s.State.Finished && s.Cache!.Length >= s.Cache.Capacity) text += s.State.EndForFullContext();
         if (s.State.LastSampled is { } t) s.PendingLogprobs.Add(Describe(t));

@@ -36,6 +36,9 @@ public sealed class GenerationService : IAsyncDisposable
         if (options.TopLogprobs is < 0 or > 20)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"top logprobs must be between 0 and 20, not {options.TopLogprobs}");
         var served = await GetAsync(plan.Model, ct).ConfigureAwait(false);
+        if (!served.Forward.Runs(plan.Program)) // the model was dropped and made again between planning and now
+            throw new Vib3Exception(SqlState.InvalidParameterValue,
+                $"the plan was made for another version of model \"{plan.Model}\" than the one open now: run the statement again");
         var index = plan.Program.Retrieval is null ? null : served.Index.Current();
         var tokenizer = served.Tokenizer;
         var chat = plan.Prompt.Messages is { } messages ? ChatPrompt.Render(served.Weights, messages, ct) : null;
@@ -45,7 +48,7 @@ public sealed class GenerationService : IAsyncDisposable
         else
         {
             var (text, addBos) = chat is not null ? (chat.Text, chat.AddBos) : (plan.Prompt.Text!, (bool?)null);
-            served.PromptBound.Check(text, context, plan.Model);
+            served.PromptBound.Check(text, context, plan.Model, ContextName(served, plan.Model));
             prompt = tokenizer.Encode(text, addBos ?? tokenizer.AddBosByDefault);
         }
         if (prompt.Count > context)
@@ -84,8 +87,8 @@ public sealed class GenerationService : IAsyncDisposable
         if (tokens.Count > context)
             throw new Vib3Exception(SqlState.ProgramLimitExceeded,
                 $"the prompt is {tokens.Count} tokens, more than {ContextName(served, model)} of {context} tokens");
-        return await served.Scheduler.RunAloneAsync(forward =>
-            forward.PrefillAsync(tokens, KvCache.For(forward.Hyper, tokens.Count, _engine.Options.KvCache), allPositions, ct), ct).ConfigureAwait(false);
+        return await served.Scheduler.RunAloneAsync((forward, token) =>
+            forward.PrefillAsync(tokens, KvCache.For(forward.Hyper, tokens.Count, _engine.Options.KvCache), allPositions, token), ct).ConfigureAwait(false);
     }
 
     /// <summary>A cold start for <paramref name="model"/> (benchmarks): its page cache emptied and the OS asked to drop

@@ -26,14 +26,15 @@ internal sealed class PromptBound
     }
 
     /// <summary>Throws 54000 when <paramref name="text"/> cannot fit <paramref name="context"/> tokens whatever its
-    /// tokens turn out to be; counting its bytes allocates nothing.</summary>
-    public void Check(string text, int context, string model)
+    /// tokens turn out to be; counting its bytes allocates nothing. <paramref name="contextName"/> says whose context
+    /// it is ("model 'm''s context", or the engine's limit).</summary>
+    public void Check(string text, int context, string model, string contextName)
     {
         var bytes = Encoding.UTF8.GetByteCount(text);
         var fewest = (bytes + (long)LongestTokenBytes - 1) / LongestTokenBytes;
         if (fewest > context)
             throw new Vib3Exception(SqlState.ProgramLimitExceeded,
                 $"the prompt is {bytes} bytes, so at least {fewest} tokens (no token of model '{model}' is longer than "
-                + $"{LongestTokenBytes} bytes), more than its context of {context} tokens");
+                + $"{LongestTokenBytes} bytes), more than {contextName} of {context} tokens");
     }
 }

@@ -1,9 +1,7 @@
-using System.Diagnostics;
 using Vib3.Core;
 using Vib3.Kernels;
 using Vib3.Models.Weights;
 using Vib3.Storage.Catalog;
-using Vib3.Storage.Tracing;
 
 namespace Vib3.Models.Inference;
 
@@ -38,12 +36,10 @@ public sealed partial class ForwardPass
     }
 
     /// <summary>The Experts operator: each row's pages — every bundle of its top-k experts, or the pages its program
-    /// retrieves from the index — then each page read once and run on the rows that chose it, into Moe.
-    /// <paramref name="measured"/>: the operator, when its figures go to the rows' statements (each is given the pages
-    /// its own rows used).</summary>
-    private async ValueTask ExpertsAsync(ExpertGridEntry grid, IReadOnlyList<StepRow> rows, PhysicalOperator? measured, CancellationToken ct)
+    /// retrieves from the index — then each page read once and run on the rows that chose it, into Moe. The pages and
+    /// their rows stay in <see cref="_work"/> for the statements' figures (each is given the pages its own rows used).</summary>
+    private async ValueTask ExpertsAsync(ExpertGridEntry grid, IReadOnlyList<StepRow> rows, CancellationToken ct)
     {
-        var (start, waits) = measured is null ? default : (Stopwatch.GetTimestamp(), _w.PageWaits);
         var p = _p!;
         var n = rows.Count;
         var (k, experts, dim) = (_h.TopK, _h.Experts, _h.Dim);
@@ -75,38 +71,8 @@ public sealed partial class ForwardPass
             if (chosen[e] is { } expertRows)
                 for (var b = 0; b < grid.BundlesPerExpert; b++) routed.Add(new BundleRows(grid.PageOf(e, b), b, expertRows));
         routed.AddRange(byPage.Select(kv => new BundleRows(grid.FirstPage + kv.Key, kv.Key % grid.BundlesPerExpert, kv.Value)));
+        _work = routed;
         await BundlesAsync(grid, routed, n, ct).ConfigureAwait(false);
-        if (measured is not null) AttributePages(measured, rows, routed, start, waits);
-    }
-
-    /// <summary>Gives each statement in the step the expert pages its own rows used (a page two statements' rows shared
-    /// counts in both), with the operator's time and waits in this step.</summary>
-    private void AttributePages(PhysicalOperator op, IReadOnlyList<StepRow> rows, List<BundleRows> work, long start, PageWaitStats waitsBefore)
-    {
-        var waits = _w.PageWaits - waitsBefore;
-        var time = StatementActuals.Since(start);
-        foreach (var group in Enumerable.Range(0, rows.Count).Where(i => rows[i].Actuals is not null).GroupBy(i => rows[i].Actuals!))
-        {
-            var mine = group.ToHashSet();
-            long hit = 0, joined = 0, disk = 0, bytes = 0, hitBytes = 0;
-            for (var j = 0; j < work.Count; j++)
-            {
-                if (!work[j].Rows.Exists(r => mine.Contains(r.Row))) continue;
-                var (outcome, length) = _tally.Of(j);
-                switch (outcome)
-                {
-                    case PageReadOutcome.Hit:
-                        hit++;
-                        hitBytes += length;
-                        break;
-                    case PageReadOutcome.Joined: joined++; break;
-                    default: disk++; break;
-                }
-                bytes += length;
-            }
-            group.Key.Add(op.Id, PhaseOf(group.Select(i => rows[i])),
-                new OperatorFigures(1, mine.Count, time, hit, joined, disk, bytes, hitBytes, waits.Waits, TimeSpan.FromSeconds(waits.Seconds)));
-        }
     }
 
     /// <summary>One token's router logits [experts] → its k experts and their weights, as the family routes: softmax,
@@ -132,7 +98,7 @@ public sealed partial class ForwardPass
 
     /// <summary>One expert bundle page and the rows that run on it: absolute page id, bundle within its expert, and
     /// (row, routing weight) for each row.</summary>
-    private readonly record struct BundleRows(int Page, int Bundle, List<(int Row, float Weight)> Rows);
+    internal readonly record struct BundleRows(int Page, int Bundle, List<(int Row, float Weight)> Rows);
 
     /// <summary>Moe[row] += weight · bundle(row) for every listed bundle page and its rows. All the pages of the layer
     /// go to the kernel threads together, a whole page each (pages already in RAM arrive in one group; pages read

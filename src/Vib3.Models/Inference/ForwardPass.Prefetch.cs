@@ -73,7 +73,13 @@ public sealed partial class ForwardPass
         ct.ThrowIfCancellationRequested(); // a step no one waits for starts no more reads
         for (var e = 0; e < experts; e++)
             if (any[e])
-                for (var b = 0; b < grid.BundlesPerExpert; b++) _w.Store.Prefetch(grid.PageOf(e, b));
+                for (var b = 0; b < grid.BundlesPerExpert; b++) Prefetch(grid.PageOf(e, b));
+    }
+
+    /// <summary>Starts a page's read ahead of need; one that started counts in the operator's figures.</summary>
+    private void Prefetch(int page)
+    {
+        if (_w.Store.Prefetch(page)) _tally.Prefetched(_w.Store.PageLength(page));
     }
 
     /// <summary>Scores the prediction made for this layer against row <paramref name="row"/>'s real choice.</summary>

@@ -87,6 +87,6 @@ public sealed partial class ForwardPass
         var query = new float[_h.Dim];
         var found = new Neighbor[Math.Min(routing.K, next.Experts * next.BundlesPerExpert)];
         var n = index.Search(next.Layer, x, routing, query, found);
-        for (var i = 0; i < n; i++) _w.Store.Prefetch(next.FirstPage + found[i].Id);
+        for (var i = 0; i < n; i++) Prefetch(next.FirstPage + found[i].Id);
     }
 }

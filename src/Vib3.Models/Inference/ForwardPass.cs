@@ -49,6 +49,8 @@ public sealed partial class ForwardPass
     private readonly IForwardObserver? _observer;
     private readonly ForwardProgram _program;  // the router's program, for rows that bring none
     private readonly PageReadTally _tally = new(); // pages the running operator has read, and how
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<ForwardProgram, ForwardProgram> _accepted = new(); // programs Runs checked
+    private readonly Dictionary<RetrievalRouting, ForwardProgram> _retrievalPrograms = []; // DecodeAsync's, by routing
     private StepBuffers? _p;          // activations, sized for the largest step so far
     private float[]? _routerScratch;  // GroupedRouter's scratch, [ScratchLength(experts, groups)]
     private int _busy;
@@ -69,8 +71,17 @@ public sealed partial class ForwardPass
         Routing = new RoutingStats(_h.Layers, _h.Experts);
     }
 
-    /// <summary>The model's program with the router choosing the experts (what rows without a program of their own run).</summary>
-    public ForwardProgram Program => _program;
+    /// <summary>Whether rows of <paramref name="program"/> can run in this pass's steps: a program of this model (the
+    /// same operators; only how Experts picks pages may differ).</summary>
+    public bool Runs(ForwardProgram program)
+    {
+        if (program == _program || _accepted.TryGetValue(program, out _)) return true;
+        var same = program.Operators.Count == _program.Operators.Count;
+        for (var i = 0; same && i < program.Operators.Count; i++)
+            same = program.Operators[i].Kind == _program.Operators[i].Kind && program.Operators[i].Layer == _program.Operators[i].Layer;
+        if (same) _accepted.AddOrUpdate(program, program);
+        return same;
+    }
 
     /// <summary>Which experts the router chose, per layer, since the pass was created (or last reset).</summary>
     public RoutingStats Routing { get; }
@@ -94,8 +105,18 @@ public sealed partial class ForwardPass
     /// <summary>The same, the token's expert pages chosen by <paramref name="retrieval"/> from <paramref name="index"/>
     /// (null: the router's top-k).</summary>
     public async ValueTask<float[]> DecodeAsync(int token, KvCache cache, RetrievalRouting? retrieval, PageIndex? index, CancellationToken ct = default) =>
-        (await StepAsync([new StepRow(token, cache, cache.Length, Program: retrieval is null ? null : ForwardProgram.Build(_w.Manifest, retrieval), Index: index)],
+        (await StepAsync([new StepRow(token, cache, cache.Length, Program: retrieval is null ? null : RetrievalProgram(retrieval), Index: index)],
             [0], ct).ConfigureAwait(false))[0];
+
+    private ForwardProgram RetrievalProgram(RetrievalRouting retrieval)
+    {
+        lock (_retrievalPrograms)
+        {
+            if (!_retrievalPrograms.TryGetValue(retrieval, out var program))
+                _retrievalPrograms[retrieval] = program = ForwardProgram.Build(_w.Manifest, retrieval);
+            return program;
+        }
+    }
 
     /// <summary>Feeds <paramref name="tokens"/> at the cache's next positions; returns the logits of every
     /// position, or of the last only.</summary>
@@ -161,17 +182,12 @@ public sealed partial class ForwardPass
                 throw new ArgumentException($"a row at position {r.Position} does not continue its cache (next position {expected})", nameof(rows));
             r.Cache.CheckRoom(r.Position + 1 - r.Cache.Length);
             if (r.Retrieval is not null) RequireIndex(r);
-            if (r.Program is { } program && program != _program && !SameOperators(program))
-                throw new ArgumentException($"a row's program is not one of model '{_w.Manifest.Name}''s", nameof(rows));
+            if (r.Program is { } program && !Runs(program))
+                throw new Vib3Exception(SqlState.InvalidParameterValue,
+                    $"a row's plan was made for another model than '{_w.Manifest.Name}' (or another version of it): plan it again");
             next[r.Cache] = expected + 1;
         }
     }
-
-    /// <summary>Programs of one model have the same operators (only how Experts picks pages differs), so the rows of
-    /// a step can run one program's operators.</summary>
-    private bool SameOperators(ForwardProgram program) =>
-        program.Operators.Count == _program.Operators.Count
-        && program.Operators.Zip(_program.Operators).All(x => x.First.Kind == x.Second.Kind && x.First.Layer == x.Second.Layer);
 
     /// <summary>Runs the program's operators over the step's n rows: X [n, dim] is the residual stream, Xb its
     /// normalised copy that each sub-block reads, O and Moe the sub-blocks' outputs added back. Returns the logits of
@@ -181,17 +197,24 @@ public sealed partial class ForwardPass
         var n = rows.Count;
         var p = Buffers(n);
         var dim = _h.Dim;
-        var measured = rows.Any(r => r.Actuals is not null);
+        var measured = false;
+        for (var i = 0; i < n && !measured; i++) measured = rows[i].Actuals is not null;
         float[][] logits = [];
-        foreach (var op in program.Operators)
+        for (var o = 0; o < program.Operators.Count; o++)
         {
+            var op = program.Operators[o];
             var (start, waits) = measured ? (Stopwatch.GetTimestamp(), _w.PageWaits) : default;
             _tally.Clear();
+            _work = null;
             var layer = op.Layer >= 0 ? _layers[op.Layer] : null;
             switch (op.Kind)
             {
                 case OperatorKind.Embed:
-                    for (var i = 0; i < n; i++) await EmbedAsync(rows[i].Token, p.X.AsMemory(i * dim, dim), ct).ConfigureAwait(false);
+                    for (var i = 0; i < n; i++)
+                    {
+                        _tally.IndexBase = i; // each row's page read apart, for the statements' figures
+                        await EmbedAsync(rows[i].Token, p.X.AsMemory(i * dim, dim), ct).ConfigureAwait(false);
+                    }
                     break;
                 case OperatorKind.Attention:
                     Normalize(layer!.AttnNorm, n);
@@ -211,7 +234,7 @@ public sealed partial class ForwardPass
                     await RouteAsync(layer!, layer!.Experts!, rows, ct).ConfigureAwait(false);
                     break;
                 case OperatorKind.Experts:
-                    await ExpertsAsync(layer!.Experts!, rows, measured ? op : null, ct).ConfigureAwait(false);
+                    await ExpertsAsync(layer!.Experts!, rows, ct).ConfigureAwait(false);
                     break;
                 case OperatorKind.SharedExpert:
                     await SharedExpertAsync(layer!, n, ct).ConfigureAwait(false);
@@ -230,26 +253,11 @@ public sealed partial class ForwardPass
                     continue; // the caller samples from the logits
             }
             if (op.EndsLayer) VectorOps.Add(p.Moe.AsSpan(0, n * dim), p.X.AsSpan(0, n * dim));
-            if (measured && op.Kind != OperatorKind.Experts) Attribute(op, rows, logitRows, start, waits);
+            if (measured) Attribute(op, rows, logitRows, start, waits);
         }
-        foreach (var r in rows) r.Cache.Length = Math.Max(r.Cache.Length, r.Position + 1);
+        for (var i = 0; i < n; i++) rows[i].Cache.Length = Math.Max(rows[i].Cache.Length, rows[i].Position + 1);
         return logits;
     }
-
-    /// <summary>Adds the operator's figures for this step to each statement whose rows it ran (FinalNorm and LmHead run
-    /// only the rows whose logits are wanted): the step's time and pages, which its rows shared.</summary>
-    private void Attribute(PhysicalOperator op, IReadOnlyList<StepRow> rows, IReadOnlyList<int> logitRows, long start, PageWaitStats waitsBefore)
-    {
-        var waits = _w.PageWaits - waitsBefore;
-        var time = StatementActuals.Since(start);
-        var ran = op.Kind is OperatorKind.FinalNorm or OperatorKind.LmHead ? logitRows.Select(i => rows[i]) : rows;
-        foreach (var group in ran.Where(r => r.Actuals is not null).GroupBy(r => r.Actuals!))
-            group.Key.Add(op.Id, PhaseOf(group), new OperatorFigures(1, group.Count(), time, _tally.Hits, _tally.Joined, _tally.FromDisk,
-                _tally.Bytes, _tally.HitBytes, waits.Waits, TimeSpan.FromSeconds(waits.Seconds)));
-    }
-
-    /// <summary>A statement's rows in a step are its prompt's (a chunk of it) or its generated tokens'.</summary>
-    private static StepPhase PhaseOf(IEnumerable<StepRow> rows) => rows.Any(r => r.Phase == StepPhase.Prefill) ? StepPhase.Prefill : StepPhase.Decode;
 
     /// <summary>The step's buffers, regrown when a step has more rows than any before it.</summary>
     private StepBuffers Buffers(int n) =>

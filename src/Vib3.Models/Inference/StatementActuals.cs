@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Vib3.Models.Weights;
 
 namespace Vib3.Models.Inference;
 
@@ -6,17 +7,23 @@ namespace Vib3.Models.Inference;
 /// ANALYZE's actual figures. <paramref name="Calls"/>: steps in which it ran rows of the statement;
 /// <paramref name="Rows"/>: those rows; <paramref name="Time"/>: the operator's time in those steps (shared with the
 /// other statements' rows of the same steps); pages by how each was found — in RAM, joined to a read already under
-/// way, read from disk — and their bytes, all and those of the pages found in RAM (a page the step read once for rows
-/// of several statements counts in each statement whose rows used it); <paramref name="Waits"/>: times compute found no
-/// page ready, for <paramref name="WaitTime"/>.</summary>
-public readonly record struct OperatorFigures(long Calls, long Rows, TimeSpan Time, long PagesHit, long PagesJoined, long PagesFromDisk,
-    long Bytes, long HitBytes, long Waits, TimeSpan WaitTime)
+/// way, read from disk — with their bytes, and the reads it started ahead (expert prefetch) (a page the step read once
+/// for rows of several statements counts in each statement whose rows used it); <paramref name="Waits"/>: times compute
+/// found no page ready, for <paramref name="WaitTime"/>.</summary>
+public readonly record struct OperatorFigures(long Calls, long Rows, TimeSpan Time, PageCounts Reads, long Waits, TimeSpan WaitTime)
 {
-    public long Pages => PagesHit + PagesJoined + PagesFromDisk;
+    public long PagesHit => Reads.Hits;
+
+    public long PagesJoined => Reads.Joined;
+
+    public long PagesFromDisk => Reads.FromDisk;
+
+    public long Pages => Reads.Pages;
+
+    public long Bytes => Reads.Bytes;
 
     public static OperatorFigures operator +(OperatorFigures a, OperatorFigures b) => new(a.Calls + b.Calls, a.Rows + b.Rows, a.Time + b.Time,
-        a.PagesHit + b.PagesHit, a.PagesJoined + b.PagesJoined, a.PagesFromDisk + b.PagesFromDisk, a.Bytes + b.Bytes, a.HitBytes + b.HitBytes,
-        a.Waits + b.Waits, a.WaitTime + b.WaitTime);
+        a.Reads + b.Reads, a.Waits + b.Waits, a.WaitTime + b.WaitTime);
 }
 
 /// <summary>Which rows of a statement a step ran: prompt rows (prefill) or generated tokens (decode).</summary>

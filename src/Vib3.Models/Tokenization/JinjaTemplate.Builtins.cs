@@ -390,8 +390,12 @@ public sealed partial class JinjaTemplate
     {
         public static readonly SortOrder Instance = new();
 
-        public int Compare(object? a, object? b) =>
-            a is string x && b is string y ? string.CompareOrdinal(x, y) : ToDouble(a).CompareTo(ToDouble(b));
+        public int Compare(object? a, object? b) => (a, b) switch
+        {
+            (string x, string y) => string.CompareOrdinal(x, y),
+            (long x, long y) => x.CompareTo(y), // exact beyond 2^53, as Python's integers are
+            _ => ToDouble(a).CompareTo(ToDouble(b)),
+        };
 
         /// <summary>The keys are all strings or all numbers, else one line naming the two kinds that met (one key is
         /// never compared, so it may be anything).</summary>

@@ -108,7 +108,7 @@ public sealed class ModelWeights : IDisposable
         PageReadTally? tally = null) =>
         StreamPagesUnorderedAsync(pages, 1, (indices, memories) => consume(indices[0], memories[0].Span), ct, tally);
 
-    /// <summary><see cref="StreamPagesUnorderedAsync(IReadOnlyList{int}, PageConsumer, CancellationToken)"/>, handing
+    /// <summary><see cref="StreamPagesUnorderedAsync(IReadOnlyList{int}, PageConsumer, CancellationToken, PageReadTally)"/>, handing
     /// over every page whose read has completed at once, up to <paramref name="group"/> (indices into
     /// <paramref name="pages"/> with their pages), so a consumer can compute on several at once, one per thread: with
     /// the pages in RAM that is the whole list in one call, with reads landing one by one a page at a time as they

@@ -3,54 +3,60 @@ using Vib3.Storage.Tracing;
 
 namespace Vib3.Models.Weights;
 
-/// <summary>The pages a stream read and how each was found (cached, joined to a read under way, or read from disk):
-/// what EXPLAIN ANALYZE counts per operator. Filled by the stream's own loop (one thread at a time); reused by
-/// <see cref="Clear"/>.</summary>
-public sealed class PageReadTally
+/// <summary>Pages read and how each was found: in RAM (a hit), joined to a read already under way, read from disk for
+/// this reader; and reads started ahead by a prefetch. What EXPLAIN ANALYZE counts per operator.</summary>
+public readonly record struct PageCounts(long Hits, long Joined, long FromDisk, long HitBytes, long JoinedBytes, long DiskBytes,
+    long Prefetched = 0, long PrefetchedBytes = 0)
 {
-    private PageReadOutcome[] _outcomes = new PageReadOutcome[64];
-    private int[] _bytes = new int[64];
-
-    public long Hits { get; private set; }
-
-    public long Joined { get; private set; }
-
-    public long FromDisk { get; private set; }
-
-    public long Bytes { get; private set; }
-
-    /// <summary>Bytes of the pages found in RAM.</summary>
-    public long HitBytes { get; private set; }
-
     public long Pages => Hits + Joined + FromDisk;
 
-    /// <summary>How the page at position <paramref name="index"/> of the last list streamed was found, and its bytes.</summary>
-    public (PageReadOutcome Outcome, int Bytes) Of(int index) => (_outcomes[index], _bytes[index]);
+    /// <summary>Bytes of the pages read, however found (prefetches not included: their pages count when read).</summary>
+    public long Bytes => HitBytes + JoinedBytes + DiskBytes;
+
+    public static PageCounts operator +(PageCounts a, PageCounts b) => new(a.Hits + b.Hits, a.Joined + b.Joined, a.FromDisk + b.FromDisk,
+        a.HitBytes + b.HitBytes, a.JoinedBytes + b.JoinedBytes, a.DiskBytes + b.DiskBytes, a.Prefetched + b.Prefetched,
+        a.PrefetchedBytes + b.PrefetchedBytes);
+
+    /// <summary>One read.</summary>
+    public static PageCounts Of(PageReadOutcome outcome, int bytes) => outcome switch
+    {
+        PageReadOutcome.Hit => new(1, 0, 0, bytes, 0, 0),
+        PageReadOutcome.Joined => new(0, 1, 0, 0, bytes, 0),
+        _ => new(0, 0, 1, 0, 0, bytes),
+    };
+}
+
+/// <summary>The pages the running operator has read (<see cref="Total"/>) and each read by its place in the list
+/// streamed (<see cref="At"/>), so that a step's reads can be given to the statements whose rows caused them. Filled by
+/// the streams' own loops, one thread at a time; reused by <see cref="Clear"/>.</summary>
+public sealed class PageReadTally
+{
+    private PageCounts[] _reads = new PageCounts[64];
+
+    public PageCounts Total { get; private set; }
+
+    /// <summary>Added to the index of each read counted: a caller that streams a list in pieces (a row at a time) keeps
+    /// the pieces apart.</summary>
+    public int IndexBase { get; set; }
+
+    /// <summary>The read at position <paramref name="index"/> of the list streamed.</summary>
+    public PageCounts At(int index) => index < _reads.Length ? _reads[index] : default;
 
     public void Clear()
     {
-        (Hits, Joined, FromDisk, Bytes, HitBytes) = (0, 0, 0, 0, 0);
+        Total = default;
+        IndexBase = 0;
     }
+
+    /// <summary>A read of <paramref name="bytes"/> started ahead of need (expert prefetch).</summary>
+    public void Prefetched(int bytes) => Total += new PageCounts(0, 0, 0, 0, 0, 0, 1, bytes);
 
     internal void Count(int index, PageLease lease)
     {
-        var length = lease.Memory.Length;
-        switch (lease.Outcome)
-        {
-            case PageReadOutcome.Hit:
-                Hits++;
-                HitBytes += length;
-                break;
-            case PageReadOutcome.Joined: Joined++; break;
-            default: FromDisk++; break;
-        }
-        Bytes += length;
-        if (index >= _outcomes.Length)
-        {
-            Array.Resize(ref _outcomes, Math.Max(index + 1, 2 * _outcomes.Length));
-            Array.Resize(ref _bytes, _outcomes.Length);
-        }
-        _outcomes[index] = lease.Outcome;
-        _bytes[index] = length;
+        var read = PageCounts.Of(lease.Outcome, lease.Memory.Length);
+        Total += read;
+        index += IndexBase;
+        if (index >= _reads.Length) Array.Resize(ref _reads, Math.Max(index + 1, 2 * _reads.Length));
+        _reads[index] = read;
     }
 }

@@ -93,7 +93,6 @@ public static class Planner
     /// of the program's operators as a node, a layer's under "Layer l", with what it costs a token.</summary>
     private static (ForwardProgram, IReadOnlyList<PlanOperator>, PlanEstimate) Layout(ModelManifest m, RoutingPlan routing, long budget)
     {
-        var h = m.Hyper;
         var program = ForwardProgram.Build(m, routing.Retrieval
             ? new RetrievalRouting(routing.TopK, routing.Ef ?? 0, routing.Experts ?? 0, (float)(routing.Prior ?? 0))
             : null);

@@ -79,6 +79,13 @@ public sealed class GenerateCliTests : IDisposable
         var bad = Generate("--repeat-penalty", "0");
         Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, bad.ExitCode);
         Assert.Contains("repetition penalty must be > 0", bad.Error);
+        foreach (var (option, message) in new[] { ("--top-k", "--top-k must be 0 (all) or more, not -1"), ("--seed", "--seed must be 0 or more, not -1") })
+        {
+            var refused = Generate(option, "-1");
+            Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, refused.ExitCode);
+            Assert.Contains(message, refused.Error);
+        }
+        Assert.True(Generate("--temperature", "7e-1", "--seed", "3").ExitCode == 0, "an exponent is a number");
     }
 
     [Fact]

@@ -174,7 +174,7 @@ public sealed class GenerationServiceTests : IDisposable
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(SqlState.ProgramLimitExceeded, refused.SqlState);
         Assert.StartsWith($"the prompt is {bytes} bytes, so at least ", refused.Message);
-        Assert.EndsWith("more than its context of 96 tokens", refused.Message);
+        Assert.EndsWith("more than model 'm''s context of 96 tokens", refused.Message);
         // Tokenizing 2 MiB of text costs megabytes (its ids alone); refusing it from its length costs the error.
         Assert.True(allocated < 64 << 10, $"{allocated} bytes were allocated to refuse the prompt");
     }

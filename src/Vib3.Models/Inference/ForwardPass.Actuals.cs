@@ -1,0 +1,51 @@
+using Vib3.Models.Weights;
+using Vib3.Storage.Catalog;
+
+namespace Vib3.Models.Inference;
+
+/// <summary>EXPLAIN ANALYZE's figures: after each operator of a measured step, every statement with rows in the step
+/// is given the operator's time and waits in the step, its own rows, and the pages read for them — the operator's
+/// pages, shared by all the step's rows, for most operators; the page of each of its own rows' tokens for Embed; the
+/// bundle pages its own rows chose for Experts. FinalNorm and LmHead run only the rows whose logits are wanted.</summary>
+public sealed partial class ForwardPass
+{
+    private List<BundleRows>? _work;                                  // the Experts operator's pages and their rows, this step
+    private readonly List<(StatementActuals Actuals, int Rows, StepPhase Phase)> _statements = []; // Attribute's scratch
+
+    private void Attribute(PhysicalOperator op, IReadOnlyList<StepRow> rows, IReadOnlyList<int> logitRows, long start, PageWaitStats waitsBefore)
+    {
+        var time = StatementActuals.Since(start);
+        var waits = _w.PageWaits - waitsBefore;
+        var onlyLogitRows = op.Kind is OperatorKind.FinalNorm or OperatorKind.LmHead;
+        _statements.Clear();
+        for (var j = 0; j < (onlyLogitRows ? logitRows.Count : rows.Count); j++)
+        {
+            var r = rows[onlyLogitRows ? logitRows[j] : j];
+            if (r.Actuals is not { } actuals) continue;
+            var k = _statements.FindIndex(s => s.Actuals == actuals);
+            if (k < 0) _statements.Add((actuals, 1, r.Phase));
+            else _statements[k] = (actuals, _statements[k].Rows + 1, r.Phase == StepPhase.Prefill ? StepPhase.Prefill : _statements[k].Phase);
+        }
+        foreach (var (actuals, count, phase) in _statements)
+            actuals.Add(op.Id, phase, new OperatorFigures(1, count, time, Reads(op, rows, actuals), waits.Waits, TimeSpan.FromSeconds(waits.Seconds)));
+    }
+
+    /// <summary>The pages read for <paramref name="actuals"/>'s rows by the operator that just ran.</summary>
+    private PageCounts Reads(PhysicalOperator op, IReadOnlyList<StepRow> rows, StatementActuals actuals)
+    {
+        PageCounts reads = default;
+        switch (op.Kind)
+        {
+            case OperatorKind.Embed:
+                for (var i = 0; i < rows.Count; i++)
+                    if (rows[i].Actuals == actuals) reads += _tally.At(i);
+                return reads;
+            case OperatorKind.Experts when _work is { } work:
+                for (var j = 0; j < work.Count; j++)
+                    if (work[j].Rows.Exists(r => rows[r.Row].Actuals == actuals)) reads += _tally.At(j);
+                return reads;
+            default:
+                return _tally.Total;
+        }
+    }
+}
