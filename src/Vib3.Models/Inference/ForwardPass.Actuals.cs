@@ -22,8 +22,9 @@ public sealed partial class ForwardPass
         {
             var r = rows[onlyLogitRows ? logitRows[j] : j];
             if (r.Actuals is not { } actuals) continue;
-            var k = _statements.FindIndex(s => s.Actuals == actuals);
-            if (k < 0) _statements.Add((actuals, 1, r.Phase));
+            var k = 0; // a step holds few statements: a scan, and no closure to allocate per row and operator
+            while (k < _statements.Count && _statements[k].Actuals != actuals) k++;
+            if (k == _statements.Count) _statements.Add((actuals, 1, r.Phase));
             else _statements[k] = (actuals, _statements[k].Rows + 1, r.Phase == StepPhase.Prefill ? StepPhase.Prefill : _statements[k].Phase);
         }
         foreach (var (actuals, count, phase) in _statements)
@@ -42,7 +43,12 @@ public sealed partial class ForwardPass
                 return reads;
             case OperatorKind.Experts when _work is { } work:
                 for (var j = 0; j < work.Count; j++)
-                    if (work[j].Rows.Exists(r => rows[r.Row].Actuals == actuals)) reads += _tally.At(j);
+                    foreach (var (row, _) in work[j].Rows)
+                        if (rows[row].Actuals == actuals)
+                        {
+                            reads += _tally.At(j);
+                            break;
+                        }
                 return reads;
             default:
                 return _tally.Total;
