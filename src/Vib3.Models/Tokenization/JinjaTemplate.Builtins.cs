@@ -7,6 +7,14 @@ namespace Vib3.Models.Tokenization;
 /// replacement) can make one operation take unbounded memory or time.</summary>
 public sealed partial class JinjaTemplate
 {
+    /// <summary>The attribute= of sort, map, selectattr and rejectattr: "a.b.0" looks up a, then b, then item 0, as
+    /// jinja2's attribute getter does.</summary>
+    private static object? AttributePath(object? target, string path)
+    {
+        foreach (var part in path.Split('.')) target = GetItem(target, part, attribute: true);
+        return target;
+    }
+
     private static object? GetItem(object? target, object? key, bool attribute)
     {
         switch (target)
@@ -251,7 +259,7 @@ public sealed partial class JinjaTemplate
                 var attribute = args.Count > 2 ? args[2] : kwargs.GetValueOrDefault("attribute");
                 object? Key(object? x)
                 {
-                    var k = attribute is null ? x : GetItem(x, Str(attribute, budget), attribute: true);
+                    var k = attribute is null ? x : AttributePath(x, Str(attribute, budget));
                     return !caseSensitive && k is string ks ? ks.ToLowerInvariant() : k;
                 }
                 // Python's sort is stable either way, as OrderBy and OrderByDescending are.
@@ -284,7 +292,7 @@ public sealed partial class JinjaTemplate
                 budget.Entries(items.Count, name);
                 return items.Where(it =>
                 {
-                    var a = GetItem(it, attr, attribute: true);
+                    var a = AttributePath(it, attr);
                     var ok = args.Count > 1 ? ApplyTest(a, Str(args[1], budget), args.Skip(2).ToList(), budget) : Truthy(a);
                     return ok == keep;
                 }).ToList();
@@ -293,7 +301,7 @@ public sealed partial class JinjaTemplate
             {
                 if (v is not List<object?> items) return new List<object?>();
                 budget.Entries(items.Count, name);
-                if (kwargs.TryGetValue("attribute", out var at)) return items.Select(it => GetItem(it, Str(at, budget), attribute: true)).ToList();
+                if (kwargs.TryGetValue("attribute", out var at)) return items.Select(it => AttributePath(it, Str(at, budget))).ToList();
                 if (args.Count > 0) return items.Select(it => ApplyFilter(it, Str(args[0], budget), args.Skip(1).ToList(), [], budget)).ToList();
                 return items;
             }

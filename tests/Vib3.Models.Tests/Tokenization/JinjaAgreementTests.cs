@@ -49,7 +49,7 @@ public sealed class JinjaAgreementTests
         JsonValueKind.Object => v.EnumerateObject().ToDictionary(p => p.Name, p => Clr(p.Value)) as IReadOnlyDictionary<string, object?>,
         JsonValueKind.Array => v.EnumerateArray().Select(Clr).ToList(),
         JsonValueKind.String => v.GetString(),
-        JsonValueKind.Number => v.TryGetInt64(out var n) ? n : v.GetDouble(),
+        JsonValueKind.Number => v.TryGetInt64(out var n) ? (object)n : v.GetDouble(), // boxed apart: one type would make every number a double
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         _ => null,
