@@ -302,9 +302,6 @@ public sealed class Session : IDisposable
     /// what each operator did.</summary>
     private sealed record GenerationPieces(IAsyncEnumerable<string> Text, Func<RoutingStats> Routing, Func<StatementActuals?> Actuals);
 
-    private GenerationPieces Pieces(GenerationPlan plan, GenerationOutcome outcome, CancellationToken ct) =>
-        Pieces(plan, outcome, ChoiceOptions.Default, ct);
-
     private GenerationPieces Pieces(GenerationPlan plan, GenerationOutcome outcome, ChoiceOptions options, CancellationToken ct)
     {
         RoutingStats? routing = null;
@@ -318,7 +315,6 @@ public sealed class Session : IDisposable
             try
             {
                 outcome.PromptTokens = stream.PromptTokens;
-                outcome.Seed = stream.Seeds[0];
                 await foreach (var e in stream.ReadAllAsync(ct).ConfigureAwait(false))
                     switch (e)
                     {
@@ -347,7 +343,7 @@ public sealed class Session : IDisposable
     {
         var plan = Plan(g, parameters);
         var outcome = new GenerationOutcome();
-        var pieces = Pieces(plan, outcome, ct).Text;
+        var pieces = Pieces(plan, outcome, ChoiceOptions.Default, ct).Text;
         if (plan.Stream)
             return new StatementResult
             {

@@ -14,7 +14,7 @@ public sealed partial class ForwardPass
 
     private void Attribute(PhysicalOperator op, IReadOnlyList<StepRow> rows, IReadOnlyList<int> logitRows, long start, PageWaitStats waitsBefore)
     {
-        var time = StatementActuals.Since(start);
+        var time = System.Diagnostics.Stopwatch.GetElapsedTime(start);
         var waits = _w.PageWaits - waitsBefore;
         var onlyLogitRows = op.Kind is OperatorKind.FinalNorm or OperatorKind.LmHead;
         _statements.Clear();

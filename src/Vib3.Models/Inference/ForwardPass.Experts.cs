@@ -125,7 +125,7 @@ public sealed partial class ForwardPass
                 var (i, j) = (order[k], indices[order[k]]);
                 ExpertBundle(grid, work[j], pages[i].Span, outputs.AsSpan(offsets[j], offsets[j + 1] - offsets[j]), lone);
             });
-        }, ct, _tally).ConfigureAwait(false);
+        }, ct, _reads).ConfigureAwait(false);
         for (var j = 0; j < work.Count; j++)
             for (var t = 0; t < work[j].Rows.Count; t++)
                 VectorOps.AddScaled(outputs.AsSpan(offsets[j] + t * dim, dim), work[j].Rows[t].Weight, p.Moe.AsSpan(work[j].Rows[t].Row * dim, dim));

@@ -66,7 +66,7 @@ public sealed partial class ForwardPass
         {
             if (n == 1) w.HeadMatVecPage(page, bytes, rowsPerHead, x.AsSpan(0, xStride), xHeadStride, y.AsSpan(0, yStride));
             else w.HeadMatMulPage(page, bytes, rowsPerHead, x, xStride, xHeadStride, n, y, yStride, a.HeadScratch);
-        }, ct, _tally);
+        }, ct, _reads);
 
     /// <summary>Every (row, head) attends over its row's cache up to its own position: per sequence (a prompt chunk's rows
     /// share one cache, as do a sequence's heads) its queries [q_lat | q_rope] go through <see cref="MlaAttention.AttendLatents"/>

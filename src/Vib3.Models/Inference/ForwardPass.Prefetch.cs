@@ -47,7 +47,7 @@ public sealed partial class ForwardPass
         var q = _q ??= new PredictionBuffers(MaxBatchRows, dim, experts, router.Entry.RowsPerPage);
         for (var i = 0; i < n; i++)
             RmsNorm.Compute(x.AsSpan(i * dim, dim), next.FfnNorm, (float)_h.NormEps, q.X.AsSpan(i * dim, dim));
-        await _w.StreamAsync(router, (page, bytes) => router.MatMulPage(page, bytes, q.X.AsSpan(0, n * dim), n, q.Logits, q.PageScratch), ct, _tally)
+        await _w.StreamAsync(router, (page, bytes) => router.MatMulPage(page, bytes, q.X.AsSpan(0, n * dim), n, q.Logits, q.PageScratch), ct, _reads)
             .ConfigureAwait(false);
         // Layer l+1's prediction is made before layer l's is scored (layer l's MoE runs after this), so the two live
         // side by side: a slot per layer parity.
@@ -79,7 +79,7 @@ public sealed partial class ForwardPass
     /// <summary>Starts a page's read ahead of need; one that started counts in the operator's figures.</summary>
     private void Prefetch(int page)
     {
-        if (_w.Store.Prefetch(page)) _tally.Prefetched(_w.Store.PageLength(page));
+        if (_w.Store.Prefetch(page) && _reads is { } reads) reads.Prefetched(_w.Store.PageLength(page));
     }
 
     /// <summary>Scores the prediction made for this layer against row <paramref name="row"/>'s real choice.</summary>

@@ -49,6 +49,7 @@ public sealed partial class ForwardPass
     private readonly IForwardObserver? _observer;
     private readonly ForwardProgram _program;  // the router's program, for rows that bring none
     private readonly PageReadTally _tally = new(); // pages the running operator has read, and how
+    private PageReadTally? _reads;                 // _tally while a measured step runs (EXPLAIN ANALYZE), else null: no counting
     private readonly System.Runtime.CompilerServices.ConditionalWeakTable<ForwardProgram, ForwardProgram> _accepted = new(); // programs Runs checked
     private readonly Dictionary<RetrievalRouting, ForwardProgram> _retrievalPrograms = []; // DecodeAsync's, by routing
     private StepBuffers? _p;          // activations, sized for the largest step so far
@@ -199,12 +200,13 @@ public sealed partial class ForwardPass
         var dim = _h.Dim;
         var measured = false;
         for (var i = 0; i < n && !measured; i++) measured = rows[i].Actuals is not null;
+        _reads = measured ? _tally : null;
         float[][] logits = [];
         for (var o = 0; o < program.Operators.Count; o++)
         {
             var op = program.Operators[o];
             var (start, waits) = measured ? (Stopwatch.GetTimestamp(), _w.PageWaits) : default;
-            _tally.Clear();
+            _reads?.Clear();
             _work = null;
             var layer = op.Layer >= 0 ? _layers[op.Layer] : null;
             switch (op.Kind)
@@ -212,7 +214,7 @@ public sealed partial class ForwardPass
                 case OperatorKind.Embed:
                     for (var i = 0; i < n; i++)
                     {
-                        _tally.IndexBase = i; // each row's page read apart, for the statements' figures
+                        _tally.IndexBase = i; // each row's page read apart, for the statements' figures (when measured)
                         await EmbedAsync(rows[i].Token, p.X.AsMemory(i * dim, dim), ct).ConfigureAwait(false);
                     }
                     break;
@@ -274,7 +276,7 @@ public sealed partial class ForwardPass
     }
 
     private ValueTask EmbedAsync(int token, Memory<float> x, CancellationToken ct) =>
-        _w.StreamPagesAsync(_embedding.PageOfRow(token), 1, (_, page) => _embedding.Row(page, token, x.Span), ct, _tally);
+        _w.StreamPagesAsync(_embedding.PageOfRow(token), 1, (_, page) => _embedding.Row(page, token, x.Span), ct, _reads);
 
     /// <summary>Xb → q, k, v → (q/k norm) → RoPE → each row's cache → causal attention → output projection into O.
     /// Every row writes its key and value into its own cache first, then attends over its cache up to its own position
@@ -412,10 +414,10 @@ public sealed partial class ForwardPass
     /// the kernel threads (all of them at once for a tensor in RAM), the rest as they land.</summary>
     private ValueTask MatVecAsync(DenseWeight w, MatVecInput x, float[] y, CancellationToken ct) =>
         w.PageCount == 1
-            ? _w.StreamAsync(w, (i, page) => w.MatVecPage(i, page, x, y), ct, _tally)
-            : _w.StreamPagesUnorderedAsync(w.PageIds, ModelWeights.UnorderedInFlight, (indices, pages) => w.MatVecPages(indices, pages, x, y), ct, _tally);
+            ? _w.StreamAsync(w, (i, page) => w.MatVecPage(i, page, x, y), ct, _reads)
+            : _w.StreamPagesUnorderedAsync(w.PageIds, ModelWeights.UnorderedInFlight, (indices, pages) => w.MatVecPages(indices, pages, x, y), ct, _reads);
 
     /// <summary>Y[n, Rows] = X[n, Cols] · Wᵀ, streamed page by page.</summary>
     private ValueTask MatMulAsync(DenseWeight w, float[] x, int n, float[] y, CancellationToken ct) =>
-        _w.StreamAsync(w, (i, page) => w.MatMulPage(i, page, x.AsSpan(0, n * w.Cols), n, y, _p!.PageScratch), ct, _tally);
+        _w.StreamAsync(w, (i, page) => w.MatMulPage(i, page, x.AsSpan(0, n * w.Cols), n, y, _p!.PageScratch), ct, _reads);
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Vib3.Models.Weights;
 
 namespace Vib3.Models.Inference;
@@ -63,7 +62,4 @@ public sealed class StatementActuals(ForwardProgram program)
     {
         lock (_figures) _figures[(int)phase][id] += figures;
     }
-
-    /// <summary>Times one piece of work for <see cref="Add"/>.</summary>
-    public static TimeSpan Since(long timestamp) => Stopwatch.GetElapsedTime(timestamp);
 }
