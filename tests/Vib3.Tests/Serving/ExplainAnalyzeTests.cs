@@ -69,21 +69,24 @@ public sealed partial class ExplainAnalyzeTests : IDisposable
         Assert.True(actuals.Total.Pages > 0);
     }
 
-    /// <summary>Two statements sharing the model's steps, the other one's prompt chunks among them: the measured one
-    /// counts only the pages its own rows used (its tokens' embedding pages, its own experts; the shared operators' pages
-    /// once per step it was in), while the store saw the other's too.</summary>
+    /// <summary>Two statements sharing the model's steps: the measured one counts only the pages its own rows used (its
+    /// tokens' embedding pages, its own experts; the shared operators' pages once per step it was in), while the store saw
+    /// the other's too. The other one is decoding before the measured one starts and has far more tokens to go, so
+    /// every step of the measured one holds a row of each, whatever the machine's speed.</summary>
     [Fact]
     public async Task A_statement_s_figures_stay_its_own_while_another_sequence_runs_beside_it()
     {
         await using var engine = Engine();
         await engine.Generations.WarmUpAsync("m");
         var before = engine.Generations.Stats().Single();
-        var plan = Plan(engine, "", 12);
-        var measuring = MeasureAsync(engine, plan);
         await using var beside = await engine.Generations.StartAsync(
-            Plan(engine, "the cat sat on the mat and the dog sat on the log, one two three four five six", 60), ChoiceOptions.Default);
-        var besideDone = Task.Run(async () => { await foreach (var _ in beside.ReadAllAsync()) { } });
-        var actuals = await measuring;
+            Plan(engine, "the cat sat on the mat and the dog sat on the log, one two three four five six", 400) with { IgnoreEos = true },
+            ChoiceOptions.Default);
+        var events = beside.ReadAllAsync().GetAsyncEnumerator();
+        while (await events.MoveNextAsync() && events.Current is not TextDelta) { } // its prompt is in, it decodes now
+        var plan = Plan(engine, "", 12);
+        var besideDone = Task.Run(async () => { while (await events.MoveNextAsync()) { } });
+        var actuals = await MeasureAsync(engine, plan);
         var after = engine.Generations.Stats().Single();
         Assert.False(besideDone.IsCompleted, "the other sequence was to run throughout (it finished first)");
         Assert.True(after.BatchRows - before.BatchRows > after.Steps - before.Steps, "steps held both sequences' rows");
@@ -99,6 +102,8 @@ public sealed partial class ExplainAnalyzeTests : IDisposable
         var expertReads = ExpertReads(after) - ExpertReads(before);
         Assert.True(expertReads > mine, $"the store read {expertReads} expert pages while the statement ran, its own rows used {mine}");
         await beside.DisposeAsync();
+        await besideDone;
+        await events.DisposeAsync();
 
         static long ExpertReads(ServedModelStats s) => s.ExpertTiersByLayer.Sum(x => x.Hits + x.Joined + x.Misses);
     }
