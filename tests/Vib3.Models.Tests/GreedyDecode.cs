@@ -8,17 +8,17 @@ namespace Vib3.Models.Tests;
 /// stopping token not included). Shared by the test projects (linked, like TempDir).</summary>
 internal static class GreedyDecode
 {
-    public static async Task<List<int>> GreedyAsync(this InferenceSession session, IReadOnlyList<int> prompt, int count,
+    public static async Task<List<int>> GreedyAsync(this SequencePass pass, IReadOnlyList<int> prompt, int count,
         Func<int, bool>? stop = null)
     {
-        var logits = (await session.LogitsAsync(prompt, allPositions: false))[0];
+        var logits = (await pass.LogitsAsync(prompt, allPositions: false))[0];
         var tokens = new List<int>();
         for (var i = 0; i < count; i++)
         {
             var next = VectorOps.ArgMax(logits);
             if (stop?.Invoke(next) == true) break;
             tokens.Add(next);
-            logits = await session.Forward.DecodeAsync(next, session.Cache);
+            logits = await pass.Forward.DecodeAsync(next, pass.Cache);
         }
         return tokens;
     }

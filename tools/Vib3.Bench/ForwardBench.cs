@@ -77,13 +77,13 @@ internal static class ForwardBench
     internal static BenchPhaseTimes Vib3Once(ModelCatalog catalog, ModelManifest m, int[] tokens, int gen)
     {
         var options = new PageStoreOptions { RamBudgetBytes = m.PageBytes + (1L << 30) };
-        using var session = InferenceSession.OpenAsync(catalog, "bench", options, tokens.Length + gen + 8).GetAwaiter().GetResult();
+        using var pass = SequencePass.OpenAsync(catalog, "bench", options, tokens.Length + gen + 8).GetAwaiter().GetResult();
         // Warm the T2 tier first: the comparison is of compute on weights in RAM, as llama.cpp has them.
-        session.Weights.Store.ReadManyAsync(Enumerable.Range(0, m.PageCount).ToList(), (_, _) => ValueTask.CompletedTask).GetAwaiter().GetResult();
+        pass.Weights.Store.ReadManyAsync(Enumerable.Range(0, m.PageCount).ToList(), (_, _) => ValueTask.CompletedTask).GetAwaiter().GetResult();
 
         var cpu = CpuClock.Seconds();
         var clock = Stopwatch.StartNew();
-        var logits = session.LogitsAsync(tokens, allPositions: false).GetAwaiter().GetResult()[0];
+        var logits = pass.LogitsAsync(tokens, allPositions: false).GetAwaiter().GetResult()[0];
         var prefill = clock.Elapsed.TotalSeconds;
         var prefillCpu = CpuClock.Seconds() - cpu;
 
@@ -91,7 +91,7 @@ internal static class ForwardBench
         clock.Restart();
         var next = VectorOps.ArgMax(logits);
         for (var i = 0; i < gen; i++)
-            next = VectorOps.ArgMax(session.Forward.DecodeAsync(next, session.Cache).AsTask().GetAwaiter().GetResult());
+            next = VectorOps.ArgMax(pass.Forward.DecodeAsync(next, pass.Cache).AsTask().GetAwaiter().GetResult());
         return new BenchPhaseTimes(tokens.Length, gen, prefill, clock.Elapsed.TotalSeconds, prefillCpu, CpuClock.Seconds() - cpu);
     }
 

@@ -88,8 +88,8 @@ internal static class PolicyBench
         var gen = int.Parse(Args.Str(args, "--gen-tokens", "256"), CultureInfo.InvariantCulture);
         using var recorder = PageTraceWriter.ForModel(path, catalog, model);
         var options = new PageStoreOptions { RamBudgetBytes = 4L << 30, Trace = recorder };
-        using var session = InferenceSession.OpenAsync(catalog, model, options).GetAwaiter().GetResult();
-        var tokenizer = TokenizerLoader.Load(session.Weights.TokenizerDir, session.Weights.Manifest.Tokenizer);
+        using var pass = SequencePass.OpenAsync(catalog, model, options).GetAwaiter().GetResult();
+        var tokenizer = TokenizerLoader.Load(pass.Weights.TokenizerDir, pass.Weights.Manifest.Tokenizer);
         var prompt = tokenizer.Encode(Args.Str(args, "--prompt", "The"), tokenizer.AddBosByDefault).ToList();
         var sampler = new Sampler(new SamplerOptions
         {
@@ -97,14 +97,14 @@ internal static class PolicyBench
             Seed = ulong.Parse(Args.Str(args, "--seed", "1"), CultureInfo.InvariantCulture),
         });
         recorder.MarkStep();
-        var logits = session.LogitsAsync(prompt, allPositions: false).GetAwaiter().GetResult()[0];
+        var logits = pass.LogitsAsync(prompt, allPositions: false).GetAwaiter().GetResult()[0];
         var history = new List<int>(prompt);
-        for (var i = 0; i < gen && session.Cache.Length < session.Cache.Capacity; i++)
+        for (var i = 0; i < gen && pass.Cache.Length < pass.Cache.Capacity; i++)
         {
             var next = sampler.Next(logits, history, prompt.Count);
             history.Add(next);
             recorder.MarkStep();
-            logits = session.Forward.DecodeAsync(next, session.Cache).GetAwaiter().GetResult();
+            logits = pass.Forward.DecodeAsync(next, pass.Cache).GetAwaiter().GetResult();
         }
         Console.WriteLine($"recorded {path}: {prompt.Count} prompt + {history.Count - prompt.Count} tokens, {recorder.Reads} reads");
         Console.WriteLine(tokenizer.Decode(history.Skip(prompt.Count).ToList()));

@@ -12,22 +12,22 @@ internal sealed record HeldOutResult(double Loss, long Tokens, int Windows, Rout
 internal static class HeldOutEvaluation
 {
     /// <param name="maxWindows">Evaluate only the first windows (all by default).</param>
-    public static async Task<HeldOutResult> RunAsync(InferenceSession session, HeldOutText text, int window, CancellationToken ct,
+    public static async Task<HeldOutResult> RunAsync(SequencePass pass, HeldOutText text, int window, CancellationToken ct,
         int maxWindows = int.MaxValue)
     {
-        session.Forward.Routing.Reset();
+        pass.Forward.Routing.Reset();
         double total = 0;
         long tokens = 0;
         var windows = 0;
         foreach (var (inputs, targets) in text.Windows(window).Take(maxWindows))
         {
-            session.Cache.Clear(); // every window starts from an empty context, as in training's evaluation
-            var logits = await session.LogitsAsync(inputs, allPositions: true, ct);
+            pass.Cache.Clear(); // every window starts from an empty context, as in training's evaluation
+            var logits = await pass.LogitsAsync(inputs, allPositions: true, ct);
             for (var i = 0; i < logits.Length; i++) total += NegativeLogLikelihood(logits[i], targets[i]);
             tokens += logits.Length;
             if (++windows % 40 == 0) Console.Error.WriteLine($"  {windows} windows, loss so far {total / tokens:0.0000}");
         }
-        return new HeldOutResult(total / tokens, tokens, windows, session.Forward.Routing);
+        return new HeldOutResult(total / tokens, tokens, windows, pass.Forward.Routing);
     }
 
     /// <summary>-log softmax(logits)[target], in double so that 59k terms sum without drift.</summary>

@@ -21,14 +21,14 @@ internal static class Report
             ? ReportModel.Convert(o.Source)
             : ReportModel.Existing(ModelCatalog.ResolveDataDir(o.DataDir), o.Model);
         // The whole model is 18 MB: a budget that holds every page keeps the run CPU-bound, not disk-bound.
-        using var session = await InferenceSession.OpenAsync(model.Catalog, model.Name,
+        using var pass = await SequencePass.OpenAsync(model.Catalog, model.Name,
             new PageStoreOptions { RamBudgetBytes = 256L << 20 }, contextLength: null, ct);
-        var tokenizer = TokenizerLoader.Load(session.Weights.TokenizerDir, session.Weights.Manifest.Tokenizer);
+        var tokenizer = TokenizerLoader.Load(pass.Weights.TokenizerDir, pass.Weights.Manifest.Tokenizer);
 
         var text = HeldOutText.Load(o.Corpus, tokenizer);
         Console.Error.WriteLine($"held-out: {text.Documents} documents, {text.Stream.Length} tokens; evaluating {o.Window}-token windows");
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var heldOut = await HeldOutEvaluation.RunAsync(session, text, o.Window, ct);
+        var heldOut = await HeldOutEvaluation.RunAsync(pass, text, o.Window, ct);
         var evalSeconds = clock.Elapsed.TotalSeconds;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"held-out loss   vib3 {heldOut.Loss:0.00000}  transformers {log.Loss:0.00000}  (difference {heldOut.Loss - log.Loss:+0.0E+0;-0.0E+0})"));
@@ -38,7 +38,7 @@ internal static class Report
         foreach (var line in ExpertUsage.Summary(heldOut.Routing)) Console.WriteLine(line);
 
         Directory.CreateDirectory(o.Output);
-        ExpertUsage.Write(Path.Combine(o.Output, "expert_usage.csv"), heldOut.Routing, session.Weights.Manifest.Hyper.TopK);
+        ExpertUsage.Write(Path.Combine(o.Output, "expert_usage.csv"), heldOut.Routing, pass.Weights.Manifest.Hyper.TopK);
 
         var samples = await SampleGenerations.RunAsync(model.Catalog, model.Name, tokenizer, log, ct);
         foreach (var s in samples)
@@ -46,7 +46,7 @@ internal static class Report
 
         var json = new
         {
-            model = session.Weights.Manifest.Name,
+            model = pass.Weights.Manifest.Name,
             heldout = new
             {
                 documents = text.Documents, stream_tokens = text.Stream.Length, window = o.Window, windows = heldOut.Windows,

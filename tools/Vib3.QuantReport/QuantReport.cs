@@ -82,8 +82,8 @@ internal static class QuantReport
     private static async Task<HeldOutText> LoadTextAsync(ModelConverter converter, ModelCatalog catalog, string f32, string corpus, CancellationToken ct)
     {
         converter.Convert(new ConversionRequest(f32, "tokenizer"), ct: ct);
-        using var session = await InferenceSession.OpenAsync(catalog, "tokenizer", new PageStoreOptions { RamBudgetBytes = RamBudget }, 8, ct);
-        var tokenizer = TokenizerLoader.Load(session.Weights.TokenizerDir, session.Weights.Manifest.Tokenizer);
+        using var pass = await SequencePass.OpenAsync(catalog, "tokenizer", new PageStoreOptions { RamBudgetBytes = RamBudget }, 8, ct);
+        var tokenizer = TokenizerLoader.Load(pass.Weights.TokenizerDir, pass.Weights.Manifest.Tokenizer);
         return HeldOutText.Load(corpus, tokenizer);
     }
 
@@ -103,10 +103,10 @@ internal static class QuantReport
         }
         try
         {
-            using var session = await InferenceSession.OpenAsync(catalog, request.Name, new PageStoreOptions { RamBudgetBytes = RamBudget },
+            using var pass = await SequencePass.OpenAsync(catalog, request.Name, new PageStoreOptions { RamBudgetBytes = RamBudget },
                 o.Window + DecodeTokens + 8, ct);
-            var heldOut = await HeldOutEvaluation.RunAsync(session, text, o.Window, ct, o.MaxWindows);
-            var perToken = await BytesPerDecodedTokenAsync(session, text, ct);
+            var heldOut = await HeldOutEvaluation.RunAsync(pass, text, o.Window, ct, o.MaxWindows);
+            var perToken = await BytesPerDecodedTokenAsync(pass, text, ct);
             return (EngineResult.Of(heldOut.Loss), manifest.PageBytes * 8.0 / manifest.Parameters, perToken);
         }
         finally
@@ -116,14 +116,14 @@ internal static class QuantReport
     }
 
     /// <summary>Weight bytes the store served (RAM or disk) per greedy decode step after a short prompt.</summary>
-    private static async Task<long> BytesPerDecodedTokenAsync(InferenceSession session, HeldOutText text, CancellationToken ct)
+    private static async Task<long> BytesPerDecodedTokenAsync(SequencePass pass, HeldOutText text, CancellationToken ct)
     {
-        session.Cache.Clear();
-        var logits = (await session.LogitsAsync(text.Stream[..16], allPositions: false, ct))[0];
-        var before = session.Weights.Store.Stats;
+        pass.Cache.Clear();
+        var logits = (await pass.LogitsAsync(text.Stream[..16], allPositions: false, ct))[0];
+        var before = pass.Weights.Store.Stats;
         for (var i = 0; i < DecodeTokens; i++)
-            logits = await session.Forward.DecodeAsync(VectorOps.ArgMax(logits), session.Cache, ct);
-        var after = session.Weights.Store.Stats;
+            logits = await pass.Forward.DecodeAsync(VectorOps.ArgMax(logits), pass.Cache, ct);
+        var after = pass.Weights.Store.Stats;
         return (after.HitBytes - before.HitBytes + after.BytesRead - before.BytesRead) / DecodeTokens;
     }
 

@@ -10,10 +10,10 @@ using Vib3.Storage.Catalog;
 namespace Vib3.RetrievalStudy;
 
 /// <summary>
-/// Retrieval where it is meant to pay: expert pages coming from disk. Per routing, a fresh session with a RAM budget of
+/// Retrieval where it is meant to pay: expert pages coming from disk. Per routing, a fresh pass with a RAM budget of
 /// a fraction of the model's page memory (so the store starts cold and cannot hold every expert), the first 16 tokens
 /// of the held-out text as prompt, then greedy decode; reported over the decode steps: bytes read from disk per token,
-/// decode tok/s and the time compute waited for pages. Median of the runs (each a fresh, cold session).
+/// decode tok/s and the time compute waited for pages. Median of the runs (each a fresh, cold pass).
 /// </summary>
 internal static class DiskBench
 {
@@ -23,7 +23,7 @@ internal static class DiskBench
         long pageMemory;
         int[] prompt;
         int exact, maxPage;
-        using (var roomy = await InferenceSession.OpenAsync(model.Catalog, model.Name, new PageStoreOptions { RamBudgetBytes = 512L << 20 }, null, ct))
+        using (var roomy = await SequencePass.OpenAsync(model.Catalog, model.Name, new PageStoreOptions { RamBudgetBytes = 512L << 20 }, null, ct))
         {
             var w = roomy.Weights;
             keys = await PageKeys.BuildAsync(w, PageKeyKind.MeanGate, PageKeyMetric.InnerProduct, ct: ct);
@@ -47,18 +47,18 @@ internal static class DiskBench
             var results = new List<(double Disk, double Rate, double Wait)>();
             for (var run = 0; run < runs; run++)
             {
-                using var session = await InferenceSession.OpenAsync(model.Catalog, model.Name, new PageStoreOptions { RamBudgetBytes = budget }, null, ct);
-                var index = new PageIndex(keys, session.Weights.ExpertGrids, model.Name);
+                using var pass = await SequencePass.OpenAsync(model.Catalog, model.Name, new PageStoreOptions { RamBudgetBytes = budget }, null, ct);
+                var index = new PageIndex(keys, pass.Weights.ExpertGrids, model.Name);
                 float[] logits = [];
-                foreach (var token in prompt) logits = await session.Forward.DecodeAsync(token, session.Cache, routing, index, ct);
-                var before = session.Weights.Store.Stats;
-                var waits = session.Weights.PageWaits;
+                foreach (var token in prompt) logits = await pass.Forward.DecodeAsync(token, pass.Cache, routing, index, ct);
+                var before = pass.Weights.Store.Stats;
+                var waits = pass.Weights.PageWaits;
                 var clock = Stopwatch.StartNew();
                 for (var i = 0; i < gen; i++)
-                    logits = await session.Forward.DecodeAsync(VectorOps.ArgMax(logits), session.Cache, routing, index, ct);
+                    logits = await pass.Forward.DecodeAsync(VectorOps.ArgMax(logits), pass.Cache, routing, index, ct);
                 var seconds = clock.Elapsed.TotalSeconds;
-                var waited = session.Weights.PageWaits - waits;
-                results.Add(((session.Weights.Store.Stats.BytesRead - before.BytesRead) / 1024.0 / gen, gen / seconds, 1000 * waited.Seconds / gen));
+                var waited = pass.Weights.PageWaits - waits;
+                results.Add(((pass.Weights.Store.Stats.BytesRead - before.BytesRead) / 1024.0 / gen, gen / seconds, 1000 * waited.Seconds / gen));
             }
             var (disk, rate, wait) = (Median(results.Select(r => r.Disk)), Median(results.Select(r => r.Rate)), Median(results.Select(r => r.Wait)));
             var label = routing is null ? "exact (router top-2)" : routing.Prior > 0 ? $"key + ln p, k={routing.K}"

@@ -21,10 +21,10 @@ internal static class KeyIndexBench
     public static async Task<string> RunAsync(StudyModel model, int k, int[] efs, CancellationToken ct)
     {
         var recorder = new FfnInputRecorder(normalize: true); // queries as the page index searches with them
-        using var session = await InferenceSession.OpenAsync(model.Catalog, model.Name,
+        using var pass = await SequencePass.OpenAsync(model.Catalog, model.Name,
             new PageStoreOptions { RamBudgetBytes = 512L << 20 }, contextLength: null, ct, observer: recorder);
-        var w = session.Weights;
-        foreach (var t in model.Stream(session)[..model.Window]) await session.Forward.DecodeAsync(t, session.Cache, ct);
+        var w = pass.Weights;
+        foreach (var t in model.Stream(pass)[..model.Window]) await pass.Forward.DecodeAsync(t, pass.Cache, ct);
         var queries = recorder.Inputs; // per layer: [tokens][dim]
         var keys = await PageKeys.BuildAsync(w, PageKeyKind.MeanGate, PageKeyMetric.InnerProduct, ct: ct);
 

@@ -36,14 +36,14 @@ internal static class Study
 {
     public static async Task<StudyResult> RunAsync(StudyModel model, Func<int, int, IReadOnlyList<Variant>> variantsFor, int maxTokens, int genTokens, int runs, CancellationToken ct)
     {
-        using var session = await InferenceSession.OpenAsync(model.Catalog, model.Name,
+        using var pass = await SequencePass.OpenAsync(model.Catalog, model.Name,
             new PageStoreOptions { RamBudgetBytes = 512L << 20 }, contextLength: null, ct);
-        var w = session.Weights;
+        var w = pass.Weights;
         var keys = await PageKeys.BuildAsync(w, PageKeyKind.MeanGate, PageKeyMetric.InnerProduct, ct: ct); // CREATE INDEX's default
         var index = new PageIndex(keys, w.ExpertGrids, model.Name);
         var randomIndex = new PageIndex(RandomKeys(keys), w.ExpertGrids, model.Name);
 
-        var stream = model.Stream(session);
+        var stream = model.Stream(pass);
         var windows = new List<int[]>();
         for (var start = 0; start + model.Window + 1 <= stream.Length && windows.Count * model.Window < maxTokens; start += model.Window)
             windows.Add(stream[start..(start + model.Window + 1)]);
@@ -66,7 +66,7 @@ internal static class Study
         foreach (var v in variants)
         {
             var clock = Stopwatch.StartNew();
-            session.Forward.Routing.Reset();
+            pass.Forward.Routing.Reset();
             var variantIndex = v.RandomKeys ? randomIndex : index;
             var logProbs = new float[tokens][];
             double nll = 0, kl = 0;
@@ -74,10 +74,10 @@ internal static class Study
             var t = 0;
             foreach (var win in windows)
             {
-                session.Cache.Clear();
+                pass.Cache.Clear();
                 for (var i = 0; i < model.Window; i++, t++)
                 {
-                    var logits = await session.Forward.DecodeAsync(win[i], session.Cache, v.Routing, variantIndex, ct);
+                    var logits = await pass.Forward.DecodeAsync(win[i], pass.Cache, v.Routing, variantIndex, ct);
                     var lp = LogSoftmax(logits);
                     logProbs[t] = lp;
                     nll -= lp[win[i + 1]];
@@ -89,7 +89,7 @@ internal static class Study
                 }
             }
             var touched = Enumerable.Range(0, h.Layers).Where(l => w.ExpertGrids.ContainsKey(l))
-                .Average(l => (double)session.Forward.Routing.Decisions(l)) / tokens;
+                .Average(l => (double)pass.Forward.Routing.Decisions(l)) / tokens;
             if (exact is null)
             {
                 exact = logProbs;
@@ -103,7 +103,7 @@ internal static class Study
             };
             var bytes = grids.Sum(g => (double)g.BundleBytes(g.BundleRows)) * pages;
             var teacher = clock.Elapsed.TotalSeconds;
-            var (tps, sample) = await GenerateAsync(session, prompt, v.Routing, variantIndex, genTokens, runs, tokenizer, ct);
+            var (tps, sample) = await GenerateAsync(pass, prompt, v.Routing, variantIndex, genTokens, runs, tokenizer, ct);
             var row = new Row(v, pages, bytes / 1024, (double)agree / tokens, Math.Max(0, kl / tokens), Math.Exp(nll / tokens), touched, tps, sample);
             rows.Add(row);
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -115,22 +115,22 @@ internal static class Study
     /// <summary>Greedy decode of <paramref name="count"/> tokens after the prompt; the median tok/s of the generated
     /// steps (prompt excluded) over <paramref name="runs"/> runs, and the generated text.</summary>
     private static async Task<(double TokensPerSecond, string Text)> GenerateAsync(
-        InferenceSession session, int[] prompt, RetrievalRouting? routing, PageIndex? index, int count, int runs, ITextTokenizer? tokenizer, CancellationToken ct)
+        SequencePass pass, int[] prompt, RetrievalRouting? routing, PageIndex? index, int count, int runs, ITextTokenizer? tokenizer, CancellationToken ct)
     {
         var rates = new List<double>();
         var generated = new List<int>();
         for (var run = 0; run < runs; run++)
         {
-            session.Cache.Clear();
+            pass.Cache.Clear();
             generated.Clear();
             float[] logits = [];
-            foreach (var token in prompt) logits = await session.Forward.DecodeAsync(token, session.Cache, routing, index, ct);
+            foreach (var token in prompt) logits = await pass.Forward.DecodeAsync(token, pass.Cache, routing, index, ct);
             var clock = Stopwatch.StartNew();
             for (var i = 0; i < count; i++)
             {
                 var next = VectorOps.ArgMax(logits);
                 generated.Add(next);
-                logits = await session.Forward.DecodeAsync(next, session.Cache, routing, index, ct);
+                logits = await pass.Forward.DecodeAsync(next, pass.Cache, routing, index, ct);
             }
             rates.Add(count / clock.Elapsed.TotalSeconds);
         }

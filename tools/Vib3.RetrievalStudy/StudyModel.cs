@@ -15,7 +15,7 @@ internal sealed class StudyModel : IDisposable
 {
     private readonly string _dir;
 
-    private StudyModel(string dir, string title, ModelCatalog catalog, string name, Func<InferenceSession, int[]> stream, int window)
+    private StudyModel(string dir, string title, ModelCatalog catalog, string name, Func<SequencePass, int[]> stream, int window)
     {
         _dir = dir;
         Title = title;
@@ -31,16 +31,16 @@ internal sealed class StudyModel : IDisposable
 
     public string Name { get; }
 
-    /// <summary>The token stream the windows are cut from (needs the opened session for the tokenizer).</summary>
-    public Func<InferenceSession, int[]> Stream { get; }
+    /// <summary>The token stream the windows are cut from (needs the opened pass for the tokenizer).</summary>
+    public Func<SequencePass, int[]> Stream { get; }
 
     public int Window { get; }
 
     /// <summary>The trained checkpoint at <paramref name="hfFolder"/>, bf16 as shipped, <paramref name="pageRows"/> rows per bundle page.</summary>
     public static StudyModel Trained(string hfFolder, int pageRows, string corpus, int window) =>
-        Create($"vib3-moe (bf16, page_rows {pageRows})", pageRows, dir => hfFolder, session =>
+        Create($"vib3-moe (bf16, page_rows {pageRows})", pageRows, dir => hfFolder, pass =>
         {
-            var tokenizer = TokenizerLoader.Load(session.Weights.TokenizerDir, session.Weights.Manifest.Tokenizer);
+            var tokenizer = TokenizerLoader.Load(pass.Weights.TokenizerDir, pass.Weights.Manifest.Tokenizer);
             var text = HeldOutText.Load(corpus, tokenizer);
             Console.Error.WriteLine($"held-out: {text.Documents} documents, {text.Stream.Length} tokens");
             return text.Stream;
@@ -67,7 +67,7 @@ internal sealed class StudyModel : IDisposable
         }, window);
     }
 
-    private static StudyModel Create(string title, int pageRows, Func<string, string> source, Func<InferenceSession, int[]> stream, int window)
+    private static StudyModel Create(string title, int pageRows, Func<string, string> source, Func<SequencePass, int[]> stream, int window)
     {
         const string name = "m";
         var dir = Directory.CreateTempSubdirectory("vib3-retrieval-study-").FullName;

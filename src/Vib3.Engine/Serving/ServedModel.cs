@@ -11,10 +11,9 @@ internal sealed class ServedModel : IAsyncDisposable
 {
     private static long s_opened;
 
-    private ServedModel(ModelWeights weights, ForwardPass forward, ITextTokenizer tokenizer, BatchScheduler scheduler, ModelIndex index)
+    private ServedModel(ForwardPass forward, ITextTokenizer tokenizer, BatchScheduler scheduler, ModelIndex index)
     {
         Index = index;
-        Weights = weights;
         Forward = forward;
         Tokenizer = tokenizer;
         PromptBound = PromptBound.Of(tokenizer);
@@ -26,9 +25,10 @@ internal sealed class ServedModel : IAsyncDisposable
     /// and reopened, starts its counters at 0 under a new instance, so whoever copies them knows not to subtract.</summary>
     public long Instance { get; }
 
-    public ModelWeights Weights { get; }
-
+    /// <summary>The pass owns the weights and closes them.</summary>
     public ForwardPass Forward { get; }
+
+    public ModelWeights Weights => Forward.Weights;
 
     public ITextTokenizer Tokenizer { get; }
 
@@ -43,22 +43,22 @@ internal sealed class ServedModel : IAsyncDisposable
     public static async Task<ServedModel> OpenAsync(Vib3Engine engine, string name, CancellationToken ct)
     {
         var trace = engine.Options.PageTraces.GetValueOrDefault(name);
-        var weights = ModelWeights.Open(engine.Catalog, name, new PageStoreOptions
+        var forward = await ForwardPass.OpenAsync(engine.Catalog, name, new PageStoreOptions
         {
             Pool = engine.PagePool, Devices = engine.Options.StoreDevices, Trace = trace,
-        });
+        }, ct).ConfigureAwait(false);
         try
         {
-            var forward = await ForwardPass.CreateAsync(weights, ct).ConfigureAwait(false);
+            var weights = forward.Weights;
             // Every token id is checked against the model's vocabulary as the tokenizer is read.
             var tokenizer = TokenizerLoader.Load(weights.TokenizerDir, weights.Manifest.Tokenizer, forward.Hyper.Vocab);
             var scheduler = new BatchScheduler(weights.Manifest.Name, forward, tokenizer, engine.Options.MaxBatch, engine.Options.MaxQueue,
                 engine.Options.KvCache, trace);
-            return new ServedModel(weights, forward, tokenizer, scheduler, new ModelIndex(engine.Catalog.ModelDir(name), weights.ExpertGrids, name));
+            return new ServedModel(forward, tokenizer, scheduler, new ModelIndex(engine.Catalog.ModelDir(name), weights.ExpertGrids, name));
         }
         catch
         {
-            weights.Dispose();
+            forward.Dispose();
             throw;
         }
     }
@@ -67,7 +67,7 @@ internal sealed class ServedModel : IAsyncDisposable
     public async Task CloseAsync(Exception reason)
     {
         await Scheduler.CloseAsync(reason).ConfigureAwait(false);
-        Weights.Dispose();
+        Forward.Dispose();
     }
 
     public ValueTask DisposeAsync() => new(CloseAsync(new Vib3.Core.Vib3Exception(Vib3.Core.SqlState.InsufficientResources,

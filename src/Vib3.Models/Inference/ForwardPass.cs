@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Vib3.Storage;
 using Vib3.Core;
 using Vib3.Kernels;
 using Vib3.Models.Architectures;
@@ -32,7 +33,7 @@ public readonly record struct StepRow(int Token, KvCache Cache, int Position, Ro
 /// Each routed expert runs once, on just the rows that chose it, bundle page by bundle page:
 /// y += g_e · W_down[:, rows] · (silu(W_gate[rows]·x) ⊙ (W_up[rows]·x)). One caller at a time: activations live in
 /// the instance (a second concurrent call is refused).</summary>
-public sealed partial class ForwardPass
+public sealed partial class ForwardPass : IDisposable
 {
     /// <summary>Rows per step: long prompts go through in chunks of this many.</summary>
     public const int MaxBatchRows = 64;
@@ -89,15 +90,35 @@ public sealed partial class ForwardPass
 
     public HyperParameters Hyper => _h;
 
+    /// <summary>The weights the pass reads (it owns them: disposing the pass closes their page store).</summary>
+    public ModelWeights Weights => _w;
+
+    /// <summary>Opens <paramref name="model"/>'s weights from the catalog and reads what every step needs resident (norms,
+    /// routers, the output norm); the weights are closed again when that fails.</summary>
     /// <param name="observer">Sees the hidden states as they are computed (measurements); null for none.</param>
-    public static async ValueTask<ForwardPass> CreateAsync(ModelWeights w, CancellationToken ct = default, IForwardObserver? observer = null)
+    /// <param name="interleave">Hold Q4_K/Q5_K/Q6_K matrix pages interleaved in RAM (<see cref="InterleavedPageForm"/>);
+    /// false holds them as stored.</param>
+    public static async Task<ForwardPass> OpenAsync(ModelCatalog catalog, string model, PageStoreOptions options,
+        CancellationToken ct = default, IForwardObserver? observer = null, bool interleave = true)
     {
-        Families.Recipe(w.Manifest); // refuse unknown families before reading anything
-        var layers = new LayerWeights[w.Manifest.Hyper.Layers];
-        for (var l = 0; l < layers.Length; l++) layers[l] = await LayerWeights.LoadAsync(w, l, ct).ConfigureAwait(false);
-        var norm = await LayerWeights.ReadF32Async(w, w.Tensor("output_norm"), ct).ConfigureAwait(false);
-        return new ForwardPass(w, layers, norm, observer);
+        var w = ModelWeights.Open(catalog, model, options, interleave);
+        try
+        {
+            Families.Recipe(w.Manifest); // refuse unknown families before reading anything
+            var layers = new LayerWeights[w.Manifest.Hyper.Layers];
+            for (var l = 0; l < layers.Length; l++) layers[l] = await LayerWeights.LoadAsync(w, l, ct).ConfigureAwait(false);
+            var norm = await LayerWeights.ReadF32Async(w, w.Tensor("output_norm"), ct).ConfigureAwait(false);
+            return new ForwardPass(w, layers, norm, observer);
+        }
+        catch
+        {
+            w.Dispose();
+            throw;
+        }
     }
+
+    /// <summary>Closes the weights' page store. The caller makes sure no step is running.</summary>
+    public void Dispose() => _w.Dispose();
 
     /// <summary>Runs <paramref name="token"/> at the cache's next position (a step of one row); returns the logits
     /// [vocab] (a buffer reused by the next step).</summary>

@@ -12,12 +12,12 @@ public sealed class BatchedExpertsTests
 {
     private static async Task<float[][]> StepAsync(ModelFixture f, int[] tokens, long budget, bool together)
     {
-        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
-        var rows = tokens.Select(t => new StepRow(t, KvCache.For(session.Forward.Hyper, 16), 0)).ToArray();
+        using var pass = await SequencePass.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
+        var rows = tokens.Select(t => new StepRow(t, KvCache.For(pass.Forward.Hyper, 16), 0)).ToArray();
         // A step's logits are buffers the next step reuses: copied out.
-        if (together) return [.. (await session.Forward.StepAsync(rows, Enumerable.Range(0, rows.Length).ToArray())).Select(r => (float[])r.Clone())];
+        if (together) return [.. (await pass.Forward.StepAsync(rows, Enumerable.Range(0, rows.Length).ToArray())).Select(r => (float[])r.Clone())];
         var alone = new List<float[]>();
-        foreach (var row in rows) alone.Add((float[])(await session.Forward.StepAsync([row], [0]))[0].Clone());
+        foreach (var row in rows) alone.Add((float[])(await pass.Forward.StepAsync([row], [0]))[0].Clone());
         return [.. alone];
     }
 

@@ -39,8 +39,8 @@ public sealed class Deepseek2DifferentialTests
         using (var llama = LlamaCppModel.Load(f.SourcePath))
             expected = llama.Logits(tokens);
 
-        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
-        LlamaCppDifferentialTests.AssertClose(expected, await session.LogitsAsync(tokens, allPositions: true), name);
+        using var pass = await SequencePass.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
+        LlamaCppDifferentialTests.AssertClose(expected, await pass.LogitsAsync(tokens, allPositions: true), name);
     }
 
     [Fact]
@@ -53,8 +53,8 @@ public sealed class Deepseek2DifferentialTests
         using (var llama = LlamaCppModel.Load(f.SourcePath, contextLength: 512))
             expected = llama.Logits(tokens);
 
-        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
-        LlamaCppDifferentialTests.AssertClose(expected, await session.LogitsAsync(tokens, allPositions: true), "300 positions");
+        using var pass = await SequencePass.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
+        LlamaCppDifferentialTests.AssertClose(expected, await pass.LogitsAsync(tokens, allPositions: true), "300 positions");
     }
 
     [Fact]
@@ -66,8 +66,8 @@ public sealed class Deepseek2DifferentialTests
         Assert.Equal(1, hf.Manifest.Hyper.SkippedMtpLayers);
         var tokens = ModelFixture.Tokens(12, spec.Vocab, seed: 3);
         var options = new PageStoreOptions { RamBudgetBytes = 64 << 20 };
-        using var a = await InferenceSession.OpenAsync(hf.Catalog, "m", options);
-        using var b = await InferenceSession.OpenAsync(gguf.Catalog, "m", options);
+        using var a = await SequencePass.OpenAsync(hf.Catalog, "m", options);
+        using var b = await SequencePass.OpenAsync(gguf.Catalog, "m", options);
         // The same f32 values in both stores (k_b transposed from kv_b at conversion is a permutation), the same arithmetic.
         Assert.Equal(await b.LogitsAsync(tokens, allPositions: true), await a.LogitsAsync(tokens, allPositions: true));
     }
@@ -81,8 +81,8 @@ public sealed class Deepseek2DifferentialTests
         using (var llama = LlamaCppModel.Load(f.SourcePath))
             expected = llama.Greedy(prompt, 24);
 
-        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
-        Assert.Equal(expected, await session.GreedyAsync(prompt, 24));
+        using var pass = await SequencePass.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
+        Assert.Equal(expected, await pass.GreedyAsync(prompt, 24));
     }
 
     [Fact]
@@ -91,8 +91,8 @@ public sealed class Deepseek2DifferentialTests
         using var f = new ModelFixture(Base, "gguf");
         var tokens = ModelFixture.Tokens(16, f.Spec.Vocab, seed: 4);
         var options = new PageStoreOptions { RamBudgetBytes = 64 << 20 };
-        using var full = await InferenceSession.OpenAsync(f.Catalog, "m", options);
-        using var half = await InferenceSession.OpenAsync(f.Catalog, "m", options, kvCache: KvCacheType.F16);
+        using var full = await SequencePass.OpenAsync(f.Catalog, "m", options);
+        using var half = await SequencePass.OpenAsync(f.Catalog, "m", options, kvCache: KvCacheType.F16);
         var expected = await full.LogitsAsync(tokens, allPositions: true);
         var actual = await half.LogitsAsync(tokens, allPositions: true);
         LlamaCppDifferentialTests.AssertClose(expected, actual, "f16 cache", 1e-2f);
@@ -103,10 +103,10 @@ public sealed class Deepseek2DifferentialTests
     public async Task The_cache_holds_latents_not_keys_and_values()
     {
         using var f = new ModelFixture(Base, "gguf");
-        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 }, contextLength: 64);
+        using var pass = await SequencePass.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 }, contextLength: 64);
         var h = f.Manifest.Hyper;
-        Assert.Equal(h.KvLoraRank + h.QkRopeHeadDim, session.Cache.KvDim);
-        Assert.Equal(0, session.Cache.ValueDim);
-        Assert.Equal((long)h.Layers * 64 * (h.KvLoraRank + h.QkRopeHeadDim) * sizeof(float), session.Cache.Bytes);
+        Assert.Equal(h.KvLoraRank + h.QkRopeHeadDim, pass.Cache.KvDim);
+        Assert.Equal(0, pass.Cache.ValueDim);
+        Assert.Equal((long)h.Layers * 64 * (h.KvLoraRank + h.QkRopeHeadDim) * sizeof(float), pass.Cache.Bytes);
     }
 }

@@ -13,8 +13,8 @@ public sealed class FormatEquivalenceTests
 {
     private static async Task<float[][]> Logits(ModelFixture f, int[] tokens, long budget = 64 << 20)
     {
-        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
-        return await session.LogitsAsync(tokens, allPositions: true);
+        using var pass = await SequencePass.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
+        return await pass.LogitsAsync(tokens, allPositions: true);
     }
 
     [Theory]
@@ -63,10 +63,10 @@ public sealed class FormatEquivalenceTests
         var roomy = await Logits(f, tokens);
         var budget = PageStore.MinimumRamBudget(f.Manifest.MaxPageBytes) + 2L * f.Manifest.MaxPageBytes;
         Assert.True(f.Manifest.PageBytes > 10 * (budget - PageStore.MinimumRamBudget(f.Manifest.MaxPageBytes)));
-        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
-        var tight = await session.LogitsAsync(tokens, allPositions: true);
+        using var pass = await SequencePass.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
+        var tight = await pass.LogitsAsync(tokens, allPositions: true);
         for (var p = 0; p < tokens.Length; p++) Assert.Equal(roomy[p], tight[p]);
-        Assert.True(session.Weights.Store.Stats.Evictions > 0);
+        Assert.True(pass.Weights.Store.Stats.Evictions > 0);
     }
 
     [Fact]
@@ -76,8 +76,8 @@ public sealed class FormatEquivalenceTests
         using var f = new ModelFixture(spec, "gguf");
         var tokens = ModelFixture.Tokens(40, spec.Vocab);
         var options = new PageStoreOptions { RamBudgetBytes = 64 << 20 };
-        using var exact = await InferenceSession.OpenAsync(f.Catalog, "m", options);
-        using var half = await InferenceSession.OpenAsync(f.Catalog, "m", options, kvCache: KvCacheType.F16);
+        using var exact = await SequencePass.OpenAsync(f.Catalog, "m", options);
+        using var half = await SequencePass.OpenAsync(f.Catalog, "m", options, kvCache: KvCacheType.F16);
         Assert.Equal(KvCacheType.F16, half.Cache.Type);
         Assert.Equal(exact.Cache.Bytes / 2, half.Cache.Bytes);
         var a = await exact.LogitsAsync(tokens, allPositions: true);

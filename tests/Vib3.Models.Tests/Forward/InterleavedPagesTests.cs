@@ -37,8 +37,8 @@ public sealed class InterleavedPagesTests
         var options = new PageStoreOptions { RamBudgetBytes = budget };
         var tokens = ModelFixture.Tokens(20, f.Spec.Vocab);
 
-        using var held = await InferenceSession.OpenAsync(f.Catalog, "m", options);
-        using var stored = await InferenceSession.OpenAsync(f.Catalog, "m", options, interleave: false);
+        using var held = await SequencePass.OpenAsync(f.Catalog, "m", options);
+        using var stored = await SequencePass.OpenAsync(f.Catalog, "m", options, interleave: false);
         Assert.All(f.Manifest.ExpertGrids, g => Assert.Equal((WeightLayout.Interleaved, WeightLayout.Interleaved), held.Weights.ExpertLayouts(g)));
         Assert.All(f.Manifest.ExpertGrids, g => Assert.Equal((WeightLayout.Rows, WeightLayout.Rows), stored.Weights.ExpertLayouts(g)));
         // The products' matrices are held interleaved too; the embeddings, read a row at a time, are not.

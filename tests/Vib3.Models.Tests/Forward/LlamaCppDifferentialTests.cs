@@ -26,8 +26,8 @@ public sealed class LlamaCppDifferentialTests
         using (var llama = LlamaCppModel.Load(f.SourcePath))
             expected = llama.Logits(tokens);
 
-        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
-        AssertClose(expected, await session.LogitsAsync(tokens, allPositions: true), family.ToString());
+        using var pass = await SequencePass.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
+        AssertClose(expected, await pass.LogitsAsync(tokens, allPositions: true), family.ToString());
     }
 
     /// <summary>The half-precision and q8_0 files people run, from the same GGUF: vib3 stores its blocks bit for bit and
@@ -59,15 +59,15 @@ public sealed class LlamaCppDifferentialTests
         using (var llama = LlamaCppModel.Load(f.SourcePath))
             expected = llama.Logits(tokens);
 
-        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", options);
-        var actual = await session.LogitsAsync(tokens, allPositions: true);
+        using var pass = await SequencePass.OpenAsync(f.Catalog, "m", options);
+        var actual = await pass.LogitsAsync(tokens, allPositions: true);
         AssertClose(expected, actual, $"{family} {dtype}", StoredTypeTolerance(dtype));
 
         // q8_0 rounds activations by design (as llama.cpp does); f16 and bf16 must be exact in f32.
         if (dtype is DType.F16 or DType.BF16)
         {
             using var g = new ModelFixture(ModelFixture.Small(family, dtype), "gguf", DType.F32, pageRows: 32);
-            using var f32 = await InferenceSession.OpenAsync(g.Catalog, "m", options);
+            using var f32 = await SequencePass.OpenAsync(g.Catalog, "m", options);
             var exact = await f32.LogitsAsync(tokens, allPositions: true);
             for (var p = 0; p < exact.Length; p++)
                 Assert.True(exact[p].AsSpan().SequenceEqual(actual[p]), $"{family} {dtype} position {p}: differs from the same weights stored as f32");
@@ -109,7 +109,7 @@ public sealed class LlamaCppDifferentialTests
         using (var llama = LlamaCppModel.Load(f.SourcePath))
             expected = llama.Greedy(prompt, 32);
 
-        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
-        Assert.Equal(expected, await session.GreedyAsync(prompt, 32));
+        using var pass = await SequencePass.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
+        Assert.Equal(expected, await pass.GreedyAsync(prompt, 32));
     }
 }

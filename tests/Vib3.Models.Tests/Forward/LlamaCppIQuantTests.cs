@@ -70,8 +70,8 @@ public sealed class LlamaCppIQuantTests
         Assert.All(f.Manifest.ExpertGrids, g => Assert.Equal(type.Name(), g.DType));
 
         var tokens = ModelFixture.Tokens(16, f.Spec.Vocab);
-        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
-        var actual = await session.LogitsAsync(tokens, allPositions: true);
+        using var pass = await SequencePass.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
+        var actual = await pass.LogitsAsync(tokens, allPositions: true);
 
         var twin = WorstRelative(expected, f32Activations);
         TestContext.Current.TestOutputHelper?.WriteLine(

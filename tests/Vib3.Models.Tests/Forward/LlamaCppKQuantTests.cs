@@ -71,8 +71,8 @@ public sealed class LlamaCppKQuantTests
         float[][] expected;
         using (var llama = LlamaCppModel.Load(f.SourcePath))
             expected = llama.Logits(tokens);
-        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
-        var actual = await session.LogitsAsync(tokens, allPositions: true);
+        using var pass = await SequencePass.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
+        var actual = await pass.LogitsAsync(tokens, allPositions: true);
 
         TestContext.Current.TestOutputHelper?.WriteLine($"{family} {file}: worst |Δlogit| / max |logit| {WorstRatio(expected, actual):G2}");
         LlamaCppDifferentialTests.AssertClose(expected, actual, $"{family} {file}", experts == DType.IQ4_NL ? Iq4NlTolerance : Tolerance);

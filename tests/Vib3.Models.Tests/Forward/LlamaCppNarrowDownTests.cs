@@ -38,8 +38,8 @@ public sealed class LlamaCppNarrowDownTests
         float[][] expected;
         using (var llama = LlamaCppModel.Load(f.SourcePath))
             expected = llama.Logits(tokens);
-        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
-        var actual = await session.LogitsAsync(tokens, allPositions: true);
+        using var pass = await SequencePass.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
+        var actual = await pass.LogitsAsync(tokens, allPositions: true);
 
         LlamaCppDifferentialTests.AssertClose(expected, actual, $"{ftype} narrow down", Tolerance);
         for (var p = 0; p < expected.Length; p++)

@@ -9,19 +9,19 @@ namespace Vib3.Models.Tests.Forward;
 public sealed class PrefetchTests
 {
     /// <summary>Decodes greedily, one token at a time (the decode path) then in batched steps (the scheduler's path),
-    /// under a budget holding a third of the model; returns the tokens and the session for its counters.</summary>
-    private static async Task<(List<int> Tokens, InferenceSession Session)> RunAsync(ModelFixture f, long budget, bool prefetch)
+    /// under a budget holding a third of the model; returns the tokens and the pass for its counters.</summary>
+    private static async Task<(List<int> Tokens, SequencePass Pass)> RunAsync(ModelFixture f, long budget, bool prefetch)
     {
-        var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
-        session.Forward.PrefetchExperts = prefetch;
+        var pass = await SequencePass.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
+        pass.Forward.PrefetchExperts = prefetch;
         var tokens = new List<int>(ModelFixture.Tokens(5, f.Spec.Vocab));
-        var logits = (await session.LogitsAsync(tokens, allPositions: false))[0];
+        var logits = (await pass.LogitsAsync(tokens, allPositions: false))[0];
         for (var i = 0; i < 12; i++)
         {
             tokens.Add(VectorOps.ArgMax(logits));
-            logits = await session.Forward.DecodeAsync(tokens[^1], session.Cache);
+            logits = await pass.Forward.DecodeAsync(tokens[^1], pass.Cache);
         }
-        return (tokens, session);
+        return (tokens, pass);
     }
 
     [Fact]

@@ -21,10 +21,10 @@ public sealed class PrefillTests
         var options = new PageStoreOptions { RamBudgetBytes = 64 << 20 };
 
         var (seenBatched, seenSingle) = (new FfnInputRecorder(normalize: false), new FfnInputRecorder(normalize: false));
-        using var batched = await InferenceSession.OpenAsync(f.Catalog, "m", options, observer: seenBatched);
+        using var batched = await SequencePass.OpenAsync(f.Catalog, "m", options, observer: seenBatched);
         var a = await batched.LogitsAsync(tokens, allPositions: true);
 
-        using var single = await InferenceSession.OpenAsync(f.Catalog, "m", options, observer: seenSingle);
+        using var single = await SequencePass.OpenAsync(f.Catalog, "m", options, observer: seenSingle);
         for (var p = 0; p < tokens.Length; p++)
         {
             var b = await single.Forward.DecodeAsync(tokens[p], single.Cache);
@@ -63,14 +63,14 @@ public sealed class PrefillTests
         using var f = new ModelFixture(ModelFixture.Small(ModelFamily.Mixtral, DType.F32), "gguf");
         // A budget of one page: every page is a real disk read, so the prefill is suspended on I/O mid-way.
         var budget = PageStore.MinimumRamBudget(f.Manifest.MaxPageBytes);
-        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
+        using var pass = await SequencePass.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
         var tokens = ModelFixture.Tokens(100, f.Spec.Vocab);
-        var first = session.LogitsAsync(tokens, allPositions: false);
+        var first = pass.LogitsAsync(tokens, allPositions: false);
         Assert.False(first.IsCompleted, "the prefill finished without waiting for the disk; the test cannot interleave");
-        var e = await Assert.ThrowsAsync<InvalidOperationException>(async () => await session.Forward.DecodeAsync(5, session.Cache));
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(async () => await pass.Forward.DecodeAsync(5, pass.Cache));
         Assert.Contains("one caller at a time", e.Message);
         await first;
-        Assert.Equal(tokens.Length, session.Cache.Length);
+        Assert.Equal(tokens.Length, pass.Cache.Length);
     }
 
     [Fact]
@@ -78,15 +78,15 @@ public sealed class PrefillTests
     {
         using var f = new ModelFixture(ModelFixture.Small(ModelFamily.Mixtral, DType.F32), "gguf");
         var budget = PageStore.MinimumRamBudget(f.Manifest.MaxPageBytes);
-        using var session = await InferenceSession.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
-        await session.LogitsAsync([7, 8, 9], allPositions: false);
+        using var pass = await SequencePass.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
+        await pass.LogitsAsync([7, 8, 9], allPositions: false);
         using var cancel = new CancellationTokenSource();
         var tokens = ModelFixture.Tokens(ForwardPass.MaxBatchRows + 36, f.Spec.Vocab);
-        var prefill = session.LogitsAsync(tokens, allPositions: false, cancel.Token);
-        while (session.Cache.Length < 3 + ForwardPass.MaxBatchRows && !prefill.IsCompleted) await Task.Delay(1);
+        var prefill = pass.LogitsAsync(tokens, allPositions: false, cancel.Token);
+        while (pass.Cache.Length < 3 + ForwardPass.MaxBatchRows && !prefill.IsCompleted) await Task.Delay(1);
         Assert.False(prefill.IsCompleted, "the prefill finished before it could be cancelled mid-way");
         cancel.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => prefill);
-        Assert.Equal(3, session.Cache.Length);
+        Assert.Equal(3, pass.Cache.Length);
     }
 }

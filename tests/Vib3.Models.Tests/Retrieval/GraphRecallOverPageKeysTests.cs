@@ -31,10 +31,10 @@ public sealed class GraphRecallOverPageKeysTests(ITestOutputHelper output)
         var catalog = new ModelCatalog(Path.Combine(dir.Path, "data"));
         new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(new ConversionRequest(ShippedModelFixture.CheckpointDir, "moe", null, 32));
         var recorder = new FfnInputRecorder(normalize: true); // queries as the page index searches with them
-        using var session = await InferenceSession.OpenAsync(catalog, "moe", new PageStoreOptions { RamBudgetBytes = 256 << 20 }, observer: recorder);
-        var w = session.Weights;
+        using var pass = await SequencePass.OpenAsync(catalog, "moe", new PageStoreOptions { RamBudgetBytes = 256 << 20 }, observer: recorder);
+        var w = pass.Weights;
         var tokenizer = TokenizerLoader.Load(w.TokenizerDir, w.Manifest.Tokenizer);
-        foreach (var t in tokenizer.Encode(Prose, tokenizer.AddBosByDefault)) await session.Forward.DecodeAsync(t, session.Cache);
+        foreach (var t in tokenizer.Encode(Prose, tokenizer.AddBosByDefault)) await pass.Forward.DecodeAsync(t, pass.Cache);
         var queries = recorder.Inputs; // per layer: [tokens][dim]
         var keys = await PageKeys.BuildAsync(w, PageKeyKind.MeanGate, PageKeyMetric.InnerProduct);
 

@@ -44,10 +44,10 @@ public sealed class PageKeyQualityTests(ITestOutputHelper output)
         // 32 rows per bundle: 8 bundle pages per expert, 64 per layer (as shipped, an expert is one page).
         new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(new ConversionRequest(ShippedModelFixture.CheckpointDir, "moe", null, 32));
         var recorder = new FfnInputRecorder(normalize: false);
-        using var session = await InferenceSession.OpenAsync(catalog, "moe", new PageStoreOptions { RamBudgetBytes = 256 << 20 }, observer: recorder);
-        var tokenizer = TokenizerLoader.Load(session.Weights.TokenizerDir, session.Weights.Manifest.Tokenizer);
+        using var pass = await SequencePass.OpenAsync(catalog, "moe", new PageStoreOptions { RamBudgetBytes = 256 << 20 }, observer: recorder);
+        var tokenizer = TokenizerLoader.Load(pass.Weights.TokenizerDir, pass.Weights.Manifest.Tokenizer);
         var tokens = tokenizer.Encode(Prose, tokenizer.AddBosByDefault);
-        var figures = await MeasureAsync(session, recorder, tokens, "vib3-moe (bf16, R=32)");
+        var figures = await MeasureAsync(pass, recorder, tokens, "vib3-moe (bf16, R=32)");
         var best = figures.Where(f => f.Key is not ("random" or "router top-k")).MaxBy(f => f.Value);
         Assert.True(best.Value > figures["random"] + 0.1, $"the best key ({best.Key}: {best.Value:0.000}) should beat chance clearly");
         // The default construction of CREATE INDEX is the best measured here (mean_gate).
@@ -60,18 +60,18 @@ public sealed class PageKeyQualityTests(ITestOutputHelper output)
         var spec = ModelFixture.Small(ModelFamily.Mixtral, DType.F32) with { ExpertHidden = 128 };
         using var fixture = new ModelFixture(spec, "hf", null, 32);
         var recorder = new FfnInputRecorder(normalize: false);
-        using var session = await InferenceSession.OpenAsync(fixture.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 }, observer: recorder);
-        var figures = await MeasureAsync(session, recorder, ModelFixture.Tokens(48, spec.Vocab), "synthetic mixtral (f32, R=32)");
+        using var pass = await SequencePass.OpenAsync(fixture.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 }, observer: recorder);
+        var figures = await MeasureAsync(pass, recorder, ModelFixture.Tokens(48, spec.Vocab), "synthetic mixtral (f32, R=32)");
         Assert.True(figures.Where(f => f.Key != "random" && f.Key != "router top-k").Max(f => f.Value) > figures["random"]);
     }
 
     /// <summary>Recall@N per construction (and the router's and chance's), printed as a table.</summary>
-    private async Task<Dictionary<string, double>> MeasureAsync(InferenceSession session, FfnInputRecorder recorder, IReadOnlyList<int> tokens,
+    private async Task<Dictionary<string, double>> MeasureAsync(SequencePass pass, FfnInputRecorder recorder, IReadOnlyList<int> tokens,
         string title)
     {
-        var w = session.Weights;
+        var w = pass.Weights;
         var grids = w.ExpertGrids.Values.OrderBy(g => g.Layer).ToArray();
-        foreach (var t in tokens) await session.Forward.DecodeAsync(t, session.Cache);
+        foreach (var t in tokens) await pass.Forward.DecodeAsync(t, pass.Cache);
         var inputs = recorder.Inputs; // per layer: [tokens][dim] FFN inputs
 
         var keys = new Dictionary<(PageKeyKind, int), float[]>();

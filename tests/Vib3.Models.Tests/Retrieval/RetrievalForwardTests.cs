@@ -12,13 +12,13 @@ namespace Vib3.Models.Tests.Retrieval;
 /// touches only the pages it retrieved, and without an index it is refused.</summary>
 public sealed class RetrievalForwardTests
 {
-    private static async Task<(ModelFixture Fixture, InferenceSession A, InferenceSession B, PageIndex Index)> OpenAsync(DType dtype)
+    private static async Task<(ModelFixture Fixture, SequencePass A, SequencePass B, PageIndex Index)> OpenAsync(DType dtype)
     {
         var spec = ModelFixture.Small(ModelFamily.Mixtral, dtype) with { ExpertHidden = 128 };
         var fixture = new ModelFixture(spec, "hf", null, 32); // 4 bundle pages per expert, 16 per layer
         var options = new PageStoreOptions { RamBudgetBytes = 64 << 20 };
-        var a = await InferenceSession.OpenAsync(fixture.Catalog, "m", options);
-        var b = await InferenceSession.OpenAsync(fixture.Catalog, "m", options);
+        var a = await SequencePass.OpenAsync(fixture.Catalog, "m", options);
+        var b = await SequencePass.OpenAsync(fixture.Catalog, "m", options);
         var keys = await PageKeys.BuildAsync(a.Weights, PageKeyKind.SvdGate, PageKeyMetric.InnerProduct);
         return (fixture, a, b, new PageIndex(keys, a.Weights.ExpertGrids, "m"));
     }
@@ -32,7 +32,7 @@ public sealed class RetrievalForwardTests
         using var ___ = batched;
         var routing = new RetrievalRouting(3);
         var tokens = ModelFixture.Tokens(12, fixture.Spec.Vocab);
-        // Building the keys read every expert page of the first session: count from here.
+        // Building the keys read every expert page of the first pass: count from here.
         var before = new[] { single, batched }.Select(s => s.Weights.Store.ExpertTiersByLayer!.ToArray()).ToArray();
         for (var i = 0; i < tokens.Length; i++)
         {
@@ -105,12 +105,12 @@ public sealed class RetrievalForwardTests
     {
         var spec = ModelFixture.Small(ModelFamily.Mixtral, DType.F32);
         using var fixture = new ModelFixture(spec, "hf");
-        using var session = await InferenceSession.OpenAsync(fixture.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
-        var e = await Assert.ThrowsAsync<Vib3Exception>(async () => await session.Forward.DecodeAsync(5, session.Cache, new RetrievalRouting(2), null));
+        using var pass = await SequencePass.OpenAsync(fixture.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
+        var e = await Assert.ThrowsAsync<Vib3Exception>(async () => await pass.Forward.DecodeAsync(5, pass.Cache, new RetrievalRouting(2), null));
         Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
         Assert.Contains("CREATE INDEX ON MODEL m", e.Message);
         e = await Assert.ThrowsAsync<Vib3Exception>(async () =>
-            await session.Forward.StepAsync([new StepRow(5, session.Cache, 0, null, ForwardProgram.Build(session.Weights.Manifest, new RetrievalRouting(2)))], [0]));
+            await pass.Forward.StepAsync([new StepRow(5, pass.Cache, 0, null, ForwardProgram.Build(pass.Weights.Manifest, new RetrievalRouting(2)))], [0]));
         Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
     }
 

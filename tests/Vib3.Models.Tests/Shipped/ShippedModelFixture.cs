@@ -53,8 +53,8 @@ public sealed class ShippedModelFixture : IDisposable
 
     public async Task<float[][]> Vib3Logits(string model)
     {
-        using var session = await InferenceSession.OpenAsync(Catalog, model, new PageStoreOptions { RamBudgetBytes = 256 << 20 });
-        return await session.LogitsAsync(Tokens, allPositions: true);
+        using var pass = await SequencePass.OpenAsync(Catalog, model, new PageStoreOptions { RamBudgetBytes = 256 << 20 });
+        return await pass.LogitsAsync(Tokens, allPositions: true);
     }
 
     private static (int[] Tokens, string Text) ReadTokens(string path)

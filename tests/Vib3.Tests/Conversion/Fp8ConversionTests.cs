@@ -88,8 +88,8 @@ public sealed class Fp8ConversionTests
         var logits = new Dictionary<string, float[][]>();
         foreach (var name in new[] { "fp8", "gguf", "bf16" })
         {
-            using var session = await InferenceSession.OpenAsync(catalog, name, new PageStoreOptions { RamBudgetBytes = 64 << 20 });
-            logits[name] = await session.LogitsAsync(tokens, allPositions: true);
+            using var pass = await SequencePass.OpenAsync(catalog, name, new PageStoreOptions { RamBudgetBytes = 64 << 20 });
+            logits[name] = await pass.LogitsAsync(tokens, allPositions: true);
         }
 
         var (sameWeights, _) = WorstRelative(logits["gguf"], logits["fp8"]);

@@ -45,8 +45,8 @@ public sealed class Deepseek2GenerateTests : IDisposable
         var tokenizer = TokenizerLoader.Load(Path.Combine(catalog.ModelDir("ds"), "tokenizer"), manifest.Tokenizer);
         var prompt = tokenizer.Encode("the cat sat", tokenizer.AddBosByDefault);
         List<int> expected;
-        using (var session = await InferenceSession.OpenAsync(catalog, "ds", new PageStoreOptions { RamBudgetBytes = 64 << 20 }, contextLength: 64))
-            expected = await session.GreedyAsync(prompt, 12, tokenizer.IsEndOfGeneration);
+        using (var pass = await SequencePass.OpenAsync(catalog, "ds", new PageStoreOptions { RamBudgetBytes = 64 << 20 }, contextLength: 64))
+            expected = await pass.GreedyAsync(prompt, 12, tokenizer.IsEndOfGeneration);
 
         Assert.True(expected.Count >= 4, "the greedy continuation should not end at once");
 
