@@ -181,7 +181,7 @@ public sealed record GenerateOptions
     public bool Stream { get; init; }
 }
 
-/// <summary>A generation statement: <see cref="Generate"/> or <see cref="GenerateChat"/>.</summary>
+/// <summary>A generation statement: <see cref="Generate"/>, <see cref="GenerateChat"/> or <see cref="GenerateTokens"/>.</summary>
 public abstract record GenerationStatement(GenerateOptions Options) : Statement;
 
 /// <summary><c>GENERATE text [options]</c>.</summary>
@@ -194,6 +194,10 @@ public sealed record ChatMessage(Expression Role, Expression Content) : Node;
 
 /// <summary><c>GENERATE CHAT ((role, content), ...) [options]</c>.</summary>
 public sealed record GenerateChat(ValueList<ChatMessage> Messages, GenerateOptions Options) : GenerationStatement(Options);
+
+/// <summary>A prompt given as token ids of the model's vocabulary, fed as they are (no tokenizer, no BOS added): what the
+/// benchmarks and the model report run. The language has no spelling for it; the engine checks every id.</summary>
+public sealed record GenerateTokens(ValueList<int> Tokens, GenerateOptions Options) : GenerationStatement(Options);
 
 /// <summary><c>EXPLAIN [ANALYZE] GENERATE ...</c>.</summary>
 public sealed record Explain(bool Analyze, GenerationStatement Statement) : Statement;

@@ -27,11 +27,11 @@ internal static class SampleGenerations
         var result = new List<SampleComparison>();
         foreach (var s in log.Samples)
         {
-            var plan = engine.Plan(new Generate(new StringLiteral(""), new GenerateOptions
+            var plan = engine.Plan(new GenerateTokens(new ValueList<int>(tokenizer.Encode(s.Prompt, addBos: true)), new GenerateOptions
             {
                 Model = new Identifier(model, Quoted: true), MaxTokens = log.MaxNewTokens, Temperature = (decimal)s.Temperature,
                 Seed = checked((long)s.Seed),
-            })) with { Prompt = new PlanPrompt(null, null, tokenizer.Encode(s.Prompt, addBos: true)) };
+            }));
             await using var stream = await engine.Generations.StartAsync(plan, ChoiceOptions.Default, ct);
             var text = new System.Text.StringBuilder(s.Prompt);
             await foreach (var e in stream.ReadAllAsync(ct))

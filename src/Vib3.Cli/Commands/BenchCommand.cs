@@ -64,10 +64,10 @@ internal static class BenchCommand
                     $"--prompt-tokens {prompt} + --gen-tokens {gen} exceed the context of {limit} tokens (see --context)");
             var tokens = Enumerable.Range(0, prompt).Select(i => (3 + 7 * i) % manifest.Hyper.Vocab).ToArray();
             // The prefill samples the first token; each of the gen decode steps runs one more and samples the next.
-            var plan = engine.Plan(new Generate(new StringLiteral(""), new GenerateOptions
+            var plan = engine.Plan(new GenerateTokens(new ValueList<int>(tokens), new GenerateOptions
             {
                 Model = new Identifier(name), MaxTokens = gen + 1, Temperature = 0, IgnoreEos = true,
-            })) with { Prompt = new PlanPrompt(null, null, tokens) };
+            }));
 
             for (var i = 0; i < warm; i++) await RunAsync(engine, plan, ct);
             var runs = new List<BenchRun>();

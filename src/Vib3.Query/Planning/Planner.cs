@@ -28,6 +28,7 @@ public static class Planner
         {
             Generate g => new PlanPrompt(Text(g.Prompt, context, "prompt"), null),
             GenerateChat c => new PlanPrompt(null, c.Messages.Select(x => (Text(x.Role, context, "role"), Text(x.Content, context, "content"))).ToList()),
+            GenerateTokens t => new PlanPrompt(null, null, t.Tokens),
             _ => throw new ArgumentOutOfRangeException(nameof(statement)),
         };
         var d = context.DefaultSampling;

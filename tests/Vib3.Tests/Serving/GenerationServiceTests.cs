@@ -1,7 +1,10 @@
 using Vib3.Core;
 using Vib3.Engine;
 using Vib3.Engine.Serving;
+using Vib3.Models.Inference;
+using Vib3.Models.Tests;
 using Vib3.Query;
+using Vib3.Storage;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Tests.Serving;
@@ -40,6 +43,36 @@ public sealed class GenerationServiceTests : IDisposable
     }
 
     internal static readonly string[] Prompts = ["a", "the cat", "hello world", "zz", "one two three", "q", "abc abc", "x y"];
+
+    /// <summary>A prompt given as token ids (what the benchmarks run) is fed as it is: the engine continues it with the
+    /// tokens the forward pass alone gives greedily; ids outside the vocabulary and an empty prompt are refused.</summary>
+    [Fact]
+    public async Task A_prompt_of_token_ids_continues_as_the_forward_pass_alone_does()
+    {
+        int[] prompt = [1, 17, 42, 99, 5];
+        List<int> expected;
+        using (var pass = await SequencePass.OpenAsync(new ModelCatalog(_data), "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 }))
+            expected = await pass.GreedyAsync(prompt, 10);
+
+        await using var engine = Engine();
+        Query.Planning.GenerationPlan Plan(params int[] ids) => engine.Plan(new GenerateTokens(new ValueList<int>(ids), new GenerateOptions
+        {
+            Model = new Identifier("m"), MaxTokens = 10, Temperature = 0, IgnoreEos = true,
+        }));
+        var plan = Plan(prompt);
+        Assert.Contains("prompt: 5 token ids", Query.Planning.PlanPrinter.Print(plan));
+        await using var stream = await engine.Generations.StartAsync(plan, new ChoiceOptions { TopLogprobs = 0 });
+        var ids = new List<int>();
+        await foreach (var e in stream.ReadAllAsync())
+            if (e is TextDelta d) ids.AddRange(d.Logprobs.Select(t => t.Id));
+        Assert.Equal(expected, ids);
+
+        var error = await Assert.ThrowsAsync<Vib3Exception>(() => engine.Generations.StartAsync(Plan(5, 300), ChoiceOptions.Default));
+        Assert.Equal(SqlState.InvalidParameterValue, error.SqlState);
+        Assert.Contains("token id 300 is outside the vocabulary (0..299)", error.Message);
+        error = await Assert.ThrowsAsync<Vib3Exception>(() => engine.Generations.StartAsync(Plan(), ChoiceOptions.Default));
+        Assert.Contains("the prompt has no tokens", error.Message);
+    }
 
     [Fact]
     public async Task Sequences_in_one_batch_give_exactly_the_tokens_they_give_alone()

@@ -26,13 +26,14 @@ public sealed class LogitsTests : IDisposable
 
         var plan = engine.Plan(new Generate(new StringLiteral("one two three"), new GenerateOptions
         {
-            Model = new Identifier("m"), MaxTokens = 60, IgnoreEos = true,
+            Model = new Identifier("m"), MaxTokens = 400, IgnoreEos = true, // far more steps than the logits take, on any machine
         }));
         await using var running = await engine.Generations.StartAsync(plan, ChoiceOptions.Default);
         var drained = Task.Run(async () => { await foreach (var _ in running.ReadAllAsync()) { } });
         var beside = await engine.Generations.LogitsAsync("m", tokens, allPositions: true);
         Assert.False(drained.IsCompleted, "the generation was to run throughout");
         for (var i = 0; i < tokens.Length; i++) Assert.Equal(alone[i], beside[i]);
+        await running.DisposeAsync();
         await drained;
     }
 
