@@ -18,17 +18,10 @@ public sealed partial class ForwardPass
     private float[]? _query;
 
     /// <summary>The page index a retrieval row carries (its sequence's, taken when the sequence started). Whether
-    /// retrieval suits the model's router is the planner's decision, made before a statement starts; this refuses the
-    /// same for a caller that runs the pass without a plan.</summary>
-    private PageIndex RequireIndex(StepRow row)
-    {
-        if (_recipe.GroupedRouting)
-            throw new Vib3Exception(SqlState.FeatureNotSupported,
-                $"USING RETRIEVAL is not supported on model '{_w.Manifest.Name}' ({_w.Manifest.Family}): its router (sigmoid scores, " +
-                "selection bias, expert groups) has no retrieval weighting yet");
-        return row.Index ?? throw new Vib3Exception(SqlState.FeatureNotSupported,
-            $"USING RETRIEVAL needs a page index and model '{_w.Manifest.Name}' has none: run CREATE INDEX ON MODEL {_w.Manifest.Name} first");
-    }
+    /// retrieval suits the model's router was decided when the row's program was built
+    /// (<see cref="ForwardProgram.RetrievalRefusal"/>).</summary>
+    private PageIndex RequireIndex(StepRow row) => row.Index ?? throw new Vib3Exception(SqlState.FeatureNotSupported,
+        $"USING RETRIEVAL needs a page index and model '{_w.Manifest.Name}' has none: run CREATE INDEX ON MODEL {_w.Manifest.Name} first");
 
     /// <summary>The retrieved pages of one token in one layer: page ids within the layer in ascending order, each page's
     /// weight, and the distinct experts touched with their weights (for the routing statistics).</summary>

@@ -60,10 +60,20 @@ public sealed class ForwardProgram
         (Operators.Sum(o => o.PagesPerRow), Operators.Sum(o => o.BytesPerRow),
          Operators.Where(o => o.Kind == OperatorKind.Experts).Sum(o => o.BytesPerRow), Operators.Sum(o => o.FlopsPerRow));
 
+    /// <summary>Why <paramref name="m"/>'s experts cannot be picked by retrieval, or null when they can. Retrieval weights
+    /// each page it finds by the router's softmax probability of its expert; a grouped router (sigmoid scores, a
+    /// selection-only bias, expert groups, scaled weights) gives no such probability. Decided here only: the planner
+    /// refuses a statement with this reason, and <see cref="Build"/> refuses the program to callers without a plan.</summary>
+    public static string? RetrievalRefusal(ModelManifest m) => Families.Recipe(m).GroupedRouting
+        ? $"USING RETRIEVAL is not supported on model \"{m.Name}\" ({m.Family}): its router (sigmoid scores, selection bias, " +
+          "expert groups) has no retrieval weighting yet (use USING ROUTER)"
+        : null;
+
     /// <summary>The program of <paramref name="m"/>, its experts routed by the router (<paramref name="retrieval"/>
     /// null) or retrieved from the page index.</summary>
     public static ForwardProgram Build(ModelManifest m, RetrievalRouting? retrieval = null)
     {
+        if (retrieval is not null && RetrievalRefusal(m) is { } refusal) throw new Vib3Exception(SqlState.FeatureNotSupported, refusal);
         var recipe = Families.Recipe(m);
         var h = m.Hyper;
         var tensors = m.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);

@@ -46,10 +46,7 @@ public static class Planner
     {
         var h = m.Hyper;
         var k = o.K ?? throw Error(SqlState.InvalidParameterValue, "USING RETRIEVAL needs k", at);
-        if (h.ExpertGating is not null || h.ExpertGroups > 1 || m.Tensors.Any(t => t.Role == "router_bias"))
-            throw Error(SqlState.FeatureNotSupported,
-                $"USING RETRIEVAL is not supported on model \"{model}\" ({m.Family}): its router (sigmoid scores, selection bias, expert groups) " +
-                "has no retrieval weighting yet (use USING ROUTER)", at);
+        if (ForwardProgram.RetrievalRefusal(m) is { } refusal) throw Error(SqlState.FeatureNotSupported, refusal, at);
         var index = context.FindIndex?.Invoke(model);
         if (index is not { Count: > 0 })
             throw Error(SqlState.FeatureNotSupported,

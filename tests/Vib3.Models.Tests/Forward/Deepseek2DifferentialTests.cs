@@ -1,8 +1,10 @@
 using Vib3.Core;
 using Vib3.LlamaCpp;
 using Vib3.Models.Inference;
+using Vib3.Models.Retrieval;
 using Vib3.Models.Tests.LlamaCpp;
 using Vib3.Storage;
+using Vib3.Storage.Catalog;
 using Vib3.Synth;
 
 namespace Vib3.Models.Tests.Forward;
@@ -97,6 +99,20 @@ public sealed class Deepseek2DifferentialTests
         var actual = await half.LogitsAsync(tokens, allPositions: true);
         LlamaCppDifferentialTests.AssertClose(expected, actual, "f16 cache", 1e-2f);
         Assert.NotEqual(expected[^1], actual[^1]); // the f16 path really ran
+    }
+
+    /// <summary>Retrieval weights pages by the router's softmax, which the grouped router does not give: a retrieval
+    /// program is refused for this family (the planner refuses the statement with the same reason), not for Mixtral.</summary>
+    [Fact]
+    public void A_retrieval_program_is_refused_for_the_grouped_router()
+    {
+        using var f = new ModelFixture(Base, "gguf");
+        var e = Assert.Throws<Vib3Exception>(() => ForwardProgram.Build(f.Manifest, new RetrievalRouting(2)));
+        Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
+        Assert.Contains("(deepseek2): its router (sigmoid scores, selection bias, expert groups) has no retrieval weighting yet", e.Message);
+        Assert.Equal(OperatorVariant.Grouped, ForwardProgram.Build(f.Manifest).Operators.First(o => o.Kind == OperatorKind.Router).Variant);
+        using var mixtral = new ModelFixture(ModelFixture.Small(ModelFamily.Mixtral, DType.F32), "hf");
+        Assert.Null(ForwardProgram.RetrievalRefusal(mixtral.Manifest));
     }
 
     [Fact]
