@@ -1,0 +1,88 @@
+using System.Collections.Concurrent;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+
+namespace Vib3.Kernels.Gpu;
+
+/// <summary>An accelerator the GPU kernels run on: a CUDA device, or ILGPU's CPU accelerator emulating one (32-lane
+/// warps, groups of up to 1024), which runs the same kernels through the same ILGPU front end. Kernels are compiled on
+/// first use and kept. Open never throws for a missing or failing device: it returns null and says why, and the
+/// caller runs the CPU kernels.</summary>
+public sealed class GpuDevice : IDisposable
+{
+    private readonly Context _context;
+    private readonly ConcurrentDictionary<string, Delegate> _kernels = new(StringComparer.Ordinal);
+
+    private GpuDevice(Context context, Accelerator accelerator, AcceleratorChoice kind)
+    {
+        _context = context;
+        Accelerator = accelerator;
+        Kind = kind;
+    }
+
+    public Accelerator Accelerator { get; }
+
+    /// <summary><see cref="AcceleratorChoice.Cuda"/> or <see cref="AcceleratorChoice.IlgpuCpu"/>.</summary>
+    public AcceleratorChoice Kind { get; }
+
+    public string Name => Accelerator.Name;
+
+    /// <summary>The device's memory in bytes (for the CPU accelerator, what ILGPU reports for it).</summary>
+    public long MemoryBytes => Accelerator.MemorySize;
+
+    /// <summary>Opens what <paramref name="choice"/> asks for. Null means the CPU runs every operator; then
+    /// <paramref name="notice"/> says why, unless the CPU was what was asked (<see cref="AcceleratorChoice.None"/>).</summary>
+    public static GpuDevice? Open(AcceleratorChoice choice, out string? notice)
+    {
+        notice = null;
+        if (choice == AcceleratorChoice.None) return null;
+        Context? context = null;
+        try
+        {
+            if (choice == AcceleratorChoice.IlgpuCpu)
+            {
+                context = Context.Create(b => b.CPU(CPUDeviceKind.Nvidia).EnableAlgorithms());
+                return new GpuDevice(context, context.CreateCPUAccelerator(0), choice);
+            }
+            context = Context.Create(b => b.Cuda().EnableAlgorithms());
+            var devices = context.GetCudaDevices();
+            if (devices.Count == 0)
+            {
+                notice = $"accelerator {choice.Name()}: no CUDA device found; the CPU runs every operator";
+                context.Dispose();
+                return null;
+            }
+            var accelerator = devices[0].CreateAccelerator(context);
+            if (accelerator.WarpSize != 32) // the kernels shuffle across 32 lanes
+            {
+                notice = $"accelerator {choice.Name()}: {accelerator.Name} has {accelerator.WarpSize}-lane warps, the kernels need 32; the CPU runs every operator";
+                accelerator.Dispose();
+                context.Dispose();
+                return null;
+            }
+            return new GpuDevice(context, accelerator, AcceleratorChoice.Cuda);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            context?.Dispose();
+            var reason = e.Message.Split('\n', 2)[0].Trim();
+            notice = $"accelerator {choice.Name()}: the device did not start ({e.GetType().Name}: {reason}); the CPU runs every operator";
+            return null;
+        }
+    }
+
+    /// <summary>The kernel <paramref name="key"/> names, loaded by <paramref name="load"/> the first time.</summary>
+    internal TKernel Kernel<TKernel>(string key, Func<Accelerator, TKernel> load) where TKernel : Delegate =>
+        (TKernel)_kernels.GetOrAdd(key, _ => load(Accelerator));
+
+    /// <summary>Waits for every launched kernel to finish.</summary>
+    public void Synchronize() => Accelerator.Synchronize();
+
+    public void Dispose()
+    {
+        Accelerator.Dispose();
+        _context.Dispose();
+    }
+}

@@ -1,0 +1,78 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Vib3.Core;
+
+namespace Vib3.Kernels.Gpu;
+
+/// <summary><see cref="MatVec"/> on the device: y[rows] = W[rows, cols] · x, W in its stored type. One warp per row,
+/// four rows per group. The block types multiply integers as the CPU kernels do — W's quants against x's q8_0 or Q8_K
+/// quants (<see cref="GpuMatVecInput"/>) — so the two differ only in the order the f32 partial sums are added.</summary>
+public static class GpuMatVec
+{
+    /// <summary>Rows per group: one warp each.</summary>
+    internal const int WarpsPerGroup = 4;
+
+    /// <summary>The stored types with a device kernel; a matrix of another type runs on the CPU.</summary>
+    public static bool Supports(DType t) => t is DType.F32 or DType.F16 or DType.BF16 or DType.Q8_0 or DType.Q4_K or DType.Q6_K;
+
+    /// <param name="w">[rows, cols] in type <paramref name="t"/>, rows back to back</param>
+    /// <param name="x">[cols]</param>
+    /// <param name="y">[rows]</param>
+    public static void Compute(GpuDevice d, DType t, ArrayView<byte> w, int rows, int cols, GpuMatVecInput x, ArrayView<float> y)
+    {
+        if (!Supports(t)) throw new NotSupportedException($"matvec: no device kernel for {t.Name()} weights");
+        var rowBytes = t.ByteCount(cols);
+        if (rows < 0 || cols < 0 || cols % t.BlockSize() != 0 || x.Length != cols || w.Length < rows * rowBytes || y.Length < rows)
+            throw new ArgumentException(
+                $"matvec {t.Name()}: {rows}x{cols} needs cols a multiple of {t.BlockSize()}, {rows * rowBytes} weight bytes, x of {cols} and y of {rows}; " +
+                $"got {w.Length} bytes, x {x.Length}, y {y.Length}");
+        if (rows == 0) return;
+        var config = new KernelConfig((rows + WarpsPerGroup - 1) / WarpsPerGroup, WarpsPerGroup * 32);
+        switch (t)
+        {
+            case DType.F32:
+                d.Kernel("matvec_f32", a => a.LoadStreamKernel<GpuMatVecFloat.F32, ArrayView<float>, ArrayView<float>, int, int>(GpuMatVecFloat.Kernel))
+                    (config, new GpuMatVecFloat.F32(w.Cast<float>()), x.Values, y, rows, cols);
+                break;
+            case DType.F16:
+                d.Kernel("matvec_f16", a => a.LoadStreamKernel<GpuMatVecFloat.F16, ArrayView<float>, ArrayView<float>, int, int>(GpuMatVecFloat.Kernel))
+                    (config, new GpuMatVecFloat.F16(w.Cast<ushort>()), x.Values, y, rows, cols);
+                break;
+            case DType.BF16:
+                d.Kernel("matvec_bf16", a => a.LoadStreamKernel<GpuMatVecFloat.BF16, ArrayView<float>, ArrayView<float>, int, int>(GpuMatVecFloat.Kernel))
+                    (config, new GpuMatVecFloat.BF16(w.Cast<ushort>()), x.Values, y, rows, cols);
+                break;
+            case DType.Q8_0:
+            {
+                var (q, scales) = x.Q8Form();
+                d.Kernel("matvec_q8_0", a => a.LoadStreamKernel<ArrayView<byte>, ArrayView<sbyte>, ArrayView<float>, ArrayView<float>, int, int>(GpuMatVecQ8_0.Kernel))
+                    (config, w, q, scales, y, rows, cols);
+                break;
+            }
+            case DType.Q4_K:
+            {
+                var (q, scales, sums) = x.Q8KForm();
+                d.Kernel("matvec_q4_k", a => a.LoadStreamKernel<ArrayView<byte>, ArrayView<sbyte>, ArrayView<float>, ArrayView<short>, ArrayView<float>, int, int>(GpuMatVecQ4K.Kernel))
+                    (config, w, q, scales, sums, y, rows, cols);
+                break;
+            }
+            case DType.Q6_K:
+            {
+                var (q, scales, _) = x.Q8KForm();
+                d.Kernel("matvec_q6_k", a => a.LoadStreamKernel<ArrayView<byte>, ArrayView<sbyte>, ArrayView<float>, ArrayView<float>, int, int>(GpuMatVecQ6K.Kernel))
+                    (config, w, q, scales, y, rows, cols);
+                break;
+            }
+        }
+    }
+
+    /// <summary>Device code: this warp's row, or −1 past the last.</summary>
+    internal static int Row(int rows)
+    {
+        var row = Grid.IdxX * WarpsPerGroup + Warp.WarpIdx;
+        return row < rows ? row : -1;
+    }
+
+    /// <summary>Device code: the little-endian f16 at <paramref name="at"/>, as f32.</summary>
+    internal static float F16At(ArrayView<byte> w, long at) => (float)Interop.IntAsFloat((ushort)(w[at] | (w[at + 1] << 8)));
+}
