@@ -31,16 +31,16 @@ public static class GpuMatVec
         switch (t)
         {
             case DType.F32:
-                d.Kernel("matvec_f32", a => a.LoadStreamKernel<GpuMatVecFloat.F32, ArrayView<float>, ArrayView<float>, int, int>(GpuMatVecFloat.Kernel))
-                    (config, new GpuMatVecFloat.F32(w.Cast<float>()), x.Values, y, rows, cols);
+                d.Kernel("matvec_f32", a => a.LoadStreamKernel<DeviceFloats.F32, ArrayView<float>, ArrayView<float>, int, int>(GpuMatVecFloat.Kernel))
+                    (config, new DeviceFloats.F32(w.Cast<float>()), x.Values, y, rows, cols);
                 break;
             case DType.F16:
-                d.Kernel("matvec_f16", a => a.LoadStreamKernel<GpuMatVecFloat.F16, ArrayView<float>, ArrayView<float>, int, int>(GpuMatVecFloat.Kernel))
-                    (config, new GpuMatVecFloat.F16(w.Cast<ushort>()), x.Values, y, rows, cols);
+                d.Kernel("matvec_f16", a => a.LoadStreamKernel<DeviceFloats.F16, ArrayView<float>, ArrayView<float>, int, int>(GpuMatVecFloat.Kernel))
+                    (config, new DeviceFloats.F16(w.Cast<ushort>()), x.Values, y, rows, cols);
                 break;
             case DType.BF16:
-                d.Kernel("matvec_bf16", a => a.LoadStreamKernel<GpuMatVecFloat.BF16, ArrayView<float>, ArrayView<float>, int, int>(GpuMatVecFloat.Kernel))
-                    (config, new GpuMatVecFloat.BF16(w.Cast<ushort>()), x.Values, y, rows, cols);
+                d.Kernel("matvec_bf16", a => a.LoadStreamKernel<DeviceFloats.BF16, ArrayView<float>, ArrayView<float>, int, int>(GpuMatVecFloat.Kernel))
+                    (config, new DeviceFloats.BF16(w.Cast<ushort>()), x.Values, y, rows, cols);
                 break;
             case DType.Q8_0:
             {

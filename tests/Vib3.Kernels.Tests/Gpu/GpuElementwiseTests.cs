@@ -18,7 +18,7 @@ public sealed class GpuElementwiseTests(IlgpuCpuDevice cpu)
     {
         var rng = new Random(5);
         foreach (var n in Lengths)
-            foreach (var rows in new[] { 1, 3 })
+            foreach (var rows in n % 16 == 1 ? [1, 3] : new[] { 1 })
             {
                 var x = TestData.Floats(rng, rows * n, 3f);
                 var w = TestData.Floats(rng, n);
@@ -38,7 +38,7 @@ public sealed class GpuElementwiseTests(IlgpuCpuDevice cpu)
     {
         var rng = new Random(6);
         foreach (var n in Lengths)
-            foreach (var rows in new[] { 1, 2 })
+            foreach (var rows in n % 16 == 1 ? [1, 2] : new[] { 1 })
             {
                 var x = TestData.Floats(rng, rows * n, 8f);
                 var expected = (float[])x.Clone();
