@@ -4,8 +4,9 @@ using Vib3.Core;
 
 namespace Vib3.Kernels.Gpu;
 
-/// <summary><see cref="MatVec"/> on the device: y[rows] = W[rows, cols] · x, W in its stored type. One warp per row,
-/// four rows per group. The block types multiply integers as the CPU kernels do — W's quants against x's q8_0 or Q8_K
+/// <summary><see cref="MatVec"/> and <see cref="MatMul"/> on the device: y[n, rows] = x[n, cols] · W[rows, cols]ᵀ for
+/// the n vectors the input holds (a step's rows), W in its stored type. One warp per (row, vector), four rows per
+/// group; every vector reads the weights again (a weakness for long prefills, where the CPU's tiles reuse them). The block types multiply integers as the CPU kernels do — W's quants against x's q8_0 or Q8_K
 /// quants (<see cref="GpuMatVecInput"/>) — so the two differ only in the order the f32 partial sums are added.</summary>
 public static class GpuMatVec
 {
@@ -16,18 +17,18 @@ public static class GpuMatVec
     public static bool Supports(DType t) => t is DType.F32 or DType.F16 or DType.BF16 or DType.Q8_0 or DType.Q4_K or DType.Q6_K;
 
     /// <param name="w">[rows, cols] in type <paramref name="t"/>, rows back to back</param>
-    /// <param name="x">[cols]</param>
-    /// <param name="y">[rows]</param>
+    /// <param name="x">[n, cols]</param>
+    /// <param name="y">[n, rows]</param>
     public static void Compute(GpuDevice d, DType t, ArrayView<byte> w, int rows, int cols, GpuMatVecInput x, ArrayView<float> y)
     {
         if (!Supports(t)) throw new NotSupportedException($"matvec: no device kernel for {t.Name()} weights");
         var rowBytes = t.ByteCount(cols);
-        if (rows < 0 || cols < 0 || cols % t.BlockSize() != 0 || x.Length != cols || w.Length < rows * rowBytes || y.Length < rows)
+        if (rows < 0 || cols < 0 || cols % t.BlockSize() != 0 || x.Length != cols || w.Length < rows * rowBytes || y.Length < (long)x.Count * rows)
             throw new ArgumentException(
-                $"matvec {t.Name()}: {rows}x{cols} needs cols a multiple of {t.BlockSize()}, {rows * rowBytes} weight bytes, x of {cols} and y of {rows}; " +
-                $"got {w.Length} bytes, x {x.Length}, y {y.Length}");
-        if (rows == 0) return;
-        var config = new KernelConfig((rows + WarpsPerGroup - 1) / WarpsPerGroup, WarpsPerGroup * 32);
+                $"matvec {t.Name()}: {rows}x{cols} needs cols a multiple of {t.BlockSize()}, {rows * rowBytes} weight bytes, x of {cols} and y of " +
+                $"{x.Count} x {rows}; got {w.Length} bytes, x {x.Length}, y {y.Length}");
+        if (rows == 0 || x.Count == 0) return;
+        var config = new KernelConfig(new Index2D((rows + WarpsPerGroup - 1) / WarpsPerGroup, x.Count), new Index2D(WarpsPerGroup * 32, 1));
         switch (t)
         {
             case DType.F32:
@@ -65,6 +66,9 @@ public static class GpuMatVec
             }
         }
     }
+
+    /// <summary>Device code: the vector this warp multiplies.</summary>
+    internal static int Input => Grid.IdxY;
 
     /// <summary>Device code: this warp's row, or −1 past the last.</summary>
     internal static int Row(int rows)

@@ -18,8 +18,10 @@ internal static class GpuMatVecQ4K
         var lane = Warp.LaneIdx;
         var sub = lane / 4;          // sub-block of 32 values, 0..7
         var part = (lane % 4) * 8;   // this lane's 8 values within it
+        var input = GpuMatVec.Input;
         var blocks = cols / 256;
         var rowStart = (long)row * blocks * BlockBytes;
+        var first = (long)input * blocks; // x's first block
         var sum = 0f;
         for (var b = 0; b < blocks; b++)
         {
@@ -39,22 +41,22 @@ internal static class GpuMatVecQ4K
             }
             var quants = at + 16 + (sub / 2) * 32 + part; // the 32 bytes of this sub-block's 64-value run
             var high = (sub & 1) == 1;
-            var xAt = (long)b * 256 + sub * 32 + part;
+            var xAt = (first + b) * 256 + sub * 32 + part;
             var dots = 0;
             for (var k = 0; k < 8; k++)
             {
                 var q = high ? w[quants + k] >> 4 : w[quants + k] & 0xF;
                 dots += q * xq[xAt + k];
             }
-            var dx = xd[b];
+            var dx = xd[first + b];
             sum += dx * GpuMatVec.F16At(w, at) * (scale * dots);
             if (part == 0)
             {
-                var runs = xs[(long)b * 16 + sub * 2] + xs[(long)b * 16 + sub * 2 + 1];
+                var runs = xs[(first + b) * 16 + sub * 2] + xs[(first + b) * 16 + sub * 2 + 1];
                 sum -= dx * GpuMatVec.F16At(w, at + 2) * (min * runs);
             }
         }
         sum = WarpReduce.Sum(sum);
-        if (lane == 0) y[row] = sum;
+        if (lane == 0) y[(long)input * rows + row] = sum;
     }
 }

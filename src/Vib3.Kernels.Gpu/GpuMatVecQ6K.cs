@@ -15,8 +15,10 @@ internal static class GpuMatVecQ6K
         var row = GpuMatVec.Row(rows);
         if (row < 0) return;
         var l = Warp.LaneIdx;
+        var input = GpuMatVec.Input;
         var blocks = cols / 256;
         var rowStart = (long)row * blocks * BlockBytes;
+        var first = (long)input * blocks; // x's first block
         var sum = 0f;
         for (var b = 0; b < blocks; b++)
         {
@@ -27,7 +29,7 @@ internal static class GpuMatVecQ6K
                 var ql = at + h * 64;
                 var qh = w[at + 128 + h * 32 + l];
                 var scales = at + 192 + h * 8 + l / 16;
-                var x = (long)b * 256 + h * 128 + l;
+                var x = (first + b) * 256 + h * 128 + l;
                 var q1 = ((w[ql + l] & 0xF) | ((qh & 3) << 4)) - 32;
                 var q2 = ((w[ql + l + 32] & 0xF) | (((qh >> 2) & 3) << 4)) - 32;
                 var q3 = ((w[ql + l] >> 4) | (((qh >> 4) & 3) << 4)) - 32;
@@ -35,9 +37,9 @@ internal static class GpuMatVecQ6K
                 dots += (sbyte)w[scales] * q1 * xq[x] + (sbyte)w[scales + 2] * q2 * xq[x + 32]
                         + (sbyte)w[scales + 4] * q3 * xq[x + 64] + (sbyte)w[scales + 6] * q4 * xq[x + 96];
             }
-            sum += xd[b] * GpuMatVec.F16At(w, at + 208) * dots;
+            sum += xd[first + b] * GpuMatVec.F16At(w, at + 208) * dots;
         }
         sum = WarpReduce.Sum(sum);
-        if (l == 0) y[row] = sum;
+        if (l == 0) y[(long)input * rows + row] = sum;
     }
 }

@@ -6,7 +6,7 @@ namespace Vib3.Kernels.Tests.Gpu;
 /// <summary>The device matvec against the CPU's (<see cref="MatVec.Compute(DType, ReadOnlySpan{byte}, int, int, ReadOnlySpan{float}, Span{float})"/>)
 /// for every type with a device kernel: row counts around the four rows of a group, column counts at every tail of a
 /// warp's 32 lanes (the float types) and at one to five blocks (the block types, whose quantised activations are the
-/// CPU's), one input shared by several matrices.</summary>
+/// CPU's), one input shared by several matrices, several inputs at once against the CPU's batch.</summary>
 [Collection(IlgpuCpuCollection.Name)]
 public sealed class GpuMatVecTests(IlgpuCpuDevice cpu)
 {
@@ -75,6 +75,35 @@ public sealed class GpuMatVecTests(IlgpuCpuDevice cpu)
             GpuMatVec.Compute(cpu.Device, t, w.View, rows, cols, input, y.View);
             var actual = IlgpuCpuDevice.Download(y, rows);
             for (var r = 0; r < rows; r++) Assert.Equal(expected[r], actual[r], 1e-4f * Math.Max(1, Math.Abs(expected[r])));
+        }
+    }
+
+    /// <summary>Several vectors at once (a step's rows) against the CPU's batched <see cref="MatMul"/>.</summary>
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void Several_vectors_equal_the_cpu_s_batch(DType t)
+    {
+        var rng = new Random(17);
+        var cols = Math.Max(96, t.BlockSize());
+        using var input = new GpuMatVecInput(cpu.Device, cols, 5);
+        foreach (var (rows, n) in new[] { (5, 2), (9, 3), (4, 5) })
+        {
+            var (bytes, values) = TestData.Weights(rng, t, rows, cols);
+            var x = TestData.Floats(rng, n * cols);
+            var expected = new float[n * rows];
+            MatMul.Compute(t, bytes, rows, cols, x, n, expected);
+            using var w = cpu.Upload(bytes);
+            using var y = cpu.Device.Accelerator.Allocate1D<float>(n * rows);
+            input.Set(x, n);
+            GpuMatVec.Compute(cpu.Device, t, w.View, rows, cols, input, y.View);
+            var actual = IlgpuCpuDevice.Download(y, n * rows);
+            for (var i = 0; i < n; i++)
+                for (var r = 0; r < rows; r++)
+                {
+                    var tolerance = RelTol * TestData.AbsDot(values, r, cols, x.AsSpan(i * cols, cols)) + 1e-30;
+                    Assert.True(Math.Abs((double)expected[i * rows + r] - actual[i * rows + r]) <= tolerance,
+                        $"{t} {rows}x{cols}, vector {i} of {n}, row {r}: cpu {expected[i * rows + r]}, device {actual[i * rows + r]}");
+                }
         }
     }
 
