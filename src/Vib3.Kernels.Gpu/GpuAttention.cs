@@ -4,10 +4,16 @@ using ILGPU.Runtime;
 
 namespace Vib3.Kernels.Gpu;
 
-/// <summary><see cref="Attention.Decode"/> on the device: one query (every head) over a KV cache in device memory laid
-/// out [positions, kvHeads, headDim] (f32 or f16), query head h reading kv head h / (heads / kvHeads); scores scaled by
-/// 1/sqrt(headDim) and softmaxed in f32. One group per head: its warps take the positions' scores (lanes over the head's
-/// values), then the group softmaxes them, then each thread sums one output value over the positions.</summary>
+/// <summary>Attention on the device, one group per query: its warps take the positions' scores (lanes over the key's
+/// values), the group softmaxes the scores it can see, then each thread sums output values over those positions. Two
+/// forms share the kernel:
+/// <list type="bullet">
+/// <item><see cref="Decode"/> (<see cref="Attention.Decode"/>): one token's heads over a KV cache [positions, kvHeads,
+/// headDim], f32 or f16, query head h reading kv head h / (heads / kvHeads), scores scaled by 1/sqrt(headDim);</item>
+/// <item><see cref="AttendLatents"/> (<see cref="MlaAttention.AttendLatents"/>): MLA's queries [q_lat | q_rope] over the
+/// latent cache [positions, rank + ropeDim] that every head shares, each query seeing its own number of positions,
+/// output the weighted latents [rank].</item>
+/// </list></summary>
 public static class GpuAttention
 {
     private const int Threads = 256;
@@ -20,56 +26,81 @@ public static class GpuAttention
     public static void Decode(GpuDevice d, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, int positions, int heads, int kvHeads,
         int headDim, ArrayView<float> output, ArrayView<float> scores)
     {
-        CheckArgs(q.Length, k.Length, v.Length, positions, heads, kvHeads, headDim, output.Length, scores.Length);
-        d.Kernel("attention_f32", a => a.LoadStreamKernel<ArrayView<float>, DeviceFloats.F32, DeviceFloats.F32, ArrayView<float>, ArrayView<float>, Shape>(Kernel))
-            (new KernelConfig(heads, Threads), q, new DeviceFloats.F32(k), new DeviceFloats.F32(v), output, scores, new Shape(positions, heads, kvHeads, headDim));
+        var shape = DecodeShape(q.Length, k.Length, v.Length, positions, heads, kvHeads, headDim, output.Length, scores.Length);
+        d.Kernel("attention_f32", Load<DeviceFloats.F32>)(new KernelConfig(heads, Threads), q, new DeviceFloats.F32(k), new DeviceFloats.F32(v),
+            output, scores, ArrayView<int>.Empty, shape);
     }
 
     /// <summary>As <see cref="Decode"/> with an f16 cache (its values as IEEE half bits).</summary>
     public static void DecodeF16(GpuDevice d, ArrayView<float> q, ArrayView<ushort> k, ArrayView<ushort> v, int positions, int heads, int kvHeads,
         int headDim, ArrayView<float> output, ArrayView<float> scores)
     {
-        CheckArgs(q.Length, k.Length, v.Length, positions, heads, kvHeads, headDim, output.Length, scores.Length);
-        d.Kernel("attention_f16", a => a.LoadStreamKernel<ArrayView<float>, DeviceFloats.F16, DeviceFloats.F16, ArrayView<float>, ArrayView<float>, Shape>(Kernel))
-            (new KernelConfig(heads, Threads), q, new DeviceFloats.F16(k), new DeviceFloats.F16(v), output, scores, new Shape(positions, heads, kvHeads, headDim));
+        var shape = DecodeShape(q.Length, k.Length, v.Length, positions, heads, kvHeads, headDim, output.Length, scores.Length);
+        d.Kernel("attention_f16", Load<DeviceFloats.F16>)(new KernelConfig(heads, Threads), q, new DeviceFloats.F16(k), new DeviceFloats.F16(v),
+            output, scores, ArrayView<int>.Empty, shape);
     }
 
-    /// <summary>The attention's sizes, one kernel argument.</summary>
-    internal readonly record struct Shape(int Positions, int Heads, int KvHeads, int HeadDim);
+    /// <param name="cache">[positions, rank + ropeDim]: c_t | k_rope_t</param>
+    /// <param name="queries">[m, rank + ropeDim]: q_lat | q_rope</param>
+    /// <param name="visible">[m]: positions each query sees, 1..positions</param>
+    /// <param name="output">[m, rank]</param>
+    /// <param name="scores">[m, positions] scratch</param>
+    public static void AttendLatents(GpuDevice d, ArrayView<float> cache, int positions, int rank, int ropeDim, ArrayView<float> queries, int m,
+        ArrayView<int> visible, float scale, ArrayView<float> output, ArrayView<float> scores)
+    {
+        var w = rank + ropeDim;
+        if (positions <= 0 || m <= 0 || rank <= 0 || ropeDim < 0 || cache.Length < (long)positions * w || queries.Length < (long)m * w
+            || visible.Length < m || output.Length < (long)m * rank || scores.Length < (long)m * positions)
+            throw new ArgumentException($"latent attention: {m} queries of {w} over {positions} positions need a cache of {(long)positions * w}, " +
+                                        $"{m} visible counts, an output of {(long)m * rank} and {(long)m * positions} scores");
+        var shape = new Shape(positions, m, m, w, rank, w, scale, Masked: 1);
+        d.Kernel("attention_latents", Load<DeviceFloats.F32>)(new KernelConfig(m, Threads), queries, new DeviceFloats.F32(cache),
+            new DeviceFloats.F32(cache), output, scores, visible, shape);
+    }
 
-    private static void CheckArgs(long q, long k, long v, int positions, int heads, int kvHeads, int headDim, long output, long scores)
+    /// <summary>The sizes, one kernel argument: query q reads kv group q / QueriesPerKv, whose key is KeyWidth values
+    /// and value ValueWidth values at KvStride · position + group · KeyWidth; Masked: each query sees visible[q]
+    /// positions, else all of them.</summary>
+    internal readonly record struct Shape(int Positions, int Queries, int QueriesPerKv, int KeyWidth, int ValueWidth, int KvStride, float Scale,
+        int Masked);
+
+    private static Action<KernelConfig, ArrayView<float>, TCache, TCache, ArrayView<float>, ArrayView<float>, ArrayView<int>, Shape> Load<TCache>(
+        Accelerator a) where TCache : struct, DeviceFloats.IReader =>
+        a.LoadStreamKernel<ArrayView<float>, TCache, TCache, ArrayView<float>, ArrayView<float>, ArrayView<int>, Shape>(Kernel);
+
+    private static Shape DecodeShape(long q, long k, long v, int positions, int heads, int kvHeads, int headDim, long output, long scores)
     {
         if (positions <= 0 || heads <= 0 || kvHeads <= 0 || headDim <= 0 || heads % kvHeads != 0)
             throw new ArgumentException($"attention: positions={positions} heads={heads} kvHeads={kvHeads} headDim={headDim} (heads must be a multiple of kvHeads)");
         var kv = (long)positions * kvHeads * headDim;
         if (q < (long)heads * headDim || output < (long)heads * headDim || k < kv || v < kv || scores < (long)heads * positions)
             throw new ArgumentException("attention: a view is too short for the given shape");
+        return new Shape(positions, heads, heads / kvHeads, headDim, headDim, kvHeads * headDim, 1f / MathF.Sqrt(headDim), Masked: 0);
     }
 
-    private static void Kernel<TCache>(ArrayView<float> q, TCache k, TCache v, ArrayView<float> output, ArrayView<float> scores, Shape s)
-        where TCache : struct, DeviceFloats.IReader
+    private static void Kernel<TCache>(ArrayView<float> q, TCache k, TCache v, ArrayView<float> output, ArrayView<float> scores,
+        ArrayView<int> visible, Shape s) where TCache : struct, DeviceFloats.IReader
     {
         var h = Grid.IdxX;
-        var stride = (long)s.KvHeads * s.HeadDim;
-        var offset = (long)(h / (s.Heads / s.KvHeads)) * s.HeadDim;
-        var query = (long)h * s.HeadDim;
+        var seen = s.Masked != 0 ? visible[h] : s.Positions;
+        var offset = (long)(h / s.QueriesPerKv) * s.KeyWidth;
+        var query = (long)h * s.KeyWidth;
         var own = (long)h * s.Positions;
-        var scale = 1f / XMath.Sqrt(s.HeadDim);
         var warps = Group.DimX / Warp.WarpSize;
 
         var max = float.NegativeInfinity;
-        for (var p = Warp.WarpIdx; p < s.Positions; p += warps)
+        for (var p = Warp.WarpIdx; p < seen; p += warps)
         {
             var dot = 0f;
-            for (var i = Warp.LaneIdx; i < s.HeadDim; i += Warp.WarpSize) dot += q[query + i] * k.At(p * stride + offset + i);
-            dot = WarpReduce.Sum(dot) * scale;
+            for (var i = Warp.LaneIdx; i < s.KeyWidth; i += Warp.WarpSize) dot += q[query + i] * k.At((long)p * s.KvStride + offset + i);
+            dot = WarpReduce.Sum(dot) * s.Scale;
             if (Warp.LaneIdx == 0) scores[own + p] = dot;
             max = IntrinsicMath.Max(max, dot);
         }
         max = WarpReduce.GroupMax(max); // the barrier inside also publishes the scores
 
         var sum = 0f;
-        for (var p = Group.IdxX; p < s.Positions; p += Group.DimX)
+        for (var p = Group.IdxX; p < seen; p += Group.DimX)
         {
             var e = XMath.Exp(scores[own + p] - max);
             scores[own + p] = e;
@@ -77,11 +108,11 @@ public static class GpuAttention
         }
         var inverse = 1f / WarpReduce.GroupSum(sum);
 
-        for (var i = Group.IdxX; i < s.HeadDim; i += Group.DimX)
+        for (var i = Group.IdxX; i < s.ValueWidth; i += Group.DimX)
         {
             var o = 0f;
-            for (var p = 0; p < s.Positions; p++) o += scores[own + p] * inverse * v.At(p * stride + offset + i);
-            output[query + i] = o;
+            for (var p = 0; p < seen; p++) o += scores[own + p] * inverse * v.At((long)p * s.KvStride + offset + i);
+            output[(long)h * s.ValueWidth + i] = o;
         }
     }
 }

@@ -3,8 +3,8 @@ using Vib3.Kernels.Gpu;
 
 namespace Vib3.Kernels.Tests.Gpu;
 
-/// <summary>Rope (normal, NeoX, each plain and with YaRN) and decode attention (f32 and f16 caches, MHA and GQA) on the
-/// device against the CPU kernels.</summary>
+/// <summary>Rope (normal, NeoX, each plain and with YaRN), decode attention (f32 and f16 caches, MHA and GQA) and MLA's
+/// latent attention on the device against the CPU kernels.</summary>
 [Collection(IlgpuCpuCollection.Name)]
 public sealed class GpuRopeAttentionTests(IlgpuCpuDevice cpu)
 {
@@ -85,6 +85,33 @@ public sealed class GpuRopeAttentionTests(IlgpuCpuDevice cpu)
                         Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5f * Math.Max(1, Math.Abs(expected[i])),
                             $"{heads}/{kvHeads} heads of {headDim}, {positions} positions, at {i}: cpu {expected[i]}, device {actual[i]}");
                 }
+    }
+
+    /// <summary>MLA's attention in latent space: queries seeing their own prefixes of the shared latent cache (a prefill
+    /// chunk's causal mask) against the CPU's <see cref="MlaAttention.AttendLatents"/>.</summary>
+    [Fact]
+    public void Latent_attention_equals_the_cpu_s()
+    {
+        var rng = new Random(12);
+        foreach (var (rank, ropeDim, positions, m) in new[] { (32, 8, 1, 1), (64, 16, 9, 4), (48, 8, 300, 3) })
+        {
+            var w = rank + ropeDim;
+            var cache = TestData.Floats(rng, positions * w);
+            var queries = TestData.Floats(rng, m * w, 0.5f);
+            var visible = Enumerable.Range(0, m).Select(i => Math.Max(1, positions - (m - 1 - i))).ToArray();
+            var expected = new float[m * rank];
+            MlaAttention.AttendLatents(cache, positions, rank, ropeDim, queries, m, visible, 0.11f, expected);
+            using var dc = cpu.Upload(cache);
+            using var dq = cpu.Upload(queries);
+            using var dv = cpu.Upload(visible);
+            using var dy = cpu.Device.Accelerator.Allocate1D<float>(m * rank);
+            using var ds = cpu.Device.Accelerator.Allocate1D<float>(m * positions);
+            GpuAttention.AttendLatents(cpu.Device, dc.View, positions, rank, ropeDim, dq.View, m, dv.View, 0.11f, dy.View, ds.View);
+            var actual = IlgpuCpuDevice.Download(dy, m * rank);
+            for (var i = 0; i < actual.Length; i++)
+                Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5f * Math.Max(1, Math.Abs(expected[i])),
+                    $"rank {rank}+{ropeDim}, {positions} positions, {m} queries, at {i}: cpu {expected[i]}, device {actual[i]}");
+        }
     }
 
     [Fact]
