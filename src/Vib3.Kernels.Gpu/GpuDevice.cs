@@ -29,8 +29,9 @@ public sealed class GpuDevice : IDisposable
 
     public string Name => Accelerator.Name;
 
-    /// <summary>The device's memory in bytes (for the CPU accelerator, what ILGPU reports for it).</summary>
-    public long MemoryBytes => Accelerator.MemorySize;
+    /// <summary>The device's memory in bytes; for ILGPU's CPU accelerator, whose "device memory" is the process's,
+    /// the memory the runtime may use (ILGPU reports no limit for it).</summary>
+    public long MemoryBytes => Kind == AcceleratorChoice.IlgpuCpu ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : Accelerator.MemorySize;
 
     /// <summary>Opens what <paramref name="choice"/> asks for. Null means the CPU runs every operator; then
     /// <paramref name="notice"/> says why, unless the CPU was what was asked (<see cref="AcceleratorChoice.None"/>).</summary>

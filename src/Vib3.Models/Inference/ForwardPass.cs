@@ -3,6 +3,7 @@ using Vib3.Storage;
 using Vib3.Core;
 using Vib3.Kernels;
 using Vib3.Models.Architectures;
+using Vib3.Models.Device;
 using Vib3.Models.Retrieval;
 using Vib3.Models.Weights;
 using Vib3.Storage.Catalog;
@@ -48,6 +49,7 @@ public sealed partial class ForwardPass : IDisposable
     private readonly int _maxBundleRows;      // rows of the largest expert bundle page
     private readonly int _maxPageRows;        // rows of the largest page of any tensor
     private readonly IForwardObserver? _observer;
+    private DeviceMatrices? _device;           // the matrices resident in VRAM and their products; null: all on the CPU
     private readonly ForwardProgram _program;  // the router's program, for rows that bring none
     private readonly PageReadTally _tally = new(); // pages the running operator has read, and how
     private PageReadTally? _reads;                 // _tally while a measured step runs (EXPLAIN ANALYZE), else null: no counting
@@ -94,12 +96,13 @@ public sealed partial class ForwardPass : IDisposable
     public ModelWeights Weights => _w;
 
     /// <summary>Opens <paramref name="model"/>'s weights from the catalog and reads what every step needs resident (norms,
-    /// routers, the output norm); the weights are closed again when that fails.</summary>
+    /// routers, the output norm); with <paramref name="device"/>, uploads the dense matrices that fit its budget, whose
+    /// products then run there. The weights are closed again when that fails.</summary>
     /// <param name="observer">Sees the hidden states as they are computed (measurements); null for none.</param>
     /// <param name="interleave">Hold Q4_K/Q5_K/Q6_K matrix pages interleaved in RAM (<see cref="InterleavedPageForm"/>);
     /// false holds them as stored.</param>
     public static async Task<ForwardPass> OpenAsync(ModelCatalog catalog, string model, PageStoreOptions options,
-        CancellationToken ct = default, IForwardObserver? observer = null, bool interleave = true)
+        CancellationToken ct = default, IForwardObserver? observer = null, bool interleave = true, DeviceTier? device = null)
     {
         var w = ModelWeights.Open(catalog, model, options, interleave);
         try
@@ -108,7 +111,11 @@ public sealed partial class ForwardPass : IDisposable
             var layers = new LayerWeights[w.Manifest.Hyper.Layers];
             for (var l = 0; l < layers.Length; l++) layers[l] = await LayerWeights.LoadAsync(w, l, ct).ConfigureAwait(false);
             var norm = await LayerWeights.ReadF32Async(w, w.Tensor("output_norm"), ct).ConfigureAwait(false);
-            return new ForwardPass(w, layers, norm, observer);
+            var pass = new ForwardPass(w, layers, norm, observer);
+            if (device is not null)
+                pass._device = await DeviceMatrices.UploadAsync(w, [.. layers.SelectMany(x => x.WholeProducts()), pass._output], device,
+                    MaxBatchRows, ct).ConfigureAwait(false);
+            return pass;
         }
         catch
         {
@@ -117,8 +124,15 @@ public sealed partial class ForwardPass : IDisposable
         }
     }
 
-    /// <summary>Closes the weights' page store. The caller makes sure no step is running.</summary>
-    public void Dispose() => _w.Dispose();
+    /// <summary>The dense matrices resident in VRAM, or null when the CPU runs every product.</summary>
+    public DeviceMatrices? Device => _device;
+
+    /// <summary>Frees the resident matrices and closes the weights' page store. The caller makes sure no step is running.</summary>
+    public void Dispose()
+    {
+        _device?.Dispose();
+        _w.Dispose();
+    }
 
     /// <summary>Runs <paramref name="token"/> at the cache's next position (a step of one row); returns the logits
     /// [vocab] (a buffer reused by the next step).</summary>
@@ -389,7 +403,7 @@ public sealed partial class ForwardPass : IDisposable
             return [y];
         }
         var logits = p.Logits(count * vocab); // reused: a fresh [rows, vocab] array per step is a large-object allocation
-        await MatMulAsync(_output, p.Xb, count, logits, ct).ConfigureAwait(false);
+        await ProjectAsync(_output, p.Xb, count, logits, ct).ConfigureAwait(false);
         var result = new float[count][];
         for (var i = 0; i < count; i++) logits.AsSpan(i * vocab, vocab).CopyTo(result[i] = p.RowLogits(i, vocab));
         return result;
@@ -417,18 +431,28 @@ public sealed partial class ForwardPass : IDisposable
                     $"model '{_w.Manifest.Name}' produced a non-finite logit ({v}); its weights may be corrupt or overflow in {_w.Manifest.DType}");
     }
 
-    /// <summary>Y[n, w.Rows] = Xb[n, dim] · wᵀ: one row through its prepared input (<see cref="Normalize"/>).</summary>
+    /// <summary>Y[n, w.Rows] = Xb[n, dim] · wᵀ: on the device when w is resident there, else one row through its
+    /// prepared input (<see cref="Normalize"/>).</summary>
     private ValueTask ProjectXbAsync(DenseWeight w, int n, float[] y, CancellationToken ct) =>
-        n == 1 ? MatVecAsync(w, _p!.XbInput, y, ct) : MatMulAsync(w, _p!.Xb, n, y, ct);
+        OnDevice(w, _p!.Xb, n, y) ? default : n == 1 ? MatVecAsync(w, _p!.XbInput, y, ct) : MatMulAsync(w, _p!.Xb, n, y, ct);
 
     /// <summary>Y[n, w.Rows] = X[n, w.Cols] · wᵀ for any other input (attention's output, an FFN's hidden rows, latent
-    /// attention's vectors, the final norm's rows).</summary>
+    /// attention's vectors, the final norm's rows): on the device when w is resident there.</summary>
     private ValueTask ProjectAsync(DenseWeight w, float[] x, int n, float[] y, CancellationToken ct)
     {
+        if (OnDevice(w, x, n, y)) return default;
         if (n > 1) return MatMulAsync(w, x, n, y, ct);
         var input = _p!.Input(w.Cols);
         input.Set(x.AsSpan(0, w.Cols));
         return MatVecAsync(w, input, y, ct);
+    }
+
+    /// <summary>Runs the product on the device and returns true when <paramref name="w"/> is resident there.</summary>
+    private bool OnDevice(DenseWeight w, float[] x, int n, float[] y)
+    {
+        if (_device is not { } device || !device.Holds(w)) return false;
+        device.Product(w, x, n, y);
+        return true;
     }
 
     /// <summary>y = w · x. A tensor of several pages: every page whose read has completed is computed in one job over

@@ -40,6 +40,12 @@ internal sealed class LayerWeights
     public float[]? SharedRouter { get; init; }            // [dim]: sigmoid(w·x) gates the shared expert (null: ungated)
     public ExpertGridEntry? Experts { get; init; }         // routed experts as neuron-bundle pages (null: a dense layer)
 
+    /// <summary>The matrices the pass only multiplies whole (every product through its projections), in the order the
+    /// VRAM tier places them: attention first, then the router, then the dense and shared FFNs. Not MLA's per-head k_b and
+    /// v_b, multiplied head by head.</summary>
+    public IEnumerable<DenseWeight> WholeProducts() =>
+        new[] { Q, K, V, QA, QB, KvA, O, Router, FfnGate, FfnUp, FfnDown, SharedGate, SharedUp, SharedDown }.OfType<DenseWeight>();
+
     /// <summary>Finds layer <paramref name="l"/>'s tensors by their <see cref="LayerSchema"/> names. Every tensor the
     /// manifest has in the layer must be one of them: a schema tensor the pass did not read would be silently
     /// ignored.</summary>

@@ -26,11 +26,12 @@ public sealed class SequencePass : IDisposable
     /// <param name="kvCache">f32 (default) or f16 keys and values.</param>
     /// <param name="observer">Sees the forward pass's hidden states (measurements); null for none.</param>
     /// <param name="interleave">Hold Q4_K/Q5_K/Q6_K matrix pages interleaved in RAM; false holds them as stored.</param>
+    /// <param name="device">The VRAM tier whose budget the dense matrices fill; null: every product on the CPU.</param>
     public static async Task<SequencePass> OpenAsync(
         ModelCatalog catalog, string model, PageStoreOptions options, int? contextLength = null, CancellationToken ct = default,
-        KvCacheType kvCache = KvCacheType.F32, IForwardObserver? observer = null, bool interleave = true)
+        KvCacheType kvCache = KvCacheType.F32, IForwardObserver? observer = null, bool interleave = true, Device.DeviceTier? device = null)
     {
-        var forward = await ForwardPass.OpenAsync(catalog, model, options, ct, observer, interleave).ConfigureAwait(false);
+        var forward = await ForwardPass.OpenAsync(catalog, model, options, ct, observer, interleave, device).ConfigureAwait(false);
         var h = forward.Hyper;
         if (contextLength > h.Context && h.Context > 0)
         {

@@ -1,0 +1,79 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Vib3.Kernels.Gpu;
+using Vib3.Models.Weights;
+
+namespace Vib3.Models.Device;
+
+/// <summary>The model's dense matrices that fit the VRAM budget, resident for as long as the model is open, and the
+/// products the forward pass runs on them: a step's input rows go to the device, the product runs there, the output
+/// rows come back. Matrices that did not fit, or whose type has no device kernel, stay with the CPU.</summary>
+public sealed class DeviceMatrices : IDisposable
+{
+    private readonly Dictionary<DenseWeight, DeviceMatrix> _resident; // by reference: one DenseWeight per tensor
+    private readonly GpuMatVecInput _input;                           // [rows, widest input]
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _output;   // [rows, widest output]
+
+    private DeviceMatrices(DeviceTier tier, Dictionary<DenseWeight, DeviceMatrix> resident, int candidates, int maxRows)
+    {
+        Tier = tier;
+        _resident = resident;
+        Candidates = candidates;
+        var inputs = resident.Count == 0 ? 1 : resident.Values.Max(m => m.Cols);
+        var outputs = resident.Count == 0 ? 1 : resident.Values.Max(m => m.Rows);
+        _input = new GpuMatVecInput(tier.Device, inputs, maxRows);
+        _output = tier.Device.Accelerator.Allocate1D<float>((long)maxRows * outputs);
+    }
+
+    public DeviceTier Tier { get; }
+
+    /// <summary>Matrices resident on the device.</summary>
+    public int Count => _resident.Count;
+
+    /// <summary>Matrices that could have been (the whole-product ones).</summary>
+    public int Candidates { get; }
+
+    /// <summary>Device memory the resident matrices take.</summary>
+    public long Bytes => _resident.Values.Sum(m => m.SizeBytes);
+
+    /// <summary>Uploads <paramref name="candidates"/> in order while the budget has room, skipping those that do not
+    /// fit or whose type has no device kernel.</summary>
+    /// <param name="maxRows">The most rows a step multiplies at once.</param>
+    public static async Task<DeviceMatrices> UploadAsync(ModelWeights weights, IReadOnlyList<DenseWeight> candidates, DeviceTier tier, int maxRows,
+        CancellationToken ct)
+    {
+        var resident = new Dictionary<DenseWeight, DeviceMatrix>(ReferenceEqualityComparer.Instance);
+        try
+        {
+            foreach (var w in candidates)
+                if (GpuMatVec.Supports(w.Type) && !resident.ContainsKey(w)
+                    && await DeviceMatrix.UploadAsync(weights, w, tier, ct).ConfigureAwait(false) is { } matrix)
+                    resident[w] = matrix;
+            return new DeviceMatrices(tier, resident, candidates.Distinct(ReferenceEqualityComparer.Instance).Count(), maxRows);
+        }
+        catch
+        {
+            foreach (var m in resident.Values) m.Dispose();
+            throw;
+        }
+    }
+
+    public bool Holds(DenseWeight w) => _resident.ContainsKey(w);
+
+    /// <summary>y[n, w.Rows] = x[n, w.Cols] · wᵀ on the device.</summary>
+    public void Product(DenseWeight w, ReadOnlySpan<float> x, int n, Span<float> y)
+    {
+        var m = _resident[w];
+        _input.Set(x[..(n * m.Cols)], n);
+        var output = ((ArrayView<float>)_output.View).SubView(0, (long)n * m.Rows);
+        GpuMatVec.Compute(Tier.Device, m.Type, m.Bytes, m.Rows, m.Cols, _input, output);
+        output.CopyToCPU(y[..(n * m.Rows)]);
+    }
+
+    public void Dispose()
+    {
+        foreach (var m in _resident.Values) m.Dispose();
+        _input.Dispose();
+        _output.Dispose();
+    }
+}

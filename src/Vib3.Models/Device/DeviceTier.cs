@@ -1,0 +1,61 @@
+using Vib3.Core;
+using Vib3.Kernels.Gpu;
+
+namespace Vib3.Models.Device;
+
+/// <summary>The VRAM tier: the engine's accelerator and the budget of device memory every open model's resident
+/// weights share (--vram-budget), as the page pool shares the RAM budget.</summary>
+public sealed class DeviceTier : IDisposable
+{
+    /// <summary>Device memory left out of the default budget: the CUDA context, kernels, activations and caches.</summary>
+    public const long DefaultHeadroomBytes = 1L << 30;
+
+    private long _used;
+
+    private DeviceTier(GpuDevice device, long budgetBytes)
+    {
+        Device = device;
+        BudgetBytes = budgetBytes;
+    }
+
+    public GpuDevice Device { get; }
+
+    public long BudgetBytes { get; }
+
+    /// <summary>Bytes resident models hold now.</summary>
+    public long UsedBytes => Interlocked.Read(ref _used);
+
+    /// <summary>Opens the accelerator <paramref name="choice"/> asks for with a budget of <paramref name="budgetBytes"/>
+    /// (null: the device's memory less <see cref="DefaultHeadroomBytes"/>, at least half of it). Null when the CPU runs
+    /// everything; <paramref name="notice"/> then says why (unless the CPU was asked for). A budget larger than the
+    /// device is refused (22023).</summary>
+    public static DeviceTier? Open(AcceleratorChoice choice, long? budgetBytes, out string? notice)
+    {
+        var device = GpuDevice.Open(choice, out notice);
+        if (device is null) return null;
+        var memory = device.MemoryBytes;
+        if (budgetBytes > memory)
+        {
+            var name = device.Name;
+            device.Dispose();
+            throw new Vib3Exception(SqlState.InvalidParameterValue,
+                $"--vram-budget {ByteSize.Format(budgetBytes.Value)} exceeds the {ByteSize.Format(memory)} of {name}");
+        }
+        return new DeviceTier(device, budgetBytes ?? Math.Max(memory / 2, memory - DefaultHeadroomBytes));
+    }
+
+    /// <summary>Takes <paramref name="bytes"/> of the budget, or returns false (and takes nothing) when they do not fit.</summary>
+    public bool TryReserve(long bytes)
+    {
+        while (true)
+        {
+            var used = Interlocked.Read(ref _used);
+            if (used + bytes > BudgetBytes) return false;
+            if (Interlocked.CompareExchange(ref _used, used + bytes, used) == used) return true;
+        }
+    }
+
+    public void Release(long bytes) => Interlocked.Add(ref _used, -bytes);
+
+    public void Dispose() => Device.Dispose();
+}
