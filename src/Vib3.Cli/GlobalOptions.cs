@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Vib3.Core;
 using Vib3.Engine;
+using Vib3.Kernels.Gpu;
 using Vib3.Storage;
 using Vib3.Storage.Catalog;
 
@@ -29,12 +30,29 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
+    public static readonly Option<string> Accelerator = new("--accelerator")
+    {
+        Description = "Which accelerator runs the products of the dense matrices that fit --vram-budget: none (default: the CPU runs everything), " +
+                      "auto (a CUDA device if one starts, else the CPU), cuda, or ilgpu-cpu (the GPU kernels on ILGPU's CPU emulator, for checks); " +
+                      "a device that is missing or fails its self-test leaves the CPU running everything, with a notice on stderr",
+        DefaultValueFactory = _ => "none",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> VramBudget = new("--vram-budget")
+    {
+        Description = "Device memory for resident weights (e.g. 6GiB), engine-wide; default: the device's memory less 1 GiB. More than the device has is refused",
+        Recursive = true,
+    };
+
     /// <summary>The catalog of --data-dir. Every command checks the global options up front, so a mistyped
     /// budget or policy is reported whatever the command.</summary>
     public static ModelCatalog Catalog(ParseResult r)
     {
         RamBudgetBytes(r);
         CachePolicyOf(r);
+        AcceleratorChoices.Parse(r.GetValue(Accelerator)!);
+        VramBudgetBytes(r);
         var dir = ModelCatalog.ResolveDataDir(r.GetValue(DataDir));
         if (File.Exists(dir))
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"data directory {dir} is a file, not a directory");
@@ -45,7 +63,21 @@ internal static class GlobalOptions
 
     public static CachePolicy CachePolicyOf(ParseResult r) => CachePolicies.Parse(r.GetValue(CachePolicy)!);
 
+    private static long? VramBudgetBytes(ParseResult r) => r.GetValue(VramBudget) is { } text ? ByteSize.Parse(text) : null;
+
     /// <summary>The engine's options for the catalog in <paramref name="dataDir"/>, from the global options.</summary>
     public static EngineOptions EngineOptions(ParseResult r, string dataDir) =>
-        new(dataDir, RamBudgetBytes(r)) { CachePolicy = CachePolicyOf(r) };
+        new(dataDir, RamBudgetBytes(r))
+        {
+            CachePolicy = CachePolicyOf(r), Accelerator = AcceleratorChoices.Parse(r.GetValue(Accelerator)!), VramBudgetBytes = VramBudgetBytes(r),
+        };
+
+    /// <summary>The engine for <paramref name="options"/>; when an accelerator was asked for and the CPU runs everything
+    /// instead, says why on stderr.</summary>
+    public static Vib3Engine OpenEngine(ParseResult r, EngineOptions options)
+    {
+        var engine = new Vib3Engine(options);
+        if (engine.AcceleratorNotice is { } notice) r.InvocationConfiguration.Error.WriteLine($"vib3: notice: {notice}");
+        return engine;
+    }
 }

@@ -36,6 +36,8 @@ public static class Vib3Cli
             GlobalOptions.DataDir,
             GlobalOptions.RamBudget,
             GlobalOptions.CachePolicy,
+            GlobalOptions.Accelerator,
+            GlobalOptions.VramBudget,
         };
         root.Subcommands.Add(ConvertCommand.Create(console));
         root.Subcommands.Add(ModelsCommand.Create(console));

@@ -31,6 +31,14 @@ public sealed record EngineOptions(string DataDir, long RamBudgetBytes)
     /// each model's context. A sequence's KV cache is sized to its prompt plus its MAX_TOKENS within this.</summary>
     public int? MaxContext { get; init; }
 
+    /// <summary>Which accelerator runs the products of the dense matrices that fit its budget (--accelerator); none: the
+    /// CPU runs everything.</summary>
+    public Vib3.Kernels.Gpu.AcceleratorChoice Accelerator { get; init; } = Vib3.Kernels.Gpu.AcceleratorChoice.None;
+
+    /// <summary>Device memory for resident weights, engine-wide (--vram-budget); null: the device's memory less a
+    /// headroom.</summary>
+    public long? VramBudgetBytes { get; init; }
+
     /// <summary>Page traces to record, by model name: that model's store records every read to its writer and its
     /// scheduler marks each forward step (vib3 bench --trace).</summary>
     public IReadOnlyDictionary<string, Storage.Tracing.PageTraceWriter> PageTraces { get; init; } =

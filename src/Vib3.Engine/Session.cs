@@ -139,10 +139,10 @@ public sealed class Session : IDisposable
     internal RoutingStats? Routing(string model) =>
         _engine.Generations.Open().FirstOrDefault(m => m.Weights.Manifest.Name.Equals(model, StringComparison.OrdinalIgnoreCase))?.Forward.Routing;
 
-    /// <summary>The page stores of the models the engine has open.</summary>
-    internal IEnumerable<(string Model, ModelWeights Weights)> OpenModels() =>
+    /// <summary>The page stores of the models the engine has open, and the matrices each holds in VRAM (null: none).</summary>
+    internal IEnumerable<(string Model, ModelWeights Weights, Models.Device.DeviceMatrices? Device)> OpenModels() =>
         _engine.Generations.Open().OrderBy(m => m.Weights.Manifest.Name, StringComparer.Ordinal)
-             .Select(m => (m.Weights.Manifest.Name, m.Weights));
+             .Select(m => (m.Weights.Manifest.Name, m.Weights, m.Forward.Device));
 
     private StatementResult Use(UseModel u)
     {

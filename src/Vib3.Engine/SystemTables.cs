@@ -80,14 +80,23 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
             var s = x.Weights.Store.Stats;
             var p = x.Weights.Store.Prefetches;
             // Stalls are charged to the disk: a RAM hit never makes compute wait.
-            return new[]
+            var rows = new List<object?[]>
             {
                 new object?[] { x.Model, "ram", s.ResidentPages, s.ResidentBytes, s.CapacityBytes, s.Hits, s.Misses, null, s.Evictions, p.Issued, p.Used, null, null },
                 // direct_io false: O_DIRECT was refused (tmpfs, some overlays) and pages are read through the OS cache
                 new object?[] { x.Model, "disk", (long)x.Weights.Store.PageCount, x.Weights.Manifest.PageBytes, null, null, null, s.BytesRead, null, null, null,
                     x.Weights.PageWaits.Seconds, x.Weights.Store.IsDirectIo },
             };
-        }).Append(EngineRamRow()));
+            // The pages of the dense matrices resident in VRAM (their products run on the device), against the shared budget.
+            if (x.Device is { } d) rows.Add([x.Model, "vram", d.Pages, d.Bytes, d.Tier.BudgetBytes, null, null, null, null, null, null, null, null]);
+            return rows;
+        }).Append(EngineRamRow()).Concat(EngineVramRow()));
+
+    /// <summary>The engine-wide VRAM budget and what every open model's resident matrices take of it; no row without a
+    /// device.</summary>
+    private IEnumerable<object?[]> EngineVramRow() => engine.DeviceTier is { } t
+        ? [[null, "vram", null, t.UsedBytes, t.BudgetBytes, null, null, null, null, null, null, null, null]]
+        : [];
 
     /// <summary>The engine-wide budget: every open model's pages together (the sum of their RAM rows, plus pages of a
     /// dropped model that a running read still holds), the budget, and the evictions it made.</summary>

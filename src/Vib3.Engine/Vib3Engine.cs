@@ -25,6 +25,8 @@ public sealed class Vib3Engine : IAsyncDisposable
         if (options.MaxQueue < 0)
             throw new Vib3Exception(SqlState.InvalidParameterValue, $"the queue length must be 0 or more, not {options.MaxQueue}");
         Options = options;
+        DeviceTier = Models.Device.DeviceTier.Open(options.Accelerator, options.VramBudgetBytes, out var notice);
+        AcceleratorNotice = notice;
         PagePool = new PagePool(options.RamBudgetBytes, options.CachePolicy);
         Catalog = new ModelCatalog(options.DataDir);
         Descriptors = DescriptorCatalog.LoadDefault();
@@ -33,6 +35,14 @@ public sealed class Vib3Engine : IAsyncDisposable
     }
 
     public EngineOptions Options { get; }
+
+    /// <summary>The accelerator and its VRAM budget, which every open model's resident matrices share; null when the CPU
+    /// runs everything.</summary>
+    public Models.Device.DeviceTier? DeviceTier { get; }
+
+    /// <summary>Why the CPU runs everything though an accelerator was asked for (no device, a failed start); null
+    /// otherwise. Front ends show it where their users look.</summary>
+    public string? AcceleratorNotice { get; }
 
     /// <summary>The RAM budget every open model's pages share (--ram-budget).</summary>
     public PagePool PagePool { get; }
@@ -75,10 +85,11 @@ public sealed class Vib3Engine : IAsyncDisposable
                 .Select(x => new IndexedLayer(x.Header, x.Graph is { } g ? HnswIndex.ReadHeader(g).M : null)).ToArray(),
         };
 
-    /// <summary>Closes the open models, then frees the page memory no lease holds.</summary>
+    /// <summary>Closes the open models, then frees the page memory no lease holds and the accelerator.</summary>
     public async ValueTask DisposeAsync()
     {
         await Generations.DisposeAsync().ConfigureAwait(false);
         PagePool.Dispose();
+        DeviceTier?.Dispose(); // after the models, whose resident matrices it holds
     }
 }

@@ -45,7 +45,7 @@ public sealed class GpuDevice : IDisposable
             if (choice == AcceleratorChoice.IlgpuCpu)
             {
                 context = Context.Create(b => b.CPU(CPUDeviceKind.Nvidia).EnableAlgorithms());
-                return new GpuDevice(context, context.CreateCPUAccelerator(0), choice);
+                return SelfTested(new GpuDevice(context, context.CreateCPUAccelerator(0), choice));
             }
             context = Context.Create(b => b.Cuda().EnableAlgorithms());
             var devices = context.GetCudaDevices();
@@ -63,7 +63,7 @@ public sealed class GpuDevice : IDisposable
                 context.Dispose();
                 return null;
             }
-            return new GpuDevice(context, accelerator, AcceleratorChoice.Cuda);
+            return SelfTested(new GpuDevice(context, accelerator, AcceleratorChoice.Cuda));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -71,6 +71,29 @@ public sealed class GpuDevice : IDisposable
             var reason = e.Message.Split('\n', 2)[0].Trim();
             notice = $"accelerator {choice.Name()}: the device did not start ({e.GetType().Name}: {reason}); the CPU runs every operator";
             return null;
+        }
+    }
+
+    /// <summary>Compiles and runs one small kernel and checks its result, so a device that starts but cannot run the
+    /// kernels (a driver or compiler fault) is found here, as a notice, rather than in the middle of a generation.</summary>
+    private static GpuDevice SelfTested(GpuDevice device)
+    {
+        try
+        {
+            var x = Enumerable.Range(0, 40).Select(i => (float)i).ToArray();
+            using var a = device.Accelerator.Allocate1D(x);
+            using var acc = device.Accelerator.Allocate1D(x);
+            GpuVectorOps.AddScaled(device, a.View, 2f, acc.View, x.Length);
+            var result = acc.GetAsArray1D();
+            for (var i = 0; i < x.Length; i++)
+                if (result[i] != 3f * i)
+                    throw new InvalidOperationException($"the self-test kernel computed {result[i]} for {3f * i}");
+            return device;
+        }
+        catch
+        {
+            device.Dispose();
+            throw;
         }
     }
 

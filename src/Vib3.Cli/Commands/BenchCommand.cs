@@ -53,7 +53,7 @@ internal static class BenchCommand
             var name = r.GetValue(model)!;
             var catalog = GlobalOptions.Catalog(r);
             using var recorder = r.GetValue(trace) is { } path ? PageTraceWriter.ForModel(path, catalog, name) : null;
-            await using var engine = new Vib3Engine(ModelOptions.EngineOptions(r, model, context, kvCache) with
+            await using var engine = GlobalOptions.OpenEngine(r, ModelOptions.EngineOptions(r, model, context, kvCache) with
             {
                 PageTraces = recorder is null ? new Dictionary<string, PageTraceWriter>() : new() { [name] = recorder },
             });

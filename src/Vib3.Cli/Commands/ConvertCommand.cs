@@ -68,7 +68,7 @@ internal static class ConvertCommand
             if (r.GetValue(index) is { } keys)
             {
                 // Through the engine's own statement, so the index is exactly what CREATE INDEX builds.
-                await using var engine = new Vib3Engine(GlobalOptions.EngineOptions(r, catalog.DataDir));
+                await using var engine = GlobalOptions.OpenEngine(r, GlobalOptions.EngineOptions(r, catalog.DataDir));
                 using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
                 session.Progress = line => console.WriteLine(line); // each layer as it is indexed
                 var sql = $"CREATE INDEX ON MODEL {new Identifier(manifest.Name, Quoted: true)} WITH (keys = '{keys.Replace("'", "''", StringComparison.Ordinal)}')";

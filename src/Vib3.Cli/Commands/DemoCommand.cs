@@ -27,7 +27,7 @@ internal static class DemoCommand
             var catalog = GlobalOptions.Catalog(r);
             if (!catalog.Exists(ModelName)) Install(console, catalog, budget);
             console.WriteLine();
-            await using var engine = new Vib3Engine(GlobalOptions.EngineOptions(r, catalog.DataDir));
+            await using var engine = GlobalOptions.OpenEngine(r, GlobalOptions.EngineOptions(r, catalog.DataDir));
             using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
             await GenerateAsync(console, session, ct);
             console.WriteLine();

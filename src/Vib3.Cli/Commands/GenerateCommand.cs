@@ -50,7 +50,7 @@ internal static class GenerateCommand
             GenerationStatement statement = r.GetValue(chat)
                 ? new GenerateChat(new ValueList<ChatMessage>(Messages(r.GetValue(system), text)), options)
                 : new Generate(text, options);
-            await using var engine = new Vib3Engine(ModelOptions.EngineOptions(r, model, context, kvCache));
+            await using var engine = GlobalOptions.OpenEngine(r, ModelOptions.EngineOptions(r, model, context, kvCache));
             var plan = engine.Plan(statement);
             await using var stream = await engine.Generations.StartAsync(plan, ChoiceOptions.Default, ct);
             if (stream.ChatTemplate is { FallbackReason: not null } template) // never silently another format than the model's

@@ -20,7 +20,7 @@ internal static class LogitsCommand
         command.SetAction(async (r, ct) =>
         {
             var ids = ModelOptions.ParseTokens(r.GetValue(tokens)!);
-            await using var engine = new Vib3Engine(ModelOptions.EngineOptions(r, model, context, kvCache));
+            await using var engine = GlobalOptions.OpenEngine(r, ModelOptions.EngineOptions(r, model, context, kvCache));
             var logits = await engine.Generations.LogitsAsync(r.GetValue(model)!, ids, r.GetValue(all), ct);
             await using var stream = new MemoryStream();
             using (var json = new Utf8JsonWriter(stream))

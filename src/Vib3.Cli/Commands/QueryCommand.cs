@@ -23,7 +23,7 @@ internal static class QueryCommand
             var fmt = r.GetValue(format)!;
             if (fmt is not ("table" or "csv" or "json"))
                 throw new Vib3Exception(SqlState.InvalidParameterValue, $"--format '{fmt}': use table, csv or json");
-            var engine = new Vib3Engine(GlobalOptions.EngineOptions(r, GlobalOptions.Catalog(r).DataDir));
+            var engine = GlobalOptions.OpenEngine(r, GlobalOptions.EngineOptions(r, GlobalOptions.Catalog(r).DataDir));
             using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
             session.Progress = r.InvocationConfiguration.Error.WriteLine; // stderr: stdout stays the results (csv / json)
             await foreach (var result in session.ExecuteAsync(text, ct: ct))

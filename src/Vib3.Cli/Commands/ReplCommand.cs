@@ -14,7 +14,7 @@ internal static class ReplCommand
         {
             var catalog = GlobalOptions.Catalog(r);
             Directory.CreateDirectory(catalog.DataDir);
-            var engine = new Vib3Engine(GlobalOptions.EngineOptions(r, catalog.DataDir));
+            var engine = GlobalOptions.OpenEngine(r, GlobalOptions.EngineOptions(r, catalog.DataDir));
             using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
             session.Progress = r.InvocationConfiguration.Error.WriteLine;
             var repl = new Repl(session, input, output, console, Path.Combine(catalog.DataDir, "history"));

@@ -59,7 +59,7 @@ internal static class ServeCommand
                 return refused;
             DataDirCheck.EnsureWritable(catalog.DataDir);
             using var signals = new ShutdownSignals(output);
-            var engine = new Vib3Engine(GlobalOptions.EngineOptions(r, catalog.DataDir) with
+            var engine = GlobalOptions.OpenEngine(r, GlobalOptions.EngineOptions(r, catalog.DataDir) with
             {
                 MaxBatch = r.GetValue(maxBatch), MaxQueue = r.GetValue(maxQueue), ImportDirs = access.ImportDirs(r),
             });

@@ -46,7 +46,7 @@ internal sealed class ServedModel : IAsyncDisposable
         var forward = await ForwardPass.OpenAsync(engine.Catalog, name, new PageStoreOptions
         {
             Pool = engine.PagePool, Devices = engine.Options.StoreDevices, Trace = trace,
-        }, ct).ConfigureAwait(false);
+        }, ct, device: engine.DeviceTier).ConfigureAwait(false);
         try
         {
             var weights = forward.Weights;

@@ -33,6 +33,9 @@ public sealed class DeviceMatrices : IDisposable
     /// <summary>Matrices that could have been (the whole-product ones).</summary>
     public int Candidates { get; }
 
+    /// <summary>Store pages of the resident matrices.</summary>
+    public long Pages => _resident.Values.Sum(m => (long)m.Pages);
+
     /// <summary>Device memory the resident matrices take.</summary>
     public long Bytes => _resident.Values.Sum(m => m.SizeBytes);
 

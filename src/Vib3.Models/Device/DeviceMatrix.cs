@@ -19,6 +19,7 @@ public sealed class DeviceMatrix : IDisposable
         Type = weight.Type;
         Rows = weight.Rows;
         Cols = weight.Cols;
+        Pages = weight.PageCount;
     }
 
     public DType Type { get; }
@@ -28,6 +29,9 @@ public sealed class DeviceMatrix : IDisposable
     public int Cols { get; }
 
     public long SizeBytes => _bytes.Length;
+
+    /// <summary>Store pages it was read from.</summary>
+    public int Pages { get; }
 
     /// <summary>[Rows, Cols] in <see cref="Type"/>.</summary>
     public ArrayView<byte> Bytes => _bytes.View;

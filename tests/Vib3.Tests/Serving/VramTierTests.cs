@@ -1,0 +1,71 @@
+using Vib3.Engine;
+using Vib3.Kernels.Gpu;
+using Vib3.Tests.Cli;
+
+namespace Vib3.Tests.Serving;
+
+/// <summary>The engine's VRAM tier as users see it: the accelerator chosen by --accelerator, the dense matrices of an
+/// open model resident within --vram-budget in vib3_tiers, and a notice, not a failure, when the accelerator asked for
+/// is not there. Whether the products on the device give the CPU's logits is ForwardPass's test
+/// (Vib3.Models.Tests, DeviceProductsTests).</summary>
+public sealed class VramTierTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+    private readonly string _data;
+
+    public VramTierTests() => _data = ServingModel.Convert(_dir, expertHidden: 64);
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task An_open_model_s_resident_matrices_are_its_vram_row_against_the_shared_budget()
+    {
+        await using var engine = new Vib3Engine(new EngineOptions(_data, 64L << 20) { Accelerator = AcceleratorChoice.IlgpuCpu, VramBudgetBytes = 32L << 20 });
+        Assert.NotNull(engine.DeviceTier);
+        Assert.Null(engine.AcceleratorNotice);
+        await engine.Generations.WarmUpAsync("m");
+        using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
+        var rows = await SessionRows.LastAsync(session,
+            "SELECT model, resident_pages, resident_bytes, capacity_bytes FROM vib3_tiers WHERE tier = 'vram' ORDER BY model");
+        Assert.Equal(2, rows.Count);
+        var (model, engineRow) = (rows.Single(r => r[0] is "m"), rows.Single(r => r[0] is null));
+        Assert.True((long)model[1]! > 0 && (long)model[2]! > 0, "the model's dense matrices went to the device");
+        Assert.Equal(model[2], engineRow[2]); // the only open model holds all the budget in use
+        Assert.Equal(32L << 20, (long)model[3]!);
+        Assert.Equal(32L << 20, (long)engineRow[3]!);
+    }
+
+    /// <summary>Here (no CUDA device) the engine says why the CPU runs everything; on a machine with one it opens it.</summary>
+    [Fact]
+    public async Task A_missing_cuda_device_is_a_notice_and_the_cpu_path()
+    {
+        await using var engine = new Vib3Engine(new EngineOptions(_data, 64L << 20) { Accelerator = AcceleratorChoice.Cuda });
+        if (engine.DeviceTier is null)
+        {
+            Assert.StartsWith("accelerator cuda: ", engine.AcceleratorNotice);
+            using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
+            await SessionRows.LastAsync(session, "GENERATE 'the cat' FROM MODEL m MAX_TOKENS 2");
+            Assert.Empty(await SessionRows.LastAsync(session, "SELECT model FROM vib3_tiers WHERE tier = 'vram'"));
+        }
+        else Assert.Null(engine.AcceleratorNotice);
+    }
+
+    [Fact]
+    public void The_cli_prints_the_notice_and_refuses_an_unknown_accelerator()
+    {
+        bool present;
+        using (var device = GpuDevice.Open(AcceleratorChoice.Cuda, out _)) present = device is not null;
+        var cuda = CliRun.Run(_data, "query", "--accelerator", "cuda", "SELECT name FROM vib3_models");
+        Assert.True(cuda.ExitCode == 0, cuda.Error);
+        Assert.Contains("m", cuda.Output);
+        if (present) Assert.DoesNotContain("vib3: notice:", cuda.Error);
+        else Assert.StartsWith("vib3: notice: accelerator cuda: ", cuda.Error);
+
+        var bad = CliRun.Run(_data, "query", "--accelerator", "gpu", "SELECT 1");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("--accelerator gpu: expected one of auto, none, cuda, ilgpu-cpu", bad.Error);
+        var budget = CliRun.Run(_data, "query", "--accelerator", "ilgpu-cpu", "--vram-budget", "lots", "SELECT 1");
+        Assert.Equal(1, budget.ExitCode);
+        Assert.Contains("lots", budget.Error);
+    }
+}
