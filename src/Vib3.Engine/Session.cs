@@ -137,7 +137,7 @@ public sealed class Session : IDisposable
 
     /// <summary>Router statistics of an open model (every sequence it ran), or null if it is not open.</summary>
     internal RoutingStats? Routing(string model) =>
-        _engine.Generations.Open().FirstOrDefault(m => m.Weights.Manifest.Name.Equals(model, StringComparison.OrdinalIgnoreCase))?.Forward.Routing;
+        _engine.Generations.OpenModel(model)?.Forward.Routing;
 
     /// <summary>The page stores of the models the engine has open, and the matrices each holds in VRAM (null: none).</summary>
     internal IEnumerable<(string Model, ModelWeights Weights, Models.Device.DeviceMatrices? Device)> OpenModels() =>

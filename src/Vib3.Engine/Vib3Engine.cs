@@ -81,6 +81,10 @@ public sealed class Vib3Engine : IAsyncDisposable
         new(name => Catalog.Exists(name) ? Catalog.Get(name) : null, currentModel, Options.RamBudgetBytes, parameters)
         {
             RamUse = Generations.RamUse,
+            AcceleratorNotice = AcceleratorNotice,
+            Placement = DeviceTier is { } tier
+                ? name => new DevicePlacement(tier.Device.Name, tier.BudgetBytes, tier.UsedBytes, Generations.OpenModel(name)?.Forward.Device?.Names)
+                : null,
             FindIndex = name => PageIndexFolder.Headers(Catalog.ModelDir(name))
                 .Select(x => new IndexedLayer(x.Header, x.Graph is { } g ? HnswIndex.ReadHeader(g).M : null)).ToArray(),
         };

@@ -138,9 +138,13 @@ public sealed class GenerationService : IAsyncDisposable
     internal RamBudgetUse RamUse(string model)
     {
         var pool = _engine.PagePool.Stats;
-        var own = Open().FirstOrDefault(m => m.Weights.Manifest.Name.Equals(model, StringComparison.OrdinalIgnoreCase))?.Weights.Store.Stats.ResidentBytes ?? 0;
+        var own = OpenModel(model)?.Weights.Store.Stats.ResidentBytes ?? 0;
         return new RamBudgetUse(pool.Stores, own, pool.ResidentBytes - own);
     }
+
+    /// <summary>The model <paramref name="name"/> if it is open, else null (nothing is opened).</summary>
+    internal ServedModel? OpenModel(string name) =>
+        Open().FirstOrDefault(m => m.Weights.Manifest.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The open models (for the system tables).</summary>
     internal IEnumerable<ServedModel> Open() =>

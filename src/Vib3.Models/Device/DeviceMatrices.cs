@@ -63,6 +63,9 @@ public sealed class DeviceMatrices : IDisposable
 
     public bool Holds(DenseWeight w) => _resident.ContainsKey(w);
 
+    /// <summary>The resident tensors' names.</summary>
+    public IReadOnlySet<string> Names => _resident.Keys.Select(w => w.Entry.Name).ToHashSet(StringComparer.Ordinal);
+
     /// <summary>y[n, w.Rows] = x[n, w.Cols] · wᵀ on the device.</summary>
     public void Product(DenseWeight w, ReadOnlySpan<float> x, int n, Span<float> y)
     {

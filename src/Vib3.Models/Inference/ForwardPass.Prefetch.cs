@@ -47,8 +47,9 @@ public sealed partial class ForwardPass
         var q = _q ??= new PredictionBuffers(MaxBatchRows, dim, experts, router.Entry.RowsPerPage);
         for (var i = 0; i < n; i++)
             RmsNorm.Compute(x.AsSpan(i * dim, dim), next.FfnNorm, (float)_h.NormEps, q.X.AsSpan(i * dim, dim));
-        await _w.StreamAsync(router, (page, bytes) => router.MatMulPage(page, bytes, q.X.AsSpan(0, n * dim), n, q.Logits, q.PageScratch), ct, _reads)
-            .ConfigureAwait(false);
+        if (!OnDevice(router, q.X, n, q.Logits))
+            await _w.StreamAsync(router, (page, bytes) => router.MatMulPage(page, bytes, q.X.AsSpan(0, n * dim), n, q.Logits, q.PageScratch), ct, _reads)
+                .ConfigureAwait(false);
         // Layer l+1's prediction is made before layer l's is scored (layer l's MoE runs after this), so the two live
         // side by side: a slot per layer parity.
         var chosen = q.Chosen[(l + 1) % 2];

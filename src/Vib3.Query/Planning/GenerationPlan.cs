@@ -79,4 +79,7 @@ public sealed record GenerationPlan(
 {
     /// <summary>IGNORE_EOS: end-of-generation tokens are never sampled, so every choice runs to MaxTokens.</summary>
     public bool IgnoreEos { get; init; }
+
+    /// <summary>Where the products run, as EXPLAIN's header says it; null when no accelerator was asked for.</summary>
+    public string? Placement { get; init; }
 }

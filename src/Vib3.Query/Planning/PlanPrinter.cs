@@ -37,6 +37,7 @@ public static class PlanPrinter
         var (ram, disk) = PerTier(e);
         sb.Append(CultureInfo.InvariantCulture,
             $"  expected per token once warm: RAM {ByteSize.Format(ram)}, disk {ByteSize.Format(disk)} (uniform expert access)\n");
+        if (p.Placement is not null) sb.Append(CultureInfo.InvariantCulture, $"  {p.Placement}\n");
         for (var i = 0; i < p.Operators.Count; i++) Operator(sb, p.Operators[i], "", i == p.Operators.Count - 1, actuals);
         return sb.ToString();
     }

@@ -20,6 +20,12 @@ public sealed record PlannerContext(
     /// <summary>How the engine-wide RAM budget is used now, for the plan's model (EXPLAIN shows it); null: not known.</summary>
     public Func<string, RamBudgetUse>? RamUse { get; init; }
 
+    /// <summary>The engine's accelerator as it stands for a model; null function or result: the CPU runs everything.</summary>
+    public Func<string, DevicePlacement?>? Placement { get; init; }
+
+    /// <summary>Why the CPU runs everything though an accelerator was asked for; null otherwise.</summary>
+    public string? AcceleratorNotice { get; init; }
+
     /// <summary>Default for MAX_TOKENS when the statement does not say (the session's max_tokens setting).</summary>
     public int DefaultMaxTokens { get; init; } = BuiltInMaxTokens;
 

@@ -122,6 +122,32 @@ public sealed class PlanTests : IClassFixture<PlanTests.Models>
         Assert.Equal(expected, actual);
     }
 
+    /// <summary>EXPLAIN says where the products run: per node for an open model with matrices in VRAM (all, some or none
+    /// of a node's), in the header for the model as a whole, for a model not yet open, and when the accelerator asked
+    /// for is missing.</summary>
+    [Fact]
+    public void Explain_shows_which_products_run_on_the_device()
+    {
+        var mix = _models.Catalog.Get("mix");
+        var dense = mix.Tensors.Where(t => t.Shape.Length == 2 && t.Name != "token_embd").Select(t => t.Name).ToHashSet();
+        string Explain(DevicePlacement? placement, string? notice = null) => PlanPrinter.Print(Planner.Plan(Parse("EXPLAIN GENERATE 'hi' FROM MODEL mix"),
+            Context() with { Placement = _ => placement, AcceleratorNotice = notice }));
+
+        var all = Explain(new DevicePlacement("Test GPU", 8L << 30, 1L << 20, dense));
+        Assert.Contains($"placement: Test GPU, VRAM budget 8.00 GiB, 1.00 MiB held by open models; {dense.Count} of {dense.Count} dense matrices resident", all);
+        Assert.Matches(@"Attention .*weights f32; products on the device\n", all);
+        Assert.Matches(@"LmHead .*f32; products on the device\n", all);
+        Assert.DoesNotMatch(@"(Embed|Experts|FinalNorm) .*on the device", all);
+
+        var some = Explain(new DevicePlacement("Test GPU", 8L << 30, 0, dense.Where(n => !n.EndsWith("attn_v", StringComparison.Ordinal)).ToHashSet()));
+        Assert.Matches(@"Attention .*; products: 3 of 4 on the device, the rest on the CPU\n", some);
+
+        Assert.Contains("the model is not open: it opens with its dense matrices in VRAM", Explain(new DevicePlacement("Test GPU", 8L << 30, 0, null)));
+        Assert.Contains("placement: the CPU runs every operator (accelerator cuda: no CUDA device found; the CPU runs every operator)",
+            Explain(null, "accelerator cuda: no CUDA device found; the CPU runs every operator"));
+        Assert.DoesNotContain("placement", Explain(null));
+    }
+
     [Fact]
     public void Use_model_supplies_the_model_and_parameters_the_prompt()
     {

@@ -33,6 +33,11 @@ public sealed class VramTierTests : IDisposable
         Assert.Equal(model[2], engineRow[2]); // the only open model holds all the budget in use
         Assert.Equal(32L << 20, (long)model[3]!);
         Assert.Equal(32L << 20, (long)engineRow[3]!);
+
+        // EXPLAIN says so too: every dense matrix resident, the nodes' products on the device.
+        var plan = string.Join("\n", (await SessionRows.LastAsync(session, "EXPLAIN GENERATE 'the cat' FROM MODEL m")).Select(r => (string)r[0]!));
+        Assert.Matches(@"placement: CPUAccelerator, VRAM budget 32\.0 MiB, [0-9.]+ [KM]iB held by open models; (\d+) of \1 dense matrices resident", plan);
+        Assert.Contains("; products on the device", plan);
     }
 
     /// <summary>Here (no CUDA device) the engine says why the CPU runs everything; on a machine with one it opens it.</summary>

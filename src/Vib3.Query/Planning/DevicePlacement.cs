@@ -1,0 +1,7 @@
+namespace Vib3.Query.Planning;
+
+/// <summary>What the planner knows of the engine's accelerator for a model: the device, its VRAM budget and what the
+/// open models hold of it, and, for a model that is open, the names of its dense matrices resident there (whose
+/// products run on the device).</summary>
+/// <param name="Resident">Null: the model is not open, so nothing of it is resident yet.</param>
+public sealed record DevicePlacement(string Device, long BudgetBytes, long UsedBytes, IReadOnlySet<string>? Resident);
