@@ -77,6 +77,31 @@ public static class GpuMatVec
         return row < rows ? row : -1;
     }
 
+    /// <summary>Device code: adds the warp's partial sums and stores y[vector, row].</summary>
+    internal static void Finish(ArrayView<float> y, int rows, int row, float sum)
+    {
+        sum = WarpReduce.Sum(sum);
+        if (Warp.LaneIdx == 0) y[(long)Input * rows + row] = sum;
+    }
+
+    /// <summary>Device code: where the warp's row of blocks starts in W (bytes) and its vector's quantised blocks in x
+    /// (blocks), for a block type of <paramref name="blockValues"/> values in <paramref name="blockBytes"/> bytes.</summary>
+    internal readonly struct BlockRow
+    {
+        public BlockRow(int row, int cols, int blockValues, int blockBytes)
+        {
+            Blocks = cols / blockValues;
+            Start = (long)row * Blocks * blockBytes;
+            FirstX = (long)Input * Blocks;
+        }
+
+        public int Blocks { get; }
+
+        public long Start { get; }
+
+        public long FirstX { get; }
+    }
+
     /// <summary>Device code: the little-endian f16 at <paramref name="at"/>, as f32.</summary>
     internal static float F16At(ArrayView<byte> w, long at) => (float)Interop.IntAsFloat((ushort)(w[at] | (w[at + 1] << 8)));
 }

@@ -11,12 +11,10 @@ internal static class GpuMatVecFloat
     {
         var row = GpuMatVec.Row(rows);
         if (row < 0) return;
-        var input = GpuMatVec.Input;
         var start = (long)row * cols;
-        var xAt = (long)input * cols;
+        var xAt = (long)GpuMatVec.Input * cols;
         var sum = 0f;
         for (var c = Warp.LaneIdx; c < cols; c += 32) sum += w.At(start + c) * x[xAt + c];
-        sum = WarpReduce.Sum(sum);
-        if (Warp.LaneIdx == 0) y[(long)input * rows + row] = sum;
+        GpuMatVec.Finish(y, rows, row, sum);
     }
 }

@@ -18,14 +18,12 @@ internal static class GpuMatVecQ4K
         var lane = Warp.LaneIdx;
         var sub = lane / 4;          // sub-block of 32 values, 0..7
         var part = (lane % 4) * 8;   // this lane's 8 values within it
-        var input = GpuMatVec.Input;
-        var blocks = cols / 256;
-        var rowStart = (long)row * blocks * BlockBytes;
-        var first = (long)input * blocks; // x's first block
+        var blockRow = new GpuMatVec.BlockRow(row, cols, 256, BlockBytes);
+        var first = blockRow.FirstX;
         var sum = 0f;
-        for (var b = 0; b < blocks; b++)
+        for (var b = 0; b < blockRow.Blocks; b++)
         {
-            var at = rowStart + (long)b * BlockBytes;
+            var at = blockRow.Start + (long)b * BlockBytes;
             // get_scale_min_k4: sub-blocks 0-3 keep 6 bits in bytes 0-3 (scales) and 4-7 (mins); 4-7 split 4 low bits
             // in bytes 8-11 and 2 high bits in the top of bytes 0-7.
             int scale, min;
@@ -56,7 +54,6 @@ internal static class GpuMatVecQ4K
                 sum -= dx * GpuMatVec.F16At(w, at + 2) * (min * runs);
             }
         }
-        sum = WarpReduce.Sum(sum);
-        if (lane == 0) y[(long)input * rows + row] = sum;
+        GpuMatVec.Finish(y, rows, row, sum);
     }
 }

@@ -15,14 +15,12 @@ internal static class GpuMatVecQ6K
         var row = GpuMatVec.Row(rows);
         if (row < 0) return;
         var l = Warp.LaneIdx;
-        var input = GpuMatVec.Input;
-        var blocks = cols / 256;
-        var rowStart = (long)row * blocks * BlockBytes;
-        var first = (long)input * blocks; // x's first block
+        var blockRow = new GpuMatVec.BlockRow(row, cols, 256, BlockBytes);
+        var first = blockRow.FirstX;
         var sum = 0f;
-        for (var b = 0; b < blocks; b++)
+        for (var b = 0; b < blockRow.Blocks; b++)
         {
-            var at = rowStart + (long)b * BlockBytes;
+            var at = blockRow.Start + (long)b * BlockBytes;
             var dots = 0;
             for (var h = 0; h < 2; h++)
             {
@@ -39,7 +37,6 @@ internal static class GpuMatVecQ6K
             }
             sum += xd[first + b] * GpuMatVec.F16At(w, at + 208) * dots;
         }
-        sum = WarpReduce.Sum(sum);
-        if (l == 0) y[(long)input * rows + row] = sum;
+        GpuMatVec.Finish(y, rows, row, sum);
     }
 }

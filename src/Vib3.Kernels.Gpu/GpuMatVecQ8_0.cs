@@ -12,19 +12,16 @@ internal static class GpuMatVecQ8_0
     {
         var row = GpuMatVec.Row(rows);
         if (row < 0) return;
-        var input = GpuMatVec.Input;
-        var blocks = cols / 32;
-        var rowStart = (long)row * blocks * BlockBytes;
-        var xAt = (long)input * blocks; // in blocks
+        var blockRow = new GpuMatVec.BlockRow(row, cols, 32, BlockBytes);
+        var xAt = blockRow.FirstX;
         var sum = 0f;
-        for (var b = Warp.LaneIdx; b < blocks; b += 32)
+        for (var b = Warp.LaneIdx; b < blockRow.Blocks; b += 32)
         {
-            var at = rowStart + (long)b * BlockBytes;
+            var at = blockRow.Start + (long)b * BlockBytes;
             var dots = 0;
             for (var j = 0; j < 32; j++) dots += (sbyte)w[at + 2 + j] * xq[(xAt + b) * 32 + j];
             sum += GpuMatVec.F16At(w, at) * xd[xAt + b] * dots;
         }
-        sum = WarpReduce.Sum(sum);
-        if (Warp.LaneIdx == 0) y[(long)input * rows + row] = sum;
+        GpuMatVec.Finish(y, rows, row, sum);
     }
 }

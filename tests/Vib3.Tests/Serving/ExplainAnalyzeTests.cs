@@ -16,7 +16,11 @@ public sealed partial class ExplainAnalyzeTests : IDisposable
     private readonly TempDir _dir = new();
     private readonly string _data;
 
-    public ExplainAnalyzeTests() => _data = ServingModel.Convert(_dir, expertHidden: 128);
+    public ExplainAnalyzeTests() => _data = ServingModel.Convert(_dir, expertHidden: 128, context: BesideTokens + 64);
+
+    /// <summary>What the sequence beside a measured one may generate: far more steps than the measured one takes, so it
+    /// is still running when that one ends even if the test's thread waits a long while between the two starts.</summary>
+    private const int BesideTokens = 2000;
 
     public void Dispose() => _dir.Dispose();
 
@@ -71,8 +75,9 @@ public sealed partial class ExplainAnalyzeTests : IDisposable
 
     /// <summary>Two statements sharing the model's steps: the measured one counts only the pages its own rows used (its
     /// tokens' embedding pages, its own experts; the shared operators' pages once per step it was in), while the store saw
-    /// the other's too. The other one is decoding before the measured one starts and has far more tokens to go, so
-    /// every step of the measured one holds a row of each, whatever the machine's speed.</summary>
+    /// the other's too. The other one is decoding before the measured one starts and has 2,000 tokens to go (its context
+    /// holds them; a context-bound sequence once ended first on a loaded machine), so every step of the measured one holds
+    /// a row of each.</summary>
     [Fact]
     public async Task A_statement_s_figures_stay_its_own_while_another_sequence_runs_beside_it()
     {
@@ -80,7 +85,7 @@ public sealed partial class ExplainAnalyzeTests : IDisposable
         await engine.Generations.WarmUpAsync("m");
         var before = engine.Generations.Stats().Single();
         await using var beside = await engine.Generations.StartAsync(
-            Plan(engine, "the cat sat on the mat and the dog sat on the log, one two three four five six", 400) with { IgnoreEos = true },
+            Plan(engine, "the cat sat on the mat", BesideTokens) with { IgnoreEos = true },
             ChoiceOptions.Default);
         var events = beside.ReadAllAsync().GetAsyncEnumerator();
         while (await events.MoveNextAsync() && events.Current is not TextDelta) { } // its prompt is in, it decodes now

@@ -12,7 +12,7 @@ public sealed class LogitsTests : IDisposable
     private readonly TempDir _dir = new();
     private readonly string _data;
 
-    public LogitsTests() => _data = ServingModel.Convert(_dir, expertHidden: 128);
+    public LogitsTests() => _data = ServingModel.Convert(_dir, expertHidden: 128, context: 2048);
 
     public void Dispose() => _dir.Dispose();
 
@@ -26,7 +26,7 @@ public sealed class LogitsTests : IDisposable
 
         var plan = engine.Plan(new Generate(new StringLiteral("one two three"), new GenerateOptions
         {
-            Model = new Identifier("m"), MaxTokens = 400, IgnoreEos = true, // far more steps than the logits take, on any machine
+            Model = new Identifier("m"), MaxTokens = 2000, IgnoreEos = true, // far more steps than the logits take, on any machine
         }));
         await using var running = await engine.Generations.StartAsync(plan, ChoiceOptions.Default);
         var drained = Task.Run(async () => { await foreach (var _ in running.ReadAllAsync()) { } });
