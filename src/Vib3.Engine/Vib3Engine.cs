@@ -83,7 +83,9 @@ public sealed class Vib3Engine : IAsyncDisposable
             RamUse = Generations.RamUse,
             AcceleratorNotice = AcceleratorNotice,
             Placement = DeviceTier is { } tier
-                ? name => new DevicePlacement(tier.Device.Name, tier.BudgetBytes, tier.UsedBytes, Generations.OpenModel(name)?.Forward.Device?.Names)
+                ? name => Generations.OpenModel(name)?.Forward.Device is { } d
+                    ? new DevicePlacement(tier.Device.Name, tier.BudgetBytes, tier.UsedBytes, d.Names, d.Failure)
+                    : new DevicePlacement(tier.Device.Name, tier.BudgetBytes, tier.UsedBytes, null)
                 : null,
             FindIndex = name => PageIndexFolder.Headers(Catalog.ModelDir(name))
                 .Select(x => new IndexedLayer(x.Header, x.Graph is { } g ? HnswIndex.ReadHeader(g).M : null)).ToArray(),

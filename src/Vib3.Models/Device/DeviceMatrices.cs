@@ -63,6 +63,12 @@ public sealed class DeviceMatrices : IDisposable
 
     public bool Holds(DenseWeight w) => _resident.ContainsKey(w);
 
+    /// <summary>Why the device was given up (a product failed), or null while it works.</summary>
+    public string? Failure { get; private set; }
+
+    /// <summary>Gives the device up after <paramref name="error"/>: the pass runs every product on the CPU from now on.</summary>
+    public void Fail(Exception error) => Failure ??= $"{error.GetType().Name}: {error.Message.Split('\n', 2)[0].Trim()}";
+
     /// <summary>The resident tensors' names.</summary>
     public IReadOnlySet<string> Names => _resident.Keys.Select(w => w.Entry.Name).ToHashSet(StringComparer.Ordinal);
 
@@ -76,6 +82,8 @@ public sealed class DeviceMatrices : IDisposable
         output.CopyToCPU(y[..(n * m.Rows)]);
     }
 
+    /// <summary>Frees the matrices' memory and gives their budget back (also after a failure: the budget is the
+    /// engine's, whatever became of the device).</summary>
     public void Dispose()
     {
         foreach (var m in _resident.Values) m.Dispose();

@@ -447,12 +447,22 @@ public sealed partial class ForwardPass : IDisposable
         return MatVecAsync(w, input, y, ct);
     }
 
-    /// <summary>Runs the product on the device and returns true when <paramref name="w"/> is resident there.</summary>
+    /// <summary>Runs the product on the device and returns true when <paramref name="w"/> is resident there. A device
+    /// that fails (lost, out of memory, a driver fault) is given up for the rest of the pass's life and the product runs
+    /// on the CPU, now and from then on; EXPLAIN says why.</summary>
     private bool OnDevice(DenseWeight w, float[] x, int n, float[] y)
     {
-        if (_device is not { } device || !device.Holds(w)) return false;
-        device.Product(w, x, n, y);
-        return true;
+        if (_device is not { Failure: null } device || !device.Holds(w)) return false;
+        try
+        {
+            device.Product(w, x, n, y);
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            device.Fail(e);
+            return false;
+        }
     }
 
     /// <summary>y = w · x. A tensor of several pages: every page whose read has completed is computed in one job over

@@ -35,7 +35,7 @@ public static class Planner
         var sampling = new SamplingPlan((double?)o.Temperature ?? d.Temperature, (double?)o.TopP ?? d.TopP, o.TopK ?? d.TopK,
             (double?)o.MinP ?? d.MinP, o.Seed ?? d.Seed, RepeatPenalty: (double?)o.RepeatPenalty ?? d.RepeatPenalty);
         var device = context.Placement?.Invoke(model);
-        var (program, operators, estimate) = Layout(m, routing, context.RamBudgetBytes, device?.Resident);
+        var (program, operators, estimate) = Layout(m, routing, context.RamBudgetBytes, device?.Failure is null ? device?.Resident : null);
         estimate = estimate with { RamUse = context.RamUse?.Invoke(model) };
         return new GenerationPlan(model, m, prompt, routing, sampling, o.MaxTokens ?? context.DefaultMaxTokens,
             o.Stop.Select(s => Text(s, context, "STOP")).ToList(), o.Stream, program, operators, estimate)
@@ -143,6 +143,8 @@ public static class Planner
     {
         if (device is null) return notice is null ? null : $"placement: the CPU runs every operator ({notice})";
         var budget = $"VRAM budget {ByteSize.Format(device.BudgetBytes)}, {ByteSize.Format(device.UsedBytes)} held by open models";
+        if (device.Failure is { } failure)
+            return $"placement: {device.Device} failed during a product ({failure}); the CPU runs every operator of this model";
         if (device.Resident is not { } resident)
             return $"placement: {device.Device}, {budget}; the model is not open: it opens with its dense matrices in VRAM, in layer order, as far as the budget holds them";
         var matrices = program.Operators.SelectMany(WholeProducts).Select(t => t.Name).Distinct().ToList();

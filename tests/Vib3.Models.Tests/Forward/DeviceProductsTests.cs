@@ -78,6 +78,26 @@ public sealed class DeviceProductsTests : IClassFixture<DeviceProductsTests.Tier
         Assert.Equal(0, small.UsedBytes); // every resident matrix gave its share back when the pass closed
     }
 
+    /// <summary>A device lost in the middle of a run (its accelerator gone): the failing product and every later one run
+    /// on the CPU, the logits stay the CPU's, and the pass says why.</summary>
+    [Fact]
+    public async Task A_device_lost_mid_run_leaves_the_products_to_the_cpu()
+    {
+        using var f = new ModelFixture(Tiny(ModelFamily.Mixtral), "hf");
+        var options = new PageStoreOptions { RamBudgetBytes = 64 << 20 };
+        var tokens = ModelFixture.Tokens(2, f.Spec.Vocab);
+        using var lost = DeviceTier.Open(AcceleratorChoice.IlgpuCpu, null, out _)!;
+        using var cpu = await SequencePass.OpenAsync(f.Catalog, "m", options);
+        using var device = await SequencePass.OpenAsync(f.Catalog, "m", options, device: lost);
+        AssertClose(await cpu.LogitsAsync(tokens, allPositions: true), await device.LogitsAsync(tokens, allPositions: true), "prefill on the device");
+        Assert.Null(device.Forward.Device!.Failure);
+
+        lost.Device.Accelerator.Dispose();
+        AssertClose([await cpu.Forward.DecodeAsync(11, cpu.Cache)], [await device.Forward.DecodeAsync(11, device.Cache)], "decode after the loss");
+        // Whatever the accelerator throws when used after it is gone (on ILGPU's CPU accelerator, one of its own checks).
+        Assert.False(string.IsNullOrWhiteSpace(device.Forward.Device.Failure));
+    }
+
     /// <summary>llama.cpp's Q4_K_M file: its Q4_K and Q6_K matrices are held interleaved in RAM (where the CPU has the
     /// form), yet the device gets each one's stored bytes, which its kernels read.</summary>
     [Fact]

@@ -143,6 +143,9 @@ public sealed class PlanTests : IClassFixture<PlanTests.Models>
         Assert.Matches(@"Attention .*; products: 3 of 4 on the device, the rest on the CPU\n", some);
 
         Assert.Contains("the model is not open: it opens with its dense matrices in VRAM", Explain(new DevicePlacement("Test GPU", 8L << 30, 0, null)));
+        var failed = Explain(new DevicePlacement("Test GPU", 8L << 30, 0, dense, "ObjectDisposedException: gone"));
+        Assert.Contains("placement: Test GPU failed during a product (ObjectDisposedException: gone); the CPU runs every operator of this model", failed);
+        Assert.DoesNotContain("on the device", failed);
         Assert.Contains("placement: the CPU runs every operator (accelerator cuda: no CUDA device found; the CPU runs every operator)",
             Explain(null, "accelerator cuda: no CUDA device found; the CPU runs every operator"));
         Assert.DoesNotContain("placement", Explain(null));
