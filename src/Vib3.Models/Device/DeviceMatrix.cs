@@ -36,8 +36,9 @@ public sealed class DeviceMatrix : IDisposable
     /// <summary>[Rows, Cols] in <see cref="Type"/>.</summary>
     public ArrayView<byte> Bytes => _bytes.View;
 
-    /// <summary>Uploads <paramref name="weight"/> (its pages read through the store, their stored bytes) when the budget
-    /// has room; null, taking nothing, when it has not.</summary>
+    /// <summary>Uploads <paramref name="weight"/> (its pages read through the store, their stored bytes, each copied to its
+    /// place in device memory as it arrives: no host copy of the whole matrix, which may pass 2 GiB) when the budget has
+    /// room; null, taking nothing, when it has not.</summary>
     public static async ValueTask<DeviceMatrix?> UploadAsync(ModelWeights weights, DenseWeight weight, DeviceTier tier, CancellationToken ct)
     {
         var size = weight.Type.ByteCount((long)weight.Rows * weight.Cols);
@@ -45,18 +46,17 @@ public sealed class DeviceMatrix : IDisposable
         MemoryBuffer1D<byte, Stride1D.Dense>? buffer = null;
         try
         {
-            var host = GC.AllocateUninitializedArray<byte>(checked((int)size));
-            var at = 0;
+            buffer = tier.Device.Accelerator.Allocate1D<byte>(size);
+            var view = (ArrayView<byte>)buffer.View;
+            var at = 0L;
             await weights.StreamAsync(weight, (index, page) =>
             {
                 var stored = weights.StoredBytes(weight.FirstPage + index, page);
-                stored.CopyTo(host.AsSpan(at));
+                if (at + stored.Length > size) throw Mismatch(weight, at + stored.Length, size);
+                view.SubView(at, stored.Length).CopyFromCPU(stored);
                 at += stored.Length;
             }, ct).ConfigureAwait(false);
-            if (at != size)
-                throw new Vib3Exception(SqlState.DataCorrupted, $"tensor '{weight.Entry.Name}': its pages hold {at} bytes, its shape needs {size}");
-            buffer = tier.Device.Accelerator.Allocate1D<byte>(size);
-            ((ArrayView<byte>)buffer.View).CopyFromCPU(host);
+            if (at != size) throw Mismatch(weight, at, size);
             return new DeviceMatrix(tier, weight, buffer);
         }
         catch
@@ -66,6 +66,9 @@ public sealed class DeviceMatrix : IDisposable
             throw;
         }
     }
+
+    private static Vib3Exception Mismatch(DenseWeight weight, long pages, long shape) =>
+        new(SqlState.DataCorrupted, $"tensor '{weight.Entry.Name}': its pages hold {pages} bytes, its shape needs {shape}");
 
     public void Dispose()
     {
