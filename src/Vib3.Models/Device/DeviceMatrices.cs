@@ -14,11 +14,12 @@ public sealed class DeviceMatrices : IDisposable
     private readonly GpuMatVecInput _input;                           // [rows, widest input]
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _output;   // [rows, widest output]
 
-    private DeviceMatrices(DeviceTier tier, Dictionary<DenseWeight, DeviceMatrix> resident, int candidates, int maxRows)
+    private DeviceMatrices(DeviceTier tier, Dictionary<DenseWeight, DeviceMatrix> resident, IReadOnlySet<string> candidates, int maxRows)
     {
         Tier = tier;
         _resident = resident;
-        Candidates = candidates;
+        CandidateNames = candidates;
+        Names = resident.Keys.Select(w => w.Entry.Name).ToHashSet(StringComparer.Ordinal);
         var inputs = resident.Count == 0 ? 1 : resident.Values.Max(m => m.Cols);
         var outputs = resident.Count == 0 ? 1 : resident.Values.Max(m => m.Rows);
         _input = new GpuMatVecInput(tier.Device, inputs, maxRows);
@@ -31,7 +32,10 @@ public sealed class DeviceMatrices : IDisposable
     public int Count => _resident.Count;
 
     /// <summary>Matrices that could have been (the whole-product ones).</summary>
-    public int Candidates { get; }
+    public int Candidates => CandidateNames.Count;
+
+    /// <summary>Their tensors' names.</summary>
+    public IReadOnlySet<string> CandidateNames { get; }
 
     /// <summary>Store pages of the resident matrices.</summary>
     public long Pages => _resident.Values.Sum(m => (long)m.Pages);
@@ -52,7 +56,7 @@ public sealed class DeviceMatrices : IDisposable
                 if (GpuMatVec.Supports(w.Type) && !resident.ContainsKey(w)
                     && await DeviceMatrix.UploadAsync(weights, w, tier, ct).ConfigureAwait(false) is { } matrix)
                     resident[w] = matrix;
-            return new DeviceMatrices(tier, resident, candidates.Distinct(ReferenceEqualityComparer.Instance).Count(), maxRows);
+            return new DeviceMatrices(tier, resident, candidates.Select(w => w.Entry.Name).ToHashSet(StringComparer.Ordinal), maxRows);
         }
         catch
         {
@@ -70,7 +74,7 @@ public sealed class DeviceMatrices : IDisposable
     public void Fail(Exception error) => Failure ??= $"{error.GetType().Name}: {error.Message.Split('\n', 2)[0].Trim()}";
 
     /// <summary>The resident tensors' names.</summary>
-    public IReadOnlySet<string> Names => _resident.Keys.Select(w => w.Entry.Name).ToHashSet(StringComparer.Ordinal);
+    public IReadOnlySet<string> Names { get; }
 
     /// <summary>y[n, w.Rows] = x[n, w.Cols] · wᵀ on the device.</summary>
     public void Product(DenseWeight w, ReadOnlySpan<float> x, int n, Span<float> y)

@@ -35,12 +35,12 @@ public static class Planner
         var sampling = new SamplingPlan((double?)o.Temperature ?? d.Temperature, (double?)o.TopP ?? d.TopP, o.TopK ?? d.TopK,
             (double?)o.MinP ?? d.MinP, o.Seed ?? d.Seed, RepeatPenalty: (double?)o.RepeatPenalty ?? d.RepeatPenalty);
         var device = context.Placement?.Invoke(model);
-        var (program, operators, estimate) = Layout(m, routing, context.RamBudgetBytes, device?.Failure is null ? device?.Resident : null);
+        var (program, operators, estimate) = Layout(m, routing, context.RamBudgetBytes, device?.Failure is null ? device : null);
         estimate = estimate with { RamUse = context.RamUse?.Invoke(model) };
         return new GenerationPlan(model, m, prompt, routing, sampling, o.MaxTokens ?? context.DefaultMaxTokens,
             o.Stop.Select(s => Text(s, context, "STOP")).ToList(), o.Stream, program, operators, estimate)
         {
-            IgnoreEos = o.IgnoreEos, Placement = PlacementLine(program, device, context.AcceleratorNotice),
+            IgnoreEos = o.IgnoreEos, Placement = PlacementLine(device, context.AcceleratorNotice),
         };
     }
 
@@ -94,7 +94,7 @@ public static class Planner
     /// <summary>The statement's forward program (built from the layer schema) and the tree EXPLAIN prints of it: each
     /// of the program's operators as a node, a layer's under "Layer l", with what it costs a token.</summary>
     private static (ForwardProgram, IReadOnlyList<PlanOperator>, PlanEstimate) Layout(ModelManifest m, RoutingPlan routing, long budget,
-        IReadOnlySet<string>? resident)
+        DevicePlacement? device)
     {
         var program = ForwardProgram.Build(m, routing.Retrieval
             ? new RetrievalRouting(routing.TopK, routing.Ef ?? 0, routing.Experts ?? 0, (float)(routing.Prior ?? 0))
@@ -103,7 +103,7 @@ public static class Planner
         var layer = new List<PlanOperator>(); // the nodes of the layer being gathered
         foreach (var o in program.Operators)
         {
-            var node = new PlanOperator(o.Kind.ToString(), Detail(o, m, routing) + OnDevice(o, resident), o.PagesPerRow, o.BytesPerRow, []) { Operator = o.Id };
+            var node = new PlanOperator(o.Kind.ToString(), Detail(o, m, routing) + OnDevice(o, device), o.PagesPerRow, o.BytesPerRow, []) { Operator = o.Id };
             if (o.Layer < 0)
             {
                 ops.Add(node);
@@ -123,33 +123,25 @@ public static class Planner
         return (program, ops, new PlanEstimate(pages, bytes, bytes - expertBytes, expertBytes, flops, m.PageBytes, budget, cacheBytes));
     }
 
-    /// <summary>The matrices whose products could run on a device: those multiplied whole (not the embedding, read a
-    /// row at a time, nor latent attention's per-head k_b and v_b).</summary>
-    private static IEnumerable<TensorEntry> WholeProducts(PhysicalOperator o) => o.Tensors.Where(t => t.Shape.Length == 2
-        && t.Name != LayerSchema.TokenEmbedding || o.Kind == OperatorKind.LmHead && t.Shape.Length == 2)
-        .Where(t => !t.Name.EndsWith(".attn_k_b", StringComparison.Ordinal) && !t.Name.EndsWith(".attn_v_b", StringComparison.Ordinal));
-
     /// <summary>Where an operator's products run, for an open model with matrices in VRAM ("" when all on the CPU).</summary>
-    private static string OnDevice(PhysicalOperator o, IReadOnlySet<string>? resident)
+    private static string OnDevice(PhysicalOperator o, DevicePlacement? device)
     {
-        if (resident is not { Count: > 0 }) return "";
-        var matrices = WholeProducts(o).ToList();
+        if (device is not { Candidates: { } candidates, Resident: { Count: > 0 } resident }) return "";
+        var matrices = o.Tensors.Where(t => candidates.Contains(t.Name)).ToList();
         var there = matrices.Count(t => resident.Contains(t.Name));
         return there == 0 ? "" : there == matrices.Count ? "; products on the device" : $"; products: {there} of {matrices.Count} on the device, the rest on the CPU";
     }
 
     /// <summary>EXPLAIN's placement line: null when no accelerator was asked for.</summary>
-    private static string? PlacementLine(ForwardProgram program, DevicePlacement? device, string? notice)
+    private static string? PlacementLine(DevicePlacement? device, string? notice)
     {
         if (device is null) return notice is null ? null : $"placement: the CPU runs every operator ({notice})";
         var budget = $"VRAM budget {ByteSize.Format(device.BudgetBytes)}, {ByteSize.Format(device.UsedBytes)} held by open models";
         if (device.Failure is { } failure)
             return $"placement: {device.Device} failed during a product ({failure}); the CPU runs every operator of this model";
-        if (device.Resident is not { } resident)
+        if (device is not { Candidates: { } candidates, Resident: { } resident })
             return $"placement: {device.Device}, {budget}; the model is not open: it opens with its dense matrices in VRAM, in layer order, as far as the budget holds them";
-        var matrices = program.Operators.SelectMany(WholeProducts).Select(t => t.Name).Distinct().ToList();
-        var there = matrices.Count(resident.Contains);
-        return $"placement: {device.Device}, {budget}; {there} of {matrices.Count} dense matrices resident, their products on the device " +
+        return $"placement: {device.Device}, {budget}; {resident.Count} of {candidates.Count} dense matrices resident, their products on the device " +
                "(each step's rows sent up, the outputs back); the embedding, the experts and what the nodes do not mark run on the CPU";
     }
 

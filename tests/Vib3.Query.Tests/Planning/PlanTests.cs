@@ -133,17 +133,17 @@ public sealed class PlanTests : IClassFixture<PlanTests.Models>
         string Explain(DevicePlacement? placement, string? notice = null) => PlanPrinter.Print(Planner.Plan(Parse("EXPLAIN GENERATE 'hi' FROM MODEL mix"),
             Context() with { Placement = _ => placement, AcceleratorNotice = notice }));
 
-        var all = Explain(new DevicePlacement("Test GPU", 8L << 30, 1L << 20, dense));
+        var all = Explain(new DevicePlacement("Test GPU", 8L << 30, 1L << 20, dense, dense));
         Assert.Contains($"placement: Test GPU, VRAM budget 8.00 GiB, 1.00 MiB held by open models; {dense.Count} of {dense.Count} dense matrices resident", all);
         Assert.Matches(@"Attention .*weights f32; products on the device\n", all);
         Assert.Matches(@"LmHead .*f32; products on the device\n", all);
         Assert.DoesNotMatch(@"(Embed|Experts|FinalNorm) .*on the device", all);
 
-        var some = Explain(new DevicePlacement("Test GPU", 8L << 30, 0, dense.Where(n => !n.EndsWith("attn_v", StringComparison.Ordinal)).ToHashSet()));
+        var some = Explain(new DevicePlacement("Test GPU", 8L << 30, 0, dense, dense.Where(n => !n.EndsWith("attn_v", StringComparison.Ordinal)).ToHashSet()));
         Assert.Matches(@"Attention .*; products: 3 of 4 on the device, the rest on the CPU\n", some);
 
-        Assert.Contains("the model is not open: it opens with its dense matrices in VRAM", Explain(new DevicePlacement("Test GPU", 8L << 30, 0, null)));
-        var failed = Explain(new DevicePlacement("Test GPU", 8L << 30, 0, dense, "ObjectDisposedException: gone"));
+        Assert.Contains("the model is not open: it opens with its dense matrices in VRAM", Explain(new DevicePlacement("Test GPU", 8L << 30, 0, null, null)));
+        var failed = Explain(new DevicePlacement("Test GPU", 8L << 30, 0, dense, dense, "ObjectDisposedException: gone"));
         Assert.Contains("placement: Test GPU failed during a product (ObjectDisposedException: gone); the CPU runs every operator of this model", failed);
         Assert.DoesNotContain("on the device", failed);
         Assert.Contains("placement: the CPU runs every operator (accelerator cuda: no CUDA device found; the CPU runs every operator)",
