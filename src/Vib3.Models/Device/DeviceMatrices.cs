@@ -2,21 +2,25 @@ using ILGPU;
 using ILGPU.Runtime;
 using Vib3.Kernels.Gpu;
 using Vib3.Models.Weights;
+using Vib3.Storage.Catalog;
 
 namespace Vib3.Models.Device;
 
-/// <summary>The model's dense matrices that fit the VRAM budget, resident for as long as the model is open, and the
-/// products the forward pass runs on them: a step's input rows go to the device, the product runs there, the output
-/// rows come back. Matrices that did not fit, or whose type has no device kernel, stay with the CPU.</summary>
+/// <summary>The model on the device: its dense matrices that fit the VRAM budget, resident for as long as the model is
+/// open, and the products the forward pass runs on them (a step's input rows go to the device, the product runs there,
+/// the output rows come back); then, in what the budget has left, the cache of its routed experts' pages
+/// (<see cref="Experts"/>). Matrices that did not fit, or whose type has no device kernel, stay with the CPU.</summary>
 public sealed class DeviceMatrices : IDisposable
 {
     private readonly Dictionary<DenseWeight, DeviceMatrix> _resident; // by reference: one DenseWeight per tensor
     private readonly GpuMatVecInput _input;                           // [rows, widest input]
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _output;   // [rows, widest output]
 
-    private DeviceMatrices(DeviceTier tier, Dictionary<DenseWeight, DeviceMatrix> resident, IReadOnlySet<string> candidates, int maxRows)
+    private DeviceMatrices(DeviceTier tier, Dictionary<DenseWeight, DeviceMatrix> resident, IReadOnlySet<string> candidates, DeviceExperts? experts,
+        int maxRows)
     {
         Tier = tier;
+        Experts = experts;
         _resident = resident;
         CandidateNames = candidates;
         Names = resident.Keys.Select(w => w.Entry.Name).ToHashSet(StringComparer.Ordinal);
@@ -27,6 +31,10 @@ public sealed class DeviceMatrices : IDisposable
     }
 
     public DeviceTier Tier { get; }
+
+    /// <summary>The VRAM expert cache; null when the model has no routed experts the device can run, or the budget
+    /// had no room left for a slot.</summary>
+    public DeviceExperts? Experts { get; }
 
     /// <summary>Matrices resident on the device.</summary>
     public int Count => _resident.Count;
@@ -44,10 +52,10 @@ public sealed class DeviceMatrices : IDisposable
     public long Bytes => _resident.Values.Sum(m => m.SizeBytes);
 
     /// <summary>Uploads <paramref name="candidates"/> in order while the budget has room, skipping those that do not
-    /// fit or whose type has no device kernel.</summary>
+    /// fit or whose type has no device kernel; then opens the expert cache over <paramref name="experts"/> in what is left.</summary>
     /// <param name="maxRows">The most rows a step multiplies at once.</param>
-    public static async Task<DeviceMatrices> UploadAsync(ModelWeights weights, IReadOnlyList<DenseWeight> candidates, DeviceTier tier, int maxRows,
-        CancellationToken ct)
+    public static async Task<DeviceMatrices> UploadAsync(ModelWeights weights, IReadOnlyList<DenseWeight> candidates,
+        IReadOnlyList<ExpertGridEntry> experts, DeviceTier tier, int maxRows, CancellationToken ct)
     {
         var resident = new Dictionary<DenseWeight, DeviceMatrix>(ReferenceEqualityComparer.Instance);
         try
@@ -56,7 +64,16 @@ public sealed class DeviceMatrices : IDisposable
                 if (GpuMatVec.Supports(w.Type) && !resident.ContainsKey(w)
                     && await DeviceMatrix.UploadAsync(weights, w, tier, ct).ConfigureAwait(false) is { } matrix)
                     resident[w] = matrix;
-            return new DeviceMatrices(tier, resident, candidates.Select(w => w.Entry.Name).ToHashSet(StringComparer.Ordinal), maxRows);
+            var cache = DeviceExperts.Open(tier, experts, maxRows);
+            try
+            {
+                return new DeviceMatrices(tier, resident, candidates.Select(w => w.Entry.Name).ToHashSet(StringComparer.Ordinal), cache, maxRows);
+            }
+            catch
+            {
+                cache?.Dispose();
+                throw;
+            }
         }
         catch
         {
@@ -90,6 +107,7 @@ public sealed class DeviceMatrices : IDisposable
     /// engine's, whatever became of the device).</summary>
     public void Dispose()
     {
+        Experts?.Dispose();
         foreach (var m in _resident.Values) m.Dispose();
         _input.Dispose();
         _output.Dispose();

@@ -1,3 +1,4 @@
+using Vib3.Models.Device;
 using Vib3.Models.Weights;
 using Vib3.Storage.Catalog;
 
@@ -10,6 +11,8 @@ namespace Vib3.Models.Inference;
 public sealed partial class ForwardPass
 {
     private List<BundleRows>? _work;                                  // the Experts operator's pages and their rows, this step
+    private ExpertPlace[] _places = [];                               // where each of them ran (all Cpu without a device)
+    private int[] _readAt = [];                                       // each one's place in the list of pages read; -1: resident in VRAM
     private readonly List<(StatementActuals Actuals, int Rows, StepPhase Phase)> _statements = []; // Attribute's scratch
 
     private void Attribute(PhysicalOperator op, IReadOnlyList<StepRow> rows, IReadOnlyList<int> logitRows, long start, PageWaitStats waitsBefore)
@@ -28,7 +31,8 @@ public sealed partial class ForwardPass
             else _statements[k] = (actuals, _statements[k].Rows + 1, r.Phase == StepPhase.Prefill ? StepPhase.Prefill : _statements[k].Phase);
         }
         foreach (var (actuals, count, phase) in _statements)
-            actuals.Add(op.Id, phase, new OperatorFigures(1, count, time, Reads(op, rows, actuals), waits.Waits, TimeSpan.FromSeconds(waits.Seconds)));
+            actuals.Add(op.Id, phase, new OperatorFigures(1, count, time, Reads(op, rows, actuals), waits.Waits, TimeSpan.FromSeconds(waits.Seconds),
+                Vram(op, rows, actuals)));
     }
 
     /// <summary>The pages read for <paramref name="actuals"/>'s rows by the operator that just ran.</summary>
@@ -43,15 +47,34 @@ public sealed partial class ForwardPass
                 return reads;
             case OperatorKind.Experts when _work is { } work:
                 for (var j = 0; j < work.Count; j++)
-                    foreach (var (row, _) in work[j].Rows)
-                        if (rows[row].Actuals == actuals)
-                        {
-                            reads += _tally.At(j);
-                            break;
-                        }
+                    if (_readAt[j] >= 0 && Uses(work[j], rows, actuals)) reads += _tally.At(_readAt[j]);
                 return reads;
             default:
                 return _tally.Total;
         }
+    }
+
+    /// <summary>Where the Experts operator ran the pages <paramref name="actuals"/>'s rows used, when the model has a
+    /// VRAM expert cache: resident, uploaded, or on the CPU.</summary>
+    private DeviceExpertCounts Vram(PhysicalOperator op, IReadOnlyList<StepRow> rows, StatementActuals actuals)
+    {
+        if (op.Kind != OperatorKind.Experts || _work is not { } work || _device?.Experts is null) return default;
+        DeviceExpertCounts counts = default;
+        for (var j = 0; j < work.Count; j++)
+            if (Uses(work[j], rows, actuals))
+                counts += _places[j] switch
+                {
+                    ExpertPlace.Vram => new DeviceExpertCounts(1, 0, 0, 0),
+                    ExpertPlace.Upload => new DeviceExpertCounts(0, 1, 0, 0),
+                    _ => new DeviceExpertCounts(0, 0, 1, 0),
+                };
+        return counts;
+    }
+
+    private static bool Uses(BundleRows page, IReadOnlyList<StepRow> rows, StatementActuals actuals)
+    {
+        foreach (var (row, _) in page.Rows)
+            if (rows[row].Actuals == actuals) return true;
+        return false;
     }
 }

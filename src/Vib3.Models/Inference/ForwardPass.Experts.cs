@@ -1,5 +1,6 @@
 using Vib3.Core;
 using Vib3.Kernels;
+using Vib3.Models.Device;
 using Vib3.Models.Weights;
 using Vib3.Storage.Catalog;
 
@@ -100,36 +101,140 @@ public sealed partial class ForwardPass
     /// (row, routing weight) for each row.</summary>
     internal readonly record struct BundleRows(int Page, int Bundle, List<(int Row, float Weight)> Rows);
 
-    /// <summary>Moe[row] += weight · bundle(row) for every listed bundle page and its rows. All the pages of the layer
-    /// go to the kernel threads together, a whole page each (pages already in RAM arrive in one group; pages read
-    /// from disk as their reads land, at most <see cref="ModelWeights.UnorderedInFlight"/> outstanding and never more
-    /// than the page cache holds), instead of expert after expert with threads idling at each expert's last page.
-    /// Each page's [rows, dim] output has its own place; they are added into Moe afterwards in list order, so the bits
-    /// never depend on which read or thread finished first.</summary>
+    /// <summary>Moe[row] += weight · bundle(row) for every listed bundle page and its rows. With the VRAM expert cache,
+    /// each page is first placed (<see cref="DeviceExperts.Place"/>): resident pages are queued on the device at once
+    /// and run there while the CPU works; uploaded pages are read, copied to their slot and queued as they arrive; the
+    /// rest run on the CPU. All the CPU's pages of the layer go to the kernel threads together, a whole page each (pages
+    /// already in RAM arrive in one group; pages read from disk as their reads land, at most
+    /// <see cref="ModelWeights.UnorderedInFlight"/> outstanding and never more than the page cache holds), instead of
+    /// expert after expert with threads idling at each expert's last page. Each page's [rows, dim] output has its own
+    /// place; they are added into Moe afterwards in list order, so the bits never depend on which read or thread
+    /// finished first. A device that fails is given up and the whole layer's pages run on the CPU.</summary>
     private async ValueTask BundlesAsync(ExpertGridEntry grid, IReadOnlyList<BundleRows> work, int n, CancellationToken ct)
     {
         if (work.Count == 0) return;
         var p = _p!;
         var dim = _h.Dim;
-        var offsets = new int[work.Count + 1]; // start of each page's [rows, dim] block in outputs
+        var offsets = new int[work.Count + 1]; // start of each page's [rows, dim] block in outputs (the CPU's) or the device's outputs
         for (var j = 0; j < work.Count; j++) offsets[j + 1] = offsets[j] + work[j].Rows.Count * dim;
         var outputs = p.BundleOutputs(offsets[^1]);
         var lone = n == 1; // one row: the matrix-vector kernels on Xb's prepared input
-        if (lone) p.XbInput.Quantize(grid.GateUpType()); // made here, once, not by whichever thread gets there first
-        await _w.StreamPagesUnorderedAsync(work.Select(w => w.Page).ToArray(), ModelWeights.UnorderedInFlight, (indices, pages) =>
+        var places = _places = new ExpertPlace[work.Count]; // all Cpu without the cache
+        var experts = _device is { Failure: null, Experts: { } cache } && DeviceExperts.Runs(grid) ? cache : null;
+        if (experts is not null && !PlaceOnDevice(experts, grid, work, places, lone)) experts = null; // failed: all on the CPU
+        var reading = Enumerable.Range(0, work.Count).Where(j => places[j] != ExpertPlace.Vram).ToArray(); // work index of each read
+        _readAt = new int[work.Count];
+        Array.Fill(_readAt, -1);
+        for (var i = 0; i < reading.Length; i++) _readAt[reading[i]] = i;
+        if (lone && places.Contains(ExpertPlace.Cpu)) p.XbInput.Quantize(grid.GateUpType()); // made here, once, not by whichever thread gets there first
+        var firstOnDevice = !places.Contains(ExpertPlace.Vram); // a decode row not yet on the device
+        try
         {
-            // Most rows first, so the last page a thread claims is a short one.
-            var order = Enumerable.Range(0, indices.Count).OrderByDescending(i => work[indices[i]].Rows.Count).ToArray();
-            KernelThreads.ParallelFor(order.Length, k =>
+            await _w.StreamPagesUnorderedAsync(reading.Select(j => work[j].Page).ToArray(), ModelWeights.UnorderedInFlight, (indices, pages) =>
             {
-                var (i, j) = (order[k], indices[order[k]]);
-                ExpertBundle(grid, work[j], pages[i].Span, outputs.AsSpan(offsets[j], offsets[j + 1] - offsets[j]), lone);
-            });
-        }, ct, _reads).ConfigureAwait(false);
+                for (var i = 0; i < indices.Count; i++) // uploads first, one at a time: the device's stream is one
+                {
+                    var j = reading[indices[i]];
+                    if (places[j] != ExpertPlace.Upload) continue;
+                    DeviceCall(() =>
+                    {
+                        experts!.Upload(work[j].Page, _w.StoredBytes(work[j].Page, pages[i].Span));
+                        experts.Run(grid, work[j].Page, grid.RowsInBundle(work[j].Bundle), p.Xb, work[j].Rows, offsets[j] / dim, lone && !firstOnDevice);
+                    });
+                    firstOnDevice = false;
+                }
+                // Most rows first, so the last page a thread claims is a short one.
+                var order = Enumerable.Range(0, indices.Count).Where(i => places[reading[indices[i]]] == ExpertPlace.Cpu)
+                    .OrderByDescending(i => work[reading[indices[i]]].Rows.Count).ToArray();
+                KernelThreads.ParallelFor(order.Length, k =>
+                {
+                    var (i, j) = (order[k], reading[indices[order[k]]]);
+                    ExpertBundle(grid, work[j], pages[i].Span, outputs.AsSpan(offsets[j], offsets[j + 1] - offsets[j]), lone);
+                });
+            }, ct, _reads).ConfigureAwait(false);
+        }
+        catch (DeviceFault fault)
+        {
+            experts!.ReleaseInUse();
+            _device!.Fail(fault.InnerException!);
+            _reads?.Clear();
+            await BundlesAsync(grid, work, n, ct).ConfigureAwait(false);
+            return;
+        }
+        var fromDevice = ReadOnlySpan<float>.Empty;
+        if (experts is not null && places.Any(x => x != ExpertPlace.Cpu))
+        {
+            try
+            {
+                fromDevice = experts.EndStep(offsets[^1] / dim);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                _device!.Fail(e);
+                _reads?.Clear();
+                await BundlesAsync(grid, work, n, ct).ConfigureAwait(false);
+                return;
+            }
+        }
         for (var j = 0; j < work.Count; j++)
+        {
+            var from = places[j] == ExpertPlace.Cpu ? outputs.AsSpan(offsets[j], offsets[j + 1] - offsets[j]) : fromDevice.Slice(offsets[j], offsets[j + 1] - offsets[j]);
             for (var t = 0; t < work[j].Rows.Count; t++)
-                VectorOps.AddScaled(outputs.AsSpan(offsets[j] + t * dim, dim), work[j].Rows[t].Weight, p.Moe.AsSpan(work[j].Rows[t].Row * dim, dim));
+                VectorOps.AddScaled(from.Slice(t * dim, dim), work[j].Rows[t].Weight, p.Moe.AsSpan(work[j].Rows[t].Row * dim, dim));
+        }
     }
+
+    /// <summary>Places every page of <paramref name="work"/> (<see cref="DeviceExperts.Place"/>) and queues the resident
+    /// ones on the device, their outputs at the same rows as the CPU's; false when the device failed (given up, and
+    /// every page left to the CPU).</summary>
+    private bool PlaceOnDevice(DeviceExperts experts, ExpertGridEntry grid, IReadOnlyList<BundleRows> work, ExpertPlace[] places, bool lone)
+    {
+        try
+        {
+            var rows = 0;
+            for (var j = 0; j < work.Count; j++)
+            {
+                places[j] = experts.Place(work[j].Page, work[j].Rows.Count);
+                rows += work[j].Rows.Count;
+            }
+            experts.BeginStep(rows);
+            var (at, first) = (0, true);
+            for (var j = 0; j < work.Count; j++)
+            {
+                if (places[j] == ExpertPlace.Vram)
+                {
+                    experts.Run(grid, work[j].Page, grid.RowsInBundle(work[j].Bundle), _p!.Xb, work[j].Rows, at, lone && !first);
+                    first = false;
+                }
+                at += work[j].Rows.Count;
+            }
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            experts.ReleaseInUse();
+            _device!.Fail(e);
+            Array.Clear(places);
+            return false;
+        }
+    }
+
+    /// <summary>A device call inside a page consumer; its failure is carried out of the stream as a
+    /// <see cref="DeviceFault"/>, apart from the store's own errors.</summary>
+    private static void DeviceCall(Action call)
+    {
+        try
+        {
+            call();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw new DeviceFault(e);
+        }
+    }
+
+    private sealed class DeviceFault(Exception inner) : Exception(inner.Message, inner);
+
     /// <summary>For the m rows of <paramref name="work"/>: output[t] = W_down[:, rows] · (silu(W_gate[rows]·x_t) ⊙
     /// (W_up[rows]·x_t)), one bundle page's contribution before the routing weight. The page's gate rows and up rows
     /// are one [2r, dim] product (each input quantised once). <paramref name="lone"/>: the step's only row, through

@@ -97,7 +97,8 @@ public sealed partial class ForwardPass : IDisposable
 
     /// <summary>Opens <paramref name="model"/>'s weights from the catalog and reads what every step needs resident (norms,
     /// routers, the output norm); with <paramref name="device"/>, uploads the dense matrices that fit its budget, whose
-    /// products then run there. The weights are closed again when that fails.</summary>
+    /// products then run there, and gives what the budget has left to the VRAM expert cache. The weights are closed again
+    /// when that fails.</summary>
     /// <param name="observer">Sees the hidden states as they are computed (measurements); null for none.</param>
     /// <param name="interleave">Hold Q4_K/Q5_K/Q6_K matrix pages interleaved in RAM (<see cref="InterleavedPageForm"/>);
     /// false holds them as stored.</param>
@@ -113,8 +114,8 @@ public sealed partial class ForwardPass : IDisposable
             var norm = await LayerWeights.ReadF32Async(w, w.Tensor("output_norm"), ct).ConfigureAwait(false);
             var pass = new ForwardPass(w, layers, norm, observer);
             if (device is not null)
-                pass._device = await DeviceMatrices.UploadAsync(w, [.. layers.SelectMany(x => x.WholeProducts()), pass._output], device,
-                    MaxBatchRows, ct).ConfigureAwait(false);
+                pass._device = await DeviceMatrices.UploadAsync(w, [.. layers.SelectMany(x => x.WholeProducts()), pass._output],
+                    w.Manifest.ExpertGrids, device, MaxBatchRows, ct).ConfigureAwait(false);
             return pass;
         }
         catch

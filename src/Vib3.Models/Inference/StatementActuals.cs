@@ -1,3 +1,4 @@
+using Vib3.Models.Device;
 using Vib3.Models.Weights;
 
 namespace Vib3.Models.Inference;
@@ -8,8 +9,10 @@ namespace Vib3.Models.Inference;
 /// other statements' rows of the same steps); pages by how each was found — in RAM, joined to a read already under
 /// way, read from disk — with their bytes, and the reads it started ahead (expert prefetch) (a page the step read once
 /// for rows of several statements counts in each statement whose rows used it); <paramref name="Waits"/>: times compute
-/// found no page ready, for <paramref name="WaitTime"/>.</summary>
-public readonly record struct OperatorFigures(long Calls, long Rows, TimeSpan Time, PageCounts Reads, long Waits, TimeSpan WaitTime)
+/// found no page ready, for <paramref name="WaitTime"/>; <paramref name="Vram"/>: for Experts with a VRAM expert cache,
+/// where those pages ran (resident on the device, uploaded, on the CPU; evictions are not counted per statement).</summary>
+public readonly record struct OperatorFigures(long Calls, long Rows, TimeSpan Time, PageCounts Reads, long Waits, TimeSpan WaitTime,
+    DeviceExpertCounts Vram = default)
 {
     public long PagesHit => Reads.Hits;
 
@@ -22,7 +25,7 @@ public readonly record struct OperatorFigures(long Calls, long Rows, TimeSpan Ti
     public long Bytes => Reads.Bytes;
 
     public static OperatorFigures operator +(OperatorFigures a, OperatorFigures b) => new(a.Calls + b.Calls, a.Rows + b.Rows, a.Time + b.Time,
-        a.Reads + b.Reads, a.Waits + b.Waits, a.WaitTime + b.WaitTime);
+        a.Reads + b.Reads, a.Waits + b.Waits, a.WaitTime + b.WaitTime, a.Vram + b.Vram);
 }
 
 /// <summary>Which rows of a statement a step ran: prompt rows (prefill) or generated tokens (decode).</summary>

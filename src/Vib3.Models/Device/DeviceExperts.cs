@@ -1,0 +1,238 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Vib3.Core;
+using Vib3.Kernels.Gpu;
+using Vib3.Storage;
+using Vib3.Storage.Catalog;
+
+namespace Vib3.Models.Device;
+
+/// <summary>The VRAM expert cache: routed experts' bundle pages in fixed slots of device memory (what the budget holds
+/// after the dense matrices), and the bundle FFN run there on the rows that chose them. Where a page of a step goes:
+/// <list type="bullet">
+/// <item>resident: it runs on the device (a VRAM hit);</item>
+/// <item>not resident, and a slot is free, or <see cref="UploadRows"/> or more of the step's rows chose it (prefill, a
+/// batch: the upload is paid back by the rows), or it missed once before (a page that recurs): uploaded, then run on
+/// the device;</item>
+/// <item>otherwise computed on the CPU from RAM: the rows' activations stay where they are and the page's bytes cross
+/// no bus (the lesson of Fiddler and KTransformers: a decode row is a few KB, an expert megabytes).</item>
+/// </list>
+/// Victims are chosen by the RAM tier's expert-aware policy (<see cref="LfruEvictionPolicy"/>: decayed frequency,
+/// near-ties most recent first), never among the pages the running step uses. The "missed once" set is the admission
+/// filter (a doorkeeper): it holds at most a slot count of pages and is emptied when full, so a page admitted on its
+/// second miss missed twice within about one cache's worth of misses.</summary>
+/// <remarks>One step at a time (the forward pass runs its steps one by one); every launch and copy goes to the
+/// accelerator's default stream, so a slot overwritten by an upload is never read by a kernel queued before it, and the
+/// reused buffers (inputs, the FFN's scratch) are never overwritten under a queued kernel.</remarks>
+public sealed class DeviceExperts : IDisposable
+{
+    /// <summary>Rows of a step on one missed page from which it is uploaded rather than computed on the CPU.</summary>
+    public const int UploadRows = 4;
+
+    private readonly DeviceTier _tier;
+    private readonly MemoryBuffer1D<byte, Stride1D.Dense> _slots;  // [Slots, SlotBytes]: one bundle page each, as stored
+    private readonly Dictionary<int, int> _slotOf = [];            // page → slot
+    private readonly Stack<int> _free = new();
+    private readonly LfruEvictionPolicy _policy;
+    private readonly HashSet<int> _missedOnce = [];
+    private readonly HashSet<int> _inUse = [];                     // pages the running step runs on the device
+    private readonly GpuBundleFfn _ffn;
+    private readonly GpuMatVecInput _input;                        // [rows of one page, dim]
+    private MemoryBuffer1D<float, Stride1D.Dense> _output;         // [rows of the step's device pages, dim]
+    private float[] _host = [];                                    // _output's copy in RAM
+    private float[] _gathered = [];                                // [rows of one page, dim]: its rows' inputs, side by side
+
+    private DeviceExperts(DeviceTier tier, long slotBytes, int slots, long reserved, int expertPages, int maxBundleRows, int dim, int maxRows)
+    {
+        _tier = tier;
+        SlotBytes = slotBytes;
+        Slots = slots;
+        ReservedBytes = reserved;
+        var a = tier.Device.Accelerator;
+        _slots = a.Allocate1D<byte>(slotBytes * slots);
+        for (var s = slots - 1; s >= 0; s--) _free.Push(s);
+        _policy = new LfruEvictionPolicy(null, Math.Max(1024, expertPages));
+        _ffn = new GpuBundleFfn(tier.Device, maxBundleRows, maxRows);
+        _input = new GpuMatVecInput(tier.Device, dim, maxRows);
+        _output = a.Allocate1D<float>((long)maxRows * dim);
+        Dim = dim;
+    }
+
+    /// <summary>Bytes of one slot: the model's largest bundle page.</summary>
+    public long SlotBytes { get; }
+
+    public int Slots { get; }
+
+    /// <summary>The budget the cache holds: its slots.</summary>
+    public long ReservedBytes { get; }
+
+    public int Dim { get; }
+
+    /// <summary>Pages resident now.</summary>
+    public int Resident => _slotOf.Count;
+
+    /// <summary>Since the model opened: pages run on the device that were resident, pages uploaded, pages computed on
+    /// the CPU instead, pages evicted.</summary>
+    public DeviceExpertCounts Counts { get; private set; }
+
+    /// <summary>A cache over <paramref name="grids"/>' pages whose device kernels exist, taking what the budget has left
+    /// (at most every such page); null when no grid runs on the device or not one slot fits.</summary>
+    public static DeviceExperts? Open(DeviceTier tier, IReadOnlyList<ExpertGridEntry> grids, int maxRows)
+    {
+        var usable = grids.Where(Runs).ToList();
+        if (usable.Count == 0) return null;
+        var slotBytes = usable.Max(g => g.BundleBytes(g.RowsInBundle(0)));
+        var pages = usable.Sum(g => (long)g.Experts * g.BundlesPerExpert);
+        var slots = (int)Math.Min(Math.Min(pages, (tier.BudgetBytes - tier.UsedBytes) / slotBytes), int.MaxValue);
+        if (slots <= 0 || !tier.TryReserve(slots * slotBytes)) return null;
+        try
+        {
+            return new DeviceExperts(tier, slotBytes, slots, slots * slotBytes, (int)Math.Min(pages, int.MaxValue),
+                usable.Max(g => g.BundleRows), usable[0].Dim, maxRows);
+        }
+        catch
+        {
+            tier.Release(slots * slotBytes);
+            throw;
+        }
+    }
+
+    /// <summary>Whether <paramref name="grid"/>'s pages can run on the device (kernels for its types).</summary>
+    public static bool Runs(ExpertGridEntry grid) => GpuMatVec.Supports(grid.GateUpType()) && GpuMatVec.Supports(grid.DownType());
+
+    /// <summary>Where <paramref name="page"/>, chosen by <paramref name="rows"/> of the step, runs (see the class
+    /// summary); counts the access for the eviction policy. Uploading pages get their slot here (its victim evicted):
+    /// the caller copies the bytes in with <see cref="Upload"/> before running it.</summary>
+    public ExpertPlace Place(int page, int rows)
+    {
+        _policy.Accessed(page);
+        if (_slotOf.ContainsKey(page))
+        {
+            Take(page);
+            Counts = Counts with { Hits = Counts.Hits + 1 };
+            return ExpertPlace.Vram;
+        }
+        var admit = _free.Count > 0 || rows >= UploadRows || _missedOnce.Remove(page);
+        if (admit && (_free.Count > 0 || Evict()))
+        {
+            _slotOf[page] = _free.Pop();
+            Take(page);
+            Counts = Counts with { Uploads = Counts.Uploads + 1 };
+            return ExpertPlace.Upload;
+        }
+        if (_missedOnce.Count >= Slots) _missedOnce.Clear();
+        _missedOnce.Add(page);
+        Counts = Counts with { CpuPages = Counts.CpuPages + 1 };
+        return ExpertPlace.Cpu;
+    }
+
+    private void Take(int page)
+    {
+        _policy.Remove(page); // not a victim while the step uses it
+        _inUse.Add(page);
+    }
+
+    private bool Evict()
+    {
+        if (!_policy.TryTakeVictim(out var victim)) return false; // every resident page is in this step's use
+        _slotOf.Remove(victim, out var slot);
+        _free.Push(slot);
+        Counts = Counts with { Evictions = Counts.Evictions + 1 };
+        return true;
+    }
+
+    /// <summary>Copies <paramref name="stored"/>, the bytes of a page <see cref="Place"/> gave a slot to upload, into it.</summary>
+    public void Upload(int page, ReadOnlySpan<byte> stored)
+    {
+        if (stored.Length > SlotBytes) throw new ArgumentException($"page {page}: {stored.Length} bytes, a slot holds {SlotBytes}");
+        Slot(page).SubView(0, stored.Length).CopyFromCPU(stored);
+    }
+
+    private ArrayView<byte> Slot(int page) => ((ArrayView<byte>)_slots.View).SubView(_slotOf[page] * SlotBytes, SlotBytes);
+
+    /// <summary>Makes room on the device for the step's outputs: <paramref name="rows"/> rows in all over its device pages.</summary>
+    public void BeginStep(int rows)
+    {
+        if ((long)rows * Dim <= _output.Length) return;
+        _output.Dispose();
+        _output = _tier.Device.Accelerator.Allocate1D<float>((long)rows * Dim);
+    }
+
+    /// <summary>Queues the bundle FFN of resident <paramref name="page"/> (<paramref name="r"/> rows, in
+    /// <paramref name="grid"/>'s types) on the inputs of <paramref name="rows"/> (rows of <paramref name="xb"/>
+    /// [n, dim]), writing its [rows, dim] contribution at row <paramref name="at"/> of the step's outputs.
+    /// <paramref name="sameInput"/>: the rows are those of the previous call (a decode step's one row), already on the
+    /// device with their quantised forms.</summary>
+    public void Run(ExpertGridEntry grid, int page, int r, ReadOnlySpan<float> xb, IReadOnlyList<(int Row, float Weight)> rows, int at, bool sameInput)
+    {
+        var m = rows.Count;
+        if (!sameInput)
+        {
+            if (_gathered.Length < m * Dim) _gathered = new float[m * Dim];
+            for (var t = 0; t < m; t++) xb.Slice(rows[t].Row * Dim, Dim).CopyTo(_gathered.AsSpan(t * Dim, Dim));
+            _input.Set(_gathered.AsSpan(0, m * Dim), m);
+        }
+        var bytes = Slot(page).SubView(0, grid.BundleBytes(r));
+        _ffn.Run(grid.GateUpType(), grid.DownType(), bytes, r, Dim, _input, ((ArrayView<float>)_output.View).SubView((long)at * Dim, (long)m * Dim));
+    }
+
+    /// <summary>Waits for the step's device work and returns its outputs [rows, dim] (a buffer reused by the next
+    /// step); the pages it used may be evicted again.</summary>
+    public ReadOnlySpan<float> EndStep(int rows)
+    {
+        ReleaseInUse();
+        if (_host.Length < rows * Dim) _host = new float[rows * Dim];
+        var values = ((ArrayView<float>)_output.View).SubView(0, (long)rows * Dim);
+        values.CopyToCPU(_host.AsSpan(0, rows * Dim));
+        return _host.AsSpan(0, rows * Dim);
+    }
+
+    /// <summary>The pages the step used become victims again (also when the step failed).</summary>
+    public void ReleaseInUse()
+    {
+        foreach (var page in _inUse)
+            if (_slotOf.ContainsKey(page)) _policy.Add(page);
+        _inUse.Clear();
+    }
+
+    /// <summary>Forgets a page that was given a slot but never filled (its upload failed).</summary>
+    public void Drop(int page)
+    {
+        if (!_slotOf.Remove(page, out var slot)) return;
+        _policy.Forget(page);
+        _inUse.Remove(page);
+        _free.Push(slot);
+    }
+
+    public void Dispose()
+    {
+        _slots.Dispose();
+        _ffn.Dispose();
+        _input.Dispose();
+        _output.Dispose();
+        _tier.Release(ReservedBytes);
+    }
+}
+
+/// <summary>Where an expert bundle page of a step runs.</summary>
+public enum ExpertPlace
+{
+    /// <summary>On the CPU, from RAM.</summary>
+    Cpu,
+
+    /// <summary>On the device, where it was resident.</summary>
+    Vram,
+
+    /// <summary>Uploaded to the device, then run there.</summary>
+    Upload,
+}
+
+/// <summary>The expert cache's work: pages run where resident (hits), uploaded, computed on the CPU, evicted.</summary>
+public readonly record struct DeviceExpertCounts(long Hits, long Uploads, long CpuPages, long Evictions)
+{
+    public static DeviceExpertCounts operator +(DeviceExpertCounts a, DeviceExpertCounts b) =>
+        new(a.Hits + b.Hits, a.Uploads + b.Uploads, a.CpuPages + b.CpuPages, a.Evictions + b.Evictions);
+
+    public static DeviceExpertCounts operator -(DeviceExpertCounts a, DeviceExpertCounts b) =>
+        new(a.Hits - b.Hits, a.Uploads - b.Uploads, a.CpuPages - b.CpuPages, a.Evictions - b.Evictions);
+}

@@ -1,0 +1,130 @@
+using Vib3.Core;
+using Vib3.Kernels.Gpu;
+using Vib3.Models.Device;
+using Vib3.Models.Inference;
+using Vib3.Storage;
+using Vib3.Storage.Catalog;
+using Vib3.Synth;
+
+namespace Vib3.Models.Tests.Forward;
+
+/// <summary>The VRAM expert cache (on ILGPU's CPU accelerator): where it places a step's pages — resident, uploaded, or
+/// left to the CPU — and whole-model logits equal to the CPU path's with every expert in VRAM and with a cache that
+/// holds only some.</summary>
+public sealed class DeviceExpertsTests
+{
+    /// <summary>Eight experts of one bundle page each (f32, 64 wide, 32 rows: 24 KiB a page) from page 100.</summary>
+    private static readonly ExpertGridEntry Grid = new()
+    {
+        Layer = 0, Experts = 8, ExpertHidden = 32, Dim = 64, BundleRows = 32, BundlesPerExpert = 1, FirstPage = 100, DType = "f32",
+    };
+
+    private static DeviceTier OpenTier(long budget) =>
+        DeviceTier.Open(AcceleratorChoice.IlgpuCpu, budget, out var notice) ?? throw new InvalidOperationException($"no ILGPU CPU accelerator: {notice}");
+
+    [Fact]
+    public void The_cache_takes_what_the_budget_has_left_in_whole_slots_and_gives_it_back()
+    {
+        var slot = Grid.BundleBytes(32);
+        using var tier = OpenTier(2 * slot + slot / 2);
+        using (var cache = DeviceExperts.Open(tier, [Grid], maxRows: 4)!)
+        {
+            Assert.Equal(slot, cache.SlotBytes);
+            Assert.Equal(2, cache.Slots);
+            Assert.Equal(2 * slot, tier.UsedBytes);
+        }
+        Assert.Equal(0, tier.UsedBytes);
+        Assert.True(tier.TryReserve(2 * slot));
+        Assert.Null(DeviceExperts.Open(tier, [Grid], maxRows: 4)); // not one slot left
+    }
+
+    [Fact]
+    public void Pages_are_uploaded_while_slots_are_free_then_only_on_a_second_miss_or_for_many_rows()
+    {
+        using var tier = OpenTier(2 * Grid.BundleBytes(32));
+        using var cache = DeviceExperts.Open(tier, [Grid], maxRows: 8)!;
+
+        Assert.Equal(ExpertPlace.Upload, cache.Place(100, 1));
+        Assert.Equal(ExpertPlace.Upload, cache.Place(101, 1));
+        cache.ReleaseInUse();
+        Assert.Equal(ExpertPlace.Vram, cache.Place(100, 1));
+        Assert.Equal(ExpertPlace.Cpu, cache.Place(102, 1));   // full: one row on a page missed for the first time stays on the CPU
+        cache.ReleaseInUse();
+        Assert.Equal(ExpertPlace.Upload, cache.Place(102, 1)); // its second miss: it recurs, so it is uploaded
+        Assert.Equal(ExpertPlace.Upload, cache.Place(103, DeviceExperts.UploadRows)); // enough rows to pay for the upload
+        cache.ReleaseInUse();
+        Assert.Equal(new DeviceExpertCounts(Hits: 1, Uploads: 4, CpuPages: 1, Evictions: 2), cache.Counts);
+        Assert.Equal(2, cache.Resident);
+    }
+
+    [Fact]
+    public void A_page_the_running_step_uses_is_never_evicted()
+    {
+        using var tier = OpenTier(2 * Grid.BundleBytes(32));
+        using var cache = DeviceExperts.Open(tier, [Grid], maxRows: 8)!;
+        Assert.Equal(ExpertPlace.Upload, cache.Place(100, 1));
+        Assert.Equal(ExpertPlace.Upload, cache.Place(101, 1));
+        // Same step: both slots are in use, so even a page many rows chose runs on the CPU.
+        Assert.Equal(ExpertPlace.Cpu, cache.Place(102, DeviceExperts.UploadRows));
+        cache.ReleaseInUse();
+        Assert.Equal(ExpertPlace.Upload, cache.Place(102, DeviceExperts.UploadRows));
+        Assert.Equal(1, cache.Counts.Evictions);
+    }
+
+    /// <summary>The smallest vocabulary the synthetic byte tokenizer allows, so the output matrix is few groups.</summary>
+    private static SyntheticModelSpec Tiny() => ModelFixture.Small(ModelFamily.Mixtral, DType.F32) with { Vocab = 260 };
+
+    private static readonly PageStoreOptions Options = new() { RamBudgetBytes = 64 << 20 };
+
+    /// <summary>Prefill of two tokens and two decode steps on the CPU and on <paramref name="tier"/>: the logits agree
+    /// within 1e-4 · max |logit| with the same argmax. Returns the cache's counts.</summary>
+    private static async Task<DeviceExpertCounts> AssertSameLogitsAsync(ModelFixture f, DeviceTier tier)
+    {
+        var tokens = ModelFixture.Tokens(2, f.Spec.Vocab);
+        using var cpu = await SequencePass.OpenAsync(f.Catalog, "m", Options);
+        using var device = await SequencePass.OpenAsync(f.Catalog, "m", Options, device: tier);
+        var experts = device.Forward.Device!.Experts ?? throw new InvalidOperationException("no expert cache");
+        AssertClose(await cpu.LogitsAsync(tokens, allPositions: true), await device.LogitsAsync(tokens, allPositions: true), "prefill");
+        foreach (var token in new[] { 11, 57 })
+            AssertClose([await cpu.Forward.DecodeAsync(token, cpu.Cache)], [await device.Forward.DecodeAsync(token, device.Cache)], $"decode {token}");
+        Assert.Null(device.Forward.Device.Failure);
+        return experts.Counts;
+    }
+
+    private static void AssertClose(float[][] expected, float[][] actual, string what)
+    {
+        for (var p = 0; p < expected.Length; p++)
+        {
+            var scale = expected[p].Max(MathF.Abs);
+            var worst = expected[p].Zip(actual[p], (x, y) => MathF.Abs(x - y)).Max();
+            Assert.True(worst <= 1e-4f * scale, $"{what}, position {p}: max |Δlogit| {worst:G4} vs max |logit| {scale:G4}");
+            Assert.Equal(Array.IndexOf(expected[p], expected[p].Max()), Array.IndexOf(actual[p], actual[p].Max()));
+        }
+    }
+
+    [Fact]
+    public async Task With_every_expert_in_vram_the_logits_equal_the_cpu_s()
+    {
+        using var f = new ModelFixture(Tiny(), "hf");
+        using var tier = OpenTier(256 << 20);
+        var counts = await AssertSameLogitsAsync(f, tier);
+        Assert.True(counts.Uploads > 0 && counts.Hits > 0, $"{counts}");
+        Assert.Equal(0, counts.CpuPages);
+        Assert.Equal(0, counts.Evictions);
+    }
+
+    [Fact]
+    public async Task A_cache_of_two_pages_leaves_the_rest_to_the_cpu_with_the_same_logits()
+    {
+        using var f = new ModelFixture(Tiny(), "hf");
+        long dense, slot;
+        using (var probe = OpenTier(256 << 20))
+        using (var pass = await SequencePass.OpenAsync(f.Catalog, "m", Options, device: probe))
+            (dense, slot) = (pass.Forward.Device!.Bytes, pass.Forward.Device.Experts!.SlotBytes);
+        using var tier = OpenTier(dense + 2 * slot);
+        var counts = await AssertSameLogitsAsync(f, tier);
+        Assert.True(counts.CpuPages > 0, $"{counts}");
+        Assert.True(counts.Uploads > 0, $"{counts}");
+        Assert.Equal(0, tier.UsedBytes);
+    }
+}
