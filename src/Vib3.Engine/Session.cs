@@ -236,6 +236,7 @@ public sealed class Session : IDisposable
         var served = await _engine.Generations.GetAsync(plan.Model, ct).ConfigureAwait(false);
         var store = served.Weights.Store;
         var evictionsBefore = store.Stats.Evictions;
+        var vramBefore = served.Forward.Device?.Experts?.Counts ?? default;
         var (prefetchBefore, predictionBefore) = (store.Prefetches, (served.Forward.Prediction.Decisions, served.Forward.Prediction.Predicted));
         var outcome = new GenerationOutcome();
         var (routing, actuals) = await DrainAsync(Pieces(plan, outcome, new ChoiceOptions { Analyze = true }, ct)).ConfigureAwait(false);
@@ -246,7 +247,8 @@ public sealed class Session : IDisposable
         lines.Add("ANALYZE");
         lines.Add("  (actual: the operator's time in the steps that ran this statement's rows (shared with other statements' rows in the same steps), " +
                   "those steps (calls) and rows; pages it read for them by where each was found: RAM (hit), a read already under way (joined), disk; their bytes; " +
-                  "times compute found no page ready and how long. A page read once for rows of several statements counts in each.)");
+                  "times compute found no page ready and how long; with a VRAM expert cache, where Experts ran its pages: resident on the device, uploaded " +
+                  "to it, or on the CPU. A page read once for rows of several statements counts in each.)");
         lines.Add(FormattableString.Invariant(
             $"  tokens: {outcome.PromptTokens} prompt, {outcome.GeneratedTokens} generated, finish {outcome.FinishReason}"));
         lines.Add(FormattableString.Invariant(
@@ -262,6 +264,15 @@ public sealed class Session : IDisposable
             $"  disk tier: {total.PagesFromDisk} page reads ({Vib3.Core.ByteSize.Format(total.Reads.DiskBytes)}) and {total.Reads.Prefetched} read ahead ({Vib3.Core.ByteSize.Format(total.Reads.PrefetchedBytes)}) for this statement; {Vib3.Core.ByteSize.Format(total.Bytes)} of pages read in all"));
         lines.Add(FormattableString.Invariant(
             $"  page waits: compute stalled {total.Waits} times for {total.WaitTime.TotalMilliseconds:0.0} ms ({(outcome.Elapsed.TotalSeconds > 0 ? 100 * total.WaitTime.TotalSeconds / outcome.Elapsed.TotalSeconds : 0):0.0}% of the total time) with no page ready"));
+        if (served.Forward.Device is { Failure: { } failure })
+            lines.Add($"  vram tier: the device was given up ({failure}); the CPU ran every operator since");
+        else if (served.Forward.Device?.Experts is { } cache)
+        {
+            var v = total.Vram;
+            var onDevice = v.Hits + v.Uploads + v.CpuPages == 0 ? 0 : 100.0 * (v.Hits + v.Uploads) / (v.Hits + v.Uploads + v.CpuPages);
+            lines.Add(FormattableString.Invariant(
+                $"  vram tier: expert pages {v.Hits} resident, {v.Uploads} uploaded, {v.CpuPages} computed on the CPU ({onDevice:0.0}% on the device); the cache: {cache.Counts.Evictions - vramBefore.Evictions} evictions, {cache.Resident} of {cache.Slots} slots filled"));
+        }
         var (issued, used) = (prefetchAfter.Issued - prefetchBefore.Issued, prefetchAfter.Used - prefetchBefore.Used);
         var (decisions, predicted) = (predictionAfter.Decisions - predictionBefore.Decisions, predictionAfter.Predicted - predictionBefore.Predicted);
         lines.Add(FormattableString.Invariant(
@@ -289,7 +300,8 @@ public sealed class Session : IDisposable
 
     /// <summary>"; pages: H hits, J joined, M from disk (hit rate)" for one layer's expert pages over the statement.</summary>
     private static string ExpertPageReads(OperatorFigures f) =>
-        FormattableString.Invariant($"; pages: {f.PagesHit} hits, {f.PagesJoined} joined, {f.PagesFromDisk} from disk ({(f.Pages == 0 ? 0 : 100.0 * f.PagesHit / f.Pages):0.0}% hits)");
+        FormattableString.Invariant($"; pages: {f.PagesHit} hits, {f.PagesJoined} joined, {f.PagesFromDisk} from disk ({(f.Pages == 0 ? 0 : 100.0 * f.PagesHit / f.Pages):0.0}% hits)") +
+        (f.Vram == default ? "" : FormattableString.Invariant($"; vram {f.Vram.Hits} resident, {f.Vram.Uploads} uploaded, {f.Vram.CpuPages} cpu"));
 
     /// <summary>Reads a generation to its end; returns the experts its tokens chose and its operators' figures.</summary>
     private static async Task<(RoutingStats, StatementActuals)> DrainAsync(GenerationPieces pieces)

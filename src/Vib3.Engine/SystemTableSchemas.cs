@@ -42,7 +42,7 @@ public static class SystemTableSchemas
         new("resident_bytes", ColumnType.Int64), new("capacity_bytes", ColumnType.Int64), new("hits", ColumnType.Int64),
         new("misses", ColumnType.Int64), new("bytes_read", ColumnType.Int64), new("evictions", ColumnType.Int64),
         new("prefetched_pages", ColumnType.Int64), new("prefetched_used", ColumnType.Int64),
-        new("page_wait_seconds", ColumnType.Float64), new("direct_io", ColumnType.Bool),
+        new("page_wait_seconds", ColumnType.Float64), new("direct_io", ColumnType.Bool), new("failure", ColumnType.Text),
     ];
 
     public static readonly IReadOnlyList<ColumnDef> ExpertTiers =

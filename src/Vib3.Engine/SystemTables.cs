@@ -82,20 +82,24 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
             // Stalls are charged to the disk: a RAM hit never makes compute wait.
             var rows = new List<object?[]>
             {
-                new object?[] { x.Model, "ram", s.ResidentPages, s.ResidentBytes, s.CapacityBytes, s.Hits, s.Misses, null, s.Evictions, p.Issued, p.Used, null, null },
+                new object?[] { x.Model, "ram", s.ResidentPages, s.ResidentBytes, s.CapacityBytes, s.Hits, s.Misses, null, s.Evictions, p.Issued, p.Used, null, null, null },
                 // direct_io false: O_DIRECT was refused (tmpfs, some overlays) and pages are read through the OS cache
                 new object?[] { x.Model, "disk", (long)x.Weights.Store.PageCount, x.Weights.Manifest.PageBytes, null, null, null, s.BytesRead, null, null, null,
-                    x.Weights.PageWaits.Seconds, x.Weights.Store.IsDirectIo },
+                    x.Weights.PageWaits.Seconds, x.Weights.Store.IsDirectIo, null },
             };
-            // The pages of the dense matrices resident in VRAM (their products run on the device), against the shared budget.
-            if (x.Device is { } d) rows.Add([x.Model, "vram", d.Pages, d.Bytes, d.Tier.BudgetBytes, null, null, null, null, null, null, null, null]);
+            // The pages resident in VRAM (the dense matrices whose products run there and the expert pages cached), against
+            // the shared budget; hits: expert pages run where resident; misses: those uploaded or computed on the CPU;
+            // failure: why the device was given up.
+            if (x.Device is { } d && d.Stats is var v)
+                rows.Add([x.Model, "vram", v.ResidentPages, v.ResidentBytes, d.Tier.BudgetBytes, v.Experts.Hits, v.Experts.Uploads + v.Experts.CpuPages,
+                    null, v.Experts.Evictions, null, null, null, null, v.Failure]);
             return rows;
         }).Append(EngineRamRow()).Concat(EngineVramRow()));
 
-    /// <summary>The engine-wide VRAM budget and what every open model's resident matrices take of it; no row without a
-    /// device.</summary>
+    /// <summary>The engine-wide VRAM budget and what the open models hold of it (their resident matrices and their expert
+    /// caches' slots, filled or not); no row without a device.</summary>
     private IEnumerable<object?[]> EngineVramRow() => engine.DeviceTier is { } t
-        ? [[null, "vram", null, t.UsedBytes, t.BudgetBytes, null, null, null, null, null, null, null, null]]
+        ? [[null, "vram", null, t.UsedBytes, t.BudgetBytes, null, null, null, null, null, null, null, null, null]]
         : [];
 
     /// <summary>The engine-wide budget: every open model's pages together (the sum of their RAM rows, plus pages of a
@@ -103,7 +107,7 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
     private object?[] EngineRamRow()
     {
         var p = engine.Generations.RamBudget;
-        return [null, "ram", p.ResidentPages, p.ResidentBytes, p.CapacityBytes, null, null, null, p.Evictions, null, null, null, null];
+        return [null, "ram", p.ResidentPages, p.ResidentBytes, p.CapacityBytes, null, null, null, p.Evictions, null, null, null, null, null];
     }
 
     /// <summary>A model whose store was opened without the pages' classes has no per-layer counters, so no rows.</summary>

@@ -84,7 +84,8 @@ public sealed class Vib3Engine : IAsyncDisposable
             AcceleratorNotice = AcceleratorNotice,
             Placement = DeviceTier is { } tier
                 ? name => Generations.OpenModel(name)?.Forward.Device is { } d
-                    ? new DevicePlacement(tier.Device.Name, tier.BudgetBytes, tier.UsedBytes, d.CandidateNames, d.Names, d.Failure)
+                    ? new DevicePlacement(tier.Device.Name, tier.BudgetBytes, tier.UsedBytes, d.CandidateNames, d.Names, d.Failure,
+                        d.Experts is { } e ? new ExpertCachePlacement(e.Slots, e.SlotBytes, e.Pages, e.Resident) : null)
                     : new DevicePlacement(tier.Device.Name, tier.BudgetBytes, tier.UsedBytes, null, null)
                 : null,
             FindIndex = name => PageIndexFolder.Headers(Catalog.ModelDir(name))

@@ -128,8 +128,11 @@ public sealed class GenerationService : IAsyncDisposable
         var (steps, rows, generated, prompt) = m.Scheduler.Counters;
         return new ServedModelStats(m.Weights.Manifest.Name, m.Instance, m.Weights.Store.Stats, steps, rows, generated, prompt,
             m.Scheduler.Running, m.Scheduler.Waiting, m.Weights.Store.Prefetches, m.Forward.Prediction.Decisions, m.Forward.Prediction.Predicted,
-            m.Weights.Store.ExpertTiersByLayer ?? [], m.Weights.PageWaits, m.Weights.Store.IsDirectIo);
+            m.Weights.Store.ExpertTiersByLayer ?? [], m.Weights.PageWaits, m.Weights.Store.IsDirectIo, m.Forward.Device?.Stats);
     }).ToArray();
+
+    /// <summary>The engine-wide VRAM budget and what the open models hold of it; null without a device.</summary>
+    public (long BudgetBytes, long UsedBytes)? VramBudget => _engine.DeviceTier is { } t ? (t.BudgetBytes, t.UsedBytes) : null;
 
     /// <summary>The engine-wide RAM budget and what every open model's pages take of it.</summary>
     public PagePoolStats RamBudget => _engine.PagePool.Stats;

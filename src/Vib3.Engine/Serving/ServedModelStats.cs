@@ -17,7 +17,7 @@ namespace Vib3.Engine.Serving;
 /// <param name="PageWaits">Time the forward pass stalled with no page ready to compute on.</param>
 public sealed record ServedModelStats(string Model, long Instance, TierStats Tiers, long Steps, long BatchRows, long GeneratedTokens, long PromptTokens,
     int Running, int Waiting, PrefetchStats Prefetches, long RoutedChoices, long PredictedChoices, IReadOnlyList<LayerTierStats> ExpertTiersByLayer,
-    PageWaitStats PageWaits, bool DirectIo)
+    PageWaitStats PageWaits, bool DirectIo, Vib3.Models.Device.VramStats? Vram)
 {
     /// <summary>Pages read from disk per generated token (0 before any token).</summary>
     public double PagesReadPerToken => GeneratedTokens == 0 ? 0 : (double)Tiers.Misses / GeneratedTokens;

@@ -42,9 +42,10 @@ public sealed class DeviceExperts : IDisposable
     private float[] _host = [];                                    // _output's copy in RAM
     private float[] _gathered = [];                                // [rows of one page, dim]: its rows' inputs, side by side
 
-    private DeviceExperts(DeviceTier tier, long slotBytes, int slots, long reserved, int expertPages, int maxBundleRows, int dim, int maxRows)
+    private DeviceExperts(DeviceTier tier, long slotBytes, int slots, long reserved, long expertPages, int maxBundleRows, int dim, int maxRows)
     {
         _tier = tier;
+        Pages = expertPages;
         SlotBytes = slotBytes;
         Slots = slots;
         ReservedBytes = reserved;
@@ -62,6 +63,9 @@ public sealed class DeviceExperts : IDisposable
     public long SlotBytes { get; }
 
     public int Slots { get; }
+
+    /// <summary>The pages it could hold: every routed expert page the device runs.</summary>
+    public long Pages { get; }
 
     /// <summary>The budget the cache holds: its slots.</summary>
     public long ReservedBytes { get; }
@@ -87,7 +91,7 @@ public sealed class DeviceExperts : IDisposable
         if (slots <= 0 || !tier.TryReserve(slots * slotBytes)) return null;
         try
         {
-            return new DeviceExperts(tier, slotBytes, slots, slots * slotBytes, (int)Math.Min(pages, int.MaxValue),
+            return new DeviceExperts(tier, slotBytes, slots, slots * slotBytes, pages,
                 usable.Max(g => g.BundleRows), usable[0].Dim, maxRows);
         }
         catch

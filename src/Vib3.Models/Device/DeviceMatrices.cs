@@ -82,6 +82,11 @@ public sealed class DeviceMatrices : IDisposable
         }
     }
 
+    /// <summary>What the model holds on the device now and what its expert cache has done since the model opened.</summary>
+    public VramStats Stats => Experts is { } e
+        ? new VramStats(Pages + e.Resident, Bytes + e.Resident * e.SlotBytes, e.Counts, Failure)
+        : new VramStats(Pages, Bytes, default, Failure);
+
     public bool Holds(DenseWeight w) => _resident.ContainsKey(w);
 
     /// <summary>Why the device was given up (a product failed), or null while it works.</summary>
@@ -113,3 +118,7 @@ public sealed class DeviceMatrices : IDisposable
         _output.Dispose();
     }
 }
+
+/// <summary>A model's VRAM tier: pages and bytes resident (its dense matrices and the expert pages cached), the expert
+/// cache's work since the model opened, and why the device was given up (null while it works).</summary>
+public sealed record VramStats(long ResidentPages, long ResidentBytes, DeviceExpertCounts Experts, string? Failure);

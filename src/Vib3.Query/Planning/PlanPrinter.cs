@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Vib3.Core;
+using Vib3.Models.Device;
 using Vib3.Models.Inference;
 using Vib3.Storage.Catalog;
 
@@ -77,7 +78,10 @@ public static class PlanPrinter
     /// legend EXPLAIN ANALYZE prints explains each figure.</summary>
     public static string Actual(OperatorFigures f) => string.Create(CultureInfo.InvariantCulture,
         $"(actual {f.Time.TotalMilliseconds:0.000} ms, {f.Calls} calls, {f.Rows} rows; pages {f.PagesHit} hit / {f.PagesJoined} joined / {f.PagesFromDisk} disk, " +
-        $"{ByteSize.Format(f.Bytes)}; {f.Waits} waits {f.WaitTime.TotalMilliseconds:0.0} ms)");
+        $"{ByteSize.Format(f.Bytes)}; {f.Waits} waits {f.WaitTime.TotalMilliseconds:0.0} ms{Vram(f.Vram)})");
+
+    /// <summary>"; vram 12 resident / 3 uploaded / 5 cpu": where the expert cache ran the pages (nothing without one).</summary>
+    private static string Vram(DeviceExpertCounts v) => v == default ? "" : $"; vram {v.Hits} resident / {v.Uploads} uploaded / {v.CpuPages} cpu";
 
     private static string Routing(RoutingPlan r, int experts) => r.Retrieval
         ? $"RETRIEVAL k={r.TopK} bundle pages per layer by page key ({r.Index})" +

@@ -126,6 +126,9 @@ public static class Planner
     /// <summary>Where an operator's products run, for an open model with matrices in VRAM ("" when all on the CPU).</summary>
     private static string OnDevice(PhysicalOperator o, DevicePlacement? device)
     {
+        if (device is { Failure: not null }) return "";
+        if (o.Kind == OperatorKind.Experts && device?.Experts is not null)
+            return "; pages resident in the VRAM expert cache run on the device, the others on the CPU (or are uploaded: see placement)";
         if (device is not { Candidates: { } candidates, Resident: { Count: > 0 } resident }) return "";
         var matrices = o.Tensors.Where(t => candidates.Contains(t.Name)).ToList();
         var there = matrices.Count(t => resident.Contains(t.Name));
@@ -140,9 +143,15 @@ public static class Planner
         if (device.Failure is { } failure)
             return $"placement: {device.Device} failed during a product ({failure}); the CPU runs every operator of this model";
         if (device is not { Candidates: { } candidates, Resident: { } resident })
-            return $"placement: {device.Device}, {budget}; the model is not open: it opens with its dense matrices in VRAM, in layer order, as far as the budget holds them";
+            return $"placement: {device.Device}, {budget}; the model is not open: it opens with its dense matrices in VRAM, in layer order, as far " +
+                   "as the budget holds them, then gives what is left to a cache of its experts' pages";
+        var experts = device.Experts is { } e
+            ? $"; an expert cache of {e.Slots} of its {e.Pages} expert pages ({ByteSize.Format(e.Slots * e.SlotBytes)}, {e.Resident} resident): a page " +
+              $"resident runs on the device, a page missed is uploaded while slots are free, when {Vib3.Models.Device.DeviceExperts.UploadRows}+ rows of a step chose " +
+              "it or on its second miss, else computed on the CPU from RAM"
+            : "; the experts run on the CPU";
         return $"placement: {device.Device}, {budget}; {resident.Count} of {candidates.Count} dense matrices resident, their products on the device " +
-               "(each step's rows sent up, the outputs back); the embedding, the experts and what the nodes do not mark run on the CPU";
+               $"(each step's rows sent up, the outputs back){experts}; the embedding and what the nodes do not mark run on the CPU";
     }
 
     /// <summary>What an operator does, as EXPLAIN says it.</summary>

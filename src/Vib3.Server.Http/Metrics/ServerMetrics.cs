@@ -13,7 +13,8 @@ internal sealed class ServerMetrics
     private readonly Counter _requests, _promptTokens, _generationTokens;
     private readonly Histogram _timeToFirstToken, _interToken, _endToEnd;
     private readonly Gauge _waiting, _running, _residentBytes, _pagesReadPerToken, _directIo;
-    private readonly Gauge _ramBudget, _ramResident;
+    private readonly Gauge _ramBudget, _ramResident, _vramBudget, _vramUsed, _vramResident, _vramFailed;
+    private readonly Counter _vramHits, _vramUploads, _vramCpuPages, _vramEvictions;
     private readonly HashSet<string> _modelGauges = new(StringComparer.Ordinal); // models whose gauges are exported
     private readonly Counter _hits, _misses, _hitBytes, _bytesRead, _steps, _batchRows;
     private readonly Counter _prefetchIssued, _prefetchUsed, _routedChoices, _predictedChoices, _layerHits, _layerMisses;
@@ -45,6 +46,16 @@ internal sealed class ServerMetrics
         _residentBytes = f.CreateGauge("vib3_tier_resident_bytes", "Bytes of the model's pages held in RAM (its part of vib3_ram_resident_bytes)", model);
         _ramBudget = f.CreateGauge("vib3_ram_budget_bytes", "The engine-wide RAM budget for pages (--ram-budget), shared by every open model");
         _ramResident = f.CreateGauge("vib3_ram_resident_bytes", "Bytes of pages the engine holds in RAM, every open model's together (never above vib3_ram_budget_bytes)");
+        var absentUntilSet = new GaugeConfiguration { SuppressInitialValue = true }; // no device: no VRAM figures at all, rather than zeros
+        _vramBudget = f.CreateGauge("vib3_vram_budget_bytes", "The engine-wide VRAM budget (--vram-budget); absent without a device", absentUntilSet);
+        _vramUsed = f.CreateGauge("vib3_vram_used_bytes", "Bytes of the VRAM budget the open models hold: resident matrices and expert caches' slots, filled or not",
+            absentUntilSet);
+        _vramResident = f.CreateGauge("vib3_vram_resident_bytes", "Bytes of the model's weights resident in VRAM: its dense matrices and the expert pages cached", model);
+        _vramFailed = f.CreateGauge("vib3_vram_failed", "1 when the model gave its device up after a failure (the CPU runs every operator since), else 0", model);
+        _vramHits = f.CreateCounter("vib3_vram_expert_hits_total", "Expert pages run on the device where they were resident", model);
+        _vramUploads = f.CreateCounter("vib3_vram_expert_uploads_total", "Expert pages uploaded to the VRAM cache, then run there", model);
+        _vramCpuPages = f.CreateCounter("vib3_vram_expert_cpu_pages_total", "Expert pages not resident in VRAM and computed on the CPU from RAM", model);
+        _vramEvictions = f.CreateCounter("vib3_vram_expert_evictions_total", "Expert pages evicted from the VRAM cache", model);
         _pagesReadPerToken = f.CreateGauge("vib3_pages_read_per_token", "Pages read from disk per generated token", model);
         _directIo = f.CreateGauge("vib3_direct_io", "1 when the model's pages are read with O_DIRECT, 0 when the device refused it and reads go through the OS cache", model);
         _steps = f.CreateCounter("vib3_batch_steps_total", "Batched forward steps", model);
@@ -74,6 +85,11 @@ internal sealed class ServerMetrics
         var budget = generations.RamBudget;
         _ramBudget.Set(budget.CapacityBytes);
         _ramResident.Set(budget.ResidentBytes);
+        if (generations.VramBudget is var (vramBudget, vramUsed))
+        {
+            _vramBudget.Set(vramBudget);
+            _vramUsed.Set(vramUsed);
+        }
         var stats = generations.Stats();
         // A closed (dropped) model's gauges go: they would go on showing what it held. Its counters stay, as counters do.
         foreach (var gone in _modelGauges.Except(stats.Select(s => s.Model)).ToArray())
@@ -81,6 +97,8 @@ internal sealed class ServerMetrics
             _residentBytes.RemoveLabelled(gone);
             _pagesReadPerToken.RemoveLabelled(gone);
             _directIo.RemoveLabelled(gone);
+            _vramResident.RemoveLabelled(gone);
+            _vramFailed.RemoveLabelled(gone);
             _modelGauges.Remove(gone);
         }
         foreach (var s in stats)
@@ -103,6 +121,15 @@ internal sealed class ServerMetrics
             _copy.Copy(_pageWaitSeconds.WithLabels(s.Model), s.Instance, s.PageWaits.Seconds);
             _copy.Copy(_routedChoices.WithLabels(s.Model), s.Instance, s.RoutedChoices);
             _copy.Copy(_predictedChoices.WithLabels(s.Model), s.Instance, s.PredictedChoices);
+            if (s.Vram is { } vram)
+            {
+                _vramResident.WithLabels(s.Model).Set(vram.ResidentBytes);
+                _vramFailed.WithLabels(s.Model).Set(vram.Failure is null ? 0 : 1);
+                _copy.Copy(_vramHits.WithLabels(s.Model), s.Instance, vram.Experts.Hits);
+                _copy.Copy(_vramUploads.WithLabels(s.Model), s.Instance, vram.Experts.Uploads);
+                _copy.Copy(_vramCpuPages.WithLabels(s.Model), s.Instance, vram.Experts.CpuPages);
+                _copy.Copy(_vramEvictions.WithLabels(s.Model), s.Instance, vram.Experts.Evictions);
+            }
             foreach (var layer in s.ExpertTiersByLayer)
             {
                 var label = layer.Layer.ToString(System.Globalization.CultureInfo.InvariantCulture);

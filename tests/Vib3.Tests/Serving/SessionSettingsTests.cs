@@ -121,7 +121,7 @@ public sealed class SessionSettingsTests : IDisposable
         using var s = _engine.OpenSession(Bob);
         var table = await SessionRows.LastAsync(s, "DESCRIBE vib3_tiers");
         Assert.Equal(["model", "text"], table[0]);
-        Assert.Equal(["direct_io", "boolean"], table[^1]);
+        Assert.Equal(["failure", "text"], table[^1]);
         Assert.Contains(new object?[] { "hits", "bigint" }, table);
 
         var model = (await SessionRows.LastAsync(s, "DESCRIBE m")).ToDictionary(r => (string)r[0]!, r => (string?)r[1]);

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Vib3.Engine;
 using Vib3.Kernels.Gpu;
 using Vib3.Tests.Cli;
@@ -5,8 +6,8 @@ using Vib3.Tests.Cli;
 namespace Vib3.Tests.Serving;
 
 /// <summary>The engine's VRAM tier as users see it: the accelerator chosen by --accelerator, the dense matrices of an
-/// open model resident within --vram-budget in vib3_tiers, and a notice, not a failure, when the accelerator asked for
-/// is not there. Whether the products on the device give the CPU's logits is ForwardPass's test
+/// open model resident within --vram-budget and its expert cache in vib3_tiers, EXPLAIN and EXPLAIN ANALYZE, and a
+/// notice, not a failure, when the accelerator asked for is not there. Whether the products on the device give the CPU's logits is ForwardPass's test
 /// (Vib3.Models.Tests, DeviceProductsTests).</summary>
 public sealed class VramTierTests : IDisposable
 {
@@ -30,7 +31,9 @@ public sealed class VramTierTests : IDisposable
         Assert.Equal(2, rows.Count);
         var (model, engineRow) = (rows.Single(r => r[0] is "m"), rows.Single(r => r[0] is null));
         Assert.True((long)model[1]! > 0 && (long)model[2]! > 0, "the model's dense matrices went to the device");
-        Assert.Equal(model[2], engineRow[2]); // the only open model holds all the budget in use
+        // The only open model holds all the budget in use: its matrices (its row, as no expert page is cached yet) and
+        // its expert cache's slots, reserved but not yet filled.
+        Assert.InRange((long)engineRow[2]!, (long)model[2]! + 1, 32L << 20);
         Assert.Equal(32L << 20, (long)model[3]!);
         Assert.Equal(32L << 20, (long)engineRow[3]!);
 
@@ -38,6 +41,31 @@ public sealed class VramTierTests : IDisposable
         var plan = string.Join("\n", (await SessionRows.LastAsync(session, "EXPLAIN GENERATE 'the cat' FROM MODEL m")).Select(r => (string)r[0]!));
         Assert.Matches(@"placement: CPUAccelerator, VRAM budget 32\.0 MiB, [0-9.]+ [KM]iB held by open models; (\d+) of \1 dense matrices resident", plan);
         Assert.Contains("; products on the device", plan);
+        Assert.Matches(@"; an expert cache of (\d+) of its \1 expert pages", plan);
+        Assert.Contains("pages resident in the VRAM expert cache run on the device", plan);
+    }
+
+    /// <summary>A generation on a model whose every expert page fits the cache: EXPLAIN ANALYZE says where each
+    /// layer's expert pages ran (each uploaded on first use, then resident) and vib3_tiers counts the same.</summary>
+    [Fact]
+    public async Task Explain_analyze_and_vib3_tiers_say_where_the_expert_pages_ran()
+    {
+        await using var engine = new Vib3Engine(new EngineOptions(_data, 64L << 20) { Accelerator = AcceleratorChoice.IlgpuCpu, VramBudgetBytes = 32L << 20 });
+        await engine.Generations.WarmUpAsync("m");
+        using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
+        var plan = string.Join("\n", (await SessionRows.LastAsync(session, "EXPLAIN ANALYZE GENERATE 'ab' FROM MODEL m MAX_TOKENS 2")).Select(r => (string)r[0]!));
+        var line = Regex.Match(plan, @"vram tier: expert pages (\d+) resident, (\d+) uploaded, 0 computed on the CPU \(100\.0% on the device\); the cache: 0 evictions");
+        Assert.True(line.Success, plan);
+        var (hits, uploads) = (long.Parse(line.Groups[1].Value), long.Parse(line.Groups[2].Value));
+        Assert.True(uploads > 0 && hits > 0, plan);
+        Assert.Matches(@"layer 1 experts: .*; vram \d+ resident, \d+ uploaded, 0 cpu", plan);
+        Assert.Matches(@"; vram \d+ resident / \d+ uploaded / 0 cpu\)", plan); // the Experts nodes' figures
+
+        var row = (await SessionRows.LastAsync(session, "SELECT hits, misses, evictions, failure FROM vib3_tiers WHERE tier = 'vram' AND model = 'm'")).Single();
+        Assert.Equal(hits, (long)row[0]!);
+        Assert.Equal(uploads, (long)row[1]!);
+        Assert.Equal(0L, (long)row[2]!);
+        Assert.Null(row[3]);
     }
 
     /// <summary>Here (no CUDA device) the engine says why the CPU runs everything; on a machine with one it opens it.</summary>

@@ -1,0 +1,45 @@
+using Vib3.Engine;
+using Vib3.Kernels.Gpu;
+
+namespace Vib3.Server.Http.Tests;
+
+/// <summary>/metrics exports the VRAM tier when the engine has a device (ILGPU's CPU accelerator here): the budget,
+/// what the open models hold of it, and where the expert cache ran the expert pages; and exports no VRAM figures
+/// without one.</summary>
+public sealed class VramMetricsTests(VramMetricsTests.Fixture server) : IClassFixture<VramMetricsTests.Fixture>
+{
+    public sealed class Fixture : HttpServerFixture
+    {
+        protected override EngineOptions ConfigureEngine(EngineOptions options) =>
+            options with { Accelerator = AcceleratorChoice.IlgpuCpu, VramBudgetBytes = 32L << 20 };
+    }
+
+    [Fact]
+    public async Task The_vram_budget_the_models_share_of_it_and_the_expert_cache_s_work_are_exported()
+    {
+        var (status, _) = await Api.PostAsync(server.Http, "v1/completions", new { model = HttpServerFixture.Model, prompt = "x", max_tokens = 2 });
+        Assert.Equal(200, status);
+
+        var samples = await Metrics.ScrapeAsync(server.Http);
+        Assert.Equal(32L << 20, Metrics.Get(samples, "vib3_vram_budget_bytes"));
+        var resident = Metrics.Get(samples, "vib3_vram_resident_bytes{model=\"m\"}");
+        Assert.InRange(resident, 1, Metrics.Get(samples, "vib3_vram_used_bytes"));
+        Assert.Equal(0, Metrics.Get(samples, "vib3_vram_failed{model=\"m\"}"));
+        // Every expert page fits the budget: each is uploaded on its first use and runs on the device from then on.
+        Assert.True(Metrics.Get(samples, "vib3_vram_expert_uploads_total{model=\"m\"}") > 0);
+        Assert.Equal(0, Metrics.Get(samples, "vib3_vram_expert_cpu_pages_total{model=\"m\"}"));
+    }
+}
+
+/// <summary>Without a device /metrics has no VRAM figures at all (not zeros that read as an empty device).</summary>
+public sealed class NoVramMetricsTests(MetricsAcrossReopenTests.Fixture server) : IClassFixture<MetricsAcrossReopenTests.Fixture>
+{
+    [Fact]
+    public async Task No_vram_figure_is_exported()
+    {
+        var (status, _) = await Api.PostAsync(server.Http, "v1/completions", new { model = HttpServerFixture.Model, prompt = "x", max_tokens = 1 });
+        Assert.Equal(200, status);
+        var samples = await Metrics.ScrapeAsync(server.Http);
+        Assert.DoesNotContain(samples.Keys, k => k.StartsWith("vib3_vram_", StringComparison.Ordinal));
+    }
+}
