@@ -84,22 +84,11 @@ public sealed class DeviceExpertsTests
         using var cpu = await SequencePass.OpenAsync(f.Catalog, "m", Options);
         using var device = await SequencePass.OpenAsync(f.Catalog, "m", Options, device: tier);
         var experts = device.Forward.Device!.Experts ?? throw new InvalidOperationException("no expert cache");
-        AssertClose(await cpu.LogitsAsync(tokens, allPositions: true), await device.LogitsAsync(tokens, allPositions: true), "prefill");
+        DeviceLogits.AssertClose(await cpu.LogitsAsync(tokens, allPositions: true), await device.LogitsAsync(tokens, allPositions: true), "prefill");
         foreach (var token in new[] { 11, 57 })
-            AssertClose([await cpu.Forward.DecodeAsync(token, cpu.Cache)], [await device.Forward.DecodeAsync(token, device.Cache)], $"decode {token}");
+            DeviceLogits.AssertClose([await cpu.Forward.DecodeAsync(token, cpu.Cache)], [await device.Forward.DecodeAsync(token, device.Cache)], $"decode {token}");
         Assert.Null(device.Forward.Device.Failure);
         return experts.Counts;
-    }
-
-    private static void AssertClose(float[][] expected, float[][] actual, string what)
-    {
-        for (var p = 0; p < expected.Length; p++)
-        {
-            var scale = expected[p].Max(MathF.Abs);
-            var worst = expected[p].Zip(actual[p], (x, y) => MathF.Abs(x - y)).Max();
-            Assert.True(worst <= 1e-4f * scale, $"{what}, position {p}: max |Δlogit| {worst:G4} vs max |logit| {scale:G4}");
-            Assert.Equal(Array.IndexOf(expected[p], expected[p].Max()), Array.IndexOf(actual[p], actual[p].Max()));
-        }
     }
 
     [Fact]

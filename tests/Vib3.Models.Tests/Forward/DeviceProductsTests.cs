@@ -47,19 +47,8 @@ public sealed class DeviceProductsTests : IClassFixture<DeviceProductsTests.Tier
         Assert.True(resident.Count > 0, "no matrix went to the device");
         Assert.Equal(everyMatrix, resident.Count == resident.Candidates);
 
-        AssertClose(await cpu.LogitsAsync(tokens, allPositions: true), await device.LogitsAsync(tokens, allPositions: true), "prefill");
-        AssertClose([await cpu.Forward.DecodeAsync(11, cpu.Cache)], [await device.Forward.DecodeAsync(11, device.Cache)], "decode");
-    }
-
-    private static void AssertClose(float[][] expected, float[][] actual, string what)
-    {
-        for (var p = 0; p < expected.Length; p++)
-        {
-            var scale = expected[p].Max(MathF.Abs);
-            var worst = expected[p].Zip(actual[p], (x, y) => MathF.Abs(x - y)).Max();
-            Assert.True(worst <= 1e-4f * scale, $"{what}, position {p}: max |Δlogit| {worst:G4} vs max |logit| {scale:G4}");
-            Assert.Equal(Array.IndexOf(expected[p], expected[p].Max()), Array.IndexOf(actual[p], actual[p].Max()));
-        }
+        DeviceLogits.AssertClose(await cpu.LogitsAsync(tokens, allPositions: true), await device.LogitsAsync(tokens, allPositions: true), "prefill");
+        DeviceLogits.AssertClose([await cpu.Forward.DecodeAsync(11, cpu.Cache)], [await device.Forward.DecodeAsync(11, device.Cache)], "decode");
     }
 
     [Fact]
@@ -89,11 +78,11 @@ public sealed class DeviceProductsTests : IClassFixture<DeviceProductsTests.Tier
         using var lost = DeviceTier.Open(AcceleratorChoice.IlgpuCpu, null, out _)!;
         using var cpu = await SequencePass.OpenAsync(f.Catalog, "m", options);
         using var device = await SequencePass.OpenAsync(f.Catalog, "m", options, device: lost);
-        AssertClose(await cpu.LogitsAsync(tokens, allPositions: true), await device.LogitsAsync(tokens, allPositions: true), "prefill on the device");
+        DeviceLogits.AssertClose(await cpu.LogitsAsync(tokens, allPositions: true), await device.LogitsAsync(tokens, allPositions: true), "prefill on the device");
         Assert.Null(device.Forward.Device!.Failure);
 
         lost.Device.Accelerator.Dispose();
-        AssertClose([await cpu.Forward.DecodeAsync(11, cpu.Cache)], [await device.Forward.DecodeAsync(11, device.Cache)], "decode after the loss");
+        DeviceLogits.AssertClose([await cpu.Forward.DecodeAsync(11, cpu.Cache)], [await device.Forward.DecodeAsync(11, device.Cache)], "decode after the loss");
         // Whatever the accelerator throws when used after it is gone (on ILGPU's CPU accelerator, one of its own checks).
         Assert.False(string.IsNullOrWhiteSpace(device.Forward.Device.Failure));
     }
