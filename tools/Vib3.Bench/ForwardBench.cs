@@ -6,11 +6,12 @@ using Vib3.LlamaCpp;
 using Vib3.Models.Inference;
 using Vib3.Storage;
 using Vib3.Storage.Catalog;
+using Vib3.Synth;
 
 namespace Vib3.Bench;
 
 /// <summary>vib3 vs llama.cpp on the same synthetic GGUF (--shape mixtral: 8 layers, d 1024, expert hidden 2816,
-/// 16/4 heads, 8 experts top-2, vocab 32000, ~2.5 GB at f32; kimi: <see cref="BenchModel.KimiShaped"/>), same threads,
+/// 16/4 heads, 8 experts top-2, vocab 32000, ~2.5 GB at f32; kimi: <see cref="BenchShapes.KimiShaped"/>), same threads,
 /// prefill and decode tok/s side by side per dtype, with ratios. Both hold the whole model in RAM (vib3's budget is set
 /// above the model).</summary>
 internal static class ForwardBench
@@ -34,7 +35,7 @@ internal static class ForwardBench
         var cpuRows = new List<string>();
         foreach (var level in levels)
         {
-            var (spec, gguf, catalog, manifest) = BenchModel.Create(root, BenchModel.ForShape(shape, DType.F32, layers), level);
+            var (spec, gguf, catalog, manifest) = BenchModel.Create(root, BenchShapes.ForShape(shape, DType.F32, layers), level);
             var tokens = Enumerable.Range(0, prompt).Select(i => 3 + i * 7919 % (spec.Vocab - 3)).ToArray();
 
             // One untimed warm-up run of each engine (JIT, first touches), then the repetitions alternate the engines:

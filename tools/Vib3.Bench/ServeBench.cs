@@ -9,6 +9,7 @@ using Vib3.Kernels;
 using Vib3.LlamaCpp;
 using Vib3.Query;
 using Vib3.Server.Http;
+using Vib3.Synth;
 
 namespace Vib3.Bench;
 
@@ -43,7 +44,7 @@ internal static class ServeBench
         KernelThreads.Threads = threads;
         KernelThreads.SpinMicroseconds = Args.Int(args, "--spin-us", KernelThreads.SpinMicroseconds);
 
-        var (_, gguf, catalog, manifest) = BenchModel.CreateNamed(root, BenchModel.Mixtral(DType.F32, layers), dtype);
+        var (_, gguf, catalog, manifest) = BenchModel.CreateNamed(root, BenchShapes.Mixtral(DType.F32, layers), dtype);
         var size = GgufSize.Of(gguf);
 
         var results = new List<(int Streams, Aggregate[] Runs)>();
@@ -76,7 +77,7 @@ internal static class ServeBench
         var llamaPrompt = (int)Math.Round(results.SelectMany(r => r.Runs).Average(r => r.PromptTokensPerStream));
         // One stream's decode without the serving loop (a session's forward pass and argmax, as vib3-bench forward):
         // what the loop (scheduling, sampling, events) costs per token.
-        var ids = Enumerable.Range(0, llamaPrompt).Select(i => 3 + i * 7919 % (BenchModel.Mixtral(DType.F32, layers).Vocab - 3)).ToArray();
+        var ids = Enumerable.Range(0, llamaPrompt).Select(i => 3 + i * 7919 % (BenchShapes.Mixtral(DType.F32, layers).Vocab - 3)).ToArray();
         var direct = Enumerable.Range(0, repeat).Select(_ => ForwardBench.Vib3Once(catalog, manifest, ids, gen)).ToArray();
         var llama = new List<double[]>();
         var llamaCpu = new List<double[]>();

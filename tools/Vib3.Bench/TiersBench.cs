@@ -48,7 +48,7 @@ internal static class TiersBench
         var engines = new TiersEngines(TiersEngines.FindVib3Cli(Args.Str(args, "--vib3", "")), threads,
             TimeSpan.FromSeconds(Args.Int(args, "--timeout-s", 600)), llamaRepack);
 
-        var model = BenchModel.CreateNamed(root, BenchModel.ForShape(shape, DType.F32, layers), dtype);
+        var model = BenchModel.CreateNamed(root, BenchShapes.ForShape(shape, DType.F32, layers), dtype);
         var size = GgufSize.Of(model.Gguf);
         var m = model.Manifest;
         // The store's log folder (LogLayout.LogDirName, internal to Vib3.Storage): the bytes decode streams.
@@ -117,7 +117,7 @@ internal static class TiersBench
     {
         // Kimi's probe keeps the attention layout (its activations and llama.cpp's compute buffer scale with the heads).
         var tiny = BenchModel.CreateNamed(Path.Combine(root, "runtime-probe"), shape == "kimi"
-            ? BenchModel.KimiShaped(DType.F32, 2) with { Experts = 16 }
+            ? BenchShapes.KimiShaped(DType.F32, 2) with { Experts = 16 }
             : new SyntheticModelSpec { Family = ModelFamily.Mixtral, Layers = 1, Experts = 8, TopK = 2, Vocab = 32000, Context = 2048, Seed = 1, DType = DType.F32 },
             dtype);
         var budget = tiny.Manifest.PageBytes + (long)tiny.Manifest.PageCount * PageStore.MinimumRamBudget(tiny.Manifest.MaxPageBytes);
