@@ -49,6 +49,8 @@ public static class SystemTableSchemas
     [
         new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("hits", ColumnType.Int64),
         new("joined", ColumnType.Int64), new("from_disk", ColumnType.Int64), new("hit_rate", ColumnType.Float64),
+        new("vram_hits", ColumnType.Int64), new("vram_uploads", ColumnType.Int64), new("vram_cpu_pages", ColumnType.Int64),
+        new("vram_evictions", ColumnType.Int64),
     ];
 
     public static readonly IReadOnlyList<ColumnDef> Sessions =

@@ -110,12 +110,15 @@ internal sealed class SystemTables(Vib3Engine engine, Session session)
         return [null, "ram", p.ResidentPages, p.ResidentBytes, p.CapacityBytes, null, null, null, p.Evictions, null, null, null, null, null];
     }
 
-    /// <summary>A model whose store was opened without the pages' classes has no per-layer counters, so no rows.</summary>
+    /// <summary>Per layer, the RAM tier's expert-page reads and, with a VRAM expert cache, where the cache ran the
+    /// layer's pages (resident, uploaded, on the CPU) and its evictions of them; null without one. A model whose store
+    /// was opened without the pages' classes has no per-layer counters, so no rows.</summary>
     public Table ExpertTiers() => new("vib3_expert_tiers",
         SystemTableSchemas.ExpertTiers,
-        session.OpenModels().SelectMany(x => (x.Weights.Store.ExpertTiersByLayer ?? []).Select(l => new object?[]
+        session.OpenModels().SelectMany(x => (x.Weights.Store.ExpertTiersByLayer ?? []).Select(l =>
         {
-            x.Model, (long)l.Layer, l.Hits, l.Joined, l.Misses, l.HitRate,
+            var vram = x.Device?.Experts?.CountsOf(l.Layer);
+            return new object?[] { x.Model, (long)l.Layer, l.Hits, l.Joined, l.Misses, l.HitRate, vram?.Hits, vram?.Uploads, vram?.CpuPages, vram?.Evictions };
         })));
 
     /// <summary>Text shown instead of another client's statement to a session that is not an administrator, as

@@ -101,7 +101,7 @@ public sealed class NpgsqlTests(PgServerFixture server) : IClassFixture<PgServer
         }
         await using var show = new NpgsqlCommand("SHOW TIERS BY LAYER", c);
         await using var shown = await show.ExecuteReaderAsync();
-        Assert.Equal(["model", "layer", "hits", "joined", "from_disk", "hit_rate"],
+        Assert.Equal(["model", "layer", "hits", "joined", "from_disk", "hit_rate", "vram_hits", "vram_uploads", "vram_cpu_pages", "vram_evictions"],
             Enumerable.Range(0, shown.FieldCount).Select(shown.GetName));
         Assert.True(await shown.ReadAsync());
     }

@@ -32,6 +32,8 @@ public sealed class DeviceExperts : IDisposable
     private readonly DeviceTier _tier;
     private readonly MemoryBuffer1D<byte, Stride1D.Dense> _slots;  // [Slots, SlotBytes]: one bundle page each, as stored
     private readonly Dictionary<int, int> _slotOf = [];            // page → slot
+    private readonly Dictionary<int, int> _layerOf = [];           // resident page → its layer (for the victims' counts)
+    private readonly DeviceExpertCounts[] _byLayer;                // Counts, per layer
     private readonly Stack<int> _free = new();
     private readonly LfruEvictionPolicy _policy;
     private readonly HashSet<int> _missedOnce = [];
@@ -42,8 +44,10 @@ public sealed class DeviceExperts : IDisposable
     private float[] _host = [];                                    // _output's copy in RAM
     private float[] _gathered = [];                                // [rows of one page, dim]: its rows' inputs, side by side
 
-    private DeviceExperts(DeviceTier tier, long slotBytes, int slots, long reserved, long expertPages, int maxBundleRows, int dim, int maxRows)
+    private DeviceExperts(DeviceTier tier, long slotBytes, int slots, long reserved, long expertPages, int maxBundleRows, int dim, int maxRows,
+        int layers)
     {
+        _byLayer = new DeviceExpertCounts[layers];
         _tier = tier;
         Pages = expertPages;
         SlotBytes = slotBytes;
@@ -79,6 +83,15 @@ public sealed class DeviceExperts : IDisposable
     /// the CPU instead, pages evicted.</summary>
     public DeviceExpertCounts Counts { get; private set; }
 
+    /// <summary><see cref="Counts"/> of layer <paramref name="layer"/>'s pages (zero for a layer without experts).</summary>
+    public DeviceExpertCounts CountsOf(int layer) => layer < _byLayer.Length ? _byLayer[layer] : default;
+
+    private void Count(int layer, DeviceExpertCounts counts)
+    {
+        Counts += counts;
+        _byLayer[layer] += counts;
+    }
+
     /// <summary>A cache over <paramref name="grids"/>' pages whose device kernels exist, taking what the budget has left
     /// (at most every such page); null when no grid runs on the device or not one slot fits.</summary>
     public static DeviceExperts? Open(DeviceTier tier, IReadOnlyList<ExpertGridEntry> grids, int maxRows)
@@ -92,7 +105,7 @@ public sealed class DeviceExperts : IDisposable
         try
         {
             return new DeviceExperts(tier, slotBytes, slots, slots * slotBytes, pages,
-                usable.Max(g => g.BundleRows), usable[0].Dim, maxRows);
+                usable.Max(g => g.BundleRows), usable[0].Dim, maxRows, grids.Max(g => g.Layer) + 1);
         }
         catch
         {
@@ -104,29 +117,30 @@ public sealed class DeviceExperts : IDisposable
     /// <summary>Whether <paramref name="grid"/>'s pages can run on the device (kernels for its types).</summary>
     public static bool Runs(ExpertGridEntry grid) => GpuMatVec.Supports(grid.GateUpType()) && GpuMatVec.Supports(grid.DownType());
 
-    /// <summary>Where <paramref name="page"/>, chosen by <paramref name="rows"/> of the step, runs (see the class
+    /// <summary>Where <paramref name="page"/> of <paramref name="layer"/>, chosen by <paramref name="rows"/> of the step, runs (see the class
     /// summary); counts the access for the eviction policy. Uploading pages get their slot here (its victim evicted):
     /// the caller copies the bytes in with <see cref="Upload"/> before running it.</summary>
-    public ExpertPlace Place(int page, int rows)
+    public ExpertPlace Place(int layer, int page, int rows)
     {
         _policy.Accessed(page);
         if (_slotOf.ContainsKey(page))
         {
             Take(page);
-            Counts = Counts with { Hits = Counts.Hits + 1 };
+            Count(layer, new DeviceExpertCounts(1, 0, 0, 0));
             return ExpertPlace.Vram;
         }
         var admit = _free.Count > 0 || rows >= UploadRows || _missedOnce.Remove(page);
         if (admit && (_free.Count > 0 || Evict()))
         {
             _slotOf[page] = _free.Pop();
+            _layerOf[page] = layer;
             Take(page);
-            Counts = Counts with { Uploads = Counts.Uploads + 1 };
+            Count(layer, new DeviceExpertCounts(0, 1, 0, 0));
             return ExpertPlace.Upload;
         }
         if (_missedOnce.Count >= Slots) _missedOnce.Clear();
         _missedOnce.Add(page);
-        Counts = Counts with { CpuPages = Counts.CpuPages + 1 };
+        Count(layer, new DeviceExpertCounts(0, 0, 1, 0));
         return ExpertPlace.Cpu;
     }
 
@@ -140,8 +154,9 @@ public sealed class DeviceExperts : IDisposable
     {
         if (!_policy.TryTakeVictim(out var victim)) return false; // every resident page is in this step's use
         _slotOf.Remove(victim, out var slot);
+        _layerOf.Remove(victim, out var layer);
         _free.Push(slot);
-        Counts = Counts with { Evictions = Counts.Evictions + 1 };
+        Count(layer, new DeviceExpertCounts(0, 0, 0, 1));
         return true;
     }
 
@@ -197,15 +212,6 @@ public sealed class DeviceExperts : IDisposable
         foreach (var page in _inUse)
             if (_slotOf.ContainsKey(page)) _policy.Add(page);
         _inUse.Clear();
-    }
-
-    /// <summary>Forgets a page that was given a slot but never filled (its upload failed).</summary>
-    public void Drop(int page)
-    {
-        if (!_slotOf.Remove(page, out var slot)) return;
-        _policy.Forget(page);
-        _inUse.Remove(page);
-        _free.Push(slot);
     }
 
     public void Dispose()

@@ -194,7 +194,7 @@ public sealed partial class ForwardPass
             var rows = 0;
             for (var j = 0; j < work.Count; j++)
             {
-                places[j] = experts.Place(work[j].Page, work[j].Rows.Count);
+                places[j] = experts.Place(grid.Layer, work[j].Page, work[j].Rows.Count);
                 rows += work[j].Rows.Count;
             }
             experts.BeginStep(rows);

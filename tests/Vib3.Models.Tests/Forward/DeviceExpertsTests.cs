@@ -44,16 +44,18 @@ public sealed class DeviceExpertsTests
         using var tier = OpenTier(2 * Grid.BundleBytes(32));
         using var cache = DeviceExperts.Open(tier, [Grid], maxRows: 8)!;
 
-        Assert.Equal(ExpertPlace.Upload, cache.Place(100, 1));
-        Assert.Equal(ExpertPlace.Upload, cache.Place(101, 1));
+        Assert.Equal(ExpertPlace.Upload, cache.Place(0, 100, 1));
+        Assert.Equal(ExpertPlace.Upload, cache.Place(0, 101, 1));
         cache.ReleaseInUse();
-        Assert.Equal(ExpertPlace.Vram, cache.Place(100, 1));
-        Assert.Equal(ExpertPlace.Cpu, cache.Place(102, 1));   // full: one row on a page missed for the first time stays on the CPU
+        Assert.Equal(ExpertPlace.Vram, cache.Place(0, 100, 1));
+        Assert.Equal(ExpertPlace.Cpu, cache.Place(0, 102, 1));   // full: one row on a page missed for the first time stays on the CPU
         cache.ReleaseInUse();
-        Assert.Equal(ExpertPlace.Upload, cache.Place(102, 1)); // its second miss: it recurs, so it is uploaded
-        Assert.Equal(ExpertPlace.Upload, cache.Place(103, DeviceExperts.UploadRows)); // enough rows to pay for the upload
+        Assert.Equal(ExpertPlace.Upload, cache.Place(0, 102, 1)); // its second miss: it recurs, so it is uploaded
+        Assert.Equal(ExpertPlace.Upload, cache.Place(0, 103, DeviceExperts.UploadRows)); // enough rows to pay for the upload
         cache.ReleaseInUse();
         Assert.Equal(new DeviceExpertCounts(Hits: 1, Uploads: 4, CpuPages: 1, Evictions: 2), cache.Counts);
+        Assert.Equal(cache.Counts, cache.CountsOf(0)); // every page here is layer 0's
+        Assert.Equal(default, cache.CountsOf(1));
         Assert.Equal(2, cache.Resident);
     }
 
@@ -62,12 +64,12 @@ public sealed class DeviceExpertsTests
     {
         using var tier = OpenTier(2 * Grid.BundleBytes(32));
         using var cache = DeviceExperts.Open(tier, [Grid], maxRows: 8)!;
-        Assert.Equal(ExpertPlace.Upload, cache.Place(100, 1));
-        Assert.Equal(ExpertPlace.Upload, cache.Place(101, 1));
+        Assert.Equal(ExpertPlace.Upload, cache.Place(0, 100, 1));
+        Assert.Equal(ExpertPlace.Upload, cache.Place(0, 101, 1));
         // Same step: both slots are in use, so even a page many rows chose runs on the CPU.
-        Assert.Equal(ExpertPlace.Cpu, cache.Place(102, DeviceExperts.UploadRows));
+        Assert.Equal(ExpertPlace.Cpu, cache.Place(0, 102, DeviceExperts.UploadRows));
         cache.ReleaseInUse();
-        Assert.Equal(ExpertPlace.Upload, cache.Place(102, DeviceExperts.UploadRows));
+        Assert.Equal(ExpertPlace.Upload, cache.Place(0, 102, DeviceExperts.UploadRows));
         Assert.Equal(1, cache.Counts.Evictions);
     }
 

@@ -107,7 +107,7 @@ public sealed class QueryCliTests : IDisposable
             "SELECT * FROM vib3_expert_tiers WHERE model = 'm' AND layer = 1",
             "--format", "json", "--ram-budget", "600KiB"));
         Assert.Empty(ok[0].GetProperty("rows").EnumerateArray()); // m was not open yet
-        Assert.Equal(["model", "layer", "hits", "joined", "from_disk", "hit_rate"],
+        Assert.Equal(["model", "layer", "hits", "joined", "from_disk", "hit_rate", "vram_hits", "vram_uploads", "vram_cpu_pages", "vram_evictions"],
             ok[2].GetProperty("columns").EnumerateArray().Select(c => c.GetString()));
         var layers = ok[2].GetProperty("rows").EnumerateArray().ToArray();
         Assert.Equal([0L, 1L], layers.Select(l => l[1].GetInt64()));
@@ -117,6 +117,7 @@ public sealed class QueryCliTests : IDisposable
             Assert.Equal("m", l[0].GetString());
             Assert.True(fromDisk > 0, "under a budget below the model each layer's expert pages come from disk");
             Assert.Equal((double)hits / (hits + joined + fromDisk), l[5].GetDouble(), 12);
+            Assert.Equal(System.Text.Json.JsonValueKind.Null, l[6].ValueKind); // no device: no VRAM expert cache
         }
         // Each layer's expert pages are part of the model-wide counters (which also count the dense pages) ...
         var ram = ok[3].GetProperty("rows")[0];

@@ -66,6 +66,12 @@ public sealed class VramTierTests : IDisposable
         Assert.Equal(uploads, (long)row[1]!);
         Assert.Equal(0L, (long)row[2]!);
         Assert.Null(row[3]);
+
+        // Per layer (SHOW TIERS BY LAYER): the same counts, split by the layer of each page.
+        var layers = await SessionRows.LastAsync(session, "SELECT vram_hits, vram_uploads, vram_cpu_pages, vram_evictions FROM vib3_expert_tiers WHERE model = 'm'");
+        Assert.Equal(2, layers.Count);
+        Assert.All(layers, l => Assert.True((long)l[1]! > 0 && (long)l[2]! == 0 && (long)l[3]! == 0));
+        Assert.Equal((hits, uploads), (layers.Sum(l => (long)l[0]!), layers.Sum(l => (long)l[1]!)));
     }
 
     /// <summary>Here (no CUDA device) the engine says why the CPU runs everything; on a machine with one it opens it.</summary>
