@@ -101,11 +101,21 @@ public sealed class GpuDevice : IDisposable
     internal TKernel Kernel<TKernel>(string key, Func<Accelerator, TKernel> load) where TKernel : Delegate =>
         (TKernel)_kernels.GetOrAdd(key, _ => load(Accelerator));
 
+    /// <summary>Makes the device's context current on the calling thread. A CUDA context is current per thread, and
+    /// ILGPU does not make it current itself for copies and frees (ILGPU issue #705: "invalid device context"); the
+    /// forward pass resumes on whichever pool thread a page read completed on, so every entry into device work from the
+    /// engine calls this first. A reference comparison when the thread is bound already.</summary>
+    public void BindToThread()
+    {
+        if (!ReferenceEquals(Accelerator.Current, Accelerator)) Accelerator.Bind();
+    }
+
     /// <summary>Waits for every launched kernel to finish.</summary>
     public void Synchronize() => Accelerator.Synchronize();
 
     public void Dispose()
     {
+        BindToThread(); // the kernels' modules are unloaded in the context
         Accelerator.Dispose();
         _context.Dispose();
     }

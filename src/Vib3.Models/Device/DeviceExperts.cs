@@ -164,6 +164,7 @@ public sealed class DeviceExperts : IDisposable
     public void Upload(int page, ReadOnlySpan<byte> stored)
     {
         if (stored.Length > SlotBytes) throw new ArgumentException($"page {page}: {stored.Length} bytes, a slot holds {SlotBytes}");
+        _tier.Device.BindToThread();
         Slot(page).SubView(0, stored.Length).CopyFromCPU(stored);
     }
 
@@ -172,6 +173,7 @@ public sealed class DeviceExperts : IDisposable
     /// <summary>Makes room on the device for the step's outputs: <paramref name="rows"/> rows in all over its device pages.</summary>
     public void BeginStep(int rows)
     {
+        _tier.Device.BindToThread();
         if ((long)rows * Dim <= _output.Length) return;
         _output.Dispose();
         _output = _tier.Device.Accelerator.Allocate1D<float>((long)rows * Dim);
@@ -185,6 +187,7 @@ public sealed class DeviceExperts : IDisposable
     public void Run(ExpertGridEntry grid, int page, int r, ReadOnlySpan<float> xb, IReadOnlyList<(int Row, float Weight)> rows, int at, bool sameInput)
     {
         var m = rows.Count;
+        _tier.Device.BindToThread();
         if (!sameInput)
         {
             if (_gathered.Length < m * Dim) _gathered = new float[m * Dim];
@@ -200,6 +203,7 @@ public sealed class DeviceExperts : IDisposable
     public ReadOnlySpan<float> EndStep(int rows)
     {
         ReleaseInUse();
+        _tier.Device.BindToThread();
         if (_host.Length < rows * Dim) _host = new float[rows * Dim];
         var values = ((ArrayView<float>)_output.View).SubView(0, (long)rows * Dim);
         values.CopyToCPU(_host.AsSpan(0, rows * Dim));
@@ -216,6 +220,7 @@ public sealed class DeviceExperts : IDisposable
 
     public void Dispose()
     {
+        _tier.Device.BindToThread();
         _slots.Dispose();
         _ffn.Dispose();
         _input.Dispose();

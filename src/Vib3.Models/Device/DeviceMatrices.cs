@@ -60,10 +60,12 @@ public sealed class DeviceMatrices : IDisposable
         var resident = new Dictionary<DenseWeight, DeviceMatrix>(ReferenceEqualityComparer.Instance);
         try
         {
+            tier.Device.BindToThread();
             foreach (var w in candidates)
                 if (GpuMatVec.Supports(w.Type) && !resident.ContainsKey(w)
                     && await DeviceMatrix.UploadAsync(weights, w, tier, ct).ConfigureAwait(false) is { } matrix)
                     resident[w] = matrix;
+            tier.Device.BindToThread(); // the uploads' awaits may have resumed on another thread
             var cache = DeviceExperts.Open(tier, experts, maxRows);
             try
             {
@@ -77,6 +79,7 @@ public sealed class DeviceMatrices : IDisposable
         }
         catch
         {
+            tier.Device.BindToThread();
             foreach (var m in resident.Values) m.Dispose();
             throw;
         }
@@ -102,6 +105,7 @@ public sealed class DeviceMatrices : IDisposable
     public void Product(DenseWeight w, ReadOnlySpan<float> x, int n, Span<float> y)
     {
         var m = _resident[w];
+        Tier.Device.BindToThread();
         _input.Set(x[..(n * m.Cols)], n);
         var output = ((ArrayView<float>)_output.View).SubView(0, (long)n * m.Rows);
         GpuMatVec.Compute(Tier.Device, m.Type, m.Bytes, m.Rows, m.Cols, _input, output);
@@ -112,6 +116,7 @@ public sealed class DeviceMatrices : IDisposable
     /// engine's, whatever became of the device).</summary>
     public void Dispose()
     {
+        Tier.Device.BindToThread();
         Experts?.Dispose();
         foreach (var m in _resident.Values) m.Dispose();
         _input.Dispose();

@@ -46,6 +46,7 @@ public sealed class DeviceMatrix : IDisposable
         MemoryBuffer1D<byte, Stride1D.Dense>? buffer = null;
         try
         {
+            tier.Device.BindToThread();
             buffer = tier.Device.Accelerator.Allocate1D<byte>(size);
             var view = (ArrayView<byte>)buffer.View;
             var at = 0L;
@@ -53,6 +54,7 @@ public sealed class DeviceMatrix : IDisposable
             {
                 var stored = weights.StoredBytes(weight.FirstPage + index, page);
                 if (at + stored.Length > size) throw Mismatch(weight, at + stored.Length, size);
+                tier.Device.BindToThread(); // each page's consumer runs where its read completed
                 view.SubView(at, stored.Length).CopyFromCPU(stored);
                 at += stored.Length;
             }, ct).ConfigureAwait(false);
@@ -61,6 +63,7 @@ public sealed class DeviceMatrix : IDisposable
         }
         catch
         {
+            tier.Device.BindToThread();
             buffer?.Dispose();
             tier.Release(size);
             throw;
@@ -72,6 +75,7 @@ public sealed class DeviceMatrix : IDisposable
 
     public void Dispose()
     {
+        _tier.Device.BindToThread();
         _bytes.Dispose();
         _tier.Release(SizeBytes);
     }
