@@ -247,8 +247,9 @@ public sealed class Session : IDisposable
         lines.Add("ANALYZE");
         lines.Add("  (actual: the operator's time in the steps that ran this statement's rows (shared with other statements' rows in the same steps), " +
                   "those steps (calls) and rows; pages it read for them by where each was found: RAM (hit), a read already under way (joined), disk; their bytes; " +
-                  "times compute found no page ready and how long; with a VRAM expert cache, where Experts ran its pages: resident on the device, uploaded " +
-                  "to it, or on the CPU. A page read once for rows of several statements counts in each.)");
+                  "times compute found no page ready and how long; with a device, where the operator's matrix products ran, and with a VRAM expert cache, " +
+                  "where Experts ran its pages: resident on the device, uploaded to it, or on the CPU. A page read once for rows of several statements " +
+                  "counts in each.)");
         lines.Add(FormattableString.Invariant(
             $"  tokens: {outcome.PromptTokens} prompt, {outcome.GeneratedTokens} generated, finish {outcome.FinishReason}"));
         lines.Add(FormattableString.Invariant(

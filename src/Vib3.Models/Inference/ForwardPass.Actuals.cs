@@ -13,6 +13,7 @@ public sealed partial class ForwardPass
     private List<BundleRows>? _work;                                  // the Experts operator's pages and their rows, this step
     private ExpertPlace[] _places = [];                               // where each of them ran (all Cpu without a device)
     private int[] _readAt = [];                                       // each one's place in the list of pages read; -1: resident in VRAM
+    private ProductCounts _products;                                  // the running operator's products by place (with a device)
     private readonly List<(StatementActuals Actuals, int Rows, StepPhase Phase)> _statements = []; // Attribute's scratch
 
     private void Attribute(PhysicalOperator op, IReadOnlyList<StepRow> rows, IReadOnlyList<int> logitRows, long start, PageWaitStats waitsBefore)
@@ -32,7 +33,7 @@ public sealed partial class ForwardPass
         }
         foreach (var (actuals, count, phase) in _statements)
             actuals.Add(op.Id, phase, new OperatorFigures(1, count, time, Reads(op, rows, actuals), waits.Waits, TimeSpan.FromSeconds(waits.Seconds),
-                Vram(op, rows, actuals)));
+                Vram(op, rows, actuals), _products));
     }
 
     /// <summary>The pages read for <paramref name="actuals"/>'s rows by the operator that just ran.</summary>

@@ -244,6 +244,7 @@ public sealed partial class ForwardPass : IDisposable
             var (start, waits) = measured ? (Stopwatch.GetTimestamp(), _w.PageWaits) : default;
             _reads?.Clear();
             _work = null;
+            _products = default;
             var layer = op.Layer >= 0 ? _layers[op.Layer] : null;
             switch (op.Kind)
             {
@@ -450,20 +451,24 @@ public sealed partial class ForwardPass : IDisposable
 
     /// <summary>Runs the product on the device and returns true when <paramref name="w"/> is resident there. A device
     /// that fails (lost, out of memory, a driver fault) is given up for the rest of the pass's life and the product runs
-    /// on the CPU, now and from then on; EXPLAIN says why.</summary>
+    /// on the CPU, now and from then on; EXPLAIN says why. With a device, each product counts where it ran for EXPLAIN
+    /// ANALYZE.</summary>
     private bool OnDevice(DenseWeight w, float[] x, int n, float[] y)
     {
-        if (_device is not { Failure: null } device || !device.Holds(w)) return false;
-        try
-        {
-            device.Product(w, x, n, y);
-            return true;
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            device.Fail(e);
-            return false;
-        }
+        if (_device is not { } device) return false;
+        if (device.Failure is null && device.Holds(w))
+            try
+            {
+                device.Product(w, x, n, y);
+                _products += new ProductCounts(1, 0);
+                return true;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                device.Fail(e);
+            }
+        _products += new ProductCounts(0, 1);
+        return false;
     }
 
     /// <summary>y = w · x. A tensor of several pages: every page whose read has completed is computed in one job over

@@ -10,9 +10,11 @@ namespace Vib3.Models.Inference;
 /// way, read from disk — with their bytes, and the reads it started ahead (expert prefetch) (a page the step read once
 /// for rows of several statements counts in each statement whose rows used it); <paramref name="Waits"/>: times compute
 /// found no page ready, for <paramref name="WaitTime"/>; <paramref name="Vram"/>: for Experts with a VRAM expert cache,
-/// where those pages ran (resident on the device, uploaded, on the CPU; evictions are not counted per statement).</summary>
+/// where those pages ran (resident on the device, uploaded, on the CPU; evictions are not counted per statement);
+/// <paramref name="Products"/>: for a model with a device, the operator's matrix products that ran there and on the
+/// CPU (shared by the step's rows, as its time is).</summary>
 public readonly record struct OperatorFigures(long Calls, long Rows, TimeSpan Time, PageCounts Reads, long Waits, TimeSpan WaitTime,
-    DeviceExpertCounts Vram = default)
+    DeviceExpertCounts Vram = default, ProductCounts Products = default)
 {
     public long PagesHit => Reads.Hits;
 
@@ -25,7 +27,13 @@ public readonly record struct OperatorFigures(long Calls, long Rows, TimeSpan Ti
     public long Bytes => Reads.Bytes;
 
     public static OperatorFigures operator +(OperatorFigures a, OperatorFigures b) => new(a.Calls + b.Calls, a.Rows + b.Rows, a.Time + b.Time,
-        a.Reads + b.Reads, a.Waits + b.Waits, a.WaitTime + b.WaitTime, a.Vram + b.Vram);
+        a.Reads + b.Reads, a.Waits + b.Waits, a.WaitTime + b.WaitTime, a.Vram + b.Vram, a.Products + b.Products);
+}
+
+/// <summary>Dense matrix products of an operator by where they ran (counted only for a model with a device).</summary>
+public readonly record struct ProductCounts(long OnDevice, long OnCpu)
+{
+    public static ProductCounts operator +(ProductCounts a, ProductCounts b) => new(a.OnDevice + b.OnDevice, a.OnCpu + b.OnCpu);
 }
 
 /// <summary>Which rows of a statement a step ran: prompt rows (prefill) or generated tokens (decode).</summary>

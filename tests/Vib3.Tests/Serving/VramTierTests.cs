@@ -60,6 +60,9 @@ public sealed class VramTierTests : IDisposable
         Assert.True(uploads > 0 && hits > 0, plan);
         Assert.Matches(@"layer 1 experts: .*; vram \d+ resident, \d+ uploaded, 0 cpu", plan);
         Assert.Matches(@"; vram \d+ resident / \d+ uploaded / 0 cpu\)", plan); // the Experts nodes' figures
+        // Every dense matrix is resident: each operator's products ran on the device, none on the CPU.
+        Assert.Matches(@"Attention .*\n.*; products [1-9]\d* device / 0 cpu\)", plan);
+        Assert.DoesNotMatch(@"; products \d+ device / [1-9]", plan);
 
         var row = (await SessionRows.LastAsync(session, "SELECT hits, misses, evictions, failure FROM vib3_tiers WHERE tier = 'vram' AND model = 'm'")).Single();
         Assert.Equal(hits, (long)row[0]!);
