@@ -44,30 +44,27 @@ internal static class Program
         report.Set("started_utc", DateTime.UtcNow.ToString("u"));
         report.Set("machine", $"{Environment.ProcessorCount} cores, {Environment.OSVersion}");
 
-        double bandwidth;
-        using (var device = GpuDevice.Open(options.Accelerator, out var notice))
+        using var device = GpuDevice.Open(options.Accelerator, out var notice);
+        if (device is null)
         {
-            if (device is null)
-            {
-                report.Line($"no device: {notice}");
-                report.Set("device", null);
-                report.Set("error", notice);
-                report.Write();
-                return 2;
-            }
-            report.Line($"device: {device.Name}, {ByteSize(device.MemoryBytes)}; its self-test kernel ran");
-            report.Set("device", device.Name);
-            report.Set("device_memory_bytes", device.MemoryBytes);
-            bandwidth = KernelCheck.CopyBandwidth(device, report);
-            if (options.Sections.Contains("kernels")) KernelCheck.Run(device, report, options.Quick, bandwidth);
+            report.Line($"no device: {notice}");
+            report.Set("device", null);
+            report.Set("error", notice);
+            report.Write();
+            return 2;
         }
+        report.Line($"device: {device.Name}, {ByteSize(device.MemoryBytes)}; its self-test kernel ran");
+        report.Set("device", device.Name);
+        report.Set("device_memory_bytes", device.MemoryBytes);
+        var bandwidth = KernelCheck.CopyBandwidth(device, report);
+        if (options.Sections.Contains("kernels")) KernelCheck.Run(device, report, options.Quick, bandwidth);
         if (options.Sections.Contains("logits"))
         {
-            using var tier = DeviceTier.Open(options.Accelerator, null, out var notice) ?? throw new InvalidOperationException(notice);
+            using var tier = DeviceTier.Over(device, null, ownsDevice: false);
             await LogitCheck.RunAsync(tier, report, options.Dir, options.Quick);
         }
         if (options.Sections.Contains("speed"))
-            await SpeedCheck.RunAsync(options.Accelerator, report, options.Dir, options.Models, options.Layers, bandwidth, options.Quick);
+            await SpeedCheck.RunAsync(device, report, options.Dir, options.Models, options.Layers, bandwidth, options.Quick);
 
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         report.Line($"done in {seconds:0} s: {(report.Failed ? "FAILED (see the lines marked FAIL)" : "every comparison held")}");

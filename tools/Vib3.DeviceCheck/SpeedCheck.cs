@@ -19,7 +19,7 @@ internal static class SpeedCheck
     /// <param name="models">Benchmark shapes (<see cref="BenchShapes"/>: mixtral, kimi) or "small" (the logit check's
     /// Mixtral), each with its storage.</param>
     /// <param name="quick">Prefill 4 tokens and decode 2 instead of 64 and 32 (ILGPU's CPU accelerator).</param>
-    public static async Task RunAsync(AcceleratorChoice choice, Report report, string dir, IReadOnlyList<(string Shape, string Storage, int? Layers)> models,
+    public static async Task RunAsync(GpuDevice device, Report report, string dir, IReadOnlyList<(string Shape, string Storage, int? Layers)> models,
         int layers, double bandwidth, bool quick)
     {
         var (prefillTokens, decodeTokens) = quick ? (4, 2) : (64, 32);
@@ -36,7 +36,7 @@ internal static class SpeedCheck
                 var bound = bandwidth / 2 / perToken;
                 report.Line($"speed: {what}: {ByteSize.Format(model.Bytes)}, {ByteSize.Format(perToken)} read a token; HBM bound {bound:0} tok/s " +
                             $"(made in {Stopwatch.GetElapsedTime(started).TotalSeconds:0} s)");
-                var cpu = await MeasureAsync(model, null, choice, prefillTokens, decodeTokens);
+                var cpu = await MeasureAsync(model, null, device, prefillTokens, decodeTokens);
                 report.Line($"  cpu only: decode {cpu.Decode:0.0} tok/s, prefill {cpu.Prefill:0.0} tok/s");
                 var result = new JsonObject
                 {
@@ -47,7 +47,7 @@ internal static class SpeedCheck
                 {
                     // The whole model: its pages and room for the buffers the device's kernels use beside them.
                     var budget = share == 1.0 ? model.Bytes + (256L << 20) : (long)(model.Bytes * share);
-                    var run = await MeasureAsync(model, budget, choice, prefillTokens, decodeTokens);
+                    var run = await MeasureAsync(model, budget, device, prefillTokens, decodeTokens);
                     var key = share == 1.0 ? "vram_all" : $"vram_{share * 100:0}pct";
                     var against = share == 1.0 ? $"{100 * run.Decode / bound:0.0}% of the HBM bound" : $"{run.Decode / cpu.Decode:0.00}x cpu only";
                     report.Line($"  {key}: decode {run.Decode:0.0} tok/s ({against}), prefill {run.Prefill:0.0} tok/s ({run.Prefill / cpu.Prefill:0.00}x cpu); " +
@@ -64,11 +64,12 @@ internal static class SpeedCheck
 
     private sealed record Run(double Decode, double Prefill, double OpenSeconds, string Placement);
 
-    /// <summary>One pass over the model (the device's tier with <paramref name="budget"/>, or the CPU alone): a warm-up,
+    /// <summary>One pass over the model (a tier with <paramref name="budget"/> over the device, its kernels compiled once
+    /// for every run, or the CPU alone): a warm-up,
     /// a prefill of <paramref name="prefillTokens"/> tokens, then <paramref name="decodeTokens"/> greedy decode steps.</summary>
-    private static async Task<Run> MeasureAsync(CheckModel model, long? budget, AcceleratorChoice choice, int prefillTokens, int decodeTokens)
+    private static async Task<Run> MeasureAsync(CheckModel model, long? budget, GpuDevice device, int prefillTokens, int decodeTokens)
     {
-        using var tier = budget is { } b ? DeviceTier.Open(choice, b, out var notice) ?? throw new InvalidOperationException(notice) : null;
+        using var tier = budget is { } b ? DeviceTier.Over(device, b, ownsDevice: false) : null;
         var opened = Stopwatch.GetTimestamp();
         using var pass = await SequencePass.OpenAsync(model.Catalog, "m", new PageStoreOptions { RamBudgetBytes = model.Bytes + (1L << 30) },
             contextLength: 256, device: tier);

@@ -10,12 +10,14 @@ public sealed class DeviceTier : IDisposable
     /// <summary>Device memory left out of the default budget: the CUDA context, kernels, activations and caches.</summary>
     public const long DefaultHeadroomBytes = 1L << 30;
 
+    private readonly bool _ownsDevice;
     private long _used;
 
-    private DeviceTier(GpuDevice device, long budgetBytes)
+    private DeviceTier(GpuDevice device, long budgetBytes, bool ownsDevice)
     {
         Device = device;
         BudgetBytes = budgetBytes;
+        _ownsDevice = ownsDevice;
     }
 
     public GpuDevice Device { get; }
@@ -33,15 +35,26 @@ public sealed class DeviceTier : IDisposable
     {
         var device = GpuDevice.Open(choice, out notice);
         if (device is null) return null;
+        try
+        {
+            return Over(device, budgetBytes, ownsDevice: true);
+        }
+        catch
+        {
+            device.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A tier over a device already open (several budgets in turn over one device and its compiled kernels:
+    /// the device check); the device is disposed with the tier only when <paramref name="ownsDevice"/>.</summary>
+    public static DeviceTier Over(GpuDevice device, long? budgetBytes, bool ownsDevice)
+    {
         var memory = device.MemoryBytes;
         if (budgetBytes > memory)
-        {
-            var name = device.Name;
-            device.Dispose();
             throw new Vib3Exception(SqlState.InvalidParameterValue,
-                $"--vram-budget {ByteSize.Format(budgetBytes.Value)} exceeds the {ByteSize.Format(memory)} of {name}");
-        }
-        return new DeviceTier(device, budgetBytes ?? Math.Max(memory / 2, memory - DefaultHeadroomBytes));
+                $"--vram-budget {ByteSize.Format(budgetBytes.Value)} exceeds the {ByteSize.Format(memory)} of {device.Name}");
+        return new DeviceTier(device, budgetBytes ?? Math.Max(memory / 2, memory - DefaultHeadroomBytes), ownsDevice);
     }
 
     /// <summary>Takes <paramref name="bytes"/> of the budget, or returns false (and takes nothing) when they do not fit.</summary>
@@ -57,5 +70,8 @@ public sealed class DeviceTier : IDisposable
 
     public void Release(long bytes) => Interlocked.Add(ref _used, -bytes);
 
-    public void Dispose() => Device.Dispose();
+    public void Dispose()
+    {
+        if (_ownsDevice) Device.Dispose();
+    }
 }
