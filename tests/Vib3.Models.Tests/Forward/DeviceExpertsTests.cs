@@ -38,14 +38,22 @@ public sealed class DeviceExpertsTests
         Assert.Null(DeviceExperts.Open(tier, [Grid], maxRows: 4)); // not one slot left
     }
 
+    /// <summary>A cache of two slots (its tier's whole budget), filled in one step by pages 100 and 101 of one row each.</summary>
+    private static (DeviceTier, DeviceExperts) TwoSlotsFilled()
+    {
+        var tier = OpenTier(2 * Grid.BundleBytes(32));
+        var cache = DeviceExperts.Open(tier, [Grid], maxRows: 8)!;
+        Assert.Equal(ExpertPlace.Upload, cache.Place(0, 100, 1));
+        Assert.Equal(ExpertPlace.Upload, cache.Place(0, 101, 1));
+        return (tier, cache);
+    }
+
     [Fact]
     public void Pages_are_uploaded_while_slots_are_free_then_only_on_a_second_miss_or_for_many_rows()
     {
-        using var tier = OpenTier(2 * Grid.BundleBytes(32));
-        using var cache = DeviceExperts.Open(tier, [Grid], maxRows: 8)!;
-
-        Assert.Equal(ExpertPlace.Upload, cache.Place(0, 100, 1));
-        Assert.Equal(ExpertPlace.Upload, cache.Place(0, 101, 1));
+        var (tier, cache) = TwoSlotsFilled();
+        using var _ = tier;
+        using var __ = cache;
         cache.ReleaseInUse();
         Assert.Equal(ExpertPlace.Vram, cache.Place(0, 100, 1));
         Assert.Equal(ExpertPlace.Cpu, cache.Place(0, 102, 1));   // full: one row on a page missed for the first time stays on the CPU
@@ -62,10 +70,9 @@ public sealed class DeviceExpertsTests
     [Fact]
     public void A_page_the_running_step_uses_is_never_evicted()
     {
-        using var tier = OpenTier(2 * Grid.BundleBytes(32));
-        using var cache = DeviceExperts.Open(tier, [Grid], maxRows: 8)!;
-        Assert.Equal(ExpertPlace.Upload, cache.Place(0, 100, 1));
-        Assert.Equal(ExpertPlace.Upload, cache.Place(0, 101, 1));
+        var (tier, cache) = TwoSlotsFilled();
+        using var _ = tier;
+        using var __ = cache;
         // Same step: both slots are in use, so even a page many rows chose runs on the CPU.
         Assert.Equal(ExpertPlace.Cpu, cache.Place(0, 102, DeviceExperts.UploadRows));
         cache.ReleaseInUse();
