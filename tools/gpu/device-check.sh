@@ -6,9 +6,10 @@
 # copy bandwidth; every device matvec type against the CPU's, and its speed; whole-model logits on the device against
 # the CPU for every family (f32, q8_0, q4_k_m); decode and prefill of the Mixtral-shaped (q8_0, q4_k_m) and the
 # Kimi-shaped (q8_0) models, CPU only and with VRAM budgets of the whole model (next to the HBM bound), half and a
-# quarter. Everything is capped at 7 min 40 s so the check fits an 8-minute slot; what finished is kept.
-# Writes $OUT (or ./device-check-out) /device-check.log, device-check.json, nvidia-smi.txt. ARGS go to the tool
-# (vib3-device-check --help lists them: --sections, --models, --layers).
+# quarter, each the median and min of three runs. Everything is capped at 7 min 40 s so the check fits an 8-minute
+# slot; what finished is kept.
+# Writes device-check.log, device-check.json, nvidia-smi.txt and lscpu.txt into $OUT (or ./device-check-out).
+# ARGS go to the tool (vib3-device-check --help lists them: --sections, --models, --layers).
 # Exit code: the tool's (0 every comparison held, 1 one did not, 2 no device), 124 when the cap cut it short.
 set -u
 cd "$(dirname "$0")/../.."
