@@ -15,6 +15,9 @@ public sealed class DeviceMatrices : IDisposable
     private readonly Dictionary<DenseWeight, DeviceMatrix> _resident; // by reference: one DenseWeight per tensor
     private readonly GpuMatVecInput _input;                           // [rows, widest input]
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _output;   // [rows, widest output]
+    private FfnBuffers? _ffn;                                         // SwiGluFfn's, sized for the widest FFN so far
+    private MemoryBuffer1D<float, Stride1D.Dense>? _outputs;          // Products' [Σ rows of the matrices, n] outputs, grown as needed
+    private float[] _outputsHost = [];                                // their copy in RAM
 
     private DeviceMatrices(DeviceTier tier, Dictionary<DenseWeight, DeviceMatrix> resident, IReadOnlySet<string> candidates, DeviceExperts? experts,
         int maxRows)
@@ -112,6 +115,91 @@ public sealed class DeviceMatrices : IDisposable
         output.CopyToCPU(y[..(n * m.Rows)]);
     }
 
+    /// <summary>y_i[n, w_i.Rows] = x[n, cols] · w_iᵀ for several resident matrices of one input (attention's q, k and v):
+    /// the rows go up once, each product writes its own block, and the blocks come back in one copy.</summary>
+    public void Products(IReadOnlyList<DenseWeight> ws, ReadOnlySpan<float> x, int n, IReadOnlyList<float[]> ys)
+    {
+        var device = Tier.Device;
+        device.BindToThread();
+        var total = ws.Sum(w => (long)w.Rows) * n;
+        if (_outputs is null || _outputs.Length < total)
+        {
+            _outputs?.Dispose();
+            _outputs = device.Accelerator.Allocate1D<float>(total);
+        }
+        _input.Set(x[..(n * ws[0].Cols)], n);
+        var at = 0L;
+        foreach (var w in ws)
+        {
+            var m = _resident[w];
+            GpuMatVec.Compute(device, m.Type, m.Bytes, m.Rows, m.Cols, _input, ((ArrayView<float>)_outputs.View).SubView(at, (long)n * m.Rows));
+            at += (long)n * m.Rows;
+        }
+        if (_outputsHost.Length < total) _outputsHost = new float[total];
+        ((ArrayView<float>)_outputs.View).SubView(0, total).CopyToCPU(_outputsHost.AsSpan(0, (int)total));
+        at = 0;
+        for (var i = 0; i < ws.Count; i++)
+        {
+            var size = n * ws[i].Rows;
+            Array.Copy(_outputsHost, at, ys[i], 0, size);
+            at += size;
+        }
+    }
+
+    /// <summary>Whether <see cref="SwiGluFfn"/> can run this FFN: its three matrices are resident.</summary>
+    public bool HoldsFfn(DenseWeight gate, DenseWeight up, DenseWeight down) => Holds(gate) && Holds(up) && Holds(down);
+
+    /// <summary>y[n, down.Rows] = down · (silu(gate · x) ⊙ (up · x)) on the device: the rows go up once, the gate, up
+    /// and hidden rows stay on the device, the output comes back (one round trip where three products take three).</summary>
+    public void SwiGluFfn(DenseWeight gate, DenseWeight up, DenseWeight down, ReadOnlySpan<float> x, int n, Span<float> y)
+    {
+        var (g, u, d) = (_resident[gate], _resident[up], _resident[down]);
+        var device = Tier.Device;
+        device.BindToThread();
+        var hidden = g.Rows;
+        if (_ffn is null || _ffn.Hidden < hidden)
+        {
+            _ffn?.Dispose();
+            _ffn = new FfnBuffers(device, hidden, _input.MaxVectors);
+        }
+        _input.Set(x[..(n * g.Cols)], n);
+        var (gateOut, upOut, hiddenOut) = (_ffn.Gate(n, hidden), _ffn.Up(n, hidden), _ffn.HiddenRows(n, hidden));
+        GpuMatVec.Compute(device, g.Type, g.Bytes, g.Rows, g.Cols, _input, gateOut);
+        GpuMatVec.Compute(device, u.Type, u.Bytes, u.Rows, u.Cols, _input, upOut);
+        GpuSwiGlu.Compute(device, gateOut, upOut, hiddenOut, n * hidden);
+        _ffn.Input.Set(hiddenOut, n);
+        var output = ((ArrayView<float>)_output.View).SubView(0, (long)n * d.Rows);
+        GpuMatVec.Compute(device, d.Type, d.Bytes, d.Rows, d.Cols, _ffn.Input, output);
+        output.CopyToCPU(y[..(n * d.Rows)]);
+    }
+
+    /// <summary>The FFN's rows on the device: gate and up outputs, the hidden rows and them as the down product's input,
+    /// each [rows, hidden].</summary>
+    private sealed class FfnBuffers(GpuDevice device, int hidden, int rows) : IDisposable
+    {
+        private readonly MemoryBuffer1D<float, Stride1D.Dense> _gate = device.Accelerator.Allocate1D<float>((long)rows * hidden);
+        private readonly MemoryBuffer1D<float, Stride1D.Dense> _up = device.Accelerator.Allocate1D<float>((long)rows * hidden);
+        private readonly MemoryBuffer1D<float, Stride1D.Dense> _hidden = device.Accelerator.Allocate1D<float>((long)rows * hidden);
+
+        public int Hidden { get; } = hidden;
+
+        public GpuMatVecInput Input { get; } = new(device, hidden, rows);
+
+        public ArrayView<float> Gate(int n, int width) => ((ArrayView<float>)_gate.View).SubView(0, (long)n * width);
+
+        public ArrayView<float> Up(int n, int width) => ((ArrayView<float>)_up.View).SubView(0, (long)n * width);
+
+        public ArrayView<float> HiddenRows(int n, int width) => ((ArrayView<float>)_hidden.View).SubView(0, (long)n * width);
+
+        public void Dispose()
+        {
+            _gate.Dispose();
+            _up.Dispose();
+            _hidden.Dispose();
+            Input.Dispose();
+        }
+    }
+
     /// <summary>Frees the matrices' memory and gives their budget back (also after a failure: the budget is the
     /// engine's, whatever became of the device).</summary>
     public void Dispose()
@@ -121,6 +209,8 @@ public sealed class DeviceMatrices : IDisposable
         foreach (var m in _resident.Values) m.Dispose();
         _input.Dispose();
         _output.Dispose();
+        _ffn?.Dispose();
+        _outputs?.Dispose();
     }
 }
 

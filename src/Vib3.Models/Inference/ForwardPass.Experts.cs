@@ -288,10 +288,22 @@ public sealed partial class ForwardPass
         _p!.Down.AsSpan(0, n * _h.Dim).CopyTo(_p.Moe);
     }
 
-    /// <summary>Down[n, dim] = down · (silu(gate · Xb) ⊙ (up · Xb)) for the n rows.</summary>
+    /// <summary>Down[n, dim] = down · (silu(gate · Xb) ⊙ (up · Xb)) for the n rows: on the device in one round trip when
+    /// all three matrices are resident there, else product by product (each on the device when resident).</summary>
     private async ValueTask SwiGluFfnAsync(DenseWeight gate, DenseWeight up, DenseWeight down, int n, CancellationToken ct)
     {
         var p = _p!;
+        if (_device is { Failure: null } device && device.HoldsFfn(gate, up, down))
+            try
+            {
+                device.SwiGluFfn(gate, up, down, p.Xb, n, p.Down);
+                _products += new ProductCounts(3, 0);
+                return;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                device.Fail(e); // and the products below run on the CPU
+            }
         var hidden = gate.Rows;
         await ProjectXbAsync(gate, n, p.Gate, ct).ConfigureAwait(false);
         await ProjectXbAsync(up, n, p.Up, ct).ConfigureAwait(false);

@@ -324,9 +324,12 @@ public sealed partial class ForwardPass : IDisposable
         var n = rows.Count;
         var qDim = _h.Heads * _h.HeadDim;
         var kvDim = _h.KvHeads * _h.HeadDim;
-        await ProjectXbAsync(layer.Q!, n, p.Q, ct).ConfigureAwait(false);
-        await ProjectXbAsync(layer.K!, n, p.K, ct).ConfigureAwait(false);
-        await ProjectXbAsync(layer.V!, n, p.V, ct).ConfigureAwait(false);
+        if (!OnDevice([layer.Q!, layer.K!, layer.V!], p.Xb, n, [p.Q, p.K, p.V]))
+        {
+            await ProjectXbAsync(layer.Q!, n, p.Q, ct).ConfigureAwait(false);
+            await ProjectXbAsync(layer.K!, n, p.K, ct).ConfigureAwait(false);
+            await ProjectXbAsync(layer.V!, n, p.V, ct).ConfigureAwait(false);
+        }
         for (var i = 0; i < n; i++)
         {
             var (cache, pos) = (rows[i].Cache, rows[i].Position);
@@ -469,6 +472,24 @@ public sealed partial class ForwardPass : IDisposable
             }
         _products += new ProductCounts(0, 1);
         return false;
+    }
+
+    /// <summary>Several products of one input on the device in one round trip (<see cref="DeviceMatrices.Products"/>)
+    /// when every matrix is resident there; false leaves them to the caller, product by product.</summary>
+    private bool OnDevice(DenseWeight[] ws, float[] x, int n, float[][] ys)
+    {
+        if (_device is not { Failure: null } device || !ws.All(device.Holds)) return false;
+        try
+        {
+            device.Products(ws, x, n, ys);
+            _products += new ProductCounts(ws.Length, 0);
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            device.Fail(e);
+            return false;
+        }
     }
 
     /// <summary>y = w · x. A tensor of several pages: every page whose read has completed is computed in one job over

@@ -58,6 +58,14 @@ public sealed class DeviceProductsTests : IClassFixture<DeviceProductsTests.Tier
         await AssertSameLogitsAsync(f, _tier, everyMatrix: true);
     }
 
+    /// <summary>Qwen2-MoE's gated shared expert: its gate, up and down run as one FFN on the device (one round trip).</summary>
+    [Fact]
+    public async Task A_shared_expert_runs_as_one_ffn_on_the_device()
+    {
+        using var f = new ModelFixture(Tiny(ModelFamily.Qwen2Moe), "hf");
+        await AssertSameLogitsAsync(f, _tier, everyMatrix: true);
+    }
+
     [Fact]
     public async Task A_budget_that_holds_some_matrices_leaves_the_rest_to_the_cpu()
     {
