@@ -23,14 +23,25 @@ namespace Vib3.Models.Device;
 /// second miss missed twice within about one cache's worth of misses.</summary>
 /// <remarks>One step at a time (the forward pass runs its steps one by one); every launch and copy goes to the
 /// accelerator's default stream, so a slot overwritten by an upload is never read by a kernel queued before it, and the
-/// reused buffers (inputs, the FFN's scratch) are never overwritten under a queued kernel.</remarks>
+/// reused buffers (inputs, the FFN's scratch) are never overwritten under a queued kernel.
+/// The slots come in up to 16 chunks, each its own allocation, so that the cache can give memory back: dense matrices
+/// come first engine-wide, and a model opened later whose dense matrices do not fit takes chunks back from the caches
+/// of the models already open (<see cref="Reclaim"/>, through <see cref="DeviceTier.TryReserveDense"/>). A chunk goes
+/// back only when no page of the running step is in it; its pages are evicted. The cache's methods hold its lock, so a
+/// reclaim from another model's open never interleaves with a step's placement, launches or copies.</remarks>
 public sealed class DeviceExperts : IDisposable
 {
     /// <summary>Rows of a step on one missed page from which it is uploaded rather than computed on the CPU.</summary>
     public const int UploadRows = 4;
 
+    /// <summary>The most chunks the slots come in.</summary>
+    public const int MaxChunks = 16;
+
+    private readonly object _gate = new();
     private readonly DeviceTier _tier;
-    private readonly MemoryBuffer1D<byte, Stride1D.Dense> _slots;  // [Slots, SlotBytes]: one bundle page each, as stored
+    private readonly MemoryBuffer1D<byte, Stride1D.Dense>?[] _chunks; // [ChunkSlots, SlotBytes] each, one bundle page a slot, as stored; null: given back
+    private readonly int _chunkSlots;                              // slots per chunk (the last may hold fewer)
+    private readonly int _allSlots;                                // slots before any chunk was given back
     private readonly Dictionary<int, int> _slotOf = [];            // page → slot
     private readonly Dictionary<int, int> _layerOf = [];           // resident page → its layer (for the victims' counts)
     private readonly DeviceExpertCounts[] _byLayer;                // Counts, per layer
@@ -44,17 +55,25 @@ public sealed class DeviceExperts : IDisposable
     private float[] _host = [];                                    // _output's copy in RAM
     private float[] _gathered = [];                                // [rows of one page, dim]: its rows' inputs, side by side
 
-    private DeviceExperts(DeviceTier tier, long slotBytes, int slots, long reserved, long expertPages, int maxBundleRows, int dim, int maxRows,
-        int layers)
+    private DeviceExperts(DeviceTier tier, long slotBytes, int slots, long expertPages, int maxBundleRows, int dim, int maxRows, int layers)
     {
         _byLayer = new DeviceExpertCounts[layers];
         _tier = tier;
         Pages = expertPages;
         SlotBytes = slotBytes;
-        Slots = slots;
-        ReservedBytes = reserved;
+        _allSlots = slots;
+        _chunkSlots = (slots + MaxChunks - 1) / MaxChunks;
         var a = tier.Device.Accelerator;
-        _slots = a.Allocate1D<byte>(slotBytes * slots);
+        _chunks = new MemoryBuffer1D<byte, Stride1D.Dense>?[(slots + _chunkSlots - 1) / _chunkSlots];
+        try
+        {
+            for (var c = 0; c < _chunks.Length; c++) _chunks[c] = a.Allocate1D<byte>(slotBytes * SlotsIn(c));
+        }
+        catch
+        {
+            foreach (var chunk in _chunks) chunk?.Dispose();
+            throw;
+        }
         for (var s = slots - 1; s >= 0; s--) _free.Push(s);
         _policy = new LfruEvictionPolicy(null, Math.Max(1024, expertPages));
         _ffn = new GpuBundleFfn(tier.Device, maxBundleRows, maxRows);
@@ -66,29 +85,46 @@ public sealed class DeviceExperts : IDisposable
     /// <summary>Bytes of one slot: the model's largest bundle page.</summary>
     public long SlotBytes { get; }
 
-    public int Slots { get; }
+    /// <summary>Slots held now (fewer once chunks were given back).</summary>
+    public int Slots
+    {
+        get { lock (_gate) return Enumerable.Range(0, _chunks.Length).Where(c => _chunks[c] is not null).Sum(SlotsIn); }
+    }
+
+    private int SlotsIn(int chunk) => Math.Min(_chunkSlots, _allSlots - chunk * _chunkSlots);
 
     /// <summary>The pages it could hold: every routed expert page the device runs.</summary>
     public long Pages { get; }
 
     /// <summary>The budget the cache holds: its slots.</summary>
-    public long ReservedBytes { get; }
+    public long ReservedBytes => Slots * SlotBytes;
 
     public int Dim { get; }
 
     /// <summary>Pages resident now.</summary>
-    public int Resident => _slotOf.Count;
+    public int Resident
+    {
+        get { lock (_gate) return _slotOf.Count; }
+    }
 
     /// <summary>Since the model opened: pages run on the device that were resident, pages uploaded, pages computed on
     /// the CPU instead, pages evicted.</summary>
-    public DeviceExpertCounts Counts { get; private set; }
+    public DeviceExpertCounts Counts
+    {
+        get { lock (_gate) return _counts; }
+    }
+
+    private DeviceExpertCounts _counts;
 
     /// <summary><see cref="Counts"/> of layer <paramref name="layer"/>'s pages (zero for a layer without experts).</summary>
-    public DeviceExpertCounts CountsOf(int layer) => layer < _byLayer.Length ? _byLayer[layer] : default;
+    public DeviceExpertCounts CountsOf(int layer)
+    {
+        lock (_gate) return layer < _byLayer.Length ? _byLayer[layer] : default;
+    }
 
     private void Count(int layer, DeviceExpertCounts counts)
     {
-        Counts += counts;
+        _counts += counts;
         _byLayer[layer] += counts;
     }
 
@@ -104,8 +140,9 @@ public sealed class DeviceExperts : IDisposable
         if (slots <= 0 || !tier.TryReserve(slots * slotBytes)) return null;
         try
         {
-            return new DeviceExperts(tier, slotBytes, slots, slots * slotBytes, pages,
-                usable.Max(g => g.BundleRows), usable[0].Dim, maxRows, grids.Max(g => g.Layer) + 1);
+            var cache = new DeviceExperts(tier, slotBytes, slots, pages, usable.Max(g => g.BundleRows), usable[0].Dim, maxRows, grids.Max(g => g.Layer) + 1);
+            tier.Register(cache);
+            return cache;
         }
         catch
         {
@@ -121,6 +158,11 @@ public sealed class DeviceExperts : IDisposable
     /// summary); counts the access for the eviction policy. Uploading pages get their slot here (its victim evicted):
     /// the caller copies the bytes in with <see cref="Upload"/> before running it.</summary>
     public ExpertPlace Place(int layer, int page, int rows)
+    {
+        lock (_gate) return PlaceLocked(layer, page, rows);
+    }
+
+    private ExpertPlace PlaceLocked(int layer, int page, int rows)
     {
         _policy.Accessed(page);
         if (_slotOf.ContainsKey(page))
@@ -138,7 +180,7 @@ public sealed class DeviceExperts : IDisposable
             Count(layer, new DeviceExpertCounts(0, 1, 0, 0));
             return ExpertPlace.Upload;
         }
-        if (_missedOnce.Count >= Slots) _missedOnce.Clear();
+        if (_missedOnce.Count >= _allSlots) _missedOnce.Clear();
         _missedOnce.Add(page);
         Count(layer, new DeviceExpertCounts(0, 0, 1, 0));
         return ExpertPlace.Cpu;
@@ -164,19 +206,29 @@ public sealed class DeviceExperts : IDisposable
     public void Upload(int page, ReadOnlySpan<byte> stored)
     {
         if (stored.Length > SlotBytes) throw new ArgumentException($"page {page}: {stored.Length} bytes, a slot holds {SlotBytes}");
-        _tier.Device.BindToThread();
-        Slot(page).SubView(0, stored.Length).CopyFromCPU(stored);
+        lock (_gate)
+        {
+            _tier.Device.BindToThread();
+            Slot(page).SubView(0, stored.Length).CopyFromCPU(stored);
+        }
     }
 
-    private ArrayView<byte> Slot(int page) => ((ArrayView<byte>)_slots.View).SubView(_slotOf[page] * SlotBytes, SlotBytes);
+    private ArrayView<byte> Slot(int page)
+    {
+        var slot = _slotOf[page];
+        return ((ArrayView<byte>)_chunks[slot / _chunkSlots]!.View).SubView(slot % _chunkSlots * SlotBytes, SlotBytes);
+    }
 
     /// <summary>Makes room on the device for the step's outputs: <paramref name="rows"/> rows in all over its device pages.</summary>
     public void BeginStep(int rows)
     {
-        _tier.Device.BindToThread();
-        if ((long)rows * Dim <= _output.Length) return;
-        _output.Dispose();
-        _output = _tier.Device.Accelerator.Allocate1D<float>((long)rows * Dim);
+        lock (_gate)
+        {
+            _tier.Device.BindToThread();
+            if ((long)rows * Dim <= _output.Length) return;
+            _output.Dispose();
+            _output = _tier.Device.Accelerator.Allocate1D<float>((long)rows * Dim);
+        }
     }
 
     /// <summary>Queues the bundle FFN of resident <paramref name="page"/> (<paramref name="r"/> rows, in
@@ -187,45 +239,92 @@ public sealed class DeviceExperts : IDisposable
     public void Run(ExpertGridEntry grid, int page, int r, ReadOnlySpan<float> xb, IReadOnlyList<(int Row, float Weight)> rows, int at, bool sameInput)
     {
         var m = rows.Count;
-        _tier.Device.BindToThread();
-        if (!sameInput)
+        lock (_gate)
         {
-            if (_gathered.Length < m * Dim) _gathered = new float[m * Dim];
-            for (var t = 0; t < m; t++) xb.Slice(rows[t].Row * Dim, Dim).CopyTo(_gathered.AsSpan(t * Dim, Dim));
-            _input.Set(_gathered.AsSpan(0, m * Dim), m);
+            _tier.Device.BindToThread();
+            if (!sameInput)
+            {
+                if (_gathered.Length < m * Dim) _gathered = new float[m * Dim];
+                for (var t = 0; t < m; t++) xb.Slice(rows[t].Row * Dim, Dim).CopyTo(_gathered.AsSpan(t * Dim, Dim));
+                _input.Set(_gathered.AsSpan(0, m * Dim), m);
+            }
+            var bytes = Slot(page).SubView(0, grid.BundleBytes(r));
+            _ffn.Run(grid.GateUpType(), grid.DownType(), bytes, r, Dim, _input, ((ArrayView<float>)_output.View).SubView((long)at * Dim, (long)m * Dim));
         }
-        var bytes = Slot(page).SubView(0, grid.BundleBytes(r));
-        _ffn.Run(grid.GateUpType(), grid.DownType(), bytes, r, Dim, _input, ((ArrayView<float>)_output.View).SubView((long)at * Dim, (long)m * Dim));
     }
 
     /// <summary>Waits for the step's device work and returns its outputs [rows, dim] (a buffer reused by the next
-    /// step); the pages it used may be evicted again.</summary>
+    /// step); then, its kernels done, the pages it used may be evicted or given back again.</summary>
     public ReadOnlySpan<float> EndStep(int rows)
     {
-        ReleaseInUse();
-        _tier.Device.BindToThread();
-        if (_host.Length < rows * Dim) _host = new float[rows * Dim];
-        var values = ((ArrayView<float>)_output.View).SubView(0, (long)rows * Dim);
-        values.CopyToCPU(_host.AsSpan(0, rows * Dim));
-        return _host.AsSpan(0, rows * Dim);
+        lock (_gate)
+        {
+            _tier.Device.BindToThread();
+            if (_host.Length < rows * Dim) _host = new float[rows * Dim];
+            var values = ((ArrayView<float>)_output.View).SubView(0, (long)rows * Dim);
+            values.CopyToCPU(_host.AsSpan(0, rows * Dim));
+            ReleaseInUse();
+            return _host.AsSpan(0, rows * Dim);
+        }
     }
 
-    /// <summary>The pages the step used become victims again (also when the step failed).</summary>
+    /// <summary>The pages the step used become victims again (also when the step failed: the device is then given up
+    /// and nothing queued on it is read).</summary>
     public void ReleaseInUse()
     {
-        foreach (var page in _inUse)
-            if (_slotOf.ContainsKey(page)) _policy.Add(page);
-        _inUse.Clear();
+        lock (_gate)
+        {
+            foreach (var page in _inUse)
+                if (_slotOf.ContainsKey(page)) _policy.Add(page);
+            _inUse.Clear();
+        }
+    }
+
+    /// <summary>Gives chunks back until <paramref name="bytes"/> are freed or no chunk is free of the running step's
+    /// pages, last chunk first; their pages are evicted and their bytes returned to the budget. Returns the bytes
+    /// freed.</summary>
+    public long Reclaim(long bytes)
+    {
+        lock (_gate)
+        {
+            _tier.Device.BindToThread();
+            var freed = 0L;
+            for (var c = _chunks.Length - 1; c >= 0 && freed < bytes; c--)
+            {
+                if (_chunks[c] is not { } chunk || _inUse.Any(page => _slotOf[page] / _chunkSlots == c)) continue;
+                foreach (var page in _slotOf.Where(x => x.Value / _chunkSlots == c).Select(x => x.Key).ToList())
+                {
+                    _slotOf.Remove(page);
+                    _layerOf.Remove(page, out var layer);
+                    _policy.Remove(page);
+                    Count(layer, new DeviceExpertCounts(0, 0, 0, 1));
+                }
+                var kept = _free.Where(slot => slot / _chunkSlots != c).Reverse().ToList();
+                _free.Clear();
+                foreach (var slot in kept) _free.Push(slot);
+                chunk.Dispose();
+                _chunks[c] = null;
+                var size = SlotsIn(c) * SlotBytes;
+                _tier.Release(size);
+                freed += size;
+            }
+            return freed;
+        }
     }
 
     public void Dispose()
     {
-        _tier.Device.BindToThread();
-        _slots.Dispose();
-        _ffn.Dispose();
-        _input.Dispose();
-        _output.Dispose();
-        _tier.Release(ReservedBytes);
+        _tier.Unregister(this);
+        lock (_gate)
+        {
+            _tier.Device.BindToThread();
+            var held = ReservedBytes;
+            foreach (var chunk in _chunks) chunk?.Dispose();
+            _ffn.Dispose();
+            _input.Dispose();
+            _output.Dispose();
+            _tier.Release(held);
+        }
     }
 }
 

@@ -42,7 +42,7 @@ public sealed class DeviceMatrix : IDisposable
     public static async ValueTask<DeviceMatrix?> UploadAsync(ModelWeights weights, DenseWeight weight, DeviceTier tier, CancellationToken ct)
     {
         var size = weight.Type.ByteCount((long)weight.Rows * weight.Cols);
-        if (!tier.TryReserve(size)) return null;
+        if (!tier.TryReserveDense(size)) return null;
         MemoryBuffer1D<byte, Stride1D.Dense>? buffer = null;
         try
         {

@@ -11,6 +11,7 @@ public sealed class DeviceTier : IDisposable
     public const long DefaultHeadroomBytes = 1L << 30;
 
     private readonly bool _ownsDevice;
+    private readonly List<DeviceExperts> _caches = []; // the open models' expert caches, which give memory back to dense matrices
     private long _used;
 
     private DeviceTier(GpuDevice device, long budgetBytes, bool ownsDevice)
@@ -69,6 +70,32 @@ public sealed class DeviceTier : IDisposable
     }
 
     public void Release(long bytes) => Interlocked.Add(ref _used, -bytes);
+
+    /// <summary><see cref="TryReserve"/> for a dense matrix, which comes before any model's experts: when the budget is
+    /// short, the open models' expert caches give chunks back (<see cref="DeviceExperts.Reclaim"/>) until it fits or
+    /// they have nothing left to give.</summary>
+    public bool TryReserveDense(long bytes)
+    {
+        if (TryReserve(bytes)) return true;
+        DeviceExperts[] caches;
+        lock (_caches) caches = [.. _caches];
+        foreach (var cache in caches)
+        {
+            cache.Reclaim(bytes - (BudgetBytes - UsedBytes));
+            if (TryReserve(bytes)) return true;
+        }
+        return false;
+    }
+
+    internal void Register(DeviceExperts cache)
+    {
+        lock (_caches) _caches.Add(cache);
+    }
+
+    internal void Unregister(DeviceExperts cache)
+    {
+        lock (_caches) _caches.Remove(cache);
+    }
 
     public void Dispose()
     {

@@ -125,4 +125,36 @@ public sealed class DeviceExpertsTests
         Assert.True(counts.Uploads > 0, $"{counts}");
         Assert.Equal(0, tier.UsedBytes);
     }
+
+    /// <summary>Dense matrices come first engine-wide: a model opened after another whose expert cache holds the rest of
+    /// the budget takes chunks of that cache back for its own dense matrices, and both models' logits stay the CPU's.</summary>
+    [Fact]
+    public async Task A_model_opened_later_takes_room_back_from_an_expert_cache_for_its_dense_matrices()
+    {
+        using var f = new ModelFixture(Tiny(), "hf");
+        long dense, slot;
+        using (var probe = OpenTier(256 << 20))
+        using (var pass = await SequencePass.OpenAsync(f.Catalog, "m", Options, device: probe))
+            (dense, slot) = (pass.Forward.Device!.Bytes, pass.Forward.Device.Experts!.SlotBytes);
+        var slots = (int)((dense + slot - 1) / slot) + 2; // the second model's dense matrices and two slots more
+        using var tier = OpenTier(dense + slots * slot);
+        using var first = await SequencePass.OpenAsync(f.Catalog, "m", Options, device: tier);
+        var cache = first.Forward.Device!.Experts!;
+        Assert.Equal(slots, cache.Slots);
+        Assert.Equal(tier.BudgetBytes, tier.UsedBytes);
+        var tokens = ModelFixture.Tokens(2, f.Spec.Vocab);
+        await first.LogitsAsync(tokens, allPositions: false); // fills some slots
+
+        using var second = await SequencePass.OpenAsync(f.Catalog, "m", Options, device: tier);
+        var device = second.Forward.Device!;
+        Assert.Equal(device.Candidates, device.Count); // every dense matrix of the second model is resident
+        Assert.InRange(cache.Slots, 1, slots - 1);      // the first model's cache gave chunks back, not all of them
+        Assert.True(tier.UsedBytes <= tier.BudgetBytes);
+
+        using var cpu = await SequencePass.OpenAsync(f.Catalog, "m", Options);
+        var expected = await cpu.LogitsAsync(tokens, allPositions: true);
+        DeviceLogits.AssertClose(expected, await second.LogitsAsync(tokens, allPositions: true), "the second model");
+        DeviceLogits.AssertClose([await cpu.Forward.DecodeAsync(11, cpu.Cache)], [await first.Forward.DecodeAsync(11, first.Cache)], "the first model after");
+        Assert.Null(first.Forward.Device.Failure);
+    }
 }
