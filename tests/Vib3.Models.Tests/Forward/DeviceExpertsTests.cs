@@ -111,14 +111,19 @@ public sealed class DeviceExpertsTests
         Assert.Equal(0, counts.Evictions);
     }
 
+    /// <summary>The bytes of the model's dense matrices on the device and of one expert slot, from an open with room for all.</summary>
+    private static async Task<(long Dense, long Slot)> SizesAsync(ModelFixture f)
+    {
+        using var probe = OpenTier(256 << 20);
+        using var pass = await SequencePass.OpenAsync(f.Catalog, "m", Options, device: probe);
+        return (pass.Forward.Device!.Bytes, pass.Forward.Device.Experts!.SlotBytes);
+    }
+
     [Fact]
     public async Task A_cache_of_two_pages_leaves_the_rest_to_the_cpu_with_the_same_logits()
     {
         using var f = new ModelFixture(Tiny(), "hf");
-        long dense, slot;
-        using (var probe = OpenTier(256 << 20))
-        using (var pass = await SequencePass.OpenAsync(f.Catalog, "m", Options, device: probe))
-            (dense, slot) = (pass.Forward.Device!.Bytes, pass.Forward.Device.Experts!.SlotBytes);
+        var (dense, slot) = await SizesAsync(f);
         using var tier = OpenTier(dense + 2 * slot);
         var counts = await AssertSameLogitsAsync(f, tier);
         Assert.True(counts.CpuPages > 0, $"{counts}");
@@ -132,10 +137,7 @@ public sealed class DeviceExpertsTests
     public async Task A_model_opened_later_takes_room_back_from_an_expert_cache_for_its_dense_matrices()
     {
         using var f = new ModelFixture(Tiny(), "hf");
-        long dense, slot;
-        using (var probe = OpenTier(256 << 20))
-        using (var pass = await SequencePass.OpenAsync(f.Catalog, "m", Options, device: probe))
-            (dense, slot) = (pass.Forward.Device!.Bytes, pass.Forward.Device.Experts!.SlotBytes);
+        var (dense, slot) = await SizesAsync(f);
         var slots = (int)((dense + slot - 1) / slot) + 2; // the second model's dense matrices and two slots more
         using var tier = OpenTier(dense + slots * slot);
         using var first = await SequencePass.OpenAsync(f.Catalog, "m", Options, device: tier);
