@@ -54,6 +54,7 @@ public sealed class DeviceExperts : IDisposable
     private MemoryBuffer1D<float, Stride1D.Dense> _output;         // [rows of the step's device pages, dim]
     private float[] _host = [];                                    // _output's copy in RAM
     private float[] _gathered = [];                                // [rows of one page, dim]: its rows' inputs, side by side
+    private bool _loneRowSet;                                      // this step's one row is in _input already
 
     private DeviceExperts(DeviceTier tier, long slotBytes, int slots, long expertPages, int maxBundleRows, int dim, int maxRows, int layers)
     {
@@ -225,6 +226,7 @@ public sealed class DeviceExperts : IDisposable
         lock (_gate)
         {
             _tier.Device.BindToThread();
+            _loneRowSet = false;
             if ((long)rows * Dim <= _output.Length) return;
             _output.Dispose();
             _output = _tier.Device.Accelerator.Allocate1D<float>((long)rows * Dim);
@@ -234,19 +236,19 @@ public sealed class DeviceExperts : IDisposable
     /// <summary>Queues the bundle FFN of resident <paramref name="page"/> (<paramref name="r"/> rows, in
     /// <paramref name="grid"/>'s types) on the inputs of <paramref name="rows"/> (rows of <paramref name="xb"/>
     /// [n, dim]), writing its [rows, dim] contribution at row <paramref name="at"/> of the step's outputs.
-    /// <paramref name="sameInput"/>: the rows are those of the previous call (a decode step's one row), already on the
-    /// device with their quantised forms.</summary>
-    public void Run(ExpertGridEntry grid, int page, int r, ReadOnlySpan<float> xb, IReadOnlyList<(int Row, float Weight)> rows, int at, bool sameInput)
+    /// <paramref name="lone"/>: the step's only row, which goes up (with its quantised forms) once for all its pages.</summary>
+    public void Run(ExpertGridEntry grid, int page, int r, ReadOnlySpan<float> xb, IReadOnlyList<(int Row, float Weight)> rows, int at, bool lone)
     {
         var m = rows.Count;
         lock (_gate)
         {
             _tier.Device.BindToThread();
-            if (!sameInput)
+            if (!(lone && _loneRowSet))
             {
                 if (_gathered.Length < m * Dim) _gathered = new float[m * Dim];
                 for (var t = 0; t < m; t++) xb.Slice(rows[t].Row * Dim, Dim).CopyTo(_gathered.AsSpan(t * Dim, Dim));
                 _input.Set(_gathered.AsSpan(0, m * Dim), m);
+                _loneRowSet = lone;
             }
             var bytes = Slot(page).SubView(0, grid.BundleBytes(r));
             _ffn.Run(grid.GateUpType(), grid.DownType(), bytes, r, Dim, _input, ((ArrayView<float>)_output.View).SubView((long)at * Dim, (long)m * Dim));
@@ -255,7 +257,7 @@ public sealed class DeviceExperts : IDisposable
 
     /// <summary>Waits for the step's device work and returns its outputs [rows, dim] (a buffer reused by the next
     /// step); then, its kernels done, the pages it used may be evicted or given back again.</summary>
-    public ReadOnlySpan<float> EndStep(int rows)
+    public ReadOnlyMemory<float> EndStep(int rows)
     {
         lock (_gate)
         {
@@ -264,7 +266,7 @@ public sealed class DeviceExperts : IDisposable
             var values = ((ArrayView<float>)_output.View).SubView(0, (long)rows * Dim);
             values.CopyToCPU(_host.AsSpan(0, rows * Dim));
             ReleaseInUse();
-            return _host.AsSpan(0, rows * Dim);
+            return _host.AsMemory(0, rows * Dim);
         }
     }
 

@@ -127,7 +127,7 @@ public sealed partial class ForwardPass
         Array.Fill(_readAt, -1);
         for (var i = 0; i < reading.Length; i++) _readAt[reading[i]] = i;
         if (lone && places.Contains(ExpertPlace.Cpu)) p.XbInput.Quantize(grid.GateUpType()); // made here, once, not by whichever thread gets there first
-        var firstOnDevice = !places.Contains(ExpertPlace.Vram); // a decode row not yet on the device
+        var fromDevice = ReadOnlyMemory<float>.Empty; // the device's pages' outputs, at the same offsets as the CPU's
         try
         {
             await _w.StreamPagesUnorderedAsync(reading.Select(j => work[j].Page).ToArray(), ModelWeights.UnorderedInFlight, (indices, pages) =>
@@ -139,9 +139,8 @@ public sealed partial class ForwardPass
                     DeviceCall(() =>
                     {
                         experts!.Upload(work[j].Page, _w.StoredBytes(work[j].Page, pages[i].Span));
-                        experts.Run(grid, work[j].Page, grid.RowsInBundle(work[j].Bundle), p.Xb, work[j].Rows, offsets[j] / dim, lone && !firstOnDevice);
+                        experts.Run(grid, work[j].Page, grid.RowsInBundle(work[j].Bundle), p.Xb, work[j].Rows, offsets[j] / dim, lone);
                     });
-                    firstOnDevice = false;
                 }
                 // Most rows first, so the last page a thread claims is a short one.
                 var order = Enumerable.Range(0, indices.Count).Where(i => places[reading[indices[i]]] == ExpertPlace.Cpu)
@@ -152,33 +151,19 @@ public sealed partial class ForwardPass
                     ExpertBundle(grid, work[j], pages[i].Span, outputs.AsSpan(offsets[j], offsets[j + 1] - offsets[j]), lone);
                 });
             }, ct, _reads).ConfigureAwait(false);
+            if (experts is not null && places.Any(x => x != ExpertPlace.Cpu)) DeviceCall(() => fromDevice = experts.EndStep(offsets[^1] / dim));
         }
         catch (DeviceFault fault)
         {
             experts!.ReleaseInUse();
             _device!.Fail(fault.InnerException!);
             _reads?.Clear();
-            await BundlesAsync(grid, work, n, ct).ConfigureAwait(false);
+            await BundlesAsync(grid, work, n, ct).ConfigureAwait(false); // every page again, on the CPU
             return;
-        }
-        var fromDevice = ReadOnlySpan<float>.Empty;
-        if (experts is not null && places.Any(x => x != ExpertPlace.Cpu))
-        {
-            try
-            {
-                fromDevice = experts.EndStep(offsets[^1] / dim);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                _device!.Fail(e);
-                _reads?.Clear();
-                await BundlesAsync(grid, work, n, ct).ConfigureAwait(false);
-                return;
-            }
         }
         for (var j = 0; j < work.Count; j++)
         {
-            var from = places[j] == ExpertPlace.Cpu ? outputs.AsSpan(offsets[j], offsets[j + 1] - offsets[j]) : fromDevice.Slice(offsets[j], offsets[j + 1] - offsets[j]);
+            var from = places[j] == ExpertPlace.Cpu ? outputs.AsSpan(offsets[j], offsets[j + 1] - offsets[j]) : fromDevice.Span.Slice(offsets[j], offsets[j + 1] - offsets[j]);
             for (var t = 0; t < work[j].Rows.Count; t++)
                 VectorOps.AddScaled(from.Slice(t * dim, dim), work[j].Rows[t].Weight, p.Moe.AsSpan(work[j].Rows[t].Row * dim, dim));
         }
@@ -198,14 +183,10 @@ public sealed partial class ForwardPass
                 rows += work[j].Rows.Count;
             }
             experts.BeginStep(rows);
-            var (at, first) = (0, true);
+            var at = 0;
             for (var j = 0; j < work.Count; j++)
             {
-                if (places[j] == ExpertPlace.Vram)
-                {
-                    experts.Run(grid, work[j].Page, grid.RowsInBundle(work[j].Bundle), _p!.Xb, work[j].Rows, at, lone && !first);
-                    first = false;
-                }
+                if (places[j] == ExpertPlace.Vram) experts.Run(grid, work[j].Page, grid.RowsInBundle(work[j].Bundle), _p!.Xb, work[j].Rows, at, lone);
                 at += work[j].Rows.Count;
             }
             return true;
@@ -293,17 +274,7 @@ public sealed partial class ForwardPass
     private async ValueTask SwiGluFfnAsync(DenseWeight gate, DenseWeight up, DenseWeight down, int n, CancellationToken ct)
     {
         var p = _p!;
-        if (_device is { Failure: null } device && device.HoldsFfn(gate, up, down))
-            try
-            {
-                device.SwiGluFfn(gate, up, down, p.Xb, n, p.Down);
-                _products += new ProductCounts(3, 0);
-                return;
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                device.Fail(e); // and the products below run on the CPU
-            }
+        if (_device is { } device && device.HoldsFfn(gate, up, down) && RunOnDevice(3, d => d.SwiGluFfn(gate, up, down, p.Xb, n, p.Down))) return;
         var hidden = gate.Rows;
         await ProjectXbAsync(gate, n, p.Gate, ct).ConfigureAwait(false);
         await ProjectXbAsync(up, n, p.Up, ct).ConfigureAwait(false);

@@ -324,7 +324,7 @@ public sealed partial class ForwardPass : IDisposable
         var n = rows.Count;
         var qDim = _h.Heads * _h.HeadDim;
         var kvDim = _h.KvHeads * _h.HeadDim;
-        if (!OnDevice([layer.Q!, layer.K!, layer.V!], p.Xb, n, [p.Q, p.K, p.V]))
+        if (_device is null || !OnDevice([layer.Q!, layer.K!, layer.V!], p.Xb, n, [p.Q, p.K, p.V]))
         {
             await ProjectXbAsync(layer.Q!, n, p.Q, ct).ConfigureAwait(false);
             await ProjectXbAsync(layer.K!, n, p.K, ct).ConfigureAwait(false);
@@ -458,31 +458,27 @@ public sealed partial class ForwardPass : IDisposable
     /// ANALYZE.</summary>
     private bool OnDevice(DenseWeight w, float[] x, int n, float[] y)
     {
-        if (_device is not { } device) return false;
-        if (device.Failure is null && device.Holds(w))
-            try
-            {
-                device.Product(w, x, n, y);
-                _products += new ProductCounts(1, 0);
-                return true;
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                device.Fail(e);
-            }
+        if (_device is null) return false;
+        if (_device.Holds(w) && RunOnDevice(1, d => d.Product(w, x, n, y))) return true;
         _products += new ProductCounts(0, 1);
         return false;
     }
 
     /// <summary>Several products of one input on the device in one round trip (<see cref="DeviceMatrices.Products"/>)
     /// when every matrix is resident there; false leaves them to the caller, product by product.</summary>
-    private bool OnDevice(DenseWeight[] ws, float[] x, int n, float[][] ys)
+    private bool OnDevice(DenseWeight[] ws, float[] x, int n, float[][] ys) =>
+        _device is { } device && ws.All(device.Holds) && RunOnDevice(ws.Length, d => d.Products(ws, x, n, ys));
+
+    /// <summary>Runs <paramref name="work"/> (<paramref name="products"/> matrix products) on the device unless it was
+    /// given up; a failure gives it up for the rest of the pass's life and returns false (the caller runs the products
+    /// on the CPU).</summary>
+    private bool RunOnDevice(int products, Action<DeviceMatrices> work)
     {
-        if (_device is not { Failure: null } device || !ws.All(device.Holds)) return false;
+        if (_device is not { Failure: null } device) return false;
         try
         {
-            device.Products(ws, x, n, ys);
-            _products += new ProductCounts(ws.Length, 0);
+            work(device);
+            _products += new ProductCounts(products, 0);
             return true;
         }
         catch (Exception e) when (e is not OperationCanceledException)
