@@ -267,12 +267,20 @@ public sealed class Session : IDisposable
             $"  page waits: compute stalled {total.Waits} times for {total.WaitTime.TotalMilliseconds:0.0} ms ({(outcome.Elapsed.TotalSeconds > 0 ? 100 * total.WaitTime.TotalSeconds / outcome.Elapsed.TotalSeconds : 0):0.0}% of the total time) with no page ready"));
         if (served.Forward.Device is { Failure: { } failure })
             lines.Add($"  vram tier: the device was given up ({failure}); the CPU ran every operator since");
-        else if (served.Forward.Device?.Experts is { } cache)
+        else if (served.Forward.Device is { } device)
         {
-            var v = total.Vram;
-            var onDevice = v.Hits + v.Uploads + v.CpuPages == 0 ? 0 : 100.0 * (v.Hits + v.Uploads) / (v.Hits + v.Uploads + v.CpuPages);
-            lines.Add(FormattableString.Invariant(
-                $"  vram tier: expert pages {v.Hits} resident, {v.Uploads} uploaded, {v.CpuPages} computed on the CPU ({onDevice:0.0}% on the device); the cache: {cache.Counts.Evictions - vramBefore.Evictions} evictions, {cache.Resident} of {cache.Slots} slots filled"));
+            var (kv, attended) = (device.Kv, total.Products);
+            var caches = FormattableString.Invariant(
+                $"attention over KV caches in VRAM in {attended.AttendedOnDevice} of {attended.AttendedOnDevice + attended.AttendedOnCpu} layer steps (the others in RAM); {kv.Count} sequences' caches in VRAM now ({Vib3.Core.ByteSize.Format(kv.Bytes)})");
+            if (device.Experts is not { } cache)
+                lines.Add($"  vram tier: {caches}; the experts ran on the CPU");
+            else
+            {
+                var v = total.Vram;
+                var onDevice = v.Hits + v.Uploads + v.CpuPages == 0 ? 0 : 100.0 * (v.Hits + v.Uploads) / (v.Hits + v.Uploads + v.CpuPages);
+                lines.Add(FormattableString.Invariant(
+                    $"  vram tier: expert pages {v.Hits} resident, {v.Uploads} uploaded, {v.CpuPages} computed on the CPU ({onDevice:0.0}% on the device); the cache: {cache.Counts.Evictions - vramBefore.Evictions} evictions, {cache.Resident} of {cache.Slots} slots filled; {caches}"));
+            }
         }
         var (issued, used) = (prefetchAfter.Issued - prefetchBefore.Issued, prefetchAfter.Used - prefetchBefore.Used);
         var (decisions, predicted) = (predictionAfter.Decisions - predictionBefore.Decisions, predictionAfter.Predicted - predictionBefore.Predicted);

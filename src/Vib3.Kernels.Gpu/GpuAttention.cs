@@ -10,12 +10,15 @@ namespace Vib3.Kernels.Gpu;
 /// <list type="bullet">
 /// <item><see cref="Decode"/> (<see cref="Attention.Decode"/>): one token's heads over a KV cache [positions, kvHeads,
 /// headDim], f32 or f16, query head h reading kv head h / (heads / kvHeads), scores scaled by 1/sqrt(headDim);</item>
+/// <item><see cref="Rows"/>: the same for several rows of one sequence at once (a prefill chunk), each row seeing its
+/// own number of positions (the causal mask);</item>
 /// <item><see cref="AttendLatents"/> (<see cref="MlaAttention.AttendLatents"/>): MLA's queries [q_lat | q_rope] over the
 /// latent cache [positions, rank + ropeDim] that every head shares, each query seeing its own number of positions,
 /// output the weighted latents [rank].</item>
 /// </list></summary>
 public static class GpuAttention
 {
+    /// <summary>Threads per group (one query) on a GPU: eight warps share the positions.</summary>
     private const int Threads = 256;
 
     /// <param name="q">[heads, headDim]</param>
@@ -26,17 +29,42 @@ public static class GpuAttention
     public static void Decode(GpuDevice d, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, int positions, int heads, int kvHeads,
         int headDim, ArrayView<float> output, ArrayView<float> scores)
     {
-        var shape = DecodeShape(q.Length, k.Length, v.Length, positions, heads, kvHeads, headDim, output.Length, scores.Length);
-        d.Kernel("attention_f32", Load<DeviceFloats.F32>)(new KernelConfig(heads, Threads), q, new DeviceFloats.F32(k), new DeviceFloats.F32(v),
+        var shape = DecodeShape(q.Length, k.Length, v.Length, positions, 1, heads, kvHeads, headDim, output.Length, scores.Length);
+        d.Kernel("attention_f32", Load<DeviceFloats.F32>)(new KernelConfig(heads, d.GroupThreads(Threads)), q, new DeviceFloats.F32(k), new DeviceFloats.F32(v),
             output, scores, ArrayView<int>.Empty, shape);
+    }
+
+    /// <summary>As <see cref="Decode"/> for <paramref name="rows"/> rows of one sequence, row r attending over the first
+    /// visible[r] positions of the cache (f32 or, <paramref name="k"/> and <paramref name="v"/> being ushort views, f16).</summary>
+    /// <param name="q">[rows, heads, headDim]</param>
+    /// <param name="k">[positions, kvHeads, headDim]</param>
+    /// <param name="v">[positions, kvHeads, headDim]</param>
+    /// <param name="visible">[rows]: positions each row sees, 1..positions</param>
+    /// <param name="output">[rows, heads, headDim]</param>
+    /// <param name="scores">[rows, heads, positions] scratch</param>
+    public static void Rows(GpuDevice d, ArrayView<float> q, int rows, ArrayView<float> k, ArrayView<float> v, int positions, ArrayView<int> visible,
+        int heads, int kvHeads, int headDim, ArrayView<float> output, ArrayView<float> scores)
+    {
+        var shape = RowsShape(q.Length, k.Length, v.Length, positions, rows, visible.Length, heads, kvHeads, headDim, output.Length, scores.Length);
+        d.Kernel("attention_f32", Load<DeviceFloats.F32>)(new KernelConfig(rows * heads, d.GroupThreads(Threads)), q, new DeviceFloats.F32(k), new DeviceFloats.F32(v),
+            output, scores, visible, shape);
+    }
+
+    /// <inheritdoc cref="Rows(GpuDevice, ArrayView{float}, int, ArrayView{float}, ArrayView{float}, int, ArrayView{int}, int, int, int, ArrayView{float}, ArrayView{float})"/>
+    public static void Rows(GpuDevice d, ArrayView<float> q, int rows, ArrayView<ushort> k, ArrayView<ushort> v, int positions, ArrayView<int> visible,
+        int heads, int kvHeads, int headDim, ArrayView<float> output, ArrayView<float> scores)
+    {
+        var shape = RowsShape(q.Length, k.Length, v.Length, positions, rows, visible.Length, heads, kvHeads, headDim, output.Length, scores.Length);
+        d.Kernel("attention_f16", Load<DeviceFloats.F16>)(new KernelConfig(rows * heads, d.GroupThreads(Threads)), q, new DeviceFloats.F16(k), new DeviceFloats.F16(v),
+            output, scores, visible, shape);
     }
 
     /// <summary>As <see cref="Decode"/> with an f16 cache (its values as IEEE half bits).</summary>
     public static void DecodeF16(GpuDevice d, ArrayView<float> q, ArrayView<ushort> k, ArrayView<ushort> v, int positions, int heads, int kvHeads,
         int headDim, ArrayView<float> output, ArrayView<float> scores)
     {
-        var shape = DecodeShape(q.Length, k.Length, v.Length, positions, heads, kvHeads, headDim, output.Length, scores.Length);
-        d.Kernel("attention_f16", Load<DeviceFloats.F16>)(new KernelConfig(heads, Threads), q, new DeviceFloats.F16(k), new DeviceFloats.F16(v),
+        var shape = DecodeShape(q.Length, k.Length, v.Length, positions, 1, heads, kvHeads, headDim, output.Length, scores.Length);
+        d.Kernel("attention_f16", Load<DeviceFloats.F16>)(new KernelConfig(heads, d.GroupThreads(Threads)), q, new DeviceFloats.F16(k), new DeviceFloats.F16(v),
             output, scores, ArrayView<int>.Empty, shape);
     }
 
@@ -47,43 +75,63 @@ public static class GpuAttention
     /// <param name="scores">[m, positions] scratch</param>
     public static void AttendLatents(GpuDevice d, ArrayView<float> cache, int positions, int rank, int ropeDim, ArrayView<float> queries, int m,
         ArrayView<int> visible, float scale, ArrayView<float> output, ArrayView<float> scores)
+        => d.Kernel("attention_f32", Load<DeviceFloats.F32>)(new KernelConfig(m, d.GroupThreads(Threads)), queries, new DeviceFloats.F32(cache),
+            new DeviceFloats.F32(cache), output, scores, visible,
+            LatentShape(cache.Length, positions, rank, ropeDim, queries.Length, m, visible.Length, scale, output.Length, scores.Length));
+
+    /// <summary>As above over an f16 latent cache (its values as IEEE half bits).</summary>
+    public static void AttendLatents(GpuDevice d, ArrayView<ushort> cache, int positions, int rank, int ropeDim, ArrayView<float> queries, int m,
+        ArrayView<int> visible, float scale, ArrayView<float> output, ArrayView<float> scores) =>
+        d.Kernel("attention_f16", Load<DeviceFloats.F16>)(new KernelConfig(m, d.GroupThreads(Threads)), queries, new DeviceFloats.F16(cache),
+            new DeviceFloats.F16(cache), output, scores, visible,
+            LatentShape(cache.Length, positions, rank, ropeDim, queries.Length, m, visible.Length, scale, output.Length, scores.Length));
+
+    private static Shape LatentShape(long cache, int positions, int rank, int ropeDim, long queries, int m, long visible, float scale, long output, long scores)
     {
         var w = rank + ropeDim;
-        if (positions <= 0 || m <= 0 || rank <= 0 || ropeDim < 0 || cache.Length < (long)positions * w || queries.Length < (long)m * w
-            || visible.Length < m || output.Length < (long)m * rank || scores.Length < (long)m * positions)
+        if (positions <= 0 || m <= 0 || rank <= 0 || ropeDim < 0 || cache < (long)positions * w || queries < (long)m * w
+            || visible < m || output < (long)m * rank || scores < (long)m * positions)
             throw new ArgumentException($"latent attention: {m} queries of {w} over {positions} positions need a cache of {(long)positions * w}, " +
                                         $"{m} visible counts, an output of {(long)m * rank} and {(long)m * positions} scores");
-        var shape = new Shape(positions, m, m, w, rank, w, scale, Masked: 1);
-        d.Kernel("attention_latents", Load<DeviceFloats.F32>)(new KernelConfig(m, Threads), queries, new DeviceFloats.F32(cache),
-            new DeviceFloats.F32(cache), output, scores, visible, shape);
+        return new Shape(positions, 1, 1, w, rank, w, scale, Masked: 1);
     }
 
-    /// <summary>The sizes, one kernel argument: query q reads kv group q / QueriesPerKv, whose key is KeyWidth values
-    /// and value ValueWidth values at KvStride · position + group · KeyWidth; Masked: each query sees visible[q]
-    /// positions, else all of them.</summary>
-    internal readonly record struct Shape(int Positions, int Queries, int QueriesPerKv, int KeyWidth, int ValueWidth, int KvStride, float Scale,
+    /// <summary>The sizes, one kernel argument: queries come in rows of QueriesPerRow (a token's heads; 1 for latent
+    /// queries); query q of its row reads kv group q / QueriesPerKv, whose key is KeyWidth values and value ValueWidth
+    /// values at KvStride · position + group · KeyWidth; Masked: each row r sees visible[r] positions, else all of
+    /// them. Scores are Positions apart.</summary>
+    internal readonly record struct Shape(int Positions, int QueriesPerRow, int QueriesPerKv, int KeyWidth, int ValueWidth, int KvStride, float Scale,
         int Masked);
 
     private static Action<KernelConfig, ArrayView<float>, TCache, TCache, ArrayView<float>, ArrayView<float>, ArrayView<int>, Shape> Load<TCache>(
         Accelerator a) where TCache : struct, DeviceFloats.IReader =>
         a.LoadStreamKernel<ArrayView<float>, TCache, TCache, ArrayView<float>, ArrayView<float>, ArrayView<int>, Shape>(Kernel);
 
-    private static Shape DecodeShape(long q, long k, long v, int positions, int heads, int kvHeads, int headDim, long output, long scores)
+    private static Shape DecodeShape(long q, long k, long v, int positions, int rows, int heads, int kvHeads, int headDim, long output, long scores)
     {
-        if (positions <= 0 || heads <= 0 || kvHeads <= 0 || headDim <= 0 || heads % kvHeads != 0)
-            throw new ArgumentException($"attention: positions={positions} heads={heads} kvHeads={kvHeads} headDim={headDim} (heads must be a multiple of kvHeads)");
+        if (positions <= 0 || rows <= 0 || heads <= 0 || kvHeads <= 0 || headDim <= 0 || heads % kvHeads != 0)
+            throw new ArgumentException($"attention: positions={positions} rows={rows} heads={heads} kvHeads={kvHeads} headDim={headDim} " +
+                                        "(heads must be a multiple of kvHeads)");
         var kv = (long)positions * kvHeads * headDim;
-        if (q < (long)heads * headDim || output < (long)heads * headDim || k < kv || v < kv || scores < (long)heads * positions)
+        var queries = (long)rows * heads;
+        if (q < queries * headDim || output < queries * headDim || k < kv || v < kv || scores < queries * positions)
             throw new ArgumentException("attention: a view is too short for the given shape");
         return new Shape(positions, heads, heads / kvHeads, headDim, headDim, kvHeads * headDim, 1f / MathF.Sqrt(headDim), Masked: 0);
+    }
+
+    private static Shape RowsShape(long q, long k, long v, int positions, int rows, long visible, int heads, int kvHeads, int headDim, long output,
+        long scores)
+    {
+        if (visible < rows) throw new ArgumentException($"attention: {rows} rows need {rows} visible counts, got {visible}");
+        return DecodeShape(q, k, v, positions, rows, heads, kvHeads, headDim, output, scores) with { Masked = 1 };
     }
 
     private static void Kernel<TCache>(ArrayView<float> q, TCache k, TCache v, ArrayView<float> output, ArrayView<float> scores,
         ArrayView<int> visible, Shape s) where TCache : struct, DeviceFloats.IReader
     {
         var h = Grid.IdxX;
-        var seen = s.Masked != 0 ? visible[h] : s.Positions;
-        var offset = (long)(h / s.QueriesPerKv) * s.KeyWidth;
+        var seen = s.Masked != 0 ? visible[h / s.QueriesPerRow] : s.Positions;
+        var offset = (long)(h % s.QueriesPerRow / s.QueriesPerKv) * s.KeyWidth;
         var query = (long)h * s.KeyWidth;
         var own = (long)h * s.Positions;
         var warps = Group.DimX / Warp.WarpSize;

@@ -29,6 +29,11 @@ public sealed class GpuDevice : IDisposable
 
     public string Name => Accelerator.Name;
 
+    /// <summary>Threads per group for a kernel that takes <paramref name="gpu"/> on a GPU. ILGPU's CPU accelerator runs
+    /// each thread of a group as a thread of its own, all alive at once for the group's barriers, so there a group is at
+    /// most two warps: still several warps, the code paths a GPU takes, at a fraction of the context switches.</summary>
+    public int GroupThreads(int gpu) => Kind == AcceleratorChoice.IlgpuCpu ? Math.Min(gpu, 2 * 32) : gpu;
+
     /// <summary>The device's memory in bytes; for ILGPU's CPU accelerator, whose "device memory" is the process's,
     /// the memory the runtime may use (ILGPU reports no limit for it).</summary>
     public long MemoryBytes => Kind == AcceleratorChoice.IlgpuCpu ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : Accelerator.MemorySize;

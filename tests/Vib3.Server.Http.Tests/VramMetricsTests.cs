@@ -33,6 +33,8 @@ public sealed class VramMetricsTests(VramMetricsTests.Fixture server) : IClassFi
         var resident = Metrics.Get(samples, "vib3_vram_resident_bytes{model=\"m\"}");
         Assert.InRange(resident, 1, Metrics.Get(samples, "vib3_vram_used_bytes"));
         Assert.Equal(0, Metrics.Get(samples, "vib3_vram_failed{model=\"m\"}"));
+        // The sequence's KV cache went to VRAM; its mirror is freed once the finished sequence's cache is collected.
+        Assert.InRange(Metrics.Get(samples, "vib3_vram_kv_cache_bytes{model=\"m\"}"), 0, Metrics.Get(samples, "vib3_vram_used_bytes") - resident);
         // Every expert page fits the budget: each is uploaded on its first use and runs on the device from then on.
         Assert.True(Metrics.Get(samples, "vib3_vram_expert_uploads_total{model=\"m\"}") > 0);
         Assert.Equal(0, Metrics.Get(samples, "vib3_vram_expert_cpu_pages_total{model=\"m\"}"));

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Vib3.Kernels;
+using Vib3.Models.Device;
 using Vib3.Models.Weights;
 
 namespace Vib3.Models.Inference;
@@ -70,9 +71,11 @@ public sealed partial class ForwardPass
 
     /// <summary>Every (row, head) attends over its row's cache up to its own position: per sequence (a prompt chunk's rows
     /// share one cache, as do a sequence's heads) its queries [q_lat | q_rope] go through <see cref="MlaAttention.AttendLatents"/>
-    /// together. An f16 cache is decoded once per sequence first.</summary>
+    /// together, or with a device, through its twin over the cache's mirror in VRAM (<see cref="DeviceMatrices.AttendLatents"/>)
+    /// while the budget has room for it. An f16 cache is decoded once per sequence first on the CPU.</summary>
     private void AttendLatents(int l, IReadOnlyList<StepRow> rows, LatentBuffers a)
     {
+        var onDevice = _device is not null;
         var (heads, r, rank) = (_h.Heads, _h.QkRopeHeadDim, _h.KvLoraRank);
         var kvw = rank + r;
         foreach (var sequence in Enumerable.Range(0, rows.Count).GroupBy(i => rows[i].Cache))
@@ -81,7 +84,7 @@ public sealed partial class ForwardPass
             var members = sequence.ToArray();
             var seen = members.Max(i => rows[i].Position) + 1;
             var pairs = members.Length * heads;
-            var decoded = cache.Type == KvCacheType.F32 ? null : ArrayPool<float>.Shared.Rent(seen * kvw);
+            float[]? decoded = null;
             var queries = ArrayPool<float>.Shared.Rent(pairs * kvw); // [pairs, L+R] q_lat | q_rope per (row, head)
             var visible = ArrayPool<int>.Shared.Rent(pairs);          // [pairs] positions each sees (causal)
             var output = ArrayPool<float>.Shared.Rent(pairs * rank);  // [pairs, L] attention-weighted latents
@@ -94,8 +97,13 @@ public sealed partial class ForwardPass
                     a.QRope.AsSpan((i * heads + h) * r, r).CopyTo(queries.AsSpan(j * kvw + rank, r));
                     visible[j] = rows[i].Position + 1;
                 }
-                MlaAttention.AttendLatents(cache.Latents(l, seen, decoded).Span, seen, rank, r, queries.AsSpan(0, pairs * kvw), pairs,
-                    visible.AsSpan(0, pairs), _latentScale, output.AsSpan(0, pairs * rank));
+                onDevice = onDevice && RunOnDevice(d => d.AttendLatents(l, cache, seen, queries, pairs, visible, rank, r, _latentScale, output), default);
+                if (!onDevice)
+                {
+                    if (cache.Type != KvCacheType.F32) decoded = ArrayPool<float>.Shared.Rent(seen * kvw);
+                    MlaAttention.AttendLatents(cache.Latents(l, seen, decoded).Span, seen, rank, r, queries.AsSpan(0, pairs * kvw), pairs,
+                        visible.AsSpan(0, pairs), _latentScale, output.AsSpan(0, pairs * rank));
+                }
                 for (var j = 0; j < pairs; j++)
                 {
                     var (i, h) = (members[j / heads], j % heads);
@@ -110,6 +118,7 @@ public sealed partial class ForwardPass
                 if (decoded is not null) ArrayPool<float>.Shared.Return(decoded);
             }
         }
+        if (_device is not null) _products += onDevice ? new ProductCounts(0, 0, AttendedOnDevice: 1) : new ProductCounts(0, 0, AttendedOnCpu: 1);
     }
 
     /// <summary>YaRN rope parameters as llama.cpp derives them for deepseek2 (none: plain rope), and the attention scale

@@ -237,6 +237,7 @@ public sealed partial class ForwardPass : IDisposable
         var measured = false;
         for (var i = 0; i < n && !measured; i++) measured = rows[i].Actuals is not null;
         _reads = measured ? _tally : null;
+        if (_device is not null) RunOnDevice(0, d => d.Kv.BeginStep());
         float[][] logits = [];
         for (var o = 0; o < program.Operators.Count; o++)
         {
@@ -336,6 +337,7 @@ public sealed partial class ForwardPass : IDisposable
             PositionQueryAndKey(layer, p.Q.AsSpan(i * qDim, qDim), p.K.AsSpan(i * kvDim, kvDim), p.V.AsSpan(i * kvDim, kvDim), pos);
             cache.Write(l, pos, p.K.AsSpan(i * kvDim, kvDim), p.V.AsSpan(i * kvDim, kvDim));
         }
+        if (AttendOnDevice(layer, l, rows)) return;
         if (n == 1)
         {
             // One row: its heads run on the kernel threads at once, each over its own row of scores.
@@ -360,6 +362,20 @@ public sealed partial class ForwardPass : IDisposable
             });
         }
         await ProjectAsync(layer.O, p.Att, n, p.O, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The rows' attention and output projection into O on the device, over their caches mirrored in VRAM
+    /// (<see cref="DeviceMatrices.Attend"/>), when the output matrix is resident there; false leaves both to the CPU
+    /// (no device, the matrix not resident, a sequence's cache without room, or a device failure).</summary>
+    private bool AttendOnDevice(LayerWeights layer, int l, IReadOnlyList<StepRow> rows)
+    {
+        if (_device is null) return false;
+        var p = _p!;
+        if (_device.Holds(layer.O)
+            && RunOnDevice(d => d.Attend(l, rows, p.Q, _h.Heads, _h.KvHeads, _h.HeadDim, layer.O, p.O), new ProductCounts(1, 0, AttendedOnDevice: 1)))
+            return true;
+        _products += new ProductCounts(0, 0, AttendedOnCpu: 1);
+        return false;
     }
 
     /// <summary>Biases, q/k normalisation and RoPE on one position's fresh q [heads·headDim], k and v [kvHeads·headDim].</summary>
@@ -472,13 +488,21 @@ public sealed partial class ForwardPass : IDisposable
     /// <summary>Runs <paramref name="work"/> (<paramref name="products"/> matrix products) on the device unless it was
     /// given up; a failure gives it up for the rest of the pass's life and returns false (the caller runs the products
     /// on the CPU).</summary>
-    private bool RunOnDevice(int products, Action<DeviceMatrices> work)
+    private bool RunOnDevice(int products, Action<DeviceMatrices> work) => RunOnDevice(d =>
+    {
+        work(d);
+        return true;
+    }, new ProductCounts(products, 0));
+
+    /// <summary>As above for <paramref name="work"/> that may decline (returns false, having done nothing: the caller
+    /// runs it on the CPU); <paramref name="done"/> is what it counts when it ran.</summary>
+    private bool RunOnDevice(Func<DeviceMatrices, bool> work, ProductCounts done)
     {
         if (_device is not { Failure: null } device) return false;
         try
         {
-            work(device);
-            _products += new ProductCounts(products, 0);
+            if (!work(device)) return false;
+            _products += done;
             return true;
         }
         catch (Exception e) when (e is not OperationCanceledException)

@@ -129,9 +129,14 @@ public sealed class KvCache
                 $"context is full: {Length} + {more} tokens exceed the context length {Capacity}");
     }
 
+    /// <summary>A copy of the cache elsewhere (the device's, <see cref="Device.DeviceKvCaches"/>), told of every change
+    /// to the rows it may hold; null for none. Set by the pass that runs the sequence.</summary>
+    internal IKvCacheMirror? Mirror { get; set; }
+
     /// <summary>Stores position <paramref name="pos"/>'s key [KvDim] and value [ValueDim] of a layer (a latent cache: v empty).</summary>
     public void Write(int layer, int pos, ReadOnlySpan<float> k, ReadOnlySpan<float> v)
     {
+        Mirror?.Changed(layer, pos);
         EnsureAllocated(Math.Max(pos + 1, Length));
         if (_k32 is not null)
         {
@@ -153,6 +158,24 @@ public sealed class KvCache
         System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(_k16![layer].AsSpan(0, n), scratch.AsSpan(0, n));
         return scratch.AsMemory(0, n);
     }
+
+    /// <summary>Keys (<paramref name="key"/>) or values of positions [from, from + count) of a layer as stored, f32:
+    /// what a mirror copies.</summary>
+    internal ReadOnlySpan<float> StoredF32(bool key, int layer, int from, int count)
+    {
+        var width = key ? KvDim : ValueDim;
+        return (key ? _k32! : _v32!)[layer].AsSpan(from * width, count * width);
+    }
+
+    /// <summary>As <see cref="StoredF32"/> for an f16 cache.</summary>
+    internal ReadOnlySpan<Half> StoredF16(bool key, int layer, int from, int count)
+    {
+        var width = key ? KvDim : ValueDim;
+        return (key ? _k16! : _v16!)[layer].AsSpan(from * width, count * width);
+    }
+
+    /// <summary>Layers of the cache.</summary>
+    public int Layers => _layers;
 
     /// <summary>Causal attention of one query [heads·headDim] over positions [0, positions) of a layer.</summary>
     public void Attend(int layer, int positions, ReadOnlySpan<float> q, int heads, int kvHeads, int headDim, Span<float> output, Span<float> scratch)
@@ -193,7 +216,15 @@ public sealed class KvCache
                 source._v16![l].AsSpan(0, values).CopyTo(_v16![l]);
             }
         Length = positions;
+        for (var l = 0; l < _layers; l++) Mirror?.Changed(l, 0);
     }
 
     public void Clear() => Length = 0;
+}
+
+/// <summary>A copy of a <see cref="KvCache"/>'s rows kept elsewhere, which must copy again what changed.</summary>
+internal interface IKvCacheMirror
+{
+    /// <summary>Rows of <paramref name="layer"/> from <paramref name="position"/> on changed (written or rewritten).</summary>
+    void Changed(int layer, int position);
 }

@@ -30,10 +30,12 @@ public readonly record struct OperatorFigures(long Calls, long Rows, TimeSpan Ti
         a.Reads + b.Reads, a.Waits + b.Waits, a.WaitTime + b.WaitTime, a.Vram + b.Vram, a.Products + b.Products);
 }
 
-/// <summary>Dense matrix products of an operator by where they ran (counted only for a model with a device).</summary>
-public readonly record struct ProductCounts(long OnDevice, long OnCpu)
+/// <summary>Dense matrix products of an operator by where they ran, and for Attention, where its steps attended over the
+/// KV caches (in VRAM or in RAM); counted only for a model with a device.</summary>
+public readonly record struct ProductCounts(long OnDevice, long OnCpu, long AttendedOnDevice = 0, long AttendedOnCpu = 0)
 {
-    public static ProductCounts operator +(ProductCounts a, ProductCounts b) => new(a.OnDevice + b.OnDevice, a.OnCpu + b.OnCpu);
+    public static ProductCounts operator +(ProductCounts a, ProductCounts b) =>
+        new(a.OnDevice + b.OnDevice, a.OnCpu + b.OnCpu, a.AttendedOnDevice + b.AttendedOnDevice, a.AttendedOnCpu + b.AttendedOnCpu);
 }
 
 /// <summary>Which rows of a statement a step ran: prompt rows (prefill) or generated tokens (decode).</summary>

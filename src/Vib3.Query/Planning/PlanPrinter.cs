@@ -80,8 +80,11 @@ public static class PlanPrinter
         $"(actual {f.Time.TotalMilliseconds:0.000} ms, {f.Calls} calls, {f.Rows} rows; pages {f.PagesHit} hit / {f.PagesJoined} joined / {f.PagesFromDisk} disk, " +
         $"{ByteSize.Format(f.Bytes)}; {f.Waits} waits {f.WaitTime.TotalMilliseconds:0.0} ms{Products(f.Products)}{Vram(f.Vram)})");
 
-    /// <summary>"; products 3 device / 1 cpu": where the operator's matrix products ran (nothing without a device).</summary>
-    private static string Products(ProductCounts p) => p == default ? "" : $"; products {p.OnDevice} device / {p.OnCpu} cpu";
+    /// <summary>"; products 3 device / 1 cpu": where the operator's matrix products ran, and for Attention "; attention 2
+    /// device / 0 cpu": where its steps attended (over the KV caches in VRAM or in RAM); nothing without a device.</summary>
+    private static string Products(ProductCounts p) =>
+        (p.OnDevice + p.OnCpu == 0 ? "" : $"; products {p.OnDevice} device / {p.OnCpu} cpu") +
+        (p.AttendedOnDevice + p.AttendedOnCpu == 0 ? "" : $"; attention {p.AttendedOnDevice} device / {p.AttendedOnCpu} cpu");
 
     /// <summary>"; vram 12 resident / 3 uploaded / 5 cpu": where the expert cache ran the pages (nothing without one).</summary>
     private static string Vram(DeviceExpertCounts v) => v == default ? "" : $"; vram {v.Hits} resident / {v.Uploads} uploaded / {v.CpuPages} cpu";

@@ -132,7 +132,12 @@ public static class Planner
         if (device is not { Candidates: { } candidates, Resident: { Count: > 0 } resident }) return "";
         var matrices = o.Tensors.Where(t => candidates.Contains(t.Name)).ToList();
         var there = matrices.Count(t => resident.Contains(t.Name));
-        return there == 0 ? "" : there == matrices.Count ? "; products on the device" : $"; products: {there} of {matrices.Count} on the device, the rest on the CPU";
+        var products = there == 0 ? "" : there == matrices.Count ? "; products on the device" : $"; products: {there} of {matrices.Count} on the device, the rest on the CPU";
+        // Attention attends on the device when its output projection is resident there (the product its outputs feed);
+        // latent attention always (its outputs go on to the CPU's per-head products).
+        var attends = o.Kind == OperatorKind.Attention && (o.Variant == OperatorVariant.Latent
+                                                          || o.Tensors.Any(t => t.Name.EndsWith(".attn_output", StringComparison.Ordinal) && resident.Contains(t.Name)));
+        return attends ? products + ", attention over the KV cache in VRAM (in RAM while the budget has no room for it)" : products;
     }
 
     /// <summary>EXPLAIN's placement line: null when no accelerator was asked for.</summary>
@@ -151,7 +156,9 @@ public static class Planner
               "it or on its second miss, else computed on the CPU from RAM"
             : "; the experts run on the CPU";
         return $"placement: {device.Device}, {budget}; {resident.Count} of {candidates.Count} dense matrices resident, their products on the device " +
-               $"(each step's rows sent up, the outputs back){experts}; the embedding and what the nodes do not mark run on the CPU";
+               "(each step's rows sent up, the outputs back); each sequence's KV cache mirrored in VRAM as the budget has room, before the expert cache " +
+               $"(sequences of the running step first, the least recently used give theirs up), RAM keeping the whole cache{experts}; the embedding and " +
+               "what the nodes do not mark run on the CPU";
     }
 
     /// <summary>What an operator does, as EXPLAIN says it.</summary>

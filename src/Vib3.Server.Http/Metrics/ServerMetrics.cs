@@ -13,7 +13,7 @@ internal sealed class ServerMetrics
     private readonly Counter _requests, _promptTokens, _generationTokens;
     private readonly Histogram _timeToFirstToken, _interToken, _endToEnd;
     private readonly Gauge _waiting, _running, _residentBytes, _pagesReadPerToken, _directIo;
-    private readonly Gauge _ramBudget, _ramResident, _vramBudget, _vramUsed, _vramResident, _vramFailed;
+    private readonly Gauge _ramBudget, _ramResident, _vramBudget, _vramUsed, _vramResident, _vramKvBytes, _vramFailed;
     private readonly Counter _vramHits, _vramUploads, _vramCpuPages, _vramEvictions;
     private readonly HashSet<string> _modelGauges = new(StringComparer.Ordinal); // models whose gauges are exported
     private readonly Counter _hits, _misses, _hitBytes, _bytesRead, _steps, _batchRows;
@@ -48,9 +48,10 @@ internal sealed class ServerMetrics
         _ramResident = f.CreateGauge("vib3_ram_resident_bytes", "Bytes of pages the engine holds in RAM, every open model's together (never above vib3_ram_budget_bytes)");
         var absentUntilSet = new GaugeConfiguration { SuppressInitialValue = true }; // no device: no VRAM figures at all, rather than zeros
         _vramBudget = f.CreateGauge("vib3_vram_budget_bytes", "The engine-wide VRAM budget (--vram-budget); absent without a device", absentUntilSet);
-        _vramUsed = f.CreateGauge("vib3_vram_used_bytes", "Bytes of the VRAM budget the open models hold: resident matrices and expert caches' slots, filled or not",
+        _vramUsed = f.CreateGauge("vib3_vram_used_bytes", "Bytes of the VRAM budget the open models hold: resident matrices, their sequences' KV caches and expert caches' slots, filled or not",
             absentUntilSet);
         _vramResident = f.CreateGauge("vib3_vram_resident_bytes", "Bytes of the model's weights resident in VRAM: its dense matrices and the expert pages cached", model);
+        _vramKvBytes = f.CreateGauge("vib3_vram_kv_cache_bytes", "Bytes of the model's sequences' KV caches mirrored in VRAM, where attention runs over them", model);
         _vramFailed = f.CreateGauge("vib3_vram_failed", "1 when the model gave its device up after a failure (the CPU runs every operator since), else 0", model);
         _vramHits = f.CreateCounter("vib3_vram_expert_hits_total", "Expert pages run on the device where they were resident", model);
         _vramUploads = f.CreateCounter("vib3_vram_expert_uploads_total", "Expert pages uploaded to the VRAM cache, then run there", model);
@@ -98,6 +99,7 @@ internal sealed class ServerMetrics
             _pagesReadPerToken.RemoveLabelled(gone);
             _directIo.RemoveLabelled(gone);
             _vramResident.RemoveLabelled(gone);
+            _vramKvBytes.RemoveLabelled(gone);
             _vramFailed.RemoveLabelled(gone);
             _modelGauges.Remove(gone);
         }
@@ -124,6 +126,7 @@ internal sealed class ServerMetrics
             if (s.Vram is { } vram)
             {
                 _vramResident.WithLabels(s.Model).Set(vram.ResidentBytes);
+                _vramKvBytes.WithLabels(s.Model).Set(vram.KvBytes);
                 _vramFailed.WithLabels(s.Model).Set(vram.Failure is null ? 0 : 1);
                 _copy.Copy(_vramHits.WithLabels(s.Model), s.Instance, vram.Experts.Hits);
                 _copy.Copy(_vramUploads.WithLabels(s.Model), s.Instance, vram.Experts.Uploads);

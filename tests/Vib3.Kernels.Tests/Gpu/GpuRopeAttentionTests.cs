@@ -87,6 +87,53 @@ public sealed class GpuRopeAttentionTests(IlgpuCpuDevice cpu)
                 }
     }
 
+    /// <summary>Several rows of one sequence at once (a prompt chunk): row r sees the first positions − (rows − 1 − r)
+    /// positions of the cache, as each row does on the CPU.</summary>
+    [Theory]
+    [MemberData(nameof(CacheTypes))]
+    public void Rows_of_a_prompt_chunk_attend_as_the_cpu_does(bool f16)
+    {
+        var rng = new Random(f16 ? 14 : 13);
+        foreach (var (heads, kvHeads, headDim, positions, rows) in new[] { (4, 2, 40, 3, 3), (4, 4, 64, 70, 5), (8, 1, 128, 300, 2), (2, 1, 32, 9, 1) })
+        {
+            var q = TestData.Floats(rng, rows * heads * headDim);
+            var k = TestData.Floats(rng, positions * kvHeads * headDim, 3f);
+            var v = TestData.Floats(rng, positions * kvHeads * headDim);
+            var visible = Enumerable.Range(0, rows).Select(r => positions - (rows - 1 - r)).ToArray();
+            var kh = k.Select(x => (Half)x).ToArray();
+            var vh = v.Select(x => (Half)x).ToArray();
+            var expected = new float[rows * heads * headDim];
+            for (var r = 0; r < rows; r++)
+            {
+                var qr = q.AsSpan(r * heads * headDim, heads * headDim);
+                var yr = expected.AsSpan(r * heads * headDim, heads * headDim);
+                var seen = visible[r] * kvHeads * headDim;
+                if (f16) Attention.DecodeF16(qr, kh.AsSpan(0, seen), vh.AsSpan(0, seen), visible[r], heads, kvHeads, headDim, yr, new float[heads * visible[r]]);
+                else Attention.Decode(qr, k.AsSpan(0, seen), v.AsSpan(0, seen), visible[r], heads, kvHeads, headDim, yr, new float[heads * visible[r]]);
+            }
+            using var dq = cpu.Upload(q);
+            using var dvis = cpu.Upload(visible);
+            using var dy = cpu.Device.Accelerator.Allocate1D<float>(expected.Length);
+            using var ds = cpu.Device.Accelerator.Allocate1D<float>(rows * heads * positions);
+            if (f16)
+            {
+                using var dk = cpu.Upload(kh.Select(BitConverter.HalfToUInt16Bits).ToArray());
+                using var dv = cpu.Upload(vh.Select(BitConverter.HalfToUInt16Bits).ToArray());
+                GpuAttention.Rows(cpu.Device, dq.View, rows, dk.View, dv.View, positions, dvis.View, heads, kvHeads, headDim, dy.View, ds.View);
+            }
+            else
+            {
+                using var dk = cpu.Upload(k);
+                using var dv = cpu.Upload(v);
+                GpuAttention.Rows(cpu.Device, dq.View, rows, dk.View, dv.View, positions, dvis.View, heads, kvHeads, headDim, dy.View, ds.View);
+            }
+            var actual = IlgpuCpuDevice.Download(dy, expected.Length);
+            for (var i = 0; i < actual.Length; i++)
+                Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5f * Math.Max(1, Math.Abs(expected[i])),
+                    $"{rows} rows of {heads}/{kvHeads} heads of {headDim}, {positions} positions, at {i}: cpu {expected[i]}, device {actual[i]}");
+        }
+    }
+
     /// <summary>MLA's attention in latent space: queries seeing their own prefixes of the shared latent cache (a prefill
     /// chunk's causal mask) against the CPU's <see cref="MlaAttention.AttendLatents"/>.</summary>
     [Fact]

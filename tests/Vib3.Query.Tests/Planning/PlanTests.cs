@@ -135,12 +135,15 @@ public sealed class PlanTests : IClassFixture<PlanTests.Models>
 
         var all = Explain(new DevicePlacement("Test GPU", 8L << 30, 1L << 20, dense, dense));
         Assert.Contains($"placement: Test GPU, VRAM budget 8.00 GiB, 1.00 MiB held by open models; {dense.Count} of {dense.Count} dense matrices resident", all);
-        Assert.Matches(@"Attention .*weights f32; products on the device\n", all);
+        Assert.Matches(@"Attention .*weights f32; products on the device, attention over the KV cache in VRAM \(in RAM while the budget has no room for it\)\n", all);
         Assert.Matches(@"LmHead .*f32; products on the device\n", all);
         Assert.DoesNotMatch(@"(Embed|Experts|FinalNorm) .*on the device", all);
 
         var some = Explain(new DevicePlacement("Test GPU", 8L << 30, 0, dense, dense.Where(n => !n.EndsWith("attn_v", StringComparison.Ordinal)).ToHashSet()));
-        Assert.Matches(@"Attention .*; products: 3 of 4 on the device, the rest on the CPU\n", some);
+        Assert.Matches(@"Attention .*; products: 3 of 4 on the device, the rest on the CPU, attention over the KV cache in VRAM ", some);
+        // Without its output projection resident, a layer's attention stays with the CPU (its outputs would come back).
+        var noOutput = Explain(new DevicePlacement("Test GPU", 8L << 30, 0, dense, dense.Where(n => !n.EndsWith("attn_output", StringComparison.Ordinal)).ToHashSet()));
+        Assert.Matches(@"Attention .*; products: 3 of 4 on the device, the rest on the CPU\n", noOutput);
 
         Assert.Contains("the model is not open: it opens with its dense matrices in VRAM", Explain(new DevicePlacement("Test GPU", 8L << 30, 0, null, null)));
         var failed = Explain(new DevicePlacement("Test GPU", 8L << 30, 0, dense, dense, "ObjectDisposedException: gone"));

@@ -43,6 +43,8 @@ public sealed class VramTierTests : IDisposable
         Assert.Contains("; products on the device", plan);
         Assert.Matches(@"; an expert cache of (\d+) of its \1 expert pages", plan);
         Assert.Contains("pages resident in the VRAM expert cache run on the device", plan);
+        Assert.Contains("each sequence's KV cache mirrored in VRAM as the budget has room, before the expert cache", plan);
+        Assert.Matches(@"Attention .*; products on the device, attention over the KV cache in VRAM", plan);
     }
 
     /// <summary>A generation on a model whose every expert page fits the cache: EXPLAIN ANALYZE says where each
@@ -61,8 +63,10 @@ public sealed class VramTierTests : IDisposable
         Assert.Matches(@"layer 1 experts: .*; vram \d+ resident, \d+ uploaded, 0 cpu", plan);
         Assert.Matches(@"; vram \d+ resident / \d+ uploaded / 0 cpu\)", plan); // the Experts nodes' figures
         // Every dense matrix is resident: each operator's products ran on the device, none on the CPU.
-        Assert.Matches(@"Attention .*\n.*; products [1-9]\d* device / 0 cpu\)", plan);
+        // and attention over the sequence's KV cache in VRAM, at every layer of every step.
+        Assert.Matches(@"Attention .*\n.*; products [1-9]\d* device / 0 cpu; attention [1-9]\d* device / 0 cpu\)", plan);
         Assert.DoesNotMatch(@"; products \d+ device / [1-9]", plan);
+        Assert.Matches(@"vram tier: .*; attention over KV caches in VRAM in (\d+) of \1 layer steps \(the others in RAM\); \d+ sequences' caches in VRAM now", plan);
 
         var row = (await SessionRows.LastAsync(session, "SELECT hits, misses, evictions, failure FROM vib3_tiers WHERE tier = 'vram' AND model = 'm'")).Single();
         Assert.Equal(hits, (long)row[0]!);

@@ -1,0 +1,210 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Vib3.Models.Inference;
+
+namespace Vib3.Models.Device;
+
+/// <summary>A model's sequences' KV caches in VRAM, where attention runs over them. Each is a mirror of a
+/// <see cref="KvCache"/> in RAM, which stays whole and is what the CPU attends over when the device fails or has no room
+/// for a sequence: the mirror holds the same rows in the same type (f32 or f16 bits), copied up from RAM as far as a
+/// step needs them, and copies again the rows RAM rewrote (a failed step's, a shared prefix). Its memory comes from the
+/// engine-wide budget before any expert cache's, as a dense matrix's does (<see cref="DeviceTier.TryReserveDense"/>);
+/// when the budget is short, the mirrors of sequences the running step does not use give theirs up, least recently used
+/// first. A mirror grows as its cache does (doubling) and starts empty again when it grows (RAM has every row); the
+/// mirror of a cache no one holds any more is freed at the next step. Used by the pass's one caller at a time.</summary>
+public sealed class DeviceKvCaches(DeviceTier tier) : IDisposable
+{
+    private const int FirstPositions = 64;
+    private readonly List<Mirror> _mirrors = []; // least recently used first
+    private long _step;
+    private int _count;  // the mirrors' number and bytes, for readers on other threads (statistics)
+    private long _bytes;
+
+    /// <summary>Sequences whose caches are in VRAM now.</summary>
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Device memory the mirrors take.</summary>
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    /// <summary>Starts a step: frees the mirrors of caches that are gone. Mirrors used from here on are this step's,
+    /// never given up to make room for another in it.</summary>
+    public void BeginStep()
+    {
+        _step++;
+        tier.Device.BindToThread();
+        for (var i = _mirrors.Count - 1; i >= 0; i--)
+            if (!_mirrors[i].Cache.TryGetTarget(out _))
+                Drop(i);
+    }
+
+    /// <summary><paramref name="cache"/>'s mirror with room for its first <paramref name="positions"/> positions and
+    /// those rows of <paramref name="layer"/> equal to RAM's, or null when the budget has no room for it (then the CPU
+    /// attends for the sequence).</summary>
+    internal Mirror? Rows(KvCache cache, int layer, int positions)
+    {
+        var at = _mirrors.FindIndex(m => m.Cache.TryGetTarget(out var c) && c == cache);
+        var mirror = at < 0 ? null : _mirrors[at];
+        var outgrown = 0;
+        if (mirror is not null && mirror.Positions < positions)
+        {
+            outgrown = mirror.Positions;
+            Drop(at); // grown anew (RAM has every row): no second copy held while the first is copied across
+            mirror = null;
+        }
+        if (mirror is null)
+        {
+            if (cache.Mirror is not null) return null; // another pass's (a cache runs in one model's steps)
+            mirror = Open(cache, (int)Math.Min(cache.Capacity, Math.Max(positions, Math.Max(FirstPositions, 2L * outgrown))));
+            if (mirror is null) return null;
+        }
+        else _mirrors.RemoveAt(at);
+        _mirrors.Add(mirror); // most recently used last
+        mirror.LastStep = _step;
+        mirror.Fill(layer, positions);
+        return mirror;
+    }
+
+    private Mirror? Open(KvCache cache, int positions)
+    {
+        var bytes = Mirror.SizeBytes(cache, positions);
+        while (!tier.TryReserveDense(bytes))
+        {
+            var victim = _mirrors.FindIndex(m => m.LastStep != _step);
+            if (victim < 0) return null;
+            Drop(victim);
+        }
+        try
+        {
+            var mirror = new Mirror(tier, cache, positions, bytes);
+            cache.Mirror = mirror;
+            Interlocked.Increment(ref _count);
+            Interlocked.Add(ref _bytes, bytes);
+            return mirror;
+        }
+        catch
+        {
+            tier.Release(bytes);
+            throw;
+        }
+    }
+
+    private void Drop(int at)
+    {
+        var mirror = _mirrors[at];
+        _mirrors.RemoveAt(at);
+        if (mirror.Cache.TryGetTarget(out var cache) && cache.Mirror == mirror) cache.Mirror = null;
+        mirror.Dispose();
+        tier.Release(mirror.Bytes);
+        Interlocked.Decrement(ref _count);
+        Interlocked.Add(ref _bytes, -mirror.Bytes);
+    }
+
+    public void Dispose()
+    {
+        while (_mirrors.Count > 0) Drop(_mirrors.Count - 1);
+    }
+
+    /// <summary>One sequence's keys and values on the device, K and V each [layers, Positions, width] in the cache's
+    /// type; rows [0, valid[l]) of layer l equal RAM's.</summary>
+    internal sealed class Mirror : IKvCacheMirror, IDisposable
+    {
+        private readonly Buffers _buffers;
+        private readonly int[] _valid;
+        private readonly int _keyWidth, _valueWidth;
+
+        public Mirror(DeviceTier tier, KvCache cache, int positions, long bytes)
+        {
+            Cache = new WeakReference<KvCache>(cache);
+            Positions = positions;
+            Bytes = bytes;
+            F16 = cache.Type == KvCacheType.F16;
+            (_keyWidth, _valueWidth) = (cache.KvDim, cache.ValueDim);
+            _valid = new int[cache.Layers];
+            _buffers = new Buffers(tier.Device.Accelerator, F16, (long)cache.Layers * positions * _keyWidth, (long)cache.Layers * positions * _valueWidth);
+        }
+
+        public static long SizeBytes(KvCache cache, int positions) =>
+            (long)cache.Layers * positions * (cache.KvDim + cache.ValueDim) * (cache.Type == KvCacheType.F16 ? 2 : sizeof(float));
+
+        public WeakReference<KvCache> Cache { get; }
+
+        /// <summary>Positions each layer has room for.</summary>
+        public int Positions { get; }
+
+        public long Bytes { get; }
+
+        /// <summary>Whether the rows are f16 bits (<see cref="Keys16"/>) rather than f32 (<see cref="Keys32"/>).</summary>
+        public bool F16 { get; }
+
+        public long LastStep { get; set; }
+
+        public void Changed(int layer, int position) => _valid[layer] = Math.Min(_valid[layer], position);
+
+        /// <summary>Copies up the rows of <paramref name="layer"/> below <paramref name="positions"/> that RAM changed.</summary>
+        public void Fill(int layer, int positions)
+        {
+            if (_valid[layer] >= positions || !Cache.TryGetTarget(out var cache)) return;
+            var (from, count) = (_valid[layer], positions - _valid[layer]);
+            if (F16)
+            {
+                ((ArrayView<ushort>)_buffers.K16!.View).SubView(At(layer, from, _keyWidth), (long)count * _keyWidth)
+                    .CopyFromCPU(System.Runtime.InteropServices.MemoryMarshal.Cast<System.Half, ushort>(cache.StoredF16(true, layer, from, count)));
+                if (_valueWidth > 0)
+                    ((ArrayView<ushort>)_buffers.V16!.View).SubView(At(layer, from, _valueWidth), (long)count * _valueWidth)
+                        .CopyFromCPU(System.Runtime.InteropServices.MemoryMarshal.Cast<System.Half, ushort>(cache.StoredF16(false, layer, from, count)));
+            }
+            else
+            {
+                ((ArrayView<float>)_buffers.K32!.View).SubView(At(layer, from, _keyWidth), (long)count * _keyWidth).CopyFromCPU(cache.StoredF32(true, layer, from, count));
+                if (_valueWidth > 0)
+                    ((ArrayView<float>)_buffers.V32!.View).SubView(At(layer, from, _valueWidth), (long)count * _valueWidth).CopyFromCPU(cache.StoredF32(false, layer, from, count));
+            }
+            _valid[layer] = positions;
+        }
+
+        /// <summary>Layer <paramref name="layer"/>'s keys [positions, KvDim] as f32 (an f32 mirror).</summary>
+        public ArrayView<float> Keys32(int layer, int positions) => ((ArrayView<float>)_buffers.K32!.View).SubView(At(layer, 0, _keyWidth), (long)positions * _keyWidth);
+
+        public ArrayView<float> Values32(int layer, int positions) => ((ArrayView<float>)_buffers.V32!.View).SubView(At(layer, 0, _valueWidth), (long)positions * _valueWidth);
+
+        /// <summary>Layer <paramref name="layer"/>'s keys [positions, KvDim] as f16 bits (an f16 mirror).</summary>
+        public ArrayView<ushort> Keys16(int layer, int positions) => ((ArrayView<ushort>)_buffers.K16!.View).SubView(At(layer, 0, _keyWidth), (long)positions * _keyWidth);
+
+        public ArrayView<ushort> Values16(int layer, int positions) => ((ArrayView<ushort>)_buffers.V16!.View).SubView(At(layer, 0, _valueWidth), (long)positions * _valueWidth);
+
+        private long At(int layer, int position, int width) => ((long)layer * Positions + position) * width;
+
+        public void Dispose() => _buffers.Dispose();
+    }
+
+    /// <summary>A mirror's two buffers, f32 or f16 bits (one of the pairs is null; a latent cache has no values).</summary>
+    private sealed class Buffers : IDisposable
+    {
+        public Buffers(Accelerator a, bool f16, long keys, long values)
+        {
+            if (f16)
+            {
+                K16 = a.Allocate1D<ushort>(keys);
+                V16 = a.Allocate1D<ushort>(Math.Max(1, values));
+            }
+            else
+            {
+                K32 = a.Allocate1D<float>(keys);
+                V32 = a.Allocate1D<float>(Math.Max(1, values));
+            }
+        }
+
+        public MemoryBuffer1D<float, Stride1D.Dense>? K32 { get; }
+        public MemoryBuffer1D<float, Stride1D.Dense>? V32 { get; }
+        public MemoryBuffer1D<ushort, Stride1D.Dense>? K16 { get; }
+        public MemoryBuffer1D<ushort, Stride1D.Dense>? V16 { get; }
+
+        public void Dispose()
+        {
+            K32?.Dispose();
+            V32?.Dispose();
+            K16?.Dispose();
+            V16?.Dispose();
+        }
+    }
+}
