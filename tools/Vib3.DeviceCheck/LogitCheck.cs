@@ -63,11 +63,13 @@ internal static class LogitCheck
             next = Argmax(expected[^1]);
         }
         if (d.Failure is { } failure) throw new InvalidOperationException($"the device was given up: {failure}");
+        if (d.Kv.Count == 0) throw new InvalidOperationException("attention ran on the CPU: no KV cache went to the device");
         var worst = expected.Zip(actual, (e, a) => e.Zip(a, (x, y) => Math.Abs(x - y)).Max() / e.Max(MathF.Abs)).Max();
         var misses = expected.Zip(actual, (e, a) => Argmax(e) != Argmax(a)).Count(x => x);
         var counts = d.Experts?.Counts ?? default;
         return (worst, misses, expected.Count,
-            $"{d.Count} of {d.Candidates} dense matrices and {d.Experts?.Resident ?? 0} expert pages resident (hits {counts.Hits}, uploads {counts.Uploads}, cpu {counts.CpuPages})");
+            $"{d.Count} of {d.Candidates} dense matrices and {d.Experts?.Resident ?? 0} expert pages resident (hits {counts.Hits}, uploads {counts.Uploads}, cpu {counts.CpuPages}), " +
+            $"attention over the KV cache in VRAM ({ByteSize.Format(d.Kv.Bytes)})");
     }
 
     private static int Argmax(float[] v) => Array.IndexOf(v, v.Max());

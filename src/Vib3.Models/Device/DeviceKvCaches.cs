@@ -7,7 +7,7 @@ namespace Vib3.Models.Device;
 /// <summary>A model's sequences' KV caches in VRAM, where attention runs over them. Each is a mirror of a
 /// <see cref="KvCache"/> in RAM, which stays whole and is what the CPU attends over when the device fails or has no room
 /// for a sequence: the mirror holds the same rows in the same type (f32 or f16 bits), copied up from RAM as far as a
-/// step needs them, and copies again the rows RAM rewrote (a failed step's, a shared prefix). Its memory comes from the
+/// step needs them (with the step's other inputs, in one copy), and copies again the rows RAM rewrote (a failed step's, a shared prefix). Its memory comes from the
 /// engine-wide budget before any expert cache's, as a dense matrix's does (<see cref="DeviceTier.TryReserveDense"/>);
 /// when the budget is short, the mirrors of sequences the running step does not use give theirs up, least recently used
 /// first. A mirror grows as its cache does (doubling) and starts empty again when it grows (RAM has every row); the
@@ -37,10 +37,10 @@ public sealed class DeviceKvCaches(DeviceTier tier) : IDisposable
                 Drop(i);
     }
 
-    /// <summary><paramref name="cache"/>'s mirror with room for its first <paramref name="positions"/> positions and
-    /// those rows of <paramref name="layer"/> equal to RAM's, or null when the budget has no room for it (then the CPU
-    /// attends for the sequence).</summary>
-    internal Mirror? Rows(KvCache cache, int layer, int positions)
+    /// <summary><paramref name="cache"/>'s mirror with room for its first <paramref name="positions"/> positions, or
+    /// null when the budget has no room for it (then the CPU attends for the sequence). The caller fills the rows it
+    /// lacks (<see cref="Mirror.Missing"/>, <see cref="Mirror.Store"/>).</summary>
+    internal Mirror? For(KvCache cache, int positions)
     {
         var at = _mirrors.FindIndex(m => m.Cache.TryGetTarget(out var c) && c == cache);
         var mirror = at < 0 ? null : _mirrors[at];
@@ -60,7 +60,6 @@ public sealed class DeviceKvCaches(DeviceTier tier) : IDisposable
         else _mirrors.RemoveAt(at);
         _mirrors.Add(mirror); // most recently used last
         mirror.LastStep = _step;
-        mirror.Fill(layer, positions);
         return mirror;
     }
 
@@ -105,12 +104,12 @@ public sealed class DeviceKvCaches(DeviceTier tier) : IDisposable
     }
 
     /// <summary>One sequence's keys and values on the device, K and V each [layers, Positions, width] in the cache's
-    /// type; rows [0, valid[l]) of layer l equal RAM's.</summary>
+    /// type (held as bytes: f32 or f16 bits); rows [0, valid[l]) of layer l equal RAM's.</summary>
     internal sealed class Mirror : IKvCacheMirror, IDisposable
     {
-        private readonly Buffers _buffers;
+        private readonly MemoryBuffer1D<byte, Stride1D.Dense> _keys, _values;
         private readonly int[] _valid;
-        private readonly int _keyWidth, _valueWidth;
+        private readonly int _keyBytes, _valueBytes; // one position's key and value, in bytes
 
         public Mirror(DeviceTier tier, KvCache cache, int positions, long bytes)
         {
@@ -118,9 +117,11 @@ public sealed class DeviceKvCaches(DeviceTier tier) : IDisposable
             Positions = positions;
             Bytes = bytes;
             F16 = cache.Type == KvCacheType.F16;
-            (_keyWidth, _valueWidth) = (cache.KvDim, cache.ValueDim);
+            var element = F16 ? 2 : sizeof(float);
+            (_keyBytes, _valueBytes) = (cache.KvDim * element, cache.ValueDim * element);
             _valid = new int[cache.Layers];
-            _buffers = new Buffers(tier.Device.Accelerator, F16, (long)cache.Layers * positions * _keyWidth, (long)cache.Layers * positions * _valueWidth);
+            _keys = tier.Device.Accelerator.Allocate1D<byte>((long)cache.Layers * positions * _keyBytes);
+            _values = tier.Device.Accelerator.Allocate1D<byte>(Math.Max(1, (long)cache.Layers * positions * _valueBytes));
         }
 
         public static long SizeBytes(KvCache cache, int positions) =>
@@ -140,71 +141,38 @@ public sealed class DeviceKvCaches(DeviceTier tier) : IDisposable
 
         public void Changed(int layer, int position) => _valid[layer] = Math.Min(_valid[layer], position);
 
-        /// <summary>Copies up the rows of <paramref name="layer"/> below <paramref name="positions"/> that RAM changed.</summary>
-        public void Fill(int layer, int positions)
+        /// <summary>The rows of <paramref name="layer"/> below <paramref name="positions"/> that RAM holds and the mirror
+        /// does not (yet, or any more): [From, From + Count).</summary>
+        public (int From, int Count) Missing(int layer, int positions) =>
+            _valid[layer] >= positions ? (positions, 0) : (_valid[layer], positions - _valid[layer]);
+
+        /// <summary>Stores rows [from, from + count) of <paramref name="layer"/>, as RAM holds them (<see cref="KvCache.StoredBytes"/>),
+        /// from where they landed on the device; the layer's rows then equal RAM's up to from + count.</summary>
+        public void Store(int layer, int from, int count, ArrayView<byte> keys, ArrayView<byte> values)
         {
-            if (_valid[layer] >= positions || !Cache.TryGetTarget(out var cache)) return;
-            var (from, count) = (_valid[layer], positions - _valid[layer]);
-            if (F16)
-            {
-                ((ArrayView<ushort>)_buffers.K16!.View).SubView(At(layer, from, _keyWidth), (long)count * _keyWidth)
-                    .CopyFromCPU(System.Runtime.InteropServices.MemoryMarshal.Cast<System.Half, ushort>(cache.StoredF16(true, layer, from, count)));
-                if (_valueWidth > 0)
-                    ((ArrayView<ushort>)_buffers.V16!.View).SubView(At(layer, from, _valueWidth), (long)count * _valueWidth)
-                        .CopyFromCPU(System.Runtime.InteropServices.MemoryMarshal.Cast<System.Half, ushort>(cache.StoredF16(false, layer, from, count)));
-            }
-            else
-            {
-                ((ArrayView<float>)_buffers.K32!.View).SubView(At(layer, from, _keyWidth), (long)count * _keyWidth).CopyFromCPU(cache.StoredF32(true, layer, from, count));
-                if (_valueWidth > 0)
-                    ((ArrayView<float>)_buffers.V32!.View).SubView(At(layer, from, _valueWidth), (long)count * _valueWidth).CopyFromCPU(cache.StoredF32(false, layer, from, count));
-            }
-            _valid[layer] = positions;
+            if (count == 0) return;
+            keys.CopyTo(Layer(_keys, layer, _keyBytes).SubView((long)from * _keyBytes, (long)count * _keyBytes));
+            if (_valueBytes > 0) values.CopyTo(Layer(_values, layer, _valueBytes).SubView((long)from * _valueBytes, (long)count * _valueBytes));
+            _valid[layer] = from + count;
         }
 
         /// <summary>Layer <paramref name="layer"/>'s keys [positions, KvDim] as f32 (an f32 mirror).</summary>
-        public ArrayView<float> Keys32(int layer, int positions) => ((ArrayView<float>)_buffers.K32!.View).SubView(At(layer, 0, _keyWidth), (long)positions * _keyWidth);
+        public ArrayView<float> Keys32(int layer, int positions) => Layer(_keys, layer, _keyBytes).SubView(0, (long)positions * _keyBytes).Cast<float>();
 
-        public ArrayView<float> Values32(int layer, int positions) => ((ArrayView<float>)_buffers.V32!.View).SubView(At(layer, 0, _valueWidth), (long)positions * _valueWidth);
+        public ArrayView<float> Values32(int layer, int positions) => Layer(_values, layer, _valueBytes).SubView(0, (long)positions * _valueBytes).Cast<float>();
 
         /// <summary>Layer <paramref name="layer"/>'s keys [positions, KvDim] as f16 bits (an f16 mirror).</summary>
-        public ArrayView<ushort> Keys16(int layer, int positions) => ((ArrayView<ushort>)_buffers.K16!.View).SubView(At(layer, 0, _keyWidth), (long)positions * _keyWidth);
+        public ArrayView<ushort> Keys16(int layer, int positions) => Layer(_keys, layer, _keyBytes).SubView(0, (long)positions * _keyBytes).Cast<ushort>();
 
-        public ArrayView<ushort> Values16(int layer, int positions) => ((ArrayView<ushort>)_buffers.V16!.View).SubView(At(layer, 0, _valueWidth), (long)positions * _valueWidth);
+        public ArrayView<ushort> Values16(int layer, int positions) => Layer(_values, layer, _valueBytes).SubView(0, (long)positions * _valueBytes).Cast<ushort>();
 
-        private long At(int layer, int position, int width) => ((long)layer * Positions + position) * width;
-
-        public void Dispose() => _buffers.Dispose();
-    }
-
-    /// <summary>A mirror's two buffers, f32 or f16 bits (one of the pairs is null; a latent cache has no values).</summary>
-    private sealed class Buffers : IDisposable
-    {
-        public Buffers(Accelerator a, bool f16, long keys, long values)
-        {
-            if (f16)
-            {
-                K16 = a.Allocate1D<ushort>(keys);
-                V16 = a.Allocate1D<ushort>(Math.Max(1, values));
-            }
-            else
-            {
-                K32 = a.Allocate1D<float>(keys);
-                V32 = a.Allocate1D<float>(Math.Max(1, values));
-            }
-        }
-
-        public MemoryBuffer1D<float, Stride1D.Dense>? K32 { get; }
-        public MemoryBuffer1D<float, Stride1D.Dense>? V32 { get; }
-        public MemoryBuffer1D<ushort, Stride1D.Dense>? K16 { get; }
-        public MemoryBuffer1D<ushort, Stride1D.Dense>? V16 { get; }
+        private ArrayView<byte> Layer(MemoryBuffer1D<byte, Stride1D.Dense> buffer, int layer, int rowBytes) =>
+            ((ArrayView<byte>)buffer.View).SubView((long)layer * Positions * rowBytes, (long)Positions * rowBytes);
 
         public void Dispose()
         {
-            K32?.Dispose();
-            V32?.Dispose();
-            K16?.Dispose();
-            V16?.Dispose();
+            _keys.Dispose();
+            _values.Dispose();
         }
     }
 }

@@ -20,7 +20,8 @@ public sealed class DeviceMatrices : IDisposable
     private MemoryBuffer1D<float, Stride1D.Dense>? _outputs;          // Products' [Σ rows of the matrices, n] outputs, grown as needed
     private float[] _outputsHost = [];                                // their copy in RAM
     private AttentionBuffers? _attention;                             // Attend's and AttendLatents', grown to the largest step so far
-    private readonly List<(int Start, int Count, DeviceKvCaches.Mirror Mirror)> _runs = []; // Attend's runs of one sequence's rows
+    private readonly List<Run> _runs = [];                            // Attend's runs of one sequence's rows
+    private readonly GpuStaging _staging;                             // Attend's inputs, one copy a call
 
     private DeviceMatrices(DeviceTier tier, Dictionary<DenseWeight, DeviceMatrix> resident, IReadOnlySet<string> candidates, DeviceExperts? experts,
         int maxRows)
@@ -31,6 +32,7 @@ public sealed class DeviceMatrices : IDisposable
         CandidateNames = candidates;
         Names = resident.Keys.Select(w => w.Entry.Name).ToHashSet(StringComparer.Ordinal);
         Kv = new DeviceKvCaches(tier);
+        _staging = new GpuStaging(tier.Device);
         var inputs = resident.Count == 0 ? 1 : resident.Values.Max(m => m.Cols);
         var outputs = resident.Count == 0 ? 1 : resident.Values.Max(m => m.Rows);
         _input = new GpuMatVecInput(tier.Device, inputs, maxRows);
@@ -154,10 +156,11 @@ public sealed class DeviceMatrices : IDisposable
     }
 
     /// <summary>A step's attention over its sequences' KV caches in VRAM, then the output projection there: the rows'
-    /// queries q [n, heads·headDim] go up (positioned, their keys and values already written to the caches in RAM), each
-    /// sequence's rows attend over its cache's mirror (<see cref="DeviceKvCaches"/>: filled from RAM as far as the rows
-    /// see), the outputs feed <paramref name="o"/>'s product, and y [n, o.Rows] comes back. Returns false, having
-    /// computed nothing, when a sequence's cache has no room on the device (the CPU attends for the step).</summary>
+    /// queries q [n, heads·headDim] (positioned, their keys and values already written to the caches in RAM), the
+    /// positions each row sees and the cache rows each sequence's mirror lacks (<see cref="DeviceKvCaches"/>: the new
+    /// rows, or more after RAM rewrote some) go up in one copy; each sequence's rows attend over its mirror, the outputs
+    /// feed <paramref name="o"/>'s product, and y [n, o.Rows] comes back. Returns false, having computed nothing, when a
+    /// sequence's cache has no room on the device (the CPU attends for the step).</summary>
     public bool Attend(int layer, IReadOnlyList<StepRow> rows, ReadOnlySpan<float> q, int heads, int kvHeads, int headDim, DenseWeight o, Span<float> y)
     {
         var device = Tier.Device;
@@ -165,28 +168,32 @@ public sealed class DeviceMatrices : IDisposable
         var n = rows.Count;
         var width = heads * headDim;
         _runs.Clear();
+        _staging.Clear();
+        var queriesAt = _staging.Add(q[..(n * width)]);
         var needed = 0L; // the scores of the largest run: [its rows, heads, its positions]
         for (var start = 0; start < n;)
         {
             var count = 1;
             while (start + count < n && rows[start + count].Cache == rows[start].Cache) count++; // a prompt chunk's rows are one sequence's
             var positions = rows[start + count - 1].Position + 1;
-            if (Kv.Rows(rows[start].Cache, layer, positions) is not { } mirror) return false;
-            _runs.Add((start, count, mirror));
+            if (!AddRun(rows[start].Cache, layer, positions, start, count)) return false;
             needed = Math.Max(needed, (long)count * heads * positions);
             start += count;
         }
-        var a = AttentionScratch((long)n * width, (long)n * width, n, needed);
-        a.Queries((long)n * width).CopyFromCPU(q[..(n * width)]);
+        var visibleAt = -1;
         if (_runs.Count < n) // a run of several rows: each sees its own prefix
         {
-            for (var i = 0; i < n; i++) a.VisibleHost[i] = rows[i].Position + 1;
-            a.Visible(n).CopyFromCPU(a.VisibleHost.AsSpan(0, n));
+            Span<int> visible = stackalloc int[n];
+            for (var i = 0; i < n; i++) visible[i] = rows[i].Position + 1;
+            visibleAt = _staging.Add<int>(visible);
         }
-        foreach (var (start, count, mirror) in _runs)
+        _staging.Upload();
+        var a = AttentionScratch((long)n * width, needed);
+        foreach (var run in _runs)
         {
-            var positions = rows[start + count - 1].Position + 1;
-            var queries = a.Queries((long)n * width).SubView((long)start * width, (long)count * width);
+            run.Fill(_staging, layer);
+            var (start, count, mirror, positions) = (run.Start, run.Count, run.Mirror, run.Positions);
+            var queries = _staging.View<float>(queriesAt + start * width * sizeof(float), (long)count * width);
             var output = a.Outputs((long)n * width).SubView((long)start * width, (long)count * width);
             var scores = a.Scores((long)count * heads * positions);
             if (count == 1 && mirror.F16)
@@ -195,10 +202,10 @@ public sealed class DeviceMatrices : IDisposable
                 GpuAttention.Decode(device, queries, mirror.Keys32(layer, positions), mirror.Values32(layer, positions), positions, heads, kvHeads, headDim, output, scores);
             else if (mirror.F16)
                 GpuAttention.Rows(device, queries, count, mirror.Keys16(layer, positions), mirror.Values16(layer, positions), positions,
-                    a.Visible(n).SubView(start, count), heads, kvHeads, headDim, output, scores);
+                    _staging.View<int>(visibleAt + start * sizeof(int), count), heads, kvHeads, headDim, output, scores);
             else
                 GpuAttention.Rows(device, queries, count, mirror.Keys32(layer, positions), mirror.Values32(layer, positions), positions,
-                    a.Visible(n).SubView(start, count), heads, kvHeads, headDim, output, scores);
+                    _staging.View<int>(visibleAt + start * sizeof(int), count), heads, kvHeads, headDim, output, scores);
         }
         var m = _resident[o];
         _input.Set(a.Outputs((long)n * width), n);
@@ -209,75 +216,83 @@ public sealed class DeviceMatrices : IDisposable
     }
 
     /// <summary>Latent attention (MLA) of one sequence's (row, head) pairs over its latent cache in VRAM: the queries
-    /// [pairs, rank + ropeDim] (q_lat | q_rope) and the positions each sees go up, the pairs attend over the cache's
-    /// mirror (filled from RAM as far as <paramref name="positions"/>), the weighted latents [pairs, rank] come back
-    /// into <paramref name="output"/>. False, having computed nothing, when the cache has no room on the device.</summary>
+    /// [pairs, rank + ropeDim] (q_lat | q_rope), the positions each sees and the latent rows the cache's mirror lacks go
+    /// up in one copy, the pairs attend over the mirror, the weighted latents [pairs, rank] come back into
+    /// <paramref name="output"/>. False, having computed nothing, when the cache has no room on the device.</summary>
     public bool AttendLatents(int layer, KvCache cache, int positions, ReadOnlySpan<float> queries, int pairs, ReadOnlySpan<int> visible, int rank,
         int ropeDim, float scale, Span<float> output)
     {
         var device = Tier.Device;
         device.BindToThread();
-        if (Kv.Rows(cache, layer, positions) is not { } mirror) return false;
         var width = rank + ropeDim;
-        var a = AttentionScratch((long)pairs * width, (long)pairs * rank, pairs, (long)pairs * positions);
-        a.Queries((long)pairs * width).CopyFromCPU(queries[..(pairs * width)]);
-        visible[..pairs].CopyTo(a.VisibleHost);
-        a.Visible(pairs).CopyFromCPU(a.VisibleHost.AsSpan(0, pairs));
+        _runs.Clear();
+        _staging.Clear();
+        var queriesAt = _staging.Add(queries[..(pairs * width)]);
+        var visibleAt = _staging.Add(visible[..pairs]);
+        if (!AddRun(cache, layer, positions, 0, pairs)) return false;
+        _staging.Upload();
+        var run = _runs[0];
+        run.Fill(_staging, layer);
+        var a = AttentionScratch((long)pairs * rank, (long)pairs * positions);
         var (outputs, scores) = (a.Outputs((long)pairs * rank), a.Scores((long)pairs * positions));
-        if (mirror.F16)
-            GpuAttention.AttendLatents(device, mirror.Keys16(layer, positions), positions, rank, ropeDim, a.Queries((long)pairs * width), pairs,
-                a.Visible(pairs), scale, outputs, scores);
-        else
-            GpuAttention.AttendLatents(device, mirror.Keys32(layer, positions), positions, rank, ropeDim, a.Queries((long)pairs * width), pairs,
-                a.Visible(pairs), scale, outputs, scores);
+        var (q, seen) = (_staging.View<float>(queriesAt, (long)pairs * width), _staging.View<int>(visibleAt, pairs));
+        if (run.Mirror.F16) GpuAttention.AttendLatents(device, run.Mirror.Keys16(layer, positions), positions, rank, ropeDim, q, pairs, seen, scale, outputs, scores);
+        else GpuAttention.AttendLatents(device, run.Mirror.Keys32(layer, positions), positions, rank, ropeDim, q, pairs, seen, scale, outputs, scores);
         outputs.CopyToCPU(output[..(pairs * rank)]);
         return true;
     }
 
-    /// <summary>The attention scratch, regrown (doubling) when a step needs more than it holds.</summary>
-    private AttentionBuffers AttentionScratch(long queries, long outputs, int visible, long scores)
+    /// <summary>Takes <paramref name="cache"/>'s mirror for a run of <paramref name="count"/> queries seeing up to
+    /// <paramref name="positions"/> positions and stages the rows of <paramref name="layer"/> it lacks; false when the
+    /// cache has no room on the device.</summary>
+    private bool AddRun(KvCache cache, int layer, int positions, int start, int count)
     {
-        if (_attention is { } a && a.Holds(queries, outputs, visible, scores)) return a;
-        var (q, o, v, s) = _attention is { } old
-            ? (Math.Max(queries, 2 * old.QueryCapacity), Math.Max(outputs, 2 * old.OutputCapacity), Math.Max(visible, 2 * old.VisibleHost.Length),
-                Math.Max(scores, 2 * old.ScoreCapacity))
-            : (queries, outputs, visible, scores);
-        _attention?.Dispose();
-        return _attention = new AttentionBuffers(Tier.Device, q, o, v, s);
+        if (Kv.For(cache, positions) is not { } mirror) return false;
+        var (from, missing) = mirror.Missing(layer, positions);
+        var (keysAt, valuesAt) = missing == 0 ? (0, 0)
+            : (_staging.Add(cache.StoredBytes(true, layer, from, missing)), _staging.Add(cache.StoredBytes(false, layer, from, missing)));
+        _runs.Add(new Run(start, count, mirror, positions, from, missing, keysAt, valuesAt, cache.KvDim * (mirror.F16 ? 2 : 4), cache.ValueDim * (mirror.F16 ? 2 : 4)));
+        return true;
     }
 
-    /// <summary>Attention's scratch on the device: queries, outputs, how many positions each row (or latent query)
-    /// sees, and the scores of one launch [its queries, its positions]; sizes in elements.</summary>
-    private sealed class AttentionBuffers(GpuDevice device, long queries, long outputs, int visible, long scores) : IDisposable
+    /// <summary>One sequence's queries in an attention call: rows [Start, Start + Count) of the step (or of the latent
+    /// pairs), seeing up to Positions positions of its mirror, whose rows [From, From + Missing) were staged at KeysAt and
+    /// ValuesAt (KeyBytes of key and ValueBytes of value a position).</summary>
+    private readonly record struct Run(int Start, int Count, DeviceKvCaches.Mirror Mirror, int Positions, int From, int Missing, int KeysAt,
+        int ValuesAt, int KeyBytes, int ValueBytes)
     {
-        private readonly MemoryBuffer1D<float, Stride1D.Dense> _queries = device.Accelerator.Allocate1D<float>(queries);
-        private readonly MemoryBuffer1D<float, Stride1D.Dense> _outputs = device.Accelerator.Allocate1D<float>(outputs);
-        private readonly MemoryBuffer1D<int, Stride1D.Dense> _visible = device.Accelerator.Allocate1D<int>(visible);
-        private readonly MemoryBuffer1D<float, Stride1D.Dense> _scores = device.Accelerator.Allocate1D<float>(scores);
+        /// <summary>Stores the staged rows into the mirror (after the staging's upload).</summary>
+        public void Fill(GpuStaging staging, int layer) =>
+            Mirror.Store(layer, From, Missing, staging.View<byte>(KeysAt, (long)Missing * KeyBytes), staging.View<byte>(ValuesAt, (long)Missing * ValueBytes));
+    }
 
-        public long QueryCapacity { get; } = queries;
+    /// <summary>The attention scratch, regrown (doubling) when a call needs more than it holds.</summary>
+    private AttentionBuffers AttentionScratch(long outputs, long scores)
+    {
+        if (_attention is { } a && outputs <= a.OutputCapacity && scores <= a.ScoreCapacity) return a;
+        var (o, s) = _attention is { } old ? (Math.Max(outputs, 2 * old.OutputCapacity), Math.Max(scores, 2 * old.ScoreCapacity)) : (outputs, scores);
+        _attention?.Dispose();
+        return _attention = new AttentionBuffers(Tier.Device, o, s);
+    }
+
+    /// <summary>Attention's scratch on the device: the outputs, and the scores of one launch [its queries, its
+    /// positions]; sizes in floats.</summary>
+    private sealed class AttentionBuffers(GpuDevice device, long outputs, long scores) : IDisposable
+    {
+        private readonly MemoryBuffer1D<float, Stride1D.Dense> _outputs = device.Accelerator.Allocate1D<float>(outputs);
+        private readonly MemoryBuffer1D<float, Stride1D.Dense> _scores = device.Accelerator.Allocate1D<float>(scores);
 
         public long OutputCapacity { get; } = outputs;
 
         public long ScoreCapacity { get; } = scores;
 
-        public int[] VisibleHost { get; } = new int[visible];
-
-        public bool Holds(long q, long o, int v, long s) => q <= QueryCapacity && o <= OutputCapacity && v <= VisibleHost.Length && s <= ScoreCapacity;
-
-        public ArrayView<float> Queries(long count) => ((ArrayView<float>)_queries.View).SubView(0, count);
-
         public ArrayView<float> Outputs(long count) => ((ArrayView<float>)_outputs.View).SubView(0, count);
-
-        public ArrayView<int> Visible(int count) => ((ArrayView<int>)_visible.View).SubView(0, count);
 
         public ArrayView<float> Scores(long count) => ((ArrayView<float>)_scores.View).SubView(0, count);
 
         public void Dispose()
         {
-            _queries.Dispose();
             _outputs.Dispose();
-            _visible.Dispose();
             _scores.Dispose();
         }
     }
@@ -344,6 +359,7 @@ public sealed class DeviceMatrices : IDisposable
         Experts?.Dispose();
         Kv.Dispose();
         _attention?.Dispose();
+        _staging.Dispose();
         foreach (var m in _resident.Values) m.Dispose();
         _input.Dispose();
         _output.Dispose();

@@ -159,19 +159,14 @@ public sealed class KvCache
         return scratch.AsMemory(0, n);
     }
 
-    /// <summary>Keys (<paramref name="key"/>) or values of positions [from, from + count) of a layer as stored, f32:
-    /// what a mirror copies.</summary>
-    internal ReadOnlySpan<float> StoredF32(bool key, int layer, int from, int count)
+    /// <summary>Keys (<paramref name="key"/>) or values of positions [from, from + count) of a layer as stored (f32 or
+    /// f16 bits): what a mirror copies.</summary>
+    internal ReadOnlySpan<byte> StoredBytes(bool key, int layer, int from, int count)
     {
         var width = key ? KvDim : ValueDim;
-        return (key ? _k32! : _v32!)[layer].AsSpan(from * width, count * width);
-    }
-
-    /// <summary>As <see cref="StoredF32"/> for an f16 cache.</summary>
-    internal ReadOnlySpan<Half> StoredF16(bool key, int layer, int from, int count)
-    {
-        var width = key ? KvDim : ValueDim;
-        return (key ? _k16! : _v16!)[layer].AsSpan(from * width, count * width);
+        return _k32 is not null
+            ? System.Runtime.InteropServices.MemoryMarshal.AsBytes((key ? _k32 : _v32!)[layer].AsSpan(from * width, count * width))
+            : System.Runtime.InteropServices.MemoryMarshal.AsBytes((key ? _k16! : _v16!)[layer].AsSpan(from * width, count * width));
     }
 
     /// <summary>Layers of the cache.</summary>
