@@ -45,6 +45,7 @@ public static class Vib3Cli
         root.Subcommands.Add(ModelsCommand.CreateDrop(console));
         root.Subcommands.Add(DemoCommand.Create(console, output));
         root.Subcommands.Add(LogitsCommand.Create(output));
+        root.Subcommands.Add(PerplexityCommand.Create(output));
         root.Subcommands.Add(GenerateCommand.Create(output, error));
         root.Subcommands.Add(BenchCommand.Create(output));
         root.Subcommands.Add(QueryCommand.Create(console, output));

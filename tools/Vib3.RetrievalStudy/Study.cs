@@ -29,8 +29,8 @@ internal sealed record Row(
 
 internal sealed record StudyResult(string Title, int Tokens, int Windows, int Window, int Layers, int PagesPerLayer, int ExactPages, IReadOnlyList<Row> Rows);
 
-/// <summary>Teacher-forced: every window of the stream is decoded token by token (single-sequence decode, the path
-/// GENERATE uses) from an empty cache once with exact routing and once per variant; per position the next-token
+/// <summary>Teacher-forced, through <c>vib3 perplexity</c>'s evaluation (<see cref="PerplexityEvaluation"/>): every
+/// window of the stream runs from an empty cache with exact routing and with each variant; per position the next-token
 /// distributions are compared (top-1 agreement, KL(exact ‖ variant)) and the target's log-likelihood summed.</summary>
 internal static class Study
 {
@@ -61,50 +61,30 @@ internal static class Study
         catch (Vib3Exception) { }
         var prompt = windows[0][..16];
 
-        float[][]? exact = null; // [tokens][vocab] log-probabilities under exact routing
+        var text = stream[..(windows.Count * model.Window + 1)]; // the windows' tokens: each window's last target is the next one's first input
+        var exact = new ScoredRouting(ForwardProgram.Build(w.Manifest));
         var rows = new List<Row>();
         foreach (var v in variants)
         {
             var clock = Stopwatch.StartNew();
             pass.Forward.Routing.Reset();
-            var variantIndex = v.RandomKeys ? randomIndex : index;
-            var logProbs = new float[tokens][];
-            double nll = 0, kl = 0;
-            var agree = 0;
-            var t = 0;
-            foreach (var win in windows)
-            {
-                pass.Cache.Clear();
-                for (var i = 0; i < model.Window; i++, t++)
-                {
-                    var logits = await pass.Forward.DecodeAsync(win[i], pass.Cache, v.Routing, variantIndex, ct);
-                    var lp = LogSoftmax(logits);
-                    logProbs[t] = lp;
-                    nll -= lp[win[i + 1]];
-                    if (exact is not null)
-                    {
-                        kl += Kl(exact[t], lp);
-                        if (VectorOps.ArgMax(exact[t]) == VectorOps.ArgMax(lp)) agree++;
-                    }
-                }
-            }
+            var scored = v.Routing is null ? exact : new ScoredRouting(ForwardProgram.Build(w.Manifest, v.Routing), v.RandomKeys ? randomIndex : index);
+            var variantIndex = scored.Index;
+            // vib3 perplexity's evaluation: disjoint windows, each from an empty cache, against exact routing.
+            var result = await PerplexityEvaluation.RunAsync(pass.Forward, text, model.Window, model.Window, scored, v.Routing is null ? null : exact,
+                KvCacheType.F32, ct);
+            // The routing statistics count both runs' choices; exact routing touches top-k experts a row in each layer.
             var touched = Enumerable.Range(0, h.Layers).Where(l => w.ExpertGrids.ContainsKey(l))
-                .Average(l => (double)pass.Forward.Routing.Decisions(l)) / tokens;
-            if (exact is null)
-            {
-                exact = logProbs;
-                agree = tokens;
-            }
+                .Average(l => (double)pass.Forward.Routing.Decisions(l)) / tokens - (v.Routing is null ? 0 : h.TopK);
             var pages = v.Routing switch
             {
                 null => exactPages,
                 { Candidates: > 0 } r => Math.Min(r.K, r.Candidates * grids[0].BundlesPerExpert),
                 var r => Math.Min(r.K, pagesPerLayer),
             };
-            var bytes = grids.Sum(g => (double)g.BundleBytes(g.BundleRows)) * pages;
             var teacher = clock.Elapsed.TotalSeconds;
             var (tps, sample) = await GenerateAsync(pass, prompt, v.Routing, variantIndex, genTokens, runs, tokenizer, ct);
-            var row = new Row(v, pages, bytes / 1024, (double)agree / tokens, Math.Max(0, kl / tokens), Math.Exp(nll / tokens), touched, tps, sample);
+            var row = new Row(v, pages, result.ExpertBytesPerToken / 1024, result.Top1Agreement ?? 1, result.Kl ?? 0, result.Perplexity, touched, tps, sample);
             rows.Add(row);
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  {v.Label,-34} agree {row.Agreement:0.000}  KL {row.Kl:0.0000}  ppl {row.Perplexity:0.00}  {row.TokensPerSecond:0} tok/s  ({teacher:0.0} s)"));
@@ -157,29 +137,5 @@ internal static class Study
             }
             return new PageKeyLayer(k.Layer, k.Pages, k.Dims, k.Kind, k.Metric, random);
         }).ToList();
-    }
-
-    private static float[] LogSoftmax(ReadOnlySpan<float> logits)
-    {
-        double max = float.NegativeInfinity;
-        foreach (var l in logits) max = Math.Max(max, l);
-        double sum = 0;
-        foreach (var l in logits) sum += Math.Exp(l - max);
-        var lse = max + Math.Log(sum);
-        var result = new float[logits.Length];
-        for (var i = 0; i < logits.Length; i++) result[i] = (float)(logits[i] - lse);
-        return result;
-    }
-
-    /// <summary>KL(p ‖ q) = Σ p (ln p − ln q) of two log-probability vectors, in double.</summary>
-    private static double Kl(float[] p, float[] q)
-    {
-        double kl = 0;
-        for (var i = 0; i < p.Length; i++)
-        {
-            var pi = Math.Exp(p[i]);
-            if (pi > 0) kl += pi * (p[i] - q[i]);
-        }
-        return kl;
     }
 }

@@ -39,7 +39,7 @@ internal static class ModelOptions
         };
     }
 
-    private static KvCacheType KvCacheTypeOf(ParseResult r, Option<string> kvCache) => r.GetValue(kvCache) switch
+    public static KvCacheType KvCacheTypeOf(ParseResult r, Option<string> kvCache) => r.GetValue(kvCache) switch
     {
         "f32" => KvCacheType.F32,
         "f16" => KvCacheType.F16,

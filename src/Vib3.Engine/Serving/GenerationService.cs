@@ -91,6 +91,37 @@ public sealed class GenerationService : IAsyncDisposable
             forward.PrefillAsync(tokens, KvCache.For(forward.Hyper, tokens.Count, _engine.Options.KvCache), allPositions, token), ct).ConfigureAwait(false);
     }
 
+    /// <summary>The context <see cref="PerplexityAsync"/> takes unless told: llama-perplexity's 512 tokens, or the
+    /// model's context where it is shorter.</summary>
+    public const int DefaultPerplexityContext = 512;
+
+    /// <summary>Perplexity of <paramref name="plan"/>'s model, routed as the plan says, over <paramref name="text"/>
+    /// (tokenized as a prompt is) in windows of <paramref name="context"/> tokens every <paramref name="stride"/>
+    /// (<see cref="PerplexityEvaluation"/>); with <paramref name="reference"/> (another plan of the same model, e.g.
+    /// USING ROUTER), also KL and top-1 agreement against it. Runs on the model's scheduler between its steps: the
+    /// model's other sequences wait until it is done.</summary>
+    public async Task<PerplexityResult> PerplexityAsync(GenerationPlan plan, GenerationPlan? reference, string text, int? context, int? stride,
+        CancellationToken ct = default)
+    {
+        if (text.Length == 0) throw new Vib3Exception(SqlState.InvalidParameterValue, "the text is empty: there is nothing to score");
+        var served = await GetAsync(plan.Model, ct).ConfigureAwait(false);
+        foreach (var p in reference is null ? [plan] : new[] { plan, reference })
+            if (!served.Forward.Runs(p.Program) || !string.Equals(p.Model, plan.Model, StringComparison.OrdinalIgnoreCase))
+                throw new Vib3Exception(SqlState.InvalidParameterValue,
+                    $"the plans were made for another version of model \"{plan.Model}\" than the one open now, or for two models: run it again");
+        var window = context ?? Math.Min(DefaultPerplexityContext, Context(served));
+        if (window > Context(served))
+            throw new Vib3Exception(SqlState.InvalidParameterValue, $"a context of {window} tokens exceeds {ContextName(served, plan.Model)} of {Context(served)} tokens");
+        var tokens = served.Tokenizer.Encode(text, served.Tokenizer.AddBosByDefault);
+        var scored = Scored(plan, served);
+        var against = reference is null ? null : Scored(reference, served);
+        return await served.Scheduler.RunAloneAsync((forward, token) => new ValueTask<PerplexityResult>(
+            PerplexityEvaluation.RunAsync(forward, tokens, window, stride ?? window, scored, against, _engine.Options.KvCache, token)), ct).ConfigureAwait(false);
+    }
+
+    private static ScoredRouting Scored(GenerationPlan plan, ServedModel served) =>
+        new(plan.Program, plan.Program.Retrieval is null ? null : served.Index.Current());
+
     /// <summary>A cold start for <paramref name="model"/> (benchmarks): its page cache emptied and the OS asked to drop
     /// its cached copy of the store (<see cref="PageStore.DropCaches"/>); false where the OS cache could not be
     /// dropped. Pages in use by a running step stay.</summary>

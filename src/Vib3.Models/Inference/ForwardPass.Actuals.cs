@@ -33,7 +33,18 @@ public sealed partial class ForwardPass
         }
         foreach (var (actuals, count, phase) in _statements)
             actuals.Add(op.Id, phase, new OperatorFigures(1, count, time, Reads(op, rows, actuals), waits.Waits, TimeSpan.FromSeconds(waits.Seconds),
-                Vram(op, rows, actuals), _products));
+                Vram(op, rows, actuals), _products, RowPageBytes(op, rows, actuals)));
+    }
+
+    /// <summary>For Experts: the stored bytes of the pages each of <paramref name="actuals"/>'s rows used, per row.</summary>
+    private long RowPageBytes(PhysicalOperator op, IReadOnlyList<StepRow> rows, StatementActuals actuals)
+    {
+        if (op.Kind != OperatorKind.Experts || _work is not { } work) return 0;
+        var bytes = 0L;
+        foreach (var page in work)
+            foreach (var (row, _) in page.Rows)
+                if (rows[row].Actuals == actuals) bytes += _w.Store.PageLength(page.Page);
+        return bytes;
     }
 
     /// <summary>The pages read for <paramref name="actuals"/>'s rows by the operator that just ran.</summary>

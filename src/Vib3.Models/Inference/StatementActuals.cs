@@ -12,9 +12,11 @@ namespace Vib3.Models.Inference;
 /// found no page ready, for <paramref name="WaitTime"/>; <paramref name="Vram"/>: for Experts with a VRAM expert cache,
 /// where those pages ran (resident on the device, uploaded, on the CPU; evictions are not counted per statement);
 /// <paramref name="Products"/>: for a model with a device, the operator's matrix products that ran there and on the
-/// CPU (shared by the step's rows, as its time is).</summary>
+/// CPU (shared by the step's rows, as its time is); <paramref name="RowPageBytes"/>: for Experts, the stored bytes of
+/// the pages each of its rows used, counted once per row (what the rows read if each ran alone, as decode steps do,
+/// whereas <see cref="Bytes"/> counts a page once a step however many of the step's rows chose it).</summary>
 public readonly record struct OperatorFigures(long Calls, long Rows, TimeSpan Time, PageCounts Reads, long Waits, TimeSpan WaitTime,
-    DeviceExpertCounts Vram = default, ProductCounts Products = default)
+    DeviceExpertCounts Vram = default, ProductCounts Products = default, long RowPageBytes = 0)
 {
     public long PagesHit => Reads.Hits;
 
@@ -27,7 +29,7 @@ public readonly record struct OperatorFigures(long Calls, long Rows, TimeSpan Ti
     public long Bytes => Reads.Bytes;
 
     public static OperatorFigures operator +(OperatorFigures a, OperatorFigures b) => new(a.Calls + b.Calls, a.Rows + b.Rows, a.Time + b.Time,
-        a.Reads + b.Reads, a.Waits + b.Waits, a.WaitTime + b.WaitTime, a.Vram + b.Vram, a.Products + b.Products);
+        a.Reads + b.Reads, a.Waits + b.Waits, a.WaitTime + b.WaitTime, a.Vram + b.Vram, a.Products + b.Products, a.RowPageBytes + b.RowPageBytes);
 }
 
 /// <summary>Dense matrix products of an operator by where they ran, and for Attention, where its steps attended over the

@@ -89,7 +89,8 @@ public static class PlanPrinter
     /// <summary>"; vram 12 resident / 3 uploaded / 5 cpu": where the expert cache ran the pages (nothing without one).</summary>
     private static string Vram(DeviceExpertCounts v) => v == default ? "" : $"; vram {v.Hits} resident / {v.Uploads} uploaded / {v.CpuPages} cpu";
 
-    private static string Routing(RoutingPlan r, int experts) => r.Retrieval
+    /// <summary>How a plan routes, as EXPLAIN's routing line says it (a fallback to exact routing included).</summary>
+    public static string Routing(RoutingPlan r, int experts) => r.Retrieval
         ? $"RETRIEVAL k={r.TopK} bundle pages per layer by page key ({r.Index})" +
           (r.Experts is { } e ? $" among the router's top-{e} experts' pages" : "") +
           (r.Prior is > 0 and var p ? string.Create(CultureInfo.InvariantCulture, $", ranked by key score + {p} · ln p(expert)") : "") +
