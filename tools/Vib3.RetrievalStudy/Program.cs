@@ -40,11 +40,16 @@ var diskBudget = new Option<double[]>("--disk-budget")
     Description = "Only the trained model under RAM budgets of these fractions of its pages: disk bytes and tok/s per routing (disk.md)",
     AllowMultipleArgumentsPerToken = true,
 };
+var oracle = new Option<bool>("--oracle")
+{
+    Description = "Instead of the retrieval sweep: the page oracle's ceiling inside the router's experts (keep 70/50/30 % of their pages by true " +
+                  "contribution) beside random-page controls, per --page-rows",
+};
 var output = new Option<string>("--out") { Description = "Where results.md and results.csv go", DefaultValueFactory = _ => "docs/retrieval" };
 
 var root = new RootCommand("USING RETRIEVAL k=N against exact routing: agreement, KL, perplexity, bytes and decode rate")
 {
-    source, corpus, pageRows, ks, tokens, window, gen, runs, synthetic, variants, output, indexBench, diskBudget,
+    source, corpus, pageRows, ks, tokens, window, gen, runs, synthetic, variants, output, indexBench, diskBudget, oracle,
 };
 root.SetAction(async (r, ct) =>
 {
@@ -52,7 +57,7 @@ root.SetAction(async (r, ct) =>
     {
         return await Report.RunAsync(new StudyOptions(
             r.GetValue(source)!, r.GetValue(corpus)!, r.GetValue(pageRows)!, r.GetValue(ks)!, r.GetValue(tokens), r.GetValue(window),
-            r.GetValue(gen), r.GetValue(runs), r.GetValue(synthetic), r.GetValue(variants), r.GetValue(output)!, r.GetValue(indexBench), r.GetValue(diskBudget)), ct);
+            r.GetValue(gen), r.GetValue(runs), r.GetValue(synthetic), r.GetValue(variants), r.GetValue(output)!, r.GetValue(indexBench), r.GetValue(diskBudget), r.GetValue(oracle)), ct);
     }
     catch (Exception e) when (e is Vib3Exception or IOException or UnauthorizedAccessException)
     {

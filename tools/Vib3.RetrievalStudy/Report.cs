@@ -1,12 +1,13 @@
 using System.Globalization;
 using System.Text;
+using Vib3.Models.Inference;
 using Vib3.Models.Retrieval;
 
 namespace Vib3.RetrievalStudy;
 
 internal sealed record StudyOptions(
     string Source, string Corpus, int[] PageRows, double[] Ks, int Tokens, int Window, int Gen, int Runs, bool Synthetic,
-    bool RouterAware, string Output, bool IndexBench = false, double[]? DiskBudgets = null);
+    bool RouterAware, string Output, bool IndexBench = false, double[]? DiskBudgets = null, bool Oracle = false);
 
 /// <summary>Runs the sweep on each model and writes one markdown table per model (results.md, also printed) and
 /// every figure as CSV (results.csv, for plot_retrieval.py).</summary>
@@ -20,7 +21,8 @@ internal static class Report
         foreach (var rows in o.PageRows)
         {
             using var model = StudyModel.Trained(o.Source, rows, o.Corpus, o.Window);
-            results.Add(await Study.RunAsync(model, (exact, all) => Variants(o, exact, all, topK: 2), o.Tokens, o.Gen, o.Runs, ct));
+            results.Add(await Study.RunAsync(model, (exact, all) => o.Oracle ? OracleVariants() : Variants(o, exact, all, topK: 2), o.Tokens, o.Gen,
+                o.Runs, ct));
         }
         if (o.Synthetic)
         {
@@ -101,6 +103,19 @@ internal static class Report
         return list;
     }
 
+    /// <summary>--oracle: exact, then the page oracle at 70, 50 and 30 % of the router's pages, each beside its random
+    /// control (the ceiling of paging inside experts, docs/retrieval.md).</summary>
+    private static List<Variant> OracleVariants()
+    {
+        var list = new List<Variant> { new("exact", null) };
+        foreach (var keep in new[] { 0.7, 0.5, 0.3 })
+        {
+            list.Add(new Variant("oracle", null, Oracle: new PageOracle(keep)));
+            list.Add(new Variant("random pages", null, Oracle: new PageOracle(keep, Random: true)));
+        }
+        return list;
+    }
+
     private static string Markdown(StudyResult r)
     {
         var s = new StringBuilder();
@@ -110,7 +125,7 @@ internal static class Report
         s.Append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
         foreach (var x in r.Rows)
             s.Append(CultureInfo.InvariantCulture,
-                $"| {x.Variant.Label} | {x.PagesPerLayer} | {x.ExpertKiBPerToken:0.0} | {x.Agreement:0.000} | {x.Kl:0.0000} | {x.Perplexity:0.00} | {x.ExpertsTouched:0.00} | {x.TokensPerSecond:0} |\n");
+                $"| {x.Variant.Label} | {x.PagesPerLayer} | {x.ExpertKiBPerToken:0.0} | {x.Agreement:0.000} | {x.Kl:0.0000} | {x.Perplexity:0.00} | {x.ExpertsTouched:0.00} | {(double.IsNaN(x.TokensPerSecond) ? "–" : x.TokensPerSecond.ToString("0", CultureInfo.InvariantCulture))} |\n");
         s.Append("\nGreedy continuations (64 tokens after the first 16 of the first window):\n\n");
         foreach (var x in r.Rows)
             s.Append(CultureInfo.InvariantCulture, $"- {x.Variant.Label}: `{Clip(x.Sample)}`\n");

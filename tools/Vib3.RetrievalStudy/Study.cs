@@ -10,10 +10,13 @@ using Vib3.Storage.Catalog;
 
 namespace Vib3.RetrievalStudy;
 
-/// <summary>One routing to measure: exact (the router's top-k, <see cref="Routing"/> null) or USING RETRIEVAL.</summary>
-internal sealed record Variant(string Family, RetrievalRouting? Routing, bool RandomKeys = false)
+/// <summary>One routing to measure: exact (the router's top-k, <see cref="Routing"/> null), USING RETRIEVAL, or the
+/// page oracle's ceiling inside the router's experts (<see cref="Oracle"/>: a measurement, no decode rate).</summary>
+internal sealed record Variant(string Family, RetrievalRouting? Routing, bool RandomKeys = false, PageOracle? Oracle = null)
 {
-    public string Label => (RandomKeys ? "random keys, " : "") + Routing switch
+    public string Label => Oracle is { } o
+        ? string.Create(CultureInfo.InvariantCulture, $"{(o.Random ? "random pages" : "oracle")}, keep {o.Keep:0%} of the router's pages")
+        : (RandomKeys ? "random keys, " : "") + Routing switch
     {
         null => "exact (USING ROUTER)",
         { Candidates: > 0 } r => $"k={r.K}, top-{r.Candidates} expert{(r.Candidates > 1 ? "s'" : "'s")} pages",
@@ -68,22 +71,28 @@ internal static class Study
         {
             var clock = Stopwatch.StartNew();
             pass.Forward.Routing.Reset();
-            var scored = v.Routing is null ? exact : new ScoredRouting(ForwardProgram.Build(w.Manifest, v.Routing), v.RandomKeys ? randomIndex : index);
+            var reference = v.Routing is null && v.Oracle is null;
+            var scored = v.Oracle is { } oracle ? new ScoredRouting(ForwardProgram.Build(w.Manifest, oracle: oracle))
+                : v.Routing is null ? exact
+                : new ScoredRouting(ForwardProgram.Build(w.Manifest, v.Routing), v.RandomKeys ? randomIndex : index);
             var variantIndex = scored.Index;
             // vib3 perplexity's evaluation: disjoint windows, each from an empty cache, against exact routing.
-            var result = await PerplexityEvaluation.RunAsync(pass.Forward, text, model.Window, model.Window, scored, v.Routing is null ? null : exact,
+            var result = await PerplexityEvaluation.RunAsync(pass.Forward, text, model.Window, model.Window, scored, reference ? null : exact,
                 KvCacheType.F32, ct);
             // The routing statistics count both runs' choices; exact routing touches top-k experts a row in each layer.
             var touched = Enumerable.Range(0, h.Layers).Where(l => w.ExpertGrids.ContainsKey(l))
-                .Average(l => (double)pass.Forward.Routing.Decisions(l)) / tokens - (v.Routing is null ? 0 : h.TopK);
+                .Average(l => (double)pass.Forward.Routing.Decisions(l)) / tokens - (reference ? 0 : h.TopK);
             var pages = v.Routing switch
             {
+                null when v.Oracle is { } o => (int)Math.Ceiling(o.Keep * exactPages - 1e-9),
                 null => exactPages,
                 { Candidates: > 0 } r => Math.Min(r.K, r.Candidates * grids[0].BundlesPerExpert),
                 var r => Math.Min(r.K, pagesPerLayer),
             };
             var teacher = clock.Elapsed.TotalSeconds;
-            var (tps, sample) = await GenerateAsync(pass, prompt, v.Routing, variantIndex, genTokens, runs, tokenizer, ct);
+            var (tps, sample) = v.Oracle is null
+                ? await GenerateAsync(pass, prompt, v.Routing, variantIndex, genTokens, runs, tokenizer, ct)
+                : (double.NaN, "(the oracle computes every page of the router's experts: no decode rate, no generation)");
             var row = new Row(v, pages, result.ExpertBytesPerToken / 1024, result.Top1Agreement ?? 1, result.Kl ?? 0, result.Perplexity, touched, tps, sample);
             rows.Add(row);
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -36,14 +36,16 @@ public sealed partial class ForwardPass
                 Vram(op, rows, actuals), _products, RowPageBytes(op, rows, actuals)));
     }
 
-    /// <summary>For Experts: the stored bytes of the pages each of <paramref name="actuals"/>'s rows used, per row.</summary>
+    /// <summary>For Experts: the stored bytes of the pages each of <paramref name="actuals"/>'s rows used, per row (the
+    /// page oracle's kept pages only).</summary>
     private long RowPageBytes(PhysicalOperator op, IReadOnlyList<StepRow> rows, StatementActuals actuals)
     {
         if (op.Kind != OperatorKind.Experts || _work is not { } work) return 0;
         var bytes = 0L;
-        foreach (var page in work)
-            foreach (var (row, _) in page.Rows)
-                if (rows[row].Actuals == actuals) bytes += _w.Store.PageLength(page.Page);
+        for (var j = 0; j < work.Count; j++)
+            for (var t = 0; t < work[j].Rows.Count; t++)
+                if (rows[work[j].Rows[t].Row].Actuals == actuals && (_dropped.Count == 0 || !_dropped.Contains((j, t))))
+                    bytes += _w.Store.PageLength(work[j].Page);
         return bytes;
     }
 

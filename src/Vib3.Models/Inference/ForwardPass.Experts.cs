@@ -10,6 +10,11 @@ namespace Vib3.Models.Inference;
 /// run on the rows that chose it), the shared expert, or a leading dense layer's FFN.</summary>
 public sealed partial class ForwardPass
 {
+    private float[] _bundleOutputs = [];                    // the CPU's pages' outputs of the last BundlesAsync, at _bundleOffsets
+    private ReadOnlyMemory<float> _fromDevice;              // the device's pages' outputs, at the same offsets
+    private int[] _bundleOffsets = [0];                     // start of each page's [rows, dim] block
+    private readonly HashSet<(int Page, int Slot)> _dropped = []; // (work index, row slot) the page oracle left out this operator
+
     /// <summary>The Router operator: router logits for every row of Xb; a router row's top-k experts and weights into
     /// TopExperts / TopWeights, a retrieval row's softmax (the weights of the pages Experts retrieves) left in
     /// RouterLogits.</summary>
@@ -73,7 +78,28 @@ public sealed partial class ForwardPass
                 for (var b = 0; b < grid.BundlesPerExpert; b++) routed.Add(new BundleRows(grid.PageOf(e, b), b, expertRows));
         routed.AddRange(byPage.Select(kv => new BundleRows(grid.FirstPage + kv.Key, kv.Key % grid.BundlesPerExpert, kv.Value)));
         _work = routed;
+        _dropped.Clear();
         await BundlesAsync(grid, routed, n, ct).ConfigureAwait(false);
+        for (var i = 0; i < n; i++)
+            if (rows[i].Oracle is { } oracle) Drop(grid.Layer, routed, i, rows[i], oracle);
+        AddBundles(routed);
+    }
+
+    /// <summary>The page oracle: of the pages row <paramref name="row"/> ran on, those outside the share it keeps go to
+    /// <see cref="_dropped"/> and are not added in: the largest contributions (router weight × the norm of the page's
+    /// output for the row; ties to the earlier page) are kept, or for the random control a fixed random share.</summary>
+    private void Drop(int layer, IReadOnlyList<BundleRows> work, int row, StepRow r, PageOracle oracle)
+    {
+        var dim = _h.Dim;
+        var mine = new List<(int Page, int Slot, double Score)>();
+        for (var j = 0; j < work.Count; j++)
+            for (var t = 0; t < work[j].Rows.Count; t++)
+                if (work[j].Rows[t].Row == row)
+                    mine.Add((j, t, oracle.Random
+                        ? PageOracleOrder.Of(layer, work[j].Page, r.Position, r.Token)
+                        : Math.Abs(work[j].Rows[t].Weight) * System.Numerics.Tensors.TensorPrimitives.Norm(BundleOutput(j).Slice(t * dim, dim))));
+        var kept = (int)Math.Ceiling(oracle.Keep * mine.Count - 1e-9);
+        foreach (var (page, slot, _) in mine.OrderByDescending(x => x.Score).ThenBy(x => x.Page).Skip(kept)) _dropped.Add((page, slot));
     }
 
     /// <summary>One token's router logits [experts] → its k experts and their weights, as the family routes: softmax,
@@ -101,15 +127,15 @@ public sealed partial class ForwardPass
     /// (row, routing weight) for each row.</summary>
     internal readonly record struct BundleRows(int Page, int Bundle, List<(int Row, float Weight)> Rows);
 
-    /// <summary>Moe[row] += weight · bundle(row) for every listed bundle page and its rows. With the VRAM expert cache,
+    /// <summary>bundle(row) for every listed bundle page and its rows, each page's [rows, dim] block in its own place
+    /// (<see cref="BundleOutput"/>; <see cref="AddBundles"/> adds them into Moe). With the VRAM expert cache,
     /// each page is first placed (<see cref="DeviceExperts.Place"/>): resident pages are queued on the device at once
     /// and run there while the CPU works; uploaded pages are read, copied to their slot and queued as they arrive; the
     /// rest run on the CPU. All the CPU's pages of the layer go to the kernel threads together, a whole page each (pages
     /// already in RAM arrive in one group; pages read from disk as their reads land, at most
     /// <see cref="ModelWeights.UnorderedInFlight"/> outstanding and never more than the page cache holds), instead of
-    /// expert after expert with threads idling at each expert's last page. Each page's [rows, dim] output has its own
-    /// place; they are added into Moe afterwards in list order, so the bits never depend on which read or thread
-    /// finished first. A device that fails is given up and the whole layer's pages run on the CPU.</summary>
+    /// expert after expert with threads idling at each expert's last page. A device that fails is given up and the whole
+    /// layer's pages run on the CPU.</summary>
     private async ValueTask BundlesAsync(ExpertGridEntry grid, IReadOnlyList<BundleRows> work, int n, CancellationToken ct)
     {
         if (work.Count == 0) return;
@@ -161,11 +187,25 @@ public sealed partial class ForwardPass
             await BundlesAsync(grid, work, n, ct).ConfigureAwait(false); // every page again, on the CPU
             return;
         }
+        (_bundleOutputs, _fromDevice, _bundleOffsets) = (outputs, fromDevice, offsets);
+    }
+
+    /// <summary>Page j's outputs [its rows, dim] of the last <see cref="BundlesAsync"/>, wherever it ran.</summary>
+    private ReadOnlySpan<float> BundleOutput(int j) => _places[j] == ExpertPlace.Cpu
+        ? _bundleOutputs.AsSpan(_bundleOffsets[j], _bundleOffsets[j + 1] - _bundleOffsets[j])
+        : _fromDevice.Span.Slice(_bundleOffsets[j], _bundleOffsets[j + 1] - _bundleOffsets[j]);
+
+    /// <summary>Moe[row] += weight · output for every page and row of <paramref name="work"/> (those the page oracle
+    /// dropped excepted), in list order: the bits never depend on which read or thread finished first.</summary>
+    private void AddBundles(IReadOnlyList<BundleRows> work)
+    {
+        var dim = _h.Dim;
         for (var j = 0; j < work.Count; j++)
         {
-            var from = places[j] == ExpertPlace.Cpu ? outputs.AsSpan(offsets[j], offsets[j + 1] - offsets[j]) : fromDevice.Span.Slice(offsets[j], offsets[j + 1] - offsets[j]);
+            var from = BundleOutput(j);
             for (var t = 0; t < work[j].Rows.Count; t++)
-                VectorOps.AddScaled(from.Slice(t * dim, dim), work[j].Rows[t].Weight, p.Moe.AsSpan(work[j].Rows[t].Row * dim, dim));
+                if (_dropped.Count == 0 || !_dropped.Contains((j, t)))
+                    VectorOps.AddScaled(from.Slice(t * dim, dim), work[j].Rows[t].Weight, _p!.Moe.AsSpan(work[j].Rows[t].Row * dim, dim));
         }
     }
 

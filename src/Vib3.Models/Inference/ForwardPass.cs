@@ -22,6 +22,9 @@ public readonly record struct StepRow(int Token, KvCache Cache, int Position, Ro
 {
     /// <summary>How the row's experts are chosen: null for the router's top-k.</summary>
     public RetrievalRouting? Retrieval => Program?.Retrieval;
+
+    /// <summary>The page oracle measuring the row, or null (<see cref="PageOracle"/>).</summary>
+    public PageOracle? Oracle => Program?.Oracle;
 }
 
 /// <summary>The forward pass, the executor of a <see cref="ForwardProgram"/>: a step of 1 to <see cref="MaxBatchRows"/>

@@ -40,11 +40,12 @@ public sealed record PhysicalOperator(int Id, OperatorKind Kind, int Layer, Oper
 /// differ only in how Experts picks pages (<see cref="Retrieval"/>), so a step may hold rows of several.</summary>
 public sealed class ForwardProgram
 {
-    private ForwardProgram(ModelManifest manifest, IReadOnlyList<PhysicalOperator> operators, RetrievalRouting? retrieval)
+    private ForwardProgram(ModelManifest manifest, IReadOnlyList<PhysicalOperator> operators, RetrievalRouting? retrieval, PageOracle? oracle)
     {
         Manifest = manifest;
         Operators = operators;
         Retrieval = retrieval;
+        Oracle = oracle;
     }
 
     public ModelManifest Manifest { get; }
@@ -54,6 +55,9 @@ public sealed class ForwardProgram
 
     /// <summary>How Experts picks a row's pages: null for the router's top-k, else from the page index.</summary>
     public RetrievalRouting? Retrieval { get; }
+
+    /// <summary>With the router's experts, the page oracle's measurement (<see cref="PageOracle"/>); null for none.</summary>
+    public PageOracle? Oracle { get; }
 
     /// <summary>Pages, bytes and multiply-adds a token costs when it runs alone.</summary>
     public (int Pages, long Bytes, long ExpertBytes, long Flops) PerToken =>
@@ -70,9 +74,11 @@ public sealed class ForwardProgram
         : null;
 
     /// <summary>The program of <paramref name="m"/>, its experts routed by the router (<paramref name="retrieval"/>
-    /// null) or retrieved from the page index.</summary>
-    public static ForwardProgram Build(ModelManifest m, RetrievalRouting? retrieval = null)
+    /// null) or retrieved from the page index; with <paramref name="oracle"/> (router only), the page oracle's
+    /// measurement.</summary>
+    public static ForwardProgram Build(ModelManifest m, RetrievalRouting? retrieval = null, PageOracle? oracle = null)
     {
+        if (retrieval is not null && oracle is not null) throw new ArgumentException("the page oracle keeps pages of the router's experts, not retrieved ones", nameof(oracle));
         if (retrieval is not null && RetrievalRefusal(m) is { } refusal) throw new Vib3Exception(SqlState.FeatureNotSupported, refusal);
         var recipe = Families.Recipe(m);
         var h = m.Hyper;
@@ -118,7 +124,7 @@ public sealed class ForwardProgram
         Add(OperatorKind.FinalNorm, -1, OperatorVariant.None, Read(OperatorKind.FinalNorm, -1));
         Add(OperatorKind.LmHead, -1, OperatorVariant.None, [tensors.GetValueOrDefault(LayerSchema.Output) ?? embd]);
         Add(OperatorKind.Sample, -1, OperatorVariant.None, []);
-        return new ForwardProgram(m, ops, retrieval);
+        return new ForwardProgram(m, ops, retrieval, oracle);
     }
 
     private static long Parameters(TensorEntry t) => t.Shape.Aggregate(1L, (a, d) => a * d);
