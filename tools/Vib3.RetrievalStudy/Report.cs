@@ -9,8 +9,8 @@ internal sealed record StudyOptions(
     string Source, string Corpus, int[] PageRows, double[] Ks, int Tokens, int Window, int Gen, int Runs, bool Synthetic,
     bool RouterAware, string Output, bool IndexBench = false, double[]? DiskBudgets = null, bool Oracle = false);
 
-/// <summary>Runs the sweep on each model and writes one markdown table per model (results.md, also printed) and
-/// every figure as CSV (results.csv, for plot_retrieval.py).</summary>
+/// <summary>Runs the sweep on each model and writes one markdown table per model (results.md, or oracle.md for
+/// --oracle; also printed) and every figure as CSV (results.csv / oracle.csv, for plot_retrieval.py).</summary>
 internal static class Report
 {
     public static async Task<int> RunAsync(StudyOptions o, CancellationToken ct)
@@ -33,8 +33,9 @@ internal static class Report
         foreach (var r in results) md.Append(Markdown(r)).Append('\n');
         Console.Write(md);
         Directory.CreateDirectory(o.Output);
-        await File.WriteAllTextAsync(Path.Combine(o.Output, "results.md"), md.ToString(), ct);
-        await File.WriteAllTextAsync(Path.Combine(o.Output, "results.csv"), Csv(results), ct);
+        var name = o.Oracle ? "oracle" : "results"; // the two sweeps' tables side by side
+        await File.WriteAllTextAsync(Path.Combine(o.Output, name + ".md"), md.ToString(), ct);
+        await File.WriteAllTextAsync(Path.Combine(o.Output, name + ".csv"), Csv(results), ct);
         return 0;
     }
 
