@@ -192,6 +192,7 @@ internal sealed class BatchScheduler
         {
             var s = _running[i];
             if (!leaving(s)) continue;
+            if (s.Cache is { } cache) _forward.Release(cache); // its KV cache's mirror in VRAM, if any, goes now
             s.Cache = null;
             if (s.Phase != SequencePhase.Finished) s.Phase = SequencePhase.Finished;
             _running.RemoveAt(i);

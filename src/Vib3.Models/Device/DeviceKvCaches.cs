@@ -10,8 +10,9 @@ namespace Vib3.Models.Device;
 /// step needs them (with the step's other inputs, in one copy), and copies again the rows RAM rewrote (a failed step's, a shared prefix). Its memory comes from the
 /// engine-wide budget before any expert cache's, as a dense matrix's does (<see cref="DeviceTier.TryReserveDense"/>);
 /// when the budget is short, the mirrors of sequences the running step does not use give theirs up, least recently used
-/// first. A mirror grows as its cache does (doubling) and starts empty again when it grows (RAM has every row); the
-/// mirror of a cache no one holds any more is freed at the next step. Used by the pass's one caller at a time.</summary>
+/// first. A mirror grows as its cache does (doubling) and starts empty again when it grows (RAM has every row); it is
+/// freed when its sequence ends (<see cref="Release"/>), or at the next step once no one holds its cache. Used by the
+/// pass's one caller at a time.</summary>
 public sealed class DeviceKvCaches(DeviceTier tier) : IDisposable
 {
     private const int FirstPositions = 64;
@@ -61,6 +62,16 @@ public sealed class DeviceKvCaches(DeviceTier tier) : IDisposable
         _mirrors.Add(mirror); // most recently used last
         mirror.LastStep = _step;
         return mirror;
+    }
+
+    /// <summary>Frees <paramref name="cache"/>'s mirror now (its sequence is done) rather than when the cache is
+    /// collected; nothing when it has none.</summary>
+    public void Release(KvCache cache)
+    {
+        var at = _mirrors.FindIndex(m => m.Cache.TryGetTarget(out var c) && c == cache);
+        if (at < 0) return;
+        tier.Device.BindToThread();
+        Drop(at);
     }
 
     private Mirror? Open(KvCache cache, int positions)

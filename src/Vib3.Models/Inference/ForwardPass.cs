@@ -131,6 +131,13 @@ public sealed partial class ForwardPass : IDisposable
     /// <summary>The dense matrices resident in VRAM, or null when the CPU runs every product.</summary>
     public DeviceMatrices? Device => _device;
 
+    /// <summary>A sequence is done with <paramref name="cache"/>: what the device holds of it (its KV cache's mirror in
+    /// VRAM) is freed now. Called between steps, by the pass's one caller.</summary>
+    public void Release(KvCache cache)
+    {
+        if (_device is not null) RunOnDevice(0, d => d.Kv.Release(cache));
+    }
+
     /// <summary>Frees the resident matrices and closes the weights' page store. The caller makes sure no step is running.</summary>
     public void Dispose()
     {

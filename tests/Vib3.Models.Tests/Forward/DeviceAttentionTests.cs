@@ -104,7 +104,8 @@ public sealed class DeviceAttentionTests
     }
 
     /// <summary>A budget with room for the dense matrices and one sequence's cache: the sequence a step runs takes the
-    /// room (the other's mirror is given up), and the rows of a sequence that returns are copied up again from RAM.</summary>
+    /// room (the other's mirror is given up), the rows of a sequence that returns are copied up again from RAM, and a
+/// sequence that is done gives the room back.</summary>
     [Fact]
     public async Task Sequences_take_turns_in_a_budget_for_one_cache()
     {
@@ -123,6 +124,13 @@ public sealed class DeviceAttentionTests
             Assert.Equal(1, device.Device.Kv.Count);
             Assert.Same(d, MirroredCache(da, db));
         }
+
+        // A sequence that is done gives its cache's room back at once.
+        var used = tier.UsedBytes;
+        device.Release(db);
+        Assert.Equal(0, device.Device.Kv.Count);
+        Assert.Equal(used - oneCache, tier.UsedBytes);
+        Assert.Null(db.Mirror);
     }
 
     private static KvCache? MirroredCache(params KvCache[] caches) => caches.SingleOrDefault(c => c.Mirror is not null);
