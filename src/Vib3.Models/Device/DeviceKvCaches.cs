@@ -7,8 +7,9 @@ namespace Vib3.Models.Device;
 /// <summary>A model's sequences' KV caches in VRAM, where attention runs over them. Each is a mirror of a
 /// <see cref="KvCache"/> in RAM, which stays whole and is what the CPU attends over when the device fails or has no room
 /// for a sequence: the mirror holds the same rows in the same type (f32 or f16 bits), copied up from RAM as far as a
-/// step needs them (with the step's other inputs, in one copy), and copies again the rows RAM rewrote (a failed step's, a shared prefix). Its memory comes from the
-/// engine-wide budget before any expert cache's, as a dense matrix's does (<see cref="DeviceTier.TryReserveDense"/>);
+/// step needs them (with the step's other inputs, in one copy), and copies again the rows RAM rewrote (a failed step's,
+/// a shared prefix). Its memory comes from the engine-wide budget before any expert cache's, as a dense matrix's does
+/// (<see cref="DeviceTier.TryReserveDense"/>);
 /// when the budget is short, the mirrors of sequences the running step does not use give theirs up, least recently used
 /// first. A mirror grows as its cache does (doubling) and starts empty again when it grows (RAM has every row); it is
 /// freed when its sequence ends (<see cref="Release"/>), or at the next step once no one holds its cache. Used by the
@@ -132,7 +133,15 @@ public sealed class DeviceKvCaches(DeviceTier tier) : IDisposable
             (_keyBytes, _valueBytes) = (cache.KvDim * element, cache.ValueDim * element);
             _valid = new int[cache.Layers];
             _keys = tier.Device.Accelerator.Allocate1D<byte>((long)cache.Layers * positions * _keyBytes);
-            _values = tier.Device.Accelerator.Allocate1D<byte>(Math.Max(1, (long)cache.Layers * positions * _valueBytes));
+            try
+            {
+                _values = tier.Device.Accelerator.Allocate1D<byte>(Math.Max(1, (long)cache.Layers * positions * _valueBytes));
+            }
+            catch
+            {
+                _keys.Dispose();
+                throw;
+            }
         }
 
         public static long SizeBytes(KvCache cache, int positions) =>

@@ -13,7 +13,7 @@ public sealed partial class ForwardPass
     private float[] _bundleOutputs = [];                    // the CPU's pages' outputs of the last BundlesAsync, at _bundleOffsets
     private ReadOnlyMemory<float> _fromDevice;              // the device's pages' outputs, at the same offsets
     private int[] _bundleOffsets = [0];                     // start of each page's [rows, dim] block
-    private readonly HashSet<(int Page, int Slot)> _dropped = []; // (work index, row slot) the page oracle left out this operator
+    private readonly HashSet<(int Work, int Slot)> _dropped = []; // (index in _work, row slot in it) the page oracle left out this operator
 
     /// <summary>The Router operator: router logits for every row of Xb; a router row's top-k experts and weights into
     /// TopExperts / TopWeights, a retrieval row's softmax (the weights of the pages Experts retrieves) left in
@@ -91,7 +91,7 @@ public sealed partial class ForwardPass
     private void Drop(int layer, IReadOnlyList<BundleRows> work, int row, StepRow r, PageOracle oracle)
     {
         var dim = _h.Dim;
-        var mine = new List<(int Page, int Slot, double Score)>();
+        var mine = new List<(int Work, int Slot, double Score)>();
         for (var j = 0; j < work.Count; j++)
             for (var t = 0; t < work[j].Rows.Count; t++)
                 if (work[j].Rows[t].Row == row)
@@ -99,7 +99,7 @@ public sealed partial class ForwardPass
                         ? PageOracleOrder.Of(layer, work[j].Page, r.Position, r.Token)
                         : Math.Abs(work[j].Rows[t].Weight) * System.Numerics.Tensors.TensorPrimitives.Norm(BundleOutput(j).Slice(t * dim, dim))));
         var kept = (int)Math.Ceiling(oracle.Keep * mine.Count - 1e-9);
-        foreach (var (page, slot, _) in mine.OrderByDescending(x => x.Score).ThenBy(x => x.Page).Skip(kept)) _dropped.Add((page, slot));
+        foreach (var (j, slot, _) in mine.OrderByDescending(x => x.Score).ThenBy(x => x.Work).Skip(kept)) _dropped.Add((j, slot));
     }
 
     /// <summary>One token's router logits [experts] → its k experts and their weights, as the family routes: softmax,

@@ -92,6 +92,8 @@ public static class PerplexityEvaluation
                 scored += wanted.Length;
                 fed += n;
             }
+            pass.Release(cache); // what the device holds of the window's caches
+            if (referenceCache is not null) pass.Release(referenceCache);
         }
         var expertBytes = routing.Program.Operators.Where(o => o.Kind == OperatorKind.Experts).Sum(o => actuals[o.Id].RowPageBytes);
         return new PerplexityResult(scored, windows.Count, nll / scored, (double)expertBytes / fed,

@@ -94,7 +94,7 @@ public sealed class GpuRopeAttentionTests(IlgpuCpuDevice cpu)
     public void Rows_of_a_prompt_chunk_attend_as_the_cpu_does(bool f16)
     {
         var rng = new Random(f16 ? 14 : 13);
-        foreach (var (heads, kvHeads, headDim, positions, rows) in new[] { (4, 2, 40, 3, 3), (4, 4, 64, 70, 5), (8, 1, 128, 300, 2), (2, 1, 32, 9, 1) })
+        foreach (var (heads, kvHeads, headDim, positions, rows) in new[] { (4, 2, 40, 3, 3), (4, 4, 64, 70, 5), (8, 1, 128, 40, 2), (2, 1, 32, 9, 1) })
         {
             var q = TestData.Floats(rng, rows * heads * headDim);
             var k = TestData.Floats(rng, positions * kvHeads * headDim, 3f);
