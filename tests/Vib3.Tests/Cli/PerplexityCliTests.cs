@@ -54,6 +54,28 @@ public sealed class PerplexityCliTests : IDisposable
         Assert.Equal(1, root.GetProperty("top1_agreement").GetDouble());
     }
 
+    /// <summary>USING RETRIEVAL once the model has a page index: the routing that ran, fewer expert bytes than the
+    /// router's, and a measurable departure from it.</summary>
+    [Fact]
+    public void A_retrieval_routing_is_scored_against_the_router()
+    {
+        var index = CliRun.Run(Data, "query", "CREATE INDEX ON MODEL m;");
+        Assert.True(index.ExitCode == 0, index.Error);
+        var text = File("t.txt", Text);
+        var router = CliRun.Run(Data, "perplexity", "--model", "m", "--file", text, "--context", "32");
+        var retrieval = CliRun.Run(Data, "perplexity", "--model", "m", "--file", text, "--context", "32", "--using", "RETRIEVAL k=1",
+            "--kl-against", "ROUTER");
+        Assert.True(retrieval.ExitCode == 0, retrieval.Error);
+        using var r = JsonDocument.Parse(router.Output);
+        using var q = JsonDocument.Parse(retrieval.Output);
+        Assert.StartsWith("RETRIEVAL k=1 bundle pages per layer by page key", q.RootElement.GetProperty("routing").GetString());
+        Assert.StartsWith("ROUTER top-", q.RootElement.GetProperty("kl_against_routing").GetString());
+        Assert.Equal(r.RootElement.GetProperty("tokens").GetInt64(), q.RootElement.GetProperty("tokens").GetInt64());
+        Assert.True(q.RootElement.GetProperty("expert_bytes_per_token").GetDouble() < r.RootElement.GetProperty("expert_bytes_per_token").GetDouble());
+        Assert.True(q.RootElement.GetProperty("kl").GetDouble() > 0);
+        Assert.InRange(q.RootElement.GetProperty("top1_agreement").GetDouble(), 0, 1);
+    }
+
     [Fact]
     public void Bad_input_is_one_line_naming_it()
     {
