@@ -11,7 +11,7 @@ using Vib3.Query.Planning;
 namespace Vib3.Cli.Commands;
 
 /// <summary>vib3 perplexity --model NAME --file TEXT [--context N] [--stride N] [--using "ROUTER" | "RETRIEVAL ..."]
-/// [--kl-against "ROUTER"] → one JSON object: tokens scored, perplexity, mean NLL, expert bytes read per token, and
+/// [--kl-against "ROUTER"] [--oracle SHARE [--oracle-random]] → one JSON object: tokens scored, perplexity, mean NLL, expert bytes read per token, and
 /// against a reference routing KL and top-1 agreement (llama-perplexity's job, with vib3's routings). The text is
 /// tokenized as a prompt is; <see cref="PerplexityEvaluation"/> says how the windows are scored.</summary>
 internal static class PerplexityCommand
@@ -38,9 +38,15 @@ internal static class PerplexityCommand
         {
             Description = "Also compare with this routing (a USING clause, e.g. ROUTER): mean KL(it ‖ scored) and top-1 agreement",
         };
+        var oracle = new Option<double?>("--oracle")
+        {
+            Description = "Instead of a USING routing, the page oracle: the router's experts, every page computed, only this share (0..1] of each " +
+                          "token's pages with the largest contribution added in (the ceiling of paging inside experts; it saves nothing itself)",
+        };
+        var control = new Option<bool>("--oracle-random") { Description = "With --oracle: keep that share of the pages at random (the control)" };
         var command = new Command("perplexity", "Score a model's next-token predictions on a text file, as JSON")
         {
-            model, file, context, stride, routing, klAgainst, kvCache,
+            model, file, context, stride, routing, klAgainst, kvCache, oracle, control,
         };
         command.SetAction(async (r, ct) =>
         {
@@ -52,6 +58,8 @@ internal static class PerplexityCommand
                 KvCache = ModelOptions.KvCacheTypeOf(r, kvCache),
             });
             var plan = engine.Plan(Statement(name, r.GetValue(routing)!, "--using"));
+            var measured = Oracle(r.GetValue(oracle), r.GetValue(control), plan);
+            if (measured is not null) plan = plan with { Program = ForwardProgram.Build(plan.Manifest, oracle: measured) };
             var reference = r.GetValue(klAgainst) is { } against ? engine.Plan(Statement(name, against, "--kl-against")) : null;
             var clock = Stopwatch.StartNew();
             var result = await engine.Generations.PerplexityAsync(plan, reference, text, r.GetValue(context), r.GetValue(stride), ct);
@@ -62,7 +70,10 @@ internal static class PerplexityCommand
                 json.WriteString("model", plan.Model);
                 json.WriteString("file", path);
                 json.WriteString("using", r.GetValue(routing));
-                json.WriteString("routing", PlanPrinter.Routing(plan.Routing, plan.Manifest.Hyper.Experts)); // what ran, a fallback included
+                json.WriteString("routing", measured is { } o // what ran, a fallback included
+                    ? string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"{PlanPrinter.Routing(plan.Routing, plan.Manifest.Hyper.Experts)}; page oracle: {(o.Random ? "a random" : "the largest-contribution")} {o.Keep:0.###} of each token's pages added in (every page computed)")
+                    : PlanPrinter.Routing(plan.Routing, plan.Manifest.Hyper.Experts));
                 json.WriteNumber("windows", result.Windows);
                 json.WriteNumber("tokens", result.Tokens);
                 json.WriteNumber("mean_nll", result.MeanNll);
@@ -82,6 +93,19 @@ internal static class PerplexityCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>--oracle's measurement, or null without it; refused (22023) outside (0, 1], over a retrieval routing,
+    /// or as --oracle-random alone.</summary>
+    private static PageOracle? Oracle(double? keep, bool random, GenerationPlan plan)
+    {
+        if (keep is null)
+            return random ? throw new Vib3Exception(SqlState.InvalidParameterValue, "--oracle-random needs --oracle SHARE") : null;
+        if (keep is not (> 0 and <= 1))
+            throw new Vib3Exception(SqlState.InvalidParameterValue, $"--oracle keeps a share of the pages in (0, 1], not {keep}");
+        if (plan.Program.Retrieval is not null)
+            throw new Vib3Exception(SqlState.InvalidParameterValue, "--oracle measures pages of the router's experts: use it with --using ROUTER");
+        return new PageOracle(keep.Value, random);
     }
 
     /// <summary>The file's text; a missing, unreadable or empty file is one clear error.</summary>

@@ -76,6 +76,26 @@ public sealed class PerplexityCliTests : IDisposable
         Assert.InRange(q.RootElement.GetProperty("top1_agreement").GetDouble(), 0, 1);
     }
 
+    /// <summary>--oracle: all of the router's pages is the router; half of them reads half the bytes and departs from it.</summary>
+    [Fact]
+    public void The_page_oracle_is_measured_through_the_command_line()
+    {
+        var text = File("t.txt", Text);
+        JsonElement Run(params string[] extra)
+        {
+            var r = CliRun.Run(Data, ["perplexity", "--model", "m", "--file", text, "--context", "32", .. extra]);
+            Assert.True(r.ExitCode == 0, r.Error);
+            return JsonDocument.Parse(r.Output).RootElement;
+        }
+        var router = Run();
+        var all = Run("--oracle", "1");
+        var half = Run("--oracle", "0.5", "--kl-against", "ROUTER");
+        Assert.Equal(router.GetProperty("mean_nll").GetDouble(), all.GetProperty("mean_nll").GetDouble());
+        Assert.Contains("page oracle: the largest-contribution 0.5 of each token's pages", half.GetProperty("routing").GetString());
+        Assert.Equal(router.GetProperty("expert_bytes_per_token").GetDouble() / 2, half.GetProperty("expert_bytes_per_token").GetDouble());
+        Assert.True(half.GetProperty("kl").GetDouble() > 0);
+    }
+
     [Fact]
     public void Bad_input_is_one_line_naming_it()
     {
@@ -89,6 +109,8 @@ public sealed class PerplexityCliTests : IDisposable
             "--model", "m", "--file", text, "--context", "16", "--stride", "17");
         Refused(SqlState.UndefinedObject, "nosuch", "--model", "nosuch", "--file", text);
         Refused(SqlState.SyntaxError, "--using 'ROUTE' is not a USING clause", "--model", "m", "--file", text, "--using", "ROUTE");
+        Refused(SqlState.InvalidParameterValue, "--oracle keeps a share of the pages in (0, 1], not 0", "--model", "m", "--file", text, "--oracle", "0");
+        Refused(SqlState.InvalidParameterValue, "--oracle-random needs --oracle SHARE", "--model", "m", "--file", text, "--oracle-random");
         Refused(SqlState.FeatureNotSupported, "run CREATE INDEX ON MODEL", "--model", "m", "--file", text, "--context", "16", "--using", "RETRIEVAL k=1");
     }
 
