@@ -11,26 +11,21 @@ internal sealed record HeldOutResult(double Loss, long Tokens, int Windows, Rout
 
 internal static class HeldOutEvaluation
 {
+    /// <summary>vib3 perplexity's evaluation (<see cref="PerplexityEvaluation"/>) over the training script's windows:
+    /// disjoint windows of <paramref name="window"/> tokens, each from an empty cache, every prediction scored.</summary>
     /// <param name="maxWindows">Evaluate only the first windows (all by default).</param>
     public static async Task<HeldOutResult> RunAsync(SequencePass pass, HeldOutText text, int window, CancellationToken ct,
         int maxWindows = int.MaxValue)
     {
         pass.Forward.Routing.Reset();
-        double total = 0;
-        long tokens = 0;
-        var windows = 0;
-        foreach (var (inputs, targets) in text.Windows(window).Take(maxWindows))
-        {
-            pass.Cache.Clear(); // every window starts from an empty context, as in training's evaluation
-            var logits = await pass.LogitsAsync(inputs, allPositions: true, ct);
-            for (var i = 0; i < logits.Length; i++) total += NegativeLogLikelihood(logits[i], targets[i]);
-            tokens += logits.Length;
-            if (++windows % 40 == 0) Console.Error.WriteLine($"  {windows} windows, loss so far {total / tokens:0.0000}");
-        }
-        return new HeldOutResult(total / tokens, tokens, windows, pass.Forward.Routing);
+        var windows = (int)Math.Min(maxWindows, (text.Stream.Length - 1L) / window);
+        var result = await PerplexityEvaluation.RunAsync(pass.Forward, text.Stream[..(windows * window + 1)], window, window,
+            new ScoredRouting(ForwardProgram.Build(pass.Weights.Manifest)), null, pass.Cache.Type, ct);
+        return new HeldOutResult(result.MeanNll, result.Tokens, result.Windows, pass.Forward.Routing);
     }
 
-    /// <summary>-log softmax(logits)[target], in double so that 59k terms sum without drift.</summary>
+    /// <summary>-log softmax(logits)[target], in double so that 59k terms sum without drift (llama.cpp's logits, which
+    /// the quant report scores over the same windows).</summary>
     internal static double NegativeLogLikelihood(float[] logits, int target)
     {
         double max = logits.Max();
