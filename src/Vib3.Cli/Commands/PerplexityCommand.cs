@@ -11,9 +11,10 @@ using Vib3.Query.Planning;
 namespace Vib3.Cli.Commands;
 
 /// <summary>vib3 perplexity --model NAME --file TEXT [--context N] [--stride N] [--using "ROUTER" | "RETRIEVAL ..."]
-/// [--kl-against "ROUTER"] [--oracle SHARE [--oracle-random]] → one JSON object: tokens scored, perplexity, mean NLL, expert bytes read per token, and
-/// against a reference routing KL and top-1 agreement (llama-perplexity's job, with vib3's routings). The text is
-/// tokenized as a prompt is; <see cref="PerplexityEvaluation"/> says how the windows are scored.</summary>
+/// [--kl-against "ROUTER"] [--oracle SHARE [--oracle-random]] → one JSON object: tokens scored, perplexity, mean NLL,
+/// expert bytes read per token, and against a reference routing KL and top-1 agreement (llama-perplexity's job, with
+/// vib3's routings). The text is tokenized as a prompt is; <see cref="PerplexityEvaluation"/> says how the windows are
+/// scored.</summary>
 internal static class PerplexityCommand
 {
     public static Command Create(TextWriter output)
@@ -70,10 +71,11 @@ internal static class PerplexityCommand
                 json.WriteString("model", plan.Model);
                 json.WriteString("file", path);
                 json.WriteString("using", r.GetValue(routing));
-                json.WriteString("routing", measured is { } o // what ran, a fallback included
-                    ? string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                        $"{PlanPrinter.Routing(plan.Routing, plan.Manifest.Hyper.Experts)}; page oracle: {(o.Random ? "a random" : "the largest-contribution")} {o.Keep:0.###} of each token's pages added in (every page computed)")
-                    : PlanPrinter.Routing(plan.Routing, plan.Manifest.Hyper.Experts));
+                var ran = PlanPrinter.Routing(plan.Routing, plan.Manifest.Hyper.Experts); // what ran, a fallback included
+                if (measured is { } o)
+                    ran += string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"; page oracle: {(o.Random ? "a random" : "the largest-contribution")} {o.Keep:0.###} of each token's pages added in (every page computed)");
+                json.WriteString("routing", ran);
                 json.WriteNumber("windows", result.Windows);
                 json.WriteNumber("tokens", result.Tokens);
                 json.WriteNumber("mean_nll", result.MeanNll);

@@ -61,6 +61,7 @@ public static class PerplexityEvaluation
         var vocab = pass.Hyper.Vocab;
         var actuals = new StatementActuals(routing.Program);
         var logProbs = new float[ForwardPass.MaxBatchRows * vocab]; // [scored rows of a step, vocab]: the scored routing's
+        var referenceLogProbs = new float[vocab];                    // [vocab]: one row's under the reference
         double nll = 0, kl = 0;
         long scored = 0, agreed = 0, fed = 0;
         foreach (var w in windows)
@@ -80,7 +81,7 @@ public static class PerplexityEvaluation
                 if (reference is not null)
                 {
                     var expected = await pass.StepAsync(Rows(tokens, start, n, w.Begin, referenceCache!, reference, null), wanted, ct).ConfigureAwait(false);
-                    var lq = new float[vocab];
+                    var lq = referenceLogProbs;
                     for (var j = 0; j < wanted.Length; j++)
                     {
                         LogSoftmax(expected[j], lq);
