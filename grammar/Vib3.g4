@@ -58,7 +58,7 @@ chatMessage
 
 generateOption
     : FROM MODEL identifier                                                  # fromModelOption
-    | USING (ROUTER | RETRIEVAL K EQ k=INTEGER (EF EQ ef=INTEGER)? (EXPERTS EQ experts=INTEGER)? (PRIOR EQ prior=number)?)  # usingOption
+    | USING (ROUTER | RETRIEVAL retrievalSetting*)                           # usingOption
     | MAX_TOKENS INTEGER                                                     # maxTokensOption
     | TEMPERATURE number                                                     # temperatureOption
     | TOP_P number                                                           # topPOption
@@ -69,6 +69,12 @@ generateOption
     | SEED INTEGER                                                           # seedOption
     | STOP text (COMMA text)*                                                # stopOption
     | STREAM                                                                 # streamOption
+    ;
+
+// USING RETRIEVAL's settings, each at most once, in any order: k, ef, experts, prior (key-only retrieval) or mass, budget
+// (router-first), k also capping router-first's pages.
+retrievalSetting
+    : name=(K | EF | EXPERTS | PRIOR | MASS | BUDGET) EQ value=number
     ;
 
 modelOption
@@ -136,7 +142,7 @@ identifier
     | QUOTED_IDENTIFIER
     | MODELS | TIERS | ROUTER | RETRIEVAL | K | EF | MAX_TOKENS | TEMPERATURE | TOP_P | TOP_K
     | MIN_P | SEED | STOP | STREAM | CHAT | MODEL | EXPERTS | LAYER | ANALYZE | EXISTS | INDEX | ON | PRIOR
-    | REPEAT_PENALTY | IGNORE_EOS
+    | REPEAT_PENALTY | IGNORE_EOS | MASS | BUDGET
     ;
 
 // ---- lexer ----
@@ -169,6 +175,8 @@ RETRIEVAL   : 'RETRIEVAL';
 K           : 'K';
 EF          : 'EF';
 PRIOR       : 'PRIOR';
+MASS        : 'MASS';
+BUDGET      : 'BUDGET';
 MAX_TOKENS  : 'MAX_TOKENS';
 TEMPERATURE : 'TEMPERATURE';
 TOP_P       : 'TOP_P';

@@ -12,10 +12,11 @@ namespace Vib3.Convert;
 /// <param name="ExpertDType">--expert-dtype: the routed experts' type, over <paramref name="DType"/> or the mix.</param>
 /// <param name="DenseDType">--dense-dtype: every other 2-D weight's type, over <paramref name="DType"/> or the mix.</param>
 /// <param name="ExpertMix">--expert-dtype q4_k_m …: the routed experts' types by a llama.cpp mix's rules, per layer.</param>
+/// <param name="NeuronOrder">The order to store the experts' neurons in (--page-layout coact, after calibration); null: as trained.</param>
 public sealed record ConversionRequest(
     string SourcePath, string Name, DType? DType = null, int? PageRows = null, long? RamBudgetBytes = null,
     string? TokenizerFallback = null, Planning.LlamaCppMix? Mix = null, DType? ExpertDType = null, DType? DenseDType = null,
-    Planning.LlamaCppMix? ExpertMix = null)
+    Planning.LlamaCppMix? ExpertMix = null, Vib3.Models.Retrieval.NeuronOrder? NeuronOrder = null)
 {
     public Planning.StorageTypes StorageTypes => new(DType, Mix, ExpertDType, DenseDType, ExpertMix);
 }

@@ -39,7 +39,7 @@ public sealed class ModelConverter
         var values = HyperResolver.Resolve(family, config, gguf, architecture,
             name => weights.Tensors.TryGetValue(name, out var t) ? t.Shape : null);
         var hyper = HyperResolver.Build(values, ropeStyle, config.Origin);
-        var plan = ConversionPlanner.Plan(weights, family, hyper, gguf, request.StorageTypes, request.PageRows);
+        var plan = ConversionPlanner.Plan(weights, family, hyper, gguf, request.StorageTypes, request.PageRows, request.NeuronOrder);
         var minimum = PageStore.MinimumRamBudget(plan.Geometry.MaxPageBytes);
         if (request.RamBudgetBytes < minimum)
             throw new Vib3Exception(SqlState.InsufficientResources,
@@ -114,6 +114,7 @@ public sealed class ModelConverter
             DType = plan.ExpertType.Name(),
             Quantization = request.StorageTypes.Requested,
             PageRows = plan.Geometry.BundleRows,
+            NeuronLayout = plan.NeuronOrder?.Layout,
             MaxPageBytes = plan.Geometry.MaxPageBytes,
             Tokenizer = new TokenizerInfo { Kind = gguf ? "gguf" : "hf" },
             Parameters = denseParams + (long)h.MoeLayers * h.Experts * expertParams,

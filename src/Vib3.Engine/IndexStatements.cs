@@ -58,14 +58,19 @@ internal static class IndexStatements
                 $"CREATE INDEX ON MODEL {name}: layer {layer.Layer} ({rows.Count} of {served.Weights.ExpertGrids.Count}), {layer.Pages} page keys and a graph in {clock.Elapsed.TotalSeconds:0.00} s"));
             clock.Restart();
         }, ct).ConfigureAwait(false);
+        var neuronKeys = c.NeuronKeys is null ? NeuronKeySpec.Default : NeuronKeySpec.All.SingleOrDefault(x => x.Name == c.NeuronKeys);
+        var neurons = neuronKeys is not null ? await NeuronKeys.BuildAsync(served.Weights, neuronKeys, ct).ConfigureAwait(false) : [];
+        if (neuronKeys is not null)
+            progress?.Invoke($"CREATE INDEX ON MODEL {name}: {neuronKeys.Name} neuron keys for router-first retrieval in {clock.Elapsed.TotalSeconds:0.00} s");
         var dir = engine.Catalog.ModelDir(name);
         PageIndexFolder.Publish(dir, layers, (layer, path) =>
         {
             using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
             graphs[layer.Layer].Save(file);
             file.Flush(flushToDisk: true);
-        });
-        served.Index.Replace(new PageIndex(layers, served.Weights.ExpertGrids, name, graphs));
+        }, neurons);
+        var index = new PageIndex(layers, served.Weights.ExpertGrids, name, graphs);
+        served.Index.Replace(neurons.Count == 0 ? index : index.WithNeurons(neurons, served.Weights.ExpertGrids, name));
         return StatementResult.Table($"CREATE INDEX {layers.Count}",
             [
                 new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("pages", ColumnType.Int64), new("dims", ColumnType.Int64),
@@ -97,14 +102,24 @@ internal static class IndexStatements
     }
 
     /// <summary>vib3_indexes: one row per model and MoE layer with an index (headers only; keys are not read): key
-    /// construction, metric, kind (exact: keys only; hnsw: a graph beside them), the graph's M, bytes on disk.</summary>
+    /// construction, metric, kind (exact: keys only; hnsw: a graph beside them), the graph's M, the neuron keys
+    /// router-first retrieval scores with (null: none), bytes on disk of all three.</summary>
     public static Table Table(Vib3Engine engine) => new("vib3_indexes",
         SystemTableSchemas.Indexes,
         engine.Catalog.List().Where(x => x.Manifest is not null).SelectMany(x =>
-            PageIndexFolder.Headers(engine.Catalog.ModelDir(x.Name)).Select(h => new object?[]
+        {
+            var dir = engine.Catalog.ModelDir(x.Name);
+            return PageIndexFolder.Headers(dir).Select(h =>
             {
-                x.Manifest!.Name, (long)h.Header.Layer, (long)h.Header.Pages, (long)h.Header.Dims,
-                PageKeyLayer.KindName(h.Header.Kind), PageKeyLayer.MetricName(h.Header.Metric), h.Graph is null ? "exact" : "hnsw",
-                h.Graph is { } m ? (long?)HnswIndex.ReadHeader(m).M : null, h.Bytes + (h.Graph is { } g ? new FileInfo(g).Length : 0),
-            })));
+                var neurons = Path.Combine(PageIndexFolder.Dir(dir), NeuronKeyFile.FileName(h.Header.Layer));
+                var neuronKeys = PageIndexFolder.NeuronKeys(dir, h.Header.Layer);
+                return new object?[]
+                {
+                    x.Manifest!.Name, (long)h.Header.Layer, (long)h.Header.Pages, (long)h.Header.Dims,
+                    PageKeyLayer.KindName(h.Header.Kind), PageKeyLayer.MetricName(h.Header.Metric), h.Graph is null ? "exact" : "hnsw",
+                    h.Graph is { } m ? (long?)HnswIndex.ReadHeader(m).M : null, neuronKeys?.Name,
+                    h.Bytes + (h.Graph is { } g ? new FileInfo(g).Length : 0) + (neuronKeys is null ? 0 : new FileInfo(neurons).Length),
+                };
+            });
+        }));
 }

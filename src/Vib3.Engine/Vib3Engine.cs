@@ -89,7 +89,8 @@ public sealed class Vib3Engine : IAsyncDisposable
                     : new DevicePlacement(tier.Device.Name, tier.BudgetBytes, tier.UsedBytes, null, null)
                 : null,
             FindIndex = name => PageIndexFolder.Headers(Catalog.ModelDir(name))
-                .Select(x => new IndexedLayer(x.Header, x.Graph is { } g ? HnswIndex.ReadHeader(g).M : null)).ToArray(),
+                .Select(x => new IndexedLayer(x.Header, x.Graph is { } g ? HnswIndex.ReadHeader(g).M : null,
+                    PageIndexFolder.NeuronKeys(Catalog.ModelDir(name), x.Header.Layer))).ToArray(),
         };
 
     /// <summary>Closes the open models, then frees the page memory no lease holds and the accelerator.</summary>

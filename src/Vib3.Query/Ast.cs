@@ -110,7 +110,9 @@ public sealed record DropModel(Identifier Name, bool IfExists) : Statement;
 /// <param name="Metric">ip or cosine; null: the default.</param>
 /// <param name="M">HNSW links per node; null when absent.</param>
 /// <param name="EfConstruction">HNSW build breadth; null when absent.</param>
-public sealed record CreateIndex(Identifier Model, string? Keys, string? Metric, int? M, int? EfConstruction) : Statement;
+/// <param name="NeuronKeys">The neuron keys router-first retrieval scores with: gate_q8_0 (null: the default), gate_up_q4_0, ...,
+/// or none.</param>
+public sealed record CreateIndex(Identifier Model, string? Keys, string? Metric, int? M, int? EfConstruction, string? NeuronKeys = null) : Statement;
 
 /// <summary><c>DROP INDEX [IF EXISTS] ON MODEL m</c>.</summary>
 public sealed record DropIndex(Identifier Model, bool IfExists) : Statement;
@@ -137,7 +139,7 @@ public enum RoutingMode
     Default,
     /// <summary><c>USING ROUTER</c></summary>
     Router,
-    /// <summary><c>USING RETRIEVAL k=N [ef=M]</c></summary>
+    /// <summary><c>USING RETRIEVAL [k=N] [ef=M] [experts=E] [prior=λ] [mass=M] [budget=B]</c></summary>
     Retrieval,
 }
 
@@ -152,7 +154,7 @@ public sealed record GenerateOptions
     /// <summary><c>FROM MODEL m</c></summary>
     public Identifier? Model { get; init; }
     public RoutingMode Routing { get; init; }
-    /// <summary>Set exactly when <see cref="Routing"/> is <see cref="RoutingMode.Retrieval"/>.</summary>
+    /// <summary>The <c>k=</c> of <c>USING RETRIEVAL</c>: pages a row retrieves (key-only), or at most reads (router-first).</summary>
     public int? K { get; init; }
     /// <summary>The optional <c>ef=</c> of <c>USING RETRIEVAL</c>.</summary>
     public int? Ef { get; init; }
@@ -161,6 +163,11 @@ public sealed record GenerateOptions
     public int? Experts { get; init; }
     /// <summary>The optional <c>prior=λ</c> of <c>USING RETRIEVAL</c> (≥ 0): rank pages by key score + λ · ln p_router.</summary>
     public decimal? Prior { get; init; }
+    /// <summary>The <c>mass=</c> of <c>USING RETRIEVAL</c> (router-first, in (0, 1)): read a row's pages best first until
+    /// they hold this share of its predicted contribution.</summary>
+    public decimal? Mass { get; init; }
+    /// <summary>The <c>budget=</c> of <c>USING RETRIEVAL</c> (router-first, in (0, 1]): read this share of a row's pages.</summary>
+    public decimal? Budget { get; init; }
     public int? MaxTokens { get; init; }
     /// <summary>&gt;= 0.</summary>
     public decimal? Temperature { get; init; }

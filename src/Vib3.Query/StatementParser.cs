@@ -178,14 +178,7 @@ public static class StatementParser
             {
                 P.FromModelOptionContext c => result with { Model = Identifier(c.identifier()) },
                 P.UsingOptionContext c when c.ROUTER() is not null => result with { Routing = RoutingMode.Router },
-                P.UsingOptionContext c => result with
-                {
-                    Routing = RoutingMode.Retrieval,
-                    K = (int)Integer(c.k, "k", 1, int.MaxValue),
-                    Ef = c.ef is null ? null : (int)Integer(c.ef, "ef", 1, int.MaxValue),
-                    Experts = c.experts is null ? null : (int)Integer(c.experts, "experts", 1, int.MaxValue),
-                    Prior = c.prior is null ? null : Number(c.prior, "prior", 0m, 1000m, false),
-                },
+                P.UsingOptionContext c => Retrieval(result, c.retrievalSetting()),
                 P.MaxTokensOptionContext c => result with { MaxTokens = (int)Integer(c.INTEGER().Symbol, "MAX_TOKENS", 1, int.MaxValue) },
                 P.TemperatureOptionContext c => result with { Temperature = Number(c.number(), "TEMPERATURE", 0m, decimal.MaxValue, false) },
                 P.TopPOptionContext c => result with { TopP = Number(c.number(), "TOP_P", 0m, 1m, true) },
@@ -199,6 +192,38 @@ public static class StatementParser
                 _ => throw new Vib3Exception(SqlState.InternalError, $"unhandled option {option.GetType().Name}"),
             };
         }
+        return result;
+    }
+
+    /// <summary>USING RETRIEVAL's settings, each at most once: k, ef and experts whole numbers of at least 1, prior at
+    /// least 0, mass in (0, 1), budget in (0, 1]. mass or budget make it router-first, which ef, experts and prior (the key-only
+    /// ranking's) do not apply to.</summary>
+    private static GenerateOptions Retrieval(GenerateOptions result, IEnumerable<P.RetrievalSettingContext> settings)
+    {
+        result = result with { Routing = RoutingMode.Retrieval };
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var s in settings)
+        {
+            var name = s.name.Text.ToLowerInvariant();
+            if (!seen.Add(name)) throw Invalid(s.name, $"invalid {name} at line {Where(s.name)}: USING RETRIEVAL sets it twice");
+            int Whole() => s.value.INTEGER() is { } i
+                ? (int)Integer(i.Symbol, name, 1, int.MaxValue)
+                : throw Invalid(s.value.Start, $"invalid {name} at line {Where(s.value.Start)}: must be a whole number, got {s.value.GetText()}");
+            result = name switch
+            {
+                "k" => result with { K = Whole() },
+                "ef" => result with { Ef = Whole() },
+                "experts" => result with { Experts = Whole() },
+                "prior" => result with { Prior = Number(s.value, "prior", 0m, 1000m, false) },
+                "mass" => result with { Mass = Number(s.value, "mass", 0m, 0.9999m, true) },
+                _ => result with { Budget = Number(s.value, "budget", 0m, 1m, true) },
+            };
+        }
+        if (result.Mass is not null || result.Budget is not null)
+            foreach (var s in settings)
+                if (s.name.Text.ToLowerInvariant() is var keyOnly && keyOnly is "ef" or "experts" or "prior")
+                    throw Invalid(s.name, $"invalid {keyOnly} at line {Where(s.name)}: {keyOnly}= is for ranking pages by their page keys (k=N); " +
+                                          "with mass= or budget= the router picks the experts and neuron keys the pages inside them");
         return result;
     }
 
@@ -238,10 +263,12 @@ public static class StatementParser
     private static readonly string[] KeyKinds = ["mean_gate", "svd_gate", "gate_up"];
     private static readonly string[] TokenizerFallbacks = ["gpt2"];
     private static readonly string[] Metrics = ["ip", "cosine"];
+    private static readonly string[] NeuronKeyTypes =
+        [.. new[] { "q8_0", "q4_0", "q3_k", "q2_k" }.SelectMany(t => new[] { "gate_" + t, "gate_up_" + t }), "none"];
 
     private static CreateIndex BuildCreateIndex(P.CreateIndexContext context)
     {
-        string? keys = null, metric = null;
+        string? keys = null, metric = null, neuronKeys = null;
         int? m = null, efConstruction = null;
         foreach (var (key, option, keyToken, valueToken) in DistinctOptions(context.modelOption()))
         {
@@ -261,13 +288,17 @@ public static class StatementParser
             {
                 efConstruction = PositiveInteger(option, "ef_construction");
             }
+            else if (key.Matches("neuron_keys"))
+            {
+                neuronKeys = OneOf(option, NeuronKeyTypes, "neuron_keys");
+            }
             else
             {
                 throw Invalid(keyToken,
-                    $"unknown CREATE INDEX option {ThrowingErrorListener.Quote(key.Name)} at line {Where(keyToken)}: expected keys, metric, m or ef_construction");
+                    $"unknown CREATE INDEX option {ThrowingErrorListener.Quote(key.Name)} at line {Where(keyToken)}: expected keys, metric, m, ef_construction or neuron_keys");
             }
         }
-        return new CreateIndex(Identifier(context.identifier()), keys, metric, m, efConstruction);
+        return new CreateIndex(Identifier(context.identifier()), keys, metric, m, efConstruction, neuronKeys);
     }
 
     /// <summary>The WITH (name = value, ...) options in order, each name at most once (a repeat is an error at its position).</summary>

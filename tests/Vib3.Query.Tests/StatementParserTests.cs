@@ -484,7 +484,7 @@ public class StatementParserTests
     [InlineData("CREATE INDEX ON MODEL m WITH (metric = 'l2')", "invalid metric at line 1:40: expected 'ip' or 'cosine', got 'l2'")]
     [InlineData("CREATE INDEX ON MODEL m WITH (m = 0)", "invalid m at line 1:35: must be between 1 and 2147483647, got 0")]
     [InlineData("CREATE INDEX ON MODEL m WITH (ef_construction = 'x')", "invalid ef_construction at line 1:49: expected a positive integer, got 'x'")]
-    [InlineData("CREATE INDEX ON MODEL m WITH (colour = 'red')", "unknown CREATE INDEX option 'colour' at line 1:31: expected keys, metric, m or ef_construction")]
+    [InlineData("CREATE INDEX ON MODEL m WITH (colour = 'red')", "unknown CREATE INDEX option 'colour' at line 1:31: expected keys, metric, m, ef_construction or neuron_keys")]
     public void InvalidValueMessages(string text, string message)
     {
         var error = Assert.Throws<Vib3Exception>(() => StatementParser.Parse(text));
@@ -551,7 +551,9 @@ public class StatementParserTests
     [InlineData("GENERATE 42", Syntax, "1:10")]
     [InlineData("GENERATE 'x' BOGUS", Syntax, "1:14")]
     [InlineData("GENERATE 'x' USING", Syntax, "1:19")]
-    [InlineData("GENERATE 'x' USING RETRIEVAL", Syntax, "1:29")]
+    [InlineData("GENERATE 'x' USING RETRIEVAL mass=1", Invalid, "1:35")]
+    [InlineData("GENERATE 'x' USING RETRIEVAL k=2 k=3", Invalid, "1:34")]
+    [InlineData("GENERATE 'x' USING RETRIEVAL budget=0.5 prior=1", Invalid, "1:41")]
     [InlineData("GENERATE 'x' USING RETRIEVAL k 4", Syntax, "1:32")]
     [InlineData("GENERATE 'x' USING RETRIEVAL k=four", Syntax, "1:32")]
     [InlineData("GENERATE 'x' USING RETRIEVAL k=4 ef", Syntax, "1:36")]

@@ -45,11 +45,21 @@ var oracle = new Option<bool>("--oracle")
     Description = "Instead of the retrieval sweep: the page oracle's ceiling inside the router's experts (keep 70/50/30 % of their pages by true " +
                   "contribution) beside random-page controls, per --page-rows",
 };
+var calibration = new Option<string?>("--calibration")
+{
+    Description = "With --oracle: also each page_rows laid out by co-activation on this text (vib3 convert --page-layout coact; the training split)",
+    DefaultValueFactory = _ => ".train/corpus-train.txt.gz",
+};
+var inside = new Option<bool>("--inside")
+{
+    Description = "Instead of the retrieval sweep: router-first retrieval (neuron keys inside the router's experts) at several budgets and mass " +
+                  "targets, with random-key, random-page and oracle controls, per --page-rows (and each co-activation layout)",
+};
 var output = new Option<string>("--out") { Description = "Where results.md and results.csv go", DefaultValueFactory = _ => "docs/retrieval" };
 
 var root = new RootCommand("USING RETRIEVAL k=N against exact routing: agreement, KL, perplexity, bytes and decode rate")
 {
-    source, corpus, pageRows, ks, tokens, window, gen, runs, synthetic, variants, output, indexBench, diskBudget, oracle,
+    source, corpus, pageRows, ks, tokens, window, gen, runs, synthetic, variants, output, indexBench, diskBudget, oracle, calibration, inside,
 };
 root.SetAction(async (r, ct) =>
 {
@@ -57,7 +67,8 @@ root.SetAction(async (r, ct) =>
     {
         return await Report.RunAsync(new StudyOptions(
             r.GetValue(source)!, r.GetValue(corpus)!, r.GetValue(pageRows)!, r.GetValue(ks)!, r.GetValue(tokens), r.GetValue(window),
-            r.GetValue(gen), r.GetValue(runs), r.GetValue(synthetic), r.GetValue(variants), r.GetValue(output)!, r.GetValue(indexBench), r.GetValue(diskBudget), r.GetValue(oracle)), ct);
+            r.GetValue(gen), r.GetValue(runs), r.GetValue(synthetic), r.GetValue(variants), r.GetValue(output)!, r.GetValue(indexBench), r.GetValue(diskBudget), r.GetValue(oracle),
+            r.GetValue(calibration), r.GetValue(inside)), ct);
     }
     catch (Exception e) when (e is Vib3Exception or IOException or UnauthorizedAccessException)
     {

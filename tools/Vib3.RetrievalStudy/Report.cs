@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Vib3.Core;
 using Vib3.Models.Inference;
 using Vib3.Models.Retrieval;
 
@@ -7,7 +8,8 @@ namespace Vib3.RetrievalStudy;
 
 internal sealed record StudyOptions(
     string Source, string Corpus, int[] PageRows, double[] Ks, int Tokens, int Window, int Gen, int Runs, bool Synthetic,
-    bool RouterAware, string Output, bool IndexBench = false, double[]? DiskBudgets = null, bool Oracle = false);
+    bool RouterAware, string Output, bool IndexBench = false, double[]? DiskBudgets = null, bool Oracle = false, string? Calibration = null,
+    bool Inside = false);
 
 /// <summary>Runs the sweep on each model and writes one markdown table per model (results.md, or oracle.md for
 /// --oracle; also printed) and every figure as CSV (results.csv / oracle.csv, for plot_retrieval.py).</summary>
@@ -21,8 +23,12 @@ internal static class Report
         foreach (var rows in o.PageRows)
         {
             using var model = StudyModel.Trained(o.Source, rows, o.Corpus, o.Window);
-            results.Add(await Study.RunAsync(model, (exact, all) => o.Oracle ? OracleVariants() : Variants(o, exact, all, topK: 2), o.Tokens, o.Gen,
-                o.Runs, ct));
+            results.Add(await Study.RunAsync(model, (exact, all) => o.Inside ? InsideVariants(controls: true) : o.Oracle ? OracleVariants() : Variants(o, exact, all, topK: 2),
+                o.Tokens, o.Gen, o.Runs, ct));
+            if (!(o.Oracle || o.Inside) || o.Calibration is null || rows == 1) continue; // a page of one neuron has no layout to choose
+            using var coact = StudyModel.Coactivation(o.Source, rows, o.Corpus, o.Calibration, o.Window);
+            results.Add(await Study.RunAsync(coact, (_, _) => o.Inside ? InsideVariants(controls: false) : OracleVariants(random: false, pinHot: coact.HotPages > 0),
+                o.Tokens, o.Gen, o.Runs, ct));
         }
         if (o.Synthetic)
         {
@@ -33,7 +39,7 @@ internal static class Report
         foreach (var r in results) md.Append(Markdown(r)).Append('\n');
         Console.Write(md);
         Directory.CreateDirectory(o.Output);
-        var name = o.Oracle ? "oracle" : "results"; // the two sweeps' tables side by side
+        var name = o.Inside ? "router-first" : o.Oracle ? "oracle" : "results"; // the sweeps' tables side by side
         await File.WriteAllTextAsync(Path.Combine(o.Output, name + ".md"), md.ToString(), ct);
         await File.WriteAllTextAsync(Path.Combine(o.Output, name + ".csv"), Csv(results), ct);
         return 0;
@@ -105,15 +111,37 @@ internal static class Report
     }
 
     /// <summary>--oracle: exact, then the page oracle at 70, 50 and 30 % of the router's pages, each beside its random
-    /// control (the ceiling of paging inside experts, docs/retrieval.md).</summary>
-    private static List<Variant> OracleVariants()
+    /// control (the ceiling of paging inside experts, docs/retrieval.md); on a co-activation layout without the random
+    /// control (the same as on the trained order) and, where it has hot pages, also with them pinned.</summary>
+    private static List<Variant> OracleVariants(bool random = true, bool pinHot = false)
     {
         var list = new List<Variant> { new("exact", null) };
         foreach (var keep in new[] { 0.7, 0.5, 0.3 })
         {
             list.Add(new Variant("oracle", null, Oracle: new PageOracle(keep)));
-            list.Add(new Variant("random pages", null, Oracle: new PageOracle(keep, Random: true)));
+            if (pinHot) list.Add(new Variant("oracle, hot pinned", null, Oracle: new PageOracle(keep, PinHot: true)));
+            if (random) list.Add(new Variant("random pages", null, Oracle: new PageOracle(keep, Random: true)));
         }
+        return list;
+    }
+
+    /// <summary>--inside: exact; router-first retrieval with q8_0 gate keys at several budgets and mass targets, and
+    /// with q4_0 gate keys, q4_0 gate and up keys and q2_k gate and up keys at three budgets; with the controls, beside the page oracle and random pages at half the pages and
+    /// random neuron keys at the same budget.</summary>
+    private static List<Variant> InsideVariants(bool controls)
+    {
+        var list = new List<Variant> { new("exact", null) };
+        foreach (var budget in new[] { 0.7, 0.6, 0.5, 0.4, 0.3 })
+            list.Add(new Variant("router-first", new RetrievalRouting(0, Budget: budget)));
+        foreach (var mass in new[] { 0.95, 0.9, 0.8, 0.7 })
+            list.Add(new Variant("router-first", new RetrievalRouting(0, Mass: mass)));
+        foreach (var keys in new NeuronKeySpec[] { new(DType.Q4_0, false), new(DType.Q4_0, true), new(DType.Q2_K, true) })
+            foreach (var budget in new[] { 0.6, 0.5, 0.4 })
+                list.Add(new Variant("router-first", new RetrievalRouting(0, Budget: budget), Keys: keys));
+        if (!controls) return list;
+        list.Add(new Variant("router-first", new RetrievalRouting(0, Budget: 0.5), RandomKeys: true));
+        list.Add(new Variant("oracle", null, Oracle: new PageOracle(0.5)));
+        list.Add(new Variant("random pages", null, Oracle: new PageOracle(0.5, Random: true)));
         return list;
     }
 

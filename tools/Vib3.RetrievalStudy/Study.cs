@@ -11,14 +11,20 @@ using Vib3.Storage.Catalog;
 namespace Vib3.RetrievalStudy;
 
 /// <summary>One routing to measure: exact (the router's top-k, <see cref="Routing"/> null), USING RETRIEVAL, or the
-/// page oracle's ceiling inside the router's experts (<see cref="Oracle"/>: a measurement, no decode rate).</summary>
-internal sealed record Variant(string Family, RetrievalRouting? Routing, bool RandomKeys = false, PageOracle? Oracle = null)
+/// page oracle's ceiling inside the router's experts (<see cref="Oracle"/>: a measurement, no decode rate). Router-first
+/// variants score with CREATE INDEX's default neuron keys unless <see cref="Keys"/> says otherwise; <see cref="RandomKeys"/>
+/// replaces the keys (page keys, or neuron keys) with random ones.</summary>
+internal sealed record Variant(string Family, RetrievalRouting? Routing, bool RandomKeys = false, PageOracle? Oracle = null, NeuronKeySpec? Keys = null)
 {
+    public NeuronKeySpec NeuronKeys => Keys ?? NeuronKeySpec.Default;
+
     public string Label => Oracle is { } o
-        ? string.Create(CultureInfo.InvariantCulture, $"{(o.Random ? "random pages" : "oracle")}, keep {o.Keep:0%} of the router's pages")
+        ? string.Create(CultureInfo.InvariantCulture, $"{(o.Random ? "random pages" : o.PinHot ? "oracle, hot pages pinned" : "oracle")}, keep {o.Keep:0%} of the router's pages")
         : (RandomKeys ? "random keys, " : "") + Routing switch
     {
         null => "exact (USING ROUTER)",
+        { RouterFirst: true } r => string.Create(CultureInfo.InvariantCulture,
+            $"router-first, {NeuronKeys.Name} keys, {(r.Budget > 0 ? $"budget={r.Budget:0.##}" : $"mass={r.Mass:0.##}")}"),
         { Candidates: > 0 } r => $"k={r.K}, top-{r.Candidates} expert{(r.Candidates > 1 ? "s'" : "'s")} pages",
         { Prior: > 0 } r => $"k={r.K}, key + {r.Prior.ToString(CultureInfo.InvariantCulture)}·ln p",
         var r => $"k={r.K}",
@@ -45,6 +51,14 @@ internal static class Study
         var keys = await PageKeys.BuildAsync(w, PageKeyKind.MeanGate, PageKeyMetric.InnerProduct, ct: ct); // CREATE INDEX's default
         var index = new PageIndex(keys, w.ExpertGrids, model.Name);
         var randomIndex = new PageIndex(RandomKeys(keys), w.ExpertGrids, model.Name);
+        var neuronIndexes = new Dictionary<(NeuronKeySpec, bool Random), PageIndex>(); // router-first's, built when a variant needs them
+        async Task<PageIndex> NeuronIndex(NeuronKeySpec spec, bool random)
+        {
+            if (neuronIndexes.TryGetValue((spec, random), out var built)) return built;
+            var neurons = await NeuronKeys.BuildAsync(w, spec, ct);
+            if (random) neurons = RandomNeuronKeys(neurons);
+            return neuronIndexes[(spec, random)] = index.WithNeurons(neurons, w.ExpertGrids, model.Name);
+        }
 
         var stream = model.Stream(pass);
         var windows = new List<int[]>();
@@ -74,6 +88,7 @@ internal static class Study
             var reference = v.Routing is null && v.Oracle is null;
             var scored = v.Oracle is { } oracle ? new ScoredRouting(ForwardProgram.Build(w.Manifest, oracle: oracle))
                 : v.Routing is null ? exact
+                : v.Routing.RouterFirst ? new ScoredRouting(ForwardProgram.Build(w.Manifest, v.Routing), await NeuronIndex(v.NeuronKeys, v.RandomKeys))
                 : new ScoredRouting(ForwardProgram.Build(w.Manifest, v.Routing), v.RandomKeys ? randomIndex : index);
             var variantIndex = scored.Index;
             // vib3 perplexity's evaluation: disjoint windows, each from an empty cache, against exact routing.
@@ -86,6 +101,8 @@ internal static class Study
             {
                 null when v.Oracle is { } o => (int)Math.Ceiling(o.Keep * exactPages - 1e-9),
                 null => exactPages,
+                { RouterFirst: true } => (int)Math.Round((result.ExpertBytesPerToken - grids.Length * h.TopK * grids[0].ExpertHidden *
+                    ((v.NeuronKeys.Up ? 2 : 1) * v.NeuronKeys.Type.ByteCount(grids[0].Dim) + sizeof(float))) / grids[0].BundleBytes(grids[0].BundleRows) / grids.Length),
                 { Candidates: > 0 } r => Math.Min(r.K, r.Candidates * grids[0].BundlesPerExpert),
                 var r => Math.Min(r.K, pagesPerLayer),
             };
@@ -126,6 +143,26 @@ internal static class Study
         rates.Sort();
         var text = tokenizer is null ? string.Join(' ', generated.Take(16)) : tokenizer.Decode(generated);
         return (rates[rates.Count / 2], text);
+    }
+
+    /// <summary>The router-first control: every neuron's key row replaced by a random one of the same type (its weight
+    /// kept), so what the keys predict owes nothing to the gate rows.</summary>
+    private static List<NeuronKeyLayer> RandomNeuronKeys(IReadOnlyList<NeuronKeyLayer> keys)
+    {
+        var r = new Random(19);
+        return keys.Select(k =>
+        {
+            byte[] Random(byte[] like)
+            {
+                if (like.Length == 0) return like;
+                var rows = new float[k.Experts * k.Hidden * k.Dim];
+                for (var i = 0; i < rows.Length; i++) rows[i] = (float)(r.NextDouble() * 2 - 1) * 0.05f;
+                var bytes = new byte[like.Length];
+                DTypeConvert.FromF32(k.KeyType, rows, bytes);
+                return bytes;
+            }
+            return k with { Gate = Random(k.Gate), Up = Random(k.Up) };
+        }).ToList();
     }
 
     /// <summary>The control: every key replaced by a random direction of the same norm (seeded), so a ranking that

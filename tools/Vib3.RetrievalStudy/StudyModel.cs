@@ -25,7 +25,7 @@ internal sealed class StudyModel : IDisposable
         Window = window;
     }
 
-    public string Title { get; }
+    public string Title { get; private set; }
 
     public ModelCatalog Catalog { get; }
 
@@ -38,13 +38,31 @@ internal sealed class StudyModel : IDisposable
 
     /// <summary>The trained checkpoint at <paramref name="hfFolder"/>, bf16 as shipped, <paramref name="pageRows"/> rows per bundle page.</summary>
     public static StudyModel Trained(string hfFolder, int pageRows, string corpus, int window) =>
-        Create($"vib3-moe (bf16, page_rows {pageRows})", pageRows, dir => hfFolder, pass =>
-        {
-            var tokenizer = TokenizerLoader.Load(pass.Weights.TokenizerDir, pass.Weights.Manifest.Tokenizer);
-            var text = HeldOutText.Load(corpus, tokenizer);
-            Console.Error.WriteLine($"held-out: {text.Documents} documents, {text.Stream.Length} tokens");
-            return text.Stream;
-        }, window);
+        Create($"vib3-moe (bf16, page_rows {pageRows})", pageRows, dir => hfFolder, HeldOut(corpus), window);
+
+    /// <summary>The trained checkpoint as <see cref="Trained"/>, its experts' neurons laid out by co-activation on
+    /// <paramref name="calibration"/> (vib3 convert --page-layout coact).</summary>
+    public static StudyModel Coactivation(string hfFolder, int pageRows, string corpus, string calibration, int window)
+    {
+        var model = Create("", pageRows, dir => hfFolder, HeldOut(corpus), window, new CalibrationOptions(calibration));
+        var m = model.Catalog.Get(model.Name);
+        var hot = m.ExpertGrids.Sum(g => g.HotBundles!.Sum());
+        model.Title = $"vib3-moe (bf16, page_rows {pageRows}, co-activation layout on {m.NeuronLayout!.CalibrationTokens} tokens of " +
+                      $"{Path.GetFileName(calibration)}, {hot} hot pages of {m.ExpertGrids.Sum(g => g.Experts * g.BundlesPerExpert)})";
+        model.HotPages = hot;
+        return model;
+    }
+
+    /// <summary>Hot pages of the model (a co-activation layout's; 0 otherwise).</summary>
+    public int HotPages { get; private set; }
+
+    private static Func<SequencePass, int[]> HeldOut(string corpus) => pass =>
+    {
+        var tokenizer = TokenizerLoader.Load(pass.Weights.TokenizerDir, pass.Weights.Manifest.Tokenizer);
+        var text = HeldOutText.Load(corpus, tokenizer);
+        Console.Error.WriteLine($"held-out: {text.Documents} documents, {text.Stream.Length} tokens");
+        return text.Stream;
+    };
 
     /// <summary>A synthetic Mixtral shaped like vib3-moe's expert grid (8 experts, top-2, 256 hidden rows), f32; or with
     /// <paramref name="experts"/> experts (wider layers: more page keys to search).</summary>
@@ -67,14 +85,18 @@ internal sealed class StudyModel : IDisposable
         }, window);
     }
 
-    private static StudyModel Create(string title, int pageRows, Func<string, string> source, Func<SequencePass, int[]> stream, int window)
+    private static StudyModel Create(string title, int pageRows, Func<string, string> source, Func<SequencePass, int[]> stream, int window,
+        CalibrationOptions? coactivation = null)
     {
         const string name = "m";
         var dir = Directory.CreateTempSubdirectory("vib3-retrieval-study-").FullName;
         try
         {
             var catalog = new ModelCatalog(Path.Combine(dir, "data"));
-            new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(new ConversionRequest(source(dir), name, null, pageRows));
+            var request = new ConversionRequest(source(dir), name, null, pageRows);
+            if (coactivation is null) new ModelConverter(catalog, DescriptorCatalog.LoadDefault()).Convert(request);
+            else CoactivationLayout.ConvertAsync(catalog, DescriptorCatalog.LoadDefault(), request, coactivation, log: Console.Error.WriteLine)
+                .GetAwaiter().GetResult();
             return new StudyModel(dir, title, catalog, name, stream, window);
         }
         catch

@@ -11,7 +11,7 @@ using Vib3.Storage.Catalog;
 namespace Vib3.Cli.Commands;
 
 /// <summary>vib3 convert &lt;path&gt; --name NAME [--dtype TYPE|MIX] [--expert-dtype TYPE|MIX] [--dense-dtype TYPE] [--page-rows R]
-/// [--tokenizer-fallback gpt2]</summary>
+/// [--tokenizer-fallback gpt2] [--page-layout coact --calibration TEXT [--calibration-tokens N]]</summary>
 internal static class ConvertCommand
 {
     public static Command Create(IAnsiConsole console)
@@ -46,7 +46,32 @@ internal static class ConvertCommand
         {
             Description = "gpt2: split a pre-tokenizer vib3 does not know as GPT-2 does (token ids may differ; recorded in the manifest) instead of refusing the checkpoint",
         };
-        var command = new Command("convert", "Convert a checkpoint into a vib3 model store") { path, name, dtype, expertDtype, denseDtype, pageRows, index, tokenizerFallback };
+        var layout = new Option<string>("--page-layout")
+        {
+            Description = "How the experts' neurons are laid out in their pages: trained (as in the checkpoint) or coact (neurons needed for " +
+                          "the same tokens share pages, the most often needed first as hot pages; calibrated on --calibration text)",
+            DefaultValueFactory = _ => "trained",
+        };
+        layout.AcceptOnlyFromAmong("trained", "coact");
+        var calibration = new Option<string?>("--calibration") { Description = "--page-layout coact: the text (plain, or .gz) the layout is calibrated on" };
+        var calibrationTokens = new Option<int>("--calibration-tokens")
+        {
+            Description = "--page-layout coact: at most this many tokens of the calibration text", DefaultValueFactory = _ => 16384,
+        };
+        calibrationTokens.Validators.Add(v =>
+        {
+            if (v.GetValueOrDefault<int>() < 2) v.AddError("--calibration-tokens must be at least 2");
+        });
+        var command = new Command("convert", "Convert a checkpoint into a vib3 model store")
+        {
+            path, name, dtype, expertDtype, denseDtype, pageRows, index, tokenizerFallback, layout, calibration, calibrationTokens,
+        };
+        command.Validators.Add(v =>
+        {
+            var coact = v.GetValue(layout) == "coact";
+            if (coact && v.GetValue(calibration) is null) v.AddError("--page-layout coact needs --calibration TEXT (the text the layout is calibrated on)");
+            if (!coact && v.GetValue(calibration) is not null) v.AddError("--calibration is for --page-layout coact");
+        });
         command.SetAction(async (r, ct) =>
         {
             var catalog = GlobalOptions.Catalog(r);
@@ -62,9 +87,15 @@ internal static class ConvertCommand
                 expertMix is null && r.GetValue(expertDtype) is { } e ? ParseType("--expert-dtype", e) : null,
                 r.GetValue(denseDtype) is { } dd ? ParseType("--dense-dtype", dd) : null,
                 expertMix);
-            var converter = new ModelConverter(catalog, DescriptorCatalog.LoadDefault());
-            var manifest = Run(console, converter, request);
+            var descriptors = DescriptorCatalog.LoadDefault();
+            var manifest = r.GetValue(calibration) is { } text
+                ? await RunAsync(console, progress => CoactivationLayout.ConvertAsync(catalog, descriptors, request,
+                    new CalibrationOptions(text, r.GetValue(calibrationTokens)), progress, line => console.WriteLine(line), ct))
+                : Run(console, new ModelConverter(catalog, descriptors), request);
             console.MarkupLineInterpolated($"converted [bold]{manifest.Name}[/]: {manifest.PageCount} pages, {ByteSize.Format(manifest.PageBytes)}, {manifest.DType}, R = {manifest.PageRows}");
+            if (manifest.NeuronLayout is { } coact)
+                console.WriteLine($"neurons laid out by co-activation on {coact.CalibrationTokens} tokens: " +
+                                  $"{manifest.ExpertGrids.Sum(g => g.HotBundles?.Sum() ?? 0)} hot pages of {manifest.ExpertGrids.Sum(g => g.Experts * g.BundlesPerExpert)}");
             if (r.GetValue(index) is { } keys)
             {
                 // Through the engine's own statement, so the index is exactly what CREATE INDEX builds.
@@ -86,28 +117,40 @@ internal static class ConvertCommand
             $"{option} {text}: not a type vib3 knows (it writes {DTypes.WritableNames}" +
             (option != "--dense-dtype" ? $", and llama.cpp's mixes {LlamaCppMix.Names})" : ")"));
 
-    public static ModelManifest Run(IAnsiConsole console, ModelConverter converter, ConversionRequest request)
+    public static ModelManifest Run(IAnsiConsole console, ModelConverter converter, ConversionRequest request) =>
+        RunAsync(console, progress => Task.FromResult(converter.Convert(request, progress))).GetAwaiter().GetResult();
+
+    /// <summary>A conversion under progress bars: one per phase as the conversion reports it ("write", "verify"; a
+    /// co-activation layout's first conversion reports "calibration write" and "calibration verify").</summary>
+    private static async Task<ModelManifest> RunAsync(IAnsiConsole console, Func<IProgress<ConversionProgress>, Task<ModelManifest>> convert)
     {
         ModelManifest? manifest = null;
-        console.Progress()
+        await console.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
                      new TransferSpeedColumn(), new RemainingTimeColumn())
-            .Start(ctx =>
+            .StartAsync(async ctx =>
             {
-                var write = ctx.AddTask("writing pages", autoStart: false);
-                var verify = ctx.AddTask("verifying", autoStart: false);
-                manifest = converter.Convert(request, new InlineProgress(p =>
+                var tasks = new Dictionary<string, ProgressTask>();
+                manifest = await convert(new InlineProgress(p =>
                 {
-                    var task = p.Phase == "write" ? write : verify;
-                    if (!task.IsStarted) task.StartTask();
+                    if (!tasks.TryGetValue(p.Phase, out var task))
+                        tasks[p.Phase] = task = ctx.AddTask(PhaseTitle(p.Phase));
                     task.MaxValue = Math.Max(1, p.Total);
                     task.Value = p.Done;
                 }));
-                write.Value = write.MaxValue;
-                verify.Value = verify.MaxValue;
+                foreach (var task in tasks.Values) task.Value = task.MaxValue;
             });
         return manifest!;
     }
+
+    private static string PhaseTitle(string phase) => phase switch
+    {
+        "write" => "writing pages",
+        "verify" => "verifying",
+        "calibration write" => "writing pages as trained (to calibrate)",
+        "calibration verify" => "verifying (to calibrate)",
+        _ => phase,
+    };
 
     /// <summary>Reports on the caller's thread (System.Progress would post to the thread pool, out of order).</summary>
     private sealed class InlineProgress(Action<ConversionProgress> report) : IProgress<ConversionProgress>

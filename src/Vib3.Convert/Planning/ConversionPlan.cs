@@ -38,6 +38,8 @@ public sealed class ConversionPlan
     /// <summary>The experts' source element type as the manifest names it ("f8_e4m3" for block-scaled float8).</summary>
     public required string SourceType { get; init; }
     public required PageGeometry Geometry { get; init; }
+    /// <summary>The order the experts' neurons are written in (--page-layout coact); null: as trained.</summary>
+    public Vib3.Models.Retrieval.NeuronOrder? NeuronOrder { get; init; }
 
     public long DenseRowsPerPage(DenseTensorPlan t) =>
         Math.Max(1, Math.Min(t.Rows, Geometry.MaxPageBytes / t.Target.ByteCount(t.Cols)));

@@ -2,6 +2,7 @@ using System.Globalization;
 using Vib3.Convert.Descriptors;
 using Vib3.Convert.Formats;
 using Vib3.Core;
+using Vib3.Models.Retrieval;
 using Vib3.Storage.Catalog;
 
 namespace Vib3.Convert.Planning;
@@ -16,7 +17,8 @@ public static class ConversionPlanner
         Plan(reader, family, hyper, gguf, new StorageTypes(All: target), pageRows);
 
     public static ConversionPlan Plan(
-        ICheckpointReader reader, FamilyDescriptor family, HyperParameters hyper, bool gguf, StorageTypes types, int? pageRows)
+        ICheckpointReader reader, FamilyDescriptor family, HyperParameters hyper, bool gguf, StorageTypes types, int? pageRows,
+        NeuronOrder? order = null)
     {
         types.RequireWritable();
         var dims = Dimensions(hyper);
@@ -101,6 +103,7 @@ public static class ConversionPlanner
         var widestBundle = layerTypes.Where(t => t is not null).Select(t => t!.Value)
             .MaxBy(t => ExpertGridEntry.BundleBytes(t.GateUp, t.Down, hyper.Dim, hyper.ExpertHidden));
         var geometry = PageGeometry.Choose(widestBundle.GateUp, widestBundle.Down, hyper.Dim, hyper.ExpertHidden, widestDown.BlockSize(), widestRow, pageRows);
+        if (order is not null) RequireOrderable(reader, hyper, expertMatrices, geometry, order);
         return new ConversionPlan
         {
             Family = family,
@@ -111,7 +114,24 @@ public static class ConversionPlanner
             LayerExpertTypes = layerTypes,
             SourceType = sourceType.TypeName,
             Geometry = geometry,
+            NeuronOrder = order,
         };
+    }
+
+    internal static Vib3Exception UnorderableDown(string path, DType source) => new(SqlState.FeatureNotSupported,
+        $"{path}: --page-layout coact reorders the experts' neurons, and their down matrices are {source.Name()} in the source, " +
+        "whose blocks cannot be split into single columns (convert from an f32, f16 or bf16 checkpoint)");
+
+    /// <summary>A neuron order moves single down columns, which only an element type (f32, f16, bf16) can give: a
+    /// block type's column shares its block's scale with its neighbours.</summary>
+    private static void RequireOrderable(ICheckpointReader reader, HyperParameters hyper, List<(ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down)> experts,
+        PageGeometry geometry, NeuronOrder order)
+    {
+        if (experts.Select(x => x.Down.Type).Where(t => t.IsBlocked()).Select(t => (DType?)t).FirstOrDefault() is { } blocked)
+            throw UnorderableDown(reader.Path, blocked);
+        var layers = Enumerable.Range(0, hyper.Layers).Where(hyper.IsMoeLayer).ToList();
+        if (order.Mismatch(layers, hyper.Experts, hyper.ExpertHidden, geometry.BundleRows) is { } why)
+            throw new Vib3Exception(SqlState.InvalidParameterValue, $"{reader.Path}: the neuron order does not fit this model: {why}");
     }
 
     /// <summary>What a matrix is stored as without --dtype: its source type, bit-exact, except float8, which vib3 cannot

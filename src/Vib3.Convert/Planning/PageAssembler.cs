@@ -16,6 +16,7 @@ internal sealed class PageAssembler
     private byte[] _page = [];
     private byte[] _down = [];
     private (ExpertMatrix Gate, ExpertMatrix Up, ExpertMatrix Down) _expert;
+    private int[]? _neurons; // the loaded expert's neuron order (bundle b holds _neurons[b·R .. (b+1)·R)), null: as trained
     private (DType GateUp, DType Down) _types;
 
     public PageAssembler(ICheckpointReader reader, ConversionPlan plan)
@@ -47,12 +48,14 @@ internal sealed class PageAssembler
     {
         _expert = _plan.Experts[layer][expert];
         _types = _plan.LayerExpertTypes[layer] ?? throw new InvalidOperationException($"layer {layer} has no expert types planned");
+        _neurons = _plan.NeuronOrder?.Neurons[layer][expert];
         var down = _expert.Down;
         var bytes = Buffer(ref _down, down.Rows * down.RowBytes);
         Read(down.Tensor, down.Offset, bytes);
     }
 
-    /// <summary>Bundle b of the loaded expert: gate rows [r, Dim], up rows [r, Dim], down columns as [Dim, r].</summary>
+    /// <summary>Bundle b of the loaded expert: gate rows [r, Dim], up rows [r, Dim], down columns as [Dim, r], of its
+    /// neurons b·R .. b·R + r − 1 in the plan's neuron order (as trained without one).</summary>
     public ReadOnlySpan<byte> Bundle(int bundle)
     {
         var dim = _plan.Hyper.Dim;
@@ -70,18 +73,29 @@ internal sealed class PageAssembler
     private void RowsSection(ExpertMatrix m, long rowStart, int rows, Span<byte> dst)
     {
         var src = Buffer(ref _source, rows * m.RowBytes);
-        Read(m.Tensor, m.Offset + rowStart * m.RowBytes, src);
+        if (_neurons is null) Read(m.Tensor, m.Offset + rowStart * m.RowBytes, src);
+        else
+            for (var i = 0; i < rows; i++)
+                Read(m.Tensor, m.Offset + _neurons[rowStart + i] * m.RowBytes, src.Slice((int)(i * m.RowBytes), (int)m.RowBytes));
         DTypeConvert.Convert(m.Type, src, _types.GateUp, dst, checked((int)(rows * m.Cols)));
     }
 
     private void DownSection(long colStart, int cols, Span<byte> dst)
     {
         var down = _expert.Down;
-        var sliceOffset = down.Type.ByteCount(colStart);
         var sliceBytes = (int)down.Type.ByteCount(cols);
         var src = Buffer(ref _source, down.Rows * sliceBytes);
         for (var i = 0; i < down.Rows; i++)
-            _down.AsSpan((int)(i * down.RowBytes + sliceOffset), sliceBytes).CopyTo(src.Slice(i * sliceBytes, sliceBytes));
+        {
+            var row = _down.AsSpan((int)(i * down.RowBytes), (int)down.RowBytes);
+            var to = src.Slice(i * sliceBytes, sliceBytes);
+            if (_neurons is null) row.Slice((int)down.Type.ByteCount(colStart), sliceBytes).CopyTo(to);
+            else // an element type (the planner refuses block types): one column's value at a time
+            {
+                var width = (int)down.Type.ByteCount(1);
+                for (var c = 0; c < cols; c++) row.Slice(_neurons[colStart + c] * width, width).CopyTo(to.Slice(c * width, width));
+            }
+        }
         DTypeConvert.Convert(down.Type, src, _types.Down, dst, checked((int)(down.Rows * cols)));
     }
 

@@ -40,6 +40,7 @@ internal static class PageSequence
                 Layer = l, Experts = h.Experts, ExpertHidden = h.ExpertHidden, Dim = h.Dim,
                 BundleRows = plan.Geometry.BundleRows, BundlesPerExpert = plan.BundlesPerExpert,
                 FirstPage = next, DType = types.GateUp.Name(), DownDType = types.Down == types.GateUp ? null : types.Down.Name(),
+                HotBundles = plan.NeuronOrder?.HotBundles[l].ToArray(),
             });
             for (var e = 0; e < h.Experts; e++)
             {

@@ -33,7 +33,7 @@ public sealed partial class ForwardPass
         }
         foreach (var (actuals, count, phase) in _statements)
             actuals.Add(op.Id, phase, new OperatorFigures(1, count, time, Reads(op, rows, actuals), waits.Waits, TimeSpan.FromSeconds(waits.Seconds),
-                Vram(op, rows, actuals), _products, RowPageBytes(op, rows, actuals)));
+                Vram(op, rows, actuals), _products, RowPageBytes(op, rows, actuals), RowKeyBytes(op, rows, actuals)));
     }
 
     /// <summary>For Experts: the stored bytes of the pages each of <paramref name="actuals"/>'s rows used, per row (the
@@ -46,6 +46,16 @@ public sealed partial class ForwardPass
             for (var t = 0; t < work[j].Rows.Count; t++)
                 if (rows[work[j].Rows[t].Row].Actuals == actuals && (_dropped.Count == 0 || !_dropped.Contains((j, t))))
                     bytes += _w.Store.PageLength(work[j].Page);
+        return bytes;
+    }
+
+    /// <summary>For Experts: the neuron key bytes router-first retrieval read for <paramref name="actuals"/>'s rows.</summary>
+    private long RowKeyBytes(PhysicalOperator op, IReadOnlyList<StepRow> rows, StatementActuals actuals)
+    {
+        if (op.Kind != OperatorKind.Experts) return 0;
+        var bytes = 0L;
+        for (var i = 0; i < rows.Count && i < _keyBytes.Length; i++)
+            if (rows[i].Actuals == actuals) bytes += _keyBytes[i];
         return bytes;
     }
 

@@ -14,6 +14,7 @@ public sealed partial class ForwardPass
     private ReadOnlyMemory<float> _fromDevice;              // the device's pages' outputs, at the same offsets
     private int[] _bundleOffsets = [0];                     // start of each page's [rows, dim] block
     private readonly HashSet<(int Work, int Slot)> _dropped = []; // (index in _work, row slot in it) the page oracle left out this operator
+    private float[]?[] _observedHidden = [];                // per page of the last BundlesAsync: its [rows, r] activations, for an observer that wants them
 
     /// <summary>The Router operator: router logits for every row of Xb; a router row's top-k experts and weights into
     /// TopExperts / TopWeights, a retrieval row's softmax (the weights of the pages Experts retrieves) left in
@@ -27,7 +28,7 @@ public sealed partial class ForwardPass
         for (var i = 0; i < n; i++)
         {
             var logits = p.RouterLogits.AsSpan(i * experts, experts);
-            if (rows[i].Retrieval is not null)
+            if (rows[i].Retrieval is { RouterFirst: false })
             {
                 Softmax.InPlace(logits);
                 continue;
@@ -51,8 +52,15 @@ public sealed partial class ForwardPass
         var (k, experts, dim) = (_h.TopK, _h.Experts, _h.Dim);
         var chosen = new List<(int Row, float Weight)>[experts];
         var byPage = new SortedDictionary<int, List<(int Row, float Weight)>>(); // retrieval rows, by page within the layer
+        if (_keyBytes.Length < n) _keyBytes = new long[n];
+        Array.Clear(_keyBytes);
         for (var i = 0; i < n; i++)
         {
+            if (rows[i].Retrieval is { RouterFirst: true } inside)
+            {
+                SelectInside(rows[i], grid, i, p.Xb.AsSpan(i * dim, dim), p.TopExperts.AsSpan(i * k, k), p.TopWeights.AsSpan(i * k, k), inside, byPage);
+                continue;
+            }
             if (rows[i].Retrieval is { } retrieval)
             {
                 var probs = p.RouterLogits.AsSpan(i * experts, experts);
@@ -80,26 +88,43 @@ public sealed partial class ForwardPass
         _work = routed;
         _dropped.Clear();
         await BundlesAsync(grid, routed, n, ct).ConfigureAwait(false);
+        if (_observer is { ObservesExperts: true } observer) ShowHidden(observer, grid, routed);
         for (var i = 0; i < n; i++)
-            if (rows[i].Oracle is { } oracle) Drop(grid.Layer, routed, i, rows[i], oracle);
+            if (rows[i].Oracle is { } oracle) Drop(grid, routed, i, rows[i], oracle);
         AddBundles(routed);
     }
 
+    /// <summary>Hands the observer each CPU page's activations of the operator, page by page in work order.</summary>
+    private void ShowHidden(IForwardObserver observer, ExpertGridEntry grid, IReadOnlyList<BundleRows> work)
+    {
+        for (var j = 0; j < work.Count; j++)
+        {
+            if (_observedHidden[j] is not { } hidden) continue;
+            var (r, expert) = (grid.RowsInBundle(work[j].Bundle), (work[j].Page - grid.FirstPage) / grid.BundlesPerExpert);
+            for (var t = 0; t < work[j].Rows.Count; t++)
+                observer.ExpertHidden(grid.Layer, expert, work[j].Bundle * grid.BundleRows, work[j].Rows[t].Row, hidden.AsSpan(t * r, r));
+        }
+    }
+
     /// <summary>The page oracle: of the pages row <paramref name="row"/> ran on, those outside the share it keeps go to
-    /// <see cref="_dropped"/> and are not added in: the largest contributions (router weight × the norm of the page's
-    /// output for the row; ties to the earlier page) are kept, or for the random control a fixed random share.</summary>
-    private void Drop(int layer, IReadOnlyList<BundleRows> work, int row, StepRow r, PageOracle oracle)
+    /// <see cref="_dropped"/> and are not added in: hot pages first when it pins them, then the largest contributions
+    /// (router weight × the norm of the page's output for the row; ties to the earlier page), or for the random control
+    /// a fixed random share.</summary>
+    private void Drop(ExpertGridEntry grid, IReadOnlyList<BundleRows> work, int row, StepRow r, PageOracle oracle)
     {
         var dim = _h.Dim;
-        var mine = new List<(int Work, int Slot, double Score)>();
+        var mine = new List<(int Work, int Slot, bool Hot, double Score)>();
         for (var j = 0; j < work.Count; j++)
             for (var t = 0; t < work[j].Rows.Count; t++)
                 if (work[j].Rows[t].Row == row)
-                    mine.Add((j, t, oracle.Random
-                        ? PageOracleOrder.Of(layer, work[j].Page, r.Position, r.Token)
-                        : Math.Abs(work[j].Rows[t].Weight) * System.Numerics.Tensors.TensorPrimitives.Norm(BundleOutput(j).Slice(t * dim, dim))));
+                    mine.Add((j, t, oracle.PinHot && grid.IsHot((work[j].Page - grid.FirstPage) / grid.BundlesPerExpert, work[j].Bundle),
+                        oracle.Random
+                            ? PageOracleOrder.Of(grid.Layer, work[j].Page, r.Position, r.Token)
+                            : Math.Abs(work[j].Rows[t].Weight) * System.Numerics.Tensors.TensorPrimitives.Norm(BundleOutput(j).Slice(t * dim, dim))));
         var kept = (int)Math.Ceiling(oracle.Keep * mine.Count - 1e-9);
-        foreach (var (j, slot, _) in mine.OrderByDescending(x => x.Score).ThenBy(x => x.Work).Skip(kept)) _dropped.Add((j, slot));
+        var ranked = mine.OrderByDescending(x => x.Hot).ThenByDescending(x => x.Score).ThenBy(x => x.Work).ToList();
+        foreach (var (j, slot, hot, _) in ranked.Skip(kept))
+            if (!hot) _dropped.Add((j, slot));
     }
 
     /// <summary>One token's router logits [experts] → its k experts and their weights, as the family routes: softmax,
@@ -154,6 +179,7 @@ public sealed partial class ForwardPass
         for (var i = 0; i < reading.Length; i++) _readAt[reading[i]] = i;
         if (lone && places.Contains(ExpertPlace.Cpu)) p.XbInput.Quantize(grid.GateUpType()); // made here, once, not by whichever thread gets there first
         var fromDevice = ReadOnlyMemory<float>.Empty; // the device's pages' outputs, at the same offsets as the CPU's
+        var observed = _observedHidden = _observer is { ObservesExperts: true } ? new float[]?[work.Count] : [];
         try
         {
             await _w.StreamPagesUnorderedAsync(reading.Select(j => work[j].Page).ToArray(), ModelWeights.UnorderedInFlight, (indices, pages) =>
@@ -174,7 +200,8 @@ public sealed partial class ForwardPass
                 KernelThreads.ParallelFor(order.Length, k =>
                 {
                     var (i, j) = (order[k], reading[indices[order[k]]]);
-                    ExpertBundle(grid, work[j], pages[i].Span, outputs.AsSpan(offsets[j], offsets[j + 1] - offsets[j]), lone);
+                    var hidden = observed.Length == 0 ? null : observed[j] = new float[work[j].Rows.Count * grid.RowsInBundle(work[j].Bundle)];
+                    ExpertBundle(grid, work[j], pages[i].Span, outputs.AsSpan(offsets[j], offsets[j + 1] - offsets[j]), lone, hidden);
                 });
             }, ct, _reads).ConfigureAwait(false);
             if (experts is not null && places.Any(x => x != ExpertPlace.Cpu)) DeviceCall(() => fromDevice = experts.EndStep(offsets[^1] / dim));
@@ -259,8 +286,9 @@ public sealed partial class ForwardPass
     /// <summary>For the m rows of <paramref name="work"/>: output[t] = W_down[:, rows] · (silu(W_gate[rows]·x_t) ⊙
     /// (W_up[rows]·x_t)), one bundle page's contribution before the routing weight. The page's gate rows and up rows
     /// are one [2r, dim] product (each input quantised once). <paramref name="lone"/>: the step's only row, through
-    /// the matrix-vector kernels on its prepared input; the same bits as a product of one row.</summary>
-    private void ExpertBundle(ExpertGridEntry grid, BundleRows work, ReadOnlySpan<byte> page, Span<float> output, bool lone)
+    /// the matrix-vector kernels on its prepared input; the same bits as a product of one row. <paramref name="observed"/>:
+    /// where the page's [m, r] activations are copied for an observer, or null.</summary>
+    private void ExpertBundle(ExpertGridEntry grid, BundleRows work, ReadOnlySpan<byte> page, Span<float> output, bool lone, float[]? observed)
     {
         var p = _p!;
         var scratch = p.RentScratch();
@@ -280,6 +308,7 @@ public sealed partial class ForwardPass
             }
             for (var t = 0; t < m; t++)
                 SwiGlu.Compute(gateUp.Slice(t * 2 * r, r), gateUp.Slice(t * 2 * r + r, r), hidden.Slice(t * r, r));
+            if (observed is not null) hidden.CopyTo(observed);
             if (lone) MatVec.Compute(grid.DownType(), layouts.Down, page[(2 * rowsBytes)..], dim, r, hidden, output);
             else MatMul.Compute(grid.DownType(), layouts.Down, page[(2 * rowsBytes)..], dim, r, hidden, m, output);
         }

@@ -21,6 +21,8 @@ public enum OperatorVariant
     Routed,
     /// <summary>Experts: the k bundle pages the page index retrieves per row.</summary>
     Retrieved,
+    /// <summary>Experts: of the router's top-k experts, the bundle pages their neuron keys predict matter (router-first).</summary>
+    Inside,
 }
 
 /// <summary>One operator of the forward program: what it is, which layer, the weights it reads (tensors of
@@ -112,10 +114,8 @@ public sealed class ForwardProgram
             else
             {
                 Add(OperatorKind.Router, l, recipe.GroupedRouting ? OperatorVariant.Grouped : OperatorVariant.Softmax, Read(OperatorKind.Router, l));
-                // Routed: every bundle of the top-k experts; retrieved: k bundle pages of any experts.
-                var (k, rows, pages) = retrieval is { } r ? (r.K, grid.BundleRows, r.K) : (h.TopK, grid.ExpertHidden, h.TopK * grid.BundlesPerExpert);
-                Add(OperatorKind.Experts, l, retrieval is null ? OperatorVariant.Routed : OperatorVariant.Retrieved, [], grid,
-                    (pages, k * grid.BundleBytes(rows), k * 2L * 3 * grid.Dim * rows));
+                Add(OperatorKind.Experts, l, retrieval switch { null => OperatorVariant.Routed, { RouterFirst: true } => OperatorVariant.Inside, _ => OperatorVariant.Retrieved },
+                    [], grid, ExpertsCost(h, grid, retrieval));
                 if (recipe.SharedExpert)
                     Add(OperatorKind.SharedExpert, l, OperatorVariant.None, Read(OperatorKind.SharedExpert, l));
             }
@@ -125,6 +125,23 @@ public sealed class ForwardProgram
         Add(OperatorKind.LmHead, -1, OperatorVariant.None, [tensors.GetValueOrDefault(LayerSchema.Output) ?? embd]);
         Add(OperatorKind.Sample, -1, OperatorVariant.None, []);
         return new ForwardProgram(m, ops, retrieval, oracle);
+    }
+
+    /// <summary>What the Experts operator reads and computes for a row. Routed: every bundle of the top-k experts;
+    /// retrieved: k bundle pages of any experts; inside: the budget's share of the top-k experts' pages (all of them
+    /// under a mass target, which decides per token; at most k), and the experts' neuron keys, estimated as q8_0 (the
+    /// default key type).</summary>
+    private static (int Pages, long Bytes, long Flops) ExpertsCost(HyperParameters h, ExpertGridEntry grid, RetrievalRouting? retrieval)
+    {
+        var flopsPerRow = 2L * 3 * grid.Dim;
+        if (retrieval is null)
+            return (h.TopK * grid.BundlesPerExpert, h.TopK * grid.BundleBytes(grid.ExpertHidden), h.TopK * flopsPerRow * grid.ExpertHidden);
+        if (!retrieval.RouterFirst) return (retrieval.K, retrieval.K * grid.BundleBytes(grid.BundleRows), retrieval.K * flopsPerRow * grid.BundleRows);
+        var all = h.TopK * grid.BundlesPerExpert;
+        var pages = retrieval.Budget > 0 ? (int)Math.Ceiling(retrieval.Budget * all - 1e-9) : all;
+        if (retrieval.K > 0) pages = Math.Min(pages, retrieval.K);
+        var keys = (long)h.TopK * grid.ExpertHidden * (DType.Q8_0.ByteCount(grid.Dim) + sizeof(float));
+        return (pages, pages * grid.BundleBytes(grid.BundleRows) + keys, pages * flopsPerRow * grid.BundleRows + (long)h.TopK * grid.ExpertHidden * 2 * grid.Dim);
     }
 
     private static long Parameters(TensorEntry t) => t.Shape.Aggregate(1L, (a, d) => a * d);

@@ -1,11 +1,22 @@
 namespace Vib3.Models.Inference;
 
 /// <summary>Sees hidden states as a forward pass computes them, for measurements that need the real ones (page keys
-/// are judged against the router's true inputs). Given to the pass when it is created; called on the pass's thread,
-/// and what it is handed is valid only during the call.</summary>
+/// are judged against the router's true inputs; a neuron layout is calibrated on the experts' true activations). Given
+/// to the pass when it is created; called on the pass's thread, and what it is handed is valid only during the call.</summary>
 public interface IForwardObserver
 {
     /// <summary>Layer <paramref name="layer"/>'s FFN input [dim] for one token: the normalised hidden state the router
     /// (and a retrieval query) reads. Tokens of a batched step come row by row within each layer.</summary>
     void FfnInput(int layer, ReadOnlySpan<float> input);
+
+    /// <summary>True when the observer wants <see cref="ExpertHidden"/>: the pass then keeps each expert page's
+    /// activations of a step for it (a copy per page and row), which costs time no other caller should pay.</summary>
+    bool ObservesExperts => false;
+
+    /// <summary>One expert page's hidden activations silu(W_gate[rows]·x) ⊙ (W_up[rows]·x) [r] for step row
+    /// <paramref name="row"/>: neurons [<paramref name="firstNeuron"/>, firstNeuron + r) of expert
+    /// <paramref name="expert"/> of layer <paramref name="layer"/>, as stored. Every page of a layer's Experts operator
+    /// that ran on the CPU, in page order, after the layer's FFN input and before the next layer's; pages run on the
+    /// device are not seen.</summary>
+    void ExpertHidden(int layer, int expert, int firstNeuron, int row, ReadOnlySpan<float> hidden) { }
 }

@@ -1,3 +1,5 @@
+using Vib3.Storage.Catalog;
+
 namespace Vib3.Models.Inference;
 
 /// <summary>A measurement of the most that paging inside the router's experts could save (docs/retrieval.md's
@@ -7,8 +9,11 @@ namespace Vib3.Models.Inference;
 /// one size, so the same share of its bytes). Its figures (EXPLAIN ANALYZE's per-row page bytes, the perplexity tool's
 /// expert bytes per token) count the kept pages only: what a retrieval that knew the contributions would read.
 /// <paramref name="Random"/> makes it the control: the same share of each row's pages kept at random (a fixed
-/// pseudo-random order per layer, page, position and token), which any page scoring must beat.</summary>
-public sealed record PageOracle(double Keep, bool Random = false)
+/// pseudo-random order per layer, page, position and token), which any page scoring must beat.
+/// <paramref name="PinHot"/>: a co-activation layout's hot pages (<see cref="ExpertGridEntry.HotBundles"/>) are always
+/// kept, as a retrieval would read them, and count in the share (beyond it where they alone exceed it); the rest of the
+/// share is filled by contribution (or at random).</summary>
+public sealed record PageOracle(double Keep, bool Random = false, bool PinHot = false)
 {
     public double Keep { get; } = Keep is > 0 and <= 1
         ? Keep

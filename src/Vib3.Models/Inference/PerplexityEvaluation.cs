@@ -15,7 +15,8 @@ public readonly record struct PerplexityWindow(int Begin, int End, int ScoreFrom
 
 /// <summary>What <see cref="PerplexityEvaluation.RunAsync"/> measured: <paramref name="Tokens"/> predictions scored over
 /// <paramref name="Windows"/> windows, their mean negative log-likelihood (nats), the expert bytes each token fed read
-/// (<see cref="OperatorFigures.RowPageBytes"/> over every Experts operator, per input token, context rows included), and
+/// (<see cref="OperatorFigures.RowPageBytes"/> and, for router-first retrieval, the neuron keys it scored,
+/// <see cref="OperatorFigures.RowKeyBytes"/>, over every Experts operator, per input token, context rows included), and
 /// against a reference routing: the mean KL(reference ‖ scored) in nats and the share of positions where both put the
 /// most probability on the same token (null without a reference).</summary>
 public sealed record PerplexityResult(long Tokens, int Windows, double MeanNll, double ExpertBytesPerToken, double? Kl, double? Top1Agreement)
@@ -96,7 +97,7 @@ public static class PerplexityEvaluation
             pass.Release(cache); // what the device holds of the window's caches
             if (referenceCache is not null) pass.Release(referenceCache);
         }
-        var expertBytes = routing.Program.Operators.Where(o => o.Kind == OperatorKind.Experts).Sum(o => actuals[o.Id].RowPageBytes);
+        var expertBytes = routing.Program.Operators.Where(o => o.Kind == OperatorKind.Experts).Sum(o => actuals[o.Id].RowPageBytes + actuals[o.Id].RowKeyBytes);
         return new PerplexityResult(scored, windows.Count, nll / scored, (double)expertBytes / fed,
             reference is null ? null : Math.Max(0, kl / scored), reference is null ? null : (double)agreed / scored);
     }

@@ -14,9 +14,10 @@ namespace Vib3.Models.Inference;
 /// <paramref name="Products"/>: for a model with a device, the operator's matrix products that ran there and on the
 /// CPU (shared by the step's rows, as its time is); <paramref name="RowPageBytes"/>: for Experts, the stored bytes of
 /// the pages each of its rows used, counted once per row (what the rows read if each ran alone, as decode steps do,
-/// whereas <see cref="Bytes"/> counts a page once a step however many of the step's rows chose it).</summary>
+/// whereas <see cref="Bytes"/> counts a page once a step however many of the step's rows chose it);
+/// <paramref name="RowKeyBytes"/>: for Experts under router-first retrieval, the neuron key bytes scored for its rows.</summary>
 public readonly record struct OperatorFigures(long Calls, long Rows, TimeSpan Time, PageCounts Reads, long Waits, TimeSpan WaitTime,
-    DeviceExpertCounts Vram = default, ProductCounts Products = default, long RowPageBytes = 0)
+    DeviceExpertCounts Vram = default, ProductCounts Products = default, long RowPageBytes = 0, long RowKeyBytes = 0)
 {
     public long PagesHit => Reads.Hits;
 
@@ -29,7 +30,8 @@ public readonly record struct OperatorFigures(long Calls, long Rows, TimeSpan Ti
     public long Bytes => Reads.Bytes;
 
     public static OperatorFigures operator +(OperatorFigures a, OperatorFigures b) => new(a.Calls + b.Calls, a.Rows + b.Rows, a.Time + b.Time,
-        a.Reads + b.Reads, a.Waits + b.Waits, a.WaitTime + b.WaitTime, a.Vram + b.Vram, a.Products + b.Products, a.RowPageBytes + b.RowPageBytes);
+        a.Reads + b.Reads, a.Waits + b.Waits, a.WaitTime + b.WaitTime, a.Vram + b.Vram, a.Products + b.Products, a.RowPageBytes + b.RowPageBytes,
+        a.RowKeyBytes + b.RowKeyBytes);
 }
 
 /// <summary>Dense matrix products of an operator by where they ran, and for Attention, where its steps attended over the

@@ -39,6 +39,27 @@ public sealed class PageIndex
 
     public PageKeyKind Kind { get; }
 
+    /// <summary>Per MoE layer, the neuron keys router-first retrieval scores pages with; null when the index has none.</summary>
+    public IReadOnlyDictionary<int, NeuronKeyLayer>? Neurons { get; private init; }
+
+    /// <summary>This index with <paramref name="neurons"/> (every MoE layer's, matching the model's experts).</summary>
+    public PageIndex WithNeurons(IEnumerable<NeuronKeyLayer> neurons, IReadOnlyDictionary<int, ExpertGridEntry> grids, string model)
+    {
+        var byLayer = neurons.ToDictionary(n => n.Layer);
+        foreach (var g in grids.Values)
+            if (!byLayer.TryGetValue(g.Layer, out var n) || n.Experts != g.Experts || n.Hidden != g.ExpertHidden || n.Dim != g.Dim)
+                throw new Vib3Exception(SqlState.DataCorrupted,
+                    $"model '{model}': the neuron keys of layer {g.Layer} do not match the model's experts; rebuild them with CREATE INDEX ON MODEL {model}");
+        return new PageIndex(this) { Neurons = byLayer };
+    }
+
+    private PageIndex(PageIndex other)
+    {
+        _layers = other._layers;
+        Kind = other.Kind;
+        Metric = other.Metric;
+    }
+
     public PageKeyMetric Metric { get; }
 
     public static VectorMetric MetricOf(PageKeyMetric metric) => metric == PageKeyMetric.Cosine ? VectorMetric.Cosine : VectorMetric.InnerProduct;
@@ -54,7 +75,9 @@ public sealed class PageIndex
                 using var file = File.OpenRead(path);
                 graphs[k.Layer] = HnswIndex.Load(file, path);
             }
-        return new PageIndex(keys, grids, model, graphs);
+        var index = new PageIndex(keys, grids, model, graphs);
+        var neurons = PageIndexFolder.ReadNeurons(modelDir);
+        return neurons.Count == 0 ? index : index.WithNeurons(neurons, grids, model);
     }
 
     /// <summary>Loads the index when the model has one; null otherwise.</summary>

@@ -4,19 +4,29 @@ using Vib3.Storage.Catalog;
 namespace Vib3.Query.Planning;
 
 /// <summary>How experts are chosen for a token.</summary>
-/// <param name="TopK">ROUTER: the model's top-k; RETRIEVAL: k bundles from the index.</param>
+/// <param name="TopK">ROUTER and router-first RETRIEVAL: the model's top-k; key-only RETRIEVAL: k bundles from the index.</param>
 /// <param name="Ef">RETRIEVAL only: the HNSW search breadth.</param>
 /// <param name="Renormalise">The model rescales its top-k weights to sum to 1 (under RETRIEVAL: over the experts the
 /// retrieved pages touch).</param>
-/// <param name="FallbackFromK">Set when USING RETRIEVAL k=N was asked but N pages are at least the router's top-k ×
-/// bundles per expert: retrieval could not read fewer pages, so the plan routes exactly (ROUTER) instead.</param>
+/// <param name="Fallback">Why the plan routes exactly (ROUTER) though USING RETRIEVAL was asked: the retrieval asked
+/// for could not read fewer pages than the router (k=N of at least top-k × bundles per expert; budget=1).</param>
 /// <param name="Index">RETRIEVAL only: the page index used (key construction, metric).</param>
 /// <param name="GraphM">RETRIEVAL only: per MoE layer with an HNSW graph, its M (layers absent are scanned).</param>
 /// <param name="Experts">RETRIEVAL only: retrieve among the pages of the router's most probable E experts only.</param>
 /// <param name="Prior">RETRIEVAL only: rank pages by key score + Prior · ln p_router(expert).</param>
-public sealed record RoutingPlan(bool Retrieval, int TopK, int? Ef, bool Renormalise, int? FallbackFromK = null, string? Index = null,
-    IReadOnlyDictionary<int, int>? GraphM = null, int? Experts = null, decimal? Prior = null)
+/// <param name="Mass">Router-first RETRIEVAL: a row reads its pages best first until they hold this share of its
+/// predicted contribution.</param>
+/// <param name="Budget">Router-first RETRIEVAL: a row reads this share of its experts' pages, best first.</param>
+/// <param name="Cap">Router-first RETRIEVAL's k=: at most this many pages a row.</param>
+/// <param name="NeuronKeys">Router-first RETRIEVAL: what the index's neuron keys are.</param>
+/// <param name="Default">Router-first RETRIEVAL with no settings: the engine's default mass.</param>
+public sealed record RoutingPlan(bool Retrieval, int TopK, int? Ef, bool Renormalise, string? Fallback = null, string? Index = null,
+    IReadOnlyDictionary<int, int>? GraphM = null, int? Experts = null, decimal? Prior = null, decimal? Mass = null, decimal? Budget = null,
+    int? Cap = null, NeuronKeyHeader? NeuronKeys = null, bool Default = false)
 {
+    /// <summary>The router picks the experts and neuron keys the pages inside them.</summary>
+    public bool RouterFirst => Mass is not null || Budget is not null;
+
     /// <summary>The router's probabilities re-rank the keys: every page of a layer is scored (an exact scan).</summary>
     public bool RouterAware => Experts is not null || Prior is > 0;
 }

@@ -78,7 +78,12 @@ public static class PlanPrinter
     /// legend EXPLAIN ANALYZE prints explains each figure.</summary>
     public static string Actual(OperatorFigures f) => string.Create(CultureInfo.InvariantCulture,
         $"(actual {f.Time.TotalMilliseconds:0.000} ms, {f.Calls} calls, {f.Rows} rows; pages {f.PagesHit} hit / {f.PagesJoined} joined / {f.PagesFromDisk} disk, " +
-        $"{ByteSize.Format(f.Bytes)}; {f.Waits} waits {f.WaitTime.TotalMilliseconds:0.0} ms{Products(f.Products)}{Vram(f.Vram)})");
+        $"{ByteSize.Format(f.Bytes)}; {f.Waits} waits {f.WaitTime.TotalMilliseconds:0.0} ms{Products(f.Products)}{Vram(f.Vram)}{RowReads(f)})");
+
+    /// <summary>"; a row read 40.0 KiB of pages + 13.5 KiB of neuron keys": router-first retrieval's bytes per row, to set
+    /// beside what exact routing reads (the operator's plan line); nothing for other routings.</summary>
+    private static string RowReads(OperatorFigures f) => f.RowKeyBytes == 0 || f.Rows == 0 ? ""
+        : $"; a row read {ByteSize.Format(f.RowPageBytes / f.Rows)} of pages + {ByteSize.Format(f.RowKeyBytes / f.Rows)} of neuron keys";
 
     /// <summary>"; products 3 device / 1 cpu": where the operator's matrix products ran, and for Attention "; attention 2
     /// device / 0 cpu": where its steps attended (over the KV caches in VRAM or in RAM); nothing without a device.</summary>
@@ -90,7 +95,13 @@ public static class PlanPrinter
     private static string Vram(DeviceExpertCounts v) => v == default ? "" : $"; vram {v.Hits} resident / {v.Uploads} uploaded / {v.CpuPages} cpu";
 
     /// <summary>How a plan routes, as EXPLAIN's routing line says it (a fallback to exact routing included).</summary>
-    public static string Routing(RoutingPlan r, int experts) => r.Retrieval
+    public static string Routing(RoutingPlan r, int experts) => r.RouterFirst
+        ? $"RETRIEVAL router-first{(r.Default ? " (the default)" : "")}: the router's top-{r.TopK} of {experts}" + (r.Renormalise ? ", renormalised" : "") +
+          ", inside them the bundle pages " + (r.Budget is { } b
+              ? $"the {r.NeuronKeys!.Name} neuron keys rank best, budget={b.ToString(CultureInfo.InvariantCulture)} of them"
+              : $"holding mass={r.Mass!.Value.ToString(CultureInfo.InvariantCulture)} of the contribution the {r.NeuronKeys!.Name} neuron keys predict") +
+          (r.Cap is { } cap ? $", at most k={cap}" : "")
+        : r.Retrieval
         ? $"RETRIEVAL k={r.TopK} bundle pages per layer by page key ({r.Index})" +
           (r.Experts is { } e ? $" among the router's top-{e} experts' pages" : "") +
           (r.Prior is > 0 and var p ? string.Create(CultureInfo.InvariantCulture, $", ranked by key score + {p} · ln p(expert)") : "") +
@@ -98,7 +109,7 @@ public static class PlanPrinter
           (r.Renormalise ? ", renormalised over the experts touched" : "") +
           (r.Ef is { } ef && r.GraphM is not { Count: > 0 } ? $"; ef={ef} ignored (the exact scan has no search breadth)" : "")
         : $"ROUTER top-{r.TopK} of {experts}" + (r.Renormalise ? ", renormalised" : "") +
-          (r.FallbackFromK is { } k ? $" (exact-routing fallback: RETRIEVAL k={k} cannot read fewer pages than the router's top-{r.TopK})" : "");
+          (r.Fallback is { } why ? $" (exact-routing fallback: {why})" : "");
 
     private static string Prompt(PlanPrompt p) => p switch
     {

@@ -44,21 +44,43 @@ public static class Planner
         };
     }
 
-    /// <summary>USING RETRIEVAL k=N [ef=M]: needs the model's page index; when N pages are no fewer than every
-    /// layer's top-k × bundles per expert, retrieval cannot read less than the router, so the plan routes exactly.</summary>
+    /// <summary>USING RETRIEVAL with no settings reads, of the router's experts, the pages holding this share of the
+    /// predicted contribution (docs/retrieval.md's router-first table on vib3-moe).</summary>
+    public const decimal DefaultMass = 0.9m;
+
+    /// <summary>USING RETRIEVAL: router-first (mass= or budget=, or no settings: <see cref="DefaultMass"/>) needs the
+    /// index's neuron keys; key-only (k= without mass or budget) its page keys. When the retrieval asked for cannot read
+    /// fewer pages than the router (key-only k of at least every layer's top-k × bundles per expert; budget=1 without a
+    /// smaller k), the plan routes exactly and says why.</summary>
     private static RoutingPlan Retrieval(string model, ModelManifest m, GenerateOptions o, PlannerContext context, SourcePosition at)
     {
         var h = m.Hyper;
-        var k = o.K ?? throw Error(SqlState.InvalidParameterValue, "USING RETRIEVAL needs k", at);
         if (ForwardProgram.RetrievalRefusal(m) is { } refusal) throw Error(SqlState.FeatureNotSupported, refusal, at);
         var index = context.FindIndex?.Invoke(model);
         if (index is not { Count: > 0 })
             throw Error(SqlState.FeatureNotSupported,
                 $"USING RETRIEVAL needs a page index and model \"{model}\" has none: run CREATE INDEX ON MODEL {model} first (or use USING ROUTER)", at);
+        var routerFirst = o.Mass is not null || o.Budget is not null || o.K is null;
+        if (routerFirst)
+        {
+            var all = m.ExpertGrids.Min(g => h.TopK * g.BundlesPerExpert);
+            if (o.Budget == 1 && (o.K is null || o.K >= m.ExpertGrids.Max(g => h.TopK * g.BundlesPerExpert)))
+                return new RoutingPlan(Retrieval: false, h.TopK, null, h.NormTopKProb,
+                    Fallback: "RETRIEVAL budget=1 reads every page of the router's experts");
+            if (index[0].NeuronKeys is not { } neuronKeys)
+                throw Error(SqlState.FeatureNotSupported,
+                    $"USING RETRIEVAL{(o.K is null && o.Mass is null && o.Budget is null ? "" : " mass=/budget=")} needs neuron keys and the index of model \"{model}\" has none: " +
+                    $"run CREATE INDEX ON MODEL {model} again (or use USING RETRIEVAL k=N, the page keys' ranking)", at);
+            var mass = o.Mass ?? (o.Budget is null ? DefaultMass : null);
+            return new RoutingPlan(Retrieval: true, h.TopK, null, h.NormTopKProb, Mass: mass, Budget: o.Budget, Cap: o.K, NeuronKeys: neuronKeys,
+                Default: o.K is null && o.Mass is null && o.Budget is null);
+        }
+        var k = o.K!.Value;
         if (o.Experts is { } e && e > h.Experts)
             throw Error(SqlState.InvalidParameterValue, $"USING RETRIEVAL experts={e}: model \"{model}\" has {h.Experts} experts per layer", at);
         if (m.ExpertGrids.All(g => k >= h.TopK * g.BundlesPerExpert))
-            return new RoutingPlan(Retrieval: false, h.TopK, null, h.NormTopKProb, FallbackFromK: k);
+            return new RoutingPlan(Retrieval: false, h.TopK, null, h.NormTopKProb,
+                Fallback: $"RETRIEVAL k={k} cannot read fewer pages than the router's top-{h.TopK}");
         var first = index[0].Keys;
         var described = $"{PageKeyLayer.KindName(first.Kind)}, {PageKeyLayer.MetricName(first.Metric)}";
         var graphs = index.Where(x => x.GraphM is not null).ToDictionary(x => x.Keys.Layer, x => x.GraphM!.Value);
@@ -96,9 +118,12 @@ public static class Planner
     private static (ForwardProgram, IReadOnlyList<PlanOperator>, PlanEstimate) Layout(ModelManifest m, RoutingPlan routing, long budget,
         DevicePlacement? device)
     {
-        var program = ForwardProgram.Build(m, routing.Retrieval
-            ? new RetrievalRouting(routing.TopK, routing.Ef ?? 0, routing.Experts ?? 0, (float)(routing.Prior ?? 0))
-            : null);
+        var program = ForwardProgram.Build(m, routing switch
+        {
+            { Retrieval: false } => null,
+            { RouterFirst: true } => new RetrievalRouting(routing.Cap ?? 0, Mass: (double)(routing.Mass ?? 0), Budget: (double)(routing.Budget ?? 0)),
+            _ => new RetrievalRouting(routing.TopK, routing.Ef ?? 0, routing.Experts ?? 0, (float)(routing.Prior ?? 0)),
+        });
         var ops = new List<PlanOperator>();
         var layer = new List<PlanOperator>(); // the nodes of the layer being gathered
         foreach (var o in program.Operators)
@@ -186,12 +211,26 @@ public static class Planner
                 return $"RMSNorm of the residual, the FFN half's input; weights cached ({vectors})";
             case OperatorKind.DenseFfn:
                 return Typed(l, $"SwiGLU, hidden {h.DenseHidden} (a leading dense layer: no router, no experts)", o.Tensors);
-            case OperatorKind.Router when routing.Retrieval:
+            case OperatorKind.Router when routing is { Retrieval: true, RouterFirst: false }:
                 // The router still runs (its softmax weights the retrieved pages).
                 return Typed(l, $"softmax over {h.Experts}: weights of the retrieved pages' experts" + (routing.Renormalise ? ", renormalised over them" : ""),
                     o.Tensors);
             case OperatorKind.Router:
                 return Typed(l, RouterText(h, routing, o.Tensors.Any(t => t.Name.EndsWith(".exp_probs_b", StringComparison.Ordinal))), o.Tensors);
+            case OperatorKind.Experts when routing.RouterFirst:
+            {
+                var grid = o.Grid!;
+                var all = h.TopK * grid.BundlesPerExpert;
+                var keys = routing.NeuronKeys!;
+                var keyBytes = (long)h.TopK * grid.ExpertHidden * ((keys.HasUp ? 2 : 1) * keys.KeyType.ByteCount(grid.Dim) + sizeof(float));
+                var reads = routing.Budget is { } budget
+                    ? $"the best {o.PagesPerRow} of their {all} bundle pages (budget={budget.ToString(CultureInfo.InvariantCulture)})"
+                    : $"of their {all} bundle pages, best first, those holding {routing.Mass!.Value.ToString(CultureInfo.InvariantCulture)} of the predicted contribution (decided per token)";
+                return $"router-first: of the router's top-{h.TopK} experts' neurons, R={grid.BundleRows} a page ({ExpertTypes(grid)}), {reads}" +
+                       (routing.Cap is { } cap ? $", at most {cap}" : "") + (grid.HotBundles is { } hot && hot.Any(x => x > 0) ? ", hot pages first" : "") +
+                       $"; neuron keys {keys.Name} [{grid.Experts * grid.ExpertHidden} x {grid.Dim}{(keys.HasUp ? " x 2" : "")}] in RAM, {ByteSize.Format(keyBytes)} a token; " +
+                       $"exact routing reads {all} pages ({ByteSize.Format(h.TopK * grid.BundleBytes(grid.ExpertHidden))})";
+            }
             case OperatorKind.Experts when routing.Retrieval:
             {
                 var grid = o.Grid!;

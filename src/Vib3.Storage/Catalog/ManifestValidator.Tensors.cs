@@ -88,6 +88,11 @@ public static partial class ManifestValidator
             if (g.DownDType is { } down && !(c.DType($"{field}.downDType", down).IsBlocked() && gateUp.IsBlocked()))
                 throw c.Fail($"{field}.downDType is '{down}', but only block types mix (dType is '{g.DType}')");
             c.Between($"{field}.firstPage", g.FirstPage, 0, m.PageCount - GridPages(g), "pageCount - its pages");
+            if (g.HotBundles is { } hot)
+            {
+                Same(c, $"{field}.hotBundles' length", hot.Length, "hyper.experts", h.Experts);
+                for (var e = 0; e < hot.Length; e++) c.Between($"{field}.hotBundles[{e}]", hot[e], 0, g.BundlesPerExpert, "bundlesPerExpert");
+            }
         }
         if (layers.Count != h.MoeLayers)
             throw c.Fail($"expertGrids has {layers.Count} layers of experts, but hyper.layers - hyper.leadingDenseLayers is {h.MoeLayers}");

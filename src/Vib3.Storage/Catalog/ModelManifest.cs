@@ -35,6 +35,9 @@ public sealed class ModelManifest
     public required TokenizerInfo Tokenizer { get; set; }
     public List<TensorEntry> Tensors { get; set; } = [];
     public List<ExpertGridEntry> ExpertGrids { get; set; } = [];
+    /// <summary>The experts' neuron layout when not as trained (vib3 convert --page-layout coact); absent: as trained.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public NeuronLayoutInfo? NeuronLayout { get; set; }
     public int PageCount { get; set; }
     public long PageBytes { get; set; }
     public long Parameters { get; set; }
@@ -190,6 +193,14 @@ public sealed class ExpertGridEntry
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? DownDType { get; set; }
 
+    /// <summary>Per expert, how many of its first bundles are hot: their neurons are needed for nearly every token the
+    /// expert runs on, so a retrieval inside the expert reads them always (a co-activation layout's; absent: none).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int[]? HotBundles { get; set; }
+
+    /// <summary>Whether bundle <paramref name="bundle"/> of expert <paramref name="expert"/> is hot.</summary>
+    public bool IsHot(int expert, int bundle) => HotBundles is { } hot && bundle < hot[expert];
+
     public DType GateUpType() => DTypes.Parse(DType);
 
     public DType DownType() => DTypes.Parse(DownDType ?? DType);
@@ -207,4 +218,23 @@ public sealed class ExpertGridEntry
     /// <summary>Bytes of one bundle whose gate and up rows are <paramref name="gateUp"/> and down slice <paramref name="down"/>.</summary>
     public static long BundleBytes(DType gateUp, DType down, int dim, int r) =>
         2 * gateUp.ByteCount((long)r * dim) + dim * down.ByteCount(r);
+}
+
+/// <summary>How the routed experts' neurons are laid out in their bundle pages when not as trained
+/// (<see cref="ModelManifest.NeuronLayout"/>): "coact", ordered by co-activation on calibration text so that neurons
+/// needed for the same tokens share pages, the most often needed first as hot pages (<see cref="ExpertGridEntry.HotBundles"/>).
+/// The order itself is not kept: an expert's output is the same sum whatever order its neurons are stored in.</summary>
+public sealed class NeuronLayoutInfo
+{
+    /// <summary>"coact".</summary>
+    public required string Kind { get; set; }
+    /// <summary>The calibration text (its full path when converted).</summary>
+    public required string CalibrationFile { get; set; }
+    /// <summary>Tokens of the calibration text the experts ran on.</summary>
+    public long CalibrationTokens { get; set; }
+    /// <summary>A neuron counted as needed for a token when among the share of its expert's neurons with the largest
+    /// contribution |silu(g·x)·(u·x)|·‖W_down[:, i]‖ for that token.</summary>
+    public double NeededShare { get; set; }
+    /// <summary>A neuron is hot when needed for at least this share of its expert's calibration tokens.</summary>
+    public double HotShare { get; set; }
 }

@@ -2,8 +2,8 @@ using Vib3.Storage.Device;
 
 namespace Vib3.Storage.Catalog;
 
-/// <summary>A model's page index: the folder &lt;model&gt;/index/ holding one <see cref="PageKeyFile"/> per MoE layer
-/// and, when built, an HNSW graph file per layer beside it (layer-LLL.hnsw, written by the caller: the store does not
+/// <summary>A model's page index: the folder &lt;model&gt;/index/ holding one <see cref="PageKeyFile"/> per MoE layer,
+/// when built a <see cref="NeuronKeyFile"/> per layer, and an HNSW graph file per layer beside them (layer-LLL.hnsw, written by the caller: the store does not
 /// know the graph format). The folder is built whole under a temporary name and
 /// published by one rename, so a crash leaves either the previous index, none, or the new one — never a mix of
 /// layers from two builds or a half-written file.</summary>
@@ -40,10 +40,22 @@ public static class PageIndexFolder
     public static IReadOnlyList<PageKeyLayer> Read(string modelDir) =>
         Directory.EnumerateFiles(Dir(modelDir), "layer-*.keys").Order(StringComparer.Ordinal).Select(PageKeyFile.Read).ToArray();
 
-    /// <summary>Writes <paramref name="layers"/> as the model's index, replacing any previous one;
-    /// <paramref name="writeGraph"/> (when given) writes each layer's graph to the path it is handed, flushed to disk,
-    /// before the folder is published.</summary>
-    public static void Publish(string modelDir, IEnumerable<PageKeyLayer> layers, Action<PageKeyLayer, string>? writeGraph = null)
+    /// <summary>What <paramref name="layer"/>'s neuron keys in the published index are (header only), or null when it has none.</summary>
+    public static NeuronKeyHeader? NeuronKeys(string modelDir, int layer)
+    {
+        var path = Path.Combine(Dir(modelDir), NeuronKeyFile.FileName(layer));
+        return File.Exists(path) ? NeuronKeyFile.ReadHeader(path) : null;
+    }
+
+    /// <summary>Every layer's neuron keys, checksums verified; empty when the index has none.</summary>
+    public static IReadOnlyList<NeuronKeyLayer> ReadNeurons(string modelDir) =>
+        Directory.EnumerateFiles(Dir(modelDir), "layer-*.neurons").Order(StringComparer.Ordinal).Select(NeuronKeyFile.Read).ToArray();
+
+    /// <summary>Writes <paramref name="layers"/> (and <paramref name="neurons"/>, when given) as the model's index,
+    /// replacing any previous one; <paramref name="writeGraph"/> (when given) writes each layer's graph to the path it is
+    /// handed, flushed to disk, before the folder is published.</summary>
+    public static void Publish(string modelDir, IEnumerable<PageKeyLayer> layers, Action<PageKeyLayer, string>? writeGraph = null,
+        IEnumerable<NeuronKeyLayer>? neurons = null)
     {
         var staging = Path.Combine(modelDir, $"{Name}.tmp-{Guid.NewGuid():N}");
         Directory.CreateDirectory(staging);
@@ -54,6 +66,7 @@ public static class PageIndexFolder
                 PageKeyFile.Write(Path.Combine(staging, PageKeyFile.FileName(layer.Layer)), layer);
                 writeGraph?.Invoke(layer, Path.Combine(staging, GraphFileName(layer.Layer)));
             }
+            foreach (var layer in neurons ?? []) NeuronKeyFile.Write(Path.Combine(staging, NeuronKeyFile.FileName(layer.Layer)), layer);
             FileSync.FsyncDirectory(staging);
             // rename(2) cannot replace a non-empty folder: the old index steps aside first (a crash in this window
             // leaves no index, which CREATE INDEX rebuilds, never a torn one).

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using Vib3.Core;
 
@@ -78,21 +77,14 @@ public static class PageKeyFile
         var body = MemoryMarshal.AsBytes(k.Keys.AsSpan());
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("page key files are little-endian");
         body.CopyTo(h[HeaderBytes..]);
-        BinaryPrimitives.WriteUInt64LittleEndian(h[^8..], XxHash64.HashToUInt64(h[..^8]));
-        using var fs = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
-        fs.Write(bytes);
-        fs.Flush(flushToDisk: true);
+        SealedFile.Write(path, bytes);
     }
 
     /// <summary>The header only (for vib3_indexes and the planner): no keys read, no checksum verified.</summary>
     public static PageKeyLayer ReadHeader(string path)
     {
         Span<byte> h = stackalloc byte[HeaderBytes];
-        using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
-        {
-            if (fs.Length < HeaderBytes + 8 || fs.ReadAtLeast(h, HeaderBytes, throwOnEndOfStream: false) < HeaderBytes)
-                throw Corrupt(path, "shorter than its header");
-        }
+        if (!SealedFile.TryReadHeader(path, h)) throw Corrupt(path, "shorter than its header");
         return ParseHeader(path, h, keys: []);
     }
 
@@ -104,8 +96,7 @@ public static class PageKeyFile
         var header = ParseHeader(path, bytes.AsSpan(0, HeaderBytes), keys: []);
         var expected = HeaderBytes + (long)header.Pages * header.Dims * 4 + 8;
         if (bytes.Length != expected) throw Corrupt(path, $"{bytes.Length} bytes where its header implies {expected}");
-        var stored = BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(bytes.Length - 8));
-        if (XxHash64.HashToUInt64(bytes.AsSpan(0, bytes.Length - 8)) != stored) throw Corrupt(path, "checksum mismatch");
+        if (!SealedFile.Intact(bytes)) throw Corrupt(path, "checksum mismatch");
         var keys = MemoryMarshal.Cast<byte, float>(bytes.AsSpan(HeaderBytes, header.Pages * header.Dims * 4)).ToArray();
         return header with { Keys = keys };
     }

@@ -49,13 +49,14 @@ public sealed class PlanTests : IClassFixture<PlanTests.Models>
     }
 
     private PlannerContext Context(string? current = null, long budget = 2L << 30, IReadOnlyList<object?>? parameters = null, bool indexed = false,
-        int? graphM = null) =>
+        int? graphM = null, bool neuronKeys = true) =>
         new(name => _models.Catalog.Exists(name) ? _models.Catalog.Get(name) : null, current, budget, parameters)
         {
             // Index headers as CREATE INDEX would write them (svd_gate, ip): the planner reads only these, never the keys.
             FindIndex = name => indexed && _models.Catalog.Exists(name)
                 ? _models.Catalog.Get(name).ExpertGrids.Select(g => new IndexedLayer(new PageKeyLayer(g.Layer, g.Experts * g.BundlesPerExpert, g.Dim,
-                    PageKeyKind.SvdGate, PageKeyMetric.InnerProduct, []), graphM)).ToArray()
+                    PageKeyKind.SvdGate, PageKeyMetric.InnerProduct, []), graphM,
+                    neuronKeys ? new NeuronKeyHeader(g.Layer, g.Experts, g.ExpertHidden, g.Dim, DType.Q8_0, HasUp: false) : null)).ToArray()
                 : null,
         };
 
@@ -69,6 +70,9 @@ public sealed class PlanTests : IClassFixture<PlanTests.Models>
     [InlineData("mixtral-retrieval-graph", "EXPLAIN GENERATE 'hello' FROM MODEL mix USING RETRIEVAL k=1 ef=1", 2)]
     // Router-aware ranking scores every page, so the scan runs even where the graph would be cheaper.
     [InlineData("mixtral-retrieval-router-aware", "EXPLAIN GENERATE 'hello' FROM MODEL mix USING RETRIEVAL k=4 ef=2 experts=2 prior=1", 2)]
+    // Router-first: no settings is the default mass; a budget reads its share of the router's pages, k capping it.
+    [InlineData("mixtral-router-first-default", "EXPLAIN GENERATE 'hello' FROM MODEL mix USING RETRIEVAL")]
+    [InlineData("mixtral-router-first-budget", "EXPLAIN GENERATE 'hello' FROM MODEL mix USING RETRIEVAL budget=0.5 k=2")]
     public void Retrieval_explain_matches_the_checked_in_plan(string name, string sql, int? graphM = null)
     {
         var actual = PlanPrinter.Print(Planner.Plan(Parse(sql), Context(indexed: true, graphM: graphM)));
@@ -90,8 +94,29 @@ public sealed class PlanTests : IClassFixture<PlanTests.Models>
 
         var fallback = Planner.Plan(Parse("GENERATE 'x' FROM MODEL mix USING RETRIEVAL k=6"), Context(indexed: true));
         Assert.False(fallback.Routing.Retrieval);
-        Assert.Equal(6, fallback.Routing.FallbackFromK);
+        Assert.Equal("RETRIEVAL k=6 cannot read fewer pages than the router's top-2", fallback.Routing.Fallback);
         Assert.Equal(router.Estimate, fallback.Estimate);
+    }
+
+    [Fact]
+    public void Router_first_retrieval_reads_its_budget_plus_the_neuron_keys_and_needs_them()
+    {
+        var router = Planner.Plan(Parse("GENERATE 'x' FROM MODEL mix USING ROUTER"), Context(indexed: true));
+        var half = Planner.Plan(Parse("GENERATE 'x' FROM MODEL mix USING RETRIEVAL budget=0.5"), Context(indexed: true));
+        Assert.True(half.Routing is { Retrieval: true, RouterFirst: true, Budget: 0.5m, Mass: null, Default: false });
+        // 2 layers: 3 of the router's 2 experts x 3 bundles each.
+        Assert.Equal(router.Estimate.PagesPerToken - 2 * (6 - 3), half.Estimate.PagesPerToken);
+        var grid = router.Manifest.ExpertGrids[0];
+        var keys = 2L * 2 * grid.ExpertHidden * (DType.Q8_0.ByteCount(grid.Dim) + 4); // 2 layers x top-2 experts' neurons
+        Assert.Equal(router.Estimate.ExpertBytesPerToken / 2 + keys, half.Estimate.ExpertBytesPerToken);
+
+        var fallback = Planner.Plan(Parse("GENERATE 'x' FROM MODEL mix USING RETRIEVAL budget=1"), Context(indexed: true));
+        Assert.False(fallback.Routing.Retrieval);
+        Assert.Equal("RETRIEVAL budget=1 reads every page of the router's experts", fallback.Routing.Fallback);
+
+        var e = Assert.Throws<Vib3Exception>(() => Planner.Plan(Parse("GENERATE 'x' FROM MODEL mix USING RETRIEVAL"), Context(indexed: true, neuronKeys: false)));
+        Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
+        Assert.StartsWith("USING RETRIEVAL needs neuron keys and the index of model \"mix\" has none: run CREATE INDEX ON MODEL mix again", e.Message);
     }
 
     [Fact]

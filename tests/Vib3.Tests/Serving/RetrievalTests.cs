@@ -98,7 +98,7 @@ public sealed partial class RetrievalTests : IDisposable
 
         var (_, rows) = await RunAsync(session, "CREATE INDEX ON MODEL m WITH (m = 2, ef_construction = 16)");
         Assert.All(rows, r => Assert.Equal("hnsw m=2 ef_construction=16", r[6]));
-        Assert.Equal(["layer-000.hnsw", "layer-000.keys", "layer-001.hnsw", "layer-001.keys"],
+        Assert.Equal(["layer-000.hnsw", "layer-000.keys", "layer-000.neurons", "layer-001.hnsw", "layer-001.keys", "layer-001.neurons"],
             Directory.GetFiles(IndexDir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         using (var file = File.OpenRead(Path.Combine(IndexDir, "layer-001.hnsw")))
         {
@@ -122,14 +122,17 @@ public sealed partial class RetrievalTests : IDisposable
             var (tag, rows) = await RunAsync(session, "CREATE INDEX ON MODEL m WITH (keys = 'mean_gate', metric = 'cosine')");
             Assert.Equal("CREATE INDEX 2", tag);
             Assert.Equal([0L, 1L], rows.Select(r => r[1]));
-            var (_, indexes) = await RunAsync(session, "SELECT model, layer, pages, dims, keys, metric, kind, m, bytes FROM vib3_indexes ORDER BY layer");
+            var (_, indexes) = await RunAsync(session, "SELECT model, layer, pages, dims, keys, metric, kind, m, neuron_keys, bytes FROM vib3_indexes ORDER BY layer");
             Assert.Equal(2, indexes.Count);
             var expectedBytes = PageKeyFile.HeaderBytes + 16 * 64 * 4 + 8;
-            Assert.All(indexes, r => Assert.Equal(new object?[] { "m", r[1], 16L, 64L, "mean_gate", "cosine", "hnsw", 16L,
-                expectedBytes + new FileInfo(Path.Combine(IndexDir, $"layer-{r[1]:D3}.hnsw")).Length }, r));
+            // The default neuron keys: q8_0 gate rows (68 bytes for 64 values) and a weight for each of 4 experts x 128 neurons.
+            var neuronBytes = NeuronKeyFile.HeaderBytes + 4 * 128 * (68 + 4) + 8;
+            Assert.All(indexes, r => Assert.Equal(new object?[] { "m", r[1], 16L, 64L, "mean_gate", "cosine", "hnsw", 16L, "gate_q8_0",
+                expectedBytes + neuronBytes + new FileInfo(Path.Combine(IndexDir, $"layer-{r[1]:D3}.hnsw")).Length }, r));
         }
         var files = Directory.GetFiles(IndexDir).Order(StringComparer.Ordinal).ToArray();
-        Assert.Equal(["layer-000.hnsw", "layer-000.keys", "layer-001.hnsw", "layer-001.keys"], files.Select(Path.GetFileName));
+        Assert.Equal(["layer-000.hnsw", "layer-000.keys", "layer-000.neurons", "layer-001.hnsw", "layer-001.keys", "layer-001.neurons"],
+            files.Select(Path.GetFileName));
         var written = files.Select(File.GetLastWriteTimeUtc).ToArray();
         Assert.DoesNotContain(Directory.GetDirectories(Path.GetDirectoryName(IndexDir)!),
             d => Path.GetFileName(d).StartsWith("index.", StringComparison.Ordinal)); // no staging or old index left behind
@@ -143,17 +146,21 @@ public sealed partial class RetrievalTests : IDisposable
         Assert.Equal(written, files.Select(File.GetLastWriteTimeUtc)); // loaded, not rebuilt
     }
 
-    [Fact]
-    public async Task A_corrupt_keys_file_is_data_corrupted_naming_the_file()
+    [Theory]
+    [InlineData(false, 100)]  // a page key flipped
+    [InlineData(true, 100)]   // a neuron key flipped
+    [InlineData(true, -1)]    // a neuron key file cut short
+    public async Task A_corrupt_keys_file_is_data_corrupted_naming_the_file(bool neurons, int at)
     {
         await using (var engine = Engine())
         {
             using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
             await RunAsync(session, "CREATE INDEX ON MODEL m");
         }
-        var path = Path.Combine(IndexDir, PageKeyFile.FileName(1));
+        var path = Path.Combine(IndexDir, neurons ? NeuronKeyFile.FileName(1) : PageKeyFile.FileName(1));
         var bytes = File.ReadAllBytes(path);
-        bytes[PageKeyFile.HeaderBytes + 100] ^= 0x40;
+        if (at < 0) bytes = bytes[..^16];
+        else bytes[(neurons ? NeuronKeyFile.HeaderBytes : PageKeyFile.HeaderBytes) + at] ^= 0x40;
         File.WriteAllBytes(path, bytes);
 
         await using (var engine = Engine())
@@ -180,6 +187,33 @@ public sealed partial class RetrievalTests : IDisposable
         var (routerPages, retrievalPages) = (ExpertPageReads(router), ExpertPageReads(retrieval));
         Assert.True(retrievalPages < routerPages, $"retrieval read {retrievalPages} expert pages, the router {routerPages}");
         Assert.NotEmpty(await TextAsync(session, $"GENERATE 'one two three' {Tail} USING RETRIEVAL k=2"));
+    }
+
+    [Fact]
+    public async Task Router_first_retrieval_reads_part_of_the_router_s_pages_plus_neuron_keys_and_budget_1_is_the_router()
+    {
+        await using var engine = Engine();
+        using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
+        await RunAsync(session, "CREATE INDEX ON MODEL m WITH (neuron_keys = 'gate_q4_0')");
+        Assert.True(File.Exists(Path.Combine(IndexDir, NeuronKeyFile.FileName(0))), "CREATE INDEX wrote no neuron keys");
+        const string Tail = "FROM MODEL m MAX_TOKENS 12";
+        var router = await ExplainAsync(session, $"EXPLAIN ANALYZE GENERATE 'one two three' {Tail} USING ROUTER");
+        var half = await ExplainAsync(session, $"EXPLAIN ANALYZE GENERATE 'one two three' {Tail} USING RETRIEVAL budget=0.5");
+        Assert.Contains("routing: RETRIEVAL router-first: the router's top-2 of 4", half);
+        Assert.Contains("neuron keys gate_q4_0", half);
+        // Each row reads half its experts' pages (4 bundles each, top-2: 4 of 8) and the keys of its 2 experts' neurons.
+        var grid = new ModelCatalog(_data).Get("m").ExpertGrids[0];
+        var perRow = Regex.Matches(half, @"a row read ([\d.]+ \w+) of pages \+ ([\d.]+ \w+) of neuron keys").Select(m => (m.Groups[1].Value, m.Groups[2].Value)).ToList();
+        Assert.Equal(4, perRow.Count); // an Experts line a layer, under its layer's line (which sums its operators)
+        Assert.All(perRow, r => Assert.Equal((ByteSize.Format(4 * grid.BundleBytes(grid.BundleRows)),
+            ByteSize.Format(2L * grid.ExpertHidden * (DType.Q4_0.ByteCount(grid.Dim) + 4))), r));
+        Assert.True(ExpertPageReads(half) < ExpertPageReads(router), $"router-first read {ExpertPageReads(half)} expert pages, the router {ExpertPageReads(router)}");
+
+        var plan = await ExplainAsync(session, $"EXPLAIN GENERATE 'one two three' {Tail} USING RETRIEVAL");
+        Assert.Contains("RETRIEVAL router-first (the default)", plan);
+        Assert.NotEmpty(await TextAsync(session, $"GENERATE 'one two three' {Tail} USING RETRIEVAL mass=0.8 k=3"));
+        Assert.Equal(await TextAsync(session, $"GENERATE 'one two three' {Tail} USING ROUTER"),
+            await TextAsync(session, $"GENERATE 'one two three' {Tail} USING RETRIEVAL budget=1"));
     }
 
     /// <summary>Sum over the per-layer lines of "pages: H hits, J joined, M from disk".</summary>
