@@ -125,23 +125,29 @@ internal static class Report
         return list;
     }
 
-    /// <summary>--inside: exact; router-first retrieval with q8_0 gate keys at several budgets and mass targets, and
-    /// with q4_0 gate keys, q4_0 gate and up keys and q2_k gate and up keys at three budgets; with the controls, beside the page oracle and random pages at half the pages and
-    /// random neuron keys at the same budget.</summary>
+    /// <summary>--inside: exact; router-first retrieval with gate and up keys in q4_0 and q3_k (the q3_k ones need a
+    /// hidden size that is a multiple of 256) at mass targets and budgets, and with gate keys alone (q8_0, the weight
+    /// standing in for the up value) at two; with the controls, random neuron keys, the page oracle and random pages.</summary>
     private static List<Variant> InsideVariants(bool controls)
     {
         var list = new List<Variant> { new("exact", null) };
-        foreach (var budget in new[] { 0.7, 0.6, 0.5, 0.4, 0.3 })
-            list.Add(new Variant("router-first", new RetrievalRouting(0, Budget: budget)));
-        foreach (var mass in new[] { 0.95, 0.9, 0.8, 0.7 })
-            list.Add(new Variant("router-first", new RetrievalRouting(0, Mass: mass)));
-        foreach (var keys in new NeuronKeySpec[] { new(DType.Q4_0, false), new(DType.Q4_0, true), new(DType.Q2_K, true) })
-            foreach (var budget in new[] { 0.6, 0.5, 0.4 })
+        NeuronKeySpec gateUpQ4 = new(DType.Q4_0, true), gateUpQ3 = new(DType.Q3_K, true);
+        foreach (var keys in new[] { gateUpQ4, gateUpQ3 })
+        {
+            foreach (var mass in new[] { 0.95, 0.92, 0.9, 0.85 })
+                list.Add(new Variant("router-first", new RetrievalRouting(0, Mass: mass), Keys: keys));
+            foreach (var budget in new[] { 0.5, 0.4 })
                 list.Add(new Variant("router-first", new RetrievalRouting(0, Budget: budget), Keys: keys));
+        }
+        foreach (var budget in new[] { 0.6, 0.5 })
+            list.Add(new Variant("router-first", new RetrievalRouting(0, Budget: budget), Keys: new NeuronKeySpec(DType.Q8_0, false)));
         if (!controls) return list;
-        list.Add(new Variant("router-first", new RetrievalRouting(0, Budget: 0.5), RandomKeys: true));
-        list.Add(new Variant("oracle", null, Oracle: new PageOracle(0.5)));
-        list.Add(new Variant("random pages", null, Oracle: new PageOracle(0.5, Random: true)));
+        list.Add(new Variant("router-first", new RetrievalRouting(0, Budget: 0.5), RandomKeys: true, Keys: gateUpQ3));
+        foreach (var keep in new[] { 0.5, 0.4 })
+        {
+            list.Add(new Variant("oracle", null, Oracle: new PageOracle(keep)));
+            list.Add(new Variant("random pages", null, Oracle: new PageOracle(keep, Random: true)));
+        }
         return list;
     }
 

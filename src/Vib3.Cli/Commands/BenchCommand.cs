@@ -12,7 +12,7 @@ using Vib3.Storage.Tracing;
 
 namespace Vib3.Cli.Commands;
 
-/// <summary>vib3 bench --model NAME [--prompt-tokens 64] [--gen-tokens 64] [--threads T] [--warmup 1] [--repetitions 5]
+/// <summary>vib3 bench --model NAME [--prompt-tokens 64] [--gen-tokens 64] [--threads T] [--warmup 1] [--repetitions 5] [--using "RETRIEVAL ..."]
 /// [--cold] [--trace FILE] → JSON, measured the way llama-bench measures: untimed warm-up runs first (JIT, thread pool,
 /// and in warm mode the pages the run touches), then each repetition is one statement through the engine — GENERATE
 /// over the prompt's token ids, greedy, end-of-generation ignored, so it prefills the prompt into an empty KV cache
@@ -36,10 +36,14 @@ internal static class BenchCommand
         var warmup = new Option<int>("--warmup") { Description = "Untimed runs before the measured ones", DefaultValueFactory = _ => 1 };
         var repetitions = new Option<int>("--repetitions") { Description = "Measured runs (mean ± sd, min, median, max over them)", DefaultValueFactory = _ => 5 };
         var cold = new Option<bool>("--cold") { Description = "Start every measured run with vib3's RAM tier and the OS cache of the store dropped" };
+        var routing = new Option<string>("--using")
+        {
+            Description = "How experts are routed: ROUTER (default) or a RETRIEVAL clause, e.g. \"RETRIEVAL mass=0.9\"", DefaultValueFactory = _ => "ROUTER",
+        };
         var trace = new Option<string?>("--trace") { Description = "Record every page read of the run to this file (compare policies with vib3-bench policies)" };
         var command = new Command("bench", "Measure prefill and decode speed on a stored model, as JSON")
         {
-            model, context, kvCache, promptTokens, genTokens, threads, warmup, repetitions, cold, trace,
+            model, context, kvCache, promptTokens, genTokens, threads, warmup, repetitions, cold, trace, routing,
         };
         command.SetAction(async (r, ct) =>
         {
@@ -64,10 +68,8 @@ internal static class BenchCommand
                     $"--prompt-tokens {prompt} + --gen-tokens {gen} exceed the context of {limit} tokens (see --context)");
             var tokens = Enumerable.Range(0, prompt).Select(i => (3 + 7 * i) % manifest.Hyper.Vocab).ToArray();
             // The prefill samples the first token; each of the gen decode steps runs one more and samples the next.
-            var plan = engine.Plan(new GenerateTokens(new ValueList<int>(tokens), new GenerateOptions
-            {
-                Model = new Identifier(name), MaxTokens = gen + 1, Temperature = 0, IgnoreEos = true,
-            }));
+            var plan = engine.Plan(new GenerateTokens(new ValueList<int>(tokens),
+                PerplexityCommand.Statement(name, r.GetValue(routing)!, "--using").Options with { MaxTokens = gen + 1, Temperature = 0, IgnoreEos = true }));
 
             for (var i = 0; i < warm; i++) await RunAsync(engine, plan, ct);
             var runs = new List<BenchRun>();
@@ -84,6 +86,8 @@ internal static class BenchCommand
                 json.WriteStartObject();
                 json.WriteString("model", manifest.Name);
                 json.WriteString("dtype", manifest.DType);
+                json.WriteString("using", r.GetValue(routing));
+                json.WriteString("routing", PlanPrinter.Routing(plan.Routing, manifest.Hyper.Experts));
                 json.WriteNumber("threads", t);
                 json.WriteNumber("prompt_tokens", prompt);
                 json.WriteNumber("gen_tokens", gen);

@@ -68,7 +68,8 @@ internal static class ConvertCommand
         };
         command.Validators.Add(v =>
         {
-            var coact = v.GetValue(layout) == "coact";
+            // The raw token: a value outside trained|coact is the option's own error, and GetValue would throw on it here.
+            var coact = v.GetResult(layout)?.Tokens is [{ Value: "coact" }];
             if (coact && v.GetValue(calibration) is null) v.AddError("--page-layout coact needs --calibration TEXT (the text the layout is calibrated on)");
             if (!coact && v.GetValue(calibration) is not null) v.AddError("--calibration is for --page-layout coact");
         });

@@ -128,7 +128,7 @@ internal static class PerplexityCommand
 
     /// <summary>GENERATE on <paramref name="model"/> with the USING clause <paramref name="routing"/>, parsed as any
     /// statement is (its errors name the option they came from).</summary>
-    private static GenerationStatement Statement(string model, string routing, string option)
+    internal static GenerationStatement Statement(string model, string routing, string option)
     {
         try
         {
@@ -139,6 +139,6 @@ internal static class PerplexityCommand
         {
             throw new Vib3Exception(e.SqlState, $"{option} '{routing}' is not a USING clause: {e.Message}");
         }
-        throw new Vib3Exception(SqlState.SyntaxError, $"{option} '{routing}' is not a USING clause (ROUTER, or RETRIEVAL [k=K ...])");
+        throw new Vib3Exception(SqlState.SyntaxError, $"{option} '{routing}' is not a USING clause (ROUTER, or RETRIEVAL [mass=M | budget=B] [k=K ...])");
     }
 }

@@ -129,8 +129,8 @@ public sealed class ForwardProgram
 
     /// <summary>What the Experts operator reads and computes for a row. Routed: every bundle of the top-k experts;
     /// retrieved: k bundle pages of any experts; inside: the budget's share of the top-k experts' pages (all of them
-    /// under a mass target, which decides per token; at most k), and the experts' neuron keys, estimated as q8_0 (the
-    /// default key type).</summary>
+    /// under a mass target, which decides per token; at most k), and the experts' neuron keys (the routing's, or
+    /// CREATE INDEX's default keys).</summary>
     private static (int Pages, long Bytes, long Flops) ExpertsCost(HyperParameters h, ExpertGridEntry grid, RetrievalRouting? retrieval)
     {
         var flopsPerRow = 2L * 3 * grid.Dim;
@@ -140,7 +140,8 @@ public sealed class ForwardProgram
         var all = h.TopK * grid.BundlesPerExpert;
         var pages = retrieval.Budget > 0 ? (int)Math.Ceiling(retrieval.Budget * all - 1e-9) : all;
         if (retrieval.K > 0) pages = Math.Min(pages, retrieval.K);
-        var keys = (long)h.TopK * grid.ExpertHidden * (DType.Q8_0.ByteCount(grid.Dim) + sizeof(float));
+        var (keyType, up) = retrieval.Keys is { } k ? (k.KeyType, k.HasUp) : (NeuronKeySpec.Default.Type, NeuronKeySpec.Default.Up);
+        var keys = (long)h.TopK * grid.ExpertHidden * ((up ? 2 : 1) * keyType.ByteCount(grid.Dim) + sizeof(float));
         return (pages, pages * grid.BundleBytes(grid.BundleRows) + keys, pages * flopsPerRow * grid.BundleRows + (long)h.TopK * grid.ExpertHidden * 2 * grid.Dim);
     }
 

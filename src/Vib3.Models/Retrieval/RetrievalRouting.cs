@@ -10,8 +10,11 @@ namespace Vib3.Models.Retrieval;
 /// (ef: the HNSW search breadth, 0 = default). Router-aware variants (both off by default): <paramref name="Candidates"/>
 /// &gt; 0 keeps only the pages of the router's <paramref name="Candidates"/> most probable experts; <paramref name="Prior"/>
 /// &gt; 0 ranks pages by key score + Prior · ln p_router(expert). Either makes the layer's search exhaustive (every page
-/// scored, then re-ranked), which is what the exact scan does anyway.</para></summary>
-public sealed record RetrievalRouting(int K, int Ef = 0, int Candidates = 0, float Prior = 0, double Mass = 0, double Budget = 0)
+/// scored, then re-ranked), which is what the exact scan does anyway.</para>
+/// <para><paramref name="Keys"/>: router-first's neuron keys as the plan found them, for the program's estimate of the
+/// bytes a row reads (null: estimated as CREATE INDEX's default keys); the pass scores with the row's index's keys.</para></summary>
+public sealed record RetrievalRouting(int K, int Ef = 0, int Candidates = 0, float Prior = 0, double Mass = 0, double Budget = 0,
+    Vib3.Storage.Catalog.NeuronKeyHeader? Keys = null)
 {
     /// <summary>Whether the router's probabilities re-rank the key scores.</summary>
     public bool RouterAware => Candidates > 0 || Prior > 0;

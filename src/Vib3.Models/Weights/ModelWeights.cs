@@ -106,13 +106,17 @@ public sealed class ModelWeights : IDisposable
     /// up in a fixed order keep them per index and sum afterwards.</summary>
     public ValueTask StreamPagesUnorderedAsync(IReadOnlyList<int> pages, PageConsumer consume, CancellationToken ct = default,
         PageReadTally? tally = null) =>
-        StreamPagesUnorderedAsync(pages, 1, (indices, memories) => consume(indices[0], memories[0].Span), ct, tally);
+        StreamPagesUnorderedAsync(pages, 1, (indices, memories) =>
+        {
+            for (var i = 0; i < indices.Count; i++) consume(indices[i], memories[i].Span);
+        }, ct, tally);
 
     /// <summary><see cref="StreamPagesUnorderedAsync(IReadOnlyList{int}, PageConsumer, CancellationToken, PageReadTally)"/>, handing
-    /// over every page whose read has completed at once, up to <paramref name="group"/> (indices into
-    /// <paramref name="pages"/> with their pages), so a consumer can compute on several at once, one per thread: with
-    /// the pages in RAM that is the whole list in one call, with reads landing one by one a page at a time as they
-    /// land. Only completed reads are grouped, so nothing is held while waiting.</summary>
+    /// over pages in groups so a consumer can compute on several at once, one per thread: every page found in RAM as
+    /// the list is walked (a hit completes at once and is no read in flight: with the pages in RAM the whole list comes
+    /// in one call, however long), else the disk reads that have landed, up to <paramref name="group"/>, as they land.
+    /// A group is consumed, and its pages released, before any read is waited on, so hits held never keep a read from
+    /// the RAM it waits for.</summary>
     public async ValueTask StreamPagesUnorderedAsync(IReadOnlyList<int> pages, int group, PageSetConsumer consume, CancellationToken ct = default,
         PageReadTally? tally = null)
     {
@@ -125,16 +129,25 @@ public sealed class ModelWeights : IDisposable
         {
             while (next < pages.Count || pending.Count > 0)
             {
-                while (next < pages.Count && pending.Count < limit) pending.Add(ReadIndexedAsync(next++));
-                var done = await _waits.First(pending).ConfigureAwait(false);
-                pending.Remove(done);
-                ready.Add(await done.ConfigureAwait(false));
-                for (var i = 0; i < pending.Count && ready.Count < group;)
+                while (next < pages.Count && pending.Count < limit)
                 {
-                    if (!pending[i].IsCompleted) { i++; continue; }
-                    var read = pending[i];
-                    pending.RemoveAt(i);
-                    ready.Add(await read.ConfigureAwait(false));
+                    var read = Store.ReadAsync(pages[next], ct);
+                    if (read.IsCompletedSuccessfully) ready.Add((next, read.Result));
+                    else pending.Add(Indexed(next, read));
+                    next++;
+                }
+                if (ready.Count == 0)
+                {
+                    var done = await _waits.First(pending).ConfigureAwait(false);
+                    pending.Remove(done);
+                    ready.Add(await done.ConfigureAwait(false));
+                    for (var i = 0; i < pending.Count && ready.Count < group;)
+                    {
+                        if (!pending[i].IsCompleted) { i++; continue; }
+                        var landed = pending[i];
+                        pending.RemoveAt(i);
+                        ready.Add(await landed.ConfigureAwait(false));
+                    }
                 }
                 ct.ThrowIfCancellationRequested();
                 if (tally is not null) foreach (var r in ready) tally.Count(r.Index, r.Lease);
@@ -153,7 +166,7 @@ public sealed class ModelWeights : IDisposable
             }
         }
 
-        async Task<(int, PageLease)> ReadIndexedAsync(int index) => (index, await Store.ReadAsync(pages[index], ct).ConfigureAwait(false));
+        static async Task<(int, PageLease)> Indexed(int index, ValueTask<PageLease> read) => (index, await read.ConfigureAwait(false));
     }
 
     /// <summary>Reads outstanding at once in <see cref="StreamPagesUnorderedAsync"/>.</summary>

@@ -121,7 +121,8 @@ public static class Planner
         var program = ForwardProgram.Build(m, routing switch
         {
             { Retrieval: false } => null,
-            { RouterFirst: true } => new RetrievalRouting(routing.Cap ?? 0, Mass: (double)(routing.Mass ?? 0), Budget: (double)(routing.Budget ?? 0)),
+            { RouterFirst: true } => new RetrievalRouting(routing.Cap ?? 0, Mass: (double)(routing.Mass ?? 0), Budget: (double)(routing.Budget ?? 0),
+                Keys: routing.NeuronKeys),
             _ => new RetrievalRouting(routing.TopK, routing.Ef ?? 0, routing.Experts ?? 0, (float)(routing.Prior ?? 0)),
         });
         var ops = new List<PlanOperator>();

@@ -29,8 +29,9 @@ public sealed class RouterFirstRetrievalTests
             new ScoredRouting(ForwardProgram.Build(f.Manifest, new RetrievalRouting(k, Mass: mass, Budget: budget)), index), router, KvCacheType.F32);
 
         var exact = await PerplexityEvaluation.RunAsync(pass.Forward, tokens, 16, 16, router, null, KvCacheType.F32);
-        // Keys a token scores: its top-2 experts' 96 neurons in each of the 2 layers, a q8_0 row of 64 values (68 bytes) and a weight each.
-        const double keyBytes = 2 * 2 * 96 * (68 + 4);
+        // Keys a token scores: its top-2 experts' 96 neurons in each of the 2 layers, q4_0 gate and up rows of 64 values
+        // (36 bytes each) and a weight each.
+        const double keyBytes = 2 * 2 * 96 * (2 * 36 + 4);
         var all = await Inside(budget: 1);
         Assert.Equal(exact.MeanNll, all.MeanNll);
         Assert.Equal(0, all.Kl);

@@ -56,7 +56,7 @@ public sealed class PlanTests : IClassFixture<PlanTests.Models>
             FindIndex = name => indexed && _models.Catalog.Exists(name)
                 ? _models.Catalog.Get(name).ExpertGrids.Select(g => new IndexedLayer(new PageKeyLayer(g.Layer, g.Experts * g.BundlesPerExpert, g.Dim,
                     PageKeyKind.SvdGate, PageKeyMetric.InnerProduct, []), graphM,
-                    neuronKeys ? new NeuronKeyHeader(g.Layer, g.Experts, g.ExpertHidden, g.Dim, DType.Q8_0, HasUp: false) : null)).ToArray()
+                    neuronKeys ? new NeuronKeyHeader(g.Layer, g.Experts, g.ExpertHidden, g.Dim, DType.Q4_0, HasUp: true) : null)).ToArray()
                 : null,
         };
 
@@ -107,7 +107,7 @@ public sealed class PlanTests : IClassFixture<PlanTests.Models>
         // 2 layers: 3 of the router's 2 experts x 3 bundles each.
         Assert.Equal(router.Estimate.PagesPerToken - 2 * (6 - 3), half.Estimate.PagesPerToken);
         var grid = router.Manifest.ExpertGrids[0];
-        var keys = 2L * 2 * grid.ExpertHidden * (DType.Q8_0.ByteCount(grid.Dim) + 4); // 2 layers x top-2 experts' neurons
+        var keys = 2L * 2 * grid.ExpertHidden * (2 * DType.Q4_0.ByteCount(grid.Dim) + 4); // 2 layers x top-2 experts' neurons, gate and up rows
         Assert.Equal(router.Estimate.ExpertBytesPerToken / 2 + keys, half.Estimate.ExpertBytesPerToken);
 
         var fallback = Planner.Plan(Parse("GENERATE 'x' FROM MODEL mix USING RETRIEVAL budget=1"), Context(indexed: true));

@@ -59,6 +59,34 @@ public sealed class CatalogCliTests : IDisposable
     }
 
     [Fact]
+    public void Convert_with_a_co_activation_layout_calibrates_and_records_it_and_its_options_are_checked()
+    {
+        var source = SyntheticCheckpoints.Write(_dir, SyntheticCheckpoints.Small(ModelFamily.Mixtral, DType.F32), "hf");
+        var text = Path.Combine(_dir.Path, "calibration.txt");
+        File.WriteAllText(text, string.Join(' ', Enumerable.Range(0, 300).Select(i => $"word{i * 31 % 97} and so on")));
+        var r = CliRun.Run(Data, "convert", source, "--name", "m", "--page-rows", "8", "--page-layout", "coact", "--calibration", text,
+            "--calibration-tokens", "300");
+        Assert.True(r.ExitCode == 0, r.Error);
+        Assert.Matches(@"calibration: \d+ tokens of calibration.txt in \d+ windows of \d+ \(perplexity [\d.]+ as trained\)", r.Output);
+        Assert.Matches(@"neurons laid out by co-activation on \d+ tokens: \d+ hot pages of 80", r.Output);
+        Assert.Equal("coact", new ModelCatalog(Data).Get("m").NeuronLayout!.Kind);
+
+        foreach (var (args, message) in new[]
+        {
+            (new[] { "--page-layout", "coact" }, "--page-layout coact needs --calibration TEXT"),
+            (["--calibration", text], "--calibration is for --page-layout coact"),
+            (["--page-layout", "shuffled"], "'shuffled'"),
+            (["--page-layout", "coact", "--calibration", text, "--calibration-tokens", "1"], "--calibration-tokens must be at least 2"),
+        })
+        {
+            var bad = CliRun.Run(Data, ["convert", source, "--name", "n", .. args]);
+            Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, bad.ExitCode);
+            Assert.Contains(message, bad.Error);
+        }
+        Assert.False(new ModelCatalog(Data).Exists("n"));
+    }
+
+    [Fact]
     public void A_ram_budget_too_small_to_verify_refuses_the_conversion()
     {
         var source = SyntheticCheckpoints.Write(_dir, SyntheticCheckpoints.Small(ModelFamily.Mixtral, DType.F32), "hf");

@@ -145,6 +145,25 @@ public sealed class GenerateCliTests : IDisposable
     }
 
     [Fact]
+    public void Bench_routes_as_its_using_clause_says_and_refuses_one_that_is_not()
+    {
+        var r = CliRun.Run(Data, "bench", "--model", "m", "--prompt-tokens", "4", "--gen-tokens", "2", "--threads", "1", "--repetitions", "1");
+        Assert.True(r.ExitCode == 0, r.Error);
+        using (var json = JsonDocument.Parse(r.Output))
+        {
+            Assert.Equal("ROUTER", json.RootElement.GetProperty("using").GetString());
+            Assert.StartsWith("ROUTER top-2 of", json.RootElement.GetProperty("routing").GetString());
+        }
+        // Retrieval needs the model's index, which this one has not: refused naming CREATE INDEX, nothing measured.
+        r = CliRun.Run(Data, "bench", "--model", "m", "--gen-tokens", "2", "--using", "RETRIEVAL mass=0.9");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("USING RETRIEVAL needs a page index", r.Error);
+        r = CliRun.Run(Data, "bench", "--model", "m", "--gen-tokens", "2", "--using", "RETRIEVAL mass=2");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("--using 'RETRIEVAL mass=2' is not a USING clause: invalid mass", r.Error);
+    }
+
+    [Fact]
     public void Bench_cold_starts_every_repetition_from_disk()
     {
         var r = CliRun.Run(Data, "bench", "--model", "m", "--prompt-tokens", "8", "--gen-tokens", "2", "--threads", "1",

@@ -125,9 +125,9 @@ public sealed partial class RetrievalTests : IDisposable
             var (_, indexes) = await RunAsync(session, "SELECT model, layer, pages, dims, keys, metric, kind, m, neuron_keys, bytes FROM vib3_indexes ORDER BY layer");
             Assert.Equal(2, indexes.Count);
             var expectedBytes = PageKeyFile.HeaderBytes + 16 * 64 * 4 + 8;
-            // The default neuron keys: q8_0 gate rows (68 bytes for 64 values) and a weight for each of 4 experts x 128 neurons.
-            var neuronBytes = NeuronKeyFile.HeaderBytes + 4 * 128 * (68 + 4) + 8;
-            Assert.All(indexes, r => Assert.Equal(new object?[] { "m", r[1], 16L, 64L, "mean_gate", "cosine", "hnsw", 16L, "gate_q8_0",
+            // The default neuron keys: q4_0 gate and up rows (36 bytes each for 64 values) and a weight for each of 4 experts x 128 neurons.
+            var neuronBytes = NeuronKeyFile.HeaderBytes + 4 * 128 * (2 * 36 + 4) + 8;
+            Assert.All(indexes, r => Assert.Equal(new object?[] { "m", r[1], 16L, 64L, "mean_gate", "cosine", "hnsw", 16L, "gate_up_q4_0",
                 expectedBytes + neuronBytes + new FileInfo(Path.Combine(IndexDir, $"layer-{r[1]:D3}.hnsw")).Length }, r));
         }
         var files = Directory.GetFiles(IndexDir).Order(StringComparer.Ordinal).ToArray();
