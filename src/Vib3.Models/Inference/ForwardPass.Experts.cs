@@ -309,12 +309,42 @@ public sealed partial class ForwardPass
             for (var t = 0; t < m; t++)
                 SwiGlu.Compute(gateUp.Slice(t * 2 * r, r), gateUp.Slice(t * 2 * r + r, r), hidden.Slice(t * r, r));
             if (observed is not null) hidden.CopyTo(observed);
-            if (lone) MatVec.Compute(grid.DownType(), layouts.Down, page[(2 * rowsBytes)..], dim, r, hidden, output);
+            if (r <= NarrowBundleRows) NarrowDown(grid.DownType(), page[(2 * rowsBytes)..], dim, r, hidden, m, output, scratch.DownColumns);
+            else if (lone) MatVec.Compute(grid.DownType(), layouts.Down, page[(2 * rowsBytes)..], dim, r, hidden, output);
             else MatMul.Compute(grid.DownType(), layouts.Down, page[(2 * rowsBytes)..], dim, r, hidden, m, output);
         }
         finally
         {
             p.ReturnScratch(scratch);
+        }
+    }
+
+    /// <summary>Pages of at most this many neurons take their down product in <see cref="NarrowDown"/>: a [dim, r]
+    /// matrix-vector product of r ≤ 4 spends its time on dim rows' setup, not on their 1–4 values each.</summary>
+    public const int NarrowBundleRows = 4;
+
+    /// <summary>output[t] = Σ_c hidden[t, c] · W_down[:, c] for a narrow page's down slice <paramref name="down"/> [dim, r]
+    /// (an element type: a page narrower than a block only exists for f32, f16 and bf16), made f32 in
+    /// <paramref name="values"/> first; each output summed over c in order.</summary>
+    private static void NarrowDown(DType type, ReadOnlySpan<byte> down, int dim, int r, ReadOnlySpan<float> hidden, int m, Span<float> output, float[] values)
+    {
+        var d = values.AsSpan(0, dim * r); // [dim, r]
+        DTypeConvert.ToF32(type, down[..(int)type.ByteCount((long)dim * r)], d);
+        for (var t = 0; t < m; t++)
+        {
+            var y = output.Slice(t * dim, dim);
+            var h = hidden.Slice(t * r, r);
+            if (r == 1)
+            {
+                System.Numerics.Tensors.TensorPrimitives.Multiply(d, h[0], y);
+                continue;
+            }
+            for (var i = 0; i < dim; i++)
+            {
+                var sum = 0f;
+                for (var c = 0; c < r; c++) sum += d[i * r + c] * h[c];
+                y[i] = sum;
+            }
         }
     }
 

@@ -133,4 +133,5 @@ internal sealed class ExpertScratch(int n, int maxBundleRows, int dim)
     public float[] Gathered { get; } = new float[n * dim];             // [m, dim] the inputs of the m rows
     public float[] GateUp { get; } = new float[n * 2 * maxBundleRows]; // [m, 2r] per row: gate outputs, then up outputs
     public float[] Hidden { get; } = new float[n * maxBundleRows];     // [m, r] silu(gate) ⊙ up
+    public float[] DownColumns { get; } = new float[Math.Min(maxBundleRows, ForwardPass.NarrowBundleRows) * dim]; // [r, dim] a narrow page's down columns, f32
 }
