@@ -66,13 +66,14 @@ public sealed class ForwardProgram
         (Operators.Sum(o => o.PagesPerRow), Operators.Sum(o => o.BytesPerRow),
          Operators.Where(o => o.Kind == OperatorKind.Experts).Sum(o => o.BytesPerRow), Operators.Sum(o => o.FlopsPerRow));
 
-    /// <summary>Why <paramref name="m"/>'s experts cannot be picked by retrieval, or null when they can. Retrieval weights
-    /// each page it finds by the router's softmax probability of its expert; a grouped router (sigmoid scores, a
-    /// selection-only bias, expert groups, scaled weights) gives no such probability. Decided here only: the planner
-    /// refuses a statement with this reason, and <see cref="Build"/> refuses the program to callers without a plan.</summary>
+    /// <summary>Why <paramref name="m"/>'s experts cannot be picked by key-only retrieval (k=N by page keys), or null when
+    /// they can. It weights each page it finds by the router's softmax probability of its expert; a grouped router
+    /// (sigmoid scores, a selection-only bias, expert groups, scaled weights) gives no such probability. Router-first
+    /// retrieval takes the router's own experts and weights, so it runs on every router. Decided here only: the
+    /// planner refuses a statement with this reason, and <see cref="Build"/> refuses the program to callers without a plan.</summary>
     public static string? RetrievalRefusal(ModelManifest m) => Families.Recipe(m).GroupedRouting
-        ? $"USING RETRIEVAL is not supported on model \"{m.Name}\" ({m.Family}): its router (sigmoid scores, selection bias, " +
-          "expert groups) has no retrieval weighting yet (use USING ROUTER)"
+        ? $"USING RETRIEVAL k=N (by page keys) is not supported on model \"{m.Name}\" ({m.Family}): its router (sigmoid scores, selection bias, " +
+          "expert groups) has no weights for pages of other experts (use router-first USING RETRIEVAL [mass=M | budget=B], or USING ROUTER)"
         : null;
 
     /// <summary>The program of <paramref name="m"/>, its experts routed by the router (<paramref name="retrieval"/>
@@ -81,7 +82,7 @@ public sealed class ForwardProgram
     public static ForwardProgram Build(ModelManifest m, RetrievalRouting? retrieval = null, PageOracle? oracle = null)
     {
         if (retrieval is not null && oracle is not null) throw new ArgumentException("the page oracle keeps pages of the router's experts, not retrieved ones", nameof(oracle));
-        if (retrieval is not null && RetrievalRefusal(m) is { } refusal) throw new Vib3Exception(SqlState.FeatureNotSupported, refusal);
+        if (retrieval is { RouterFirst: false } && RetrievalRefusal(m) is { } refusal) throw new Vib3Exception(SqlState.FeatureNotSupported, refusal);
         var recipe = Families.Recipe(m);
         var h = m.Hyper;
         var tensors = m.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);

@@ -55,12 +55,12 @@ public static class Planner
     private static RoutingPlan Retrieval(string model, ModelManifest m, GenerateOptions o, PlannerContext context, SourcePosition at)
     {
         var h = m.Hyper;
-        if (ForwardProgram.RetrievalRefusal(m) is { } refusal) throw Error(SqlState.FeatureNotSupported, refusal, at);
+        var routerFirst = o.Mass is not null || o.Budget is not null || o.K is null;
+        if (!routerFirst && ForwardProgram.RetrievalRefusal(m) is { } refusal) throw Error(SqlState.FeatureNotSupported, refusal, at);
         var index = context.FindIndex?.Invoke(model);
         if (index is not { Count: > 0 })
             throw Error(SqlState.FeatureNotSupported,
                 $"USING RETRIEVAL needs a page index and model \"{model}\" has none: run CREATE INDEX ON MODEL {model} first (or use USING ROUTER)", at);
-        var routerFirst = o.Mass is not null || o.Budget is not null || o.K is null;
         if (routerFirst)
         {
             var all = m.ExpertGrids.Min(g => h.TopK * g.BundlesPerExpert);

@@ -101,18 +101,45 @@ public sealed class Deepseek2DifferentialTests
         Assert.NotEqual(expected[^1], actual[^1]); // the f16 path really ran
     }
 
-    /// <summary>Retrieval weights pages by the router's softmax, which the grouped router does not give: a retrieval
+    /// <summary>Key-only retrieval weights pages by the router's softmax, which the grouped router does not give: its
     /// program is refused for this family (the planner refuses the statement with the same reason), not for Mixtral.</summary>
     [Fact]
-    public void A_retrieval_program_is_refused_for_the_grouped_router()
+    public void A_key_only_retrieval_program_is_refused_for_the_grouped_router()
     {
         using var f = new ModelFixture(Base, "gguf");
         var e = Assert.Throws<Vib3Exception>(() => ForwardProgram.Build(f.Manifest, new RetrievalRouting(2)));
         Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
-        Assert.Contains("(deepseek2): its router (sigmoid scores, selection bias, expert groups) has no retrieval weighting yet", e.Message);
+        Assert.Contains("(deepseek2): its router (sigmoid scores, selection bias, expert groups) has no weights for pages of other experts", e.Message);
         Assert.Equal(OperatorVariant.Grouped, ForwardProgram.Build(f.Manifest).Operators.First(o => o.Kind == OperatorKind.Router).Variant);
         using var mixtral = new ModelFixture(ModelFixture.Small(ModelFamily.Mixtral, DType.F32), "hf");
         Assert.Null(ForwardProgram.RetrievalRefusal(mixtral.Manifest));
+    }
+
+    /// <summary>Router-first retrieval takes the grouped router's own experts and weights: every page of them is the
+    /// router bit for bit, half of them reads half the bytes (plus the keys) and departs from it less than random pages.</summary>
+    [Fact]
+    public async Task Router_first_retrieval_runs_inside_the_grouped_router_s_experts()
+    {
+        var spec = Base with { ExpertGroups = 4, GroupsUsed = 2, TopK = 3 };
+        using var f = new ModelFixture(spec, "gguf", pageRows: 8);
+        using var pass = await SequencePass.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
+        var w = pass.Weights;
+        var index = new PageIndex(await PageKeys.BuildAsync(w, PageKeyKind.MeanGate, PageKeyMetric.InnerProduct), w.ExpertGrids, "m")
+            .WithNeurons(await NeuronKeys.BuildAsync(w, NeuronKeySpec.Default), w.ExpertGrids, "m");
+        var tokens = ModelFixture.Tokens(25, spec.Vocab);
+        var router = new ScoredRouting(ForwardProgram.Build(f.Manifest));
+        Task<PerplexityResult> Run(ScoredRouting scored) => PerplexityEvaluation.RunAsync(pass.Forward, tokens, 12, 12, scored, router, KvCacheType.F32);
+        ScoredRouting Inside(double budget) => new(ForwardProgram.Build(f.Manifest, new RetrievalRouting(0, Budget: budget)), index);
+
+        var exact = await PerplexityEvaluation.RunAsync(pass.Forward, tokens, 12, 12, router, null, KvCacheType.F32);
+        var all = await Run(Inside(1));
+        Assert.Equal(exact.MeanNll, all.MeanNll);
+        Assert.Equal(0, all.Kl);
+        var half = await Run(Inside(0.5));
+        var keys = w.ExpertGrids.Count * spec.TopK * index.Neurons!.Values.First().ExpertBytes;
+        Assert.Equal(exact.ExpertBytesPerToken / 2 + keys, half.ExpertBytesPerToken, 1e-9);
+        var random = await Run(new ScoredRouting(ForwardProgram.Build(f.Manifest, oracle: new PageOracle(0.5, Random: true))));
+        Assert.True(0 < half.Kl && half.Kl < random.Kl, $"KL at half the pages: neuron keys {half.Kl}, random pages {random.Kl}");
     }
 
     [Fact]

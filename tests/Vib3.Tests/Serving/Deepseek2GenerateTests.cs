@@ -70,12 +70,18 @@ public sealed class Deepseek2GenerateTests : IDisposable
     }
 
     [Fact]
-    public async Task Retrieval_is_refused_as_not_supported()
+    public async Task Key_only_retrieval_is_refused_as_not_supported_and_router_first_runs()
     {
         await using var engine = Engine();
         using var s = engine.OpenSession(ClientAccess.LocalAdministrator);
         var e = await Assert.ThrowsAsync<Vib3Exception>(() => SessionRows.LastAsync(s, "GENERATE 'a' FROM MODEL ds USING RETRIEVAL k=2"));
         Assert.Equal(SqlState.FeatureNotSupported, e.SqlState);
         Assert.Contains("deepseek2", e.Message);
+        Assert.Contains("use router-first USING RETRIEVAL", e.Message);
+
+        await SessionRows.LastAsync(s, "CREATE INDEX ON MODEL ds");
+        Assert.NotEmpty((string)(await SessionRows.LastAsync(s, "GENERATE 'a b' FROM MODEL ds USING RETRIEVAL budget=0.5 MAX_TOKENS 4"))[0][0]!);
+        Assert.Equal((await SessionRows.LastAsync(s, "GENERATE 'a b' FROM MODEL ds USING ROUTER MAX_TOKENS 6"))[0][0],
+            (await SessionRows.LastAsync(s, "GENERATE 'a b' FROM MODEL ds USING RETRIEVAL budget=0.9999 MAX_TOKENS 6"))[0][0]); // every page, read by router-first (budget=1 would be the router itself)
     }
 }
