@@ -36,7 +36,8 @@ public sealed partial class ForwardPass
     public ExpertPrediction Prediction { get; } = new();
 
     /// <summary>The Prediction operator: predicts layer l+1's experts for the n rows of <paramref name="x"/> [n, dim] and prefetches their pages.
-    /// Retrieval rows prefetch the pages the next layer's index picks instead.</summary>
+    /// Key-only retrieval rows prefetch the pages the next layer's index picks instead; router-first rows the pages
+    /// their neuron keys pick of the predicted experts.</summary>
     private async ValueTask PrefetchNextExpertsAsync(int l, float[] x, IReadOnlyList<StepRow> rows, CancellationToken ct)
     {
         if (!PrefetchExperts || l + 1 >= _layers.Length) return;
@@ -58,12 +59,21 @@ public sealed partial class ForwardPass
         Array.Clear(any);
         for (var i = 0; i < n; i++)
         {
-            if (rows[i] is { Retrieval: { } r, Index: { } index })
+            if (rows[i] is { Retrieval: { RouterFirst: false } r, Index: { } index })
             {
                 PrefetchRetrieved(grid, q.X.AsSpan(i * dim, dim), r, index);
                 continue;
             }
             Route(next, q.Logits.AsSpan(i * experts, experts), q.Top.AsSpan(0, _h.TopK), q.TopWeights.AsSpan(0, _h.TopK));
+            if (rows[i] is { Retrieval: { RouterFirst: true } inside, Index.Neurons: not null })
+            {
+                // Router-first: only the pages its keys would pick of the predicted experts (what it will most likely read).
+                foreach (var (page, _) in InsidePages(NeuronKeysOf(rows[i], grid), grid, q.X.AsSpan(i * dim, dim), q.Top.AsSpan(0, _h.TopK),
+                             q.TopWeights.AsSpan(0, _h.TopK), inside))
+                    Prefetch(grid.FirstPage + page);
+                foreach (var e in q.Top.AsSpan(0, _h.TopK)) chosen[i * experts + e] = true; // scored as a prediction, not prefetched whole
+                continue;
+            }
             foreach (var e in q.Top.AsSpan(0, _h.TopK))
             {
                 chosen[i * experts + e] = true;

@@ -50,4 +50,32 @@ public sealed class PrefetchTests
             Assert.True(prediction.Predicted > 0);
         }
     }
+
+    /// <summary>Router-first rows prefetch only the pages their neuron keys pick of the predicted experts: reads ahead
+    /// happen, get used, and are fewer than whole experts' (what router rows prefetch over the same tokens).</summary>
+    [Fact]
+    public async Task Router_first_rows_prefetch_the_pages_their_keys_pick_of_the_predicted_experts()
+    {
+        var spec = ModelFixture.Small(ModelFamily.Mixtral, DType.F32) with { Dim = 128, ExpertHidden = 256, Experts = 8, Layers = 4 };
+        using var f = new ModelFixture(spec, "hf", pageRows: 32);
+        var budget = PageStore.MinimumRamBudget(f.Manifest.MaxPageBytes) + f.Manifest.PageBytes / 3;
+        var (_, router) = await RunAsync(f, budget, prefetch: true);
+        using (router)
+        {
+            using var pass = await SequencePass.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = budget });
+            var w = pass.Weights;
+            var index = new Vib3.Models.Retrieval.PageIndex(
+                    await Vib3.Models.Retrieval.PageKeys.BuildAsync(w, Vib3.Storage.Catalog.PageKeyKind.MeanGate, Vib3.Storage.Catalog.PageKeyMetric.InnerProduct),
+                    w.ExpertGrids, "m")
+                .WithNeurons(await Vib3.Models.Retrieval.NeuronKeys.BuildAsync(w, Vib3.Models.Retrieval.NeuronKeySpec.Default), w.ExpertGrids, "m");
+            w.Store.DropCache();
+            var routing = new Vib3.Models.Retrieval.RetrievalRouting(0, Budget: 0.5);
+            var tokens = ModelFixture.Tokens(17, spec.Vocab);
+            foreach (var t in tokens) await pass.Forward.DecodeAsync(t, pass.Cache, routing, index);
+
+            var (mine, theirs) = (w.Store.Prefetches, router.Weights.Store.Prefetches);
+            Assert.True(mine.Issued > 0 && mine.Used > 0, $"{mine.Used} of {mine.Issued} prefetched pages used");
+            Assert.True(mine.Issued < theirs.Issued, $"router-first prefetched {mine.Issued} pages, the router {theirs.Issued}");
+        }
+    }
 }
