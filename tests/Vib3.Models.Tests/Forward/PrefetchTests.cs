@@ -51,10 +51,10 @@ public sealed class PrefetchTests
         }
     }
 
-    /// <summary>Router-first rows prefetch only the pages their neuron keys pick of the predicted experts: reads ahead
-    /// happen, get used, and are fewer than whole experts' (what router rows prefetch over the same tokens).</summary>
+    /// <summary>Router-first rows read nothing ahead (measured: the keys' picks of predicted experts miss too often at a
+    /// tight budget), though their experts are still predicted and scored; the router's rows over the same tokens do.</summary>
     [Fact]
-    public async Task Router_first_rows_prefetch_the_pages_their_keys_pick_of_the_predicted_experts()
+    public async Task Router_first_rows_read_nothing_ahead()
     {
         var spec = ModelFixture.Small(ModelFamily.Mixtral, DType.F32) with { Dim = 128, ExpertHidden = 256, Experts = 8, Layers = 4 };
         using var f = new ModelFixture(spec, "hf", pageRows: 32);
@@ -73,9 +73,9 @@ public sealed class PrefetchTests
             var tokens = ModelFixture.Tokens(17, spec.Vocab);
             foreach (var t in tokens) await pass.Forward.DecodeAsync(t, pass.Cache, routing, index);
 
-            var (mine, theirs) = (w.Store.Prefetches, router.Weights.Store.Prefetches);
-            Assert.True(mine.Issued > 0 && mine.Used > 0, $"{mine.Used} of {mine.Issued} prefetched pages used");
-            Assert.True(mine.Issued < theirs.Issued, $"router-first prefetched {mine.Issued} pages, the router {theirs.Issued}");
+            Assert.Equal(0, w.Store.Prefetches.Issued);
+            Assert.True(router.Weights.Store.Prefetches.Issued > 0, "the router's rows read ahead under the same budget");
+            Assert.Equal(17L * spec.TopK * (spec.Layers - 1), pass.Forward.Prediction.Decisions); // each of the 17 tokens, layers 1..3: predicted all the same
         }
     }
 }
