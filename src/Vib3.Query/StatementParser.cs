@@ -263,8 +263,7 @@ public static class StatementParser
     private static readonly string[] KeyKinds = ["mean_gate", "svd_gate", "gate_up"];
     private static readonly string[] TokenizerFallbacks = ["gpt2"];
     private static readonly string[] Metrics = ["ip", "cosine"];
-    private static readonly string[] NeuronKeyTypes =
-        [.. new[] { "q8_0", "q4_0", "q3_k", "q2_k" }.SelectMany(t => new[] { "gate_" + t, "gate_up_" + t }), "none"];
+    private static readonly string[] NeuronKeyTypes = [.. Vib3.Models.Retrieval.NeuronKeySpec.All.Select(k => k.Name), "none"];
 
     private static CreateIndex BuildCreateIndex(P.CreateIndexContext context)
     {

@@ -102,7 +102,7 @@ internal static class Study
                 null when v.Oracle is { } o => (int)Math.Ceiling(o.Keep * exactPages - 1e-9),
                 null => exactPages,
                 { RouterFirst: true } => (int)Math.Round((result.ExpertBytesPerToken - grids.Length * h.TopK * grids[0].ExpertHidden *
-                    ((v.NeuronKeys.Up ? 2 : 1) * v.NeuronKeys.Type.ByteCount(grids[0].Dim) + sizeof(float))) / grids[0].BundleBytes(grids[0].BundleRows) / grids.Length),
+                    NeuronKeyLayer.NeuronBytes(v.NeuronKeys.Type, v.NeuronKeys.Up, grids[0].Dim)) / grids[0].BundleBytes(grids[0].BundleRows) / grids.Length),
                 { Candidates: > 0 } r => Math.Min(r.K, r.Candidates * grids[0].BundlesPerExpert),
                 var r => Math.Min(r.K, pagesPerLayer),
             };

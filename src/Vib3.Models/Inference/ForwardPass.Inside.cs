@@ -14,35 +14,17 @@ public sealed partial class ForwardPass
     private float[] _predicted = [];  // [expert hidden]: one expert's predicted neuron contributions
     private float[] _predictedUp = []; // [expert hidden]: Predict's scratch (its up values)
     private long[] _keyBytes = [];    // [step rows]: the neuron key bytes the running Experts operator read for each row
-    private readonly List<(int Page, float Weight, double Score, bool Hot)> _candidates = []; // one row's pages, InsidePages' scratch
-    private readonly List<(int Page, float Weight)> _inside = [];                              // InsidePages' result
+    private readonly List<(int Page, float Weight, double Score, bool Hot)> _candidates = []; // one row's pages, SelectInside's scratch
 
     /// <summary>Adds row <paramref name="row"/>'s pages inside its experts <paramref name="top"/> (weights
-    /// <paramref name="weights"/>) to <paramref name="byPage"/> (page id within the layer → its rows and weights), and
-    /// the keys it scored to the row's key bytes.</summary>
+    /// <paramref name="weights"/>) to <paramref name="byPage"/> (page id within the layer → its rows and weights), best
+    /// first (hot first) to the mass or budget share, at most k; and the keys it scored to the row's key bytes.</summary>
     private void SelectInside(StepRow r, ExpertGridEntry grid, int row, ReadOnlySpan<float> xb, ReadOnlySpan<int> top, ReadOnlySpan<float> weights,
         RetrievalRouting routing, SortedDictionary<int, List<(int Row, float Weight)>> byPage)
     {
-        var keys = NeuronKeysOf(r, grid);
-        _keyBytes[row] += top.Length * keys.ExpertBytes;
-        foreach (var (page, weight) in InsidePages(keys, grid, xb, top, weights, routing))
-        {
-            if (!byPage.TryGetValue(page, out var list)) byPage[page] = list = [];
-            list.Add((row, weight));
-        }
-    }
-
-    /// <summary>The row's index's neuron keys of <paramref name="grid"/>'s layer; 0A000 when the index has none.</summary>
-    private NeuronKeyLayer NeuronKeysOf(StepRow r, ExpertGridEntry grid) =>
-        RequireIndex(r).Neurons?.GetValueOrDefault(grid.Layer) ?? throw new Vib3Exception(SqlState.FeatureNotSupported,
+        var keys = RequireIndex(r).Neurons?.GetValueOrDefault(grid.Layer) ?? throw new Vib3Exception(SqlState.FeatureNotSupported,
             $"router-first USING RETRIEVAL needs neuron keys, and the index of model '{_w.Manifest.Name}' has none: run CREATE INDEX ON MODEL {_w.Manifest.Name} again");
-
-    /// <summary>The pages (within the layer) and weights the routing reads of experts <paramref name="top"/> for the FFN
-    /// input <paramref name="xb"/>, best first (hot first): to the mass or budget share, at most k. The list is reused by
-    /// the next call.</summary>
-    private List<(int Page, float Weight)> InsidePages(NeuronKeyLayer keys, ExpertGridEntry grid, ReadOnlySpan<float> xb, ReadOnlySpan<int> top,
-        ReadOnlySpan<float> weights, RetrievalRouting routing)
-    {
+        _keyBytes[row] += top.Length * keys.ExpertBytes;
         if (_predicted.Length < grid.ExpertHidden) (_predicted, _predictedUp) = (new float[grid.ExpertHidden], new float[grid.ExpertHidden]);
         var predicted = _predicted.AsSpan(0, grid.ExpertHidden);
         var bundles = grid.BundlesPerExpert;
@@ -65,15 +47,14 @@ public sealed partial class ForwardPass
         var limit = routing.Budget > 0 ? (int)Math.Ceiling(routing.Budget * _candidates.Count - 1e-9) : _candidates.Count;
         if (routing.K > 0) limit = Math.Min(limit, routing.K);
         var (kept, mass) = (0, 0.0);
-        _inside.Clear();
         foreach (var (page, weight, score, hot) in _candidates)
         {
             if (kept >= limit && !(hot && routing.K == 0)) break; // hot pages always, unless k caps the row
             if (!hot && routing.Mass > 0 && mass >= routing.Mass * total) break;
-            _inside.Add((page, weight));
+            if (!byPage.TryGetValue(page, out var list)) byPage[page] = list = [];
+            list.Add((row, weight));
             kept++;
             mass += score;
         }
-        return _inside;
     }
 }

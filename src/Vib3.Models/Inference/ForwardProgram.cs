@@ -142,7 +142,7 @@ public sealed class ForwardProgram
         var pages = retrieval.Budget > 0 ? (int)Math.Ceiling(retrieval.Budget * all - 1e-9) : all;
         if (retrieval.K > 0) pages = Math.Min(pages, retrieval.K);
         var (keyType, up) = retrieval.Keys is { } k ? (k.KeyType, k.HasUp) : (NeuronKeySpec.Default.Type, NeuronKeySpec.Default.Up);
-        var keys = (long)h.TopK * grid.ExpertHidden * ((up ? 2 : 1) * keyType.ByteCount(grid.Dim) + sizeof(float));
+        var keys = (long)h.TopK * grid.ExpertHidden * NeuronKeyLayer.NeuronBytes(keyType, up, grid.Dim);
         return (pages, pages * grid.BundleBytes(grid.BundleRows) + keys, pages * flopsPerRow * grid.BundleRows + (long)h.TopK * grid.ExpertHidden * 2 * grid.Dim);
     }
 

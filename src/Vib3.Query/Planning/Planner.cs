@@ -63,7 +63,6 @@ public static class Planner
                 $"USING RETRIEVAL needs a page index and model \"{model}\" has none: run CREATE INDEX ON MODEL {model} first (or use USING ROUTER)", at);
         if (routerFirst)
         {
-            var all = m.ExpertGrids.Min(g => h.TopK * g.BundlesPerExpert);
             if (o.Budget == 1 && (o.K is null || o.K >= m.ExpertGrids.Max(g => h.TopK * g.BundlesPerExpert)))
                 return new RoutingPlan(Retrieval: false, h.TopK, null, h.NormTopKProb,
                     Fallback: "RETRIEVAL budget=1 reads every page of the router's experts");
@@ -223,7 +222,7 @@ public static class Planner
                 var grid = o.Grid!;
                 var all = h.TopK * grid.BundlesPerExpert;
                 var keys = routing.NeuronKeys!;
-                var keyBytes = (long)h.TopK * grid.ExpertHidden * ((keys.HasUp ? 2 : 1) * keys.KeyType.ByteCount(grid.Dim) + sizeof(float));
+                var keyBytes = (long)h.TopK * grid.ExpertHidden * NeuronKeyLayer.NeuronBytes(keys.KeyType, keys.HasUp, grid.Dim);
                 var reads = routing.Budget is { } budget
                     ? $"the best {o.PagesPerRow} of their {all} bundle pages (budget={budget.ToString(CultureInfo.InvariantCulture)})"
                     : $"of their {all} bundle pages, best first, those holding {routing.Mass!.Value.ToString(CultureInfo.InvariantCulture)} of the predicted contribution (decided per token)";

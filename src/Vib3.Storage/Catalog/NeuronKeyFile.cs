@@ -25,7 +25,10 @@ public sealed record NeuronKeyLayer(int Layer, int Experts, int Hidden, int Dim,
     public static string NameOf(DType type, bool up) => (up ? "gate_up_" : "gate_") + type.Name();
 
     /// <summary>Bytes a token reads to score one expert's neurons: their key rows and weights.</summary>
-    public long ExpertBytes => (long)Hidden * (RowBytes * (HasUp ? 2 : 1) + sizeof(float));
+    public long ExpertBytes => Hidden * NeuronBytes(KeyType, HasUp, Dim);
+
+    /// <summary>Bytes of one neuron's key: its gate row (and up row) of <paramref name="dim"/> values and its weight.</summary>
+    public static long NeuronBytes(DType type, bool up, int dim) => (up ? 2 : 1) * type.ByteCount(dim) + sizeof(float);
 }
 
 /// <summary>A neuron key file's header: what its keys are, without them.</summary>
