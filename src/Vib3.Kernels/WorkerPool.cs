@@ -100,9 +100,29 @@ public static class KernelThreads
         if (job.Error is { } e) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
     }
 
-    private sealed class ForJob(Action<int> body) : PoolJob
+    /// <summary>Runs body(start, end) over ranges that cover 0..count-1, spread over the kernel threads with guided
+    /// scheduling (long runs first, single items last): for many small items whose body shares setup across a run
+    /// (scratch rented once, not per item). Kernels called from a body run single-threaded on its thread. The first
+    /// exception of any body is rethrown here, after all have run.</summary>
+    public static void ParallelForRanges(int count, Action<int, int> body)
+    {
+        if (count <= 0) return;
+        var job = new ForJob(body) { Total = count, Chunk = 1, Guide = 4 * _threads };
+        if (_threads == 1 || _inParallelBody) job.Work();
+        else Run(job);
+        if (job.Error is { } e) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
+    }
+
+    private sealed class ForJob(Action<int, int> range) : PoolJob
     {
         internal Exception? Error;
+
+        public ForJob(Action<int> body) : this((start, end) =>
+        {
+            for (var i = start; i < end; i++) body(i);
+        })
+        {
+        }
 
         protected override void Run(int start, int end)
         {
@@ -110,7 +130,7 @@ public static class KernelThreads
             _inParallelBody = true;
             try
             {
-                for (var i = start; i < end; i++) body(i);
+                range(start, end);
             }
             catch (Exception e)
             {

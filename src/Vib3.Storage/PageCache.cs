@@ -100,9 +100,13 @@ internal sealed class PageCache : IDisposable
         lock (_gate)
         {
             int key = share.Key(page);
+            if (!_resident.TryGetValue(key, out var entry))
+            {
+                if (accessed) _policy.Accessed(key);
+                return null;
+            }
+            PinLocked(entry); // pinned before the access is counted: a pinned page is not evictable, so not re-keyed twice
             if (accessed) _policy.Accessed(key);
-            if (!_resident.TryGetValue(key, out var entry)) return null;
-            PinLocked(entry);
             return entry;
         }
     }

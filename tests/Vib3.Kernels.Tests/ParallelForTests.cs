@@ -45,6 +45,32 @@ public class ParallelForTests
         KernelThreads.ParallelFor(4, _ => { }); // the pool still works
     }
 
+    /// <summary>Ranges cover every item exactly once, whatever the count (1, a few, many), start long and end short
+    /// (guided), and a failing body is rethrown after the others ran.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(17)]
+    [InlineData(2048)]
+    public void Ranges_cover_every_item_once(int count)
+    {
+        var runs = new int[count];
+        var ranges = new ConcurrentBag<(int Start, int End)>();
+        KernelThreads.ParallelForRanges(count, (start, end) =>
+        {
+            Assert.True(start < end);
+            ranges.Add((start, end));
+            for (var i = start; i < end; i++) Interlocked.Increment(ref runs[i]);
+        });
+        Assert.All(runs, r => Assert.Equal(1, r));
+        if (count >= 2048) Assert.True(ranges.Max(r => r.End - r.Start) > 1, "a long list is claimed in runs, not item by item");
+        var e = Assert.Throws<InvalidOperationException>(() => KernelThreads.ParallelForRanges(count, (start, _) =>
+        {
+            if (start == 0) throw new InvalidOperationException("first range");
+        }));
+        Assert.Equal("first range", e.Message);
+    }
+
     /// <summary>A lone item (one page that landed alone) runs on the calling thread with the pool free, so work it
     /// spreads — its kernels, here a nested ParallelFor — reaches every thread, as it would outside. Each nested item
     /// waits (up to 2 s) for the other thread to join: run inline on one thread, only one thread is ever seen.</summary>

@@ -197,11 +197,22 @@ public sealed partial class ForwardPass
                 // Most rows first, so the last page a thread claims is a short one.
                 var order = Enumerable.Range(0, indices.Count).Where(i => places[reading[indices[i]]] == ExpertPlace.Cpu)
                     .OrderByDescending(i => work[reading[indices[i]]].Rows.Count).ToArray();
-                KernelThreads.ParallelFor(order.Length, k =>
+                KernelThreads.ParallelForRanges(order.Length, (from, to) =>
                 {
-                    var (i, j) = (order[k], reading[indices[order[k]]]);
-                    var hidden = observed.Length == 0 ? null : observed[j] = new float[work[j].Rows.Count * grid.RowsInBundle(work[j].Bundle)];
-                    ExpertBundle(grid, work[j], pages[i].Span, outputs.AsSpan(offsets[j], offsets[j + 1] - offsets[j]), lone, hidden);
+                    var scratch = p.RentScratch(); // once a run of pages: two thousand pages a layer at one neuron a page
+                    try
+                    {
+                        for (var k = from; k < to; k++)
+                        {
+                            var (i, j) = (order[k], reading[indices[order[k]]]);
+                            var hidden = observed.Length == 0 ? null : observed[j] = new float[work[j].Rows.Count * grid.RowsInBundle(work[j].Bundle)];
+                            ExpertBundle(grid, work[j], pages[i].Span, outputs.AsSpan(offsets[j], offsets[j + 1] - offsets[j]), lone, hidden, scratch);
+                        }
+                    }
+                    finally
+                    {
+                        p.ReturnScratch(scratch);
+                    }
                 });
             }, ct, _reads).ConfigureAwait(false);
             if (experts is not null && places.Any(x => x != ExpertPlace.Cpu)) DeviceCall(() => fromDevice = experts.EndStep(offsets[^1] / dim));
@@ -287,36 +298,30 @@ public sealed partial class ForwardPass
     /// (W_up[rows]·x_t)), one bundle page's contribution before the routing weight. The page's gate rows and up rows
     /// are one [2r, dim] product (each input quantised once). <paramref name="lone"/>: the step's only row, through
     /// the matrix-vector kernels on its prepared input; the same bits as a product of one row. <paramref name="observed"/>:
-    /// where the page's [m, r] activations are copied for an observer, or null.</summary>
-    private void ExpertBundle(ExpertGridEntry grid, BundleRows work, ReadOnlySpan<byte> page, Span<float> output, bool lone, float[]? observed)
+    /// where the page's [m, r] activations are copied for an observer, or null. <paramref name="scratch"/>: the calling
+    /// thread's buffers, rented for its run of pages.</summary>
+    private void ExpertBundle(ExpertGridEntry grid, BundleRows work, ReadOnlySpan<byte> page, Span<float> output, bool lone, float[]? observed,
+        ExpertScratch scratch)
     {
         var p = _p!;
-        var scratch = p.RentScratch();
-        try
+        var (r, dim, m) = (grid.RowsInBundle(work.Bundle), grid.Dim, work.Rows.Count);
+        var type = grid.GateUpType();
+        var rowsBytes = (int)type.ByteCount((long)r * dim);
+        var gateUp = scratch.GateUp.AsSpan(0, m * 2 * r); // [m, 2r]: row t's gate outputs, then its up outputs
+        var hidden = scratch.Hidden.AsSpan(0, m * r);     // [m, r]
+        var layouts = _w.ExpertLayouts(grid);
+        if (lone) MatVec.Compute(type, layouts.GateUp, page[..(2 * rowsBytes)], 2 * r, dim, p.XbInput, gateUp);
+        else
         {
-            var (r, dim, m) = (grid.RowsInBundle(work.Bundle), grid.Dim, work.Rows.Count);
-            var type = grid.GateUpType();
-            var rowsBytes = (int)type.ByteCount((long)r * dim);
-            var gateUp = scratch.GateUp.AsSpan(0, m * 2 * r); // [m, 2r]: row t's gate outputs, then its up outputs
-            var hidden = scratch.Hidden.AsSpan(0, m * r);     // [m, r]
-            var layouts = _w.ExpertLayouts(grid);
-            if (lone) MatVec.Compute(type, layouts.GateUp, page[..(2 * rowsBytes)], 2 * r, dim, p.XbInput, gateUp);
-            else
-            {
-                for (var t = 0; t < m; t++) p.Xb.AsSpan(work.Rows[t].Row * dim, dim).CopyTo(scratch.Gathered.AsSpan(t * dim, dim));
-                MatMul.Compute(type, layouts.GateUp, page[..(2 * rowsBytes)], 2 * r, dim, scratch.Gathered.AsSpan(0, m * dim), m, gateUp);
-            }
-            for (var t = 0; t < m; t++)
-                SwiGlu.Compute(gateUp.Slice(t * 2 * r, r), gateUp.Slice(t * 2 * r + r, r), hidden.Slice(t * r, r));
-            if (observed is not null) hidden.CopyTo(observed);
-            if (r <= NarrowBundleRows) NarrowDown(grid.DownType(), page[(2 * rowsBytes)..], dim, r, hidden, m, output, scratch.DownColumns);
-            else if (lone) MatVec.Compute(grid.DownType(), layouts.Down, page[(2 * rowsBytes)..], dim, r, hidden, output);
-            else MatMul.Compute(grid.DownType(), layouts.Down, page[(2 * rowsBytes)..], dim, r, hidden, m, output);
+            for (var t = 0; t < m; t++) p.Xb.AsSpan(work.Rows[t].Row * dim, dim).CopyTo(scratch.Gathered.AsSpan(t * dim, dim));
+            MatMul.Compute(type, layouts.GateUp, page[..(2 * rowsBytes)], 2 * r, dim, scratch.Gathered.AsSpan(0, m * dim), m, gateUp);
         }
-        finally
-        {
-            p.ReturnScratch(scratch);
-        }
+        for (var t = 0; t < m; t++)
+            SwiGlu.Compute(gateUp.Slice(t * 2 * r, r), gateUp.Slice(t * 2 * r + r, r), hidden.Slice(t * r, r));
+        if (observed is not null) hidden.CopyTo(observed);
+        if (r <= NarrowBundleRows) NarrowDown(grid.DownType(), page[(2 * rowsBytes)..], dim, r, hidden, m, output, scratch.DownColumns);
+        else if (lone) MatVec.Compute(grid.DownType(), layouts.Down, page[(2 * rowsBytes)..], dim, r, hidden, output);
+        else MatMul.Compute(grid.DownType(), layouts.Down, page[(2 * rowsBytes)..], dim, r, hidden, m, output);
     }
 
     /// <summary>Pages of at most this many neurons take their down product in <see cref="NarrowDown"/>: a [dim, r]

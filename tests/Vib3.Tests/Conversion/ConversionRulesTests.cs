@@ -108,6 +108,22 @@ public sealed class ConversionRulesTests : IDisposable
         Assert.DoesNotContain(m.Tensors, t => t.Role == "lm_head");
     }
 
+    /// <summary>A forced small R cuts the expert pages only: the dense tensors keep the pages the default geometry
+    /// gives them (one neuron a page must not cut the embeddings into thousands of pieces every token reads).</summary>
+    [Fact]
+    public void Forced_page_rows_leave_the_dense_pages_as_the_default_cuts_them()
+    {
+        var folder = Hf();
+        var chosen = Convert(folder);
+        _catalog.Drop("m");
+        var narrow = new ModelConverter(_catalog, DescriptorCatalog.LoadDefault()).Convert(new ConversionRequest(folder, "m", PageRows: 1));
+        Assert.Equal(1, narrow.PageRows);
+        Assert.True(chosen.PageRows > 1);
+        Assert.Equal(chosen.Tensors.Select(t => (t.Name, t.PageCount)), narrow.Tensors.Select(t => (t.Name, t.PageCount)));
+        Assert.Equal(chosen.MaxPageBytes, narrow.MaxPageBytes);
+        Assert.Equal(chosen.ExpertGrids[0].BundlesPerExpert * chosen.PageRows, narrow.ExpertGrids[0].BundlesPerExpert);
+    }
+
     [Fact]
     public void Untied_models_say_so()
     {
