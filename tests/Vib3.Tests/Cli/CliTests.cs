@@ -72,6 +72,13 @@ public sealed class CliTests
         Assert.True(words.Count(w => w.All(char.IsAsciiLetter)) >= 0.7 * words.Length && words.Length >= 10, generated);
         Assert.Contains("ANALYZE", first.Output);
         Assert.Contains("24 generated", first.Output);
+        // installed retrieval-ready: one neuron a page and the index's neuron keys, so USING RETRIEVAL reads less than
+        // exact routing, and the demo says what that costs on held-out text
+        Assert.Contains("CREATE INDEX ON MODEL \"vib3-moe\"", first.Output);
+        Assert.Contains("R=1 a page", first.Output);
+        Assert.Contains("of neuron keys", first.Output);
+        var retrieval = first.Output.Split('\n').Single(l => l.Contains("USING RETRIEVAL │", StringComparison.Ordinal));
+        Assert.Matches(@"MiB \(-[1-9][0-9]%\)", retrieval); // expert bytes a token: tens of percent fewer than exact routing
 
         var second = CliRun.Run(dir.Sub("data"), "demo");
         Assert.True(second.ExitCode == 0, second.Error);
