@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using Vib3.Convert.Descriptors;
 using Vib3.Core;
 using Vib3.Models.Inference;
@@ -28,7 +27,7 @@ public static class CoactivationLayout
         ModelCatalog.ValidateName(request.Name);
         if (catalog.Exists(request.Name))
             throw new Vib3Exception(SqlState.DuplicateObject, $"model '{request.Name}' already exists (choose another --name)");
-        var text = ReadText(calibration);
+        var text = CalibrationText.Read(calibration.File, calibration.MaxTokens);
         NeuronOrder order;
         var dir = Directory.CreateTempSubdirectory("vib3-calibration-").FullName;
         try
@@ -81,22 +80,5 @@ public static class CoactivationLayout
     private sealed class Progress(Action<ConversionProgress> report) : IProgress<ConversionProgress>
     {
         public void Report(ConversionProgress value) => report(value);
-    }
-
-    /// <summary>The calibration text: enough of the file for <see cref="CalibrationOptions.MaxTokens"/> tokens (a token
-    /// is rarely more than 16 characters), refused when missing or empty.</summary>
-    private static string ReadText(CalibrationOptions options)
-    {
-        if (!File.Exists(options.File)) throw new Vib3Exception(SqlState.UndefinedObject, $"{options.File}: no such calibration file");
-        using var file = File.OpenRead(options.File);
-        using Stream stream = options.File.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionMode.Decompress) : file;
-        using var reader = new StreamReader(stream);
-        var buffer = new char[checked(options.MaxTokens * 16)];
-        int read;
-        try { read = reader.ReadBlock(buffer, 0, buffer.Length); }
-        catch (InvalidDataException e) { throw new Vib3Exception(SqlState.InvalidParameterValue, $"{options.File}: not a gzip file ({e.Message})"); }
-        if (read == 0 || buffer.AsSpan(0, read).IsWhiteSpace())
-            throw new Vib3Exception(SqlState.InvalidParameterValue, $"{options.File}: the calibration text is empty");
-        return new string(buffer, 0, read);
     }
 }

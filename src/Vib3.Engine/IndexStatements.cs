@@ -62,20 +62,42 @@ internal static class IndexStatements
         var neurons = neuronKeys is not null ? await NeuronKeys.BuildAsync(served.Weights, neuronKeys, ct).ConfigureAwait(false) : [];
         if (neuronKeys is not null)
             progress?.Invoke($"CREATE INDEX ON MODEL {name}: {neuronKeys.Name} neuron keys for router-first retrieval in {clock.Elapsed.TotalSeconds:0.00} s");
+        var index = new PageIndex(layers, served.Weights.ExpertGrids, name, graphs);
+        if (neurons.Count > 0) index = index.WithNeurons(neurons, served.Weights.ExpertGrids, name);
+        var calibration = c.Calibration is { } file ? await CalibrateAsync(served, index, file, c.CalibrationTokens ?? DefaultCalibrationTokens, ct).ConfigureAwait(false) : null;
+        if (calibration is not null)
+            progress?.Invoke($"CREATE INDEX ON MODEL {name}: router-first retrieval calibrated on {calibration.Tokens} tokens of {Path.GetFileName(calibration.File)}");
         var dir = engine.Catalog.ModelDir(name);
         PageIndexFolder.Publish(dir, layers, (layer, path) =>
         {
             using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
             graphs[layer.Layer].Save(file);
             file.Flush(flushToDisk: true);
-        }, neurons);
-        var index = new PageIndex(layers, served.Weights.ExpertGrids, name, graphs);
-        served.Index.Replace(neurons.Count == 0 ? index : index.WithNeurons(neurons, served.Weights.ExpertGrids, name));
+        }, neurons, calibration);
+        served.Index.Replace(index);
         return StatementResult.Table($"CREATE INDEX {layers.Count}",
             [
                 new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("pages", ColumnType.Int64), new("dims", ColumnType.Int64),
                 new("keys", ColumnType.Text), new("metric", ColumnType.Text), new("graph", ColumnType.Text), new("seconds", ColumnType.Float64),
             ], rows);
+    }
+
+    /// <summary>Tokens of the calibration text run unless calibration_tokens says otherwise.</summary>
+    public const int DefaultCalibrationTokens = 4096;
+
+    /// <summary>The calibration text's first <paramref name="maxTokens"/> tokens run through the served model (exact
+    /// routing, windows of up to 512, between its batch's steps) while <see cref="MassCalibration"/> measures what
+    /// router-first retrieval keeps with <paramref name="index"/>'s neuron keys in every layer, and what it costs.</summary>
+    private static async Task<RetrievalCalibration> CalibrateAsync(Serving.ServedModel served, PageIndex index, string file,
+        int maxTokens, CancellationToken ct)
+    {
+        var path = Path.GetFullPath(file);
+        var tokens = served.Tokenizer.Encode(CalibrationText.Read(path, maxTokens), served.Tokenizer.AddBosByDefault);
+        if (tokens.Count > maxTokens) tokens = tokens.Take(maxTokens).ToArray();
+        var context = Math.Min(Serving.GenerationService.DefaultPerplexityContext, served.Forward.Hyper.Context);
+        return await served.Scheduler.RunAloneAsync((forward, token) =>
+            new ValueTask<RetrievalCalibration>(MassCalibration.RunAsync(forward, index, tokens, context, path, token)), ct)
+            .ConfigureAwait(false);
     }
 
     /// <summary>The key construction a statement names (null: the default); 22023 for an unknown name.</summary>

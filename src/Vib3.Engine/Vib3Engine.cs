@@ -88,9 +88,14 @@ public sealed class Vib3Engine : IAsyncDisposable
                         d.Experts is { } e ? new ExpertCachePlacement(e.Slots, e.SlotBytes, e.Pages, e.Resident) : null)
                     : new DevicePlacement(tier.Device.Name, tier.BudgetBytes, tier.UsedBytes, null, null)
                 : null,
-            FindIndex = name => PageIndexFolder.Headers(Catalog.ModelDir(name))
-                .Select(x => new IndexedLayer(x.Header, x.Graph is { } g ? HnswIndex.ReadHeader(g).M : null,
-                    PageIndexFolder.NeuronKeys(Catalog.ModelDir(name), x.Header.Layer))).ToArray(),
+            FindIndex = name =>
+            {
+                var dir = Catalog.ModelDir(name);
+                var calibration = PageIndexFolder.ReadCalibration(dir);
+                return PageIndexFolder.Headers(dir)
+                    .Select(x => new IndexedLayer(x.Header, x.Graph is { } g ? HnswIndex.ReadHeader(g).M : null,
+                        PageIndexFolder.NeuronKeys(dir, x.Header.Layer), calibration)).ToArray();
+            },
         };
 
     /// <summary>Closes the open models, then frees the page memory no lease holds and the accelerator.</summary>

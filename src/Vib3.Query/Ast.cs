@@ -112,7 +112,8 @@ public sealed record DropModel(Identifier Name, bool IfExists) : Statement;
 /// <param name="EfConstruction">HNSW build breadth; null when absent.</param>
 /// <param name="NeuronKeys">The neuron keys router-first retrieval scores with: gate_q8_0 (null: the default), gate_up_q4_0, ...,
 /// or none.</param>
-public sealed record CreateIndex(Identifier Model, string? Keys, string? Metric, int? M, int? EfConstruction, string? NeuronKeys = null) : Statement;
+public sealed record CreateIndex(Identifier Model, string? Keys, string? Metric, int? M, int? EfConstruction, string? NeuronKeys = null,
+    string? Calibration = null, int? CalibrationTokens = null) : Statement;
 
 /// <summary><c>DROP INDEX [IF EXISTS] ON MODEL m</c>.</summary>
 public sealed record DropIndex(Identifier Model, bool IfExists) : Statement;

@@ -267,8 +267,8 @@ public static class StatementParser
 
     private static CreateIndex BuildCreateIndex(P.CreateIndexContext context)
     {
-        string? keys = null, metric = null, neuronKeys = null;
-        int? m = null, efConstruction = null;
+        string? keys = null, metric = null, neuronKeys = null, calibration = null;
+        int? m = null, efConstruction = null, calibrationTokens = null;
         foreach (var (key, option, keyToken, valueToken) in DistinctOptions(context.modelOption()))
         {
             if (key.Matches("keys"))
@@ -291,13 +291,28 @@ public static class StatementParser
             {
                 neuronKeys = OneOf(option, NeuronKeyTypes, "neuron_keys");
             }
+            else if (key.Matches("calibration"))
+            {
+                calibration = option.stringLiteral() is { } s && StringValue(s) is { Length: > 0 } path
+                    ? path
+                    : throw Invalid(valueToken, $"calibration at line {Where(valueToken)} must be the path of a text file, in quotes");
+            }
+            else if (key.Matches("calibration_tokens"))
+            {
+                calibrationTokens = PositiveInteger(option, "calibration_tokens");
+            }
             else
             {
                 throw Invalid(keyToken,
-                    $"unknown CREATE INDEX option {ThrowingErrorListener.Quote(key.Name)} at line {Where(keyToken)}: expected keys, metric, m, ef_construction or neuron_keys");
+                    $"unknown CREATE INDEX option {ThrowingErrorListener.Quote(key.Name)} at line {Where(keyToken)}: " +
+                    "expected keys, metric, m, ef_construction, neuron_keys, calibration or calibration_tokens");
             }
         }
-        return new CreateIndex(Identifier(context.identifier()), keys, metric, m, efConstruction, neuronKeys);
+        if (calibration is null && calibrationTokens is not null)
+            throw Invalid(context.Start, $"calibration_tokens needs calibration = 'text file' (the text the retrieval is calibrated on), at line {Where(context.Start)}");
+        if (calibration is not null && neuronKeys == "none")
+            throw Invalid(context.Start, $"calibration measures router-first retrieval, which needs neuron keys: drop neuron_keys = 'none' (at line {Where(context.Start)})");
+        return new CreateIndex(Identifier(context.identifier()), keys, metric, m, efConstruction, neuronKeys, calibration, calibrationTokens);
     }
 
     /// <summary>The WITH (name = value, ...) options in order, each name at most once (a repeat is an error at its position).</summary>

@@ -216,6 +216,8 @@ public class StatementParserTests
             One("create index on model m with (KEYS = 'SVD_GATE', metric = 'cosine')"));
         Assert.Equal(new CreateIndex(Id("M 2", true), "mean_gate", "ip", 16, 200),
             One("CREATE INDEX ON MODEL \"M 2\" WITH (keys = 'mean_gate', metric = 'ip', m = 16, ef_construction = 200)"));
+        Assert.Equal(new CreateIndex(Id("m"), null, null, null, null, Calibration: "/data/Text 1.txt.gz", CalibrationTokens: 2048),
+            One("CREATE INDEX ON MODEL m WITH (calibration = '/data/Text 1.txt.gz', calibration_tokens = 2048)"));
         Assert.Equal(new DropIndex(Id("m"), false), One("DROP INDEX ON MODEL m"));
         Assert.Equal(new DropIndex(Id("m"), true), One("drop index if exists on model m"));
         // INDEX and ON stay usable as names.
@@ -484,7 +486,15 @@ public class StatementParserTests
     [InlineData("CREATE INDEX ON MODEL m WITH (metric = 'l2')", "invalid metric at line 1:40: expected 'ip' or 'cosine', got 'l2'")]
     [InlineData("CREATE INDEX ON MODEL m WITH (m = 0)", "invalid m at line 1:35: must be between 1 and 2147483647, got 0")]
     [InlineData("CREATE INDEX ON MODEL m WITH (ef_construction = 'x')", "invalid ef_construction at line 1:49: expected a positive integer, got 'x'")]
-    [InlineData("CREATE INDEX ON MODEL m WITH (colour = 'red')", "unknown CREATE INDEX option 'colour' at line 1:31: expected keys, metric, m, ef_construction or neuron_keys")]
+    [InlineData("CREATE INDEX ON MODEL m WITH (colour = 'red')",
+        "unknown CREATE INDEX option 'colour' at line 1:31: expected keys, metric, m, ef_construction, neuron_keys, calibration or calibration_tokens")]
+    [InlineData("CREATE INDEX ON MODEL m WITH (calibration = 5)", "calibration at line 1:45 must be the path of a text file, in quotes")]
+    [InlineData("CREATE INDEX ON MODEL m WITH (calibration = '')", "calibration at line 1:45 must be the path of a text file, in quotes")]
+    [InlineData("CREATE INDEX ON MODEL m WITH (calibration_tokens = 100)",
+        "calibration_tokens needs calibration = 'text file' (the text the retrieval is calibrated on), at line 1:8")]
+    [InlineData("CREATE INDEX ON MODEL m WITH (calibration = 't.txt', neuron_keys = 'none')",
+        "calibration measures router-first retrieval, which needs neuron keys: drop neuron_keys = 'none' (at line 1:8)")]
+    [InlineData("CREATE INDEX ON MODEL m WITH (calibration = 't.txt', calibration_tokens = 0)", "invalid calibration_tokens at line 1:75: must be between 1 and 2147483647, got 0")]
     public void InvalidValueMessages(string text, string message)
     {
         var error = Assert.Throws<Vib3Exception>(() => StatementParser.Parse(text));

@@ -38,6 +38,7 @@ public sealed partial class ForwardPass
             Route(layer, logits, top, weights);
             Routing.Record(grid.Layer, top, weights);
             rows[i].Routing?.Record(grid.Layer, top, weights);
+            _observer?.Routed(grid.Layer, i, top, weights);
             ScorePrediction(grid.Layer, i, top);
         }
     }
@@ -94,7 +95,7 @@ public sealed partial class ForwardPass
         AddBundles(routed);
     }
 
-    /// <summary>Hands the observer each CPU page's activations of the operator, page by page in work order.</summary>
+    /// <summary>Hands the observer each CPU page's activations and output of the operator, page by page in work order.</summary>
     private void ShowHidden(IForwardObserver observer, ExpertGridEntry grid, IReadOnlyList<BundleRows> work)
     {
         for (var j = 0; j < work.Count; j++)
@@ -102,7 +103,10 @@ public sealed partial class ForwardPass
             if (_observedHidden[j] is not { } hidden) continue;
             var (r, expert) = (grid.RowsInBundle(work[j].Bundle), (work[j].Page - grid.FirstPage) / grid.BundlesPerExpert);
             for (var t = 0; t < work[j].Rows.Count; t++)
+            {
                 observer.ExpertHidden(grid.Layer, expert, work[j].Bundle * grid.BundleRows, work[j].Rows[t].Row, hidden.AsSpan(t * r, r));
+                observer.ExpertOutput(grid.Layer, expert, work[j].Bundle * grid.BundleRows, work[j].Rows[t].Row, BundleOutput(j).Slice(t * _h.Dim, _h.Dim));
+            }
         }
     }
 

@@ -14,11 +14,11 @@ public sealed partial class ForwardPass
     private float[] _predicted = [];  // [expert hidden]: one expert's predicted neuron contributions
     private float[] _predictedUp = []; // [expert hidden]: Predict's scratch (its up values)
     private long[] _keyBytes = [];    // [step rows]: the neuron key bytes the running Experts operator read for each row
-    private readonly List<(int Page, float Weight, double Score, bool Hot)> _candidates = []; // one row's pages, SelectInside's scratch
+    private readonly List<InsidePages.Candidate> _candidates = []; // one row's pages, SelectInside's scratch
 
     /// <summary>Adds row <paramref name="row"/>'s pages inside its experts <paramref name="top"/> (weights
-    /// <paramref name="weights"/>) to <paramref name="byPage"/> (page id within the layer → its rows and weights), best
-    /// first (hot first) to the mass or budget share, at most k; and the keys it scored to the row's key bytes.</summary>
+    /// <paramref name="weights"/>) to <paramref name="byPage"/> (page id within the layer → its rows and weights), as
+    /// <see cref="InsidePages"/> keeps them; and the keys it scored to the row's key bytes.</summary>
     private void SelectInside(StepRow r, ExpertGridEntry grid, int row, ReadOnlySpan<float> xb, ReadOnlySpan<int> top, ReadOnlySpan<float> weights,
         RetrievalRouting routing, SortedDictionary<int, List<(int Row, float Weight)>> byPage)
     {
@@ -35,26 +35,26 @@ public sealed partial class ForwardPass
             keys.Predict(top[j], xb, predicted, _predictedUp);
             for (var b = 0; b < bundles; b++)
             {
-                var squares = 0.0;
-                foreach (var v in predicted.Slice(b * grid.BundleRows, grid.RowsInBundle(b))) squares += (double)v * v;
-                var score = Math.Abs(weights[j]) * Math.Sqrt(squares);
-                _candidates.Add((top[j] * bundles + b, weights[j], score, grid.IsHot(top[j], b)));
+                var score = Math.Abs(weights[j]) * PageNorm(predicted.Slice(b * grid.BundleRows, grid.RowsInBundle(b)));
+                _candidates.Add(new InsidePages.Candidate(top[j] * bundles + b, weights[j], score, grid.IsHot(top[j], b)));
                 total += score;
             }
         }
-        _candidates.Sort((a, b) => b.Hot.CompareTo(a.Hot) is var h && h != 0 ? h
-            : b.Score.CompareTo(a.Score) is var s && s != 0 ? s : a.Page.CompareTo(b.Page));
-        var limit = routing.Budget > 0 ? (int)Math.Ceiling(routing.Budget * _candidates.Count - 1e-9) : _candidates.Count;
-        if (routing.K > 0) limit = Math.Min(limit, routing.K);
-        var (kept, mass) = (0, 0.0);
-        foreach (var (page, weight, score, hot) in _candidates)
+        _candidates.Sort(InsidePages.Compare);
+        var kept = InsidePages.Kept(_candidates, total, routing.MassIn(grid.Layer), routing.Budget, routing.K);
+        for (var i = 0; i < kept; i++)
         {
-            if (kept >= limit && !(hot && routing.K == 0)) break; // hot pages always, unless k caps the row
-            if (!hot && routing.Mass > 0 && mass >= routing.Mass * total) break;
-            if (!byPage.TryGetValue(page, out var list)) byPage[page] = list = [];
-            list.Add((row, weight));
-            kept++;
-            mass += score;
+            var page = _candidates[i];
+            if (!byPage.TryGetValue(page.Page, out var list)) byPage[page.Page] = list = [];
+            list.Add((row, page.Weight));
         }
+    }
+
+    /// <summary>A page's size from its neurons' values: the norm √Σ v².</summary>
+    internal static double PageNorm(ReadOnlySpan<float> values)
+    {
+        var squares = 0.0;
+        foreach (var v in values) squares += (double)v * v;
+        return Math.Sqrt(squares);
     }
 }

@@ -51,7 +51,7 @@ public sealed partial class ForwardPass : IDisposable
     private readonly float[] _outputNorm;     // [dim]
     private readonly int _maxBundleRows;      // rows of the largest expert bundle page
     private readonly int _maxPageRows;        // rows of the largest page of any tensor
-    private readonly IForwardObserver? _observer;
+    private IForwardObserver? _observer;
     private DeviceMatrices? _device;           // the matrices resident in VRAM and their products; null: all on the CPU
     private readonly ForwardProgram _program;  // the router's program, for rows that bring none
     private readonly PageReadTally _tally = new(); // pages the running operator has read, and how
@@ -97,6 +97,21 @@ public sealed partial class ForwardPass : IDisposable
 
     /// <summary>The weights the pass reads (it owns them: disposing the pass closes their page store).</summary>
     public ModelWeights Weights => _w;
+
+    /// <summary>Hands the pass's hidden states to <paramref name="observer"/> (in place of the one it was opened with)
+    /// until the result is disposed: a measurement on a served model's pass, run while nothing else uses it (the
+    /// scheduler's RunAloneAsync).</summary>
+    public IDisposable Observing(IForwardObserver observer)
+    {
+        var before = _observer;
+        _observer = observer;
+        return new Restore(() => _observer = before);
+    }
+
+    private sealed class Restore(Action restore) : IDisposable
+    {
+        public void Dispose() => restore();
+    }
 
     /// <summary>Opens <paramref name="model"/>'s weights from the catalog and reads what every step needs resident (norms,
     /// routers, the output norm); with <paramref name="device"/>, uploads the dense matrices that fit its budget, whose
@@ -278,7 +293,11 @@ public sealed partial class ForwardPass : IDisposable
                 case OperatorKind.FfnNorm:
                     Normalize(layer!.FfnNorm, n);
                     if (_observer is { } observer)
-                        for (var i = 0; i < n; i++) observer.FfnInput(op.Layer, p.Xb.AsSpan(i * dim, dim));
+                        for (var i = 0; i < n; i++)
+                        {
+                            observer.FfnResidual(op.Layer, p.X.AsSpan(i * dim, dim));
+                            observer.FfnInput(op.Layer, p.Xb.AsSpan(i * dim, dim));
+                        }
                     break;
                 case OperatorKind.Router:
                     await RouteAsync(layer!, layer!.Experts!, rows, ct).ConfigureAwait(false);

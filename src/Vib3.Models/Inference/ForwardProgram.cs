@@ -129,9 +129,9 @@ public sealed class ForwardProgram
     }
 
     /// <summary>What the Experts operator reads and computes for a row. Routed: every bundle of the top-k experts;
-    /// retrieved: k bundle pages of any experts; inside: the budget's share of the top-k experts' pages (all of them
-    /// under a mass target, which decides per token; at most k), and the experts' neuron keys (the routing's, or
-    /// CREATE INDEX's default keys).</summary>
+    /// retrieved: k bundle pages of any experts; inside: the budget's share of the top-k experts' pages (under a mass
+    /// target, which decides per token, the share the index's calibration measured, else all of them; at most k), and
+    /// the experts' neuron keys (the routing's, or CREATE INDEX's default keys).</summary>
     private static (int Pages, long Bytes, long Flops) ExpertsCost(HyperParameters h, ExpertGridEntry grid, RetrievalRouting? retrieval)
     {
         var flopsPerRow = 2L * 3 * grid.Dim;
@@ -139,7 +139,9 @@ public sealed class ForwardProgram
             return (h.TopK * grid.BundlesPerExpert, h.TopK * grid.BundleBytes(grid.ExpertHidden), h.TopK * flopsPerRow * grid.ExpertHidden);
         if (!retrieval.RouterFirst) return (retrieval.K, retrieval.K * grid.BundleBytes(grid.BundleRows), retrieval.K * flopsPerRow * grid.BundleRows);
         var all = h.TopK * grid.BundlesPerExpert;
-        var pages = retrieval.Budget > 0 ? (int)Math.Ceiling(retrieval.Budget * all - 1e-9) : all;
+        var kept = retrieval.Budget > 0 ? retrieval.Budget
+            : retrieval.ExpectedPages is { } expected && expected.TryGetValue(grid.Layer, out var share) ? share : 1;
+        var pages = (int)Math.Ceiling(kept * all - 1e-9);
         if (retrieval.K > 0) pages = Math.Min(pages, retrieval.K);
         var (keyType, up) = retrieval.Keys is { } k ? (k.KeyType, k.HasUp) : (NeuronKeySpec.Default.Type, NeuronKeySpec.Default.Up);
         var keys = (long)h.TopK * grid.ExpertHidden * NeuronKeyLayer.NeuronBytes(keyType, up, grid.Dim);

@@ -41,26 +41,10 @@ public sealed class CoactivationCalibration : IForwardObserver
     public async Task ReadDownNormsAsync(ModelWeights w, CancellationToken ct = default)
     {
         if (w.ExpertGrids.Count == 0) throw new Vib3Exception(SqlState.FeatureNotSupported, $"model '{w.Manifest.Name}' has no routed experts to lay out");
-        foreach (var grid in w.ExpertGrids.Values)
+        foreach (var (layer, norms) in await ExpertDownNorms.ReadAsync(w, ct).ConfigureAwait(false))
         {
-            var perExpert = Enumerable.Range(0, grid.Experts).Select(_ => new float[grid.ExpertHidden]).ToArray();
-            var down = new float[grid.Dim * grid.BundleRows]; // [dim, r]
-            await w.StreamPagesAsync(grid.FirstPage, grid.Experts * grid.BundlesPerExpert, (i, page) =>
-            {
-                var (e, b) = (i / grid.BundlesPerExpert, i % grid.BundlesPerExpert);
-                var r = grid.RowsInBundle(b);
-                var bytes = w.StoredBytes(grid.FirstPage + i, page);
-                var rowsBytes = (int)grid.GateUpType().ByteCount((long)r * grid.Dim);
-                DTypeConvert.ToF32(grid.DownType(), bytes[(2 * rowsBytes)..], down.AsSpan(0, grid.Dim * r));
-                for (var c = 0; c < r; c++)
-                {
-                    double sum = 0;
-                    for (var d = 0; d < grid.Dim; d++) sum += (double)down[d * r + c] * down[d * r + c];
-                    perExpert[e][b * grid.BundleRows + c] = (float)Math.Sqrt(sum);
-                }
-            }, ct).ConfigureAwait(false);
-            _downNorms[grid.Layer] = perExpert;
-            _needed[grid.Layer] = perExpert.Select(_ => new List<ulong>()).ToArray();
+            _downNorms[layer] = norms;
+            _needed[layer] = norms.Select(_ => new List<ulong>()).ToArray();
         }
         _hidden = w.ExpertGrids.Values.First().ExpertHidden;
         _firstLayer = w.ExpertGrids.Keys.Min();

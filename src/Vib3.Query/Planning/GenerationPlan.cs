@@ -20,10 +20,21 @@ namespace Vib3.Query.Planning;
 /// <param name="Cap">Router-first RETRIEVAL's k=: at most this many pages a row.</param>
 /// <param name="NeuronKeys">Router-first RETRIEVAL: what the index's neuron keys are.</param>
 /// <param name="Default">Router-first RETRIEVAL with no settings: the engine's default mass.</param>
+/// <param name="Calibration">Router-first RETRIEVAL under a mass target: the index's calibration (what EXPLAIN expects
+/// each layer to read and cost), or null.</param>
+/// <param name="Allocated">The default on a calibrated index: each MoE layer's own mass
+/// (<see cref="RetrievalCalibration.Allocate"/>) in place of <paramref name="Mass"/>, and the share of pages expected.</param>
 public sealed record RoutingPlan(bool Retrieval, int TopK, int? Ef, bool Renormalise, string? Fallback = null, string? Index = null,
     IReadOnlyDictionary<int, int>? GraphM = null, int? Experts = null, decimal? Prior = null, decimal? Mass = null, decimal? Budget = null,
-    int? Cap = null, NeuronKeyHeader? NeuronKeys = null, bool Default = false)
+    int? Cap = null, NeuronKeyHeader? NeuronKeys = null, bool Default = false, RetrievalCalibration? Calibration = null,
+    IReadOnlyDictionary<int, (double Mass, double Pages)>? Allocated = null)
 {
+    /// <summary>Per MoE layer, the share of the pages and the truncation error the index's calibration measured at
+    /// <see cref="Mass"/>; null without a mass target or a calibration.</summary>
+    public IReadOnlyDictionary<int, (double Pages, double Error)>? Expected => Calibration is { } c && Mass is { } mass
+        ? c.Layers.ToDictionary(l => l.Layer, l => l.At(Allocated?[l.Layer].Mass ?? (double)mass, c.Masses))
+        : null;
+
     /// <summary>The router picks the experts and neuron keys the pages inside them.</summary>
     public bool RouterFirst => Mass is not null || Budget is not null;
 

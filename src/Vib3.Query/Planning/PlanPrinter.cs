@@ -99,7 +99,12 @@ public static class PlanPrinter
         ? $"RETRIEVAL router-first{(r.Default ? " (the default)" : "")}: the router's top-{r.TopK} of {experts}" + (r.Renormalise ? ", renormalised" : "") +
           ", inside them the bundle pages " + (r.Budget is { } b
               ? $"the {r.NeuronKeys!.Name} neuron keys rank best, budget={b.ToString(CultureInfo.InvariantCulture)} of them"
-              : $"holding mass={r.Mass!.Value.ToString(CultureInfo.InvariantCulture)} of the contribution the {r.NeuronKeys!.Name} neuron keys predict") +
+              : r.Allocated is { } allocated
+              ? "holding each layer's calibrated mass (" + string.Join(" / ", allocated.OrderBy(x => x.Key).Select(x => x.Value.Mass.ToString("0.00", CultureInfo.InvariantCulture))) +
+                $") of the contribution the {r.NeuronKeys!.Name} neuron keys predict: the fewest pages predicted to move the output no more than " +
+                $"mass={r.Mass!.Value.ToString(CultureInfo.InvariantCulture)} in every layer (calibrated on {r.Calibration!.Tokens} tokens of {Path.GetFileName(r.Calibration.File)})"
+              : $"holding mass={r.Mass!.Value.ToString(CultureInfo.InvariantCulture)} of the contribution the {r.NeuronKeys!.Name} neuron keys predict" +
+                (r.Calibration is { } c ? $" (calibrated on {c.Tokens} tokens of {Path.GetFileName(c.File)})" : "")) +
           (r.Cap is { } cap ? $", at most k={cap}" : "")
         : r.Retrieval
         ? $"RETRIEVAL k={r.TopK} bundle pages per layer by page key ({r.Index})" +

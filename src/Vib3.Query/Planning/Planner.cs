@@ -45,7 +45,8 @@ public static class Planner
     }
 
     /// <summary>USING RETRIEVAL with no settings reads, of the router's experts, the pages holding this share of the
-    /// predicted contribution (docs/retrieval.md's router-first table on vib3-moe).</summary>
+    /// predicted contribution (docs/retrieval.md's router-first table on vib3-moe); on a calibrated index, each layer's
+    /// own mass for the fewest pages predicted to cost no more KL than this one mass in every layer.</summary>
     public const decimal DefaultMass = 0.9m;
 
     /// <summary>USING RETRIEVAL: router-first (mass= or budget=, or no settings: <see cref="DefaultMass"/>) needs the
@@ -71,8 +72,11 @@ public static class Planner
                     $"USING RETRIEVAL{(o.K is null && o.Mass is null && o.Budget is null ? "" : " mass=/budget=")} needs neuron keys and the index of model \"{model}\" has none: " +
                     $"run CREATE INDEX ON MODEL {model} again (or use USING RETRIEVAL k=N, the page keys' ranking)", at);
             var mass = o.Mass ?? (o.Budget is null ? DefaultMass : null);
+            var isDefault = o.K is null && o.Mass is null && o.Budget is null;
+            var calibration = index[0].Calibration;
             return new RoutingPlan(Retrieval: true, h.TopK, null, h.NormTopKProb, Mass: mass, Budget: o.Budget, Cap: o.K, NeuronKeys: neuronKeys,
-                Default: o.K is null && o.Mass is null && o.Budget is null);
+                Default: isDefault, Calibration: mass is null ? null : calibration,
+                Allocated: isDefault && calibration is not null ? calibration.Allocate(calibration.PredictedKl((double)DefaultMass)) : null);
         }
         var k = o.K!.Value;
         if (o.Experts is { } e && e > h.Experts)
@@ -121,7 +125,8 @@ public static class Planner
         {
             { Retrieval: false } => null,
             { RouterFirst: true } => new RetrievalRouting(routing.Cap ?? 0, Mass: (double)(routing.Mass ?? 0), Budget: (double)(routing.Budget ?? 0),
-                Keys: routing.NeuronKeys),
+                Keys: routing.NeuronKeys, ExpectedPages: routing.Expected?.ToDictionary(x => x.Key, x => x.Value.Pages),
+                LayerMass: routing.Allocated?.ToDictionary(x => x.Key, x => x.Value.Mass)),
             _ => new RetrievalRouting(routing.TopK, routing.Ef ?? 0, routing.Experts ?? 0, (float)(routing.Prior ?? 0)),
         });
         var ops = new List<PlanOperator>();
@@ -225,7 +230,14 @@ public static class Planner
                 var keyBytes = (long)h.TopK * grid.ExpertHidden * NeuronKeyLayer.NeuronBytes(keys.KeyType, keys.HasUp, grid.Dim);
                 var reads = routing.Budget is { } budget
                     ? $"the best {o.PagesPerRow} of their {all} bundle pages (budget={budget.ToString(CultureInfo.InvariantCulture)})"
-                    : $"of their {all} bundle pages, best first, those holding {routing.Mass!.Value.ToString(CultureInfo.InvariantCulture)} of the predicted contribution (decided per token)";
+                    : $"of their {all} bundle pages, best first, those holding " +
+                      (routing.Allocated?.GetValueOrDefault(grid.Layer) is { } allocated
+                          ? string.Create(CultureInfo.InvariantCulture, $"{allocated.Mass:0.00} (this layer's calibrated mass)")
+                          : routing.Mass!.Value.ToString(CultureInfo.InvariantCulture)) +
+                      " of the predicted contribution (decided per token" +
+                      (routing.Expected?.GetValueOrDefault(grid.Layer) is { } expected
+                          ? string.Create(CultureInfo.InvariantCulture, $"; calibrated: {expected.Pages:0%} of them expected, leaving {expected.Error:0.0%} of the experts' output)")
+                          : ")");
                 return $"router-first: of the router's top-{h.TopK} experts' neurons, R={grid.BundleRows} a page ({ExpertTypes(grid)}), {reads}" +
                        (routing.Cap is { } cap ? $", at most {cap}" : "") + (grid.HotBundles is { } hot && hot.Any(x => x > 0) ? ", hot pages first" : "") +
                        $"; neuron keys {keys.Name} [{grid.Experts * grid.ExpertHidden} x {grid.Dim}{(keys.HasUp ? " x 2" : "")}] in RAM, {ByteSize.Format(keyBytes)} a token; " +

@@ -3,7 +3,7 @@ using Vib3.Storage.Device;
 namespace Vib3.Storage.Catalog;
 
 /// <summary>A model's page index: the folder &lt;model&gt;/index/ holding one <see cref="PageKeyFile"/> per MoE layer,
-/// when built a <see cref="NeuronKeyFile"/> per layer, and an HNSW graph file per layer beside them (layer-LLL.hnsw, written by the caller: the store does not
+/// when built a <see cref="NeuronKeyFile"/> per layer (and, when calibrated, <see cref="RetrievalCalibrationFile"/>), and an HNSW graph file per layer beside them (layer-LLL.hnsw, written by the caller: the store does not
 /// know the graph format). The folder is built whole under a temporary name and
 /// published by one rename, so a crash leaves either the previous index, none, or the new one — never a mix of
 /// layers from two builds or a half-written file.</summary>
@@ -47,6 +47,13 @@ public static class PageIndexFolder
         return File.Exists(path) ? NeuronKeyFile.ReadHeader(path) : null;
     }
 
+    /// <summary>The published index's retrieval calibration, or null when it has none (or there is no index).</summary>
+    public static RetrievalCalibration? ReadCalibration(string modelDir)
+    {
+        var path = Path.Combine(Dir(modelDir), RetrievalCalibrationFile.FileName);
+        return File.Exists(path) ? RetrievalCalibrationFile.Read(path) : null;
+    }
+
     /// <summary>Every layer's neuron keys, checksums verified; empty when the index has none.</summary>
     public static IReadOnlyList<NeuronKeyLayer> ReadNeurons(string modelDir) =>
         Directory.EnumerateFiles(Dir(modelDir), "layer-*.neurons").Order(StringComparer.Ordinal).Select(NeuronKeyFile.Read).ToArray();
@@ -55,7 +62,7 @@ public static class PageIndexFolder
     /// replacing any previous one; <paramref name="writeGraph"/> (when given) writes each layer's graph to the path it is
     /// handed, flushed to disk, before the folder is published.</summary>
     public static void Publish(string modelDir, IEnumerable<PageKeyLayer> layers, Action<PageKeyLayer, string>? writeGraph = null,
-        IEnumerable<NeuronKeyLayer>? neurons = null)
+        IEnumerable<NeuronKeyLayer>? neurons = null, RetrievalCalibration? calibration = null)
     {
         var staging = Path.Combine(modelDir, $"{Name}.tmp-{Guid.NewGuid():N}");
         Directory.CreateDirectory(staging);
@@ -67,6 +74,7 @@ public static class PageIndexFolder
                 writeGraph?.Invoke(layer, Path.Combine(staging, GraphFileName(layer.Layer)));
             }
             foreach (var layer in neurons ?? []) NeuronKeyFile.Write(Path.Combine(staging, NeuronKeyFile.FileName(layer.Layer)), layer);
+            if (calibration is not null) RetrievalCalibrationFile.Write(Path.Combine(staging, RetrievalCalibrationFile.FileName), calibration);
             FileSync.FsyncDirectory(staging);
             // rename(2) cannot replace a non-empty folder: the old index steps aside first (a crash in this window
             // leaves no index, which CREATE INDEX rebuilds, never a torn one).

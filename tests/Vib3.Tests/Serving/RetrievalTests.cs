@@ -216,6 +216,45 @@ public sealed partial class RetrievalTests : IDisposable
             await TextAsync(session, $"GENERATE 'one two three' {Tail} USING RETRIEVAL budget=1"));
     }
 
+    /// <summary>CREATE INDEX ... WITH (calibration = ...) runs the text through the model and writes calibration.json
+    /// with the index; USING RETRIEVAL then plans each layer's own mass and EXPLAIN says what each layer is expected to
+    /// read; a corrupt calibration is one XX001 line (the router still runs); a missing text leaves the index as it was.</summary>
+    [Fact]
+    public async Task A_calibrated_index_gives_each_layer_its_mass_and_explain_its_expected_pages()
+    {
+        var text = _dir.Sub("calibration.txt");
+        File.WriteAllText(text, string.Join(" ", Enumerable.Repeat("the cat sat on the mat and the dog ran after it.", 60)));
+        var calibration = Path.Combine(IndexDir, RetrievalCalibrationFile.FileName);
+        await using (var engine = Engine())
+        {
+            using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
+            await RunAsync(session, $"CREATE INDEX ON MODEL m WITH (calibration = '{text}', calibration_tokens = 300)");
+            Assert.True(File.Exists(calibration), "CREATE INDEX wrote no calibration");
+            Assert.Equal(300, RetrievalCalibrationFile.Read(calibration).Tokens);
+            var plan = await ExplainAsync(session, "EXPLAIN GENERATE 'one two' FROM MODEL m USING RETRIEVAL");
+            Assert.Matches(@"holding each layer's calibrated mass \([\d.]+ / [\d.]+\)", plan);
+            Assert.Contains("(calibrated on 300 tokens of calibration.txt)", plan);
+            Assert.Equal(2, Regex.Matches(plan, @"those holding [\d.]+ \(this layer's calibrated mass\)").Count);
+            var at08 = await ExplainAsync(session, "EXPLAIN GENERATE 'one two' FROM MODEL m USING RETRIEVAL mass=0.8");
+            Assert.Equal(2, Regex.Matches(at08, @"calibrated: \d+% of them expected, leaving [\d.]+% of the experts' output").Count);
+            Assert.NotEmpty(await TextAsync(session, "GENERATE 'one two' FROM MODEL m USING RETRIEVAL MAX_TOKENS 6"));
+
+            var missing = await Assert.ThrowsAsync<Vib3Exception>(() => RunAsync(session, $"CREATE INDEX ON MODEL m WITH (calibration = '{_dir.Sub("none.txt")}')"));
+            Assert.Equal(SqlState.UndefinedObject, missing.SqlState);
+            Assert.Equal($"{_dir.Sub("none.txt")}: no such calibration file", missing.Message);
+            Assert.True(File.Exists(calibration), "a failed CREATE INDEX removed the index it would have replaced");
+        }
+        File.WriteAllText(calibration, "{\"file\": ");
+        await using (var engine = Engine())
+        {
+            using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
+            var e = await Assert.ThrowsAsync<Vib3Exception>(() => RunAsync(session, "GENERATE 'a' FROM MODEL m USING RETRIEVAL MAX_TOKENS 4"));
+            Assert.Equal(SqlState.DataCorrupted, e.SqlState);
+            Assert.StartsWith($"{calibration}: the retrieval calibration is corrupt: ", e.Message);
+            Assert.NotEmpty(await TextAsync(session, "GENERATE 'a' FROM MODEL m USING ROUTER MAX_TOKENS 4"));
+        }
+    }
+
     /// <summary>Sum over the per-layer lines of "pages: H hits, J joined, M from disk".</summary>
     private static long ExpertPageReads(string explain) =>
         PageReads().Matches(explain).Sum(m => long.Parse(m.Groups[1].Value) + long.Parse(m.Groups[2].Value) + long.Parse(m.Groups[3].Value));
