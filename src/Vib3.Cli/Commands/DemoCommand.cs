@@ -10,7 +10,7 @@ namespace Vib3.Cli.Commands;
 
 /// <summary>vib3 demo: converts the embedded default model (vib3-moe, a small MoE vib3 trained on .NET documentation
 /// prose; catalog/models/vib3-moe) into the store if it is absent, retrieval-ready (one neuron a page, and the index's
-/// neuron keys), then runs statements through the engine, as every front end does: a streamed GENERATE, EXPLAIN
+/// neuron keys, calibrated), then runs statements through the engine, as every front end does: a streamed GENERATE, EXPLAIN
 /// ANALYZE of the same prompt USING RETRIEVAL (the bytes it read against exact routing's), what that saving costs in
 /// perplexity on held-out text, and SHOW TIERS — what the RAM and disk tiers did.</summary>
 internal static class DemoCommand
@@ -64,11 +64,17 @@ internal static class DemoCommand
             new ConversionRequest(Source, ModelName, PageRows: PageRows, RamBudgetBytes: budget));
     }
 
-    /// <summary>The page index with its neuron keys (CREATE INDEX's defaults), for USING RETRIEVAL; built once, on
-    /// the first demo, or on a store installed before the index was part of it.</summary>
+    /// <summary>The text USING RETRIEVAL is calibrated on: the first 10 KB of the training split (2,307 tokens), which
+    /// travel with the model.</summary>
+    private const string CalibrationFile = "calibration-sample.txt";
+
+    /// <summary>The page index with its neuron keys (CREATE INDEX's defaults), calibrated on the model's sample of its
+    /// training text, for USING RETRIEVAL; built once, on the first demo, or on a store installed before the index was
+    /// part of it.</summary>
     private static async Task IndexAsync(IAnsiConsole console, Engine.Session session, CancellationToken ct)
     {
-        var sql = $"CREATE INDEX ON MODEL \"{ModelName}\"";
+        var calibration = Path.Combine(Source, CalibrationFile).Replace("'", "''", StringComparison.Ordinal);
+        var sql = $"CREATE INDEX ON MODEL \"{ModelName}\" WITH (calibration = '{calibration}')";
         console.MarkupLine($"[grey]vib3> {Markup.Escape(sql)}[/]");
         await foreach (var result in session.ExecuteAsync(sql, ct: ct))
             await foreach (var _ in result.Rows.WithCancellation(ct)) { }

@@ -60,11 +60,16 @@ public sealed class MassCalibration : IForwardObserver
     /// <summary>The mass each layer is probed at, alone, for its effect on the model's predictions.</summary>
     public const double ProbeMass = 0.9;
 
+    /// <summary>Tokens of the text each probe runs (the first ones): a probe runs the text twice (truncated, exact) for
+    /// each layer, where the curves need one run, so it takes a shorter text (on vib3-moe 2,307 and 16,384 tokens
+    /// gave the same masses to two decimals).</summary>
+    public const int ProbeTokens = 1024;
+
     /// <summary>Runs <paramref name="tokens"/> through <paramref name="pass"/> with exact routing in windows of up to
     /// <paramref name="context"/> (fewer where a step's sums would pass <see cref="MaxStepBytes"/>) and measures every
-    /// MoE layer's curves for <paramref name="index"/>'s neuron keys; then, layer by layer, runs the text again with only
-    /// that layer reading its pages at <see cref="ProbeMass"/> (the others every page) and measures the KL from exact
-    /// routing that costs.</summary>
+    /// MoE layer's curves for <paramref name="index"/>'s neuron keys; then, layer by layer, runs the text's first
+    /// <see cref="ProbeTokens"/> again with only that layer reading its pages at <see cref="ProbeMass"/> (the others
+    /// every page) and measures the KL from exact routing that costs.</summary>
     public static async Task<RetrievalCalibration> RunAsync(ForwardPass pass, PageIndex index, IReadOnlyList<int> tokens,
         int context, string file, CancellationToken ct = default)
     {
@@ -81,10 +86,11 @@ public sealed class MassCalibration : IForwardObserver
             await PerplexityEvaluation.RunAsync(pass, tokens, context, context, exact, null, KvCacheType.F32, ct).ConfigureAwait(false);
         var curves = observer.Curves();
         var layers = new List<LayerCalibration>();
+        var probed = tokens.Take(Math.Max(ProbeTokens, context) + 1).ToArray();
         foreach (var (layer, curve) in curves)
         {
             var alone = new RetrievalRouting(0, LayerMass: curves.Keys.ToDictionary(l => l, l => l == layer ? ProbeMass : 1));
-            var probe = await PerplexityEvaluation.RunAsync(pass, tokens, context, context, new ScoredRouting(ForwardProgram.Build(w.Manifest, alone), index),
+            var probe = await PerplexityEvaluation.RunAsync(pass, probed, context, context, new ScoredRouting(ForwardProgram.Build(w.Manifest, alone), index),
                 exact, KvCacheType.F32, ct).ConfigureAwait(false);
             layers.Add(curve with { ProbeKl = Math.Max(0, probe.Kl!.Value), ProbeError = curve.At(ProbeMass, RetrievalCalibration.Grid).Error });
         }
