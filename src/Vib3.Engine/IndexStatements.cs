@@ -125,12 +125,15 @@ internal static class IndexStatements
 
     /// <summary>vib3_indexes: one row per model and MoE layer with an index (headers only; keys are not read): key
     /// construction, metric, kind (exact: keys only; hnsw: a graph beside them), the graph's M, the neuron keys
-    /// router-first retrieval scores with (null: none), bytes on disk of all three.</summary>
+    /// router-first retrieval scores with (null: none), bytes on disk of all three; with a calibration, what it ran on
+    /// and the mass and share of pages USING RETRIEVAL's default gives the layer (an unreadable calibration says why in
+    /// the calibration column).</summary>
     public static Table Table(Vib3Engine engine) => new("vib3_indexes",
         SystemTableSchemas.Indexes,
         engine.Catalog.List().Where(x => x.Manifest is not null).SelectMany(x =>
         {
             var dir = engine.Catalog.ModelDir(x.Name);
+            var (calibration, allocated) = Calibration(dir);
             return PageIndexFolder.Headers(dir).Select(h =>
             {
                 var neurons = Path.Combine(PageIndexFolder.Dir(dir), NeuronKeyFile.FileName(h.Header.Layer));
@@ -141,7 +144,26 @@ internal static class IndexStatements
                     PageKeyLayer.KindName(h.Header.Kind), PageKeyLayer.MetricName(h.Header.Metric), h.Graph is null ? "exact" : "hnsw",
                     h.Graph is { } m ? (long?)HnswIndex.ReadHeader(m).M : null, neuronKeys?.Name,
                     h.Bytes + (h.Graph is { } g ? new FileInfo(g).Length : 0) + (neuronKeys is null ? 0 : new FileInfo(neurons).Length),
+                    calibration,
+                    allocated?.TryGetValue(h.Header.Layer, out var a) == true ? a.Mass : null,
+                    allocated?.TryGetValue(h.Header.Layer, out var b) == true ? b.Pages : null,
                 };
             });
         }));
+
+    /// <summary>"2307 tokens of calibration-sample.txt" and the default's allocation, or nulls without a calibration; an
+    /// unreadable one is its error, so the table still lists the index.</summary>
+    private static (string? Text, IReadOnlyDictionary<int, (double Mass, double Pages)>? Allocated) Calibration(string modelDir)
+    {
+        try
+        {
+            return PageIndexFolder.ReadCalibration(modelDir) is { } c
+                ? ($"{c.Tokens} tokens of {Path.GetFileName(c.File)}", c.Allocate(c.PredictedKl((double)Query.Planning.Planner.DefaultMass)))
+                : (null, null);
+        }
+        catch (Vib3Exception e)
+        {
+            return ($"unreadable ({e.SqlState}): {e.Message}", null);
+        }
+    }
 }

@@ -64,7 +64,8 @@ public static class SystemTableSchemas
     [
         new("model", ColumnType.Text), new("layer", ColumnType.Int64), new("pages", ColumnType.Int64), new("dims", ColumnType.Int64),
         new("keys", ColumnType.Text), new("metric", ColumnType.Text), new("kind", ColumnType.Text), new("m", ColumnType.Int64),
-        new("neuron_keys", ColumnType.Text), new("bytes", ColumnType.Int64),
+        new("neuron_keys", ColumnType.Text), new("bytes", ColumnType.Int64), new("calibration", ColumnType.Text),
+        new("calibrated_mass", ColumnType.Float64), new("expected_pages", ColumnType.Float64),
     ];
 
     /// <summary>Every system table by name, in ordinal name order (as psql's ORDER BY under the C collation lists them).</summary>

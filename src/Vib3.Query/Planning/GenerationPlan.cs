@@ -59,6 +59,10 @@ public sealed record PlanPrompt(string? Text, IReadOnlyList<(string Role, string
 public sealed record PlanOperator(string Name, string Detail, int PagesPerToken, long BytesPerToken, IReadOnlyList<PlanOperator> Children)
 {
     public int? Operator { get; init; }
+
+    /// <summary>Under router-first retrieval, the expert bytes exact routing would read a row here (an Experts node's, a
+    /// layer's summed), which EXPLAIN ANALYZE sets the bytes read against; 0 elsewhere.</summary>
+    public long ExactExpertBytes { get; init; }
 }
 
 /// <summary>Per-token estimates: pages and bytes read (dense vs routed experts), multiply-adds, and whether the

@@ -133,7 +133,11 @@ public static class Planner
         var layer = new List<PlanOperator>(); // the nodes of the layer being gathered
         foreach (var o in program.Operators)
         {
-            var node = new PlanOperator(o.Kind.ToString(), Detail(o, m, routing) + OnDevice(o, device), o.PagesPerRow, o.BytesPerRow, []) { Operator = o.Id };
+            var node = new PlanOperator(o.Kind.ToString(), Detail(o, m, routing) + OnDevice(o, device), o.PagesPerRow, o.BytesPerRow, [])
+            {
+                Operator = o.Id,
+                ExactExpertBytes = routing.RouterFirst && o.Kind == OperatorKind.Experts ? m.Hyper.TopK * o.Grid!.BundleBytes(o.Grid.ExpertHidden) : 0,
+            };
             if (o.Layer < 0)
             {
                 ops.Add(node);
@@ -141,7 +145,10 @@ public static class Planner
             }
             layer.Add(node);
             if (!o.EndsLayer) continue;
-            ops.Add(new PlanOperator($"Layer {o.Layer}", "", layer.Sum(c => c.PagesPerToken), layer.Sum(c => c.BytesPerToken), layer));
+            ops.Add(new PlanOperator($"Layer {o.Layer}", "", layer.Sum(c => c.PagesPerToken), layer.Sum(c => c.BytesPerToken), layer)
+            {
+                ExactExpertBytes = layer.Sum(c => c.ExactExpertBytes),
+            });
             layer = [];
         }
 

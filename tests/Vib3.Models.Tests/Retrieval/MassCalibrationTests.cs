@@ -13,14 +13,18 @@ namespace Vib3.Models.Tests.Retrieval;
 /// probe costs KL, and the layers' own masses run through the pass.</summary>
 public sealed class MassCalibrationTests
 {
+    /// <summary>CREATE INDEX's defaults: mean_gate page keys and gate_up_q4_0 neuron keys.</summary>
+    private static async Task<PageIndex> IndexAsync(Vib3.Models.Weights.ModelWeights w) =>
+        new PageIndex(await PageKeys.BuildAsync(w, PageKeyKind.MeanGate, PageKeyMetric.InnerProduct), w.ExpertGrids, "m")
+            .WithNeurons(await NeuronKeys.BuildAsync(w, NeuronKeySpec.Default), w.ExpertGrids, "m");
+
     [Fact]
     public async Task The_curves_are_what_the_pass_reads_and_the_allocation_runs()
     {
         using var f = new ModelFixture(ModelFixture.Small(ModelFamily.Mixtral, DType.F32), "hf", pageRows: 8);
         using var pass = await SequencePass.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
         var w = pass.Weights;
-        var index = new PageIndex(await PageKeys.BuildAsync(w, PageKeyKind.MeanGate, PageKeyMetric.InnerProduct), w.ExpertGrids, "m")
-            .WithNeurons(await NeuronKeys.BuildAsync(w, NeuronKeySpec.Default), w.ExpertGrids, "m");
+        var index = await IndexAsync(w);
         var tokens = ModelFixture.Tokens(49, f.Spec.Vocab);
 
         var c = await MassCalibration.RunAsync(pass.Forward, index, tokens, 16, "calibration.txt");
@@ -70,9 +74,7 @@ public sealed class MassCalibrationTests
     {
         using var f = new ModelFixture(ModelFixture.Small(ModelFamily.Mixtral, DType.F32), "hf", pageRows: 8);
         using var pass = await SequencePass.OpenAsync(f.Catalog, "m", new PageStoreOptions { RamBudgetBytes = 64 << 20 });
-        var w = pass.Weights;
-        var index = new PageIndex(await PageKeys.BuildAsync(w, PageKeyKind.MeanGate, PageKeyMetric.InnerProduct), w.ExpertGrids, "m")
-            .WithNeurons(await NeuronKeys.BuildAsync(w, NeuronKeySpec.Default), w.ExpertGrids, "m");
+        var index = await IndexAsync(pass.Weights);
         var e = await Assert.ThrowsAsync<Vib3Exception>(() => MassCalibration.RunAsync(pass.Forward, index, ModelFixture.Tokens(10, f.Spec.Vocab), 16, "short.txt"));
         Assert.Equal(SqlState.InvalidParameterValue, e.SqlState);
         Assert.Equal("short.txt: the calibration text is 10 tokens; it needs at least 17 (one window of 16)", e.Message);

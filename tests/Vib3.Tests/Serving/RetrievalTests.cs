@@ -208,6 +208,10 @@ public sealed partial class RetrievalTests : IDisposable
         Assert.All(perRow, r => Assert.Equal((ByteSize.Format(4 * grid.BundleBytes(grid.BundleRows)),
             ByteSize.Format(2L * grid.ExpertHidden * (DType.Q4_0.ByteCount(grid.Dim) + 4))), r));
         Assert.True(ExpertPageReads(half) < ExpertPageReads(router), $"router-first read {ExpertPageReads(half)} expert pages, the router {ExpertPageReads(router)}");
+        // and says what that saves against exact routing's 8 pages, per Experts line and per layer
+        var exact = ByteSize.Format(8 * grid.BundleBytes(grid.BundleRows));
+        var saved = 1 - (4 * grid.BundleBytes(grid.BundleRows) + 2.0 * grid.ExpertHidden * (DType.Q4_0.ByteCount(grid.Dim) + 4)) / (8 * grid.BundleBytes(grid.BundleRows));
+        Assert.Equal(4, Regex.Matches(half, $@"of neuron keys, {saved * 100:0}% less than exact routing's {Regex.Escape(exact)}").Count);
 
         var plan = await ExplainAsync(session, $"EXPLAIN GENERATE 'one two three' {Tail} USING RETRIEVAL");
         Assert.Contains("RETRIEVAL router-first (the default)", plan);
@@ -231,6 +235,11 @@ public sealed partial class RetrievalTests : IDisposable
             await RunAsync(session, $"CREATE INDEX ON MODEL m WITH (calibration = '{text}', calibration_tokens = 300)");
             Assert.True(File.Exists(calibration), "CREATE INDEX wrote no calibration");
             Assert.Equal(300, RetrievalCalibrationFile.Read(calibration).Tokens);
+            var (_, rows) = await RunAsync(session, "SELECT layer, calibration, calibrated_mass, expected_pages FROM vib3_indexes ORDER BY layer");
+            Assert.Equal(2, rows.Count);
+            Assert.All(rows, r => Assert.Equal("300 tokens of calibration.txt", r[1]));
+            Assert.All(rows, r => Assert.InRange((double)r[2]!, 0.5, 1));
+            Assert.All(rows, r => Assert.InRange((double)r[3]!, 0.01, 1));
             var plan = await ExplainAsync(session, "EXPLAIN GENERATE 'one two' FROM MODEL m USING RETRIEVAL");
             Assert.Matches(@"holding each layer's calibrated mass \([\d.]+ / [\d.]+\)", plan);
             Assert.Contains("(calibrated on 300 tokens of calibration.txt)", plan);
@@ -251,6 +260,9 @@ public sealed partial class RetrievalTests : IDisposable
             var e = await Assert.ThrowsAsync<Vib3Exception>(() => RunAsync(session, "GENERATE 'a' FROM MODEL m USING RETRIEVAL MAX_TOKENS 4"));
             Assert.Equal(SqlState.DataCorrupted, e.SqlState);
             Assert.StartsWith($"{calibration}: the retrieval calibration is corrupt: ", e.Message);
+            var (_, rows) = await RunAsync(session, "SELECT calibration, calibrated_mass FROM vib3_indexes");
+            Assert.All(rows, r => Assert.StartsWith($"unreadable (XX001): {calibration}: the retrieval calibration is corrupt", (string)r[0]!));
+            Assert.All(rows, r => Assert.Null(r[1]));
             Assert.NotEmpty(await TextAsync(session, "GENERATE 'a' FROM MODEL m USING ROUTER MAX_TOKENS 4"));
         }
     }
