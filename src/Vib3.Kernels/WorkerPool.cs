@@ -102,11 +102,17 @@ public static class KernelThreads
 
     /// <summary>Runs body(start, end) over ranges that cover 0..count-1, spread over the kernel threads with guided
     /// scheduling (long runs first, single items last): for many small items whose body shares setup across a run
-    /// (scratch rented once, not per item). Kernels called from a body run single-threaded on its thread. The first
-    /// exception of any body is rethrown here, after all have run.</summary>
+    /// (scratch rented once, not per item). Kernels called from a body run single-threaded on its thread, except when
+    /// there is one item, as in <see cref="ParallelFor"/>. The first exception of any body is rethrown here, after all
+    /// have run.</summary>
     public static void ParallelForRanges(int count, Action<int, int> body)
     {
         if (count <= 0) return;
+        if (count == 1 && !_inParallelBody)
+        {
+            body(0, 1);
+            return;
+        }
         var job = new ForJob(body) { Total = count, Chunk = 1, Guide = 4 * _threads };
         if (_threads == 1 || _inParallelBody) job.Work();
         else Run(job);

@@ -72,19 +72,24 @@ public class ParallelForTests
     }
 
     /// <summary>A lone item (one page that landed alone) runs on the calling thread with the pool free, so work it
-    /// spreads — its kernels, here a nested ParallelFor — reaches every thread, as it would outside. Each nested item
-    /// waits (up to 2 s) for the other thread to join: run inline on one thread, only one thread is ever seen.</summary>
-    [Fact]
-    public void A_lone_item_keeps_every_thread_for_the_work_it_spreads()
+    /// spreads — its kernels, here a nested ParallelFor — reaches every thread, as it would outside; so does a lone
+    /// range. Each nested item waits (up to 2 s) for the other thread to join: run inline on one thread, only one
+    /// thread is ever seen.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_lone_item_keeps_every_thread_for_the_work_it_spreads(bool ranges)
     {
         if (KernelThreads.Threads < 2) Assert.Skip("one kernel thread: nothing to spread");
         var threads = new ConcurrentDictionary<int, bool>();
-        KernelThreads.ParallelFor(1, _ => KernelThreads.ParallelFor(2, _ =>
+        Action spread = () => KernelThreads.ParallelFor(2, _ =>
         {
             threads.TryAdd(Environment.CurrentManagedThreadId, true);
             var clock = Stopwatch.StartNew();
             while (threads.Count < 2 && clock.ElapsedMilliseconds < 2000) Thread.SpinWait(100);
-        }));
+        });
+        if (ranges) KernelThreads.ParallelForRanges(1, (_, _) => spread());
+        else KernelThreads.ParallelFor(1, _ => spread());
         Assert.Equal(2, threads.Count);
     }
 }
