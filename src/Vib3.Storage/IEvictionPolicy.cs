@@ -11,7 +11,8 @@ namespace Vib3.Storage;
 /// </remarks>
 public interface IEvictionPolicy
 {
-    /// <summary>Every read of a page (hit or miss), before it is pinned.</summary>
+    /// <summary>Every read of a page: a miss's before its load, a hit's just after it is pinned (already out of the
+    /// evictable set, so a policy need not re-order a page that is about to leave it).</summary>
     void Accessed(int page);
 
     /// <summary>The page is resident and no lease holds it: it may be chosen as a victim.</summary>
