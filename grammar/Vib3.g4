@@ -7,6 +7,8 @@ options { caseInsensitive = true; }
 // Produced by hand in Vib3Lexer.DollarQuote.cs ($$...$$ and $tag$...$tag$ need a back-reference).
 tokens { DOLLAR_STRING }
 
+// Adjacent() (Vib3Parser.ModelName.cs): the next token starts right where the previous one ended.
+
 // A script: statements separated by ';'. Empty statements (";;", trailing ';') are allowed.
 script
     : statement? (SEMI statement?)* EOF
@@ -15,12 +17,12 @@ script
 // Statement-level decisions are LL(1) on purpose: syntax errors then name exactly what was expected.
 statement
     : SHOW showTarget                                           # show
-    | DESCRIBE identifier                                       # describe
+    | DESCRIBE modelName                                        # describe
     | generateStatement                                         # generate
     | EXPLAIN ANALYZE? generateStatement                        # explain
     | CREATE createTarget                                       # create
     | DROP dropTarget                                           # drop
-    | USE MODEL identifier                                      # useModel
+    | USE MODEL modelName                                       # useModel
     | SET identifier (EQ | TO) settingValue                     # set
     | RESET (ALL | identifier)                                  # reset
     | SELECT selectItem (COMMA selectItem)* (FROM table=identifier)? (WHERE where=expression)?
@@ -29,20 +31,20 @@ statement
 
 // CREATE MODEL m FROM 'path' [WITH (...)] | CREATE INDEX ON MODEL m [WITH (keys = 'svd_gate', metric = 'ip')]
 createTarget
-    : MODEL identifier FROM stringLiteral (WITH LPAREN modelOption (COMMA modelOption)* RPAREN)?  # createModel
-    | INDEX ON MODEL identifier (WITH LPAREN modelOption (COMMA modelOption)* RPAREN)?            # createIndex
+    : MODEL modelName FROM stringLiteral (WITH LPAREN modelOption (COMMA modelOption)* RPAREN)?   # createModel
+    | INDEX ON MODEL modelName (WITH LPAREN modelOption (COMMA modelOption)* RPAREN)?             # createIndex
     ;
 
 dropTarget
-    : MODEL (IF EXISTS)? identifier                             # dropModel
-    | INDEX (IF EXISTS)? ON MODEL identifier                    # dropIndex
+    : MODEL (IF EXISTS)? modelName                              # dropModel
+    | INDEX (IF EXISTS)? ON MODEL modelName                     # dropIndex
     ;
 
 // MODELS, TIERS and EXPERTS are also identifiers; ANTLR resolves that in favour of the earlier alternative.
 showTarget
     : MODELS                                                    # showModels
     | TIERS (BY LAYER)?                                         # showTiers
-    | EXPERTS (FROM from=identifier)? (LAYER layer=INTEGER)?    # showExperts
+    | EXPERTS (FROM from=modelName)? (LAYER layer=INTEGER)?     # showExperts
     | ALL                                                       # showAll
     | identifier                                                # showVariable
     ;
@@ -57,7 +59,7 @@ chatMessage
     ;
 
 generateOption
-    : FROM MODEL identifier                                                  # fromModelOption
+    : FROM MODEL modelName                                                   # fromModelOption
     | USING (ROUTER | RETRIEVAL retrievalSetting*)                           # usingOption
     | MAX_TOKENS INTEGER                                                     # maxTokensOption
     | TEMPERATURE number                                                     # temperatureOption
@@ -136,6 +138,19 @@ number
     | DECIMAL
     ;
 
+// A model's name as `vib3 models` prints it, unquoted: a run of tokens with nothing between them (mixtral-8x7b,
+// qwen1.5-moe, vib3-moe: letters, digits, '.', '_' and '-'; a name holding "--" or a space needs double quotes), or
+// any identifier, quoted or not. The predicate ends the run at the first gap, so `FROM MODEL m MAX_TOKENS 8` stops at m.
+modelName
+    : namePiece ({Adjacent()}? (namePiece | MINUS | DOT))*
+    ;
+
+namePiece
+    : identifier
+    | INTEGER
+    | DECIMAL
+    ;
+
 // Words that are keywords only in context stay usable as names.
 identifier
     : IDENTIFIER
@@ -211,6 +226,7 @@ LPAREN : '(';
 RPAREN : ')';
 STAR   : '*';
 MINUS  : '-';
+DOT    : '.';
 EQ     : '=';
 NEQ    : '<>' | '!=';
 LTE    : '<=';

@@ -101,13 +101,13 @@ public static class StatementParser
                 P.ShowModelsContext => new ShowModels(),
                 P.ShowTiersContext t => new ShowTiers(t.BY() is not null),
                 P.ShowExpertsContext t => new ShowExperts(
-                    t.from is null ? null : Identifier(t.from),
+                    t.from is null ? null : ModelName(t.from),
                     t.layer is null ? null : (int)Integer(t.layer, "LAYER", 0, int.MaxValue)),
                 P.ShowAllContext => new ShowAll(),
                 P.ShowVariableContext t => new ShowVariable(Identifier(t.identifier())),
                 var t => throw new Vib3Exception(SqlState.InternalError, $"unhandled SHOW kind {t.GetType().Name}"),
             },
-            P.DescribeContext c => new Describe(Identifier(c.identifier())),
+            P.DescribeContext c => new Describe(ModelName(c.modelName())),
             P.GenerateContext c => BuildGeneration(c.generateStatement()),
             P.ExplainContext c => new Explain(c.ANALYZE() is not null, BuildGeneration(c.generateStatement())),
             P.CreateContext c => c.createTarget() switch
@@ -118,11 +118,11 @@ public static class StatementParser
             },
             P.DropContext c => c.dropTarget() switch
             {
-                P.DropModelContext t => new DropModel(Identifier(t.identifier()), t.EXISTS() is not null),
-                P.DropIndexContext t => new DropIndex(Identifier(t.identifier()), t.EXISTS() is not null),
+                P.DropModelContext t => new DropModel(ModelName(t.modelName()), t.EXISTS() is not null),
+                P.DropIndexContext t => new DropIndex(ModelName(t.modelName()), t.EXISTS() is not null),
                 var t => throw new Vib3Exception(SqlState.InternalError, $"unhandled DROP kind {t.GetType().Name}"),
             },
-            P.UseModelContext c => new UseModel(Identifier(c.identifier())),
+            P.UseModelContext c => new UseModel(ModelName(c.modelName())),
             P.SetContext c => new SetVariable(Identifier(c.identifier()), SettingValue(c.settingValue())),
             P.ResetContext c => c.ALL() is not null ? new ResetAll() : new ResetVariable(Identifier(c.identifier())),
             P.SelectContext c => BuildSelect(c),
@@ -176,7 +176,7 @@ public static class StatementParser
 
             result = option switch
             {
-                P.FromModelOptionContext c => result with { Model = Identifier(c.identifier()) },
+                P.FromModelOptionContext c => result with { Model = ModelName(c.modelName()) },
                 P.UsingOptionContext c when c.ROUTER() is not null => result with { Routing = RoutingMode.Router },
                 P.UsingOptionContext c => Retrieval(result, c.retrievalSetting()),
                 P.MaxTokensOptionContext c => result with { MaxTokens = (int)Integer(c.INTEGER().Symbol, "MAX_TOKENS", 1, int.MaxValue) },
@@ -257,7 +257,7 @@ public static class StatementParser
                     $"unknown CREATE MODEL option {ThrowingErrorListener.Quote(key.Name)} at line {Where(keyToken)}: expected dtype, page_rows, index or tokenizer_fallback");
             }
         }
-        return new CreateModel(Identifier(context.identifier()), StringValue(context.stringLiteral()), dtype, pageRows, index, tokenizerFallback);
+        return new CreateModel(ModelName(context.modelName()), StringValue(context.stringLiteral()), dtype, pageRows, index, tokenizerFallback);
     }
 
     private static readonly string[] KeyKinds = ["mean_gate", "svd_gate", "gate_up"];
@@ -312,7 +312,7 @@ public static class StatementParser
             throw Invalid(context.Start, $"calibration_tokens needs calibration = 'text file' (the text the retrieval is calibrated on), at line {Where(context.Start)}");
         if (calibration is not null && neuronKeys == "none")
             throw Invalid(context.Start, $"calibration measures router-first retrieval, which needs neuron keys: drop neuron_keys = 'none' (at line {Where(context.Start)})");
-        return new CreateIndex(Identifier(context.identifier()), keys, metric, m, efConstruction, neuronKeys, calibration, calibrationTokens);
+        return new CreateIndex(ModelName(context.modelName()), keys, metric, m, efConstruction, neuronKeys, calibration, calibrationTokens);
     }
 
     /// <summary>The WITH (name = value, ...) options in order, each name at most once (a repeat is an error at its position).</summary>
@@ -481,6 +481,13 @@ public static class StatementParser
         int delimiter = text.IndexOf('$', 1) + 1; // "$tag$" length
         return text[delimiter..^delimiter];
     }
+
+    /// <summary>A model name: one identifier as it is (quoted or not), or the text of a run of adjacent tokens
+    /// (vib3-moe, mixtral-8x7b, qwen1.5-moe), unquoted.</summary>
+    private static Identifier ModelName(P.ModelNameContext name) =>
+        name.ChildCount == 1 && name.namePiece(0).identifier() is { } one
+            ? Identifier(one)
+            : new Identifier(name.GetText(), false) { Position = Position(name.Start) };
 
     private static Identifier Identifier(P.IdentifierContext identifier)
     {

@@ -110,6 +110,7 @@ internal sealed class ThrowingErrorListener : IAntlrErrorListener<int>, IAntlrEr
         (Vib3Parser.RULE_expression, "expression"),
         (Vib3Parser.RULE_text, "a string ('...' / $$...$$ / $n)"),
         (Vib3Parser.RULE_stringLiteral, "a string ('...' / $$...$$)"),
+        (Vib3Parser.RULE_modelName, "model name"),
         (Vib3Parser.RULE_number, "number"),
         (Vib3Parser.RULE_identifier, "identifier"),
     ];

@@ -10,6 +10,6 @@ public static class StoreFormat
     public static Vib3Exception Unreadable(string model, string what, bool older) =>
         new(SqlState.FeatureNotSupported, older
             ? $"model {model} was converted by an older vib3 ({what}): convert it again from its source " +
-              $"(vib3 drop {model}, then vib3 convert SOURCE --name {model}; or DROP MODEL {model}, then CREATE MODEL {model} FROM 'SOURCE')"
+              $"(vib3 drop {model}, then vib3 convert SOURCE --name {model}; or DROP MODEL {ModelNames.ForStatement(model)}, then CREATE MODEL {ModelNames.ForStatement(model)} FROM 'SOURCE')"
             : $"model {model} was converted by a newer vib3 ({what}): use that vib3, or convert it again with this one");
 }

@@ -233,6 +233,49 @@ public class StatementParserTests
         Assert.Equal(new UseModel(Id("Qwen3")), One("USE MODEL Qwen3"));
     }
 
+    /// <summary>Model names are read as `vib3 models` prints them, unquoted, wherever a model is named: a run of tokens
+    /// with nothing between them; a space (or a comment) ends the name.</summary>
+    [Fact]
+    public void Model_names_with_hyphens_digits_and_dots_need_no_quotes()
+    {
+        Assert.Equal(new UseModel(Id("vib3-moe")), One("USE MODEL vib3-moe"));
+        Assert.Equal(new UseModel(Id("vib3-moe")), One("USE MODEL vib3-moe -- the default model"));
+        Assert.Equal(new UseModel(Id("8x7b")), One("use model 8x7b;"));
+        Assert.Equal(new UseModel(Id("My-Model", true)), One("USE MODEL \"My-Model\""));
+        var g = (GenerationStatement)One("GENERATE 'x' FROM MODEL mixtral-8x7b MAX_TOKENS 4");
+        Assert.Equal(Id("mixtral-8x7b"), g.Options.Model);
+        Assert.Equal(4, g.Options.MaxTokens);
+        Assert.Equal(Id("qwen1.5-moe-a2.7b"), ((GenerationStatement)One("GENERATE 'x' FROM MODEL qwen1.5-moe-a2.7b")).Options.Model);
+        Assert.Equal(Id("llama3.1-8b.q4_k"), ((GenerationStatement)One("GENERATE 'x' FROM MODEL llama3.1-8b.q4_k USING ROUTER")).Options.Model);
+        Assert.Equal(new CreateIndex(Id("vib3-moe"), null, null, null, null), One("CREATE INDEX ON MODEL vib3-moe"));
+        Assert.Equal(new DropIndex(Id("vib3-moe"), true), One("DROP INDEX IF EXISTS ON MODEL vib3-moe"));
+        Assert.Equal(new DropModel(Id("vib3-moe"), false), One("DROP MODEL vib3-moe"));
+        Assert.Equal(new ShowExperts(Id("vib3-moe"), 1), One("SHOW EXPERTS FROM vib3-moe LAYER 1"));
+        Assert.Equal(new Describe(Id("vib3-moe")), One("DESCRIBE vib3-moe"));
+        Assert.Equal(Id("vib3-moe"), ((CreateModel)One("CREATE MODEL vib3-moe FROM '/m'")).Name);
+        var spaced = Assert.Throws<Vib3Exception>(() => StatementParser.Parse("USE MODEL vib3 -moe"));
+        Assert.Equal(SqlState.SyntaxError, spaced.SqlState);
+    }
+
+    /// <summary>Every name the catalog accepts, written as vib3's hints write it, reads back as that name.</summary>
+    [Theory]
+    [InlineData("vib3-moe")]
+    [InlineData("mixtral-8x7b")]
+    [InlineData("qwen1.5-moe")]
+    [InlineData("a_b.c-d")]
+    [InlineData("8x7b")]
+    [InlineData("1.5")]
+    [InlineData("m")]
+    [InlineData("a--b")]
+    [InlineData("x-.5")]
+    public void A_hinted_model_name_reads_back_as_itself(string name)
+    {
+        var use = (UseModel)One($"USE MODEL {ModelNames.ForStatement(name)}");
+        Assert.Equal(name, use.Name.Name);
+        var index = (CreateIndex)One($"CREATE INDEX ON MODEL {ModelNames.ForStatement(name)} WITH (m = 8)");
+        Assert.Equal(name, index.Model.Name);
+    }
+
     [Fact]
     public void ShowExperts()
     {
@@ -423,7 +466,7 @@ public class StatementParserTests
     [InlineData("SHOW MODELS SHOW TIERS", "syntax error at line 1:13: expected ';' or end of input after MODELS, near 'SHOW'")]
     [InlineData("SHOW TIERS BY 1", "syntax error at line 1:15: expected LAYER after BY, near '1'")]
     [InlineData("SHOW MODELS;\n  FOO", "syntax error at line 2:3: expected SHOW, DESCRIBE, GENERATE, EXPLAIN, CREATE, DROP, USE, SET, RESET or SELECT, near 'FOO'")]
-    [InlineData("DESCRIBE ;", "syntax error at line 1:10: expected identifier after DESCRIBE, near ';'")]
+    [InlineData("DESCRIBE ;", "syntax error at line 1:10: expected model name after DESCRIBE, near ';'")]
     [InlineData("CREATE m", "syntax error at line 1:8: expected MODEL or INDEX after CREATE, near 'm'")]
     [InlineData("CREATE INDEX MODEL m", "syntax error at line 1:14: expected ON after INDEX, near 'MODEL'")]
     [InlineData("CREATE MODEL m FROM path", "syntax error at line 1:21: expected a string ('...' / $$...$$) after FROM, near 'path'")]

@@ -74,7 +74,7 @@ internal static class DemoCommand
     private static async Task IndexAsync(IAnsiConsole console, Engine.Session session, CancellationToken ct)
     {
         var calibration = Path.Combine(Source, CalibrationFile).Replace("'", "''", StringComparison.Ordinal);
-        var sql = $"CREATE INDEX ON MODEL \"{ModelName}\" WITH (calibration = '{calibration}')";
+        var sql = $"CREATE INDEX ON MODEL {ModelName} WITH (calibration = '{calibration}')";
         console.MarkupLine($"[grey]vib3> {Markup.Escape(sql)}[/]");
         await foreach (var result in session.ExecuteAsync(sql, ct: ct))
             await foreach (var _ in result.Rows.WithCancellation(ct)) { }
@@ -84,7 +84,7 @@ internal static class DemoCommand
     /// <summary>A sampled continuation, streamed token by token as GENERATE ... STREAM delivers it.</summary>
     private static async Task GenerateAsync(IAnsiConsole console, Engine.Session session, CancellationToken ct)
     {
-        var sql = $"GENERATE '{Prompt}' FROM MODEL \"{ModelName}\" MAX_TOKENS 48 TEMPERATURE 0.8 TOP_P 0.95 SEED 42 STREAM";
+        var sql = $"GENERATE '{Prompt}' FROM MODEL {ModelName} MAX_TOKENS 48 TEMPERATURE 0.8 TOP_P 0.95 SEED 42 STREAM";
         console.MarkupLine($"[grey]vib3> {Markup.Escape(sql)}[/]");
         console.Markup($"[bold]{Markup.Escape(Prompt)}[/]");
         await foreach (var result in session.ExecuteAsync(sql, ct: ct))
@@ -107,7 +107,7 @@ internal static class DemoCommand
     /// and neuron keys) beside what exact routing reads.</summary>
     private static async Task ExplainAnalyzeAsync(IAnsiConsole console, Engine.Session session, CancellationToken ct)
     {
-        var sql = $"EXPLAIN ANALYZE GENERATE '{Prompt}' FROM MODEL \"{ModelName}\" USING RETRIEVAL MAX_TOKENS 24";
+        var sql = $"EXPLAIN ANALYZE GENERATE '{Prompt}' FROM MODEL {ModelName} USING RETRIEVAL MAX_TOKENS 24";
         console.MarkupLine($"[grey]vib3> {Markup.Escape(sql)}[/]");
         await foreach (var result in session.ExecuteAsync(sql, ct: ct))
             await foreach (var row in result.Rows.WithCancellation(ct))

@@ -20,7 +20,7 @@ internal sealed class ModelIndex(string modelDir, IReadOnlyDictionary<int, Exper
         lock (_gate)
             return _index ??= PageIndex.TryLoad(modelDir, grids, model)
                 ?? throw new Vib3Exception(SqlState.FeatureNotSupported,
-                    $"USING RETRIEVAL needs a page index and model \"{model}\" has none: run CREATE INDEX ON MODEL \"{model}\" first");
+                    $"USING RETRIEVAL needs a page index and model \"{model}\" has none: run CREATE INDEX ON MODEL {ModelNames.ForStatement(model)} first");
     }
 
     /// <summary>CREATE INDEX: statements starting from now use <paramref name="index"/>.</summary>

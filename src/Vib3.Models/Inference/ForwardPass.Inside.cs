@@ -23,7 +23,7 @@ public sealed partial class ForwardPass
         RetrievalRouting routing, SortedDictionary<int, List<(int Row, float Weight)>> byPage)
     {
         var keys = RequireIndex(r).Neurons?.GetValueOrDefault(grid.Layer) ?? throw new Vib3Exception(SqlState.FeatureNotSupported,
-            $"router-first USING RETRIEVAL needs neuron keys, and the index of model '{_w.Manifest.Name}' has none: run CREATE INDEX ON MODEL {_w.Manifest.Name} again");
+            $"router-first USING RETRIEVAL needs neuron keys, and the index of model '{_w.Manifest.Name}' has none: run CREATE INDEX ON MODEL {ModelNames.ForStatement(_w.Manifest.Name)} again");
         _keyBytes[row] += top.Length * keys.ExpertBytes;
         if (_predicted.Length < grid.ExpertHidden) (_predicted, _predictedUp) = (new float[grid.ExpertHidden], new float[grid.ExpertHidden]);
         var predicted = _predicted.AsSpan(0, grid.ExpertHidden);

@@ -21,7 +21,7 @@ public sealed partial class ForwardPass
     /// retrieval suits the model's router was decided when the row's program was built
     /// (<see cref="ForwardProgram.RetrievalRefusal"/>).</summary>
     private PageIndex RequireIndex(StepRow row) => row.Index ?? throw new Vib3Exception(SqlState.FeatureNotSupported,
-        $"USING RETRIEVAL needs a page index and model '{_w.Manifest.Name}' has none: run CREATE INDEX ON MODEL {_w.Manifest.Name} first");
+        $"USING RETRIEVAL needs a page index and model '{_w.Manifest.Name}' has none: run CREATE INDEX ON MODEL {ModelNames.ForStatement(_w.Manifest.Name)} first");
 
     /// <summary>The retrieved pages of one token in one layer: page ids within the layer in ascending order, each page's
     /// weight, and the distinct experts touched with their weights (for the routing statistics).</summary>

@@ -21,12 +21,12 @@ public sealed class PageIndex
         {
             if (!grids.TryGetValue(k.Layer, out var g) || g.Experts * g.BundlesPerExpert != k.Pages || g.Dim != k.Dims)
                 throw new Vib3Exception(SqlState.DataCorrupted,
-                    $"model '{model}': the page index of layer {k.Layer} ([{k.Pages}, {k.Dims}]) does not match the model's pages; rebuild it with CREATE INDEX ON MODEL {model}");
+                    $"model '{model}': the page index of layer {k.Layer} ([{k.Pages}, {k.Dims}]) does not match the model's pages; rebuild it with CREATE INDEX ON MODEL {ModelNames.ForStatement(model)}");
             var metric = MetricOf(k.Metric);
             var graph = graphs?.GetValueOrDefault(k.Layer);
             if (graph is not null && (graph.Count != k.Pages || graph.Dimensions != k.Dims || graph.Metric != metric))
                 throw new Vib3Exception(SqlState.DataCorrupted,
-                    $"model '{model}': the HNSW graph of layer {k.Layer} ({graph.Count} x {graph.Dimensions}, {graph.Metric}) does not match its keys; rebuild it with CREATE INDEX ON MODEL {model}");
+                    $"model '{model}': the HNSW graph of layer {k.Layer} ({graph.Count} x {graph.Dimensions}, {graph.Metric}) does not match its keys; rebuild it with CREATE INDEX ON MODEL {ModelNames.ForStatement(model)}");
             _layers[k.Layer] = (new ExactIndex(k.Keys, k.Dims, metric), graph);
             Kind = k.Kind;
             Metric = k.Metric;
@@ -34,7 +34,7 @@ public sealed class PageIndex
         foreach (var layer in grids.Keys)
             if (!_layers.ContainsKey(layer))
                 throw new Vib3Exception(SqlState.DataCorrupted,
-                    $"model '{model}': the page index has no keys for layer {layer}; rebuild it with CREATE INDEX ON MODEL {model}");
+                    $"model '{model}': the page index has no keys for layer {layer}; rebuild it with CREATE INDEX ON MODEL {ModelNames.ForStatement(model)}");
     }
 
     public PageKeyKind Kind { get; }
@@ -49,7 +49,7 @@ public sealed class PageIndex
         foreach (var g in grids.Values)
             if (!byLayer.TryGetValue(g.Layer, out var n) || n.Experts != g.Experts || n.Hidden != g.ExpertHidden || n.Dim != g.Dim)
                 throw new Vib3Exception(SqlState.DataCorrupted,
-                    $"model '{model}': the neuron keys of layer {g.Layer} do not match the model's experts; rebuild them with CREATE INDEX ON MODEL {model}");
+                    $"model '{model}': the neuron keys of layer {g.Layer} do not match the model's experts; rebuild them with CREATE INDEX ON MODEL {ModelNames.ForStatement(model)}");
         return new PageIndex(this) { Neurons = byLayer };
     }
 

@@ -61,7 +61,7 @@ public static class Planner
         var index = context.FindIndex?.Invoke(model);
         if (index is not { Count: > 0 })
             throw Error(SqlState.FeatureNotSupported,
-                $"USING RETRIEVAL needs a page index and model \"{model}\" has none: run CREATE INDEX ON MODEL {model} first (or use USING ROUTER)", at);
+                $"USING RETRIEVAL needs a page index and model \"{model}\" has none: run CREATE INDEX ON MODEL {ModelNames.ForStatement(model)} first (or use USING ROUTER)", at);
         if (routerFirst)
         {
             if (o.Budget == 1 && (o.K is null || o.K >= m.ExpertGrids.Max(g => h.TopK * g.BundlesPerExpert)))
@@ -70,7 +70,7 @@ public static class Planner
             if (index[0].NeuronKeys is not { } neuronKeys)
                 throw Error(SqlState.FeatureNotSupported,
                     $"USING RETRIEVAL{(o.K is null && o.Mass is null && o.Budget is null ? "" : " mass=/budget=")} needs neuron keys and the index of model \"{model}\" has none: " +
-                    $"run CREATE INDEX ON MODEL {model} again (or use USING RETRIEVAL k=N, the page keys' ranking)", at);
+                    $"run CREATE INDEX ON MODEL {ModelNames.ForStatement(model)} again (or use USING RETRIEVAL k=N, the page keys' ranking)", at);
             var mass = o.Mass ?? (o.Budget is null ? DefaultMass : null);
             var isDefault = o.K is null && o.Mass is null && o.Budget is null;
             var calibration = index[0].Calibration;

@@ -48,6 +48,24 @@ public sealed partial class RetrievalTests : IDisposable
         Assert.Contains("CREATE INDEX ON MODEL m", e.Message);
     }
 
+    /// <summary>A model named as `vib3 models` prints it (hyphens, digits, a dot) is named unquoted in every statement,
+    /// and the statement vib3's refusal suggests runs as printed.</summary>
+    [Fact]
+    public async Task An_unquoted_hyphenated_model_name_works_and_the_hint_runs_as_printed()
+    {
+        await using var engine = Engine();
+        using var session = engine.OpenSession(ClientAccess.LocalAdministrator);
+        await RunAsync(session, $"CREATE MODEL mix-8x7b.v2 FROM '{_dir.Sub("hf")}' WITH (dtype = 'q8_0', page_rows = 32)");
+        await RunAsync(session, "USE MODEL mix-8x7b.v2");
+        Assert.NotEmpty(await TextAsync(session, "GENERATE 'one two' MAX_TOKENS 4"));
+        var e = await Assert.ThrowsAsync<Vib3Exception>(() => RunAsync(session, "GENERATE 'a' FROM MODEL mix-8x7b.v2 USING RETRIEVAL"));
+        var hint = Regex.Match(e.Message, @"run (CREATE INDEX ON MODEL \S+) first").Groups[1].Value;
+        Assert.Equal("CREATE INDEX ON MODEL mix-8x7b.v2", hint);
+        await RunAsync(session, hint);
+        Assert.NotEmpty(await TextAsync(session, "GENERATE 'a' FROM MODEL mix-8x7b.v2 USING RETRIEVAL MAX_TOKENS 4"));
+        await RunAsync(session, "DROP MODEL mix-8x7b.v2");
+    }
+
     [Fact]
     public async Task Router_aware_retrieval_runs_from_the_language_and_keeps_to_the_router_s_experts()
     {
