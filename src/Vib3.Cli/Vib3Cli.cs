@@ -48,7 +48,7 @@ public static class Vib3Cli
         root.Subcommands.Add(PerplexityCommand.Create(output));
         root.Subcommands.Add(GenerateCommand.Create(output, error));
         root.Subcommands.Add(BenchCommand.Create(output));
-        root.Subcommands.Add(QueryCommand.Create(console, output));
+        root.Subcommands.Add(QueryCommand.Create(console, input, output));
         root.Subcommands.Add(ReplCommand.Create(console, input, output));
         var serve = ServeCommand.Create(output);
         root.Subcommands.Add(serve);

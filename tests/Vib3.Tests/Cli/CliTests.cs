@@ -86,6 +86,29 @@ public sealed class CliTests
         Assert.DoesNotContain("installing the default model", second.Output);
     }
 
+    /// <summary>vib3 query reads its statements from stdin when they are piped in, or when asked with "-" (as the
+    /// argument or as -f); nothing on stdin, or an argument and a file at once, is one clear error.</summary>
+    [Fact]
+    public void Query_reads_statements_from_stdin()
+    {
+        using var dir = new TempDir();
+        var piped = CliRun.RunWithInput(dir.Sub("data"), "SELECT 2 AS two;\nSELECT 'x' AS letter;\n", "query", "--format", "csv");
+        Assert.True(piped.ExitCode == 0, piped.Error);
+        Assert.Equal(["two", "2", "letter", "x"], piped.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        foreach (var dash in new[] { new[] { "query", "-" }, ["query", "-f", "-"] })
+        {
+            var r = CliRun.RunWithInput(dir.Sub("data"), "SELECT 3 AS three", [.. dash, "--format", "csv"]);
+            Assert.True(r.ExitCode == 0, r.Error);
+            Assert.Contains("three", r.Output);
+        }
+        var empty = CliRun.RunWithInput(dir.Sub("data"), "  \n", "query");
+        Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, empty.ExitCode);
+        Assert.Contains("no statements on stdin", empty.Error);
+        var both = CliRun.Run(dir.Sub("data"), "query", "SELECT 1", "-f", "x.sql");
+        Assert.Equal(Vib3.Cli.Vib3Cli.ExitError, both.ExitCode);
+        Assert.Contains("not both", both.Error);
+    }
+
     [Fact]
     public void Cache_policy_is_a_global_option_and_a_bad_name_is_a_clear_error()
     {
