@@ -122,9 +122,11 @@ internal static class ConvertCommand
         RunAsync(console, progress => Task.FromResult(converter.Convert(request, progress))).GetAwaiter().GetResult();
 
     /// <summary>A conversion under progress bars: one per phase as the conversion reports it ("write", "verify"; a
-    /// co-activation layout's first conversion reports "calibration write" and "calibration verify").</summary>
+    /// co-activation layout's first conversion reports "calibration write" and "calibration verify"). Off a terminal
+    /// (a pipe, a log) the bars are lines instead: each phase at every quarter, and always its 100 %.</summary>
     private static async Task<ModelManifest> RunAsync(IAnsiConsole console, Func<IProgress<ConversionProgress>, Task<ModelManifest>> convert)
     {
+        if (!console.Profile.Capabilities.Interactive) return await RunPlainAsync(console, convert);
         ModelManifest? manifest = null;
         await console.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
@@ -142,6 +144,27 @@ internal static class ConvertCommand
                 foreach (var task in tasks.Values) task.Value = task.MaxValue;
             });
         return manifest!;
+    }
+
+    /// <summary>Progress as lines, "verifying: 50%": a phase's first report, each quarter it passes, and its end.</summary>
+    private static async Task<ModelManifest> RunPlainAsync(IAnsiConsole console, Func<IProgress<ConversionProgress>, Task<ModelManifest>> convert)
+    {
+        var printed = new Dictionary<string, int>(); // phase → the last percentage printed
+        var gate = new object();
+        void Line(string phase, int percent)
+        {
+            printed[phase] = percent;
+            console.WriteLine($"{PhaseTitle(phase)}: {percent}%");
+        }
+        var manifest = await convert(new InlineProgress(p =>
+        {
+            var percent = (int)(100 * p.Done / Math.Max(1, p.Total));
+            lock (gate)
+                if (!printed.TryGetValue(p.Phase, out var last) || percent / 25 > last / 25) Line(p.Phase, percent);
+        }));
+        lock (gate)
+            foreach (var phase in printed.Where(x => x.Value < 100).Select(x => x.Key).ToList()) Line(phase, 100);
+        return manifest;
     }
 
     private static string PhaseTitle(string phase) => phase switch

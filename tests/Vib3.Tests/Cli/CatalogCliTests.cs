@@ -54,6 +54,10 @@ public sealed class CatalogCliTests : IDisposable
         Assert.True(r.ExitCode == 0, r.Error);
         Assert.Matches(@"CREATE INDEX ON MODEL m: layer 0 \(1 of 2\), \d+ page keys and a graph in \d+\.\d\d s", r.Output);
         Assert.Contains("layer 1 (2 of 2)", r.Output);
+        // off a terminal progress is lines, and each phase's last one is its 100 %
+        var progress = r.Output.Split('\n').Where(l => l.StartsWith("writing pages: ", StringComparison.Ordinal) || l.StartsWith("verifying: ", StringComparison.Ordinal)).ToList();
+        Assert.Equal("writing pages: 100%", progress.Last(l => l.StartsWith("writing", StringComparison.Ordinal)).TrimEnd());
+        Assert.Equal("verifying: 100%", progress[^1].TrimEnd());
         Assert.True(File.Exists(Path.Combine(Data, "models", "m", "index", "layer-000.keys")));
         Assert.True(File.Exists(Path.Combine(Data, "models", "m", "index", "layer-000.hnsw")));
     }
