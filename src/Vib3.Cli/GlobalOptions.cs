@@ -18,10 +18,21 @@ internal static class GlobalOptions
 
     public static readonly Option<string> RamBudget = new("--ram-budget")
     {
-        Description = "Host RAM for model pages (e.g. 512MiB, 2GiB), engine-wide, shared by every open model; pages beyond it are read from disk on demand",
-        DefaultValueFactory = _ => "2GiB",
+        Description = "Host RAM for model pages (e.g. 512MiB, 2GiB), engine-wide, shared by every open model; pages beyond it are read from disk on demand " +
+                      "(default: 75% of the memory this process may use: the machine's, or its cgroup's limit when smaller)",
         Recursive = true,
     };
+
+    /// <summary>The share of the process's memory (<see cref="MemoryLimit"/>) the RAM budget defaults to: the rest is for
+    /// KV caches, activations and the runtime (DuckDB's default is 80 % of RAM).</summary>
+    public const double DefaultRamShare = 0.75;
+
+    /// <summary>Where the default budget comes from: a share of <see cref="MemoryLimit.Read"/>, or 2 GiB where the
+    /// memory cannot be read (said so).</summary>
+    private static readonly Lazy<(long Bytes, string Why)> DefaultRamBudget = new(() => MemoryLimit.Read() is var (bytes, source)
+        ? ((long)(DefaultRamShare * bytes), string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{DefaultRamShare:0%} of the {ByteSize.Format(bytes)} this process may use, {source}"))
+        : (2L << 30, "2 GiB: this system does not say how much memory the process may use"));
 
     public static readonly Option<string> CachePolicy = new("--cache-policy")
     {
@@ -59,7 +70,12 @@ internal static class GlobalOptions
         return new ModelCatalog(dir);
     }
 
-    public static long RamBudgetBytes(ParseResult r) => ByteSize.Parse(r.GetValue(RamBudget)!);
+    public static long RamBudgetBytes(ParseResult r) => r.GetValue(RamBudget) is { } text ? ByteSize.Parse(text) : DefaultRamBudget.Value.Bytes;
+
+    /// <summary>"2.00 GiB (--ram-budget)" or "17.3 GiB (75% of the 23.5 GiB this process may use, the machine's
+    /// memory)": the budget and where it came from, for the serve banner.</summary>
+    public static string RamBudgetLine(ParseResult r) =>
+        $"{ByteSize.Format(RamBudgetBytes(r))} ({(r.GetValue(RamBudget) is null ? DefaultRamBudget.Value.Why : "--ram-budget")})";
 
     public static CachePolicy CachePolicyOf(ParseResult r) => CachePolicies.Parse(r.GetValue(CachePolicy)!);
 

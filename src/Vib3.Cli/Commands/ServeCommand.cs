@@ -97,6 +97,7 @@ internal static class ServeCommand
                     await output.WriteLineAsync($"vib3: OpenAI-compatible API on http://{host}:{httpServer.Port}/v1 (health: /health, metrics: /metrics)");
                 }
                 await output.WriteLineAsync($"vib3: {Vib3.Storage.DirectIoProbe.Describe(catalog.DataDir)}");
+                await output.WriteLineAsync($"vib3: RAM budget for model pages {GlobalOptions.RamBudgetLine(r)}");
                 await output.WriteLineAsync("vib3: Ctrl-C stops (as does SIGTERM)");
                 await output.FlushAsync(CancellationToken.None);
                 try { await Task.Delay(Timeout.Infinite, signals.Stopping); }

@@ -51,6 +51,9 @@ public sealed class ServeDrainTests
         using var serve = ServeProcess.WithDefaultSignals(data, "--http-port", "0", "--shutdown-timeout", "5");
         var line = await serve.LineAsync("OpenAI-compatible API on", StartTimeout);
         var port = int.Parse(Regex.Match(line, @"127\.0\.0\.1:(\d+)/").Groups[1].Value);
+        // no --ram-budget: the banner says what the default came to and why
+        Assert.Matches(@"^vib3: RAM budget for model pages [\d.]+ [KMGT]iB \(75% of the [\d.]+ [KMGT]iB this process may use, (the machine's memory|its cgroup's limit)\)$",
+            await serve.LineAsync("RAM budget for model pages", StartTimeout));
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         using var request = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{port}/v1/chat/completions")
