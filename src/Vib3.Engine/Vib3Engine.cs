@@ -81,6 +81,7 @@ public sealed class Vib3Engine : IAsyncDisposable
         new(name => Catalog.Exists(name) ? Catalog.Get(name) : null, currentModel, Options.RamBudgetBytes, parameters)
         {
             RamUse = Generations.RamUse,
+            StoredModels = () => Catalog.List().Where(x => x.Manifest is not null).Select(x => x.Name).ToList(),
             AcceleratorNotice = AcceleratorNotice,
             Placement = DeviceTier is { } tier
                 ? name => Generations.OpenModel(name)?.Forward.Device is { } d

@@ -6,14 +6,14 @@ using Vib3.Query;
 
 namespace Vib3.Cli.Commands;
 
-/// <summary>vib3 generate --model NAME --prompt "..." [--max-tokens N] [--temperature T] [--top-k K] [--top-p P]
+/// <summary>vib3 generate [--model NAME] --prompt "..." [--max-tokens N] [--temperature T] [--top-k K] [--top-p P]
 /// [--min-p P] [--repeat-penalty R] [--seed S] [--stop STR]... [--ignore-eos] — streams the generated text to stdout.
 /// The same GENERATE (or GENERATE CHAT) statement any front end runs, planned and executed by the engine.</summary>
 internal static class GenerateCommand
 {
     public static Command Create(TextWriter output, TextWriter error)
     {
-        var model = ModelOptions.Model();
+        var model = new Option<string>("--model") { Description = "Name of a stored model (see: vib3 models; default: the only one stored)" };
         var context = ModelOptions.Context();
         var kvCache = ModelOptions.KvCache();
         var prompt = new Option<string>("--prompt") { Description = "Text to continue", Required = true };
@@ -41,7 +41,7 @@ internal static class GenerateCommand
                 throw new Vib3Exception(SqlState.InvalidParameterValue, $"--seed must be 0 or more, not {negativeSeed}");
             var options = new GenerateOptions
             {
-                Model = new Identifier(r.GetValue(model)!), MaxTokens = r.GetValue(maxTokens), Temperature = Decimal(r.GetValue(temperature), "--temperature"),
+                Model = r.GetValue(model) is { } name ? new Identifier(name) : null, MaxTokens = r.GetValue(maxTokens), Temperature = Decimal(r.GetValue(temperature), "--temperature"),
                 TopK = r.GetValue(topK) is > 0 and var k ? k : null, TopP = Decimal(r.GetValue(topP), "--top-p"), MinP = Decimal(r.GetValue(minP), "--min-p"),
                 RepeatPenalty = Decimal(r.GetValue(repeat), "--repeat-penalty"), Seed = r.GetValue(seed), IgnoreEos = r.GetValue(ignoreEos),
                 Stop = new ValueList<Expression>((r.GetValue(stop) ?? []).Select(s => (Expression)new StringLiteral(s))),

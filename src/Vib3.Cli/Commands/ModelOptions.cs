@@ -28,9 +28,8 @@ internal static class ModelOptions
         if (r.GetValue(context) is { } c)
         {
             if (c < 1) throw new Vib3Exception(SqlState.InvalidParameterValue, $"--context must be at least 1 token, not {c}");
-            var name = r.GetValue(model)!;
             var catalog = GlobalOptions.Catalog(r);
-            if (catalog.Exists(name) && catalog.Get(name).Hyper.Context is > 0 and var own && c > own)
+            if (r.GetValue(model) is { } name && catalog.Exists(name) && catalog.Get(name).Hyper.Context is > 0 and var own && c > own)
                 throw new Vib3Exception(SqlState.InvalidParameterValue, $"a context of {c} tokens exceeds model '{name}''s context length {own}");
         }
         return GlobalOptions.EngineOptions(r, GlobalOptions.Catalog(r).DataDir) with

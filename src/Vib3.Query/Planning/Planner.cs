@@ -102,9 +102,20 @@ public static class Planner
             : $"exact scan: {keys} distance computations, HNSW M={m} ef={ef} ~{graph} at ~{SearchCost.GraphTimeFactor}x";
     }
 
-    private static string Bind(GenerateOptions o, PlannerContext context, SourcePosition at) =>
-        o.Model?.Name ?? context.CurrentModel
-        ?? throw Error(SqlState.InvalidParameterValue, "no model chosen: add FROM MODEL m, or run USE MODEL m first", at);
+    /// <summary>The statement's model: FROM MODEL, else the session's (USE MODEL), else the only stored one; with
+    /// several stored (or none) a clear error that names them.</summary>
+    private static string Bind(GenerateOptions o, PlannerContext context, SourcePosition at)
+    {
+        if ((o.Model?.Name ?? context.CurrentModel) is { } chosen) return chosen;
+        var stored = context.StoredModels?.Invoke() ?? [];
+        if (stored is [var only]) return only;
+        throw Error(SqlState.InvalidParameterValue, "no model chosen: add FROM MODEL m, or run USE MODEL m first" + stored.Count switch
+        {
+            0 when context.StoredModels is not null => " (no model is stored: vib3 demo installs one, CREATE MODEL converts one)",
+            0 => "",
+            _ => $" (stored: {string.Join(", ", stored.Order(StringComparer.Ordinal).Select(ModelNames.ForStatement))})",
+        }, at);
+    }
 
     private static string Text(Expression e, PlannerContext context, string what) => e switch
     {

@@ -13,6 +13,10 @@ public sealed record PlannerContext(
     long RamBudgetBytes,
     IReadOnlyList<object?>? Parameters = null)
 {
+    /// <summary>The names of the stored models: a statement that names none, in a session with none chosen, runs on the
+    /// only one (null function: no default).</summary>
+    public Func<IReadOnlyList<string>>? StoredModels { get; init; }
+
     /// <summary>A model's page index, one entry per MoE layer; null or empty when it has none. Null function: no index
     /// is known to anyone (USING RETRIEVAL is refused).</summary>
     public Func<string, IReadOnlyList<IndexedLayer>?>? FindIndex { get; init; }

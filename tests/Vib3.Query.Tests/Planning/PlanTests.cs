@@ -189,6 +189,20 @@ public sealed class PlanTests : IClassFixture<PlanTests.Models>
         Assert.Equal(0, plan.Sampling.Temperature);
     }
 
+    /// <summary>No FROM MODEL and no session model: the only stored model; with several, or none, an error that names
+    /// them (and each name as a statement would take it).</summary>
+    [Fact]
+    public void A_statement_naming_no_model_runs_on_the_only_one_stored()
+    {
+        PlannerContext Stored(params string[] names) => Context() with { StoredModels = () => names };
+        Assert.Equal("mix", Planner.Plan(Parse("GENERATE 'x'"), Stored("mix")).Model);
+        Assert.Equal("qwen", Planner.Plan(Parse("GENERATE 'x'"), Stored("mix") with { CurrentModel = "qwen" }).Model);
+        var several = Assert.Throws<Vib3Exception>(() => Planner.Plan(Parse("GENERATE 'x'"), Stored("qwen", "mix", "my model")));
+        Assert.Equal("no model chosen: add FROM MODEL m, or run USE MODEL m first (stored: mix, \"my model\", qwen) (at line 1:1)", several.Message);
+        var none = Assert.Throws<Vib3Exception>(() => Planner.Plan(Parse("GENERATE 'x'"), Stored()));
+        Assert.Contains("(no model is stored: vib3 demo installs one, CREATE MODEL converts one)", none.Message);
+    }
+
     [Theory]
     [InlineData("GENERATE 'x' FROM MODEL nope", SqlState.UndefinedObject, "model \"nope\" does not exist")]
     [InlineData("GENERATE 'x'", SqlState.InvalidParameterValue, "no model chosen")]

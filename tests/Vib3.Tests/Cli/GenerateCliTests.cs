@@ -88,6 +88,16 @@ public sealed class GenerateCliTests : IDisposable
         Assert.True(Generate("--temperature", "7e-1", "--seed", "3").ExitCode == 0, "an exponent is a number");
     }
 
+    /// <summary>Without --model, vib3 generate runs the only stored model: the same text as naming it.</summary>
+    [Fact]
+    public void Without_model_it_runs_the_only_one_stored()
+    {
+        var named = CliRun.Run(Data, "generate", "--model", "m", "--prompt", "hello", "--max-tokens", "4", "--seed", "1");
+        var only = CliRun.Run(Data, "generate", "--prompt", "hello", "--max-tokens", "4", "--seed", "1");
+        Assert.True(only.ExitCode == 0, only.Error);
+        Assert.Equal(named.Output, only.Output);
+    }
+
     [Fact]
     public void Zero_max_tokens_generates_nothing_and_reads_no_pages()
     {
