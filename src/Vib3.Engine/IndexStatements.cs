@@ -158,7 +158,7 @@ internal static class IndexStatements
         try
         {
             return PageIndexFolder.ReadCalibration(modelDir) is { } c
-                ? ($"{c.Tokens} tokens of {Path.GetFileName(c.File)}", c.Allocate(c.PredictedKl((double)Query.Planning.Planner.DefaultMass)))
+                ? ($"{c.Tokens} tokens of {Path.GetFileName(c.File)}", Query.Planning.Planner.DefaultAllocation(c))
                 : (null, null);
         }
         catch (Vib3Exception e)

@@ -26,21 +26,7 @@ public sealed partial class ForwardPass
             $"router-first USING RETRIEVAL needs neuron keys, and the index of model '{_w.Manifest.Name}' has none: run CREATE INDEX ON MODEL {ModelNames.ForStatement(_w.Manifest.Name)} again");
         _keyBytes[row] += top.Length * keys.ExpertBytes;
         if (_predicted.Length < grid.ExpertHidden) (_predicted, _predictedUp) = (new float[grid.ExpertHidden], new float[grid.ExpertHidden]);
-        var predicted = _predicted.AsSpan(0, grid.ExpertHidden);
-        var bundles = grid.BundlesPerExpert;
-        _candidates.Clear();
-        double total = 0;
-        for (var j = 0; j < top.Length; j++)
-        {
-            keys.Predict(top[j], xb, predicted, _predictedUp);
-            for (var b = 0; b < bundles; b++)
-            {
-                var score = Math.Abs(weights[j]) * PageNorm(predicted.Slice(b * grid.BundleRows, grid.RowsInBundle(b)));
-                _candidates.Add(new InsidePages.Candidate(top[j] * bundles + b, weights[j], score, grid.IsHot(top[j], b)));
-                total += score;
-            }
-        }
-        _candidates.Sort(InsidePages.Compare);
+        var total = InsidePages.Rank(keys, grid, xb, top, weights, _candidates, _predicted.AsSpan(0, grid.ExpertHidden), _predictedUp);
         var kept = InsidePages.Kept(_candidates, total, routing.MassIn(grid.Layer), routing.Budget, routing.K);
         for (var i = 0; i < kept; i++)
         {
@@ -48,13 +34,5 @@ public sealed partial class ForwardPass
             if (!byPage.TryGetValue(page.Page, out var list)) byPage[page.Page] = list = [];
             list.Add((row, page.Weight));
         }
-    }
-
-    /// <summary>A page's size from its neurons' values: the norm √Σ v².</summary>
-    internal static double PageNorm(ReadOnlySpan<float> values)
-    {
-        var squares = 0.0;
-        foreach (var v in values) squares += (double)v * v;
-        return Math.Sqrt(squares);
     }
 }

@@ -1,3 +1,5 @@
+using Vib3.Storage.Catalog;
+
 namespace Vib3.Models.Retrieval;
 
 /// <summary>Router-first retrieval's choice of one row's pages inside its experts, shared by the forward pass (which
@@ -9,6 +11,39 @@ public static class InsidePages
     /// <summary>One page of a row's experts: its id (or any tag the caller needs), the router weight of its expert,
     /// its predicted score (router weight × the norm of its neurons' predictions) and whether it is a hot page.</summary>
     public readonly record struct Candidate(int Page, float Weight, double Score, bool Hot);
+
+    /// <summary>A row's candidates in keep order, into <paramref name="ranked"/> (cleared first): every bundle page of its
+    /// <paramref name="experts"/> (weights <paramref name="weights"/>), its page id within the layer, scored as the
+    /// router weight × the norm of its neurons' contributions predicted from <paramref name="keys"/> on the row's FFN
+    /// input <paramref name="x"/>. Returns the scores' total. <paramref name="predicted"/> and <paramref name="scratch"/>:
+    /// [expert hidden] buffers.</summary>
+    public static double Rank(NeuronKeyLayer keys, ExpertGridEntry grid, ReadOnlySpan<float> x, ReadOnlySpan<int> experts, ReadOnlySpan<float> weights,
+        List<Candidate> ranked, Span<float> predicted, Span<float> scratch)
+    {
+        var bundles = grid.BundlesPerExpert;
+        ranked.Clear();
+        double total = 0;
+        for (var j = 0; j < experts.Length; j++)
+        {
+            keys.Predict(experts[j], x, predicted, scratch);
+            for (var b = 0; b < bundles; b++)
+            {
+                var score = Math.Abs(weights[j]) * Norm(predicted.Slice(b * grid.BundleRows, grid.RowsInBundle(b)));
+                ranked.Add(new Candidate(experts[j] * bundles + b, weights[j], score, grid.IsHot(experts[j], b)));
+                total += score;
+            }
+        }
+        ranked.Sort(Compare);
+        return total;
+    }
+
+    /// <summary>A page's size from its neurons' values: the norm √Σ v².</summary>
+    public static double Norm(ReadOnlySpan<float> values)
+    {
+        var squares = 0.0;
+        foreach (var v in values) squares += (double)v * v;
+        return Math.Sqrt(squares);
+    }
 
     /// <summary>The order pages are kept in: hot first, then higher score, then lower page.</summary>
     public static int Compare(Candidate a, Candidate b) =>

@@ -30,6 +30,7 @@ public sealed class MassCalibration : IForwardObserver
     private readonly List<float> _residuals = [];               // [step row] the norm of the residual its FFN output is added to
     private readonly Dictionary<int, RowState> _rows = [];      // step row → what is gathered of it
     private readonly List<InsidePages.Candidate> _candidates = [];
+    private float[] _predicted = [], _scratch = [];                     // [expert hidden]: Rank's buffers
 
     private sealed class Sums(int masses)
     {
@@ -132,21 +133,10 @@ public sealed class MassCalibration : IForwardObserver
         var grid = _grids[layer];
         var bundles = grid.BundlesPerExpert;
         var state = _rows[row] = new RowState(experts.ToArray(), weights.ToArray(), experts.Length * bundles, _masses.Length, grid.Dim);
-        var (predicted, scratch) = (new float[grid.ExpertHidden], new float[grid.ExpertHidden]);
-        _candidates.Clear();
-        double total = 0;
-        for (var j = 0; j < experts.Length; j++)
-        {
-            keys.Predict(experts[j], _inputs[row], predicted, scratch);
-            for (var b = 0; b < bundles; b++)
-            {
-                var score = Math.Abs(weights[j]) * ForwardPass.PageNorm(predicted.AsSpan(b * grid.BundleRows, grid.RowsInBundle(b)));
-                _candidates.Add(new InsidePages.Candidate(j * bundles + b, weights[j], score, grid.IsHot(experts[j], b)));
-                total += score;
-            }
-        }
-        _candidates.Sort(InsidePages.Compare);
-        for (var i = 0; i < _candidates.Count; i++) state.Order[i] = _candidates[i].Page;
+        if (_predicted.Length < grid.ExpertHidden) (_predicted, _scratch) = (new float[grid.ExpertHidden], new float[grid.ExpertHidden]);
+        var total = InsidePages.Rank(keys, grid, _inputs[row], experts, weights, _candidates, _predicted.AsSpan(0, grid.ExpertHidden), _scratch);
+        for (var i = 0; i < _candidates.Count; i++) // page id within the layer → tag: the expert's place among the row's, its bundle
+            state.Order[i] = Array.IndexOf(state.Experts, _candidates[i].Page / bundles) * bundles + _candidates[i].Page % bundles;
         Array.Fill(state.Bucket, _masses.Length);
         for (var m = _masses.Length - 1; m >= 0; m--)
         {

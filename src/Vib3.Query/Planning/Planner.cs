@@ -49,6 +49,11 @@ public static class Planner
     /// own mass for the fewest pages predicted to cost no more KL than this one mass in every layer.</summary>
     public const decimal DefaultMass = 0.9m;
 
+    /// <summary>What USING RETRIEVAL with no settings gives each layer of a calibrated index: its mass and expected
+    /// share of pages, the fewest pages predicted to cost no more KL than <see cref="DefaultMass"/> everywhere.</summary>
+    public static IReadOnlyDictionary<int, (double Mass, double Pages)> DefaultAllocation(RetrievalCalibration calibration) =>
+        calibration.Allocate(calibration.PredictedKl((double)DefaultMass));
+
     /// <summary>USING RETRIEVAL: router-first (mass= or budget=, or no settings: <see cref="DefaultMass"/>) needs the
     /// index's neuron keys; key-only (k= without mass or budget) its page keys. When the retrieval asked for cannot read
     /// fewer pages than the router (key-only k of at least every layer's top-k × bundles per expert; budget=1 without a
@@ -76,7 +81,7 @@ public static class Planner
             var calibration = index[0].Calibration;
             return new RoutingPlan(Retrieval: true, h.TopK, null, h.NormTopKProb, Mass: mass, Budget: o.Budget, Cap: o.K, NeuronKeys: neuronKeys,
                 Default: isDefault, Calibration: mass is null ? null : calibration,
-                Allocated: isDefault && calibration is not null ? calibration.Allocate(calibration.PredictedKl((double)DefaultMass)) : null);
+                Allocated: isDefault && calibration is not null ? DefaultAllocation(calibration) : null);
         }
         var k = o.K!.Value;
         if (o.Experts is { } e && e > h.Experts)

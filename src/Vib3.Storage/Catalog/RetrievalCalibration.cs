@@ -21,9 +21,6 @@ public sealed record RetrievalCalibration(string File, long Tokens, double[] Mas
     /// <summary>The predicted masses CREATE INDEX measures: 0.50 to 1.00 by 0.01.</summary>
     public static double[] Grid { get; } = Enumerable.Range(50, 51).Select(i => i / 100.0).ToArray();
 
-    /// <summary>Layer <paramref name="layer"/>'s calibration, or null when it has none.</summary>
-    public LayerCalibration? Of(int layer) => Layers.FirstOrDefault(l => l.Layer == layer);
-
     /// <summary>The KL from exact routing that one <paramref name="mass"/> in every layer is predicted to cost: the
     /// layers' own predictions added.</summary>
     public double PredictedKl(double mass) => Layers.Sum(l => l.PredictedKl(l.At(mass, Masses).Error));
